@@ -1,0 +1,40 @@
+# Invigil: `make run` and `make test` do all the set-up a fresh machine needs.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help run test test-external lint bench install clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install Invigil with its dev tools
+
+run: $(STAMP) ## embedded PostgreSQL, migrations, demo data, server on http://127.0.0.1:8000
+	INVIGIL_LOG_FORMAT=$${INVIGIL_LOG_FORMAT:-console} $(BIN)/invigil serve --host 127.0.0.1 --port 8000
+
+test: $(STAMP) ## the whole suite (embedded PostgreSQL unless DATABASE_URL is set)
+	$(BIN)/pytest -p no:cacheprovider
+
+test-external: $(STAMP) ## the suite against the machine's PostgreSQL at 127.0.0.1:5432
+	DATABASE_URL=$${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres} $(BIN)/pytest -p no:cacheprovider
+
+lint: $(STAMP) ## ruff and mypy
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+bench: $(STAMP) ## run benchmarks/ and write docs/performance.md
+	@command -v wrk >/dev/null || (apt-get install -y -q wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk))
+	$(BIN)/python -m benchmarks
+
+clean: ## remove the virtual environment and local data (var/)
+	rm -rf $(VENV) var

@@ -1,0 +1,119 @@
+"""The two baselines every later figure is compared with (same run, same
+database): raw INSERTs of small rows, and requests/s of a trivial endpoint."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+import httpx
+import psycopg
+
+from invigil.db.engine import Database
+from invigil.db.urls import DatabaseUrls, libpq
+
+ROWS_SINGLE = 5_000
+ROWS_BATCHED = 50_000
+BATCH = 50
+
+
+def insert_rates(urls: DatabaseUrls) -> dict[str, float]:
+    """Rows/s into a plain table as the owner: no RLS, no ORM, no audit."""
+    with psycopg.connect(libpq(urls.owner), autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_raw")
+        conn.execute("CREATE TABLE bench_raw (id bigserial PRIMARY KEY, k uuid, v text)")
+        start = time.perf_counter()
+        for i in range(ROWS_SINGLE):
+            conn.execute("INSERT INTO bench_raw (k, v) VALUES (%s, %s)", (uuid.uuid4(), f"r{i}"))
+        single = ROWS_SINGLE / (time.perf_counter() - start)
+        start = time.perf_counter()
+        with conn.cursor() as cur:
+            for b in range(ROWS_BATCHED // BATCH):
+                with conn.transaction():
+                    cur.executemany(
+                        "INSERT INTO bench_raw (k, v) VALUES (%s, %s)",
+                        [(uuid.uuid4(), f"b{b}") for _ in range(BATCH)],
+                    )
+        batched = ROWS_BATCHED / (time.perf_counter() - start)
+        conn.execute("DROP TABLE bench_raw")
+    return {"raw_insert_autocommit_rows_s": single, "raw_insert_50_per_tx_rows_s": batched}
+
+
+def uow_insert_rate(db: Database, tenant_id: uuid.UUID) -> dict[str, float]:
+    """The same small-row write through a tenant-bound unit of work (RLS on)."""
+    from sqlalchemy import text
+
+    n = 2_000
+    start = time.perf_counter()
+    for i in range(n):
+        with db.unit_of_work(tenant_id) as uow:
+            uow.session.execute(
+                text(
+                    "INSERT INTO users (tenant_id, id, email, role) VALUES (:t, :i, :e, 'grader')"
+                ),
+                {"t": tenant_id, "i": uuid.uuid4(), "e": f"bench{i}-{uuid.uuid4().hex[:6]}@b.test"},
+            )
+    return {"uow_insert_rls_rows_s": n / (time.perf_counter() - start)}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def http_rate(database_url: str, home: str, seconds: int = 8) -> dict[str, float]:
+    """Requests/s of GET /healthz on one uvicorn worker, loaded by wrk."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("wrk is not installed (make bench installs it with apt-get)")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "INVIGIL_HOME": home,
+        "INVIGIL_LOG_LEVEL": "WARNING",
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "invigil.app:create_app",
+            "--factory",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        out = subprocess.run(
+            [wrk, "-t2", "-c32", f"-d{seconds}s", f"http://127.0.0.1:{port}/healthz"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        server.terminate()
+        server.wait(10)
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    assert match, out
+    return {"http_healthz_req_s": float(match.group(1))}

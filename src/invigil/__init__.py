@@ -1,0 +1,3 @@
+"""Invigil: multi-tenant online assessment and remote proctoring."""
+
+__version__ = "0.1.0"

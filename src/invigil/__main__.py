@@ -1,0 +1,3 @@
+from invigil.cli import main
+
+main()

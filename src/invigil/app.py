@@ -1,0 +1,156 @@
+"""The FastAPI application: routers, problem+json errors, health."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from invigil import __version__
+from invigil import health as health_checks
+from invigil.db.engine import Database
+from invigil.errors import PROBLEM_MEDIA_TYPE, DomainError, problem
+from invigil.logs import get_logger
+from invigil.security.access import Public
+from invigil.settings import Settings, get_settings
+from invigil.web import pages
+
+log = get_logger(__name__)
+
+_SLUGS = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    410: "gone",
+    415: "unsupported-media-type",
+    422: "invalid",
+    429: "too-many-requests",
+    500: "internal",
+    503: "unavailable",
+}
+
+
+def problem_response(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
+        return problem_response(exc.status, exc.problem(request.url.path))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        status = exc.status_code
+        detail = exc.detail if isinstance(exc.detail, str) else "the request failed"
+        if status == 404 and detail == "Not Found":
+            detail = f"nothing is served at {request.url.path}"
+        body = problem(status, _SLUGS.get(status, "http-error"), detail, request.url.path)
+        return problem_response(status, body, getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"location": [str(p) for p in e.get("loc", ())], "message": e.get("msg", "")}
+            for e in exc.errors()
+        ]
+        fields = ", ".join(".".join(e["location"]) for e in errors)
+        body = problem(
+            422, "invalid", f"the request is not valid: {fields}", request.url.path, errors=errors
+        )
+        return problem_response(422, body)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("request.failed", path=request.url.path)
+        body = problem(
+            500, "internal", "an unexpected error occurred; it has been logged", request.url.path
+        )
+        return problem_response(500, body)
+
+
+def create_app(
+    settings: Settings | None = None,
+    db: Database | None = None,
+    *,
+    run_jobs: bool | None = None,
+) -> FastAPI:
+    """Build the app. With no ``db``, open one from the settings (used by
+    ``uvicorn --factory`` worker processes)."""
+    settings = settings or get_settings()
+    if run_jobs is None:
+        run_jobs = os.environ.get("INVIGIL_INPROCESS_WORKER") == "1"
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from invigil.runtime import open_database
+
+        own_db = app.state.db is None
+        if own_db:
+            app.state.db = open_database(settings, migrate=False)
+        worker = None
+        if run_jobs:
+            from invigil.jobs.queue import InProcessWorker, make_app
+
+            worker = InProcessWorker(make_app(app.state.db.urls))
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+            if own_db:
+                app.state.db.dispose()
+
+    app = FastAPI(
+        title="Invigil",
+        version=__version__,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    _install_error_handlers(app)
+
+    @app.get("/healthz", tags=["health"], dependencies=[Public])
+    def healthz() -> dict[str, str]:
+        """The process is up (no dependency is checked)."""
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", tags=["health"], dependencies=[Public])
+    def readyz(request: Request) -> JSONResponse:
+        """The database answers at the expected schema and the object store is writable."""
+        report = health_checks.readiness(request.app.state.db, settings)
+        if report["status"] == "ready":
+            return JSONResponse(report)
+        body = problem(
+            503,
+            "unavailable",
+            "not ready: "
+            + "; ".join(
+                f"{name}: {check['detail']}"
+                for name, check in report["checks"].items()
+                if not check["ok"]
+            ),
+            request.url.path,
+            checks=report["checks"],
+        )
+        return problem_response(503, body)
+
+    api = APIRouter(prefix="/api/v1")
+    app.include_router(api)
+    app.include_router(pages.router)
+    return app

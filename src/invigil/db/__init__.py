@@ -1,0 +1,1 @@
+"""Database: embedded server, roles, engines, the unit of work, migrations."""

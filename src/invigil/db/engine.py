@@ -1,0 +1,74 @@
+"""Engines and the factory for units of work."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.orm import Session
+
+from invigil.db.uow import Actor, UnitOfWork
+from invigil.db.urls import DatabaseUrls
+
+
+@dataclass
+class Database:
+    """The app role's connection pool, and the owner's for operator work."""
+
+    urls: DatabaseUrls
+    engine: Engine
+    _owner_engine: Engine | None = None
+
+    @classmethod
+    def connect(cls, urls: DatabaseUrls, *, pool_size: int = 10, max_overflow: int = 5) -> Database:
+        engine = create_engine(
+            urls.app,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_pre_ping=True,
+            pool_recycle=1800,
+        )
+        return cls(urls=urls, engine=engine)
+
+    @property
+    def owner_engine(self) -> Engine:
+        if self._owner_engine is None:
+            self._owner_engine = create_engine(self.urls.owner, pool_size=2)
+        return self._owner_engine
+
+    def _session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False, autoflush=True)
+
+    @contextmanager
+    def unit_of_work(
+        self, tenant_id: uuid.UUID | None = None, actor: Actor | None = None
+    ) -> Iterator[UnitOfWork]:
+        """One transaction as the app role, bound to ``tenant_id`` (or to none)."""
+        with self._session() as session, session.begin():
+            yield UnitOfWork.begin(session, tenant_id, actor or Actor.system())
+
+    @contextmanager
+    def operator_unit_of_work(
+        self, tenant_id: uuid.UUID | None, actor: Actor | None = None
+    ) -> Iterator[UnitOfWork]:
+        """Operator tooling (CLI): the owner role, still bound by RLS to one tenant."""
+        with Session(self.owner_engine, expire_on_commit=False) as session, session.begin():
+            yield UnitOfWork.begin(session, tenant_id, actor or Actor.operator())
+
+    @contextmanager
+    def platform_connection(self) -> Iterator[Connection]:
+        """A connection for the reviewed cross-tenant functions (db.platform)."""
+        with self.engine.connect() as conn:
+            yield conn
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        if self._owner_engine is not None:
+            self._owner_engine.dispose()

@@ -1,0 +1,33 @@
+"""The one reviewed path for reads that must cross tenants.
+
+Each function here is backed by a ``SECURITY DEFINER`` SQL function owned by
+the owner role, created in a migration, that returns only routing data. No
+service reads across tenants any other way; there is no bypass flag.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import text
+
+from invigil.db.engine import Database
+
+
+@dataclass(frozen=True)
+class TenantRef:
+    id: uuid.UUID
+    slug: str
+    name: str
+    region: str
+
+
+def tenant_by_slug(db: Database, slug: str) -> TenantRef | None:
+    """Resolve a tenant's slug before any tenant is bound (sign-in, CLI)."""
+    with db.platform_connection() as conn:
+        row = conn.execute(
+            text("SELECT id, slug, name, region FROM platform_tenant_by_slug(:slug)"),
+            {"slug": slug},
+        ).one_or_none()
+    return TenantRef(*row) if row else None

@@ -1,0 +1,115 @@
+"""The unit of work: one request or job, one transaction, one tenant.
+
+It begins the transaction and, before any other statement, binds it to the
+tenant with ``set_config('app.tenant_id', ..., true)``. The setting is
+transaction-local, so a pooled connection cannot carry a tenant over to the
+next request. Services receive a unit of work and never open connections,
+commit, or read the tenant from anywhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from sqlalchemy import Select, text
+from sqlalchemy.orm import Session
+
+from invigil.errors import NotFound
+
+T = TypeVar("T")
+
+ActorKind = Literal["user", "candidate", "system", "operator"]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who causes a change: recorded with every audit entry."""
+
+    kind: ActorKind
+    id: str
+
+    @classmethod
+    def system(cls, job: str = "system") -> Actor:
+        return cls("system", job)
+
+    @classmethod
+    def operator(cls, name: str = "cli") -> Actor:
+        return cls("operator", name)
+
+
+STATEMENT_TIMEOUT = "30s"
+
+_BIND = text(
+    "SELECT set_config('app.tenant_id', :tenant, true),"
+    " set_config('statement_timeout', :timeout, true)"
+)
+
+_DEFER = text(
+    "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW("
+    ":queue, :task, 0, NULL, :queueing_lock, CAST(:args AS jsonb), NULL"
+    ")::procrastinate_job_to_defer_v1]))"
+)
+
+
+class UnitOfWork:
+    def __init__(self, session: Session, tenant_id: uuid.UUID | None, actor: Actor) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+        self.actor = actor
+
+    @classmethod
+    def begin(cls, session: Session, tenant_id: uuid.UUID | None, actor: Actor) -> UnitOfWork:
+        """Bind the already-begun transaction of ``session`` to ``tenant_id``.
+
+        An empty setting makes every tenant policy compare with NULL: an
+        unbound transaction sees no tenant row and can write none.
+        """
+        session.execute(
+            _BIND, {"tenant": str(tenant_id) if tenant_id else "", "timeout": STATEMENT_TIMEOUT}
+        )
+        return cls(session, tenant_id, actor)
+
+    @property
+    def tenant(self) -> uuid.UUID:
+        if self.tenant_id is None:
+            raise RuntimeError("this unit of work is not bound to a tenant")
+        return self.tenant_id
+
+    def get(self, model: type[T], ident: Any, *, label: str | None = None) -> T:
+        """Load by id or raise NotFound; another tenant's id is simply not found."""
+        key = (self.tenant, ident) if hasattr(model, "tenant_id") else ident
+        obj = self.session.get(model, key)
+        if obj is None:
+            name = label or getattr(model, "__tablename__", model.__name__).rstrip("s")
+            raise NotFound(f"{name} {ident} was not found")
+        return obj
+
+    def add(self, obj: object) -> None:
+        self.session.add(obj)
+
+    def flush(self) -> None:
+        self.session.flush()
+
+    def scalars(self, stmt: Select[T]) -> list[T]:
+        return list(self.session.scalars(stmt))
+
+    def scalar(self, stmt: Select[T]) -> T | None:
+        return self.session.scalar(stmt)
+
+    def defer(
+        self, task_name: str, *, queue: str = "default", lock: str | None = None, **kwargs: Any
+    ) -> int:
+        """Queue a background job in this transaction: it exists only if we commit."""
+        job_id = self.session.execute(
+            _DEFER,
+            {
+                "queue": queue,
+                "task": task_name,
+                "queueing_lock": lock,
+                "args": json.dumps(kwargs, default=str),
+            },
+        ).scalar_one()
+        return int(job_id)

@@ -1,0 +1,61 @@
+"""Demo data (CONTRACT.md ``invigil demo``): tenants acme and globex, each with
+``admin@<slug>.test`` (tenant_admin) and one user per built-in role
+(``<role>@<slug>.test``). Later issues extend it with a
+question bank, exams per proctoring preset, invitations and attempts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from invigil.db import platform
+from invigil.db.engine import Database
+from invigil.db.uow import Actor
+from invigil.identity import service as identity
+from invigil.identity.roles import BUILTIN_ROLES
+from invigil.tenants import service as tenants
+
+DEFAULT_PASSWORD = "invigil-demo-password"  # noqa: S105 - printed to the user on purpose
+DEMO_TENANTS = (
+    ("acme", "Acme Assessments", "eu-central"),
+    ("globex", "Globex Certification", "us-east"),
+)
+
+
+@dataclass
+class DemoResult:
+    password: str
+    tenants: dict[str, list[str]] = field(default_factory=dict)
+    created: bool = False
+
+
+def seed(db: Database, *, regions: tuple[str, ...], password: str = DEFAULT_PASSWORD) -> DemoResult:
+    """Create what is missing; running it twice changes nothing."""
+    result = DemoResult(password=password)
+    actor = Actor.operator("demo")
+    for slug, name, region in DEMO_TENANTS:
+        ref = platform.tenant_by_slug(db, slug)
+        if ref is None:
+            tenant = tenants.create_tenant(
+                db, slug=slug, name=name, region=region, regions=regions, actor=actor
+            )
+            tenant_id = tenant.id
+            result.created = True
+        else:
+            tenant_id = ref.id
+        accounts = [("admin", "tenant_admin")] + [(role, role) for role in BUILTIN_ROLES]
+        emails = []
+        with db.unit_of_work(tenant_id, actor) as uow:
+            for local, role in accounts:
+                email = f"{local}@{slug}.test"
+                emails.append(email)
+                if identity.find_by_email(uow, email) is None:
+                    identity.create_user(
+                        uow,
+                        email=email,
+                        role=role,
+                        password=password,
+                        display_name=f"{local.replace('_', ' ').title()} ({name})",
+                    )
+                    result.created = True
+        result.tenants[slug] = emails
+    return result

@@ -1,0 +1,82 @@
+"""Domain errors and their RFC 9457 problem+json rendering.
+
+Services raise these; the app turns them into responses with a stable
+``type``. Messages say what was wrong and what to do, never secrets or
+another tenant's data.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any, ClassVar
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+def problem_type(slug: str) -> str:
+    return f"urn:invigil:problem:{slug}"
+
+
+class DomainError(Exception):
+    status: ClassVar[int] = 400
+    slug: ClassVar[str] = "bad-request"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+    def problem(self, instance: str | None = None) -> dict[str, Any]:
+        return problem(self.status, self.slug, self.detail, instance, **self.extensions)
+
+
+class Invalid(DomainError):
+    status = 422
+    slug = "invalid"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    slug = "unauthorized"
+
+
+class Forbidden(DomainError):
+    status = 403
+    slug = "forbidden"
+
+
+class NotFound(DomainError):
+    """Also the answer for another tenant's id: the body never says which."""
+
+    status = 404
+    slug = "not-found"
+
+
+class Conflict(DomainError):
+    status = 409
+    slug = "conflict"
+
+
+class Gone(DomainError):
+    status = 410
+    slug = "gone"
+
+
+class Unavailable(DomainError):
+    status = 503
+    slug = "unavailable"
+
+
+def problem(
+    status: int, slug: str, detail: str, instance: str | None = None, **extensions: Any
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": problem_type(slug),
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    if instance is not None:
+        body["instance"] = instance
+    body.update(extensions)
+    return body

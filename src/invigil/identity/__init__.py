@@ -1,0 +1,1 @@
+"""Identity: staff accounts (completed by the identity issue: roles, tokens)."""

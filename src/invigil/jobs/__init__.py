@@ -1,0 +1,1 @@
+"""Background jobs on PostgreSQL itself (procrastinate): no extra broker."""

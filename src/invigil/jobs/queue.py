@@ -1,0 +1,74 @@
+"""The procrastinate app. Jobs are deferred inside the request's transaction
+(:meth:`invigil.db.uow.UnitOfWork.defer`), so a job exists only if the change
+that asked for it committed."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import procrastinate
+
+from invigil.db.urls import DatabaseUrls, libpq
+from invigil.logs import get_logger
+
+log = get_logger(__name__)
+
+
+async def prune_finished(context: procrastinate.JobContext, timestamp: int) -> None:
+    """Keep the job table small: drop succeeded jobs older than a week."""
+    await context.app.job_manager.delete_old_jobs(nb_hours=24 * 7, include_failed=False)
+    log.info("jobs.pruned", timestamp=timestamp)
+
+
+def tasks() -> procrastinate.Blueprint:
+    """A fresh blueprint per app: procrastinate renames tasks when it adds them."""
+    blueprint = procrastinate.Blueprint()
+    blueprint.periodic(cron="17 3 * * *")(
+        blueprint.task(name="jobs.prune_finished", queue="maintenance", pass_context=True)(
+            prune_finished
+        )
+    )
+    return blueprint
+
+
+def make_app(urls: DatabaseUrls) -> procrastinate.App:
+    app = procrastinate.App(
+        connector=procrastinate.PsycopgConnector(conninfo=libpq(urls.app), min_size=1, max_size=4)
+    )
+    app.add_tasks_from(tasks(), namespace="invigil")
+    return app
+
+
+async def run_worker(app: procrastinate.App, **options: Any) -> None:
+    async with app.open_async():
+        await app.run_worker_async(install_signal_handlers=False, **options)
+
+
+class InProcessWorker:
+    """A worker thread beside the web server (embedded database only)."""
+
+    def __init__(self, app: procrastinate.App) -> None:
+        self._app = app
+        self._loop = asyncio.new_event_loop()
+        self._task: asyncio.Task[None] | None = None
+        self._thread = threading.Thread(target=self._run, name="invigil-worker", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._task = self._loop.create_task(run_worker(self._app, wait=True))
+        try:
+            self._loop.run_until_complete(self._task)
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.exception("worker.crashed")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10) -> None:
+        if self._task is not None:
+            self._loop.call_soon_threadsafe(self._task.cancel)
+        self._thread.join(timeout)

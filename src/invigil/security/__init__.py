@@ -1,0 +1,1 @@
+"""Passwords, tokens, permissions, guest links, crypto."""

@@ -1,0 +1,54 @@
+"""Process configuration, read once from the environment (see CONTRACT.md)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="INVIGIL_", extra="ignore")
+
+    home: Path = Field(default=Path("var"), description="embedded database, objects, keys, logs")
+    # DATABASE_URL (no prefix, as every platform names it): an administrative
+    # connection to an existing PostgreSQL. Unset means the embedded server.
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    app_database_url: str | None = Field(
+        default=None, description="explicit DSN of the app role; derived when unset"
+    )
+    db_name: str = "invigil"
+    db_owner_role: str = "invigil_owner"
+    db_app_role: str = "invigil_app"
+    db_app_password: str | None = None
+    db_pool_size: int = 10
+    db_max_overflow: int = 5
+    object_store: str = "local"
+    log_format: str = Field(default="json", pattern="^(json|console)$")
+    log_level: str = "INFO"
+    default_region: str = "eu-central"
+    regions: tuple[str, ...] = ("eu-central", "us-east", "ap-southeast")
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def pgdata(self) -> Path:
+        return self.home / "pgdata"
+
+    @property
+    def objects_dir(self) -> Path:
+        return self.home / "objects"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

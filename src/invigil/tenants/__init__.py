@@ -1,0 +1,1 @@
+"""Tenants: the registry of customers, each pinned to one region."""

@@ -1,0 +1,66 @@
+"""Creating and finding tenants (operator tooling and sign-in routing)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from invigil.db import platform
+from invigil.db.engine import Database
+from invigil.db.platform import TenantRef
+from invigil.db.uow import Actor
+from invigil.errors import Conflict, Invalid, NotFound
+from invigil.tenants.models import SLUG_PATTERN, Tenant
+
+
+def validate(slug: str, name: str, region: str, regions: tuple[str, ...]) -> None:
+    if not re.match(SLUG_PATTERN, slug):
+        raise Invalid(
+            f"{slug!r} is not a valid slug: use 3-40 lowercase letters, digits and dashes, "
+            "starting with a letter"
+        )
+    if not name.strip() or len(name) > 200:
+        raise Invalid("a tenant name needs 1-200 characters")
+    if region not in regions:
+        raise Invalid(f"unknown region {region!r}; configured regions: {', '.join(regions)}")
+
+
+def create_tenant(
+    db: Database,
+    *,
+    slug: str,
+    name: str,
+    region: str,
+    regions: tuple[str, ...],
+    actor: Actor | None = None,
+) -> Tenant:
+    """Operator path: the owner role inserts the registry row, bound to the
+    new tenant so that any tenant rows created with it pass RLS."""
+    validate(slug, name, region, regions)
+    if platform.tenant_by_slug(db, slug) is not None:
+        raise Conflict(f"a tenant with slug {slug!r} already exists")
+    tenant_id = uuid.uuid4()
+    try:
+        with db.operator_unit_of_work(tenant_id, actor) as uow:
+            tenant = Tenant(id=tenant_id, slug=slug, name=name.strip(), region=region)
+            uow.add(tenant)
+            uow.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"a tenant with slug {slug!r} already exists") from exc
+    return tenant
+
+
+def require(db: Database, slug: str) -> TenantRef:
+    ref = platform.tenant_by_slug(db, slug)
+    if ref is None:
+        raise NotFound(f"no tenant with slug {slug!r}")
+    return ref
+
+
+def list_tenants(db: Database) -> list[Tenant]:
+    """Operator path: the whole registry (the owner role's registry_read policy)."""
+    with db.operator_unit_of_work(None) as uow:
+        return uow.scalars(select(Tenant).order_by(Tenant.slug))

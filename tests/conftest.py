@@ -1,0 +1,136 @@
+"""One PostgreSQL database per test run (per xdist worker), built by the real
+migrations; tests connect as the app role, so RLS and grants are live.
+
+With ``DATABASE_URL`` the run uses that server (it needs CREATEDB and
+CREATEROLE); otherwise an embedded server in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import Connection, text
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
+
+from invigil.db import embedded
+from invigil.db.bootstrap import drop_database
+from invigil.db.engine import Database
+from invigil.db.migrate import upgrade
+from invigil.db.urls import DatabaseUrls
+from invigil.settings import Settings
+from invigil.tenants import service as tenants
+from invigil.tenants.models import Tenant
+
+
+class BoundDatabase(Database):
+    """A Database whose units of work are savepoints in one test transaction,
+    rolled back when the test ends (Polar's and Warehouse's isolation)."""
+
+    connection: Connection
+
+    def _session(self) -> Session:
+        return Session(
+            bind=self.connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+
+    @contextmanager
+    def platform_connection(self) -> Iterator[Connection]:
+        yield self.connection
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    home = tmp_path_factory.mktemp("home")
+    return Settings(home=home, database_url=os.environ.get("DATABASE_URL"), log_format="console")
+
+
+@pytest.fixture(scope="session")
+def admin_dsn(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if settings.database_url:
+        return settings.database_url
+    return embedded.start(tmp_path_factory.mktemp("pg") / "data")
+
+
+@pytest.fixture(scope="session")
+def urls(settings: Settings, admin_dsn: str) -> Iterator[DatabaseUrls]:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"invigil_test_{worker}_{os.getpid()}"
+    urls = DatabaseUrls.build(settings, admin_dsn, database=name)
+    upgrade(settings, urls)
+    yield urls
+    drop_database(urls)
+
+
+@pytest.fixture(scope="session")
+def database(urls: DatabaseUrls) -> Iterator[Database]:
+    """The real pool: for tests that need commits (concurrency, CLI, jobs)."""
+    db = Database.connect(urls, pool_size=4, max_overflow=2)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def db(database: Database) -> Iterator[BoundDatabase]:
+    """Units of work inside one transaction that is rolled back after the test."""
+    with database.engine.connect() as conn:
+        outer = conn.begin()
+        bound = BoundDatabase(urls=database.urls, engine=database.engine)
+        bound.connection = conn
+        try:
+            yield bound
+        finally:
+            outer.rollback()
+
+
+def make_tenant(database: Database, settings: Settings, slug: str | None = None) -> Tenant:
+    """A committed tenant with a unique slug (tenants are created by the operator path)."""
+    slug = slug or f"t-{uuid.uuid4().hex[:12]}"
+    return tenants.create_tenant(
+        database, slug=slug, name=slug.upper(), region=settings.regions[0], regions=settings.regions
+    )
+
+
+@pytest.fixture(scope="session")
+def tenant_a(database: Database, settings: Settings) -> Tenant:
+    return make_tenant(database, settings)
+
+
+@pytest.fixture(scope="session")
+def tenant_b(database: Database, settings: Settings) -> Tenant:
+    return make_tenant(database, settings)
+
+
+@pytest.fixture
+def owner_conn(database: Database) -> Iterator[Connection]:
+    """The owner role, inside a transaction that is rolled back: for DDL a test
+    makes on purpose (a bad table) and must leave no trace of."""
+    with database.owner_engine.connect() as conn:
+        tx = conn.begin()
+        try:
+            yield conn
+        finally:
+            tx.rollback()
+
+
+@pytest.fixture
+def admin_conn(urls: DatabaseUrls) -> Iterator[Connection]:
+    """The admin (superuser) connection on the test database, rolled back."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(urls.admin.set(database=urls.owner.database), poolclass=NullPool)
+    with engine.connect() as conn:
+        tx = conn.begin()
+        try:
+            yield conn
+        finally:
+            tx.rollback()
+    engine.dispose()
+
+
+def current_tenant_setting(conn: Connection) -> str | None:
+    return conn.execute(text("SELECT current_setting('app.tenant_id', true)")).scalar()
