@@ -55,7 +55,7 @@ def uow_insert_rate(db: Database, tenant_id: uuid.UUID) -> dict[str, float]:
         with db.unit_of_work(tenant_id) as uow:
             uow.session.execute(
                 text(
-                    "INSERT INTO users (tenant_id, id, email, role) VALUES (:t, :i, :e, 'grader')"
+                    "INSERT INTO users (tenant_id, id, email) VALUES (:t, :i, :e)"
                 ),
                 {"t": tenant_id, "i": uuid.uuid4(), "e": f"bench{i}-{uuid.uuid4().hex[:6]}@b.test"},
             )

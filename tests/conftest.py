@@ -13,6 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
@@ -22,6 +25,7 @@ from invigil.db.bootstrap import drop_database
 from invigil.db.engine import Database
 from invigil.db.migrate import upgrade
 from invigil.db.urls import DatabaseUrls
+from invigil.identity.models import User
 from invigil.settings import Settings
 from invigil.tenants import service as tenants
 from invigil.tenants.models import Tenant
@@ -130,6 +134,55 @@ def admin_conn(urls: DatabaseUrls) -> Iterator[Connection]:
         finally:
             tx.rollback()
     engine.dispose()
+
+
+@pytest.fixture
+def app(settings: Settings, db: BoundDatabase) -> FastAPI:
+    from invigil.app import create_app
+
+    return create_app(settings, db, run_jobs=False)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+PASSWORD = "river-lantern-orbit-42"
+
+
+def make_user(db: Database, tenant_id: uuid.UUID, roles: list[str], *,
+              email: str | None = None, password: str | None = PASSWORD) -> User:
+    from invigil.identity import service
+
+    with db.unit_of_work(tenant_id) as uow:
+        return service.create_user(uow, email=email or f"u{uuid.uuid4().hex[:10]}@staff.test",
+                                   roles=roles, password=password)
+
+
+def bearer(app: FastAPI, db: Database, user: User, *, tenant_slug: str = "") -> dict[str, str]:
+    """An access token for ``user`` with a real session, as sign-in would make (no argon2)."""
+    from invigil.identity import auth, service
+
+    services = app.state.services
+    with db.unit_of_work(user.tenant_id) as uow:
+        session, _ = auth.open_session(uow, services.settings, user, kind="api", address="test",
+                                       user_agent="pytest", enroll_only=False)
+        roles = service.roles_of(uow, user.id)
+        perms = sorted(service.permissions_of(roles))
+    token, _ = services.tokens.issue(user_id=user.id, tenant_id=user.tenant_id,
+                                     tenant_slug=tenant_slug, session_id=session.id,
+                                     roles=[r.name for r in roles], permissions=perms)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def sign_in(client: TestClient, tenant: str, email: str, password: str = PASSWORD,
+            otp: str | None = None) -> Response:
+    data = {"tenant": tenant, "username": email, "password": password}
+    if otp:
+        data["otp"] = otp
+    return client.post("/api/v1/auth/token", data=data)
 
 
 def current_tenant_setting(conn: Connection) -> str | None:

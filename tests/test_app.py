@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
@@ -13,18 +10,6 @@ from invigil.db.engine import Database
 from invigil.db.urls import DatabaseUrls
 from invigil.security.access import iter_routes
 from invigil.settings import Settings
-from tests.conftest import BoundDatabase
-
-
-@pytest.fixture
-def app(settings: Settings, db: BoundDatabase) -> FastAPI:
-    return create_app(settings, db, run_jobs=False)
-
-
-@pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app, raise_server_exceptions=False) as c:
-        yield c
 
 
 def test_healthz(client: TestClient) -> None:

@@ -7,14 +7,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from invigil import __version__
 from invigil import health as health_checks
+from invigil.audit import api as audit_api
+from invigil.context import Services
 from invigil.db.engine import Database
+from invigil.identity import api as identity_api
+from invigil.identity import pages as identity_pages
 from invigil.errors import PROBLEM_MEDIA_TYPE, DomainError, problem
 from invigil.logs import get_logger
 from invigil.security.access import Public
@@ -47,8 +51,10 @@ def problem_response(
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
-    async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
-        return problem_response(exc.status, exc.problem(request.url.path))
+    async def domain_error(request: Request, exc: DomainError) -> Response:
+        if not request.url.path.startswith("/api/"):
+            return pages.error_page(request, exc)  # people get pages, programs get problems
+        return problem_response(exc.status, exc.problem(request.url.path), exc.headers())
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -103,7 +109,7 @@ def create_app(
         if run_jobs:
             from invigil.jobs.queue import InProcessWorker, make_app
 
-            worker = InProcessWorker(make_app(app.state.db.urls))
+            worker = InProcessWorker(make_app(app.state.db.urls), app.state.db, app.state.services)
             worker.start()
         try:
             yield
@@ -123,6 +129,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.services = Services.build(settings)
     _install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"], dependencies=[Public])
@@ -150,7 +157,14 @@ def create_app(
         )
         return problem_response(503, body)
 
-    api = APIRouter(prefix="/api/v1")
-    app.include_router(api)
+    @app.get("/.well-known/jwks.json", tags=["health"], dependencies=[Public])
+    def jwks(request: Request) -> JSONResponse:
+        """Public keys: access tokens and audit checkpoints (each key names its purpose)."""
+        return JSONResponse(request.app.state.services.keys.jwks(),
+                            headers={"Cache-Control": "public, max-age=300"})
+
+    app.include_router(identity_api.router)
+    app.include_router(audit_api.router)
+    app.include_router(identity_pages.router)
     app.include_router(pages.router)
     return app

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -26,6 +27,10 @@ user_cli = typer.Typer(no_args_is_help=True, help="Staff users.")
 cli.add_typer(db_cli, name="db")
 cli.add_typer(tenant_cli, name="tenant")
 cli.add_typer(user_cli, name="user")
+audit_cli = typer.Typer(no_args_is_help=True, help="The audit log: verify, seal, export.")
+keys_cli = typer.Typer(no_args_is_help=True, help="Signing keys (access tokens, checkpoints).")
+cli.add_typer(audit_cli, name="audit")
+cli.add_typer(keys_cli, name="keys")
 
 _state: dict[str, Any] = {"json": False}
 
@@ -115,14 +120,21 @@ def worker(
     """Run background jobs until interrupted."""
     import asyncio
 
+    from invigil.context import Services
+    from invigil.db.engine import Database
     from invigil.jobs.queue import make_app, run_worker
     from invigil.runtime import resolve_urls
 
     settings = _settings()
-    app = make_app(resolve_urls(settings))
+    urls = resolve_urls(settings)
+    app = make_app(urls)
+    db = Database.connect(urls, pool_size=concurrency + 1, max_overflow=0)
     typer.echo("worker started; Ctrl-C stops it", err=True)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_worker(app, concurrency=concurrency, queues=queue or None))
+        asyncio.run(
+            run_worker(app, db, Services.build(settings), concurrency=concurrency,
+                       queues=queue or None, install_signal_handlers=True)
+        )
 
 
 @db_cli.command("upgrade")
@@ -245,13 +257,14 @@ def tenant_list() -> None:
 def user_create(
     tenant: Annotated[str, typer.Option(help="tenant slug")],
     email: Annotated[str, typer.Option()],
-    role: Annotated[str, typer.Option()],
+    role: Annotated[list[str], typer.Option(help="a role name; repeat for several")],
     name: Annotated[str, typer.Option(help="display name")] = "",
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="read the password from standard input")
     ] = False,
 ) -> None:
-    """Create a staff user; without --password-stdin the user has no password yet."""
+    """Create a staff user. Without --password-stdin the user is invited: the
+    command prints a one-time link (valid 7 days) to set the password."""
     from invigil.db.uow import Actor
     from invigil.identity import service as identity
     from invigil.tenants import service as tenants
@@ -259,13 +272,19 @@ def user_create(
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
     db = _database()
     ref = tenants.require(db, tenant)
+    link = None
     with db.unit_of_work(ref.id, Actor.operator()) as uow:
-        user = identity.create_user(
-            uow, email=email, role=role, password=password, display_name=name
-        )
+        if password is None:
+            user, secret = identity.invite_user(uow, email=email, roles=role, display_name=name)
+            link = f"{_settings().issuer}/account/set-password?token={secret}"
+        else:
+            user = identity.create_user(
+                uow, email=email, roles=role, password=password, display_name=name
+            )
     emit(
-        {"id": str(user.id), "tenant": ref.slug, "email": user.email, "role": user.role},
-        str(user.id),
+        {"id": str(user.id), "tenant": ref.slug, "email": user.email, "roles": role,
+         "status": user.status, "link": link},
+        str(user.id) + (f"\nset-password link (valid 7 days): {link}" if link else ""),
     )
 
 
@@ -285,6 +304,137 @@ def demo(
         "\n".join(f"{slug}: {', '.join(emails)}" for slug, emails in result.tenants.items())
         + f"\npassword: {result.password}",
     )
+
+
+def _tenant_uow(slug: str) -> Any:
+    from invigil.db.uow import Actor
+    from invigil.tenants import service as tenants
+
+    db = _database()
+    ref = tenants.require(db, slug)
+    return db.unit_of_work(ref.id, Actor.operator()), ref
+
+
+def _report(report: Any, what: str) -> None:
+    data = {"ok": report.ok, "entries": report.entries, "checkpoints": report.checkpoints,
+            "first_bad_entry": report.first_bad_seq, "problems": report.problems}
+    if report.ok:
+        emit(data, f"{what}: {report.entries} entries and {report.checkpoints} checkpoints verify")
+        return
+    first = f"first bad entry: {report.first_bad_seq}\n" if report.first_bad_seq is not None else ""
+    emit(data, f"{what}: NOT intact\n{first}" + "\n".join(report.problems))
+    raise typer.Exit(1)
+
+
+@audit_cli.command("verify")
+def audit_verify(tenant: Annotated[str, typer.Option(help="tenant slug")]) -> None:
+    """Recompute every leaf and checkpoint; exit 1 naming the first bad entry."""
+    from invigil.audit import service
+    from invigil.context import Services
+
+    services = Services.build(_settings())
+    uow_cm, ref = _tenant_uow(tenant)
+    with uow_cm as uow:
+        report = service.verify_tenant(uow, services.keys.audit)
+    _report(report, f"audit log of {ref.slug}")
+
+
+@audit_cli.command("checkpoint")
+def audit_checkpoint(tenant: Annotated[str, typer.Option(help="tenant slug")]) -> None:
+    """Seal a signed checkpoint of the tenant's log now."""
+    from invigil.audit import checkpoints, service
+    from invigil.context import Services
+
+    services = Services.build(_settings())
+    uow_cm, ref = _tenant_uow(tenant)
+    with uow_cm as uow:
+        sealed = checkpoints.seal(uow, services.keys.audit)
+        current = sealed or checkpoints.latest(uow)
+        data = service.checkpoint_out(current) if current else None
+    if current is None:
+        emit({"checkpoint": None}, "the log is empty: nothing to seal")
+        return
+    assert data is not None
+    verb = "sealed" if sealed else "unchanged since"
+    emit({"sealed": sealed is not None, "checkpoint": data},
+         f"{verb} checkpoint: size {data['tree_size']} root {data['root_hash']} "
+         f"key {data['key_id']}")
+
+
+@audit_cli.command("export")
+def audit_export(tenant: Annotated[str, typer.Option(help="tenant slug")],
+                 out: Annotated[Path, typer.Option(help="file to write")]) -> None:
+    """Write entries, checkpoints and public keys to a file for offline verification."""
+    from invigil.audit import service
+    from invigil.context import Services
+
+    services = Services.build(_settings())
+    uow_cm, ref = _tenant_uow(tenant)
+    with uow_cm as uow:
+        data = service.export(uow, services.keys.audit, ref.slug)
+    out.write_text(json.dumps(data, indent=1, default=str))
+    emit({"out": str(out), "entries": len(data["entries"]),
+          "checkpoints": len(data["checkpoints"])},
+         f"wrote {len(data['entries'])} entries and {len(data['checkpoints'])} checkpoints "
+         f"to {out}")
+
+
+@audit_cli.command("verify-export")
+def audit_verify_export(
+    file: Path,
+    key: Annotated[Path | None, typer.Option(help="pin trust to this public key "
+                                             "(PEM, JWK or the JWKS from /.well-known/jwks.json)")
+                   ] = None,
+) -> None:
+    """Verify an export with no database and no network; exit 1 naming the first bad entry."""
+    from invigil.audit.offline import load_keys, verify_export
+
+    try:
+        data = json.loads(file.read_text())
+    except (OSError, ValueError) as exc:
+        raise DomainErrorExit(f"cannot read {file}: {exc}") from exc
+    pinned = load_keys(key) if key else None
+    _report(verify_export(data, pinned), f"export {file.name}")
+
+
+@keys_cli.command("list")
+def keys_list() -> None:
+    """Signing keys by purpose; the current one signs, the others still verify."""
+    from invigil.context import Services
+
+    keys = Services.build(_settings()).keys
+    rows = [{"purpose": ring.purpose, "kid": k.kid, "current": k.kid == ring.current().kid,
+             "created_at": k.created_at.isoformat()}
+            for ring in (keys.access, keys.audit) for k in ring.keys()]
+    emit({"items": rows}, "\n".join(f"{r['purpose']:<17} {r['kid']}  "
+                                    f"{'current' if r['current'] else 'verifying'}" for r in rows))
+
+
+@keys_cli.command("rotate")
+def keys_rotate(purpose: Annotated[str, typer.Argument(help="access-token or audit-checkpoint")]
+                ) -> None:
+    """Start signing with a new key; the previous one keeps verifying until retired."""
+    from invigil.context import Services
+
+    keys = Services.build(_settings()).keys
+    if purpose not in ("access-token", "audit-checkpoint"):
+        raise DomainErrorExit("purpose must be access-token or audit-checkpoint")
+    kid = keys.ring(purpose).rotate()
+    emit({"purpose": purpose, "kid": kid}, kid)
+
+
+@keys_cli.command("retire")
+def keys_retire(purpose: str, kid: str) -> None:
+    """Stop publishing and accepting a key (after its tokens have expired)."""
+    from invigil.context import Services
+
+    Services.build(_settings()).keys.ring(purpose).retire(kid)
+    emit({"retired": kid}, f"retired {kid}")
+
+
+class DomainErrorExit(DomainError):
+    status = 1
+    slug = "cli"
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from invigil.db import platform
 from invigil.db.engine import Database
 from invigil.db.uow import Actor
 from invigil.identity import service as identity
-from invigil.identity.roles import BUILTIN_ROLES
+from invigil.security.permissions import BUILTIN_ROLES
 from invigil.tenants import service as tenants
 
 DEFAULT_PASSWORD = "invigil-demo-password"  # noqa: S105 - printed to the user on purpose
@@ -52,7 +52,7 @@ def seed(db: Database, *, regions: tuple[str, ...], password: str = DEFAULT_PASS
                     identity.create_user(
                         uow,
                         email=email,
-                        role=role,
+                        roles=[role],
                         password=password,
                         display_name=f"{local.replace('_', ' ').title()} ({name})",
                     )

@@ -29,6 +29,9 @@ class DomainError(Exception):
     def problem(self, instance: str | None = None) -> dict[str, Any]:
         return problem(self.status, self.slug, self.detail, instance, **self.extensions)
 
+    def headers(self) -> dict[str, str]:
+        return {}
+
 
 class Invalid(DomainError):
     status = 422
@@ -38,6 +41,19 @@ class Invalid(DomainError):
 class Unauthorized(DomainError):
     status = 401
     slug = "unauthorized"
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"}
+
+
+class TooManyRequests(DomainError):
+    """``retry_after`` (seconds) becomes the Retry-After header too."""
+
+    status = 429
+    slug = "too-many-requests"
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.extensions.get("retry_after", 60))}
 
 
 class Forbidden(DomainError):

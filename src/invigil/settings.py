@@ -30,6 +30,16 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     default_region: str = "eu-central"
     regions: tuple[str, ...] = ("eu-central", "us-east", "ap-southeast")
+    # Tokens (RFC 9068): who issues them and for which audience.
+    issuer: str = "http://127.0.0.1:8000"
+    audience: str = "invigil-api"
+    access_token_minutes: int = Field(default=10, ge=1, le=15)
+    refresh_token_hours: int = Field(default=12, ge=1, le=24 * 30)
+    web_session_idle_minutes: int = Field(default=30, ge=5, le=24 * 60)
+    # Sign-in throttling (per account and per address, inside a tenant).
+    sign_in_window_minutes: int = 15
+    sign_in_max_failures_per_account: int = 5
+    sign_in_max_failures_per_address: int = 20
 
     @field_validator("home")
     @classmethod
@@ -47,6 +57,10 @@ class Settings(BaseSettings):
     @property
     def objects_dir(self) -> Path:
         return self.home / "objects"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.home / "keys"
 
 
 @lru_cache(maxsize=1)

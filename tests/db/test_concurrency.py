@@ -50,8 +50,8 @@ def interleave(db: Database, tenants: list[Tenant]) -> list[str]:
                 if n % 3 == 0:  # a write, then reads that rely on RLS alone (no WHERE tenant)
                     s.execute(
                         text(
-                            "INSERT INTO users (tenant_id, id, email, role)"
-                            " VALUES (:t, :i, :e, 'grader')"
+                            "INSERT INTO users (tenant_id, id, email)"
+                            " VALUES (:t, :i, :e)"
                         ),
                         {"t": tenant.id, "i": uuid.uuid4(), "e": f"{uuid.uuid4().hex[:10]}@c.test"},
                     )

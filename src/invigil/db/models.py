@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
+from invigil.audit.models import AuditCheckpoint, AuditEvent, AuditHead
 from invigil.db.base import Base
-from invigil.identity.models import User
+from invigil.identity.models import (
+    AuthSession,
+    RefreshToken,
+    Role,
+    SignInFailure,
+    User,
+    UserRole,
+    UserToken,
+)
 from invigil.tenants.models import Tenant
 
 metadata = Base.metadata
 
-__all__ = ["Tenant", "User", "metadata"]
+__all__ = [
+    "AuditCheckpoint",
+    "AuditEvent",
+    "AuditHead",
+    "AuthSession",
+    "RefreshToken",
+    "Role",
+    "SignInFailure",
+    "Tenant",
+    "User",
+    "UserRole",
+    "UserToken",
+    "metadata",
+]

@@ -31,3 +31,9 @@ def tenant_by_slug(db: Database, slug: str) -> TenantRef | None:
             {"slug": slug},
         ).one_or_none()
     return TenantRef(*row) if row else None
+
+
+def tenant_ids(db: Database) -> list[uuid.UUID]:
+    """Every tenant's id, for jobs that visit each tenant in turn (sealing)."""
+    with db.platform_connection() as conn:
+        return list(conn.execute(text("SELECT * FROM platform_tenant_ids()")).scalars())

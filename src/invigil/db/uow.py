@@ -21,7 +21,7 @@ from invigil.errors import NotFound
 
 T = TypeVar("T")
 
-ActorKind = Literal["user", "candidate", "system", "operator"]
+ActorKind = Literal["user", "candidate", "system", "operator", "anonymous"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,7 @@ class UnitOfWork:
         self.session = session
         self.tenant_id = tenant_id
         self.actor = actor
+        self.claims: Any = None  # the verified access token, for request units of work
 
     @classmethod
     def begin(cls, session: Session, tenant_id: uuid.UUID | None, actor: Actor) -> UnitOfWork:
@@ -83,7 +84,7 @@ class UnitOfWork:
         key = (self.tenant, ident) if hasattr(model, "tenant_id") else ident
         obj = self.session.get(model, key)
         if obj is None:
-            name = label or getattr(model, "__tablename__", model.__name__).rstrip("s")
+            name = label or getattr(model, "__tablename__", model.__name__).removesuffix("s")
             raise NotFound(f"{name} {ident} was not found")
         return obj
 

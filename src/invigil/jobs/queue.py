@@ -22,6 +22,28 @@ async def prune_finished(context: procrastinate.JobContext, timestamp: int) -> N
     log.info("jobs.pruned", timestamp=timestamp)
 
 
+async def seal_audit_logs(context: procrastinate.JobContext, timestamp: int) -> None:
+    """Sign a checkpoint for every tenant whose log grew since its last one."""
+    import asyncio
+
+    await asyncio.to_thread(_seal_all, context.additional_context["db"],
+                            context.additional_context["services"])
+
+
+def _seal_all(db: Any, services: Any) -> None:
+    from invigil.audit.checkpoints import seal
+    from invigil.db import platform
+    from invigil.db.uow import Actor
+    from invigil.errors import Conflict
+
+    for tenant_id in platform.tenant_ids(db):
+        try:
+            with db.unit_of_work(tenant_id, Actor.system("audit.seal")) as uow:
+                seal(uow, services.keys.audit)
+        except Conflict:
+            log.error("audit.tamper_suspected", tenant=str(tenant_id))
+
+
 def tasks() -> procrastinate.Blueprint:
     """A fresh blueprint per app: procrastinate renames tasks when it adds them."""
     blueprint = procrastinate.Blueprint()
@@ -29,6 +51,9 @@ def tasks() -> procrastinate.Blueprint:
         blueprint.task(name="jobs.prune_finished", queue="maintenance", pass_context=True)(
             prune_finished
         )
+    )
+    blueprint.periodic(cron="*/10 * * * *")(
+        blueprint.task(name="audit.seal", queue="maintenance", pass_context=True)(seal_audit_logs)
     )
     return blueprint
 
@@ -41,23 +66,29 @@ def make_app(urls: DatabaseUrls) -> procrastinate.App:
     return app
 
 
-async def run_worker(app: procrastinate.App, **options: Any) -> None:
+async def run_worker(app: procrastinate.App, db: Any = None, services: Any = None,
+                     **options: Any) -> None:
+    """Run jobs; ``db`` and ``services`` reach tasks through their context."""
+    options.setdefault("install_signal_handlers", False)
     async with app.open_async():
-        await app.run_worker_async(install_signal_handlers=False, **options)
+        await app.run_worker_async(additional_context={"db": db, "services": services},
+                                   **options)
 
 
 class InProcessWorker:
     """A worker thread beside the web server (embedded database only)."""
 
-    def __init__(self, app: procrastinate.App) -> None:
-        self._app = app
+    def __init__(self, app: procrastinate.App, db: Any, services: Any) -> None:
+        self._app, self._db, self._services = app, db, services
         self._loop = asyncio.new_event_loop()
         self._task: asyncio.Task[None] | None = None
         self._thread = threading.Thread(target=self._run, name="invigil-worker", daemon=True)
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
-        self._task = self._loop.create_task(run_worker(self._app, wait=True))
+        self._task = self._loop.create_task(
+            run_worker(self._app, self._db, self._services, wait=True)
+        )
         try:
             self._loop.run_until_complete(self._task)
         except asyncio.CancelledError:

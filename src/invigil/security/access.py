@@ -1,9 +1,9 @@
 """How a route declares who may call it.
 
-Every route declares exactly one permission, or says it is public with the
-``Public`` dependency. The test suite walks the app and fails on a route
-that declares neither (the identity issue adds ``requires(Permission.X)``,
-whose dependency carries ``__permission__`` the same way).
+Every route declares exactly one permission with ``requires(Permission.X)``
+(which also authenticates the caller and opens the request's unit of work,
+bound to the caller's tenant), or says it is public with ``Public``. The
+test suite walks the app and fails on a route that declares neither.
 """
 
 from __future__ import annotations
@@ -12,9 +12,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
+
+from invigil.db.uow import Actor, UnitOfWork
+from invigil.errors import Forbidden, Unauthorized
+from invigil.identity.auth import active_session
+from invigil.security.permissions import Permission
 
 PUBLIC = "public"
 
@@ -34,6 +39,42 @@ class RouteInfo:
     methods: frozenset[str]
     route: APIRoute
     permissions: tuple[str, ...]
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("sign in first: send Authorization: Bearer <access token>")
+    return token.strip()
+
+
+def requires(permission: Permission) -> Any:
+    """Authenticate the bearer token, check ``permission``, and yield a unit
+    of work bound to the token's tenant. The transaction commits before the
+    response is sent (``scope="function"``), so a failed commit is a 500,
+    never a false success."""
+
+    def dependency(request: Request) -> Iterator[UnitOfWork]:
+        services = request.app.state.services
+        claims = services.tokens.verify(bearer_token(request))
+        if permission.value not in claims.permissions:
+            if claims.mfa_enroll_only:
+                raise Forbidden("your tenant requires a second factor for administrators: set "
+                                "it up (POST /api/v1/me/totp), then sign in again")
+            raise Forbidden(f"your role does not allow this (it needs {permission.value})")
+        actor = Actor("user", str(claims.user_id))
+        with request.app.state.db.unit_of_work(claims.tenant_id, actor) as uow:
+            if not active_session(uow, claims.session_id, claims.user_id):
+                raise Unauthorized("this session has ended (signed out, revoked or the account "
+                                   "was deactivated); sign in again")
+            uow.claims = claims
+            request.state.claims = claims
+            yield uow
+
+    dependency.__permission__ = permission.value  # type: ignore[attr-defined]
+    dependency.__name__ = f"requires_{permission.name.lower()}"
+    return Depends(dependency, scope="function")
 
 
 def iter_routes(

@@ -8,11 +8,13 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from invigil import audit
 from invigil.db import platform
 from invigil.db.engine import Database
 from invigil.db.platform import TenantRef
-from invigil.db.uow import Actor
+from invigil.db.uow import Actor, UnitOfWork
 from invigil.errors import Conflict, Invalid, NotFound
+from invigil.identity.service import ensure_builtin_roles
 from invigil.tenants.models import SLUG_PATTERN, Tenant
 
 
@@ -48,6 +50,9 @@ def create_tenant(
             tenant = Tenant(id=tenant_id, slug=slug, name=name.strip(), region=region)
             uow.add(tenant)
             uow.flush()
+            ensure_builtin_roles(uow)
+            audit.record(uow, "tenant.created", tenant,
+                         {"slug": slug, "name": tenant.name, "region": region})
     except IntegrityError as exc:
         raise Conflict(f"a tenant with slug {slug!r} already exists") from exc
     return tenant
@@ -58,6 +63,15 @@ def require(db: Database, slug: str) -> TenantRef:
     if ref is None:
         raise NotFound(f"no tenant with slug {slug!r}")
     return ref
+
+
+def set_mfa_policy(uow: UnitOfWork, *, require_for_admins: bool) -> Tenant:
+    tenant = uow.get(Tenant, uow.tenant)
+    if tenant.require_mfa_for_admins != require_for_admins:
+        tenant.require_mfa_for_admins = require_for_admins
+        audit.record(uow, "tenant.mfa_policy_changed", tenant,
+                     {"require_mfa_for_admins": require_for_admins})
+    return tenant
 
 
 def list_tenants(db: Database) -> list[Tenant]:

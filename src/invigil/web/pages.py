@@ -5,14 +5,29 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from invigil import __version__
+from invigil.errors import DomainError
 from invigil.security.access import Public
+from invigil.web.session import SignInRequired
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(include_in_schema=False)
+
+
+def error_page(request: Request, exc: DomainError) -> Response:
+    """A domain error on a page: the sign-in redirect, or a page that says what went wrong."""
+    if isinstance(exc, SignInRequired):
+        return RedirectResponse(exc.headers()["Location"], status_code=303)
+    response = templates.TemplateResponse(
+        request, "error.html", {"status": exc.status, "detail": exc.detail,
+                                "page": getattr(request.state, "page", None)},
+        status_code=exc.status)
+    for name, value in exc.headers().items():
+        response.headers[name] = value
+    return response
 
 
 @router.get("/", response_class=HTMLResponse, dependencies=[Public])

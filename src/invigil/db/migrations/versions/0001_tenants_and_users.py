@@ -69,12 +69,12 @@ def upgrade() -> None:
             email varchar(320) NOT NULL,
             display_name varchar(200) NOT NULL DEFAULT '',
             password_hash varchar(200),
-            role varchar(64) NOT NULL,
-            is_active boolean NOT NULL DEFAULT true,
+            status varchar(16) NOT NULL DEFAULT 'active',
             CONSTRAINT pk_users PRIMARY KEY (tenant_id, id),
             CONSTRAINT fk_users_tenant_id_tenants FOREIGN KEY (tenant_id)
                 REFERENCES tenants (id) ON DELETE RESTRICT,
-            CONSTRAINT ck_users_email_format CHECK (position('@' in email) > 1)
+            CONSTRAINT ck_users_email_format CHECK (position('@' in email) > 1),
+            CONSTRAINT ck_users_status CHECK (status IN ('invited', 'active', 'deactivated'))
         )
         """
     )

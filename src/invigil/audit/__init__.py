@@ -1,0 +1,28 @@
+"""Audit: append-only log, Merkle tree, proofs, bundles.
+
+Domains write through one function, in the transaction of their change::
+
+    audit.record(uow, "exam.published", exam, {"version": 3})
+
+``merkle``, ``canonical`` and ``verify`` need nothing but the standard
+library and ``cryptography``: auditors can use them without the database.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from invigil.audit.models import AuditEvent
+    from invigil.db.uow import UnitOfWork
+
+
+def record(uow: UnitOfWork, action: str, subject: object,
+           payload: dict[str, Any] | None = None) -> AuditEvent:
+    """Append one entry in the caller's transaction (see ``invigil.audit.log``)."""
+    from invigil.audit.log import record as append
+
+    return append(uow, action, subject, payload)
+
+
+__all__ = ["record"]

@@ -1,0 +1,67 @@
+"""Verify an export file with nothing but the file (and, to pin trust, the
+published public key): no database, no network, no Invigil server."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from invigil.audit.verify import CheckpointRecord, EntryRecord, Report, verify_log
+from invigil.errors import Invalid
+from invigil.security.keys import public_key_from_jwk, thumbprint
+
+EXPORT_FORMAT = "invigil-audit-export/v1"
+
+
+def load_keys(path: Path) -> dict[str, Ed25519PublicKey]:
+    """A pinned key: a PEM public key, a JWK, or a JWKS (all its Ed25519 keys)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise Invalid(f"cannot read the key file {path}: {exc.strerror}") from exc
+    if raw.lstrip().startswith(b"-----BEGIN"):
+        key = serialization.load_pem_public_key(raw)
+        if not isinstance(key, Ed25519PublicKey):
+            raise Invalid(f"{path} is not an Ed25519 public key")
+        return {thumbprint(key): key}
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise Invalid(f"{path} is neither a PEM public key nor JSON (JWK/JWKS)") from exc
+    jwks = data["keys"] if isinstance(data, dict) and "keys" in data else [data]
+    keys = {}
+    for jwk in jwks:
+        if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519":
+            key = public_key_from_jwk(jwk)
+            keys[thumbprint(key)] = key
+    if not keys:
+        raise Invalid(f"{path} holds no Ed25519 public key")
+    return keys
+
+
+def verify_export(data: dict[str, Any], pinned: dict[str, Ed25519PublicKey] | None = None
+                  ) -> Report:
+    if data.get("format") != EXPORT_FORMAT:
+        raise Invalid(f"not an Invigil audit export (format {data.get('format')!r})")
+    try:
+        entries = [EntryRecord(int(e["seq"]), str(e["entry"]), bytes.fromhex(e["leaf_hash"]))
+                   for e in data["entries"]]
+        cps = [CheckpointRecord(int(c["tree_size"]), bytes.fromhex(c["root_hash"]),
+                                str(c["key_id"]), base64.b64decode(c["signature"]), str(c["note"]))
+               for c in data["checkpoints"]]
+        embedded = {}
+        for jwk in data.get("keys", []):
+            key = public_key_from_jwk(jwk)
+            embedded[thumbprint(key)] = key  # the kid is recomputed, never trusted
+    except (KeyError, ValueError, TypeError) as exc:
+        raise Invalid(f"the export file is malformed ({exc})") from exc
+    keys = pinned if pinned is not None else embedded
+    report = verify_log(str(data["tenant"]["id"]), entries, cps, keys)
+    if not cps:
+        report.problems.append("the export holds no signed checkpoint: nothing vouches for it")
+    return report

@@ -1,0 +1,191 @@
+"""Reading the log: filtered lists, one entry with its inclusion proof,
+checkpoints and consistency proofs, whole-log verification and export."""
+
+from __future__ import annotations
+
+import base64
+import threading
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+
+from invigil.audit import checkpoints
+from invigil.audit.checkpoints import leaf_hashes
+from invigil.audit.merkle import MerkleTree
+from invigil.audit.models import AuditCheckpoint, AuditEvent
+from invigil.audit.verify import CheckpointRecord, EntryRecord, Report, verify_log
+from invigil.db.uow import UnitOfWork
+from invigil.errors import Invalid, NotFound
+from invigil.security.keys import KeyRing, public_jwk
+
+EXPORT_FORMAT = "invigil-audit-export/v1"
+
+
+@dataclass(frozen=True)
+class Filters:
+    action: str | None = None
+    actor_kind: str | None = None
+    actor_id: str | None = None
+    subject_type: str | None = None
+    subject_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _filtered(f: Filters) -> Select[tuple[AuditEvent]]:
+    stmt = select(AuditEvent)
+    if f.action:
+        # "auth.*" selects a family of actions
+        stmt = stmt.where(AuditEvent.action.startswith(f.action[:-1]) if f.action.endswith("*")
+                          else AuditEvent.action == f.action)
+    for column, value in ((AuditEvent.actor_kind, f.actor_kind), (AuditEvent.actor_id, f.actor_id),
+                          (AuditEvent.subject_type, f.subject_type),
+                          (AuditEvent.subject_id, f.subject_id)):
+        if value:
+            stmt = stmt.where(column == value)
+    if f.since:
+        stmt = stmt.where(AuditEvent.occurred_at >= f.since)
+    if f.until:
+        stmt = stmt.where(AuditEvent.occurred_at < f.until)
+    return stmt  # type: ignore[return-value]
+
+
+def list_events(uow: UnitOfWork, f: Filters, *, limit: int, before_seq: int | None
+                ) -> tuple[list[AuditEvent], int | None]:
+    """Newest first; ``before_seq`` continues a previous page."""
+    stmt = _filtered(f).order_by(AuditEvent.seq.desc()).limit(limit + 1)
+    if before_seq is not None:
+        stmt = stmt.where(AuditEvent.seq < before_seq)
+    rows = uow.scalars(stmt)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].seq if more and rows else None)
+
+
+def get_event(uow: UnitOfWork, event_id: uuid.UUID) -> AuditEvent:
+    event = uow.scalar(select(AuditEvent).where(AuditEvent.id == event_id))
+    if event is None:
+        raise NotFound(f"audit entry {event_id} was not found")
+    return event
+
+
+def list_checkpoints(uow: UnitOfWork) -> list[AuditCheckpoint]:
+    return uow.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.tree_size))
+
+
+def checkpoint_at(uow: UnitOfWork, size: int) -> AuditCheckpoint:
+    found = uow.scalar(select(AuditCheckpoint).where(AuditCheckpoint.tree_size == size))
+    if found is None:
+        raise NotFound(f"there is no checkpoint at tree size {size}")
+    return found
+
+
+class _TreeCache:
+    """Trees of recent checkpoints, so proofs cost O(log n) after the first."""
+
+    def __init__(self, capacity: int = 8) -> None:
+        self._trees: OrderedDict[tuple[uuid.UUID, int], MerkleTree] = OrderedDict()
+        self._lock = threading.Lock()
+        self.capacity = capacity
+
+    def get(self, uow: UnitOfWork, size: int) -> MerkleTree:
+        key = (uow.tenant, size)
+        with self._lock:
+            if key in self._trees:
+                self._trees.move_to_end(key)
+                return self._trees[key]
+        leaves = list(uow.session.scalars(select(AuditEvent.leaf_hash)
+                                          .where(AuditEvent.seq < size).order_by(AuditEvent.seq)))
+        if len(leaves) != size:
+            raise Invalid(f"the log has {len(leaves)} of the {size} entries this checkpoint "
+                          "covers; run `invigil audit verify`")
+        tree = MerkleTree(leaves)
+        with self._lock:
+            self._trees[key] = tree
+            while len(self._trees) > self.capacity:
+                self._trees.popitem(last=False)
+        return tree
+
+
+trees = _TreeCache()
+
+
+def inclusion(uow: UnitOfWork, event: AuditEvent) -> dict[str, Any]:
+    latest = checkpoints.latest(uow)
+    if latest is None or event.seq >= latest.tree_size:
+        return {"checkpoint": None, "proof": None,
+                "reason": "not sealed yet: the next checkpoint will cover this entry"}
+    tree = trees.get(uow, latest.tree_size)
+    if tree.root() != latest.root_hash:
+        raise Invalid("the log does not match its latest checkpoint; run `invigil audit verify`")
+    return {"checkpoint": checkpoint_out(latest),
+            "proof": [h.hex() for h in tree.inclusion_proof(event.seq, latest.tree_size)]}
+
+
+def consistency(uow: UnitOfWork, first: int, second: int) -> list[str]:
+    if not 0 < first <= second:
+        raise Invalid("first and second must be checkpoint sizes with 0 < first <= second")
+    checkpoint_at(uow, first)
+    checkpoint_at(uow, second)
+    tree = trees.get(uow, second)
+    return [h.hex() for h in tree.consistency_proof(first, second)]
+
+
+def event_out(event: AuditEvent) -> dict[str, Any]:
+    return {"id": str(event.id), "seq": event.seq, "occurred_at": event.occurred_at,
+            "actor": {"kind": event.actor_kind, "id": event.actor_id}, "action": event.action,
+            "subject": {"type": event.subject_type, "id": event.subject_id},
+            "payload": event.payload, "entry": event.entry, "leaf_hash": event.leaf_hash.hex()}
+
+
+def checkpoint_out(cp: AuditCheckpoint) -> dict[str, Any]:
+    return {"tree_size": cp.tree_size, "root_hash": cp.root_hash.hex(), "sealed_at": cp.sealed_at,
+            "key_id": cp.key_id, "signature": base64.b64encode(cp.signature).decode(),
+            "note": cp.note}
+
+
+def _records(uow: UnitOfWork, *, with_columns: bool) -> tuple[list[EntryRecord],
+                                                               list[CheckpointRecord]]:
+    from invigil.audit.canonical import canonical_json
+    from invigil.audit.log import timestamp
+
+    entries = []
+    for e in uow.session.scalars(select(AuditEvent).order_by(AuditEvent.seq)):
+        columns = None
+        if with_columns:
+            columns = {"action": e.action, "actor_kind": e.actor_kind, "actor_id": e.actor_id,
+                       "subject_type": e.subject_type, "subject_id": e.subject_id,
+                       "occurred_at": timestamp(e.occurred_at), "id": str(e.id),
+                       "payload": canonical_json(e.payload)}
+        entries.append(EntryRecord(e.seq, e.entry, e.leaf_hash, columns))
+    cps = [CheckpointRecord(c.tree_size, c.root_hash, c.key_id, c.signature, c.note)
+           for c in list_checkpoints(uow)]
+    return entries, cps
+
+
+def verify_tenant(uow: UnitOfWork, ring: KeyRing) -> Report:
+    entries, cps = _records(uow, with_columns=True)
+    return verify_log(str(uow.tenant), entries, cps, ring.all_public())
+
+
+def export(uow: UnitOfWork, ring: KeyRing, tenant_slug: str) -> dict[str, Any]:
+    entries, cps = _records(uow, with_columns=False)
+    return {
+        "format": EXPORT_FORMAT,
+        "tenant": {"id": str(uow.tenant), "slug": tenant_slug},
+        "entries": [{"seq": e.seq, "entry": e.entry, "leaf_hash": e.leaf_hash.hex()}
+                    for e in entries],
+        "checkpoints": [{"tree_size": c.tree_size, "root_hash": c.root_hash.hex(),
+                         "key_id": c.key_id, "signature": base64.b64encode(c.signature).decode(),
+                         "note": c.note} for c in cps],
+        "keys": [public_jwk(key, ring.purpose) | {"kid": kid}
+                 for kid, key in ring.all_public().items()],
+    }
+
+
+def leaves_count(uow: UnitOfWork) -> int:
+    return len(leaf_hashes(uow))

@@ -1,0 +1,160 @@
+"""Verifying a tenant's log from its records alone: no database, no network.
+
+The same code checks the live database (``invigil audit verify``) and an
+export file (``invigil audit verify-export``). It names the first bad entry:
+an edited entry (its bytes, its hash or its columns), a missing entry, a
+reordered one, a broken chain, or a checkpoint whose signature or root does
+not hold.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from invigil.audit.canonical import canonical_json
+from invigil.audit.checkpoints import parse_note
+from invigil.audit.log import GENESIS
+from invigil.audit.merkle import MerkleTree, leaf_hash, verify_consistency
+from invigil.security.keys import verify_signature
+
+
+@dataclass(frozen=True)
+class EntryRecord:
+    seq: int
+    entry: str
+    leaf_hash: bytes
+    columns: Mapping[str, Any] | None = None  # from the database; None in an export
+
+
+@dataclass(frozen=True)
+class CheckpointRecord:
+    tree_size: int
+    root_hash: bytes
+    key_id: str
+    signature: bytes
+    note: str
+
+
+@dataclass
+class Report:
+    entries: int = 0
+    checkpoints: int = 0
+    problems: list[str] = field(default_factory=list)
+    first_bad_seq: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def bad(self, seq: int | None, message: str) -> None:
+        """``seq`` names the entry precisely; a checkpoint failure passes None."""
+        self.problems.append(message)
+        if seq is not None and (self.first_bad_seq is None or seq < self.first_bad_seq):
+            self.first_bad_seq = seq
+
+    def bad_range(self, start: int, message: str) -> None:
+        """Something at or after ``start`` is wrong; a precise finding wins."""
+        self.problems.append(message)
+        if self.first_bad_seq is None:
+            self.first_bad_seq = start
+
+
+def _column_mismatch(parsed: Mapping[str, Any], columns: Mapping[str, Any]) -> str | None:
+    expected = {
+        "action": parsed.get("action"),
+        "actor_kind": parsed.get("actor", {}).get("kind"),
+        "actor_id": parsed.get("actor", {}).get("id"),
+        "subject_type": parsed.get("subject", {}).get("type"),
+        "subject_id": parsed.get("subject", {}).get("id"),
+        "occurred_at": parsed.get("at"),
+        "id": parsed.get("id"),
+        "payload": canonical_json(parsed.get("payload")),
+    }
+    for name, value in expected.items():
+        if columns.get(name) != value:
+            return name
+    return None
+
+
+def _check_entries(tenant: str, entries: Sequence[EntryRecord], report: Report) -> list[bytes]:
+    leaves: list[bytes] = []
+    prev = GENESIS
+    for position, record in enumerate(entries):
+        if record.seq != position:
+            report.bad(position, f"entry {position} is missing or out of order "
+                                 f"(found entry {record.seq} in its place)")
+            break
+        data = record.entry.encode()
+        try:
+            parsed = json.loads(data)
+            canonical = canonical_json(parsed) == data
+        except (ValueError, TypeError):
+            parsed, canonical = {}, False
+        problems_before = len(report.problems)
+        if not canonical:
+            report.bad(position, f"entry {position}: its bytes are not the canonical entry")
+        elif parsed.get("seq") != position or parsed.get("tenant") != tenant:
+            report.bad(position, f"entry {position}: claims to be entry {parsed.get('seq')} "
+                                 f"of tenant {parsed.get('tenant')}")
+        if leaf_hash(data) != record.leaf_hash:
+            report.bad(position, f"entry {position}: its stored leaf hash does not match its bytes")
+        self_consistent = len(report.problems) == problems_before
+        if canonical and parsed.get("prev") != prev.hex():
+            # A sound entry that does not follow its predecessor: the predecessor changed.
+            blamed = position - 1 if self_consistent and position else position
+            report.bad(blamed, f"entry {position}: does not follow entry {position - 1} "
+                               f"(chain hash mismatch: entry {blamed} was altered)")
+        if canonical and record.columns is not None:
+            column = _column_mismatch(parsed, record.columns)
+            if column:
+                report.bad(position, f"entry {position}: column {column} differs from the "
+                                     "signed entry (edited in place)")
+        leaves.append(leaf_hash(data))
+        prev = leaf_hash(data)
+    return leaves
+
+
+def verify_log(tenant: str, entries: Sequence[EntryRecord],
+               checkpoints: Sequence[CheckpointRecord],
+               keys: Mapping[str, Ed25519PublicKey]) -> Report:
+    report = Report(entries=len(entries), checkpoints=len(checkpoints))
+    leaves = _check_entries(tenant, entries, report)
+    tree = MerkleTree(leaves)
+    previous: CheckpointRecord | None = None
+    for cp in sorted(checkpoints, key=lambda c: c.tree_size):
+        where = f"checkpoint at size {cp.tree_size}"
+        public = keys.get(cp.key_id)
+        note = parse_note(cp.note)
+        if public is None:
+            report.bad(None, f"{where}: signed by unknown key {cp.key_id}")
+            continue
+        if not verify_signature(public, cp.note.encode(), cp.signature):
+            report.bad(None, f"{where}: signature does not verify (forged or swapped)")
+            continue
+        if note is None or note.tenant != tenant or note.size != cp.tree_size \
+                or note.root != cp.root_hash:
+            report.bad(None, f"{where}: its signed note does not match its fields "
+                             "(swapped from another log)")
+            continue
+        if cp.tree_size > len(leaves):
+            report.bad_range(len(leaves), f"{where}: covers {cp.tree_size} entries but only "
+                                    f"{len(leaves)} verify (entries from {len(leaves)} deleted)")
+            continue
+        if tree.root_at(cp.tree_size) != cp.root_hash:
+            start = previous.tree_size if previous else 0
+            report.bad_range(start, f"{where}: the entries do not produce its signed root "
+                              f"(history rewritten at or after entry {start})")
+            continue
+        if previous is not None:
+            proof = tree.consistency_proof(previous.tree_size, cp.tree_size)
+            if not verify_consistency(previous.tree_size, cp.tree_size, previous.root_hash,
+                                      cp.root_hash, proof):
+                report.bad_range(previous.tree_size, f"{where}: not consistent with the checkpoint "
+                                               f"at size {previous.tree_size}")
+        previous = cp
+    return report

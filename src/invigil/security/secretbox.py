@@ -1,0 +1,42 @@
+"""Small secrets at rest (TOTP seeds): AES-256-GCM under a key file in
+``$INVIGIL_HOME/keys``, bound to the row they belong to (associated data)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from invigil.errors import Unavailable
+
+_VERSION = b"\x01"
+
+
+class SecretBox:
+    def __init__(self, key_file: Path) -> None:
+        self.key_file = key_file
+        self._aead: AESGCM | None = None
+
+    def _key(self) -> AESGCM:
+        if self._aead is None:
+            if not self.key_file.exists():
+                self.key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(AESGCM.generate_key(bit_length=256))
+            self._aead = AESGCM(self.key_file.read_bytes())
+        return self._aead
+
+    def seal(self, plaintext: bytes, context: str) -> bytes:
+        nonce = os.urandom(12)
+        return _VERSION + nonce + self._key().encrypt(nonce, plaintext, context.encode())
+
+    def open(self, sealed: bytes, context: str) -> bytes:
+        if sealed[:1] != _VERSION:
+            raise Unavailable("a stored secret has an unknown format")
+        try:
+            return self._key().decrypt(sealed[1:13], sealed[13:], context.encode())
+        except InvalidTag as exc:
+            raise Unavailable("a stored secret cannot be decrypted with this key") from exc

@@ -1,0 +1,96 @@
+"""Web pages sign in with a server-side session: an opaque cookie
+(``HttpOnly``, ``SameSite=Strict``), 30 minutes idle, 12 hours at most.
+Permissions are read fresh on every page, and every POST form carries a
+CSRF token derived from the session."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+
+from invigil.db.uow import Actor, UnitOfWork
+from invigil.errors import DomainError, Forbidden
+from invigil.identity import auth
+from invigil.identity.models import AuthSession, User
+from invigil.identity.service import permissions_of, roles_of
+from invigil.security.permissions import Permission
+from invigil.security.tokens import split_secret
+
+COOKIE = "invigil_session"
+
+
+class SignInRequired(DomainError):
+    """Answered with a redirect to the sign-in page (see app.py)."""
+
+    status = 303
+    slug = "sign-in-required"
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__("sign in to continue")
+        self.next_path = next_path
+
+    def headers(self) -> dict[str, str]:
+        return {"Location": f"/signin?next={quote(self.next_path)}"}
+
+
+@dataclass
+class PageContext:
+    uow: UnitOfWork
+    user: User
+    session: AuthSession
+    permissions: frozenset[str]
+    roles: list[str]
+    tenant_slug: str
+
+    @property
+    def csrf(self) -> str:
+        return csrf_token(self.session)
+
+    def can(self, permission: Permission | str) -> bool:
+        return str(permission) in self.permissions
+
+
+def csrf_token(session: AuthSession) -> str:
+    assert session.token_hash is not None
+    return hmac.new(session.token_hash, b"invigil-csrf", hashlib.sha256).hexdigest()[:32]
+
+
+def check_csrf(ctx: PageContext, submitted: str | None) -> None:
+    if not submitted or not hmac.compare_digest(submitted, ctx.csrf):
+        raise Forbidden("the form expired or did not come from this site; reload and try again")
+
+
+def requires_page(permission: Permission) -> Any:
+    def dependency(request: Request) -> Iterator[PageContext]:
+        secret = request.cookies.get(COOKIE, "")
+        tenant_id = split_secret("ws", secret)
+        if tenant_id is None:
+            raise SignInRequired(request.url.path)
+        db, settings = request.app.state.db, request.app.state.settings
+        with db.unit_of_work(tenant_id, Actor("anonymous", "web")) as uow:
+            found = auth.web_session(uow, settings, secret)
+            if found is None:
+                raise SignInRequired(request.url.path)
+            session, user = found
+            uow.actor = Actor("user", str(user.id))
+            roles = roles_of(uow, user.id)
+            granted = permissions_of(roles)
+            if session.mfa_enroll_only:
+                granted = frozenset({Permission.ACCOUNT_SELF.value})
+            from invigil.tenants.models import Tenant
+
+            ctx = PageContext(uow, user, session, granted, [r.name for r in roles],
+                              uow.get(Tenant, tenant_id).slug)
+            request.state.page = ctx
+            if permission.value not in granted:
+                raise Forbidden(f"your role does not allow this page (it needs {permission.value})")
+            yield ctx
+
+    dependency.__permission__ = permission.value  # type: ignore[attr-defined]
+    return Depends(dependency, scope="function")

@@ -1,0 +1,121 @@
+"""Browser tests: the real app in a uvicorn thread, driven by Playwright.
+
+Chromium is Debian's package (``make browser-deps``), never ``playwright
+install``: the browser download is not reachable from CI.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Generator, Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from invigil.app import create_app
+from invigil.db.engine import Database
+from invigil.settings import Settings
+
+CHROMIUM = os.environ.get("INVIGIL_CHROMIUM", "/usr/lib/chromium/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # CI runs as root
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+FAILURE_SCREENSHOTS = Path("/tmp/invigil-browser-failures")
+
+_reports = pytest.StashKey[dict[str, pytest.TestReport]]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Keep each phase's report on the item, for the ``page`` fixture's teardown."""
+    report = yield
+    item.stash.setdefault(_reports, {})[report.when] = report
+    return report
+
+
+@pytest.fixture(scope="session")
+def live_server(settings: Settings, database: Database) -> Iterator[str]:
+    """The real app on a free 127.0.0.1 port; uvicorn runs its own event loop
+    in its own thread, apart from the one Playwright runs in the main thread."""
+    app = create_app(settings, database, run_jobs=False)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=5
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="live-server", daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive():
+            sock.close()
+            pytest.fail("the live server stopped while starting; see its log above")
+        if time.monotonic() > deadline:
+            server.should_exit = True
+            sock.close()
+            pytest.fail("the live server did not start within 30s")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Browser]:
+    """Chromium under Playwright's sync API, for this package only: between sync
+    calls Playwright leaves its loop marked as running in the main thread, so a
+    session-wide instance would break ``asyncio.run`` in every later test (the
+    job tests). Stopping it at the end of the package clears the mark."""
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(
+            f"Chromium is not installed at {CHROMIUM}: run `make browser-deps` "
+            "(Debian's chromium package; `playwright install` cannot download here)",
+            pytrace=False,
+        )
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A fresh context and page per test; a screenshot when the test fails."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        reports = request.node.stash.get(_reports, {})
+        if any(r.failed for r in reports.values()):
+            FAILURE_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+            try:
+                page.screenshot(path=str(FAILURE_SCREENSHOTS / f"{name}.png"), full_page=True)
+            except Exception as exc:  # the page may have crashed: report, do not mask
+                print(f"could not save the failure screenshot: {exc}")
+        context.close()
