@@ -54,9 +54,7 @@ def uow_insert_rate(db: Database, tenant_id: uuid.UUID) -> dict[str, float]:
     for i in range(n):
         with db.unit_of_work(tenant_id) as uow:
             uow.session.execute(
-                text(
-                    "INSERT INTO users (tenant_id, id, email) VALUES (:t, :i, :e)"
-                ),
+                text("INSERT INTO users (tenant_id, id, email) VALUES (:t, :i, :e)"),
                 {"t": tenant_id, "i": uuid.uuid4(), "e": f"bench{i}-{uuid.uuid4().hex[:6]}@b.test"},
             )
     return {"uow_insert_rls_rows_s": n / (time.perf_counter() - start)}
@@ -68,8 +66,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def http_rate(database_url: str, home: str, seconds: int = 8) -> dict[str, float]:
-    """Requests/s of GET /healthz on one uvicorn worker, loaded by wrk."""
+def http_rate(
+    database_url: str,
+    home: str,
+    seconds: int = 8,
+    paths: dict[str, tuple[str, str | None]] | None = None,
+) -> dict[str, float]:
+    """Requests/s on one uvicorn worker, loaded by wrk: ``paths`` maps a
+    figure name to (path, bearer token or None)."""
     wrk = shutil.which("wrk")
     if wrk is None:
         raise SystemExit("wrk is not installed (make bench installs it with apt-get)")
@@ -105,15 +109,20 @@ def http_rate(database_url: str, home: str, seconds: int = 8) -> dict[str, float
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        out = subprocess.run(
-            [wrk, "-t2", "-c32", f"-d{seconds}s", f"http://127.0.0.1:{port}/healthz"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+        figures = {}
+        for name, (path, token) in (paths or {"http_healthz_req_s": ("/healthz", None)}).items():
+            auth = ["-H", f"Authorization: Bearer {token}"] if token else []
+            out = subprocess.run(
+                [wrk, "-t2", "-c32", f"-d{seconds}s", *auth, f"http://127.0.0.1:{port}{path}"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+            assert match, out
+            assert "Non-2xx" not in out, out
+            figures[name] = float(match.group(1))
     finally:
         server.terminate()
         server.wait(10)
-    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    assert match, out
-    return {"http_healthz_req_s": float(match.group(1))}
+    return figures

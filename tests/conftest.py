@@ -152,13 +152,23 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 PASSWORD = "river-lantern-orbit-42"
 
 
-def make_user(db: Database, tenant_id: uuid.UUID, roles: list[str], *,
-              email: str | None = None, password: str | None = PASSWORD) -> User:
+def make_user(
+    db: Database,
+    tenant_id: uuid.UUID,
+    roles: list[str],
+    *,
+    email: str | None = None,
+    password: str | None = PASSWORD,
+) -> User:
     from invigil.identity import service
 
     with db.unit_of_work(tenant_id) as uow:
-        return service.create_user(uow, email=email or f"u{uuid.uuid4().hex[:10]}@staff.test",
-                                   roles=roles, password=password)
+        return service.create_user(
+            uow,
+            email=email or f"u{uuid.uuid4().hex[:10]}@staff.test",
+            roles=roles,
+            password=password,
+        )
 
 
 def bearer(app: FastAPI, db: Database, user: User, *, tenant_slug: str = "") -> dict[str, str]:
@@ -167,18 +177,31 @@ def bearer(app: FastAPI, db: Database, user: User, *, tenant_slug: str = "") -> 
 
     services = app.state.services
     with db.unit_of_work(user.tenant_id) as uow:
-        session, _ = auth.open_session(uow, services.settings, user, kind="api", address="test",
-                                       user_agent="pytest", enroll_only=False)
+        session, _ = auth.open_session(
+            uow,
+            services.settings,
+            user,
+            kind="api",
+            address="test",
+            user_agent="pytest",
+            enroll_only=False,
+        )
         roles = service.roles_of(uow, user.id)
         perms = sorted(service.permissions_of(roles))
-    token, _ = services.tokens.issue(user_id=user.id, tenant_id=user.tenant_id,
-                                     tenant_slug=tenant_slug, session_id=session.id,
-                                     roles=[r.name for r in roles], permissions=perms)
+    token, _ = services.tokens.issue(
+        user_id=user.id,
+        tenant_id=user.tenant_id,
+        tenant_slug=tenant_slug,
+        session_id=session.id,
+        roles=[r.name for r in roles],
+        permissions=perms,
+    )
     return {"Authorization": f"Bearer {token}"}
 
 
-def sign_in(client: TestClient, tenant: str, email: str, password: str = PASSWORD,
-            otp: str | None = None) -> Response:
+def sign_in(
+    client: TestClient, tenant: str, email: str, password: str = PASSWORD, otp: str | None = None
+) -> Response:
     data = {"tenant": tenant, "username": email, "password": password}
     if otp:
         data["otp"] = otp

@@ -172,3 +172,55 @@ def test_serve_on_a_fresh_home_then_again(tmp_path: Path) -> None:
         assert not (tmp_path / "home" / "pgdata" / "postmaster.pid").exists()
     listed = run(env, "--json", "tenant", "list")
     assert {"acme", "globex"} <= {t["slug"] for t in json.loads(listed.stdout)["items"]}
+
+
+@pytest.mark.slow
+def test_audit_commands_detect_tampering(
+    cli_env: dict[str, str], urls: DatabaseUrls, tmp_path: Path
+) -> None:
+    """An operator's view: verify, seal, export, verify offline; then an owner
+    who disables the trigger and edits a row is named by `audit verify`."""
+    assert run(cli_env, "db", "upgrade").returncode == 0
+    run(cli_env, "tenant", "create", "tamper-co", "--name", "T", "--region", "us-east")
+    for i in range(3):
+        run(
+            cli_env,
+            "user",
+            "create",
+            "--tenant",
+            "tamper-co",
+            "--email",
+            f"u{i}@t.test",
+            "--role",
+            "grader",
+        )
+    sealed = run(cli_env, "--json", "audit", "checkpoint", "--tenant", "tamper-co")
+    assert sealed.returncode == 0 and json.loads(sealed.stdout)["sealed"] is True
+    ok = run(cli_env, "audit", "verify", "--tenant", "tamper-co")
+    assert ok.returncode == 0 and "verify" in ok.stdout
+    out = tmp_path / "audit.json"
+    assert (
+        run(cli_env, "audit", "export", "--tenant", "tamper-co", "--out", str(out)).returncode == 0
+    )
+    offline_env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}  # no database at all
+    offline = run(offline_env, "--json", "audit", "verify-export", str(out))
+    assert offline.returncode == 0 and json.loads(offline.stdout)["ok"] is True
+
+    database = cli_env["DATABASE_URL"]
+    with psycopg.connect(database, autocommit=True) as conn:  # a rogue superuser
+        conn.execute("ALTER TABLE audit_events DISABLE TRIGGER USER")
+        conn.execute(
+            'UPDATE audit_events SET payload = \'{"roles": ["tenant_admin"]}\' '
+            "WHERE seq = 2 AND tenant_id = (SELECT id FROM tenants "
+            "WHERE slug = 'tamper-co')"
+        )
+        conn.execute("ALTER TABLE audit_events ENABLE TRIGGER USER")
+    bad = run(cli_env, "--json", "audit", "verify", "--tenant", "tamper-co")
+    assert bad.returncode == 1
+    report = json.loads(bad.stdout)
+    assert report["first_bad_entry"] == 2 and "column payload" in " ".join(report["problems"])
+    edited = json.loads(out.read_text())
+    edited["entries"][1]["entry"] = edited["entries"][1]["entry"].replace("u0@", "ux@")
+    out.write_text(json.dumps(edited))
+    tampered = run(offline_env, "audit", "verify-export", str(out))
+    assert tampered.returncode == 1 and "first bad entry: 1" in tampered.stdout

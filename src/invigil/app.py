@@ -15,11 +15,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from invigil import __version__
 from invigil import health as health_checks
 from invigil.audit import api as audit_api
+from invigil.audit import pages as audit_pages
 from invigil.context import Services
 from invigil.db.engine import Database
+from invigil.errors import PROBLEM_MEDIA_TYPE, DomainError, problem
 from invigil.identity import api as identity_api
 from invigil.identity import pages as identity_pages
-from invigil.errors import PROBLEM_MEDIA_TYPE, DomainError, problem
 from invigil.logs import get_logger
 from invigil.security.access import Public
 from invigil.settings import Settings, get_settings
@@ -160,11 +161,13 @@ def create_app(
     @app.get("/.well-known/jwks.json", tags=["health"], dependencies=[Public])
     def jwks(request: Request) -> JSONResponse:
         """Public keys: access tokens and audit checkpoints (each key names its purpose)."""
-        return JSONResponse(request.app.state.services.keys.jwks(),
-                            headers={"Cache-Control": "public, max-age=300"})
+        return JSONResponse(
+            request.app.state.services.keys.jwks(), headers={"Cache-Control": "public, max-age=300"}
+        )
 
     app.include_router(identity_api.router)
     app.include_router(audit_api.router)
     app.include_router(identity_pages.router)
+    app.include_router(audit_pages.router)
     app.include_router(pages.router)
     return app

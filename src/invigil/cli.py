@@ -132,8 +132,14 @@ def worker(
     typer.echo("worker started; Ctrl-C stops it", err=True)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
-            run_worker(app, db, Services.build(settings), concurrency=concurrency,
-                       queues=queue or None, install_signal_handlers=True)
+            run_worker(
+                app,
+                db,
+                Services.build(settings),
+                concurrency=concurrency,
+                queues=queue or None,
+                install_signal_handlers=True,
+            )
         )
 
 
@@ -282,8 +288,14 @@ def user_create(
                 uow, email=email, roles=role, password=password, display_name=name
             )
     emit(
-        {"id": str(user.id), "tenant": ref.slug, "email": user.email, "roles": role,
-         "status": user.status, "link": link},
+        {
+            "id": str(user.id),
+            "tenant": ref.slug,
+            "email": user.email,
+            "roles": role,
+            "status": user.status,
+            "link": link,
+        },
         str(user.id) + (f"\nset-password link (valid 7 days): {link}" if link else ""),
     )
 
@@ -316,8 +328,13 @@ def _tenant_uow(slug: str) -> Any:
 
 
 def _report(report: Any, what: str) -> None:
-    data = {"ok": report.ok, "entries": report.entries, "checkpoints": report.checkpoints,
-            "first_bad_entry": report.first_bad_seq, "problems": report.problems}
+    data = {
+        "ok": report.ok,
+        "entries": report.entries,
+        "checkpoints": report.checkpoints,
+        "first_bad_entry": report.first_bad_seq,
+        "problems": report.problems,
+    }
     if report.ok:
         emit(data, f"{what}: {report.entries} entries and {report.checkpoints} checkpoints verify")
         return
@@ -346,7 +363,7 @@ def audit_checkpoint(tenant: Annotated[str, typer.Option(help="tenant slug")]) -
     from invigil.context import Services
 
     services = Services.build(_settings())
-    uow_cm, ref = _tenant_uow(tenant)
+    uow_cm, _ = _tenant_uow(tenant)
     with uow_cm as uow:
         sealed = checkpoints.seal(uow, services.keys.audit)
         current = sealed or checkpoints.latest(uow)
@@ -356,14 +373,18 @@ def audit_checkpoint(tenant: Annotated[str, typer.Option(help="tenant slug")]) -
         return
     assert data is not None
     verb = "sealed" if sealed else "unchanged since"
-    emit({"sealed": sealed is not None, "checkpoint": data},
-         f"{verb} checkpoint: size {data['tree_size']} root {data['root_hash']} "
-         f"key {data['key_id']}")
+    emit(
+        {"sealed": sealed is not None, "checkpoint": data},
+        f"{verb} checkpoint: size {data['tree_size']} root {data['root_hash']} "
+        f"key {data['key_id']}",
+    )
 
 
 @audit_cli.command("export")
-def audit_export(tenant: Annotated[str, typer.Option(help="tenant slug")],
-                 out: Annotated[Path, typer.Option(help="file to write")]) -> None:
+def audit_export(
+    tenant: Annotated[str, typer.Option(help="tenant slug")],
+    out: Annotated[Path, typer.Option(help="file to write")],
+) -> None:
     """Write entries, checkpoints and public keys to a file for offline verification."""
     from invigil.audit import service
     from invigil.context import Services
@@ -373,18 +394,21 @@ def audit_export(tenant: Annotated[str, typer.Option(help="tenant slug")],
     with uow_cm as uow:
         data = service.export(uow, services.keys.audit, ref.slug)
     out.write_text(json.dumps(data, indent=1, default=str))
-    emit({"out": str(out), "entries": len(data["entries"]),
-          "checkpoints": len(data["checkpoints"])},
-         f"wrote {len(data['entries'])} entries and {len(data['checkpoints'])} checkpoints "
-         f"to {out}")
+    emit(
+        {"out": str(out), "entries": len(data["entries"]), "checkpoints": len(data["checkpoints"])},
+        f"wrote {len(data['entries'])} entries and {len(data['checkpoints'])} checkpoints to {out}",
+    )
 
 
 @audit_cli.command("verify-export")
 def audit_verify_export(
     file: Path,
-    key: Annotated[Path | None, typer.Option(help="pin trust to this public key "
-                                             "(PEM, JWK or the JWKS from /.well-known/jwks.json)")
-                   ] = None,
+    key: Annotated[
+        Path | None,
+        typer.Option(
+            help="pin trust to this public key (PEM, JWK or the JWKS from /.well-known/jwks.json)"
+        ),
+    ] = None,
 ) -> None:
     """Verify an export with no database and no network; exit 1 naming the first bad entry."""
     from invigil.audit.offline import load_keys, verify_export
@@ -403,16 +427,29 @@ def keys_list() -> None:
     from invigil.context import Services
 
     keys = Services.build(_settings()).keys
-    rows = [{"purpose": ring.purpose, "kid": k.kid, "current": k.kid == ring.current().kid,
-             "created_at": k.created_at.isoformat()}
-            for ring in (keys.access, keys.audit) for k in ring.keys()]
-    emit({"items": rows}, "\n".join(f"{r['purpose']:<17} {r['kid']}  "
-                                    f"{'current' if r['current'] else 'verifying'}" for r in rows))
+    rows = [
+        {
+            "purpose": ring.purpose,
+            "kid": k.kid,
+            "current": k.kid == ring.current().kid,
+            "created_at": k.created_at.isoformat(),
+        }
+        for ring in (keys.access, keys.audit)
+        for k in ring.signing_keys()
+    ]
+    emit(
+        {"items": rows},
+        "\n".join(
+            f"{r['purpose']:<17} {r['kid']}  {'current' if r['current'] else 'verifying'}"
+            for r in rows
+        ),
+    )
 
 
 @keys_cli.command("rotate")
-def keys_rotate(purpose: Annotated[str, typer.Argument(help="access-token or audit-checkpoint")]
-                ) -> None:
+def keys_rotate(
+    purpose: Annotated[str, typer.Argument(help="access-token or audit-checkpoint")],
+) -> None:
     """Start signing with a new key; the previous one keeps verifying until retired."""
     from invigil.context import Services
 

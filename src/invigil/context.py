@@ -20,6 +20,10 @@ class Services:
     @classmethod
     def build(cls, settings: Settings) -> Services:
         keys = Keys(settings.keys_dir)
-        tokens = AccessTokens(keys.access, issuer=settings.issuer, audience=settings.audience,
-                              minutes=settings.access_token_minutes)
+        tokens = AccessTokens(
+            keys.access,
+            issuer=settings.issuer,
+            audience=settings.audience,
+            minutes=settings.access_token_minutes,
+        )
         return cls(settings, keys, tokens, SecretBox(settings.keys_dir / "secrets.key"))

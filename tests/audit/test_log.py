@@ -83,8 +83,7 @@ def verify(conn: Connection, tenant: Tenant, keys: Keys) -> service.Report:
         conn.exec_driver_sql("RESET ROLE")
 
 
-def test_entries_are_canonical_chained_and_sequential(db: BoundDatabase, tenant_a: Tenant
-                                                      ) -> None:
+def test_entries_are_canonical_chained_and_sequential(db: BoundDatabase, tenant_a: Tenant) -> None:
     with db.unit_of_work(tenant_a.id, Actor("user", "u-9")) as uow:
         before = uow.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1))
         first = audit.record(uow, "role.granted", ("user", "u-2"), {"role": "grader"})
@@ -112,21 +111,33 @@ def test_an_entry_rolls_back_with_its_change(db: BoundDatabase, tenant_a: Tenant
     assert after.seq == len(actions) - 1  # no gap where the rolled-back entry was
 
 
-@pytest.mark.parametrize("stmt", ["UPDATE audit_events SET action = 'x'",
-                                  "DELETE FROM audit_events",
-                                  "TRUNCATE audit_events",
-                                  "UPDATE audit_checkpoints SET tree_size = 0"])
+@pytest.mark.parametrize(
+    "stmt",
+    [
+        "UPDATE audit_events SET action = 'x'",
+        "DELETE FROM audit_events",
+        "TRUNCATE audit_events",
+        "UPDATE audit_checkpoints SET tree_size = 0",
+    ],
+)
 def test_the_app_role_can_only_append(db: BoundDatabase, tenant_a: Tenant, stmt: str) -> None:
     with pytest.raises(DBAPIError, match="permission denied"), db.unit_of_work(tenant_a.id) as uow:
         audit.record(uow, "x.y", ("x", "1"))
         uow.session.execute(text(stmt))
 
 
-@pytest.mark.parametrize("stmt", ["UPDATE audit_events SET action = 'x'",
-                                  "DELETE FROM audit_events", "TRUNCATE audit_events",
-                                  "DELETE FROM audit_checkpoints"])
-def test_even_the_owner_and_a_superuser_cannot_change_entries(urls: DatabaseUrls,
-                                                             sealed_log: Tenant, stmt: str) -> None:
+@pytest.mark.parametrize(
+    "stmt",
+    [
+        "UPDATE audit_events SET action = 'x'",
+        "DELETE FROM audit_events",
+        "TRUNCATE audit_events",
+        "DELETE FROM audit_checkpoints",
+    ],
+)
+def test_even_the_owner_and_a_superuser_cannot_change_entries(
+    urls: DatabaseUrls, sealed_log: Tenant, stmt: str
+) -> None:
     engine = create_engine(urls.admin.set(database=urls.owner.database), poolclass=NullPool)
     with engine.connect() as conn, pytest.raises(DBAPIError, match="append-only"):
         conn.exec_driver_sql(stmt)
@@ -143,8 +154,10 @@ def test_an_intact_log_verifies(database: Database, sealed_log: Tenant, keys: Ke
 def _rechain_from(conn: Connection, tenant: Tenant, seq: int, mutate: bool) -> None:
     """Rewrite entry ``seq`` and recompute every later hash and chain link,
     as a careful attacker with the database would."""
-    rows = conn.execute(text("SELECT seq, entry FROM audit_events WHERE tenant_id = :t "
-                             "ORDER BY seq"), {"t": tenant.id}).all()
+    rows = conn.execute(
+        text("SELECT seq, entry FROM audit_events WHERE tenant_id = :t ORDER BY seq"),
+        {"t": tenant.id},
+    ).all()
     prev = GENESIS
     for row in rows:
         entry = json.loads(row.entry)
@@ -153,44 +166,78 @@ def _rechain_from(conn: Connection, tenant: Tenant, seq: int, mutate: bool) -> N
         entry["prev"] = prev.hex()
         data = canonical_json(entry)
         leaf = hashlib.sha256(b"\x00" + data).digest()
-        conn.execute(text("UPDATE audit_events SET entry = :e, leaf_hash = :h, payload = "
-                          "CAST(:p AS jsonb) WHERE tenant_id = :t AND seq = :s"),
-                     {"e": data.decode(), "h": leaf, "p": json.dumps(entry["payload"]),
-                      "t": tenant.id, "s": row.seq})
+        conn.execute(
+            text(
+                "UPDATE audit_events SET entry = :e, leaf_hash = :h, payload = "
+                "CAST(:p AS jsonb) WHERE tenant_id = :t AND seq = :s"
+            ),
+            {
+                "e": data.decode(),
+                "h": leaf,
+                "p": json.dumps(entry["payload"]),
+                "t": tenant.id,
+                "s": row.seq,
+            },
+        )
         prev = leaf
 
 
 TAMPERING = {
     "payload column edited": (
         "UPDATE audit_events SET payload = '{\"score\": 100}' WHERE tenant_id = :t AND seq = 6",
-        6, "column payload differs"),
-    "entry edited, its hash recomputed": (
-        None, 6, "does not follow entry 6"),
-    "row deleted": ("DELETE FROM audit_events WHERE tenant_id = :t AND seq = 5", 5,
-                    "entry 5 is missing"),
-    "last rows deleted": ("DELETE FROM audit_events WHERE tenant_id = :t AND seq >= 8", 8,
-                          "covers 10 entries but only 8"),
+        6,
+        "column payload differs",
+    ),
+    "entry edited, its hash recomputed": (None, 6, "does not follow entry 6"),
+    "row deleted": (
+        "DELETE FROM audit_events WHERE tenant_id = :t AND seq = 5",
+        5,
+        "entry 5 is missing",
+    ),
+    "last rows deleted": (
+        "DELETE FROM audit_events WHERE tenant_id = :t AND seq >= 8",
+        8,
+        "covers 10 entries but only 8",
+    ),
     "rows reordered": (
         "UPDATE audit_events SET seq = 1000 WHERE tenant_id = :t AND seq = 2;"
         "UPDATE audit_events SET seq = 2 WHERE tenant_id = :t AND seq = 3;"
         "UPDATE audit_events SET seq = 3 WHERE tenant_id = :t AND seq = 1000",
-        2, "claims to be entry 3"),
+        2,
+        "claims to be entry 3",
+    ),
 }
 
 
 @pytest.mark.parametrize("sql,first_bad,message", TAMPERING.values(), ids=TAMPERING.keys())
-def test_tampering_is_detected_and_named(superuser: Connection, sealed_log: Tenant, keys: Keys,
-                                         sql: str | None, first_bad: int, message: str) -> None:
+def test_tampering_is_detected_and_named(
+    superuser: Connection,
+    sealed_log: Tenant,
+    keys: Keys,
+    sql: str | None,
+    first_bad: int,
+    message: str,
+) -> None:
     if sql is None:  # edit entry 6 and recompute its leaf hash, but not the later chain
-        row = superuser.execute(text("SELECT entry FROM audit_events WHERE tenant_id = :t "
-                                     "AND seq = 6"), {"t": sealed_log.id}).one()
+        row = superuser.execute(
+            text("SELECT entry FROM audit_events WHERE tenant_id = :t AND seq = 6"),
+            {"t": sealed_log.id},
+        ).one()
         entry = json.loads(row.entry)
         entry["payload"]["version"] = 999
         data = canonical_json(entry)
-        superuser.execute(text("UPDATE audit_events SET entry = :e, leaf_hash = :h, payload = "
-                               "CAST(:p AS jsonb) WHERE tenant_id = :t AND seq = 6"),
-                          {"e": data.decode(), "h": hashlib.sha256(b"\x00" + data).digest(),
-                           "p": json.dumps(entry["payload"]), "t": sealed_log.id})
+        superuser.execute(
+            text(
+                "UPDATE audit_events SET entry = :e, leaf_hash = :h, payload = "
+                "CAST(:p AS jsonb) WHERE tenant_id = :t AND seq = 6"
+            ),
+            {
+                "e": data.decode(),
+                "h": hashlib.sha256(b"\x00" + data).digest(),
+                "p": json.dumps(entry["payload"]),
+                "t": sealed_log.id,
+            },
+        )
     else:
         for stmt in sql.split(";"):
             superuser.execute(text(stmt), {"t": sealed_log.id})
@@ -201,7 +248,8 @@ def test_tampering_is_detected_and_named(superuser: Connection, sealed_log: Tena
 
 
 def test_a_fully_rewritten_history_is_caught_by_the_signed_checkpoints(
-        superuser: Connection, sealed_log: Tenant, keys: Keys) -> None:
+    superuser: Connection, sealed_log: Tenant, keys: Keys
+) -> None:
     _rechain_from(superuser, sealed_log, 6, mutate=True)
     report = verify(superuser, sealed_log, keys)
     assert not report.ok
@@ -222,52 +270,63 @@ def other_log(database: Database, settings: Settings, keys: Keys) -> Tenant:
     return other
 
 
-def test_a_swapped_or_forged_checkpoint_is_caught(other_log: Tenant, superuser: Connection,
-                                                  sealed_log: Tenant, keys: Keys) -> None:
+def test_a_swapped_or_forged_checkpoint_is_caught(
+    other_log: Tenant, superuser: Connection, sealed_log: Tenant, keys: Keys
+) -> None:
     other = other_log
-    superuser.execute(text(
-        "UPDATE audit_checkpoints AS mine SET note = theirs.note, signature = theirs.signature, "
-        "root_hash = theirs.root_hash FROM audit_checkpoints AS theirs "
-        "WHERE mine.tenant_id = :mine AND theirs.tenant_id = :theirs "
-        "AND mine.tree_size = 10 AND theirs.tree_size = 10"),
-        {"mine": sealed_log.id, "theirs": other.id})
+    superuser.execute(
+        text(
+            "UPDATE audit_checkpoints AS mine SET note = theirs.note, signature = theirs.signature, "
+            "root_hash = theirs.root_hash FROM audit_checkpoints AS theirs "
+            "WHERE mine.tenant_id = :mine AND theirs.tenant_id = :theirs "
+            "AND mine.tree_size = 10 AND theirs.tree_size = 10"
+        ),
+        {"mine": sealed_log.id, "theirs": other.id},
+    )
     report = verify(superuser, sealed_log, keys)
     assert any("swapped from another log" in p for p in report.problems), report.problems
-    superuser.execute(text("UPDATE audit_checkpoints SET signature = :s WHERE tenant_id = :t "
-                           "AND tree_size = 4"), {"s": bytes(64), "t": sealed_log.id})
+    superuser.execute(
+        text("UPDATE audit_checkpoints SET signature = :s WHERE tenant_id = :t AND tree_size = 4"),
+        {"s": bytes(64), "t": sealed_log.id},
+    )
     report = verify(superuser, sealed_log, keys)
     assert any("signature does not verify" in p for p in report.problems)
 
 
-def test_sealing_is_idempotent_and_linked(database: Database, sealed_log: Tenant, keys: Keys
-                                          ) -> None:
+def test_sealing_is_idempotent_and_linked(
+    database: Database, sealed_log: Tenant, keys: Keys
+) -> None:
     with database.unit_of_work(sealed_log.id) as uow:
         assert checkpoints.seal(uow, keys.audit) is None  # nothing new
         proof = service.consistency(uow, 4, 10)
         cps = service.list_checkpoints(uow)
     from invigil.audit.merkle import verify_consistency
 
-    assert verify_consistency(4, 10, cps[0].root_hash, cps[1].root_hash,
-                              [bytes.fromhex(h) for h in proof])
+    assert verify_consistency(
+        4, 10, cps[0].root_hash, cps[1].root_hash, [bytes.fromhex(h) for h in proof]
+    )
 
 
-def test_export_verifies_offline_and_detects_edits(database: Database, sealed_log: Tenant,
-                                                   keys: Keys, tmp_path: Path) -> None:
+def test_export_verifies_offline_and_detects_edits(
+    database: Database, sealed_log: Tenant, keys: Keys, tmp_path: Path
+) -> None:
     with database.unit_of_work(sealed_log.id) as uow:
         data = service.export(uow, keys.audit, sealed_log.slug)
     clean = json.loads(json.dumps(data, default=str))
     assert verify_export(clean).ok
     forged = json.loads(json.dumps(clean))
-    forged["entries"][7]["entry"] = forged["entries"][7]["entry"].replace('"version":6',
-                                                                          '"version":9')
+    forged["entries"][7]["entry"] = forged["entries"][7]["entry"].replace(
+        '"version":6', '"version":9'
+    )
     assert verify_export(forged).first_bad_seq == 7
     stranger = Keys(tmp_path / "other").audit.all_public()
     pinned = verify_export(clean, stranger)
     assert not pinned.ok and any("unknown key" in p for p in pinned.problems)
 
 
-def test_the_seal_job_visits_every_tenant(database: Database, settings: Settings, keys: Keys
-                                          ) -> None:
+def test_the_seal_job_visits_every_tenant(
+    database: Database, settings: Settings, keys: Keys
+) -> None:
     from invigil.context import Services
     from invigil.jobs.queue import _seal_all
 

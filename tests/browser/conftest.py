@@ -8,19 +8,16 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import threading
-import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from invigil.app import create_app
 from invigil.db.engine import Database
 from invigil.settings import Settings
+from tests.live import running
 
 CHROMIUM = os.environ.get("INVIGIL_CHROMIUM", "/usr/lib/chromium/chromium")
 CHROMIUM_ARGS = [
@@ -51,35 +48,8 @@ def pytest_runtest_makereport(
 def live_server(settings: Settings, database: Database) -> Iterator[str]:
     """The real app on a free 127.0.0.1 port; uvicorn runs its own event loop
     in its own thread, apart from the one Playwright runs in the main thread."""
-    app = create_app(settings, database, run_jobs=False)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=5
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="live-server", daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive():
-            sock.close()
-            pytest.fail("the live server stopped while starting; see its log above")
-        if time.monotonic() > deadline:
-            server.should_exit = True
-            sock.close()
-            pytest.fail("the live server did not start within 30s")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
+    with running(create_app(settings, database, run_jobs=False)) as url:
+        yield url
 
 
 @pytest.fixture(scope="package")

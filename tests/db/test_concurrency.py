@@ -49,10 +49,7 @@ def interleave(db: Database, tenants: list[Tenant]) -> list[str]:
                 s = uow.session
                 if n % 3 == 0:  # a write, then reads that rely on RLS alone (no WHERE tenant)
                     s.execute(
-                        text(
-                            "INSERT INTO users (tenant_id, id, email)"
-                            " VALUES (:t, :i, :e)"
-                        ),
+                        text("INSERT INTO users (tenant_id, id, email) VALUES (:t, :i, :e)"),
                         {"t": tenant.id, "i": uuid.uuid4(), "e": f"{uuid.uuid4().hex[:10]}@c.test"},
                     )
                 seen = s.execute(text("SELECT DISTINCT tenant_id FROM users")).scalars().all()

@@ -19,7 +19,9 @@ from tests.conftest import BoundDatabase, current_tenant_setting
 
 
 def add_user(uow: UnitOfWork, email: str | None = None) -> User:
-    return identity.create_user(uow, email=email or f"{uuid.uuid4().hex[:8]}@x.test", roles=["grader"])
+    return identity.create_user(
+        uow, email=email or f"{uuid.uuid4().hex[:8]}@x.test", roles=["grader"]
+    )
 
 
 def test_a_tenant_sees_only_its_rows(db: BoundDatabase, tenant_a: Tenant, tenant_b: Tenant) -> None:
@@ -48,9 +50,7 @@ def test_an_unbound_transaction_sees_and_writes_nothing(
         assert uow.session.execute(text("SELECT count(*) FROM tenants")).scalar() == 0
     with pytest.raises(ProgrammingError, match="row-level security"), db.unit_of_work(None) as uow:
         uow.session.execute(
-            text(
-                "INSERT INTO users (tenant_id, id, email) VALUES (:t, :i, 'x@y.test')"
-            ),
+            text("INSERT INTO users (tenant_id, id, email) VALUES (:t, :i, 'x@y.test')"),
             {"t": tenant_a.id, "i": uuid.uuid4()},
         )
 
@@ -63,9 +63,7 @@ def test_writing_into_another_tenant_is_refused(
         db.unit_of_work(tenant_a.id) as uow,
     ):
         uow.session.execute(
-            text(
-                "INSERT INTO users (tenant_id, id, email) VALUES (:t, :i, 'x@y.test')"
-            ),
+            text("INSERT INTO users (tenant_id, id, email) VALUES (:t, :i, 'x@y.test')"),
             {"t": tenant_b.id, "i": uuid.uuid4()},
         )
 

@@ -23,8 +23,9 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def test_sign_in_gives_short_tokens_and_me_works(client: TestClient, db: BoundDatabase,
-                                                 tenant_a: Tenant) -> None:
+def test_sign_in_gives_short_tokens_and_me_works(
+    client: TestClient, db: BoundDatabase, tenant_a: Tenant
+) -> None:
     user = make_user(db, tenant_a.id, ["grader"])
     r = sign_in(client, tenant_a.slug, user.email.upper())
     assert r.status_code == 200, r.text
@@ -38,7 +39,8 @@ def test_sign_in_gives_short_tokens_and_me_works(client: TestClient, db: BoundDa
 
 
 def test_failures_look_the_same_whether_or_not_the_account_exists(
-        client: TestClient, db: BoundDatabase, tenant_a: Tenant) -> None:
+    client: TestClient, db: BoundDatabase, tenant_a: Tenant
+) -> None:
     user = make_user(db, tenant_a.id, ["grader"])
     wrong_password = sign_in(client, tenant_a.slug, user.email, "not the right one!")
     no_such_email = sign_in(client, tenant_a.slug, "nobody@staff.test", "whatever it is 1")
@@ -52,8 +54,9 @@ def test_failures_look_the_same_whether_or_not_the_account_exists(
     assert "auth.sign_in_failed" in actions(db, tenant_a)
 
 
-def test_an_account_locks_after_repeated_failures(client: TestClient, db: BoundDatabase,
-                                                  tenant_a: Tenant, settings: Settings) -> None:
+def test_an_account_locks_after_repeated_failures(
+    client: TestClient, db: BoundDatabase, tenant_a: Tenant, settings: Settings
+) -> None:
     user = make_user(db, tenant_a.id, ["grader"])
     for _ in range(settings.sign_in_max_failures_per_account):
         assert sign_in(client, tenant_a.slug, user.email, "wrong password 123").status_code == 401
@@ -63,8 +66,9 @@ def test_an_account_locks_after_repeated_failures(client: TestClient, db: BoundD
     assert "auth.locked_out" in actions(db, tenant_a)
 
 
-def test_an_address_is_throttled(client: TestClient, db: BoundDatabase, tenant_a: Tenant,
-                                 settings: Settings) -> None:
+def test_an_address_is_throttled(
+    client: TestClient, db: BoundDatabase, tenant_a: Tenant, settings: Settings
+) -> None:
     for i in range(settings.sign_in_max_failures_per_address):
         sign_in(client, tenant_a.slug, f"spray{i}@staff.test", "wrong password 123")
     r = sign_in(client, tenant_a.slug, "spray-last@staff.test", "wrong password 123")
@@ -72,8 +76,9 @@ def test_an_address_is_throttled(client: TestClient, db: BoundDatabase, tenant_a
     assert "auth.throttled" in actions(db, tenant_a)
 
 
-def test_refresh_rotates_and_reuse_revokes_the_family(client: TestClient, db: BoundDatabase,
-                                                      tenant_a: Tenant) -> None:
+def test_refresh_rotates_and_reuse_revokes_the_family(
+    client: TestClient, db: BoundDatabase, tenant_a: Tenant
+) -> None:
     user = make_user(db, tenant_a.id, ["grader"])
     first = sign_in(client, tenant_a.slug, user.email).json()
     second = client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
@@ -82,39 +87,63 @@ def test_refresh_rotates_and_reuse_revokes_the_family(client: TestClient, db: Bo
     reuse = client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
     assert reuse.status_code == 401 and "already used" in reuse.json()["detail"]
     # the thief's reuse killed the legitimate branch too
-    later = client.post("/api/v1/auth/refresh",
-                        json={"refresh_token": second.json()["refresh_token"]})
+    later = client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": second.json()["refresh_token"]}
+    )
     assert later.status_code == 401
     assert client.get("/api/v1/me", headers=auth(second.json()["access_token"])).status_code == 401
     assert "auth.token_family_revoked" in actions(db, tenant_a)
 
 
-def test_logout_ends_the_session_at_once(client: TestClient, db: BoundDatabase, tenant_a: Tenant
-                                         ) -> None:
+def test_logout_ends_the_session_at_once(
+    client: TestClient, db: BoundDatabase, tenant_a: Tenant
+) -> None:
     user = make_user(db, tenant_a.id, ["grader"])
     tokens = sign_in(client, tenant_a.slug, user.email).json()
-    assert client.post("/api/v1/auth/logout",
-                       json={"refresh_token": tokens["refresh_token"]}).status_code == 204
+    assert (
+        client.post(
+            "/api/v1/auth/logout", json={"refresh_token": tokens["refresh_token"]}
+        ).status_code
+        == 204
+    )
     assert client.get("/api/v1/me", headers=auth(tokens["access_token"])).status_code == 401
-    assert client.post("/api/v1/auth/refresh",
-                       json={"refresh_token": tokens["refresh_token"]}).status_code == 401
+    assert (
+        client.post(
+            "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+        ).status_code
+        == 401
+    )
 
 
 def test_garbage_refresh_tokens_are_refused(client: TestClient, tenant_a: Tenant) -> None:
-    for junk in ("x" * 20, f"rt.{tenant_a.id.hex}.{'A' * 43}", "rt.nothex.zzzzzzzzzzzzzzzzzzzzzzzzz"):
+    for junk in (
+        "x" * 20,
+        f"rt.{tenant_a.id.hex}.{'A' * 43}",
+        "rt.nothex.zzzzzzzzzzzzzzzzzzzzzzzzz",
+    ):
         assert client.post("/api/v1/auth/refresh", json={"refresh_token": junk}).status_code == 401
 
 
-def test_invite_then_accept_then_sign_in(client: TestClient, app: FastAPI, db: BoundDatabase,
-                                         tenant_a: Tenant) -> None:
+def test_invite_then_accept_then_sign_in(
+    client: TestClient, app: FastAPI, db: BoundDatabase, tenant_a: Tenant
+) -> None:
     admin = make_user(db, tenant_a.id, ["tenant_admin"])
-    r = client.post("/api/v1/users", headers=bearer(app, db, admin),
-                    json={"email": "new.author@staff.test", "display_name": "New Author",
-                          "roles": ["exam_author"]})
+    r = client.post(
+        "/api/v1/users",
+        headers=bearer(app, db, admin),
+        json={
+            "email": "new.author@staff.test",
+            "display_name": "New Author",
+            "roles": ["exam_author"],
+        },
+    )
     assert r.status_code == 201, r.text
     assert r.json()["user"]["status"] == "invited"
     secret = r.json()["link"].split("token=")[1]
-    assert sign_in(client, tenant_a.slug, "new.author@staff.test", "anything at all").status_code == 401
+    assert (
+        sign_in(client, tenant_a.slug, "new.author@staff.test", "anything at all").status_code
+        == 401
+    )
     weak = client.post("/api/v1/auth/password", json={"token": secret, "password": "password1234"})
     assert weak.status_code == 422 and "too common" in weak.json()["detail"]
     ok = client.post("/api/v1/auth/password", json={"token": secret, "password": PASSWORD})
@@ -123,11 +152,13 @@ def test_invite_then_accept_then_sign_in(client: TestClient, app: FastAPI, db: B
     assert again.status_code == 422 and "not valid" in again.json()["detail"]
     assert sign_in(client, tenant_a.slug, "new.author@staff.test").status_code == 200
     assert {"user.created", "user.invite_link_issued", "user.password_set"} <= set(
-        actions(db, tenant_a))
+        actions(db, tenant_a)
+    )
 
 
-def test_deactivation_and_reset_bite_immediately(client: TestClient, app: FastAPI,
-                                                 db: BoundDatabase, tenant_a: Tenant) -> None:
+def test_deactivation_and_reset_bite_immediately(
+    client: TestClient, app: FastAPI, db: BoundDatabase, tenant_a: Tenant
+) -> None:
     admin = make_user(db, tenant_a.id, ["tenant_admin"])
     staff = make_user(db, tenant_a.id, ["grader"])
     staff_tokens = sign_in(client, tenant_a.slug, staff.email).json()
@@ -136,14 +167,18 @@ def test_deactivation_and_reset_bite_immediately(client: TestClient, app: FastAP
     assert r.status_code == 200 and "token=" in r.json()["link"]
     assert client.get("/api/v1/me", headers=auth(staff_tokens["access_token"])).status_code == 401
     assert sign_in(client, tenant_a.slug, staff.email).status_code == 401  # old password gone
-    assert client.post(f"/api/v1/users/{staff.id}/deactivate", headers=h).json()["status"] == \
-        "deactivated"
-    assert client.post(f"/api/v1/users/{staff.id}/reactivate", headers=h).json()["status"] == \
-        "invited"
+    assert (
+        client.post(f"/api/v1/users/{staff.id}/deactivate", headers=h).json()["status"]
+        == "deactivated"
+    )
+    assert (
+        client.post(f"/api/v1/users/{staff.id}/reactivate", headers=h).json()["status"] == "invited"
+    )
 
 
-def test_the_last_admin_cannot_lock_the_tenant_out(client: TestClient, app: FastAPI,
-                                                   db: BoundDatabase, settings: Settings) -> None:
+def test_the_last_admin_cannot_lock_the_tenant_out(
+    client: TestClient, app: FastAPI, db: BoundDatabase, settings: Settings
+) -> None:
     from tests.conftest import make_tenant
 
     tenant = make_tenant(db, settings)  # committed via the bound db's owner path
@@ -156,54 +191,86 @@ def test_the_last_admin_cannot_lock_the_tenant_out(client: TestClient, app: Fast
 
 
 def test_a_permission_change_takes_effect_at_the_next_token(
-        client: TestClient, app: FastAPI, db: BoundDatabase, tenant_a: Tenant) -> None:
+    client: TestClient, app: FastAPI, db: BoundDatabase, tenant_a: Tenant
+) -> None:
     admin_h = bearer(app, db, make_user(db, tenant_a.id, ["tenant_admin"]))
-    role = client.post("/api/v1/roles", headers=admin_h, json={
-        "name": "user_reader", "description": "reads users", "permissions": ["user:view"]}).json()
+    role = client.post(
+        "/api/v1/roles",
+        headers=admin_h,
+        json={"name": "user_reader", "description": "reads users", "permissions": ["user:view"]},
+    ).json()
     staff = make_user(db, tenant_a.id, ["grader"])
-    assert client.put(f"/api/v1/users/{staff.id}/roles", headers=admin_h,
-                      json={"roles": ["grader", "user_reader"]}).status_code == 200
+    assert (
+        client.put(
+            f"/api/v1/users/{staff.id}/roles",
+            headers=admin_h,
+            json={"roles": ["grader", "user_reader"]},
+        ).status_code
+        == 200
+    )
     tokens = sign_in(client, tenant_a.slug, staff.email).json()
     assert client.get("/api/v1/users", headers=auth(tokens["access_token"])).status_code == 200
     assert client.get("/api/v1/roles", headers=auth(tokens["access_token"])).status_code == 403
-    r = client.patch(f"/api/v1/roles/{role['id']}", headers=admin_h,
-                     json={"permissions": ["user:view", "role:view"]})
+    r = client.patch(
+        f"/api/v1/roles/{role['id']}",
+        headers=admin_h,
+        json={"permissions": ["user:view", "role:view"]},
+    )
     assert r.status_code == 200 and r.json()["permissions"] == ["role:view", "user:view"]
     # the old token keeps its old permissions; the next one has the new set
     assert client.get("/api/v1/roles", headers=auth(tokens["access_token"])).status_code == 403
     fresh = client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
-    assert client.get("/api/v1/roles", headers=auth(fresh.json()["access_token"])).status_code == 200
+    assert (
+        client.get("/api/v1/roles", headers=auth(fresh.json()["access_token"])).status_code == 200
+    )
     assert {"role.created", "role.granted", "role.updated"} <= set(actions(db, tenant_a))
 
 
-def test_built_in_roles_are_fixed_and_custom_ones_validated(client: TestClient, app: FastAPI,
-                                                            db: BoundDatabase, tenant_a: Tenant
-                                                            ) -> None:
+def test_built_in_roles_are_fixed_and_custom_ones_validated(
+    client: TestClient, app: FastAPI, db: BoundDatabase, tenant_a: Tenant
+) -> None:
     h = bearer(app, db, make_user(db, tenant_a.id, ["tenant_admin"]))
     roles = client.get("/api/v1/roles", headers=h).json()["items"]
     builtin = {r["name"]: r for r in roles if r["builtin"]}
-    assert {"tenant_admin", "exam_author", "question_manager", "proctor_reviewer", "grader",
-            "results_viewer", "shortlister", "certification_manager", "billing_admin",
-            "auditor"} <= set(builtin)
+    assert {
+        "tenant_admin",
+        "exam_author",
+        "question_manager",
+        "proctor_reviewer",
+        "grader",
+        "results_viewer",
+        "shortlister",
+        "certification_manager",
+        "billing_admin",
+        "auditor",
+    } <= set(builtin)
     grader = builtin["grader"]["id"]
-    assert client.patch(f"/api/v1/roles/{grader}", headers=h,
-                        json={"permissions": ["user:manage"]}).status_code == 409
+    assert (
+        client.patch(
+            f"/api/v1/roles/{grader}", headers=h, json={"permissions": ["user:manage"]}
+        ).status_code
+        == 409
+    )
     assert client.delete(f"/api/v1/roles/{grader}", headers=h).status_code == 409
     bad = client.post("/api/v1/roles", headers=h, json={"name": "x1", "permissions": ["exam:fly"]})
     assert bad.status_code == 422 and "exam:fly" in bad.json()["detail"]
 
 
-def test_totp_enrolment_and_sign_in_with_a_code(client: TestClient, db: BoundDatabase,
-                                                tenant_a: Tenant) -> None:
+def test_totp_enrolment_and_sign_in_with_a_code(
+    client: TestClient, db: BoundDatabase, tenant_a: Tenant
+) -> None:
     user = make_user(db, tenant_a.id, ["grader"])
     h = auth(sign_in(client, tenant_a.slug, user.email).json()["access_token"])
     setup = client.post("/api/v1/me/totp", headers=h).json()
     assert setup["otpauth_uri"].startswith("otpauth://totp/")
     totp = pyotp.TOTP(setup["secret"])
-    assert client.post("/api/v1/me/totp/confirm", headers=h, json={"code": "000000"}
-                       ).status_code in (422,)
-    assert client.post("/api/v1/me/totp/confirm", headers=h, json={"code": totp.now()}
-                       ).status_code == 204
+    assert client.post(
+        "/api/v1/me/totp/confirm", headers=h, json={"code": "000000"}
+    ).status_code in (422,)
+    assert (
+        client.post("/api/v1/me/totp/confirm", headers=h, json={"code": totp.now()}).status_code
+        == 204
+    )
     without = sign_in(client, tenant_a.slug, user.email)
     assert without.status_code == 401 and without.json()["mfa_required"] is True
     assert sign_in(client, tenant_a.slug, user.email, otp="123456").status_code == 401
@@ -211,13 +278,18 @@ def test_totp_enrolment_and_sign_in_with_a_code(client: TestClient, db: BoundDat
     assert "user.mfa_enabled" in actions(db, tenant_a)
 
 
-def test_tenant_policy_requires_mfa_for_admins(client: TestClient, app: FastAPI,
-                                               db: BoundDatabase, tenant_a: Tenant) -> None:
+def test_tenant_policy_requires_mfa_for_admins(
+    client: TestClient, app: FastAPI, db: BoundDatabase, tenant_a: Tenant
+) -> None:
     admin = make_user(db, tenant_a.id, ["tenant_admin"])
     grader = make_user(db, tenant_a.id, ["grader"])
     h = bearer(app, db, admin)
-    assert client.put("/api/v1/tenant/security", headers=h,
-                      json={"require_mfa_for_admins": True}).status_code == 200
+    assert (
+        client.put(
+            "/api/v1/tenant/security", headers=h, json={"require_mfa_for_admins": True}
+        ).status_code
+        == 200
+    )
     limited = sign_in(client, tenant_a.slug, admin.email).json()
     assert limited["permissions"] == ["account:self"]
     denied = client.get("/api/v1/users", headers=auth(limited["access_token"]))
@@ -225,8 +297,10 @@ def test_tenant_policy_requires_mfa_for_admins(client: TestClient, app: FastAPI,
     assert sign_in(client, tenant_a.slug, grader.email).json()["permissions"] != ["account:self"]
     lh = auth(limited["access_token"])
     totp = pyotp.TOTP(client.post("/api/v1/me/totp", headers=lh).json()["secret"])
-    assert client.post("/api/v1/me/totp/confirm", headers=lh,
-                       json={"code": totp.now()}).status_code == 204
+    assert (
+        client.post("/api/v1/me/totp/confirm", headers=lh, json={"code": totp.now()}).status_code
+        == 204
+    )
     full = sign_in(client, tenant_a.slug, admin.email, otp=totp.now()).json()
     assert "user:manage" in full["permissions"]
     assert "tenant.mfa_policy_changed" in actions(db, tenant_a)
@@ -235,19 +309,25 @@ def test_tenant_policy_requires_mfa_for_admins(client: TestClient, app: FastAPI,
 def test_change_own_password(client: TestClient, db: BoundDatabase, tenant_a: Tenant) -> None:
     user = make_user(db, tenant_a.id, ["grader"])
     h = auth(sign_in(client, tenant_a.slug, user.email).json()["access_token"])
-    wrong = client.post("/api/v1/me/password", headers=h,
-                        json={"current_password": "nope nope nope", "new_password": "x" * 20})
+    wrong = client.post(
+        "/api/v1/me/password",
+        headers=h,
+        json={"current_password": "nope nope nope", "new_password": "x" * 20},
+    )
     assert wrong.status_code == 422
-    ok = client.post("/api/v1/me/password", headers=h,
-                     json={"current_password": PASSWORD, "new_password": "meadow-copper-kite-77"})
+    ok = client.post(
+        "/api/v1/me/password",
+        headers=h,
+        json={"current_password": PASSWORD, "new_password": "meadow-copper-kite-77"},
+    )
     assert ok.status_code == 204
     assert sign_in(client, tenant_a.slug, user.email, "meadow-copper-kite-77").status_code == 200
 
 
 @pytest.mark.parametrize("cursor", ["%%%", "bm90IGEgbGlzdA"])
-def test_lists_paginate_and_reject_bad_cursors(client: TestClient, app: FastAPI,
-                                               db: BoundDatabase, tenant_a: Tenant,
-                                               cursor: str) -> None:
+def test_lists_paginate_and_reject_bad_cursors(
+    client: TestClient, app: FastAPI, db: BoundDatabase, tenant_a: Tenant, cursor: str
+) -> None:
     h = bearer(app, db, make_user(db, tenant_a.id, ["tenant_admin"]))
     for _ in range(3):
         make_user(db, tenant_a.id, ["grader"])

@@ -25,9 +25,15 @@ PARAM = re.compile(r"{([a-z_]+)}")
 
 def api_routes(app: FastAPI) -> list[tuple[RouteInfo, str]]:
     """The bearer-token API (pages use a session cookie: see test_pages_matrix)."""
-    return [(r, m) for r in iter_routes(app.routes) for m in sorted(r.methods)
-            if m != "HEAD" and r.path.startswith("/api/") and r.permissions
-            and r.permissions[0] != PUBLIC]
+    return [
+        (r, m)
+        for r in iter_routes(app.routes)
+        for m in sorted(r.methods)
+        if m != "HEAD"
+        and r.path.startswith("/api/")
+        and r.permissions
+        and r.permissions[0] != PUBLIC
+    ]
 
 
 def fill(path: str, values: dict[str, str] | None = None) -> str:
@@ -47,7 +53,8 @@ def test_every_protected_route_is_in_the_matrix(app: FastAPI) -> None:
 
 @pytest.mark.parametrize("role", sorted(BUILTIN_ROLES))
 def test_every_route_allows_or_denies_exactly_as_the_role_table_says(
-        app: FastAPI, client: TestClient, db: BoundDatabase, tenant_a: Tenant, role: str) -> None:
+    app: FastAPI, client: TestClient, db: BoundDatabase, tenant_a: Tenant, role: str
+) -> None:
     headers = bearer(app, db, make_user(db, tenant_a.id, [role]))
     granted = {p.value for p in BUILTIN_ROLES[role]}
     wrong = []
@@ -60,8 +67,11 @@ def test_every_route_allows_or_denies_exactly_as_the_role_table_says(
 
 
 def test_no_token_is_refused_everywhere(app: FastAPI, client: TestClient) -> None:
-    wrong = [f"{m} {r.path}" for r, m in api_routes(app)
-             if client.request(m, fill(r.path)).status_code != 401]
+    wrong = [
+        f"{m} {r.path}"
+        for r, m in api_routes(app)
+        if client.request(m, fill(r.path)).status_code != 401
+    ]
     assert wrong == []
 
 
@@ -73,8 +83,9 @@ def _user(db: Database, tenant: Tenant) -> str:
 
 def _role(db: Database, tenant: Tenant) -> str:
     with db.unit_of_work(tenant.id) as uow:
-        role = service.create_role(uow, name=f"r_{uuid.uuid4().hex[:8]}", description="",
-                                   permissions=["exam:view"])
+        role = service.create_role(
+            uow, name=f"r_{uuid.uuid4().hex[:8]}", description="", permissions=["exam:view"]
+        )
         return str(role.id)
 
 
@@ -86,12 +97,15 @@ def _audit_event(db: Database, tenant: Tenant) -> str:
 
 
 FACTORIES: dict[str, Callable[[Database, Tenant], str]] = {
-    "user_id": _user, "role_id": _role, "event_id": _audit_event}
+    "user_id": _user,
+    "role_id": _role,
+    "event_id": _audit_event,
+}
 
 
 def test_another_tenants_ids_answer_exactly_like_missing_ones(
-        app: FastAPI, client: TestClient, db: BoundDatabase, tenant_a: Tenant,
-        settings: Settings) -> None:
+    app: FastAPI, client: TestClient, db: BoundDatabase, tenant_a: Tenant, settings: Settings
+) -> None:
     tenant_b = make_tenant(db, settings)
     intruder = bearer(app, db, make_user(db, tenant_b.id, ["tenant_admin"]))
     routes = [(r, m) for r, m in api_routes(app) if PARAM.search(r.path)]

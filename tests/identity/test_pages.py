@@ -179,6 +179,22 @@ def test_an_admin_without_mfa_is_sent_to_enrol_when_the_tenant_requires_it(
     assert "sign in again" in account.text
     assert client.get("/admin/users").status_code == 403
 
+    # Enrolling ends this limited session: sign in again, with a code.
+    setup = client.post("/account/totp", data={"csrf": csrf_of(account.text)})
+    secret = re.search(r'data-secret="([A-Z2-7]+)"', setup.text)
+    assert secret
+    totp = pyotp.TOTP(secret.group(1))
+    done = client.post(
+        "/account/totp/confirm",
+        data={"csrf": csrf_of(setup.text), "code": totp.now()},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/signin?notice=sign-in-again"
+    assert client.get("/account", follow_redirects=False).status_code == 303
+    again = page_sign_in(client, tenant_a.slug, other.email, otp=totp.now())
+    assert again.status_code == 303 and again.headers["location"] == "/admin/users"
+    assert client.get("/admin/users").status_code == 200
+
 
 def test_a_grader_may_not_see_the_users_page(
     client: TestClient, db: BoundDatabase, tenant_a: Tenant

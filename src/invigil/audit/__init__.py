@@ -17,8 +17,9 @@ if TYPE_CHECKING:
     from invigil.db.uow import UnitOfWork
 
 
-def record(uow: UnitOfWork, action: str, subject: object,
-           payload: dict[str, Any] | None = None) -> AuditEvent:
+def record(
+    uow: UnitOfWork, action: str, subject: object, payload: dict[str, Any] | None = None
+) -> AuditEvent:
     """Append one entry in the caller's transaction (see ``invigil.audit.log``)."""
     from invigil.audit.log import record as append
 

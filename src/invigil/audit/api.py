@@ -20,7 +20,9 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
 @router.get("/events")
 def list_events(
-    action: Annotated[str | None, Query(description="exact, or a prefix ending in * (auth.*)")] = None,
+    action: Annotated[
+        str | None, Query(description="exact, or a prefix ending in * (auth.*)")
+    ] = None,
     actor_kind: str | None = None,
     actor_id: str | None = None,
     subject_type: str | None = None,
@@ -37,8 +39,10 @@ def list_events(
     before = int(after[0]) if after else None
     filters = service.Filters(action, actor_kind, actor_id, subject_type, subject_id, since, until)
     rows, nxt = service.list_events(uow, filters, limit=limit, before_seq=before)
-    return {"items": [service.event_out(e) for e in rows],
-            "next": encode_cursor([nxt]) if nxt is not None else None}
+    return {
+        "items": [service.event_out(e) for e in rows],
+        "next": encode_cursor([nxt]) if nxt is not None else None,
+    }
 
 
 @router.get("/events/{event_id}")
@@ -51,17 +55,27 @@ def get_event(event_id: uuid.UUID, uow: UnitOfWork = requires(P.AUDIT_VIEW)) -> 
 @router.get("/checkpoints")
 def list_checkpoints(uow: UnitOfWork = requires(P.AUDIT_VIEW)) -> dict[str, Any]:
     """Signed checkpoints, oldest first, with the key id that signed each."""
-    return {"items": [service.checkpoint_out(c) | {"id": str(c.tree_size)}
-                      for c in service.list_checkpoints(uow)], "next": None}
+    return {
+        "items": [
+            service.checkpoint_out(c) | {"id": str(c.tree_size)}
+            for c in service.list_checkpoints(uow)
+        ],
+        "next": None,
+    }
 
 
 @router.get("/consistency")
-def consistency(first: Annotated[int, Query(ge=1)], second: Annotated[int, Query(ge=1)],
-                uow: UnitOfWork = requires(P.AUDIT_VIEW)) -> dict[str, Any]:
+def consistency(
+    first: Annotated[int, Query(ge=1)],
+    second: Annotated[int, Query(ge=1)],
+    uow: UnitOfWork = requires(P.AUDIT_VIEW),
+) -> dict[str, Any]:
     """The consistency proof between the checkpoints at sizes ``first`` and ``second``."""
-    return {"first": service.checkpoint_out(service.checkpoint_at(uow, first)),
-            "second": service.checkpoint_out(service.checkpoint_at(uow, second)),
-            "proof": service.consistency(uow, first, second)}
+    return {
+        "first": service.checkpoint_out(service.checkpoint_at(uow, first)),
+        "second": service.checkpoint_out(service.checkpoint_at(uow, second)),
+        "proof": service.consistency(uow, first, second),
+    }
 
 
 @router.get("/export")

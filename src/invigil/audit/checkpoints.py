@@ -28,8 +28,10 @@ NOTE_HEADER = "invigil-audit-checkpoint/v1"
 
 
 def make_note(tenant: str, size: int, root: bytes, sealed_at: str) -> str:
-    return (f"{NOTE_HEADER}\ntenant {tenant}\nsize {size}\n"
-            f"root {base64.b64encode(root).decode()}\ntime {sealed_at}\n")
+    return (
+        f"{NOTE_HEADER}\ntenant {tenant}\nsize {size}\n"
+        f"root {base64.b64encode(root).decode()}\ntime {sealed_at}\n"
+    )
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,12 @@ def parse_note(note: str) -> ParsedNote | None:
         return None
     try:
         fields = dict(line.split(" ", 1) for line in lines[1:5])
-        return ParsedNote(fields["tenant"], int(fields["size"]),
-                          base64.b64decode(fields["root"], validate=True), fields["time"])
+        return ParsedNote(
+            fields["tenant"],
+            int(fields["size"]),
+            base64.b64decode(fields["root"], validate=True),
+            fields["time"],
+        )
     except (KeyError, ValueError):
         return None
 
@@ -63,26 +69,35 @@ def latest(uow: UnitOfWork) -> AuditCheckpoint | None:
 def seal(uow: UnitOfWork, ring: KeyRing) -> AuditCheckpoint | None:
     """Sign the tenant's current tree; None when there is nothing new to seal."""
     # One sealer per tenant at a time (several workers may run the job).
-    uow.session.execute(text("SELECT pg_advisory_xact_lock(4242002, hashtext(:t))"),
-                        {"t": str(uow.tenant)})
+    uow.session.execute(
+        text("SELECT pg_advisory_xact_lock(4242002, hashtext(:t))"), {"t": str(uow.tenant)}
+    )
     leaves = leaf_hashes(uow)
     previous = latest(uow)
     if not leaves or (previous is not None and previous.tree_size == len(leaves)):
         return None
     tree = MerkleTree(leaves)
-    if previous is not None:
-        if previous.tree_size > len(leaves) or tree.root_at(previous.tree_size) != previous.root_hash:
-            log.error("audit.seal_refused", tenant=str(uow.tenant), size=previous.tree_size)
-            raise Conflict(
-                f"the audit log no longer extends the checkpoint at size {previous.tree_size}: "
-                "its history was changed; run `invigil audit verify` to find the entry"
-            )
+    if previous is not None and (
+        previous.tree_size > len(leaves) or tree.root_at(previous.tree_size) != previous.root_hash
+    ):
+        log.error("audit.seal_refused", tenant=str(uow.tenant), size=previous.tree_size)
+        raise Conflict(
+            f"the audit log no longer extends the checkpoint at size {previous.tree_size}: "
+            "its history was changed; run `invigil audit verify` to find the entry"
+        )
     sealed_at: datetime = uow.session.execute(text("SELECT clock_timestamp()")).scalar_one()
     root = tree.root()
     note = make_note(str(uow.tenant), len(leaves), root, timestamp(sealed_at))
     kid, signature = ring.sign(note.encode())
-    checkpoint = AuditCheckpoint(tenant_id=uow.tenant, tree_size=len(leaves), root_hash=root,
-                                 sealed_at=sealed_at, key_id=kid, signature=signature, note=note)
+    checkpoint = AuditCheckpoint(
+        tenant_id=uow.tenant,
+        tree_size=len(leaves),
+        root_hash=root,
+        sealed_at=sealed_at,
+        key_id=kid,
+        signature=signature,
+        note=note,
+    )
     uow.add(checkpoint)
     uow.flush()
     return checkpoint

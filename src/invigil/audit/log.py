@@ -17,10 +17,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import insert, text
-
 from invigil.audit.canonical import canonical_json
-from invigil.audit.merkle import leaf_hash
 from invigil.audit.models import AuditEvent
 from invigil.db.uow import UnitOfWork
 
@@ -29,12 +26,32 @@ GENESIS = bytes(32)  # the "previous leaf" of entry 0
 
 Subject = tuple[str, Any]
 
-_NEXT = text(
-    "INSERT INTO audit_heads (tenant_id, next_seq) VALUES (:tenant, 1)"
-    " ON CONFLICT (tenant_id) DO UPDATE SET next_seq = audit_heads.next_seq + 1"
-    " RETURNING next_seq - 1 AS seq, last_leaf, clock_timestamp() AS at"
-)
-_ADVANCE = text("UPDATE audit_heads SET last_leaf = :leaf WHERE tenant_id = :tenant")
+# One statement per entry: take the next position under the tenant's head row
+# lock (which orders appends in commit order), let the database stamp its
+# clock, chain the previous leaf and hash, and insert. See migration 0003 for
+# audit_entry() and audit_leaf().
+_APPEND = """
+    WITH head AS (
+      UPDATE audit_heads AS h SET
+        next_seq = h.next_seq + 1,
+        last_prev = coalesce(h.last_leaf, %(genesis)s),
+        last_at = statement_timestamp(),
+        last_leaf = audit_leaf(audit_entry(%(head)s, statement_timestamp(),
+                                           coalesce(h.last_leaf, %(genesis)s), h.next_seq,
+                                           %(mid)s, %(tail)s))
+      WHERE h.tenant_id = %(tenant)s
+      RETURNING next_seq - 1 AS seq, last_prev, last_at, last_leaf
+    )
+    INSERT INTO audit_events (tenant_id, seq, id, occurred_at, actor_kind, actor_id, action,
+                              subject_type, subject_id, payload, entry, leaf_hash)
+    SELECT %(tenant)s, seq, %(id)s, last_at, %(actor_kind)s, %(actor_id)s, %(action)s,
+           %(subject_type)s, %(subject_id)s, CAST(%(payload)s AS jsonb),
+           audit_entry(%(head)s, last_at, last_prev, seq, %(mid)s, %(tail)s), last_leaf
+    FROM head
+    RETURNING seq, occurred_at, entry, leaf_hash
+    """
+# A tenant's first entry creates its head row (then the append runs again).
+_START = "INSERT INTO audit_heads (tenant_id) VALUES (%(tenant)s) ON CONFLICT DO NOTHING"
 
 
 def timestamp(at: datetime) -> str:
@@ -73,9 +90,20 @@ def subject_of(subject: object) -> tuple[str, str]:
     return str(table).removesuffix("s"), str(ident)
 
 
-def build_entry(*, tenant: uuid.UUID, seq: int, event_id: uuid.UUID, at: datetime,
-                actor_kind: str, actor_id: str, action: str, subject_type: str,
-                subject_id: str, payload: Mapping[str, Any], prev: bytes) -> dict[str, Any]:
+def build_entry(
+    *,
+    tenant: uuid.UUID,
+    seq: int,
+    event_id: uuid.UUID,
+    at: datetime,
+    actor_kind: str,
+    actor_id: str,
+    action: str,
+    subject_type: str,
+    subject_id: str,
+    payload: Mapping[str, Any],
+    prev: bytes,
+) -> dict[str, Any]:
     return {
         "v": ENTRY_VERSION,
         "tenant": str(tenant),
@@ -90,29 +118,95 @@ def build_entry(*, tenant: uuid.UUID, seq: int, event_id: uuid.UUID, at: datetim
     }
 
 
-def record(uow: UnitOfWork, action: str, subject: object,
-           payload: Mapping[str, Any] | None = None) -> AuditEvent:
+def entry_parts(
+    *,
+    tenant: uuid.UUID,
+    event_id: uuid.UUID,
+    actor_kind: str,
+    actor_id: str,
+    action: str,
+    subject_type: str,
+    subject_id: str,
+    payload: Mapping[str, Any],
+) -> tuple[str, str, str]:
+    """The canonical text of an entry around the three values the database
+    decides: ``head`` + at + ``mid`` + prev + '","seq":' + seq + ``tail``."""
+    c = canonical_json
+    head = (
+        b'{"action":'
+        + c(action)
+        + b',"actor":'
+        + c({"kind": actor_kind, "id": actor_id})
+        + b',"at":"'
+    )
+    mid = b'","id":' + c(str(event_id)) + b',"payload":' + c(payload) + b',"prev":"'
+    tail = (
+        b',"subject":'
+        + c({"type": subject_type, "id": subject_id})
+        + b',"tenant":'
+        + c(str(tenant))
+        + b',"v":'
+        + c(ENTRY_VERSION)
+        + b"}"
+    )
+    return head.decode(), mid.decode(), tail.decode()
+
+
+def record(
+    uow: UnitOfWork, action: str, subject: object, payload: Mapping[str, Any] | None = None
+) -> AuditEvent:
     """Append one entry in the caller's transaction; it commits or rolls back
     with the change it describes."""
     subject_type, subject_id = subject_of(subject)
-    head = uow.session.execute(_NEXT, {"tenant": uow.tenant}).one()
-    event_id = uuid.uuid4()
-    entry = build_entry(
-        tenant=uow.tenant, seq=head.seq, event_id=event_id, at=head.at,
-        actor_kind=uow.actor.kind, actor_id=uow.actor.id, action=action,
-        subject_type=subject_type, subject_id=subject_id, payload=payload or {},
-        prev=head.last_leaf or GENESIS,
-    )
-    data = canonical_json(entry)
-    if canonical_json(json.loads(data)) != data:  # e.g. a float too large to stay a float
+    body = jsonable(payload or {})
+    encoded = canonical_json(body)
+    if canonical_json(json.loads(encoded)) != encoded:  # e.g. a float too large to stay one
         raise ValueError(f"audit payload for {action} does not survive a JSON round trip")
-    leaf = leaf_hash(data)
-    values = dict(
-        tenant_id=uow.tenant, seq=head.seq, id=event_id, occurred_at=head.at,
-        actor_kind=uow.actor.kind, actor_id=uow.actor.id, action=action,
-        subject_type=subject_type, subject_id=subject_id, payload=entry["payload"],
-        entry=data.decode(), leaf_hash=leaf,
+    event_id = uuid.uuid4()
+    head, mid, tail = entry_parts(
+        tenant=uow.tenant,
+        event_id=event_id,
+        actor_kind=uow.actor.kind,
+        actor_id=uow.actor.id,
+        action=action,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        payload=body,
     )
-    uow.session.execute(insert(AuditEvent).values(**values))
-    uow.session.execute(_ADVANCE, {"leaf": leaf, "tenant": uow.tenant})
-    return AuditEvent(**values)
+    params = {
+        "tenant": uow.tenant,
+        "genesis": GENESIS,
+        "head": head,
+        "mid": mid,
+        "tail": tail,
+        "id": event_id,
+        "actor_kind": uow.actor.kind,
+        "actor_id": uow.actor.id,
+        "action": action,
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "payload": encoded.decode(),
+    }
+    # The driver's cursor directly: this runs inside every audited change, and
+    # SQLAlchemy's per-call statement handling would cost more than the append.
+    cursor = uow.session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    row = cursor.execute(_APPEND, params).fetchone()
+    if row is None:
+        cursor.execute(_START, {"tenant": uow.tenant})
+        row = cursor.execute(_APPEND, params).fetchone()
+    assert row is not None
+    seq, occurred_at, entry, leaf = row
+    return AuditEvent(
+        tenant_id=uow.tenant,
+        seq=seq,
+        id=event_id,
+        occurred_at=occurred_at,
+        actor_kind=uow.actor.kind,
+        actor_id=uow.actor.id,
+        action=action,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        payload=body,
+        entry=entry,
+        leaf_hash=bytes(leaf),
+    )

@@ -30,6 +30,8 @@ class AuditHead(Base):
     )
     next_seq: Mapped[int] = mapped_column(BigInteger, server_default="0")
     last_leaf: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    last_prev: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    last_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class AuditEvent(Base):

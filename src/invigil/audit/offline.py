@@ -44,16 +44,26 @@ def load_keys(path: Path) -> dict[str, Ed25519PublicKey]:
     return keys
 
 
-def verify_export(data: dict[str, Any], pinned: dict[str, Ed25519PublicKey] | None = None
-                  ) -> Report:
+def verify_export(
+    data: dict[str, Any], pinned: dict[str, Ed25519PublicKey] | None = None
+) -> Report:
     if data.get("format") != EXPORT_FORMAT:
         raise Invalid(f"not an Invigil audit export (format {data.get('format')!r})")
     try:
-        entries = [EntryRecord(int(e["seq"]), str(e["entry"]), bytes.fromhex(e["leaf_hash"]))
-                   for e in data["entries"]]
-        cps = [CheckpointRecord(int(c["tree_size"]), bytes.fromhex(c["root_hash"]),
-                                str(c["key_id"]), base64.b64decode(c["signature"]), str(c["note"]))
-               for c in data["checkpoints"]]
+        entries = [
+            EntryRecord(int(e["seq"]), str(e["entry"]), bytes.fromhex(e["leaf_hash"]))
+            for e in data["entries"]
+        ]
+        cps = [
+            CheckpointRecord(
+                int(c["tree_size"]),
+                bytes.fromhex(c["root_hash"]),
+                str(c["key_id"]),
+                base64.b64decode(c["signature"]),
+                str(c["note"]),
+            )
+            for c in data["checkpoints"]
+        ]
         embedded = {}
         for jwk in data.get("keys", []):
             key = public_key_from_jwk(jwk)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, text
+from sqlalchemy.exc import DataError
 
 from invigil.audit import checkpoints
 from invigil.audit.checkpoints import leaf_hashes
@@ -36,26 +37,33 @@ class Filters:
     until: datetime | None = None
 
 
-def _filtered(f: Filters) -> Select[tuple[AuditEvent]]:
+def _filtered(f: Filters) -> Select[AuditEvent]:
     stmt = select(AuditEvent)
     if f.action:
         # "auth.*" selects a family of actions
-        stmt = stmt.where(AuditEvent.action.startswith(f.action[:-1]) if f.action.endswith("*")
-                          else AuditEvent.action == f.action)
-    for column, value in ((AuditEvent.actor_kind, f.actor_kind), (AuditEvent.actor_id, f.actor_id),
-                          (AuditEvent.subject_type, f.subject_type),
-                          (AuditEvent.subject_id, f.subject_id)):
+        stmt = stmt.where(
+            AuditEvent.action.startswith(f.action[:-1])
+            if f.action.endswith("*")
+            else AuditEvent.action == f.action
+        )
+    for column, value in (
+        (AuditEvent.actor_kind, f.actor_kind),
+        (AuditEvent.actor_id, f.actor_id),
+        (AuditEvent.subject_type, f.subject_type),
+        (AuditEvent.subject_id, f.subject_id),
+    ):
         if value:
             stmt = stmt.where(column == value)
     if f.since:
         stmt = stmt.where(AuditEvent.occurred_at >= f.since)
     if f.until:
         stmt = stmt.where(AuditEvent.occurred_at < f.until)
-    return stmt  # type: ignore[return-value]
+    return stmt
 
 
-def list_events(uow: UnitOfWork, f: Filters, *, limit: int, before_seq: int | None
-                ) -> tuple[list[AuditEvent], int | None]:
+def list_events(
+    uow: UnitOfWork, f: Filters, *, limit: int, before_seq: int | None
+) -> tuple[list[AuditEvent], int | None]:
     """Newest first; ``before_seq`` continues a previous page."""
     stmt = _filtered(f).order_by(AuditEvent.seq.desc()).limit(limit + 1)
     if before_seq is not None:
@@ -98,11 +106,16 @@ class _TreeCache:
             if key in self._trees:
                 self._trees.move_to_end(key)
                 return self._trees[key]
-        leaves = list(uow.session.scalars(select(AuditEvent.leaf_hash)
-                                          .where(AuditEvent.seq < size).order_by(AuditEvent.seq)))
+        leaves = list(
+            uow.session.scalars(
+                select(AuditEvent.leaf_hash).where(AuditEvent.seq < size).order_by(AuditEvent.seq)
+            )
+        )
         if len(leaves) != size:
-            raise Invalid(f"the log has {len(leaves)} of the {size} entries this checkpoint "
-                          "covers; run `invigil audit verify`")
+            raise Invalid(
+                f"the log has {len(leaves)} of the {size} entries this checkpoint "
+                "covers; run `invigil audit verify`"
+            )
         tree = MerkleTree(leaves)
         with self._lock:
             self._trees[key] = tree
@@ -117,13 +130,18 @@ trees = _TreeCache()
 def inclusion(uow: UnitOfWork, event: AuditEvent) -> dict[str, Any]:
     latest = checkpoints.latest(uow)
     if latest is None or event.seq >= latest.tree_size:
-        return {"checkpoint": None, "proof": None,
-                "reason": "not sealed yet: the next checkpoint will cover this entry"}
+        return {
+            "checkpoint": None,
+            "proof": None,
+            "reason": "not sealed yet: the next checkpoint will cover this entry",
+        }
     tree = trees.get(uow, latest.tree_size)
     if tree.root() != latest.root_hash:
         raise Invalid("the log does not match its latest checkpoint; run `invigil audit verify`")
-    return {"checkpoint": checkpoint_out(latest),
-            "proof": [h.hex() for h in tree.inclusion_proof(event.seq, latest.tree_size)]}
+    return {
+        "checkpoint": checkpoint_out(latest),
+        "proof": [h.hex() for h in tree.inclusion_proof(event.seq, latest.tree_size)],
+    }
 
 
 def consistency(uow: UnitOfWork, first: int, second: int) -> list[str]:
@@ -136,54 +154,114 @@ def consistency(uow: UnitOfWork, first: int, second: int) -> list[str]:
 
 
 def event_out(event: AuditEvent) -> dict[str, Any]:
-    return {"id": str(event.id), "seq": event.seq, "occurred_at": event.occurred_at,
-            "actor": {"kind": event.actor_kind, "id": event.actor_id}, "action": event.action,
-            "subject": {"type": event.subject_type, "id": event.subject_id},
-            "payload": event.payload, "entry": event.entry, "leaf_hash": event.leaf_hash.hex()}
+    return {
+        "id": str(event.id),
+        "seq": event.seq,
+        "occurred_at": event.occurred_at,
+        "actor": {"kind": event.actor_kind, "id": event.actor_id},
+        "action": event.action,
+        "subject": {"type": event.subject_type, "id": event.subject_id},
+        "payload": event.payload,
+        "entry": event.entry,
+        "leaf_hash": event.leaf_hash.hex(),
+    }
 
 
 def checkpoint_out(cp: AuditCheckpoint) -> dict[str, Any]:
-    return {"tree_size": cp.tree_size, "root_hash": cp.root_hash.hex(), "sealed_at": cp.sealed_at,
-            "key_id": cp.key_id, "signature": base64.b64encode(cp.signature).decode(),
-            "note": cp.note}
+    return {
+        "tree_size": cp.tree_size,
+        "root_hash": cp.root_hash.hex(),
+        "sealed_at": cp.sealed_at,
+        "key_id": cp.key_id,
+        "signature": base64.b64encode(cp.signature).decode(),
+        "note": cp.note,
+    }
 
 
-def _records(uow: UnitOfWork, *, with_columns: bool) -> tuple[list[EntryRecord],
-                                                               list[CheckpointRecord]]:
-    from invigil.audit.canonical import canonical_json
-    from invigil.audit.log import timestamp
+# Each entry's JSON is parsed once (OFFSET 0 keeps the planner from inlining
+# the cast into every comparison) and only disagreements come back.
+_COLUMN_MISMATCHES = text(
+    """
+    SELECT seq, col FROM (
+      SELECT seq, CASE
+          WHEN e->>'action' IS DISTINCT FROM action THEN 'action'
+          WHEN e->'actor'->>'kind' IS DISTINCT FROM actor_kind THEN 'actor_kind'
+          WHEN e->'actor'->>'id' IS DISTINCT FROM actor_id THEN 'actor_id'
+          WHEN e->'subject'->>'type' IS DISTINCT FROM subject_type THEN 'subject_type'
+          WHEN e->'subject'->>'id' IS DISTINCT FROM subject_id THEN 'subject_id'
+          WHEN e->>'id' IS DISTINCT FROM id::text THEN 'id'
+          WHEN e->>'at' IS DISTINCT FROM
+               to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+               THEN 'occurred_at'
+          WHEN e->'payload' IS DISTINCT FROM payload THEN 'payload'
+        END AS col
+      FROM (SELECT seq, action, actor_kind, actor_id, subject_type, subject_id, id,
+                   occurred_at, payload, entry::jsonb AS e FROM audit_events OFFSET 0) AS x
+    ) AS checked
+    WHERE col IS NOT NULL
+    """
+)
 
+
+def _column_mismatches(uow: UnitOfWork) -> dict[int, str]:
+    """Columns that disagree with the signed entry, compared by the database."""
+    try:
+        with uow.session.begin_nested():
+            rows = uow.session.execute(_COLUMN_MISMATCHES).all()
+    except DataError:
+        return {}  # an entry is not JSON at all: the entry check names it
+    return {int(seq): str(col) for seq, col in rows}
+
+
+def _records(uow: UnitOfWork) -> tuple[list[EntryRecord], list[CheckpointRecord]]:
+    """Every entry as (seq, bytes, leaf) through a server-side cursor: a
+    million ORM objects would cost more than the verification itself."""
+    raw = uow.session.connection().connection.driver_connection
+    assert raw is not None
     entries = []
-    for e in uow.session.scalars(select(AuditEvent).order_by(AuditEvent.seq)):
-        columns = None
-        if with_columns:
-            columns = {"action": e.action, "actor_kind": e.actor_kind, "actor_id": e.actor_id,
-                       "subject_type": e.subject_type, "subject_id": e.subject_id,
-                       "occurred_at": timestamp(e.occurred_at), "id": str(e.id),
-                       "payload": canonical_json(e.payload)}
-        entries.append(EntryRecord(e.seq, e.entry, e.leaf_hash, columns))
-    cps = [CheckpointRecord(c.tree_size, c.root_hash, c.key_id, c.signature, c.note)
-           for c in list_checkpoints(uow)]
+    with raw.cursor(name="audit_verify") as cursor:
+        cursor.itersize = 20_000
+        cursor.execute("SELECT seq, entry, leaf_hash FROM audit_events ORDER BY seq")
+        for seq, entry, leaf in cursor:
+            entries.append(EntryRecord(seq, entry, bytes(leaf)))
+    cps = [
+        CheckpointRecord(c.tree_size, c.root_hash, c.key_id, c.signature, c.note)
+        for c in list_checkpoints(uow)
+    ]
     return entries, cps
 
 
 def verify_tenant(uow: UnitOfWork, ring: KeyRing) -> Report:
-    entries, cps = _records(uow, with_columns=True)
-    return verify_log(str(uow.tenant), entries, cps, ring.all_public())
+    entries, cps = _records(uow)
+    report = verify_log(str(uow.tenant), entries, cps, ring.all_public())
+    for seq, column in sorted(_column_mismatches(uow).items()):
+        report.bad(
+            seq, f"entry {seq}: column {column} differs from the signed entry (edited in place)"
+        )
+    return report
 
 
 def export(uow: UnitOfWork, ring: KeyRing, tenant_slug: str) -> dict[str, Any]:
-    entries, cps = _records(uow, with_columns=False)
+    entries, cps = _records(uow)
     return {
         "format": EXPORT_FORMAT,
         "tenant": {"id": str(uow.tenant), "slug": tenant_slug},
-        "entries": [{"seq": e.seq, "entry": e.entry, "leaf_hash": e.leaf_hash.hex()}
-                    for e in entries],
-        "checkpoints": [{"tree_size": c.tree_size, "root_hash": c.root_hash.hex(),
-                         "key_id": c.key_id, "signature": base64.b64encode(c.signature).decode(),
-                         "note": c.note} for c in cps],
-        "keys": [public_jwk(key, ring.purpose) | {"kid": kid}
-                 for kid, key in ring.all_public().items()],
+        "entries": [
+            {"seq": e.seq, "entry": e.entry, "leaf_hash": e.leaf_hash.hex()} for e in entries
+        ],
+        "checkpoints": [
+            {
+                "tree_size": c.tree_size,
+                "root_hash": c.root_hash.hex(),
+                "key_id": c.key_id,
+                "signature": base64.b64encode(c.signature).decode(),
+                "note": c.note,
+            }
+            for c in cps
+        ],
+        "keys": [
+            public_jwk(key, ring.purpose) | {"kid": kid} for kid, key in ring.all_public().items()
+        ],
     }
 
 

@@ -19,15 +19,17 @@ from invigil.db.uow import UnitOfWork
 from invigil.identity import mfa
 from invigil.identity.models import AuthSession, RefreshToken, SignInFailure, User
 from invigil.identity.service import permissions_of, roles_of
-from invigil.security.permissions import ADMIN_PERMISSIONS, Permission
 from invigil.security.passwords import hash_password, needs_rehash, verify_password
+from invigil.security.permissions import ADMIN_PERMISSIONS, Permission
 from invigil.security.secretbox import SecretBox
 from invigil.security.tokens import digest, new_secret
 from invigil.settings import Settings
 from invigil.tenants.models import Tenant
 
-FAILED = ("sign-in failed: the tenant, email, password or code is wrong, or the account is "
-          "locked for a while after repeated failures")
+FAILED = (
+    "sign-in failed: the tenant, email, password or code is wrong, or the account is "
+    "locked for a while after repeated failures"
+)
 THROTTLED = "too many failed sign-ins from this address; wait a few minutes and try again"
 
 
@@ -48,10 +50,12 @@ def _window(settings: Settings) -> datetime:
     return datetime.now(UTC) - timedelta(minutes=settings.sign_in_window_minutes)
 
 
-def _failures(uow: UnitOfWork, settings: Settings, *, email_key: str | None = None,
-              address: str | None = None) -> int:
-    stmt = select(func.count()).select_from(SignInFailure).where(
-        SignInFailure.at > _window(settings))
+def _failures(
+    uow: UnitOfWork, settings: Settings, *, email_key: str | None = None, address: str | None = None
+) -> int:
+    stmt = (
+        select(func.count()).select_from(SignInFailure).where(SignInFailure.at > _window(settings))
+    )
     if email_key is not None:
         stmt = stmt.where(SignInFailure.email_key == email_key)
     if address is not None:
@@ -59,36 +63,61 @@ def _failures(uow: UnitOfWork, settings: Settings, *, email_key: str | None = No
     return uow.scalar(stmt) or 0
 
 
-def _fail(uow: UnitOfWork, settings: Settings, email_key: str, address: str,
-          user: User | None, reason: str) -> SignInOutcome:
+def _fail(
+    uow: UnitOfWork,
+    settings: Settings,
+    email_key: str,
+    address: str,
+    user: User | None,
+    reason: str,
+) -> SignInOutcome:
     uow.add(SignInFailure(tenant_id=uow.tenant, email_key=email_key, address=address))
     uow.flush()
     subject = user if user is not None else ("sign_in", email_key)
     audit.record(uow, "auth.sign_in_failed", subject, {"reason": reason, "address": address})
     count = _failures(uow, settings, email_key=email_key)
     if count == settings.sign_in_max_failures_per_account:
-        audit.record(uow, "auth.locked_out", subject, {
-            "failures": count, "minutes": settings.sign_in_window_minutes})
+        audit.record(
+            uow,
+            "auth.locked_out",
+            subject,
+            {"failures": count, "minutes": settings.sign_in_window_minutes},
+        )
     return SignInOutcome(ok=False, mfa_required=(reason == "otp_missing"))
 
 
-def sign_in(uow: UnitOfWork, settings: Settings, box: SecretBox, *, email: str, password: str,
-            otp: str | None, address: str, user_agent: str, kind: str = "api") -> SignInOutcome:
+def sign_in(
+    uow: UnitOfWork,
+    settings: Settings,
+    box: SecretBox,
+    *,
+    email: str,
+    password: str,
+    otp: str | None,
+    address: str,
+    user_agent: str,
+    kind: str = "api",
+) -> SignInOutcome:
     email_key = email.strip().lower()
     if _failures(uow, settings, address=address) >= settings.sign_in_max_failures_per_address:
         audit.record(uow, "auth.throttled", ("address", address), {"email": email_key})
-        return SignInOutcome(ok=False, throttled=True,
-                             retry_after=settings.sign_in_window_minutes * 60)
-    locked = _failures(uow, settings, email_key=email_key) >= \
-        settings.sign_in_max_failures_per_account
+        return SignInOutcome(
+            ok=False, throttled=True, retry_after=settings.sign_in_window_minutes * 60
+        )
+    locked = (
+        _failures(uow, settings, email_key=email_key) >= settings.sign_in_max_failures_per_account
+    )
     user = uow.scalar(select(User).where(func.lower(User.email) == email_key))
     # Always spend the hash: timing must not tell whether the email exists.
     password_ok = verify_password(user.password_hash if user else None, password)
     if locked:
         return _fail(uow, settings, email_key, address, user, "locked")
     if user is None or user.status != "active" or not password_ok:
-        reason = "unknown_email" if user is None else (
-            "not_active" if user.status != "active" else "bad_password")
+        reason = (
+            "unknown_email"
+            if user is None
+            else ("not_active" if user.status != "active" else "bad_password")
+        )
         return _fail(uow, settings, email_key, address, user, reason)
     if user.totp_enabled_at is not None:
         if not otp:
@@ -98,38 +127,86 @@ def sign_in(uow: UnitOfWork, settings: Settings, box: SecretBox, *, email: str, 
     roles = roles_of(uow, user.id)
     granted = set(permissions_of(roles))
     tenant = uow.get(Tenant, uow.tenant)
-    enroll_only = bool(tenant.require_mfa_for_admins and user.totp_enabled_at is None
-                       and granted & {p.value for p in ADMIN_PERMISSIONS})
+    enroll_only = bool(
+        tenant.require_mfa_for_admins
+        and user.totp_enabled_at is None
+        and granted & {p.value for p in ADMIN_PERMISSIONS}
+    )
     if enroll_only:  # may only set up the second factor, then sign in again
         granted = {Permission.ACCOUNT_SELF.value}
     if password and user.password_hash and needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_sign_in_at = datetime.now(UTC)
-    session, refresh = open_session(uow, settings, user, kind=kind, address=address,
-                                    user_agent=user_agent, enroll_only=enroll_only)
-    audit.record(uow, "auth.signed_in", user, {
-        "session": str(session.id), "kind": kind, "address": address,
-        "mfa": user.totp_enabled_at is not None, "enroll_only": enroll_only})
-    return SignInOutcome(ok=True, user=user, session=session, refresh_token=refresh,
-                         roles=[r.name for r in roles], permissions=sorted(granted))
+    session, refresh = open_session(
+        uow,
+        settings,
+        user,
+        kind=kind,
+        address=address,
+        user_agent=user_agent,
+        enroll_only=enroll_only,
+    )
+    audit.record(
+        uow,
+        "auth.signed_in",
+        user,
+        {
+            "session": str(session.id),
+            "kind": kind,
+            "address": address,
+            "mfa": user.totp_enabled_at is not None,
+            "enroll_only": enroll_only,
+        },
+    )
+    return SignInOutcome(
+        ok=True,
+        user=user,
+        session=session,
+        refresh_token=refresh,
+        roles=[r.name for r in roles],
+        permissions=sorted(granted),
+    )
 
 
-def open_session(uow: UnitOfWork, settings: Settings, user: User, *, kind: str, address: str,
-                 user_agent: str, enroll_only: bool) -> tuple[AuthSession, str]:
+def open_session(
+    uow: UnitOfWork,
+    settings: Settings,
+    user: User,
+    *,
+    kind: str,
+    address: str,
+    user_agent: str,
+    enroll_only: bool,
+) -> tuple[AuthSession, str]:
     now = datetime.now(UTC)
-    lifetime = (timedelta(hours=settings.refresh_token_hours) if kind == "api"
-                else timedelta(minutes=settings.web_session_idle_minutes))
+    lifetime = (
+        timedelta(hours=settings.refresh_token_hours)
+        if kind == "api"
+        else timedelta(minutes=settings.web_session_idle_minutes)
+    )
     secret = new_secret("rt" if kind == "api" else "ws", uow.tenant)
-    session = AuthSession(tenant_id=uow.tenant, id=uuid.uuid4(), user_id=user.id, kind=kind,
-                          expires_at=now + timedelta(hours=settings.refresh_token_hours),
-                          address=address[:64], user_agent=user_agent[:300],
-                          mfa_enroll_only=enroll_only,
-                          token_hash=digest(secret) if kind == "web" else None)
+    session = AuthSession(
+        tenant_id=uow.tenant,
+        id=uuid.uuid4(),
+        user_id=user.id,
+        kind=kind,
+        expires_at=now + timedelta(hours=settings.refresh_token_hours),
+        address=address[:64],
+        user_agent=user_agent[:300],
+        mfa_enroll_only=enroll_only,
+        token_hash=digest(secret) if kind == "web" else None,
+    )
     uow.add(session)
     uow.flush()
     if kind == "api":
-        uow.add(RefreshToken(tenant_id=uow.tenant, session_id=session.id,
-                             token_hash=digest(secret), expires_at=now + lifetime))
+        uow.add(
+            RefreshToken(
+                tenant_id=uow.tenant,
+                session_id=session.id,
+                token_hash=digest(secret),
+                expires_at=now + lifetime,
+            )
+        )
         uow.flush()
     return session, secret
 
@@ -149,27 +226,40 @@ def refresh(uow: UnitOfWork, settings: Settings, secret: str) -> RefreshOutcome:
     """Rotate: the presented token is spent and a new one issued. A spent
     token presented again means it was stolen: the whole family is revoked."""
     now = datetime.now(UTC)
-    token = uow.scalar(select(RefreshToken).where(RefreshToken.token_hash == digest(secret))
-                       .with_for_update())
+    token = uow.scalar(
+        select(RefreshToken).where(RefreshToken.token_hash == digest(secret)).with_for_update()
+    )
     if token is None:
         return RefreshOutcome(ok=False)
     session = uow.get(AuthSession, token.session_id)
     if token.used_at is not None:
         if session.revoked_at is None:
             session.revoked_at, session.revoked_reason = now, "refresh_token_reused"
-            audit.record(uow, "auth.token_family_revoked", session, {
-                "user": str(session.user_id), "reason": "refresh_token_reused"})
+            audit.record(
+                uow,
+                "auth.token_family_revoked",
+                session,
+                {"user": str(session.user_id), "reason": "refresh_token_reused"},
+            )
         return RefreshOutcome(ok=False, reused=True)
     user = uow.get(User, session.user_id)
-    if session.revoked_at is not None or token.expires_at <= now or session.expires_at <= now \
-            or user.status != "active":
+    if (
+        session.revoked_at is not None
+        or token.expires_at <= now
+        or session.expires_at <= now
+        or user.status != "active"
+    ):
         return RefreshOutcome(ok=False)
     token.used_at = now
     secret_new = new_secret("rt", uow.tenant)
-    uow.add(RefreshToken(tenant_id=uow.tenant, session_id=session.id,
-                         token_hash=digest(secret_new),
-                         expires_at=min(session.expires_at,
-                                        now + timedelta(hours=settings.refresh_token_hours))))
+    uow.add(
+        RefreshToken(
+            tenant_id=uow.tenant,
+            session_id=session.id,
+            token_hash=digest(secret_new),
+            expires_at=min(session.expires_at, now + timedelta(hours=settings.refresh_token_hours)),
+        )
+    )
     session.last_seen_at = now
     uow.flush()
     roles = roles_of(uow, user.id)
@@ -177,18 +267,31 @@ def refresh(uow: UnitOfWork, settings: Settings, secret: str) -> RefreshOutcome:
     if session.mfa_enroll_only:
         granted = [Permission.ACCOUNT_SELF.value]
     audit.record(uow, "auth.token_refreshed", session, {"user": str(user.id)})
-    return RefreshOutcome(ok=True, user=user, session=session, refresh_token=secret_new,
-                          roles=[r.name for r in roles], permissions=granted)
+    return RefreshOutcome(
+        ok=True,
+        user=user,
+        session=session,
+        refresh_token=secret_new,
+        roles=[r.name for r in roles],
+        permissions=granted,
+    )
 
 
 def end_session(uow: UnitOfWork, session_id: uuid.UUID, reason: str = "logout") -> bool:
     result = uow.session.execute(
-        update(AuthSession).where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
-        .values(revoked_at=func.now(), revoked_reason=reason).returning(AuthSession.user_id))
+        update(AuthSession)
+        .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=func.now(), revoked_reason=reason)
+        .returning(AuthSession.user_id)
+    )
     user_id = result.scalar_one_or_none()
     if user_id is not None:
-        audit.record(uow, "auth.signed_out", ("auth_session", session_id),
-                     {"user": str(user_id), "reason": reason})
+        audit.record(
+            uow,
+            "auth.signed_out",
+            ("auth_session", session_id),
+            {"user": str(user_id), "reason": reason},
+        )
     return user_id is not None
 
 
@@ -201,20 +304,29 @@ def active_session(uow: UnitOfWork, session_id: uuid.UUID, user_id: uuid.UUID) -
     """The per-request check behind every access token: signed out, revoked
     or deactivated means the token stops working now, not at its expiry."""
     found = uow.session.execute(
-        select(AuthSession.id).join(User, (User.tenant_id == AuthSession.tenant_id)
-                                    & (User.id == AuthSession.user_id))
-        .where(AuthSession.id == session_id, AuthSession.user_id == user_id,
-               AuthSession.revoked_at.is_(None), AuthSession.expires_at > func.now(),
-               User.status == "active")).first()
+        select(AuthSession.id)
+        .join(User, (User.tenant_id == AuthSession.tenant_id) & (User.id == AuthSession.user_id))
+        .where(
+            AuthSession.id == session_id,
+            AuthSession.user_id == user_id,
+            AuthSession.revoked_at.is_(None),
+            AuthSession.expires_at > func.now(),
+            User.status == "active",
+        )
+    ).first()
     return found is not None
 
 
-def web_session(uow: UnitOfWork, settings: Settings, secret: str
-                ) -> tuple[AuthSession, User] | None:
+def web_session(
+    uow: UnitOfWork, settings: Settings, secret: str
+) -> tuple[AuthSession, User] | None:
     """A web session by its cookie; sliding idle timeout, absolute expiry."""
     now = datetime.now(UTC)
-    session = uow.scalar(select(AuthSession).where(AuthSession.kind == "web",
-                                                   AuthSession.token_hash == digest(secret)))
+    session = uow.scalar(
+        select(AuthSession).where(
+            AuthSession.kind == "web", AuthSession.token_hash == digest(secret)
+        )
+    )
     if session is None or session.revoked_at is not None or session.expires_at <= now:
         return None
     if session.last_seen_at + timedelta(minutes=settings.web_session_idle_minutes) <= now:

@@ -52,8 +52,9 @@ def confirm(uow: UnitOfWork, box: SecretBox, user: User, code: str) -> None:
     audit.record(uow, "user.mfa_enabled", user, {"method": "totp"})
 
 
-def disable(uow: UnitOfWork, box: SecretBox, user: User, code: str | None, *,
-            by_admin: bool = False) -> None:
+def disable(
+    uow: UnitOfWork, box: SecretBox, user: User, code: str | None, *, by_admin: bool = False
+) -> None:
     if user.totp_enabled_at is None and user.totp_secret is None:
         raise Conflict("no second factor is set up")
     if not by_admin and not (code and verify_code(uow, box, user, code)):

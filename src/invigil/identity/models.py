@@ -64,10 +64,12 @@ class Role(TenantScoped, Base):
 class UserRole(Base):
     __tablename__ = "user_roles"
     __table_args__ = (
-        ForeignKeyConstraint(["tenant_id", "user_id"], ["users.tenant_id", "users.id"],
-                             ondelete="CASCADE"),
-        ForeignKeyConstraint(["tenant_id", "role_id"], ["roles.tenant_id", "roles.id"],
-                             ondelete="RESTRICT"),
+        ForeignKeyConstraint(
+            ["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE"
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "role_id"], ["roles.tenant_id", "roles.id"], ondelete="RESTRICT"
+        ),
         Index("ix_user_roles_role", "tenant_id", "role_id"),
     )
 
@@ -82,8 +84,9 @@ class AuthSession(TenantScoped, Base):
 
     __tablename__ = "auth_sessions"
     __table_args__ = (
-        ForeignKeyConstraint(["tenant_id", "user_id"], ["users.tenant_id", "users.id"],
-                             ondelete="CASCADE"),
+        ForeignKeyConstraint(
+            ["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE"
+        ),
         CheckConstraint("kind IN ('api', 'web')", name="kind"),
         UniqueConstraint("tenant_id", "token_hash", name="uq_auth_sessions_tenant_id_token_hash"),
         Index("ix_auth_sessions_user", "tenant_id", "user_id"),
@@ -104,8 +107,11 @@ class AuthSession(TenantScoped, Base):
 class RefreshToken(TenantScoped, Base):
     __tablename__ = "refresh_tokens"
     __table_args__ = (
-        ForeignKeyConstraint(["tenant_id", "session_id"],
-                             ["auth_sessions.tenant_id", "auth_sessions.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(
+            ["tenant_id", "session_id"],
+            ["auth_sessions.tenant_id", "auth_sessions.id"],
+            ondelete="CASCADE",
+        ),
         UniqueConstraint("tenant_id", "token_hash", name="uq_refresh_tokens_tenant_id_token_hash"),
     )
 
@@ -120,8 +126,9 @@ class UserToken(TenantScoped, Base):
 
     __tablename__ = "user_tokens"
     __table_args__ = (
-        ForeignKeyConstraint(["tenant_id", "user_id"], ["users.tenant_id", "users.id"],
-                             ondelete="CASCADE"),
+        ForeignKeyConstraint(
+            ["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE"
+        ),
         CheckConstraint("purpose IN ('invite', 'reset')", name="purpose"),
         UniqueConstraint("tenant_id", "token_hash", name="uq_user_tokens_tenant_id_token_hash"),
     )
@@ -143,8 +150,7 @@ class SignInFailure(Base):
     tenant_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="RESTRICT"), primary_key=True
     )
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True,
-                                          default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
     email_key: Mapped[str] = mapped_column(String(320))
     address: Mapped[str] = mapped_column(String(64))

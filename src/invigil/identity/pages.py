@@ -90,6 +90,7 @@ def page_nav(request: Request, page: PageContext | None) -> Nav | None:
             ("/admin/users", "Users", P.USER_VIEW),
             ("/admin/roles", "Roles", P.ROLE_VIEW),
             ("/admin/security", "Security", P.TENANT_MANAGE),
+            ("/admin/audit", "Audit log", P.AUDIT_VIEW),
             ("/account", "Account", P.ACCOUNT_SELF),
         )
         if page.can(perm)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 class TokenOut(BaseModel):
     access_token: str
     refresh_token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
     expires_in: int
     permissions: list[str]
 
@@ -68,8 +68,10 @@ class UserInviteIn(BaseModel):
 
 class InvitedOut(BaseModel):
     user: UserOut
-    link: str = Field(description="one-time link to set the password (valid 7 days); give it "
-                                  "to the person by a channel you trust")
+    link: str = Field(
+        description="one-time link to set the password (valid 7 days); give it "
+        "to the person by a channel you trust"
+    )
 
 
 class LinkOut(BaseModel):

@@ -36,12 +36,19 @@ def normalise_email(email: str) -> str:
 
 # -- roles -------------------------------------------------------------------
 
+
 def ensure_builtin_roles(uow: UnitOfWork) -> None:
     existing = set(uow.scalars(select(Role.name).where(Role.builtin)))
     for name in perms.BUILTIN_ROLES:
         if name not in existing:
-            uow.add(Role(tenant_id=uow.tenant, name=name, builtin=True,
-                         description=name.replace("_", " ").capitalize()))
+            uow.add(
+                Role(
+                    tenant_id=uow.tenant,
+                    name=name,
+                    builtin=True,
+                    description=name.replace("_", " ").capitalize(),
+                )
+            )
     uow.flush()
 
 
@@ -62,24 +69,31 @@ def role_by_name(uow: UnitOfWork, name: str) -> Role:
     return role
 
 
-def create_role(uow: UnitOfWork, *, name: str, description: str,
-                permissions: list[str]) -> Role:
+def create_role(uow: UnitOfWork, *, name: str, description: str, permissions: list[str]) -> Role:
     if not _ROLE_NAME.match(name):
-        raise Invalid("a role name needs 2-64 lowercase letters, digits or underscores, "
-                      "starting with a letter")
+        raise Invalid(
+            "a role name needs 2-64 lowercase letters, digits or underscores, "
+            "starting with a letter"
+        )
     chosen = sorted(p.value for p in perms.parse(permissions))
     if uow.scalar(select(Role).where(Role.name == name)) is not None:
         raise Conflict(f"a role named {name!r} already exists")
-    role = Role(tenant_id=uow.tenant, name=name, description=description.strip(),
-                builtin=False, permissions=chosen)
+    role = Role(
+        tenant_id=uow.tenant,
+        name=name,
+        description=description.strip(),
+        builtin=False,
+        permissions=chosen,
+    )
     uow.add(role)
     uow.flush()
     audit.record(uow, "role.created", role, {"name": name, "permissions": chosen})
     return role
 
 
-def update_role(uow: UnitOfWork, role_id: uuid.UUID, *, description: str | None,
-                permissions: list[str] | None) -> Role:
+def update_role(
+    uow: UnitOfWork, role_id: uuid.UUID, *, description: str | None, permissions: list[str] | None
+) -> Role:
     role = uow.get(Role, role_id)
     if role.builtin:
         raise Conflict(f"built-in role {role.name!r} cannot be changed; create a custom role")
@@ -89,11 +103,18 @@ def update_role(uow: UnitOfWork, role_id: uuid.UUID, *, description: str | None,
     if description is not None:
         role.description = description.strip()
     uow.flush()
-    audit.record(uow, "role.updated", role, {
-        "name": role.name, "before": before, "after": role.permissions,
-        "added": sorted(set(role.permissions) - set(before)),
-        "removed": sorted(set(before) - set(role.permissions)),
-    })
+    audit.record(
+        uow,
+        "role.updated",
+        role,
+        {
+            "name": role.name,
+            "before": before,
+            "after": role.permissions,
+            "added": sorted(set(role.permissions) - set(before)),
+            "removed": sorted(set(before) - set(role.permissions)),
+        },
+    )
     return role
 
 
@@ -101,8 +122,9 @@ def delete_role(uow: UnitOfWork, role_id: uuid.UUID) -> None:
     role = uow.get(Role, role_id)
     if role.builtin:
         raise Conflict(f"built-in role {role.name!r} cannot be deleted")
-    holders = uow.scalar(select(func.count()).select_from(UserRole)
-                         .where(UserRole.role_id == role.id))
+    holders = uow.scalar(
+        select(func.count()).select_from(UserRole).where(UserRole.role_id == role.id)
+    )
     if holders:
         raise Conflict(f"role {role.name!r} is held by {holders} user(s); revoke it first")
     audit.record(uow, "role.deleted", role, {"name": role.name})
@@ -111,6 +133,7 @@ def delete_role(uow: UnitOfWork, role_id: uuid.UUID) -> None:
 
 
 # -- users -------------------------------------------------------------------
+
 
 def find_by_email(uow: UnitOfWork, email: str) -> User | None:
     return uow.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
@@ -121,9 +144,12 @@ def list_users(uow: UnitOfWork) -> list[User]:
 
 
 def roles_of(uow: UnitOfWork, user_id: uuid.UUID) -> list[Role]:
-    return uow.scalars(select(Role).join(UserRole, (UserRole.tenant_id == Role.tenant_id)
-                                         & (UserRole.role_id == Role.id))
-                       .where(UserRole.user_id == user_id).order_by(Role.name))
+    return uow.scalars(
+        select(Role)
+        .join(UserRole, (UserRole.tenant_id == Role.tenant_id) & (UserRole.role_id == Role.id))
+        .where(UserRole.user_id == user_id)
+        .order_by(Role.name)
+    )
 
 
 def permissions_of(roles: list[Role]) -> frozenset[str]:
@@ -133,8 +159,15 @@ def permissions_of(roles: list[Role]) -> frozenset[str]:
     return frozenset(found)
 
 
-def _add_user(uow: UnitOfWork, *, email: str, display_name: str, status: str,
-              password: str | None, roles: list[str]) -> User:
+def _add_user(
+    uow: UnitOfWork,
+    *,
+    email: str,
+    display_name: str,
+    status: str,
+    password: str | None,
+    roles: list[str],
+) -> User:
     email = normalise_email(email)
     if not roles:
         raise Invalid("a user needs at least one role")
@@ -143,10 +176,15 @@ def _add_user(uow: UnitOfWork, *, email: str, display_name: str, status: str,
         raise Conflict(f"a user with email {email} already exists in this tenant")
     if password is not None:
         check_policy(password, context=(email, display_name))
-    user = User(tenant_id=uow.tenant, id=uuid.uuid4(), email=email, status=status,
-                display_name=display_name.strip(),
-                password_hash=hash_password(password) if password is not None else None,
-                password_changed_at=datetime.now(UTC) if password is not None else None)
+    user = User(
+        tenant_id=uow.tenant,
+        id=uuid.uuid4(),
+        email=email,
+        status=status,
+        display_name=display_name.strip(),
+        password_hash=hash_password(password) if password is not None else None,
+        password_changed_at=datetime.now(UTC) if password is not None else None,
+    )
     uow.add(user)
     try:
         with uow.session.begin_nested():
@@ -156,69 +194,102 @@ def _add_user(uow: UnitOfWork, *, email: str, display_name: str, status: str,
     for role in chosen:
         uow.add(UserRole(tenant_id=uow.tenant, user_id=user.id, role_id=role.id))
     uow.flush()
-    audit.record(uow, "user.created", user, {"email": email, "status": status,
-                                             "roles": [r.name for r in chosen]})
+    audit.record(
+        uow,
+        "user.created",
+        user,
+        {"email": email, "status": status, "roles": [r.name for r in chosen]},
+    )
     return user
 
 
-def create_user(uow: UnitOfWork, *, email: str, roles: list[str], password: str | None = None,
-                display_name: str = "") -> User:
+def create_user(
+    uow: UnitOfWork,
+    *,
+    email: str,
+    roles: list[str],
+    password: str | None = None,
+    display_name: str = "",
+) -> User:
     """An active account (operator tooling, demo data)."""
-    return _add_user(uow, email=email, display_name=display_name, status="active",
-                     password=password, roles=roles)
+    return _add_user(
+        uow, email=email, display_name=display_name, status="active", password=password, roles=roles
+    )
 
 
-def invite_user(uow: UnitOfWork, *, email: str, roles: list[str], display_name: str = ""
-                ) -> tuple[User, str]:
+def invite_user(
+    uow: UnitOfWork, *, email: str, roles: list[str], display_name: str = ""
+) -> tuple[User, str]:
     """An invited account and its one-time link secret (valid 7 days)."""
-    user = _add_user(uow, email=email, display_name=display_name, status="invited",
-                     password=None, roles=roles)
+    user = _add_user(
+        uow, email=email, display_name=display_name, status="invited", password=None, roles=roles
+    )
     return user, _issue_link(uow, user, "invite")
 
 
 def _issue_link(uow: UnitOfWork, user: User, purpose: str) -> str:
-    uow.session.execute(update(UserToken).where(UserToken.user_id == user.id,
-                                                UserToken.used_at.is_(None))
-                        .values(used_at=func.now()))
+    uow.session.execute(
+        update(UserToken)
+        .where(UserToken.user_id == user.id, UserToken.used_at.is_(None))
+        .values(used_at=func.now())
+    )
     secret = new_secret("ut", uow.tenant)
-    token = UserToken(tenant_id=uow.tenant, user_id=user.id, purpose=purpose,
-                      token_hash=digest(secret),
-                      expires_at=datetime.now(UTC) + LINK_VALIDITY[purpose])
+    token = UserToken(
+        tenant_id=uow.tenant,
+        user_id=user.id,
+        purpose=purpose,
+        token_hash=digest(secret),
+        expires_at=datetime.now(UTC) + LINK_VALIDITY[purpose],
+    )
     uow.add(token)
     uow.flush()
-    audit.record(uow, f"user.{purpose}_link_issued", user,
-                 {"link": str(token.id), "expires_at": token.expires_at})
+    audit.record(
+        uow,
+        f"user.{purpose}_link_issued",
+        user,
+        {"link": str(token.id), "expires_at": token.expires_at},
+    )
     return secret
 
 
 def revoke_sessions(uow: UnitOfWork, user_id: uuid.UUID, reason: str) -> int:
     result = uow.session.execute(
-        update(AuthSession).where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
-        .values(revoked_at=func.now(), revoked_reason=reason).returning(AuthSession.id))
+        update(AuthSession)
+        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=func.now(), revoked_reason=reason)
+        .returning(AuthSession.id)
+    )
     ids = [str(r) for r in result.scalars()]
     if ids:
-        audit.record(uow, "auth.sessions_revoked", ("user", user_id),
-                     {"sessions": ids, "reason": reason})
+        audit.record(
+            uow, "auth.sessions_revoked", ("user", user_id), {"sessions": ids, "reason": reason}
+        )
     return len(ids)
 
 
 def _other_active_admins(uow: UnitOfWork, user_id: uuid.UUID) -> int:
     admin = role_by_name(uow, "tenant_admin")
-    return uow.scalar(select(func.count()).select_from(UserRole)
-                      .join(User, (User.tenant_id == UserRole.tenant_id)
-                            & (User.id == UserRole.user_id))
-                      .where(UserRole.role_id == admin.id, User.status == "active",
-                             User.id != user_id)) or 0
+    return (
+        uow.scalar(
+            select(func.count())
+            .select_from(UserRole)
+            .join(User, (User.tenant_id == UserRole.tenant_id) & (User.id == UserRole.user_id))
+            .where(UserRole.role_id == admin.id, User.status == "active", User.id != user_id)
+        )
+        or 0
+    )
 
 
 def deactivate_user(uow: UnitOfWork, user_id: uuid.UUID) -> User:
     user = uow.get(User, user_id)
     if user.status == "deactivated":
         return user
-    if "tenant_admin" in {r.name for r in roles_of(uow, user.id)} and \
-            not _other_active_admins(uow, user.id):
-        raise Conflict("this is the tenant's last active administrator; "
-                       "make someone else tenant_admin first")
+    if "tenant_admin" in {r.name for r in roles_of(uow, user.id)} and not _other_active_admins(
+        uow, user.id
+    ):
+        raise Conflict(
+            "this is the tenant's last active administrator; make someone else tenant_admin first"
+        )
     user.status = "deactivated"
     revoke_sessions(uow, user.id, "deactivated")
     audit.record(uow, "user.deactivated", user, {"email": user.email})
@@ -248,8 +319,10 @@ def use_link(uow: UnitOfWork, secret: str, new_password: str) -> User:
     """Accept an invitation or finish a reset: set the password, once."""
     token = uow.scalar(select(UserToken).where(UserToken.token_hash == digest(secret)))
     if token is None or token.used_at is not None or token.expires_at <= datetime.now(UTC):
-        raise Invalid("this link is not valid: it was used, replaced or has expired; "
-                      "ask your administrator for a new one")
+        raise Invalid(
+            "this link is not valid: it was used, replaced or has expired; "
+            "ask your administrator for a new one"
+        )
     user = uow.get(User, token.user_id)
     if user.status == "deactivated":
         raise Invalid("this account is deactivated")
@@ -281,13 +354,21 @@ def set_roles(uow: UnitOfWork, user_id: uuid.UUID, names: list[str]) -> list[Rol
         raise Invalid("a user needs at least one role")
     wanted = {r.name: r for r in (role_by_name(uow, n) for n in names)}
     current = {r.name: r for r in roles_of(uow, user.id)}
-    if "tenant_admin" in current and "tenant_admin" not in wanted and \
-            user.status == "active" and not _other_active_admins(uow, user.id):
-        raise Conflict("this is the tenant's last active administrator; "
-                       "make someone else tenant_admin first")
+    if (
+        "tenant_admin" in current
+        and "tenant_admin" not in wanted
+        and user.status == "active"
+        and not _other_active_admins(uow, user.id)
+    ):
+        raise Conflict(
+            "this is the tenant's last active administrator; make someone else tenant_admin first"
+        )
     for name in sorted(set(current) - set(wanted)):
-        uow.session.execute(delete(UserRole).where(UserRole.user_id == user.id,
-                                                   UserRole.role_id == current[name].id))
+        uow.session.execute(
+            delete(UserRole).where(
+                UserRole.user_id == user.id, UserRole.role_id == current[name].id
+            )
+        )
         audit.record(uow, "role.revoked", user, {"role": name})
     for name in sorted(set(wanted) - set(current)):
         uow.add(UserRole(tenant_id=uow.tenant, user_id=user.id, role_id=wanted[name].id))

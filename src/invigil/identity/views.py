@@ -20,16 +20,25 @@ def role_names_by_user(uow: UnitOfWork, user_ids: list[uuid.UUID]) -> dict[uuid.
     rows = uow.session.execute(
         select(UserRole.user_id, Role.name)
         .join(Role, (Role.tenant_id == UserRole.tenant_id) & (Role.id == UserRole.role_id))
-        .where(UserRole.user_id.in_(user_ids)).order_by(Role.name))
+        .where(UserRole.user_id.in_(user_ids))
+        .order_by(Role.name)
+    )
     for user_id, name in rows:
         names[user_id].append(name)
     return names
 
 
 def user_out(user: User, roles: list[str]) -> UserOut:
-    return UserOut(id=user.id, email=user.email, display_name=user.display_name,
-                   status=user.status, mfa_enabled=user.totp_enabled_at is not None,
-                   roles=roles, created_at=user.created_at, last_sign_in_at=user.last_sign_in_at)
+    return UserOut(
+        id=user.id,
+        email=user.email,
+        display_name=user.display_name,
+        status=user.status,
+        mfa_enabled=user.totp_enabled_at is not None,
+        roles=roles,
+        created_at=user.created_at,
+        last_sign_in_at=user.last_sign_in_at,
+    )
 
 
 def users_out(uow: UnitOfWork, users: list[User]) -> list[UserOut]:
@@ -40,6 +49,14 @@ def users_out(uow: UnitOfWork, users: list[User]) -> list[UserOut]:
 def roles_out(uow: UnitOfWork, roles: list[Role]) -> list[RoleOut]:
     rows = uow.session.execute(select(UserRole.role_id, func.count()).group_by(UserRole.role_id))
     counts: dict[uuid.UUID, int] = {role_id: n for role_id, n in rows}
-    return [RoleOut(id=r.id, name=r.name, description=r.description, builtin=r.builtin,
-                    permissions=sorted(role_permissions(r)), holders=counts.get(r.id, 0))
-            for r in roles]
+    return [
+        RoleOut(
+            id=r.id,
+            name=r.name,
+            description=r.description,
+            builtin=r.builtin,
+            permissions=sorted(role_permissions(r)),
+            holders=counts.get(r.id, 0),
+        )
+        for r in roles
+    ]

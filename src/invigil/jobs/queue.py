@@ -26,8 +26,9 @@ async def seal_audit_logs(context: procrastinate.JobContext, timestamp: int) -> 
     """Sign a checkpoint for every tenant whose log grew since its last one."""
     import asyncio
 
-    await asyncio.to_thread(_seal_all, context.additional_context["db"],
-                            context.additional_context["services"])
+    await asyncio.to_thread(
+        _seal_all, context.additional_context["db"], context.additional_context["services"]
+    )
 
 
 def _seal_all(db: Any, services: Any) -> None:
@@ -66,13 +67,13 @@ def make_app(urls: DatabaseUrls) -> procrastinate.App:
     return app
 
 
-async def run_worker(app: procrastinate.App, db: Any = None, services: Any = None,
-                     **options: Any) -> None:
+async def run_worker(
+    app: procrastinate.App, db: Any = None, services: Any = None, **options: Any
+) -> None:
     """Run jobs; ``db`` and ``services`` reach tasks through their context."""
     options.setdefault("install_signal_handlers", False)
     async with app.open_async():
-        await app.run_worker_async(additional_context={"db": db, "services": services},
-                                   **options)
+        await app.run_worker_async(additional_context={"db": db, "services": services}, **options)
 
 
 class InProcessWorker:

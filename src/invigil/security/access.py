@@ -60,14 +60,18 @@ def requires(permission: Permission) -> Any:
         claims = services.tokens.verify(bearer_token(request))
         if permission.value not in claims.permissions:
             if claims.mfa_enroll_only:
-                raise Forbidden("your tenant requires a second factor for administrators: set "
-                                "it up (POST /api/v1/me/totp), then sign in again")
+                raise Forbidden(
+                    "your tenant requires a second factor for administrators: set "
+                    "it up (POST /api/v1/me/totp), then sign in again"
+                )
             raise Forbidden(f"your role does not allow this (it needs {permission.value})")
         actor = Actor("user", str(claims.user_id))
         with request.app.state.db.unit_of_work(claims.tenant_id, actor) as uow:
             if not active_session(uow, claims.session_id, claims.user_id):
-                raise Unauthorized("this session has ended (signed out, revoked or the account "
-                                   "was deactivated); sign in again")
+                raise Unauthorized(
+                    "this session has ended (signed out, revoked or the account "
+                    "was deactivated); sign in again"
+                )
             uow.claims = claims
             request.state.claims = claims
             yield uow

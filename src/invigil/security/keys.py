@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from invigil.errors import Invalid, NotFound
 
-ACCESS_TOKEN = "access-token"
+ACCESS_TOKEN = "access-token"  # noqa: S105 - a key purpose, not a secret
 AUDIT_CHECKPOINT = "audit-checkpoint"
 PURPOSES = (ACCESS_TOKEN, AUDIT_CHECKPOINT)
 
@@ -43,14 +43,24 @@ def raw_public(key: Ed25519PublicKey) -> bytes:
 
 def thumbprint(key: Ed25519PublicKey) -> str:
     """RFC 7638 thumbprint of the OKP JWK (members crv, kty, x in order)."""
-    members = json.dumps({"crv": "Ed25519", "kty": "OKP", "x": b64url(raw_public(key))},
-                         separators=(",", ":"), sort_keys=True)
+    members = json.dumps(
+        {"crv": "Ed25519", "kty": "OKP", "x": b64url(raw_public(key))},
+        separators=(",", ":"),
+        sort_keys=True,
+    )
     return b64url(hashlib.sha256(members.encode()).digest())
 
 
 def public_jwk(key: Ed25519PublicKey, purpose: str) -> dict[str, str]:
-    return {"kty": "OKP", "crv": "Ed25519", "x": b64url(raw_public(key)),
-            "kid": thumbprint(key), "alg": "EdDSA", "use": "sig", "invigil_purpose": purpose}
+    return {
+        "kty": "OKP",
+        "crv": "Ed25519",
+        "x": b64url(raw_public(key)),
+        "kid": thumbprint(key),
+        "alg": "EdDSA",
+        "use": "sig",
+        "invigil_purpose": purpose,
+    }
 
 
 def public_key_from_jwk(jwk: dict[str, Any]) -> Ed25519PublicKey:
@@ -100,16 +110,20 @@ class KeyRing:
                     keys[pem.stem] = SigningKey(pem.stem, private, created)
                 current = pointer.read_text().strip()
                 if current not in keys:
-                    raise NotFound(f"the current {self.purpose} key {current} is missing "
-                                   f"from {self.folder}")
+                    raise NotFound(
+                        f"the current {self.purpose} key {current} is missing from {self.folder}"
+                    )
                 self._cache, self._current = keys, current
             return self._cache, self._current
 
     def _write_new_key(self) -> str:
         private = Ed25519PrivateKey.generate()
         kid = thumbprint(private.public_key())
-        pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption())
+        pem = private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
         path = self.folder / f"{kid}.pem"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:
@@ -128,7 +142,7 @@ class KeyRing:
         found = keys.get(kid)
         return found.public if found else None
 
-    def keys(self) -> list[SigningKey]:
+    def signing_keys(self) -> list[SigningKey]:
         keys, _ = self._load()
         return sorted(keys.values(), key=lambda k: k.created_at)
 
@@ -161,11 +175,11 @@ class KeyRing:
         return public is not None and verify_signature(public, message, signature)
 
     def jwks(self) -> list[dict[str, str]]:
-        return [public_jwk(k.public, self.purpose) for k in self.keys()]
+        return [public_jwk(k.public, self.purpose) for k in self.signing_keys()]
 
     def all_public(self) -> dict[str, Ed25519PublicKey]:
         """Every key ever used, retired ones included: old checkpoints stay verifiable."""
-        found = {k.kid: k.public for k in self.keys()}
+        found = {k.kid: k.public for k in self.signing_keys()}
         for pem in sorted((self.folder / "retired").glob("*.pem")):
             private = serialization.load_pem_private_key(pem.read_bytes(), password=None)
             if isinstance(private, Ed25519PrivateKey):

@@ -37,8 +37,10 @@ def check_policy(password: str, context: Iterable[str] = ()) -> None:
         raise Invalid(f"a password may have at most {MAX_LENGTH} characters")
     lowered = password.lower()
     if lowered in _common() or len(set(lowered)) == 1:
-        raise Invalid("this password is too common (it appears in breached-password lists); "
-                      "choose another, a few unrelated words work well")
+        raise Invalid(
+            "this password is too common (it appears in breached-password lists); "
+            "choose another, a few unrelated words work well"
+        )
     for item in context:
         for word in {item.lower(), item.lower().split("@")[0]}:
             if len(word) >= 4 and word in lowered:

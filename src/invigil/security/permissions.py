@@ -43,23 +43,54 @@ _EVERYONE = {P.ACCOUNT_SELF}
 
 BUILTIN_ROLES: dict[str, frozenset[Permission]] = {
     "tenant_admin": frozenset(Permission),
-    "exam_author": frozenset(_EVERYONE | {P.EXAM_CREATE, P.EXAM_PUBLISH, P.EXAM_VIEW,
-                                          P.QUESTION_VIEW, P.CANDIDATE_INVITE, P.CANDIDATE_VIEW}),
+    "exam_author": frozenset(
+        _EVERYONE
+        | {
+            P.EXAM_CREATE,
+            P.EXAM_PUBLISH,
+            P.EXAM_VIEW,
+            P.QUESTION_VIEW,
+            P.CANDIDATE_INVITE,
+            P.CANDIDATE_VIEW,
+        }
+    ),
     "question_manager": frozenset(_EVERYONE | {P.QUESTION_MANAGE, P.QUESTION_VIEW}),
-    "proctor_reviewer": frozenset(_EVERYONE | {P.ATTEMPT_VIEW, P.VIOLATION_REVIEW, P.EVIDENCE_VIEW,
-                                               P.CANDIDATE_VIEW, P.EXAM_VIEW}),
-    "grader": frozenset(_EVERYONE | {P.ATTEMPT_VIEW, P.GRADE_SUBMIT, P.RESULT_VIEW, P.EXAM_VIEW,
-                                     P.QUESTION_VIEW}),
-    "results_viewer": frozenset(_EVERYONE | {P.RESULT_VIEW, P.ATTEMPT_VIEW, P.EXAM_VIEW,
-                                             P.CANDIDATE_VIEW}),
-    "shortlister": frozenset(_EVERYONE | {P.SHORTLIST_RUN, P.RESULT_VIEW, P.CANDIDATE_VIEW,
-                                          P.EXAM_VIEW}),
-    "certification_manager": frozenset(_EVERYONE | {P.CERTIFICATE_ISSUE, P.CERTIFICATE_REVOKE,
-                                                    P.CERTIFICATE_VIEW, P.RESULT_VIEW,
-                                                    P.CANDIDATE_VIEW, P.EXAM_VIEW}),
+    "proctor_reviewer": frozenset(
+        _EVERYONE
+        | {P.ATTEMPT_VIEW, P.VIOLATION_REVIEW, P.EVIDENCE_VIEW, P.CANDIDATE_VIEW, P.EXAM_VIEW}
+    ),
+    "grader": frozenset(
+        _EVERYONE | {P.ATTEMPT_VIEW, P.GRADE_SUBMIT, P.RESULT_VIEW, P.EXAM_VIEW, P.QUESTION_VIEW}
+    ),
+    "results_viewer": frozenset(
+        _EVERYONE | {P.RESULT_VIEW, P.ATTEMPT_VIEW, P.EXAM_VIEW, P.CANDIDATE_VIEW}
+    ),
+    "shortlister": frozenset(
+        _EVERYONE | {P.SHORTLIST_RUN, P.RESULT_VIEW, P.CANDIDATE_VIEW, P.EXAM_VIEW}
+    ),
+    "certification_manager": frozenset(
+        _EVERYONE
+        | {
+            P.CERTIFICATE_ISSUE,
+            P.CERTIFICATE_REVOKE,
+            P.CERTIFICATE_VIEW,
+            P.RESULT_VIEW,
+            P.CANDIDATE_VIEW,
+            P.EXAM_VIEW,
+        }
+    ),
     "billing_admin": frozenset(_EVERYONE | {P.BILLING_VIEW, P.BILLING_MANAGE}),
-    "auditor": frozenset(_EVERYONE | {P.AUDIT_VIEW, P.CERTIFICATE_VIEW, P.RESULT_VIEW,
-                                      P.ATTEMPT_VIEW, P.USER_VIEW, P.ROLE_VIEW}),
+    "auditor": frozenset(
+        _EVERYONE
+        | {
+            P.AUDIT_VIEW,
+            P.CERTIFICATE_VIEW,
+            P.RESULT_VIEW,
+            P.ATTEMPT_VIEW,
+            P.USER_VIEW,
+            P.ROLE_VIEW,
+        }
+    ),
 }
 
 # A role holding any of these is an administrator (the tenant's MFA policy).

@@ -21,8 +21,19 @@ from invigil.security.keys import KeyRing
 
 ACCESS_TYP = "at+jwt"
 ALGORITHMS = ["EdDSA"]
-REQUIRED_CLAIMS = ["exp", "iat", "nbf", "iss", "aud", "sub", "jti", "tid", "sid", "roles",
-                   "permissions"]
+REQUIRED_CLAIMS = [
+    "exp",
+    "iat",
+    "nbf",
+    "iss",
+    "aud",
+    "sub",
+    "jti",
+    "tid",
+    "sid",
+    "roles",
+    "permissions",
+]
 
 
 @dataclass(frozen=True)
@@ -43,22 +54,40 @@ class AccessTokens:
         self.ring, self.issuer, self.audience = ring, issuer, audience
         self.lifetime = timedelta(minutes=minutes)
 
-    def issue(self, *, user_id: uuid.UUID, tenant_id: uuid.UUID, tenant_slug: str,
-              session_id: uuid.UUID, roles: list[str], permissions: list[str],
-              mfa_enroll_only: bool = False, now: datetime | None = None) -> tuple[str, int]:
+    def issue(
+        self,
+        *,
+        user_id: uuid.UUID,
+        tenant_id: uuid.UUID,
+        tenant_slug: str,
+        session_id: uuid.UUID,
+        roles: list[str],
+        permissions: list[str],
+        mfa_enroll_only: bool = False,
+        now: datetime | None = None,
+    ) -> tuple[str, int]:
         now = now or datetime.now(UTC)
         key = self.ring.current()
         claims: dict[str, Any] = {
-            "iss": self.issuer, "aud": self.audience, "sub": str(user_id),
-            "iat": now, "nbf": now, "exp": now + self.lifetime, "jti": uuid.uuid4().hex,
-            "tid": str(tenant_id), "tenant": tenant_slug, "sid": str(session_id),
-            "roles": sorted(roles), "permissions": sorted(permissions),
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": str(user_id),
+            "iat": now,
+            "nbf": now,
+            "exp": now + self.lifetime,
+            "jti": uuid.uuid4().hex,
+            "tid": str(tenant_id),
+            "tenant": tenant_slug,
+            "sid": str(session_id),
+            "roles": sorted(roles),
+            "permissions": sorted(permissions),
             "client_id": "invigil",
         }
         if mfa_enroll_only:
             claims["mfa_enroll_only"] = True
-        token = jwt.encode(claims, key.private, algorithm="EdDSA",
-                           headers={"kid": key.kid, "typ": ACCESS_TYP})
+        token = jwt.encode(
+            claims, key.private, algorithm="EdDSA", headers={"kid": key.kid, "typ": ACCESS_TYP}
+        )
         return token, int(self.lifetime.total_seconds())
 
     def verify(self, token: str) -> AccessClaims:
@@ -74,14 +103,24 @@ class AccessTokens:
         if public is None:
             raise Unauthorized("the access token was signed by an unknown key")
         try:
-            claims = jwt.decode(token, public, algorithms=ALGORITHMS, audience=self.audience,
-                                issuer=self.issuer, leeway=5,
-                                options={"require": REQUIRED_CLAIMS})
+            claims = jwt.decode(
+                token,
+                public,
+                algorithms=ALGORITHMS,
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=5,
+                options={"require": REQUIRED_CLAIMS},
+            )
             return AccessClaims(
-                user_id=uuid.UUID(claims["sub"]), tenant_id=uuid.UUID(claims["tid"]),
-                tenant_slug=str(claims.get("tenant", "")), session_id=uuid.UUID(claims["sid"]),
-                roles=tuple(claims["roles"]), permissions=frozenset(claims["permissions"]),
-                jti=str(claims["jti"]), expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+                user_id=uuid.UUID(claims["sub"]),
+                tenant_id=uuid.UUID(claims["tid"]),
+                tenant_slug=str(claims.get("tenant", "")),
+                session_id=uuid.UUID(claims["sid"]),
+                roles=tuple(claims["roles"]),
+                permissions=frozenset(claims["permissions"]),
+                jti=str(claims["jti"]),
+                expires_at=datetime.fromtimestamp(claims["exp"], UTC),
                 mfa_enroll_only=bool(claims.get("mfa_enroll_only", False)),
             )
         except jwt.ExpiredSignatureError as exc:

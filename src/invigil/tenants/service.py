@@ -51,8 +51,9 @@ def create_tenant(
             uow.add(tenant)
             uow.flush()
             ensure_builtin_roles(uow)
-            audit.record(uow, "tenant.created", tenant,
-                         {"slug": slug, "name": tenant.name, "region": region})
+            audit.record(
+                uow, "tenant.created", tenant, {"slug": slug, "name": tenant.name, "region": region}
+            )
     except IntegrityError as exc:
         raise Conflict(f"a tenant with slug {slug!r} already exists") from exc
     return tenant
@@ -69,8 +70,9 @@ def set_mfa_policy(uow: UnitOfWork, *, require_for_admins: bool) -> Tenant:
     tenant = uow.get(Tenant, uow.tenant)
     if tenant.require_mfa_for_admins != require_for_admins:
         tenant.require_mfa_for_admins = require_for_admins
-        audit.record(uow, "tenant.mfa_policy_changed", tenant,
-                     {"require_mfa_for_admins": require_for_admins})
+        audit.record(
+            uow, "tenant.mfa_policy_changed", tenant, {"require_mfa_for_admins": require_for_admins}
+        )
     return tenant
 
 

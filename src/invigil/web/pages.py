@@ -22,9 +22,11 @@ def error_page(request: Request, exc: DomainError) -> Response:
     if isinstance(exc, SignInRequired):
         return RedirectResponse(exc.headers()["Location"], status_code=303)
     response = templates.TemplateResponse(
-        request, "error.html", {"status": exc.status, "detail": exc.detail,
-                                "page": getattr(request.state, "page", None)},
-        status_code=exc.status)
+        request,
+        "error.html",
+        {"status": exc.status, "detail": exc.detail, "page": getattr(request.state, "page", None)},
+        status_code=exc.status,
+    )
     for name, value in exc.headers().items():
         response.headers[name] = value
     return response

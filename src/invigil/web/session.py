@@ -85,8 +85,14 @@ def requires_page(permission: Permission) -> Any:
                 granted = frozenset({Permission.ACCOUNT_SELF.value})
             from invigil.tenants.models import Tenant
 
-            ctx = PageContext(uow, user, session, granted, [r.name for r in roles],
-                              uow.get(Tenant, tenant_id).slug)
+            ctx = PageContext(
+                uow,
+                user,
+                session,
+                granted,
+                [r.name for r in roles],
+                uow.get(Tenant, tenant_id).slug,
+            )
             request.state.page = ctx
             if permission.value not in granted:
                 raise Forbidden(f"your role does not allow this page (it needs {permission.value})")

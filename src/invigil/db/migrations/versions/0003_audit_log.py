@@ -29,6 +29,32 @@ def upgrade() -> None:
         END $$
         """
     )
+    # An entry is RFC 8785 canonical JSON with its keys in this order:
+    # action, actor, at, id, payload, prev, seq, subject, tenant, v. The app
+    # canonicalises every value it knows; the database fills in the three it
+    # decides (at, prev, seq) and hashes, so an append is one statement.
+    # (No SET search_path: it would stop the planner inlining these; they call
+    # only pg_catalog functions, which are always searched first.)
+    run(
+        """
+        CREATE FUNCTION audit_entry(head text, at timestamptz, prev bytea, seq bigint, mid text,
+                                    tail text) RETURNS text
+        LANGUAGE sql STABLE PARALLEL SAFE
+        AS $$ SELECT head || to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+                     || mid || encode(prev, 'hex') || '","seq":' || seq::text || tail $$
+        """
+    )
+    run(
+        """
+        CREATE FUNCTION audit_leaf(entry text) RETURNS bytea
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE
+        AS $$ SELECT sha256('\\x00'::bytea || convert_to(entry, 'UTF8')) $$
+        """
+    )
+    run(
+        f"GRANT EXECUTE ON FUNCTION audit_entry(text, timestamptz, bytea, bigint, text, text), "
+        f"audit_leaf(text) TO {app}"
+    )
     # The head row serialises appends per tenant: seq is gapless and in
     # commit order, which the Merkle tree needs.
     run(
@@ -37,6 +63,8 @@ def upgrade() -> None:
             tenant_id uuid NOT NULL,
             next_seq bigint NOT NULL DEFAULT 0,
             last_leaf bytea,
+            last_prev bytea,
+            last_at timestamptz,
             CONSTRAINT pk_audit_heads PRIMARY KEY (tenant_id),
             CONSTRAINT fk_audit_heads_tenant_id_tenants FOREIGN KEY (tenant_id)
                 REFERENCES tenants (id) ON DELETE RESTRICT
@@ -67,7 +95,9 @@ def upgrade() -> None:
         )
         """
     )
-    run("CREATE INDEX ix_audit_events_subject ON audit_events (tenant_id, subject_type, subject_id)")
+    run(
+        "CREATE INDEX ix_audit_events_subject ON audit_events (tenant_id, subject_type, subject_id)"
+    )
     run("CREATE INDEX ix_audit_events_action ON audit_events (tenant_id, action, occurred_at)")
     run("CREATE INDEX ix_audit_events_actor ON audit_events (tenant_id, actor_kind, actor_id)")
     run(

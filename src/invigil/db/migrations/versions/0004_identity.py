@@ -17,8 +17,18 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
-BUILTIN = ("tenant_admin", "exam_author", "question_manager", "proctor_reviewer", "grader",
-           "results_viewer", "shortlister", "certification_manager", "billing_admin", "auditor")
+BUILTIN = (
+    "tenant_admin",
+    "exam_author",
+    "question_manager",
+    "proctor_reviewer",
+    "grader",
+    "results_viewer",
+    "shortlister",
+    "certification_manager",
+    "billing_admin",
+    "auditor",
+)
 
 
 def upgrade() -> None:
@@ -140,8 +150,14 @@ def upgrade() -> None:
     run("CREATE INDEX ix_sign_in_failures_email ON sign_in_failures (tenant_id, email_key, at)")
     run("CREATE INDEX ix_sign_in_failures_address ON sign_in_failures (tenant_id, address, at)")
 
-    for table in ("roles", "user_roles", "auth_sessions", "refresh_tokens", "user_tokens",
-                  "sign_in_failures"):
+    for table in (
+        "roles",
+        "user_roles",
+        "auth_sessions",
+        "refresh_tokens",
+        "user_tokens",
+        "sign_in_failures",
+    ):
         for stmt in tenant_rls(table):
             run(stmt)
         run(grant_dml(table, app))
