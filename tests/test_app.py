@@ -66,11 +66,11 @@ def test_wrong_method_is_problem_json(client: TestClient) -> None:
 def _with_extra_routes(app: FastAPI) -> FastAPI:
     extra = APIRouter()
 
-    @extra.get("/boom")
+    @extra.get("/api/boom")
     def boom() -> None:
         raise RuntimeError("secret internals")
 
-    @extra.get("/typed/{n}")
+    @extra.get("/api/typed/{n}")
     def typed(n: int) -> int:
         return n
 
@@ -80,10 +80,12 @@ def _with_extra_routes(app: FastAPI) -> FastAPI:
 
 def test_validation_errors_and_crashes_are_problem_json(app: FastAPI) -> None:
     with TestClient(_with_extra_routes(app), raise_server_exceptions=False) as c:
-        invalid = c.get("/typed/abc")
-        crash = c.get("/boom")
+        invalid = c.get("/api/typed/abc")
+        page = c.get("/account/set-password", params={"token": "x" * 500})
+        crash = c.get("/api/boom")
     assert invalid.status_code == 422
     assert invalid.json()["errors"][0]["location"] == ["path", "n"]
+    assert page.headers["content-type"].startswith("text/html")  # people get pages
     assert crash.status_code == 500
     assert crash.headers["content-type"] == "application/problem+json"
     assert "secret internals" not in crash.text
@@ -104,4 +106,4 @@ def test_every_route_declares_exactly_one_permission(app: FastAPI) -> None:
 def test_the_permission_walk_catches_an_undeclared_route(app: FastAPI) -> None:
     app = _with_extra_routes(app)
     missing = [r.path for r in iter_routes(app.routes) if not r.permissions]
-    assert "/boom" in missing
+    assert "/api/boom" in missing

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from invigil import audit
 from invigil.db.engine import Database
-from invigil.identity import auth, service
+from invigil.identity import auth
 from invigil.identity.models import User
 from invigil.security.access import PUBLIC, RouteInfo, iter_routes
 from invigil.security.permissions import BUILTIN_ROLES
@@ -22,6 +20,7 @@ from invigil.settings import Settings
 from invigil.tenants.models import Tenant
 from invigil.web.session import COOKIE, csrf_token
 from tests.conftest import BoundDatabase, make_tenant, make_user
+from tests.identity.test_authorization import FACTORIES
 
 PARAM = re.compile(r"{([a-z_]+)}")
 
@@ -92,31 +91,6 @@ def test_without_a_session_every_page_sends_you_to_sign_in(app: FastAPI) -> None
         if r.status_code != 303 or not r.headers.get("location", "").startswith("/signin"):
             wrong.append(f"{method} {route.path}: {r.status_code}")
     assert wrong == []
-
-
-def _user(db: Database, tenant: Tenant) -> str:
-    return str(make_user(db, tenant.id, ["grader"]).id)
-
-
-def _role(db: Database, tenant: Tenant) -> str:
-    with db.unit_of_work(tenant.id) as uow:
-        return str(
-            service.create_role(
-                uow, name=f"r_{uuid.uuid4().hex[:8]}", description="", permissions=["exam:view"]
-            ).id
-        )
-
-
-def _event(db: Database, tenant: Tenant) -> str:
-    with db.unit_of_work(tenant.id) as uow:
-        return str(audit.record(uow, "test.made", ("test", "1")).id)
-
-
-FACTORIES: dict[str, Callable[[Database, Tenant], str]] = {
-    "user_id": _user,
-    "role_id": _role,
-    "event_id": _event,
-}
 
 
 def test_another_tenants_ids_are_not_found_on_pages(

@@ -18,7 +18,7 @@ from invigil.audit import api as audit_api
 from invigil.audit import pages as audit_pages
 from invigil.context import Services
 from invigil.db.engine import Database
-from invigil.errors import PROBLEM_MEDIA_TYPE, DomainError, problem
+from invigil.errors import PROBLEM_MEDIA_TYPE, DomainError, Invalid, problem
 from invigil.identity import api as identity_api
 from invigil.identity import pages as identity_pages
 from invigil.logs import get_logger
@@ -67,12 +67,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         return problem_response(status, body, getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         errors = [
             {"location": [str(p) for p in e.get("loc", ())], "message": e.get("msg", "")}
             for e in exc.errors()
         ]
         fields = ", ".join(".".join(e["location"]) for e in errors)
+        if not request.url.path.startswith("/api/"):
+            return pages.error_page(request, Invalid(f"the form or link is not valid ({fields})"))
         body = problem(
             422, "invalid", f"the request is not valid: {fields}", request.url.path, errors=errors
         )

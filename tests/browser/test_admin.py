@@ -187,7 +187,7 @@ def test_a_deactivated_user_is_signed_out_at_once(
     expect(page.get_by_role("region", name="Details")).to_contain_text("deactivated")
 
     theirs.reload()
-    expect(theirs).to_have_url(f"{live_server}/signin?next=/account")
+    expect(theirs).to_have_url(f"{live_server}/signin?next=%2Faccount")
     expect(theirs.get_by_role("heading", name="Sign in")).to_be_visible()
     sign_in(theirs, live_server, org.slug, author, STAFF_PASSWORD)
     expect(theirs.get_by_role("alert")).to_have_text(sentence(auth.FAILED))

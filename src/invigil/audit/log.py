@@ -162,12 +162,12 @@ def record(
     encoded = canonical_json(body)
     if canonical_json(json.loads(encoded)) != encoded:  # e.g. a float too large to stay one
         raise ValueError(f"audit payload for {action} does not survive a JSON round trip")
-    event_id = uuid.uuid4()
+    event_id, kind, actor_id = uuid.uuid4(), uow.actor.kind, uow.actor.id
     head, mid, tail = entry_parts(
         tenant=uow.tenant,
         event_id=event_id,
-        actor_kind=uow.actor.kind,
-        actor_id=uow.actor.id,
+        actor_kind=kind,
+        actor_id=actor_id,
         action=action,
         subject_type=subject_type,
         subject_id=subject_id,
@@ -179,13 +179,13 @@ def record(
         "head": head,
         "mid": mid,
         "tail": tail,
+        "payload": encoded.decode(),
         "id": event_id,
-        "actor_kind": uow.actor.kind,
-        "actor_id": uow.actor.id,
+        "actor_kind": kind,
+        "actor_id": actor_id,
         "action": action,
         "subject_type": subject_type,
         "subject_id": subject_id,
-        "payload": encoded.decode(),
     }
     # The driver's cursor directly: this runs inside every audited change, and
     # SQLAlchemy's per-call statement handling would cost more than the append.
@@ -201,8 +201,8 @@ def record(
         seq=seq,
         id=event_id,
         occurred_at=occurred_at,
-        actor_kind=uow.actor.kind,
-        actor_id=uow.actor.id,
+        actor_kind=kind,
+        actor_id=actor_id,
         action=action,
         subject_type=subject_type,
         subject_id=subject_id,

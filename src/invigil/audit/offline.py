@@ -36,6 +36,9 @@ def load_keys(path: Path) -> dict[str, Ed25519PublicKey]:
     jwks = data["keys"] if isinstance(data, dict) and "keys" in data else [data]
     keys = {}
     for jwk in jwks:
+        # From a JWKS, only checkpoint keys: access-token keys never vouch for the log.
+        if jwk.get("invigil_purpose", "audit-checkpoint") != "audit-checkpoint":
+            continue
         if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519":
             key = public_key_from_jwk(jwk)
             keys[thumbprint(key)] = key

@@ -36,21 +36,23 @@ class SignInRequired(DomainError):
         self.next_path = next_path
 
     def headers(self) -> dict[str, str]:
-        return {"Location": f"/signin?next={quote(self.next_path)}"}
+        return {"Location": f"/signin?next={quote(self.next_path, safe='')}"}
 
 
 @dataclass
 class PageContext:
+    """What a page knows about its viewer. ``email`` and ``csrf`` are plain
+    strings taken before any check, so an error page (whose transaction was
+    rolled back) can still show who is signed in and offer sign-out."""
+
     uow: UnitOfWork
     user: User
     session: AuthSession
     permissions: frozenset[str]
     roles: list[str]
     tenant_slug: str
-
-    @property
-    def csrf(self) -> str:
-        return csrf_token(self.session)
+    email: str
+    csrf: str
 
     def can(self, permission: Permission | str) -> bool:
         return str(permission) in self.permissions
@@ -92,6 +94,8 @@ def requires_page(permission: Permission) -> Any:
                 granted,
                 [r.name for r in roles],
                 uow.get(Tenant, tenant_id).slug,
+                user.email,
+                csrf_token(session),
             )
             request.state.page = ctx
             if permission.value not in granted:

@@ -1,0 +1,168 @@
+"""`invigil audit ...` and `invigil keys ...`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from invigil.cli.base import DomainErrorExit, _settings, cli, emit
+from invigil.cli.database import _database
+
+audit_cli = typer.Typer(no_args_is_help=True, help="The audit log: verify, seal, export.")
+keys_cli = typer.Typer(no_args_is_help=True, help="Signing keys (access tokens, checkpoints).")
+cli.add_typer(audit_cli, name="audit")
+cli.add_typer(keys_cli, name="keys")
+
+
+def _tenant_uow(slug: str) -> Any:
+    from invigil.db.uow import Actor
+    from invigil.tenants import service as tenants
+
+    db = _database()
+    ref = tenants.require(db, slug)
+    return db.unit_of_work(ref.id, Actor.operator()), ref
+
+
+def _report(report: Any, what: str) -> None:
+    data = {
+        "ok": report.ok,
+        "entries": report.entries,
+        "checkpoints": report.checkpoints,
+        "first_bad_entry": report.first_bad_seq,
+        "problems": report.problems,
+    }
+    if report.ok:
+        emit(data, f"{what}: {report.entries} entries and {report.checkpoints} checkpoints verify")
+        return
+    first = f"first bad entry: {report.first_bad_seq}\n" if report.first_bad_seq is not None else ""
+    emit(data, f"{what}: NOT intact\n{first}" + "\n".join(report.problems))
+    raise typer.Exit(1)
+
+
+@audit_cli.command("verify")
+def audit_verify(tenant: Annotated[str, typer.Option(help="tenant slug")]) -> None:
+    """Recompute every leaf and checkpoint; exit 1 naming the first bad entry."""
+    from invigil.audit import service
+    from invigil.context import Services
+
+    services = Services.build(_settings())
+    uow_cm, ref = _tenant_uow(tenant)
+    with uow_cm as uow:
+        report = service.verify_tenant(uow, services.keys.audit)
+    _report(report, f"audit log of {ref.slug}")
+
+
+@audit_cli.command("checkpoint")
+def audit_checkpoint(tenant: Annotated[str, typer.Option(help="tenant slug")]) -> None:
+    """Seal a signed checkpoint of the tenant's log now."""
+    from invigil.audit import checkpoints, service
+    from invigil.context import Services
+
+    services = Services.build(_settings())
+    uow_cm, _ = _tenant_uow(tenant)
+    with uow_cm as uow:
+        sealed = checkpoints.seal(uow, services.keys.audit)
+        current = sealed or checkpoints.latest(uow)
+        data = service.checkpoint_out(current) if current else None
+    if current is None:
+        emit({"checkpoint": None}, "the log is empty: nothing to seal")
+        return
+    assert data is not None
+    verb = "sealed" if sealed else "unchanged since"
+    emit(
+        {"sealed": sealed is not None, "checkpoint": data},
+        f"{verb} checkpoint: size {data['tree_size']} root {data['root_hash']} "
+        f"key {data['key_id']}",
+    )
+
+
+@audit_cli.command("export")
+def audit_export(
+    tenant: Annotated[str, typer.Option(help="tenant slug")],
+    out: Annotated[Path, typer.Option(help="file to write")],
+) -> None:
+    """Write entries, checkpoints and public keys to a file for offline verification."""
+    from invigil.audit import service
+    from invigil.context import Services
+
+    services = Services.build(_settings())
+    uow_cm, ref = _tenant_uow(tenant)
+    with uow_cm as uow:
+        data = service.export(uow, services.keys.audit, ref.slug)
+    out.write_text(json.dumps(data, indent=1, default=str))
+    emit(
+        {"out": str(out), "entries": len(data["entries"]), "checkpoints": len(data["checkpoints"])},
+        f"wrote {len(data['entries'])} entries and {len(data['checkpoints'])} checkpoints to {out}",
+    )
+
+
+@audit_cli.command("verify-export")
+def audit_verify_export(
+    file: Path,
+    key: Annotated[
+        Path | None,
+        typer.Option(
+            help="pin trust to this public key (PEM, JWK or the JWKS from /.well-known/jwks.json)"
+        ),
+    ] = None,
+) -> None:
+    """Verify an export with no database and no network; exit 1 naming the first bad entry."""
+    from invigil.audit.offline import load_keys, verify_export
+
+    try:
+        data = json.loads(file.read_text())
+    except (OSError, ValueError) as exc:
+        raise DomainErrorExit(f"cannot read {file}: {exc}") from exc
+    pinned = load_keys(key) if key else None
+    _report(verify_export(data, pinned), f"export {file.name}")
+
+
+@keys_cli.command("list")
+def keys_list() -> None:
+    """Signing keys by purpose; the current one signs, the others still verify."""
+    from invigil.context import Services
+
+    keys = Services.build(_settings()).keys
+    rows = [
+        {
+            "purpose": ring.purpose,
+            "kid": k.kid,
+            "current": k.kid == ring.current().kid,
+            "created_at": k.created_at.isoformat(),
+        }
+        for ring in (keys.access, keys.audit)
+        for k in ring.signing_keys()
+    ]
+    emit(
+        {"items": rows},
+        "\n".join(
+            f"{r['purpose']:<17} {r['kid']}  {'current' if r['current'] else 'verifying'}"
+            for r in rows
+        ),
+    )
+
+
+@keys_cli.command("rotate")
+def keys_rotate(
+    purpose: Annotated[str, typer.Argument(help="access-token or audit-checkpoint")],
+) -> None:
+    """Start signing with a new key; the previous one keeps verifying until retired."""
+    from invigil.context import Services
+
+    keys = Services.build(_settings()).keys
+    if purpose not in ("access-token", "audit-checkpoint"):
+        raise DomainErrorExit("purpose must be access-token or audit-checkpoint")
+    kid = keys.ring(purpose).rotate()
+    emit({"purpose": purpose, "kid": kid}, kid)
+
+
+@keys_cli.command("retire")
+def keys_retire(purpose: str, kid: str) -> None:
+    """Stop publishing and accepting a key (after its tokens have expired)."""
+    from invigil.context import Services
+
+    Services.build(_settings()).keys.ring(purpose).retire(kid)
+    emit({"retired": kid}, f"retired {kid}")

@@ -1,0 +1,130 @@
+"""Running Invigil: the web server, the job worker, demo data."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Annotated, Any
+
+import typer
+
+from invigil.cli.base import _settings, cli, emit
+from invigil.cli.database import _database
+from invigil.settings import Settings
+
+
+@cli.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: Annotated[int, typer.Option(min=1)] = 1,
+    demo_data: Annotated[
+        bool,
+        typer.Option("--demo/--no-demo", help="seed the demo tenants when the database has none"),
+    ] = True,
+) -> None:
+    """Run the web app (with an in-process job worker on the embedded database)."""
+    import uvicorn
+
+    from invigil import demo
+    from invigil.app import create_app
+    from invigil.runtime import open_database
+    from invigil.tenants import service as tenants
+
+    settings = _settings()
+    db = open_database(settings)
+    seeded = None
+    if demo_data and not tenants.list_tenants(db):
+        seeded = demo.seed(db, regions=settings.regions)
+    _banner(settings, host, port, seeded)
+    if workers == 1:
+        app = create_app(settings, db, run_jobs=settings.embedded)
+        try:
+            uvicorn.run(app, host=host, port=port, log_config=None)
+        finally:
+            db.dispose()
+        return
+    db.dispose()
+    os.environ["INVIGIL_INPROCESS_WORKER"] = "1" if settings.embedded else "0"
+    uvicorn.run(
+        "invigil.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+    )
+
+
+def _banner(settings: Settings, host: str, port: int, seeded: Any) -> None:
+    where = (
+        "embedded PostgreSQL in " + str(settings.pgdata) if settings.embedded else "DATABASE_URL"
+    )
+    lines = [
+        f"Invigil on http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs)",
+        f"Database: {where}",
+    ]
+    lines.append(f"Sign in: http://{host}:{port}/signin")
+    if seeded is not None:
+        lines.append("Demo tenants seeded. Sign in with tenant 'acme' or 'globex' as")
+        lines.append(
+            f"  admin@acme.test / {seeded.password}  (or <role>@<tenant>.test, same password)"
+        )
+    else:
+        from invigil.demo import DEFAULT_PASSWORD
+
+        lines.append(
+            f"Demo accounts (unless seeded with another --password): admin@acme.test / "
+            f"{DEFAULT_PASSWORD}, tenant 'acme' or 'globex'"
+        )
+    lines.append("Ctrl-C stops the server" + (" and the database." if settings.embedded else "."))
+    typer.echo("\n".join(lines), err=True)
+
+
+@cli.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1)] = 2,
+    queue: Annotated[list[str] | None, typer.Option(help="only these queues")] = None,
+) -> None:
+    """Run background jobs until interrupted."""
+    import asyncio
+
+    from invigil.context import Services
+    from invigil.db.engine import Database
+    from invigil.jobs.queue import make_app, run_worker
+    from invigil.runtime import resolve_urls
+
+    settings = _settings()
+    urls = resolve_urls(settings)
+    app = make_app(urls)
+    db = Database.connect(urls, pool_size=concurrency + 1, max_overflow=0)
+    typer.echo("worker started; Ctrl-C stops it", err=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(
+            run_worker(
+                app,
+                db,
+                Services.build(settings),
+                concurrency=concurrency,
+                queues=queue or None,
+                install_signal_handlers=True,
+            )
+        )
+
+
+@cli.command()
+def demo(
+    password: Annotated[str | None, typer.Option(help="password of every demo user")] = None,
+) -> None:
+    """Seed the demo tenants acme and globex (idempotent)."""
+    from invigil import demo as demo_data
+
+    settings = _settings()
+    result = demo_data.seed(
+        _database(), regions=settings.regions, password=password or demo_data.DEFAULT_PASSWORD
+    )
+    emit(
+        {"created": result.created, "tenants": result.tenants, "password": result.password},
+        "\n".join(f"{slug}: {', '.join(emails)}" for slug, emails in result.tenants.items())
+        + f"\npassword: {result.password}",
+    )

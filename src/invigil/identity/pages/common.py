@@ -1,0 +1,148 @@
+"""Shared by the staff pages: rendering, notices, the signed-in bar, helpers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from invigil.db.uow import UnitOfWork
+from invigil.errors import NotFound
+from invigil.security.permissions import Permission
+from invigil.web.pages import templates
+from invigil.web.session import PageContext
+
+P = Permission
+SESSION_SECONDS = 12 * 3600
+LINK_INVALID = (
+    "This link is not valid: it was used, replaced by a newer one or has expired. "
+    "Ask your administrator for a new one."
+)
+
+# Notices are fixed texts chosen by key: a crafted URL cannot put words on the page.
+NOTICES = {
+    "signed-out": "You are signed out.",
+    "sign-in-again": "Your authenticator is set up. Sign in again with a code from it.",
+    "password-changed": "Your password was changed.",
+    "mfa-enabled": "Your authenticator is set up: signing in now asks for a code from it.",
+    "mfa-disabled": "Your authenticator was removed.",
+    "roles-saved": "Roles saved. They apply from the user's next page.",
+    "deactivated": "The user was deactivated and signed out everywhere.",
+    "reactivated": "The user was reactivated.",
+    "mfa-reset": "The user's authenticator was removed and their sessions ended.",
+    "role-created": "Role created.",
+    "role-saved": "Role saved.",
+    "role-deleted": "Role deleted.",
+    "policy-saved": "Security settings saved.",
+}
+
+
+# -- rendering helpers ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Nav:
+    email: str | None
+    tenant: str
+    csrf: str | None
+    links: list[tuple[str, str]]
+
+
+def page_nav(request: Request, page: PageContext | None) -> Nav | None:
+    """The signed-in bar of base.html. On an error page the request's
+    transaction was rolled back and its rows are detached: fall back to
+    what the request itself carries (the cookie gives the CSRF token)."""
+    if page is None:
+        return None
+    links = [
+        (href, label)
+        for href, label, perm in (
+            ("/admin/users", "Users", P.USER_VIEW),
+            ("/admin/roles", "Roles", P.ROLE_VIEW),
+            ("/admin/security", "Security", P.TENANT_MANAGE),
+            ("/admin/audit", "Audit log", P.AUDIT_VIEW),
+            ("/account", "Account", P.ACCOUNT_SELF),
+        )
+        if page.can(perm)
+    ]
+    email: str | None = page.email
+    csrf: str | None = page.csrf
+    return Nav(email=email, tenant=page.tenant_slug, csrf=csrf, links=links)
+
+
+def when(value: datetime | None, empty: str = "never") -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value is not None else empty
+
+
+def sentence(message: str) -> str:
+    """A service message ("the code is not valid") as a sentence on a page."""
+    message = message.strip()
+    if not message:
+        return message
+    return message[0].upper() + message[1:] + ("" if message[-1] in ".!?" else ".")
+
+
+templates.env.globals["page_nav"] = page_nav
+templates.env.filters["when"] = when
+templates.env.filters["sentence"] = sentence
+
+
+def _render(
+    request: Request,
+    name: str,
+    ctx: PageContext | None,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **values: Any,
+) -> HTMLResponse:
+    values.setdefault("notice", NOTICES.get(request.query_params.get("notice", "")))
+    response = templates.TemplateResponse(
+        request, f"identity/{name}", {"page": ctx, **values}, status_code=status
+    )
+    # Pages may show one-time links and secrets: never cache, never leak the URL.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def _redirect(path: str, notice: str | None = None) -> RedirectResponse:
+    assert notice is None or notice in NOTICES
+    return RedirectResponse(f"{path}?notice={notice}" if notice else path, status_code=303)
+
+
+@contextmanager
+def _change(uow: UnitOfWork) -> Iterator[None]:
+    """One change in a savepoint: a refused change rolls back alone."""
+    with uow.session.begin_nested():
+        yield
+
+
+def _link(request: Request, secret: str) -> str:
+    return f"{request.app.state.services.settings.issuer}/account/set-password?token={secret}"
+
+
+def _parse_id(value: str, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound(f"{what} {value} was not found") from None
+
+
+def permission_groups() -> list[tuple[str, list[str]]]:
+    groups: dict[str, list[str]] = {}
+    for perm in Permission:
+        groups.setdefault(perm.value.split(":")[0], []).append(perm.value)
+    return sorted(groups.items())
+
+
+FormStr = Annotated[str, Form()]
+FormList = Annotated[list[str] | None, Form()]

@@ -1,0 +1,154 @@
+"""Role administration pages."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+
+from invigil.errors import Conflict, Invalid
+from invigil.identity import service, views
+from invigil.identity.models import Role, User, UserRole
+from invigil.identity.pages.common import (
+    FormList,
+    FormStr,
+    P,
+    _change,
+    _parse_id,
+    _redirect,
+    _render,
+    permission_groups,
+)
+from invigil.security.permissions import Permission
+from invigil.web.session import PageContext, check_csrf, requires_page
+
+router = APIRouter(include_in_schema=False)
+
+
+# -- roles --------------------------------------------------------------------------
+
+
+def _roles_page(
+    request: Request, ctx: PageContext, *, status: int = 200, **values: Any
+) -> HTMLResponse:
+    values.setdefault("form", {"name": "", "description": "", "permissions": []})
+    return _render(
+        request,
+        "roles.html",
+        ctx,
+        status=status,
+        roles=views.roles_out(ctx.uow, service.list_roles(ctx.uow)),
+        groups=permission_groups(),
+        all_permissions=len(Permission),
+        **values,
+    )
+
+
+@router.get("/admin/roles", response_class=HTMLResponse)
+def roles(request: Request, ctx: PageContext = requires_page(P.ROLE_VIEW)) -> HTMLResponse:
+    return _roles_page(request, ctx)
+
+
+@router.post("/admin/roles", response_class=HTMLResponse)
+def role_create(
+    request: Request,
+    csrf: FormStr = "",
+    name: FormStr = "",
+    description: FormStr = "",
+    permissions: FormList = None,
+    ctx: PageContext = requires_page(P.ROLE_MANAGE),
+) -> Response:
+    check_csrf(ctx, csrf)
+    chosen = permissions or []
+    form = {"name": name[:64], "description": description[:500], "permissions": chosen}
+    try:
+        if len(description) > 500:
+            raise Invalid("a description may have at most 500 characters")
+        with _change(ctx.uow):
+            role = service.create_role(
+                ctx.uow, name=name.strip(), description=description, permissions=chosen
+            )
+    except (Invalid, Conflict) as exc:
+        return _roles_page(request, ctx, status=exc.status, error=exc.detail, form=form)
+    return _redirect(f"/admin/roles/{role.id}", "role-created")
+
+
+def _role_page(
+    request: Request, ctx: PageContext, role_id: uuid.UUID, *, status: int = 200, **values: Any
+) -> HTMLResponse:
+    role = ctx.uow.get(Role, role_id)
+    shown = views.roles_out(ctx.uow, [role])[0]
+    holders = ctx.uow.scalars(
+        select(User)
+        .join(UserRole, (UserRole.tenant_id == User.tenant_id) & (UserRole.user_id == User.id))
+        .where(UserRole.role_id == role.id)
+        .order_by(User.email)
+    )
+    values.setdefault("form", {"description": shown.description, "permissions": shown.permissions})
+    return _render(
+        request,
+        "role.html",
+        ctx,
+        status=status,
+        role=shown,
+        holders=holders,
+        groups=permission_groups(),
+        editable=not role.builtin and ctx.can(P.ROLE_MANAGE),
+        **values,
+    )
+
+
+@router.get("/admin/roles/{role_id}", response_class=HTMLResponse)
+def role_detail(
+    request: Request, role_id: str, ctx: PageContext = requires_page(P.ROLE_VIEW)
+) -> HTMLResponse:
+    return _role_page(request, ctx, _parse_id(role_id, "role"))
+
+
+@router.post("/admin/roles/{role_id}", response_class=HTMLResponse)
+def role_update(
+    request: Request,
+    role_id: str,
+    csrf: FormStr = "",
+    description: FormStr = "",
+    permissions: FormList = None,
+    ctx: PageContext = requires_page(P.ROLE_MANAGE),
+) -> Response:
+    check_csrf(ctx, csrf)
+    rid = ctx.uow.get(Role, _parse_id(role_id, "role")).id
+    chosen = permissions or []
+    try:
+        if len(description) > 500:
+            raise Invalid("a description may have at most 500 characters")
+        with _change(ctx.uow):
+            service.update_role(ctx.uow, rid, description=description, permissions=chosen)
+    except (Invalid, Conflict) as exc:
+        return _role_page(
+            request,
+            ctx,
+            rid,
+            status=exc.status,
+            error=exc.detail,
+            form={"description": description[:500], "permissions": chosen},
+        )
+    return _redirect(f"/admin/roles/{rid}", "role-saved")
+
+
+@router.post("/admin/roles/{role_id}/delete", response_class=HTMLResponse)
+def role_delete(
+    request: Request,
+    role_id: str,
+    csrf: FormStr = "",
+    ctx: PageContext = requires_page(P.ROLE_MANAGE),
+) -> Response:
+    check_csrf(ctx, csrf)
+    rid = ctx.uow.get(Role, _parse_id(role_id, "role")).id
+    try:
+        with _change(ctx.uow):
+            service.delete_role(ctx.uow, rid)
+    except (Invalid, Conflict) as exc:
+        return _role_page(request, ctx, rid, status=exc.status, error=exc.detail)
+    return _redirect("/admin/roles", "role-deleted")

@@ -1,0 +1,193 @@
+"""User administration pages."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from invigil.errors import Conflict, Invalid
+from invigil.identity import mfa, service, views
+from invigil.identity.pages.common import (
+    FormList,
+    FormStr,
+    P,
+    _change,
+    _link,
+    _parse_id,
+    _redirect,
+    _render,
+)
+from invigil.web.session import PageContext, check_csrf, requires_page
+
+router = APIRouter(include_in_schema=False)
+
+
+# -- users --------------------------------------------------------------------------
+
+
+def _users_page(
+    request: Request, ctx: PageContext, *, status: int = 200, **values: Any
+) -> HTMLResponse:
+    users = views.users_out(ctx.uow, service.list_users(ctx.uow))
+    values.setdefault("form", {"email": "", "display_name": "", "roles": []})
+    return _render(
+        request,
+        "users.html",
+        ctx,
+        status=status,
+        users=users,
+        roles=service.list_roles(ctx.uow),
+        **values,
+    )
+
+
+@router.get("/admin/users", response_class=HTMLResponse)
+def users(request: Request, ctx: PageContext = requires_page(P.USER_VIEW)) -> HTMLResponse:
+    return _users_page(request, ctx)
+
+
+@router.post("/admin/users", response_class=HTMLResponse)
+def invite(
+    request: Request,
+    csrf: FormStr = "",
+    email: FormStr = "",
+    display_name: FormStr = "",
+    roles: FormList = None,
+    ctx: PageContext = requires_page(P.USER_MANAGE),
+) -> Response:
+    check_csrf(ctx, csrf)
+    chosen = roles or []
+    form = {"email": email[:320], "display_name": display_name[:200], "roles": chosen}
+    try:
+        if len(display_name) > 200:
+            raise Invalid("a name may have at most 200 characters")
+        with _change(ctx.uow):
+            user, secret = service.invite_user(
+                ctx.uow, email=email, roles=chosen, display_name=display_name
+            )
+    except (Invalid, Conflict) as exc:
+        return _users_page(request, ctx, status=exc.status, error=exc.detail, form=form)
+    return _users_page(
+        request,
+        ctx,
+        status=201,
+        invited={"email": user.email, "id": user.id, "link": _link(request, secret)},
+    )
+
+
+def _user_page(
+    request: Request, ctx: PageContext, user_id: uuid.UUID, *, status: int = 200, **values: Any
+) -> HTMLResponse:
+    user = service.require_user(ctx.uow, user_id)
+    shown = views.users_out(ctx.uow, [user])[0]
+    values.setdefault("chosen", shown.roles)
+    return _render(
+        request,
+        "user.html",
+        ctx,
+        status=status,
+        user=shown,
+        has_totp=user.totp_secret is not None,
+        is_self=user.id == ctx.user.id,
+        roles=service.list_roles(ctx.uow),
+        **values,
+    )
+
+
+@router.get("/admin/users/{user_id}", response_class=HTMLResponse)
+def user_detail(
+    request: Request, user_id: str, ctx: PageContext = requires_page(P.USER_VIEW)
+) -> HTMLResponse:
+    return _user_page(request, ctx, _parse_id(user_id, "user"))
+
+
+@router.post("/admin/users/{user_id}/roles", response_class=HTMLResponse)
+def user_roles(
+    request: Request,
+    user_id: str,
+    csrf: FormStr = "",
+    roles: FormList = None,
+    ctx: PageContext = requires_page(P.USER_MANAGE),
+) -> Response:
+    check_csrf(ctx, csrf)
+    uid = service.require_user(ctx.uow, _parse_id(user_id, "user")).id
+    try:
+        with _change(ctx.uow):
+            service.set_roles(ctx.uow, uid, roles or [])
+    except (Invalid, Conflict) as exc:
+        return _user_page(
+            request, ctx, uid, status=exc.status, error=exc.detail, chosen=roles or []
+        )
+    return _redirect(f"/admin/users/{uid}", "roles-saved")
+
+
+@router.post("/admin/users/{user_id}/deactivate", response_class=HTMLResponse)
+def user_deactivate(
+    request: Request,
+    user_id: str,
+    csrf: FormStr = "",
+    ctx: PageContext = requires_page(P.USER_MANAGE),
+) -> Response:
+    check_csrf(ctx, csrf)
+    uid = service.require_user(ctx.uow, _parse_id(user_id, "user")).id
+    try:
+        with _change(ctx.uow):
+            service.deactivate_user(ctx.uow, uid)
+    except (Invalid, Conflict) as exc:
+        return _user_page(request, ctx, uid, status=exc.status, error=exc.detail)
+    return _redirect(f"/admin/users/{uid}", "deactivated")
+
+
+@router.post("/admin/users/{user_id}/reactivate", response_class=HTMLResponse)
+def user_reactivate(
+    request: Request,
+    user_id: str,
+    csrf: FormStr = "",
+    ctx: PageContext = requires_page(P.USER_MANAGE),
+) -> Response:
+    check_csrf(ctx, csrf)
+    uid = service.require_user(ctx.uow, _parse_id(user_id, "user")).id
+    try:
+        with _change(ctx.uow):
+            service.reactivate_user(ctx.uow, uid)
+    except (Invalid, Conflict) as exc:
+        return _user_page(request, ctx, uid, status=exc.status, error=exc.detail)
+    return _redirect(f"/admin/users/{uid}", "reactivated")
+
+
+@router.post("/admin/users/{user_id}/reset-password", response_class=HTMLResponse)
+def user_reset_password(
+    request: Request,
+    user_id: str,
+    csrf: FormStr = "",
+    ctx: PageContext = requires_page(P.USER_MANAGE),
+) -> Response:
+    check_csrf(ctx, csrf)
+    uid = service.require_user(ctx.uow, _parse_id(user_id, "user")).id
+    try:
+        with _change(ctx.uow):
+            secret = service.reset_password(ctx.uow, uid)
+    except (Invalid, Conflict) as exc:
+        return _user_page(request, ctx, uid, status=exc.status, error=exc.detail)
+    return _user_page(request, ctx, uid, link=_link(request, secret))
+
+
+@router.post("/admin/users/{user_id}/mfa/reset", response_class=HTMLResponse)
+def user_reset_mfa(
+    request: Request,
+    user_id: str,
+    csrf: FormStr = "",
+    ctx: PageContext = requires_page(P.USER_MANAGE),
+) -> Response:
+    check_csrf(ctx, csrf)
+    user = service.require_user(ctx.uow, _parse_id(user_id, "user"))
+    try:
+        with _change(ctx.uow):
+            mfa.disable(ctx.uow, request.app.state.services.box, user, None, by_admin=True)
+            service.revoke_sessions(ctx.uow, user.id, "mfa_reset")
+    except (Invalid, Conflict) as exc:
+        return _user_page(request, ctx, user.id, status=exc.status, error=exc.detail)
+    return _redirect(f"/admin/users/{user.id}", "mfa-reset")
