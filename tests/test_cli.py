@@ -111,6 +111,12 @@ def test_operator_workflow(cli_env: dict[str, str]) -> None:
     assert json.loads(second.stdout)["created"] is False
     accounts = json.loads(first.stdout)["tenants"]
     assert "admin@acme.test" in accounts["acme"] and "exam_author@globex.test" in accounts["globex"]
+    assert json.loads(first.stdout)["exams"]["acme"] == [
+        "high-stakes-demo",
+        "practice-demo",
+        "standard-demo",
+        "strict-demo",
+    ]
 
     listed = json.loads(run(cli_env, "--json", "tenant", "list").stdout)["items"]
     assert {"initech", "acme", "globex"} <= {t["slug"] for t in listed}

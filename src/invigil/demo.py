@@ -1,12 +1,14 @@
 """Demo data (CONTRACT.md ``invigil demo``): tenants acme and globex, each with
 ``admin@<slug>.test`` (tenant_admin) and one user per built-in role
-(``<role>@<slug>.test``). Later issues extend it with a
-question bank, exams per proctoring preset, invitations and attempts."""
+(``<role>@<slug>.test``), a question bank of every question type and one
+published exam per proctoring preset (practice-demo, standard-demo,
+strict-demo, high-stakes-demo). Later issues add invitations and attempts."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from invigil.content.demo import seed_content
 from invigil.db import platform
 from invigil.db.engine import Database
 from invigil.db.uow import Actor
@@ -25,6 +27,7 @@ DEMO_TENANTS = (
 class DemoResult:
     password: str
     tenants: dict[str, list[str]] = field(default_factory=dict)
+    exams: dict[str, list[str]] = field(default_factory=dict)
     created: bool = False
 
 
@@ -58,4 +61,7 @@ def seed(db: Database, *, regions: tuple[str, ...], password: str = DEFAULT_PASS
                     )
                     result.created = True
         result.tenants[slug] = emails
+        content = seed_content(db, tenant_id)
+        result.exams[slug] = sorted(content.exams)
+        result.created = result.created or content.created
     return result

@@ -19,6 +19,7 @@ from invigil.security.permissions import BUILTIN_ROLES
 from invigil.settings import Settings
 from invigil.tenants.models import Tenant
 from tests.conftest import BoundDatabase, bearer, make_tenant, make_user
+from tests.content import factories as content
 
 PARAM = re.compile(r"{([a-z_]+)}")
 
@@ -100,6 +101,9 @@ FACTORIES: dict[str, Callable[[Database, Tenant], str]] = {
     "user_id": _user,
     "role_id": _role,
     "event_id": _audit_event,
+    "bank_id": content.bank_factory,
+    "question_id": content.question_factory,
+    "exam_id": content.exam_factory,
 }
 
 

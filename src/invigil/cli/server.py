@@ -124,7 +124,15 @@ def demo(
         _database(), regions=settings.regions, password=password or demo_data.DEFAULT_PASSWORD
     )
     emit(
-        {"created": result.created, "tenants": result.tenants, "password": result.password},
-        "\n".join(f"{slug}: {', '.join(emails)}" for slug, emails in result.tenants.items())
+        {
+            "created": result.created,
+            "tenants": result.tenants,
+            "exams": result.exams,
+            "password": result.password,
+        },
+        "\n".join(
+            f"{slug}: {', '.join(emails)}\n  exams: {', '.join(result.exams[slug])}"
+            for slug, emails in result.tenants.items()
+        )
         + f"\npassword: {result.password}",
     )

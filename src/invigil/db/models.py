@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from invigil.audit.models import AuditCheckpoint, AuditEvent, AuditHead
+from invigil.content.models import Exam, ExamVersion, Question, QuestionBank, QuestionVersion
 from invigil.db.base import Base
 from invigil.identity.models import (
     AuthSession,
@@ -22,6 +23,11 @@ __all__ = [
     "AuditEvent",
     "AuditHead",
     "AuthSession",
+    "Exam",
+    "ExamVersion",
+    "Question",
+    "QuestionBank",
+    "QuestionVersion",
     "RefreshToken",
     "Role",
     "SignInFailure",

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select, update
 
 from invigil import audit
-from invigil.db.uow import UnitOfWork
+from invigil.db.uow import Actor, UnitOfWork
 from invigil.identity import mfa
 from invigil.identity.models import AuthSession, RefreshToken, SignInFailure, User
 from invigil.identity.service import permissions_of, roles_of
@@ -137,6 +137,7 @@ def sign_in(
     if password and user.password_hash and needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_sign_in_at = datetime.now(UTC)
+    uow.actor = Actor("user", str(user.id))  # from here on, the person acts
     session, refresh = open_session(
         uow,
         settings,

@@ -1,0 +1,127 @@
+"""Demo content: a question bank and one published exam per proctoring
+preset (CONTRACT.md slugs). ``seed_content`` is idempotent: what exists is
+left alone, a demo exam left as a draft is published."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from invigil.content import banks, exams, questions
+from invigil.content.demo_questions import QUESTIONS
+from invigil.content.schemas import ExamIn, QuestionIn
+from invigil.db.engine import Database
+from invigil.db.uow import Actor, UnitOfWork
+
+BANK = "Demo: software engineering"
+CONSENT = (
+    "I agree that my webcam, microphone and screen activity are recorded during this exam "
+    "and reviewed to confirm the integrity of my result. The recordings are kept only as "
+    "long as the exam's retention policy allows."
+)
+
+
+@dataclass
+class ContentSeed:
+    bank_id: uuid.UUID
+    exams: dict[str, uuid.UUID] = field(default_factory=dict)
+    created: bool = False
+
+
+def _ids(uow: UnitOfWork, bank_id: uuid.UUID, *, category: str | None = None,
+         type: str | None = None, difficulty: str | None = None) -> list[str]:  # fmt: skip
+    rows, _ = questions.search(
+        uow,
+        questions.Search(bank_id=bank_id, category=category, type=type, difficulty=difficulty),
+    )
+    return [str(r.question.id) for r in rows]
+
+
+def _exams(uow: UnitOfWork, bank_id: uuid.UUID) -> list[dict[str, Any]]:
+    easy = _ids(uow, bank_id, difficulty="easy")
+    essays = _ids(uow, bank_id, type="essay")
+    python = _ids(uow, bank_id, category="Python")
+    databases = _ids(uow, bank_id, category="Databases")
+    return [
+        {
+            "slug": "practice-demo",
+            "title": "Practice: get to know the exam player",
+            "description": "A short practice round. Nothing here counts.",
+            "settings": {"proctoring_preset": "practice", "attempts_allowed": 5,
+                         "time_limit_minutes": 15, "results_release": "immediately"},
+            "sections": [{"kind": "fixed", "title": "Warm-up", "question_ids": easy[:6]}],
+        },
+        {
+            "slug": "standard-demo",
+            "title": "Backend engineer screening",
+            "description": "Two sections. The second draws questions at random from our bank.",
+            "settings": {"proctoring_preset": "standard", "time_limit_minutes": 40,
+                         "pass_mark_percent": 60, "category_pass_marks": {"Python": 50},
+                         "results_release": "after_review"},
+            "sections": [
+                {"kind": "fixed", "title": "Python", "question_ids": python},
+                {"kind": "pool", "title": "General knowledge", "bank_id": str(bank_id),
+                 "categories": ["Security", "Networking", "Databases"],
+                 "difficulty_mix": {"easy": 2, "medium": 2, "hard": 1}},
+            ],
+        },
+        {
+            "slug": "strict-demo",
+            "title": "Database specialist assessment",
+            "description": "Answer in order; you cannot go back to earlier questions.",
+            "settings": {"proctoring_preset": "strict", "navigation": "linear",
+                         "time_limit_minutes": 30, "pass_mark_percent": 70,
+                         "results_release": "after_review"},
+            "sections": [
+                {"kind": "fixed", "title": "Databases", "question_ids": databases,
+                 "time_limit_minutes": 20},
+                {"kind": "fixed", "title": "Written answer", "question_ids": essays[:1]},
+            ],
+        },
+        {
+            "slug": "high-stakes-demo",
+            "title": "Certified secure developer exam",
+            "description": "One attempt. Keep your face visible and stay in full screen.",
+            "settings": {"proctoring_preset": "high_stakes", "attempts_allowed": 1,
+                         "time_limit_minutes": 45, "navigation": "linear", "pass_mark_percent": 75,
+                         "category_pass_marks": {"Security": 70}, "results_release": "after_review",
+                         "shuffle_options": True,
+                         "proctoring_overrides": {
+                             "face.multiple": {"severity": "critical",
+                                               "action": "provisional_fail"},
+                             "clipboard.paste": {"severity": "high", "action": "flag"}},
+                         "accommodations": {"extra_time_percent": 0}},
+            "sections": [
+                {"kind": "pool", "title": "Security and networks", "bank_id": str(bank_id),
+                 "categories": ["Security", "Networking"], "count": 6},
+                {"kind": "fixed", "title": "Written answer", "question_ids": essays[-1:]},
+            ],
+        },
+    ]  # fmt: skip
+
+
+def seed_content(db: Database, tenant_id: uuid.UUID) -> ContentSeed:
+    """Create what is missing; running it twice changes nothing."""
+    with db.unit_of_work(tenant_id, Actor.operator("demo")) as uow:
+        bank = banks.find_by_name(uow, BANK)
+        created = bank is None
+        if bank is None:
+            bank = banks.create_bank(
+                uow, name=BANK, description="Questions for the demo exams, every type covered."
+            )
+            for item in QUESTIONS:
+                questions.create_question(uow, bank.id, QuestionIn.model_validate(item))
+        result = ContentSeed(bank_id=bank.id, created=created)
+        for spec in _exams(uow, bank.id):
+            exam = exams.find_by_slug(uow, spec["slug"])
+            if exam is None:
+                exam = exams.create_exam(
+                    uow, ExamIn.model_validate(spec | {"consent_text": CONSENT})
+                )
+                result.created = True
+            if exam.status == "draft":
+                exams.publish_exam(uow, exam.id)
+                result.created = True
+            result.exams[exam.slug] = exam.id
+        return result

@@ -1,0 +1,192 @@
+"""Exams: draft -> published -> retired.
+
+The exam row is the editable working copy. Publishing freezes it into an
+immutable ``exam_versions`` row (settings, sections with the exact question
+version ids, a content hash); editing a published exam changes the working
+copy only (``has_draft_changes``) until it is published again as version
+n+1. Candidates always get a published version.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+
+from invigil import audit
+from invigil.content.assemble import Slot, assemble
+from invigil.content.freeze import FrozenExam, freeze, parse_sections, parse_settings
+from invigil.content.models import Exam, ExamVersion
+from invigil.content.schemas import ExamIn, ExamPatchIn
+from invigil.db.uow import UnitOfWork
+from invigil.errors import Conflict, Invalid, NotFound
+from invigil.pagination import decode_cursor, encode_cursor
+
+
+def require_exam(uow: UnitOfWork, exam_id: uuid.UUID) -> Exam:
+    try:
+        return uow.get(Exam, exam_id)
+    except NotFound:
+        raise NotFound(f"exam {exam_id} was not found") from None
+
+
+def find_by_slug(uow: UnitOfWork, slug: str) -> Exam | None:
+    return uow.scalar(select(Exam).where(Exam.slug == slug))
+
+
+def _author(uow: UnitOfWork) -> str:
+    return f"{uow.actor.kind}:{uow.actor.id}"[:80]
+
+
+def create_exam(uow: UnitOfWork, data: ExamIn) -> Exam:
+    if find_by_slug(uow, data.slug) is not None:
+        raise Conflict(f"an exam with the slug {data.slug!r} already exists; choose another")
+    exam = Exam(
+        tenant_id=uow.tenant,
+        slug=data.slug,
+        title=data.title.strip(),
+        description=data.description,
+        consent_text=data.consent_text,
+        settings=data.settings.model_dump(mode="json"),
+        sections=[s.model_dump(mode="json") for s in data.sections],
+        status="draft",
+        has_draft_changes=True,
+    )
+    uow.add(exam)
+    uow.flush()
+    audit.record(uow, "exam.created", exam, {"slug": exam.slug})
+    return exam
+
+
+def update_exam(uow: UnitOfWork, exam_id: uuid.UUID, patch: ExamPatchIn) -> Exam:
+    exam = require_exam(uow, exam_id)
+    if exam.status == "retired":
+        raise Conflict("this exam is retired; it can no longer be changed")
+    given = patch.model_dump(exclude_unset=True, exclude_none=True)
+    if not given:
+        raise Invalid("nothing to change: give at least one field")
+    if "slug" in given and given["slug"] != exam.slug:
+        if find_by_slug(uow, given["slug"]) is not None:
+            raise Conflict(f"an exam with the slug {given['slug']!r} already exists")
+        exam.slug = given["slug"]
+    if "title" in given:
+        exam.title = given["title"].strip()
+    if "description" in given:
+        exam.description = given["description"]
+    if "consent_text" in given:
+        exam.consent_text = given["consent_text"]
+    if "settings" in given:
+        exam.settings = parse_settings(given["settings"]).model_dump(mode="json")
+    if "sections" in given:
+        exam.sections = [s.model_dump(mode="json") for s in parse_sections(given["sections"])]
+    exam.has_draft_changes = True
+    exam.updated_at = datetime.now(UTC)
+    uow.flush()
+    audit.record(uow, "exam.updated", exam, {"changed": sorted(given)})
+    return exam
+
+
+def latest_version(uow: UnitOfWork, exam: Exam) -> ExamVersion | None:
+    if exam.published_version is None:
+        return None
+    return uow.scalar(
+        select(ExamVersion).where(
+            ExamVersion.exam_id == exam.id, ExamVersion.version == exam.published_version
+        )
+    )
+
+
+def publish_exam(uow: UnitOfWork, exam_id: uuid.UUID) -> ExamVersion:
+    exam = require_exam(uow, exam_id)
+    if exam.status == "retired":
+        raise Conflict("a retired exam cannot be published again; copy it into a new exam")
+    frozen = freeze(uow, exam)
+    last = latest_version(uow, exam)
+    if last is not None and last.content_hash == frozen.content_hash:
+        raise Conflict(f"nothing changed since version {last.version}; it is already published")
+    number = (exam.published_version or 0) + 1
+    version = ExamVersion(
+        tenant_id=uow.tenant,
+        exam_id=exam.id,
+        version=number,
+        created_by=_author(uow),
+        content_hash=frozen.content_hash,
+        **frozen.document(),
+    )
+    uow.add(version)
+    exam.status = "published"
+    exam.published_version = number
+    exam.has_draft_changes = False
+    exam.updated_at = datetime.now(UTC)
+    uow.flush()
+    audit.record(
+        uow,
+        "exam.published",
+        exam,
+        {
+            "version": number,
+            "version_id": version.id,
+            "content_hash": frozen.content_hash,
+            "question_versions": sorted(_version_ids(frozen.sections)),
+        },
+    )
+    return version
+
+
+def _version_ids(sections: list[dict[str, Any]]) -> set[str]:
+    return {e["version_id"] for s in sections for e in s.get("questions", s.get("pool", []))}
+
+
+def retire_exam(uow: UnitOfWork, exam_id: uuid.UUID) -> Exam:
+    exam = require_exam(uow, exam_id)
+    if exam.status != "published":
+        raise Conflict(f"only a published exam can be retired (this one is {exam.status})")
+    exam.status = "retired"
+    exam.updated_at = datetime.now(UTC)
+    uow.flush()
+    audit.record(uow, "exam.retired", exam, {"version": exam.published_version})
+    return exam
+
+
+def versions(uow: UnitOfWork, exam: Exam) -> list[ExamVersion]:
+    return uow.scalars(
+        select(ExamVersion).where(ExamVersion.exam_id == exam.id).order_by(ExamVersion.version)
+    )
+
+
+def preview(
+    uow: UnitOfWork, exam_id: uuid.UUID, seed: int | None
+) -> tuple[Exam, int | None, int, list[Slot]]:
+    """A paper as a candidate would get it; writes nothing. A draft is frozen
+    in memory (so its errors show now); a published or retired exam shows
+    its latest published version."""
+    exam = require_exam(uow, exam_id)
+    seed = secrets.randbelow(2**53) if seed is None else seed
+    source: FrozenExam | ExamVersion | None = latest_version(uow, exam)
+    if exam.status == "draft" or source is None:
+        source = freeze(uow, exam)
+    number = source.version if isinstance(source, ExamVersion) else None
+    return exam, number, seed, assemble(source, seed)
+
+
+def list_exams(
+    uow: UnitOfWork, *, status: str | None, limit: int, cursor: str | None
+) -> tuple[list[Exam], str | None]:
+    stmt = select(Exam).order_by(Exam.slug, Exam.id).limit(limit + 1)
+    if status:
+        stmt = stmt.where(Exam.status == status)
+    after = decode_cursor(cursor)
+    if after:
+        stmt = stmt.where(
+            or_(Exam.slug > after[0], and_(Exam.slug == after[0], Exam.id > uuid.UUID(after[1])))
+        )
+    rows = uow.scalars(stmt)
+    nxt = (
+        encode_cursor([rows[limit - 1].slug, str(rows[limit - 1].id)])
+        if len(rows) > limit
+        else None
+    )
+    return rows[:limit], nxt

@@ -1,0 +1,168 @@
+"""QTI 3.0 items for the types QTI expresses directly.
+
+- single_choice, multiple_choice -> ``qti-choice-interaction``
+- short_text, numeric -> ``qti-text-entry-interaction``
+- essay -> ``qti-extended-text-interaction`` (rubric in a scorer rubric block)
+
+Export is one XML document: a ``<qti-items>`` wrapper (namespace
+``urn:invigil:qti-items``) holding one ``qti-assessment-item`` per question
+in the QTI 3.0 namespace; each child is a standalone item. Import takes that
+document or a single ``qti-assessment-item``. What QTI has no place for
+(category, tags, difficulty, the partial-credit rule, case sensitivity, the
+pattern) travels in ``inv:*`` attributes (namespace ``urn:invigil:qti``).
+Other types are left out of an export (see ``dump``).
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from invigil.content import bodies as b
+from invigil.content.formats import number
+from invigil.content.formats.csv import escape
+from invigil.content.schemas import QuestionIn
+
+QTI = "http://www.imsglobal.org/xsd/imsqtiasi_v3p0"
+INV = "urn:invigil:qti"
+WRAP = "urn:invigil:qti-items"
+COVERED = ("single_choice", "multiple_choice", "short_text", "numeric", "essay")
+TEMPLATE = "https://purl.imsglobal.org/spec/qti/v3p0/rptemplates/"
+ET.register_namespace("", QTI)
+ET.register_namespace("inv", INV)
+
+
+def q(tag: str) -> str:
+    return f"{{{QTI}}}{tag}"
+
+
+def inv(name: str) -> str:
+    return f"{{{INV}}}{name}"
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    el = ET.SubElement(parent, q(tag), {k.replace("_", "-"): v for k, v in attrs.items()})
+    if text is not None:
+        el.text = text
+    return el
+
+
+def _declare(item: ET.Element, cardinality: str, base: str, values: list[str]) -> ET.Element:
+    decl = _sub(item, "qti-response-declaration", identifier="RESPONSE",
+                cardinality=cardinality, base_type=base)  # fmt: skip
+    if values:
+        correct = _sub(decl, "qti-correct-response")
+        for v in values:
+            _sub(correct, "qti-value", v)
+    return decl
+
+
+def _outcomes(item: ET.Element, points: float) -> None:
+    for name, value in (("SCORE", "0"), ("MAXSCORE", number(points))):
+        out = _sub(item, "qti-outcome-declaration", identifier=name, cardinality="single",
+                   base_type="float")  # fmt: skip
+        _sub(_sub(out, "qti-default-value"), "qti-value", value)
+
+
+def item_xml(identifier: str, question: QuestionIn) -> ET.Element:
+    body = question.body
+    item = ET.Element(q("qti-assessment-item"), {
+        "identifier": identifier, "title": body.prompt[:80], "adaptive": "false",
+        "time-dependent": "false", inv("type"): body.type, inv("category"): question.category,
+        inv("tags"): ";".join(escape(t) for t in question.tags),
+        inv("difficulty"): question.difficulty,
+    })  # fmt: skip
+    template = "match_correct"
+    if isinstance(body, b.SingleChoice | b.MultipleChoice):
+        ids = [f"C{i + 1}" for i in range(len(body.choices))]
+        right = [body.correct] if isinstance(body, b.SingleChoice) else body.correct
+        multiple = isinstance(body, b.MultipleChoice)
+        decl = _declare(item, "multiple" if multiple else "single", "identifier",
+                        [ids[i] for i in right])  # fmt: skip
+        if isinstance(body, b.MultipleChoice) and body.scoring == "proportional":
+            item.set(inv("scoring"), "proportional")
+            template = "map_response"
+            share = question.points / len(right)
+            mapping = _sub(decl, "qti-mapping", default_value="0", lower_bound="0",
+                           upper_bound=number(question.points))  # fmt: skip
+            for i, ident in enumerate(ids):
+                value = share if i in right else -share
+                _sub(mapping, "qti-map-entry", map_key=ident, mapped_value=repr(value))
+    elif isinstance(body, b.Numeric):
+        _declare(item, "single", "float", [number(body.value)])
+        item.set(inv("tolerance"), number(body.tolerance))
+    elif isinstance(body, b.ShortText):
+        decl = _declare(item, "single", "string", [body.accepted[0]])
+        item.set(inv("case-sensitive"), "true" if body.case_sensitive else "false")
+        if body.pattern:
+            item.set(inv("pattern"), body.pattern)
+        template = "map_response"
+        mapping = _sub(decl, "qti-mapping", default_value="0")
+        for answer in body.accepted:
+            _sub(mapping, "qti-map-entry", map_key=answer, mapped_value=number(question.points),
+                 case_sensitive="true" if body.case_sensitive else "false")  # fmt: skip
+    elif isinstance(body, b.Essay):
+        _declare(item, "single", "string", [])
+        template = ""
+    _outcomes(item, question.points)
+    _content(item, body)
+    if isinstance(body, b.Numeric):
+        _numeric_processing(item, body.tolerance)
+    elif template:
+        _sub(item, "qti-response-processing", template=TEMPLATE + template)
+    return item
+
+
+def _content(item: ET.Element, body: b.Body) -> None:
+    content = _sub(item, "qti-item-body")
+    if isinstance(body, b.Essay):
+        rubric = _sub(content, "qti-rubric-block", view="scorer", use="scoring")
+        listing = ET.SubElement(_sub(rubric, "qti-content-body"), q("ul"))
+        for c in body.rubric:
+            crit = ET.SubElement(listing, q("li"), {"data-criterion": c.name})
+            for lv in c.levels:
+                ET.SubElement(crit, q("span"), {"data-level": lv.label,
+                                                "data-points": number(lv.points)})  # fmt: skip
+    if isinstance(body, b.SingleChoice | b.MultipleChoice):
+        many = isinstance(body, b.MultipleChoice)
+        inter = _sub(content, "qti-choice-interaction", response_identifier="RESPONSE",
+                     max_choices="0" if many else "1", shuffle="true")  # fmt: skip
+        _sub(inter, "qti-prompt", body.prompt)
+        for i, choice in enumerate(body.choices):
+            _sub(inter, "qti-simple-choice", choice, identifier=f"C{i + 1}")
+    else:
+        _sub(content, "p", body.prompt)
+        if isinstance(body, b.Essay):
+            attrs = {"response_identifier": "RESPONSE"}
+            if body.max_words:
+                attrs["data-max-words"] = str(body.max_words)
+            _sub(content, "qti-extended-text-interaction", **attrs)
+        else:
+            _sub(content, "qti-text-entry-interaction", response_identifier="RESPONSE")
+    if body.explanation:
+        feedback = _sub(item, "qti-modal-feedback", outcome_identifier="FEEDBACK",
+                        identifier="EXPLANATION", show_hide="show")  # fmt: skip
+        _sub(feedback, "qti-content-body", body.explanation)
+
+
+def _numeric_processing(item: ET.Element, tolerance: float) -> None:
+    proc = _sub(item, "qti-response-processing")
+    cond = _sub(_sub(proc, "qti-response-condition"), "qti-response-if")
+    eq = _sub(cond, "qti-equal", tolerance_mode="absolute",
+              tolerance=f"{number(tolerance)} {number(tolerance)}")  # fmt: skip
+    _sub(eq, "qti-variable", identifier="RESPONSE")
+    _sub(eq, "qti-correct", identifier="RESPONSE")
+    _sub(_sub(cond, "qti-set-outcome-value", identifier="SCORE"), "qti-variable",
+         identifier="MAXSCORE")  # fmt: skip
+
+
+def dump(questions: list[tuple[str, QuestionIn]]) -> tuple[str, list[str]]:
+    """The document, and the identifiers of questions QTI cannot carry."""
+    root = ET.Element(f"{{{WRAP}}}qti-items")
+    skipped = []
+    for ident, question in questions:
+        if question.body.type in COVERED:
+            root.append(item_xml(ident, question))
+        else:
+            skipped.append(ident)
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True), skipped

@@ -1,0 +1,163 @@
+"""Turn an exam's working copy into the frozen form a version stores.
+
+Fixed sections pin the current version of each question; pool sections
+list the current versions of every question that matches (disjoint from the
+fixed questions and from earlier pools). A pool that cannot be filled is an
+error here, at publish, never at a candidate's start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import and_, func, select
+
+from invigil.audit.canonical import canonical_json
+from invigil.content.assemble import DIFFICULTIES
+from invigil.content.bodies import option_count, parse_body
+from invigil.content.models import Exam, Question, QuestionBank, QuestionVersion
+from invigil.content.schemas import describe
+from invigil.content.settings import ExamSettings, FixedSection, PoolSection, Section
+from invigil.db.uow import UnitOfWork
+from invigil.errors import Invalid
+
+SECTIONS = TypeAdapter(list[Section])
+
+
+@dataclass(frozen=True)
+class FrozenExam:
+    title: str
+    description: str
+    consent_text: str
+    settings: dict[str, Any]
+    sections: list[dict[str, Any]]
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "description": self.description,
+            "consent_text": self.consent_text,
+            "settings": self.settings,
+            "sections": self.sections,
+        }
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(canonical_json(self.document())).hexdigest()
+
+
+def parse_settings(raw: dict[str, Any]) -> ExamSettings:
+    try:
+        return ExamSettings.model_validate(raw)
+    except ValidationError as exc:
+        raise Invalid("the settings are not valid: " + "; ".join(describe(exc))) from None
+
+
+def parse_sections(raw: list[dict[str, Any]]) -> list[FixedSection | PoolSection]:
+    try:
+        return SECTIONS.validate_python(raw)
+    except ValidationError as exc:
+        raise Invalid(
+            "the sections are not valid: " + "; ".join(describe(exc, "sections."))
+        ) from None
+
+
+def _entry(q: Question, v: QuestionVersion) -> dict[str, Any]:
+    return {
+        "question_id": str(q.id),
+        "version_id": str(v.id),
+        "type": q.type,
+        "difficulty": v.difficulty,
+        "options": option_count(parse_body(v.body)),
+    }
+
+
+def _current() -> Any:
+    return select(Question, QuestionVersion).join(
+        QuestionVersion,
+        and_(
+            QuestionVersion.tenant_id == Question.tenant_id,
+            QuestionVersion.question_id == Question.id,
+            QuestionVersion.version == Question.current_version,
+        ),
+    )
+
+
+def freeze(uow: UnitOfWork, exam: Exam) -> FrozenExam:
+    settings = parse_settings(exam.settings)
+    sections = parse_sections(exam.sections)
+    if not sections:
+        raise Invalid("add at least one section with questions before publishing")
+    used: set[uuid.UUID] = {
+        qid for s in sections if isinstance(s, FixedSection) for qid in s.question_ids
+    }
+    out: list[dict[str, Any]] = []
+    for n, s in enumerate(sections, start=1):
+        head = {"kind": s.kind, "title": s.title, "time_limit_minutes": s.time_limit_minutes}
+        if isinstance(s, FixedSection):
+            out.append(head | {"questions": _fixed(uow, n, s)})
+        else:
+            pool = _pool(uow, n, s, used)
+            used |= {uuid.UUID(e["question_id"]) for e in pool}
+            draw = {"count": s.count, "difficulty_mix": s.difficulty_mix}
+            out.append(head | draw | {"pool": pool})
+    return FrozenExam(
+        title=exam.title,
+        description=exam.description,
+        consent_text=exam.consent_text,
+        settings=settings.model_dump(mode="json"),
+        sections=out,
+    )
+
+
+def _fixed(uow: UnitOfWork, n: int, s: FixedSection) -> list[dict[str, Any]]:
+    rows = {
+        q.id: (q, v)
+        for q, v in uow.session.execute(_current().where(Question.id.in_(s.question_ids)))
+    }
+    entries = []
+    for qid in s.question_ids:
+        if qid not in rows:
+            raise Invalid(f"section {n}: question {qid} was not found")
+        q, v = rows[qid]
+        if q.archived_at is not None:
+            raise Invalid(f"section {n}: question {qid} is archived; remove it from the section")
+        entries.append(_entry(q, v))
+    return entries
+
+
+def _pool(uow: UnitOfWork, n: int, s: PoolSection, used: set[uuid.UUID]) -> list[dict[str, Any]]:
+    stmt = _current().where(Question.archived_at.is_(None))
+    if s.bank_id is not None:
+        if uow.session.get(QuestionBank, (uow.tenant, s.bank_id)) is None:
+            raise Invalid(f"section {n}: question bank {s.bank_id} was not found")
+        stmt = stmt.where(Question.bank_id == s.bank_id)
+    if s.categories:
+        wanted = [c.strip().lower() for c in s.categories]
+        stmt = stmt.where(func.lower(QuestionVersion.category).in_(wanted))
+    if s.tags:
+        stmt = stmt.where(QuestionVersion.tags.overlap([t.strip().lower() for t in s.tags]))
+    entries = [_entry(q, v) for q, v in uow.session.execute(stmt) if q.id not in used]
+    entries.sort(key=lambda e: e["version_id"])
+    if s.difficulty_mix is None:
+        if s.draws() > len(entries):
+            raise Invalid(
+                f"section {n} draws {s.draws()} questions but only {len(entries)} match its "
+                "filter; lower the count or widen the filter"
+            )
+        return entries
+    mix: dict[str, int] = {str(k): v for k, v in s.difficulty_mix.items()}
+    entries = [e for e in entries if mix.get(e["difficulty"], 0) > 0]  # only what it can draw
+    for level in DIFFICULTIES:
+        want = mix.get(level, 0)
+        have = sum(1 for e in entries if e["difficulty"] == level)
+        if want > have:
+            raise Invalid(
+                f"section {n} draws {want} {level} questions but only {have} match its filter; "
+                "lower the mix or widen the filter"
+            )
+    return entries

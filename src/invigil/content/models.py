@@ -1,0 +1,141 @@
+"""Content tables: banks, questions and their immutable versions, exams and
+their immutable published versions (migration 0005).
+
+A version row is written once and never changed: the app role holds only
+INSERT and SELECT on ``question_versions`` and ``exam_versions``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from invigil.db.base import Base, TenantScoped
+
+TS = DateTime(timezone=True)
+
+
+class QuestionBank(TenantScoped, Base):
+    __tablename__ = "question_banks"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name", name="uq_question_banks_tenant_id_name"),
+        CheckConstraint("btrim(name) <> ''", name="name_not_blank"),
+    )
+
+    updated_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(String(2000), server_default="")
+
+
+class Question(TenantScoped, Base):
+    """The stable identity of a question; its content lives in versions."""
+
+    __tablename__ = "questions"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "bank_id"],
+            ["question_banks.tenant_id", "question_banks.id"],
+            ondelete="RESTRICT",
+        ),
+        CheckConstraint("current_version >= 1", name="current_version"),
+        Index("ix_questions_bank", "tenant_id", "bank_id", "created_at"),
+    )
+
+    updated_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+    bank_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    type: Mapped[str] = mapped_column(String(32))
+    current_version: Mapped[int] = mapped_column(Integer)
+    archived_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+
+
+class QuestionVersion(TenantScoped, Base):
+    __tablename__ = "question_versions"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "question_id"],
+            ["questions.tenant_id", "questions.id"],
+            ondelete="RESTRICT",
+        ),
+        UniqueConstraint(
+            "tenant_id",
+            "question_id",
+            "version",
+            name="uq_question_versions_tenant_id_question_id_version",
+        ),
+        CheckConstraint("points > 0", name="points"),
+        CheckConstraint("version >= 1", name="version"),
+        CheckConstraint("difficulty IN ('easy', 'medium', 'hard')", name="difficulty"),
+    )
+
+    question_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    version: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    points: Mapped[Decimal] = mapped_column(Numeric(8, 2))
+    category: Mapped[str] = mapped_column(String(100))
+    tags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    difficulty: Mapped[str] = mapped_column(String(8))
+    created_by: Mapped[str] = mapped_column(String(80))
+
+
+class Exam(TenantScoped, Base):
+    """The editable working copy of an exam; publishing freezes it into a version."""
+
+    __tablename__ = "exams"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "slug", name="uq_exams_tenant_id_slug"),
+        CheckConstraint("status IN ('draft', 'published', 'retired')", name="status"),
+        CheckConstraint("slug ~ '^[a-z0-9][a-z0-9-]{1,63}$'", name="slug_format"),
+    )
+
+    updated_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+    slug: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, server_default="")
+    consent_text: Mapped[str] = mapped_column(Text, server_default="")
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    sections: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(16), server_default="draft")
+    published_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    has_draft_changes: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+
+
+class ExamVersion(TenantScoped, Base):
+    __tablename__ = "exam_versions"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "exam_id"], ["exams.tenant_id", "exams.id"], ondelete="RESTRICT"
+        ),
+        UniqueConstraint(
+            "tenant_id", "exam_id", "version", name="uq_exam_versions_tenant_id_exam_id_version"
+        ),
+        CheckConstraint("version >= 1", name="version"),
+    )
+
+    exam_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    consent_text: Mapped[str] = mapped_column(Text)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    sections: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(80))

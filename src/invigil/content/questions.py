@@ -1,0 +1,240 @@
+"""Questions and their immutable versions.
+
+Editing never changes a version: it writes version n+1 and moves the
+question's ``current_version`` pointer. Exams pin the version ids they use.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import and_, func, or_, select
+
+from invigil import audit
+from invigil.content.banks import require_bank
+from invigil.content.models import Question, QuestionVersion
+from invigil.content.schemas import QuestionIn, QuestionPatchIn, describe
+from invigil.db.uow import UnitOfWork
+from invigil.errors import Conflict, Invalid, NotFound
+from invigil.pagination import decode_cursor, encode_cursor
+
+
+@dataclass(frozen=True)
+class Current:
+    """A question with its current version."""
+
+    question: Question
+    version: QuestionVersion
+
+
+def _author(uow: UnitOfWork) -> str:
+    return f"{uow.actor.kind}:{uow.actor.id}"[:80]
+
+
+def as_input(v: QuestionVersion) -> QuestionIn:
+    """A stored version as the input that would recreate it (export, edit)."""
+    return QuestionIn.model_validate(
+        {
+            "category": v.category,
+            "tags": list(v.tags),
+            "difficulty": v.difficulty,
+            "points": float(v.points),
+            "body": v.body,
+        }
+    )
+
+
+def _version(uow: UnitOfWork, q: Question, n: int, data: QuestionIn) -> QuestionVersion:
+    v = QuestionVersion(
+        tenant_id=uow.tenant,
+        question_id=q.id,
+        version=n,
+        body=data.body.model_dump(mode="json"),
+        points=Decimal(str(data.points)),
+        category=data.category,
+        tags=list(data.tags),
+        difficulty=data.difficulty,
+        created_by=_author(uow),
+    )
+    uow.add(v)
+    return v
+
+
+def require_question(uow: UnitOfWork, question_id: uuid.UUID) -> Question:
+    try:
+        return uow.get(Question, question_id)
+    except NotFound:
+        raise NotFound(f"question {question_id} was not found") from None
+
+
+def current(uow: UnitOfWork, q: Question) -> QuestionVersion:
+    v = uow.scalar(
+        select(QuestionVersion).where(
+            QuestionVersion.question_id == q.id, QuestionVersion.version == q.current_version
+        )
+    )
+    assert v is not None, "a question always has its current version"
+    return v
+
+
+def add_questions(uow: UnitOfWork, bank_id: uuid.UUID, items: list[QuestionIn]) -> list[Current]:
+    """Create questions (version 1 each) in one flush; the caller audits."""
+    out = []
+    start = datetime.now(UTC)
+    for n, data in enumerate(items):
+        q = Question(
+            tenant_id=uow.tenant,
+            id=uuid.uuid4(),
+            bank_id=bank_id,
+            type=data.body.type,
+            current_version=1,
+            created_at=start + timedelta(microseconds=n),  # keeps the file's order in lists
+        )
+        uow.add(q)
+        out.append(Current(q, _version(uow, q, 1, data)))
+    uow.flush()
+    return out
+
+
+def create_question(uow: UnitOfWork, bank_id: uuid.UUID, data: QuestionIn) -> Current:
+    require_bank(uow, bank_id)
+    made = add_questions(uow, bank_id, [data])[0]
+    audit.record(
+        uow,
+        "question.created",
+        made.question,
+        {"bank_id": bank_id, "version": 1, "version_id": made.version.id, "type": data.body.type},
+    )
+    return made
+
+
+def update_question(uow: UnitOfWork, question_id: uuid.UUID, patch: QuestionPatchIn) -> Current:
+    q = require_question(uow, question_id)
+    if q.archived_at is not None:
+        raise Conflict("this question is archived; it can no longer be edited")
+    given = patch.model_dump(exclude_unset=True, exclude_none=True)
+    if not given:
+        raise Invalid(
+            "nothing to change: give at least one of category, tags, difficulty, points, body"
+        )
+    old = current(uow, q)
+    merged: dict[str, Any] = as_input(old).model_dump(mode="json") | given
+    try:
+        data = QuestionIn.model_validate(merged)
+    except ValidationError as exc:
+        problems = describe(exc)
+        raise Invalid("the question was not changed: " + "; ".join(problems)) from None
+    if data.body.type != q.type:
+        raise Invalid(
+            f"a question's type cannot change (it is {q.type}); create a new question instead"
+        )
+    if data == as_input(old):
+        raise Invalid("nothing to change: the question already says exactly this")
+    q.current_version += 1
+    q.updated_at = datetime.now(UTC)
+    v = _version(uow, q, q.current_version, data)
+    uow.flush()
+    audit.record(
+        uow,
+        "question.updated",
+        q,
+        {"version": q.current_version, "version_id": v.id, "changed": sorted(given)},
+    )
+    return Current(q, v)
+
+
+def archive_question(uow: UnitOfWork, question_id: uuid.UUID) -> Current:
+    """Archived questions stay readable (exams pin their versions) but are
+    no longer drawn by pools, editable, or accepted in new exam sections."""
+    q = require_question(uow, question_id)
+    if q.archived_at is None:
+        q.archived_at = datetime.now(UTC)
+        uow.flush()
+        audit.record(uow, "question.archived", q, {"version": q.current_version})
+    return Current(q, current(uow, q))
+
+
+def history(uow: UnitOfWork, q: Question) -> list[QuestionVersion]:
+    return uow.scalars(
+        select(QuestionVersion)
+        .where(QuestionVersion.question_id == q.id)
+        .order_by(QuestionVersion.version)
+    )
+
+
+@dataclass(frozen=True)
+class Search:
+    bank_id: uuid.UUID | None = None
+    text: str | None = None
+    category: str | None = None
+    tag: str | None = None
+    type: str | None = None
+    difficulty: str | None = None
+    include_archived: bool = False
+
+
+def _joined() -> Any:
+    return select(Question, QuestionVersion).join(
+        QuestionVersion,
+        and_(
+            QuestionVersion.tenant_id == Question.tenant_id,
+            QuestionVersion.question_id == Question.id,
+            QuestionVersion.version == Question.current_version,
+        ),
+    )
+
+
+def search(
+    uow: UnitOfWork, f: Search, *, limit: int | None = None, cursor: str | None = None
+) -> tuple[list[Current], str | None]:
+    """Current versions, oldest first (created_at, id), with keyset paging."""
+    stmt = _joined()
+    if f.bank_id is not None:
+        stmt = stmt.where(Question.bank_id == f.bank_id)
+    if not f.include_archived:
+        stmt = stmt.where(Question.archived_at.is_(None))
+    if f.type:
+        stmt = stmt.where(Question.type == f.type)
+    if f.difficulty:
+        stmt = stmt.where(QuestionVersion.difficulty == f.difficulty)
+    if f.category:
+        stmt = stmt.where(func.lower(QuestionVersion.category) == f.category.strip().lower())
+    if f.tag:
+        stmt = stmt.where(QuestionVersion.tags.contains([f.tag.strip().lower()]))
+    if f.text:
+        like = "%" + f.text.strip().replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+        like += "%"
+        stmt = stmt.where(
+            or_(
+                QuestionVersion.body["prompt"].astext.ilike(like),
+                QuestionVersion.body["explanation"].astext.ilike(like),
+            )
+        )
+    after = decode_cursor(cursor)
+    if after:
+        at, ident = datetime.fromisoformat(after[0]), uuid.UUID(after[1])
+        stmt = stmt.where(
+            or_(Question.created_at > at, and_(Question.created_at == at, Question.id > ident))
+        )
+    stmt = stmt.order_by(Question.created_at, Question.id)
+    if limit is not None:
+        stmt = stmt.limit(limit + 1)
+    rows = [Current(q, v) for q, v in uow.session.execute(stmt)]
+    nxt = None
+    if limit is not None and len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1].question
+        nxt = encode_cursor([last.created_at.isoformat(), str(last.id)])
+    return rows, nxt
+
+
+def versions_by_id(uow: UnitOfWork, ids: list[uuid.UUID]) -> dict[uuid.UUID, QuestionVersion]:
+    if not ids:
+        return {}
+    found = uow.scalars(select(QuestionVersion).where(QuestionVersion.id.in_(ids)))
+    return {v.id: v for v in found}

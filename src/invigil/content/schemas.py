@@ -1,0 +1,248 @@
+"""Request and response shapes of the content API (bodies are in ``bodies``)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from invigil.content.bodies import Body, Essay
+from invigil.content.settings import ExamSettings, Section
+
+Difficulty = Literal["easy", "medium", "hard"]
+
+
+def clean_tags(tags: list[str]) -> list[str]:
+    """Trimmed, lower-case, without duplicates, in the order given."""
+    out: list[str] = []
+    for tag in tags:
+        t = " ".join(tag.split()).lower()
+        if t and t not in out:
+            out.append(t)
+    return out
+
+
+class QuestionIn(BaseModel):
+    """One question as authors write it: the API body, one JSON import item."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: str = Field(min_length=1, max_length=100, description="used for breakdowns")
+    tags: list[Annotated[str, Field(max_length=50)]] = Field(default_factory=list, max_length=20)
+    difficulty: Difficulty = "medium"
+    points: float = Field(gt=0, le=1000, allow_inf_nan=False)
+    body: Body
+
+    @field_validator("category")
+    @classmethod
+    def _category(cls, v: str) -> str:
+        v = " ".join(v.split())
+        if not v:
+            raise ValueError("the category needs some text")
+        return v
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, v: list[str]) -> list[str]:
+        return clean_tags(v)
+
+    @field_validator("points")
+    @classmethod
+    def _points(cls, v: float) -> float:
+        if round(v, 2) != v:
+            raise ValueError("points may have at most two decimals")
+        return v
+
+    @model_validator(mode="after")
+    def _rubric(self) -> QuestionIn:
+        if isinstance(self.body, Essay) and abs(self.body.rubric_points() - self.points) > 1e-9:
+            raise ValueError(
+                f"the rubric's best levels add up to {self.body.rubric_points():g} points, "
+                f"but the question is worth {self.points:g}; make them equal"
+            )
+        return self
+
+
+class QuestionCreateIn(QuestionIn):
+    bank_id: uuid.UUID
+
+
+class QuestionPatchIn(BaseModel):
+    """Any field given replaces the current one; the result is a new version."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: str | None = None
+    tags: list[str] | None = None
+    difficulty: Difficulty | None = None
+    points: float | None = None
+    body: dict[str, Any] | None = Field(default=None, description="a whole new body")
+
+
+class VersionOut(BaseModel):
+    id: uuid.UUID
+    version: int
+    category: str
+    tags: list[str]
+    difficulty: str
+    points: float
+    body: dict[str, Any]
+    created_at: datetime
+    created_by: str
+
+
+class QuestionOut(BaseModel):
+    id: uuid.UUID
+    bank_id: uuid.UUID
+    type: str
+    version: int
+    version_id: uuid.UUID
+    category: str
+    tags: list[str]
+    difficulty: str
+    points: float
+    body: dict[str, Any]
+    archived: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class QuestionDetailOut(QuestionOut):
+    versions: list[VersionOut]
+
+
+class BankIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=2000)
+
+
+class BankPatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+
+
+class BankOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    name: str
+    description: str
+    questions: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ImportProblem(BaseModel):
+    where: str
+    message: str
+
+
+class ImportOut(BaseModel):
+    imported: int
+    question_ids: list[uuid.UUID]
+
+
+class ExamIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$", description="unique per tenant")
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=20_000, description="instructions")
+    consent_text: str = Field(default="", max_length=20_000)
+    settings: ExamSettings = Field(default_factory=ExamSettings)
+    sections: list[Section] = Field(default_factory=list, max_length=50)
+
+
+class ExamPatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    slug: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{1,63}$")
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=20_000)
+    consent_text: str | None = Field(default=None, max_length=20_000)
+    settings: dict[str, Any] | None = None
+    sections: list[dict[str, Any]] | None = None
+
+
+class ExamOut(BaseModel):
+    id: uuid.UUID
+    slug: str
+    title: str
+    description: str
+    consent_text: str
+    status: str
+    published_version: int | None
+    has_draft_changes: bool
+    settings: dict[str, Any]
+    sections: list[dict[str, Any]]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ExamVersionOut(BaseModel):
+    id: uuid.UUID
+    exam_id: uuid.UUID
+    version: int
+    title: str
+    content_hash: str
+    settings: dict[str, Any]
+    sections: list[dict[str, Any]]
+    created_at: datetime
+    created_by: str
+
+
+class PreviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seed: int | None = Field(default=None, ge=0, le=2**53 - 1)
+
+
+class PreviewItemOut(BaseModel):
+    section: int
+    question_id: uuid.UUID
+    question_version_id: uuid.UUID
+    type: str
+    points: float
+    body: dict[str, Any] = Field(description="what the candidate sees: no answers")
+
+
+class PreviewOut(BaseModel):
+    exam_id: uuid.UUID
+    version: int | None = Field(description="the published version shown, null for a draft")
+    seed: int
+    items: list[PreviewItemOut]
+
+
+def describe(exc: ValidationError, prefix: str = "") -> list[str]:
+    """Pydantic errors as sentences an author can act on."""
+    out = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"] if not _is_variant(p)]
+        where = ".".join(loc)
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "union_tag_invalid":
+            msg = f"unknown question type {err['input'].get('type')!r}; use one of: " + (
+                ", ".join(_types())
+            )
+        elif err["type"] == "union_tag_not_found":
+            msg = "say which type of question this is (type: single_choice, essay, ...)"
+        elif err["type"] == "extra_forbidden":
+            msg = "this field is not known here; remove it"
+        elif err["type"] == "missing":
+            msg = "this field is required"
+        out.append(f"{prefix}{where + ': ' if where else ''}{msg}")
+    return out
+
+
+def _types() -> list[str]:
+    from invigil.content.bodies import TYPES
+
+    return list(TYPES)
+
+
+def _is_variant(part: object) -> bool:
+    from invigil.content.bodies import TYPES
+
+    return isinstance(part, str) and (part in TYPES or part.startswith("function-"))

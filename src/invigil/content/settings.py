@@ -1,0 +1,124 @@
+"""An exam's settings and sections, validated before they are stored.
+
+The proctoring ``overrides`` are only checked for shape here (event kind ->
+severity and action, from CONTRACT.md); the proctoring issue owns their
+meaning.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+EventKind = Literal[
+    "face.none",
+    "face.multiple",
+    "face.mismatch",
+    "audio.voice",
+    "focus.lost",
+    "tab.hidden",
+    "fullscreen.exit",
+    "devtools.open",
+    "clipboard.copy",
+    "clipboard.paste",
+    "context_menu",
+    "screen.share_stopped",
+    "camera.stopped",
+    "network.offline",
+    "detector.failed",
+]
+Severity = Literal["info", "low", "medium", "high", "critical"]
+Action = Literal["log", "warn", "flag", "auto_submit", "provisional_fail"]
+Preset = Literal["practice", "standard", "strict", "high_stakes"]
+Difficulty = Literal["easy", "medium", "hard"]
+Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Override(_Strict):
+    severity: Severity
+    action: Action
+
+
+class Accommodations(_Strict):
+    extra_time_percent: int = Field(default=0, ge=0, le=300)
+
+
+class ExamSettings(_Strict):
+    time_limit_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
+    opens_at: datetime | None = None
+    closes_at: datetime | None = None
+    attempts_allowed: int = Field(default=1, ge=1, le=100)
+    navigation: Literal["free", "linear"] = "free"
+    pass_mark_percent: Percent | None = None
+    category_pass_marks: dict[str, Percent] = Field(default_factory=dict, max_length=100)
+    results_release: Literal["immediately", "after_review", "never"] = "after_review"
+    proctoring_preset: Preset = "standard"
+    proctoring_overrides: dict[EventKind, Override] = Field(default_factory=dict)
+    shuffle_questions: bool = True
+    shuffle_options: bool = True
+    accommodations: Accommodations = Field(default_factory=Accommodations)
+
+    @model_validator(mode="after")
+    def _window(self) -> ExamSettings:
+        for at in (self.opens_at, self.closes_at):
+            if at is not None and at.tzinfo is None:
+                raise ValueError("give opening and closing times with a time zone (e.g. ...Z)")
+        if self.opens_at and self.closes_at and self.closes_at <= self.opens_at:
+            raise ValueError("the exam must close after it opens")
+        return self
+
+
+class FixedSection(_Strict):
+    """These questions, in this order (their current versions are pinned at publish)."""
+
+    kind: Literal["fixed"] = "fixed"
+    title: str = Field(default="", max_length=200)
+    time_limit_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
+    question_ids: list[uuid.UUID] = Field(min_length=1, max_length=500)
+
+    @field_validator("question_ids")
+    @classmethod
+    def _unique(cls, v: list[uuid.UUID]) -> list[uuid.UUID]:
+        if len(set(v)) != len(v):
+            raise ValueError("a question appears twice in this section")
+        return v
+
+
+class PoolSection(_Strict):
+    """Draw ``count`` questions (or a mix by difficulty) from those that match.
+
+    A question matches when it is in ``bank_id`` (if given), in one of
+    ``categories`` (if any), has at least one of ``tags`` (if any), and is
+    not archived. A question that two sections could use belongs to the
+    first one, so a candidate never sees it twice.
+    """
+
+    kind: Literal["pool"] = "pool"
+    title: str = Field(default="", max_length=200)
+    time_limit_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
+    bank_id: uuid.UUID | None = None
+    categories: list[str] = Field(default_factory=list, max_length=50)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    count: int | None = Field(default=None, ge=1, le=500)
+    difficulty_mix: dict[Difficulty, Annotated[int, Field(ge=0, le=500)]] | None = None
+
+    @model_validator(mode="after")
+    def _draw(self) -> PoolSection:
+        if (self.count is None) == (self.difficulty_mix is None):
+            raise ValueError("say how many questions to draw: either count or difficulty_mix")
+        if self.difficulty_mix is not None and sum(self.difficulty_mix.values()) < 1:
+            raise ValueError("the difficulty mix must draw at least one question")
+        return self
+
+    def draws(self) -> int:
+        return self.count if self.count is not None else sum((self.difficulty_mix or {}).values())
+
+
+Section = Annotated[FixedSection | PoolSection, Field(discriminator="kind")]

@@ -1,0 +1,98 @@
+"""Import and export of a bank's questions (JSON, CSV, QTI 3.0).
+
+Import is all or nothing: the whole file is read and validated first, and a
+single problem refuses it with a report naming each problem by line (CSV),
+index (JSON) or item identifier (QTI). Nothing is half-imported.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Literal
+
+from invigil import audit
+from invigil.content import questions
+from invigil.content.banks import require_bank
+from invigil.content.formats import MAX_BYTES, Parsed, qti, qti_read
+from invigil.content.formats import csv as csv_format
+from invigil.content.formats import json as json_format
+from invigil.content.questions import Current, Search
+from invigil.db.uow import UnitOfWork
+from invigil.errors import Invalid
+
+Format = Literal["json", "csv", "qti"]
+MEDIA_TYPES: dict[str, str] = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "qti": "application/xml",
+}
+EXTENSIONS = {"json": "json", "csv": "csv", "qti": "xml"}
+PARSERS = {"json": json_format.parse, "csv": csv_format.parse, "qti": qti_read.parse}
+
+
+def parse(fmt: Format, content: bytes) -> Parsed:
+    if len(content) > MAX_BYTES:
+        raise Invalid(f"the file is too large (at most {MAX_BYTES // (1024 * 1024)} MB)")
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Invalid("the file is not UTF-8 text; save it as UTF-8 and try again") from None
+    if not text.strip():
+        raise Invalid("the file is empty")
+    return PARSERS[fmt](text)
+
+
+def import_questions(
+    uow: UnitOfWork, bank_id: uuid.UUID, fmt: Format, content: bytes
+) -> list[Current]:
+    bank = require_bank(uow, bank_id)
+    parsed = parse(fmt, content)
+    if parsed.problems:
+        n = len(parsed.problems)
+        raise Invalid(
+            f"nothing was imported: the file has {n} problem{'s' if n > 1 else ''}; "
+            "fix them and import the whole file again",
+            problems=[{"where": w, "message": m} for w, m in parsed.problems],
+        )
+    if not parsed.questions:
+        raise Invalid("the file holds no questions")
+    made = questions.add_questions(uow, bank.id, parsed.questions)
+    audit.record(
+        uow,
+        "question.imported",
+        bank,
+        {
+            "format": fmt,
+            "count": len(made),
+            "question_ids": [m.question.id for m in made],
+            "version_ids": [m.version.id for m in made],
+        },
+    )
+    return made
+
+
+@dataclass(frozen=True)
+class Export:
+    text: str
+    media_type: str
+    filename: str
+    skipped: list[str]
+
+
+def export_questions(uow: UnitOfWork, bank_id: uuid.UUID, fmt: Format) -> Export:
+    """The current version of every live question of the bank, oldest first."""
+    bank = require_bank(uow, bank_id)
+    rows, _ = questions.search(uow, Search(bank_id=bank.id))
+    items = [questions.as_input(r.version) for r in rows]
+    skipped: list[str] = []
+    if fmt == "json":
+        text = json_format.dump(items)
+    elif fmt == "csv":
+        text = csv_format.dump(items)
+    else:
+        text, skipped = qti.dump(
+            [(f"Q-{r.question.id}", i) for r, i in zip(rows, items, strict=True)]
+        )
+    name = f"questions-{bank.id}.{EXTENSIONS[fmt]}"
+    return Export(text, MEDIA_TYPES[fmt], name, skipped)

@@ -1,0 +1,116 @@
+"""Models as API shapes."""
+
+from __future__ import annotations
+
+from invigil.content.assemble import Slot
+from invigil.content.bodies import parse_body
+from invigil.content.models import Exam, ExamVersion, QuestionBank, QuestionVersion
+from invigil.content.paper import candidate_body
+from invigil.content.questions import Current
+from invigil.content.schemas import (
+    BankOut,
+    ExamOut,
+    ExamVersionOut,
+    PreviewItemOut,
+    QuestionDetailOut,
+    QuestionOut,
+    VersionOut,
+)
+
+
+def bank_out(bank: QuestionBank, count: int) -> BankOut:
+    return BankOut(
+        id=bank.id,
+        name=bank.name,
+        description=bank.description,
+        questions=count,
+        created_at=bank.created_at,
+        updated_at=bank.updated_at,
+    )
+
+
+def version_out(v: QuestionVersion) -> VersionOut:
+    return VersionOut(
+        id=v.id,
+        version=v.version,
+        category=v.category,
+        tags=list(v.tags),
+        difficulty=v.difficulty,
+        points=float(v.points),
+        body=v.body,
+        created_at=v.created_at,
+        created_by=v.created_by,
+    )
+
+
+def question_out(c: Current) -> QuestionOut:
+    q, v = c.question, c.version
+    return QuestionOut(
+        id=q.id,
+        bank_id=q.bank_id,
+        type=q.type,
+        version=v.version,
+        version_id=v.id,
+        category=v.category,
+        tags=list(v.tags),
+        difficulty=v.difficulty,
+        points=float(v.points),
+        body=v.body,
+        archived=q.archived_at is not None,
+        created_at=q.created_at,
+        updated_at=q.updated_at,
+    )
+
+
+def question_detail(c: Current, history: list[QuestionVersion]) -> QuestionDetailOut:
+    return QuestionDetailOut(
+        **question_out(c).model_dump(), versions=[version_out(v) for v in history]
+    )
+
+
+def exam_out(e: Exam) -> ExamOut:
+    return ExamOut(
+        id=e.id,
+        slug=e.slug,
+        title=e.title,
+        description=e.description,
+        consent_text=e.consent_text,
+        status=e.status,
+        published_version=e.published_version,
+        has_draft_changes=e.has_draft_changes,
+        settings=e.settings,
+        sections=e.sections,
+        created_at=e.created_at,
+        updated_at=e.updated_at,
+    )
+
+
+def exam_version_out(v: ExamVersion) -> ExamVersionOut:
+    return ExamVersionOut(
+        id=v.id,
+        exam_id=v.exam_id,
+        version=v.version,
+        title=v.title,
+        content_hash=v.content_hash,
+        settings=v.settings,
+        sections=v.sections,
+        created_at=v.created_at,
+        created_by=v.created_by,
+    )
+
+
+def preview_items(slots: list[Slot], versions: dict[str, QuestionVersion]) -> list[PreviewItemOut]:
+    out = []
+    for slot in slots:
+        v = versions[slot.version_id]
+        out.append(
+            PreviewItemOut(
+                section=slot.section,
+                question_id=v.question_id,
+                question_version_id=v.id,
+                type=slot.type,
+                points=float(v.points),
+                body=candidate_body(parse_body(v.body), slot),
+            )
+        )
+    return out
