@@ -17,6 +17,7 @@ from invigil import health as health_checks
 from invigil.audit import api as audit_api
 from invigil.audit import pages as audit_pages
 from invigil.content import api as content_api
+from invigil.content import pages as content_pages
 from invigil.context import Services
 from invigil.db.engine import Database
 from invigil.errors import PROBLEM_MEDIA_TYPE, DomainError, Invalid, problem
@@ -173,5 +174,6 @@ def create_app(
     app.include_router(content_api.router)
     app.include_router(identity_pages.router)
     app.include_router(audit_pages.router)
+    app.include_router(content_pages.router)
     app.include_router(pages.router)
     return app

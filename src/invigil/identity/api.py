@@ -49,9 +49,7 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _tokens(
-    request: Request, tenant: str, outcome: auth.SignInOutcome | auth.RefreshOutcome
-) -> TokenOut:
+def _tokens(request: Request, tenant: str, outcome: auth.Outcome) -> TokenOut:
     assert outcome.user and outcome.session and outcome.refresh_token
     access, expires_in = request.app.state.services.tokens.issue(
         user_id=outcome.user.id,

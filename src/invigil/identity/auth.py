@@ -34,7 +34,9 @@ THROTTLED = "too many failed sign-ins from this address; wait a few minutes and 
 
 
 @dataclass
-class SignInOutcome:
+class Outcome:
+    """What a sign-in or a refresh produced: a session and its secret, or why not."""
+
     ok: bool
     user: User | None = None
     session: AuthSession | None = None
@@ -44,6 +46,7 @@ class SignInOutcome:
     mfa_required: bool = False
     throttled: bool = False
     retry_after: int = 0
+    reused: bool = False  # a spent refresh token came back: the family was revoked
 
 
 def _window(settings: Settings) -> datetime:
@@ -70,7 +73,7 @@ def _fail(
     address: str,
     user: User | None,
     reason: str,
-) -> SignInOutcome:
+) -> Outcome:
     uow.add(SignInFailure(tenant_id=uow.tenant, email_key=email_key, address=address))
     uow.flush()
     subject = user if user is not None else ("sign_in", email_key)
@@ -83,7 +86,7 @@ def _fail(
             subject,
             {"failures": count, "minutes": settings.sign_in_window_minutes},
         )
-    return SignInOutcome(ok=False, mfa_required=(reason == "otp_missing"))
+    return Outcome(ok=False, mfa_required=(reason == "otp_missing"))
 
 
 def sign_in(
@@ -97,13 +100,11 @@ def sign_in(
     address: str,
     user_agent: str,
     kind: str = "api",
-) -> SignInOutcome:
+) -> Outcome:
     email_key = email.strip().lower()
     if _failures(uow, settings, address=address) >= settings.sign_in_max_failures_per_address:
         audit.record(uow, "auth.throttled", ("address", address), {"email": email_key})
-        return SignInOutcome(
-            ok=False, throttled=True, retry_after=settings.sign_in_window_minutes * 60
-        )
+        return Outcome(ok=False, throttled=True, retry_after=settings.sign_in_window_minutes * 60)
     locked = (
         _failures(uow, settings, email_key=email_key) >= settings.sign_in_max_failures_per_account
     )
@@ -159,7 +160,7 @@ def sign_in(
             "enroll_only": enroll_only,
         },
     )
-    return SignInOutcome(
+    return Outcome(
         ok=True,
         user=user,
         session=session,
@@ -212,18 +213,7 @@ def open_session(
     return session, secret
 
 
-@dataclass
-class RefreshOutcome:
-    ok: bool
-    user: User | None = None
-    session: AuthSession | None = None
-    refresh_token: str | None = None
-    roles: list[str] = field(default_factory=list)
-    permissions: list[str] = field(default_factory=list)
-    reused: bool = False
-
-
-def refresh(uow: UnitOfWork, settings: Settings, secret: str) -> RefreshOutcome:
+def refresh(uow: UnitOfWork, settings: Settings, secret: str) -> Outcome:
     """Rotate: the presented token is spent and a new one issued. A spent
     token presented again means it was stolen: the whole family is revoked."""
     now = datetime.now(UTC)
@@ -231,7 +221,7 @@ def refresh(uow: UnitOfWork, settings: Settings, secret: str) -> RefreshOutcome:
         select(RefreshToken).where(RefreshToken.token_hash == digest(secret)).with_for_update()
     )
     if token is None:
-        return RefreshOutcome(ok=False)
+        return Outcome(ok=False)
     session = uow.get(AuthSession, token.session_id)
     if token.used_at is not None:
         if session.revoked_at is None:
@@ -242,7 +232,7 @@ def refresh(uow: UnitOfWork, settings: Settings, secret: str) -> RefreshOutcome:
                 session,
                 {"user": str(session.user_id), "reason": "refresh_token_reused"},
             )
-        return RefreshOutcome(ok=False, reused=True)
+        return Outcome(ok=False, reused=True)
     user = uow.get(User, session.user_id)
     if (
         session.revoked_at is not None
@@ -250,7 +240,7 @@ def refresh(uow: UnitOfWork, settings: Settings, secret: str) -> RefreshOutcome:
         or session.expires_at <= now
         or user.status != "active"
     ):
-        return RefreshOutcome(ok=False)
+        return Outcome(ok=False)
     token.used_at = now
     secret_new = new_secret("rt", uow.tenant)
     uow.add(
@@ -268,7 +258,7 @@ def refresh(uow: UnitOfWork, settings: Settings, secret: str) -> RefreshOutcome:
     if session.mfa_enroll_only:
         granted = [Permission.ACCOUNT_SELF.value]
     audit.record(uow, "auth.token_refreshed", session, {"user": str(user.id)})
-    return RefreshOutcome(
+    return Outcome(
         ok=True,
         user=user,
         session=session,

@@ -43,12 +43,14 @@ _EVERYONE = {P.ACCOUNT_SELF}
 
 BUILTIN_ROLES: dict[str, frozenset[Permission]] = {
     "tenant_admin": frozenset(Permission),
+    # Authors write the questions of their exams; question_manager curates banks alone.
     "exam_author": frozenset(
         _EVERYONE
         | {
             P.EXAM_CREATE,
             P.EXAM_PUBLISH,
             P.EXAM_VIEW,
+            P.QUESTION_MANAGE,
             P.QUESTION_VIEW,
             P.CANDIDATE_INVITE,
             P.CANDIDATE_VIEW,

@@ -67,6 +67,8 @@ def page_nav(request: Request, page: PageContext | None) -> Nav | None:
             ("/admin/roles", "Roles", P.ROLE_VIEW),
             ("/admin/security", "Security", P.TENANT_MANAGE),
             ("/admin/audit", "Audit log", P.AUDIT_VIEW),
+            ("/authoring/banks", "Questions", P.QUESTION_VIEW),
+            ("/authoring/exams", "Exams", P.EXAM_VIEW),
             ("/account", "Account", P.ACCOUNT_SELF),
         )
         if page.can(perm)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from invigil.db.uow import UnitOfWork
 from invigil.errors import Conflict, Invalid
 from invigil.identity import mfa, service, views
 from invigil.identity.pages.common import (
@@ -124,6 +126,25 @@ def user_roles(
     return _redirect(f"/admin/users/{uid}", "roles-saved")
 
 
+def _user_action(
+    request: Request,
+    ctx: PageContext,
+    user_id: str,
+    csrf: str,
+    act: Callable[[UnitOfWork, uuid.UUID], object],
+    notice: str,
+) -> Response:
+    """One button on the user page: check, act in a savepoint, come back."""
+    check_csrf(ctx, csrf)
+    uid = service.require_user(ctx.uow, _parse_id(user_id, "user")).id
+    try:
+        with _change(ctx.uow):
+            act(ctx.uow, uid)
+    except (Invalid, Conflict) as exc:
+        return _user_page(request, ctx, uid, status=exc.status, error=exc.detail)
+    return _redirect(f"/admin/users/{uid}", notice)
+
+
 @router.post("/admin/users/{user_id}/deactivate", response_class=HTMLResponse)
 def user_deactivate(
     request: Request,
@@ -131,14 +152,7 @@ def user_deactivate(
     csrf: FormStr = "",
     ctx: PageContext = requires_page(P.USER_MANAGE),
 ) -> Response:
-    check_csrf(ctx, csrf)
-    uid = service.require_user(ctx.uow, _parse_id(user_id, "user")).id
-    try:
-        with _change(ctx.uow):
-            service.deactivate_user(ctx.uow, uid)
-    except (Invalid, Conflict) as exc:
-        return _user_page(request, ctx, uid, status=exc.status, error=exc.detail)
-    return _redirect(f"/admin/users/{uid}", "deactivated")
+    return _user_action(request, ctx, user_id, csrf, service.deactivate_user, "deactivated")
 
 
 @router.post("/admin/users/{user_id}/reactivate", response_class=HTMLResponse)
@@ -148,14 +162,7 @@ def user_reactivate(
     csrf: FormStr = "",
     ctx: PageContext = requires_page(P.USER_MANAGE),
 ) -> Response:
-    check_csrf(ctx, csrf)
-    uid = service.require_user(ctx.uow, _parse_id(user_id, "user")).id
-    try:
-        with _change(ctx.uow):
-            service.reactivate_user(ctx.uow, uid)
-    except (Invalid, Conflict) as exc:
-        return _user_page(request, ctx, uid, status=exc.status, error=exc.detail)
-    return _redirect(f"/admin/users/{uid}", "reactivated")
+    return _user_action(request, ctx, user_id, csrf, service.reactivate_user, "reactivated")
 
 
 @router.post("/admin/users/{user_id}/reset-password", response_class=HTMLResponse)

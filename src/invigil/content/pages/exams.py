@@ -1,0 +1,578 @@
+"""Exams: the list, one exam (details, settings, sections, publish, retire,
+versions) and the preview of a paper as a candidate would get it."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy import select
+
+from invigil.content import banks, exams, questions, views
+from invigil.content.models import Exam, Question
+from invigil.content.pages.common import TYPE_LABELS, problems, redirect, render, split_list
+from invigil.content.questions import Search
+from invigil.content.schemas import ExamIn, ExamPatchIn
+from invigil.content.settings import ExamSettings, FixedSection, PoolSection
+from invigil.errors import Conflict, Invalid
+from invigil.identity.pages.common import FormList, FormStr, _change, _parse_id
+from invigil.pagination import decode_cursor
+from invigil.security.permissions import Permission as P
+from invigil.web.session import PageContext, check_csrf, requires_page
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 50
+MAX_SEED = 2**53 - 1
+PICK_LIMIT = 200
+
+EXAM_LABELS = {
+    "slug": "Short name",
+    "title": "Title",
+    "description": "Instructions",
+    "consent_text": "Consent text",
+    "time_limit_minutes": "Time limit",
+    "opens_at": "Opens",
+    "closes_at": "Closes",
+    "attempts_allowed": "Attempts allowed",
+    "navigation": "Navigation",
+    "pass_mark_percent": "Pass mark",
+    "results_release": "Results",
+    "proctoring_preset": "Proctoring",
+    "accommodations": "Extra time",
+    "question_ids": "Questions",
+    "bank_id": "Bank",
+    "categories": "Categories",
+    "tags": "Tags",
+    "count": "Number of questions",
+    "difficulty_mix": "Difficulty mix",
+}
+PRESETS = {
+    "practice": "Practice (events only logged)",
+    "standard": "Standard",
+    "strict": "Strict",
+    "high_stakes": "High stakes (strictest)",
+}
+RELEASES = {
+    "immediately": "Right after submitting",
+    "after_review": "After review by staff",
+    "never": "Never",
+}
+
+
+def slugify(title: str) -> str:
+    text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:64].strip("-")
+
+
+# -- list and create ------------------------------------------------------------------
+
+
+def _exams_page(
+    request: Request, ctx: PageContext, *, status: int = 200, cursor: str = "", **values: Any
+) -> HTMLResponse:
+    try:
+        decode_cursor(cursor or None)
+        rows, nxt = exams.list_exams(ctx.uow, status=None, limit=PAGE_SIZE, cursor=cursor or None)
+    except (Invalid, ValueError, IndexError):
+        rows, nxt = exams.list_exams(ctx.uow, status=None, limit=PAGE_SIZE, cursor=None)
+    values.setdefault("form", {"title": "", "slug": "", "description": ""})
+    values.setdefault("problems", [])
+    return render(
+        request,
+        "exams.html",
+        ctx,
+        status=status,
+        exams=rows,
+        next_link=f"/authoring/exams?cursor={nxt}" if nxt else None,
+        first_link="/authoring/exams" if cursor else None,
+        **values,
+    )
+
+
+@router.get("/authoring/exams", response_class=HTMLResponse)
+def exam_list(
+    request: Request,
+    cursor: Annotated[str, Query(max_length=500)] = "",
+    ctx: PageContext = requires_page(P.EXAM_VIEW),
+) -> HTMLResponse:
+    return _exams_page(request, ctx, cursor=cursor)
+
+
+@router.post("/authoring/exams", response_class=HTMLResponse)
+def exam_create(
+    request: Request,
+    csrf: FormStr = "",
+    title: FormStr = "",
+    slug: FormStr = "",
+    description: FormStr = "",
+    ctx: PageContext = requires_page(P.EXAM_CREATE),
+) -> Response:
+    check_csrf(ctx, csrf)
+    form = {"title": title, "slug": slug, "description": description}
+    chosen = slug.strip() or slugify(title)
+    try:
+        body = ExamIn.model_validate({"slug": chosen, "title": title, "description": description})
+    except ValidationError as exc:
+        found = problems(exc, EXAM_LABELS)
+        return _exams_page(request, ctx, status=422, form=form, problems=found)
+    try:
+        with _change(ctx.uow):
+            exam = exams.create_exam(ctx.uow, body)
+    except (Invalid, Conflict) as exc:
+        return _exams_page(request, ctx, status=exc.status, form=form, error=exc.detail)
+    return redirect(f"/authoring/exams/{exam.id}", "exam-created")
+
+
+# -- one exam --------------------------------------------------------------------------
+
+
+def _local(value: Any) -> str:
+    """A stored time as the value of a datetime-local field (UTC)."""
+    if not value:
+        return ""
+    at = datetime.fromisoformat(str(value)).astimezone(UTC)
+    return at.strftime("%Y-%m-%dT%H:%M")
+
+
+def _num(value: Any) -> str:
+    return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _settings_form(exam: Exam) -> dict[str, Any]:
+    s = exam.settings
+    return {
+        "time_limit_minutes": _num(s.get("time_limit_minutes")),
+        "opens_at": _local(s.get("opens_at")),
+        "closes_at": _local(s.get("closes_at")),
+        "attempts_allowed": _num(s.get("attempts_allowed", 1)),
+        "navigation": s.get("navigation", "free"),
+        "pass_mark_percent": _num(s.get("pass_mark_percent")),
+        "results_release": s.get("results_release", "after_review"),
+        "proctoring_preset": s.get("proctoring_preset", "standard"),
+        "shuffle_questions": bool(s.get("shuffle_questions", True)),
+        "shuffle_options": bool(s.get("shuffle_options", True)),
+        "extra_time_percent": _num(s.get("accommodations", {}).get("extra_time_percent", 0)),
+        "consent_text": exam.consent_text,
+    }
+
+
+def _describe_sections(ctx: PageContext, exam: Exam) -> list[dict[str, Any]]:
+    """The working copy's sections in words, with links to their questions."""
+    qids = {
+        uuid.UUID(q)
+        for s in exam.sections
+        if s.get("kind") == "fixed"
+        for q in s.get("question_ids", [])
+    }
+    found: dict[uuid.UUID, questions.Current] = {}
+    if qids:
+        for q in ctx.uow.scalars(select(Question).where(Question.id.in_(qids))):
+            found[q.id] = questions.Current(q, questions.current(ctx.uow, q))
+    bank_names = {b.id: b.name for b in banks.list_banks(ctx.uow)}
+    out = []
+    for s in exam.sections:
+        item: dict[str, Any] = {"kind": s.get("kind"), "title": s.get("title") or ""}
+        item["time_limit"] = s.get("time_limit_minutes")
+        if s.get("kind") == "fixed":
+            item["questions"] = [
+                {
+                    "id": q,
+                    "row": found.get(uuid.UUID(q)),
+                }
+                for q in s.get("question_ids", [])
+            ]
+        else:
+            bank = s.get("bank_id")
+            gone = "a bank that no longer exists"
+            item["bank"] = bank_names.get(uuid.UUID(bank), gone) if bank else None
+            item["categories"] = s.get("categories", [])
+            item["tags"] = s.get("tags", [])
+            item["count"] = s.get("count")
+            item["mix"] = s.get("difficulty_mix")
+        out.append(item)
+    return out
+
+
+def _exam_page(
+    request: Request,
+    ctx: PageContext,
+    exam: Exam,
+    *,
+    status: int = 200,
+    pick_bank: str = "",
+    **values: Any,
+) -> HTMLResponse:
+    bank_list = banks.list_banks(ctx.uow)
+    picked = None
+    pick_rows: list[Any] = []
+    if pick_bank:
+        picked = next((b for b in bank_list if str(b.id) == pick_bank), None)
+        if picked is not None:
+            pick_rows, _ = questions.search(ctx.uow, Search(picked.id), limit=PICK_LIMIT)
+    details = {"title": exam.title, "slug": exam.slug, "description": exam.description}
+    values.setdefault("details", details)
+    values.setdefault("settings", _settings_form(exam))
+    values.setdefault("fixed", {"title": "", "time_limit": "", "question_ids": []})
+    values.setdefault(
+        "pool",
+        {
+            "title": "",
+            "bank_id": "",
+            "categories": "",
+            "tags": "",
+            "count": "",
+            "easy": "",
+            "medium": "",
+            "hard": "",
+            "time_limit": "",
+        },
+    )
+    for key in ("details_problems", "settings_problems", "fixed_problems", "pool_problems"):
+        values.setdefault(key, [])
+    return render(
+        request,
+        "exam.html",
+        ctx,
+        status=status,
+        exam=exam,
+        sections=_describe_sections(ctx, exam),
+        versions=list(reversed(exams.versions(ctx.uow, exam))),
+        banks=bank_list,
+        picked=picked,
+        pick_rows=pick_rows,
+        editable=exam.status != "retired" and ctx.can(P.EXAM_CREATE),
+        presets=PRESETS,
+        releases=RELEASES,
+        type_labels=TYPE_LABELS,
+        **values,
+    )
+
+
+def _exam(ctx: PageContext, exam_id: str) -> Exam:
+    return exams.require_exam(ctx.uow, _parse_id(exam_id, "exam"))
+
+
+@router.get("/authoring/exams/{exam_id}", response_class=HTMLResponse)
+def exam_detail(
+    request: Request,
+    exam_id: str,
+    pick_bank: Annotated[str, Query(max_length=64)] = "",
+    ctx: PageContext = requires_page(P.EXAM_VIEW),
+) -> HTMLResponse:
+    return _exam_page(request, ctx, _exam(ctx, exam_id), pick_bank=pick_bank)
+
+
+def _save(
+    request: Request,
+    ctx: PageContext,
+    exam: Exam,
+    patch: dict[str, Any],
+    notice: str,
+    **on_error: Any,
+) -> Response:
+    """update_exam with the page's patch; a refusal re-renders the page."""
+    try:
+        with _change(ctx.uow):
+            exams.update_exam(ctx.uow, exam.id, ExamPatchIn.model_validate(patch))
+    except ValidationError as exc:
+        return _exam_page(
+            request,
+            ctx,
+            exam,
+            status=422,
+            error="; ".join(p["message"] for p in problems(exc, EXAM_LABELS)),
+            **on_error,
+        )
+    except (Invalid, Conflict) as exc:
+        return _exam_page(request, ctx, exam, status=exc.status, error=exc.detail, **on_error)
+    return redirect(f"/authoring/exams/{exam.id}", notice)
+
+
+@router.post("/authoring/exams/{exam_id}", response_class=HTMLResponse)
+def exam_update(
+    request: Request,
+    exam_id: str,
+    csrf: FormStr = "",
+    title: FormStr = "",
+    slug: FormStr = "",
+    description: FormStr = "",
+    ctx: PageContext = requires_page(P.EXAM_CREATE),
+) -> Response:
+    check_csrf(ctx, csrf)
+    exam = _exam(ctx, exam_id)
+    details = {"title": title, "slug": slug.strip(), "description": description}
+    try:
+        ExamIn.model_validate(details)
+    except ValidationError as exc:
+        found = problems(exc, EXAM_LABELS)
+        return _exam_page(request, ctx, exam, status=422, details=details, details_problems=found)
+    return _save(request, ctx, exam, details, "exam-saved", details=details)
+
+
+class SettingsForm(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    csrf: str = ""
+    time_limit_minutes: str = ""
+    opens_at: str = ""
+    closes_at: str = ""
+    attempts_allowed: str = "1"
+    navigation: str = "free"
+    pass_mark_percent: str = ""
+    results_release: str = "after_review"
+    proctoring_preset: str = "standard"
+    shuffle_questions: str = ""
+    shuffle_options: str = ""
+    extra_time_percent: str = "0"
+    consent_text: str = ""
+
+
+def _utc(value: str) -> str | None:
+    value = value.strip()
+    if not value:
+        return None
+    return value if value.endswith("Z") or "+" in value[10:] else value + "Z"
+
+
+@router.post("/authoring/exams/{exam_id}/settings", response_class=HTMLResponse)
+def exam_settings(
+    request: Request,
+    exam_id: str,
+    form: Annotated[SettingsForm, Form()],
+    ctx: PageContext = requires_page(P.EXAM_CREATE),
+) -> Response:
+    check_csrf(ctx, form.csrf)
+    exam = _exam(ctx, exam_id)
+    shown = form.model_dump(exclude={"csrf"}) | {
+        "shuffle_questions": bool(form.shuffle_questions),
+        "shuffle_options": bool(form.shuffle_options),
+    }
+    raw = dict(exam.settings) | {
+        "time_limit_minutes": form.time_limit_minutes.strip() or None,
+        "opens_at": _utc(form.opens_at),
+        "closes_at": _utc(form.closes_at),
+        "attempts_allowed": form.attempts_allowed.strip(),
+        "navigation": form.navigation,
+        "pass_mark_percent": form.pass_mark_percent.strip() or None,
+        "results_release": form.results_release,
+        "proctoring_preset": form.proctoring_preset,
+        "shuffle_questions": bool(form.shuffle_questions),
+        "shuffle_options": bool(form.shuffle_options),
+        "accommodations": {"extra_time_percent": form.extra_time_percent.strip() or "0"},
+    }
+    try:
+        settings = ExamSettings.model_validate(raw).model_dump(mode="json")
+    except ValidationError as exc:
+        found = problems(exc, EXAM_LABELS)
+        return _exam_page(request, ctx, exam, status=422, settings=shown, settings_problems=found)
+    patch = {"settings": settings, "consent_text": form.consent_text}
+    return _save(request, ctx, exam, patch, "exam-saved", settings=shown)
+
+
+@router.post("/authoring/exams/{exam_id}/sections/fixed", response_class=HTMLResponse)
+def exam_add_fixed(
+    request: Request,
+    exam_id: str,
+    csrf: FormStr = "",
+    bank_id: FormStr = "",
+    title: FormStr = "",
+    time_limit: FormStr = "",
+    question_ids: FormList = None,
+    ctx: PageContext = requires_page(P.EXAM_CREATE),
+) -> Response:
+    check_csrf(ctx, csrf)
+    exam = _exam(ctx, exam_id)
+    chosen = question_ids or []
+    fixed = {"title": title, "time_limit": time_limit, "question_ids": chosen}
+    section = {
+        "kind": "fixed",
+        "title": title.strip(),
+        "time_limit_minutes": time_limit.strip() or None,
+        "question_ids": chosen,
+    }
+    try:
+        if not chosen:
+            raise Invalid("tick at least one question for the section")
+        checked = FixedSection.model_validate(section).model_dump(mode="json")
+    except ValidationError as exc:
+        found = problems(exc, EXAM_LABELS)
+        return _exam_page(
+            request, ctx, exam, status=422, fixed=fixed, fixed_problems=found, pick_bank=bank_id
+        )
+    except Invalid as exc:
+        found = [{"field": "", "message": exc.detail}]
+        return _exam_page(
+            request, ctx, exam, status=422, fixed=fixed, fixed_problems=found, pick_bank=bank_id
+        )
+    patch = {"sections": [*exam.sections, checked]}
+    return _save(request, ctx, exam, patch, "section-added", fixed=fixed, pick_bank=bank_id)
+
+
+@router.post("/authoring/exams/{exam_id}/sections/pool", response_class=HTMLResponse)
+def exam_add_pool(
+    request: Request,
+    exam_id: str,
+    csrf: FormStr = "",
+    title: FormStr = "",
+    bank_id: FormStr = "",
+    categories: FormStr = "",
+    tags: FormStr = "",
+    count: FormStr = "",
+    easy: FormStr = "",
+    medium: FormStr = "",
+    hard: FormStr = "",
+    time_limit: FormStr = "",
+    ctx: PageContext = requires_page(P.EXAM_CREATE),
+) -> Response:
+    check_csrf(ctx, csrf)
+    exam = _exam(ctx, exam_id)
+    pool = {
+        "title": title,
+        "bank_id": bank_id,
+        "categories": categories,
+        "tags": tags,
+        "count": count,
+        "easy": easy,
+        "medium": medium,
+        "hard": hard,
+        "time_limit": time_limit,
+    }
+    mix = {k: v.strip() for k, v in (("easy", easy), ("medium", medium), ("hard", hard))}
+    mix = {k: v for k, v in mix.items() if v}
+    section = {
+        "kind": "pool",
+        "title": title.strip(),
+        "time_limit_minutes": time_limit.strip() or None,
+        "bank_id": bank_id or None,
+        "categories": split_list(categories),
+        "tags": split_list(tags),
+        "count": count.strip() or None,
+        "difficulty_mix": mix or None,
+    }
+    try:
+        checked = PoolSection.model_validate(section).model_dump(mode="json")
+    except ValidationError as exc:
+        found = problems(exc, EXAM_LABELS)
+        return _exam_page(request, ctx, exam, status=422, pool=pool, pool_problems=found)
+    patch = {"sections": [*exam.sections, checked]}
+    return _save(request, ctx, exam, patch, "section-added", pool=pool)
+
+
+@router.post("/authoring/exams/{exam_id}/sections/change", response_class=HTMLResponse)
+def exam_change_section(
+    request: Request,
+    exam_id: str,
+    csrf: FormStr = "",
+    index: FormStr = "",
+    action: FormStr = "",
+    ctx: PageContext = requires_page(P.EXAM_CREATE),
+) -> Response:
+    """Remove a section, or move it up one place."""
+    check_csrf(ctx, csrf)
+    exam = _exam(ctx, exam_id)
+    sections = list(exam.sections)
+    if not index.isdigit() or int(index) >= len(sections) or action not in ("remove", "up"):
+        raise Invalid("that section is no longer there; reload the page")
+    n = int(index)
+    if action == "remove":
+        sections.pop(n)
+        notice = "section-removed"
+    else:
+        if n > 0:
+            sections[n - 1], sections[n] = sections[n], sections[n - 1]
+        notice = "section-moved"
+    return _save(request, ctx, exam, {"sections": sections}, notice)
+
+
+@router.post("/authoring/exams/{exam_id}/publish", response_class=HTMLResponse)
+def exam_publish(
+    request: Request,
+    exam_id: str,
+    csrf: FormStr = "",
+    ctx: PageContext = requires_page(P.EXAM_PUBLISH),
+) -> Response:
+    check_csrf(ctx, csrf)
+    exam = _exam(ctx, exam_id)
+    try:
+        with _change(ctx.uow):
+            exams.publish_exam(ctx.uow, exam.id)
+    except (Invalid, Conflict) as exc:
+        return _exam_page(request, ctx, exam, status=exc.status, publish_error=exc.detail)
+    return redirect(f"/authoring/exams/{exam.id}", "exam-published")
+
+
+@router.post("/authoring/exams/{exam_id}/retire", response_class=HTMLResponse)
+def exam_retire(
+    request: Request,
+    exam_id: str,
+    csrf: FormStr = "",
+    ctx: PageContext = requires_page(P.EXAM_PUBLISH),
+) -> Response:
+    check_csrf(ctx, csrf)
+    exam = _exam(ctx, exam_id)
+    try:
+        with _change(ctx.uow):
+            exams.retire_exam(ctx.uow, exam.id)
+    except (Invalid, Conflict) as exc:
+        return _exam_page(request, ctx, exam, status=exc.status, publish_error=exc.detail)
+    return redirect(f"/authoring/exams/{exam.id}", "exam-retired")
+
+
+# -- preview -----------------------------------------------------------------------------
+
+
+@router.get("/authoring/exams/{exam_id}/preview", response_class=HTMLResponse)
+def exam_preview(
+    request: Request,
+    exam_id: str,
+    seed: Annotated[int | None, Query(ge=0, le=MAX_SEED)] = None,
+    ctx: PageContext = requires_page(P.EXAM_VIEW),
+) -> HTMLResponse:
+    """The API's preview (nothing is written), as a candidate would see the paper."""
+    exam = _exam(ctx, exam_id)
+    try:
+        exam, version, seed, slots = exams.preview(ctx.uow, exam.id, seed)
+    except Invalid as exc:
+        return render(
+            request,
+            "preview.html",
+            ctx,
+            status=exc.status,
+            exam=exam,
+            error=exc.detail,
+            items=[],
+            version=None,
+            seed=None,
+            sections=[],
+        )
+    found = questions.versions_by_id(ctx.uow, [uuid.UUID(s.version_id) for s in slots])
+    items = views.preview_items(slots, {str(k): v for k, v in found.items()})
+    source = exams.latest_version(ctx.uow, exam) if version is not None else None
+    raw_sections = source.sections if source is not None else exam.sections
+    sections = []
+    for n, s in enumerate(raw_sections):
+        mine = [i for i in items if i.section == n]
+        sections.append(
+            {
+                "title": s.get("title") or f"Section {n + 1}",
+                "time_limit": s.get("time_limit_minutes"),
+                "items": mine,
+            }
+        )
+    return render(
+        request,
+        "preview.html",
+        ctx,
+        exam=exam,
+        version=version,
+        seed=seed,
+        items=items,
+        sections=sections,
+        total=sum(i.points for i in items),
+    )

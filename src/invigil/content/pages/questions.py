@@ -1,0 +1,219 @@
+"""One question: read it, its versions, edit it (a new version), archive it;
+and the form for a new question of a chosen type."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+
+from invigil.content import banks, questions
+from invigil.content.bodies import TYPES
+from invigil.content.models import Question, QuestionBank
+from invigil.content.pages.common import TYPE_HINTS, problems, redirect, render
+from invigil.content.pages.forms import LABELS, FormProblem, QuestionForm, from_version, to_input
+from invigil.content.schemas import QuestionCreateIn, QuestionIn, QuestionPatchIn
+from invigil.errors import Conflict, Invalid
+from invigil.identity.pages.common import FormStr, _change, _parse_id
+from invigil.security.permissions import Permission as P
+from invigil.web.session import PageContext, check_csrf, requires_page
+
+router = APIRouter(include_in_schema=False)
+QuestionFields = Annotated[QuestionForm, Form()]
+
+
+def _check(form: QuestionForm, kind: str) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """The form as a question input, or the problems to show next to the fields."""
+    try:
+        data = to_input(form, kind)
+    except FormProblem as exc:
+        return {}, [
+            {"field": exc.field, "message": f"{LABELS.get(exc.field, 'Form')}: " + exc.message}
+        ]
+    try:
+        QuestionIn.model_validate(data)
+    except ValidationError as exc:
+        return data, problems(exc, LABELS)
+    return data, []
+
+
+def _editor(
+    request: Request,
+    ctx: PageContext,
+    name: str,
+    *,
+    form: QuestionForm,
+    kind: str,
+    status: int = 200,
+    found: list[dict[str, str]] | None = None,
+    **values: Any,
+) -> HTMLResponse:
+    found = found or []
+    by_field: dict[str, list[str]] = {}
+    for p in found:
+        by_field.setdefault(p["field"] if p["field"] in LABELS else "", []).append(p["message"])
+    return render(
+        request,
+        name,
+        ctx,
+        status=status,
+        form=form,
+        kind=kind,
+        rows=form.rows(),
+        problems=found,
+        field_errors=by_field,
+        type_hint=TYPE_HINTS.get(kind, ""),
+        **values,
+    )
+
+
+# -- new question -----------------------------------------------------------------
+
+
+def _bank_of(ctx: PageContext, bank_id: str) -> QuestionBank | None:
+    if not bank_id:
+        return None
+    return banks.require_bank(ctx.uow, _parse_id(bank_id, "question bank"))
+
+
+@router.get("/authoring/questions/new", response_class=HTMLResponse)
+def question_new(
+    request: Request,
+    bank_id: Annotated[str, Query(max_length=64)] = "",
+    type: Annotated[str, Query(max_length=32)] = "",
+    ctx: PageContext = requires_page(P.QUESTION_MANAGE),
+) -> HTMLResponse:
+    bank = _bank_of(ctx, bank_id)
+    if bank is None or type not in TYPES:
+        return render(
+            request,
+            "question_type.html",
+            ctx,
+            bank=bank,
+            banks=banks.list_banks(ctx.uow),
+            types=TYPES,
+            type_hints=TYPE_HINTS,
+            chosen=type,
+        )
+    return _editor(
+        request, ctx, "question_new.html", form=from_version(None, type), kind=type, bank=bank
+    )
+
+
+@router.post("/authoring/questions/new", response_class=HTMLResponse)
+def question_create(
+    request: Request, form: QuestionFields, ctx: PageContext = requires_page(P.QUESTION_MANAGE)
+) -> Response:
+    check_csrf(ctx, form.csrf)
+    bank = _bank_of(ctx, form.bank_id)
+    if bank is None:
+        raise Invalid("choose the question bank for the new question")
+    kind = form.type
+    if kind not in TYPES:
+        raise Invalid(f"choose a type of question: one of {', '.join(TYPES)}")
+    data, found = _check(form, kind)
+    if not found:
+        try:
+            body = QuestionCreateIn.model_validate(data | {"bank_id": bank.id})
+            made_in = QuestionIn.model_validate(body.model_dump(exclude={"bank_id"}))
+            with _change(ctx.uow):
+                made = questions.create_question(ctx.uow, body.bank_id, made_in)
+        except (Invalid, Conflict) as exc:
+            found = [{"field": "", "message": exc.detail}]
+            status = exc.status
+        else:
+            return redirect(f"/authoring/questions/{made.question.id}", "question-created")
+    else:
+        status = 422
+    return _editor(
+        request,
+        ctx,
+        "question_new.html",
+        form=form,
+        kind=kind,
+        bank=bank,
+        status=status,
+        found=found,
+    )
+
+
+# -- one question -----------------------------------------------------------------
+
+
+def _question_page(
+    request: Request,
+    ctx: PageContext,
+    q: Question,
+    *,
+    form: QuestionForm | None = None,
+    status: int = 200,
+    found: list[dict[str, str]] | None = None,
+    **values: Any,
+) -> HTMLResponse:
+    cur = questions.current(ctx.uow, q)
+    history = questions.history(ctx.uow, q)
+    return _editor(
+        request,
+        ctx,
+        "question.html",
+        form=form or from_version(cur, q.type),
+        kind=q.type,
+        status=status,
+        found=found,
+        question=q,
+        current=cur,
+        history=list(reversed(history)),
+        bank=banks.require_bank(ctx.uow, q.bank_id),
+        editable=q.archived_at is None and ctx.can(P.QUESTION_MANAGE),
+        **values,
+    )
+
+
+def _question(ctx: PageContext, question_id: str) -> Question:
+    return questions.require_question(ctx.uow, _parse_id(question_id, "question"))
+
+
+@router.get("/authoring/questions/{question_id}", response_class=HTMLResponse)
+def question_detail(
+    request: Request, question_id: str, ctx: PageContext = requires_page(P.QUESTION_VIEW)
+) -> HTMLResponse:
+    return _question_page(request, ctx, _question(ctx, question_id))
+
+
+@router.post("/authoring/questions/{question_id}", response_class=HTMLResponse)
+def question_update(
+    request: Request,
+    question_id: str,
+    form: QuestionFields,
+    ctx: PageContext = requires_page(P.QUESTION_MANAGE),
+) -> Response:
+    check_csrf(ctx, form.csrf)
+    q = _question(ctx, question_id)
+    data, found = _check(form, q.type)
+    status = 422
+    if not found:
+        try:
+            patch = QuestionPatchIn.model_validate(data)
+            with _change(ctx.uow):
+                questions.update_question(ctx.uow, q.id, patch)
+        except (Invalid, Conflict) as exc:
+            found, status = [{"field": "", "message": exc.detail}], exc.status
+        else:
+            return redirect(f"/authoring/questions/{q.id}", "question-saved")
+    return _question_page(request, ctx, q, form=form, status=status, found=found)
+
+
+@router.post("/authoring/questions/{question_id}/archive", response_class=HTMLResponse)
+def question_archive(
+    request: Request,
+    question_id: str,
+    csrf: FormStr = "",
+    ctx: PageContext = requires_page(P.QUESTION_MANAGE),
+) -> Response:
+    check_csrf(ctx, csrf)
+    q = _question(ctx, question_id)
+    with _change(ctx.uow):
+        questions.archive_question(ctx.uow, q.id)
+    return redirect(f"/authoring/questions/{q.id}", "question-archived")
