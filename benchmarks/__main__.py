@@ -14,6 +14,7 @@ import psycopg
 
 from benchmarks import audit as audit_bench
 from benchmarks import baseline
+from benchmarks import evidence as evidence_bench
 from benchmarks.machine import describe
 from invigil.context import Services
 from invigil.db import embedded
@@ -58,6 +59,9 @@ LABELS = {
 }
 
 
+LABELS |= evidence_bench.LABELS
+
+
 def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="invigil-bench-"))
     settings = Settings(home=home)
@@ -95,6 +99,7 @@ def main() -> None:
             regions=settings.regions,
         )
         figures.update(audit_bench.large_log(db, urls, big.id, Services.build(settings).keys))
+        figures.update(evidence_bench.figures(home / "evidence-bench"))
     finally:
         db.dispose()
         drop_database(urls)

@@ -17,10 +17,12 @@ from invigil import health as health_checks
 from invigil.audit import api as audit_api
 from invigil.audit import pages as audit_pages
 from invigil.content import api as content_api
+from invigil.content import images_api as content_images_api
 from invigil.content import pages as content_pages
 from invigil.context import Services
 from invigil.db.engine import Database
 from invigil.errors import PROBLEM_MEDIA_TYPE, DomainError, Invalid, problem
+from invigil.evidence import api as evidence_api
 from invigil.identity import api as identity_api
 from invigil.identity import pages as identity_pages
 from invigil.logs import get_logger
@@ -172,6 +174,8 @@ def create_app(
     app.include_router(identity_api.router)
     app.include_router(audit_api.router)
     app.include_router(content_api.router)
+    app.include_router(content_images_api.router)
+    app.include_router(evidence_api.router)
     app.include_router(identity_pages.router)
     app.include_router(audit_pages.router)
     app.include_router(content_pages.router)

@@ -1,9 +1,10 @@
-"""Process-wide services built once from the settings (keys, token issuer)."""
+"""Process-wide services built once from the settings (keys, token issuer, evidence)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from invigil.evidence.service import Evidence
 from invigil.security.keys import Keys
 from invigil.security.secretbox import SecretBox
 from invigil.security.tokens import AccessTokens
@@ -16,6 +17,7 @@ class Services:
     keys: Keys
     tokens: AccessTokens
     box: SecretBox
+    evidence: Evidence
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -26,4 +28,10 @@ class Services:
             audience=settings.audience,
             minutes=settings.access_token_minutes,
         )
-        return cls(settings, keys, tokens, SecretBox(settings.keys_dir / "secrets.key"))
+        return cls(
+            settings,
+            keys,
+            tokens,
+            SecretBox(settings.keys_dir / "secrets.key"),
+            Evidence.from_settings(settings),
+        )

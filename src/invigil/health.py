@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from sqlalchemy import text
 
 from invigil.db.engine import Database
 from invigil.db.migrate import head_revision
+from invigil.errors import DomainError
+from invigil.evidence.stores import RegionStores
 from invigil.settings import Settings
 
 
@@ -27,22 +28,38 @@ def _database(db: Database, settings: Settings) -> dict[str, Any]:
     return {"ok": True, "detail": f"schema at {revision}"}
 
 
+_STORES: dict[tuple[object, ...], RegionStores] = {}
+
+
+def _stores(settings: Settings) -> RegionStores:
+    """The evidence stores of these settings, kept between probes (S3 clients are slow to make)."""
+    key = (
+        settings.regions,
+        settings.object_store,
+        settings.objects_dir,
+        tuple(sorted(settings.object_stores.items())),
+    )
+    if key not in _STORES:
+        _STORES[key] = RegionStores(
+            settings.regions, settings.object_store, settings.objects_dir, settings.object_stores
+        )
+    return _STORES[key]
+
+
 def _object_store(settings: Settings) -> dict[str, Any]:
-    if settings.object_store != "local":
-        return {
-            "ok": False,
-            "detail": f"object store {settings.object_store!r} is not supported "
-            "by this version (only 'local')",
-        }
-    folder = settings.objects_dir
-    probe = folder / f".ready-{uuid.uuid4().hex}"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe.write_bytes(b"ok")
-        probe.unlink()
-    except OSError as exc:
-        return {"ok": False, "detail": f"local store {folder} not writable ({exc.strerror})"}
-    return {"ok": True, "detail": f"local store {folder}"}
+    """Write, read back and delete a small object in every region's store."""
+    stores = _stores(settings)
+    seen: list[str] = []
+    for region in settings.regions:
+        try:
+            store = stores.for_region(region)
+            store.probe()
+        except DomainError as exc:
+            return {"ok": False, "detail": f"region {region}: {exc.detail}"}
+        except Exception as exc:
+            return {"ok": False, "detail": f"region {region}: store failed ({type(exc).__name__})"}
+        seen.append(f"{region}: {store.location}")
+    return {"ok": True, "detail": "; ".join(seen)}
 
 
 def readiness(db: Database | None, settings: Settings) -> dict[str, Any]:

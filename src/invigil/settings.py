@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -26,6 +26,13 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     db_max_overflow: int = 5
     object_store: str = "local"
+    # Evidence: a store URL per region ('local', 'file:///path', 's3://bucket[/prefix]'),
+    # as JSON in INVIGIL_OBJECT_STORES; regions not named derive theirs from object_store.
+    object_stores: dict[str, str] = Field(default_factory=dict)
+    master_key: SecretStr | None = Field(
+        default=None, description="base64 256-bit master key; unset: <keys>/master.key"
+    )
+    evidence_url_seconds: int = Field(default=300, ge=10, le=300)
     log_format: str = Field(default="json", pattern="^(json|console)$")
     log_level: str = "INFO"
     default_region: str = "eu-central"

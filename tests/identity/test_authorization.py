@@ -20,6 +20,8 @@ from invigil.settings import Settings
 from invigil.tenants.models import Tenant
 from tests.conftest import BoundDatabase, bearer, make_tenant, make_user
 from tests.content import factories as content
+from tests.content.image_factories import image_factory
+from tests.evidence import factories as evidence
 
 PARAM = re.compile(r"{([a-z_]+)}")
 
@@ -104,6 +106,8 @@ FACTORIES: dict[str, Callable[[Database, Tenant], str]] = {
     "bank_id": content.bank_factory,
     "question_id": content.question_factory,
     "exam_id": content.exam_factory,
+    "image_id": image_factory,
+    "object_id": evidence.object_factory,
 }
 
 

@@ -166,3 +166,21 @@ def keys_retire(purpose: str, kid: str) -> None:
 
     Services.build(_settings()).keys.ring(purpose).retire(kid)
     emit({"retired": kid}, f"retired {kid}")
+
+
+@keys_cli.command("rotate-master")
+def keys_rotate_master() -> None:
+    """New evidence master key; every tenant key is re-wrapped, no object is touched."""
+    from invigil.context import Services
+    from invigil.evidence.keys import rotate_master
+    from invigil.evidence.master import LocalMasterKey
+
+    master = Services.build(_settings()).evidence.master
+    if not isinstance(master, LocalMasterKey):
+        raise DomainErrorExit("the master key comes from INVIGIL_MASTER_KEY: rotate it there")
+    done = rotate_master(_database(), master)
+    emit(
+        {"master_key": master.key_id, "rewrapped": done},
+        f"master key {master.key_id}; re-wrapped tenant keys: "
+        + (", ".join(f"{slug} ({n})" for slug, n in done.items()) or "none"),
+    )

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from invigil.content import banks, exams, questions, transfer, views
+from invigil.content import banks, exams, images, questions, transfer, views
 from invigil.content.questions import Search
 from invigil.content.schemas import (
     BankIn,
@@ -235,5 +235,6 @@ def preview_exam(
     """A paper as a candidate would get it (no answers); creates nothing."""
     exam, version, seed, slots = exams.preview(uow, exam_id, body.seed if body else None)
     found = questions.versions_by_id(uow, [uuid.UUID(s.version_id) for s in slots])
-    items = views.preview_items(slots, {str(k): v for k, v in found.items()})
+    shown = images.ids_for_versions(uow, list(found.values()))
+    items = views.preview_items(slots, {str(k): v for k, v in found.items()}, shown)
     return PreviewOut(exam_id=exam.id, version=version, seed=seed, items=items)

@@ -115,6 +115,9 @@ def create_question(uow: UnitOfWork, bank_id: uuid.UUID, data: QuestionIn) -> Cu
 
 def update_question(uow: UnitOfWork, question_id: uuid.UUID, patch: QuestionPatchIn) -> Current:
     q = require_question(uow, question_id)
+    # Concurrent edits (or an image attached meanwhile) take turns: each gets
+    # the next version number instead of colliding on it.
+    uow.session.refresh(q, with_for_update=True)
     if q.archived_at is not None:
         raise Conflict("this question is archived; it can no longer be edited")
     given = patch.model_dump(exclude_unset=True, exclude_none=True)

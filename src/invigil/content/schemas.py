@@ -206,6 +206,11 @@ class PreviewItemOut(BaseModel):
     type: str
     points: float
     body: dict[str, Any] = Field(description="what the candidate sees: no answers")
+    images: list[uuid.UUID] = Field(
+        default_factory=list,
+        description="images this question version shows: "
+        "GET /api/v1/questions/{question_id}/images/{image_id}",
+    )
 
 
 class PreviewOut(BaseModel):

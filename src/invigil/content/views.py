@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from invigil.content.assemble import Slot
 from invigil.content.bodies import parse_body
 from invigil.content.models import Exam, ExamVersion, QuestionBank, QuestionVersion
@@ -99,7 +101,12 @@ def exam_version_out(v: ExamVersion) -> ExamVersionOut:
     )
 
 
-def preview_items(slots: list[Slot], versions: dict[str, QuestionVersion]) -> list[PreviewItemOut]:
+def preview_items(
+    slots: list[Slot],
+    versions: dict[str, QuestionVersion],
+    images: dict[uuid.UUID, list[uuid.UUID]] | None = None,
+) -> list[PreviewItemOut]:
+    """The paper's items; ``images`` maps a question version id to the images it shows."""
     out = []
     for slot in slots:
         v = versions[slot.version_id]
@@ -111,6 +118,7 @@ def preview_items(slots: list[Slot], versions: dict[str, QuestionVersion]) -> li
                 type=slot.type,
                 points=float(v.points),
                 body=candidate_body(parse_body(v.body), slot),
+                images=(images or {}).get(v.id, []),
             )
         )
     return out

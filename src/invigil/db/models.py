@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from invigil.audit.models import AuditCheckpoint, AuditEvent, AuditHead
+from invigil.content.images import QuestionImage
 from invigil.content.models import Exam, ExamVersion, Question, QuestionBank, QuestionVersion
 from invigil.db.base import Base
+from invigil.evidence.models import DataKey, EvidenceObject, TenantKey, Upload, UploadChunk
 from invigil.identity.models import (
     AuthSession,
     RefreshToken,
@@ -23,15 +25,21 @@ __all__ = [
     "AuditEvent",
     "AuditHead",
     "AuthSession",
+    "DataKey",
+    "EvidenceObject",
     "Exam",
     "ExamVersion",
     "Question",
     "QuestionBank",
+    "QuestionImage",
     "QuestionVersion",
     "RefreshToken",
     "Role",
     "SignInFailure",
     "Tenant",
+    "TenantKey",
+    "Upload",
+    "UploadChunk",
     "User",
     "UserRole",
     "UserToken",

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import select
 
-from invigil.content import banks, exams, questions, views
+from invigil.content import banks, exams, images, questions, views
 from invigil.content.models import Exam, Question
 from invigil.content.pages.common import TYPE_LABELS, problems, redirect, render, split_list
 from invigil.content.questions import Search
@@ -552,7 +552,8 @@ def exam_preview(
             sections=[],
         )
     found = questions.versions_by_id(ctx.uow, [uuid.UUID(s.version_id) for s in slots])
-    items = views.preview_items(slots, {str(k): v for k, v in found.items()})
+    shown = images.ids_for_versions(ctx.uow, list(found.values()))
+    items = views.preview_items(slots, {str(k): v for k, v in found.items()}, shown)
     source = exams.latest_version(ctx.uow, exam) if version is not None else None
     raw_sections = source.sections if source is not None else exam.sections
     sections = []

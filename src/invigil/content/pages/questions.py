@@ -1,16 +1,18 @@
-"""One question: read it, its versions, edit it (a new version), archive it;
-and the form for a new question of a chosen type."""
+"""One question: read it, its versions, edit it (a new version), archive it,
+attach images to it (each a new version); and the form for a new question
+of a chosen type."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from invigil.content import banks, questions
+from invigil.content import banks, images, questions
 from invigil.content.bodies import TYPES
+from invigil.content.images_api import image_response, read_upload
 from invigil.content.models import Question, QuestionBank
 from invigil.content.pages.common import TYPE_HINTS, problems, redirect, render
 from invigil.content.pages.forms import LABELS, FormProblem, QuestionForm, from_version, to_input
@@ -154,6 +156,10 @@ def _question_page(
 ) -> HTMLResponse:
     cur = questions.current(ctx.uow, q)
     history = questions.history(ctx.uow, q)
+    attached = images.list_for(ctx.uow, q.id)
+    added_in: dict[int, list[images.QuestionImage]] = {}
+    for img in attached:
+        added_in.setdefault(img.question_version, []).append(img)
     return _editor(
         request,
         ctx,
@@ -167,6 +173,9 @@ def _question_page(
         history=list(reversed(history)),
         bank=banks.require_bank(ctx.uow, q.bank_id),
         editable=q.archived_at is None and ctx.can(P.QUESTION_MANAGE),
+        images=attached,
+        images_added_in=added_in,
+        max_image_mib=images.MAX_SIZE // images.MiB,
         **values,
     )
 
@@ -217,3 +226,40 @@ def question_archive(
     with _change(ctx.uow):
         questions.archive_question(ctx.uow, q.id)
     return redirect(f"/authoring/questions/{q.id}", "question-archived")
+
+
+# -- images -----------------------------------------------------------------------
+
+
+@router.post("/authoring/questions/{question_id}/images", response_class=HTMLResponse)
+def question_image_attach(
+    request: Request,
+    question_id: str,
+    csrf: FormStr = "",
+    file: Annotated[UploadFile | None, File()] = None,
+    ctx: PageContext = requires_page(P.QUESTION_MANAGE),
+) -> Response:
+    check_csrf(ctx, csrf)
+    q = _question(ctx, question_id)
+    try:
+        if file is None or not file.filename:
+            raise Invalid("nothing was attached: choose an image file")
+        filename, data = read_upload(file)
+        with _change(ctx.uow):
+            images.attach(ctx.uow, q.id, filename, data)
+    except (Invalid, Conflict) as exc:
+        return _question_page(request, ctx, q, status=exc.status, image_error=exc.detail)
+    # Attaching wrote a new version: the notice says exactly that.
+    return redirect(f"/authoring/questions/{q.id}", "question-saved")
+
+
+@router.get("/authoring/questions/{question_id}/images/{image_id}")
+def question_image(
+    request: Request,
+    question_id: str,
+    image_id: str,
+    ctx: PageContext = requires_page(P.QUESTION_VIEW),
+) -> Response:
+    qid = _parse_id(question_id, "question")
+    iid = _parse_id(image_id, "image")
+    return image_response(request, images.get(ctx.uow, qid, iid))

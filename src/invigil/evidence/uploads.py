@@ -1,0 +1,222 @@
+"""Chunked, resumable uploads (the attempts API will expose these).
+
+A client opens an upload for a subject and a kind, sends chunks with their
+index and SHA-256, asks which chunks arrived after an interruption, and
+completes. Each chunk is verified, encrypted under the subject's data key
+and parked in the tenant's regional store, so nothing is held in memory or
+in plaintext between requests. A re-sent chunk with the same checksum is a
+no-op; a different one under the same index is a conflict. Completing
+streams the chunks, in order, through :func:`service.store` (sniffing, size
+limit, hashing, encryption, audit) and removes the parked chunks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
+
+from invigil import audit
+from invigil.db.uow import UnitOfWork
+from invigil.errors import Conflict, Invalid
+from invigil.evidence import crypto, service
+from invigil.evidence.keys import data_key_for
+from invigil.evidence.kinds import MiB, TooLarge, allowed_type, check_size, kind
+from invigil.evidence.models import EvidenceObject, Upload, UploadChunk
+from invigil.evidence.service import Evidence
+
+MAX_CHUNK = 8 * MiB
+
+
+@dataclass(frozen=True)
+class ChunkReceipt:
+    index: int
+    size: int
+    sha256: str
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class UploadState:
+    upload: Upload
+    received: list[int]
+    received_bytes: int
+
+
+def begin(uow: UnitOfWork, *, subject_type: str, subject_id: str, kind_name: str) -> Upload:
+    k = kind(kind_name)
+    upload = Upload(
+        tenant_id=uow.tenant,
+        id=uuid.uuid4(),
+        subject_type=subject_type,
+        subject_id=subject_id,
+        kind=k.name,
+        status="open",
+        created_by=f"{uow.actor.kind}:{uow.actor.id}"[:80],
+    )
+    uow.add(upload)
+    uow.flush()
+    return upload
+
+
+def _open_upload(uow: UnitOfWork, upload_id: uuid.UUID) -> Upload:
+    upload = uow.get(Upload, upload_id, label="upload")
+    if upload.status != "open":
+        raise Conflict(f"upload {upload_id} is {upload.status}; start a new one")
+    return upload
+
+
+def _chunks(uow: UnitOfWork, upload_id: uuid.UUID) -> list[UploadChunk]:
+    return uow.scalars(
+        select(UploadChunk)
+        .where(UploadChunk.upload_id == upload_id)
+        .order_by(UploadChunk.chunk_index)
+    )
+
+
+def _existing(uow: UnitOfWork, upload_id: uuid.UUID, index: int) -> UploadChunk | None:
+    return uow.scalar(
+        select(UploadChunk).where(
+            UploadChunk.upload_id == upload_id, UploadChunk.chunk_index == index
+        )
+    )
+
+
+def put_chunk(
+    uow: UnitOfWork,
+    evidence: Evidence,
+    upload_id: uuid.UUID,
+    index: int,
+    data: bytes,
+    sha256: str,
+) -> ChunkReceipt:
+    """Verify, encrypt and park one chunk; idempotent for an identical re-send."""
+    upload = _open_upload(uow, upload_id)
+    k = kind(upload.kind)
+    if index < 0:
+        raise Invalid("a chunk index starts at 0")
+    if not data:
+        raise Invalid("a chunk cannot be empty")
+    if len(data) > MAX_CHUNK:
+        raise TooLarge(f"a chunk may be at most {MAX_CHUNK // MiB} MiB", max_size=MAX_CHUNK)
+    actual = hashlib.sha256(data).hexdigest()
+    if not hmac.compare_digest(actual, sha256.lower()):
+        raise Invalid(
+            f"chunk {index} does not match its SHA-256 (received {actual}); send it again",
+            received_sha256=actual,
+        )
+    previous = _existing(uow, upload_id, index)
+    if previous is not None:
+        return _duplicate(previous, actual)
+    if index == 0:
+        allowed_type(k, data[:64])  # refuse a wrong type before the rest arrives
+    chunks = _chunks(uow, upload_id)
+    check_size(k, sum(c.size for c in chunks) + len(data))
+
+    _, target = evidence.store_of(uow)
+    key = data_key_for(uow, evidence.master, upload.subject_type, upload.subject_id)
+    chunk_id = uuid.uuid4()
+    store_key = f"{uow.tenant}/uploads/{upload_id}/{index}-{chunk_id}"
+    target.put(store_key, crypto.encrypt(key.secret, chunk_id, [data]))
+    inserted = uow.session.execute(
+        insert(UploadChunk)
+        .values(
+            tenant_id=uow.tenant,
+            id=chunk_id,
+            upload_id=upload_id,
+            chunk_index=index,
+            size=len(data),
+            sha256=actual,
+            store_key=store_key,
+        )
+        .on_conflict_do_nothing(index_elements=["tenant_id", "upload_id", "chunk_index"])
+        .returning(UploadChunk.id)
+    ).first()
+    if inserted is None:  # the same chunk raced in from another request
+        with contextlib.suppress(Exception):
+            target.delete(store_key)
+        raced = _existing(uow, upload_id, index)
+        assert raced is not None
+        return _duplicate(raced, actual)
+    upload.updated_at = datetime.now(UTC)
+    return ChunkReceipt(index, len(data), actual, duplicate=False)
+
+
+def _duplicate(previous: UploadChunk, sha256: str) -> ChunkReceipt:
+    if previous.sha256 != sha256:
+        raise Conflict(
+            f"chunk {previous.chunk_index} was already received with other content "
+            f"(SHA-256 {previous.sha256}); chunks cannot be replaced",
+            received_sha256=previous.sha256,
+        )
+    return ChunkReceipt(previous.chunk_index, previous.size, previous.sha256, duplicate=True)
+
+
+def state(uow: UnitOfWork, upload_id: uuid.UUID) -> UploadState:
+    """What arrived so far: a client resumes by sending the missing indices."""
+    upload = uow.get(Upload, upload_id, label="upload")
+    chunks = _chunks(uow, upload_id)
+    return UploadState(upload, [c.chunk_index for c in chunks], sum(c.size for c in chunks))
+
+
+def complete(uow: UnitOfWork, evidence: Evidence, upload_id: uuid.UUID) -> EvidenceObject:
+    """Assemble the chunks into one evidence object (idempotent once completed)."""
+    upload = uow.get(Upload, upload_id, label="upload")
+    if upload.status == "completed" and upload.object_id is not None:
+        return service.get_object(uow, upload.object_id)
+    upload = _open_upload(uow, upload_id)
+    chunks = _chunks(uow, upload_id)
+    indices = [c.chunk_index for c in chunks]
+    if not chunks or indices != list(range(len(chunks))):
+        missing = sorted(set(range(max(indices, default=-1) + 1)) - set(indices)) or [0]
+        raise Invalid(
+            f"upload {upload_id} is missing chunks {missing}; send them, then complete",
+            missing=missing,
+        )
+    _, target = evidence.store_of(uow)
+    key = data_key_for(uow, evidence.master, upload.subject_type, upload.subject_id)
+
+    def assembled() -> Iterator[bytes]:
+        for chunk in chunks:
+            data = b"".join(crypto.decrypt(key.secret, chunk.id, target.get(chunk.store_key)))
+            if hashlib.sha256(data).hexdigest() != chunk.sha256:
+                raise crypto.Corrupt(f"parked chunk {chunk.chunk_index} changed in the store")
+            yield data
+
+    obj = service.store(
+        uow,
+        evidence,
+        subject_type=upload.subject_type,
+        subject_id=upload.subject_id,
+        kind_name=upload.kind,
+        data=assembled(),
+    )
+    upload.status, upload.object_id = "completed", obj.id
+    upload.updated_at = datetime.now(UTC)
+    uow.session.execute(delete(UploadChunk).where(UploadChunk.upload_id == upload_id))
+    audit.record(
+        uow, "evidence.upload_completed", upload, {"object_id": obj.id, "chunks": len(chunks)}
+    )
+    for chunk in chunks:
+        with contextlib.suppress(Exception):
+            target.delete(chunk.store_key)
+    return obj
+
+
+def abort(uow: UnitOfWork, evidence: Evidence, upload_id: uuid.UUID) -> None:
+    upload = _open_upload(uow, upload_id)
+    _, target = evidence.store_of(uow)
+    chunks = _chunks(uow, upload_id)
+    upload.status = "aborted"
+    upload.updated_at = datetime.now(UTC)
+    uow.session.execute(delete(UploadChunk).where(UploadChunk.upload_id == upload_id))
+    for chunk in chunks:
+        with contextlib.suppress(Exception):
+            target.delete(chunk.store_key)
