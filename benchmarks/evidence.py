@@ -45,6 +45,13 @@ def _drain(stream: Iterator[bytes]) -> int:
     return sum(len(piece) for piece in stream)
 
 
+def _durable_copy(source: Path, target: Path) -> None:
+    """A plain copy that, like the store, is on disk when it returns."""
+    shutil.copyfile(source, target)
+    with open(target, "rb+") as handle:
+        os.fsync(handle.fileno())
+
+
 def _status(field: str) -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -83,6 +90,8 @@ def figures(tmp_dir: Path | str) -> dict[str, float]:
 
     for _ in range(ROUNDS):  # interleaved rounds, medians: the disk and cache are noisy
         run("evidence_plain_copy_mb_s", lambda: shutil.copyfile(source, copy))
+        copy.unlink()
+        run("evidence_plain_copy_fsync_mb_s", lambda: _durable_copy(source, copy))
         copy.unlink()
         run("evidence_plain_store_write_mb_s", lambda: store.put("plain", _pieces(source)))
         store.delete("plain")
@@ -123,6 +132,7 @@ def figures(tmp_dir: Path | str) -> dict[str, float]:
 
 LABELS = {
     "evidence_plain_copy_mb_s": ("Plain file copy, 256 MB (shutil.copyfile, no fsync)", "MB/s"),
+    "evidence_plain_copy_fsync_mb_s": ("Plain file copy + fsync, 256 MB (durable)", "MB/s"),
     "evidence_plain_store_write_mb_s": ("Local store write, no encryption (fsync), 256 MB", "MB/s"),
     "evidence_encrypted_write_mb_s": ("Encrypted write to the local store (fsync), 256 MB", "MB/s"),
     "evidence_encrypted_read_mb_s": ("Encrypted read (decrypt) from the local store", "MB/s"),
