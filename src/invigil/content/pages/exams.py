@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -20,6 +21,7 @@ from invigil.content.pages.common import TYPE_LABELS, problems, redirect, render
 from invigil.content.questions import Search
 from invigil.content.schemas import ExamIn, ExamPatchIn
 from invigil.content.settings import ExamSettings, FixedSection, PoolSection
+from invigil.db.uow import UnitOfWork
 from invigil.errors import Conflict, Invalid
 from invigil.identity.pages.common import FormList, FormStr, _change, _parse_id
 from invigil.pagination import decode_cursor
@@ -490,6 +492,25 @@ def exam_change_section(
     return _save(request, ctx, exam, {"sections": sections}, notice)
 
 
+def _lifecycle(
+    request: Request,
+    ctx: PageContext,
+    exam_id: str,
+    csrf: str,
+    act: Callable[[UnitOfWork, uuid.UUID], object],
+    notice: str,
+) -> Response:
+    """Publish or retire: check, act in a savepoint, show what went wrong in place."""
+    check_csrf(ctx, csrf)
+    exam = _exam(ctx, exam_id)
+    try:
+        with _change(ctx.uow):
+            act(ctx.uow, exam.id)
+    except (Invalid, Conflict) as exc:
+        return _exam_page(request, ctx, exam, status=exc.status, publish_error=exc.detail)
+    return redirect(f"/authoring/exams/{exam.id}", notice)
+
+
 @router.post("/authoring/exams/{exam_id}/publish", response_class=HTMLResponse)
 def exam_publish(
     request: Request,
@@ -497,14 +518,7 @@ def exam_publish(
     csrf: FormStr = "",
     ctx: PageContext = requires_page(P.EXAM_PUBLISH),
 ) -> Response:
-    check_csrf(ctx, csrf)
-    exam = _exam(ctx, exam_id)
-    try:
-        with _change(ctx.uow):
-            exams.publish_exam(ctx.uow, exam.id)
-    except (Invalid, Conflict) as exc:
-        return _exam_page(request, ctx, exam, status=exc.status, publish_error=exc.detail)
-    return redirect(f"/authoring/exams/{exam.id}", "exam-published")
+    return _lifecycle(request, ctx, exam_id, csrf, exams.publish_exam, "exam-published")
 
 
 @router.post("/authoring/exams/{exam_id}/retire", response_class=HTMLResponse)
@@ -514,14 +528,7 @@ def exam_retire(
     csrf: FormStr = "",
     ctx: PageContext = requires_page(P.EXAM_PUBLISH),
 ) -> Response:
-    check_csrf(ctx, csrf)
-    exam = _exam(ctx, exam_id)
-    try:
-        with _change(ctx.uow):
-            exams.retire_exam(ctx.uow, exam.id)
-    except (Invalid, Conflict) as exc:
-        return _exam_page(request, ctx, exam, status=exc.status, publish_error=exc.detail)
-    return redirect(f"/authoring/exams/{exam.id}", "exam-retired")
+    return _lifecycle(request, ctx, exam_id, csrf, exams.retire_exam, "exam-retired")
 
 
 # -- preview -----------------------------------------------------------------------------
