@@ -21,6 +21,9 @@ from invigil.content import images_api as content_images_api
 from invigil.content import pages as content_pages
 from invigil.context import Services
 from invigil.db.engine import Database
+from invigil.delivery import api as delivery_api
+from invigil.delivery import landing as delivery_landing
+from invigil.delivery import pages as delivery_pages
 from invigil.errors import PROBLEM_MEDIA_TYPE, DomainError, Invalid, problem
 from invigil.evidence import api as evidence_api
 from invigil.identity import api as identity_api
@@ -176,8 +179,11 @@ def create_app(
     app.include_router(content_api.router)
     app.include_router(content_images_api.router)
     app.include_router(evidence_api.router)
+    app.include_router(delivery_api.router)
     app.include_router(identity_pages.router)
     app.include_router(audit_pages.router)
     app.include_router(content_pages.router)
+    app.include_router(delivery_pages.router)
+    app.include_router(delivery_landing.router)
     app.include_router(pages.router)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from invigil.delivery.links import LinkKey
 from invigil.evidence.service import Evidence
 from invigil.security.keys import Keys
 from invigil.security.secretbox import SecretBox
@@ -18,6 +19,7 @@ class Services:
     tokens: AccessTokens
     box: SecretBox
     evidence: Evidence
+    links: LinkKey
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -34,4 +36,5 @@ class Services:
             tokens,
             SecretBox(settings.keys_dir / "secrets.key"),
             Evidence.from_settings(settings),
+            LinkKey(settings.keys_dir / "guest-link.key"),
         )

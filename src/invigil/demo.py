@@ -2,7 +2,8 @@
 ``admin@<slug>.test`` (tenant_admin) and one user per built-in role
 (``<role>@<slug>.test``), a question bank of every question type and one
 published exam per proctoring preset (practice-demo, standard-demo,
-strict-demo, high-stakes-demo). Later issues add invitations and attempts."""
+strict-demo, high-stakes-demo), and a few candidates invited to
+standard-demo. Later issues add attempts."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from invigil.content.demo import seed_content
 from invigil.db import platform
 from invigil.db.engine import Database
 from invigil.db.uow import Actor
+from invigil.delivery.demo import seed_invitations
+from invigil.delivery.invitations import Kit
 from invigil.identity import service as identity
 from invigil.security.permissions import BUILTIN_ROLES
 from invigil.tenants import service as tenants
@@ -31,8 +34,19 @@ class DemoResult:
     created: bool = False
 
 
-def seed(db: Database, *, regions: tuple[str, ...], password: str = DEFAULT_PASSWORD) -> DemoResult:
-    """Create what is missing; running it twice changes nothing."""
+def seed(
+    db: Database,
+    *,
+    regions: tuple[str, ...],
+    password: str = DEFAULT_PASSWORD,
+    kit: Kit | None = None,
+) -> DemoResult:
+    """Create what is missing; running it twice changes nothing. ``kit``
+    issues the demo invitations' links (default: from the process settings)."""
+    if kit is None:
+        from invigil.settings import get_settings
+
+        kit = Kit.from_settings(get_settings())
     result = DemoResult(password=password)
     actor = Actor.operator("demo")
     for slug, name, region in DEMO_TENANTS:
@@ -63,5 +77,6 @@ def seed(db: Database, *, regions: tuple[str, ...], password: str = DEFAULT_PASS
         result.tenants[slug] = emails
         content = seed_content(db, tenant_id)
         result.exams[slug] = sorted(content.exams)
-        result.created = result.created or content.created
+        invited = seed_invitations(db, tenant_id, slug, kit)
+        result.created = result.created or content.created or invited
     return result

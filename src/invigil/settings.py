@@ -47,6 +47,17 @@ class Settings(BaseSettings):
     sign_in_window_minutes: int = 15
     sign_in_max_failures_per_account: int = 5
     sign_in_max_failures_per_address: int = 20
+    # Mail (invitations). No host: mail stays in the outbox, marked not sent.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = True
+    smtp_ssl: bool = False
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "Invigil <no-reply@invigil.invalid>"
+    smtp_timeout_seconds: float = Field(default=20, gt=0, le=300)
+    # Guest links: how long an invitation stays open when no window is given.
+    invitation_valid_hours: int = Field(default=7 * 24, ge=1, le=366 * 24)
 
     @field_validator("home")
     @classmethod

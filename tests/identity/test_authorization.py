@@ -21,6 +21,7 @@ from invigil.tenants.models import Tenant
 from tests.conftest import BoundDatabase, bearer, make_tenant, make_user
 from tests.content import factories as content
 from tests.content.image_factories import image_factory
+from tests.delivery import factories as delivery
 from tests.evidence import factories as evidence
 
 PARAM = re.compile(r"{([a-z_]+)}")
@@ -108,6 +109,7 @@ FACTORIES: dict[str, Callable[[Database, Tenant], str]] = {
     "exam_id": content.exam_factory,
     "image_id": image_factory,
     "object_id": evidence.object_factory,
+    "invitation_id": delivery.invitation_factory,
 }
 
 

@@ -6,6 +6,7 @@ from invigil.audit.models import AuditCheckpoint, AuditEvent, AuditHead
 from invigil.content.images import QuestionImage
 from invigil.content.models import Exam, ExamVersion, Question, QuestionBank, QuestionVersion
 from invigil.db.base import Base
+from invigil.delivery.models import Candidate, GuestLink, Invitation, OutboxMail
 from invigil.evidence.models import DataKey, EvidenceObject, TenantKey, Upload, UploadChunk
 from invigil.identity.models import (
     AuthSession,
@@ -25,10 +26,14 @@ __all__ = [
     "AuditEvent",
     "AuditHead",
     "AuthSession",
+    "Candidate",
     "DataKey",
     "EvidenceObject",
     "Exam",
     "ExamVersion",
+    "GuestLink",
+    "Invitation",
+    "OutboxMail",
     "Question",
     "QuestionBank",
     "QuestionImage",

@@ -45,6 +45,27 @@ def _seal_all(db: Any, services: Any) -> None:
             log.error("audit.tamper_suspected", tenant=str(tenant_id))
 
 
+async def send_mail(context: procrastinate.JobContext, tenant_id: str, mail_id: str) -> None:
+    """Send one outbox mail through SMTP (see ``invigil.delivery.mail``)."""
+    await asyncio.to_thread(
+        _send_mail,
+        context.additional_context["db"],
+        context.additional_context["services"],
+        tenant_id,
+        mail_id,
+    )
+
+
+def _send_mail(db: Any, services: Any, tenant_id: str, mail_id: str) -> None:
+    import uuid
+
+    from invigil.db.uow import Actor
+    from invigil.delivery import mail
+
+    with db.unit_of_work(uuid.UUID(tenant_id), Actor.system("delivery.send_mail")) as uow:
+        mail.send(uow, services.settings, services.box, uuid.UUID(mail_id))
+
+
 def tasks() -> procrastinate.Blueprint:
     """A fresh blueprint per app: procrastinate renames tasks when it adds them."""
     blueprint = procrastinate.Blueprint()
@@ -56,6 +77,7 @@ def tasks() -> procrastinate.Blueprint:
     blueprint.periodic(cron="*/10 * * * *")(
         blueprint.task(name="audit.seal", queue="maintenance", pass_context=True)(seal_audit_logs)
     )
+    blueprint.task(name="delivery.send_mail", queue="mail", pass_context=True)(send_mail)
     return blueprint
 
 

@@ -69,6 +69,7 @@ def page_nav(request: Request, page: PageContext | None) -> Nav | None:
             ("/admin/audit", "Audit log", P.AUDIT_VIEW),
             ("/authoring/banks", "Questions", P.QUESTION_VIEW),
             ("/authoring/exams", "Exams", P.EXAM_VIEW),
+            ("/delivery/invitations", "Candidates", P.CANDIDATE_VIEW),
             ("/account", "Account", P.ACCOUNT_SELF),
         )
         if page.can(perm)

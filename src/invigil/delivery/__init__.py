@@ -1,0 +1,1 @@
+"""Candidate delivery: candidates, invitations, guest links, the mail outbox."""

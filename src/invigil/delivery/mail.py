@@ -1,0 +1,189 @@
+"""Mail: an outbox row in the invitation's transaction, sent by a job.
+
+The body is stored with a placeholder where the guest link goes; the link
+itself is sealed (AES-256-GCM under the secret-box key, bound to the row)
+and kept only until the send job is done with it, then erased. So the
+database never holds a usable token in the clear, and once the mail is
+handled it holds none at all — staff still see the whole mail, with the
+link shown as withheld.
+
+Without ``INVIGIL_SMTP_HOST`` nothing is sent: the mail stays in the outbox
+marked "not sent: SMTP not configured" (staff got the link when they
+invited, and can rotate it to send a new one once SMTP is set up).
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+import uuid
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from sqlalchemy import select
+
+from invigil.content.models import ExamVersion
+from invigil.db.uow import UnitOfWork
+from invigil.delivery.models import Candidate, Invitation, OutboxMail
+from invigil.logs import get_logger
+from invigil.pagination import decode_cursor, encode_cursor
+from invigil.security.secretbox import SecretBox
+from invigil.settings import Settings
+
+log = get_logger(__name__)
+
+TASK = "invigil:delivery.send_mail"
+QUEUE = "mail"
+PLACEHOLDER = "{guest_link}"
+WITHHELD = "[guest link withheld: it is shown once to whoever invites, and only mailed]"
+NOT_CONFIGURED = "not sent: SMTP not configured"
+
+
+def _context(mail_id: uuid.UUID) -> str:
+    return f"mail-outbox-link:{mail_id}"
+
+
+def compose(candidate: Candidate, version: ExamVersion, invitation: Invitation) -> tuple[str, str]:
+    minutes = version.settings.get("time_limit_minutes")
+    lines = [
+        f"Hello {candidate.name},",
+        "",
+        f'You are invited to take the exam "{version.title}".',
+        "",
+        f"Open it between {invitation.opens_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC and "
+        f"{invitation.closes_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        + (f"; it takes up to {minutes} minutes once you start." if minutes else "."),
+        "",
+        "Your personal link (do not share it):",
+        PLACEHOLDER,
+        "",
+        "Opening the link shows the exam's rules first; nothing starts until you choose to.",
+    ]
+    return f"Your invitation: {version.title}"[:300], "\n".join(lines)
+
+
+def queue_invitation(
+    uow: UnitOfWork,
+    box: SecretBox,
+    invitation: Invitation,
+    candidate: Candidate,
+    version: ExamVersion,
+    link: str,
+    *,
+    smtp: bool,
+) -> OutboxMail:
+    """Write the mail; with SMTP configured, seal the link and defer the send
+    job in this transaction. Without, mark it not sent and keep no link."""
+    subject, body = compose(candidate, version, invitation)
+    mail_id = uuid.uuid4()
+    row = OutboxMail(
+        tenant_id=uow.tenant,
+        id=mail_id,
+        invitation_id=invitation.id,
+        to_address=candidate.email,
+        subject=subject,
+        body=body,
+        link_sealed=box.seal(link.encode(), _context(mail_id)) if smtp else None,
+        error=None if smtp else NOT_CONFIGURED,
+    )
+    uow.add(row)
+    uow.flush()
+    if smtp:
+        uow.defer(TASK, queue=QUEUE, tenant_id=str(uow.tenant), mail_id=str(mail_id))
+    return row
+
+
+def shown_body(mail: OutboxMail) -> str:
+    return mail.body.replace(PLACEHOLDER, WITHHELD)
+
+
+def smtp_configured(settings: Settings) -> bool:
+    return bool(settings.smtp_host)
+
+
+def send(uow: UnitOfWork, settings: Settings, box: SecretBox, mail_id: uuid.UUID) -> OutboxMail:
+    """Send one outbox mail (idempotent: a sent mail is left alone)."""
+    mail = uow.scalar(select(OutboxMail).where(OutboxMail.id == mail_id).with_for_update())
+    if mail is None:
+        raise LookupError(f"mail {mail_id} is not in the outbox")
+    if mail.sent_at is not None:
+        return mail
+    if not smtp_configured(settings):
+        mail.error = NOT_CONFIGURED
+        mail.link_sealed = None
+        uow.flush()
+        return mail
+    body = mail.body
+    if PLACEHOLDER in body:
+        link = box.open(mail.link_sealed, _context(mail.id)).decode() if mail.link_sealed else None
+        body = body.replace(PLACEHOLDER, link or WITHHELD)
+    mail.attempts += 1
+    try:
+        deliver(settings, mail.to_address, mail.subject, body)
+    except (OSError, smtplib.SMTPException) as exc:
+        mail.error = f"not sent: {exc}"[:2000]
+        log.warning("mail.failed", mail=str(mail.id), error=str(exc))
+    else:
+        mail.sent_at = datetime.now(UTC)
+        mail.error = None
+        mail.link_sealed = None
+    uow.flush()
+    return mail
+
+
+def deliver(settings: Settings, to: str, subject: str, body: str) -> None:
+    assert settings.smtp_host is not None
+    msg = EmailMessage()
+    msg["From"] = settings.smtp_from
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = formatdate(localtime=False)
+    msg["Message-ID"] = make_msgid(domain="invigil")
+    msg.set_content(body)
+    context = ssl.create_default_context()
+    host, port, timeout = settings.smtp_host, settings.smtp_port, settings.smtp_timeout_seconds
+    smtp = (
+        smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+        if settings.smtp_ssl
+        else smtplib.SMTP(host, port, timeout=timeout)
+    )
+    with smtp:
+        if settings.smtp_starttls and not settings.smtp_ssl:
+            smtp.starttls(context=context)
+        if settings.smtp_username:
+            password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
+            smtp.login(settings.smtp_username, password)
+        smtp.send_message(msg)
+
+
+def list_outbox(
+    uow: UnitOfWork, *, limit: int = 50, cursor: str | None = None
+) -> tuple[list[OutboxMail], str | None]:
+    """Newest first."""
+    stmt = (
+        select(OutboxMail)
+        .order_by(OutboxMail.created_at.desc(), OutboxMail.id.desc())
+        .limit(limit + 1)
+    )
+    after = decode_cursor(cursor)
+    if after:
+        from sqlalchemy import and_, or_
+
+        from invigil.errors import Invalid
+
+        try:
+            at, ident = datetime.fromisoformat(after[0]), uuid.UUID(after[1])
+        except (ValueError, IndexError, TypeError) as exc:
+            raise Invalid("the cursor is not valid; start again without it") from exc
+        stmt = stmt.where(
+            or_(
+                OutboxMail.created_at < at,
+                and_(OutboxMail.created_at == at, OutboxMail.id < ident),
+            )
+        )
+    rows = uow.scalars(stmt)
+    nxt = None
+    if len(rows) > limit:
+        nxt = encode_cursor([rows[limit - 1].created_at.isoformat(), str(rows[limit - 1].id)])
+    return rows[:limit], nxt

@@ -1,0 +1,124 @@
+"""Delivery tables (migration 0008): candidates, invitations, guest links, outbox."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from invigil.db.base import Base, TenantScoped
+
+TS = DateTime(timezone=True)
+
+
+class Candidate(TenantScoped, Base):
+    """A person who takes exams; one per email (case-folded) per tenant."""
+
+    __tablename__ = "candidates"
+    __table_args__ = (
+        Index("uq_candidates_tenant_id_email", "tenant_id", func.lower(text("email")), unique=True),
+        CheckConstraint("btrim(name) <> ''", name="name_not_blank"),
+        CheckConstraint("position('@' in email) > 1", name="email_format"),
+    )
+
+    updated_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    external_ref: Mapped[str] = mapped_column(String(200), server_default="")
+
+
+class Invitation(TenantScoped, Base):
+    """One candidate, one exam version (pinned when invited), one window."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "candidate_id"],
+            ["candidates.tenant_id", "candidates.id"],
+            ondelete="RESTRICT",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "exam_id", "exam_version"],
+            ["exam_versions.tenant_id", "exam_versions.exam_id", "exam_versions.version"],
+            name="fk_invitations_exam_version",
+            ondelete="RESTRICT",
+        ),
+        CheckConstraint("closes_at > opens_at", name="window"),
+        CheckConstraint("extra_time_percent BETWEEN 0 AND 300", name="extra_time"),
+        CheckConstraint("status IN ('active', 'revoked')", name="status"),
+        Index("ix_invitations_list", "tenant_id", "created_at", "id"),
+        Index("ix_invitations_exam", "tenant_id", "exam_id"),
+        Index("ix_invitations_candidate", "tenant_id", "candidate_id"),
+    )
+
+    candidate_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    exam_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    exam_version: Mapped[int] = mapped_column(Integer)
+    opens_at: Mapped[datetime] = mapped_column(TS)
+    closes_at: Mapped[datetime] = mapped_column(TS)
+    extra_time_percent: Mapped[int] = mapped_column(Integer, server_default="0")
+    status: Mapped[str] = mapped_column(String(16), server_default="active")
+    revoked_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    created_by: Mapped[str] = mapped_column(String(80))
+
+
+class GuestLink(TenantScoped, Base):
+    """A guest link, stored only as HMAC-SHA256(server key, token)."""
+
+    __tablename__ = "guest_links"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "invitation_id"],
+            ["invitations.tenant_id", "invitations.id"],
+            ondelete="RESTRICT",
+        ),
+        UniqueConstraint("tenant_id", "token_hash", name="uq_guest_links_tenant_id_token_hash"),
+        Index(
+            "uq_guest_links_live",
+            "tenant_id",
+            "invitation_id",
+            unique=True,
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+    )
+
+    invitation_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    ended_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    ended_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
+
+
+class OutboxMail(TenantScoped, Base):
+    __tablename__ = "mail_outbox"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "invitation_id"],
+            ["invitations.tenant_id", "invitations.id"],
+            ondelete="RESTRICT",
+        ),
+        Index("ix_mail_outbox_list", "tenant_id", "created_at", "id"),
+    )
+
+    invitation_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    to_address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    link_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
