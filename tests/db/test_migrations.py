@@ -36,3 +36,23 @@ def test_models_match_the_migrations(owner_conn: Connection) -> None:
 def test_upgrade_is_idempotent(database: Database, settings: Settings) -> None:
     assert upgrade(settings, database.urls) == head_revision(settings)
     assert upgrade(settings, database.urls) == head_revision(settings)
+
+
+def test_concurrent_bootstraps_do_not_race(database: Database, settings: Settings) -> None:
+    """Several servers (or test runs) starting at once on one cluster: role and
+    grant changes are catalog writes that must take turns."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from invigil.db.bootstrap import ensure_roles_and_database
+
+    def bootstrap(_: int) -> None:
+        ensure_roles_and_database(
+            database.urls,
+            owner_role=settings.db_owner_role,
+            app_role=settings.db_app_role,
+            app_password="rotate-me-123",
+            create_database=False,
+        )
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(bootstrap, range(12)))

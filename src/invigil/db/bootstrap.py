@@ -30,10 +30,41 @@ def _connect(url: URL, database: str | None = None) -> psycopg.Connection[tuple[
         raise Unavailable(f"cannot connect to PostgreSQL as the admin role: {exc}") from exc
 
 
+_ATTRIBUTE_COLUMNS = {
+    "LOGIN": "rolcanlogin",
+    "SUPERUSER": "rolsuper",
+    "BYPASSRLS": "rolbypassrls",
+    "CREATEDB": "rolcreatedb",
+    "CREATEROLE": "rolcreaterole",
+    "INHERIT": "rolinherit",
+}
+
+
+def _has_attrs(conn: psycopg.Connection[tuple[object, ...]], name: str, attrs: str) -> bool:
+    """Whether the role already has exactly these attributes (ALTER ROLE on a
+    cluster-wide role is a catalog write: skip it when nothing would change)."""
+    row = conn.execute(
+        "SELECT rolcanlogin, rolsuper, rolbypassrls, rolcreatedb, rolcreaterole, rolinherit "
+        "FROM pg_roles WHERE rolname = %s",
+        (name,),
+    ).fetchone()
+    if row is None:
+        return False
+    actual = dict(zip(_ATTRIBUTE_COLUMNS.values(), row, strict=True))
+    for word in attrs.split():
+        wanted = not word.startswith("NO")
+        column = _ATTRIBUTE_COLUMNS[word.removeprefix("NO")]
+        if actual[column] != wanted:
+            return False
+    return True
+
+
 def _ensure_role(
     conn: psycopg.Connection[tuple[object, ...]], name: str, attrs: str, password: str | None
 ) -> None:
     exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone()
+    if exists and not password and _has_attrs(conn, name, attrs):
+        return
     verb = "ALTER" if exists else "CREATE"
     stmt = sql.SQL(f"{verb} ROLE {{}} {attrs}").format(sql.Identifier(name))
     if password:
@@ -60,6 +91,9 @@ def ensure_roles_and_database(
     database = urls.owner.database
     assert database is not None
     with _connect(urls.admin) as conn:
+        # Roles are cluster-wide: servers or test runs starting together must
+        # not race on them ("tuple concurrently updated").
+        conn.execute("SELECT pg_advisory_lock(4242000)")
         _ensure_role(conn, owner_role, _OWNER_ATTRS, None)
         _ensure_role(conn, app_role, _APP_ATTRS, app_password)
         is_super = conn.execute(
@@ -79,6 +113,7 @@ def ensure_roles_and_database(
                         ).format(sql.Identifier(database), sql.Identifier(owner_role))
                     )
     with _connect(urls.admin, database) as conn:
+        conn.execute("SELECT pg_advisory_lock(4242000)")  # grants are catalog writes too
         ident = sql.Identifier
         conn.execute(sql.SQL("REVOKE CREATE ON SCHEMA public FROM PUBLIC"))
         conn.execute(
