@@ -14,8 +14,7 @@ from sqlalchemy import text
 
 from invigil import audit
 from invigil.audit import checkpoints, service
-from invigil.audit.canonical import canonical_json
-from invigil.audit.log import GENESIS, build_entry
+from invigil.audit.log import GENESIS, entry_parts, entry_text
 from invigil.audit.merkle import MerkleTree, leaf_hash, verify_inclusion
 from invigil.db.engine import Database
 from invigil.db.uow import Actor
@@ -74,20 +73,17 @@ def fill_log(urls: DatabaseUrls, tenant_id: uuid.UUID, size: int) -> float:
     at = datetime.now(UTC)
     for seq in range(first, size):
         event_id = uuid.uuid4()
-        entry = build_entry(
+        head, mid, tail = entry_parts(
             tenant=tenant_id,
-            seq=seq,
             event_id=event_id,
-            at=at,
             actor_kind="system",
             actor_id="bench",
             action="score.recorded",
             subject_type="attempt",
             subject_id=f"a{seq}",
             payload={"score": seq % 100},
-            prev=prev,
         )
-        data = canonical_json(entry)
+        data = entry_text(head, mid, tail, at=at, prev=prev, seq=seq).encode()
         prev = leaf_hash(data)
         payload = f'{{"score": {seq % 100}}}'
         buf.write(

@@ -339,3 +339,25 @@ def test_the_seal_job_visits_every_tenant(
         latest = checkpoints.latest(uow)
     assert latest is not None and latest.tree_size == 4  # tenant.created + 3
     assert uuid.UUID(str(tenant.id))
+
+
+def test_the_database_and_python_build_the_same_entry(db: BoundDatabase, tenant_a: Tenant) -> None:
+    """audit_entry() in SQL and entry_text() in Python are one format."""
+    from invigil.audit.log import entry_parts, entry_text
+
+    with db.unit_of_work(tenant_a.id, Actor("user", "u-7")) as uow:
+        event = audit.record(uow, "grade.set", ("attempt", "a-1"), {"points": 3, "note": "é\n"})
+    parsed = json.loads(event.entry)
+    head, mid, tail = entry_parts(
+        tenant=tenant_a.id,
+        event_id=event.id,
+        actor_kind="user",
+        actor_id="u-7",
+        action="grade.set",
+        subject_type="attempt",
+        subject_id="a-1",
+        payload={"points": 3, "note": "é\n"},
+    )
+    assert event.entry == entry_text(
+        head, mid, tail, at=event.occurred_at, prev=bytes.fromhex(parsed["prev"]), seq=event.seq
+    )

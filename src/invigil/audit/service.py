@@ -17,7 +17,6 @@ from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from invigil.audit import checkpoints
-from invigil.audit.checkpoints import leaf_hashes
 from invigil.audit.merkle import MerkleTree
 from invigil.audit.models import AuditCheckpoint, AuditEvent
 from invigil.audit.verify import CheckpointRecord, EntryRecord, Report, verify_log
@@ -278,7 +277,3 @@ def export(uow: UnitOfWork, ring: KeyRing, tenant_slug: str) -> dict[str, Any]:
             public_jwk(key, ring.purpose) | {"kid": kid} for kid, key in ring.all_public().items()
         ],
     }
-
-
-def leaves_count(uow: UnitOfWork) -> int:
-    return len(leaf_hashes(uow))

@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from invigil.db.uow import UnitOfWork
-from invigil.delivery.candidates import normalise_email
 from invigil.delivery.invitations import (
     Invited,
     InviteRequest,
@@ -23,6 +22,7 @@ from invigil.delivery.invitations import (
     window,
 )
 from invigil.errors import DomainError, Invalid
+from invigil.identity.service import normalise_email
 
 MAX_ROWS = 5000
 MAX_BYTES = 2 * 1024 * 1024

@@ -9,14 +9,7 @@ from invigil import audit
 from invigil.db.uow import UnitOfWork
 from invigil.delivery.models import Candidate
 from invigil.errors import Invalid
-
-
-def normalise_email(email: str) -> str:
-    email = email.strip()
-    local, at, domain = email.rpartition("@")
-    if not at or not local or "." not in domain or " " in email or len(email) > 320:
-        raise Invalid(f"{email!r} is not an email address")
-    return email
+from invigil.identity.service import normalise_email
 
 
 def find_by_email(uow: UnitOfWork, email: str) -> Candidate | None:
