@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-external lint bench install clean browser-deps
+.PHONY: help run test test-external lint bench install clean browser-deps node-deps
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -21,13 +21,22 @@ install: $(STAMP) ## create .venv and install Invigil with its dev tools
 run: $(STAMP) ## embedded PostgreSQL, migrations, demo data, server on http://127.0.0.1:8000
 	INVIGIL_LOG_FORMAT=$${INVIGIL_LOG_FORMAT:-console} $(BIN)/invigil serve --host 127.0.0.1 --port 8000
 
-test: $(STAMP) browser-deps ## the whole suite (embedded PostgreSQL unless DATABASE_URL is set)
+test: $(STAMP) browser-deps node-deps ## the whole suite (embedded PostgreSQL unless DATABASE_URL is set)
 	$(BIN)/pytest -p no:cacheprovider
 
 browser-deps: ## Chromium for the browser tests (Debian's package; `playwright install` cannot download here)
 	@test -x /usr/lib/chromium/chromium || apt-get install -y -q chromium || (apt-get update -q && apt-get install -y -q chromium)
 
-test-external: $(STAMP) browser-deps ## the suite against the machine's PostgreSQL at 127.0.0.1:5432
+NODE_STAMP := node_modules/.package-lock.json
+
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || apt-get install -y -q nodejs npm || (apt-get update -q && apt-get install -y -q nodejs npm)
+	npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+node-deps: $(NODE_STAMP) ## axe-core for the accessibility checks in the browser tests (npm ci)
+
+test-external: $(STAMP) browser-deps node-deps ## the suite against the machine's PostgreSQL at 127.0.0.1:5432
 	DATABASE_URL=$${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres} $(BIN)/pytest -p no:cacheprovider
 
 lint: $(STAMP) ## ruff and mypy
@@ -39,5 +48,5 @@ bench: $(STAMP) ## run benchmarks/ and write docs/performance.md
 	@command -v wrk >/dev/null || (apt-get install -y -q wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk))
 	$(BIN)/python -m benchmarks
 
-clean: ## remove the virtual environment and local data (var/)
-	rm -rf $(VENV) var
+clean: ## remove the virtual environment, node_modules and local data (var/)
+	rm -rf $(VENV) node_modules var

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from invigil.db.engine import Database
 from invigil.identity import auth
 from invigil.identity.models import User
-from invigil.security.access import PUBLIC, RouteInfo, iter_routes
+from invigil.security.access import CANDIDATE, PUBLIC, RouteInfo, iter_routes
 from invigil.security.permissions import BUILTIN_ROLES
 from invigil.settings import Settings
 from invigil.tenants.models import Tenant
@@ -33,7 +33,7 @@ def page_routes(app: FastAPI) -> list[tuple[RouteInfo, str]]:
         if m != "HEAD"
         and not r.path.startswith("/api/")
         and r.permissions
-        and r.permissions[0] != PUBLIC
+        and r.permissions[0] not in (PUBLIC, CANDIDATE)
     ]
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from invigil import __version__
@@ -22,8 +25,11 @@ from invigil.content import pages as content_pages
 from invigil.context import Services
 from invigil.db.engine import Database
 from invigil.delivery import api as delivery_api
+from invigil.delivery import attempt_pages as delivery_attempt_pages
+from invigil.delivery import attempts_api as delivery_attempts_api
 from invigil.delivery import landing as delivery_landing
 from invigil.delivery import pages as delivery_pages
+from invigil.delivery import player as delivery_player
 from invigil.errors import PROBLEM_MEDIA_TYPE, DomainError, Invalid, problem
 from invigil.evidence import api as evidence_api
 from invigil.identity import api as identity_api
@@ -57,10 +63,19 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
+# Programs get problem+json: the staff API and the candidate player's API.
+_PROGRAM_PATH = re.compile(r"^/api/|^/take/[^/]+/api/")
+STATIC = Path(__file__).parent / "web" / "static"
+
+
+def for_programs(path: str) -> bool:
+    return _PROGRAM_PATH.match(path) is not None
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
-        if not request.url.path.startswith("/api/"):
+        if not for_programs(request.url.path):
             return pages.error_page(request, exc)  # people get pages, programs get problems
         return problem_response(exc.status, exc.problem(request.url.path), exc.headers())
 
@@ -80,7 +95,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         fields = ", ".join(".".join(e["location"]) for e in errors)
-        if not request.url.path.startswith("/api/"):
+        if not for_programs(request.url.path):
             return pages.error_page(request, Invalid(f"the form or link is not valid ({fields})"))
         body = problem(
             422, "invalid", f"the request is not valid: {fields}", request.url.path, errors=errors
@@ -180,10 +195,15 @@ def create_app(
     app.include_router(content_images_api.router)
     app.include_router(evidence_api.router)
     app.include_router(delivery_api.router)
+    app.include_router(delivery_attempts_api.router)
     app.include_router(identity_pages.router)
     app.include_router(audit_pages.router)
     app.include_router(content_pages.router)
     app.include_router(delivery_pages.router)
+    app.include_router(delivery_attempt_pages.router)
     app.include_router(delivery_landing.router)
+    app.include_router(delivery_player.router)
     app.include_router(pages.router)
+    # The player's script and styles: served by Invigil itself, never a CDN.
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -13,7 +13,7 @@ from invigil.content.demo import seed_content
 from invigil.db import platform
 from invigil.db.engine import Database
 from invigil.db.uow import Actor
-from invigil.delivery.demo import seed_invitations
+from invigil.delivery.demo import seed_attempts, seed_invitations
 from invigil.delivery.invitations import Kit
 from invigil.identity import service as identity
 from invigil.security.permissions import BUILTIN_ROLES
@@ -78,5 +78,6 @@ def seed(
         content = seed_content(db, tenant_id)
         result.exams[slug] = sorted(content.exams)
         invited = seed_invitations(db, tenant_id, slug, kit)
-        result.created = result.created or content.created or invited
+        finished = seed_attempts(db, tenant_id, slug, kit)
+        result.created = result.created or content.created or invited or finished
     return result

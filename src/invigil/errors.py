@@ -20,6 +20,7 @@ def problem_type(slug: str) -> str:
 class DomainError(Exception):
     status: ClassVar[int] = 400
     slug: ClassVar[str] = "bad-request"
+    page: ClassVar[str | None] = None  # the template people see (default: error.html)
 
     def __init__(self, detail: str, **extensions: Any) -> None:
         super().__init__(detail)

@@ -58,3 +58,63 @@ def invitation_factory(db: Database, tenant: Tenant) -> str:
 
     kit = kit_for(Settings(home=Path(tempfile.mkdtemp(prefix="invigil-gl-"))))
     return str(make_invitation(db, tenant.id, kit).invitation.id)
+
+
+TYPES = (
+    "single_choice",
+    "multiple_choice",
+    "true_false",
+    "numeric",
+    "short_text",
+    "essay",
+    "ordering",
+    "matching",
+)
+
+
+def exam_with_every_type(
+    db: Database, tenant_id: uuid.UUID, *, settings: dict[str, Any] | None = None, **fields: Any
+) -> uuid.UUID:
+    """A published exam with one question of each type, in this order (no shuffling
+    of questions; options are still shuffled per candidate unless told otherwise)."""
+    from tests.content.factories import make_bank, make_question
+
+    bank = make_bank(db, tenant_id)
+    ids = [str(make_question(db, tenant_id, bank, kind)) for kind in TYPES]
+    base = {"shuffle_questions": False, "proctoring_preset": "practice"}
+    return published_exam(
+        db,
+        tenant_id,
+        sections=[{"kind": "fixed", "title": "All types", "question_ids": ids}],
+        settings=base | (settings or {}),
+        **fields,
+    )
+
+
+def token_of(made: Invited) -> str:
+    return made.link.split("/take/", 1)[1]
+
+
+def attempt_factory(db: Database, tenant: Tenant) -> str:
+    """A started attempt (clock running) of tenant ``tenant``."""
+    import tempfile
+
+    from invigil.delivery import attempts
+    from invigil.delivery.landing import consent_text
+
+    kit = kit_for(Settings(home=Path(tempfile.mkdtemp(prefix="invigil-at-"))))
+    made = make_invitation(db, tenant.id, kit)
+    with db.unit_of_work(tenant.id) as uow:
+        version = attempts.version_of(uow, made.invitation.exam_id, made.invitation.exam_version)
+        text = consent_text(version)
+        started = attempts.start(
+            uow,
+            kit.key,
+            made.invitation,
+            version,
+            consent_text=text,
+            shown_sha256=attempts.text_sha256(text),
+            browser=attempts.Browser(),
+        )
+        attempts.begin(uow, started.attempt, version, made.invitation)
+        return str(started.attempt.id)

@@ -131,7 +131,7 @@ def test_landing_pages_for_each_state(
     page = valid.text
     assert "Landing exam" in page and "50 minutes" in page and "25% extra time" in page
     assert "your screen, recorded" in page and "180 days" in page
-    assert '<button type="button" disabled aria-describedby="start-note">Start exam' in page
+    assert '<button type="submit">Start exam</button>' in page and ">I agree</label>" in page
     assert valid.headers["cache-control"] == "no-store"
     assert valid.headers["referrer-policy"] == "no-referrer"
 

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from invigil.db.engine import Database
 from invigil.identity import service
-from invigil.security.access import PUBLIC, RouteInfo, iter_routes
+from invigil.security.access import CANDIDATE, PUBLIC, RouteInfo, iter_routes
 from invigil.security.permissions import BUILTIN_ROLES
 from invigil.settings import Settings
 from invigil.tenants.models import Tenant
@@ -36,7 +36,7 @@ def api_routes(app: FastAPI) -> list[tuple[RouteInfo, str]]:
         if m != "HEAD"
         and r.path.startswith("/api/")
         and r.permissions
-        and r.permissions[0] != PUBLIC
+        and r.permissions[0] not in (PUBLIC, CANDIDATE)
     ]
 
 
@@ -110,6 +110,7 @@ FACTORIES: dict[str, Callable[[Database, Tenant], str]] = {
     "image_id": image_factory,
     "object_id": evidence.object_factory,
     "invitation_id": delivery.invitation_factory,
+    "attempt_id": delivery.attempt_factory,
 }
 
 

@@ -64,6 +64,9 @@ class ExamSettings(_Strict):
     shuffle_questions: bool = True
     shuffle_options: bool = True
     accommodations: Accommodations = Field(default_factory=Accommodations)
+    # Answers queued while the browser was offline are still taken this long
+    # after the deadline (marked as a late sync); nothing else is.
+    offline_grace_seconds: int = Field(default=120, ge=0, le=3600)
 
     @model_validator(mode="after")
     def _window(self) -> ExamSettings:

@@ -7,15 +7,19 @@ Candidates page to open a demo invitation."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import select
 
+from invigil.content import bodies as b
+from invigil.content.models import QuestionVersion
 from invigil.db.engine import Database
-from invigil.db.uow import Actor
+from invigil.db.uow import Actor, UnitOfWork
 from invigil.delivery import invitations
+from invigil.delivery.attempts import Item
 from invigil.delivery.candidates import find_by_email
 from invigil.delivery.invitations import InviteRequest, Kit
-from invigil.delivery.models import Invitation
+from invigil.delivery.models import Attempt, Invitation
 
 EXAM = "standard-demo"
 CANDIDATES = (
@@ -55,3 +59,98 @@ def seed_invitations(db: Database, tenant_id: uuid.UUID, slug: str, kit: Kit) ->
             )
             created = True
     return created
+
+
+# Who finishes the demo exam, and how well: a share of questions answered right.
+FINISHERS = (("ada.lovelace", 1.0), ("alan.turing", 0.5))
+
+
+def seed_attempts(db: Database, tenant_id: uuid.UUID, slug: str, kit: Kit) -> bool:
+    """Finished attempts for the first demo candidates (idempotent): consent,
+    a 20-minute sitting that ended half an hour ago, answers, submission and
+    the scored result — all through the same services a browser uses."""
+    from datetime import UTC, datetime, timedelta
+
+    from invigil.delivery import attempts
+    from invigil.delivery.landing import consent_text
+
+    created = False
+    with db.unit_of_work(tenant_id, Actor.operator("demo")) as uow:
+        exam, _ = invitations.published_exam(uow, EXAM)
+        for local, share in FINISHERS:
+            candidate = find_by_email(uow, f"{local}@candidates.{slug}.test")
+            if candidate is None:
+                continue
+            invitation = uow.scalar(
+                select(Invitation).where(
+                    Invitation.candidate_id == candidate.id, Invitation.exam_id == exam.id
+                )
+            )
+            if invitation is None or attempts.latest(uow, invitation.id) is not None:
+                continue
+            uow.actor = Actor("candidate", str(candidate.id))
+            version = attempts.version_of(uow, invitation.exam_id, invitation.exam_version)
+            text = consent_text(version)
+            began = datetime.now(UTC) - timedelta(minutes=50)
+            attempt = attempts.start(
+                uow,
+                kit.key,
+                invitation,
+                version,
+                consent_text=text,
+                shown_sha256=attempts.text_sha256(text),
+                browser=attempts.Browser(address="demo", user_agent="invigil demo"),
+                now=began,
+            ).attempt
+            attempts.begin(uow, attempt, version, invitation, now=began)
+            items = demo_answers(uow, attempt, share)
+            attempts.save(uow, attempt, items, now=began + timedelta(minutes=15))
+            attempts.submit(uow, attempt, "candidate", now=began + timedelta(minutes=20))
+            uow.actor = Actor.operator("demo")
+            created = True
+    return created
+
+
+def demo_answers(uow: UnitOfWork, attempt: Attempt, share: float) -> list[Item]:
+    """Plausible answers in paper positions: right for the first ``share`` of
+    the questions, wrong (or blank) for the rest."""
+    paper = attempt.paper
+    ids = [uuid.UUID(s["version_id"]) for s in paper]
+    versions = {
+        str(v.id): v
+        for v in uow.scalars(select(QuestionVersion).where(QuestionVersion.id.in_(ids)))
+    }
+    items: list[Item] = []
+    cut = round(len(paper) * share)
+    for index, slot in enumerate(paper):
+        body = b.parse_body(versions[slot["version_id"]].body)
+        response = _answer(body, list(slot["option_order"]), right=index < cut)
+        if response is not None:
+            items.append(Item(index, response, index + 1, time_ms=30_000 + 7_000 * index))
+    return items
+
+
+def _answer(body: b.Body, order: list[int], *, right: bool) -> Any:
+    if isinstance(body, b.SingleChoice):
+        correct = order.index(body.correct)
+        return correct if right else (correct + 1) % len(order)
+    if isinstance(body, b.MultipleChoice):
+        chosen = [order.index(c) for c in body.correct]
+        return chosen if right else chosen[:1]
+    if isinstance(body, b.TrueFalse):
+        return body.correct == right
+    if isinstance(body, b.Numeric):
+        return body.value if right else body.value + 1
+    if isinstance(body, b.ShortText):
+        return body.accepted[0] if right and body.accepted else "I do not know"
+    if isinstance(body, b.Essay):
+        return (
+            "Remote work widens the pool of people a team can hire and removes the commute, "
+            "but it asks for deliberate communication and trust."
+        )
+    positions = [order.index(i) for i in range(len(order))]
+    if isinstance(body, b.Ordering):
+        return positions if right else list(reversed(positions))
+    if isinstance(body, b.Matching):
+        return positions if right else None
+    return None

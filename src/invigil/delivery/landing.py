@@ -1,9 +1,10 @@
-"""The candidate's landing page: ``GET /take/{token}``.
+"""The candidate's landing page: ``GET /take/{token}``, and the two forms on
+it: "Start exam" (``POST /take/{token}/start``) and "I do not agree"
+(``POST /take/{token}/decline``).
 
-It reads and never writes — no audit entry, no "opened" flag, no job — so
-mail scanners that prefetch links consume nothing. Starting (a POST that
-binds the attempt to the browser) comes with the attempts issue; until then
-the page shows the "Start exam" button disabled, with a note.
+The GET reads and never writes — no audit entry, no "opened" flag, no job —
+so mail scanners that prefetch links consume nothing. Starting is a POST
+that records the consent and binds the attempt to this browser.
 
 See ``invigil.delivery.links`` for why unknown, revoked and replaced links
 answer one identical page.
@@ -14,15 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
-from sqlalchemy import select
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from invigil.content.models import ExamVersion
-from invigil.db.uow import Actor
-from invigil.delivery import links
-from invigil.delivery.links import LinkState
-from invigil.delivery.models import Invitation
+from invigil.db.uow import Actor, UnitOfWork
+from invigil.delivery import attempts, links
+from invigil.delivery.links import LinkState, Resolved
+from invigil.delivery.models import Attempt, Invitation
+from invigil.errors import DomainError, NotFound
 from invigil.security.access import Public
 from invigil.web.pages import templates
 
@@ -34,6 +35,11 @@ class Disclosure:
     label: str
     recorded: tuple[str, ...]
     kept_days: int
+    # What the browser must provide before the clock starts (the system check).
+    needs: frozenset[str] = frozenset()
+
+    def requirements(self) -> dict[str, bool]:
+        return {n: n in self.needs for n in ("camera", "microphone", "screen", "fullscreen")}
 
 
 # What each proctoring preset records and how long it is kept (the proctoring
@@ -47,6 +53,7 @@ DISCLOSURES = {
             "browser activity: tab and window switches, copy and paste",
         ),
         90,
+        frozenset({"camera"}),
     ),
     "strict": Disclosure(
         "Strict",
@@ -57,6 +64,7 @@ DISCLOSURES = {
             "browser activity: tab and window switches, full screen, copy and paste",
         ),
         180,
+        frozenset({"camera", "microphone", "screen", "fullscreen"}),
     ),
     "high_stakes": Disclosure(
         "High stakes",
@@ -68,6 +76,7 @@ DISCLOSURES = {
             "developer tools",
         ),
         365,
+        frozenset({"camera", "microphone", "screen", "fullscreen"}),
     ),
 }
 
@@ -82,14 +91,41 @@ RELEASE = {
 }
 
 NEUTRAL_PAGE = "delivery/take_unavailable.html"
+NEUTRAL_DETAIL = (
+    "this exam link does not work: it may have been replaced by a newer one, withdrawn, "
+    "or copied incompletely; use the link in your most recent invitation email"
+)
 
 
-def _headers(response: HTMLResponse) -> HTMLResponse:
-    # The token is in the URL: never cache the page, never send it on as a referrer.
+def no_store(response: Response) -> Response:
+    """The token is in the URL: never cache the page, never send it on as a referrer."""
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    response.headers["X-Frame-Options"] = "DENY"
     return response
+
+
+def disclosure_of(version: ExamVersion) -> Disclosure:
+    preset = str(version.settings.get("proctoring_preset", "standard"))
+    return DISCLOSURES.get(preset, DISCLOSURES["standard"])
+
+
+def consent_text(version: ExamVersion) -> str:
+    """The exact text the candidate agrees to (recorded with its hash)."""
+    d = disclosure_of(version)
+    parts = [version.consent_text.strip()] if version.consent_text.strip() else []
+    parts.append(
+        f"This exam uses {d.label.lower()} proctoring. While I take it, the following is "
+        "recorded: " + "; ".join(d.recorded) + "."
+    )
+    parts.append(
+        f"The recordings are kept for {d.kept_days} days after the exam and then erased. "
+        "They are used only to check that the exam was taken fairly; a person reviews "
+        "anything flagged before a result that depends on it is final."
+    )
+    parts.append("I agree to take this exam under these conditions.")
+    return "\n\n".join(parts)
 
 
 def _facts(version: ExamVersion, invitation: Invitation) -> dict[str, Any]:
@@ -99,7 +135,7 @@ def _facts(version: ExamVersion, invitation: Invitation) -> dict[str, Any]:
     total = None
     if minutes:
         total = minutes + (minutes * extra + 99) // 100
-    preset = str(settings.get("proctoring_preset", "standard"))
+    text = consent_text(version)
     return {
         "title": version.title,
         "description": version.description,
@@ -109,37 +145,208 @@ def _facts(version: ExamVersion, invitation: Invitation) -> dict[str, Any]:
         "navigation": NAVIGATION.get(str(settings.get("navigation", "free")), ""),
         "attempts": settings.get("attempts_allowed", 1),
         "release": RELEASE.get(str(settings.get("results_release", "after_review")), ""),
-        "disclosure": DISCLOSURES.get(preset, DISCLOSURES["standard"]),
+        "disclosure": disclosure_of(version),
         "opens_at": invitation.opens_at,
         "closes_at": invitation.closes_at,
+        "consent_text": text,
+        "consent_sha256": attempts.text_sha256(text),
     }
 
 
-@router.get("/take/{token}", response_class=HTMLResponse, dependencies=[Public])
-def landing(request: Request, token: str) -> HTMLResponse:
-    services, db = request.app.state.services, request.app.state.db
-    tenant_id = links.tenant_of(token) if len(token) <= 200 else None
-    with db.unit_of_work(tenant_id, Actor("anonymous", "guest-link")) as uow:
-        found = links.resolve(uow if tenant_id else None, services.links, token)
-        if found.neutral or found.invitation is None:
-            return _headers(
-                templates.TemplateResponse(request, NEUTRAL_PAGE, {"page": None}, status_code=404)
-            )
-        invitation = found.invitation
-        version = uow.scalar(
-            select(ExamVersion).where(
-                ExamVersion.exam_id == invitation.exam_id,
-                ExamVersion.version == invitation.exam_version,
-            )
-        )
-        assert version is not None
-        facts = _facts(version, invitation)
-    status = {LinkState.VALID: 200, LinkState.NOT_YET_OPEN: 200, LinkState.EXPIRED: 410}
-    return _headers(
+def _open(uow: UnitOfWork | None, request: Request, token: str) -> Resolved:
+    return links.resolve(uow, request.app.state.services.links, token)
+
+
+def _tenant(token: str) -> Any:
+    return links.tenant_of(token) if len(token) <= 200 else None
+
+
+def _neutral(request: Request) -> Response:
+    return no_store(
+        templates.TemplateResponse(request, NEUTRAL_PAGE, {"page": None}, status_code=404)
+    )
+
+
+def attempt_state(request: Request, attempt: Attempt | None, allowed: int) -> str:
+    """none | mine | elsewhere | released | submitted | used_up (for the page)."""
+    if attempt is None:
+        return "none"
+    if attempt.status == "submitted":
+        return "used_up" if attempt.number >= allowed else "submitted"
+    cookie = request.cookies.get(attempts.cookie_name(attempt.invitation_id))
+    if attempt.binding_hash is None:
+        return "released"
+    key = request.app.state.services.links
+    return "mine" if attempts.is_bound_to(key, attempt, cookie) else "elsewhere"
+
+
+def _render(
+    request: Request,
+    uow: UnitOfWork,
+    found: Resolved,
+    *,
+    error: str | None = None,
+    status: int | None = None,
+) -> Response:
+    invitation = found.invitation
+    assert invitation is not None
+    version = attempts.version_of(uow, invitation.exam_id, invitation.exam_version)
+    facts = _facts(version, invitation)
+    current = attempts.latest(uow, invitation.id)
+    mine = attempt_state(request, current, int(facts["attempts"]))
+    code = {LinkState.VALID: 200, LinkState.NOT_YET_OPEN: 200, LinkState.EXPIRED: 410}
+    if status is None:
+        status = 409 if mine == "elsewhere" else code[found.state]
+    # An attempt already running stays reachable after the window closes.
+    running = current is not None and current.status == "in_progress"
+    return no_store(
         templates.TemplateResponse(
             request,
             "delivery/take.html",
-            {"page": None, "state": found.state.value, **facts},
-            status_code=status[found.state],
+            {
+                "page": None,
+                "state": found.state.value,
+                "attempt": mine,
+                "running": running,
+                "base": f"/take/{request.path_params['token']}",
+                "error": error,
+                **facts,
+            },
+            status_code=status,
         )
     )
+
+
+@router.get("/take/{token}", response_class=HTMLResponse, dependencies=[Public])
+def landing(request: Request, token: str) -> Response:
+    db = request.app.state.db
+    tenant_id = _tenant(token)
+    with db.unit_of_work(tenant_id, Actor("anonymous", "guest-link")) as uow:
+        found = _open(uow if tenant_id else None, request, token)
+        if found.neutral or found.invitation is None:
+            return _neutral(request)
+        return _render(request, uow, found)
+
+
+def _browser(request: Request, invitation: Invitation) -> attempts.Browser:
+    return attempts.Browser(
+        cookie=request.cookies.get(attempts.cookie_name(invitation.id)),
+        address=request.client.host if request.client else "",
+        user_agent=request.headers.get("user-agent", ""),
+    )
+
+
+def set_binding(request: Request, response: Response, invitation: Invitation, secret: str) -> None:
+    issuer = str(request.app.state.settings.issuer)
+    response.set_cookie(
+        attempts.cookie_name(invitation.id),
+        secret,
+        path="/take",
+        httponly=True,
+        samesite="strict",
+        secure=issuer.startswith("https://"),
+        max_age=14 * 24 * 3600,
+    )
+
+
+@router.post("/take/{token}/start", dependencies=[Public])
+def start(
+    request: Request,
+    token: str,
+    consent: str = Form(""),
+    consent_sha256: str = Form(""),
+) -> Response:
+    db, services = request.app.state.db, request.app.state.services
+    tenant_id = _tenant(token)
+    with db.unit_of_work(tenant_id, Actor("anonymous", "guest-link")) as uow:
+        found = _open(uow if tenant_id else None, request, token)
+        if found.neutral or found.invitation is None:
+            return _neutral(request)
+        invitation = found.invitation
+        current = attempts.latest(uow, invitation.id)
+        resuming = current is not None and current.status == "in_progress"
+        if found.state != LinkState.VALID and not resuming:
+            return _render(request, uow, found)
+        version = attempts.version_of(uow, invitation.exam_id, invitation.exam_version)
+        fresh = current is None or current.status == "submitted"
+        if fresh and consent != "yes":
+            return _render(
+                request,
+                uow,
+                found,
+                error="Tick \u201cI agree\u201d to consent before you start, or choose "
+                "\u201cI do not agree\u201d.",
+                status=400,
+            )
+        uow.actor = Actor("candidate", str(invitation.candidate_id))
+        try:
+            started = attempts.start(
+                uow,
+                services.links,
+                invitation,
+                version,
+                consent_text=consent_text(version),
+                shown_sha256=consent_sha256
+                if fresh
+                else attempts.text_sha256(consent_text(version)),
+                browser=_browser(request, invitation),
+            )
+        except attempts.Elsewhere:
+            return _render(request, uow, found, status=409)
+        except DomainError as exc:
+            return _render(request, uow, found, error=exc.detail.capitalize() + ".", status=409)
+    response = RedirectResponse(f"/take/{token}/exam", status_code=303)
+    if started.secret is not None:
+        set_binding(request, response, invitation, started.secret)
+    return no_store(response)
+
+
+@router.post("/take/{token}/decline", response_class=HTMLResponse, dependencies=[Public])
+def decline(request: Request, token: str) -> Response:
+    db = request.app.state.db
+    tenant_id = _tenant(token)
+    with db.unit_of_work(tenant_id, Actor("anonymous", "guest-link")) as uow:
+        found = _open(uow if tenant_id else None, request, token)
+        if found.neutral or found.invitation is None:
+            return _neutral(request)
+        invitation = found.invitation
+        current = attempts.latest(uow, invitation.id)
+        if found.state != LinkState.VALID or (current and current.status != "submitted"):
+            return _render(request, uow, found)  # nothing to decline here
+        version = attempts.version_of(uow, invitation.exam_id, invitation.exam_version)
+        uow.actor = Actor("candidate", str(invitation.candidate_id))
+        browser = _browser(request, invitation)
+        attempts.record_decline(uow, invitation, consent_text(version), browser)
+        title = version.title
+    return no_store(
+        templates.TemplateResponse(
+            request,
+            "delivery/declined.html",
+            {"page": None, "title": title, "base": f"/take/{token}"},
+        )
+    )
+
+
+class NeutralLink(NotFound):
+    """A dead or unknown link: the same answer, whichever it is."""
+
+    page = NEUTRAL_PAGE
+
+
+def neutral_error() -> NotFound:
+    return NeutralLink(NEUTRAL_DETAIL)
+
+
+class BackToLanding(DomainError):
+    """A candidate page opened without this browser's binding: the landing
+    page explains (not started yet, in progress elsewhere, released)."""
+
+    status = 303
+    slug = "see-landing"
+
+    def __init__(self, token: str) -> None:
+        super().__init__("continue from the exam's page")
+        self.token = token
+
+    def headers(self) -> dict[str, str]:
+        return {"Location": f"/take/{self.token}"}

@@ -1,24 +1,31 @@
-"""Delivery tables (migration 0008): candidates, invitations, guest links, outbox."""
+"""Delivery tables: candidates, invitations, guest links, outbox (0008); attempts,
+consents, answers and results (0009)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
+    ForeignKey,
     ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from invigil.db.base import Base, TenantScoped
@@ -122,3 +129,126 @@ class OutboxMail(TenantScoped, Base):
     sent_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
+class Attempt(TenantScoped, Base):
+    """One sitting of one invitation: consented, bound to one browser, timed."""
+
+    __tablename__ = "attempts"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "invitation_id"],
+            ["invitations.tenant_id", "invitations.id"],
+            ondelete="RESTRICT",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "candidate_id"],
+            ["candidates.tenant_id", "candidates.id"],
+            ondelete="RESTRICT",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "exam_id", "exam_version"],
+            ["exam_versions.tenant_id", "exam_versions.exam_id", "exam_versions.version"],
+            name="fk_attempts_exam_version",
+            ondelete="RESTRICT",
+        ),
+        UniqueConstraint("tenant_id", "invitation_id", "number"),
+        Index("ix_attempts_list", "tenant_id", "created_at", "id"),
+        Index("ix_attempts_invitation", "tenant_id", "invitation_id"),
+        Index(
+            "ix_attempts_due",
+            "tenant_id",
+            "deadline",
+            postgresql_where=text("status = 'in_progress' AND deadline IS NOT NULL"),
+        ),
+    )
+
+    invitation_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    candidate_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    exam_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    exam_version: Mapped[int] = mapped_column(Integer)
+    number: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    paper: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(16), server_default="ready")
+    binding_hash: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    bound_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    deadline: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    grace_seconds: Mapped[int] = mapped_column(Integer)
+    submitted_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    submit_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    position: Mapped[int] = mapped_column(Integer, server_default="0")
+    last_seen_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+
+
+class Consent(TenantScoped, Base):
+    """What a candidate agreed to or declined: the exact text, its hash, when."""
+
+    __tablename__ = "consents"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "invitation_id"],
+            ["invitations.tenant_id", "invitations.id"],
+            ondelete="RESTRICT",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "attempt_id"], ["attempts.tenant_id", "attempts.id"], ondelete="RESTRICT"
+        ),
+        Index("ix_consents_invitation", "tenant_id", "invitation_id", "created_at"),
+    )
+
+    invitation_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    attempt_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    decision: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(Text)
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64), server_default="")
+    user_agent: Mapped[str] = mapped_column(String(400), server_default="")
+
+
+class AttemptAnswer(Base):
+    """The newest answer to one question of an attempt (highest ``seq`` wins)."""
+
+    __tablename__ = "attempt_answers"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "attempt_id"], ["attempts.tenant_id", "attempts.id"], ondelete="RESTRICT"
+        ),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="RESTRICT"), primary_key=True
+    )
+    attempt_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True)
+    response: Mapped[Any] = mapped_column(JSONB, nullable=True)
+    flagged: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    seq: Mapped[int] = mapped_column(BigInteger)
+    time_ms: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    client_time: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    saved_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+    late: Mapped[bool] = mapped_column(Boolean, server_default="false")
+
+
+class AttemptResult(TenantScoped, Base):
+    """A scored result: written once, never changed (grading adds a revision)."""
+
+    __tablename__ = "attempt_results"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "attempt_id"], ["attempts.tenant_id", "attempts.id"], ondelete="RESTRICT"
+        ),
+        UniqueConstraint("tenant_id", "attempt_id", "revision"),
+    )
+
+    attempt_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    revision: Mapped[int] = mapped_column(Integer)
+    awarded: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    max_points: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    percent: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    passed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    needs_grading: Mapped[bool] = mapped_column(Boolean)
+    document: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    document_sha256: Mapped[str] = mapped_column(String(64))

@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from invigil.content import exams
-from invigil.delivery import bulk, invitations, mail
+from invigil.delivery import bulk, invitations, mail, review
 from invigil.delivery.invitations import InviteRequest, Kit
 from invigil.delivery.schemas import outbox_status
 from invigil.errors import Conflict, DomainError, Invalid, NotFound
@@ -62,6 +62,7 @@ def _list_page(
         ctx,
         status=status,
         rows=[(i, c, invitations.state_of(i)) for i, c in rows],
+        latest=review.latest_attempts(ctx.uow, [i.id for i, _ in rows]),
         next_cursor=nxt,
         exams=published,
         titles=titles,

@@ -66,6 +66,13 @@ def _send_mail(db: Any, services: Any, tenant_id: str, mail_id: str) -> None:
         mail.send(uow, services.settings, services.box, uuid.UUID(mail_id))
 
 
+async def close_due_attempts(context: procrastinate.JobContext, timestamp: int) -> None:
+    """Submit attempts whose deadline and grace passed, browser or not."""
+    from invigil.delivery.attempts import close_due
+
+    await asyncio.to_thread(close_due, context.additional_context["db"])
+
+
 def tasks() -> procrastinate.Blueprint:
     """A fresh blueprint per app: procrastinate renames tasks when it adds them."""
     blueprint = procrastinate.Blueprint()
@@ -78,6 +85,11 @@ def tasks() -> procrastinate.Blueprint:
         blueprint.task(name="audit.seal", queue="maintenance", pass_context=True)(seal_audit_logs)
     )
     blueprint.task(name="delivery.send_mail", queue="mail", pass_context=True)(send_mail)
+    blueprint.periodic(cron="* * * * *")(
+        blueprint.task(name="delivery.close_due", queue="attempts", pass_context=True)(
+            close_due_attempts
+        )
+    )
     return blueprint
 
 

@@ -22,6 +22,9 @@ from invigil.identity.auth import active_session
 from invigil.security.permissions import Permission
 
 PUBLIC = "public"
+# The candidate's own attempt, through the guest link and the browser binding
+# (invigil.delivery.candidate); no staff role holds it, no staff route takes it.
+CANDIDATE = "candidate:attempt"
 
 
 def _public() -> None:

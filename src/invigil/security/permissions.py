@@ -11,6 +11,7 @@ from enum import StrEnum
 
 class Permission(StrEnum):
     ACCOUNT_SELF = "account:self"  # one's own profile, password and second factor
+    ATTEMPT_MANAGE = "attempt:manage"  # release a browser binding, close an attempt
     ATTEMPT_VIEW = "attempt:view"
     AUDIT_VIEW = "audit:view"
     BILLING_MANAGE = "billing:manage"
@@ -59,7 +60,14 @@ BUILTIN_ROLES: dict[str, frozenset[Permission]] = {
     "question_manager": frozenset(_EVERYONE | {P.QUESTION_MANAGE, P.QUESTION_VIEW}),
     "proctor_reviewer": frozenset(
         _EVERYONE
-        | {P.ATTEMPT_VIEW, P.VIOLATION_REVIEW, P.EVIDENCE_VIEW, P.CANDIDATE_VIEW, P.EXAM_VIEW}
+        | {
+            P.ATTEMPT_VIEW,
+            P.ATTEMPT_MANAGE,
+            P.VIOLATION_REVIEW,
+            P.EVIDENCE_VIEW,
+            P.CANDIDATE_VIEW,
+            P.EXAM_VIEW,
+        }
     ),
     "grader": frozenset(
         _EVERYONE | {P.ATTEMPT_VIEW, P.GRADE_SUBMIT, P.RESULT_VIEW, P.EXAM_VIEW, P.QUESTION_VIEW}

@@ -19,11 +19,11 @@ router = APIRouter(include_in_schema=False)
 
 def error_page(request: Request, exc: DomainError) -> Response:
     """A domain error on a page: the sign-in redirect, or a page that says what went wrong."""
-    if isinstance(exc, SignInRequired):
+    if isinstance(exc, SignInRequired) or exc.status == 303:
         return RedirectResponse(exc.headers()["Location"], status_code=303)
     response = templates.TemplateResponse(
         request,
-        "error.html",
+        exc.page or "error.html",
         {"status": exc.status, "detail": exc.detail, "page": getattr(request.state, "page", None)},
         status_code=exc.status,
     )

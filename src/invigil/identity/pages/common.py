@@ -70,6 +70,7 @@ def page_nav(request: Request, page: PageContext | None) -> Nav | None:
             ("/authoring/banks", "Questions", P.QUESTION_VIEW),
             ("/authoring/exams", "Exams", P.EXAM_VIEW),
             ("/delivery/invitations", "Candidates", P.CANDIDATE_VIEW),
+            ("/delivery/attempts", "Attempts", P.ATTEMPT_VIEW),
             ("/account", "Account", P.ACCOUNT_SELF),
         )
         if page.can(perm)

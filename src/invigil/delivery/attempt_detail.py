@@ -1,0 +1,215 @@
+"""One attempt in full, as a reviewer reads it: who and what, a timeline
+(from the attempt's columns, its consent and its audited releases), each
+question with the answer in words, and the latest scored result when the
+viewer may see scores. Reads only."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from invigil.audit.models import AuditEvent
+from invigil.content.models import ExamVersion, QuestionVersion
+from invigil.db.uow import UnitOfWork
+from invigil.delivery import attempts, results
+from invigil.delivery.models import (
+    Attempt,
+    AttemptAnswer,
+    AttemptResult,
+    Candidate,
+    Consent,
+    Invitation,
+)
+from invigil.delivery.review import NOT_ANSWERED, Shown, shown
+from invigil.identity.models import User
+
+# Audited attempt events a reviewer needs beyond what the columns say.
+HISTORY = {"attempt.released": "Browser released", "attempt.bound": "Bound to a new browser"}
+SUBMITTED = {
+    "candidate": "By the candidate",
+    "deadline": "Automatically, when the deadline and grace period had passed",
+}
+ACTORS = {"candidate": "the candidate", "system": "Invigil (automatic)"}
+
+
+@dataclass(frozen=True)
+class Question:
+    number: int
+    section: str
+    type: str
+    category: str
+    prompt: str
+    answer: AttemptAnswer | None
+    shown: Shown
+    scored: Mapping[str, Any] | None  # this question in the result document
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line of the timeline; ``event_id`` links its audit entry."""
+
+    at: datetime
+    what: str
+    notes: tuple[str, ...] = ()
+    sha256: str = ""
+    event_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class Detail:
+    attempt: Attempt
+    candidate: Candidate
+    invitation: Invitation
+    version: ExamVersion
+    consent: Consent | None
+    questions: list[Question]
+    result: AttemptResult | None
+    result_event: AuditEvent | None
+    history: list[Step]
+
+    def timeline(self) -> list[Step]:
+        a = self.attempt
+        steps = [Step(a.created_at, f"Attempt {a.number} created"), *self.history]
+        if self.consent is not None:
+            steps.append(_consent_step(self.consent))
+        if a.started_at is not None:
+            steps.append(Step(a.started_at, "Clock started", (self._allowed(),)))
+        if a.deadline is not None:
+            grace_end = a.deadline + timedelta(seconds=a.grace_seconds)
+            note = (
+                f"Answers made offline before it are accepted until "
+                f"{grace_end.astimezone(UTC):%H:%M:%S} UTC ({a.grace_seconds} s grace)"
+            )
+            steps.append(Step(a.deadline, "Deadline", (note,)))
+        if a.last_seen_at is not None:
+            seen = ("The browser's latest save or heartbeat",)
+            steps.append(Step(a.last_seen_at, "Last seen", seen))
+        if a.submitted_at is not None:
+            how = SUBMITTED.get(a.submit_reason or "", a.submit_reason or "")
+            steps.append(Step(a.submitted_at, "Submitted", (how,) if how else ()))
+        return sorted(steps, key=lambda s: s.at)  # stable: equal times keep this order
+
+    def _allowed(self) -> str:
+        a = self.attempt
+        if a.deadline is None or a.started_at is None:
+            return "No time limit"
+        minutes = round((a.deadline - a.started_at).total_seconds() / 60)
+        extra = self.invitation.extra_time_percent
+        return f"{minutes} minutes allowed" + (f", with {extra}% extra time" if extra else "")
+
+
+def _consent_step(c: Consent) -> Step:
+    return Step(
+        c.created_at,
+        "Consent given" if c.decision == "given" else "Consent declined",
+        (
+            f"From address {c.address or 'not recorded'}",
+            f"Browser: {c.user_agent or 'not recorded'}",
+        ),
+        sha256=c.text_sha256,
+    )
+
+
+def detail(uow: UnitOfWork, attempt: Attempt, *, with_result: bool) -> Detail:
+    version = attempts.version_of(uow, attempt.exam_id, attempt.exam_version)
+    result = results.latest_result(uow, attempt.id) if with_result else None
+    return Detail(
+        attempt=attempt,
+        candidate=uow.get(Candidate, attempt.candidate_id),
+        invitation=uow.get(Invitation, attempt.invitation_id),
+        version=version,
+        consent=uow.scalar(select(Consent).where(Consent.attempt_id == attempt.id)),
+        questions=_questions(uow, attempt, version, result),
+        result=result,
+        result_event=None if result is None else _recorded(uow, result),
+        history=_history(uow, attempt),
+    )
+
+
+def _questions(
+    uow: UnitOfWork, attempt: Attempt, version: ExamVersion, result: AttemptResult | None
+) -> list[Question]:
+    ids = {uuid.UUID(s["version_id"]) for s in attempt.paper}
+    bodies = {
+        v.id: v for v in uow.scalars(select(QuestionVersion).where(QuestionVersion.id.in_(ids)))
+    }
+    given = {a.slot: a for a in attempts.answers_of(uow, attempt.id)}
+    scored = {q["index"]: q for q in (result.document["questions"] if result else [])}
+    titles = [str(s.get("title") or "") for s in version.sections]
+    out = []
+    for index, slot in enumerate(attempt.paper):
+        qv = bodies[uuid.UUID(slot["version_id"])]
+        answer = given.get(index)
+        section = slot.get("section", 0)
+        out.append(
+            Question(
+                number=index + 1,
+                section=titles[section] if 0 <= section < len(titles) else "",
+                type=slot["type"],
+                category=qv.category,
+                prompt=str(qv.body.get("prompt", "")),
+                answer=answer,
+                shown=shown(slot, qv.body, answer.response) if answer else NOT_ANSWERED,
+                scored=scored.get(index),
+            )
+        )
+    return out
+
+
+def _recorded(uow: UnitOfWork, result: AttemptResult) -> AuditEvent | None:
+    return uow.scalar(
+        select(AuditEvent).where(
+            AuditEvent.subject_type == "attempt_result",
+            AuditEvent.subject_id == str(result.id),
+            AuditEvent.action == "result.recorded",
+        )
+    )
+
+
+def _history(uow: UnitOfWork, attempt: Attempt) -> list[Step]:
+    events = uow.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.subject_type == "attempt",
+            AuditEvent.subject_id == str(attempt.id),
+            AuditEvent.action.in_(HISTORY),
+        )
+        .order_by(AuditEvent.seq)
+    )
+    steps = []
+    for e, by in zip(events, _actors(uow, events), strict=True):
+        notes: tuple[str, ...] = ()
+        if e.action == "attempt.released":
+            notes = (f"By {by}", f"Reason: {e.payload.get('reason') or 'none given'}")
+        steps.append(Step(e.occurred_at, HISTORY[e.action], notes, event_id=e.id))
+    return steps
+
+
+def _user_id(actor_id: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(actor_id)
+    except ValueError:
+        return None
+
+
+def _actors(uow: UnitOfWork, events: Sequence[AuditEvent]) -> list[str]:
+    """Who did it, in words: a user's email, "the candidate", ..."""
+    users = [_user_id(e.actor_id) if e.actor_kind == "user" else None for e in events]
+    wanted = {u for u in users if u is not None}
+    emails = (
+        {u.id: u.email for u in uow.scalars(select(User).where(User.id.in_(wanted)))}
+        if wanted
+        else {}
+    )
+    out = []
+    for e, uid in zip(events, users, strict=True):
+        if uid is not None:
+            out.append(emails.get(uid, "a former user"))
+        else:
+            out.append(ACTORS.get(e.actor_kind, f"{e.actor_kind} {e.actor_id}"))
+    return out

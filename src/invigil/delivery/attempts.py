@@ -1,0 +1,559 @@
+"""Attempts: start (consent + browser binding), begin (the clock), save
+answers, heartbeat, submit, close at the deadline, release a binding.
+
+The server is the authority on time. ``deadline = started_at + time limit +
+accommodations`` is fixed when the clock starts (``begin``). After it,
+answers are refused, except items the browser queued while offline (their
+``client_time`` is before the deadline) that arrive within the grace period,
+and items given before the deadline that were still in flight when it
+passed (``IN_FLIGHT``): those are kept and marked ``late`` so a reviewer
+sees the late sync. The
+closing job submits every attempt whose deadline and grace have passed,
+whether or not a browser is still there.
+
+Answers are saved per question with the browser's per-attempt sequence
+number. One ``INSERT ... ON CONFLICT DO UPDATE ... WHERE stored.seq <
+new.seq`` decides: a repeated item changes nothing, an older item never
+overwrites a newer one, and two racing saves cannot both win.
+
+Every state change that matters (consent given or declined, attempt
+created, browser bound or released, clock started, submitted, result
+recorded) writes its audit entry in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, text
+
+from invigil import audit
+from invigil.content.assemble import assemble
+from invigil.content.models import ExamVersion
+from invigil.db.engine import Database
+from invigil.db.uow import Actor, UnitOfWork
+from invigil.delivery import answers
+from invigil.delivery.links import LinkKey
+from invigil.delivery.models import Attempt, AttemptAnswer, Consent, Invitation
+from invigil.errors import Conflict, Invalid, NotFound
+from invigil.logs import get_logger
+from invigil.security.tokens import new_secret
+
+log = get_logger(__name__)
+
+BINDING_PREFIX = "ab"
+DEFAULT_GRACE_SECONDS = 120
+MAX_ITEMS = 500
+# An answer given before the deadline may still be on the wire when it
+# passes (the player sends everything at zero): taken if it arrives this
+# soon after, and marked late like an offline one.
+IN_FLIGHT = timedelta(seconds=5)
+
+
+class Elsewhere(Conflict):
+    """The attempt is bound to another browser."""
+
+    slug = "in-progress-elsewhere"
+
+
+class AttemptClosed(Conflict):
+    slug = "attempt-closed"
+
+
+class NotStarted(Conflict):
+    slug = "not-started"
+
+
+class NoAttemptsLeft(Conflict):
+    slug = "no-attempts-left"
+
+
+class ConsentChanged(Conflict):
+    slug = "consent-changed"
+
+
+def cookie_name(invitation_id: uuid.UUID) -> str:
+    """One binding cookie per invitation (it survives a rotated link)."""
+    return f"invigil_a_{invitation_id.hex[:12]}"
+
+
+def text_sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def limit_seconds(version: ExamVersion, invitation: Invitation) -> int | None:
+    """The time limit with the candidate's extra time, in whole minutes (rounded up)."""
+    minutes = version.settings.get("time_limit_minutes")
+    if not minutes:
+        return None
+    extra = invitation.extra_time_percent
+    return (int(minutes) + (int(minutes) * extra + 99) // 100) * 60
+
+
+def grace_of(version: ExamVersion) -> int:
+    return int(version.settings.get("offline_grace_seconds", DEFAULT_GRACE_SECONDS))
+
+
+def latest(uow: UnitOfWork, invitation_id: uuid.UUID, *, lock: bool = False) -> Attempt | None:
+    stmt = (
+        select(Attempt)
+        .where(Attempt.invitation_id == invitation_id)
+        .order_by(Attempt.number.desc())
+        .limit(1)
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    return uow.scalar(stmt)
+
+
+def version_of(uow: UnitOfWork, exam_id: uuid.UUID, version: int) -> ExamVersion:
+    found = uow.scalar(
+        select(ExamVersion).where(ExamVersion.exam_id == exam_id, ExamVersion.version == version)
+    )
+    if found is None:  # a foreign key makes this impossible
+        raise NotFound("the exam version of this invitation was not found")
+    return found
+
+
+@dataclass(frozen=True)
+class Browser:
+    """Who pressed the button: kept with the consent record."""
+
+    cookie: str | None = None
+    address: str = ""
+    user_agent: str = ""
+
+
+@dataclass(frozen=True)
+class Started:
+    attempt: Attempt
+    secret: str | None  # a new binding secret to set as the cookie, or None
+
+
+def record_decline(
+    uow: UnitOfWork, invitation: Invitation, consent_text: str, browser: Browser
+) -> Consent:
+    consent = Consent(
+        tenant_id=uow.tenant,
+        invitation_id=invitation.id,
+        attempt_id=None,
+        decision="declined",
+        text=consent_text,
+        text_sha256=text_sha256(consent_text),
+        address=browser.address[:64],
+        user_agent=browser.user_agent[:400],
+    )
+    uow.add(consent)
+    uow.flush()
+    audit.record(
+        uow,
+        "consent.declined",
+        consent,
+        {"invitation_id": invitation.id, "text_sha256": consent.text_sha256},
+    )
+    return consent
+
+
+def start(
+    uow: UnitOfWork,
+    key: LinkKey,
+    invitation: Invitation,
+    version: ExamVersion,
+    *,
+    consent_text: str,
+    shown_sha256: str,
+    browser: Browser,
+    now: datetime | None = None,
+) -> Started:
+    """ "Start exam": consent, a new attempt (or this browser's running one),
+    and the browser binding. Raises :class:`Elsewhere` when another browser
+    holds the running attempt."""
+    now = now or datetime.now(UTC)
+    current = latest(uow, invitation.id, lock=True)
+    if current is not None and current.status != "submitted":
+        if current.binding_hash is None:
+            return Started(current, _bind(uow, key, current, now, rebound=True))
+        if browser.cookie and key.hash(browser.cookie) == current.binding_hash:
+            return Started(current, None)
+        raise Elsewhere(
+            "this exam is already in progress in another browser; continue it there, or "
+            "ask the organiser to release it so that you can continue here"
+        )
+    if shown_sha256 != text_sha256(consent_text):
+        raise ConsentChanged(
+            "the consent text changed since you opened the page: read it again, then start"
+        )
+    done = current.number if current is not None else 0
+    allowed = int(version.settings.get("attempts_allowed", 1))
+    if done >= allowed:
+        raise NoAttemptsLeft(
+            f"you have used all {allowed} attempt(s) this exam allows; your last one is submitted"
+        )
+    seed = secrets.randbits(62)
+    paper = [
+        {
+            "section": s.section,
+            "question_id": s.question_id,
+            "version_id": s.version_id,
+            "type": s.type,
+            "option_order": list(s.option_order),
+        }
+        for s in assemble(version, seed)
+    ]
+    attempt = Attempt(
+        id=uuid.uuid4(),
+        tenant_id=uow.tenant,
+        invitation_id=invitation.id,
+        candidate_id=invitation.candidate_id,
+        exam_id=invitation.exam_id,
+        exam_version=invitation.exam_version,
+        number=done + 1,
+        seed=seed,
+        paper=paper,
+        status="ready",
+        grace_seconds=grace_of(version),
+        last_seq=0,
+        position=0,
+    )
+    uow.add(attempt)
+    uow.flush()
+    consent = Consent(
+        tenant_id=uow.tenant,
+        invitation_id=invitation.id,
+        attempt_id=attempt.id,
+        decision="given",
+        text=consent_text,
+        text_sha256=text_sha256(consent_text),
+        address=browser.address[:64],
+        user_agent=browser.user_agent[:400],
+    )
+    uow.add(consent)
+    uow.flush()
+    audit.record(
+        uow,
+        "consent.given",
+        consent,
+        {"attempt_id": attempt.id, "text_sha256": consent.text_sha256},
+    )
+    audit.record(
+        uow,
+        "attempt.created",
+        attempt,
+        {
+            "invitation_id": invitation.id,
+            "candidate_id": invitation.candidate_id,
+            "exam_id": invitation.exam_id,
+            "exam_version": invitation.exam_version,
+            "content_hash": version.content_hash,
+            "number": attempt.number,
+            "seed": str(seed),
+            "questions": len(paper),
+            "consent_id": consent.id,
+        },
+    )
+    return Started(attempt, _bind(uow, key, attempt, now, rebound=False))
+
+
+def _bind(uow: UnitOfWork, key: LinkKey, attempt: Attempt, now: datetime, rebound: bool) -> str:
+    secret = new_secret(BINDING_PREFIX, uow.tenant)
+    attempt.binding_hash = key.hash(secret)
+    attempt.bound_at = now
+    if rebound:
+        audit.record(uow, "attempt.bound", attempt, {"after_release": True})
+    return secret
+
+
+def is_bound_to(key: LinkKey, attempt: Attempt, cookie: str | None) -> bool:
+    return (
+        bool(cookie)
+        and attempt.binding_hash is not None
+        and (key.hash(cookie or "") == attempt.binding_hash)
+    )
+
+
+def release(uow: UnitOfWork, attempt: Attempt, reason: str = "") -> Attempt:
+    """Staff: free the attempt from its browser; the next "Start exam" binds anew."""
+    if attempt.status == "submitted":
+        raise Conflict("this attempt is submitted: there is no browser to release")
+    if attempt.binding_hash is None:
+        raise Conflict("this attempt is not bound to any browser")
+    attempt.binding_hash = None
+    attempt.bound_at = None
+    audit.record(uow, "attempt.released", attempt, {"reason": reason[:500]})
+    return attempt
+
+
+def begin(
+    uow: UnitOfWork,
+    attempt: Attempt,
+    version: ExamVersion,
+    invitation: Invitation,
+    now: datetime | None = None,
+) -> Attempt:
+    """Start the clock (idempotent)."""
+    if attempt.status == "submitted":
+        raise AttemptClosed("this attempt is already submitted")
+    if attempt.status == "in_progress":
+        return attempt
+    now = now or datetime.now(UTC)
+    if now >= invitation.closes_at:
+        raise AttemptClosed(
+            "this exam could only be started until "
+            f"{invitation.closes_at.isoformat(timespec='minutes')}"
+        )
+    seconds = limit_seconds(version, invitation)
+    attempt.status = "in_progress"
+    attempt.started_at = now
+    attempt.deadline = now + timedelta(seconds=seconds) if seconds else None
+    attempt.last_seen_at = now
+    audit.record(
+        uow,
+        "attempt.started",
+        attempt,
+        {"deadline": attempt.deadline, "limit_seconds": seconds},
+    )
+    return attempt
+
+
+# --- answers ---------------------------------------------------------------
+
+
+@dataclass
+class Item:
+    index: int
+    response: Any
+    seq: int
+    flagged: bool = False
+    time_ms: int = 0
+    client_time: datetime | None = None
+    offline: bool = False
+
+
+@dataclass
+class Outcome:
+    seq: int
+    status: str  # saved | duplicate | stale | late | rejected
+    reason: str | None = None
+
+    def json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"seq": self.seq, "status": self.status}
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+@dataclass
+class Saved:
+    results: list[Outcome] = field(default_factory=list)
+
+
+_UPSERT = text(
+    """
+    INSERT INTO attempt_answers AS a
+        (tenant_id, attempt_id, slot, response, flagged, seq, time_ms, client_time, late, saved_at)
+    SELECT :tenant, :attempt, x.slot, x.response, x.flagged, x.seq, x.time_ms, x.client_time,
+           x.late, now()
+    FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x(
+        slot integer, response jsonb, flagged boolean, seq bigint, time_ms bigint,
+        client_time timestamptz, late boolean)
+    ON CONFLICT (tenant_id, attempt_id, slot) DO UPDATE SET
+        response = excluded.response, flagged = excluded.flagged, seq = excluded.seq,
+        time_ms = GREATEST(a.time_ms, excluded.time_ms), client_time = excluded.client_time,
+        late = excluded.late, saved_at = excluded.saved_at
+    WHERE a.seq < excluded.seq
+    RETURNING slot
+    """
+)
+
+
+def require_running(attempt: Attempt) -> None:
+    if attempt.status == "submitted":
+        raise AttemptClosed("this attempt is submitted: answers can no longer change")
+    if attempt.status != "in_progress":
+        raise NotStarted("the exam has not started yet: start it first")
+
+
+def save(
+    uow: UnitOfWork, attempt: Attempt, items: Sequence[Item], now: datetime | None = None
+) -> Saved:
+    """Save a batch of answer items; each gets its own outcome."""
+    import json
+
+    require_running(attempt)
+    if len(items) > MAX_ITEMS:
+        raise Invalid(f"send at most {MAX_ITEMS} items at a time")
+    now = now or datetime.now(UTC)
+    paper = attempt.paper
+    outcomes: dict[int, Outcome] = {}
+    best: dict[int, Item] = {}  # slot -> the newest acceptable item of this batch
+    late: set[int] = set()
+    for item in items:
+        reason = _refusal(attempt, paper, item, now)
+        if reason == "late":
+            late.add(item.seq)
+        elif reason is not None:
+            outcomes[item.seq] = Outcome(item.seq, "rejected", reason)
+            continue
+        other = best.get(item.index)
+        if other is None or item.seq > other.seq:
+            if other is not None:
+                outcomes[other.seq] = Outcome(other.seq, "stale")
+            best[item.index] = item
+        elif item.seq != other.seq:
+            outcomes[item.seq] = Outcome(item.seq, "stale")
+    written: set[int] = set()
+    if best:
+        rows = [
+            {
+                "slot": it.index,
+                "response": it.response,
+                "flagged": bool(it.flagged),
+                "seq": it.seq,
+                "time_ms": max(0, int(it.time_ms)),
+                "client_time": it.client_time.isoformat() if it.client_time else None,
+                "late": it.seq in late,
+            }
+            for it in best.values()
+        ]
+        written = set(
+            uow.session.execute(
+                _UPSERT,
+                {"tenant": uow.tenant, "attempt": attempt.id, "rows": json.dumps(rows)},
+            ).scalars()
+        )
+    unwritten = [it for it in best.values() if it.index not in written]
+    stored: dict[int, int] = {}
+    if unwritten:
+        found = uow.session.execute(
+            select(AttemptAnswer.slot, AttemptAnswer.seq).where(
+                AttemptAnswer.attempt_id == attempt.id,
+                AttemptAnswer.slot.in_([it.index for it in unwritten]),
+            )
+        )
+        stored = {slot: seq for slot, seq in found}
+    for it in best.values():
+        if it.index in written:
+            status = "late" if it.seq in late else "saved"
+        else:
+            status = "duplicate" if stored.get(it.index) == it.seq else "stale"
+        outcomes[it.seq] = Outcome(it.seq, status)
+    top = max((it.seq for it in items), default=0)
+    if top > attempt.last_seq:
+        attempt.last_seq = top
+    attempt.last_seen_at = now
+    return Saved([outcomes[it.seq] for it in _unique(items)])
+
+
+def _unique(items: Iterable[Item]) -> list[Item]:
+    seen: set[int] = set()
+    out = []
+    for it in items:
+        if it.seq not in seen:
+            seen.add(it.seq)
+            out.append(it)
+    return out
+
+
+def _refusal(
+    attempt: Attempt, paper: list[dict[str, Any]], item: Item, now: datetime
+) -> str | None:
+    """Why ``item`` is refused, ``"late"`` for an accepted late sync, or None."""
+    if not 0 <= item.index < len(paper):
+        return f"there is no question {item.index} on this paper"
+    problem = answers.check(paper[item.index], item.response)
+    if problem:
+        return problem
+    if attempt.deadline is None or now <= attempt.deadline:
+        return None
+    given_in_time = item.client_time is not None and item.client_time <= attempt.deadline
+    grace_end = attempt.deadline + timedelta(seconds=attempt.grace_seconds)
+    if given_in_time and item.offline and now <= grace_end:
+        return "late"
+    if given_in_time and now <= attempt.deadline + IN_FLIGHT:
+        return "late"
+    return "the time is up: answers after the deadline are not accepted"
+
+
+def heartbeat(attempt: Attempt, position: int | None, now: datetime | None = None) -> None:
+    if attempt.status == "in_progress":
+        if position is not None and 0 <= position < len(attempt.paper):
+            attempt.position = position
+        attempt.last_seen_at = now or datetime.now(UTC)
+
+
+def answers_of(uow: UnitOfWork, attempt_id: uuid.UUID) -> list[AttemptAnswer]:
+    return uow.scalars(
+        select(AttemptAnswer)
+        .where(AttemptAnswer.attempt_id == attempt_id)
+        .order_by(AttemptAnswer.slot)
+    )
+
+
+# --- submit and close ------------------------------------------------------
+
+
+def submit(
+    uow: UnitOfWork,
+    attempt: Attempt,
+    reason: str,
+    now: datetime | None = None,
+) -> Attempt:
+    """End the attempt and store its scored result (idempotent)."""
+    from invigil.delivery import results
+
+    if attempt.status == "submitted":
+        return attempt
+    if attempt.status != "in_progress":
+        raise NotStarted("the exam has not started: there is nothing to submit")
+    attempt.status = "submitted"
+    attempt.submitted_at = now or datetime.now(UTC)
+    attempt.submit_reason = reason
+    uow.flush()
+    result = results.record_automatic(uow, attempt)
+    saved = uow.session.scalar(
+        select(func.count())
+        .select_from(AttemptAnswer)
+        .where(AttemptAnswer.attempt_id == attempt.id)
+    )
+    audit.record(
+        uow,
+        "attempt.submitted",
+        attempt,
+        {
+            "reason": reason,
+            "answers": int(saved or 0),
+            "last_seq": attempt.last_seq,
+            "result_id": result.id,
+            "result_sha256": result.document_sha256,
+        },
+    )
+    return attempt
+
+
+def close_due(db: Database, now: datetime | None = None, batch: int = 200) -> int:
+    """Submit every running attempt whose deadline and grace have passed."""
+    now = now or datetime.now(UTC)
+    closed = 0
+    with db.platform_connection() as conn:
+        due = conn.execute(
+            text("SELECT tenant_id, attempt_id FROM platform_due_attempts(:at, :n)"),
+            {"at": now, "n": batch},
+        ).all()
+    for tenant_id, attempt_id in due:
+        with db.unit_of_work(tenant_id, Actor.system("delivery.close_due")) as uow:
+            attempt = uow.scalar(select(Attempt).where(Attempt.id == attempt_id).with_for_update())
+            if attempt is None or attempt.status != "in_progress" or attempt.deadline is None:
+                continue
+            if attempt.deadline + timedelta(seconds=attempt.grace_seconds) > now:
+                continue
+            submit(uow, attempt, "deadline", now=now)
+            closed += 1
+    if closed:
+        log.info("attempts.closed_at_deadline", count=closed)
+    return closed

@@ -1,0 +1,236 @@
+"""Staff API on attempts: find, inspect, read the result, release a browser.
+
+``GET /api/v1/attempts?invitation_id=...`` is in CONTRACT.md.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import and_, or_, select
+
+from invigil.db.uow import UnitOfWork
+from invigil.delivery import attempts, results
+from invigil.delivery.models import Attempt, Consent
+from invigil.errors import Invalid, NotFound
+from invigil.pagination import Page, check_limit, decode_cursor, encode_cursor
+from invigil.security.access import requires
+from invigil.security.permissions import Permission as P
+
+router = APIRouter(prefix="/api/v1", tags=["attempts"])
+
+Status = Literal["ready", "in_progress", "submitted"]
+
+
+class AttemptOut(BaseModel):
+    id: uuid.UUID
+    invitation_id: uuid.UUID
+    candidate_id: uuid.UUID
+    exam_id: uuid.UUID
+    exam_version: int
+    number: int
+    status: Status
+    bound: bool = Field(description="whether a browser holds the attempt")
+    created_at: datetime
+    started_at: datetime | None
+    deadline: datetime | None
+    grace_seconds: int
+    submitted_at: datetime | None
+    submit_reason: str | None
+    questions: int
+    last_seq: int
+    last_seen_at: datetime | None
+
+
+class AnswerOut(BaseModel):
+    index: int
+    question_id: uuid.UUID
+    version_id: uuid.UUID
+    type: str
+    response: Any
+    flagged: bool
+    seq: int
+    time_ms: int
+    late: bool
+    saved_at: datetime
+    client_time: datetime | None
+
+
+class ConsentOut(BaseModel):
+    id: uuid.UUID
+    decision: Literal["given", "declined"]
+    text: str
+    text_sha256: str
+    created_at: datetime
+    address: str
+    user_agent: str
+
+
+class AttemptDetailOut(AttemptOut):
+    answers: list[AnswerOut]
+    consent: ConsentOut | None
+
+
+class ResultOut(BaseModel):
+    id: uuid.UUID
+    attempt_id: uuid.UUID
+    revision: int
+    created_at: datetime
+    awarded: str
+    max_points: str
+    percent: str
+    passed: bool | None
+    needs_grading: bool
+    document_sha256: str
+    document: dict[str, Any]
+
+
+class ReleaseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(default="", max_length=500)
+
+
+def attempt_out(a: Attempt) -> AttemptOut:
+    return AttemptOut(
+        id=a.id,
+        invitation_id=a.invitation_id,
+        candidate_id=a.candidate_id,
+        exam_id=a.exam_id,
+        exam_version=a.exam_version,
+        number=a.number,
+        status=a.status,
+        bound=a.binding_hash is not None,
+        created_at=a.created_at,
+        started_at=a.started_at,
+        deadline=a.deadline,
+        grace_seconds=a.grace_seconds,
+        submitted_at=a.submitted_at,
+        submit_reason=a.submit_reason,
+        questions=len(a.paper),
+        last_seq=a.last_seq,
+        last_seen_at=a.last_seen_at,
+    )
+
+
+def _attempt(uow: UnitOfWork, attempt_id: uuid.UUID, *, lock: bool = False) -> Attempt:
+    stmt = select(Attempt).where(Attempt.id == attempt_id)
+    found = uow.scalar(stmt.with_for_update() if lock else stmt)
+    if found is None:
+        raise NotFound(f"attempt {attempt_id} was not found")
+    return found
+
+
+@router.get("/attempts", response_model=Page[AttemptOut])
+def list_attempts(
+    invitation_id: uuid.UUID | None = None,
+    exam_id: uuid.UUID | None = None,
+    candidate_id: uuid.UUID | None = None,
+    status: Status | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+    uow: UnitOfWork = requires(P.ATTEMPT_VIEW),
+) -> Page[AttemptOut]:
+    """Newest first; filter by invitation, exam, candidate or status."""
+    check_limit(limit)
+    stmt = select(Attempt).order_by(Attempt.created_at.desc(), Attempt.id.desc()).limit(limit + 1)
+    for column, value in (
+        (Attempt.invitation_id, invitation_id),
+        (Attempt.exam_id, exam_id),
+        (Attempt.candidate_id, candidate_id),
+        (Attempt.status, status),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    after = decode_cursor(cursor)
+    if after:
+        try:
+            at, ident = datetime.fromisoformat(after[0]), uuid.UUID(after[1])
+        except (ValueError, IndexError, TypeError) as exc:
+            raise Invalid("the cursor is not valid; start again without it") from exc
+        stmt = stmt.where(
+            or_(Attempt.created_at < at, and_(Attempt.created_at == at, Attempt.id < ident))
+        )
+    rows = uow.scalars(stmt)
+    nxt = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        nxt = encode_cursor([last.created_at.isoformat(), str(last.id)])
+    return Page[AttemptOut](items=[attempt_out(a) for a in rows[:limit]], next=nxt)
+
+
+@router.get("/attempts/{attempt_id}", response_model=AttemptDetailOut)
+def get_attempt(
+    attempt_id: uuid.UUID, uow: UnitOfWork = requires(P.ATTEMPT_VIEW)
+) -> AttemptDetailOut:
+    """The attempt with every saved answer (as given, in paper positions) and its consent."""
+    a = _attempt(uow, attempt_id)
+    paper = a.paper
+    answers = [
+        AnswerOut(
+            index=x.slot,
+            question_id=paper[x.slot]["question_id"],
+            version_id=paper[x.slot]["version_id"],
+            type=paper[x.slot]["type"],
+            response=x.response,
+            flagged=x.flagged,
+            seq=x.seq,
+            time_ms=x.time_ms,
+            late=x.late,
+            saved_at=x.saved_at,
+            client_time=x.client_time,
+        )
+        for x in attempts.answers_of(uow, a.id)
+    ]
+    consent = uow.scalar(select(Consent).where(Consent.attempt_id == a.id))
+    return AttemptDetailOut(
+        **attempt_out(a).model_dump(),
+        answers=answers,
+        consent=None
+        if consent is None
+        else ConsentOut(
+            id=consent.id,
+            decision=consent.decision,
+            text=consent.text,
+            text_sha256=consent.text_sha256,
+            created_at=consent.created_at,
+            address=consent.address,
+            user_agent=consent.user_agent,
+        ),
+    )
+
+
+@router.get("/attempts/{attempt_id}/result", response_model=ResultOut)
+def get_result(attempt_id: uuid.UUID, uow: UnitOfWork = requires(P.RESULT_VIEW)) -> ResultOut:
+    """The latest revision of the scored result (404 until the attempt is submitted)."""
+    a = _attempt(uow, attempt_id)
+    r = results.latest_result(uow, a.id)
+    if r is None:
+        raise NotFound(f"attempt {attempt_id} has no result yet: it is {a.status}")
+    return ResultOut(
+        id=r.id,
+        attempt_id=r.attempt_id,
+        revision=r.revision,
+        created_at=r.created_at,
+        awarded=str(r.awarded),
+        max_points=str(r.max_points),
+        percent=str(r.percent),
+        passed=r.passed,
+        needs_grading=r.needs_grading,
+        document_sha256=r.document_sha256,
+        document=r.document,
+    )
+
+
+@router.post("/attempts/{attempt_id}/release", response_model=AttemptOut)
+def release_attempt(
+    attempt_id: uuid.UUID, body: ReleaseIn, uow: UnitOfWork = requires(P.ATTEMPT_MANAGE)
+) -> AttemptOut:
+    """Free a running attempt from its browser (audited); the candidate's next
+    "Start exam" from any browser binds that one. Saved answers are kept."""
+    a = _attempt(uow, attempt_id, lock=True)
+    return attempt_out(attempts.release(uow, a, body.reason))

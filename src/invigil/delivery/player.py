@@ -1,0 +1,215 @@
+"""The candidate's player: its page, its JSON API and the confirmation page.
+
+Every route here takes the candidate's session (:mod:`invigil.delivery.candidate`)
+and nothing else. See ``docs/candidate-api.md`` for the API.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from invigil.content import bodies
+from invigil.content.assemble import Slot
+from invigil.content.models import QuestionVersion
+from invigil.content.paper import candidate_body
+from invigil.delivery import attempts, results
+from invigil.delivery.candidate import Reading, Taking, Viewing, Writing
+from invigil.delivery.landing import RELEASE, disclosure_of, no_store
+from invigil.web.pages import templates
+
+router = APIRouter(include_in_schema=False)
+
+# The player's page: its own script only, no framing, no third parties.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src 'self'; "
+    "worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+def _json(body: dict[str, Any], status: int = 200) -> JSONResponse:
+    response = JSONResponse(body, status_code=status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _questions(t: Taking) -> list[dict[str, Any]]:
+    paper = t.attempt.paper
+    ids = [uuid.UUID(s["version_id"]) for s in paper]
+    versions = {
+        v.id: v for v in t.uow.scalars(select(QuestionVersion).where(QuestionVersion.id.in_(ids)))
+    }
+    titles = [str(s.get("title") or "") for s in t.version.sections]
+    out = []
+    for index, s in enumerate(paper):
+        qv = versions[uuid.UUID(s["version_id"])]
+        slot = Slot(
+            s["section"], s["question_id"], s["version_id"], s["type"], tuple(s["option_order"])
+        )
+        out.append(
+            {
+                "index": index,
+                "section": s["section"],
+                "section_title": titles[s["section"]] if s["section"] < len(titles) else "",
+                "type": s["type"],
+                "points": str(qv.points),
+                "body": candidate_body(bodies.parse_body(qv.body), slot),
+            }
+        )
+    return out
+
+
+def state(t: Taking) -> dict[str, Any]:
+    a, inv, version = t.attempt, t.invitation, t.version
+    saved = attempts.answers_of(t.uow, a.id) if a.status != "ready" else []
+    return {
+        "attempt_id": str(a.id),
+        "status": a.status,
+        "server_time": _iso(datetime.now(UTC)),
+        "started_at": _iso(a.started_at),
+        "deadline": _iso(a.deadline),
+        "grace_seconds": a.grace_seconds,
+        "time_limit_seconds": attempts.limit_seconds(version, inv),
+        "extra_time_percent": inv.extra_time_percent,
+        "navigation": version.settings.get("navigation", "free"),
+        "requirements": disclosure_of(version).requirements(),
+        "questions": _questions(t) if a.status == "in_progress" else [],
+        "answers": {
+            str(x.slot): {
+                "response": x.response,
+                "flagged": x.flagged,
+                "seq": x.seq,
+                "time_ms": x.time_ms,
+            }
+            for x in saved
+        },
+        "position": a.position,
+        "last_seq": a.last_seq,
+        "done_url": f"{t.base}/done",
+    }
+
+
+class ItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    index: int = Field(ge=0, le=10_000)
+    response: Any = None
+    flagged: bool = False
+    seq: int = Field(ge=1, le=2**62)
+    time_ms: int = Field(default=0, ge=0, le=10**10)
+    client_time: datetime | None = None
+    offline: bool = False
+
+    def item(self) -> attempts.Item:
+        when = self.client_time
+        if when is not None and when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return attempts.Item(
+            self.index, self.response, self.seq, self.flagged, self.time_ms, when, self.offline
+        )
+
+
+class ItemsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: Annotated[list[ItemIn], Field(max_length=attempts.MAX_ITEMS)] = []
+
+
+class HeartbeatIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    position: int | None = Field(default=None, ge=0, le=10_000)
+
+
+def _clock(t: Taking) -> dict[str, Any]:
+    return {
+        "server_time": _iso(datetime.now(UTC)),
+        "deadline": _iso(t.attempt.deadline),
+        "status": t.attempt.status,
+        "last_seq": t.attempt.last_seq,
+    }
+
+
+@router.get("/take/{token}/exam", response_class=HTMLResponse)
+def player_page(request: Request, t: Taking = Viewing) -> Response:
+    boot = {
+        "api": f"{t.base}/api",
+        "done_url": f"{t.base}/done",
+        "landing_url": t.base,
+        "attempt_id": str(t.attempt.id),
+        "storage_key": f"invigil:{t.attempt.id}",
+    }
+    response = templates.TemplateResponse(
+        request,
+        "delivery/player.html",
+        {"page": None, "title": t.version.title, "boot": boot},
+    )
+    response.headers["Content-Security-Policy"] = CSP
+    return no_store(response)
+
+
+@router.get("/take/{token}/done", response_class=HTMLResponse)
+def done_page(request: Request, t: Taking = Viewing) -> Response:
+    a = t.attempt
+    release = str(t.version.settings.get("results_release", "after_review"))
+    result = results.latest_result(t.uow, a.id) if a.status == "submitted" else None
+    shown = result is not None and release == "immediately"
+    response = templates.TemplateResponse(
+        request,
+        "delivery/done.html",
+        {
+            "page": None,
+            "title": t.version.title,
+            "attempt": a,
+            "submitted": a.status == "submitted",
+            "result": result.document if shown and result else None,
+            "release_note": RELEASE.get(release, ""),
+            "base": t.base,
+        },
+    )
+    return no_store(response)
+
+
+@router.get("/take/{token}/api/state")
+def get_state(t: Taking = Reading) -> JSONResponse:
+    return _json(state(t))
+
+
+@router.post("/take/{token}/api/begin")
+def post_begin(t: Taking = Writing) -> JSONResponse:
+    attempts.begin(t.uow, t.attempt, t.version, t.invitation)
+    t.uow.flush()
+    return _json(state(t))
+
+
+@router.post("/take/{token}/api/answers")
+def post_answers(body: ItemsIn, t: Taking = Writing) -> JSONResponse:
+    saved = attempts.save(t.uow, t.attempt, [i.item() for i in body.items])
+    return _json({"results": [o.json() for o in saved.results], **_clock(t)})
+
+
+@router.post("/take/{token}/api/heartbeat")
+def post_heartbeat(body: HeartbeatIn, t: Taking = Writing) -> JSONResponse:
+    attempts.heartbeat(t.attempt, body.position)
+    return _json(_clock(t))
+
+
+@router.post("/take/{token}/api/submit")
+def post_submit(body: ItemsIn, t: Taking = Writing) -> JSONResponse:
+    outcomes: list[dict[str, Any]] = []
+    if t.attempt.status == "in_progress" and body.items:
+        saved = attempts.save(t.uow, t.attempt, [i.item() for i in body.items])
+        outcomes = [o.json() for o in saved.results]
+    attempts.submit(t.uow, t.attempt, "candidate")
+    return _json({"status": t.attempt.status, "done_url": f"{t.base}/done", "results": outcomes})

@@ -1,0 +1,192 @@
+"""The scored result of an attempt: an immutable, audited record.
+
+On submit, objective questions are scored by :mod:`invigil.content.scoring`
+against the pinned question versions; essays are recorded as waiting for a
+human (``needs_grading``). The result is one canonical JSON document (per
+question: the answer as given on the paper, the same answer in canonical
+positions, points, time spent, flagged, late sync; per category: totals)
+with its SHA-256. The row can never be updated or deleted (a trigger);
+grading adds revision 2, 3, ... Each revision's hash goes into the audit
+log, so one proof of inclusion shows a result is the one recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import defaultdict
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from invigil import audit
+from invigil.audit.canonical import canonical_json
+from invigil.content.models import QuestionVersion
+from invigil.content.scoring import CENT, score
+from invigil.db.uow import UnitOfWork
+from invigil.delivery import answers as shapes
+from invigil.delivery.attempts import answers_of, version_of
+from invigil.delivery.models import Attempt, AttemptResult
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _percent(awarded: Decimal, top: Decimal) -> Decimal:
+    if top <= 0:
+        return Decimal("0.00")
+    return (awarded * 100 / top).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def compute(uow: UnitOfWork, attempt: Attempt) -> dict[str, Any]:
+    """The result document of ``attempt`` from what is stored now (pure read)."""
+    version = version_of(uow, attempt.exam_id, attempt.exam_version)
+    ids = [uuid.UUID(s["version_id"]) for s in attempt.paper]
+    versions = {
+        v.id: v for v in uow.scalars(select(QuestionVersion).where(QuestionVersion.id.in_(ids)))
+    }
+    given = {a.slot: a for a in answers_of(uow, attempt.id)}
+    questions: list[dict[str, Any]] = []
+    cats: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"awarded": Decimal(0), "max": Decimal(0), "questions": 0, "pending": 0}
+    )
+    total = top = Decimal(0)
+    pending = 0
+    for index, slot in enumerate(attempt.paper):
+        qv = versions[uuid.UUID(slot["version_id"])]
+        answer = given.get(index)
+        response = answer.response if answer else None
+        stored = shapes.to_stored(slot, response) if shapes.check(slot, response) is None else None
+        s = score(qv.body, qv.points, stored)
+        cat = cats[qv.category]
+        cat["max"] += s.max
+        cat["questions"] += 1
+        top += s.max
+        if s.needs_human:
+            pending += 1
+            cat["pending"] += 1
+        else:
+            cat["awarded"] += s.awarded
+            total += s.awarded
+        questions.append(
+            {
+                "index": index,
+                "question_id": slot["question_id"],
+                "version_id": slot["version_id"],
+                "type": slot["type"],
+                "category": qv.category,
+                "answered": answer is not None and response is not None,
+                "response": response,
+                "canonical_response": stored,
+                "awarded": None if s.needs_human else str(s.awarded),
+                "max": str(s.max),
+                "needs_grading": s.needs_human,
+                "time_ms": answer.time_ms if answer else 0,
+                "flagged": bool(answer.flagged) if answer else False,
+                "late": bool(answer.late) if answer else False,
+                "seq": answer.seq if answer else None,
+            }
+        )
+    settings = version.settings
+    pass_mark = settings.get("pass_mark_percent")
+    percent = _percent(total, top)
+    passed = None
+    if pass_mark is not None and pending == 0:
+        passed = percent >= Decimal(str(pass_mark))
+    category_marks = settings.get("category_pass_marks") or {}
+    categories = {}
+    for name, c in sorted(cats.items()):
+        cp = _percent(c["awarded"], c["max"])
+        mark = category_marks.get(name)
+        categories[name] = {
+            "awarded": str(c["awarded"].quantize(CENT)),
+            "max": str(c["max"].quantize(CENT)),
+            "percent": str(cp),
+            "questions": c["questions"],
+            "pending_grading": c["pending"],
+            "passed": None if mark is None or c["pending"] else cp >= Decimal(str(mark)),
+        }
+        if categories[name]["passed"] is False and passed:
+            passed = False
+    started = attempt.started_at
+    ended = attempt.submitted_at
+    return {
+        "attempt_id": str(attempt.id),
+        "candidate_id": str(attempt.candidate_id),
+        "invitation_id": str(attempt.invitation_id),
+        "exam_id": str(attempt.exam_id),
+        "exam_version": attempt.exam_version,
+        "content_hash": version.content_hash,
+        "attempt_number": attempt.number,
+        "seed": str(attempt.seed),
+        "started_at": _iso(started),
+        "deadline": _iso(attempt.deadline),
+        "submitted_at": _iso(ended),
+        "submit_reason": attempt.submit_reason,
+        "duration_ms": int((ended - started).total_seconds() * 1000) if started and ended else None,
+        "time_on_questions_ms": sum(q["time_ms"] for q in questions),
+        "awarded": str(total.quantize(CENT)),
+        "max": str(top.quantize(CENT)),
+        "percent": str(percent),
+        "pass_mark_percent": None if pass_mark is None else str(pass_mark),
+        "passed": passed,
+        "needs_grading": pending > 0,
+        "pending_questions": pending,
+        "answered": sum(1 for q in questions if q["answered"]),
+        "late_answers": sum(1 for q in questions if q["late"]),
+        "categories": categories,
+        "questions": questions,
+    }
+
+
+def record_automatic(uow: UnitOfWork, attempt: Attempt) -> AttemptResult:
+    """Revision 1: the automatic scoring at submission."""
+    document = {"revision": 1, "scored_by": "automatic", **compute(uow, attempt)}
+    return _store(uow, attempt, 1, document)
+
+
+def _store(
+    uow: UnitOfWork, attempt: Attempt, revision: int, document: dict[str, Any]
+) -> AttemptResult:
+    digest = hashlib.sha256(canonical_json(document)).hexdigest()
+    result = AttemptResult(
+        id=uuid.uuid4(),
+        tenant_id=uow.tenant,
+        attempt_id=attempt.id,
+        revision=revision,
+        awarded=Decimal(document["awarded"]),
+        max_points=Decimal(document["max"]),
+        percent=Decimal(document["percent"]),
+        passed=document["passed"],
+        needs_grading=document["needs_grading"],
+        document=document,
+        document_sha256=digest,
+    )
+    uow.add(result)
+    uow.flush()
+    audit.record(
+        uow,
+        "result.recorded",
+        result,
+        {
+            "attempt_id": attempt.id,
+            "revision": revision,
+            "awarded": document["awarded"],
+            "max": document["max"],
+            "passed": document["passed"],
+            "needs_grading": document["needs_grading"],
+            "document_sha256": digest,
+        },
+    )
+    return result
+
+
+def latest_result(uow: UnitOfWork, attempt_id: uuid.UUID) -> AttemptResult | None:
+    return uow.scalar(
+        select(AttemptResult)
+        .where(AttemptResult.attempt_id == attempt_id)
+        .order_by(AttemptResult.revision.desc())
+        .limit(1)
+    )

@@ -1,0 +1,166 @@
+"""Attempts as staff read them: the list (candidate, exam, status, score) and
+each answer in the words the candidate saw. Reads only; the pages decide
+what a viewer may see (scores need ``result:view``). One attempt in full is
+:mod:`invigil.delivery.attempt_detail`."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.dialects.postgresql import distinct_on
+
+from invigil.content.models import ExamVersion
+from invigil.db.uow import UnitOfWork
+from invigil.delivery.models import Attempt, AttemptResult, Candidate
+from invigil.errors import Invalid, NotFound
+from invigil.pagination import decode_cursor, encode_cursor
+
+STATUSES = ("ready", "in_progress", "submitted")
+
+
+@dataclass(frozen=True)
+class Row:
+    attempt: Attempt
+    candidate: Candidate
+    exam_title: str
+    result: AttemptResult | None
+
+
+def list_rows(
+    uow: UnitOfWork,
+    *,
+    exam_id: uuid.UUID | None,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+    with_results: bool,
+) -> tuple[list[Row], str | None]:
+    """Newest first, keyset-paginated like ``GET /api/v1/attempts``."""
+    stmt = (
+        select(Attempt, Candidate, ExamVersion.title)
+        .join(Candidate, Candidate.id == Attempt.candidate_id)
+        .join(
+            ExamVersion,
+            and_(
+                ExamVersion.exam_id == Attempt.exam_id,
+                ExamVersion.version == Attempt.exam_version,
+            ),
+        )
+        .order_by(Attempt.created_at.desc(), Attempt.id.desc())
+        .limit(limit + 1)
+    )
+    if exam_id is not None:
+        stmt = stmt.where(Attempt.exam_id == exam_id)
+    if status is not None:
+        stmt = stmt.where(Attempt.status == status)
+    after = decode_cursor(cursor)
+    if after:
+        try:
+            at, ident = datetime.fromisoformat(after[0]), uuid.UUID(after[1])
+        except (ValueError, IndexError, TypeError) as exc:
+            raise Invalid("the cursor is not valid; start again without it") from exc
+        stmt = stmt.where(
+            or_(Attempt.created_at < at, and_(Attempt.created_at == at, Attempt.id < ident))
+        )
+    found = [(a, c, title) for a, c, title in uow.session.execute(stmt)]
+    nxt = None
+    if len(found) > limit:
+        last = found[limit - 1][0]
+        nxt = encode_cursor([last.created_at.isoformat(), str(last.id)])
+    found = found[:limit]
+    scores = latest_results(uow, [a.id for a, _, _ in found]) if with_results else {}
+    return [Row(a, c, title, scores.get(a.id)) for a, c, title in found], nxt
+
+
+def latest_results(
+    uow: UnitOfWork, attempt_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, AttemptResult]:
+    if not attempt_ids:
+        return {}
+    rows = uow.scalars(
+        select(AttemptResult)
+        .where(AttemptResult.attempt_id.in_(attempt_ids))
+        .order_by(AttemptResult.attempt_id, AttemptResult.revision.desc())
+        .ext(distinct_on(AttemptResult.attempt_id))
+    )
+    return {r.attempt_id: r for r in rows}
+
+
+def latest_attempts(
+    uow: UnitOfWork, invitation_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Attempt]:
+    """The newest attempt of each invitation (for the invitations list)."""
+    if not invitation_ids:
+        return {}
+    rows = uow.scalars(
+        select(Attempt)
+        .where(Attempt.invitation_id.in_(invitation_ids))
+        .order_by(Attempt.invitation_id, Attempt.number.desc())
+        .ext(distinct_on(Attempt.invitation_id))
+    )
+    return {a.invitation_id: a for a in rows}
+
+
+# --- one answer in human terms --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shown:
+    """An answer as words. ``kind``: none, text, long (an essay), choices,
+    ordered (a sequence) or pairs (matching: left -> right, or None)."""
+
+    kind: str
+    text: str = ""
+    items: tuple[str, ...] = ()
+    pairs: tuple[tuple[str, str | None], ...] = ()
+
+
+NOT_ANSWERED = Shown("none", "Not answered")
+
+
+def shown(slot: Mapping[str, Any], body: Mapping[str, Any], response: Any) -> Shown:
+    """Map paper positions through the slot's ``option_order`` to the stored
+    body's texts (see :mod:`invigil.content.paper`)."""
+    if response is None:
+        return NOT_ANSWERED
+    order = list(slot.get("option_order", ()))
+    kind = slot["type"]
+    try:
+        if kind == "single_choice":
+            return Shown("choices", items=(body["choices"][order[response]],))
+        if kind == "multiple_choice":
+            if not response:
+                return Shown("none", "No choice selected")
+            return Shown("choices", items=tuple(body["choices"][order[r]] for r in response))
+        if kind == "ordering":
+            return Shown("ordered", items=tuple(body["items"][order[r]] for r in response))
+        if kind == "matching":
+            pairs = body["pairs"]
+            return Shown(
+                "pairs",
+                pairs=tuple(
+                    (pairs[i]["left"], None if r is None else pairs[order[r]]["right"])
+                    for i, r in enumerate(response)
+                ),
+            )
+        if kind == "true_false":
+            return Shown("text", "True" if response else "False")
+        if kind == "essay":
+            return Shown("long", str(response)) if str(response).strip() else NOT_ANSWERED
+        return Shown("text", str(response)) if str(response).strip() else NOT_ANSWERED
+    except (IndexError, KeyError, TypeError):  # a check() at save time makes this unreachable
+        return Shown("text", "Stored as " + json.dumps(response))
+
+
+def require_attempt(uow: UnitOfWork, attempt_id: uuid.UUID, *, lock: bool = False) -> Attempt:
+    stmt = select(Attempt).where(Attempt.id == attempt_id)
+    found = uow.scalar(stmt.with_for_update() if lock else stmt)
+    if found is None:
+        raise NotFound(f"attempt {attempt_id} was not found")
+    return found

@@ -1,0 +1,301 @@
+// Invigil's exam player: system check, begin, the exam, saving that never
+// loses an answer, the server-synchronised timer and the submit. Plain
+// ES modules, no build step; the page's CSP allows only scripts from 'self'.
+// The API it talks to is described in docs/candidate-api.md.
+
+import { Api } from "./player/api.js";
+import { Clock, Countdown } from "./player/clock.js";
+import { systemCheck } from "./player/checks.js";
+import { SubmitDialog } from "./player/dialog.js";
+import { fill, h, say } from "./player/dom.js";
+import { Exam } from "./player/exam.js";
+import { Queue, Store } from "./player/store.js";
+import { OFFLINE_TEXT, Saver } from "./player/sync.js";
+
+const HEARTBEAT_MS = 20_000;
+const boot = JSON.parse(document.getElementById("boot").textContent);
+const $ = (id) => document.getElementById(id);
+const ui = {
+  stage: $("stage"),
+  exam: $("exam"),
+  gate: $("fullscreen-gate"),
+  gateButton: $("fullscreen-enter"),
+  gateError: $("fullscreen-error"),
+  status: $("save-status"),
+  banner: $("offline-banner"),
+  timer: $("timer"),
+  timerValue: $("timer-value"),
+  extra: $("extra-time"),
+  announcer: $("announcer"),
+  submit: $("submit-open"),
+};
+const clock = new Clock();
+const api = new Api(boot.api, clock);
+const store = new Store(boot.storage_key);
+const queue = new Queue(store);
+const dialog = new SubmitDialog(document.querySelector("main"));
+let saver = null;
+let exam = null;
+let countdown = null;
+let heartbeatTimer = null;
+let moveTimer = null;
+let ended = false;
+
+const sleep = (ms) => new Promise((resolve) => window.setTimeout(resolve, ms));
+const backoff = (n) => Math.min(30_000, 1000 * 2 ** Math.min(n, 5));
+
+function waitOnline(ms) {
+  return new Promise((resolve) => {
+    const done = () => {
+      window.removeEventListener("online", done);
+      window.clearTimeout(timer);
+      resolve();
+    };
+    const timer = window.setTimeout(done, ms);
+    window.addEventListener("online", done);
+  });
+}
+
+function message(title, ...paragraphs) {
+  ui.exam.hidden = true;
+  ui.gate.hidden = true;
+  ui.stage.hidden = false;
+  fill(
+    ui.stage,
+    h("section", { class: "card message", role: "alert", "aria-labelledby": "message-h" },
+      h("h2", { id: "message-h" }, title),
+      paragraphs.map((p) => (typeof p === "string" ? h("p", {}, p) : p))),
+  );
+}
+
+function stopAll() {
+  ended = true;
+  if (saver) saver.stop();
+  if (countdown) countdown.stop();
+  if (exam) exam.lock();
+  window.clearInterval(heartbeatTimer);
+  ui.submit.hidden = true;
+  ui.timer.hidden = true;
+}
+
+function finish(url, { clear = false } = {}) {
+  stopAll();
+  if (clear) store.clear(["queue", "times", "position", "seq"]);
+  window.location.replace(url || boot.done_url);
+}
+
+function showElsewhere() {
+  stopAll();
+  if (dialog.el.open) dialog.el.close();
+  message(
+    "This exam is open in another browser",
+    "An exam can be open in one browser only. Carry on in the browser where you started it.",
+    "If you cannot, contact the organisation that invited you: they can release the exam so " +
+      "that you can continue here. Answers this browser had not sent yet are kept on this device.",
+  );
+}
+
+function showGone() {
+  stopAll();
+  if (dialog.el.open) dialog.el.close();
+  message(
+    "This exam link no longer works",
+    "The link may have been withdrawn or replaced. Contact the organisation that invited you.",
+  );
+}
+
+/** Calls the API until it answers; network trouble shows a note and retries. */
+async function persist(method, path, body, note) {
+  for (let failures = 0; ; failures += 1) {
+    try {
+      return await api.call(method, path, body);
+    } catch (err) {
+      if (err.kind === "closed") return finish(boot.done_url);
+      if (err.kind === "elsewhere") return showElsewhere();
+      if (err.kind === "gone") return showGone();
+      if (err.kind !== "network" && err.kind !== "server") {
+        message("Something went wrong", `The exam could not be opened: ${err.message}.`,
+          "Reload the page to try again; if it keeps happening, contact the organisation that invited you.");
+        return null;
+      }
+      fill(note, "Cannot reach Invigil. Check your internet connection; we keep trying.");
+      await waitOnline(backoff(failures));
+    }
+  }
+}
+
+async function main() {
+  const note = h("p", { role: "status", class: "muted" }, "Loading your exam…");
+  fill(ui.stage, h("section", { class: "card" }, note));
+  let state = await persist("GET", "state", undefined, note);
+  if (!state) return;
+  if (state.status === "submitted") return finish(state.done_url);
+  const requirements = state.requirements || {};
+  await systemCheck(ui.stage, requirements, { resuming: state.status === "in_progress" });
+  if (state.status === "ready") {
+    if (requirements.fullscreen) await enterFullscreenToBegin();
+    fill(ui.stage, h("section", { class: "card" }, note));
+    fill(note, "Starting the exam…");
+    state = await persist("POST", "begin", {}, note);
+    if (!state) return;
+    if (state.status === "submitted") return finish(state.done_url);
+  }
+  start(state, requirements);
+}
+
+function enterFullscreenToBegin() {
+  const button = h("button", { type: "button", class: "big" }, "Enter fullscreen");
+  const error = h("p", { class: "field-warning", role: "alert" });
+  ui.stage.querySelector(".system-check").append(
+    h("div", { class: "ready-to-start" },
+      h("p", {}, "This exam runs in full screen. The timer starts when you enter full screen."),
+      button, error),
+  );
+  button.focus();
+  return new Promise((resolve) => {
+    button.addEventListener("click", async () => {
+      try {
+        await document.documentElement.requestFullscreen();
+        resolve();
+      } catch {
+        error.textContent = "Full screen was refused. Choose Enter fullscreen again; if it keeps failing, open the exam link in a browser tab of its own.";
+      }
+    });
+  });
+}
+
+function start(state, requirements) {
+  if (!Array.isArray(state.questions) || state.questions.length === 0) {
+    message("This exam has no questions", "Contact the organisation that invited you.");
+    return;
+  }
+  ui.stage.hidden = true;
+  saver = new Saver({
+    api,
+    queue,
+    ui,
+    handlers: {
+      settled: (results, res) => {
+        exam.settled(results, res.last_seq);
+        if (countdown && res.deadline) countdown.setDeadline(res.deadline);
+        if (res.status === "submitted") finish(boot.done_url);
+      },
+      failed: () => {},
+      closed: () => finish(boot.done_url),
+      elsewhere: showElsewhere,
+      gone: showGone,
+    },
+  });
+  exam = new Exam({ root: ui.exam, state, queue, saver, clock, store, barSubmit: ui.submit, onSubmit: confirmSubmit });
+  exam.onMove = () => {
+    window.clearTimeout(moveTimer);
+    moveTimer = window.setTimeout(heartbeat, 1500);
+  };
+  ui.exam.hidden = false;
+  if (state.deadline) {
+    countdown = new Countdown({
+      box: ui.timer,
+      value: ui.timerValue,
+      announcer: ui.announcer,
+      clock,
+      onExpire: () => submit("time"),
+      // What was typed in the last seconds goes out now, not after the typing pause:
+      // the server takes answers that arrive after the deadline only from offline work.
+      onTick: (left) => {
+        if (left < 3000 && left > 0 && queue.size && !saver.inflight) saver.flush();
+      },
+    });
+    countdown.start(state.deadline);
+    if (Number(state.extra_time_percent) > 0) {
+      ui.extra.textContent = `includes your ${state.extra_time_percent}% extra time`;
+      ui.extra.hidden = false;
+    }
+  }
+  ui.submit.addEventListener("click", confirmSubmit);
+  if (requirements.fullscreen) {
+    document.addEventListener("fullscreenchange", gate);
+    ui.gateButton.addEventListener("click", () => {
+      ui.gateError.textContent = "";
+      document.documentElement.requestFullscreen().catch(() => {
+        ui.gateError.textContent = "Full screen was refused. Choose Enter fullscreen again.";
+      });
+    });
+    gate();
+  }
+  heartbeatTimer = window.setInterval(heartbeat, HEARTBEAT_MS);
+  saver.flush();
+  if (!ui.exam.hidden) document.getElementById("question-h").focus();
+}
+
+/** Fullscreen exams are shown only in full screen; otherwise a cover asks to return. */
+function gate() {
+  if (ended) return;
+  const full = Boolean(document.fullscreenElement);
+  const wasCovered = !ui.gate.hidden;
+  ui.gate.hidden = full;
+  ui.exam.hidden = !full;
+  if (!full && !wasCovered) ui.gateButton.focus();
+  if (full && wasCovered) document.getElementById("question-h").focus();
+}
+
+async function heartbeat() {
+  if (ended) return;
+  window.clearTimeout(moveTimer);
+  try {
+    const res = await api.call("POST", "heartbeat", { position: exam.position });
+    if (res.status === "submitted") return finish(boot.done_url);
+    if (countdown && res.deadline) countdown.setDeadline(res.deadline);
+    if (queue.size) saver.flush();
+    else if (saver.offline) saver.setOffline(false);
+  } catch (err) {
+    if (err.kind === "network") saver.goOffline();
+    else if (err.kind === "closed") finish(boot.done_url);
+    else if (err.kind === "elsewhere") showElsewhere();
+    else if (err.kind === "gone") showGone();
+  }
+}
+
+async function confirmSubmit() {
+  if (ended || dialog.busy) return;
+  const yes = await dialog.ask(exam.summary());
+  if (yes) submit("candidate");
+}
+
+/** Flush the queue with the submit; keep trying until the server has it. */
+async function submit(reason) {
+  if (ended) return;
+  ended = true;
+  saver.stop();
+  exam.lock();
+  window.clearInterval(heartbeatTimer);
+  dialog.submitting(reason === "time" ? "Time is up" : null);
+  for (let failures = 0; ; failures += 1) {
+    if (navigator.onLine === false) {
+      saver.goOffline();
+      dialog.say(`${OFFLINE_TEXT} Your exam is submitted as soon as it does.`);
+      await waitOnline(backoff(failures));
+      continue;
+    }
+    try {
+      const res = await api.call("POST", "submit", { items: queue.items() });
+      return finish(res.done_url, { clear: true });
+    } catch (err) {
+      if (err.kind === "closed") return finish(boot.done_url, { clear: true });
+      if (err.kind === "elsewhere") return showElsewhere();
+      if (err.kind === "gone") return showGone();
+      if (err.kind === "network") {
+        saver.goOffline();
+        dialog.say(`${OFFLINE_TEXT} Your exam is submitted as soon as it does.`);
+      } else {
+        dialog.say(`The server has not taken the submission yet (${err.message}). Trying again…`);
+      }
+      await waitOnline(backoff(failures));
+    }
+  }
+}
+
+main().catch((err) => {
+  message("Something went wrong", `The exam player stopped: ${err && err.message ? err.message : err}.`,
+    "Reload the page; your answers are kept on this device and on the server.");
+  say(ui.announcer, "The exam player stopped. Reload the page.");
+});

@@ -1,0 +1,65 @@
+// The player API (docs/candidate-api.md): JSON in and out, problems sorted
+// into the few kinds the player acts on. Every response with a server_time
+// resynchronises the clock.
+
+export class ApiError extends Error {
+  /**
+   * kind: network | closed | elsewhere | gone | not-started | server | client
+   */
+  constructor(kind, status, detail) {
+    super(detail || kind);
+    this.kind = kind;
+    this.status = status;
+  }
+}
+
+function kindOf(status, problem) {
+  const type = (problem && typeof problem.type === "string" && problem.type) || "";
+  if (status === 409 && type.endsWith(":attempt-closed")) return "closed";
+  if (status === 409 && type.endsWith(":in-progress-elsewhere")) return "elsewhere";
+  if (status === 409 && type.endsWith(":not-started")) return "not-started";
+  if (status === 401) return "elsewhere";
+  if (status === 404 || status === 410) return "gone";
+  if (status >= 500 || status === 429 || status === 408) return "server";
+  return "client";
+}
+
+export class Api {
+  constructor(base, clock) {
+    this.base = base.replace(/\/$/, "");
+    this.clock = clock;
+  }
+
+  async call(method, path, body, { keepalive = false } = {}) {
+    const sent = Date.now();
+    let res;
+    try {
+      res = await fetch(`${this.base}/${path}`, {
+        method,
+        headers: { Accept: "application/json", "Content-Type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: "same-origin",
+        cache: "no-store",
+        keepalive,
+      });
+    } catch (err) {
+      throw new ApiError("network", 0, String(err));
+    }
+    const received = Date.now();
+    let data = null;
+    if ((res.headers.get("Content-Type") || "").includes("json")) {
+      try {
+        data = await res.json();
+      } catch {
+        data = null;
+      }
+    }
+    if (!res.ok) {
+      const detail = data && typeof data.detail === "string" ? data.detail : res.statusText;
+      throw new ApiError(kindOf(res.status, data), res.status, detail);
+    }
+    if (data === null) throw new ApiError("server", res.status, "the answer was not JSON");
+    if (data.server_time) this.clock.sync(data.server_time, sent, received);
+    return data;
+  }
+}

@@ -1,0 +1,257 @@
+// One renderer per question type (docs/candidate-api.md, "Bodies by type").
+// Each gets the candidate's body, the current response and ctx:
+//   ctx.emit(response, {typing})  the candidate changed the answer
+//   ctx.announce(text)            a polite live message
+// and returns a fieldset whose legend is the prompt. Text is set as text.
+
+import { h, plural, say, uid } from "./dom.js";
+
+function group(prompt, hintText, ...children) {
+  const hint = hintText ? h("p", { class: "hint", id: uid("hint") }, hintText) : null;
+  return h(
+    "fieldset",
+    { class: "question-body", "aria-describedby": hint ? hint.id : null },
+    h("legend", { class: "prompt" }, prompt),
+    hint,
+    ...children,
+  );
+}
+
+function clearButton(hasAnswer, onClear) {
+  const button = h("button", { type: "button", class: "link-button", hidden: !hasAnswer }, "Clear answer");
+  button.addEventListener("click", onClear);
+  return button;
+}
+
+function radios(name, options, selected, onPick) {
+  return h(
+    "div",
+    { class: "options" },
+    options.map(([value, text]) => {
+      const id = uid("opt");
+      const input = h("input", { type: "radio", name, id, value: String(value) });
+      input.checked = selected === value;
+      input.addEventListener("change", () => {
+        if (input.checked) onPick(value);
+      });
+      return h("label", { class: "option", for: id }, input, h("span", {}, text));
+    }),
+  );
+}
+
+function choiceGroup(body, response, ctx, options, hint) {
+  const name = uid("q");
+  let clear;
+  const list = radios(name, options, response, (value) => {
+    clear.hidden = false;
+    ctx.emit(value);
+  });
+  clear = clearButton(response !== null && response !== undefined, () => {
+    for (const input of list.querySelectorAll("input")) input.checked = false;
+    clear.hidden = true;
+    ctx.emit(null);
+    list.querySelector("input").focus();
+  });
+  return group(body.prompt, hint, list, clear);
+}
+
+function singleChoice(body, response, ctx) {
+  return choiceGroup(body, response, ctx, body.choices.map((text, i) => [i, text]), "Choose one answer.");
+}
+
+function trueFalse(body, response, ctx) {
+  return choiceGroup(body, response, ctx, [[true, "True"], [false, "False"]], null);
+}
+
+function multipleChoice(body, response, ctx) {
+  const picked = new Set(Array.isArray(response) ? response : []);
+  const boxes = body.choices.map((text, i) => {
+    const id = uid("opt");
+    const input = h("input", { type: "checkbox", id, value: String(i) });
+    input.checked = picked.has(i);
+    input.addEventListener("change", () => {
+      if (input.checked) picked.add(i);
+      else picked.delete(i);
+      ctx.emit([...picked].sort((a, b) => a - b));
+    });
+    return h("label", { class: "option", for: id }, input, h("span", {}, text));
+  });
+  return group(body.prompt, "Choose all that apply.", h("div", { class: "options" }, boxes));
+}
+
+function looksNumeric(text) {
+  return /^[-+]?(\d+([.,]\d*)?|[.,]\d+)([eE][-+]?\d+)?$/.test(text.trim().replace(/[\s\u00a0']/g, ""));
+}
+
+function textInput(body, response, ctx, { numeric }) {
+  const id = uid("answer");
+  const hintId = uid("hint");
+  const warnId = uid("warn");
+  const input = h("input", {
+    type: "text",
+    id,
+    class: numeric ? "numeric" : "short",
+    autocomplete: "off",
+    spellcheck: numeric ? "false" : null,
+    inputmode: numeric ? "decimal" : null,
+    maxlength: numeric ? 50 : 1000,
+    "aria-describedby": numeric ? `${hintId} ${warnId}` : null,
+  });
+  input.value = response === null || response === undefined ? "" : String(response);
+  const warn = h("p", { class: "field-warning", id: warnId, "aria-live": "polite" });
+  const check = () => {
+    const bad = numeric && input.value.trim() !== "" && !looksNumeric(input.value);
+    warn.textContent = bad ? "This does not look like a number. It is saved as you typed it." : "";
+    input.setAttribute("aria-invalid", bad ? "true" : "false");
+  };
+  input.addEventListener("input", () => {
+    ctx.emit(input.value.trim() === "" ? null : input.value, { typing: true });
+    if (warn.textContent) check();
+  });
+  input.addEventListener("change", check);
+  return group(
+    body.prompt,
+    null,
+    h("label", { for: id }, "Your answer"),
+    numeric ? h("p", { class: "hint", id: hintId }, "A number; use a point or a comma for decimals (3.5 or 3,5).") : null,
+    input,
+    warn,
+  );
+}
+
+function countWords(text) {
+  const words = text.trim().split(/\s+/);
+  return words[0] === "" ? 0 : words.length;
+}
+
+function essay(body, response, ctx) {
+  const id = uid("essay");
+  const countId = uid("count");
+  const max = body.max_words || null;
+  const area = h("textarea", { id, rows: 14, maxlength: 60000, "aria-describedby": countId });
+  area.value = typeof response === "string" ? response : "";
+  const count = h("p", { class: "word-count", id: countId });
+  const over = h("p", { class: "visually-hidden", "aria-live": "polite" });
+  let wasOver = max !== null && countWords(area.value) > max;
+  const update = () => {
+    const n = countWords(area.value);
+    count.textContent = max ? `${n} of ${max} words` : plural(n, "word", "words");
+    const isOver = max !== null && n > max;
+    count.classList.toggle("over", isOver);
+    if (isOver) count.textContent += ` — ${plural(n - max, "word", "words")} over the limit`;
+    if (isOver !== wasOver) say(over, isOver ? `You are over the ${max} word limit.` : "You are within the word limit.");
+    wasOver = isOver;
+  };
+  area.addEventListener("input", () => {
+    update();
+    ctx.emit(area.value.trim() === "" ? null : area.value, { typing: true });
+  });
+  update();
+  const criteria = (body.criteria || []).length
+    ? h("div", { class: "criteria" }, h("p", {}, "You will be marked on:"), h("ul", {}, body.criteria.map((c) => h("li", {}, c))))
+    : null;
+  return group(body.prompt, null, criteria, h("label", { for: id }, "Your answer"), area, count, over);
+}
+
+function ordering(body, response, ctx) {
+  const items = body.items;
+  const valid = Array.isArray(response) && response.length === items.length;
+  let order = valid ? response.slice() : items.map((_, i) => i);
+  let answered = valid;
+  const list = h("ol", { class: "ordering" });
+  const keep = h("button", { type: "button", class: "secondary", hidden: answered }, "Keep this order");
+  keep.addEventListener("click", () => {
+    answered = true;
+    keep.hidden = true;
+    ctx.emit(order.slice());
+    ctx.announce("Order saved as shown.");
+    list.querySelector("button:not([disabled])").focus();
+  });
+
+  function move(pos, delta, direction) {
+    const to = pos + delta;
+    [order[pos], order[to]] = [order[to], order[pos]];
+    answered = true;
+    keep.hidden = true;
+    draw();
+    ctx.emit(order.slice());
+    ctx.announce(`${items[order[to]]} moved to position ${to + 1} of ${items.length}.`);
+    const row = list.children[to];
+    const same = row.querySelector(`button[data-move="${direction}"]`);
+    (same.disabled ? row.querySelector("button:not([disabled])") : same).focus();
+  }
+
+  function draw() {
+    list.replaceChildren(
+      ...order.map((item, pos) => {
+        const text = items[item];
+        const up = h("button", { type: "button", class: "secondary small", "data-move": "up", "aria-label": `Move up: ${text}`, disabled: pos === 0 }, "Move up");
+        const down = h("button", { type: "button", class: "secondary small", "data-move": "down", "aria-label": `Move down: ${text}`, disabled: pos === order.length - 1 }, "Move down");
+        up.addEventListener("click", () => move(pos, -1, "up"));
+        down.addEventListener("click", () => move(pos, 1, "down"));
+        return h("li", { class: "order-item" }, h("span", { class: "order-text" }, text), h("span", { class: "order-moves" }, up, down));
+      }),
+    );
+  }
+  draw();
+  return group(
+    body.prompt,
+    "Put the items in order with Move up and Move down. If the order shown is already right, choose Keep this order.",
+    list,
+    keep,
+  );
+}
+
+function matching(body, response, ctx) {
+  const current = body.left.map((_, i) => (Array.isArray(response) && Number.isInteger(response[i]) ? response[i] : null));
+  const rows = body.left.map((text, i) => {
+    const id = uid("match");
+    const select = h(
+      "select",
+      { id },
+      h("option", { value: "" }, "— choose —"),
+      body.right.map((right, j) => h("option", { value: String(j) }, right)),
+    );
+    select.value = current[i] === null ? "" : String(current[i]);
+    select.addEventListener("change", () => {
+      current[i] = select.value === "" ? null : Number(select.value);
+      ctx.emit(current.slice());
+    });
+    return h("div", { class: "match-row" }, h("label", { for: id }, text), select);
+  });
+  return group(body.prompt, "Choose the match for each item.", h("div", { class: "matches" }, rows));
+}
+
+const RENDERERS = {
+  single_choice: singleChoice,
+  multiple_choice: multipleChoice,
+  true_false: trueFalse,
+  numeric: (body, response, ctx) => textInput(body, response, ctx, { numeric: true }),
+  short_text: (body, response, ctx) => textInput(body, response, ctx, { numeric: false }),
+  essay,
+  ordering,
+  matching,
+};
+
+export function renderBody(question, response, ctx) {
+  const render = RENDERERS[question.type];
+  if (!render) {
+    return h("p", { class: "alert" }, "This question cannot be shown in this version of the player. Tell the exam organiser.");
+  }
+  return render(question.body, response, ctx);
+}
+
+/** "answered", "partly answered" or "not answered". */
+export function answerState(type, response) {
+  if (response === null || response === undefined) return "not answered";
+  if (typeof response === "string") return response.trim() ? "answered" : "not answered";
+  if (Array.isArray(response)) {
+    if (response.length === 0) return "not answered";
+    if (type === "matching") {
+      const given = response.filter((r) => r !== null).length;
+      if (given === 0) return "not answered";
+      return given === response.length ? "answered" : "partly answered";
+    }
+  }
+  return "answered";
+}

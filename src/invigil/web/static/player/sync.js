@@ -1,0 +1,186 @@
+// Sending the answer queue: immediately for clicks, after a short pause for
+// typing, with backoff while the network is gone. An item leaves the queue
+// only when the server has answered for it (saved, duplicate, stale, late or
+// rejected); until then it stays on the device and is sent again.
+
+import { plural } from "./dom.js";
+
+const TYPING_PAUSE_MS = 300;
+const MAX_BATCH = 200;
+const MAX_BACKOFF_MS = 30_000;
+export const OFFLINE_TEXT =
+  "You are offline. Your answers are kept on this device and will be sent when the connection returns.";
+const KEEPALIVE_LIMIT = 60_000; // browsers cap keepalive bodies at 64 KiB
+
+export class Saver {
+  /**
+   * api, queue; ui = {status, banner}; handlers = {closed, elsewhere, gone,
+   * settled(results, lastSeq, response), failed(message)}.
+   */
+  constructor({ api, queue, ui, handlers }) {
+    Object.assign(this, { api, queue, ui, handlers });
+    this.offline = navigator.onLine === false;
+    this.inflight = null;
+    this.timer = null;
+    this.retryTimer = null;
+    this.failures = 0;
+    this.stopped = false;
+    window.addEventListener("online", () => this.online());
+    window.addEventListener("offline", () => this.goOffline());
+    window.addEventListener("pagehide", () => this.flushOnExit());
+    this.setOffline(this.offline);
+  }
+
+  enqueue(item, { typing = false } = {}) {
+    if (this.offline || navigator.onLine === false) item.offline = true;
+    this.queue.put(item);
+    this.render();
+    this.schedule(typing ? TYPING_PAUSE_MS : 0);
+  }
+
+  schedule(ms) {
+    window.clearTimeout(this.timer);
+    this.timer = window.setTimeout(() => this.flush(), ms);
+  }
+
+  /** Send what is queued now; resolves when this round is over. */
+  flush() {
+    window.clearTimeout(this.timer);
+    if (this.stopped) return Promise.resolve();
+    if (this.inflight) {
+      this.again = true;
+      return this.inflight;
+    }
+    if (this.queue.size === 0) {
+      this.render();
+      return Promise.resolve();
+    }
+    if (navigator.onLine === false) {
+      this.goOffline();
+      return Promise.resolve();
+    }
+    this.again = false;
+    this.inflight = this.send().finally(() => {
+      this.inflight = null;
+      this.render();
+      if (this.again && !this.stopped) this.schedule(0);
+    });
+    this.render();
+    return this.inflight;
+  }
+
+  async send() {
+    const batch = this.queue.items().slice(0, MAX_BATCH);
+    try {
+      const res = await this.api.call("POST", "answers", { items: batch });
+      const results = Array.isArray(res.results) ? res.results : [];
+      this.queue.settle(results.map((r) => r.seq));
+      this.failures = 0;
+      this.setOffline(false);
+      this.handlers.settled(results, res);
+      const answered = new Set(results.map((r) => r.seq));
+      // Newer changes, or a batch cut at MAX_BATCH: go on at once.
+      if (this.queue.items().some((i) => !answered.has(i.seq))) this.again = true;
+    } catch (err) {
+      this.failed(err);
+    }
+  }
+
+  failed(err) {
+    switch (err.kind) {
+      case "network":
+        this.goOffline();
+        this.retry();
+        break;
+      case "closed":
+        this.stop();
+        this.handlers.closed();
+        break;
+      case "elsewhere":
+        this.stop();
+        this.handlers.elsewhere();
+        break;
+      case "gone":
+        this.stop();
+        this.handlers.gone();
+        break;
+      default:
+        // The server is struggling or refused the whole request: keep the
+        // queue and try again later; say so if it goes on.
+        this.handlers.failed(err);
+        this.retry();
+    }
+  }
+
+  retry() {
+    if (this.stopped) return;
+    this.failures += 1;
+    const base = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(this.failures - 1, 5));
+    const delay = base / 2 + Math.random() * (base / 2);
+    window.clearTimeout(this.retryTimer);
+    this.retryTimer = window.setTimeout(() => this.flush(), delay);
+  }
+
+  online() {
+    this.failures = 0;
+    if (this.queue.size === 0) this.setOffline(false);
+    else this.flush();
+  }
+
+  goOffline() {
+    this.queue.markOffline();
+    this.setOffline(true);
+  }
+
+  setOffline(offline) {
+    this.offline = offline;
+    // The banner is a live region that stays in the page: its text changes.
+    const text = offline ? OFFLINE_TEXT : "";
+    if (this.ui.banner.textContent !== text) this.ui.banner.textContent = text;
+    this.render();
+  }
+
+  /**
+   * The page is going away: one last try, without waiting for an answer, for
+   * what was typed in the last moments. Only while sending works: otherwise
+   * the queue simply waits on the device for the next visit.
+   */
+  flushOnExit() {
+    if (this.stopped || this.queue.size === 0 || this.offline || this.failures > 0) return;
+    const items = this.queue.items().slice(0, MAX_BATCH);
+    if (JSON.stringify({ items }).length > KEEPALIVE_LIMIT) return;
+    this.api.call("POST", "answers", { items }, { keepalive: true }).catch(() => {});
+  }
+
+  /** Take the queue for the final submit; no more sending on our own. */
+  stop() {
+    this.stopped = true;
+    window.clearTimeout(this.timer);
+    window.clearTimeout(this.retryTimer);
+  }
+
+  resume() {
+    this.stopped = false;
+  }
+
+  render() {
+    const waiting = this.queue.size;
+    let text;
+    let busy = false;
+    if (waiting === 0 && !this.inflight) text = "All answers saved";
+    else if (this.offline || this.failures > 0 || this.stopped) {
+      text = `${plural(waiting, "answer", "answers")} waiting to be sent`;
+    } else {
+      text = "Saving…";
+      busy = true;
+    }
+    if (!this.queue.persisted) text += " (this browser could not keep a copy on the device)";
+    this.show(text, busy);
+  }
+
+  show(text, busy) {
+    const { status } = this.ui;
+    if (status.textContent !== text) status.textContent = text;
+    status.dataset.state = busy ? "busy" : this.queue.size ? "waiting" : "saved";
+  }
+}
