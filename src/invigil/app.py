@@ -32,6 +32,7 @@ from invigil.delivery import pages as delivery_pages
 from invigil.delivery import player as delivery_player
 from invigil.errors import PROBLEM_MEDIA_TYPE, DomainError, Invalid, problem
 from invigil.evidence import api as evidence_api
+from invigil.evidence import candidate_api as evidence_candidate_api
 from invigil.identity import api as identity_api
 from invigil.identity import pages as identity_pages
 from invigil.logs import get_logger
@@ -203,6 +204,7 @@ def create_app(
     app.include_router(delivery_attempt_pages.router)
     app.include_router(delivery_landing.router)
     app.include_router(delivery_player.router)
+    app.include_router(evidence_candidate_api.router)
     app.include_router(pages.router)
     # The player's script and styles: served by Invigil itself, never a CDN.
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

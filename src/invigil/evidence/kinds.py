@@ -63,9 +63,10 @@ def sniff(head: bytes) -> str | None:
 def allowed_type(k: Kind, head: bytes) -> str:
     found = sniff(head)
     if found is None or found not in k.content_types:
-        shown = found or "unrecognised bytes"
+        shown = found or "of no recognised type"
         raise UnsupportedMediaType(
-            f"a {k.name} must be {' or '.join(k.content_types)}; these bytes are {shown}",
+            f"a {k.name} must be {' or '.join(k.content_types)}; these bytes are {shown} "
+            "(the type is read from the bytes, not from Content-Type)",
             allowed=list(k.content_types),
         )
     return found

@@ -4,6 +4,10 @@ tenant's regional store, record and audit, all from a stream.
 The store is chosen here from the tenant's region (read through the unit of
 work, so RLS applies); no caller can name a store or a region, so an EU
 tenant's evidence cannot be written to a US store through this code path.
+
+Which data key encrypts an object is decided here too (:func:`key_owner`):
+an attempt's evidence is under its candidate's key, so erasing the candidate
+shreds every attempt of theirs at once.
 """
 
 from __future__ import annotations
@@ -14,12 +18,14 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, String, and_, cast, delete, or_, select
 
 from invigil import audit
 from invigil.db.uow import UnitOfWork
+from invigil.delivery.models import Attempt
+from invigil.errors import NotFound
 from invigil.evidence import crypto
-from invigil.evidence.keys import data_key_for, destroy_subject_keys, open_data_key
+from invigil.evidence.keys import OpenKey, data_key_for, destroy_subject_keys, open_data_key
 from invigil.evidence.kinds import SNIFF_BYTES, Kind, allowed_type, check_size, kind
 from invigil.evidence.master import LocalMasterKey, MasterKey
 from invigil.evidence.models import EvidenceObject, Upload, UploadChunk
@@ -55,6 +61,31 @@ class Evidence:
         """The region and store of the unit of work's tenant: the only way to a store."""
         region = uow.get(Tenant, uow.tenant).region
         return region, self.stores.for_region(region)
+
+
+ATTEMPT = "attempt"
+CANDIDATE = "candidate"
+
+
+def key_owner(uow: UnitOfWork, subject_type: str, subject_id: str) -> tuple[str, str]:
+    """Whose data key encrypts a subject's evidence: an attempt's is its
+    candidate's; any other subject has its own."""
+    if subject_type == ATTEMPT:
+        attempt = uow.get(Attempt, _uuid(subject_id, "attempt"), label="attempt")
+        return CANDIDATE, str(attempt.candidate_id)
+    return subject_type, subject_id
+
+
+def subject_key(uow: UnitOfWork, evidence: Evidence, subject_type: str, subject_id: str) -> OpenKey:
+    """The live data key that new evidence of this subject is encrypted with."""
+    return data_key_for(uow, evidence.master, *key_owner(uow, subject_type, subject_id))
+
+
+def _uuid(value: str, label: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound(f"{label} {value} was not found") from None
 
 
 class _Meter:
@@ -106,7 +137,7 @@ def store(
     head, stream = _peek(data, SNIFF_BYTES)
     content_type = allowed_type(k, head)
     region, target = evidence.store_of(uow)
-    key = data_key_for(uow, evidence.master, subject_type, subject_id)
+    key = subject_key(uow, evidence, subject_type, subject_id)
     object_id = object_id or uuid.uuid4()
     store_key = f"{uow.tenant}/{k.name}/{object_id}"
     meter = _Meter(k)
@@ -175,14 +206,17 @@ def read_all(uow: UnitOfWork, evidence: Evidence, object_id: uuid.UUID) -> bytes
 def erase_subject(uow: UnitOfWork, subject_type: str, subject_id: str, reason: str) -> int:
     """Crypto-shred every object of a subject (in every region) by destroying
     its data keys, and abort its open uploads (their parked chunks were under
-    the same key). The stored bytes may stay: without the key they are noise."""
-    open_uploads = uow.scalars(
-        select(Upload).where(
-            Upload.subject_type == subject_type,
-            Upload.subject_id == subject_id,
-            Upload.status == "open",
-        )
+    the same key): for a candidate, those of their attempts too. The stored
+    bytes may stay: without the key they are noise."""
+    keyed: ColumnElement[bool] = and_(
+        Upload.subject_type == subject_type, Upload.subject_id == subject_id
     )
+    if subject_type == CANDIDATE:
+        attempts = select(cast(Attempt.id, String)).where(
+            cast(Attempt.candidate_id, String) == subject_id
+        )
+        keyed = or_(keyed, and_(Upload.subject_type == ATTEMPT, Upload.subject_id.in_(attempts)))
+    open_uploads = uow.scalars(select(Upload).where(keyed, Upload.status == "open"))
     for upload in open_uploads:
         upload.status = "aborted"
         uow.session.execute(delete(UploadChunk).where(UploadChunk.upload_id == upload.id))

@@ -1,4 +1,4 @@
-"""Chunked, resumable uploads (the attempts API will expose these).
+"""Chunked, resumable uploads (``candidate_api`` exposes them to candidates).
 
 A client opens an upload for a subject and a kind, sends chunks with their
 index and SHA-256, asks which chunks arrived after an interruption, and
@@ -8,6 +8,12 @@ in plaintext between requests. A re-sent chunk with the same checksum is a
 no-op; a different one under the same index is a conflict. Completing
 streams the chunks, in order, through :func:`service.store` (sniffing, size
 limit, hashing, encryption, audit) and removes the parked chunks.
+
+Callers that act for one subject (a candidate on their attempt) pass
+``subject``: an upload of any other subject is then not found, exactly like
+a missing one. Writing a chunk and completing lock the upload row, so a
+chunk cannot slip in while the upload is being assembled, and two
+completions of one upload make one object.
 """
 
 from __future__ import annotations
@@ -25,14 +31,15 @@ from sqlalchemy.dialects.postgresql import insert
 
 from invigil import audit
 from invigil.db.uow import UnitOfWork
-from invigil.errors import Conflict, Invalid
+from invigil.errors import Conflict, Invalid, NotFound
 from invigil.evidence import crypto, service
-from invigil.evidence.keys import data_key_for
 from invigil.evidence.kinds import MiB, TooLarge, allowed_type, check_size, kind
 from invigil.evidence.models import EvidenceObject, Upload, UploadChunk
 from invigil.evidence.service import Evidence
 
 MAX_CHUNK = 8 * MiB
+
+Subject = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -49,9 +56,26 @@ class UploadState:
     received: list[int]
     received_bytes: int
 
+    @property
+    def missing(self) -> list[int]:
+        """Gaps below the highest index received (the client knows how many follow)."""
+        got = set(self.received)
+        return [i for i in range(max(self.received, default=-1)) if i not in got]
 
-def begin(uow: UnitOfWork, *, subject_type: str, subject_id: str, kind_name: str) -> Upload:
+
+def begin(
+    uow: UnitOfWork,
+    *,
+    subject_type: str,
+    subject_id: str,
+    kind_name: str,
+    size: int | None = None,
+) -> Upload:
+    """Open an upload; ``size``, when the client knows it, is checked against
+    the kind's limit now rather than after megabytes have arrived."""
     k = kind(kind_name)
+    if size is not None:
+        check_size(k, size)
     upload = Upload(
         tenant_id=uow.tenant,
         id=uuid.uuid4(),
@@ -66,10 +90,31 @@ def begin(uow: UnitOfWork, *, subject_type: str, subject_id: str, kind_name: str
     return upload
 
 
-def _open_upload(uow: UnitOfWork, upload_id: uuid.UUID) -> Upload:
-    upload = uow.get(Upload, upload_id, label="upload")
+def _load(
+    uow: UnitOfWork, upload_id: uuid.UUID, subject: Subject | None, *, lock: bool = False
+) -> Upload:
+    """The upload, locked if asked; another subject's answers like a missing one."""
+    upload = uow.session.get(
+        Upload, (uow.tenant, upload_id), with_for_update=lock, populate_existing=lock
+    )
+    if upload is None or (
+        subject is not None and (upload.subject_type, upload.subject_id) != subject
+    ):
+        raise NotFound(f"upload {upload_id} was not found")
+    return upload
+
+
+def find(uow: UnitOfWork, upload_id: uuid.UUID, *, subject: Subject | None = None) -> Upload:
+    return _load(uow, upload_id, subject)
+
+
+def _open_upload(uow: UnitOfWork, upload_id: uuid.UUID, subject: Subject | None = None) -> Upload:
+    return _require_open(_load(uow, upload_id, subject, lock=True))
+
+
+def _require_open(upload: Upload) -> Upload:
     if upload.status != "open":
-        raise Conflict(f"upload {upload_id} is {upload.status}; start a new one")
+        raise Conflict(f"upload {upload.id} is {upload.status}; start a new one")
     return upload
 
 
@@ -96,9 +141,11 @@ def put_chunk(
     index: int,
     data: bytes,
     sha256: str,
+    *,
+    subject: Subject | None = None,
 ) -> ChunkReceipt:
     """Verify, encrypt and park one chunk; idempotent for an identical re-send."""
-    upload = _open_upload(uow, upload_id)
+    upload = _open_upload(uow, upload_id, subject)
     k = kind(upload.kind)
     if index < 0:
         raise Invalid("a chunk index starts at 0")
@@ -121,7 +168,7 @@ def put_chunk(
     check_size(k, sum(c.size for c in chunks) + len(data))
 
     _, target = evidence.store_of(uow)
-    key = data_key_for(uow, evidence.master, upload.subject_type, upload.subject_id)
+    key = service.subject_key(uow, evidence, upload.subject_type, upload.subject_id)
     chunk_id = uuid.uuid4()
     store_key = f"{uow.tenant}/uploads/{upload_id}/{index}-{chunk_id}"
     target.put(store_key, crypto.encrypt(key.secret, chunk_id, [data]))
@@ -159,19 +206,21 @@ def _duplicate(previous: UploadChunk, sha256: str) -> ChunkReceipt:
     return ChunkReceipt(previous.chunk_index, previous.size, previous.sha256, duplicate=True)
 
 
-def state(uow: UnitOfWork, upload_id: uuid.UUID) -> UploadState:
+def state(uow: UnitOfWork, upload_id: uuid.UUID, *, subject: Subject | None = None) -> UploadState:
     """What arrived so far: a client resumes by sending the missing indices."""
-    upload = uow.get(Upload, upload_id, label="upload")
+    upload = _load(uow, upload_id, subject)
     chunks = _chunks(uow, upload_id)
     return UploadState(upload, [c.chunk_index for c in chunks], sum(c.size for c in chunks))
 
 
-def complete(uow: UnitOfWork, evidence: Evidence, upload_id: uuid.UUID) -> EvidenceObject:
+def complete(
+    uow: UnitOfWork, evidence: Evidence, upload_id: uuid.UUID, *, subject: Subject | None = None
+) -> EvidenceObject:
     """Assemble the chunks into one evidence object (idempotent once completed)."""
-    upload = uow.get(Upload, upload_id, label="upload")
+    upload = _load(uow, upload_id, subject, lock=True)
     if upload.status == "completed" and upload.object_id is not None:
         return service.get_object(uow, upload.object_id)
-    upload = _open_upload(uow, upload_id)
+    _require_open(upload)
     chunks = _chunks(uow, upload_id)
     indices = [c.chunk_index for c in chunks]
     if not chunks or indices != list(range(len(chunks))):
@@ -181,7 +230,7 @@ def complete(uow: UnitOfWork, evidence: Evidence, upload_id: uuid.UUID) -> Evide
             missing=missing,
         )
     _, target = evidence.store_of(uow)
-    key = data_key_for(uow, evidence.master, upload.subject_type, upload.subject_id)
+    key = service.subject_key(uow, evidence, upload.subject_type, upload.subject_id)
 
     def assembled() -> Iterator[bytes]:
         for chunk in chunks:
@@ -210,8 +259,10 @@ def complete(uow: UnitOfWork, evidence: Evidence, upload_id: uuid.UUID) -> Evide
     return obj
 
 
-def abort(uow: UnitOfWork, evidence: Evidence, upload_id: uuid.UUID) -> None:
-    upload = _open_upload(uow, upload_id)
+def abort(
+    uow: UnitOfWork, evidence: Evidence, upload_id: uuid.UUID, *, subject: Subject | None = None
+) -> None:
+    upload = _open_upload(uow, upload_id, subject)
     _, target = evidence.store_of(uow)
     chunks = _chunks(uow, upload_id)
     upload.status = "aborted"

@@ -1,0 +1,278 @@
+"""The candidate's evidence uploads: snapshots, the ID photo, screen recordings.
+
+Every route is under the guest link, ``/take/{token}/api``, and takes the
+candidate's session (:mod:`invigil.delivery.candidate`) and nothing else; see
+``docs/candidate-api.md``, "Evidence uploads". The subject of every object
+and upload is the attempt; its data key is the candidate's
+(:func:`service.key_owner`), so erasing the candidate shreds it.
+
+Bodies are raw bytes, never trusted for their Content-Type: the type is
+sniffed from the bytes. A single-shot upload streams from the socket through
+sniffing, the size limit, hashing and encryption into the store; a recording
+chunk is read up to ``MAX_CHUNK`` and no further.
+
+The attempt row is not locked while a body streams in (that would hold up
+answer saves on a slow network). It is re-read ``FOR SHARE`` before anything
+is recorded, so an upload and a submit are serialised: whichever commits
+first wins, and an upload that loses to a submit is refused and leaves
+nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import anyio.from_thread
+from fastapi import APIRouter, Header, Path, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from invigil.delivery.attempts import AttemptClosed, NotStarted
+from invigil.delivery.candidate import Reading, Taking
+from invigil.delivery.models import Attempt
+from invigil.errors import Invalid
+from invigil.evidence import kinds, service, uploads
+from invigil.evidence.kinds import Kind, MiB, TooLarge
+from invigil.evidence.models import EvidenceObject
+from invigil.evidence.service import ATTEMPT, Evidence
+from invigil.evidence.uploads import MAX_CHUNK
+
+router = APIRouter(prefix="/take/{token}/api", include_in_schema=False)
+
+SINGLE_SHOT = ("snapshot", "id_photo")
+# The identity check may come before the clock starts; everything else is
+# evidence of the exam itself.
+BEFORE_BEGIN = ("id_photo",)
+_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+class UploadIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(max_length=32)
+    size: int | None = Field(default=None, ge=1, description="the total size, if known")
+
+
+def _json(body: dict[str, Any], status: int = 200) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def _stored(obj: EvidenceObject) -> dict[str, Any]:
+    return {
+        "id": str(obj.id),
+        "kind": obj.kind,
+        "content_type": obj.content_type,
+        "size": obj.plaintext_size,
+        "sha256": obj.plaintext_sha256,
+        "created_at": obj.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+    }
+
+
+def _upload_state(t: Taking, upload_id: uuid.UUID) -> dict[str, Any]:
+    found = uploads.state(t.uow, upload_id, subject=_subject(t))
+    upload, k = found.upload, kinds.kind(found.upload.kind)
+    obj = service.get_object(t.uow, upload.object_id) if upload.object_id else None
+    return {
+        "id": str(upload.id),
+        "kind": upload.kind,
+        "status": upload.status,
+        "received": found.received,
+        "received_bytes": found.received_bytes,
+        "missing": found.missing,
+        "max_chunk": MAX_CHUNK,
+        "max_size": k.max_size,
+        "object": _stored(obj) if obj else None,
+    }
+
+
+def _evidence(request: Request) -> Evidence:
+    evidence: Evidence = request.app.state.services.evidence
+    return evidence
+
+
+def _subject(t: Taking) -> tuple[str, str]:
+    return ATTEMPT, str(t.attempt.id)
+
+
+# --- the attempt must be taking evidence ------------------------------------
+
+
+def _check_open(attempt: Attempt, kind_name: str) -> None:
+    """Uploads while the attempt runs, until its deadline plus grace (the
+    tail of a recording flushed as the time runs out); an ID photo also
+    before the clock starts."""
+    if attempt.status == "submitted":
+        raise AttemptClosed("this attempt is submitted: it takes no more uploads")
+    if attempt.status != "in_progress":
+        if kind_name in BEFORE_BEGIN:
+            return
+        raise NotStarted("the exam has not started yet: start it, then upload")
+    if attempt.deadline is not None:
+        until = attempt.deadline + timedelta(seconds=attempt.grace_seconds)
+        if datetime.now(UTC) > until:
+            raise AttemptClosed(
+                "the time is up: uploads were accepted until "
+                f"{until.astimezone(UTC).isoformat(timespec='seconds')}"
+            )
+
+
+def _hold_open(t: Taking, kind_name: str) -> None:
+    """Re-read the attempt FOR SHARE: a submit in flight is waited for, and
+    none can commit before this upload does."""
+    attempt = t.uow.session.get(
+        Attempt,
+        (t.uow.tenant, t.attempt.id),
+        with_for_update={"read": True},
+        populate_existing=True,
+    )
+    assert attempt is not None  # the candidate's own attempt: rows are never deleted
+    _check_open(attempt, kind_name)
+
+
+# --- request bodies ---------------------------------------------------------
+
+
+def _body(request: Request) -> Iterator[bytes]:
+    """The body as it arrives. Routes here are sync (they run in a worker
+    thread), so each piece is awaited on the event loop."""
+    stream = request.stream()
+
+    async def next_piece() -> bytes | None:
+        try:
+            return await anext(stream)
+        except StopAsyncIteration:
+            return None
+
+    while (piece := anyio.from_thread.run(next_piece)) is not None:
+        if piece:
+            yield piece
+
+
+def _refuse_declared_length(request: Request, limit: int, refuse: TooLarge) -> None:
+    """A Content-Length over the limit is refused before a byte is read
+    (the bytes themselves are counted too: the header is only a hint)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise refuse
+
+
+def _chunk_too_large() -> TooLarge:
+    return TooLarge(f"a chunk may be at most {MAX_CHUNK // MiB} MiB", max_size=MAX_CHUNK)
+
+
+def _read_chunk(request: Request) -> bytes:
+    _refuse_declared_length(request, MAX_CHUNK, _chunk_too_large())
+    buffer = bytearray()
+    for piece in _body(request):
+        buffer += piece
+        if len(buffer) > MAX_CHUNK:
+            raise _chunk_too_large()
+    return bytes(buffer)
+
+
+# --- single-shot: snapshots and the ID photo --------------------------------
+
+
+def _single_shot_kind(name: str) -> Kind:
+    k = kinds.kind(name)
+    if k.name not in SINGLE_SHOT:
+        raise Invalid(
+            f"a {k.name} is uploaded in chunks: POST uploads, then PUT its chunks",
+            single_shot=list(SINGLE_SHOT),
+        )
+    return k
+
+
+@router.post("/evidence/{kind}")
+def upload_evidence(kind: str, request: Request, t: Taking = Reading) -> JSONResponse:
+    """Store one snapshot or ID photo from the raw body."""
+    k = _single_shot_kind(kind)
+    _check_open(t.attempt, k.name)
+    _refuse_declared_length(
+        request,
+        k.max_size,
+        TooLarge(f"a {k.name} may be at most {k.max_size // MiB} MiB", max_size=k.max_size),
+    )
+    evidence = _evidence(request)
+    subject_type, subject_id = _subject(t)
+    obj = service.store(
+        t.uow,
+        evidence,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        kind_name=k.name,
+        data=_body(request),
+    )
+    try:
+        _hold_open(t, k.name)
+    except BaseException:
+        with contextlib.suppress(Exception):  # the row rolls back; the bytes go too
+            evidence.stores.for_region(obj.region).delete(obj.store_key)
+        raise
+    return _json(_stored(obj), 201)
+
+
+# --- chunked, resumable: recordings ----------------------------------------
+
+
+@router.post("/uploads")
+def begin_upload(body: UploadIn, t: Taking = Reading) -> JSONResponse:
+    """Open a resumable upload; chunks follow with PUT."""
+    k = kinds.kind(body.kind)
+    _check_open(t.attempt, k.name)
+    subject_type, subject_id = _subject(t)
+    upload = uploads.begin(
+        t.uow, subject_type=subject_type, subject_id=subject_id, kind_name=k.name, size=body.size
+    )
+    return _json(_upload_state(t, upload.id), 201)
+
+
+@router.put("/uploads/{upload_id}/chunks/{index}")
+def put_chunk(
+    upload_id: uuid.UUID,
+    index: Annotated[int, Path(ge=0, le=1_000_000)],
+    request: Request,
+    sha256: Annotated[str | None, Header(alias="X-Chunk-SHA256")] = None,
+    t: Taking = Reading,
+) -> JSONResponse:
+    """One chunk with its SHA-256: 201 when new, 200 when it had arrived already."""
+    if sha256 is None or not _SHA256.match(sha256):
+        raise Invalid("send the chunk's SHA-256 (64 hex digits) in the X-Chunk-SHA256 header")
+    upload = uploads.find(t.uow, upload_id, subject=_subject(t))  # 404 before reading the body
+    _check_open(t.attempt, upload.kind)
+    data = _read_chunk(request)
+    _hold_open(t, upload.kind)
+    receipt = uploads.put_chunk(
+        t.uow, _evidence(request), upload_id, index, data, sha256, subject=_subject(t)
+    )
+    return _json(
+        {
+            "upload_id": str(upload_id),
+            "index": receipt.index,
+            "size": receipt.size,
+            "sha256": receipt.sha256,
+            "duplicate": receipt.duplicate,
+        },
+        200 if receipt.duplicate else 201,
+    )
+
+
+@router.get("/uploads/{upload_id}")
+def get_upload(upload_id: uuid.UUID, t: Taking = Reading) -> JSONResponse:
+    """Which chunks arrived: after an interruption, send the others."""
+    return _json(_upload_state(t, upload_id))
+
+
+@router.post("/uploads/{upload_id}/complete")
+def complete_upload(upload_id: uuid.UUID, request: Request, t: Taking = Reading) -> JSONResponse:
+    """Assemble the chunks into one stored object; idempotent."""
+    upload = uploads.find(t.uow, upload_id, subject=_subject(t))
+    if upload.status != "completed":
+        _hold_open(t, upload.kind)
+    obj = uploads.complete(t.uow, _evidence(request), upload_id, subject=_subject(t))
+    return _json(_stored(obj))
