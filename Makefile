@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install Invigil with its dev tools
 
-run: $(STAMP) ## embedded PostgreSQL, migrations, demo data, server on http://127.0.0.1:8000
+run: $(STAMP) node-deps ## embedded PostgreSQL, migrations, demo data, server on http://127.0.0.1:8000
 	INVIGIL_LOG_FORMAT=$${INVIGIL_LOG_FORMAT:-console} $(BIN)/invigil serve --host 127.0.0.1 --port 8000
 
 test: $(STAMP) browser-deps node-deps ## the whole suite (embedded PostgreSQL unless DATABASE_URL is set)
@@ -34,7 +34,7 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $(NODE_STAMP)
 
-node-deps: $(NODE_STAMP) ## axe-core for the accessibility checks in the browser tests (npm ci)
+node-deps: $(NODE_STAMP) ## the player's npm assets (face-api) and axe-core for the browser tests (npm ci)
 
 test-external: $(STAMP) browser-deps node-deps ## the suite against the machine's PostgreSQL at 127.0.0.1:5432
 	DATABASE_URL=$${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres} $(BIN)/pytest -p no:cacheprovider

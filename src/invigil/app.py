@@ -36,6 +36,7 @@ from invigil.evidence import candidate_api as evidence_candidate_api
 from invigil.identity import api as identity_api
 from invigil.identity import pages as identity_pages
 from invigil.logs import get_logger
+from invigil.proctoring import api as proctoring_api
 from invigil.security.access import Public
 from invigil.settings import Settings, get_settings
 from invigil.web import pages
@@ -67,6 +68,11 @@ def problem_response(
 # Programs get problem+json: the staff API and the candidate player's API.
 _PROGRAM_PATH = re.compile(r"^/api/|^/take/[^/]+/api/")
 STATIC = Path(__file__).parent / "web" / "static"
+# npm packages the player serves (installed by `make`, never fetched from a CDN).
+NODE_MODULES = Path(
+    os.environ.get("INVIGIL_NODE_MODULES") or Path(__file__).resolve().parents[2] / "node_modules"
+)
+VENDOR = {"face-api": ("@vladmandic/face-api", ("dist", "model"))}
 
 
 def for_programs(path: str) -> bool:
@@ -197,6 +203,7 @@ def create_app(
     app.include_router(evidence_api.router)
     app.include_router(delivery_api.router)
     app.include_router(delivery_attempts_api.router)
+    app.include_router(proctoring_api.router)
     app.include_router(identity_pages.router)
     app.include_router(audit_pages.router)
     app.include_router(content_pages.router)
@@ -208,4 +215,9 @@ def create_app(
     app.include_router(pages.router)
     # The player's script and styles: served by Invigil itself, never a CDN.
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for name, (package, folders) in VENDOR.items():
+        for folder in folders:
+            path = NODE_MODULES / package / folder
+            if path.is_dir():
+                app.mount(f"/vendor/{name}/{folder}", StaticFiles(directory=path))
     return app

@@ -277,7 +277,7 @@ def test_submit_scores_every_type_and_records_an_immutable_result(
         assert doc["categories"]["Writing"]["pending_grading"] == 1
         assert doc["time_on_questions_ms"] == sum(1000 * (i + 1) for i in range(8))
         actions = [e.action for e in uow.scalars(select(AuditEvent).order_by(AuditEvent.seq))]
-        assert actions[-2:] == ["result.recorded", "attempt.submitted"]
+        assert actions[-3:] == ["result.recorded", "proctoring.sealed", "attempt.submitted"]
         last = uow.scalar(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1))
         assert last is not None and last.payload["result_sha256"] == result.document_sha256
 

@@ -24,6 +24,7 @@ from invigil.content.schemas import ExamIn, ExamPatchIn
 from invigil.db.uow import UnitOfWork
 from invigil.errors import Conflict, Invalid, NotFound
 from invigil.pagination import decode_cursor, encode_cursor
+from invigil.proctoring.policy import resolve as resolve_policy
 
 
 def require_exam(uow: UnitOfWork, exam_id: uuid.UUID) -> Exam:
@@ -104,6 +105,7 @@ def publish_exam(uow: UnitOfWork, exam_id: uuid.UUID) -> ExamVersion:
     if exam.status == "retired":
         raise Conflict("a retired exam cannot be published again; copy it into a new exam")
     frozen = freeze(uow, exam)
+    resolve_policy(frozen.settings)  # a broken proctoring policy stops here, not at a start
     last = latest_version(uow, exam)
     if last is not None and last.content_hash == frozen.content_hash:
         raise Conflict(f"nothing changed since version {last.version}; it is already published")

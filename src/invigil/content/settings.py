@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -67,6 +67,26 @@ class ExamSettings(_Strict):
     # Answers queued while the browser was offline are still taken this long
     # after the deadline (marked as a late sync); nothing else is.
     offline_grace_seconds: int = Field(default=120, ge=0, le=3600)
+    # A full custom proctoring policy (docs/policy.schema.json) instead of
+    # the preset and its overrides.
+    proctoring_policy: dict[str, Any] | None = None
+
+    @field_validator("proctoring_policy")
+    @classmethod
+    def _policy(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        if v is None:
+            return None
+        from pydantic import ValidationError
+
+        from invigil.proctoring.policy import Policy
+
+        try:
+            return Policy.model_validate(v).model_dump(mode="json")
+        except ValidationError as exc:
+            problems = "; ".join(
+                ".".join(str(p) for p in e["loc"]) + ": " + e["msg"] for e in exc.errors()
+            )
+            raise ValueError(f"the proctoring policy is not valid: {problems}") from None
 
     @model_validator(mode="after")
     def _window(self) -> ExamSettings:

@@ -6,7 +6,16 @@ from invigil.audit.models import AuditCheckpoint, AuditEvent, AuditHead
 from invigil.content.images import QuestionImage
 from invigil.content.models import Exam, ExamVersion, Question, QuestionBank, QuestionVersion
 from invigil.db.base import Base
-from invigil.delivery.models import Candidate, GuestLink, Invitation, OutboxMail
+from invigil.delivery.models import (
+    Attempt,
+    AttemptAnswer,
+    AttemptResult,
+    Candidate,
+    Consent,
+    GuestLink,
+    Invitation,
+    OutboxMail,
+)
 from invigil.evidence.models import DataKey, EvidenceObject, TenantKey, Upload, UploadChunk
 from invigil.identity.models import (
     AuthSession,
@@ -17,16 +26,21 @@ from invigil.identity.models import (
     UserRole,
     UserToken,
 )
+from invigil.proctoring.models import ProctoringAction, ProctoringEvent
 from invigil.tenants.models import Tenant
 
 metadata = Base.metadata
 
 __all__ = [
+    "Attempt",
+    "AttemptAnswer",
+    "AttemptResult",
     "AuditCheckpoint",
     "AuditEvent",
     "AuditHead",
     "AuthSession",
     "Candidate",
+    "Consent",
     "DataKey",
     "EvidenceObject",
     "Exam",
@@ -34,6 +48,8 @@ __all__ = [
     "GuestLink",
     "Invitation",
     "OutboxMail",
+    "ProctoringAction",
+    "ProctoringEvent",
     "Question",
     "QuestionBank",
     "QuestionImage",

@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 
 from invigil import audit
+from invigil.audit.canonical import canonical_json
 from invigil.content.assemble import assemble
 from invigil.content.models import ExamVersion
 from invigil.db.engine import Database
@@ -43,6 +44,7 @@ from invigil.delivery.links import LinkKey
 from invigil.delivery.models import Attempt, AttemptAnswer, Consent, Invitation
 from invigil.errors import Conflict, Invalid, NotFound
 from invigil.logs import get_logger
+from invigil.proctoring.policy import resolve as resolve_policy
 from invigil.security.tokens import new_secret
 
 log = get_logger(__name__)
@@ -220,6 +222,7 @@ def start(
         grace_seconds=grace_of(version),
         last_seq=0,
         position=0,
+        policy=resolve_policy(version.settings).model_dump(mode="json"),
     )
     uow.add(attempt)
     uow.flush()
@@ -255,6 +258,8 @@ def start(
             "seed": str(seed),
             "questions": len(paper),
             "consent_id": consent.id,
+            "policy": attempt.policy["name"] if attempt.policy else None,
+            "policy_sha256": hashlib.sha256(canonical_json(attempt.policy or {})).hexdigest(),
         },
     )
     return Started(attempt, _bind(uow, key, attempt, now, rebound=False))
@@ -446,7 +451,9 @@ def save(
     top = max((it.seq for it in items), default=0)
     if top > attempt.last_seq:
         attempt.last_seq = top
-    attempt.last_seen_at = now
+    from invigil.proctoring.pipeline import touch
+
+    touch(uow, attempt, now)
     return Saved([outcomes[it.seq] for it in _unique(items)])
 
 
@@ -480,11 +487,22 @@ def _refusal(
     return "the time is up: answers after the deadline are not accepted"
 
 
-def heartbeat(attempt: Attempt, position: int | None, now: datetime | None = None) -> None:
-    if attempt.status == "in_progress":
-        if position is not None and 0 <= position < len(attempt.paper):
-            attempt.position = position
-        attempt.last_seen_at = now or datetime.now(UTC)
+def heartbeat(
+    uow: UnitOfWork, attempt: Attempt, position: int | None, now: datetime | None = None
+) -> list[Any]:
+    """The browser is alive: keep its position, end a silence, and decide on
+    episodes still open (a condition that has now lasted long enough)."""
+    from invigil.proctoring import pipeline
+
+    now = now or datetime.now(UTC)
+    if attempt.status == "submitted":
+        return []
+    if position is not None and 0 <= position < len(attempt.paper):
+        attempt.position = position
+    pipeline.touch(uow, attempt, now)
+    if attempt.events_last_seq == 0:
+        return []
+    return pipeline.evaluate(uow, attempt, now)
 
 
 def answers_of(uow: UnitOfWork, attempt_id: uuid.UUID) -> list[AttemptAnswer]:
@@ -506,6 +524,7 @@ def submit(
 ) -> Attempt:
     """End the attempt and store its scored result (idempotent)."""
     from invigil.delivery import results
+    from invigil.proctoring import pipeline
 
     if attempt.status == "submitted":
         return attempt
@@ -516,6 +535,7 @@ def submit(
     attempt.submit_reason = reason
     uow.flush()
     result = results.record_automatic(uow, attempt)
+    pipeline.seal(uow, attempt)
     saved = uow.session.scalar(
         select(func.count())
         .select_from(AttemptAnswer)

@@ -49,8 +49,8 @@ DISCLOSURES = {
     "standard": Disclosure(
         "Standard",
         (
-            "webcam snapshots at intervals",
-            "browser activity: tab and window switches, copy and paste",
+            "webcam snapshots at intervals, checked for one visible face",
+            "browser activity: tab and window switches, copy and paste, developer tools",
         ),
         90,
         frozenset({"camera"}),
@@ -61,7 +61,8 @@ DISCLOSURES = {
             "webcam snapshots at intervals",
             "microphone: whether voices are heard (no continuous recording)",
             "your screen, recorded while the exam runs",
-            "browser activity: tab and window switches, full screen, copy and paste",
+            "browser activity: tab and window switches, full screen, copy and paste, "
+            "developer tools",
         ),
         180,
         frozenset({"camera", "microphone", "screen", "fullscreen"}),

@@ -181,6 +181,14 @@ class Attempt(TenantScoped, Base):
     last_seq: Mapped[int] = mapped_column(BigInteger, server_default="0")
     position: Mapped[int] = mapped_column(Integer, server_default="0")
     last_seen_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    # Proctoring (0010): the policy frozen at start, the integrity state the
+    # policy's actions set, the head of the browser's event chain, and the
+    # open client.silent event (if the server stopped hearing the browser).
+    policy: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
+    integrity: Mapped[str] = mapped_column(String(20), server_default="clear")
+    events_last_seq: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    events_head: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    silent_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class Consent(TenantScoped, Base):

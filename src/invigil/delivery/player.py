@@ -22,6 +22,7 @@ from invigil.content.paper import candidate_body
 from invigil.delivery import attempts, results
 from invigil.delivery.candidate import Reading, Taking, Viewing, Writing
 from invigil.delivery.landing import RELEASE, disclosure_of, no_store
+from invigil.proctoring import pipeline
 from invigil.web.pages import templates
 
 router = APIRouter(include_in_schema=False)
@@ -97,6 +98,24 @@ def state(t: Taking) -> dict[str, Any]:
         "position": a.position,
         "last_seq": a.last_seq,
         "done_url": f"{t.base}/done",
+        "proctoring": proctoring_state(a),
+    }
+
+
+def proctoring_state(a: Any) -> dict[str, Any]:
+    """What the browser's detectors need from the frozen policy, and where
+    the event chain stands on the server (to resume after a reload)."""
+    p = pipeline.policy_of(a)
+    return {
+        "policy": p.name,
+        "detectors": p.detectors.model_dump(),
+        "face_persist_seconds": p.face_persist_seconds,
+        "face_interval_ms": p.face_interval_ms,
+        "audio_persist_seconds": p.audio_persist_seconds,
+        "audio_threshold": p.audio_threshold,
+        "last_seq": a.events_last_seq,
+        "head": a.events_head,
+        "genesis": pipeline.genesis(a.id),
     }
 
 
@@ -124,6 +143,21 @@ class ItemsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     items: Annotated[list[ItemIn], Field(max_length=attempts.MAX_ITEMS)] = []
+
+
+class EventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seq: int = Field(ge=1, le=2**62)
+    body: str = Field(max_length=pipeline.MAX_BODY)
+    prev: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class EventsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: Annotated[list[EventIn], Field(max_length=pipeline.MAX_BATCH)] = []
 
 
 class HeartbeatIn(BaseModel):
@@ -201,8 +235,29 @@ def post_answers(body: ItemsIn, t: Taking = Writing) -> JSONResponse:
 
 @router.post("/take/{token}/api/heartbeat")
 def post_heartbeat(body: HeartbeatIn, t: Taking = Writing) -> JSONResponse:
-    attempts.heartbeat(t.attempt, body.position)
-    return _json(_clock(t))
+    taken = attempts.heartbeat(t.uow, t.attempt, body.position)
+    warnings = [
+        {"rule": a.rule_id, "kind": a.kind, "message": a.message}
+        for a in taken
+        if a.action == "warn"
+    ]
+    return _json({**_clock(t), "warnings": warnings})
+
+
+@router.post("/take/{token}/api/events")
+def post_events(body: EventsIn, t: Taking = Writing) -> JSONResponse:
+    """Proctoring events from the browser (docs/proctoring.md)."""
+    messages = [pipeline.Message(e.seq, e.body, e.prev, e.hash) for e in body.events]
+    taken = pipeline.ingest(t.uow, t.attempt, messages)
+    return _json(
+        {
+            "results": [o.json() for o in taken.results],
+            "head": t.attempt.events_head,
+            "warnings": taken.warnings,
+            **_clock(t),
+            "last_seq": t.attempt.events_last_seq,
+        }
+    )
 
 
 @router.post("/take/{token}/api/submit")

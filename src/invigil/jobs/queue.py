@@ -67,10 +67,14 @@ def _send_mail(db: Any, services: Any, tenant_id: str, mail_id: str) -> None:
 
 
 async def close_due_attempts(context: procrastinate.JobContext, timestamp: int) -> None:
-    """Submit attempts whose deadline and grace passed, browser or not."""
+    """Submit attempts whose deadline and grace passed, browser or not; record
+    client.silent for running attempts whose browser stopped reporting."""
     from invigil.delivery.attempts import close_due
+    from invigil.proctoring.pipeline import notice_silence
 
-    await asyncio.to_thread(close_due, context.additional_context["db"])
+    db = context.additional_context["db"]
+    await asyncio.to_thread(close_due, db)
+    await asyncio.to_thread(notice_silence, db)
 
 
 def tasks() -> procrastinate.Blueprint:

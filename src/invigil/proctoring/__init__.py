@@ -1,0 +1,1 @@
+"""Proctoring: the policy engine, the event pipeline, the staff API."""

@@ -1,0 +1,417 @@
+"""The event pipeline: receive the browser's hash-chained messages, store them
+append-only, apply the attempt's frozen policy, take the actions.
+
+See ``docs/proctoring.md`` for the message format. In short: each message
+is ``{seq, body, prev, hash}`` with ``hash = sha256(prev + body)``; the
+server keeps ``body`` verbatim, checks each hash against its own ``prev``
+(else the message is rejected), and marks a message ``linked`` only when
+its ``prev`` is the stored hash of message ``seq - 1`` (or the attempt's
+genesis for seq 1). A re-sent message is a duplicate; the same seq with
+another hash is a conflict (audited, never stored over the first).
+
+Decisions come from :func:`invigil.proctoring.policy.decide` over every
+episode of the attempt; each is stored in ``proctoring_actions`` (unique
+per rule and episode, so a decision is taken once) and written to the audit
+log naming the rule and the events, in the same transaction. At submission
+:func:`seal` commits the chain head to the audit log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert
+
+from invigil import audit
+from invigil.db.engine import Database
+from invigil.db.uow import Actor, UnitOfWork
+from invigil.delivery.models import Attempt
+from invigil.errors import Invalid
+from invigil.logs import get_logger
+from invigil.proctoring import policy as pol
+from invigil.proctoring.models import ProctoringAction, ProctoringEvent
+
+log = get_logger(__name__)
+
+MAX_BATCH = 200
+MAX_BODY = 8 * 1024
+MAX_DETAILS = 4 * 1024
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+CLIENT_KINDS = frozenset(pol.EVENT_KINDS) - {"client.silent"}
+PHASES = ("start", "end", "instant")
+
+
+def genesis(attempt_id: uuid.UUID) -> str:
+    return hashlib.sha256(f"invigil:{attempt_id}".encode()).hexdigest()
+
+
+def chain_hash(prev: str, body: str) -> str:
+    return hashlib.sha256((prev + body).encode()).hexdigest()
+
+
+def policy_of(attempt: Attempt) -> pol.Policy:
+    if attempt.policy:
+        return pol.Policy.model_validate(attempt.policy)
+    return pol.PRESETS["standard"]
+
+
+@dataclass(frozen=True)
+class Message:
+    seq: int
+    body: str
+    prev: str
+    hash: str
+
+
+@dataclass
+class Outcome:
+    seq: int
+    status: str  # stored | duplicate | conflict | rejected
+    reason: str | None = None
+
+    def json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"seq": self.seq, "status": self.status}
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+@dataclass
+class Taken:
+    """What a request did: per-message outcomes and the actions decided."""
+
+    results: list[Outcome] = field(default_factory=list)
+    actions: list[ProctoringAction] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> list[dict[str, str]]:
+        return [
+            {"rule": a.rule_id, "kind": a.kind, "message": a.message}
+            for a in self.actions
+            if a.action == "warn"
+        ]
+
+
+@dataclass(frozen=True)
+class Parsed:
+    kind: str
+    phase: str
+    at: datetime
+    ends: int | None
+    details: dict[str, Any]
+
+
+def parse(body: str) -> Parsed:
+    """The event inside a message body, or :class:`Invalid` saying why not."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise Invalid("the body is not JSON") from None
+    if not isinstance(data, dict):
+        raise Invalid("the body must be a JSON object")
+    kind, phase = data.get("kind"), data.get("phase")
+    if kind not in CLIENT_KINDS:
+        raise Invalid(f"unknown event kind {kind!r}")
+    if phase not in PHASES:
+        raise Invalid("phase must be start, end or instant")
+    durable = kind in pol.DURABLE_KINDS
+    if durable == (phase == "instant"):
+        raise Invalid(f"{kind} is sent as " + ("start and end" if durable else "instant"))
+    try:
+        at = datetime.fromisoformat(str(data.get("at")).replace("Z", "+00:00"))
+    except ValueError:
+        raise Invalid("at must be an ISO 8601 time") from None
+    if at.tzinfo is None:
+        raise Invalid("at must carry a time zone (e.g. Z)")
+    ends = data.get("ends")
+    if phase == "end":
+        if type(ends) is not int or ends < 1:
+            raise Invalid("an end message names the seq of its start in ends")
+    elif ends is not None:
+        raise Invalid("only an end message has ends")
+    details = data.get("details") or {}
+    if not isinstance(details, dict) or len(json.dumps(details)) > MAX_DETAILS:
+        raise Invalid(f"details must be an object of at most {MAX_DETAILS} bytes of JSON")
+    return Parsed(kind, phase, at, ends, details)
+
+
+def _check(message: Message) -> str | None:
+    if message.seq < 1:
+        return "seq starts at 1"
+    if len(message.body) > MAX_BODY:
+        return f"a message body has at most {MAX_BODY} characters"
+    if not HEX64.match(message.prev) or not HEX64.match(message.hash):
+        return "prev and hash are 64 lowercase hex digits"
+    if chain_hash(message.prev, message.body) != message.hash:
+        return "hash is not sha256(prev + body)"
+    return None
+
+
+def require_open(attempt: Attempt) -> None:
+    from invigil.delivery.attempts import AttemptClosed
+
+    if attempt.status == "submitted":
+        raise AttemptClosed("this attempt is submitted: no more events are taken")
+
+
+def ingest(
+    uow: UnitOfWork, attempt: Attempt, messages: Sequence[Message], now: datetime | None = None
+) -> Taken:
+    """Store a batch of client messages, then decide and act."""
+    require_open(attempt)
+    if len(messages) > MAX_BATCH:
+        raise Invalid(f"send at most {MAX_BATCH} events at a time")
+    now = now or datetime.now(UTC)
+    taken = Taken()
+    ordered = sorted({m.seq: m for m in messages}.values(), key=lambda m: m.seq)
+    seqs = [m.seq for m in ordered]
+    wanted = set(seqs) | {s - 1 for s in seqs if s > 1}
+    found = uow.session.execute(
+        select(ProctoringEvent.seq, ProctoringEvent.hash).where(
+            ProctoringEvent.attempt_id == attempt.id, ProctoringEvent.seq.in_(wanted)
+        )
+    )
+    known: dict[int, str | None] = {seq: hashed for seq, hashed in found}
+    first = genesis(attempt.id)
+    rows: list[dict[str, Any]] = []
+    outcome: dict[int, Outcome] = {}
+    for m in ordered:
+        problem = _check(m)
+        parsed = None
+        if problem is None:
+            try:
+                parsed = parse(m.body)
+            except Invalid as exc:
+                problem = exc.detail
+        if problem is not None or parsed is None:
+            outcome[m.seq] = Outcome(m.seq, "rejected", problem)
+            continue
+        if m.seq in known:
+            same = known[m.seq] == m.hash
+            outcome[m.seq] = Outcome(m.seq, "duplicate" if same else "conflict")
+            if not same:
+                audit.record(
+                    uow,
+                    "proctoring.conflict",
+                    attempt,
+                    {"seq": m.seq, "stored": known[m.seq], "received": m.hash},
+                )
+            continue
+        expected_prev = first if m.seq == 1 else known.get(m.seq - 1)
+        rows.append(
+            {
+                "tenant_id": uow.tenant,
+                "attempt_id": attempt.id,
+                "seq": m.seq,
+                "kind": parsed.kind,
+                "phase": parsed.phase,
+                "at": parsed.at,
+                "ends": parsed.ends,
+                "details": parsed.details,
+                "body": m.body,
+                "prev": m.prev,
+                "hash": m.hash,
+                "linked": expected_prev == m.prev,
+                "received_at": now,
+            }
+        )
+        known[m.seq] = m.hash
+        outcome[m.seq] = Outcome(m.seq, "stored")
+    if rows:
+        uow.session.execute(insert(ProctoringEvent).on_conflict_do_nothing(), rows)
+        top = max(r["seq"] for r in rows)
+        if top > attempt.events_last_seq:
+            attempt.events_last_seq = top
+            attempt.events_head = known[top]
+    taken.results = [outcome[m.seq] for m in ordered]
+    touch(uow, attempt, now)
+    if rows:
+        taken.actions = evaluate(uow, attempt, now)
+    return taken
+
+
+def episodes(uow: UnitOfWork, attempt_id: uuid.UUID) -> list[pol.Episode]:
+    """Every episode of an attempt: starts with their ends, and instants."""
+    rows = uow.scalars(
+        select(ProctoringEvent)
+        .where(ProctoringEvent.attempt_id == attempt_id)
+        .order_by(ProctoringEvent.seq)
+    )
+    ends = {r.ends: r for r in rows if r.phase == "end" and r.ends is not None}
+    out = []
+    for r in rows:
+        if r.phase == "instant":
+            out.append(pol.Episode(r.seq, r.kind, r.at, r.at, instant=True))
+        elif r.phase == "start":
+            end = ends.get(r.seq)
+            ended = max(end.at, r.at) if end is not None and end.kind == r.kind else None
+            out.append(pol.Episode(r.seq, r.kind, r.at, ended))
+    return out
+
+
+def evaluate(uow: UnitOfWork, attempt: Attempt, now: datetime) -> list[ProctoringAction]:
+    """Decide over every episode so far and take the new actions."""
+    policy = policy_of(attempt)
+    done = uow.session.execute(
+        select(ProctoringAction.rule_id, ProctoringAction.episode_seq).where(
+            ProctoringAction.attempt_id == attempt.id
+        )
+    )
+    fired = {(rule, seq) for rule, seq in done}
+    decisions = pol.decide(policy, episodes(uow, attempt.id), now, fired)
+    return [_act(uow, attempt, policy, d) for d in decisions]
+
+
+def _act(
+    uow: UnitOfWork, attempt: Attempt, policy: pol.Policy, d: pol.Decision
+) -> ProctoringAction:
+    action = ProctoringAction(
+        id=uuid.uuid4(),
+        tenant_id=uow.tenant,
+        attempt_id=attempt.id,
+        rule_id=d.rule_id,
+        kind=d.kind,
+        severity=d.severity,
+        action=d.action,
+        episode_seq=d.episode_seq,
+        related=list(d.related),
+        message=d.message,
+    )
+    uow.add(action)
+    uow.flush()
+    audit.record(
+        uow,
+        "proctoring.action",
+        attempt,
+        {
+            "action": d.action,
+            "rule": d.rule_id,
+            "kind": d.kind,
+            "severity": d.severity,
+            "events": list(d.related),
+            "episode": d.episode_seq,
+            "policy": policy.name,
+            "policy_version": policy.version,
+            "explanation": pol.explain(policy, d),
+        },
+    )
+    if d.action == "flag" and attempt.integrity == "clear":
+        attempt.integrity = "flagged"
+    elif d.action == "provisional_fail":
+        attempt.integrity = "provisional_fail"
+    elif d.action == "auto_submit" and attempt.status == "in_progress":
+        from invigil.delivery.attempts import submit
+
+        submit(uow, attempt, "proctoring")
+    return action
+
+
+# --- the server's own observations ------------------------------------------
+
+
+def _server_seq(uow: UnitOfWork, attempt_id: uuid.UUID) -> int:
+    low = uow.session.scalar(
+        select(func.min(ProctoringEvent.seq)).where(
+            ProctoringEvent.attempt_id == attempt_id, ProctoringEvent.seq < 0
+        )
+    )
+    return (low or 0) - 1
+
+
+def _server_event(
+    uow: UnitOfWork, attempt: Attempt, phase: str, at: datetime, ends: int | None, details: Any
+) -> int:
+    seq = _server_seq(uow, attempt.id)
+    uow.add(
+        ProctoringEvent(
+            tenant_id=uow.tenant,
+            attempt_id=attempt.id,
+            seq=seq,
+            kind="client.silent",
+            phase=phase,
+            at=at,
+            ends=ends,
+            details=details,
+            linked=True,
+            received_at=at,
+        )
+    )
+    uow.flush()
+    return seq
+
+
+def touch(uow: UnitOfWork, attempt: Attempt, now: datetime) -> None:
+    """The browser is heard from: end an open client.silent episode."""
+    attempt.last_seen_at = now
+    if attempt.silent_seq is not None:
+        start = attempt.silent_seq
+        _server_event(uow, attempt, "end", now, start, {"source": "server"})
+        attempt.silent_seq = None
+
+
+def notice_silence(db: Database, now: datetime | None = None, batch: int = 500) -> int:
+    """Record client.silent for running attempts whose browser stopped
+    reporting for longer than their policy's ``silence_seconds``."""
+    now = now or datetime.now(UTC)
+    floor = min(p.silence_seconds for p in pol.PRESETS.values())
+    from datetime import timedelta
+
+    with db.platform_connection() as conn:
+        quiet = conn.execute(
+            text("SELECT tenant_id, attempt_id FROM platform_quiet_attempts(:since, :n)"),
+            {"since": now - timedelta(seconds=max(10, min(floor, 30))), "n": batch},
+        ).all()
+    noticed = 0
+    for tenant_id, attempt_id in quiet:
+        with db.unit_of_work(tenant_id, Actor.system("proctoring.silence")) as uow:
+            attempt = uow.scalar(select(Attempt).where(Attempt.id == attempt_id).with_for_update())
+            if attempt is None or attempt.status != "in_progress" or attempt.silent_seq is not None:
+                continue
+            policy = policy_of(attempt)
+            seen = attempt.last_seen_at or attempt.started_at or now
+            if (now - seen).total_seconds() < policy.silence_seconds:
+                continue
+            attempt.silent_seq = _server_event(
+                uow,
+                attempt,
+                "start",
+                seen,
+                None,
+                {"source": "server", "last_seen_at": seen.isoformat()},
+            )
+            evaluate(uow, attempt, now)
+            noticed += 1
+    if noticed:
+        log.info("proctoring.silent_clients", count=noticed)
+    return noticed
+
+
+def seal(uow: UnitOfWork, attempt: Attempt) -> dict[str, Any]:
+    """Commit the event chain's head to the audit log (at submission)."""
+    rows = uow.session.execute(
+        select(ProctoringEvent.seq, ProctoringEvent.linked).where(
+            ProctoringEvent.attempt_id == attempt.id, ProctoringEvent.seq > 0
+        )
+    ).all()
+    seqs = sorted(s for s, _ in rows)
+    present = set(seqs)
+    gaps = [s for s in range(1, (seqs[-1] if seqs else 0) + 1) if s not in present]
+    summary = {
+        "last_seq": attempt.events_last_seq,
+        "head": attempt.events_head,
+        "messages": len(seqs),
+        "gaps": gaps[:100],
+        "gap_count": len(gaps),
+        "unlinked": sum(1 for _, linked in rows if not linked),
+        "integrity": attempt.integrity,
+    }
+    audit.record(uow, "proctoring.sealed", attempt, summary)
+    return summary
