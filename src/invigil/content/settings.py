@@ -13,25 +13,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-EventKind = Literal[
-    "face.none",
-    "face.multiple",
-    "face.mismatch",
-    "audio.voice",
-    "focus.lost",
-    "tab.hidden",
-    "fullscreen.exit",
-    "devtools.open",
-    "clipboard.copy",
-    "clipboard.paste",
-    "context_menu",
-    "screen.share_stopped",
-    "camera.stopped",
-    "network.offline",
-    "detector.failed",
-]
-Severity = Literal["info", "low", "medium", "high", "critical"]
-Action = Literal["log", "warn", "flag", "auto_submit", "provisional_fail"]
+from invigil.proctoring.rules import Action, Severity
+from invigil.proctoring.rules import Kind as EventKind
+
 Preset = Literal["practice", "standard", "strict", "high_stakes"]
 Difficulty = Literal["easy", "medium", "hard"]
 Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]

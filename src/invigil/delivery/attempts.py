@@ -138,14 +138,19 @@ class Started:
     secret: str | None  # a new binding secret to set as the cookie, or None
 
 
-def record_decline(
-    uow: UnitOfWork, invitation: Invitation, consent_text: str, browser: Browser
+def _consent(
+    uow: UnitOfWork,
+    invitation: Invitation,
+    attempt_id: uuid.UUID | None,
+    decision: str,
+    consent_text: str,
+    browser: Browser,
 ) -> Consent:
     consent = Consent(
         tenant_id=uow.tenant,
         invitation_id=invitation.id,
-        attempt_id=None,
-        decision="declined",
+        attempt_id=attempt_id,
+        decision=decision,
         text=consent_text,
         text_sha256=text_sha256(consent_text),
         address=browser.address[:64],
@@ -153,6 +158,13 @@ def record_decline(
     )
     uow.add(consent)
     uow.flush()
+    return consent
+
+
+def record_decline(
+    uow: UnitOfWork, invitation: Invitation, consent_text: str, browser: Browser
+) -> Consent:
+    consent = _consent(uow, invitation, None, "declined", consent_text, browser)
     audit.record(
         uow,
         "consent.declined",
@@ -226,18 +238,7 @@ def start(
     )
     uow.add(attempt)
     uow.flush()
-    consent = Consent(
-        tenant_id=uow.tenant,
-        invitation_id=invitation.id,
-        attempt_id=attempt.id,
-        decision="given",
-        text=consent_text,
-        text_sha256=text_sha256(consent_text),
-        address=browser.address[:64],
-        user_agent=browser.user_agent[:400],
-    )
-    uow.add(consent)
-    uow.flush()
+    consent = _consent(uow, invitation, attempt.id, "given", consent_text, browser)
     audit.record(
         uow,
         "consent.given",
