@@ -24,8 +24,8 @@ run: $(STAMP) node-deps ## embedded PostgreSQL, migrations, demo data, server on
 test: $(STAMP) browser-deps node-deps ## the whole suite (embedded PostgreSQL unless DATABASE_URL is set)
 	$(BIN)/pytest -p no:cacheprovider
 
-browser-deps: ## Chromium for the browser tests (Debian's package; `playwright install` cannot download here)
-	@test -x /usr/lib/chromium/chromium || apt-get install -y -q chromium || (apt-get update -q && apt-get install -y -q chromium)
+browser-deps: ## Chromium and espeak-ng for the browser tests (Debian's packages; `playwright install` cannot download here)
+	@(test -x /usr/lib/chromium/chromium && command -v espeak-ng >/dev/null) || apt-get install -y -q chromium espeak-ng || (apt-get update -q && apt-get install -y -q chromium espeak-ng)
 
 NODE_STAMP := node_modules/.package-lock.json
 

@@ -15,7 +15,6 @@ from invigil.db.uow import UnitOfWork
 from invigil.delivery.models import Attempt
 from invigil.errors import NotFound
 from invigil.pagination import Page
-from invigil.proctoring import pipeline
 from invigil.proctoring import policy as pol
 from invigil.proctoring.models import ProctoringAction, ProctoringEvent
 from invigil.security.access import requires
@@ -59,7 +58,18 @@ def _attempt(uow: UnitOfWork, attempt_id: uuid.UUID) -> Attempt:
 
 
 def event_list(uow: UnitOfWork, attempt: Attempt) -> list[EventOut]:
-    policy = pipeline.policy_of(attempt)
+    """Episodes; each has the highest severity of the actions it caused
+    (``info`` when no rule fired for it)."""
+    taken = uow.session.execute(
+        select(ProctoringAction.episode_seq, ProctoringAction.severity).where(
+            ProctoringAction.attempt_id == attempt.id
+        )
+    )
+    rank = {name: i for i, name in enumerate(pol.SEVERITIES)}
+    worst: dict[int, str] = {}
+    for seq, severity in taken:
+        if rank[severity] > rank[worst.get(seq, "info")]:
+            worst[seq] = severity
     rows = uow.scalars(
         select(ProctoringEvent)
         .where(ProctoringEvent.attempt_id == attempt.id)
@@ -77,7 +87,7 @@ def event_list(uow: UnitOfWork, attempt: Attempt) -> list[EventOut]:
                 id=f"{attempt.id}:{r.seq}",
                 seq=r.seq,
                 kind=r.kind,
-                severity=pol.severity_of(policy, r.kind),
+                severity=worst.get(r.seq, "info"),
                 started_at=r.at,
                 ended_at=ended,
                 duration_seconds=(ended - r.at).total_seconds() if ended else None,
@@ -96,8 +106,9 @@ def list_events(
     attempt_id: uuid.UUID, uow: UnitOfWork = requires(P.ATTEMPT_VIEW)
 ) -> Page[EventOut]:
     """Proctoring events as episodes (a start with its end, or an instant),
-    in the order they happened, with the severity the attempt's policy gives
-    their kind. Server-recorded events (client.silent) have negative seqs."""
+    in the order they happened, each with the highest severity among the
+    actions the policy took for it (``info`` if none). Server-recorded events
+    (client.silent) have negative seqs."""
     attempt = _attempt(uow, attempt_id)
     return Page[EventOut](items=event_list(uow, attempt), next=None)
 

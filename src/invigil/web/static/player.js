@@ -1,7 +1,8 @@
 // Invigil's exam player: system check, begin, the exam, saving that never
-// loses an answer, the server-synchronised timer and the submit. Plain
-// ES modules, no build step; the page's CSP allows only scripts from 'self'.
-// The API it talks to is described in docs/candidate-api.md.
+// loses an answer, the server-synchronised timer, proctoring and the submit.
+// Plain ES modules, no build step; the page's CSP allows only scripts from
+// 'self'. The API it talks to is described in docs/candidate-api.md and
+// docs/proctoring.md.
 
 import { Api } from "./player/api.js";
 import { Clock, Countdown } from "./player/clock.js";
@@ -9,6 +10,7 @@ import { systemCheck } from "./player/checks.js";
 import { SubmitDialog } from "./player/dialog.js";
 import { fill, h, say } from "./player/dom.js";
 import { Exam } from "./player/exam.js";
+import { Proctor } from "./player/proctor.js";
 import { Queue, Store } from "./player/store.js";
 import { OFFLINE_TEXT, Saver } from "./player/sync.js";
 
@@ -28,6 +30,9 @@ const ui = {
   extra: $("extra-time"),
   announcer: $("announcer"),
   submit: $("submit-open"),
+  warnings: $("proctor-warnings"),
+  notices: $("proctor-notices"),
+  proctorStatus: $("proctor-status"),
 };
 const clock = new Clock();
 const api = new Api(boot.api, clock);
@@ -36,6 +41,7 @@ const queue = new Queue(store);
 const dialog = new SubmitDialog(document.querySelector("main"));
 let saver = null;
 let exam = null;
+let proctor = null;
 let countdown = null;
 let heartbeatTimer = null;
 let moveTimer = null;
@@ -73,6 +79,7 @@ function stopAll() {
   if (saver) saver.stop();
   if (countdown) countdown.stop();
   if (exam) exam.lock();
+  if (proctor) proctor.stop();
   window.clearInterval(heartbeatTimer);
   ui.submit.hidden = true;
   ui.timer.hidden = true;
@@ -80,6 +87,8 @@ function stopAll() {
 
 function finish(url, { clear = false } = {}) {
   stopAll();
+  // A submitted attempt takes no more events: nothing left to keep for it.
+  if (proctor) proctor.stop({ forget: true });
   if (clear) store.clear(["queue", "times", "position", "seq"]);
   window.location.replace(url || boot.done_url);
 }
@@ -131,7 +140,28 @@ async function main() {
   if (!state) return;
   if (state.status === "submitted") return finish(state.done_url);
   const requirements = state.requirements || {};
-  await systemCheck(ui.stage, requirements, { resuming: state.status === "in_progress" });
+  if (state.proctoring) {
+    proctor = new Proctor({
+      api,
+      store,
+      clock,
+      attemptId: boot.attempt_id,
+      config: state.proctoring,
+      ui: { warnings: ui.warnings, notices: ui.notices, status: ui.proctorStatus },
+      handlers: {
+        submitted: () => finish(boot.done_url),
+        closed: () => finish(boot.done_url),
+        elsewhere: showElsewhere,
+        gone: showGone,
+      },
+    });
+  }
+  const devices = await systemCheck(ui.stage, requirements, {
+    resuming: state.status === "in_progress",
+    keep: proctor ? proctor.wants() : {},
+  });
+  if (ended) return;
+  if (proctor) proctor.preload();
   if (state.status === "ready") {
     if (requirements.fullscreen) await enterFullscreenToBegin();
     fill(ui.stage, h("section", { class: "card" }, note));
@@ -140,7 +170,7 @@ async function main() {
     if (!state) return;
     if (state.status === "submitted") return finish(state.done_url);
   }
-  start(state, requirements);
+  start(state, requirements, devices);
 }
 
 function enterFullscreenToBegin() {
@@ -164,7 +194,7 @@ function enterFullscreenToBegin() {
   });
 }
 
-function start(state, requirements) {
+function start(state, requirements, devices) {
   if (!Array.isArray(state.questions) || state.questions.length === 0) {
     message("This exam has no questions", "Contact the organisation that invited you.");
     return;
@@ -177,6 +207,7 @@ function start(state, requirements) {
     handlers: {
       settled: (results, res) => {
         exam.settled(results, res.last_seq);
+        if (proctor) proctor.warn(res.warnings);
         if (countdown && res.deadline) countdown.setDeadline(res.deadline);
         if (res.status === "submitted") finish(boot.done_url);
       },
@@ -222,6 +253,9 @@ function start(state, requirements) {
     });
     gate();
   }
+  if (proctor) {
+    proctor.start({ devices, position: () => exam.position, fullscreen: Boolean(requirements.fullscreen) });
+  }
   heartbeatTimer = window.setInterval(heartbeat, HEARTBEAT_MS);
   saver.flush();
   if (!ui.exam.hidden) document.getElementById("question-h").focus();
@@ -244,6 +278,7 @@ async function heartbeat() {
   try {
     const res = await api.call("POST", "heartbeat", { position: exam.position });
     if (res.status === "submitted") return finish(boot.done_url);
+    if (proctor) proctor.warn(res.warnings);
     if (countdown && res.deadline) countdown.setDeadline(res.deadline);
     if (queue.size) saver.flush();
     else if (saver.offline) saver.setOffline(false);
@@ -269,6 +304,12 @@ async function submit(reason) {
   exam.lock();
   window.clearInterval(heartbeatTimer);
   dialog.submitting(reason === "time" ? "Time is up" : null);
+  if (proctor) {
+    // The last observations go in before the attempt closes to events; briefly
+    // when the time is up, as the last answers must arrive within seconds.
+    proctor.quiet();
+    await proctor.drain(reason === "time" ? 1000 : 3000);
+  }
   for (let failures = 0; ; failures += 1) {
     if (navigator.onLine === false) {
       saver.goOffline();

@@ -1,7 +1,9 @@
 // The system check before the exam: the browser, then each device the exam
 // requires. Every check says in plain words how to fix a failure, and
-// "Check again" reruns the failed ones. Test media tracks are stopped at
-// once: capture itself belongs to proctoring, not to this check.
+// "Check again" reruns the failed ones. A device the proctoring detectors
+// need (camera, microphone, screen) stays open and is handed to them; any
+// other test track is stopped at once. The camera shows a small preview so
+// the candidate can see that they are in view and well lit.
 
 import { fill, h, say } from "./dom.js";
 
@@ -54,20 +56,33 @@ async function browserCheck(requirements) {
   return { ok: true };
 }
 
-async function mediaCheck(kind) {
+async function mediaCheck(kind, keep) {
   const device = kind === "video" ? "camera" : "microphone";
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
     return { ok: false, fix: FIX.insecure };
   }
   try {
-    stopTracks(await navigator.mediaDevices.getUserMedia({ [kind]: true }));
-    return { ok: true };
+    const stream = await navigator.mediaDevices.getUserMedia({ [kind]: true });
+    if (!keep) {
+      stopTracks(stream);
+      return { ok: true };
+    }
+    return { ok: true, stream, preview: kind === "video" };
   } catch (err) {
     return { ok: false, fix: deviceFix(device, err) };
   }
 }
 
-async function screenCheck() {
+function preview(stream) {
+  const video = h("video", { class: "check-preview", muted: true, playsinline: true, autoplay: true, "aria-label": "Your camera picture" });
+  video.muted = true;
+  video.srcObject = stream;
+  video.play().catch(() => {});
+  return h("div", { class: "check-fix check-camera" }, video,
+    h("span", { class: "check-note" }, "Make sure your face is in view and well lit."));
+}
+
+async function screenCheck(keep) {
   if (!navigator.mediaDevices || !navigator.mediaDevices.getDisplayMedia) {
     return { ok: false, fix: FIX.insecure };
   }
@@ -75,14 +90,18 @@ async function screenCheck() {
     const stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
     const [track] = stream.getVideoTracks();
     const surface = track && track.getSettings ? track.getSettings().displaySurface : undefined;
-    stopTracks(stream);
     if (surface && surface !== "monitor") {
+      stopTracks(stream);
       return {
         ok: false,
         fix: "Share your entire screen, not a window or a tab: choose Share screen and pick Entire screen.",
       };
     }
-    return { ok: true };
+    if (!keep) {
+      stopTracks(stream);
+      return { ok: true };
+    }
+    return { ok: true, stream };
   } catch {
     return {
       ok: false,
@@ -93,16 +112,20 @@ async function screenCheck() {
 
 /**
  * Runs the checks in `container`; resolves once every one has passed (after
- * the candidate fixed and rechecked what failed, if need be).
+ * the candidate fixed and rechecked what failed, if need be) with the
+ * streams kept for proctoring: {camera, microphone, screen}, each or null.
+ * keep: {camera, microphone, screen} booleans.
  */
-export function systemCheck(container, requirements, { resuming = false } = {}) {
+export function systemCheck(container, requirements, { resuming = false, keep = {} } = {}) {
   const checks = [{ id: "browser", name: "Browser", run: () => browserCheck(requirements) }];
-  if (requirements.camera) checks.push({ id: "camera", name: "Camera", run: () => mediaCheck("video") });
+  if (requirements.camera) {
+    checks.push({ id: "camera", name: "Camera", run: () => mediaCheck("video", keep.camera) });
+  }
   if (requirements.microphone) {
-    checks.push({ id: "microphone", name: "Microphone", run: () => mediaCheck("audio") });
+    checks.push({ id: "microphone", name: "Microphone", run: () => mediaCheck("audio", keep.microphone) });
   }
   if (requirements.screen) {
-    checks.push({ id: "screen", name: "Screen sharing", run: screenCheck, gesture: true });
+    checks.push({ id: "screen", name: "Screen sharing", run: () => screenCheck(keep.screen), gesture: true });
   }
 
   const summary = h("p", { class: "check-summary", role: "status" });
@@ -154,6 +177,7 @@ export function systemCheck(container, requirements, { resuming = false } = {}) 
       h("span", { class: "check-name" }, check.name, ": "),
       h("span", { class: "check-word" }, word),
       result.fix ? h("p", { class: "check-fix" }, result.fix) : null,
+      result.preview && result.stream ? preview(result.stream) : null,
       result.pending && check.gesture
         ? h("p", { class: "check-note" }, "Choose Share screen, then pick your entire screen.")
         : null,
@@ -166,6 +190,8 @@ export function systemCheck(container, requirements, { resuming = false } = {}) 
       await Promise.all(
         which.map(async (check) => {
           draw(check, { pending: true });
+          const before = results.get(check.id);
+          if (before && before.stream) stopTracks(before.stream);
           const result = await check.run();
           results.set(check.id, result);
           draw(check, result);
@@ -181,7 +207,8 @@ export function systemCheck(container, requirements, { resuming = false } = {}) 
       again.hidden = failed.filter((c) => !c.gesture).length === 0;
       if (failed.length === 0 && waiting.length === 0) {
         say(summary, "All checks passed.");
-        resolve();
+        const stream = (id) => (results.get(id) && results.get(id).stream) || null;
+        resolve({ camera: stream("camera"), microphone: stream("microphone"), screen: stream("screen") });
       } else if (failed.length) {
         say(summary, `${failed.length === 1 ? "One check needs" : `${failed.length} checks need`} your attention.`);
       } else {

@@ -1,0 +1,235 @@
+// Proctoring in the candidate's page: runs the detectors the attempt's policy
+// turns on (state.proctoring.detectors), feeds the EventLog, and shows the
+// candidate what the server decided (warnings naming the rule) and what they
+// can fix themselves (a camera too dark, sharing stopped), the latter in
+// calm words: a detector that cannot run is never held against anyone.
+// The browser reports; the server decides (docs/proctoring.md).
+
+import { FaceWatch, loadDetector } from "./face.js";
+import { VoiceWatch } from "./audio.js";
+import { DevtoolsWatch, keyName } from "./devtools.js";
+import { EventLog } from "./events.js";
+import { h } from "./dom.js";
+import { watchClipboard, watchFocus, watchFullscreen, watchNetwork, watchPrintKeys } from "./signals.js";
+
+// Kinds whose watcher re-reads the condition when it starts: an episode left
+// open by a reload simply goes on (or ends) when it does. Others are closed
+// at a reload and opened again by their detector if the condition holds.
+const RECHECKED = new Set(["tab.hidden", "focus.lost", "fullscreen.exit", "network.offline"]);
+const MUTED_MS = 1000;
+
+export class Proctor {
+  /**
+   * config: state.proctoring; ui: {warnings, notices, status};
+   * handlers: {submitted(), closed(), elsewhere(), gone()}.
+   */
+  constructor({ api, store, clock, attemptId, config, ui, handlers }) {
+    Object.assign(this, { config, ui, handlers });
+    this.detectors = config.detectors || {};
+    this.stats = { face: {}, audio: {} };
+    this.undo = [];
+    this.watchers = [];
+    this.noticeTimers = new Map();
+    this.log = new EventLog({
+      api, store, clock, attemptId, server: config,
+      handlers: {
+        answered: (res) => this.answered(res),
+        closed: () => handlers.closed(),
+        elsewhere: () => handlers.elsewhere(),
+        gone: () => handlers.gone(),
+      },
+    });
+    this.log.flush(); // whatever an earlier visit left on the device
+  }
+
+  /** The devices the system check should keep open for the detectors. */
+  wants() {
+    return { camera: Boolean(this.detectors.face), microphone: Boolean(this.detectors.audio), screen: Boolean(this.detectors.screen) };
+  }
+
+  /** Fetch the face model while the candidate gets ready. */
+  preload() {
+    if (this.detectors.face) loadDetector().catch(() => {});
+  }
+
+  /** The exam is on: start every detector the policy asks for. */
+  start({ devices = {}, position, fullscreen }) {
+    const d = this.detectors;
+    const log = this.log;
+    this.devices = devices;
+    const notice = (key, text, ttl) => this.notice(key, text, ttl);
+    const owned = new Set();
+    if (d.focus) {
+      watchFocus(log, this.undo);
+      owned.add("tab.hidden").add("focus.lost");
+    }
+    if (d.fullscreen && fullscreen) {
+      watchFullscreen(log, this.undo);
+      owned.add("fullscreen.exit");
+    }
+    watchNetwork(log, this.undo);
+    owned.add("network.offline");
+    if (d.clipboard) {
+      watchClipboard(log, this.undo, { position, notice });
+      watchPrintKeys(log, this.undo, { position, keyName });
+    }
+    for (const key of log.openKeys()) {
+      if (!(RECHECKED.has(key) && owned.has(key))) log.end(key, { reason: "reload" });
+    }
+    if (d.devtools) this.watch(new DevtoolsWatch({ log })).start();
+    if (d.face) {
+      this.face = this.watch(new FaceWatch({ log, config: this.config, notice, stats: this.stats.face }));
+      this.face.start(devices.camera || null);
+      this.watchTrack(devices.camera, "camera");
+    }
+    if (d.audio) this.watch(new VoiceWatch({ log, config: this.config, notice, stats: this.stats.audio })).start(devices.microphone || null);
+    if (d.screen) this.watchTrack(devices.screen, "screen");
+    this.showStatus(devices);
+  }
+
+  watch(watcher) {
+    this.watchers.push(watcher);
+    return watcher;
+  }
+
+  /** camera.stopped / screen.share_stopped: the track ended, or stayed muted. */
+  watchTrack(stream, what) {
+    const track = stream && stream.getVideoTracks()[0];
+    if (!track) return;
+    const kind = what === "camera" ? "camera.stopped" : "screen.share_stopped";
+    let timer = null;
+    const stopped = (reason) => {
+      this.log.start(kind, kind, { reason });
+      this.notice(kind, what === "camera"
+        ? "Your camera stopped. Turn it back on to continue with the camera check."
+        : "Screen sharing stopped. Share your entire screen again.", 0,
+      h("button", { type: "button", class: "secondary small", onclick: () => this.restart(what) },
+        what === "camera" ? "Turn camera on" : "Share screen again"));
+    };
+    track.addEventListener("ended", () => stopped("ended"));
+    track.addEventListener("mute", () => {
+      timer = window.setTimeout(() => stopped("muted"), MUTED_MS);
+    });
+    track.addEventListener("unmute", () => {
+      window.clearTimeout(timer);
+      if (this.log.isOpen(kind) && track.readyState === "live") {
+        this.log.end(kind, { reason: "unmuted" });
+        this.notice(kind, null);
+      }
+    });
+    this.undo.push(() => track.stop());
+  }
+
+  async restart(what) {
+    const kind = what === "camera" ? "camera.stopped" : "screen.share_stopped";
+    try {
+      const stream = what === "camera"
+        ? await navigator.mediaDevices.getUserMedia({ video: true })
+        : await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+      const [track] = stream.getVideoTracks();
+      const surface = track && track.getSettings ? track.getSettings().displaySurface : undefined;
+      if (what === "screen" && surface && surface !== "monitor") {
+        for (const t of stream.getTracks()) t.stop();
+        this.notice("screen.share_stopped", "Share your entire screen, not a window or a tab: choose Share screen again and pick Entire screen.", 0,
+          h("button", { type: "button", class: "secondary small", onclick: () => this.restart("screen") }, "Share screen again"));
+        return;
+      }
+      this.log.end(kind, { reason: "restarted" });
+      this.notice(kind, null);
+      if (what === "camera" && this.face) this.face.useStream(stream);
+      this.watchTrack(stream, what);
+    } catch {
+      // Still stopped: the notice and its button stay.
+    }
+  }
+
+  /** A response to events, answers or heartbeat: warnings to show, maybe the end. */
+  answered(res) {
+    if (!res) return;
+    this.warn(res.warnings);
+    if (res.status === "submitted") this.handlers.submitted();
+  }
+
+  /** One dismissible banner per rule; a new warning for a rule replaces its old one. */
+  warn(warnings) {
+    if (!Array.isArray(warnings)) return;
+    for (const w of warnings) {
+      if (!w || typeof w.message !== "string") continue;
+      const rule = String(w.rule || "");
+      const old = Array.from(this.ui.warnings.children).find((el) => el.dataset.rule === rule);
+      const dismiss = h("button", { type: "button", class: "secondary small", "aria-label": "Dismiss this warning" }, "Dismiss");
+      const banner = h("div", { class: "proctor-warning", role: "alert", "data-rule": rule },
+        h("p", {}, h("strong", {}, "Warning: "), w.message),
+        h("p", { class: "rule" }, `Proctoring rule: ${rule}`),
+        dismiss);
+      dismiss.addEventListener("click", () => {
+        const hadFocus = banner.contains(document.activeElement);
+        banner.remove();
+        if (hadFocus) {
+          const heading = document.getElementById("question-h");
+          if (heading && !heading.closest("[hidden]")) heading.focus();
+        }
+      });
+      if (old) old.replaceWith(banner);
+      else this.ui.warnings.append(banner);
+    }
+  }
+
+  /** A calm note about something the candidate can fix; text null removes it. */
+  notice(key, text, ttl = 0, action = null) {
+    const box = this.ui.notices;
+    const old = Array.from(box.children).find((el) => el.dataset.key === key);
+    window.clearTimeout(this.noticeTimers.get(key));
+    if (!text) {
+      if (old) old.remove();
+      return;
+    }
+    if (old && old.firstChild && old.firstChild.textContent === text && !action) return;
+    const note = h("div", { class: "proctor-notice", "data-key": key }, h("p", {}, text), action);
+    if (old) old.replaceWith(note);
+    else box.append(note);
+    if (ttl > 0) this.noticeTimers.set(key, window.setTimeout(() => this.notice(key, null), ttl));
+  }
+
+  showStatus(devices) {
+    const used = [];
+    if (this.detectors.face && devices.camera) used.push("camera");
+    if (this.detectors.audio && devices.microphone) used.push("microphone");
+    if (this.detectors.screen && devices.screen) used.push("screen");
+    const el = this.ui.status;
+    el.textContent = used.length ? `Proctored: ${used.join(", ")}` : "Proctored: browser activity";
+    el.hidden = false;
+    const refresh = () => {
+      const { face, audio } = this.stats;
+      for (const [name, value] of Object.entries({
+        faceChecks: face.checks, faceMs: face.ms, faces: face.faces, backend: face.backend,
+        luminance: face.luminance, audioLevel: audio.level, audioThreshold: audio.threshold,
+        events: this.log.size,
+      })) {
+        if (value !== undefined) el.dataset[name] = String(value);
+      }
+    };
+    this.statusTimer = window.setInterval(refresh, 1000);
+  }
+
+  /** No more observations (the submit is under way); the queue still goes out. */
+  quiet() {
+    window.clearInterval(this.statusTimer);
+    for (const w of this.watchers.splice(0)) w.stop();
+    for (const fn of this.undo.splice(0)) fn();
+  }
+
+  /** Before the submit: give queued events a moment to reach the server. */
+  drain(ms = 3000) {
+    return this.log.drain(ms);
+  }
+
+  stop({ forget = false } = {}) {
+    this.quiet();
+    for (const stream of Object.values(this.devices || {})) {
+      if (stream) for (const track of stream.getTracks()) track.stop();
+    }
+    this.log.stop();
+    if (forget) this.log.forget();
+  }
+}
