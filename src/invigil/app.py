@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from invigil import __version__
 from invigil import health as health_checks
+from invigil.admission import Admission
 from invigil.audit import api as audit_api
 from invigil.audit import pages as audit_pages
 from invigil.content import api as content_api
@@ -35,6 +36,7 @@ from invigil.evidence import api as evidence_api
 from invigil.evidence import candidate_api as evidence_candidate_api
 from invigil.identity import api as identity_api
 from invigil.identity import pages as identity_pages
+from invigil.logs import configure as configure_logs
 from invigil.logs import get_logger
 from invigil.proctoring import api as proctoring_api
 from invigil.security.access import Public
@@ -126,7 +128,9 @@ def create_app(
 ) -> FastAPI:
     """Build the app. With no ``db``, open one from the settings (used by
     ``uvicorn --factory`` worker processes)."""
-    settings = settings or get_settings()
+    if settings is None:  # a uvicorn --factory worker: nobody configured logging yet
+        settings = get_settings()
+        configure_logs(settings.log_format, settings.log_level)
     if run_jobs is None:
         run_jobs = os.environ.get("INVIGIL_INPROCESS_WORKER") == "1"
 
@@ -161,6 +165,10 @@ def create_app(
     )
     app.state.settings = settings
     app.state.db = db
+    # Fewer requests inside than pooled connections (see invigil.admission):
+    # the overflow connections stay free for jobs and nested lookups.
+    pooled = db.engine.pool.size() if db is not None else settings.db_pool_size  # type: ignore[attr-defined]
+    app.add_middleware(Admission, limit=max(1, pooled))
     app.state.services = Services.build(settings)
     _install_error_handlers(app)
 

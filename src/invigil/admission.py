@@ -1,0 +1,70 @@
+"""Admission control: no more requests at a time than database connections.
+
+Routes are synchronous: their unit of work is opened in a worker thread,
+which blocks until the pool hands it a connection. With more requests in
+flight than connections, every worker thread can end up blocked in that
+wait while the requests holding the connections wait for a thread to run
+their endpoint — a deadlock that lasts until the pool's timeout (found by
+``make bench`` at 1,000 candidates). So requests queue here, in the event
+loop, where waiting costs no thread: at most ``limit`` are inside the app at
+once, and one that waits longer than ``wait_seconds`` gets a 503 with
+Retry-After instead of a hang. Static files and ``/healthz`` pass freely.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import anyio
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from invigil.errors import PROBLEM_MEDIA_TYPE, problem
+
+FREE = ("/static/", "/vendor/", "/healthz")
+
+
+class Admission:
+    def __init__(self, app: ASGIApp, limit: int, wait_seconds: float = 10.0) -> None:
+        self.app = app
+        self.limit = limit
+        self.wait_seconds = wait_seconds
+        self._slots: anyio.Semaphore | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(FREE):
+            await self.app(scope, receive, send)
+            return
+        if self._slots is None:
+            self._slots = anyio.Semaphore(self.limit)
+        with anyio.move_on_after(self.wait_seconds) as waited:
+            await self._slots.acquire()
+        if waited.cancelled_caught:
+            await self._busy(scope, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self._slots.release()
+
+    async def _busy(self, scope: Scope, send: Send) -> None:
+        body = json.dumps(
+            problem(
+                503,
+                "unavailable",
+                "the server is busy; try again in a moment",
+                scope["path"],
+            )
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 503,
+                "headers": [
+                    (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                    (b"retry-after", str(math.ceil(self.wait_seconds / 5) or 1).encode()),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
