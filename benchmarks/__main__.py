@@ -14,6 +14,7 @@ import psycopg
 
 from benchmarks import audit as audit_bench
 from benchmarks import baseline
+from benchmarks import delivery as delivery_bench
 from benchmarks import evidence as evidence_bench
 from benchmarks.machine import describe
 from invigil.context import Services
@@ -60,6 +61,7 @@ LABELS = {
 
 
 LABELS |= evidence_bench.LABELS
+LABELS |= delivery_bench.LABELS
 
 
 def main() -> None:
@@ -100,6 +102,14 @@ def main() -> None:
         )
         figures.update(audit_bench.large_log(db, urls, big.id, Services.build(settings).keys))
         figures.update(evidence_bench.figures(home / "evidence-bench"))
+        candidates = tenants.create_tenant(
+            db,
+            slug="bench-candidates",
+            name="Bench candidates",
+            region=settings.regions[0],
+            regions=settings.regions,
+        )
+        figures.update(delivery_bench.figures(db, urls, settings, candidates.id))
     finally:
         db.dispose()
         drop_database(urls)
@@ -146,6 +156,8 @@ def write(machine: dict[str, str], figures: dict[str, float]) -> None:
         "|---|---:|",
     ]
     for key, value in figures.items():
+        if key in delivery_bench.LABELS:
+            continue  # their own section, one column per scenario
         label, unit = LABELS.get(key, (key, ""))
         shown = f"{value:,.0f}" if value >= 100 else f"{value:,.2f}"
         lines.append(f"| {label} | {shown} {unit} |")
@@ -173,6 +185,7 @@ def write(machine: dict[str, str], figures: dict[str, float]) -> None:
             f"A tenant-bound unit of work keeps {uow / base:.0%} of the raw autocommit",
             "insert rate (it adds BEGIN, the tenant `set_config`, the ORM and COMMIT).",
         ]
+    lines += delivery_bench.section(figures)
     OUT.write_text("\n".join(lines) + "\n")
 
 
