@@ -26,7 +26,13 @@ from invigil.identity.models import (
     UserRole,
     UserToken,
 )
-from invigil.proctoring.models import ProctoringAction, ProctoringEvent
+from invigil.proctoring.models import (
+    ProctoringAction,
+    ProctoringEvent,
+    RecordingSegment,
+    ReviewDecision,
+    Snapshot,
+)
 from invigil.tenants.models import Tenant
 
 metadata = Base.metadata
@@ -54,9 +60,12 @@ __all__ = [
     "QuestionBank",
     "QuestionImage",
     "QuestionVersion",
+    "RecordingSegment",
     "RefreshToken",
+    "ReviewDecision",
     "Role",
     "SignInFailure",
+    "Snapshot",
     "Tenant",
     "TenantKey",
     "Upload",

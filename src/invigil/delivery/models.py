@@ -189,6 +189,9 @@ class Attempt(TenantScoped, Base):
     events_last_seq: Mapped[int] = mapped_column(BigInteger, server_default="0")
     events_head: Mapped[str | None] = mapped_column(String(64), nullable=True)
     silent_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Review (0011): NULL until a reviewer decides; final when enough concur.
+    review_outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    review_final: Mapped[bool] = mapped_column(Boolean, server_default="false")
 
 
 class Consent(TenantScoped, Base):

@@ -1,4 +1,5 @@
-"""Proctoring tables (migration 0010): events and the actions taken."""
+"""Proctoring tables: events and the actions taken (0010); snapshots,
+recording segments and review decisions (0011)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ from sqlalchemy import (
     ForeignKey,
     ForeignKeyConstraint,
     Index,
+    Integer,
     String,
     Text,
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, REAL, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from invigil.db.base import Base, TenantScoped
@@ -76,3 +78,90 @@ class ProctoringAction(TenantScoped, Base):
     episode_seq: Mapped[int] = mapped_column(BigInteger)
     related: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
     message: Mapped[str] = mapped_column(Text)
+
+
+class Snapshot(TenantScoped, Base):
+    """A webcam snapshot (an evidence object) and what each side saw on it."""
+
+    __tablename__ = "proctoring_snapshots"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "attempt_id"], ["attempts.tenant_id", "attempts.id"], ondelete="RESTRICT"
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "object_id"],
+            ["evidence_objects.tenant_id", "evidence_objects.id"],
+            ondelete="RESTRICT",
+        ),
+        UniqueConstraint("tenant_id", "object_id"),
+        Index("ix_proctoring_snapshots_attempt", "tenant_id", "attempt_id", "taken_at"),
+    )
+
+    attempt_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    object_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    taken_at: Mapped[datetime] = mapped_column(TS)
+    reason: Mapped[str] = mapped_column(String(16))
+    event_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    client_faces: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    server_faces: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    server_status: Mapped[str] = mapped_column(String(16), server_default="pending")
+    brightness: Mapped[float | None] = mapped_column(REAL, nullable=True)
+    sharpness: Mapped[float | None] = mapped_column(REAL, nullable=True)
+    checked_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+
+
+class RecordingSegment(TenantScoped, Base):
+    """A few seconds of the candidate's screen (an evidence object)."""
+
+    __tablename__ = "recording_segments"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "attempt_id"], ["attempts.tenant_id", "attempts.id"], ondelete="RESTRICT"
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "object_id"],
+            ["evidence_objects.tenant_id", "evidence_objects.id"],
+            ondelete="RESTRICT",
+        ),
+        UniqueConstraint("tenant_id", "attempt_id", "segment_index"),
+    )
+
+    attempt_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    segment_index: Mapped[int] = mapped_column(Integer)
+    object_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    started_at: Mapped[datetime] = mapped_column(TS)
+    ended_at: Mapped[datetime] = mapped_column(TS)
+
+
+class ReviewDecision(TenantScoped, Base):
+    """A reviewer's decision on one flag or on the outcome (append-only;
+    a changed decision is a new row naming the one it ``supersedes``)."""
+
+    __tablename__ = "review_decisions"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "attempt_id"], ["attempts.tenant_id", "attempts.id"], ondelete="RESTRICT"
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "reviewer_id"], ["users.tenant_id", "users.id"], ondelete="RESTRICT"
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "action_id"],
+            ["proctoring_actions.tenant_id", "proctoring_actions.id"],
+            ondelete="RESTRICT",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "supersedes"],
+            ["review_decisions.tenant_id", "review_decisions.id"],
+            ondelete="RESTRICT",
+        ),
+        Index("ix_review_decisions_attempt", "tenant_id", "attempt_id", "created_at"),
+    )
+
+    attempt_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    reviewer_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    scope: Mapped[str] = mapped_column(String(8))
+    action_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    decision: Mapped[str] = mapped_column(String(24))
+    reason: Mapped[str] = mapped_column(Text)
+    supersedes: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
