@@ -39,6 +39,8 @@ from invigil.identity import pages as identity_pages
 from invigil.logs import configure as configure_logs
 from invigil.logs import get_logger
 from invigil.proctoring import api as proctoring_api
+from invigil.proctoring import review_api as proctoring_review_api
+from invigil.proctoring import review_pages as proctoring_review_pages
 from invigil.security.access import Public
 from invigil.settings import Settings, get_settings
 from invigil.web import pages
@@ -212,11 +214,13 @@ def create_app(
     app.include_router(delivery_api.router)
     app.include_router(delivery_attempts_api.router)
     app.include_router(proctoring_api.router)
+    app.include_router(proctoring_review_api.router)
     app.include_router(identity_pages.router)
     app.include_router(audit_pages.router)
     app.include_router(content_pages.router)
     app.include_router(delivery_pages.router)
     app.include_router(delivery_attempt_pages.router)
+    app.include_router(proctoring_review_pages.router)
     app.include_router(delivery_landing.router)
     app.include_router(delivery_player.router)
     app.include_router(evidence_candidate_api.router)

@@ -71,6 +71,7 @@ def page_nav(request: Request, page: PageContext | None) -> Nav | None:
             ("/authoring/exams", "Exams", P.EXAM_VIEW),
             ("/delivery/invitations", "Candidates", P.CANDIDATE_VIEW),
             ("/delivery/attempts", "Attempts", P.ATTEMPT_VIEW),
+            ("/proctoring/reviews", "Reviews", P.VIOLATION_REVIEW),
             ("/account", "Account", P.ACCOUNT_SELF),
         )
         if page.can(perm)

@@ -1,0 +1,253 @@
+"""Staff API on review: the queue, one attempt's flags and decisions,
+recording a decision (violation:review); the integrity summary (attempt:view).
+Rules: :mod:`invigil.proctoring.reviews`; docs/proctoring.md, "Review"."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from invigil.db.uow import UnitOfWork
+from invigil.identity.models import User
+from invigil.pagination import Page
+from invigil.proctoring import review_queue, reviews, summary
+from invigil.proctoring.models import ReviewDecision
+from invigil.security.access import requires
+from invigil.security.permissions import Permission as P
+
+router = APIRouter(prefix="/api/v1", tags=["review"])
+
+
+class PersonOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    email: str
+
+
+class ExamRefOut(BaseModel):
+    id: uuid.UUID
+    title: str
+    version: int
+
+
+class QueueItemOut(BaseModel):
+    id: uuid.UUID = Field(description="the attempt's id")
+    candidate: PersonOut
+    exam: ExamRefOut
+    status: str
+    integrity: str
+    severity: str = Field(description="the highest severity among its flags")
+    flags: int
+    flags_by_severity: dict[str, int]
+    undecided_flags: int
+    provisional_fail: bool
+    recheck_disagreements: int
+    flagged_since: datetime
+    age_seconds: float
+    review_outcome: str | None
+    review_final: bool
+    awaiting_second_review: bool
+
+
+class DecisionOut(BaseModel):
+    id: uuid.UUID
+    scope: str
+    action_id: uuid.UUID | None
+    decision: str
+    reason: str
+    reviewer_id: uuid.UUID
+    reviewer: str
+    supersedes: uuid.UUID | None
+    created_at: datetime
+
+
+class FlagOut(BaseModel):
+    action_id: uuid.UUID
+    created_at: datetime
+    rule_id: str
+    kind: str
+    severity: str
+    action: str
+    episode_seq: int
+    events: list[int]
+    message: str
+    explanation: str = Field(description="why the policy fired, in one sentence")
+    decision: DecisionOut | None = Field(description="the current decision; null while undecided")
+    history: list[DecisionOut]
+
+
+class OutcomeStateOut(BaseModel):
+    current: DecisionOut | None
+    final: bool
+    awaiting_second_review: bool
+    second_review_required: bool = Field(
+        description="the policy needs a second reviewer to concur with a violation"
+    )
+    history: list[DecisionOut]
+
+
+class ReviewOut(BaseModel):
+    attempt_id: uuid.UUID
+    status: str
+    integrity: str
+    policy: str
+    flags: list[FlagOut]
+    outcome: OutcomeStateOut
+    review_outcome: str | None
+    review_final: bool
+
+
+class DecisionIn(BaseModel):
+    """All fields are checked by the service (after the attempt is found)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scope: Literal["flag", "outcome"] | None = None
+    action_id: uuid.UUID | None = Field(default=None, description="the flag (scope flag)")
+    decision: (
+        Literal["confirmed", "dismissed", "cleared", "violation_fail", "violation_invalidate"]
+        | None
+    ) = None
+    reason: str | None = Field(default=None, max_length=reviews.MAX_REASON)
+    supersedes: uuid.UUID | None = Field(
+        default=None,
+        description="the current decision you are changing or concurring with (null if none)",
+    )
+
+
+def _decision_out(review: reviews.Review, d: ReviewDecision) -> DecisionOut:
+    return decision_out(d, review.who(d.reviewer_id))
+
+
+def decision_out(d: ReviewDecision, reviewer: str) -> DecisionOut:
+    return DecisionOut(
+        id=d.id,
+        scope=d.scope,
+        action_id=d.action_id,
+        decision=d.decision,
+        reason=d.reason,
+        reviewer_id=d.reviewer_id,
+        reviewer=reviewer,
+        supersedes=d.supersedes,
+        created_at=d.created_at,
+    )
+
+
+def review_out(review: reviews.Review) -> ReviewOut:
+    a, o = review.attempt, review.outcome
+    return ReviewOut(
+        attempt_id=a.id,
+        status=a.status,
+        integrity=a.integrity,
+        policy=review.policy.name,
+        flags=[
+            FlagOut(
+                action_id=f.action.id,
+                created_at=f.action.created_at,
+                rule_id=f.action.rule_id,
+                kind=f.action.kind,
+                severity=f.action.severity,
+                action=f.action.action,
+                episode_seq=f.action.episode_seq,
+                events=list(f.action.related),
+                message=f.action.message,
+                explanation=f.explanation,
+                decision=_decision_out(review, f.decision) if f.decision else None,
+                history=[_decision_out(review, d) for d in f.chain],
+            )
+            for f in review.flags
+        ],
+        outcome=OutcomeStateOut(
+            current=_decision_out(review, o.current) if o.current else None,
+            final=o.final,
+            awaiting_second_review=o.awaiting_second,
+            second_review_required=o.second_review,
+            history=[_decision_out(review, d) for d in o.chain],
+        ),
+        review_outcome=a.review_outcome,
+        review_final=a.review_final,
+    )
+
+
+@router.get("/reviews/queue", response_model=Page[QueueItemOut])
+def review_queue_list(
+    exam_id: uuid.UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    uow: UnitOfWork = requires(P.VIOLATION_REVIEW),
+) -> Page[QueueItemOut]:
+    """Attempts waiting for a reviewer: most severe flag first, then the
+    longest waiting. Filter by exam with ``exam_id``."""
+    rows, nxt = review_queue.queue(uow, exam_id=exam_id, limit=limit, cursor=cursor)
+    now = datetime.now(UTC)
+    return Page[QueueItemOut](items=[_queue_item(r, now) for r in rows], next=nxt)
+
+
+def _queue_item(r: review_queue.QueueRow, now: datetime) -> QueueItemOut:
+    a, c = r.attempt, r.candidate
+    return QueueItemOut(
+        id=a.id,
+        candidate=PersonOut(id=c.id, name=c.name, email=c.email),
+        exam=ExamRefOut(id=a.exam_id, title=r.exam_title, version=a.exam_version),
+        status=a.status,
+        integrity=a.integrity,
+        severity=r.severity,
+        flags=r.flags,
+        flags_by_severity=r.by_severity,
+        undecided_flags=r.undecided,
+        provisional_fail=a.integrity == "provisional_fail",
+        recheck_disagreements=r.mismatches,
+        flagged_since=r.since,
+        age_seconds=(now - r.since).total_seconds(),
+        review_outcome=a.review_outcome,
+        review_final=a.review_final,
+        awaiting_second_review=r.awaiting_second,
+    )
+
+
+@router.get("/reviews/{attempt_id}", response_model=ReviewOut)
+def review_detail(
+    attempt_id: uuid.UUID, uow: UnitOfWork = requires(P.VIOLATION_REVIEW)
+) -> ReviewOut:
+    """The attempt's flags (each with the rule that fired and why), their
+    decisions, and the outcome with its history."""
+    attempt = reviews.require_attempt(uow, attempt_id)
+    return review_out(reviews.load(uow, attempt))
+
+
+@router.post("/reviews/{attempt_id}/decisions", response_model=DecisionOut, status_code=201)
+def record_decision(
+    attempt_id: uuid.UUID, body: DecisionIn, uow: UnitOfWork = requires(P.VIOLATION_REVIEW)
+) -> DecisionOut:
+    """Confirm or dismiss a flag (``scope`` flag, with ``action_id``), or set
+    the outcome (``scope`` outcome: cleared, violation_fail or
+    violation_invalidate), with a reason. To change a decision, or to concur
+    with an outcome as the second reviewer, send the current decision's id
+    as ``supersedes``; 409 if it is no longer current."""
+    row = reviews.decide(
+        uow,
+        attempt_id,
+        reviews.Decide(
+            scope=body.scope,
+            decision=body.decision,
+            reason=body.reason,
+            action_id=body.action_id,
+            supersedes=body.supersedes,
+        ),
+    )
+    email = uow.scalar(select(User.email).where(User.id == row.reviewer_id))
+    return decision_out(row, email or "a former user")
+
+
+@router.get("/attempts/{attempt_id}/integrity", response_model=summary.IntegritySummary)
+def integrity(
+    attempt_id: uuid.UUID, uow: UnitOfWork = requires(P.ATTEMPT_VIEW)
+) -> summary.IntegritySummary:
+    """Counts by kind and severity, time out of focus, share of time with
+    exactly one face, re-check disagreements, and the review decisions."""
+    return summary.summarize(uow, reviews.require_attempt(uow, attempt_id))

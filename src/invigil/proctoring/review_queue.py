@@ -1,0 +1,154 @@
+"""The review queue: attempts a person must look at, most severe first.
+
+An attempt is in the queue while the policy marked it (``integrity``
+flagged or provisional_fail) or took a reviewable action on it (flag,
+provisional_fail, auto_submit: an auto-submission under ``strict`` leaves
+``integrity`` clear but still needs a human), and either its outcome is not
+final or a flag has no decision yet (a flag raised after the outcome, e.g.
+by a late server re-check, brings the attempt back). Order: the highest
+severity among its flags, then the oldest flag first (longest waiting).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, exists, func, or_, select
+
+from invigil.content.models import ExamVersion
+from invigil.db.uow import UnitOfWork
+from invigil.delivery.models import Attempt, Candidate
+from invigil.errors import Invalid
+from invigil.pagination import check_limit, decode_cursor, encode_cursor
+from invigil.proctoring import policy as pol
+from invigil.proctoring.models import ProctoringAction, ReviewDecision, Snapshot
+from invigil.proctoring.reviews import REVIEWABLE
+
+MARKED = ("flagged", "provisional_fail")
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    attempt: Attempt
+    candidate: Candidate
+    exam_title: str
+    severity: str  # the highest among its flags ("info" when marked without one)
+    by_severity: dict[str, int]  # flags per severity, most severe first, zeros left out
+    undecided: int
+    mismatches: int  # snapshots where the server's face count disagreed
+    since: datetime  # when the first flag was raised (else when the attempt was made)
+
+    @property
+    def flags(self) -> int:
+        return sum(self.by_severity.values())
+
+    @property
+    def awaiting_second(self) -> bool:
+        a = self.attempt
+        return a.review_outcome is not None and not a.review_final
+
+
+def queue(
+    uow: UnitOfWork, *, exam_id: uuid.UUID | None, limit: int, cursor: str | None
+) -> tuple[list[QueueRow], str | None]:
+    check_limit(limit)
+    rank = case({s: i for i, s in enumerate(pol.SEVERITIES)}, value=ProctoringAction.severity)
+    decided = exists().where(ReviewDecision.action_id == ProctoringAction.id)
+    flags = (
+        select(
+            ProctoringAction.attempt_id.label("attempt_id"),
+            func.max(rank).label("rank"),
+            func.min(ProctoringAction.created_at).label("since"),
+            func.count().filter(~decided).label("undecided"),
+            *[
+                func.count().filter(ProctoringAction.severity == s).label(f"n_{s}")
+                for s in pol.SEVERITIES
+            ],
+        )
+        .where(ProctoringAction.action.in_(REVIEWABLE))
+        .group_by(ProctoringAction.attempt_id)
+        .subquery()
+    )
+    mismatched = (
+        select(Snapshot.attempt_id.label("attempt_id"), func.count().label("n"))
+        .where(Snapshot.server_status == "mismatch")
+        .group_by(Snapshot.attempt_id)
+        .subquery()
+    )
+    rank_of = func.coalesce(flags.c.rank, 0)
+    since_of = func.coalesce(flags.c.since, Attempt.created_at)
+    stmt = (
+        select(
+            Attempt,
+            Candidate,
+            ExamVersion.title,
+            rank_of.label("rank"),
+            since_of.label("since"),
+            func.coalesce(flags.c.undecided, 0),
+            func.coalesce(mismatched.c.n, 0),
+            *[func.coalesce(flags.c[f"n_{s}"], 0) for s in pol.SEVERITIES],
+        )
+        .outerjoin(flags, flags.c.attempt_id == Attempt.id)
+        .outerjoin(mismatched, mismatched.c.attempt_id == Attempt.id)
+        .join(Candidate, Candidate.id == Attempt.candidate_id)
+        .join(
+            ExamVersion,
+            and_(
+                ExamVersion.exam_id == Attempt.exam_id,
+                ExamVersion.version == Attempt.exam_version,
+            ),
+        )
+        .where(or_(Attempt.integrity.in_(MARKED), flags.c.attempt_id.is_not(None)))
+        .where(or_(~Attempt.review_final, func.coalesce(flags.c.undecided, 0) > 0))
+        .order_by(rank_of.desc(), since_of, Attempt.id)
+        .limit(limit + 1)
+    )
+    if exam_id is not None:
+        stmt = stmt.where(Attempt.exam_id == exam_id)
+    after = _after(cursor)
+    if after is not None:
+        r, s, i = after
+        stmt = stmt.where(
+            or_(
+                rank_of < r,
+                and_(rank_of == r, since_of > s),
+                and_(rank_of == r, since_of == s, Attempt.id > i),
+            )
+        )
+    rows = [_row(values) for values in uow.session.execute(stmt)]
+    nxt = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        key = [pol.SEVERITIES.index(last.severity), last.since.isoformat(), str(last.attempt.id)]
+        nxt = encode_cursor(key)
+    return rows[:limit], nxt
+
+
+def _row(values: Any) -> QueueRow:
+    attempt, candidate, title, rank, since, undecided, mismatches, *counts = values
+    by_severity = {
+        s: int(n) for s, n in reversed(list(zip(pol.SEVERITIES, counts, strict=True))) if n
+    }
+    return QueueRow(
+        attempt=attempt,
+        candidate=candidate,
+        exam_title=title,
+        severity=pol.SEVERITIES[int(rank)],
+        by_severity=by_severity,
+        undecided=int(undecided),
+        mismatches=int(mismatches),
+        since=since,
+    )
+
+
+def _after(cursor: str | None) -> tuple[int, datetime, uuid.UUID] | None:
+    key = decode_cursor(cursor)
+    if key is None:
+        return None
+    try:
+        return int(key[0]), datetime.fromisoformat(key[1]), uuid.UUID(key[2])
+    except (ValueError, IndexError, TypeError) as exc:
+        raise Invalid("the cursor is not valid; start again without it") from exc
