@@ -15,6 +15,7 @@ import psycopg
 from benchmarks import audit as audit_bench
 from benchmarks import baseline
 from benchmarks import delivery as delivery_bench
+from benchmarks import events as events_bench
 from benchmarks import evidence as evidence_bench
 from benchmarks.machine import describe
 from invigil.context import Services
@@ -62,6 +63,7 @@ LABELS = {
 
 LABELS |= evidence_bench.LABELS
 LABELS |= delivery_bench.LABELS
+LABELS |= events_bench.LABELS
 
 
 def main() -> None:
@@ -110,6 +112,14 @@ def main() -> None:
             regions=settings.regions,
         )
         figures.update(delivery_bench.figures(db, urls, settings, candidates.id))
+        proctored = tenants.create_tenant(
+            db,
+            slug="bench-events",
+            name="Bench proctoring events",
+            region=settings.regions[0],
+            regions=settings.regions,
+        )
+        figures.update(events_bench.figures(db, urls, settings, proctored.id))
     finally:
         db.dispose()
         drop_database(urls)
@@ -156,8 +166,8 @@ def write(machine: dict[str, str], figures: dict[str, float]) -> None:
         "|---|---:|",
     ]
     for key, value in figures.items():
-        if key in delivery_bench.LABELS:
-            continue  # their own section, one column per scenario
+        if key in delivery_bench.LABELS or key in events_bench.LABELS:
+            continue  # their own sections, one column per scenario
         label, unit = LABELS.get(key, (key, ""))
         shown = f"{value:,.0f}" if value >= 100 else f"{value:,.2f}"
         lines.append(f"| {label} | {shown} {unit} |")
@@ -186,6 +196,7 @@ def write(machine: dict[str, str], figures: dict[str, float]) -> None:
             "insert rate (it adds BEGIN, the tenant `set_config`, the ORM and COMMIT).",
         ]
     lines += delivery_bench.section(figures)
+    lines += events_bench.section(figures)
     OUT.write_text("\n".join(lines) + "\n")
 
 
