@@ -19,7 +19,10 @@ from tests.identity.test_authorization import api_routes, fill
 from tests.test_pages_matrix import page_routes
 
 # Routes whose body is required: a bare call from the real candidate is a 422.
-NEEDS_BODY = {("POST", "/take/{token}/api/uploads")}
+NEEDS_BODY = {
+    ("POST", "/take/{token}/api/uploads"),
+    ("POST", "/take/{token}/api/recording/segments"),
+}
 
 
 def candidate_routes(app: FastAPI) -> list[tuple[RouteInfo, str]]:

@@ -25,12 +25,12 @@ import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio.from_thread
-from fastapi import APIRouter, Header, Path, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from invigil.delivery.attempts import AttemptClosed, NotStarted
 from invigil.delivery.candidate import Reading, Taking
@@ -41,6 +41,8 @@ from invigil.evidence.kinds import Kind, MiB, TooLarge
 from invigil.evidence.models import EvidenceObject
 from invigil.evidence.service import ATTEMPT, Evidence
 from invigil.evidence.uploads import MAX_CHUNK
+from invigil.proctoring import capture
+from invigil.proctoring.models import RecordingSegment
 
 router = APIRouter(prefix="/take/{token}/api", include_in_schema=False)
 
@@ -58,6 +60,15 @@ class UploadIn(BaseModel):
     size: int | None = Field(default=None, ge=1, description="the total size, if known")
 
 
+class SegmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    segment_index: int = Field(ge=0, le=1_000_000)
+    object_id: uuid.UUID = Field(description="the object of a completed recording upload")
+    started_at: AwareDatetime
+    ended_at: AwareDatetime
+
+
 def _json(body: dict[str, Any], status: int = 200) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 
@@ -69,7 +80,21 @@ def _stored(obj: EvidenceObject) -> dict[str, Any]:
         "content_type": obj.content_type,
         "size": obj.plaintext_size,
         "sha256": obj.plaintext_sha256,
-        "created_at": obj.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "created_at": _time(obj.created_at),
+    }
+
+
+def _time(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _segment(segment: RecordingSegment) -> dict[str, Any]:
+    return {
+        "id": str(segment.id),
+        "segment_index": segment.segment_index,
+        "object_id": str(segment.object_id),
+        "started_at": _time(segment.started_at),
+        "ended_at": _time(segment.ended_at),
     }
 
 
@@ -189,10 +214,23 @@ def _single_shot_kind(name: str) -> Kind:
 
 
 @router.post("/evidence/{kind}")
-def upload_evidence(kind: str, request: Request, t: Taking = Reading) -> JSONResponse:
-    """Store one snapshot or ID photo from the raw body."""
+def upload_evidence(
+    kind: str,
+    request: Request,
+    taken_at: Annotated[AwareDatetime | None, Query()] = None,
+    reason: Annotated[Literal["periodic", "event", "start"], Query()] = "periodic",
+    event_seq: Annotated[int | None, Query(ge=1)] = None,
+    faces: Annotated[int | None, Query(ge=0, le=capture.MAX_FACES)] = None,
+    t: Taking = Reading,
+) -> JSONResponse:
+    """Store one snapshot or ID photo from the raw body. A snapshot's query
+    says when it was taken, why, and the browser's face count; the server
+    re-checks it in a job queued in this transaction."""
     k = _single_shot_kind(kind)
     _check_open(t.attempt, k.name)
+    meta = capture.SnapshotMeta(taken_at, reason, event_seq, faces)
+    if k.name == "snapshot":
+        capture.check_meta(meta)  # before a byte is stored
     _refuse_declared_length(
         request,
         k.max_size,
@@ -210,11 +248,23 @@ def upload_evidence(kind: str, request: Request, t: Taking = Reading) -> JSONRes
     )
     try:
         _hold_open(t, k.name)
+        snapshot = (
+            capture.record_snapshot(t.uow, t.attempt, obj, meta) if k.name == "snapshot" else None
+        )
     except BaseException:
         with contextlib.suppress(Exception):  # the row rolls back; the bytes go too
             evidence.stores.for_region(obj.region).delete(obj.store_key)
         raise
-    return _json(_stored(obj), 201)
+    out = _stored(obj)
+    if snapshot is not None:
+        out["snapshot"] = {
+            "id": str(snapshot.id),
+            "taken_at": _time(snapshot.taken_at),
+            "reason": snapshot.reason,
+            "event_seq": snapshot.event_seq,
+            "faces": snapshot.client_faces,
+        }
+    return _json(out, 201)
 
 
 # --- chunked, resumable: recordings ----------------------------------------
@@ -276,3 +326,23 @@ def complete_upload(upload_id: uuid.UUID, request: Request, t: Taking = Reading)
         _hold_open(t, upload.kind)
     obj = uploads.complete(t.uow, _evidence(request), upload_id, subject=_subject(t))
     return _json(_stored(obj))
+
+
+# --- recording segments -------------------------------------------------------
+
+
+@router.post("/recording/segments")
+def register_segment(body: SegmentIn, t: Taking = Reading) -> JSONResponse:
+    """Which span of the exam a completed recording upload covers: 201 when
+    new, 200 when that index was already this object."""
+    _check_open(t.attempt, "recording_chunk")
+    _hold_open(t, "recording_chunk")
+    segment, created = capture.register_segment(
+        t.uow,
+        t.attempt,
+        segment_index=body.segment_index,
+        object_id=body.object_id,
+        started_at=body.started_at,
+        ended_at=body.ended_at,
+    )
+    return _json(_segment(segment), 201 if created else 200)

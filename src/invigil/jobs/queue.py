@@ -77,6 +77,27 @@ async def close_due_attempts(context: procrastinate.JobContext, timestamp: int) 
     await asyncio.to_thread(notice_silence, db)
 
 
+async def recheck_snapshot(
+    context: procrastinate.JobContext, tenant_id: str, snapshot_id: str
+) -> None:
+    """The server's own look at one webcam snapshot (``invigil.proctoring.recheck``)."""
+    await asyncio.to_thread(
+        _recheck_snapshot,
+        context.additional_context["db"],
+        context.additional_context["services"],
+        tenant_id,
+        snapshot_id,
+    )
+
+
+def _recheck_snapshot(db: Any, services: Any, tenant_id: str, snapshot_id: str) -> None:
+    import uuid
+
+    from invigil.proctoring import recheck
+
+    recheck.run(db, services.evidence, uuid.UUID(tenant_id), uuid.UUID(snapshot_id))
+
+
 def tasks() -> procrastinate.Blueprint:
     """A fresh blueprint per app: procrastinate renames tasks when it adds them."""
     blueprint = procrastinate.Blueprint()
@@ -89,6 +110,12 @@ def tasks() -> procrastinate.Blueprint:
         blueprint.task(name="audit.seal", queue="maintenance", pass_context=True)(seal_audit_logs)
     )
     blueprint.task(name="delivery.send_mail", queue="mail", pass_context=True)(send_mail)
+    blueprint.task(
+        name="proctoring.recheck_snapshot",
+        queue="recheck",
+        pass_context=True,
+        retry=procrastinate.RetryStrategy(max_attempts=3, wait=30),
+    )(recheck_snapshot)
     blueprint.periodic(cron="* * * * *")(
         blueprint.task(name="delivery.close_due", queue="attempts", pass_context=True)(
             close_due_attempts

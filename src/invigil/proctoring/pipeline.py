@@ -326,22 +326,36 @@ def _server_seq(uow: UnitOfWork, attempt_id: uuid.UUID) -> int:
     return (low or 0) - 1
 
 
-def _server_event(
-    uow: UnitOfWork, attempt: Attempt, phase: str, at: datetime, ends: int | None, details: Any
+def server_event(
+    uow: UnitOfWork,
+    attempt: Attempt,
+    kind: str,
+    phase: str,
+    at: datetime,
+    *,
+    ends: int | None = None,
+    details: dict[str, Any],
+    received_at: datetime | None = None,
 ) -> int:
+    """Record something the server itself observed (``client.silent``, a
+    snapshot re-check's ``face.mismatch`` or ``detector.failed``) in the
+    attempt's event stream, under the next negative seq. The caller holds
+    the attempt row FOR UPDATE, so two writers never pick the same seq."""
+    if kind not in pol.EVENT_KINDS or phase not in PHASES:
+        raise ValueError(f"not an event: {kind} {phase}")
     seq = _server_seq(uow, attempt.id)
     uow.add(
         ProctoringEvent(
             tenant_id=uow.tenant,
             attempt_id=attempt.id,
             seq=seq,
-            kind="client.silent",
+            kind=kind,
             phase=phase,
             at=at,
             ends=ends,
             details=details,
             linked=True,
-            received_at=at,
+            received_at=received_at or at,
         )
     )
     uow.flush()
@@ -353,7 +367,9 @@ def touch(uow: UnitOfWork, attempt: Attempt, now: datetime) -> None:
     attempt.last_seen_at = now
     if attempt.silent_seq is not None:
         start = attempt.silent_seq
-        _server_event(uow, attempt, "end", now, start, {"source": "server"})
+        server_event(
+            uow, attempt, "client.silent", "end", now, ends=start, details={"source": "server"}
+        )
         attempt.silent_seq = None
 
 
@@ -379,13 +395,13 @@ def notice_silence(db: Database, now: datetime | None = None, batch: int = 500) 
             seen = attempt.last_seen_at or attempt.started_at or now
             if (now - seen).total_seconds() < policy.silence_seconds:
                 continue
-            attempt.silent_seq = _server_event(
+            attempt.silent_seq = server_event(
                 uow,
                 attempt,
+                "client.silent",
                 "start",
                 seen,
-                None,
-                {"source": "server", "last_seen_at": seen.isoformat()},
+                details={"source": "server", "last_seen_at": seen.isoformat()},
             )
             evaluate(uow, attempt, now)
             noticed += 1
