@@ -86,6 +86,43 @@ def test_one_data_key_per_subject_under_one_tenant_key(
         assert len(uow.scalars(select(TenantKey))) == 1
 
 
+def test_before_record_runs_after_the_bytes_and_before_any_row_or_audit_entry(
+    db: BoundDatabase, tenant_a: Tenant, evidence: Evidence, tmp_path: Path
+) -> None:
+    """A caller's row locks (the upload route's attempt lock) come before the
+    audit log's: the hook sees the bytes stored and nothing recorded yet."""
+    seen: list[tuple[int, int, int]] = []
+
+    def audited(uow: UnitOfWork) -> int:
+        return len(uow.scalars(select(AuditEvent).where(AuditEvent.action == "evidence.stored")))
+
+    with db.unit_of_work(tenant_a.id) as uow:
+        before = audited(uow)
+
+        def hook() -> None:
+            rows = len(uow.scalars(select(EvidenceObject)))
+            seen.append((len(folder_bytes(tmp_path / "objects")), rows, audited(uow) - before))
+
+        service.store(
+            uow, evidence, subject_type="candidate", subject_id="c1", kind_name="snapshot",
+            data=[jpeg()], before_record=hook,
+        )  # fmt: skip
+    assert seen == [(1, 0, 0)]
+
+    class Refused(Exception):
+        pass
+
+    def refuse() -> None:
+        raise Refused
+
+    with pytest.raises(Refused), db.unit_of_work(tenant_a.id) as uow:
+        service.store(
+            uow, evidence, subject_type="candidate", subject_id="c2", kind_name="snapshot",
+            data=[jpeg()], before_record=refuse,
+        )  # fmt: skip
+    assert len(folder_bytes(tmp_path / "objects")) == 1  # the refused bytes went
+
+
 def test_bytes_at_rest_hold_no_plaintext_local(
     db: BoundDatabase, tenant_a: Tenant, evidence: Evidence, tmp_path: Path
 ) -> None:

@@ -245,9 +245,10 @@ def upload_evidence(
         subject_id=subject_id,
         kind_name=k.name,
         data=_body(request),
+        # the attempt's lock before the audit log's, as saves and events take them
+        before_record=lambda: _hold_open(t, k.name),
     )
     try:
-        _hold_open(t, k.name)
         snapshot = (
             capture.record_snapshot(t.uow, t.attempt, obj, meta) if k.name == "snapshot" else None
         )

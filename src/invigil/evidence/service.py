@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, String, and_, cast, delete, or_, select
@@ -131,8 +131,14 @@ def store(
     kind_name: str,
     data: Iterable[bytes],
     object_id: uuid.UUID | None = None,
+    before_record: Callable[[], object] | None = None,
 ) -> EvidenceObject:
-    """Encrypt ``data`` into the tenant's regional store and record it."""
+    """Encrypt ``data`` into the tenant's regional store and record it.
+
+    ``before_record`` runs once the bytes are stored and before anything is
+    written to the database: a caller takes its row locks there, so that they
+    come before the audit log's (the order every other writer uses) and are
+    not held while a slow body streams in. If it raises, the bytes go."""
     k = kind(kind_name)
     head, stream = _peek(data, SNIFF_BYTES)
     content_type = allowed_type(k, head)
@@ -160,6 +166,8 @@ def store(
         created_by=f"{uow.actor.kind}:{uow.actor.id}"[:80],
     )
     try:
+        if before_record is not None:
+            before_record()
         uow.add(obj)
         uow.flush()
         audit.record(
