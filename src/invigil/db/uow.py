@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 from sqlalchemy import Select, text
@@ -49,7 +50,7 @@ _BIND = text(
 
 _DEFER = text(
     "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW("
-    ":queue, :task, 0, NULL, :queueing_lock, CAST(:args AS jsonb), NULL"
+    ":queue, :task, 0, NULL, :queueing_lock, CAST(:args AS jsonb), :scheduled_at"
     ")::procrastinate_job_to_defer_v1]))"
 )
 
@@ -101,15 +102,23 @@ class UnitOfWork:
         return self.session.scalar(stmt)
 
     def defer(
-        self, task_name: str, *, queue: str = "default", lock: str | None = None, **kwargs: Any
+        self,
+        task_name: str,
+        *,
+        queue: str = "default",
+        lock: str | None = None,
+        at: datetime | None = None,
+        **kwargs: Any,
     ) -> int:
-        """Queue a background job in this transaction: it exists only if we commit."""
+        """Queue a background job in this transaction: it exists only if we
+        commit. ``at``: not before then (default: now)."""
         job_id = self.session.execute(
             _DEFER,
             {
                 "queue": queue,
                 "task": task_name,
                 "queueing_lock": lock,
+                "scheduled_at": at,
                 "args": json.dumps(kwargs, default=str),
             },
         ).scalar_one()

@@ -21,13 +21,12 @@ Each outcome is one unit of work with its audit entry (``proctoring.rechecked``)
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, or_, select, text
+from sqlalchemy import and_, or_, select
 
 from invigil import audit
 from invigil.db.engine import Database
@@ -55,22 +54,14 @@ QUEUE = "recheck"
 SETTLE_SECONDS = 20.0
 CLIENT_FACE_KINDS = ("face.none", "face.multiple", "detector.failed")
 
-_DEFER_AT = text(
-    "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW("
-    ":queue, :task, 0, NULL, NULL, CAST(:args AS jsonb), :at"
-    ")::procrastinate_job_to_defer_v1]))"
-)
-
 
 def defer(uow: UnitOfWork, snapshot: Snapshot, delay_seconds: float = 0) -> int:
     """Queue the re-check in this transaction (it exists only if we commit),
     ``delay_seconds`` from now."""
     at = datetime.now(UTC) + timedelta(seconds=delay_seconds) if delay_seconds > 0 else None
-    args = {"tenant_id": str(uow.tenant), "snapshot_id": str(snapshot.id)}
-    job_id = uow.session.execute(
-        _DEFER_AT, {"queue": QUEUE, "task": TASK, "args": json.dumps(args), "at": at}
-    ).scalar_one()
-    return int(job_id)
+    return uow.defer(
+        TASK, queue=QUEUE, at=at, tenant_id=str(uow.tenant), snapshot_id=str(snapshot.id)
+    )
 
 
 def settle_seconds(policy: pol.Policy) -> float:
