@@ -15,7 +15,7 @@ from invigil.audit import checkpoints, service
 from invigil.errors import Invalid, NotFound
 from invigil.pagination import decode_cursor, encode_cursor
 from invigil.security.permissions import Permission
-from invigil.web.pages import templates
+from invigil.web.pages import render
 from invigil.web.session import PageContext, requires_page
 
 router = APIRouter(include_in_schema=False)
@@ -34,9 +34,7 @@ def _when(value: str | None, field: str) -> datetime | None:
 
 
 def _render(request: Request, name: str, ctx: PageContext, **values: object) -> HTMLResponse:
-    response = templates.TemplateResponse(request, f"audit/{name}", {"page": ctx, **values})
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return render(request, f"audit/{name}", {"page": ctx, **values})
 
 
 @router.get("/admin/audit", response_class=HTMLResponse)

@@ -18,7 +18,7 @@ from invigil.delivery import attempt_detail, attempts, review
 from invigil.errors import Conflict, Invalid
 from invigil.identity.pages.common import FormStr, _change, _parse_id
 from invigil.security.permissions import Permission as P
-from invigil.web.pages import templates
+from invigil.web.pages import render, templates
 from invigil.web.session import PageContext, check_csrf, requires_page
 
 router = APIRouter(include_in_schema=False)
@@ -59,21 +59,8 @@ def _render(
 ) -> HTMLResponse:
     values.setdefault("notice", NOTICES.get(request.query_params.get("notice", "")))
     values.setdefault("error", None)
-    response = templates.TemplateResponse(
-        request,
-        f"delivery/{name}",
-        {
-            "page": ctx,
-            "status_labels": STATUS_LABELS,
-            "reasons": REASONS,
-            "type_labels": TYPE_LABELS,
-            **values,
-        },
-        status_code=status,
-    )
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+    labels = {"status_labels": STATUS_LABELS, "reasons": REASONS, "type_labels": TYPE_LABELS}
+    return render(request, f"delivery/{name}", {"page": ctx, **labels, **values}, status=status)
 
 
 @router.get("/delivery/attempts", response_class=HTMLResponse)

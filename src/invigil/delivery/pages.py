@@ -17,7 +17,7 @@ from invigil.errors import Conflict, DomainError, Invalid, NotFound
 from invigil.identity.pages.common import FormStr, _change, _parse_id
 from invigil.pagination import decode_cursor
 from invigil.security.permissions import Permission as P
-from invigil.web.pages import templates
+from invigil.web.pages import render
 from invigil.web.session import PageContext, check_csrf, requires_page
 
 router = APIRouter(include_in_schema=False)
@@ -32,12 +32,7 @@ def _render(
 ) -> HTMLResponse:
     values.setdefault("notice", NOTICES.get(request.query_params.get("notice", "")))
     values.setdefault("error", None)
-    response = templates.TemplateResponse(
-        request, f"delivery/{name}", {"page": ctx, **values}, status_code=status
-    )
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+    return render(request, f"delivery/{name}", {"page": ctx, **values}, status=status)
 
 
 def _list_page(

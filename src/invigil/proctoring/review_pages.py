@@ -34,7 +34,7 @@ from invigil.proctoring import review_queue, review_timeline, reviews, summary
 from invigil.proctoring.api import event_list
 from invigil.proctoring.models import RecordingSegment, Snapshot
 from invigil.security.permissions import Permission as P
-from invigil.web.pages import templates
+from invigil.web.pages import render, templates
 from invigil.web.session import PageContext, check_csrf, requires_page
 
 router = APIRouter(include_in_schema=False)
@@ -81,20 +81,8 @@ def _render(
 ) -> HTMLResponse:
     values.setdefault("notice", NOTICES.get(request.query_params.get("notice", "")))
     values.setdefault("error", None)
-    response = templates.TemplateResponse(
-        request,
-        f"proctoring/{name}",
-        {
-            "page": ctx,
-            "flag_labels": FLAG_LABELS,
-            "action_labels": ACTION_LABELS,
-            **values,
-        },
-        status_code=status,
-    )
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+    labels = {"flag_labels": FLAG_LABELS, "action_labels": ACTION_LABELS}
+    return render(request, f"proctoring/{name}", {"page": ctx, **labels, **values}, status=status)
 
 
 @router.get("/proctoring/reviews", response_class=HTMLResponse)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -15,6 +16,24 @@ from invigil.web.session import SignInRequired
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(include_in_schema=False)
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """A staff page. Pages may show one-time links, secrets and candidates'
+    data: never cached, and their URL never leaks as a referrer."""
+    response = templates.TemplateResponse(request, template, context, status_code=status)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
 
 
 def error_page(request: Request, exc: DomainError) -> Response:

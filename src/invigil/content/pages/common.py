@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from invigil.content.schemas import describe
+from invigil.web.pages import render as render_page
 from invigil.web.pages import templates
 from invigil.web.session import PageContext
 
@@ -63,12 +64,7 @@ def render(
 ) -> HTMLResponse:
     values.setdefault("notice", notice_of(request))
     values.setdefault("error", None)
-    response = templates.TemplateResponse(
-        request, f"content/{name}", {"page": ctx, **values}, status_code=status
-    )
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+    return render_page(request, f"content/{name}", {"page": ctx, **values}, status=status)
 
 
 def notice_of(request: Request) -> str | None:

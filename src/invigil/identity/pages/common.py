@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from invigil.db.uow import UnitOfWork
 from invigil.errors import NotFound
 from invigil.security.permissions import Permission
-from invigil.web.pages import templates
+from invigil.web.pages import render, templates
 from invigil.web.session import PageContext
 
 P = Permission
@@ -108,15 +108,9 @@ def _render(
     **values: Any,
 ) -> HTMLResponse:
     values.setdefault("notice", NOTICES.get(request.query_params.get("notice", "")))
-    response = templates.TemplateResponse(
-        request, f"identity/{name}", {"page": ctx, **values}, status_code=status
+    return render(
+        request, f"identity/{name}", {"page": ctx, **values}, status=status, headers=headers
     )
-    # Pages may show one-time links and secrets: never cache, never leak the URL.
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    for key, value in (headers or {}).items():
-        response.headers[key] = value
-    return response
 
 
 def _redirect(path: str, notice: str | None = None) -> RedirectResponse:
