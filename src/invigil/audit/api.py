@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 
 from invigil.audit import service
 from invigil.db.uow import UnitOfWork
-from invigil.pagination import check_limit, decode_cursor, encode_cursor
+from invigil.pagination import check_limit, encode_cursor
 from invigil.security.access import requires
 from invigil.security.permissions import Permission as P
 from invigil.tenants.models import Tenant
@@ -35,8 +35,8 @@ def list_events(
 ) -> dict[str, Any]:
     """Entries, newest first, filtered by actor, action, subject and time range."""
     check_limit(limit)
-    after = decode_cursor(cursor)
-    before = int(after[0]) if after else None
+    after = service.NEWEST.after(cursor)
+    before = after[0] if after else None
     filters = service.Filters(action, actor_kind, actor_id, subject_type, subject_id, since, until)
     rows, nxt = service.list_events(uow, filters, limit=limit, before_seq=before)
     return {

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 
 from invigil.audit import checkpoints, service
 from invigil.errors import Invalid, NotFound
-from invigil.pagination import decode_cursor, encode_cursor
+from invigil.pagination import encode_cursor
 from invigil.security.permissions import Permission
 from invigil.web.pages import render
 from invigil.web.session import PageContext, requires_page
@@ -69,9 +69,9 @@ def audit_log(
             since=_when(since, "From"),
             until=_when(until, "Until"),
         )
-        after = decode_cursor(cursor)
+        after = service.NEWEST.after(cursor)
         events, nxt = service.list_events(
-            ctx.uow, filters, limit=PAGE_SIZE, before_seq=int(after[0]) if after else None
+            ctx.uow, filters, limit=PAGE_SIZE, before_seq=after[0] if after else None
         )
         rows = [
             {"event": e, "payload": json.dumps(e.payload, sort_keys=True)[:160]} for e in events

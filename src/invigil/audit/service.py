@@ -22,6 +22,7 @@ from invigil.audit.models import AuditCheckpoint, AuditEvent
 from invigil.audit.verify import CheckpointRecord, EntryRecord, Report, verify_log
 from invigil.db.uow import UnitOfWork
 from invigil.errors import Invalid, NotFound
+from invigil.pagination import Keyset
 from invigil.security.keys import KeyRing, public_jwk
 
 EXPORT_FORMAT = "invigil-audit-export/v1"
@@ -60,6 +61,10 @@ def _filtered(f: Filters) -> Select[AuditEvent]:
     if f.until:
         stmt = stmt.where(AuditEvent.occurred_at < f.until)
     return stmt
+
+
+# The log's lists: newest first, by position in the log.
+NEWEST = Keyset(AuditEvent.seq, parse=(int,), descending=True)
 
 
 def list_events(

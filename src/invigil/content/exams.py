@@ -14,7 +14,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from invigil import audit
 from invigil.content.assemble import Slot, assemble
@@ -23,7 +23,7 @@ from invigil.content.models import Exam, ExamVersion
 from invigil.content.schemas import ExamIn, ExamPatchIn
 from invigil.db.uow import UnitOfWork
 from invigil.errors import Conflict, Invalid, NotFound
-from invigil.pagination import decode_cursor, encode_cursor
+from invigil.pagination import Keyset
 from invigil.proctoring.policy import resolve as resolve_policy
 
 
@@ -177,18 +177,9 @@ def preview(
 def list_exams(
     uow: UnitOfWork, *, status: str | None, limit: int, cursor: str | None
 ) -> tuple[list[Exam], str | None]:
-    stmt = select(Exam).order_by(Exam.slug, Exam.id).limit(limit + 1)
+    stmt = select(Exam)
     if status:
         stmt = stmt.where(Exam.status == status)
-    after = decode_cursor(cursor)
-    if after:
-        stmt = stmt.where(
-            or_(Exam.slug > after[0], and_(Exam.slug == after[0], Exam.id > uuid.UUID(after[1])))
-        )
-    rows = uow.scalars(stmt)
-    nxt = (
-        encode_cursor([rows[limit - 1].slug, str(rows[limit - 1].id)])
-        if len(rows) > limit
-        else None
-    )
-    return rows[:limit], nxt
+    order = Keyset(Exam.slug, Exam.id, parse=(str, uuid.UUID))
+    rows = uow.scalars(order.apply(stmt, cursor, limit))
+    return order.page(rows, limit, lambda e: (e.slug, e.id))

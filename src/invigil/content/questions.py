@@ -21,7 +21,7 @@ from invigil.content.models import Question, QuestionVersion
 from invigil.content.schemas import QuestionIn, QuestionPatchIn, describe
 from invigil.db.uow import UnitOfWork
 from invigil.errors import Conflict, Invalid, NotFound
-from invigil.pagination import decode_cursor, encode_cursor
+from invigil.pagination import Keyset, created_key
 
 
 @dataclass(frozen=True)
@@ -192,6 +192,9 @@ def _joined() -> Any:
     )
 
 
+OLDEST = Keyset(Question.created_at, Question.id, parse=(datetime.fromisoformat, uuid.UUID))
+
+
 def search(
     uow: UnitOfWork, f: Search, *, limit: int | None = None, cursor: str | None = None
 ) -> tuple[list[Current], str | None]:
@@ -218,22 +221,8 @@ def search(
                 QuestionVersion.body["explanation"].astext.ilike(like),
             )
         )
-    after = decode_cursor(cursor)
-    if after:
-        at, ident = datetime.fromisoformat(after[0]), uuid.UUID(after[1])
-        stmt = stmt.where(
-            or_(Question.created_at > at, and_(Question.created_at == at, Question.id > ident))
-        )
-    stmt = stmt.order_by(Question.created_at, Question.id)
-    if limit is not None:
-        stmt = stmt.limit(limit + 1)
-    rows = [Current(q, v) for q, v in uow.session.execute(stmt)]
-    nxt = None
-    if limit is not None and len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1].question
-        nxt = encode_cursor([last.created_at.isoformat(), str(last.id)])
-    return rows, nxt
+    rows = [Current(q, v) for q, v in uow.session.execute(OLDEST.apply(stmt, cursor, limit))]
+    return OLDEST.page(rows, limit, lambda row: created_key(row.question))
 
 
 def versions_by_id(uow: UnitOfWork, ids: list[uuid.UUID]) -> dict[uuid.UUID, QuestionVersion]:

@@ -11,13 +11,13 @@ from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from invigil.db.uow import UnitOfWork
-from invigil.delivery import attempts, results
+from invigil.delivery import attempts, results, review
 from invigil.delivery.models import Attempt, Consent
-from invigil.errors import Invalid, NotFound
-from invigil.pagination import Page, check_limit, decode_cursor, encode_cursor
+from invigil.errors import NotFound
+from invigil.pagination import Page, check_limit, created_key
 from invigil.security.access import requires
 from invigil.security.permissions import Permission as P
 
@@ -137,7 +137,7 @@ def list_attempts(
 ) -> Page[AttemptOut]:
     """Newest first; filter by invitation, exam, candidate or status."""
     check_limit(limit)
-    stmt = select(Attempt).order_by(Attempt.created_at.desc(), Attempt.id.desc()).limit(limit + 1)
+    stmt = select(Attempt)
     for column, value in (
         (Attempt.invitation_id, invitation_id),
         (Attempt.exam_id, exam_id),
@@ -146,21 +146,10 @@ def list_attempts(
     ):
         if value is not None:
             stmt = stmt.where(column == value)
-    after = decode_cursor(cursor)
-    if after:
-        try:
-            at, ident = datetime.fromisoformat(after[0]), uuid.UUID(after[1])
-        except (ValueError, IndexError, TypeError) as exc:
-            raise Invalid("the cursor is not valid; start again without it") from exc
-        stmt = stmt.where(
-            or_(Attempt.created_at < at, and_(Attempt.created_at == at, Attempt.id < ident))
-        )
-    rows = uow.scalars(stmt)
-    nxt = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        nxt = encode_cursor([last.created_at.isoformat(), str(last.id)])
-    return Page[AttemptOut](items=[attempt_out(a) for a in rows[:limit]], next=nxt)
+    rows, nxt = review.NEWEST.page(
+        uow.scalars(review.NEWEST.apply(stmt, cursor, limit)), limit, created_key
+    )
+    return Page[AttemptOut](items=[attempt_out(a) for a in rows], next=nxt)
 
 
 @router.get("/attempts/{attempt_id}", response_model=AttemptDetailOut)

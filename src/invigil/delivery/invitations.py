@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from invigil import audit
 from invigil.content.exams import find_by_slug, latest_version
@@ -25,7 +25,7 @@ from invigil.delivery.candidates import find_or_create
 from invigil.delivery.links import LinkKey
 from invigil.delivery.models import Candidate, Invitation
 from invigil.errors import Conflict, Invalid, NotFound
-from invigil.pagination import decode_cursor, encode_cursor
+from invigil.pagination import created_key, newest_first
 from invigil.security.secretbox import SecretBox
 
 
@@ -257,34 +257,14 @@ def list_invitations(
     cursor: str | None = None,
 ) -> tuple[list[tuple[Invitation, Candidate]], str | None]:
     """Newest first."""
-    stmt = (
-        select(Invitation, Candidate)
-        .join(Candidate, Candidate.id == Invitation.candidate_id)
-        .order_by(Invitation.created_at.desc(), Invitation.id.desc())
-        .limit(limit + 1)
-    )
+    stmt = select(Invitation, Candidate).join(Candidate, Candidate.id == Invitation.candidate_id)
     if exam_id is not None:
         stmt = stmt.where(Invitation.exam_id == exam_id)
     if status:
         stmt = stmt.where(Invitation.status == status)
-    after = decode_cursor(cursor)
-    if after:
-        try:
-            at, ident = datetime.fromisoformat(after[0]), uuid.UUID(after[1])
-        except (ValueError, IndexError, TypeError) as exc:
-            raise Invalid("the cursor is not valid; start again without it") from exc
-        stmt = stmt.where(
-            or_(
-                Invitation.created_at < at,
-                and_(Invitation.created_at == at, Invitation.id < ident),
-            )
-        )
-    rows = [(r[0], r[1]) for r in uow.session.execute(stmt)]
-    nxt = None
-    if len(rows) > limit:
-        last = rows[limit - 1][0]
-        nxt = encode_cursor([last.created_at.isoformat(), str(last.id)])
-    return rows[:limit], nxt
+    order = newest_first(Invitation)
+    rows = [(r[0], r[1]) for r in uow.session.execute(order.apply(stmt, cursor, limit))]
+    return order.page(rows, limit, lambda row: created_key(row[0]))
 
 
 def state_of(invitation: Invitation, now: datetime | None = None) -> str:

@@ -27,7 +27,7 @@ from invigil.content.models import ExamVersion
 from invigil.db.uow import UnitOfWork
 from invigil.delivery.models import Candidate, Invitation, OutboxMail
 from invigil.logs import get_logger
-from invigil.pagination import decode_cursor, encode_cursor
+from invigil.pagination import created_key, newest_first
 from invigil.security.secretbox import SecretBox
 from invigil.settings import Settings
 
@@ -161,29 +161,7 @@ def list_outbox(
     uow: UnitOfWork, *, limit: int = 50, cursor: str | None = None
 ) -> tuple[list[OutboxMail], str | None]:
     """Newest first."""
-    stmt = (
-        select(OutboxMail)
-        .order_by(OutboxMail.created_at.desc(), OutboxMail.id.desc())
-        .limit(limit + 1)
+    order = newest_first(OutboxMail)
+    return order.page(
+        uow.scalars(order.apply(select(OutboxMail), cursor, limit)), limit, created_key
     )
-    after = decode_cursor(cursor)
-    if after:
-        from sqlalchemy import and_, or_
-
-        from invigil.errors import Invalid
-
-        try:
-            at, ident = datetime.fromisoformat(after[0]), uuid.UUID(after[1])
-        except (ValueError, IndexError, TypeError) as exc:
-            raise Invalid("the cursor is not valid; start again without it") from exc
-        stmt = stmt.where(
-            or_(
-                OutboxMail.created_at < at,
-                and_(OutboxMail.created_at == at, OutboxMail.id < ident),
-            )
-        )
-    rows = uow.scalars(stmt)
-    nxt = None
-    if len(rows) > limit:
-        nxt = encode_cursor([rows[limit - 1].created_at.isoformat(), str(rows[limit - 1].id)])
-    return rows[:limit], nxt

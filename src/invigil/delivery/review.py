@@ -9,17 +9,16 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, select
 from sqlalchemy.dialects.postgresql import distinct_on
 
 from invigil.content.models import ExamVersion
 from invigil.db.uow import UnitOfWork
 from invigil.delivery.models import Attempt, AttemptResult, Candidate
-from invigil.errors import Invalid, NotFound
-from invigil.pagination import decode_cursor, encode_cursor
+from invigil.errors import NotFound
+from invigil.pagination import created_key, newest_first
 
 STATUSES = ("ready", "in_progress", "submitted")
 
@@ -30,6 +29,10 @@ class Row:
     candidate: Candidate
     exam_title: str
     result: AttemptResult | None
+
+
+# Attempts newest first, for the API and the pages.
+NEWEST = newest_first(Attempt)
 
 
 def list_rows(
@@ -52,28 +55,16 @@ def list_rows(
                 ExamVersion.version == Attempt.exam_version,
             ),
         )
-        .order_by(Attempt.created_at.desc(), Attempt.id.desc())
-        .limit(limit + 1)
     )
     if exam_id is not None:
         stmt = stmt.where(Attempt.exam_id == exam_id)
     if status is not None:
         stmt = stmt.where(Attempt.status == status)
-    after = decode_cursor(cursor)
-    if after:
-        try:
-            at, ident = datetime.fromisoformat(after[0]), uuid.UUID(after[1])
-        except (ValueError, IndexError, TypeError) as exc:
-            raise Invalid("the cursor is not valid; start again without it") from exc
-        stmt = stmt.where(
-            or_(Attempt.created_at < at, and_(Attempt.created_at == at, Attempt.id < ident))
-        )
-    found = [(a, c, title) for a, c, title in uow.session.execute(stmt)]
-    nxt = None
-    if len(found) > limit:
-        last = found[limit - 1][0]
-        nxt = encode_cursor([last.created_at.isoformat(), str(last.id)])
-    found = found[:limit]
+    found, nxt = NEWEST.page(
+        [(a, c, title) for a, c, title in uow.session.execute(NEWEST.apply(stmt, cursor, limit))],
+        limit,
+        lambda row: created_key(row[0]),
+    )
     scores = latest_results(uow, [a.id for a, _, _ in found]) if with_results else {}
     return [Row(a, c, title, scores.get(a.id)) for a, c, title in found], nxt
 

@@ -33,7 +33,7 @@ from invigil.identity.schemas import (
     UserInviteIn,
     UserOut,
 )
-from invigil.pagination import Page, check_limit, decode_cursor, encode_cursor
+from invigil.pagination import Keyset, Page, check_limit
 from invigil.security.access import Public, requires
 from invigil.security.passwords import verify_password
 from invigil.security.permissions import Permission as P
@@ -251,15 +251,12 @@ def list_users(
     uow: UnitOfWork = requires(P.USER_VIEW),
 ) -> Page[UserOut]:
     check_limit(limit)
-    key = func.lower(User.email)
-    stmt = select(User).order_by(key, User.id).limit(limit + 1)
-    after = decode_cursor(cursor)
-    if after:
-        stmt = stmt.where((key > after[0]) | ((key == after[0]) & (User.id > uuid.UUID(after[1]))))
-    users = uow.scalars(stmt)
-    more = len(users) > limit
-    users = users[:limit]
-    nxt = encode_cursor([users[-1].email.lower(), str(users[-1].id)]) if more else None
+    order = Keyset(func.lower(User.email), User.id, parse=(str, uuid.UUID))
+    users, nxt = order.page(
+        uow.scalars(order.apply(select(User), cursor, limit)),
+        limit,
+        lambda u: (u.email.lower(), u.id),
+    )
     return Page[UserOut](items=views.users_out(uow, users), next=nxt)
 
 
