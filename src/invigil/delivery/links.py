@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -48,6 +47,7 @@ from sqlalchemy import select
 
 from invigil.db.uow import UnitOfWork
 from invigil.delivery.models import GuestLink, Invitation
+from invigil.security.keyfile import secret_file
 from invigil.security.tokens import new_secret, split_secret
 
 PREFIX = "gl"
@@ -75,16 +75,7 @@ class LinkKey:
 
     def _secret(self) -> bytes:
         if self._key is None:
-            if not self.key_file.exists():
-                self.key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                try:
-                    fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                except FileExistsError:
-                    pass  # another process made it first
-                else:
-                    with os.fdopen(fd, "wb") as handle:
-                        handle.write(os.urandom(32))
-            self._key = self.key_file.read_bytes()
+            self._key = secret_file(self.key_file)
         return self._key
 
     def hash(self, token: str) -> bytes:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from invigil.errors import Forbidden
+from invigil.security.keyfile import secret_file
 
 MAX_SECONDS = 300
 METHODS = ("GET",)
@@ -40,16 +40,7 @@ class UrlSigner:
 
     def _secret(self) -> bytes:
         if self._key is None:
-            if not self.key_file.exists():
-                self.key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                try:
-                    fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                except FileExistsError:
-                    pass  # another process made it first
-                else:
-                    with os.fdopen(fd, "wb") as handle:
-                        handle.write(os.urandom(32))
-            self._key = self.key_file.read_bytes()
+            self._key = secret_file(self.key_file)
         return self._key
 
     def _mac(self, object_id: uuid.UUID, viewer: uuid.UUID, method: str, expires: int) -> str:

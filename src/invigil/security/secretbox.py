@@ -10,6 +10,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from invigil.errors import Unavailable
+from invigil.security.keyfile import secret_file
 
 _VERSION = b"\x01"
 
@@ -21,12 +22,7 @@ class SecretBox:
 
     def _key(self) -> AESGCM:
         if self._aead is None:
-            if not self.key_file.exists():
-                self.key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(AESGCM.generate_key(bit_length=256))
-            self._aead = AESGCM(self.key_file.read_bytes())
+            self._aead = AESGCM(secret_file(self.key_file))  # 32 bytes: AES-256
         return self._aead
 
     def seal(self, plaintext: bytes, context: str) -> bytes:
