@@ -22,5 +22,5 @@ def test_racing_makers_all_read_the_winners_bytes(tmp_path: Path) -> None:
     for attempt in range(20):
         path = tmp_path / f"race-{attempt}" / "secret.key"
         with ThreadPoolExecutor(max_workers=8) as pool:
-            seen = set(pool.map(lambda _: secret_file(path), range(8)))
+            seen = set(pool.map(secret_file, [path] * 8))
         assert len(seen) == 1 and len(seen.pop()) == 32

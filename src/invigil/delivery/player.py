@@ -113,6 +113,8 @@ def proctoring_state(a: Any) -> dict[str, Any]:
         "face_interval_ms": p.face_interval_ms,
         "audio_persist_seconds": p.audio_persist_seconds,
         "audio_threshold": p.audio_threshold,
+        "snapshot_interval_seconds": p.snapshot_interval_seconds,
+        "id_photo": p.id_photo,
         "last_seq": a.events_last_seq,
         "head": a.events_head,
         "genesis": pipeline.genesis(a.id),

@@ -83,7 +83,7 @@ def _strict(high_stakes: bool) -> list[Rule]:
               message="Only you should be in view of the camera."),
         multiple,
         _rule("face-mismatch-flag", "face.mismatch", "critical" if high_stakes else "high", "flag",
-              message="The face in view did not match the candidate's."),
+              message="A snapshot showed a different number of faces than the browser said."),
         _rule("camera-stopped-warn", "camera.stopped", "high", "warn",
               message="Turn your camera back on: this exam needs it."),
         _rule("camera-stopped-flag", "camera.stopped", "high", "flag",
@@ -144,7 +144,7 @@ STANDARD = Policy(
         _rule("face-multiple-flag", "face.multiple", "high", "flag",
               message="More than one face was in view of the camera."),
         _rule("face-mismatch-flag", "face.mismatch", "high", "flag",
-              message="The face in view did not match the candidate's."),
+              message="A snapshot showed a different number of faces than the browser said."),
         _rule("camera-stopped-warn", "camera.stopped", "medium", "warn",
               message="Turn your camera back on: this exam needs it."),
         _rule("camera-stopped-flag", "camera.stopped", "medium", "flag", after=60,
@@ -169,6 +169,7 @@ STANDARD = Policy(
 
 STRICT = Policy(
     name="strict",
+    snapshot_interval_seconds=30,
     detectors=_detectors("face", "audio", "focus", "fullscreen", "devtools", "clipboard", "screen"),
     rules=[
         *_strict(high_stakes=False),
@@ -183,6 +184,8 @@ STRICT = Policy(
 
 HIGH_STAKES = Policy(
     name="high_stakes",
+    snapshot_interval_seconds=30,
+    id_photo=True,
     detectors=_detectors("face", "audio", "focus", "fullscreen", "devtools", "clipboard", "screen"),
     rules=[
         *_strict(high_stakes=True),

@@ -58,7 +58,7 @@ ALWAYS_KINDS = frozenset({"network.offline", "detector.failed", "client.silent"}
 KIND_PHRASES = {
     "face.none": "no face was in view of the camera",
     "face.multiple": "more than one face was in view of the camera",
-    "face.mismatch": "the face in view did not match the candidate's",
+    "face.mismatch": "the server's check of a webcam snapshot disagreed with the browser",
     "audio.voice": "voices were heard",
     "focus.lost": "the exam window lost focus",
     "tab.hidden": "the exam tab was hidden",
@@ -209,6 +209,15 @@ class Policy(BaseModel):
     )
     silence_seconds: int = Field(
         default=60, ge=15, le=3600, description="no report for this long -> client.silent"
+    )
+    snapshot_interval_seconds: int = Field(
+        default=60,
+        ge=10,
+        le=3600,
+        description="a webcam snapshot this often (and at each face event's start and end)",
+    )
+    id_photo: bool = Field(
+        default=False, description="ask for a photo of an identity document before the exam"
     )
     rules: list[Rule] = Field(max_length=200)
 

@@ -10,8 +10,10 @@ import { systemCheck } from "./player/checks.js";
 import { SubmitDialog } from "./player/dialog.js";
 import { fill, h, say } from "./player/dom.js";
 import { Exam } from "./player/exam.js";
+import { idPhotoStep } from "./player/idphoto.js";
 import { Proctor } from "./player/proctor.js";
 import { Queue, Store } from "./player/store.js";
+import { forgetEvidence } from "./player/vault.js";
 import { OFFLINE_TEXT, Saver } from "./player/sync.js";
 
 const HEARTBEAT_MS = 20_000;
@@ -87,8 +89,9 @@ function stopAll() {
 
 function finish(url, { clear = false } = {}) {
   stopAll();
-  // A submitted attempt takes no more events: nothing left to keep for it.
+  // A submitted attempt takes no more events or evidence: nothing left to keep for it.
   if (proctor) proctor.stop({ forget: true });
+  else forgetEvidence(boot.attempt_id);
   if (clear) store.clear(["queue", "times", "position", "seq"]);
   window.location.replace(url || boot.done_url);
 }
@@ -163,6 +166,10 @@ async function main() {
   if (ended) return;
   if (proctor) proctor.preload();
   if (state.status === "ready") {
+    if (state.proctoring && state.proctoring.id_photo && !store.read("id_photo", false)) {
+      await takeIdPhoto(devices.camera);
+      if (ended) return;
+    }
     if (requirements.fullscreen) await enterFullscreenToBegin();
     fill(ui.stage, h("section", { class: "card" }, note));
     fill(note, "Starting the exam…");
@@ -173,10 +180,26 @@ async function main() {
   start(state, requirements, devices);
 }
 
+/** The policy asks for a photo of an ID before the clock starts. */
+async function takeIdPhoto(kept) {
+  let camera = kept;
+  if (!camera) {
+    try {
+      camera = await navigator.mediaDevices.getUserMedia({ video: true });
+    } catch {
+      camera = null; // the server sees that no ID photo came; a reviewer decides
+    }
+  }
+  if (!camera) return;
+  await idPhotoStep(ui.stage, { base: boot.api, stream: camera });
+  store.write("id_photo", true);
+  if (!kept) for (const track of camera.getTracks()) track.stop();
+}
+
 function enterFullscreenToBegin() {
   const button = h("button", { type: "button", class: "big" }, "Enter fullscreen");
   const error = h("p", { class: "field-warning", role: "alert" });
-  ui.stage.querySelector(".system-check").append(
+  ui.stage.querySelector("section.card").append(
     h("div", { class: "ready-to-start" },
       h("p", {}, "This exam runs in full screen. The timer starts when you enter full screen."),
       button, error),
@@ -304,18 +327,22 @@ async function submit(reason) {
   exam.lock();
   window.clearInterval(heartbeatTimer);
   dialog.submitting(reason === "time" ? "Time is up" : null);
-  if (proctor) {
-    // The last observations go in before the attempt closes to events; briefly
-    // when the time is up, as the last answers must arrive within seconds.
-    proctor.quiet();
-    await proctor.drain(reason === "time" ? 1000 : 3000);
-  }
+  // No more observations; the screen recorder closes its last segment.
+  if (proctor) proctor.quiet();
+  let drain = Boolean(proctor);
   for (let failures = 0; ; failures += 1) {
     if (navigator.onLine === false) {
       saver.goOffline();
       dialog.say(`${OFFLINE_TEXT} Your exam is submitted as soon as it does.`);
       await waitOnline(backoff(failures));
       continue;
+    }
+    if (drain) {
+      // The last events and evidence go in before the attempt closes to them
+      // (what cannot is reported as dropped); briefly when the time is up, as
+      // the last answers must arrive within seconds.
+      drain = false;
+      await (reason === "time" ? proctor.drain(1000, 1000) : proctor.drain(3000, 10_000));
     }
     try {
       const res = await api.call("POST", "submit", { items: queue.items() });

@@ -43,6 +43,7 @@ export class EventLog {
     this.stopped = false;
     this.persisted = true;
     this.chain = Promise.resolve();
+    this.observers = new Set();
     this.hashQueued();
     window.addEventListener("online", () => this.flush());
     window.addEventListener("pagehide", () => this.flushOnExit());
@@ -82,7 +83,21 @@ export class EventLog {
     this.hashQueued();
     if (phase === "start" && URGENT.has(kind)) this.schedule(0);
     else if (!this.timer) this.schedule(BATCH_MS);
-    return this.seq;
+    const seq = this.seq;
+    for (const fn of this.observers) {
+      try {
+        fn({ seq, kind, phase, details });
+      } catch {
+        // an observer's trouble is not the log's
+      }
+    }
+    return seq;
+  }
+
+  /** Call fn({seq, kind, phase, details}) for every event recorded from now on; returns the undo. */
+  observe(fn) {
+    this.observers.add(fn);
+    return () => this.observers.delete(fn);
   }
 
   instant(kind, details) {

@@ -14,6 +14,7 @@ const MIN_SCORE = 0.5;
 const DARK = 0.08; // mean luminance (0..1) below which faces cannot be judged
 const RETRY_MS = 20_000; // a model that failed to load is fetched again this often
 const FORGIVE = 1; // contrary samples forgiven before a condition resets or ends
+const BROKEN = 3; // detections failing in a row: the detector stopped working
 
 let library = null;
 
@@ -60,6 +61,8 @@ export class FaceWatch {
     this.pending = { none: null, multiple: null, dark: null };
     this.misses = { none: 0, multiple: 0, dark: 0 };
     this.stopped = false;
+    this.errors = 0;
+    this.last = null; // {faces, at}: the latest count, for the snapshots
     this.video = document.createElement("video");
     this.video.muted = true;
     this.video.playsInline = true;
@@ -106,7 +109,13 @@ export class FaceWatch {
       try {
         await this.check();
       } catch (err) {
-        this.stats.error = String(err && err.message ? err.message : err).slice(0, 200);
+        const error = String(err && err.message ? err.message : err).slice(0, 200);
+        this.stats.error = error;
+        this.last = null;
+        this.errors += 1;
+        if (this.errors === BROKEN) {
+          this.fail("check_failed", "The face check stopped working. We keep trying; if this goes on, reload the page.", { error });
+        }
       }
       const spent = performance.now() - began;
       // Never two detections at once: a slow device simply checks less often.
@@ -123,6 +132,7 @@ export class FaceWatch {
     const light = this.luminance();
     this.stats.luminance = Math.round(light * 1000) / 1000;
     if (light < DARK) {
+      this.last = null;
       this.observe("dark", now, { luminance: this.stats.luminance });
       return;
     }
@@ -134,9 +144,26 @@ export class FaceWatch {
     const faces = found.length;
     const score = faces ? Math.round(Math.max(...found.map((d) => d.score)) * 1000) / 1000 : 0;
     Object.assign(this.stats, { checks: (this.stats.checks || 0) + 1, ms, faces });
+    this.last = { faces, at: performance.now() };
+    if (this.errors) {
+      if (this.errors >= BROKEN) this.recover("check_failed");
+      this.errors = 0;
+    }
     this.observe(faces === 0 ? "none" : faces > 1 ? "multiple" : "one", now, {
       faces, score, detector: "tiny_face_detector", backend: this.backend, input_size: INPUT_SIZE, ms,
     });
+  }
+
+  /** The faces counted in the latest picture, if that is recent; else null (unknown). */
+  current() {
+    if (this.stopped || !this.last) return null;
+    const fresh = Math.max(3 * this.interval, 5000);
+    return performance.now() - this.last.at <= fresh ? this.last.faces : null;
+  }
+
+  /** A face-detector failure is open (the model did not load, the picture is too dark...). */
+  failing() {
+    return this.log.openKeys().some((key) => key.startsWith("detector.failed:face:"));
   }
 
   luminance() {

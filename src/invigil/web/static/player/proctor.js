@@ -1,10 +1,12 @@
 // Proctoring in the candidate's page: runs the detectors the attempt's policy
-// turns on (state.proctoring.detectors), feeds the EventLog, and shows the
+// turns on (state.proctoring.detectors), feeds the EventLog, captures the
+// evidence (webcam snapshots, the shared screen: capture.js), and shows the
 // candidate what the server decided (warnings naming the rule) and what they
 // can fix themselves (a camera too dark, sharing stopped), the latter in
 // calm words: a detector that cannot run is never held against anyone.
 // The browser reports; the server decides (docs/proctoring.md).
 
+import { Capture } from "./capture.js";
 import { FaceWatch, loadDetector } from "./face.js";
 import { VoiceWatch } from "./audio.js";
 import { DevtoolsWatch, keyName } from "./devtools.js";
@@ -40,6 +42,20 @@ export class Proctor {
       },
     });
     this.log.flush(); // whatever an earlier visit left on the device
+    if (this.detectors.face || this.detectors.screen) {
+      this.capture = new Capture({
+        base: api.base, attemptId, store, clock, log: this.log, config,
+        faces: () => (this.face ? this.face.current() : null),
+        // The first snapshot waits (a little) for the face check's first count or its failure.
+        faceReady: () => !this.detectors.face || this.faceBroken
+          || Boolean(this.face && (this.face.current() !== null || this.face.failing())),
+        handlers: {
+          closed: () => handlers.closed(),
+          elsewhere: () => handlers.elsewhere(),
+          gone: () => handlers.gone(),
+        },
+      });
+    }
   }
 
   /** The devices the system check should keep open for the detectors. */
@@ -76,10 +92,20 @@ export class Proctor {
     for (const key of log.openKeys()) {
       if (!(RECHECKED.has(key) && owned.has(key))) log.end(key, { reason: "reload" });
     }
+    // Capture first, and apart from the detectors: a face check that cannot
+    // run must not stop the snapshots the server judges instead.
+    if (this.capture) this.capture.start({ camera: devices.camera || null, screen: devices.screen || null });
     if (d.devtools) this.watch(new DevtoolsWatch({ log })).start();
     if (d.face) {
-      this.face = this.watch(new FaceWatch({ log, config: this.config, notice, stats: this.stats.face }));
-      this.face.start(devices.camera || null);
+      try {
+        this.face = this.watch(new FaceWatch({ log, config: this.config, notice, stats: this.stats.face }));
+        this.face.start(devices.camera || null).catch(() => {});
+      } catch (err) {
+        this.faceBroken = true;
+        log.start("detector.failed:face:script_failed", "detector.failed", {
+          detector: "face", reason: "script_failed", error: String(err && err.message ? err.message : err).slice(0, 200),
+        });
+      }
       this.watchTrack(devices.camera, "camera");
     }
     if (d.audio) this.watch(new VoiceWatch({ log, config: this.config, notice, stats: this.stats.audio })).start(devices.microphone || null);
@@ -137,6 +163,10 @@ export class Proctor {
       this.log.end(kind, { reason: "restarted" });
       this.notice(kind, null);
       if (what === "camera" && this.face) this.face.useStream(stream);
+      if (this.capture) {
+        if (what === "camera") this.capture.useCamera(stream);
+        else this.capture.useScreen(stream);
+      }
       this.watchTrack(stream, what);
     } catch {
       // Still stopped: the notice and its button stay.
@@ -204,7 +234,7 @@ export class Proctor {
       for (const [name, value] of Object.entries({
         faceChecks: face.checks, faceMs: face.ms, faces: face.faces, backend: face.backend,
         luminance: face.luminance, audioLevel: audio.level, audioThreshold: audio.threshold,
-        events: this.log.size,
+        events: this.log.size, ...(this.capture ? this.capture.stats : {}),
       })) {
         if (value !== undefined) el.dataset[name] = String(value);
       }
@@ -212,16 +242,24 @@ export class Proctor {
     this.statusTimer = window.setInterval(refresh, 1000);
   }
 
-  /** No more observations (the submit is under way); the queue still goes out. */
+  /** No more observations (the submit is under way); the queues still go out. */
   quiet() {
+    // The recorder stops before the screen's track does, so its last segment is whole.
+    if (this.capture) this.capture.stop();
     window.clearInterval(this.statusTimer);
     for (const w of this.watchers.splice(0)) w.stop();
     for (const fn of this.undo.splice(0)) fn();
   }
 
-  /** Before the submit: give queued events a moment to reach the server. */
-  drain(ms = 3000) {
-    return this.log.drain(ms);
+  /**
+   * Before the submit: give queued events `ms` and queued evidence `uploadMs`
+   * to reach the server; evidence still on the device then is reported as
+   * dropped (a submitted attempt takes no uploads), and that report goes too.
+   */
+  async drain(ms = 3000, uploadMs = ms) {
+    if (!this.capture) return this.log.drain(ms);
+    await Promise.all([this.capture.flush(uploadMs), this.log.drain(ms)]);
+    if (this.log.size) await this.log.drain(Math.min(ms, 1000));
   }
 
   stop({ forget = false } = {}) {
@@ -230,6 +268,10 @@ export class Proctor {
       if (stream) for (const track of stream.getTracks()) track.stop();
     }
     this.log.stop();
+    if (this.capture) {
+      if (forget) this.capture.forget();
+      else this.capture.halt();
+    }
     if (forget) this.log.forget();
   }
 }

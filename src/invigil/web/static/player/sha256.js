@@ -1,7 +1,8 @@
-// SHA-256 as lowercase hex of a text's UTF-8 bytes: the browser's own
+// SHA-256 as lowercase hex of a text's UTF-8 bytes (the event chain) or of
+// raw bytes (each recording chunk's X-Chunk-SHA256): the browser's own
 // (crypto.subtle) where it exists, else a small implementation of FIPS 180-4.
 // crypto.subtle exists only in secure contexts (https, localhost): an exam
-// served over plain http on a LAN still gets its event chain.
+// served over plain http on a LAN still gets its event chain and checksums.
 
 const K = new Uint32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -20,15 +21,19 @@ function hex(bytes) {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** The pure-JS digest (synchronous). */
+/** The pure-JS digest of a text's UTF-8 bytes (synchronous). */
 export function sha256hexSync(text) {
-  const data = new TextEncoder().encode(text);
+  return digestHex(new TextEncoder().encode(text));
+}
+
+/** The pure-JS digest of bytes (a Uint8Array; synchronous). */
+function digestHex(data) {
   const bitLength = data.length * 8;
   const padded = new Uint8Array((((data.length + 9 + 63) >> 6) << 6));
   padded.set(data);
   padded[data.length] = 0x80;
   const view = new DataView(padded.buffer);
-  // Message length in bits, big-endian 64-bit (texts here are far below 2^32 bits).
+  // Message length in bits, big-endian 64-bit.
   view.setUint32(padded.length - 8, Math.floor(bitLength / 2 ** 32));
   view.setUint32(padded.length - 4, bitLength >>> 0);
   const h = new Uint32Array([
@@ -74,4 +79,20 @@ export async function sha256hex(text) {
     }
   }
   return sha256hexSync(text);
+}
+
+/** SHA-256 hex of bytes (an ArrayBuffer or a typed array). */
+export async function sha256hexBytes(buffer) {
+  const bytes = ArrayBuffer.isView(buffer)
+    ? new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
+    : new Uint8Array(buffer);
+  const subtle = window.crypto && window.crypto.subtle;
+  if (subtle) {
+    try {
+      return hex(new Uint8Array(await subtle.digest("SHA-256", bytes)));
+    } catch {
+      // fall through to the script's own
+    }
+  }
+  return digestHex(bytes);
 }
