@@ -320,3 +320,33 @@ def test_evidence_near_an_event_is_its_own_or_within_seconds_of_it() -> None:
     assert shots[4] in long.snapshots and shots[3] not in long.snapshots
     assert [g.segment_index for g in long.segments] == [0, 1, 2] and long.more_segments == 4
     assert not _near(event(9, 1000, None), shots, segments)
+
+
+def test_the_id_photo_is_on_the_review_page_and_served_for_its_attempt_only(
+    app: FastAPI, db: BoundDatabase, settings: Settings
+) -> None:
+    s, other = flagged(app, db, settings), flagged(app, db, settings)
+    photos = {}
+    for sat in (s, other):
+        with db.unit_of_work(sat.tenant_id) as uow:
+            photos[sat.attempt_id] = evidence_service.store(
+                uow,
+                app.state.services.evidence,
+                subject_type="attempt",
+                subject_id=str(sat.attempt_id),
+                kind_name="id_photo",
+                data=[jpeg(2000)],
+            ).id
+    staff, _ = web_client(app, db, s.tenant_id, ["proctor_reviewer"])
+    page = staff.get(f"/proctoring/reviews/{s.attempt_id}")
+    assert page.status_code == 200, page.text
+    assert "Photo of an identity document" in words(page.text)
+    src = f"/proctoring/reviews/{s.attempt_id}/evidence/{photos[s.attempt_id]}"
+    assert f'src="{src}"' in page.text
+    assert str(photos[other.attempt_id]) not in page.text
+    issued = staff.get(src)
+    assert issued.status_code == 303
+    assert urlsplit(issued.headers["location"]).path == f"/evidence/{photos[s.attempt_id]}"
+    # Another attempt's photo is not reachable through this attempt's page.
+    crossed = staff.get(f"/proctoring/reviews/{s.attempt_id}/evidence/{photos[other.attempt_id]}")
+    assert crossed.status_code == 404

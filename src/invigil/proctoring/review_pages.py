@@ -29,6 +29,8 @@ from invigil.delivery.attempt_pages import duration, stamp  # noqa: F401 (regist
 from invigil.delivery.models import Attempt, Candidate
 from invigil.errors import Conflict, Invalid, NotFound
 from invigil.evidence import api as evidence_api
+from invigil.evidence.models import EvidenceObject
+from invigil.evidence.service import ATTEMPT
 from invigil.identity.pages.common import FormStr, _change, _parse_id
 from invigil.proctoring import review_queue, review_timeline, reviews, summary
 from invigil.proctoring.api import event_list
@@ -214,14 +216,22 @@ def evidence(
     object_id: str,
     ctx: PageContext = requires_page(P.EVIDENCE_VIEW),
 ) -> Response:
-    """A fresh signed URL (audited) for a snapshot or segment of the attempt."""
+    """A fresh signed URL (audited) for a snapshot, segment or ID photo of the attempt."""
     aid, oid = _parse_id(attempt_id, "attempt"), _parse_id(object_id, "evidence object")
     reviews.require_attempt(ctx.uow, aid)
     snapshot = select(Snapshot.id).where(Snapshot.attempt_id == aid, Snapshot.object_id == oid)
     segment = select(RecordingSegment.id).where(
         RecordingSegment.attempt_id == aid, RecordingSegment.object_id == oid
     )
-    found = ctx.uow.session.execute(select(or_(snapshot.exists(), segment.exists()))).scalar_one()
+    id_photo = select(EvidenceObject.id).where(
+        EvidenceObject.id == oid,
+        EvidenceObject.subject_type == ATTEMPT,
+        EvidenceObject.subject_id == str(aid),
+        EvidenceObject.kind == "id_photo",
+    )
+    found = ctx.uow.session.execute(
+        select(or_(snapshot.exists(), segment.exists(), id_photo.exists()))
+    ).scalar_one()
     if not found:
         raise NotFound(f"evidence object {oid} was not found")
     signed = evidence_api.issue_url(oid, request, ctx.uow)

@@ -7,6 +7,7 @@ URLs issued when the page's images and videos ask for them (review_pages).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,6 +18,8 @@ from sqlalchemy import select
 from invigil.db.uow import UnitOfWork
 from invigil.delivery import attempts
 from invigil.delivery.models import Attempt
+from invigil.evidence.models import EvidenceObject
+from invigil.evidence.service import ATTEMPT
 from invigil.proctoring import policy as pol
 from invigil.proctoring.api import EventOut, event_list
 from invigil.proctoring.models import ProctoringAction, RecordingSegment, Snapshot
@@ -76,6 +79,7 @@ class Timeline:
     entries: list[Entry]
     snapshots: list[Snapshot]
     segments: list[RecordingSegment]
+    id_photos: list[EvidenceObject] = field(default_factory=list)
 
     @property
     def flagged(self) -> int:
@@ -121,7 +125,21 @@ def build(
             )
         )
     entries.sort(key=lambda x: x.at)  # stable: milestones first at equal times
-    return Timeline(entries, snapshots, segments)
+    return Timeline(entries, snapshots, segments, id_photos(uow, attempt.id))
+
+
+def id_photos(uow: UnitOfWork, attempt_id: uuid.UUID) -> list[EvidenceObject]:
+    """The photos of an identity document the candidate took before the exam
+    (the policy's ``id_photo``), oldest first."""
+    return uow.scalars(
+        select(EvidenceObject)
+        .where(
+            EvidenceObject.subject_type == ATTEMPT,
+            EvidenceObject.subject_id == str(attempt_id),
+            EvidenceObject.kind == "id_photo",
+        )
+        .order_by(EvidenceObject.created_at, EvidenceObject.id)
+    )
 
 
 def _explain(policy: pol.Policy, a: ProctoringAction) -> str:
