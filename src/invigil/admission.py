@@ -1,14 +1,16 @@
 """Admission control: no more requests at a time than database connections.
 
-Routes are synchronous: their unit of work is opened in a worker thread,
-which blocks until the pool hands it a connection. With more requests in
-flight than connections, every worker thread can end up blocked in that
-wait while the requests holding the connections wait for a thread to run
-their endpoint — a deadlock that lasts until the pool's timeout (found by
-``make bench`` at 1,000 candidates). So requests queue here, in the event
-loop, where waiting costs no thread: at most ``limit`` are inside the app at
-once, and one that waits longer than ``wait_seconds`` gets a 503 with
-Retry-After instead of a hang. Static files and ``/healthz`` pass freely.
+Every route opens its unit of work in a worker thread (sync routes run
+there; the candidate's async routes send their work there, see
+``invigil.delivery.candidate.Guest``), which blocks until the pool hands it
+a connection. With more requests in flight than connections, every worker
+thread can end up blocked in that wait while the requests holding the
+connections wait for a thread to run their endpoint — a deadlock that lasts
+until the pool's timeout (found by ``make bench`` at 1,000 candidates). So
+requests queue here, in the event loop, where waiting costs no thread: at
+most ``limit`` are inside the app at once, and one that waits longer than
+``wait_seconds`` gets a 503 with Retry-After instead of a hang. Static files
+and ``/healthz`` pass freely.
 """
 
 from __future__ import annotations

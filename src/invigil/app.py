@@ -206,6 +206,13 @@ def create_app(
             request.app.state.services.keys.jwks(), headers={"Cache-Control": "public, max-age=300"}
         )
 
+    # The candidate's routes first: during an exam they carry nearly every
+    # request, and routes are matched in order, one regular expression at a
+    # time (before this, a save was tried against some 130 staff routes). No
+    # other router serves a path under /take/, so the order changes no match.
+    app.include_router(delivery_player.router)
+    app.include_router(evidence_candidate_api.router)
+    app.include_router(delivery_landing.router)
     app.include_router(identity_api.router)
     app.include_router(audit_api.router)
     app.include_router(content_api.router)
@@ -221,9 +228,6 @@ def create_app(
     app.include_router(delivery_pages.router)
     app.include_router(delivery_attempt_pages.router)
     app.include_router(proctoring_review_pages.router)
-    app.include_router(delivery_landing.router)
-    app.include_router(delivery_player.router)
-    app.include_router(evidence_candidate_api.router)
     app.include_router(pages.router)
     # The player's script and styles: served by Invigil itself, never a CDN.
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -24,14 +24,16 @@ recorded) writes its audit entry in the same transaction.
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, text
+from sqlalchemy.orm import defer
 
 from invigil import audit
 from invigil.audit.canonical import canonical_json
@@ -50,6 +52,7 @@ from invigil.security.tokens import new_secret
 log = get_logger(__name__)
 
 BINDING_PREFIX = "ab"
+COOKIE_PREFIX = "invigil_a_"
 DEFAULT_GRACE_SECONDS = 120
 MAX_ITEMS = 500
 # An answer given before the deadline may still be on the wire when it
@@ -82,7 +85,7 @@ class ConsentChanged(Conflict):
 
 def cookie_name(invitation_id: uuid.UUID) -> str:
     """One binding cookie per invitation (it survives a rotated link)."""
-    return f"invigil_a_{invitation_id.hex[:12]}"
+    return f"{COOKIE_PREFIX}{invitation_id.hex[:12]}"
 
 
 def text_sha256(value: str) -> str:
@@ -385,22 +388,55 @@ def require_running(attempt: Attempt) -> None:
         raise NotStarted("the exam has not started yet: start it first")
 
 
+@dataclass(frozen=True)
+class Sheet:
+    """What checking and storing answers needs of an attempt: its clock and
+    the paper's slots (at least those the items name)."""
+
+    attempt_id: uuid.UUID
+    deadline: datetime | None
+    grace_seconds: int
+    questions: int
+    slots: Mapping[int, Mapping[str, Any]]
+
+    @classmethod
+    def of(cls, attempt: Attempt) -> Sheet:
+        paper = attempt.paper
+        return cls(
+            attempt.id, attempt.deadline, attempt.grace_seconds, len(paper), dict(enumerate(paper))
+        )
+
+
 def save(
     uow: UnitOfWork, attempt: Attempt, items: Sequence[Item], now: datetime | None = None
 ) -> Saved:
     """Save a batch of answer items; each gets its own outcome."""
-    import json
+    from invigil.proctoring.pipeline import touch
 
     require_running(attempt)
+    require_few(items)
+    now = now or datetime.now(UTC)
+    saved = store(uow, Sheet.of(attempt), items, now)
+    top = max((it.seq for it in items), default=0)
+    if top > attempt.last_seq:
+        attempt.last_seq = top
+    touch(uow, attempt, now)
+    return saved
+
+
+def require_few(items: Sequence[Item]) -> None:
     if len(items) > MAX_ITEMS:
         raise Invalid(f"send at most {MAX_ITEMS} items at a time")
-    now = now or datetime.now(UTC)
-    paper = attempt.paper
+
+
+def store(uow: UnitOfWork, sheet: Sheet, items: Sequence[Item], now: datetime) -> Saved:
+    """Check each item and write the acceptable ones. The caller holds the
+    running attempt's row locked and keeps ``last_seq`` and ``last_seen_at``."""
     outcomes: dict[int, Outcome] = {}
     best: dict[int, Item] = {}  # slot -> the newest acceptable item of this batch
     late: set[int] = set()
     for item in items:
-        reason = _refusal(attempt, paper, item, now)
+        reason = _refusal(sheet, item, now)
         if reason == "late":
             late.add(item.seq)
         elif reason is not None:
@@ -430,7 +466,7 @@ def save(
         written = set(
             uow.session.execute(
                 _UPSERT,
-                {"tenant": uow.tenant, "attempt": attempt.id, "rows": json.dumps(rows)},
+                {"tenant": uow.tenant, "attempt": sheet.attempt_id, "rows": json.dumps(rows)},
             ).scalars()
         )
     unwritten = [it for it in best.values() if it.index not in written]
@@ -438,7 +474,7 @@ def save(
     if unwritten:
         found = uow.session.execute(
             select(AttemptAnswer.slot, AttemptAnswer.seq).where(
-                AttemptAnswer.attempt_id == attempt.id,
+                AttemptAnswer.attempt_id == sheet.attempt_id,
                 AttemptAnswer.slot.in_([it.index for it in unwritten]),
             )
         )
@@ -449,12 +485,6 @@ def save(
         else:
             status = "duplicate" if stored.get(it.index) == it.seq else "stale"
         outcomes[it.seq] = Outcome(it.seq, status)
-    top = max((it.seq for it in items), default=0)
-    if top > attempt.last_seq:
-        attempt.last_seq = top
-    from invigil.proctoring.pipeline import touch
-
-    touch(uow, attempt, now)
     return Saved([outcomes[it.seq] for it in _unique(items)])
 
 
@@ -468,24 +498,40 @@ def _unique(items: Iterable[Item]) -> list[Item]:
     return out
 
 
-def _refusal(
-    attempt: Attempt, paper: list[dict[str, Any]], item: Item, now: datetime
-) -> str | None:
+def _refusal(sheet: Sheet, item: Item, now: datetime) -> str | None:
     """Why ``item`` is refused, ``"late"`` for an accepted late sync, or None."""
-    if not 0 <= item.index < len(paper):
+    if not 0 <= item.index < sheet.questions:
         return f"there is no question {item.index} on this paper"
-    problem = answers.check(paper[item.index], item.response)
+    problem = answers.check(sheet.slots[item.index], item.response)
     if problem:
         return problem
-    if attempt.deadline is None or now <= attempt.deadline:
+    if sheet.deadline is None or now <= sheet.deadline:
         return None
-    given_in_time = item.client_time is not None and item.client_time <= attempt.deadline
-    grace_end = attempt.deadline + timedelta(seconds=attempt.grace_seconds)
+    given_in_time = item.client_time is not None and item.client_time <= sheet.deadline
+    grace_end = sheet.deadline + timedelta(seconds=sheet.grace_seconds)
     if given_in_time and item.offline and now <= grace_end:
         return "late"
-    if given_in_time and now <= attempt.deadline + IN_FLIGHT:
+    if given_in_time and now <= sheet.deadline + IN_FLIGHT:
         return "late"
     return "the time is up: answers after the deadline are not accepted"
+
+
+@dataclass(frozen=True)
+class Heard:
+    """A running attempt as :func:`invigil.delivery.candidate.heard` found
+    and touched it, in one statement that holds its row until the end of the
+    transaction: what a save or a heartbeat needs, not the whole row."""
+
+    id: uuid.UUID
+    deadline: datetime | None
+    grace_seconds: int
+    last_seq: int
+    events_last_seq: int
+    questions: int
+    slots: Mapping[int, Mapping[str, Any]]
+
+    def sheet(self) -> Sheet:
+        return Sheet(self.id, self.deadline, self.grace_seconds, self.questions, self.slots)
 
 
 def heartbeat(
@@ -504,6 +550,21 @@ def heartbeat(
     if attempt.events_last_seq == 0:
         return []
     return pipeline.evaluate(uow, attempt, now)
+
+
+def heartbeat_heard(uow: UnitOfWork, heard: Heard, now: datetime) -> tuple[str, list[Any]]:
+    """:func:`heartbeat` for an attempt :func:`invigil.delivery.candidate.heard`
+    has already touched (and kept the position of): decide on open episodes.
+    Returns the attempt's status (an action may submit it) and the actions."""
+    from invigil.proctoring import pipeline
+
+    if heard.events_last_seq == 0:
+        return "in_progress", []
+    attempt = uow.session.get(Attempt, (uow.tenant, heard.id), options=[defer(Attempt.paper)])
+    if attempt is None:  # its row is locked by this transaction: impossible
+        raise NotFound(f"attempt {heard.id} was not found")
+    taken = pipeline.evaluate(uow, attempt, now)
+    return attempt.status, taken
 
 
 def answers_of(uow: UnitOfWork, attempt_id: uuid.UUID) -> list[AttemptAnswer]:

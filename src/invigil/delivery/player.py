@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Body, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
 from invigil.content import bodies
 from invigil.content.assemble import Slot
 from invigil.content.models import QuestionVersion
 from invigil.content.paper import candidate_body
-from invigil.delivery import attempts, results
-from invigil.delivery.candidate import Reading, Taking, Viewing, Writing
+from invigil.db.uow import UnitOfWork
+from invigil.delivery import attempts, candidate, results
+from invigil.delivery.candidate import Guest, Guesting, Taking, Viewing, Writing
 from invigil.delivery.landing import RELEASE, disclosure_of, no_store
 from invigil.proctoring import pipeline
 from invigil.web.pages import templates
@@ -168,12 +170,41 @@ class HeartbeatIn(BaseModel):
     position: int | None = Field(default=None, ge=0, le=10_000)
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def _parse(model: type[M], payload: Any) -> M:
+    """The request body as ``model``, checked after the candidate is (FastAPI
+    has parsed the JSON already); a 422 as FastAPI itself would answer."""
+    if payload is None:
+        missing = {"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}
+        raise RequestValidationError([missing])
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+        raise RequestValidationError(errors) from None
+
+
+def _valid(model: type[M], payload: Any) -> M | None:
+    """The body as ``model``, or None when it is not (the general path, which
+    checks the candidate first, answers that)."""
+    try:
+        return model.model_validate(payload)
+    except ValidationError:
+        return None
+
+
 def _clock(t: Taking) -> dict[str, Any]:
+    return _clock_of(t.attempt.deadline, t.attempt.status, t.attempt.last_seq)
+
+
+def _clock_of(deadline: datetime | None, status: str, last_seq: int) -> dict[str, Any]:
     return {
         "server_time": _iso(datetime.now(UTC)),
-        "deadline": _iso(t.attempt.deadline),
-        "status": t.attempt.status,
-        "last_seq": t.attempt.last_seq,
+        "deadline": _iso(deadline),
+        "status": status,
+        "last_seq": last_seq,
     }
 
 
@@ -218,32 +249,74 @@ def done_page(request: Request, t: Taking = Viewing) -> Response:
 
 
 @router.get("/take/{token}/api/state")
-def get_state(t: Taking = Reading) -> JSONResponse:
-    return _json(state(t))
+async def get_state(g: Guest = Guesting) -> JSONResponse:
+    return await g.run(lambda t: _json(state(t)))
 
 
 @router.post("/take/{token}/api/begin")
-def post_begin(t: Taking = Writing) -> JSONResponse:
-    attempts.begin(t.uow, t.attempt, t.version, t.invitation)
-    t.uow.flush()
-    return _json(state(t))
+async def post_begin(g: Guest = Guesting) -> JSONResponse:
+    def work(t: Taking) -> JSONResponse:
+        attempts.begin(t.uow, t.attempt, t.version, t.invitation)
+        t.uow.flush()
+        return _json(state(t))
+
+    return await g.run(work, lock=True)
 
 
 @router.post("/take/{token}/api/answers")
-def post_answers(body: ItemsIn, t: Taking = Writing) -> JSONResponse:
-    saved = attempts.save(t.uow, t.attempt, [i.item() for i in body.items])
-    return _json({"results": [o.json() for o in saved.results], **_clock(t)})
+async def post_answers(g: Guest = Guesting, payload: Any = Body(None)) -> JSONResponse:
+    def fast(uow: UnitOfWork) -> JSONResponse | None:
+        body = _valid(ItemsIn, payload)
+        if body is None or not body.items:
+            return None
+        items = [i.item() for i in body.items]
+        now = datetime.now(UTC)
+        top = max(it.seq for it in items)
+        heard = candidate.heard(
+            uow, g.request, g.token, now=now, top=top, slots=[it.index for it in items]
+        )
+        if heard is None:
+            return None
+        saved = attempts.store(uow, heard.sheet(), items, now)
+        clock = _clock_of(heard.deadline, "in_progress", heard.last_seq)
+        return _json({"results": [o.json() for o in saved.results], **clock})
+
+    def work(t: Taking) -> JSONResponse:
+        body = _parse(ItemsIn, payload)
+        saved = attempts.save(t.uow, t.attempt, [i.item() for i in body.items])
+        return _json({"results": [o.json() for o in saved.results], **_clock(t)})
+
+    return await g.run(work, lock=True, fast=fast)
 
 
 @router.post("/take/{token}/api/heartbeat")
-def post_heartbeat(body: HeartbeatIn, t: Taking = Writing) -> JSONResponse:
-    taken = attempts.heartbeat(t.uow, t.attempt, body.position)
-    warnings = [
+async def post_heartbeat(g: Guest = Guesting, payload: Any = Body(None)) -> JSONResponse:
+    def fast(uow: UnitOfWork) -> JSONResponse | None:
+        body = _valid(HeartbeatIn, payload)
+        if body is None:
+            return None
+        now = datetime.now(UTC)
+        heard = candidate.heard(uow, g.request, g.token, now=now, position=body.position)
+        if heard is None:
+            return None
+        status, taken = attempts.heartbeat_heard(uow, heard, now)
+        clock = _clock_of(heard.deadline, status, heard.last_seq)
+        return _json({**clock, "warnings": _warnings(taken)})
+
+    def work(t: Taking) -> JSONResponse:
+        body = _parse(HeartbeatIn, payload)
+        taken = attempts.heartbeat(t.uow, t.attempt, body.position)
+        return _json({**_clock(t), "warnings": _warnings(taken)})
+
+    return await g.run(work, lock=True, fast=fast)
+
+
+def _warnings(taken: list[Any]) -> list[dict[str, str]]:
+    return [
         {"rule": a.rule_id, "kind": a.kind, "message": a.message}
         for a in taken
         if a.action == "warn"
     ]
-    return _json({**_clock(t), "warnings": warnings})
 
 
 @router.post("/take/{token}/api/events")
@@ -263,10 +336,16 @@ def post_events(body: EventsIn, t: Taking = Writing) -> JSONResponse:
 
 
 @router.post("/take/{token}/api/submit")
-def post_submit(body: ItemsIn, t: Taking = Writing) -> JSONResponse:
-    outcomes: list[dict[str, Any]] = []
-    if t.attempt.status == "in_progress" and body.items:
-        saved = attempts.save(t.uow, t.attempt, [i.item() for i in body.items])
-        outcomes = [o.json() for o in saved.results]
-    attempts.submit(t.uow, t.attempt, "candidate")
-    return _json({"status": t.attempt.status, "done_url": f"{t.base}/done", "results": outcomes})
+async def post_submit(g: Guest = Guesting, payload: Any = Body(None)) -> JSONResponse:
+    def work(t: Taking) -> JSONResponse:
+        body = _parse(ItemsIn, payload)
+        outcomes: list[dict[str, Any]] = []
+        if t.attempt.status == "in_progress" and body.items:
+            saved = attempts.save(t.uow, t.attempt, [i.item() for i in body.items])
+            outcomes = [o.json() for o in saved.results]
+        attempts.submit(t.uow, t.attempt, "candidate")
+        return _json(
+            {"status": t.attempt.status, "done_url": f"{t.base}/done", "results": outcomes}
+        )
+
+    return await g.run(work, lock=True)

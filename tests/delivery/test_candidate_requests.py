@@ -1,0 +1,216 @@
+"""A candidate's saves and heartbeats: one statement serves the plain case
+(``candidate.heard``), the general path everything else. Both must answer and
+store exactly the same; the candidate is checked before the body."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from invigil.db.engine import Database
+from invigil.delivery import attempts, candidate, invitations
+from invigil.delivery.models import Attempt, AttemptAnswer, Invitation
+from invigil.proctoring import pipeline
+from invigil.proctoring.models import ProctoringEvent
+from invigil.settings import Settings
+from tests.conftest import BoundDatabase
+from tests.delivery.factories import kit_for, token_of
+from tests.delivery.test_attempts import begun, browser, invited, item, start
+
+
+def _attempt(db: Database, tenant_id: uuid.UUID, attempt_id: str) -> Attempt:
+    with db.unit_of_work(tenant_id) as uow:
+        return uow.get(Attempt, uuid.UUID(attempt_id))
+
+
+def _move_deadline(db: Database, tenant_id: uuid.UUID, attempt_id: str, ago: int) -> None:
+    with db.unit_of_work(tenant_id) as uow:
+        uow.get(Attempt, uuid.UUID(attempt_id)).deadline = datetime.now(UTC) - timedelta(
+            seconds=ago
+        )
+
+
+def _journey(app: FastAPI, db: BoundDatabase, settings: Settings) -> tuple[list[Any], Any]:
+    """Saves and heartbeats of every kind of outcome; what the browser was
+    told (without the clock's times) and what the database holds after."""
+    made, token = invited(db, settings, time_limit_minutes=10, offline_grace_seconds=120)
+    client, state = begun(app, token)
+    tid, aid = made.invitation.tenant_id, state["attempt_id"]
+    api = f"/take/{token}/api"
+    earlier = (datetime.now(UTC) - timedelta(seconds=60)).isoformat()
+    steps: list[tuple[str, dict[str, Any]]] = [
+        ("heartbeat", {"position": 2}),
+        ("answers", {"items": [item(0, 1, 1), item(2, True, 2, flagged=True, time_ms=700)]}),
+        ("answers", {"items": [item(0, 1, 1)]}),  # duplicate
+        ("answers", {"items": [item(0, 2, 5), item(3, "2", 4), item(3, "3.5", 3)]}),
+        ("answers", {"items": [item(0, 0, 4)]}),  # stale
+        ("answers", {"items": [item(42, 1, 6), item(1, [0, 0], 7)]}),  # rejected
+        ("heartbeat", {"position": 99}),  # off the paper: kept where it was
+        ("heartbeat", {}),
+        ("deadline", {}),
+        ("answers", {"items": [item(4, "x", 8), item(5, "late", 9, offline=True)]}),
+        ("answers", {"items": [item(6, [2, 1, 0], 10, offline=True, client_time=earlier)]}),
+        ("heartbeat", {"position": 1}),
+    ]
+    told = []
+    for path, body in steps:
+        if path == "deadline":
+            _move_deadline(db, tid, aid, ago=30)
+            continue
+        r = client.post(f"{api}/{path}", json=body)
+        assert r.status_code == 200, r.text
+        told.append({k: v for k, v in r.json().items() if k not in ("server_time", "deadline")})
+    a = _attempt(db, tid, aid)
+    with db.unit_of_work(tid) as uow:
+        rows = uow.scalars(select(AttemptAnswer).where(AttemptAnswer.attempt_id == a.id))
+        answers = sorted(
+            (r.slot, r.response, r.seq, r.flagged, r.time_ms, r.late, r.client_time is None)
+            for r in rows
+        )
+    return told, (a.last_seq, a.position, a.status, a.silent_seq, answers)
+
+
+def test_the_one_statement_answers_and_stores_as_the_general_path(
+    app: FastAPI, db: BoundDatabase, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    heard: list[bool] = []
+    real = candidate.heard
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        found = real(*args, **kwargs)
+        heard.append(found is not None)
+        return found
+
+    monkeypatch.setattr(candidate, "heard", spy)
+    fast = _journey(app, db, settings)
+    assert heard and all(heard)  # every step took the one statement
+    monkeypatch.setattr(candidate, "heard", lambda *args, **kwargs: None)
+    general = _journey(app, db, settings)
+    assert fast == general
+    told, (last_seq, position, *_) = fast
+    assert [x["status"] for x in told[4]["results"]] == ["stale"]
+    assert [x["status"] for x in told[8]["results"]] == ["rejected", "rejected"]
+    assert [x["status"] for x in told[9]["results"]] == ["late"]
+    assert last_seq == 10 and position == 1
+
+
+def test_a_heartbeat_keeps_the_position_and_says_the_browser_is_there(
+    app: FastAPI, db: BoundDatabase, settings: Settings
+) -> None:
+    made, token = invited(db, settings)
+    client, state = begun(app, token)
+    tid, aid = made.invitation.tenant_id, state["attempt_id"]
+    before = datetime.now(UTC)
+    beat = client.post(f"/take/{token}/api/heartbeat", json={"position": 3})
+    assert beat.json()["status"] == "in_progress" and beat.json()["warnings"] == []
+    a = _attempt(db, tid, aid)
+    assert a.position == 3 and a.last_seen_at is not None and a.last_seen_at >= before
+    client.post(f"/take/{token}/api/heartbeat", json={"position": 8})  # 8 questions: 0-7
+    assert _attempt(db, tid, aid).position == 3
+
+
+def test_a_browser_heard_again_ends_its_silence(
+    app: FastAPI, db: BoundDatabase, settings: Settings
+) -> None:
+    made, token = invited(db, settings)
+    client, state = begun(app, token)
+    tid, aid = made.invitation.tenant_id, state["attempt_id"]
+    a_id = uuid.UUID(aid)
+    for path, body in (("heartbeat", {}), ("answers", {"items": [item(0, 1, 1)]})):
+        with db.unit_of_work(tid) as uow:
+            uow.get(Attempt, uuid.UUID(aid)).last_seen_at = datetime.now(UTC) - timedelta(
+                minutes=10
+            )
+        assert pipeline.notice_silence(db) >= 1
+        assert _attempt(db, tid, aid).silent_seq is not None
+        assert client.post(f"/take/{token}/api/{path}", json=body).status_code == 200
+        assert _attempt(db, tid, aid).silent_seq is None
+    with db.unit_of_work(tid) as uow:
+        events = uow.scalars(select(ProctoringEvent).order_by(ProctoringEvent.seq.desc()))
+        silence = [("client.silent", "start"), ("client.silent", "end")]
+        assert [(e.kind, e.phase) for e in events if e.attempt_id == a_id] == silence * 2
+
+
+def test_only_the_cookie_named_for_the_invitation_binds(
+    app: FastAPI, db: BoundDatabase, settings: Settings
+) -> None:
+    made, token = invited(db, settings)
+    owner, state = begun(app, token)
+    name = attempts.cookie_name(made.invitation.id)
+    secret = owner.cookies[name]
+    # The right secret under another invitation's cookie name opens nothing.
+    stray = browser(app)
+    stray.cookies.set(attempts.cookie_name(uuid.uuid4()), secret)
+    save = stray.post(f"/take/{token}/api/answers", json={"items": [item(0, 1, 1)]})
+    beat = stray.post(f"/take/{token}/api/heartbeat", json={"position": 2})
+    assert save.status_code == beat.status_code == 401
+    a = _attempt(db, made.invitation.tenant_id, state["attempt_id"])
+    assert a.last_seq == 0 and a.position == 0  # and nothing was written
+    forged = browser(app)
+    forged.cookies.set(name, "ab.forged.value")
+    r = forged.post(f"/take/{token}/api/heartbeat", json={})
+    assert r.status_code == 409 and r.json()["type"].endswith(":in-progress-elsewhere")
+    # A browser holding several invitations' cookies is fine.
+    _, other_token = invited(db, settings)
+    assert start(owner, other_token).status_code == 303
+    assert len([c for c in owner.cookies if c.startswith(attempts.COOKIE_PREFIX)]) == 2
+    ok = owner.post(f"/take/{token}/api/answers", json={"items": [item(0, 1, 1)]})
+    assert ok.json()["results"] == [{"seq": 1, "status": "saved"}]
+
+
+@pytest.mark.parametrize("path", ["answers", "heartbeat", "submit"])
+def test_the_candidate_is_checked_before_the_body(
+    app: FastAPI, db: BoundDatabase, settings: Settings, path: str
+) -> None:
+    _, token = invited(db, settings)
+    owner, _ = begun(app, token)
+    url = f"/take/{token}/api/{path}"
+    bad = {"items": "nope", "position": -1}
+    assert browser(app).post(url, json=bad).status_code == 401
+    refused = owner.post(url, json=bad)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["location"][0] == "body"
+    missing = owner.post(url)
+    assert missing.status_code == 422 and missing.json()["errors"][0]["location"] == ["body"]
+    form = owner.post(url, content=b"items=1", headers={"content-type": "text/plain"})
+    assert form.status_code == 422
+
+
+def test_a_submitted_attempt_takes_no_more_answers(
+    app: FastAPI, db: BoundDatabase, settings: Settings
+) -> None:
+    _, token = invited(db, settings)
+    client, _ = begun(app, token)
+    assert client.post(f"/take/{token}/api/submit", json={}).status_code == 200
+    late = client.post(f"/take/{token}/api/answers", json={"items": [item(0, 1, 1)]})
+    assert late.status_code == 409 and late.json()["type"].endswith(":attempt-closed")
+    assert client.post(f"/take/{token}/api/heartbeat", json={}).json()["status"] == "submitted"
+
+
+def test_a_rotated_or_revoked_link_stops_saves_and_heartbeats_at_once(
+    app: FastAPI, db: BoundDatabase, settings: Settings
+) -> None:
+    made, token = invited(db, settings)
+    client, _ = begun(app, token)
+    tid = made.invitation.tenant_id
+    with db.unit_of_work(tid) as uow:
+        rotated = invitations.rotate(uow, kit_for(settings), made.invitation.id, send_mail=False)
+    new_token = token_of(rotated)
+    unknown = client.post("/take/gl.00000000000000000000000000000000.nothing/api/heartbeat")
+    for path, body in (("answers", {"items": [item(0, 1, 1)]}), ("heartbeat", {})):
+        old = client.post(f"/take/{token}/api/{path}", json=body)
+        assert old.status_code == 404 and old.json()["detail"] == unknown.json()["detail"]
+        # The binding survives the rotation: the same browser goes on with the new link.
+        assert client.post(f"/take/{new_token}/api/{path}", json=body).status_code == 200
+    with db.unit_of_work(tid) as uow:
+        # What links.resolve() reads as revoked, even with the link still live
+        # (invitations.revoke also ends the link).
+        revoked = uow.get(Invitation, made.invitation.id)
+        revoked.status, revoked.revoked_at = "revoked", datetime.now(UTC)
+    for path, body in (("answers", {"items": [item(0, 1, 2)]}), ("heartbeat", {})):
+        assert client.post(f"/take/{new_token}/api/{path}", json=body).status_code == 404
