@@ -4,10 +4,12 @@ every kind of tampering named by `verify`."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection, create_engine, select, text
@@ -361,3 +363,170 @@ def test_the_database_and_python_build_the_same_entry(db: BoundDatabase, tenant_
     assert event.entry == entry_text(
         head, mid, tail, at=event.occurred_at, prev=bytes.fromhex(parsed["prev"]), seq=event.seq
     )
+
+
+# --- several entries in one round trip ------------------------------------------
+
+
+def test_record_many_chains_exactly_as_record_does(db: BoundDatabase, tenant_a: Tenant) -> None:
+    """A batch is that many entries: gapless seqs, each prev the leaf before it,
+    the text the database builds equal to Python's, between single appends."""
+    from invigil.audit.log import entry_parts, entry_text
+
+    with db.unit_of_work(tenant_a.id, Actor("user", "u-5")) as uow:
+        before = audit.record(uow, "x.before", ("x", "0"))
+        batch = audit.record_many(
+            uow,
+            [
+                ("x.one", ("x", "1"), {"n": 1, "note": "é\n"}),
+                ("x.two", ("exam", "e-2"), None),
+                ("x.three", ("x", "3"), {"nested": {"b": [1, 2.5], "a": None}}),
+            ],
+        )
+        after = audit.record(uow, "x.after", ("x", "4"))
+        assert audit.record_many(uow, []) == []
+    chain = [before, *batch, after]
+    assert [e.seq for e in chain] == list(range(before.seq, before.seq + 5))
+    for prev, entry in itertools.pairwise(chain):
+        assert json.loads(entry.entry)["prev"] == prev.leaf_hash.hex()
+        assert entry.leaf_hash == hashlib.sha256(b"\x00" + entry.entry.encode()).digest()
+        assert canonical_json(json.loads(entry.entry)) == entry.entry.encode()
+    assert len({e.occurred_at for e in batch}) == 1  # one statement, one timestamp
+    for e in batch:
+        head, mid, tail = entry_parts(
+            tenant=tenant_a.id,
+            event_id=e.id,
+            actor_kind="user",
+            actor_id="u-5",
+            action=e.action,
+            subject_type=e.subject_type,
+            subject_id=e.subject_id,
+            payload=e.payload,
+        )
+        parsed = json.loads(e.entry)
+        assert e.entry == entry_text(
+            head, mid, tail, at=e.occurred_at, prev=bytes.fromhex(parsed["prev"]), seq=e.seq
+        )
+    with db.unit_of_work(tenant_a.id) as uow:
+        stored = uow.scalars(
+            select(AuditEvent).where(AuditEvent.seq.between(before.seq, after.seq))
+            .order_by(AuditEvent.seq)
+        )  # fmt: skip
+        assert [(s.seq, s.action, s.entry, s.leaf_hash) for s in stored] == [
+            (e.seq, e.action, e.entry, e.leaf_hash) for e in chain
+        ]
+        assert stored[1].payload == {"n": 1, "note": "é\n"} and stored[2].payload == {}
+
+
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        ({"v": float("inf")}, "not a JSON number"),
+        ({"deep": [1, {"v": 1e20}]}, "cannot be represented"),  # read back as a huge int
+    ],
+)
+def test_record_many_refuses_what_record_refuses(
+    db: BoundDatabase, tenant_a: Tenant, bad: dict[str, Any], message: str
+) -> None:
+    """A payload record would refuse fails the whole batch before anything is written."""
+    with pytest.raises(ValueError, match=message), db.unit_of_work(tenant_a.id) as uow:
+        audit.record(uow, "x.bad", ("x", "2"), bad)
+    with db.unit_of_work(tenant_a.id) as uow:
+        before = uow.scalars(select(AuditEvent.seq))
+        with pytest.raises(ValueError, match=message):
+            audit.record_many(uow, [("x.ok", ("x", "1"), {}), ("x.bad", ("x", "2"), bad)])
+        assert uow.scalars(select(AuditEvent.seq)) == before
+
+
+def test_record_many_starts_a_new_tenants_log(owner_conn: Connection, settings: Settings) -> None:
+    """The first entries of a tenant create its head row, as record's do."""
+    tenant_id = uuid.uuid4()
+    owner_conn.execute(
+        text("INSERT INTO tenants (id, slug, name, region) VALUES (:i, :s, 'N', :r)"),
+        {"i": tenant_id, "s": f"t-{tenant_id.hex[:12]}", "r": settings.regions[0]},
+    )
+    owner_conn.exec_driver_sql(f"SET LOCAL ROLE {settings.db_app_role}")
+    uow = UnitOfWork.begin(Session(bind=owner_conn), tenant_id, Actor.system())
+    first = audit.record_many(uow, [("x.a", ("x", "1"), {}), ("x.b", ("x", "2"), {})])
+    assert [e.seq for e in first] == [0, 1]
+    assert json.loads(first[0].entry)["prev"] == GENESIS.hex()
+    assert json.loads(first[1].entry)["prev"] == first[0].leaf_hash.hex()
+    assert audit.record(uow, "x.c", ("x", "3")).seq == 2
+
+
+@pytest.mark.slow
+def test_concurrent_single_and_batched_appends_keep_one_chain(
+    database: Database, settings: Settings, keys: Keys
+) -> None:
+    """Batches and single appends racing on one tenant's head row: every entry
+    lands once, gapless, chained, and the log verifies (also offline)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    tenant = make_tenant(database, settings)
+    db = Database.connect(database.urls, pool_size=6, max_overflow=0)
+
+    def writer(n: int) -> None:
+        for i in range(12):
+            with db.unit_of_work(tenant.id, Actor("user", f"w{n}")) as uow:
+                if (n + i) % 2:
+                    audit.record(uow, "x.single", ("x", f"{n}-{i}"), {"i": i})
+                else:
+                    entries = [
+                        ("x.batch", ("x", f"{n}-{i}-{k}"), {"k": k}) for k in range(1 + i % 4)
+                    ]
+                    audit.record_many(uow, entries)
+
+    try:
+        with ThreadPoolExecutor(6) as pool:
+            list(pool.map(writer, range(6)))
+    finally:
+        db.dispose()
+    seal(database, tenant, keys)
+    with database.unit_of_work(tenant.id) as uow:
+        report = service.verify_tenant(uow, keys.audit)
+        seqs = uow.scalars(select(AuditEvent.seq).order_by(AuditEvent.seq))
+        data = service.export(uow, keys.audit, tenant.slug)
+    assert report.ok, report.problems
+    expected = 1 + sum(1 if (n + i) % 2 else 1 + i % 4 for n in range(6) for i in range(12))
+    assert seqs == list(range(expected))
+    assert verify_export(json.loads(json.dumps(data, default=str))).ok
+
+
+@pytest.mark.slow
+def test_a_batch_that_waited_for_the_head_row_chains_on_what_it_waited_for(
+    database: Database, settings: Settings, keys: Keys
+) -> None:
+    """The head row is locked by a transaction that appended; a batch waits
+    for it, then must build on that append, not on what it saw when it began."""
+    import threading
+    import time
+
+    tenant = make_tenant(database, settings)
+    holding, done = threading.Event(), threading.Event()
+    results: list[list[AuditEvent]] = []
+
+    def batch() -> None:
+        holding.wait()
+        with database.unit_of_work(tenant.id) as uow:
+            results.append(
+                audit.record_many(uow, [("x.b1", ("x", "b1"), {}), ("x.b2", ("x", "b2"), {})])
+            )
+        done.set()
+
+    thread = threading.Thread(target=batch)
+    thread.start()
+    with database.unit_of_work(tenant.id) as uow:
+        first = audit.record(uow, "x.a", ("x", "a"))
+        holding.set()
+        time.sleep(0.5)  # the batch is now waiting on the head row
+        assert not done.is_set()
+    thread.join(10)
+    (b1, b2) = results[0]
+    assert (b1.seq, b2.seq) == (first.seq + 1, first.seq + 2)
+    assert json.loads(b1.entry)["prev"] == first.leaf_hash.hex()
+    seal(database, tenant, keys)
+    with database.unit_of_work(tenant.id) as uow:
+        assert service.verify_tenant(uow, keys.audit).ok
+        audit.record(uow, "x.c", ("x", "c"))
+    with database.unit_of_work(tenant.id) as uow:
+        assert service.verify_tenant(uow, keys.audit).ok

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from invigil.proctoring.engine import needed, reach, timed
 from invigil.proctoring.policy import (
     PRESETS,
     Decision,
@@ -476,3 +477,112 @@ def test_more_time_or_more_episodes_never_take_a_decision_back(
     assert base <= keys(decide(p, episodes, at(now + later), set()))
     more = episodes + episodes_of(extra, [100 + i for i in range(len(extra))])
     assert base <= keys(decide(p, more, at(now), set()))
+
+
+# --- deciding on part of the stream -------------------------------------------------
+
+
+def seqs(episodes: list[Episode]) -> list[int]:
+    return sorted(e.seq for e in episodes)
+
+
+def test_reach_is_the_longest_window_none_without_one_zero_when_counting_one() -> None:
+    p = policy(
+        {"kind": "tab.hidden", "count": 3, "window_seconds": 60},
+        {"kind": "tab.hidden", "count": 2, "window_seconds": 600},
+        {"kind": "tab.hidden"},
+        {"kind": "focus.lost", "min_duration_seconds": 5},
+        {"kind": "clipboard.copy", "count": 3},
+    )
+    assert reach(p, "tab.hidden") == timedelta(seconds=600)
+    assert reach(p, "focus.lost") == timedelta(0)
+    assert reach(p, "clipboard.copy") is None
+    assert timed(p) == {"focus.lost"}
+    strict = PRESETS["strict"]
+    assert timed(strict) == {"face.none", "fullscreen.exit"}
+    assert reach(strict, "fullscreen.exit") is None  # left 3 times, in the whole attempt
+    assert reach(strict, "focus.lost") == timedelta(minutes=10)
+
+
+def test_needed_reads_a_kind_back_as_far_as_its_rules_look() -> None:
+    p = policy(
+        {"kind": "tab.hidden", "count": 2, "window_seconds": 10},
+        {"kind": "clipboard.copy"},
+    )
+    history = [
+        closed(1, "tab.hidden", 0, 1),
+        closed(2, "tab.hidden", 20, 21),
+        instant(3, "clipboard.copy", 22),
+        closed(4, "tab.hidden", 25, 26),
+        closed(5, "focus.lost", 26, 27),  # no rule
+        closed(6, "tab.hidden", 30, 31),
+    ]
+    assert seqs(needed(p, history, {6})) == [2, 4, 6]  # back 10 s from 30, inclusive
+    assert seqs(needed(p, history, {3})) == [3]  # one copy counts alone
+    assert needed(p, history, {5}) == []  # nothing to decide
+    assert needed(p, history, set(), {4}) == []  # an end changes nothing without a duration
+
+
+def test_needed_reads_a_whole_kind_when_a_rule_counts_over_the_attempt() -> None:
+    p = policy({"kind": "clipboard.copy", "count": 3})
+    history = [instant(i, "clipboard.copy", 100 * i) for i in range(1, 6)]
+    assert seqs(needed(p, history, {5})) == [1, 2, 3, 4, 5]
+
+
+def test_needed_follows_open_and_ended_episodes_of_kinds_with_a_duration() -> None:
+    p = policy({"kind": "face.none", "min_duration_seconds": 30}, {"kind": "tab.hidden"})
+    history = [
+        opened(1, "face.none", 0),  # may reach 30 s whenever the server decides
+        closed(2, "face.none", 100, 140),
+        closed(3, "face.none", 200, 201),
+        closed(4, "tab.hidden", 300, 301),
+    ]
+    assert seqs(needed(p, history, set())) == [1, 2, 3]  # a heartbeat: from the open one on
+    closed_first = [closed(1, "face.none", 0, 5), *history[1:]]
+    assert seqs(needed(p, closed_first, set(), {2})) == [2, 3]  # its end arrived
+    assert needed(p, closed_first, set()) == []
+
+
+@st.composite
+def streams(draw: st.DrawFn) -> tuple[Policy, list[tuple[datetime, Episode]], list[datetime]]:
+    """A policy, messages as the server receives them (late ones too, and ends
+    of another kind that leave an episode open again) and times it decides
+    without a message."""
+    p, episodes = draw(scenarios())
+    latency = draw(st.lists(st.integers(0, 30), min_size=len(episodes), max_size=len(episodes)))
+    messages = messages_of(episodes, latency)
+    for e in episodes:
+        if e.ended_at is not None and not e.instant and draw(st.booleans()):
+            reopened = e.ended_at + timedelta(seconds=draw(st.integers(0, 40)))
+            messages.append((reopened, Episode(e.seq, e.kind, e.started_at, None)))
+    messages.sort(key=lambda m: m[0])
+    ticks = [at(t) for t in draw(st.lists(st.integers(0, 150), max_size=8))]
+    return p, messages, ticks
+
+
+@settings(max_examples=300)
+@given(streams())
+def test_deciding_on_the_needed_episodes_takes_every_decision_a_full_read_does(
+    stream: tuple[Policy, list[tuple[datetime, Episode]], list[datetime]],
+) -> None:
+    """At each batch and tick, decide over needed() == decide over everything
+    (with the same pairs fired before): the pipeline's bounded reads lose and
+    add nothing."""
+    p, messages, ticks = stream
+    state: dict[int, Episode] = {}
+    fired: set[tuple[str, int]] = set()
+    taken: list[Decision] = []
+    for now in sorted({t for t, _ in messages} | set(ticks)):
+        new: set[int] = set()
+        ended: set[int] = set()
+        for t, e in messages:
+            if t == now:
+                (ended if e.seq in state else new).add(e.seq)
+                state[e.seq] = e
+        everything = list(state.values())
+        full = decide(p, everything, now, fired)
+        part = needed(p, everything, new, ended)
+        assert decide(p, part, now, fired) == full
+        fired |= keys(full)
+        taken += full
+    assert replay(p, messages, ticks) == taken  # and the explanation replays them

@@ -420,6 +420,7 @@ def test_the_snapshot_metadata_is_stored_and_the_check_queued_with_it(
         "reason": "event",
         "event_seq": 4,
         "faces": 1,
+        "ref": None,
     }
     sid = uuid.UUID(body["snapshot"]["id"])
     with db.unit_of_work(standard.tenant_id) as uow:
@@ -592,3 +593,28 @@ def test_the_worker_re_checks_a_snapshot(
             text("SELECT status FROM procrastinate_jobs WHERE id = :id"), {"id": job_id}
         ).scalar()
     assert status == "succeeded"
+
+
+def test_a_snapshot_sent_again_under_its_ref_is_stored_once(
+    db: BoundDatabase, standard: Candidate
+) -> None:
+    ref = str(uuid.uuid4())
+    first = standard.snapshot(snapshots.one_face(), ref=ref, faces=1)
+    assert first.status_code == 201, first.text
+    again = standard.snapshot(snapshots.one_face(), ref=ref, faces=1)
+    assert again.status_code == 200, again.text
+    assert again.json()["id"] == first.json()["id"]
+    assert again.json()["snapshot"] == first.json()["snapshot"]
+    assert first.json()["snapshot"]["ref"] == ref
+    other = standard.snapshot(snapshots.one_face(), ref=str(uuid.uuid4()), faces=1)
+    assert other.status_code == 201 and other.json()["id"] != first.json()["id"]
+    with db.unit_of_work(standard.tenant_id) as uow:
+        stored = uow.scalars(select(Snapshot).where(Snapshot.attempt_id == standard.attempt_id))
+        assert len(stored) == 2
+        objects = uow.session.execute(
+            text("SELECT count(*) FROM evidence_objects WHERE subject_id = :a"),
+            {"a": str(standard.attempt_id)},
+        ).scalar()
+        assert objects == 2
+    bad = standard.snapshot(snapshots.one_face(), ref="not-a-uuid")
+    assert bad.status_code == 422

@@ -10,9 +10,11 @@ library and ``cryptography``: auditors can use them without the database.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from invigil.audit.log import Entry
     from invigil.audit.models import AuditEvent
     from invigil.db.uow import UnitOfWork
 
@@ -26,4 +28,12 @@ def record(
     return append(uow, action, subject, payload)
 
 
-__all__ = ["record"]
+def record_many(uow: UnitOfWork, entries: Sequence[Entry]) -> list[AuditEvent]:
+    """Append several (action, subject, payload) entries in one round trip, in
+    order, in the caller's transaction (see ``invigil.audit.log``)."""
+    from invigil.audit.log import record_many as append_many
+
+    return append_many(uow, entries)
+
+
+__all__ = ["record", "record_many"]

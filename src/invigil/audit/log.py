@@ -1,6 +1,8 @@
 """Appending to the audit log, in the caller's transaction.
 
-``record(uow, action, subject, payload)`` is the only way in. The entry is
+``record(uow, action, subject, payload)`` is the way in; ``record_many``
+appends several entries in one statement, exactly as that many ``record``
+calls would (bar the shared timestamp). The entry is
 an RFC 8785 canonical JSON document: version, tenant, sequence number,
 database-clock timestamp, actor, action, subject, payload and the previous
 entry's leaf hash (a chain that pinpoints the first altered entry). Its leaf
@@ -11,7 +13,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -48,6 +51,51 @@ _APPEND = """
            %(subject_type)s, %(subject_id)s, CAST(%(payload)s AS jsonb),
            audit_entry(%(head)s, last_at, last_prev, seq, %(mid)s, %(tail)s), last_leaf
     FROM head
+    RETURNING seq, occurred_at, entry, leaf_hash
+    """
+# Several entries in one statement, built and hashed by the same functions:
+# lock the head row (FOR UPDATE waits for a concurrent append and then reads
+# its result, as the UPDATE above does), chain the entries in order (each
+# "prev" is the leaf before it), move the head past the last one, insert them
+# all. They share the statement's timestamp.
+_APPEND_MANY = """
+    WITH RECURSIVE items AS (
+      SELECT * FROM json_to_recordset(%(items)s::json)
+        AS i(n bigint, head text, mid text, tail text, id uuid, action text, subject_type text,
+             subject_id text, payload text)
+    ),
+    head AS (
+      SELECT h.next_seq, coalesce(h.last_leaf, %(genesis)s) AS leaf, statement_timestamp() AS at
+      FROM audit_heads AS h WHERE h.tenant_id = %(tenant)s
+      FOR UPDATE
+    ),
+    chain (n, seq, prev, entry, leaf) AS (
+      SELECT 0::bigint, head.next_seq - 1, NULL::bytea, NULL::text, head.leaf FROM head
+      UNION ALL
+      SELECT c.n + 1, c.seq + 1, c.leaf, e.entry, audit_leaf(e.entry)
+      FROM chain AS c
+      JOIN items AS i ON i.n = c.n + 1
+      CROSS JOIN head
+      CROSS JOIN LATERAL (
+        SELECT audit_entry(i.head, head.at, c.leaf, c.seq + 1, i.mid, i.tail) AS entry
+      ) AS e
+    ),
+    last AS (SELECT seq, prev, leaf FROM chain WHERE n > 0 ORDER BY n DESC LIMIT 1),
+    moved AS (
+      UPDATE audit_heads AS h SET
+        next_seq = last.seq + 1,
+        last_prev = last.prev,
+        last_at = head.at,
+        last_leaf = last.leaf
+      FROM last, head
+      WHERE h.tenant_id = %(tenant)s
+    )
+    INSERT INTO audit_events (tenant_id, seq, id, occurred_at, actor_kind, actor_id, action,
+                              subject_type, subject_id, payload, entry, leaf_hash)
+    SELECT %(tenant)s, c.seq, i.id, head.at, %(actor_kind)s, %(actor_id)s, i.action,
+           i.subject_type, i.subject_id, CAST(i.payload AS jsonb), c.entry, c.leaf
+    FROM chain AS c JOIN items AS i ON i.n = c.n CROSS JOIN head
+    ORDER BY c.n
     RETURNING seq, occurred_at, entry, leaf_hash
     """
 # A tenant's first entry creates its head row (then the append runs again).
@@ -103,16 +151,27 @@ def entry_parts(
 ) -> tuple[str, str, str]:
     """The canonical text of an entry around the three values the database
     decides: ``head`` + at + ``mid`` + prev + '","seq":' + seq + ``tail``."""
-    c = canonical_json
-    head = (
-        b'{"action":'
-        + c(action)
-        + b',"actor":'
-        + c({"kind": actor_kind, "id": actor_id})
-        + b',"at":"'
+    return (
+        _head(action, actor_kind, actor_id),
+        _mid(event_id, canonical_json(payload)),
+        _tail(subject_type, subject_id, tenant),
     )
-    mid = b'","id":' + c(str(event_id)) + b',"payload":' + c(payload) + b',"prev":"'
-    tail = (
+
+
+def _head(action: str, actor_kind: str, actor_id: str) -> str:
+    actor = canonical_json({"kind": actor_kind, "id": actor_id})
+    return (b'{"action":' + canonical_json(action) + b',"actor":' + actor + b',"at":"').decode()
+
+
+def _mid(event_id: uuid.UUID, payload: bytes) -> str:
+    """``payload``: the payload as canonical JSON."""
+    ident = canonical_json(str(event_id))
+    return (b'","id":' + ident + b',"payload":' + payload + b',"prev":"').decode()
+
+
+def _tail(subject_type: str, subject_id: str, tenant: uuid.UUID) -> str:
+    c = canonical_json
+    return (
         b',"subject":'
         + c({"type": subject_type, "id": subject_id})
         + b',"tenant":'
@@ -120,8 +179,7 @@ def entry_parts(
         + b',"v":'
         + c(ENTRY_VERSION)
         + b"}"
-    )
-    return head.decode(), mid.decode(), tail.decode()
+    ).decode()
 
 
 def entry_text(head: str, mid: str, tail: str, *, at: datetime, prev: bytes, seq: int) -> str:
@@ -130,61 +188,164 @@ def entry_text(head: str, mid: str, tail: str, *, at: datetime, prev: bytes, seq
     return f'{head}{timestamp(at)}{mid}{prev.hex()}","seq":{seq}{tail}'
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """An entry before the database decides its time, position and chain link."""
+
+    event_id: uuid.UUID
+    action: str
+    subject_type: str
+    subject_id: str
+    payload: Any
+    encoded: str
+    head: str
+    mid: str
+    tail: str
+
+
+def _prepare(
+    uow: UnitOfWork,
+    action: str,
+    subject: object,
+    payload: Mapping[str, Any] | None,
+    heads: dict[str, str] | None = None,
+    tails: dict[tuple[str, str], str] | None = None,
+) -> _Prepared:
+    """The entry's parts; ``heads`` and ``tails`` keep those of a batch that
+    repeat (same action, same subject)."""
+    subject_type, subject_id = subject_of(subject)
+    body = jsonable(payload or {})
+    encoded = canonical_json(body)
+    if _has_float(body) and canonical_json(json.loads(encoded)) != encoded:
+        raise ValueError(f"audit payload for {action} does not survive a JSON round trip")
+    event_id = uuid.uuid4()
+    heads = {} if heads is None else heads
+    tails = {} if tails is None else tails
+    head = heads.get(action)
+    if head is None:
+        head = heads[action] = _head(action, uow.actor.kind, uow.actor.id)
+    tail = tails.get((subject_type, subject_id))
+    if tail is None:
+        tail = tails[subject_type, subject_id] = _tail(subject_type, subject_id, uow.tenant)
+    return _Prepared(
+        event_id,
+        action,
+        subject_type,
+        subject_id,
+        body,
+        encoded.decode(),
+        head,
+        _mid(event_id, encoded),
+        tail,
+    )
+
+
+def _has_float(value: Any) -> bool:
+    """Whether a payload holds a float: only a float can fail to come back
+    from its canonical JSON as itself (1e20 is written 100000000000000000000
+    and read back as an int too large for JSON, which canonical_json refuses).
+    Strings, ints in range, booleans, null, lists and objects of them always
+    do, so the round trip is checked only for payloads with floats."""
+    if isinstance(value, float):
+        return True
+    if isinstance(value, dict):
+        return any(_has_float(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_float(v) for v in value)
+    return False
+
+
+def _event(uow: UnitOfWork, p: _Prepared, row: Sequence[Any]) -> AuditEvent:
+    seq, occurred_at, entry, leaf = row
+    return AuditEvent(
+        tenant_id=uow.tenant,
+        seq=seq,
+        id=p.event_id,
+        occurred_at=occurred_at,
+        actor_kind=uow.actor.kind,
+        actor_id=uow.actor.id,
+        action=p.action,
+        subject_type=p.subject_type,
+        subject_id=p.subject_id,
+        payload=p.payload,
+        entry=entry,
+        leaf_hash=bytes(leaf),
+    )
+
+
+def _cursor(uow: UnitOfWork) -> Any:
+    # The driver's cursor directly: this runs inside every audited change, and
+    # SQLAlchemy's per-call statement handling would cost more than the append.
+    return uow.session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+
+
 def record(
     uow: UnitOfWork, action: str, subject: object, payload: Mapping[str, Any] | None = None
 ) -> AuditEvent:
     """Append one entry in the caller's transaction; it commits or rolls back
     with the change it describes."""
-    subject_type, subject_id = subject_of(subject)
-    body = jsonable(payload or {})
-    encoded = canonical_json(body)
-    if canonical_json(json.loads(encoded)) != encoded:  # e.g. a float too large to stay one
-        raise ValueError(f"audit payload for {action} does not survive a JSON round trip")
-    event_id, kind, actor_id = uuid.uuid4(), uow.actor.kind, uow.actor.id
-    head, mid, tail = entry_parts(
-        tenant=uow.tenant,
-        event_id=event_id,
-        actor_kind=kind,
-        actor_id=actor_id,
-        action=action,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        payload=body,
-    )
+    p = _prepare(uow, action, subject, payload)
     params = {
         "tenant": uow.tenant,
         "genesis": GENESIS,
-        "head": head,
-        "mid": mid,
-        "tail": tail,
-        "payload": encoded.decode(),
-        "id": event_id,
-        "actor_kind": kind,
-        "actor_id": actor_id,
-        "action": action,
-        "subject_type": subject_type,
-        "subject_id": subject_id,
+        "head": p.head,
+        "mid": p.mid,
+        "tail": p.tail,
+        "payload": p.encoded,
+        "id": p.event_id,
+        "actor_kind": uow.actor.kind,
+        "actor_id": uow.actor.id,
+        "action": p.action,
+        "subject_type": p.subject_type,
+        "subject_id": p.subject_id,
     }
-    # The driver's cursor directly: this runs inside every audited change, and
-    # SQLAlchemy's per-call statement handling would cost more than the append.
-    cursor = uow.session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor = _cursor(uow)
     row = cursor.execute(_APPEND, params).fetchone()
     if row is None:
         cursor.execute(_START, {"tenant": uow.tenant})
         row = cursor.execute(_APPEND, params).fetchone()
     assert row is not None
-    seq, occurred_at, entry, leaf = row
-    return AuditEvent(
-        tenant_id=uow.tenant,
-        seq=seq,
-        id=event_id,
-        occurred_at=occurred_at,
-        actor_kind=kind,
-        actor_id=actor_id,
-        action=action,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        payload=body,
-        entry=entry,
-        leaf_hash=bytes(leaf),
-    )
+    return _event(uow, p, row)
+
+
+Entry = tuple[str, object, Mapping[str, Any] | None]  # action, subject, payload
+
+
+def record_many(uow: UnitOfWork, entries: Sequence[Entry]) -> list[AuditEvent]:
+    """Append ``entries`` in this order, in one round trip: the same entries,
+    sequence numbers and chain as one :func:`record` call each, except that
+    they share one timestamp (the statement's)."""
+    heads: dict[str, str] = {}
+    tails: dict[tuple[str, str], str] = {}
+    prepared = [_prepare(uow, a, s, p, heads, tails) for a, s, p in entries]
+    if not prepared:
+        return []
+    items = [
+        {
+            "n": n,
+            "head": p.head,
+            "mid": p.mid,
+            "tail": p.tail,
+            "id": str(p.event_id),
+            "action": p.action,
+            "subject_type": p.subject_type,
+            "subject_id": p.subject_id,
+            "payload": p.encoded,
+        }
+        for n, p in enumerate(prepared, start=1)
+    ]
+    params = {
+        "tenant": uow.tenant,
+        "genesis": GENESIS,
+        "items": json.dumps(items),
+        "actor_kind": uow.actor.kind,
+        "actor_id": uow.actor.id,
+    }
+    cursor = _cursor(uow)
+    rows = cursor.execute(_APPEND_MANY, params).fetchall()
+    if not rows:
+        cursor.execute(_START, {"tenant": uow.tenant})
+        rows = cursor.execute(_APPEND_MANY, params).fetchall()
+    assert len(rows) == len(prepared)
+    rows.sort(key=lambda r: r[0])
+    return [_event(uow, p, row) for p, row in zip(prepared, rows, strict=True)]

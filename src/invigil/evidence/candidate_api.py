@@ -42,7 +42,7 @@ from invigil.evidence.models import EvidenceObject
 from invigil.evidence.service import ATTEMPT, Evidence
 from invigil.evidence.uploads import MAX_CHUNK
 from invigil.proctoring import capture
-from invigil.proctoring.models import RecordingSegment
+from invigil.proctoring.models import RecordingSegment, Snapshot
 
 router = APIRouter(prefix="/take/{token}/api", include_in_schema=False)
 
@@ -221,33 +221,30 @@ def upload_evidence(
     reason: Annotated[Literal["periodic", "event", "start"], Query()] = "periodic",
     event_seq: Annotated[int | None, Query(ge=1)] = None,
     faces: Annotated[int | None, Query(ge=0, le=capture.MAX_FACES)] = None,
+    ref: Annotated[uuid.UUID | None, Query()] = None,
     t: Taking = Reading,
 ) -> JSONResponse:
     """Store one snapshot or ID photo from the raw body. A snapshot's query
     says when it was taken, why, and the browser's face count; the server
-    re-checks it in a job queued in this transaction."""
+    re-checks it in a job queued in this transaction. A snapshot sent again
+    under its ``ref`` answers 200 with the one stored, and stores nothing."""
     k = _single_shot_kind(kind)
     _check_open(t.attempt, k.name)
-    meta = capture.SnapshotMeta(taken_at, reason, event_seq, faces)
+    meta = capture.SnapshotMeta(taken_at, reason, event_seq, faces, ref)
     if k.name == "snapshot":
         capture.check_meta(meta)  # before a byte is stored
+        if (known := capture.stored_snapshot(t.uow, t.attempt, ref)) is not None:
+            return _again(t, known)
     _refuse_declared_length(
         request,
         k.max_size,
         TooLarge(f"a {k.name} may be at most {k.max_size // MiB} MiB", max_size=k.max_size),
     )
     evidence = _evidence(request)
-    subject_type, subject_id = _subject(t)
-    obj = service.store(
-        t.uow,
-        evidence,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        kind_name=k.name,
-        data=_body(request),
-        # the attempt's lock before the audit log's, as saves and events take them
-        before_record=lambda: _hold_open(t, k.name),
-    )
+    try:
+        obj = _store_single(t, request, evidence, k, meta)
+    except _SentBefore as again:
+        return _again(t, again.snapshot)
     try:
         snapshot = (
             capture.record_snapshot(t.uow, t.attempt, obj, meta) if k.name == "snapshot" else None
@@ -258,14 +255,55 @@ def upload_evidence(
         raise
     out = _stored(obj)
     if snapshot is not None:
-        out["snapshot"] = {
-            "id": str(snapshot.id),
-            "taken_at": _time(snapshot.taken_at),
-            "reason": snapshot.reason,
-            "event_seq": snapshot.event_seq,
-            "faces": snapshot.client_faces,
-        }
+        out["snapshot"] = _snapshot(snapshot)
     return _json(out, 201)
+
+
+def _store_single(
+    t: Taking, request: Request, evidence: Evidence, k: Kind, meta: capture.SnapshotMeta
+) -> EvidenceObject:
+    subject_type, subject_id = _subject(t)
+    return service.store(
+        t.uow,
+        evidence,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        kind_name=k.name,
+        data=_body(request),
+        # the attempt's lock before the audit log's, as saves and events take them
+        before_record=lambda: _before_record(t, k.name, meta),
+    )
+
+
+class _SentBefore(Exception):
+    """A racing upload of the same ``ref`` was stored first."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+
+
+def _before_record(t: Taking, kind_name: str, meta: capture.SnapshotMeta) -> None:
+    _hold_open(t, kind_name)
+    if kind_name == "snapshot" and meta.ref is not None:
+        known = capture.hold_ref(t.uow, t.attempt, meta.ref)
+        if known is not None:
+            raise _SentBefore(known)  # the bytes just stored go again
+
+
+def _again(t: Taking, snapshot: Snapshot) -> JSONResponse:
+    obj = t.uow.get(EvidenceObject, snapshot.object_id, label="evidence object")
+    return _json(_stored(obj) | {"snapshot": _snapshot(snapshot)}, 200)
+
+
+def _snapshot(snapshot: Snapshot) -> dict[str, Any]:
+    return {
+        "id": str(snapshot.id),
+        "taken_at": _time(snapshot.taken_at),
+        "reason": snapshot.reason,
+        "event_seq": snapshot.event_seq,
+        "faces": snapshot.client_faces,
+        "ref": str(snapshot.client_ref) if snapshot.client_ref else None,
+    }
 
 
 # --- chunked, resumable: recordings ----------------------------------------

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from invigil import audit
@@ -36,6 +36,7 @@ class SnapshotMeta:
     reason: str = "periodic"
     event_seq: int | None = None  # the face event that prompted it
     faces: int | None = None  # what the browser's detector counted then
+    ref: uuid.UUID | None = None  # the browser's own id for it: stored once
 
 
 def check_meta(meta: SnapshotMeta, now: datetime | None = None) -> None:
@@ -77,6 +78,7 @@ def record_snapshot(
         reason=meta.reason,
         event_seq=meta.event_seq,
         client_faces=meta.faces,
+        client_ref=meta.ref,
     )
     uow.add(snapshot)
     uow.flush()
@@ -87,6 +89,24 @@ def record_snapshot(
         delay = min(max((ready - now).total_seconds(), 0.0), settle)
     recheck.defer(uow, snapshot, delay)
     return snapshot
+
+
+def stored_snapshot(uow: UnitOfWork, attempt: Attempt, ref: uuid.UUID | None) -> Snapshot | None:
+    """The snapshot the browser already sent under ``ref``, if any."""
+    if ref is None:
+        return None
+    return uow.scalar(
+        select(Snapshot).where(Snapshot.attempt_id == attempt.id, Snapshot.client_ref == ref)
+    )
+
+
+def hold_ref(uow: UnitOfWork, attempt: Attempt, ref: uuid.UUID) -> Snapshot | None:
+    """Serialise two uploads of one ``ref`` (until commit), then say whether
+    one of them is stored already."""
+    uow.session.execute(
+        select(func.pg_advisory_xact_lock(func.hashtextextended(f"{attempt.id}/{ref}", 0)))
+    )
+    return stored_snapshot(uow, attempt, ref)
 
 
 def _attempt_object(uow: UnitOfWork, attempt: Attempt, object_id: uuid.UUID) -> EvidenceObject:

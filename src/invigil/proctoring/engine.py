@@ -11,6 +11,18 @@ episode before it that ever will has already qualified, and counts only
 grow as episodes arrive. (A browser's end time earlier than the server's
 clock when it was judged open can make an episode fire while open that
 would not have fired judged at its end: the server acts on what it knows.)
+
+Deciding on part of the stream (:func:`needed`): the server need not read
+every episode each time. A rule's verdict on an episode depends only on the
+episodes of its kind that started at most its window before it (all of them
+for a count without a window), and on the time only through open episodes
+of kinds with a minimum duration. Read, per kind, every episode that started
+no earlier than that reach before the earliest episode that is new, has
+ended (kinds with a minimum duration) or is still open (same), and
+:func:`decide` gives the same new decisions as over the whole stream: the
+read episodes are the latest of their kind, so a verdict reached on them is
+the whole stream's, and the verdicts on earlier episodes, which may come out
+short, cannot have changed since the last decision, which took them.
 """
 
 from __future__ import annotations
@@ -122,6 +134,58 @@ def _fires(
         if i - first + 1 >= rule.count:
             counted = qualifying[i - rule.count + 1 : i + 1]
             out.append((episode, tuple(e.seq for e in counted)))
+    return out
+
+
+def reach(policy: Policy, kind: str) -> timedelta | None:
+    """How far before an episode of ``kind`` its rules look: the longest
+    window among them, zero when each counts one episode, None when one
+    counts over the whole attempt."""
+    out = ZERO
+    for rule in policy.rules_for(kind):
+        if rule.count > 1:
+            if rule.window_seconds is None:
+                return None
+            out = max(out, timedelta(seconds=rule.window_seconds))
+    return out
+
+
+def timed(policy: Policy) -> frozenset[str]:
+    """The kinds with a minimum-duration rule: their open episodes change
+    verdicts as time passes, and an end can change them."""
+    return frozenset(r.kind for r in policy.rules if r.min_duration_seconds > 0)
+
+
+def needed(
+    policy: Policy, episodes: Sequence[Episode], new: Set[int], ended: Set[int] = frozenset()
+) -> list[Episode]:
+    """The episodes :func:`decide` must see to take every new decision, when
+    the decisions on ``episodes`` were taken before the episodes ``new``
+    arrived and those ``ended`` got their end (seqs) and some time passed.
+
+    Per kind with a rule: the earliest start among the kind's new episodes,
+    its ended ones (if the kind is :func:`timed`) and its open ones (same);
+    then every episode of the kind from its :func:`reach` before that on.
+    """
+    slow = timed(policy)
+    earliest: dict[str, datetime] = {}
+    for e in episodes:
+        moved = e.seq in new or (
+            e.kind in slow and (e.seq in ended or (e.ended_at is None and not e.instant))
+        )
+        if moved and (e.kind not in earliest or e.started_at < earliest[e.kind]):
+            earliest[e.kind] = e.started_at
+    since: dict[str, datetime | None] = {}
+    for kind, first in earliest.items():
+        if policy.rules_for(kind):
+            back = reach(policy, kind)
+            since[kind] = None if back is None else first - back
+    out = []
+    for e in episodes:
+        if e.kind in since:
+            bound = since[e.kind]
+            if bound is None or e.started_at >= bound:
+                out.append(e)
     return out
 
 

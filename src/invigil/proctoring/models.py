@@ -1,5 +1,6 @@
 """Proctoring tables: events and the actions taken (0010); snapshots,
-recording segments and review decisions (0011)."""
+recording segments and review decisions (0011); indexes for bounded reads
+(0012); the browser's reference of a snapshot (0013)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, REAL, UUID
 from sqlalchemy.orm import Mapped, mapped_column
@@ -38,6 +40,23 @@ class ProctoringEvent(Base):
     __table_args__ = (
         ForeignKeyConstraint(
             ["tenant_id", "attempt_id"], ["attempts.tenant_id", "attempts.id"], ondelete="RESTRICT"
+        ),
+        # Deciding reads episodes of some kinds from a moment on, and their ends (0012).
+        Index(
+            "ix_proctoring_events_kind",
+            "tenant_id",
+            "attempt_id",
+            "kind",
+            "at",
+            postgresql_where=text("phase <> 'end'"),
+        ),
+        Index(
+            "ix_proctoring_events_ends",
+            "tenant_id",
+            "attempt_id",
+            "ends",
+            "seq",
+            postgresql_where=text("phase = 'end'"),
         ),
     )
 
@@ -67,7 +86,7 @@ class ProctoringAction(TenantScoped, Base):
             ["tenant_id", "attempt_id"], ["attempts.tenant_id", "attempts.id"], ondelete="RESTRICT"
         ),
         UniqueConstraint("tenant_id", "attempt_id", "rule_id", "episode_seq"),
-        Index("ix_proctoring_actions_attempt", "tenant_id", "attempt_id"),
+        Index("ix_proctoring_actions_episode", "tenant_id", "attempt_id", "episode_seq"),
     )
 
     attempt_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
@@ -95,6 +114,15 @@ class Snapshot(TenantScoped, Base):
         ),
         UniqueConstraint("tenant_id", "object_id"),
         Index("ix_proctoring_snapshots_attempt", "tenant_id", "attempt_id", "taken_at"),
+        # The browser's reference: a re-sent snapshot is stored once (0013).
+        Index(
+            "uq_proctoring_snapshots_client_ref",
+            "tenant_id",
+            "attempt_id",
+            "client_ref",
+            unique=True,
+            postgresql_where=text("client_ref IS NOT NULL"),
+        ),
     )
 
     attempt_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
@@ -108,6 +136,7 @@ class Snapshot(TenantScoped, Base):
     brightness: Mapped[float | None] = mapped_column(REAL, nullable=True)
     sharpness: Mapped[float | None] = mapped_column(REAL, nullable=True)
     checked_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    client_ref: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
 
 
 class RecordingSegment(TenantScoped, Base):

@@ -9,11 +9,12 @@ its ``prev`` is the stored hash of message ``seq - 1`` (or the attempt's
 genesis for seq 1). A re-sent message is a duplicate; the same seq with
 another hash is a conflict (audited, never stored over the first).
 
-Decisions come from :func:`invigil.proctoring.policy.decide` over every
-episode of the attempt; each is stored in ``proctoring_actions`` (unique
-per rule and episode, so a decision is taken once) and written to the audit
-log naming the rule and the events, in the same transaction. At submission
-:func:`seal` commits the chain head to the audit log.
+After a batch is stored, :func:`invigil.proctoring.decisions.evaluate`
+applies the policy to the episodes that can lead to a new decision; each
+decision is stored in ``proctoring_actions`` (unique per rule and episode,
+so a decision is taken once) and written to the audit log naming the rule
+and the events, in the same transaction. At submission :func:`seal` commits
+the chain head to the audit log.
 """
 
 from __future__ import annotations
@@ -24,11 +25,10 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, text
-from sqlalchemy.dialects.postgresql import insert
 
 from invigil import audit
 from invigil.db.engine import Database
@@ -37,7 +37,12 @@ from invigil.delivery.models import Attempt
 from invigil.errors import Invalid
 from invigil.logs import get_logger
 from invigil.proctoring import policy as pol
-from invigil.proctoring.models import ProctoringAction, ProctoringEvent
+from invigil.proctoring.decisions import cursor
+from invigil.proctoring.decisions import episodes as episodes  # re-exported
+from invigil.proctoring.decisions import evaluate as evaluate
+from invigil.proctoring.decisions import needed_episodes as needed_episodes
+from invigil.proctoring.decisions import policy_of as policy_of
+from invigil.proctoring.models import ProctoringEvent
 
 log = get_logger(__name__)
 
@@ -55,12 +60,6 @@ def genesis(attempt_id: uuid.UUID) -> str:
 
 def chain_hash(prev: str, body: str) -> str:
     return hashlib.sha256((prev + body).encode()).hexdigest()
-
-
-def policy_of(attempt: Attempt) -> pol.Policy:
-    if attempt.policy:
-        return pol.Policy.model_validate(attempt.policy)
-    return pol.PRESETS["standard"]
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,7 @@ class Taken:
     """What a request did: per-message outcomes and the actions decided."""
 
     results: list[Outcome] = field(default_factory=list)
-    actions: list[ProctoringAction] = field(default_factory=list)
+    actions: list[pol.Decision] = field(default_factory=list)
 
     @property
     def warnings(self) -> list[dict[str, str]]:
@@ -162,6 +161,24 @@ def require_open(attempt: Attempt) -> None:
         raise AttemptClosed("this attempt is submitted: no more events are taken")
 
 
+_KNOWN = """
+    SELECT seq, hash FROM proctoring_events
+    WHERE tenant_id = %(tenant)s AND attempt_id = %(attempt)s AND seq = ANY(%(seqs)s::bigint[])
+"""
+# The batch's rows as one JSON parameter (the text of the statement never
+# changes, so psycopg prepares it); bodies are kept verbatim.
+_INSERT = """
+    INSERT INTO proctoring_events (tenant_id, attempt_id, seq, kind, phase, at, ends, details,
+                                   body, prev, hash, linked, received_at)
+    SELECT %(tenant)s, %(attempt)s, r.seq, r.kind, r.phase, r.at, r.ends, r.details, r.body,
+           r.prev, r.hash, r.linked, %(now)s
+    FROM json_to_recordset(%(rows)s::json) AS r(seq bigint, kind text, phase text,
+                                                 at timestamptz, ends bigint, details jsonb,
+                                                 body text, prev text, hash text, linked boolean)
+    ON CONFLICT DO NOTHING
+"""
+
+
 def ingest(
     uow: UnitOfWork, attempt: Attempt, messages: Sequence[Message], now: datetime | None = None
 ) -> Taken:
@@ -173,11 +190,9 @@ def ingest(
     taken = Taken()
     ordered = sorted({m.seq: m for m in messages}.values(), key=lambda m: m.seq)
     seqs = [m.seq for m in ordered]
-    wanted = set(seqs) | {s - 1 for s in seqs if s > 1}
-    found = uow.session.execute(
-        select(ProctoringEvent.seq, ProctoringEvent.hash).where(
-            ProctoringEvent.attempt_id == attempt.id, ProctoringEvent.seq.in_(wanted)
-        )
+    wanted = sorted(set(seqs) | {s - 1 for s in seqs if s > 1})
+    found = cursor(uow).execute(
+        _KNOWN, {"tenant": uow.tenant, "attempt": attempt.id, "seqs": wanted}
     )
     known: dict[int, str | None] = {seq: hashed for seq, hashed in found}
     first = genesis(attempt.id)
@@ -208,25 +223,25 @@ def ingest(
         expected_prev = first if m.seq == 1 else known.get(m.seq - 1)
         rows.append(
             {
-                "tenant_id": uow.tenant,
-                "attempt_id": attempt.id,
                 "seq": m.seq,
                 "kind": parsed.kind,
                 "phase": parsed.phase,
-                "at": parsed.at,
+                "at": parsed.at.isoformat(),
                 "ends": parsed.ends,
                 "details": parsed.details,
                 "body": m.body,
                 "prev": m.prev,
                 "hash": m.hash,
                 "linked": expected_prev == m.prev,
-                "received_at": now,
             }
         )
         known[m.seq] = m.hash
         outcome[m.seq] = Outcome(m.seq, "stored")
     if rows:
-        uow.session.execute(insert(ProctoringEvent).on_conflict_do_nothing(), rows)
+        cursor(uow).execute(
+            _INSERT,
+            {"tenant": uow.tenant, "attempt": attempt.id, "now": now, "rows": json.dumps(rows)},
+        )
         top = max(r["seq"] for r in rows)
         if top > attempt.events_last_seq:
             attempt.events_last_seq = top
@@ -234,84 +249,8 @@ def ingest(
     taken.results = [outcome[m.seq] for m in ordered]
     touch(uow, attempt, now)
     if rows:
-        taken.actions = evaluate(uow, attempt, now)
+        taken.actions = evaluate(uow, attempt, now, stored=rows)
     return taken
-
-
-def episodes(uow: UnitOfWork, attempt_id: uuid.UUID) -> list[pol.Episode]:
-    """Every episode of an attempt: starts with their ends, and instants."""
-    rows = uow.scalars(
-        select(ProctoringEvent)
-        .where(ProctoringEvent.attempt_id == attempt_id)
-        .order_by(ProctoringEvent.seq)
-    )
-    ends = {r.ends: r for r in rows if r.phase == "end" and r.ends is not None}
-    out = []
-    for r in rows:
-        if r.phase == "instant":
-            out.append(pol.Episode(r.seq, r.kind, r.at, r.at, instant=True))
-        elif r.phase == "start":
-            end = ends.get(r.seq)
-            ended = max(end.at, r.at) if end is not None and end.kind == r.kind else None
-            out.append(pol.Episode(r.seq, r.kind, r.at, ended))
-    return out
-
-
-def evaluate(uow: UnitOfWork, attempt: Attempt, now: datetime) -> list[ProctoringAction]:
-    """Decide over every episode so far and take the new actions."""
-    policy = policy_of(attempt)
-    done = uow.session.execute(
-        select(ProctoringAction.rule_id, ProctoringAction.episode_seq).where(
-            ProctoringAction.attempt_id == attempt.id
-        )
-    )
-    fired = {(rule, seq) for rule, seq in done}
-    decisions = pol.decide(policy, episodes(uow, attempt.id), now, fired)
-    return [_act(uow, attempt, policy, d) for d in decisions]
-
-
-def _act(
-    uow: UnitOfWork, attempt: Attempt, policy: pol.Policy, d: pol.Decision
-) -> ProctoringAction:
-    action = ProctoringAction(
-        id=uuid.uuid4(),
-        tenant_id=uow.tenant,
-        attempt_id=attempt.id,
-        rule_id=d.rule_id,
-        kind=d.kind,
-        severity=d.severity,
-        action=d.action,
-        episode_seq=d.episode_seq,
-        related=list(d.related),
-        message=d.message,
-    )
-    uow.add(action)
-    uow.flush()
-    audit.record(
-        uow,
-        "proctoring.action",
-        attempt,
-        {
-            "action": d.action,
-            "rule": d.rule_id,
-            "kind": d.kind,
-            "severity": d.severity,
-            "events": list(d.related),
-            "episode": d.episode_seq,
-            "policy": policy.name,
-            "policy_version": policy.version,
-            "explanation": pol.explain(policy, d),
-        },
-    )
-    if d.action == "flag" and attempt.integrity == "clear":
-        attempt.integrity = "flagged"
-    elif d.action == "provisional_fail":
-        attempt.integrity = "provisional_fail"
-    elif d.action == "auto_submit" and attempt.status == "in_progress":
-        from invigil.delivery.attempts import submit
-
-        submit(uow, attempt, "proctoring")
-    return action
 
 
 # --- the server's own observations ------------------------------------------
@@ -378,8 +317,6 @@ def notice_silence(db: Database, now: datetime | None = None, batch: int = 500) 
     reporting for longer than their policy's ``silence_seconds``."""
     now = now or datetime.now(UTC)
     floor = min(p.silence_seconds for p in pol.PRESETS.values())
-    from datetime import timedelta
-
     with db.platform_connection() as conn:
         quiet = conn.execute(
             text("SELECT tenant_id, attempt_id FROM platform_quiet_attempts(:since, :n)"),

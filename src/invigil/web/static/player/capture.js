@@ -96,6 +96,9 @@ class Snapshots {
     this.stats.taken += 1;
     await this.keep({
       type: "snapshot",
+      // The server stores one snapshot per ref: a re-send after a lost answer
+      // (or a reload just after the upload) is not a second snapshot.
+      ref: crypto.randomUUID(),
       blob,
       size: blob.size,
       taken_at: iso(at),

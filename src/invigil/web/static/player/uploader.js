@@ -190,6 +190,7 @@ export class Uploader {
     const query = new URLSearchParams({ taken_at: r.taken_at, reason: r.reason });
     if (r.event_seq) query.set("event_seq", String(r.event_seq));
     if (Number.isInteger(r.faces)) query.set("faces", String(r.faces));
+    if (r.ref) query.set("ref", r.ref);
     try {
       await this.timed(r.size, "POST", `evidence/snapshot?${query}`, r.blob, { "Content-Type": r.blob.type || "image/jpeg" });
     } catch (err) {

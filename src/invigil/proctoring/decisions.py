@@ -1,0 +1,281 @@
+"""Deciding on an attempt's events and taking the actions (the pipeline's
+second half; :mod:`invigil.proctoring.pipeline` stores the events).
+
+Each time, the server reads only the episodes that can lead to a new
+decision (:func:`invigil.proctoring.engine.needed`: the kinds a batch
+touched, back as far as their rules look, and the open episodes of kinds
+with a minimum duration), with what already fired for them, and decides as
+one reading of the whole stream would. A batch's actions are stored in one
+statement and audited in another (:func:`invigil.audit.record_many`).
+
+These statements run on the driver's cursor: they run for every batch, their
+text never changes (psycopg prepares them), and rows travel as one JSON
+parameter rather than as SQLAlchemy parameter sets.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from invigil import audit
+from invigil.db.uow import UnitOfWork
+from invigil.delivery.models import Attempt
+from invigil.proctoring import engine
+from invigil.proctoring import policy as pol
+
+# Policies frozen into attempts, validated once per process: validating one
+# costs about as much as deciding on a typical batch. A hit needs the
+# attempt's stored policy to be equal to the one validated.
+_POLICIES: dict[tuple[uuid.UUID, uuid.UUID], tuple[dict[str, Any], pol.Policy]] = {}
+_POLICIES_KEPT = 4096
+
+
+def policy_of(attempt: Attempt) -> pol.Policy:
+    if not attempt.policy:
+        return pol.PRESETS["standard"]
+    key = (attempt.tenant_id, attempt.id)
+    known = _POLICIES.get(key)
+    if known is not None and known[0] == attempt.policy:
+        return known[1]
+    policy = pol.Policy.model_validate(attempt.policy)
+    if len(_POLICIES) >= _POLICIES_KEPT:
+        _POLICIES.clear()
+    _POLICIES[key] = (copy.deepcopy(attempt.policy), policy)  # not the row's own dict
+    return policy
+
+
+def cursor(uow: UnitOfWork) -> Any:
+    """The driver's cursor, in the unit of work's transaction. Flushes first,
+    as SQLAlchemy would before a query (a server event may be pending)."""
+    if uow.session.new:
+        uow.flush()
+    return uow.session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+
+
+# An episode: a start (with its latest end, if any) or an instant. The
+# latest end comes from ix_proctoring_events_ends, in seq order.
+_EPISODE = "s.seq, s.kind, s.phase, s.at, e.kind, e.at"
+_LATEST_END = """
+    SELECT e.kind, e.at FROM proctoring_events AS e
+    WHERE e.tenant_id = s.tenant_id AND e.attempt_id = s.attempt_id
+      AND e.phase = 'end' AND e.ends = s.seq
+    ORDER BY e.seq DESC LIMIT 1
+"""
+_ALL = f"""
+    SELECT {_EPISODE} FROM proctoring_events AS s
+    LEFT JOIN LATERAL ({_LATEST_END}) AS e ON true
+    WHERE s.tenant_id = %(tenant)s AND s.attempt_id = %(attempt)s AND s.phase <> 'end'
+    ORDER BY s.seq
+"""
+# engine.needed() in SQL, with what already fired for each episode read.
+# ``changed``: the starts of the episodes that moved, by primary key (new, or
+# recorded by the server; ended, for timed kinds) and, per timed kind, the
+# open ones (ix_proctoring_events_kind: ``phase <> 'end'`` is its predicate).
+# Then each kind with a rule is read, by that index, from its reach before
+# the earliest of them on (OFFSET 0 keeps that a range scan per kind, whatever
+# the statistics say, never one over the attempt's whole stream).
+_NEEDED = f"""
+    WITH reaches (kind, reach) AS (
+      SELECT * FROM unnest(%(kinds)s::text[], %(reach)s::float8[])
+    ),
+    changed (kind, at) AS (
+      SELECT s.kind, s.at FROM proctoring_events AS s
+      WHERE s.tenant_id = %(tenant)s AND s.attempt_id = %(attempt)s
+        AND s.seq = ANY(%(fresh)s::bigint[]) AND s.phase <> 'end'
+      UNION ALL
+      SELECT s.kind, s.at FROM proctoring_events AS s
+      WHERE s.tenant_id = %(tenant)s AND s.attempt_id = %(attempt)s AND s.seq < 0
+        AND s.phase <> 'end'
+      UNION ALL
+      SELECT s.kind, s.at FROM proctoring_events AS s
+      WHERE s.tenant_id = %(tenant)s AND s.attempt_id = %(attempt)s
+        AND s.seq = ANY(%(ended)s::bigint[]) AND s.phase = 'start'
+        AND s.kind = ANY(%(timed)s::text[])
+      UNION ALL
+      SELECT s.kind, s.at FROM unnest(%(timed)s::text[]) AS t (kind)
+      CROSS JOIN LATERAL (
+        SELECT s.kind, s.at FROM proctoring_events AS s
+        WHERE s.tenant_id = %(tenant)s AND s.attempt_id = %(attempt)s AND s.kind = t.kind
+          AND s.phase <> 'end' AND s.phase = 'start'
+          AND (SELECT e.kind FROM ({_LATEST_END}) AS e) IS DISTINCT FROM s.kind
+        OFFSET 0
+      ) AS s
+    ),
+    bounds (kind, since) AS (
+      SELECT r.kind, min(c.at) - make_interval(secs => r.reach)
+      FROM changed AS c JOIN reaches AS r ON r.kind = c.kind
+      GROUP BY r.kind, r.reach
+    )
+    SELECT {_EPISODE},
+      ARRAY(SELECT a.rule_id FROM proctoring_actions AS a
+            WHERE a.tenant_id = s.tenant_id AND a.attempt_id = s.attempt_id
+              AND a.episode_seq = s.seq)
+    FROM bounds AS b
+    CROSS JOIN LATERAL (
+      SELECT * FROM proctoring_events AS s
+      WHERE s.tenant_id = %(tenant)s AND s.attempt_id = %(attempt)s AND s.kind = b.kind
+        AND s.phase <> 'end' AND s.at >= coalesce(b.since, '-infinity')
+      OFFSET 0
+    ) AS s
+    LEFT JOIN LATERAL ({_LATEST_END}) AS e ON true
+"""
+# A margin on each window: more episodes read never change a decision (the
+# read stays the latest of each kind), and interval and timedelta round alike.
+_MARGIN = 0.001
+
+
+def _seconds(reach: timedelta | None) -> float | None:
+    if reach is None:
+        return None  # the whole attempt
+    return reach.total_seconds() + _MARGIN if reach else 0.0
+
+
+def _episode(
+    seq: int, kind: str, phase: str, at: datetime, end_kind: str | None, end_at: datetime | None
+) -> pol.Episode:
+    if phase == "instant":
+        return pol.Episode(seq, kind, at, at, instant=True)
+    ended = max(end_at, at) if end_kind == kind and end_at is not None else None
+    return pol.Episode(seq, kind, at, ended)
+
+
+def episodes(uow: UnitOfWork, attempt_id: uuid.UUID) -> list[pol.Episode]:
+    """Every episode of an attempt: starts with their ends, and instants."""
+    rows = cursor(uow).execute(_ALL, {"tenant": uow.tenant, "attempt": attempt_id})
+    return [_episode(*row) for row in rows]
+
+
+def needed_episodes(
+    uow: UnitOfWork,
+    attempt_id: uuid.UUID,
+    policy: pol.Policy,
+    fresh: Sequence[int] = (),
+    ended: Sequence[int] = (),
+) -> tuple[list[pol.Episode], set[tuple[str, int]]]:
+    """:func:`invigil.proctoring.engine.needed` over the stored stream: the
+    episodes that can lead to a new decision after the starts and instants
+    ``fresh`` were stored and the ends naming ``ended``, with the (rule,
+    episode) pairs that already fired for them. Episodes the server recorded
+    always count as new: they are few, and are written by callers that decide
+    after them (notice_silence, the snapshot re-check) or that may not (touch,
+    on a heartbeat before the first client message)."""
+    kinds = sorted({r.kind for r in policy.rules})
+    params = {
+        "tenant": uow.tenant,
+        "attempt": attempt_id,
+        "kinds": kinds,
+        "reach": [_seconds(engine.reach(policy, k)) for k in kinds],
+        "timed": sorted(engine.timed(policy)),
+        "fresh": list(fresh),
+        "ended": list(ended),
+    }
+    out: list[pol.Episode] = []
+    fired: set[tuple[str, int]] = set()
+    for *row, rules in cursor(uow).execute(_NEEDED, params):
+        out.append(_episode(*row))
+        fired.update((rule, row[0]) for rule in rules)
+    return out, fired
+
+
+def evaluate(
+    uow: UnitOfWork,
+    attempt: Attempt,
+    now: datetime,
+    *,
+    stored: Sequence[Mapping[str, Any]] = (),
+) -> list[pol.Decision]:
+    """Decide and take the new actions (returned), after the client messages
+    ``stored`` (their seq, kind, phase and ends) were stored, or after the
+    server recorded events or time passed (``stored`` empty: a heartbeat, a
+    silence, a re-check). Decides as one reading of every episode would."""
+    policy = policy_of(attempt)
+    kinds = {r.kind for r in policy.rules}
+    fresh = [m["seq"] for m in stored if m["phase"] != "end" and m["kind"] in kinds]
+    ended = [m["ends"] for m in stored if m["phase"] == "end"]
+    if stored and not fresh and not engine.timed(policy):
+        return []  # no rule counts what came, and none judges ends or time
+    found, fired = needed_episodes(uow, attempt.id, policy, fresh, ended)
+    return _take(uow, attempt, policy, pol.decide(policy, found, now, fired))
+
+
+def _take(
+    uow: UnitOfWork, attempt: Attempt, policy: pol.Policy, decisions: Sequence[pol.Decision]
+) -> list[pol.Decision]:
+    """Store and audit the decisions, in order: a batch of statements up to
+    each auto-submit, which ends the attempt before the next are taken (as
+    taking them one by one would: the seal sees the integrity so far)."""
+    taken: list[pol.Decision] = []
+    chunk: list[pol.Decision] = []
+    for d in decisions:
+        chunk.append(d)
+        if d.action == "auto_submit":
+            taken += _act(uow, attempt, policy, chunk)
+            chunk = []
+    if chunk:
+        taken += _act(uow, attempt, policy, chunk)
+    return taken
+
+
+# A pair (rule, episode) stored already is left alone, as the unique key
+# says, and not audited again.
+_INSERT_ACTIONS = """
+    INSERT INTO proctoring_actions (tenant_id, id, attempt_id, rule_id, kind, severity, action,
+                                    episode_seq, related, message)
+    SELECT %(tenant)s, gen_random_uuid(), %(attempt)s, r.rule_id, r.kind, r.severity, r.action,
+           r.episode_seq, r.related, r.message
+    FROM json_to_recordset(%(rows)s::json) AS r(rule_id text, kind text, severity text,
+                                                 action text, episode_seq bigint,
+                                                 related bigint[], message text)
+    ON CONFLICT DO NOTHING
+    RETURNING rule_id, episode_seq
+"""
+
+
+def _act(
+    uow: UnitOfWork, attempt: Attempt, policy: pol.Policy, decisions: list[pol.Decision]
+) -> list[pol.Decision]:
+    rows = [
+        {
+            "rule_id": d.rule_id,
+            "kind": d.kind,
+            "severity": d.severity,
+            "action": d.action,
+            "episode_seq": d.episode_seq,
+            "related": d.related,
+            "message": d.message,
+        }
+        for d in decisions
+    ]
+    params = {"tenant": uow.tenant, "attempt": attempt.id, "rows": json.dumps(rows)}
+    stored = {(rule, seq) for rule, seq in cursor(uow).execute(_INSERT_ACTIONS, params)}
+    new = [d for d in decisions if (d.rule_id, d.episode_seq) in stored]
+    audit.record_many(uow, [("proctoring.action", attempt, _payload(policy, d)) for d in new])
+    for d in new:
+        if d.action == "flag" and attempt.integrity == "clear":
+            attempt.integrity = "flagged"
+        elif d.action == "provisional_fail":
+            attempt.integrity = "provisional_fail"
+        elif d.action == "auto_submit" and attempt.status == "in_progress":
+            from invigil.delivery.attempts import submit
+
+            submit(uow, attempt, "proctoring")
+    return new
+
+
+def _payload(policy: pol.Policy, d: pol.Decision) -> dict[str, Any]:
+    return {
+        "action": d.action,
+        "rule": d.rule_id,
+        "kind": d.kind,
+        "severity": d.severity,
+        "events": list(d.related),
+        "episode": d.episode_seq,
+        "policy": policy.name,
+        "policy_version": policy.version,
+        "explanation": pol.explain(policy, d),
+    }
