@@ -15,7 +15,9 @@ The attempt row is not locked while a body streams in (that would hold up
 answer saves on a slow network). It is re-read ``FOR SHARE`` before anything
 is recorded, so an upload and a submit are serialised: whichever commits
 first wins, and an upload that loses to a submit is refused and leaves
-nothing behind.
+nothing behind. The exception is an attempt the server ended (an auto-submit,
+the deadline job): evidence captured before that may drain for the attempt's
+grace window (``_check_after_close``).
 """
 
 from __future__ import annotations
@@ -50,6 +52,11 @@ SINGLE_SHOT = ("snapshot", "id_photo")
 # The identity check may come before the clock starts; everything else is
 # evidence of the exam itself.
 BEFORE_BEGIN = ("id_photo",)
+# Ended by the server, not the candidate: evidence still queued in the browser
+# may drain for the attempt's grace window (see _check_after_close).
+SERVER_CLOSED = ("proctoring", "deadline")
+# The browser's clock against ours, for a snapshot taken as the attempt closed.
+CLOCK_TOLERANCE = timedelta(seconds=2)
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
@@ -127,26 +134,55 @@ def _subject(t: Taking) -> tuple[str, str]:
 # --- the attempt must be taking evidence ------------------------------------
 
 
-def _check_open(attempt: Attempt, kind_name: str) -> None:
+def _check_open(attempt: Attempt, kind_name: str, taken_at: datetime | None = None) -> None:
     """Uploads while the attempt runs, until its deadline plus grace (the
     tail of a recording flushed as the time runs out); an ID photo also
-    before the clock starts."""
+    before the clock starts. ``taken_at`` is when the evidence was captured
+    (a snapshot's time, a segment's start), where that is known."""
+    now = datetime.now(UTC)
     if attempt.status == "submitted":
-        raise AttemptClosed("this attempt is submitted: it takes no more uploads")
+        _check_after_close(attempt, kind_name, taken_at, now)
+        return
     if attempt.status != "in_progress":
         if kind_name in BEFORE_BEGIN:
             return
         raise NotStarted("the exam has not started yet: start it, then upload")
     if attempt.deadline is not None:
         until = attempt.deadline + timedelta(seconds=attempt.grace_seconds)
-        if datetime.now(UTC) > until:
+        if now > until:
             raise AttemptClosed(
                 "the time is up: uploads were accepted until "
                 f"{until.astimezone(UTC).isoformat(timespec='seconds')}"
             )
 
 
-def _hold_open(t: Taking, kind_name: str) -> None:
+def _check_after_close(
+    attempt: Attempt, kind_name: str, taken_at: datetime | None, now: datetime
+) -> None:
+    """An attempt the server ended (auto-submit, the deadline job) closed
+    under the candidate's browser while evidence was still queued in it, often
+    the very evidence of why it ended: that queue may drain for the grace
+    window, and only with evidence captured during the exam. A candidate's
+    own submit comes after the browser flushed, so nothing is taken after it."""
+    closed = attempt.submitted_at
+    if attempt.submit_reason not in SERVER_CLOSED or closed is None or kind_name in BEFORE_BEGIN:
+        raise AttemptClosed("this attempt is submitted: it takes no more uploads")
+    until = closed + timedelta(seconds=attempt.grace_seconds)
+    if now > until:
+        raise AttemptClosed(
+            "this attempt is submitted: evidence queued before it ended was accepted until "
+            f"{until.astimezone(UTC).isoformat(timespec='seconds')}"
+        )
+    if taken_at is not None and taken_at > closed + CLOCK_TOLERANCE:
+        # Refused for good, but the queue behind it may still drain (422, not 409).
+        raise Invalid(
+            "this attempt was submitted before this was captured: only evidence of the "
+            "exam is accepted",
+            submitted_at=_time(closed),
+        )
+
+
+def _hold_open(t: Taking, kind_name: str, taken_at: datetime | None = None) -> None:
     """Re-read the attempt FOR SHARE: a submit in flight is waited for, and
     none can commit before this upload does."""
     attempt = t.uow.session.get(
@@ -156,7 +192,7 @@ def _hold_open(t: Taking, kind_name: str) -> None:
         populate_existing=True,
     )
     assert attempt is not None  # the candidate's own attempt: rows are never deleted
-    _check_open(attempt, kind_name)
+    _check_open(attempt, kind_name, taken_at)
 
 
 # --- request bodies ---------------------------------------------------------
@@ -229,8 +265,8 @@ def upload_evidence(
     re-checks it in a job queued in this transaction. A snapshot sent again
     under its ``ref`` answers 200 with the one stored, and stores nothing."""
     k = _single_shot_kind(kind)
-    _check_open(t.attempt, k.name)
     meta = capture.SnapshotMeta(taken_at, reason, event_seq, faces, ref)
+    _check_open(t.attempt, k.name, _captured(k.name, meta))
     if k.name == "snapshot":
         capture.check_meta(meta)  # before a byte is stored
         if (known := capture.stored_snapshot(t.uow, t.attempt, ref)) is not None:
@@ -283,11 +319,19 @@ class _SentBefore(Exception):
 
 
 def _before_record(t: Taking, kind_name: str, meta: capture.SnapshotMeta) -> None:
-    _hold_open(t, kind_name)
+    _hold_open(t, kind_name, _captured(kind_name, meta))
     if kind_name == "snapshot" and meta.ref is not None:
         known = capture.hold_ref(t.uow, t.attempt, meta.ref)
         if known is not None:
             raise _SentBefore(known)  # the bytes just stored go again
+
+
+def _captured(kind_name: str, meta: capture.SnapshotMeta) -> datetime | None:
+    """When a snapshot was taken: a snapshot sent without its time is
+    recorded as taken now (:func:`capture.record_snapshot`)."""
+    if kind_name != "snapshot":
+        return None
+    return meta.taken_at or datetime.now(UTC)
 
 
 def _again(t: Taking, snapshot: Snapshot) -> JSONResponse:
@@ -374,8 +418,8 @@ def complete_upload(upload_id: uuid.UUID, request: Request, t: Taking = Reading)
 def register_segment(body: SegmentIn, t: Taking = Reading) -> JSONResponse:
     """Which span of the exam a completed recording upload covers: 201 when
     new, 200 when that index was already this object."""
-    _check_open(t.attempt, "recording_chunk")
-    _hold_open(t, "recording_chunk")
+    _check_open(t.attempt, "recording_chunk", body.started_at)
+    _hold_open(t, "recording_chunk", body.started_at)
     segment, created = capture.register_segment(
         t.uow,
         t.attempt,

@@ -17,6 +17,9 @@ import { forgetEvidence } from "./player/vault.js";
 import { OFFLINE_TEXT, Saver } from "./player/sync.js";
 
 const HEARTBEAT_MS = 20_000;
+// How long queued evidence may drain after the server ended the attempt (the
+// server takes it for the attempt's grace period after the close).
+const AFTER_CLOSE_MS = 60_000;
 const boot = JSON.parse(document.getElementById("boot").textContent);
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -48,6 +51,9 @@ let countdown = null;
 let heartbeatTimer = null;
 let moveTimer = null;
 let ended = false;
+let submitting = false;
+let leaving = null; // the drain after a server-side close, while it runs
+let graceMs = 120_000;
 
 const sleep = (ms) => new Promise((resolve) => window.setTimeout(resolve, ms));
 const backoff = (n) => Math.min(30_000, 1000 * 2 ** Math.min(n, 5));
@@ -76,12 +82,13 @@ function message(title, ...paragraphs) {
   );
 }
 
-function stopAll() {
+function stopAll({ keepSending = false } = {}) {
   ended = true;
+  if (!keepSending) leaving = null;
   if (saver) saver.stop();
   if (countdown) countdown.stop();
   if (exam) exam.lock();
-  if (proctor) proctor.stop();
+  if (proctor && !keepSending) proctor.stop();
   window.clearInterval(heartbeatTimer);
   ui.submit.hidden = true;
   ui.timer.hidden = true;
@@ -94,6 +101,36 @@ function finish(url, { clear = false } = {}) {
   else forgetEvidence(boot.attempt_id);
   if (clear) store.clear(["queue", "times", "position", "seq"]);
   window.location.replace(url || boot.done_url);
+}
+
+/**
+ * The server ended the attempt (the proctoring policy, the deadline): the
+ * candidate is told at once, while evidence still queued on this device goes
+ * out for a while (the server takes what was captured before the close);
+ * then what is left is forgotten and the done page opens.
+ */
+function endedByServer(url) {
+  if (leaving) return;
+  if (submitting || !proctor || !proctor.sending) return finish(url);
+  stopAll({ keepSending: true });
+  if (dialog.el.open) dialog.el.close();
+  const run = {};
+  leaving = run;
+  const go = () => {
+    if (leaving !== run) return; // another browser took over, or the link went
+    leaving = null;
+    finish(url);
+  };
+  const next = h("button", { type: "button" }, "Continue");
+  next.addEventListener("click", go);
+  message(
+    "Your exam has ended",
+    "The exam was closed for you: your saved answers are submitted.",
+    h("p", { class: "muted", role: "status" }, "Sending the last camera and screen recordings…"),
+    next,
+  );
+  next.focus();
+  proctor.drainAfterClose(Math.min(graceMs, AFTER_CLOSE_MS)).catch(() => {}).finally(go);
 }
 
 function showElsewhere() {
@@ -142,6 +179,7 @@ async function main() {
   let state = await persist("GET", "state", undefined, note);
   if (!state) return;
   if (state.status === "submitted") return finish(state.done_url);
+  if (typeof state.grace_seconds === "number" && state.grace_seconds >= 0) graceMs = state.grace_seconds * 1000;
   const requirements = state.requirements || {};
   if (state.proctoring) {
     proctor = new Proctor({
@@ -152,8 +190,8 @@ async function main() {
       config: state.proctoring,
       ui: { warnings: ui.warnings, notices: ui.notices, status: ui.proctorStatus },
       handlers: {
-        submitted: () => finish(boot.done_url),
-        closed: () => finish(boot.done_url),
+        submitted: () => endedByServer(boot.done_url),
+        closed: () => endedByServer(boot.done_url),
         elsewhere: showElsewhere,
         gone: showGone,
       },
@@ -232,10 +270,10 @@ function start(state, requirements, devices) {
         exam.settled(results, res.last_seq);
         if (proctor) proctor.warn(res.warnings);
         if (countdown && res.deadline) countdown.setDeadline(res.deadline);
-        if (res.status === "submitted") finish(boot.done_url);
+        if (res.status === "submitted") endedByServer(boot.done_url);
       },
       failed: () => {},
-      closed: () => finish(boot.done_url),
+      closed: () => endedByServer(boot.done_url),
       elsewhere: showElsewhere,
       gone: showGone,
     },
@@ -300,14 +338,14 @@ async function heartbeat() {
   window.clearTimeout(moveTimer);
   try {
     const res = await api.call("POST", "heartbeat", { position: exam.position });
-    if (res.status === "submitted") return finish(boot.done_url);
+    if (res.status === "submitted") return endedByServer(boot.done_url);
     if (proctor) proctor.warn(res.warnings);
     if (countdown && res.deadline) countdown.setDeadline(res.deadline);
     if (queue.size) saver.flush();
     else if (saver.offline) saver.setOffline(false);
   } catch (err) {
     if (err.kind === "network") saver.goOffline();
-    else if (err.kind === "closed") finish(boot.done_url);
+    else if (err.kind === "closed") endedByServer(boot.done_url);
     else if (err.kind === "elsewhere") showElsewhere();
     else if (err.kind === "gone") showGone();
   }
@@ -323,6 +361,7 @@ async function confirmSubmit() {
 async function submit(reason) {
   if (ended) return;
   ended = true;
+  submitting = true;
   saver.stop();
   exam.lock();
   window.clearInterval(heartbeatTimer);

@@ -24,6 +24,21 @@ function kindOf(status, problem) {
   return "client";
 }
 
+/** The answer's JSON body (a problem+json too), or null when it has none. */
+export async function jsonOf(res) {
+  if (!(res.headers.get("Content-Type") || "").includes("json")) return null;
+  try {
+    return await res.json();
+  } catch {
+    return null;
+  }
+}
+
+/** What a refusal says: its problem+json detail, else the status text. */
+export function detailOf(res, data) {
+  return data && typeof data.detail === "string" ? data.detail : res.statusText;
+}
+
 export class Api {
   constructor(base, clock) {
     this.base = base.replace(/\/$/, "");
@@ -46,18 +61,8 @@ export class Api {
       throw new ApiError("network", 0, String(err));
     }
     const received = Date.now();
-    let data = null;
-    if ((res.headers.get("Content-Type") || "").includes("json")) {
-      try {
-        data = await res.json();
-      } catch {
-        data = null;
-      }
-    }
-    if (!res.ok) {
-      const detail = data && typeof data.detail === "string" ? data.detail : res.statusText;
-      throw new ApiError(kindOf(res.status, data), res.status, detail);
-    }
+    const data = await jsonOf(res);
+    if (!res.ok) throw new ApiError(kindOf(res.status, data), res.status, detailOf(res, data));
     if (data === null) throw new ApiError("server", res.status, "the answer was not JSON");
     if (data.server_time) this.clock.sync(data.server_time, sent, received);
     return data;

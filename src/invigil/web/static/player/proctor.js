@@ -19,6 +19,7 @@ import { watchClipboard, watchFocus, watchFullscreen, watchNetwork, watchPrintKe
 // at a reload and opened again by their detector if the condition holds.
 const RECHECKED = new Set(["tab.hidden", "focus.lost", "fullscreen.exit", "network.offline"]);
 const MUTED_MS = 1000;
+const sleep = (ms) => new Promise((resolve) => window.setTimeout(resolve, ms));
 
 export class Proctor {
   /**
@@ -260,6 +261,35 @@ export class Proctor {
     if (!this.capture) return this.log.drain(ms);
     await Promise.all([this.capture.flush(uploadMs), this.log.drain(ms)]);
     if (this.log.size) await this.log.drain(Math.min(ms, 1000));
+  }
+
+  /** Whether evidence capture has started (and may have something queued). */
+  get sending() {
+    return Boolean(this.capture && this.capture.uploader.started);
+  }
+
+  /**
+   * The server ended the attempt (auto-submit, the deadline) while evidence
+   * was still queued on this device, often the evidence of why it ended: it
+   * takes that for a while after the close (docs/proctoring.md, "Evidence
+   * capture"). Send it for at most `ms`, then forget what is left. Events are
+   * not sent: a submitted attempt takes none.
+   */
+  async drainAfterClose(ms) {
+    const capture = this.capture;
+    const until = Date.now() + ms;
+    const kept = capture ? capture.stop() : null; // the recorder's last segment
+    this.quiet();
+    this.log.stop();
+    if (capture && capture.uploader.started) {
+      await Promise.race([kept, sleep(Math.min(ms, 2000))]);
+      // Unlike before a submit, network trouble does not end the wait: the window does.
+      while (!capture.uploader.stopped && Date.now() < until) {
+        if (await capture.uploader.drain(until - Date.now())) break;
+        await sleep(Math.min(2000, Math.max(0, until - Date.now())));
+      }
+    }
+    this.stop({ forget: true });
   }
 
   stop({ forget = false } = {}) {

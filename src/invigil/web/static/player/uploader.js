@@ -8,6 +8,7 @@
 // again); a refusal for good (too large, not an image, invalid) drops the
 // record, and the caller records that as an event: never silently.
 
+import { detailOf, jsonOf } from "./api.js";
 import { sha256hexBytes } from "./sha256.js";
 
 const CHUNK = 1024 * 1024; // the server takes up to 8 MiB; small chunks resume sooner
@@ -50,18 +51,8 @@ export async function call(base, method, path, body, headers = {}) {
   } catch (err) {
     throw new UploadError("network", 0, String(err));
   }
-  let data = null;
-  if ((res.headers.get("Content-Type") || "").includes("json")) {
-    try {
-      data = await res.json();
-    } catch {
-      data = null;
-    }
-  }
-  if (!res.ok) {
-    const detail = data && typeof data.detail === "string" ? data.detail : res.statusText;
-    throw new UploadError(kindOf(res.status, data), res.status, detail, data);
-  }
+  const data = await jsonOf(res);
+  if (!res.ok) throw new UploadError(kindOf(res.status, data), res.status, detailOf(res, data), data);
   return data;
 }
 
