@@ -34,7 +34,6 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -47,6 +46,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import text
 
+from benchmarks import standalone
 from invigil.content import exams, questions
 from invigil.content.demo import seed_content
 from invigil.content.schemas import ExamIn
@@ -614,29 +614,7 @@ def section(figures: dict[str, float]) -> list[str]:
 
 
 def main() -> None:
-    from invigil.db import embedded
-    from invigil.db.bootstrap import drop_database
-    from invigil.db.migrate import upgrade
-    from invigil.tenants import service as tenants
-
-    home = Path(tempfile.mkdtemp(prefix="invigil-bench-"))
-    settings = Settings(home=home)
-    admin = settings.database_url or embedded.start(home / "pgdata")
-    urls = DatabaseUrls.build(settings, admin, database=f"invigil_bench_{uuid.uuid4().hex[:6]}")
-    upgrade(settings, urls)
-    db = Database.connect(urls)
-    try:
-        tenant = tenants.create_tenant(
-            db, slug="bench-candidates", name="Bench", region=settings.regions[0],
-            regions=settings.regions,
-        )  # fmt: skip
-        found = figures(db, urls, settings, tenant.id)
-    finally:
-        db.dispose()
-        drop_database(urls)
-    for key, value in found.items():
-        print(f"{key}: {value:,.2f}")
-    print("\n".join(section(found)))
+    standalone.run("bench-candidates", "Bench", figures, section)
 
 
 if __name__ == "__main__":

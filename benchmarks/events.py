@@ -37,17 +37,16 @@ import hashlib
 import json
 import random
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
+from benchmarks import standalone
 from benchmarks.delivery import (
     CONNECTIONS,
     TIMEOUT,
@@ -541,29 +540,7 @@ def _verdict(figures: dict[str, float]) -> list[str]:
 
 
 def main() -> None:
-    from invigil.db import embedded
-    from invigil.db.bootstrap import drop_database
-    from invigil.db.migrate import upgrade
-    from invigil.tenants import service as tenants
-
-    home = Path(tempfile.mkdtemp(prefix="invigil-bench-"))
-    settings = Settings(home=home)
-    admin = settings.database_url or embedded.start(home / "pgdata")
-    urls = DatabaseUrls.build(settings, admin, database=f"invigil_bench_{uuid.uuid4().hex[:6]}")
-    upgrade(settings, urls)
-    db = Database.connect(urls)
-    try:
-        tenant = tenants.create_tenant(
-            db, slug="bench-events", name="Bench events", region=settings.regions[0],
-            regions=settings.regions,
-        )  # fmt: skip
-        found = figures(db, urls, settings, tenant.id)
-    finally:
-        db.dispose()
-        drop_database(urls)
-    for key, value in found.items():
-        print(f"{key}: {value:,.2f}")
-    print("\n".join(section(found)))
+    standalone.run("bench-events", "Bench events", figures, section)
 
 
 if __name__ == "__main__":

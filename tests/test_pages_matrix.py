@@ -83,6 +83,24 @@ def test_every_page_allows_or_denies_exactly_as_the_role_table_says(
     assert wrong == []
 
 
+def test_every_page_is_never_cached_and_never_leaks_its_url(
+    app: FastAPI, db: BoundDatabase, tenant_a: Tenant
+) -> None:
+    """Staff pages show one-time links, secrets and candidates' data."""
+    client, _ = web_client(app, db, tenant_a.id, ["tenant_admin"])
+    shown = 0
+    for route, method in page_routes(app):
+        if method != "GET" or PARAM.search(route.path):
+            continue
+        response = client.get(route.path)
+        if response.status_code != 200:
+            continue
+        shown += 1
+        assert response.headers["cache-control"] == "no-store", route.path
+        assert response.headers["referrer-policy"] == "no-referrer", route.path
+    assert shown >= 10
+
+
 def test_without_a_session_every_page_sends_you_to_sign_in(app: FastAPI) -> None:
     client = TestClient(app, raise_server_exceptions=False, follow_redirects=False)
     wrong = []

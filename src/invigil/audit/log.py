@@ -273,12 +273,6 @@ def _event(uow: UnitOfWork, p: _Prepared, row: Sequence[Any]) -> AuditEvent:
     )
 
 
-def _cursor(uow: UnitOfWork) -> Any:
-    # The driver's cursor directly: this runs inside every audited change, and
-    # SQLAlchemy's per-call statement handling would cost more than the append.
-    return uow.session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
-
-
 def record(
     uow: UnitOfWork, action: str, subject: object, payload: Mapping[str, Any] | None = None
 ) -> AuditEvent:
@@ -299,7 +293,7 @@ def record(
         "subject_type": p.subject_type,
         "subject_id": p.subject_id,
     }
-    cursor = _cursor(uow)
+    cursor = uow.driver().cursor()  # runs inside every audited change
     row = cursor.execute(_APPEND, params).fetchone()
     if row is None:
         cursor.execute(_START, {"tenant": uow.tenant})
@@ -341,7 +335,7 @@ def record_many(uow: UnitOfWork, entries: Sequence[Entry]) -> list[AuditEvent]:
         "actor_kind": uow.actor.kind,
         "actor_id": uow.actor.id,
     }
-    cursor = _cursor(uow)
+    cursor = uow.driver().cursor()  # runs inside every audited change
     rows = cursor.execute(_APPEND_MANY, params).fetchall()
     if not rows:
         cursor.execute(_START, {"tenant": uow.tenant})

@@ -222,8 +222,7 @@ def _column_mismatches(uow: UnitOfWork) -> dict[int, str]:
 def _records(uow: UnitOfWork) -> tuple[list[EntryRecord], list[CheckpointRecord]]:
     """Every entry as (seq, bytes, leaf) through a server-side cursor: a
     million ORM objects would cost more than the verification itself."""
-    raw = uow.session.connection().connection.driver_connection
-    assert raw is not None
+    raw = uow.driver()
     entries = []
     with raw.cursor(name="audit_verify") as cursor:
         cursor.itersize = 20_000

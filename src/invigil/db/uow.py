@@ -95,6 +95,13 @@ class UnitOfWork:
     def flush(self) -> None:
         self.session.flush()
 
+    def driver(self) -> Any:
+        """The psycopg connection under this unit of work's transaction, for
+        hot paths where SQLAlchemy's per-statement handling would cost more
+        than the statement (and for server-side cursors). It sees nothing
+        the session has not flushed."""
+        return self.session.connection().connection.driver_connection
+
     def scalars(self, stmt: Select[T]) -> list[T]:
         return list(self.session.scalars(stmt))
 

@@ -54,7 +54,7 @@ def cursor(uow: UnitOfWork) -> Any:
     as SQLAlchemy would before a query (a server event may be pending)."""
     if uow.session.new:
         uow.flush()
-    return uow.session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    return uow.driver().cursor()
 
 
 # An episode: a start (with its latest end, if any) or an instant. The
