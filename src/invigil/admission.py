@@ -39,11 +39,14 @@ class Admission:
             return
         if self._slots is None:
             self._slots = anyio.Semaphore(self.limit)
-        with anyio.move_on_after(self.wait_seconds) as waited:
-            await self._slots.acquire()
-        if waited.cancelled_caught:
-            await self._busy(scope, send)
-            return
+        try:
+            self._slots.acquire_nowait()  # the usual case: no timer to set up
+        except anyio.WouldBlock:
+            with anyio.move_on_after(self.wait_seconds) as waited:
+                await self._slots.acquire()
+            if waited.cancelled_caught:
+                await self._busy(scope, send)
+                return
         try:
             await self.app(scope, receive, send)
         finally:

@@ -1,4 +1,4 @@
-"""A candidate's saves and heartbeats: one statement serves the plain case
+"""A candidate's saves, heartbeats and events: one statement serves the plain case
 (``candidate.heard``), the general path everything else. Both must answer and
 store exactly the same; the candidate is checked before the body."""
 
@@ -12,11 +12,12 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from invigil.audit.models import AuditEvent
 from invigil.db.engine import Database
 from invigil.delivery import attempts, candidate, invitations
 from invigil.delivery.models import Attempt, AttemptAnswer, Invitation
 from invigil.proctoring import pipeline
-from invigil.proctoring.models import ProctoringEvent
+from invigil.proctoring.models import ProctoringAction, ProctoringEvent
 from invigil.settings import Settings
 from tests.conftest import BoundDatabase
 from tests.delivery.factories import kit_for, token_of
@@ -163,7 +164,7 @@ def test_only_the_cookie_named_for_the_invitation_binds(
     assert ok.json()["results"] == [{"seq": 1, "status": "saved"}]
 
 
-@pytest.mark.parametrize("path", ["answers", "heartbeat", "submit"])
+@pytest.mark.parametrize("path", ["answers", "heartbeat", "events", "submit"])
 def test_the_candidate_is_checked_before_the_body(
     app: FastAPI, db: BoundDatabase, settings: Settings, path: str
 ) -> None:
@@ -214,3 +215,96 @@ def test_a_rotated_or_revoked_link_stops_saves_and_heartbeats_at_once(
         revoked.status, revoked.revoked_at = "revoked", datetime.now(UTC)
     for path, body in (("answers", {"items": [item(0, 1, 2)]}), ("heartbeat", {})):
         assert client.post(f"/take/{new_token}/api/{path}", json=body).status_code == 404
+
+
+def _events_journey(
+    app: FastAPI, db: BoundDatabase, settings: Settings
+) -> tuple[list[Any], tuple[Any, ...]]:
+    """Event batches of every outcome under a policy that warns, flags and
+    ends the attempt; what the browser was told (without times) and what
+    the database holds after: events, actions, the attempt, the audit trail."""
+    from tests.proctoring.test_pipeline import Chain, custom, rule
+
+    policy = custom(
+        rule("copy", "clipboard.copy", "warn"),
+        rule("tabs", "tab.hidden", "flag", count=2, window_seconds=600),
+        rule("tools", "devtools.open", "auto_submit", severity="critical"),
+    )
+    made, token = invited(db, settings, proctoring_policy=policy)
+    client, state = begun(app, token)
+    tid, aid = made.invitation.tenant_id, state["attempt_id"]
+    chain, now = Chain(aid), datetime.now(UTC)
+    a = chain.message("clipboard.copy", "instant", now, chars=3)
+    b = chain.message("tab.hidden", "start", now)
+    c = chain.message("tab.hidden", "end", now + timedelta(seconds=2), ends=2)
+    d = chain.message("tab.hidden", "start", now + timedelta(seconds=5))
+    forged = dict(d, body=d["body"].replace("tab.hidden", "focus.lost"))
+    e = chain.message("devtools.open", "start", now + timedelta(seconds=6), via="F12")
+    batches: list[list[dict[str, Any]]] = [
+        [a, b],
+        [a, b],  # re-sent: duplicates
+        [forged],  # rejected
+        [c, d],  # the second tab.hidden: flagged
+        [e],  # ends the attempt
+    ]
+    told = []
+    for events in batches:
+        r = client.post(f"/take/{token}/api/events", json={"events": events})
+        assert r.status_code == 200, r.text
+        told.append({k: v for k, v in r.json().items() if k not in ("server_time", "deadline")})
+    late = client.post(f"/take/{token}/api/events", json={"events": [a]})
+    told.append({"late": late.status_code, "type": late.json()["type"]})
+    with db.unit_of_work(tid) as uow:
+        a_id = uuid.UUID(aid)
+        stored = uow.session.execute(
+            select(ProctoringEvent.seq, ProctoringEvent.kind, ProctoringEvent.linked)
+            .where(ProctoringEvent.attempt_id == a_id)
+            .order_by(ProctoringEvent.seq)
+        ).all()
+        acted = uow.session.execute(
+            select(ProctoringAction.rule_id, ProctoringAction.episode_seq)
+            .where(ProctoringAction.attempt_id == a_id)
+            .order_by(ProctoringAction.rule_id, ProctoringAction.episode_seq)
+        ).all()
+        trail = uow.scalars(
+            select(AuditEvent.action)
+            .where(AuditEvent.subject_id == aid)
+            .order_by(AuditEvent.seq)
+        )  # fmt: skip
+        at = uow.get(Attempt, a_id)
+        row = (at.status, at.submit_reason, at.integrity, at.events_last_seq, at.events_head)
+    return told, (row, stored, acted, trail)
+
+
+def test_events_take_the_one_statement_and_answer_as_the_general_path(
+    app: FastAPI, db: BoundDatabase, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    heard: list[bool] = []
+    real = candidate.heard
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        found = real(*args, **kwargs)
+        heard.append(found is not None)
+        return found
+
+    monkeypatch.setattr(candidate, "heard", spy)
+    fast = _events_journey(app, db, settings)
+    assert heard[:5] == [True] * 5 and heard[5:] == [False]  # the submitted attempt: general
+    monkeypatch.setattr(candidate, "heard", lambda *args, **kwargs: None)
+    general = _events_journey(app, db, settings)
+    told, (row, stored, acted, trail) = fast
+    # Each run has its own attempt, so its own chain hashes; the rest is equal.
+    assert [{k: v for k, v in t.items() if k != "head"} for t in told] == [
+        {k: v for k, v in t.items() if k != "head"} for t in general[0]
+    ]
+    assert (row[:4], stored, acted, trail) == (general[1][0][:4], *general[1][1:])
+    assert [w["rule"] for w in told[0]["warnings"]] == ["copy"]
+    assert [x["status"] for x in told[1]["results"]] == ["duplicate", "duplicate"]
+    assert [x["status"] for x in told[2]["results"]] == ["rejected"]
+    assert told[4]["status"] == "submitted" and told[5]["late"] == 409
+    assert row[:3] == ("submitted", "proctoring", "flagged")
+    assert acted == [("copy", 1), ("tabs", 4), ("tools", 5)]
+    # The actions' entries come before the submission they led to.
+    assert trail.index("attempt.submitted") > max(
+        i for i, action in enumerate(trail) if action == "proctoring.action"
+    )

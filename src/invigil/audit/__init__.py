@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from invigil.audit.log import Entry
+    from invigil.audit.log import Appended, Entry
     from invigil.audit.models import AuditEvent
     from invigil.db.uow import UnitOfWork
 
@@ -28,7 +28,7 @@ def record(
     return append(uow, action, subject, payload)
 
 
-def record_many(uow: UnitOfWork, entries: Sequence[Entry]) -> list[AuditEvent]:
+def record_many(uow: UnitOfWork, entries: Sequence[Entry]) -> list[Appended]:
     """Append several (action, subject, payload) entries in one round trip, in
     order, in the caller's transaction (see ``invigil.audit.log``)."""
     from invigil.audit.log import record_many as append_many

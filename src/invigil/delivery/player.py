@@ -22,7 +22,7 @@ from invigil.content.models import QuestionVersion
 from invigil.content.paper import candidate_body
 from invigil.db.uow import UnitOfWork
 from invigil.delivery import attempts, candidate, results
-from invigil.delivery.candidate import Guest, Guesting, Taking, Viewing, Writing
+from invigil.delivery.candidate import Guest, Guesting, Taking, Viewing
 from invigil.delivery.landing import RELEASE, disclosure_of, no_store
 from invigil.proctoring import pipeline
 from invigil.web.pages import templates
@@ -320,19 +320,38 @@ def _warnings(taken: list[Any]) -> list[dict[str, str]]:
 
 
 @router.post("/take/{token}/api/events")
-def post_events(body: EventsIn, t: Taking = Writing) -> JSONResponse:
-    """Proctoring events from the browser (docs/proctoring.md)."""
-    messages = [pipeline.Message(e.seq, e.body, e.prev, e.hash) for e in body.events]
-    taken = pipeline.ingest(t.uow, t.attempt, messages)
-    return _json(
-        {
-            "results": [o.json() for o in taken.results],
-            "head": t.attempt.events_head,
-            "warnings": taken.warnings,
-            **_clock(t),
-            "last_seq": t.attempt.events_last_seq,
-        }
-    )
+async def post_events(g: Guest = Guesting, payload: Any = Body(None)) -> JSONResponse:
+    """Proctoring events from the browser (docs/proctoring.md). A running
+    attempt with no silence open takes :func:`candidate.heard`'s one
+    statement; anything else the general way (which answers refusals)."""
+
+    def answer(attempt: Any, body: EventsIn, uow: UnitOfWork, now: datetime | None) -> JSONResponse:
+        messages = [pipeline.Message(e.seq, e.body, e.prev, e.hash) for e in body.events]
+        taken = pipeline.ingest(uow, attempt, messages, now)
+        return _json(
+            {
+                "results": [o.json() for o in taken.results],
+                "head": attempt.events_head,
+                "warnings": taken.warnings,
+                **_clock_of(attempt.deadline, attempt.status, attempt.last_seq),
+                "last_seq": attempt.events_last_seq,
+            }
+        )
+
+    def fast(uow: UnitOfWork) -> JSONResponse | None:
+        body = _valid(EventsIn, payload)
+        if body is None:
+            return None
+        now = datetime.now(UTC)
+        heard = candidate.heard(uow, g.request, g.token, now=now)
+        if heard is None:
+            return None
+        return answer(attempts.row_of(uow, heard), body, uow, now)
+
+    def work(t: Taking) -> JSONResponse:
+        return answer(t.attempt, _parse(EventsIn, payload), t.uow, None)
+
+    return await g.run(work, lock=True, fast=fast)
 
 
 @router.post("/take/{token}/api/submit")

@@ -29,16 +29,17 @@ from invigil.proctoring import engine
 from invigil.proctoring import policy as pol
 
 # Policies frozen into attempts, validated once per process: validating one
-# costs about as much as deciding on a typical batch. A hit needs the
-# attempt's stored policy to be equal to the one validated.
-_POLICIES: dict[tuple[uuid.UUID, uuid.UUID], tuple[dict[str, Any], pol.Policy]] = {}
+# costs about as much as deciding on a typical batch. Attempts of one exam
+# version freeze the same policy (its settings'), so they share an entry; a
+# hit needs the attempt's stored policy to be equal to the one validated.
+_POLICIES: dict[tuple[uuid.UUID, uuid.UUID, int], tuple[dict[str, Any], pol.Policy]] = {}
 _POLICIES_KEPT = 4096
 
 
 def policy_of(attempt: Attempt) -> pol.Policy:
     if not attempt.policy:
         return pol.PRESETS["standard"]
-    key = (attempt.tenant_id, attempt.id)
+    key = (attempt.tenant_id, attempt.exam_id, attempt.exam_version)
     known = _POLICIES.get(key)
     if known is not None and known[0] == attempt.policy:
         return known[1]
@@ -254,16 +255,21 @@ def _act(
     params = {"tenant": uow.tenant, "attempt": attempt.id, "rows": json.dumps(rows)}
     stored = {(rule, seq) for rule, seq in cursor(uow).execute(_INSERT_ACTIONS, params)}
     new = [d for d in decisions if (d.rule_id, d.episode_seq) in stored]
-    audit.record_many(uow, [("proctoring.action", attempt, _payload(policy, d)) for d in new])
     for d in new:
         if d.action == "flag" and attempt.integrity == "clear":
             attempt.integrity = "flagged"
         elif d.action == "provisional_fail":
             attempt.integrity = "provisional_fail"
-        elif d.action == "auto_submit" and attempt.status == "in_progress":
-            from invigil.delivery.attempts import submit
+    # The tenant's audit chain is its one point of contention: every batch
+    # that acts appends to it, and holds its head until the transaction ends.
+    # So the attempt's changes go first, the entries last, as near the commit
+    # as this transaction's work allows (docs/adr/0010-events-hot-path.md).
+    uow.flush()
+    audit.record_many(uow, [("proctoring.action", attempt, _payload(policy, d)) for d in new])
+    if attempt.status == "in_progress" and any(d.action == "auto_submit" for d in new):
+        from invigil.delivery.attempts import submit
 
-            submit(uow, attempt, "proctoring")
+        submit(uow, attempt, "proctoring")  # its entries follow the actions'
     return new
 
 
