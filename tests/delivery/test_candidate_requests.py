@@ -280,17 +280,17 @@ def test_events_take_the_one_statement_and_answer_as_the_general_path(
     app: FastAPI, db: BoundDatabase, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     heard: list[bool] = []
-    real = candidate.heard
+    real = candidate.heard_events
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         found = real(*args, **kwargs)
         heard.append(found is not None)
         return found
 
-    monkeypatch.setattr(candidate, "heard", spy)
+    monkeypatch.setattr(candidate, "heard_events", spy)
     fast = _events_journey(app, db, settings)
     assert heard[:5] == [True] * 5 and heard[5:] == [False]  # the submitted attempt: general
-    monkeypatch.setattr(candidate, "heard", lambda *args, **kwargs: None)
+    monkeypatch.setattr(candidate, "heard_events", lambda *args, **kwargs: None)
     general = _events_journey(app, db, settings)
     told, (row, stored, acted, trail) = fast
     # Each run has its own attempt, so its own chain hashes; the rest is equal.

@@ -38,6 +38,7 @@ from invigil.delivery.landing import BackToLanding, neutral_error
 from invigil.delivery.links import LinkKey, LinkState
 from invigil.delivery.models import Attempt, Invitation
 from invigil.errors import Unauthorized
+from invigil.proctoring import pipeline
 from invigil.security.access import CANDIDATE
 
 T = TypeVar("T")
@@ -121,8 +122,7 @@ Viewing: Any = candidate(page=True)
 # attempt with no silence open (anything else is left to them): the live link
 # of a live invitation, its latest attempt, bound to one of this browser's
 # cookies (the caller checks it is the one named for the invitation).
-_HEARD = text(
-    """
+_HEARD_SQL = """
     UPDATE attempts AS a SET
         last_seen_at = :now,
         last_seq = GREATEST(a.last_seq, :top),
@@ -138,11 +138,20 @@ _HEARD = text(
       AND a.binding_hash = ANY(CAST(:bindings AS bytea[]))
       AND a.status = 'in_progress' AND a.silent_seq IS NULL
     RETURNING a.id, a.invitation_id, a.binding_hash, a.candidate_id, a.deadline,
-        a.grace_seconds, a.last_seq, a.events_last_seq, jsonb_array_length(a.paper),
+        a.grace_seconds, a.last_seq, a.events_last_seq, {more}
+"""
+# A save or a heartbeat: the paper's length and the slots the items name.
+_HEARD = text(
+    _HEARD_SQL.format(
+        more="""jsonb_array_length(a.paper),
         ARRAY(SELECT a.paper -> s.slot
               FROM unnest(CAST(:slots AS integer[])) WITH ORDINALITY AS s(slot, n)
-              ORDER BY s.n)
-    """
+              ORDER BY s.n)"""
+    )
+)
+# A batch of proctoring events: what the pipeline and the policy need.
+_HEARD_EVENTS = text(
+    _HEARD_SQL.format(more="a.events_head, a.integrity, a.exam_id, a.exam_version, a.policy")
 )
 
 
@@ -175,32 +184,11 @@ def heard(
     not named for the invitation it raises :class:`_Stray`, so that
     :class:`Guest` rolls the touch back and goes the general way (a 401).
     ``uow`` is bound to the token's tenant."""
-    key: LinkKey = request.app.state.services.links
-    mine = {
-        value: key.hash(value)
-        for name, value in request.cookies.items()
-        if name.startswith(attempts.COOKIE_PREFIX) and value
-    }
-    if not mine or len(mine) > MAX_BINDINGS:
-        return None
     wanted = sorted(set(slots))
-    row = uow.session.execute(
-        _HEARD,
-        {
-            "now": now,
-            "top": top,
-            "position": position,
-            "link": key.hash(token),
-            "bindings": list(mine.values()),
-            "slots": wanted,
-        },
-    ).one_or_none()
+    row = _touch(uow, request, token, _HEARD, {"now": now, "top": top, "position": position,
+                                                "slots": wanted})  # fmt: skip
     if row is None:
         return None
-    cookie = request.cookies.get(attempts.cookie_name(row[1]))
-    if cookie is None or mine.get(cookie) != row[2]:
-        raise _Stray  # rolls the unit of work back
-    uow.actor = Actor("candidate", str(row[3]))
     return attempts.Heard(
         id=row[0],
         deadline=row[4],
@@ -210,6 +198,54 @@ def heard(
         questions=row[8],
         slots=dict(zip(wanted, row[9], strict=True)),
     )
+
+
+def heard_events(
+    uow: UnitOfWork, request: Request, token: str, *, now: datetime
+) -> pipeline.Running | None:
+    """:func:`heard` for a batch of proctoring events: the same one
+    statement (authenticate, lock and touch a running attempt with no
+    silence open), returning what the pipeline needs instead of the paper."""
+    row = _touch(uow, request, token, _HEARD_EVENTS, {"now": now, "top": 0, "position": None})
+    if row is None:
+        return None
+    return pipeline.Running(
+        tenant_id=uow.tenant,
+        id=row[0],
+        deadline=row[4],
+        last_seq=row[6],
+        events_last_seq=row[7],
+        events_head=row[8],
+        integrity=row[9],
+        exam_id=row[10],
+        exam_version=row[11],
+        policy=row[12],
+        last_seen_at=now,
+    )
+
+
+def _touch(
+    uow: UnitOfWork, request: Request, token: str, statement: Any, params: dict[str, Any]
+) -> Any:
+    """Run one of the statements above with this browser's bindings; the row,
+    or None (no binding cookie, too many, or no running attempt matched)."""
+    key: LinkKey = request.app.state.services.links
+    mine = {
+        value: key.hash(value)
+        for name, value in request.cookies.items()
+        if name.startswith(attempts.COOKIE_PREFIX) and value
+    }
+    if not mine or len(mine) > MAX_BINDINGS:
+        return None
+    params = params | {"link": key.hash(token), "bindings": list(mine.values())}
+    row = uow.session.execute(statement, params).one_or_none()
+    if row is None:
+        return None
+    cookie = request.cookies.get(attempts.cookie_name(row[1]))
+    if cookie is None or mine.get(cookie) != row[2]:
+        raise _Stray  # rolls the unit of work back
+    uow.actor = Actor("candidate", str(row[3]))
+    return row
 
 
 @dataclass(frozen=True)

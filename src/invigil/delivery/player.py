@@ -343,10 +343,10 @@ async def post_events(g: Guest = Guesting, payload: Any = Body(None)) -> JSONRes
         if body is None:
             return None
         now = datetime.now(UTC)
-        heard = candidate.heard(uow, g.request, g.token, now=now)
-        if heard is None:
+        running = candidate.heard_events(uow, g.request, g.token, now=now)
+        if running is None:
             return None
-        return answer(attempts.row_of(uow, heard), body, uow, now)
+        return answer(running, body, uow, now)
 
     def work(t: Taking) -> JSONResponse:
         return answer(t.attempt, _parse(EventsIn, payload), t.uow, None)

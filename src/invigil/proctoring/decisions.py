@@ -19,6 +19,7 @@ import copy
 import json
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +29,56 @@ from invigil.delivery.models import Attempt
 from invigil.proctoring import engine
 from invigil.proctoring import policy as pol
 
+
+@dataclass
+class Running:
+    """A running attempt as the events hot path holds it: found, locked and
+    touched by one statement (``candidate.heard_events``), with what the
+    pipeline and the policy read and change -- not an ORM row. :func:`keep`
+    writes what changed; an ``auto_submit`` loads the row to submit it."""
+
+    tenant_id: uuid.UUID
+    id: uuid.UUID
+    exam_id: uuid.UUID
+    exam_version: int
+    policy: dict[str, Any] | None
+    deadline: datetime | None
+    last_seq: int
+    events_last_seq: int
+    events_head: str | None
+    integrity: str
+    last_seen_at: datetime | None = None
+    status: str = "in_progress"
+    silent_seq: int | None = None
+    _kept: tuple[Any, ...] = field(default=(), repr=False)
+
+    def __post_init__(self) -> None:
+        self._kept = self._changeable()
+
+    def _changeable(self) -> tuple[Any, ...]:
+        return (self.events_last_seq, self.events_head, self.integrity)
+
+
+_KEEP = """
+    UPDATE attempts SET events_last_seq = %(seq)s, events_head = %(head)s, integrity = %(integrity)s
+    WHERE tenant_id = %(tenant)s AND id = %(id)s
+"""
+
+
+def keep(uow: UnitOfWork, attempt: Attempt | Running) -> None:
+    """Write the attempt's changes now: a row is flushed; a :class:`Running`
+    is updated in one statement, when something changed."""
+    if not isinstance(attempt, Running):
+        uow.flush()
+        return
+    now = attempt._changeable()
+    if now != attempt._kept:
+        seq, head, integrity = now
+        params = {"seq": seq, "head": head, "integrity": integrity}
+        cursor(uow).execute(_KEEP, params | {"tenant": uow.tenant, "id": attempt.id})
+        attempt._kept = now
+
+
 # Policies frozen into attempts, validated once per process: validating one
 # costs about as much as deciding on a typical batch. Attempts of one exam
 # version freeze the same policy (its settings'), so they share an entry; a
@@ -36,7 +87,7 @@ _POLICIES: dict[tuple[uuid.UUID, uuid.UUID, int], tuple[dict[str, Any], pol.Poli
 _POLICIES_KEPT = 4096
 
 
-def policy_of(attempt: Attempt) -> pol.Policy:
+def policy_of(attempt: Attempt | Running) -> pol.Policy:
     if not attempt.policy:
         return pol.PRESETS["standard"]
     key = (attempt.tenant_id, attempt.exam_id, attempt.exam_version)
@@ -185,7 +236,7 @@ def needed_episodes(
 
 def evaluate(
     uow: UnitOfWork,
-    attempt: Attempt,
+    attempt: Attempt | Running,
     now: datetime,
     *,
     stored: Sequence[Mapping[str, Any]] = (),
@@ -205,7 +256,10 @@ def evaluate(
 
 
 def _take(
-    uow: UnitOfWork, attempt: Attempt, policy: pol.Policy, decisions: Sequence[pol.Decision]
+    uow: UnitOfWork,
+    attempt: Attempt | Running,
+    policy: pol.Policy,
+    decisions: Sequence[pol.Decision],
 ) -> list[pol.Decision]:
     """Store and audit the decisions, in order: a batch of statements up to
     each auto-submit, which ends the attempt before the next are taken (as
@@ -238,7 +292,7 @@ _INSERT_ACTIONS = """
 
 
 def _act(
-    uow: UnitOfWork, attempt: Attempt, policy: pol.Policy, decisions: list[pol.Decision]
+    uow: UnitOfWork, attempt: Attempt | Running, policy: pol.Policy, decisions: list[pol.Decision]
 ) -> list[pol.Decision]:
     rows = [
         {
@@ -264,12 +318,15 @@ def _act(
     # that acts appends to it, and holds its head until the transaction ends.
     # So the attempt's changes go first, the entries last, as near the commit
     # as this transaction's work allows (docs/adr/0010-events-hot-path.md).
-    uow.flush()
-    audit.record_many(uow, [("proctoring.action", attempt, _payload(policy, d)) for d in new])
+    keep(uow, attempt)
+    subject = ("attempt", attempt.id)
+    audit.record_many(uow, [("proctoring.action", subject, _payload(policy, d)) for d in new])
     if attempt.status == "in_progress" and any(d.action == "auto_submit" for d in new):
         from invigil.delivery.attempts import submit
 
-        submit(uow, attempt, "proctoring")  # its entries follow the actions'
+        row = attempt if isinstance(attempt, Attempt) else uow.get(Attempt, attempt.id)
+        submit(uow, row, "proctoring")  # its entries follow the actions'
+        attempt.status = row.status
     return new
 
 

@@ -37,7 +37,8 @@ from invigil.delivery.models import Attempt
 from invigil.errors import Invalid
 from invigil.logs import get_logger
 from invigil.proctoring import policy as pol
-from invigil.proctoring.decisions import cursor
+from invigil.proctoring.decisions import Running as Running  # re-exported
+from invigil.proctoring.decisions import cursor, keep
 from invigil.proctoring.decisions import episodes as episodes  # re-exported
 from invigil.proctoring.decisions import evaluate as evaluate
 from invigil.proctoring.decisions import needed_episodes as needed_episodes
@@ -154,7 +155,7 @@ def _check(message: Message) -> str | None:
     return None
 
 
-def require_open(attempt: Attempt) -> None:
+def require_open(attempt: Attempt | Running) -> None:
     from invigil.delivery.attempts import AttemptClosed
 
     if attempt.status == "submitted":
@@ -180,9 +181,13 @@ _INSERT = """
 
 
 def ingest(
-    uow: UnitOfWork, attempt: Attempt, messages: Sequence[Message], now: datetime | None = None
+    uow: UnitOfWork,
+    attempt: Attempt | Running,
+    messages: Sequence[Message],
+    now: datetime | None = None,
 ) -> Taken:
-    """Store a batch of client messages, then decide and act."""
+    """Store a batch of client messages, then decide and act. The attempt's
+    row is locked by the caller (``taking(lock=True)`` or ``heard_events``)."""
     require_open(attempt)
     if len(messages) > MAX_BATCH:
         raise Invalid(f"send at most {MAX_BATCH} events at a time")
@@ -216,7 +221,7 @@ def ingest(
                 audit.record(
                     uow,
                     "proctoring.conflict",
-                    attempt,
+                    ("attempt", attempt.id),
                     {"seq": m.seq, "stored": known[m.seq], "received": m.hash},
                 )
             continue
@@ -250,6 +255,7 @@ def ingest(
     touch(uow, attempt, now)
     if rows:
         taken.actions = evaluate(uow, attempt, now, stored=rows)
+    keep(uow, attempt)
     return taken
 
 
@@ -267,7 +273,7 @@ def _server_seq(uow: UnitOfWork, attempt_id: uuid.UUID) -> int:
 
 def server_event(
     uow: UnitOfWork,
-    attempt: Attempt,
+    attempt: Attempt | Running,
     kind: str,
     phase: str,
     at: datetime,
@@ -301,7 +307,7 @@ def server_event(
     return seq
 
 
-def touch(uow: UnitOfWork, attempt: Attempt, now: datetime) -> None:
+def touch(uow: UnitOfWork, attempt: Attempt | Running, now: datetime) -> None:
     """The browser is heard from: end an open client.silent episode."""
     attempt.last_seen_at = now
     if attempt.silent_seq is not None:
