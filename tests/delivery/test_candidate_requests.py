@@ -240,11 +240,13 @@ def _events_journey(
     d = chain.message("tab.hidden", "start", now + timedelta(seconds=5))
     forged = dict(d, body=d["body"].replace("tab.hidden", "focus.lost"))
     e = chain.message("devtools.open", "start", now + timedelta(seconds=6), via="F12")
+    rewritten = Chain(aid).message("clipboard.paste", "instant", now)  # seq 1 again
     batches: list[list[dict[str, Any]]] = [
         [a, b],
         [a, b],  # re-sent: duplicates
         [forged],  # rejected
-        [c, d],  # the second tab.hidden: flagged
+        [rewritten, c, forged],  # a conflict (audited), c stored, the top one rejected
+        [c, d],  # c a duplicate now; the second tab.hidden: flagged
         [e],  # ends the attempt
     ]
     told = []
@@ -252,6 +254,7 @@ def _events_journey(
         r = client.post(f"/take/{token}/api/events", json={"events": events})
         assert r.status_code == 200, r.text
         told.append({k: v for k, v in r.json().items() if k not in ("server_time", "deadline")})
+    assert told[3]["head"] == c["hash"]  # the top message was rejected: c is the head
     late = client.post(f"/take/{token}/api/events", json={"events": [a]})
     told.append({"late": late.status_code, "type": late.json()["type"]})
     with db.unit_of_work(tid) as uow:
@@ -289,7 +292,7 @@ def test_events_take_the_one_statement_and_answer_as_the_general_path(
 
     monkeypatch.setattr(candidate, "heard_events", spy)
     fast = _events_journey(app, db, settings)
-    assert heard[:5] == [True] * 5 and heard[5:] == [False]  # the submitted attempt: general
+    assert heard[:6] == [True] * 6 and heard[6:] == [False]  # the submitted attempt: general
     monkeypatch.setattr(candidate, "heard_events", lambda *args, **kwargs: None)
     general = _events_journey(app, db, settings)
     told, (row, stored, acted, trail) = fast
@@ -301,10 +304,14 @@ def test_events_take_the_one_statement_and_answer_as_the_general_path(
     assert [w["rule"] for w in told[0]["warnings"]] == ["copy"]
     assert [x["status"] for x in told[1]["results"]] == ["duplicate", "duplicate"]
     assert [x["status"] for x in told[2]["results"]] == ["rejected"]
-    assert told[4]["status"] == "submitted" and told[5]["late"] == 409
+    assert [x["status"] for x in told[3]["results"]] == ["conflict", "stored", "rejected"]
+    assert [x["status"] for x in told[4]["results"]] == ["duplicate", "stored"]
+    assert told[4]["last_seq"] == 4 and told[3]["last_seq"] == 3
+    assert told[5]["status"] == "submitted" and told[6]["late"] == 409
     assert row[:3] == ("submitted", "proctoring", "flagged")
     assert acted == [("copy", 1), ("tabs", 4), ("tools", 5)]
     # The actions' entries come before the submission they led to.
+    assert trail.count("proctoring.conflict") == 1
     assert trail.index("attempt.submitted") > max(
         i for i, action in enumerate(trail) if action == "proctoring.action"
     )

@@ -128,7 +128,7 @@ _HEARD_SQL = """
         last_seq = GREATEST(a.last_seq, :top),
         position = CASE
             WHEN CAST(:position AS integer) BETWEEN 0 AND jsonb_array_length(a.paper) - 1
-            THEN CAST(:position AS integer) ELSE a.position END
+            THEN CAST(:position AS integer) ELSE a.position END{set}
     FROM guest_links AS l
     JOIN invitations AS i ON i.tenant_id = l.tenant_id AND i.id = l.invitation_id
     WHERE l.token_hash = :link AND l.ended_at IS NULL AND i.status <> 'revoked'
@@ -143,15 +143,28 @@ _HEARD_SQL = """
 # A save or a heartbeat: the paper's length and the slots the items name.
 _HEARD = text(
     _HEARD_SQL.format(
+        set="",
         more="""jsonb_array_length(a.paper),
         ARRAY(SELECT a.paper -> s.slot
               FROM unnest(CAST(:slots AS integer[])) WITH ORDINALITY AS s(slot, n)
-              ORDER BY s.n)"""
+              ORDER BY s.n)""",
     )
 )
-# A batch of proctoring events: what the pipeline and the policy need.
+# A batch of proctoring events: the chain's head moves to the batch's top
+# passing message when it is above the stored one (pipeline.Screened.top);
+# returned: what the pipeline and the policy need, with the stored hashes of
+# the seqs the batch names (pipeline.Screened.wanted).
 _HEARD_EVENTS = text(
-    _HEARD_SQL.format(more="a.events_head, a.integrity, a.exam_id, a.exam_version, a.policy")
+    _HEARD_SQL.format(
+        set=""",
+        events_last_seq = GREATEST(a.events_last_seq, :etop),
+        events_head = CASE WHEN :etop > a.events_last_seq THEN CAST(:ehead AS text)
+                           ELSE a.events_head END""",
+        more="""a.events_head, a.integrity, a.exam_id, a.exam_version, a.policy,
+        (SELECT jsonb_object_agg(e.seq, e.hash) FROM proctoring_events AS e
+         WHERE e.tenant_id = a.tenant_id AND e.attempt_id = a.id
+           AND e.seq = ANY(CAST(:wanted AS bigint[])))""",
+    )
 )
 
 
@@ -201,12 +214,23 @@ def heard(
 
 
 def heard_events(
-    uow: UnitOfWork, request: Request, token: str, *, now: datetime
+    uow: UnitOfWork, request: Request, token: str, batch: pipeline.Screened, *, now: datetime
 ) -> pipeline.Running | None:
     """:func:`heard` for a batch of proctoring events: the same one
     statement (authenticate, lock and touch a running attempt with no
-    silence open), returning what the pipeline needs instead of the paper."""
-    row = _touch(uow, request, token, _HEARD_EVENTS, {"now": now, "top": 0, "position": None})
+    silence open) also moves the chain's head for ``batch`` and reads the
+    stored hashes it needs, and returns what the pipeline needs instead of
+    the paper."""
+    top = batch.top
+    params = {
+        "now": now,
+        "top": 0,
+        "position": None,
+        "etop": top.seq if top else 0,
+        "ehead": top.hash if top else None,
+        "wanted": batch.wanted,
+    }
+    row = _touch(uow, request, token, _HEARD_EVENTS, params)
     if row is None:
         return None
     return pipeline.Running(
@@ -220,6 +244,7 @@ def heard_events(
         exam_id=row[10],
         exam_version=row[11],
         policy=row[12],
+        known={int(seq): hashed for seq, hashed in (row[13] or {}).items()},
         last_seen_at=now,
     )
 

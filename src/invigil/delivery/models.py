@@ -161,6 +161,8 @@ class Attempt(TenantScoped, Base):
             "deadline",
             postgresql_where=text("status = 'in_progress' AND deadline IS NOT NULL"),
         ),
+        # Room on each page for the updates of a running exam (0014).
+        {"postgresql_with": {"fillfactor": 70}},
     )
 
     invitation_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))

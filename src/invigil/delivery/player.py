@@ -319,15 +319,20 @@ def _warnings(taken: list[Any]) -> list[dict[str, str]]:
     ]
 
 
+def _messages(body: EventsIn) -> list[pipeline.Message]:
+    return [pipeline.Message(e.seq, e.body, e.prev, e.hash) for e in body.events]
+
+
 @router.post("/take/{token}/api/events")
 async def post_events(g: Guest = Guesting, payload: Any = Body(None)) -> JSONResponse:
     """Proctoring events from the browser (docs/proctoring.md). A running
     attempt with no silence open takes :func:`candidate.heard`'s one
     statement; anything else the general way (which answers refusals)."""
 
-    def answer(attempt: Any, body: EventsIn, uow: UnitOfWork, now: datetime | None) -> JSONResponse:
-        messages = [pipeline.Message(e.seq, e.body, e.prev, e.hash) for e in body.events]
-        taken = pipeline.ingest(uow, attempt, messages, now)
+    def answer(
+        attempt: Any, batch: pipeline.Screened, uow: UnitOfWork, now: datetime | None
+    ) -> JSONResponse:
+        taken = pipeline.ingest(uow, attempt, batch, now)
         return _json(
             {
                 "results": [o.json() for o in taken.results],
@@ -342,14 +347,16 @@ async def post_events(g: Guest = Guesting, payload: Any = Body(None)) -> JSONRes
         body = _valid(EventsIn, payload)
         if body is None:
             return None
+        batch = pipeline.screen(_messages(body))
         now = datetime.now(UTC)
-        running = candidate.heard_events(uow, g.request, g.token, now=now)
+        running = candidate.heard_events(uow, g.request, g.token, batch, now=now)
         if running is None:
             return None
-        return answer(running, body, uow, now)
+        return answer(running, batch, uow, now)
 
     def work(t: Taking) -> JSONResponse:
-        return answer(t.attempt, _parse(EventsIn, payload), t.uow, None)
+        pipeline.require_open(t.attempt)  # a closed attempt's answer, before the body's
+        return answer(t.attempt, pipeline.screen(_messages(_parse(EventsIn, payload))), t.uow, None)
 
     return await g.run(work, lock=True, fast=fast)
 

@@ -50,6 +50,7 @@ class Running:
     last_seen_at: datetime | None = None
     status: str = "in_progress"
     silent_seq: int | None = None
+    known: Mapping[int, str] | None = None  # stored hashes of the seqs a batch needs
     _kept: tuple[Any, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:

@@ -180,39 +180,76 @@ _INSERT = """
 """
 
 
+@dataclass(frozen=True)
+class Screened:
+    """A batch's messages in seq order (the last of a repeated seq kept),
+    each with its event or the reason it is rejected: what can be judged
+    before anything stored is read."""
+
+    ordered: list[Message]
+    events: dict[int, Parsed]  # seq -> event, for the messages that pass
+    problems: dict[int, str]  # seq -> why it is rejected
+
+    @property
+    def wanted(self) -> list[int]:
+        """The seqs whose stored hashes decide the outcome: each passing
+        message's own (a duplicate or a conflict) and the one before it (linked)."""
+        return sorted(set(self.events) | {s - 1 for s in self.events if s > 1})
+
+    @property
+    def top(self) -> Message | None:
+        """The passing message with the highest seq: the attempt's new head
+        when it is above the stored one (a message above the stored head is
+        never stored yet, so it will be)."""
+        return next((m for m in reversed(self.ordered) if m.seq in self.events), None)
+
+
+def screen(messages: Sequence[Message]) -> Screened:
+    if len(messages) > MAX_BATCH:
+        raise Invalid(f"send at most {MAX_BATCH} events at a time")
+    ordered = sorted({m.seq: m for m in messages}.values(), key=lambda m: m.seq)
+    events: dict[int, Parsed] = {}
+    problems: dict[int, str] = {}
+    for m in ordered:
+        problem = _check(m)
+        if problem is None:
+            try:
+                events[m.seq] = parse(m.body)
+                continue
+            except Invalid as exc:
+                problem = exc.detail
+        problems[m.seq] = problem
+    return Screened(ordered, events, problems)
+
+
 def ingest(
     uow: UnitOfWork,
     attempt: Attempt | Running,
-    messages: Sequence[Message],
+    messages: Sequence[Message] | Screened,
     now: datetime | None = None,
 ) -> Taken:
     """Store a batch of client messages, then decide and act. The attempt's
-    row is locked by the caller (``taking(lock=True)`` or ``heard_events``)."""
+    row is locked by the caller (``taking(lock=True)`` or ``heard_events``,
+    which has also read the stored hashes the batch needs and moved the
+    head: a :class:`Running` with ``known``)."""
     require_open(attempt)
-    if len(messages) > MAX_BATCH:
-        raise Invalid(f"send at most {MAX_BATCH} events at a time")
+    batch = messages if isinstance(messages, Screened) else screen(messages)
     now = now or datetime.now(UTC)
     taken = Taken()
-    ordered = sorted({m.seq: m for m in messages}.values(), key=lambda m: m.seq)
-    seqs = [m.seq for m in ordered]
-    wanted = sorted(set(seqs) | {s - 1 for s in seqs if s > 1})
-    found = cursor(uow).execute(
-        _KNOWN, {"tenant": uow.tenant, "attempt": attempt.id, "seqs": wanted}
-    )
-    known: dict[int, str | None] = {seq: hashed for seq, hashed in found}
+    if isinstance(attempt, Running) and attempt.known is not None:
+        known: dict[int, str | None] = dict(attempt.known)
+    else:
+        found = cursor(uow).execute(
+            _KNOWN, {"tenant": uow.tenant, "attempt": attempt.id, "seqs": batch.wanted}
+        )
+        known = {seq: hashed for seq, hashed in found}
     first = genesis(attempt.id)
     rows: list[dict[str, Any]] = []
     outcome: dict[int, Outcome] = {}
-    for m in ordered:
-        problem = _check(m)
-        parsed = None
-        if problem is None:
-            try:
-                parsed = parse(m.body)
-            except Invalid as exc:
-                problem = exc.detail
-        if problem is not None or parsed is None:
-            outcome[m.seq] = Outcome(m.seq, "rejected", problem)
+    for m in batch.ordered:
+        parsed = batch.events.get(m.seq)
+        if parsed is None:
+            outcome[m.seq] = Outcome(m.seq, "rejected", batch.problems[m.seq])
             continue
         if m.seq in known:
             same = known[m.seq] == m.hash
@@ -251,7 +288,7 @@ def ingest(
         if top > attempt.events_last_seq:
             attempt.events_last_seq = top
             attempt.events_head = known[top]
-    taken.results = [outcome[m.seq] for m in ordered]
+    taken.results = [outcome[m.seq] for m in batch.ordered]
     touch(uow, attempt, now)
     if rows:
         taken.actions = evaluate(uow, attempt, now, stored=rows)
