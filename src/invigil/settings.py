@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     db_app_password: str | None = None
     db_pool_size: int = 10
     db_max_overflow: int = 5
+    # Candidates' requests (saves, heartbeats, event batches...) running at once
+    # in one server process; more wait their turn in the event loop (ADR 0010).
+    candidate_concurrency: int = Field(default=3, ge=1, le=64)
     object_store: str = "local"
     # Evidence: a store URL per region ('local', 'file:///path', 's3://bucket[/prefix]'),
     # as JSON in INVIGIL_OBJECT_STORES; regions not named derive theirs from object_store.

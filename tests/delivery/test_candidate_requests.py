@@ -315,3 +315,53 @@ def test_events_take_the_one_statement_and_answer_as_the_general_path(
     assert trail.index("attempt.submitted") > max(
         i for i, action in enumerate(trail) if action == "proctoring.action"
     )
+
+
+def test_candidates_requests_take_turns_in_a_narrow_lane(
+    database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At most ``candidate_concurrency`` candidates' requests run at once in a
+    process; the others wait their turn in the event loop and are all answered."""
+    import asyncio
+    import threading
+    import time
+
+    import httpx
+
+    from invigil.app import create_app
+
+    app = create_app(settings.model_copy(update={"candidate_concurrency": 2}), database,
+                     run_jobs=False)  # fmt: skip
+    browsers = []
+    for _ in range(3):
+        _, token = invited(database, settings)  # type: ignore[arg-type]  # committed
+        client, _ = begun(app, token)
+        browsers.append((token, dict(client.cookies)))
+    running, peak, guard = 0, 0, threading.Lock()
+    real = candidate.heard
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        nonlocal running, peak
+        with guard:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.05)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            with guard:
+                running -= 1
+
+    monkeypatch.setattr(candidate, "heard", slow)
+
+    async def beats() -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            calls = [
+                http.post(f"/take/{token}/api/heartbeat", json={}, cookies=cookies)
+                for token, cookies in browsers * 3
+            ]
+            return [r.status_code for r in await asyncio.gather(*calls)]
+
+    assert asyncio.run(beats()) == [200] * 9
+    assert peak == 2

@@ -27,6 +27,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, TypeVar
 
+import anyio
 from fastapi import Depends, Request
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
@@ -299,7 +300,8 @@ class Guest:
         lock: bool = False,
         fast: Callable[[UnitOfWork], T | None] | None = None,
     ) -> T:
-        return await run_in_threadpool(self._run, work, lock, fast)
+        async with _lane(self.request):
+            return await run_in_threadpool(self._run, work, lock, fast)
 
     def _run(
         self,
@@ -319,6 +321,21 @@ class Guest:
                 return done
         with taking(self.request, self.token, lock=lock) as t:
             return work(t)
+
+
+def _lane(request: Request) -> anyio.Semaphore:
+    """How many candidates' requests run at once in this process
+    (``candidate_concurrency``). Their work is short and holds the GIL: past
+    a few threads, more at once only adds switching, and stretches the time
+    an acting batch holds its tenant's audit head until its thread gets the
+    GIL back to commit, so the others queue on that lock (measured in
+    docs/adr/0010-events-hot-path.md). Waiting here costs no thread; staff
+    routes do not take this lane."""
+    state = request.app.state
+    lane: anyio.Semaphore | None = getattr(state, "candidate_lane", None)
+    if lane is None:
+        lane = state.candidate_lane = anyio.Semaphore(state.settings.candidate_concurrency)
+    return lane
 
 
 async def _guest(request: Request, token: str) -> Guest:
