@@ -76,18 +76,24 @@ def _journey(app: FastAPI, db: BoundDatabase, settings: Settings) -> tuple[list[
     return told, (a.last_seq, a.position, a.status, a.silent_seq, answers)
 
 
-def test_the_one_statement_answers_and_stores_as_the_general_path(
-    app: FastAPI, db: BoundDatabase, settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    heard: list[bool] = []
-    real = candidate.heard
+def _spy(monkeypatch: pytest.MonkeyPatch, name: str) -> list[bool]:
+    """Whether each call of ``candidate.<name>`` (the one statement) served."""
+    served: list[bool] = []
+    real = getattr(candidate, name)
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         found = real(*args, **kwargs)
-        heard.append(found is not None)
+        served.append(found is not None)
         return found
 
-    monkeypatch.setattr(candidate, "heard", spy)
+    monkeypatch.setattr(candidate, name, spy)
+    return served
+
+
+def test_the_one_statement_answers_and_stores_as_the_general_path(
+    app: FastAPI, db: BoundDatabase, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    heard = _spy(monkeypatch, "heard")
     fast = _journey(app, db, settings)
     assert heard and all(heard)  # every step took the one statement
     monkeypatch.setattr(candidate, "heard", lambda *args, **kwargs: None)
@@ -282,15 +288,7 @@ def _events_journey(
 def test_events_take_the_one_statement_and_answer_as_the_general_path(
     app: FastAPI, db: BoundDatabase, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    heard: list[bool] = []
-    real = candidate.heard_events
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        found = real(*args, **kwargs)
-        heard.append(found is not None)
-        return found
-
-    monkeypatch.setattr(candidate, "heard_events", spy)
+    heard = _spy(monkeypatch, "heard_events")
     fast = _events_journey(app, db, settings)
     assert heard[:6] == [True] * 6 and heard[6:] == [False]  # the submitted attempt: general
     monkeypatch.setattr(candidate, "heard_events", lambda *args, **kwargs: None)
