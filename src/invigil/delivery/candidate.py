@@ -330,7 +330,7 @@ def _lane(request: Request) -> anyio.Semaphore:
     an acting batch holds its tenant's audit head until its thread gets the
     GIL back to commit, so the others queue on that lock (measured in
     docs/adr/0010-events-hot-path.md). Waiting here costs no thread; staff
-    routes do not take this lane."""
+    routes do not take this lane (but share admission control's limit)."""
     state = request.app.state
     lane: anyio.Semaphore | None = getattr(state, "candidate_lane", None)
     if lane is None:
