@@ -354,12 +354,15 @@ def test_candidates_requests_take_turns_in_a_narrow_lane(
 
     async def beats() -> list[int]:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            calls = [
-                http.post(f"/take/{token}/api/heartbeat", json={}, cookies=cookies)
-                for token, cookies in browsers * 3
-            ]
-            return [r.status_code for r in await asyncio.gather(*calls)]
+        clients = [
+            (token, httpx.AsyncClient(transport=transport, base_url="http://x", cookies=cookies))
+            for token, cookies in browsers
+        ]
+        calls = [http.post(f"/take/{token}/api/heartbeat", json={}) for token, http in clients * 3]
+        answers = await asyncio.gather(*calls)
+        for _, http in clients:
+            await http.aclose()
+        return [r.status_code for r in answers]
 
     assert asyncio.run(beats()) == [200] * 9
     assert peak == 2
