@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from invigil.db.engine import Database
 from invigil.db.migrate import head_revision, upgrade
@@ -31,6 +31,25 @@ def test_models_match_the_migrations(owner_conn: Connection) -> None:
         )
     ]
     assert diff == []
+
+
+def test_storage_parameters_match_the_models(owner_conn: Connection) -> None:
+    """Alembic does not compare storage parameters: a model's
+    ``postgresql_with`` (attempts' fill factor, 0014) must be what the
+    migrations left on its table."""
+    declared = {
+        table.name: {f"{k}={v}" for k, v in table.dialect_options["postgresql"]["with"].items()}
+        for table in metadata.tables.values()
+        if table.dialect_options["postgresql"]["with"]
+    }
+    assert declared.get("attempts") == {"fillfactor=70"}
+    stored = dict(
+        owner_conn.execute(
+            text("SELECT relname, reloptions FROM pg_class WHERE relname = ANY(:names)"),
+            {"names": list(declared)},
+        ).all()
+    )
+    assert {name: set(stored.get(name) or ()) for name in declared} == declared
 
 
 def test_upgrade_is_idempotent(database: Database, settings: Settings) -> None:

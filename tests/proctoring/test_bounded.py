@@ -290,3 +290,29 @@ def test_a_policy_is_validated_once_and_never_served_stale() -> None:
     assert pipeline.policy_of(attempt).name == "practice"
     attempt.policy = None
     assert pipeline.policy_of(attempt).name == "standard"
+
+
+def test_frozen_policies_are_shared_per_exam_version_only_while_equal() -> None:
+    """Attempts of one exam version share a validated policy, but an attempt
+    whose stored policy differs (frozen before a preset changed) gets its own."""
+
+    def running(preset: str) -> pipeline.Running:
+        return pipeline.Running(
+            tenant_id=tenant,
+            id=uuid.uuid4(),
+            exam_id=exam,
+            exam_version=1,
+            policy=PRESETS[preset].model_dump(mode="json"),
+            deadline=None,
+            last_seq=0,
+            events_last_seq=0,
+            events_head=None,
+            integrity="clear",
+        )
+
+    tenant, exam = uuid.uuid4(), uuid.uuid4()
+    strict, practice, again = running("strict"), running("practice"), running("strict")
+    assert pipeline.policy_of(strict).name == "strict"
+    assert pipeline.policy_of(again) is pipeline.policy_of(strict)  # validated once
+    assert pipeline.policy_of(practice).name == "practice"
+    assert pipeline.policy_of(strict).name == "strict"

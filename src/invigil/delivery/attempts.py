@@ -560,18 +560,11 @@ def heartbeat_heard(uow: UnitOfWork, heard: Heard, now: datetime) -> tuple[str, 
 
     if heard.events_last_seq == 0:
         return "in_progress", []
-    attempt = row_of(uow, heard)
-    taken = pipeline.evaluate(uow, attempt, now)
-    return attempt.status, taken
-
-
-def row_of(uow: UnitOfWork, heard: Heard) -> Attempt:
-    """The attempt :func:`invigil.delivery.candidate.heard` found, as a row
-    (its paper left unread: the proctoring pipeline does not need it)."""
     attempt = uow.session.get(Attempt, (uow.tenant, heard.id), options=[defer(Attempt.paper)])
     if attempt is None:  # its row is locked by this transaction: impossible
         raise NotFound(f"attempt {heard.id} was not found")
-    return attempt
+    taken = pipeline.evaluate(uow, attempt, now)
+    return attempt.status, taken
 
 
 def answers_of(uow: UnitOfWork, attempt_id: uuid.UUID) -> list[AttemptAnswer]:
