@@ -9,7 +9,7 @@ import anyio
 import httpx
 from starlette.types import Receive, Scope, Send
 
-from invigil.admission import Admission
+from invigil.admission import Admission, leave
 from invigil.app import create_app
 from invigil.db.engine import Database
 from invigil.db.urls import DatabaseUrls
@@ -37,6 +37,25 @@ def test_a_request_that_waits_too_long_for_a_slot_gets_a_503() -> None:
         return [first.status_code, second.status_code, free.status_code]
 
     assert anyio.run(main) == [200, 503, 200]
+
+
+async def _leaves(scope: Scope, receive: Receive, send: Send) -> None:
+    leave(scope)  # it waits without a connection of its own from here on
+    leave(scope)  # twice: the slot is given back once
+    await _slow(scope, receive, send)
+
+
+def test_a_request_that_leaves_gives_its_slot_back() -> None:
+    app = Admission(_leaves, limit=1, wait_seconds=0.1)
+
+    async def main() -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            answers = await _gather(*(client.get(f"/{n}") for n in range(3)))
+        return [r.status_code for r in answers]
+
+    assert anyio.run(main) == [200, 200, 200]
+    assert app._slots is not None and app._slots.value == 1
 
 
 async def _gather(*calls: object) -> list[httpx.Response]:

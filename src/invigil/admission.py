@@ -11,6 +11,11 @@ requests queue here, in the event loop, where waiting costs no thread: at
 most ``limit`` are inside the app at once, and one that waits longer than
 ``wait_seconds`` gets a 503 with Retry-After instead of a hang. Static files
 and ``/healthz`` pass freely.
+
+A request that will wait without a connection of its own hands its slot
+back early (:func:`leave`): a candidate's batch of events waits for a group
+written in one transaction (``invigil.delivery.gathering``, which bounds its
+own queue, and whose trips take the candidates' lane).
 """
 
 from __future__ import annotations
@@ -47,10 +52,11 @@ class Admission:
             if waited.cancelled_caught:
                 await self._busy(scope, send)
                 return
+        lease = scope.setdefault("state", {})["admission"] = _Lease(self._slots)
         try:
             await self.app(scope, receive, send)
         finally:
-            self._slots.release()
+            lease.end()
 
     async def _busy(self, scope: Scope, send: Send) -> None:
         body = json.dumps(
@@ -73,3 +79,20 @@ class Admission:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+class _Lease:
+    def __init__(self, slots: anyio.Semaphore) -> None:
+        self._slots: anyio.Semaphore | None = slots
+
+    def end(self) -> None:
+        slots, self._slots = self._slots, None
+        if slots is not None:
+            slots.release()
+
+
+def leave(scope: Scope) -> None:
+    """Give this request's slot back now (it holds no connection from here on)."""
+    lease = scope.get("state", {}).get("admission")
+    if lease is not None:
+        lease.end()

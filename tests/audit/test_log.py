@@ -418,6 +418,40 @@ def test_record_many_chains_exactly_as_record_does(db: BoundDatabase, tenant_a: 
         assert stored[1].payload == {"n": 1, "note": "é\n"} and stored[2].payload == {}
 
 
+def test_record_many_names_each_entrys_actor(db: BoundDatabase, tenant_a: Tenant) -> None:
+    """One transaction writing for several candidates: each entry is its
+    actor's, in the text that is hashed too, and the chain is unbroken."""
+    one, two = Actor("candidate", "c-1"), Actor("candidate", "c-2")
+    with db.unit_of_work(tenant_a.id, Actor("anonymous", "guest-link")) as uow:
+        batch = audit.record_many(
+            uow,
+            [
+                ("x.a", ("x", "1"), {"n": 1}),
+                ("x.a", ("x", "2"), {"n": 2}),
+                ("x.b", ("x", "1"), None),
+            ],
+            [one, two, one],
+        )
+        with pytest.raises(ValueError, match="one actor per entry"):
+            audit.record_many(uow, [("x.c", ("x", "1"), None)], [one, two])
+    assert [e.actor for e in batch] == [one, two, one]
+    assert [json.loads(e.entry)["actor"] for e in batch] == [
+        {"kind": "candidate", "id": "c-1"},
+        {"kind": "candidate", "id": "c-2"},
+        {"kind": "candidate", "id": "c-1"},
+    ]
+    with db.unit_of_work(tenant_a.id) as uow:
+        stored = uow.scalars(
+            select(AuditEvent).where(AuditEvent.seq.in_([e.seq for e in batch]))
+            .order_by(AuditEvent.seq)
+        )  # fmt: skip
+        assert [(s.actor_kind, s.actor_id, s.entry) for s in stored] == [
+            (e.actor.kind, e.actor.id, e.entry) for e in batch
+        ]
+    for prev, entry in itertools.pairwise(batch):
+        assert json.loads(entry.entry)["prev"] == prev.leaf_hash.hex()
+
+
 @pytest.mark.parametrize(
     "bad,message",
     [

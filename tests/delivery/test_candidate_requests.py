@@ -4,10 +4,13 @@ store exactly the same; the candidate is checked before the body."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import anyio
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
@@ -223,31 +226,30 @@ def test_a_rotated_or_revoked_link_stops_saves_and_heartbeats_at_once(
         assert client.post(f"/take/{new_token}/api/{path}", json=body).status_code == 404
 
 
-def _events_journey(
-    app: FastAPI, db: BoundDatabase, settings: Settings
-) -> tuple[list[Any], tuple[Any, ...]]:
-    """Event batches of every outcome under a policy that warns, flags and
-    ends the attempt; what the browser was told (without times) and what
-    the database holds after: events, actions, the attempt, the audit trail."""
-    from tests.proctoring.test_pipeline import Chain, custom, rule
+def _journey_policy() -> dict[str, Any]:
+    from tests.proctoring.test_pipeline import custom, rule
 
-    policy = custom(
+    return custom(
         rule("copy", "clipboard.copy", "warn"),
         rule("tabs", "tab.hidden", "flag", count=2, window_seconds=600),
         rule("tools", "devtools.open", "auto_submit", severity="critical"),
     )
-    made, token = invited(db, settings, proctoring_policy=policy)
-    client, state = begun(app, token)
-    tid, aid = made.invitation.tenant_id, state["attempt_id"]
-    chain, now = Chain(aid), datetime.now(UTC)
+
+
+def _journey_batches(attempt_id: str) -> list[list[dict[str, Any]]]:
+    """Event batches of every outcome under :func:`_journey_policy`, which
+    warns, flags and ends the attempt."""
+    from tests.proctoring.test_pipeline import Chain
+
+    chain, now = Chain(attempt_id), datetime.now(UTC)
     a = chain.message("clipboard.copy", "instant", now, chars=3)
     b = chain.message("tab.hidden", "start", now)
     c = chain.message("tab.hidden", "end", now + timedelta(seconds=2), ends=2)
     d = chain.message("tab.hidden", "start", now + timedelta(seconds=5))
     forged = dict(d, body=d["body"].replace("tab.hidden", "focus.lost"))
     e = chain.message("devtools.open", "start", now + timedelta(seconds=6), via="F12")
-    rewritten = Chain(aid).message("clipboard.paste", "instant", now)  # seq 1 again
-    batches: list[list[dict[str, Any]]] = [
+    rewritten = Chain(attempt_id).message("clipboard.paste", "instant", now)  # seq 1 again
+    return [
         [a, b],
         [a, b],  # re-sent: duplicates
         [forged],  # rejected
@@ -255,14 +257,11 @@ def _events_journey(
         [c, d],  # c a duplicate now; the second tab.hidden: flagged
         [e],  # ends the attempt
     ]
-    told = []
-    for events in batches:
-        r = client.post(f"/take/{token}/api/events", json={"events": events})
-        assert r.status_code == 200, r.text
-        told.append({k: v for k, v in r.json().items() if k not in ("server_time", "deadline")})
-    assert told[3]["head"] == c["hash"]  # the top message was rejected: c is the head
-    late = client.post(f"/take/{token}/api/events", json={"events": [a]})
-    told.append({"late": late.status_code, "type": late.json()["type"]})
+
+
+def _events_stored(db: Database, tid: uuid.UUID, aid: str) -> tuple[Any, ...]:
+    """What the database holds for an attempt: the attempt's row, its events,
+    actions and audit trail."""
     with db.unit_of_work(tid) as uow:
         a_id = uuid.UUID(aid)
         stored = uow.session.execute(
@@ -275,23 +274,63 @@ def _events_journey(
             .where(ProctoringAction.attempt_id == a_id)
             .order_by(ProctoringAction.rule_id, ProctoringAction.episode_seq)
         ).all()
-        trail = uow.scalars(
-            select(AuditEvent.action)
+        trail = uow.session.execute(
+            select(AuditEvent.action, AuditEvent.actor_kind, AuditEvent.actor_id)
             .where(AuditEvent.subject_id == aid)
             .order_by(AuditEvent.seq)
-        )  # fmt: skip
+        ).all()
         at = uow.get(Attempt, a_id)
         row = (at.status, at.submit_reason, at.integrity, at.events_last_seq, at.events_head)
-    return told, (row, stored, acted, trail)
+        by = str(at.candidate_id)
+    # Who did what, without the candidate's own id (each run has its own).
+    trail = [(action, kind, "me" if who == by else who) for action, kind, who in trail]
+    return row, stored, acted, trail
+
+
+def _events_journey(
+    app: FastAPI, db: BoundDatabase, settings: Settings
+) -> tuple[list[Any], tuple[Any, ...]]:
+    """The batches of :func:`_journey_batches` and then one after the end;
+    what the browser was told (without times) and what the database holds."""
+    made, token = invited(db, settings, proctoring_policy=_journey_policy())
+    client, state = begun(app, token)
+    tid, aid = made.invitation.tenant_id, state["attempt_id"]
+    batches = _journey_batches(aid)
+    told = []
+    for events in batches:
+        r = client.post(f"/take/{token}/api/events", json={"events": events})
+        assert r.status_code == 200, r.text
+        told.append({k: v for k, v in r.json().items() if k not in ("server_time", "deadline")})
+    c = batches[4][0]
+    assert told[3]["head"] == c["hash"]  # the top message was rejected: c is the head
+    late = client.post(f"/take/{token}/api/events", json={"events": batches[0][:1]})
+    told.append({"late": late.status_code, "type": late.json()["type"]})
+    return told, _events_stored(db, tid, aid)
+
+
+def _spy_events(monkeypatch: pytest.MonkeyPatch) -> list[list[bool]]:
+    """For each call of ``candidate.heard_events`` (one statement for a group
+    of browsers' batches), whether it served each ask."""
+    served: list[list[bool]] = []
+    real = candidate.heard_events
+
+    def spy(uow: Any, asks: Any, **kwargs: Any) -> Any:
+        found = real(uow, asks, **kwargs)
+        served.append([h is not None for h in found])
+        return found
+
+    monkeypatch.setattr(candidate, "heard_events", spy)
+    return served
 
 
 def test_events_take_the_one_statement_and_answer_as_the_general_path(
     app: FastAPI, db: BoundDatabase, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    heard = _spy(monkeypatch, "heard_events")
+    heard = _spy_events(monkeypatch)
     fast = _events_journey(app, db, settings)
-    assert heard[:6] == [True] * 6 and heard[6:] == [False]  # the submitted attempt: general
-    monkeypatch.setattr(candidate, "heard_events", lambda *args, **kwargs: None)
+    # One browser: groups of one; the submitted attempt goes the general way.
+    assert heard == [[True]] * 6 + [[False]]
+    monkeypatch.setattr(candidate, "heard_events", lambda uow, asks, **kw: [None] * len(asks))
     general = _events_journey(app, db, settings)
     told, (row, stored, acted, trail) = fast
     # Each run has its own attempt, so its own chain hashes; the rest is equal.
@@ -308,11 +347,13 @@ def test_events_take_the_one_statement_and_answer_as_the_general_path(
     assert told[5]["status"] == "submitted" and told[6]["late"] == 409
     assert row[:3] == ("submitted", "proctoring", "flagged")
     assert acted == [("copy", 1), ("tabs", 4), ("tools", 5)]
-    # The actions' entries come before the submission they led to.
-    assert trail.count("proctoring.conflict") == 1
-    assert trail.index("attempt.submitted") > max(
-        i for i, action in enumerate(trail) if action == "proctoring.action"
+    # The actions' entries come before the submission they led to; all by the candidate.
+    actions = [action for action, *_ in trail]
+    assert actions.count("proctoring.conflict") == 1
+    assert actions.index("attempt.submitted") > max(
+        i for i, action in enumerate(actions) if action == "proctoring.action"
     )
+    assert {(kind, who) for _, kind, who in trail} == {("candidate", "me")}
 
 
 def test_candidates_requests_take_turns_in_a_narrow_lane(
@@ -366,3 +407,151 @@ def test_candidates_requests_take_turns_in_a_narrow_lane(
 
     assert asyncio.run(beats()) == [200] * 9
     assert peak == 2
+
+
+def _gathered_app(database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """An app on the committed database whose events gather into one writer's
+    groups, the first of which waits a moment: the batches sent meanwhile
+    go together."""
+    import time
+
+    from invigil.app import create_app
+    from invigil.delivery import player
+    from invigil.delivery.gathering import Gathering
+
+    app = create_app(settings, database, run_jobs=False)
+    real, calls = player._events_together, []
+
+    def first_waits(tenant_id: uuid.UUID, asks: list[Any]) -> list[Any]:
+        calls.append(len(asks))
+        if len(calls) == 1:
+            time.sleep(0.3)
+        return real(tenant_id, asks)
+
+    app.state.gatherings = {real: Gathering(first_waits, anyio.Semaphore(3), writers=1)}
+    app.state.group_sizes = calls
+    return app
+
+
+async def _together(app: Any, sends: list[tuple[str, dict[str, str], Any]]) -> list[Any]:
+    """Each (token, cookies, body) posted to the events route at once; the answers."""
+    import httpx
+
+    transport = httpx.ASGITransport(app=app)
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(
+                httpx.AsyncClient(transport=transport, base_url="http://x", cookies=cookies)
+            )
+            for _, cookies, _ in sends
+        ]
+        first = asyncio.create_task(
+            clients[0].post(f"/take/{sends[0][0]}/api/events", json=sends[0][2])
+        )
+        await asyncio.sleep(0.1)  # the first is being written: the others gather
+        rest = asyncio.gather(
+            *(
+                http.post(f"/take/{token}/api/events", json=body)
+                for http, (token, _, body) in zip(clients[1:], sends[1:], strict=True)
+            )
+        )
+        return [await first, *await rest]
+
+
+def test_browsers_batches_are_written_together_and_each_answered_as_alone(
+    app: FastAPI,
+    db: BoundDatabase,
+    database: Database,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Four candidates' batches in one transaction (one statement finds them
+    all, one stores their events, one their actions, one appends their
+    entries, each by its own candidate): each is told and stores exactly
+    what the general path does for one alone."""
+    monkeypatch.setattr(candidate, "heard_events", lambda uow, asks, **kw: [None] * len(asks))
+    general = _events_journey(app, db, settings)
+    monkeypatch.undo()
+    heard = _spy_events(monkeypatch)
+    gathered = _gathered_app(database, settings, monkeypatch)
+    from tests.conftest import make_tenant
+    from tests.delivery.factories import exam_with_every_type, make_invitation
+
+    tenant = make_tenant(database, settings)
+    exam = exam_with_every_type(
+        database, tenant.id, settings={"proctoring_policy": _journey_policy()}
+    )
+    people = []
+    for _ in range(4):
+        token = token_of(make_invitation(database, tenant.id, kit_for(settings), exam))
+        client, state = begun(gathered, token)
+        people.append((tenant.id, token, dict(client.cookies), state["attempt_id"]))
+    batches = {aid: _journey_batches(aid) for *_, aid in people}
+    told: dict[str, list[Any]] = {aid: [] for *_, aid in people}
+    for step in range(6):
+        sends = [(token, cookies, {"events": batches[aid][step]})
+                 for _, token, cookies, aid in people]  # fmt: skip
+        for (*_, aid), r in zip(people, asyncio.run(_together(gathered, sends)), strict=True):
+            assert r.status_code == 200, r.text
+            told[aid].append(
+                {k: v for k, v in r.json().items() if k not in ("server_time", "deadline", "head")}
+            )
+    assert max(gathered.state.group_sizes) == 3  # the three behind the first went together
+    assert [n for sizes in heard for n in sizes] == [True] * 24
+    for tid, _, _, aid in people:
+        row, stored, acted, trail = _events_stored(database, tid, aid)
+        assert told[aid] == [{k: v for k, v in t.items() if k != "head"} for t in general[0][:6]]
+        assert (row[:4], stored, acted, trail) == (general[1][0][:4], *general[1][1:])
+
+
+def test_one_browser_in_a_group_never_spoils_the_others_answers(
+    database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In one group: a plain batch, a submitted attempt's (409), a body that
+    is no batch (422) and a browser holding the right secret under another
+    invitation's cookie name (401, which rolls the group back): each gets its
+    own answer, as alone, and the plain batch is stored once."""
+    from tests.conftest import make_tenant
+    from tests.delivery.factories import exam_with_every_type, make_invitation
+    from tests.proctoring.test_pipeline import Chain
+
+    gathered = _gathered_app(database, settings, monkeypatch)
+    tenant = make_tenant(database, settings)
+    exam = exam_with_every_type(database, tenant.id)
+    people = []
+    for _ in range(5):
+        made = make_invitation(database, tenant.id, kit_for(settings), exam)
+        client, state = begun(gathered, token_of(made))
+        people.append((made, token_of(made), client, state["attempt_id"]))
+    (_, first, first_client, first_aid), plain, done, odd, stray = people
+    assert done[2].post(f"/take/{done[1]}/api/submit", json={}).status_code == 200
+    now = datetime.now(UTC)
+    wrong_name = {attempts.cookie_name(uuid.uuid4()): stray[2].cookies[
+        attempts.cookie_name(stray[0].invitation.id)]}  # fmt: skip
+
+    def batch(aid: str) -> dict[str, Any]:
+        return {"events": [Chain(aid).message("clipboard.copy", "instant", now, chars=1)]}
+
+    answers = asyncio.run(
+        _together(
+            gathered,
+            [
+                (first, dict(first_client.cookies), batch(first_aid)),
+                (plain[1], dict(plain[2].cookies), batch(plain[3])),
+                (done[1], dict(done[2].cookies), batch(done[3])),
+                (odd[1], dict(odd[2].cookies), {"events": "none"}),
+                (stray[1], wrong_name, batch(stray[3])),
+            ],
+        )
+    )
+    assert [r.status_code for r in answers] == [200, 200, 409, 422, 401]
+    assert answers[1].json()["results"] == [{"seq": 1, "status": "stored"}]
+    # The first alone; the next four together (rolled back), then each alone.
+    assert gathered.state.group_sizes == [1, 4, 1, 1, 1, 1]
+    for _, _, _, aid in (plain, stray):
+        with database.unit_of_work(tenant.id) as uow:
+            seqs = uow.scalars(
+                select(ProctoringEvent.seq).where(ProctoringEvent.attempt_id == uuid.UUID(aid))
+            )
+            last = uow.get(Attempt, uuid.UUID(aid)).events_last_seq
+        assert (seqs, last) == (([1], 1) if aid == plain[3] else ([], 0))

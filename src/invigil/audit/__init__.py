@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from invigil.audit.log import Appended, Entry
     from invigil.audit.models import AuditEvent
-    from invigil.db.uow import UnitOfWork
+    from invigil.db.uow import Actor, UnitOfWork
 
 
 def record(
@@ -28,12 +28,15 @@ def record(
     return append(uow, action, subject, payload)
 
 
-def record_many(uow: UnitOfWork, entries: Sequence[Entry]) -> list[Appended]:
+def record_many(
+    uow: UnitOfWork, entries: Sequence[Entry], actors: Sequence[Actor] | None = None
+) -> list[Appended]:
     """Append several (action, subject, payload) entries in one round trip, in
-    order, in the caller's transaction (see ``invigil.audit.log``)."""
+    order, in the caller's transaction, by the unit of work's actor or each by
+    its own ``actors`` entry (see ``invigil.audit.log``)."""
     from invigil.audit.log import record_many as append_many
 
-    return append_many(uow, entries)
+    return append_many(uow, entries, actors)
 
 
 __all__ = ["record", "record_many"]

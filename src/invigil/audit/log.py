@@ -22,7 +22,7 @@ from typing import Any
 
 from invigil.audit.canonical import canonical_json
 from invigil.audit.models import AuditEvent
-from invigil.db.uow import UnitOfWork
+from invigil.db.uow import Actor, UnitOfWork
 
 ENTRY_VERSION = 1
 GENESIS = bytes(32)  # the "previous leaf" of entry 0
@@ -57,12 +57,12 @@ _APPEND = """
 # lock the head row (FOR UPDATE waits for a concurrent append and then reads
 # its result, as the UPDATE above does), chain the entries in order (each
 # "prev" is the leaf before it), move the head past the last one, insert them
-# all. They share the statement's timestamp.
+# all. They share the statement's timestamp; each names its actor.
 _APPEND_MANY = """
     WITH RECURSIVE items AS (
       SELECT * FROM json_to_recordset(%(items)s::json)
-        AS i(n bigint, head text, mid text, tail text, id uuid, action text, subject_type text,
-             subject_id text, payload text)
+        AS i(n bigint, head text, mid text, tail text, id uuid, actor_kind text, actor_id text,
+             action text, subject_type text, subject_id text, payload text)
     ),
     head AS (
       SELECT h.next_seq, coalesce(h.last_leaf, %(genesis)s) AS leaf, statement_timestamp() AS at
@@ -92,7 +92,7 @@ _APPEND_MANY = """
     )
     INSERT INTO audit_events (tenant_id, seq, id, occurred_at, actor_kind, actor_id, action,
                               subject_type, subject_id, payload, entry, leaf_hash)
-    SELECT %(tenant)s, c.seq, i.id, head.at, %(actor_kind)s, %(actor_id)s, i.action,
+    SELECT %(tenant)s, c.seq, i.id, head.at, i.actor_kind, i.actor_id, i.action,
            i.subject_type, i.subject_id, CAST(i.payload AS jsonb), c.entry, c.leaf
     FROM chain AS c JOIN items AS i ON i.n = c.n CROSS JOIN head
     ORDER BY c.n
@@ -193,6 +193,7 @@ class _Prepared:
     """An entry before the database decides its time, position and chain link."""
 
     event_id: uuid.UUID
+    actor: Actor
     action: str
     subject_type: str
     subject_id: str
@@ -208,11 +209,13 @@ def _prepare(
     action: str,
     subject: object,
     payload: Mapping[str, Any] | None,
-    heads: dict[str, str] | None = None,
+    heads: dict[tuple[str, Actor], str] | None = None,
     tails: dict[tuple[str, str], str] | None = None,
+    actor: Actor | None = None,
 ) -> _Prepared:
-    """The entry's parts; ``heads`` and ``tails`` keep those of a batch that
-    repeat (same action, same subject)."""
+    """The entry's parts, by ``actor`` (default: the unit of work's);
+    ``heads`` and ``tails`` keep those of a batch that repeat (same action
+    and actor, same subject)."""
     subject_type, subject_id = subject_of(subject)
     body = jsonable(payload or {})
     encoded = canonical_json(body)
@@ -221,14 +224,16 @@ def _prepare(
     event_id = uuid.uuid4()
     heads = {} if heads is None else heads
     tails = {} if tails is None else tails
-    head = heads.get(action)
+    actor = actor or uow.actor
+    head = heads.get((action, actor))
     if head is None:
-        head = heads[action] = _head(action, uow.actor.kind, uow.actor.id)
+        head = heads[action, actor] = _head(action, actor.kind, actor.id)
     tail = tails.get((subject_type, subject_id))
     if tail is None:
         tail = tails[subject_type, subject_id] = _tail(subject_type, subject_id, uow.tenant)
     return _Prepared(
         event_id,
+        actor,
         action,
         subject_type,
         subject_id,
@@ -313,6 +318,7 @@ class Appended:
     seq: int
     id: uuid.UUID
     occurred_at: datetime
+    actor: Actor
     action: str
     subject_type: str
     subject_id: str
@@ -321,13 +327,23 @@ class Appended:
     leaf_hash: bytes
 
 
-def record_many(uow: UnitOfWork, entries: Sequence[Entry]) -> list[Appended]:
+def record_many(
+    uow: UnitOfWork, entries: Sequence[Entry], actors: Sequence[Actor] | None = None
+) -> list[Appended]:
     """Append ``entries`` in this order, in one round trip: the same entries,
     sequence numbers and chain as one :func:`record` call each, except that
-    they share one timestamp (the statement's)."""
-    heads: dict[str, str] = {}
+    they share one timestamp (the statement's). ``actors``, when given, names
+    each entry's actor (one transaction writing for several candidates);
+    else the unit of work's actor is every entry's."""
+    if actors is not None and len(actors) != len(entries):
+        raise ValueError("record_many: one actor per entry")
+    heads: dict[tuple[str, Actor], str] = {}
     tails: dict[tuple[str, str], str] = {}
-    prepared = [_prepare(uow, a, s, p, heads, tails) for a, s, p in entries]
+    who = actors or [uow.actor] * len(entries)
+    prepared = [
+        _prepare(uow, a, s, p, heads, tails, actor)
+        for (a, s, p), actor in zip(entries, who, strict=True)
+    ]
     if not prepared:
         return []
     items = [
@@ -337,6 +353,8 @@ def record_many(uow: UnitOfWork, entries: Sequence[Entry]) -> list[Appended]:
             "mid": p.mid,
             "tail": p.tail,
             "id": str(p.event_id),
+            "actor_kind": p.actor.kind,
+            "actor_id": p.actor.id,
             "action": p.action,
             "subject_type": p.subject_type,
             "subject_id": p.subject_id,
@@ -348,8 +366,6 @@ def record_many(uow: UnitOfWork, entries: Sequence[Entry]) -> list[Appended]:
         "tenant": uow.tenant,
         "genesis": GENESIS,
         "items": json.dumps(items),
-        "actor_kind": uow.actor.kind,
-        "actor_id": uow.actor.id,
     }
     cursor = uow.driver().cursor()  # runs inside every audited change
     rows = cursor.execute(_APPEND_MANY, params).fetchall()
@@ -359,7 +375,7 @@ def record_many(uow: UnitOfWork, entries: Sequence[Entry]) -> list[Appended]:
     assert len(rows) == len(prepared)
     rows.sort(key=lambda r: r[0])
     return [
-        Appended(seq, p.event_id, at, p.action, p.subject_type, p.subject_id, p.payload, entry,
-                 bytes(leaf))
+        Appended(seq, p.event_id, at, p.actor, p.action, p.subject_type, p.subject_id,
+                 p.payload, entry, bytes(leaf))
         for p, (seq, at, entry, leaf) in zip(prepared, rows, strict=True)
     ]  # fmt: skip

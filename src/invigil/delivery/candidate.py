@@ -32,9 +32,11 @@ from fastapi import Depends, Request
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
+from invigil import admission
 from invigil.content.models import ExamVersion
 from invigil.db.uow import Actor, UnitOfWork
 from invigil.delivery import attempts, links
+from invigil.delivery.gathering import Gathering, Write
 from invigil.delivery.landing import BackToLanding, neutral_error
 from invigil.delivery.links import LinkKey, LinkState
 from invigil.delivery.models import Attempt, Invitation
@@ -43,6 +45,7 @@ from invigil.proctoring import pipeline
 from invigil.security.access import CANDIDATE
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass
@@ -123,49 +126,58 @@ Viewing: Any = candidate(page=True)
 # attempt with no silence open (anything else is left to them): the live link
 # of a live invitation, its latest attempt, bound to one of this browser's
 # cookies (the caller checks it is the one named for the invitation).
-_HEARD_SQL = """
+_LIVE = """
+    l.ended_at IS NULL AND i.status <> 'revoked'
+      AND a.tenant_id = i.tenant_id AND a.invitation_id = i.id
+      AND a.number = (SELECT max(b.number) FROM attempts AS b
+                      WHERE b.tenant_id = i.tenant_id AND b.invitation_id = i.id)
+      AND a.status = 'in_progress' AND a.silent_seq IS NULL"""
+# A save or a heartbeat: the paper's length and the slots the items name.
+_HEARD = text(
+    f"""
     UPDATE attempts AS a SET
         last_seen_at = :now,
         last_seq = GREATEST(a.last_seq, :top),
         position = CASE
             WHEN CAST(:position AS integer) BETWEEN 0 AND jsonb_array_length(a.paper) - 1
-            THEN CAST(:position AS integer) ELSE a.position END{set}
+            THEN CAST(:position AS integer) ELSE a.position END
     FROM guest_links AS l
     JOIN invitations AS i ON i.tenant_id = l.tenant_id AND i.id = l.invitation_id
-    WHERE l.token_hash = :link AND l.ended_at IS NULL AND i.status <> 'revoked'
-      AND a.tenant_id = i.tenant_id AND a.invitation_id = i.id
-      AND a.number = (SELECT max(b.number) FROM attempts AS b
-                      WHERE b.tenant_id = i.tenant_id AND b.invitation_id = i.id)
-      AND a.binding_hash = ANY(CAST(:bindings AS bytea[]))
-      AND a.status = 'in_progress' AND a.silent_seq IS NULL
+    WHERE l.token_hash = :link AND a.binding_hash = ANY(CAST(:bindings AS bytea[])) AND {_LIVE}
     RETURNING a.id, a.invitation_id, a.binding_hash, a.candidate_id, a.deadline,
-        a.grace_seconds, a.last_seq, a.events_last_seq, {more}
-"""
-# A save or a heartbeat: the paper's length and the slots the items name.
-_HEARD = text(
-    _HEARD_SQL.format(
-        set="",
-        more="""jsonb_array_length(a.paper),
+        a.grace_seconds, a.last_seq, a.events_last_seq, jsonb_array_length(a.paper),
         ARRAY(SELECT a.paper -> s.slot
               FROM unnest(CAST(:slots AS integer[])) WITH ORDINALITY AS s(slot, n)
-              ORDER BY s.n)""",
-    )
+              ORDER BY s.n)"""
 )
-# A batch of proctoring events: the chain's head moves to the batch's top
-# passing message when it is above the stored one (pipeline.Screened.top);
-# returned: what the pipeline and the policy need, with the stored hashes of
-# the seqs the batch names (pipeline.Screened.wanted).
+# Batches of proctoring events of several browsers (``n`` numbers them; the
+# bindings and the wanted seqs are (n, value) pairs): each chain's head moves
+# to its batch's top passing message when it is above the stored one
+# (pipeline.Screened.top); returned: what the pipeline and the policy need,
+# with the stored hashes of the seqs the batch names (Screened.wanted).
 _HEARD_EVENTS = text(
-    _HEARD_SQL.format(
-        set=""",
-        events_last_seq = GREATEST(a.events_last_seq, :etop),
-        events_head = CASE WHEN :etop > a.events_last_seq THEN CAST(:ehead AS text)
-                           ELSE a.events_head END""",
-        more="""a.events_head, a.integrity, a.exam_id, a.exam_version, a.policy,
+    f"""
+    UPDATE attempts AS a SET
+        last_seen_at = :now,
+        events_last_seq = GREATEST(a.events_last_seq, v.etop),
+        events_head = CASE WHEN v.etop > a.events_last_seq THEN v.ehead
+                           ELSE a.events_head END
+    FROM unnest(CAST(:ns AS integer[]), CAST(:links AS bytea[]), CAST(:etops AS bigint[]),
+                CAST(:eheads AS text[])) AS v (n, link, etop, ehead)
+    JOIN guest_links AS l ON l.token_hash = v.link
+    JOIN invitations AS i ON i.tenant_id = l.tenant_id AND i.id = l.invitation_id
+    WHERE a.binding_hash IN (SELECT b.hash FROM unnest(CAST(:bn AS integer[]),
+                                                       CAST(:bh AS bytea[])) AS b (n, hash)
+                             WHERE b.n = v.n)
+      AND {_LIVE}
+    RETURNING a.id, a.invitation_id, a.binding_hash, a.candidate_id, a.deadline,
+        a.grace_seconds, a.last_seq, a.events_last_seq, v.n, a.events_head, a.integrity,
+        a.exam_id, a.exam_version, a.policy,
         (SELECT jsonb_object_agg(e.seq, e.hash) FROM proctoring_events AS e
          WHERE e.tenant_id = a.tenant_id AND e.attempt_id = a.id
-           AND e.seq = ANY(CAST(:wanted AS bigint[])))""",
-    )
+           AND e.seq IN (SELECT w.seq FROM unnest(CAST(:wn AS integer[]),
+                                                  CAST(:ws AS bigint[])) AS w (n, seq)
+                         WHERE w.n = v.n))"""
 )
 
 
@@ -174,7 +186,7 @@ _HEARD_EVENTS = text(
 MAX_BINDINGS = 8
 
 
-class _Stray(Exception):
+class Stray(Exception):
     """The binding matched a cookie not named for this invitation."""
 
 
@@ -195,14 +207,19 @@ def heard(
     ``slots``. None when it is not that case (not running, a silence open, or
     any refusal), having changed nothing: the caller then takes the general
     path, which gives the exact answer. When the binding matched a cookie
-    not named for the invitation it raises :class:`_Stray`, so that
+    not named for the invitation it raises :class:`Stray`, so that
     :class:`Guest` rolls the touch back and goes the general way (a 401).
     ``uow`` is bound to the token's tenant."""
     wanted = sorted(set(slots))
-    row = _touch(uow, request, token, _HEARD, {"now": now, "top": top, "position": position,
-                                                "slots": wanted})  # fmt: skip
+    mine = _bindings(request)
+    if not mine:
+        return None
+    params = {"now": now, "top": top, "position": position, "slots": wanted,
+              "link": _link_hash(request, token), "bindings": list(mine.values())}  # fmt: skip
+    row = uow.session.execute(_HEARD, params).one_or_none()
     if row is None:
         return None
+    uow.actor = _bound(request, mine, row)
     return attempts.Heard(
         id=row[0],
         deadline=row[4],
@@ -214,64 +231,90 @@ def heard(
     )
 
 
+@dataclass(frozen=True)
+class Ask:
+    """One browser's batch of proctoring events, before anything is looked up."""
+
+    request: Request
+    token: str
+    batch: pipeline.Screened
+
+
 def heard_events(
-    uow: UnitOfWork, request: Request, token: str, batch: pipeline.Screened, *, now: datetime
-) -> pipeline.Running | None:
-    """:func:`heard` for a batch of proctoring events: the same one
-    statement (authenticate, lock and touch a running attempt with no
-    silence open) also moves the chain's head for ``batch`` and reads the
-    stored hashes it needs, and returns what the pipeline needs instead of
-    the paper."""
-    top = batch.top
-    params = {
-        "now": now,
-        "top": 0,
-        "position": None,
-        "etop": top.seq if top else 0,
-        "ehead": top.hash if top else None,
-        "wanted": batch.wanted,
-    }
-    row = _touch(uow, request, token, _HEARD_EVENTS, params)
-    if row is None:
-        return None
-    return pipeline.Running(
-        tenant_id=uow.tenant,
-        id=row[0],
-        deadline=row[4],
-        last_seq=row[6],
-        events_last_seq=row[7],
-        events_head=row[8],
-        integrity=row[9],
-        exam_id=row[10],
-        exam_version=row[11],
-        policy=row[12],
-        known={int(seq): hashed for seq, hashed in (row[13] or {}).items()},
-        last_seen_at=now,
-    )
+    uow: UnitOfWork, asks: Sequence[Ask], *, now: datetime
+) -> list[tuple[pipeline.Running, Actor] | None]:
+    """:func:`heard` for batches of proctoring events of browsers of the unit
+    of work's tenant, in one statement: authenticate, lock and touch each
+    running attempt with no silence open, move its chain's head for its
+    batch and read the stored hashes the batch needs. For each ask, what
+    the pipeline needs (instead of the paper) and the candidate acting; None
+    where it is not the plain case (its attempt unchanged)."""
+    params: dict[str, list[Any]] = {k: [] for k in ("ns", "links", "etops", "eheads", "bn", "bh",
+                                                     "wn", "ws")}  # fmt: skip
+    bindings = []
+    for n, ask in enumerate(asks):
+        mine = _bindings(ask.request)
+        bindings.append(mine)
+        if not mine:
+            continue
+        top = ask.batch.top
+        params["ns"].append(n)
+        params["links"].append(_link_hash(ask.request, ask.token))
+        params["etops"].append(top.seq if top else 0)
+        params["eheads"].append(top.hash if top else None)
+        params["bn"] += [n] * len(mine)
+        params["bh"] += list(mine.values())
+        params["wn"] += [n] * len(ask.batch.wanted)
+        params["ws"] += ask.batch.wanted
+    out: list[tuple[pipeline.Running, Actor] | None] = [None] * len(asks)
+    if not params["ns"]:
+        return out
+    for row in uow.session.execute(_HEARD_EVENTS, params | {"now": now}):
+        n = row[8]
+        actor = _bound(asks[n].request, bindings[n], row)
+        running = pipeline.Running(
+            tenant_id=uow.tenant,
+            id=row[0],
+            deadline=row[4],
+            last_seq=row[6],
+            events_last_seq=row[7],
+            events_head=row[9],
+            integrity=row[10],
+            exam_id=row[11],
+            exam_version=row[12],
+            policy=row[13],
+            known={int(seq): hashed for seq, hashed in (row[14] or {}).items()},
+            last_seen_at=now,
+        )
+        out[n] = (running, actor)
+    return out
 
 
-def _touch(
-    uow: UnitOfWork, request: Request, token: str, statement: Any, params: dict[str, Any]
-) -> Any:
-    """Run one of the statements above with this browser's bindings; the row,
-    or None (no binding cookie, too many, or no running attempt matched)."""
+def _bindings(request: Request) -> dict[str, bytes]:
+    """This browser's binding cookies and their keyed hashes; none when it
+    holds more than a plain case does (the general path sorts that out)."""
     key: LinkKey = request.app.state.services.links
     mine = {
         value: key.hash(value)
         for name, value in request.cookies.items()
         if name.startswith(attempts.COOKIE_PREFIX) and value
     }
-    if not mine or len(mine) > MAX_BINDINGS:
-        return None
-    params = params | {"link": key.hash(token), "bindings": list(mine.values())}
-    row = uow.session.execute(statement, params).one_or_none()
-    if row is None:
-        return None
+    return mine if len(mine) <= MAX_BINDINGS else {}
+
+
+def _link_hash(request: Request, token: str) -> bytes:
+    key: LinkKey = request.app.state.services.links
+    return key.hash(token)
+
+
+def _bound(request: Request, mine: dict[str, bytes], row: Any) -> Actor:
+    """The candidate acting, once the attempt a statement above found
+    (id, invitation_id, binding_hash, candidate_id, ...) is bound to the
+    cookie named for its invitation; else :class:`Stray`."""
     cookie = request.cookies.get(attempts.cookie_name(row[1]))
     if cookie is None or mine.get(cookie) != row[2]:
-        raise _Stray  # rolls the unit of work back
-    uow.actor = Actor("candidate", str(row[3]))
-    return row
+        raise Stray  # rolls the unit of work back
+    return Actor("candidate", str(row[3]))
 
 
 @dataclass(frozen=True)
@@ -303,6 +346,24 @@ class Guest:
         async with _lane(self.request):
             return await run_in_threadpool(self._run, work, lock, fast)
 
+    async def gathered(self, write: Write[Any, R], item: Any) -> R | None:
+        """``item``'s result from ``write``, run with other browsers' items of
+        this token's tenant in one transaction (:mod:`invigil.delivery.gathering`);
+        None when it is not the plain case (the caller goes the general way).
+        Nothing is looked up before: ``write`` authenticates each item."""
+        tenant_id = links.tenant_of(self.token) if len(self.token) <= 200 else None
+        if tenant_id is None:
+            return None
+        state = self.request.app.state
+        gatherings: dict[Any, Gathering[Any, Any]] | None = getattr(state, "gatherings", None)
+        if gatherings is None:
+            gatherings = state.gatherings = {}
+        gathering = gatherings.get(write)
+        if gathering is None:
+            gathering = gatherings[write] = Gathering(write, _lane(self.request))
+        admission.leave(self.request.scope)  # it waits with no connection; the group takes one
+        return await gathering(tenant_id, item)
+
     def _run(
         self,
         work: Callable[[Taking], T],
@@ -315,7 +376,7 @@ class Guest:
             try:
                 with db.unit_of_work(tenant_id, Actor("anonymous", "guest-link")) as uow:
                     done = fast(uow)
-            except _Stray:
+            except Stray:
                 done = None
             if done is not None:
                 return done

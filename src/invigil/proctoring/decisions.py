@@ -24,7 +24,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from invigil import audit
-from invigil.db.uow import UnitOfWork
+from invigil.audit.log import Entry
+from invigil.db.uow import Actor, UnitOfWork
 from invigil.delivery.models import Attempt
 from invigil.proctoring import engine
 from invigil.proctoring import policy as pol
@@ -247,13 +248,72 @@ def evaluate(
     server recorded events or time passed (``stored`` empty: a heartbeat, a
     silence, a re-check). Decides as one reading of every episode would."""
     policy = policy_of(attempt)
+    return _take(uow, attempt, policy, _decide(uow, attempt, policy, now, stored))
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One attempt's part of :func:`evaluate_many`: the attempt, the client
+    messages just stored for it, and who sent them (its entries' actor)."""
+
+    attempt: Attempt | Running
+    stored: Sequence[Mapping[str, Any]]
+    actor: Actor
+
+
+def evaluate_many(
+    uow: UnitOfWork, work: Sequence[Evaluation], now: datetime
+) -> list[list[pol.Decision]]:
+    """:func:`evaluate` for several attempts of the unit of work's tenant in
+    one transaction (the events hot path gathers candidates' batches): each
+    attempt decides as it would alone, and what they take is stored in one
+    statement and audited in one append, each entry by its own candidate.
+    An attempt with an ``auto_submit`` to take is taken alone, in order, as
+    :func:`evaluate` would (its submission follows its entries)."""
+    plans = []
+    for w in work:
+        policy = policy_of(w.attempt)
+        plans.append((w, policy, _decide(uow, w.attempt, policy, now, w.stored)))
+    taken: list[list[pol.Decision]] = [[] for _ in work]
+    together: list[int] = []
+    for n, (w, policy, decided) in enumerate(plans):
+        if any(d.action == "auto_submit" for d in decided):
+            actor, uow.actor = uow.actor, w.actor
+            try:
+                taken[n] = _take(uow, w.attempt, policy, decided)
+            finally:
+                uow.actor = actor
+        elif decided:
+            together.append(n)
+    fresh = _store(uow, [(plans[n][0].attempt.id, d) for n in together for d in plans[n][2]])
+    entries: list[Entry] = []
+    actors: list[Actor] = []
+    for n in together:
+        w, policy, decided = plans[n]
+        taken[n] = _apply(w.attempt, [d for d in decided if (w.attempt.id, d) in fresh])
+        keep(uow, w.attempt)  # before the entries: see _act
+        entries += _entries(w.attempt, policy, taken[n])
+        actors += [w.actor] * len(taken[n])
+    audit.record_many(uow, entries, actors)
+    return taken
+
+
+def _decide(
+    uow: UnitOfWork,
+    attempt: Attempt | Running,
+    policy: pol.Policy,
+    now: datetime,
+    stored: Sequence[Mapping[str, Any]],
+) -> list[pol.Decision]:
+    """What the policy decides now, from the episodes that can lead to a new
+    decision (nothing is written)."""
     kinds = {r.kind for r in policy.rules}
     fresh = [m["seq"] for m in stored if m["phase"] != "end" and m["kind"] in kinds]
     ended = [m["ends"] for m in stored if m["phase"] == "end"]
     if stored and not fresh and not engine.timed(policy):
         return []  # no rule counts what came, and none judges ends or time
     found, fired = needed_episodes(uow, attempt.id, policy, fresh, ended)
-    return _take(uow, attempt, policy, pol.decide(policy, found, now, fired))
+    return pol.decide(policy, found, now, fired)
 
 
 def _take(
@@ -278,25 +338,29 @@ def _take(
 
 
 # A pair (rule, episode) stored already is left alone, as the unique key
-# says, and not audited again.
+# says, and not audited again. Rows of several attempts may go together.
 _INSERT_ACTIONS = """
     INSERT INTO proctoring_actions (tenant_id, id, attempt_id, rule_id, kind, severity, action,
                                     episode_seq, related, message)
-    SELECT %(tenant)s, gen_random_uuid(), %(attempt)s, r.rule_id, r.kind, r.severity, r.action,
+    SELECT %(tenant)s, gen_random_uuid(), r.attempt_id, r.rule_id, r.kind, r.severity, r.action,
            r.episode_seq, r.related, r.message
-    FROM json_to_recordset(%(rows)s::json) AS r(rule_id text, kind text, severity text,
-                                                 action text, episode_seq bigint,
+    FROM json_to_recordset(%(rows)s::json) AS r(attempt_id uuid, rule_id text, kind text,
+                                                 severity text, action text, episode_seq bigint,
                                                  related bigint[], message text)
     ON CONFLICT DO NOTHING
-    RETURNING rule_id, episode_seq
+    RETURNING attempt_id, rule_id, episode_seq
 """
 
 
-def _act(
-    uow: UnitOfWork, attempt: Attempt | Running, policy: pol.Policy, decisions: list[pol.Decision]
-) -> list[pol.Decision]:
+def _store(
+    uow: UnitOfWork, decisions: Sequence[tuple[uuid.UUID, pol.Decision]]
+) -> set[tuple[uuid.UUID, pol.Decision]]:
+    """Insert the attempts' decisions in one statement; those that were new."""
+    if not decisions:
+        return set()
     rows = [
         {
+            "attempt_id": str(attempt_id),
             "rule_id": d.rule_id,
             "kind": d.kind,
             "severity": d.severity,
@@ -305,23 +369,41 @@ def _act(
             "related": d.related,
             "message": d.message,
         }
-        for d in decisions
+        for attempt_id, d in decisions
     ]
-    params = {"tenant": uow.tenant, "attempt": attempt.id, "rows": json.dumps(rows)}
-    stored = {(rule, seq) for rule, seq in cursor(uow).execute(_INSERT_ACTIONS, params)}
-    new = [d for d in decisions if (d.rule_id, d.episode_seq) in stored]
+    params = {"tenant": uow.tenant, "rows": json.dumps(rows)}
+    stored = set(cursor(uow).execute(_INSERT_ACTIONS, params))
+    return {(a, d) for a, d in decisions if (a, d.rule_id, d.episode_seq) in stored}
+
+
+def _apply(attempt: Attempt | Running, new: list[pol.Decision]) -> list[pol.Decision]:
+    """What the new decisions do to the attempt's integrity; ``new``."""
     for d in new:
         if d.action == "flag" and attempt.integrity == "clear":
             attempt.integrity = "flagged"
         elif d.action == "provisional_fail":
             attempt.integrity = "provisional_fail"
+    return new
+
+
+def _entries(
+    attempt: Attempt | Running, policy: pol.Policy, taken: Sequence[pol.Decision]
+) -> list[Entry]:
+    subject = ("attempt", attempt.id)
+    return [("proctoring.action", subject, _payload(policy, d)) for d in taken]
+
+
+def _act(
+    uow: UnitOfWork, attempt: Attempt | Running, policy: pol.Policy, decisions: list[pol.Decision]
+) -> list[pol.Decision]:
+    fresh = _store(uow, [(attempt.id, d) for d in decisions])
+    new = _apply(attempt, [d for d in decisions if (attempt.id, d) in fresh])
     # The tenant's audit chain is its one point of contention: every batch
     # that acts appends to it, and holds its head until the transaction ends.
     # So the attempt's changes go first, the entries last, as near the commit
     # as this transaction's work allows (docs/adr/0010-events-hot-path.md).
     keep(uow, attempt)
-    subject = ("attempt", attempt.id)
-    audit.record_many(uow, [("proctoring.action", subject, _payload(policy, d)) for d in new])
+    audit.record_many(uow, _entries(attempt, policy, new))
     if attempt.status == "in_progress" and any(d.action == "auto_submit" for d in new):
         from invigil.delivery.attempts import submit
 

@@ -23,7 +23,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,8 +37,8 @@ from invigil.delivery.models import Attempt
 from invigil.errors import Invalid
 from invigil.logs import get_logger
 from invigil.proctoring import policy as pol
+from invigil.proctoring.decisions import Evaluation, cursor, evaluate_many, keep
 from invigil.proctoring.decisions import Running as Running  # re-exported
-from invigil.proctoring.decisions import cursor, keep
 from invigil.proctoring.decisions import episodes as episodes  # re-exported
 from invigil.proctoring.decisions import evaluate as evaluate
 from invigil.proctoring.decisions import needed_episodes as needed_episodes
@@ -166,14 +166,14 @@ _KNOWN = """
     SELECT seq, hash FROM proctoring_events
     WHERE tenant_id = %(tenant)s AND attempt_id = %(attempt)s AND seq = ANY(%(seqs)s::bigint[])
 """
-# The batch's rows as one JSON parameter (the text of the statement never
-# changes, so psycopg prepares it); bodies are kept verbatim.
+# The rows as one JSON parameter (the text of the statement never changes, so
+# psycopg prepares it), of one attempt or several; bodies are kept verbatim.
 _INSERT = """
     INSERT INTO proctoring_events (tenant_id, attempt_id, seq, kind, phase, at, ends, details,
                                    body, prev, hash, linked, received_at)
-    SELECT %(tenant)s, %(attempt)s, r.seq, r.kind, r.phase, r.at, r.ends, r.details, r.body,
+    SELECT %(tenant)s, r.attempt, r.seq, r.kind, r.phase, r.at, r.ends, r.details, r.body,
            r.prev, r.hash, r.linked, %(now)s
-    FROM json_to_recordset(%(rows)s::json) AS r(seq bigint, kind text, phase text,
+    FROM json_to_recordset(%(rows)s::json) AS r(attempt uuid, seq bigint, kind text, phase text,
                                                  at timestamptz, ends bigint, details jsonb,
                                                  body text, prev text, hash text, linked boolean)
     ON CONFLICT DO NOTHING
@@ -222,6 +222,18 @@ def screen(messages: Sequence[Message]) -> Screened:
     return Screened(ordered, events, problems)
 
 
+@dataclass(frozen=True)
+class Batch:
+    """One attempt's part of :func:`ingest_many`: its screened batch, the
+    stored hashes of the seqs the batch names (``Screened.wanted``) and who
+    sent it."""
+
+    attempt: Attempt | Running
+    screened: Screened
+    known: Mapping[int, str]
+    actor: Actor
+
+
 def ingest(
     uow: UnitOfWork,
     attempt: Attempt | Running,
@@ -234,15 +246,62 @@ def ingest(
     head: a :class:`Running` with ``known``)."""
     require_open(attempt)
     batch = messages if isinstance(messages, Screened) else screen(messages)
-    now = now or datetime.now(UTC)
-    taken = Taken()
     if isinstance(attempt, Running) and attempt.known is not None:
-        known: dict[int, str | None] = dict(attempt.known)
+        known: Mapping[int, str] = attempt.known
     else:
         found = cursor(uow).execute(
             _KNOWN, {"tenant": uow.tenant, "attempt": attempt.id, "seqs": batch.wanted}
         )
         known = {seq: hashed for seq, hashed in found}
+    return ingest_many(uow, [Batch(attempt, batch, known, uow.actor)], now)[0]
+
+
+def ingest_many(
+    uow: UnitOfWork, batches: Sequence[Batch], now: datetime | None = None
+) -> list[Taken]:
+    """:func:`ingest` for running attempts of the unit of work's tenant, each
+    locked by the caller, in one transaction: their new events are stored in
+    one statement, then each attempt is decided on as it would be alone
+    (:func:`invigil.proctoring.decisions.evaluate_many`)."""
+    now = now or datetime.now(UTC)
+    taken = [Taken() for _ in batches]
+    rows: list[dict[str, Any]] = []
+    fresh: list[list[dict[str, Any]]] = []
+    actor = uow.actor
+    for b, t in zip(batches, taken, strict=True):
+        require_open(b.attempt)
+        uow.actor = b.actor  # a conflict's entry is its sender's
+        try:
+            mine, t.results = _sort(uow, b)
+        finally:
+            uow.actor = actor
+        rows += mine
+        fresh.append(mine)
+    if rows:
+        cursor(uow).execute(_INSERT, {"tenant": uow.tenant, "now": now, "rows": json.dumps(rows)})
+    work = []
+    for b, mine in zip(batches, fresh, strict=True):
+        attempt = b.attempt
+        if mine:
+            top = mine[-1]  # rows go in seq order
+            if top["seq"] > attempt.events_last_seq:
+                attempt.events_last_seq, attempt.events_head = top["seq"], top["hash"]
+        touch(uow, attempt, now)
+        keep(uow, attempt)
+        if mine:
+            work.append(Evaluation(attempt, mine, b.actor))
+    decided = iter(evaluate_many(uow, work, now))
+    for t, mine in zip(taken, fresh, strict=True):
+        if mine:
+            t.actions = next(decided)
+    return taken
+
+
+def _sort(uow: UnitOfWork, b: Batch) -> tuple[list[dict[str, Any]], list[Outcome]]:
+    """The rows to store for a batch (in seq order) and each message's
+    outcome; a conflict is audited here."""
+    attempt, batch = b.attempt, b.screened
+    known: dict[int, str | None] = dict(b.known)
     first = genesis(attempt.id)
     rows: list[dict[str, Any]] = []
     outcome: dict[int, Outcome] = {}
@@ -265,6 +324,7 @@ def ingest(
         expected_prev = first if m.seq == 1 else known.get(m.seq - 1)
         rows.append(
             {
+                "attempt": str(attempt.id),
                 "seq": m.seq,
                 "kind": parsed.kind,
                 "phase": parsed.phase,
@@ -279,21 +339,7 @@ def ingest(
         )
         known[m.seq] = m.hash
         outcome[m.seq] = Outcome(m.seq, "stored")
-    if rows:
-        cursor(uow).execute(
-            _INSERT,
-            {"tenant": uow.tenant, "attempt": attempt.id, "now": now, "rows": json.dumps(rows)},
-        )
-        top = max(r["seq"] for r in rows)
-        if top > attempt.events_last_seq:
-            attempt.events_last_seq = top
-            attempt.events_head = known[top]
-    taken.results = [outcome[m.seq] for m in batch.ordered]
-    touch(uow, attempt, now)
-    if rows:
-        taken.actions = evaluate(uow, attempt, now, stored=rows)
-    keep(uow, attempt)
-    return taken
+    return rows, [outcome[m.seq] for m in batch.ordered]
 
 
 # --- the server's own observations ------------------------------------------
