@@ -482,3 +482,39 @@ def test_input_key_order_never_matters(value: dict[str, object], rng: random.Ran
     assert canonical_json({"outer": shuffled, "list": [shuffled]}) == canonical_json(
         {"list": [value], "outer": value}
     )
+
+
+# Values the json module writes (the fast path) and values it must not: floats,
+# integers out of range, characters beyond U+FFFF and the U+E000-U+FFFF they
+# sort against, control characters, nesting.
+_KEYS = st.text(alphabet=st.sampled_from(["a", "B", "é", "\ue000", "\U0001f600", "\n", "\x7f"]))
+_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**60), max_value=2**60)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+)
+_JSON = st.recursive(
+    _LEAVES,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_KEYS, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_JSON)
+def test_the_fast_path_writes_what_the_walk_writes(value: Any) -> None:
+    """canonical_json hands most values to the json module; for every value,
+    what it writes (or refuses) is what the RFC 8785 walk writes (or refuses)."""
+    from invigil.audit.canonical import _walk
+
+    try:
+        expected: bytes | type[Exception] = _walk(value)
+    except (ValueError, TypeError) as exc:
+        expected = type(exc)
+    try:
+        got: bytes | type[Exception] = canonical_json(value)
+    except (ValueError, TypeError) as exc:
+        got = type(exc)
+    assert got == expected

@@ -555,3 +555,36 @@ def test_one_browser_in_a_group_never_spoils_the_others_answers(
             )
             last = uow.get(Attempt, uuid.UUID(aid)).events_last_seq
         assert (seqs, last) == (([1], 1) if aid == plain[3] else ([], 0))
+
+
+def test_a_batch_read_before_another_commit_is_answered_as_it_is(
+    app: FastAPI, db: BoundDatabase, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two requests for one attempt at once: the second's statement waits
+    for the first's lock, but read the stored hashes before the first
+    committed. Its insert then finds the seq taken: it is rolled back and
+    taken again (the general way locks before it reads), so it says
+    duplicate, not stored."""
+    import dataclasses
+
+    from tests.proctoring.test_pipeline import Chain
+
+    made, token = invited(db, settings)
+    client, state = begun(app, token)
+    a = Chain(state["attempt_id"]).message("clipboard.copy", "instant", datetime.now(UTC))
+    first = client.post(f"/take/{token}/api/events", json={"events": [a]})
+    assert first.json()["results"] == [{"seq": 1, "status": "stored"}]
+    real, served = candidate.heard_events, []
+
+    def stale(uow: Any, asks: Any, **kwargs: Any) -> Any:
+        heard = real(uow, asks, **kwargs)
+        served.append(len(heard))
+        return [h and (dataclasses.replace(h[0], known={}), h[1]) for h in heard]
+
+    monkeypatch.setattr(candidate, "heard_events", stale)
+    again = client.post(f"/take/{token}/api/events", json={"events": [a]})
+    assert served == [1]  # the one statement was taken
+    assert again.json()["results"] == [{"seq": 1, "status": "duplicate"}]
+    with db.unit_of_work(made.invitation.tenant_id) as uow:
+        assert uow.scalars(select(ProctoringEvent.seq).where(
+            ProctoringEvent.attempt_id == uuid.UUID(state["attempt_id"]))) == [1]  # fmt: skip

@@ -26,6 +26,7 @@ contain themselves. Values of other types, and object names that are not strings
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Final, cast
@@ -49,6 +50,8 @@ for _code in range(0x20):
 del _code
 
 _NEEDS_ESCAPE: Final = re.compile('[\\x00-\\x1f"\\\\]')
+# What the json module's output may hold that RFC 8785 orders or refuses otherwise.
+_WIDE: Final = re.compile("[\\ud800-\\udfff\\U00010000-\\U0010ffff]")
 _SURROGATE: Final = re.compile("[\\ud800-\\udfff]")
 
 # Kinds of work item in canonical_json's stack.
@@ -63,7 +66,36 @@ def canonical_json(value: object) -> bytes:
     Accepts ``dict`` (with ``str`` keys), ``list``, ``tuple``, ``str``, ``int``,
     ``float``, ``bool`` and ``None``, nested to any depth (the walk uses an explicit
     stack, not recursion).
+
+    Most values (no floats, integers within range, no character beyond U+FFFF and
+    no surrogate) are written by the standard library's ``json`` module, whose
+    output for them is exactly RFC 8785's: the same escapes, and Python's key order
+    is UTF-16 order for such strings. Anything else is written by the walk below.
     """
+    try:
+        if _plain(value):
+            text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+            if not _WIDE.search(text):
+                return text.encode("utf-8")
+    except (RecursionError, ValueError):
+        pass  # deeply nested or circular: the walk says which
+    return _walk(value)
+
+
+def _plain(value: object) -> bool:
+    """Whether ``value`` holds only what ``json.dumps`` writes as RFC 8785 does."""
+    if value is None or value is True or value is False or type(value) is str:
+        return True
+    if type(value) is int:
+        return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
+    if type(value) is dict:
+        return all(type(k) is str for k in value) and all(_plain(v) for v in value.values())
+    if type(value) is list or type(value) is tuple:
+        return all(_plain(v) for v in value)
+    return False
+
+
+def _walk(value: object) -> bytes:
     out: list[str] = []
     open_containers: set[int] = set()  # ids of the containers being written, for cycles
     # Work items, last one first: (_VALUE, value), (_TEXT, text) or (_CLOSE, id).

@@ -58,8 +58,8 @@ BUSY = "the server is busy; try again in a moment"
 class Gathering(Generic[I, R]):
     write: Write[I, R]
     lane: anyio.Semaphore
-    most: int = 16  # items in a group
-    writers: int = 3  # groups of a tenant written at once
+    most: int = 32  # items in a group
+    writers: int = 2  # groups of a tenant written at once
     most_waiting: int = 2000
     wait_seconds: float = 10.0
     _waiting: dict[uuid.UUID, list[_Waiting[I, R]]] = field(default_factory=dict)

@@ -370,10 +370,10 @@ def _events_together(tenant_id: uuid.UUID, asks: list[_Events]) -> list[JSONResp
             taken = pipeline.ingest_many(uow, batches, now)
             for (n, _, (running, _)), t in zip(found, taken, strict=True):
                 out[n] = _told(running, t)
-    except candidate.Stray:
+    except (candidate.Stray, pipeline.Raced):
         if len(asks) > 1:
             raise  # each is written again alone
-        return [None]  # the general way answers it (a 401)
+        return [None]  # the general way answers it (a 401; or it locks before it reads)
     return out
 
 

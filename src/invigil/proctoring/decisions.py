@@ -178,6 +178,21 @@ _NEEDED = f"""
     ) AS s
     LEFT JOIN LATERAL ({_LATEST_END}) AS e ON true
 """
+# _NEEDED for several attempts at once (a group of batches, ADR 0011): each
+# attempt's arguments are a row of ``work``, read by a LATERAL subquery.
+_NEEDED_MANY = f"""
+    SELECT w.n, x.* FROM json_to_recordset(%(work)s::json)
+      AS w (n integer, attempt uuid, kinds text[], reach float8[], timed text[],
+            fresh bigint[], ended bigint[])
+    CROSS JOIN LATERAL ({
+    _NEEDED.replace("%(attempt)s", "w.attempt")
+    .replace("%(kinds)s::text[]", "w.kinds")
+    .replace("%(reach)s::float8[]", "w.reach")
+    .replace("%(timed)s::text[]", "w.timed")
+    .replace("%(fresh)s::bigint[]", "w.fresh")
+    .replace("%(ended)s::bigint[]", "w.ended")
+}) AS x
+"""
 # A margin on each window: more episodes read never change a decision (the
 # read stays the latest of each kind), and interval and timedelta round alike.
 _MARGIN = 0.001
@@ -204,6 +219,32 @@ def episodes(uow: UnitOfWork, attempt_id: uuid.UUID) -> list[pol.Episode]:
     return [_episode(*row) for row in rows]
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What a policy's read needs, worked out once per policy object."""
+
+    kinds: list[str]  # the kinds with a rule, sorted
+    ruled: frozenset[str]  # the same, to look up
+    reach: list[float | None]  # each kind's reach in seconds (None: the whole attempt)
+    timed: list[str]  # engine.timed(), sorted
+
+
+_PLANS: dict[int, tuple[pol.Policy, _Plan]] = {}  # id -> (the policy, kept alive; its plan)
+
+
+def _plan(policy: pol.Policy) -> _Plan:
+    known = _PLANS.get(id(policy))
+    if known is not None and known[0] is policy:
+        return known[1]
+    kinds: list[str] = sorted({r.kind for r in policy.rules})
+    reach = [_seconds(engine.reach(policy, k)) for k in kinds]
+    plan = _Plan(kinds, frozenset(kinds), reach, sorted(engine.timed(policy)))
+    if len(_PLANS) >= _POLICIES_KEPT:
+        _PLANS.clear()
+    _PLANS[id(policy)] = (policy, plan)
+    return plan
+
+
 def needed_episodes(
     uow: UnitOfWork,
     attempt_id: uuid.UUID,
@@ -218,22 +259,46 @@ def needed_episodes(
     always count as new: they are few, and are written by callers that decide
     after them (notice_silence, the snapshot re-check) or that may not (touch,
     on a heartbeat before the first client message)."""
-    kinds = sorted({r.kind for r in policy.rules})
-    params = {
-        "tenant": uow.tenant,
-        "attempt": attempt_id,
-        "kinds": kinds,
-        "reach": [_seconds(engine.reach(policy, k)) for k in kinds],
-        "timed": sorted(engine.timed(policy)),
-        "fresh": list(fresh),
-        "ended": list(ended),
-    }
-    out: list[pol.Episode] = []
-    fired: set[tuple[str, int]] = set()
-    for *row, rules in cursor(uow).execute(_NEEDED, params):
-        out.append(_episode(*row))
+    return needed_many(uow, [Needed(attempt_id, policy, fresh, ended)])[0]
+
+
+@dataclass(frozen=True)
+class Needed:
+    """One attempt's question to :func:`needed_many` (see :func:`needed_episodes`)."""
+
+    attempt_id: uuid.UUID
+    policy: pol.Policy
+    fresh: Sequence[int] = ()
+    ended: Sequence[int] = ()
+
+
+def needed_many(
+    uow: UnitOfWork, asks: Sequence[Needed]
+) -> list[tuple[list[pol.Episode], set[tuple[str, int]]]]:
+    """:func:`needed_episodes` for several attempts, in one statement."""
+    work = []
+    for n, ask in enumerate(asks):
+        plan = _plan(ask.policy)
+        work.append(
+            {
+                "n": n,
+                "attempt": str(ask.attempt_id),
+                "kinds": plan.kinds,
+                "reach": plan.reach,
+                "timed": plan.timed,
+                "fresh": list(ask.fresh),
+                "ended": list(ask.ended),
+            }
+        )
+    out: list[tuple[list[pol.Episode], set[tuple[str, int]]]] = [([], set()) for _ in asks]
+    if not work:
+        return out
+    params = {"tenant": uow.tenant, "work": json.dumps(work)}
+    for n, *row, rules in cursor(uow).execute(_NEEDED_MANY, params):
+        found, fired = out[n]
+        found.append(_episode(*row))
         fired.update((rule, row[0]) for rule in rules)
-    return out, fired
+    return out
 
 
 def evaluate(
@@ -248,7 +313,7 @@ def evaluate(
     server recorded events or time passed (``stored`` empty: a heartbeat, a
     silence, a re-check). Decides as one reading of every episode would."""
     policy = policy_of(attempt)
-    return _take(uow, attempt, policy, _decide(uow, attempt, policy, now, stored))
+    return _take(uow, attempt, policy, _decide_many(uow, [(attempt, policy, stored)], now)[0])
 
 
 @dataclass(frozen=True)
@@ -270,10 +335,9 @@ def evaluate_many(
     statement and audited in one append, each entry by its own candidate.
     An attempt with an ``auto_submit`` to take is taken alone, in order, as
     :func:`evaluate` would (its submission follows its entries)."""
-    plans = []
-    for w in work:
-        policy = policy_of(w.attempt)
-        plans.append((w, policy, _decide(uow, w.attempt, policy, now, w.stored)))
+    policies = [policy_of(w.attempt) for w in work]
+    asks = [(w.attempt, p, w.stored) for w, p in zip(work, policies, strict=True)]
+    plans = list(zip(work, policies, _decide_many(uow, asks, now), strict=True))
     taken: list[list[pol.Decision]] = [[] for _ in work]
     together: list[int] = []
     for n, (w, policy, decided) in enumerate(plans):
@@ -298,22 +362,29 @@ def evaluate_many(
     return taken
 
 
-def _decide(
+def _decide_many(
     uow: UnitOfWork,
-    attempt: Attempt | Running,
-    policy: pol.Policy,
+    asks: Sequence[tuple[Attempt | Running, pol.Policy, Sequence[Mapping[str, Any]]]],
     now: datetime,
-    stored: Sequence[Mapping[str, Any]],
-) -> list[pol.Decision]:
-    """What the policy decides now, from the episodes that can lead to a new
-    decision (nothing is written)."""
-    kinds = {r.kind for r in policy.rules}
-    fresh = [m["seq"] for m in stored if m["phase"] != "end" and m["kind"] in kinds]
-    ended = [m["ends"] for m in stored if m["phase"] == "end"]
-    if stored and not fresh and not engine.timed(policy):
-        return []  # no rule counts what came, and none judges ends or time
-    found, fired = needed_episodes(uow, attempt.id, policy, fresh, ended)
-    return pol.decide(policy, found, now, fired)
+) -> list[list[pol.Decision]]:
+    """What each attempt's policy decides now, after the client messages
+    ``stored`` (their seq, kind, phase and ends), from the episodes that can
+    lead to a new decision, read for all of them in one statement (nothing
+    is written)."""
+    reads: list[Needed] = []
+    which: list[int] = []
+    for n, (attempt, policy, stored) in enumerate(asks):
+        plan = _plan(policy)
+        fresh = [m["seq"] for m in stored if m["phase"] != "end" and m["kind"] in plan.ruled]
+        ended = [m["ends"] for m in stored if m["phase"] == "end"]
+        if stored and not fresh and not plan.timed:
+            continue  # no rule counts what came, and none judges ends or time
+        reads.append(Needed(attempt.id, policy, fresh, ended))
+        which.append(n)
+    out: list[list[pol.Decision]] = [[] for _ in asks]
+    for n, ask, (found, fired) in zip(which, reads, needed_many(uow, reads), strict=True):
+        out[n] = pol.decide(ask.policy, found, now, fired)
+    return out
 
 
 def _take(

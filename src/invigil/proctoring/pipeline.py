@@ -177,7 +177,14 @@ _INSERT = """
                                                  at timestamptz, ends bigint, details jsonb,
                                                  body text, prev text, hash text, linked boolean)
     ON CONFLICT DO NOTHING
+    RETURNING seq
 """
+
+
+class Raced(Exception):
+    """A seq this transaction found free was stored by another one meanwhile
+    (it read the stored hashes before that one committed): its outcomes
+    would be wrong, so it is rolled back and the batch taken again."""
 
 
 @dataclass(frozen=True)
@@ -278,7 +285,9 @@ def ingest_many(
         rows += mine
         fresh.append(mine)
     if rows:
-        cursor(uow).execute(_INSERT, {"tenant": uow.tenant, "now": now, "rows": json.dumps(rows)})
+        params = {"tenant": uow.tenant, "now": now, "rows": json.dumps(rows)}
+        if len(cursor(uow).execute(_INSERT, params).fetchall()) != len(rows):
+            raise Raced("a seq was stored by another transaction meanwhile")
     work = []
     for b, mine in zip(batches, fresh, strict=True):
         attempt = b.attempt
