@@ -80,8 +80,14 @@ class Gone(DomainError):
 
 
 class Unavailable(DomainError):
+    """``retry_after`` (seconds), when given, becomes the Retry-After header too."""
+
     status = 503
     slug = "unavailable"
+
+    def headers(self) -> dict[str, str]:
+        after = self.extensions.get("retry_after")
+        return {} if after is None else {"Retry-After": str(after)}
 
 
 def problem(

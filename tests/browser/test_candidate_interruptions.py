@@ -58,7 +58,7 @@ def test_an_attempt_the_server_closed_sends_the_player_to_the_confirmation(
     with org.database.unit_of_work(org.tenant_id) as uow:
         uow.get(Attempt, uuid.UUID(attempt_id)).deadline = datetime.now(UTC) - timedelta(seconds=1)
     assert attempts.close_due(org.database) >= 1
-    c.answer(page, paper[0]["type"])  # the save is refused: the attempt is closed
+    c.answer(page, paper[0]["type"], leaving=True)  # the save is refused: the attempt is closed
     expect(page).to_have_url(re.compile(r"/done$"))
     expect(page.get_by_text("Your exam has been submitted.")).to_be_visible()
 

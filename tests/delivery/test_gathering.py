@@ -87,6 +87,7 @@ def test_the_queue_bounds_itself() -> None:
     answers = asyncio.run(_asks(full, [(A, "a1"), (A, "a2"), (A, "a3"), (A, "a4")], w))
     # a1 is being written; a2 and a3 wait; a4 finds two waiting.
     assert answers[:3] == ["a1!", "a2!", "a3!"] and isinstance(answers[3], Unavailable)
+    assert answers[3].problem()["status"] == 503 and answers[3].headers() == {"Retry-After": "2"}
 
     w = Writer()
     slow: Gathering[str, str] = Gathering(w, anyio.Semaphore(3), writers=1, wait_seconds=0.01)

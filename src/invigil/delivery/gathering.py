@@ -1,11 +1,11 @@
 """Candidates' requests of one kind gathered into groups: one transaction,
 one commit for several browsers of a tenant (docs/adr/0011-gathered-events.md).
 
-A request hands its item to :class:`Gathering` and waits. Per tenant, one
-group is written at a time in a process: whatever arrived while the previous
-one was being written goes next, together (at most ``most``). Nobody waits
-for a timer: a request that finds nothing being written is written at once,
-alone, and under load the groups grow by themselves. ``write(tenant, items)``
+A request hands its item to :class:`Gathering` and waits. Per tenant, at
+most ``writers`` groups are written at once in a process: whatever arrived
+while they were being written goes next, together (at most ``most`` a
+group). Nobody waits for a timer: a request that finds a writer free is
+written at once, alone, and under load the groups grow by themselves. ``write(tenant, items)``
 runs in the thread pool, in the candidates' lane, and returns one result per
 item (None: the item is not its plain case, and the request takes the
 general way).
@@ -71,7 +71,7 @@ class Gathering(Generic[I, R]):
         answer: asyncio.Future[R | None] = loop.create_future()
         waiting = self._waiting.setdefault(tenant, [])
         if len(waiting) >= self.most_waiting:
-            raise Unavailable(BUSY)
+            raise Unavailable(BUSY, retry_after=2)
         waiting.append(_Waiting(item, answer, loop.time()))
         # A writer of a loop that has closed (a test client's) never comes back.
         writers = {
@@ -92,7 +92,7 @@ class Gathering(Generic[I, R]):
                 del waiting[: self.most]
                 late = asyncio.get_running_loop().time() - self.wait_seconds
                 for w in (w for w in group if w.since < late):
-                    _settle(w, Unavailable(BUSY))
+                    _settle(w, Unavailable(BUSY, retry_after=2))
                 group = [w for w in group if w.since >= late]
                 if not group:
                     continue
