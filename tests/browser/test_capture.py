@@ -121,6 +121,9 @@ def test_two_faces_are_snapshotted_stored_encrypted_rechecked_and_the_screen_rec
             return shots if {"start", "periodic", "event"} <= reasons else None
 
         shots = ev.wait(taken, "a start, a periodic and an event snapshot", timeout=40, page=page)
+        # Two screen segments (5 s each) stored before the page closes, however
+        # quickly the events and snapshots above were taken.
+        ev.wait(lambda: ev.segments(org, attempt)[1:], "two screen segments", page=page)
         assert problems == []
 
     # The event snapshot names the face event and carries the browser's count.
