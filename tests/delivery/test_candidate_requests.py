@@ -588,3 +588,32 @@ def test_a_batch_read_before_another_commit_is_answered_as_it_is(
     with db.unit_of_work(made.invitation.tenant_id) as uow:
         assert uow.scalars(select(ProctoringEvent.seq).where(
             ProctoringEvent.attempt_id == uuid.UUID(state["attempt_id"]))) == [1]  # fmt: skip
+
+
+def test_batches_waiting_for_their_group_hold_no_admission_slot(
+    database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With one connection (so one admission slot), batches sent while one is
+    being written still gather behind it: they gave their slot back, as they
+    wait with no connection of their own (admission.leave)."""
+    from tests.conftest import make_tenant
+    from tests.delivery.factories import exam_with_every_type, make_invitation
+    from tests.proctoring.test_pipeline import Chain
+
+    small = Database.connect(database.urls, pool_size=1, max_overflow=1)
+    try:
+        gathered = _gathered_app(small, settings, monkeypatch)
+        tenant = make_tenant(database, settings)
+        exam = exam_with_every_type(database, tenant.id)
+        sends = []
+        for _ in range(4):
+            token = token_of(make_invitation(database, tenant.id, kit_for(settings), exam))
+            client, state = begun(gathered, token)
+            aid, now = state["attempt_id"], datetime.now(UTC)
+            batch = {"events": [Chain(aid).message("clipboard.copy", "instant", now, chars=1)]}
+            sends.append((token, dict(client.cookies), batch))
+        answers = asyncio.run(_together(gathered, sends))
+    finally:
+        small.dispose()
+    assert [r.status_code for r in answers] == [200] * 4
+    assert gathered.state.group_sizes == [1, 3]

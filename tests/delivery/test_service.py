@@ -195,6 +195,8 @@ def test_unknown_malformed_and_other_tenant_tokens_are_unknown(
     assert resolve(db, tenant_a, kit, forged).state == LinkState.UNKNOWN
     assert links.resolve(None, kit.key, "nonsense").state == LinkState.UNKNOWN
     assert links.tenant_of("gl.nothex.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx") is None
+    assert links.tenant_of(forged) == tenant_a.id
+    assert links.tenant_of(f"gl.{tenant_a.id.hex}.{'A' * 300}") is None  # far longer than a link
 
 
 def test_the_link_key_is_a_file_made_once(settings: Settings, tmp_path) -> None:  # type: ignore[no-untyped-def]

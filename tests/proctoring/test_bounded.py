@@ -316,3 +316,18 @@ def test_frozen_policies_are_shared_per_exam_version_only_while_equal() -> None:
     assert pipeline.policy_of(again) is pipeline.policy_of(strict)  # validated once
     assert pipeline.policy_of(practice).name == "practice"
     assert pipeline.policy_of(strict).name == "strict"
+
+
+def test_a_policys_read_plan_is_its_own_even_when_an_id_is_reused() -> None:
+    """The read's kinds, reaches and timed kinds are worked out once per
+    policy object, keyed by its id; an entry left by another policy under
+    that id (a freed object's id reused) is never served."""
+    from invigil.proctoring import decisions
+
+    strict, practice = PRESETS["strict"], PRESETS["practice"]
+    plan = decisions._plan(strict)
+    assert decisions._plan(strict) is plan
+    assert plan.kinds == sorted({r.kind for r in strict.rules})
+    decisions._PLANS[id(practice)] = (strict, plan)  # as if practice took strict's old id
+    assert decisions._plan(practice).kinds == sorted({r.kind for r in practice.rules})
+    assert decisions._plan(practice).kinds != plan.kinds

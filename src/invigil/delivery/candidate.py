@@ -78,7 +78,7 @@ def taking(
     ``page``, a browser without the binding is sent to the landing page,
     which says why (not started, in progress elsewhere, released)."""
     services, db = request.app.state.services, request.app.state.db
-    tenant_id = links.tenant_of(token) if len(token) <= 200 else None
+    tenant_id = links.tenant_of(token)
     with db.unit_of_work(tenant_id, Actor("anonymous", "guest-link")) as uow:
         found = links.resolve(uow if tenant_id else None, services.links, token)
         if found.neutral or found.invitation is None:
@@ -351,7 +351,7 @@ class Guest:
         this token's tenant in one transaction (:mod:`invigil.delivery.gathering`);
         None when it is not the plain case (the caller goes the general way).
         Nothing is looked up before: ``write`` authenticates each item."""
-        tenant_id = links.tenant_of(self.token) if len(self.token) <= 200 else None
+        tenant_id = links.tenant_of(self.token)
         if tenant_id is None:
             return None
         state = self.request.app.state
@@ -370,7 +370,7 @@ class Guest:
         lock: bool,
         fast: Callable[[UnitOfWork], T | None] | None,
     ) -> T:
-        tenant_id = links.tenant_of(self.token) if len(self.token) <= 200 else None
+        tenant_id = links.tenant_of(self.token)
         if fast is not None and tenant_id is not None:
             db = self.request.app.state.db
             try:

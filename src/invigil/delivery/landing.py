@@ -159,7 +159,7 @@ def _open(uow: UnitOfWork | None, request: Request, token: str) -> Resolved:
 
 
 def _tenant(token: str) -> Any:
-    return links.tenant_of(token) if len(token) <= 200 else None
+    return links.tenant_of(token)
 
 
 def _neutral(request: Request) -> Response:

@@ -117,7 +117,9 @@ def live_link(uow: UnitOfWork, invitation_id: object) -> GuestLink | None:
 
 
 def tenant_of(token: str) -> uuid.UUID | None:
-    return split_secret(PREFIX, token)
+    """The tenant a link names; None for anything that is no link (one far
+    longer than a link is not even split)."""
+    return split_secret(PREFIX, token) if len(token) <= 200 else None
 
 
 def resolve(
