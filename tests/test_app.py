@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
@@ -41,6 +43,22 @@ def test_readyz_is_a_problem_when_the_database_is_gone(
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["checks"]["database"]["ok"] is False
     assert "database unreachable" in r.json()["detail"]
+
+
+def test_a_server_settles_its_heap_once_started(settings: Settings, database: Database) -> None:
+    """A server process (``invigil serve``, a uvicorn worker) freezes what it
+    holds once started, so full collections stop walking it; an app built
+    otherwise (tests, tools) leaves the collector alone."""
+    assert gc.get_freeze_count() == 0
+    with TestClient(create_app(settings, database, run_jobs=False)) as c:
+        assert c.get("/healthz").status_code == 200
+        assert gc.get_freeze_count() == 0
+    try:
+        with TestClient(create_app(settings, database, run_jobs=False, settle_heap=True)) as c:
+            assert c.get("/healthz").status_code == 200
+            assert gc.get_freeze_count() > 10_000  # modules, the app, its routes
+    finally:
+        gc.unfreeze()
 
 
 def test_openapi_is_served(client: TestClient) -> None:

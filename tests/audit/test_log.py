@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from sqlalchemy import Connection, create_engine, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -564,3 +567,38 @@ def test_a_batch_that_waited_for_the_head_row_chains_on_what_it_waited_for(
         audit.record(uow, "x.c", ("x", "c"))
     with database.unit_of_work(tenant.id) as uow:
         assert service.verify_tenant(uow, keys.audit).ok
+
+
+_SCALAR = st.none() | st.booleans() | st.integers(min_value=-(2**60), max_value=2**60) | st.text()
+_PAYLOADS = st.dictionaries(
+    st.text(max_size=6),
+    _SCALAR
+    | st.lists(_SCALAR, max_size=3)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.uuids()
+    | st.tuples(st.integers(0, 9))
+    | st.dictionaries(st.text(max_size=3), _SCALAR, max_size=2),
+    max_size=6,
+)
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(_PAYLOADS)
+def test_a_payload_of_json_types_is_written_as_converted(payload: dict[str, Any]) -> None:
+    """Most payloads are already JSON types and skip the conversion: what an
+    entry holds and writes, or refuses, is what the long way gives."""
+    from invigil.audit import log
+
+    uow = UnitOfWork(None, uuid.uuid4(), Actor("user", "someone"))  # type: ignore[arg-type]
+
+    def prepared() -> Any:
+        try:
+            p = log._prepare(uow, "thing.done", ("thing", "1"), payload)
+        except (ValueError, TypeError) as exc:
+            return type(exc)
+        return p.payload, p.encoded
+
+    got = prepared()
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(log, "_flat", lambda payload: False)
+        assert got == prepared()

@@ -302,7 +302,7 @@ def test_frozen_policies_are_shared_per_exam_version_only_while_equal() -> None:
             id=uuid.uuid4(),
             exam_id=exam,
             exam_version=1,
-            policy=PRESETS[preset].model_dump(mode="json"),
+            policy=PRESETS[preset].model_dump_json(),  # as the database prints it
             deadline=None,
             last_seq=0,
             events_last_seq=0,
@@ -315,6 +315,13 @@ def test_frozen_policies_are_shared_per_exam_version_only_while_equal() -> None:
     assert pipeline.policy_of(strict).name == "strict"
     assert pipeline.policy_of(again) is pipeline.policy_of(strict)  # validated once
     assert pipeline.policy_of(practice).name == "practice"
+    assert pipeline.policy_of(strict).name == "strict"
+    renamed = running("strict")
+    renamed.policy = (renamed.policy or "").replace('"name":"strict"', '"name":"renamed"', 1)
+    assert pipeline.policy_of(renamed).name == "renamed"  # its text differs: validated anew
+    row = Attempt(id=uuid.uuid4(), tenant_id=tenant, exam_id=exam, exam_version=1)
+    row.policy = PRESETS["practice"].model_dump(mode="json")
+    assert pipeline.policy_of(row).name == "practice"  # a row's dict is not matched to text
     assert pipeline.policy_of(strict).name == "strict"
 
 

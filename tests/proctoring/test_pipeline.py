@@ -50,6 +50,9 @@ def custom(*rules: dict[str, Any]) -> dict[str, Any]:
     return {"name": "custom", "detectors": DETECTORS, "rules": list(rules)}
 
 
+JSON = {"content-type": "application/json"}
+
+
 class Chain:
     """A browser's event stream: numbered, hash-chained messages."""
 
@@ -127,6 +130,30 @@ def test_the_chain_stores_once_and_spots_duplicates_conflicts_and_forgeries(
         assert "proctoring.conflict" in actions
     with pytest.raises(DBAPIError, match="permission denied"), db.unit_of_work(tid) as uow:
         uow.session.execute(text("UPDATE proctoring_events SET kind = 'focus.lost'"))
+
+
+def test_text_that_is_no_unicode_is_rejected_with_its_reason(
+    app: FastAPI, db: BoundDatabase, settings: Settings
+) -> None:
+    """A lone surrogate cannot be stored (PostgreSQL takes no such text). In
+    a message's details (escaped, so the body itself hashes) the message is
+    rejected and says why, the batch's others are stored; in a body, the
+    request is refused (422) naming the message, and nothing is stored."""
+    made, client, token, chain, _ = setup(app, db, settings, custom())
+    now = datetime.now(UTC)
+    good = chain.message("clipboard.copy", "instant", now, question=1)
+    odd = chain.message("clipboard.copy", "instant", now, note="\ud800")
+    assert "\\ud800" in odd["body"]  # the body is ASCII; its details are not text
+    answer = send(client, token, good, odd)
+    assert statuses(answer) == ["stored", "rejected"]
+    assert "details must be valid Unicode text" in answer["results"][1]["reason"]
+
+    broken = {"seq": 3, "body": '{"kind": "\ud800"}', "prev": odd["hash"], "hash": "0" * 64}
+    raw = json.dumps({"events": [chain.message("context_menu", "instant", now), broken]})
+    r = client.post(f"/take/{token}/api/events", content=raw, headers=JSON)
+    assert r.status_code == 422 and r.json()["errors"][0]["location"][-2:] == ["1", "body"]
+    with db.unit_of_work(made.invitation.tenant_id) as uow:
+        assert uow.scalars(select(ProctoringEvent.seq)) == [1]
 
 
 def test_a_gap_is_kept_unlinked_and_sealed_into_the_audit_log(

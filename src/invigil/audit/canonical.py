@@ -72,6 +72,15 @@ def canonical_json(value: object) -> bytes:
     output for them is exactly RFC 8785's: the same escapes, and Python's key order
     is UTF-16 order for such strings. Anything else is written by the walk below.
     """
+    fast = plain_json(value)
+    return _walk(value) if fast is None else fast
+
+
+def plain_json(value: object) -> bytes | None:
+    """:func:`canonical_json` of ``value`` when the standard library writes
+    it (see there); None when it is not such a value (nested too deeply,
+    circular, or holding a float, a wide character or a type other than
+    dict, list, tuple, str, int in range, bool and None)."""
     try:
         if _plain(value):
             text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
@@ -79,7 +88,7 @@ def canonical_json(value: object) -> bytes:
                 return text.encode("utf-8")
     except (RecursionError, ValueError):
         pass  # deeply nested or circular: the walk says which
-    return _walk(value)
+    return None
 
 
 def _plain(value: object) -> bool:

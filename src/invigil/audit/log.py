@@ -20,8 +20,9 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from invigil.audit.canonical import canonical_json
+from invigil.audit.canonical import canonical_json, plain_json
 from invigil.audit.models import AuditEvent
+from invigil.db.parameters import json_rows
 from invigil.db.uow import Actor, UnitOfWork
 
 ENTRY_VERSION = 1
@@ -217,10 +218,13 @@ def _prepare(
     ``heads`` and ``tails`` keep those of a batch that repeat (same action
     and actor, same subject)."""
     subject_type, subject_id = subject_of(subject)
-    body = jsonable(payload or {})
-    encoded = canonical_json(body)
-    if _has_float(body) and canonical_json(json.loads(encoded)) != encoded:
-        raise ValueError(f"audit payload for {action} does not survive a JSON round trip")
+    body: Any = payload or {}
+    encoded = plain_json(body) if _flat(body) else None  # JSON types already: as given
+    if encoded is None:
+        body = jsonable(body)
+        encoded = canonical_json(body)
+        if _has_float(body) and canonical_json(json.loads(encoded)) != encoded:
+            raise ValueError(f"audit payload for {action} does not survive a JSON round trip")
     event_id = uuid.uuid4()
     heads = {} if heads is None else heads
     tails = {} if tails is None else tails
@@ -243,6 +247,26 @@ def _prepare(
         _mid(event_id, encoded),
         tail,
     )
+
+
+def _flat(payload: Mapping[str, Any]) -> bool:
+    """Whether a payload is already what :func:`jsonable` would make of it
+    (most are): a dict of strings, ints, booleans, None and lists of them.
+    Floats go the long way (the round trip check), as do ids, times, tuples,
+    sets and nested objects (converted)."""
+    if type(payload) is not dict:
+        return False
+    for v in payload.values():
+        t = type(v)
+        if t is list:
+            if not all(type(x) in _SCALARS for x in v):
+                return False
+        elif t not in _SCALARS:
+            return False
+    return True
+
+
+_SCALARS = frozenset({str, int, bool, type(None)})
 
 
 def _has_float(value: Any) -> bool:
@@ -365,7 +389,7 @@ def record_many(
     params = {
         "tenant": uow.tenant,
         "genesis": GENESIS,
-        "items": json.dumps(items),
+        "items": json_rows(items),
     }
     cursor = uow.driver().cursor()  # runs inside every audited change
     rows = cursor.execute(_APPEND_MANY, params).fetchall()

@@ -38,7 +38,7 @@ def serve(
         seeded = demo.seed(db, regions=settings.regions)
     _banner(settings, host, port, seeded)
     if workers == 1:
-        app = create_app(settings, db, run_jobs=settings.embedded)
+        app = create_app(settings, db, run_jobs=settings.embedded, settle_heap=True)
         try:
             uvicorn.run(app, host=host, port=port, log_config=None)
         finally:

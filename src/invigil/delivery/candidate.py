@@ -172,7 +172,7 @@ _HEARD_EVENTS = text(
       AND {_LIVE}
     RETURNING a.id, a.invitation_id, a.binding_hash, a.candidate_id, a.deadline,
         a.grace_seconds, a.last_seq, a.events_last_seq, v.n, a.events_head, a.integrity,
-        a.exam_id, a.exam_version, a.policy,
+        a.exam_id, a.exam_version, CAST(a.policy AS text),
         (SELECT jsonb_object_agg(e.seq, e.hash) FROM proctoring_events AS e
          WHERE e.tenant_id = a.tenant_id AND e.attempt_id = a.id
            AND e.seq IN (SELECT w.seq FROM unnest(CAST(:wn AS integer[]),

@@ -25,6 +25,7 @@ from typing import Any
 
 from invigil import audit
 from invigil.audit.log import Entry
+from invigil.db.parameters import json_rows
 from invigil.db.uow import Actor, UnitOfWork
 from invigil.delivery.models import Attempt
 from invigil.proctoring import engine
@@ -42,7 +43,10 @@ class Running:
     id: uuid.UUID
     exam_id: uuid.UUID
     exam_version: int
-    policy: dict[str, Any] | None
+    # The frozen policy, as the database prints it (jsonb's text): matching it
+    # against the text of the one already validated costs far less than
+    # decoding it for every batch (see policy_of).
+    policy: str | None
     deadline: datetime | None
     last_seq: int
     events_last_seq: int
@@ -84,22 +88,28 @@ def keep(uow: UnitOfWork, attempt: Attempt | Running) -> None:
 # Policies frozen into attempts, validated once per process: validating one
 # costs about as much as deciding on a typical batch. Attempts of one exam
 # version freeze the same policy (its settings'), so they share an entry; a
-# hit needs the attempt's stored policy to be equal to the one validated.
-_POLICIES: dict[tuple[uuid.UUID, uuid.UUID, int], tuple[dict[str, Any], pol.Policy]] = {}
+# hit needs the attempt's stored policy to be equal to the one validated: the
+# same dict for a row, the same text for a Running (they are kept apart).
+_POLICIES: dict[tuple[uuid.UUID, uuid.UUID, int, bool], tuple[Any, pol.Policy]] = {}
 _POLICIES_KEPT = 4096
 
 
 def policy_of(attempt: Attempt | Running) -> pol.Policy:
-    if not attempt.policy:
+    frozen: dict[str, Any] | str | None = attempt.policy
+    if not frozen:
         return pol.PRESETS["standard"]
-    key = (attempt.tenant_id, attempt.exam_id, attempt.exam_version)
+    key = (attempt.tenant_id, attempt.exam_id, attempt.exam_version, isinstance(frozen, str))
     known = _POLICIES.get(key)
-    if known is not None and known[0] == attempt.policy:
+    if known is not None and known[0] == frozen:
         return known[1]
-    policy = pol.Policy.model_validate(attempt.policy)
+    kept: dict[str, Any] | str = frozen
+    if isinstance(frozen, str):
+        policy = pol.Policy.model_validate(json.loads(frozen))
+    else:
+        policy, kept = pol.Policy.model_validate(frozen), copy.deepcopy(frozen)  # not the row's
     if len(_POLICIES) >= _POLICIES_KEPT:
         _POLICIES.clear()
-    _POLICIES[key] = (copy.deepcopy(attempt.policy), policy)  # not the row's own dict
+    _POLICIES[key] = (kept, policy)
     return policy
 
 
@@ -293,7 +303,7 @@ def needed_many(
     out: list[tuple[list[pol.Episode], set[tuple[str, int]]]] = [([], set()) for _ in asks]
     if not work:
         return out
-    params = {"tenant": uow.tenant, "work": json.dumps(work)}
+    params = {"tenant": uow.tenant, "work": json_rows(work)}
     for n, *row, rules in cursor(uow).execute(_NEEDED_MANY, params):
         found, fired = out[n]
         found.append(_episode(*row))
@@ -442,7 +452,7 @@ def _store(
         }
         for attempt_id, d in decisions
     ]
-    params = {"tenant": uow.tenant, "rows": json.dumps(rows)}
+    params = {"tenant": uow.tenant, "rows": json_rows(rows)}
     stored = set(cursor(uow).execute(_INSERT_ACTIONS, params))
     return {(a, d) for a, d in decisions if (a, d.rule_id, d.episode_seq) in stored}
 

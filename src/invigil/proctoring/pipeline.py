@@ -32,6 +32,7 @@ from sqlalchemy import func, select, text
 
 from invigil import audit
 from invigil.db.engine import Database
+from invigil.db.parameters import json_rows
 from invigil.db.uow import Actor, UnitOfWork
 from invigil.delivery.models import Attempt
 from invigil.errors import Invalid
@@ -138,7 +139,13 @@ def parse(body: str) -> Parsed:
     elif ends is not None:
         raise Invalid("only an end message has ends")
     details = data.get("details") or {}
-    if not isinstance(details, dict) or len(json.dumps(details)) > MAX_DETAILS:
+    if not isinstance(details, dict):
+        raise Invalid(f"details must be an object of at most {MAX_DETAILS} bytes of JSON")
+    try:  # an escaped lone surrogate ("\\ud800") reads back as no text PostgreSQL takes
+        size = len(json.dumps(details, ensure_ascii=False).encode())
+    except UnicodeEncodeError:
+        raise Invalid("details must be valid Unicode text (no lone surrogates)") from None
+    if size > MAX_DETAILS:
         raise Invalid(f"details must be an object of at most {MAX_DETAILS} bytes of JSON")
     return Parsed(kind, phase, at, ends, details)
 
@@ -285,7 +292,7 @@ def ingest_many(
         rows += mine
         fresh.append(mine)
     if rows:
-        params = {"tenant": uow.tenant, "now": now, "rows": json.dumps(rows)}
+        params = {"tenant": uow.tenant, "now": now, "rows": json_rows(rows)}
         if len(cursor(uow).execute(_INSERT, params).fetchall()) != len(rows):
             raise Raced("a seq was stored by another transaction meanwhile")
     work = []
