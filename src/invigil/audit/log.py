@@ -70,16 +70,23 @@ _APPEND_MANY = """
       FROM audit_heads AS h WHERE h.tenant_id = %(tenant)s
       FOR UPDATE
     ),
+    parts AS MATERIALIZED (  -- each step takes its entry's parts by position, not by a join
+      SELECT array_agg(i.head ORDER BY i.n) AS heads, array_agg(i.mid ORDER BY i.n) AS mids,
+             array_agg(i.tail ORDER BY i.n) AS tails, count(*) AS total
+      FROM items AS i
+    ),
     chain (n, seq, prev, entry, leaf) AS (
       SELECT 0::bigint, head.next_seq - 1, NULL::bytea, NULL::text, head.leaf FROM head
       UNION ALL
       SELECT c.n + 1, c.seq + 1, c.leaf, e.entry, audit_leaf(e.entry)
       FROM chain AS c
-      JOIN items AS i ON i.n = c.n + 1
+      CROSS JOIN parts AS p
       CROSS JOIN head
       CROSS JOIN LATERAL (
-        SELECT audit_entry(i.head, head.at, c.leaf, c.seq + 1, i.mid, i.tail) AS entry
+        SELECT audit_entry(p.heads[c.n + 1], head.at, c.leaf, c.seq + 1, p.mids[c.n + 1],
+                           p.tails[c.n + 1]) AS entry
       ) AS e
+      WHERE c.n < p.total
     ),
     last AS (SELECT seq, prev, leaf FROM chain WHERE n > 0 ORDER BY n DESC LIMIT 1),
     moved AS (

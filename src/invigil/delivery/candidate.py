@@ -164,7 +164,8 @@ _HEARD_EVENTS = text(
                            ELSE a.events_head END
     FROM unnest(CAST(:ns AS integer[]), CAST(:links AS bytea[]), CAST(:etops AS bigint[]),
                 CAST(:eheads AS text[])) AS v (n, link, etop, ehead)
-    JOIN guest_links AS l ON l.token_hash = v.link
+    CROSS JOIN LATERAL (SELECT l.tenant_id, l.invitation_id, l.ended_at FROM guest_links AS l
+                        WHERE l.token_hash = v.link LIMIT 1) AS l
     JOIN invitations AS i ON i.tenant_id = l.tenant_id AND i.id = l.invitation_id
     WHERE a.binding_hash IN (SELECT b.hash FROM unnest(CAST(:bn AS integer[]),
                                                        CAST(:bh AS bytea[])) AS b (n, hash)
@@ -173,11 +174,13 @@ _HEARD_EVENTS = text(
     RETURNING a.id, a.invitation_id, a.binding_hash, a.candidate_id, a.deadline,
         a.grace_seconds, a.last_seq, a.events_last_seq, v.n, a.events_head, a.integrity,
         a.exam_id, a.exam_version, CAST(a.policy AS text),
-        (SELECT jsonb_object_agg(e.seq, e.hash) FROM proctoring_events AS e
-         WHERE e.tenant_id = a.tenant_id AND e.attempt_id = a.id
-           AND e.seq IN (SELECT w.seq FROM unnest(CAST(:wn AS integer[]),
-                                                  CAST(:ws AS bigint[])) AS w (n, seq)
-                         WHERE w.n = v.n))"""
+        (SELECT jsonb_object_agg(k.seq, k.hash) FROM (
+            SELECT w.seq, (SELECT e.hash FROM proctoring_events AS e
+                           WHERE e.tenant_id = a.tenant_id AND e.attempt_id = a.id
+                             AND e.seq = w.seq) AS hash
+            FROM unnest(CAST(:wn AS integer[]), CAST(:ws AS bigint[])) AS w (n, seq)
+            WHERE w.n = v.n) AS k
+         WHERE k.hash IS NOT NULL)"""
 )
 
 
