@@ -10,13 +10,13 @@ so most episodes lead to actions (warnings, flags, logs: each an audit
 entry); devtools.open is left out, as it would end the attempt. The stream
 of each attempt grows during the run, as in an exam.
 
-Open loop: every candidate sends a batch every 5 s from a random phase, on
-one uvicorn worker and then on a server of two (``--workers 2``). Closed
-loop: 64 requests in flight, back to back, for the most events/s the
+Open loop: every candidate sends a batch every 5 s from a random phase.
+Closed loop: 64 requests in flight, back to back, for the most events/s the
 server takes (it writes the batches that wait together, ADR 0011, so a
-handful in flight would measure the client, not the server). The server,
-client and CPU accounting are those of the
-candidate benchmark (benchmarks/delivery.py).
+handful in flight would measure the client, not the server). Both run on
+one uvicorn worker and then on a server of two (``--workers 2``). The
+server, client and CPU accounting are those of the candidate benchmark
+(benchmarks/delivery.py).
 
 The baseline, in the same database and run: the rows the server built for
 the batches acknowledged (capacity run first; same columns, same batch
@@ -88,10 +88,12 @@ MIX: tuple[tuple[str, int, tuple[float, float] | None], ...] = (
     ("face.multiple", 3, (3.0, 10.0)),
 )
 
-# The last scenario runs on a server of its own, with two worker processes.
+# The last two scenarios run on a server of their own, with two worker
+# processes (``invigil serve --workers 2``, one a core on this machine).
 SCENARIOS = (
     Scenario("max", "Capacity: 64 in flight, back to back", 5, 20, workers=64),
     Scenario("p5", f"{CANDIDATES:,} candidates, a batch every 5 s", 10, 50, period=PERIOD),
+    Scenario("maxw2", "Capacity, 2 workers", 5, 20, workers=64, processes=2),
     Scenario(
         "p5w2",
         f"{CANDIDATES:,} candidates, a batch every 5 s, 2 workers",
@@ -445,7 +447,7 @@ def section(figures: dict[str, float]) -> list[str]:
     """The "Proctoring events" part of docs/performance.md."""
     if "events_raw_batch_rows_s" not in figures:
         return []
-    closed = next(s for s in SCENARIOS if s.workers)
+    closed = [s for s in SCENARIOS if s.workers]
     open_loops = [s for s in SCENARIOS if s.period]
     windows = "; ".join(f"{s.warm:g} s + {s.seconds:g} s" for s in SCENARIOS)
     lines = [
@@ -478,7 +480,12 @@ def section(figures: dict[str, float]) -> list[str]:
             cells.append(f"{shown} {unit}".strip())
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     batched, single = figures["events_raw_batch_rows_s"], figures["events_raw_row_rows_s"]
-    capacity = figures.get(f"events_{closed.key}_events_s", 0.0)
+    capacities = [(figures.get(f"events_{s.key}_events_s", 0.0), s.processes) for s in closed]
+    stored = " and ".join(
+        f"{c:,.0f} events/s with {'one worker' if n == 1 else f'{n} workers'}: "
+        f"{c / batched:.0%} of (a), {c / single:.0%} of (b)"
+        for c, n in capacities
+    )
     p99s = " and ".join(
         f"{figures.get(f'events_{s.key}_p99_ms', 0.0):,.0f} ms "
         f"({figures.get(f'events_{s.key}_errors', 0.0):,.0f} errors) with "
@@ -498,8 +505,7 @@ def section(figures: dict[str, float]) -> list[str]:
         f"| {LABELS['events_raw_batch_rows_s'][0]}, its own transaction | {batched:,.0f} rows/s |",
         f"| {LABELS['events_raw_row_rows_s'][0]} | {single:,.0f} rows/s |",
         "",
-        f"Back to back the pipeline stored {capacity:,.0f} events/s: {capacity / batched:.0%} "
-        f"of (a), {capacity / single:.0%} of (b).",
+        f"Back to back the pipeline stored {stored}.",
         "The target (at least 50% of the raw rate) is judged against (a): like the server it "
         "commits once",
         "per batch, so what separates the two is the pipeline's own work (the candidate's "
