@@ -3,6 +3,7 @@ binding, begin, saves with sequence numbers, deadlines, submit, result."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -182,6 +183,26 @@ def test_answers_that_cannot_fit_the_question_are_rejected(
     result = r.json()["results"][0]
     assert result["status"] == "rejected" and result["reason"]
     assert stored(db, made.invitation.tenant_id, state["attempt_id"]) == {}
+
+
+def test_text_that_is_no_unicode_is_rejected_and_the_rest_saved(
+    app: FastAPI, db: BoundDatabase, settings: Settings
+) -> None:
+    """An escaped lone surrogate in a text answer (short, essay, a number as
+    text) is that item's rejection with its reason, not a server error; the
+    batch's other items are saved."""
+    made, token = invited(db, settings)
+    client, state = begun(app, token)
+    items = [item(3, "2\ud800", 1), item(4, "a\ud800", 2), item(2, True, 3)]
+    raw = json.dumps({"items": items})  # ASCII: the surrogates escaped
+    r = client.post(
+        f"/take/{token}/api/answers", content=raw, headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert [x["status"] for x in results] == ["rejected", "rejected", "saved"]
+    assert all("valid Unicode text" in x["reason"] for x in results[:2])
+    assert list(stored(db, made.invitation.tenant_id, state["attempt_id"])) == [2]
 
 
 def right_order(state: dict[str, Any]) -> list[list[int]]:
