@@ -230,3 +230,37 @@ def test_audit_commands_detect_tampering(
     out.write_text(json.dumps(edited))
     tampered = run(offline_env, "audit", "verify-export", str(out))
     assert tampered.returncode == 1 and "first bad entry: 1" in tampered.stdout
+
+
+def test_serve_settles_the_heap_of_its_server(
+    urls: DatabaseUrls, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`invigil serve` (one worker, in its own process) builds the app that
+    freezes its start-up heap (ADR 0012); uvicorn itself is not started."""
+    import uvicorn
+    from typer.testing import CliRunner
+
+    import invigil.app
+    from invigil import logs
+    from invigil.cli.base import cli
+    from invigil.settings import get_settings
+
+    built: list[dict[str, object]] = []
+    real = invigil.app.create_app
+
+    def create_app(*args: object, **kwargs: object) -> object:
+        built.append(kwargs)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(invigil.app, "create_app", create_app)
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
+    monkeypatch.setattr(logs, "configure", lambda *args, **kwargs: None)
+    monkeypatch.setenv("DATABASE_URL", libpq(urls.admin.set(database=urls.owner.database)))
+    monkeypatch.setenv("INVIGIL_HOME", str(tmp_path))
+    get_settings.cache_clear()  # read the environment above, and forget it after
+    try:
+        result = CliRunner().invoke(cli, ["serve", "--no-demo", "--port", "1"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert [b.get("settle_heap") for b in built] == [True]
