@@ -109,5 +109,7 @@ def export_records(uow: UnitOfWork, sources: Sequence[Source]) -> list[dict[str,
                 "recorded_by": r.recorded_by,
             }
             item["items" if r.count is not None else "document"] = r.body
+            if r.stated is not None:
+                item["stated_sha256"] = r.stated
             out.append(item)
     return out

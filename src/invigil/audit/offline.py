@@ -128,4 +128,12 @@ def _record(r: dict[str, Any]) -> Record:
     if "items" in r:
         head, count = chain_sha256(kind, ident, r["items"])
         return Record(kind, ident, subject, by, head, count)
-    return Record(kind, ident, subject, by, document_sha256(r["document"]))
+    stated = r.get("stated_sha256")
+    return Record(
+        kind,
+        ident,
+        subject,
+        by,
+        document_sha256(r["document"]),
+        stated=None if stated is None else str(stated),
+    )

@@ -110,7 +110,8 @@ class Record:
     no anchor but such an entry was recorded before anchors existed.
     ``note``: the domain's account of what differs, when it can tell (which
     column disagrees with the document). ``body``: the document or the items,
-    kept only for an export."""
+    kept only for an export. ``stated``: the hash the row itself states, if
+    it keeps one (it must be the anchored one too)."""
 
     kind: str
     id: str
@@ -120,6 +121,7 @@ class Record:
     count: int | None = None
     note: str | None = None
     body: Any = None
+    stated: str | None = None
 
 
 @dataclass
@@ -222,6 +224,8 @@ def _compare(kind: str, record: Record, anchors: list[Anchor], report: RecordsRe
             )
             return
     if record.sha256 == rule.sha256:
+        if record.stated is not None and record.stated != rule.sha256:
+            report.bad(kind, record.id, f"its stored hash is not the sha256 in entry {rule.seq}")
         return
     what = record.note or "its content differs from what was recorded"
     if rule.count is not None and record.count is not None and rule.count != record.count:

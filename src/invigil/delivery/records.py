@@ -49,18 +49,16 @@ def _results(uow: UnitOfWork, keep: bool) -> Iterator[Record]:
             served[field] = jsonable(value)
             if served[field] != document.get(field):
                 differ.append(column)
-        digest = document_sha256(served)
         note = f"column {', '.join(differ)} disagrees with its document" if differ else None
-        if not differ and stored_sha != document_sha256(document):
-            digest, note = stored_sha, "column document_sha256 disagrees with its document"
         yield Record(
             "result",
             str(result_id),
             "attempt_result",
             "result.recorded",
-            digest,
+            document_sha256(served),
             note=note or "its document was changed",
             body=served if keep else None,
+            stated=stored_sha,
         )
 
 
