@@ -228,7 +228,9 @@ def _compare(kind: str, record: Record, anchors: list[Anchor], report: RecordsRe
             report.bad(kind, record.id, f"its stored hash is not the sha256 in entry {rule.seq}")
         return
     what = record.note or "its content differs from what was recorded"
-    if rule.count is not None and record.count is not None and rule.count != record.count:
+    if rule.count is not None and rule.count == record.count:
+        what = f"all {rule.count} {kind} are there, but one or more was altered"
+    elif rule.count is not None and record.count is not None:
         gone = rule.count - record.count
         counted = f"{gone} missing" if gone > 0 else f"{-gone} added"
         what = f"{rule.count} {kind} anchored, {record.count} now ({counted})"
