@@ -6,10 +6,12 @@ taken after the change; the integrity summary sees a missing event."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,10 +19,13 @@ from sqlalchemy import Connection, create_engine, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
+from typer.testing import CliRunner
 
 from invigil.audit import checkpoints, service
 from invigil.audit.offline import verify_export
 from invigil.audit.records import Anchor, Record, check_records, document_sha256
+from invigil.audit.verify import Report
+from invigil.cli import cli
 from invigil.db.engine import Database
 from invigil.db.uow import Actor, UnitOfWork
 from invigil.db.urls import DatabaseUrls
@@ -29,11 +34,12 @@ from invigil.delivery.demo import demo_answers
 from invigil.delivery.landing import consent_text
 from invigil.delivery.models import Attempt, AttemptResult
 from invigil.delivery.records import SOURCES as DELIVERY
-from invigil.proctoring import pipeline, reviews, summary
+from invigil.proctoring import pipeline, review_pages, reviews, summary
 from invigil.proctoring.models import ProctoringAction
 from invigil.proctoring.records import SOURCES as PROCTORING
 from invigil.security.keys import Keys
 from invigil.settings import Settings
+from invigil.web.pages import templates
 from tests.conftest import make_tenant, make_user
 from tests.delivery.factories import exam_with_every_type, kit_for, make_invitation
 from tests.proctoring.test_pipeline import Chain, custom, rule
@@ -128,7 +134,7 @@ def as_owner(conn: Connection, tenant_id: uuid.UUID) -> UnitOfWork:
     return UnitOfWork.begin(Session(bind=conn), tenant_id, Actor.operator())
 
 
-def verify(conn: Connection, sat: Sat, keys: Keys) -> service.Report:
+def verify(conn: Connection, sat: Sat, keys: Keys) -> Report:
     """`audit verify` on the tampered rows (as the owner, bound by RLS)."""
     try:
         return service.verify_tenant(as_owner(conn, sat.tenant_id), keys.audit, SOURCES)
@@ -146,10 +152,11 @@ def exported(conn: Connection, sat: Sat, keys: Keys) -> dict[str, Any]:
     return loaded
 
 
-def first_bad(report: service.Report) -> dict[str, str]:
+def first_bad(report: Report) -> dict[str, str]:
     assert not report.ok and not report.problems, report.problems  # the log itself is intact
     assert report.records is not None and report.records.first_bad is not None
-    return report.records.first_bad
+    bad: dict[str, str] = report.records.first_bad
+    return bad
 
 
 def test_an_untouched_tenant_verifies_records_and_all(
@@ -225,8 +232,27 @@ def test_a_deleted_event_of_a_sealed_attempt_is_named_and_a_gap_shows(
     offline = verify_export(exported(superuser, sat, keys)).records
     assert offline is not None and offline.first_bad == bad
     uow = as_owner(superuser, sat.tenant_id)
-    seen = summary.summarize(uow, uow.get(Attempt, sat.attempt_id))
+    attempt = uow.get(Attempt, sat.attempt_id)
+    seen = summary.summarize(uow, attempt)
     assert (seen.stream_intact, seen.stream_missing) == (False, 1)
+    assert callable(review_pages.integrity_summary)  # registers what the template calls
+    page = templates.env.get_template("proctoring/_integrity.html").render(
+        page=_Page(uow), d=_Detail(attempt)
+    )
+    assert "Changed since it was sealed: 1 event missing" in re.sub(r"<[^>]+>", "", page)
+
+
+@dataclass
+class _Page:
+    uow: Any
+
+    def can(self, permission: str) -> bool:
+        return True
+
+
+@dataclass
+class _Detail:
+    attempt: Attempt
 
 
 def test_an_altered_event_is_named(superuser: Connection, sat: Sat, keys: Keys) -> None:
@@ -255,14 +281,22 @@ def test_an_altered_answer_of_a_submitted_attempt_is_named(
     assert offline is not None and offline.first_bad == bad
 
 
-def test_an_altered_review_decision_is_named(superuser: Connection, sat: Sat, keys: Keys) -> None:
+def test_an_altered_review_decision_is_named(
+    superuser: Connection, sat: Sat, keys: Keys, tmp_path: Path
+) -> None:
     superuser.exec_driver_sql(
         "UPDATE review_decisions SET decision = 'dismissed' WHERE id = %s", (sat.decision_id,)
     )
     bad = first_bad(verify(superuser, sat, keys))
     assert (bad["kind"], bad["id"]) == ("review_decision", str(sat.decision_id))
-    offline = verify_export(exported(superuser, sat, keys)).records
+    data = exported(superuser, sat, keys)
+    offline = verify_export(data).records
     assert offline is not None and offline.first_bad == bad
+    # and as an auditor runs it, with nothing but the file
+    (tmp_path / "export.json").write_text(json.dumps(data))
+    run = CliRunner().invoke(cli, ["audit", "verify-export", str(tmp_path / "export.json")])
+    assert run.exit_code == 1
+    assert f"first bad record: review_decision {sat.decision_id}" in run.output
 
 
 def test_a_record_without_an_anchor_or_without_its_rows_is_named(
