@@ -16,6 +16,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, text
 
+from invigil.audit.anchored import verify_records
 from invigil.audit.models import AuditEvent
 from invigil.db.engine import Database
 from invigil.db.uow import Actor
@@ -25,6 +26,7 @@ from invigil.jobs.queue import make_app
 from invigil.proctoring import faces, recheck
 from invigil.proctoring.models import ProctoringAction, ProctoringEvent, Snapshot
 from invigil.proctoring.recheck import Claim, Verdict, judge
+from invigil.proctoring.records import SOURCES as PROCTORING
 from invigil.settings import Settings
 from tests.conftest import BoundDatabase
 from tests.delivery.factories import exam_with_every_type, kit_for, make_invitation, token_of
@@ -386,6 +388,11 @@ def test_a_re_check_after_submission_judges_as_of_the_submission(
     assert integrity(db, standard) == "flagged"
     rules = {a.rule_id for a in actions(db, standard)}
     assert "face-mismatch-flag" in rules and "face-none-flag" not in rules
+    # The sealed stream grew by the server's finding and was anchored again:
+    # it still verifies against its latest anchor.
+    with db.unit_of_work(standard.tenant_id, Actor.operator()) as uow:
+        checked = verify_records(uow, PROCTORING)
+    assert checked.ok and checked.anchored >= 1, checked.problems
 
 
 # --- the endpoint ---------------------------------------------------------------

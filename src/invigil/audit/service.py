@@ -7,6 +7,7 @@ import base64
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +18,7 @@ from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from invigil.audit import checkpoints
+from invigil.audit.anchored import Source, export_records, verify_records
 from invigil.audit.merkle import MerkleTree
 from invigil.audit.models import AuditCheckpoint, AuditEvent
 from invigil.audit.verify import CheckpointRecord, EntryRecord, Report, verify_log
@@ -236,8 +238,9 @@ def _records(uow: UnitOfWork) -> tuple[list[EntryRecord], list[CheckpointRecord]
     return entries, cps
 
 
-def verify_tenant(uow: UnitOfWork, ring: KeyRing) -> Report:
-    """Check the whole log. The database compares columns with the signed
+def verify_tenant(uow: UnitOfWork, ring: KeyRing, sources: Sequence[Source] = ()) -> Report:
+    """Check the whole log, then the records anchored in it (those of
+    ``sources``). The database compares columns with the signed
     entries on a second connection while this process checks hashes, chain
     and checkpoints: the two halves run on two cores."""
     bind = uow.session.get_bind()
@@ -251,6 +254,8 @@ def verify_tenant(uow: UnitOfWork, ring: KeyRing) -> Report:
         report.bad(
             seq, f"entry {seq}: column {column} differs from the signed entry (edited in place)"
         )
+    if sources:
+        report.records = verify_records(uow, sources)
     return report
 
 
@@ -259,7 +264,11 @@ def _mismatches_on_own_connection(engine: Engine, uow: UnitOfWork) -> dict[int, 
         return _column_mismatches(UnitOfWork.begin(session, uow.tenant, uow.actor))
 
 
-def export(uow: UnitOfWork, ring: KeyRing, tenant_slug: str) -> dict[str, Any]:
+def export(
+    uow: UnitOfWork, ring: KeyRing, tenant_slug: str, sources: Sequence[Source] = ()
+) -> dict[str, Any]:
+    """The log, its checkpoints and keys, and the anchored records as the
+    rows hold them now (docs/formats/audit-export.md)."""
     entries, cps = _records(uow)
     return {
         "format": EXPORT_FORMAT,
@@ -280,4 +289,5 @@ def export(uow: UnitOfWork, ring: KeyRing, tenant_slug: str) -> dict[str, Any]:
         "keys": [
             public_jwk(key, ring.purpose) | {"kid": kid} for kid, key in ring.all_public().items()
         ],
+        "records": export_records(uow, sources),
     }

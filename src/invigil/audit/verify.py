@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from invigil.audit.checkpoints import parse_note
 from invigil.audit.log import GENESIS
 from invigil.audit.merkle import MerkleTree, leaf_hash, verify_consistency
+from invigil.audit.records import RecordsReport
 from invigil.security.keys import verify_signature
 
 
@@ -45,10 +46,11 @@ class Report:
     checkpoints: int = 0
     problems: list[str] = field(default_factory=list)
     first_bad_seq: int | None = None
+    records: RecordsReport | None = None  # the records anchored in the log, when checked
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problems and (self.records is None or self.records.ok)
 
     def bad(self, seq: int | None, message: str) -> None:
         """``seq`` names the entry precisely; a checkpoint failure passes None."""

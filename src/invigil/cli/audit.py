@@ -26,32 +26,70 @@ def _tenant_uow(slug: str) -> Any:
     return db.unit_of_work(ref.id, Actor.operator()), ref
 
 
+def _sources() -> tuple[Any, ...]:
+    """The records anchored in the log, by the domains that keep them."""
+    from invigil.delivery.records import SOURCES as DELIVERY
+    from invigil.proctoring.records import SOURCES as PROCTORING
+
+    return (*DELIVERY, *PROCTORING)
+
+
 def _report(report: Any, what: str) -> None:
-    data = {
+    records = report.records
+    data: dict[str, Any] = {
         "ok": report.ok,
         "entries": report.entries,
         "checkpoints": report.checkpoints,
         "first_bad_entry": report.first_bad_seq,
         "problems": report.problems,
     }
+    lines = []
+    if records is not None:
+        data |= {
+            "records": records.records,
+            "anchored_records": records.anchored,
+            "first_bad_record": records.first_bad,
+            "record_problems": records.problems,
+            "record_problem_count": records.problem_count,
+            "unanchored_records": records.unanchored,
+            "warnings": records.warnings,
+        }
+        lines += [f"warning: {w}" for w in records.warnings]
+        hidden = sum(records.unanchored.values()) - len(records.warnings)
+        if hidden > 0:
+            lines.append(f"warning: {hidden} more records not anchored (recorded before v0015)")
+    counted = f"{report.entries} entries and {report.checkpoints} checkpoints"
+    if records is not None:
+        counted += f", {records.anchored} of {records.records} records"
     if report.ok:
-        emit(data, f"{what}: {report.entries} entries and {report.checkpoints} checkpoints verify")
+        emit(data, "\n".join([*lines, f"{what}: {counted} verify"]))
         return
-    first = f"first bad entry: {report.first_bad_seq}\n" if report.first_bad_seq is not None else ""
-    emit(data, f"{what}: NOT intact\n{first}" + "\n".join(report.problems))
+    if report.first_bad_seq is not None:
+        lines.append(f"first bad entry: {report.first_bad_seq}")
+    if records is not None and records.first_bad is not None:
+        bad = records.first_bad
+        lines.append(f"first bad record: {bad['kind']} {bad['id']}: {bad['problem']}")
+    problems = list(report.problems)
+    if records is not None:
+        problems += records.problems
+        if records.problem_count > len(records.problems):
+            problems.append(f"... {records.problem_count - len(records.problems)} more records")
+    emit(data, "\n".join([f"{what}: NOT intact", *lines, *problems]))
     raise typer.Exit(1)
 
 
 @audit_cli.command("verify")
 def audit_verify(tenant: Annotated[str, typer.Option(help="tenant slug")]) -> None:
-    """Recompute every leaf and checkpoint; exit 1 naming the first bad entry."""
+    """Recompute every leaf and checkpoint, and the hash of every record anchored
+    in the log (results, answer sheets, event streams, review decisions) from
+    its rows; exit 1 naming the first bad entry or record."""
     from invigil.audit import service
     from invigil.context import Services
 
     services = Services.build(_settings())
     uow_cm, ref = _tenant_uow(tenant)
     with uow_cm as uow:
-        report = service.verify_tenant(uow, services.keys.audit)
+        report = service.verify_tenant(uow, services.keys.audit, _sources())
     _report(report, f"audit log of {ref.slug}")
 
 
@@ -84,18 +122,25 @@ def audit_export(
     tenant: Annotated[str, typer.Option(help="tenant slug")],
     out: Annotated[Path, typer.Option(help="file to write")],
 ) -> None:
-    """Write entries, checkpoints and public keys to a file for offline verification."""
+    """Write entries, checkpoints, public keys and the anchored records to a file
+    for offline verification."""
     from invigil.audit import service
     from invigil.context import Services
 
     services = Services.build(_settings())
     uow_cm, ref = _tenant_uow(tenant)
     with uow_cm as uow:
-        data = service.export(uow, services.keys.audit, ref.slug)
+        data = service.export(uow, services.keys.audit, ref.slug, _sources())
     out.write_text(json.dumps(data, indent=1, default=str))
     emit(
-        {"out": str(out), "entries": len(data["entries"]), "checkpoints": len(data["checkpoints"])},
-        f"wrote {len(data['entries'])} entries and {len(data['checkpoints'])} checkpoints to {out}",
+        {
+            "out": str(out),
+            "entries": len(data["entries"]),
+            "checkpoints": len(data["checkpoints"]),
+            "records": len(data["records"]),
+        },
+        f"wrote {len(data['entries'])} entries, {len(data['checkpoints'])} checkpoints "
+        f"and {len(data['records'])} records to {out}",
     )
 
 
@@ -109,7 +154,8 @@ def audit_verify_export(
         ),
     ] = None,
 ) -> None:
-    """Verify an export with no database and no network; exit 1 naming the first bad entry."""
+    """Verify an export (its log and its records) with no database and no network;
+    exit 1 naming the first bad entry or record."""
     from invigil.audit.offline import load_keys, verify_export
 
     try:

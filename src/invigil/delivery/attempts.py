@@ -32,11 +32,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import defer
 
 from invigil import audit
 from invigil.audit.canonical import canonical_json
+from invigil.audit.records import anchor
 from invigil.content.assemble import assemble
 from invigil.content.models import ExamVersion
 from invigil.db.engine import Database
@@ -585,7 +586,7 @@ def submit(
     now: datetime | None = None,
 ) -> Attempt:
     """End the attempt and store its scored result (idempotent)."""
-    from invigil.delivery import results
+    from invigil.delivery import records, results
     from invigil.proctoring import pipeline
 
     if attempt.status == "submitted":
@@ -598,21 +599,18 @@ def submit(
     uow.flush()
     result = results.record_automatic(uow, attempt)
     pipeline.seal(uow, attempt)
-    saved = uow.session.scalar(
-        select(func.count())
-        .select_from(AttemptAnswer)
-        .where(AttemptAnswer.attempt_id == attempt.id)
-    )
+    sheet = records.answer_sheet(uow, attempt.id)
     audit.record(
         uow,
         "attempt.submitted",
         attempt,
         {
             "reason": reason,
-            "answers": int(saved or 0),
+            "answers": sheet.count,
             "last_seq": attempt.last_seq,
             "result_id": result.id,
             "result_sha256": result.document_sha256,
+            "anchor": anchor("answers", sheet.sha256, sheet.count),
         },
     )
     return attempt

@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from invigil import audit
 from invigil.audit.canonical import canonical_json
+from invigil.audit.records import anchor
 from invigil.content.models import QuestionVersion
 from invigil.content.scoring import CENT, score
 from invigil.db.uow import UnitOfWork
@@ -178,6 +179,7 @@ def _store(
             "passed": document["passed"],
             "needs_grading": document["needs_grading"],
             "document_sha256": digest,
+            "anchor": anchor("result", digest),
         },
     )
     return result

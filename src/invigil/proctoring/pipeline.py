@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 
 from invigil import audit
+from invigil.audit.records import anchor
 from invigil.db.engine import Database
 from invigil.db.parameters import json_rows
 from invigil.db.uow import Actor, UnitOfWork
@@ -38,6 +39,7 @@ from invigil.delivery.models import Attempt
 from invigil.errors import Invalid
 from invigil.logs import get_logger
 from invigil.proctoring import policy as pol
+from invigil.proctoring import records
 from invigil.proctoring.decisions import Evaluation, cursor, evaluate_many, keep
 from invigil.proctoring.decisions import Running as Running  # re-exported
 from invigil.proctoring.decisions import episodes as episodes  # re-exported
@@ -452,8 +454,17 @@ def notice_silence(db: Database, now: datetime | None = None, batch: int = 500) 
     return noticed
 
 
+def stream_anchor(uow: UnitOfWork, attempt_id: uuid.UUID) -> dict[str, Any]:
+    """The anchor of the attempt's whole event stream as stored now (see
+    :mod:`invigil.proctoring.records`)."""
+    uow.flush()
+    stream = records.event_stream(uow, attempt_id)
+    return anchor("events", stream.sha256, stream.count)
+
+
 def seal(uow: UnitOfWork, attempt: Attempt) -> dict[str, Any]:
-    """Commit the event chain's head to the audit log (at submission)."""
+    """Commit the event chain's head, and the anchor of the whole stream, to
+    the audit log (at submission)."""
     rows = uow.session.execute(
         select(ProctoringEvent.seq, ProctoringEvent.linked).where(
             ProctoringEvent.attempt_id == attempt.id, ProctoringEvent.seq > 0
@@ -470,6 +481,7 @@ def seal(uow: UnitOfWork, attempt: Attempt) -> dict[str, Any]:
         "gap_count": len(gaps),
         "unlinked": sum(1 for _, linked in rows if not linked),
         "integrity": attempt.integrity,
+        "anchor": stream_anchor(uow, attempt.id),
     }
     audit.record(uow, "proctoring.sealed", attempt, summary)
     return summary

@@ -217,7 +217,10 @@ def recheck(
             )
             _decide(uow, attempt, now)
     uow.flush()
-    audit.record(uow, "proctoring.rechecked", attempt, _summary(snapshot, reading, claim, seq))
+    summary = _summary(snapshot, reading, claim, seq)
+    if seq is not None and attempt.status == "submitted":
+        summary["anchor"] = pipeline.stream_anchor(uow, attempt.id)  # the sealed stream grew
+    audit.record(uow, "proctoring.rechecked", attempt, summary)
     return snapshot
 
 

@@ -34,11 +34,13 @@ from sqlalchemy import select
 
 from invigil import audit
 from invigil.audit.models import AuditEvent
+from invigil.audit.records import anchor
 from invigil.db.uow import UnitOfWork
 from invigil.delivery.models import Attempt
 from invigil.errors import Conflict, Forbidden, Invalid, NotFound
 from invigil.identity.models import User
 from invigil.proctoring import policy as pol
+from invigil.proctoring import records
 from invigil.proctoring.models import ProctoringAction, ReviewDecision
 from invigil.proctoring.pipeline import policy_of
 
@@ -320,6 +322,7 @@ def _record(
             "reviewers": list(outcome.reviewers),
             "second_review_required": outcome.second_review and row.decision in VIOLATIONS,
         }
+    payload["anchor"] = anchor("review_decision", records.decision(uow, row.id).sha256)
     audit.record(uow, "review.decided", row, payload)
     return row
 

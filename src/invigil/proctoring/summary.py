@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from invigil.db.uow import UnitOfWork
 from invigil.delivery.models import Attempt
+from invigil.proctoring import records
 from invigil.proctoring.api import EventOut, event_list
 from invigil.proctoring.models import ProctoringEvent, Snapshot
 from invigil.proctoring.reviews import Flag, Review, load
@@ -83,6 +84,11 @@ class IntegritySummary(BaseModel):
     snapshots: SnapshotsOut
     stream_gaps: int = Field(description="event messages the browser numbered but never sent")
     stream_unlinked: int
+    stream_intact: bool | None = Field(
+        description="null before the seal; false when the stored events no longer hash to the "
+        "chain head sealed in the audit log (an event was deleted or altered since)"
+    )
+    stream_missing: int = Field(description="events stored at the seal that are gone now")
     flags: list[FlagDecisionOut]
     undecided_flags: int
     outcome: OutcomeOut | None
@@ -128,6 +134,7 @@ def summarize(
 
     snaps = _snapshots(uow, attempt.id)
     gaps, unlinked = _stream(uow, attempt.id)
+    intact, missing = _sealed(uow, attempt)
     return IntegritySummary(
         attempt_id=attempt.id,
         status=attempt.status,
@@ -146,6 +153,8 @@ def summarize(
         snapshots=snaps,
         stream_gaps=gaps,
         stream_unlinked=unlinked,
+        stream_intact=intact,
+        stream_missing=missing,
         flags=[_flag_out(review, f) for f in review.flags],
         undecided_flags=len(review.undecided),
         outcome=_outcome_out(review),
@@ -203,6 +212,18 @@ def _stream(uow: UnitOfWork, attempt_id: uuid.UUID) -> tuple[int, int]:
     ).all()
     top = max((seq for seq, _ in rows), default=0)
     return top - len(rows), sum(1 for _, linked in rows if not linked)
+
+
+def _sealed(uow: UnitOfWork, attempt: Attempt) -> tuple[bool | None, int]:
+    """Whether the stored events still hash to the sealed chain head, and how
+    many of the sealed ones are gone (see :mod:`invigil.proctoring.records`)."""
+    anchor = records.sealed(uow, attempt.id) if attempt.status == "submitted" else None
+    if anchor is None:
+        return None, 0
+    now = records.event_stream(uow, attempt.id)
+    if now.sha256 == anchor.sha256:
+        return True, 0
+    return False, max(0, (anchor.count or 0) - (now.count or 0))
 
 
 def _flag_out(review: Review, flag: Flag) -> FlagDecisionOut:
