@@ -221,9 +221,17 @@ def create_app(
 
     @app.get("/.well-known/jwks.json", tags=["health"], dependencies=[Public])
     def jwks(request: Request) -> JSONResponse:
-        """Public keys: access tokens and audit checkpoints (each key names its purpose)."""
+        """The public keys of access tokens (and nothing else: checkpoint keys are apart)."""
         return JSONResponse(
             request.app.state.services.keys.jwks(), headers={"Cache-Control": "public, max-age=300"}
+        )
+
+    @app.get("/.well-known/invigil-audit-keys.json", tags=["health"], dependencies=[Public])
+    def audit_keys(request: Request) -> JSONResponse:
+        """The public keys of audit checkpoints, retired ones included: what auditors pin."""
+        return JSONResponse(
+            request.app.state.services.keys.audit_keys(),
+            headers={"Cache-Control": "public, max-age=300"},
         )
 
     # The candidate's routes first: during an exam they carry nearly every
