@@ -160,7 +160,7 @@ def create_app(
 
         own_db = app.state.db is None
         if own_db:
-            app.state.db = open_database(settings, migrate=False)
+            app.state.db = open_database(settings, migrate=False).serve_only()
         worker = None
         if run_jobs:
             from invigil.jobs.queue import InProcessWorker, make_app

@@ -37,6 +37,8 @@ def serve(
     if demo_data and not tenants.list_tenants(db):
         seeded = demo.seed(db, regions=settings.regions)
     _banner(settings, host, port, seeded)
+    # Migrations and the demo seed needed the owner role; serving never does.
+    db.serve_only()
     if workers == 1:
         app = create_app(settings, db, run_jobs=settings.embedded, settle_heap=True)
         try:
@@ -97,7 +99,7 @@ def worker(
     settings = _settings()
     urls = resolve_urls(settings)
     app = make_app(urls)
-    db = Database.connect(urls, pool_size=concurrency + 1, max_overflow=0)
+    db = Database.connect(urls, pool_size=concurrency + 1, max_overflow=0).serve_only()
     typer.echo("worker started; Ctrl-C stops it", err=True)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
