@@ -32,7 +32,14 @@ from invigil.delivery import attempts_api as delivery_attempts_api
 from invigil.delivery import landing as delivery_landing
 from invigil.delivery import pages as delivery_pages
 from invigil.delivery import player as delivery_player
-from invigil.errors import PROBLEM_MEDIA_TYPE, DomainError, Invalid, problem
+from invigil.errors import (
+    DATABASE_UNREACHABLE,
+    PROBLEM_MEDIA_TYPE,
+    DomainError,
+    Invalid,
+    database_unreachable,
+    problem,
+)
 from invigil.evidence import api as evidence_api
 from invigil.evidence import candidate_api as evidence_candidate_api
 from invigil.identity import api as identity_api
@@ -90,6 +97,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         if not for_programs(request.url.path):
             return pages.error_page(request, exc)  # people get pages, programs get problems
         return problem_response(exc.status, exc.problem(request.url.path), exc.headers())
+
+    async def database_down(request: Request, exc: Exception) -> Response:
+        # Logged without a traceback: during an outage every request lands here.
+        log.warning("request.database_unreachable", path=request.url.path, error=repr(exc))
+        return await domain_error(request, database_unreachable())
+
+    for cls in DATABASE_UNREACHABLE:
+        app.add_exception_handler(cls, database_down)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -163,10 +178,14 @@ def create_app(
             app.state.db = open_database(settings, migrate=False).serve_only()
         worker = None
         if run_jobs:
-            from invigil.jobs.queue import InProcessWorker, make_app
+            from invigil.jobs.queue import InProcessWorker
+            from invigil.runtime import reviver
 
-            worker = InProcessWorker(make_app(app.state.db.urls), app.state.db, app.state.services)
+            worker = InProcessWorker(
+                app.state.db.urls, app.state.db, app.state.services, revive=reviver(settings)
+            )
             worker.start()
+        app.state.worker = worker
         if settle_heap:
             _settle_heap()
         try:
@@ -174,6 +193,7 @@ def create_app(
         finally:
             if worker is not None:
                 worker.stop()
+                app.state.worker = None
             if own_db:
                 app.state.db.dispose()
 
@@ -187,6 +207,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.worker = None  # the in-process job worker, when this process runs one
     # Fewer requests inside than pooled connections (see invigil.admission):
     # the overflow connections stay free for jobs and nested lookups.
     pooled = db.engine.pool.size() if db is not None else settings.db_pool_size  # type: ignore[attr-defined]
@@ -201,8 +222,12 @@ def create_app(
 
     @app.get("/readyz", tags=["health"], dependencies=[Public])
     def readyz(request: Request) -> JSONResponse:
-        """The database answers at the expected schema and the object store is writable."""
-        report = health_checks.readiness(request.app.state.db, settings)
+        """The database answers at the expected schema, the object store is writable
+        and, when this process runs the job worker, the worker is running."""
+        worker = request.app.state.worker
+        report = health_checks.readiness(
+            request.app.state.db, settings, jobs=worker.status if worker else None
+        )
         if report["status"] == "ready":
             return JSONResponse(report)
         body = problem(
