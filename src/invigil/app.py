@@ -25,7 +25,7 @@ from invigil.content import api as content_api
 from invigil.content import images_api as content_images_api
 from invigil.content import pages as content_pages
 from invigil.context import Services
-from invigil.db.engine import Database
+from invigil.db.engine import UNREACHABLE, Database
 from invigil.delivery import api as delivery_api
 from invigil.delivery import attempt_pages as delivery_attempt_pages
 from invigil.delivery import attempts_api as delivery_attempts_api
@@ -33,7 +33,6 @@ from invigil.delivery import landing as delivery_landing
 from invigil.delivery import pages as delivery_pages
 from invigil.delivery import player as delivery_player
 from invigil.errors import (
-    DATABASE_UNREACHABLE,
     PROBLEM_MEDIA_TYPE,
     DomainError,
     Invalid,
@@ -103,7 +102,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         log.warning("request.database_unreachable", path=request.url.path, error=repr(exc))
         return await domain_error(request, database_unreachable())
 
-    for cls in DATABASE_UNREACHABLE:
+    for cls in UNREACHABLE:
         app.add_exception_handler(cls, database_down)
 
     @app.exception_handler(StarletteHTTPException)

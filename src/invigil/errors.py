@@ -10,9 +10,6 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any, ClassVar
 
-import psycopg
-import sqlalchemy.exc
-
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 
@@ -93,22 +90,12 @@ class Unavailable(DomainError):
         return {} if after is None else {"Retry-After": str(after)}
 
 
-# What reaching the database raises while it is down, restarting or refusing
-# connections (OperationalError also covers a statement cut off by its
-# timeout: the database is not answering in time either).
-DATABASE_UNREACHABLE: tuple[type[Exception], ...] = (
-    sqlalchemy.exc.OperationalError,
-    sqlalchemy.exc.InterfaceError,
-    sqlalchemy.exc.TimeoutError,  # no pooled connection came free in time
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-)
 DATABASE_RETRY_SECONDS = 5
 
 
 def database_unreachable() -> Unavailable:
-    """The answer while the database is unreachable: 503 with Retry-After,
-    never a 500 (nothing is wrong with the request; it can be sent again)."""
+    """The answer while the database is unreachable (``db.engine.UNREACHABLE``):
+    503 with Retry-After, never a 500 (nothing is wrong with the request)."""
     return Unavailable(
         "the database is not reachable right now; try again in a few seconds",
         retry_after=DATABASE_RETRY_SECONDS,

@@ -7,11 +7,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import psycopg
+import sqlalchemy.exc
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.orm import Session
 
 from invigil.db.uow import Actor, UnitOfWork
 from invigil.db.urls import DatabaseUrls
+
+# What reaching the database raises while it is down, restarting or refusing
+# connections (OperationalError also covers a statement cut off by its
+# timeout: the database is not answering in time either). The app answers
+# these with errors.database_unreachable().
+UNREACHABLE: tuple[type[Exception], ...] = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.TimeoutError,  # no pooled connection came free in time
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
 
 
 @dataclass
