@@ -98,8 +98,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         return problem_response(exc.status, exc.problem(request.url.path), exc.headers())
 
     async def database_down(request: Request, exc: Exception) -> Response:
-        # Logged without a traceback: during an outage every request lands here.
-        log.warning("request.database_unreachable", path=request.url.path, error=repr(exc))
+        # One line, no traceback (during an outage every request lands here), and
+        # the driver's message only: SQLAlchemy's own names the statement's parameters.
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""]
+        log.warning(
+            "request.database_unreachable",
+            path=request.url.path,
+            error=f"{type(exc).__name__}: {reason[0][:300]}",
+        )
         return await domain_error(request, database_unreachable())
 
     for cls in UNREACHABLE:
