@@ -25,14 +25,20 @@ from invigil.content import api as content_api
 from invigil.content import images_api as content_images_api
 from invigil.content import pages as content_pages
 from invigil.context import Services
-from invigil.db.engine import Database
+from invigil.db.engine import UNREACHABLE, Database
 from invigil.delivery import api as delivery_api
 from invigil.delivery import attempt_pages as delivery_attempt_pages
 from invigil.delivery import attempts_api as delivery_attempts_api
 from invigil.delivery import landing as delivery_landing
 from invigil.delivery import pages as delivery_pages
 from invigil.delivery import player as delivery_player
-from invigil.errors import PROBLEM_MEDIA_TYPE, DomainError, Invalid, problem
+from invigil.errors import (
+    PROBLEM_MEDIA_TYPE,
+    DomainError,
+    Invalid,
+    database_unreachable,
+    problem,
+)
 from invigil.evidence import api as evidence_api
 from invigil.evidence import candidate_api as evidence_candidate_api
 from invigil.identity import api as identity_api
@@ -90,6 +96,20 @@ def _install_error_handlers(app: FastAPI) -> None:
         if not for_programs(request.url.path):
             return pages.error_page(request, exc)  # people get pages, programs get problems
         return problem_response(exc.status, exc.problem(request.url.path), exc.headers())
+
+    async def database_down(request: Request, exc: Exception) -> Response:
+        # One line, no traceback (during an outage every request lands here), and
+        # the driver's message only: SQLAlchemy's own names the statement's parameters.
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""]
+        log.warning(
+            "request.database_unreachable",
+            path=request.url.path,
+            error=f"{type(exc).__name__}: {reason[0][:300]}",
+        )
+        return await domain_error(request, database_unreachable())
+
+    for cls in UNREACHABLE:
+        app.add_exception_handler(cls, database_down)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -160,13 +180,17 @@ def create_app(
 
         own_db = app.state.db is None
         if own_db:
-            app.state.db = open_database(settings, migrate=False)
+            app.state.db = open_database(settings, migrate=False).serve_only()
         worker = None
         if run_jobs:
-            from invigil.jobs.queue import InProcessWorker, make_app
+            from invigil.jobs.queue import InProcessWorker
+            from invigil.runtime import reviver
 
-            worker = InProcessWorker(make_app(app.state.db.urls), app.state.db, app.state.services)
+            worker = InProcessWorker(
+                app.state.db.urls, app.state.db, app.state.services, revive=reviver(settings)
+            )
             worker.start()
+        app.state.worker = worker
         if settle_heap:
             _settle_heap()
         try:
@@ -174,6 +198,7 @@ def create_app(
         finally:
             if worker is not None:
                 worker.stop()
+                app.state.worker = None
             if own_db:
                 app.state.db.dispose()
 
@@ -187,6 +212,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.worker = None  # the in-process job worker, when this process runs one
     # Fewer requests inside than pooled connections (see invigil.admission):
     # the overflow connections stay free for jobs and nested lookups.
     pooled = db.engine.pool.size() if db is not None else settings.db_pool_size  # type: ignore[attr-defined]
@@ -201,8 +227,12 @@ def create_app(
 
     @app.get("/readyz", tags=["health"], dependencies=[Public])
     def readyz(request: Request) -> JSONResponse:
-        """The database answers at the expected schema and the object store is writable."""
-        report = health_checks.readiness(request.app.state.db, settings)
+        """The database answers at the expected schema, the object store is writable
+        and, when this process runs the job worker, the worker is running."""
+        worker = request.app.state.worker
+        report = health_checks.readiness(
+            request.app.state.db, settings, jobs=worker.status if worker else None
+        )
         if report["status"] == "ready":
             return JSONResponse(report)
         body = problem(
@@ -221,9 +251,17 @@ def create_app(
 
     @app.get("/.well-known/jwks.json", tags=["health"], dependencies=[Public])
     def jwks(request: Request) -> JSONResponse:
-        """Public keys: access tokens and audit checkpoints (each key names its purpose)."""
+        """The public keys of access tokens (and nothing else: checkpoint keys are apart)."""
         return JSONResponse(
             request.app.state.services.keys.jwks(), headers={"Cache-Control": "public, max-age=300"}
+        )
+
+    @app.get("/.well-known/invigil-audit-keys.json", tags=["health"], dependencies=[Public])
+    def audit_keys(request: Request) -> JSONResponse:
+        """The public keys of audit checkpoints, retired ones included: what auditors pin."""
+        return JSONResponse(
+            request.app.state.services.keys.audit_keys(),
+            headers={"Cache-Control": "public, max-age=300"},
         )
 
     # The candidate's routes first: during an exam they carry nearly every

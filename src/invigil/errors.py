@@ -90,6 +90,18 @@ class Unavailable(DomainError):
         return {} if after is None else {"Retry-After": str(after)}
 
 
+DATABASE_RETRY_SECONDS = 5
+
+
+def database_unreachable() -> Unavailable:
+    """The answer while the database is unreachable (``db.engine.UNREACHABLE``):
+    503 with Retry-After, never a 500 (nothing is wrong with the request)."""
+    return Unavailable(
+        "the database is not reachable right now; try again in a few seconds",
+        retry_after=DATABASE_RETRY_SECONDS,
+    )
+
+
 def problem(
     status: int, slug: str, detail: str, instance: str | None = None, **extensions: Any
 ) -> dict[str, Any]:

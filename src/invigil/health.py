@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import text
@@ -62,10 +63,18 @@ def _object_store(settings: Settings) -> dict[str, Any]:
     return {"ok": True, "detail": "; ".join(seen)}
 
 
-def readiness(db: Database | None, settings: Settings) -> dict[str, Any]:
+def readiness(
+    db: Database | None,
+    settings: Settings,
+    jobs: Callable[[], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """``jobs``: the status of this process's job worker, when it runs one
+    (deadlines, seals and mail depend on it: not ready while it is down)."""
     checks = {
         "database": _database(db, settings) if db else {"ok": False, "detail": "not connected"},
         "object_store": _object_store(settings),
     }
+    if jobs is not None:
+        checks["jobs"] = jobs()
     status = "ready" if all(c["ok"] for c in checks.values()) else "not-ready"
     return {"status": status, "checks": checks}

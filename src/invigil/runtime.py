@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from invigil.db import embedded
 from invigil.db.engine import Database
 from invigil.db.migrate import upgrade
@@ -27,3 +30,12 @@ def open_database(settings: Settings, *, migrate: bool = True) -> Database:
     return Database.connect(
         urls, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
     )
+
+
+def reviver(settings: Settings) -> Callable[[], bool] | None:
+    """What restarts the embedded server when it died under a serving process
+    or a worker (``INVIGIL_EMBEDDED_RESTART``); nothing with ``DATABASE_URL``,
+    whose server is someone else's to run."""
+    if settings.embedded and settings.embedded_restart:
+        return partial(embedded.revive, settings.pgdata)
+    return None

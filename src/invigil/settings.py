@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     db_app_password: str | None = None
     db_pool_size: int = 10
     db_max_overflow: int = 5
+    # The embedded server: start it again when it dies under `serve` or `worker`
+    # (false: an operator starts it, e.g. with `invigil db url`).
+    embedded_restart: bool = True
     # Candidates' requests (saves, heartbeats, event batches...) running at once
     # in one server process; more wait their turn in the event loop (ADR 0010).
     candidate_concurrency: int = Field(default=3, ge=1, le=64)

@@ -200,4 +200,4 @@ def test_jwks_endpoint_publishes_public_keys_only(client) -> None:  # type: igno
     assert r.status_code == 200
     for key in r.json()["keys"]:
         assert set(key) >= {"kty", "crv", "x", "kid", "alg"} and "d" not in key
-    assert {k["invigil_purpose"] for k in r.json()["keys"]} == {"access-token", "audit-checkpoint"}
+    assert {k["invigil_purpose"] for k in r.json()["keys"]} == {"access-token"}

@@ -28,7 +28,8 @@ EXPORT_FORMAT = "invigil-audit-export/v1"
 
 
 def load_keys(path: Path) -> dict[str, Ed25519PublicKey]:
-    """A pinned key: a PEM public key, a JWK, or a JWKS (all its Ed25519 keys)."""
+    """A pinned key: a PEM public key, a JWK, or a key set such as
+    /.well-known/invigil-audit-keys.json (all its Ed25519 checkpoint keys)."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -52,7 +53,10 @@ def load_keys(path: Path) -> dict[str, Ed25519PublicKey]:
             key = public_key_from_jwk(jwk)
             keys[thumbprint(key)] = key
     if not keys:
-        raise Invalid(f"{path} holds no Ed25519 public key")
+        raise Invalid(
+            f"{path} holds no Ed25519 checkpoint key; pin the keys from "
+            "/.well-known/invigil-audit-keys.json (the token JWKS holds none)"
+        )
     return keys
 
 

@@ -150,7 +150,8 @@ def audit_verify_export(
     key: Annotated[
         Path | None,
         typer.Option(
-            help="pin trust to this public key (PEM, JWK or the JWKS from /.well-known/jwks.json)"
+            help="pin trust to this public key (PEM, JWK or the key set from "
+            "/.well-known/invigil-audit-keys.json)"
         ),
     ] = None,
 ) -> None:

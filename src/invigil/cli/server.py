@@ -37,6 +37,8 @@ def serve(
     if demo_data and not tenants.list_tenants(db):
         seeded = demo.seed(db, regions=settings.regions)
     _banner(settings, host, port, seeded)
+    # Migrations and the demo seed needed the owner role; serving never does.
+    db.serve_only()
     if workers == 1:
         app = create_app(settings, db, run_jobs=settings.embedded, settle_heap=True)
         try:
@@ -86,30 +88,41 @@ def worker(
     concurrency: Annotated[int, typer.Option(min=1)] = 2,
     queue: Annotated[list[str] | None, typer.Option(help="only these queues")] = None,
 ) -> None:
-    """Run background jobs until interrupted."""
+    """Run background jobs until interrupted; outlives database outages."""
     import asyncio
+    import signal
 
     from invigil.context import Services
     from invigil.db.engine import Database
-    from invigil.jobs.queue import make_app, run_worker
-    from invigil.runtime import resolve_urls
+    from invigil.jobs.queue import supervised
+    from invigil.runtime import resolve_urls, reviver
 
     settings = _settings()
     urls = resolve_urls(settings)
-    app = make_app(urls)
-    db = Database.connect(urls, pool_size=concurrency + 1, max_overflow=0)
+    db = Database.connect(urls, pool_size=concurrency + 1, max_overflow=0).serve_only()
+    supervisor = supervised(
+        urls,
+        db,
+        Services.build(settings),
+        revive=reviver(settings),
+        concurrency=concurrency,
+        queues=queue or None,
+    )
+
+    async def until_signalled() -> None:
+        # SIGINT/SIGTERM end the supervisor (the worker finishes its jobs), not only one run.
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await supervisor.run_forever()
+
     typer.echo("worker started; Ctrl-C stops it", err=True)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(
-            run_worker(
-                app,
-                db,
-                Services.build(settings),
-                concurrency=concurrency,
-                queues=queue or None,
-                install_signal_handlers=True,
-            )
-        )
+        asyncio.run(until_signalled())
+    db.dispose()
 
 
 @cli.command()

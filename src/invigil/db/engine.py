@@ -7,11 +7,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import psycopg
+import sqlalchemy.exc
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.orm import Session
 
 from invigil.db.uow import Actor, UnitOfWork
 from invigil.db.urls import DatabaseUrls
+
+# What reaching the database raises while it is down, restarting or refusing
+# connections (OperationalError also covers a statement cut off by its
+# timeout: the database is not answering in time either). The app answers
+# these with errors.database_unreachable().
+UNREACHABLE: tuple[type[Exception], ...] = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.TimeoutError,  # no pooled connection came free in time
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
 
 
 @dataclass
@@ -21,6 +35,7 @@ class Database:
     urls: DatabaseUrls
     engine: Engine
     _owner_engine: Engine | None = None
+    _serving: bool = False
 
     @classmethod
     def connect(cls, urls: DatabaseUrls, *, pool_size: int = 10, max_overflow: int = 5) -> Database:
@@ -35,6 +50,11 @@ class Database:
 
     @property
     def owner_engine(self) -> Engine:
+        if self._serving:
+            raise RuntimeError(
+                "this process serves requests and holds only the app role; "
+                "operator work runs in its own command"
+            )
         if self._owner_engine is None:
             self._owner_engine = create_engine(self.urls.owner, pool_size=2)
         return self._owner_engine
@@ -63,6 +83,17 @@ class Database:
         """A connection for the reviewed cross-tenant functions (db.platform)."""
         with self.engine.connect() as conn:
             yield conn
+
+    def serve_only(self) -> Database:
+        """Give up the owner role for good: close its pooled connections (the
+        admin login, with the owner role set) and refuse to open them again.
+        A process that serves requests or runs jobs keeps the app role only,
+        so a bug or an injection there never runs with the owner's powers."""
+        if self._owner_engine is not None:
+            self._owner_engine.dispose()
+            self._owner_engine = None
+        self._serving = True
+        return self
 
     def ping(self) -> None:
         with self.engine.connect() as conn:

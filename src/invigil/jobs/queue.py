@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import procrastinate
 
 from invigil.db.urls import DatabaseUrls, libpq
+from invigil.jobs.supervisor import Supervisor
 from invigil.logs import get_logger
 
 log = get_logger(__name__)
@@ -125,36 +127,70 @@ def tasks() -> procrastinate.Blueprint:
 
 
 def make_app(urls: DatabaseUrls) -> procrastinate.App:
+    # timeout: how long a query waits for a pooled connection; when the database
+    # died this is how long the worker takes to notice (and be restarted).
     app = procrastinate.App(
-        connector=procrastinate.PsycopgConnector(conninfo=libpq(urls.app), min_size=1, max_size=4)
+        connector=procrastinate.PsycopgConnector(
+            conninfo=libpq(urls.app), min_size=1, max_size=4, timeout=10
+        )
     )
     app.add_tasks_from(tasks(), namespace="invigil")
     return app
 
 
 async def run_worker(
-    app: procrastinate.App, db: Any = None, services: Any = None, **options: Any
+    app: procrastinate.App,
+    db: Any = None,
+    services: Any = None,
+    *,
+    on_started: Callable[[], None] | None = None,
+    **options: Any,
 ) -> None:
-    """Run jobs; ``db`` and ``services`` reach tasks through their context."""
+    """Run jobs; ``db`` and ``services`` reach tasks through their context.
+    ``on_started``: called once the pool holds a live connection."""
     options.setdefault("install_signal_handlers", False)
     async with app.open_async():
+        if on_started is not None:
+            on_started()
         await app.run_worker_async(additional_context={"db": db, "services": services}, **options)
 
 
-class InProcessWorker:
-    """A worker thread beside the web server (embedded database only)."""
+def supervised(
+    urls: DatabaseUrls,
+    db: Any,
+    services: Any,
+    *,
+    revive: Callable[[], bool] | None = None,
+    **options: Any,
+) -> Supervisor:
+    """A worker that outlives database outages (:mod:`invigil.jobs.supervisor`):
+    each run gets a fresh app, so a pool that broke with the database is not reused."""
 
-    def __init__(self, app: procrastinate.App, db: Any, services: Any) -> None:
-        self._app, self._db, self._services = app, db, services
+    async def run(started: Callable[[], None]) -> None:
+        await run_worker(make_app(urls), db, services, on_started=started, wait=True, **options)
+
+    return Supervisor(run, revive=revive)
+
+
+class InProcessWorker:
+    """A supervised worker thread beside the web server (embedded database only)."""
+
+    def __init__(
+        self,
+        urls: DatabaseUrls,
+        db: Any,
+        services: Any,
+        *,
+        revive: Callable[[], bool] | None = None,
+    ) -> None:
+        self.supervisor = supervised(urls, db, services, revive=revive)
         self._loop = asyncio.new_event_loop()
         self._task: asyncio.Task[None] | None = None
         self._thread = threading.Thread(target=self._run, name="invigil-worker", daemon=True)
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
-        self._task = self._loop.create_task(
-            run_worker(self._app, self._db, self._services, wait=True)
-        )
+        self._task = self._loop.create_task(self.supervisor.run_forever())
         try:
             self._loop.run_until_complete(self._task)
         except asyncio.CancelledError:
@@ -164,6 +200,9 @@ class InProcessWorker:
 
     def start(self) -> None:
         self._thread.start()
+
+    def status(self) -> dict[str, Any]:
+        return self.supervisor.status()
 
     def stop(self, timeout: float = 10) -> None:
         if self._task is not None:

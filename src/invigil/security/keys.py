@@ -207,4 +207,19 @@ class Keys:
         return {ACCESS_TOKEN: self.access, AUDIT_CHECKPOINT: self.audit}[purpose]
 
     def jwks(self) -> dict[str, list[dict[str, str]]]:
-        return {"keys": self.access.jwks() + self.audit.jwks()}
+        """The token JWKS: access-token keys only. A relying service picks a
+        key by ``kid`` from here; a checkpoint key in it would let a checkpoint
+        signer mint tokens that service accepts."""
+        return {"keys": self.access.jwks()}
+
+    def audit_keys(self) -> dict[str, Any]:
+        """Every checkpoint key ever used (retired ones verify old checkpoints),
+        in a document of its own and never in the token JWKS. One ring signs
+        every tenant's checkpoints; the export of a log names the kid it needs."""
+        return {
+            "purpose": AUDIT_CHECKPOINT,
+            "keys": [
+                public_jwk(key, AUDIT_CHECKPOINT) | {"kid": kid}
+                for kid, key in self.audit.all_public().items()
+            ],
+        }
