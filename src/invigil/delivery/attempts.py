@@ -44,8 +44,9 @@ from invigil.db.uow import Actor, UnitOfWork
 from invigil.delivery import answers
 from invigil.delivery.links import LinkKey
 from invigil.delivery.models import Attempt, AttemptAnswer, Consent, Invitation
-from invigil.errors import Conflict, Invalid, NotFound
+from invigil.errors import Conflict, Forbidden, Invalid, NotFound
 from invigil.logs import get_logger
+from invigil.proctoring import disclosure
 from invigil.proctoring.policy import resolve as resolve_policy
 from invigil.security.tokens import new_secret
 
@@ -148,6 +149,7 @@ def _consent(
     decision: str,
     consent_text: str,
     browser: Browser,
+    captures: Sequence[str],
 ) -> Consent:
     consent = Consent(
         tenant_id=uow.tenant,
@@ -158,21 +160,63 @@ def _consent(
         text_sha256=text_sha256(consent_text),
         address=browser.address[:64],
         user_agent=browser.user_agent[:400],
+        captures=list(captures),
     )
     uow.add(consent)
     uow.flush()
     return consent
 
 
+class NotConsented(Forbidden):
+    slug = "not-consented"
+
+
+def consented_captures(uow: UnitOfWork, attempt: Attempt) -> tuple[str, ...]:
+    """What the candidate consented to have captured for ``attempt``: the
+    list recorded with the consent; for a consent recorded before lists
+    were kept, what the policy frozen with the attempt (which the consent
+    text was written from) captures."""
+    from invigil.proctoring.pipeline import policy_of
+
+    recorded = uow.scalar(
+        select(Consent.captures).where(
+            Consent.attempt_id == attempt.id, Consent.decision == "given"
+        )
+    )
+    if recorded is not None:
+        return tuple(recorded)
+    return disclosure.captures(policy_of(attempt))
+
+
+def require_consented(uow: UnitOfWork, attempt: Attempt, evidence_kind: str) -> None:
+    """Refuse evidence the candidate did not consent to (403 ``not-consented``)."""
+    consented = consented_captures(uow, attempt)
+    if not disclosure.covers(consented, evidence_kind):
+        raise NotConsented(
+            f"the candidate did not consent to {evidence_kind} evidence for this exam "
+            "(consented: " + (", ".join(consented) or "nothing") + ")",
+            consented=list(consented),
+        )
+
+
 def record_decline(
-    uow: UnitOfWork, invitation: Invitation, consent_text: str, browser: Browser
+    uow: UnitOfWork,
+    invitation: Invitation,
+    version: ExamVersion,
+    consent_text: str,
+    browser: Browser,
 ) -> Consent:
-    consent = _consent(uow, invitation, None, "declined", consent_text, browser)
+    captured = disclosure.captures(resolve_policy(version.settings))
+    consent = _consent(uow, invitation, None, "declined", consent_text, browser, captured)
     audit.record(
         uow,
         "consent.declined",
         consent,
-        {"invitation_id": invitation.id, "text_sha256": consent.text_sha256},
+        {
+            "invitation_id": invitation.id,
+            "text_sha256": consent.text_sha256,
+            "captures": list(captured),
+        },
     )
     return consent
 
@@ -212,6 +256,7 @@ def start(
         raise NoAttemptsLeft(
             f"you have used all {allowed} attempt(s) this exam allows; your last one is submitted"
         )
+    policy = resolve_policy(version.settings)
     seed = secrets.randbits(62)
     paper = [
         {
@@ -237,16 +282,21 @@ def start(
         grace_seconds=grace_of(version),
         last_seq=0,
         position=0,
-        policy=resolve_policy(version.settings).model_dump(mode="json"),
+        policy=policy.model_dump(mode="json"),
     )
     uow.add(attempt)
     uow.flush()
-    consent = _consent(uow, invitation, attempt.id, "given", consent_text, browser)
+    captured = disclosure.captures(policy)
+    consent = _consent(uow, invitation, attempt.id, "given", consent_text, browser, captured)
     audit.record(
         uow,
         "consent.given",
         consent,
-        {"attempt_id": attempt.id, "text_sha256": consent.text_sha256},
+        {
+            "attempt_id": attempt.id,
+            "text_sha256": consent.text_sha256,
+            "captures": list(captured),
+        },
     )
     audit.record(
         uow,

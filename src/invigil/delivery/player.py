@@ -87,7 +87,8 @@ def state(t: Taking) -> dict[str, Any]:
         "time_limit_seconds": attempts.limit_seconds(version, inv),
         "extra_time_percent": inv.extra_time_percent,
         "navigation": version.settings.get("navigation", "free"),
-        "requirements": disclosure_of(version).requirements(),
+        # From the policy frozen with the attempt, as proctoring below is.
+        "requirements": disclosure_of(version, pipeline.policy_of(a)).requirements(),
         "questions": _questions(t) if a.status == "in_progress" else [],
         "answers": {
             str(x.slot): {
