@@ -84,6 +84,18 @@ class ConsentChanged(Conflict):
     slug = "consent-changed"
 
 
+class NavigationClosed(Conflict):
+    """Under linear navigation: a move back, or a change to a question
+    before the furthest one reached. ``asked`` is what the request named
+    (question indices), for the audit entry."""
+
+    slug = "navigation-closed"
+
+    def __init__(self, detail: str, *, asked: list[int], **extensions: Any) -> None:
+        super().__init__(detail, **extensions)
+        self.asked = asked
+
+
 def cookie_name(invitation_id: uuid.UUID) -> str:
     """One binding cookie per invitation (it survives a rotated link)."""
     return f"{COOKIE_PREFIX}{invitation_id.hex[:12]}"
@@ -282,6 +294,7 @@ def start(
         grace_seconds=grace_of(version),
         last_seq=0,
         position=0,
+        furthest=0 if version.settings.get("navigation") == "linear" else None,
         policy=policy.model_dump(mode="json"),
     )
     uow.add(attempt)
@@ -466,12 +479,100 @@ def save(
     require_running(attempt)
     require_few(items)
     now = now or datetime.now(UTC)
-    saved = store(uow, Sheet.of(attempt), items, now)
+    sheet = Sheet.of(attempt)
+    reach = require_forward(uow, attempt, sheet, items, now)
+    saved = store(uow, sheet, items, now)
     top = max((it.seq for it in items), default=0)
     if top > attempt.last_seq:
         attempt.last_seq = top
+    if reach is not None and attempt.furthest is not None and reach > attempt.furthest:
+        attempt.furthest = attempt.position = reach
     touch(uow, attempt, now)
     return saved
+
+
+# --- linear navigation -------------------------------------------------------
+#
+# An attempt of an exam whose navigation is linear keeps ``furthest``: the
+# furthest question it has reached, by moving there (a heartbeat's position)
+# or by answering it. A question before it is closed: a move back is
+# refused, and so is any save that would change a closed question's answer
+# (a re-sent or older item changes nothing and is answered as usual). The
+# whole request is refused with 409 ``navigation-closed`` and nothing of it
+# is stored; the refusal is audited (``attempt.navigation_refused``), as the
+# player never sends such a request: a browser that does was changed.
+
+
+def require_forward(
+    uow: UnitOfWork, attempt: Attempt, sheet: Sheet, items: Sequence[Item], now: datetime
+) -> int | None:
+    """The furthest question ``items`` reach, taken in ``seq`` order (None
+    under free navigation); raises :class:`NavigationClosed` when one of them
+    would change a question closed by then."""
+    if attempt.furthest is None:
+        return None
+    reach = attempt.furthest
+    back: list[Item] = []
+    for it in sorted(_unique(items), key=lambda i: i.seq):
+        if _refusal(sheet, it, now) not in (None, "late"):
+            continue  # rejected on its own, changes nothing
+        if it.index < reach:
+            back.append(it)
+        else:
+            reach = it.index
+    if not back:
+        return reach
+    found = uow.session.execute(
+        select(AttemptAnswer.slot, AttemptAnswer.seq).where(
+            AttemptAnswer.attempt_id == attempt.id,
+            AttemptAnswer.slot.in_({it.index for it in back}),
+        )
+    )
+    stored = {slot: seq for slot, seq in found}
+    changing = [it for it in back if stored.get(it.index, 0) < it.seq]
+    if not changing:
+        return reach
+    closed = sorted({it.index for it in changing})
+    raise NavigationClosed(
+        f"question {_numbers(closed)} can no longer be changed: this exam's questions come "
+        f"one after another, and question {reach + 1} has been reached; nothing in this "
+        "request was saved",
+        asked=closed,
+        furthest=reach,
+        questions=closed,
+        refused=[it.seq for it in changing],
+    )
+
+
+def _numbers(indices: Sequence[int]) -> str:
+    return ", ".join(str(i + 1) for i in indices)
+
+
+def move(attempt: Attempt, position: int | None) -> None:
+    """Keep the browser's position (a question of the paper); under linear
+    navigation, never backwards (:class:`NavigationClosed`)."""
+    if position is None or not 0 <= position < len(attempt.paper):
+        return
+    if attempt.furthest is not None:
+        if position < attempt.furthest:
+            raise NavigationClosed(
+                f"you cannot go back to question {position + 1}: this exam's questions come "
+                f"one after another, and question {attempt.furthest + 1} has been reached",
+                asked=[position],
+                furthest=attempt.furthest,
+            )
+        attempt.furthest = position
+    attempt.position = position
+
+
+def record_refusal(uow: UnitOfWork, attempt: Attempt, refused: NavigationClosed, via: str) -> None:
+    """Audit a refused move back (nothing else of its request is kept)."""
+    audit.record(
+        uow,
+        "attempt.navigation_refused",
+        attempt,
+        {"via": via, "asked": refused.asked, "furthest": attempt.furthest},
+    )
 
 
 def require_few(items: Sequence[Item]) -> None:
@@ -594,8 +695,7 @@ def heartbeat(
     now = now or datetime.now(UTC)
     if attempt.status == "submitted":
         return []
-    if position is not None and 0 <= position < len(attempt.paper):
-        attempt.position = position
+    move(attempt, position)
     pipeline.touch(uow, attempt, now)
     if attempt.events_last_seq == 0:
         return []
