@@ -123,3 +123,33 @@ def test_next_then_a_quick_reload_never_goes_back(context: BrowserContext, org: 
     assert org.attempt(attempt_id).furthest == shown
     expect(page.get_by_role("button", name="Previous")).to_have_count(0)
     assert problems == []
+
+
+# A change to question 1 queued on the device after the exam moved on (as a
+# changed browser, or a lost race, would leave it).
+STALE_EDIT = """([key, seq]) => {
+  localStorage.setItem(key + ":queue", JSON.stringify([{index: 0, response: null, flagged: false,
+    seq, time_ms: 0, client_time: new Date().toISOString(), offline: false}]));
+  localStorage.setItem(key + ":seq", String(seq));
+}"""
+
+
+def test_a_queued_change_to_a_passed_question_is_dropped_and_said(page: Page, org: c.Org) -> None:
+    c.start(page, org.link(org.exam(navigation="linear", proctoring_preset="practice")))
+    paper = c.paper(page)
+    attempt_id = c.boot(page)["attempt_id"]
+    c.answer(page, paper[0]["type"])
+    c.saved(page)
+    page.get_by_role("button", name="Next", exact=True).click()
+    _settled(page)
+    kept = org.answers(attempt_id)[0]
+
+    page.evaluate(STALE_EDIT, [c.boot(page)["storage_key"], kept.seq + 50])
+    page.reload()
+    alert = page.get_by_role("alert").filter(has_text="An answer was not accepted")
+    expect(alert).to_contain_text("question 1 can no longer be changed")
+    c.saved(page)
+    assert c.queue(page) == []
+    assert _shown(page) == 2
+    again = org.answers(attempt_id)[0]
+    assert (again.response, again.seq) == (kept.response, kept.seq)  # unchanged
