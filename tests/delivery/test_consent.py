@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import random
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from invigil.delivery.models import Consent
+from invigil.delivery import attempt_detail
+from invigil.delivery.models import Attempt, Consent
 from invigil.evidence.models import EvidenceObject
 from invigil.evidence.service import Evidence
 from invigil.proctoring.disclosure import CAPTURES, describe
@@ -134,6 +136,13 @@ def test_consent_landing_check_and_player_name_the_same_captures(
     captured = player_captures(proctoring)
     assert set(shown) == captured, label  # "what is recorded"
     assert consent.captures == shown  # the record names it, in the page's order
+    with db.unit_of_work(made.invitation.tenant_id) as uow:  # and the reviewer reads it
+        attempt = uow.get(Attempt, uuid.UUID(state["attempt_id"]))
+        steps = attempt_detail.detail(uow, attempt, with_result=False).timeline()
+        [given] = [s for s in steps if s.what == "Consent given"]
+        assert given.notes[-1] == "Captures agreed to: " + (
+            ", ".join(shown) or "none beyond the answers"
+        )
     for capture in CAPTURES:  # the consent text says each, and nothing else
         assert (describe(capture, policy) in text) == (capture in captured), (label, capture)
     assert consent.text.replace("\n\n", "") == text.replace("</p>", "").replace("<p>", "").strip()

@@ -115,9 +115,14 @@ def _consent_step(c: Consent) -> Step:
         (
             f"From address {c.address or 'not recorded'}",
             f"Browser: {c.user_agent or 'not recorded'}",
+            *(() if c.captures is None else (_captured(c.captures),)),
         ),
         sha256=c.text_sha256,
     )
+
+
+def _captured(captures: Sequence[str]) -> str:
+    return "Captures agreed to: " + (", ".join(captures) or "none beyond the answers")
 
 
 def detail(uow: UnitOfWork, attempt: Attempt, *, with_result: bool) -> Detail:
