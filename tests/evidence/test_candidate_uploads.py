@@ -56,7 +56,9 @@ class Taker:
     """A candidate's browser on a begun attempt, with the ids a test checks against."""
 
     def __init__(self, app: FastAPI, db: BoundDatabase, settings: Settings, **exam: Any) -> None:
-        made, self.token = invited(db, settings, **exam)
+        # High stakes consents to every kind of evidence (snapshots, the ID
+        # photo, the screen); what is not consented is refused (test_consent).
+        made, self.token = invited(db, settings, **({"proctoring_preset": "high_stakes"} | exam))
         self.tenant_id: uuid.UUID = made.invitation.tenant_id
         self.candidate_id: uuid.UUID = made.invitation.candidate_id
         self.client, state = begun(app, self.token)
@@ -393,7 +395,7 @@ def test_uploads_are_taken_until_the_deadline_plus_grace(
 def test_before_the_clock_starts_only_the_id_photo_is_taken(
     app: FastAPI, db: BoundDatabase, settings: Settings, evidence: Evidence
 ) -> None:
-    _, token = invited(db, settings)
+    _, token = invited(db, settings, proctoring_preset="high_stakes")
     client = browser(app)
     assert start(client, token).status_code == 303  # consented, not begun
     api = f"/take/{token}/api"

@@ -40,6 +40,7 @@ def evidence(app: FastAPI, tmp_path: Path) -> Evidence:
 @pytest.fixture
 def taker(app: FastAPI, db: BoundDatabase, settings: Settings, evidence: Evidence) -> Taker:
     policy = custom(rule("devtools-end", "devtools.open", "auto_submit", severity="critical"))
+    policy["detectors"] = policy["detectors"] | {"screen": True}  # consent to recordings
     return Taker(
         app,
         db,

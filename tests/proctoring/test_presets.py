@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from invigil.delivery.landing import DISCLOSURES
+from invigil.delivery.landing import PRESET_LABELS, Disclosure
 from invigil.proctoring.policy import (
     ALWAYS_KINDS,
     DETECTOR_KINDS,
@@ -53,18 +53,19 @@ def actions(decisions: list[Decision]) -> list[tuple[str, str]]:
 
 
 def test_there_is_a_preset_for_every_disclosure() -> None:
-    assert set(PRESETS) == set(DISCLOSURES) == {"practice", "standard", "strict", "high_stakes"}
+    assert set(PRESETS) == set(PRESET_LABELS) == {"practice", "standard", "strict", "high_stakes"}
     assert all(name == policy.name for name, policy in PRESETS.items())
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_a_preset_runs_the_detectors_its_consent_text_discloses(name: str) -> None:
-    policy, disclosure = PRESETS[name], DISCLOSURES[name]
+    policy = PRESETS[name]
+    disclosure = Disclosure.of(policy, *PRESET_LABELS[name])
     for device, detector in DEVICE_DETECTOR.items():
         assert getattr(policy.detectors, detector) == (device in disclosure.needs), (device, name)
     recorded = " ".join(disclosure.recorded)
     assert policy.detectors.focus and "tab" in recorded
-    assert policy.detectors.clipboard == ("copy and paste" in recorded)
+    assert policy.detectors.clipboard == ("copy, paste" in recorded)
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))

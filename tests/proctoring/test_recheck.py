@@ -131,6 +131,12 @@ def standard(app: FastAPI, db: BoundDatabase, settings: Settings, evidence: Evid
     return Candidate(app, db, settings, proctoring_preset="standard")
 
 
+@pytest.fixture
+def recorded(app: FastAPI, db: BoundDatabase, settings: Settings, evidence: Evidence) -> Candidate:
+    """A candidate whose consent covers the ID photo and the screen as well."""
+    return Candidate(app, db, settings, proctoring_preset="high_stakes")
+
+
 # --- the pictures -------------------------------------------------------------
 
 
@@ -349,13 +355,15 @@ def test_when_the_browsers_face_detector_is_down_the_server_judges(
     assert integrity(db, standard) == "flagged"
 
 
-def test_without_a_face_detector_in_the_policy_nothing_is_claimed(
+def test_without_a_face_detector_in_the_policy_no_snapshot_is_taken(
     app: FastAPI, db: BoundDatabase, settings: Settings, evidence: Evidence
 ) -> None:
+    """No camera was consented to, so there is nothing to re-check."""
     practice = Candidate(app, db, settings, proctoring_preset="practice")
-    sid = practice.snap(snapshots.two_faces(), faces=1)
-    snap = check(db, practice, evidence, sid)
-    assert (snap.server_status, snap.server_faces) == ("agrees", 2)
+    r = practice.snapshot(snapshots.two_faces(), faces=1)
+    assert r.status_code == 403 and r.json()["type"].endswith(":not-consented")
+    with db.unit_of_work(practice.tenant_id) as uow:
+        assert uow.scalars(select(Snapshot)) == []
     assert server_events(db, practice) == []
 
 
@@ -475,10 +483,10 @@ def test_bad_metadata_stores_nothing_and_queues_nothing(
         assert uow.session.execute(jobs, mine).scalar() == last_job
 
 
-def test_an_id_photo_is_no_snapshot(db: BoundDatabase, standard: Candidate) -> None:
-    r = standard.client.post(f"{standard.api}/evidence/id_photo", content=snapshots.one_face())
+def test_an_id_photo_is_no_snapshot(db: BoundDatabase, recorded: Candidate) -> None:
+    r = recorded.client.post(f"{recorded.api}/evidence/id_photo", content=snapshots.one_face())
     assert r.status_code == 201 and "snapshot" not in r.json()
-    with db.unit_of_work(standard.tenant_id) as uow:
+    with db.unit_of_work(recorded.tenant_id) as uow:
         assert uow.scalars(select(Snapshot)) == []
 
 
@@ -515,10 +523,10 @@ def segment(who: Candidate, index: int, object_id: str, start: float = 0) -> htt
 
 
 def test_a_segment_is_registered_once_and_only_with_its_own_recording(
-    db: BoundDatabase, standard: Candidate
+    db: BoundDatabase, recorded: Candidate
 ) -> None:
-    first, second = recording(standard), recording(standard)
-    r = segment(standard, 0, first)
+    first, second = recording(recorded), recording(recorded)
+    r = segment(recorded, 0, first)
     assert r.status_code == 201, r.text
     body = r.json()
     assert (body["segment_index"], body["object_id"]) == (0, first)
@@ -526,16 +534,16 @@ def test_a_segment_is_registered_once_and_only_with_its_own_recording(
         "2026-11-29T10:00:00Z",
         "2026-11-29T10:00:05Z",
     )
-    again = segment(standard, 0, first, start=1)  # a re-sent registration
+    again = segment(recorded, 0, first, start=1)  # a re-sent registration
     assert again.status_code == 200 and again.json() == body
-    other = segment(standard, 0, second)
+    other = segment(recorded, 0, second)
     assert other.status_code == 409 and other.json()["object_id"] == first
-    assert segment(standard, 1, first).status_code == 409  # one object, one segment
-    assert segment(standard, 1, second, start=5).status_code == 201
-    photo = standard.snapshot(snapshots.one_face()).json()["id"]
-    assert segment(standard, 2, photo).status_code == 422  # not a recording
-    backwards = standard.client.post(
-        f"{standard.api}/recording/segments",
+    assert segment(recorded, 1, first).status_code == 409  # one object, one segment
+    assert segment(recorded, 1, second, start=5).status_code == 201
+    photo = recorded.snapshot(snapshots.one_face()).json()["id"]
+    assert segment(recorded, 2, photo).status_code == 422  # not a recording
+    backwards = recorded.client.post(
+        f"{recorded.api}/recording/segments",
         json={
             "segment_index": 3,
             "object_id": second,
@@ -544,19 +552,19 @@ def test_a_segment_is_registered_once_and_only_with_its_own_recording(
         },
     )
     assert backwards.status_code == 422
-    (entry, _) = audited(db, standard, "proctoring.segment_registered")
+    (entry, _) = audited(db, recorded, "proctoring.segment_registered")
     assert entry.payload["segment_index"] == 0 and entry.payload["object"] == first
 
 
 def test_another_attempts_recording_is_not_found(
-    app: FastAPI, db: BoundDatabase, settings: Settings, standard: Candidate
+    app: FastAPI, db: BoundDatabase, settings: Settings, recorded: Candidate
 ) -> None:
     nobody = str(uuid.uuid4())
-    missing = segment(standard, 0, nobody)
+    missing = segment(recorded, 0, nobody)
     assert missing.status_code == 404
-    for tenant_id in (standard.tenant_id, None):  # a colleague's attempt, another tenant's
-        theirs = recording(Candidate(app, db, settings, tenant_id, proctoring_preset="standard"))
-        stranger = segment(standard, 0, theirs)
+    for tenant_id in (recorded.tenant_id, None):  # a colleague's attempt, another tenant's
+        theirs = recording(Candidate(app, db, settings, tenant_id, proctoring_preset="high_stakes"))
+        stranger = segment(recorded, 0, theirs)
         assert stranger.status_code == 404
         same = stranger.json() | {"detail": stranger.json()["detail"].replace(theirs, nobody)}
         assert same == missing.json()  # the same answer, naming only the id that was sent

@@ -29,7 +29,12 @@ from invigil.delivery.review import NOT_ANSWERED, Shown, shown
 from invigil.identity.models import User
 
 # Audited attempt events a reviewer needs beyond what the columns say.
-HISTORY = {"attempt.released": "Browser released", "attempt.bound": "Bound to a new browser"}
+HISTORY = {
+    "attempt.released": "Browser released",
+    "attempt.bound": "Bound to a new browser",
+    # The player never asks this: a browser that does was changed.
+    "attempt.navigation_refused": "Going back refused (linear navigation)",
+}
 SUBMITTED = {
     "candidate": "By the candidate",
     "deadline": "Automatically, when the deadline and grace period had passed",
@@ -110,9 +115,14 @@ def _consent_step(c: Consent) -> Step:
         (
             f"From address {c.address or 'not recorded'}",
             f"Browser: {c.user_agent or 'not recorded'}",
+            *(() if c.captures is None else (_captured(c.captures),)),
         ),
         sha256=c.text_sha256,
     )
+
+
+def _captured(captures: Sequence[str]) -> str:
+    return "Captures agreed to: " + (", ".join(captures) or "none beyond the answers")
 
 
 def detail(uow: UnitOfWork, attempt: Attempt, *, with_result: bool) -> Detail:
@@ -186,6 +196,10 @@ def _history(uow: UnitOfWork, attempt: Attempt) -> list[Step]:
         notes: tuple[str, ...] = ()
         if e.action == "attempt.released":
             notes = (f"By {by}", f"Reason: {e.payload.get('reason') or 'none given'}")
+        elif e.action == "attempt.navigation_refused":
+            asked = ", ".join(str(int(i) + 1) for i in e.payload.get("asked") or [])
+            furthest = int(e.payload.get("furthest") or 0) + 1
+            notes = (f"Asked for question {asked} after reaching question {furthest}",)
         steps.append(Step(e.occurred_at, HISTORY[e.action], notes, event_id=e.id))
     return steps
 

@@ -45,8 +45,9 @@ from invigil.db.uow import Actor, UnitOfWork
 from invigil.delivery import answers
 from invigil.delivery.links import LinkKey
 from invigil.delivery.models import Attempt, AttemptAnswer, Consent, Invitation
-from invigil.errors import Conflict, Invalid, NotFound
+from invigil.errors import Conflict, Forbidden, Invalid, NotFound
 from invigil.logs import get_logger
+from invigil.proctoring import disclosure
 from invigil.proctoring.policy import resolve as resolve_policy
 from invigil.security.tokens import new_secret
 
@@ -82,6 +83,18 @@ class NoAttemptsLeft(Conflict):
 
 class ConsentChanged(Conflict):
     slug = "consent-changed"
+
+
+class NavigationClosed(Conflict):
+    """Under linear navigation: a move back, or a change to a question
+    before the furthest one reached. ``asked`` is what the request named
+    (question indices), for the audit entry."""
+
+    slug = "navigation-closed"
+
+    def __init__(self, detail: str, *, asked: list[int], **extensions: Any) -> None:
+        super().__init__(detail, **extensions)
+        self.asked = asked
 
 
 def cookie_name(invitation_id: uuid.UUID) -> str:
@@ -149,6 +162,7 @@ def _consent(
     decision: str,
     consent_text: str,
     browser: Browser,
+    captures: Sequence[str],
 ) -> Consent:
     consent = Consent(
         tenant_id=uow.tenant,
@@ -159,21 +173,63 @@ def _consent(
         text_sha256=text_sha256(consent_text),
         address=browser.address[:64],
         user_agent=browser.user_agent[:400],
+        captures=list(captures),
     )
     uow.add(consent)
     uow.flush()
     return consent
 
 
+class NotConsented(Forbidden):
+    slug = "not-consented"
+
+
+def consented_captures(uow: UnitOfWork, attempt: Attempt) -> tuple[str, ...]:
+    """What the candidate consented to have captured for ``attempt``: the
+    list recorded with the consent; for a consent recorded before lists
+    were kept, what the policy frozen with the attempt (which the consent
+    text was written from) captures."""
+    from invigil.proctoring.pipeline import policy_of
+
+    recorded = uow.scalar(
+        select(Consent.captures).where(
+            Consent.attempt_id == attempt.id, Consent.decision == "given"
+        )
+    )
+    if recorded is not None:
+        return tuple(recorded)
+    return disclosure.captures(policy_of(attempt))
+
+
+def require_consented(uow: UnitOfWork, attempt: Attempt, evidence_kind: str) -> None:
+    """Refuse evidence the candidate did not consent to (403 ``not-consented``)."""
+    consented = consented_captures(uow, attempt)
+    if not disclosure.covers(consented, evidence_kind):
+        raise NotConsented(
+            f"the candidate did not consent to {evidence_kind} evidence for this exam "
+            "(consented: " + (", ".join(consented) or "nothing") + ")",
+            consented=list(consented),
+        )
+
+
 def record_decline(
-    uow: UnitOfWork, invitation: Invitation, consent_text: str, browser: Browser
+    uow: UnitOfWork,
+    invitation: Invitation,
+    version: ExamVersion,
+    consent_text: str,
+    browser: Browser,
 ) -> Consent:
-    consent = _consent(uow, invitation, None, "declined", consent_text, browser)
+    captured = disclosure.captures(resolve_policy(version.settings))
+    consent = _consent(uow, invitation, None, "declined", consent_text, browser, captured)
     audit.record(
         uow,
         "consent.declined",
         consent,
-        {"invitation_id": invitation.id, "text_sha256": consent.text_sha256},
+        {
+            "invitation_id": invitation.id,
+            "text_sha256": consent.text_sha256,
+            "captures": list(captured),
+        },
     )
     return consent
 
@@ -213,6 +269,7 @@ def start(
         raise NoAttemptsLeft(
             f"you have used all {allowed} attempt(s) this exam allows; your last one is submitted"
         )
+    policy = resolve_policy(version.settings)
     seed = secrets.randbits(62)
     paper = [
         {
@@ -238,16 +295,22 @@ def start(
         grace_seconds=grace_of(version),
         last_seq=0,
         position=0,
-        policy=resolve_policy(version.settings).model_dump(mode="json"),
+        furthest=0 if version.settings.get("navigation") == "linear" else None,
+        policy=policy.model_dump(mode="json"),
     )
     uow.add(attempt)
     uow.flush()
-    consent = _consent(uow, invitation, attempt.id, "given", consent_text, browser)
+    captured = disclosure.captures(policy)
+    consent = _consent(uow, invitation, attempt.id, "given", consent_text, browser, captured)
     audit.record(
         uow,
         "consent.given",
         consent,
-        {"attempt_id": attempt.id, "text_sha256": consent.text_sha256},
+        {
+            "attempt_id": attempt.id,
+            "text_sha256": consent.text_sha256,
+            "captures": list(captured),
+        },
     )
     audit.record(
         uow,
@@ -417,12 +480,100 @@ def save(
     require_running(attempt)
     require_few(items)
     now = now or datetime.now(UTC)
-    saved = store(uow, Sheet.of(attempt), items, now)
+    sheet = Sheet.of(attempt)
+    reach = require_forward(uow, attempt, sheet, items, now)
+    saved = store(uow, sheet, items, now)
     top = max((it.seq for it in items), default=0)
     if top > attempt.last_seq:
         attempt.last_seq = top
+    if reach is not None and attempt.furthest is not None and reach > attempt.furthest:
+        attempt.furthest = attempt.position = reach
     touch(uow, attempt, now)
     return saved
+
+
+# --- linear navigation -------------------------------------------------------
+#
+# An attempt of an exam whose navigation is linear keeps ``furthest``: the
+# furthest question it has reached, by moving there (a heartbeat's position)
+# or by answering it. A question before it is closed: a move back is
+# refused, and so is any save that would change a closed question's answer
+# (a re-sent or older item changes nothing and is answered as usual). The
+# whole request is refused with 409 ``navigation-closed`` and nothing of it
+# is stored; the refusal is audited (``attempt.navigation_refused``), as the
+# player never sends such a request: a browser that does was changed.
+
+
+def require_forward(
+    uow: UnitOfWork, attempt: Attempt, sheet: Sheet, items: Sequence[Item], now: datetime
+) -> int | None:
+    """The furthest question ``items`` reach, taken in ``seq`` order (None
+    under free navigation); raises :class:`NavigationClosed` when one of them
+    would change a question closed by then."""
+    if attempt.furthest is None:
+        return None
+    reach = attempt.furthest
+    back: list[Item] = []
+    for it in sorted(_unique(items), key=lambda i: i.seq):
+        if _refusal(sheet, it, now) not in (None, "late"):
+            continue  # rejected on its own, changes nothing
+        if it.index < reach:
+            back.append(it)
+        else:
+            reach = it.index
+    if not back:
+        return reach
+    found = uow.session.execute(
+        select(AttemptAnswer.slot, AttemptAnswer.seq).where(
+            AttemptAnswer.attempt_id == attempt.id,
+            AttemptAnswer.slot.in_({it.index for it in back}),
+        )
+    )
+    stored = {slot: seq for slot, seq in found}
+    changing = [it for it in back if stored.get(it.index, 0) < it.seq]
+    if not changing:
+        return reach
+    closed = sorted({it.index for it in changing})
+    raise NavigationClosed(
+        f"question {_numbers(closed)} can no longer be changed: this exam's questions come "
+        f"one after another, and question {reach + 1} has been reached; nothing in this "
+        "request was saved",
+        asked=closed,
+        furthest=reach,
+        questions=closed,
+        refused=[it.seq for it in changing],
+    )
+
+
+def _numbers(indices: Sequence[int]) -> str:
+    return ", ".join(str(i + 1) for i in indices)
+
+
+def move(attempt: Attempt, position: int | None) -> None:
+    """Keep the browser's position (a question of the paper); under linear
+    navigation, never backwards (:class:`NavigationClosed`)."""
+    if position is None or not 0 <= position < len(attempt.paper):
+        return
+    if attempt.furthest is not None:
+        if position < attempt.furthest:
+            raise NavigationClosed(
+                f"you cannot go back to question {position + 1}: this exam's questions come "
+                f"one after another, and question {attempt.furthest + 1} has been reached",
+                asked=[position],
+                furthest=attempt.furthest,
+            )
+        attempt.furthest = position
+    attempt.position = position
+
+
+def record_refusal(uow: UnitOfWork, attempt: Attempt, refused: NavigationClosed, via: str) -> None:
+    """Audit a refused move back (nothing else of its request is kept)."""
+    audit.record(
+        uow,
+        "attempt.navigation_refused",
+        attempt,
+        {"via": via, "asked": refused.asked, "furthest": attempt.furthest},
+    )
 
 
 def require_few(items: Sequence[Item]) -> None:
@@ -545,8 +696,7 @@ def heartbeat(
     now = now or datetime.now(UTC)
     if attempt.status == "submitted":
         return []
-    if position is not None and 0 <= position < len(attempt.paper):
-        attempt.position = position
+    move(attempt, position)
     pipeline.touch(uow, attempt, now)
     if attempt.events_last_seq == 0:
         return []

@@ -133,6 +133,8 @@ _LIVE = """
                       WHERE b.tenant_id = i.tenant_id AND b.invitation_id = i.id)
       AND a.status = 'in_progress' AND a.silent_seq IS NULL"""
 # A save or a heartbeat: the paper's length and the slots the items name.
+# Not under linear navigation (``furthest`` set): those take the general
+# way, where the rule lives (attempts.require_forward and attempts.move).
 _HEARD = text(
     f"""
     UPDATE attempts AS a SET
@@ -144,6 +146,7 @@ _HEARD = text(
     FROM guest_links AS l
     JOIN invitations AS i ON i.tenant_id = l.tenant_id AND i.id = l.invitation_id
     WHERE l.token_hash = :link AND a.binding_hash = ANY(CAST(:bindings AS bytea[])) AND {_LIVE}
+      AND a.furthest IS NULL
     RETURNING a.id, a.invitation_id, a.binding_hash, a.candidate_id, a.deadline,
         a.grace_seconds, a.last_seq, a.events_last_seq, jsonb_array_length(a.paper),
         ARRAY(SELECT a.paper -> s.slot
@@ -207,8 +210,8 @@ def heard(
     as :func:`taking` with ``lock`` does, touch the attempt as
     :func:`invigil.proctoring.pipeline.touch` does when no silence is open,
     raise ``last_seq`` to ``top`` and keep ``position``; return the paper's
-    ``slots``. None when it is not that case (not running, a silence open, or
-    any refusal), having changed nothing: the caller then takes the general
+    ``slots``. None when it is not that case (not running, a silence open,
+    linear navigation, or any refusal), having changed nothing: the caller then takes the general
     path, which gives the exact answer. When the binding matched a cookie
     not named for the invitation it raises :class:`Stray`, so that
     :class:`Guest` rolls the touch back and goes the general way (a 401).

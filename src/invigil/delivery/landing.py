@@ -24,6 +24,9 @@ from invigil.delivery import attempts, links
 from invigil.delivery.links import LinkState, Resolved
 from invigil.delivery.models import Attempt, Invitation
 from invigil.errors import DomainError, NotFound
+from invigil.proctoring import disclosure
+from invigil.proctoring.policy import Policy
+from invigil.proctoring.policy import resolve as resolve_policy
 from invigil.security.access import Public
 from invigil.web.pages import templates
 
@@ -32,54 +35,45 @@ router = APIRouter(include_in_schema=False)
 
 @dataclass(frozen=True)
 class Disclosure:
+    """What the candidate is told is captured, derived from one policy
+    (:mod:`invigil.proctoring.disclosure`): the consent text, the landing
+    page and the system check all read it."""
+
     label: str
-    recorded: tuple[str, ...]
+    captures: tuple[str, ...]
+    recorded: tuple[str, ...]  # each capture in words, in the same order
     kept_days: int
-    # What the browser must provide before the clock starts (the system check).
-    needs: frozenset[str] = frozenset()
+
+    @property
+    def items(self) -> tuple[tuple[str, str], ...]:
+        """(capture, in words) pairs, for the page."""
+        return tuple(zip(self.captures, self.recorded, strict=True))
+
+    @property
+    def needs(self) -> frozenset[str]:
+        """What the browser must provide before the clock starts (the system check)."""
+        return frozenset(d for d, on in self.requirements().items() if on)
 
     def requirements(self) -> dict[str, bool]:
-        return {n: n in self.needs for n in ("camera", "microphone", "screen", "fullscreen")}
+        return disclosure.requirements(self.captures)
+
+    @classmethod
+    def of(cls, policy: Policy, label: str, kept_days: int) -> Disclosure:
+        captured = disclosure.captures(policy)
+        recorded = tuple(disclosure.describe(c, policy) for c in captured)
+        return cls(label, captured, recorded, kept_days)
 
 
-# What each proctoring preset records and how long it is kept (the proctoring
-# and retention issues may refine these; the page reads them from here).
-DISCLOSURES = {
-    "practice": Disclosure("Practice", ("browser activity: leaving the exam tab or window",), 30),
-    "standard": Disclosure(
-        "Standard",
-        (
-            "webcam snapshots at intervals, checked for one visible face",
-            "browser activity: tab and window switches, copy and paste, developer tools",
-        ),
-        90,
-        frozenset({"camera"}),
-    ),
-    "strict": Disclosure(
-        "Strict",
-        (
-            "webcam snapshots at intervals",
-            "microphone: whether voices are heard (no continuous recording)",
-            "your screen, recorded while the exam runs",
-            "browser activity: tab and window switches, full screen, copy and paste, "
-            "developer tools",
-        ),
-        180,
-        frozenset({"camera", "microphone", "screen", "fullscreen"}),
-    ),
-    "high_stakes": Disclosure(
-        "High stakes",
-        (
-            "webcam snapshots at intervals, checked for one visible face",
-            "microphone: whether voices are heard (no continuous recording)",
-            "your screen, recorded while the exam runs",
-            "browser activity: tab and window switches, full screen, copy and paste, "
-            "developer tools",
-        ),
-        365,
-        frozenset({"camera", "microphone", "screen", "fullscreen"}),
-    ),
+# The label and how long recordings are kept, by the exam's preset (the
+# retention issue may refine the days; the page reads them from here). A
+# custom policy keeps its preset's retention and is called "custom".
+PRESET_LABELS = {
+    "practice": ("Practice", 30),
+    "standard": ("Standard", 90),
+    "strict": ("Strict", 180),
+    "high_stakes": ("High stakes", 365),
 }
+CUSTOM_LABEL = "Custom"
 
 NAVIGATION = {
     "free": "You can move between questions freely and come back to any of them.",
@@ -107,19 +101,29 @@ def no_store(response: Response) -> Response:
     return response
 
 
-def disclosure_of(version: ExamVersion) -> Disclosure:
-    preset = str(version.settings.get("proctoring_preset", "standard"))
-    return DISCLOSURES.get(preset, DISCLOSURES["standard"])
+def disclosure_of(version: ExamVersion, policy: Policy | None = None) -> Disclosure:
+    """What ``policy`` captures, told in the words of ``version``'s preset;
+    ``policy`` defaults to the version's effective policy (what an attempt
+    of it freezes at start)."""
+    settings = version.settings
+    if policy is None:
+        policy = resolve_policy(settings)
+    preset = str(settings.get("proctoring_preset", "standard"))
+    label, days = PRESET_LABELS.get(preset, PRESET_LABELS["standard"])
+    if settings.get("proctoring_policy") is not None:
+        label = CUSTOM_LABEL
+    return Disclosure.of(policy, label, days)
 
 
 def consent_text(version: ExamVersion) -> str:
     """The exact text the candidate agrees to (recorded with its hash)."""
     d = disclosure_of(version)
     parts = [version.consent_text.strip()] if version.consent_text.strip() else []
-    parts.append(
-        f"This exam uses {d.label.lower()} proctoring. While I take it, the following is "
-        "recorded: " + "; ".join(d.recorded) + "."
-    )
+    if d.recorded:
+        recorded = "the following is recorded: " + "; ".join(d.recorded) + "."
+    else:
+        recorded = "nothing is recorded beyond my answers."
+    parts.append(f"This exam uses {d.label.lower()} proctoring. While I take it, {recorded}")
     parts.append(
         f"The recordings are kept for {d.kept_days} days after the exam and then erased. "
         "They are used only to check that the exam was taken fairly; a person reviews "
@@ -317,7 +321,7 @@ def decline(request: Request, token: str) -> Response:
         version = attempts.version_of(uow, invitation.exam_id, invitation.exam_version)
         uow.actor = Actor("candidate", str(invitation.candidate_id))
         browser = _browser(request, invitation)
-        attempts.record_decline(uow, invitation, consent_text(version), browser)
+        attempts.record_decline(uow, invitation, version, consent_text(version), browser)
         title = version.title
     return no_store(
         templates.TemplateResponse(

@@ -161,6 +161,7 @@ class Attempt(TenantScoped, Base):
             "deadline",
             postgresql_where=text("status = 'in_progress' AND deadline IS NOT NULL"),
         ),
+        CheckConstraint("furthest IS NULL OR furthest >= 0", name="furthest"),
         # Room on each page for the updates of a running exam (0014).
         {"postgresql_with": {"fillfactor": 70}},
     )
@@ -182,6 +183,9 @@ class Attempt(TenantScoped, Base):
     submit_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
     last_seq: Mapped[int] = mapped_column(BigInteger, server_default="0")
     position: Mapped[int] = mapped_column(Integer, server_default="0")
+    # Linear navigation (0016): the furthest question reached (moved to or
+    # answered); NULL when navigation is free.
+    furthest: Mapped[int | None] = mapped_column(Integer, nullable=True)
     last_seen_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     # Proctoring (0010): the policy frozen at start, the integrity state the
     # policy's actions set, the head of the browser's event chain, and the
@@ -210,6 +214,7 @@ class Consent(TenantScoped, Base):
             ["tenant_id", "attempt_id"], ["attempts.tenant_id", "attempts.id"], ondelete="RESTRICT"
         ),
         Index("ix_consents_invitation", "tenant_id", "invitation_id", "created_at"),
+        CheckConstraint("captures IS NULL OR jsonb_typeof(captures) = 'array'", name="captures"),
     )
 
     invitation_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
@@ -219,6 +224,9 @@ class Consent(TenantScoped, Base):
     text_sha256: Mapped[str] = mapped_column(String(64))
     address: Mapped[str] = mapped_column(String(64), server_default="")
     user_agent: Mapped[str] = mapped_column(String(400), server_default="")
+    # What was consented to be captured (0016; NULL before it): evidence of
+    # any other kind is refused.
+    captures: Mapped[list[str] | None] = mapped_column(JSONB, nullable=True)
 
 
 class AttemptAnswer(Base):

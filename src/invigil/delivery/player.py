@@ -25,6 +25,7 @@ from invigil.db.uow import Actor, UnitOfWork
 from invigil.delivery import attempts, candidate, results
 from invigil.delivery.candidate import Guest, Guesting, Taking, Viewing
 from invigil.delivery.landing import RELEASE, disclosure_of, no_store
+from invigil.errors import PROBLEM_MEDIA_TYPE
 from invigil.proctoring import pipeline
 from invigil.web.pages import templates
 
@@ -87,7 +88,8 @@ def state(t: Taking) -> dict[str, Any]:
         "time_limit_seconds": attempts.limit_seconds(version, inv),
         "extra_time_percent": inv.extra_time_percent,
         "navigation": version.settings.get("navigation", "free"),
-        "requirements": disclosure_of(version).requirements(),
+        # From the policy frozen with the attempt, as proctoring below is.
+        "requirements": disclosure_of(version, pipeline.policy_of(a)).requirements(),
         "questions": _questions(t) if a.status == "in_progress" else [],
         "answers": {
             str(x.slot): {
@@ -99,6 +101,7 @@ def state(t: Taking) -> dict[str, Any]:
             for x in saved
         },
         "position": a.position,
+        "furthest": a.furthest,
         "last_seq": a.last_seq,
         "done_url": f"{t.base}/done",
         "proctoring": proctoring_state(a),
@@ -284,7 +287,10 @@ async def post_answers(g: Guest = Guesting, payload: Any = Body(None)) -> JSONRe
 
     def work(t: Taking) -> JSONResponse:
         body = _parse(ItemsIn, payload)
-        saved = attempts.save(t.uow, t.attempt, [i.item() for i in body.items])
+        try:
+            saved = attempts.save(t.uow, t.attempt, [i.item() for i in body.items])
+        except attempts.NavigationClosed as refused:
+            return _refused(t, refused, "answers")
         return _json({"results": [o.json() for o in saved.results], **_clock(t)})
 
     return await g.run(work, lock=True, fast=fast)
@@ -306,10 +312,27 @@ async def post_heartbeat(g: Guest = Guesting, payload: Any = Body(None)) -> JSON
 
     def work(t: Taking) -> JSONResponse:
         body = _parse(HeartbeatIn, payload)
-        taken = attempts.heartbeat(t.uow, t.attempt, body.position)
+        try:
+            taken = attempts.heartbeat(t.uow, t.attempt, body.position)
+        except attempts.NavigationClosed as refused:
+            return _refused(t, refused, "heartbeat")
         return _json({**_clock(t), "warnings": _warnings(taken)})
 
     return await g.run(work, lock=True, fast=fast)
+
+
+def _refused(t: Taking, refused: attempts.NavigationClosed, via: str) -> JSONResponse:
+    """A move back under linear navigation: 409, nothing of the request
+    kept but the audit entry that records the refusal (the service refuses
+    before it writes anything, so committing keeps only that entry)."""
+    attempts.record_refusal(t.uow, t.attempt, refused, via)
+    instance = f"{t.base}/api/{via}"
+    return JSONResponse(
+        refused.problem(instance),
+        status_code=refused.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 def _warnings(taken: list[Any]) -> list[dict[str, str]]:
@@ -401,7 +424,10 @@ async def post_submit(g: Guest = Guesting, payload: Any = Body(None)) -> JSONRes
         body = _parse(ItemsIn, payload)
         outcomes: list[dict[str, Any]] = []
         if t.attempt.status == "in_progress" and body.items:
-            saved = attempts.save(t.uow, t.attempt, [i.item() for i in body.items])
+            try:
+                saved = attempts.save(t.uow, t.attempt, [i.item() for i in body.items])
+            except attempts.NavigationClosed as refused:
+                return _refused(t, refused, "submit")
             outcomes = [o.json() for o in saved.results]
         attempts.submit(t.uow, t.attempt, "candidate")
         return _json(

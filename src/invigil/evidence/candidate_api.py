@@ -34,7 +34,7 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from invigil.delivery.attempts import AttemptClosed, NotStarted
+from invigil.delivery.attempts import AttemptClosed, NotStarted, require_consented
 from invigil.delivery.candidate import Reading, Taking
 from invigil.delivery.models import Attempt
 from invigil.errors import Invalid
@@ -266,6 +266,7 @@ def upload_evidence(
     under its ``ref`` answers 200 with the one stored, and stores nothing."""
     k = _single_shot_kind(kind)
     meta = capture.SnapshotMeta(taken_at, reason, event_seq, faces, ref)
+    require_consented(t.uow, t.attempt, k.name)
     _check_open(t.attempt, k.name, _captured(k.name, meta))
     if k.name == "snapshot":
         capture.check_meta(meta)  # before a byte is stored
@@ -357,6 +358,7 @@ def _snapshot(snapshot: Snapshot) -> dict[str, Any]:
 def begin_upload(body: UploadIn, t: Taking = Reading) -> JSONResponse:
     """Open a resumable upload; chunks follow with PUT."""
     k = kinds.kind(body.kind)
+    require_consented(t.uow, t.attempt, k.name)
     _check_open(t.attempt, k.name)
     subject_type, subject_id = _subject(t)
     upload = uploads.begin(
@@ -377,6 +379,7 @@ def put_chunk(
     if sha256 is None or not _SHA256.match(sha256):
         raise Invalid("send the chunk's SHA-256 (64 hex digits) in the X-Chunk-SHA256 header")
     upload = uploads.find(t.uow, upload_id, subject=_subject(t))  # 404 before reading the body
+    require_consented(t.uow, t.attempt, upload.kind)
     _check_open(t.attempt, upload.kind)
     data = _read_chunk(request)
     _hold_open(t, upload.kind)
@@ -418,6 +421,7 @@ def complete_upload(upload_id: uuid.UUID, request: Request, t: Taking = Reading)
 def register_segment(body: SegmentIn, t: Taking = Reading) -> JSONResponse:
     """Which span of the exam a completed recording upload covers: 201 when
     new, 200 when that index was already this object."""
+    require_consented(t.uow, t.attempt, "recording_chunk")
     _check_open(t.attempt, "recording_chunk", body.started_at)
     _hold_open(t, "recording_chunk", body.started_at)
     segment, created = capture.register_segment(

@@ -1,9 +1,9 @@
 """The four built-in policies, from a lenient practice quiz to a high-stakes
 certification.
 
-Each preset runs exactly the detectors its consent text discloses
-(``invigil.delivery.landing.DISCLOSURES``) and has a rule for every kind
-those detectors report. ``warn`` messages speak to the candidate (they see
+The consent text discloses exactly what a preset's detectors capture (it
+is derived from them: ``invigil.proctoring.disclosure``), and each preset
+has a rule for every kind those detectors report. ``warn`` messages speak to the candidate (they see
 a banner naming the rule); the others speak to the reviewer. Face and audio
 episodes start only after the policy's persistence threshold, so a
 ``min_duration`` of 0 on them already means "for a few seconds".

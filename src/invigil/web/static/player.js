@@ -273,6 +273,7 @@ function start(state, requirements, devices) {
         if (res.status === "submitted") endedByServer(boot.done_url);
       },
       failed: () => {},
+      navigation: (problem) => exam.reach(problem && problem.furthest),
       closed: () => endedByServer(boot.done_url),
       elsewhere: showElsewhere,
       gone: showGone,
@@ -281,7 +282,8 @@ function start(state, requirements, devices) {
   exam = new Exam({ root: ui.exam, state, queue, saver, clock, store, barSubmit: ui.submit, onSubmit: confirmSubmit });
   exam.onMove = () => {
     window.clearTimeout(moveTimer);
-    moveTimer = window.setTimeout(heartbeat, 1500);
+    if (exam.linear) moveOn();
+    else moveTimer = window.setTimeout(heartbeat, 1500);
   };
   ui.exam.hidden = false;
   if (state.deadline) {
@@ -318,7 +320,10 @@ function start(state, requirements, devices) {
     proctor.start({ devices, position: () => exam.position, fullscreen: Boolean(requirements.fullscreen) });
   }
   heartbeatTimer = window.setInterval(heartbeat, HEARTBEAT_MS);
-  saver.flush();
+  // Linear: say at once where this page stands; a move still in flight from
+  // before a reload that lands first is answered with the question reached.
+  if (exam.linear) moveOn();
+  else saver.flush();
   if (!ui.exam.hidden) document.getElementById("question-h").focus();
 }
 
@@ -333,11 +338,23 @@ function gate() {
   if (full && wasCovered) document.getElementById("question-h").focus();
 }
 
-async function heartbeat() {
+/**
+ * Linear navigation: the answers given so far go first, then the move, at
+ * once and surviving a reload (keepalive), so that the server -- which
+ * refuses changes to questions behind the furthest one reached -- has both.
+ */
+async function moveOn() {
+  await saver.flush();
+  heartbeat({ keepalive: true });
+}
+
+async function heartbeat({ keepalive = false } = {}) {
   if (ended) return;
   window.clearTimeout(moveTimer);
+  // Linear: a move is sent only once no answer is waiting to go before it.
+  const position = exam.linear && queue.size ? undefined : exam.position;
   try {
-    const res = await api.call("POST", "heartbeat", { position: exam.position });
+    const res = await api.call("POST", "heartbeat", { position }, { keepalive });
     if (res.status === "submitted") return endedByServer(boot.done_url);
     if (proctor) proctor.warn(res.warnings);
     if (countdown && res.deadline) countdown.setDeadline(res.deadline);
@@ -348,6 +365,7 @@ async function heartbeat() {
     else if (err.kind === "closed") endedByServer(boot.done_url);
     else if (err.kind === "elsewhere") showElsewhere();
     else if (err.kind === "gone") showGone();
+    else if (err.kind === "navigation") exam.reach(err.problem && err.problem.furthest);
   }
 }
 
@@ -390,6 +408,7 @@ async function submit(reason) {
       if (err.kind === "closed") return finish(boot.done_url, { clear: true });
       if (err.kind === "elsewhere") return showElsewhere();
       if (err.kind === "gone") return showGone();
+      if (err.kind === "navigation" && saver.dropClosed(err)) continue; // submit the rest
       if (err.kind === "network") {
         saver.goOffline();
         dialog.say(`${OFFLINE_TEXT} Your exam is submitted as soon as it does.`);

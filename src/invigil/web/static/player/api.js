@@ -4,12 +4,14 @@
 
 export class ApiError extends Error {
   /**
-   * kind: network | closed | elsewhere | gone | not-started | server | client
+   * kind: network | closed | elsewhere | gone | not-started | navigation | server | client;
+   * problem: the problem+json body, when there is one.
    */
-  constructor(kind, status, detail) {
+  constructor(kind, status, detail, problem = null) {
     super(detail || kind);
     this.kind = kind;
     this.status = status;
+    this.problem = problem;
   }
 }
 
@@ -18,6 +20,7 @@ function kindOf(status, problem) {
   if (status === 409 && type.endsWith(":attempt-closed")) return "closed";
   if (status === 409 && type.endsWith(":in-progress-elsewhere")) return "elsewhere";
   if (status === 409 && type.endsWith(":not-started")) return "not-started";
+  if (status === 409 && type.endsWith(":navigation-closed")) return "navigation";
   if (status === 401) return "elsewhere";
   if (status === 404 || status === 410) return "gone";
   if (status >= 500 || status === 429 || status === 408) return "server";
@@ -62,7 +65,7 @@ export class Api {
     }
     const received = Date.now();
     const data = await jsonOf(res);
-    if (!res.ok) throw new ApiError(kindOf(res.status, data), res.status, detailOf(res, data));
+    if (!res.ok) throw new ApiError(kindOf(res.status, data), res.status, detailOf(res, data), data);
     if (data === null) throw new ApiError("server", res.status, "the answer was not JSON");
     if (data.server_time) this.clock.sync(data.server_time, sent, received);
     return data;

@@ -18,8 +18,11 @@ export class Exam {
     this.times = restoreTimes(store.read("times", {}), this.answers);
     this.sentIndex = new Map();
     this.locked = false;
+    // Under linear navigation the server's position is the only one: a move
+    // it has not heard has not happened (and it never goes back).
     const local = store.read("position", null);
-    const start = Number.isInteger(local) ? local : Number(state.position) || 0;
+    const server = Math.max(Number(state.position) || 0, Number(state.furthest) || 0);
+    const start = !this.linear && Number.isInteger(local) ? local : server;
     this.position = clamp(start, 0, this.questions.length - 1);
     this.build();
     this.show(this.position, { focus: false });
@@ -119,6 +122,15 @@ export class Exam {
     this.store.write("position", this.position);
     this.show(this.position);
     if (this.onMove) this.onMove(this.position);
+  }
+
+  /** The server says the exam has reached question ``index`` (linear): show it. */
+  reach(index) {
+    if (!this.linear || !Number.isInteger(index) || index <= this.position) return;
+    this.accrue();
+    this.position = clamp(index, 0, this.questions.length - 1);
+    this.store.write("position", this.position);
+    this.show(this.position);
   }
 
   change(index, response, typing) {

@@ -15,7 +15,7 @@ const KEEPALIVE_LIMIT = 60_000; // browsers cap keepalive bodies at 64 KiB
 export class Saver {
   /**
    * api, queue; ui = {status, banner}; handlers = {closed, elsewhere, gone,
-   * settled(results, lastSeq, response), failed(message)}.
+   * settled(results, response), failed(message), navigation(problem)}.
    */
   constructor({ api, queue, ui, handlers }) {
     Object.assign(this, { api, queue, ui, handlers });
@@ -104,12 +104,34 @@ export class Saver {
         this.stop();
         this.handlers.gone();
         break;
+      case "navigation":
+        // Linear navigation: questions the exam has moved past take no more
+        // changes. Those items can never be saved: drop them (the candidate
+        // is told), send the rest now.
+        if (this.dropClosed(err)) {
+          this.schedule(0);
+          break;
+        }
+        this.handlers.failed(err);
+        this.retry();
+        break;
       default:
         // The server is struggling or refused the whole request: keep the
         // queue and try again later; say so if it goes on.
         this.handlers.failed(err);
         this.retry();
     }
+  }
+
+  /** Drop the items a navigation-closed refusal names; whether there were any. */
+  dropClosed(err) {
+    const refused = new Set((err.problem && Array.isArray(err.problem.refused) && err.problem.refused) || []);
+    const dropped = this.queue.items().filter((i) => refused.has(i.seq));
+    if (dropped.length === 0) return false;
+    this.queue.settle(dropped.map((i) => i.seq));
+    this.handlers.settled(dropped.map((i) => ({ seq: i.seq, status: "rejected", reason: err.message })), {});
+    if (this.handlers.navigation) this.handlers.navigation(err.problem);
+    return true;
   }
 
   retry() {
