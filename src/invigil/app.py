@@ -22,6 +22,8 @@ from invigil.admission import Admission
 from invigil.audit import api as audit_api
 from invigil.audit import pages as audit_pages
 from invigil.content import api as content_api
+from invigil.content import formats as content_formats
+from invigil.content import images as content_images
 from invigil.content import images_api as content_images_api
 from invigil.content import pages as content_pages
 from invigil.context import Services
@@ -29,14 +31,19 @@ from invigil.db.engine import Database
 from invigil.delivery import api as delivery_api
 from invigil.delivery import attempt_pages as delivery_attempt_pages
 from invigil.delivery import attempts_api as delivery_attempts_api
+from invigil.delivery import bulk as delivery_bulk
 from invigil.delivery import landing as delivery_landing
 from invigil.delivery import pages as delivery_pages
 from invigil.delivery import player as delivery_player
 from invigil.errors import PROBLEM_MEDIA_TYPE, DomainError, Invalid, problem
 from invigil.evidence import api as evidence_api
 from invigil.evidence import candidate_api as evidence_candidate_api
+from invigil.evidence.candidate_api import SINGLE_SHOT
+from invigil.evidence.kinds import KINDS
+from invigil.evidence.uploads import MAX_CHUNK
 from invigil.identity import api as identity_api
 from invigil.identity import pages as identity_pages
+from invigil.limits import BodyLimit, Limit, MiB
 from invigil.logs import configure as configure_logs
 from invigil.logs import get_logger
 from invigil.proctoring import api as proctoring_api
@@ -78,6 +85,44 @@ NODE_MODULES = Path(
     os.environ.get("INVIGIL_NODE_MODULES") or Path(__file__).resolve().parents[2] / "node_modules"
 )
 VENDOR = {"face-api": ("@vladmandic/face-api", ("dist", "model"))}
+
+
+# What a candidate's batch of answers or events may weigh. The player cuts
+# its answer batches at 768 KiB (static/player/sync.js; one item is at most
+# an essay's 60,000 characters, about 180 kB) and sends at most 100 events
+# of a few hundred bytes (about 40 kB). FastAPI reads these bodies before the
+# guest link is checked, so this is also what a stranger can make it hold.
+CANDIDATE_BATCH = 1 * MiB
+# A form's fields and multipart framing around an uploaded file.
+FORM_OVERHEAD = 64 * 1024
+
+
+def body_limits() -> list[Limit]:
+    """Each class of route and the most its body may carry (anything else:
+    the JSON API's 1 MiB). Listed in docs/operations.md."""
+    take = r"/take/[^/]+/api"
+    return [
+        Limit(f"{take}/(?:answers|submit|events)", CANDIDATE_BATCH, "a batch of answers or events"),
+        *(Limit(f"{take}/evidence/{k}", KINDS[k].max_size, f"a {k}") for k in SINGLE_SHOT),
+        Limit(f"{take}/uploads/[^/]+/chunks/[^/]+", MAX_CHUNK, "a recording chunk"),
+        Limit(r"/api/v1/banks/[^/]+/import", content_formats.MAX_BYTES, "a question import"),
+        Limit(
+            r"/authoring/banks/[^/]+/import",
+            content_formats.MAX_BYTES + FORM_OVERHEAD,
+            "a question import",
+        ),
+        Limit(r"/api/v1/invitations/import", delivery_bulk.MAX_BYTES, "an invitation import"),
+        Limit(
+            r"/delivery/invitations/import",
+            delivery_bulk.MAX_BYTES + FORM_OVERHEAD,
+            "an invitation import",
+        ),
+        Limit(
+            r"(?:/api/v1|/authoring)/questions/[^/]+/images",
+            content_images.MAX_SIZE + FORM_OVERHEAD,
+            "a question image",
+        ),
+    ]
 
 
 def for_programs(path: str) -> bool:
@@ -191,6 +236,8 @@ def create_app(
     # the overflow connections stay free for jobs and nested lookups.
     pooled = db.engine.pool.size() if db is not None else settings.db_pool_size  # type: ignore[attr-defined]
     app.add_middleware(Admission, limit=max(1, pooled))
+    # Outside admission control: a body over its limit waits for no slot.
+    app.add_middleware(BodyLimit, limits=body_limits())
     app.state.services = Services.build(settings)
     _install_error_handlers(app)
 
