@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import gc
+import hashlib
 import os
 import re
 from collections.abc import AsyncIterator
@@ -12,6 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -52,6 +55,7 @@ from invigil.proctoring import review_pages as proctoring_review_pages
 from invigil.security.access import Public
 from invigil.settings import Settings, get_settings
 from invigil.web import pages
+from invigil.web.headers import SecurityHeaders
 
 log = get_logger(__name__)
 
@@ -123,6 +127,25 @@ def body_limits() -> list[Limit]:
             "a question image",
         ),
     ]
+
+
+def api_docs_page() -> Response:
+    """FastAPI's Swagger UI page, allowed exactly the CDN it loads from and
+    the one inline script it carries (by its hash), nothing else."""
+    page = get_swagger_ui_html(openapi_url="/api/openapi.json", title="Invigil - Swagger UI")
+    html = bytes(page.body).decode()
+    scripts = re.findall(r"<script>(.*?)</script>", html, flags=re.S)
+    hashes = " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'"
+        for s in scripts
+    )
+    cdn = "https://cdn.jsdelivr.net"
+    page.headers["Content-Security-Policy"] = (
+        f"default-src 'none'; script-src {cdn} {hashes}; style-src {cdn} 'unsafe-inline'; "
+        f"img-src 'self' data: https://fastapi.tiangolo.com; connect-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
+    return page
 
 
 def for_programs(path: str) -> bool:
@@ -226,7 +249,7 @@ def create_app(
         title="Invigil",
         version=__version__,
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served below, with a policy that lets its own script run
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -238,6 +261,7 @@ def create_app(
     app.add_middleware(Admission, limit=max(1, pooled))
     # Outside admission control: a body over its limit waits for no slot.
     app.add_middleware(BodyLimit, limits=body_limits())
+    app.add_middleware(SecurityHeaders)  # outermost: every answer, a 413 or a 503 too
     app.state.services = Services.build(settings)
     _install_error_handlers(app)
 
@@ -265,6 +289,11 @@ def create_app(
             checks=report["checks"],
         )
         return problem_response(503, body)
+
+    @app.get("/api/docs", include_in_schema=False, dependencies=[Public])
+    def api_docs() -> Response:
+        """Swagger UI for the OpenAPI document (its script comes from a CDN)."""
+        return api_docs_page()
 
     @app.get("/.well-known/jwks.json", tags=["health"], dependencies=[Public])
     def jwks(request: Request) -> JSONResponse:
