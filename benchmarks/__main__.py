@@ -14,6 +14,7 @@ import psycopg
 
 from benchmarks import audit as audit_bench
 from benchmarks import baseline
+from benchmarks import bodies as bodies_bench
 from benchmarks import delivery as delivery_bench
 from benchmarks import events as events_bench
 from benchmarks import evidence as evidence_bench
@@ -120,6 +121,7 @@ def main() -> None:
             regions=settings.regions,
         )
         figures.update(events_bench.figures(db, urls, settings, proctored.id))
+        figures.update(bodies_bench.figures(db, urls, settings, tenant.id))
     finally:
         db.dispose()
         drop_database(urls)
@@ -166,7 +168,7 @@ def write(machine: dict[str, str], figures: dict[str, float]) -> None:
         "|---|---:|",
     ]
     for key, value in figures.items():
-        if key in delivery_bench.LABELS or key in events_bench.LABELS:
+        if key in delivery_bench.LABELS or key in events_bench.LABELS or key.startswith("bodies_"):
             continue  # their own sections, one column per scenario
         label, unit = LABELS.get(key, (key, ""))
         shown = f"{value:,.0f}" if value >= 100 else f"{value:,.2f}"
@@ -197,6 +199,7 @@ def write(machine: dict[str, str], figures: dict[str, float]) -> None:
         ]
     lines += delivery_bench.section(figures)
     lines += events_bench.section(figures)
+    lines += bodies_bench.section(figures)
     OUT.write_text("\n".join(lines) + "\n")
 
 

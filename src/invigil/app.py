@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import gc
+import hashlib
 import os
 import re
 from collections.abc import AsyncIterator
@@ -12,6 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -22,6 +25,8 @@ from invigil.admission import Admission
 from invigil.audit import api as audit_api
 from invigil.audit import pages as audit_pages
 from invigil.content import api as content_api
+from invigil.content import formats as content_formats
+from invigil.content import images as content_images
 from invigil.content import images_api as content_images_api
 from invigil.content import pages as content_pages
 from invigil.context import Services
@@ -29,6 +34,7 @@ from invigil.db.engine import UNREACHABLE, Database
 from invigil.delivery import api as delivery_api
 from invigil.delivery import attempt_pages as delivery_attempt_pages
 from invigil.delivery import attempts_api as delivery_attempts_api
+from invigil.delivery import bulk as delivery_bulk
 from invigil.delivery import landing as delivery_landing
 from invigil.delivery import pages as delivery_pages
 from invigil.delivery import player as delivery_player
@@ -41,8 +47,12 @@ from invigil.errors import (
 )
 from invigil.evidence import api as evidence_api
 from invigil.evidence import candidate_api as evidence_candidate_api
+from invigil.evidence.candidate_api import SINGLE_SHOT
+from invigil.evidence.kinds import KINDS
+from invigil.evidence.uploads import MAX_CHUNK
 from invigil.identity import api as identity_api
 from invigil.identity import pages as identity_pages
+from invigil.limits import BodyLimit, Limit, MiB
 from invigil.logs import configure as configure_logs
 from invigil.logs import get_logger
 from invigil.proctoring import api as proctoring_api
@@ -51,6 +61,7 @@ from invigil.proctoring import review_pages as proctoring_review_pages
 from invigil.security.access import Public
 from invigil.settings import Settings, get_settings
 from invigil.web import pages
+from invigil.web.headers import SecurityHeaders
 
 log = get_logger(__name__)
 
@@ -84,6 +95,63 @@ NODE_MODULES = Path(
     os.environ.get("INVIGIL_NODE_MODULES") or Path(__file__).resolve().parents[2] / "node_modules"
 )
 VENDOR = {"face-api": ("@vladmandic/face-api", ("dist", "model"))}
+
+
+# What a candidate's batch of answers or events may weigh. The player cuts
+# its answer batches at 768 KiB (static/player/sync.js; one item is at most
+# an essay's 60,000 characters, about 180 kB) and sends at most 100 events
+# of a few hundred bytes (about 40 kB). FastAPI reads these bodies before the
+# guest link is checked, so this is also what a stranger can make it hold.
+CANDIDATE_BATCH = 1 * MiB
+# A form's fields and multipart framing around an uploaded file.
+FORM_OVERHEAD = 64 * 1024
+
+
+def body_limits() -> list[Limit]:
+    """Each class of route and the most its body may carry (anything else:
+    the JSON API's 1 MiB). Listed in docs/operations.md."""
+    take = r"/take/[^/]+/api"
+    return [
+        Limit(f"{take}/(?:answers|submit|events)", CANDIDATE_BATCH, "a batch of answers or events"),
+        *(Limit(f"{take}/evidence/{k}", KINDS[k].max_size, f"a {k}") for k in SINGLE_SHOT),
+        Limit(f"{take}/uploads/[^/]+/chunks/[^/]+", MAX_CHUNK, "a recording chunk"),
+        Limit(r"/api/v1/banks/[^/]+/import", content_formats.MAX_BYTES, "a question import"),
+        Limit(
+            r"/authoring/banks/[^/]+/import",
+            content_formats.MAX_BYTES + FORM_OVERHEAD,
+            "a question import",
+        ),
+        Limit(r"/api/v1/invitations/import", delivery_bulk.MAX_BYTES, "an invitation import"),
+        Limit(
+            r"/delivery/invitations/import",
+            delivery_bulk.MAX_BYTES + FORM_OVERHEAD,
+            "an invitation import",
+        ),
+        Limit(
+            r"(?:/api/v1|/authoring)/questions/[^/]+/images",
+            content_images.MAX_SIZE + FORM_OVERHEAD,
+            "a question image",
+        ),
+    ]
+
+
+def api_docs_page() -> Response:
+    """FastAPI's Swagger UI page, allowed exactly the CDN it loads from and
+    the one inline script it carries (by its hash), nothing else."""
+    page = get_swagger_ui_html(openapi_url="/api/openapi.json", title="Invigil - Swagger UI")
+    html = bytes(page.body).decode()
+    scripts = re.findall(r"<script>(.*?)</script>", html, flags=re.S)
+    hashes = " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'"
+        for s in scripts
+    )
+    cdn = "https://cdn.jsdelivr.net"
+    page.headers["Content-Security-Policy"] = (
+        f"default-src 'none'; script-src {cdn} {hashes}; style-src {cdn} 'unsafe-inline'; "
+        f"img-src 'self' data: https://fastapi.tiangolo.com; connect-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
+    return page
 
 
 def for_programs(path: str) -> bool:
@@ -206,7 +274,7 @@ def create_app(
         title="Invigil",
         version=__version__,
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served below, with a policy that lets its own script run
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -217,6 +285,9 @@ def create_app(
     # the overflow connections stay free for jobs and nested lookups.
     pooled = db.engine.pool.size() if db is not None else settings.db_pool_size  # type: ignore[attr-defined]
     app.add_middleware(Admission, limit=max(1, pooled))
+    # Outside admission control: a body over its limit waits for no slot.
+    app.add_middleware(BodyLimit, limits=body_limits())
+    app.add_middleware(SecurityHeaders)  # outermost: every answer, a 413 or a 503 too
     app.state.services = Services.build(settings)
     _install_error_handlers(app)
 
@@ -248,6 +319,11 @@ def create_app(
             checks=report["checks"],
         )
         return problem_response(503, body)
+
+    @app.get("/api/docs", include_in_schema=False, dependencies=[Public])
+    def api_docs() -> Response:
+        """Swagger UI for the OpenAPI document (its script comes from a CDN)."""
+        return api_docs_page()
 
     @app.get("/.well-known/jwks.json", tags=["health"], dependencies=[Public])
     def jwks(request: Request) -> JSONResponse:

@@ -12,7 +12,7 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
 from invigil.app import create_app
 from invigil.db.engine import Database
@@ -32,6 +32,46 @@ CHROMIUM_ARGS = [
 FAILURE_SCREENSHOTS = Path("/tmp/invigil-browser-failures")
 
 _reports = pytest.StashKey[dict[str, pytest.TestReport]]()
+# What the Content-Security-Policy blocked during the current test, in any
+# page of any context (see :func:`watch_csp`); a test fails on any of it.
+CSP_VIOLATIONS: list[str] = []
+_REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"}`);
+});
+"""
+
+
+def _csp_message(message: ConsoleMessage) -> None:
+    text = message.text
+    if "CSP violation" in text or "Content Security Policy" in text:
+        CSP_VIOLATIONS.append(f"{message.location.get('url', '')}: {text}")
+
+
+def watch_csp(browser: Browser) -> Browser:
+    """Every context this browser makes reports what the page's policy
+    blocked: the browser's own console message and the page's
+    ``securitypolicyviolation`` event (the init script runs outside the
+    policy)."""
+    make = browser.new_context
+
+    def new_context(*args: object, **kwargs: object) -> BrowserContext:
+        context = make(*args, **kwargs)  # type: ignore[arg-type]
+        context.add_init_script(_REPORT_VIOLATIONS)
+        context.on("console", _csp_message)
+        return context
+
+    browser.new_context = new_context  # type: ignore[method-assign]
+    return browser
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violations() -> Iterator[None]:
+    """No page may need what its Content-Security-Policy forbids."""
+    CSP_VIOLATIONS.clear()
+    yield
+    found, CSP_VIOLATIONS[:] = list(CSP_VIOLATIONS), []
+    assert found == [], "the Content-Security-Policy blocked:\n" + "\n".join(found)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -65,7 +105,9 @@ def browser() -> Iterator[Browser]:
             pytrace=False,
         )
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = watch_csp(
+            p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        )
         try:
             yield browser
         finally:

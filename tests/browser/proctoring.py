@@ -24,7 +24,7 @@ from invigil.db.engine import Database
 from invigil.proctoring.models import ProctoringEvent
 from invigil.tenants.models import Tenant
 from tests.browser import candidate as c
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, watch_csp
 from tests.conftest import PASSWORD, make_user
 
 FAKE_DEVICES = [
@@ -39,7 +39,7 @@ NOT_VIOLATIONS = frozenset({"detector.failed"})
 
 def launch(browser: Browser, video: Path, audio: Path) -> Browser:
     """A Chromium whose camera plays `video` (y4m) and microphone `audio` (wav), looped."""
-    return browser.browser_type.launch(
+    launched = browser.browser_type.launch(
         executable_path=CHROMIUM,
         headless=True,
         args=[
@@ -49,6 +49,7 @@ def launch(browser: Browser, video: Path, audio: Path) -> Browser:
             f"--use-file-for-fake-audio-capture={audio}",
         ],
     )
+    return watch_csp(launched)
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, BrowserContext, Locator, Page, Request,
 from invigil.db.engine import Database
 from invigil.settings import Settings
 from tests.browser import candidate as c
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, watch_csp
 from tests.conftest import make_tenant
 from tests.delivery.factories import kit_for
 
@@ -46,8 +46,10 @@ def org(database: Database, settings: Settings, live_server: str) -> c.Org:
 
 @pytest.fixture(scope="module")
 def devices_browser(browser: Browser) -> Iterator[Browser]:
-    launched = browser.browser_type.launch(
-        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS + FAKE_DEVICES
+    launched = watch_csp(
+        browser.browser_type.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS + FAKE_DEVICES
+        )
     )
     try:
         yield launched

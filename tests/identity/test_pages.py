@@ -7,6 +7,7 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pyotp
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import select
@@ -23,9 +24,13 @@ from tests.conftest import PASSWORD, BoundDatabase, make_user
 def page_sign_in(
     client: TestClient, tenant: str, email: str, password: str = PASSWORD, **extra: str
 ) -> Response:
+    form = client.get("/signin")  # the form's token, bound to its pre-session cookie
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', form.text)
+    assert csrf, "no CSRF field on the sign-in form"
     return client.post(
         "/signin",
-        data={"tenant": tenant, "email": email, "password": password, **extra},
+        data={"tenant": tenant, "email": email, "password": password, "csrf": csrf.group(1)}
+        | extra,
         follow_redirects=False,
     )
 
@@ -367,3 +372,21 @@ def test_sign_out_ends_the_session(client: TestClient, db: BoundDatabase, tenant
         sessions = uow.scalars(select(AuthSession).where(AuthSession.user_id == user.id))
         assert sessions and all(s.revoked_at is not None for s in sessions)
     assert client.get("/account", follow_redirects=False).status_code == 303
+
+
+def test_sign_in_needs_the_forms_token_bound_to_its_cookie(
+    app: FastAPI, db: BoundDatabase, tenant_a: Tenant
+) -> None:
+    """Login CSRF: another site's form (no token, or a token of another
+    browser's cookie) signs nobody in, and is not counted as an attempt."""
+    user = make_user(db, tenant_a.id, ["tenant_admin"])
+    creds = {"tenant": tenant_a.slug, "email": user.email, "password": PASSWORD}
+    theirs = TestClient(app, follow_redirects=False)
+    token = csrf_of(theirs.get("/signin").text)
+    victim = TestClient(app, follow_redirects=False)
+    for data in (creds, creds | {"csrf": token}, creds | {"csrf": ""}):
+        r = victim.post("/signin", data=data)
+        assert r.status_code == 403 and COOKIE not in r.cookies, data
+        assert "did not come from this site" in r.text
+    assert [a for a in actions(db, tenant_a) if a.startswith("auth.sign_in")] == []
+    assert page_sign_in(victim, tenant_a.slug, user.email).status_code == 303

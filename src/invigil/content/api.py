@@ -90,9 +90,10 @@ def update_bank(
 )
 def import_questions(
     bank_id: uuid.UUID,
-    content: RawBody,
     format: Format = "json",
     uow: UnitOfWork = requires(P.QUESTION_MANAGE),
+    *,
+    content: RawBody,  # after the permission: no body is read for a stranger
 ) -> ImportOut:
     """Import a whole file (the raw body) or nothing: a refused file answers
     422 with ``problems`` (each with ``where`` and ``message``)."""

@@ -73,7 +73,7 @@ def image_response(request: Request, image: QuestionImage) -> Response:
         "ETag": image.etag,
         "Cache-Control": "private, no-cache",
         "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Content-Security-Policy": "default-src 'none'; sandbox; frame-ancestors 'none'",
     }
     wanted = {t.strip() for t in request.headers.get("if-none-match", "").split(",")}
     if image.etag in wanted or "*" in wanted:

@@ -56,11 +56,12 @@ def create_invitation(
 @router.post("/invitations/import", response_model=ImportOut, status_code=201)
 def import_invitations(
     request: Request,
-    content: RawBody,
     exam: Annotated[str, Query(min_length=1, max_length=64, description="exam id or slug")],
     valid_hours: Annotated[int | None, Query(ge=1, le=366 * 24)] = None,
     send_mail: bool = True,
     uow: UnitOfWork = requires(P.CANDIDATE_INVITE),
+    *,
+    content: RawBody,  # after the permission: no body is read for a stranger
 ) -> ImportOut:
     """Invite everyone in a CSV file (the raw body; docs/delivery-formats.md),
     or nobody: a refused file answers 422 with ``problems`` (each with

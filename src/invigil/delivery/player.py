@@ -32,8 +32,11 @@ from invigil.web.pages import templates
 router = APIRouter(include_in_schema=False)
 
 # The player's page: its own script only, no framing, no third parties.
+# TensorFlow.js (face-api) compiles WebAssembly when it starts: that, and no
+# JavaScript eval, is what 'wasm-unsafe-eval' allows.
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; "
+    "style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src 'self'; "
     "worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )

@@ -1,18 +1,25 @@
 """Web pages sign in with a server-side session: an opaque cookie
 (``HttpOnly``, ``SameSite=Strict``), 30 minutes idle, 12 hours at most.
 Permissions are read fresh on every page, and every POST form carries a
-CSRF token derived from the session."""
+CSRF token derived from the session.
+
+The sign-in form has no session yet, so its token is derived the same way
+from a pre-session cookie (:data:`PRESESSION`, random, set with the form):
+another site cannot sign a browser in to an account of the attacker's
+choosing (login CSRF), as it can neither read the form's token nor set the
+cookie."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 
 from invigil.db.uow import Actor, UnitOfWork
 from invigil.errors import DomainError, Forbidden
@@ -23,6 +30,7 @@ from invigil.security.permissions import Permission
 from invigil.security.tokens import split_secret
 
 COOKIE = "invigil_session"
+PRESESSION = "invigil_presession"
 
 
 class SignInRequired(DomainError):
@@ -66,6 +74,36 @@ def csrf_token(session: AuthSession) -> str:
 def check_csrf(ctx: PageContext, submitted: str | None) -> None:
     if not submitted or not hmac.compare_digest(submitted, ctx.csrf):
         raise Forbidden("the form expired or did not come from this site; reload and try again")
+
+
+def presession(request: Request) -> tuple[str, bool]:
+    """The browser's pre-session secret, and whether it is new (then the
+    response must set it: :func:`keep_presession`)."""
+    secret = request.cookies.get(PRESESSION, "")
+    if len(secret) == 43:  # token_urlsafe(32)
+        return secret, False
+    return secrets.token_urlsafe(32), True
+
+
+def keep_presession(request: Request, response: Response, secret: str) -> None:
+    response.set_cookie(
+        PRESESSION,
+        secret,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/signin",
+    )
+
+
+def signin_csrf(secret: str) -> str:
+    """The sign-in form's token for this pre-session secret."""
+    return hmac.new(secret.encode(), b"invigil-signin-csrf", hashlib.sha256).hexdigest()[:32]
+
+
+def signin_csrf_ok(request: Request, submitted: str) -> bool:
+    secret = request.cookies.get(PRESESSION, "")
+    return bool(secret and submitted) and hmac.compare_digest(submitted, signin_csrf(secret))
 
 
 def requires_page(permission: Permission) -> Any:

@@ -22,7 +22,16 @@ from invigil.identity.pages.common import (
 )
 from invigil.security.access import Public
 from invigil.security.passwords import MAX_LENGTH, verify_password
-from invigil.web.session import COOKIE, PageContext, check_csrf, requires_page
+from invigil.web.session import (
+    COOKIE,
+    PageContext,
+    check_csrf,
+    keep_presession,
+    presession,
+    requires_page,
+    signin_csrf,
+    signin_csrf_ok,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -55,7 +64,8 @@ def _signin_page(
     headers: dict[str, str] | None = None,
     ask_code: bool = False,
 ) -> HTMLResponse:
-    return _render(
+    secret, new = presession(request)
+    response = _render(
         request,
         "signin.html",
         None,
@@ -66,7 +76,11 @@ def _signin_page(
         email=email,
         next_path=_safe_next(request, next_path) or "",
         ask_code=ask_code,
+        signin_csrf=signin_csrf(secret),
     )
+    if new:
+        keep_presession(request, response, secret)
+    return response
 
 
 @router.get("/signin", response_class=HTMLResponse, dependencies=[Public])
@@ -86,11 +100,21 @@ def signin(
     email: FormStr = "",
     password: FormStr = "",
     otp: FormStr = "",
+    csrf: FormStr = "",
     next_path: Annotated[str, Form(alias="next")] = "",
 ) -> Response:
     db, services = request.app.state.db, request.app.state.services
     address = client_address(request)
     tenant, email, otp = tenant.strip().lower()[:40], email.strip()[:320], otp.strip()[:8]
+    if not signin_csrf_ok(request, csrf):  # before anything is checked or counted
+        return _signin_page(
+            request,
+            status=403,
+            error="The sign-in form expired or did not come from this site; sign in again.",
+            tenant=tenant,
+            email=email,
+            next_path=next_path,
+        )
     ref = platform.tenant_by_slug(db, tenant) if tenant and len(password) <= MAX_LENGTH else None
     if ref is None:
         verify_password(None, password[:MAX_LENGTH])  # the same time as a wrong password

@@ -14,7 +14,7 @@ import { idPhotoStep } from "./player/idphoto.js";
 import { Proctor } from "./player/proctor.js";
 import { Queue, Store } from "./player/store.js";
 import { forgetEvidence } from "./player/vault.js";
-import { OFFLINE_TEXT, Saver } from "./player/sync.js";
+import { OFFLINE_TEXT, Saver, batchOf } from "./player/sync.js";
 
 const HEARTBEAT_MS = 20_000;
 // How long queued evidence may drain after the server ended the attempt (the
@@ -402,7 +402,16 @@ async function submit(reason) {
       await (reason === "time" ? proctor.drain(1000, 1000) : proctor.drain(3000, 10_000));
     }
     try {
-      const res = await api.call("POST", "submit", { items: queue.items() });
+      const items = queue.items();
+      const batch = batchOf(items);
+      if (batch.length < items.length) {
+        // More than one request carries: the first answers go as a save.
+        const saved = await api.call("POST", "answers", { items: batch });
+        queue.settle((Array.isArray(saved.results) ? saved.results : []).map((r) => r.seq));
+        failures = -1;
+        continue;
+      }
+      const res = await api.call("POST", "submit", { items });
       return finish(res.done_url, { clear: true });
     } catch (err) {
       if (err.kind === "closed") return finish(boot.done_url, { clear: true });

@@ -11,6 +11,24 @@ const MAX_BACKOFF_MS = 30_000;
 export const OFFLINE_TEXT =
   "You are offline. Your answers are kept on this device and will be sent when the connection returns.";
 const KEEPALIVE_LIMIT = 60_000; // browsers cap keepalive bodies at 64 KiB
+// The server refuses (413) a batch over 1 MiB; one item is at most an essay
+// of 60,000 characters (about 180 kB), so a batch cut here always fits.
+const BATCH_BYTES = 768 * 1024;
+const utf8 = new TextEncoder();
+
+/** The first items of `items` that fit in one request: at most MAX_BATCH
+ * items and BATCH_BYTES of JSON, and always the first item. */
+export function batchOf(items) {
+  const batch = [];
+  let bytes = 0;
+  for (const item of items) {
+    if (batch.length >= MAX_BATCH) break;
+    bytes += utf8.encode(JSON.stringify(item)).length + 1;
+    if (batch.length && bytes > BATCH_BYTES) break;
+    batch.push(item);
+  }
+  return batch;
+}
 
 export class Saver {
   /**
@@ -70,7 +88,7 @@ export class Saver {
   }
 
   async send() {
-    const batch = this.queue.items().slice(0, MAX_BATCH);
+    const batch = batchOf(this.queue.items());
     try {
       const res = await this.api.call("POST", "answers", { items: batch });
       const results = Array.isArray(res.results) ? res.results : [];
@@ -79,7 +97,7 @@ export class Saver {
       this.setOffline(false);
       this.handlers.settled(results, res);
       const answered = new Set(results.map((r) => r.seq));
-      // Newer changes, or a batch cut at MAX_BATCH: go on at once.
+      // Newer changes, or a batch cut short: go on at once.
       if (this.queue.items().some((i) => !answered.has(i.seq))) this.again = true;
     } catch (err) {
       this.failed(err);
@@ -169,7 +187,7 @@ export class Saver {
    */
   flushOnExit() {
     if (this.stopped || this.queue.size === 0 || this.offline || this.failures > 0) return;
-    const items = this.queue.items().slice(0, MAX_BATCH);
+    const items = batchOf(this.queue.items());
     if (JSON.stringify({ items }).length > KEEPALIVE_LIMIT) return;
     this.api.call("POST", "answers", { items }, { keepalive: true }).catch(() => {});
   }
