@@ -72,7 +72,10 @@ def check(slot: Mapping[str, Any], response: Any) -> str | None:
         return f"unknown question type {kind}"
     if isinstance(response, str) and not _is_text(response):
         return "the answer must be valid Unicode text (no lone surrogates)"
-    if len(json.dumps(response)) > MAX_RESPONSE_BYTES:
+    # The size stored: UTF-8, not the ASCII escapes json.dumps writes by
+    # default (six bytes a letter outside ASCII, which refused a full-length
+    # essay in most scripts).
+    if len(json.dumps(response, ensure_ascii=False).encode()) > MAX_RESPONSE_BYTES:
         return "the answer is too large"
     return None
 
