@@ -268,7 +268,7 @@ def upload_evidence(
     meta = capture.SnapshotMeta(taken_at, reason, event_seq, faces, ref)
     _check_open(t.attempt, k.name, _captured(k.name, meta))
     if k.name == "snapshot":
-        capture.check_meta(meta)  # before a byte is stored
+        capture.check_meta(meta, t.attempt)  # before a byte is stored
         if (known := capture.stored_snapshot(t.uow, t.attempt, ref)) is not None:
             return _again(t, known)
     _refuse_declared_length(
