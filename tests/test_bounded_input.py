@@ -141,3 +141,15 @@ def test_a_json_body_that_cannot_be_stored_is_a_problem_naming_the_field(
 
 def json_string(text: str) -> str:
     return '"' + "".join(c if " " <= c < "\x7f" else f"\\u{ord(c):04x}" for c in text) + '"'
+
+
+def test_a_form_field_that_cannot_be_stored_is_refused_before_sign_in_reads_it(
+    app: FastAPI, client: TestClient, tenant_a: Tenant
+) -> None:
+    """The sign-in form looks the tenant up before anything else."""
+    r = client.post(
+        "/signin", data={"tenant": f"{tenant_a.slug}\x00", "email": "a", "password": "b"}
+    )
+    assert r.status_code == 422 and "body.tenant" in r.text
+    r = client.post("/signin", data={"tenant": tenant_a.slug, "email": "a", "password": "b"})
+    assert r.status_code == 401
