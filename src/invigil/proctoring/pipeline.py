@@ -148,7 +148,7 @@ def parse(body: str) -> Parsed:
         raise Invalid(f"details must be an object of at most {MAX_DETAILS} bytes of JSON")
     found = json_problem(details, ("details",))  # e.g. "\\u0000": no jsonb takes it
     if found is not None:
-        raise Invalid(f"{'.'.join(map(str, found[0]))} {found[1]}")
+        raise Invalid(f"details {found[1]} (at {'.'.join(map(str, found[0]))})")
     if len(json.dumps(details, ensure_ascii=False).encode()) > MAX_DETAILS:
         raise Invalid(f"details must be an object of at most {MAX_DETAILS} bytes of JSON")
     return Parsed(kind, phase, at, ends, details)
