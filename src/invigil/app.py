@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, Response
@@ -59,6 +59,7 @@ from invigil.proctoring import api as proctoring_api
 from invigil.proctoring import review_api as proctoring_review_api
 from invigil.proctoring import review_pages as proctoring_review_pages
 from invigil.security.access import Public
+from invigil.security.inputs import checked_request
 from invigil.settings import Settings, get_settings
 from invigil.web import pages
 from invigil.web.headers import SecurityHeaders
@@ -277,6 +278,9 @@ def create_app(
         docs_url=None,  # served below, with a policy that lets its own script run
         redoc_url=None,
         lifespan=lifespan,
+        # Before authentication and any lookup: no parameter, form field or
+        # JSON body holds what the database cannot store (a 422 naming it).
+        dependencies=[Depends(checked_request)],
     )
     app.state.settings = settings
     app.state.db = db

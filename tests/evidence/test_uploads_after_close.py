@@ -158,6 +158,7 @@ def test_after_the_deadline_job_closes_it_queued_evidence_still_lands(
     with db.unit_of_work(taker.tenant_id) as uow:
         attempt = uow.get(Attempt, uuid.UUID(taker.attempt_id))
         attempt.deadline = datetime.now(UTC) - timedelta(seconds=GRACE + 5)
+        attempt.started_at = attempt.deadline - timedelta(minutes=30)  # a 30-minute exam
     taken = datetime.now(UTC) - timedelta(seconds=GRACE + 10)  # before the deadline
     assert attempts.close_due(db) == 1
     at = closed_at(db, taker, "deadline")

@@ -184,6 +184,7 @@ def test_each_step_takes_the_actions_a_full_read_would(
     with db.unit_of_work(tenant.id) as uow:
         attempt = uow.get(Attempt, attempt_id)
         attempt.policy = policy.model_dump(mode="json")
+        attempt.started_at = T0  # the clock these steps run on (events must lie after it)
         attempt.last_seen_at = now
         for gap, (what, *args) in plan:
             now += timedelta(seconds=gap)
@@ -227,6 +228,7 @@ def test_a_batch_reads_only_the_kinds_it_touched_back_to_their_window(
     with db.unit_of_work(tenant.id) as uow:
         attempt = uow.get(Attempt, attempt_id)
         attempt.policy = policy.model_dump(mode="json")
+        attempt.started_at = T0  # the clock these steps run on (events must lie after it)
         old = [("start", "tab.hidden", 0), ("end", 0, True, 1), ("instant", "clipboard.copy", 2)]
         pipeline.ingest(uow, attempt, browser.messages(old, T0), T0)
         later = T0 + timedelta(minutes=15)
@@ -267,6 +269,7 @@ def test_an_end_of_another_kind_leaves_the_episode_open_for_later_decisions(
     with db.unit_of_work(tenant.id) as uow:
         attempt = uow.get(Attempt, attempt_id)
         attempt.policy = policy.model_dump(mode="json")
+        attempt.started_at = T0  # the clock these steps run on (events must lie after it)
         for second, spec in enumerate(
             [("start", "face.none", 0), ("end", 0, True, 0), ("end", 0, False, 0)], start=1
         ):

@@ -508,8 +508,13 @@ def recording(who: Candidate) -> str:
     return str(done.json()["id"])
 
 
+# Segments are dated in their attempt's window: from when the test first registers one.
+_BASES: dict[uuid.UUID, datetime] = {}
+
+
 def segment(who: Candidate, index: int, object_id: str, start: float = 0) -> httpx.Response:
-    t0 = datetime(2026, 11, 29, 10, 0, tzinfo=UTC) + timedelta(seconds=start)
+    base = _BASES.setdefault(who.attempt_id, datetime.now(UTC).replace(microsecond=0))
+    t0 = base + timedelta(seconds=start)
     r: httpx.Response = who.client.post(
         f"{who.api}/recording/segments",
         json={
@@ -530,9 +535,10 @@ def test_a_segment_is_registered_once_and_only_with_its_own_recording(
     assert r.status_code == 201, r.text
     body = r.json()
     assert (body["segment_index"], body["object_id"]) == (0, first)
+    base = _BASES[standard.attempt_id]
     assert (body["started_at"], body["ended_at"]) == (
-        "2026-11-29T10:00:00Z",
-        "2026-11-29T10:00:05Z",
+        base.isoformat().replace("+00:00", "Z"),
+        (base + timedelta(seconds=5)).isoformat().replace("+00:00", "Z"),
     )
     again = segment(recorded, 0, first, start=1)  # a re-sent registration
     assert again.status_code == 200 and again.json() == body

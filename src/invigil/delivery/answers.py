@@ -16,6 +16,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from invigil.security.inputs import json_problem
+
 MAX_SHORT_TEXT = 1000
 MAX_ESSAY = 60_000
 MAX_NUMERIC_TEXT = 50
@@ -70,24 +72,14 @@ def check(slot: Mapping[str, Any], response: Any) -> str | None:
             return f"each match is a right-hand position from 0 to {n - 1}, or null"
     else:
         return f"unknown question type {kind}"
-    if isinstance(response, str) and not _is_text(response):
-        return "the answer must be valid Unicode text (no lone surrogates)"
+    if (found := json_problem(response)) is not None:  # a NUL, an escaped lone surrogate
+        return f"the answer {found[1]}"
     # The size stored: UTF-8, not the ASCII escapes json.dumps writes by
     # default (six bytes a letter outside ASCII, which refused a full-length
     # essay in most scripts).
     if len(json.dumps(response, ensure_ascii=False).encode()) > MAX_RESPONSE_BYTES:
         return "the answer is too large"
     return None
-
-
-def _is_text(value: str) -> bool:
-    """Whether ``value`` is text PostgreSQL can store: JSON may escape a lone
-    surrogate ("\\ud800"), which reads back as no Unicode text at all."""
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def to_stored(slot: Mapping[str, Any], response: Any) -> Any:

@@ -157,7 +157,10 @@ _HEARD = text(
 # bindings and the wanted seqs are (n, value) pairs): each chain's head moves
 # to its batch's top passing message when it is above the stored one
 # (pipeline.Screened.top); returned: what the pipeline and the policy need,
-# with the stored hashes of the seqs the batch names (Screened.wanted).
+# with the stored hashes of the seqs the batch names (Screened.wanted). A
+# batch dated outside its attempt's window (pipeline.outside_window, asked of
+# its earliest and latest passing message) is no plain case: the general path
+# rejects those messages one by one, the head moving only over stored ones.
 _HEARD_EVENTS = text(
     f"""
     UPDATE attempts AS a SET
@@ -166,7 +169,8 @@ _HEARD_EVENTS = text(
         events_head = CASE WHEN v.etop > a.events_last_seq THEN v.ehead
                            ELSE a.events_head END
     FROM unnest(CAST(:ns AS integer[]), CAST(:links AS bytea[]), CAST(:etops AS bigint[]),
-                CAST(:eheads AS text[])) AS v (n, link, etop, ehead)
+                CAST(:eheads AS text[]), CAST(:efirsts AS timestamptz[]),
+                CAST(:elasts AS timestamptz[])) AS v (n, link, etop, ehead, efirst, elast)
     CROSS JOIN LATERAL (SELECT l.tenant_id, l.invitation_id, l.ended_at FROM guest_links AS l
                         WHERE l.token_hash = v.link LIMIT 1) AS l
     JOIN invitations AS i ON i.tenant_id = l.tenant_id AND i.id = l.invitation_id
@@ -174,6 +178,11 @@ _HEARD_EVENTS = text(
                                                        CAST(:bh AS bytea[])) AS b (n, hash)
                              WHERE b.n = v.n)
       AND {_LIVE}
+      AND (v.efirst IS NULL
+           OR (v.efirst >= a.started_at - CAST(:tolerance AS interval)
+               AND v.elast <= LEAST(CAST(:now AS timestamptz),
+                                    a.deadline + make_interval(secs => a.grace_seconds))
+                              + CAST(:tolerance AS interval)))
     RETURNING a.id, a.invitation_id, a.binding_hash, a.candidate_id, a.deadline,
         a.grace_seconds, a.last_seq, a.events_last_seq, v.n, a.events_head, a.integrity,
         a.exam_id, a.exam_version, CAST(a.policy AS text),
@@ -183,7 +192,8 @@ _HEARD_EVENTS = text(
                              AND e.seq = w.seq) AS hash
             FROM unnest(CAST(:wn AS integer[]), CAST(:ws AS bigint[])) AS w (n, seq)
             WHERE w.n = v.n) AS k
-         WHERE k.hash IS NOT NULL)"""
+         WHERE k.hash IS NOT NULL),
+        a.started_at"""
 )
 
 
@@ -255,8 +265,8 @@ def heard_events(
     batch and read the stored hashes the batch needs. For each ask, what
     the pipeline needs (instead of the paper) and the candidate acting; None
     where it is not the plain case (its attempt unchanged)."""
-    params: dict[str, list[Any]] = {k: [] for k in ("ns", "links", "etops", "eheads", "bn", "bh",
-                                                     "wn", "ws")}  # fmt: skip
+    params: dict[str, list[Any]] = {k: [] for k in ("ns", "links", "etops", "eheads", "efirsts",
+                                                     "elasts", "bn", "bh", "wn", "ws")}  # fmt: skip
     bindings = []
     for n, ask in enumerate(asks):
         mine = _bindings(ask.request)
@@ -268,6 +278,9 @@ def heard_events(
         params["links"].append(_link_hash(ask.request, ask.token))
         params["etops"].append(top.seq if top else 0)
         params["eheads"].append(top.hash if top else None)
+        first, last = ask.batch.span
+        params["efirsts"].append(first)
+        params["elasts"].append(last)
         params["bn"] += [n] * len(mine)
         params["bh"] += list(mine.values())
         params["wn"] += [n] * len(ask.batch.wanted)
@@ -275,7 +288,8 @@ def heard_events(
     out: list[tuple[pipeline.Running, Actor] | None] = [None] * len(asks)
     if not params["ns"]:
         return out
-    for row in uow.session.execute(_HEARD_EVENTS, params | {"now": now}):
+    window = {"now": now, "tolerance": pipeline.CLOCK_TOLERANCE}
+    for row in uow.session.execute(_HEARD_EVENTS, params | window):
         n = row[8]
         actor = _bound(asks[n].request, bindings[n], row)
         running = pipeline.Running(
@@ -291,6 +305,8 @@ def heard_events(
             policy=row[13],
             known={int(seq): hashed for seq, hashed in (row[14] or {}).items()},
             last_seen_at=now,
+            started_at=row[15],
+            grace_seconds=row[5],
         )
         out[n] = (running, actor)
     return out

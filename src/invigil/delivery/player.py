@@ -159,7 +159,7 @@ class ItemsIn(BaseModel):
 class EventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    seq: int = Field(ge=1, le=2**62)
+    seq: int = Field(ge=1, le=pipeline.MAX_SEQ)
     body: str = Field(max_length=pipeline.MAX_BODY)
     prev: str = Field(max_length=64)
     hash: str = Field(max_length=64)

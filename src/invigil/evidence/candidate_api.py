@@ -269,7 +269,7 @@ def upload_evidence(
     require_consented(t.uow, t.attempt, k.name)
     _check_open(t.attempt, k.name, _captured(k.name, meta))
     if k.name == "snapshot":
-        capture.check_meta(meta)  # before a byte is stored
+        capture.check_meta(meta, t.attempt)  # before a byte is stored
         if (known := capture.stored_snapshot(t.uow, t.attempt, ref)) is not None:
             return _again(t, known)
     _refuse_declared_length(

@@ -26,7 +26,6 @@ from invigil.proctoring import pipeline, recheck
 from invigil.proctoring.models import RecordingSegment, Snapshot
 
 REASONS = ("periodic", "event", "start")
-MAX_CLOCK_AHEAD = timedelta(minutes=2)  # the browser's clock is server-corrected
 MAX_FACES = 50
 
 
@@ -39,18 +38,20 @@ class SnapshotMeta:
     ref: uuid.UUID | None = None  # the browser's own id for it: stored once
 
 
-def check_meta(meta: SnapshotMeta, now: datetime | None = None) -> None:
-    """Refuse bad metadata before any byte is stored."""
+def check_meta(meta: SnapshotMeta, attempt: Attempt, now: datetime | None = None) -> None:
+    """Refuse bad metadata before any byte is stored: ``taken_at`` lies in
+    the attempt's window, as an event's time does (see
+    :func:`invigil.proctoring.pipeline.outside_window`)."""
     now = now or datetime.now(UTC)
     if meta.reason not in REASONS:
         raise Invalid("reason must be periodic, event or start")
     if meta.taken_at is not None:
         if meta.taken_at.tzinfo is None:
             raise Invalid("taken_at must carry a time zone (e.g. Z)")
-        if meta.taken_at > now + MAX_CLOCK_AHEAD:
-            raise Invalid("taken_at is in the future: send the time the snapshot was taken")
-    if meta.event_seq is not None and meta.event_seq < 1:
-        raise Invalid("event_seq is the seq of a face event (1 or more)")
+        if (late := pipeline.outside_window(meta.taken_at, attempt, now)) is not None:
+            raise Invalid(f"taken_at {late}")
+    if meta.event_seq is not None and not 1 <= meta.event_seq <= pipeline.MAX_SEQ:
+        raise Invalid(f"event_seq is the seq of a face event (1 to {pipeline.MAX_SEQ})")
     if meta.faces is not None and not 0 <= meta.faces <= MAX_FACES:
         raise Invalid(f"faces is a count from 0 to {MAX_FACES}")
 
@@ -68,7 +69,7 @@ def record_snapshot(
     client's face events are the claim, so it waits until they can have
     arrived (at most ``recheck.settle_seconds``)."""
     now = now or datetime.now(UTC)
-    check_meta(meta, now)
+    check_meta(meta, attempt, now)
     snapshot = Snapshot(
         id=uuid.uuid4(),
         tenant_id=uow.tenant,
@@ -136,6 +137,10 @@ def register_segment(
         raise Invalid("started_at and ended_at must carry a time zone (e.g. Z)")
     if ended_at < started_at:
         raise Invalid("ended_at is before started_at")
+    now = datetime.now(UTC)
+    for name, at in (("started_at", started_at), ("ended_at", ended_at)):
+        if (late := pipeline.outside_window(at, attempt, now)) is not None:
+            raise Invalid(f"{name} {late}")
     inserted = uow.session.execute(
         insert(RecordingSegment)
         .values(

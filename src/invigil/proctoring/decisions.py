@@ -56,6 +56,8 @@ class Running:
     status: str = "in_progress"
     silent_seq: int | None = None
     known: Mapping[int, str] | None = None  # stored hashes of the seqs a batch needs
+    started_at: datetime | None = None
+    grace_seconds: int = 0
     _kept: tuple[Any, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:

@@ -47,10 +47,15 @@ from invigil.proctoring.decisions import evaluate as evaluate
 from invigil.proctoring.decisions import needed_episodes as needed_episodes
 from invigil.proctoring.decisions import policy_of as policy_of
 from invigil.proctoring.models import ProctoringEvent
+from invigil.security.inputs import json_problem, text_problem
 
 log = get_logger(__name__)
 
 MAX_BATCH = 200
+MAX_SEQ = 2**62  # seq and ends: bigint columns, with room for the server's negative seqs
+# How far the browser's (server-corrected) clock may be off: an event or a
+# snapshot is dated within the attempt's window widened by this much.
+CLOCK_TOLERANCE = timedelta(minutes=2)
 MAX_BODY = 8 * 1024
 MAX_DETAILS = 4 * 1024
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -136,18 +141,17 @@ def parse(body: str) -> Parsed:
         raise Invalid("at must carry a time zone (e.g. Z)")
     ends = data.get("ends")
     if phase == "end":
-        if type(ends) is not int or ends < 1:
-            raise Invalid("an end message names the seq of its start in ends")
+        if type(ends) is not int or not 1 <= ends <= MAX_SEQ:
+            raise Invalid(f"an end message names the seq of its start in ends (1 to {MAX_SEQ})")
     elif ends is not None:
         raise Invalid("only an end message has ends")
     details = data.get("details") or {}
     if not isinstance(details, dict):
         raise Invalid(f"details must be an object of at most {MAX_DETAILS} bytes of JSON")
-    try:  # an escaped lone surrogate ("\\ud800") reads back as no text PostgreSQL takes
-        size = len(json.dumps(details, ensure_ascii=False).encode())
-    except UnicodeEncodeError:
-        raise Invalid("details must be valid Unicode text (no lone surrogates)") from None
-    if size > MAX_DETAILS:
+    found = json_problem(details, ("details",))  # e.g. "\\u0000": no jsonb takes it
+    if found is not None:
+        raise Invalid(f"details {found[1]} (at {'.'.join(map(str, found[0]))})")
+    if len(json.dumps(details, ensure_ascii=False).encode()) > MAX_DETAILS:
         raise Invalid(f"details must be an object of at most {MAX_DETAILS} bytes of JSON")
     return Parsed(kind, phase, at, ends, details)
 
@@ -157,11 +161,34 @@ def _check(message: Message) -> str | None:
         return "seq starts at 1"
     if len(message.body) > MAX_BODY:
         return f"a message body has at most {MAX_BODY} characters"
+    if (problem := text_problem(message.body)) is not None:
+        return f"the body {problem}"
     if not HEX64.match(message.prev) or not HEX64.match(message.hash):
         return "prev and hash are 64 lowercase hex digits"
     if chain_hash(message.prev, message.body) != message.hash:
         return "hash is not sha256(prev + body)"
     return None
+
+
+def outside_window(at: datetime, attempt: Attempt | Running, now: datetime) -> str | None:
+    """Why ``at`` cannot be a moment of the attempt, or None: it must lie
+    from the clock's start (before it: the attempt's creation) to now, or
+    to the deadline plus grace if that came first, each widened by
+    :data:`CLOCK_TOLERANCE`. The events hot path admits only batches that
+    pass (``candidate.heard_events`` asks the same in SQL)."""
+    start = attempt.started_at or getattr(attempt, "created_at", None)
+    if start is not None and at < start - CLOCK_TOLERANCE:
+        return f"is before the exam started ({_iso(start)}): send when it happened"
+    latest = now
+    if attempt.deadline is not None:
+        latest = min(now, attempt.deadline + timedelta(seconds=attempt.grace_seconds))
+    if at > latest + CLOCK_TOLERANCE:
+        return f"is after {_iso(latest)} (the exam's time or now): send when it happened"
+    return None
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def require_open(attempt: Attempt | Running) -> None:
@@ -211,6 +238,12 @@ class Screened:
         """The seqs whose stored hashes decide the outcome: each passing
         message's own (a duplicate or a conflict) and the one before it (linked)."""
         return sorted(set(self.events) | {s - 1 for s in self.events if s > 1})
+
+    @property
+    def span(self) -> tuple[datetime | None, datetime | None]:
+        """The earliest and latest time of the passing messages."""
+        times = [e.at for e in self.events.values()]
+        return (min(times), max(times)) if times else (None, None)
 
     @property
     def top(self) -> Message | None:
@@ -288,7 +321,7 @@ def ingest_many(
         require_open(b.attempt)
         uow.actor = b.actor  # a conflict's entry is its sender's
         try:
-            mine, t.results = _sort(uow, b)
+            mine, t.results = _sort(uow, b, now)
         finally:
             uow.actor = actor
         rows += mine
@@ -315,9 +348,10 @@ def ingest_many(
     return taken
 
 
-def _sort(uow: UnitOfWork, b: Batch) -> tuple[list[dict[str, Any]], list[Outcome]]:
+def _sort(uow: UnitOfWork, b: Batch, now: datetime) -> tuple[list[dict[str, Any]], list[Outcome]]:
     """The rows to store for a batch (in seq order) and each message's
-    outcome; a conflict is audited here."""
+    outcome; a conflict is audited here. A new message dated outside the
+    attempt's window is rejected with the reason (:func:`outside_window`)."""
     attempt, batch = b.attempt, b.screened
     known: dict[int, str | None] = dict(b.known)
     first = genesis(attempt.id)
@@ -338,6 +372,9 @@ def _sort(uow: UnitOfWork, b: Batch) -> tuple[list[dict[str, Any]], list[Outcome
                     ("attempt", attempt.id),
                     {"seq": m.seq, "stored": known[m.seq], "received": m.hash},
                 )
+            continue
+        if (late := outside_window(parsed.at, attempt, now)) is not None:
+            outcome[m.seq] = Outcome(m.seq, "rejected", f"at {late}")
             continue
         expected_prev = first if m.seq == 1 else known.get(m.seq - 1)
         rows.append(

@@ -3,7 +3,9 @@
 Lists inside a cell are separated by ``|`` (choices, accepted answers,
 items, pairs, rubric criteria) or ``;`` (tags, right choices, rubric
 levels); ``\\`` escapes a separator (``\\|``, ``\\;``, ``\\=``, ``\\:``,
-``\\\\``). The columns are documented in docs/content-formats.md.
+``\\\\``). A cell a spreadsheet would run as a formula is written with a
+leading quote, which reading removes (:mod:`invigil.security.safe_csv`).
+The columns are documented in docs/content-formats.md.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pydantic import ValidationError
 from invigil.content import bodies as b
 from invigil.content.formats import MAX_QUESTIONS, Parsed, number
 from invigil.content.schemas import QuestionIn, describe
+from invigil.security import safe_csv
 
 COLUMNS = (
     "type", "category", "tags", "difficulty", "points", "prompt", "explanation", "choices",
@@ -202,7 +205,7 @@ def parse(text: str) -> Parsed:
         if None in raw:
             out.problems.append((where, "this row has more cells than the header"))
             continue
-        row = {c: (raw.get(c) or "") for c in COLUMNS}
+        row = {c: safe_csv.restore(raw.get(c) or "") for c in COLUMNS}
         if not any(v.strip() for v in row.values()):
             continue
         try:
@@ -257,9 +260,6 @@ def _row(q: QuestionIn) -> dict[str, str]:
 
 
 def dump(questions: list[QuestionIn]) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\r\n")
-    writer.writeheader()
-    for q in questions:
-        writer.writerow(_row(q))
-    return buf.getvalue()
+    """Cells that a spreadsheet would take for a formula carry a leading
+    quote (:mod:`invigil.security.safe_csv`); :func:`parse` removes it."""
+    return safe_csv.dump(COLUMNS, (_row(q) for q in questions))
