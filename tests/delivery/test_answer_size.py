@@ -11,4 +11,3 @@ ESSAY = {"type": "essay"}
 def test_a_full_length_essay_outside_ascii_is_accepted() -> None:
     for letter in ("é", "ж", "漢", "😀"):
         assert answers.check(ESSAY, letter * answers.MAX_ESSAY) is None, letter
-
