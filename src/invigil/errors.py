@@ -62,6 +62,26 @@ class Forbidden(DomainError):
     slug = "forbidden"
 
 
+class Refused(Forbidden):
+    """A refusal that belongs on the record: someone tried to grant or manage
+    beyond what they hold. The change it stops rolls back with its
+    transaction; the entry point that owns that transaction keeps ``subject``
+    and ``payload`` as an ``access.denied`` audit entry in a unit of work
+    that commits (see ``invigil.audit.record_refusal``)."""
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        subject: tuple[str, str],
+        payload: dict[str, Any],
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail, **extensions)
+        self.subject = subject
+        self.payload = payload
+
+
 class NotFound(DomainError):
     """Also the answer for another tenant's id: the body never says which."""
 

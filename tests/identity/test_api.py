@@ -9,6 +9,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from invigil.audit.models import AuditEvent
+from invigil.identity import service
+from invigil.security.permissions import Permission
 from invigil.settings import Settings
 from invigil.tenants.models import Tenant
 from tests.conftest import PASSWORD, BoundDatabase, bearer, make_user, sign_in
@@ -184,6 +186,15 @@ def test_the_last_admin_cannot_lock_the_tenant_out(
     tenant = make_tenant(db, settings)  # committed via the bound db's owner path
     admin = make_user(db, tenant.id, ["tenant_admin"])
     h = bearer(app, db, admin)
+    r = client.post(f"/api/v1/users/{admin.id}/deactivate", headers=h)
+    assert r.status_code == 403 and "your own account" in r.json()["detail"]
+    # Someone holding every permission through a custom role is not tenant_admin:
+    # they may manage the admin, but not remove the tenant's last one.
+    with db.unit_of_work(tenant.id) as uow:
+        service.create_role(
+            uow, name="everything", description="", permissions=[p.value for p in Permission]
+        )
+    h = bearer(app, db, make_user(db, tenant.id, ["everything"]))
     r = client.post(f"/api/v1/users/{admin.id}/deactivate", headers=h)
     assert r.status_code == 409 and "last active administrator" in r.json()["detail"]
     r = client.put(f"/api/v1/users/{admin.id}/roles", headers=h, json={"roles": ["grader"]})

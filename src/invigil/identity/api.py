@@ -313,9 +313,8 @@ def reset_mfa(
     request: Request, user_id: uuid.UUID, uow: UnitOfWork = requires(P.USER_MANAGE)
 ) -> UserOut:
     """Remove a user's second factor (a lost phone); audited."""
-    user = service.require_user(uow, user_id)
-    mfa.disable(uow, request.app.state.services.box, user, None, by_admin=True)
-    service.revoke_sessions(uow, user.id, "mfa_reset")
+    service.require_user(uow, user_id)
+    user = service.reset_mfa(uow, request.app.state.services.box, user_id)
     return views.users_out(uow, [user])[0]
 
 

@@ -1,6 +1,8 @@
 """Staff accounts and roles: create, invite, deactivate, reset, grant, revoke.
 
-Every change is audited in the same transaction. Permission changes take
+No one grants more than they hold: each change checks the actor against
+``invigil.identity.grants`` before it is made. Every change is audited in
+the same transaction. Permission changes take
 effect at the user's next token; sessions are revoked where a change must
 bite at once (deactivation, password reset).
 """
@@ -17,9 +19,12 @@ from sqlalchemy.exc import IntegrityError
 from invigil import audit
 from invigil.db.uow import UnitOfWork
 from invigil.errors import Conflict, Invalid, NotFound
+from invigil.identity import grants, mfa
+from invigil.identity.grants import role_permissions
 from invigil.identity.models import AuthSession, Role, User, UserRole, UserToken
 from invigil.security import permissions as perms
 from invigil.security.passwords import check_policy, hash_password
+from invigil.security.secretbox import SecretBox
 from invigil.security.tokens import digest, new_secret
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -52,12 +57,6 @@ def ensure_builtin_roles(uow: UnitOfWork) -> None:
     uow.flush()
 
 
-def role_permissions(role: Role) -> frozenset[str]:
-    if role.builtin:
-        return frozenset(p.value for p in perms.BUILTIN_ROLES.get(role.name, frozenset()))
-    return frozenset(role.permissions)
-
-
 def list_roles(uow: UnitOfWork) -> list[Role]:
     return uow.scalars(select(Role).order_by(Role.builtin.desc(), Role.name))
 
@@ -76,6 +75,7 @@ def create_role(uow: UnitOfWork, *, name: str, description: str, permissions: li
             "starting with a letter"
         )
     chosen = sorted(p.value for p in perms.parse(permissions))
+    grants.require_permissions(uow, chosen, role=name, subject=("role", name), widen=False)
     if uow.scalar(select(Role).where(Role.name == name)) is not None:
         raise Conflict(f"a role named {name!r} already exists")
     role = Role(
@@ -99,7 +99,12 @@ def update_role(
         raise Conflict(f"built-in role {role.name!r} cannot be changed; create a custom role")
     before = list(role.permissions)
     if permissions is not None:
-        role.permissions = sorted(p.value for p in perms.parse(permissions))
+        after = sorted(p.value for p in perms.parse(permissions))
+        added = set(after) - set(before)  # narrowing needs role:manage only; widening more
+        grants.require_permissions(
+            uow, added, role=role.name, subject=("role", str(role.id)), widen=True
+        )
+        role.permissions = after
     if description is not None:
         role.description = description.strip()
     uow.flush()
@@ -172,6 +177,7 @@ def _add_user(
     if not roles:
         raise Invalid("a user needs at least one role")
     chosen = [role_by_name(uow, name) for name in dict.fromkeys(roles)]
+    grants.require_roles(uow, chosen, subject=("user", email))
     if find_by_email(uow, email) is not None:
         raise Conflict(f"a user with email {email} already exists in this tenant")
     if password is not None:
@@ -282,6 +288,7 @@ def _other_active_admins(uow: UnitOfWork, user_id: uuid.UUID) -> int:
 
 def deactivate_user(uow: UnitOfWork, user_id: uuid.UUID) -> User:
     user = uow.get(User, user_id)
+    grants.require_manage(uow, user, "user.deactivate")
     if user.status == "deactivated":
         return user
     if "tenant_admin" in {r.name for r in roles_of(uow, user.id)} and not _other_active_admins(
@@ -298,6 +305,7 @@ def deactivate_user(uow: UnitOfWork, user_id: uuid.UUID) -> User:
 
 def reactivate_user(uow: UnitOfWork, user_id: uuid.UUID) -> User:
     user = uow.get(User, user_id)
+    grants.require_manage(uow, user, "user.reactivate")
     if user.status != "deactivated":
         raise Conflict(f"user {user.email} is {user.status}, not deactivated")
     user.status = "active" if user.password_hash else "invited"
@@ -306,8 +314,10 @@ def reactivate_user(uow: UnitOfWork, user_id: uuid.UUID) -> User:
 
 
 def reset_password(uow: UnitOfWork, user_id: uuid.UUID) -> str:
-    """Invalidate the password and every session; return a one-time reset link secret."""
+    """Invalidate the password and every session; return a one-time reset link
+    secret (for an invited user: a new invitation)."""
     user = uow.get(User, user_id)
+    grants.require_manage(uow, user, "user.password_reset")
     if user.status == "deactivated":
         raise Conflict(f"user {user.email} is deactivated; reactivate first")
     user.password_hash = None
@@ -350,10 +360,14 @@ def change_password(uow: UnitOfWork, user_id: uuid.UUID, current: str, new: str)
 def set_roles(uow: UnitOfWork, user_id: uuid.UUID, names: list[str]) -> list[Role]:
     """Replace a user's roles; each grant and revoke is its own audit entry."""
     user = uow.get(User, user_id)
+    grants.require_manage(uow, user, "user.roles_set")
     if not names:
         raise Invalid("a user needs at least one role")
     wanted = {r.name: r for r in (role_by_name(uow, n) for n in names)}
     current = {r.name: r for r in roles_of(uow, user.id)}
+    grants.require_roles(
+        uow, [r for n, r in wanted.items() if n not in current], subject=("user", str(user.id))
+    )
     if (
         "tenant_admin" in current
         and "tenant_admin" not in wanted
@@ -375,6 +389,15 @@ def set_roles(uow: UnitOfWork, user_id: uuid.UUID, names: list[str]) -> list[Rol
         audit.record(uow, "role.granted", user, {"role": name})
     uow.flush()
     return sorted(wanted.values(), key=lambda r: r.name)
+
+
+def reset_mfa(uow: UnitOfWork, box: SecretBox, user_id: uuid.UUID) -> User:
+    """Remove another user's second factor (a lost phone) and end their sessions."""
+    user = uow.get(User, user_id)
+    grants.require_manage(uow, user, "user.mfa_reset")
+    mfa.disable(uow, box, user, None, by_admin=True)
+    revoke_sessions(uow, user.id, "mfa_reset")
+    return user
 
 
 def require_user(uow: UnitOfWork, user_id: uuid.UUID) -> User:

@@ -8,9 +8,9 @@ from collections import defaultdict
 from sqlalchemy import func, select
 
 from invigil.db.uow import UnitOfWork
+from invigil.identity.grants import role_permissions
 from invigil.identity.models import Role, User, UserRole
 from invigil.identity.schemas import RoleOut, UserOut
-from invigil.identity.service import role_permissions
 
 
 def role_names_by_user(uow: UnitOfWork, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:

@@ -16,8 +16,9 @@ from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
+from invigil import audit
 from invigil.db.uow import Actor, UnitOfWork
-from invigil.errors import Forbidden, Unauthorized
+from invigil.errors import Forbidden, Refused, Unauthorized
 from invigil.identity.auth import active_session
 from invigil.security.permissions import Permission
 
@@ -59,29 +60,47 @@ def requires(permission: Permission) -> Any:
     never a false success."""
 
     def dependency(request: Request) -> Iterator[UnitOfWork]:
-        services = request.app.state.services
+        services, db = request.app.state.services, request.app.state.db
         claims = services.tokens.verify(bearer_token(request))
+        actor = Actor("user", str(claims.user_id))
         if permission.value not in claims.permissions:
             if claims.mfa_enroll_only:
                 raise Forbidden(
                     "your tenant requires a second factor for administrators: set "
                     "it up (POST /api/v1/me/totp), then sign in again"
                 )
-            raise Forbidden(f"your role does not allow this (it needs {permission.value})")
-        actor = Actor("user", str(claims.user_id))
-        with request.app.state.db.unit_of_work(claims.tenant_id, actor) as uow:
-            if not active_session(uow, claims.session_id, claims.user_id):
-                raise Unauthorized(
-                    "this session has ended (signed out, revoked or the account "
-                    "was deactivated); sign in again"
-                )
-            uow.claims = claims
-            request.state.claims = claims
-            yield uow
+            refused = route_refusal(request, permission, "your role does not allow this")
+            audit.keep_refusal(db, claims.tenant_id, actor, refused)
+            raise refused
+        try:
+            with db.unit_of_work(claims.tenant_id, actor) as uow:
+                if not active_session(uow, claims.session_id, claims.user_id):
+                    raise Unauthorized(
+                        "this session has ended (signed out, revoked or the account "
+                        "was deactivated); sign in again"
+                    )
+                uow.claims = claims
+                request.state.claims = claims
+                yield uow
+        except Refused as refused:  # the request rolled back; its refusal is kept
+            audit.keep_refusal(db, claims.tenant_id, actor, refused)
+            raise
 
     dependency.__permission__ = permission.value  # type: ignore[attr-defined]
     dependency.__name__ = f"requires_{permission.name.lower()}"
     return Depends(dependency, scope="function")
+
+
+def route_refusal(request: Request, permission: Permission, detail: str) -> Refused:
+    """A caller whose roles lack the route's permission: 403, on the record."""
+    route = getattr(request.scope.get("route"), "path", "")
+    path = "".join(c for c in request.url.path[:300] if c.isprintable())
+    return Refused(
+        f"{detail} (it needs {permission.value})",
+        subject=("route", f"{request.method} {route or path}"),
+        payload={"attempted": "route", "missing": [permission.value], "path": path},
+        missing=[permission.value],
+    )
 
 
 def iter_routes(

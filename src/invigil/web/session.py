@@ -21,11 +21,13 @@ from urllib.parse import quote
 
 from fastapi import Depends, Request, Response
 
+from invigil import audit
 from invigil.db.uow import Actor, UnitOfWork
-from invigil.errors import DomainError, Forbidden
+from invigil.errors import DomainError, Forbidden, Refused
 from invigil.identity import auth
 from invigil.identity.models import AuthSession, User
 from invigil.identity.service import permissions_of, roles_of
+from invigil.security.access import route_refusal
 from invigil.security.permissions import Permission
 from invigil.security.tokens import split_secret
 
@@ -113,32 +115,38 @@ def requires_page(permission: Permission) -> Any:
         if tenant_id is None:
             raise SignInRequired(request.url.path)
         db, settings = request.app.state.db, request.app.state.settings
-        with db.unit_of_work(tenant_id, Actor("anonymous", "web")) as uow:
-            found = auth.web_session(uow, settings, secret)
-            if found is None:
-                raise SignInRequired(request.url.path)
-            session, user = found
-            uow.actor = Actor("user", str(user.id))
-            roles = roles_of(uow, user.id)
-            granted = permissions_of(roles)
-            if session.mfa_enroll_only:
-                granted = frozenset({Permission.ACCOUNT_SELF.value})
-            from invigil.tenants.models import Tenant
+        actor: Actor | None = None
+        try:
+            with db.unit_of_work(tenant_id, Actor("anonymous", "web")) as uow:
+                found = auth.web_session(uow, settings, secret)
+                if found is None:
+                    raise SignInRequired(request.url.path)
+                session, user = found
+                uow.actor = actor = Actor("user", str(user.id))
+                roles = roles_of(uow, user.id)
+                granted = permissions_of(roles)
+                if session.mfa_enroll_only:
+                    granted = frozenset({Permission.ACCOUNT_SELF.value})
+                from invigil.tenants.models import Tenant
 
-            ctx = PageContext(
-                uow,
-                user,
-                session,
-                granted,
-                [r.name for r in roles],
-                uow.get(Tenant, tenant_id).slug,
-                user.email,
-                csrf_token(session),
-            )
-            request.state.page = ctx
-            if permission.value not in granted:
-                raise Forbidden(f"your role does not allow this page (it needs {permission.value})")
-            yield ctx
+                ctx = PageContext(
+                    uow,
+                    user,
+                    session,
+                    granted,
+                    [r.name for r in roles],
+                    uow.get(Tenant, tenant_id).slug,
+                    user.email,
+                    csrf_token(session),
+                )
+                request.state.page = ctx
+                if permission.value not in granted:
+                    raise route_refusal(request, permission, "your role does not allow this page")
+                yield ctx
+        except Refused as refused:  # the request rolled back; its refusal is kept
+            if actor is not None:
+                audit.keep_refusal(db, tenant_id, actor, refused)
+            raise
 
     dependency.__permission__ = permission.value  # type: ignore[attr-defined]
     return Depends(dependency, scope="function")

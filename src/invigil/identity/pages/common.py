@@ -12,8 +12,9 @@ from typing import Annotated, Any
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from invigil import audit
 from invigil.db.uow import UnitOfWork
-from invigil.errors import NotFound
+from invigil.errors import NotFound, Refused
 from invigil.security.permissions import Permission
 from invigil.web.pages import render, templates
 from invigil.web.session import PageContext
@@ -120,9 +121,15 @@ def _redirect(path: str, notice: str | None = None) -> RedirectResponse:
 
 @contextmanager
 def _change(uow: UnitOfWork) -> Iterator[None]:
-    """One change in a savepoint: a refused change rolls back alone."""
-    with uow.session.begin_nested():
-        yield
+    """One change in a savepoint: a refused change rolls back alone. A
+    refusal to grant or manage is kept in the request's transaction, which
+    commits; should it escape the page, ``requires_page`` keeps it instead."""
+    try:
+        with uow.session.begin_nested():
+            yield
+    except Refused as refused:
+        audit.record_refusal(uow, refused)
+        raise
 
 
 def _link(request: Request, secret: str) -> str:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
-from invigil.errors import Conflict, Invalid
+from invigil.errors import Conflict, Invalid, Refused
 from invigil.identity import service, views
 from invigil.identity.models import Role, User, UserRole
 from invigil.identity.pages.common import (
@@ -71,7 +71,7 @@ def role_create(
             role = service.create_role(
                 ctx.uow, name=name.strip(), description=description, permissions=chosen
             )
-    except (Invalid, Conflict) as exc:
+    except (Invalid, Conflict, Refused) as exc:
         return _roles_page(request, ctx, status=exc.status, error=exc.detail, form=form)
     return _redirect(f"/admin/roles/{role.id}", "role-created")
 
@@ -125,7 +125,7 @@ def role_update(
             raise Invalid("a description may have at most 500 characters")
         with _change(ctx.uow):
             service.update_role(ctx.uow, rid, description=description, permissions=chosen)
-    except (Invalid, Conflict) as exc:
+    except (Invalid, Conflict, Refused) as exc:
         return _role_page(
             request,
             ctx,
@@ -149,6 +149,6 @@ def role_delete(
     try:
         with _change(ctx.uow):
             service.delete_role(ctx.uow, rid)
-    except (Invalid, Conflict) as exc:
+    except (Invalid, Conflict, Refused) as exc:
         return _role_page(request, ctx, rid, status=exc.status, error=exc.detail)
     return _redirect("/admin/roles", "role-deleted")

@@ -10,8 +10,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from invigil.db.uow import UnitOfWork
-from invigil.errors import Conflict, Invalid
-from invigil.identity import mfa, service, views
+from invigil.errors import Conflict, Invalid, Refused
+from invigil.identity import grants, service, views
+from invigil.identity.models import User
 from invigil.identity.pages.common import (
     FormList,
     FormStr,
@@ -70,7 +71,7 @@ def invite(
             user, secret = service.invite_user(
                 ctx.uow, email=email, roles=chosen, display_name=display_name
             )
-    except (Invalid, Conflict) as exc:
+    except (Invalid, Conflict, Refused) as exc:
         return _users_page(request, ctx, status=exc.status, error=exc.detail, form=form)
     return _users_page(
         request,
@@ -78,6 +79,14 @@ def invite(
         status=201,
         invited={"email": user.email, "id": user.id, "link": _link(request, secret)},
     )
+
+
+def _not_yours(ctx: PageContext, user: User) -> str | None:
+    """Why the viewer may not manage ``user`` (None: they may), said up front."""
+    if not ctx.can(P.USER_MANAGE):
+        return None
+    refusal = grants.refusal_to_manage(ctx.uow, user, "user.manage")
+    return refusal.detail if refusal is not None else None
 
 
 def _user_page(
@@ -94,6 +103,7 @@ def _user_page(
         user=shown,
         has_totp=user.totp_secret is not None,
         is_self=user.id == ctx.user.id,
+        not_yours=_not_yours(ctx, user),
         roles=service.list_roles(ctx.uow),
         **values,
     )
@@ -119,7 +129,7 @@ def user_roles(
     try:
         with _change(ctx.uow):
             service.set_roles(ctx.uow, uid, roles or [])
-    except (Invalid, Conflict) as exc:
+    except (Invalid, Conflict, Refused) as exc:
         return _user_page(
             request, ctx, uid, status=exc.status, error=exc.detail, chosen=roles or []
         )
@@ -140,7 +150,7 @@ def _user_action(
     try:
         with _change(ctx.uow):
             act(ctx.uow, uid)
-    except (Invalid, Conflict) as exc:
+    except (Invalid, Conflict, Refused) as exc:
         return _user_page(request, ctx, uid, status=exc.status, error=exc.detail)
     return _redirect(f"/admin/users/{uid}", notice)
 
@@ -177,7 +187,7 @@ def user_reset_password(
     try:
         with _change(ctx.uow):
             secret = service.reset_password(ctx.uow, uid)
-    except (Invalid, Conflict) as exc:
+    except (Invalid, Conflict, Refused) as exc:
         return _user_page(request, ctx, uid, status=exc.status, error=exc.detail)
     return _user_page(request, ctx, uid, link=_link(request, secret))
 
@@ -190,11 +200,10 @@ def user_reset_mfa(
     ctx: PageContext = requires_page(P.USER_MANAGE),
 ) -> Response:
     check_csrf(ctx, csrf)
-    user = service.require_user(ctx.uow, _parse_id(user_id, "user"))
+    uid = service.require_user(ctx.uow, _parse_id(user_id, "user")).id
     try:
         with _change(ctx.uow):
-            mfa.disable(ctx.uow, request.app.state.services.box, user, None, by_admin=True)
-            service.revoke_sessions(ctx.uow, user.id, "mfa_reset")
-    except (Invalid, Conflict) as exc:
-        return _user_page(request, ctx, user.id, status=exc.status, error=exc.detail)
-    return _redirect(f"/admin/users/{user.id}", "mfa-reset")
+            service.reset_mfa(ctx.uow, request.app.state.services.box, uid)
+    except (Invalid, Conflict, Refused) as exc:
+        return _user_page(request, ctx, uid, status=exc.status, error=exc.detail)
+    return _redirect(f"/admin/users/{uid}", "mfa-reset")
