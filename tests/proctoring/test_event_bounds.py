@@ -144,7 +144,7 @@ def evidence(app: FastAPI, tmp_path: Path) -> Evidence:
 def test_snapshots_are_dated_within_the_attempt(
     app: FastAPI, db: BoundDatabase, settings: Settings, evidence: Evidence
 ) -> None:
-    who = Candidate(app, db, settings)
+    who = Candidate(app, db, settings, proctoring_preset="standard")  # consents to snapshots
     photo = jpeg()
     for when, words in (
         (datetime(1999, 1, 1, tzinfo=UTC), "taken_at is before the exam started"),
