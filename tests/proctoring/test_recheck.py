@@ -535,7 +535,7 @@ def test_a_segment_is_registered_once_and_only_with_its_own_recording(
     assert r.status_code == 201, r.text
     body = r.json()
     assert (body["segment_index"], body["object_id"]) == (0, first)
-    base = _BASES[standard.attempt_id]
+    base = _BASES[recorded.attempt_id]
     assert (body["started_at"], body["ended_at"]) == (
         base.isoformat().replace("+00:00", "Z"),
         (base + timedelta(seconds=5)).isoformat().replace("+00:00", "Z"),
