@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, String, and_, cast, delete, or_, select
 
 from invigil import audit
+from invigil.db import platform
 from invigil.db.uow import UnitOfWork
 from invigil.delivery.models import Attempt
 from invigil.errors import NotFound
@@ -32,7 +33,6 @@ from invigil.evidence.models import EvidenceObject, Upload, UploadChunk
 from invigil.evidence.signed_urls import UrlSigner
 from invigil.evidence.stores import ObjectStore, RegionStores
 from invigil.settings import Settings
-from invigil.tenants.models import Tenant
 
 
 @dataclass
@@ -59,7 +59,7 @@ class Evidence:
 
     def store_of(self, uow: UnitOfWork) -> tuple[str, ObjectStore]:
         """The region and store of the unit of work's tenant: the only way to a store."""
-        region = uow.get(Tenant, uow.tenant).region
+        region = platform.bound_tenant(uow).region
         return region, self.stores.for_region(region)
 
 

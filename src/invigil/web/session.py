@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, Request, Response
 
+from invigil.db import platform
 from invigil.db.uow import Actor, UnitOfWork
 from invigil.errors import DomainError, Forbidden
 from invigil.identity import auth
@@ -123,15 +124,13 @@ def requires_page(permission: Permission) -> Any:
             granted = permissions_of(roles)
             if session.mfa_enroll_only:
                 granted = frozenset({Permission.ACCOUNT_SELF.value})
-            from invigil.tenants.models import Tenant
-
             ctx = PageContext(
                 uow,
                 user,
                 session,
                 granted,
                 [r.name for r in roles],
-                uow.get(Tenant, tenant_id).slug,
+                platform.bound_tenant(uow).slug,
                 user.email,
                 csrf_token(session),
             )
