@@ -11,9 +11,11 @@ import uuid
 from sqlalchemy import Select, String, cast, select
 
 from invigil.db.uow import UnitOfWork
+from invigil.delivery import jobs
 from invigil.delivery.models import Attempt
 from invigil.errors import NotFound
 from invigil.evidence import service as evidence
+from invigil.jobs import queue
 
 
 def attempt_owner(uow: UnitOfWork, attempt_id: str) -> str:
@@ -25,7 +27,7 @@ def attempt_owner(uow: UnitOfWork, attempt_id: str) -> str:
     return str(uow.get(Attempt, key, label="attempt").candidate_id)
 
 
-def attempts_of(candidate_id: str) -> Select[tuple[str]]:
+def attempts_of(candidate_id: str) -> Select[str]:
     """A candidate's attempts (their ids as strings): erased with the candidate."""
     return select(cast(Attempt.id, String)).where(
         cast(Attempt.candidate_id, String) == candidate_id
@@ -36,3 +38,4 @@ def install() -> None:
     evidence.share_key(
         evidence.ATTEMPT, evidence.SharedKey(evidence.CANDIDATE, attempt_owner, attempts_of)
     )
+    queue.register(jobs.add_tasks)

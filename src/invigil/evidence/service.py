@@ -76,7 +76,7 @@ class SharedKey:
 
     owner_type: str
     owner_of: Callable[[UnitOfWork, str], str]
-    owned: Callable[[str], Select[tuple[str]]]
+    owned: Callable[[str], Select[str]]
 
 
 # Registered by the domains at import (delivery: attempt -> candidate), so
