@@ -1,6 +1,6 @@
 """Staff API on attempts: find, inspect, read the result, release a browser.
 
-``GET /api/v1/attempts?invitation_id=...`` is in CONTRACT.md.
+``GET /api/v1/attempts?invitation_id=...`` lists an invitation's attempts.
 """
 
 from __future__ import annotations
