@@ -58,10 +58,10 @@ from invigil.proctoring import capture_api
 from invigil.proctoring import review_api as proctoring_review_api
 from invigil.proctoring import review_pages as proctoring_review_pages
 from invigil.proctoring.capture_api import SINGLE_SHOT
-from invigil.security.access import Public
 from invigil.security.inputs import checked_request
 from invigil.settings import Settings, get_settings
 from invigil.web import pages
+from invigil.web.access import Public
 from invigil.web.headers import SecurityHeaders
 
 log = get_logger(__name__)

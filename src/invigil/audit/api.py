@@ -12,8 +12,8 @@ from invigil.audit import service
 from invigil.db import platform
 from invigil.db.uow import UnitOfWork
 from invigil.pagination import check_limit, encode_cursor
-from invigil.security.access import requires
 from invigil.security.permissions import Permission as P
+from invigil.web.access import requires
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 

@@ -26,9 +26,9 @@ from invigil.errors import PROBLEM_MEDIA_TYPE, DomainError, Forbidden, Unauthori
 from invigil.evidence import service
 from invigil.evidence.keys import open_data_key
 from invigil.security import sessions
-from invigil.security.access import Public, bearer_token, requires
 from invigil.security.permissions import Permission as P
 from invigil.security.tokens import split_secret
+from invigil.web.access import Public, bearer_token, requires
 from invigil.web.session import COOKIE
 
 router = APIRouter()

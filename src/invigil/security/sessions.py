@@ -1,6 +1,6 @@
 """Who is signed in, as the layers below the domains ask it.
 
-``security.access`` (bearer tokens), ``evidence.api`` (a signed link's
+``web.access`` (bearer tokens), ``evidence.api`` (a signed link's
 viewer) and the web session must check a session, but sessions, users and
 roles belong to the identity domain, which sits above them. So identity
 provides the checks here when it is imported (:mod:`invigil.identity.hooks`;
