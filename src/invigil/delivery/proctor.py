@@ -4,8 +4,8 @@ Delivery runs attempts; proctoring, a domain above it, watches them and
 imports delivery. Delivery never imports proctoring: it tells the proctor
 registered here (by :mod:`invigil.proctoring.hooks`, when the proctoring
 package is imported; the shell imports every domain at start-up). With no
-proctor registered an attempt cannot start: a missing proctor is an error,
-never an unproctored exam. (The policy frozen with an attempt is read in
+proctor registered, a save, a heartbeat or a submission fails: a missing
+proctor is an error, never an unproctored exam. (The policy frozen with an attempt is read in
 proctoring's policy language, which delivery may import: it imports no
 domain; see the contract in pyproject.toml.)
 """
