@@ -39,9 +39,10 @@ node-deps: $(NODE_STAMP) ## the player's npm assets (face-api) and axe-core for 
 test-external: $(STAMP) browser-deps node-deps ## the suite against the machine's PostgreSQL at 127.0.0.1:5432
 	DATABASE_URL=$${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres} $(BIN)/pytest -p no:cacheprovider
 
-lint: $(STAMP) ## ruff and mypy
+lint: $(STAMP) ## ruff, mypy and the import layers (lint-imports, docs/architecture.md)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 
 bench: $(STAMP) ## run benchmarks/ and write docs/performance.md

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from invigil.app import create_app
 from invigil.db.engine import Database
 from invigil.db.urls import DatabaseUrls
-from invigil.security.access import iter_routes
 from invigil.settings import Settings
+from invigil.web.access import iter_routes
 
 
 def test_healthz(client: TestClient) -> None:

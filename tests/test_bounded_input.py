@@ -14,9 +14,9 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.testclient import TestClient
 
-from invigil.security.access import RouteInfo, iter_routes
 from invigil.settings import Settings
 from invigil.tenants.models import Tenant
+from invigil.web.access import RouteInfo, iter_routes
 from tests.conftest import BoundDatabase, bearer, make_user
 from tests.delivery.test_attempts import begun, invited
 from tests.identity.test_authorization import FACTORIES, PARAM

@@ -13,8 +13,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from invigil.security.access import iter_routes
 from invigil.tenants.models import Tenant
+from invigil.web.access import iter_routes
 from invigil.web.headers import CSP
 from tests.conftest import BoundDatabase, bearer, make_user
 from tests.identity.test_authorization import FACTORIES

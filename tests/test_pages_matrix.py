@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 from invigil.db.engine import Database
 from invigil.identity import auth
 from invigil.identity.models import User
-from invigil.security.access import CANDIDATE, PUBLIC, RouteInfo, iter_routes
 from invigil.security.permissions import BUILTIN_ROLES
 from invigil.settings import Settings
 from invigil.tenants.models import Tenant
+from invigil.web.access import CANDIDATE, PUBLIC, RouteInfo, iter_routes
 from invigil.web.session import COOKIE, csrf_token
 from tests.conftest import BoundDatabase, make_tenant, make_user
 from tests.identity.test_authorization import FACTORIES

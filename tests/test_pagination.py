@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from invigil.errors import Invalid
 from invigil.pagination import Keyset, encode_cursor, newest_first
-from invigil.security.access import iter_routes
 from invigil.tenants.models import Tenant
+from invigil.web.access import iter_routes
 from tests.conftest import BoundDatabase, bearer, make_user
 
 # Cursors that decode (base64 JSON lists) but are not what any list made.

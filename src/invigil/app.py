@@ -46,8 +46,6 @@ from invigil.errors import (
     problem,
 )
 from invigil.evidence import api as evidence_api
-from invigil.evidence import candidate_api as evidence_candidate_api
-from invigil.evidence.candidate_api import SINGLE_SHOT
 from invigil.evidence.kinds import KINDS
 from invigil.evidence.uploads import MAX_CHUNK
 from invigil.identity import api as identity_api
@@ -56,12 +54,14 @@ from invigil.limits import BodyLimit, Limit, MiB
 from invigil.logs import configure as configure_logs
 from invigil.logs import get_logger
 from invigil.proctoring import api as proctoring_api
+from invigil.proctoring import capture_api
 from invigil.proctoring import review_api as proctoring_review_api
 from invigil.proctoring import review_pages as proctoring_review_pages
-from invigil.security.access import Public
+from invigil.proctoring.capture_api import SINGLE_SHOT
 from invigil.security.inputs import checked_request
 from invigil.settings import Settings, get_settings
 from invigil.web import pages
+from invigil.web.access import Public
 from invigil.web.headers import SecurityHeaders
 
 log = get_logger(__name__)
@@ -349,7 +349,7 @@ def create_app(
     # time (before this, a save was tried against some 130 staff routes). No
     # other router serves a path under /take/, so the order changes no match.
     app.include_router(delivery_player.router)
-    app.include_router(evidence_candidate_api.router)
+    app.include_router(capture_api.router)
     app.include_router(delivery_landing.router)
     app.include_router(identity_api.router)
     app.include_router(audit_api.router)

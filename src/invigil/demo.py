@@ -1,4 +1,4 @@
-"""Demo data (CONTRACT.md ``invigil demo``): tenants acme and globex, each with
+"""Demo data (``invigil demo``, README.md): tenants acme and globex, each with
 ``admin@<slug>.test`` (tenant_admin) and one user per built-in role
 (``<role>@<slug>.test``), a question bank of every question type and one
 published exam per proctoring preset (practice-demo, standard-demo,

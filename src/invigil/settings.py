@@ -1,4 +1,4 @@
-"""Process configuration, read once from the environment (see CONTRACT.md)."""
+"""Process configuration, read once from the environment (see docs/operations.md)."""
 
 from __future__ import annotations
 

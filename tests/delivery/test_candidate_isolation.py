@@ -10,8 +10,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from invigil.delivery import attempts
-from invigil.security.access import CANDIDATE, RouteInfo, iter_routes
 from invigil.settings import Settings
+from invigil.web.access import CANDIDATE, RouteInfo, iter_routes
 from invigil.web.session import COOKIE
 from tests.conftest import BoundDatabase, bearer, make_user
 from tests.delivery.test_attempts import browser, invited, start

@@ -1,4 +1,4 @@
-"""`invigil invite` as an operator runs it (CONTRACT.md)."""
+"""`invigil invite` as an operator runs it (README.md)."""
 
 from __future__ import annotations
 

@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 
 from invigil.db.engine import Database
 from invigil.identity import service
-from invigil.security.access import CANDIDATE, PUBLIC, RouteInfo, iter_routes
 from invigil.security.permissions import BUILTIN_ROLES
 from invigil.settings import Settings
 from invigil.tenants.models import Tenant
+from invigil.web.access import CANDIDATE, PUBLIC, RouteInfo, iter_routes
 from tests.conftest import BoundDatabase, bearer, make_tenant, make_user
 from tests.content import factories as content
 from tests.content.image_factories import image_factory

@@ -9,11 +9,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from invigil.audit import service
+from invigil.db import platform
 from invigil.db.uow import UnitOfWork
 from invigil.pagination import check_limit, encode_cursor
-from invigil.security.access import requires
 from invigil.security.permissions import Permission as P
-from invigil.tenants.models import Tenant
+from invigil.web.access import requires
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
@@ -82,5 +82,5 @@ def consistency(
 def export(request: Request, uow: UnitOfWork = requires(P.AUDIT_VIEW)) -> dict[str, Any]:
     """The whole log, its checkpoints and public keys: `invigil audit verify-export` checks it
     offline."""
-    slug = uow.get(Tenant, uow.tenant).slug
+    slug = platform.bound_tenant(uow).slug
     return service.export(uow, request.app.state.services.keys.audit, slug)

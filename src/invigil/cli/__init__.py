@@ -1,4 +1,4 @@
-"""The ``invigil`` command (CONTRACT.md). ``--json`` for machine output;
+"""The ``invigil`` command (README.md, docs/operations.md). ``--json`` for machine output;
 errors go to stderr with a non-zero exit."""
 
 from invigil.cli import accounts, audit, database, delivery, server  # noqa: F401 - registers

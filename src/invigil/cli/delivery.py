@@ -1,4 +1,4 @@
-"""`invigil invite` (CONTRACT.md): invite a candidate, print the guest link."""
+"""`invigil invite` (README.md): invite a candidate, print the guest link."""
 
 from __future__ import annotations
 

@@ -32,8 +32,8 @@ from invigil.content.schemas import (
 )
 from invigil.db.uow import UnitOfWork
 from invigil.pagination import Page, check_limit
-from invigil.security.access import requires
 from invigil.security.permissions import Permission as P
+from invigil.web.access import requires
 
 router = APIRouter(prefix="/api/v1")
 QuestionType = Literal[

@@ -1,5 +1,5 @@
 """Demo content: a question bank and one published exam per proctoring
-preset (CONTRACT.md slugs). ``seed_content`` is idempotent: what exists is
+preset (slugs in docs/proctoring.md). ``seed_content`` is idempotent: what exists is
 left alone, a demo exam left as a draft is published."""
 
 from __future__ import annotations

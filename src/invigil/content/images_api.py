@@ -22,8 +22,8 @@ from invigil.content.images import QuestionImage
 from invigil.db.uow import UnitOfWork
 from invigil.errors import Invalid
 from invigil.pagination import Page
-from invigil.security.access import requires
 from invigil.security.permissions import Permission as P
+from invigil.web.access import requires
 
 router = APIRouter(prefix="/api/v1")
 

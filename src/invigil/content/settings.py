@@ -1,7 +1,7 @@
 """An exam's settings and sections, validated before they are stored.
 
 The proctoring ``overrides`` are only checked for shape here (event kind ->
-severity and action, from CONTRACT.md); the proctoring issue owns their
+severity and action, see docs/proctoring.md); the proctoring issue owns their
 meaning.
 """
 

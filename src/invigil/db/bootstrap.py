@@ -16,7 +16,7 @@ from sqlalchemy.engine import URL
 from invigil.db.urls import DatabaseUrls, libpq
 from invigil.errors import Unavailable
 
-# Attributes the boundary depends on (DESIGN.md, "The tenant boundary").
+# Attributes the boundary depends on (docs/architecture.md, "The tenant boundary").
 _OWNER_ATTRS = "NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"
 _APP_ATTRS = "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT"
 

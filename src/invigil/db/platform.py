@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 
 from invigil.db.engine import Database
+from invigil.db.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,24 @@ def tenant_by_slug(db: Database, slug: str) -> TenantRef | None:
             {"slug": slug},
         ).one_or_none()
     return TenantRef(*row) if row else None
+
+
+def bound_tenant(uow: UnitOfWork) -> TenantRef:
+    """The tenant a unit of work is bound to: its own registry row, read
+    under RLS (no crossing), for the layers that must not import the tenants
+    domain (audit, evidence, web)."""
+    row = uow.session.execute(
+        text("SELECT id, slug, name, region FROM tenants WHERE id = :t"), {"t": uow.tenant}
+    ).one()
+    return TenantRef(*row)
+
+
+def all_tenants(db: Database) -> list[TenantRef]:
+    """Operator path: the whole registry by slug (the owner role's
+    registry_read policy), for operator tooling below the domains (key rotation)."""
+    with db.operator_unit_of_work(None) as uow:
+        rows = uow.session.execute(text("SELECT id, slug, name, region FROM tenants ORDER BY slug"))
+        return [TenantRef(*row) for row in rows]
 
 
 def tenant_ids(db: Database) -> list[uuid.UUID]:

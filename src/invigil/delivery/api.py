@@ -26,8 +26,8 @@ from invigil.delivery.schemas import (
     outbox_out,
 )
 from invigil.pagination import Page, check_limit
-from invigil.security.access import requires
 from invigil.security.permissions import Permission as P
+from invigil.web.access import requires
 
 router = APIRouter(prefix="/api/v1", tags=["delivery"])
 

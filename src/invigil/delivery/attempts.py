@@ -45,6 +45,7 @@ from invigil.db.uow import Actor, UnitOfWork
 from invigil.delivery import answers
 from invigil.delivery.links import LinkKey
 from invigil.delivery.models import Attempt, AttemptAnswer, Consent, Invitation
+from invigil.delivery.proctor import proctor
 from invigil.errors import Conflict, Forbidden, Invalid, NotFound
 from invigil.logs import get_logger
 from invigil.proctoring import disclosure
@@ -189,8 +190,6 @@ def consented_captures(uow: UnitOfWork, attempt: Attempt) -> tuple[str, ...]:
     list recorded with the consent; for a consent recorded before lists
     were kept, what the policy frozen with the attempt (which the consent
     text was written from) captures."""
-    from invigil.proctoring.pipeline import policy_of
-
     recorded = uow.scalar(
         select(Consent.captures).where(
             Consent.attempt_id == attempt.id, Consent.decision == "given"
@@ -198,7 +197,7 @@ def consented_captures(uow: UnitOfWork, attempt: Attempt) -> tuple[str, ...]:
     )
     if recorded is not None:
         return tuple(recorded)
-    return disclosure.captures(policy_of(attempt))
+    return proctor().captures(attempt)
 
 
 def require_consented(uow: UnitOfWork, attempt: Attempt, evidence_kind: str) -> None:
@@ -475,8 +474,6 @@ def save(
     uow: UnitOfWork, attempt: Attempt, items: Sequence[Item], now: datetime | None = None
 ) -> Saved:
     """Save a batch of answer items; each gets its own outcome."""
-    from invigil.proctoring.pipeline import touch
-
     require_running(attempt)
     require_few(items)
     now = now or datetime.now(UTC)
@@ -488,7 +485,7 @@ def save(
         attempt.last_seq = top
     if reach is not None and attempt.furthest is not None and reach > attempt.furthest:
         attempt.furthest = attempt.position = reach
-    touch(uow, attempt, now)
+    proctor().heard(uow, attempt, now)
     return saved
 
 
@@ -691,30 +688,26 @@ def heartbeat(
 ) -> list[Any]:
     """The browser is alive: keep its position, end a silence, and decide on
     episodes still open (a condition that has now lasted long enough)."""
-    from invigil.proctoring import pipeline
-
     now = now or datetime.now(UTC)
     if attempt.status == "submitted":
         return []
     move(attempt, position)
-    pipeline.touch(uow, attempt, now)
+    proctor().heard(uow, attempt, now)
     if attempt.events_last_seq == 0:
         return []
-    return pipeline.evaluate(uow, attempt, now)
+    return proctor().evaluate(uow, attempt, now)
 
 
 def heartbeat_heard(uow: UnitOfWork, heard: Heard, now: datetime) -> tuple[str, list[Any]]:
     """:func:`heartbeat` for an attempt :func:`invigil.delivery.candidate.heard`
     has already touched (and kept the position of): decide on open episodes.
     Returns the attempt's status (an action may submit it) and the actions."""
-    from invigil.proctoring import pipeline
-
     if heard.events_last_seq == 0:
         return "in_progress", []
     attempt = uow.session.get(Attempt, (uow.tenant, heard.id), options=[defer(Attempt.paper)])
     if attempt is None:  # its row is locked by this transaction: impossible
         raise NotFound(f"attempt {heard.id} was not found")
-    taken = pipeline.evaluate(uow, attempt, now)
+    taken = proctor().evaluate(uow, attempt, now)
     return attempt.status, taken
 
 
@@ -737,7 +730,6 @@ def submit(
 ) -> Attempt:
     """End the attempt and store its scored result (idempotent)."""
     from invigil.delivery import records, results
-    from invigil.proctoring import pipeline
 
     if attempt.status == "submitted":
         return attempt
@@ -748,7 +740,7 @@ def submit(
     attempt.submit_reason = reason
     uow.flush()
     result = results.record_automatic(uow, attempt)
-    pipeline.seal(uow, attempt)
+    proctor().submitted(uow, attempt)
     sheet = records.answer_sheet(uow, attempt.id)
     audit.record(
         uow,

@@ -1,6 +1,6 @@
 """Staff API on attempts: find, inspect, read the result, release a browser.
 
-``GET /api/v1/attempts?invitation_id=...`` is in CONTRACT.md.
+``GET /api/v1/attempts?invitation_id=...`` lists an invitation's attempts.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from invigil.delivery import attempts, results, review
 from invigil.delivery.models import Attempt, Consent
 from invigil.errors import NotFound
 from invigil.pagination import Page, check_limit, created_key
-from invigil.security.access import requires
 from invigil.security.permissions import Permission as P
+from invigil.web.access import requires
 
 router = APIRouter(prefix="/api/v1", tags=["attempts"])
 

@@ -42,7 +42,7 @@ from invigil.delivery.links import LinkKey, LinkState
 from invigil.delivery.models import Attempt, Invitation
 from invigil.errors import Unauthorized
 from invigil.proctoring import pipeline
-from invigil.security.access import CANDIDATE
+from invigil.web.access import CANDIDATE
 
 T = TypeVar("T")
 R = TypeVar("R")

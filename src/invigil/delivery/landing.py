@@ -27,7 +27,7 @@ from invigil.errors import DomainError, NotFound
 from invigil.proctoring import disclosure
 from invigil.proctoring.policy import Policy
 from invigil.proctoring.policy import resolve as resolve_policy
-from invigil.security.access import Public
+from invigil.web.access import Public
 from invigil.web.pages import templates
 
 router = APIRouter(include_in_schema=False)

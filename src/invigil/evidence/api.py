@@ -25,11 +25,10 @@ from invigil.db.uow import Actor, UnitOfWork
 from invigil.errors import PROBLEM_MEDIA_TYPE, DomainError, Forbidden, Unauthorized
 from invigil.evidence import service
 from invigil.evidence.keys import open_data_key
-from invigil.identity import auth
-from invigil.identity.service import permissions_of, roles_of
-from invigil.security.access import Public, bearer_token, requires
+from invigil.security import sessions
 from invigil.security.permissions import Permission as P
 from invigil.security.tokens import split_secret
+from invigil.web.access import Public, bearer_token, requires
 from invigil.web.session import COOKIE
 
 router = APIRouter()
@@ -147,7 +146,7 @@ def _viewer_unit_of_work(request: Request, viewer: uuid.UUID) -> Iterator[UnitOf
         claims = services.tokens.verify(bearer_token(request))
         _check_viewer(claims.user_id, viewer)
         with db.unit_of_work(claims.tenant_id, Actor("user", str(claims.user_id))) as uow:
-            if not auth.active_session(uow, claims.session_id, claims.user_id):
+            if not sessions.active(uow, claims.session_id, claims.user_id):
                 raise Unauthorized("this session has ended; sign in again")
             if P.EVIDENCE_VIEW.value not in claims.permissions:
                 raise Forbidden("your role does not allow viewing evidence")
@@ -160,14 +159,12 @@ def _viewer_unit_of_work(request: Request, viewer: uuid.UUID) -> Iterator[UnitOf
             "sign in first: an evidence link works only with the session of its viewer"
         )
     with db.unit_of_work(tenant_id, Actor("anonymous", "web")) as uow:
-        found = auth.web_session(uow, services.settings, secret)
+        found = sessions.web_viewer(uow, services.settings, secret)
         if found is None:
             raise Unauthorized("your session has ended; sign in again")
-        session, user = found
-        _check_viewer(user.id, viewer)
-        uow.actor = Actor("user", str(user.id))
-        granted = permissions_of(roles_of(uow, user.id))
-        if session.mfa_enroll_only or P.EVIDENCE_VIEW.value not in granted:
+        _check_viewer(found.user_id, viewer)
+        uow.actor = Actor("user", str(found.user_id))
+        if found.mfa_enroll_only or P.EVIDENCE_VIEW.value not in found.permissions:
             raise Forbidden("your role does not allow viewing evidence")
         yield uow
 

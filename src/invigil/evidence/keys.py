@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from invigil import audit
+from invigil.db import platform
 from invigil.db.engine import Database
 from invigil.db.uow import Actor, UnitOfWork
 from invigil.errors import Gone, Unavailable
@@ -188,11 +189,9 @@ def rotate_master(db: Database, master: LocalMasterKey) -> dict[str, int]:
 
 def rewrap_everywhere(db: Database, master: MasterKey) -> dict[str, int]:
     """Re-wrap every tenant's keys under the current master key: {slug: count}."""
-    from invigil.tenants.service import list_tenants
-
     done: dict[str, int] = {}
     failed: list[str] = []
-    for tenant in list_tenants(db):
+    for tenant in platform.all_tenants(db):
         try:
             with db.operator_unit_of_work(tenant.id, Actor.operator("keys rotate-master")) as uow:
                 done[tenant.slug] = rewrap_tenant_keys(uow, master)

@@ -7,7 +7,8 @@ tenant's evidence cannot be written to a US store through this code path.
 
 Which data key encrypts an object is decided here too (:func:`key_owner`):
 an attempt's evidence is under its candidate's key, so erasing the candidate
-shreds every attempt of theirs at once.
+shreds every attempt of theirs at once (delivery registers that sharing with
+:func:`share_key`; evidence knows no attempt).
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, String, and_, cast, delete, or_, select
+from sqlalchemy import ColumnElement, Select, and_, delete, or_, select
 
 from invigil import audit
+from invigil.db import platform
 from invigil.db.uow import UnitOfWork
-from invigil.delivery.models import Attempt
 from invigil.errors import NotFound
 from invigil.evidence import crypto
 from invigil.evidence.keys import OpenKey, data_key_for, destroy_subject_keys, open_data_key
@@ -32,7 +33,6 @@ from invigil.evidence.models import EvidenceObject, Upload, UploadChunk
 from invigil.evidence.signed_urls import UrlSigner
 from invigil.evidence.stores import ObjectStore, RegionStores
 from invigil.settings import Settings
-from invigil.tenants.models import Tenant
 
 
 @dataclass
@@ -59,7 +59,7 @@ class Evidence:
 
     def store_of(self, uow: UnitOfWork) -> tuple[str, ObjectStore]:
         """The region and store of the unit of work's tenant: the only way to a store."""
-        region = uow.get(Tenant, uow.tenant).region
+        region = platform.bound_tenant(uow).region
         return region, self.stores.for_region(region)
 
 
@@ -67,12 +67,34 @@ ATTEMPT = "attempt"
 CANDIDATE = "candidate"
 
 
+@dataclass(frozen=True)
+class SharedKey:
+    """A subject type whose evidence is under its owner's data key (an
+    attempt's under its candidate's), as the domain owning it registers:
+    ``owner_of(uow, subject_id)`` finds the owner's id, ``owned(owner_id)``
+    selects the owned subjects' ids (as strings) for erasure."""
+
+    owner_type: str
+    owner_of: Callable[[UnitOfWork, str], str]
+    owned: Callable[[str], Select[str]]
+
+
+# Registered by the domains at import (delivery: attempt -> candidate), so
+# that evidence imports none of them.
+_shared: dict[str, SharedKey] = {}
+
+
+def share_key(subject_type: str, shared: SharedKey) -> None:
+    _shared[subject_type] = shared
+
+
 def key_owner(uow: UnitOfWork, subject_type: str, subject_id: str) -> tuple[str, str]:
-    """Whose data key encrypts a subject's evidence: an attempt's is its
-    candidate's; any other subject has its own."""
-    if subject_type == ATTEMPT:
-        attempt = uow.get(Attempt, _uuid(subject_id, "attempt"), label="attempt")
-        return CANDIDATE, str(attempt.candidate_id)
+    """Whose data key encrypts a subject's evidence: a registered subject
+    type's is its owner's (an attempt's, its candidate's); any other
+    subject has its own."""
+    shared = _shared.get(subject_type)
+    if shared is not None:
+        return shared.owner_type, shared.owner_of(uow, subject_id)
     return subject_type, subject_id
 
 
@@ -219,11 +241,11 @@ def erase_subject(uow: UnitOfWork, subject_type: str, subject_id: str, reason: s
     keyed: ColumnElement[bool] = and_(
         Upload.subject_type == subject_type, Upload.subject_id == subject_id
     )
-    if subject_type == CANDIDATE:
-        attempts = select(cast(Attempt.id, String)).where(
-            cast(Attempt.candidate_id, String) == subject_id
-        )
-        keyed = or_(keyed, and_(Upload.subject_type == ATTEMPT, Upload.subject_id.in_(attempts)))
+    for owned_type, shared in _shared.items():
+        if shared.owner_type == subject_type:
+            owned = shared.owned(subject_id)
+            of_owned = and_(Upload.subject_type == owned_type, Upload.subject_id.in_(owned))
+            keyed = or_(keyed, of_owned)
     open_uploads = uow.scalars(select(Upload).where(keyed, Upload.status == "open"))
     for upload in open_uploads:
         upload.status = "aborted"

@@ -1,4 +1,4 @@
-"""Chunked, resumable uploads (``candidate_api`` exposes them to candidates).
+"""Chunked, resumable uploads (``proctoring.capture_api`` exposes them to candidates).
 
 A client opens an upload for a subject and a kind, sends chunks with their
 index and SHA-256, asks which chunks arrived after an interruption, and

@@ -34,12 +34,12 @@ from invigil.identity.schemas import (
     UserOut,
 )
 from invigil.pagination import Keyset, Page, check_limit
-from invigil.security.access import Public, requires
 from invigil.security.passwords import verify_password
 from invigil.security.permissions import Permission as P
 from invigil.security.tokens import split_secret
 from invigil.tenants import service as tenants
 from invigil.tenants.models import Tenant
+from invigil.web.access import Public, requires
 
 router = APIRouter(prefix="/api/v1")
 SIGN_IN_FAILED = {"WWW-Authenticate": 'Bearer error="invalid_grant"'}

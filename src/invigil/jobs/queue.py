@@ -47,57 +47,16 @@ def _seal_all(db: Any, services: Any) -> None:
             log.error("audit.tamper_suspected", tenant=str(tenant_id))
 
 
-async def send_mail(context: procrastinate.JobContext, tenant_id: str, mail_id: str) -> None:
-    """Send one outbox mail through SMTP (see ``invigil.delivery.mail``)."""
-    await asyncio.to_thread(
-        _send_mail,
-        context.additional_context["db"],
-        context.additional_context["services"],
-        tenant_id,
-        mail_id,
-    )
+# The domains' tasks (delivery's mail and deadlines, proctoring's re-checks),
+# registered when their package is imported; the shell imports every domain
+# at start-up, so jobs imports none of them.
+_domain_tasks: list[Callable[[procrastinate.Blueprint], None]] = []
 
 
-def _send_mail(db: Any, services: Any, tenant_id: str, mail_id: str) -> None:
-    import uuid
-
-    from invigil.db.uow import Actor
-    from invigil.delivery import mail
-
-    with db.unit_of_work(uuid.UUID(tenant_id), Actor.system("delivery.send_mail")) as uow:
-        mail.send(uow, services.settings, services.box, uuid.UUID(mail_id))
-
-
-async def close_due_attempts(context: procrastinate.JobContext, timestamp: int) -> None:
-    """Submit attempts whose deadline and grace passed, browser or not; record
-    client.silent for running attempts whose browser stopped reporting."""
-    from invigil.delivery.attempts import close_due
-    from invigil.proctoring.pipeline import notice_silence
-
-    db = context.additional_context["db"]
-    await asyncio.to_thread(close_due, db)
-    await asyncio.to_thread(notice_silence, db)
-
-
-async def recheck_snapshot(
-    context: procrastinate.JobContext, tenant_id: str, snapshot_id: str
-) -> None:
-    """The server's own look at one webcam snapshot (``invigil.proctoring.recheck``)."""
-    await asyncio.to_thread(
-        _recheck_snapshot,
-        context.additional_context["db"],
-        context.additional_context["services"],
-        tenant_id,
-        snapshot_id,
-    )
-
-
-def _recheck_snapshot(db: Any, services: Any, tenant_id: str, snapshot_id: str) -> None:
-    import uuid
-
-    from invigil.proctoring import recheck
-
-    recheck.run(db, services.evidence, uuid.UUID(tenant_id), uuid.UUID(snapshot_id))
+def register(add_tasks: Callable[[procrastinate.Blueprint], None]) -> None:
+    """A domain adds its tasks to each new blueprint (idempotent)."""
+    if add_tasks not in _domain_tasks:
+        _domain_tasks.append(add_tasks)
 
 
 def tasks() -> procrastinate.Blueprint:
@@ -111,18 +70,8 @@ def tasks() -> procrastinate.Blueprint:
     blueprint.periodic(cron="*/10 * * * *")(
         blueprint.task(name="audit.seal", queue="maintenance", pass_context=True)(seal_audit_logs)
     )
-    blueprint.task(name="delivery.send_mail", queue="mail", pass_context=True)(send_mail)
-    blueprint.task(
-        name="proctoring.recheck_snapshot",
-        queue="recheck",
-        pass_context=True,
-        retry=procrastinate.RetryStrategy(max_attempts=3, wait=30),
-    )(recheck_snapshot)
-    blueprint.periodic(cron="* * * * *")(
-        blueprint.task(name="delivery.close_due", queue="attempts", pass_context=True)(
-            close_due_attempts
-        )
-    )
+    for add_tasks in _domain_tasks:
+        add_tasks(blueprint)
     return blueprint
 
 

@@ -17,8 +17,8 @@ from invigil.errors import NotFound
 from invigil.pagination import Page
 from invigil.proctoring import policy as pol
 from invigil.proctoring.models import ProctoringAction, ProctoringEvent
-from invigil.security.access import requires
 from invigil.security.permissions import Permission as P
+from invigil.web.access import requires
 
 router = APIRouter(prefix="/api/v1", tags=["proctoring"])
 

@@ -17,8 +17,8 @@ from invigil.identity.models import User
 from invigil.pagination import Page
 from invigil.proctoring import review_queue, reviews, summary
 from invigil.proctoring.models import ReviewDecision
-from invigil.security.access import requires
 from invigil.security.permissions import Permission as P
+from invigil.web.access import requires
 
 router = APIRouter(prefix="/api/v1", tags=["review"])
 

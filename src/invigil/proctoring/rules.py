@@ -74,7 +74,7 @@ KIND_PHRASES = {
     "client.silent": "the browser stopped reporting",
 }
 
-# A detector failure is never an integrity violation by itself (CONTRACT.md).
+# A detector failure is never an integrity violation by itself (docs/proctoring.md).
 DETECTOR_FAILED_ACTIONS = ("log", "warn")
 DETECTOR_FAILED_SEVERITIES = ("info", "low")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -14,8 +15,17 @@ from invigil.db.engine import Database
 from invigil.db.platform import TenantRef
 from invigil.db.uow import Actor, UnitOfWork
 from invigil.errors import Conflict, Invalid, NotFound
-from invigil.identity.service import ensure_builtin_roles
 from invigil.tenants.models import SLUG_PATTERN, Tenant
+
+# What a new tenant gets from the domains above (the built-in roles, from
+# identity): they register here at import, so tenants imports none of them.
+_created: list[Callable[[UnitOfWork], None]] = []
+
+
+def on_created(hook: Callable[[UnitOfWork], None]) -> None:
+    """Run ``hook(uow)`` in the transaction that creates each tenant (idempotent)."""
+    if hook not in _created:
+        _created.append(hook)
 
 
 def validate(slug: str, name: str, region: str, regions: tuple[str, ...]) -> None:
@@ -50,7 +60,8 @@ def create_tenant(
             tenant = Tenant(id=tenant_id, slug=slug, name=name.strip(), region=region)
             uow.add(tenant)
             uow.flush()
-            ensure_builtin_roles(uow)
+            for hook in _created:
+                hook(uow)
             audit.record(
                 uow, "tenant.created", tenant, {"slug": slug, "name": tenant.name, "region": region}
             )

@@ -11,7 +11,7 @@ from fastapi.templating import Jinja2Templates
 
 from invigil import __version__
 from invigil.errors import DomainError
-from invigil.security.access import Public
+from invigil.web.access import Public
 from invigil.web.session import SignInRequired
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))

@@ -22,12 +22,13 @@ from urllib.parse import quote
 from fastapi import Depends, Request, Response
 
 from invigil import audit
+from invigil.db import platform
 from invigil.db.uow import Actor, UnitOfWork
 from invigil.errors import DomainError, Forbidden, Refused
 from invigil.identity import auth
 from invigil.identity.models import AuthSession, User
 from invigil.identity.service import permissions_of, roles_of
-from invigil.security.access import route_refusal
+from invigil.web.access import route_refusal
 from invigil.security.permissions import Permission
 from invigil.security.tokens import split_secret
 
@@ -127,15 +128,13 @@ def requires_page(permission: Permission) -> Any:
                 granted = permissions_of(roles)
                 if session.mfa_enroll_only:
                     granted = frozenset({Permission.ACCOUNT_SELF.value})
-                from invigil.tenants.models import Tenant
-
                 ctx = PageContext(
                     uow,
                     user,
                     session,
                     granted,
                     [r.name for r in roles],
-                    uow.get(Tenant, tenant_id).slug,
+                    platform.bound_tenant(uow).slug,
                     user.email,
                     csrf_token(session),
                 )

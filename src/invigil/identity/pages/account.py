@@ -25,10 +25,10 @@ from invigil.identity.pages.common import (
     _redirect,
     _render,
 )
-from invigil.security.access import Public
 from invigil.security.permissions import ADMIN_PERMISSIONS
 from invigil.security.tokens import digest, split_secret
 from invigil.tenants.models import Tenant
+from invigil.web.access import Public
 from invigil.web.session import COOKIE, PageContext, check_csrf, requires_page
 
 router = APIRouter(include_in_schema=False)

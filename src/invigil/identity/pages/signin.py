@@ -20,8 +20,8 @@ from invigil.identity.pages.common import (
     _redirect,
     _render,
 )
-from invigil.security.access import Public
 from invigil.security.passwords import MAX_LENGTH, verify_password
+from invigil.web.access import Public
 from invigil.web.session import (
     COOKIE,
     PageContext,

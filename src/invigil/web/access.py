@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute
 from invigil import audit
 from invigil.db.uow import Actor, UnitOfWork
 from invigil.errors import Forbidden, Refused, Unauthorized
-from invigil.identity.auth import active_session
+from invigil.security import sessions
 from invigil.security.permissions import Permission
 
 PUBLIC = "public"
@@ -74,7 +74,7 @@ def requires(permission: Permission) -> Any:
             raise refused
         try:
             with db.unit_of_work(claims.tenant_id, actor) as uow:
-                if not active_session(uow, claims.session_id, claims.user_id):
+                if not sessions.active(uow, claims.session_id, claims.user_id):
                     raise Unauthorized(
                         "this session has ended (signed out, revoked or the account "
                         "was deactivated); sign in again"

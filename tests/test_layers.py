@@ -1,0 +1,51 @@
+"""The hooks through which lower layers reach higher ones (docs/adr/0019-layers.md):
+installed when the domains are imported, and refusing when nothing is provided.
+The import rules themselves are checked by `make lint` (lint-imports)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+import invigil.app  # noqa: F401 - the shell imports every domain, as at start-up
+from invigil.delivery import proctor
+from invigil.evidence import service as evidence
+from invigil.identity import auth
+from invigil.identity.service import ensure_builtin_roles
+from invigil.jobs import queue
+from invigil.security import sessions
+from invigil.tenants import service as tenants
+
+
+def test_the_domains_install_their_hooks_when_imported() -> None:
+    assert sessions._provided.active is auth.active_session
+    assert ensure_builtin_roles in tenants._created
+    assert evidence._shared[evidence.ATTEMPT].owner_type == evidence.CANDIDATE
+    assert type(proctor.proctor()).__name__ == "Proctoring"
+
+
+def test_the_worker_runs_the_same_tasks_as_before_they_moved_to_their_domains() -> None:
+    assert sorted(queue.tasks().tasks) == [
+        "audit.seal",
+        "delivery.close_due",
+        "delivery.send_mail",
+        "jobs.prune_finished",
+        "proctoring.recheck_snapshot",
+    ]
+
+
+def test_no_session_check_provided_lets_no_one_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sessions, "_provided", sessions._Provided())
+    with pytest.raises(RuntimeError, match="no session check"):
+        sessions.active(None, uuid.uuid4(), uuid.uuid4())  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="no session check"):
+        sessions.web_viewer(None, None, "ws.secret")  # type: ignore[arg-type]
+
+
+def test_no_proctor_registered_is_an_error_not_an_unproctored_exam(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(proctor, "_registered", [])
+    with pytest.raises(RuntimeError, match="no proctor"):
+        proctor.proctor()
