@@ -28,9 +28,9 @@ from invigil.errors import DomainError, Forbidden, Refused
 from invigil.identity import auth
 from invigil.identity.models import AuthSession, User
 from invigil.identity.service import permissions_of, roles_of
-from invigil.web.access import route_refusal
 from invigil.security.permissions import Permission
 from invigil.security.tokens import split_secret
+from invigil.web.access import route_refusal
 
 COOKIE = "invigil_session"
 PRESESSION = "invigil_presession"
