@@ -51,7 +51,7 @@ def web_client(
             user_agent="pytest",
             enroll_only=False,
         )
-        csrf = csrf_token(session)
+        csrf = csrf_token(session.token_hash)
     client = TestClient(app, raise_server_exceptions=False, follow_redirects=False)
     client.cookies.set(COOKIE, secret)
     return client, csrf

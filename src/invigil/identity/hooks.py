@@ -21,8 +21,16 @@ def web_viewer(uow: UnitOfWork, settings: Any, secret: str) -> sessions.WebViewe
     if found is None:
         return None
     session, user = found
-    granted = permissions_of(roles_of(uow, user.id))
-    return sessions.WebViewer(user.id, granted, session.mfa_enroll_only)
+    roles = roles_of(uow, user.id)
+    return sessions.WebViewer(
+        user.id,
+        permissions_of(roles),
+        session.mfa_enroll_only,
+        session_id=session.id,
+        email=user.email,
+        roles=tuple(r.name for r in roles),
+        token_hash=session.token_hash or b"",
+    )
 
 
 def install() -> None:

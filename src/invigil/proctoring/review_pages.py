@@ -143,7 +143,7 @@ def _review_page(
         integrity=summary.summarize(uow, attempt, review=review, events=events),
         candidate=uow.get(Candidate, attempt.candidate_id),
         exam_title=_exam_title(uow, attempt),
-        me=ctx.user.id,
+        me=ctx.user_id,
         on_review=True,
         **values,
     )

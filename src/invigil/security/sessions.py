@@ -21,11 +21,16 @@ from invigil.db.uow import UnitOfWork
 
 @dataclass(frozen=True)
 class WebViewer:
-    """A web session found by its cookie: the user and what their roles grant."""
+    """A web session found by its cookie: the user, their roles and what
+    those grant. ``token_hash`` keys the session's CSRF token."""
 
     user_id: uuid.UUID
     permissions: frozenset[str]
     mfa_enroll_only: bool
+    session_id: uuid.UUID | None = None
+    email: str = ""
+    roles: tuple[str, ...] = ()
+    token_hash: bytes = b""
 
 
 ActiveCheck = Callable[[UnitOfWork, uuid.UUID, uuid.UUID], bool]

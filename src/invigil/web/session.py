@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,9 +26,7 @@ from invigil import audit
 from invigil.db import platform
 from invigil.db.uow import Actor, UnitOfWork
 from invigil.errors import DomainError, Forbidden, Refused
-from invigil.identity import auth
-from invigil.identity.models import AuthSession, User
-from invigil.identity.service import permissions_of, roles_of
+from invigil.security import sessions
 from invigil.security.permissions import Permission
 from invigil.security.tokens import split_secret
 from invigil.web.access import route_refusal
@@ -57,8 +56,9 @@ class PageContext:
     rolled back) can still show who is signed in and offer sign-out."""
 
     uow: UnitOfWork
-    user: User
-    session: AuthSession
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+    mfa_enroll_only: bool
     permissions: frozenset[str]
     roles: list[str]
     tenant_slug: str
@@ -69,9 +69,10 @@ class PageContext:
         return str(permission) in self.permissions
 
 
-def csrf_token(session: AuthSession) -> str:
-    assert session.token_hash is not None
-    return hmac.new(session.token_hash, b"invigil-csrf", hashlib.sha256).hexdigest()[:32]
+def csrf_token(token_hash: bytes) -> str:
+    """The staff forms' CSRF token of a session (keyed by its token's hash)."""
+    assert token_hash, "a web session always has a token"
+    return hmac.new(token_hash, b"invigil-csrf", hashlib.sha256).hexdigest()[:32]
 
 
 def check_csrf(ctx: PageContext, submitted: str | None) -> None:
@@ -119,24 +120,23 @@ def requires_page(permission: Permission) -> Any:
         actor: Actor | None = None
         try:
             with db.unit_of_work(tenant_id, Actor("anonymous", "web")) as uow:
-                found = auth.web_session(uow, settings, secret)
-                if found is None:
+                viewer = sessions.web_viewer(uow, settings, secret)
+                if viewer is None or viewer.session_id is None:
                     raise SignInRequired(request.url.path)
-                session, user = found
-                uow.actor = actor = Actor("user", str(user.id))
-                roles = roles_of(uow, user.id)
-                granted = permissions_of(roles)
-                if session.mfa_enroll_only:
+                uow.actor = actor = Actor("user", str(viewer.user_id))
+                granted = viewer.permissions
+                if viewer.mfa_enroll_only:
                     granted = frozenset({Permission.ACCOUNT_SELF.value})
                 ctx = PageContext(
                     uow,
-                    user,
-                    session,
+                    viewer.user_id,
+                    viewer.session_id,
+                    viewer.mfa_enroll_only,
                     granted,
-                    [r.name for r in roles],
+                    list(viewer.roles),
                     platform.bound_tenant(uow).slug,
-                    user.email,
-                    csrf_token(session),
+                    viewer.email,
+                    csrf_token(viewer.token_hash),
                 )
                 request.state.page = ctx
                 if permission.value not in granted:

@@ -24,6 +24,7 @@ from invigil.identity.pages.common import (
     _change,
     _redirect,
     _render,
+    viewer_user,
 )
 from invigil.security.permissions import ADMIN_PERMISSIONS
 from invigil.security.tokens import digest, split_secret
@@ -40,11 +41,9 @@ router = APIRouter(include_in_schema=False)
 def _account_page(
     request: Request, ctx: PageContext, *, status: int = 200, **values: Any
 ) -> HTMLResponse:
-    user = ctx.user
+    user = viewer_user(ctx)
     tenant = ctx.uow.get(Tenant, ctx.uow.tenant)
-    is_admin = (
-        bool(ctx.permissions & {p.value for p in ADMIN_PERMISSIONS}) or ctx.session.mfa_enroll_only
-    )
+    is_admin = bool(ctx.permissions & {p.value for p in ADMIN_PERMISSIONS}) or ctx.mfa_enroll_only
     totp = (
         "enabled"
         if user.totp_enabled_at is not None
@@ -61,7 +60,7 @@ def _account_page(
         tenant=tenant,
         roles=ctx.roles,
         totp=totp,
-        enroll_only=ctx.session.mfa_enroll_only,
+        enroll_only=ctx.mfa_enroll_only,
         mfa_required=tenant.require_mfa_for_admins and is_admin,
         **values,
     )
@@ -86,7 +85,7 @@ def account_password(
         if new_password != confirm_password:
             raise Invalid("the new password and its confirmation differ")
         with _change(ctx.uow):
-            service.change_password(ctx.uow, ctx.user.id, current_password, new_password)
+            service.change_password(ctx.uow, ctx.user_id, current_password, new_password)
     except (Invalid, Conflict) as exc:
         return _account_page(request, ctx, status=exc.status, password_error=exc.detail)
     return _redirect("/account", "password-changed")
@@ -99,7 +98,7 @@ def account_totp_begin(
     check_csrf(ctx, csrf)
     try:
         with _change(ctx.uow):
-            secret, uri = mfa.begin(ctx.uow, request.app.state.services.box, ctx.user)
+            secret, uri = mfa.begin(ctx.uow, request.app.state.services.box, viewer_user(ctx))
     except (Invalid, Conflict) as exc:
         return _account_page(request, ctx, status=exc.status, totp_error=exc.detail)
     svg = segno.make(uri, error="m").svg_inline(
@@ -127,11 +126,11 @@ def account_totp_confirm(
     check_csrf(ctx, csrf)
     try:
         with _change(ctx.uow):
-            mfa.confirm(ctx.uow, request.app.state.services.box, ctx.user, code[:16])
+            mfa.confirm(ctx.uow, request.app.state.services.box, viewer_user(ctx), code[:16])
     except (Invalid, Conflict) as exc:
         return _account_page(request, ctx, status=exc.status, totp_error=exc.detail)
-    if ctx.session.mfa_enroll_only:  # this session may do nothing else: start afresh
-        auth.end_session(ctx.uow, ctx.session.id, reason="mfa_enrolled")
+    if ctx.mfa_enroll_only:  # this session may do nothing else: start afresh
+        auth.end_session(ctx.uow, ctx.session_id, reason="mfa_enrolled")
         response = _redirect("/signin", "sign-in-again")
         response.delete_cookie(
             COOKIE, path="/", secure=request.url.scheme == "https", httponly=True, samesite="strict"
@@ -150,7 +149,7 @@ def account_totp_disable(
     check_csrf(ctx, csrf)
     try:
         with _change(ctx.uow):
-            mfa.disable(ctx.uow, request.app.state.services.box, ctx.user, code[:16])
+            mfa.disable(ctx.uow, request.app.state.services.box, viewer_user(ctx), code[:16])
     except (Invalid, Conflict) as exc:
         return _account_page(request, ctx, status=exc.status, totp_error=exc.detail)
     return _redirect("/account", "mfa-disabled")

@@ -15,11 +15,20 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from invigil import audit
 from invigil.db.uow import UnitOfWork
 from invigil.errors import NotFound, Refused
+from invigil.identity.models import User
 from invigil.security.permissions import Permission
 from invigil.web.pages import render, templates
 from invigil.web.session import PageContext
 
 P = Permission
+
+
+def viewer_user(ctx: PageContext) -> User:
+    """The signed-in user's row (already in the unit of work's identity map:
+    the page's session check loaded it)."""
+    return ctx.uow.get(User, ctx.user_id)
+
+
 SESSION_SECONDS = 12 * 3600
 LINK_INVALID = (
     "This link is not valid: it was used, replaced by a newer one or has expired. "

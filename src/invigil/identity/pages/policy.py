@@ -14,6 +14,7 @@ from invigil.identity.pages.common import (
     _change,
     _redirect,
     _render,
+    viewer_user,
 )
 from invigil.tenants import service as tenants
 from invigil.tenants.models import Tenant
@@ -34,7 +35,7 @@ def _security_page(
         ctx,
         status=status,
         tenant=ctx.uow.get(Tenant, ctx.uow.tenant),
-        own_mfa=ctx.user.totp_enabled_at is not None,
+        own_mfa=viewer_user(ctx).totp_enabled_at is not None,
         **values,
     )
 

@@ -182,7 +182,7 @@ def signout(
     request: Request, csrf: FormStr = "", ctx: PageContext = requires_page(P.ACCOUNT_SELF)
 ) -> Response:
     check_csrf(ctx, csrf)
-    auth.end_session(ctx.uow, ctx.session.id)
+    auth.end_session(ctx.uow, ctx.session_id)
     response = _redirect("/signin", "signed-out")
     response.delete_cookie(
         COOKIE, path="/", secure=request.url.scheme == "https", httponly=True, samesite="strict"

@@ -102,7 +102,7 @@ def _user_page(
         status=status,
         user=shown,
         has_totp=user.totp_secret is not None,
-        is_self=user.id == ctx.user.id,
+        is_self=user.id == ctx.user_id,
         not_yours=_not_yours(ctx, user),
         roles=service.list_roles(ctx.uow),
         **values,
