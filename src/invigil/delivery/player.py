@@ -25,6 +25,7 @@ from invigil.db.uow import Actor, UnitOfWork
 from invigil.delivery import attempts, candidate, results
 from invigil.delivery.candidate import Guest, Guesting, Taking, Viewing
 from invigil.delivery.landing import RELEASE, disclosure_of, no_store
+from invigil.delivery.proctor import proctor
 from invigil.errors import PROBLEM_MEDIA_TYPE
 from invigil.proctoring import pipeline
 from invigil.web.pages import templates
@@ -92,7 +93,7 @@ def state(t: Taking) -> dict[str, Any]:
         "extra_time_percent": inv.extra_time_percent,
         "navigation": version.settings.get("navigation", "free"),
         # From the policy frozen with the attempt, as proctoring below is.
-        "requirements": disclosure_of(version, pipeline.policy_of(a)).requirements(),
+        "requirements": disclosure_of(version, proctor().policy_of(a)).requirements(),
         "questions": _questions(t) if a.status == "in_progress" else [],
         "answers": {
             str(x.slot): {
@@ -114,7 +115,7 @@ def state(t: Taking) -> dict[str, Any]:
 def proctoring_state(a: Any) -> dict[str, Any]:
     """What the browser's detectors need from the frozen policy, and where
     the event chain stands on the server (to resume after a reload)."""
-    p = pipeline.policy_of(a)
+    p = proctor().policy_of(a)
     return {
         "policy": p.name,
         "detectors": p.detectors.model_dump(),
@@ -126,7 +127,7 @@ def proctoring_state(a: Any) -> dict[str, Any]:
         "id_photo": p.id_photo,
         "last_seq": a.events_last_seq,
         "head": a.events_head,
-        "genesis": pipeline.genesis(a.id),
+        "genesis": proctor().genesis(a.id),
     }
 
 

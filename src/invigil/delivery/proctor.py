@@ -12,6 +12,7 @@ domain; see the contract in pyproject.toml.)
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -20,9 +21,18 @@ from invigil.db.uow import UnitOfWork
 
 if TYPE_CHECKING:
     from invigil.delivery.models import Attempt
+    from invigil.proctoring.policy import Policy
 
 
 class Proctor(Protocol):
+    def policy_of(self, attempt: Attempt) -> Policy:
+        """The policy frozen with the attempt (what the player's detectors run)."""
+        ...
+
+    def genesis(self, attempt_id: uuid.UUID) -> str:
+        """The hash the attempt's event chain starts from (the player's boot state)."""
+        ...
+
     def captures(self, attempt: Attempt) -> tuple[str, ...]:
         """What the policy frozen with the attempt captures (for consents
         recorded before they listed their captures)."""

@@ -6,6 +6,7 @@ shell imports every domain at start-up.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -15,10 +16,17 @@ from invigil.delivery import proctor
 from invigil.delivery.models import Attempt
 from invigil.jobs import queue
 from invigil.proctoring import disclosure, jobs, pipeline
+from invigil.proctoring.policy import Policy
 
 
 class Proctoring:
     """Delivery's :class:`invigil.delivery.proctor.Proctor`: the pipeline."""
+
+    def policy_of(self, attempt: Attempt) -> Policy:
+        return pipeline.policy_of(attempt)
+
+    def genesis(self, attempt_id: uuid.UUID) -> str:
+        return pipeline.genesis(attempt_id)
 
     def captures(self, attempt: Attempt) -> tuple[str, ...]:
         return disclosure.captures(pipeline.policy_of(attempt))
