@@ -55,6 +55,7 @@ from invigil.logs import configure as configure_logs
 from invigil.logs import get_logger
 from invigil.proctoring import api as proctoring_api
 from invigil.proctoring import capture_api
+from invigil.proctoring import events_api as proctoring_events_api
 from invigil.proctoring import review_api as proctoring_review_api
 from invigil.proctoring import review_pages as proctoring_review_pages
 from invigil.proctoring.capture_api import SINGLE_SHOT
@@ -349,6 +350,7 @@ def create_app(
     # time (before this, a save was tried against some 130 staff routes). No
     # other router serves a path under /take/, so the order changes no match.
     app.include_router(delivery_player.router)
+    app.include_router(proctoring_events_api.router)
     app.include_router(capture_api.router)
     app.include_router(delivery_landing.router)
     app.include_router(identity_api.router)

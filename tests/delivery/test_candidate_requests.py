@@ -19,7 +19,7 @@ from invigil.audit.models import AuditEvent
 from invigil.db.engine import Database
 from invigil.delivery import attempts, candidate, invitations
 from invigil.delivery.models import Attempt, AttemptAnswer, Invitation
-from invigil.proctoring import pipeline
+from invigil.proctoring import events_api, pipeline
 from invigil.proctoring.models import ProctoringAction, ProctoringEvent
 from invigil.settings import Settings
 from tests.conftest import BoundDatabase
@@ -309,17 +309,17 @@ def _events_journey(
 
 
 def _spy_events(monkeypatch: pytest.MonkeyPatch) -> list[list[bool]]:
-    """For each call of ``candidate.heard_events`` (one statement for a group
+    """For each call of ``events_api.heard_events`` (one statement for a group
     of browsers' batches), whether it served each ask."""
     served: list[list[bool]] = []
-    real = candidate.heard_events
+    real = events_api.heard_events
 
     def spy(uow: Any, asks: Any, **kwargs: Any) -> Any:
         found = real(uow, asks, **kwargs)
         served.append([h is not None for h in found])
         return found
 
-    monkeypatch.setattr(candidate, "heard_events", spy)
+    monkeypatch.setattr(events_api, "heard_events", spy)
     return served
 
 
@@ -330,7 +330,7 @@ def test_events_take_the_one_statement_and_answer_as_the_general_path(
     fast = _events_journey(app, db, settings)
     # One browser: groups of one; the submitted attempt goes the general way.
     assert heard == [[True]] * 6 + [[False]]
-    monkeypatch.setattr(candidate, "heard_events", lambda uow, asks, **kw: [None] * len(asks))
+    monkeypatch.setattr(events_api, "heard_events", lambda uow, asks, **kw: [None] * len(asks))
     general = _events_journey(app, db, settings)
     told, (row, stored, acted, trail) = fast
     # Each run has its own attempt, so its own chain hashes; the rest is equal.
@@ -416,11 +416,10 @@ def _gathered_app(database: Database, settings: Settings, monkeypatch: pytest.Mo
     import time
 
     from invigil.app import create_app
-    from invigil.delivery import player
     from invigil.delivery.gathering import Gathering
 
     app = create_app(settings, database, run_jobs=False)
-    real, calls = player._events_together, []
+    real, calls = events_api._events_together, []
 
     def first_waits(tenant_id: uuid.UUID, asks: list[Any]) -> list[Any]:
         calls.append(len(asks))
@@ -469,7 +468,7 @@ def test_browsers_batches_are_written_together_and_each_answered_as_alone(
     all, one stores their events, one their actions, one appends their
     entries, each by its own candidate): each is told and stores exactly
     what the general path does for one alone."""
-    monkeypatch.setattr(candidate, "heard_events", lambda uow, asks, **kw: [None] * len(asks))
+    monkeypatch.setattr(events_api, "heard_events", lambda uow, asks, **kw: [None] * len(asks))
     general = _events_journey(app, db, settings)
     monkeypatch.undo()
     heard = _spy_events(monkeypatch)
@@ -574,14 +573,14 @@ def test_a_batch_read_before_another_commit_is_answered_as_it_is(
     a = Chain(state["attempt_id"]).message("clipboard.copy", "instant", datetime.now(UTC))
     first = client.post(f"/take/{token}/api/events", json={"events": [a]})
     assert first.json()["results"] == [{"seq": 1, "status": "stored"}]
-    real, served = candidate.heard_events, []
+    real, served = events_api.heard_events, []
 
     def stale(uow: Any, asks: Any, **kwargs: Any) -> Any:
         heard = real(uow, asks, **kwargs)
         served.append(len(heard))
         return [h and (dataclasses.replace(h[0], known={}), h[1]) for h in heard]
 
-    monkeypatch.setattr(candidate, "heard_events", stale)
+    monkeypatch.setattr(events_api, "heard_events", stale)
     again = client.post(f"/take/{token}/api/events", json={"events": [a]})
     assert served == [1]  # the one statement was taken
     assert again.json()["results"] == [{"seq": 1, "status": "duplicate"}]

@@ -41,7 +41,6 @@ from invigil.delivery.landing import BackToLanding, neutral_error
 from invigil.delivery.links import LinkKey, LinkState
 from invigil.delivery.models import Attempt, Invitation
 from invigil.errors import Unauthorized
-from invigil.proctoring import pipeline
 from invigil.web.access import CANDIDATE
 
 T = TypeVar("T")
@@ -153,48 +152,6 @@ _HEARD = text(
               FROM unnest(CAST(:slots AS integer[])) WITH ORDINALITY AS s(slot, n)
               ORDER BY s.n)"""
 )
-# Batches of proctoring events of several browsers (``n`` numbers them; the
-# bindings and the wanted seqs are (n, value) pairs): each chain's head moves
-# to its batch's top passing message when it is above the stored one
-# (pipeline.Screened.top); returned: what the pipeline and the policy need,
-# with the stored hashes of the seqs the batch names (Screened.wanted). A
-# batch dated outside its attempt's window (pipeline.outside_window, asked of
-# its earliest and latest passing message) is no plain case: the general path
-# rejects those messages one by one, the head moving only over stored ones.
-_HEARD_EVENTS = text(
-    f"""
-    UPDATE attempts AS a SET
-        last_seen_at = :now,
-        events_last_seq = GREATEST(a.events_last_seq, v.etop),
-        events_head = CASE WHEN v.etop > a.events_last_seq THEN v.ehead
-                           ELSE a.events_head END
-    FROM unnest(CAST(:ns AS integer[]), CAST(:links AS bytea[]), CAST(:etops AS bigint[]),
-                CAST(:eheads AS text[]), CAST(:efirsts AS timestamptz[]),
-                CAST(:elasts AS timestamptz[])) AS v (n, link, etop, ehead, efirst, elast)
-    CROSS JOIN LATERAL (SELECT l.tenant_id, l.invitation_id, l.ended_at FROM guest_links AS l
-                        WHERE l.token_hash = v.link LIMIT 1) AS l
-    JOIN invitations AS i ON i.tenant_id = l.tenant_id AND i.id = l.invitation_id
-    WHERE a.binding_hash IN (SELECT b.hash FROM unnest(CAST(:bn AS integer[]),
-                                                       CAST(:bh AS bytea[])) AS b (n, hash)
-                             WHERE b.n = v.n)
-      AND {_LIVE}
-      AND (v.efirst IS NULL
-           OR (v.efirst >= a.started_at - CAST(:tolerance AS interval)
-               AND v.elast <= LEAST(CAST(:now AS timestamptz),
-                                    a.deadline + make_interval(secs => a.grace_seconds))
-                              + CAST(:tolerance AS interval)))
-    RETURNING a.id, a.invitation_id, a.binding_hash, a.candidate_id, a.deadline,
-        a.grace_seconds, a.last_seq, a.events_last_seq, v.n, a.events_head, a.integrity,
-        a.exam_id, a.exam_version, CAST(a.policy AS text),
-        (SELECT jsonb_object_agg(k.seq, k.hash) FROM (
-            SELECT w.seq, (SELECT e.hash FROM proctoring_events AS e
-                           WHERE e.tenant_id = a.tenant_id AND e.attempt_id = a.id
-                             AND e.seq = w.seq) AS hash
-            FROM unnest(CAST(:wn AS integer[]), CAST(:ws AS bigint[])) AS w (n, seq)
-            WHERE w.n = v.n) AS k
-         WHERE k.hash IS NOT NULL),
-        a.started_at"""
-)
 
 
 # A browser holds one binding cookie per exam it started; more than this many
@@ -245,71 +202,6 @@ def heard(
         questions=row[8],
         slots=dict(zip(wanted, row[9], strict=True)),
     )
-
-
-@dataclass(frozen=True)
-class Ask:
-    """One browser's batch of proctoring events, before anything is looked up."""
-
-    request: Request
-    token: str
-    batch: pipeline.Screened
-
-
-def heard_events(
-    uow: UnitOfWork, asks: Sequence[Ask], *, now: datetime
-) -> list[tuple[pipeline.Running, Actor] | None]:
-    """:func:`heard` for batches of proctoring events of browsers of the unit
-    of work's tenant, in one statement: authenticate, lock and touch each
-    running attempt with no silence open, move its chain's head for its
-    batch and read the stored hashes the batch needs. For each ask, what
-    the pipeline needs (instead of the paper) and the candidate acting; None
-    where it is not the plain case (its attempt unchanged)."""
-    params: dict[str, list[Any]] = {k: [] for k in ("ns", "links", "etops", "eheads", "efirsts",
-                                                     "elasts", "bn", "bh", "wn", "ws")}  # fmt: skip
-    bindings = []
-    for n, ask in enumerate(asks):
-        mine = _bindings(ask.request)
-        bindings.append(mine)
-        if not mine:
-            continue
-        top = ask.batch.top
-        params["ns"].append(n)
-        params["links"].append(_link_hash(ask.request, ask.token))
-        params["etops"].append(top.seq if top else 0)
-        params["eheads"].append(top.hash if top else None)
-        first, last = ask.batch.span
-        params["efirsts"].append(first)
-        params["elasts"].append(last)
-        params["bn"] += [n] * len(mine)
-        params["bh"] += list(mine.values())
-        params["wn"] += [n] * len(ask.batch.wanted)
-        params["ws"] += ask.batch.wanted
-    out: list[tuple[pipeline.Running, Actor] | None] = [None] * len(asks)
-    if not params["ns"]:
-        return out
-    window = {"now": now, "tolerance": pipeline.CLOCK_TOLERANCE}
-    for row in uow.session.execute(_HEARD_EVENTS, params | window):
-        n = row[8]
-        actor = _bound(asks[n].request, bindings[n], row)
-        running = pipeline.Running(
-            tenant_id=uow.tenant,
-            id=row[0],
-            deadline=row[4],
-            last_seq=row[6],
-            events_last_seq=row[7],
-            events_head=row[9],
-            integrity=row[10],
-            exam_id=row[11],
-            exam_version=row[12],
-            policy=row[13],
-            known={int(seq): hashed for seq, hashed in (row[14] or {}).items()},
-            last_seen_at=now,
-            started_at=row[15],
-            grace_seconds=row[5],
-        )
-        out[n] = (running, actor)
-    return out
 
 
 def _bindings(request: Request) -> dict[str, bytes]:

@@ -7,7 +7,6 @@ and nothing else. See ``docs/candidate-api.md`` for the API.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -21,13 +20,12 @@ from invigil.content import bodies
 from invigil.content.assemble import Slot
 from invigil.content.models import QuestionVersion
 from invigil.content.paper import candidate_body
-from invigil.db.uow import Actor, UnitOfWork
+from invigil.db.uow import UnitOfWork
 from invigil.delivery import attempts, candidate, results
 from invigil.delivery.candidate import Guest, Guesting, Taking, Viewing
 from invigil.delivery.landing import RELEASE, disclosure_of, no_store
 from invigil.delivery.proctor import proctor
 from invigil.errors import PROBLEM_MEDIA_TYPE
-from invigil.proctoring import pipeline
 from invigil.web.pages import templates
 
 router = APIRouter(include_in_schema=False)
@@ -155,21 +153,6 @@ class ItemsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     items: Annotated[list[ItemIn], Field(max_length=attempts.MAX_ITEMS)] = []
-
-
-class EventIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    seq: int = Field(ge=1, le=pipeline.MAX_SEQ)
-    body: str = Field(max_length=pipeline.MAX_BODY)
-    prev: str = Field(max_length=64)
-    hash: str = Field(max_length=64)
-
-
-class EventsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    events: Annotated[list[EventIn], Field(max_length=pipeline.MAX_BATCH)] = []
 
 
 class HeartbeatIn(BaseModel):
@@ -345,81 +328,6 @@ def _warnings(taken: list[Any]) -> list[dict[str, str]]:
         for a in taken
         if a.action == "warn"
     ]
-
-
-def _messages(body: EventsIn) -> list[pipeline.Message]:
-    return [pipeline.Message(e.seq, e.body, e.prev, e.hash) for e in body.events]
-
-
-def _told(attempt: Any, taken: pipeline.Taken) -> JSONResponse:
-    return _json(
-        {
-            "results": [o.json() for o in taken.results],
-            "head": attempt.events_head,
-            "warnings": taken.warnings,
-            **_clock_of(attempt.deadline, attempt.status, attempt.last_seq),
-            "last_seq": attempt.events_last_seq,
-        }
-    )
-
-
-@dataclass(frozen=True)
-class _Events:
-    request: Request
-    token: str
-    payload: Any
-
-
-def _events_together(tenant_id: uuid.UUID, asks: list[_Events]) -> list[JSONResponse | None]:
-    """Several browsers' batches of one tenant in one transaction: those that
-    are the plain case (a valid body, a running attempt with no silence open,
-    see :func:`candidate.heard_events`) are taken together; the others are
-    answered None, having changed nothing, and take the general way."""
-    todo: list[tuple[int, pipeline.Screened]] = []
-    for n, ask in enumerate(asks):
-        body = _valid(EventsIn, ask.payload)
-        if body is not None:
-            todo.append((n, pipeline.screen(_messages(body))))
-    out: list[JSONResponse | None] = [None] * len(asks)
-    if not todo:
-        return out
-    now, db = datetime.now(UTC), asks[0].request.app.state.db
-    try:
-        with db.unit_of_work(tenant_id, Actor("anonymous", "guest-link")) as uow:
-            heard = candidate.heard_events(
-                uow, [candidate.Ask(asks[n].request, asks[n].token, b) for n, b in todo], now=now
-            )
-            found = [(n, b, h) for (n, b), h in zip(todo, heard, strict=True) if h is not None]
-            batches = [
-                pipeline.Batch(running, b, running.known or {}, actor)
-                for _, b, (running, actor) in found
-            ]
-            taken = pipeline.ingest_many(uow, batches, now)
-            for (n, _, (running, _)), t in zip(found, taken, strict=True):
-                out[n] = _told(running, t)
-    except (candidate.Stray, pipeline.Raced):
-        if len(asks) > 1:
-            raise  # each is written again alone
-        return [None]  # the general way answers it (a 401; or it locks before it reads)
-    return out
-
-
-@router.post("/take/{token}/api/events")
-async def post_events(g: Guest = Guesting, payload: Any = Body(None)) -> JSONResponse:
-    """Proctoring events from the browser (docs/proctoring.md). Batches of
-    running attempts with no silence open are taken with other browsers'
-    (:func:`_events_together`); anything else the general way (which answers
-    refusals)."""
-    together = await g.gathered(_events_together, _Events(g.request, g.token, payload))
-    if together is not None:
-        return together
-
-    def work(t: Taking) -> JSONResponse:
-        pipeline.require_open(t.attempt)  # a closed attempt's answer, before the body's
-        batch = pipeline.screen(_messages(_parse(EventsIn, payload)))
-        return _told(t.attempt, pipeline.ingest(t.uow, t.attempt, batch))
-
-    return await g.run(work, lock=True)
 
 
 @router.post("/take/{token}/api/submit")

@@ -35,7 +35,7 @@ from invigil.proctoring import policy as pol
 @dataclass
 class Running:
     """A running attempt as the events hot path holds it: found, locked and
-    touched by one statement (``candidate.heard_events``), with what the
+    touched by one statement (``events_api.heard_events``), with what the
     pipeline and the policy read and change -- not an ORM row. :func:`keep`
     writes what changed; an ``auto_submit`` loads the row to submit it."""
 

@@ -175,7 +175,7 @@ def outside_window(at: datetime, attempt: Attempt | Running, now: datetime) -> s
     from the clock's start (before it: the attempt's creation) to now, or
     to the deadline plus grace if that came first, each widened by
     :data:`CLOCK_TOLERANCE`. The events hot path admits only batches that
-    pass (``candidate.heard_events`` asks the same in SQL)."""
+    pass (``events_api.heard_events`` asks the same in SQL)."""
     start = attempt.started_at or getattr(attempt, "created_at", None)
     if start is not None and at < start - CLOCK_TOLERANCE:
         return f"is before the exam started ({_iso(start)}): send when it happened"
