@@ -125,7 +125,7 @@ Viewing: Any = candidate(page=True)
 # attempt with no silence open (anything else is left to them): the live link
 # of a live invitation, its latest attempt, bound to one of this browser's
 # cookies (the caller checks it is the one named for the invitation).
-_LIVE = """
+LIVE_ATTEMPT = """
     l.ended_at IS NULL AND i.status <> 'revoked'
       AND a.tenant_id = i.tenant_id AND a.invitation_id = i.id
       AND a.number = (SELECT max(b.number) FROM attempts AS b
@@ -144,7 +144,8 @@ _HEARD = text(
             THEN CAST(:position AS integer) ELSE a.position END
     FROM guest_links AS l
     JOIN invitations AS i ON i.tenant_id = l.tenant_id AND i.id = l.invitation_id
-    WHERE l.token_hash = :link AND a.binding_hash = ANY(CAST(:bindings AS bytea[])) AND {_LIVE}
+    WHERE l.token_hash = :link AND a.binding_hash = ANY(CAST(:bindings AS bytea[]))
+      AND {LIVE_ATTEMPT}
       AND a.furthest IS NULL
     RETURNING a.id, a.invitation_id, a.binding_hash, a.candidate_id, a.deadline,
         a.grace_seconds, a.last_seq, a.events_last_seq, jsonb_array_length(a.paper),
@@ -184,15 +185,15 @@ def heard(
     :class:`Guest` rolls the touch back and goes the general way (a 401).
     ``uow`` is bound to the token's tenant."""
     wanted = sorted(set(slots))
-    mine = _bindings(request)
+    mine = browser_bindings(request)
     if not mine:
         return None
     params = {"now": now, "top": top, "position": position, "slots": wanted,
-              "link": _link_hash(request, token), "bindings": list(mine.values())}  # fmt: skip
+              "link": link_hash_of(request, token), "bindings": list(mine.values())}  # fmt: skip
     row = uow.session.execute(_HEARD, params).one_or_none()
     if row is None:
         return None
-    uow.actor = _bound(request, mine, row)
+    uow.actor = bound_actor(request, mine, row)
     return attempts.Heard(
         id=row[0],
         deadline=row[4],
@@ -204,7 +205,7 @@ def heard(
     )
 
 
-def _bindings(request: Request) -> dict[str, bytes]:
+def browser_bindings(request: Request) -> dict[str, bytes]:
     """This browser's binding cookies and their keyed hashes; none when it
     holds more than a plain case does (the general path sorts that out)."""
     key: LinkKey = request.app.state.services.links
@@ -216,12 +217,12 @@ def _bindings(request: Request) -> dict[str, bytes]:
     return mine if len(mine) <= MAX_BINDINGS else {}
 
 
-def _link_hash(request: Request, token: str) -> bytes:
+def link_hash_of(request: Request, token: str) -> bytes:
     key: LinkKey = request.app.state.services.links
     return key.hash(token)
 
 
-def _bound(request: Request, mine: dict[str, bytes], row: Any) -> Actor:
+def bound_actor(request: Request, mine: dict[str, bytes], row: Any) -> Actor:
     """The candidate acting, once the attempt a statement above found
     (id, invitation_id, binding_hash, candidate_id, ...) is bound to the
     cookie named for its invitation; else :class:`Stray`."""

@@ -45,7 +45,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
-def _json(body: dict[str, Any], status: int = 200) -> JSONResponse:
+def json_answer(body: dict[str, Any], status: int = 200) -> JSONResponse:
     response = JSONResponse(body, status_code=status)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -164,7 +164,7 @@ class HeartbeatIn(BaseModel):
 M = TypeVar("M", bound=BaseModel)
 
 
-def _parse(model: type[M], payload: Any) -> M:
+def parse_payload(model: type[M], payload: Any) -> M:
     """The request body as ``model``, checked after the candidate is (FastAPI
     has parsed the JSON already); a 422 as FastAPI itself would answer."""
     if payload is None:
@@ -177,7 +177,7 @@ def _parse(model: type[M], payload: Any) -> M:
         raise RequestValidationError(errors) from None
 
 
-def _valid(model: type[M], payload: Any) -> M | None:
+def valid_body(model: type[M], payload: Any) -> M | None:
     """The body as ``model``, or None when it is not (the general path, which
     checks the candidate first, answers that)."""
     try:
@@ -187,10 +187,10 @@ def _valid(model: type[M], payload: Any) -> M | None:
 
 
 def _clock(t: Taking) -> dict[str, Any]:
-    return _clock_of(t.attempt.deadline, t.attempt.status, t.attempt.last_seq)
+    return clock_of(t.attempt.deadline, t.attempt.status, t.attempt.last_seq)
 
 
-def _clock_of(deadline: datetime | None, status: str, last_seq: int) -> dict[str, Any]:
+def clock_of(deadline: datetime | None, status: str, last_seq: int) -> dict[str, Any]:
     return {
         "server_time": _iso(datetime.now(UTC)),
         "deadline": _iso(deadline),
@@ -241,7 +241,7 @@ def done_page(request: Request, t: Taking = Viewing) -> Response:
 
 @router.get("/take/{token}/api/state")
 async def get_state(g: Guest = Guesting) -> JSONResponse:
-    return await g.run(lambda t: _json(state(t)))
+    return await g.run(lambda t: json_answer(state(t)))
 
 
 @router.post("/take/{token}/api/begin")
@@ -249,7 +249,7 @@ async def post_begin(g: Guest = Guesting) -> JSONResponse:
     def work(t: Taking) -> JSONResponse:
         attempts.begin(t.uow, t.attempt, t.version, t.invitation)
         t.uow.flush()
-        return _json(state(t))
+        return json_answer(state(t))
 
     return await g.run(work, lock=True)
 
@@ -257,7 +257,7 @@ async def post_begin(g: Guest = Guesting) -> JSONResponse:
 @router.post("/take/{token}/api/answers")
 async def post_answers(g: Guest = Guesting, payload: Any = Body(None)) -> JSONResponse:
     def fast(uow: UnitOfWork) -> JSONResponse | None:
-        body = _valid(ItemsIn, payload)
+        body = valid_body(ItemsIn, payload)
         if body is None or not body.items:
             return None
         items = [i.item() for i in body.items]
@@ -269,16 +269,16 @@ async def post_answers(g: Guest = Guesting, payload: Any = Body(None)) -> JSONRe
         if heard is None:
             return None
         saved = attempts.store(uow, heard.sheet(), items, now)
-        clock = _clock_of(heard.deadline, "in_progress", heard.last_seq)
-        return _json({"results": [o.json() for o in saved.results], **clock})
+        clock = clock_of(heard.deadline, "in_progress", heard.last_seq)
+        return json_answer({"results": [o.json() for o in saved.results], **clock})
 
     def work(t: Taking) -> JSONResponse:
-        body = _parse(ItemsIn, payload)
+        body = parse_payload(ItemsIn, payload)
         try:
             saved = attempts.save(t.uow, t.attempt, [i.item() for i in body.items])
         except attempts.NavigationClosed as refused:
             return _refused(t, refused, "answers")
-        return _json({"results": [o.json() for o in saved.results], **_clock(t)})
+        return json_answer({"results": [o.json() for o in saved.results], **_clock(t)})
 
     return await g.run(work, lock=True, fast=fast)
 
@@ -286,7 +286,7 @@ async def post_answers(g: Guest = Guesting, payload: Any = Body(None)) -> JSONRe
 @router.post("/take/{token}/api/heartbeat")
 async def post_heartbeat(g: Guest = Guesting, payload: Any = Body(None)) -> JSONResponse:
     def fast(uow: UnitOfWork) -> JSONResponse | None:
-        body = _valid(HeartbeatIn, payload)
+        body = valid_body(HeartbeatIn, payload)
         if body is None:
             return None
         now = datetime.now(UTC)
@@ -294,16 +294,16 @@ async def post_heartbeat(g: Guest = Guesting, payload: Any = Body(None)) -> JSON
         if heard is None:
             return None
         status, taken = attempts.heartbeat_heard(uow, heard, now)
-        clock = _clock_of(heard.deadline, status, heard.last_seq)
-        return _json({**clock, "warnings": _warnings(taken)})
+        clock = clock_of(heard.deadline, status, heard.last_seq)
+        return json_answer({**clock, "warnings": _warnings(taken)})
 
     def work(t: Taking) -> JSONResponse:
-        body = _parse(HeartbeatIn, payload)
+        body = parse_payload(HeartbeatIn, payload)
         try:
             taken = attempts.heartbeat(t.uow, t.attempt, body.position)
         except attempts.NavigationClosed as refused:
             return _refused(t, refused, "heartbeat")
-        return _json({**_clock(t), "warnings": _warnings(taken)})
+        return json_answer({**_clock(t), "warnings": _warnings(taken)})
 
     return await g.run(work, lock=True, fast=fast)
 
@@ -333,7 +333,7 @@ def _warnings(taken: list[Any]) -> list[dict[str, str]]:
 @router.post("/take/{token}/api/submit")
 async def post_submit(g: Guest = Guesting, payload: Any = Body(None)) -> JSONResponse:
     def work(t: Taking) -> JSONResponse:
-        body = _parse(ItemsIn, payload)
+        body = parse_payload(ItemsIn, payload)
         outcomes: list[dict[str, Any]] = []
         if t.attempt.status == "in_progress" and body.items:
             try:
@@ -342,7 +342,7 @@ async def post_submit(g: Guest = Guesting, payload: Any = Body(None)) -> JSONRes
                 return _refused(t, refused, "submit")
             outcomes = [o.json() for o in saved.results]
         attempts.submit(t.uow, t.attempt, "candidate")
-        return _json(
+        return json_answer(
             {"status": t.attempt.status, "done_url": f"{t.base}/done", "results": outcomes}
         )
 

@@ -23,8 +23,16 @@ from sqlalchemy import text
 
 from invigil.db.uow import Actor, UnitOfWork
 from invigil.delivery import candidate
-from invigil.delivery.candidate import _LIVE, Guest, Guesting, Taking, _bindings, _bound, _link_hash
-from invigil.delivery.player import _clock_of, _json, _parse, _valid
+from invigil.delivery.candidate import (
+    LIVE_ATTEMPT,
+    Guest,
+    Guesting,
+    Taking,
+    bound_actor,
+    browser_bindings,
+    link_hash_of,
+)
+from invigil.delivery.player import clock_of, json_answer, parse_payload, valid_body
 from invigil.proctoring import pipeline
 
 router = APIRouter(include_in_schema=False)
@@ -53,7 +61,7 @@ _HEARD_EVENTS = text(
     WHERE a.binding_hash IN (SELECT b.hash FROM unnest(CAST(:bn AS integer[]),
                                                        CAST(:bh AS bytea[])) AS b (n, hash)
                              WHERE b.n = v.n)
-      AND {_LIVE}
+      AND {LIVE_ATTEMPT}
       AND (v.efirst IS NULL
            OR (v.efirst >= a.started_at - CAST(:tolerance AS interval)
                AND v.elast <= LEAST(CAST(:now AS timestamptz),
@@ -96,13 +104,13 @@ def heard_events(
                                                      "elasts", "bn", "bh", "wn", "ws")}  # fmt: skip
     bindings = []
     for n, ask in enumerate(asks):
-        mine = _bindings(ask.request)
+        mine = browser_bindings(ask.request)
         bindings.append(mine)
         if not mine:
             continue
         top = ask.batch.top
         params["ns"].append(n)
-        params["links"].append(_link_hash(ask.request, ask.token))
+        params["links"].append(link_hash_of(ask.request, ask.token))
         params["etops"].append(top.seq if top else 0)
         params["eheads"].append(top.hash if top else None)
         first, last = ask.batch.span
@@ -118,7 +126,7 @@ def heard_events(
     window = {"now": now, "tolerance": pipeline.CLOCK_TOLERANCE}
     for row in uow.session.execute(_HEARD_EVENTS, params | window):
         n = row[8]
-        actor = _bound(asks[n].request, bindings[n], row)
+        actor = bound_actor(asks[n].request, bindings[n], row)
         running = pipeline.Running(
             tenant_id=uow.tenant,
             id=row[0],
@@ -159,12 +167,12 @@ def _messages(body: EventsIn) -> list[pipeline.Message]:
 
 
 def _told(attempt: Any, taken: pipeline.Taken) -> JSONResponse:
-    return _json(
+    return json_answer(
         {
             "results": [o.json() for o in taken.results],
             "head": attempt.events_head,
             "warnings": taken.warnings,
-            **_clock_of(attempt.deadline, attempt.status, attempt.last_seq),
+            **clock_of(attempt.deadline, attempt.status, attempt.last_seq),
             "last_seq": attempt.events_last_seq,
         }
     )
@@ -184,7 +192,7 @@ def _events_together(tenant_id: uuid.UUID, asks: list[_Events]) -> list[JSONResp
     answered None, having changed nothing, and take the general way."""
     todo: list[tuple[int, pipeline.Screened]] = []
     for n, ask in enumerate(asks):
-        body = _valid(EventsIn, ask.payload)
+        body = valid_body(EventsIn, ask.payload)
         if body is not None:
             todo.append((n, pipeline.screen(_messages(body))))
     out: list[JSONResponse | None] = [None] * len(asks)
@@ -223,7 +231,7 @@ async def post_events(g: Guest = Guesting, payload: Any = Body(None)) -> JSONRes
 
     def work(t: Taking) -> JSONResponse:
         pipeline.require_open(t.attempt)  # a closed attempt's answer, before the body's
-        batch = pipeline.screen(_messages(_parse(EventsIn, payload)))
+        batch = pipeline.screen(_messages(parse_payload(EventsIn, payload)))
         return _told(t.attempt, pipeline.ingest(t.uow, t.attempt, batch))
 
     return await g.run(work, lock=True)
