@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from invigil.db import platform
 from invigil.db.engine import Database
 from invigil.errors import Unavailable
 from invigil.evidence import service
@@ -65,7 +66,11 @@ def test_rotate_master_rewraps_every_tenant(
     ]
     # "Every tenant" here is this test's: the shared test database also holds
     # other tests' tenants, whose keys are wrapped by other master keys.
-    monkeypatch.setattr(tenants, "list_tenants", lambda db: made)
+    monkeypatch.setattr(
+        platform,
+        "all_tenants",
+        lambda db: [platform.TenantRef(t.id, t.slug, t.name, t.region) for t in made],
+    )
     ids = []
     for tenant in made:
         with database.unit_of_work(tenant.id) as uow:
