@@ -269,11 +269,11 @@ def explain(policy: Policy, decision: Decision) -> str:
     what = KIND_PHRASES.get(decision.kind, f"{decision.kind} was reported")
     if rule is not None:
         if rule.min_duration_seconds:
-            what += f" for at least {_span(rule.min_duration_seconds)}"
+            what += f" for at least {span(rule.min_duration_seconds)}"
         if rule.count > 1:
             what += f"{',' if rule.min_duration_seconds else ''} {rule.count} times"
             what += (
-                f" within {_span(rule.window_seconds)}"
+                f" within {span(rule.window_seconds)}"
                 if rule.window_seconds is not None
                 else " during the attempt"
             )
@@ -290,7 +290,7 @@ def _and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _span(seconds: float) -> str:
+def span(seconds: float) -> str:
     for unit, size in (("hour", 3600), ("minute", 60)):
         if seconds >= size and seconds % size == 0:
             n = int(seconds // size)

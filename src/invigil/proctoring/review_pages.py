@@ -32,6 +32,7 @@ from invigil.evidence import api as evidence_api
 from invigil.evidence.models import EvidenceObject
 from invigil.evidence.service import ATTEMPT
 from invigil.identity.pages.common import FormList, FormStr, _change, _parse_id
+from invigil.proctoring import policy as pol
 from invigil.proctoring import review_queue, review_timeline, reviews, summary
 from invigil.proctoring.api import event_list
 from invigil.proctoring.models import RecordingSegment, Snapshot
@@ -70,6 +71,14 @@ def integrity_summary(uow: UnitOfWork, attempt: Attempt) -> summary.IntegritySum
 
 templates.env.globals["integrity_summary"] = integrity_summary
 templates.env.globals["outcome_labels"] = OUTCOME_LABELS
+templates.env.globals["snapshot_reasons"] = {
+    "periodic": "on schedule",
+    "event": "when an event began or ended",
+    "start": "at the start",
+}
+templates.env.globals["kind_words"] = {
+    k: v[:1].upper() + v[1:] for k, v in pol.KIND_PHRASES.items()
+}
 
 
 def percent(value: float | None) -> str:
@@ -132,6 +141,7 @@ def _review_page(
     events = event_list(uow, attempt)
     timeline = review_timeline.build(uow, attempt, review, events)
     near = {e.event.seq: e.near for e in timeline.entries if e.event is not None}
+    near_at = {e.seq: e.started_at for e in events}
     values.setdefault("form", {})
     return _render(
         request,
@@ -141,6 +151,7 @@ def _review_page(
         review=review,
         timeline=timeline,
         near=near,
+        near_at=near_at,
         integrity=summary.summarize(uow, attempt, review=review, events=events),
         candidate=uow.get(Candidate, attempt.candidate_id),
         exam_title=_exam_title(uow, attempt),
