@@ -244,10 +244,8 @@ def _track(
     times += [e.ended_at for e in events if e.ended_at is not None]
     if not times:
         return None
-    start = attempt.started_at or min(times)
-    start = min(start, *(g.started_at for g in segments)) if segments else start
-    end = attempt.submitted_at or max(times)
-    end = max(end, *times)
+    start = min(times) if attempt.started_at is None else min(attempt.started_at, *times)
+    end = max(times) if attempt.submitted_at is None else max(attempt.submitted_at, *times)
     total = max((end - start).total_seconds(), 1.0)
 
     def place(lane: str, at: datetime, until: datetime | None, **more: str) -> Mark:

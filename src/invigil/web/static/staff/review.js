@@ -56,7 +56,7 @@
     video.dataset.position = new Date(at).toISOString();
   }
 
-  function load(index, offset, play) {
+  function load(index, offset, play, asked) {
     const seg = segments[index];
     const apply = () => {
       try {
@@ -69,7 +69,7 @@
     video.dataset.segment = String(index);
     video.dataset.offset = String(offset);
     if (now) now.textContent = `segment ${index + 1} of ${segments.length}, from ${hms(seg.start + offset * 1000)} UTC`;
-    showAt(seg.start + offset * 1000);
+    showAt(asked === undefined ? seg.start + offset * 1000 : asked);
     if (index === current && video.readyState >= 1) {
       apply();
       return;
@@ -86,15 +86,18 @@
   function seek(ms, play) {
     let index = segments.findIndex((s) => s.start <= ms && ms < s.end);
     let offset = 0;
-    if (index >= 0) offset = (ms - segments[index].start) / 1000;
-    else {
+    if (index >= 0) {
+      offset = (ms - segments[index].start) / 1000;
+      load(index, offset, play);
+      return;
+    } else {
       index = segments.findIndex((s) => s.start > ms);
       if (index < 0) {
         index = segments.length - 1;
         offset = Math.max(0, (segments[index].end - segments[index].start) / 1000 - 0.1);
       }
     }
-    load(index, offset, play);
+    load(index, offset, play, ms); // a moment with no recording: shown where asked
   }
 
   video.src = segments[0].src; // nothing is fetched until it plays (preload none)
@@ -106,7 +109,7 @@
     if (current + 1 < segments.length) load(current + 1, 0, true);
   });
   video.addEventListener("timeupdate", () => {
-    if (current >= 0) showAt(segments[current].start + video.currentTime * 1000);
+    if (current >= 0 && !video.paused) showAt(segments[current].start + video.currentTime * 1000);
   });
   if (range) range.addEventListener("input", () => seek(start + Number(range.value) * 1000, false));
 
