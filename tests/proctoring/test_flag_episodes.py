@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,13 +17,19 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from invigil.audit import checkpoints
+from invigil.audit import service as audit_service
 from invigil.audit.models import AuditEvent
+from invigil.db.uow import Actor
 from invigil.delivery.models import Attempt
+from invigil.delivery.records import SOURCES as DELIVERY
 from invigil.errors import Conflict, Invalid
 from invigil.evidence import service as evidence_service
 from invigil.identity.models import User
 from invigil.proctoring import engine, review_queue, reviews, summary
 from invigil.proctoring.models import ProctoringAction, ReviewDecision, Snapshot
+from invigil.proctoring.records import SOURCES as PROCTORING
+from invigil.security.keys import Keys
 from invigil.settings import Settings
 from tests.conftest import BoundDatabase, bearer, make_tenant, make_user
 from tests.evidence.factories import jpeg
@@ -146,7 +153,7 @@ def _two_flags(app: FastAPI, db: BoundDatabase, settings: Settings) -> tuple[Sat
 
 
 def test_a_bulk_decision_records_and_audits_each_flag_as_a_single_one_would(
-    app: FastAPI, db: BoundDatabase, settings: Settings
+    app: FastAPI, db: BoundDatabase, settings: Settings, tmp_path: Path
 ) -> None:
     s, flags = _two_flags(app, db, settings)
     reviewer = make_user(db, s.tenant_id, ["proctor_reviewer"])
@@ -172,6 +179,14 @@ def test_a_bulk_decision_records_and_audits_each_flag_as_a_single_one_would(
             "on a second look",
         )
     assert [r.supersedes for r in again] == [r.id for r in rows]
+    # The anchored records still verify: each decision is its row, as the log says.
+    keys = Keys(tmp_path)
+    with db.unit_of_work(s.tenant_id, Actor.system()) as uow:
+        checkpoints.seal(uow, keys.audit)
+    with db.unit_of_work(s.tenant_id, Actor.operator()) as uow:
+        report = audit_service.verify_tenant(uow, keys.audit, (*DELIVERY, *PROCTORING))
+    assert report.ok, (report.problems, report.records)
+    assert report.records is not None and report.records.anchored >= 4
 
 
 def test_a_bulk_decision_refuses_as_a_whole_and_records_nothing(
