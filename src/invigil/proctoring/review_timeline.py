@@ -219,12 +219,16 @@ def flag_words(policy: pol.Policy, flag: Flag, at_of: dict[int, EventOut]) -> st
     if rule is not None:
         need = []
         if rule.count > 1:
-            within = f" within {span(rule.window_seconds)}" if rule.window_seconds else ""
-            need.append(f"{rule.count} times{within}")
+            within = (
+                f"within {span(rule.window_seconds)}"
+                if rule.window_seconds
+                else "during the attempt"
+            )
+            need.append(f"{rule.count} times {within}")
         if rule.min_duration_seconds:
-            need.append(f"each for at least {span(rule.min_duration_seconds)}")
+            need.append(f"for at least {span(rule.min_duration_seconds)} each time")
         if need:
-            text += f". The rule looks for {' '.join(need)}"
+            text += f". The rule looks for it {', '.join(need)}"
     if len(flag.actions) > 1:
         text += f"; it was met {len(flag.actions)} times in a row, one flag for the whole run"
     return text + "."
@@ -239,13 +243,16 @@ def _track(
     segments: Sequence[RecordingSegment],
     at_of: dict[int, EventOut],
 ) -> Track | None:
-    times = [e.at for e in entries] + [s.taken_at for s in snapshots]
+    # What happened, not what was due: a deadline far after the submission
+    # would squeeze every mark into the track's first part.
+    times = [e.at for e in entries if e.event is not None or e.group == "answer"]
+    times += [t for t in (attempt.started_at, attempt.submitted_at) if t is not None]
+    times += [s.taken_at for s in snapshots]
     times += [g.ended_at for g in segments] + [g.started_at for g in segments]
     times += [e.ended_at for e in events if e.ended_at is not None]
     if not times:
         return None
-    start = min(times) if attempt.started_at is None else min(attempt.started_at, *times)
-    end = max(times) if attempt.submitted_at is None else max(attempt.submitted_at, *times)
+    start, end = min(times), max(times)
     total = max((end - start).total_seconds(), 1.0)
 
     def place(lane: str, at: datetime, until: datetime | None, **more: str) -> Mark:

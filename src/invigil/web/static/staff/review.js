@@ -100,8 +100,8 @@
     load(index, offset, play, ms); // a moment with no recording: shown where asked
   }
 
-  video.src = segments[0].src; // nothing is fetched until it plays (preload none)
-  video.preload = "none";
+  video.preload = "none"; // nothing is fetched (nor a link issued) until it plays
+  video.src = segments[0].src;
   video.dataset.segment = "0";
   current = 0;
 
