@@ -8,6 +8,8 @@
 (function () {
   const chooseAll = document.querySelector("[data-choose-all]");
   if (chooseAll) {
+    const row = document.getElementById("choose-all-row");
+    if (row) row.hidden = false; // it needs this script; each flag's own box does not
     const boxes = () => [...document.querySelectorAll('input[type="checkbox"][name="flag"][form="bulk"]')];
     const count = document.getElementById("chosen-count");
     const show = () => {
