@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from invigil.audit import checkpoints
@@ -367,3 +370,37 @@ def test_the_review_page_speaks_in_words_not_internals(
         assert internal not in text, internal
     assert "0 faces in view" in text and "The exam tab was hidden 3 times, between" in text
     assert f"by Rita Reviewer ({reviewer.email})" in text
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 500), st.integers(0, 60), st.sampled_from(["a", "b"])),
+        max_size=25,
+        unique_by=lambda t: (t[0], t[2]),
+    ),
+    st.randoms(use_true_random=False),
+)
+def test_runs_do_not_depend_on_the_order_firings_arrive_in(
+    windows: list[tuple[int, int, str]], rnd: Any
+) -> None:
+    decisions = [
+        _d(start, (start,), start, start + length, rule) for start, length, rule in windows
+    ]
+    shuffled = list(decisions)
+    rnd.shuffle(shuffled)
+    key = [[(d.rule_id, d.episode_seq) for d in run] for run in engine.runs(decisions)]
+    assert key == [[(d.rule_id, d.episode_seq) for d in run] for run in engine.runs(shuffled)]
+    # Runs of one rule never overlap or touch; within a run each window
+    # overlaps or touches the ones before it.
+    for rule_id in ("a", "b"):
+        spans = []
+        for run in engine.runs(decisions):
+            if run[0].rule_id != rule_id:
+                continue
+            reach = run[0].until
+            for d in run[1:]:
+                assert d.since <= reach
+                reach = max(reach, d.until)
+            spans.append((run[0].since, reach))
+        spans.sort()
+        assert all(b[0] > a[1] for a, b in pairwise(spans))
