@@ -368,7 +368,7 @@ def evaluate_many(
         w, policy, decided = plans[n]
         taken[n] = _apply(w.attempt, [d for d in decided if (w.attempt.id, d) in fresh])
         keep(uow, w.attempt)  # before the entries: see _act
-        entries += _entries(w.attempt, policy, taken[n])
+        entries += _entries(w.attempt, policy, taken[n], fresh)
         actors += [w.actor] * len(taken[n])
     audit.record_many(uow, entries, actors)
     return taken
@@ -422,41 +422,82 @@ def _take(
 
 # A pair (rule, episode) stored already is left alone, as the unique key
 # says, and not audited again. Rows of several attempts may go together.
+# Each row names its flag (ADR 0023): the flag of a stored action of the same
+# rule whose window overlaps or touches the row's run (the firings of this
+# statement that merge with it, worked out before: the statement does not see
+# its own rows), else the run's first row. The attempt's row lock, which every
+# writer of its actions holds, keeps two statements from racing on one flag.
 _INSERT_ACTIONS = """
     INSERT INTO proctoring_actions (tenant_id, id, attempt_id, rule_id, kind, severity, action,
-                                    episode_seq, related, message)
-    SELECT %(tenant)s, gen_random_uuid(), r.attempt_id, r.rule_id, r.kind, r.severity, r.action,
-           r.episode_seq, r.related, r.message
-    FROM json_to_recordset(%(rows)s::json) AS r(attempt_id uuid, rule_id text, kind text,
-                                                 severity text, action text, episode_seq bigint,
-                                                 related bigint[], message text)
+                                    episode_seq, related, message, flag_id, window_start,
+                                    window_end)
+    SELECT %(tenant)s, r.id, r.attempt_id, r.rule_id, r.kind, r.severity, r.action,
+           r.episode_seq, r.related, r.message, coalesce(m.flag, r.run), r.since, r.until
+    FROM json_to_recordset(%(rows)s::json) AS r(id uuid, attempt_id uuid, rule_id text,
+                                                 kind text, severity text, action text,
+                                                 episode_seq bigint, related bigint[],
+                                                 message text, run uuid, since timestamptz,
+                                                 until timestamptz, run_since timestamptz,
+                                                 run_until timestamptz)
+    LEFT JOIN LATERAL (
+      SELECT coalesce(p.flag_id, p.id) AS flag FROM proctoring_actions AS p
+      WHERE p.tenant_id = %(tenant)s AND p.attempt_id = r.attempt_id AND p.rule_id = r.rule_id
+        AND p.window_start <= r.run_until AND p.window_end >= r.run_since
+      ORDER BY p.window_start, p.created_at, p.id
+      LIMIT 1
+    ) AS m ON true
     ON CONFLICT DO NOTHING
-    RETURNING attempt_id, rule_id, episode_seq
+    RETURNING attempt_id, rule_id, episode_seq, flag_id
 """
 
+Stored = dict[tuple[uuid.UUID, pol.Decision], uuid.UUID]  # a new action -> its flag
 
-def _store(
-    uow: UnitOfWork, decisions: Sequence[tuple[uuid.UUID, pol.Decision]]
-) -> set[tuple[uuid.UUID, pol.Decision]]:
-    """Insert the attempts' decisions in one statement; those that were new."""
+
+def _store(uow: UnitOfWork, decisions: Sequence[tuple[uuid.UUID, pol.Decision]]) -> Stored:
+    """Insert the attempts' decisions in one statement; those that were new,
+    each with the flag it joined or began."""
     if not decisions:
-        return set()
-    rows = [
-        {
-            "attempt_id": str(attempt_id),
-            "rule_id": d.rule_id,
-            "kind": d.kind,
-            "severity": d.severity,
-            "action": d.action,
-            "episode_seq": d.episode_seq,
-            "related": d.related,
-            "message": d.message,
-        }
-        for attempt_id, d in decisions
-    ]
+        return {}
+    per_attempt: dict[uuid.UUID, list[pol.Decision]] = {}
+    for attempt_id, d in decisions:
+        per_attempt.setdefault(attempt_id, []).append(d)
+    rows = []
+    for attempt_id, mine in per_attempt.items():
+        for run in engine.runs(mine):
+            first = uuid.uuid4()
+            since = min((d.since for d in run if d.since is not None), default=None)
+            until = max((d.until for d in run if d.until is not None), default=None)
+            for n, d in enumerate(run):
+                rows.append(
+                    {
+                        "id": str(first if n == 0 else uuid.uuid4()),
+                        "attempt_id": str(attempt_id),
+                        "rule_id": d.rule_id,
+                        "kind": d.kind,
+                        "severity": d.severity,
+                        "action": d.action,
+                        "episode_seq": d.episode_seq,
+                        "related": d.related,
+                        "message": d.message,
+                        "run": str(first),
+                        "since": _iso(d.since),
+                        "until": _iso(d.until),
+                        "run_since": _iso(since),
+                        "run_until": _iso(until),
+                    }
+                )
     params = {"tenant": uow.tenant, "rows": json_rows(rows)}
-    stored = set(cursor(uow).execute(_INSERT_ACTIONS, params))
-    return {(a, d) for a, d in decisions if (a, d.rule_id, d.episode_seq) in stored}
+    stored = {(a, r, e): f for a, r, e, f in cursor(uow).execute(_INSERT_ACTIONS, params)}
+    out: Stored = {}
+    for a, d in decisions:
+        flag = stored.get((a, d.rule_id, d.episode_seq))
+        if flag is not None:
+            out[(a, d)] = flag
+    return out
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
 
 
 def _apply(attempt: Attempt | Running, new: list[pol.Decision]) -> list[pol.Decision]:
@@ -470,10 +511,13 @@ def _apply(attempt: Attempt | Running, new: list[pol.Decision]) -> list[pol.Deci
 
 
 def _entries(
-    attempt: Attempt | Running, policy: pol.Policy, taken: Sequence[pol.Decision]
+    attempt: Attempt | Running, policy: pol.Policy, taken: Sequence[pol.Decision], flags: Stored
 ) -> list[Entry]:
     subject = ("attempt", attempt.id)
-    return [("proctoring.action", subject, _payload(policy, d)) for d in taken]
+    return [
+        ("proctoring.action", subject, _payload(policy, d) | {"flag": flags[(attempt.id, d)]})
+        for d in taken
+    ]
 
 
 def _act(
@@ -486,7 +530,7 @@ def _act(
     # So the attempt's changes go first, the entries last, as near the commit
     # as this transaction's work allows (docs/adr/0010-events-hot-path.md).
     keep(uow, attempt)
-    audit.record_many(uow, _entries(attempt, policy, new))
+    audit.record_many(uow, _entries(attempt, policy, new, fresh))
     if attempt.status == "in_progress" and any(d.action == "auto_submit" for d in new):
         from invigil.delivery.attempts import submit
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Sequence, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from invigil.proctoring.rules import KIND_PHRASES, Policy, Rule
@@ -70,6 +70,10 @@ class Decision:
     episode_seq: int  # the episode that made the rule fire
     related: tuple[int, ...]  # the episodes counted, oldest first, ending with episode_seq
     message: str
+    # The starts of the first and the last episode counted: the firing's
+    # window, by which firings of one rule merge into one flag (:func:`runs`).
+    since: datetime | None = field(default=None, compare=False)
+    until: datetime | None = field(default=None, compare=False)
 
 
 def decide(
@@ -102,7 +106,7 @@ def decide(
 
     found: list[tuple[tuple[datetime, int], int, Decision]] = []
     for order, rule in enumerate(policy.rules):
-        for episode, related in _fires(rule, by_kind.get(rule.kind, []), now):
+        for episode, counted in _fires(rule, by_kind.get(rule.kind, []), now):
             if (rule.id, episode.seq) in fired:
                 continue
             decision = Decision(
@@ -111,8 +115,10 @@ def decide(
                 severity=rule.severity,
                 action=rule.action,
                 episode_seq=episode.seq,
-                related=related,
+                related=tuple(e.seq for e in counted),
                 message=rule.message,
+                since=counted[0].started_at,
+                until=counted[-1].started_at,
             )
             found.append((episode.key, order, decision))
     found.sort(key=lambda f: (f[0], f[1]))
@@ -121,7 +127,7 @@ def decide(
 
 def _fires(
     rule: Rule, episodes: list[Episode], now: datetime
-) -> list[tuple[Episode, tuple[int, ...]]]:
+) -> list[tuple[Episode, list[Episode]]]:
     """The episodes (sorted by key) for which ``rule`` holds, with the
     episodes counted for each."""
     least = timedelta(seconds=rule.min_duration_seconds)
@@ -133,8 +139,38 @@ def _fires(
         first = 0 if window is None else bisect_left(starts, episode.started_at - window)
         if i - first + 1 >= rule.count:
             counted = qualifying[i - rule.count + 1 : i + 1]
-            out.append((episode, tuple(e.seq for e in counted)))
+            out.append((episode, counted))
     return out
+
+
+def runs(decisions: Sequence[Decision]) -> list[list[Decision]]:
+    """The decisions grouped into episodes: per rule, in order of their
+    windows (``since`` to ``until``), those whose windows overlap or touch
+    the run so far. One run of full-screen exits counted 3 within a window
+    (events 1, 5, 8; then 5, 8, 12; ...) is one episode, whatever the number
+    of firings. Decisions without a window are each their own. Runs come
+    ordered by their first decision's window, then rule."""
+    by_rule: dict[str, list[Decision]] = {}
+    alone: list[list[Decision]] = []
+    for d in decisions:
+        if d.since is None or d.until is None:
+            alone.append([d])
+        else:
+            by_rule.setdefault(d.rule_id, []).append(d)
+    out: list[list[Decision]] = []
+    for group in by_rule.values():
+        group.sort(key=lambda d: (d.since, d.until, d.episode_seq))
+        reach: datetime | None = None
+        for d in group:
+            assert d.since is not None and d.until is not None
+            if reach is not None and d.since <= reach:
+                out[-1].append(d)
+                reach = max(reach, d.until)
+            else:
+                out.append([d])
+                reach = d.until
+    out.sort(key=lambda run: (run[0].since, run[0].rule_id))
+    return out + alone
 
 
 def reach(policy: Policy, kind: str) -> timedelta | None:
@@ -233,11 +269,11 @@ def explain(policy: Policy, decision: Decision) -> str:
     what = KIND_PHRASES.get(decision.kind, f"{decision.kind} was reported")
     if rule is not None:
         if rule.min_duration_seconds:
-            what += f" for at least {_span(rule.min_duration_seconds)}"
+            what += f" for at least {span(rule.min_duration_seconds)}"
         if rule.count > 1:
             what += f"{',' if rule.min_duration_seconds else ''} {rule.count} times"
             what += (
-                f" within {_span(rule.window_seconds)}"
+                f" within {span(rule.window_seconds)}"
                 if rule.window_seconds is not None
                 else " during the attempt"
             )
@@ -254,7 +290,7 @@ def _and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _span(seconds: float) -> str:
+def span(seconds: float) -> str:
     for unit, size in (("hour", 3600), ("minute", 60)):
         if seconds >= size and seconds % size == 0:
             n = int(seconds // size)

@@ -1,6 +1,7 @@
 """Proctoring tables: events and the actions taken (0010); snapshots,
 recording segments and review decisions (0011); indexes for bounded reads
-(0012); the browser's reference of a snapshot (0013)."""
+(0012); the browser's reference of a snapshot (0013); the flag (episode) each
+action belongs to (0018)."""
 
 from __future__ import annotations
 
@@ -87,6 +88,18 @@ class ProctoringAction(TenantScoped, Base):
         ),
         UniqueConstraint("tenant_id", "attempt_id", "rule_id", "episode_seq"),
         Index("ix_proctoring_actions_episode", "tenant_id", "attempt_id", "episode_seq"),
+        # The flag an action belongs to: the first action of its episode (0018).
+        ForeignKeyConstraint(
+            ["tenant_id", "flag_id"],
+            ["proctoring_actions.tenant_id", "proctoring_actions.id"],
+            ondelete="RESTRICT",
+        ),
+        Index(
+            "ix_proctoring_actions_flag",
+            "tenant_id",
+            "flag_id",
+            postgresql_where=text("flag_id IS NOT NULL"),
+        ),
     )
 
     attempt_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
@@ -97,6 +110,15 @@ class ProctoringAction(TenantScoped, Base):
     episode_seq: Mapped[int] = mapped_column(BigInteger)
     related: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
     message: Mapped[str] = mapped_column(Text)
+    # The episode: NULL on actions stored before 0018 (each its own flag).
+    flag_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    window_start: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    window_end: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+
+    @property
+    def flag_key(self) -> uuid.UUID:
+        """The id of the flag this action belongs to."""
+        return self.flag_id or self.id
 
 
 class Snapshot(TenantScoped, Base):

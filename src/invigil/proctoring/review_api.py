@@ -10,10 +10,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from invigil.db.uow import UnitOfWork
-from invigil.identity.models import User
 from invigil.pagination import Page
 from invigil.proctoring import review_queue, reviews, summary
 from invigil.proctoring.models import ReviewDecision
@@ -67,14 +65,20 @@ class DecisionOut(BaseModel):
 
 
 class FlagOut(BaseModel):
-    action_id: uuid.UUID
+    action_id: uuid.UUID = Field(
+        description="the flag's id (its first action's): name it to decide the flag"
+    )
     created_at: datetime
     rule_id: str
     kind: str
     severity: str
-    action: str
+    action: str = Field(description="the most serious action taken in the episode")
     episode_seq: int
-    events: list[int]
+    events: list[int] = Field(description="every event the rule counted in this episode")
+    count: int = Field(description="how many events the episode holds")
+    firings: list[uuid.UUID] = Field(
+        description="the actions (firings of the rule) merged into this flag, oldest first"
+    )
     message: str
     explanation: str = Field(description="why the policy fired, in one sentence")
     decision: DecisionOut | None = Field(description="the current decision; null while undecided")
@@ -100,6 +104,29 @@ class ReviewOut(BaseModel):
     outcome: OutcomeStateOut
     review_outcome: str | None
     review_final: bool
+
+
+class SeenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action_id: uuid.UUID = Field(description="the flag (its action_id)")
+    supersedes: uuid.UUID | None = Field(
+        default=None, description="the flag's current decision you saw (null if undecided)"
+    )
+
+
+class BulkDecisionIn(BaseModel):
+    """Several flags of one attempt, one decision and one reason."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    flags: list[SeenIn] = Field(max_length=reviews.MAX_BULK)
+    decision: Literal["confirmed", "dismissed"] | None = None
+    reason: str | None = Field(default=None, max_length=reviews.MAX_REASON)
+
+
+class BulkDecisionOut(BaseModel):
+    items: list[DecisionOut] = Field(description="one decision per flag, in the order sent")
 
 
 class DecisionIn(BaseModel):
@@ -152,9 +179,11 @@ def review_out(review: reviews.Review) -> ReviewOut:
                 rule_id=f.action.rule_id,
                 kind=f.action.kind,
                 severity=f.action.severity,
-                action=f.action.action,
+                action=f.kind,
                 episode_seq=f.action.episode_seq,
-                events=list(f.action.related),
+                events=f.events,
+                count=len(f.events),
+                firings=[x.id for x in f.actions],
                 message=f.action.message,
                 explanation=f.explanation,
                 decision=_decision_out(review, f.decision) if f.decision else None,
@@ -240,8 +269,32 @@ def record_decision(
             supersedes=body.supersedes,
         ),
     )
-    email = uow.scalar(select(User.email).where(User.id == row.reviewer_id))
-    return decision_out(row, email or "a former user")
+    names = reviews.people(uow, {row.reviewer_id})
+    return decision_out(row, names.get(row.reviewer_id, "a former user"))
+
+
+@router.post(
+    "/reviews/{attempt_id}/decisions/bulk", response_model=BulkDecisionOut, status_code=201
+)
+def record_decisions(
+    attempt_id: uuid.UUID, body: BulkDecisionIn, uow: UnitOfWork = requires(P.VIOLATION_REVIEW)
+) -> BulkDecisionOut:
+    """Confirm or dismiss several flags of the attempt with one reason. Each
+    flag's decision is recorded and audited as a single one is. All or
+    nothing: an id that is not a flag of this attempt, a flag decided
+    meanwhile (``supersedes`` no longer current) or an empty list refuses
+    the whole request."""
+    rows = reviews.decide_many(
+        uow,
+        attempt_id,
+        [reviews.Seen(f.action_id, f.supersedes) for f in body.flags],
+        body.decision,
+        body.reason,
+    )
+    names = reviews.people(uow, {r.reviewer_id for r in rows})
+    return BulkDecisionOut(
+        items=[decision_out(r, names.get(r.reviewer_id, "a former user")) for r in rows]
+    )
 
 
 @router.get("/attempts/{attempt_id}/integrity", response_model=summary.IntegritySummary)

@@ -31,7 +31,8 @@ from invigil.errors import Conflict, Invalid, NotFound
 from invigil.evidence import api as evidence_api
 from invigil.evidence.models import EvidenceObject
 from invigil.evidence.service import ATTEMPT
-from invigil.identity.pages.common import FormStr, _change, _parse_id
+from invigil.identity.pages.common import FormList, FormStr, _change, _parse_id
+from invigil.proctoring import policy as pol
 from invigil.proctoring import review_queue, review_timeline, reviews, summary
 from invigil.proctoring.api import event_list
 from invigil.proctoring.models import RecordingSegment, Snapshot
@@ -43,6 +44,7 @@ router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
 NOTICES = {
     "flag": "Decision on the flag recorded.",
+    "flags": "Decisions on the chosen flags recorded.",
     "outcome": "Outcome recorded. It is final.",
     "awaiting": "Outcome recorded. A second reviewer must record the same outcome before "
     "it becomes final (this exam's policy is high stakes).",
@@ -69,6 +71,14 @@ def integrity_summary(uow: UnitOfWork, attempt: Attempt) -> summary.IntegritySum
 
 templates.env.globals["integrity_summary"] = integrity_summary
 templates.env.globals["outcome_labels"] = OUTCOME_LABELS
+templates.env.globals["snapshot_reasons"] = {
+    "periodic": "on schedule",
+    "event": "when an event began or ended",
+    "start": "at the start",
+}
+templates.env.globals["kind_words"] = {
+    k: v[:1].upper() + v[1:] for k, v in pol.KIND_PHRASES.items()
+}
 
 
 def percent(value: float | None) -> str:
@@ -131,6 +141,7 @@ def _review_page(
     events = event_list(uow, attempt)
     timeline = review_timeline.build(uow, attempt, review, events)
     near = {e.event.seq: e.near for e in timeline.entries if e.event is not None}
+    near_at = {e.seq: e.started_at for e in events}
     values.setdefault("form", {})
     return _render(
         request,
@@ -140,6 +151,7 @@ def _review_page(
         review=review,
         timeline=timeline,
         near=near,
+        near_at=near_at,
         integrity=summary.summarize(uow, attempt, review=review, events=events),
         candidate=uow.get(Candidate, attempt.candidate_id),
         exam_title=_exam_title(uow, attempt),
@@ -207,6 +219,47 @@ def decide(
     final = ctx.uow.get(Attempt, aid).review_final
     notice = "outcome" if final else "awaiting"
     return RedirectResponse(f"/proctoring/reviews/{aid}?notice={notice}#outcome", status_code=303)
+
+
+@router.post("/proctoring/reviews/{attempt_id}/decisions/bulk", response_class=HTMLResponse)
+def decide_bulk(
+    request: Request,
+    attempt_id: str,
+    csrf: FormStr = "",
+    flag: FormList = None,
+    seen: FormList = None,
+    decision: FormStr = "",
+    reason: FormStr = "",
+    ctx: PageContext = requires_page(P.VIOLATION_REVIEW),
+) -> Response:
+    """The flags ticked on the review page, one decision and one reason.
+    ``seen`` carries, for every flag on the page, ``flag id:current decision
+    id`` as the reviewer saw them (a flag decided meanwhile refuses all)."""
+    check_csrf(ctx, csrf)
+    aid = _parse_id(attempt_id, "attempt")
+    reviews.require_attempt(ctx.uow, aid)
+    chosen, seen = flag or [], seen or []
+    form = {"scope": "bulk", "flags": chosen, "decision": decision, "reason": reason}
+    try:
+        if len(chosen) > reviews.MAX_BULK or len(seen) > 2 * reviews.MAX_BULK:
+            raise Invalid(f"decide at most {reviews.MAX_BULK} flags at a time")
+        current: dict[uuid.UUID, uuid.UUID | None] = {}
+        for pair in seen:
+            key, _, value = pair.partition(":")
+            current[_id(key)] = _optional_id(value, "the decision you saw")
+        flags = [reviews.Seen(fid, current.get(fid)) for fid in map(_id, chosen)]
+        with _change(ctx.uow):
+            reviews.decide_many(ctx.uow, aid, flags, decision or None, reason)
+    except (Invalid, Conflict) as exc:
+        return _review_page(request, ctx, aid, status=exc.status, error=exc.detail, form=form)
+    return RedirectResponse(f"/proctoring/reviews/{aid}?notice=flags#flags-h", status_code=303)
+
+
+def _id(value: str) -> uuid.UUID:
+    found = _optional_id(value, "a chosen flag")
+    if found is None:
+        raise Invalid("a chosen flag is not valid; reload the page")
+    return found
 
 
 @router.get("/proctoring/reviews/{attempt_id}/evidence/{object_id}")

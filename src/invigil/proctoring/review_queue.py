@@ -56,15 +56,17 @@ def queue(
 ) -> tuple[list[QueueRow], str | None]:
     check_limit(limit)
     rank = case({s: i for i, s in enumerate(pol.SEVERITIES)}, value=ProctoringAction.severity)
-    decided = exists().where(ReviewDecision.action_id == ProctoringAction.id)
+    # Counted per flag: an episode of one rule's firings, decided once (ADR 0023).
+    flag = func.coalesce(ProctoringAction.flag_id, ProctoringAction.id)
+    decided = exists().where(ReviewDecision.action_id == flag)
     flags = (
         select(
             ProctoringAction.attempt_id.label("attempt_id"),
             func.max(rank).label("rank"),
             func.min(ProctoringAction.created_at).label("since"),
-            func.count().filter(~decided).label("undecided"),
+            func.count(flag.distinct()).filter(~decided).label("undecided"),
             *[
-                func.count().filter(ProctoringAction.severity == s).label(f"n_{s}")
+                func.count(flag.distinct()).filter(ProctoringAction.severity == s).label(f"n_{s}")
                 for s in pol.SEVERITIES
             ],
         )

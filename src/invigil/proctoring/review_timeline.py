@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -22,6 +22,7 @@ from invigil.evidence.models import EvidenceObject
 from invigil.evidence.service import ATTEMPT
 from invigil.proctoring import policy as pol
 from invigil.proctoring.api import EventOut, event_list
+from invigil.proctoring.engine import span
 from invigil.proctoring.models import ProctoringAction, RecordingSegment, Snapshot
 from invigil.proctoring.reviews import REVIEWABLE, Flag, Review
 
@@ -44,7 +45,41 @@ GROUPS = {
 SUBMITTED = {
     "candidate": "by the candidate",
     "deadline": "automatically at the deadline",
-    "proctoring": "by the proctoring policy (auto_submit)",
+    "proctoring": "automatically, by the proctoring policy",
+}
+# What a person reads of an event's details: the keys that say something to
+# a reviewer, in words. Everything else (detector internals such as the
+# backend or the input size, scores, levels) stays in the API and the
+# evidence bundle, never on the page.
+DEVICES = {"camera": "the camera", "microphone": "the microphone", "screen": "the screen"}
+TECHNIQUES = {
+    "shortcut": "a keyboard shortcut",
+    "viewport": "the window's size changed as developer tools do",
+    "debugger": "a debugger paused the page",
+    "console": "the console was read",
+}
+VIA = {
+    "copy": "copied",
+    "cut": "cut",
+    "paste": "pasted",
+    "drop": "dropped in",
+    "print": "printing the page",
+    "shortcut": "a keyboard shortcut",
+}
+REASONS = {
+    "too_dark": "the camera picture was too dark to see a face",
+    "script_failed": "the detector could not start in the browser",
+    "models_failed": "the detector could not start in the browser",
+    "reload": "the page was reloaded",
+    "unmuted": "the device came back",
+    "restarted": "the device was restarted",
+    "muted": "the device was muted",
+    "ended": "the device stopped",
+}
+DETECTORS = {
+    "face": "the face detector",
+    "audio": "the voice detector",
+    "screen": "the screen recording",
 }
 
 
@@ -75,11 +110,45 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class Mark:
+    """Something on the track: where it starts and how long it lasts, as
+    shares (0-100) of the attempt's span, and what it says."""
+
+    lane: str  # event, flag, snapshot, screen
+    at: datetime
+    until: datetime | None
+    left: float
+    width: float
+    label: str
+    target: str  # the id of what it stands for on the page
+    tone: str = ""  # a severity or a re-check status, for its colour
+
+
+@dataclass(frozen=True)
+class Track:
+    """The attempt on one time axis: events, flags, snapshots and the screen
+    recording (its segments one after the other)."""
+
+    start: datetime
+    end: datetime
+    marks: list[Mark]
+
+    @property
+    def seconds(self) -> int:
+        return max(1, round((self.end - self.start).total_seconds()))
+
+    def lane(self, name: str) -> list[Mark]:
+        return [m for m in self.marks if m.lane == name]
+
+
+@dataclass(frozen=True)
 class Timeline:
     entries: list[Entry]
     snapshots: list[Snapshot]
     segments: list[RecordingSegment]
     id_photos: list[EvidenceObject] = field(default_factory=list)
+    track: Track | None = None
+    flag_words: dict[uuid.UUID, str] = field(default_factory=dict)  # flag id -> sentence
 
     @property
     def flagged(self) -> int:
@@ -125,7 +194,121 @@ def build(
             )
         )
     entries.sort(key=lambda x: x.at)  # stable: milestones first at equal times
-    return Timeline(entries, snapshots, segments, id_photos(uow, attempt.id))
+    at_of = {e.seq: e for e in events}
+    words = {f.id: flag_words(review.policy, f, at_of) for f in review.flags}
+    track = _track(attempt, entries, events, review, snapshots, segments, at_of)
+    return Timeline(entries, snapshots, segments, id_photos(uow, attempt.id), track, words)
+
+
+def hms(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%H:%M:%S")
+
+
+def flag_words(policy: pol.Policy, flag: Flag, at_of: dict[int, EventOut]) -> str:
+    """The flag in one sentence a reviewer reads: what happened, how often,
+    when, and what the rule counts; no rule ids, no event numbers."""
+    what = _sentence(pol.KIND_PHRASES.get(flag.action.kind, "something was reported"))
+    times = sorted(at_of[s].started_at for s in flag.events if s in at_of)
+    n = len(flag.events)
+    text = what + (" once" if n == 1 else f" {n} times")
+    if len(times) == 1:
+        text += f", at {hms(times[0])} UTC"
+    elif times:
+        text += f", between {hms(times[0])} and {hms(times[-1])} UTC"
+    rule = policy.rule(flag.action.rule_id)
+    if rule is not None:
+        need = []
+        if rule.count > 1:
+            within = (
+                f"within {span(rule.window_seconds)}"
+                if rule.window_seconds
+                else "during the attempt"
+            )
+            need.append(f"{rule.count} times {within}")
+        if rule.min_duration_seconds:
+            need.append(f"for at least {span(rule.min_duration_seconds)} each time")
+        if need:
+            text += f". The rule looks for it {', '.join(need)}"
+    if len(flag.actions) > 1:
+        text += f"; it was met {len(flag.actions)} times in a row, one flag for the whole run"
+    return text + "."
+
+
+def _track(
+    attempt: Attempt,
+    entries: Sequence[Entry],
+    events: Sequence[EventOut],
+    review: Review,
+    snapshots: Sequence[Snapshot],
+    segments: Sequence[RecordingSegment],
+    at_of: dict[int, EventOut],
+) -> Track | None:
+    # What happened, not what was due: a deadline far after the submission
+    # would squeeze every mark into the track's first part.
+    times = [e.at for e in entries if e.event is not None or e.group == "answer"]
+    times += [t for t in (attempt.started_at, attempt.submitted_at) if t is not None]
+    times += [s.taken_at for s in snapshots]
+    times += [g.ended_at for g in segments] + [g.started_at for g in segments]
+    times += [e.ended_at for e in events if e.ended_at is not None]
+    if not times:
+        return None
+    start, end = min(times), max(times)
+    total = max((end - start).total_seconds(), 1.0)
+
+    def place(lane: str, at: datetime, until: datetime | None, **more: str) -> Mark:
+        left = min(100.0, max(0.0, (at - start).total_seconds() / total * 100))
+        width = 0.0
+        if until is not None and until > at:
+            width = min(100.0 - left, (until - at).total_seconds() / total * 100)
+        return Mark(lane, at, until, round(left, 3), round(width, 3), **more)
+
+    marks = []
+    for e in events:
+        title = _sentence(pol.KIND_PHRASES.get(e.kind, "something was reported"))
+        span = (
+            f"from {hms(e.started_at)} to {hms(e.ended_at)}"
+            if e.ended_at and (e.ended_at > e.started_at)
+            else f"at {hms(e.started_at)}"
+        )
+        marks.append(
+            place(
+                "event",
+                e.started_at,
+                e.ended_at,
+                label=f"{title}, {span} UTC",
+                target=f"ev-{e.seq}",
+                tone=e.severity,
+            )
+        )
+    for f in review.flags:
+        starts = sorted(at_of[s].started_at for s in f.events if s in at_of)
+        if not starts:
+            continue
+        ends = [at_of[s].ended_at or at_of[s].started_at for s in f.events if s in at_of]
+        state = f.decision.decision if f.decision else "undecided"
+        label = f"Flag: {f.action.message} ({f.severity}, {state}), from {hms(starts[0])} UTC"
+        marks.append(
+            place("flag", starts[0], max(ends), label=label, target=f"flag-{f.id}", tone=f.severity)
+        )
+    for snap in snapshots:
+        status = "disagrees" if snap.server_status == "mismatch" else snap.server_status
+        label = f"Webcam snapshot at {hms(snap.taken_at)} UTC (server re-check: {status})"
+        marks.append(
+            place(
+                "snapshot",
+                snap.taken_at,
+                None,
+                label=label,
+                target=f"snap-{snap.id}",
+                tone=snap.server_status,
+            )
+        )
+    for g in segments:
+        label = f"Screen recording from {hms(g.started_at)} to {hms(g.ended_at)} UTC"
+        marks.append(
+            place("screen", g.started_at, g.ended_at, label=label, target=f"seg-{g.segment_index}")
+        )
+    return Track(start, end, marks)
 
 
 def id_photos(uow: UnitOfWork, attempt_id: uuid.UUID) -> list[EvidenceObject]:
@@ -168,7 +351,7 @@ def _milestones(a: Attempt) -> list[Entry]:
 def _answers(uow: UnitOfWork, attempt: Attempt) -> list[Entry]:
     out = []
     for answer in attempts.answers_of(uow, attempt.id):
-        notes = [f"Change {answer.seq} from the browser (its latest save of this question)"]
+        notes = ["The latest save of this answer"]
         if answer.late:
             notes.append("Made offline before the deadline, received during the grace period")
         if answer.flagged:
@@ -185,11 +368,27 @@ def _answers(uow: UnitOfWork, attempt: Attempt) -> list[Entry]:
 
 
 def _details(details: dict[str, Any]) -> tuple[str, ...]:
+    """The details a reviewer can use, in words (see :data:`DEVICES` and on)."""
     out = []
-    for key, value in list(details.items())[:MAX_DETAILS]:
-        shown = ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
-        out.append(f"{key.replace('_', ' ')}: {shown[:120]}")
-    return tuple(out)
+    if (detector := details.get("detector")) is not None:
+        out.append(f"Which: {DETECTORS.get(str(detector), 'a detector')}")
+    if isinstance(faces := details.get("faces"), int) and not isinstance(faces, bool):
+        out.append(f"{faces} face{'s' if faces != 1 else ''} in view")
+    if isinstance(question := details.get("question"), int) and not isinstance(question, bool):
+        out.append(f"On question {question}")
+    if (via := details.get("via")) in VIA:
+        out.append(f"How: {VIA[str(via)]}")
+    if details.get("blocked") is True:
+        out.append("The browser blocked it")
+    techniques = details.get("techniques")
+    if isinstance(techniques, list):
+        told = [TECHNIQUES.get(str(t), "another sign") for t in techniques[:4]]
+        out.append("Noticed by " + ", ".join(dict.fromkeys(told)))
+    if (reason := details.get("reason")) is not None:
+        out.append(f"Why: {REASONS.get(str(reason), str(reason).replace('_', ' ')[:80])}")
+    if (device := details.get("device")) in DEVICES:
+        out.append(f"Device: {DEVICES[str(device)]}")
+    return tuple(out[:MAX_DETAILS])
 
 
 def _near(e: EventOut, snapshots: Sequence[Snapshot], segments: Sequence[RecordingSegment]) -> Near:

@@ -1,10 +1,16 @@
 """Human review of proctored attempts: reviewers decide each flag, then the
 outcome; no attempt fails for integrity reasons without such a decision.
 
-A *flag* is an action the policy took that a person must look at: ``flag``,
-``provisional_fail`` or ``auto_submit``. A reviewer confirms or dismisses
-each one with a reason, then records the outcome: ``cleared``,
-``violation_fail`` or ``violation_invalidate``.
+A *flag* is an episode of actions the policy took that a person must look
+at (``flag``, ``provisional_fail`` or ``auto_submit``): the firings of one
+rule whose windows overlap or touch are one flag, whose count and events
+grow as the rule fires again (``proctoring_actions.flag_id``, ADR 0023). A
+reviewer confirms or dismisses each flag with a reason (one decision covers
+the whole episode, firings after it included: the page says how many came
+after),
+several at once if they like (:func:`decide_many`: one reason, each flag's
+decision its own row and audit entry, all or none), then records the
+outcome: ``cleared``, ``violation_fail`` or ``violation_invalidate``.
 
 Decisions are rows of ``review_decisions`` (append-only) and each is an
 audit entry (``review.decided``) in the same transaction. The decisions on
@@ -59,11 +65,45 @@ def requires_second_review(attempt: Attempt) -> bool:
 
 @dataclass(frozen=True)
 class Flag:
-    """One reviewable action, why the policy took it, and its decisions."""
+    """One episode of a rule's reviewable actions, why the policy took them,
+    and the decisions on it. Its id is its first action's id."""
 
-    action: ProctoringAction
+    actions: list[ProctoringAction]  # oldest first; the first one names the flag
     explanation: str
     chain: list[ReviewDecision]  # oldest first; the last one is current
+
+    @property
+    def action(self) -> ProctoringAction:
+        return self.actions[0]
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self.actions[0].id
+
+    @property
+    def events(self) -> list[int]:
+        """Every event the rule counted in this episode, in order."""
+        return sorted({seq for a in self.actions for seq in a.related})
+
+    @property
+    def severity(self) -> str:
+        rank = pol.SEVERITIES.index
+        return max((a.severity for a in self.actions), key=rank)
+
+    @property
+    def kind(self) -> str:
+        """The most serious action taken in the episode."""
+        order = ("flag", "auto_submit", "provisional_fail")
+        return max((a.action for a in self.actions), key=order.index)
+
+    @property
+    def grown(self) -> int:
+        """How many firings came after the current decision (it covers them
+        too; the page says so, for a second look)."""
+        d = self.decision
+        if d is None:
+            return 0
+        return sum(1 for a in self.actions if a.created_at > d.created_at)
 
     @property
     def decision(self) -> ReviewDecision | None:
@@ -92,7 +132,7 @@ class Review:
     policy: pol.Policy
     flags: list[Flag]
     outcome: Outcome
-    reviewers: dict[uuid.UUID, str] = field(default_factory=dict)  # id -> email
+    reviewers: dict[uuid.UUID, str] = field(default_factory=dict)  # id -> name (email)
 
     @property
     def undecided(self) -> list[Flag]:
@@ -104,6 +144,9 @@ class Review:
 
     def who(self, reviewer_id: uuid.UUID) -> str:
         return self.reviewers.get(reviewer_id, "a former user")
+
+    def flag(self, flag_id: uuid.UUID | None) -> Flag | None:
+        return next((f for f in self.flags if f.id == flag_id), None)
 
 
 def require_attempt(uow: UnitOfWork, attempt_id: uuid.UUID, *, lock: bool = False) -> Attempt:
@@ -158,26 +201,41 @@ def load(uow: UnitOfWork, attempt: Attempt) -> Review:
     by_action: dict[uuid.UUID | None, list[ReviewDecision]] = {}
     for d in decisions:
         by_action.setdefault(d.action_id if d.scope == "flag" else None, []).append(d)
-    flags = [
-        Flag(a, pol.explain(policy, _decision_of(a)), _chain(by_action.get(a.id, [])))
-        for a in actions
-    ]
+    episodes: dict[uuid.UUID, list[ProctoringAction]] = {}
+    for a in actions:
+        episodes.setdefault(a.flag_key, []).append(a)
+    flags = []
+    for key, members in episodes.items():
+        members.sort(key=lambda a: (a.id != key, a.created_at, a.episode_seq))
+        why = pol.explain(policy, _decision_of(members[0], members))
+        flags.append(Flag(members, why, _chain(by_action.get(key, []))))
     outcome = outcome_of(_chain(by_action.get(None, [])), requires_second_review(attempt))
     ids = {d.reviewer_id for d in decisions}
-    emails = (
-        {u.id: u.email for u in uow.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
-    )
-    return Review(attempt, policy, flags, outcome, emails)
+    names = people(uow, ids)
+    return Review(attempt, policy, flags, outcome, names)
 
 
-def _decision_of(a: ProctoringAction) -> pol.Decision:
+def people(uow: UnitOfWork, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """How to name staff to a person: "Ada Lovelace (ada@acme.test)", or the
+    email alone when they gave no name."""
+    if not ids:
+        return {}
+    rows = uow.session.execute(
+        select(User.id, User.display_name, User.email).where(User.id.in_(ids))
+    ).all()
+    return {i: f"{name} ({email})" if name.strip() else email for i, name, email in rows}
+
+
+def _decision_of(a: ProctoringAction, members: Sequence[ProctoringAction] = ()) -> pol.Decision:
+    """The decision an action records (over a whole flag: its events)."""
+    related = sorted({s for m in members for s in m.related}) if members else a.related
     return pol.Decision(
         rule_id=a.rule_id,
         kind=a.kind,
         severity=a.severity,
         action=a.action,
         episode_seq=a.episode_seq,
-        related=tuple(a.related),
+        related=tuple(related),
         message=a.message,
     )
 
@@ -203,17 +261,92 @@ def decide(uow: UnitOfWork, attempt_id: uuid.UUID, request: Decide) -> ReviewDec
     if uow.actor.kind != "user":
         raise Forbidden("only a signed-in reviewer can record a review decision")
     reviewer = uuid.UUID(uow.actor.id)
-    reason = (request.reason or "").strip()
-    if not reason:
-        raise Invalid("give a reason: it is kept with the decision and in the audit log")
-    if len(reason) > MAX_REASON:
-        raise Invalid(f"the reason has at most {MAX_REASON} characters")
+    reason = _reason(request.reason)
     review = load(uow, attempt)
     if request.scope == "flag":
         return _decide_flag(uow, review, reviewer, request, reason)
     if request.scope == "outcome":
         return _decide_outcome(uow, review, reviewer, request, reason)
     raise Invalid("scope must be flag (a decision on one flag) or outcome")
+
+
+MAX_BULK = 200
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One flag of a bulk decision, with the decision the reviewer saw as
+    current on it (None when undecided)."""
+
+    flag_id: uuid.UUID
+    supersedes: uuid.UUID | None = None
+
+
+def decide_many(
+    uow: UnitOfWork,
+    attempt_id: uuid.UUID,
+    flags: Sequence[Seen],
+    decision: str | None,
+    reason: str | None,
+) -> list[ReviewDecision]:
+    """Confirm or dismiss several flags of one attempt with one reason: each
+    flag's decision is recorded and audited exactly as :func:`decide` would
+    one by one, in one transaction. Everything is checked first, so a bad
+    flag id, a stale ``supersedes`` or a rule of the outcome refuses the
+    whole request and nothing is recorded."""
+    attempt = require_attempt(uow, attempt_id, lock=True)
+    if uow.actor.kind != "user":
+        raise Forbidden("only a signed-in reviewer can record a review decision")
+    if not flags:
+        raise Invalid("choose at least one flag to decide", field="flags")
+    if len(flags) > MAX_BULK:
+        raise Invalid(f"decide at most {MAX_BULK} flags at a time", field="flags")
+    ids = [f.flag_id for f in flags]
+    if len(set(ids)) != len(ids):
+        raise Invalid("each flag may be named once", field="flags")
+    if decision not in FLAG_DECISIONS:
+        raise Invalid("a flag is confirmed or dismissed", field="decision")
+    reason = _reason(reason)
+    review = load(uow, attempt)
+    unknown = [str(i) for i in ids if review.flag(i) is None]
+    if unknown:
+        raise Invalid(
+            f"not a flag of this attempt: {', '.join(unknown[:5])}"
+            f"{' …' if len(unknown) > 5 else ''}. Reload the review and choose again",
+            field="flags",
+        )
+    chosen = [(review.flag(f.flag_id), f) for f in flags]
+    for flag, seen in chosen:
+        assert flag is not None
+        _check_current(flag.decision, seen.supersedes, f"the flag {flag.action.message!r}")
+    current = review.outcome.current
+    if decision == "dismissed" and current is not None and current.decision in VIOLATIONS:
+        left = {f.id for f in review.confirmed} - set(ids)
+        if review.confirmed and not left:
+            raise Conflict(
+                "the recorded outcome is a violation resting on these flags: record another "
+                "outcome first, then dismiss them"
+            )
+    reviewer = uuid.UUID(uow.actor.id)
+    rows = []
+    for flag, _ in chosen:
+        assert flag is not None
+        request = Decide(
+            "flag", decision, reason, flag.id, flag.decision.id if flag.decision else None
+        )
+        rows.append(_record(uow, review, reviewer, request, reason, flag, bulk=len(chosen)))
+    return rows
+
+
+def _reason(text: str | None) -> str:
+    reason = (text or "").strip()
+    if not reason:
+        raise Invalid(
+            "give a reason: it is kept with the decision and in the audit log", field="reason"
+        )
+    if len(reason) > MAX_REASON:
+        raise Invalid(f"the reason has at most {MAX_REASON} characters", field="reason")
+    return reason
 
 
 def _check_current(current: ReviewDecision | None, seen: uuid.UUID | None, what: str) -> None:
@@ -230,7 +363,7 @@ def _check_current(current: ReviewDecision | None, seen: uuid.UUID | None, what:
 def _decide_flag(
     uow: UnitOfWork, review: Review, reviewer: uuid.UUID, request: Decide, reason: str
 ) -> ReviewDecision:
-    flag = next((f for f in review.flags if f.action.id == request.action_id), None)
+    flag = review.flag(request.action_id)
     if flag is None:
         raise Invalid(
             "action_id must name a flag of this attempt (an action flag, provisional_fail "
@@ -281,6 +414,8 @@ def _record(
     request: Decide,
     reason: str,
     flag: Flag | None,
+    *,
+    bulk: int = 0,
 ) -> ReviewDecision:
     attempt = review.attempt
     previous = flag.decision if flag is not None else review.outcome.current
@@ -309,7 +444,16 @@ def _record(
     }
     if flag is not None:
         a = flag.action
-        payload |= {"action": a.id, "rule": a.rule_id, "kind": a.kind, "flag_action": a.action}
+        payload |= {
+            "action": a.id,
+            "rule": a.rule_id,
+            "kind": a.kind,
+            "flag_action": flag.kind,
+            "actions": [m.id for m in flag.actions],  # the firings this decision covers
+            "events": flag.events,
+        }
+        if bulk:
+            payload["bulk"] = bulk  # decided with this many flags, one reason
     else:
         outcome = outcome_of([*review.outcome.chain, row], review.outcome.second_review)
         attempt.review_outcome = row.decision

@@ -10,6 +10,12 @@ detector, ``camera.stopped``) are left out of both sides of the ratio. It
 is what the browser reported, so a face missing for less than the policy's
 persistence threshold does not count against it; the server's own view is
 the share of re-checked snapshots in which it saw exactly one face.
+
+Each figure names its source (the browser's detectors, or the server's
+re-check of the snapshots), and when the two face figures are far apart
+(:data:`DISAGREE` or more, over at least :data:`MIN_CHECKED` re-checked
+snapshots) or any snapshot's counts differ, the summary says they disagree:
+the browser is under the candidate's control, the server's re-check is not.
 """
 
 from __future__ import annotations
@@ -34,14 +40,18 @@ OFFLINE_KINDS = frozenset({"network.offline", "client.silent"})
 STATUSES = ("agrees", "mismatch", "unreadable", "failed", "pending")
 
 Span = tuple[datetime, datetime]
+DISAGREE = 0.15  # the browser's and the server's shares of one face, this far apart
+MIN_CHECKED = 3  # fewer re-checked snapshots say too little to compare
 
 
 class FlagDecisionOut(BaseModel):
-    action_id: uuid.UUID
+    action_id: uuid.UUID = Field(description="the flag (its first action)")
     rule_id: str
     kind: str
     severity: str
     action: str
+    message: str = ""
+    count: int = Field(default=1, description="events in the flag's episode")
     decision: str | None = Field(description="confirmed or dismissed; null while undecided")
     reason: str | None
     reviewer: str | None
@@ -79,7 +89,18 @@ class IntegritySummary(BaseModel):
     out_of_focus_seconds: float | None = Field(description="null when focus was not watched")
     offline_seconds: float
     face_observed_seconds: float | None = Field(description="null without the face detector")
-    one_face_share: float | None = Field(description="0-1 of face_observed_seconds")
+    one_face_share: float | None = Field(
+        description="0-1 of face_observed_seconds, as the browser's face detector reported"
+    )
+    server_one_face_share: float | None = Field(
+        default=None,
+        description="0-1 of the snapshots the server re-checked in which it saw exactly one face",
+    )
+    face_figures_disagree: bool | None = Field(
+        default=None,
+        description="the browser's and the server's face figures disagree (null: nothing to "
+        "compare)",
+    )
     recheck_disagreements: int
     snapshots: SnapshotsOut
     stream_gaps: int = Field(description="event messages the browser numbered but never sent")
@@ -133,6 +154,7 @@ def summarize(
         share = max(0.0, (observed - missing) / observed) if observed > 0 else None
 
     snaps = _snapshots(uow, attempt.id)
+    server = snaps.one_face / snaps.checked if snaps.checked else None
     gaps, unlinked = _stream(uow, attempt.id)
     intact, missing = _sealed(uow, attempt)
     return IntegritySummary(
@@ -149,6 +171,8 @@ def summarize(
         offline_seconds=offline,
         face_observed_seconds=observed,
         one_face_share=share,
+        server_one_face_share=server,
+        face_figures_disagree=_disagree(share, snaps),
         recheck_disagreements=snaps.by_status.get("mismatch", 0),
         snapshots=snaps,
         stream_gaps=gaps,
@@ -161,6 +185,16 @@ def summarize(
         review_outcome=attempt.review_outcome,
         review_final=attempt.review_final,
     )
+
+
+def _disagree(share: float | None, snaps: SnapshotsOut) -> bool | None:
+    """Whether the browser's share of time with one face and the server's
+    share of snapshots with one face tell different stories."""
+    if snaps.by_status.get("mismatch", 0):
+        return True
+    if share is None or snaps.checked < MIN_CHECKED:
+        return None
+    return abs(share - snaps.one_face / snaps.checked) >= DISAGREE
 
 
 def _face_blind(e: EventOut) -> bool:
@@ -232,8 +266,10 @@ def _flag_out(review: Review, flag: Flag) -> FlagDecisionOut:
         action_id=a.id,
         rule_id=a.rule_id,
         kind=a.kind,
-        severity=a.severity,
-        action=a.action,
+        severity=flag.severity,
+        action=flag.kind,
+        message=a.message,
+        count=len(flag.events),
         decision=d.decision if d else None,
         reason=d.reason if d else None,
         reviewer=review.who(d.reviewer_id) if d else None,
