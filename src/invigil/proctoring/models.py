@@ -87,6 +87,7 @@ class ProctoringAction(TenantScoped, Base):
         ),
         UniqueConstraint("tenant_id", "attempt_id", "rule_id", "episode_seq"),
         Index("ix_proctoring_actions_episode", "tenant_id", "attempt_id", "episode_seq"),
+        Index("ix_proctoring_actions_recent", "tenant_id", "created_at"),  # home pages (0021)
     )
 
     attempt_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
