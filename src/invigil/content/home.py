@@ -31,4 +31,6 @@ def drafts(ctx: PageContext) -> dict[str, Any]:
 
 
 def install() -> None:
-    home.register(home.Widget("drafts", Permission.EXAM_CREATE, "content/home_drafts.html", drafts, 25))
+    home.register(
+        home.Widget("drafts", Permission.EXAM_CREATE, "content/home_drafts.html", drafts, 25)
+    )

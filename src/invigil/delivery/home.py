@@ -111,7 +111,9 @@ def latest_submissions(ctx: PageContext) -> dict[str, Any]:
 def install() -> None:
     P = Permission
     home.register(
-        home.Widget("grading-queue", P.GRADE_SUBMIT, "delivery/home_grading.html", grading_queue, 20)
+        home.Widget(
+            "grading-queue", P.GRADE_SUBMIT, "delivery/home_grading.html", grading_queue, 20
+        )
     )
     home.register(
         home.Widget(

@@ -14,7 +14,7 @@ every sign-in). See docs/architecture.md, "Home pages".
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -53,9 +53,14 @@ def registered() -> list[Widget]:
     return sorted(_widgets.values(), key=lambda w: (w.order, w.key))
 
 
+def widgets_for_permissions(granted: Iterable[str]) -> list[Widget]:
+    """The widgets a holder of these permissions sees, in page order."""
+    held = {str(p) for p in granted}
+    return [w for w in registered() if w.permission.value in held]
+
+
 def widgets_for(ctx: PageContext) -> list[Widget]:
-    """The widgets this viewer may see, in page order."""
-    return [w for w in registered() if ctx.can(w.permission)]
+    return widgets_for_permissions(ctx.permissions)
 
 
 def age(since: datetime | None, now: datetime | None = None) -> str:
