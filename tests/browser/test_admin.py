@@ -185,6 +185,8 @@ def test_a_deactivated_user_is_signed_out_at_once(
     expect(theirs).to_have_url(f"{live_server}/home")
 
     sign_in(page, live_server, org.slug, org.admin, ADMIN_PASSWORD)
+    expect(page).to_have_url(f"{live_server}/home")
+    page.goto(f"{live_server}/admin/users")
     page.get_by_role("link", name=author).click()
     page.get_by_role("button", name="Deactivate").click()
     expect(page.get_by_role("status")).to_contain_text("deactivated and signed out")
@@ -223,6 +225,8 @@ def test_a_user_sets_up_an_authenticator_and_then_signs_in_with_a_code(
 ) -> None:
     author = org.staff(["exam_author"])
     sign_in(page, live_server, org.slug, author, STAFF_PASSWORD)
+    expect(page).to_have_url(f"{live_server}/home")
+    page.goto(f"{live_server}/account")
     page.get_by_role("button", name="Set up authenticator").click()
     expect(page.get_by_role("heading", name="Set up your authenticator app")).to_be_visible()
     expect(page.get_by_role("img", name="QR code of the authenticator key")).to_be_visible()
