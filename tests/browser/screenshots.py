@@ -5,7 +5,8 @@ data, so a person can look at all of Invigil at once.
     python -m tests.browser.screenshots [--out var/screenshots]
 
 Files: ``<out>/<width>/<page>.png`` (staff pages named after their route,
-``staff-…``; candidate pages ``candidate-…``; the public ones ``public-…``).
+``staff-…``; each built-in role's home page ``home-<role>``; candidate pages
+``candidate-…``; the public ones ``public-…``).
 Staff pages are generated from the app's routes (tests/browser/staff_pages.py),
 seen as the demo tenant's administrator, who holds every permission; the
 candidate's are a practice exam's landing page, player and confirmation,
@@ -19,9 +20,10 @@ import os
 import re
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 WIDTHS = (1280, 375)
 CHROMIUM = os.environ.get("INVIGIL_CHROMIUM", "/usr/lib/chromium/chromium")
@@ -61,9 +63,11 @@ def main(argv: list[str] | None = None) -> int:
 def _run(out: Path) -> int:
     from invigil import demo
     from invigil.app import create_app
+    from invigil.db import platform
     from invigil.delivery import invitations
     from invigil.delivery.invitations import InviteRequest, Kit
     from invigil.runtime import open_database
+    from invigil.security.permissions import BUILTIN_ROLES
     from invigil.settings import Settings
     from tests.browser import staff_pages
     from tests.live import running
@@ -76,7 +80,7 @@ def _run(out: Path) -> int:
         ids = staff_pages.demo_ids(db)
         app = create_app(settings, db, run_jobs=False)
         pages = staff_pages.staff_pages(app, ids)
-        ref = staff_pages.platform.tenant_by_slug(db, staff_pages.DEMO_TENANT)
+        ref = platform.tenant_by_slug(db, staff_pages.DEMO_TENANT)
         assert ref is not None
 
         def link(exam: str, name: str) -> str:
@@ -109,6 +113,12 @@ def _run(out: Path) -> int:
                     page.goto(f"{base}{url}")
                     _shoot(page, out, width, "staff-" + staff_pages.shot_name(route))
                 context.close()
+                for role in sorted(BUILTIN_ROLES):  # each role's own home page
+                    context = browser.new_context(viewport={"width": width, "height": 900})
+                    page = context.new_page()
+                    _sign_in(page, base, "acme", f"{role}@acme.test", demo.DEFAULT_PASSWORD)
+                    _shoot(page, out, width, f"home-{role.replace('_', '-')}")
+                    context.close()
                 _candidate(browser, base, out, width, link)
             browser.close()
     finally:
@@ -117,12 +127,14 @@ def _run(out: Path) -> int:
     return 0
 
 
-def _candidate(browser: object, base: str, out: Path, width: int, link: object) -> None:
+def _candidate(
+    browser: Browser, base: str, out: Path, width: int, link: Callable[[str, str], str]
+) -> None:
     """The candidate's pages: a practice exam from landing to confirmation,
     and a proctored exam's landing page and system check (no camera here)."""
-    context = browser.new_context(viewport={"width": width, "height": 900})  # type: ignore[attr-defined]
+    context = browser.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
-    practice = base + link("practice-demo", f"Screen Practice {width}")  # type: ignore[operator]
+    practice = base + link("practice-demo", f"Screen Practice {width}")
     page.goto(practice)
     _shoot(page, out, width, "candidate-landing")
     page.get_by_label("I agree").check()
@@ -135,7 +147,7 @@ def _candidate(browser: object, base: str, out: Path, width: int, link: object) 
     page.get_by_role("button", name="Submit now").click()
     expect(page).to_have_url(re.compile(r"/done$"))
     _shoot(page, out, width, "candidate-done")
-    proctored = base + link("standard-demo", f"Screen Proctored {width}")  # type: ignore[operator]
+    proctored = base + link("standard-demo", f"Screen Proctored {width}")
     page.goto(proctored)
     _shoot(page, out, width, "candidate-landing-proctored")
     page.get_by_label("I agree").check()
