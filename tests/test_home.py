@@ -97,3 +97,33 @@ def test_the_widgets_say_what_waits(
     assert re.search(r"\S+@\S+ was refused /admin/users \(needs user:view\)", page)
     assert "Flags raised in the last 30 days, by kind" in page and "Tab hidden" in page
     assert "Attempts started and submitted per day" in page
+
+
+# Tables that grow with use: the home page reads them only through a window
+# of time or a LIMIT (users and exams are the tenant's staff and catalogue).
+GROWING = ("attempts", "attempt_results", "proctoring_actions", "audit_events", "exams")
+
+
+def test_the_home_page_reads_growing_tables_only_in_bounded_windows(
+    app: FastAPI, db: BoundDatabase, tenant_a: Tenant
+) -> None:
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    client, _ = web_client(app, db, tenant_a.id, ["tenant_admin"])
+    seen: list[str] = []
+
+    def keep(conn: object, cursor: object, statement: str, *args: object) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(Engine, "before_cursor_execute", keep)
+    try:
+        assert client.get("/home").status_code == 200
+    finally:
+        event.remove(Engine, "before_cursor_execute", keep)
+    reads = [
+        s for s in seen if s.startswith("SELECT") and any(f"FROM {t} " in s + " " for t in GROWING)
+    ]
+    assert len(reads) >= 6, seen
+    unbounded = [s for s in reads if "LIMIT" not in s and ">=" not in s]
+    assert unbounded == []
