@@ -9,6 +9,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from invigil.db.uow import Actor
+from invigil.identity import service as identity
 from invigil.security.permissions import BUILTIN_ROLES
 from invigil.settings import Settings
 from invigil.tenants.models import Tenant
@@ -88,8 +90,13 @@ def test_the_widgets_say_what_waits(
     refused, _ = web_client(app, db, s.tenant_id, ["grader"])
     assert refused.get("/admin/users").status_code == 403
 
+    boss = make_user(db, s.tenant_id, ["tenant_admin"])
+    with db.unit_of_work(s.tenant_id, Actor("user", str(boss.id))) as uow:
+        identity.set_roles(uow, grader.id, ["grader", "results_viewer"])
+
     admin, _ = web_client(app, db, s.tenant_id, ["tenant_admin"])
     page = text(admin.get("/home").text)
+    assert f"{boss.email} gave {grader.email} the role results_viewer" in page
     assert "1 attempt to review; the oldest has waited" in page
     assert re.search(r"\d+ responses? to grade in 1 attempt; the oldest has waited", page)
     assert "1 exam with changes not published yet. Unfinished draft (never published" in page
