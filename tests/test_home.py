@@ -38,6 +38,7 @@ def test_every_domain_registered_its_widgets(app: FastAPI) -> None:
         "latest-submissions",
         "attempts-over-time",
         "drafts",
+        "question-banks",
         "seats",
         "security-events",
     } <= keys
@@ -68,6 +69,7 @@ def test_each_role_sees_exactly_the_widgets_its_permissions_allow(
         "proctor_reviewer": "review-queue",
         "grader": "grading-queue",
         "exam_author": "drafts",
+        "question_manager": "question-banks",
         "tenant_admin": "security-events",
         "results_viewer": "latest-submissions",
         "shortlister": "latest-submissions",
@@ -100,6 +102,7 @@ def test_the_widgets_say_what_waits(
     assert "1 attempt to review; the oldest has waited" in page
     assert re.search(r"\d+ responses? to grade in 1 attempt; the oldest has waited", page)
     assert "1 exam with changes not published yet. Unfinished draft (never published" in page
+    assert re.search(r"Question banks \S.* \(8 questions\)", page)
     assert f"A sign-in as {grader.email} failed (wrong password)" in page
     assert re.search(r"\S+@\S+ was refused /admin/users \(needs user:view\)", page)
     assert "Flags raised in the last 30 days, by kind" in page and "Tab hidden" in page
