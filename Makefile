@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-external lint bench install clean browser-deps node-deps
+.PHONY: help run test test-external lint bench install clean browser-deps node-deps screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ lint: $(STAMP) ## ruff, mypy and the import layers (lint-imports, docs/architect
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
+
+screenshots: $(STAMP) browser-deps node-deps ## every staff and candidate page at 1280 and 375 px into var/screenshots/ (fresh database, demo data)
+	$(BIN)/python -m tests.browser.screenshots --out var/screenshots
 
 bench: $(STAMP) ## run benchmarks/ and write docs/performance.md
 	@command -v wrk >/dev/null || (apt-get install -y -q wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk))

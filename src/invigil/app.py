@@ -61,7 +61,7 @@ from invigil.proctoring import review_pages as proctoring_review_pages
 from invigil.proctoring.capture_api import SINGLE_SHOT
 from invigil.security.inputs import checked_request
 from invigil.settings import Settings, get_settings
-from invigil.web import pages
+from invigil.web import home, pages
 from invigil.web.access import Public
 from invigil.web.headers import SecurityHeaders
 
@@ -92,11 +92,14 @@ def problem_response(
 # Programs get problem+json: the staff API and the candidate player's API.
 _PROGRAM_PATH = re.compile(r"^/api/|^/take/[^/]+/api/")
 STATIC = Path(__file__).parent / "web" / "static"
-# npm packages the player serves (installed by `make`, never fetched from a CDN).
+# npm packages Invigil serves (installed by `make`, never fetched from a CDN).
 NODE_MODULES = Path(
     os.environ.get("INVIGIL_NODE_MODULES") or Path(__file__).resolve().parents[2] / "node_modules"
 )
-VENDOR = {"face-api": ("@vladmandic/face-api", ("dist", "model"))}
+VENDOR = {
+    "face-api": ("@vladmandic/face-api", ("dist", "model")),
+    "chart.js": ("chart.js", ("dist",)),  # staff pages' charts (web/static/staff/charts.js)
+}
 
 
 # What a candidate's batch of answers or events may weigh. The player cuts
@@ -368,6 +371,7 @@ def create_app(
     app.include_router(delivery_pages.router)
     app.include_router(delivery_attempt_pages.router)
     app.include_router(proctoring_review_pages.router)
+    app.include_router(home.router)
     app.include_router(pages.router)
     # The player's script and styles: served by Invigil itself, never a CDN.
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

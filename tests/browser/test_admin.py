@@ -76,7 +76,9 @@ def test_admin_invites_a_user_who_sets_a_password_and_signs_in(
     page: Page, other: BrowserContext, live_server: str, org: Org
 ) -> None:
     sign_in(page, live_server, org.slug, org.admin, ADMIN_PASSWORD)
-    expect(page).to_have_url(f"{live_server}/admin/users")
+    expect(page).to_have_url(f"{live_server}/home")
+    expect(page.get_by_role("region", name="Seats")).to_contain_text("Active")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Users").click()
     expect(page.get_by_role("heading", name="Users", exact=True)).to_be_visible()
     expect(page.get_by_text(f"Signed in as {org.admin} ({org.slug})")).to_be_visible()
 
@@ -111,7 +113,9 @@ def test_admin_invites_a_user_who_sets_a_password_and_signs_in(
     expect(newcomer.get_by_label("Email")).to_have_value("ines@school.test")
     newcomer.get_by_label("Password", exact=True).fill("copper-meadow-violin-7")
     newcomer.get_by_role("button", name="Sign in").click()
-    expect(newcomer).to_have_url(f"{live_server}/account")
+    expect(newcomer).to_have_url(f"{live_server}/home")
+    expect(newcomer.get_by_role("region", name="Drafts")).to_be_visible()
+    newcomer.get_by_role("navigation", name="Main").get_by_role("link", name="Account").click()
     expect(newcomer.get_by_role("heading", name="Your account")).to_be_visible()
     expect(newcomer.get_by_role("region", name="Profile")).to_contain_text("exam_author")
     # An author sees no admin links.
@@ -178,16 +182,18 @@ def test_a_deactivated_user_is_signed_out_at_once(
     author = org.staff(["exam_author"])
     theirs = other.new_page()
     sign_in(theirs, live_server, org.slug, author, STAFF_PASSWORD)
-    expect(theirs).to_have_url(f"{live_server}/account")
+    expect(theirs).to_have_url(f"{live_server}/home")
 
     sign_in(page, live_server, org.slug, org.admin, ADMIN_PASSWORD)
+    expect(page).to_have_url(f"{live_server}/home")
+    page.goto(f"{live_server}/admin/users")
     page.get_by_role("link", name=author).click()
     page.get_by_role("button", name="Deactivate").click()
     expect(page.get_by_role("status")).to_contain_text("deactivated and signed out")
     expect(page.get_by_role("region", name="Details")).to_contain_text("deactivated")
 
     theirs.reload()
-    expect(theirs).to_have_url(f"{live_server}/signin?next=%2Faccount")
+    expect(theirs).to_have_url(f"{live_server}/signin?next=%2Fhome")
     expect(theirs.get_by_role("heading", name="Sign in")).to_be_visible()
     sign_in(theirs, live_server, org.slug, author, STAFF_PASSWORD)
     expect(theirs.get_by_role("alert")).to_have_text(sentence(auth.FAILED))
@@ -219,6 +225,8 @@ def test_a_user_sets_up_an_authenticator_and_then_signs_in_with_a_code(
 ) -> None:
     author = org.staff(["exam_author"])
     sign_in(page, live_server, org.slug, author, STAFF_PASSWORD)
+    expect(page).to_have_url(f"{live_server}/home")
+    page.goto(f"{live_server}/account")
     page.get_by_role("button", name="Set up authenticator").click()
     expect(page.get_by_role("heading", name="Set up your authenticator app")).to_be_visible()
     expect(page.get_by_role("img", name="QR code of the authenticator key")).to_be_visible()
@@ -239,7 +247,8 @@ def test_a_user_sets_up_an_authenticator_and_then_signs_in_with_a_code(
     page.get_by_label("Password", exact=True).fill(STAFF_PASSWORD)
     page.get_by_label("Authenticator code").fill(totp.now())
     page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{live_server}/account")
+    expect(page).to_have_url(f"{live_server}/home")
+    page.goto(f"{live_server}/account")
     expect(page.get_by_role("region", name="Authenticator app")).to_contain_text("On")
 
 
@@ -248,7 +257,7 @@ def test_a_grader_is_refused_admin_pages_but_can_sign_out(
 ) -> None:
     grader = org.staff(["grader"])
     sign_in(page, live_server, org.slug, grader, STAFF_PASSWORD)
-    expect(page).to_have_url(f"{live_server}/account")
+    expect(page).to_have_url(f"{live_server}/home")
     response = page.goto(f"{live_server}/admin/roles")
     assert response is not None and response.status == 403
     expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()

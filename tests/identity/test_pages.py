@@ -74,7 +74,7 @@ def test_sign_in_sets_an_http_only_strict_cookie(
 ) -> None:
     user = make_user(db, tenant_a.id, ["tenant_admin"])
     r = page_sign_in(client, tenant_a.slug, user.email)
-    assert r.status_code == 303 and r.headers["location"] == "/admin/users"
+    assert r.status_code == 303 and r.headers["location"] == "/home"
     cookie = r.headers["set-cookie"]
     assert cookie.startswith(f"{COOKIE}=ws.")
     attrs = {part.strip().lower() for part in cookie.split(";")[1:]}
@@ -100,15 +100,15 @@ def test_sign_in_goes_to_next_only_within_the_site(
         "/no-such-page",
     ):
         r = page_sign_in(client, tenant_a.slug, user.email, next=bad)
-        assert r.headers["location"] == "/admin/users", bad
+        assert r.headers["location"] == "/home", bad
 
 
-def test_a_user_without_user_view_lands_on_the_account_page(
+def test_a_user_without_user_view_lands_on_the_home_page_too(
     client: TestClient, db: BoundDatabase, tenant_a: Tenant
 ) -> None:
     user = make_user(db, tenant_a.id, ["grader"])
     r = page_sign_in(client, tenant_a.slug, user.email)
-    assert r.status_code == 303 and r.headers["location"] == "/account"
+    assert r.status_code == 303 and r.headers["location"] == "/home"
     account = client.get("/account")
     assert account.status_code == 200 and user.email in account.text
     assert "Set up authenticator" in account.text
@@ -197,7 +197,7 @@ def test_an_admin_without_mfa_is_sent_to_enrol_when_the_tenant_requires_it(
     assert done.status_code == 303 and done.headers["location"] == "/signin?notice=sign-in-again"
     assert client.get("/account", follow_redirects=False).status_code == 303
     again = page_sign_in(client, tenant_a.slug, other.email, otp=totp.now())
-    assert again.status_code == 303 and again.headers["location"] == "/admin/users"
+    assert again.status_code == 303 and again.headers["location"] == "/home"
     assert client.get("/admin/users").status_code == 200
 
 
@@ -290,7 +290,7 @@ def test_invite_shows_the_link_once_and_it_sets_the_password(
     assert again.status_code == 404 and "This link cannot be used" in again.text
     assert anonymous.get("/account/set-password?token=rubbish").status_code == 404
     signin = page_sign_in(anonymous, tenant_a.slug, "ines@staff.test", "copper-meadow-violin-7")
-    assert signin.status_code == 303 and signin.headers["location"] == "/account"
+    assert signin.status_code == 303 and signin.headers["location"] == "/home"
 
 
 def test_roles_deactivation_and_reset_through_the_user_page(

@@ -11,6 +11,7 @@ import uuid
 from sqlalchemy import Select, String, cast, select
 
 from invigil.db.uow import UnitOfWork
+from invigil.delivery import home as home_widgets
 from invigil.delivery import jobs
 from invigil.delivery.models import Attempt
 from invigil.errors import NotFound
@@ -39,3 +40,4 @@ def install() -> None:
         evidence.ATTEMPT, evidence.SharedKey(evidence.CANDIDATE, attempt_owner, attempts_of)
     )
     queue.register(jobs.add_tasks)
+    home_widgets.install()

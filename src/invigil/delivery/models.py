@@ -161,6 +161,12 @@ class Attempt(TenantScoped, Base):
             "deadline",
             postgresql_where=text("status = 'in_progress' AND deadline IS NOT NULL"),
         ),
+        Index(  # the home pages' latest submissions (0021)
+            "ix_attempts_submitted",
+            "tenant_id",
+            "submitted_at",
+            postgresql_where=text("submitted_at IS NOT NULL"),
+        ),
         CheckConstraint("furthest IS NULL OR furthest >= 0", name="furthest"),
         # Room on each page for the updates of a running exam (0014).
         {"postgresql_with": {"fillfactor": 70}},
@@ -262,6 +268,12 @@ class AttemptResult(TenantScoped, Base):
             ["tenant_id", "attempt_id"], ["attempts.tenant_id", "attempts.id"], ondelete="RESTRICT"
         ),
         UniqueConstraint("tenant_id", "attempt_id", "revision"),
+        Index(  # the grader's queue on the home pages (0021)
+            "ix_attempt_results_grading",
+            "tenant_id",
+            "created_at",
+            postgresql_where=text("needs_grading"),
+        ),
     )
 
     attempt_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))

@@ -11,6 +11,7 @@ from typing import Any
 
 from invigil.db.uow import UnitOfWork
 from invigil.identity import auth
+from invigil.identity import home as home_widgets
 from invigil.identity.service import ensure_builtin_roles, permissions_of, roles_of
 from invigil.security import sessions
 from invigil.tenants import service as tenants
@@ -36,3 +37,4 @@ def web_viewer(uow: UnitOfWork, settings: Any, secret: str) -> sessions.WebViewe
 def install() -> None:
     sessions.provide(active=auth.active_session, web=web_viewer)
     tenants.on_created(ensure_builtin_roles)  # a new tenant gets the built-in roles
+    home_widgets.install()

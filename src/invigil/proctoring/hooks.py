@@ -16,6 +16,7 @@ from invigil.delivery import proctor
 from invigil.delivery.models import Attempt
 from invigil.jobs import queue
 from invigil.proctoring import disclosure, jobs, pipeline
+from invigil.proctoring import home as home_widgets
 from invigil.proctoring.policy import Policy
 
 
@@ -47,3 +48,4 @@ class Proctoring:
 def install() -> None:
     proctor.register(Proctoring())
     queue.register(jobs.add_tasks)
+    home_widgets.install()

@@ -73,6 +73,7 @@ def page_nav(request: Request, page: PageContext | None) -> Nav | None:
     links = [
         (href, label)
         for href, label, perm in (
+            ("/home", "Home", P.ACCOUNT_SELF),
             ("/admin/users", "Users", P.USER_VIEW),
             ("/admin/roles", "Roles", P.ROLE_VIEW),
             ("/admin/security", "Security", P.TENANT_MANAGE),

@@ -162,8 +162,7 @@ def signin(
     if outcome.session.mfa_enroll_only:
         target = "/account"
     else:
-        default = "/admin/users" if P.USER_VIEW.value in outcome.permissions else "/account"
-        target = _safe_next(request, next_path) or default
+        target = _safe_next(request, next_path) or "/home"  # what needs them now
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         COOKIE,

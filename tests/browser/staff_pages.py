@@ -1,0 +1,97 @@
+"""Every staff page, generated from the app's routes (like the page matrix in
+tests/test_pages_matrix.py), with its ids taken from a tenant seeded with
+the demo data, so a page with an id is a real page with real rows.
+
+Used by the generated accessibility and width checks
+(test_staff_pages.py) and by ``make screenshots`` (screenshots.py).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from invigil.audit.models import AuditEvent
+from invigil.content.models import Exam, Question, QuestionBank
+from invigil.db import platform
+from invigil.db.engine import Database
+from invigil.delivery.models import Attempt, Invitation
+from invigil.identity.models import Role, User
+from invigil.web.access import CANDIDATE, PUBLIC, iter_routes
+
+PARAM = re.compile(r"{([a-z_]+)}")
+# GET routes behind a staff permission that answer a file, not a page.
+NOT_PAGES = frozenset(
+    {
+        "/authoring/banks/{bank_id}/export",
+        "/authoring/questions/{question_id}/images/{image_id}",
+        "/proctoring/reviews/{attempt_id}/evidence/{object_id}",
+    }
+)
+DEMO_TENANT = "acme"
+DEMO_ADMIN = "admin@acme.test"
+
+
+def staff_get_routes(app: FastAPI) -> list[str]:
+    """Every GET route a signed-in staff member reaches in a browser."""
+    return sorted(
+        {
+            r.path
+            for r in iter_routes(app.routes)
+            if "GET" in r.methods
+            and not r.path.startswith("/api/")
+            and r.permissions
+            and r.permissions[0] not in (PUBLIC, CANDIDATE)
+        }
+    )
+
+
+# One real row per path parameter, from the demo tenant: its admin, a role,
+# the latest audit entry, the demo bank, a question, ``standard-demo``, an
+# invitation and a submitted attempt. A new parameter needs a line here.
+ID_QUERIES: dict[str, Any] = {
+    "user_id": lambda: select(User.id).where(User.email == DEMO_ADMIN),
+    "role_id": lambda: select(Role.id).order_by(Role.name),
+    "event_id": lambda: select(AuditEvent.id).order_by(AuditEvent.seq.desc()),
+    "bank_id": lambda: select(QuestionBank.id).order_by(QuestionBank.created_at),
+    "question_id": lambda: select(Question.id).order_by(Question.created_at),
+    "exam_id": lambda: select(Exam.id).where(Exam.slug == "standard-demo"),
+    "invitation_id": lambda: select(Invitation.id).order_by(Invitation.created_at),
+    "attempt_id": lambda: (
+        select(Attempt.id).where(Attempt.submitted_at.is_not(None)).order_by(Attempt.submitted_at)
+    ),
+}
+
+
+def demo_ids(db: Database, slug: str = DEMO_TENANT) -> dict[str, str]:
+    """One real id per path parameter (:data:`ID_QUERIES`) from the demo tenant."""
+    ref = platform.tenant_by_slug(db, slug)
+    assert ref is not None, f"seed the demo data first (tenant {slug!r})"
+    ids = {}
+    with db.unit_of_work(ref.id) as uow:
+        for param, query in ID_QUERIES.items():
+            found = uow.session.scalar(query().limit(1))
+            assert found is not None, f"the demo tenant has no row for {param}"
+            ids[param] = str(found)
+    return ids
+
+
+def staff_pages(app: FastAPI, ids: dict[str, str]) -> list[tuple[str, str]]:
+    """(route, url) for every staff page; fails on a parameter with no id."""
+    pages = []
+    for route in staff_get_routes(app):
+        if route in NOT_PAGES:
+            continue
+        missing = set(PARAM.findall(route)) - set(ids)
+        assert not missing, f"{route}: add an id for {sorted(missing)} to demo_ids()"
+        pages.append((route, PARAM.sub(lambda m: ids[m.group(1)], route)))
+    return pages
+
+
+def shot_name(route: str) -> str:
+    """A file name for a route: /delivery/attempts/{attempt_id} -> delivery-attempts-attempt."""
+    name = PARAM.sub(lambda m: m.group(1).removesuffix("_id"), route).strip("/")
+    return re.sub(r"[^a-z0-9]+", "-", name) or "root"
