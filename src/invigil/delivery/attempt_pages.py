@@ -82,13 +82,31 @@ def attempts_table(ctx: PageContext) -> table.Table:
         table.Column("email", "Email", Candidate.email, export=lambda r: r.candidate.email),
         table.Column("exam", "Exam", ExamVersion.title, export=lambda r: r.exam_title),
         table.Column("status", "Status", Attempt.status, export=lambda r: r.attempt.status),
-        table.Column("started", "Started", Attempt.started_at, datetime.fromisoformat, True,
-                     export=lambda r: _iso(r.attempt.started_at)),
-        table.Column("deadline", "Deadline", Attempt.deadline, datetime.fromisoformat, True,
-                     export=lambda r: _iso(r.attempt.deadline)),
-        table.Column("submitted", "Submitted", Attempt.submitted_at, datetime.fromisoformat, True,
-                     export=lambda r: _iso(r.attempt.submitted_at)),
-    ]  # fmt: skip
+        table.Column(
+            "started",
+            "Started",
+            Attempt.started_at,
+            datetime.fromisoformat,
+            True,
+            export=lambda r: _iso(r.attempt.started_at),
+        ),
+        table.Column(
+            "deadline",
+            "Deadline",
+            Attempt.deadline,
+            datetime.fromisoformat,
+            True,
+            export=lambda r: _iso(r.attempt.deadline),
+        ),
+        table.Column(
+            "submitted",
+            "Submitted",
+            Attempt.submitted_at,
+            datetime.fromisoformat,
+            True,
+            export=lambda r: _iso(r.attempt.submitted_at),
+        ),
+    ]
     if with_scores:
         columns.append(table.Column("score", "Score", export=_score))
     columns.append(table.Column("browser", "Browser"))

@@ -4,19 +4,23 @@ is shown once, on the page that answers the POST (never in a URL)."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import func
 
 from invigil.content import exams
 from invigil.delivery import bulk, invitations, mail, review
 from invigil.delivery.invitations import InviteRequest, Kit
+from invigil.delivery.models import Candidate, Invitation
 from invigil.delivery.schemas import outbox_status
 from invigil.errors import Conflict, DomainError, Invalid, NotFound
 from invigil.identity.pages.common import FormStr, _change, _parse_id
-from invigil.pagination import decode_cursor
 from invigil.security.permissions import Permission as P
+from invigil.web import table
 from invigil.web.pages import render
 from invigil.web.session import PageContext, check_csrf, requires_page
 
@@ -35,30 +39,88 @@ def _render(
     return render(request, f"delivery/{name}", {"page": ctx, **values}, status=status)
 
 
-def _list_page(
-    request: Request,
-    ctx: PageContext,
-    *,
-    status: int = 200,
-    cursor: str = "",
-    **values: Any,
-) -> HTMLResponse:
-    try:
-        decode_cursor(cursor or None)
-        rows, nxt = invitations.list_invitations(ctx.uow, limit=PAGE_SIZE, cursor=cursor or None)
-    except (Invalid, ValueError):
-        rows, nxt = [], None
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def invitations_table(
+    exam_options: list[tuple[str, str]], titles: dict[Any, str], *, actions: bool
+) -> table.Table:
+    """Invitations with their candidates: search by candidate, filter by exam and state."""
+    return table.Table(
+        name="invitations",
+        path="/delivery/invitations",
+        caption="Invitations",
+        columns=(
+            table.Column(
+                "candidate", "Candidate", func.lower(Candidate.name), export=lambda r: r[1].name
+            ),
+            table.Column(
+                "email", "Email", func.lower(Candidate.email), export=lambda r: r[1].email
+            ),
+            table.Column("exam", "Exam", export=lambda r: titles.get(r[0].exam_id, "")),
+            table.Column(
+                "invited",
+                "Invited",
+                Invitation.created_at,
+                datetime.fromisoformat,
+                export=lambda r: _iso(r[0].created_at),
+            ),
+            table.Column(
+                "opens",
+                "Window",
+                Invitation.opens_at,
+                datetime.fromisoformat,
+                export=lambda r: _iso(r[0].opens_at),
+            ),
+            table.Column("state", "State", export=lambda r: invitations.state_of(r[0])),
+            table.Column("attempt", "Attempt"),
+            *([table.Column("actions", "Actions")] if actions else []),
+        ),
+        id=Invitation.id,
+        default_sort="-invited",
+        search=(Candidate.name, Candidate.email, Candidate.external_ref),
+        search_label="Candidate name, email or reference",
+        filters=(
+            table.Filter(
+                "exam",
+                "Exam",
+                exam_options,
+                lambda stmt, v: stmt.where(Invitation.exam_id == uuid.UUID(v)),
+                all_label="All exams",
+            ),
+            table.Filter(
+                "state",
+                "State",
+                [(k, k.replace("_", " ").capitalize()) for k in invitations.STATES],
+                lambda stmt, v: stmt.where(invitations.in_state(v)),
+                all_label="Any state",
+            ),
+        ),
+        empty="No one has been invited yet.",
+        empty_filtered="No invitation matches this search or these filters.",
+    )
+
+
+def _list_page(request: Request, ctx: PageContext, *, status: int = 200, **values: Any) -> Response:
     published, _ = exams.list_exams(ctx.uow, status="published", limit=200, cursor=None)
-    titles = {e.id: e.title for e in published}
+    every, _ = exams.list_exams(ctx.uow, status=None, limit=200, cursor=None)
+    titles = {e.id: e.title for e in every}
+    options = [(str(e.id), f"{e.title} ({e.slug})") for e in every]
+    spec = invitations_table(options, titles, actions=ctx.can(P.CANDIDATE_INVITE))
+    view = table.read(spec, request.query_params)
+    if view.csv:
+        return table.csv_response(view, table.all_rows(ctx.uow, view, invitations.rows_select()))
+    shown = table.fetch(ctx.uow, view, invitations.rows_select())
+    rows = [(i, c, invitations.state_of(i)) for i, c in shown.rows]
     values.setdefault("form", dict(EMPTY_FORM))
     return _render(
         request,
         "invitations.html",
         ctx,
         status=status,
-        rows=[(i, c, invitations.state_of(i)) for i, c in rows],
-        latest=review.latest_attempts(ctx.uow, [i.id for i, _ in rows]),
-        next_cursor=nxt,
+        t=shown.with_rows(rows),
+        latest=review.latest_attempts(ctx.uow, [i.id for i, _, _ in rows]),
         exams=published,
         titles=titles,
         **values,
@@ -67,11 +129,9 @@ def _list_page(
 
 @router.get("/delivery/invitations", response_class=HTMLResponse)
 def invitation_list(
-    request: Request,
-    cursor: Annotated[str, Query(max_length=500)] = "",
-    ctx: PageContext = requires_page(P.CANDIDATE_VIEW),
-) -> HTMLResponse:
-    return _list_page(request, ctx, cursor=cursor)
+    request: Request, ctx: PageContext = requires_page(P.CANDIDATE_VIEW)
+) -> Response:
+    return _list_page(request, ctx)
 
 
 def _int(value: str, what: str) -> int | None:

@@ -198,7 +198,9 @@ def _cursor(view: View, cursor: str) -> tuple[str, tuple[Any, ...]]:
             raise BadParameter("cursor", "it belongs to another sort order; start again without it")
         key = _keyset(view).values(values[2] if isinstance(values[2], list) else [])
     except Invalid:
-        raise BadParameter("cursor", "it is not one this page made; start again without it") from None
+        raise BadParameter(
+            "cursor", "it is not one this page made; start again without it"
+        ) from None
     return values[0], key
 
 
