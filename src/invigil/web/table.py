@@ -70,13 +70,17 @@ class Column:
 @dataclass(frozen=True)
 class Filter:
     """A select above the table. ``options``: (value, label) pairs, the
-    only values accepted; ``apply`` narrows the query to one value."""
+    only values accepted (None: a text field, at most :data:`MAX_VALUE`
+    characters, which ``check`` may refuse by raising ``Invalid``);
+    ``apply`` narrows the query to one value."""
 
     name: str
     label: str
-    options: Sequence[tuple[str, str]]
+    options: Sequence[tuple[str, str]] | None
     apply: Callable[[Any, str], Any]
     all_label: str = "All"
+    check: Callable[[str], object] | None = None
+    hint: str = ""
 
 
 @dataclass(frozen=True)
@@ -174,9 +178,14 @@ def read(table: Table, params: Mapping[str, str]) -> View:
         raise BadParameter("q", "this table has no search")
     filters: dict[str, str] = {}
     for f in table.filters:
-        value = _one(params, f.name, MAX_VALUE)
-        if value and value not in {v for v, _ in f.options}:
+        value = _one(params, f.name, MAX_VALUE).strip()
+        if value and f.options is not None and value not in {v for v, _ in f.options}:
             raise BadParameter(f.name, f"choose {f.label.lower()} from the list")
+        if value and f.check is not None:
+            try:
+                f.check(value)
+            except Invalid as exc:
+                raise BadParameter(f.name, exc.detail) from None
         if value:
             filters[f.name] = value
     fmt = _one(params, "format", 8)
