@@ -8,14 +8,14 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import func
+from sqlalchemy import func, select
 
 from invigil.content import exams
 from invigil.delivery import bulk, invitations, mail, review
 from invigil.delivery.invitations import InviteRequest, Kit
-from invigil.delivery.models import Candidate, Invitation
+from invigil.delivery.models import Candidate, Invitation, OutboxMail
 from invigil.delivery.schemas import outbox_status
 from invigil.errors import Conflict, DomainError, Invalid, NotFound
 from invigil.identity.pages.common import FormStr, _change, _parse_id
@@ -245,21 +245,54 @@ def invitation_rotate(
     return _list_page(request, ctx, status=201, created=[made], rotated=True)
 
 
+def _maybe_iso(value: datetime | None) -> str:
+    return _iso(value) if value is not None else ""
+
+
+OUTBOX = table.Table(
+    name="outbox",
+    path="/delivery/outbox",
+    caption="Emails",
+    columns=(
+        table.Column("to", "To", OutboxMail.to_address, export=lambda r: r[0].to_address),
+        table.Column("subject", "Subject", OutboxMail.subject, export=lambda r: r[0].subject),
+        table.Column(
+            "written",
+            "Written",
+            OutboxMail.created_at,
+            datetime.fromisoformat,
+            export=lambda r: _iso(r[0].created_at),
+        ),
+        table.Column(
+            "sent",
+            "Status",
+            OutboxMail.sent_at,
+            datetime.fromisoformat,
+            nullable=True,
+            export=lambda r: f"{r[1]} {_maybe_iso(r[0].sent_at)}".strip(),
+        ),
+        table.Column("message", "Message"),
+    ),
+    id=OutboxMail.id,
+    default_sort="-written",
+    search=(OutboxMail.to_address, OutboxMail.subject),
+    search_label="Recipient or subject",
+    empty="The outbox is empty.",
+    empty_filtered="No email matches this search.",
+)
+
+
 @router.get("/delivery/outbox", response_class=HTMLResponse)
-def outbox(
-    request: Request,
-    cursor: Annotated[str, Query(max_length=500)] = "",
-    ctx: PageContext = requires_page(P.CANDIDATE_VIEW),
-) -> HTMLResponse:
-    try:
-        rows, nxt = mail.list_outbox(ctx.uow, limit=PAGE_SIZE, cursor=cursor or None)
-    except Invalid:
-        rows, nxt = [], None
+def outbox(request: Request, ctx: PageContext = requires_page(P.CANDIDATE_VIEW)) -> Response:
+    view = table.read(OUTBOX, request.query_params)
+    if view.csv:
+        found = table.all_rows(ctx.uow, view, select(OutboxMail))
+        return table.csv_response(view, [(m, outbox_status(m)) for m in found])
+    shown = table.fetch(ctx.uow, view, select(OutboxMail))
     return _render(
         request,
         "outbox.html",
         ctx,
-        rows=[(m, outbox_status(m), mail.shown_body(m)) for m in rows],
-        next_cursor=nxt,
+        t=shown.with_rows([(m, outbox_status(m), mail.shown_body(m)) for m in shown.rows]),
         smtp=mail.smtp_configured(request.app.state.settings),
     )

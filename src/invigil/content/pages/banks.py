@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import func, select
 
 from invigil.content import banks, questions, transfer
 from invigil.content.bodies import TYPES
 from invigil.content.formats import MAX_BYTES
+from invigil.content.models import QuestionBank
 from invigil.content.pages.common import TYPE_HINTS, redirect, render
 from invigil.content.questions import Search
 from invigil.errors import Conflict, Invalid, NotFound
 from invigil.identity.pages.common import FormStr, _change, _parse_id
 from invigil.pagination import decode_cursor
 from invigil.security.permissions import Permission as P
+from invigil.web import table
 from invigil.web.session import PageContext, check_csrf, requires_page
 
 router = APIRouter(include_in_schema=False)
@@ -25,17 +29,47 @@ PAGE_SIZE = 25
 FORMATS = {"csv": "csv", "json": "json", "xml": "qti", "qti": "qti"}
 
 
+BANKS = table.Table(
+    name="banks",
+    path="/authoring/banks",
+    caption="Question banks",
+    columns=(
+        table.Column("name", "Bank", func.lower(QuestionBank.name), export=lambda b: b[0].name),
+        table.Column("questions", "Questions", export=lambda b: b[1], numeric=True),
+        table.Column(
+            "changed",
+            "Last changed",
+            QuestionBank.updated_at,
+            datetime.fromisoformat,
+            export=lambda b: b[0].updated_at.isoformat(),
+        ),
+    ),
+    id=QuestionBank.id,
+    default_sort="name",
+    search=(QuestionBank.name, QuestionBank.description),
+    search_label="Bank name or description",
+    empty="There are no question banks yet.",
+    empty_filtered="No bank matches this search.",
+)
+
+
 def _banks_page(
     request: Request, ctx: PageContext, *, status: int = 200, **values: Any
-) -> HTMLResponse:
-    found = banks.list_banks(ctx.uow)
-    counts = banks.question_counts(ctx.uow, [b.id for b in found])
+) -> Response:
+    view = table.read(BANKS, request.query_params)
+    if view.csv:
+        found = table.all_rows(ctx.uow, view, select(QuestionBank))
+        counts = banks.question_counts(ctx.uow, [b.id for b in found])
+        return table.csv_response(view, [(b, counts.get(b.id, 0)) for b in found])
+    shown = table.fetch(ctx.uow, view, select(QuestionBank))
+    counts = banks.question_counts(ctx.uow, [b.id for b in shown.rows])
     values.setdefault("form", {"name": "", "description": ""})
-    return render(request, "banks.html", ctx, status=status, banks=found, counts=counts, **values)
+    rows = [(b, counts.get(b.id, 0)) for b in shown.rows]
+    return render(request, "banks.html", ctx, status=status, t=shown.with_rows(rows), **values)
 
 
 @router.get("/authoring/banks", response_class=HTMLResponse)
-def bank_list(request: Request, ctx: PageContext = requires_page(P.QUESTION_VIEW)) -> HTMLResponse:
+def bank_list(request: Request, ctx: PageContext = requires_page(P.QUESTION_VIEW)) -> Response:
     return _banks_page(request, ctx)
 
 
