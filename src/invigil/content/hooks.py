@@ -16,8 +16,10 @@ PROMPT_CHARS = 80
 
 
 def bank_names(uow: UnitOfWork, ids: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, str]:
-    return dict(uow.session.execute(select(QuestionBank.id, QuestionBank.name).where(
-        QuestionBank.id.in_(ids))).tuples())  # fmt: skip
+    rows = uow.session.execute(
+        select(QuestionBank.id, QuestionBank.name).where(QuestionBank.id.in_(ids))
+    )
+    return {i: name for i, name in rows}
 
 
 def exam_names(uow: UnitOfWork, ids: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, str]:

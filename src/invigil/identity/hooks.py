@@ -49,12 +49,13 @@ def user_names(uow: UnitOfWork, ids: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, 
 
 
 def role_names(uow: UnitOfWork, ids: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, str]:
-    return dict(uow.session.execute(select(Role.id, Role.name).where(Role.id.in_(ids))).tuples())
+    rows = uow.session.execute(select(Role.id, Role.name).where(Role.id.in_(ids)))
+    return {i: name for i, name in rows}
 
 
 def tenant_names(uow: UnitOfWork, ids: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, str]:
     rows = uow.session.execute(select(Tenant.id, Tenant.name).where(Tenant.id.in_(ids)))
-    return dict(rows.tuples())
+    return {i: name for i, name in rows}
 
 
 def install() -> None:
