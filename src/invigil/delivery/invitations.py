@@ -277,7 +277,7 @@ def rows_select() -> Select[tuple[Invitation, Candidate]]:
 
 def in_state(state: str) -> ColumnElement[bool]:
     """The SQL twin of :func:`state_of` (one of :data:`STATES`)."""
-    now = func.now()
+    now = func.statement_timestamp()  # not now(): the start of a long transaction
     live = Invitation.status != "revoked"
     return {
         "revoked": Invitation.status == "revoked",
