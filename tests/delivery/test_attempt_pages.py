@@ -13,7 +13,6 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from invigil.audit.models import AuditEvent
-from invigil.delivery import attempt_pages
 from invigil.delivery.models import Attempt, AttemptResult
 from invigil.settings import Settings
 from tests.conftest import BoundDatabase, make_tenant
