@@ -87,7 +87,7 @@ def test_users_sort_search_size_and_export(
     tag = uuid.uuid4().hex[:8]
     for n in range(12):
         _user(db, tenant_a, f"{tag}-{n:02d}@sort.test", f"Person {n:02d}")
-    _user(db, tenant_a, f"{tag}-formula@sort.test", "=HYPERLINK(\"http://evil.test\",\"x\")")
+    _user(db, tenant_a, f"{tag}-formula@sort.test", '=HYPERLINK("http://evil.test","x")')
     _user(db, tenant_b, f"{tag}-stranger@sort.test", "Stranger")
     admin, _ = web_client(app, db, tenant_a.id, ["tenant_admin"])
 

@@ -104,7 +104,7 @@ class Keyset:
         """A cursor's decoded values, each parsed back into its type."""
         if len(values) != len(self.columns):
             raise Invalid(BAD_CURSOR)
-        parsed = []
+        parsed: list[Any] = []
         for parse, value, nullable in zip(self.parse, values, self.nullable, strict=True):
             if value is None:
                 if not nullable:

@@ -36,11 +36,11 @@ def registered() -> frozenset[str]:
 def resolve(uow: UnitOfWork, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
     """Names for (type, id) pairs, one namer call per type."""
     by_type: dict[str, set[uuid.UUID]] = {}
-    for kind, ident in wanted:
+    for kind, text in wanted:
         if kind not in _namers:
             continue
         try:
-            by_type.setdefault(kind, set()).add(uuid.UUID(ident))
+            by_type.setdefault(kind, set()).add(uuid.UUID(text))
         except ValueError:
             continue
     found: dict[tuple[str, str], str] = {}

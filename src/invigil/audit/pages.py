@@ -216,4 +216,7 @@ def audit_entry(
     event = service.get_event(ctx.uow, ident)
     inclusion = service.inclusion(ctx.uow, event)
     pretty = json.dumps(json.loads(event.entry), indent=2, sort_keys=True)
-    return _render(request, "entry.html", ctx, event=event, inclusion=inclusion, pretty=pretty)
+    shown = readable(ctx.uow, [event])[0]
+    return _render(
+        request, "entry.html", ctx, event=event, r=shown, inclusion=inclusion, pretty=pretty
+    )

@@ -270,7 +270,7 @@ def list_invitations(
 STATES = ("open", "not_yet_open", "expired", "revoked")
 
 
-def rows_select() -> Select[tuple[Invitation, Candidate]]:
+def rows_select() -> Select[Invitation, Candidate]:
     """Every invitation with its candidate (the staff table pages it)."""
     return select(Invitation, Candidate).join(Candidate, Candidate.id == Invitation.candidate_id)
 

@@ -35,7 +35,7 @@ class Row:
 NEWEST = newest_first(Attempt)
 
 
-def rows_select() -> Select[tuple[Attempt, Candidate, str]]:
+def rows_select() -> Select[Attempt, Candidate, str]:
     """Every attempt with its candidate and its exam version's title (the
     staff table narrows, sorts and pages it: ``web.table``)."""
     return (

@@ -148,7 +148,7 @@ def list_users(uow: UnitOfWork) -> list[User]:
     return uow.scalars(select(User).order_by(func.lower(User.email)))
 
 
-def holders_of(role_name: str) -> Select[tuple[uuid.UUID]]:
+def holders_of(role_name: str) -> Select[uuid.UUID]:
     """The ids of the users holding the role named ``role_name`` (a subquery)."""
     return (
         select(UserRole.user_id)

@@ -55,7 +55,7 @@ class QueueRow:
 class Queue:
     """The queue's statement and the expressions a table sorts it by."""
 
-    stmt: Select[Any]
+    stmt: Select[*tuple[Any, ...]]
     urgency: ColumnElement[Any]  # severity, then waiting longest: higher is more urgent
     since: ColumnElement[Any]
     rank: ColumnElement[Any]

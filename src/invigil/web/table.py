@@ -225,7 +225,7 @@ def _keyset(view: View) -> Keyset:
     )
 
 
-def _narrow(view: View, stmt: Select[Any]) -> Select[Any]:
+def _narrow(view: View, stmt: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
     if view.q:
         pattern = "%" + view.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         stmt = stmt.where(or_(*(e.ilike(pattern, escape="\\") for e in view.table.search)))
@@ -235,7 +235,9 @@ def _narrow(view: View, stmt: Select[Any]) -> Select[Any]:
     return stmt
 
 
-def _rows(uow: UnitOfWork, stmt: Select[Any]) -> list[tuple[tuple[Any, ...], list[Any]]]:
+def _rows(
+    uow: UnitOfWork, stmt: Select[*tuple[Any, ...]]
+) -> list[tuple[tuple[Any, ...], list[Any]]]:
     """Each row without its two trailing key columns, and its key."""
     out = []
     for row in uow.session.execute(stmt):
@@ -290,7 +292,7 @@ def _unwrap(values: tuple[Any, ...]) -> Any:
     return values[0] if len(values) == 1 else values
 
 
-def fetch(uow: UnitOfWork, view: View, stmt: Select[Any]) -> Shown:
+def fetch(uow: UnitOfWork, view: View, stmt: Select[*tuple[Any, ...]]) -> Shown:
     """One page of ``stmt`` narrowed, sorted and paged as ``view`` says."""
     order = _keyset(view)
     column = view.table.column(view.sort)
@@ -320,7 +322,7 @@ def fetch(uow: UnitOfWork, view: View, stmt: Select[Any]) -> Shown:
     )
 
 
-def all_rows(uow: UnitOfWork, view: View, stmt: Select[Any]) -> list[Any]:
+def all_rows(uow: UnitOfWork, view: View, stmt: Select[*tuple[Any, ...]]) -> list[Any]:
     """Every row of the view (same search, filters and order; no paging),
     for an export; :class:`BadParameter` beyond :data:`MAX_EXPORT` rows."""
     order = _keyset(view)
@@ -353,6 +355,6 @@ def csv_response(view: View, rows: Sequence[Any]) -> Response:
     )
 
 
-def export(uow: UnitOfWork, view: View, stmt: Select[Any]) -> Response:
+def export(uow: UnitOfWork, view: View, stmt: Select[*tuple[Any, ...]]) -> Response:
     """The whole view (every page, same filters and order) as CSV."""
     return csv_response(view, all_rows(uow, view, stmt))
