@@ -25,7 +25,6 @@ from invigil.web.pages import render
 from invigil.web.session import PageContext, check_csrf, requires_page
 
 router = APIRouter(include_in_schema=False)
-PAGE_SIZE = 50
 NOTICES = {"revoked": "Invitation revoked: its link stopped working at once."}
 EMPTY_FORM = {"name": "", "email": "", "external_ref": "", "exam": "", "valid_hours": "",
               "extra_time_percent": ""}  # fmt: skip

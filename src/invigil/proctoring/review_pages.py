@@ -42,7 +42,6 @@ from invigil.web.pages import render, templates
 from invigil.web.session import PageContext, check_csrf, requires_page
 
 router = APIRouter(include_in_schema=False)
-PAGE_SIZE = 50
 NOTICES = {
     "flag": "Decision on the flag recorded.",
     "outcome": "Outcome recorded. It is final.",

@@ -29,7 +29,6 @@ from invigil.web import table
 from invigil.web.session import PageContext, check_csrf, requires_page
 
 router = APIRouter(include_in_schema=False)
-PAGE_SIZE = 50
 MAX_SEED = 2**53 - 1
 PICK_LIMIT = 200
 
