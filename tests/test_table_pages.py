@@ -150,3 +150,30 @@ def test_banks_and_exams_sort_by_their_columns(
                 for sort in (column.key, "-" + column.key):
                     response = admin.get(spec.path, params={"sort": sort})
                     assert response.status_code == 200, (spec.path, sort)
+
+
+def test_the_review_queue_urgency_orders_by_severity_then_longest_waiting(
+    db: BoundDatabase, tenant_a: Tenant
+) -> None:
+    """The queue's default sort is one numeric expression; it must order as
+    the queue does (severity first, then the oldest flag), to the microsecond."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import literal, select
+
+    from invigil.proctoring.review_queue import urgency
+
+    t = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    cases = [  # (rank, since), most urgent first
+        (4, t + timedelta(days=300)),
+        (3, t),
+        (3, t + timedelta(microseconds=1)),
+        (3, t + timedelta(days=3000)),
+        (0, t - timedelta(days=3000)),
+    ]
+    with db.unit_of_work(tenant_a.id) as uow:
+        values = [
+            uow.session.scalar(select(urgency(literal(rank), literal(since))))
+            for rank, since in cases
+        ]
+    assert values == sorted(values, reverse=True) and len(set(values)) == len(values)

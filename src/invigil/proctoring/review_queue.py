@@ -112,13 +112,16 @@ def queue_select() -> Queue:
         .where(or_(Attempt.integrity.in_(MARKED), flags.c.attempt_id.is_not(None)))
         .where(or_(~Attempt.review_final, func.coalesce(flags.c.undecided, 0) > 0))
     )
-    # One exact number (numeric, no float rounding) that orders by severity,
-    # then by the oldest flag: a table sorts by it like by any column.
-    urgency = cast(rank_of, Numeric) * URGENCY_SCALE - func.extract("epoch", since_of)
-    return Queue(stmt, urgency, since_of, rank_of)
+    return Queue(stmt, urgency(rank_of, since_of), since_of, rank_of)
 
 
 URGENCY_SCALE = 10**12  # seconds: far beyond any epoch
+
+
+def urgency(rank: Any, since: Any) -> ColumnElement[Any]:
+    """One exact number (numeric, no float rounding) that orders by severity,
+    then by the oldest flag: a table sorts by it like by any column."""
+    return cast(rank, Numeric) * URGENCY_SCALE - func.extract("epoch", since)
 
 
 def queue(
