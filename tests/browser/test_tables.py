@@ -72,7 +72,7 @@ def test_the_attempts_exam_filter_stays_in_its_card(
     sign_in(page, live_server, slug, admin, PASSWORD)
     page.set_viewport_size({"width": 375, "height": 800})
     page.goto(live_server + "/delivery/attempts")
-    card = page.locator("form.dt-controls").bounding_box()
+    card = page.locator("form[role=search]").bounding_box()
     select = page.get_by_label("Exam").bounding_box()
     assert card and select
     assert select["x"] + select["width"] <= card["x"] + card["width"], (select, card)
