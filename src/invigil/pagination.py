@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, false, or_, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from invigil.errors import Invalid
@@ -54,42 +54,106 @@ def check_limit(limit: int) -> int:
 class Keyset:
     """Keyset pagination over one or more sort columns, the last unique (an
     id): the cursor holds the last row's values, and the next page starts
-    strictly after them (a row comparison, which an index on the same
-    columns serves). ``parse`` turns each cursor value back into its type; a
-    cursor that does not parse is refused with a clear 400, never a 500."""
+    strictly after them. ``parse`` turns each cursor value back into its
+    type; a cursor that does not parse is refused with a clear 400, never a
+    500.
+
+    A column named in ``nullable`` may hold NULL: its NULLs sort after every
+    value (``nulls_first`` puts them before), so a walk meets them exactly
+    once. :meth:`reversed` is the same order backwards (direction and NULL
+    placement flipped): walking it from a page's first row gives the rows
+    before that page, nearest first, which is how "previous" works. Without
+    nullable columns the bound is one row comparison, which an index on the
+    same columns serves."""
 
     def __init__(
         self,
         *columns: ColumnElement[Any] | InstrumentedAttribute[Any],
         parse: Sequence[Callable[[Any], Any]],
         descending: bool = False,
+        nullable: Sequence[bool] | None = None,
+        nulls_first: bool = False,
     ) -> None:
         if len(parse) != len(columns):
             raise ValueError("one parser per column")
+        if nullable is not None and len(nullable) != len(columns):
+            raise ValueError("one nullable flag per column")
         self.columns = columns
         self.parse = parse
         self.descending = descending
+        self.nullable = tuple(nullable) if nullable is not None else (False,) * len(columns)
+        self.nulls_first = nulls_first
+
+    def reversed(self) -> Keyset:
+        """The same order, backwards."""
+        return Keyset(
+            *self.columns,
+            parse=self.parse,
+            descending=not self.descending,
+            nullable=self.nullable,
+            nulls_first=not self.nulls_first,
+        )
 
     def after(self, cursor: str | None) -> tuple[Any, ...] | None:
         values = decode_cursor(cursor)
         if values is None:
             return None
+        return self.values(values)
+
+    def values(self, values: Sequence[Any]) -> tuple[Any, ...]:
+        """A cursor's decoded values, each parsed back into its type."""
         if len(values) != len(self.columns):
             raise Invalid(BAD_CURSOR)
-        try:
-            return tuple(p(v) for p, v in zip(self.parse, values, strict=True))
-        except (ValueError, TypeError, AttributeError) as exc:
-            raise Invalid(BAD_CURSOR) from exc
+        parsed: list[Any] = []
+        for parse, value, nullable in zip(self.parse, values, self.nullable, strict=True):
+            if value is None:
+                if not nullable:
+                    raise Invalid(BAD_CURSOR)
+                parsed.append(None)
+                continue
+            try:
+                parsed.append(parse(value))
+            except (ValueError, TypeError, AttributeError) as exc:
+                raise Invalid(BAD_CURSOR) from exc
+        return tuple(parsed)
+
+    def order(self) -> list[Any]:
+        order = []
+        for column, nullable in zip(self.columns, self.nullable, strict=True):
+            term = column.desc() if self.descending else column.asc()
+            if nullable:
+                term = term.nulls_first() if self.nulls_first else term.nulls_last()
+            order.append(term)
+        return order
+
+    def beyond(self, after: Sequence[Any]) -> ColumnElement[bool]:
+        """Rows strictly after the key ``after`` in this order."""
+        if not any(self.nullable):
+            row, bound = tuple_(*self.columns), tuple_(*after)
+            return row < bound if self.descending else row > bound
+        # Lexicographic, spelled out: equal on the columns before, past on this one.
+        clauses: list[ColumnElement[bool]] = []
+        equal: list[ColumnElement[bool]] = []
+        for column, value, nullable in zip(self.columns, after, self.nullable, strict=True):
+            clauses.append(and_(*equal, self._past(column, value, nullable)))
+            equal.append(column.is_(None) if value is None else column == value)
+        return or_(*clauses)
+
+    def _past(self, column: Any, value: Any, nullable: bool) -> ColumnElement[bool]:
+        if value is None:  # after a NULL come only the non-NULLs, if NULLs go first
+            return column.is_not(None) if self.nulls_first else false()
+        past = column < value if self.descending else column > value
+        return or_(past, column.is_(None)) if nullable and not self.nulls_first else past
 
     def apply(self, stmt: S, cursor: str | None, limit: int | None) -> S:
         """Order, start after the cursor, and fetch one row more than a page
         (to know whether there is a next one)."""
-        order = [c.desc() for c in self.columns] if self.descending else list(self.columns)
-        stmt = stmt.order_by(*order)
-        after = self.after(cursor)
+        return self.apply_after(stmt, self.after(cursor), limit)
+
+    def apply_after(self, stmt: S, after: Sequence[Any] | None, limit: int | None) -> S:
+        stmt = stmt.order_by(*self.order())
         if after is not None:
-            row, bound = tuple_(*self.columns), tuple_(*after)
-            stmt = stmt.where(row < bound if self.descending else row > bound)
+            stmt = stmt.where(self.beyond(after))
         return stmt.limit(limit + 1) if limit is not None else stmt
 
     def page(
@@ -98,10 +162,17 @@ class Keyset:
         """The page and the cursor of the next one (None on the last page)."""
         if limit is None or len(rows) <= limit:
             return list(rows), None
-        return list(rows[:limit]), encode_cursor([_plain(v) for v in key(rows[limit - 1])])
+        return list(rows[:limit]), encode_cursor(plain_key(key(rows[limit - 1])))
+
+
+def plain_key(key: Sequence[Any]) -> list[Any]:
+    """A row's key as JSON values (a cursor's content)."""
+    return [_plain(v) for v in key]
 
 
 def _plain(value: Any) -> Any:
+    if value is None:
+        return None
     if isinstance(value, datetime):
         return value.isoformat()
     return value if isinstance(value, int | str) else str(value)

@@ -278,7 +278,7 @@ def test_bank_pages_a_page_at_a_time(
     )
     first = client.get(f"/authoring/banks/{bank}")
     assert "Statement 00" in first.text and "Statement 29" not in first.text
-    nxt = re.search(r'href="([^"]+)">Next page', first.text)
+    nxt = re.search(r'href="([^"]+)" rel="next">Next', first.text)
     assert nxt
     second = client.get(unescape(nxt.group(1)))
     assert "Statement 29" in second.text and "Statement 00" not in second.text

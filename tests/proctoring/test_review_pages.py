@@ -122,8 +122,10 @@ def test_a_reviewer_finds_the_attempt_reads_the_evidence_and_decides(
     assert "Cand Idate" in row and "critical" in row and "provisional fail" in row
     assert "2 undecided" in row and "1 critical, 1 medium" in row
     assert f'href="/proctoring/reviews/{s.attempt_id}"' in queue.text
-    elsewhere = staff.get(f"/proctoring/reviews?exam={uuid.uuid4()}")
-    assert "No attempt of this exam waits for review" in elsewhere.text
+    nobody = staff.get("/proctoring/reviews?q=nobody-by-this-name")
+    assert "No attempt matching this search or filter waits for review" in nobody.text
+    elsewhere = staff.get(f"/proctoring/reviews?exam={uuid.uuid4()}")  # not an exam of the list
+    assert elsewhere.status_code == 400 and "exam" in elsewhere.text
 
     page = staff.get(f"/proctoring/reviews/{s.attempt_id}")
     assert page.status_code == 200, page.text

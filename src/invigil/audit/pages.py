@@ -3,34 +3,184 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
-from urllib.parse import urlencode
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
 
-from invigil.audit import checkpoints, service
+from invigil.audit import checkpoints, names, service, wording
+from invigil.audit.models import AuditEvent
 from invigil.errors import Invalid, NotFound
-from invigil.pagination import encode_cursor
 from invigil.security.permissions import Permission
+from invigil.web import table
 from invigil.web.pages import render
 from invigil.web.session import PageContext, requires_page
 
 router = APIRouter(include_in_schema=False)
-PAGE_SIZE = 50
 
 
-def _when(value: str | None, field: str) -> datetime | None:
-    if not value:
-        return None
+ACTION = re.compile(r"^[a-z_]+(\.[a-z_]+)*(\.\*|\*)?$")
+ACTOR_KINDS = {"user": "Staff member", "candidate": "Candidate", "operator": "Operator",
+               "system": "Invigil (automatic)"}  # fmt: skip
+
+
+def _when(value: str) -> datetime:
     try:
         return datetime.fromisoformat(value)
     except ValueError:
-        raise Invalid(
-            f"{field} must be a date or date and time (2026-11-29 or 2026-11-29T14:30)"
-        ) from None
+        raise Invalid("write a date or a date and time (2026-11-29 or 2026-11-29T14:30)") from None
+
+
+def _action(value: str) -> None:
+    if not ACTION.match(value):
+        raise Invalid("write an action such as user.created, or a family such as auth.*")
+
+
+def _matching(value: str) -> Any:
+    # "auth.*" selects a family of actions
+    if value.endswith("*"):
+        return AuditEvent.action.startswith(value[:-1])
+    return AuditEvent.action == value
+
+
+def audit_table() -> table.Table:
+    """The log, newest first; filters as the API's, plus sort and CSV."""
+    return table.Table(
+        name="audit",
+        path="/admin/audit",
+        caption="Audit entries",
+        columns=(
+            table.Column("seq", "#", AuditEvent.seq, int, export=lambda r: r.event.seq),
+            table.Column(
+                "when",
+                "When (UTC)",
+                AuditEvent.occurred_at,
+                datetime.fromisoformat,
+                export=lambda r: r.event.occurred_at.isoformat(),
+            ),
+            table.Column("actor", "Who", export=lambda r: r.actor),
+            table.Column("action", "What happened", AuditEvent.action, export=lambda r: r.words),
+            table.Column(
+                "subject",
+                "About",
+                AuditEvent.subject_type,
+                export=lambda r: f"{r.subject_kind}: {r.subject}",
+            ),
+            table.Column("details", "Details", export=lambda r: r.raw),
+        ),
+        id=AuditEvent.id,
+        default_sort="-seq",
+        filters=(
+            table.Filter(
+                "action",
+                "Action",
+                None,
+                lambda stmt, v: stmt.where(_matching(v)),
+                check=_action,
+                hint="auth.* or user.created",
+            ),
+            table.Filter(
+                "actor_kind",
+                "Who",
+                list(ACTOR_KINDS.items()),
+                lambda stmt, v: stmt.where(AuditEvent.actor_kind == v),
+                all_label="Anyone",
+            ),
+            table.Filter(
+                "actor", "Actor id", None, lambda stmt, v: stmt.where(AuditEvent.actor_id == v)
+            ),
+            table.Filter(
+                "subject_type",
+                "About",
+                sorted(
+                    ((k, v.capitalize()) for k, v in wording.SUBJECTS.items()), key=lambda kv: kv[1]
+                ),
+                lambda stmt, v: stmt.where(AuditEvent.subject_type == v),
+                all_label="Anything",
+            ),
+            table.Filter(
+                "subject_id",
+                "Subject id",
+                None,
+                lambda stmt, v: stmt.where(AuditEvent.subject_id == v),
+            ),
+            table.Filter(
+                "since",
+                "From",
+                None,
+                lambda stmt, v: stmt.where(AuditEvent.occurred_at >= _when(v)),
+                check=_when,
+                hint="2026-11-29",
+            ),
+            table.Filter(
+                "until",
+                "Until",
+                None,
+                lambda stmt, v: stmt.where(AuditEvent.occurred_at < _when(v)),
+                check=_when,
+                hint="2026-11-30T12:00",
+            ),
+        ),
+        empty="The log is empty.",
+        empty_filtered="No entry matches these filters.",
+    )
+
+
+@dataclass(frozen=True)
+class Readable:
+    """An entry as a person reads it: names, words, a table of details."""
+
+    event: AuditEvent
+    actor: str
+    words: str
+    subject_kind: str
+    subject: str
+    details: list[tuple[str, str]]
+    raw: str
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list) and all(isinstance(v, str | int) for v in value):
+        return ", ".join(map(str, value)) if value else "none"
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def readable(uow: Any, events: list[AuditEvent]) -> list[Readable]:
+    """Each entry with its people and things named (one query per type for the page)."""
+    wanted = {(e.actor_kind, e.actor_id) for e in events}
+    wanted |= {(e.subject_type, e.subject_id) for e in events}
+    found = names.resolve(uow, wanted)
+    out = []
+    for e in events:
+        actor = found.get((e.actor_kind, e.actor_id)) or names.FIXED_ACTORS.get(e.actor_kind)
+        if actor is None:
+            actor = f"{wording.subject_words(e.actor_kind)} {names.short(e.actor_id)}"
+        elif e.actor_kind in names.FIXED_ACTORS and e.actor_id not in ("cli", "system"):
+            actor = f"{actor} ({e.actor_id})"
+        payload = e.payload if isinstance(e.payload, dict) else {"value": e.payload}
+        out.append(
+            Readable(
+                event=e,
+                actor=actor,
+                words=wording.action_words(e.action),
+                subject_kind=wording.subject_words(e.subject_type),
+                subject=found.get((e.subject_type, e.subject_id)) or names.short(e.subject_id),
+                details=[(wording.detail_words(k), _value(v)) for k, v in sorted(payload.items())],
+                raw=json.dumps(e.payload, sort_keys=True),
+            )
+        )
+    return out
 
 
 def _render(request: Request, name: str, ctx: PageContext, **values: object) -> HTMLResponse:
@@ -39,59 +189,19 @@ def _render(request: Request, name: str, ctx: PageContext, **values: object) -> 
 
 @router.get("/admin/audit", response_class=HTMLResponse)
 def audit_log(
-    request: Request,
-    action: Annotated[str, Query()] = "",
-    actor: Annotated[str, Query(description="actor id (a user id, 'cli', ...)")] = "",
-    subject_type: Annotated[str, Query()] = "",
-    subject_id: Annotated[str, Query()] = "",
-    since: Annotated[str, Query()] = "",
-    until: Annotated[str, Query()] = "",
-    cursor: Annotated[str, Query()] = "",
-    ctx: PageContext = requires_page(Permission.AUDIT_VIEW),
-) -> HTMLResponse:
-    form = {
-        "action": action,
-        "actor": actor,
-        "subject_type": subject_type,
-        "subject_id": subject_id,
-        "since": since,
-        "until": until,
-    }
-    error = None
-    rows: list[dict[str, object]] = []
-    next_link = None
-    try:
-        filters = service.Filters(
-            action=action.strip() or None,
-            actor_id=actor.strip() or None,
-            subject_type=subject_type.strip() or None,
-            subject_id=subject_id.strip() or None,
-            since=_when(since, "From"),
-            until=_when(until, "Until"),
-        )
-        after = service.NEWEST.after(cursor)
-        events, nxt = service.list_events(
-            ctx.uow, filters, limit=PAGE_SIZE, before_seq=after[0] if after else None
-        )
-        rows = [
-            {"event": e, "payload": json.dumps(e.payload, sort_keys=True)[:160]} for e in events
-        ]
-        if nxt is not None:
-            next_link = "/admin/audit?" + urlencode(
-                {k: v for k, v in form.items() if v} | {"cursor": encode_cursor([nxt])}
-            )
-    except Invalid as exc:
-        error = exc.detail
-    latest = checkpoints.latest(ctx.uow)
+    request: Request, ctx: PageContext = requires_page(Permission.AUDIT_VIEW)
+) -> Response:
+    view = table.read(audit_table(), request.query_params)
+    if view.csv:
+        events = table.all_rows(ctx.uow, view, select(AuditEvent))
+        return table.csv_response(view, readable(ctx.uow, events))
+    shown = table.fetch(ctx.uow, view, select(AuditEvent))
     return _render(
         request,
         "log.html",
         ctx,
-        rows=rows,
-        form=form,
-        error=error,
-        next_link=next_link,
-        latest=latest,
+        t=shown.with_rows(readable(ctx.uow, shown.rows)),
+        latest=checkpoints.latest(ctx.uow),
     )
 
 
@@ -106,4 +216,7 @@ def audit_entry(
     event = service.get_event(ctx.uow, ident)
     inclusion = service.inclusion(ctx.uow, event)
     pretty = json.dumps(json.loads(event.entry), indent=2, sort_keys=True)
-    return _render(request, "entry.html", ctx, event=event, inclusion=inclusion, pretty=pretty)
+    shown = readable(ctx.uow, [event])[0]
+    return _render(
+        request, "entry.html", ctx, event=event, r=shown, inclusion=inclusion, pretty=pretty
+    )

@@ -192,6 +192,15 @@ def _joined() -> Any:
     )
 
 
+PROMPT = QuestionVersion.body["prompt"].astext
+
+
+def current_select(bank_id: uuid.UUID) -> Any:
+    """A bank's questions in their current versions, archived ones left out
+    (the staff table narrows, sorts and pages it)."""
+    return _joined().where(Question.bank_id == bank_id, Question.archived_at.is_(None))
+
+
 OLDEST = Keyset(Question.created_at, Question.id, parse=(datetime.fromisoformat, uuid.UUID))
 
 

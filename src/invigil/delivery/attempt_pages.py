@@ -6,23 +6,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
-from urllib.parse import urlencode
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from invigil.content import exams
+from invigil.content.models import ExamVersion
 from invigil.content.pages.common import TYPE_LABELS
 from invigil.delivery import attempt_detail, attempts, review
+from invigil.delivery.models import Attempt, Candidate
 from invigil.errors import Conflict, Invalid
 from invigil.identity.pages.common import FormStr, _change, _parse_id
 from invigil.security.permissions import Permission as P
+from invigil.web import table
 from invigil.web.pages import render, templates
 from invigil.web.session import PageContext, check_csrf, requires_page
 
 router = APIRouter(include_in_schema=False)
-PAGE_SIZE = 50
 MAX_REASON = 500
 # Fixed texts chosen by key: a crafted URL cannot put words on the page.
 NOTICES = {
@@ -63,48 +64,94 @@ def _render(
     return render(request, f"delivery/{name}", {"page": ctx, **labels, **values}, status=status)
 
 
-@router.get("/delivery/attempts", response_class=HTMLResponse)
-def attempt_list(
-    request: Request,
-    exam: Annotated[str, Query(max_length=64)] = "",
-    status: Annotated[str, Query(max_length=16)] = "",
-    cursor: Annotated[str, Query(max_length=500)] = "",
-    ctx: PageContext = requires_page(P.ATTEMPT_VIEW),
-) -> HTMLResponse:
-    form = {"exam": exam, "status": status}
-    rows: list[review.Row] = []
-    nxt = error = None
-    try:
-        exam_id = uuid.UUID(exam) if exam else None
-    except ValueError:
-        exam_id, error = None, "choose an exam from the list"
-    if status and status not in review.STATUSES:
-        error = "choose a status from the list"
-    if error is None:
-        try:
-            rows, nxt = review.list_rows(
-                ctx.uow,
-                exam_id=exam_id,
-                status=status or None,
-                limit=PAGE_SIZE,
-                cursor=cursor or None,
-                with_results=ctx.can(P.RESULT_VIEW),
-            )
-        except Invalid as exc:
-            error = exc.detail
+def _iso(value: datetime | None) -> str:
+    return value.astimezone(UTC).isoformat(timespec="seconds") if value is not None else ""
+
+
+def _score(row: review.Row) -> str:
+    return "" if row.result is None else f"{row.result.awarded}/{row.result.max_points}"
+
+
+def attempts_table(ctx: PageContext) -> table.Table:
+    """The attempts list: search by candidate, filter by exam and status."""
     taken, _ = exams.list_exams(ctx.uow, status=None, limit=200, cursor=None)
-    filters = {k: v for k, v in form.items() if v}
-    return _render(
-        request,
-        "attempts.html",
-        ctx,
-        rows=rows,
-        form=form,
-        filtered=bool(filters),
-        exams=[e for e in taken if e.published_version is not None],
-        next_link=None if nxt is None else "?" + urlencode(filters | {"cursor": nxt}),
-        error=error,
+    shown = [e for e in taken if e.published_version is not None]
+    with_scores = ctx.can(P.RESULT_VIEW)
+    columns = [
+        table.Column("candidate", "Candidate", Candidate.name, export=lambda r: r.candidate.name),
+        table.Column("email", "Email", Candidate.email, export=lambda r: r.candidate.email),
+        table.Column("exam", "Exam", ExamVersion.title, export=lambda r: r.exam_title),
+        table.Column("status", "Status", Attempt.status, export=lambda r: r.attempt.status),
+        table.Column(
+            "started",
+            "Started",
+            Attempt.started_at,
+            datetime.fromisoformat,
+            True,
+            export=lambda r: _iso(r.attempt.started_at),
+        ),
+        table.Column(
+            "deadline",
+            "Deadline",
+            Attempt.deadline,
+            datetime.fromisoformat,
+            True,
+            export=lambda r: _iso(r.attempt.deadline),
+        ),
+        table.Column(
+            "submitted",
+            "Submitted",
+            Attempt.submitted_at,
+            datetime.fromisoformat,
+            True,
+            export=lambda r: _iso(r.attempt.submitted_at),
+        ),
+    ]
+    if with_scores:
+        columns.append(table.Column("score", "Score", export=_score))
+    columns.append(table.Column("browser", "Browser"))
+    return table.Table(
+        name="attempts",
+        path="/delivery/attempts",
+        caption="Attempts",
+        columns=columns,
+        id=Attempt.id,
+        default_sort="-started",
+        search=(Candidate.name, Candidate.email),
+        search_label="Candidate name or email",
+        filters=(
+            table.Filter(
+                "exam",
+                "Exam",
+                [(str(e.id), f"{e.title} ({e.slug})") for e in shown],
+                lambda stmt, v: stmt.where(Attempt.exam_id == uuid.UUID(v)),
+                all_label="All exams",
+            ),
+            table.Filter(
+                "status",
+                "Status",
+                [(k, v.capitalize()) for k, v in STATUS_LABELS.items()],
+                lambda stmt, v: stmt.where(Attempt.status == v),
+                all_label="Any status",
+            ),
+        ),
+        empty="No candidate has started an exam yet.",
+        empty_filtered="No attempt matches this search or these filters.",
     )
+
+
+@router.get("/delivery/attempts", response_class=HTMLResponse)
+def attempt_list(request: Request, ctx: PageContext = requires_page(P.ATTEMPT_VIEW)) -> Response:
+    view = table.read(attempts_table(ctx), request.query_params)
+    with_results = ctx.can(P.RESULT_VIEW)
+    if view.csv:
+        rows = review.with_scores(
+            ctx.uow, table.all_rows(ctx.uow, view, review.rows_select()), with_results=with_results
+        )
+        return table.csv_response(view, rows)
+    shown = table.fetch(ctx.uow, view, review.rows_select())
+    rows = review.with_scores(ctx.uow, shown.rows, with_results=with_results)
+    return _render(request, "attempts.html", ctx, t=shown.with_rows(rows))
 
 
 def _detail_page(

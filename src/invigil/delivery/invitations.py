@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, and_, func, select
 
 from invigil import audit
 from invigil.content.exams import find_by_slug, latest_version
@@ -265,6 +265,26 @@ def list_invitations(
     order = newest_first(Invitation)
     rows = [(r[0], r[1]) for r in uow.session.execute(order.apply(stmt, cursor, limit))]
     return order.page(rows, limit, lambda row: created_key(row[0]))
+
+
+STATES = ("open", "not_yet_open", "expired", "revoked")
+
+
+def rows_select() -> Select[Invitation, Candidate]:
+    """Every invitation with its candidate (the staff table pages it)."""
+    return select(Invitation, Candidate).join(Candidate, Candidate.id == Invitation.candidate_id)
+
+
+def in_state(state: str) -> ColumnElement[bool]:
+    """The SQL twin of :func:`state_of` (one of :data:`STATES`)."""
+    now = func.statement_timestamp()  # not now(): the start of a long transaction
+    live = Invitation.status != "revoked"
+    return {
+        "revoked": Invitation.status == "revoked",
+        "not_yet_open": and_(live, Invitation.opens_at > now),
+        "expired": and_(live, Invitation.opens_at <= now, Invitation.closes_at <= now),
+        "open": and_(live, Invitation.opens_at <= now, Invitation.closes_at > now),
+    }[state]
 
 
 def state_of(invitation: Invitation, now: datetime | None = None) -> str:

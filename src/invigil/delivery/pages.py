@@ -4,24 +4,27 @@ is shown once, on the page that answers the POST (never in a URL)."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import func, select
 
 from invigil.content import exams
 from invigil.delivery import bulk, invitations, mail, review
 from invigil.delivery.invitations import InviteRequest, Kit
+from invigil.delivery.models import Candidate, Invitation, OutboxMail
 from invigil.delivery.schemas import outbox_status
 from invigil.errors import Conflict, DomainError, Invalid, NotFound
 from invigil.identity.pages.common import FormStr, _change, _parse_id
-from invigil.pagination import decode_cursor
 from invigil.security.permissions import Permission as P
+from invigil.web import table
 from invigil.web.pages import render
 from invigil.web.session import PageContext, check_csrf, requires_page
 
 router = APIRouter(include_in_schema=False)
-PAGE_SIZE = 50
 NOTICES = {"revoked": "Invitation revoked: its link stopped working at once."}
 EMPTY_FORM = {"name": "", "email": "", "external_ref": "", "exam": "", "valid_hours": "",
               "extra_time_percent": ""}  # fmt: skip
@@ -35,30 +38,88 @@ def _render(
     return render(request, f"delivery/{name}", {"page": ctx, **values}, status=status)
 
 
-def _list_page(
-    request: Request,
-    ctx: PageContext,
-    *,
-    status: int = 200,
-    cursor: str = "",
-    **values: Any,
-) -> HTMLResponse:
-    try:
-        decode_cursor(cursor or None)
-        rows, nxt = invitations.list_invitations(ctx.uow, limit=PAGE_SIZE, cursor=cursor or None)
-    except (Invalid, ValueError):
-        rows, nxt = [], None
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def invitations_table(
+    exam_options: list[tuple[str, str]], titles: dict[Any, str], *, actions: bool
+) -> table.Table:
+    """Invitations with their candidates: search by candidate, filter by exam and state."""
+    return table.Table(
+        name="invitations",
+        path="/delivery/invitations",
+        caption="Invitations",
+        columns=(
+            table.Column(
+                "candidate", "Candidate", func.lower(Candidate.name), export=lambda r: r[1].name
+            ),
+            table.Column(
+                "email", "Email", func.lower(Candidate.email), export=lambda r: r[1].email
+            ),
+            table.Column("exam", "Exam", export=lambda r: titles.get(r[0].exam_id, "")),
+            table.Column(
+                "invited",
+                "Invited",
+                Invitation.created_at,
+                datetime.fromisoformat,
+                export=lambda r: _iso(r[0].created_at),
+            ),
+            table.Column(
+                "opens",
+                "Window",
+                Invitation.opens_at,
+                datetime.fromisoformat,
+                export=lambda r: _iso(r[0].opens_at),
+            ),
+            table.Column("state", "State", export=lambda r: invitations.state_of(r[0])),
+            table.Column("attempt", "Attempt"),
+            *([table.Column("actions", "Actions")] if actions else []),
+        ),
+        id=Invitation.id,
+        default_sort="-invited",
+        search=(Candidate.name, Candidate.email, Candidate.external_ref),
+        search_label="Candidate name, email or reference",
+        filters=(
+            table.Filter(
+                "exam",
+                "Exam",
+                exam_options,
+                lambda stmt, v: stmt.where(Invitation.exam_id == uuid.UUID(v)),
+                all_label="All exams",
+            ),
+            table.Filter(
+                "state",
+                "State",
+                [(k, k.replace("_", " ").capitalize()) for k in invitations.STATES],
+                lambda stmt, v: stmt.where(invitations.in_state(v)),
+                all_label="Any state",
+            ),
+        ),
+        empty="No one has been invited yet.",
+        empty_filtered="No invitation matches this search or these filters.",
+    )
+
+
+def _list_page(request: Request, ctx: PageContext, *, status: int = 200, **values: Any) -> Response:
     published, _ = exams.list_exams(ctx.uow, status="published", limit=200, cursor=None)
-    titles = {e.id: e.title for e in published}
+    every, _ = exams.list_exams(ctx.uow, status=None, limit=200, cursor=None)
+    titles = {e.id: e.title for e in every}
+    options = [(str(e.id), f"{e.title} ({e.slug})") for e in every]
+    spec = invitations_table(options, titles, actions=ctx.can(P.CANDIDATE_INVITE))
+    view = table.read(spec, request.query_params)
+    if view.csv:
+        return table.csv_response(view, table.all_rows(ctx.uow, view, invitations.rows_select()))
+    shown = table.fetch(ctx.uow, view, invitations.rows_select())
+    rows = [(i, c, invitations.state_of(i)) for i, c in shown.rows]
     values.setdefault("form", dict(EMPTY_FORM))
     return _render(
         request,
         "invitations.html",
         ctx,
         status=status,
-        rows=[(i, c, invitations.state_of(i)) for i, c in rows],
-        latest=review.latest_attempts(ctx.uow, [i.id for i, _ in rows]),
-        next_cursor=nxt,
+        t=shown.with_rows(rows),
+        latest=review.latest_attempts(ctx.uow, [i.id for i, _, _ in rows]),
         exams=published,
         titles=titles,
         **values,
@@ -67,11 +128,9 @@ def _list_page(
 
 @router.get("/delivery/invitations", response_class=HTMLResponse)
 def invitation_list(
-    request: Request,
-    cursor: Annotated[str, Query(max_length=500)] = "",
-    ctx: PageContext = requires_page(P.CANDIDATE_VIEW),
-) -> HTMLResponse:
-    return _list_page(request, ctx, cursor=cursor)
+    request: Request, ctx: PageContext = requires_page(P.CANDIDATE_VIEW)
+) -> Response:
+    return _list_page(request, ctx)
 
 
 def _int(value: str, what: str) -> int | None:
@@ -185,21 +244,54 @@ def invitation_rotate(
     return _list_page(request, ctx, status=201, created=[made], rotated=True)
 
 
+def _maybe_iso(value: datetime | None) -> str:
+    return _iso(value) if value is not None else ""
+
+
+OUTBOX = table.Table(
+    name="outbox",
+    path="/delivery/outbox",
+    caption="Emails",
+    columns=(
+        table.Column("to", "To", OutboxMail.to_address, export=lambda r: r[0].to_address),
+        table.Column("subject", "Subject", OutboxMail.subject, export=lambda r: r[0].subject),
+        table.Column(
+            "written",
+            "Written",
+            OutboxMail.created_at,
+            datetime.fromisoformat,
+            export=lambda r: _iso(r[0].created_at),
+        ),
+        table.Column(
+            "sent",
+            "Status",
+            OutboxMail.sent_at,
+            datetime.fromisoformat,
+            nullable=True,
+            export=lambda r: f"{r[1]} {_maybe_iso(r[0].sent_at)}".strip(),
+        ),
+        table.Column("message", "Message"),
+    ),
+    id=OutboxMail.id,
+    default_sort="-written",
+    search=(OutboxMail.to_address, OutboxMail.subject),
+    search_label="Recipient or subject",
+    empty="The outbox is empty.",
+    empty_filtered="No email matches this search.",
+)
+
+
 @router.get("/delivery/outbox", response_class=HTMLResponse)
-def outbox(
-    request: Request,
-    cursor: Annotated[str, Query(max_length=500)] = "",
-    ctx: PageContext = requires_page(P.CANDIDATE_VIEW),
-) -> HTMLResponse:
-    try:
-        rows, nxt = mail.list_outbox(ctx.uow, limit=PAGE_SIZE, cursor=cursor or None)
-    except Invalid:
-        rows, nxt = [], None
+def outbox(request: Request, ctx: PageContext = requires_page(P.CANDIDATE_VIEW)) -> Response:
+    view = table.read(OUTBOX, request.query_params)
+    if view.csv:
+        found = table.all_rows(ctx.uow, view, select(OutboxMail))
+        return table.csv_response(view, [(m, outbox_status(m)) for m in found])
+    shown = table.fetch(ctx.uow, view, select(OutboxMail))
     return _render(
         request,
         "outbox.html",
         ctx,
-        rows=[(m, outbox_status(m), mail.shown_body(m)) for m in rows],
-        next_cursor=nxt,
+        t=shown.with_rows([(m, outbox_status(m), mail.shown_body(m)) for m in shown.rows]),
         smtp=mail.smtp_configured(request.app.state.settings),
     )

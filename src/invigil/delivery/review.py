@@ -11,14 +11,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import Select, and_, select
 from sqlalchemy.dialects.postgresql import distinct_on
 
 from invigil.content.models import ExamVersion
 from invigil.db.uow import UnitOfWork
 from invigil.delivery.models import Attempt, AttemptResult, Candidate
 from invigil.errors import NotFound
-from invigil.pagination import created_key, newest_first
+from invigil.pagination import newest_first
 
 STATUSES = ("ready", "in_progress", "submitted")
 
@@ -35,17 +35,10 @@ class Row:
 NEWEST = newest_first(Attempt)
 
 
-def list_rows(
-    uow: UnitOfWork,
-    *,
-    exam_id: uuid.UUID | None,
-    status: str | None,
-    limit: int,
-    cursor: str | None,
-    with_results: bool,
-) -> tuple[list[Row], str | None]:
-    """Newest first, keyset-paginated like ``GET /api/v1/attempts``."""
-    stmt = (
+def rows_select() -> Select[Attempt, Candidate, str]:
+    """Every attempt with its candidate and its exam version's title (the
+    staff table narrows, sorts and pages it: ``web.table``)."""
+    return (
         select(Attempt, Candidate, ExamVersion.title)
         .join(Candidate, Candidate.id == Attempt.candidate_id)
         .join(
@@ -56,17 +49,15 @@ def list_rows(
             ),
         )
     )
-    if exam_id is not None:
-        stmt = stmt.where(Attempt.exam_id == exam_id)
-    if status is not None:
-        stmt = stmt.where(Attempt.status == status)
-    found, nxt = NEWEST.page(
-        [(a, c, title) for a, c, title in uow.session.execute(NEWEST.apply(stmt, cursor, limit))],
-        limit,
-        lambda row: created_key(row[0]),
-    )
+
+
+def with_scores(
+    uow: UnitOfWork, found: Sequence[tuple[Attempt, Candidate, str]], *, with_results: bool
+) -> list[Row]:
+    """A page of :func:`rows_select` rows, each with its latest result
+    (one query for the page) when the viewer may see scores."""
     scores = latest_results(uow, [a.id for a, _, _ in found]) if with_results else {}
-    return [Row(a, c, title, scores.get(a.id)) for a, c, title in found], nxt
+    return [Row(a, c, title, scores.get(a.id)) for a, c, title in found]
 
 
 def latest_results(

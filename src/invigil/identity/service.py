@@ -13,7 +13,7 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from invigil import audit
@@ -146,6 +146,15 @@ def find_by_email(uow: UnitOfWork, email: str) -> User | None:
 
 def list_users(uow: UnitOfWork) -> list[User]:
     return uow.scalars(select(User).order_by(func.lower(User.email)))
+
+
+def holders_of(role_name: str) -> Select[uuid.UUID]:
+    """The ids of the users holding the role named ``role_name`` (a subquery)."""
+    return (
+        select(UserRole.user_id)
+        .join(Role, (UserRole.tenant_id == Role.tenant_id) & (UserRole.role_id == Role.id))
+        .where(Role.name == role_name)
+    )
 
 
 def roles_of(uow: UnitOfWork, user_id: uuid.UUID) -> list[Role]:

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
-from urllib.parse import urlencode
+from decimal import Decimal
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from invigil.content import exams
+from invigil.content.models import ExamVersion
 from invigil.db.uow import UnitOfWork
 from invigil.delivery import attempts
 from invigil.delivery.attempt_pages import duration, stamp  # noqa: F401 (registers the filters)
@@ -37,11 +38,11 @@ from invigil.proctoring import review_queue, review_timeline, reviews, summary
 from invigil.proctoring.api import event_list
 from invigil.proctoring.models import RecordingSegment, Snapshot
 from invigil.security.permissions import Permission as P
+from invigil.web import table
 from invigil.web.pages import render, templates
 from invigil.web.session import PageContext, check_csrf, requires_page
 
 router = APIRouter(include_in_schema=False)
-PAGE_SIZE = 50
 NOTICES = {
     "flag": "Decision on the flag recorded.",
     "flags": "Decisions on the chosen flags recorded.",
@@ -97,38 +98,70 @@ def _render(
     return render(request, f"proctoring/{name}", {"page": ctx, **labels, **values}, status=status)
 
 
-@router.get("/proctoring/reviews", response_class=HTMLResponse)
-def queue_page(
-    request: Request,
-    exam: Annotated[str, Query(max_length=64)] = "",
-    cursor: Annotated[str, Query(max_length=500)] = "",
-    ctx: PageContext = requires_page(P.VIOLATION_REVIEW),
-) -> HTMLResponse:
-    rows: list[review_queue.QueueRow] = []
-    nxt = error = None
-    try:
-        exam_id = uuid.UUID(exam) if exam else None
-    except ValueError:
-        exam_id, error = None, "choose an exam from the list"
-    if error is None:
-        try:
-            rows, nxt = review_queue.queue(
-                ctx.uow, exam_id=exam_id, limit=PAGE_SIZE, cursor=cursor or None
-            )
-        except Invalid as exc:
-            error = exc.detail
+def queue_table(ctx: PageContext, q: review_queue.Queue) -> table.Table:
+    """The review queue: most urgent first (severity, then waiting longest)."""
     taken, _ = exams.list_exams(ctx.uow, status=None, limit=200, cursor=None)
-    filters = {"exam": exam} if exam else {}
+    return table.Table(
+        name="reviews",
+        path="/proctoring/reviews",
+        caption="Attempts to review",
+        columns=(
+            table.Column(
+                "candidate",
+                "Candidate",
+                func.lower(Candidate.name),
+                export=lambda r: r.candidate.name,
+            ),
+            table.Column("exam", "Exam", ExamVersion.title, export=lambda r: r.exam_title),
+            table.Column("urgency", "Severity", q.urgency, Decimal, export=lambda r: r.severity),
+            table.Column("flags", "Flags", export=lambda r: r.flags, numeric=True),
+            table.Column(
+                "mismatches",
+                "Re-check disagreements",
+                export=lambda r: r.mismatches,
+                numeric=True,
+            ),
+            table.Column("state", "State", export=lambda r: r.attempt.integrity),
+            table.Column(
+                "since",
+                "Waiting since",
+                q.since,
+                datetime.fromisoformat,
+                export=lambda r: r.since.isoformat(),
+            ),
+        ),
+        id=Attempt.id,
+        default_sort="-urgency",
+        search=(Candidate.name, Candidate.email),
+        search_label="Candidate name or email",
+        filters=(
+            table.Filter(
+                "exam",
+                "Exam",
+                [(str(e.id), f"{e.title} ({e.slug})") for e in taken if e.published_version],
+                lambda stmt, v: stmt.where(Attempt.exam_id == uuid.UUID(v)),
+                all_label="All exams",
+            ),
+        ),
+        empty="Nothing to review: no attempt waits for a decision.",
+        empty_filtered="No attempt matching this search or filter waits for review.",
+    )
+
+
+@router.get("/proctoring/reviews", response_class=HTMLResponse)
+def queue_page(request: Request, ctx: PageContext = requires_page(P.VIOLATION_REVIEW)) -> Response:
+    q = review_queue.queue_select()
+    view = table.read(queue_table(ctx, q), request.query_params)
+    if view.csv:
+        found = table.all_rows(ctx.uow, view, q.stmt)
+        return table.csv_response(view, [review_queue.row(v) for v in found])
+    shown = table.fetch(ctx.uow, view, q.stmt)
     return _render(
         request,
         "reviews.html",
         ctx,
-        rows=rows,
+        t=shown.with_rows([review_queue.row(v) for v in shown.rows]),
         now=datetime.now(UTC),
-        exam=exam,
-        exams=[e for e in taken if e.published_version is not None],
-        next_link=None if nxt is None else "?" + urlencode(filters | {"cursor": nxt}),
-        error=error,
     )
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, Numeric, Select, and_, case, cast, exists, func, or_, select
 
 from invigil.content.models import ExamVersion
 from invigil.db.uow import UnitOfWork
@@ -51,10 +51,18 @@ class QueueRow:
         return a.review_outcome is not None and not a.review_final
 
 
-def queue(
-    uow: UnitOfWork, *, exam_id: uuid.UUID | None, limit: int, cursor: str | None
-) -> tuple[list[QueueRow], str | None]:
-    check_limit(limit)
+@dataclass(frozen=True)
+class Queue:
+    """The queue's statement and the expressions a table sorts it by."""
+
+    stmt: Select[*tuple[Any, ...]]
+    urgency: ColumnElement[Any]  # severity, then waiting longest: higher is more urgent
+    since: ColumnElement[Any]
+    rank: ColumnElement[Any]
+
+
+def queue_select() -> Queue:
+    """Every attempt waiting for review, one row each (see :func:`row`)."""
     rank = case({s: i for i, s in enumerate(pol.SEVERITIES)}, value=ProctoringAction.severity)
     # Counted per flag: an episode of one rule's firings, decided once (ADR 0023).
     flag = func.coalesce(ProctoringAction.flag_id, ProctoringAction.id)
@@ -105,9 +113,26 @@ def queue(
         )
         .where(or_(Attempt.integrity.in_(MARKED), flags.c.attempt_id.is_not(None)))
         .where(or_(~Attempt.review_final, func.coalesce(flags.c.undecided, 0) > 0))
-        .order_by(rank_of.desc(), since_of, Attempt.id)
-        .limit(limit + 1)
     )
+    return Queue(stmt, urgency(rank_of, since_of), since_of, rank_of)
+
+
+URGENCY_SCALE = 10**12  # seconds: far beyond any epoch
+
+
+def urgency(rank: Any, since: Any) -> ColumnElement[Any]:
+    """One exact number (numeric, no float rounding) that orders by severity,
+    then by the oldest flag: a table sorts by it like by any column."""
+    return cast(rank, Numeric) * URGENCY_SCALE - func.extract("epoch", since)
+
+
+def queue(
+    uow: UnitOfWork, *, exam_id: uuid.UUID | None, limit: int, cursor: str | None
+) -> tuple[list[QueueRow], str | None]:
+    check_limit(limit)
+    q = queue_select()
+    rank_of, since_of = q.rank, q.since
+    stmt = q.stmt.order_by(rank_of.desc(), since_of, Attempt.id).limit(limit + 1)
     if exam_id is not None:
         stmt = stmt.where(Attempt.exam_id == exam_id)
     after = _after(cursor)
@@ -120,7 +145,7 @@ def queue(
                 and_(rank_of == r, since_of == s, Attempt.id > i),
             )
         )
-    rows = [_row(values) for values in uow.session.execute(stmt)]
+    rows = [row(values) for values in uow.session.execute(stmt)]
     nxt = None
     if len(rows) > limit:
         last = rows[limit - 1]
@@ -129,7 +154,7 @@ def queue(
     return rows[:limit], nxt
 
 
-def _row(values: Any) -> QueueRow:
+def row(values: Any) -> QueueRow:
     attempt, candidate, title, rank, since, undecided, mismatches, *counts = values
     by_severity = {
         s: int(n) for s, n in reversed(list(zip(pol.SEVERITIES, counts, strict=True))) if n

@@ -3,39 +3,71 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import func, select
 
 from invigil.content import banks, questions, transfer
 from invigil.content.bodies import TYPES
 from invigil.content.formats import MAX_BYTES
-from invigil.content.pages.common import TYPE_HINTS, redirect, render
-from invigil.content.questions import Search
+from invigil.content.models import Question, QuestionBank, QuestionVersion
+from invigil.content.pages.common import TYPE_HINTS, TYPE_LABELS, redirect, render
+from invigil.content.questions import PROMPT
 from invigil.errors import Conflict, Invalid, NotFound
 from invigil.identity.pages.common import FormStr, _change, _parse_id
-from invigil.pagination import decode_cursor
 from invigil.security.permissions import Permission as P
+from invigil.web import table
 from invigil.web.session import PageContext, check_csrf, requires_page
 
 router = APIRouter(include_in_schema=False)
-PAGE_SIZE = 25
 FORMATS = {"csv": "csv", "json": "json", "xml": "qti", "qti": "qti"}
+
+
+BANKS = table.Table(
+    name="banks",
+    path="/authoring/banks",
+    caption="Question banks",
+    columns=(
+        table.Column("name", "Bank", func.lower(QuestionBank.name), export=lambda b: b[0].name),
+        table.Column("questions", "Questions", export=lambda b: b[1], numeric=True),
+        table.Column(
+            "changed",
+            "Last changed",
+            QuestionBank.updated_at,
+            datetime.fromisoformat,
+            export=lambda b: b[0].updated_at.isoformat(),
+        ),
+    ),
+    id=QuestionBank.id,
+    default_sort="name",
+    search=(QuestionBank.name, QuestionBank.description),
+    search_label="Bank name or description",
+    empty="There are no question banks yet.",
+    empty_filtered="No bank matches this search.",
+)
 
 
 def _banks_page(
     request: Request, ctx: PageContext, *, status: int = 200, **values: Any
-) -> HTMLResponse:
-    found = banks.list_banks(ctx.uow)
-    counts = banks.question_counts(ctx.uow, [b.id for b in found])
+) -> Response:
+    view = table.read(BANKS, request.query_params)
+    if view.csv:
+        found = table.all_rows(ctx.uow, view, select(QuestionBank))
+        counts = banks.question_counts(ctx.uow, [b.id for b in found])
+        return table.csv_response(view, [(b, counts.get(b.id, 0)) for b in found])
+    shown = table.fetch(ctx.uow, view, select(QuestionBank))
+    counts = banks.question_counts(ctx.uow, [b.id for b in shown.rows])
     values.setdefault("form", {"name": "", "description": ""})
-    return render(request, "banks.html", ctx, status=status, banks=found, counts=counts, **values)
+    rows = [(b, counts.get(b.id, 0)) for b in shown.rows]
+    return render(request, "banks.html", ctx, status=status, t=shown.with_rows(rows), **values)
 
 
 @router.get("/authoring/banks", response_class=HTMLResponse)
-def bank_list(request: Request, ctx: PageContext = requires_page(P.QUESTION_VIEW)) -> HTMLResponse:
+def bank_list(request: Request, ctx: PageContext = requires_page(P.QUESTION_VIEW)) -> Response:
     return _banks_page(request, ctx)
 
 
@@ -59,43 +91,60 @@ def bank_create(
     return redirect(f"/authoring/banks/{bank.id}", "bank-created")
 
 
+def questions_table(bank_id: uuid.UUID) -> table.Table:
+    """A bank's current questions: search the text, filter, sort."""
+    return table.Table(
+        name="questions",
+        path=f"/authoring/banks/{bank_id}",
+        caption="Questions",
+        columns=(
+            table.Column("prompt", "Question", func.lower(PROMPT)),
+            table.Column("type", "Type", Question.type),
+            table.Column("category", "Category", func.lower(QuestionVersion.category)),
+            table.Column("tags", "Tags"),
+            table.Column("difficulty", "Difficulty", QuestionVersion.difficulty),
+            table.Column("points", "Points", QuestionVersion.points, Decimal, numeric=True),
+            table.Column("version", "Version", Question.current_version, int, numeric=True),
+            table.Column("added", "Added", Question.created_at, datetime.fromisoformat),
+        ),
+        id=Question.id,
+        default_sort="added",
+        search=(PROMPT, QuestionVersion.body["explanation"].astext),
+        search_label="Text",
+        filters=(
+            table.Filter(
+                "category",
+                "Category",
+                None,
+                lambda stmt, v: stmt.where(func.lower(QuestionVersion.category) == v.lower()),
+            ),
+            table.Filter(
+                "tag",
+                "Tag",
+                None,
+                lambda stmt, v: stmt.where(QuestionVersion.tags.contains([v.lower()])),
+            ),
+            table.Filter(
+                "type",
+                "Type",
+                [(t, TYPE_LABELS[t]) for t in TYPES],
+                lambda stmt, v: stmt.where(Question.type == v),
+                all_label="Any type",
+            ),
+        ),
+        empty="This bank has no questions yet.",
+        empty_filtered="No question matches this search.",
+        # The bank's own export (below the table) is the CSV that imports back.
+        export=False,
+    )
+
+
 def _bank_page(
-    request: Request,
-    ctx: PageContext,
-    bank_id: uuid.UUID,
-    *,
-    status: int = 200,
-    search: dict[str, str] | None = None,
-    **values: Any,
+    request: Request, ctx: PageContext, bank_id: uuid.UUID, *, status: int = 200, **values: Any
 ) -> HTMLResponse:
     bank = banks.require_bank(ctx.uow, bank_id)
-    search = search or {"q": "", "category": "", "tag": "", "type": "", "cursor": ""}
-    kind = search["type"] if search["type"] in TYPES else None
-    cursor = search["cursor"] or None
-    search_error = None
-    try:
-        decode_cursor(cursor)
-        rows, nxt = questions.search(
-            ctx.uow,
-            Search(
-                bank.id,
-                search["q"].strip() or None,
-                search["category"].strip() or None,
-                search["tag"].strip() or None,
-                kind,
-            ),
-            limit=PAGE_SIZE,
-            cursor=cursor,
-        )
-    except Invalid as exc:
-        rows, nxt, search_error = [], None, exc.detail
-    except (ValueError, IndexError):
-        rows, nxt, search_error = [], None, "the page link is not valid; start again without it"
-    filters = {k: v for k, v in search.items() if v and k != "cursor"}
-    next_link = (
-        f"/authoring/banks/{bank.id}?" + urlencode(filters | {"cursor": nxt}) if nxt else None
-    )
-    first_link = f"/authoring/banks/{bank.id}?" + urlencode(filters) if cursor else None
+    view = table.read(questions_table(bank.id), request.query_params)
+    shown = table.fetch(ctx.uow, view, questions.current_select(bank.id))
     return render(
         request,
         "bank.html",
@@ -103,12 +152,7 @@ def _bank_page(
         status=status,
         bank=bank,
         count=banks.question_counts(ctx.uow, [bank.id]).get(bank.id, 0),
-        rows=rows,
-        search=search,
-        filtered=bool(filters),
-        search_error=search_error,
-        next_link=next_link,
-        first_link=first_link,
+        t=shown.with_rows([questions.Current(q, v) for q, v in shown.rows]),
         types=TYPES,
         type_hints=TYPE_HINTS,
         **values,
@@ -117,17 +161,9 @@ def _bank_page(
 
 @router.get("/authoring/banks/{bank_id}", response_class=HTMLResponse)
 def bank_detail(
-    request: Request,
-    bank_id: str,
-    q: Annotated[str, Query(max_length=200)] = "",
-    category: Annotated[str, Query(max_length=100)] = "",
-    tag: Annotated[str, Query(max_length=50)] = "",
-    type: Annotated[str, Query(max_length=32)] = "",
-    cursor: Annotated[str, Query(max_length=500)] = "",
-    ctx: PageContext = requires_page(P.QUESTION_VIEW),
+    request: Request, bank_id: str, ctx: PageContext = requires_page(P.QUESTION_VIEW)
 ) -> HTMLResponse:
-    search = {"q": q, "category": category, "tag": tag, "type": type, "cursor": cursor}
-    return _bank_page(request, ctx, _parse_id(bank_id, "question bank"), search=search)
+    return _bank_page(request, ctx, _parse_id(bank_id, "question bank"))
 
 
 def _format(name: str, chosen: str) -> str:

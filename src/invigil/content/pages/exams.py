@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from invigil.content import banks, exams, images, questions, views
 from invigil.content.models import Exam, Question
@@ -24,12 +24,11 @@ from invigil.content.settings import ExamSettings, FixedSection, PoolSection
 from invigil.db.uow import UnitOfWork
 from invigil.errors import Conflict, Invalid
 from invigil.identity.pages.common import FormList, FormStr, _change, _parse_id
-from invigil.pagination import decode_cursor
 from invigil.security.permissions import Permission as P
+from invigil.web import table
 from invigil.web.session import PageContext, check_csrf, requires_page
 
 router = APIRouter(include_in_schema=False)
-PAGE_SIZE = 50
 MAX_SEED = 2**53 - 1
 PICK_LIMIT = 200
 
@@ -75,35 +74,68 @@ def slugify(title: str) -> str:
 # -- list and create ------------------------------------------------------------------
 
 
+def _iso(value: datetime | None) -> str:
+    return value.isoformat() if value is not None else ""
+
+
+EXAMS = table.Table(
+    name="exams",
+    path="/authoring/exams",
+    caption="Exams",
+    columns=(
+        table.Column("title", "Exam", func.lower(Exam.title), export=lambda e: e.title),
+        table.Column("slug", "Short name", Exam.slug, export=lambda e: e.slug),
+        table.Column("status", "Status", Exam.status, export=lambda e: e.status),
+        table.Column(
+            "version",
+            "Published version",
+            Exam.published_version,
+            int,
+            nullable=True,
+            export=lambda e: e.published_version,
+            numeric=True,
+        ),
+        table.Column(
+            "changed",
+            "Last changed",
+            Exam.updated_at,
+            datetime.fromisoformat,
+            export=lambda e: _iso(e.updated_at),
+        ),
+    ),
+    id=Exam.id,
+    default_sort="-changed",
+    search=(Exam.title, Exam.slug),
+    search_label="Title or short name",
+    filters=(
+        table.Filter(
+            "status",
+            "Status",
+            [("draft", "Draft"), ("published", "Published"), ("retired", "Retired")],
+            lambda stmt, v: stmt.where(Exam.status == v),
+            all_label="Any status",
+        ),
+    ),
+    empty="There are no exams yet.",
+    empty_filtered="No exam matches this search or filter.",
+)
+
+
 def _exams_page(
-    request: Request, ctx: PageContext, *, status: int = 200, cursor: str = "", **values: Any
-) -> HTMLResponse:
-    try:
-        decode_cursor(cursor or None)
-        rows, nxt = exams.list_exams(ctx.uow, status=None, limit=PAGE_SIZE, cursor=cursor or None)
-    except (Invalid, ValueError, IndexError):
-        rows, nxt = exams.list_exams(ctx.uow, status=None, limit=PAGE_SIZE, cursor=None)
+    request: Request, ctx: PageContext, *, status: int = 200, **values: Any
+) -> Response:
+    view = table.read(EXAMS, request.query_params)
+    if view.csv:
+        return table.export(ctx.uow, view, select(Exam))
     values.setdefault("form", {"title": "", "slug": "", "description": ""})
     values.setdefault("problems", [])
-    return render(
-        request,
-        "exams.html",
-        ctx,
-        status=status,
-        exams=rows,
-        next_link=f"/authoring/exams?cursor={nxt}" if nxt else None,
-        first_link="/authoring/exams" if cursor else None,
-        **values,
-    )
+    shown = table.fetch(ctx.uow, view, select(Exam))
+    return render(request, "exams.html", ctx, status=status, t=shown, **values)
 
 
 @router.get("/authoring/exams", response_class=HTMLResponse)
-def exam_list(
-    request: Request,
-    cursor: Annotated[str, Query(max_length=500)] = "",
-    ctx: PageContext = requires_page(P.EXAM_VIEW),
-) -> HTMLResponse:
-    return _exams_page(request, ctx, cursor=cursor)
+def exam_list(request: Request, ctx: PageContext = requires_page(P.EXAM_VIEW)) -> Response:
+    return _exams_page(request, ctx)
 
 
 @router.post("/authoring/exams", response_class=HTMLResponse)

@@ -23,6 +23,7 @@ from invigil.identity.pages.common import (
     permission_groups,
 )
 from invigil.security.permissions import Permission
+from invigil.web import table
 from invigil.web.session import PageContext, check_csrf, requires_page
 
 router = APIRouter(include_in_schema=False)
@@ -31,16 +32,46 @@ router = APIRouter(include_in_schema=False)
 # -- roles --------------------------------------------------------------------------
 
 
+ROLES = table.Table(
+    name="roles",
+    path="/admin/roles",
+    caption="Roles",
+    columns=(
+        table.Column("name", "Role", Role.name, export=lambda r: r.name),
+        table.Column(
+            "kind",
+            "Kind",
+            Role.builtin,
+            bool,
+            export=lambda r: "built-in" if r.builtin else "custom",
+        ),
+        table.Column("holders", "Holders", export=lambda r: r.holders, numeric=True),
+        table.Column("permissions", "Permissions", export=lambda r: " ".join(r.permissions)),
+    ),
+    id=Role.id,
+    default_sort="name",
+    search=(Role.name, Role.description),
+    search_label="Role name or description",
+    empty="There are no roles yet.",
+    empty_filtered="No role matches this search.",
+)
+
+
 def _roles_page(
     request: Request, ctx: PageContext, *, status: int = 200, **values: Any
-) -> HTMLResponse:
+) -> Response:
+    view = table.read(ROLES, request.query_params)
+    if view.csv:
+        found = table.all_rows(ctx.uow, view, select(Role))
+        return table.csv_response(view, views.roles_out(ctx.uow, found))
+    shown = table.fetch(ctx.uow, view, select(Role))
     values.setdefault("form", {"name": "", "description": "", "permissions": []})
     return _render(
         request,
         "roles.html",
         ctx,
         status=status,
-        roles=views.roles_out(ctx.uow, service.list_roles(ctx.uow)),
+        t=shown.with_rows(views.roles_out(ctx.uow, shown.rows)),
         groups=permission_groups(),
         all_permissions=len(Permission),
         **values,
@@ -48,7 +79,7 @@ def _roles_page(
 
 
 @router.get("/admin/roles", response_class=HTMLResponse)
-def roles(request: Request, ctx: PageContext = requires_page(P.ROLE_VIEW)) -> HTMLResponse:
+def roles(request: Request, ctx: PageContext = requires_page(P.ROLE_VIEW)) -> Response:
     return _roles_page(request, ctx)
 
 

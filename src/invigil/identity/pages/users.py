@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import func, select
 
 from invigil.db.uow import UnitOfWork
 from invigil.errors import Conflict, Invalid, Refused
@@ -23,6 +25,7 @@ from invigil.identity.pages.common import (
     _redirect,
     _render,
 )
+from invigil.web import table
 from invigil.web.session import PageContext, check_csrf, requires_page
 
 router = APIRouter(include_in_schema=False)
@@ -31,24 +34,82 @@ router = APIRouter(include_in_schema=False)
 # -- users --------------------------------------------------------------------------
 
 
+def _iso(value: datetime | None) -> str:
+    return value.isoformat(timespec="seconds") if value is not None else ""
+
+
+def users_table(ctx: PageContext) -> table.Table:
+    """Staff accounts: search by email or name, filter by status and role."""
+    role_names = [r.name for r in service.list_roles(ctx.uow)]
+    return table.Table(
+        name="users",
+        path="/admin/users",
+        caption="Staff accounts",
+        columns=(
+            table.Column("email", "Email", func.lower(User.email), export=lambda u: u.email),
+            table.Column(
+                "name", "Name", func.lower(User.display_name), export=lambda u: u.display_name
+            ),
+            table.Column("status", "Status", User.status, export=lambda u: u.status),
+            table.Column("roles", "Roles", export=lambda u: " ".join(u.roles)),
+            table.Column("mfa", "MFA", export=lambda u: "on" if u.mfa_enabled else "off"),
+            table.Column(
+                "last_sign_in",
+                "Last sign-in",
+                User.last_sign_in_at,
+                datetime.fromisoformat,
+                nullable=True,
+                export=lambda u: _iso(u.last_sign_in_at),
+            ),
+        ),
+        id=User.id,
+        default_sort="email",
+        search=(User.email, User.display_name),
+        search_label="Email or name",
+        filters=(
+            table.Filter(
+                "status",
+                "Status",
+                [(s, s.capitalize()) for s in ("active", "invited", "deactivated")],
+                lambda stmt, v: stmt.where(User.status == v),
+                all_label="Any status",
+            ),
+            table.Filter(
+                "role",
+                "Role",
+                [(n, n) for n in role_names],
+                lambda stmt, v: stmt.where(User.id.in_(service.holders_of(v))),
+                all_label="Any role",
+            ),
+        ),
+        empty="No staff account yet.",
+        empty_filtered="No account matches this search or these filters.",
+    )
+
+
 def _users_page(
     request: Request, ctx: PageContext, *, status: int = 200, **values: Any
-) -> HTMLResponse:
-    users = views.users_out(ctx.uow, service.list_users(ctx.uow))
+) -> Response:
+    view = table.read(users_table(ctx), request.query_params)
+    if view.csv:
+        return table.csv_response(
+            view, views.users_out(ctx.uow, table.all_rows(ctx.uow, view, select(User)))
+        )
+    shown = table.fetch(ctx.uow, view, select(User))
     values.setdefault("form", {"email": "", "display_name": "", "roles": []})
     return _render(
         request,
         "users.html",
         ctx,
         status=status,
-        users=users,
+        t=shown.with_rows(views.users_out(ctx.uow, shown.rows)),
         roles=service.list_roles(ctx.uow),
         **values,
     )
 
 
 @router.get("/admin/users", response_class=HTMLResponse)
-def users(request: Request, ctx: PageContext = requires_page(P.USER_VIEW)) -> HTMLResponse:
+def users(request: Request, ctx: PageContext = requires_page(P.USER_VIEW)) -> Response:
     return _users_page(request, ctx)
 
 
