@@ -11,7 +11,7 @@ window of recent rows or a short list, never a whole table:
   the grader's queue (only the revisions that still wait, a small set).
 
 Revision ID: 0021
-Revises: 0016
+Revises: 0018
 Create Date: 2026-12-06
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 from invigil.db.ddl import run
 
 revision = "0021"
-down_revision = "0016"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
