@@ -81,7 +81,7 @@ def test_create_a_bank_and_refuse_a_duplicate_name_in_place(
     r = client.post(
         "/authoring/banks", data={"csrf": csrf, "name": "  Geography ", "description": "Maps"}
     )
-    assert r.status_code == 303 and r.headers["location"].endswith("?notice=bank-created")
+    assert r.status_code == 303 and "notice" not in r.headers["location"]
     page = client.get(r.headers["location"])
     assert page.status_code == 200
     assert "<h1>Geography</h1>" in page.text and "Question bank created." in page.text
@@ -157,7 +157,7 @@ def test_editing_makes_a_new_version_and_keeps_the_old_one(
     data["choice"] = ["Madrid", "Rome", ""]
     data["correct"] = "0"
     r = client.post(f"/authoring/questions/{qid}", data={"csrf": csrf} | data)
-    assert r.status_code == 303 and r.headers["location"].endswith("notice=question-saved")
+    assert r.status_code == 303 and r.headers["location"] == f"/authoring/questions/{qid}"
     page = client.get(r.headers["location"])
     assert "Version 2 (current)" in page.text
     assert "Show version 1" in page.text and "What is the capital of France?" in page.text

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from invigil.content import exams
 from invigil.content.pages.common import TYPE_LABELS
@@ -18,6 +18,7 @@ from invigil.delivery import attempt_detail, attempts, review
 from invigil.errors import Conflict, Invalid
 from invigil.identity.pages.common import FormStr, _change, _parse_id
 from invigil.security.permissions import Permission as P
+from invigil.web import flash
 from invigil.web.pages import render, templates
 from invigil.web.session import PageContext, check_csrf, requires_page
 
@@ -57,7 +58,6 @@ templates.env.filters["stamp"] = stamp
 def _render(
     request: Request, name: str, ctx: PageContext, *, status: int = 200, **values: Any
 ) -> HTMLResponse:
-    values.setdefault("notice", NOTICES.get(request.query_params.get("notice", "")))
     values.setdefault("error", None)
     labels = {"status_labels": STATUS_LABELS, "reasons": REASONS, "type_labels": TYPE_LABELS}
     return render(request, f"delivery/{name}", {"page": ctx, **labels, **values}, status=status)
@@ -146,4 +146,4 @@ def attempt_release(
         return _detail_page(
             request, ctx, aid, status=exc.status, error=exc.detail, reason=reason[:MAX_REASON]
         )
-    return RedirectResponse(f"/delivery/attempts/{aid}?notice=released", status_code=303)
+    return flash.redirect(request, f"/delivery/attempts/{aid}", NOTICES["released"])

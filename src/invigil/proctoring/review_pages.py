@@ -36,6 +36,7 @@ from invigil.proctoring import review_queue, review_timeline, reviews, summary
 from invigil.proctoring.api import event_list
 from invigil.proctoring.models import RecordingSegment, Snapshot
 from invigil.security.permissions import Permission as P
+from invigil.web import flash
 from invigil.web.pages import render, templates
 from invigil.web.session import PageContext, check_csrf, requires_page
 
@@ -81,7 +82,6 @@ templates.env.filters["percent"] = percent
 def _render(
     request: Request, name: str, ctx: PageContext, *, status: int = 200, **values: Any
 ) -> HTMLResponse:
-    values.setdefault("notice", NOTICES.get(request.query_params.get("notice", "")))
     values.setdefault("error", None)
     labels = {"flag_labels": FLAG_LABELS, "action_labels": ACTION_LABELS}
     return render(request, f"proctoring/{name}", {"page": ctx, **labels, **values}, status=status)
@@ -201,12 +201,12 @@ def decide(
         form = {"scope": scope, "action_id": action_id, "decision": decision, "reason": reason}
         return _review_page(request, ctx, aid, status=exc.status, error=exc.detail, form=form)
     if row.scope == "flag":
-        return RedirectResponse(
-            f"/proctoring/reviews/{aid}?notice=flag#flag-{row.action_id}", status_code=303
+        return flash.redirect(
+            request, f"/proctoring/reviews/{aid}#flag-{row.action_id}", NOTICES["flag"]
         )
     final = ctx.uow.get(Attempt, aid).review_final
     notice = "outcome" if final else "awaiting"
-    return RedirectResponse(f"/proctoring/reviews/{aid}?notice={notice}#outcome", status_code=303)
+    return flash.redirect(request, f"/proctoring/reviews/{aid}#outcome", NOTICES[notice])
 
 
 @router.get("/proctoring/reviews/{attempt_id}/evidence/{object_id}")

@@ -18,6 +18,7 @@ from invigil.errors import Conflict, Invalid, NotFound
 from invigil.identity.pages.common import FormStr, _change, _parse_id
 from invigil.pagination import decode_cursor
 from invigil.security.permissions import Permission as P
+from invigil.web import flash
 from invigil.web.session import PageContext, check_csrf, requires_page
 
 router = APIRouter(include_in_schema=False)
@@ -55,8 +56,10 @@ def bank_create(
         with _change(ctx.uow):
             bank = banks.create_bank(ctx.uow, name=name, description=description)
     except (Invalid, Conflict) as exc:
-        return _banks_page(request, ctx, status=exc.status, error=exc.detail, form=form)
-    return redirect(f"/authoring/banks/{bank.id}", "bank-created")
+        return _banks_page(
+            request, ctx, status=exc.status, error=exc.detail, form=form, form_anchor="bank-name"
+        )
+    return redirect(request, f"/authoring/banks/{bank.id}", "bank-created")
 
 
 def _bank_page(
@@ -171,7 +174,9 @@ def bank_import(
             import_file=file.filename if file is not None else "",
             import_format=format,
         )
-    return redirect(f"/authoring/banks/{bid}", "imported", count=len(made))
+    n = len(made)
+    done = f"Imported {n} question{'s' if n != 1 else ''}."
+    return flash.redirect(request, f"/authoring/banks/{bid}", done)
 
 
 @router.get("/authoring/banks/{bank_id}/export")
