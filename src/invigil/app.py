@@ -194,10 +194,12 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         status = exc.status_code
         detail = exc.detail if isinstance(exc.detail, str) else "the request failed"
-        if status == 404 and detail == "Not Found":
+        unknown = status == 404 and detail == "Not Found"
+        if unknown:
             detail = f"nothing is served at {request.url.path}"
         if wants_page(request) and status >= 400:
-            return pages.status_page(request, status, detail, getattr(exc, "headers", None))
+            headers = getattr(exc, "headers", None)
+            return pages.status_page(request, status, detail, headers, unknown_address=unknown)
         body = problem(status, _SLUGS.get(status, "http-error"), detail, request.url.path)
         return problem_response(status, body, getattr(exc, "headers", None))
 

@@ -167,9 +167,7 @@ def test_a_reviewer_finds_the_attempt_reads_the_evidence_and_decides(
     assert "Give a reason" in refused.text
     done = post(staff, csrf, s, Form("flag", "confirmed", "Left the tab twice", str(tab.id)))
     assert done.status_code == 303
-    assert (
-        done.headers["location"] == f"/proctoring/reviews/{s.attempt_id}#flag-{tab.id}"
-    )
+    assert done.headers["location"] == f"/proctoring/reviews/{s.attempt_id}#flag-{tab.id}"
     post(staff, csrf, s, Form("flag", "dismissed", "Copied own name", str(fail.id)))
     page = staff.get(f"/proctoring/reviews/{s.attempt_id}")
     assert 'value="violation_fail"' in page.text and "Left the tab twice" in page.text

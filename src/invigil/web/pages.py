@@ -66,6 +66,7 @@ def status_page(
     headers: dict[str, str] | None = None,
     *,
     reference: str | None = None,
+    unknown_address: bool = False,
 ) -> Response:
     """An HTTP error (unknown address, wrong method, a crash) as a page for a
     person; programs get problem+json instead (see app.py). A crash shows
@@ -77,6 +78,7 @@ def status_page(
             "status": status,
             "detail": detail,
             "reference": reference,
+            "unknown_address": unknown_address,
             "page": getattr(request.state, "page", None),
         },
         status_code=status,

@@ -161,7 +161,7 @@ def bank_import(
         fmt = _format(file.filename, format)
         content = file.file.read(MAX_BYTES + 1)
         with _change(ctx.uow):
-            made = transfer.import_questions(ctx.uow, bid, fmt, content)  # type: ignore[arg-type]
+            done = transfer.import_questions(ctx.uow, bid, fmt, content)  # type: ignore[arg-type]
     except Invalid as exc:
         report = exc.extensions.get("problems", [])
         return _bank_page(
@@ -174,9 +174,14 @@ def bank_import(
             import_file=file.filename if file is not None else "",
             import_format=format,
         )
-    n = len(made)
-    done = f"Imported {n} question{'s' if n != 1 else ''}."
-    return flash.redirect(request, f"/authoring/banks/{bid}", done)
+    n, skipped = len(done.made), done.skipped
+    text = f"Imported {n} question{'s' if n != 1 else ''}."
+    if skipped:
+        text += (
+            f" Skipped {skipped} exact duplicate{'s' if skipped != 1 else ''} of "
+            "questions already in this bank (or repeated in the file)."
+        )
+    return flash.redirect(request, f"/authoring/banks/{bid}", text)
 
 
 @router.get("/authoring/banks/{bank_id}/export")

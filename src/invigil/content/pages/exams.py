@@ -268,6 +268,7 @@ def _exam_page(
         exam=exam,
         sections=_describe_sections(ctx, exam),
         versions=list(reversed(exams.versions(ctx.uow, exam))),
+        draft_differs=exam.status != "retired" and exams.differs_from_published(ctx.uow, exam),
         banks=bank_list,
         picked=picked,
         pick_rows=pick_rows,
