@@ -40,7 +40,7 @@ def summary_of(html: str) -> tuple[str, list[str]]:
 
 def marked(html: str, element_id: str) -> None:
     """The field is aria-invalid and described by its message, which exists."""
-    tag = re.search(r'<(?:input|textarea|select)\b[^>]*\bid="%s"[^>]*>' % element_id, html)
+    tag = re.search(rf'<(?:input|textarea|select)\b[^>]*\bid="{element_id}"[^>]*>', html)
     assert tag, element_id
     assert 'aria-invalid="true"' in tag.group(0), tag.group(0)
     described = re.search(r'aria-describedby="([^"]*)"', tag.group(0))

@@ -144,6 +144,12 @@ def attempt_release(
             attempts.release(ctx.uow, attempt, reason)
     except (Invalid, Conflict) as exc:
         return _detail_page(
-            request, ctx, aid, status=exc.status, error=exc.detail, reason=reason[:MAX_REASON]
+            request,
+            ctx,
+            aid,
+            status=exc.status,
+            error=exc.detail,
+            reason=reason[:MAX_REASON],
+            form_anchor="release-reason",
         )
     return flash.redirect(request, f"/delivery/attempts/{aid}", NOTICES["released"])

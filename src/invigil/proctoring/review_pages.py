@@ -199,7 +199,10 @@ def decide(
             )
     except (Invalid, Conflict) as exc:
         form = {"scope": scope, "action_id": action_id, "decision": decision, "reason": reason}
-        return _review_page(request, ctx, aid, status=exc.status, error=exc.detail, form=form)
+        anchor = f"reason-{action_id}" if scope == "flag" and action_id else "reason-outcome"
+        return _review_page(
+            request, ctx, aid, status=exc.status, error=exc.detail, form=form, form_anchor=anchor
+        )
     if row.scope == "flag":
         return flash.redirect(
             request, f"/proctoring/reviews/{aid}#flag-{row.action_id}", NOTICES["flag"]

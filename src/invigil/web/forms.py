@@ -20,7 +20,7 @@ from typing import Any
 
 from jinja2 import pass_context
 from jinja2.runtime import Context
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 # The element id prefix of each section's fields (a page's own convention).
 SECTION_PREFIX = {"settings": "s-", "details": "d-", "pool": "pool-", "fixed": "fixed-"}
@@ -48,7 +48,7 @@ def summary(ctx: Context) -> list[dict[str, str]]:
     ids: Mapping[str, str] = ctx.get("field_ids") or {}
     main_anchor = str(ctx.get("form_anchor") or "")
     out: list[dict[str, str]] = []
-    for key in sorted(ctx.keys()):
+    for key in sorted(ctx.get_all()):
         if key in ERROR_KEYS:
             section, prefix = "", str(ctx.get("field_prefix") or "f-")
         elif key.endswith("_error") or key.endswith("_problems"):
@@ -80,10 +80,10 @@ def invalid(ctx: Context, element_id: str, hint: str = "") -> Markup:
     bad = any(p["href"] == f"#{element_id}" for p in summary(ctx))
     if bad:
         described.append(f"{element_id}-err")
-    attrs = ' aria-invalid="true"' if bad else ""
+    attrs = Markup(' aria-invalid="true"') if bad else Markup("")
     if described:
-        attrs += f' aria-describedby="{escape(" ".join(described))}"'
-    return Markup(attrs)
+        attrs += Markup(' aria-describedby="{}"').format(" ".join(described))
+    return attrs
 
 
 @pass_context
@@ -92,8 +92,15 @@ def field_error(ctx: Context, element_id: str) -> Markup:
     found = [p["message"] for p in summary(ctx) if p["href"] == f"#{element_id}"]
     if not found:
         return Markup("")
-    text = " ".join(str(escape(m)) for m in found)
-    return Markup(f'<p class="err" id="{escape(element_id)}-err">{text}</p>')
+    text = " ".join(_sentence(m) for m in found)
+    return Markup('<p class="err" id="{}-err">{}</p>').format(element_id, text)
+
+
+def _sentence(message: str) -> str:
+    message = message.strip()
+    if not message:
+        return message
+    return message[0].upper() + message[1:] + ("" if message[-1] in ".!?" else ".")
 
 
 def install(env: Any) -> None:

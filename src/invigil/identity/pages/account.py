@@ -223,6 +223,7 @@ def set_password(
             token=token,
             purpose=state[0],
             email=state[1],
+            form_anchor="confirm_password" if "confirmation" in error.detail else "password",
         )
     signin = "/signin?" + urlencode({"tenant": slug, "email": email})
     return _render(request, "set_password_done.html", None, signin=signin, email=email)

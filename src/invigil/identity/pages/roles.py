@@ -135,6 +135,7 @@ def role_update(
             status=exc.status,
             error=exc.detail,
             form={"description": description[:500], "permissions": chosen},
+            form_anchor="edit-h",
         )
     return _redirect(request, f"/admin/roles/{rid}", "role-saved")
 

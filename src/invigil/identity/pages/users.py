@@ -133,7 +133,13 @@ def user_roles(
             service.set_roles(ctx.uow, uid, roles or [])
     except (Invalid, Conflict, Refused) as exc:
         return _user_page(
-            request, ctx, uid, status=exc.status, error=exc.detail, chosen=roles or []
+            request,
+            ctx,
+            uid,
+            status=exc.status,
+            error=exc.detail,
+            chosen=roles or [],
+            form_anchor="roles-h",
         )
     return _redirect(request, f"/admin/users/{uid}", "roles-saved")
 
