@@ -91,7 +91,12 @@ def account_password(
         if "current" in exc.detail:
             field = "current_password"
         return _account_page(
-            request, ctx, status=exc.status, password_error=exc.detail, password_field=field
+            request,
+            ctx,
+            status=exc.status,
+            password_error=exc.detail,
+            password_field=field,
+            summary_note="Your password was not changed. Type the passwords again.",
         )
     return _redirect(request, "/account", "password-changed")
 
@@ -224,6 +229,7 @@ def set_password(
             purpose=state[0],
             email=state[1],
             form_anchor="confirm_password" if "confirmation" in error.detail else "password",
+            summary_note="No password was set. Type it again.",
         )
     signin = "/signin?" + urlencode({"tenant": slug, "email": email})
     return _render(request, "set_password_done.html", None, signin=signin, email=email)

@@ -78,6 +78,7 @@ def _signin_page(
         ask_code=ask_code,
         signin_csrf=signin_csrf(secret),
         form_anchor="otp" if ask_code else "email",
+        summary_note="",
     )
     if new:
         keep_presession(request, response, secret)
