@@ -225,7 +225,8 @@ def test_a_crash_shows_a_reference_the_log_has_and_no_traceback(
 
 def test_no_page_answers_json_to_a_browser(app: FastAPI, db: BoundDatabase, tenant: Tenant) -> None:
     """Every page route (GET), signed in with no page permission and with a
-    missing id, and signed out: HTML or a redirect, never JSON."""
+    missing id, and signed out; with a method it does not take; and an
+    address under it that does not exist: HTML or a redirect, never JSON."""
     nobody, _ = web_client(app, db, tenant.id, ["billing_admin"])
     admin, _ = web_client(app, db, tenant.id, ["tenant_admin"])
     anonymous = TestClient(app, raise_server_exceptions=False, follow_redirects=False)
@@ -236,11 +237,14 @@ def test_no_page_answers_json_to_a_browser(app: FastAPI, db: BoundDatabase, tena
             continue
         if path in ("/healthz", "/readyz", "/metrics", "/favicon.ico") or "images" in path:
             continue
-        for client in (nobody, admin, anonymous):
-            r = client.get(fill(path), headers={"Accept": BROWSER})
+        url = fill(path)
+        asked = [(c, "GET", url) for c in (nobody, admin, anonymous)]
+        asked += [(admin, "PATCH", url), (admin, "GET", url.rstrip("/") + "/no-such-page")]
+        for client, method, address in asked:
+            r = client.request(method, address, headers={"Accept": BROWSER})
             kind = r.headers.get("content-type", "")
             if r.status_code not in (301, 302, 303, 307) and not kind.startswith("text/html"):
-                wrong.append((path, r.status_code, kind))
+                wrong.append((method, address, r.status_code, kind))
     assert not wrong
 
 
