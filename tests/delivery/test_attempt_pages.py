@@ -143,6 +143,12 @@ def test_release_frees_the_browser_and_is_audited(
 
     blank = proctor.post(path + "/release", data={"csrf": csrf, "reason": "  "})
     assert blank.status_code == 422 and "Say why the browser is released" in blank.text
+    summary = blank.text.index('id="error-summary"')
+    assert summary < blank.text.index("<h1") and 'href="#release-reason"' in blank.text
+    assert (
+        'id="release-reason" name="reason" required maxlength="500" rows="3" aria-invalid="true"'
+        in blank.text
+    )
     forged = proctor.post(path + "/release", data={"csrf": "x", "reason": "laptop died"})
     assert forged.status_code == 403
 
