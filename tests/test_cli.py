@@ -175,6 +175,9 @@ def test_serve_on_a_fresh_home_then_again(tmp_path: Path) -> None:
             assert "admin@acme.test" in stderr  # where to sign in, with which account
         else:
             assert "Demo tenants seeded" not in stderr  # the same data, not a new seed
+        # Every demo tenant with its own account, on the first start and the next.
+        assert "tenant 'acme': admin@acme.test / " in stderr
+        assert "tenant 'globex': admin@globex.test / " in stderr
         assert not (tmp_path / "home" / "pgdata" / "postmaster.pid").exists()
     listed = run(env, "--json", "tenant", "list")
     assert {"acme", "globex"} <= {t["slug"] for t in json.loads(listed.stdout)["items"]}

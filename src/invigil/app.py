@@ -7,6 +7,7 @@ import gc
 import hashlib
 import os
 import re
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -163,6 +164,14 @@ def for_programs(path: str) -> bool:
     return _PROGRAM_PATH.match(path) is not None
 
 
+def wants_page(request: Request) -> bool:
+    """A person's browser, not a program: outside the API paths, and asking
+    for HTML. Everything else keeps problem+json."""
+    if for_programs(request.url.path):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
@@ -185,11 +194,15 @@ def _install_error_handlers(app: FastAPI) -> None:
         app.add_exception_handler(cls, database_down)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         status = exc.status_code
         detail = exc.detail if isinstance(exc.detail, str) else "the request failed"
-        if status == 404 and detail == "Not Found":
+        unknown = status == 404 and detail == "Not Found"
+        if unknown:
             detail = f"nothing is served at {request.url.path}"
+        if wants_page(request) and status >= 400:
+            headers = getattr(exc, "headers", None)
+            return pages.status_page(request, status, detail, headers, unknown_address=unknown)
         body = problem(status, _SLUGS.get(status, "http-error"), detail, request.url.path)
         return problem_response(status, body, getattr(exc, "headers", None))
 
@@ -208,8 +221,12 @@ def _install_error_handlers(app: FastAPI) -> None:
         return problem_response(422, body)
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("request.failed", path=request.url.path)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        # The reference is what a person can quote; the operator finds it in the log.
+        reference = secrets.token_hex(6)
+        log.exception("request.failed", path=request.url.path, reference=reference)
+        if wants_page(request):
+            return pages.status_page(request, 500, "", reference=reference)
         body = problem(
             500, "internal", "an unexpected error occurred; it has been logged", request.url.path
         )

@@ -16,6 +16,7 @@ from invigil.db.uow import Actor
 from invigil.delivery.demo import seed_attempts, seed_invitations
 from invigil.delivery.invitations import Kit
 from invigil.identity import service as identity
+from invigil.security.passwords import verify_password
 from invigil.security.permissions import BUILTIN_ROLES
 from invigil.tenants import service as tenants
 
@@ -81,3 +82,35 @@ def seed(
         finished = seed_attempts(db, tenant_id, slug, kit)
         result.created = result.created or content.created or invited or finished
     return result
+
+
+@dataclass(frozen=True)
+class SignInHint:
+    """How to sign in to one demo tenant, as the database holds it now."""
+
+    tenant: str
+    email: str
+    password: str | None  # None: no longer the one seeded (changed, or seeded with another)
+    needs_code: bool  # an authenticator was set up since
+
+
+def sign_in_hints(
+    db: Database, password: str = DEFAULT_PASSWORD, slugs: tuple[str, ...] | None = None
+) -> list[SignInHint]:
+    """For each demo tenant present, its admin account and whether ``password``
+    still opens it (checked against the stored hash): the start-up banner
+    then says only what is true for every tenant, on every start."""
+    out = []
+    for slug in slugs if slugs is not None else tuple(s for s, _, _ in DEMO_TENANTS):
+        ref = platform.tenant_by_slug(db, slug)
+        if ref is None:
+            continue
+        email = f"admin@{slug}.test"
+        with db.unit_of_work(ref.id, Actor.operator("demo")) as uow:
+            user = identity.find_by_email(uow, email)
+            if user is None or user.status != "active":
+                continue
+            works = verify_password(user.password_hash, password)
+            code = user.totp_enabled_at is not None
+        out.append(SignInHint(slug, email, password if works else None, code))
+    return out

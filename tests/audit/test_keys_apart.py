@@ -100,3 +100,55 @@ def test_verify_export_pins_the_audit_keys_document(
     wrong = runner.invoke(cli, ["audit", "verify-export", str(export), "--key", str(token_jwks)])
     assert isinstance(wrong.exception, Invalid)  # `invigil` prints it and exits 1
     assert "invigil-audit-keys.json" in wrong.exception.detail
+
+
+def test_the_cli_fetches_the_audit_keys_from_a_running_server(
+    app: FastAPI, client: TestClient, db: BoundDatabase, tenant_a: Tenant, tmp_path: Path
+) -> None:
+    """`audit fetch-key URL` saves what /.well-known/invigil-audit-keys.json
+    serves; `verify-export --key-url URL` pins it directly. A server's bare
+    address is enough; the token JWKS's address is refused, naming the right one."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    h = bearer(app, db, make_user(db, tenant_a.id, ["auditor"]))
+    with db.unit_of_work(tenant_a.id) as uow:
+        checkpoints.seal(uow, app.state.services.keys.audit)
+    export = tmp_path / "export.json"
+    export.write_text(client.get("/api/v1/audit/export", headers=h).text)
+
+    class Served(BaseHTTPRequestHandler):  # the app's answers, over real HTTP
+        def do_GET(self) -> None:
+            r = client.get(self.path)
+            self.send_response(r.status_code)
+            self.send_header("Content-Type", r.headers.get("content-type", "text/plain"))
+            self.end_headers()
+            self.wfile.write(r.content)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Served)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        runner = CliRunner()
+        saved = tmp_path / "jwks.json"
+        fetched = runner.invoke(cli, ["audit", "fetch-key", base, "--out", str(saved)])
+        assert fetched.exit_code == 0, fetched.output
+        assert json.loads(saved.read_text())["purpose"] == "audit-checkpoint"
+        ring = app.state.services.keys.audit
+        from invigil.security.keys import thumbprint
+
+        assert thumbprint(ring.current().public) in fetched.stdout
+        ok = runner.invoke(cli, ["audit", "verify-export", str(export), "--key", str(saved)])
+        assert ok.exit_code == 0, ok.output
+        by_url = runner.invoke(cli, ["audit", "verify-export", str(export), "--key-url", base])
+        assert by_url.exit_code == 0, by_url.output
+        wrong = runner.invoke(
+            cli, ["audit", "fetch-key", f"{base}/.well-known/jwks.json", "--out", str(saved)]
+        )
+        assert isinstance(wrong.exception, Invalid)
+        assert "invigil-audit-keys.json" in wrong.exception.detail
+    finally:
+        server.shutdown()

@@ -66,10 +66,13 @@ def test_an_author_builds_previews_and_publishes_an_exam(
         {"name": "questions.csv", "mimeType": "text/csv", "buffer": BAD.encode()}
     )
     importer.get_by_role("button", name="Import file").click()
-    alert = page.get_by_role("region", name="Import questions from a file").get_by_role("alert")
+    # The summary at the top says it (and is focused); the report stays by the form.
+    alert = page.get_by_role("alert").filter(has_text="There is a problem")
     expect(alert).to_contain_text("Nothing was imported")
-    expect(alert.get_by_role("row").filter(has_text="line 2")).to_be_visible()
-    expect(alert.get_by_role("row").filter(has_text="line 3")).to_be_visible()
+    expect(alert).to_be_focused()
+    report = page.get_by_role("region", name="Import questions from a file")
+    expect(report.get_by_role("row").filter(has_text="line 2")).to_be_visible()
+    expect(report.get_by_role("row").filter(has_text="line 3")).to_be_visible()
     expect(page.get_by_text("This bank has no questions yet.")).to_be_visible()
     page.screenshot(path="/tmp/invigil-authoring-import-report.png", full_page=True)
 
@@ -100,7 +103,8 @@ def test_an_author_builds_previews_and_publishes_an_exam(
     edit.get_by_label("Points").fill("two")
     edit.get_by_role("button", name="Save as new version").click()
     edit = page.get_by_role("region", name="Edit question")
-    expect(edit.get_by_role("alert")).to_contain_text("Points:")
+    expect(page.get_by_role("alert")).to_contain_text("Points:")
+    expect(edit.get_by_label("Points")).to_have_attribute("aria-invalid", "true")
     expect(edit.get_by_label("Question text")).to_have_value(
         "Which extinguisher is safe on live electrical fires?"
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import uuid
 from html import unescape
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -14,11 +15,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from invigil.content import exams
+from invigil.content.formats import csv as csv_format
+from invigil.content.formats import json as json_format
 from invigil.content.models import ExamVersion, Question
 from invigil.settings import Settings
 from invigil.tenants.models import Tenant
 from tests.conftest import BoundDatabase, make_tenant
-from tests.content.factories import make_bank, make_exam, make_question
+from tests.content.factories import make_bank, make_exam, make_question, sample
 from tests.test_pages_matrix import web_client
 
 AUTHOR = ["exam_author", "question_manager"]
@@ -81,7 +84,7 @@ def test_create_a_bank_and_refuse_a_duplicate_name_in_place(
     r = client.post(
         "/authoring/banks", data={"csrf": csrf, "name": "  Geography ", "description": "Maps"}
     )
-    assert r.status_code == 303 and r.headers["location"].endswith("?notice=bank-created")
+    assert r.status_code == 303 and "notice" not in r.headers["location"]
     page = client.get(r.headers["location"])
     assert page.status_code == 200
     assert "<h1>Geography</h1>" in page.text and "Question bank created." in page.text
@@ -157,7 +160,7 @@ def test_editing_makes_a_new_version_and_keeps_the_old_one(
     data["choice"] = ["Madrid", "Rome", ""]
     data["correct"] = "0"
     r = client.post(f"/authoring/questions/{qid}", data={"csrf": csrf} | data)
-    assert r.status_code == 303 and r.headers["location"].endswith("notice=question-saved")
+    assert r.status_code == 303 and r.headers["location"] == f"/authoring/questions/{qid}"
     page = client.get(r.headers["location"])
     assert "Version 2 (current)" in page.text
     assert "Show version 1" in page.text and "What is the capital of France?" in page.text
@@ -313,7 +316,8 @@ def test_an_exam_from_create_to_sections_publish_and_preview(
         f"{exam_url}/sections/fixed",
         data={"csrf": csrf, "bank_id": str(bank), "title": "Core", "question_ids": [str(fixed)]},
     )
-    assert r.status_code == 303 and r.headers["location"].endswith("section-added")
+    assert r.status_code == 303 and r.headers["location"] == exam_url
+    assert "Section added." in client.get(exam_url).text
     bad = client.post(
         f"{exam_url}/sections/pool",
         data={"csrf": csrf, "bank_id": str(bank), "count": "2", "easy": "1"},
@@ -359,6 +363,7 @@ def test_an_exam_from_create_to_sections_publish_and_preview(
         assert exam.settings["opens_at"].startswith("2026-12-01T09:00")
         assert exam.consent_text == "I agree."
 
+    client.get(exam_url)  # shows (and spends) the one-shot message of the last save
     preview = client.get(f"{exam_url}/preview?seed=7")
     assert preview.status_code == 200
     shown = text_of(preview.text)
@@ -369,9 +374,11 @@ def test_an_exam_from_create_to_sections_publish_and_preview(
         assert uow.session.scalar(select(func.count()).select_from(ExamVersion)) == 0
 
     r = client.post(f"{exam_url}/publish", data={"csrf": csrf})
-    assert r.status_code == 303 and r.headers["location"].endswith("exam-published")
+    assert r.status_code == 303 and r.headers["location"] == exam_url
     page = client.get(exam_url)
     assert ">published</span>" in page.text and "Version 1 is published" in page.text
+    assert "Exam published." in page.text
+    assert "Publish changes as version" not in page.text  # nothing changed: not offered
     again = client.post(f"{exam_url}/publish", data={"csrf": csrf})
     assert again.status_code == 409 and "Nothing changed since version 1" in again.text
     assert "from published version 1" in client.get(f"{exam_url}/preview").text
@@ -443,3 +450,59 @@ def test_another_tenants_ids_are_not_found(
         data={"csrf": csrf, "question_ids": [str(qid)]},
     )
     assert r.status_code == 404
+
+
+def test_publish_is_offered_only_when_the_draft_differs_from_the_latest_version(
+    author: tuple[TestClient, str], db: BoundDatabase, tenant_a: Tenant
+) -> None:
+    client, csrf = author
+    exam = make_exam(db, tenant_a.id)
+    url = f"/authoring/exams/{exam}"
+    assert ">Publish</button>" in client.get(url).text
+    assert client.post(f"{url}/publish", data={"csrf": csrf}).status_code == 303
+    page = client.get(url)
+    assert (
+        "Publish changes as version" not in page.text and "Nothing has changed since" in page.text
+    )
+
+    refused = client.post(f"{url}/publish", data={"csrf": csrf})
+    assert refused.status_code == 409
+    assert 'id="error-summary"' in refused.text and 'href="#publish-h"' in refused.text
+
+    details = {"csrf": csrf, "title": "A new title", "slug": "", "description": ""}
+    details["slug"] = re.search(r'id="d-slug" name="slug" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    assert client.post(url, data=details).status_code == 303
+    changed = client.get(url)
+    assert "Publish changes as version 2" in changed.text
+    assert "There are changes that are not published yet" in changed.text
+
+
+def test_importing_the_same_file_twice_skips_exact_duplicates_and_says_so(
+    author: tuple[TestClient, str], db: BoundDatabase, tenant_a: Tenant
+) -> None:
+    client, csrf = author
+    bank = make_bank(db, tenant_a.id)
+    two = [sample("single_choice"), sample("numeric")]
+    url = f"/authoring/banks/{bank}/import"
+
+    def upload(items: list[Any], fmt: str = "json") -> str:
+        dump = json_format.dump if fmt == "json" else csv_format.dump
+        r = client.post(
+            url,
+            data={"csrf": csrf, "format": fmt},
+            files={"file": (f"q.{fmt}", dump(items), "text/plain")},
+        )
+        assert r.status_code == 303, r.text
+        return text_of(client.get(r.headers["location"]).text)
+
+    first = upload(two)
+    assert "Imported 2 questions." in first and "Skipped" not in first
+    again = upload(two, "csv")  # the same questions in another format: the same content
+    assert "Imported 0 questions. Skipped 2 exact duplicates" in again
+    more = upload([*two, sample("numeric", points=3.0), sample("true_false")])
+    assert "Imported 2 questions. Skipped 2 exact duplicates" in more
+    with db.unit_of_work(tenant_a.id) as uow:
+        count = uow.session.scalar(
+            select(func.count()).select_from(Question).where(Question.bank_id == bank)
+        )
+    assert count == 4

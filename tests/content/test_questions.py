@@ -126,7 +126,7 @@ def test_import_is_all_or_nothing(db: BoundDatabase, tenant_a: Tenant) -> None:
         assert exc.value.extensions["problems"][0]["where"].startswith("index ")
         rows, _ = questions.search(uow, questions.Search(bank_id=bank))
         assert rows == []
-        made = transfer.import_questions(uow, bank, "json", json_format.dump(good).encode())
+        made = transfer.import_questions(uow, bank, "json", json_format.dump(good).encode()).made
         assert len(made) == 8
         again = transfer.export_questions(uow, bank, "json")
     assert json_format.parse(again.text).questions == good

@@ -34,6 +34,11 @@ def load_keys(path: Path) -> dict[str, Ed25519PublicKey]:
         raw = path.read_bytes()
     except OSError as exc:
         raise Invalid(f"cannot read the key file {path}: {exc.strerror}") from exc
+    return parse_keys(raw, str(path))
+
+
+def parse_keys(raw: bytes, path: str) -> dict[str, Ed25519PublicKey]:
+    """:func:`load_keys` from bytes already read (``path`` names where from)."""
     if raw.lstrip().startswith(b"-----BEGIN"):
         key = serialization.load_pem_public_key(raw)
         if not isinstance(key, Ed25519PublicKey):
@@ -55,7 +60,8 @@ def load_keys(path: Path) -> dict[str, Ed25519PublicKey]:
     if not keys:
         raise Invalid(
             f"{path} holds no Ed25519 checkpoint key; pin the keys from "
-            "/.well-known/invigil-audit-keys.json (the token JWKS holds none)"
+            "/.well-known/invigil-audit-keys.json (the token JWKS at "
+            "/.well-known/jwks.json holds none): `invigil audit fetch-key URL`"
         )
     return keys
 

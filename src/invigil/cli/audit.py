@@ -144,26 +144,86 @@ def audit_export(
     )
 
 
+AUDIT_KEYS_PATH = "/.well-known/invigil-audit-keys.json"
+MAX_KEY_SET = 1024 * 1024
+
+
+def _keys_url(url: str) -> str:
+    """A server's address (``http://host:8000``) or the key set's own URL."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise DomainErrorExit(f"not an http(s) address: {url}")
+    if parts.path in ("", "/"):
+        return url.rstrip("/") + AUDIT_KEYS_PATH
+    return url
+
+
+def _fetch_keys(url: str) -> tuple[bytes, dict[str, Any]]:
+    """The checkpoint key set a running server publishes, read and checked."""
+    import urllib.error
+    import urllib.request
+
+    from invigil.audit.offline import parse_keys
+
+    full = _keys_url(url)
+    request = urllib.request.Request(full, headers={"Accept": "application/json"})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=15) as answer:  # noqa: S310 - http(s) only
+            raw = answer.read(MAX_KEY_SET + 1)
+    except (urllib.error.URLError, OSError) as exc:
+        raise DomainErrorExit(f"cannot fetch {full}: {exc}") from exc
+    if len(raw) > MAX_KEY_SET:
+        raise DomainErrorExit(f"{full} answered more than a key set can weigh")
+    return raw, parse_keys(raw, full)
+
+
+@audit_cli.command("fetch-key")
+def audit_fetch_key(
+    url: Annotated[str, typer.Argument(help="the server (http://host:port) or the key set's URL")],
+    out: Annotated[Path, typer.Option(help="file to write")] = Path("invigil-audit-keys.json"),
+) -> None:
+    """Save the checkpoint keys a running server publishes
+    (/.well-known/invigil-audit-keys.json), for `audit verify-export --key`.
+    Compare the printed thumbprints with ones the operator gave you another way."""
+    raw, keys = _fetch_keys(url)
+    out.write_bytes(raw)
+    emit(
+        {"out": str(out), "thumbprints": sorted(keys)},
+        "\n".join([f"wrote {len(keys)} checkpoint key(s) to {out}:", *sorted(keys)]),
+    )
+
+
 @audit_cli.command("verify-export")
 def audit_verify_export(
     file: Path,
     key: Annotated[
         Path | None,
         typer.Option(
-            help="pin trust to this public key (PEM, JWK or the key set from "
-            "/.well-known/invigil-audit-keys.json)"
+            help="pin trust to this public key file: PEM, JWK or the key set from "
+            "/.well-known/invigil-audit-keys.json (see `audit fetch-key`)"
+        ),
+    ] = None,
+    key_url: Annotated[
+        str | None,
+        typer.Option(
+            help="fetch the key set from this running server (http://host:port) "
+            "instead of a file; the only network use, and only when given"
         ),
     ] = None,
 ) -> None:
-    """Verify an export (its log and its records) with no database and no network;
-    exit 1 naming the first bad entry or record."""
+    """Verify an export (its log and its records) with no database (and no
+    network unless --key-url); exit 1 naming the first bad entry or record."""
     from invigil.audit.offline import load_keys, verify_export
 
+    if key and key_url:
+        raise DomainErrorExit("give --key or --key-url, not both")
     try:
         data = json.loads(file.read_text())
     except (OSError, ValueError) as exc:
         raise DomainErrorExit(f"cannot read {file}: {exc}") from exc
-    pinned = load_keys(key) if key else None
+    pinned = load_keys(key) if key else _fetch_keys(key_url)[1] if key_url else None
     _report(verify_export(data, pinned), f"export {file.name}")
 
 

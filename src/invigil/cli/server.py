@@ -36,7 +36,8 @@ def serve(
     seeded = None
     if demo_data and not tenants.list_tenants(db):
         seeded = demo.seed(db, regions=settings.regions)
-    _banner(settings, host, port, seeded)
+    hints = demo.sign_in_hints(db, seeded.password if seeded else demo.DEFAULT_PASSWORD)
+    _banner(settings, host, port, seeded is not None, hints)
     # Migrations and the demo seed needed the owner role; serving never does.
     db.serve_only()
     if workers == 1:
@@ -58,27 +59,27 @@ def serve(
     )
 
 
-def _banner(settings: Settings, host: str, port: int, seeded: Any) -> None:
+def _banner(settings: Settings, host: str, port: int, seeded: bool, hints: list[Any]) -> None:
+    """Where the server is and how to sign in: per demo tenant its own admin
+    account, and the password only where it still opens it (``demo.sign_in_hints``)."""
     where = (
         "embedded PostgreSQL in " + str(settings.pgdata) if settings.embedded else "DATABASE_URL"
     )
     lines = [
         f"Invigil on http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs)",
         f"Database: {where}",
+        f"Sign in: http://{host}:{port}/signin",
     ]
-    lines.append(f"Sign in: http://{host}:{port}/signin")
-    if seeded is not None:
-        lines.append("Demo tenants seeded. Sign in with tenant 'acme' or 'globex' as")
-        lines.append(
-            f"  admin@acme.test / {seeded.password}  (or <role>@<tenant>.test, same password)"
-        )
-    else:
-        from invigil.demo import DEFAULT_PASSWORD
-
-        lines.append(
-            f"Demo accounts (unless seeded with another --password): admin@acme.test / "
-            f"{DEFAULT_PASSWORD}, tenant 'acme' or 'globex'"
-        )
+    if seeded:
+        lines.append("Demo tenants seeded.")
+    for hint in hints:
+        secret = hint.password or "(the password was changed since the demo was seeded)"
+        line = f"  tenant '{hint.tenant}': {hint.email} / {secret}"
+        if hint.password:
+            line += f"  (or <role>@{hint.tenant}.test, same password)"
+        if hint.needs_code:
+            line += ", with a code from its authenticator app"
+        lines.append(line)
     lines.append("Ctrl-C stops the server" + (" and the database." if settings.embedded else "."))
     typer.echo("\n".join(lines), err=True)
 

@@ -96,9 +96,15 @@ def import_questions(
     content: RawBody,  # after the permission: no body is read for a stranger
 ) -> ImportOut:
     """Import a whole file (the raw body) or nothing: a refused file answers
-    422 with ``problems`` (each with ``where`` and ``message``)."""
-    made = transfer.import_questions(uow, bank_id, format, content)
-    return ImportOut(imported=len(made), question_ids=[m.question.id for m in made])
+    422 with ``problems`` (each with ``where`` and ``message``). Exact
+    duplicates of the bank's live questions (or of one earlier in the file)
+    are skipped and counted in ``skipped_duplicates``."""
+    done = transfer.import_questions(uow, bank_id, format, content)
+    return ImportOut(
+        imported=len(done.made),
+        question_ids=[m.question.id for m in done.made],
+        skipped_duplicates=done.skipped,
+    )
 
 
 @router.get("/banks/{bank_id}/export", tags=["questions"])

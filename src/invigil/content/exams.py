@@ -138,6 +138,20 @@ def publish_exam(uow: UnitOfWork, exam_id: uuid.UUID) -> ExamVersion:
     return version
 
 
+def differs_from_published(uow: UnitOfWork, exam: Exam) -> bool:
+    """Would publishing now make a new version? False when the draft freezes
+    to exactly the latest published version (same content hash): publishing
+    is then refused, and pages do not offer it. A draft that cannot be frozen
+    counts as changed: publishing says what is wrong with it."""
+    last = latest_version(uow, exam)
+    if last is None:
+        return True
+    try:
+        return freeze(uow, exam).content_hash != last.content_hash
+    except (Invalid, Conflict):
+        return True
+
+
 def _version_ids(sections: list[dict[str, Any]]) -> set[str]:
     return {e["version_id"] for s in sections for e in s.get("questions", s.get("pool", []))}
 

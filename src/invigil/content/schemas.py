@@ -143,6 +143,7 @@ class ImportProblem(BaseModel):
 class ImportOut(BaseModel):
     imported: int
     question_ids: list[uuid.UUID]
+    skipped_duplicates: int = 0  # exact copies of questions already in the bank
 
 
 class ExamIn(BaseModel):

@@ -7,6 +7,7 @@ index (JSON) or item identifier (QTI). Nothing is half-imported.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Literal
@@ -18,6 +19,7 @@ from invigil.content.formats import MAX_BYTES, Parsed, qti, qti_read
 from invigil.content.formats import csv as csv_format
 from invigil.content.formats import json as json_format
 from invigil.content.questions import Current, Search
+from invigil.content.schemas import QuestionIn
 from invigil.db.uow import UnitOfWork
 from invigil.errors import Invalid
 
@@ -47,9 +49,25 @@ def parse(fmt: Format, content: bytes) -> Parsed:
     return PARSERS[fmt](text)
 
 
-def import_questions(
-    uow: UnitOfWork, bank_id: uuid.UUID, fmt: Format, content: bytes
-) -> list[Current]:
+@dataclass(frozen=True)
+class Imported:
+    made: list[Current]
+    skipped: int  # exact duplicates left out (see :func:`canonical`)
+
+
+def canonical(item: QuestionIn) -> str:
+    """A question's content as one canonical string: type, text, choices and
+    answers, scoring, points, category, tags, difficulty and explanation,
+    exactly as the JSON export writes them (keys sorted). Two questions are
+    exact duplicates when these strings are equal."""
+    return json.dumps(item.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+
+def import_questions(uow: UnitOfWork, bank_id: uuid.UUID, fmt: Format, content: bytes) -> Imported:
+    """Import a whole file or nothing. A question that is an exact duplicate
+    (:func:`canonical`) of a live question of the bank, or of one earlier in
+    the file, is skipped and counted: importing the same file twice adds
+    nothing the second time."""
     bank = require_bank(uow, bank_id)
     parsed = parse(fmt, content)
     if parsed.problems:
@@ -61,7 +79,18 @@ def import_questions(
         )
     if not parsed.questions:
         raise Invalid("the file holds no questions")
-    made = questions.add_questions(uow, bank.id, parsed.questions)
+    rows, _ = questions.search(uow, Search(bank_id=bank.id))
+    seen = {canonical(questions.as_input(r.version)) for r in rows}
+    fresh: list[QuestionIn] = []
+    for item in parsed.questions:
+        key = canonical(item)
+        if key not in seen:
+            seen.add(key)
+            fresh.append(item)
+    skipped = len(parsed.questions) - len(fresh)
+    if not fresh:
+        return Imported([], skipped)
+    made = questions.add_questions(uow, bank.id, fresh)
     audit.record(
         uow,
         "question.imported",
@@ -71,9 +100,10 @@ def import_questions(
             "count": len(made),
             "question_ids": [m.question.id for m in made],
             "version_ids": [m.version.id for m in made],
+            "skipped_duplicates": skipped,
         },
     )
-    return made
+    return Imported(made, skipped)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from invigil.content import exams
 from invigil.content.models import ExamVersion
@@ -19,7 +19,7 @@ from invigil.delivery.models import Attempt, Candidate
 from invigil.errors import Conflict, Invalid
 from invigil.identity.pages.common import FormStr, _change, _parse_id
 from invigil.security.permissions import Permission as P
-from invigil.web import table
+from invigil.web import flash, table
 from invigil.web.pages import render, templates
 from invigil.web.session import PageContext, check_csrf, requires_page
 
@@ -58,7 +58,6 @@ templates.env.filters["stamp"] = stamp
 def _render(
     request: Request, name: str, ctx: PageContext, *, status: int = 200, **values: Any
 ) -> HTMLResponse:
-    values.setdefault("notice", NOTICES.get(request.query_params.get("notice", "")))
     values.setdefault("error", None)
     labels = {"status_labels": STATUS_LABELS, "reasons": REASONS, "type_labels": TYPE_LABELS}
     return render(request, f"delivery/{name}", {"page": ctx, **labels, **values}, status=status)
@@ -191,6 +190,12 @@ def attempt_release(
             attempts.release(ctx.uow, attempt, reason)
     except (Invalid, Conflict) as exc:
         return _detail_page(
-            request, ctx, aid, status=exc.status, error=exc.detail, reason=reason[:MAX_REASON]
+            request,
+            ctx,
+            aid,
+            status=exc.status,
+            error=exc.detail,
+            reason=reason[:MAX_REASON],
+            form_anchor="release-reason",
         )
-    return RedirectResponse(f"/delivery/attempts/{aid}?notice=released", status_code=303)
+    return flash.redirect(request, f"/delivery/attempts/{aid}", NOTICES["released"])

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
 
 from invigil.content import exams
@@ -20,7 +20,7 @@ from invigil.delivery.schemas import outbox_status
 from invigil.errors import Conflict, DomainError, Invalid, NotFound
 from invigil.identity.pages.common import FormStr, _change, _parse_id
 from invigil.security.permissions import Permission as P
-from invigil.web import table
+from invigil.web import flash, table
 from invigil.web.pages import render
 from invigil.web.session import PageContext, check_csrf, requires_page
 
@@ -33,7 +33,6 @@ EMPTY_FORM = {"name": "", "email": "", "external_ref": "", "exam": "", "valid_ho
 def _render(
     request: Request, name: str, ctx: PageContext, *, status: int = 200, **values: Any
 ) -> HTMLResponse:
-    values.setdefault("notice", NOTICES.get(request.query_params.get("notice", "")))
     values.setdefault("error", None)
     return render(request, f"delivery/{name}", {"page": ctx, **values}, status=status)
 
@@ -173,7 +172,9 @@ def invitation_create(
             made = invitations.invite(ctx.uow, Kit.of(request.app.state.services), req)
     except DomainError as exc:
         if isinstance(exc, NotFound | Conflict | Invalid):
-            return _list_page(request, ctx, status=exc.status, error=exc.detail, form=form)
+            return _list_page(
+                request, ctx, status=exc.status, error=exc.detail, form=form, form_anchor="inv-name"
+            )
         raise
     return _list_page(request, ctx, status=201, created=[made])
 
@@ -207,23 +208,27 @@ def invitation_import(
             request,
             ctx,
             status=exc.status,
-            import_error=exc.detail,
+            import_error=exc.detail + (f" ({file.filename})" if file and file.filename else ""),
             import_problems=exc.extensions.get("problems", []),
-            import_file=file.filename if file is not None else "",
+            import_exam=exam,
+            import_hours=valid_hours[:8],
         )
     return _list_page(request, ctx, status=201, created=made)
 
 
 @router.post("/delivery/invitations/{invitation_id}/revoke", response_class=HTMLResponse)
 def invitation_revoke(
-    invitation_id: str, csrf: FormStr = "", ctx: PageContext = requires_page(P.CANDIDATE_INVITE)
+    request: Request,
+    invitation_id: str,
+    csrf: FormStr = "",
+    ctx: PageContext = requires_page(P.CANDIDATE_INVITE),
 ) -> Response:
     check_csrf(ctx, csrf)
     iid = _parse_id(invitation_id, "invitation")
     invitations.require_invitation(ctx.uow, iid)
     with _change(ctx.uow):
         invitations.revoke(ctx.uow, iid)
-    return RedirectResponse("/delivery/invitations?notice=revoked", status_code=303)
+    return flash.redirect(request, "/delivery/invitations", NOTICES["revoked"])
 
 
 @router.post("/delivery/invitations/{invitation_id}/rotate", response_class=HTMLResponse)

@@ -38,7 +38,7 @@ from invigil.proctoring import review_queue, review_timeline, reviews, summary
 from invigil.proctoring.api import event_list
 from invigil.proctoring.models import RecordingSegment, Snapshot
 from invigil.security.permissions import Permission as P
-from invigil.web import table
+from invigil.web import flash, table
 from invigil.web.pages import render, templates
 from invigil.web.session import PageContext, check_csrf, requires_page
 
@@ -92,7 +92,6 @@ templates.env.filters["percent"] = percent
 def _render(
     request: Request, name: str, ctx: PageContext, *, status: int = 200, **values: Any
 ) -> HTMLResponse:
-    values.setdefault("notice", NOTICES.get(request.query_params.get("notice", "")))
     values.setdefault("error", None)
     labels = {"flag_labels": FLAG_LABELS, "action_labels": ACTION_LABELS}
     return render(request, f"proctoring/{name}", {"page": ctx, **labels, **values}, status=status)
@@ -244,14 +243,17 @@ def decide(
             )
     except (Invalid, Conflict) as exc:
         form = {"scope": scope, "action_id": action_id, "decision": decision, "reason": reason}
-        return _review_page(request, ctx, aid, status=exc.status, error=exc.detail, form=form)
+        anchor = f"reason-{action_id}" if scope == "flag" and action_id else "reason-outcome"
+        return _review_page(
+            request, ctx, aid, status=exc.status, error=exc.detail, form=form, form_anchor=anchor
+        )
     if row.scope == "flag":
-        return RedirectResponse(
-            f"/proctoring/reviews/{aid}?notice=flag#flag-{row.action_id}", status_code=303
+        return flash.redirect(
+            request, f"/proctoring/reviews/{aid}#flag-{row.action_id}", NOTICES["flag"]
         )
     final = ctx.uow.get(Attempt, aid).review_final
     notice = "outcome" if final else "awaiting"
-    return RedirectResponse(f"/proctoring/reviews/{aid}?notice={notice}#outcome", status_code=303)
+    return flash.redirect(request, f"/proctoring/reviews/{aid}#outcome", NOTICES[notice])
 
 
 @router.post("/proctoring/reviews/{attempt_id}/decisions/bulk", response_class=HTMLResponse)
@@ -284,8 +286,16 @@ def decide_bulk(
         with _change(ctx.uow):
             reviews.decide_many(ctx.uow, aid, flags, decision or None, reason)
     except (Invalid, Conflict) as exc:
-        return _review_page(request, ctx, aid, status=exc.status, error=exc.detail, form=form)
-    return RedirectResponse(f"/proctoring/reviews/{aid}?notice=flags#flags-h", status_code=303)
+        return _review_page(
+            request,
+            ctx,
+            aid,
+            status=exc.status,
+            error=exc.detail,
+            form=form,
+            form_anchor="reason-bulk",
+        )
+    return flash.redirect(request, f"/proctoring/reviews/{aid}#flags-h", NOTICES["flags"])
 
 
 def _id(value: str) -> uuid.UUID:

@@ -20,7 +20,7 @@ from invigil.content.questions import PROMPT
 from invigil.errors import Conflict, Invalid, NotFound
 from invigil.identity.pages.common import FormStr, _change, _parse_id
 from invigil.security.permissions import Permission as P
-from invigil.web import table
+from invigil.web import flash, table
 from invigil.web.session import PageContext, check_csrf, requires_page
 
 router = APIRouter(include_in_schema=False)
@@ -87,8 +87,10 @@ def bank_create(
         with _change(ctx.uow):
             bank = banks.create_bank(ctx.uow, name=name, description=description)
     except (Invalid, Conflict) as exc:
-        return _banks_page(request, ctx, status=exc.status, error=exc.detail, form=form)
-    return redirect(f"/authoring/banks/{bank.id}", "bank-created")
+        return _banks_page(
+            request, ctx, status=exc.status, error=exc.detail, form=form, form_anchor="bank-name"
+        )
+    return redirect(request, f"/authoring/banks/{bank.id}", "bank-created")
 
 
 def questions_table(bank_id: uuid.UUID) -> table.Table:
@@ -194,7 +196,7 @@ def bank_import(
         fmt = _format(file.filename, format)
         content = file.file.read(MAX_BYTES + 1)
         with _change(ctx.uow):
-            made = transfer.import_questions(ctx.uow, bid, fmt, content)  # type: ignore[arg-type]
+            done = transfer.import_questions(ctx.uow, bid, fmt, content)  # type: ignore[arg-type]
     except Invalid as exc:
         report = exc.extensions.get("problems", [])
         return _bank_page(
@@ -207,7 +209,14 @@ def bank_import(
             import_file=file.filename if file is not None else "",
             import_format=format,
         )
-    return redirect(f"/authoring/banks/{bid}", "imported", count=len(made))
+    n, skipped = len(done.made), done.skipped
+    text = f"Imported {n} question{'s' if n != 1 else ''}."
+    if skipped:
+        text += (
+            f" Skipped {skipped} exact duplicate{'s' if skipped != 1 else ''} of "
+            "questions already in this bank (or repeated in the file)."
+        )
+    return flash.redirect(request, f"/authoring/banks/{bid}", text)
 
 
 @router.get("/authoring/banks/{bank_id}/export")

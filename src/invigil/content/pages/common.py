@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from invigil.content.schemas import describe
+from invigil.web import flash
 from invigil.web.pages import render as render_page
 from invigil.web.pages import templates
 from invigil.web.session import PageContext
@@ -62,26 +63,13 @@ def render(
     status: int = 200,
     **values: Any,
 ) -> HTMLResponse:
-    values.setdefault("notice", notice_of(request))
     values.setdefault("error", None)
     return render_page(request, f"content/{name}", {"page": ctx, **values}, status=status)
 
 
-def notice_of(request: Request) -> str | None:
-    key = request.query_params.get("notice", "")
-    if key == "imported":
-        count = request.query_params.get("count", "")
-        if count.isdigit():
-            n = int(count)
-            return f"Imported {n} question{'s' if n != 1 else ''}."
-        return None
-    return NOTICES.get(key)
-
-
-def redirect(path: str, notice: str, **extra: int) -> RedirectResponse:
-    assert notice in NOTICES or notice == "imported"
-    query = "".join(f"&{k}={int(v)}" for k, v in extra.items())
-    return RedirectResponse(f"{path}?notice={notice}{query}", status_code=303)
+def redirect(request: Request, path: str, notice: str) -> RedirectResponse:
+    """303 to ``path``; the page there shows the fixed notice once (web.flash)."""
+    return flash.redirect(request, path, NOTICES[notice])
 
 
 def problems(exc: ValidationError, labels: dict[str, str] | None = None) -> list[dict[str, str]]:

@@ -53,6 +53,24 @@ EXAM_LABELS = {
     "count": "Number of questions",
     "difficulty_mix": "Difficulty mix",
 }
+# The summary's links (invigil.web.forms): each field's element id on the exam page.
+FIELD_IDS = {
+    "settings.time_limit_minutes": "s-time",
+    "settings.opens_at": "s-opens",
+    "settings.closes_at": "s-closes",
+    "settings.attempts_allowed": "s-attempts",
+    "settings.navigation": "s-nav",
+    "settings.pass_mark_percent": "s-pass",
+    "settings.results_release": "s-results",
+    "settings.proctoring_preset": "s-proctoring",
+    "settings.accommodations": "s-extra",
+    "settings.consent_text": "s-consent",
+    "pool.bank_id": "pool-bank",
+    "pool.difficulty_mix": "pool-easy",
+    "pool.time_limit": "pool-time",
+    "fixed.question_ids": "fixed-title",
+    "fixed.time_limit": "fixed-time",
+}
 PRESETS = {
     "practice": "Practice (events only logged)",
     "standard": "Standard",
@@ -154,13 +172,17 @@ def exam_create(
         body = ExamIn.model_validate({"slug": chosen, "title": title, "description": description})
     except ValidationError as exc:
         found = problems(exc, EXAM_LABELS)
-        return _exams_page(request, ctx, status=422, form=form, problems=found)
+        return _exams_page(
+            request, ctx, status=422, form=form, problems=found, field_prefix="exam-"
+        )
     try:
         with _change(ctx.uow):
             exam = exams.create_exam(ctx.uow, body)
     except (Invalid, Conflict) as exc:
-        return _exams_page(request, ctx, status=exc.status, form=form, error=exc.detail)
-    return redirect(f"/authoring/exams/{exam.id}", "exam-created")
+        return _exams_page(
+            request, ctx, status=exc.status, form=form, error=exc.detail, form_anchor="exam-slug"
+        )
+    return redirect(request, f"/authoring/exams/{exam.id}", "exam-created")
 
 
 # -- one exam --------------------------------------------------------------------------
@@ -251,6 +273,7 @@ def _exam_page(
             pick_rows, _ = questions.search(ctx.uow, Search(picked.id), limit=PICK_LIMIT)
     details = {"title": exam.title, "slug": exam.slug, "description": exam.description}
     values.setdefault("details", details)
+    values.setdefault("field_ids", FIELD_IDS)
     values.setdefault("settings", _settings_form(exam))
     values.setdefault("fixed", {"title": "", "time_limit": "", "question_ids": []})
     values.setdefault(
@@ -277,6 +300,7 @@ def _exam_page(
         exam=exam,
         sections=_describe_sections(ctx, exam),
         versions=list(reversed(exams.versions(ctx.uow, exam))),
+        draft_differs=exam.status != "retired" and exams.differs_from_published(ctx.uow, exam),
         banks=bank_list,
         picked=picked,
         pick_rows=pick_rows,
@@ -325,7 +349,7 @@ def _save(
         )
     except (Invalid, Conflict) as exc:
         return _exam_page(request, ctx, exam, status=exc.status, error=exc.detail, **on_error)
-    return redirect(f"/authoring/exams/{exam.id}", notice)
+    return redirect(request, f"/authoring/exams/{exam.id}", notice)
 
 
 @router.post("/authoring/exams/{exam_id}", response_class=HTMLResponse)
@@ -540,7 +564,7 @@ def _lifecycle(
             act(ctx.uow, exam.id)
     except (Invalid, Conflict) as exc:
         return _exam_page(request, ctx, exam, status=exc.status, publish_error=exc.detail)
-    return redirect(f"/authoring/exams/{exam.id}", notice)
+    return redirect(request, f"/authoring/exams/{exam.id}", notice)
 
 
 @router.post("/authoring/exams/{exam_id}/publish", response_class=HTMLResponse)

@@ -24,6 +24,8 @@ from invigil.web.session import PageContext, check_csrf, requires_page
 
 router = APIRouter(include_in_schema=False)
 QuestionFields = Annotated[QuestionForm, Form()]
+# The summary's links: a field's element id where it is not "f-<field>".
+FIELD_IDS = {"choices": "f-choice-0", "max_words": "f-max-words", "case_sensitive": "f-accepted"}
 
 
 def _check(form: QuestionForm, kind: str) -> tuple[dict[str, Any], list[dict[str, str]]]:
@@ -52,10 +54,10 @@ def _editor(
     found: list[dict[str, str]] | None = None,
     **values: Any,
 ) -> HTMLResponse:
-    found = found or []
+    found = [p | {"field": p["field"] if p["field"] in LABELS else ""} for p in found or []]
     by_field: dict[str, list[str]] = {}
     for p in found:
-        by_field.setdefault(p["field"] if p["field"] in LABELS else "", []).append(p["message"])
+        by_field.setdefault(p["field"], []).append(p["message"])
     return render(
         request,
         name,
@@ -66,6 +68,8 @@ def _editor(
         rows=form.rows(),
         problems=found,
         field_errors=by_field,
+        field_ids=FIELD_IDS,
+        form_anchor="f-prompt",
         type_hint=TYPE_HINTS.get(kind, ""),
         **values,
     )
@@ -126,7 +130,7 @@ def question_create(
             found = [{"field": "", "message": exc.detail}]
             status = exc.status
         else:
-            return redirect(f"/authoring/questions/{made.question.id}", "question-created")
+            return redirect(request, f"/authoring/questions/{made.question.id}", "question-created")
     else:
         status = 422
     return _editor(
@@ -210,7 +214,7 @@ def question_update(
         except (Invalid, Conflict) as exc:
             found, status = [{"field": "", "message": exc.detail}], exc.status
         else:
-            return redirect(f"/authoring/questions/{q.id}", "question-saved")
+            return redirect(request, f"/authoring/questions/{q.id}", "question-saved")
     return _question_page(request, ctx, q, form=form, status=status, found=found)
 
 
@@ -225,7 +229,7 @@ def question_archive(
     q = _question(ctx, question_id)
     with _change(ctx.uow):
         questions.archive_question(ctx.uow, q.id)
-    return redirect(f"/authoring/questions/{q.id}", "question-archived")
+    return redirect(request, f"/authoring/questions/{q.id}", "question-archived")
 
 
 # -- images -----------------------------------------------------------------------
@@ -250,7 +254,7 @@ def question_image_attach(
     except (Invalid, Conflict) as exc:
         return _question_page(request, ctx, q, status=exc.status, image_error=exc.detail)
     # Attaching wrote a new version: the notice says exactly that.
-    return redirect(f"/authoring/questions/{q.id}", "question-saved")
+    return redirect(request, f"/authoring/questions/{q.id}", "question-saved")
 
 
 @router.get("/authoring/questions/{question_id}/images/{image_id}")

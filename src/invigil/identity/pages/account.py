@@ -87,8 +87,18 @@ def account_password(
         with _change(ctx.uow):
             service.change_password(ctx.uow, ctx.user_id, current_password, new_password)
     except (Invalid, Conflict) as exc:
-        return _account_page(request, ctx, status=exc.status, password_error=exc.detail)
-    return _redirect("/account", "password-changed")
+        field = "confirm_password" if new_password != confirm_password else "new_password"
+        if "current" in exc.detail:
+            field = "current_password"
+        return _account_page(
+            request,
+            ctx,
+            status=exc.status,
+            password_error=exc.detail,
+            password_field=field,
+            summary_note="Your password was not changed. Type the passwords again.",
+        )
+    return _redirect(request, "/account", "password-changed")
 
 
 @router.post("/account/totp", response_class=HTMLResponse)
@@ -131,12 +141,12 @@ def account_totp_confirm(
         return _account_page(request, ctx, status=exc.status, totp_error=exc.detail)
     if ctx.mfa_enroll_only:  # this session may do nothing else: start afresh
         auth.end_session(ctx.uow, ctx.session_id, reason="mfa_enrolled")
-        response = _redirect("/signin", "sign-in-again")
+        response = _redirect(request, "/signin", "sign-in-again")
         response.delete_cookie(
             COOKIE, path="/", secure=request.url.scheme == "https", httponly=True, samesite="strict"
         )
         return response
-    return _redirect("/account", "mfa-enabled")
+    return _redirect(request, "/account", "mfa-enabled")
 
 
 @router.post("/account/totp/disable", response_class=HTMLResponse)
@@ -152,7 +162,7 @@ def account_totp_disable(
             mfa.disable(ctx.uow, request.app.state.services.box, viewer_user(ctx), code[:16])
     except (Invalid, Conflict) as exc:
         return _account_page(request, ctx, status=exc.status, totp_error=exc.detail)
-    return _redirect("/account", "mfa-disabled")
+    return _redirect(request, "/account", "mfa-disabled")
 
 
 # -- one-time links: accept an invitation, finish a reset (public) ------------------
@@ -218,6 +228,8 @@ def set_password(
             token=token,
             purpose=state[0],
             email=state[1],
+            form_anchor="confirm_password" if "confirmation" in error.detail else "password",
+            summary_note="No password was set. Type it again.",
         )
     signin = "/signin?" + urlencode({"tenant": slug, "email": email})
     return _render(request, "set_password_done.html", None, signin=signin, email=email)

@@ -17,6 +17,7 @@ from invigil.db.uow import UnitOfWork
 from invigil.errors import NotFound, Refused
 from invigil.identity.models import User
 from invigil.security.permissions import Permission
+from invigil.web import flash
 from invigil.web.pages import render, templates
 from invigil.web.session import PageContext
 
@@ -36,9 +37,11 @@ LINK_INVALID = (
 )
 
 # Notices are fixed texts chosen by key: a crafted URL cannot put words on the page.
-NOTICES = {
+SIGNIN_NOTICES = {
     "signed-out": "You are signed out.",
     "sign-in-again": "Your authenticator is set up. Sign in again with a code from it.",
+}
+NOTICES = {
     "password-changed": "Your password was changed.",
     "mfa-enabled": "Your authenticator is set up: signing in now asks for a code from it.",
     "mfa-disabled": "Your authenticator was removed.",
@@ -118,15 +121,22 @@ def _render(
     headers: dict[str, str] | None = None,
     **values: Any,
 ) -> HTMLResponse:
-    values.setdefault("notice", NOTICES.get(request.query_params.get("notice", "")))
+    # Only the sign-in page reads a notice from its address: after signing out
+    # there is no session left to seal a one-shot message with (web.flash).
+    if name == "signin.html":
+        values.setdefault("notice", SIGNIN_NOTICES.get(request.query_params.get("notice", "")))
     return render(
         request, f"identity/{name}", {"page": ctx, **values}, status=status, headers=headers
     )
 
 
-def _redirect(path: str, notice: str | None = None) -> RedirectResponse:
+def _redirect(request: Request, path: str, notice: str | None = None) -> RedirectResponse:
+    """303 to ``path`` with a one-shot message (web.flash); to the sign-in page,
+    where no session is left to seal it, the fixed notice's key in the address."""
+    if notice in SIGNIN_NOTICES:
+        return RedirectResponse(f"{path}?notice={notice}", status_code=303)
     assert notice is None or notice in NOTICES
-    return RedirectResponse(f"{path}?notice={notice}" if notice else path, status_code=303)
+    return flash.redirect(request, path, NOTICES[notice] if notice else None)
 
 
 @contextmanager

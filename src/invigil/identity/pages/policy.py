@@ -57,5 +57,7 @@ def security_save(
         with _change(ctx.uow):
             tenants.set_mfa_policy(ctx.uow, require_for_admins=require_mfa_for_admins is not None)
     except (Invalid, Conflict) as exc:
-        return _security_page(request, ctx, status=exc.status, error=exc.detail)
-    return _redirect("/admin/security", "policy-saved")
+        return _security_page(
+            request, ctx, status=exc.status, error=exc.detail, form_anchor="mfa-h"
+        )
+    return _redirect(request, "/admin/security", "policy-saved")

@@ -103,8 +103,10 @@ def role_create(
                 ctx.uow, name=name.strip(), description=description, permissions=chosen
             )
     except (Invalid, Conflict, Refused) as exc:
-        return _roles_page(request, ctx, status=exc.status, error=exc.detail, form=form)
-    return _redirect(f"/admin/roles/{role.id}", "role-created")
+        return _roles_page(
+            request, ctx, status=exc.status, error=exc.detail, form=form, form_anchor="role-name"
+        )
+    return _redirect(request, f"/admin/roles/{role.id}", "role-created")
 
 
 def _role_page(
@@ -164,8 +166,9 @@ def role_update(
             status=exc.status,
             error=exc.detail,
             form={"description": description[:500], "permissions": chosen},
+            form_anchor="edit-h",
         )
-    return _redirect(f"/admin/roles/{rid}", "role-saved")
+    return _redirect(request, f"/admin/roles/{rid}", "role-saved")
 
 
 @router.post("/admin/roles/{role_id}/delete", response_class=HTMLResponse)
@@ -182,4 +185,4 @@ def role_delete(
             service.delete_role(ctx.uow, rid)
     except (Invalid, Conflict, Refused) as exc:
         return _role_page(request, ctx, rid, status=exc.status, error=exc.detail)
-    return _redirect("/admin/roles", "role-deleted")
+    return _redirect(request, "/admin/roles", "role-deleted")

@@ -77,6 +77,8 @@ def _signin_page(
         next_path=_safe_next(request, next_path) or "",
         ask_code=ask_code,
         signin_csrf=signin_csrf(secret),
+        form_anchor="otp" if ask_code else "email",
+        summary_note="",
     )
     if new:
         keep_presession(request, response, secret)
@@ -182,7 +184,7 @@ def signout(
 ) -> Response:
     check_csrf(ctx, csrf)
     auth.end_session(ctx.uow, ctx.session_id)
-    response = _redirect("/signin", "signed-out")
+    response = _redirect(request, "/signin", "signed-out")
     response.delete_cookie(
         COOKIE, path="/", secure=request.url.scheme == "https", httponly=True, samesite="strict"
     )

@@ -133,7 +133,9 @@ def invite(
                 ctx.uow, email=email, roles=chosen, display_name=display_name
             )
     except (Invalid, Conflict, Refused) as exc:
-        return _users_page(request, ctx, status=exc.status, error=exc.detail, form=form)
+        return _users_page(
+            request, ctx, status=exc.status, error=exc.detail, form=form, form_anchor="invite-email"
+        )
     return _users_page(
         request,
         ctx,
@@ -192,9 +194,15 @@ def user_roles(
             service.set_roles(ctx.uow, uid, roles or [])
     except (Invalid, Conflict, Refused) as exc:
         return _user_page(
-            request, ctx, uid, status=exc.status, error=exc.detail, chosen=roles or []
+            request,
+            ctx,
+            uid,
+            status=exc.status,
+            error=exc.detail,
+            chosen=roles or [],
+            form_anchor="roles-h",
         )
-    return _redirect(f"/admin/users/{uid}", "roles-saved")
+    return _redirect(request, f"/admin/users/{uid}", "roles-saved")
 
 
 def _user_action(
@@ -213,7 +221,7 @@ def _user_action(
             act(ctx.uow, uid)
     except (Invalid, Conflict, Refused) as exc:
         return _user_page(request, ctx, uid, status=exc.status, error=exc.detail)
-    return _redirect(f"/admin/users/{uid}", notice)
+    return _redirect(request, f"/admin/users/{uid}", notice)
 
 
 @router.post("/admin/users/{user_id}/deactivate", response_class=HTMLResponse)
@@ -267,4 +275,4 @@ def user_reset_mfa(
             service.reset_mfa(ctx.uow, request.app.state.services.box, uid)
     except (Invalid, Conflict, Refused) as exc:
         return _user_page(request, ctx, uid, status=exc.status, error=exc.detail)
-    return _redirect(f"/admin/users/{uid}", "mfa-reset")
+    return _redirect(request, f"/admin/users/{uid}", "mfa-reset")
