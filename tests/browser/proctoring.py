@@ -208,4 +208,5 @@ def blur_window(page: Page) -> Page:
 
 
 def warning(page: Page, rule: str) -> Any:
-    return page.get_by_role("alert").filter(has_text=f"Proctoring rule: {rule}")
+    """The banner of ``rule`` (its id is an attribute, never words on the screen)."""
+    return page.locator(f'[role="alert"][data-rule="{rule}"]')

@@ -12,6 +12,7 @@ from invigil.db.engine import Database
 from invigil.delivery import invitations
 from invigil.delivery.invitations import Invited, InviteRequest, Kit
 from invigil.delivery.links import LinkKey
+from invigil.evidence.master import LocalMasterKey
 from invigil.security.secretbox import SecretBox
 from invigil.settings import Settings
 from invigil.tenants.models import Tenant
@@ -26,6 +27,7 @@ def kit_for(settings: Settings, *, smtp: bool = False) -> Kit:
         settings.issuer,
         settings.invitation_valid_hours,
         smtp,
+        LocalMasterKey(keys),
     )
 
 

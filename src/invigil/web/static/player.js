@@ -197,9 +197,11 @@ async function main() {
       },
     });
   }
+  const watchesFaces = Boolean(state.proctoring && state.proctoring.detectors && state.proctoring.detectors.face);
   const devices = await systemCheck(ui.stage, requirements, {
     resuming: state.status === "in_progress",
     keep: proctor ? proctor.wants() : {},
+    face: state.status === "ready" && watchesFaces ? sendFaceCheck : null,
   });
   if (ended) return;
   if (proctor) proctor.preload();
@@ -216,6 +218,20 @@ async function main() {
     if (state.status === "submitted") return finish(state.done_url);
   }
   start(state, requirements, devices);
+}
+
+/** One camera still to the server's face check (before an exam that watches faces begins). */
+async function sendFaceCheck(blob) {
+  const res = await fetch(`${boot.api}/face-check`, {
+    method: "POST",
+    headers: { Accept: "application/json", "Content-Type": blob.type || "image/jpeg" },
+    body: blob,
+    credentials: "same-origin",
+    cache: "no-store",
+  });
+  const data = await res.json().catch(() => null);
+  if (!res.ok || !data) throw new Error((data && data.detail) || res.statusText);
+  return data;
 }
 
 /** The policy asks for a photo of an ID before the clock starts. */
