@@ -218,7 +218,7 @@ def test_resend_mails_the_same_link_again_audited_and_rate_limited(
 ) -> None:
     inbox, port = smtp_server
     configured = smtp_settings(settings, port)
-    kit = kit_for(settings, smtp=True)
+    kit = kit_for(settings, smtp=True, resendable=True)
     tenant_id = tenant_a.id  # type: ignore[attr-defined]
     made = make_invitation(db, tenant_id, kit, email="rene@example.org")
     later = datetime.now(UTC) + invitations.RESEND_GAP + timedelta(seconds=5)
@@ -249,7 +249,7 @@ def test_resend_refuses_what_it_cannot_send(
     made = make_invitation(db, tenant_id, no_smtp)
     with db.unit_of_work(tenant_id) as uow, pytest.raises(Conflict, match="mail is not set up"):
         invitations.resend(uow, no_smtp, made.invitation.id, now=later)
-    kit = kit_for(settings, smtp=True)
+    kit = kit_for(settings, smtp=True, resendable=True)
     erased = make_invitation(db, tenant_id, kit, email="gone@example.org")
     with db.unit_of_work(tenant_id) as uow:
         keys.destroy_subject_keys(uow, "candidate", str(erased.candidate.id), "test")
@@ -265,7 +265,7 @@ def test_resend_refuses_what_it_cannot_send(
 def test_staff_resend_over_the_api(app: FastAPI, db: BoundDatabase, settings: Settings) -> None:
     tenant = make_tenant(db, settings)
     admin = make_user(db, tenant.id, ["tenant_admin"])
-    made = make_invitation(db, tenant.id, kit_for(settings, smtp=True))
+    made = make_invitation(db, tenant.id, kit_for(settings, smtp=True, resendable=True))
     client = TestClient(app)
     headers = bearer(app, db, admin)
     first = client.post(f"/api/v1/invitations/{made.invitation.id}/resend", headers=headers)

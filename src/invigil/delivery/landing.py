@@ -193,11 +193,7 @@ def history_of(uow: UnitOfWork, invitation: Invitation, version: ExamVersion) ->
         )
         for attempt_id in submitted:
             found = results.latest_result(uow, attempt_id)
-            if (
-                found is not None
-                and not found.needs_grading
-                and (best is None or found.percent > best.percent)
-            ):
+            if found is not None and (best is None or found.awarded > best.awarded):
                 best = found
     return History(len(numbers), allowed, best)
 
