@@ -195,7 +195,7 @@ export function systemCheck(container, requirements, { resuming = false, keep = 
   if (requirements.camera) {
     const camera = {
       id: "camera",
-      name: face ? "Camera and face" : "Camera",
+      name: "Camera",
       looking: face ? "looking for your face…" : null,
     };
     camera.run = () =>
