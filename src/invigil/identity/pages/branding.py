@@ -24,7 +24,7 @@ def _page(request: Request, ctx: PageContext, *, status: int = 200, **values: An
         "branding.html",
         ctx,
         status=status,
-        brand=brand,
+        current=brand,  # not "brand": base.html shows a candidate page's brand by that name
         contrast=round(branding.contrast_with_white(brand.accent), 1),
         max_kib=branding.MAX_BYTES // 1024,
         max_side=branding.MAX_SIDE,
