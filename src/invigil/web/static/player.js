@@ -162,6 +162,13 @@ async function persist(method, path, body, note) {
       if (err.kind === "closed") return finish(boot.done_url);
       if (err.kind === "elsewhere") return showElsewhere();
       if (err.kind === "gone") return showGone();
+      const type = (err.problem && typeof err.problem.type === "string" && err.problem.type) || "";
+      if (type.endsWith(":no-face-seen")) {
+        message("Your face has not been seen yet",
+          "This exam watches your face, and the camera check has not seen it yet.",
+          "Sit in front of the camera in good light, then reload the page to check again.");
+        return null;
+      }
       if (err.kind !== "network" && err.kind !== "server") {
         message("Something went wrong", `The exam could not be opened: ${err.message}.`,
           "Reload the page to try again; if it keeps happening, contact the organisation that invited you.");
