@@ -49,7 +49,7 @@ IDS = [path for path, _ in CLASSES]
 
 
 def method(path: str) -> str:
-    return "PUT" if "/chunks/" in path else "POST"
+    return "PUT" if "/chunks/" in path or path == "/api/v1/tenant/branding/logo" else "POST"
 
 
 def head(path: str) -> bytes:

@@ -57,11 +57,14 @@ from invigil.logs import get_logger
 from invigil.proctoring import api as proctoring_api
 from invigil.proctoring import capture_api
 from invigil.proctoring import events_api as proctoring_events_api
+from invigil.proctoring import face_check as proctoring_face_check
 from invigil.proctoring import review_api as proctoring_review_api
 from invigil.proctoring import review_pages as proctoring_review_pages
 from invigil.proctoring.capture_api import SINGLE_SHOT
 from invigil.security.inputs import checked_request
 from invigil.settings import Settings, get_settings
+from invigil.tenants import api as tenants_api
+from invigil.tenants import branding as tenant_branding
 from invigil.web import home, pages
 from invigil.web.access import Public
 from invigil.web.headers import SecurityHeaders
@@ -121,6 +124,7 @@ def body_limits() -> list[Limit]:
         Limit(f"{take}/(?:answers|submit|events)", CANDIDATE_BATCH, "a batch of answers or events"),
         *(Limit(f"{take}/evidence/{k}", KINDS[k].max_size, f"a {k}") for k in SINGLE_SHOT),
         Limit(f"{take}/uploads/[^/]+/chunks/[^/]+", MAX_CHUNK, "a recording chunk"),
+        Limit(f"{take}/face-check", proctoring_face_check.MAX_BYTES, "a camera check picture"),
         Limit(r"/api/v1/banks/[^/]+/import", content_formats.MAX_BYTES, "a question import"),
         Limit(
             r"/authoring/banks/[^/]+/import",
@@ -133,6 +137,8 @@ def body_limits() -> list[Limit]:
             delivery_bulk.MAX_BYTES + FORM_OVERHEAD,
             "an invitation import",
         ),
+        Limit(r"/api/v1/tenant/branding/logo", tenant_branding.MAX_BYTES, "a logo"),
+        Limit(r"/admin/branding/logo", tenant_branding.MAX_BYTES + FORM_OVERHEAD, "a logo"),
         Limit(
             r"(?:/api/v1|/authoring)/questions/[^/]+/images",
             content_images.MAX_SIZE + FORM_OVERHEAD,
@@ -372,8 +378,10 @@ def create_app(
     app.include_router(delivery_player.router)
     app.include_router(proctoring_events_api.router)
     app.include_router(capture_api.router)
+    app.include_router(proctoring_face_check.router)
     app.include_router(delivery_landing.router)
     app.include_router(identity_api.router)
+    app.include_router(tenants_api.router)
     app.include_router(audit_api.router)
     app.include_router(content_api.router)
     app.include_router(content_images_api.router)

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
 
 from invigil.db.engine import Database
+from invigil.delivery.models import Attempt
 from invigil.proctoring.models import ProctoringEvent
 from invigil.tenants.models import Tenant
 from tests.browser import candidate as c
@@ -157,6 +159,19 @@ def take_strict(page: Page, link: str) -> str:
     return take(page, link, share_screen=True, fullscreen=True)
 
 
+def face_seen_anyway(org: c.Org, page: Page) -> None:
+    """The system check refuses a camera that shows no face, as it must. For
+    tests of what happens once an exam runs without a face in view: wait for
+    that refusal, mark the face as seen (as if the candidate had sat in view
+    for the check and left afterwards), and check again."""
+    camera = page.locator(".check-item").filter(has_text="Camera:")
+    expect(camera).to_contain_text("not ready", timeout=30_000)
+    attempt_id = uuid.UUID(c.boot(page)["attempt_id"])
+    with org.database.unit_of_work(org.tenant_id) as uow:
+        uow.get(Attempt, attempt_id).face_seen_at = datetime.now(UTC)
+    page.get_by_role("button", name="Check again").click()
+
+
 def local_events(page: Page) -> list[dict[str, Any]]:
     """The event messages this browser still holds for the server."""
     key = c.boot(page)["storage_key"]
@@ -208,4 +223,5 @@ def blur_window(page: Page) -> Page:
 
 
 def warning(page: Page, rule: str) -> Any:
-    return page.get_by_role("alert").filter(has_text=f"Proctoring rule: {rule}")
+    """The banner of ``rule`` (its id is an attribute, never words on the screen)."""
+    return page.locator(f'[role="alert"][data-rule="{rule}"]')

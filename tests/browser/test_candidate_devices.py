@@ -1,5 +1,7 @@
 """The system check and full screen, in a Chromium with fake camera,
-microphone and screen (its own launch: the shared browser has no devices)."""
+microphone and screen (its own launch: the shared browser has no devices).
+The camera plays a face (tests/browser/media.py): an exam that watches faces
+begins only once the server has seen one."""
 
 from __future__ import annotations
 
@@ -12,13 +14,14 @@ from playwright.sync_api import Browser, BrowserContext, Locator, Page, Request,
 from invigil.db.engine import Database
 from invigil.settings import Settings
 from tests.browser import candidate as c
+from tests.browser import media
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, watch_csp
 from tests.conftest import make_tenant
 from tests.delivery.factories import kit_for
 
 FAKE_DEVICES = [
     "--use-fake-ui-for-media-stream",  # no permission prompts
-    "--use-fake-device-for-media-stream",  # a test pattern camera and a beeping microphone
+    "--use-fake-device-for-media-stream",  # a camera (the file below) and a beeping microphone
     "--auto-select-desktop-capture-source=Entire screen",
 ]
 
@@ -45,10 +48,15 @@ def org(database: Database, settings: Settings, live_server: str) -> c.Org:
 
 
 @pytest.fixture(scope="module")
-def devices_browser(browser: Browser) -> Iterator[Browser]:
+def devices_browser(
+    browser: Browser, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Browser]:
+    face = media.write_y4m(tmp_path_factory.mktemp("camera") / "one-face.y4m", media.one_face())
     launched = watch_csp(
         browser.browser_type.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS + FAKE_DEVICES
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[*CHROMIUM_ARGS, *FAKE_DEVICES, f"--use-file-for-fake-video-capture={face}"],
         )
     )
     try:
@@ -106,6 +114,18 @@ def test_strict_exam_checks_every_device_and_shows_the_exam_only_in_full_screen(
     expect(page.get_by_role("heading", name="Question 1 of 8")).to_be_hidden()
     page.get_by_role("button", name="Enter fullscreen").click()
     c.heading(page, 1, 8)
+
+    # The server's warning about it offers the way back, in words, never the rule's id.
+    banner = page.locator(".proctor-warning").filter(has_text="Return to full screen to continue")
+    expect(banner).to_be_visible(timeout=20_000)
+    expect(banner).not_to_contain_text("fullscreen-exit")
+    expect(banner).not_to_contain_text("rule")
+    expect(banner.get_by_role("button", name="Dismiss this warning")).to_be_visible()
+    page.evaluate("document.exitFullscreen()")
+    expect(page.get_by_role("heading", name="Question 1 of 8")).to_be_hidden()
+    banner.first.get_by_role("button", name="Return to full screen").click()
+    c.heading(page, 1, 8)
+    assert page.evaluate("document.fullscreenElement === document.documentElement")
 
     # A reload checks again (screen sharing needs the candidate), never begins again.
     page.reload()

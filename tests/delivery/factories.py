@@ -4,6 +4,7 @@ tests/identity/test_authorization.py)."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +13,16 @@ from invigil.db.engine import Database
 from invigil.delivery import invitations
 from invigil.delivery.invitations import Invited, InviteRequest, Kit
 from invigil.delivery.links import LinkKey
+from invigil.evidence.master import LocalMasterKey
 from invigil.security.secretbox import SecretBox
 from invigil.settings import Settings
 from invigil.tenants.models import Tenant
 from tests.content.factories import make_exam
 
 
-def kit_for(settings: Settings, *, smtp: bool = False) -> Kit:
+def kit_for(settings: Settings, *, smtp: bool = False, resendable: bool = False) -> Kit:
+    """``resendable``: links are also kept sealed under the candidate's data key
+    (the master key of ``settings``: the tenant's key must have been made with it)."""
     keys: Path = settings.keys_dir
     return Kit(
         LinkKey(keys / "guest-link.key"),
@@ -26,6 +30,7 @@ def kit_for(settings: Settings, *, smtp: bool = False) -> Kit:
         settings.issuer,
         settings.invitation_valid_hours,
         smtp,
+        LocalMasterKey(keys) if resendable else None,
     )
 
 
@@ -116,5 +121,6 @@ def attempt_factory(db: Database, tenant: Tenant) -> str:
             shown_sha256=attempts.text_sha256(text),
             browser=attempts.Browser(),
         )
+        started.attempt.face_seen_at = datetime.now(UTC)  # as if the system check saw a face
         attempts.begin(uow, started.attempt, version, made.invitation)
         return str(started.attempt.id)

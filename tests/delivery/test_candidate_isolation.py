@@ -22,6 +22,7 @@ from tests.test_pages_matrix import page_routes
 NEEDS_BODY = {
     ("POST", "/take/{token}/api/uploads"),
     ("POST", "/take/{token}/api/recording/segments"),
+    ("POST", "/take/{token}/api/face-check"),
 }
 
 

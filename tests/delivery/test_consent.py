@@ -26,7 +26,7 @@ from invigil.proctoring.disclosure import CAPTURES, describe
 from invigil.proctoring.policy import PRESETS, Policy
 from invigil.settings import Settings
 from tests.conftest import BoundDatabase
-from tests.delivery.test_attempts import browser, invited, start
+from tests.delivery.test_attempts import begin, browser, invited, start
 from tests.evidence.factories import jpeg, make_evidence
 
 SWITCHES = ("face", "audio", "focus", "fullscreen", "devtools", "clipboard", "screen")
@@ -152,8 +152,8 @@ def test_consent_landing_check_and_player_name_the_same_captures(
     assert devices == player_devices(proctoring), label  # the system check
 
     # The server takes evidence of exactly the consented kinds.
-    begin = client.post(f"/take/{token}/api/begin")
-    assert begin.status_code == 200, begin.text
+    began = begin(client, token)
+    assert began.status_code == 200, began.text
     api = f"/take/{token}/api"
     kinds = {"snapshot": "camera", "id_photo": "id_photo", "recording_chunk": "screen"}
     for kind, capture in kinds.items():

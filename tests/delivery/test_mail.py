@@ -6,21 +6,29 @@ import asyncio
 import socket
 import uuid
 from collections.abc import Iterator
-from email import message_from_bytes
-from email.message import Message
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage, Message
 from types import SimpleNamespace
 
 import pytest
 from aiosmtpd.controller import Controller
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
+from invigil.audit.models import AuditEvent
 from invigil.db.engine import Database
-from invigil.delivery import mail
+from invigil.delivery import invitations, links, mail
 from invigil.delivery.models import OutboxMail
+from invigil.errors import Conflict, TooManyRequests
+from invigil.evidence import keys
 from invigil.jobs.queue import make_app
 from invigil.settings import Settings
-from tests.conftest import BoundDatabase, make_tenant
+from invigil.tenants import branding
+from tests.conftest import BoundDatabase, bearer, make_tenant, make_user
 from tests.delivery.factories import kit_for, make_invitation
+from tests.tenants.test_branding import logo_png
 
 
 class Inbox:
@@ -30,7 +38,11 @@ class Inbox:
     async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
         data = envelope.content  # type: ignore[attr-defined]
         self.messages.append(
-            (envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(data))  # type: ignore[attr-defined]
+            (
+                envelope.mail_from,
+                list(envelope.rcpt_tos),
+                message_from_bytes(data, policy=policy.default),
+            )  # type: ignore[attr-defined]
         )
         return "250 OK"
 
@@ -65,9 +77,12 @@ def smtp_settings(settings: Settings, port: int) -> Settings:
 
 
 def body_of(msg: Message) -> str:
-    payload = msg.get_payload(decode=True)
-    assert isinstance(payload, bytes)
-    return payload.decode()
+    """The plain-text part."""
+    assert isinstance(msg, EmailMessage)
+    part = msg.get_body(preferencelist=("plain",))
+    assert part is not None
+    text: str = part.get_content()
+    return text
 
 
 def test_a_mail_goes_through_smtp_with_the_link(
@@ -154,3 +169,105 @@ def test_the_worker_sends_the_mail(
     with database.unit_of_work(tenant.id) as uow:
         row = uow.scalar(select(OutboxMail).where(OutboxMail.invitation_id == made.invitation.id))
         assert row is not None and row.sent_at is not None and row.link_sealed is None
+
+
+def _one_mail(db: BoundDatabase, tenant_id: uuid.UUID, invitation_id: uuid.UUID) -> OutboxMail:
+    with db.unit_of_work(tenant_id) as uow:
+        rows = uow.scalars(select(OutboxMail).where(OutboxMail.invitation_id == invitation_id))
+        assert len(rows) >= 1
+        return sorted(rows, key=lambda r: r.created_at)[-1]
+
+
+def test_a_mail_is_text_and_branded_html_with_the_headers_mail_systems_expect(
+    db: BoundDatabase, tenant_a: object, settings: Settings, smtp_server: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp_server
+    configured = smtp_settings(settings, port)
+    kit = kit_for(settings, smtp=True)
+    tenant_id = tenant_a.id  # type: ignore[attr-defined]
+    with db.unit_of_work(tenant_id) as uow:
+        branding.set_accent(uow, "#0b6e4f")
+        branding.set_logo(uow, logo_png())
+        name = branding.brand_of(uow).name
+    made = make_invitation(db, tenant_id, kit, name="Hana Html", email="hana@example.org")
+    row = _one_mail(db, tenant_id, made.invitation.id)
+    with db.unit_of_work(tenant_id) as uow:
+        mail.send(uow, configured, kit.box, row.id)
+    [(_, _, msg)] = inbox.messages
+    assert isinstance(msg, EmailMessage)
+    assert msg.get_content_type() == "multipart/alternative"
+    assert msg["Auto-Submitted"] == "auto-generated"
+    assert msg["Message-ID"].endswith("@invigil.test>")  # the sender's domain
+    assert msg["Date"].endswith("+0000")
+    plain, rich = list(msg.iter_parts())
+    assert plain.get_content_type() == "text/plain" and made.link in plain.get_content()
+    assert rich.get_content_type() == "multipart/related"
+    html_part = msg.get_body(preferencelist=("html",))
+    assert html_part is not None
+    html = html_part.get_content()
+    assert made.link in html and "Hana Html" in html and name in html
+    assert "#0b6e4f" in html
+    [image] = [p for p in rich.iter_parts() if p.get_content_maintype() == "image"]
+    assert image.get_content_type() == "image/png"
+    assert f"cid:{image['Content-ID'].strip('<>')}" in html
+    assert "<script" not in html.lower()
+
+
+def test_resend_mails_the_same_link_again_audited_and_rate_limited(
+    db: BoundDatabase, tenant_a: object, settings: Settings, smtp_server: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp_server
+    configured = smtp_settings(settings, port)
+    kit = kit_for(settings, smtp=True, resendable=True)
+    tenant_id = tenant_a.id  # type: ignore[attr-defined]
+    made = make_invitation(db, tenant_id, kit, email="rene@example.org")
+    later = datetime.now(UTC) + invitations.RESEND_GAP + timedelta(seconds=5)
+    with db.unit_of_work(tenant_id) as uow:
+        with pytest.raises(TooManyRequests):  # the invitation's own mail was just queued
+            invitations.resend(uow, kit, made.invitation.id)
+        again = invitations.resend(uow, kit, made.invitation.id, now=later)
+        mail.send(uow, configured, kit.box, again.id)
+        entry = uow.scalar(select(AuditEvent).where(AuditEvent.action == "guest_link.resent"))
+        assert entry is not None and entry.payload["mail_id"] == str(again.id)
+        live = links.live_link(uow, made.invitation.id)
+        assert live is not None and live.token_sealed is not None
+        with pytest.raises(TooManyRequests):  # the resent mail was just queued
+            invitations.resend(uow, kit, made.invitation.id)
+    [(_, _, msg)] = inbox.messages
+    assert made.link in body_of(msg)  # the same link, not a new one
+    with db.unit_of_work(tenant_id) as uow:  # and it still opens the exam
+        token = made.link.split("/take/", 1)[1]
+        assert links.resolve(uow, kit.key, token).state == links.LinkState.VALID
+
+
+def test_resend_refuses_what_it_cannot_send(
+    db: BoundDatabase, tenant_a: object, settings: Settings
+) -> None:
+    tenant_id = tenant_a.id  # type: ignore[attr-defined]
+    later = datetime.now(UTC) + invitations.RESEND_GAP + timedelta(seconds=5)
+    no_smtp = kit_for(settings, smtp=False)
+    made = make_invitation(db, tenant_id, no_smtp)
+    with db.unit_of_work(tenant_id) as uow, pytest.raises(Conflict, match="mail is not set up"):
+        invitations.resend(uow, no_smtp, made.invitation.id, now=later)
+    kit = kit_for(settings, smtp=True, resendable=True)
+    erased = make_invitation(db, tenant_id, kit, email="gone@example.org")
+    with db.unit_of_work(tenant_id) as uow:
+        keys.destroy_subject_keys(uow, "candidate", str(erased.candidate.id), "test")
+        with pytest.raises(Conflict, match="send a new link"):
+            invitations.resend(uow, kit, erased.invitation.id, now=later)
+    revoked = make_invitation(db, tenant_id, kit, email="rev@example.org")
+    with db.unit_of_work(tenant_id) as uow:
+        invitations.revoke(uow, revoked.invitation.id)
+        with pytest.raises(Conflict, match="revoked"):
+            invitations.resend(uow, kit, revoked.invitation.id, now=later)
+
+
+def test_staff_resend_over_the_api(app: FastAPI, db: BoundDatabase, settings: Settings) -> None:
+    tenant = make_tenant(db, settings)
+    admin = make_user(db, tenant.id, ["tenant_admin"])
+    made = make_invitation(db, tenant.id, kit_for(settings, smtp=True, resendable=True))
+    client = TestClient(app)
+    headers = bearer(app, db, admin)
+    first = client.post(f"/api/v1/invitations/{made.invitation.id}/resend", headers=headers)
+    # Without SMTP configured in the app, nothing can be sent: said plainly.
+    assert first.status_code == 409 and "mail is not set up" in first.json()["detail"]

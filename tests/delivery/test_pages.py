@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -91,3 +92,40 @@ def test_viewers_see_no_invite_controls(
     page = client.get("/delivery/invitations")
     assert page.status_code == 200 and "Invite a candidate" not in page.text
     assert client.get("/delivery/outbox").status_code == 200
+
+
+def test_resend_on_the_page_mails_the_same_link_again(
+    db: BoundDatabase, settings: Settings
+) -> None:
+    from sqlalchemy import select, update
+
+    from invigil.app import create_app
+    from invigil.audit.models import AuditEvent
+    from invigil.delivery import mail
+    from invigil.delivery.models import OutboxMail
+    from tests.delivery.factories import kit_for, make_invitation
+
+    smtp = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": 9})
+    app = create_app(smtp, db, run_jobs=False)
+    tenant = make_tenant(db, settings)
+    made = make_invitation(db, tenant.id, kit_for(smtp, smtp=True, resendable=True))
+    client, csrf = web_client(app, db, tenant.id, ["exam_author"])
+    listed = client.get("/delivery/invitations")
+    assert "Resend link" in listed.text
+    path = f"/delivery/invitations/{made.invitation.id}/resend"
+    soon = client.post(path, data={"csrf": csrf})  # the invitation's own mail is fresh
+    assert soon.status_code == 429 and "wait" in soon.text
+    with db.unit_of_work(tenant.id) as uow:  # ten minutes later
+        uow.session.execute(
+            update(OutboxMail).values(created_at=OutboxMail.created_at - timedelta(minutes=10))
+        )
+    sent = client.post(path, data={"csrf": csrf})
+    assert sent.status_code == 303, sent.text
+    assert "on its way to the candidate again" in client.get(sent.headers["location"]).text
+    with db.unit_of_work(tenant.id) as uow:
+        mails = uow.scalars(select(OutboxMail).order_by(OutboxMail.created_at))
+        assert len(mails) == 2 and mails[1].link_sealed is not None
+        assert kit_for(smtp).box.open(
+            mails[1].link_sealed, mail._context(mails[1].id)
+        ).decode() == (made.link)  # the same link, sealed for its send job
+        assert uow.scalar(select(AuditEvent).where(AuditEvent.action == "guest_link.resent"))

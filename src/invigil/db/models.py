@@ -33,6 +33,7 @@ from invigil.proctoring.models import (
     ReviewDecision,
     Snapshot,
 )
+from invigil.tenants.branding import TenantBranding
 from invigil.tenants.models import Tenant
 
 metadata = Base.metadata
@@ -67,6 +68,7 @@ __all__ = [
     "SignInFailure",
     "Snapshot",
     "Tenant",
+    "TenantBranding",
     "TenantKey",
     "Upload",
     "UploadChunk",

@@ -115,6 +115,16 @@ def rotate_link(
     return created_out(invitations.rotate(uow, _kit(request), invitation_id, send_mail=send_mail))
 
 
+@router.post("/invitations/{invitation_id}/resend", response_model=OutboxOut, status_code=202)
+def resend_link(
+    invitation_id: uuid.UUID, request: Request, uow: UnitOfWork = requires(P.CANDIDATE_INVITE)
+) -> OutboxOut:
+    """Mail the same guest link again (the link does not change; audited).
+    At most one mail per invitation every 2 minutes and 5 a day (429 with
+    Retry-After); 409 when the link cannot be sent again (rotate instead)."""
+    return outbox_out(invitations.resend(uow, _kit(request), invitation_id))
+
+
 @router.get("/outbox", response_model=Page[OutboxOut])
 def list_outbox(
     limit: int = 50, cursor: str | None = None, uow: UnitOfWork = requires(P.CANDIDATE_VIEW)

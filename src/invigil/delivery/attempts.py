@@ -82,6 +82,21 @@ class NoAttemptsLeft(Conflict):
     slug = "no-attempts-left"
 
 
+class NoFaceSeen(Conflict):
+    """An exam that watches faces begins only after the system check's picture
+    showed the server a face (``attempts.face_seen_at``)."""
+
+    slug = "no-face-seen"
+
+
+def require_face_seen(attempt: Attempt) -> None:
+    if attempt.face_seen_at is None and proctor().policy_of(attempt).detectors.face:
+        raise NoFaceSeen(
+            "this exam watches your face, and the camera check has not seen it yet: sit in "
+            "front of the camera in good light, then choose Check again"
+        )
+
+
 class ConsentChanged(Conflict):
     slug = "consent-changed"
 
@@ -379,6 +394,7 @@ def begin(
             "this exam could only be started until "
             f"{invitation.closes_at.isoformat(timespec='minutes')}"
         )
+    require_face_seen(attempt)
     seconds = limit_seconds(version, invitation)
     attempt.status = "in_progress"
     attempt.started_at = now

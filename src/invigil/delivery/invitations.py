@@ -1,4 +1,5 @@
-"""Invitations: invite (one), revoke, rotate (resend), list.
+"""Invitations: invite (one), revoke, rotate (a new link), resend (the same
+link), list.
 
 An invitation pins the exam version that is published when it is made; its
 window defaults to now .. now + the valid hours, always inside the exam's
@@ -23,8 +24,9 @@ from invigil.db.uow import UnitOfWork
 from invigil.delivery import links, mail
 from invigil.delivery.candidates import find_or_create
 from invigil.delivery.links import LinkKey
-from invigil.delivery.models import Candidate, Invitation
-from invigil.errors import Conflict, Invalid, NotFound
+from invigil.delivery.models import Candidate, Invitation, OutboxMail
+from invigil.errors import Conflict, Invalid, NotFound, TooManyRequests
+from invigil.evidence.master import LocalMasterKey, MasterKey
 from invigil.pagination import created_key, newest_first
 from invigil.security.secretbox import SecretBox
 
@@ -38,16 +40,19 @@ class Kit:
     base_url: str
     valid_hours: int = 7 * 24
     smtp: bool = False
+    master: MasterKey | None = None  # without it links cannot be sent again
 
     @classmethod
     def from_settings(cls, settings: Any) -> Kit:
         """For tools without the web app's services (the CLI, the demo)."""
+        secret = settings.master_key.get_secret_value() if settings.master_key else None
         return cls(
             LinkKey(settings.keys_dir / "guest-link.key"),
             SecretBox(settings.keys_dir / "secrets.key"),
             settings.issuer,
             settings.invitation_valid_hours,
             bool(settings.smtp_host),
+            LocalMasterKey(settings.keys_dir, secret),
         )
 
     @classmethod
@@ -59,6 +64,7 @@ class Kit:
             settings.issuer,
             settings.invitation_valid_hours,
             bool(settings.smtp_host),
+            services.evidence.master,
         )
 
     def url(self, token: str) -> str:
@@ -165,7 +171,7 @@ def invite(uow: UnitOfWork, kit: Kit, req: InviteRequest, now: datetime | None =
     )
     uow.add(invitation)
     uow.flush()
-    link, token = links.issue(uow, kit.key, invitation)
+    link, token = links.issue(uow, kit.key, invitation, kit.master)
     audit.record(
         uow,
         "invitation.created",
@@ -217,7 +223,7 @@ def rotate(
     if old is not None:
         links.end(old, "replaced", now)
         uow.flush()  # the old link leaves the one-live-link index before the new one enters
-    link, token = links.issue(uow, kit.key, invitation)
+    link, token = links.issue(uow, kit.key, invitation, kit.master)
     audit.record(
         uow,
         "guest_link.rotated",
@@ -226,17 +232,90 @@ def rotate(
     )
     candidate = uow.get(Candidate, invitation.candidate_id)
     if send_mail:
-        version = uow.scalar(
-            select(ExamVersion).where(
-                ExamVersion.exam_id == invitation.exam_id,
-                ExamVersion.version == invitation.exam_version,
+        mail.queue_invitation(
+            uow, kit.box, invitation, candidate, _version(uow, invitation), kit.url(token),
+            smtp=kit.smtp,
+        )  # fmt: skip
+    return Invited(invitation, candidate, kit.url(token))
+
+
+def _version(uow: UnitOfWork, invitation: Invitation) -> ExamVersion:
+    version = uow.scalar(
+        select(ExamVersion).where(
+            ExamVersion.exam_id == invitation.exam_id,
+            ExamVersion.version == invitation.exam_version,
+        )
+    )
+    assert version is not None
+    return version
+
+
+# Resending is for a candidate who lost the mail, not a way to flood an inbox:
+# at least this long between two mails of one invitation, at most so many a day.
+RESEND_GAP = timedelta(minutes=2)
+RESEND_PER_DAY = 5
+
+
+def resend(
+    uow: UnitOfWork, kit: Kit, invitation_id: uuid.UUID, now: datetime | None = None
+) -> OutboxMail:
+    """Mail the invitation's live link again, unchanged (audited, rate-limited).
+    The link stays the one the candidate may already hold; nothing is shown to
+    staff (they got it when they invited)."""
+    now = now or datetime.now(UTC)
+    invitation = _locked(uow, invitation_id)
+    if invitation.status == "revoked":
+        raise Conflict("this invitation is revoked; invite the candidate again instead")
+    if now >= invitation.closes_at:
+        raise Conflict("this invitation has closed; invite the candidate again instead")
+    if not kit.smtp:
+        raise Conflict("mail is not set up on this server (INVIGIL_SMTP_HOST): nothing can be sent")
+    live = links.live_link(uow, invitation.id)
+    if live is None or kit.master is None:
+        raise Conflict(
+            "this invitation has no link that can be sent again: send a new link instead"
+        )
+    _resend_allowed(uow, invitation, now)
+    try:
+        token = links.unseal_token(uow, kit.key, kit.master, live)
+    except links.NotKept:
+        raise Conflict(
+            "this link cannot be sent again (it was issued before links were kept for "
+            "resending, or the candidate's data was erased): send a new link instead"
+        ) from None
+    candidate = uow.get(Candidate, invitation.candidate_id)
+    sent = mail.queue_invitation(
+        uow, kit.box, invitation, candidate, _version(uow, invitation), kit.url(token), smtp=True
+    )
+    audit.record(
+        uow, "guest_link.resent", invitation,
+        {"link_id": live.id, "mail_id": sent.id, "to": candidate.email},
+    )  # fmt: skip
+    return sent
+
+
+def _resend_allowed(uow: UnitOfWork, invitation: Invitation, now: datetime) -> None:
+    sent = list(
+        uow.scalars(
+            select(OutboxMail.created_at).where(
+                OutboxMail.invitation_id == invitation.id,
+                OutboxMail.created_at > now - timedelta(days=1),
             )
         )
-        assert version is not None
-        mail.queue_invitation(
-            uow, kit.box, invitation, candidate, version, kit.url(token), smtp=kit.smtp
+    )
+    if sent and max(sent) > now - RESEND_GAP:
+        wait = int((max(sent) + RESEND_GAP - now).total_seconds()) + 1
+        raise TooManyRequests(
+            f"a mail for this invitation was queued moments ago; wait {wait} seconds "
+            "before sending it again",
+            retry_after=wait,
         )
-    return Invited(invitation, candidate, kit.url(token))
+    if len(sent) >= RESEND_PER_DAY:
+        raise TooManyRequests(
+            f"this invitation was mailed {len(sent)} times in the last day; "
+            "try again tomorrow, or contact the candidate another way",
+            retry_after=3600,
+        )
 
 
 def _locked(uow: UnitOfWork, invitation_id: uuid.UUID) -> Invitation:

@@ -17,16 +17,19 @@ from typing import Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 
 from invigil.content.models import ExamVersion
 from invigil.db.uow import Actor, UnitOfWork
-from invigil.delivery import attempts, links
+from invigil.delivery import attempts, links, results
 from invigil.delivery.links import LinkState, Resolved
-from invigil.delivery.models import Attempt, Invitation
+from invigil.delivery.models import Attempt, AttemptResult, Invitation
 from invigil.errors import DomainError, NotFound
 from invigil.proctoring import disclosure
 from invigil.proctoring.policy import Policy
 from invigil.proctoring.policy import resolve as resolve_policy
+from invigil.tenants import branding
+from invigil.tenants.api import logo_response
 from invigil.web.access import Public
 from invigil.web.pages import templates
 
@@ -158,6 +161,43 @@ def _facts(version: ExamVersion, invitation: Invitation) -> dict[str, Any]:
     }
 
 
+def brand_context(uow: UnitOfWork, base: str) -> dict[str, Any]:
+    """What a candidate's page shows of the tenant (base.html reads it)."""
+    brand = branding.brand_of(uow)
+    logo = f"{base}/logo?v={brand.logo_sha256[:16]}" if brand.logo_sha256 else None
+    return {"brand": brand, "brand_logo": logo}
+
+
+@dataclass(frozen=True)
+class History:
+    """What the candidate has done with this invitation so far."""
+
+    used: int  # attempts started (each counts against the allowance)
+    allowed: int
+    best: AttemptResult | None  # the best released earlier result, if results are shown
+
+    @property
+    def left(self) -> int:
+        return max(self.allowed - self.used, 0)
+
+
+def history_of(uow: UnitOfWork, invitation: Invitation, version: ExamVersion) -> History:
+    allowed = int(version.settings.get("attempts_allowed", 1) or 1)
+    numbers = list(uow.scalars(select(Attempt.id).where(Attempt.invitation_id == invitation.id)))
+    best: AttemptResult | None = None
+    if version.settings.get("results_release") == "immediately":
+        submitted = uow.scalars(
+            select(Attempt.id).where(
+                Attempt.invitation_id == invitation.id, Attempt.status == "submitted"
+            )
+        )
+        for attempt_id in submitted:
+            found = results.latest_result(uow, attempt_id)
+            if found is not None and (best is None or found.awarded > best.awarded):
+                best = found
+    return History(len(numbers), allowed, best)
+
+
 def _open(uow: UnitOfWork | None, request: Request, token: str) -> Resolved:
     return links.resolve(uow, request.app.state.services.links, token)
 
@@ -202,6 +242,7 @@ def _render(
     code = {LinkState.VALID: 200, LinkState.NOT_YET_OPEN: 200, LinkState.EXPIRED: 410}
     if status is None:
         status = 409 if mine == "elsewhere" else code[found.state]
+    base = f"/take/{request.path_params['token']}"
     # An attempt already running stays reachable after the window closes.
     running = current is not None and current.status == "in_progress"
     return no_store(
@@ -213,9 +254,11 @@ def _render(
                 "state": found.state.value,
                 "attempt": mine,
                 "running": running,
-                "base": f"/take/{request.path_params['token']}",
+                "base": base,
                 "error": error,
+                "history": history_of(uow, invitation, version),
                 **facts,
+                **brand_context(uow, base),
             },
             status_code=status,
         )
@@ -323,13 +366,32 @@ def decline(request: Request, token: str) -> Response:
         browser = _browser(request, invitation)
         attempts.record_decline(uow, invitation, version, consent_text(version), browser)
         title = version.title
+        shown = brand_context(uow, f"/take/{token}")
     return no_store(
         templates.TemplateResponse(
             request,
             "delivery/declined.html",
-            {"page": None, "title": title, "base": f"/take/{token}"},
+            {"page": None, "title": title, "base": f"/take/{token}", **shown},
         )
     )
+
+
+@router.get("/take/{token}/logo", dependencies=[Public])
+def logo(request: Request, token: str) -> Response:
+    """The tenant's logo for the pages of a link that is not dead (a dead or
+    unknown link answers the neutral page, as every candidate route does)."""
+    db = request.app.state.db
+    tenant_id = _tenant(token)
+    with db.unit_of_work(tenant_id, Actor("anonymous", "guest-link")) as uow:
+        found = _open(uow if tenant_id else None, request, token)
+        if found.neutral or found.invitation is None:
+            return _neutral(request)
+        stored = branding.logo_of(uow)
+    if stored is None:
+        return _neutral(request)
+    response = logo_response(stored)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 class NeutralLink(NotFound):

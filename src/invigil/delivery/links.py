@@ -5,12 +5,20 @@ A token is ``gl.<tenant id hex>.<256 random bits, base64url>``
 the landing page can open a unit of work bound to that tenant (RLS) before
 it knows anything else; naming a tenant grants nothing, the random part does.
 
-The database keeps only ``HMAC-SHA256(key, token)``, where the key is the
+The database finds a link only by ``HMAC-SHA256(key, token)``, where the key is the
 file ``$INVIGIL_HOME/keys/guest-link.key`` (made on first use, shared by
 every API process). A copy of the database, a backup or a log of SQL
 statements therefore opens no exam; and because the lookup is an equality
 on the keyed hash (a unique index), no comparison ever runs over the token
 itself, so response time tells nothing about how close a guess was.
+
+So that staff can send the *same* link again (a candidate lost the mail),
+the token is also kept sealed (AES-256-GCM) under the candidate's data key
+of the envelope hierarchy (master key -> tenant key -> candidate's key,
+:mod:`invigil.evidence.keys`), bound to the link's row. The database alone
+still opens nothing (the master key is not in it), and erasing the
+candidate's data key erases the sealed copy's use with the rest of their
+data: such a link can then only be replaced (rotated), never resent.
 
 Resolving answers one of six states (:class:`LinkState`). Staff see all of
 them (API, pages, audit). The candidate-facing page is designed so that a
@@ -43,10 +51,15 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import select
 
 from invigil.db.uow import UnitOfWork
 from invigil.delivery.models import GuestLink, Invitation
+from invigil.errors import Gone
+from invigil.evidence import keys
+from invigil.evidence.master import MasterKey, seal, unseal
+from invigil.evidence.service import CANDIDATE
 from invigil.security.keyfile import secret_file
 from invigil.security.tokens import new_secret, split_secret
 
@@ -93,13 +106,46 @@ class Resolved:
         return self.state in NEUTRAL
 
 
-def issue(uow: UnitOfWork, key: LinkKey, invitation: Invitation) -> tuple[GuestLink, str]:
-    """A new live link for ``invitation``; the caller ends any older one first."""
+def issue(
+    uow: UnitOfWork, key: LinkKey, invitation: Invitation, master: MasterKey | None = None
+) -> tuple[GuestLink, str]:
+    """A new live link for ``invitation``; the caller ends any older one first.
+    With ``master``, the token is also kept sealed under the candidate's data
+    key, so that the same link can be sent again (:func:`unseal`)."""
     token = new_secret(PREFIX, uow.tenant)
     link = GuestLink(tenant_id=uow.tenant, invitation_id=invitation.id, token_hash=key.hash(token))
+    if master is not None:
+        link.id = uuid.uuid4()
+        data_key = keys.data_key_for(uow, master, CANDIDATE, str(invitation.candidate_id))
+        link.sealed_key_id = data_key.id
+        link.token_sealed = seal(data_key.secret, token.encode(), _sealed_context(link))
     uow.add(link)
     uow.flush()
     return link, token
+
+
+def _sealed_context(link: GuestLink) -> bytes:
+    return f"invigil/guest-link/{link.tenant_id}/{link.invitation_id}/{link.id}".encode()
+
+
+class NotKept(Exception):
+    """The link's token is not kept (issued before links were sealed, or the
+    candidate's data key was erased): only a new link can be sent."""
+
+
+def unseal_token(uow: UnitOfWork, key: LinkKey, master: MasterKey, link: GuestLink) -> str:
+    """The live link's token, from its sealed copy; checked against the hash
+    the link is found by."""
+    if link.token_sealed is None or link.sealed_key_id is None:
+        raise NotKept
+    try:
+        data_key = keys.open_data_key(uow, master, link.sealed_key_id)
+        token = unseal(data_key.secret, link.token_sealed, _sealed_context(link)).decode()
+    except (Gone, InvalidTag):
+        raise NotKept from None
+    if not hmac.compare_digest(key.hash(token), link.token_hash):
+        raise NotKept
+    return token
 
 
 def end(link: GuestLink, reason: str, at: datetime) -> None:

@@ -7,6 +7,13 @@ database never holds a usable token in the clear, and once the mail is
 handled it holds none at all — staff still see the whole mail, with the
 link shown as withheld.
 
+What goes out is ``multipart/alternative``: the plain text as written here,
+and an HTML part in the tenant's branding (its name, accent colour and
+logo, the logo as an inline ``multipart/related`` image, never a remote
+one), rendered from the same text. Every mail carries ``Auto-Submitted:
+auto-generated`` (RFC 3834: no auto-replies to it), a ``Message-ID`` in the
+sender's domain and a ``Date`` in UTC (``+0000``).
+
 Without ``INVIGIL_SMTP_HOST`` nothing is sent: the mail stays in the outbox
 marked "not sent: SMTP not configured" (staff got the link when they
 invited, and can rotate it to send a new one once SMTP is set up).
@@ -19,7 +26,7 @@ import ssl
 import uuid
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import format_datetime, make_msgid, parseaddr
 
 from sqlalchemy import select
 
@@ -30,6 +37,9 @@ from invigil.logs import get_logger
 from invigil.pagination import created_key, newest_first
 from invigil.security.secretbox import SecretBox
 from invigil.settings import Settings
+from invigil.tenants import branding
+from invigil.tenants.branding import Brand, Logo
+from invigil.web.pages import templates
 
 log = get_logger(__name__)
 
@@ -119,8 +129,11 @@ def send(uow: UnitOfWork, settings: Settings, box: SecretBox, mail_id: uuid.UUID
         link = box.open(mail.link_sealed, _context(mail.id)).decode() if mail.link_sealed else None
         body = body.replace(PLACEHOLDER, link or WITHHELD)
     mail.attempts += 1
+    message = compose_message(
+        settings, mail.to_address, mail.subject, body, branding.brand_of(uow), branding.logo_of(uow)
+    )
     try:
-        deliver(settings, mail.to_address, mail.subject, body)
+        deliver(settings, message)
     except (OSError, smtplib.SMTPException) as exc:
         mail.error = f"not sent: {exc}"[:2000]
         log.warning("mail.failed", mail=str(mail.id), error=str(exc))
@@ -132,15 +145,55 @@ def send(uow: UnitOfWork, settings: Settings, box: SecretBox, mail_id: uuid.UUID
     return mail
 
 
-def deliver(settings: Settings, to: str, subject: str, body: str) -> None:
-    assert settings.smtp_host is not None
+def sender_domain(settings: Settings) -> str:
+    """The domain of ``INVIGIL_SMTP_FROM``'s address (Message-IDs are made in it)."""
+    address = parseaddr(settings.smtp_from)[1]
+    domain = address.rpartition("@")[2].strip().lower()
+    return domain or "invigil.invalid"
+
+
+def html_of(body: str, brand: Brand, logo_cid: str | None) -> str:
+    """The HTML part: the text's paragraphs in the tenant's branding; a
+    paragraph that is a link becomes a button to it."""
+    paragraphs = [p.strip() for p in body.split("\n\n") if p.strip()]
+    blocks = []
+    for p in paragraphs:
+        lines = p.split("\n")
+        link = next((line for line in lines if line.startswith(("https://", "http://"))), None)
+        rest = [line for line in lines if line != link]
+        blocks.append({"lines": rest, "link": link})
+    return templates.env.get_template("mail/invitation.html").render(
+        brand=brand, blocks=blocks, logo_cid=logo_cid
+    )
+
+
+def compose_message(
+    settings: Settings, to: str, subject: str, body: str, brand: Brand, logo: Logo | None = None
+) -> EmailMessage:
+    """The whole mail (see the module docstring for its parts and headers)."""
+    domain = sender_domain(settings)
     msg = EmailMessage()
     msg["From"] = settings.smtp_from
     msg["To"] = to
     msg["Subject"] = subject
-    msg["Date"] = formatdate(localtime=False)
-    msg["Message-ID"] = make_msgid(domain="invigil")
+    msg["Date"] = format_datetime(datetime.now(UTC))  # aware UTC: "+0000"
+    msg["Message-ID"] = make_msgid(domain=domain)
+    msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(body)
+    cid = make_msgid(domain=domain) if logo is not None else None
+    msg.add_alternative(html_of(body, brand, cid[1:-1] if cid else None), subtype="html")
+    if logo is not None and cid is not None:
+        html = list(msg.iter_parts())[1]  # text/plain, then text/html
+        maintype, subtype = logo.content_type.split("/")
+        html.add_related(
+            logo.data, maintype=maintype, subtype=subtype, cid=cid,
+            filename=f"logo.{logo.extension}", disposition="inline",
+        )  # fmt: skip
+    return msg
+
+
+def deliver(settings: Settings, msg: EmailMessage) -> None:
+    assert settings.smtp_host is not None
     context = ssl.create_default_context()
     host, port, timeout = settings.smtp_host, settings.smtp_port, settings.smtp_timeout_seconds
     smtp = (

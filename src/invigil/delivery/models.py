@@ -108,6 +108,9 @@ class GuestLink(TenantScoped, Base):
     token_hash: Mapped[bytes] = mapped_column(LargeBinary)
     ended_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     ended_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # 0017: the token sealed under the candidate's data key, to send it again.
+    token_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    sealed_key_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
 
 
 class OutboxMail(TenantScoped, Base):
@@ -204,6 +207,8 @@ class Attempt(TenantScoped, Base):
     # Review (0011): NULL until a reviewer decides; final when enough concur.
     review_outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)
     review_final: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    # The system check (0017): when the server first saw a face in its picture.
+    face_seen_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
 
 
 class Consent(TenantScoped, Base):

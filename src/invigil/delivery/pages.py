@@ -17,7 +17,7 @@ from invigil.delivery import bulk, invitations, mail, review
 from invigil.delivery.invitations import InviteRequest, Kit
 from invigil.delivery.models import Candidate, Invitation, OutboxMail
 from invigil.delivery.schemas import outbox_status
-from invigil.errors import Conflict, DomainError, Invalid, NotFound
+from invigil.errors import Conflict, DomainError, Invalid, NotFound, TooManyRequests
 from invigil.identity.pages.common import FormStr, _change, _parse_id
 from invigil.security.permissions import Permission as P
 from invigil.web import flash, table
@@ -25,7 +25,10 @@ from invigil.web.pages import render
 from invigil.web.session import PageContext, check_csrf, requires_page
 
 router = APIRouter(include_in_schema=False)
-NOTICES = {"revoked": "Invitation revoked: its link stopped working at once."}
+NOTICES = {
+    "revoked": "Invitation revoked: its link stopped working at once.",
+    "resent": "The same link is on its way to the candidate again (see the mail outbox).",
+}
 EMPTY_FORM = {"name": "", "email": "", "external_ref": "", "exam": "", "valid_hours": "",
               "extra_time_percent": ""}  # fmt: skip
 
@@ -284,6 +287,24 @@ OUTBOX = table.Table(
     empty="The outbox is empty.",
     empty_filtered="No email matches this search.",
 )
+
+
+@router.post("/delivery/invitations/{invitation_id}/resend", response_class=HTMLResponse)
+def invitation_resend(
+    request: Request,
+    invitation_id: str,
+    csrf: FormStr = "",
+    ctx: PageContext = requires_page(P.CANDIDATE_INVITE),
+) -> Response:
+    check_csrf(ctx, csrf)
+    iid = _parse_id(invitation_id, "invitation")
+    invitations.require_invitation(ctx.uow, iid)
+    try:
+        with _change(ctx.uow):
+            invitations.resend(ctx.uow, Kit.of(request.app.state.services), iid)
+    except (Conflict, TooManyRequests) as exc:
+        return _list_page(request, ctx, status=exc.status, error=exc.detail)
+    return flash.redirect(request, "/delivery/invitations", NOTICES["resent"])
 
 
 @router.get("/delivery/outbox", response_class=HTMLResponse)

@@ -23,7 +23,7 @@ from invigil.content.paper import candidate_body
 from invigil.db.uow import UnitOfWork
 from invigil.delivery import attempts, candidate, results
 from invigil.delivery.candidate import Guest, Guesting, Taking, Viewing
-from invigil.delivery.landing import RELEASE, disclosure_of, no_store
+from invigil.delivery.landing import RELEASE, brand_context, disclosure_of, no_store
 from invigil.delivery.proctor import proctor
 from invigil.errors import PROBLEM_MEDIA_TYPE
 from invigil.web.pages import templates
@@ -211,10 +211,16 @@ def player_page(request: Request, t: Taking = Viewing) -> Response:
     response = templates.TemplateResponse(
         request,
         "delivery/player.html",
-        {"page": None, "title": t.version.title, "boot": boot},
+        {"page": None, "title": t.version.title, "boot": boot, **brand_context(t.uow, t.base)},
     )
     response.headers["Content-Security-Policy"] = CSP
     return no_store(response)
+
+
+def receipt(attempt_id: uuid.UUID) -> str:
+    """The candidate's short reference for a submitted attempt (not the
+    record's id: staff find the attempt by the candidate)."""
+    return "-".join((attempt_id.hex[:4], attempt_id.hex[4:8])).upper()
 
 
 @router.get("/take/{token}/done", response_class=HTMLResponse)
@@ -234,6 +240,8 @@ def done_page(request: Request, t: Taking = Viewing) -> Response:
             "result": result.document if shown and result else None,
             "release_note": RELEASE.get(release, ""),
             "base": t.base,
+            "reference": receipt(a.id),
+            **brand_context(t.uow, t.base),
         },
     )
     return no_store(response)

@@ -53,6 +53,9 @@ NOTICES = {
     "role-saved": "Role saved.",
     "role-deleted": "Role deleted.",
     "policy-saved": "Security settings saved.",
+    "branding-saved": "Accent colour saved. Candidates see it from their next page.",
+    "logo-saved": "Logo saved. Candidates see it from their next page.",
+    "logo-removed": "Logo removed.",
 }
 
 
@@ -80,6 +83,7 @@ def page_nav(request: Request, page: PageContext | None) -> Nav | None:
             ("/admin/users", "Users", P.USER_VIEW),
             ("/admin/roles", "Roles", P.ROLE_VIEW),
             ("/admin/security", "Security", P.TENANT_MANAGE),
+            ("/admin/branding", "Branding", P.TENANT_MANAGE),
             ("/admin/audit", "Audit log", P.AUDIT_VIEW),
             ("/authoring/banks", "Questions", P.QUESTION_VIEW),
             ("/authoring/exams", "Exams", P.EXAM_VIEW),

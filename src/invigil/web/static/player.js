@@ -162,6 +162,13 @@ async function persist(method, path, body, note) {
       if (err.kind === "closed") return finish(boot.done_url);
       if (err.kind === "elsewhere") return showElsewhere();
       if (err.kind === "gone") return showGone();
+      const type = (err.problem && typeof err.problem.type === "string" && err.problem.type) || "";
+      if (type.endsWith(":no-face-seen")) {
+        message("Your face has not been seen yet",
+          "This exam watches your face, and the camera check has not seen it yet.",
+          "Sit in front of the camera in good light, then reload the page to check again.");
+        return null;
+      }
       if (err.kind !== "network" && err.kind !== "server") {
         message("Something went wrong", `The exam could not be opened: ${err.message}.`,
           "Reload the page to try again; if it keeps happening, contact the organisation that invited you.");
@@ -197,9 +204,11 @@ async function main() {
       },
     });
   }
+  const watchesFaces = Boolean(state.proctoring && state.proctoring.detectors && state.proctoring.detectors.face);
   const devices = await systemCheck(ui.stage, requirements, {
     resuming: state.status === "in_progress",
     keep: proctor ? proctor.wants() : {},
+    face: state.status === "ready" && watchesFaces ? sendFaceCheck : null,
   });
   if (ended) return;
   if (proctor) proctor.preload();
@@ -216,6 +225,20 @@ async function main() {
     if (state.status === "submitted") return finish(state.done_url);
   }
   start(state, requirements, devices);
+}
+
+/** One camera still to the server's face check (before an exam that watches faces begins). */
+async function sendFaceCheck(blob) {
+  const res = await fetch(`${boot.api}/face-check`, {
+    method: "POST",
+    headers: { Accept: "application/json", "Content-Type": blob.type || "image/jpeg" },
+    body: blob,
+    credentials: "same-origin",
+    cache: "no-store",
+  });
+  const data = await res.json().catch(() => null);
+  if (!res.ok || !data) throw new Error((data && data.detail) || res.statusText);
+  return data;
 }
 
 /** The policy asks for a photo of an ID before the clock starts. */

@@ -56,21 +56,93 @@ async function browserCheck(requirements) {
   return { ok: true };
 }
 
-async function mediaCheck(kind, keep) {
+async function mediaCheck(kind, keep, face = null, onFaceCheck = null) {
   const device = kind === "video" ? "camera" : "microphone";
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
     return { ok: false, fix: FIX.insecure };
   }
+  let stream;
   try {
-    const stream = await navigator.mediaDevices.getUserMedia({ [kind]: true });
-    if (!keep) {
-      stopTracks(stream);
-      return { ok: true };
-    }
-    return { ok: true, stream, preview: kind === "video" };
+    stream = await navigator.mediaDevices.getUserMedia({ [kind]: true });
   } catch (err) {
     return { ok: false, fix: deviceFix(device, err) };
   }
+  if (face) {
+    if (onFaceCheck) onFaceCheck(stream);
+    const seen = await faceCheck(stream, face);
+    if (!seen.ok) return { ok: false, fix: seen.fix, stream, preview: true };
+  }
+  if (!keep) {
+    stopTracks(stream);
+    return { ok: true };
+  }
+  return { ok: true, stream, preview: kind === "video" };
+}
+
+// The face check (exams that watch faces): stills from the camera go to the
+// server, whose face detector must see a face before the exam can begin
+// (docs/candidate-api.md, "Face check"). A few tries a little apart, so a
+// candidate sitting down is not failed at once; then "Check again".
+const FACE_TRIES = 5;
+const FACE_PAUSE_MS = 1500;
+const FACE_FIX = {
+  none:
+    "We cannot see your face. Sit facing the camera with your whole face in the picture, " +
+    "then choose Check again.",
+  too_dark: "The camera picture is too dark. Turn on a light or face a window, then choose Check again.",
+  blurred: "The camera picture is blurred. Clean the lens and hold still, then choose Check again.",
+  failed: "Your camera picture could not be checked. Check your internet connection, then choose Check again.",
+};
+
+const sleep = (ms) => new Promise((resolve) => window.setTimeout(resolve, ms));
+
+/** One JPEG still from `stream` (at most 640 pixels wide), or null. */
+async function still(stream) {
+  const video = document.createElement("video");
+  video.muted = true;
+  video.playsInline = true;
+  video.srcObject = stream;
+  try {
+    await video.play();
+    for (let waited = 0; (video.readyState < 2 || !video.videoWidth) && waited < 5000; waited += 100) {
+      await sleep(100);
+    }
+    if (!video.videoWidth) return null;
+    const w = Math.min(640, video.videoWidth);
+    const h = Math.round((video.videoHeight * w) / video.videoWidth);
+    const canvas = document.createElement("canvas");
+    canvas.width = w;
+    canvas.height = h;
+    canvas.getContext("2d").drawImage(video, 0, 0, w, h);
+    return await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.85));
+  } catch {
+    return null;
+  } finally {
+    video.srcObject = null;
+  }
+}
+
+/** Until the server has seen a face in the camera's picture: {ok, fix}. */
+async function faceCheck(stream, send) {
+  let why = "none";
+  for (let i = 0; i < FACE_TRIES; i += 1) {
+    if (i) await sleep(FACE_PAUSE_MS);
+    const blob = await still(stream);
+    if (!blob) {
+      why = "failed";
+      continue;
+    }
+    let answer;
+    try {
+      answer = await send(blob);
+    } catch {
+      why = "failed";
+      continue;
+    }
+    if (answer.seen || !answer.needed) return { ok: true };
+    why = answer.problem || "none";
+  }
+  return { ok: false, fix: FACE_FIX[why] || FACE_FIX.none };
 }
 
 function preview(stream) {
@@ -114,12 +186,21 @@ async function screenCheck(keep) {
  * Runs the checks in `container`; resolves once every one has passed (after
  * the candidate fixed and rechecked what failed, if need be) with the
  * streams kept for proctoring: {camera, microphone, screen}, each or null.
- * keep: {camera, microphone, screen} booleans.
+ * keep: {camera, microphone, screen} booleans; face: for an exam that
+ * watches faces, before it begins, sends a still (a Blob) to the server's
+ * face check and resolves with its answer ({needed, seen, faces, problem}).
  */
-export function systemCheck(container, requirements, { resuming = false, keep = {} } = {}) {
+export function systemCheck(container, requirements, { resuming = false, keep = {}, face = null } = {}) {
   const checks = [{ id: "browser", name: "Browser", run: () => browserCheck(requirements) }];
   if (requirements.camera) {
-    checks.push({ id: "camera", name: "Camera", run: () => mediaCheck("video", keep.camera) });
+    const camera = {
+      id: "camera",
+      name: "Camera",
+      looking: face ? "looking for your face…" : null,
+    };
+    camera.run = () =>
+      mediaCheck("video", keep.camera, face, (stream) => draw(camera, { pending: true, stream, preview: true }));
+    checks.push(camera);
   }
   if (requirements.microphone) {
     checks.push({ id: "microphone", name: "Microphone", run: () => mediaCheck("audio", keep.microphone) });
@@ -166,7 +247,9 @@ export function systemCheck(container, requirements, { resuming = false, keep = 
     const word = result.pending
       ? check.gesture
         ? "waiting for you to share"
-        : "checking…"
+        : result.stream && check.looking
+          ? check.looking
+          : "checking…"
       : result.ok
         ? "ready"
         : "not ready";

@@ -1,7 +1,7 @@
 // Proctoring in the candidate's page: runs the detectors the attempt's policy
 // turns on (state.proctoring.detectors), feeds the EventLog, captures the
 // evidence (webcam snapshots, the shared screen: capture.js), and shows the
-// candidate what the server decided (warnings naming the rule) and what they
+// candidate what the server decided (warnings in the rule's words) and what they
 // can fix themselves (a camera too dark, sharing stopped), the latter in
 // calm words: a detector that cannot run is never held against anyone.
 // The browser reports; the server decides (docs/proctoring.md).
@@ -181,7 +181,11 @@ export class Proctor {
     if (res.status === "submitted") this.handlers.submitted();
   }
 
-  /** One dismissible banner per rule; a new warning for a rule replaces its old one. */
+  /**
+   * One dismissible banner per rule; a new warning for a rule replaces its
+   * old one. The candidate reads the rule's message and what to do, never
+   * the rule's id (kept as data-rule, for tests and styles only).
+   */
   warn(warnings) {
     if (!Array.isArray(warnings)) return;
     for (const w of warnings) {
@@ -189,18 +193,32 @@ export class Proctor {
       const rule = String(w.rule || "");
       const old = Array.from(this.ui.warnings.children).find((el) => el.dataset.rule === rule);
       const dismiss = h("button", { type: "button", class: "secondary small", "aria-label": "Dismiss this warning" }, "Dismiss");
+      const back = w.kind === "fullscreen.exit" && document.fullscreenEnabled
+        ? h("button", { type: "button", class: "small" }, "Return to full screen")
+        : null;
       const banner = h("div", { class: "proctor-warning", role: "alert", "data-rule": rule },
         h("p", {}, h("strong", {}, "Warning: "), w.message),
-        h("p", { class: "rule" }, `Proctoring rule: ${rule}`),
+        back,
         dismiss);
-      dismiss.addEventListener("click", () => {
+      const close = () => {
         const hadFocus = banner.contains(document.activeElement);
         banner.remove();
         if (hadFocus) {
           const heading = document.getElementById("question-h");
           if (heading && !heading.closest("[hidden]")) heading.focus();
         }
-      });
+      };
+      dismiss.addEventListener("click", close);
+      if (back) {
+        back.addEventListener("click", async () => {
+          try {
+            await document.documentElement.requestFullscreen();
+            close();
+          } catch {
+            // The browser refused: the full-screen gate below still offers its button.
+          }
+        });
+      }
       if (old) old.replaceWith(banner);
       else this.ui.warnings.append(banner);
     }
