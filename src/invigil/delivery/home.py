@@ -2,7 +2,7 @@
 grader's queue (results that wait for a person to grade), attempts over the
 last two weeks, and the latest submissions.
 
-Each reads through an index in a bounded window (migration 0021): the
+Each reads through an index in a bounded window (migration 0019): the
 grader's queue is the oldest :data:`PEEK` waiting results (a partial index
 holds only those), the chart 14 days of attempts, the list the latest
 :data:`LATEST` submissions.

@@ -164,7 +164,7 @@ class Attempt(TenantScoped, Base):
             "deadline",
             postgresql_where=text("status = 'in_progress' AND deadline IS NOT NULL"),
         ),
-        Index(  # the home pages' latest submissions (0021)
+        Index(  # the home pages' latest submissions (0019)
             "ix_attempts_submitted",
             "tenant_id",
             "submitted_at",
@@ -273,7 +273,7 @@ class AttemptResult(TenantScoped, Base):
             ["tenant_id", "attempt_id"], ["attempts.tenant_id", "attempts.id"], ondelete="RESTRICT"
         ),
         UniqueConstraint("tenant_id", "attempt_id", "revision"),
-        Index(  # the grader's queue on the home pages (0021)
+        Index(  # the grader's queue on the home pages (0019)
             "ix_attempt_results_grading",
             "tenant_id",
             "created_at",

@@ -100,7 +100,7 @@ class ProctoringAction(TenantScoped, Base):
             "flag_id",
             postgresql_where=text("flag_id IS NOT NULL"),
         ),
-        Index("ix_proctoring_actions_recent", "tenant_id", "created_at"),  # home pages (0021)
+        Index("ix_proctoring_actions_recent", "tenant_id", "created_at"),  # home pages (0019)
     )
 
     attempt_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))

@@ -10,7 +10,7 @@ Actions stay append-only: a flag grows by new rows, never by an update.
 Actions stored before this migration have neither (each is its own flag).
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-06
 """
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 from invigil.db.ddl import run
 
 revision = "0018"
-down_revision = "0016"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

@@ -10,7 +10,7 @@ window of recent rows or a short list, never a whole table:
 - ``attempt_results (tenant_id, created_at)`` where a person must grade:
   the grader's queue (only the revisions that still wait, a small set).
 
-Revision ID: 0021
+Revision ID: 0019
 Revises: 0018
 Create Date: 2026-12-06
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from invigil.db.ddl import run
 
-revision = "0021"
+revision = "0019"
 down_revision = "0018"
 branch_labels = None
 depends_on = None
