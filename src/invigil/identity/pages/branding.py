@@ -51,7 +51,7 @@ def branding_save(
     except Invalid as exc:
         return _page(request, ctx, status=exc.status, accent_error=exc.detail,
                      accent_value=accent[:32])  # fmt: skip
-    return _redirect("/admin/branding", "branding-saved")
+    return _redirect(request, "/admin/branding", "branding-saved")
 
 
 @router.post("/admin/branding/logo", response_class=HTMLResponse)
@@ -68,15 +68,17 @@ def logo_upload(
             branding.set_logo(ctx.uow, data)
     except Invalid as exc:
         return _page(request, ctx, status=exc.status, logo_error=exc.detail)
-    return _redirect("/admin/branding", "logo-saved")
+    return _redirect(request, "/admin/branding", "logo-saved")
 
 
 @router.post("/admin/branding/logo/remove", response_class=HTMLResponse)
-def logo_remove(csrf: FormStr = "", ctx: PageContext = requires_page(P.TENANT_MANAGE)) -> Response:
+def logo_remove(
+    request: Request, csrf: FormStr = "", ctx: PageContext = requires_page(P.TENANT_MANAGE)
+) -> Response:
     check_csrf(ctx, csrf)
     with _change(ctx.uow):
         branding.remove_logo(ctx.uow)
-    return _redirect("/admin/branding", "logo-removed")
+    return _redirect(request, "/admin/branding", "logo-removed")
 
 
 @router.get("/admin/branding/logo")
