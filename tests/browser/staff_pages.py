@@ -26,6 +26,7 @@ PARAM = re.compile(r"{([a-z_]+)}")
 # GET routes behind a staff permission that answer a file, not a page.
 NOT_PAGES = frozenset(
     {
+        "/admin/branding/logo",  # the logo file itself
         "/authoring/banks/{bank_id}/export",
         "/authoring/questions/{question_id}/images/{image_id}",
         "/proctoring/reviews/{attempt_id}/evidence/{object_id}",

@@ -34,7 +34,8 @@ def test_an_admin_brands_the_candidates_pages(
 
     page.get_by_role("textbox", name="Accent colour").fill("#ffd700")
     page.get_by_role("button", name="Save colour").click()
-    expect(page.get_by_role("alert")).to_contain_text("4.5:1")
+    expect(page.get_by_role("alert", name="There is a problem")).to_contain_text("4.5:1")
+    expect(page.locator("#accent-error")).to_contain_text("4.5:1")
     expect(page.get_by_role("textbox", name="Accent colour")).to_have_attribute(
         "aria-invalid", "true"
     )

@@ -17,6 +17,7 @@ from invigil.content.models import Exam
 from invigil.db.engine import Database
 from invigil.settings import Settings
 from tests.browser import candidate as c
+from tests.browser import proctoring as pr
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.browser.test_candidate_devices import FAKE_DEVICES
 from tests.conftest import make_tenant
@@ -59,8 +60,11 @@ def _strict_demo(org: c.Org) -> uuid.UUID:
         return exam.id
 
 
-def _into_exam(page: Page, *, again: bool) -> None:
-    """Through the system check (camera, microphone, the screen) and full screen."""
+def _into_exam(page: Page, *, again: bool, org: c.Org | None = None) -> None:
+    """Through the system check (camera, microphone, the screen) and full screen.
+    The fake camera shows no face: the first time, the face is marked as seen."""
+    if org is not None:
+        pr.face_seen_anyway(org, page)
     if again:
         expect(
             page.get_by_role("heading", name="Checking again before you continue")
@@ -95,7 +99,7 @@ def test_next_then_a_quick_reload_never_goes_back(context: BrowserContext, org: 
     page = context.new_page()
     problems = c.watch(page)
     c.start(page, org.link(_strict_demo(org)))
-    _into_exam(page, again=False)
+    _into_exam(page, again=False, org=org)
     assert _shown(page) == 1
     attempt_id = c.boot(page)["attempt_id"]
     assert c.state(page)["navigation"] == "linear"

@@ -25,7 +25,7 @@ from tests.browser import candidate as c
 from tests.browser.test_review_journey import _sign_in
 from tests.conftest import make_tenant, make_user
 from tests.delivery.factories import kit_for
-from tests.delivery.test_attempts import SHA
+from tests.delivery.test_attempts import SHA, begin
 from tests.proctoring.test_pipeline import Chain, custom, rule
 
 POLICY = custom(
@@ -77,7 +77,7 @@ def _attempt(org: c.Org, exam: uuid.UUID, base: str) -> tuple[httpx.Client, str,
         f"/take/{token}/start", data={"consent": "yes", "consent_sha256": sha.group(1)}
     )
     assert started.status_code == 303, started.text
-    begun = http.post(f"/take/{token}/api/begin")
+    begun = begin(http, token)  # type: ignore[arg-type]
     assert begun.status_code == 200, begun.text
     return http, token, Chain(begun.json()["attempt_id"])
 

@@ -268,7 +268,9 @@ def test_the_bulk_api_and_page(
         f"/proctoring/reviews/{s.attempt_id}/decisions/bulk",
         data=form | {"flag": [str(f.id) for f in flags], "seen": [f"{f.id}:{current[f.id]}" for f in flags]},
     )  # fmt: skip
-    assert ok.status_code == 303 and "notice=flags" in ok.headers["location"]
+    assert ok.status_code == 303 and ok.headers["location"].endswith("#flags-h")
+    shown = staff.get(ok.headers["location"].split("#")[0])
+    assert "Decisions on the chosen flags recorded." in shown.text
     nothing = staff.post(
         f"/proctoring/reviews/{s.attempt_id}/decisions/bulk", data=form | {"seen": seen}
     )

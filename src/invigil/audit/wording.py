@@ -22,6 +22,9 @@ ACTIONS: dict[str, str] = {
     # tenants
     "tenant.created": "Created the organisation",
     "tenant.mfa_policy_changed": "Changed the two-factor sign-in rule",
+    "tenant.branding_changed": "Changed the organisation's accent colour",
+    "tenant.logo_changed": "Changed the organisation's logo",
+    "tenant.logo_removed": "Removed the organisation's logo",
     # staff and roles
     "user.created": "Invited a staff member",
     "user.invite_link_issued": "Issued an invitation link",
@@ -54,6 +57,7 @@ ACTIONS: dict[str, str] = {
     "invitation.created": "Invited a candidate",
     "invitation.revoked": "Revoked an invitation",
     "guest_link.rotated": "Sent a new exam link (the old one stopped working)",
+    "guest_link.resent": "Sent the same exam link again",
     "consent.given": "Gave consent to proctoring",
     "consent.declined": "Declined consent to proctoring",
     "attempt.created": "Began an attempt",
@@ -65,6 +69,7 @@ ACTIONS: dict[str, str] = {
     "result.recorded": "Recorded a result",
     # proctoring
     "proctoring.action": "Proctoring applied a rule to an attempt",
+    "proctoring.face_seen": "The server saw the candidate's face in the system check",
     "proctoring.sealed": "Sealed an attempt's proctoring record",
     "proctoring.rechecked": "Re-checked a webcam snapshot on the server",
     "proctoring.conflict": "Proctoring found conflicting event batches",

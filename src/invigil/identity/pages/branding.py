@@ -49,8 +49,14 @@ def branding_save(
         with _change(ctx.uow):
             branding.set_accent(ctx.uow, accent[:32])
     except Invalid as exc:
-        return _page(request, ctx, status=exc.status, accent_error=exc.detail,
-                     accent_value=accent[:32])  # fmt: skip
+        return _page(
+            request,
+            ctx,
+            status=exc.status,
+            accent_error=exc.detail,
+            accent_field="accent",
+            accent_value=accent[:32],
+        )
     return _redirect(request, "/admin/branding", "branding-saved")
 
 
@@ -67,7 +73,7 @@ def logo_upload(
         with _change(ctx.uow):
             branding.set_logo(ctx.uow, data)
     except Invalid as exc:
-        return _page(request, ctx, status=exc.status, logo_error=exc.detail)
+        return _page(request, ctx, status=exc.status, logo_error=exc.detail, logo_field="logo")
     return _redirect(request, "/admin/branding", "logo-saved")
 
 
