@@ -124,3 +124,14 @@ def test_people_and_things_are_named_once_per_type_per_page(
 
 def test_every_subject_type_the_namers_know_has_words() -> None:
     assert names.registered() <= set(SUBJECTS)
+
+
+def test_long_details_are_cut_and_nested_ones_read_as_words() -> None:
+    from invigil.audit.pages import _value
+
+    digest = "ab" * 32
+    assert _value(digest).endswith("\u2026") and len(_value(digest)) <= 40
+    assert _value({"sha256": digest, "count": 3}).startswith("Count: 3; Sha256: abab")
+    assert _value(list(map(str, range(8)))) == "0, 1, 2, 3, 4 and 3 more"
+    assert _value([{"a": 1}, {"b": 2}]) == "2 items"
+    assert _value(True) == "yes" and _value(None) == "\u2014"

@@ -144,16 +144,34 @@ class Readable:
     raw: str
 
 
+SHORT = 40  # longer values (hashes, anchors) are cut here; the raw JSON has them whole
+LISTED = 5
+
+
 def _value(value: Any) -> str:
+    """A detail as a person reads it, short: long hashes and nested records
+    are cut (the raw JSON, a click away, keeps everything)."""
     if value is None:
-        return "—"
+        return "\u2014"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list) and all(isinstance(v, str | int) for v in value):
-        return ", ".join(map(str, value)) if value else "none"
-    if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True)
-    return str(value)
+        if not value:
+            return "none"
+        shown = ", ".join(_short(str(v)) for v in value[:LISTED])
+        more = len(value) - LISTED
+        return f"{shown} and {more} more" if more > 0 else shown
+    if isinstance(value, dict):
+        parts = [f"{wording.detail_words(k)}: {_value(v)}" for k, v in sorted(value.items())]
+        more = len(parts) - LISTED
+        return "; ".join(parts[:LISTED]) + (f" and {more} more" if more > 0 else "")
+    if isinstance(value, list):
+        return f"{len(value)} item{'s' if len(value) != 1 else ''}"
+    return _short(str(value))
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= SHORT else text[: SHORT - 16] + "\u2026"
 
 
 def readable(uow: Any, events: list[AuditEvent]) -> list[Readable]:
