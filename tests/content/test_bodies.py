@@ -31,7 +31,7 @@ def with_body(kind: str, **body: Any) -> dict[str, Any]:
         (with_body("multiple_choice", correct=[]), "at least 1 item"),
         (with_body("multiple_choice", correct=[1, 1]), "listed twice"),
         (with_body("multiple_choice", scoring="half"), "'all_or_nothing' or 'proportional'"),
-        (with_body("numeric", tolerance=-1), "greater than or equal to 0"),
+        (with_body("numeric", tolerance=-1), "tolerance: must be at least 0"),
         (with_body("short_text", pattern="(unclosed"), "not a valid regular expression"),
         (with_body("short_text", pattern="(a+)+$"), "repeats a group that already repeats"),
         (with_body("short_text", pattern=r"(\w*\s?){3,}"), "repeats a group"),
@@ -42,7 +42,7 @@ def with_body(kind: str, **body: Any) -> dict[str, Any]:
         (with_body("matching", pairs=[{"left": "a", "right": "b"}]), "at least 2 items"),
         (with_body("true_false", colour="red"), "body.colour: this field is not known here"),
         (with_body("single_choice", type="essay_plus"), "unknown question type 'essay_plus'"),
-        (SAMPLES["true_false"] | {"points": 0}, "points: Input should be greater than 0"),
+        (SAMPLES["true_false"] | {"points": 0}, "points: must be more than 0"),
         (SAMPLES["true_false"] | {"points": 1.234}, "at most two decimals"),
         (SAMPLES["true_false"] | {"category": "  "}, "the category needs some text"),
         ({"points": 1, "body": SAMPLES["true_false"]["body"]}, "category: this field is required"),
@@ -55,3 +55,29 @@ def test_invalid_questions_explain_themselves(data: dict[str, Any], expected: st
 def test_tags_are_trimmed_lowercased_and_unique() -> None:
     q = QuestionIn.model_validate(SAMPLES["true_false"] | {"tags": [" Europe ", "europe", "EU"]})
     assert q.tags == ["europe", "eu"]
+
+
+def test_validation_messages_read_as_an_author_would_write_them() -> None:
+    from pydantic import BaseModel, Field, ValidationError
+
+    from invigil.content.schemas import describe
+
+    class Form(BaseModel):
+        points: float = Field(gt=0)
+        count: int = Field(ge=1, le=10)
+        name: str = Field(min_length=1, max_length=5)
+
+    for data, expected in [
+        ({"points": "abc", "count": 1, "name": "a"}, "points: must be a number, such as 2 or 2.5"),
+        ({"points": 0, "count": 1, "name": "a"}, "points: must be more than 0"),
+        ({"points": 1, "count": "x", "name": "a"}, "count: must be a whole number, such as 3"),
+        ({"points": 1, "count": 11, "name": "a"}, "count: must be at most 10"),
+        ({"points": 1, "count": 1, "name": ""}, "name: must not be empty"),
+        ({"points": 1, "count": 1, "name": "abcdef"}, "name: must be at most 5 characters"),
+    ]:
+        try:
+            Form.model_validate(data)
+        except ValidationError as exc:
+            assert describe(exc) == [expected]
+        else:
+            raise AssertionError(f"{data} was accepted")

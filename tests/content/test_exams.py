@@ -185,7 +185,7 @@ def test_settings_are_validated(db: BoundDatabase, tenant_a: Tenant) -> None:
         ),
         ({"proctoring_overrides": {"sneeze": {"severity": "low", "action": "log"}}}, "sneeze"),
         ({"opens_at": "2027-01-02T00:00:00Z", "closes_at": "2027-01-01T00:00:00Z"}, "close after"),
-        ({"pass_mark_percent": 120}, "less than or equal to 100"),
+        ({"pass_mark_percent": 120}, "pass_mark_percent: must be at most 100"),
         ({"navigation": "sideways"}, "'free' or 'linear'"),
     ]
     with db.unit_of_work(tenant_a.id) as uow:

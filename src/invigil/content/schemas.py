@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -238,8 +239,43 @@ def describe(exc: ValidationError, prefix: str = "") -> list[str]:
             msg = "this field is not known here; remove it"
         elif err["type"] == "missing":
             msg = "this field is required"
+        elif (plain := PLAIN.get(err["type"])) is not None:
+            msg = plain(err.get("ctx") or {})
         out.append(f"{prefix}{where + ': ' if where else ''}{msg}")
     return out
+
+
+def _num(value: object) -> str:
+    """0.0 as 0, 2.50 as 2.5: a bound as a person writes it."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _count(n: object, one: str) -> str:
+    return f"{n} {one}" if n == 1 else f"{n} {one}s"
+
+
+# Pydantic's sentences for the commonest mistakes, as an author reads them.
+PLAIN: dict[str, Callable[[dict[str, Any]], str]] = {
+    "float_parsing": lambda c: "must be a number, such as 2 or 2.5",
+    "float_type": lambda c: "must be a number, such as 2 or 2.5",
+    "decimal_parsing": lambda c: "must be a number, such as 2 or 2.5",
+    "int_parsing": lambda c: "must be a whole number, such as 3",
+    "int_from_float": lambda c: "must be a whole number, such as 3",
+    "bool_parsing": lambda c: "must be yes or no",
+    "greater_than": lambda c: f"must be more than {_num(c.get('gt'))}",
+    "greater_than_equal": lambda c: f"must be at least {_num(c.get('ge'))}",
+    "less_than": lambda c: f"must be less than {_num(c.get('lt'))}",
+    "less_than_equal": lambda c: f"must be at most {_num(c.get('le'))}",
+    "string_too_short": lambda c: (
+        "must not be empty"
+        if c.get("min_length") == 1
+        else f"must be at least {_count(c.get('min_length'), 'character')}"
+    ),
+    "string_too_long": lambda c: f"must be at most {_count(c.get('max_length'), 'character')}",
+    "too_short": lambda c: f"needs at least {_count(c.get('min_length'), 'item')}",
+    "too_long": lambda c: f"takes at most {_count(c.get('max_length'), 'item')}",
+    "literal_error": lambda c: f"must be {c.get('expected')}",
+}
 
 
 def _types() -> list[str]:
