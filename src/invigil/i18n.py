@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import gettext as _gettext
 import io
+import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -64,7 +65,7 @@ def _discover() -> tuple[str, ...]:
 AVAILABLE: tuple[str, ...] = _discover()
 
 
-def N_(message: str) -> str:  # noqa: N802 - the conventional name extraction looks for
+def N_(message: str) -> str:
     """Marks a string for extraction where it is defined (a table of
     labels); it is translated where it is shown, with ``_(value)``."""
     return message
@@ -199,9 +200,9 @@ def player_messages(code: str) -> dict[str, str]:
     for message in found:
         if not message.id or message.fuzzy or not isinstance(message.id, str):
             continue
-        if any(path.startswith(PLAYER_SOURCES) for path, _ in message.locations):
-            if isinstance(message.string, str) and message.string:
-                out[message.id] = message.string
+        in_player = any(path.startswith(PLAYER_SOURCES) for path, _ in message.locations)
+        if in_player and isinstance(message.string, str) and message.string:
+            out[message.id] = message.string
     return out
 
 
@@ -266,8 +267,8 @@ def local_duration(value: timedelta | float | int | None, code: str, empty: str 
     """A length of time in words ("45 minutes", "45 Minuten"); numbers are seconds."""
     if value is None:
         return empty
-    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
-    return format_timedelta(seconds, threshold=1.5, format="long", locale=_babel(code))
+    delta = value if isinstance(value, timedelta) else timedelta(seconds=float(value))
+    return format_timedelta(delta, threshold=1.5, format="long", locale=_babel(code))
 
 
 # -- templates ------------------------------------------------------------------------
@@ -352,6 +353,33 @@ def template_path() -> Path:
     return TRANSLATIONS / "messages.pot"
 
 
+# A line of a .po file: blank, a comment, or a keyword and/or one whole quoted string.
+_PO_LINE = re.compile(
+    r'^(\s*|#.*|(msgctxt|msgid|msgid_plural|msgstr(\[\d+\])?)\s+"(\\.|[^"\\])*"\s*|"(\\.|[^"\\])*"\s*)$'
+)
+
+
+def _shown_path(path: Path) -> str:
+    try:
+        return str(path.relative_to(TRANSLATIONS.parent.parent.parent))
+    except ValueError:
+        return str(path)
+
+
+def _syntax(path: Path, where: str, messages: int) -> list[str]:
+    """What Babel's reader forgives: an unterminated string (it drops the last
+    character), a stray line, a message given twice (the last one wins)."""
+    out: list[str] = []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines, start=1):
+        if not _PO_LINE.match(line):
+            out.append(f"{where}:{number}: not a valid .po line: {line[:60]!r}")
+    entries = sum(1 for line in lines if line.startswith("msgid ") and line != 'msgid ""')
+    if entries != messages:
+        out.append(f"{where}: {entries} entries but {messages} distinct messages (duplicates?)")
+    return out
+
+
 def problems(code: str) -> list[str]:
     """What is wrong with one catalog: unreadable, a fuzzy entry, a
     placeholder or plural form that does not match its source, a string of
@@ -361,10 +389,11 @@ def problems(code: str) -> list[str]:
     try:
         with path.open("rb") as f:
             found = read_po(f, locale=code, abort_invalid=True)
-    except Exception as exc:  # noqa: BLE001 - any parse failure is the finding
+    except Exception as exc:  # any parse failure is the finding
         return [f"{path}: cannot be read: {exc}"]
     out: list[str] = []
-    where = f"{path.relative_to(TRANSLATIONS.parent.parent.parent)}"
+    where = _shown_path(path)
+    out += _syntax(path, where, len(found))
     for message in found:
         if not message.id:
             continue

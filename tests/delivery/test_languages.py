@@ -77,7 +77,10 @@ def test_order_invitation_then_tenant_default_then_browser(
     open_tenant = tenant_with(db, settings, ["en", "de"], None)
     token = invite(db, settings, open_tenant.id)
     assert lang_of(browser(app, **german_browser).get(f"/take/{token}"))[0] == "de"
-    assert lang_of(browser(app, **{"accept-language": "fr, en;q=0.1"}).get(f"/take/{token}"))[0] == "en"
+    assert (
+        lang_of(browser(app, **{"accept-language": "fr, en;q=0.1"}).get(f"/take/{token}"))[0]
+        == "en"
+    )
     # A tenant default wins over the browser...
     fixed = tenant_with(db, settings, ["en", "de"], "en")
     token = invite(db, settings, fixed.id)

@@ -19,13 +19,13 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
+from invigil import i18n
 from invigil.content.models import ExamVersion
 from invigil.db.uow import Actor, UnitOfWork
 from invigil.delivery import attempts, language, links, results
 from invigil.delivery.links import LinkState, Resolved
 from invigil.delivery.models import Attempt, AttemptResult, Invitation
 from invigil.errors import DomainError, NotFound
-from invigil import i18n
 from invigil.i18n import N_
 from invigil.proctoring import disclosure
 from invigil.proctoring.policy import Policy
@@ -404,7 +404,9 @@ def decline(request: Request, token: str) -> Response:
 
 
 @router.post("/take/{token}/language", dependencies=[Public])
-def choose_language(request: Request, token: str, language_code: str = Form("", alias="language")) -> Response:
+def choose_language(
+    request: Request, token: str, language_code: str = Form("", alias="language")
+) -> Response:
     """The language switcher: remembered for this link, if the tenant offers it."""
     db = request.app.state.db
     tenant_id = _tenant(token)

@@ -16,12 +16,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
+from invigil import i18n
 from invigil.content import bodies
 from invigil.content.assemble import Slot
 from invigil.content.models import QuestionVersion
 from invigil.content.paper import candidate_body
 from invigil.db.uow import UnitOfWork
-from invigil import i18n
 from invigil.delivery import attempts, candidate, language, results
 from invigil.delivery.candidate import Guest, Guesting, Taking, Viewing
 from invigil.delivery.landing import RELEASE, brand_context, disclosure_of, no_store
