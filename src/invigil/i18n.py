@@ -250,16 +250,33 @@ def local_time(value: datetime | None, code: str, empty: str = "") -> str:
     return format_skeleton("Hm", value, tzinfo=UTC, locale=_babel(code)) + " UTC"
 
 
-def local_number(value: float | int | None, code: str, empty: str = "") -> str:
-    return empty if value is None else format_decimal(value, locale=_babel(code))
+Number = float | int | Decimal | str  # result documents keep decimals as strings ("4.08")
 
 
-def local_percent(value: float | int | None, code: str, empty: str = "") -> str:
+def _decimal(value: Number) -> Decimal | None:
+    try:
+        found = Decimal(str(value))
+    except ArithmeticError:
+        return None
+    return found if found.is_finite() else None
+
+
+def local_number(value: Number | None, code: str, empty: str = "") -> str:
+    if value is None:
+        return empty
+    number = _decimal(value)
+    return str(value) if number is None else format_decimal(number, locale=_babel(code))
+
+
+def local_percent(value: Number | None, code: str, empty: str = "") -> str:
     """``value`` is a percentage (42.5 -> "42,5 %" in German), as Invigil stores them."""
     if value is None:
         return empty
-    # The locale's own pattern ("42 %" in German, "42%" in English), keeping one decimal.
-    share = Decimal(str(round(value, 1))) / 100
+    # The locale's own pattern ("42 %" in German, "42%" in English), every decimal given kept.
+    number = _decimal(value)
+    if number is None:
+        return str(value)
+    share = number / 100
     return format_percent(share, locale=_babel(code), decimal_quantization=False)
 
 
