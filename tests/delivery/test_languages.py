@@ -137,6 +137,11 @@ def test_the_switcher_is_remembered_for_this_link_and_checked_by_the_server(
     # Another link of the same tenant is not affected by this link's choice.
     other = invite(db, settings, tenant.id)
     assert lang_of(client.get(f"/take/{other}"))[0] == "en"
+    # A language Invigil speaks but this tenant does not enable is refused too.
+    english_only = make_tenant(db, settings)
+    token = invite(db, settings, english_only.id)
+    refused = client.post(f"/take/{token}/language", data={"language": "de"})
+    assert refused.status_code == 422 and "set-cookie" not in refused.headers
 
 
 def test_a_single_language_tenant_shows_no_switcher(
@@ -164,12 +169,17 @@ def test_an_arabic_page_is_right_to_left(
 def test_the_invitation_language_is_checked_against_the_tenant(
     db: BoundDatabase, settings: Settings
 ) -> None:
+    kit = kit_for(settings)
+    english_only = make_tenant(db, settings)
+    exam = published_exam(db, english_only.id)
+    for code in ("de", "fr"):  # one Invigil speaks but the tenant does not enable; one unknown
+        with pytest.raises(Invalid) as refused, db.unit_of_work(english_only.id) as uow:
+            invitations.invite(
+                uow, kit, InviteRequest("A", "a@example.org", str(exam), language=code)
+            )
+        assert refused.value.extensions["field"] == "language"
     tenant = tenant_with(db, settings, ["en", "de"], None)
     exam = published_exam(db, tenant.id)
-    kit = kit_for(settings)
-    with pytest.raises(Invalid) as refused, db.unit_of_work(tenant.id) as uow:
-        invitations.invite(uow, kit, InviteRequest("A", "a@example.org", str(exam), language="fr"))
-    assert refused.value.extensions["field"] == "language"
     made = make_invitation(db, tenant.id, kit, exam, language="de-AT")
     with db.unit_of_work(tenant.id) as uow:
         row = uow.scalar(select(Invitation).where(Invitation.id == made.invitation.id))
