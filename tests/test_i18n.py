@@ -4,6 +4,8 @@ the templates' gettext (escaping, plurals) and the player's subset."""
 
 from __future__ import annotations
 
+import html
+import re
 import shutil
 import subprocess
 import sys
@@ -187,3 +189,32 @@ def test_make_translations_is_a_target() -> None:
     makefile = (ROOT / "Makefile").read_text()
     assert "\ntranslations:" in makefile and "invigil.i18n check" in makefile
     assert shutil.which("make") is None or "babel.cfg" in makefile
+
+
+TEMPLATES = ROOT / "src" / "invigil" / "web" / "templates"
+NOT_WORDS = {"Invigil"}  # the product's name
+
+
+def unmarked_words(source: str) -> set[str]:
+    """Words a person reads that are outside _() and {% trans %}."""
+    source = re.sub(r"{%-?\s*trans\b.*?{%-?\s*endtrans\s*-?%}", " ", source, flags=re.S)
+    source = re.sub(r"{#.*?#}|{{.*?}}|{%.*?%}", " ", source, flags=re.S)
+    source = re.sub(r"<(script|style)\b.*?</\1>", " ", source, flags=re.S | re.I)
+    source = html.unescape(re.sub(r"<[^>]+>", " ", source))
+    source = re.sub(r'[\w-]+="[^"]*"', " ", source)  # attribute fragments between tags
+    return set(re.findall(r"[^\W\d_]{2,}", source)) - NOT_WORDS
+
+
+def test_a_translated_template_marks_every_word() -> None:
+    """A template that says it is translated (`{% set translated = true %}`)
+    has no visible word outside _() or {% trans %}: a new sentence added to it
+    unmarked fails here."""
+    translated = [
+        p
+        for p in sorted(TEMPLATES.rglob("*.html"))
+        if re.search(r"^{% set translated = true %}$", p.read_text(), re.M)
+    ]
+    assert {p.name for p in translated} >= {"take.html", "declined.html", "take_unavailable.html"}
+    for path in [*translated, TEMPLATES / "delivery" / "_language_switcher.html"]:
+        assert unmarked_words(path.read_text()) == set(), path.name
+    assert unmarked_words("<p>{{ _('Start') }} Weiter</p>") == {"Weiter"}
