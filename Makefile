@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-external lint bench install clean browser-deps node-deps screenshots
+.PHONY: help run test test-external lint bench install clean browser-deps node-deps screenshots translations
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -44,6 +44,13 @@ lint: $(STAMP) ## ruff, mypy and the import layers (lint-imports, docs/architect
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
+
+CATALOGS := src/invigil/translations
+
+translations: $(STAMP) ## extract marked strings (babel.cfg), update every catalog, check them (fuzzy, placeholders, untranslated, unreadable)
+	$(BIN)/pybabel -q extract -F babel.cfg --add-location=file --sort-by-file --no-wrap --omit-header -o $(CATALOGS)/messages.pot .
+	$(BIN)/pybabel -q update -i $(CATALOGS)/messages.pot -d $(CATALOGS) --no-wrap --ignore-obsolete --ignore-pot-creation-date
+	PYTHONPATH=src $(BIN)/python -m invigil.i18n check
 
 screenshots: $(STAMP) browser-deps node-deps ## every staff and candidate page at 1280 and 375 px into var/screenshots/ (fresh database, demo data)
 	$(BIN)/python -m tests.browser.screenshots --out var/screenshots

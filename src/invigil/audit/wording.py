@@ -25,6 +25,7 @@ ACTIONS: dict[str, str] = {
     "tenant.branding_changed": "Changed the organisation's accent colour",
     "tenant.logo_changed": "Changed the organisation's logo",
     "tenant.logo_removed": "Removed the organisation's logo",
+    "tenant.languages_changed": "Changed the candidates' languages",
     # staff and roles
     "user.created": "Invited a staff member",
     "user.invite_link_issued": "Issued an invitation link",
@@ -35,6 +36,7 @@ ACTIONS: dict[str, str] = {
     "user.reactivated": "Reactivated a staff account",
     "user.mfa_enabled": "Turned on two-factor sign-in",
     "user.mfa_disabled": "Turned off two-factor sign-in",
+    "user.language_changed": "Changed their language for the staff pages",
     "role.created": "Created a role",
     "role.updated": "Changed a role",
     "role.deleted": "Deleted a role",

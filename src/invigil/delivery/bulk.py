@@ -12,6 +12,7 @@ import io
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from invigil import i18n
 from invigil.db.uow import UnitOfWork
 from invigil.delivery.invitations import (
     Invited,
@@ -27,7 +28,7 @@ from invigil.identity.service import normalise_email
 MAX_ROWS = 5000
 MAX_BYTES = 2 * 1024 * 1024
 REQUIRED = ("name", "email")
-OPTIONAL = ("external_ref", "extra_time_percent", "opens_at", "closes_at")
+OPTIONAL = ("external_ref", "extra_time_percent", "opens_at", "closes_at", "language")
 
 
 @dataclass
@@ -105,6 +106,9 @@ def _request(cells: dict[str, str], exam: str, valid_hours: int | None) -> Invit
             raise Invalid("extra_time_percent: give a whole number from 0 to 300")
     if len(cells.get("external_ref", "")) > 200:
         raise Invalid("external_ref: at most 200 characters")
+    language = cells.get("language", "").strip() or None
+    if language is not None and i18n.normalise(language) is None:
+        raise Invalid(f"language: {language[:35]!r} is not a language Invigil offers")
     return InviteRequest(
         name=name,
         email=email,
@@ -114,6 +118,7 @@ def _request(cells: dict[str, str], exam: str, valid_hours: int | None) -> Invit
         opens_at=_time(cells, "opens_at"),
         closes_at=_time(cells, "closes_at"),
         valid_hours=valid_hours,
+        language=language,
     )
 
 

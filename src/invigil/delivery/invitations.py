@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, select
 
-from invigil import audit
+from invigil import audit, i18n
 from invigil.content.exams import find_by_slug, latest_version
 from invigil.content.models import Exam, ExamVersion
 from invigil.db.uow import UnitOfWork
@@ -29,6 +29,7 @@ from invigil.errors import Conflict, Invalid, NotFound, TooManyRequests
 from invigil.evidence.master import LocalMasterKey, MasterKey
 from invigil.pagination import created_key, newest_first
 from invigil.security.secretbox import SecretBox
+from invigil.tenants.models import Tenant
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class InviteRequest:
     closes_at: datetime | None = None
     valid_hours: int | None = None
     send_mail: bool = True
+    language: str | None = None  # one of the tenant's languages; None: the tenant's default
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,22 @@ def _author(uow: UnitOfWork) -> str:
     return f"{uow.actor.kind}:{uow.actor.id}"[:80]
 
 
+def tenant_language(uow: UnitOfWork, code: str | None) -> str | None:
+    """An invitation's language: None (the tenant's default), or one of the
+    languages the tenant enables, else :class:`Invalid` naming the field."""
+    if code is None or not code.strip():
+        return None
+    enabled = uow.get(Tenant, uow.tenant).languages
+    found = i18n.normalise(code)
+    if found is None or found not in enabled:
+        raise Invalid(
+            f"the language {code.strip()[:35]!r} is not enabled for your organisation; "
+            f"choose one of {', '.join(enabled)}",
+            field="language",
+        )
+    return found
+
+
 def invite(uow: UnitOfWork, kit: Kit, req: InviteRequest, now: datetime | None = None) -> Invited:
     now = now or datetime.now(UTC)
     exam, version = published_exam(uow, req.exam)
@@ -157,6 +175,7 @@ def invite(uow: UnitOfWork, kit: Kit, req: InviteRequest, now: datetime | None =
         extra = int(version.settings.get("accommodations", {}).get("extra_time_percent", 0))
     if not 0 <= extra <= 300:
         raise Invalid("extra time must be between 0 and 300 percent")
+    language = tenant_language(uow, req.language)
     candidate = find_or_create(uow, name=req.name, email=req.email, external_ref=req.external_ref)
     invitation = Invitation(
         tenant_id=uow.tenant,
@@ -168,6 +187,7 @@ def invite(uow: UnitOfWork, kit: Kit, req: InviteRequest, now: datetime | None =
         extra_time_percent=extra,
         status="active",
         created_by=_author(uow),
+        language=language,
     )
     uow.add(invitation)
     uow.flush()
@@ -183,6 +203,7 @@ def invite(uow: UnitOfWork, kit: Kit, req: InviteRequest, now: datetime | None =
             "opens_at": opens.isoformat(),
             "closes_at": closes.isoformat(),
             "extra_time_percent": extra,
+            "language": language,
             "link_id": link.id,
         },
     )

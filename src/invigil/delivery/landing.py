@@ -19,12 +19,14 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
+from invigil import i18n
 from invigil.content.models import ExamVersion
 from invigil.db.uow import Actor, UnitOfWork
-from invigil.delivery import attempts, links, results
+from invigil.delivery import attempts, language, links, results
 from invigil.delivery.links import LinkState, Resolved
 from invigil.delivery.models import Attempt, AttemptResult, Invitation
 from invigil.errors import DomainError, NotFound
+from invigil.i18n import N_
 from invigil.proctoring import disclosure
 from invigil.proctoring.policy import Policy
 from invigil.proctoring.policy import resolve as resolve_policy
@@ -46,6 +48,7 @@ class Disclosure:
     captures: tuple[str, ...]
     recorded: tuple[str, ...]  # each capture in words, in the same order
     kept_days: int
+    snapshot_seconds: int = 0  # how often the camera takes a snapshot (the page words it itself)
 
     @property
     def items(self) -> tuple[tuple[str, str], ...]:
@@ -64,29 +67,38 @@ class Disclosure:
     def of(cls, policy: Policy, label: str, kept_days: int) -> Disclosure:
         captured = disclosure.captures(policy)
         recorded = tuple(disclosure.describe(c, policy) for c in captured)
-        return cls(label, captured, recorded, kept_days)
+        return cls(label, captured, recorded, kept_days, policy.snapshot_interval_seconds)
 
 
 # The label and how long recordings are kept, by the exam's preset (the
 # retention issue may refine the days; the page reads them from here). A
 # custom policy keeps its preset's retention and is called "custom".
+# The words are marked with N_ and translated where a page shows them.
 PRESET_LABELS = {
-    "practice": ("Practice", 30),
-    "standard": ("Standard", 90),
-    "strict": ("Strict", 180),
-    "high_stakes": ("High stakes", 365),
+    "practice": (N_("Practice"), 30),
+    "standard": (N_("Standard"), 90),
+    "strict": (N_("Strict"), 180),
+    "high_stakes": (N_("High stakes"), 365),
 }
-CUSTOM_LABEL = "Custom"
+CUSTOM_LABEL = N_("Custom")
 
 NAVIGATION = {
-    "free": "You can move between questions freely and come back to any of them.",
-    "linear": "Questions come one after another: you cannot go back to an earlier question.",
+    "free": N_("You can move between questions freely and come back to any of them."),
+    "linear": N_("Questions come one after another: you cannot go back to an earlier question."),
 }
 RELEASE = {
-    "immediately": "You see your result as soon as you submit.",
-    "after_review": "Your result is released after a review.",
-    "never": "Results are not shown to candidates.",
+    "immediately": N_("You see your result as soon as you submit."),
+    "after_review": N_("Your result is released after a review."),
+    "never": N_("Results are not shown to candidates."),
 }
+LANGUAGE_NOT_OFFERED = N_("This language is not offered for this exam; choose one from the list.")
+CONSENT_MISSING = N_(
+    "Tick \u201cI agree\u201d to consent before you start, or choose \u201cI do not agree\u201d."
+)
+
+# The consent text is recorded as shown, and is English for now: the page
+# marks it with its language when the rest of the page is in another.
+CONSENT_LANGUAGE = "en"
 
 NEUTRAL_PAGE = "delivery/take_unavailable.html"
 NEUTRAL_DETAIL = (
@@ -207,6 +219,10 @@ def _tenant(token: str) -> Any:
 
 
 def _neutral(request: Request) -> Response:
+    # No tenant is known (or shown): the browser's language among those Invigil speaks.
+    request.state.locale = i18n.negotiate(
+        enabled=i18n.AVAILABLE, accept_language=request.headers.get("accept-language")
+    )
     return no_store(
         templates.TemplateResponse(request, NEUTRAL_PAGE, {"page": None}, status_code=404)
     )
@@ -231,10 +247,18 @@ def _render(
     found: Resolved,
     *,
     error: str | None = None,
+    language_error: str | None = None,
     status: int | None = None,
 ) -> Response:
+    """The landing page. ``error`` and ``language_error`` are shown in the
+    candidate's language when the catalog has them (a service's message may not)."""
     invitation = found.invitation
     assert invitation is not None
+    chosen = language.choose(request, uow, invitation)
+    if error:
+        error = i18n.gettext(chosen.locale, error)
+    if language_error:
+        language_error = i18n.gettext(chosen.locale, language_error)
     version = attempts.version_of(uow, invitation.exam_id, invitation.exam_version)
     facts = _facts(version, invitation)
     current = attempts.latest(uow, invitation.id)
@@ -256,7 +280,10 @@ def _render(
                 "running": running,
                 "base": base,
                 "error": error,
+                "language_error": language_error,
                 "history": history_of(uow, invitation, version),
+                "languages": chosen.languages,
+                "consent_language": CONSENT_LANGUAGE,
                 **facts,
                 **brand_context(uow, base),
             },
@@ -322,8 +349,7 @@ def start(
                 request,
                 uow,
                 found,
-                error="Tick \u201cI agree\u201d to consent before you start, or choose "
-                "\u201cI do not agree\u201d.",
+                error=CONSENT_MISSING,
                 status=400,
             )
         uow.actor = Actor("candidate", str(invitation.candidate_id))
@@ -366,6 +392,7 @@ def decline(request: Request, token: str) -> Response:
         browser = _browser(request, invitation)
         attempts.record_decline(uow, invitation, version, consent_text(version), browser)
         title = version.title
+        language.choose(request, uow, invitation)
         shown = brand_context(uow, f"/take/{token}")
     return no_store(
         templates.TemplateResponse(
@@ -374,6 +401,25 @@ def decline(request: Request, token: str) -> Response:
             {"page": None, "title": title, "base": f"/take/{token}", **shown},
         )
     )
+
+
+@router.post("/take/{token}/language", dependencies=[Public])
+def choose_language(
+    request: Request, token: str, language_code: str = Form("", alias="language")
+) -> Response:
+    """The language switcher: remembered for this link, if the tenant offers it."""
+    db = request.app.state.db
+    tenant_id = _tenant(token)
+    with db.unit_of_work(tenant_id, Actor("anonymous", "guest-link")) as uow:
+        found = _open(uow if tenant_id else None, request, token)
+        if found.neutral or found.invitation is None:
+            return _neutral(request)
+        code = i18n.normalise(language_code[:35])
+        if code is None or code not in language.enabled_of(uow):
+            return _render(request, uow, found, language_error=LANGUAGE_NOT_OFFERED, status=422)
+    response = RedirectResponse(f"/take/{token}", status_code=303)
+    language.remember(request, response, token, code)
+    return no_store(response)
 
 
 @router.get("/take/{token}/logo", dependencies=[Public])

@@ -82,6 +82,8 @@ class Invitation(TenantScoped, Base):
     status: Mapped[str] = mapped_column(String(16), server_default="active")
     revoked_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     created_by: Mapped[str] = mapped_column(String(80))
+    # The candidate's language, chosen by staff (None: the tenant's default).
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class GuestLink(TenantScoped, Base):

@@ -20,6 +20,7 @@ from invigil.delivery.schemas import outbox_status
 from invigil.errors import Conflict, DomainError, Invalid, NotFound, TooManyRequests
 from invigil.identity.pages.common import FormStr, _change, _parse_id
 from invigil.security.permissions import Permission as P
+from invigil.tenants.models import Tenant
 from invigil.web import flash, table
 from invigil.web.pages import render
 from invigil.web.session import PageContext, check_csrf, requires_page
@@ -30,7 +31,7 @@ NOTICES = {
     "resent": "The same link is on its way to the candidate again (see the mail outbox).",
 }
 EMPTY_FORM = {"name": "", "email": "", "external_ref": "", "exam": "", "valid_hours": "",
-              "extra_time_percent": ""}  # fmt: skip
+              "extra_time_percent": "", "language": ""}  # fmt: skip
 
 
 def _render(
@@ -124,6 +125,7 @@ def _list_page(request: Request, ctx: PageContext, *, status: int = 200, **value
         latest=review.latest_attempts(ctx.uow, [i.id for i, _, _ in rows]),
         exams=published,
         titles=titles,
+        tenant_languages=ctx.uow.get(Tenant, ctx.uow.tenant).languages,
         **values,
     )
 
@@ -154,12 +156,13 @@ def invitation_create(
     exam: FormStr = "",
     valid_hours: FormStr = "",
     extra_time_percent: FormStr = "",
+    language: FormStr = "",
     ctx: PageContext = requires_page(P.CANDIDATE_INVITE),
 ) -> Response:
     check_csrf(ctx, csrf)
     form = {"name": name[:200], "email": email[:320], "external_ref": external_ref[:200],
             "exam": exam[:64], "valid_hours": valid_hours[:8],
-            "extra_time_percent": extra_time_percent[:8]}  # fmt: skip
+            "extra_time_percent": extra_time_percent[:8], "language": language[:16]}  # fmt: skip
     try:
         if not exam:
             raise Invalid("choose the exam")
@@ -170,6 +173,7 @@ def invitation_create(
             external_ref=external_ref,
             valid_hours=_int(valid_hours, "valid hours"),
             extra_time_percent=_int(extra_time_percent, "extra time"),
+            language=language[:16] or None,
         )
         with _change(ctx.uow):
             made = invitations.invite(ctx.uow, Kit.of(request.app.state.services), req)

@@ -16,12 +16,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
+from invigil import i18n
 from invigil.content import bodies
 from invigil.content.assemble import Slot
 from invigil.content.models import QuestionVersion
 from invigil.content.paper import candidate_body
 from invigil.db.uow import UnitOfWork
-from invigil.delivery import attempts, candidate, results
+from invigil.delivery import attempts, candidate, language, results
 from invigil.delivery.candidate import Guest, Guesting, Taking, Viewing
 from invigil.delivery.landing import RELEASE, brand_context, disclosure_of, no_store
 from invigil.delivery.proctor import proctor
@@ -207,6 +208,9 @@ def player_page(request: Request, t: Taking = Viewing) -> Response:
         "landing_url": t.base,
         "attempt_id": str(t.attempt.id),
         "storage_key": f"invigil:{t.attempt.id}",
+        # The player's strings in the candidate's language (static/player/i18n.js);
+        # the page around them is not translated yet, so it keeps its own lang.
+        "messages": i18n.player_messages(language.negotiated(request, t.uow, t.invitation).locale),
     }
     response = templates.TemplateResponse(
         request,

@@ -24,6 +24,11 @@ class InvitationIn(BaseModel):
     closes_at: datetime | None = None
     valid_hours: int | None = Field(default=None, ge=1, le=366 * 24)
     send_mail: bool = True
+    language: str | None = Field(
+        default=None,
+        max_length=16,
+        description="the candidate's language (one the tenant enables); null: the tenant's default",
+    )
 
 
 class CandidateOut(BaseModel):
@@ -42,6 +47,7 @@ class InvitationOut(BaseModel):
     opens_at: datetime
     closes_at: datetime
     extra_time_percent: int
+    language: str | None
     status: Literal["active", "revoked"]
     state: Literal["open", "not_yet_open", "expired", "revoked"]
     created_at: datetime
@@ -84,6 +90,7 @@ def invitation_out(i: Invitation, c: Candidate) -> InvitationOut:
         opens_at=i.opens_at,
         closes_at=i.closes_at,
         extra_time_percent=i.extra_time_percent,
+        language=i.language,
         status=i.status,
         state=invitations.state_of(i),
         created_at=i.created_at,

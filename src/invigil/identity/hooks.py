@@ -38,6 +38,7 @@ def web_viewer(uow: UnitOfWork, settings: Any, secret: str) -> sessions.WebViewe
         email=user.email,
         roles=tuple(r.name for r in roles),
         token_hash=session.token_hash or b"",
+        language=user.language,
     )
 
 

@@ -44,6 +44,8 @@ class User(TenantScoped, Base):
     totp_enabled_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     password_changed_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    # The staff pages' language (None: English); one Invigil has a catalog for.
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class Role(TenantScoped, Base):

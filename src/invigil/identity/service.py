@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from invigil import audit
+from invigil import audit, i18n
 from invigil.db.uow import UnitOfWork
 from invigil.errors import Conflict, Invalid, NotFound
 from invigil.identity import grants, mfa
@@ -414,3 +414,17 @@ def require_user(uow: UnitOfWork, user_id: uuid.UUID) -> User:
         return uow.get(User, user_id)
     except NotFound:
         raise NotFound(f"user {user_id} was not found") from None
+
+
+def set_language(uow: UnitOfWork, user_id: uuid.UUID, code: str) -> User:
+    """A staff user's language for the staff pages (English: stored as none); audited."""
+    chosen = i18n.check(code)
+    stored = None if chosen == i18n.DEFAULT else chosen
+    user = uow.get(User, user_id, label="user")
+    if user.language != stored:
+        before = user.language
+        user.language = stored
+        audit.record(
+            uow, "user.language_changed", user, {"language": chosen, "before": before or "en"}
+        )
+    return user

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from invigil.i18n import N_
 from invigil.proctoring.rules import Policy
 
 # In the order the candidate reads them.
@@ -66,14 +67,15 @@ def describe(capture: str, policy: Policy) -> str:
     return _PLAIN[capture]
 
 
+# Marked for translation: the landing page shows them in the candidate's language.
 _PLAIN = {
-    "microphone": "microphone: whether voices are heard (no continuous recording)",
-    "screen": "your screen, recorded while the exam runs",
-    "id_photo": "a photo of your identity document, taken before the exam starts",
-    "focus": "browser activity: leaving the exam tab or window",
-    "fullscreen": "browser activity: leaving full screen (the exam runs in full screen)",
-    "devtools": "browser activity: opening developer tools",
-    "clipboard": "browser activity: copy, paste and the context menu",
+    "microphone": N_("microphone: whether voices are heard (no continuous recording)"),
+    "screen": N_("your screen, recorded while the exam runs"),
+    "id_photo": N_("a photo of your identity document, taken before the exam starts"),
+    "focus": N_("browser activity: leaving the exam tab or window"),
+    "fullscreen": N_("browser activity: leaving full screen (the exam runs in full screen)"),
+    "devtools": N_("browser activity: opening developer tools"),
+    "clipboard": N_("browser activity: copy, paste and the context menu"),
 }
 
 

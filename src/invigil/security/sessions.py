@@ -31,6 +31,7 @@ class WebViewer:
     email: str = ""
     roles: tuple[str, ...] = ()
     token_hash: bytes = b""
+    language: str | None = None  # the user's own choice for the staff pages
 
 
 ActiveCheck = Callable[[UnitOfWork, uuid.UUID, uuid.UUID], bool]

@@ -1,5 +1,6 @@
 """The tenant's branding over the API: ``/api/v1/tenant/branding`` (the
-accent colour), ``.../logo`` (the logo: the raw picture as the body).
+accent colour), ``.../logo`` (the logo: the raw picture as the body), and
+``/api/v1/tenant/languages`` (the candidates' languages).
 One permission for all of it: ``tenant:manage``."""
 
 from __future__ import annotations
@@ -9,10 +10,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from invigil import i18n
 from invigil.db.uow import UnitOfWork
 from invigil.errors import NotFound
 from invigil.security.permissions import Permission as P
 from invigil.tenants import branding
+from invigil.tenants import service as tenants
+from invigil.tenants.models import Tenant
 from invigil.web.access import requires
 
 router = APIRouter(prefix="/api/v1", tags=["tenant"])
@@ -103,3 +107,41 @@ def logo_response(logo: branding.Logo) -> Response:
             "ETag": f'"{logo.sha256}"',
         },
     )
+
+
+class LanguagesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    languages: Annotated[
+        list[Annotated[str, Field(max_length=16)]],
+        Field(min_length=1, max_length=40, description="the languages candidates may read"),
+    ]
+    default_language: Annotated[
+        str | None,
+        Field(max_length=16, description="one of `languages`; null: the browser decides"),
+    ] = None
+
+
+class LanguagesOut(BaseModel):
+    languages: list[str]
+    default_language: str | None
+    available: list[str] = Field(description="every language Invigil has a catalog for")
+
+
+def _languages_out(t: Tenant) -> LanguagesOut:
+    return LanguagesOut(
+        languages=list(t.languages),
+        default_language=t.default_language,
+        available=list(i18n.AVAILABLE),
+    )
+
+
+@router.get("/tenant/languages", response_model=LanguagesOut)
+def get_languages(uow: UnitOfWork = requires(P.TENANT_MANAGE)) -> LanguagesOut:
+    return _languages_out(uow.get(Tenant, uow.tenant))
+
+
+@router.put("/tenant/languages", response_model=LanguagesOut)
+def put_languages(body: LanguagesIn, uow: UnitOfWork = requires(P.TENANT_MANAGE)) -> LanguagesOut:
+    """Set the languages candidates may read and the default (audited)."""
+    return _languages_out(tenants.set_languages(uow, body.languages, body.default_language))

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import Boolean, CheckConstraint, DateTime, String, false, func
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from invigil.db.base import Base
@@ -32,3 +32,7 @@ class Tenant(Base):
     region: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     require_mfa_for_admins: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # The languages its candidates may read, and the one they get when their
+    # invitation names none (None: their browser decides among these).
+    languages: Mapped[list[str]] = mapped_column(ARRAY(String(16)), server_default="{en}")
+    default_language: Mapped[str | None] = mapped_column(String(16), nullable=True)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from invigil import audit
+from invigil import audit, i18n
 from invigil.db import platform
 from invigil.db.engine import Database
 from invigil.db.platform import TenantRef
@@ -91,3 +91,28 @@ def list_tenants(db: Database) -> list[Tenant]:
     """Operator path: the whole registry (the owner role's registry_read policy)."""
     with db.operator_unit_of_work(None) as uow:
         return uow.scalars(select(Tenant).order_by(Tenant.slug))
+
+
+def set_languages(uow: UnitOfWork, enabled: list[str], default: str | None) -> Tenant:
+    """The languages the tenant's candidates may read, and the default one
+    (None: the candidate's browser decides among them); audited when they change."""
+    codes: list[str] = []
+    for raw in enabled[:40]:
+        code = i18n.check(raw, field="languages")
+        if code not in codes:
+            codes.append(code)
+    if not codes:
+        raise Invalid("enable at least one language", field="languages")
+    chosen = i18n.check(default, field="default_language") if default else None
+    if chosen is not None and chosen not in codes:
+        raise Invalid(
+            "the default language must be one of the enabled languages", field="default_language"
+        )
+    tenant = uow.get(Tenant, uow.tenant)
+    before = {"languages": list(tenant.languages), "default_language": tenant.default_language}
+    after = {"languages": codes, "default_language": chosen}
+    if before != after:
+        tenant.languages = codes
+        tenant.default_language = chosen
+        audit.record(uow, "tenant.languages_changed", tenant, {**after, "before": before})
+    return tenant

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from invigil import __version__
+from invigil import __version__, i18n
 from invigil.errors import DomainError
 from invigil.web import flash, forms
 from invigil.web.access import Public
@@ -18,6 +18,7 @@ from invigil.web.session import SignInRequired
 STATIC = Path(__file__).parent / "static"
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 forms.install(templates.env)
+i18n.install(templates.env)
 router = APIRouter(include_in_schema=False)
 
 

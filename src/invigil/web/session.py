@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, Request, Response
 
-from invigil import audit
+from invigil import audit, i18n
 from invigil.db import platform
 from invigil.db.uow import Actor, UnitOfWork
 from invigil.errors import DomainError, Forbidden, Refused
@@ -139,6 +139,8 @@ def requires_page(permission: Permission) -> Any:
                     csrf_token(viewer.token_hash),
                 )
                 request.state.page = ctx
+                # Staff pages speak the user's language (English unless chosen on /account).
+                request.state.locale = i18n.normalise(viewer.language) or i18n.DEFAULT
                 if permission.value not in granted:
                     raise route_refusal(request, permission, "your role does not allow this page")
                 yield ctx

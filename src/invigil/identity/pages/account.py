@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 from sqlalchemy import select
 
+from invigil import i18n
 from invigil.db.uow import Actor
 from invigil.errors import Conflict, DomainError, Invalid
 from invigil.identity import auth, mfa, service
@@ -62,6 +63,7 @@ def _account_page(
         totp=totp,
         enroll_only=ctx.mfa_enroll_only,
         mfa_required=tenant.require_mfa_for_admins and is_admin,
+        languages=list(i18n.all_languages()),
         **values,
     )
 
@@ -69,6 +71,22 @@ def _account_page(
 @router.get("/account", response_class=HTMLResponse)
 def account(request: Request, ctx: PageContext = requires_page(P.ACCOUNT_SELF)) -> HTMLResponse:
     return _account_page(request, ctx)
+
+
+@router.post("/account/language", response_class=HTMLResponse)
+def account_language(
+    request: Request,
+    csrf: FormStr = "",
+    language: FormStr = "",
+    ctx: PageContext = requires_page(P.ACCOUNT_SELF),
+) -> Response:
+    check_csrf(ctx, csrf)
+    try:
+        with _change(ctx.uow):
+            service.set_language(ctx.uow, ctx.user_id, language[:35])
+    except Invalid as exc:
+        return _account_page(request, ctx, status=exc.status, language_error=exc.detail)
+    return _redirect(request, "/account", "language-saved")
 
 
 @router.post("/account/password", response_class=HTMLResponse)

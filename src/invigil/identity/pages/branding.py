@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
+from invigil import i18n
 from invigil.errors import Invalid, NotFound
 from invigil.identity.pages.common import FormStr, P, _change, _redirect, _render
 from invigil.tenants import branding
+from invigil.tenants import service as tenants
 from invigil.tenants.api import logo_response
+from invigil.tenants.models import Tenant
 from invigil.web.session import PageContext, check_csrf, requires_page
 
 router = APIRouter(include_in_schema=False)
@@ -19,6 +22,9 @@ router = APIRouter(include_in_schema=False)
 def _page(request: Request, ctx: PageContext, *, status: int = 200, **values: Any) -> HTMLResponse:
     brand = branding.brand_of(ctx.uow)
     values.setdefault("accent_value", brand.accent if brand.custom_accent else "")
+    tenant = ctx.uow.get(Tenant, ctx.uow.tenant)
+    values.setdefault("enabled", list(tenant.languages))
+    values.setdefault("default_language", tenant.default_language or "")
     return _render(
         request,
         "branding.html",
@@ -28,6 +34,7 @@ def _page(request: Request, ctx: PageContext, *, status: int = 200, **values: An
         contrast=round(branding.contrast_with_white(brand.accent), 1),
         max_kib=branding.MAX_BYTES // 1024,
         max_side=branding.MAX_SIDE,
+        offered=list(i18n.all_languages()),
         **values,
     )
 
@@ -58,6 +65,32 @@ def branding_save(
             accent_value=accent[:32],
         )
     return _redirect(request, "/admin/branding", "branding-saved")
+
+
+@router.post("/admin/branding/languages", response_class=HTMLResponse)
+def languages_save(
+    request: Request,
+    csrf: FormStr = "",
+    languages: Annotated[list[str] | None, Form()] = None,
+    default_language: FormStr = "",
+    ctx: PageContext = requires_page(P.TENANT_MANAGE),
+) -> Response:
+    """The languages candidates may read, and the default one ("": their browser decides)."""
+    check_csrf(ctx, csrf)
+    chosen = [code[:16] for code in (languages or [])[:40]]
+    try:
+        with _change(ctx.uow):
+            tenants.set_languages(ctx.uow, chosen, default_language[:16] or None)
+    except Invalid as exc:
+        return _page(
+            request,
+            ctx,
+            status=exc.status,
+            languages_error=exc.detail,
+            enabled=chosen,
+            default_language=default_language[:16],
+        )
+    return _redirect(request, "/admin/branding", "languages-saved")
 
 
 @router.post("/admin/branding/logo", response_class=HTMLResponse)

@@ -56,6 +56,8 @@ NOTICES = {
     "branding-saved": "Accent colour saved. Candidates see it from their next page.",
     "logo-saved": "Logo saved. Candidates see it from their next page.",
     "logo-removed": "Logo removed.",
+    "languages-saved": "Languages saved. Candidates see them from their next page.",
+    "language-saved": "Language saved.",
 }
 
 

@@ -3,14 +3,15 @@
 // and shows the progress of the submit itself.
 
 import { fill, h, listNumbers, plural } from "./dom.js";
+import { t } from "./i18n.js";
 
 export class SubmitDialog {
   constructor(host) {
     this.title = h("h2", { id: "submit-h" });
     this.body = h("div", { id: "submit-body" });
     this.status = h("p", { class: "dialog-status", role: "status" });
-    this.confirm = h("button", { type: "button" }, "Submit now");
-    this.cancel = h("button", { type: "button", class: "secondary" }, "Keep working");
+    this.confirm = h("button", { type: "button" }, t("Submit now"));
+    this.cancel = h("button", { type: "button", class: "secondary" }, t("Keep working"));
     this.el = h(
       "dialog",
       { class: "submit-dialog", "aria-labelledby": "submit-h", "aria-describedby": "submit-body" },
@@ -31,14 +32,14 @@ export class SubmitDialog {
   /** Ask; resolves true when the candidate chose "Submit now". */
   ask({ total, unanswered, flagged }) {
     this.busy = false;
-    this.title.textContent = "Submit your exam?";
+    this.title.textContent = t("Submit your exam?");
     const answered = total - unanswered.length;
     fill(
       this.body,
       h("p", {}, `You answered ${answered} of ${plural(total, "question", "questions")}.`),
-      unanswered.length ? h("p", { class: "dialog-list" }, h("strong", {}, "Not answered: "), listNumbers(unanswered), ".") : null,
-      flagged.length ? h("p", { class: "dialog-list" }, h("strong", {}, "Flagged for review: "), listNumbers(flagged), ".") : null,
-      h("p", {}, "After you submit, you cannot change your answers."),
+      unanswered.length ? h("p", { class: "dialog-list" }, h("strong", {}, t("Not answered:"), " "), listNumbers(unanswered), ".") : null,
+      flagged.length ? h("p", { class: "dialog-list" }, h("strong", {}, t("Flagged for review:"), " "), listNumbers(flagged), ".") : null,
+      h("p", {}, t("After you submit, you cannot change your answers.")),
     );
     this.status.textContent = "";
     this.confirm.hidden = false;

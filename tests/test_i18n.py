@@ -1,0 +1,220 @@
+"""The translation machinery itself: negotiation, formats, the catalogs
+(sound, complete for what the sources mark, `make translations` check),
+the templates' gettext (escaping, plurals) and the player's subset."""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+from hypothesis import given
+from hypothesis import strategies as st
+from jinja2 import DictLoader, Environment
+
+from invigil import i18n
+
+ROOT = Path(__file__).resolve().parent.parent
+PYBABEL = Path(sys.executable).with_name("pybabel")
+
+
+@pytest.mark.parametrize(
+    ("chosen", "invitation", "default", "header", "expected"),
+    [
+        (None, None, None, None, "en"),
+        (None, None, None, "de-DE,de;q=0.9", "de"),
+        (None, None, "en", "de-DE,de;q=0.9", "en"),  # the tenant's default beats the browser
+        (None, "de", "en", "en", "de"),  # the invitation beats the default
+        ("en", "de", "de", "de", "en"),  # the candidate's own choice beats everything
+        ("fr", "fr", "fr", "fr", "en"),  # nothing offered: the first enabled language
+        (None, "DE-at", None, None, "de"),  # a regional variant of an offered language
+        (None, None, None, "fr;q=1, de;q=0.5, en;q=0.7", "en"),  # q-values order the browser's
+    ],
+)
+def test_negotiation_order(
+    chosen: str | None,
+    invitation: str | None,
+    default: str | None,
+    header: str | None,
+    expected: str,
+) -> None:
+    got = i18n.negotiate(
+        enabled=["en", "de"],
+        chosen=chosen,
+        invitation=invitation,
+        tenant_default=default,
+        accept_language=header,
+    )
+    assert got == expected
+
+
+def test_only_enabled_languages_are_chosen() -> None:
+    # German everywhere, but the tenant enables English only.
+    kwargs = {"chosen": "de", "invitation": "de", "tenant_default": "de", "accept_language": "de"}
+    assert i18n.negotiate(enabled=["en"], **kwargs) == "en"
+    assert i18n.negotiate(enabled=["de"], accept_language="en") == "de"
+    assert i18n.negotiate(enabled=[], accept_language="de") == "en"  # never empty-handed
+
+
+@given(st.text(max_size=3000))
+def test_any_accept_language_header_gives_an_enabled_language(header: str) -> None:
+    assert i18n.negotiate(enabled=["en", "de"], accept_language=header) in ("en", "de")
+
+
+def test_direction_follows_the_script() -> None:
+    for code in ("ar", "he", "fa", "ur", "ar_EG"):
+        assert i18n.direction(code) == "rtl", code
+    for code in ("en", "de", "fr", "ja", "nonsense", ""):
+        assert i18n.direction(code) == "ltr", code
+
+
+def test_formats_follow_the_locale() -> None:
+    at = datetime(2026, 12, 6, 18, 5, tzinfo=UTC)
+    assert i18n.local_datetime(at, "en") == "Dec 6, 2026, 18:05 UTC"
+    assert i18n.local_datetime(at, "de") == "06.12.2026, 18:05 UTC"
+    assert i18n.local_number(1234.5, "en") == "1,234.5"
+    assert i18n.local_number(1234.5, "de") == "1.234,5"
+    assert i18n.local_percent(42.5, "en") == "42.5%"
+    assert i18n.local_percent(42.5, "de") == "42,5\xa0%"
+    assert i18n.local_duration(timedelta(minutes=45), "en") == "45 minutes"
+    assert i18n.local_duration(2700, "de") == "45 Minuten"
+    assert i18n.local_datetime(None, "de", "nie") == "nie"
+
+
+def test_every_catalog_is_sound() -> None:
+    assert i18n.AVAILABLE[0] == "en" and "de" in i18n.AVAILABLE
+    for code in i18n.AVAILABLE:
+        assert i18n.problems(code) == [], code
+    assert i18n.main(["check"]) == 0
+
+
+def _write(tmp: Path, code: str, body: str) -> None:
+    folder = tmp / code / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    header = (
+        'msgid ""\nmsgstr ""\n"Language: de\\n"\n'
+        '"Plural-Forms: nplurals=2; plural=(n != 1);\\n"\n'
+        '"Content-Type: text/plain; charset=utf-8\\n"\n\n'
+    )
+    (folder / "messages.po").write_text(header + body, encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("body", "finding"),
+    [
+        ('#, fuzzy\nmsgid "Start exam"\nmsgstr "Prüfung starten"\n', "fuzzy"),
+        ('msgid "Start exam"\nmsgstr ""\n', "not translated"),
+        ('#, python-format\nmsgid "%(n)s left"\nmsgstr "%(m)s übrig"\n', "placeholder"),
+        ('msgid "Start exam"\nmsgstr "unterminated\n', "not a valid .po line"),
+        ('msgid "A"\nmsgstr "B"\n\nmsgid "A"\nmsgstr "C"\n', "duplicates"),
+        ('what is this\nmsgid "A"\nmsgstr "B"\n', "cannot be read"),
+    ],
+)
+def test_the_check_finds_what_is_wrong(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str, finding: str
+) -> None:
+    _write(tmp_path, "de", body)
+    monkeypatch.setattr(i18n, "TRANSLATIONS", tmp_path)
+    found = i18n.problems("de")
+    assert found and any(finding in p for p in found), found
+
+
+def test_the_catalogs_hold_every_marked_string(tmp_path: Path) -> None:
+    """What `make translations` extracts today is what the catalogs hold:
+    a string marked (or changed) without updating them fails here."""
+    if not PYBABEL.exists():
+        pytest.skip("pybabel is not installed next to this Python")
+    out = tmp_path / "messages.pot"
+    subprocess.run(
+        [str(PYBABEL), "-q", "extract", "-F", "babel.cfg", "--add-location=file",
+         "--omit-header", "-o", str(out), "."],
+        cwd=ROOT, check=True,
+    )  # fmt: skip
+    with out.open("rb") as f:
+        extracted = {m.id for m in read_po(f) if m.id}
+    assert "I agree" in extracted and "Submit now" in extracted  # templates, JS
+    assert "Custom" in extracted  # Python's N_
+    for code in i18n.AVAILABLE:
+        catalog = i18n.catalog(code)
+        assert catalog is not None
+        held = {m.id for m in catalog if m.id}
+        assert extracted - held == set(), f"{code}: run `make translations`"
+
+
+ENV_TEMPLATES = {
+    "page.html": (
+        '{{ _("Hello %(name)s", name=who) }}|'
+        "{% trans count=n %}{{ count }} attempt allowed{% pluralize %}"
+        '{{ count }} attempts allowed{% endtrans %}|{{ _("I agree") }}|'
+        "{{ at | local_datetime }}|{{ 0.5 | local_number }}"
+    )
+}
+
+
+def _env() -> Environment:
+    env = Environment(loader=DictLoader(ENV_TEMPLATES), autoescape=True)
+    i18n.install(env)
+    return env
+
+
+def test_templates_translate_escape_and_pluralise() -> None:
+    page = _env().get_template("page.html")
+    at = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
+    de = page.render(locale="de", who="<b>", n=2, at=at)
+    assert de.split("|") == [
+        "Hello &lt;b&gt;",  # no translation: the source, the variable escaped
+        "2 Versuche erlaubt",
+        "Ich stimme zu",
+        "02.01.2026, 03:04 UTC",
+        "0,5",
+    ]
+    en = page.render(who="x", n=1, at=at)  # no locale and no request: English
+    assert en.split("|")[1:3] == ["1 attempt allowed", "I agree"]
+
+
+def test_the_player_gets_only_its_own_strings() -> None:
+    messages = i18n.player_messages("de")
+    assert messages["Submit now"] == "Jetzt abgeben"
+    assert "I agree" not in messages  # a page's string, not the player's
+    assert i18n.player_messages("en") == {}  # English: the source strings
+
+
+def test_make_translations_is_a_target() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    assert "\ntranslations:" in makefile and "invigil.i18n check" in makefile
+    assert shutil.which("make") is None or "babel.cfg" in makefile
+
+
+TEMPLATES = ROOT / "src" / "invigil" / "web" / "templates"
+NOT_WORDS = {"Invigil"}  # the product's name
+
+
+def unmarked_words(source: str) -> set[str]:
+    """Words a person reads that are outside _() and {% trans %}."""
+    source = re.sub(r"{%-?\s*trans\b.*?{%-?\s*endtrans\s*-?%}", " ", source, flags=re.S)
+    source = re.sub(r"{#.*?#}|{{.*?}}|{%.*?%}", " ", source, flags=re.S)
+    source = re.sub(r"<(script|style)\b.*?</\1>", " ", source, flags=re.S | re.I)
+    source = html.unescape(re.sub(r"<[^>]+>", " ", source))
+    source = re.sub(r'[\w-]+="[^"]*"', " ", source)  # attribute fragments between tags
+    return set(re.findall(r"[^\W\d_]{2,}", source)) - NOT_WORDS
+
+
+def test_a_translated_template_marks_every_word() -> None:
+    """A template that says it is translated (`{% set translated = true %}`)
+    has no visible word outside _() or {% trans %}: a new sentence added to it
+    unmarked fails here."""
+    translated = [
+        p
+        for p in sorted(TEMPLATES.rglob("*.html"))
+        if re.search(r"^{% set translated = true %}$", p.read_text(), re.M)
+    ]
+    assert {p.name for p in translated} >= {"take.html", "declined.html", "take_unavailable.html"}
+    for path in [*translated, TEMPLATES / "delivery" / "_language_switcher.html"]:
+        assert unmarked_words(path.read_text()) == set(), path.name
+    assert unmarked_words("<p>{{ _('Start') }} Weiter</p>") == {"Weiter"}
