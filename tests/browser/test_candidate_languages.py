@@ -60,6 +60,7 @@ def test_a_candidate_invited_in_german_takes_the_exam_in_german(
     # A counted string comes with its plural forms, picked by the browser's plural rules.
     assert boot["messages"]["%(n)s point"] == {"one": "%(n)s Punkt", "other": "%(n)s Punkte"}
     expect(page.get_by_text("Verbleibende Zeit")).to_be_visible()
+    expect(page.locator(".points")).to_have_text("1 Punkt")
     flag = page.get_by_role("button", name="Zur Überprüfung markieren")
     flag.click()
     expect(flag).to_have_attribute("aria-pressed", "true")
@@ -75,6 +76,9 @@ def test_a_candidate_invited_in_german_takes_the_exam_in_german(
     dialog = page.get_by_role("dialog", name="Prüfung abgeben?")
     expect(dialog).to_be_visible()
     expect(dialog.get_by_text(f"Sie haben 0 von {total} Fragen beantwortet.")).to_be_visible()
+    head = ", ".join(str(n) for n in range(1, total))
+    expect(dialog).to_contain_text(f"Nicht beantwortet: Fragen {head} und {total}.")
+    expect(dialog).to_contain_text("Zur Überprüfung markiert: Frage 1.")
     expect(
         dialog.get_by_text("Nach der Abgabe können Sie Ihre Antworten nicht mehr ändern.")
     ).to_be_visible()

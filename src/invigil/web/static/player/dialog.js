@@ -2,8 +2,15 @@
 // that also keeps Tab inside itself, lists what is unanswered and flagged,
 // and shows the progress of the submit itself.
 
-import { fill, h, listNumbers } from "./dom.js";
+import { fill, h } from "./dom.js";
 import { t, tn } from "./i18n.js";
+
+/** "questions 3, 7 and 9" */
+function listNumbers(numbers) {
+  if (numbers.length === 1) return t("question %(n)s", { n: numbers[0] });
+  const head = numbers.slice(0, -1).join(", ");
+  return t("questions %(list)s and %(last)s", { list: head, last: numbers[numbers.length - 1] });
+}
 
 export class SubmitDialog {
   constructor(host) {

@@ -3,7 +3,7 @@
 
 import { answerState, renderBody } from "./questions.js";
 import { fill, h, say } from "./dom.js";
-import { t, tn } from "./i18n.js";
+import { number, t, tn } from "./i18n.js";
 
 export class Exam {
   /**
@@ -97,7 +97,7 @@ export class Exam {
         { class: "question-head" },
         q.section_title ? h("p", { class: "section-title" }, q.section_title) : null,
         heading,
-        Number.isFinite(points) ? h("p", { class: "points" }, tn("%(n)s point", "%(n)s points", points)) : null,
+        Number.isFinite(points) ? h("p", { class: "points" }, tn("%(n)s point", "%(n)s points", points, { n: number(points) })) : null,
       ),
       renderBody(q, a.response, ctx),
       h("div", { class: "question-tools" }, flag),

@@ -38,6 +38,15 @@ function language() {
   return document.documentElement.lang || "en";
 }
 
+/** A number written the candidate's way (2.5 in English, 2,5 in German). */
+export function number(value) {
+  try {
+    return new Intl.NumberFormat(language()).format(value);
+  } catch {
+    return String(value);
+  }
+}
+
 /** The form of a counted message for `n` in the candidate's language. */
 export function tn(singular, plural, n, values = {}) {
   const all = { n, ...values };
