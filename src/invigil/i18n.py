@@ -48,7 +48,7 @@ from invigil.errors import Invalid
 DEFAULT = "en"
 TRANSLATIONS = Path(__file__).parent / "translations"
 # Where the player's strings live, as paths appear in a catalog's locations.
-PLAYER_SOURCES = "src/invigil/web/static/player/"
+PLAYER_SOURCES = ("src/invigil/web/static/player/", "src/invigil/web/static/player.js")
 MAX_ACCEPT_LANGUAGE = 1000  # characters of the header looked at; the rest is ignored
 
 
@@ -190,20 +190,43 @@ def translations(code: str) -> _gettext.NullTranslations:
 
 
 @cache
-def player_messages(code: str) -> dict[str, str]:
+def player_messages(code: str) -> dict[str, str | dict[str, str]]:
     """The translated strings of the player's JavaScript, for ``t("...")``
-    (only those, not the whole catalog)."""
+    and ``tn("...", "...", n)`` (only those, not the whole catalog).
+
+    A plural entry is keyed by its singular and maps CLDR plural categories
+    ("one", "other", ...) to its forms: the gettext forms are in the order
+    Babel writes the catalog's Plural-Forms (the language's categories in
+    CLDR order, "other" last), and the browser picks one with Intl.PluralRules.
+    """
     found = catalog(code)
     if found is None:
         return {}
-    out: dict[str, str] = {}
+    out: dict[str, str | dict[str, str]] = {}
+    tags = plural_categories(code)
     for message in found:
-        if not message.id or message.fuzzy or not isinstance(message.id, str):
+        if not message.id or message.fuzzy:
             continue
-        in_player = any(path.startswith(PLAYER_SOURCES) for path, _ in message.locations)
-        if in_player and isinstance(message.string, str) and message.string:
-            out[message.id] = message.string
+        if not any(path.startswith(PLAYER_SOURCES) for path, _ in message.locations):
+            continue
+        if isinstance(message.id, str):
+            if isinstance(message.string, str) and message.string:
+                out[message.id] = message.string
+        elif (
+            isinstance(message.string, (list, tuple))
+            and all(message.string)
+            and len(message.string) == len(tags)
+        ):
+            out[message.id[0]] = dict(zip(tags, message.string, strict=True))
     return out
+
+
+def plural_categories(code: str) -> list[str]:
+    """The CLDR plural categories of a language, in its gettext forms' order."""
+    from babel.plural import _plural_tags
+
+    present = set(Locale.parse(code).plural_form.tags)
+    return [tag for tag in _plural_tags if tag in present or tag == "other"]
 
 
 def gettext(code: str, message: str) -> str:

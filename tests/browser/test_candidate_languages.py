@@ -1,5 +1,5 @@
-"""A candidate invited in German reads the landing page and the player's
-submit dialog in German, can switch languages, and a right-to-left page
+"""A candidate invited in German reads the landing page, the system check,
+the player (its questions, flag, submit dialog) and the done page in German, can switch languages, and a right-to-left page
 (Arabic) lays out from the right; axe stays clean in each."""
 
 from __future__ import annotations
@@ -51,16 +51,61 @@ def test_a_candidate_invited_in_german_takes_the_exam_in_german(
     page.get_by_label("Ich stimme zu").check()
     page.get_by_role("button", name="Prüfung starten").click()
     expect(page).to_have_url(re.compile(r"/take/[^/]+/exam$"))
-    c.paper(page)
-    assert c.boot(page)["messages"]["Submit now"] == "Jetzt abgeben"
-    page.get_by_role("button", name="Submit exam").click()
+    # The player: the page around it and its own strings, in German.
+    expect(page.get_by_role("heading", name=re.compile(r"^Frage 1 von \d+$"))).to_be_visible()
+    assert page.evaluate("document.documentElement.lang") == "de"
+    total = len(c.state(page)["questions"])
+    boot = c.boot(page)
+    assert boot["messages"]["Submit now"] == "Jetzt abgeben"
+    # A counted string comes with its plural forms, picked by the browser's plural rules.
+    assert boot["messages"]["%(n)s point"] == {"one": "%(n)s Punkt", "other": "%(n)s Punkte"}
+    expect(page.get_by_text("Verbleibende Zeit")).to_be_visible()
+    expect(page.locator(".points")).to_have_text("1 Punkt")
+    flag = page.get_by_role("button", name="Zur Überprüfung markieren")
+    flag.click()
+    expect(flag).to_have_attribute("aria-pressed", "true")
+    palette = page.get_by_role("navigation", name="Fragen")
+    expect(
+        palette.get_by_role("button", name="Frage 1, nicht beantwortet, markiert")
+    ).to_be_visible()
+    page.get_by_role("button", name="Weiter", exact=True).click()
+    expect(page.get_by_role("heading", name=f"Frage 2 von {total}")).to_be_visible()
+    expect(page.locator("#save-status")).to_have_text("Alle Antworten gespeichert")
+    assert_accessible(page, "the player in German")
+    page.locator("#submit-open").click()
     dialog = page.get_by_role("dialog", name="Prüfung abgeben?")
     expect(dialog).to_be_visible()
+    expect(dialog.get_by_text(f"Sie haben 0 von {total} Fragen beantwortet.")).to_be_visible()
+    head = ", ".join(str(n) for n in range(1, total))
+    expect(dialog).to_contain_text(f"Nicht beantwortet: Fragen {head} und {total}.")
+    expect(dialog).to_contain_text("Zur Überprüfung markiert: Frage 1.")
     expect(
         dialog.get_by_text("Nach der Abgabe können Sie Ihre Antworten nicht mehr ändern.")
     ).to_be_visible()
+    assert_accessible(page, "the submit confirmation in German")
     dialog.get_by_role("button", name="Jetzt abgeben").click()
     expect(page).to_have_url(re.compile(r"/done$"))
+    # The done page.
+    assert page.evaluate("document.documentElement.lang") == "de"
+    expect(page.get_by_text("Ihre Prüfung wurde abgegeben.")).to_be_visible()
+    expect(page.get_by_text("Sie können dieses Fenster schließen.")).to_be_visible()
+    assert_accessible(page, "the done page in German")
+
+
+def test_a_german_candidate_reads_the_system_check_in_german(
+    page: Page, database: Database, settings: Settings, live_server: str
+) -> None:
+    org = org_with(database, settings, live_server, ["en", "de"])
+    # "standard" needs a camera; this browser has none, so the check fails.
+    page.goto(org.link(org.exam(proctoring_preset="standard"), language="de"))
+    page.get_by_label("Ich stimme zu").check()
+    page.get_by_role("button", name="Prüfung starten").click()
+    expect(page.get_by_role("heading", name="Ihr Computer wird überprüft")).to_be_visible()
+    camera = page.locator(".check-item").filter(has_text="Kamera:")
+    expect(camera).to_contain_text("nicht bereit")
+    expect(page.get_by_role("button", name="Erneut überprüfen")).to_be_visible()
+    expect(page.locator(".check-summary")).to_contain_text("Aufmerksamkeit")
+    assert_accessible(page, "a failed system check in German")
 
 
 def test_an_arabic_landing_page_is_right_to_left_and_accessible(

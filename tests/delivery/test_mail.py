@@ -26,6 +26,7 @@ from invigil.evidence import keys
 from invigil.jobs.queue import make_app
 from invigil.settings import Settings
 from invigil.tenants import branding
+from invigil.tenants import service as tenants
 from tests.conftest import BoundDatabase, bearer, make_tenant, make_user
 from tests.delivery.factories import kit_for, make_invitation
 from tests.tenants.test_branding import logo_png
@@ -211,6 +212,35 @@ def test_a_mail_is_text_and_branded_html_with_the_headers_mail_systems_expect(
     assert image.get_content_type() == "image/png"
     assert f"cid:{image['Content-ID'].strip('<>')}" in html
     assert "<script" not in html.lower()
+
+
+def test_an_invitation_in_german_is_mailed_in_german(
+    db: BoundDatabase, tenant_a: object, settings: Settings, smtp_server: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp_server
+    kit = kit_for(settings, smtp=True)
+    tenant_id = tenant_a.id  # type: ignore[attr-defined]
+    with db.unit_of_work(tenant_id) as uow:
+        tenants.set_languages(uow, ["en", "de"], None)
+    made = make_invitation(db, tenant_id, kit, name="Dora Deutsch", language="de")
+    row = _one_mail(db, tenant_id, made.invitation.id)
+    with db.unit_of_work(tenant_id) as uow:
+        mail.send(uow, smtp_settings(settings, port), kit.box, row.id)
+    [(_, _, msg)] = inbox.messages
+    assert isinstance(msg, EmailMessage)
+    assert msg["Subject"].startswith("Ihre Einladung: ")
+    plain = body_of(msg)
+    assert plain.startswith("Guten Tag Dora Deutsch,")
+    assert "Ihr persönlicher Link (geben Sie ihn nicht weiter):" in plain
+    assert "Minuten." in plain or "UTC." in plain
+    assert made.link in plain and "Hello" not in plain and "invited" not in plain
+    html_part = msg.get_body(preferencelist=("html",))
+    assert html_part is not None
+    html = html_part.get_content()
+    assert '<html lang="de">' in html
+    assert "Prüfung öffnen" in html and "Bitte antworten Sie nicht" in html
+    assert "Guten Tag Dora Deutsch," in html
+    assert "Open your exam" not in html and "do not reply" not in html
 
 
 def test_resend_mails_the_same_link_again_audited_and_rate_limited(

@@ -61,6 +61,17 @@ def negotiated(request: Request, uow: UnitOfWork | None, invitation: Invitation 
     return Chosen(locale, languages)
 
 
+def of_invitation(uow: UnitOfWork, invitation: Invitation | None) -> str:
+    """The language of what is sent for an invitation (its mail): the
+    invitation's, else the tenant's default, among the tenant's languages."""
+    tenant = uow.get(Tenant, uow.tenant_id) if uow.tenant_id else None
+    return i18n.negotiate(
+        enabled=enabled_of(uow),
+        invitation=invitation.language if invitation is not None else None,
+        tenant_default=tenant.default_language if tenant is not None else None,
+    )
+
+
 def remember(request: Request, response: Response, token: str, code: str) -> None:
     """Keep the switcher's choice for this link (its path) only."""
     issuer = str(request.app.state.settings.issuer)

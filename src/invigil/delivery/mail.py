@@ -30,8 +30,10 @@ from email.utils import format_datetime, make_msgid, parseaddr
 
 from sqlalchemy import select
 
+from invigil import i18n
 from invigil.content.models import ExamVersion
 from invigil.db.uow import UnitOfWork
+from invigil.delivery import language
 from invigil.delivery.models import Candidate, Invitation, OutboxMail
 from invigil.logs import get_logger
 from invigil.pagination import created_key, newest_first
@@ -48,29 +50,30 @@ QUEUE = "mail"
 PLACEHOLDER = "{guest_link}"
 WITHHELD = "[guest link withheld: it is shown once to whoever invites, and only mailed]"
 NOT_CONFIGURED = "not sent: SMTP not configured"
+SUBJECT = i18n.N_("Your invitation: %(title)s")
 
 
 def _context(mail_id: uuid.UUID) -> str:
     return f"mail-outbox-link:{mail_id}"
 
 
-def compose(candidate: Candidate, version: ExamVersion, invitation: Invitation) -> tuple[str, str]:
+def compose(
+    candidate: Candidate, version: ExamVersion, invitation: Invitation, locale: str = i18n.DEFAULT
+) -> tuple[str, str]:
+    """The subject and plain text of an invitation, in ``locale`` (the
+    words are in templates/mail/invitation.txt, translated like the pages)."""
     minutes = version.settings.get("time_limit_minutes")
-    lines = [
-        f"Hello {candidate.name},",
-        "",
-        f'You are invited to take the exam "{version.title}".',
-        "",
-        f"Open it between {invitation.opens_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC and "
-        f"{invitation.closes_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
-        + (f"; it takes up to {minutes} minutes once you start." if minutes else "."),
-        "",
-        "Your personal link (do not share it):",
-        PLACEHOLDER,
-        "",
-        "Opening the link shows the exam's rules first; nothing starts until you choose to.",
-    ]
-    return f"Your invitation: {version.title}"[:300], "\n".join(lines)
+    subject = i18n.gettext(locale, SUBJECT) % {"title": version.title}
+    body = templates.env.get_template("mail/invitation.txt").render(
+        locale=locale,
+        name=candidate.name,
+        title=version.title,
+        opens=f"{invitation.opens_at.astimezone(UTC):%Y-%m-%d %H:%M}",
+        closes=f"{invitation.closes_at.astimezone(UTC):%Y-%m-%d %H:%M}",
+        minutes=int(minutes) if isinstance(minutes, int | float) and minutes else None,
+        link=PLACEHOLDER,
+    )
+    return subject[:300], body.strip("\n")
 
 
 def queue_invitation(
@@ -85,7 +88,7 @@ def queue_invitation(
 ) -> OutboxMail:
     """Write the mail; with SMTP configured, seal the link and defer the send
     job in this transaction. Without, mark it not sent and keep no link."""
-    subject, body = compose(candidate, version, invitation)
+    subject, body = compose(candidate, version, invitation, language.of_invitation(uow, invitation))
     mail_id = uuid.uuid4()
     row = OutboxMail(
         tenant_id=uow.tenant,
@@ -129,8 +132,15 @@ def send(uow: UnitOfWork, settings: Settings, box: SecretBox, mail_id: uuid.UUID
         link = box.open(mail.link_sealed, _context(mail.id)).decode() if mail.link_sealed else None
         body = body.replace(PLACEHOLDER, link or WITHHELD)
     mail.attempts += 1
+    invitation = uow.get(Invitation, mail.invitation_id)
     message = compose_message(
-        settings, mail.to_address, mail.subject, body, branding.brand_of(uow), branding.logo_of(uow)
+        settings,
+        mail.to_address,
+        mail.subject,
+        body,
+        branding.brand_of(uow),
+        branding.logo_of(uow),
+        locale=language.of_invitation(uow, invitation),
     )
     try:
         deliver(settings, message)
@@ -152,7 +162,7 @@ def sender_domain(settings: Settings) -> str:
     return domain or "invigil.invalid"
 
 
-def html_of(body: str, brand: Brand, logo_cid: str | None) -> str:
+def html_of(body: str, brand: Brand, logo_cid: str | None, locale: str = i18n.DEFAULT) -> str:
     """The HTML part: the text's paragraphs in the tenant's branding; a
     paragraph that is a link becomes a button to it."""
     paragraphs = [p.strip() for p in body.split("\n\n") if p.strip()]
@@ -163,12 +173,19 @@ def html_of(body: str, brand: Brand, logo_cid: str | None) -> str:
         rest = [line for line in lines if line != link]
         blocks.append({"lines": rest, "link": link})
     return templates.env.get_template("mail/invitation.html").render(
-        brand=brand, blocks=blocks, logo_cid=logo_cid
+        brand=brand, blocks=blocks, logo_cid=logo_cid, locale=locale
     )
 
 
 def compose_message(
-    settings: Settings, to: str, subject: str, body: str, brand: Brand, logo: Logo | None = None
+    settings: Settings,
+    to: str,
+    subject: str,
+    body: str,
+    brand: Brand,
+    logo: Logo | None = None,
+    *,
+    locale: str = i18n.DEFAULT,
 ) -> EmailMessage:
     """The whole mail (see the module docstring for its parts and headers)."""
     domain = sender_domain(settings)
@@ -181,7 +198,7 @@ def compose_message(
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(body)
     cid = make_msgid(domain=domain) if logo is not None else None
-    msg.add_alternative(html_of(body, brand, cid[1:-1] if cid else None), subtype="html")
+    msg.add_alternative(html_of(body, brand, cid[1:-1] if cid else None, locale), subtype="html")
     if logo is not None and cid is not None:
         html = list(msg.iter_parts())[1]  # text/plain, then text/html
         maintype, subtype = logo.content_type.split("/")

@@ -208,9 +208,9 @@ def player_page(request: Request, t: Taking = Viewing) -> Response:
         "landing_url": t.base,
         "attempt_id": str(t.attempt.id),
         "storage_key": f"invigil:{t.attempt.id}",
-        # The player's strings in the candidate's language (static/player/i18n.js);
-        # the page around them is not translated yet, so it keeps its own lang.
-        "messages": i18n.player_messages(language.negotiated(request, t.uow, t.invitation).locale),
+        # The player's strings in the candidate's language (static/player/i18n.js),
+        # the same language as the page around them (<html lang> follows it).
+        "messages": i18n.player_messages(language.choose(request, t.uow, t.invitation).locale),
     }
     response = templates.TemplateResponse(
         request,
@@ -233,6 +233,7 @@ def done_page(request: Request, t: Taking = Viewing) -> Response:
     release = str(t.version.settings.get("results_release", "after_review"))
     result = results.latest_result(t.uow, a.id) if a.status == "submitted" else None
     shown = result is not None and release == "immediately"
+    language.choose(request, t.uow, t.invitation)
     response = templates.TemplateResponse(
         request,
         "delivery/done.html",

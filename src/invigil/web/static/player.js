@@ -9,6 +9,7 @@ import { Clock, Countdown } from "./player/clock.js";
 import { systemCheck } from "./player/checks.js";
 import { SubmitDialog } from "./player/dialog.js";
 import { fill, h, say } from "./player/dom.js";
+import { t } from "./player/i18n.js";
 import { Exam } from "./player/exam.js";
 import { idPhotoStep } from "./player/idphoto.js";
 import { Proctor } from "./player/proctor.js";
@@ -121,12 +122,12 @@ function endedByServer(url) {
     leaving = null;
     finish(url);
   };
-  const next = h("button", { type: "button" }, "Continue");
+  const next = h("button", { type: "button" }, t("Continue"));
   next.addEventListener("click", go);
   message(
-    "Your exam has ended",
-    "The exam was closed for you: your saved answers are submitted.",
-    h("p", { class: "muted", role: "status" }, "Sending the last camera and screen recordings…"),
+    t("Your exam has ended"),
+    t("The exam was closed for you: your saved answers are submitted."),
+    h("p", { class: "muted", role: "status" }, t("Sending the last camera and screen recordings…")),
     next,
   );
   next.focus();
@@ -137,10 +138,12 @@ function showElsewhere() {
   stopAll();
   if (dialog.el.open) dialog.el.close();
   message(
-    "This exam is open in another browser",
-    "An exam can be open in one browser only. Carry on in the browser where you started it.",
-    "If you cannot, contact the organisation that invited you: they can release the exam so " +
-      "that you can continue here. Answers this browser had not sent yet are kept on this device.",
+    t("This exam is open in another browser"),
+    t("An exam can be open in one browser only. Carry on in the browser where you started it."),
+    t(
+      "If you cannot, contact the organisation that invited you: they can release the exam so " +
+        "that you can continue here. Answers this browser had not sent yet are kept on this device.",
+    ),
   );
 }
 
@@ -148,8 +151,8 @@ function showGone() {
   stopAll();
   if (dialog.el.open) dialog.el.close();
   message(
-    "This exam link no longer works",
-    "The link may have been withdrawn or replaced. Contact the organisation that invited you.",
+    t("This exam link no longer works"),
+    t("The link may have been withdrawn or replaced. Contact the organisation that invited you."),
   );
 }
 
@@ -164,24 +167,24 @@ async function persist(method, path, body, note) {
       if (err.kind === "gone") return showGone();
       const type = (err.problem && typeof err.problem.type === "string" && err.problem.type) || "";
       if (type.endsWith(":no-face-seen")) {
-        message("Your face has not been seen yet",
-          "This exam watches your face, and the camera check has not seen it yet.",
-          "Sit in front of the camera in good light, then reload the page to check again.");
+        message(t("Your face has not been seen yet"),
+          t("This exam watches your face, and the camera check has not seen it yet."),
+          t("Sit in front of the camera in good light, then reload the page to check again."));
         return null;
       }
       if (err.kind !== "network" && err.kind !== "server") {
-        message("Something went wrong", `The exam could not be opened: ${err.message}.`,
-          "Reload the page to try again; if it keeps happening, contact the organisation that invited you.");
+        message(t("Something went wrong"), t("The exam could not be opened: %(error)s.", { error: err.message }),
+          t("Reload the page to try again; if it keeps happening, contact the organisation that invited you."));
         return null;
       }
-      fill(note, "Cannot reach Invigil. Check your internet connection; we keep trying.");
+      fill(note, t("Cannot reach Invigil. Check your internet connection; we keep trying."));
       await waitOnline(backoff(failures));
     }
   }
 }
 
 async function main() {
-  const note = h("p", { role: "status", class: "muted" }, "Loading your exam…");
+  const note = h("p", { role: "status", class: "muted" }, t("Loading your exam…"));
   fill(ui.stage, h("section", { class: "card" }, note));
   let state = await persist("GET", "state", undefined, note);
   if (!state) return;
@@ -219,7 +222,7 @@ async function main() {
     }
     if (requirements.fullscreen) await enterFullscreenToBegin();
     fill(ui.stage, h("section", { class: "card" }, note));
-    fill(note, "Starting the exam…");
+    fill(note, t("Starting the exam…"));
     state = await persist("POST", "begin", {}, note);
     if (!state) return;
     if (state.status === "submitted") return finish(state.done_url);
@@ -258,11 +261,11 @@ async function takeIdPhoto(kept) {
 }
 
 function enterFullscreenToBegin() {
-  const button = h("button", { type: "button", class: "big" }, "Enter fullscreen");
+  const button = h("button", { type: "button", class: "big" }, t("Enter fullscreen"));
   const error = h("p", { class: "field-warning", role: "alert" });
   ui.stage.querySelector("section.card").append(
     h("div", { class: "ready-to-start" },
-      h("p", {}, "This exam runs in full screen. The timer starts when you enter full screen."),
+      h("p", {}, t("This exam runs in full screen. The timer starts when you enter full screen.")),
       button, error),
   );
   button.focus();
@@ -272,7 +275,7 @@ function enterFullscreenToBegin() {
         await document.documentElement.requestFullscreen();
         resolve();
       } catch {
-        error.textContent = "Full screen was refused. Choose Enter fullscreen again; if it keeps failing, open the exam link in a browser tab of its own.";
+        error.textContent = t("Full screen was refused. Choose Enter fullscreen again; if it keeps failing, open the exam link in a browser tab of its own.");
       }
     });
   });
@@ -280,7 +283,7 @@ function enterFullscreenToBegin() {
 
 function start(state, requirements, devices) {
   if (!Array.isArray(state.questions) || state.questions.length === 0) {
-    message("This exam has no questions", "Contact the organisation that invited you.");
+    message(t("This exam has no questions"), "Contact the organisation that invited you.");
     return;
   }
   ui.stage.hidden = true;
@@ -334,7 +337,7 @@ function start(state, requirements, devices) {
     ui.gateButton.addEventListener("click", () => {
       ui.gateError.textContent = "";
       document.documentElement.requestFullscreen().catch(() => {
-        ui.gateError.textContent = "Full screen was refused. Choose Enter fullscreen again.";
+        ui.gateError.textContent = t("Full screen was refused. Choose Enter fullscreen again.");
       });
     });
     gate();
@@ -406,14 +409,14 @@ async function submit(reason) {
   saver.stop();
   exam.lock();
   window.clearInterval(heartbeatTimer);
-  dialog.submitting(reason === "time" ? "Time is up" : null);
+  dialog.submitting(reason === "time" ? t("Time is up") : null);
   // No more observations; the screen recorder closes its last segment.
   if (proctor) proctor.quiet();
   let drain = Boolean(proctor);
   for (let failures = 0; ; failures += 1) {
     if (navigator.onLine === false) {
       saver.goOffline();
-      dialog.say(`${OFFLINE_TEXT} Your exam is submitted as soon as it does.`);
+      dialog.say(`${OFFLINE_TEXT()} ${t("Your exam is submitted as soon as it does.")}`);
       await waitOnline(backoff(failures));
       continue;
     }
@@ -443,9 +446,9 @@ async function submit(reason) {
       if (err.kind === "navigation" && saver.dropClosed(err)) continue; // submit the rest
       if (err.kind === "network") {
         saver.goOffline();
-        dialog.say(`${OFFLINE_TEXT} Your exam is submitted as soon as it does.`);
+        dialog.say(`${OFFLINE_TEXT()} ${t("Your exam is submitted as soon as it does.")}`);
       } else {
-        dialog.say(`The server has not taken the submission yet (${err.message}). Trying again…`);
+        dialog.say(t("The server has not taken the submission yet (%(error)s). Trying again…", { error: err.message }));
       }
       await waitOnline(backoff(failures));
     }
@@ -453,7 +456,7 @@ async function submit(reason) {
 }
 
 main().catch((err) => {
-  message("Something went wrong", `The exam player stopped: ${err && err.message ? err.message : err}.`,
-    "Reload the page; your answers are kept on this device and on the server.");
-  say(ui.announcer, "The exam player stopped. Reload the page.");
+  message(t("Something went wrong"), t("The exam player stopped: %(error)s.", { error: err && err.message ? err.message : err }),
+    t("Reload the page; your answers are kept on this device and on the server."));
+  say(ui.announcer, t("The exam player stopped. Reload the page."));
 });

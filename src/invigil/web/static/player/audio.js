@@ -9,6 +9,8 @@
 // audio_persist_seconds starts audio.voice, which ends after END_MS of quiet.
 // Nothing is recorded: only levels leave the page.
 
+import { t } from "./i18n.js";
+
 const TICK_MS = 100;
 const GAP_MS = 700;
 const END_MS = 1500;
@@ -28,12 +30,12 @@ export class VoiceWatch {
 
   start(stream) {
     if (!stream || !stream.getAudioTracks().length) {
-      this.fail("microphone_unavailable", "The microphone is not available. Allow the microphone for this site, then reload the page.");
+      this.fail("microphone_unavailable", t("The microphone is not available. Allow the microphone for this site, then reload the page."));
       return;
     }
     const Context = window.AudioContext || window.webkitAudioContext;
     if (!Context) {
-      this.fail("unsupported", "This browser cannot check the microphone. Use a current version of Chrome, Edge, Firefox or Safari.");
+      this.fail("unsupported", t("This browser cannot check the microphone. Use a current version of Chrome, Edge, Firefox or Safari."));
       return;
     }
     this.ctx = new Context();
@@ -61,7 +63,7 @@ export class VoiceWatch {
   tick() {
     if (this.ctx.state !== "running") {
       if (performance.now() - this.startedAt > 5000) {
-        this.fail("suspended", "The browser has paused sound for this page: click anywhere in the exam to let the microphone check run.");
+        this.fail("suspended", t("The browser has paused sound for this page: click anywhere in the exam to let the microphone check run."));
       }
       return;
     }

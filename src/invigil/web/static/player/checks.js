@@ -6,32 +6,46 @@
 // the candidate can see that they are in view and well lit.
 
 import { fill, h, say } from "./dom.js";
+import { t, tn } from "./i18n.js";
 
+// Module code runs after the page is parsed, so the boot data (and with it
+// the candidate's language) is there when these are translated.
 const FIX = {
-  browser:
-    "Use a current version of Chrome, Edge, Firefox or Safari, then open your exam link again.",
-  storage:
+  browser: t("Use a current version of Chrome, Edge, Firefox or Safari, then open your exam link again."),
+  storage: t(
     "Your browser is not letting this site keep data on the device (private browsing or a " +
-    "privacy setting). Allow site data for this site, or leave private browsing, then choose " +
-    "Check again.",
-  fullscreen:
+      "privacy setting). Allow site data for this site, or leave private browsing, then choose " +
+      "Check again.",
+  ),
+  fullscreen: t(
     "Your browser does not allow full screen here. Open the exam link directly in a browser " +
-    "tab (not inside another page or app), then choose Check again.",
-  insecure: "Camera, microphone and screen need a secure (https) connection to this site.",
+      "tab (not inside another page or app), then choose Check again.",
+  ),
+  insecure: t("Camera, microphone and screen need a secure (https) connection to this site."),
 };
 
+// Whole sentences per device: the device's word changes the sentence around it in other languages.
 function deviceFix(device, err) {
   const name = err && err.name;
+  const camera = device === "camera";
   if (name === "NotAllowedError" || name === "SecurityError") {
-    return `Allow the ${device} in your browser's address bar (or in your system's privacy settings), then choose Check again.`;
+    return camera
+      ? t("Allow the camera in your browser's address bar (or in your system's privacy settings), then choose Check again.")
+      : t("Allow the microphone in your browser's address bar (or in your system's privacy settings), then choose Check again.");
   }
   if (name === "NotFoundError" || name === "OverconstrainedError") {
-    return `No ${device} was found. Connect one, then choose Check again.`;
+    return camera
+      ? t("No camera was found. Connect one, then choose Check again.")
+      : t("No microphone was found. Connect one, then choose Check again.");
   }
   if (name === "NotReadableError" || name === "AbortError") {
-    return `The ${device} is in use by another program. Close that program, then choose Check again.`;
+    return camera
+      ? t("The camera is in use by another program. Close that program, then choose Check again.")
+      : t("The microphone is in use by another program. Close that program, then choose Check again.");
   }
-  return `The ${device} could not be started. Check that it is connected and allowed, then choose Check again.`;
+  return camera
+    ? t("The camera could not be started. Check that it is connected and allowed, then choose Check again.")
+    : t("The microphone could not be started. Check that it is connected and allowed, then choose Check again.");
 }
 
 function stopTracks(stream) {
@@ -86,12 +100,13 @@ async function mediaCheck(kind, keep, face = null, onFaceCheck = null) {
 const FACE_TRIES = 5;
 const FACE_PAUSE_MS = 1500;
 const FACE_FIX = {
-  none:
+  none: t(
     "We cannot see your face. Sit facing the camera with your whole face in the picture, " +
-    "then choose Check again.",
-  too_dark: "The camera picture is too dark. Turn on a light or face a window, then choose Check again.",
-  blurred: "The camera picture is blurred. Clean the lens and hold still, then choose Check again.",
-  failed: "Your camera picture could not be checked. Check your internet connection, then choose Check again.",
+      "then choose Check again.",
+  ),
+  too_dark: t("The camera picture is too dark. Turn on a light or face a window, then choose Check again."),
+  blurred: t("The camera picture is blurred. Clean the lens and hold still, then choose Check again."),
+  failed: t("Your camera picture could not be checked. Check your internet connection, then choose Check again."),
 };
 
 const sleep = (ms) => new Promise((resolve) => window.setTimeout(resolve, ms));
@@ -146,12 +161,12 @@ async function faceCheck(stream, send) {
 }
 
 function preview(stream) {
-  const video = h("video", { class: "check-preview", muted: true, playsinline: true, autoplay: true, "aria-label": "Your camera picture" });
+  const video = h("video", { class: "check-preview", muted: true, playsinline: true, autoplay: true, "aria-label": t("Your camera picture") });
   video.muted = true;
   video.srcObject = stream;
   video.play().catch(() => {});
   return h("div", { class: "check-fix check-camera" }, video,
-    h("span", { class: "check-note" }, "Make sure your face is in view and well lit."));
+    h("span", { class: "check-note" }, t("Make sure your face is in view and well lit.")));
 }
 
 async function screenCheck(keep) {
@@ -166,7 +181,7 @@ async function screenCheck(keep) {
       stopTracks(stream);
       return {
         ok: false,
-        fix: "Share your entire screen, not a window or a tab: choose Share screen and pick Entire screen.",
+        fix: t("Share your entire screen, not a window or a tab: choose Share screen and pick Entire screen."),
       };
     }
     if (!keep) {
@@ -177,7 +192,7 @@ async function screenCheck(keep) {
   } catch {
     return {
       ok: false,
-      fix: "Sharing was cancelled or blocked. Choose Share screen and pick your entire screen.",
+      fix: t("Sharing was cancelled or blocked. Choose Share screen and pick your entire screen."),
     };
   }
 }
@@ -191,40 +206,42 @@ async function screenCheck(keep) {
  * face check and resolves with its answer ({needed, seen, faces, problem}).
  */
 export function systemCheck(container, requirements, { resuming = false, keep = {}, face = null } = {}) {
-  const checks = [{ id: "browser", name: "Browser", run: () => browserCheck(requirements) }];
+  const checks = [{ id: "browser", name: t("Browser"), run: () => browserCheck(requirements) }];
   if (requirements.camera) {
     const camera = {
       id: "camera",
-      name: "Camera",
-      looking: face ? "looking for your face…" : null,
+      name: t("Camera"),
+      looking: face ? t("looking for your face…") : null,
     };
     camera.run = () =>
       mediaCheck("video", keep.camera, face, (stream) => draw(camera, { pending: true, stream, preview: true }));
     checks.push(camera);
   }
   if (requirements.microphone) {
-    checks.push({ id: "microphone", name: "Microphone", run: () => mediaCheck("audio", keep.microphone) });
+    checks.push({ id: "microphone", name: t("Microphone"), run: () => mediaCheck("audio", keep.microphone) });
   }
   if (requirements.screen) {
-    checks.push({ id: "screen", name: "Screen sharing", run: () => screenCheck(keep.screen), gesture: true });
+    checks.push({ id: "screen", name: t("Screen sharing"), run: () => screenCheck(keep.screen), gesture: true });
   }
 
   const summary = h("p", { class: "check-summary", role: "status" });
   const list = h("ul", { class: "check-list" });
-  const again = h("button", { type: "button", class: "secondary", hidden: true }, "Check again");
-  const share = h("button", { type: "button", hidden: true }, "Share screen");
+  const again = h("button", { type: "button", class: "secondary", hidden: true }, t("Check again"));
+  const share = h("button", { type: "button", hidden: true }, t("Share screen"));
   fill(
     container,
     h(
       "section",
       { class: "card system-check", "aria-labelledby": "check-h" },
-      h("h2", { id: "check-h" }, resuming ? "Checking again before you continue" : "Checking your computer"),
+      h("h2", { id: "check-h" }, resuming ? t("Checking again before you continue") : t("Checking your computer")),
       h(
         "p",
         { class: "muted" },
-        "Before the exam starts we check that your browser",
-        checks.length > 1 ? " and the devices this exam needs are ready." : " is ready.",
-        " Nothing is recorded during this check.",
+        checks.length > 1
+          ? t("Before the exam starts we check that your browser and the devices this exam needs are ready.")
+          : t("Before the exam starts we check that your browser is ready."),
+        " ",
+        t("Nothing is recorded during this check."),
       ),
       list,
       summary,
@@ -246,13 +263,13 @@ export function systemCheck(container, requirements, { resuming = false, keep = 
     const state = result.pending ? "pending" : result.ok ? "pass" : "fail";
     const word = result.pending
       ? check.gesture
-        ? "waiting for you to share"
+        ? t("waiting for you to share")
         : result.stream && check.looking
           ? check.looking
-          : "checking…"
+          : t("checking…")
       : result.ok
-        ? "ready"
-        : "not ready";
+        ? t("ready")
+        : t("not ready");
     row.dataset.state = state;
     fill(
       row,
@@ -262,7 +279,7 @@ export function systemCheck(container, requirements, { resuming = false, keep = 
       result.fix ? h("p", { class: "check-fix" }, result.fix) : null,
       result.preview && result.stream ? preview(result.stream) : null,
       result.pending && check.gesture
-        ? h("p", { class: "check-note" }, "Choose Share screen, then pick your entire screen.")
+        ? h("p", { class: "check-note" }, t("Choose Share screen, then pick your entire screen."))
         : null,
     );
   }
@@ -289,13 +306,13 @@ export function systemCheck(container, requirements, { resuming = false, keep = 
       share.hidden = !checks.some((c) => c.gesture && !(results.get(c.id) || {}).ok);
       again.hidden = failed.filter((c) => !c.gesture).length === 0;
       if (failed.length === 0 && waiting.length === 0) {
-        say(summary, "All checks passed.");
+        say(summary, t("All checks passed."));
         const stream = (id) => (results.get(id) && results.get(id).stream) || null;
         resolve({ camera: stream("camera"), microphone: stream("microphone"), screen: stream("screen") });
       } else if (failed.length) {
-        say(summary, `${failed.length === 1 ? "One check needs" : `${failed.length} checks need`} your attention.`);
+        say(summary, tn("One check needs your attention.", "%(n)s checks need your attention.", failed.length));
       } else {
-        say(summary, "Choose Share screen to finish the check.");
+        say(summary, t("Choose Share screen to finish the check."));
       }
     }
 

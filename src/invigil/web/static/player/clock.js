@@ -3,6 +3,7 @@
 // device's clock: remaining = deadline - (Date.now() + offset).
 
 import { say } from "./dom.js";
+import { t } from "./i18n.js";
 
 export function parseTime(iso) {
   if (!iso) return NaN;
@@ -38,8 +39,8 @@ export function formatRemaining(ms) {
 }
 
 const WARNINGS = [
-  [300, "5 minutes left."],
-  [60, "1 minute left."],
+  [300, () => t("5 minutes left.")],
+  [60, () => t("1 minute left.")],
 ];
 
 /** The visible countdown (role=timer) with two spoken warnings only. */
@@ -82,7 +83,7 @@ export class Countdown {
     if (this.last !== null) {
       for (const [seconds, message] of WARNINGS) {
         if (this.last > seconds * 1000 && left <= seconds * 1000 && left > 0) {
-          say(this.announcer, message);
+          say(this.announcer, message());
         }
       }
     }

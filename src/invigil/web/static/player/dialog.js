@@ -2,8 +2,15 @@
 // that also keeps Tab inside itself, lists what is unanswered and flagged,
 // and shows the progress of the submit itself.
 
-import { fill, h, listNumbers, plural } from "./dom.js";
-import { t } from "./i18n.js";
+import { fill, h } from "./dom.js";
+import { t, tn } from "./i18n.js";
+
+/** "questions 3, 7 and 9" */
+function listNumbers(numbers) {
+  if (numbers.length === 1) return t("question %(n)s", { n: numbers[0] });
+  const head = numbers.slice(0, -1).join(", ");
+  return t("questions %(list)s and %(last)s", { list: head, last: numbers[numbers.length - 1] });
+}
 
 export class SubmitDialog {
   constructor(host) {
@@ -36,7 +43,7 @@ export class SubmitDialog {
     const answered = total - unanswered.length;
     fill(
       this.body,
-      h("p", {}, `You answered ${answered} of ${plural(total, "question", "questions")}.`),
+      h("p", {}, tn("You answered %(answered)s of %(n)s question.", "You answered %(answered)s of %(n)s questions.", total, { answered })),
       unanswered.length ? h("p", { class: "dialog-list" }, h("strong", {}, t("Not answered:"), " "), listNumbers(unanswered), ".") : null,
       flagged.length ? h("p", { class: "dialog-list" }, h("strong", {}, t("Flagged for review:"), " "), listNumbers(flagged), ".") : null,
       h("p", {}, t("After you submit, you cannot change your answers.")),
@@ -64,11 +71,11 @@ export class SubmitDialog {
     this.busy = true;
     if (title) {
       this.title.textContent = title;
-      fill(this.body, h("p", {}, "Your answers are being submitted."));
+      fill(this.body, h("p", {}, t("Your answers are being submitted.")));
     }
     this.confirm.hidden = true;
     this.cancel.hidden = true;
-    this.say("Submitting your answers…");
+    this.say(t("Submitting your answers…"));
     if (!this.el.open) this.open(null);
     this.el.focus();
   }

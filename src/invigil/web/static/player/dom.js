@@ -53,13 +53,3 @@ export function say(region, text) {
   }, 50);
 }
 
-/** "questions 3, 7 and 9" */
-export function listNumbers(numbers) {
-  if (numbers.length === 1) return `question ${numbers[0]}`;
-  const head = numbers.slice(0, -1).join(", ");
-  return `questions ${head} and ${numbers[numbers.length - 1]}`;
-}
-
-export function plural(n, one, many) {
-  return `${n} ${n === 1 ? one : many}`;
-}

@@ -3,6 +3,7 @@
 
 import { answerState, renderBody } from "./questions.js";
 import { fill, h, say } from "./dom.js";
+import { number, t, tn } from "./i18n.js";
 
 export class Exam {
   /**
@@ -37,13 +38,13 @@ export class Exam {
     const nav = this.palette
       ? h(
           "nav",
-          { class: "palette card", "aria-label": "Questions" },
-          h("h2", { class: "palette-title" }, "Questions"),
+          { class: "palette card", "aria-label": t("Questions") },
+          h("h2", { class: "palette-title" }, t("Questions")),
           this.palette,
           h(
             "ul",
-            { class: "palette-key", "aria-label": "Key" },
-            [["answered", "Answered"], ["", "Not answered"], ["flagged", "Flagged"]].map(([cls, text]) =>
+            { class: "palette-key", "aria-label": t("Key") },
+            [["answered", t("Answered")], ["", t("Not answered")], ["flagged", t("Flagged")]].map(([cls, text]) =>
               h("li", {}, h("span", { class: `key ${cls}`, "aria-hidden": "true" }), text),
             ),
           ),
@@ -74,21 +75,21 @@ export class Exam {
       emit: (response, { typing = false } = {}) => this.change(index, response, typing),
       announce: (text) => say(this.announcer, text),
     };
-    const flag = h("button", { type: "button", class: "flag-button", "aria-pressed": String(a.flagged) }, h("span", { class: "flag-icon", "aria-hidden": "true" }), "Flag for review");
+    const flag = h("button", { type: "button", class: "flag-button", "aria-pressed": String(a.flagged) }, h("span", { class: "flag-icon", "aria-hidden": "true" }), t("Flag for review"));
     flag.addEventListener("click", () => {
       const now = !this.answer(index).flagged;
       flag.setAttribute("aria-pressed", String(now));
       this.answer(index).flagged = now;
       this.commit(index, false);
-      say(this.announcer, now ? `Question ${index + 1} flagged for review.` : `Flag removed from question ${index + 1}.`);
+      say(this.announcer, now ? t("Question %(n)s flagged for review.", { n: index + 1 }) : t("Flag removed from question %(n)s.", { n: index + 1 }));
     });
-    const heading = h("h2", { id: "question-h", tabindex: "-1" }, `Question ${index + 1} of ${total}`);
+    const heading = h("h2", { id: "question-h", tabindex: "-1" }, t("Question %(n)s of %(total)s", { n: index + 1, total }));
     const points = Number(q.points);
     const navRow = h("div", { class: "question-nav" });
-    if (!this.linear && index > 0) navRow.append(this.button("Previous", "secondary", () => this.go(index - 1)));
+    if (!this.linear && index > 0) navRow.append(this.button(t("Previous"), "secondary", () => this.go(index - 1)));
     navRow.append(h("span", { class: "spacer" }));
-    if (!last) navRow.append(this.button("Next", "", () => this.go(index + 1)));
-    else navRow.append(this.button("Submit exam", "", () => this.onSubmit()));
+    if (!last) navRow.append(this.button(t("Next"), "", () => this.go(index + 1)));
+    else navRow.append(this.button(t("Submit exam"), "", () => this.onSubmit()));
     fill(
       this.section,
       h(
@@ -96,11 +97,11 @@ export class Exam {
         { class: "question-head" },
         q.section_title ? h("p", { class: "section-title" }, q.section_title) : null,
         heading,
-        Number.isFinite(points) ? h("p", { class: "points" }, `${points} ${points === 1 ? "point" : "points"}`) : null,
+        Number.isFinite(points) ? h("p", { class: "points" }, tn("%(n)s point", "%(n)s points", points, { n: number(points) })) : null,
       ),
       renderBody(q, a.response, ctx),
       h("div", { class: "question-tools" }, flag),
-      this.linear && !last ? h("p", { class: "hint" }, "Questions come one after another: after Next you cannot come back to this one.") : null,
+      this.linear && !last ? h("p", { class: "hint" }, t("Questions come one after another: after Next you cannot come back to this one.")) : null,
       navRow,
     );
     this.barSubmit.hidden = last;
@@ -165,8 +166,8 @@ export class Exam {
     for (const r of results) {
       if (r.status === "rejected") {
         const index = this.sentIndex.get(r.seq);
-        const which = index === undefined ? "An answer" : `Your answer to question ${index + 1}`;
-        this.notice(`${which} was not accepted${r.reason ? `: ${r.reason}` : "."}`);
+        const which = index === undefined ? t("An answer") : t("Your answer to question %(n)s", { n: index + 1 });
+        this.notice(r.reason ? t("%(which)s was not accepted: %(reason)s", { which, reason: r.reason }) : t("%(which)s was not accepted.", { which }));
       }
       this.sentIndex.delete(r.seq);
     }
@@ -182,7 +183,10 @@ export class Exam {
       const a = this.answers.get(i);
       const state = answerState(this.questions[i].type, a ? a.response : null);
       const flagged = Boolean(a && a.flagged);
-      const label = `Question ${i + 1}, ${state}${flagged ? ", flagged" : ""}`;
+      const words = { answered: t("answered"), "not answered": t("not answered"), "partly answered": t("partly answered") };
+      const label = flagged
+        ? t("Question %(n)s, %(state)s, flagged", { n: i + 1, state: words[state] ?? state })
+        : t("Question %(n)s, %(state)s", { n: i + 1, state: words[state] ?? state });
       if (button.getAttribute("aria-label") !== label) button.setAttribute("aria-label", label);
       button.dataset.state = state.replace(" ", "-");
       button.classList.toggle("flagged", flagged);

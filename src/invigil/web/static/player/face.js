@@ -7,6 +7,8 @@
 // will not load or a camera that is gone is detector.failed: the candidate is
 // told what to fix, and it is never a violation by itself.
 
+import { t } from "./i18n.js";
+
 const LIBRARY = "/vendor/face-api/dist/face-api.esm.js";
 const MODELS = "/vendor/face-api/model";
 const INPUT_SIZE = 416; // 320 missed the smaller faces of two people side by side
@@ -74,7 +76,7 @@ export class FaceWatch {
   /** Watch `stream` (null: the camera is not available). */
   async start(stream) {
     if (!stream || !stream.getVideoTracks().length) {
-      this.fail("camera_unavailable", "The camera is not available, so we cannot check that you are in view. Allow the camera for this site, then reload the page.");
+      this.fail("camera_unavailable", t("The camera is not available, so we cannot check that you are in view. Allow the camera for this site, then reload the page."));
       return;
     }
     this.useStream(stream);
@@ -83,7 +85,7 @@ export class FaceWatch {
       try {
         loaded = await loadDetector();
       } catch (err) {
-        this.fail("model_load_failed", "The face check could not start. We keep trying; if this goes on, reload the page.", { error: String(err && err.message ? err.message : err).slice(0, 200) });
+        this.fail("model_load_failed", t("The face check could not start. We keep trying; if this goes on, reload the page."), { error: String(err && err.message ? err.message : err).slice(0, 200) });
         await sleep(RETRY_MS);
       }
     }
@@ -114,7 +116,7 @@ export class FaceWatch {
         this.last = null;
         this.errors += 1;
         if (this.errors === BROKEN) {
-          this.fail("check_failed", "The face check stopped working. We keep trying; if this goes on, reload the page.", { error });
+          this.fail("check_failed", t("The face check stopped working. We keep trying; if this goes on, reload the page."), { error });
         }
       }
       const spent = performance.now() - began;
@@ -185,7 +187,7 @@ export class FaceWatch {
       }
       this.track("dark", what === "dark", now, details, () => {
         for (const c of ["none", "multiple"]) this.log.end(`face.${c}`, { reason: "too_dark" });
-        this.fail("too_dark", "Your camera picture is very dark, so we cannot see your face. Turn on a light or face a window.", details);
+        this.fail("too_dark", t("Your camera picture is very dark, so we cannot see your face. Turn on a light or face a window."), details);
       }, () => this.recover("too_dark"));
       return;
     }

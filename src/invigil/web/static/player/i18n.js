@@ -7,6 +7,11 @@
 // (`boot.messages`, a JSON object msgid -> translation); a string without
 // a translation is shown as written. Placeholders are Python-style
 // (`t("%(n)s left", { n: 3 })`) so the catalog check compares them.
+//
+// Counts use tn(singular, plural, n, values): `n` is also the placeholder
+// `%(n)s`. A plural entry comes in the boot data as an object of CLDR plural
+// categories ("one", "other", ...) and the browser's Intl.PluralRules for
+// the page's language picks the form.
 
 let messages = null;
 
@@ -22,11 +27,45 @@ function catalogue() {
   return messages;
 }
 
-/** The translation of `message`, with `%(name)s` replaced from `values`. */
-export function t(message, values = {}) {
-  const found = Object.prototype.hasOwnProperty.call(catalogue(), message) ? catalogue()[message] : message;
-  return String(found).replace(/%\((\w+)\)s|%%/g, (match, name) => {
+function fillIn(text, values) {
+  return String(text).replace(/%\((\w+)\)s|%%/g, (match, name) => {
     if (match === "%%") return "%";
     return Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : match;
   });
+}
+
+function language() {
+  return document.documentElement.lang || "en";
+}
+
+/** A number written the candidate's way (2.5 in English, 2,5 in German). */
+export function number(value) {
+  try {
+    return new Intl.NumberFormat(language()).format(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/** The form of a counted message for `n` in the candidate's language. */
+export function tn(singular, plural, n, values = {}) {
+  const all = { n, ...values };
+  const entry = Object.prototype.hasOwnProperty.call(catalogue(), singular) ? catalogue()[singular] : null;
+  if (entry && typeof entry === "object") {
+    let category = "other";
+    try {
+      category = new Intl.PluralRules(language()).select(n);
+    } catch {
+      category = n === 1 ? "one" : "other";
+    }
+    const form = entry[category] ?? entry.other;
+    if (typeof form === "string" && form) return fillIn(form, all);
+  }
+  return fillIn(n === 1 ? singular : plural, all);
+}
+
+/** The translation of `message`, with `%(name)s` replaced from `values`. */
+export function t(message, values = {}) {
+  const found = Object.prototype.hasOwnProperty.call(catalogue(), message) ? catalogue()[message] : message;
+  return fillIn(typeof found === "string" ? found : message, values);
 }

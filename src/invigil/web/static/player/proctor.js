@@ -13,6 +13,7 @@ import { DevtoolsWatch, keyName } from "./devtools.js";
 import { EventLog } from "./events.js";
 import { h } from "./dom.js";
 import { watchClipboard, watchFocus, watchFullscreen, watchNetwork, watchPrintKeys } from "./signals.js";
+import { t } from "./i18n.js";
 
 // Kinds whose watcher re-reads the condition when it starts: an episode left
 // open by a reload simply goes on (or ends) when it does. Others are closed
@@ -128,10 +129,10 @@ export class Proctor {
     const stopped = (reason) => {
       this.log.start(kind, kind, { reason });
       this.notice(kind, what === "camera"
-        ? "Your camera stopped. Turn it back on to continue with the camera check."
-        : "Screen sharing stopped. Share your entire screen again.", 0,
+        ? t("Your camera stopped. Turn it back on to continue with the camera check.")
+        : t("Screen sharing stopped. Share your entire screen again."), 0,
       h("button", { type: "button", class: "secondary small", onclick: () => this.restart(what) },
-        what === "camera" ? "Turn camera on" : "Share screen again"));
+        what === "camera" ? t("Turn camera on") : t("Share screen again")));
     };
     track.addEventListener("ended", () => stopped("ended"));
     track.addEventListener("mute", () => {
@@ -156,9 +157,9 @@ export class Proctor {
       const [track] = stream.getVideoTracks();
       const surface = track && track.getSettings ? track.getSettings().displaySurface : undefined;
       if (what === "screen" && surface && surface !== "monitor") {
-        for (const t of stream.getTracks()) t.stop();
-        this.notice("screen.share_stopped", "Share your entire screen, not a window or a tab: choose Share screen again and pick Entire screen.", 0,
-          h("button", { type: "button", class: "secondary small", onclick: () => this.restart("screen") }, "Share screen again"));
+        for (const track of stream.getTracks()) track.stop();
+        this.notice("screen.share_stopped", t("Share your entire screen, not a window or a tab: choose Share screen again and pick Entire screen."), 0,
+          h("button", { type: "button", class: "secondary small", onclick: () => this.restart("screen") }, t("Share screen again")));
         return;
       }
       this.log.end(kind, { reason: "restarted" });
@@ -192,12 +193,12 @@ export class Proctor {
       if (!w || typeof w.message !== "string") continue;
       const rule = String(w.rule || "");
       const old = Array.from(this.ui.warnings.children).find((el) => el.dataset.rule === rule);
-      const dismiss = h("button", { type: "button", class: "secondary small", "aria-label": "Dismiss this warning" }, "Dismiss");
+      const dismiss = h("button", { type: "button", class: "secondary small", "aria-label": t("Dismiss this warning") }, t("Dismiss"));
       const back = w.kind === "fullscreen.exit" && document.fullscreenEnabled
-        ? h("button", { type: "button", class: "small" }, "Return to full screen")
+        ? h("button", { type: "button", class: "small" }, t("Return to full screen"))
         : null;
       const banner = h("div", { class: "proctor-warning", role: "alert", "data-rule": rule },
-        h("p", {}, h("strong", {}, "Warning: "), w.message),
+        h("p", {}, h("strong", {}, t("Warning:"), " "), w.message),
         back,
         dismiss);
       const close = () => {
@@ -246,7 +247,10 @@ export class Proctor {
     if (this.detectors.audio && devices.microphone) used.push("microphone");
     if (this.detectors.screen && devices.screen) used.push("screen");
     const el = this.ui.status;
-    el.textContent = used.length ? `Proctored: ${used.join(", ")}` : "Proctored: browser activity";
+    const words = { camera: t("camera"), microphone: t("microphone"), screen: t("screen") };
+    el.textContent = used.length
+      ? t("Proctored: %(devices)s", { devices: used.map((d) => words[d]).join(", ") })
+      : t("Proctored: browser activity");
     el.hidden = false;
     const refresh = () => {
       const { face, audio } = this.stats;

@@ -4,7 +4,8 @@
 //   ctx.announce(text)            a polite live message
 // and returns a fieldset whose legend is the prompt. Text is set as text.
 
-import { h, plural, say, uid } from "./dom.js";
+import { h, say, uid } from "./dom.js";
+import { t, tn } from "./i18n.js";
 
 function group(prompt, hintText, ...children) {
   const hint = hintText ? h("p", { class: "hint", id: uid("hint") }, hintText) : null;
@@ -18,7 +19,7 @@ function group(prompt, hintText, ...children) {
 }
 
 function clearButton(hasAnswer, onClear) {
-  const button = h("button", { type: "button", class: "link-button", hidden: !hasAnswer }, "Clear answer");
+  const button = h("button", { type: "button", class: "link-button", hidden: !hasAnswer }, t("Clear answer"));
   button.addEventListener("click", onClear);
   return button;
 }
@@ -56,7 +57,7 @@ function choiceGroup(body, response, ctx, options, hint) {
 }
 
 function singleChoice(body, response, ctx) {
-  return choiceGroup(body, response, ctx, body.choices.map((text, i) => [i, text]), "Choose one answer.");
+  return choiceGroup(body, response, ctx, body.choices.map((text, i) => [i, text]), t("Choose one answer."));
 }
 
 function trueFalse(body, response, ctx) {
@@ -76,7 +77,7 @@ function multipleChoice(body, response, ctx) {
     });
     return h("label", { class: "option", for: id }, input, h("span", {}, text));
   });
-  return group(body.prompt, "Choose all that apply.", h("div", { class: "options" }, boxes));
+  return group(body.prompt, t("Choose all that apply."), h("div", { class: "options" }, boxes));
 }
 
 function looksNumeric(text) {
@@ -101,7 +102,7 @@ function textInput(body, response, ctx, { numeric }) {
   const warn = h("p", { class: "field-warning", id: warnId, "aria-live": "polite" });
   const check = () => {
     const bad = numeric && input.value.trim() !== "" && !looksNumeric(input.value);
-    warn.textContent = bad ? "This does not look like a number. It is saved as you typed it." : "";
+    warn.textContent = bad ? t("This does not look like a number. It is saved as you typed it.") : "";
     input.setAttribute("aria-invalid", bad ? "true" : "false");
   };
   input.addEventListener("input", () => {
@@ -112,8 +113,8 @@ function textInput(body, response, ctx, { numeric }) {
   return group(
     body.prompt,
     null,
-    h("label", { for: id }, "Your answer"),
-    numeric ? h("p", { class: "hint", id: hintId }, "A number; use a point or a comma for decimals (3.5 or 3,5).") : null,
+    h("label", { for: id }, t("Your answer")),
+    numeric ? h("p", { class: "hint", id: hintId }, t("A number; use a point or a comma for decimals (3.5 or 3,5).")) : null,
     input,
     warn,
   );
@@ -135,11 +136,11 @@ function essay(body, response, ctx) {
   let wasOver = max !== null && countWords(area.value) > max;
   const update = () => {
     const n = countWords(area.value);
-    count.textContent = max ? `${n} of ${max} words` : plural(n, "word", "words");
+    count.textContent = max ? tn("%(n)s of %(max)s word", "%(n)s of %(max)s words", max, { n, max }) : tn("%(n)s word", "%(n)s words", n);
     const isOver = max !== null && n > max;
     count.classList.toggle("over", isOver);
-    if (isOver) count.textContent += ` — ${plural(n - max, "word", "words")} over the limit`;
-    if (isOver !== wasOver) say(over, isOver ? `You are over the ${max} word limit.` : "You are within the word limit.");
+    if (isOver) count.textContent += ` — ${tn("%(n)s word over the limit", "%(n)s words over the limit", n - max)}`;
+    if (isOver !== wasOver) say(over, isOver ? t("You are over the %(max)s word limit.", { max }) : t("You are within the word limit."));
     wasOver = isOver;
   };
   area.addEventListener("input", () => {
@@ -148,9 +149,9 @@ function essay(body, response, ctx) {
   });
   update();
   const criteria = (body.criteria || []).length
-    ? h("div", { class: "criteria" }, h("p", {}, "You will be marked on:"), h("ul", {}, body.criteria.map((c) => h("li", {}, c))))
+    ? h("div", { class: "criteria" }, h("p", {}, t("You will be marked on:")), h("ul", {}, body.criteria.map((c) => h("li", {}, c))))
     : null;
-  return group(body.prompt, null, criteria, h("label", { for: id }, "Your answer"), area, count, over);
+  return group(body.prompt, null, criteria, h("label", { for: id }, t("Your answer")), area, count, over);
 }
 
 function ordering(body, response, ctx) {
@@ -159,12 +160,12 @@ function ordering(body, response, ctx) {
   let order = valid ? response.slice() : items.map((_, i) => i);
   let answered = valid;
   const list = h("ol", { class: "ordering" });
-  const keep = h("button", { type: "button", class: "secondary", hidden: answered }, "Keep this order");
+  const keep = h("button", { type: "button", class: "secondary", hidden: answered }, t("Keep this order"));
   keep.addEventListener("click", () => {
     answered = true;
     keep.hidden = true;
     ctx.emit(order.slice());
-    ctx.announce("Order saved as shown.");
+    ctx.announce(t("Order saved as shown."));
     list.querySelector("button:not([disabled])").focus();
   });
 
@@ -175,7 +176,7 @@ function ordering(body, response, ctx) {
     keep.hidden = true;
     draw();
     ctx.emit(order.slice());
-    ctx.announce(`${items[order[to]]} moved to position ${to + 1} of ${items.length}.`);
+    ctx.announce(t("%(item)s moved to position %(n)s of %(total)s.", { item: items[order[to]], n: to + 1, total: items.length }));
     const row = list.children[to];
     const same = row.querySelector(`button[data-move="${direction}"]`);
     (same.disabled ? row.querySelector("button:not([disabled])") : same).focus();
@@ -185,8 +186,8 @@ function ordering(body, response, ctx) {
     list.replaceChildren(
       ...order.map((item, pos) => {
         const text = items[item];
-        const up = h("button", { type: "button", class: "secondary small", "data-move": "up", "aria-label": `Move up: ${text}`, disabled: pos === 0 }, "Move up");
-        const down = h("button", { type: "button", class: "secondary small", "data-move": "down", "aria-label": `Move down: ${text}`, disabled: pos === order.length - 1 }, "Move down");
+        const up = h("button", { type: "button", class: "secondary small", "data-move": "up", "aria-label": t("Move up: %(item)s", { item: text }), disabled: pos === 0 }, t("Move up"));
+        const down = h("button", { type: "button", class: "secondary small", "data-move": "down", "aria-label": t("Move down: %(item)s", { item: text }), disabled: pos === order.length - 1 }, t("Move down"));
         up.addEventListener("click", () => move(pos, -1, "up"));
         down.addEventListener("click", () => move(pos, 1, "down"));
         return h("li", { class: "order-item" }, h("span", { class: "order-text" }, text), h("span", { class: "order-moves" }, up, down));
@@ -196,7 +197,7 @@ function ordering(body, response, ctx) {
   draw();
   return group(
     body.prompt,
-    "Put the items in order with Move up and Move down. If the order shown is already right, choose Keep this order.",
+    t("Put the items in order with Move up and Move down. If the order shown is already right, choose Keep this order."),
     list,
     keep,
   );
@@ -209,7 +210,7 @@ function matching(body, response, ctx) {
     const select = h(
       "select",
       { id },
-      h("option", { value: "" }, "— choose —"),
+      h("option", { value: "" }, t("— choose —")),
       body.right.map((right, j) => h("option", { value: String(j) }, right)),
     );
     select.value = current[i] === null ? "" : String(current[i]);
@@ -219,7 +220,7 @@ function matching(body, response, ctx) {
     });
     return h("div", { class: "match-row" }, h("label", { for: id }, text), select);
   });
-  return group(body.prompt, "Choose the match for each item.", h("div", { class: "matches" }, rows));
+  return group(body.prompt, t("Choose the match for each item."), h("div", { class: "matches" }, rows));
 }
 
 const RENDERERS = {
@@ -236,7 +237,7 @@ const RENDERERS = {
 export function renderBody(question, response, ctx) {
   const render = RENDERERS[question.type];
   if (!render) {
-    return h("p", { class: "alert" }, "This question cannot be shown in this version of the player. Tell the exam organiser.");
+    return h("p", { class: "alert" }, t("This question cannot be shown in this version of the player. Tell the exam organiser."));
   }
   return render(question.body, response, ctx);
 }

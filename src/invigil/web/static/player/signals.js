@@ -4,6 +4,8 @@
 // events carry which question was shown and whether a text field was the
 // target: never what was copied or pasted.
 
+import { t } from "./i18n.js";
+
 const FIELD = "input, textarea, select, [contenteditable]";
 
 function listen(target, type, fn, undo, options) {
@@ -59,7 +61,7 @@ export function watchClipboard(log, undo, { position, notice }) {
   });
   const refuse = (event) => {
     event.preventDefault();
-    notice("clipboard:paste", "Pasting is turned off in this exam: type your answer.", 6000);
+    notice("clipboard:paste", t("Pasting is turned off in this exam: type your answer."), 6000);
   };
   listen(document, "copy", (e) => log.instant("clipboard.copy", { ...where(e), via: "copy" }), undo, true);
   listen(document, "cut", (e) => log.instant("clipboard.copy", { ...where(e), via: "cut" }), undo, true);

@@ -3,13 +3,14 @@
 // only when the server has answered for it (saved, duplicate, stale, late or
 // rejected); until then it stays on the device and is sent again.
 
-import { plural } from "./dom.js";
+import { t, tn } from "./i18n.js";
 
 const TYPING_PAUSE_MS = 300;
 const MAX_BATCH = 200;
 const MAX_BACKOFF_MS = 30_000;
 export const OFFLINE_TEXT =
-  "You are offline. Your answers are kept on this device and will be sent when the connection returns.";
+  () =>
+  t("You are offline. Your answers are kept on this device and will be sent when the connection returns.");
 const KEEPALIVE_LIMIT = 60_000; // browsers cap keepalive bodies at 64 KiB
 // The server refuses (413) a batch over 1 MiB; one item is at most an essay
 // of 60,000 characters (about 180 kB), so a batch cut here always fits.
@@ -175,7 +176,7 @@ export class Saver {
   setOffline(offline) {
     this.offline = offline;
     // The banner is a live region that stays in the page: its text changes.
-    const text = offline ? OFFLINE_TEXT : "";
+    const text = offline ? OFFLINE_TEXT() : "";
     if (this.ui.banner.textContent !== text) this.ui.banner.textContent = text;
     this.render();
   }
@@ -207,11 +208,11 @@ export class Saver {
     const waiting = this.queue.size;
     let text;
     let busy = false;
-    if (waiting === 0 && !this.inflight) text = "All answers saved";
+    if (waiting === 0 && !this.inflight) text = t("All answers saved");
     else if (this.offline || this.failures > 0 || this.stopped) {
-      text = `${plural(waiting, "answer", "answers")} waiting to be sent`;
+      text = tn("%(n)s answer waiting to be sent", "%(n)s answers waiting to be sent", waiting);
     } else {
-      text = "Saving…";
+      text = t("Saving…");
       busy = true;
     }
     if (!this.queue.persisted) text += " (this browser could not keep a copy on the device)";
