@@ -71,6 +71,12 @@ def N_(message: str) -> str:
     return message
 
 
+def NP_(singular: str, plural: str) -> tuple[str, str]:
+    """Marks a plural pair for extraction where it is defined; it is
+    translated where it is shown, with :func:`ngettext`."""
+    return singular, plural
+
+
 def normalise(code: str | None) -> str | None:
     """``"de-DE"`` / ``"de_de"`` / ``"DE"`` -> ``"de"`` if Invigil speaks it, else None."""
     if not code or len(code) > 35:

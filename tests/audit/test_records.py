@@ -79,7 +79,9 @@ def sit_and_review(database: Database, settings: Settings, keys: Keys) -> Sat:
             uow.get(type(invitation), invitation.id),
             version,
             consent_text=text,
+            consent_language="en",
             shown_sha256=attempts.text_sha256(text),
+            shown_language="en",
             browser=attempts.Browser(address="test", user_agent="test"),
             now=now,
         ).attempt

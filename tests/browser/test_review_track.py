@@ -25,7 +25,7 @@ from tests.browser import candidate as c
 from tests.browser.test_review_journey import _sign_in
 from tests.conftest import make_tenant, make_user
 from tests.delivery.factories import kit_for
-from tests.delivery.test_attempts import SHA, begin
+from tests.delivery.test_attempts import begin, consent_form
 from tests.proctoring.test_pipeline import Chain, custom, rule
 
 POLICY = custom(
@@ -71,11 +71,7 @@ def _attempt(org: c.Org, exam: uuid.UUID, base: str) -> tuple[httpx.Client, str,
     token = link.rsplit("/", 1)[1]
     http = httpx.Client(base_url=base, follow_redirects=False)
     landing = http.get(f"/take/{token}")
-    sha = SHA.search(landing.text)
-    assert sha is not None
-    started = http.post(
-        f"/take/{token}/start", data={"consent": "yes", "consent_sha256": sha.group(1)}
-    )
+    started = http.post(f"/take/{token}/start", data=consent_form(landing.text))
     assert started.status_code == 303, started.text
     begun = begin(http, token)  # type: ignore[arg-type]
     assert begun.status_code == 200, begun.text

@@ -118,7 +118,9 @@ def attempt_factory(db: Database, tenant: Tenant) -> str:
             made.invitation,
             version,
             consent_text=text,
+            consent_language="en",
             shown_sha256=attempts.text_sha256(text),
+            shown_language="en",
             browser=attempts.Browser(),
         )
         started.attempt.face_seen_at = datetime.now(UTC)  # as if the system check saw a face

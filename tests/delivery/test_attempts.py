@@ -33,6 +33,15 @@ from tests.delivery.factories import (
 )
 
 SHA = re.compile(r'name="consent_sha256" value="([0-9a-f]{64})"')
+LANGUAGE = re.compile(r'name="consent_language" value="([A-Za-z_]+)"')
+
+
+def consent_form(page: str) -> dict[str, str]:
+    """What the landing page's "Start exam" form sends with "I agree" ticked:
+    the hash and the language of the consent text it shows."""
+    sha, language = SHA.search(page), LANGUAGE.search(page)
+    assert sha and language, "the landing page carries the consent text's hash and language"
+    return {"consent": "yes", "consent_sha256": sha.group(1), "consent_language": language[1]}
 
 
 def browser(app: FastAPI) -> TestClient:
@@ -49,11 +58,7 @@ def invited(db: BoundDatabase, settings: Settings, **exam_settings: Any) -> tupl
 def start(client: TestClient, token: str) -> Any:
     page = client.get(f"/take/{token}")
     assert page.status_code == 200, page.text
-    sha = SHA.search(page.text)
-    assert sha, "the landing page carries the consent text's hash"
-    return client.post(
-        f"/take/{token}/start", data={"consent": "yes", "consent_sha256": sha.group(1)}
-    )
+    return client.post(f"/take/{token}/start", data=consent_form(page.text))
 
 
 def begin(client: TestClient, token: str) -> Any:

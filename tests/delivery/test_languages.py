@@ -62,8 +62,8 @@ def test_a_candidate_invited_in_german_reads_the_landing_page_in_german(
     assert "Über diese Prüfung" in text and "Ich stimme zu" in text
     assert "Prüfung starten" in text and "30 Minuten ab dem Start" in text
     assert "About this exam" not in text and "Start exam" not in text
-    # The consent text is recorded as shown, in English for now, and says so.
-    assert re.search(r'class="consent-text"[^>]*lang="en"', text)
+    # The consent text is in German too, and says so (it is recorded as shown).
+    assert re.search(r'class="consent-text"[^>]*lang="de"', text)
     # The switcher names each language in its own words; the current one is not a button.
     assert 'value="en" lang="en"' in text and ">English</button>" in text
     assert 'aria-current="true">Deutsch</span>' in text

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from invigil.delivery.landing import PRESET_LABELS, Disclosure
+from invigil.content.consent import PRESET_LABELS, Disclosure
 from invigil.proctoring.policy import (
     ALWAYS_KINDS,
     DETECTOR_KINDS,

@@ -17,8 +17,15 @@ from typing import Any
 from sqlalchemy import select
 
 from invigil import audit
+from invigil.content import consent
 from invigil.content.assemble import Slot, assemble
-from invigil.content.freeze import FrozenExam, freeze, parse_sections, parse_settings
+from invigil.content.freeze import (
+    FrozenExam,
+    freeze,
+    parse_sections,
+    parse_settings,
+    tenant_languages,
+)
 from invigil.content.models import Exam, ExamVersion
 from invigil.content.schemas import ExamIn, ExamPatchIn
 from invigil.db.uow import UnitOfWork
@@ -51,6 +58,7 @@ def create_exam(uow: UnitOfWork, data: ExamIn) -> Exam:
         title=data.title.strip(),
         description=data.description,
         consent_text=data.consent_text,
+        consent_translations=_translations(uow, data.consent_translations),
         settings=data.settings.model_dump(mode="json"),
         sections=[s.model_dump(mode="json") for s in data.sections],
         status="draft",
@@ -79,6 +87,8 @@ def update_exam(uow: UnitOfWork, exam_id: uuid.UUID, patch: ExamPatchIn) -> Exam
         exam.description = given["description"]
     if "consent_text" in given:
         exam.consent_text = given["consent_text"]
+    if "consent_translations" in given:
+        exam.consent_translations = _translations(uow, given["consent_translations"])
     if "settings" in given:
         exam.settings = parse_settings(given["settings"]).model_dump(mode="json")
     if "sections" in given:
@@ -88,6 +98,10 @@ def update_exam(uow: UnitOfWork, exam_id: uuid.UUID, patch: ExamPatchIn) -> Exam
     uow.flush()
     audit.record(uow, "exam.updated", exam, {"changed": sorted(given)})
     return exam
+
+
+def _translations(uow: UnitOfWork, raw: dict[str, str]) -> dict[str, str]:
+    return consent.check_translations(raw, tenant_languages(uow)[1])
 
 
 def latest_version(uow: UnitOfWork, exam: Exam) -> ExamVersion | None:

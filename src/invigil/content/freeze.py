@@ -3,7 +3,9 @@
 Fixed sections pin the current version of each question; pool sections
 list the current versions of every question that matches (disjoint from the
 fixed questions and from earlier pools). A pool that cannot be filled is an
-error here, at publish, never at a candidate's start.
+error here, at publish, never at a candidate's start. So is a custom
+consent text missing one of the tenant's languages: the complete consent
+text is frozen for each of them (:mod:`invigil.content.consent`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import and_, func, select
 
+from invigil import i18n
 from invigil.audit.canonical import canonical_json
+from invigil.content import consent
 from invigil.content.assemble import DIFFICULTIES
 from invigil.content.bodies import option_count, parse_body
 from invigil.content.models import Exam, Question, QuestionBank, QuestionVersion
@@ -24,6 +28,7 @@ from invigil.content.schemas import describe
 from invigil.content.settings import ExamSettings, FixedSection, PoolSection, Section
 from invigil.db.uow import UnitOfWork
 from invigil.errors import Invalid
+from invigil.tenants.models import Tenant
 
 SECTIONS = TypeAdapter(list[Section])
 
@@ -33,6 +38,7 @@ class FrozenExam:
     title: str
     description: str
     consent_text: str
+    consent_texts: dict[str, str]  # language -> the complete text a candidate agrees to
     settings: dict[str, Any]
     sections: list[dict[str, Any]]
 
@@ -41,6 +47,7 @@ class FrozenExam:
             "title": self.title,
             "description": self.description,
             "consent_text": self.consent_text,
+            "consent_texts": self.consent_texts,
             "settings": self.settings,
             "sections": self.sections,
         }
@@ -105,12 +112,34 @@ def freeze(uow: UnitOfWork, exam: Exam) -> FrozenExam:
             used |= {uuid.UUID(e["question_id"]) for e in pool}
             draw = {"count": s.count, "difficulty_mix": s.difficulty_mix}
             out.append(head | draw | {"pool": pool})
+    frozen_settings = settings.model_dump(mode="json")
     return FrozenExam(
         title=exam.title,
         description=exam.description,
         consent_text=exam.consent_text,
-        settings=settings.model_dump(mode="json"),
+        consent_texts=_consent_texts(uow, exam, frozen_settings),
+        settings=frozen_settings,
         sections=out,
+    )
+
+
+def tenant_languages(uow: UnitOfWork) -> tuple[list[str], str]:
+    """The languages the tenant enables (that Invigil speaks), and the one
+    its exams' ``consent_text`` is written in: the tenant's default, else
+    the first enabled (as a candidate's language falls back)."""
+    tenant = uow.session.get(Tenant, uow.tenant)
+    enabled = tenant.languages if tenant is not None else [i18n.DEFAULT]
+    languages = list(dict.fromkeys(c for c in map(i18n.normalise, enabled) if c))
+    languages = languages or [i18n.DEFAULT]
+    default = i18n.normalise(tenant.default_language if tenant is not None else None)
+    return languages, default if default in languages else languages[0]
+
+
+def _consent_texts(uow: UnitOfWork, exam: Exam, settings: dict[str, Any]) -> dict[str, str]:
+    """The complete consent text in every language the tenant enables."""
+    languages, default = tenant_languages(uow)
+    return consent.frozen_texts(
+        exam.consent_text, exam.consent_translations or {}, settings, languages, default
     )
 
 

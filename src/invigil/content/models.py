@@ -104,6 +104,9 @@ class Exam(TenantScoped, Base):
         UniqueConstraint("tenant_id", "slug", name="uq_exams_tenant_id_slug"),
         CheckConstraint("status IN ('draft', 'published', 'retired')", name="status"),
         CheckConstraint("slug ~ '^[a-z0-9][a-z0-9-]{1,63}$'", name="slug_format"),
+        CheckConstraint(
+            "jsonb_typeof(consent_translations) = 'object'", name="consent_translations"
+        ),
     )
 
     updated_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
@@ -111,6 +114,8 @@ class Exam(TenantScoped, Base):
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, server_default="")
     consent_text: Mapped[str] = mapped_column(Text, server_default="")
+    # The author's consent text in other languages than the tenant's default (0021).
+    consent_translations: Mapped[dict[str, str]] = mapped_column(JSONB, server_default="{}")
     settings: Mapped[dict[str, Any]] = mapped_column(JSONB)
     sections: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     status: Mapped[str] = mapped_column(String(16), server_default="draft")
@@ -128,6 +133,9 @@ class ExamVersion(TenantScoped, Base):
             "tenant_id", "exam_id", "version", name="uq_exam_versions_tenant_id_exam_id_version"
         ),
         CheckConstraint("version >= 1", name="version"),
+        CheckConstraint(
+            "consent_texts IS NULL OR jsonb_typeof(consent_texts) = 'object'", name="consent_texts"
+        ),
     )
 
     exam_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
@@ -135,6 +143,8 @@ class ExamVersion(TenantScoped, Base):
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text)
     consent_text: Mapped[str] = mapped_column(Text)
+    # The complete consent text per language, frozen at publish (0021; NULL before it).
+    consent_texts: Mapped[dict[str, str] | None] = mapped_column(JSONB, nullable=True)
     settings: Mapped[dict[str, Any]] = mapped_column(JSONB)
     sections: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     content_hash: Mapped[str] = mapped_column(String(64))

@@ -13,6 +13,11 @@ from invigil.content.bodies import Body, Essay
 from invigil.content.settings import ExamSettings, Section
 
 Difficulty = Literal["easy", "medium", "hard"]
+# The author's consent text in other languages: {"de": "...", ...} (checked in content.consent).
+ConsentTranslations = Annotated[
+    dict[Annotated[str, Field(max_length=35)], Annotated[str, Field(max_length=20_000)]],
+    Field(max_length=40, description="the consent text in each other language the tenant offers"),
+]
 
 
 def clean_tags(tags: list[str]) -> list[str]:
@@ -153,7 +158,10 @@ class ExamIn(BaseModel):
     slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$", description="unique per tenant")
     title: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=20_000, description="instructions")
-    consent_text: str = Field(default="", max_length=20_000)
+    consent_text: str = Field(
+        default="", max_length=20_000, description="in the tenant's default language"
+    )
+    consent_translations: ConsentTranslations = Field(default_factory=dict)
     settings: ExamSettings = Field(default_factory=ExamSettings)
     sections: list[Section] = Field(default_factory=list, max_length=50)
 
@@ -165,6 +173,7 @@ class ExamPatchIn(BaseModel):
     title: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=20_000)
     consent_text: str | None = Field(default=None, max_length=20_000)
+    consent_translations: ConsentTranslations | None = None
     settings: dict[str, Any] | None = None
     sections: list[dict[str, Any]] | None = None
 
@@ -175,6 +184,7 @@ class ExamOut(BaseModel):
     title: str
     description: str
     consent_text: str
+    consent_translations: dict[str, str]
     status: str
     published_version: int | None
     has_draft_changes: bool
@@ -190,6 +200,10 @@ class ExamVersionOut(BaseModel):
     version: int
     title: str
     content_hash: str
+    consent_texts: dict[str, str] | None = Field(
+        description="the complete consent text per language, frozen at publish "
+        "(null for versions published before consent was frozen per language: English)"
+    )
     settings: dict[str, Any]
     sections: list[dict[str, Any]]
     created_at: datetime

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from invigil import i18n
 from invigil.audit.models import AuditEvent
 from invigil.content.models import ExamVersion, QuestionVersion
 from invigil.db.uow import UnitOfWork
@@ -115,6 +116,7 @@ def _consent_step(c: Consent) -> Step:
         (
             f"From address {c.address or 'not recorded'}",
             f"Browser: {c.user_agent or 'not recorded'}",
+            f"Text shown in {i18n.display_name(c.language)} ({c.language})",
             *(() if c.captures is None else (_captured(c.captures),)),
         ),
         sha256=c.text_sha256,

@@ -177,6 +177,7 @@ def _consent(
     attempt_id: uuid.UUID | None,
     decision: str,
     consent_text: str,
+    consent_language: str,
     browser: Browser,
     captures: Sequence[str],
 ) -> Consent:
@@ -187,6 +188,7 @@ def _consent(
         decision=decision,
         text=consent_text,
         text_sha256=text_sha256(consent_text),
+        language=consent_language,
         address=browser.address[:64],
         user_agent=browser.user_agent[:400],
         captures=list(captures),
@@ -231,10 +233,14 @@ def record_decline(
     invitation: Invitation,
     version: ExamVersion,
     consent_text: str,
+    consent_language: str,
     browser: Browser,
 ) -> Consent:
+    """ "I do not agree": the text declined, in the language it was shown in."""
     captured = disclosure.captures(resolve_policy(version.settings))
-    consent = _consent(uow, invitation, None, "declined", consent_text, browser, captured)
+    consent = _consent(
+        uow, invitation, None, "declined", consent_text, consent_language, browser, captured
+    )
     audit.record(
         uow,
         "consent.declined",
@@ -242,6 +248,7 @@ def record_decline(
         {
             "invitation_id": invitation.id,
             "text_sha256": consent.text_sha256,
+            "language": consent.language,
             "captures": list(captured),
         },
     )
@@ -255,13 +262,17 @@ def start(
     version: ExamVersion,
     *,
     consent_text: str,
+    consent_language: str,
     shown_sha256: str,
+    shown_language: str,
     browser: Browser,
     now: datetime | None = None,
 ) -> Started:
     """ "Start exam": consent, a new attempt (or this browser's running one),
     and the browser binding. Raises :class:`Elsewhere` when another browser
-    holds the running attempt."""
+    holds the running attempt, and :class:`ConsentChanged` when the text
+    the page showed (``shown_language``, ``shown_sha256``) is not
+    ``consent_text`` in ``consent_language``, the text that is recorded."""
     now = now or datetime.now(UTC)
     current = latest(uow, invitation.id, lock=True)
     if current is not None and current.status != "submitted":
@@ -273,7 +284,7 @@ def start(
             "this exam is already in progress in another browser; continue it there, or "
             "ask the organiser to release it so that you can continue here"
         )
-    if shown_sha256 != text_sha256(consent_text):
+    if shown_sha256 != text_sha256(consent_text) or shown_language != consent_language:
         raise ConsentChanged(
             "the consent text changed since you opened the page: read it again, then start"
         )
@@ -315,7 +326,9 @@ def start(
     uow.add(attempt)
     uow.flush()
     captured = disclosure.captures(policy)
-    consent = _consent(uow, invitation, attempt.id, "given", consent_text, browser, captured)
+    consent = _consent(
+        uow, invitation, attempt.id, "given", consent_text, consent_language, browser, captured
+    )
     audit.record(
         uow,
         "consent.given",
@@ -323,6 +336,7 @@ def start(
         {
             "attempt_id": attempt.id,
             "text_sha256": consent.text_sha256,
+            "language": consent.language,
             "captures": list(captured),
         },
     )

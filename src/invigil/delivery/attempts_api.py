@@ -65,6 +65,7 @@ class ConsentOut(BaseModel):
     decision: Literal["given", "declined"]
     text: str
     text_sha256: str
+    language: str = Field(description="the language the text was shown in (and is recorded in)")
     created_at: datetime
     address: str
     user_agent: str
@@ -186,6 +187,7 @@ def get_attempt(
             decision=consent.decision,
             text=consent.text,
             text_sha256=consent.text_sha256,
+            language=consent.language,
             created_at=consent.created_at,
             address=consent.address,
             user_agent=consent.user_agent,

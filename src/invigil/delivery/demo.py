@@ -72,7 +72,7 @@ def seed_attempts(db: Database, tenant_id: uuid.UUID, slug: str, kit: Kit) -> bo
     from datetime import UTC, datetime, timedelta
 
     from invigil.delivery import attempts
-    from invigil.delivery.landing import consent_text
+    from invigil.delivery.landing import consent_of
 
     created = False
     with db.unit_of_work(tenant_id, Actor.operator("demo")) as uow:
@@ -90,15 +90,17 @@ def seed_attempts(db: Database, tenant_id: uuid.UUID, slug: str, kit: Kit) -> bo
                 continue
             uow.actor = Actor("candidate", str(candidate.id))
             version = attempts.version_of(uow, invitation.exam_id, invitation.exam_version)
-            text = consent_text(version)
+            shown = consent_of(version, "en")
             began = datetime.now(UTC) - timedelta(minutes=50)
             attempt = attempts.start(
                 uow,
                 kit.key,
                 invitation,
                 version,
-                consent_text=text,
-                shown_sha256=attempts.text_sha256(text),
+                consent_text=shown.text,
+                consent_language=shown.language,
+                shown_sha256=shown.sha256,
+                shown_language=shown.language,
                 browser=attempts.Browser(address="demo", user_agent="invigil demo"),
                 now=began,
             ).attempt

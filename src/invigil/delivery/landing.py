@@ -20,6 +20,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from invigil import i18n
+from invigil.content import consent
+from invigil.content.consent import Disclosure
 from invigil.content.models import ExamVersion
 from invigil.db.uow import Actor, UnitOfWork
 from invigil.delivery import attempts, language, links, results
@@ -27,9 +29,7 @@ from invigil.delivery.links import LinkState, Resolved
 from invigil.delivery.models import Attempt, AttemptResult, Invitation
 from invigil.errors import DomainError, NotFound
 from invigil.i18n import N_
-from invigil.proctoring import disclosure
 from invigil.proctoring.policy import Policy
-from invigil.proctoring.policy import resolve as resolve_policy
 from invigil.tenants import branding
 from invigil.tenants.api import logo_response
 from invigil.web.access import Public
@@ -37,50 +37,6 @@ from invigil.web.pages import templates
 
 router = APIRouter(include_in_schema=False)
 
-
-@dataclass(frozen=True)
-class Disclosure:
-    """What the candidate is told is captured, derived from one policy
-    (:mod:`invigil.proctoring.disclosure`): the consent text, the landing
-    page and the system check all read it."""
-
-    label: str
-    captures: tuple[str, ...]
-    recorded: tuple[str, ...]  # each capture in words, in the same order
-    kept_days: int
-    snapshot_seconds: int = 0  # how often the camera takes a snapshot (the page words it itself)
-
-    @property
-    def items(self) -> tuple[tuple[str, str], ...]:
-        """(capture, in words) pairs, for the page."""
-        return tuple(zip(self.captures, self.recorded, strict=True))
-
-    @property
-    def needs(self) -> frozenset[str]:
-        """What the browser must provide before the clock starts (the system check)."""
-        return frozenset(d for d, on in self.requirements().items() if on)
-
-    def requirements(self) -> dict[str, bool]:
-        return disclosure.requirements(self.captures)
-
-    @classmethod
-    def of(cls, policy: Policy, label: str, kept_days: int) -> Disclosure:
-        captured = disclosure.captures(policy)
-        recorded = tuple(disclosure.describe(c, policy) for c in captured)
-        return cls(label, captured, recorded, kept_days, policy.snapshot_interval_seconds)
-
-
-# The label and how long recordings are kept, by the exam's preset (the
-# retention issue may refine the days; the page reads them from here). A
-# custom policy keeps its preset's retention and is called "custom".
-# The words are marked with N_ and translated where a page shows them.
-PRESET_LABELS = {
-    "practice": (N_("Practice"), 30),
-    "standard": (N_("Standard"), 90),
-    "strict": (N_("Strict"), 180),
-    "high_stakes": (N_("High stakes"), 365),
-}
-CUSTOM_LABEL = N_("Custom")
 
 NAVIGATION = {
     "free": N_("You can move between questions freely and come back to any of them."),
@@ -95,10 +51,10 @@ LANGUAGE_NOT_OFFERED = N_("This language is not offered for this exam; choose on
 CONSENT_MISSING = N_(
     "Tick \u201cI agree\u201d to consent before you start, or choose \u201cI do not agree\u201d."
 )
-
-# The consent text is recorded as shown, and is English for now: the page
-# marks it with its language when the rest of the page is in another.
-CONSENT_LANGUAGE = "en"
+CONSENT_CHANGED = N_(
+    "The consent text changed since this page was opened (for example, its language was "
+    "switched): read it again, then start."
+)
 
 NEUTRAL_PAGE = "delivery/take_unavailable.html"
 NEUTRAL_DETAIL = (
@@ -120,42 +76,54 @@ def disclosure_of(version: ExamVersion, policy: Policy | None = None) -> Disclos
     """What ``policy`` captures, told in the words of ``version``'s preset;
     ``policy`` defaults to the version's effective policy (what an attempt
     of it freezes at start)."""
-    settings = version.settings
-    if policy is None:
-        policy = resolve_policy(settings)
-    preset = str(settings.get("proctoring_preset", "standard"))
-    label, days = PRESET_LABELS.get(preset, PRESET_LABELS["standard"])
-    if settings.get("proctoring_policy") is not None:
-        label = CUSTOM_LABEL
-    return Disclosure.of(policy, label, days)
+    return consent.disclosure_of(version.settings, policy)
 
 
-def consent_text(version: ExamVersion) -> str:
-    """The exact text the candidate agrees to (recorded with its hash)."""
-    d = disclosure_of(version)
-    parts = [version.consent_text.strip()] if version.consent_text.strip() else []
-    if d.recorded:
-        recorded = "the following is recorded: " + "; ".join(d.recorded) + "."
-    else:
-        recorded = "nothing is recorded beyond my answers."
-    parts.append(f"This exam uses {d.label.lower()} proctoring. While I take it, {recorded}")
-    parts.append(
-        f"The recordings are kept for {d.kept_days} days after the exam and then erased. "
-        "They are used only to check that the exam was taken fairly; a person reviews "
-        "anything flagged before a result that depends on it is final."
-    )
-    parts.append("I agree to take this exam under these conditions.")
-    return "\n\n".join(parts)
+@dataclass(frozen=True)
+class Shown:
+    """The consent text a candidate is shown: its language and exact words."""
+
+    language: str
+    text: str
+
+    @property
+    def sha256(self) -> str:
+        return attempts.text_sha256(self.text)
 
 
-def _facts(version: ExamVersion, invitation: Invitation) -> dict[str, Any]:
+def consent_texts(version: ExamVersion) -> dict[str, str]:
+    """``version``'s consent text by language: as frozen at publish, one per
+    language the tenant enabled then. A version published before consent
+    was frozen per language has its English text, generated as it always was."""
+    if version.consent_texts:
+        return dict(version.consent_texts)
+    return {i18n.DEFAULT: consent.text(version.consent_text, version.settings, i18n.DEFAULT)}
+
+
+def consent_of(version: ExamVersion, locale: str) -> Shown:
+    """The consent text for a candidate reading ``locale``; a language the
+    tenant enabled after publishing has none frozen, and gets the English
+    text (else the first frozen one), marked with its language."""
+    texts = consent_texts(version)
+    for code in (locale, i18n.DEFAULT, *sorted(texts)):
+        if code in texts:
+            return Shown(code, texts[code])
+    raise AssertionError("a frozen consent has at least one language")  # pragma: no cover
+
+
+def consent_text(version: ExamVersion, locale: str = i18n.DEFAULT) -> str:
+    """The exact text a candidate reading ``locale`` agrees to (recorded with its hash)."""
+    return consent_of(version, locale).text
+
+
+def _facts(version: ExamVersion, invitation: Invitation, locale: str) -> dict[str, Any]:
     settings = version.settings
     minutes = settings.get("time_limit_minutes")
     extra = invitation.extra_time_percent
     total = None
     if minutes:
         total = minutes + (minutes * extra + 99) // 100
-    text = consent_text(version)
+    shown = consent_of(version, locale)
     return {
         "title": version.title,
         "description": version.description,
@@ -168,8 +136,9 @@ def _facts(version: ExamVersion, invitation: Invitation) -> dict[str, Any]:
         "disclosure": disclosure_of(version),
         "opens_at": invitation.opens_at,
         "closes_at": invitation.closes_at,
-        "consent_text": text,
-        "consent_sha256": attempts.text_sha256(text),
+        "consent_text": shown.text,
+        "consent_sha256": shown.sha256,
+        "consent_language": shown.language,
     }
 
 
@@ -260,7 +229,7 @@ def _render(
     if language_error:
         language_error = i18n.gettext(chosen.locale, language_error)
     version = attempts.version_of(uow, invitation.exam_id, invitation.exam_version)
-    facts = _facts(version, invitation)
+    facts = _facts(version, invitation, chosen.locale)
     current = attempts.latest(uow, invitation.id)
     mine = attempt_state(request, current, int(facts["attempts"]))
     code = {LinkState.VALID: 200, LinkState.NOT_YET_OPEN: 200, LinkState.EXPIRED: 410}
@@ -283,7 +252,6 @@ def _render(
                 "language_error": language_error,
                 "history": history_of(uow, invitation, version),
                 "languages": chosen.languages,
-                "consent_language": CONSENT_LANGUAGE,
                 **facts,
                 **brand_context(uow, base),
             },
@@ -330,6 +298,7 @@ def start(
     token: str,
     consent: str = Form(""),
     consent_sha256: str = Form(""),
+    consent_language: str = Form(""),
 ) -> Response:
     db, services = request.app.state.db, request.app.state.services
     tenant_id = _tenant(token)
@@ -352,6 +321,9 @@ def start(
                 error=CONSENT_MISSING,
                 status=400,
             )
+        # The text in the language the page is in now (what it would show):
+        # the page sent back the language and hash of what it did show.
+        shown = consent_of(version, language.negotiated(request, uow, invitation).locale)
         uow.actor = Actor("candidate", str(invitation.candidate_id))
         try:
             started = attempts.start(
@@ -359,14 +331,18 @@ def start(
                 services.links,
                 invitation,
                 version,
-                consent_text=consent_text(version),
-                shown_sha256=consent_sha256
+                consent_text=shown.text,
+                consent_language=shown.language,
+                shown_sha256=consent_sha256 if fresh else shown.sha256,
+                shown_language=(i18n.normalise(consent_language[:35]) or "")
                 if fresh
-                else attempts.text_sha256(consent_text(version)),
+                else shown.language,
                 browser=_browser(request, invitation),
             )
         except attempts.Elsewhere:
             return _render(request, uow, found, status=409)
+        except attempts.ConsentChanged:
+            return _render(request, uow, found, error=CONSENT_CHANGED, status=409)
         except DomainError as exc:
             return _render(request, uow, found, error=exc.detail.capitalize() + ".", status=409)
     response = RedirectResponse(f"/take/{token}/exam", status_code=303)
@@ -376,7 +352,7 @@ def start(
 
 
 @router.post("/take/{token}/decline", response_class=HTMLResponse, dependencies=[Public])
-def decline(request: Request, token: str) -> Response:
+def decline(request: Request, token: str, consent_language: str = Form("")) -> Response:
     db = request.app.state.db
     tenant_id = _tenant(token)
     with db.unit_of_work(tenant_id, Actor("anonymous", "guest-link")) as uow:
@@ -390,9 +366,15 @@ def decline(request: Request, token: str) -> Response:
         version = attempts.version_of(uow, invitation.exam_id, invitation.exam_version)
         uow.actor = Actor("candidate", str(invitation.candidate_id))
         browser = _browser(request, invitation)
-        attempts.record_decline(uow, invitation, version, consent_text(version), browser)
+        chosen = language.choose(request, uow, invitation)
+        # What the page showed (its language, when the version has a text in
+        # it), else what it shows now: a decline is recorded, never refused.
+        posted = i18n.normalise(consent_language[:35]) or chosen.locale
+        declined = consent_of(
+            version, posted if posted in consent_texts(version) else chosen.locale
+        )
+        attempts.record_decline(uow, invitation, version, declined.text, declined.language, browser)
         title = version.title
-        language.choose(request, uow, invitation)
         shown = brand_context(uow, f"/take/{token}")
     return no_store(
         templates.TemplateResponse(

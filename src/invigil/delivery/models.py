@@ -228,6 +228,7 @@ class Consent(TenantScoped, Base):
         ),
         Index("ix_consents_invitation", "tenant_id", "invitation_id", "created_at"),
         CheckConstraint("captures IS NULL OR jsonb_typeof(captures) = 'array'", name="captures"),
+        CheckConstraint("language ~ '^[a-z]{2,3}(_[A-Za-z0-9]{2,8})?$'", name="language"),
     )
 
     invitation_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
@@ -235,6 +236,7 @@ class Consent(TenantScoped, Base):
     decision: Mapped[str] = mapped_column(String(8))
     text: Mapped[str] = mapped_column(Text)
     text_sha256: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(16))  # of ``text`` (0021; older rows: en)
     address: Mapped[str] = mapped_column(String(64), server_default="")
     user_agent: Mapped[str] = mapped_column(String(400), server_default="")
     # What was consented to be captured (0016; NULL before it): evidence of

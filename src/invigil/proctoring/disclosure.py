@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from invigil.i18n import N_
+from invigil import i18n
+from invigil.i18n import N_, NP_
 from invigil.proctoring.rules import Policy
 
 # In the order the candidate reads them.
@@ -57,14 +58,21 @@ def captures(policy: Policy) -> tuple[str, ...]:
     return tuple(c for c in CAPTURES if c in on)
 
 
-def describe(capture: str, policy: Policy) -> str:
-    """One capture as the candidate reads it."""
+def describe(capture: str, policy: Policy, locale: str = i18n.DEFAULT) -> str:
+    """One capture as the candidate reads it, in ``locale``."""
     if capture == "camera":
-        return (
-            f"webcam snapshots every {policy.snapshot_interval_seconds} seconds and when "
-            "the face check notices something, checked for one visible face"
-        )
-    return _PLAIN[capture]
+        n = policy.snapshot_interval_seconds
+        words = i18n.ngettext(locale, *_CAMERA, n)
+        return words % {"seconds": i18n.local_number(n, locale)}
+    return i18n.gettext(locale, _PLAIN[capture])
+
+
+_CAMERA = NP_(
+    "webcam snapshots every %(seconds)s second and when the face check notices something, "
+    "checked for one visible face",
+    "webcam snapshots every %(seconds)s seconds and when the face check notices something, "
+    "checked for one visible face",
+)
 
 
 # Marked for translation: the landing page shows them in the candidate's language.

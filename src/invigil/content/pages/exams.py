@@ -15,7 +15,9 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import func, select
 
+from invigil import i18n
 from invigil.content import banks, exams, images, questions, views
+from invigil.content.freeze import tenant_languages
 from invigil.content.models import Exam, Question
 from invigil.content.pages.common import TYPE_LABELS, problems, redirect, render, split_list
 from invigil.content.questions import Search
@@ -65,6 +67,8 @@ FIELD_IDS = {
     "settings.proctoring_preset": "s-proctoring",
     "settings.accommodations": "s-extra",
     "settings.consent_text": "s-consent",
+    # One consent text per other language the tenant offers (the page lists them).
+    **{f"settings.consent_translations.{c}": f"s-consent-{c}" for c in i18n.AVAILABLE},
     "pool.bank_id": "pool-bank",
     "pool.difficulty_mix": "pool-easy",
     "pool.time_limit": "pool-time",
@@ -215,7 +219,18 @@ def _settings_form(exam: Exam) -> dict[str, Any]:
         "shuffle_options": bool(s.get("shuffle_options", True)),
         "extra_time_percent": _num(s.get("accommodations", {}).get("extra_time_percent", 0)),
         "consent_text": exam.consent_text,
+        "consent_translations": dict(exam.consent_translations or {}),
     }
+
+
+def _consent_languages(uow: UnitOfWork, exam: Exam) -> tuple[str, list[str]]:
+    """The language of the exam's consent text (the tenant's default) and
+    the others it may be written in: those the tenant offers, and any the
+    exam already has a text for."""
+    languages, default = tenant_languages(uow)
+    others = [c for c in languages if c != default]
+    others += [c for c in exam.consent_translations or {} if c not in others and c != default]
+    return default, others
 
 
 def _describe_sections(ctx: PageContext, exam: Exam) -> list[dict[str, Any]]:
@@ -292,6 +307,7 @@ def _exam_page(
     )
     for key in ("details_problems", "settings_problems", "fixed_problems", "pool_problems"):
         values.setdefault(key, [])
+    consent_default, consent_others = _consent_languages(ctx.uow, exam)
     return render(
         request,
         "exam.html",
@@ -308,6 +324,8 @@ def _exam_page(
         presets=PRESETS,
         releases=RELEASES,
         type_labels=TYPE_LABELS,
+        consent_default=consent_default,
+        consent_others=consent_others,
         **values,
     )
 
@@ -332,9 +350,11 @@ def _save(
     exam: Exam,
     patch: dict[str, Any],
     notice: str,
+    section: str = "",
     **on_error: Any,
 ) -> Response:
-    """update_exam with the page's patch; a refusal re-renders the page."""
+    """update_exam with the page's patch; a refusal re-renders the page (a
+    refusal naming a field, next to that field of ``section``'s form)."""
     try:
         with _change(ctx.uow):
             exams.update_exam(ctx.uow, exam.id, ExamPatchIn.model_validate(patch))
@@ -348,6 +368,10 @@ def _save(
             **on_error,
         )
     except (Invalid, Conflict) as exc:
+        field = exc.extensions.get("field")
+        if section and field:
+            on_error[f"{section}_problems"] = [{"field": field, "message": exc.detail}]
+            return _exam_page(request, ctx, exam, status=exc.status, **on_error)
         return _exam_page(request, ctx, exam, status=exc.status, error=exc.detail, **on_error)
     return redirect(request, f"/authoring/exams/{exam.id}", notice)
 
@@ -373,8 +397,12 @@ def exam_update(
     return _save(request, ctx, exam, details, "exam-saved", details=details)
 
 
+CONSENT_FIELD = "consent_text_"  # + a language code: the consent text in that language
+
+
 class SettingsForm(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # Extra fields are kept: the consent text in each other language (CONSENT_FIELD).
+    model_config = ConfigDict(extra="allow")
 
     csrf: str = ""
     time_limit_minutes: str = ""
@@ -407,9 +435,15 @@ def exam_settings(
 ) -> Response:
     check_csrf(ctx, form.csrf)
     exam = _exam(ctx, exam_id)
-    shown = form.model_dump(exclude={"csrf"}) | {
+    translations = {
+        key[len(CONSENT_FIELD) :]: value
+        for key, value in (form.model_extra or {}).items()
+        if key.startswith(CONSENT_FIELD) and isinstance(value, str)
+    }
+    shown = form.model_dump(exclude={"csrf", *(form.model_extra or {})}) | {
         "shuffle_questions": bool(form.shuffle_questions),
         "shuffle_options": bool(form.shuffle_options),
+        "consent_translations": translations,
     }
     raw = dict(exam.settings) | {
         "time_limit_minutes": form.time_limit_minutes.strip() or None,
@@ -429,8 +463,12 @@ def exam_settings(
     except ValidationError as exc:
         found = problems(exc, EXAM_LABELS)
         return _exam_page(request, ctx, exam, status=422, settings=shown, settings_problems=found)
-    patch = {"settings": settings, "consent_text": form.consent_text}
-    return _save(request, ctx, exam, patch, "exam-saved", settings=shown)
+    patch = {
+        "settings": settings,
+        "consent_text": form.consent_text,
+        "consent_translations": translations,
+    }
+    return _save(request, ctx, exam, patch, "exam-saved", "settings", settings=shown)
 
 
 @router.post("/authoring/exams/{exam_id}/sections/fixed", response_class=HTMLResponse)
@@ -563,7 +601,11 @@ def _lifecycle(
         with _change(ctx.uow):
             act(ctx.uow, exam.id)
     except (Invalid, Conflict) as exc:
-        return _exam_page(request, ctx, exam, status=exc.status, publish_error=exc.detail)
+        field = exc.extensions.get("field")  # a consent text missing a language: shown there
+        found = [{"field": field, "message": exc.detail}] if field else []
+        return _exam_page(
+            request, ctx, exam, status=exc.status, publish_error=exc.detail, settings_problems=found
+        )
     return redirect(request, f"/authoring/exams/{exam.id}", notice)
 
 
