@@ -1,6 +1,7 @@
 """A candidate invited in German reads the landing page, the system check,
 the player (its questions, flag, submit dialog) and the done page in German, can switch languages, and a right-to-left page
-(Arabic) lays out from the right; axe stays clean in each."""
+(Arabic) lays out from the right; axe stays clean in each. The consent a
+German candidate agrees to is German, and is recorded so."""
 
 from __future__ import annotations
 
@@ -8,15 +9,17 @@ import re
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
 
 from invigil import i18n
 from invigil.db.engine import Database
+from invigil.delivery.models import Consent
 from invigil.settings import Settings
 from invigil.tenants import service as tenants
 from tests.browser import candidate as c
 from tests.browser.axe import assert_accessible
 from tests.conftest import make_tenant
-from tests.delivery.factories import kit_for
+from tests.delivery.factories import exam_with_every_type, kit_for
 
 
 def org_with(
@@ -128,3 +131,36 @@ def test_an_arabic_landing_page_is_right_to_left_and_accessible(
     consent = page.locator("#consent-text")
     assert consent.get_attribute("lang") == "en" and consent.get_attribute("dir") == "ltr"
     assert_accessible(page, "the landing page right to left")
+
+
+def test_a_german_candidate_agrees_to_the_german_consent_and_it_is_recorded_so(
+    page: Page, database: Database, settings: Settings, live_server: str
+) -> None:
+    org = org_with(database, settings, live_server, ["en", "de"])
+    exam = exam_with_every_type(
+        database,
+        org.tenant_id,
+        settings={"proctoring_preset": "practice"},
+        consent_text="Acme keeps your answers for this hiring round only.",
+        consent_translations={
+            "de": "Acme bewahrt Ihre Antworten nur für diese Bewerbungsrunde auf."
+        },
+    )
+    page.goto(org.link(exam, language="de"))
+    consent = page.locator("#consent-text")
+    assert consent.get_attribute("lang") == "de"
+    expect(consent).to_contain_text("Acme bewahrt Ihre Antworten nur für diese Bewerbungsrunde")
+    expect(consent).to_contain_text("Für diese Prüfung gilt die Aufsichtsstufe „Übung“.")
+    expect(consent).to_contain_text("30 Tage lang aufbewahrt")
+    expect(consent).to_contain_text("Ich bin einverstanden, die Prüfung unter diesen Bedingungen")
+    expect(consent).not_to_contain_text("Acme keeps")
+    shown = consent.inner_text()
+    page.get_by_label("Ich stimme zu").check()
+    page.get_by_role("button", name="Prüfung starten").click()
+    expect(page).to_have_url(re.compile(r"/take/[^/]+/exam$"))
+    with database.unit_of_work(org.tenant_id) as uow:
+        recorded = uow.scalar(select(Consent))
+        assert recorded is not None
+        assert (recorded.decision, recorded.language) == ("given", "de")
+        # The paragraphs the candidate read, word for word.
+        assert recorded.text.split() == shown.split()

@@ -136,10 +136,13 @@ def tenant_languages(uow: UnitOfWork) -> tuple[list[str], str]:
 
 
 def _consent_texts(uow: UnitOfWork, exam: Exam, settings: dict[str, Any]) -> dict[str, str]:
-    """The complete consent text in every language the tenant enables."""
+    """The complete consent text in every language the tenant enables (that
+    has a catalog: a text in English words is not frozen under another
+    language's name; candidates reading it get the English text, marked so)."""
     languages, default = tenant_languages(uow)
+    spoken = [c for c in languages if c == i18n.DEFAULT or i18n.catalog(c) is not None]
     return consent.frozen_texts(
-        exam.consent_text, exam.consent_translations or {}, settings, languages, default
+        exam.consent_text, exam.consent_translations or {}, settings, spoken or [default], default
     )
 
 
