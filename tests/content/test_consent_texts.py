@@ -106,7 +106,7 @@ def test_the_api_names_the_missing_language_and_checks_translations(
     assert refused.headers["content-type"].startswith("application/problem+json")
     problem = refused.json()
     assert problem["field"] == "consent_translations.de" and problem["missing"] == ["de"]
-    assert "not in de" in problem["detail"]
+    assert "written in English (en) but not in Deutsch (de)" in problem["detail"]
 
     for bad, field in (
         ({"xx": "text"}, "consent_translations.xx"),  # not a language Invigil speaks
@@ -140,6 +140,7 @@ def test_the_exam_page_shows_the_missing_language_at_its_field(
     refused = staff.post(f"/authoring/exams/{exam}/publish", data={"csrf": csrf})
     assert refused.status_code == 422, refused.text
     assert "Not published." in refused.text
+    assert refused.text.count("but not in Deutsch (de)") == 3  # summary, button, field: once each
     field = re.search(r'<textarea id="s-consent-de"[^>]*>', refused.text)
     assert field is not None and 'aria-invalid="true"' in field.group(0)
     assert 'id="s-consent-de-err"' in refused.text and 'href="#s-consent-de"' in refused.text

@@ -190,11 +190,12 @@ def frozen_texts(
     if missing:
         first = missing[0]
         field = "consent_text" if first == default else f"consent_translations.{first}"
+        named = [f"{i18n.display_name(c)} ({c})" for c in missing]
         raise Invalid(
             "the consent text is written in "
-            + ", ".join(sorted(own))
+            + ", ".join(f"{i18n.display_name(c)} ({c})" for c in sorted(own))
             + " but not in "
-            + ", ".join(missing)
+            + ", ".join(named)
             + ", which this organisation offers its candidates; add it in every offered "
             "language, or remove the custom consent text",
             field=field,

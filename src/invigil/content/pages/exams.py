@@ -601,11 +601,18 @@ def _lifecycle(
         with _change(ctx.uow):
             act(ctx.uow, exam.id)
     except (Invalid, Conflict) as exc:
-        field = exc.extensions.get("field")  # a consent text missing a language: shown there
-        found = [{"field": field, "message": exc.detail}] if field else []
-        return _exam_page(
-            request, ctx, exam, status=exc.status, publish_error=exc.detail, settings_problems=found
-        )
+        field = exc.extensions.get("field")
+        if field:  # a consent text missing a language: at its field (and said at the button)
+            found = [{"field": field, "message": exc.detail}]
+            return _exam_page(
+                request,
+                ctx,
+                exam,
+                status=exc.status,
+                publish_note=exc.detail,
+                settings_problems=found,
+            )
+        return _exam_page(request, ctx, exam, status=exc.status, publish_error=exc.detail)
     return redirect(request, f"/authoring/exams/{exam.id}", notice)
 
 
