@@ -9,7 +9,7 @@ import { Clock, Countdown } from "./player/clock.js";
 import { systemCheck } from "./player/checks.js";
 import { SubmitDialog } from "./player/dialog.js";
 import { fill, h, say } from "./player/dom.js";
-import { t } from "./player/i18n.js";
+import { percent, t } from "./player/i18n.js";
 import { Exam } from "./player/exam.js";
 import { idPhotoStep } from "./player/idphoto.js";
 import { Proctor } from "./player/proctor.js";
@@ -283,7 +283,7 @@ function enterFullscreenToBegin() {
 
 function start(state, requirements, devices) {
   if (!Array.isArray(state.questions) || state.questions.length === 0) {
-    message(t("This exam has no questions"), "Contact the organisation that invited you.");
+    message(t("This exam has no questions"), t("Contact the organisation that invited you."));
     return;
   }
   ui.stage.hidden = true;
@@ -327,7 +327,7 @@ function start(state, requirements, devices) {
     });
     countdown.start(state.deadline);
     if (Number(state.extra_time_percent) > 0) {
-      ui.extra.textContent = `includes your ${state.extra_time_percent}% extra time`;
+      ui.extra.textContent = t("includes your %(percent)s extra time", { percent: percent(Number(state.extra_time_percent)) });
       ui.extra.hidden = false;
     }
   }

@@ -47,6 +47,15 @@ export function number(value) {
   }
 }
 
+/** A percentage written the candidate's way (25% in English, 25 % in German); `value` is 25 for 25%. */
+export function percent(value) {
+  try {
+    return new Intl.NumberFormat(language(), { style: "percent", maximumFractionDigits: 2 }).format(value / 100);
+  } catch {
+    return `${value}%`;
+  }
+}
+
 /** The form of a counted message for `n` in the candidate's language. */
 export function tn(singular, plural, n, values = {}) {
   const all = { n, ...values };
