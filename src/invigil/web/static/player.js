@@ -10,6 +10,7 @@ import { systemCheck } from "./player/checks.js";
 import { SubmitDialog } from "./player/dialog.js";
 import { fill, h, say } from "./player/dom.js";
 import { percent, t } from "./player/i18n.js";
+import { explain } from "./player/problems.js";
 import { Exam } from "./player/exam.js";
 import { idPhotoStep } from "./player/idphoto.js";
 import { Proctor } from "./player/proctor.js";
@@ -173,7 +174,7 @@ async function persist(method, path, body, note) {
         return null;
       }
       if (err.kind !== "network" && err.kind !== "server") {
-        message(t("Something went wrong"), t("The exam could not be opened: %(error)s.", { error: err.message }),
+        message(t("Something went wrong"), t("The exam could not be opened."), explain(err),
           t("Reload the page to try again; if it keeps happening, contact the organisation that invited you."));
         return null;
       }
@@ -448,7 +449,7 @@ async function submit(reason) {
         saver.goOffline();
         dialog.say(`${OFFLINE_TEXT()} ${t("Your exam is submitted as soon as it does.")}`);
       } else {
-        dialog.say(t("The server has not taken the submission yet (%(error)s). Trying again…", { error: err.message }));
+        dialog.say(`${t("The server has not taken the submission yet.")} ${explain(err)} ${t("Trying again…")}`);
       }
       await waitOnline(backoff(failures));
     }
@@ -456,7 +457,7 @@ async function submit(reason) {
 }
 
 main().catch((err) => {
-  message(t("Something went wrong"), t("The exam player stopped: %(error)s.", { error: err && err.message ? err.message : err }),
+  message(t("Something went wrong"), t("The exam player stopped."), explain(err),
     t("Reload the page; your answers are kept on this device and on the server."));
   say(ui.announcer, t("The exam player stopped. Reload the page."));
 });

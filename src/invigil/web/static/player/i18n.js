@@ -73,6 +73,17 @@ export function tn(singular, plural, n, values = {}) {
   return fillIn(n === 1 ? singular : plural, all);
 }
 
+/**
+ * A sentence the server wrote (a built-in policy's warning, marked N_() on
+ * the server and sent in the boot data with the player's strings) in the
+ * candidate's language; anything the catalog does not know (an author's own
+ * wording) as written, untouched.
+ */
+export function said(message) {
+  const found = Object.prototype.hasOwnProperty.call(catalogue(), message) ? catalogue()[message] : null;
+  return typeof found === "string" && found ? found : message;
+}
+
 /** The translation of `message`, with `%(name)s` replaced from `values`. */
 export function t(message, values = {}) {
   const found = Object.prototype.hasOwnProperty.call(catalogue(), message) ? catalogue()[message] : message;
