@@ -18,12 +18,19 @@ from invigil import i18n
 from invigil.audit.models import AuditEvent
 from invigil.delivery import invitations
 from invigil.delivery.invitations import InviteRequest
-from invigil.delivery.models import Invitation
+from invigil.delivery.models import Attempt, Invitation
 from invigil.errors import Invalid
 from invigil.settings import Settings
 from invigil.tenants import service as tenants
 from tests.conftest import BoundDatabase, make_tenant
-from tests.delivery.factories import kit_for, make_invitation, published_exam, token_of
+from tests.delivery.factories import (
+    exam_with_every_type,
+    kit_for,
+    make_invitation,
+    published_exam,
+    token_of,
+)
+from tests.delivery.test_attempts import begun
 
 HTML = re.compile(r'<html lang="([^"]+)" dir="(ltr|rtl)">')
 
@@ -210,3 +217,21 @@ def test_tenant_languages_are_validated_and_audited(db: BoundDatabase, settings:
     with db.unit_of_work(tenant.id) as uow:
         actions = list(uow.scalars(select(AuditEvent.action)))
         assert actions.count("tenant.languages_changed") == 1
+
+
+def test_the_done_page_writes_the_submission_time_and_points_the_german_way(
+    app: FastAPI, db: BoundDatabase, settings: Settings
+) -> None:
+    tenant = tenant_with(db, settings, ["en", "de"], "en")
+    exam = exam_with_every_type(db, tenant.id)
+    token = token_of(make_invitation(db, tenant.id, kit_for(settings), exam, language="de"))
+    client, _ = begun(app, token)
+    assert client.post(f"/take/{token}/api/submit", json={}).status_code == 200
+    with db.unit_of_work(tenant.id) as uow:
+        submitted = uow.scalar(select(Attempt.submitted_at))
+    done = client.get(f"/take/{token}/done")
+    assert done.status_code == 200 and lang_of(done) == ("de", "ltr")
+    when = i18n.local_datetime(submitted, "de")
+    assert re.fullmatch(r"\d{2}\.\d{2}\.\d{4}, \d{2}:\d{2} UTC", when), when
+    assert f"Abgegeben am {when}." in done.text
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", done.text)
