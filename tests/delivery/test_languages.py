@@ -315,3 +315,15 @@ def test_a_server_fault_on_a_candidate_page_is_in_the_browsers_language(
     assert page.status_code == 500 and lang_of(page) == ("de", "ltr")
     assert "Entschuldigung, bei uns ist ein Fehler aufgetreten" in page.text
     assert "on fire" not in page.text
+
+
+def test_a_refused_start_is_explained_in_german(
+    app: FastAPI, db: BoundDatabase, settings: Settings
+) -> None:
+    tenant = tenant_with(db, settings, ["en", "de"], "en")
+    token = invite(db, settings, tenant.id, language="de")
+    client = browser(app, **GERMAN)
+    changed = client.post(f"/take/{token}/start", data={"consent": "yes", "consent_sha256": "0"})
+    assert changed.status_code == 409 and lang_of(changed) == ("de", "ltr")
+    assert "Der Einwilligungstext hat sich geändert" in changed.text
+    assert "consent text changed" not in changed.text.lower()

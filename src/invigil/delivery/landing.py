@@ -96,6 +96,18 @@ CONSENT_MISSING = N_(
     "Tick \u201cI agree\u201d to consent before you start, or choose \u201cI do not agree\u201d."
 )
 
+# Why "Start exam" was refused, in words the page translates (the service's
+# own message is English, for logs and programs).
+START_REFUSED = {
+    "consent-changed": N_(
+        "The consent text changed since you opened the page: read it again, then start."
+    ),
+    "no-attempts-left": N_(
+        "You have used every attempt this exam allows; your last one is submitted."
+    ),
+}
+START_FAILED = N_("The exam could not be started. Reload the page and try again.")
+
 # The consent text is recorded as shown, and is English for now: the page
 # marks it with its language when the rest of the page is in another.
 CONSENT_LANGUAGE = "en"
@@ -368,7 +380,8 @@ def start(
         except attempts.Elsewhere:
             return _render(request, uow, found, status=409)
         except DomainError as exc:
-            return _render(request, uow, found, error=exc.detail.capitalize() + ".", status=409)
+            error = START_REFUSED.get(exc.slug, START_FAILED)
+            return _render(request, uow, found, error=error, status=409)
     response = RedirectResponse(f"/take/{token}/exam", status_code=303)
     if started.secret is not None:
         set_binding(request, response, invitation, started.secret)
