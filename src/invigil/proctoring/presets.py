@@ -6,9 +6,9 @@ is derived from them: ``invigil.proctoring.disclosure``), and each preset
 has a rule for every kind those detectors report. ``warn`` messages speak to the candidate (they see
 a banner naming the rule): they are marked ``N_()``, the player gets their translations with its
 own strings and shows them in the candidate's language (the server sends them as written; a
-policy's own wording is shown as its author wrote it); the others speak to the reviewer. Face and audio
-episodes start only after the policy's persistence threshold, so a
-``min_duration`` of 0 on them already means "for a few seconds".
+policy's own wording is shown as its author wrote it); the others speak to the reviewer. Face
+and audio episodes start only after the policy's persistence threshold, so a ``min_duration`` of
+0 on them already means "for a few seconds".
 """
 
 from __future__ import annotations
