@@ -318,7 +318,7 @@ def test_submit_scores_every_type_and_records_an_immutable_result(
         assert last is not None and last.payload["result_sha256"] == result.document_sha256
 
     done = client.get(f"/take/{token}/done")
-    assert done.status_code == 200 and "14.5 of 24.5 points" in done.text
+    assert done.status_code == 200 and "14.50 of 24.50 points" in done.text
     assert "graded by a person" in done.text
 
     with pytest.raises(DBAPIError, match="permission denied"), db.unit_of_work(tid) as uow:

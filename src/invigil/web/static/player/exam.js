@@ -166,7 +166,7 @@ export class Exam {
     this.lastSeq = Math.max(this.lastSeq, Number(lastSeq) || 0);
     for (const r of results) {
       if (r.status === "rejected") {
-        const index = this.sentIndex.get(r.seq);
+        const index = this.sentIndex.has(r.seq) ? this.sentIndex.get(r.seq) : r.index;
         const which = index === undefined ? t("An answer") : t("Your answer to question %(n)s", { n: index + 1 });
         const reason = refusal(r.code);
         this.notice(reason ? t("%(which)s was not accepted: %(reason)s", { which, reason }) : t("%(which)s was not accepted.", { which }));
