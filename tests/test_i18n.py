@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from jinja2 import DictLoader, Environment
 
 from invigil import i18n
+from invigil.proctoring import presets
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -180,6 +181,23 @@ def test_the_player_gets_only_its_own_strings() -> None:
     assert messages["Submit now"] == "Jetzt abgeben"
     assert "I agree" not in messages  # a page's string, not the player's
     assert i18n.player_messages("en") == {}  # English: the source strings
+
+
+def test_the_player_gets_the_built_in_warnings_translated() -> None:
+    """A built-in policy's warning reaches the player as written (English);
+    the player shows it from these, in the candidate's language."""
+    messages = i18n.player_messages("de")
+    warnings = {
+        rule.message
+        for policy in presets.PRESETS.values()
+        for rule in policy.rules
+        if rule.action == "warn"
+    }
+    assert warnings and all(isinstance(messages.get(w), str) and messages[w] for w in warnings)
+    assert messages["Keep your face in view of the camera."] == (
+        "Bleiben Sie mit Ihrem Gesicht im Bild der Kamera."
+    )
+    assert "Text was copied." not in messages  # a reviewer's words, not the candidate's
 
 
 def test_make_translations_is_a_target() -> None:

@@ -36,6 +36,7 @@ from invigil.delivery import api as delivery_api
 from invigil.delivery import attempt_pages as delivery_attempt_pages
 from invigil.delivery import attempts_api as delivery_attempts_api
 from invigil.delivery import bulk as delivery_bulk
+from invigil.delivery import error_pages as candidate_errors
 from invigil.delivery import landing as delivery_landing
 from invigil.delivery import pages as delivery_pages
 from invigil.delivery import player as delivery_player
@@ -182,6 +183,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
         if not for_programs(request.url.path):
+            if exc.status != 303 and candidate_errors.is_candidate_page(request.url.path):
+                return candidate_errors.render(
+                    request, exc.status, headers=exc.headers(), template=exc.page
+                )
             return pages.error_page(request, exc)  # people get pages, programs get problems
         return problem_response(exc.status, exc.problem(request.url.path), exc.headers())
 
@@ -208,6 +213,10 @@ def _install_error_handlers(app: FastAPI) -> None:
             detail = f"nothing is served at {request.url.path}"
         if wants_page(request) and status >= 400:
             headers = getattr(exc, "headers", None)
+            if candidate_errors.is_candidate_page(request.url.path):
+                return candidate_errors.render(
+                    request, status, headers=headers, unknown_address=unknown
+                )
             return pages.status_page(request, status, detail, headers, unknown_address=unknown)
         body = problem(status, _SLUGS.get(status, "http-error"), detail, request.url.path)
         return problem_response(status, body, getattr(exc, "headers", None))
@@ -220,6 +229,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         ]
         fields = ", ".join(".".join(e["location"]) for e in errors)
         if not for_programs(request.url.path):
+            if candidate_errors.is_candidate_page(request.url.path):
+                return candidate_errors.render(request, 422)
             return pages.error_page(request, Invalid(f"the form or link is not valid ({fields})"))
         body = problem(
             422, "invalid", f"the request is not valid: {fields}", request.url.path, errors=errors
@@ -232,6 +243,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         reference = secrets.token_hex(6)
         log.exception("request.failed", path=request.url.path, reference=reference)
         if wants_page(request):
+            if candidate_errors.is_candidate_page(request.url.path):
+                return candidate_errors.render(request, 500, reference=reference)
             return pages.status_page(request, 500, "", reference=reference)
         body = problem(
             500, "internal", "an unexpected error occurred; it has been logged", request.url.path

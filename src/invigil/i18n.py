@@ -47,8 +47,14 @@ from invigil.errors import Invalid
 
 DEFAULT = "en"
 TRANSLATIONS = Path(__file__).parent / "translations"
-# Where the player's strings live, as paths appear in a catalog's locations.
-PLAYER_SOURCES = ("src/invigil/web/static/player/", "src/invigil/web/static/player.js")
+# Where the player's strings live, as paths appear in a catalog's locations:
+# its JavaScript, and the built-in policies' warnings (marked N_()), which the
+# server sends as written and the player shows in the candidate's language.
+PLAYER_SOURCES = (
+    "src/invigil/web/static/player/",
+    "src/invigil/web/static/player.js",
+    "src/invigil/proctoring/presets.py",
+)
 MAX_ACCEPT_LANGUAGE = 1000  # characters of the header looked at; the rest is ignored
 
 

@@ -16,6 +16,7 @@ from invigil.content.demo import seed_content
 from invigil.content.models import Exam
 from invigil.db.engine import Database
 from invigil.settings import Settings
+from invigil.tenants import service as tenants
 from tests.browser import candidate as c
 from tests.browser import proctoring as pr
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
@@ -150,10 +151,48 @@ def test_a_queued_change_to_a_passed_question_is_dropped_and_said(page: Page, or
 
     page.evaluate(STALE_EDIT, [c.boot(page)["storage_key"], kept.seq + 50])
     page.reload()
-    alert = page.get_by_role("alert").filter(has_text="An answer was not accepted")
-    expect(alert).to_contain_text("question 1 can no longer be changed")
+    alert = page.get_by_role("alert").filter(has_text="was not accepted")
+    expect(alert).to_have_text(
+        "Your answer to question 1 was not accepted: the exam has moved past this question"
+    )
     c.saved(page)
     assert c.queue(page) == []
     assert _shown(page) == 2
     again = org.answers(attempt_id)[0]
     assert (again.response, again.seq) == (kept.response, kept.seq)  # unchanged
+
+
+SETTLED_DE = SETTLED.replace("`Question ${s.position + 1} of", "`Frage ${s.position + 1} von")
+
+
+def test_a_german_candidate_reads_the_servers_refusal_in_german(
+    page: Page, database: Database, settings: Settings, live_server: str
+) -> None:
+    """The server refuses the change (409 navigation-closed, its detail in
+    English); the player words the refusal's code in the candidate's language."""
+    tenant = make_tenant(database, settings)
+    with database.unit_of_work(tenant.id) as uow:
+        tenants.set_languages(uow, ["en", "de"], None)
+    org = c.Org(tenant.id, database, kit_for(settings), live_server)
+    exam = org.exam(navigation="linear", proctoring_preset="practice")
+    page.goto(org.link(exam, language="de"))
+    page.get_by_label("Ich stimme zu").check()
+    page.get_by_role("button", name="Prüfung starten").click()
+    expect(page.get_by_role("heading", name=re.compile(r"^Frage 1 von \d+$"))).to_be_visible()
+    first = c.state(page)["questions"][0]["type"]
+    attempt_id = c.boot(page)["attempt_id"]
+    c.answer(page, first)
+    expect(page.locator("#save-status")).to_have_text("Alle Antworten gespeichert")
+    page.get_by_role("button", name="Weiter", exact=True).click()
+    page.wait_for_function(SETTLED_DE, arg=c.boot(page)["api"], polling=250)
+    kept = org.answers(attempt_id)[0]
+
+    page.evaluate(STALE_EDIT, [c.boot(page)["storage_key"], kept.seq + 50])
+    page.reload()
+    alert = page.get_by_role("alert").filter(has_text="wurde nicht angenommen")
+    expect(alert).to_have_text(
+        "Ihre Antwort auf Frage 1 wurde nicht angenommen: "
+        "die Prüfung ist bereits über diese Frage hinaus"
+    )
+    expect(alert).not_to_contain_text("can no longer be changed")
+    assert org.answers(attempt_id)[0].seq == kept.seq  # nothing was changed

@@ -15,6 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from invigil.db.engine import Database
 from invigil.settings import Settings
+from invigil.tenants import service as tenants
 from tests.browser import candidate as c
 from tests.browser import media
 from tests.browser import proctoring as pr
@@ -285,3 +286,28 @@ def test_a_face_model_that_cannot_load_is_a_detector_failure_not_a_violation(
         expect(page.locator("#proctor-notices")).to_be_empty()
         events = staff.wait_for(attempt, _ended("detector.failed"), page=page)
         assert _episode(events, "detector.failed")["end_seq"] is not None
+
+
+def test_a_german_candidate_reads_a_built_in_warning_in_german(
+    devices: Browser, database: Database, settings: Settings, live_server: str
+) -> None:
+    """The server sends the rule's message as written; the player shows the
+    built-in warning from its catalog, in the candidate's language."""
+    tenant = make_tenant(database, settings)
+    with database.unit_of_work(tenant.id) as uow:
+        tenants.set_languages(uow, ["en", "de"], None)
+    org = c.Org(tenant.id, database, kit_for(settings), live_server)
+    with pr.context_of(devices) as context:
+        page = context.new_page()
+        page.goto(org.link(org.exam(proctoring_preset="standard"), language="de"))
+        page.get_by_label("Ich stimme zu").check()
+        page.get_by_role("button", name="Prüfung starten").click()
+        expect(page.get_by_role("heading", name=re.compile(r"^Frage 1 von \d+$"))).to_be_visible()
+        pr.hide_tab(page)
+        pr.show_tab(page)
+        banner = pr.warning(page, "tab-hidden-warn")
+        expect(banner).to_be_visible()
+        expect(banner).to_contain_text("Warnung:")
+        expect(banner).to_contain_text("Bleiben Sie bis zur Abgabe im Prüfungs-Tab.")
+        expect(banner).not_to_contain_text("Stay on the exam tab")
+        expect(banner.get_by_role("button", name="Diese Warnung schließen")).to_be_visible()

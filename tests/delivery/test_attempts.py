@@ -263,6 +263,8 @@ def test_after_the_deadline_only_offline_answers_within_grace_are_taken(
     statuses = [x["status"] for x in r.json()["results"]]
     assert statuses == ["rejected", "late", "rejected"]
     assert r.json()["results"][0]["reason"].startswith("the time is up")
+    # The player words the refusal from its code, in the candidate's language.
+    assert [x.get("code") for x in r.json()["results"]] == ["time-up", None, "time-up"]
     rows = stored(db, tid, state["attempt_id"])
     assert set(rows) == {2} and rows[2].late
 

@@ -7,23 +7,31 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from invigil import i18n
 from invigil.audit.models import AuditEvent
-from invigil.delivery import invitations
+from invigil.delivery import invitations, landing
 from invigil.delivery.invitations import InviteRequest
-from invigil.delivery.models import Invitation
+from invigil.delivery.models import Attempt, Invitation
 from invigil.errors import Invalid
 from invigil.settings import Settings
 from invigil.tenants import service as tenants
 from tests.conftest import BoundDatabase, make_tenant
-from tests.delivery.factories import kit_for, make_invitation, published_exam, token_of
+from tests.delivery.factories import (
+    exam_with_every_type,
+    kit_for,
+    make_invitation,
+    published_exam,
+    token_of,
+)
+from tests.delivery.test_attempts import begun
 
 HTML = re.compile(r'<html lang="([^"]+)" dir="(ltr|rtl)">')
 
@@ -210,3 +218,112 @@ def test_tenant_languages_are_validated_and_audited(db: BoundDatabase, settings:
     with db.unit_of_work(tenant.id) as uow:
         actions = list(uow.scalars(select(AuditEvent.action)))
         assert actions.count("tenant.languages_changed") == 1
+
+
+def test_the_done_page_writes_the_submission_time_and_points_the_german_way(
+    app: FastAPI, db: BoundDatabase, settings: Settings
+) -> None:
+    tenant = tenant_with(db, settings, ["en", "de"], "en")
+    exam = exam_with_every_type(db, tenant.id)
+    token = token_of(make_invitation(db, tenant.id, kit_for(settings), exam, language="de"))
+    client, _ = begun(app, token)
+    assert client.post(f"/take/{token}/api/submit", json={}).status_code == 200
+    with db.unit_of_work(tenant.id) as uow:
+        submitted = uow.scalar(select(Attempt.submitted_at))
+    done = client.get(f"/take/{token}/done")
+    assert done.status_code == 200 and lang_of(done) == ("de", "ltr")
+    when = i18n.local_datetime(submitted, "de")
+    assert re.fullmatch(r"\d{2}\.\d{2}\.\d{4}, \d{2}:\d{2} UTC", when), when
+    assert f"Abgegeben am {when}." in done.text
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", done.text)
+
+
+GERMAN = {"accept": "text/html", "accept-language": "de-DE,de;q=0.9,en;q=0.5"}
+
+
+def test_a_dead_or_unknown_link_is_answered_in_the_browsers_language(app: FastAPI) -> None:
+    client = browser(app, **GERMAN)
+    for path in ("/take/nonsense", "/take/nonsense/exam", "/take/nonsense/done", "/take/%20x"):
+        page = client.get(path)
+        assert page.status_code == 404, path
+        assert lang_of(page) == ("de", "ltr"), path
+        assert "Dieser Prüfungslink funktioniert nicht" in page.text, path
+        assert 'aria-label="Sprache"' not in page.text  # no invitation known: no switcher
+    english = browser(app, accept="text/html").get("/take/nonsense/exam")
+    assert lang_of(english) == ("en", "ltr") and "This exam link does not work" in english.text
+
+
+def test_an_unknown_page_under_a_link_is_in_the_invitations_language(
+    app: FastAPI, db: BoundDatabase, settings: Settings
+) -> None:
+    tenant = tenant_with(db, settings, ["en", "de"], "en")
+    token = invite(db, settings, tenant.id, language="de")
+    english_browser = browser(app, accept="text/html", **{"accept-language": "en"})
+    page = english_browser.get(f"/take/{token}/no-such-page")
+    assert page.status_code == 404 and lang_of(page) == ("de", "ltr")
+    assert "Seite nicht gefunden" in page.text and "Page not found" not in page.text
+    assert 'aria-label="Sprache"' in page.text  # the switcher, as on the link's pages
+    assert f'href="/take/{token}"' in page.text  # back to the exam's page
+    assert "Cache-Control" in page.headers and page.headers["Cache-Control"] == "no-store"
+    wrong_method = english_browser.get(f"/take/{token}/start")
+    assert wrong_method.status_code == 405 and lang_of(wrong_method) == ("de", "ltr")
+    assert "Hier nicht möglich" in wrong_method.text
+    # No invitation behind the link: the browser's language, no switcher.
+    stranger = browser(app, **GERMAN).get("/take/nonsense/no-such-page")
+    assert stranger.status_code == 404 and lang_of(stranger) == ("de", "ltr")
+    assert "Seite nicht gefunden" in stranger.text and 'aria-label="Sprache"' not in stranger.text
+
+
+def test_an_expired_or_early_link_is_explained_in_german(
+    app: FastAPI, db: BoundDatabase, settings: Settings
+) -> None:
+    tenant = tenant_with(db, settings, ["en", "de"], "en")
+    now = datetime.now(UTC)
+    early = invite(
+        db,
+        settings,
+        tenant.id,
+        language="de",
+        opens_at=now + timedelta(days=1),
+        closes_at=now + timedelta(days=2),
+    )
+    page = browser(app, **GERMAN).get(f"/take/{early}")
+    assert page.status_code == 200 and lang_of(page) == ("de", "ltr")
+    assert "Diese Prüfung ist noch nicht geöffnet." in page.text
+    made = make_invitation(db, tenant.id, kit_for(settings), language="de")
+    with db.unit_of_work(tenant.id) as uow:
+        uow.session.execute(
+            text(
+                "UPDATE invitations SET opens_at = now() - interval '2 days', "
+                "closes_at = now() - interval '1 day' WHERE id = :id"
+            ),
+            {"id": made.invitation.id},
+        )
+    gone = browser(app, **GERMAN).get(f"/take/{token_of(made)}")
+    assert gone.status_code == 410 and lang_of(gone) == ("de", "ltr")
+    assert "abgelaufen" in gone.text and "has expired" not in gone.text
+
+
+def test_a_server_fault_on_a_candidate_page_is_in_the_browsers_language(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(token: str) -> None:
+        raise RuntimeError("the link table is on fire")
+
+    monkeypatch.setattr(landing, "_tenant", broken)
+    page = browser(app, **GERMAN).get("/take/anything")
+    assert page.status_code == 500 and lang_of(page) == ("de", "ltr")
+    assert "Entschuldigung, bei uns ist ein Fehler aufgetreten" in page.text
+    assert "on fire" not in page.text
+
+
+def test_a_refused_start_is_explained_in_german(
+    app: FastAPI, db: BoundDatabase, settings: Settings
+) -> None:
+    tenant = tenant_with(db, settings, ["en", "de"], "en")
+    token = invite(db, settings, tenant.id, language="de")
+    client = browser(app, **GERMAN)
+    changed = client.post(f"/take/{token}/start", data={"consent": "yes", "consent_sha256": "0"})
+    assert changed.status_code == 409 and lang_of(changed) == ("de", "ltr")
+    assert "Der Einwilligungstext hat sich geändert" in changed.text
+    assert "consent text changed" not in changed.text.lower()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import uuid
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
+from invigil import i18n
 from invigil.audit.models import AuditEvent
 from invigil.db.engine import Database
 from invigil.delivery import invitations, links, mail
@@ -234,6 +236,12 @@ def test_an_invitation_in_german_is_mailed_in_german(
     assert "Ihr persönlicher Link (geben Sie ihn nicht weiter):" in plain
     assert "Minuten." in plain or "UTC." in plain
     assert made.link in plain and "Hello" not in plain and "invited" not in plain
+    # The dates the way German writes them ("06.12.2026, 18:00 UTC"), never ISO.
+    opens = i18n.local_datetime(made.invitation.opens_at, "de")
+    closes = i18n.local_datetime(made.invitation.closes_at, "de")
+    assert re.fullmatch(r"\d{2}\.\d{2}\.\d{4}, \d{2}:\d{2} UTC", opens), opens
+    assert f"zwischen {opens} und {closes}" in " ".join(plain.split())
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", plain)
     html_part = msg.get_body(preferencelist=("html",))
     assert html_part is not None
     html = html_part.get_content()

@@ -437,6 +437,19 @@ class Item:
     offline: bool = False
 
 
+# The reason of a rejected item, as a stable code the player words in the
+# candidate's language (``reason`` stays English, for API clients and logs).
+TIME_UP = "the time is up: answers after the deadline are not accepted"
+
+
+def refusal_code(reason: str) -> str:
+    if reason == TIME_UP:
+        return "time-up"
+    if reason.startswith("there is no question"):
+        return "no-such-question"
+    return "invalid-response"
+
+
 @dataclass
 class Outcome:
     seq: int
@@ -447,6 +460,7 @@ class Outcome:
         out: dict[str, Any] = {"seq": self.seq, "status": self.status}
         if self.reason:
             out["reason"] = self.reason
+            out["code"] = refusal_code(self.reason)
         return out
 
 
@@ -692,7 +706,7 @@ def _refusal(sheet: Sheet, item: Item, now: datetime) -> str | None:
         return "late"
     if given_in_time and now <= sheet.deadline + IN_FLIGHT:
         return "late"
-    return "the time is up: answers after the deadline are not accepted"
+    return TIME_UP
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,16 @@ CONSENT_CHANGED = N_(
     "switched): read it again, then start."
 )
 
+# Why "Start exam" was refused, in words the page translates (the service's
+# own message is English, for logs and programs).
+START_REFUSED = {
+    "consent-changed": CONSENT_CHANGED,
+    "no-attempts-left": N_(
+        "You have used every attempt this exam allows; your last one is submitted."
+    ),
+}
+START_FAILED = N_("The exam could not be started. Reload the page and try again.")
+
 NEUTRAL_PAGE = "delivery/take_unavailable.html"
 NEUTRAL_DETAIL = (
     "this exam link does not work: it may have been replaced by a newer one, withdrawn, "
@@ -341,10 +351,9 @@ def start(
             )
         except attempts.Elsewhere:
             return _render(request, uow, found, status=409)
-        except attempts.ConsentChanged:
-            return _render(request, uow, found, error=CONSENT_CHANGED, status=409)
         except DomainError as exc:
-            return _render(request, uow, found, error=exc.detail.capitalize() + ".", status=409)
+            error = START_REFUSED.get(exc.slug, START_FAILED)
+            return _render(request, uow, found, error=error, status=409)
     response = RedirectResponse(f"/take/{token}/exam", status_code=303)
     if started.secret is not None:
         set_binding(request, response, invitation, started.secret)

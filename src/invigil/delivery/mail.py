@@ -68,8 +68,8 @@ def compose(
         locale=locale,
         name=candidate.name,
         title=version.title,
-        opens=f"{invitation.opens_at.astimezone(UTC):%Y-%m-%d %H:%M}",
-        closes=f"{invitation.closes_at.astimezone(UTC):%Y-%m-%d %H:%M}",
+        opens=i18n.local_datetime(invitation.opens_at, locale),
+        closes=i18n.local_datetime(invitation.closes_at, locale),
         minutes=int(minutes) if isinstance(minutes, int | float) and minutes else None,
         link=PLACEHOLDER,
     )

@@ -4,13 +4,16 @@ certification.
 The consent text discloses exactly what a preset's detectors capture (it
 is derived from them: ``invigil.proctoring.disclosure``), and each preset
 has a rule for every kind those detectors report. ``warn`` messages speak to the candidate (they see
-a banner naming the rule); the others speak to the reviewer. Face and audio
-episodes start only after the policy's persistence threshold, so a
-``min_duration`` of 0 on them already means "for a few seconds".
+a banner naming the rule): they are marked ``N_()``, the player gets their translations with its
+own strings and shows them in the candidate's language (the server sends them as written; a
+policy's own wording is shown as its author wrote it); the others speak to the reviewer. Face
+and audio episodes start only after the policy's persistence threshold, so a ``min_duration`` of
+0 on them already means "for a few seconds".
 """
 
 from __future__ import annotations
 
+from invigil.i18n import N_
 from invigil.proctoring.rules import Detectors, Policy, Rule
 
 TEN_MINUTES = 600.0
@@ -58,8 +61,8 @@ _CLIPBOARD = [
 ]
 _DETECTOR_FAILED_WARN = _rule(
     "detector-failed-warn", "detector.failed", "low", "warn",
-    message="A proctoring check could not run: allow the camera, microphone or screen this "
-            "exam asks for, and make sure your face is well lit.")
+    message=N_("A proctoring check could not run: allow the camera, microphone or screen this "
+                "exam asks for, and make sure your face is well lit."))
 _OFFLINE_LOG = _rule(
     "network-offline-log", "network.offline", "low", "log",
     message="The connection dropped; answers and events were kept and sent on reconnecting.")
@@ -76,28 +79,28 @@ def _strict(high_stakes: bool) -> list[Rule]:
     )
     return [
         _rule("face-none-warn", "face.none", "medium", "warn",
-              message="Keep your face in view of the camera."),
+              message=N_("Keep your face in view of the camera.")),
         _rule("face-none-flag", "face.none", "high", "flag", after=30,
               message="No face was in view for 30 seconds or more."),
         _rule("face-multiple-warn", "face.multiple", "high", "warn",
-              message="Only you should be in view of the camera."),
+              message=N_("Only you should be in view of the camera.")),
         multiple,
         _rule("face-mismatch-flag", "face.mismatch", "critical" if high_stakes else "high", "flag",
               message="A snapshot showed a different number of faces than the browser said."),
         _rule("camera-stopped-warn", "camera.stopped", "high", "warn",
-              message="Turn your camera back on: this exam needs it."),
+              message=N_("Turn your camera back on: this exam needs it.")),
         _rule("camera-stopped-flag", "camera.stopped", "high", "flag",
               message="The camera stopped during the exam."),
         _rule("audio-voice-warn", "audio.voice", "medium", "warn",
-              message="Work in silence: voices were heard."),
+              message=N_("Work in silence: voices were heard.")),
         _rule("focus-lost-warn", "focus.lost", "medium", "warn",
-              message="Keep the exam window in focus."),
+              message=N_("Keep the exam window in focus.")),
         _rule("focus-lost-flag", "focus.lost", "high", "flag", count=3, within=TEN_MINUTES,
               message="Another window was used 3 times within 10 minutes."),
         _rule("tab-hidden-warn", "tab.hidden", "high" if high_stakes else "medium", "warn",
-              message="Stay on the exam tab until you submit."),
+              message=N_("Stay on the exam tab until you submit.")),
         _rule("fullscreen-exit-warn", "fullscreen.exit", "medium", "warn",
-              message="Return to full screen to continue the exam."),
+              message=N_("Return to full screen to continue the exam.")),
         _rule("fullscreen-exit-long-flag", "fullscreen.exit", "high", "flag", after=30,
               message="Full screen was left for 30 seconds or more."),
         _rule("fullscreen-exit-repeat-flag", "fullscreen.exit", "high", "flag", count=3,
@@ -105,7 +108,7 @@ def _strict(high_stakes: bool) -> list[Rule]:
         _rule("devtools-submit", "devtools.open", "critical", "auto_submit",
               message="Developer tools are not allowed in this exam: it was submitted."),
         _rule("screen-share-stopped-warn", "screen.share_stopped", "high", "warn",
-              message="Share your entire screen again to continue the exam."),
+              message=N_("Share your entire screen again to continue the exam.")),
         _rule("screen-share-stopped-flag", "screen.share_stopped", "high", "flag",
               message="Screen sharing stopped during the exam."),
         *_CLIPBOARD,
@@ -136,25 +139,25 @@ STANDARD = Policy(
     detectors=_detectors("face", "focus", "devtools", "clipboard"),
     rules=[
         _rule("face-none-warn", "face.none", "medium", "warn",
-              message="Keep your face in view of the camera."),
+              message=N_("Keep your face in view of the camera.")),
         _rule("face-none-flag", "face.none", "medium", "flag", after=120,
               message="No face was in view for 2 minutes or more."),
         _rule("face-multiple-warn", "face.multiple", "high", "warn",
-              message="Only you should be in view of the camera."),
+              message=N_("Only you should be in view of the camera.")),
         _rule("face-multiple-flag", "face.multiple", "high", "flag",
               message="More than one face was in view of the camera."),
         _rule("face-mismatch-flag", "face.mismatch", "high", "flag",
               message="A snapshot showed a different number of faces than the browser said."),
         _rule("camera-stopped-warn", "camera.stopped", "medium", "warn",
-              message="Turn your camera back on: this exam needs it."),
+              message=N_("Turn your camera back on: this exam needs it.")),
         _rule("camera-stopped-flag", "camera.stopped", "medium", "flag", after=60,
               message="The camera was off for a minute or more."),
         _rule("tab-hidden-warn", "tab.hidden", "low", "warn",
-              message="Stay on the exam tab until you submit."),
+              message=N_("Stay on the exam tab until you submit.")),
         _rule("tab-hidden-flag", "tab.hidden", "medium", "flag", count=3, within=TEN_MINUTES,
               message="The exam tab was left 3 times within 10 minutes."),
         _rule("focus-lost-warn", "focus.lost", "low", "warn",
-              message="Keep the exam window in focus."),
+              message=N_("Keep the exam window in focus.")),
         _rule("focus-lost-flag", "focus.lost", "medium", "flag", count=5, within=TEN_MINUTES,
               message="Another window was used 5 times within 10 minutes."),
         _rule("devtools-flag", "devtools.open", "high", "flag",

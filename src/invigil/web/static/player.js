@@ -9,7 +9,8 @@ import { Clock, Countdown } from "./player/clock.js";
 import { systemCheck } from "./player/checks.js";
 import { SubmitDialog } from "./player/dialog.js";
 import { fill, h, say } from "./player/dom.js";
-import { t } from "./player/i18n.js";
+import { percent, t } from "./player/i18n.js";
+import { explain } from "./player/problems.js";
 import { Exam } from "./player/exam.js";
 import { idPhotoStep } from "./player/idphoto.js";
 import { Proctor } from "./player/proctor.js";
@@ -173,7 +174,7 @@ async function persist(method, path, body, note) {
         return null;
       }
       if (err.kind !== "network" && err.kind !== "server") {
-        message(t("Something went wrong"), t("The exam could not be opened: %(error)s.", { error: err.message }),
+        message(t("Something went wrong"), t("The exam could not be opened."), explain(err),
           t("Reload the page to try again; if it keeps happening, contact the organisation that invited you."));
         return null;
       }
@@ -283,7 +284,7 @@ function enterFullscreenToBegin() {
 
 function start(state, requirements, devices) {
   if (!Array.isArray(state.questions) || state.questions.length === 0) {
-    message(t("This exam has no questions"), "Contact the organisation that invited you.");
+    message(t("This exam has no questions"), t("Contact the organisation that invited you."));
     return;
   }
   ui.stage.hidden = true;
@@ -327,7 +328,7 @@ function start(state, requirements, devices) {
     });
     countdown.start(state.deadline);
     if (Number(state.extra_time_percent) > 0) {
-      ui.extra.textContent = `includes your ${state.extra_time_percent}% extra time`;
+      ui.extra.textContent = t("includes your %(percent)s extra time", { percent: percent(Number(state.extra_time_percent)) });
       ui.extra.hidden = false;
     }
   }
@@ -448,7 +449,7 @@ async function submit(reason) {
         saver.goOffline();
         dialog.say(`${OFFLINE_TEXT()} ${t("Your exam is submitted as soon as it does.")}`);
       } else {
-        dialog.say(t("The server has not taken the submission yet (%(error)s). Trying again…", { error: err.message }));
+        dialog.say(`${t("The server has not taken the submission yet.")} ${explain(err)} ${t("Trying again…")}`);
       }
       await waitOnline(backoff(failures));
     }
@@ -456,7 +457,7 @@ async function submit(reason) {
 }
 
 main().catch((err) => {
-  message(t("Something went wrong"), t("The exam player stopped: %(error)s.", { error: err && err.message ? err.message : err }),
+  message(t("Something went wrong"), t("The exam player stopped."), explain(err),
     t("Reload the page; your answers are kept on this device and on the server."));
   say(ui.announcer, t("The exam player stopped. Reload the page."));
 });

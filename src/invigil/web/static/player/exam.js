@@ -4,6 +4,7 @@
 import { answerState, renderBody } from "./questions.js";
 import { fill, h, say } from "./dom.js";
 import { number, t, tn } from "./i18n.js";
+import { refusal } from "./problems.js";
 
 export class Exam {
   /**
@@ -165,9 +166,10 @@ export class Exam {
     this.lastSeq = Math.max(this.lastSeq, Number(lastSeq) || 0);
     for (const r of results) {
       if (r.status === "rejected") {
-        const index = this.sentIndex.get(r.seq);
+        const index = this.sentIndex.has(r.seq) ? this.sentIndex.get(r.seq) : r.index;
         const which = index === undefined ? t("An answer") : t("Your answer to question %(n)s", { n: index + 1 });
-        this.notice(r.reason ? t("%(which)s was not accepted: %(reason)s", { which, reason: r.reason }) : t("%(which)s was not accepted.", { which }));
+        const reason = refusal(r.code);
+        this.notice(reason ? t("%(which)s was not accepted: %(reason)s", { which, reason }) : t("%(which)s was not accepted.", { which }));
       }
       this.sentIndex.delete(r.seq);
     }

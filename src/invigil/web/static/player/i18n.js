@@ -47,6 +47,15 @@ export function number(value) {
   }
 }
 
+/** A percentage written the candidate's way (25% in English, 25 % in German); `value` is 25 for 25%. */
+export function percent(value) {
+  try {
+    return new Intl.NumberFormat(language(), { style: "percent", maximumFractionDigits: 2 }).format(value / 100);
+  } catch {
+    return `${value}%`;
+  }
+}
+
 /** The form of a counted message for `n` in the candidate's language. */
 export function tn(singular, plural, n, values = {}) {
   const all = { n, ...values };
@@ -62,6 +71,17 @@ export function tn(singular, plural, n, values = {}) {
     if (typeof form === "string" && form) return fillIn(form, all);
   }
   return fillIn(n === 1 ? singular : plural, all);
+}
+
+/**
+ * A sentence the server wrote (a built-in policy's warning, marked N_() on
+ * the server and sent in the boot data with the player's strings) in the
+ * candidate's language; anything the catalog does not know (an author's own
+ * wording) as written, untouched.
+ */
+export function said(message) {
+  const found = Object.prototype.hasOwnProperty.call(catalogue(), message) ? catalogue()[message] : null;
+  return typeof found === "string" && found ? found : message;
 }
 
 /** The translation of `message`, with `%(name)s` replaced from `values`. */

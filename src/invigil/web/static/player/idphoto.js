@@ -8,6 +8,7 @@
 import { fill, h, say } from "./dom.js";
 import { call } from "./uploader.js";
 import { t } from "./i18n.js";
+import { explain } from "./problems.js";
 
 const WIDTH = 1280; // a document's small print must stay readable
 const QUALITY = 0.9;
@@ -99,7 +100,7 @@ export function idPhotoStep(container, { base, stream }) {
         use.disabled = retake.disabled = false;
         say(status, err.kind === "network"
           ? t("The photo could not be sent: check your internet connection, then choose Use this photo again.")
-          : t("The photo was not accepted (%(error)s). Choose Retake photo and try again.", { error: err.message }));
+          : `${t("The photo was not accepted.")} ${explain(err)} ${t("Choose Retake photo and try again.")}`);
         return;
       }
       if (url) URL.revokeObjectURL(url);

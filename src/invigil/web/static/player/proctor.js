@@ -13,7 +13,7 @@ import { DevtoolsWatch, keyName } from "./devtools.js";
 import { EventLog } from "./events.js";
 import { h } from "./dom.js";
 import { watchClipboard, watchFocus, watchFullscreen, watchNetwork, watchPrintKeys } from "./signals.js";
-import { t } from "./i18n.js";
+import { said, t } from "./i18n.js";
 
 // Kinds whose watcher re-reads the condition when it starts: an episode left
 // open by a reload simply goes on (or ends) when it does. Others are closed
@@ -198,7 +198,7 @@ export class Proctor {
         ? h("button", { type: "button", class: "small" }, t("Return to full screen"))
         : null;
       const banner = h("div", { class: "proctor-warning", role: "alert", "data-rule": rule },
-        h("p", {}, h("strong", {}, t("Warning:"), " "), w.message),
+        h("p", {}, h("strong", {}, t("Warning:"), " "), said(w.message)),
         back,
         dismiss);
       const close = () => {

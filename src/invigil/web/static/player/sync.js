@@ -148,7 +148,7 @@ export class Saver {
     const dropped = this.queue.items().filter((i) => refused.has(i.seq));
     if (dropped.length === 0) return false;
     this.queue.settle(dropped.map((i) => i.seq));
-    this.handlers.settled(dropped.map((i) => ({ seq: i.seq, status: "rejected", reason: err.message })), {});
+    this.handlers.settled(dropped.map((i) => ({ seq: i.seq, index: i.index, status: "rejected", code: "navigation-closed" })), {});
     if (this.handlers.navigation) this.handlers.navigation(err.problem);
     return true;
   }
