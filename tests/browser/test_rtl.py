@@ -107,6 +107,8 @@ def test_an_arabic_candidate_takes_the_exam_right_to_left(
                 assert nxt["x"] + nxt["width"] <= previous["x"], (number, nxt, previous)
             right_to_left(page, f"question {number} ({q['type']})")
         # The question's text (English here: the exam's own words) starts at the right.
+        # ...yet keeps its own direction, so "France?" ends with its question mark.
+        assert page.eval_on_selector("legend.prompt", "el => el.matches(':dir(ltr)')")
         prompt = text_edges(page, "legend.prompt")
         assert prompt["right"] - prompt["textRight"] < 2, (number, prompt)
         if float(q.get("points") or 0) == 2.5:
@@ -116,6 +118,9 @@ def test_an_arabic_candidate_takes_the_exam_right_to_left(
     dialog = page.get_by_role("dialog", name=_("Submit your exam?"))
     expect(dialog).to_be_visible()
     expect(dialog.get_by_text(f"أجبت عن 0 من أصل {total} أسئلة.")).to_be_visible()
+    # Arabic's own comma between the numbers, "و" before the last.
+    head = "، ".join(str(n) for n in range(1, total))
+    expect(dialog).to_contain_text(f"{_('Not answered:')} الأسئلة {head} و{total}.")
     right_to_left(page, "the submit dialog")
     dialog.get_by_role("button", name=_("Submit now")).click()
     expect(page).to_have_url(re.compile(r"/done$"))
