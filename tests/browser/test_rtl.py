@@ -89,6 +89,9 @@ def test_an_arabic_candidate_takes_the_exam_right_to_left(
     # Every counted string comes with Arabic's six forms, picked by the browser.
     assert set(boot["messages"]["%(n)s point"]) == {"zero", "one", "two", "few", "many", "other"}
     expect(page.locator(".points")).to_have_text("درجة واحدة")
+    # The points sit at the far (left) end of the question's head, the heading at the right.
+    head, points = box(page, ".question-head"), box(page, ".points")
+    assert points["x"] - head["x"] < 2 and box(page, "#question-h")["x"] > points["x"]
     # The timer keeps its Latin digits and reads left to right inside the Arabic bar.
     timer = page.locator(".timer-value")
     expect(timer).to_have_text(re.compile(r"^(\d+:)?\d\d:\d\d$"))
@@ -137,8 +140,13 @@ def test_the_player_writes_numbers_with_the_servers_digits(
     page.get_by_label(_("I agree")).check()
     page.get_by_role("button", name=_("Start exam")).click()
     expect(page.locator(".points")).to_be_visible()
-    shown = page.evaluate("async () => (await import('/static/player/i18n.js')).number(1234.5)")
-    assert shown == i18n.local_number(1234.5, "ar") == "1,234.5"
+    number = "async () => (await import('/static/player/i18n.js')).number(1234.5)"
+    assert page.evaluate(number) == i18n.local_number(1234.5, "ar") == "1,234.5"
+    # Whatever the browser's own digits for the page's language (Egyptian Arabic's
+    # are Arabic-Indic), the player keeps the server's.
+    page.evaluate("document.documentElement.lang = 'ar-EG'")
+    assert page.evaluate("new Intl.NumberFormat('ar-EG').format(1234.5)") != "1,234.5"
+    assert page.evaluate(number) == "1,234.5"
 
 
 @pytest.mark.parametrize("width", WIDTHS)
