@@ -2,7 +2,9 @@
 and 375 px wide, as PNG files, from a fresh embedded database with the demo
 data, so a person can look at all of Invigil at once.
 
-    python -m tests.browser.screenshots [--out var/screenshots]
+    python -m tests.browser.screenshots [--out var/screenshots] [--candidate]
+
+``--candidate`` takes only the candidate's pages (a minute instead of many).
 
 Files: ``<out>/<width>/<page>.png`` (staff pages named after their route,
 ``staff-…``; each built-in role's home page ``home-<role>``; candidate pages
