@@ -233,3 +233,56 @@ def test_a_translated_template_marks_every_word() -> None:
     for path in [*translated, TEMPLATES / "delivery" / "_language_switcher.html"]:
         assert unmarked_words(path.read_text()) == set(), path.name
     assert unmarked_words("<p>{{ _('Start') }} Weiter</p>") == {"Weiter"}
+
+
+PLAYER = ROOT / "src" / "invigil" / "web" / "static"
+
+
+def test_no_player_string_hides_inside_a_template_literal() -> None:
+    """Babel's JavaScript extractor does not look inside `${...}`: a t() or tn()
+    there never reaches the catalogs and stays English in every language."""
+    hidden = re.compile(r"\$\{[^}`]*\b(?:t|tn)\(")
+    for path in [PLAYER / "player.js", *sorted((PLAYER / "player").glob("*.js"))]:
+        for literal in re.findall(r"`[^`]*`", path.read_text()):
+            assert not hidden.search(literal), f"{path.name}: {literal[:80]}"
+
+
+def test_arabic_has_all_six_plural_forms() -> None:
+    """Arabic's CLDR categories, in the order of its gettext forms; every plural
+    entry of its catalog has a form for each, and the player receives them."""
+    assert i18n.plural_categories("ar") == ["zero", "one", "two", "few", "many", "other"]
+    found = i18n.catalog("ar")
+    assert found is not None and found.num_plurals == 6
+    plurals = [m for m in found if m.id and not isinstance(m.id, str)]
+    assert plurals
+    for message in plurals:
+        assert len(message.string) == 6 and all(message.string), message.id
+    points = i18n.player_messages("ar")["%(n)s point"]
+    assert isinstance(points, dict)
+    assert list(points) == ["zero", "one", "two", "few", "many", "other"]
+    assert points["one"] == "درجة واحدة" and points["few"] == "%(n)s درجات"
+
+
+def test_every_language_is_offered_with_its_direction_and_digits() -> None:
+    assert i18n.AVAILABLE == ("en", "ar", "de", "es", "fr")
+    assert [i18n.direction(c) for c in i18n.AVAILABLE] == ["ltr", "rtl", "ltr", "ltr", "ltr"]
+    # Latin digits everywhere: Babel's default for Arabic, and what the player is told.
+    assert {i18n.numbering_system(c) for c in i18n.AVAILABLE} == {"latn"}
+    assert i18n.local_number(1234.5, "ar") == "1,234.5"
+    assert i18n.local_number(1234.5, "fr") == "1\u202f234,5"
+    assert i18n.gettext("ar", "Submit exam") == "تسليم الاختبار"
+
+
+def test_french_keeps_its_spaces_with_their_words() -> None:
+    """French puts a space before : ; ? ! and inside « »; Invigil's is always the
+    narrow no-break space (U+202F), so no line ever starts with the sign."""
+    found = i18n.catalog("fr")
+    assert found is not None
+    for message in found:
+        if not message.id:
+            continue
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        for text in strings:
+            bare = re.sub(r"<[^>]+>|https?://\S+|%\(\w+\)s", "", text)
+            assert not re.search(r"[ \u00a0][:;?!»]|«[ \u00a0]|\S[;?!»]", bare), text
+            assert not re.search(r"\S:(?!//)", bare.replace("\u202f:", "")), text

@@ -256,6 +256,13 @@ def _babel(code: str) -> Locale:
     return Locale.parse(normalise(code) or DEFAULT)
 
 
+def numbering_system(code: str) -> str:
+    """The digits the ``local_*`` filters write ``code``'s numbers with: the
+    locale's CLDR default ("latn" for Arabic as for English: 1,234.5). The
+    player formats with the same system, whatever the browser's own default."""
+    return str(_babel(code).default_numbering_system)
+
+
 def local_datetime(value: datetime | None, code: str, empty: str = "") -> str:
     """Date and time in UTC, the way ``code`` writes them ("6. Dez. 2026, 18:00 UTC")."""
     if value is None:

@@ -2,15 +2,20 @@
 and 375 px wide, as PNG files, from a fresh embedded database with the demo
 data, so a person can look at all of Invigil at once.
 
-    python -m tests.browser.screenshots [--out var/screenshots]
+    python -m tests.browser.screenshots [--out var/screenshots] [--candidate]
+
+``--candidate`` takes only the candidate's pages (a minute instead of many).
 
 Files: ``<out>/<width>/<page>.png`` (staff pages named after their route,
 ``staff-…``; each built-in role's home page ``home-<role>``; candidate pages
-``candidate-…``; the public ones ``public-…``).
+``candidate-…``, and again in Arabic, right to left, ``candidate-ar-…``;
+the public ones ``public-…``).
 Staff pages are generated from the app's routes (tests/browser/staff_pages.py),
 seen as the demo tenant's administrator, who holds every permission; the
-candidate's are a practice exam's landing page, player and confirmation,
-and a proctored exam's landing page with its system check.
+candidate's are a practice exam's landing page, player (every question) and
+confirmation, a proctored exam's landing page with its system check, the
+declined and broken-link pages and the invitation mail, in English and in
+Arabic (the demo tenant offers both to these candidates).
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ def _sign_in(page: Page, base: str, tenant: str, email: str, password: str) -> N
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="var/screenshots", help="folder for the PNG files")
+    parser.add_argument("--candidate", action="store_true", help="the candidate's pages only")
     args = parser.parse_args(argv)
     out = Path(args.out)
     for width in WIDTHS:
@@ -57,18 +63,21 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="invigil-screenshots-") as home:
         os.environ["INVIGIL_HOME"] = home  # a fresh embedded database, gone afterwards
         os.environ.setdefault("INVIGIL_LOG_LEVEL", "warning")
-        return _run(out)
+        return _run(out, staff=not args.candidate)
 
 
-def _run(out: Path) -> int:
+def _run(out: Path, staff: bool = True) -> int:
     from invigil import demo
     from invigil.app import create_app
     from invigil.db import platform
-    from invigil.delivery import invitations
+    from invigil.delivery import invitations, mail
     from invigil.delivery.invitations import InviteRequest, Kit
     from invigil.runtime import open_database
     from invigil.security.permissions import BUILTIN_ROLES
     from invigil.settings import Settings
+    from invigil.tenants import branding
+    from invigil.tenants import service as tenants
+    from invigil.tenants.models import Tenant
     from tests.browser import staff_pages
     from tests.live import running
 
@@ -82,8 +91,11 @@ def _run(out: Path) -> int:
         pages = staff_pages.staff_pages(app, ids)
         ref = platform.tenant_by_slug(db, staff_pages.DEMO_TENANT)
         assert ref is not None
+        with db.unit_of_work(ref.id) as uow:
+            tenant = uow.get(Tenant, ref.id)
+            tenants.set_languages(uow, [*tenant.languages, "ar"], tenant.default_language)
 
-        def link(exam: str, name: str) -> str:
+        def link(exam: str, name: str, language: str) -> str:
             with db.unit_of_work(ref.id) as uow:
                 made = invitations.invite(
                     uow,
@@ -93,9 +105,28 @@ def _run(out: Path) -> int:
                         email=f"{name.lower().replace(' ', '.')}@screens.test",
                         exam=exam,
                         send_mail=False,
+                        language=language,
                     ),
                 )
             return "/take/" + made.link.split("/take/", 1)[1]
+
+        def invitation_mail(language: str) -> str:
+            with db.unit_of_work(ref.id) as uow:
+                made = invitations.invite(
+                    uow,
+                    kit,
+                    InviteRequest(
+                        name="Screen Mail",
+                        email="screen.mail@screens.test",
+                        exam="practice-demo",
+                        send_mail=False,
+                        language=language,
+                    ),
+                )
+                _, version = invitations.published_exam(uow, "practice-demo")
+                _, body = mail.compose(made.candidate, version, made.invitation, language)
+                text = body.replace(mail.PLACEHOLDER, made.link)
+                return mail.html_of(text, branding.brand_of(uow), None, language)
 
         with running(app) as base, sync_playwright() as p:
             browser = p.chromium.launch(
@@ -105,21 +136,23 @@ def _run(out: Path) -> int:
                 print(f"{width} px:")
                 context = browser.new_context(viewport={"width": width, "height": 900})
                 page = context.new_page()
-                for name, path in (("public-home", "/"), ("public-signin", "/signin")):
+                for name, path in (("public-home", "/"), ("public-signin", "/signin"))[: 2 * staff]:
                     page.goto(f"{base}{path}")
                     _shoot(page, out, width, name)
-                _sign_in(page, base, "acme", staff_pages.DEMO_ADMIN, demo.DEFAULT_PASSWORD)
-                for route, url in pages:
+                if staff:
+                    _sign_in(page, base, "acme", staff_pages.DEMO_ADMIN, demo.DEFAULT_PASSWORD)
+                for route, url in pages if staff else []:
                     page.goto(f"{base}{url}")
                     _shoot(page, out, width, "staff-" + staff_pages.shot_name(route))
                 context.close()
-                for role in sorted(BUILTIN_ROLES):  # each role's own home page
+                for role in sorted(BUILTIN_ROLES) if staff else []:  # each role's home page
                     context = browser.new_context(viewport={"width": width, "height": 900})
                     page = context.new_page()
                     _sign_in(page, base, "acme", f"{role}@acme.test", demo.DEFAULT_PASSWORD)
                     _shoot(page, out, width, f"home-{role.replace('_', '-')}")
                     context.close()
-                _candidate(browser, base, out, width, link)
+                for language in ("en", "ar"):
+                    _candidate(browser, base, out, width, language, link, invitation_mail)
             browser.close()
     finally:
         db.dispose()
@@ -128,32 +161,59 @@ def _run(out: Path) -> int:
 
 
 def _candidate(
-    browser: Browser, base: str, out: Path, width: int, link: Callable[[str, str], str]
+    browser: Browser,
+    base: str,
+    out: Path,
+    width: int,
+    language: str,
+    link: Callable[[str, str, str], str],
+    invitation_mail: Callable[[str], str],
 ) -> None:
-    """The candidate's pages: a practice exam from landing to confirmation,
-    and a proctored exam's landing page and system check (no camera here)."""
-    context = browser.new_context(viewport={"width": width, "height": 900})
+    """The candidate's pages in ``language``: a practice exam from landing to
+    confirmation (the player at each of its questions), a proctored exam's
+    landing page and system check (no camera here), the declined and
+    broken-link pages, and the invitation mail."""
+    from invigil import i18n
+
+    def _(message: str) -> str:
+        return i18n.gettext(language, message)
+
+    prefix = "candidate-" if language == "en" else f"candidate-{language}-"
+    # The browser asks for the language too: the broken-link page knows no tenant.
+    context = browser.new_context(viewport={"width": width, "height": 900}, locale=language)
     page = context.new_page()
-    practice = base + link("practice-demo", f"Screen Practice {width}")
+    practice = base + link("practice-demo", f"Screen Practice {width}", language)
     page.goto(practice)
-    _shoot(page, out, width, "candidate-landing")
-    page.get_by_label("I agree").check()
-    page.get_by_role("button", name="Start exam").click()
+    _shoot(page, out, width, prefix + "landing")
+    page.get_by_label(_("I agree")).check()
+    page.get_by_role("button", name=_("Start exam")).click()
     expect(page).to_have_url(re.compile(r"/take/[^/]+/exam$"))
-    expect(page.get_by_role("button", name="Submit exam")).to_be_visible()
-    _shoot(page, out, width, "candidate-player")
-    page.get_by_role("button", name="Submit exam").click()
-    _shoot(page, out, width, "candidate-submit-dialog")
-    page.get_by_role("button", name="Submit now").click()
+    expect(page.locator("#submit-open")).to_be_visible()
+    _shoot(page, out, width, prefix + "player")
+    questions = page.locator(".palette-button").count()
+    for number in range(2, questions + 1):
+        page.locator(".question-nav button").last.click()
+        expect(page.locator("#question-h")).to_contain_text(str(number))
+        _shoot(page, out, width, f"{prefix}player-{number}")
+    page.locator(".question-nav button").last.click()  # "Submit exam" at the last question
+    _shoot(page, out, width, prefix + "submit-dialog")
+    page.get_by_role("button", name=_("Submit now")).click()
     expect(page).to_have_url(re.compile(r"/done$"))
-    _shoot(page, out, width, "candidate-done")
-    proctored = base + link("standard-demo", f"Screen Proctored {width}")
+    _shoot(page, out, width, prefix + "done")
+    proctored = base + link("standard-demo", f"Screen Proctored {width}", language)
     page.goto(proctored)
-    _shoot(page, out, width, "candidate-landing-proctored")
-    page.get_by_label("I agree").check()
-    page.get_by_role("button", name="Start exam").click()
+    _shoot(page, out, width, prefix + "landing-proctored")
+    page.get_by_label(_("I agree")).check()
+    page.get_by_role("button", name=_("Start exam")).click()
     page.wait_for_timeout(1500)  # the system check looks for a camera there is not
-    _shoot(page, out, width, "candidate-system-check")
+    _shoot(page, out, width, prefix + "system-check")
+    page.goto(base + link("practice-demo", f"Screen Declined {width}", language))
+    page.get_by_role("button", name=_("I do not agree")).click()
+    _shoot(page, out, width, prefix + "declined")
+    page.goto(base + "/take/not-a-real-link")
+    _shoot(page, out, width, prefix + "unavailable")
+    page.set_content(invitation_mail(language))
+    _shoot(page, out, width, prefix + "mail")
     context.close()
 
 

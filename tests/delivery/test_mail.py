@@ -245,10 +245,40 @@ def test_an_invitation_in_german_is_mailed_in_german(
     html_part = msg.get_body(preferencelist=("html",))
     assert html_part is not None
     html = html_part.get_content()
-    assert '<html lang="de">' in html
+    assert '<html lang="de" dir="ltr">' in html
     assert "Prüfung öffnen" in html and "Bitte antworten Sie nicht" in html
     assert "Guten Tag Dora Deutsch," in html
     assert "Open your exam" not in html and "do not reply" not in html
+
+
+def test_an_invitation_in_arabic_is_mailed_right_to_left(
+    db: BoundDatabase, tenant_a: object, settings: Settings, smtp_server: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp_server
+    kit = kit_for(settings, smtp=True)
+    tenant_id = tenant_a.id  # type: ignore[attr-defined]
+    with db.unit_of_work(tenant_id) as uow:
+        tenants.set_languages(uow, ["en", "ar"], None)
+    made = make_invitation(db, tenant_id, kit, name="Amal Arabi", language="ar")
+    row = _one_mail(db, tenant_id, made.invitation.id)
+    with db.unit_of_work(tenant_id) as uow:
+        mail.send(uow, smtp_settings(settings, port), kit.box, row.id)
+    [(_, _, msg)] = inbox.messages
+    assert isinstance(msg, EmailMessage)
+    assert msg["Subject"].startswith("دعوتك: ")
+    plain = body_of(msg)
+    assert plain.startswith("مرحبًا Amal Arabi،")
+    # The exam's (English) title and the dates are isolated from the Arabic around
+    # them, so "«Title.»" and "2026-12-06 20:31 UTC" are not reordered in a plain mail.
+    assert "«\u2068" in plain and "\u2069»" in plain and " UTC\u2069" in plain
+    html_part = msg.get_body(preferencelist=("html",))
+    assert html_part is not None
+    html = html_part.get_content()
+    # Mail programs know no logical CSS: the direction and a physical alignment,
+    # the link itself left to right.
+    assert '<html lang="ar" dir="rtl">' in html and '<body dir="rtl"' in html
+    assert "text-align:right" in html and "text-align:left" not in html
+    assert '<p dir="ltr"' in html and "افتح اختبارك" in html
 
 
 def test_resend_mails_the_same_link_again_audited_and_rate_limited(

@@ -20,7 +20,11 @@ def test_the_api_sets_the_tenants_languages_and_names_the_field(
     client = TestClient(app, raise_server_exceptions=False)
     headers = bearer(app, db, admin)
     got = client.get("/api/v1/tenant/languages", headers=headers).json()
-    assert got == {"languages": ["en"], "default_language": None, "available": ["en", "de"]}
+    assert got == {
+        "languages": ["en"],
+        "default_language": None,
+        "available": ["en", "ar", "de", "es", "fr"],
+    }
     bad = client.put("/api/v1/tenant/languages", json={"languages": ["en", "xx"]}, headers=headers)
     assert bad.status_code == 422 and bad.json()["field"] == "languages"
     outside = client.put(
@@ -72,6 +76,13 @@ def test_the_admin_page_enables_languages_and_the_invite_form_offers_them(
     signed_in(client, db, tenant, ["tenant_admin"])
     page = client.get("/admin/branding")
     assert page.status_code == 200 and "Candidates' languages" in page.text
+    # Every language with a catalog is offered, each named in its own words.
+    for code, name in (("de", "Deutsch"), ("es", "Español"), ("fr", "Français")):
+        assert (
+            f'value="{code}"' in page.text
+            and f'<span lang="{code}" dir="ltr">{name}</span>' in page.text
+        )
+    assert 'value="ar"' in page.text and '<span lang="ar" dir="rtl">العربية</span>' in page.text
     csrf = csrf_of(page.text)
     bad = client.post(
         "/admin/branding/languages",
@@ -80,7 +91,7 @@ def test_the_admin_page_enables_languages_and_the_invite_form_offers_them(
     assert bad.status_code == 422 and 'id="languages-error"' in bad.text
     saved = client.post(
         "/admin/branding/languages",
-        data={"csrf": csrf, "languages": ["en", "de"], "default_language": ""},
+        data={"csrf": csrf, "languages": ["en", "de", "ar"], "default_language": ""},
         follow_redirects=False,
     )
     assert saved.status_code == 303
@@ -89,6 +100,7 @@ def test_the_admin_page_enables_languages_and_the_invite_form_offers_them(
     published_exam(db, tenant.id)
     invite_page = client.get("/delivery/invitations")
     assert 'name="language"' in invite_page.text and ">Deutsch</option>" in invite_page.text
+    assert ">العربية</option>" in invite_page.text and ">Français</option>" not in invite_page.text
 
 
 def test_a_staff_user_chooses_their_language_on_the_account_page(

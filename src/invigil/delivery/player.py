@@ -202,6 +202,7 @@ def clock_of(deadline: datetime | None, status: str, last_seq: int) -> dict[str,
 
 @router.get("/take/{token}/exam", response_class=HTMLResponse)
 def player_page(request: Request, t: Taking = Viewing) -> Response:
+    locale = language.choose(request, t.uow, t.invitation).locale
     boot = {
         "api": f"{t.base}/api",
         "done_url": f"{t.base}/done",
@@ -210,7 +211,10 @@ def player_page(request: Request, t: Taking = Viewing) -> Response:
         "storage_key": f"invigil:{t.attempt.id}",
         # The player's strings in the candidate's language (static/player/i18n.js),
         # the same language as the page around them (<html lang> follows it).
-        "messages": i18n.player_messages(language.choose(request, t.uow, t.invitation).locale),
+        "messages": i18n.player_messages(locale),
+        # The digits the server writes numbers with (Latin in Arabic too), so a
+        # number the player formats looks like one the pages format.
+        "numbering": i18n.numbering_system(locale),
     }
     response = templates.TemplateResponse(
         request,

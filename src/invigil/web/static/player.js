@@ -417,7 +417,7 @@ async function submit(reason) {
   for (let failures = 0; ; failures += 1) {
     if (navigator.onLine === false) {
       saver.goOffline();
-      dialog.say(`${OFFLINE_TEXT()} ${t("Your exam is submitted as soon as it does.")}`);
+      dialog.say(OFFLINE_TEXT() + " " + t("Your exam is submitted as soon as it does."));
       await waitOnline(backoff(failures));
       continue;
     }
@@ -447,7 +447,7 @@ async function submit(reason) {
       if (err.kind === "navigation" && saver.dropClosed(err)) continue; // submit the rest
       if (err.kind === "network") {
         saver.goOffline();
-        dialog.say(`${OFFLINE_TEXT()} ${t("Your exam is submitted as soon as it does.")}`);
+        dialog.say(OFFLINE_TEXT() + " " + t("Your exam is submitted as soon as it does."));
       } else {
         dialog.say(`${t("The server has not taken the submission yet.")} ${explain(err)} ${t("Trying again…")}`);
       }

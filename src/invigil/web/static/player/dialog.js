@@ -8,7 +8,8 @@ import { t, tn } from "./i18n.js";
 /** "questions 3, 7 and 9" */
 function listNumbers(numbers) {
   if (numbers.length === 1) return t("question %(n)s", { n: numbers[0] });
-  const head = numbers.slice(0, -1).join(", ");
+  // The list's own separator is the language's ("3، 7" in Arabic).
+  const head = numbers.slice(0, -1).reduce((list, next) => t("%(list)s, %(next)s", { list, next }));
   return t("questions %(list)s and %(last)s", { list: head, last: numbers[numbers.length - 1] });
 }
 

@@ -87,16 +87,16 @@ export class Exam {
     const heading = h("h2", { id: "question-h", tabindex: "-1" }, t("Question %(n)s of %(total)s", { n: index + 1, total }));
     const points = Number(q.points);
     const navRow = h("div", { class: "question-nav" });
-    if (!this.linear && index > 0) navRow.append(this.button(t("Previous"), "secondary", () => this.go(index - 1)));
+    if (!this.linear && index > 0) navRow.append(this.button(t("Previous"), "secondary nav-previous", () => this.go(index - 1)));
     navRow.append(h("span", { class: "spacer" }));
-    if (!last) navRow.append(this.button(t("Next"), "", () => this.go(index + 1)));
+    if (!last) navRow.append(this.button(t("Next"), "nav-next", () => this.go(index + 1)));
     else navRow.append(this.button(t("Submit exam"), "", () => this.onSubmit()));
     fill(
       this.section,
       h(
         "div",
         { class: "question-head" },
-        q.section_title ? h("p", { class: "section-title" }, q.section_title) : null,
+        q.section_title ? h("p", { class: "section-title", dir: "auto" }, q.section_title) : null,
         heading,
         Number.isFinite(points) ? h("p", { class: "points" }, tn("%(n)s point", "%(n)s points", points, { n: number(points) })) : null,
       ),

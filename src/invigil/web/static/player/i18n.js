@@ -14,12 +14,14 @@
 // the page's language picks the form.
 
 let messages = null;
+let numbering;
 
 function catalogue() {
   if (messages === null) {
     try {
       const boot = JSON.parse(document.getElementById("boot")?.textContent || "{}");
       messages = boot && typeof boot.messages === "object" && boot.messages ? boot.messages : {};
+      numbering = boot && typeof boot.numbering === "string" ? boot.numbering : undefined;
     } catch {
       messages = {};
     }
@@ -38,10 +40,13 @@ function language() {
   return document.documentElement.lang || "en";
 }
 
-/** A number written the candidate's way (2.5 in English, 2,5 in German). */
+/** A number written the candidate's way (2.5 in English, 2,5 in German), with
+ * the digits the server writes (`boot.numbering`: Latin digits in Arabic, where
+ * a browser's own default may be Arabic-Indic). */
 export function number(value) {
+  catalogue();
   try {
-    return new Intl.NumberFormat(language()).format(value);
+    return new Intl.NumberFormat(language(), numbering ? { numberingSystem: numbering } : {}).format(value);
   } catch {
     return String(value);
   }

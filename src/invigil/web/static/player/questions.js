@@ -12,7 +12,7 @@ function group(prompt, hintText, ...children) {
   return h(
     "fieldset",
     { class: "question-body", "aria-describedby": hint ? hint.id : null },
-    h("legend", { class: "prompt" }, prompt),
+    h("legend", { class: "prompt", dir: "auto" }, prompt),
     hint,
     ...children,
   );
@@ -35,7 +35,7 @@ function radios(name, options, selected, onPick) {
       input.addEventListener("change", () => {
         if (input.checked) onPick(value);
       });
-      return h("label", { class: "option", for: id }, input, h("span", {}, text));
+      return h("label", { class: "option", for: id }, input, h("span", { dir: "auto" }, text));
     }),
   );
 }
@@ -75,7 +75,7 @@ function multipleChoice(body, response, ctx) {
       else picked.delete(i);
       ctx.emit([...picked].sort((a, b) => a - b));
     });
-    return h("label", { class: "option", for: id }, input, h("span", {}, text));
+    return h("label", { class: "option", for: id }, input, h("span", { dir: "auto" }, text));
   });
   return group(body.prompt, t("Choose all that apply."), h("div", { class: "options" }, boxes));
 }
@@ -139,7 +139,7 @@ function essay(body, response, ctx) {
     count.textContent = max ? tn("%(n)s of %(max)s word", "%(n)s of %(max)s words", max, { n, max }) : tn("%(n)s word", "%(n)s words", n);
     const isOver = max !== null && n > max;
     count.classList.toggle("over", isOver);
-    if (isOver) count.textContent += ` — ${tn("%(n)s word over the limit", "%(n)s words over the limit", n - max)}`;
+    if (isOver) count.textContent += " — " + tn("%(n)s word over the limit", "%(n)s words over the limit", n - max);
     if (isOver !== wasOver) say(over, isOver ? t("You are over the %(max)s word limit.", { max }) : t("You are within the word limit."));
     wasOver = isOver;
   };
@@ -149,7 +149,7 @@ function essay(body, response, ctx) {
   });
   update();
   const criteria = (body.criteria || []).length
-    ? h("div", { class: "criteria" }, h("p", {}, t("You will be marked on:")), h("ul", {}, body.criteria.map((c) => h("li", {}, c))))
+    ? h("div", { class: "criteria" }, h("p", {}, t("You will be marked on:")), h("ul", {}, body.criteria.map((c) => h("li", { dir: "auto" }, c))))
     : null;
   return group(body.prompt, null, criteria, h("label", { for: id }, t("Your answer")), area, count, over);
 }
@@ -190,7 +190,7 @@ function ordering(body, response, ctx) {
         const down = h("button", { type: "button", class: "secondary small", "data-move": "down", "aria-label": t("Move down: %(item)s", { item: text }), disabled: pos === order.length - 1 }, t("Move down"));
         up.addEventListener("click", () => move(pos, -1, "up"));
         down.addEventListener("click", () => move(pos, 1, "down"));
-        return h("li", { class: "order-item" }, h("span", { class: "order-text" }, text), h("span", { class: "order-moves" }, up, down));
+        return h("li", { class: "order-item" }, h("span", { class: "order-text", dir: "auto" }, text), h("span", { class: "order-moves" }, up, down));
       }),
     );
   }
@@ -218,7 +218,7 @@ function matching(body, response, ctx) {
       current[i] = select.value === "" ? null : Number(select.value);
       ctx.emit(current.slice());
     });
-    return h("div", { class: "match-row" }, h("label", { for: id }, text), select);
+    return h("div", { class: "match-row" }, h("label", { for: id, dir: "auto" }, text), select);
   });
   return group(body.prompt, t("Choose the match for each item."), h("div", { class: "matches" }, rows));
 }
