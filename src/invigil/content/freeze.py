@@ -4,6 +4,14 @@ Fixed sections pin the current version of each question; pool sections
 list the current versions of every question that matches (disjoint from the
 fixed questions and from earlier pools). A pool that cannot be filled is an
 error here, at publish, never at a candidate's start.
+
+Each entry also carries the language its version is written in and, for
+each of the tenant's enabled languages, the words of its translation of
+that very version (:mod:`invigil.content.translations`): the exam version
+then holds everything a candidate reads, in every language, and its hash
+covers it. A language a question has no translation for is simply absent:
+candidates reading that language get the question as written (marked with
+its language), and the exam page tells staff before they publish.
 """
 
 from __future__ import annotations
@@ -22,8 +30,10 @@ from invigil.content.bodies import option_count, parse_body
 from invigil.content.models import Exam, Question, QuestionBank, QuestionVersion
 from invigil.content.schemas import describe
 from invigil.content.settings import ExamSettings, FixedSection, PoolSection, Section
+from invigil.content.translations import entries, for_versions
 from invigil.db.uow import UnitOfWork
 from invigil.errors import Invalid
+from invigil.tenants.models import Tenant
 
 SECTIONS = TypeAdapter(list[Section])
 
@@ -73,6 +83,7 @@ def _entry(q: Question, v: QuestionVersion) -> dict[str, Any]:
         "type": q.type,
         "difficulty": v.difficulty,
         "options": option_count(parse_body(v.body)),
+        "language": v.language,
     }
 
 
@@ -105,6 +116,7 @@ def freeze(uow: UnitOfWork, exam: Exam) -> FrozenExam:
             used |= {uuid.UUID(e["question_id"]) for e in pool}
             draw = {"count": s.count, "difficulty_mix": s.difficulty_mix}
             out.append(head | draw | {"pool": pool})
+    _translate(uow, out)
     return FrozenExam(
         title=exam.title,
         description=exam.description,
@@ -112,6 +124,21 @@ def freeze(uow: UnitOfWork, exam: Exam) -> FrozenExam:
         settings=settings.model_dump(mode="json"),
         sections=out,
     )
+
+
+def enabled_languages(uow: UnitOfWork) -> list[str]:
+    return list(dict.fromkeys(uow.get(Tenant, uow.tenant).languages or []))
+
+
+def _translate(uow: UnitOfWork, sections: list[dict[str, Any]]) -> None:
+    """Attach each pinned version's translations for the enabled languages."""
+    found = entries(sections)
+    words = for_versions(uow, [uuid.UUID(v) for v in found], enabled_languages(uow))
+    for version_id, entry in found.items():
+        mine = words.get(uuid.UUID(version_id), {})
+        entry["translations"] = {
+            lang: mine[lang] for lang in sorted(mine) if lang != entry["language"]
+        }
 
 
 def _fixed(uow: UnitOfWork, n: int, s: FixedSection) -> list[dict[str, Any]]:

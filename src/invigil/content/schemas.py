@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -13,6 +14,7 @@ from invigil.content.bodies import Body, Essay
 from invigil.content.settings import ExamSettings, Section
 
 Difficulty = Literal["easy", "medium", "hard"]
+LANGUAGE = re.compile(r"[a-z]{2,3}(_[a-z0-9]{2,8})?")
 
 
 def clean_tags(tags: list[str]) -> list[str]:
@@ -35,6 +37,17 @@ class QuestionIn(BaseModel):
     difficulty: Difficulty = "medium"
     points: float = Field(gt=0, le=1000, allow_inf_nan=False)
     body: Body
+    language: str = Field(
+        default="en", max_length=16, description="the language the question is written in"
+    )
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, v: str) -> str:
+        code = v.strip().replace("-", "_").lower()
+        if not LANGUAGE.fullmatch(code):
+            raise ValueError("give a language code such as en, de or pt_br")
+        return code
 
     @field_validator("category")
     @classmethod
@@ -80,6 +93,7 @@ class QuestionPatchIn(BaseModel):
     difficulty: Difficulty | None = None
     points: float | None = None
     body: dict[str, Any] | None = Field(default=None, description="a whole new body")
+    language: str | None = None
 
 
 class VersionOut(BaseModel):
@@ -90,6 +104,7 @@ class VersionOut(BaseModel):
     difficulty: str
     points: float
     body: dict[str, Any]
+    language: str
     created_at: datetime
     created_by: str
 
@@ -105,6 +120,7 @@ class QuestionOut(BaseModel):
     difficulty: str
     points: float
     body: dict[str, Any]
+    language: str
     archived: bool
     created_at: datetime
     updated_at: datetime
@@ -112,6 +128,19 @@ class QuestionOut(BaseModel):
 
 class QuestionDetailOut(QuestionOut):
     versions: list[VersionOut]
+
+
+class TranslationOut(BaseModel):
+    language: str
+    question_version_id: uuid.UUID
+    version: int = Field(description="the question version this translates")
+    current: bool = Field(
+        description="false: made for an earlier version; not delivered until translated again"
+    )
+    body: dict[str, Any] = Field(description="the translated words (see TranslationIn)")
+    created_at: datetime
+    updated_at: datetime
+    updated_by: str
 
 
 class BankIn(BaseModel):
