@@ -4,6 +4,7 @@ frozen with the exam for the tenant's languages, audited."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -14,7 +15,7 @@ from sqlalchemy import select
 
 from invigil.audit.models import AuditEvent
 from invigil.audit.wording import ACTIONS
-from invigil.content import exams, questions, translations
+from invigil.content import exams, questions, transfer, translations
 from invigil.content.bodies import parse_body
 from invigil.content.schemas import QuestionPatchIn
 from invigil.content.translations import TranslationIn
@@ -23,7 +24,7 @@ from invigil.settings import Settings
 from invigil.tenants import service as tenants
 from invigil.tenants.models import Tenant
 from tests.conftest import BoundDatabase, bearer, make_tenant, make_user
-from tests.content.factories import make_bank, make_exam, make_question
+from tests.content.factories import make_bank, make_exam, make_question, sample
 
 GERMAN: dict[str, dict[str, Any]] = {
     "single_choice": {
@@ -227,3 +228,43 @@ def test_another_tenants_question_is_not_found_on_the_translation_routes(
     assert client.get(url, headers=headers).status_code == 404
     with db.unit_of_work(theirs.id) as uow:
         assert translations.of_question(uow, questions.require_question(uow, qid)) == []
+
+
+# -- the JSON format ----------------------------------------------------------------
+
+
+def test_json_export_carries_the_current_translations_and_import_reads_them_back(
+    db: BoundDatabase, settings: Settings
+) -> None:
+    tenant = bilingual(db, settings)
+    bank = make_bank(db, tenant.id)
+    qid = make_question(db, tenant.id, bank, "matching")
+    translate(db, tenant.id, qid, "matching")
+    with db.unit_of_work(tenant.id) as uow:
+        exported = transfer.export_questions(uow, bank, "json").text
+    (item,) = json.loads(exported)
+    assert item["language"] == "en"
+    assert item["translations"]["de"]["pairs"] == GERMAN["matching"]["pairs"]
+    # Into another bank: the question and its German words, both new.
+    other = make_bank(db, tenant.id)
+    with db.unit_of_work(tenant.id) as uow:
+        made = transfer.import_questions(uow, other, "json", exported.encode())
+        (m,) = made.made
+        (row,) = translations.of_question(uow, m.question)
+        assert row.current and row.translation.body["pairs"] == GERMAN["matching"]["pairs"]
+        entry = uow.scalars(select(AuditEvent).where(AuditEvent.action == "question.imported"))[-1]
+    assert [t["language"] for t in entry.payload["translations"]] == ["de"]
+
+
+def test_json_import_refuses_a_translation_of_another_structure_naming_where(
+    db: BoundDatabase, settings: Settings
+) -> None:
+    tenant = bilingual(db, settings)
+    bank = make_bank(db, tenant.id)
+    item = sample("single_choice").model_dump(mode="json")
+    item["translations"] = {"de": {"prompt": "Frage", "choices": ["a", "b"]}, "xx": {}}
+    with db.unit_of_work(tenant.id) as uow, pytest.raises(Invalid) as refused:
+        transfer.import_questions(uow, bank, "json", json.dumps([item]).encode())
+    where = [(p["where"], p["message"]) for p in refused.value.extensions["problems"]]
+    assert where[0][0] == "index 0" and where[0][1].startswith("translations.de.choices:")
+    assert where[1][1].startswith("translations.xx:")

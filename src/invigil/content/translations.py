@@ -221,7 +221,7 @@ def _author(uow: UnitOfWork) -> str:
     return f"{uow.actor.kind}:{uow.actor.id}"[:80]
 
 
-def _sha(text: dict[str, Any]) -> str:
+def text_sha256(text: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(text)).hexdigest()
 
 
@@ -284,10 +284,44 @@ def put(uow: UnitOfWork, question_id: uuid.UUID, code: str, data: TranslationIn)
             "version": v.version,
             "version_id": v.id,
             "translation_id": row.id,
-            "text_sha256": _sha(text),
+            "text_sha256": text_sha256(text),
         },
     )
     return Row(row, v.version, True)
+
+
+def add(
+    uow: UnitOfWork, q: Question, v: QuestionVersion, lang: str, data: TranslationIn
+) -> QuestionTranslation:
+    """A new question's translation from an imported file (already checked
+    against its version's structure; the import's audit entry lists it)."""
+    row = QuestionTranslation(
+        tenant_id=uow.tenant,
+        id=uuid.uuid4(),
+        question_id=q.id,
+        question_version_id=v.id,
+        language=lang,
+        body=data.stored(),
+        created_by=_author(uow),
+        updated_by=_author(uow),
+    )
+    uow.add(row)
+    return row
+
+
+def current_words(
+    uow: UnitOfWork, version_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, dict[str, Any]]]:
+    """version id -> language -> words, every language (for export)."""
+    if not version_ids:
+        return {}
+    out: dict[uuid.UUID, dict[str, dict[str, Any]]] = {}
+    stmt = select(QuestionTranslation).where(
+        QuestionTranslation.question_version_id.in_(version_ids)
+    )
+    for t in uow.scalars(stmt):
+        out.setdefault(t.question_version_id, {})[t.language] = t.body
+    return out
 
 
 def of_question(uow: UnitOfWork, q: Question) -> list[Row]:
