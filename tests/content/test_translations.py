@@ -268,3 +268,21 @@ def test_json_import_refuses_a_translation_of_another_structure_naming_where(
     where = [(p["where"], p["message"]) for p in refused.value.extensions["problems"]]
     assert where[0][0] == "index 0" and where[0][1].startswith("translations.de.choices:")
     assert where[1][1].startswith("translations.xx:")
+
+
+def test_the_demo_translates_a_few_questions_into_german(
+    db: BoundDatabase, settings: Settings
+) -> None:
+    from invigil.content.demo import seed_content
+    from invigil.content.demo_questions import GERMAN as DEMO_GERMAN
+
+    tenant = make_tenant(db, settings)
+    seed = seed_content(db, tenant.id)
+    with db.unit_of_work(tenant.id) as uow:
+        found = questions.search(uow, questions.Search(bank_id=seed.bank_id))[0]
+        german = [
+            row.translation.body["prompt"]
+            for c in found
+            for row in translations.of_question(uow, c.question)
+        ]
+    assert sorted(german) == sorted(w["prompt"] for w in DEMO_GERMAN.values())
