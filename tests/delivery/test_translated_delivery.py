@@ -161,3 +161,18 @@ def test_a_short_text_translation_adds_its_own_accepted_answers_for_its_language
             assert result is not None
             awarded[lang] = result.document["questions"][2]["awarded"]
     assert awarded == {"en": "0.00", "de": "2.00"}
+
+
+def test_staff_see_the_language_an_attempt_was_delivered_in(
+    app: FastAPI, db: BoundDatabase, settings: Settings
+) -> None:
+    from tests.test_pages_matrix import web_client
+
+    tenant_id, exam = exam_in_two_languages(db, settings)
+    _, _, state = taking(app, db, settings, tenant_id, exam, language="de")
+    staff, _ = web_client(app, db, tenant_id, ["tenant_admin"])
+    page = staff.get(f"/delivery/attempts/{state['attempt_id']}")
+    assert page.status_code == 200
+    assert "Questions in" in page.text and "Deutsch" in page.text
+    listed = staff.get("/delivery/attempts")
+    assert '<span lang="de">Deutsch</span>' in listed.text
