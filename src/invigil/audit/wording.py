@@ -50,6 +50,8 @@ ACTIONS: dict[str, str] = {
     "question.archived": "Archived a question",
     "question.imported": "Imported questions",
     "question.image_attached": "Attached an image to a question",
+    "question.translated": "Translated a question",
+    "question.translation_updated": "Corrected a question's translation",
     "exam.created": "Created an exam",
     "exam.updated": "Changed an exam",
     "exam.published": "Published an exam",
