@@ -15,6 +15,12 @@ The guarantees, and why:
   order: the candidate's own choice for this link, the invitation's
   language, the tenant's default, the browser's ``Accept-Language``, then
   the first language the tenant enables.
+- Staff pages speak the signed-in user's language (``users.language``),
+  but only among :data:`STAFF_LANGUAGES`: the languages whose catalog
+  translates every string, staff pages included. Other catalogs need only
+  the candidate's strings (those with a location in
+  :data:`CANDIDATE_SOURCES`); a staff string left empty there falls back to
+  English, and is never shown to staff in that language.
 - Templates read the locale from the request (``request.state.locale``) or
   an explicit ``locale`` in their context; the gettext callables and the
   ``local_*`` filters are installed once on the shared Jinja environment
@@ -49,6 +55,28 @@ DEFAULT = "en"
 TRANSLATIONS = Path(__file__).parent / "translations"
 # Where the player's strings live, as paths appear in a catalog's locations.
 PLAYER_SOURCES = ("src/invigil/web/static/player/", "src/invigil/web/static/player.js")
+# The languages staff pages are complete in: only these are offered on /account,
+# and their catalogs must translate every string (see problems()).
+STAFF_LANGUAGES: tuple[str, ...] = ("en", "de")
+# Where the strings a candidate reads come from (templates, mail, the player,
+# the Python that words a candidate's page), as paths appear in a catalog's
+# locations. Every other catalog must translate these, and may leave the rest.
+_TEMPLATES = "src/invigil/web/templates/"
+CANDIDATE_SOURCES: tuple[str, ...] = (
+    *PLAYER_SOURCES,
+    _TEMPLATES + "base.html",
+    _TEMPLATES + "error.html",
+    _TEMPLATES + "mail/",
+    _TEMPLATES + "delivery/take.html",
+    _TEMPLATES + "delivery/declined.html",
+    _TEMPLATES + "delivery/take_unavailable.html",
+    _TEMPLATES + "delivery/done.html",
+    _TEMPLATES + "delivery/player.html",
+    _TEMPLATES + "delivery/_language_switcher.html",
+    "src/invigil/delivery/landing.py",
+    "src/invigil/delivery/mail.py",
+    "src/invigil/proctoring/disclosure.py",
+)
 MAX_ACCEPT_LANGUAGE = 1000  # characters of the header looked at; the rest is ignored
 
 
@@ -82,15 +110,27 @@ def normalise(code: str | None) -> str | None:
     return base if base in AVAILABLE else None
 
 
-def check(code: str, field: str = "language") -> str:
-    """A language given by staff: one Invigil speaks, or :class:`Invalid`."""
+def check(code: str, field: str = "language", offered: Sequence[str] = AVAILABLE) -> str:
+    """A language given by staff: one Invigil speaks (among ``offered``), or :class:`Invalid`."""
     found = normalise(code)
-    if found is None:
+    if found is None or found not in offered:
         raise Invalid(
-            f"the language {code[:35]!r} is not offered; choose one of {', '.join(AVAILABLE)}",
+            f"the language {code[:35]!r} is not offered; choose one of {', '.join(offered)}",
             field=field,
         )
     return found
+
+
+def staff_language(code: str | None) -> str:
+    """The language of a staff user's pages: their preference if staff pages
+    are complete in it (:data:`STAFF_LANGUAGES`), else English."""
+    found = normalise(code)
+    return found if found in STAFF_LANGUAGES else DEFAULT
+
+
+def candidate_facing(locations: Iterable[tuple[str, int | None]]) -> bool:
+    """Whether a catalog entry (by its locations) is read by candidates."""
+    return any(path.startswith(CANDIDATE_SOURCES) for path, _ in locations)
 
 
 def accepted(header: str | None) -> list[str]:
@@ -230,7 +270,8 @@ def plural_categories(code: str) -> list[str]:
 
 
 def gettext(code: str, message: str) -> str:
-    return translations(code).gettext(message)
+    # An empty message would answer the catalog's header.
+    return translations(code).gettext(message) if message else message
 
 
 def ngettext(code: str, singular: str, plural: str, n: int) -> str:
@@ -351,6 +392,13 @@ def _t_npgettext(context: Context, ctx: str, singular: str, plural: str, n: int)
     return translations(locale_of(context)).npgettext(ctx, singular, plural, n)
 
 
+@pass_context
+def _translate(context: Context, message: str) -> str:
+    """A string marked with N_ where it is defined, in the page's language
+    (no placeholders substituted: the text is shown as the catalog gives it)."""
+    return gettext(locale_of(context), message)
+
+
 def _filter(fn: Any) -> Any:
     @pass_context
     def apply(context: Context, value: Any, empty: str = "") -> str:
@@ -370,6 +418,7 @@ def install(env: Environment) -> None:
     env.globals["text_direction"] = direction
     env.globals["language_name"] = display_name
     env.globals["current_locale"] = _current_locale
+    env.filters["translate"] = _translate
     for name, fn in (
         ("local_datetime", local_datetime),
         ("local_date", local_date),
@@ -384,6 +433,11 @@ def install(env: Environment) -> None:
 def all_languages() -> Iterable[tuple[str, str]]:
     """(code, name in its own words) of every language Invigil speaks."""
     return ((c, display_name(c)) for c in AVAILABLE)
+
+
+def staff_languages() -> Iterable[tuple[str, str]]:
+    """(code, name in its own words) of every language staff pages are complete in."""
+    return ((c, display_name(c)) for c in STAFF_LANGUAGES if c in AVAILABLE)
 
 
 # -- checks (`make translations`, tests) -----------------------------------------------
@@ -423,8 +477,10 @@ def _syntax(path: Path, where: str, messages: int) -> list[str]:
 def problems(code: str) -> list[str]:
     """What is wrong with one catalog: unreadable, a fuzzy entry, a
     placeholder or plural form that does not match its source, a string of
-    the template (messages.pot) missing, or (in any language but English) a
-    string left untranslated. An empty list: the catalog is sound."""
+    the template (messages.pot) missing, or a string left untranslated that
+    must be translated: every string in a staff language but English, only
+    the candidate's (:data:`CANDIDATE_SOURCES`) in any other. An empty
+    list: the catalog is sound."""
     path = catalog_path(code)
     try:
         with path.open("rb") as f:
@@ -442,7 +498,8 @@ def problems(code: str) -> list[str]:
         if message.fuzzy:
             out.append(f"{line}: fuzzy (check the translation, then remove the fuzzy flag)")
         strings = message.string if isinstance(message.string, tuple) else (message.string,)
-        if code != DEFAULT and not all(strings):
+        required = code in STAFF_LANGUAGES or candidate_facing(message.locations)
+        if code != DEFAULT and required and not all(strings):
             out.append(f"{line}: not translated")
     for message, errors in found.check():
         for error in errors:

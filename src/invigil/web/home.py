@@ -16,11 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+from jinja2 import pass_context
+from jinja2.runtime import Context
+
+from invigil import i18n
 
 from invigil.security.permissions import Permission
 from invigil.web.pages import render, templates
@@ -63,18 +67,26 @@ def widgets_for(ctx: PageContext) -> list[Widget]:
     return widgets_for_permissions(ctx.permissions)
 
 
-def age(since: datetime | None, now: datetime | None = None) -> str:
-    """How long something has waited, in words ("3 days", "5 hours")."""
+def age(since: datetime | None, now: datetime | None = None, locale: str = i18n.DEFAULT) -> str:
+    """How long something has waited, in words ("3 days", "5 hours"; "3 Tage")."""
     if since is None:
         return ""
+    words = i18n.translations(locale)
     delta = (now or datetime.now(UTC)) - since
-    if delta < timedelta(minutes=1):
-        return "less than a minute"
-    for unit, seconds in (("day", 86400), ("hour", 3600), ("minute", 60)):
+    for seconds, n_of in (
+        (86400, lambda n: words.ngettext("%(n)s day", "%(n)s days", n)),
+        (3600, lambda n: words.ngettext("%(n)s hour", "%(n)s hours", n)),
+        (60, lambda n: words.ngettext("%(n)s minute", "%(n)s minutes", n)),
+    ):
         n = int(delta.total_seconds() // seconds)
         if n >= 1:
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return "less than a minute"  # pragma: no cover
+            return n_of(n) % {"n": n}
+    return words.gettext("less than a minute")
+
+
+@pass_context
+def _age(context: Context, since: datetime | None) -> str:
+    return age(since, locale=i18n.locale_of(context))
 
 
 @router.get("/home", response_class=HTMLResponse)
@@ -83,4 +95,4 @@ def home(request: Request, ctx: PageContext = requires_page(Permission.ACCOUNT_S
     return render(request, "home/index.html", {"page": ctx, "widgets": shown})
 
 
-templates.env.filters["age"] = age
+templates.env.filters["age"] = _age
