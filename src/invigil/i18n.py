@@ -33,6 +33,7 @@ import gettext as _gettext
 import io
 import re
 from collections.abc import Iterable, Sequence
+from contextvars import ContextVar
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
@@ -46,7 +47,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
-from jinja2 import Environment, pass_context
+from jinja2 import Environment, Template, pass_context
 from jinja2.runtime import Context
 
 from invigil.errors import Invalid
@@ -110,8 +111,9 @@ def normalise(code: str | None) -> str | None:
     return base if base in AVAILABLE else None
 
 
-def check(code: str, field: str = "language", offered: Sequence[str] = AVAILABLE) -> str:
+def check(code: str, field: str = "language", offered: Sequence[str] | None = None) -> str:
     """A language given by staff: one Invigil speaks (among ``offered``), or :class:`Invalid`."""
+    offered = AVAILABLE if offered is None else offered
     found = normalise(code)
     if found is None or found not in offered:
         raise Invalid(
@@ -355,16 +357,36 @@ def local_duration(value: timedelta | float | int | None, code: str, empty: str 
 # -- templates ------------------------------------------------------------------------
 
 
+# The locale of the page being rendered, for the templates that cannot see
+# its context: a macro imported without context (``_table.html``) reads this.
+_rendering: ContextVar[str | None] = ContextVar("invigil_rendering_locale", default=None)
+
+
 def locale_of(context: Context | dict[str, Any]) -> str:
     """The locale a template renders in: an explicit ``locale`` in its
-    context, else the request's, else English."""
+    context, else the request's, else the page being rendered, else English."""
     explicit = context.get("locale")
     if isinstance(explicit, str) and explicit in AVAILABLE:
         return explicit
     request = context.get("request")
     state = getattr(request, "state", None)
     found = getattr(state, "locale", None)
-    return found if isinstance(found, str) and found in AVAILABLE else DEFAULT
+    if isinstance(found, str) and found in AVAILABLE:
+        return found
+    outer = _rendering.get()
+    return outer if outer in AVAILABLE else DEFAULT
+
+
+class _Template(Template):
+    """A template that, while it renders, makes its locale the one its
+    imported macros speak (they are imported without the page's context)."""
+
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        token = _rendering.set(locale_of(dict(*args, **kwargs)))
+        try:
+            return super().render(*args, **kwargs)
+        finally:
+            _rendering.reset(token)
 
 
 @pass_context
@@ -410,6 +432,7 @@ def _filter(fn: Any) -> Any:
 def install(env: Environment) -> None:
     """``_``, ``gettext``, ``ngettext`` (new-style: ``_("%(n)s left", n=3)``
     substitutes and escapes), ``{% trans %}``, and the ``local_*`` filters."""
+    env.template_class = _Template
     env.add_extension("jinja2.ext.i18n")
     env.policies["ext.i18n.trimmed"] = True  # as babel.cfg extracts them
     env.install_gettext_callables(  # type: ignore[attr-defined]
