@@ -129,7 +129,9 @@ def test_staff_languages_must_translate_everything_others_only_the_candidates(
     """A staff string left empty is a finding in a staff language (German)
     and none in a candidate-only language (French); a candidate's string
     left empty is a finding in both."""
-    staff_only = '#: src/invigil/web/templates/identity/users.html\nmsgid "Invite user"\nmsgstr ""\n'
+    staff_only = (
+        '#: src/invigil/web/templates/identity/users.html\nmsgid "Invite user"\nmsgstr ""\n'
+    )
     candidate = '#: src/invigil/web/templates/delivery/take.html\nmsgid "Start exam"\nmsgstr ""\n'
     python_candidate = '#: src/invigil/delivery/landing.py\nmsgid "Custom"\nmsgstr ""\n'
     for code in ("de", "fr"):

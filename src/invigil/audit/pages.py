@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gettext
 import json
 import re
 import uuid
@@ -35,7 +36,9 @@ def _when(value: str) -> datetime:
     try:
         return datetime.fromisoformat(value)
     except ValueError:
-        raise Invalid(N_("write a date or a date and time (2026-11-29 or 2026-11-29T14:30)")) from None
+        raise Invalid(
+            N_("write a date or a date and time (2026-11-29 or 2026-11-29T14:30)")
+        ) from None
 
 
 def _action(value: str) -> None:
@@ -67,7 +70,9 @@ def audit_table(locale: str = i18n.DEFAULT) -> table.Table:
                 export=lambda r: r.event.occurred_at.isoformat(),
             ),
             table.Column("actor", N_("Who"), export=lambda r: r.actor),
-            table.Column("action", N_("What happened"), AuditEvent.action, export=lambda r: r.words),
+            table.Column(
+                "action", N_("What happened"), AuditEvent.action, export=lambda r: r.words
+            ),
             table.Column(
                 "subject",
                 N_("About"),
@@ -101,10 +106,7 @@ def audit_table(locale: str = i18n.DEFAULT) -> table.Table:
                 "subject_type",
                 N_("About"),
                 sorted(
-                    (
-                        (k, wording.subject_words(k, locale).capitalize())
-                        for k in wording.SUBJECTS
-                    ),
+                    ((k, wording.subject_words(k, locale).capitalize()) for k in wording.SUBJECTS),
                     key=lambda kv: kv[1],
                 ),
                 lambda stmt, v: stmt.where(AuditEvent.subject_type == v),
@@ -179,7 +181,7 @@ def _value(value: Any, locale: str = i18n.DEFAULT) -> str:
     return _short(str(value))
 
 
-def _more(words: Any, shown: str, more: int) -> str:
+def _more(words: gettext.NullTranslations, shown: str, more: int) -> str:
     if more <= 0:
         return shown
     return words.ngettext("%(shown)s and %(n)s more", "%(shown)s and %(n)s more", more) % {

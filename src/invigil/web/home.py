@@ -25,7 +25,6 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 
 from invigil import i18n
-
 from invigil.security.permissions import Permission
 from invigil.web.pages import render, templates
 from invigil.web.session import PageContext, requires_page
@@ -73,14 +72,13 @@ def age(since: datetime | None, now: datetime | None = None, locale: str = i18n.
         return ""
     words = i18n.translations(locale)
     delta = (now or datetime.now(UTC)) - since
-    for seconds, n_of in (
-        (86400, lambda n: words.ngettext("%(n)s day", "%(n)s days", n)),
-        (3600, lambda n: words.ngettext("%(n)s hour", "%(n)s hours", n)),
-        (60, lambda n: words.ngettext("%(n)s minute", "%(n)s minutes", n)),
-    ):
-        n = int(delta.total_seconds() // seconds)
-        if n >= 1:
-            return n_of(n) % {"n": n}
+    days, hours, minutes = (int(delta.total_seconds() // s) for s in (86400, 3600, 60))
+    if days >= 1:
+        return words.ngettext("%(n)s day", "%(n)s days", days) % {"n": days}
+    if hours >= 1:
+        return words.ngettext("%(n)s hour", "%(n)s hours", hours) % {"n": hours}
+    if minutes >= 1:
+        return words.ngettext("%(n)s minute", "%(n)s minutes", minutes) % {"n": minutes}
     return words.gettext("less than a minute")
 
 

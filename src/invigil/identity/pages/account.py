@@ -132,7 +132,10 @@ def account_totp_begin(
     except (Invalid, Conflict) as exc:
         return _account_page(request, ctx, status=exc.status, totp_error=exc.detail)
     svg = segno.make(uri, error="m").svg_inline(
-        scale=5, dark="#1d2430", light="#ffffff", title=i18n.gettext(request.state.locale, N_("QR code of the authenticator key"))
+        scale=5,
+        dark="#1d2430",
+        light="#ffffff",
+        title=i18n.gettext(request.state.locale, N_("QR code of the authenticator key")),
     )
     qr = Markup(svg)  # noqa: S704 - segno writes only path data and our fixed title
     return _render(

@@ -36,7 +36,12 @@ router = APIRouter(include_in_schema=False)
 
 
 # The status filter's options, as the list shows them.
-STATUS_OPTIONS = {"active": N_("Active"), "invited": N_("Invited"), "deactivated": N_("Deactivated")}
+STATUS_OPTIONS = {
+    "active": N_("Active"),
+    "invited": N_("Invited"),
+    "deactivated": N_("Deactivated"),
+}
+
 
 def _iso(value: datetime | None) -> str:
     return value.isoformat(timespec="seconds") if value is not None else ""
