@@ -53,6 +53,11 @@ def _matching(value: str) -> Any:
     return AuditEvent.action == value
 
 
+def _first_upper(words: str) -> str:
+    """The first letter upper case, the rest as written ("Beweis-Upload", not "Beweis-upload")."""
+    return words[:1].upper() + words[1:]
+
+
 def audit_table(locale: str = i18n.DEFAULT) -> table.Table:
     """The log, newest first; filters as the API's, plus sort and CSV. The
     subjects are listed in the reader's language, in its alphabetical order."""
@@ -106,7 +111,7 @@ def audit_table(locale: str = i18n.DEFAULT) -> table.Table:
                 "subject_type",
                 N_("About"),
                 sorted(
-                    ((k, wording.subject_words(k, locale).capitalize()) for k in wording.SUBJECTS),
+                    ((k, _first_upper(wording.subject_words(k, locale))) for k in wording.SUBJECTS),
                     key=lambda kv: kv[1],
                 ),
                 lambda stmt, v: stmt.where(AuditEvent.subject_type == v),
