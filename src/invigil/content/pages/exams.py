@@ -17,12 +17,20 @@ from sqlalchemy import func, select
 
 from invigil.content import banks, exams, images, questions, views
 from invigil.content.models import Exam, Question
-from invigil.content.pages.common import TYPE_LABELS, problems, redirect, render, split_list
+from invigil.content.pages.common import (
+    TYPE_LABELS,
+    problems,
+    redirect,
+    render,
+    say,
+    split_list,
+)
 from invigil.content.questions import Search
 from invigil.content.schemas import ExamIn, ExamPatchIn
 from invigil.content.settings import ExamSettings, FixedSection, PoolSection
 from invigil.db.uow import UnitOfWork
 from invigil.errors import Conflict, Invalid
+from invigil.i18n import N_
 from invigil.identity.pages.common import FormList, FormStr, _change, _parse_id
 from invigil.security.permissions import Permission as P
 from invigil.web import table
@@ -72,15 +80,15 @@ FIELD_IDS = {
     "fixed.time_limit": "fixed-time",
 }
 PRESETS = {
-    "practice": "Practice (events only logged)",
-    "standard": "Standard",
-    "strict": "Strict",
-    "high_stakes": "High stakes (strictest)",
+    "practice": N_("Practice (events only logged)"),
+    "standard": N_("Standard"),
+    "strict": N_("Strict"),
+    "high_stakes": N_("High stakes (strictest)"),
 }
 RELEASES = {
-    "immediately": "Right after submitting",
-    "after_review": "After review by staff",
-    "never": "Never",
+    "immediately": N_("Right after submitting"),
+    "after_review": N_("After review by staff"),
+    "never": N_("Never"),
 }
 
 
@@ -99,14 +107,14 @@ def _iso(value: datetime | None) -> str:
 EXAMS = table.Table(
     name="exams",
     path="/authoring/exams",
-    caption="Exams",
+    caption=N_("Exams"),
     columns=(
-        table.Column("title", "Exam", func.lower(Exam.title), export=lambda e: e.title),
-        table.Column("slug", "Short name", Exam.slug, export=lambda e: e.slug),
-        table.Column("status", "Status", Exam.status, export=lambda e: e.status),
+        table.Column("title", N_("Exam"), func.lower(Exam.title), export=lambda e: e.title),
+        table.Column("slug", N_("Short name"), Exam.slug, export=lambda e: e.slug),
+        table.Column("status", N_("Status"), Exam.status, export=lambda e: e.status),
         table.Column(
             "version",
-            "Published version",
+            N_("Published version"),
             Exam.published_version,
             int,
             nullable=True,
@@ -115,7 +123,7 @@ EXAMS = table.Table(
         ),
         table.Column(
             "changed",
-            "Last changed",
+            N_("Last changed"),
             Exam.updated_at,
             datetime.fromisoformat,
             export=lambda e: _iso(e.updated_at),
@@ -124,18 +132,18 @@ EXAMS = table.Table(
     id=Exam.id,
     default_sort="-changed",
     search=(Exam.title, Exam.slug),
-    search_label="Title or short name",
+    search_label=N_("Title or short name"),
     filters=(
         table.Filter(
             "status",
-            "Status",
-            [("draft", "Draft"), ("published", "Published"), ("retired", "Retired")],
+            N_("Status"),
+            [("draft", N_("Draft")), ("published", N_("Published")), ("retired", N_("Retired"))],
             lambda stmt, v: stmt.where(Exam.status == v),
-            all_label="Any status",
+            all_label=N_("Any status"),
         ),
     ),
-    empty="There are no exams yet.",
-    empty_filtered="No exam matches this search or filter.",
+    empty=N_("There are no exams yet."),
+    empty_filtered=N_("No exam matches this search or filter."),
 )
 
 
@@ -624,7 +632,7 @@ def exam_preview(
         mine = [i for i in items if i.section == n]
         sections.append(
             {
-                "title": s.get("title") or f"Section {n + 1}",
+                "title": s.get("title") or say(request, N_("Section %(n)s")) % {"n": n + 1},
                 "time_limit": s.get("time_limit_minutes"),
                 "items": mine,
             }
