@@ -228,7 +228,8 @@ def _review_page(
     attempt = reviews.require_attempt(uow, attempt_id)
     review = reviews.load(uow, attempt)
     events = event_list(uow, attempt)
-    timeline = review_timeline.build(uow, attempt, review, events)
+    locale = i18n.locale_of({"request": request})
+    timeline = review_timeline.build(uow, attempt, review, events, locale)
     near = {e.event.seq: e.near for e in timeline.entries if e.event is not None}
     near_at = {e.seq: e.started_at for e in events}
     values.setdefault("form", {})
