@@ -18,7 +18,7 @@ from invigil.db.engine import Database
 from invigil.identity import auth
 from invigil.identity import service as identity
 from invigil.settings import Settings
-from invigil.web.session import COOKIE
+from invigil.web.session import COOKIE, csrf_token
 from tests.browser import staff_pages
 from tests.conftest import BoundDatabase, make_user
 from tests.delivery.factories import kit_for
@@ -48,12 +48,16 @@ def seeded(database: Database, settings: Settings) -> dict[str, str]:
 
 
 def german_admin(app: FastAPI, db: BoundDatabase) -> TestClient:
+    return german_admin_with_csrf(app, db)[0]
+
+
+def german_admin_with_csrf(app: FastAPI, db: BoundDatabase) -> tuple[TestClient, str]:
     ref = platform.tenant_by_slug(db, staff_pages.DEMO_TENANT)
     assert ref is not None
     user = make_user(db, ref.id, ["tenant_admin"])
     with db.unit_of_work(ref.id) as uow:
         identity.set_language(uow, user.id, "de")
-        _, secret = auth.open_session(
+        session, secret = auth.open_session(
             uow,
             app.state.settings,
             user,
@@ -62,9 +66,10 @@ def german_admin(app: FastAPI, db: BoundDatabase) -> TestClient:
             user_agent="pytest",
             enroll_only=False,
         )
+        csrf = csrf_token(session.token_hash)
     client = TestClient(app, raise_server_exceptions=False, follow_redirects=False)
     client.cookies.set(COOKIE, secret)
-    return client
+    return client, csrf
 
 
 def english_sentences(sources: tuple[str, ...]) -> set[str]:
@@ -141,3 +146,16 @@ def test_the_check_sees_an_english_sentence() -> None:
     text = main_text("<main><h2>Create a question bank</h2></main>")
     assert any(shown(s, text) for s in sentences)
     assert not shown("Question bank", "Question banks")
+
+
+def test_a_form_error_on_a_page_is_in_german(
+    app: FastAPI, db: BoundDatabase, seeded: dict[str, str]
+) -> None:
+    """The field's label and the validator's sentence, both in the reader's
+    language; the API keeps its English sentence (test_bodies)."""
+    client, csrf = german_admin_with_csrf(app, db)
+    page = client.post("/authoring/exams", data={"csrf": csrf, "title": "x" * 201})
+    assert page.status_code == 422
+    text = main_text(page.text)
+    assert "Titel: darf höchstens 200 Zeichen lang sein" in text
+    assert "must be at most" not in text

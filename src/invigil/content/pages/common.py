@@ -85,12 +85,16 @@ def say(request: Request, message: str) -> str:
     return i18n.gettext(i18n.locale_of({"request": request}), message)
 
 
-def problems(exc: ValidationError, labels: dict[str, str] | None = None) -> list[dict[str, str]]:
+def problems(
+    exc: ValidationError, labels: dict[str, str] | None = None, request: Request | None = None
+) -> list[dict[str, str]]:
     """Pydantic errors as ``{"field", "message"}`` for a page: the field is the
     first part of the location (a form field's name), the message the
-    backend's sentence without its location prefix."""
+    backend's sentence without its location prefix, both in the language of
+    the page that asked (``labels`` are marked N_)."""
+    t = i18n.translations(i18n.locale_of({"request": request}))
     out = []
-    for err, text in zip(exc.errors(), describe(exc), strict=True):
+    for err, text in zip(exc.errors(), describe(exc, t=t), strict=True):
         loc = [str(p) for p in err["loc"] if not _variant(p)]
         if loc and loc[0] == "body":
             loc = loc[1:]
@@ -98,9 +102,10 @@ def problems(exc: ValidationError, labels: dict[str, str] | None = None) -> list
         message = text[len(where) + 2 :] if where and text.startswith(where + ": ") else text
         field = loc[0] if loc else ""
         label = (labels or {}).get(field, "")
+        label = t.gettext(label) if label else label
         rest = [p for p in loc[1:] if p]
-        if rest and rest[0].isdigit():
-            label = f"{label} (line {int(rest[0]) + 1})" if label else label
+        if rest and rest[0].isdigit() and label:
+            label = t.gettext("%(label)s (line %(n)s)") % {"label": label, "n": int(rest[0]) + 1}
         out.append({"field": field, "message": f"{label}: {message}" if label else message})
     return out
 

@@ -41,25 +41,25 @@ MAX_SEED = 2**53 - 1
 PICK_LIMIT = 200
 
 EXAM_LABELS = {
-    "slug": "Short name",
-    "title": "Title",
-    "description": "Instructions",
-    "consent_text": "Consent text",
-    "time_limit_minutes": "Time limit",
-    "opens_at": "Opens",
-    "closes_at": "Closes",
-    "attempts_allowed": "Attempts allowed",
-    "navigation": "Navigation",
-    "pass_mark_percent": "Pass mark",
-    "results_release": "Results",
-    "proctoring_preset": "Proctoring",
-    "accommodations": "Extra time",
-    "question_ids": "Questions",
-    "bank_id": "Bank",
-    "categories": "Categories",
-    "tags": "Tags",
-    "count": "Number of questions",
-    "difficulty_mix": "Difficulty mix",
+    "slug": N_("Short name"),
+    "title": N_("Title"),
+    "description": N_("Instructions"),
+    "consent_text": N_("Consent text"),
+    "time_limit_minutes": N_("Time limit"),
+    "opens_at": N_("Opens"),
+    "closes_at": N_("Closes"),
+    "attempts_allowed": N_("Attempts allowed"),
+    "navigation": N_("Navigation"),
+    "pass_mark_percent": N_("Pass mark"),
+    "results_release": N_("Results"),
+    "proctoring_preset": N_("Proctoring"),
+    "accommodations": N_("Extra time"),
+    "question_ids": N_("Questions"),
+    "bank_id": N_("Bank"),
+    "categories": N_("Categories"),
+    "tags": N_("Tags"),
+    "count": N_("Number of questions"),
+    "difficulty_mix": N_("Difficulty mix"),
 }
 # The summary's links (invigil.web.forms): each field's element id on the exam page.
 FIELD_IDS = {
@@ -179,7 +179,7 @@ def exam_create(
     try:
         body = ExamIn.model_validate({"slug": chosen, "title": title, "description": description})
     except ValidationError as exc:
-        found = problems(exc, EXAM_LABELS)
+        found = problems(exc, EXAM_LABELS, request)
         return _exams_page(
             request, ctx, status=422, form=form, problems=found, field_prefix="exam-"
         )
@@ -352,7 +352,7 @@ def _save(
             ctx,
             exam,
             status=422,
-            error="; ".join(p["message"] for p in problems(exc, EXAM_LABELS)),
+            error="; ".join(p["message"] for p in problems(exc, EXAM_LABELS, request)),
             **on_error,
         )
     except (Invalid, Conflict) as exc:
@@ -376,7 +376,7 @@ def exam_update(
     try:
         ExamIn.model_validate(details)
     except ValidationError as exc:
-        found = problems(exc, EXAM_LABELS)
+        found = problems(exc, EXAM_LABELS, request)
         return _exam_page(request, ctx, exam, status=422, details=details, details_problems=found)
     return _save(request, ctx, exam, details, "exam-saved", details=details)
 
@@ -435,7 +435,7 @@ def exam_settings(
     try:
         settings = ExamSettings.model_validate(raw).model_dump(mode="json")
     except ValidationError as exc:
-        found = problems(exc, EXAM_LABELS)
+        found = problems(exc, EXAM_LABELS, request)
         return _exam_page(request, ctx, exam, status=422, settings=shown, settings_problems=found)
     patch = {"settings": settings, "consent_text": form.consent_text}
     return _save(request, ctx, exam, patch, "exam-saved", settings=shown)
@@ -467,7 +467,7 @@ def exam_add_fixed(
             raise Invalid("tick at least one question for the section")
         checked = FixedSection.model_validate(section).model_dump(mode="json")
     except ValidationError as exc:
-        found = problems(exc, EXAM_LABELS)
+        found = problems(exc, EXAM_LABELS, request)
         return _exam_page(
             request, ctx, exam, status=422, fixed=fixed, fixed_problems=found, pick_bank=bank_id
         )
@@ -524,7 +524,7 @@ def exam_add_pool(
     try:
         checked = PoolSection.model_validate(section).model_dump(mode="json")
     except ValidationError as exc:
-        found = problems(exc, EXAM_LABELS)
+        found = problems(exc, EXAM_LABELS, request)
         return _exam_page(request, ctx, exam, status=422, pool=pool, pool_problems=found)
     patch = {"sections": [*exam.sections, checked]}
     return _save(request, ctx, exam, patch, "section-added", pool=pool)
