@@ -339,16 +339,16 @@ def test_a_record_without_an_anchor_or_without_its_rows_is_named(
     ("change", "named"),
     [
         # "I was shown it in English": the language alone (the text unchanged)
-        ("language = 'de'", "its language is not the one entry"),
+        ("language = 'de'", "column language differs from what entry"),
         # "I never agreed to screen recording": the captures alone
-        ("captures = '[\"camera\"]'", "its captures is not the one entry"),
+        ("captures = '[\"camera\"]'", "column captures differs from what entry"),
         # the text rewritten, its stored hash left as it was
         ("text = text || ' (amended)'", "its text no longer hashes to its text_sha256"),
         # the text rewritten with a matching hash: the entry recorded another
         (
             "text = text || ' (amended)', "
             "text_sha256 = encode(sha256(convert_to(text || ' (amended)', 'UTF8')), 'hex')",
-            "its text_sha256 is not the one entry",
+            "column text_sha256 differs from what entry",
         ),
         # a column no entry repeats: only the anchor can tell
         ("user_agent = 'forged'", "its content differs from what was recorded"),
@@ -389,7 +389,7 @@ def test_an_edited_consent_in_an_export_fails_offline(
     path.write_text(json.dumps(data))
     run = CliRunner().invoke(cli, ["audit", "verify-export", str(path)])
     assert run.exit_code == 1
-    assert f"first bad record: consent {sat.consent_id}: its captures is not" in run.output
+    assert f"first bad record: consent {sat.consent_id}: column captures differs" in run.output
 
 
 def test_the_app_role_cannot_change_the_answers_of_a_submitted_attempt(
@@ -479,7 +479,7 @@ def test_a_consent_recorded_before_anchors_warns_and_is_still_held_to_its_entry(
     assert bad == {
         "kind": "consent",
         "id": str(consent_id),
-        "problem": f"its language is not the one entry {_seq_of(database, tenant.id)} recorded",
+        "problem": f"column language differs from what entry {_seq_of(database, tenant.id)} recorded",
     }
 
 
@@ -580,7 +580,7 @@ def test_a_consent_from_before_anchors_warns_unless_its_entry_says_otherwise() -
     assert check(_consent("I agree", "de"), older).ok
     for record, named in [
         (_consent("I agreed to nothing", "en"), "its text no longer hashes to its text_sha256"),
-        (_consent("I agree", "de"), "its language is not the one entry 7 recorded"),
+        (_consent("I agree", "de"), "column language differs from what entry 7 recorded"),
     ]:
         report = check(record, entry)
         assert report.first_bad == {"kind": "consent", "id": "c", "problem": named}

@@ -263,7 +263,7 @@ def _unwitnessed(record: Record, entry: Recording) -> str | None:
     not state, as entries written before the field existed, is not checked)."""
     for name, value in record.witnessed.items():
         if name in entry.payload and entry.payload[name] != value:
-            return f"its {name} is not the one entry {entry.seq} recorded"
+            return f"column {name} differs from what entry {entry.seq} recorded"
     return None
 
 
