@@ -49,7 +49,7 @@ CATALOGS := src/invigil/translations
 
 translations: $(STAMP) ## extract marked strings (babel.cfg), update every catalog, check them (fuzzy, placeholders, untranslated, unreadable)
 	$(BIN)/pybabel -q extract -F babel.cfg --add-location=file --sort-by-file --no-wrap --omit-header -o $(CATALOGS)/messages.pot .
-	$(BIN)/pybabel -q update -i $(CATALOGS)/messages.pot -d $(CATALOGS) --no-wrap --ignore-obsolete --ignore-pot-creation-date
+	$(BIN)/pybabel -q update -i $(CATALOGS)/messages.pot -d $(CATALOGS) --no-fuzzy-matching --no-wrap --ignore-obsolete --ignore-pot-creation-date
 	PYTHONPATH=src $(BIN)/python -m invigil.i18n check
 
 screenshots: $(STAMP) browser-deps node-deps ## every staff and candidate page at 1280 and 375 px into var/screenshots/ (fresh database, demo data)

@@ -4,6 +4,7 @@ to holders of its permission, and the widgets say what waits, in words."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi import FastAPI
@@ -137,3 +138,12 @@ def test_the_home_page_reads_growing_tables_only_in_bounded_windows(
     assert len(reads) >= 6, seen
     unbounded = [s for s in reads if "LIMIT" not in s and ">=" not in s]
     assert unbounded == []
+
+
+def test_how_long_something_waited_is_said_in_the_readers_language() -> None:
+    now = datetime(2026, 12, 6, 18, 0, tzinfo=UTC)
+    assert home.age(now - timedelta(days=3, hours=5), now) == "3 days"
+    assert home.age(now - timedelta(hours=1, minutes=59), now, "de") == "1 Stunde"
+    assert home.age(now - timedelta(minutes=2), now, "de") == "2 Minuten"
+    assert home.age(now - timedelta(seconds=20), now, "de") == "weniger als eine Minute"
+    assert home.age(None) == ""

@@ -124,6 +124,38 @@ def test_the_check_finds_what_is_wrong(
     assert found and any(finding in p for p in found), found
 
 
+def test_staff_languages_must_translate_everything_others_only_the_candidates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A staff string left empty is a finding in a staff language (German)
+    and none in a candidate-only language (French); a candidate's string
+    left empty is a finding in both."""
+    staff_only = (
+        '#: src/invigil/web/templates/identity/users.html\nmsgid "Invite user"\nmsgstr ""\n'
+    )
+    candidate = '#: src/invigil/web/templates/delivery/take.html\nmsgid "Start exam"\nmsgstr ""\n'
+    python_candidate = '#: src/invigil/delivery/landing.py\nmsgid "Custom"\nmsgstr ""\n'
+    for code in ("de", "fr"):
+        _write(tmp_path, code, staff_only + "\n" + candidate + "\n" + python_candidate)
+    monkeypatch.setattr(i18n, "TRANSLATIONS", tmp_path)
+    assert "de" in i18n.STAFF_LANGUAGES and "fr" not in i18n.STAFF_LANGUAGES
+    untranslated = {
+        code: {p.split(": ")[1] for p in i18n.problems(code) if p.endswith("not translated")}
+        for code in ("de", "fr")
+    }
+    assert untranslated["de"] == {"'Invite user'", "'Start exam'", "'Custom'"}
+    assert untranslated["fr"] == {"'Start exam'", "'Custom'"}
+
+
+def test_the_candidate_sources_exist() -> None:
+    """A candidate-facing source renamed or moved would silently leave its
+    strings optional in the candidate-only languages."""
+    for source in i18n.CANDIDATE_SOURCES:
+        assert (ROOT / source).exists(), source
+    assert i18n.candidate_facing([("src/invigil/web/templates/mail/invitation.txt", None)])
+    assert not i18n.candidate_facing([("src/invigil/web/templates/identity/users.html", None)])
+
+
 def test_the_catalogs_hold_every_marked_string(tmp_path: Path) -> None:
     """What `make translations` extracts today is what the catalogs hold:
     a string marked (or changed) without updating them fails here."""
@@ -286,3 +318,54 @@ def test_french_keeps_its_spaces_with_their_words() -> None:
             bare = re.sub(r"<[^>]+>|https?://\S+|%\(\w+\)s", "", text)
             assert not re.search(r"[ \u00a0][:;?!»]|«[ \u00a0]|\S[;?!»]", bare), text
             assert not re.search(r"\S:(?!//)", bare.replace("\u202f:", "")), text
+# Parts of translated pages that cannot declare it themselves (the frame, macros, includes).
+TRANSLATED_PARTS = [
+    "base.html",
+    "_staff_nav.html",
+    "_table.html",
+    "_error_summary.html",
+    "charts.html",
+    "identity/_link.html",
+    "identity/_messages.html",
+    "identity/_permissions.html",
+    "identity/home_seats.html",
+    "identity/home_security.html",
+]
+
+
+def test_the_staff_frame_and_the_identity_and_audit_pages_are_translated() -> None:
+    """Every identity and audit page declares itself translated (so the
+    word check above covers it), and the parts every staff page shares mark
+    every word."""
+    declared = {
+        str(p.relative_to(TEMPLATES))
+        for p in TEMPLATES.rglob("*.html")
+        if re.search(r"^{% set translated = true %}$", p.read_text(), re.M)
+    }
+    pages = {
+        str(p.relative_to(TEMPLATES))
+        for folder in ("identity", "audit", "home")
+        for p in (TEMPLATES / folder).glob("*.html")
+        if not p.name.startswith(("_", "home_"))
+    }
+    assert pages and pages <= declared, pages - declared
+    assert {"error.html", "home.html"} <= declared
+    for name in TRANSLATED_PARTS:
+        assert unmarked_words((TEMPLATES / name).read_text()) == set(), name
+
+
+def test_a_macro_imported_without_context_speaks_the_page_language() -> None:
+    """`{% from "_table.html" import ... %}` gives the macro no request and
+    no locale; it speaks the language of the page that renders it."""
+    env = Environment(
+        loader=DictLoader(
+            {
+                "macro.html": '{% macro m() %}{{ _("I agree") }}|{{ "I agree" | translate }}{% endmacro %}',
+                "page.html": '{% from "macro.html" import m %}{{ m() }}',
+            }
+        ),
+        autoescape=True,
+    )
+    i18n.install(env)
+    assert env.get_template("page.html").render(locale="de") == "Ich stimme zu|Ich stimme zu"
+    assert env.get_template("page.html").render() == "I agree|I agree"

@@ -15,6 +15,12 @@ The guarantees, and why:
   order: the candidate's own choice for this link, the invitation's
   language, the tenant's default, the browser's ``Accept-Language``, then
   the first language the tenant enables.
+- Staff pages speak the signed-in user's language (``users.language``),
+  but only among :data:`STAFF_LANGUAGES`: the languages whose catalog
+  translates every string, staff pages included. Other catalogs need only
+  the candidate's strings (those with a location in
+  :data:`CANDIDATE_SOURCES`); a staff string left empty there falls back to
+  English, and is never shown to staff in that language.
 - Templates read the locale from the request (``request.state.locale``) or
   an explicit ``locale`` in their context; the gettext callables and the
   ``local_*`` filters are installed once on the shared Jinja environment
@@ -27,6 +33,7 @@ import gettext as _gettext
 import io
 import re
 from collections.abc import Iterable, Sequence
+from contextvars import ContextVar
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
@@ -40,7 +47,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
-from jinja2 import Environment, pass_context
+from jinja2 import Environment, Template, pass_context
 from jinja2.runtime import Context
 
 from invigil.errors import Invalid
@@ -54,6 +61,31 @@ PLAYER_SOURCES = (
     "src/invigil/web/static/player/",
     "src/invigil/web/static/player.js",
     "src/invigil/proctoring/presets.py",
+)
+# The languages staff pages are complete in: only these are offered on /account,
+# and their catalogs must translate every string (see problems()).
+STAFF_LANGUAGES: tuple[str, ...] = ("en", "de")
+# Where the strings a candidate reads come from (templates, mail, the player,
+# the Python that words a candidate's page), as paths appear in a catalog's
+# locations. Every other catalog must translate these, and may leave the rest.
+_TEMPLATES = "src/invigil/web/templates/"
+CANDIDATE_SOURCES: tuple[str, ...] = (
+    *PLAYER_SOURCES,
+    _TEMPLATES + "base.html",
+    _TEMPLATES + "error.html",
+    _TEMPLATES + "mail/",
+    _TEMPLATES + "delivery/take.html",
+    _TEMPLATES + "delivery/declined.html",
+    _TEMPLATES + "delivery/take_unavailable.html",
+    _TEMPLATES + "delivery/done.html",
+    _TEMPLATES + "delivery/player.html",
+    _TEMPLATES + "delivery/error.html",
+    _TEMPLATES + "delivery/_language_switcher.html",
+    "src/invigil/content/consent.py",
+    "src/invigil/delivery/landing.py",
+    "src/invigil/delivery/error_pages.py",
+    "src/invigil/delivery/mail.py",
+    "src/invigil/proctoring/disclosure.py",
 )
 MAX_ACCEPT_LANGUAGE = 1000  # characters of the header looked at; the rest is ignored
 
@@ -94,15 +126,28 @@ def normalise(code: str | None) -> str | None:
     return base if base in AVAILABLE else None
 
 
-def check(code: str, field: str = "language") -> str:
-    """A language given by staff: one Invigil speaks, or :class:`Invalid`."""
+def check(code: str, field: str = "language", offered: Sequence[str] | None = None) -> str:
+    """A language given by staff: one Invigil speaks (among ``offered``), or :class:`Invalid`."""
+    offered = AVAILABLE if offered is None else offered
     found = normalise(code)
-    if found is None:
+    if found is None or found not in offered:
         raise Invalid(
-            f"the language {code[:35]!r} is not offered; choose one of {', '.join(AVAILABLE)}",
+            f"the language {code[:35]!r} is not offered; choose one of {', '.join(offered)}",
             field=field,
         )
     return found
+
+
+def staff_language(code: str | None) -> str:
+    """The language of a staff user's pages: their preference if staff pages
+    are complete in it (:data:`STAFF_LANGUAGES`), else English."""
+    found = normalise(code)
+    return found if found in STAFF_LANGUAGES else DEFAULT
+
+
+def candidate_facing(locations: Iterable[tuple[str, int | None]]) -> bool:
+    """Whether a catalog entry (by its locations) is read by candidates."""
+    return any(path.startswith(CANDIDATE_SOURCES) for path, _ in locations)
 
 
 def accepted(header: str | None) -> list[str]:
@@ -242,7 +287,8 @@ def plural_categories(code: str) -> list[str]:
 
 
 def gettext(code: str, message: str) -> str:
-    return translations(code).gettext(message)
+    # An empty message would answer the catalog's header.
+    return translations(code).gettext(message) if message else message
 
 
 def ngettext(code: str, singular: str, plural: str, n: int) -> str:
@@ -333,16 +379,36 @@ def local_duration(value: timedelta | float | int | None, code: str, empty: str 
 # -- templates ------------------------------------------------------------------------
 
 
+# The locale of the page being rendered, for the templates that cannot see
+# its context: a macro imported without context (``_table.html``) reads this.
+_rendering: ContextVar[str | None] = ContextVar("invigil_rendering_locale", default=None)
+
+
 def locale_of(context: Context | dict[str, Any]) -> str:
     """The locale a template renders in: an explicit ``locale`` in its
-    context, else the request's, else English."""
+    context, else the request's, else the page being rendered, else English."""
     explicit = context.get("locale")
     if isinstance(explicit, str) and explicit in AVAILABLE:
         return explicit
     request = context.get("request")
     state = getattr(request, "state", None)
     found = getattr(state, "locale", None)
-    return found if isinstance(found, str) and found in AVAILABLE else DEFAULT
+    if isinstance(found, str) and found in AVAILABLE:
+        return found
+    outer = _rendering.get()
+    return outer if outer in AVAILABLE else DEFAULT
+
+
+class _Template(Template):
+    """A template that, while it renders, makes its locale the one its
+    imported macros speak (they are imported without the page's context)."""
+
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        token = _rendering.set(locale_of(dict(*args, **kwargs)))
+        try:
+            return super().render(*args, **kwargs)
+        finally:
+            _rendering.reset(token)
 
 
 @pass_context
@@ -370,6 +436,13 @@ def _t_npgettext(context: Context, ctx: str, singular: str, plural: str, n: int)
     return translations(locale_of(context)).npgettext(ctx, singular, plural, n)
 
 
+@pass_context
+def _translate(context: Context, message: str) -> str:
+    """A string marked with N_ where it is defined, in the page's language
+    (no placeholders substituted: the text is shown as the catalog gives it)."""
+    return gettext(locale_of(context), message)
+
+
 def _filter(fn: Any) -> Any:
     @pass_context
     def apply(context: Context, value: Any, empty: str = "") -> str:
@@ -381,6 +454,7 @@ def _filter(fn: Any) -> Any:
 def install(env: Environment) -> None:
     """``_``, ``gettext``, ``ngettext`` (new-style: ``_("%(n)s left", n=3)``
     substitutes and escapes), ``{% trans %}``, and the ``local_*`` filters."""
+    env.template_class = _Template
     env.add_extension("jinja2.ext.i18n")
     env.policies["ext.i18n.trimmed"] = True  # as babel.cfg extracts them
     env.install_gettext_callables(  # type: ignore[attr-defined]
@@ -389,6 +463,7 @@ def install(env: Environment) -> None:
     env.globals["text_direction"] = direction
     env.globals["language_name"] = display_name
     env.globals["current_locale"] = _current_locale
+    env.filters["translate"] = _translate
     for name, fn in (
         ("local_datetime", local_datetime),
         ("local_date", local_date),
@@ -403,6 +478,11 @@ def install(env: Environment) -> None:
 def all_languages() -> Iterable[tuple[str, str]]:
     """(code, name in its own words) of every language Invigil speaks."""
     return ((c, display_name(c)) for c in AVAILABLE)
+
+
+def staff_languages() -> Iterable[tuple[str, str]]:
+    """(code, name in its own words) of every language staff pages are complete in."""
+    return ((c, display_name(c)) for c in STAFF_LANGUAGES if c in AVAILABLE)
 
 
 # -- checks (`make translations`, tests) -----------------------------------------------
@@ -442,8 +522,10 @@ def _syntax(path: Path, where: str, messages: int) -> list[str]:
 def problems(code: str) -> list[str]:
     """What is wrong with one catalog: unreadable, a fuzzy entry, a
     placeholder or plural form that does not match its source, a string of
-    the template (messages.pot) missing, or (in any language but English) a
-    string left untranslated. An empty list: the catalog is sound."""
+    the template (messages.pot) missing, or a string left untranslated that
+    must be translated: every string in a staff language but English, only
+    the candidate's (:data:`CANDIDATE_SOURCES`) in any other. An empty
+    list: the catalog is sound."""
     path = catalog_path(code)
     try:
         with path.open("rb") as f:
@@ -461,7 +543,8 @@ def problems(code: str) -> list[str]:
         if message.fuzzy:
             out.append(f"{line}: fuzzy (check the translation, then remove the fuzzy flag)")
         strings = message.string if isinstance(message.string, tuple) else (message.string,)
-        if code != DEFAULT and not all(strings):
+        required = code in STAFF_LANGUAGES or candidate_facing(message.locations)
+        if code != DEFAULT and required and not all(strings):
             out.append(f"{line}: not translated")
     for message, errors in found.check():
         for error in errors:

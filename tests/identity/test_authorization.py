@@ -150,6 +150,8 @@ def _valid_body(path: str, method: str) -> dict[str, object]:
         return {"roles": ["grader"]}
     if "/roles/" in path and method == "PATCH":
         return {"description": "x"}
+    if path.endswith("/translations") and method == "POST":
+        return {"language": "de", "prompt": "x"}
     if path.endswith("/decisions/bulk"):
         return {"flags": [], "decision": "dismissed", "reason": "x"}
     return {}

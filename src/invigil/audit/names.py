@@ -16,12 +16,13 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from invigil.db.uow import UnitOfWork
+from invigil.i18n import N_
 
 Namer = Callable[[UnitOfWork, Sequence[uuid.UUID]], Mapping[uuid.UUID, str]]
 _namers: dict[str, Namer] = {}
 
 # Actors that are not rows of any table.
-FIXED_ACTORS = {"operator": "Operator", "system": "Invigil"}
+FIXED_ACTORS = {"operator": N_("Operator"), "system": "Invigil"}  # N_: shown translated
 
 
 def register(subject_type: str, namer: Namer) -> None:

@@ -24,6 +24,7 @@ from invigil.audit.models import AuditCheckpoint, AuditEvent
 from invigil.audit.verify import CheckpointRecord, EntryRecord, Report, verify_log
 from invigil.db.uow import UnitOfWork
 from invigil.errors import Invalid, NotFound
+from invigil.i18n import N_
 from invigil.pagination import Keyset
 from invigil.security.keys import KeyRing, public_jwk
 
@@ -141,7 +142,7 @@ def inclusion(uow: UnitOfWork, event: AuditEvent) -> dict[str, Any]:
         return {
             "checkpoint": None,
             "proof": None,
-            "reason": "not sealed yet: the next checkpoint will cover this entry",
+            "reason": N_("not sealed yet: the next checkpoint will cover this entry"),
         }
     tree = trees.get(uow, latest.tree_size)
     if tree.root() != latest.root_hash:

@@ -3,119 +3,127 @@
 The log keeps the stable action names (``exam.published``); people read
 what happened ("Published an exam"). A test walks the source for every
 action the code writes and fails when one has no wording here, so a new
-audit entry cannot reach the page as a bare code.
+audit entry cannot reach the page as a bare code. The words are marked
+``N_`` here and shown in the reader's language (``locale``).
 """
 
 from __future__ import annotations
 
+from invigil import i18n
+from invigil.i18n import N_
+
 ACTIONS: dict[str, str] = {
     # access and sign-in
-    "access.denied": "Was refused an action beyond their permissions",
-    "auth.signed_in": "Signed in",
-    "auth.signed_out": "Signed out",
-    "auth.sign_in_failed": "Failed to sign in",
-    "auth.locked_out": "Was locked out after too many failed sign-ins",
-    "auth.throttled": "Was slowed down: too many sign-in attempts from one address",
-    "auth.token_refreshed": "Renewed a session",
-    "auth.token_family_revoked": "Had a session ended: a renewal token was used twice",
-    "auth.sessions_revoked": "Had their sessions ended",
+    "access.denied": N_("Was refused an action beyond their permissions"),
+    "auth.signed_in": N_("Signed in"),
+    "auth.signed_out": N_("Signed out"),
+    "auth.sign_in_failed": N_("Failed to sign in"),
+    "auth.locked_out": N_("Was locked out after too many failed sign-ins"),
+    "auth.throttled": N_("Was slowed down: too many sign-in attempts from one address"),
+    "auth.token_refreshed": N_("Renewed a session"),
+    "auth.token_family_revoked": N_("Had a session ended: a renewal token was used twice"),
+    "auth.sessions_revoked": N_("Had their sessions ended"),
     # tenants
-    "tenant.created": "Created the organisation",
-    "tenant.mfa_policy_changed": "Changed the two-factor sign-in rule",
-    "tenant.branding_changed": "Changed the organisation's accent colour",
-    "tenant.logo_changed": "Changed the organisation's logo",
-    "tenant.logo_removed": "Removed the organisation's logo",
-    "tenant.languages_changed": "Changed the candidates' languages",
+    "tenant.created": N_("Created the organisation"),
+    "tenant.mfa_policy_changed": N_("Changed the two-factor sign-in rule"),
+    "tenant.branding_changed": N_("Changed the organisation's accent colour"),
+    "tenant.logo_changed": N_("Changed the organisation's logo"),
+    "tenant.logo_removed": N_("Removed the organisation's logo"),
+    "tenant.languages_changed": N_("Changed the candidates' languages"),
     # staff and roles
-    "user.created": "Invited a staff member",
-    "user.invite_link_issued": "Issued an invitation link",
-    "user.reset_link_issued": "Issued a password reset link",
-    "user.password_set": "Set a password with a one-time link",
-    "user.password_changed": "Changed their password",
-    "user.deactivated": "Deactivated a staff account",
-    "user.reactivated": "Reactivated a staff account",
-    "user.mfa_enabled": "Turned on two-factor sign-in",
-    "user.mfa_disabled": "Turned off two-factor sign-in",
-    "user.language_changed": "Changed their language for the staff pages",
-    "role.created": "Created a role",
-    "role.updated": "Changed a role",
-    "role.deleted": "Deleted a role",
-    "role.granted": "Granted a role",
-    "role.revoked": "Took away a role",
+    "user.created": N_("Invited a staff member"),
+    "user.invite_link_issued": N_("Issued an invitation link"),
+    "user.reset_link_issued": N_("Issued a password reset link"),
+    "user.password_set": N_("Set a password with a one-time link"),
+    "user.password_changed": N_("Changed their password"),
+    "user.deactivated": N_("Deactivated a staff account"),
+    "user.reactivated": N_("Reactivated a staff account"),
+    "user.mfa_enabled": N_("Turned on two-factor sign-in"),
+    "user.mfa_disabled": N_("Turned off two-factor sign-in"),
+    "user.language_changed": N_("Changed their language for the staff pages"),
+    "role.created": N_("Created a role"),
+    "role.updated": N_("Changed a role"),
+    "role.deleted": N_("Deleted a role"),
+    "role.granted": N_("Granted a role"),
+    "role.revoked": N_("Took away a role"),
     # content
-    "question_bank.created": "Created a question bank",
-    "question_bank.updated": "Changed a question bank",
-    "question.created": "Wrote a question",
-    "question.updated": "Changed a question",
-    "question.archived": "Archived a question",
-    "question.imported": "Imported questions",
-    "question.image_attached": "Attached an image to a question",
-    "exam.created": "Created an exam",
-    "exam.updated": "Changed an exam",
-    "exam.published": "Published an exam",
-    "exam.retired": "Retired an exam",
+    "question_bank.created": N_("Created a question bank"),
+    "question_bank.updated": N_("Changed a question bank"),
+    "question.created": N_("Wrote a question"),
+    "question.updated": N_("Changed a question"),
+    "question.archived": N_("Archived a question"),
+    "question.imported": N_("Imported questions"),
+    "question.image_attached": N_("Attached an image to a question"),
+    "question.translated": N_("Translated a question"),
+    "question.translation_updated": N_("Corrected a question's translation"),
+    "exam.created": N_("Created an exam"),
+    "exam.updated": N_("Changed an exam"),
+    "exam.published": N_("Published an exam"),
+    "exam.retired": N_("Retired an exam"),
     # delivery
-    "candidate.created": "Added a candidate",
-    "invitation.created": "Invited a candidate",
-    "invitation.revoked": "Revoked an invitation",
-    "guest_link.rotated": "Sent a new exam link (the old one stopped working)",
-    "guest_link.resent": "Sent the same exam link again",
-    "consent.given": "Gave consent to proctoring",
-    "consent.declined": "Declined consent to proctoring",
-    "attempt.created": "Began an attempt",
-    "attempt.started": "Started the exam clock",
-    "attempt.submitted": "Submitted an attempt",
-    "attempt.bound": "Continued an attempt in a new browser",
-    "attempt.released": "Released an attempt's browser",
-    "attempt.navigation_refused": "Was refused going back (linear exam)",
-    "result.recorded": "Recorded a result",
+    "candidate.created": N_("Added a candidate"),
+    "invitation.created": N_("Invited a candidate"),
+    "invitation.revoked": N_("Revoked an invitation"),
+    "guest_link.rotated": N_("Sent a new exam link (the old one stopped working)"),
+    "guest_link.resent": N_("Sent the same exam link again"),
+    "consent.given": N_("Gave consent to proctoring"),
+    "consent.declined": N_("Declined consent to proctoring"),
+    "attempt.created": N_("Began an attempt"),
+    "attempt.started": N_("Started the exam clock"),
+    "attempt.submitted": N_("Submitted an attempt"),
+    "attempt.bound": N_("Continued an attempt in a new browser"),
+    "attempt.released": N_("Released an attempt's browser"),
+    "attempt.navigation_refused": N_("Was refused going back (linear exam)"),
+    "result.recorded": N_("Recorded a result"),
     # proctoring
-    "proctoring.action": "Proctoring applied a rule to an attempt",
-    "proctoring.face_seen": "The server saw the candidate's face in the system check",
-    "proctoring.sealed": "Sealed an attempt's proctoring record",
-    "proctoring.rechecked": "Re-checked a webcam snapshot on the server",
-    "proctoring.conflict": "Proctoring found conflicting event batches",
-    "proctoring.segment_registered": "Stored a screen recording segment",
-    "review.decided": "Decided a proctoring review",
+    "proctoring.action": N_("Proctoring applied a rule to an attempt"),
+    "proctoring.face_seen": N_("The server saw the candidate's face in the system check"),
+    "proctoring.sealed": N_("Sealed an attempt's proctoring record"),
+    "proctoring.rechecked": N_("Re-checked a webcam snapshot on the server"),
+    "proctoring.conflict": N_("Proctoring found conflicting event batches"),
+    "proctoring.segment_registered": N_("Stored a screen recording segment"),
+    "review.decided": N_("Decided a proctoring review"),
     # evidence
-    "evidence.stored": "Stored evidence",
-    "evidence.upload_completed": "Finished an evidence upload",
-    "evidence.url_issued": "Was given a link to evidence",
-    "evidence.read": "Opened evidence",
-    "evidence.key_destroyed": "Destroyed a candidate's evidence key (evidence erased)",
-    "evidence.tenant_key_rewrapped": "Re-protected the organisation's evidence key",
+    "evidence.stored": N_("Stored evidence"),
+    "evidence.upload_completed": N_("Finished an evidence upload"),
+    "evidence.url_issued": N_("Was given a link to evidence"),
+    "evidence.read": N_("Opened evidence"),
+    "evidence.key_destroyed": N_("Destroyed a candidate's evidence key (evidence erased)"),
+    "evidence.tenant_key_rewrapped": N_("Re-protected the organisation's evidence key"),
 }
 
 # Subject types as words.
 SUBJECTS: dict[str, str] = {
-    "address": "network address",
-    "attempt": "attempt",
-    "attempt_result": "result",
-    "auth_session": "session",
-    "candidate": "candidate",
-    "consent": "consent",
-    "evidence_object": "evidence",
-    "evidence_upload": "evidence upload",
-    "evidence_tenant_key": "evidence key",
-    "exam": "exam",
-    "guest_link": "exam link",
-    "invitation": "invitation",
-    "question": "question",
-    "question_bank": "question bank",
-    "review_decision": "review decision",
-    "role": "role",
-    "tenant": "organisation",
-    "user": "staff member",
+    "address": N_("network address"),
+    "attempt": N_("attempt"),
+    "attempt_result": N_("result"),
+    "auth_session": N_("session"),
+    "candidate": N_("candidate"),
+    "consent": N_("consent"),
+    "evidence_object": N_("evidence"),
+    "evidence_upload": N_("evidence upload"),
+    "evidence_tenant_key": N_("evidence key"),
+    "exam": N_("exam"),
+    "guest_link": N_("exam link"),
+    "invitation": N_("invitation"),
+    "question": N_("question"),
+    "question_bank": N_("question bank"),
+    "review_decision": N_("review decision"),
+    "role": N_("role"),
+    "tenant": N_("organisation"),
+    "user": N_("staff member"),
 }
 
 
-def action_words(action: str) -> str:
+def action_words(action: str, locale: str = i18n.DEFAULT) -> str:
     """The sentence for ``action`` (the code itself when none is known)."""
-    return ACTIONS.get(action, action)
+    found = ACTIONS.get(action)
+    return i18n.gettext(locale, found) if found else action
 
 
-def subject_words(subject_type: str) -> str:
-    return SUBJECTS.get(subject_type, subject_type.replace("_", " "))
+def subject_words(subject_type: str, locale: str = i18n.DEFAULT) -> str:
+    found = SUBJECTS.get(subject_type)
+    return i18n.gettext(locale, found) if found else subject_type.replace("_", " ")
 
 
 def detail_words(key: str) -> str:

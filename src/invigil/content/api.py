@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from invigil.content import banks, exams, images, questions, transfer, views
+from invigil.content import banks, exams, images, questions, transfer, translations, views
 from invigil.content.questions import Search
 from invigil.content.schemas import (
     BankIn,
@@ -29,7 +29,9 @@ from invigil.content.schemas import (
     QuestionIn,
     QuestionOut,
     QuestionPatchIn,
+    TranslationOut,
 )
+from invigil.content.translations import TranslationIn, TranslationPutIn
 from invigil.db.uow import UnitOfWork
 from invigil.pagination import Page, check_limit
 from invigil.security.permissions import Permission as P
@@ -179,6 +181,34 @@ def archive_question(
     """Questions are archived, never deleted: published exams keep their versions."""
     made = questions.archive_question(uow, question_id)
     return views.question_detail(made, questions.history(uow, made.question))
+
+
+@router.get(
+    "/questions/{question_id}/translations",
+    response_model=list[TranslationOut],
+    tags=["questions"],
+)
+def list_translations(
+    question_id: uuid.UUID, uow: UnitOfWork = requires(P.QUESTION_VIEW)
+) -> list[TranslationOut]:
+    """Every translation of every version; ``current: false`` ones are outdated."""
+    q = questions.require_question(uow, question_id)
+    return [views.translation_out(r) for r in translations.of_question(uow, q)]
+
+
+@router.post(
+    "/questions/{question_id}/translations",
+    response_model=TranslationOut,
+    tags=["questions"],
+)
+def put_translation(
+    question_id: uuid.UUID, body: TranslationPutIn, uow: UnitOfWork = requires(P.QUESTION_MANAGE)
+) -> TranslationOut:
+    """Translate the current version into ``language``, or correct that
+    translation. It must have the version's structure: as many choices,
+    items, pairs and criteria, in the same order."""
+    data = TranslationIn.model_validate(body.model_dump(exclude={"language"}))
+    return views.translation_out(translations.put(uow, question_id, body.language, data))
 
 
 # -- exams ---------------------------------------------------------------------

@@ -8,9 +8,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from invigil.content import banks, exams, questions
-from invigil.content.demo_questions import QUESTIONS
+from invigil.content import banks, exams, questions, translations
+from invigil.content.demo_questions import GERMAN, QUESTIONS
 from invigil.content.schemas import ExamIn, QuestionIn
+from invigil.content.translations import TranslationIn
 from invigil.db.engine import Database
 from invigil.db.uow import Actor, UnitOfWork
 
@@ -111,7 +112,11 @@ def seed_content(db: Database, tenant_id: uuid.UUID) -> ContentSeed:
                 uow, name=BANK, description="Questions for the demo exams, every type covered."
             )
             for item in QUESTIONS:
-                questions.create_question(uow, bank.id, QuestionIn.model_validate(item))
+                made = questions.create_question(uow, bank.id, QuestionIn.model_validate(item))
+                words = GERMAN.get(item["body"]["prompt"])
+                if words is not None:
+                    german = TranslationIn.model_validate(words)
+                    translations.put(uow, made.question.id, "de", german)
         result = ContentSeed(bank_id=bank.id, created=created)
         for spec in _exams(uow, bank.id):
             exam = exams.find_by_slug(uow, spec["slug"])

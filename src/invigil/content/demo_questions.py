@@ -336,3 +336,21 @@ QUESTIONS: list[dict[str, Any]] = [
         },
     },
 ]
+
+# German words for a few demo questions (the demo tenants read English only
+# until German is enabled for them; published exams then carry these).
+GERMAN: dict[str, dict[str, Any]] = {
+    "Which SQL statement reads rows?": {
+        "prompt": "Welche SQL-Anweisung liest Zeilen?",
+        "choices": ["INSERT", "SELECT", "UPDATE", "DELETE"],
+    },
+    "A primary key column may contain NULL.": {
+        "prompt": "Eine Primärschlüsselspalte darf NULL enthalten.",
+    },
+    "In Python, indentation is part of the syntax.": {
+        "prompt": "In Python ist die Einrückung Teil der Syntax.",
+    },
+    "Which SQL clause filters groups after aggregation?": {
+        "prompt": "Welche SQL-Klausel filtert Gruppen nach der Aggregation?",
+    },
+}

@@ -11,22 +11,25 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 
-from invigil import audit
-from invigil.content import consent
+from invigil import audit, i18n
+from invigil.content import consent, translations
 from invigil.content.assemble import Slot, assemble
 from invigil.content.freeze import (
     FrozenExam,
+    enabled_languages,
     freeze,
     parse_sections,
     parse_settings,
     tenant_languages,
 )
 from invigil.content.models import Exam, ExamVersion
+from invigil.content.questions import versions_by_id
 from invigil.content.schemas import ExamIn, ExamPatchIn
 from invigil.db.uow import UnitOfWork
 from invigil.errors import Conflict, Invalid, NotFound
@@ -164,6 +167,42 @@ def differs_from_published(uow: UnitOfWork, exam: Exam) -> bool:
         return freeze(uow, exam).content_hash != last.content_hash
     except (Invalid, Conflict):
         return True
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A question that candidates reading some enabled languages would get
+    as written, because it has no translation of its pinned version."""
+
+    question_id: uuid.UUID
+    prompt: str
+    written_in: str
+    languages: list[str]
+
+    @property
+    def language_names(self) -> str:
+        return ", ".join(i18n.display_name(code) for code in self.languages)
+
+
+def translation_gaps(uow: UnitOfWork, exam: Exam) -> list[Gap]:
+    """What publishing the draft now would leave untranslated. A warning,
+    never a refusal: such questions are delivered as written (see
+    :mod:`invigil.content.translations`)."""
+    try:
+        frozen = freeze(uow, exam)
+    except (Invalid, Conflict):
+        return []
+    gaps = translations.missing(frozen.sections, enabled_languages(uow))
+    if not gaps:
+        return []
+    found = translations.entries(frozen.sections)
+    by_question = {e["question_id"]: e for e in found.values()}
+    versions = versions_by_id(uow, [uuid.UUID(by_question[q]["version_id"]) for q in gaps])
+    out = []
+    for qid, langs in gaps.items():
+        v = versions[uuid.UUID(by_question[qid]["version_id"])]
+        out.append(Gap(uuid.UUID(qid), str(v.body.get("prompt", "")), v.language, langs))
+    return out
 
 
 def _version_ids(sections: list[dict[str, Any]]) -> set[str]:

@@ -6,6 +6,14 @@ fixed questions and from earlier pools). A pool that cannot be filled is an
 error here, at publish, never at a candidate's start. So is a custom
 consent text missing one of the tenant's languages: the complete consent
 text is frozen for each of them (:mod:`invigil.content.consent`).
+
+Each entry also carries the language its version is written in and, for
+each of the tenant's enabled languages, the words of its translation of
+that very version (:mod:`invigil.content.translations`): the exam version
+then holds everything a candidate reads, in every language, and its hash
+covers it. A language a question has no translation for is simply absent:
+candidates reading that language get the question as written (marked with
+its language), and the exam page tells staff before they publish.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from invigil.content.bodies import option_count, parse_body
 from invigil.content.models import Exam, Question, QuestionBank, QuestionVersion
 from invigil.content.schemas import describe
 from invigil.content.settings import ExamSettings, FixedSection, PoolSection, Section
+from invigil.content.translations import entries, for_versions
 from invigil.db.uow import UnitOfWork
 from invigil.errors import Invalid
 from invigil.tenants.models import Tenant
@@ -80,6 +89,7 @@ def _entry(q: Question, v: QuestionVersion) -> dict[str, Any]:
         "type": q.type,
         "difficulty": v.difficulty,
         "options": option_count(parse_body(v.body)),
+        "language": v.language,
     }
 
 
@@ -113,6 +123,7 @@ def freeze(uow: UnitOfWork, exam: Exam) -> FrozenExam:
             draw = {"count": s.count, "difficulty_mix": s.difficulty_mix}
             out.append(head | draw | {"pool": pool})
     frozen_settings = settings.model_dump(mode="json")
+    _translate(uow, out)
     return FrozenExam(
         title=exam.title,
         description=exam.description,
@@ -144,6 +155,21 @@ def _consent_texts(uow: UnitOfWork, exam: Exam, settings: dict[str, Any]) -> dic
     return consent.frozen_texts(
         exam.consent_text, exam.consent_translations or {}, settings, spoken or [default], default
     )
+
+
+def enabled_languages(uow: UnitOfWork) -> list[str]:
+    return tenant_languages(uow)[0]
+
+
+def _translate(uow: UnitOfWork, sections: list[dict[str, Any]]) -> None:
+    """Attach each pinned version's translations for the enabled languages."""
+    found = entries(sections)
+    words = for_versions(uow, [uuid.UUID(v) for v in found], enabled_languages(uow))
+    for version_id, entry in found.items():
+        mine = words.get(uuid.UUID(version_id), {})
+        entry["translations"] = {
+            lang: mine[lang] for lang in sorted(mine) if lang != entry["language"]
+        }
 
 
 def _fixed(uow: UnitOfWork, n: int, s: FixedSection) -> list[dict[str, Any]]:

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from invigil.db.base import Base, TenantScoped
 
 TS = DateTime(timezone=True)
+LANGUAGE_CODE = "'^[a-z]{2,3}(_[A-Za-z0-9]{2,8})?$'"
 
 
 class QuestionBank(TenantScoped, Base):
@@ -84,6 +85,7 @@ class QuestionVersion(TenantScoped, Base):
         CheckConstraint("points > 0", name="points"),
         CheckConstraint("version >= 1", name="version"),
         CheckConstraint("difficulty IN ('easy', 'medium', 'hard')", name="difficulty"),
+        CheckConstraint(f"language ~ {LANGUAGE_CODE}", name="language"),
     )
 
     question_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
@@ -94,6 +96,46 @@ class QuestionVersion(TenantScoped, Base):
     tags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
     difficulty: Mapped[str] = mapped_column(String(8))
     created_by: Mapped[str] = mapped_column(String(80))
+    # The language the version is written in (0022).
+    language: Mapped[str] = mapped_column(String(16), server_default="en")
+
+
+class QuestionTranslation(TenantScoped, Base):
+    """What a candidate reads of one question version in another language
+    (0022): the same structure, other words. Scoring keys stay in the
+    version; see :mod:`invigil.content.translations`."""
+
+    __tablename__ = "question_translations"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "question_id"],
+            ["questions.tenant_id", "questions.id"],
+            name="fk_question_translations_question",
+            ondelete="RESTRICT",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "question_version_id"],
+            ["question_versions.tenant_id", "question_versions.id"],
+            name="fk_question_translations_version",
+            ondelete="RESTRICT",
+        ),
+        UniqueConstraint(
+            "tenant_id",
+            "question_version_id",
+            "language",
+            name="uq_question_translations_version_language",
+        ),
+        CheckConstraint(f"language ~ {LANGUAGE_CODE}", name="language"),
+        Index("ix_question_translations_question", "tenant_id", "question_id"),
+    )
+
+    updated_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+    question_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    question_version_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    language: Mapped[str] = mapped_column(String(16))
+    body: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_by: Mapped[str] = mapped_column(String(80))
+    updated_by: Mapped[str] = mapped_column(String(80))
 
 
 class Exam(TenantScoped, Base):

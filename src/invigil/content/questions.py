@@ -45,6 +45,7 @@ def as_input(v: QuestionVersion) -> QuestionIn:
             "difficulty": v.difficulty,
             "points": float(v.points),
             "body": v.body,
+            "language": v.language,
         }
     )
 
@@ -59,6 +60,7 @@ def _version(uow: UnitOfWork, q: Question, n: int, data: QuestionIn) -> Question
         category=data.category,
         tags=list(data.tags),
         difficulty=data.difficulty,
+        language=data.language,
         created_by=_author(uow),
     )
     uow.add(v)
@@ -123,7 +125,8 @@ def update_question(uow: UnitOfWork, question_id: uuid.UUID, patch: QuestionPatc
     given = patch.model_dump(exclude_unset=True, exclude_none=True)
     if not given:
         raise Invalid(
-            "nothing to change: give at least one of category, tags, difficulty, points, body"
+            "nothing to change: give at least one of category, tags, difficulty, points, body, "
+            "language"
         )
     old = current(uow, q)
     merged: dict[str, Any] = as_input(old).model_dump(mode="json") | given

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -18,6 +19,7 @@ ConsentTranslations = Annotated[
     dict[Annotated[str, Field(max_length=35)], Annotated[str, Field(max_length=20_000)]],
     Field(max_length=40, description="the consent text in each other language the tenant offers"),
 ]
+LANGUAGE = re.compile(r"[a-z]{2,3}(_[a-z0-9]{2,8})?")
 
 
 def clean_tags(tags: list[str]) -> list[str]:
@@ -40,6 +42,17 @@ class QuestionIn(BaseModel):
     difficulty: Difficulty = "medium"
     points: float = Field(gt=0, le=1000, allow_inf_nan=False)
     body: Body
+    language: str = Field(
+        default="en", max_length=16, description="the language the question is written in"
+    )
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, v: str) -> str:
+        code = v.strip().replace("-", "_").lower()
+        if not LANGUAGE.fullmatch(code):
+            raise ValueError("give a language code such as en, de or pt_br")
+        return code
 
     @field_validator("category")
     @classmethod
@@ -85,6 +98,7 @@ class QuestionPatchIn(BaseModel):
     difficulty: Difficulty | None = None
     points: float | None = None
     body: dict[str, Any] | None = Field(default=None, description="a whole new body")
+    language: str | None = None
 
 
 class VersionOut(BaseModel):
@@ -95,6 +109,7 @@ class VersionOut(BaseModel):
     difficulty: str
     points: float
     body: dict[str, Any]
+    language: str
     created_at: datetime
     created_by: str
 
@@ -110,6 +125,7 @@ class QuestionOut(BaseModel):
     difficulty: str
     points: float
     body: dict[str, Any]
+    language: str
     archived: bool
     created_at: datetime
     updated_at: datetime
@@ -117,6 +133,19 @@ class QuestionOut(BaseModel):
 
 class QuestionDetailOut(QuestionOut):
     versions: list[VersionOut]
+
+
+class TranslationOut(BaseModel):
+    language: str
+    question_version_id: uuid.UUID
+    version: int = Field(description="the question version this translates")
+    current: bool = Field(
+        description="false: made for an earlier version; not delivered until translated again"
+    )
+    body: dict[str, Any] = Field(description="the translated words (see TranslationIn)")
+    created_at: datetime
+    updated_at: datetime
+    updated_by: str
 
 
 class BankIn(BaseModel):

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from invigil import audit
-from invigil.content import questions
+from invigil.content import questions, translations
 from invigil.content.banks import require_bank
 from invigil.content.formats import MAX_BYTES, Parsed, qti, qti_read
 from invigil.content.formats import csv as csv_format
 from invigil.content.formats import json as json_format
 from invigil.content.questions import Current, Search
 from invigil.content.schemas import QuestionIn
+from invigil.content.translations import TranslationIn
 from invigil.db.uow import UnitOfWork
 from invigil.errors import Invalid
 
@@ -82,15 +83,23 @@ def import_questions(uow: UnitOfWork, bank_id: uuid.UUID, fmt: Format, content: 
     rows, _ = questions.search(uow, Search(bank_id=bank.id))
     seen = {canonical(questions.as_input(r.version)) for r in rows}
     fresh: list[QuestionIn] = []
-    for item in parsed.questions:
+    words: list[dict[str, TranslationIn]] = []
+    for n, item in enumerate(parsed.questions):
         key = canonical(item)
         if key not in seen:
             seen.add(key)
             fresh.append(item)
+            words.append(parsed.translations.get(n, {}))
     skipped = len(parsed.questions) - len(fresh)
     if not fresh:
         return Imported([], skipped)
     made = questions.add_questions(uow, bank.id, fresh)
+    added = [
+        translations.add(uow, m.question, m.version, lang, t)
+        for m, found in zip(made, words, strict=True)
+        for lang, t in found.items()
+    ]
+    uow.flush()
     audit.record(
         uow,
         "question.imported",
@@ -101,6 +110,15 @@ def import_questions(uow: UnitOfWork, bank_id: uuid.UUID, fmt: Format, content: 
             "question_ids": [m.question.id for m in made],
             "version_ids": [m.version.id for m in made],
             "skipped_duplicates": skipped,
+            "translations": [
+                {
+                    "question_id": t.question_id,
+                    "language": t.language,
+                    "translation_id": t.id,
+                    "text_sha256": translations.text_sha256(t.body),
+                }
+                for t in added
+            ],
         },
     )
     return Imported(made, skipped)
@@ -121,7 +139,8 @@ def export_questions(uow: UnitOfWork, bank_id: uuid.UUID, fmt: Format) -> Export
     items = [questions.as_input(r.version) for r in rows]
     skipped: list[str] = []
     if fmt == "json":
-        text = json_format.dump(items)
+        current = translations.current_words(uow, [r.version.id for r in rows])
+        text = json_format.dump(items, [current.get(r.version.id, {}) for r in rows])
     elif fmt == "csv":
         text = csv_format.dump(items)
     else:

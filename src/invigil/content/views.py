@@ -16,8 +16,10 @@ from invigil.content.schemas import (
     PreviewItemOut,
     QuestionDetailOut,
     QuestionOut,
+    TranslationOut,
     VersionOut,
 )
+from invigil.content.translations import Row
 
 
 def bank_out(bank: QuestionBank, count: int) -> BankOut:
@@ -40,6 +42,7 @@ def version_out(v: QuestionVersion) -> VersionOut:
         difficulty=v.difficulty,
         points=float(v.points),
         body=v.body,
+        language=v.language,
         created_at=v.created_at,
         created_by=v.created_by,
     )
@@ -58,6 +61,7 @@ def question_out(c: Current) -> QuestionOut:
         difficulty=v.difficulty,
         points=float(v.points),
         body=v.body,
+        language=v.language,
         archived=q.archived_at is not None,
         created_at=q.created_at,
         updated_at=q.updated_at,
@@ -67,6 +71,20 @@ def question_out(c: Current) -> QuestionOut:
 def question_detail(c: Current, history: list[QuestionVersion]) -> QuestionDetailOut:
     return QuestionDetailOut(
         **question_out(c).model_dump(), versions=[version_out(v) for v in history]
+    )
+
+
+def translation_out(r: Row) -> TranslationOut:
+    t = r.translation
+    return TranslationOut(
+        language=t.language,
+        question_version_id=t.question_version_id,
+        version=r.version,
+        current=r.current,
+        body=t.body,
+        created_at=t.created_at,
+        updated_at=t.updated_at,
+        updated_by=t.updated_by,
     )
 
 

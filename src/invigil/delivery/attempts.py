@@ -396,8 +396,12 @@ def begin(
     version: ExamVersion,
     invitation: Invitation,
     now: datetime | None = None,
+    language: str | None = None,
 ) -> Attempt:
-    """Start the clock (idempotent)."""
+    """Start the clock (idempotent) and fix the language the questions are
+    delivered in (the candidate's at this moment; it never changes after,
+    so a candidate who switches the pages' language mid-exam keeps the
+    questions they began with, and the answers stay those of one paper)."""
     if attempt.status == "submitted":
         raise AttemptClosed("this attempt is already submitted")
     if attempt.status == "in_progress":
@@ -414,11 +418,12 @@ def begin(
     attempt.started_at = now
     attempt.deadline = now + timedelta(seconds=seconds) if seconds else None
     attempt.last_seen_at = now
+    attempt.language = language
     audit.record(
         uow,
         "attempt.started",
         attempt,
-        {"deadline": attempt.deadline, "limit_seconds": seconds},
+        {"deadline": attempt.deadline, "limit_seconds": seconds, "language": language},
     )
     return attempt
 

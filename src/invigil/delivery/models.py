@@ -197,6 +197,9 @@ class Attempt(TenantScoped, Base):
     # Linear navigation (0016): the furthest question reached (moved to or
     # answered); NULL when navigation is free.
     furthest: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The language the questions are delivered in, fixed at begin (0022);
+    # NULL: begun before, delivered as authored.
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True)
     last_seen_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     # Proctoring (0010): the policy frozen at start, the integrity state the
     # policy's actions set, the head of the browser's event chain, and the

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
 from invigil import i18n
-from invigil.content import bodies
+from invigil.content import bodies, translations
 from invigil.content.assemble import Slot
 from invigil.content.models import QuestionVersion
 from invigil.content.paper import candidate_body
@@ -52,6 +52,10 @@ def json_answer(body: dict[str, Any], status: int = 200) -> JSONResponse:
     return response
 
 
+# What a true/false question's two answers say, in the question's language.
+TRUE_FALSE = (i18n.N_("True"), i18n.N_("False"))
+
+
 def _questions(t: Taking) -> list[dict[str, Any]]:
     paper = t.attempt.paper
     ids = [uuid.UUID(s["version_id"]) for s in paper]
@@ -59,12 +63,21 @@ def _questions(t: Taking) -> list[dict[str, Any]]:
         v.id: v for v in t.uow.scalars(select(QuestionVersion).where(QuestionVersion.id.in_(ids)))
     }
     titles = [str(s.get("title") or "") for s in t.version.sections]
+    frozen = translations.entries(t.version.sections)
     out = []
     for index, s in enumerate(paper):
         qv = versions[uuid.UUID(s["version_id"])]
         slot = Slot(
             s["section"], s["question_id"], s["version_id"], s["type"], tuple(s["option_order"])
         )
+        # In the attempt's language when the exam froze a translation for
+        # it, else as written; ``lang`` says which, for screen readers.
+        body = bodies.parse_body(qv.body)
+        text = translations.text_in(frozen.get(s["version_id"]), t.attempt.language)
+        if text is not None and t.attempt.language:
+            body, lang = translations.translated(body, text), t.attempt.language
+        else:
+            lang = qv.language
         out.append(
             {
                 "index": index,
@@ -72,10 +85,18 @@ def _questions(t: Taking) -> list[dict[str, Any]]:
                 "section_title": titles[s["section"]] if s["section"] < len(titles) else "",
                 "type": s["type"],
                 "points": str(qv.points),
-                "body": candidate_body(bodies.parse_body(qv.body), slot),
+                "lang": lang.replace("_", "-"),
+                "dir": i18n.direction(lang),
+                "body": _labelled(candidate_body(body, slot), lang),
             }
         )
     return out
+
+
+def _labelled(body: dict[str, Any], lang: str) -> dict[str, Any]:
+    if body["type"] == "true_false":
+        body["labels"] = [i18n.gettext(lang, word) for word in TRUE_FALSE]
+    return body
 
 
 def state(t: Taking) -> dict[str, Any]:
@@ -91,6 +112,7 @@ def state(t: Taking) -> dict[str, Any]:
         "time_limit_seconds": attempts.limit_seconds(version, inv),
         "extra_time_percent": inv.extra_time_percent,
         "navigation": version.settings.get("navigation", "free"),
+        "language": a.language,
         # From the policy frozen with the attempt, as proctoring below is.
         "requirements": disclosure_of(version, proctor().policy_of(a)).requirements(),
         "questions": _questions(t) if a.status == "in_progress" else [],
@@ -264,7 +286,8 @@ async def get_state(g: Guest = Guesting) -> JSONResponse:
 @router.post("/take/{token}/api/begin")
 async def post_begin(g: Guest = Guesting) -> JSONResponse:
     def work(t: Taking) -> JSONResponse:
-        attempts.begin(t.uow, t.attempt, t.version, t.invitation)
+        chosen = language.negotiated(g.request, t.uow, t.invitation).locale
+        attempts.begin(t.uow, t.attempt, t.version, t.invitation, language=chosen)
         t.uow.flush()
         return json_answer(state(t))
 

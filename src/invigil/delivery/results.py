@@ -23,6 +23,8 @@ from sqlalchemy import select
 from invigil import audit
 from invigil.audit.canonical import canonical_json
 from invigil.audit.records import anchor
+from invigil.content import translations
+from invigil.content.bodies import parse_body
 from invigil.content.models import QuestionVersion
 from invigil.content.scoring import CENT, score
 from invigil.db.uow import UnitOfWork
@@ -49,6 +51,7 @@ def compute(uow: UnitOfWork, attempt: Attempt) -> dict[str, Any]:
         v.id: v for v in uow.scalars(select(QuestionVersion).where(QuestionVersion.id.in_(ids)))
     }
     given = {a.slot: a for a in answers_of(uow, attempt.id)}
+    frozen = translations.entries(version.sections)
     questions: list[dict[str, Any]] = []
     cats: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"awarded": Decimal(0), "max": Decimal(0), "questions": 0, "pending": 0}
@@ -60,7 +63,10 @@ def compute(uow: UnitOfWork, attempt: Attempt) -> dict[str, Any]:
         answer = given.get(index)
         response = answer.response if answer else None
         stored = shapes.to_stored(slot, response) if shapes.check(slot, response) is None else None
-        s = score(qv.body, qv.points, stored)
+        # Shared keys in every language; a short-text translation may add
+        # accepted answers of its language (content/translations.py).
+        text = translations.text_in(frozen.get(slot["version_id"]), attempt.language)
+        s = score(translations.for_scoring(parse_body(qv.body), text), qv.points, stored)
         cat = cats[qv.category]
         cat["max"] += s.max
         cat["questions"] += 1
@@ -78,6 +84,7 @@ def compute(uow: UnitOfWork, attempt: Attempt) -> dict[str, Any]:
                 "version_id": slot["version_id"],
                 "type": slot["type"],
                 "category": qv.category,
+                "language": attempt.language if text is not None else qv.language,
                 "answered": answer is not None and response is not None,
                 "response": response,
                 "canonical_response": stored,
@@ -122,6 +129,7 @@ def compute(uow: UnitOfWork, attempt: Attempt) -> dict[str, Any]:
         "content_hash": version.content_hash,
         "attempt_number": attempt.number,
         "seed": str(attempt.seed),
+        "language": attempt.language,
         "started_at": _iso(started),
         "deadline": _iso(attempt.deadline),
         "submitted_at": _iso(ended),

@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 
 from invigil import audit
 from invigil.db.uow import Actor, UnitOfWork
+from invigil.i18n import N_
 from invigil.identity import mfa
 from invigil.identity.models import AuthSession, RefreshToken, SignInFailure, User
 from invigil.identity.service import permissions_of, roles_of
@@ -26,7 +27,7 @@ from invigil.security.tokens import digest, new_secret
 from invigil.settings import Settings
 from invigil.tenants.models import Tenant
 
-FAILED = (
+FAILED = N_(
     "sign-in failed: the tenant, email, password or code is wrong, or the account is "
     "locked for a while after repeated failures"
 )

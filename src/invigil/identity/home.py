@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from invigil.audit import DENIED
 from invigil.audit.models import AuditEvent
+from invigil.i18n import N_
 from invigil.identity.models import User
 from invigil.security.permissions import Permission
 from invigil.web import home
@@ -83,8 +84,11 @@ def security_events(ctx: PageContext) -> dict[str, Any]:
 
     def who(kind: str, value: str) -> str:
         if kind == "user":
-            return emails.get(value, "a former user")
-        return {"operator": "an operator", "system": "Invigil"}.get(kind, "someone not signed in")
+            return emails.get(value, N_("a former user"))
+        # Words the widget shows in the reader's language (marked here, translated there).
+        return {"operator": N_("an operator"), "system": "Invigil"}.get(
+            kind, N_("someone not signed in")
+        )
 
     return {
         "days": EVENT_DAYS,

@@ -417,8 +417,9 @@ def require_user(uow: UnitOfWork, user_id: uuid.UUID) -> User:
 
 
 def set_language(uow: UnitOfWork, user_id: uuid.UUID, code: str) -> User:
-    """A staff user's language for the staff pages (English: stored as none); audited."""
-    chosen = i18n.check(code)
+    """A staff user's language for the staff pages (English: stored as none),
+    one the staff pages are complete in; audited."""
+    chosen = i18n.check(code, offered=i18n.STAFF_LANGUAGES)
     stored = None if chosen == i18n.DEFAULT else chosen
     user = uow.get(User, user_id, label="user")
     if user.language != stored:

@@ -11,7 +11,10 @@ no error can be shown only out of view. A problem's link goes to its
 field's element id (``field_ids["<section>.<field>"]`` or ``field_ids[field]``
 if the page gives one, else
 ``<prefix><field>``); a page-wide ``error`` to ``form_anchor``; a section's
-error to ``<section>_field`` if given, else to its heading ``<section>-h``."""
+error to ``<section>_field`` if given, else to its heading ``<section>-h``.
+
+A message that the catalogs hold (marked ``N_`` where it is written) is
+shown in the page's language; any other stays as written."""
 
 from __future__ import annotations
 
@@ -21,6 +24,8 @@ from typing import Any
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
+
+from invigil import i18n
 
 # The element id prefix of each section's fields (a page's own convention).
 SECTION_PREFIX = {"settings": "s-", "details": "d-", "pool": "pool-", "fixed": "fixed-"}
@@ -47,6 +52,7 @@ def summary(ctx: Context) -> list[dict[str, str]]:
     """Every error of the page as ``{"message", "href"}`` (href may be empty)."""
     ids: Mapping[str, str] = ctx.get("field_ids") or {}
     main_anchor = str(ctx.get("form_anchor") or "")
+    locale = i18n.locale_of(ctx)
     out: list[dict[str, str]] = []
     for key in sorted(ctx.get_all()):
         if key in ERROR_KEYS:
@@ -67,7 +73,8 @@ def summary(ctx: Context) -> list[dict[str, str]]:
                 href = "#" + str(anchor or f"{section}-h")
             else:
                 href = f"#{main_anchor}" if main_anchor else ""
-            out.append({"message": _where(item, str(item.get("message", ""))), "href": href})
+            message = i18n.gettext(locale, str(item.get("message", "")))
+            out.append({"message": _where(item, message), "href": href})
     return out
 
 

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+from jinja2 import pass_context
+from jinja2.runtime import Context
 
+from invigil import i18n
 from invigil.security.permissions import Permission
 from invigil.web.pages import render, templates
 from invigil.web.session import PageContext, requires_page
@@ -63,18 +66,25 @@ def widgets_for(ctx: PageContext) -> list[Widget]:
     return widgets_for_permissions(ctx.permissions)
 
 
-def age(since: datetime | None, now: datetime | None = None) -> str:
-    """How long something has waited, in words ("3 days", "5 hours")."""
+def age(since: datetime | None, now: datetime | None = None, locale: str = i18n.DEFAULT) -> str:
+    """How long something has waited, in words ("3 days", "5 hours"; "3 Tage")."""
     if since is None:
         return ""
+    words = i18n.translations(locale)
     delta = (now or datetime.now(UTC)) - since
-    if delta < timedelta(minutes=1):
-        return "less than a minute"
-    for unit, seconds in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        n = int(delta.total_seconds() // seconds)
-        if n >= 1:
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return "less than a minute"  # pragma: no cover
+    days, hours, minutes = (int(delta.total_seconds() // s) for s in (86400, 3600, 60))
+    if days >= 1:
+        return words.ngettext("%(n)s day", "%(n)s days", days) % {"n": days}
+    if hours >= 1:
+        return words.ngettext("%(n)s hour", "%(n)s hours", hours) % {"n": hours}
+    if minutes >= 1:
+        return words.ngettext("%(n)s minute", "%(n)s minutes", minutes) % {"n": minutes}
+    return words.gettext("less than a minute")
+
+
+@pass_context
+def _age(context: Context, since: datetime | None) -> str:
+    return age(since, locale=i18n.locale_of(context))
 
 
 @router.get("/home", response_class=HTMLResponse)
@@ -83,4 +93,4 @@ def home(request: Request, ctx: PageContext = requires_page(Permission.ACCOUNT_S
     return render(request, "home/index.html", {"page": ctx, "widgets": shown})
 
 
-templates.env.filters["age"] = age
+templates.env.filters["age"] = _age

@@ -139,8 +139,9 @@ def requires_page(permission: Permission) -> Any:
                     csrf_token(viewer.token_hash),
                 )
                 request.state.page = ctx
-                # Staff pages speak the user's language (English unless chosen on /account).
-                request.state.locale = i18n.normalise(viewer.language) or i18n.DEFAULT
+                # Staff pages speak the user's language (English unless chosen on
+                # /account), among the languages staff pages are complete in.
+                request.state.locale = i18n.staff_language(viewer.language)
                 if permission.value not in granted:
                     raise route_refusal(request, permission, "your role does not allow this page")
                 yield ctx

@@ -12,7 +12,9 @@ next page) or before (``p``: the previous page, read in reversed order),
 so pages stay stable while rows are added and never skip or repeat a row.
 The CSV export runs the same filtered, sorted query from the start and
 writes through :mod:`invigil.security.safe_csv` (no cell becomes a formula).
-The template side is one macro, ``_table.html``.
+The template side is one macro, ``_table.html``. A table's words (caption,
+column and filter labels, options, empty states) are written ``N_("...")``
+where the table is declared and shown in the reader's language by the macro.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from sqlalchemy import Select, or_
 
 from invigil.db.uow import UnitOfWork
 from invigil.errors import DomainError, Invalid
+from invigil.i18n import N_
 from invigil.pagination import Keyset, decode_cursor, encode_cursor, plain_key
 from invigil.security import safe_csv
 
@@ -78,7 +81,7 @@ class Filter:
     label: str
     options: Sequence[tuple[str, str]] | None
     apply: Callable[[Any, str], Any]
-    all_label: str = "All"
+    all_label: str = N_("All")
     check: Callable[[str], object] | None = None
     hint: str = ""
 
@@ -97,10 +100,10 @@ class Table:
     id: Any
     default_sort: str
     search: Sequence[Any] = ()
-    search_label: str = "Search"
+    search_label: str = N_("Search")
     filters: Sequence[Filter] = ()
-    empty: str = "Nothing here yet."
-    empty_filtered: str = "Nothing matches this search or these filters."
+    empty: str = N_("Nothing here yet.")
+    empty_filtered: str = N_("Nothing matches this search or these filters.")
     export: bool = True
 
     def column(self, key: str) -> Column | None:

@@ -6,6 +6,7 @@ every problem it found; the importer refuses the whole file on any problem.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from invigil.content.schemas import QuestionIn
 
@@ -17,6 +18,8 @@ MAX_BYTES = 5 * 1024 * 1024
 class Parsed:
     questions: list[QuestionIn] = field(default_factory=list)
     problems: list[tuple[str, str]] = field(default_factory=list)  # (where, what)
+    # JSON only: position in ``questions`` -> language -> translated words.
+    translations: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
 def number(x: float) -> str:

@@ -21,6 +21,8 @@ NOTICES = {
     "question-saved": "Saved as a new version. Earlier versions stay as they were.",
     "question-archived": "Question archived: it stays in published exams but is no longer "
     "drawn into new papers or editable.",
+    "translation-saved": "Translation saved. Exams published from now on carry it; "
+    "exams already published keep the words they were published with.",
     "exam-created": "Exam created as a draft. Add sections, then preview and publish it.",
     "exam-saved": "Saved. Publish the exam again for candidates to get the change.",
     "section-added": "Section added.",

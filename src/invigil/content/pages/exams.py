@@ -317,6 +317,7 @@ def _exam_page(
         sections=_describe_sections(ctx, exam),
         versions=list(reversed(exams.versions(ctx.uow, exam))),
         draft_differs=exam.status != "retired" and exams.differs_from_published(ctx.uow, exam),
+        translation_gaps=exams.translation_gaps(ctx.uow, exam) if exam.status != "retired" else [],
         banks=bank_list,
         picked=picked,
         pick_rows=pick_rows,

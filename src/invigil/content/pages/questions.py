@@ -14,8 +14,10 @@ from invigil.content import banks, images, questions
 from invigil.content.bodies import TYPES
 from invigil.content.images_api import image_response, read_upload
 from invigil.content.models import Question, QuestionBank
+from invigil.content.pages import translations as translated
 from invigil.content.pages.common import TYPE_HINTS, problems, redirect, render
 from invigil.content.pages.forms import LABELS, FormProblem, QuestionForm, from_version, to_input
+from invigil.content.pages.translations import TranslationForm
 from invigil.content.schemas import QuestionCreateIn, QuestionIn, QuestionPatchIn
 from invigil.errors import Conflict, Invalid
 from invigil.identity.pages.common import FormStr, _change, _parse_id
@@ -156,9 +158,12 @@ def _question_page(
     form: QuestionForm | None = None,
     status: int = 200,
     found: list[dict[str, str]] | None = None,
+    translation_form: TranslationForm | None = None,
+    translation_errors: list[dict[str, str]] | None = None,
     **values: Any,
 ) -> HTMLResponse:
     cur = questions.current(ctx.uow, q)
+    values |= translated.context(ctx, q, cur, translation_form, translation_errors)
     history = questions.history(ctx.uow, q)
     attached = images.list_for(ctx.uow, q.id)
     added_in: dict[int, list[images.QuestionImage]] = {}
@@ -182,6 +187,9 @@ def _question_page(
         max_image_mib=images.MAX_SIZE // images.MiB,
         **values,
     )
+
+
+question_page = _question_page
 
 
 def _question(ctx: PageContext, question_id: str) -> Question:

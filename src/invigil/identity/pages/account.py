@@ -15,6 +15,7 @@ from sqlalchemy import select
 from invigil import i18n
 from invigil.db.uow import Actor
 from invigil.errors import Conflict, DomainError, Invalid
+from invigil.i18n import N_
 from invigil.identity import auth, mfa, service
 from invigil.identity.api import client_address
 from invigil.identity.models import User, UserToken
@@ -63,7 +64,7 @@ def _account_page(
         totp=totp,
         enroll_only=ctx.mfa_enroll_only,
         mfa_required=tenant.require_mfa_for_admins and is_admin,
-        languages=list(i18n.all_languages()),
+        languages=list(i18n.staff_languages()),
         **values,
     )
 
@@ -83,9 +84,10 @@ def account_language(
     check_csrf(ctx, csrf)
     try:
         with _change(ctx.uow):
-            service.set_language(ctx.uow, ctx.user_id, language[:35])
+            user = service.set_language(ctx.uow, ctx.user_id, language[:35])
     except Invalid as exc:
         return _account_page(request, ctx, status=exc.status, language_error=exc.detail)
+    request.state.locale = i18n.staff_language(user.language)  # the notice in the new language
     return _redirect(request, "/account", "language-saved")
 
 
@@ -101,7 +103,7 @@ def account_password(
     check_csrf(ctx, csrf)
     try:
         if new_password != confirm_password:
-            raise Invalid("the new password and its confirmation differ")
+            raise Invalid(N_("the new password and its confirmation differ"))
         with _change(ctx.uow):
             service.change_password(ctx.uow, ctx.user_id, current_password, new_password)
     except (Invalid, Conflict) as exc:
@@ -114,7 +116,7 @@ def account_password(
             status=exc.status,
             password_error=exc.detail,
             password_field=field,
-            summary_note="Your password was not changed. Type the passwords again.",
+            summary_note=N_("Your password was not changed. Type the passwords again."),
         )
     return _redirect(request, "/account", "password-changed")
 
@@ -130,7 +132,10 @@ def account_totp_begin(
     except (Invalid, Conflict) as exc:
         return _account_page(request, ctx, status=exc.status, totp_error=exc.detail)
     svg = segno.make(uri, error="m").svg_inline(
-        scale=5, dark="#1d2430", light="#ffffff", title="QR code of the authenticator key"
+        scale=5,
+        dark="#1d2430",
+        light="#ffffff",
+        title=i18n.gettext(request.state.locale, N_("QR code of the authenticator key")),
     )
     qr = Markup(svg)  # noqa: S704 - segno writes only path data and our fixed title
     return _render(
@@ -226,7 +231,7 @@ def set_password(
     ) as uow:
         try:
             if password != confirm_password:
-                raise Invalid("the password and its confirmation differ")
+                raise Invalid(N_("the password and its confirmation differ"))
             with _change(uow):
                 user = service.use_link(uow, token, password)
                 uow.actor = Actor("user", str(user.id))
@@ -247,7 +252,7 @@ def set_password(
             purpose=state[0],
             email=state[1],
             form_anchor="confirm_password" if "confirmation" in error.detail else "password",
-            summary_note="No password was set. Type it again.",
+            summary_note=N_("No password was set. Type it again."),
         )
     signin = "/signin?" + urlencode({"tenant": slug, "email": email})
     return _render(request, "set_password_done.html", None, signin=signin, email=email)

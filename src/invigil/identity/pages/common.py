@@ -12,9 +12,10 @@ from typing import Annotated, Any
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from invigil import audit
+from invigil import audit, i18n
 from invigil.db.uow import UnitOfWork
 from invigil.errors import NotFound, Refused
+from invigil.i18n import N_
 from invigil.identity.models import User
 from invigil.security.permissions import Permission
 from invigil.web import flash
@@ -31,34 +32,40 @@ def viewer_user(ctx: PageContext) -> User:
 
 
 SESSION_SECONDS = 12 * 3600
-LINK_INVALID = (
+LINK_INVALID = N_(
     "This link is not valid: it was used, replaced by a newer one or has expired. "
     "Ask your administrator for a new one."
 )
 
 # Notices are fixed texts chosen by key: a crafted URL cannot put words on the page.
 SIGNIN_NOTICES = {
-    "signed-out": "You are signed out.",
-    "sign-in-again": "Your authenticator is set up. Sign in again with a code from it.",
+    "signed-out": N_("You are signed out."),
+    "sign-in-again": N_("Your authenticator is set up. Sign in again with a code from it."),
 }
 NOTICES = {
-    "password-changed": "Your password was changed.",
-    "mfa-enabled": "Your authenticator is set up: signing in now asks for a code from it.",
-    "mfa-disabled": "Your authenticator was removed.",
-    "roles-saved": "Roles saved. They apply from the user's next page.",
-    "deactivated": "The user was deactivated and signed out everywhere.",
-    "reactivated": "The user was reactivated.",
-    "mfa-reset": "The user's authenticator was removed and their sessions ended.",
-    "role-created": "Role created.",
-    "role-saved": "Role saved.",
-    "role-deleted": "Role deleted.",
-    "policy-saved": "Security settings saved.",
-    "branding-saved": "Accent colour saved. Candidates see it from their next page.",
-    "logo-saved": "Logo saved. Candidates see it from their next page.",
-    "logo-removed": "Logo removed.",
-    "languages-saved": "Languages saved. Candidates see them from their next page.",
-    "language-saved": "Language saved.",
+    "password-changed": N_("Your password was changed."),
+    "mfa-enabled": N_("Your authenticator is set up: signing in now asks for a code from it."),
+    "mfa-disabled": N_("Your authenticator was removed."),
+    "roles-saved": N_("Roles saved. They apply from the user's next page."),
+    "deactivated": N_("The user was deactivated and signed out everywhere."),
+    "reactivated": N_("The user was reactivated."),
+    "mfa-reset": N_("The user's authenticator was removed and their sessions ended."),
+    "role-created": N_("Role created."),
+    "role-saved": N_("Role saved."),
+    "role-deleted": N_("Role deleted."),
+    "policy-saved": N_("Security settings saved."),
+    "branding-saved": N_("Accent colour saved. Candidates see it from their next page."),
+    "logo-saved": N_("Logo saved. Candidates see it from their next page."),
+    "logo-removed": N_("Logo removed."),
+    "languages-saved": N_("Languages saved. Candidates see them from their next page."),
+    "language-saved": N_("Language saved."),
 }
+
+
+# A staff account's status as the pages say it (the stored value is the key).
+STATUSES = {"active": N_("active"), "invited": N_("invited"), "deactivated": N_("deactivated")}
+# How long a one-time link stays valid, as the page around it says.
+LINK_VALID = {"seven_days": N_("7 days"), "two_hours": N_("2 hours")}
 
 
 # -- rendering helpers ------------------------------------------------------------
@@ -81,18 +88,18 @@ def page_nav(request: Request, page: PageContext | None) -> Nav | None:
     links = [
         (href, label)
         for href, label, perm in (
-            ("/home", "Home", P.ACCOUNT_SELF),
-            ("/admin/users", "Users", P.USER_VIEW),
-            ("/admin/roles", "Roles", P.ROLE_VIEW),
-            ("/admin/security", "Security", P.TENANT_MANAGE),
-            ("/admin/branding", "Branding", P.TENANT_MANAGE),
-            ("/admin/audit", "Audit log", P.AUDIT_VIEW),
-            ("/authoring/banks", "Questions", P.QUESTION_VIEW),
-            ("/authoring/exams", "Exams", P.EXAM_VIEW),
-            ("/delivery/invitations", "Candidates", P.CANDIDATE_VIEW),
-            ("/delivery/attempts", "Attempts", P.ATTEMPT_VIEW),
-            ("/proctoring/reviews", "Reviews", P.VIOLATION_REVIEW),
-            ("/account", "Account", P.ACCOUNT_SELF),
+            ("/home", N_("Home"), P.ACCOUNT_SELF),
+            ("/admin/users", N_("Users"), P.USER_VIEW),
+            ("/admin/roles", N_("Roles"), P.ROLE_VIEW),
+            ("/admin/security", N_("Security"), P.TENANT_MANAGE),
+            ("/admin/branding", N_("Branding"), P.TENANT_MANAGE),
+            ("/admin/audit", N_("Audit log"), P.AUDIT_VIEW),
+            ("/authoring/banks", N_("Questions"), P.QUESTION_VIEW),
+            ("/authoring/exams", N_("Exams"), P.EXAM_VIEW),
+            ("/delivery/invitations", N_("Candidates"), P.CANDIDATE_VIEW),
+            ("/delivery/attempts", N_("Attempts"), P.ATTEMPT_VIEW),
+            ("/proctoring/reviews", N_("Reviews"), P.VIOLATION_REVIEW),
+            ("/account", N_("Account"), P.ACCOUNT_SELF),
         )
         if page.can(perm)
     ]
@@ -131,6 +138,9 @@ def _render(
     # there is no session left to seal a one-shot message with (web.flash).
     if name == "signin.html":
         values.setdefault("notice", SIGNIN_NOTICES.get(request.query_params.get("notice", "")))
+    values.setdefault("statuses", STATUSES)
+    for key, words in LINK_VALID.items():
+        values.setdefault(key, words)
     return render(
         request, f"identity/{name}", {"page": ctx, **values}, status=status, headers=headers
     )
@@ -142,7 +152,9 @@ def _redirect(request: Request, path: str, notice: str | None = None) -> Redirec
     if notice in SIGNIN_NOTICES:
         return RedirectResponse(f"{path}?notice={notice}", status_code=303)
     assert notice is None or notice in NOTICES
-    return flash.redirect(request, path, NOTICES[notice] if notice else None)
+    # Written in the reader's language now: the cookie carries the sentence as shown.
+    words = i18n.gettext(i18n.locale_of({"request": request}), NOTICES[notice]) if notice else None
+    return flash.redirect(request, path, words)
 
 
 @contextmanager

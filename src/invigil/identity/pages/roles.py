@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
 from invigil.errors import Conflict, Invalid, Refused
+from invigil.i18n import N_
 from invigil.identity import service, views
 from invigil.identity.models import Role, User, UserRole
 from invigil.identity.pages.common import (
@@ -35,25 +36,25 @@ router = APIRouter(include_in_schema=False)
 ROLES = table.Table(
     name="roles",
     path="/admin/roles",
-    caption="Roles",
+    caption=N_("Roles"),
     columns=(
-        table.Column("name", "Role", Role.name, export=lambda r: r.name),
+        table.Column("name", N_("Role"), Role.name, export=lambda r: r.name),
         table.Column(
             "kind",
-            "Kind",
+            N_("Kind"),
             Role.builtin,
             bool,
             export=lambda r: "built-in" if r.builtin else "custom",
         ),
-        table.Column("holders", "Holders", export=lambda r: r.holders, numeric=True),
-        table.Column("permissions", "Permissions", export=lambda r: " ".join(r.permissions)),
+        table.Column("holders", N_("Holders"), export=lambda r: r.holders, numeric=True),
+        table.Column("permissions", N_("Permissions"), export=lambda r: " ".join(r.permissions)),
     ),
     id=Role.id,
     default_sort="name",
     search=(Role.name, Role.description),
-    search_label="Role name or description",
-    empty="There are no roles yet.",
-    empty_filtered="No role matches this search.",
+    search_label=N_("Role name or description"),
+    empty=N_("There are no roles yet."),
+    empty_filtered=N_("No role matches this search."),
 )
 
 
@@ -97,7 +98,7 @@ def role_create(
     form = {"name": name[:64], "description": description[:500], "permissions": chosen}
     try:
         if len(description) > 500:
-            raise Invalid("a description may have at most 500 characters")
+            raise Invalid(N_("a description may have at most 500 characters"))
         with _change(ctx.uow):
             role = service.create_role(
                 ctx.uow, name=name.strip(), description=description, permissions=chosen
@@ -155,7 +156,7 @@ def role_update(
     chosen = permissions or []
     try:
         if len(description) > 500:
-            raise Invalid("a description may have at most 500 characters")
+            raise Invalid(N_("a description may have at most 500 characters"))
         with _change(ctx.uow):
             service.update_role(ctx.uow, rid, description=description, permissions=chosen)
     except (Invalid, Conflict, Refused) as exc:

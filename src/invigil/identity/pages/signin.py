@@ -11,6 +11,7 @@ from starlette.routing import Match
 
 from invigil.db import platform
 from invigil.db.uow import Actor
+from invigil.i18n import N_
 from invigil.identity import auth
 from invigil.identity.api import client_address
 from invigil.identity.pages.common import (
@@ -112,7 +113,7 @@ def signin(
         return _signin_page(
             request,
             status=403,
-            error="The sign-in form expired or did not come from this site; sign in again.",
+            error=N_("The sign-in form expired or did not come from this site; sign in again."),
             tenant=tenant,
             email=email,
             next_path=next_path,
@@ -148,7 +149,7 @@ def signin(
         )
     if not outcome.ok or outcome.session is None or outcome.refresh_token is None:
         error = (
-            "Enter the code from your authenticator app, and your password again."
+            N_("Enter the code from your authenticator app, and your password again.")
             if outcome.mfa_required
             else auth.FAILED
         )

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from invigil.db.uow import UnitOfWork
 from invigil.errors import Conflict, Invalid, Refused
+from invigil.i18n import N_
 from invigil.identity import grants, service, views
 from invigil.identity.models import User
 from invigil.identity.pages.common import (
@@ -34,6 +35,14 @@ router = APIRouter(include_in_schema=False)
 # -- users --------------------------------------------------------------------------
 
 
+# The status filter's options, as the list shows them.
+STATUS_OPTIONS = {
+    "active": N_("Active"),
+    "invited": N_("Invited"),
+    "deactivated": N_("Deactivated"),
+}
+
+
 def _iso(value: datetime | None) -> str:
     return value.isoformat(timespec="seconds") if value is not None else ""
 
@@ -44,18 +53,18 @@ def users_table(ctx: PageContext) -> table.Table:
     return table.Table(
         name="users",
         path="/admin/users",
-        caption="Staff accounts",
+        caption=N_("Staff accounts"),
         columns=(
-            table.Column("email", "Email", func.lower(User.email), export=lambda u: u.email),
+            table.Column("email", N_("Email"), func.lower(User.email), export=lambda u: u.email),
             table.Column(
-                "name", "Name", func.lower(User.display_name), export=lambda u: u.display_name
+                "name", N_("Name"), func.lower(User.display_name), export=lambda u: u.display_name
             ),
-            table.Column("status", "Status", User.status, export=lambda u: u.status),
-            table.Column("roles", "Roles", export=lambda u: " ".join(u.roles)),
-            table.Column("mfa", "MFA", export=lambda u: "on" if u.mfa_enabled else "off"),
+            table.Column("status", N_("Status"), User.status, export=lambda u: u.status),
+            table.Column("roles", N_("Roles"), export=lambda u: " ".join(u.roles)),
+            table.Column("mfa", N_("MFA"), export=lambda u: "on" if u.mfa_enabled else "off"),
             table.Column(
                 "last_sign_in",
-                "Last sign-in",
+                N_("Last sign-in"),
                 User.last_sign_in_at,
                 datetime.fromisoformat,
                 nullable=True,
@@ -65,25 +74,25 @@ def users_table(ctx: PageContext) -> table.Table:
         id=User.id,
         default_sort="email",
         search=(User.email, User.display_name),
-        search_label="Email or name",
+        search_label=N_("Email or name"),
         filters=(
             table.Filter(
                 "status",
-                "Status",
-                [(s, s.capitalize()) for s in ("active", "invited", "deactivated")],
+                N_("Status"),
+                [(s, STATUS_OPTIONS[s]) for s in ("active", "invited", "deactivated")],
                 lambda stmt, v: stmt.where(User.status == v),
-                all_label="Any status",
+                all_label=N_("Any status"),
             ),
             table.Filter(
                 "role",
-                "Role",
+                N_("Role"),
                 [(n, n) for n in role_names],
                 lambda stmt, v: stmt.where(User.id.in_(service.holders_of(v))),
-                all_label="Any role",
+                all_label=N_("Any role"),
             ),
         ),
-        empty="No staff account yet.",
-        empty_filtered="No account matches this search or these filters.",
+        empty=N_("No staff account yet."),
+        empty_filtered=N_("No account matches this search or these filters."),
     )
 
 
@@ -127,7 +136,7 @@ def invite(
     form = {"email": email[:320], "display_name": display_name[:200], "roles": chosen}
     try:
         if len(display_name) > 200:
-            raise Invalid("a name may have at most 200 characters")
+            raise Invalid(N_("a name may have at most 200 characters"))
         with _change(ctx.uow):
             user, secret = service.invite_user(
                 ctx.uow, email=email, roles=chosen, display_name=display_name

@@ -61,7 +61,9 @@ function singleChoice(body, response, ctx) {
 }
 
 function trueFalse(body, response, ctx) {
-  return choiceGroup(body, response, ctx, [[true, "True"], [false, "False"]], null);
+  // The labels come with the body, in the question's language.
+  const [yes, no] = Array.isArray(body.labels) ? body.labels : ["True", "False"];
+  return choiceGroup(body, response, ctx, [[true, yes], [false, no]], null);
 }
 
 function multipleChoice(body, response, ctx) {
@@ -239,7 +241,26 @@ export function renderBody(question, response, ctx) {
   if (!render) {
     return h("p", { class: "alert" }, t("This question cannot be shown in this version of the player. Tell the exam organiser."));
   }
-  return render(question.body, response, ctx);
+  const node = render(question.body, response, ctx);
+  markLanguage(node, question.lang, question.dir);
+  return node;
+}
+
+// The question's words may be in another language than the page (an
+// untranslated question is shown as written): the fieldset says which, so
+// that screen readers pronounce it right, and the player's own words inside
+// it (hints, labels, buttons) keep the page's language.
+const UI_TEXT = ".hint, button, label:not(.option), .criteria > p, .word-count, .field-warning, select option[value='']";
+
+function markLanguage(node, lang, dir) {
+  const page = document.documentElement.lang;
+  if (!lang || !node || lang === page) return;
+  node.lang = lang;
+  if (dir) node.dir = dir;
+  for (const el of node.querySelectorAll(UI_TEXT)) {
+    el.lang = page;
+    el.dir = document.documentElement.dir || "ltr";
+  }
 }
 
 /** "answered", "partly answered" or "not answered". */
