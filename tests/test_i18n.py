@@ -318,6 +318,8 @@ def test_french_keeps_its_spaces_with_their_words() -> None:
             bare = re.sub(r"<[^>]+>|https?://\S+|%\(\w+\)s", "", text)
             assert not re.search(r"[ \u00a0][:;?!»]|«[ \u00a0]|\S[;?!»]", bare), text
             assert not re.search(r"\S:(?!//)", bare.replace("\u202f:", "")), text
+
+
 # Parts of translated pages that cannot declare it themselves (the frame, macros, includes).
 TRANSLATED_PARTS = [
     "base.html",

@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from invigil import i18n
 from invigil.audit.models import AuditEvent
 from invigil.delivery.models import Attempt, AttemptResult
 from invigil.settings import Settings
@@ -99,7 +100,8 @@ def test_a_grader_reads_the_attempt_in_human_terms_with_its_score(
         recorded = uow.scalar(select(AuditEvent).where(AuditEvent.action == "result.recorded"))
         assert recorded is not None
     text = words(page.text)
-    assert f"{result.awarded} of {result.max_points} points" in text
+    points = (i18n.local_number(result.awarded, "en"), i18n.local_number(result.max_points, "en"))
+    assert "{} of {} points".format(*points) in text  # 11.5, as a person writes it
     assert result.document_sha256 in page.text and "needs grading" in text
     assert "Writing" in text and "1 to grade" in text  # the category table
     assert f"/admin/audit/{recorded.id}" not in page.text  # a grader cannot read the log

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
+from invigil import i18n
 from invigil.audit.models import AuditEvent
 from invigil.delivery import invitations, landing
 from invigil.delivery.invitations import InviteRequest

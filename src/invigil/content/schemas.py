@@ -6,6 +6,7 @@ import re
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from gettext import NullTranslations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -265,25 +266,30 @@ class PreviewOut(BaseModel):
     items: list[PreviewItemOut]
 
 
-def describe(exc: ValidationError, prefix: str = "") -> list[str]:
-    """Pydantic errors as sentences an author can act on."""
+def describe(
+    exc: ValidationError, prefix: str = "", t: NullTranslations | None = None
+) -> list[str]:
+    """Pydantic errors as sentences an author can act on; in English (the
+    API, imports), or through ``t``, a page reader's catalog."""
+    t = t or NullTranslations()
     out = []
     for err in exc.errors():
         loc = [str(p) for p in err["loc"] if not _is_variant(p)]
         where = ".".join(loc)
         msg = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "union_tag_invalid":
-            msg = f"unknown question type {err['input'].get('type')!r}; use one of: " + (
-                ", ".join(_types())
-            )
+            msg = t.gettext("unknown question type %(type)r; use one of: %(types)s") % {
+                "type": err["input"].get("type"),
+                "types": ", ".join(_types()),
+            }
         elif err["type"] == "union_tag_not_found":
-            msg = "say which type of question this is (type: single_choice, essay, ...)"
+            msg = t.gettext("say which type of question this is (type: single_choice, essay, ...)")
         elif err["type"] == "extra_forbidden":
-            msg = "this field is not known here; remove it"
+            msg = t.gettext("this field is not known here; remove it")
         elif err["type"] == "missing":
-            msg = "this field is required"
+            msg = t.gettext("this field is required")
         elif (plain := PLAIN.get(err["type"])) is not None:
-            msg = plain(err.get("ctx") or {})
+            msg = plain(err.get("ctx") or {}, t)
         out.append(f"{prefix}{where + ': ' if where else ''}{msg}")
     return out
 
@@ -293,31 +299,55 @@ def _num(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _count(n: object, one: str) -> str:
-    return f"{n} {one}" if n == 1 else f"{n} {one}s"
+def _n(value: object) -> int:
+    return value if isinstance(value, int) else 0
 
 
 # Pydantic's sentences for the commonest mistakes, as an author reads them.
-PLAIN: dict[str, Callable[[dict[str, Any]], str]] = {
-    "float_parsing": lambda c: "must be a number, such as 2 or 2.5",
-    "float_type": lambda c: "must be a number, such as 2 or 2.5",
-    "decimal_parsing": lambda c: "must be a number, such as 2 or 2.5",
-    "int_parsing": lambda c: "must be a whole number, such as 3",
-    "int_from_float": lambda c: "must be a whole number, such as 3",
-    "bool_parsing": lambda c: "must be yes or no",
-    "greater_than": lambda c: f"must be more than {_num(c.get('gt'))}",
-    "greater_than_equal": lambda c: f"must be at least {_num(c.get('ge'))}",
-    "less_than": lambda c: f"must be less than {_num(c.get('lt'))}",
-    "less_than_equal": lambda c: f"must be at most {_num(c.get('le'))}",
-    "string_too_short": lambda c: (
-        "must not be empty"
-        if c.get("min_length") == 1
-        else f"must be at least {_count(c.get('min_length'), 'character')}"
+PLAIN: dict[str, Callable[[dict[str, Any], NullTranslations], str]] = {
+    "float_parsing": lambda c, t: t.gettext("must be a number, such as 2 or 2.5"),
+    "float_type": lambda c, t: t.gettext("must be a number, such as 2 or 2.5"),
+    "decimal_parsing": lambda c, t: t.gettext("must be a number, such as 2 or 2.5"),
+    "int_parsing": lambda c, t: t.gettext("must be a whole number, such as 3"),
+    "int_from_float": lambda c, t: t.gettext("must be a whole number, such as 3"),
+    "bool_parsing": lambda c, t: t.gettext("must be yes or no"),
+    "greater_than": lambda c, t: t.gettext("must be more than %(n)s") % {"n": _num(c.get("gt"))},
+    "greater_than_equal": lambda c, t: (
+        t.gettext("must be at least %(n)s") % {"n": _num(c.get("ge"))}
     ),
-    "string_too_long": lambda c: f"must be at most {_count(c.get('max_length'), 'character')}",
-    "too_short": lambda c: f"needs at least {_count(c.get('min_length'), 'item')}",
-    "too_long": lambda c: f"takes at most {_count(c.get('max_length'), 'item')}",
-    "literal_error": lambda c: f"must be {c.get('expected')}",
+    "less_than": lambda c, t: t.gettext("must be less than %(n)s") % {"n": _num(c.get("lt"))},
+    "less_than_equal": lambda c, t: t.gettext("must be at most %(n)s") % {"n": _num(c.get("le"))},
+    "string_too_short": lambda c, t: (
+        t.gettext("must not be empty")
+        if c.get("min_length") == 1
+        else t.ngettext(
+            "must be at least %(n)s character",
+            "must be at least %(n)s characters",
+            _n(c.get("min_length")),
+        )
+        % {"n": c.get("min_length")}
+    ),
+    "string_too_long": lambda c, t: (
+        t.ngettext(
+            "must be at most %(n)s character",
+            "must be at most %(n)s characters",
+            _n(c.get("max_length")),
+        )
+        % {"n": c.get("max_length")}
+    ),
+    "too_short": lambda c, t: (
+        t.ngettext(
+            "needs at least %(n)s item", "needs at least %(n)s items", _n(c.get("min_length"))
+        )
+        % {"n": c.get("min_length")}
+    ),
+    "too_long": lambda c, t: (
+        t.ngettext("takes at most %(n)s item", "takes at most %(n)s items", _n(c.get("max_length")))
+        % {"n": c.get("max_length")}
+    ),
+    "literal_error": lambda c, t: (
+        t.gettext("must be %(expected)s") % {"expected": c.get("expected")}
+    ),
 }
 
 

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from gettext import NullTranslations
 from typing import Any
 
 from sqlalchemy import select
@@ -27,20 +28,22 @@ from invigil.delivery.models import (
     Invitation,
 )
 from invigil.delivery.review import NOT_ANSWERED, Shown, shown
+from invigil.i18n import N_
 from invigil.identity.models import User
 
 # Audited attempt events a reviewer needs beyond what the columns say.
+# Words are marked N_ and translated into the reader's language (``Detail.locale``).
 HISTORY = {
-    "attempt.released": "Browser released",
-    "attempt.bound": "Bound to a new browser",
+    "attempt.released": N_("Browser released"),
+    "attempt.bound": N_("Bound to a new browser"),
     # The player never asks this: a browser that does was changed.
-    "attempt.navigation_refused": "Going back refused (linear navigation)",
+    "attempt.navigation_refused": N_("Going back refused (linear navigation)"),
 }
 SUBMITTED = {
-    "candidate": "By the candidate",
-    "deadline": "Automatically, when the deadline and grace period had passed",
+    "candidate": N_("By the candidate"),
+    "deadline": N_("Automatically, when the deadline and grace period had passed"),
 }
-ACTORS = {"candidate": "the candidate", "system": "Invigil (automatic)"}
+ACTORS = {"candidate": N_("the candidate"), "system": N_("Invigil (automatic)")}
 
 
 @dataclass(frozen=True)
@@ -77,57 +80,72 @@ class Detail:
     result: AttemptResult | None
     result_event: AuditEvent | None
     history: list[Step]
+    locale: str = i18n.DEFAULT
 
     def timeline(self) -> list[Step]:
         a = self.attempt
-        steps = [Step(a.created_at, f"Attempt {a.number} created"), *self.history]
+        t = i18n.translations(self.locale)
+        created = t.gettext("Attempt %(n)s created") % {"n": a.number}
+        steps = [Step(a.created_at, created), *self.history]
         if self.consent is not None:
-            steps.append(_consent_step(self.consent))
+            steps.append(_consent_step(self.consent, t))
         if a.started_at is not None:
-            steps.append(Step(a.started_at, "Clock started", (self._allowed(),)))
+            steps.append(Step(a.started_at, t.gettext("Clock started"), (self._allowed(t),)))
         if a.deadline is not None:
             grace_end = a.deadline + timedelta(seconds=a.grace_seconds)
-            note = (
-                f"Answers made offline before it are accepted until "
-                f"{grace_end.astimezone(UTC):%H:%M:%S} UTC ({a.grace_seconds} s grace)"
-            )
-            steps.append(Step(a.deadline, "Deadline", (note,)))
+            note = t.gettext(
+                "Answers made offline before it are accepted until %(time)s UTC "
+                "(%(seconds)s s grace)"
+            ) % {"time": f"{grace_end.astimezone(UTC):%H:%M:%S}", "seconds": a.grace_seconds}
+            steps.append(Step(a.deadline, t.gettext("Deadline"), (note,)))
         if a.last_seen_at is not None:
-            seen = ("The browser's latest save or heartbeat",)
-            steps.append(Step(a.last_seen_at, "Last seen", seen))
+            seen = (t.gettext("The browser's latest save or heartbeat"),)
+            steps.append(Step(a.last_seen_at, t.gettext("Last seen"), seen))
         if a.submitted_at is not None:
             how = SUBMITTED.get(a.submit_reason or "", a.submit_reason or "")
-            steps.append(Step(a.submitted_at, "Submitted", (how,) if how else ()))
+            notes = (t.gettext(how),) if how else ()
+            steps.append(Step(a.submitted_at, t.gettext("Submitted"), notes))
         return sorted(steps, key=lambda s: s.at)  # stable: equal times keep this order
 
-    def _allowed(self) -> str:
+    def _allowed(self, t: NullTranslations) -> str:
         a = self.attempt
         if a.deadline is None or a.started_at is None:
-            return "No time limit"
+            return t.gettext("No time limit")
         minutes = round((a.deadline - a.started_at).total_seconds() / 60)
         extra = self.invitation.extra_time_percent
-        return f"{minutes} minutes allowed" + (f", with {extra}% extra time" if extra else "")
+        if extra:
+            return t.ngettext(
+                "%(n)s minute allowed, with %(extra)s%% extra time",
+                "%(n)s minutes allowed, with %(extra)s%% extra time",
+                minutes,
+            ) % {"n": minutes, "extra": extra}
+        return t.ngettext("%(n)s minute allowed", "%(n)s minutes allowed", minutes) % {"n": minutes}
 
 
-def _consent_step(c: Consent) -> Step:
+def _consent_step(c: Consent, t: NullTranslations) -> Step:
+    unknown = t.gettext("not recorded")
     return Step(
         c.created_at,
-        "Consent given" if c.decision == "given" else "Consent declined",
+        t.gettext("Consent given") if c.decision == "given" else t.gettext("Consent declined"),
         (
-            f"From address {c.address or 'not recorded'}",
-            f"Browser: {c.user_agent or 'not recorded'}",
-            f"Text shown in {i18n.display_name(c.language)} ({c.language})",
-            *(() if c.captures is None else (_captured(c.captures),)),
+            t.gettext("From address %(address)s") % {"address": c.address or unknown},
+            t.gettext("Browser: %(browser)s") % {"browser": c.user_agent or unknown},
+            t.gettext("Text shown in %(language)s (%(code)s)")
+            % {"language": i18n.display_name(c.language), "code": c.language},
+            *(() if c.captures is None else (_captured(c.captures, t),)),
         ),
         sha256=c.text_sha256,
     )
 
 
-def _captured(captures: Sequence[str]) -> str:
-    return "Captures agreed to: " + (", ".join(captures) or "none beyond the answers")
+def _captured(captures: Sequence[str], t: NullTranslations) -> str:
+    agreed = ", ".join(captures) or t.gettext("none beyond the answers")
+    return t.gettext("Captures agreed to: %(captures)s") % {"captures": agreed}
 
 
-def detail(uow: UnitOfWork, attempt: Attempt, *, with_result: bool) -> Detail:
+def detail(
+    uow: UnitOfWork, attempt: Attempt, *, with_result: bool, locale: str = i18n.DEFAULT
+) -> Detail:
     version = attempts.version_of(uow, attempt.exam_id, attempt.exam_version)
     result = results.latest_result(uow, attempt.id) if with_result else None
     return Detail(
@@ -139,7 +157,8 @@ def detail(uow: UnitOfWork, attempt: Attempt, *, with_result: bool) -> Detail:
         questions=_questions(uow, attempt, version, result),
         result=result,
         result_event=None if result is None else _recorded(uow, result),
-        history=_history(uow, attempt),
+        history=_history(uow, attempt, i18n.translations(locale)),
+        locale=locale,
     )
 
 
@@ -183,7 +202,7 @@ def _recorded(uow: UnitOfWork, result: AttemptResult) -> AuditEvent | None:
     )
 
 
-def _history(uow: UnitOfWork, attempt: Attempt) -> list[Step]:
+def _history(uow: UnitOfWork, attempt: Attempt, t: NullTranslations) -> list[Step]:
     events = uow.scalars(
         select(AuditEvent)
         .where(
@@ -194,15 +213,22 @@ def _history(uow: UnitOfWork, attempt: Attempt) -> list[Step]:
         .order_by(AuditEvent.seq)
     )
     steps = []
-    for e, by in zip(events, _actors(uow, events), strict=True):
+    for e, by in zip(events, _actors(uow, events, t), strict=True):
         notes: tuple[str, ...] = ()
         if e.action == "attempt.released":
-            notes = (f"By {by}", f"Reason: {e.payload.get('reason') or 'none given'}")
+            reason = e.payload.get("reason") or t.gettext("none given")
+            notes = (
+                t.gettext("By %(who)s") % {"who": by},
+                t.gettext("Reason: %(reason)s") % {"reason": reason},
+            )
         elif e.action == "attempt.navigation_refused":
             asked = ", ".join(str(int(i) + 1) for i in e.payload.get("asked") or [])
             furthest = int(e.payload.get("furthest") or 0) + 1
-            notes = (f"Asked for question {asked} after reaching question {furthest}",)
-        steps.append(Step(e.occurred_at, HISTORY[e.action], notes, event_id=e.id))
+            notes = (
+                t.gettext("Asked for question %(asked)s after reaching question %(furthest)s")
+                % {"asked": asked, "furthest": furthest},
+            )
+        steps.append(Step(e.occurred_at, t.gettext(HISTORY[e.action]), notes, event_id=e.id))
     return steps
 
 
@@ -213,7 +239,7 @@ def _user_id(actor_id: str) -> uuid.UUID | None:
         return None
 
 
-def _actors(uow: UnitOfWork, events: Sequence[AuditEvent]) -> list[str]:
+def _actors(uow: UnitOfWork, events: Sequence[AuditEvent], t: NullTranslations) -> list[str]:
     """Who did it, in words: a user's email, "the candidate", ..."""
     users = [_user_id(e.actor_id) if e.actor_kind == "user" else None for e in events]
     wanted = {u for u in users if u is not None}
@@ -225,7 +251,9 @@ def _actors(uow: UnitOfWork, events: Sequence[AuditEvent]) -> list[str]:
     out = []
     for e, uid in zip(events, users, strict=True):
         if uid is not None:
-            out.append(emails.get(uid, "a former user"))
+            out.append(emails.get(uid, t.gettext("a former user")))
+        elif e.actor_kind in ACTORS:
+            out.append(t.gettext(ACTORS[e.actor_kind]))
         else:
-            out.append(ACTORS.get(e.actor_kind, f"{e.actor_kind} {e.actor_id}"))
+            out.append(f"{e.actor_kind} {e.actor_id}")
     return out

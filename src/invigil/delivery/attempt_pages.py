@@ -11,12 +11,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from invigil import i18n
 from invigil.content import exams
 from invigil.content.models import ExamVersion
 from invigil.content.pages.common import TYPE_LABELS
 from invigil.delivery import attempt_detail, attempts, review
 from invigil.delivery.models import Attempt, Candidate
 from invigil.errors import Conflict, Invalid
+from invigil.i18n import N_
 from invigil.identity.pages.common import FormStr, _change, _parse_id
 from invigil.security.permissions import Permission as P
 from invigil.web import flash, table
@@ -27,11 +29,28 @@ router = APIRouter(include_in_schema=False)
 MAX_REASON = 500
 # Fixed texts chosen by key: a crafted URL cannot put words on the page.
 NOTICES = {
-    "released": "Browser released. The candidate's next \u201cStart exam\u201d, from any "
-    "browser, continues the attempt there; saved answers are kept."
+    "released": N_(
+        "Browser released. The candidate's next \u201cStart exam\u201d, from any "
+        "browser, continues the attempt there; saved answers are kept."
+    )
 }
-STATUS_LABELS = {"ready": "ready", "in_progress": "in progress", "submitted": "submitted"}
-REASONS = {"candidate": "by the candidate", "deadline": "at the deadline"}
+# Marked N_ here, translated where a page shows them (``_(status_labels[...])``).
+STATUS_LABELS = {
+    "ready": N_("ready"),
+    "in_progress": N_("in progress"),
+    "submitted": N_("submitted"),
+}
+STATUS_FILTER = [
+    ("ready", N_("Ready")),
+    ("in_progress", N_("In progress")),
+    ("submitted", N_("Submitted")),
+]
+REASONS = {"candidate": N_("by the candidate"), "deadline": N_("at the deadline")}
+
+
+def say(request: Request, message: str) -> str:
+    """``message`` (marked N_) in the language of the page that asked."""
+    return i18n.gettext(i18n.locale_of({"request": request}), message)
 
 
 def duration(ms: int | None) -> str:
@@ -53,6 +72,12 @@ def stamp(value: datetime | None) -> str:
 
 templates.env.filters["duration"] = duration
 templates.env.filters["stamp"] = stamp
+templates.env.globals["attempt_status_labels"] = STATUS_LABELS
+# The invitation's own status (its state in words is delivery.pages.STATE_LABELS).
+templates.env.globals["invitation_status_labels"] = {
+    "active": N_("active"),
+    "revoked": N_("revoked"),
+}
 
 
 def _render(
@@ -77,13 +102,15 @@ def attempts_table(ctx: PageContext) -> table.Table:
     shown = [e for e in taken if e.published_version is not None]
     with_scores = ctx.can(P.RESULT_VIEW)
     columns = [
-        table.Column("candidate", "Candidate", Candidate.name, export=lambda r: r.candidate.name),
-        table.Column("email", "Email", Candidate.email, export=lambda r: r.candidate.email),
-        table.Column("exam", "Exam", ExamVersion.title, export=lambda r: r.exam_title),
-        table.Column("status", "Status", Attempt.status, export=lambda r: r.attempt.status),
+        table.Column(
+            "candidate", N_("Candidate"), Candidate.name, export=lambda r: r.candidate.name
+        ),
+        table.Column("email", N_("Email"), Candidate.email, export=lambda r: r.candidate.email),
+        table.Column("exam", N_("Exam"), ExamVersion.title, export=lambda r: r.exam_title),
+        table.Column("status", N_("Status"), Attempt.status, export=lambda r: r.attempt.status),
         table.Column(
             "started",
-            "Started",
+            N_("Started"),
             Attempt.started_at,
             datetime.fromisoformat,
             True,
@@ -91,7 +118,7 @@ def attempts_table(ctx: PageContext) -> table.Table:
         ),
         table.Column(
             "deadline",
-            "Deadline",
+            N_("Deadline"),
             Attempt.deadline,
             datetime.fromisoformat,
             True,
@@ -99,7 +126,7 @@ def attempts_table(ctx: PageContext) -> table.Table:
         ),
         table.Column(
             "submitted",
-            "Submitted",
+            N_("Submitted"),
             Attempt.submitted_at,
             datetime.fromisoformat,
             True,
@@ -107,35 +134,35 @@ def attempts_table(ctx: PageContext) -> table.Table:
         ),
     ]
     if with_scores:
-        columns.append(table.Column("score", "Score", export=_score))
-    columns.append(table.Column("browser", "Browser"))
+        columns.append(table.Column("score", N_("Score"), export=_score))
+    columns.append(table.Column("browser", N_("Browser")))
     return table.Table(
         name="attempts",
         path="/delivery/attempts",
-        caption="Attempts",
+        caption=N_("Attempts"),
         columns=columns,
         id=Attempt.id,
         default_sort="-started",
         search=(Candidate.name, Candidate.email),
-        search_label="Candidate name or email",
+        search_label=N_("Candidate name or email"),
         filters=(
             table.Filter(
                 "exam",
-                "Exam",
+                N_("Exam"),
                 [(str(e.id), f"{e.title} ({e.slug})") for e in shown],
                 lambda stmt, v: stmt.where(Attempt.exam_id == uuid.UUID(v)),
-                all_label="All exams",
+                all_label=N_("All exams"),
             ),
             table.Filter(
                 "status",
-                "Status",
-                [(k, v.capitalize()) for k, v in STATUS_LABELS.items()],
+                N_("Status"),
+                STATUS_FILTER,
                 lambda stmt, v: stmt.where(Attempt.status == v),
-                all_label="Any status",
+                all_label=N_("Any status"),
             ),
         ),
-        empty="No candidate has started an exam yet.",
-        empty_filtered="No attempt matches this search or these filters.",
+        empty=N_("No candidate has started an exam yet."),
+        empty_filtered=N_("No attempt matches this search or these filters."),
     )
 
 
@@ -157,7 +184,12 @@ def _detail_page(
     request: Request, ctx: PageContext, attempt_id: uuid.UUID, **values: Any
 ) -> HTMLResponse:
     attempt = review.require_attempt(ctx.uow, attempt_id)
-    found = attempt_detail.detail(ctx.uow, attempt, with_result=ctx.can(P.RESULT_VIEW))
+    found = attempt_detail.detail(
+        ctx.uow,
+        attempt,
+        with_result=ctx.can(P.RESULT_VIEW),
+        locale=i18n.locale_of({"request": request}),
+    )
     values.setdefault("reason", "")
     return _render(request, "attempt.html", ctx, d=found, **values)
 
@@ -183,9 +215,16 @@ def attempt_release(
     reason = reason.strip()
     try:
         if not reason:
-            raise Invalid("say why the browser is released: the reason goes into the audit log")
+            raise Invalid(
+                say(
+                    request,
+                    N_("say why the browser is released: the reason goes into the audit log"),
+                )
+            )
         if len(reason) > MAX_REASON:
-            raise Invalid(f"the reason has at most {MAX_REASON} characters")
+            raise Invalid(
+                say(request, N_("the reason has at most %(n)s characters")) % {"n": MAX_REASON}
+            )
         with _change(ctx.uow):
             attempts.release(ctx.uow, attempt, reason)
     except (Invalid, Conflict) as exc:
@@ -198,4 +237,4 @@ def attempt_release(
             reason=reason[:MAX_REASON],
             form_anchor="release-reason",
         )
-    return flash.redirect(request, f"/delivery/attempts/{aid}", NOTICES["released"])
+    return flash.redirect(request, f"/delivery/attempts/{aid}", say(request, NOTICES["released"]))

@@ -49,7 +49,7 @@ TASK = "invigil:delivery.send_mail"
 QUEUE = "mail"
 PLACEHOLDER = "{guest_link}"
 WITHHELD = "[guest link withheld: it is shown once to whoever invites, and only mailed]"
-NOT_CONFIGURED = "not sent: SMTP not configured"
+NOT_CONFIGURED = i18n.N_("not sent: SMTP not configured")  # stored; translated where shown
 SUBJECT = i18n.N_("Your invitation: %(title)s")
 
 

@@ -12,24 +12,43 @@ from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
 
+from invigil import i18n
 from invigil.content import exams
 from invigil.delivery import bulk, invitations, mail, review
 from invigil.delivery.invitations import InviteRequest, Kit
 from invigil.delivery.models import Candidate, Invitation, OutboxMail
 from invigil.delivery.schemas import outbox_status
 from invigil.errors import Conflict, DomainError, Invalid, NotFound, TooManyRequests
+from invigil.i18n import N_
 from invigil.identity.pages.common import FormStr, _change, _parse_id
 from invigil.security.permissions import Permission as P
 from invigil.tenants.models import Tenant
 from invigil.web import flash, table
-from invigil.web.pages import render
+from invigil.web.pages import render, templates
 from invigil.web.session import PageContext, check_csrf, requires_page
 
 router = APIRouter(include_in_schema=False)
 NOTICES = {
-    "revoked": "Invitation revoked: its link stopped working at once.",
-    "resent": "The same link is on its way to the candidate again (see the mail outbox).",
+    "revoked": N_("Invitation revoked: its link stopped working at once."),
+    "resent": N_("The same link is on its way to the candidate again (see the mail outbox)."),
 }
+# An invitation's state (invitations.STATES) in words, translated where shown.
+STATE_LABELS = {
+    "open": N_("Open"),
+    "not_yet_open": N_("Not yet open"),
+    "expired": N_("Expired"),
+    "revoked": N_("Revoked"),
+}
+templates.env.globals["invitation_state_labels"] = STATE_LABELS
+OUTBOX_LABELS = {"sent": N_("sent"), "not_sent": N_("not sent"), "queued": N_("queued")}
+templates.env.globals["outbox_status_labels"] = OUTBOX_LABELS
+
+
+def say(request: Request, message: str) -> str:
+    """``message`` (marked N_) in the language of the page that asked."""
+    return i18n.gettext(i18n.locale_of({"request": request}), message)
+
+
 EMPTY_FORM = {"name": "", "email": "", "external_ref": "", "exam": "", "valid_hours": "",
               "extra_time_percent": "", "language": ""}  # fmt: skip
 
@@ -52,55 +71,55 @@ def invitations_table(
     return table.Table(
         name="invitations",
         path="/delivery/invitations",
-        caption="Invitations",
+        caption=N_("Invitations"),
         columns=(
             table.Column(
-                "candidate", "Candidate", func.lower(Candidate.name), export=lambda r: r[1].name
+                "candidate", N_("Candidate"), func.lower(Candidate.name), export=lambda r: r[1].name
             ),
             table.Column(
-                "email", "Email", func.lower(Candidate.email), export=lambda r: r[1].email
+                "email", N_("Email"), func.lower(Candidate.email), export=lambda r: r[1].email
             ),
-            table.Column("exam", "Exam", export=lambda r: titles.get(r[0].exam_id, "")),
+            table.Column("exam", N_("Exam"), export=lambda r: titles.get(r[0].exam_id, "")),
             table.Column(
                 "invited",
-                "Invited",
+                N_("Invited"),
                 Invitation.created_at,
                 datetime.fromisoformat,
                 export=lambda r: _iso(r[0].created_at),
             ),
             table.Column(
                 "opens",
-                "Window",
+                N_("Window"),
                 Invitation.opens_at,
                 datetime.fromisoformat,
                 export=lambda r: _iso(r[0].opens_at),
             ),
-            table.Column("state", "State", export=lambda r: invitations.state_of(r[0])),
-            table.Column("attempt", "Attempt"),
-            *([table.Column("actions", "Actions")] if actions else []),
+            table.Column("state", N_("State"), export=lambda r: invitations.state_of(r[0])),
+            table.Column("attempt", N_("Attempt")),
+            *([table.Column("actions", N_("Actions"))] if actions else []),
         ),
         id=Invitation.id,
         default_sort="-invited",
         search=(Candidate.name, Candidate.email, Candidate.external_ref),
-        search_label="Candidate name, email or reference",
+        search_label=N_("Candidate name, email or reference"),
         filters=(
             table.Filter(
                 "exam",
-                "Exam",
+                N_("Exam"),
                 exam_options,
                 lambda stmt, v: stmt.where(Invitation.exam_id == uuid.UUID(v)),
-                all_label="All exams",
+                all_label=N_("All exams"),
             ),
             table.Filter(
                 "state",
-                "State",
-                [(k, k.replace("_", " ").capitalize()) for k in invitations.STATES],
+                N_("State"),
+                [(k, STATE_LABELS[k]) for k in invitations.STATES],
                 lambda stmt, v: stmt.where(invitations.in_state(v)),
-                all_label="Any state",
+                all_label=N_("Any state"),
             ),
         ),
-        empty="No one has been invited yet.",
-        empty_filtered="No invitation matches this search or these filters.",
+        empty=N_("No one has been invited yet."),
+        empty_filtered=N_("No invitation matches this search or these filters."),
     )
 
 
@@ -165,7 +184,7 @@ def invitation_create(
             "extra_time_percent": extra_time_percent[:8], "language": language[:16]}  # fmt: skip
     try:
         if not exam:
-            raise Invalid("choose the exam")
+            raise Invalid(say(request, N_("choose the exam")))
         req = InviteRequest(
             name=name,
             email=email,
@@ -198,9 +217,9 @@ def invitation_import(
     check_csrf(ctx, csrf)
     try:
         if not exam:
-            raise Invalid("nobody was invited: choose the exam")
+            raise Invalid(say(request, N_("nobody was invited: choose the exam")))
         if file is None or not file.filename:
-            raise Invalid("nobody was invited: choose a CSV file")
+            raise Invalid(say(request, N_("nobody was invited: choose a CSV file")))
         content = file.file.read(bulk.MAX_BYTES + 1)
         with _change(ctx.uow):
             made = bulk.invite_many(
@@ -235,7 +254,7 @@ def invitation_revoke(
     invitations.require_invitation(ctx.uow, iid)
     with _change(ctx.uow):
         invitations.revoke(ctx.uow, iid)
-    return flash.redirect(request, "/delivery/invitations", NOTICES["revoked"])
+    return flash.redirect(request, "/delivery/invitations", say(request, NOTICES["revoked"]))
 
 
 @router.post("/delivery/invitations/{invitation_id}/rotate", response_class=HTMLResponse)
@@ -263,33 +282,33 @@ def _maybe_iso(value: datetime | None) -> str:
 OUTBOX = table.Table(
     name="outbox",
     path="/delivery/outbox",
-    caption="Emails",
+    caption=N_("Emails"),
     columns=(
-        table.Column("to", "To", OutboxMail.to_address, export=lambda r: r[0].to_address),
-        table.Column("subject", "Subject", OutboxMail.subject, export=lambda r: r[0].subject),
+        table.Column("to", N_("To"), OutboxMail.to_address, export=lambda r: r[0].to_address),
+        table.Column("subject", N_("Subject"), OutboxMail.subject, export=lambda r: r[0].subject),
         table.Column(
             "written",
-            "Written",
+            N_("Written"),
             OutboxMail.created_at,
             datetime.fromisoformat,
             export=lambda r: _iso(r[0].created_at),
         ),
         table.Column(
             "sent",
-            "Status",
+            N_("Status"),
             OutboxMail.sent_at,
             datetime.fromisoformat,
             nullable=True,
             export=lambda r: f"{r[1]} {_maybe_iso(r[0].sent_at)}".strip(),
         ),
-        table.Column("message", "Message"),
+        table.Column("message", N_("Message")),
     ),
     id=OutboxMail.id,
     default_sort="-written",
     search=(OutboxMail.to_address, OutboxMail.subject),
-    search_label="Recipient or subject",
-    empty="The outbox is empty.",
-    empty_filtered="No email matches this search.",
+    search_label=N_("Recipient or subject"),
+    empty=N_("The outbox is empty."),
+    empty_filtered=N_("No email matches this search."),
 )
 
 
@@ -308,7 +327,7 @@ def invitation_resend(
             invitations.resend(ctx.uow, Kit.of(request.app.state.services), iid)
     except (Conflict, TooManyRequests) as exc:
         return _list_page(request, ctx, status=exc.status, error=exc.detail)
-    return flash.redirect(request, "/delivery/invitations", NOTICES["resent"])
+    return flash.redirect(request, "/delivery/invitations", say(request, NOTICES["resent"]))
 
 
 @router.get("/delivery/outbox", response_class=HTMLResponse)

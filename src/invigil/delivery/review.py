@@ -18,6 +18,7 @@ from invigil.content.models import ExamVersion
 from invigil.db.uow import UnitOfWork
 from invigil.delivery.models import Attempt, AttemptResult, Candidate
 from invigil.errors import NotFound
+from invigil.i18n import N_
 from invigil.pagination import newest_first
 
 STATUSES = ("ready", "in_progress", "submitted")
@@ -103,7 +104,7 @@ class Shown:
     pairs: tuple[tuple[str, str | None], ...] = ()
 
 
-NOT_ANSWERED = Shown("none", "Not answered")
+NOT_ANSWERED = Shown("none", N_("Not answered"))  # translated where shown
 
 
 def shown(slot: Mapping[str, Any], body: Mapping[str, Any], response: Any) -> Shown:

@@ -18,10 +18,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from babel import Locale
+from babel.numbers import format_percent
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from sqlalchemy import func, or_, select
 
+from invigil import i18n
 from invigil.content import exams
 from invigil.content.models import ExamVersion
 from invigil.db.uow import UnitOfWork
@@ -32,6 +37,7 @@ from invigil.errors import Conflict, Invalid, NotFound
 from invigil.evidence import api as evidence_api
 from invigil.evidence.models import EvidenceObject
 from invigil.evidence.service import ATTEMPT
+from invigil.i18n import N_
 from invigil.identity.pages.common import FormList, FormStr, _change, _parse_id
 from invigil.proctoring import policy as pol
 from invigil.proctoring import review_queue, review_timeline, reviews, summary
@@ -43,26 +49,56 @@ from invigil.web.pages import render, templates
 from invigil.web.session import PageContext, check_csrf, requires_page
 
 router = APIRouter(include_in_schema=False)
+# Words marked N_ are translated where a page shows them, in the reader's language.
 NOTICES = {
-    "flag": "Decision on the flag recorded.",
-    "flags": "Decisions on the chosen flags recorded.",
-    "outcome": "Outcome recorded. It is final.",
-    "awaiting": "Outcome recorded. A second reviewer must record the same outcome before "
-    "it becomes final (this exam's policy is high stakes).",
+    "flag": N_("Decision on the flag recorded."),
+    "flags": N_("Decisions on the chosen flags recorded."),
+    "outcome": N_("Outcome recorded. It is final."),
+    "awaiting": N_(
+        "Outcome recorded. A second reviewer must record the same outcome before "
+        "it becomes final (this exam's policy is high stakes)."
+    ),
 }
 OUTCOME_LABELS = {
-    "cleared": "Cleared: no violation",
-    "violation_fail": "Violation confirmed: fail",
-    "violation_invalidate": "Violation confirmed: invalidate the attempt",
+    "cleared": N_("Cleared: no violation"),
+    "violation_fail": N_("Violation confirmed: fail"),
+    "violation_invalidate": N_("Violation confirmed: invalidate the attempt"),
 }
-FLAG_LABELS = {"confirmed": "Confirmed", "dismissed": "Dismissed"}
+FLAG_LABELS = {"confirmed": N_("Confirmed"), "dismissed": N_("Dismissed")}
+# The same decisions as badges, in lower case.
+FLAG_BADGES = {"confirmed": N_("confirmed"), "dismissed": N_("dismissed")}
 ACTION_LABELS = {
-    "flag": "flag",
-    "provisional_fail": "provisional fail",
-    "auto_submit": "auto-submitted",
-    "warn": "warning",
-    "log": "logged",
+    "flag": N_("Flag"),
+    "provisional_fail": N_("Provisional fail"),
+    "auto_submit": N_("Auto-submitted"),
+    "warn": N_("Warning"),
+    "log": N_("Logged"),
 }
+SEVERITY_LABELS = {
+    "critical": N_("critical"),
+    "high": N_("high"),
+    "medium": N_("medium"),
+    "low": N_("low"),
+    "info": N_("info"),
+}
+POLICY_LABELS = {
+    "practice": N_("practice"),
+    "standard": N_("standard"),
+    "strict": N_("strict"),
+    "high_stakes": N_("high stakes"),
+}
+SNAPSHOT_STATUS = {
+    "agrees": N_("agrees"),
+    "mismatch": N_("disagrees"),
+    "unreadable": N_("unreadable"),
+    "failed": N_("failed"),
+    "pending": N_("pending"),
+}
+
+
+def say(request: Request, message: str) -> str:
+    """``message`` (marked N_) in the language of the page that asked."""
+    return i18n.gettext(i18n.locale_of({"request": request}), message)
 
 
 def integrity_summary(uow: UnitOfWork, attempt: Attempt) -> summary.IntegritySummary:
@@ -72,18 +108,34 @@ def integrity_summary(uow: UnitOfWork, attempt: Attempt) -> summary.IntegritySum
 
 templates.env.globals["integrity_summary"] = integrity_summary
 templates.env.globals["outcome_labels"] = OUTCOME_LABELS
+templates.env.globals["severity_labels"] = SEVERITY_LABELS
+templates.env.globals["flag_badges"] = FLAG_BADGES
+templates.env.globals["policy_labels"] = POLICY_LABELS
+templates.env.globals["snapshot_status"] = SNAPSHOT_STATUS
 templates.env.globals["snapshot_reasons"] = {
-    "periodic": "on schedule",
-    "event": "when an event began or ended",
-    "start": "at the start",
+    "periodic": N_("on schedule"),
+    "event": N_("when an event began or ended"),
+    "start": N_("at the start"),
 }
-templates.env.globals["kind_words"] = {
-    k: v[:1].upper() + v[1:] for k, v in pol.KIND_PHRASES.items()
-}
+templates.env.globals["kind_words"] = pol.KIND_PHRASES  # ``_(...) | upper_first`` on a page
 
 
-def percent(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f}%"
+def upper_first(text: str) -> str:
+    """The first letter in upper case, the rest as written (``capitalize`` lowers it)."""
+    return text[:1].upper() + text[1:]
+
+
+templates.env.filters["upper_first"] = upper_first
+
+
+@pass_context
+def percent(context: Context, value: float | None) -> str:
+    """A share (0.19) as a percentage with one decimal, as the page's language writes it."""
+    if value is None:
+        return "—"
+    locale = Locale.parse(i18n.locale_of(context))
+    pattern = str(locale.percent_formats[None].pattern).replace("#,##0", "#,##0.0", 1)
+    return format_percent(value, pattern, locale=locale)
 
 
 templates.env.filters["percent"] = percent
@@ -93,7 +145,10 @@ def _render(
     request: Request, name: str, ctx: PageContext, *, status: int = 200, **values: Any
 ) -> HTMLResponse:
     values.setdefault("error", None)
-    labels = {"flag_labels": FLAG_LABELS, "action_labels": ACTION_LABELS}
+    labels = {
+        "flag_labels": FLAG_LABELS,
+        "action_labels": ACTION_LABELS,
+    }
     return render(request, f"proctoring/{name}", {"page": ctx, **labels, **values}, status=status)
 
 
@@ -103,27 +158,29 @@ def queue_table(ctx: PageContext, q: review_queue.Queue) -> table.Table:
     return table.Table(
         name="reviews",
         path="/proctoring/reviews",
-        caption="Attempts to review",
+        caption=N_("Attempts to review"),
         columns=(
             table.Column(
                 "candidate",
-                "Candidate",
+                N_("Candidate"),
                 func.lower(Candidate.name),
                 export=lambda r: r.candidate.name,
             ),
-            table.Column("exam", "Exam", ExamVersion.title, export=lambda r: r.exam_title),
-            table.Column("urgency", "Severity", q.urgency, Decimal, export=lambda r: r.severity),
-            table.Column("flags", "Flags", export=lambda r: r.flags, numeric=True),
+            table.Column("exam", N_("Exam"), ExamVersion.title, export=lambda r: r.exam_title),
+            table.Column(
+                "urgency", N_("Severity"), q.urgency, Decimal, export=lambda r: r.severity
+            ),
+            table.Column("flags", N_("Flags"), export=lambda r: r.flags, numeric=True),
             table.Column(
                 "mismatches",
-                "Re-check disagreements",
+                N_("Re-check disagreements"),
                 export=lambda r: r.mismatches,
                 numeric=True,
             ),
-            table.Column("state", "State", export=lambda r: r.attempt.integrity),
+            table.Column("state", N_("State"), export=lambda r: r.attempt.integrity),
             table.Column(
                 "since",
-                "Waiting since",
+                N_("Waiting since"),
                 q.since,
                 datetime.fromisoformat,
                 export=lambda r: r.since.isoformat(),
@@ -132,18 +189,18 @@ def queue_table(ctx: PageContext, q: review_queue.Queue) -> table.Table:
         id=Attempt.id,
         default_sort="-urgency",
         search=(Candidate.name, Candidate.email),
-        search_label="Candidate name or email",
+        search_label=N_("Candidate name or email"),
         filters=(
             table.Filter(
                 "exam",
-                "Exam",
+                N_("Exam"),
                 [(str(e.id), f"{e.title} ({e.slug})") for e in taken if e.published_version],
                 lambda stmt, v: stmt.where(Attempt.exam_id == uuid.UUID(v)),
-                all_label="All exams",
+                all_label=N_("All exams"),
             ),
         ),
-        empty="Nothing to review: no attempt waits for a decision.",
-        empty_filtered="No attempt matching this search or filter waits for review.",
+        empty=N_("Nothing to review: no attempt waits for a decision."),
+        empty_filtered=N_("No attempt matching this search or filter waits for review."),
     )
 
 
@@ -171,7 +228,8 @@ def _review_page(
     attempt = reviews.require_attempt(uow, attempt_id)
     review = reviews.load(uow, attempt)
     events = event_list(uow, attempt)
-    timeline = review_timeline.build(uow, attempt, review, events)
+    locale = i18n.locale_of({"request": request})
+    timeline = review_timeline.build(uow, attempt, review, events, locale)
     near = {e.event.seq: e.near for e in timeline.entries if e.event is not None}
     near_at = {e.seq: e.started_at for e in events}
     values.setdefault("form", {})
@@ -249,11 +307,15 @@ def decide(
         )
     if row.scope == "flag":
         return flash.redirect(
-            request, f"/proctoring/reviews/{aid}#flag-{row.action_id}", NOTICES["flag"]
+            request,
+            f"/proctoring/reviews/{aid}#flag-{row.action_id}",
+            say(request, NOTICES["flag"]),
         )
     final = ctx.uow.get(Attempt, aid).review_final
     notice = "outcome" if final else "awaiting"
-    return flash.redirect(request, f"/proctoring/reviews/{aid}#outcome", NOTICES[notice])
+    return flash.redirect(
+        request, f"/proctoring/reviews/{aid}#outcome", say(request, NOTICES[notice])
+    )
 
 
 @router.post("/proctoring/reviews/{attempt_id}/decisions/bulk", response_class=HTMLResponse)
@@ -295,7 +357,9 @@ def decide_bulk(
             form=form,
             form_anchor="reason-bulk",
         )
-    return flash.redirect(request, f"/proctoring/reviews/{aid}#flags-h", NOTICES["flags"])
+    return flash.redirect(
+        request, f"/proctoring/reviews/{aid}#flags-h", say(request, NOTICES["flags"])
+    )
 
 
 def _id(value: str) -> uuid.UUID:

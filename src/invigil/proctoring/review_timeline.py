@@ -11,21 +11,39 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from gettext import NullTranslations
 from typing import Any
 
 from sqlalchemy import select
 
+from invigil import i18n
 from invigil.db.uow import UnitOfWork
 from invigil.delivery import attempts
 from invigil.delivery.models import Attempt
 from invigil.evidence.models import EvidenceObject
 from invigil.evidence.service import ATTEMPT
+from invigil.i18n import N_
 from invigil.proctoring import policy as pol
 from invigil.proctoring.api import EventOut, event_list
-from invigil.proctoring.engine import span
 from invigil.proctoring.models import ProctoringAction, RecordingSegment, Snapshot
 from invigil.proctoring.reviews import REVIEWABLE, Flag, Review
 
+# A flag's state, a severity and a re-check's status on the track's labels.
+STATES = {"": N_("undecided"), "confirmed": N_("confirmed"), "dismissed": N_("dismissed")}
+SEVERITIES = {
+    "critical": N_("critical"),
+    "high": N_("high"),
+    "medium": N_("medium"),
+    "low": N_("low"),
+    "info": N_("info"),
+}
+RECHECKS = {
+    "agrees": N_("agrees"),
+    "mismatch": N_("disagrees"),
+    "unreadable": N_("unreadable"),
+    "failed": N_("failed"),
+    "pending": N_("pending"),
+}
 SNAPSHOT_NEAR = timedelta(seconds=10)  # before the start and after the end of an episode
 SEGMENT_NEAR = timedelta(seconds=5)
 MAX_SNAPSHOTS = 4
@@ -43,43 +61,49 @@ GROUPS = {
     "camera.stopped": "face",
 }
 SUBMITTED = {
-    "candidate": "by the candidate",
-    "deadline": "automatically at the deadline",
-    "proctoring": "automatically, by the proctoring policy",
+    "candidate": N_("by the candidate"),
+    "deadline": N_("automatically at the deadline"),
+    "proctoring": N_("automatically, by the proctoring policy"),
 }
+# Words are marked N_ and translated into the reader's language where they are
+# put together (``t``: the reader's catalog, see :func:`build`).
 # What a person reads of an event's details: the keys that say something to
 # a reviewer, in words. Everything else (detector internals such as the
 # backend or the input size, scores, levels) stays in the API and the
 # evidence bundle, never on the page.
-DEVICES = {"camera": "the camera", "microphone": "the microphone", "screen": "the screen"}
+DEVICES = {
+    "camera": N_("the camera"),
+    "microphone": N_("the microphone"),
+    "screen": N_("the screen"),
+}
 TECHNIQUES = {
-    "shortcut": "a keyboard shortcut",
-    "viewport": "the window's size changed as developer tools do",
-    "debugger": "a debugger paused the page",
-    "console": "the console was read",
+    "shortcut": N_("a keyboard shortcut"),
+    "viewport": N_("the window's size changed as developer tools do"),
+    "debugger": N_("a debugger paused the page"),
+    "console": N_("the console was read"),
 }
 VIA = {
-    "copy": "copied",
-    "cut": "cut",
-    "paste": "pasted",
-    "drop": "dropped in",
-    "print": "printing the page",
-    "shortcut": "a keyboard shortcut",
+    "copy": N_("copied"),
+    "cut": N_("cut"),
+    "paste": N_("pasted"),
+    "drop": N_("dropped in"),
+    "print": N_("printing the page"),
+    "shortcut": N_("a keyboard shortcut"),
 }
 REASONS = {
-    "too_dark": "the camera picture was too dark to see a face",
-    "script_failed": "the detector could not start in the browser",
-    "models_failed": "the detector could not start in the browser",
-    "reload": "the page was reloaded",
-    "unmuted": "the device came back",
-    "restarted": "the device was restarted",
-    "muted": "the device was muted",
-    "ended": "the device stopped",
+    "too_dark": N_("the camera picture was too dark to see a face"),
+    "script_failed": N_("the detector could not start in the browser"),
+    "models_failed": N_("the detector could not start in the browser"),
+    "reload": N_("the page was reloaded"),
+    "unmuted": N_("the device came back"),
+    "restarted": N_("the device was restarted"),
+    "muted": N_("the device was muted"),
+    "ended": N_("the device stopped"),
 }
 DETECTORS = {
-    "face": "the face detector",
-    "audio": "the voice detector",
-    "screen": "the screen recording",
+    "face": N_("the face detector"),
+    "audio": N_("the voice detector"),
+    "screen": N_("the screen recording"),
 }
 
 
@@ -156,8 +180,14 @@ class Timeline:
 
 
 def build(
-    uow: UnitOfWork, attempt: Attempt, review: Review, events: Sequence[EventOut] | None = None
+    uow: UnitOfWork,
+    attempt: Attempt,
+    review: Review,
+    events: Sequence[EventOut] | None = None,
+    locale: str = i18n.DEFAULT,
 ) -> Timeline:
+    """The review page's timeline, its words in ``locale``."""
+    t = i18n.translations(locale)
     events = list(events) if events is not None else event_list(uow, attempt)
     snapshots = uow.scalars(
         select(Snapshot).where(Snapshot.attempt_id == attempt.id).order_by(Snapshot.taken_at)
@@ -177,17 +207,19 @@ def build(
         .order_by(ProctoringAction.created_at, ProctoringAction.id)
     ):
         others.setdefault(a.episode_seq, []).append((a, _explain(review.policy, a)))
-    entries = _milestones(attempt) + _answers(uow, attempt)
+    entries = _milestones(attempt, t) + _answers(uow, attempt, t)
     for e in events:
         entries.append(
             Entry(
                 at=e.started_at,
-                title=_sentence(pol.KIND_PHRASES.get(e.kind, e.kind)),
+                title=_sentence(t.gettext(pol.KIND_PHRASES[e.kind]))
+                if e.kind in pol.KIND_PHRASES
+                else e.kind,
                 kind=e.kind,
                 group=GROUPS.get(e.kind, "other"),
                 severity=e.severity,
                 event=e,
-                notes=_details(e.details),
+                notes=_details(e.details, t),
                 flags=flags.get(e.seq, []),
                 actions=others.get(e.seq, []),
                 near=_near(e, snapshots, segments),
@@ -195,8 +227,8 @@ def build(
         )
     entries.sort(key=lambda x: x.at)  # stable: milestones first at equal times
     at_of = {e.seq: e for e in events}
-    words = {f.id: flag_words(review.policy, f, at_of) for f in review.flags}
-    track = _track(attempt, entries, events, review, snapshots, segments, at_of)
+    words = {f.id: flag_words(review.policy, f, at_of, t) for f in review.flags}
+    track = _track(attempt, entries, events, review, snapshots, segments, at_of, t)
     return Timeline(entries, snapshots, segments, id_photos(uow, attempt.id), track, words)
 
 
@@ -204,34 +236,84 @@ def hms(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%H:%M:%S")
 
 
-def flag_words(policy: pol.Policy, flag: Flag, at_of: dict[int, EventOut]) -> str:
-    """The flag in one sentence a reviewer reads: what happened, how often,
+def flag_words(
+    policy: pol.Policy,
+    flag: Flag,
+    at_of: dict[int, EventOut],
+    t: NullTranslations | None = None,
+) -> str:
+    """The flag in sentences a reviewer reads: what happened, how often,
     when, and what the rule counts; no rule ids, no event numbers."""
-    what = _sentence(pol.KIND_PHRASES.get(flag.action.kind, "something was reported"))
+    t = t or i18n.translations(i18n.DEFAULT)
+    what = _what(flag.action.kind, t)
     times = sorted(at_of[s].started_at for s in flag.events if s in at_of)
     n = len(flag.events)
-    text = what + (" once" if n == 1 else f" {n} times")
     if len(times) == 1:
-        text += f", at {hms(times[0])} UTC"
+        text = t.ngettext(
+            "%(what)s once, at %(at)s UTC", "%(what)s %(n)s times, at %(at)s UTC", n
+        ) % {"what": what, "n": n, "at": hms(times[0])}
     elif times:
-        text += f", between {hms(times[0])} and {hms(times[-1])} UTC"
+        text = t.ngettext(
+            "%(what)s once, between %(start)s and %(end)s UTC",
+            "%(what)s %(n)s times, between %(start)s and %(end)s UTC",
+            n,
+        ) % {"what": what, "n": n, "start": hms(times[0]), "end": hms(times[-1])}
+    else:
+        text = t.ngettext("%(what)s once", "%(what)s %(n)s times", n) % {"what": what, "n": n}
     rule = policy.rule(flag.action.rule_id)
     if rule is not None:
         need = []
         if rule.count > 1:
-            within = (
-                f"within {span(rule.window_seconds)}"
-                if rule.window_seconds
-                else "during the attempt"
-            )
-            need.append(f"{rule.count} times {within}")
+            if rule.window_seconds:
+                need.append(
+                    t.ngettext(
+                        "%(n)s time within %(span)s", "%(n)s times within %(span)s", rule.count
+                    )
+                    % {"n": rule.count, "span": _span(rule.window_seconds, t)}
+                )
+            else:
+                need.append(
+                    t.ngettext(
+                        "%(n)s time during the attempt",
+                        "%(n)s times during the attempt",
+                        rule.count,
+                    )
+                    % {"n": rule.count}
+                )
         if rule.min_duration_seconds:
-            need.append(f"for at least {span(rule.min_duration_seconds)} each time")
+            need.append(
+                t.gettext("for at least %(span)s each time")
+                % {"span": _span(rule.min_duration_seconds, t)}
+            )
         if need:
-            text += f". The rule looks for it {', '.join(need)}"
+            text += ". " + t.gettext("The rule looks for it %(need)s") % {"need": ", ".join(need)}
     if len(flag.actions) > 1:
-        text += f"; it was met {len(flag.actions)} times in a row, one flag for the whole run"
+        runs = len(flag.actions)
+        text += "; " + t.ngettext(
+            "it was met %(n)s time in a row, one flag for the whole run",
+            "it was met %(n)s times in a row, one flag for the whole run",
+            runs,
+        ) % {"n": runs}
     return text + "."
+
+
+def _what(kind: str, t: NullTranslations) -> str:
+    phrase = pol.KIND_PHRASES.get(kind)
+    return _sentence(t.gettext(phrase) if phrase else t.gettext("something was reported"))
+
+
+def _span(seconds: float, t: NullTranslations) -> str:
+    """A rule's window in words ("5 minutes", "90 seconds"), as the engine says it."""
+    if seconds >= 3600 and seconds % 3600 == 0:
+        n = int(seconds // 3600)
+        return t.ngettext("%(n)s hour", "%(n)s hours", n) % {"n": n}
+    if seconds >= 60 and seconds % 60 == 0:
+        n = int(seconds // 60)
+        return t.ngettext("%(n)s minute", "%(n)s minutes", n) % {"n": n}
+    if seconds == int(seconds):
+        whole = int(seconds)
+        return t.ngettext("%(n)s second", "%(n)s seconds", whole) % {"n": whole}
+    return t.gettext("%(n)s seconds") % {"n": f"{seconds:g}"}
 
 
 def _track(
@@ -242,6 +324,7 @@ def _track(
     snapshots: Sequence[Snapshot],
     segments: Sequence[RecordingSegment],
     at_of: dict[int, EventOut],
+    t: NullTranslations,
 ) -> Track | None:
     # What happened, not what was due: a deadline far after the submission
     # would squeeze every mark into the track's first part.
@@ -264,18 +347,18 @@ def _track(
 
     marks = []
     for e in events:
-        title = _sentence(pol.KIND_PHRASES.get(e.kind, "something was reported"))
-        span = (
-            f"from {hms(e.started_at)} to {hms(e.ended_at)}"
-            if e.ended_at and (e.ended_at > e.started_at)
-            else f"at {hms(e.started_at)}"
-        )
+        title = _what(e.kind, t)
+        if e.ended_at and (e.ended_at > e.started_at):
+            when = {"start": hms(e.started_at), "end": hms(e.ended_at)}
+            label = t.gettext("%(what)s, from %(start)s to %(end)s UTC") % {"what": title, **when}
+        else:
+            label = t.gettext("%(what)s, at %(at)s UTC") % {"what": title, "at": hms(e.started_at)}
         marks.append(
             place(
                 "event",
                 e.started_at,
                 e.ended_at,
-                label=f"{title}, {span} UTC",
+                label=label,
                 target=f"ev-{e.seq}",
                 tone=e.severity,
             )
@@ -285,14 +368,22 @@ def _track(
         if not starts:
             continue
         ends = [at_of[s].ended_at or at_of[s].started_at for s in f.events if s in at_of]
-        state = f.decision.decision if f.decision else "undecided"
-        label = f"Flag: {f.action.message} ({f.severity}, {state}), from {hms(starts[0])} UTC"
+        state = t.gettext(STATES.get(f.decision.decision if f.decision else "", STATES[""]))
+        label = t.gettext("Flag: %(message)s (%(severity)s, %(state)s), from %(at)s UTC") % {
+            "message": f.action.message,
+            "severity": t.gettext(SEVERITIES.get(f.severity, f.severity)),
+            "state": state,
+            "at": hms(starts[0]),
+        }
         marks.append(
             place("flag", starts[0], max(ends), label=label, target=f"flag-{f.id}", tone=f.severity)
         )
     for snap in snapshots:
-        status = "disagrees" if snap.server_status == "mismatch" else snap.server_status
-        label = f"Webcam snapshot at {hms(snap.taken_at)} UTC (server re-check: {status})"
+        status = t.gettext(RECHECKS.get(snap.server_status, snap.server_status))
+        label = t.gettext("Webcam snapshot at %(at)s UTC (server re-check: %(status)s)") % {
+            "at": hms(snap.taken_at),
+            "status": status,
+        }
         marks.append(
             place(
                 "snapshot",
@@ -304,7 +395,10 @@ def _track(
             )
         )
     for g in segments:
-        label = f"Screen recording from {hms(g.started_at)} to {hms(g.ended_at)} UTC"
+        label = t.gettext("Screen recording from %(start)s to %(end)s UTC") % {
+            "start": hms(g.started_at),
+            "end": hms(g.ended_at),
+        }
         marks.append(
             place("screen", g.started_at, g.ended_at, label=label, target=f"seg-{g.segment_index}")
         )
@@ -336,30 +430,33 @@ def _sentence(phrase: str) -> str:
     return phrase[:1].upper() + phrase[1:]
 
 
-def _milestones(a: Attempt) -> list[Entry]:
-    out = [Entry(a.created_at, f"Attempt {a.number} created")]
+def _milestones(a: Attempt, t: NullTranslations) -> list[Entry]:
+    out = [Entry(a.created_at, t.gettext("Attempt %(n)s created") % {"n": a.number})]
     if a.started_at is not None:
-        out.append(Entry(a.started_at, "Clock started"))
+        out.append(Entry(a.started_at, t.gettext("Clock started")))
     if a.deadline is not None:
-        out.append(Entry(a.deadline, "Deadline"))
+        out.append(Entry(a.deadline, t.gettext("Deadline")))
     if a.submitted_at is not None:
-        how = SUBMITTED.get(a.submit_reason or "", a.submit_reason or "")
-        out.append(Entry(a.submitted_at, "Submitted", notes=(how,) if how else ()))
+        how = SUBMITTED.get(a.submit_reason or "")
+        notes = (t.gettext(how),) if how else ((a.submit_reason,) if a.submit_reason else ())
+        out.append(Entry(a.submitted_at, t.gettext("Submitted"), notes=notes))
     return out
 
 
-def _answers(uow: UnitOfWork, attempt: Attempt) -> list[Entry]:
+def _answers(uow: UnitOfWork, attempt: Attempt, t: NullTranslations) -> list[Entry]:
     out = []
     for answer in attempts.answers_of(uow, attempt.id):
-        notes = ["The latest save of this answer"]
+        notes = [t.gettext("The latest save of this answer")]
         if answer.late:
-            notes.append("Made offline before the deadline, received during the grace period")
+            notes.append(
+                t.gettext("Made offline before the deadline, received during the grace period")
+            )
         if answer.flagged:
-            notes.append("The candidate marked it for review")
+            notes.append(t.gettext("The candidate marked it for review"))
         out.append(
             Entry(
                 answer.saved_at,
-                f"Answer to question {answer.slot + 1} saved",
+                t.gettext("Answer to question %(n)s saved") % {"n": answer.slot + 1},
                 group="answer",
                 notes=tuple(notes),
             )
@@ -367,27 +464,30 @@ def _answers(uow: UnitOfWork, attempt: Attempt) -> list[Entry]:
     return out
 
 
-def _details(details: dict[str, Any]) -> tuple[str, ...]:
+def _details(details: dict[str, Any], t: NullTranslations) -> tuple[str, ...]:
     """The details a reviewer can use, in words (see :data:`DEVICES` and on)."""
     out = []
     if (detector := details.get("detector")) is not None:
-        out.append(f"Which: {DETECTORS.get(str(detector), 'a detector')}")
+        which = DETECTORS.get(str(detector), N_("a detector"))
+        out.append(t.gettext("Which: %(detector)s") % {"detector": t.gettext(which)})
     if isinstance(faces := details.get("faces"), int) and not isinstance(faces, bool):
-        out.append(f"{faces} face{'s' if faces != 1 else ''} in view")
+        out.append(t.ngettext("%(n)s face in view", "%(n)s faces in view", faces) % {"n": faces})
     if isinstance(question := details.get("question"), int) and not isinstance(question, bool):
-        out.append(f"On question {question}")
+        out.append(t.gettext("On question %(n)s") % {"n": question})
     if (via := details.get("via")) in VIA:
-        out.append(f"How: {VIA[str(via)]}")
+        out.append(t.gettext("How: %(via)s") % {"via": t.gettext(VIA[str(via)])})
     if details.get("blocked") is True:
-        out.append("The browser blocked it")
+        out.append(t.gettext("The browser blocked it"))
     techniques = details.get("techniques")
     if isinstance(techniques, list):
-        told = [TECHNIQUES.get(str(t), "another sign") for t in techniques[:4]]
-        out.append("Noticed by " + ", ".join(dict.fromkeys(told)))
+        told = [t.gettext(TECHNIQUES.get(str(x), N_("another sign"))) for x in techniques[:4]]
+        out.append(t.gettext("Noticed by %(signs)s") % {"signs": ", ".join(dict.fromkeys(told))})
     if (reason := details.get("reason")) is not None:
-        out.append(f"Why: {REASONS.get(str(reason), str(reason).replace('_', ' ')[:80])}")
+        known = REASONS.get(str(reason))
+        why = t.gettext(known) if known else str(reason).replace("_", " ")[:80]
+        out.append(t.gettext("Why: %(reason)s") % {"reason": why})
     if (device := details.get("device")) in DEVICES:
-        out.append(f"Device: {DEVICES[str(device)]}")
+        out.append(t.gettext("Device: %(device)s") % {"device": t.gettext(DEVICES[str(device)])})
     return tuple(out[:MAX_DETAILS])
 
 

@@ -13,6 +13,8 @@ from typing import Annotated, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.config import JsonDict
 
+from invigil.i18n import N_
+
 Kind = Literal[
     "face.none",
     "face.multiple",
@@ -54,24 +56,25 @@ DETECTOR_KINDS: dict[str, frozenset[str]] = {
 }
 ALWAYS_KINDS = frozenset({"network.offline", "detector.failed", "client.silent"})
 
-# What each kind means, for explanations: "... because <phrase>".
+# What each kind means, for explanations: "... because <phrase>". Marked N_:
+# reviewers' pages translate the phrase (``kind_words``); stored messages keep English.
 KIND_PHRASES = {
-    "face.none": "no face was in view of the camera",
-    "face.multiple": "more than one face was in view of the camera",
-    "face.mismatch": "the server's check of a webcam snapshot disagreed with the browser",
-    "audio.voice": "voices were heard",
-    "focus.lost": "the exam window lost focus",
-    "tab.hidden": "the exam tab was hidden",
-    "fullscreen.exit": "full screen was left",
-    "devtools.open": "developer tools were opened",
-    "clipboard.copy": "text was copied",
-    "clipboard.paste": "text was pasted",
-    "context_menu": "the context menu was opened",
-    "screen.share_stopped": "screen sharing stopped",
-    "camera.stopped": "the camera stopped",
-    "network.offline": "the browser went offline",
-    "detector.failed": "a detector could not run",
-    "client.silent": "the browser stopped reporting",
+    "face.none": N_("no face was in view of the camera"),
+    "face.multiple": N_("more than one face was in view of the camera"),
+    "face.mismatch": N_("the server's check of a webcam snapshot disagreed with the browser"),
+    "audio.voice": N_("voices were heard"),
+    "focus.lost": N_("the exam window lost focus"),
+    "tab.hidden": N_("the exam tab was hidden"),
+    "fullscreen.exit": N_("full screen was left"),
+    "devtools.open": N_("developer tools were opened"),
+    "clipboard.copy": N_("text was copied"),
+    "clipboard.paste": N_("text was pasted"),
+    "context_menu": N_("the context menu was opened"),
+    "screen.share_stopped": N_("screen sharing stopped"),
+    "camera.stopped": N_("the camera stopped"),
+    "network.offline": N_("the browser went offline"),
+    "detector.failed": N_("a detector could not run"),
+    "client.silent": N_("the browser stopped reporting"),
 }
 
 # A detector failure is never an integrity violation by itself (docs/proctoring.md).

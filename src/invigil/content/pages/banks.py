@@ -11,6 +11,7 @@ from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
 
+from invigil import i18n
 from invigil.content import banks, questions, transfer
 from invigil.content.bodies import TYPES
 from invigil.content.formats import MAX_BYTES
@@ -18,6 +19,7 @@ from invigil.content.models import Question, QuestionBank, QuestionVersion
 from invigil.content.pages.common import TYPE_HINTS, TYPE_LABELS, redirect, render
 from invigil.content.questions import PROMPT
 from invigil.errors import Conflict, Invalid, NotFound
+from invigil.i18n import N_
 from invigil.identity.pages.common import FormStr, _change, _parse_id
 from invigil.security.permissions import Permission as P
 from invigil.web import flash, table
@@ -30,13 +32,13 @@ FORMATS = {"csv": "csv", "json": "json", "xml": "qti", "qti": "qti"}
 BANKS = table.Table(
     name="banks",
     path="/authoring/banks",
-    caption="Question banks",
+    caption=N_("Question banks"),
     columns=(
-        table.Column("name", "Bank", func.lower(QuestionBank.name), export=lambda b: b[0].name),
-        table.Column("questions", "Questions", export=lambda b: b[1], numeric=True),
+        table.Column("name", N_("Bank"), func.lower(QuestionBank.name), export=lambda b: b[0].name),
+        table.Column("questions", N_("Questions"), export=lambda b: b[1], numeric=True),
         table.Column(
             "changed",
-            "Last changed",
+            N_("Last changed"),
             QuestionBank.updated_at,
             datetime.fromisoformat,
             export=lambda b: b[0].updated_at.isoformat(),
@@ -45,9 +47,9 @@ BANKS = table.Table(
     id=QuestionBank.id,
     default_sort="name",
     search=(QuestionBank.name, QuestionBank.description),
-    search_label="Bank name or description",
-    empty="There are no question banks yet.",
-    empty_filtered="No bank matches this search.",
+    search_label=N_("Bank name or description"),
+    empty=N_("There are no question banks yet."),
+    empty_filtered=N_("No bank matches this search."),
 )
 
 
@@ -98,44 +100,44 @@ def questions_table(bank_id: uuid.UUID) -> table.Table:
     return table.Table(
         name="questions",
         path=f"/authoring/banks/{bank_id}",
-        caption="Questions",
+        caption=N_("Questions"),
         columns=(
-            table.Column("prompt", "Question", func.lower(PROMPT)),
-            table.Column("type", "Type", Question.type),
-            table.Column("category", "Category", func.lower(QuestionVersion.category)),
-            table.Column("tags", "Tags"),
-            table.Column("difficulty", "Difficulty", QuestionVersion.difficulty),
-            table.Column("points", "Points", QuestionVersion.points, Decimal, numeric=True),
-            table.Column("version", "Version", Question.current_version, int, numeric=True),
-            table.Column("added", "Added", Question.created_at, datetime.fromisoformat),
+            table.Column("prompt", N_("Question"), func.lower(PROMPT)),
+            table.Column("type", N_("Type"), Question.type),
+            table.Column("category", N_("Category"), func.lower(QuestionVersion.category)),
+            table.Column("tags", N_("Tags")),
+            table.Column("difficulty", N_("Difficulty"), QuestionVersion.difficulty),
+            table.Column("points", N_("Points"), QuestionVersion.points, Decimal, numeric=True),
+            table.Column("version", N_("Version"), Question.current_version, int, numeric=True),
+            table.Column("added", N_("Added"), Question.created_at, datetime.fromisoformat),
         ),
         id=Question.id,
         default_sort="added",
         search=(PROMPT, QuestionVersion.body["explanation"].astext),
-        search_label="Text",
+        search_label=N_("Text"),
         filters=(
             table.Filter(
                 "category",
-                "Category",
+                N_("Category"),
                 None,
                 lambda stmt, v: stmt.where(func.lower(QuestionVersion.category) == v.lower()),
             ),
             table.Filter(
                 "tag",
-                "Tag",
+                N_("Tag"),
                 None,
                 lambda stmt, v: stmt.where(QuestionVersion.tags.contains([v.lower()])),
             ),
             table.Filter(
                 "type",
-                "Type",
+                N_("Type"),
                 [(t, TYPE_LABELS[t]) for t in TYPES],
                 lambda stmt, v: stmt.where(Question.type == v),
-                all_label="Any type",
+                all_label=N_("Any type"),
             ),
         ),
-        empty="This bank has no questions yet.",
-        empty_filtered="No question matches this search.",
+        empty=N_("This bank has no questions yet."),
+        empty_filtered=N_("No question matches this search."),
         # The bank's own export (below the table) is the CSV that imports back.
         export=False,
     )
@@ -210,12 +212,16 @@ def bank_import(
             import_format=format,
         )
     n, skipped = len(done.made), done.skipped
-    text = f"Imported {n} question{'s' if n != 1 else ''}."
+    say = i18n.translations(i18n.locale_of({"request": request}))
+    text = say.ngettext("Imported %(n)s question.", "Imported %(n)s questions.", n) % {"n": n}
     if skipped:
-        text += (
-            f" Skipped {skipped} exact duplicate{'s' if skipped != 1 else ''} of "
-            "questions already in this bank (or repeated in the file)."
-        )
+        text += " " + say.ngettext(
+            "Skipped %(n)s exact duplicate of questions already in this bank "
+            "(or repeated in the file).",
+            "Skipped %(n)s exact duplicates of questions already in this bank "
+            "(or repeated in the file).",
+            skipped,
+        ) % {"n": skipped}
     return flash.redirect(request, f"/authoring/banks/{bid}", text)
 
 

@@ -19,12 +19,20 @@ from invigil import i18n
 from invigil.content import banks, exams, images, questions, views
 from invigil.content.freeze import tenant_languages
 from invigil.content.models import Exam, Question
-from invigil.content.pages.common import TYPE_LABELS, problems, redirect, render, split_list
+from invigil.content.pages.common import (
+    TYPE_LABELS,
+    problems,
+    redirect,
+    render,
+    say,
+    split_list,
+)
 from invigil.content.questions import Search
 from invigil.content.schemas import ExamIn, ExamPatchIn
 from invigil.content.settings import ExamSettings, FixedSection, PoolSection
 from invigil.db.uow import UnitOfWork
 from invigil.errors import Conflict, Invalid
+from invigil.i18n import N_
 from invigil.identity.pages.common import FormList, FormStr, _change, _parse_id
 from invigil.security.permissions import Permission as P
 from invigil.web import table
@@ -35,25 +43,25 @@ MAX_SEED = 2**53 - 1
 PICK_LIMIT = 200
 
 EXAM_LABELS = {
-    "slug": "Short name",
-    "title": "Title",
-    "description": "Instructions",
-    "consent_text": "Consent text",
-    "time_limit_minutes": "Time limit",
-    "opens_at": "Opens",
-    "closes_at": "Closes",
-    "attempts_allowed": "Attempts allowed",
-    "navigation": "Navigation",
-    "pass_mark_percent": "Pass mark",
-    "results_release": "Results",
-    "proctoring_preset": "Proctoring",
-    "accommodations": "Extra time",
-    "question_ids": "Questions",
-    "bank_id": "Bank",
-    "categories": "Categories",
-    "tags": "Tags",
-    "count": "Number of questions",
-    "difficulty_mix": "Difficulty mix",
+    "slug": N_("Short name"),
+    "title": N_("Title"),
+    "description": N_("Instructions"),
+    "consent_text": N_("Consent text"),
+    "time_limit_minutes": N_("Time limit"),
+    "opens_at": N_("Opens"),
+    "closes_at": N_("Closes"),
+    "attempts_allowed": N_("Attempts allowed"),
+    "navigation": N_("Navigation"),
+    "pass_mark_percent": N_("Pass mark"),
+    "results_release": N_("Results"),
+    "proctoring_preset": N_("Proctoring"),
+    "accommodations": N_("Extra time"),
+    "question_ids": N_("Questions"),
+    "bank_id": N_("Bank"),
+    "categories": N_("Categories"),
+    "tags": N_("Tags"),
+    "count": N_("Number of questions"),
+    "difficulty_mix": N_("Difficulty mix"),
 }
 # The summary's links (invigil.web.forms): each field's element id on the exam page.
 FIELD_IDS = {
@@ -76,15 +84,15 @@ FIELD_IDS = {
     "fixed.time_limit": "fixed-time",
 }
 PRESETS = {
-    "practice": "Practice (events only logged)",
-    "standard": "Standard",
-    "strict": "Strict",
-    "high_stakes": "High stakes (strictest)",
+    "practice": N_("Practice (events only logged)"),
+    "standard": N_("Standard"),
+    "strict": N_("Strict"),
+    "high_stakes": N_("High stakes (strictest)"),
 }
 RELEASES = {
-    "immediately": "Right after submitting",
-    "after_review": "After review by staff",
-    "never": "Never",
+    "immediately": N_("Right after submitting"),
+    "after_review": N_("After review by staff"),
+    "never": N_("Never"),
 }
 
 
@@ -103,14 +111,14 @@ def _iso(value: datetime | None) -> str:
 EXAMS = table.Table(
     name="exams",
     path="/authoring/exams",
-    caption="Exams",
+    caption=N_("Exams"),
     columns=(
-        table.Column("title", "Exam", func.lower(Exam.title), export=lambda e: e.title),
-        table.Column("slug", "Short name", Exam.slug, export=lambda e: e.slug),
-        table.Column("status", "Status", Exam.status, export=lambda e: e.status),
+        table.Column("title", N_("Exam"), func.lower(Exam.title), export=lambda e: e.title),
+        table.Column("slug", N_("Short name"), Exam.slug, export=lambda e: e.slug),
+        table.Column("status", N_("Status"), Exam.status, export=lambda e: e.status),
         table.Column(
             "version",
-            "Published version",
+            N_("Published version"),
             Exam.published_version,
             int,
             nullable=True,
@@ -119,7 +127,7 @@ EXAMS = table.Table(
         ),
         table.Column(
             "changed",
-            "Last changed",
+            N_("Last changed"),
             Exam.updated_at,
             datetime.fromisoformat,
             export=lambda e: _iso(e.updated_at),
@@ -128,18 +136,18 @@ EXAMS = table.Table(
     id=Exam.id,
     default_sort="-changed",
     search=(Exam.title, Exam.slug),
-    search_label="Title or short name",
+    search_label=N_("Title or short name"),
     filters=(
         table.Filter(
             "status",
-            "Status",
-            [("draft", "Draft"), ("published", "Published"), ("retired", "Retired")],
+            N_("Status"),
+            [("draft", N_("Draft")), ("published", N_("Published")), ("retired", N_("Retired"))],
             lambda stmt, v: stmt.where(Exam.status == v),
-            all_label="Any status",
+            all_label=N_("Any status"),
         ),
     ),
-    empty="There are no exams yet.",
-    empty_filtered="No exam matches this search or filter.",
+    empty=N_("There are no exams yet."),
+    empty_filtered=N_("No exam matches this search or filter."),
 )
 
 
@@ -175,7 +183,7 @@ def exam_create(
     try:
         body = ExamIn.model_validate({"slug": chosen, "title": title, "description": description})
     except ValidationError as exc:
-        found = problems(exc, EXAM_LABELS)
+        found = problems(exc, EXAM_LABELS, request)
         return _exams_page(
             request, ctx, status=422, form=form, problems=found, field_prefix="exam-"
         )
@@ -365,7 +373,7 @@ def _save(
             ctx,
             exam,
             status=422,
-            error="; ".join(p["message"] for p in problems(exc, EXAM_LABELS)),
+            error="; ".join(p["message"] for p in problems(exc, EXAM_LABELS, request)),
             **on_error,
         )
     except (Invalid, Conflict) as exc:
@@ -393,7 +401,7 @@ def exam_update(
     try:
         ExamIn.model_validate(details)
     except ValidationError as exc:
-        found = problems(exc, EXAM_LABELS)
+        found = problems(exc, EXAM_LABELS, request)
         return _exam_page(request, ctx, exam, status=422, details=details, details_problems=found)
     return _save(request, ctx, exam, details, "exam-saved", details=details)
 
@@ -462,7 +470,7 @@ def exam_settings(
     try:
         settings = ExamSettings.model_validate(raw).model_dump(mode="json")
     except ValidationError as exc:
-        found = problems(exc, EXAM_LABELS)
+        found = problems(exc, EXAM_LABELS, request)
         return _exam_page(request, ctx, exam, status=422, settings=shown, settings_problems=found)
     patch = {
         "settings": settings,
@@ -498,7 +506,7 @@ def exam_add_fixed(
             raise Invalid("tick at least one question for the section")
         checked = FixedSection.model_validate(section).model_dump(mode="json")
     except ValidationError as exc:
-        found = problems(exc, EXAM_LABELS)
+        found = problems(exc, EXAM_LABELS, request)
         return _exam_page(
             request, ctx, exam, status=422, fixed=fixed, fixed_problems=found, pick_bank=bank_id
         )
@@ -555,7 +563,7 @@ def exam_add_pool(
     try:
         checked = PoolSection.model_validate(section).model_dump(mode="json")
     except ValidationError as exc:
-        found = problems(exc, EXAM_LABELS)
+        found = problems(exc, EXAM_LABELS, request)
         return _exam_page(request, ctx, exam, status=422, pool=pool, pool_problems=found)
     patch = {"sections": [*exam.sections, checked]}
     return _save(request, ctx, exam, patch, "section-added", pool=pool)
@@ -674,7 +682,7 @@ def exam_preview(
         mine = [i for i in items if i.section == n]
         sections.append(
             {
-                "title": s.get("title") or f"Section {n + 1}",
+                "title": s.get("title") or say(request, N_("Section %(n)s")) % {"n": n + 1},
                 "time_limit": s.get("time_limit_minutes"),
                 "items": mine,
             }

@@ -14,29 +14,30 @@ from pydantic import BaseModel, ConfigDict
 
 from invigil.content.bodies import TYPES
 from invigil.content.models import QuestionVersion
+from invigil.i18n import N_
 
 MIN_ROWS = 5
 MAX_ROWS = 20
 
 LABELS = {
-    "category": "Category",
-    "tags": "Tags",
-    "difficulty": "Difficulty",
-    "points": "Points",
-    "prompt": "Question text",
-    "explanation": "Explanation",
-    "choices": "Choices",
-    "correct": "Right answer",
-    "scoring": "Scoring",
-    "value": "Right answer (number)",
-    "tolerance": "Allowed margin",
-    "accepted": "Accepted answers",
-    "case_sensitive": "Case",
-    "pattern": "Pattern",
-    "rubric": "Rubric",
-    "max_words": "Word limit",
-    "items": "Items",
-    "pairs": "Pairs",
+    "category": N_("Category"),
+    "tags": N_("Tags"),
+    "difficulty": N_("Difficulty"),
+    "points": N_("Points"),
+    "prompt": N_("Question text"),
+    "explanation": N_("Explanation"),
+    "choices": N_("Choices"),
+    "correct": N_("Right answer"),
+    "scoring": N_("Scoring"),
+    "value": N_("Right answer (number)"),
+    "tolerance": N_("Allowed margin"),
+    "accepted": N_("Accepted answers"),
+    "case_sensitive": N_("Case"),
+    "pattern": N_("Pattern"),
+    "rubric": N_("Rubric"),
+    "max_words": N_("Word limit"),
+    "items": N_("Items"),
+    "pairs": N_("Pairs"),
 }
 
 

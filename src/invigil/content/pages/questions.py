@@ -15,11 +15,12 @@ from invigil.content.bodies import TYPES
 from invigil.content.images_api import image_response, read_upload
 from invigil.content.models import Question, QuestionBank
 from invigil.content.pages import translations as translated
-from invigil.content.pages.common import TYPE_HINTS, problems, redirect, render
+from invigil.content.pages.common import TYPE_HINTS, problems, redirect, render, say
 from invigil.content.pages.forms import LABELS, FormProblem, QuestionForm, from_version, to_input
 from invigil.content.pages.translations import TranslationForm
 from invigil.content.schemas import QuestionCreateIn, QuestionIn, QuestionPatchIn
 from invigil.errors import Conflict, Invalid
+from invigil.i18n import N_
 from invigil.identity.pages.common import FormStr, _change, _parse_id
 from invigil.security.permissions import Permission as P
 from invigil.web.session import PageContext, check_csrf, requires_page
@@ -27,21 +28,27 @@ from invigil.web.session import PageContext, check_csrf, requires_page
 router = APIRouter(include_in_schema=False)
 QuestionFields = Annotated[QuestionForm, Form()]
 # The summary's links: a field's element id where it is not "f-<field>".
+FORM = N_("Form")  # a problem that belongs to no one field
 FIELD_IDS = {"choices": "f-choice-0", "max_words": "f-max-words", "case_sensitive": "f-accepted"}
 
 
-def _check(form: QuestionForm, kind: str) -> tuple[dict[str, Any], list[dict[str, str]]]:
+def _check(
+    request: Request, form: QuestionForm, kind: str
+) -> tuple[dict[str, Any], list[dict[str, str]]]:
     """The form as a question input, or the problems to show next to the fields."""
     try:
         data = to_input(form, kind)
     except FormProblem as exc:
         return {}, [
-            {"field": exc.field, "message": f"{LABELS.get(exc.field, 'Form')}: " + exc.message}
+            {
+                "field": exc.field,
+                "message": f"{say(request, LABELS.get(exc.field, FORM))}: " + exc.message,
+            }
         ]
     try:
         QuestionIn.model_validate(data)
     except ValidationError as exc:
-        return data, problems(exc, LABELS)
+        return data, problems(exc, LABELS, request)
     return data, []
 
 
@@ -121,7 +128,7 @@ def question_create(
     kind = form.type
     if kind not in TYPES:
         raise Invalid(f"choose a type of question: one of {', '.join(TYPES)}")
-    data, found = _check(form, kind)
+    data, found = _check(request, form, kind)
     if not found:
         try:
             body = QuestionCreateIn.model_validate(data | {"bank_id": bank.id})
@@ -212,7 +219,7 @@ def question_update(
 ) -> Response:
     check_csrf(ctx, form.csrf)
     q = _question(ctx, question_id)
-    data, found = _check(form, q.type)
+    data, found = _check(request, form, q.type)
     status = 422
     if not found:
         try:
