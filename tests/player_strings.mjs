@@ -1,6 +1,7 @@
 // Finds words in the player's JavaScript that reach the page without t()/tn().
 //
 // Usage: node tests/player_strings.mjs FILE...   (prints a JSON list of findings)
+//        node tests/player_strings.mjs --marked FILE...   (the strings given to t()/tn())
 //
 // Each file is parsed with acorn (a real ECMAScript parser, so comments,
 // regular expressions and template literals are told apart) and every place
@@ -134,7 +135,39 @@ export function scan(source, file) {
   }));
 }
 
-const files = process.argv.slice(2);
+// A string literal, or literals joined with + (as Babel's extractor reads them).
+function joined(node) {
+  if (node && node.type === "BinaryExpression" && node.operator === "+") {
+    const left = joined(node.left);
+    const right = joined(node.right);
+    return left === null || right === null ? null : left + right;
+  }
+  return node ? literalText(node) : null;
+}
+
+// Every string literal given to t() (its message) or tn() (singular and
+// plural), wherever the call stands: a template literal's ${...} included.
+export function marked(source, file) {
+  const ast = parse(source, { ecmaVersion: "latest", sourceType: "module", locations: true });
+  const out = [];
+  simple(ast, {
+    CallExpression(node) {
+      const name = calleeName(node.callee);
+      if (!MARKERS.has(name)) return;
+      const count = name === "tn" ? 2 : 1;
+      const texts = node.arguments.slice(0, count).map(joined);
+      out.push({ file, line: node.loc.start.line, texts });
+    },
+  });
+  return out;
+}
+
+const args = process.argv.slice(2);
+const wantMarked = args[0] === "--marked";
+const files = wantMarked ? args.slice(1) : args;
 const findings = [];
-for (const file of files) findings.push(...scan(readFileSync(file, "utf8"), file));
+for (const file of files) {
+  const source = readFileSync(file, "utf8");
+  findings.push(...(wantMarked ? marked(source, file) : scan(source, file)));
+}
 process.stdout.write(JSON.stringify(findings));

@@ -58,12 +58,12 @@ EXPECTED = [
 ]
 
 
-def scan(*files: Path) -> list[dict[str, Any]]:
+def scan(*files: Path, mode: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     node = shutil.which("node")
     assert node, "node is needed to parse the player (make node-deps installs it)"
     assert (ROOT / "node_modules" / "acorn").is_dir(), "run `make node-deps` (acorn)"
     run = subprocess.run(
-        [node, str(SCANNER), *map(str, files)],
+        [node, str(SCANNER), *mode, *map(str, files)],
         capture_output=True,
         text=True,
         check=False,
@@ -89,3 +89,25 @@ def test_every_string_the_player_shows_is_marked_for_translation(source: Path) -
     assert not found, "mark these with t()/tn() and translate them:\n" + "\n".join(
         f"{f['file']}:{f['line']}:{f['column']} {f['text']}" for f in found
     )
+
+
+def test_every_marked_player_string_reaches_the_catalogs() -> None:
+    """Each t()/tn() call names its message with a plain string literal, and
+    every one of them (inside a template literal's ${...} too) is in the
+    extracted template, so no marked word stays English because the
+    extractor missed it."""
+    from babel.messages.pofile import read_po
+
+    from invigil import i18n
+
+    with i18n.template_path().open("rb") as f:
+        template = read_po(f)
+    known = {m.id if isinstance(m.id, str) else m.id[0] for m in template if m.id}
+    calls = scan(*SOURCES, mode=("--marked",))
+    assert len(calls) > 100
+    for call in calls:
+        where = f"{call['file']}:{call['line']}"
+        assert all(isinstance(text, str) for text in call["texts"]), f"{where}: not a literal"
+        assert call["texts"][0] in known, f"{where}: {call['texts'][0]!r} is not extracted"
+    planted = [c for c in calls if c["texts"][0] == "Trying again…"]
+    assert planted, "a message marked inside a template literal is found"

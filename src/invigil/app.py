@@ -230,7 +230,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         fields = ", ".join(".".join(e["location"]) for e in errors)
         if not for_programs(request.url.path):
             if candidate_errors.is_candidate_page(request.url.path):
-                return candidate_errors.render(request, 422)
+                return candidate_errors.render(request, 422, fields=fields)
             return pages.error_page(request, Invalid(f"the form or link is not valid ({fields})"))
         body = problem(
             422, "invalid", f"the request is not valid: {fields}", request.url.path, errors=errors

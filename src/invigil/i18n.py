@@ -109,6 +109,13 @@ def N_(message: str) -> str:
     return message
 
 
+def NC_(context: str, message: str) -> str:
+    """Marks a word whose translation depends on where it stands (its
+    ``msgctxt``); it is translated where it is shown, with
+    ``pgettext(context, value)``."""
+    return message
+
+
 def NP_(singular: str, plural: str) -> tuple[str, str]:
     """Marks a plural pair for extraction where it is defined; it is
     translated where it is shown, with :func:`ngettext`."""

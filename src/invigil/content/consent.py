@@ -24,7 +24,7 @@ from typing import Any
 
 from invigil import i18n
 from invigil.errors import Invalid
-from invigil.i18n import N_, NP_
+from invigil.i18n import N_, NC_, NP_
 from invigil.proctoring import disclosure
 from invigil.proctoring.policy import Policy
 from invigil.proctoring.policy import resolve as resolve_policy
@@ -76,13 +76,15 @@ PRESET_LABELS = {
     "high_stakes": (N_("High stakes"), 365),
 }
 CUSTOM_LABEL = N_("Custom")
-# The same labels inside a sentence of the consent text ("uses standard proctoring").
+# The same labels inside a sentence of the consent text ("uses standard
+# proctoring"): a level's name, translated apart from the same words elsewhere.
+LEVEL = "proctoring level"
 IN_SENTENCE = {
-    "practice": N_("practice"),
-    "standard": N_("standard"),
-    "strict": N_("strict"),
-    "high_stakes": N_("high stakes"),
-    "custom": N_("custom"),
+    "practice": NC_("proctoring level", "practice"),
+    "standard": NC_("proctoring level", "standard"),
+    "strict": NC_("proctoring level", "strict"),
+    "high_stakes": NC_("proctoring level", "high stakes"),
+    "custom": NC_("proctoring level", "custom"),
 }
 
 # The generated sentences, in the order they are read.
@@ -123,7 +125,7 @@ def generated(settings: Mapping[str, Any], locale: str) -> list[str]:
     """The paragraphs generated from the proctoring policy, in ``locale``."""
     d = disclosure_of(settings)
     policy = resolve_policy(dict(settings))
-    label = i18n.gettext(locale, IN_SENTENCE[d.preset])
+    label = i18n.translations(locale).pgettext(LEVEL, IN_SENTENCE[d.preset])
     if d.captures:
         sep = i18n.gettext(locale, ITEM_SEPARATOR)
         items = sep.join(disclosure.describe(c, policy, locale) for c in d.captures)

@@ -78,10 +78,11 @@ def render(
     template: str | None = None,
     reference: str | None = None,
     unknown_address: bool = False,
+    fields: str = "",
 ) -> Response:
     """The page for ``status`` on a candidate path. ``template`` is the
     error's own page (the neutral page of a dead link), shown in the
-    browser's language."""
+    browser's language. ``fields`` names what could not be read (a 422)."""
     token = token_of(request.url.path) or ""
     _from_browser(request)
     shown: dict[str, object] = {}
@@ -95,6 +96,7 @@ def render(
             "status": status,
             "reference": reference,
             "unknown_address": unknown_address,
+            "fields": fields,
             "base": f"/take/{token}",
             **shown,
         },

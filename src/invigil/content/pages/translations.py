@@ -89,7 +89,10 @@ def context(
 ) -> dict[str, Any]:
     """What the question page needs to show its translations."""
     rows = translations.of_question(ctx.uow, q)
-    enabled = enabled_languages(ctx.uow)
+    # The tenant's languages, and any other a translation exists for (kept
+    # when a language is switched off; frozen again once it is back on).
+    others = (r.translation.language for r in rows)
+    enabled = list(dict.fromkeys([*enabled_languages(ctx.uow), *others]))
     langs = []
     for status in translations.statuses(rows, enabled, cur.language):
         values = _filled(status.row.translation.body) if status.row else _filled({})
