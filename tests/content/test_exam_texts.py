@@ -6,6 +6,8 @@ them is no refusal."""
 
 from __future__ import annotations
 
+import html
+import re
 import uuid
 from typing import Any
 
@@ -21,6 +23,7 @@ from invigil.tenants import service as tenants
 from invigil.tenants.models import Tenant
 from tests.conftest import BoundDatabase, bearer, make_tenant, make_user
 from tests.content.factories import make_exam, make_question
+from tests.test_pages_matrix import web_client
 
 GERMAN = {"title": "Grundlagen", "description": "Lesen Sie jede Frage.", "sections": ["Teil 1"]}
 
@@ -158,3 +161,48 @@ def test_a_missing_translation_is_no_refusal_and_keeps_the_hash_it_had(
         exams.update_exam(uow, stale, ExamPatchIn(sections=more))
         assert exams.exam_text_gaps(uow, exams.require_exam(uow, stale)) == ["de"]
     assert publish(db, tenant.id, stale).text_translations is None
+
+
+def test_the_exam_page_asks_for_each_language_warns_of_gaps_and_shows_errors_at_the_field(
+    app: FastAPI, db: BoundDatabase, settings: Settings
+) -> None:
+    tenant = offering(db, settings, ["en", "de", "ar"], "en")
+    exam = make_exam(db, tenant.id, title="Basics", sections=one_section(db, tenant.id))
+    staff, csrf = web_client(app, db, tenant.id, ["exam_author"])
+    page = staff.get(f"/authoring/exams/{exam}").text
+    for code, direction in (("de", "ltr"), ("ar", "rtl")):
+        field = re.search(rf'<input type="text" id="t-{code}-title"[^>]*>', page)
+        assert field is not None and f'lang="{code}" dir="{direction}"' in field.group(0)
+        assert f'name="text_section_{code}_0"' in page
+    gaps = re.search(r'<p id="text-gaps">(.*?)</p>', page, re.S)
+    assert gaps is not None and "missing in Deutsch, العربية" in html.unescape(gaps.group(1))
+
+    form = {
+        "csrf": csrf,
+        "text_title_de": GERMAN["title"],
+        "text_description_de": GERMAN["description"],
+        "text_section_de_0": "Teil 1",
+    }
+    saved = staff.post(f"/authoring/exams/{exam}/texts", data=form)
+    assert saved.status_code == 303, saved.text
+    page = staff.get(f"/authoring/exams/{exam}").text
+    gaps = re.search(r'<p id="text-gaps">(.*?)</p>', page, re.S)
+    assert gaps is not None and "missing in العربية." in html.unescape(gaps.group(1))
+    assert "Deutsch" not in gaps.group(1)
+    with db.unit_of_work(tenant.id) as uow:
+        assert exams.require_exam(uow, exam).text_translations == {"de": GERMAN}
+
+    # A German section title without a German title: refused at the title field, words kept.
+    bad = staff.post(
+        f"/authoring/exams/{exam}/texts",
+        data={"csrf": csrf, "text_title_de": "", "text_section_de_0": "Teil 1 (neu)"},
+    )
+    assert bad.status_code == 422, bad.text
+    field = re.search(r'<input type="text" id="t-de-title"[^>]*>', bad.text)
+    assert field is not None and 'aria-invalid="true"' in field.group(0)
+    assert 'id="t-de-title-err"' in bad.text and 'href="#t-de-title"' in bad.text
+    assert 'value="Teil 1 (neu)"' in bad.text
+    too_long = staff.post(
+        f"/authoring/exams/{exam}/texts", data=form | {"text_section_de_0": "x" * 201}
+    )
+    assert too_long.status_code == 422 and 'href="#t-de-section-0"' in too_long.text
