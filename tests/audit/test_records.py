@@ -1,10 +1,11 @@
-"""Records anchored in the log: a result, a submitted answer sheet, a review
-decision and a sealed event stream changed by a superuser with the triggers
+"""Records anchored in the log: a result, a submitted answer sheet, a consent,
+a review decision and a sealed event stream changed by a superuser with the triggers
 off are each named by `audit verify` and by `verify-export` of an export
 taken after the change; the integrity summary sees a missing event."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import uuid
@@ -21,9 +22,18 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner
 
+from invigil import audit
 from invigil.audit import checkpoints, service
 from invigil.audit.offline import verify_export
-from invigil.audit.records import Anchor, Record, check_records, document_sha256
+from invigil.audit.records import (
+    Anchor,
+    Record,
+    Recording,
+    check_records,
+    digest_flaw,
+    document_sha256,
+    witnessed,
+)
 from invigil.audit.verify import Report
 from invigil.cli import cli
 from invigil.db.engine import Database
@@ -32,7 +42,7 @@ from invigil.db.urls import DatabaseUrls
 from invigil.delivery import attempts
 from invigil.delivery.demo import demo_answers
 from invigil.delivery.landing import consent_text
-from invigil.delivery.models import Attempt, AttemptResult
+from invigil.delivery.models import Attempt, AttemptResult, Consent
 from invigil.delivery.records import SOURCES as DELIVERY
 from invigil.proctoring import pipeline, review_pages, reviews, summary
 from invigil.proctoring.models import ProctoringAction
@@ -60,6 +70,7 @@ class Sat:
     attempt_id: uuid.UUID
     result_id: uuid.UUID
     decision_id: uuid.UUID
+    consent_id: uuid.UUID
 
 
 def sit_and_review(database: Database, settings: Settings, keys: Keys) -> Sat:
@@ -109,9 +120,11 @@ def sit_and_review(database: Database, settings: Settings, keys: Keys) -> Sat:
             select(AttemptResult.id).where(AttemptResult.attempt_id == attempt_id)
         )
         assert result_id is not None
+        consent_id = uow.scalar(select(Consent.id).where(Consent.attempt_id == attempt_id))
+        assert consent_id is not None
     with database.unit_of_work(tenant.id, Actor.system()) as uow:
         checkpoints.seal(uow, keys.audit)
-    return Sat(tenant.id, tenant.slug, attempt_id, result_id, decision_id)
+    return Sat(tenant.id, tenant.slug, attempt_id, result_id, decision_id, consent_id)
 
 
 @pytest.fixture(scope="module")
@@ -173,16 +186,17 @@ def test_an_untouched_tenant_verifies_records_and_all(
     assert report.ok, (report.problems, report.records)
     records = report.records
     assert records is not None and records.warnings == []
-    # a result, an answer sheet, an event stream, a review decision: each anchored
-    assert (records.records, records.anchored) == (4, 4)
+    # a result, an answer sheet, a consent, an event stream, a review decision: each anchored
+    assert (records.records, records.anchored) == (5, 5)
     assert {r["kind"] for r in data["records"]} == {
         "result",
         "answers",
+        "consent",
         "events",
         "review_decision",
     }
     offline = verify_export(data)
-    assert offline.ok and offline.records is not None and offline.records.anchored == 4
+    assert offline.ok and offline.records is not None and offline.records.anchored == 5
 
 
 def test_a_forged_result_is_named(superuser: Connection, sat: Sat, keys: Keys) -> None:
@@ -321,6 +335,63 @@ def test_a_record_without_an_anchor_or_without_its_rows_is_named(
     assert "its rows are gone" in problems
 
 
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        # "I was shown it in English": the language alone (the text unchanged)
+        ("language = 'de'", "column language differs from what entry"),
+        # "I never agreed to screen recording": the captures alone
+        ("captures = '[\"camera\"]'", "column captures differs from what entry"),
+        # the text rewritten, its stored hash left as it was
+        ("text = text || ' (amended)'", "its text no longer hashes to its text_sha256"),
+        # the text rewritten with a matching hash: the entry recorded another
+        (
+            "text = text || ' (amended)', "
+            "text_sha256 = encode(sha256(convert_to(text || ' (amended)', 'UTF8')), 'hex')",
+            "column text_sha256 differs from what entry",
+        ),
+        # a column no entry repeats: only the anchor can tell
+        ("user_agent = 'forged'", "its content differs from what was recorded"),
+    ],
+)
+def test_a_changed_consent_is_named(
+    superuser: Connection, sat: Sat, keys: Keys, change: str, named: str
+) -> None:
+    superuser.exec_driver_sql(f"UPDATE consents SET {change} WHERE id = %s", (sat.consent_id,))
+    bad = first_bad(verify(superuser, sat, keys))
+    assert (bad["kind"], bad["id"]) == ("consent", str(sat.consent_id))
+    assert named in bad["problem"]
+    offline = verify_export(exported(superuser, sat, keys)).records
+    assert offline is not None and offline.first_bad == bad
+
+
+def test_a_deleted_consent_is_named(superuser: Connection, sat: Sat, keys: Keys) -> None:
+    superuser.exec_driver_sql("DELETE FROM consents WHERE id = %s", (sat.consent_id,))
+    bad = first_bad(verify(superuser, sat, keys))
+    assert (bad["kind"], bad["id"]) == ("consent", str(sat.consent_id))
+    assert "its rows are gone" in bad["problem"]
+
+
+def test_an_edited_consent_in_an_export_fails_offline(
+    database: Database, sat: Sat, keys: Keys, tmp_path: Path
+) -> None:
+    with database.unit_of_work(sat.tenant_id, Actor.operator()) as uow:
+        data = json.loads(
+            json.dumps(service.export(uow, keys.audit, sat.slug, SOURCES), default=str)
+        )
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(data))
+    run = CliRunner().invoke(cli, ["audit", "verify-export", str(path)])
+    assert run.exit_code == 0, run.output
+    (consent,) = [r for r in data["records"] if r["kind"] == "consent"]
+    assert consent["id"] == str(sat.consent_id) and consent["recorded_by"] == "consent.given"
+    consent["document"]["captures"] = []
+    path.write_text(json.dumps(data))
+    run = CliRunner().invoke(cli, ["audit", "verify-export", str(path)])
+    assert run.exit_code == 1
+    assert f"first bad record: consent {sat.consent_id}: column captures differs" in run.output
+
+
 def test_the_app_role_cannot_change_the_answers_of_a_submitted_attempt(
     database: Database, sat: Sat
 ) -> None:
@@ -341,6 +412,86 @@ def test_the_app_role_cannot_change_the_answers_of_a_submitted_attempt(
         )
 
 
+def test_the_app_role_cannot_change_or_remove_a_consent(database: Database, sat: Sat) -> None:
+    for stmt in ("UPDATE consents SET language = 'de' WHERE id = :c",
+                 "DELETE FROM consents WHERE id = :c"):  # fmt: skip
+        refused = pytest.raises(DBAPIError, match=r"permission denied|append-only")
+        with refused, database.unit_of_work(sat.tenant_id) as uow:
+            uow.session.execute(text(stmt), {"c": sat.consent_id})
+
+
+def test_a_consent_recorded_before_anchors_warns_and_is_still_held_to_its_entry(
+    database: Database, settings: Settings, keys: Keys, urls: DatabaseUrls
+) -> None:
+    """A decline written as Invigil wrote it before consents were anchored
+    (its entry without an anchor) is a warning, not a failure; its language
+    changed afterwards is still named, from the entry's own fields."""
+    tenant = make_tenant(database, settings)
+    kit = kit_for(settings)
+    invitation = make_invitation(database, tenant.id, kit).invitation
+    with database.unit_of_work(tenant.id, Actor("candidate", "c-1")) as uow:
+        declined = attempts._consent(
+            uow,
+            uow.get(type(invitation), invitation.id),
+            None,
+            "declined",
+            "I do not agree to be recorded.",
+            "en",
+            attempts.Browser(address="test", user_agent="test"),
+            ["camera"],
+        )
+        audit.record(
+            uow,
+            "consent.declined",
+            declined,
+            {
+                "invitation_id": invitation.id,
+                "text_sha256": declined.text_sha256,
+                "language": declined.language,
+                "captures": ["camera"],
+            },
+        )
+        consent_id = declined.id
+    with database.unit_of_work(tenant.id, Actor.system()) as uow:
+        checkpoints.seal(uow, keys.audit)
+    with database.unit_of_work(tenant.id, Actor.operator()) as uow:
+        report = service.verify_tenant(uow, keys.audit, SOURCES)
+        data = json.loads(
+            json.dumps(service.export(uow, keys.audit, tenant.slug, SOURCES), default=str)
+        )
+    assert report.ok and report.records is not None, report.problems
+    assert report.records.unanchored == {"consent": 1}
+    assert report.records.warnings == [
+        f"consent {consent_id}: not anchored (recorded before consents were anchored)"
+    ]
+    offline = verify_export(data)
+    assert offline.ok and offline.records is not None
+    assert offline.records.unanchored == {"consent": 1}
+    sat = Sat(tenant.id, tenant.slug, uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), consent_id)
+    engine = create_engine(urls.admin.set(database=urls.owner.database), poolclass=NullPool)
+    with engine.connect() as conn:
+        tx = conn.begin()
+        conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        conn.exec_driver_sql("UPDATE consents SET language = 'de' WHERE id = %s", (consent_id,))
+        bad = first_bad(verify(conn, sat, keys))
+        tx.rollback()
+    engine.dispose()
+    assert bad == {
+        "kind": "consent",
+        "id": str(consent_id),
+        "problem": f"column language differs from what entry {_seq_of(database, tenant.id)} recorded",
+    }
+
+
+def _seq_of(database: Database, tenant_id: uuid.UUID) -> int:
+    with database.unit_of_work(tenant_id, Actor.operator()) as uow:
+        seq = uow.session.scalar(
+            text("SELECT seq FROM audit_events WHERE action = 'consent.declined'")
+        )
+    assert isinstance(seq, int)
+    return seq
+
+
 def test_neither_can_the_owner(owner_conn: Connection, sat: Sat) -> None:
     owner_conn.execute(
         text("SELECT set_config('app.tenant_id', :t, true)"), {"t": str(sat.tenant_id)}
@@ -358,9 +509,15 @@ def _record(kind: str, ident: str, sha: str) -> Record:
     return Record(kind, ident, "thing", "thing.recorded", sha)
 
 
+def _recording(payload: dict[str, Any] | None = None) -> Recording:
+    return Recording(7, payload or {})
+
+
 def test_records_from_before_anchors_warn_and_records_never_recorded_fail() -> None:
     old, new = _record("result", "a", "x"), _record("result", "b", "y")
-    report = check_records(["result"], [], lambda _: [old, new], lambda r: r.id == "a")
+    report = check_records(
+        ["result"], [], lambda _: [old, new], lambda r: _recording() if r.id == "a" else None
+    )
     assert report.unanchored == {"result": 1} and "recorded before v0015" in report.warnings[0]
     assert not report.ok and report.first_bad is not None and report.first_bad["id"] == "b"
 
@@ -368,10 +525,10 @@ def test_records_from_before_anchors_warn_and_records_never_recorded_fail() -> N
 def test_a_record_anchored_once_must_match_every_anchor_a_stream_its_latest() -> None:
     sha = document_sha256({"n": 1})
     twice = [Anchor("result", "a", sha, None, 3), Anchor("result", "a", "f" * 64, None, 9)]
-    report = check_records(["result"], twice, lambda _: [_record("result", "a", sha)], bool)
+    report = check_records(["result"], twice, lambda _: [_record("result", "a", sha)], _none)
     assert report.first_bad is not None and "anchored twice" in report.first_bad["problem"]
     grown = [Anchor("events", "a", "0" * 64, 2, 3), Anchor("events", "a", sha, 3, 9)]
-    report = check_records(["events"], grown, lambda _: [_record("events", "a", sha)], bool)
+    report = check_records(["events"], grown, lambda _: [_record("events", "a", sha)], _none)
     assert report.ok and report.anchored == 1
 
 
@@ -382,5 +539,48 @@ def test_kinds_are_merged_in_order_whatever_the_log_holds() -> None:
         Anchor("zeta", "1", "z1", None, 2),
     ]
     rows = {"answers": [_record("answers", "1", "a1")], "zeta": [_record("zeta", "1", "z1")]}
-    report = check_records(["zeta", "answers", "mid"], anchors, lambda k: rows.get(k, []), bool)
+    report = check_records(["zeta", "answers", "mid"], anchors, lambda k: rows.get(k, []), _none)
     assert report.ok and report.anchored == 2
+
+
+def _none(_: Record) -> None:
+    return None
+
+
+def _consent(text: str, language: str) -> Record:
+    document = {
+        "text": text,
+        "text_sha256": hashlib.sha256(b"I agree").hexdigest(),
+        "language": language,
+    }
+    return Record(
+        "consent",
+        "c",
+        "consent",
+        "consent.given",
+        document_sha256(document),
+        flaw=digest_flaw("consent", document),
+        witnessed=witnessed("consent", document),
+    )
+
+
+def test_a_consent_from_before_anchors_warns_unless_its_entry_says_otherwise() -> None:
+    """No anchor to compare with, but its entry recorded the text's hash and
+    (since 0021) its language: those still hold the row to what was shown."""
+    entry = _recording({"text_sha256": hashlib.sha256(b"I agree").hexdigest(), "language": "en"})
+
+    def check(record: Record, recording: Recording) -> Any:
+        return check_records(["consent"], [], lambda _: [record], lambda _: recording)
+
+    report = check(_consent("I agree", "en"), entry)
+    assert report.ok and report.unanchored == {"consent": 1}
+    assert report.warnings == ["consent c: not anchored (recorded before consents were anchored)"]
+    # an entry older than the language column states no language: not checked
+    older = _recording({"text_sha256": entry.payload["text_sha256"]})
+    assert check(_consent("I agree", "de"), older).ok
+    for record, named in [
+        (_consent("I agreed to nothing", "en"), "its text no longer hashes to its text_sha256"),
+        (_consent("I agree", "de"), "column language differs from what entry 7 recorded"),
+    ]:
+        report = check(record, entry)
+        assert report.first_bad == {"kind": "consent", "id": "c", "problem": named}

@@ -67,8 +67,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(out: Path, staff: bool = True) -> int:
+    from sqlalchemy import select
+
     from invigil import demo
     from invigil.app import create_app
+    from invigil.content import exams
+    from invigil.content.models import Exam
     from invigil.db import platform
     from invigil.delivery import invitations, mail
     from invigil.delivery.invitations import InviteRequest, Kit
@@ -94,6 +98,10 @@ def _run(out: Path, staff: bool = True) -> int:
         with db.unit_of_work(ref.id) as uow:
             tenant = uow.get(Tenant, ref.id)
             tenants.set_languages(uow, [*tenant.languages, "ar"], tenant.default_language)
+        with db.unit_of_work(ref.id) as uow:
+            # Published again, so their versions freeze the Arabic consent too.
+            for exam_id in uow.scalars(select(Exam.id).where(Exam.status == "published")):
+                exams.publish_exam(uow, exam_id)
 
         def link(exam: str, name: str, language: str) -> str:
             with db.unit_of_work(ref.id) as uow:

@@ -314,7 +314,7 @@ def test_a_server_fault_on_a_candidate_page_is_in_the_browsers_language(
     monkeypatch.setattr(landing, "_tenant", broken)
     page = browser(app, **GERMAN).get("/take/anything")
     assert page.status_code == 500 and lang_of(page) == ("de", "ltr")
-    assert "Entschuldigung, bei uns ist ein Fehler aufgetreten" in page.text
+    assert "Entschuldigung, bei uns ist etwas schiefgelaufen" in page.text
     assert "on fire" not in page.text
 
 

@@ -40,7 +40,7 @@ def test_a_german_user_reads_the_staff_pages_in_german(
     # the table: caption, column headers, paging, filters
     for header in ("E-Mail", "Letzte Anmeldung", "Rollen"):
         assert f">{header}<" in text, header
-    assert "Zeilen pro Seite" in text and "Jeder Status" in text and "Mitarbeiterkonten:" in text
+    assert "Zeilen pro Seite" in text and "Alle Status" in text and "Mitarbeiterkonten:" in text
     assert ">Last sign-in<" not in text and ">Sign out<" not in text
 
     # a form error, in the summary and next to its field

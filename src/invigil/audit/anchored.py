@@ -20,6 +20,7 @@ from invigil.audit.records import (
     LEGACY_ANCHORS,
     Anchor,
     Record,
+    Recording,
     RecordsReport,
     anchor_in,
     check_records,
@@ -73,17 +74,18 @@ def anchors(uow: UnitOfWork) -> Iterator[Anchor]:
             yield found
 
 
-def recorded(uow: UnitOfWork, record: Record) -> bool:
-    """Whether the log holds the entry that records ``record`` (without an anchor)."""
-    return bool(
-        uow.session.scalar(
-            text(
-                "SELECT EXISTS (SELECT 1 FROM audit_events WHERE subject_type = :t "
-                "AND subject_id = :i AND action = :a)"
-            ),
-            {"t": record.subject_type, "i": record.id, "a": record.recorded_by},
-        )
-    )
+def recorded(uow: UnitOfWork, record: Record) -> Recording | None:
+    """The log's first entry that records ``record`` (without an anchor), if any."""
+    row = uow.session.execute(
+        text(
+            "SELECT seq, payload FROM audit_events WHERE subject_type = :t "
+            "AND subject_id = :i AND action = :a ORDER BY seq LIMIT 1"
+        ),
+        {"t": record.subject_type, "i": record.id, "a": record.recorded_by},
+    ).first()
+    if row is None:
+        return None
+    return Recording(int(row[0]), row[1] if isinstance(row[1], dict) else {})
 
 
 def verify_records(uow: UnitOfWork, sources: Sequence[Source]) -> RecordsReport:

@@ -14,11 +14,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from invigil.audit.records import (
     Anchor,
     Record,
+    Recording,
     RecordsReport,
     anchor_in,
     chain_sha256,
     check_records,
+    digest_flaw,
     document_sha256,
+    witnessed,
 )
 from invigil.audit.verify import CheckpointRecord, EntryRecord, Report, verify_log
 from invigil.errors import Invalid
@@ -105,7 +108,7 @@ def verify_records(entries: list[EntryRecord], exported: Any) -> RecordsReport:
     """Hash each exported record as the database verifier does and compare
     it with the anchors in the entries (which the log check has vouched for)."""
     anchors: list[Anchor] = []
-    recorded: set[tuple[str, str, str]] = set()
+    recorded: dict[tuple[str, str, str], Recording] = {}
     for e in entries:
         try:
             parsed = json.loads(e.entry)
@@ -113,7 +116,10 @@ def verify_records(entries: list[EntryRecord], exported: Any) -> RecordsReport:
             found = anchor_in(action, str(subject["id"]), parsed["payload"], e.seq)
         except (ValueError, KeyError, TypeError):
             continue  # the log check names a bad entry
-        recorded.add((str(subject["type"]), str(subject["id"]), action))
+        payload = parsed["payload"] if isinstance(parsed["payload"], dict) else {}
+        recorded.setdefault(
+            (str(subject["type"]), str(subject["id"]), action), Recording(e.seq, payload)
+        )
         if found is not None:
             anchors.append(found)
     anchors.sort(key=lambda a: (a.kind, a.id, a.seq))
@@ -128,7 +134,7 @@ def verify_records(entries: list[EntryRecord], exported: Any) -> RecordsReport:
         by_kind,
         anchors,
         lambda kind: sorted(by_kind[kind], key=lambda r: r.id),
-        lambda r: (r.subject_type, r.id, r.recorded_by) in recorded,
+        lambda r: recorded.get((r.subject_type, r.id, r.recorded_by)),
     )
 
 
@@ -139,11 +145,14 @@ def _record(r: dict[str, Any]) -> Record:
         head, count = chain_sha256(kind, ident, r["items"])
         return Record(kind, ident, subject, by, head, count)
     stated = r.get("stated_sha256")
+    document = r["document"]
     return Record(
         kind,
         ident,
         subject,
         by,
-        document_sha256(r["document"]),
+        document_sha256(document),
         stated=None if stated is None else str(stated),
+        flaw=digest_flaw(kind, document),
+        witnessed=witnessed(kind, document),
     )

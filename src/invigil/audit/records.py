@@ -40,6 +40,14 @@ LEGACY_ANCHORS: Mapping[str, tuple[str, str]] = {"result.recorded": ("result", "
 # rows must match. Every other kind is anchored once, and must match every
 # anchor that names it.
 RESTATED = frozenset({"events"})
+# Documents that state the sha256 of one of their own fields (a consent its
+# text's): kind -> {stating field: hashed field}. The verifier recomputes it.
+STATED_DIGESTS: Mapping[str, Mapping[str, str]] = {"consent": {"text_sha256": "text"}}
+# Fields a record's recording entry repeats in its payload, from before the
+# record was anchored: checked even when it is not (kind -> fields).
+WITNESSED: Mapping[str, tuple[str, ...]] = {"consent": ("text_sha256", "language", "captures")}
+# Kinds anchored later than v0015 (kind -> what the warning names).
+ANCHORED_SINCE: Mapping[str, str] = {"consent": "consents were anchored"}
 SHOWN = 50  # problems and warnings kept in a report; the rest are counted
 
 
@@ -57,6 +65,25 @@ class Chain:
     def add(self, item: Any) -> None:
         self.head = hashlib.sha256(self.head.encode() + canonical_json(item)).hexdigest()
         self.count += 1
+
+
+def digest_flaw(kind: str, document: Any) -> str | None:
+    """A document that no longer agrees with the digest it states of its own
+    field (see ``STATED_DIGESTS``): named whatever its anchor says."""
+    for stating, hashed in STATED_DIGESTS.get(kind, {}).items():
+        value = document.get(hashed) if isinstance(document, Mapping) else None
+        if not isinstance(value, str):
+            return f"its {hashed} is missing"
+        if hashlib.sha256(value.encode()).hexdigest() != document.get(stating):
+            return f"its {hashed} no longer hashes to its {stating}"
+    return None
+
+
+def witnessed(kind: str, document: Any) -> dict[str, Any]:
+    """The fields of ``document`` its recording entry repeats (see ``WITNESSED``)."""
+    if not isinstance(document, Mapping):
+        return {}
+    return {f: document.get(f) for f in WITNESSED.get(kind, ())}
 
 
 def chain_sha256(kind: str, record_id: str, items: Iterable[Any]) -> tuple[str, int]:
@@ -81,6 +108,7 @@ class Anchor:
     sha256: str
     count: int | None
     seq: int
+    witnessed: Mapping[str, Any] = field(default_factory=dict)  # the entry's, see WITNESSED
 
 
 def anchor_in(action: str, subject_id: str, payload: Any, seq: int) -> Anchor | None:
@@ -90,12 +118,14 @@ def anchor_in(action: str, subject_id: str, payload: Any, seq: int) -> Anchor | 
     found = payload.get(ANCHOR)
     if isinstance(found, Mapping):
         count = found.get("count")
+        kind = str(found.get("kind"))
         return Anchor(
-            str(found.get("kind")),
+            kind,
             subject_id,
             str(found.get("sha256")),
             count if isinstance(count, int) else None,
             seq,
+            {f: payload[f] for f in WITNESSED.get(kind, ()) if f in payload},
         )
     legacy = LEGACY_ANCHORS.get(action)
     if legacy is not None and isinstance(payload.get(legacy[1]), str):
@@ -111,7 +141,9 @@ class Record:
     ``note``: the domain's account of what differs, when it can tell (which
     column disagrees with the document). ``body``: the document or the items,
     kept only for an export. ``stated``: the hash the row itself states, if
-    it keeps one (it must be the anchored one too)."""
+    it keeps one (it must be the anchored one too). ``flaw``: a contradiction
+    inside the record (:func:`digest_flaw`). ``witnessed``: the fields its
+    recording entry repeats (:func:`witnessed`)."""
 
     kind: str
     id: str
@@ -122,6 +154,16 @@ class Record:
     note: str | None = None
     body: Any = None
     stated: str | None = None
+    flaw: str | None = None
+    witnessed: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Recording:
+    """The entry that records a record: its position and its payload."""
+
+    seq: int
+    payload: Mapping[str, Any]
 
 
 @dataclass
@@ -149,14 +191,15 @@ class RecordsReport:
         n = self.unanchored.get(kind, 0)
         self.unanchored[kind] = n + 1
         if len(self.warnings) < SHOWN:
-            self.warnings.append(f"{kind} {record_id}: not anchored (recorded before v0015)")
+            since = ANCHORED_SINCE.get(kind, "v0015")
+            self.warnings.append(f"{kind} {record_id}: not anchored (recorded before {since})")
 
 
 def check_records(
     kinds: Iterable[str],
     anchors: Iterable[Anchor],
     records: Callable[[str], Iterable[Record]],
-    recorded: Callable[[Record], bool],
+    recorded: Callable[[Record], Recording | None],
     report: RecordsReport | None = None,
 ) -> RecordsReport:
     """Compare each kind's records with their anchors, both in order of
@@ -164,8 +207,8 @@ def check_records(
 
     ``anchors``: every anchor in the log, sorted by kind, id, then position;
     ``records(kind)``: that kind's records sorted by id; ``recorded(r)``:
-    whether the log holds ``r.recorded_by`` for ``r``'s subject (asked only
-    of records without an anchor)."""
+    the log's first ``r.recorded_by`` entry for ``r``'s subject, if any
+    (asked only of records without an anchor)."""
     report = report or RecordsReport()
     groups = groupby(anchors, key=lambda a: a.kind)
     head = next(groups, None)
@@ -184,7 +227,7 @@ def _merge(
     kind: str,
     anchors: Iterator[Anchor],
     records: Iterable[Record],
-    recorded: Callable[[Record], bool],
+    recorded: Callable[[Record], Recording | None],
     report: RecordsReport,
 ) -> None:
     grouped = groupby(anchors, key=lambda a: a.id)
@@ -196,10 +239,15 @@ def _merge(
             report.bad(kind, current[0], f"anchored by entry {first.seq}, but its rows are gone")
             current = next(grouped, None)
         if current is None or current[0] != record.id:
-            if recorded(record):
-                report.old(kind, record.id)
-            else:
+            entry = recorded(record)
+            if entry is None:
                 report.bad(kind, record.id, f"no {record.recorded_by} entry records it")
+            elif record.flaw is not None:
+                report.bad(kind, record.id, record.flaw)
+            elif (differs := _unwitnessed(record, entry)) is not None:
+                report.bad(kind, record.id, differs)
+            else:
+                report.old(kind, record.id)
             continue
         _compare(kind, record, list(current[1]), report)
         report.anchored += 1
@@ -208,6 +256,15 @@ def _merge(
         first = next(iter(current[1]))
         report.bad(kind, current[0], f"anchored by entry {first.seq}, but its rows are gone")
         current = next(grouped, None)
+
+
+def _unwitnessed(record: Record, entry: Recording) -> str | None:
+    """The first field the recording entry states otherwise (a field it does
+    not state, as entries written before the field existed, is not checked)."""
+    for name, value in record.witnessed.items():
+        if name in entry.payload and entry.payload[name] != value:
+            return f"column {name} differs from what entry {entry.seq} recorded"
+    return None
 
 
 def _compare(kind: str, record: Record, anchors: list[Anchor], report: RecordsReport) -> None:
@@ -223,11 +280,15 @@ def _compare(kind: str, record: Record, anchors: list[Anchor], report: RecordsRe
                 f"anchored twice with different hashes (entries {rule.seq} and {other.seq})",
             )
             return
+    if record.flaw is not None:
+        report.bad(kind, record.id, record.flaw)
+        return
     if record.sha256 == rule.sha256:
         if record.stated is not None and record.stated != rule.sha256:
             report.bad(kind, record.id, f"its stored hash is not the sha256 in entry {rule.seq}")
         return
-    what = record.note or "its content differs from what was recorded"
+    differs = _unwitnessed(record, Recording(rule.seq, rule.witnessed))
+    what = differs or record.note or "its content differs from what was recorded"
     if rule.count is not None and rule.count == record.count:
         what = f"all {rule.count} {kind} are there, but one or more was altered"
     elif rule.count is not None and record.count is not None:

@@ -57,7 +57,7 @@ def _report(report: Any, what: str) -> None:
         lines += [f"warning: {w}" for w in records.warnings]
         hidden = sum(records.unanchored.values()) - len(records.warnings)
         if hidden > 0:
-            lines.append(f"warning: {hidden} more records not anchored (recorded before v0015)")
+            lines.append(f"warning: {hidden} more records not anchored (recorded before anchors)")
     counted = f"{report.entries} entries and {report.checkpoints} checkpoints"
     if records is not None:
         counted += f", {records.anchored} of {records.records} records"
@@ -81,7 +81,7 @@ def _report(report: Any, what: str) -> None:
 @audit_cli.command("verify")
 def audit_verify(tenant: Annotated[str, typer.Option(help="tenant slug")]) -> None:
     """Recompute every leaf and checkpoint, and the hash of every record anchored
-    in the log (results, answer sheets, event streams, review decisions) from
+    in the log (results, answer sheets, consents, event streams, review decisions) from
     its rows; exit 1 naming the first bad entry or record."""
     from invigil.audit import service
     from invigil.context import Services

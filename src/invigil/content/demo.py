@@ -21,6 +21,25 @@ CONSENT = (
     "and reviewed to confirm the integrity of my result. The recordings are kept only as "
     "long as the exam's retention policy allows."
 )
+# The same words in every other language Invigil speaks, so a demo
+# organisation that enables one and publishes again freezes them too.
+CONSENT_TRANSLATIONS = {
+    "de": "Ich bin einverstanden, dass Webcam, Mikrofon und Bildschirmaktivität während "
+    "dieser Prüfung aufgezeichnet und überprüft werden, um die Integrität meines Ergebnisses "
+    "zu bestätigen. Die Aufzeichnungen werden nur so lange aufbewahrt, wie es die "
+    "Aufbewahrungsrichtlinie der Prüfung erlaubt.",
+    "es": "Acepto que se graben la actividad de mi cámara web, mi micrófono y mi pantalla "
+    "durante este examen y que se revisen para confirmar la integridad de mi resultado. Las "
+    "grabaciones se conservan solo durante el tiempo que permita la política de conservación "
+    "del examen.",
+    "fr": "J\u2019accepte que l\u2019activité de ma webcam, de mon micro et de mon écran soit "
+    "enregistrée pendant cet examen et vérifiée afin de confirmer l\u2019intégrité de mon "
+    "résultat. Les enregistrements ne sont conservés que le temps autorisé par la politique "
+    "de conservation de l\u2019examen.",
+    "ar": "أوافق على تسجيل نشاط كاميرا الويب والميكروفون والشاشة أثناء هذا الاختبار "
+    "ومراجعته للتأكد من نزاهة نتيجتي. لا يُحتفظ بالتسجيلات إلا للمدة التي تسمح بها سياسة "
+    "الاحتفاظ الخاصة بالاختبار.",
+}
 
 
 @dataclass
@@ -122,7 +141,11 @@ def seed_content(db: Database, tenant_id: uuid.UUID) -> ContentSeed:
             exam = exams.find_by_slug(uow, spec["slug"])
             if exam is None:
                 exam = exams.create_exam(
-                    uow, ExamIn.model_validate(spec | {"consent_text": CONSENT})
+                    uow,
+                    ExamIn.model_validate(
+                        spec
+                        | {"consent_text": CONSENT, "consent_translations": CONSENT_TRANSLATIONS}
+                    ),
                 )
                 result.created = True
             if exam.status == "draft":

@@ -198,6 +198,14 @@ def _consent(
     return consent
 
 
+def _consent_anchor(uow: UnitOfWork, consent: Consent) -> dict[str, Any]:
+    """The anchor of ``consent`` as its row now holds it (its ``created_at``
+    is the database's), for the entry that records it."""
+    from invigil.delivery import records
+
+    return anchor("consent", records.consent(uow, consent.id).sha256)
+
+
 class NotConsented(Forbidden):
     slug = "not-consented"
 
@@ -250,6 +258,7 @@ def record_decline(
             "text_sha256": consent.text_sha256,
             "language": consent.language,
             "captures": list(captured),
+            "anchor": _consent_anchor(uow, consent),
         },
     )
     return consent
@@ -338,6 +347,7 @@ def start(
             "text_sha256": consent.text_sha256,
             "language": consent.language,
             "captures": list(captured),
+            "anchor": _consent_anchor(uow, consent),
         },
     )
     audit.record(

@@ -1,5 +1,6 @@
-"""The delivery records anchored in the audit log: each result revision and
-the final answer sheet of each submitted attempt.
+"""The delivery records anchored in the audit log: each result revision,
+the final answer sheet of each submitted attempt, and each consent given or
+declined.
 
 A result is its document, with the columns the API serves (points, percent,
 passed, needs grading) read back into it: an honest row gives back the
@@ -7,7 +8,10 @@ document exactly, so its hash is the ``document_sha256`` that
 ``result.recorded`` has anchored from the start; a changed column or a
 changed document gives another hash. An answer sheet is a chain of its
 answers in slot order (:class:`invigil.audit.records.Chain`), anchored by
-``attempt.submitted``. ``invigil audit verify`` reads both from the rows and
+``attempt.submitted``. A consent is its row as a document, every column
+but the tenant's, anchored by ``consent.given`` or ``consent.declined``;
+its ``text_sha256`` must also be the sha256 of its ``text``.
+``invigil audit verify`` reads both from the rows and
 compares them with their anchors (:mod:`invigil.audit.anchored`).
 """
 
@@ -20,7 +24,7 @@ from typing import Any
 
 from invigil.audit.anchored import Source, stream
 from invigil.audit.log import jsonable
-from invigil.audit.records import Chain, Record, document_sha256
+from invigil.audit.records import Chain, Record, digest_flaw, document_sha256, witnessed
 from invigil.db.uow import UnitOfWork
 
 # The columns of attempt_results that repeat a field of its document.
@@ -107,4 +111,42 @@ def answer_sheet(uow: UnitOfWork, attempt_id: uuid.UUID) -> Record:
     return sheet
 
 
-SOURCES = (Source("result", _results), Source("answers", _sheets))
+_CONSENTS = """
+    SELECT id, invitation_id, attempt_id, decision, text, text_sha256, language, captures,
+           address, user_agent, created_at
+    FROM consents {where} ORDER BY id
+"""
+_CONSENT_FIELDS = ("id", "invitation_id", "attempt_id", "decision", "text", "text_sha256",
+                   "language", "captures", "address", "user_agent", "created_at")  # fmt: skip
+
+
+def _consents(uow: UnitOfWork, keep: bool, consent_id: uuid.UUID | None = None) -> Iterator[Record]:
+    where, params = "", {}
+    name: str | None = "records_consents"
+    if consent_id is not None:
+        where, params, name = "WHERE id = %(id)s", {"id": consent_id}, None
+    for row in stream(uow, _CONSENTS.format(where=where), params, name):
+        document = jsonable(dict(zip(_CONSENT_FIELDS, row, strict=True)))
+        yield Record(
+            "consent",
+            str(row[0]),
+            "consent",
+            f"consent.{document['decision']}",
+            document_sha256(document),
+            body=document if keep else None,
+            flaw=digest_flaw("consent", document),
+            witnessed=witnessed("consent", document),
+        )
+
+
+def consent(uow: UnitOfWork, consent_id: uuid.UUID) -> Record:
+    """One consent as its row holds it (to anchor when it is recorded)."""
+    (record,) = _consents(uow, False, consent_id)
+    return record
+
+
+SOURCES = (
+    Source("result", _results),
+    Source("answers", _sheets),
+    Source("consent", _consents),
+)
