@@ -485,8 +485,6 @@ def exam_texts(
                 t["sections"][int(index)] = value
         else:
             t[part] = value
-    if len(given) > len(i18n.AVAILABLE):
-        given = dict(list(given.items())[: len(i18n.AVAILABLE)])
     shown = _texts_form(exam, _text_languages(ctx.uow, exam)) | given
     return _save(
         request, ctx, exam, {"text_translations": given}, "exam-saved", "texts", texts=shown
