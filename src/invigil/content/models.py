@@ -159,7 +159,7 @@ class Exam(TenantScoped, Base):
     consent_text: Mapped[str] = mapped_column(Text, server_default="")
     # The author's consent text in other languages than the tenant's default (0021).
     consent_translations: Mapped[dict[str, str]] = mapped_column(JSONB, server_default="{}")
-    # The title, description and section titles in other languages (0024; content.exam_text).
+    # The title, description and section titles in other languages (0023; content.exam_text).
     text_translations: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     settings: Mapped[dict[str, Any]] = mapped_column(JSONB)
     sections: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
@@ -199,7 +199,7 @@ class ExamVersion(TenantScoped, Base):
     # The complete consent text per language, frozen at publish (0021; NULL before it).
     consent_texts: Mapped[dict[str, str] | None] = mapped_column(JSONB, nullable=True)
     # The title, description and section titles per other language, frozen at
-    # publish, and the language of the exam's own words (0024; NULL without any).
+    # publish, and the language of the exam's own words (0023; NULL without any).
     text_translations: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
     text_language: Mapped[str | None] = mapped_column(String(16), nullable=True)
     settings: Mapped[dict[str, Any]] = mapped_column(JSONB)

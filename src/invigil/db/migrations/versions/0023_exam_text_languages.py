@@ -10,7 +10,7 @@ then, and the language the exam's own words are written in. Both NULL on
 versions published without translations (and before this migration): their
 words are shown as written, marked with the tenant's default language.
 
-Revision ID: 0024
+Revision ID: 0023
 Revises: 0022
 Create Date: 2026-12-06
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from invigil.db.ddl import run
 
-revision = "0024"
+revision = "0023"
 down_revision = "0022"
 branch_labels = None
 depends_on = None
