@@ -126,7 +126,7 @@ def test_a_reviewer_sees_the_evidence_confirms_the_flag_and_the_decision_is_audi
         has_text="More than one face was in view of the camera."
     )
     expect(flag).to_have_count(1)
-    snapshot = flag.get_by_role("img", name=re.compile(r"^Webcam snapshot at .* the server 2$"))
+    snapshot = flag.get_by_role("img", name=re.compile(r"^Webcam snapshot at .* the server: 2$"))
     expect(snapshot.first).to_be_visible()
     snapshot.first.scroll_into_view_if_needed()
     page.wait_for_function(

@@ -109,11 +109,13 @@ def test_an_arabic_candidate_takes_the_exam_right_to_left(
                 nxt = box(page, ".nav-next")
                 assert nxt["x"] + nxt["width"] <= previous["x"], (number, nxt, previous)
             right_to_left(page, f"question {number} ({q['type']})")
-        # The question's text (English here: the exam's own words) starts at the right.
-        # ...yet keeps its own direction, so "France?" ends with its question mark.
+        # The question is English here (no Arabic translation): the question is a
+        # block in its own language and direction, laid out left to right, so
+        # "France?" ends with its question mark and its lines start at the left.
+        assert (q["lang"], q["dir"]) == ("en", "ltr")
         assert page.eval_on_selector("legend.prompt", "el => el.matches(':dir(ltr)')")
         prompt = text_edges(page, "legend.prompt")
-        assert prompt["right"] - prompt["textRight"] < 2, (number, prompt)
+        assert prompt["textLeft"] - prompt["left"] < 2, (number, prompt)
         if float(q.get("points") or 0) == 2.5:
             # The player writes the number as the server does: Latin digits.
             expect(page.locator(".points")).to_have_text(i18n.local_number(2.5, "ar") + " درجة")
