@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
 from invigil import i18n
-from invigil.content import bodies, translations
+from invigil.content import bodies, translations, worth
 from invigil.content.assemble import Slot
 from invigil.content.models import QuestionVersion
 from invigil.content.paper import candidate_body
@@ -64,6 +64,11 @@ def _questions(t: Taking) -> list[dict[str, Any]]:
     }
     titles = [str(s.get("title") or "") for s in t.version.sections]
     frozen = translations.entries(t.version.sections)
+    points = worth.slot_points(
+        t.version.sections,
+        [int(s["section"]) for s in paper],
+        [versions[uuid.UUID(s["version_id"])].points for s in paper],
+    )
     out = []
     for index, s in enumerate(paper):
         qv = versions[uuid.UUID(s["version_id"])]
@@ -84,7 +89,7 @@ def _questions(t: Taking) -> list[dict[str, Any]]:
                 "section": s["section"],
                 "section_title": titles[s["section"]] if s["section"] < len(titles) else "",
                 "type": s["type"],
-                "points": str(qv.points),
+                "points": str(points[index]),
                 "lang": lang.replace("_", "-"),
                 "dir": i18n.direction(lang),
                 "body": _labelled(candidate_body(body, slot), lang),
