@@ -54,6 +54,9 @@ QUESTION = {
     },
 }
 PARIS = {"de": "Paris", "ar": "باريس"}
+# The exam's own words, translated by its author (English is what it is written in).
+TITLE = {"en": "Acme hiring test", "de": "Acme-Einstellungstest", "ar": "اختبار التوظيف لدى Acme"}
+SECTION = {"en": "Geography", "de": "Erdkunde", "ar": "الجغرافيا"}
 
 
 def said(code: str, message: str) -> str:
@@ -81,10 +84,14 @@ def test_a_candidate_goes_through_the_whole_journey_in_their_language(
     exam = published_exam(
         database,
         org.tenant_id,
-        sections=[{"kind": "fixed", "title": "", "question_ids": [str(question)]}],
+        sections=[{"kind": "fixed", "title": SECTION["en"], "question_ids": [str(question)]}],
         settings={"shuffle_questions": False, "proctoring_preset": "practice"},
         consent_text=CONSENT["en"],
         consent_translations={"de": CONSENT["de"], "ar": CONSENT["ar"]},
+        title=TITLE["en"],
+        text_translations={
+            lang: {"title": TITLE[lang], "sections": [SECTION[lang]]} for lang in ("de", "ar")
+        },
     )
 
     # The invitation mail, in the invitation's language, sent over SMTP.
@@ -100,6 +107,7 @@ def test_a_candidate_goes_through_the_whole_journey_in_their_language(
     assert recipients == [f"{code}@example.org"]
     subject = said(code, "Your invitation: %(title)s").split("%(title)s")[0]
     assert str(message["Subject"]).startswith(subject)
+    assert TITLE[code] in str(message["Subject"]) and TITLE["en"] not in str(message["Subject"])
     text = body_of(message)
     assert said(code, "Your personal link (do not share it):") in text
     assert "Your personal link" not in text
@@ -110,6 +118,9 @@ def test_a_candidate_goes_through_the_whole_journey_in_their_language(
     page.goto(found.group(0))
     direction = i18n.direction(code)
     assert page.evaluate("[document.documentElement.lang, document.dir]") == [code, direction]
+    heading = page.get_by_role("heading", level=1)
+    expect(heading).to_have_text(TITLE[code])
+    assert heading.get_attribute("lang") == code and heading.get_attribute("dir") == direction
     consent = page.locator("#consent-text")
     assert consent.get_attribute("lang") == code
     expect(consent).to_contain_text(CONSENT[code])
@@ -124,6 +135,9 @@ def test_a_candidate_goes_through_the_whole_journey_in_their_language(
     # The player: its words and the question's, in that language.
     asked = page.get_by_role("group", name=QUESTION[code]["prompt"])
     expect(asked).to_be_visible()
+    expect(page.locator(".exam-bar h1")).to_have_text(TITLE[code])
+    expect(page.locator(".section-title")).to_have_text(SECTION[code])
+    assert page.locator(".section-title").get_attribute("lang") == code
     assert page.evaluate("document.documentElement.lang") == code
     assert_accessible(page, f"the player in {code}")
     asked.get_by_role("radio", name=PARIS[code]).check()
@@ -139,6 +153,7 @@ def test_a_candidate_goes_through_the_whole_journey_in_their_language(
     expect(page).to_have_url(re.compile(r"/done$"))
     assert page.evaluate("[document.documentElement.lang, document.dir]") == [code, direction]
     expect(page.get_by_text(said(code, "Your exam has been submitted."))).to_be_visible()
+    expect(page.get_by_role("heading", level=1)).to_have_text(TITLE[code])
     assert_accessible(page, f"the done page in {code}")
 
     # What is recorded: the consent in that language, word for word, with its

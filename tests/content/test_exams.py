@@ -143,7 +143,11 @@ def test_pools_never_overlap_fixed_sections_or_each_other(
         second = {e["question_id"] for e in v.sections[2]["pool"]}
         assert len(first) == 5 and len(second) == 2  # Maths, History (the essay is fixed)
         assert not first & second and essay not in first | second
-        exams.update_exam(uow, exam_id, ExamPatchIn(sections=[*sections[:2], pool(bank, count=3, scale_to_points="3")]))
+        exams.update_exam(
+            uow,
+            exam_id,
+            ExamPatchIn(sections=[*sections[:2], pool(bank, count=3, scale_to_points="3")]),
+        )
         with pytest.raises(Invalid, match="section 3 draws 3 questions but only 2"):
             exams.publish_exam(uow, exam_id)
 

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 
 from invigil import audit, i18n
-from invigil.content import consent, translations, worth
+from invigil.content import consent, exam_text, translations, worth
 from invigil.content.assemble import Slot, assemble
 from invigil.content.freeze import (
     FrozenExam,
@@ -63,6 +63,7 @@ def create_exam(uow: UnitOfWork, data: ExamIn) -> Exam:
         description=data.description,
         consent_text=data.consent_text,
         consent_translations=_translations(uow, data.consent_translations),
+        text_translations=_texts(uow, data.text_translations, len(data.sections)),
         settings=data.settings.model_dump(mode="json"),
         sections=[s.model_dump(mode="json") for s in data.sections],
         status="draft",
@@ -97,6 +98,8 @@ def update_exam(uow: UnitOfWork, exam_id: uuid.UUID, patch: ExamPatchIn) -> Exam
         exam.settings = parse_settings(given["settings"]).model_dump(mode="json")
     if "sections" in given:
         exam.sections = [s.model_dump(mode="json") for s in parse_sections(given["sections"])]
+    if "text_translations" in given:  # after the sections: one title for each of them
+        exam.text_translations = _texts(uow, given["text_translations"], len(exam.sections))
     exam.has_draft_changes = True
     exam.updated_at = datetime.now(UTC)
     uow.flush()
@@ -106,6 +109,10 @@ def update_exam(uow: UnitOfWork, exam_id: uuid.UUID, patch: ExamPatchIn) -> Exam
 
 def _translations(uow: UnitOfWork, raw: dict[str, str]) -> dict[str, str]:
     return consent.check_translations(raw, tenant_languages(uow)[1])
+
+
+def _texts(uow: UnitOfWork, raw: dict[str, Any], sections: int) -> dict[str, Any]:
+    return exam_text.check_translations(raw, tenant_languages(uow)[1], sections)
 
 
 def latest_version(uow: UnitOfWork, exam: Exam) -> ExamVersion | None:
@@ -204,6 +211,17 @@ def translation_gaps(uow: UnitOfWork, exam: Exam) -> list[Gap]:
         v = versions[uuid.UUID(by_question[qid]["version_id"])]
         out.append(Gap(uuid.UUID(qid), str(v.body.get("prompt", "")), v.language, langs))
     return out
+
+
+def exam_text_gaps(uow: UnitOfWork, exam: Exam) -> list[str]:
+    """The enabled languages whose candidates would read the exam's title,
+    description and section titles as written if it were published now
+    (untranslated, or translated for other sections than it has now). A
+    warning, never a refusal (see :mod:`invigil.content.exam_text`)."""
+    languages, default = tenant_languages(uow)
+    return exam_text.missing(
+        exam.text_translations or {}, languages, default, len(exam.sections or [])
+    )
 
 
 def _version_ids(sections: list[dict[str, Any]]) -> set[str]:

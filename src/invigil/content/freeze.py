@@ -14,6 +14,11 @@ then holds everything a candidate reads, in every language, and its hash
 covers it. A language a question has no translation for is simply absent:
 candidates reading that language get the question as written (marked with
 its language), and the exam page tells staff before they publish.
+
+The exam's own title, description and section titles are frozen the same
+way, for each enabled language the author translated them into
+(:mod:`invigil.content.exam_text`); a language without them is read as
+written, marked with its language.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from sqlalchemy import and_, func, select
 
 from invigil import i18n
 from invigil.audit.canonical import canonical_json
-from invigil.content import consent, worth
+from invigil.content import consent, exam_text, worth
 from invigil.content.assemble import DIFFICULTIES
 from invigil.content.bodies import option_count, parse_body
 from invigil.content.models import Exam, Question, QuestionBank, QuestionVersion
@@ -50,8 +55,18 @@ class FrozenExam:
     consent_texts: dict[str, str]  # language -> the complete text a candidate agrees to
     settings: dict[str, Any]
     sections: list[dict[str, Any]]
+    # The title, description and section titles per other language, and the
+    # language of the exam's own words; both only when some translation is
+    # frozen, so an exam without any keeps the hash it always had.
+    text_translations: dict[str, dict[str, Any]] | None = None
+    text_language: str | None = None
 
     def document(self) -> dict[str, Any]:
+        texts = (
+            {"text_translations": self.text_translations, "text_language": self.text_language}
+            if self.text_translations
+            else {}
+        )
         return {
             "title": self.title,
             "description": self.description,
@@ -59,6 +74,7 @@ class FrozenExam:
             "consent_texts": self.consent_texts,
             "settings": self.settings,
             "sections": self.sections,
+            **texts,
         }
 
     @property
@@ -126,6 +142,8 @@ def freeze(uow: UnitOfWork, exam: Exam) -> FrozenExam:
             out.append(head | draw | {"pool": pool})
     frozen_settings = settings.model_dump(mode="json")
     _translate(uow, out)
+    languages, default = tenant_languages(uow)
+    texts = exam_text.frozen(exam.text_translations or {}, languages, len(out))
     return FrozenExam(
         title=exam.title,
         description=exam.description,
@@ -133,6 +151,8 @@ def freeze(uow: UnitOfWork, exam: Exam) -> FrozenExam:
         consent_texts=_consent_texts(uow, exam, frozen_settings),
         settings=frozen_settings,
         sections=out,
+        text_translations=texts or None,
+        text_language=default if texts else None,
     )
 
 

@@ -149,6 +149,7 @@ class Exam(TenantScoped, Base):
         CheckConstraint(
             "jsonb_typeof(consent_translations) = 'object'", name="consent_translations"
         ),
+        CheckConstraint("jsonb_typeof(text_translations) = 'object'", name="text_translations"),
     )
 
     updated_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
@@ -158,6 +159,8 @@ class Exam(TenantScoped, Base):
     consent_text: Mapped[str] = mapped_column(Text, server_default="")
     # The author's consent text in other languages than the tenant's default (0021).
     consent_translations: Mapped[dict[str, str]] = mapped_column(JSONB, server_default="{}")
+    # The title, description and section titles in other languages (0023; content.exam_text).
+    text_translations: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     settings: Mapped[dict[str, Any]] = mapped_column(JSONB)
     sections: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     status: Mapped[str] = mapped_column(String(16), server_default="draft")
@@ -178,6 +181,14 @@ class ExamVersion(TenantScoped, Base):
         CheckConstraint(
             "consent_texts IS NULL OR jsonb_typeof(consent_texts) = 'object'", name="consent_texts"
         ),
+        CheckConstraint(
+            "text_translations IS NULL OR jsonb_typeof(text_translations) = 'object'",
+            name="text_translations",
+        ),
+        CheckConstraint(
+            "text_language IS NULL OR text_language ~ '^[a-z]{2,3}(_[A-Za-z0-9]{2,8})?$'",
+            name="text_language",
+        ),
     )
 
     exam_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
@@ -187,6 +198,10 @@ class ExamVersion(TenantScoped, Base):
     consent_text: Mapped[str] = mapped_column(Text)
     # The complete consent text per language, frozen at publish (0021; NULL before it).
     consent_texts: Mapped[dict[str, str] | None] = mapped_column(JSONB, nullable=True)
+    # The title, description and section titles per other language, frozen at
+    # publish, and the language of the exam's own words (0023; NULL without any).
+    text_translations: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
+    text_language: Mapped[str | None] = mapped_column(String(16), nullable=True)
     settings: Mapped[dict[str, Any]] = mapped_column(JSONB)
     sections: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     content_hash: Mapped[str] = mapped_column(String(64))

@@ -20,6 +20,16 @@ ConsentTranslations = Annotated[
     dict[Annotated[str, Field(max_length=35)], Annotated[str, Field(max_length=20_000)]],
     Field(max_length=40, description="the consent text in each other language the tenant offers"),
 ]
+# The exam's title, description and section titles in other languages:
+# {"de": {"title": ..., "description": ..., "sections": [...]}} (checked in content.exam_text).
+TextTranslations = Annotated[
+    dict[Annotated[str, Field(max_length=35)], Any],
+    Field(
+        max_length=40,
+        description="the title, description and section titles (one per section, in order) "
+        "in each other language the tenant offers",
+    ),
+]
 LANGUAGE = re.compile(r"[a-z]{2,3}(_[a-z0-9]{2,8})?")
 
 
@@ -192,6 +202,7 @@ class ExamIn(BaseModel):
         default="", max_length=20_000, description="in the tenant's default language"
     )
     consent_translations: ConsentTranslations = Field(default_factory=dict)
+    text_translations: TextTranslations = Field(default_factory=dict)
     settings: ExamSettings = Field(default_factory=ExamSettings)
     sections: list[Section] = Field(default_factory=list, max_length=50)
 
@@ -204,6 +215,7 @@ class ExamPatchIn(BaseModel):
     description: str | None = Field(default=None, max_length=20_000)
     consent_text: str | None = Field(default=None, max_length=20_000)
     consent_translations: ConsentTranslations | None = None
+    text_translations: TextTranslations | None = None
     settings: dict[str, Any] | None = None
     sections: list[dict[str, Any]] | None = None
 
@@ -215,6 +227,7 @@ class ExamOut(BaseModel):
     description: str
     consent_text: str
     consent_translations: dict[str, str]
+    text_translations: dict[str, dict[str, Any]]
     status: str
     published_version: int | None
     has_draft_changes: bool
@@ -234,6 +247,11 @@ class ExamVersionOut(BaseModel):
         description="the complete consent text per language, frozen at publish "
         "(null for versions published before consent was frozen per language: English)"
     )
+    text_translations: dict[str, dict[str, Any]] | None = Field(
+        description="the title, description and section titles per other language, frozen "
+        "at publish (null when none was: every candidate reads them as written)"
+    )
+    text_language: str | None = Field(description="the language the exam's own words are in")
     settings: dict[str, Any]
     sections: list[dict[str, Any]]
     created_at: datetime

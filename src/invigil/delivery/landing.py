@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from invigil import i18n
-from invigil.content import consent
+from invigil.content import consent, exam_text
 from invigil.content.consent import Disclosure
 from invigil.content.models import ExamVersion
 from invigil.db.uow import Actor, UnitOfWork
@@ -126,7 +126,9 @@ def consent_text(version: ExamVersion, locale: str = i18n.DEFAULT) -> str:
     return consent_of(version, locale).text
 
 
-def _facts(version: ExamVersion, invitation: Invitation, locale: str) -> dict[str, Any]:
+def _facts(
+    version: ExamVersion, invitation: Invitation, locale: str, words: exam_text.Words
+) -> dict[str, Any]:
     settings = version.settings
     minutes = settings.get("time_limit_minutes")
     extra = invitation.extra_time_percent
@@ -135,8 +137,8 @@ def _facts(version: ExamVersion, invitation: Invitation, locale: str) -> dict[st
         total = minutes + (minutes * extra + 99) // 100
     shown = consent_of(version, locale)
     return {
-        "title": version.title,
-        "description": version.description,
+        "title": words.title,
+        "description": words.description,
         "minutes": minutes,
         "total_minutes": total,
         "extra": extra,
@@ -239,7 +241,8 @@ def _render(
     if language_error:
         language_error = i18n.gettext(chosen.locale, language_error)
     version = attempts.version_of(uow, invitation.exam_id, invitation.exam_version)
-    facts = _facts(version, invitation, chosen.locale)
+    words = language.exam_words(uow, version, chosen.locale)
+    facts = _facts(version, invitation, chosen.locale, words)
     current = attempts.latest(uow, invitation.id)
     mine = attempt_state(request, current, int(facts["attempts"]))
     code = {LinkState.VALID: 200, LinkState.NOT_YET_OPEN: 200, LinkState.EXPIRED: 410}
@@ -383,7 +386,7 @@ def decline(request: Request, token: str, consent_language: str = Form("")) -> R
             version, posted if posted in consent_texts(version) else chosen.locale
         )
         attempts.record_decline(uow, invitation, version, declined.text, declined.language, browser)
-        title = version.title
+        title = language.exam_words(uow, version, chosen.locale).title
         shown = brand_context(uow, f"/take/{token}")
     return no_store(
         templates.TemplateResponse(

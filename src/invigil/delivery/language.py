@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from fastapi import Request, Response
 
 from invigil import i18n
+from invigil.content import exam_text
+from invigil.content.models import ExamVersion
 from invigil.db.uow import UnitOfWork
 from invigil.delivery.models import Invitation
 from invigil.tenants.models import Tenant
@@ -70,6 +72,13 @@ def of_invitation(uow: UnitOfWork, invitation: Invitation | None) -> str:
         invitation=invitation.language if invitation is not None else None,
         tenant_default=tenant.default_language if tenant is not None else None,
     )
+
+
+def exam_words(uow: UnitOfWork, version: ExamVersion, locale: str | None) -> exam_text.Words:
+    """The exam's title, description and section titles for a candidate
+    reading ``locale``: translated when the version froze them in it, else
+    as written (in the language frozen with them, else the tenant's default)."""
+    return exam_text.words(version, locale, of_invitation(uow, None))
 
 
 def remember(request: Request, response: Response, token: str, code: str) -> None:

@@ -31,6 +31,7 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from sqlalchemy import select
 
 from invigil import i18n
+from invigil.content import exam_text
 from invigil.content.models import ExamVersion
 from invigil.db.uow import UnitOfWork
 from invigil.delivery import language
@@ -58,16 +59,23 @@ def _context(mail_id: uuid.UUID) -> str:
 
 
 def compose(
-    candidate: Candidate, version: ExamVersion, invitation: Invitation, locale: str = i18n.DEFAULT
+    candidate: Candidate,
+    version: ExamVersion,
+    invitation: Invitation,
+    locale: str = i18n.DEFAULT,
+    written_in: str = i18n.DEFAULT,
 ) -> tuple[str, str]:
     """The subject and plain text of an invitation, in ``locale`` (the
-    words are in templates/mail/invitation.txt, translated like the pages)."""
+    words are in templates/mail/invitation.txt, translated like the pages;
+    the exam's title is translated when the version froze it in ``locale``,
+    else as written, in ``written_in``)."""
     minutes = version.settings.get("time_limit_minutes")
-    subject = i18n.gettext(locale, SUBJECT) % {"title": version.title}
+    title = exam_text.words(version, locale, written_in).title.text
+    subject = i18n.gettext(locale, SUBJECT) % {"title": title}
     body = templates.env.get_template("mail/invitation.txt").render(
         locale=locale,
         name=candidate.name,
-        title=version.title,
+        title=title,
         opens=i18n.local_datetime(invitation.opens_at, locale),
         closes=i18n.local_datetime(invitation.closes_at, locale),
         minutes=int(minutes) if isinstance(minutes, int | float) and minutes else None,
@@ -88,7 +96,13 @@ def queue_invitation(
 ) -> OutboxMail:
     """Write the mail; with SMTP configured, seal the link and defer the send
     job in this transaction. Without, mark it not sent and keep no link."""
-    subject, body = compose(candidate, version, invitation, language.of_invitation(uow, invitation))
+    subject, body = compose(
+        candidate,
+        version,
+        invitation,
+        language.of_invitation(uow, invitation),
+        language.of_invitation(uow, None),
+    )
     mail_id = uuid.uuid4()
     row = OutboxMail(
         tenant_id=uow.tenant,

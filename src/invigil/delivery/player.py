@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
 from invigil import i18n
-from invigil.content import bodies, translations, worth
+from invigil.content import bodies, exam_text, translations, worth
 from invigil.content.assemble import Slot
 from invigil.content.models import QuestionVersion
 from invigil.content.paper import candidate_body
@@ -62,7 +62,9 @@ def _questions(t: Taking) -> list[dict[str, Any]]:
     versions = {
         v.id: v for v in t.uow.scalars(select(QuestionVersion).where(QuestionVersion.id.in_(ids)))
     }
-    titles = [str(s.get("title") or "") for s in t.version.sections]
+    # The section headings in the attempt's language when the exam froze
+    # them in it, else as written (``section_lang`` says which).
+    words = language.exam_words(t.uow, t.version, t.attempt.language)
     frozen = translations.entries(t.version.sections)
     points = worth.slot_points(
         t.version.sections,
@@ -87,7 +89,9 @@ def _questions(t: Taking) -> list[dict[str, Any]]:
             {
                 "index": index,
                 "section": s["section"],
-                "section_title": titles[s["section"]] if s["section"] < len(titles) else "",
+                "section_title": words.section(s["section"]).text,
+                "section_lang": words.section(s["section"]).attr,
+                "section_dir": words.section(s["section"]).dir,
                 "type": s["type"],
                 "points": str(points[index]),
                 "lang": lang.replace("_", "-"),
@@ -246,10 +250,16 @@ def player_page(request: Request, t: Taking = Viewing) -> Response:
     response = templates.TemplateResponse(
         request,
         "delivery/player.html",
-        {"page": None, "title": t.version.title, "boot": boot, **brand_context(t.uow, t.base)},
+        {"page": None, "title": _title(t, locale), "boot": boot, **brand_context(t.uow, t.base)},
     )
     response.headers["Content-Security-Policy"] = CSP
     return no_store(response)
+
+
+def _title(t: Taking, locale: str) -> exam_text.Said:
+    """The exam's title in the attempt's language once it has begun (its
+    questions are in it), else in the page's."""
+    return language.exam_words(t.uow, t.version, t.attempt.language or locale).title
 
 
 def receipt(attempt_id: uuid.UUID) -> str:
@@ -264,13 +274,13 @@ def done_page(request: Request, t: Taking = Viewing) -> Response:
     release = str(t.version.settings.get("results_release", "after_review"))
     result = results.latest_result(t.uow, a.id) if a.status == "submitted" else None
     shown = result is not None and release == "immediately"
-    language.choose(request, t.uow, t.invitation)
+    locale = language.choose(request, t.uow, t.invitation).locale
     response = templates.TemplateResponse(
         request,
         "delivery/done.html",
         {
             "page": None,
-            "title": t.version.title,
+            "title": _title(t, locale),
             "attempt": a,
             "submitted": a.status == "submitted",
             "result": result.document if shown and result else None,

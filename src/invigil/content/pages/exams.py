@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import func, select
 
 from invigil import i18n
-from invigil.content import banks, exams, images, questions, views
+from invigil.content import banks, exam_text, exams, images, questions, views
 from invigil.content.freeze import tenant_languages
 from invigil.content.models import Exam, Question
 from invigil.content.pages.common import (
@@ -79,6 +79,18 @@ FIELD_IDS = {
     "settings.consent_text": "s-consent",
     # One consent text per other language the tenant offers (the page lists them).
     **{f"settings.consent_translations.{c}": f"s-consent-{c}" for c in i18n.AVAILABLE},
+    # The exam's words in each other language (the "texts" form): title,
+    # instructions and one title per section.
+    **{
+        f"texts.text_translations.{c}{part}": f"t-{c}-{id_}"
+        for c in i18n.AVAILABLE
+        for part, id_ in (("", "title"), (".title", "title"), (".description", "description"))
+    },
+    **{
+        f"texts.text_translations.{c}.sections{n}": f"t-{c}-section-{i}"
+        for c in i18n.AVAILABLE
+        for n, i in (("", 0), *((f".{k}", k) for k in range(exam_text.MAX_SECTIONS)))
+    },
     "pool.bank_id": "pool-bank",
     "pool.difficulty_mix": "pool-easy",
     "pool.time_limit": "pool-time",
@@ -244,6 +256,29 @@ def _consent_languages(uow: UnitOfWork, exam: Exam) -> tuple[str, list[str]]:
     return default, others
 
 
+def _texts_form(exam: Exam, others: list[str]) -> dict[str, dict[str, Any]]:
+    """The exam's words in each other language, one section title per section."""
+    n = len(exam.sections or [])
+    out = {}
+    for code in others:
+        t = dict((exam.text_translations or {}).get(code) or {})
+        titles = list(t.get("sections") or [])
+        out[code] = {
+            "title": t.get("title", ""),
+            "description": t.get("description", ""),
+            "sections": (titles + [""] * n)[:n],
+        }
+    return out
+
+
+def _text_languages(uow: UnitOfWork, exam: Exam) -> list[str]:
+    """The other languages the exam's words may be written in: those the
+    tenant offers, and any the exam already has them in."""
+    languages, default = tenant_languages(uow)
+    others = [c for c in languages if c != default]
+    return others + [c for c in exam.text_translations or {} if c not in others and c != default]
+
+
 def _describe_sections(ctx: PageContext, exam: Exam) -> list[dict[str, Any]]:
     """The working copy's sections in words, with links to their questions."""
     qids = {
@@ -318,19 +353,18 @@ def _exam_page(
             "scale_to_points": "",
         },
     )
-    for key in (
-        "details_problems",
-        "settings_problems",
-        "fixed_problems",
-        "pool_problems",
-        "sections_problems",
-    ):
+    text_others = _text_languages(ctx.uow, exam)
+    values.setdefault("texts", _texts_form(exam, text_others))
+    keys = ("details_problems", "settings_problems", "fixed_problems", "pool_problems")
+    for key in (*keys, "texts_problems", "sections_problems"):
         values.setdefault(key, [])
     # A refusal naming ``sections[i]`` is shown at that section (its scale field).
     values["field_ids"] = values["field_ids"] | {
         f"sections.sections[{i}]": f"section-{i}-scale" for i in range(len(exam.sections))
     }
     consent_default, consent_others = _consent_languages(ctx.uow, exam)
+    live = exam.status != "retired"
+    text_gaps = exams.exam_text_gaps(ctx.uow, exam) if live else []
     return render(
         request,
         "exam.html",
@@ -340,7 +374,10 @@ def _exam_page(
         sections=_describe_sections(ctx, exam),
         versions=list(reversed(exams.versions(ctx.uow, exam))),
         draft_differs=exam.status != "retired" and exams.differs_from_published(ctx.uow, exam),
-        translation_gaps=exams.translation_gaps(ctx.uow, exam) if exam.status != "retired" else [],
+        translation_gaps=exams.translation_gaps(ctx.uow, exam) if live else [],
+        text_gaps=text_gaps,
+        text_gap_names=", ".join(i18n.display_name(c) for c in text_gaps),
+        text_others=text_others,
         banks=bank_list,
         picked=picked,
         pick_rows=pick_rows,
@@ -419,6 +456,48 @@ def exam_update(
         found = problems(exc, EXAM_LABELS, request)
         return _exam_page(request, ctx, exam, status=422, details=details, details_problems=found)
     return _save(request, ctx, exam, details, "exam-saved", details=details)
+
+
+TEXT_FIELD = re.compile(
+    r"text_(title|description|section)_([a-z]{2,3}(?:_[A-Za-z0-9]{2,8})?)(?:_(\d{1,2}))?"
+)
+
+
+class TextsForm(BaseModel):
+    # The fields are named by language (TEXT_FIELD): all kept as extra fields.
+    model_config = ConfigDict(extra="allow")
+
+    csrf: str = ""
+
+
+@router.post("/authoring/exams/{exam_id}/texts", response_class=HTMLResponse)
+def exam_texts(
+    request: Request,
+    exam_id: str,
+    form: Annotated[TextsForm, Form()],
+    ctx: PageContext = requires_page(P.EXAM_CREATE),
+) -> Response:
+    """The exam's title, instructions and section titles in other languages:
+    ``text_title_<code>``, ``text_description_<code>``, ``text_section_<code>_<n>``."""
+    check_csrf(ctx, form.csrf)
+    exam = _exam(ctx, exam_id)
+    n = len(exam.sections or [])
+    given: dict[str, dict[str, Any]] = {}
+    for key, value in (form.model_extra or {}).items():
+        found = TEXT_FIELD.fullmatch(key)
+        if found is None or not isinstance(value, str):
+            continue
+        part, code, index = found.groups()
+        t = given.setdefault(code, {"title": "", "description": "", "sections": [""] * n})
+        if part == "section":
+            if index is not None and int(index) < n:
+                t["sections"][int(index)] = value
+        else:
+            t[part] = value
+    shown = _texts_form(exam, _text_languages(ctx.uow, exam)) | given
+    return _save(
+        request, ctx, exam, {"text_translations": given}, "exam-saved", "texts", texts=shown
+    )
 
 
 CONSENT_FIELD = "consent_text_"  # + a language code: the consent text in that language

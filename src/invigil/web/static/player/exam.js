@@ -96,7 +96,9 @@ export class Exam {
       h(
         "div",
         { class: "question-head" },
-        q.section_title ? h("p", { class: "section-title", dir: "auto" }, q.section_title) : null,
+        q.section_title
+          ? h("p", { class: "section-title", lang: q.section_lang || null, dir: q.section_dir || "auto" }, q.section_title)
+          : null,
         heading,
         Number.isFinite(points) ? h("p", { class: "points" }, tn("%(n)s point", "%(n)s points", points, { n: number(points) })) : null,
       ),
