@@ -136,7 +136,7 @@ def freeze(uow: UnitOfWork, exam: Exam) -> FrozenExam:
         else:
             pool = _pool(uow, n, s, used)
             used |= {uuid.UUID(e["question_id"]) for e in pool}
-            draw = {"count": s.count, "difficulty_mix": s.difficulty_mix}
+            draw: dict[str, Any] = {"count": s.count, "difficulty_mix": s.difficulty_mix}
             if s.scale_to_points is not None:  # absent otherwise: earlier hashes stay the same
                 draw["scale_to_points"] = str(s.scale_to_points)
             out.append(head | draw | {"pool": pool})
