@@ -141,11 +141,14 @@ def test_an_author_builds_previews_and_publishes_an_exam(
     pool.get_by_label("Draw from").select_option(label="Workplace safety")
     pool.get_by_label("Only these categories").fill("First aid")
     pool.get_by_label("Number of questions").fill("1")
+    # Its questions carry 1 and 2 points: every paper's draw is worth 2.
+    pool.get_by_label("Worth in total").fill("2")
     pool.get_by_role("button", name="Add random section").click()
     expect(page.get_by_role("status")).to_have_text("Section added.")
     sections = page.get_by_role("region", name="Sections")
     expect(sections).to_contain_text("Section 1: Fire")
     expect(sections).to_contain_text("Section 2: First aid")
+    expect(sections).to_contain_text("Worth 2 points on every paper")
 
     settings = page.get_by_role("region", name="Settings")
     settings.get_by_label("Time limit in minutes").fill("30")
@@ -158,6 +161,9 @@ def test_an_author_builds_previews_and_publishes_an_exam(
     page.get_by_role("link", name="Preview").click()
     expect(page.get_by_role("heading", name="Preview: Safety induction")).to_be_visible()
     expect(page.get_by_text("3 questions")).to_be_visible()
+    expect(page.locator("#paper-worth")).to_have_text(
+        "Questions are drawn at random, and every paper is worth the same: 5 points."
+    )
     expect(page.get_by_role("heading", name="Fire")).to_be_visible()
     expect(page.get_by_text("Dry powder")).to_be_visible()
     expect(page.get_by_text("✓")).to_have_count(0)  # the page shows no answers

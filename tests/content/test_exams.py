@@ -133,8 +133,8 @@ def test_pools_never_overlap_fixed_sections_or_each_other(
     essay = str(rows[0].question.id)
     sections = [
         {"kind": "fixed", "question_ids": [essay]},
-        pool(bank, categories=["Geography", "Science"], count=2),
-        pool(bank, count=2),
+        pool(bank, categories=["Geography", "Science"], count=2, scale_to_points="4"),
+        pool(bank, count=2, scale_to_points="4"),
     ]
     exam_id = make_exam(db, tenant_a.id, sections, settings={"shuffle_questions": True})
     with db.unit_of_work(tenant_a.id) as uow:
@@ -143,7 +143,11 @@ def test_pools_never_overlap_fixed_sections_or_each_other(
         second = {e["question_id"] for e in v.sections[2]["pool"]}
         assert len(first) == 5 and len(second) == 2  # Maths, History (the essay is fixed)
         assert not first & second and essay not in first | second
-        exams.update_exam(uow, exam_id, ExamPatchIn(sections=[*sections[:2], pool(bank, count=3)]))
+        exams.update_exam(
+            uow,
+            exam_id,
+            ExamPatchIn(sections=[*sections[:2], pool(bank, count=3, scale_to_points="3")]),
+        )
         with pytest.raises(Invalid, match="section 3 draws 3 questions but only 2"):
             exams.publish_exam(uow, exam_id)
 
@@ -159,7 +163,7 @@ def test_an_archived_question_cannot_be_published(db: BoundDatabase, tenant_a: T
 
 def test_preview_creates_nothing_and_is_reproducible(db: BoundDatabase, tenant_a: Tenant) -> None:
     bank = pool_bank(db, tenant_a)
-    exam_id = make_exam(db, tenant_a.id, [pool(bank, count=4)])
+    exam_id = make_exam(db, tenant_a.id, [pool(bank, count=4, scale_to_points="8")])
 
     def counts() -> tuple[int, int]:
         with db.unit_of_work(tenant_a.id) as uow:

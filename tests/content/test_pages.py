@@ -333,6 +333,20 @@ def test_an_exam_from_create_to_sections_publish_and_preview(
     assert "Section 1: Core" in page.text and "Section 2: Random" in page.text
     assert "Draws <strong>3</strong> questions" in page.text
 
+    # Its questions carry 1 to 3 points: publishing says so at the section,
+    # whose scale field takes what it is worth on every paper.
+    r = client.post(f"{exam_url}/publish", data={"csrf": csrf})
+    assert r.status_code == 422
+    assert 'href="#section-1-scale"' in r.text and 'id="section-1-scale-err"' in r.text
+    assert "questions in this pool are worth 1, 2, 2.5 and 3 points" in text_of(r.text)
+    assert 'aria-invalid="true"' in r.text.split('id="section-1-scale"')[1].split(">")[0]
+    scale = {"csrf": csrf, "index": "1", "action": "scale"}
+    r = client.post(f"{exam_url}/sections/change", data=scale | {"scale_to_points": "0"})
+    assert r.status_code == 422 and 'href="#section-1-scale"' in r.text
+    r = client.post(f"{exam_url}/sections/change", data=scale | {"scale_to_points": "6"})
+    assert r.status_code == 303
+    assert "Worth <strong>6 points</strong> on every paper" in client.get(exam_url).text
+
     r = client.post(
         f"{exam_url}/settings",
         data={
@@ -368,6 +382,7 @@ def test_an_exam_from_create_to_sections_publish_and_preview(
     assert preview.status_code == 200
     shown = text_of(preview.text)
     assert "Paper number (seed): 7" in shown and "4 questions" in shown
+    assert "7 points" in shown and "every paper is worth the same: 7 points" in shown
     assert "What is the capital of France?" in shown and "right answer" not in shown.lower()
     assert client.get(f"{exam_url}/preview?seed=7").text == preview.text  # same seed, same paper
     with db.unit_of_work(tenant_a.id) as uow:

@@ -7,6 +7,7 @@ with ``?format=json|csv|qti``: ``curl --data-binary @questions.csv``.
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -273,5 +274,14 @@ def preview_exam(
     exam, version, seed, slots = exams.preview(uow, exam_id, body.seed if body else None)
     found = questions.versions_by_id(uow, [uuid.UUID(s.version_id) for s in slots])
     shown = images.ids_for_versions(uow, list(found.values()))
-    items = views.preview_items(slots, {str(k): v for k, v in found.items()}, shown)
-    return PreviewOut(exam_id=exam.id, version=version, seed=seed, items=items)
+    sections = exams.previewed_sections(uow, exam, version)
+    items = views.preview_items(slots, {str(k): v for k, v in found.items()}, sections, shown)
+    every = exams.every_paper_worth(uow, sections)
+    return PreviewOut(
+        exam_id=exam.id,
+        version=version,
+        seed=seed,
+        items=items,
+        max_points=float(sum(Decimal(str(i.points)) for i in items)),
+        every_paper_worth=None if every is None else float(every),
+    )

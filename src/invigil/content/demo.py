@@ -83,7 +83,9 @@ def _exams(uow: UnitOfWork, bank_id: uuid.UUID) -> list[dict[str, Any]]:
                 {"kind": "fixed", "title": "Python", "question_ids": python},
                 {"kind": "pool", "title": "General knowledge", "bank_id": str(bank_id),
                  "categories": ["Security", "Networking", "Databases"],
-                 "difficulty_mix": {"easy": 2, "medium": 2, "hard": 1}},
+                 "difficulty_mix": {"easy": 2, "medium": 2, "hard": 1},
+                 # Its questions carry 1 to 6 points: every paper's five are worth 10.
+                 "scale_to_points": "10"},
             ],
         },
         {
@@ -114,7 +116,8 @@ def _exams(uow: UnitOfWork, bank_id: uuid.UUID) -> list[dict[str, Any]]:
                          "accommodations": {"extra_time_percent": 0}},
             "sections": [
                 {"kind": "pool", "title": "Security and networks", "bank_id": str(bank_id),
-                 "categories": ["Security", "Networking"], "count": 6},
+                 "categories": ["Security", "Networking"], "count": 6,
+                 "scale_to_points": "12"},  # its questions carry 1 to 3 points
                 {"kind": "fixed", "title": "Written answer", "question_ids": essays[-1:]},
             ],
         },

@@ -13,12 +13,13 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 
 from invigil import audit, i18n
-from invigil.content import consent, exam_text, translations
+from invigil.content import consent, exam_text, translations, worth
 from invigil.content.assemble import Slot, assemble
 from invigil.content.freeze import (
     FrozenExam,
@@ -257,6 +258,20 @@ def preview(
         source = freeze(uow, exam)
     number = source.version if isinstance(source, ExamVersion) else None
     return exam, number, seed, assemble(source, seed)
+
+
+def previewed_sections(uow: UnitOfWork, exam: Exam, version: int | None) -> list[dict[str, Any]]:
+    """The frozen sections a preview drew from (``version`` as ``preview`` returned it)."""
+    source = latest_version(uow, exam) if version is not None else None
+    return list(source.sections if source is not None else freeze(uow, exam).sections)
+
+
+def every_paper_worth(uow: UnitOfWork, sections: list[dict[str, Any]]) -> Decimal | None:
+    """What every paper drawn from these frozen sections is worth; None when
+    papers can differ (a version published before pools had to be fair)."""
+    ids = [uuid.UUID(v) for v in _version_ids(sections)]
+    points = {str(k): v.points for k, v in versions_by_id(uow, ids).items()}
+    return worth.every_paper(sections, points)
 
 
 def list_exams(

@@ -33,7 +33,7 @@ from sqlalchemy import and_, func, select
 
 from invigil import i18n
 from invigil.audit.canonical import canonical_json
-from invigil.content import consent, exam_text
+from invigil.content import consent, exam_text, worth
 from invigil.content.assemble import DIFFICULTIES
 from invigil.content.bodies import option_count, parse_body
 from invigil.content.models import Exam, Question, QuestionBank, QuestionVersion
@@ -136,7 +136,9 @@ def freeze(uow: UnitOfWork, exam: Exam) -> FrozenExam:
         else:
             pool = _pool(uow, n, s, used)
             used |= {uuid.UUID(e["question_id"]) for e in pool}
-            draw = {"count": s.count, "difficulty_mix": s.difficulty_mix}
+            draw: dict[str, Any] = {"count": s.count, "difficulty_mix": s.difficulty_mix}
+            if s.scale_to_points is not None:  # absent otherwise: earlier hashes stay the same
+                draw["scale_to_points"] = str(s.scale_to_points)
             out.append(head | draw | {"pool": pool})
     frozen_settings = settings.model_dump(mode="json")
     _translate(uow, out)
@@ -219,14 +221,16 @@ def _pool(uow: UnitOfWork, n: int, s: PoolSection, used: set[uuid.UUID]) -> list
         stmt = stmt.where(func.lower(QuestionVersion.category).in_(wanted))
     if s.tags:
         stmt = stmt.where(QuestionVersion.tags.overlap([t.strip().lower() for t in s.tags]))
-    entries = [_entry(q, v) for q, v in uow.session.execute(stmt) if q.id not in used]
-    entries.sort(key=lambda e: e["version_id"])
+    rows = [(q, v) for q, v in uow.session.execute(stmt) if q.id not in used]
+    points = {str(v.id): v.points for _, v in rows}
+    entries = sorted((_entry(q, v) for q, v in rows), key=lambda e: e["version_id"])
     if s.difficulty_mix is None:
         if s.draws() > len(entries):
             raise Invalid(
                 f"section {n} draws {s.draws()} questions but only {len(entries)} match its "
                 "filter; lower the count or widen the filter"
             )
+        _equal_worth(n, s, {"": [points[e["version_id"]] for e in entries]})
         return entries
     mix: dict[str, int] = {str(k): v for k, v in s.difficulty_mix.items()}
     entries = [e for e in entries if mix.get(e["difficulty"], 0) > 0]  # only what it can draw
@@ -238,4 +242,31 @@ def _pool(uow: UnitOfWork, n: int, s: PoolSection, used: set[uuid.UUID]) -> list
                 f"section {n} draws {want} {level} questions but only {have} match its filter; "
                 "lower the mix or widen the filter"
             )
+    by_level: dict[str, list[Any]] = {}
+    for e in entries:
+        by_level.setdefault(e["difficulty"], []).append(points[e["version_id"]])
+    _equal_worth(n, s, by_level)
     return entries
+
+
+def _equal_worth(n: int, s: PoolSection, points: dict[str, list[Any]]) -> None:
+    """Every paper draws a section of equal worth: the questions it draws
+    from carry the same points (within each difficulty of a mix, since every
+    paper draws the same number of each), or the section is scaled
+    (:mod:`invigil.content.worth`)."""
+    if s.scale_to_points is not None:
+        return
+    for level in ("", *DIFFICULTIES):
+        found = worth.distinct_points(points.get(level, []))
+        if len(found) > 1:
+            break
+    else:
+        return
+    what = f"{level} questions" if level else "questions"
+    raise Invalid(
+        f"section {n}: {what} in this pool are worth {worth.said(found)} points, so "
+        "candidates' papers would be worth different totals; give the questions equal "
+        "points or scale the section to a fixed number of points",
+        field=f"sections[{n - 1}]",
+        points=[str(p) for p in found],
+    )

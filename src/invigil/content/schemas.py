@@ -282,6 +282,10 @@ class PreviewOut(BaseModel):
     version: int | None = Field(description="the published version shown, null for a draft")
     seed: int
     items: list[PreviewItemOut]
+    max_points: float = Field(description="what this paper is worth")
+    every_paper_worth: float | None = Field(
+        description="what every paper of this version is worth; null when papers can differ"
+    )
 
 
 def describe(

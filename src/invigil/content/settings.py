@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from invigil.content.worth import CENT
 from invigil.proctoring.rules import Action, Severity
 from invigil.proctoring.rules import Kind as EventKind
 
@@ -115,6 +117,11 @@ class PoolSection(_Strict):
     tags: list[str] = Field(default_factory=list, max_length=50)
     count: int | None = Field(default=None, ge=1, le=500)
     difficulty_mix: dict[Difficulty, Annotated[int, Field(ge=0, le=500)]] | None = None
+    # The section is worth exactly this on every paper, whatever is drawn
+    # (content/worth.py); without it the pool's questions must carry equal points.
+    scale_to_points: Decimal | None = Field(
+        default=None, gt=0, le=100000, decimal_places=2, allow_inf_nan=False
+    )
 
     @model_validator(mode="after")
     def _draw(self) -> PoolSection:
@@ -122,6 +129,8 @@ class PoolSection(_Strict):
             raise ValueError("say how many questions to draw: either count or difficulty_mix")
         if self.difficulty_mix is not None and sum(self.difficulty_mix.values()) < 1:
             raise ValueError("the difficulty mix must draw at least one question")
+        if self.scale_to_points is not None and self.scale_to_points < self.draws() * CENT:
+            raise ValueError("scale the section to at least 0.01 points per question it draws")
         return self
 
     def draws(self) -> int:

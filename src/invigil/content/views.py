@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+from invigil.content import worth
 from invigil.content.assemble import Slot
 from invigil.content.bodies import parse_body
 from invigil.content.models import Exam, ExamVersion, QuestionBank, QuestionVersion
@@ -127,11 +130,17 @@ def exam_version_out(v: ExamVersion) -> ExamVersionOut:
 def preview_items(
     slots: list[Slot],
     versions: dict[str, QuestionVersion],
+    sections: Sequence[Mapping[str, Any]],
     images: dict[uuid.UUID, list[uuid.UUID]] | None = None,
 ) -> list[PreviewItemOut]:
-    """The paper's items; ``images`` maps a question version id to the images it shows."""
+    """The paper's items, each with what it counts for on this paper (a
+    scaled section's share, :mod:`invigil.content.worth`); ``images`` maps a
+    question version id to the images it shows."""
+    points = worth.slot_points(
+        sections, [s.section for s in slots], [versions[s.version_id].points for s in slots]
+    )
     out = []
-    for slot in slots:
+    for slot, worth_of in zip(slots, points, strict=True):
         v = versions[slot.version_id]
         out.append(
             PreviewItemOut(
@@ -139,7 +148,7 @@ def preview_items(
                 question_id=v.question_id,
                 question_version_id=v.id,
                 type=slot.type,
-                points=float(v.points),
+                points=float(worth_of),
                 body=candidate_body(parse_body(v.body), slot),
                 images=(images or {}).get(v.id, []),
             )

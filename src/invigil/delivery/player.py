@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
 from invigil import i18n
-from invigil.content import bodies, exam_text, translations
+from invigil.content import bodies, exam_text, translations, worth
 from invigil.content.assemble import Slot
 from invigil.content.models import QuestionVersion
 from invigil.content.paper import candidate_body
@@ -66,6 +66,11 @@ def _questions(t: Taking) -> list[dict[str, Any]]:
     # them in it, else as written (``section_lang`` says which).
     words = language.exam_words(t.uow, t.version, t.attempt.language)
     frozen = translations.entries(t.version.sections)
+    points = worth.slot_points(
+        t.version.sections,
+        [int(s["section"]) for s in paper],
+        [versions[uuid.UUID(s["version_id"])].points for s in paper],
+    )
     out = []
     for index, s in enumerate(paper):
         qv = versions[uuid.UUID(s["version_id"])]
@@ -88,7 +93,7 @@ def _questions(t: Taking) -> list[dict[str, Any]]:
                 "section_lang": words.section(s["section"]).attr,
                 "section_dir": words.section(s["section"]).dir,
                 "type": s["type"],
-                "points": str(qv.points),
+                "points": str(points[index]),
                 "lang": lang.replace("_", "-"),
                 "dir": i18n.direction(lang),
                 "body": _labelled(candidate_body(body, slot), lang),

@@ -4,8 +4,12 @@ On submit, objective questions are scored by :mod:`invigil.content.scoring`
 against the pinned question versions; essays are recorded as waiting for a
 human (``needs_grading``). The result is one canonical JSON document (per
 question: the answer as given on the paper, the same answer in canonical
-positions, points, time spent, flagged, late sync; per category: totals)
-with its SHA-256. The row can never be updated or deleted (a trigger);
+positions, points, time spent, flagged, late sync; per category: totals;
+for the paper: points awarded, maximum, percentage and passed, which
+compares the percentage with the exam's ``pass_mark_percent``) with its
+SHA-256. A question in a section scaled to a fixed number of points counts
+for its share of them (:mod:`invigil.content.worth`): its ``max`` is that
+share and ``question_points`` its own points. The row can never be updated or deleted (a trigger);
 grading adds revision 2, 3, ... Each revision's hash goes into the audit
 log, so one proof of inclusion shows a result is the one recorded.
 """
@@ -23,10 +27,10 @@ from sqlalchemy import select
 from invigil import audit
 from invigil.audit.canonical import canonical_json
 from invigil.audit.records import anchor
-from invigil.content import translations
+from invigil.content import translations, worth
 from invigil.content.bodies import parse_body
 from invigil.content.models import QuestionVersion
-from invigil.content.scoring import CENT, score
+from invigil.content.scoring import CENT, max_points, score
 from invigil.db.uow import UnitOfWork
 from invigil.delivery import answers as shapes
 from invigil.delivery.attempts import answers_of, version_of
@@ -58,6 +62,13 @@ def compute(uow: UnitOfWork, attempt: Attempt) -> dict[str, Any]:
     )
     total = top = Decimal(0)
     pending = 0
+    # What each question counts for on this paper: its own points, or its
+    # share of a section scaled to a fixed number of points.
+    worth_of = worth.slot_points(
+        version.sections,
+        [int(slot["section"]) for slot in attempt.paper],
+        [versions[uuid.UUID(slot["version_id"])].points for slot in attempt.paper],
+    )
     for index, slot in enumerate(attempt.paper):
         qv = versions[uuid.UUID(slot["version_id"])]
         answer = given.get(index)
@@ -66,7 +77,7 @@ def compute(uow: UnitOfWork, attempt: Attempt) -> dict[str, Any]:
         # Shared keys in every language; a short-text translation may add
         # accepted answers of its language (content/translations.py).
         text = translations.text_in(frozen.get(slot["version_id"]), attempt.language)
-        s = score(translations.for_scoring(parse_body(qv.body), text), qv.points, stored)
+        s = score(translations.for_scoring(parse_body(qv.body), text), worth_of[index], stored)
         cat = cats[qv.category]
         cat["max"] += s.max
         cat["questions"] += 1
@@ -90,6 +101,7 @@ def compute(uow: UnitOfWork, attempt: Attempt) -> dict[str, Any]:
                 "canonical_response": stored,
                 "awarded": None if s.needs_human else str(s.awarded),
                 "max": str(s.max),
+                "question_points": str(max_points(qv.points)),
                 "needs_grading": s.needs_human,
                 "time_ms": answer.time_ms if answer else 0,
                 "flagged": bool(answer.flagged) if answer else False,

@@ -34,6 +34,7 @@ NOTICES = {
     "section-added": N_("Section added."),
     "section-removed": N_("Section removed."),
     "section-moved": N_("Section moved."),
+    "section-scaled": N_("What the section is worth was saved."),
     "exam-published": N_("Exam published. Candidates now get this version."),
     "exam-retired": N_("Exam retired: no new attempts can start."),
 }

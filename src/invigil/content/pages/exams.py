@@ -8,6 +8,7 @@ import unicodedata
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
@@ -62,6 +63,7 @@ EXAM_LABELS = {
     "tags": N_("Tags"),
     "count": N_("Number of questions"),
     "difficulty_mix": N_("Difficulty mix"),
+    "scale_to_points": N_("Worth in total"),
 }
 # The summary's links (invigil.web.forms): each field's element id on the exam page.
 FIELD_IDS = {
@@ -92,6 +94,7 @@ FIELD_IDS = {
     "pool.bank_id": "pool-bank",
     "pool.difficulty_mix": "pool-easy",
     "pool.time_limit": "pool-time",
+    "pool.scale_to_points": "pool-scale",
     "fixed.question_ids": "fixed-title",
     "fixed.time_limit": "fixed-time",
 }
@@ -309,6 +312,7 @@ def _describe_sections(ctx: PageContext, exam: Exam) -> list[dict[str, Any]]:
             item["tags"] = s.get("tags", [])
             item["count"] = s.get("count")
             item["mix"] = s.get("difficulty_mix")
+            item["scale"] = s.get("scale_to_points")
         out.append(item)
     return out
 
@@ -346,13 +350,18 @@ def _exam_page(
             "medium": "",
             "hard": "",
             "time_limit": "",
+            "scale_to_points": "",
         },
     )
     text_others = _text_languages(ctx.uow, exam)
     values.setdefault("texts", _texts_form(exam, text_others))
     keys = ("details_problems", "settings_problems", "fixed_problems", "pool_problems")
-    for key in (*keys, "texts_problems"):
+    for key in (*keys, "texts_problems", "sections_problems"):
         values.setdefault(key, [])
+    # A refusal naming ``sections[i]`` is shown at that section (its scale field).
+    values["field_ids"] = values["field_ids"] | {
+        f"sections.sections[{i}]": f"section-{i}-scale" for i in range(len(exam.sections))
+    }
     consent_default, consent_others = _consent_languages(ctx.uow, exam)
     live = exam.status != "retired"
     text_gaps = exams.exam_text_gaps(ctx.uow, exam) if live else []
@@ -618,6 +627,7 @@ def exam_add_pool(
     medium: FormStr = "",
     hard: FormStr = "",
     time_limit: FormStr = "",
+    scale_to_points: FormStr = "",
     ctx: PageContext = requires_page(P.EXAM_CREATE),
 ) -> Response:
     check_csrf(ctx, csrf)
@@ -632,6 +642,7 @@ def exam_add_pool(
         "medium": medium,
         "hard": hard,
         "time_limit": time_limit,
+        "scale_to_points": scale_to_points,
     }
     mix = {k: v.strip() for k, v in (("easy", easy), ("medium", medium), ("hard", hard))}
     mix = {k: v for k, v in mix.items() if v}
@@ -644,6 +655,7 @@ def exam_add_pool(
         "tags": split_list(tags),
         "count": count.strip() or None,
         "difficulty_mix": mix or None,
+        "scale_to_points": _decimal(scale_to_points),
     }
     try:
         checked = PoolSection.model_validate(section).model_dump(mode="json")
@@ -654,6 +666,11 @@ def exam_add_pool(
     return _save(request, ctx, exam, patch, "section-added", pool=pool)
 
 
+def _decimal(value: str) -> str | None:
+    """A number as typed (a decimal comma too); empty means none."""
+    return value.strip().replace(",", ".") or None
+
+
 @router.post("/authoring/exams/{exam_id}/sections/change", response_class=HTMLResponse)
 def exam_change_section(
     request: Request,
@@ -661,15 +678,31 @@ def exam_change_section(
     csrf: FormStr = "",
     index: FormStr = "",
     action: FormStr = "",
+    scale_to_points: FormStr = "",
     ctx: PageContext = requires_page(P.EXAM_CREATE),
 ) -> Response:
-    """Remove a section, or move it up one place."""
+    """Remove a section, move it up one place, or set what a pool section is
+    worth in total (empty: its questions' own points)."""
     check_csrf(ctx, csrf)
     exam = _exam(ctx, exam_id)
     sections = list(exam.sections)
-    if not index.isdigit() or int(index) >= len(sections) or action not in ("remove", "up"):
+    actions = ("remove", "up", "scale")
+    if not index.isdigit() or int(index) >= len(sections) or action not in actions:
         raise Invalid("that section is no longer there; reload the page")
     n = int(index)
+    if action == "scale":
+        if sections[n].get("kind") != "pool":
+            raise Invalid("only a section drawn at random can be scaled")
+        changed = sections[n] | {"scale_to_points": _decimal(scale_to_points)}
+        try:
+            sections[n] = PoolSection.model_validate(changed).model_dump(mode="json")
+        except ValidationError as exc:
+            found = [
+                {"field": f"sections[{n}]", "message": p["message"]}
+                for p in problems(exc, EXAM_LABELS, request)
+            ]
+            return _exam_page(request, ctx, exam, status=422, sections_problems=found)
+        return _save(request, ctx, exam, {"sections": sections}, "section-scaled")
     if action == "remove":
         sections.pop(n)
         notice = "section-removed"
@@ -696,6 +729,16 @@ def _lifecycle(
             act(ctx.uow, exam.id)
     except (Invalid, Conflict) as exc:
         field = exc.extensions.get("field")
+        if field and field.startswith("sections["):  # an unfair pool: at its section
+            found = [{"field": field, "message": exc.detail}]
+            return _exam_page(
+                request,
+                ctx,
+                exam,
+                status=exc.status,
+                publish_note=exc.detail,
+                sections_problems=found,
+            )
         if field:  # a consent text missing a language: at its field (and said at the button)
             found = [{"field": field, "message": exc.detail}]
             return _exam_page(
@@ -759,9 +802,8 @@ def exam_preview(
         )
     found = questions.versions_by_id(ctx.uow, [uuid.UUID(s.version_id) for s in slots])
     shown = images.ids_for_versions(ctx.uow, list(found.values()))
-    items = views.preview_items(slots, {str(k): v for k, v in found.items()}, shown)
-    source = exams.latest_version(ctx.uow, exam) if version is not None else None
-    raw_sections = source.sections if source is not None else exam.sections
+    raw_sections = exams.previewed_sections(ctx.uow, exam, version)
+    items = views.preview_items(slots, {str(k): v for k, v in found.items()}, raw_sections, shown)
     sections = []
     for n, s in enumerate(raw_sections):
         mine = [i for i in items if i.section == n]
@@ -781,5 +823,7 @@ def exam_preview(
         seed=seed,
         items=items,
         sections=sections,
-        total=sum(i.points for i in items),
+        total=sum(Decimal(str(i.points)) for i in items),
+        pooled=any(s.get("kind") == "pool" for s in raw_sections),
+        every_paper=exams.every_paper_worth(ctx.uow, raw_sections),
     )
