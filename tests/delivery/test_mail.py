@@ -22,6 +22,7 @@ from invigil import i18n
 from invigil.audit.models import AuditEvent
 from invigil.db.engine import Database
 from invigil.delivery import invitations, links, mail
+from invigil.delivery.invitations import Invited
 from invigil.delivery.models import OutboxMail
 from invigil.errors import Conflict, TooManyRequests
 from invigil.evidence import keys
@@ -216,20 +217,33 @@ def test_a_mail_is_text_and_branded_html_with_the_headers_mail_systems_expect(
     assert "<script" not in html.lower()
 
 
-def test_an_invitation_in_german_is_mailed_in_german(
-    db: BoundDatabase, tenant_a: object, settings: Settings, smtp_server: tuple[Inbox, int]
-) -> None:
+def _mailed_in(
+    db: BoundDatabase,
+    tenant_a: object,
+    settings: Settings,
+    smtp_server: tuple[Inbox, int],
+    language: str,
+    name: str,
+) -> tuple[Invited, EmailMessage]:
+    """An invitation in ``language`` (enabled beside English), sent over SMTP."""
     inbox, port = smtp_server
     kit = kit_for(settings, smtp=True)
     tenant_id = tenant_a.id  # type: ignore[attr-defined]
     with db.unit_of_work(tenant_id) as uow:
-        tenants.set_languages(uow, ["en", "de"], None)
-    made = make_invitation(db, tenant_id, kit, name="Dora Deutsch", language="de")
+        tenants.set_languages(uow, ["en", language], None)
+    made = make_invitation(db, tenant_id, kit, name=name, language=language)
     row = _one_mail(db, tenant_id, made.invitation.id)
     with db.unit_of_work(tenant_id) as uow:
         mail.send(uow, smtp_settings(settings, port), kit.box, row.id)
     [(_, _, msg)] = inbox.messages
     assert isinstance(msg, EmailMessage)
+    return made, msg
+
+
+def test_an_invitation_in_german_is_mailed_in_german(
+    db: BoundDatabase, tenant_a: object, settings: Settings, smtp_server: tuple[Inbox, int]
+) -> None:
+    made, msg = _mailed_in(db, tenant_a, settings, smtp_server, "de", "Dora Deutsch")
     assert msg["Subject"].startswith("Ihre Einladung: ")
     plain = body_of(msg)
     assert plain.startswith("Guten Tag Dora Deutsch,")
@@ -254,17 +268,7 @@ def test_an_invitation_in_german_is_mailed_in_german(
 def test_an_invitation_in_arabic_is_mailed_right_to_left(
     db: BoundDatabase, tenant_a: object, settings: Settings, smtp_server: tuple[Inbox, int]
 ) -> None:
-    inbox, port = smtp_server
-    kit = kit_for(settings, smtp=True)
-    tenant_id = tenant_a.id  # type: ignore[attr-defined]
-    with db.unit_of_work(tenant_id) as uow:
-        tenants.set_languages(uow, ["en", "ar"], None)
-    made = make_invitation(db, tenant_id, kit, name="Amal Arabi", language="ar")
-    row = _one_mail(db, tenant_id, made.invitation.id)
-    with db.unit_of_work(tenant_id) as uow:
-        mail.send(uow, smtp_settings(settings, port), kit.box, row.id)
-    [(_, _, msg)] = inbox.messages
-    assert isinstance(msg, EmailMessage)
+    _, msg = _mailed_in(db, tenant_a, settings, smtp_server, "ar", "Amal Arabi")
     assert msg["Subject"].startswith("دعوتك: ")
     plain = body_of(msg)
     assert plain.startswith("مرحبًا Amal Arabi،")

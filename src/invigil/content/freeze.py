@@ -42,7 +42,7 @@ from invigil.content.settings import ExamSettings, FixedSection, PoolSection, Se
 from invigil.content.translations import entries, for_versions
 from invigil.db.uow import UnitOfWork
 from invigil.errors import Invalid
-from invigil.tenants.models import Tenant
+from invigil.tenants import service as tenants
 
 SECTIONS = TypeAdapter(list[Section])
 
@@ -160,12 +160,8 @@ def tenant_languages(uow: UnitOfWork) -> tuple[list[str], str]:
     """The languages the tenant enables (that Invigil speaks), and the one
     its exams' ``consent_text`` is written in: the tenant's default, else
     the first enabled (as a candidate's language falls back)."""
-    tenant = uow.session.get(Tenant, uow.tenant)
-    enabled = tenant.languages if tenant is not None else [i18n.DEFAULT]
-    languages = list(dict.fromkeys(c for c in map(i18n.normalise, enabled) if c))
-    languages = languages or [i18n.DEFAULT]
-    default = i18n.normalise(tenant.default_language if tenant is not None else None)
-    return languages, default if default in languages else languages[0]
+    languages, default = tenants.languages_of(uow)
+    return list(languages), default
 
 
 def _consent_texts(uow: UnitOfWork, exam: Exam, settings: dict[str, Any]) -> dict[str, str]:

@@ -255,17 +255,7 @@ def put(uow: UnitOfWork, question_id: uuid.UUID, code: str, data: TranslationIn)
     )
     now = datetime.now(UTC)
     if row is None:
-        row = QuestionTranslation(
-            tenant_id=uow.tenant,
-            id=uuid.uuid4(),
-            question_id=q.id,
-            question_version_id=v.id,
-            language=lang,
-            body=text,
-            created_by=_author(uow),
-            updated_by=_author(uow),
-        )
-        uow.add(row)
+        row = add(uow, q, v, lang, data)
         action = "question.translated"
     else:
         if row.body == text:

@@ -22,6 +22,7 @@ from invigil.content import exam_text
 from invigil.content.models import ExamVersion
 from invigil.db.uow import UnitOfWork
 from invigil.delivery.models import Invitation
+from invigil.tenants import service as tenants
 from invigil.tenants.models import Tenant
 
 COOKIE = "invigil_lang"
@@ -35,10 +36,9 @@ class Chosen:
 
 
 def enabled_of(uow: UnitOfWork | None) -> tuple[str, ...]:
-    tenant = uow.get(Tenant, uow.tenant_id) if uow is not None and uow.tenant_id else None
-    codes = tenant.languages if tenant is not None else [i18n.DEFAULT]
-    found = (i18n.normalise(c) for c in codes)
-    return tuple(dict.fromkeys(c for c in found if c)) or (i18n.DEFAULT,)
+    if uow is None or not uow.tenant_id:
+        return (i18n.DEFAULT,)
+    return tenants.languages_of(uow)[0]
 
 
 def choose(request: Request, uow: UnitOfWork | None, invitation: Invitation | None) -> Chosen:

@@ -93,6 +93,19 @@ def list_tenants(db: Database) -> list[Tenant]:
         return uow.scalars(select(Tenant).order_by(Tenant.slug))
 
 
+def languages_of(uow: UnitOfWork) -> tuple[tuple[str, ...], str]:
+    """The languages the tenant enables that Invigil speaks (never empty),
+    and its default among them: the tenant's, else the first enabled (as a
+    candidate's language falls back). A stored code Invigil no longer
+    speaks is left out rather than failing."""
+    tenant = uow.get(Tenant, uow.tenant)
+    codes = tenant.languages if tenant is not None else [i18n.DEFAULT]
+    found = (i18n.normalise(c) for c in codes)
+    languages = tuple(dict.fromkeys(c for c in found if c)) or (i18n.DEFAULT,)
+    default = i18n.normalise(tenant.default_language if tenant is not None else None)
+    return languages, default if default in languages else languages[0]
+
+
 def set_languages(uow: UnitOfWork, enabled: list[str], default: str | None) -> Tenant:
     """The languages the tenant's candidates may read, and the default one
     (None: the candidate's browser decides among them); audited when they change."""
