@@ -83,6 +83,10 @@ ACTIONS: dict[str, str] = {
     "proctoring.conflict": N_("Proctoring found conflicting event batches"),
     "proctoring.segment_registered": N_("Stored a screen recording segment"),
     "review.decided": N_("Decided a proctoring review"),
+    # results
+    "grading.marked": N_("Marked a candidate's answer"),
+    "grading.moderated": N_("Decided between two marks of an answer"),
+    "grading.regraded": N_("Marked an answer again"),
     # evidence
     "evidence.stored": N_("Stored evidence"),
     "evidence.upload_completed": N_("Finished an evidence upload"),
@@ -104,6 +108,7 @@ SUBJECTS: dict[str, str] = {
     "evidence_upload": N_("evidence upload"),
     "evidence_tenant_key": N_("evidence key"),
     "exam": N_("exam"),
+    "grading_mark": N_("mark"),
     "guest_link": N_("exam link"),
     "invitation": N_("invitation"),
     "question": N_("question"),

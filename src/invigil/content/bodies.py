@@ -128,6 +128,10 @@ class ShortText(_Body):
         max_length=MAX_PATTERN,
         description="also accept any answer this regular expression matches in full",
     )
+    manual_credit: bool = Field(
+        default=False,
+        description="an answer that matches no accepted answer goes to a grader instead of 0",
+    )
 
     @field_validator("accepted")
     @classmethod

@@ -14,7 +14,9 @@ shape scores 0: it is the candidate's answer, not an error.
 - numeric: a number (or numeric text); right within +/- tolerance.
 - short_text: text, trimmed and with runs of spaces collapsed; right if it
   equals an accepted answer (case-insensitively unless case_sensitive) or
-  the pattern matches it in full.
+  the pattern matches it in full. With ``manual_credit``, a non-empty answer
+  that matches nothing needs a human (a grader may give part or all of the
+  points) instead of scoring 0.
 - essay: always needs a human (awarded 0 until graded).
 - ordering: the list of item indices in the candidate's order; all or nothing.
 - matching: a list where position i holds the right-hand index matched to
@@ -49,6 +51,8 @@ def score(body: b.Body | dict[str, Any], points: Decimal | float | str, response
         body = b.parse_body(body)
     top = Decimal(str(points)).quantize(CENT)
     if isinstance(body, b.Essay):
+        return Score(Decimal("0.00"), top, needs_human=True)
+    if isinstance(body, b.ShortText) and body.manual_credit and _for_a_human(body, response):
         return Score(Decimal("0.00"), top, needs_human=True)
     share = _share(body, response)
     awarded = (top * share.numerator / share.denominator).quantize(CENT, rounding=ROUND_DOWN)
@@ -127,6 +131,13 @@ def _text(body: b.ShortText, response: Any) -> bool:
         flags = 0 if body.case_sensitive else re.IGNORECASE
         return re.fullmatch(body.pattern, answer, flags) is not None
     return False
+
+
+def _for_a_human(body: b.ShortText, response: Any) -> bool:
+    """A typed answer that no accepted answer or pattern matches."""
+    if not isinstance(response, str) or not normalise(response):
+        return False
+    return not _text(body, response)
 
 
 def _matching(body: b.Matching, response: Any) -> Fraction:

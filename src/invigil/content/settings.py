@@ -56,6 +56,14 @@ class ExamSettings(_Strict):
     # A full custom proctoring policy (docs/policy.schema.json) instead of
     # the preset and its overrides.
     proctoring_policy: dict[str, Any] | None = None
+    # Grading by people (results/grading.py, docs/adr/0031-grading-marks.md):
+    # graders see a pseudonym and no other grader's mark until they submit
+    # their own; with double marking a second grader marks independently, and
+    # two marks further apart than the tolerance (a percentage of the
+    # question's worth on the paper) go to a moderator.
+    blind_grading: bool = True
+    double_marking: bool = False
+    marking_tolerance_percent: Percent = 10
 
     @field_validator("proctoring_policy")
     @classmethod

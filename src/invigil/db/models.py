@@ -33,6 +33,7 @@ from invigil.proctoring.models import (
     ReviewDecision,
     Snapshot,
 )
+from invigil.results.models import GradingMark
 from invigil.tenants.branding import TenantBranding
 from invigil.tenants.models import Tenant
 
@@ -52,6 +53,7 @@ __all__ = [
     "EvidenceObject",
     "Exam",
     "ExamVersion",
+    "GradingMark",
     "GuestLink",
     "Invitation",
     "OutboxMail",

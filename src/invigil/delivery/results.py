@@ -12,6 +12,13 @@ for its share of them (:mod:`invigil.content.worth`): its ``max`` is that
 share and ``question_points`` its own points. The row can never be updated or deleted (a trigger);
 grading adds revision 2, 3, ... Each revision's hash goes into the audit
 log, so one proof of inclusion shows a result is the one recorded.
+
+A graded revision (:func:`record_graded`) is the same computation with the
+final human marks of the questions that needed one folded in (their
+``awarded`` is the mark, ``needs_grading`` false); the document also says
+who scored it (``scored_by``), the marks it rests on (``mark_ids``) and,
+for a regrade, why (``reason``). The results domain decides which marks are
+final (:mod:`invigil.results.grading`).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -30,7 +38,7 @@ from invigil.audit.records import anchor
 from invigil.content import translations, worth
 from invigil.content.bodies import parse_body
 from invigil.content.models import QuestionVersion
-from invigil.content.scoring import CENT, max_points, score
+from invigil.content.scoring import CENT, Score, max_points, score
 from invigil.db.uow import UnitOfWork
 from invigil.delivery import answers as shapes
 from invigil.delivery.attempts import answers_of, version_of
@@ -47,8 +55,12 @@ def _percent(awarded: Decimal, top: Decimal) -> Decimal:
     return (awarded * 100 / top).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def compute(uow: UnitOfWork, attempt: Attempt) -> dict[str, Any]:
-    """The result document of ``attempt`` from what is stored now (pure read)."""
+def compute(
+    uow: UnitOfWork, attempt: Attempt, marks: Mapping[int, Decimal] | None = None
+) -> dict[str, Any]:
+    """The result document of ``attempt`` from what is stored now (pure read).
+    ``marks``: the final human mark of each slot (by index) that needs one."""
+    marks = marks or {}
     version = version_of(uow, attempt.exam_id, attempt.exam_version)
     ids = [uuid.UUID(s["version_id"]) for s in attempt.paper]
     versions = {
@@ -78,6 +90,8 @@ def compute(uow: UnitOfWork, attempt: Attempt) -> dict[str, Any]:
         # accepted answers of its language (content/translations.py).
         text = translations.text_in(frozen.get(slot["version_id"]), attempt.language)
         s = score(translations.for_scoring(parse_body(qv.body), text), worth_of[index], stored)
+        if s.needs_human and index in marks:
+            s = Score(min(marks[index], s.max).quantize(CENT), s.max)
         cat = cats[qv.category]
         cat["max"] += s.max
         cat["questions"] += 1
@@ -166,6 +180,29 @@ def record_automatic(uow: UnitOfWork, attempt: Attempt) -> AttemptResult:
     """Revision 1: the automatic scoring at submission."""
     document = {"revision": 1, "scored_by": "automatic", **compute(uow, attempt)}
     return _store(uow, attempt, 1, document)
+
+
+def record_graded(
+    uow: UnitOfWork,
+    attempt: Attempt,
+    marks: Mapping[int, Decimal],
+    *,
+    mark_ids: Sequence[uuid.UUID],
+    reason: str | None = None,
+) -> AttemptResult:
+    """The next revision, with the final human ``marks`` (slot -> points) in
+    it; ``mark_ids``: the grading marks they rest on; ``reason``: a regrade's."""
+    previous = latest_result(uow, attempt.id)
+    revision = (previous.revision if previous is not None else 0) + 1
+    document: dict[str, Any] = {
+        "revision": revision,
+        "scored_by": "human",
+        "mark_ids": sorted(str(m) for m in mark_ids),
+        **compute(uow, attempt, marks),
+    }
+    if reason is not None:
+        document["reason"] = reason
+    return _store(uow, attempt, revision, document)
 
 
 def _store(

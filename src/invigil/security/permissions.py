@@ -25,6 +25,7 @@ class Permission(StrEnum):
     EXAM_CREATE = "exam:create"
     EXAM_PUBLISH = "exam:publish"
     EXAM_VIEW = "exam:view"
+    GRADE_MODERATE = "grade:moderate"  # decide between two marks too far apart; regrade
     GRADE_SUBMIT = "grade:submit"
     QUESTION_MANAGE = "question:manage"
     QUESTION_VIEW = "question:view"
@@ -71,6 +72,17 @@ BUILTIN_ROLES: dict[str, frozenset[Permission]] = {
     ),
     "grader": frozenset(
         _EVERYONE | {P.ATTEMPT_VIEW, P.GRADE_SUBMIT, P.RESULT_VIEW, P.EXAM_VIEW, P.QUESTION_VIEW}
+    ),
+    "moderator": frozenset(
+        _EVERYONE
+        | {
+            P.GRADE_SUBMIT,
+            P.GRADE_MODERATE,
+            P.RESULT_VIEW,
+            P.ATTEMPT_VIEW,
+            P.EXAM_VIEW,
+            P.QUESTION_VIEW,
+        }
     ),
     "results_viewer": frozenset(
         _EVERYONE | {P.RESULT_VIEW, P.ATTEMPT_VIEW, P.EXAM_VIEW, P.CANDIDATE_VIEW}

@@ -57,6 +57,7 @@ EXAM_LABELS = {
     "results_release": N_("Results"),
     "proctoring_preset": N_("Proctoring"),
     "accommodations": N_("Extra time"),
+    "marking_tolerance_percent": N_("Marking tolerance"),
     "question_ids": N_("Questions"),
     "bank_id": N_("Bank"),
     "categories": N_("Categories"),
@@ -73,6 +74,7 @@ FIELD_IDS = {
     "settings.attempts_allowed": "s-attempts",
     "settings.navigation": "s-nav",
     "settings.pass_mark_percent": "s-pass",
+    "settings.marking_tolerance_percent": "s-tolerance",
     "settings.results_release": "s-results",
     "settings.proctoring_preset": "s-proctoring",
     "settings.accommodations": "s-extra",
@@ -240,6 +242,9 @@ def _settings_form(exam: Exam) -> dict[str, Any]:
         "proctoring_preset": s.get("proctoring_preset", "standard"),
         "shuffle_questions": bool(s.get("shuffle_questions", True)),
         "shuffle_options": bool(s.get("shuffle_options", True)),
+        "blind_grading": bool(s.get("blind_grading", True)),
+        "double_marking": bool(s.get("double_marking", False)),
+        "marking_tolerance_percent": _num(s.get("marking_tolerance_percent", 10)),
         "extra_time_percent": _num(s.get("accommodations", {}).get("extra_time_percent", 0)),
         "consent_text": exam.consent_text,
         "consent_translations": dict(exam.consent_translations or {}),
@@ -518,6 +523,9 @@ class SettingsForm(BaseModel):
     proctoring_preset: str = "standard"
     shuffle_questions: str = ""
     shuffle_options: str = ""
+    blind_grading: str = ""
+    double_marking: str = ""
+    marking_tolerance_percent: str = "10"
     extra_time_percent: str = "0"
     consent_text: str = ""
 
@@ -546,6 +554,8 @@ def exam_settings(
     shown = form.model_dump(exclude={"csrf", *(form.model_extra or {})}) | {
         "shuffle_questions": bool(form.shuffle_questions),
         "shuffle_options": bool(form.shuffle_options),
+        "blind_grading": bool(form.blind_grading),
+        "double_marking": bool(form.double_marking),
         "consent_translations": translations,
     }
     raw = dict(exam.settings) | {
@@ -559,6 +569,9 @@ def exam_settings(
         "proctoring_preset": form.proctoring_preset,
         "shuffle_questions": bool(form.shuffle_questions),
         "shuffle_options": bool(form.shuffle_options),
+        "blind_grading": bool(form.blind_grading),
+        "double_marking": bool(form.double_marking),
+        "marking_tolerance_percent": form.marking_tolerance_percent.strip() or "10",
         "accommodations": {"extra_time_percent": form.extra_time_percent.strip() or "0"},
     }
     try:
