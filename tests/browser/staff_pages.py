@@ -20,6 +20,7 @@ from invigil.db import platform
 from invigil.db.engine import Database
 from invigil.delivery.models import Attempt, Invitation
 from invigil.identity.models import Role, User
+from invigil.results.models import GradingMark
 from invigil.web.access import CANDIDATE, PUBLIC, iter_routes
 
 PARAM = re.compile(r"{([a-z_]+)}")
@@ -64,6 +65,9 @@ ID_QUERIES: dict[str, Any] = {
     "attempt_id": lambda: (
         select(Attempt.id).where(Attempt.submitted_at.is_not(None)).order_by(Attempt.submitted_at)
     ),
+    # A marked answer of essay-demo (the grading pages: attempt and slot of one mark).
+    "attempt": lambda: select(GradingMark.attempt_id).order_by(GradingMark.id),
+    "slot": lambda: select(GradingMark.slot).order_by(GradingMark.id),
 }
 
 

@@ -111,6 +111,8 @@ FACTORIES: dict[str, Callable[[Database, Tenant], str]] = {
     "object_id": evidence.object_factory,
     "invitation_id": delivery.invitation_factory,
     "attempt_id": delivery.attempt_factory,
+    "attempt": delivery.attempt_factory,  # the grading pages' response: attempt and slot
+    "slot": lambda db, tenant: "9999",
 }
 
 
@@ -152,6 +154,10 @@ def _valid_body(path: str, method: str) -> dict[str, object]:
         return {"description": "x"}
     if path.endswith("/translations") and method == "POST":
         return {"language": "de", "prompt": "x"}
+    if path.endswith("/moderation"):
+        return {"total": "1", "reason": "x"}
+    if path.endswith("/regrades"):
+        return {"reason": "x"}
     if path.endswith("/decisions/bulk"):
         return {"flags": [], "decision": "dismissed", "reason": "x"}
     return {}

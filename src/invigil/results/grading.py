@@ -128,6 +128,13 @@ class Response:
         return state_of(self.rules, self.worth, self.marks)
 
 
+def slot_of(value: str) -> int:
+    """A slot as a URL gives it; anything but a small number is no response (404)."""
+    if not value.isdigit() or len(value) > 4:
+        raise NotFound(f"there is no question {value[:40]!r} on the paper")
+    return int(value)
+
+
 def _attempt(uow: UnitOfWork, attempt_id: uuid.UUID, *, lock: bool) -> Attempt:
     stmt = select(Attempt).where(Attempt.id == attempt_id)
     found = uow.scalar(stmt.with_for_update() if lock else stmt)
@@ -159,10 +166,14 @@ def marks_of(uow: UnitOfWork, attempt_id: uuid.UUID, slot: int | None = None) ->
     return uow.scalars(stmt.order_by(GradingMark.created_at, GradingMark.id))
 
 
-def response(uow: UnitOfWork, attempt_id: uuid.UUID, slot: int, *, lock: bool = False) -> Response:
-    """The response at ``slot``: 404 for a missing attempt or slot, 409 when
-    the attempt is not submitted or the answer needs no human."""
+def response(
+    uow: UnitOfWork, attempt_id: uuid.UUID, slot: int | str, *, lock: bool = False
+) -> Response:
+    """The response at ``slot``: 404 for a missing attempt or slot (the
+    attempt is looked up first, so a missing one answers alike whatever the
+    slot), 409 when the attempt is not submitted or the answer needs no human."""
     attempt = _attempt(uow, attempt_id, lock=lock)
+    slot = slot_of(slot) if isinstance(slot, str) else slot
     if not 0 <= slot < len(attempt.paper):
         raise NotFound(f"attempt {attempt_id} has no question {slot}")
     if attempt.status != "submitted":
@@ -308,7 +319,9 @@ def _write(
     return row
 
 
-def submit_mark(uow: UnitOfWork, attempt_id: uuid.UUID, slot: int, mark: MarkIn) -> GradingMark:
+def submit_mark(
+    uow: UnitOfWork, attempt_id: uuid.UUID, slot: int | str, mark: MarkIn
+) -> GradingMark:
     """A first mark, or (double marking) the second, independent one."""
     found = response(uow, attempt_id, slot, lock=True)
     grader = _grader(uow)
@@ -337,7 +350,7 @@ def _reason(reason: str) -> str:
 
 
 def moderate(
-    uow: UnitOfWork, attempt_id: uuid.UUID, slot: int, decision: ModerationIn
+    uow: UnitOfWork, attempt_id: uuid.UUID, slot: int | str, decision: ModerationIn
 ) -> GradingMark:
     """The moderator's final points between two marks too far apart."""
     found = response(uow, attempt_id, slot, lock=True)
@@ -353,7 +366,9 @@ def moderate(
     return written
 
 
-def regrade(uow: UnitOfWork, attempt_id: uuid.UUID, slot: int, mark: RegradeIn) -> GradingMark:
+def regrade(
+    uow: UnitOfWork, attempt_id: uuid.UUID, slot: int | str, mark: RegradeIn
+) -> GradingMark:
     """A new final mark for an answer already marked (also after release)."""
     found = response(uow, attempt_id, slot, lock=True)
     if found.state.status != "final":

@@ -99,6 +99,7 @@ def page_nav(request: Request, page: PageContext | None) -> Nav | None:
             ("/delivery/invitations", N_("Candidates"), P.CANDIDATE_VIEW),
             ("/delivery/attempts", N_("Attempts"), P.ATTEMPT_VIEW),
             ("/proctoring/reviews", N_("Reviews"), P.VIOLATION_REVIEW),
+            ("/grading", N_("Grading"), P.GRADE_SUBMIT),
             ("/account", N_("Account"), P.ACCOUNT_SELF),
         )
         if page.can(perm)
