@@ -112,6 +112,7 @@ def test_operator_workflow(cli_env: dict[str, str]) -> None:
     accounts = json.loads(first.stdout)["tenants"]
     assert "admin@acme.test" in accounts["acme"] and "exam_author@globex.test" in accounts["globex"]
     assert json.loads(first.stdout)["exams"]["acme"] == [
+        "essay-demo",
         "high-stakes-demo",
         "practice-demo",
         "standard-demo",

@@ -3,7 +3,8 @@
 (``<role>@<slug>.test``), a question bank of every question type and one
 published exam per proctoring preset (practice-demo, standard-demo,
 strict-demo, high-stakes-demo), and a few candidates invited to
-standard-demo. Later issues add attempts."""
+standard-demo, and (in acme) an essay exam, essay-demo, with a graded
+cohort and answers waiting for graders (results/demo.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from invigil.db.uow import Actor
 from invigil.delivery.demo import seed_attempts, seed_invitations
 from invigil.delivery.invitations import Kit
 from invigil.identity import service as identity
+from invigil.results.demo import EXAM as GRADING_EXAM
+from invigil.results.demo import TENANTS as GRADING_TENANTS
+from invigil.results.demo import seed_grading
 from invigil.security.passwords import verify_password
 from invigil.security.permissions import BUILTIN_ROLES
 from invigil.tenants import service as tenants
@@ -80,7 +84,10 @@ def seed(
         result.exams[slug] = sorted(content.exams)
         invited = seed_invitations(db, tenant_id, slug, kit)
         finished = seed_attempts(db, tenant_id, slug, kit)
-        result.created = result.created or content.created or invited or finished
+        graded = seed_grading(db, tenant_id, slug, kit)
+        if slug in GRADING_TENANTS:
+            result.exams[slug] = sorted({*result.exams[slug], GRADING_EXAM})
+        result.created = result.created or content.created or invited or finished or graded
     return result
 
 

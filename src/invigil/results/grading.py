@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from invigil import audit
 from invigil.audit.records import anchor
@@ -118,6 +119,7 @@ class Response:
     attempt: Attempt
     slot: int
     question: dict[str, Any]  # its entry in the automatic result (revision 1)
+    wanted: dict[int, dict[str, Any]]  # every slot of the attempt that needs a human
     body: b.Body
     worth: Decimal
     rules: Rules
@@ -143,20 +145,18 @@ def _attempt(uow: UnitOfWork, attempt_id: uuid.UUID, *, lock: bool) -> Attempt:
     return found
 
 
-def automatic(uow: UnitOfWork, attempt_id: uuid.UUID) -> AttemptResult | None:
-    return uow.scalar(
-        select(AttemptResult).where(
-            AttemptResult.attempt_id == attempt_id, AttemptResult.revision == 1
-        )
-    )
+_NEEDING = text("""
+    SELECT q.value FROM attempt_results AS r
+    CROSS JOIN LATERAL jsonb_array_elements(r.document->'questions') AS q(value)
+    WHERE r.attempt_id = :attempt AND r.revision = 1 AND (q.value->>'needs_grading')::boolean
+""")
 
 
 def needing(uow: UnitOfWork, attempt: Attempt) -> dict[int, dict[str, Any]]:
-    """The slots of ``attempt`` that need a human, by index (none before submission)."""
-    first = automatic(uow, attempt.id)
-    if first is None:
-        return {}
-    return {int(q["index"]): q for q in first.document["questions"] if q.get("needs_grading")}
+    """The slots of ``attempt`` that need a human, by index, as its automatic
+    result (revision 1) says (none before submission)."""
+    rows = uow.session.execute(_NEEDING, {"attempt": attempt.id}).scalars()
+    return {int(q["index"]): q for q in rows}
 
 
 def marks_of(uow: UnitOfWork, attempt_id: uuid.UUID, slot: int | None = None) -> list[GradingMark]:
@@ -180,7 +180,8 @@ def response(
         raise Conflict(
             f"attempt {attempt_id} is {attempt.status}: only submitted answers are marked"
         )
-    question = needing(uow, attempt).get(slot)
+    wanted = needing(uow, attempt)
+    question = wanted.get(slot)
     if question is None:
         raise Conflict(
             f"question {slot} of attempt {attempt_id} was scored automatically: "
@@ -197,6 +198,7 @@ def response(
         attempt=attempt,
         slot=slot,
         question=question,
+        wanted=wanted,
         body=b.parse_body(version.body),
         worth=Decimal(question["max"]),
         rules=Rules.of(exam.settings),
@@ -295,10 +297,10 @@ def _write(
         total=total,
         max_points=found.worth,
         reason=reason,
+        created_at=datetime.now(UTC),
     )
     uow.add(row)
     uow.flush()
-    uow.session.refresh(row)  # created_at, as the row holds it (the record hashes it)
     settled = state_of(found.rules, found.worth, [*found.marks, row])
     audit.record(
         uow,
@@ -338,7 +340,8 @@ def submit_mark(
         raise Conflict("this answer is already marked; a moderator can regrade it")
     rows, total = _scored(found, mark)
     written = _write(uow, found, kind, rows, total)
-    issue_revision(uow, found.attempt)
+    if state_of(found.rules, found.worth, [*found.marks, written]).final is not None:
+        _issue(uow, found.attempt, found.wanted, found.rules)
     return written
 
 
@@ -362,7 +365,7 @@ def moderate(
         raise _problem(f"the question is worth {found.worth} points on this paper", "total")
     reason = _reason(decision.reason)
     written = _write(uow, found, "moderation", [], decision.total.quantize(CENT), reason)
-    issue_revision(uow, found.attempt)
+    _issue(uow, found.attempt, found.wanted, found.rules)
     return written
 
 
@@ -376,26 +379,35 @@ def regrade(
     reason = _reason(mark.reason)
     rows, total = _scored(found, mark)
     written = _write(uow, found, "regrade", rows, total, reason)
-    issue_revision(uow, found.attempt, reason, regrade=True)
+    _issue(uow, found.attempt, found.wanted, found.rules, reason)
     return written
 
 
 def issue_revision(
-    uow: UnitOfWork, attempt: Attempt, reason: str | None = None, *, regrade: bool = False
+    uow: UnitOfWork, attempt: Attempt, reason: str | None = None
 ) -> AttemptResult | None:
     """The next result revision, when every response of ``attempt`` has a
-    final mark (None while one still waits). The one function that issues a
-    graded revision: whatever must follow a new result hooks in here."""
-    wanted = needing(uow, attempt)
-    if not wanted:
-        return None
+    final mark (None while one still waits). ``reason``: a regrade's. The
+    one function that issues a graded revision: whatever must follow a new
+    result (releasing it) hooks in here."""
     exam = uow.scalar(
         select(ExamVersion).where(
             ExamVersion.exam_id == attempt.exam_id, ExamVersion.version == attempt.exam_version
         )
     )
-    assert exam is not None
-    rules = Rules.of(exam.settings)
+    assert exam is not None  # an attempt's version is kept (foreign key)
+    return _issue(uow, attempt, needing(uow, attempt), Rules.of(exam.settings), reason)
+
+
+def _issue(
+    uow: UnitOfWork,
+    attempt: Attempt,
+    wanted: dict[int, dict[str, Any]],
+    rules: Rules,
+    reason: str | None = None,
+) -> AttemptResult | None:
+    if not wanted:
+        return None
     by_slot: dict[int, list[GradingMark]] = {}
     for m in marks_of(uow, attempt.id):
         by_slot.setdefault(m.slot, []).append(m)
@@ -407,9 +419,7 @@ def issue_revision(
             return None
         finals[slot] = settled.final
         rests_on.extend(settled.rests_on)
-    return results.record_graded(
-        uow, attempt, finals, mark_ids=rests_on, reason=reason if regrade else None
-    )
+    return results.record_graded(uow, attempt, finals, mark_ids=rests_on, reason=reason)
 
 
 def visible_marks(
