@@ -295,4 +295,11 @@ def test_blind_grading_hides_other_marks_until_ones_own(
         found = grading.response(uow, attempt, ESSAY)
         assert grading.visible_marks(found, graders["bob"].id, moderator=False) == []
         assert len(grading.visible_marks(found, graders["ann"].id, moderator=False)) == 1
-        assert len(grading.visible_marks(found, graders["mod"].id, moderator=True)) == 1
+        # A moderator may still give the second mark: blind until the marking is over.
+        assert grading.visible_marks(found, graders["mod"].id, moderator=True) == []
+    with as_user(db, tenant_a, graders["bob"]) as uow:
+        grading.submit_mark(uow, attempt, ESSAY, essay("Strong = clear", "Excellent"))
+    with db.unit_of_work(tenant_a.id) as uow:
+        found = grading.response(uow, attempt, ESSAY)
+        assert found.state.status == "awaiting_moderation"
+        assert len(grading.visible_marks(found, graders["mod"].id, moderator=True)) == 2

@@ -426,8 +426,12 @@ def visible_marks(
     found: Response, viewer: uuid.UUID | None, *, moderator: bool
 ) -> list[GradingMark]:
     """The marks of a response a viewer may see: with blind grading, a grader
-    sees only their own until they have marked it; a moderator sees all."""
-    if moderator or not found.rules.blind:
+    sees only their own until they have marked it; a moderator sees all once
+    the marking is over (awaiting moderation, or final), never while a
+    second independent mark is still to be given (they may give it)."""
+    if not found.rules.blind:
+        return list(found.marks)
+    if moderator and found.state.status in ("awaiting_moderation", "final"):
         return list(found.marks)
     mine = [m for m in found.marks if m.grader_id == viewer]
     if any(m.kind in MARKED for m in mine):
