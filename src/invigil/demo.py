@@ -67,6 +67,7 @@ def seed(
         accounts = [("admin", "tenant_admin")] + [(role, role) for role in BUILTIN_ROLES]
         emails = []
         with db.unit_of_work(tenant_id, actor) as uow:
+            identity.ensure_builtin_roles(uow)  # roles added since the tenant was made
             for local, role in accounts:
                 email = f"{local}@{slug}.test"
                 emails.append(email)

@@ -95,3 +95,28 @@ def test_without_blind_grading_names_go_to_holders_of_candidate_view(
     assert NAME not in grader.get(f"/grading/{attempt}/1").text
     assert NAME in admin.get(f"/grading?exam={exam}").text
     assert NAME in admin.get(f"/grading/{attempt}/1").text
+
+
+def test_the_exam_settings_form_sets_the_grading_rules(
+    app: FastAPI, db: BoundDatabase, tenant_a: Tenant
+) -> None:
+    from invigil.content import exams
+    from tests.content.factories import make_exam
+
+    exam = make_exam(db, tenant_a.id)
+    author, csrf = web_client(app, db, tenant_a.id, ["exam_author"])
+    shown = author.get(f"/authoring/exams/{exam}")
+    assert 'name="blind_grading" value="yes" checked' in shown.text
+    assert 'name="double_marking" value="yes">' in shown.text and 'value="10"' in shown.text
+    form = {"csrf": csrf, "double_marking": "yes", "marking_tolerance_percent": "150"}
+    bad = author.post(f"/authoring/exams/{exam}/settings", data=form)
+    assert bad.status_code == 422 and 'href="#s-tolerance"' in bad.text
+    assert 'value="150"' in bad.text  # kept
+    saved = author.post(
+        f"/authoring/exams/{exam}/settings", data=form | {"marking_tolerance_percent": "12.5"}
+    )
+    assert saved.status_code == 303
+    with db.unit_of_work(tenant_a.id) as uow:
+        settings = exams.require_exam(uow, exam).settings
+    assert settings["double_marking"] is True and settings["blind_grading"] is False
+    assert settings["marking_tolerance_percent"] == 12.5

@@ -62,6 +62,7 @@ class QuestionForm(BaseModel):
     tolerance: str = ""
     accepted: str = ""
     case_sensitive: str = ""
+    manual_credit: str = ""
     pattern: str = ""
     rubric: str = ""
     max_words: str = ""
@@ -169,6 +170,8 @@ def to_input(form: QuestionForm, kind: str) -> dict[str, Any]:
         body["accepted"] = _lines(form.accepted)
         body["case_sensitive"] = bool(form.case_sensitive)
         body["pattern"] = form.pattern.strip() or None
+        if form.manual_credit:  # left out when off: bodies saved before stay the same
+            body["manual_credit"] = True
     elif kind == "essay":
         body["rubric"] = _rubric(form.rubric)
         if form.max_words.strip():
@@ -219,6 +222,7 @@ def from_version(v: QuestionVersion | None, kind: str) -> QuestionForm:
         form["accepted"] = "\n".join(body["accepted"])
         form["case_sensitive"] = "yes" if body.get("case_sensitive") else ""
         form["pattern"] = body.get("pattern") or ""
+        form["manual_credit"] = "yes" if body.get("manual_credit") else ""
     elif kind == "essay":
         form["rubric"] = "\n".join(
             f"{c['name']} | "

@@ -6,7 +6,8 @@ regrade. ``marks`` holds the per-criterion levels (essays) or the single
 figure (short text) with their comments; ``total`` never exceeds
 ``max_points``, the question's worth on that paper. A moderation and a
 regrade carry their reason. Rows are never updated or deleted (a trigger):
-a changed mind is a new row (docs/adr/0031-grading-marks.md).
+a changed mind is a new row (docs/adr/0031-grading-marks.md). Existing
+tenants get the built-in ``moderator`` role.
 
 Revision ID: 0024
 Revises: 0023
@@ -88,6 +89,27 @@ def upgrade() -> None:
     for stmt in tenant_rls("grading_marks"):
         run(stmt)
     run(grant_dml("grading_marks", app, "SELECT, INSERT"))
+
+    # The built-in role that moderates (security/permissions.py) for tenants
+    # that exist already; new tenants get it when they are created. RLS is
+    # forced on the owner too, so each tenant is visited as the app does. A
+    # tenant's own custom role of that name is left alone.
+    run("""
+        DO $$
+        DECLARE
+            caller text := current_setting('app.tenant_id', true);
+            t uuid;
+        BEGIN
+            FOR t IN SELECT id FROM tenants ORDER BY id LOOP
+                PERFORM set_config('app.tenant_id', t::text, true);
+                INSERT INTO roles (tenant_id, id, name, builtin, description)
+                VALUES (t, gen_random_uuid(), 'moderator', true, 'Moderator')
+                ON CONFLICT (tenant_id, name) DO NOTHING;
+            END LOOP;
+            PERFORM set_config('app.tenant_id', coalesce(caller, ''), true);
+        END
+        $$
+    """)
 
 
 def downgrade() -> None:
