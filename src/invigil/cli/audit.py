@@ -30,8 +30,9 @@ def _sources() -> tuple[Any, ...]:
     """The records anchored in the log, by the domains that keep them."""
     from invigil.delivery.records import SOURCES as DELIVERY
     from invigil.proctoring.records import SOURCES as PROCTORING
+    from invigil.results.records import SOURCES as RESULTS
 
-    return (*DELIVERY, *PROCTORING)
+    return (*DELIVERY, *PROCTORING, *RESULTS)
 
 
 def _report(report: Any, what: str) -> None:

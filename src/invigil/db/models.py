@@ -33,6 +33,7 @@ from invigil.proctoring.models import (
     ReviewDecision,
     Snapshot,
 )
+from invigil.results.models import ResultLink, ResultRelease
 from invigil.tenants.branding import TenantBranding
 from invigil.tenants.models import Tenant
 
@@ -63,6 +64,8 @@ __all__ = [
     "QuestionVersion",
     "RecordingSegment",
     "RefreshToken",
+    "ResultLink",
+    "ResultRelease",
     "ReviewDecision",
     "Role",
     "SignInFailure",

@@ -6,3 +6,7 @@ candidates, the per-exam results view and its exports, analytics and item
 analysis, and printable reports. It reads delivery and proctoring, never
 the other way round (docs/architecture.md).
 """
+
+from invigil.results import hooks as _hooks
+
+_hooks.install()

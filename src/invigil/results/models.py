@@ -1,0 +1,92 @@
+"""The results domain's tables (migration 0028)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from invigil.db.base import Base, TenantScoped
+
+TS = DateTime(timezone=True)
+
+
+class ResultRelease(TenantScoped, Base):
+    """One result revision released to its candidate: written once, never changed."""
+
+    __tablename__ = "result_releases"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "attempt_id"], ["attempts.tenant_id", "attempts.id"], ondelete="RESTRICT"
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "result_id"],
+            ["attempt_results.tenant_id", "attempt_results.id"],
+            ondelete="RESTRICT",
+        ),
+        Index(
+            "ix_result_releases_tenant_id_attempt_id_created_at",
+            "tenant_id",
+            "attempt_id",
+            "created_at",
+        ),
+        CheckConstraint("how IN ('automatic', 'manual', 'bulk')", name="how"),
+        CheckConstraint("revision >= 1", name="revision"),
+    )
+
+    attempt_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    result_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    revision: Mapped[int] = mapped_column(Integer)
+    how: Mapped[str] = mapped_column(String(16))
+    released_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    released_at: Mapped[datetime] = mapped_column(TS)
+
+
+class ResultLink(TenantScoped, Base):
+    """A candidate's link to their released result, stored only as
+    HMAC-SHA256(server key, token); it expires and can be ended."""
+
+    __tablename__ = "result_links"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "attempt_id"], ["attempts.tenant_id", "attempts.id"], ondelete="RESTRICT"
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "release_id"],
+            ["result_releases.tenant_id", "result_releases.id"],
+            ondelete="RESTRICT",
+        ),
+        UniqueConstraint("tenant_id", "token_hash", name="uq_result_links_tenant_id_token_hash"),
+        Index(
+            "uq_result_links_live",
+            "tenant_id",
+            "attempt_id",
+            unique=True,
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+        CheckConstraint(
+            "(ended_at IS NULL AND ended_reason IS NULL) OR "
+            "(ended_at IS NOT NULL AND ended_reason IN ('revoked', 'replaced'))",
+            name="ended",
+        ),
+    )
+
+    attempt_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    release_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime] = mapped_column(TS)
+    ended_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    ended_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
