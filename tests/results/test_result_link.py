@@ -181,3 +181,30 @@ def test_the_exam_page_releases_the_chosen_attempts(
         assert [r.how for r in release.releases_of(uow, graded.attempt_id)] == ["bulk"]
     one = client.get(f"/attempts/{graded.attempt_id}/release")
     assert one.status_code == 200 and "in bulk" in one.text
+
+
+def test_a_regrade_mails_a_new_link_saying_the_result_changed(
+    db: BoundDatabase, settings: Settings, client: TestClient
+) -> None:
+    from invigil.delivery.models import Attempt
+    from tests.results.helpers import grade
+
+    tenant = make_tenant(db, settings)
+    exam_id = make_release_exam(db, tenant.id, results_release="after_grading")
+    sat = sit(db, settings, tenant.id, exam_id)
+    kit = link_kit(settings)
+    with db.unit_of_work(tenant.id) as uow:
+        first = release.latest_release(uow, sat.attempt_id)
+        assert first is not None and first.revision == 1
+        _, old_token = result_link.issue(uow, kit, first, "released")
+        regraded = release.on_result(
+            uow, uow.get(Attempt, sat.attempt_id), grade(uow, sat.attempt_id)
+        )
+        assert regraded is not None and regraded.revision == 2
+        assert result_link.mail_release(uow, kit, first.id) is None  # superseded: no mail
+        link = result_link.mail_release(uow, kit, regraded.id)
+        assert link is not None
+        mails = list(uow.scalars(select(OutboxMail).where(OutboxMail.subject.like("Your result%"))))
+        changed = [m for m in mails if m.subject.startswith("Your result has changed")]
+        assert len(changed) == 1 and "graded again" in changed[0].body
+    assert client.get(f"/result/{old_token}").status_code == 404  # replaced by the new link
