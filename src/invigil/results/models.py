@@ -37,12 +37,7 @@ class ResultRelease(TenantScoped, Base):
             ["attempt_results.tenant_id", "attempt_results.id"],
             ondelete="RESTRICT",
         ),
-        Index(
-            "ix_result_releases_tenant_id_attempt_id_created_at",
-            "tenant_id",
-            "attempt_id",
-            "created_at",
-        ),
+        UniqueConstraint("tenant_id", "attempt_id", "revision"),
         CheckConstraint("how IN ('automatic', 'manual', 'bulk')", name="how"),
         CheckConstraint("revision >= 1", name="revision"),
     )

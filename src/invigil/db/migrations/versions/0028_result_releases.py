@@ -46,6 +46,9 @@ def upgrade() -> None:
             released_by uuid,
             released_at timestamptz NOT NULL,
             CONSTRAINT pk_result_releases PRIMARY KEY (tenant_id, id),
+            -- A revision is released once: two deciders at once cannot both record it.
+            CONSTRAINT uq_result_releases_tenant_id_attempt_id_revision
+                UNIQUE (tenant_id, attempt_id, revision),
             CONSTRAINT fk_result_releases_tenant_id_tenants FOREIGN KEY (tenant_id)
                 REFERENCES tenants (id) ON DELETE RESTRICT,
             CONSTRAINT fk_result_releases_tenant_id_attempt_id_attempts
@@ -57,10 +60,6 @@ def upgrade() -> None:
             CONSTRAINT ck_result_releases_how CHECK (how IN ('automatic', 'manual', 'bulk')),
             CONSTRAINT ck_result_releases_revision CHECK (revision >= 1)
         )
-    """)
-    run("""
-        CREATE INDEX ix_result_releases_tenant_id_attempt_id_created_at
-            ON result_releases (tenant_id, attempt_id, created_at)
     """)
     run("""
         CREATE TRIGGER result_releases_append_only BEFORE UPDATE OR DELETE ON result_releases
