@@ -32,6 +32,28 @@ branch_labels = None
 depends_on = None
 
 
+# "never" is now "manual", in drafts and in published versions alike.
+RENAME_NEVER = """
+DO $$
+DECLARE
+    caller text := current_setting('app.tenant_id', true);
+    t uuid;
+BEGIN
+    FOR t IN SELECT id FROM tenants ORDER BY id LOOP
+        PERFORM set_config('app.tenant_id', t::text, true);
+        UPDATE exams
+            SET settings = jsonb_set(settings, '{results_release}', '"manual"')
+            WHERE tenant_id = t AND settings->>'results_release' = 'never';
+        UPDATE exam_versions
+            SET settings = jsonb_set(settings, '{results_release}', '"manual"')
+            WHERE tenant_id = t AND settings->>'results_release' = 'never';
+    END LOOP;
+    PERFORM set_config('app.tenant_id', coalesce(caller, ''), true);
+END
+$$
+"""
+
+
 def upgrade() -> None:
     app = op.get_context().config.attributes["app_role"]  # type: ignore[union-attr]
     run("""
@@ -106,26 +128,7 @@ def upgrade() -> None:
     run(grant_dml("result_releases", app, "SELECT, INSERT"))
     run(grant_dml("result_links", app, "SELECT, INSERT, UPDATE"))
 
-    # "never" is now "manual", in drafts and in published versions alike.
-    run("""
-        DO $$
-        DECLARE
-            caller text := current_setting('app.tenant_id', true);
-            t uuid;
-        BEGIN
-            FOR t IN SELECT id FROM tenants ORDER BY id LOOP
-                PERFORM set_config('app.tenant_id', t::text, true);
-                UPDATE exams
-                    SET settings = jsonb_set(settings, '{results_release}', '"manual"')
-                    WHERE tenant_id = t AND settings->>'results_release' = 'never';
-                UPDATE exam_versions
-                    SET settings = jsonb_set(settings, '{results_release}', '"manual"')
-                    WHERE tenant_id = t AND settings->>'results_release' = 'never';
-            END LOOP;
-            PERFORM set_config('app.tenant_id', coalesce(caller, ''), true);
-        END
-        $$
-    """)
+    run(RENAME_NEVER)
 
 
 def downgrade() -> None:
