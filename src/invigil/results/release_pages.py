@@ -72,6 +72,7 @@ def say(request: Request, message: str) -> str:
 
 
 PSEUDONYM = N_("Candidate %(code)s")
+NOTHING_NEW = N_("Nothing new to release: every graded result chosen is released already.")
 
 
 def who(ctx: PageContext, candidate: Candidate, attempt_id: uuid.UUID, locale: str) -> str:
@@ -231,6 +232,8 @@ def exam_release(
     words = i18n.translations(i18n.locale_of({"request": request}))
     n = len(done.released)
     text = words.ngettext("%(n)s result released.", "%(n)s results released.", n) % {"n": n}
+    if n == 0:
+        text = say(request, NOTHING_NEW)
     return flash.redirect(request, f"/exams/{exam.id}/release", text)
 
 
