@@ -3,6 +3,7 @@ hash from the row and names a release changed behind the trigger's back."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 
@@ -13,6 +14,7 @@ from sqlalchemy.pool import NullPool
 
 from invigil.audit import service
 from invigil.audit.models import AuditEvent
+from invigil.audit.offline import verify_export
 from invigil.audit.verify import Report
 from invigil.db.engine import Database
 from invigil.db.uow import Actor, UnitOfWork
@@ -73,8 +75,16 @@ def test_a_release_is_anchored_and_verifies(database: Database, sat: Sat, keys: 
         )
         assert entry is not None and entry.payload["anchor"]["kind"] == "release"
         report = service.verify_tenant(uow, keys.audit, SOURCES)
+        exported = json.loads(
+            json.dumps(service.export(uow, keys.audit, "t", SOURCES), default=str)
+        )
     assert report.ok, (report.problems, report.records)
     assert report.records is not None and report.records.first_bad is None
+    # and offline, from an export alone
+    assert any(r["kind"] == "release" for r in exported["records"])
+    offline = verify_export(exported)
+    records = offline.records  # (no checkpoint was sealed: only the records are judged here)
+    assert records is not None and records.first_bad is None and records.anchored == records.records
 
 
 @pytest.mark.parametrize(
@@ -90,3 +100,12 @@ def test_a_changed_release_is_named(
     assert not report.ok
     assert report.records is not None and report.records.first_bad is not None
     assert report.records.first_bad["kind"] == "release"
+    superuser.exec_driver_sql("SET LOCAL ROLE invigil_owner")
+    try:
+        uow = UnitOfWork.begin(Session(bind=superuser), sat.tenant_id, Actor.operator())
+        data = json.loads(json.dumps(service.export(uow, keys.audit, "t", SOURCES), default=str))
+    finally:
+        superuser.exec_driver_sql("RESET ROLE")
+    offline = verify_export(data).records
+    assert offline is not None and offline.first_bad is not None
+    assert offline.first_bad["kind"] == "release"
