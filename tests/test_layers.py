@@ -32,7 +32,17 @@ def test_the_worker_runs_the_same_tasks_as_before_they_moved_to_their_domains() 
         "delivery.send_mail",
         "jobs.prune_finished",
         "proctoring.recheck_snapshot",
+        "results.mail_release",
     ]
+
+
+def test_results_hears_submissions_and_review_outcomes() -> None:
+    from invigil.delivery import submission
+    from invigil.proctoring import outcomes
+    from invigil.results import release
+
+    assert submission._listeners["results.release"] is release.on_submitted
+    assert outcomes._listeners["results.release"] is release.on_review
 
 
 def test_no_session_check_provided_lets_no_one_in(monkeypatch: pytest.MonkeyPatch) -> None:

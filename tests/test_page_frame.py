@@ -98,7 +98,7 @@ def test_exam_settings_errors_link_to_their_fields(
             "time_limit_minutes": "-5",
             "attempts_allowed": "many",
             "navigation": "free",
-            "results_release": "never",
+            "results_release": "manual",
             "proctoring_preset": "standard",
             "extra_time_percent": "0",
             "consent_text": "Typed consent",

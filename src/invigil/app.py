@@ -64,6 +64,9 @@ from invigil.proctoring import review_pages as proctoring_review_pages
 from invigil.proctoring.capture_api import SINGLE_SHOT
 from invigil.results import grading_api as results_grading_api
 from invigil.results import grading_pages as results_grading_pages
+from invigil.results import release_api as results_release_api
+from invigil.results import release_pages as results_release_pages
+from invigil.results import result_page as results_result_page
 from invigil.security.inputs import checked_request
 from invigil.settings import Settings, get_settings
 from invigil.tenants import api as tenants_api
@@ -395,6 +398,7 @@ def create_app(
     app.include_router(capture_api.router)
     app.include_router(proctoring_face_check.router)
     app.include_router(delivery_landing.router)
+    app.include_router(results_result_page.router)
     app.include_router(identity_api.router)
     app.include_router(tenants_api.router)
     app.include_router(audit_api.router)
@@ -406,6 +410,7 @@ def create_app(
     app.include_router(proctoring_api.router)
     app.include_router(proctoring_review_api.router)
     app.include_router(results_grading_api.router)
+    app.include_router(results_release_api.router)
     app.include_router(identity_pages.router)
     app.include_router(audit_pages.router)
     app.include_router(content_pages.router)
@@ -413,6 +418,7 @@ def create_app(
     app.include_router(delivery_attempt_pages.router)
     app.include_router(proctoring_review_pages.router)
     app.include_router(results_grading_pages.router)
+    app.include_router(results_release_pages.router)
     app.include_router(home.router)
     app.include_router(pages.router)
     # The player's script and styles: served by Invigil itself, never a CDN.

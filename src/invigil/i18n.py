@@ -81,10 +81,13 @@ CANDIDATE_SOURCES: tuple[str, ...] = (
     _TEMPLATES + "delivery/player.html",
     _TEMPLATES + "delivery/error.html",
     _TEMPLATES + "delivery/_language_switcher.html",
+    _TEMPLATES + "results/result.html",
+    _TEMPLATES + "results/result_unavailable.html",
     "src/invigil/content/consent.py",
     "src/invigil/delivery/landing.py",
     "src/invigil/delivery/error_pages.py",
     "src/invigil/delivery/mail.py",
+    "src/invigil/results/result_link.py",
     "src/invigil/proctoring/disclosure.py",
 )
 MAX_ACCEPT_LANGUAGE = 1000  # characters of the header looked at; the rest is ignored

@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = Field(default=20, gt=0, le=300)
     # Guest links: how long an invitation stays open when no window is given.
     invitation_valid_hours: int = Field(default=7 * 24, ge=1, le=366 * 24)
+    # How long a candidate's result link works after it is sent (ADR 0035).
+    result_link_days: int = Field(default=30, ge=1, le=366)
 
     @field_validator("home")
     @classmethod

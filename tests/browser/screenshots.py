@@ -220,6 +220,8 @@ def _candidate(
     _shoot(page, out, width, prefix + "declined")
     page.goto(base + "/take/not-a-real-link")
     _shoot(page, out, width, prefix + "unavailable")
+    page.goto(base + "/result/not-a-real-link")
+    _shoot(page, out, width, prefix + "result-unavailable")
     page.set_content(invitation_mail(language))
     _shoot(page, out, width, prefix + "mail")
     context.close()

@@ -160,4 +160,8 @@ def _valid_body(path: str, method: str) -> dict[str, object]:
         return {"reason": "x"}
     if path.endswith("/decisions/bulk"):
         return {"flags": [], "decision": "dismissed", "reason": "x"}
+    if path.endswith("/result-link"):
+        return {"action": "revoke"}
+    if path.startswith("/api/v1/exams/") and path.endswith("/releases"):
+        return {"all_final": True}
     return {}

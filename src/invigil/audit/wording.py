@@ -94,6 +94,10 @@ ACTIONS: dict[str, str] = {
     "evidence.read": N_("Opened evidence"),
     "evidence.key_destroyed": N_("Destroyed a candidate's evidence key (evidence erased)"),
     "evidence.tenant_key_rewrapped": N_("Re-protected the organisation's evidence key"),
+    # results
+    "result.released": N_("Released a result to its candidate"),
+    "result_link.issued": N_("Sent a candidate a link to their result"),
+    "result_link.revoked": N_("Revoked a candidate's result link"),
 }
 
 # Subject types as words.
@@ -113,6 +117,8 @@ SUBJECTS: dict[str, str] = {
     "invitation": N_("invitation"),
     "question": N_("question"),
     "question_bank": N_("question bank"),
+    "result_link": N_("result link"),
+    "result_release": N_("result release"),
     "review_decision": N_("review decision"),
     "role": N_("role"),
     "tenant": N_("organisation"),

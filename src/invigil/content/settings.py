@@ -21,6 +21,12 @@ from invigil.proctoring.rules import Kind as EventKind
 Preset = Literal["practice", "standard", "strict", "high_stakes"]
 Difficulty = Literal["easy", "medium", "hard"]
 Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+# When a candidate's result is released to them (results/release.py, ADR 0035).
+ResultsRelease = Literal["immediately", "after_grading", "after_review", "manual"]
+RESULTS_RELEASES: tuple[str, ...] = ("immediately", "after_grading", "after_review", "manual")
+# What the candidate's result page shows, each level adding to the one before.
+ResultFeedback = Literal["score", "categories", "questions"]
+RESULT_FEEDBACKS: tuple[str, ...] = ("score", "categories", "questions")
 
 
 class _Strict(BaseModel):
@@ -44,7 +50,8 @@ class ExamSettings(_Strict):
     navigation: Literal["free", "linear"] = "free"
     pass_mark_percent: Percent | None = None
     category_pass_marks: dict[str, Percent] = Field(default_factory=dict, max_length=100)
-    results_release: Literal["immediately", "after_review", "never"] = "after_review"
+    results_release: ResultsRelease = "after_review"
+    result_feedback: ResultFeedback = "score"
     proctoring_preset: Preset = "standard"
     proctoring_overrides: dict[EventKind, Override] = Field(default_factory=dict)
     shuffle_questions: bool = True
@@ -81,6 +88,18 @@ class ExamSettings(_Strict):
                 ".".join(str(p) for p in e["loc"]) + ": " + e["msg"] for e in exc.errors()
             )
             raise ValueError(f"the proctoring policy is not valid: {problems}") from None
+
+    @field_validator("results_release", mode="before")
+    @classmethod
+    def _release(cls, v: Any) -> Any:
+        # "never" was the old name of "manual" (stored settings were moved
+        # over by migration 0025); new input must use the new names.
+        if v not in RESULTS_RELEASES:
+            raise ValueError(
+                "results are released immediately, after_grading, after_review or manual"
+                " (manual: staff release each result; it replaces the old 'never')"
+            )
+        return v
 
     @model_validator(mode="after")
     def _window(self) -> ExamSettings:

@@ -33,7 +33,7 @@ from invigil.proctoring.models import (
     ReviewDecision,
     Snapshot,
 )
-from invigil.results.models import GradingMark
+from invigil.results.models import GradingMark, ResultLink, ResultRelease
 from invigil.tenants.branding import TenantBranding
 from invigil.tenants.models import Tenant
 
@@ -65,6 +65,8 @@ __all__ = [
     "QuestionVersion",
     "RecordingSegment",
     "RefreshToken",
+    "ResultLink",
+    "ResultRelease",
     "ReviewDecision",
     "Role",
     "SignInFailure",

@@ -788,7 +788,7 @@ def submit(
     now: datetime | None = None,
 ) -> Attempt:
     """End the attempt and store its scored result (idempotent)."""
-    from invigil.delivery import records, results
+    from invigil.delivery import records, results, submission
 
     if attempt.status == "submitted":
         return attempt
@@ -814,6 +814,7 @@ def submit(
             "anchor": anchor("answers", sheet.sha256, sheet.count),
         },
     )
+    submission.submitted(uow, attempt, result)
     return attempt
 
 

@@ -44,8 +44,9 @@ NAVIGATION = {
 }
 RELEASE = {
     "immediately": N_("You see your result as soon as you submit."),
+    "after_grading": N_("Your result is released once it is graded."),
     "after_review": N_("Your result is released after a review."),
-    "never": N_("Results are not shown to candidates."),
+    "manual": N_("The organiser releases your result to you."),
 }
 LANGUAGE_NOT_OFFERED = N_("This language is not offered for this exam; choose one from the list.")
 CONSENT_MISSING = N_(

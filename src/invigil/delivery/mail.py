@@ -103,13 +103,31 @@ def queue_invitation(
         language.of_invitation(uow, invitation),
         language.of_invitation(uow, None),
     )
+    return queue(uow, box, invitation, candidate.email, subject, body, link, smtp=smtp)
+
+
+def queue(
+    uow: UnitOfWork,
+    box: SecretBox,
+    invitation: Invitation,
+    to: str,
+    subject: str,
+    body: str,
+    link: str,
+    *,
+    smtp: bool,
+) -> OutboxMail:
+    """Write a mail to a candidate whose ``body`` holds :data:`PLACEHOLDER`
+    where ``link`` goes; with SMTP configured, seal the link and defer the
+    send job in this transaction. Without, mark it not sent and keep no link.
+    (The send job speaks the invitation's language in the HTML part.)"""
     mail_id = uuid.uuid4()
     row = OutboxMail(
         tenant_id=uow.tenant,
         id=mail_id,
         invitation_id=invitation.id,
-        to_address=candidate.email,
-        subject=subject,
+        to_address=to,
+        subject=subject[:300],
         body=body,
         link_sealed=box.seal(link.encode(), _context(mail_id)) if smtp else None,
         error=None if smtp else NOT_CONFIGURED,

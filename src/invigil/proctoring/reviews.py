@@ -45,8 +45,8 @@ from invigil.db.uow import UnitOfWork
 from invigil.delivery.models import Attempt
 from invigil.errors import Conflict, Forbidden, Invalid, NotFound
 from invigil.identity.models import User
+from invigil.proctoring import outcomes, records
 from invigil.proctoring import policy as pol
-from invigil.proctoring import records
 from invigil.proctoring.models import ProctoringAction, ReviewDecision
 from invigil.proctoring.pipeline import policy_of
 
@@ -468,6 +468,8 @@ def _record(
         }
     payload["anchor"] = anchor("review_decision", records.decision(uow, row.id).sha256)
     audit.record(uow, "review.decided", row, payload)
+    if flag is None:
+        outcomes.decided(uow, attempt)  # e.g. release a result waiting for the review
     return row
 
 

@@ -154,6 +154,8 @@ def _exam(uow: UnitOfWork) -> uuid.UUID | None:
                     "shuffle_questions": False,
                     "pass_mark_percent": 60,
                     "double_marking": True,
+                    "results_release": "after_grading",
+                    "result_feedback": "categories",
                     "marking_tolerance_percent": 10,
                 },
             }

@@ -41,7 +41,7 @@ from invigil.db.uow import UnitOfWork
 from invigil.delivery import results
 from invigil.delivery.models import Attempt, AttemptResult
 from invigil.errors import Conflict, Forbidden, Invalid, NotFound
-from invigil.results import records
+from invigil.results import records, release
 from invigil.results.models import GradingMark
 from invigil.results.schemas import MarkIn, ModerationIn, RegradeIn
 
@@ -419,7 +419,11 @@ def _issue(
             return None
         finals[slot] = settled.final
         rests_on.extend(settled.rests_on)
-    return results.record_graded(uow, attempt, finals, mark_ids=rests_on, reason=reason)
+    result = results.record_graded(uow, attempt, finals, mark_ids=rests_on, reason=reason)
+    # Released now if the exam's setting says so, or again if an earlier
+    # revision was (a regrade after release).
+    release.on_result(uow, attempt, result)
+    return result
 
 
 def visible_marks(

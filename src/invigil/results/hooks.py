@@ -1,5 +1,11 @@
-"""What results provides to the layers below it (docs/adr/0019-layers.md):
-the audit log's names for marks. Installed when the package is imported."""
+"""What results provides to the layers below it (docs/adr/0019-layers.md).
+
+Installed when the results package is imported (its ``__init__``); the
+shell imports every domain at start-up. The audit log names marks (never
+by the candidate's name: it follows the blind rule). Delivery tells results
+that an attempt was submitted, proctoring that a review outcome was
+recorded: each may release a result (:mod:`invigil.results.release`).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,10 @@ from sqlalchemy import select
 
 from invigil.audit import names
 from invigil.db.uow import UnitOfWork
+from invigil.delivery import submission
+from invigil.jobs import queue
+from invigil.proctoring import outcomes
+from invigil.results import jobs, release
 from invigil.results.models import GradingMark
 from invigil.results.queue import pseudonym
 
@@ -30,3 +40,6 @@ def mark_names(uow: UnitOfWork, ids: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, 
 
 def install() -> None:
     names.register("grading_mark", mark_names)
+    submission.register("results.release", release.on_submitted)
+    outcomes.register("results.release", release.on_review)
+    queue.register(jobs.add_tasks)

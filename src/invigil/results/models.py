@@ -1,19 +1,24 @@
-"""Results tables: grading marks (0024)."""
+"""The results domain's tables: grading marks (0024), result releases and
+result links (0025)."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
+    DateTime,
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -21,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from invigil.db.base import Base, TenantScoped
 
+TS = DateTime(timezone=True)
 KINDS = ("first", "second", "moderation", "regrade")
 
 
@@ -74,3 +80,66 @@ class GradingMark(TenantScoped, Base):
     total: Mapped[Decimal] = mapped_column(Numeric(10, 2))
     max_points: Mapped[Decimal] = mapped_column(Numeric(10, 2))
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ResultRelease(TenantScoped, Base):
+    """One result revision released to its candidate: written once, never changed."""
+
+    __tablename__ = "result_releases"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "attempt_id"], ["attempts.tenant_id", "attempts.id"], ondelete="RESTRICT"
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "result_id"],
+            ["attempt_results.tenant_id", "attempt_results.id"],
+            ondelete="RESTRICT",
+        ),
+        UniqueConstraint("tenant_id", "attempt_id", "revision"),
+        CheckConstraint("how IN ('automatic', 'manual', 'bulk')", name="how"),
+        CheckConstraint("revision >= 1", name="revision"),
+    )
+
+    attempt_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    result_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    revision: Mapped[int] = mapped_column(Integer)
+    how: Mapped[str] = mapped_column(String(16))
+    released_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    released_at: Mapped[datetime] = mapped_column(TS)
+
+
+class ResultLink(TenantScoped, Base):
+    """A candidate's link to their released result, stored only as
+    HMAC-SHA256(server key, token); it expires and can be ended."""
+
+    __tablename__ = "result_links"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "attempt_id"], ["attempts.tenant_id", "attempts.id"], ondelete="RESTRICT"
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "release_id"],
+            ["result_releases.tenant_id", "result_releases.id"],
+            ondelete="RESTRICT",
+        ),
+        UniqueConstraint("tenant_id", "token_hash", name="uq_result_links_tenant_id_token_hash"),
+        Index(
+            "uq_result_links_live",
+            "tenant_id",
+            "attempt_id",
+            unique=True,
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+        CheckConstraint(
+            "(ended_at IS NULL AND ended_reason IS NULL) OR "
+            "(ended_at IS NOT NULL AND ended_reason IN ('revoked', 'replaced'))",
+            name="ended",
+        ),
+    )
+
+    attempt_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    release_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime] = mapped_column(TS)
+    ended_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    ended_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)

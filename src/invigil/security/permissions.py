@@ -29,6 +29,7 @@ class Permission(StrEnum):
     GRADE_SUBMIT = "grade:submit"
     QUESTION_MANAGE = "question:manage"
     QUESTION_VIEW = "question:view"
+    RESULT_RELEASE = "result:release"  # release results to candidates, revoke/resend their links
     RESULT_VIEW = "result:view"
     RETENTION_MANAGE = "retention:manage"
     ROLE_MANAGE = "role:manage"
@@ -56,6 +57,8 @@ BUILTIN_ROLES: dict[str, frozenset[Permission]] = {
             P.QUESTION_VIEW,
             P.CANDIDATE_INVITE,
             P.CANDIDATE_VIEW,
+            # Whoever sets when an exam's results are released may release them by hand.
+            P.RESULT_RELEASE,
         }
     ),
     "question_manager": frozenset(_EVERYONE | {P.QUESTION_MANAGE, P.QUESTION_VIEW}),

@@ -55,6 +55,7 @@ EXAM_LABELS = {
     "navigation": N_("Navigation"),
     "pass_mark_percent": N_("Pass mark"),
     "results_release": N_("Results"),
+    "result_feedback": N_("What the result page shows"),
     "proctoring_preset": N_("Proctoring"),
     "accommodations": N_("Extra time"),
     "marking_tolerance_percent": N_("Marking tolerance"),
@@ -76,6 +77,7 @@ FIELD_IDS = {
     "settings.pass_mark_percent": "s-pass",
     "settings.marking_tolerance_percent": "s-tolerance",
     "settings.results_release": "s-results",
+    "settings.result_feedback": "s-feedback",
     "settings.proctoring_preset": "s-proctoring",
     "settings.accommodations": "s-extra",
     "settings.consent_text": "s-consent",
@@ -108,8 +110,14 @@ PRESETS = {
 }
 RELEASES = {
     "immediately": N_("Right after submitting"),
-    "after_review": N_("After review by staff"),
-    "never": N_("Never"),
+    "after_grading": N_("Once grading is done"),
+    "after_review": N_("Once grading and the integrity review are done"),
+    "manual": N_("Only when staff release them"),
+}
+FEEDBACKS = {
+    "score": N_("Total score and pass or fail"),
+    "categories": N_("Score, pass or fail and each category"),
+    "questions": N_("All of that and each question (right or wrong, points)"),
 }
 
 
@@ -239,6 +247,7 @@ def _settings_form(exam: Exam) -> dict[str, Any]:
         "navigation": s.get("navigation", "free"),
         "pass_mark_percent": _num(s.get("pass_mark_percent")),
         "results_release": s.get("results_release", "after_review"),
+        "result_feedback": s.get("result_feedback", "score"),
         "proctoring_preset": s.get("proctoring_preset", "standard"),
         "shuffle_questions": bool(s.get("shuffle_questions", True)),
         "shuffle_options": bool(s.get("shuffle_options", True)),
@@ -389,6 +398,7 @@ def _exam_page(
         editable=exam.status != "retired" and ctx.can(P.EXAM_CREATE),
         presets=PRESETS,
         releases=RELEASES,
+        feedbacks=FEEDBACKS,
         type_labels=TYPE_LABELS,
         consent_default=consent_default,
         consent_others=consent_others,
@@ -520,6 +530,7 @@ class SettingsForm(BaseModel):
     navigation: str = "free"
     pass_mark_percent: str = ""
     results_release: str = "after_review"
+    result_feedback: str = "score"
     proctoring_preset: str = "standard"
     shuffle_questions: str = ""
     shuffle_options: str = ""
@@ -566,6 +577,7 @@ def exam_settings(
         "navigation": form.navigation,
         "pass_mark_percent": form.pass_mark_percent.strip() or None,
         "results_release": form.results_release,
+        "result_feedback": form.result_feedback,
         "proctoring_preset": form.proctoring_preset,
         "shuffle_questions": bool(form.shuffle_questions),
         "shuffle_options": bool(form.shuffle_options),
