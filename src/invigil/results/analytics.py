@@ -192,16 +192,12 @@ def funnel_of(uow: UnitOfWork, exam_id: uuid.UUID) -> list[dict[str, Any]]:
     counts: dict[str, int | None] = {k: int(row[k]) for k in FUNNEL_STAGES[:-1]}
     counts["released"] = None
     invited = counts["invited"] or 0
-    return [
-        {
-            "stage": stage,
-            "count": counts[stage],
-            "percent_of_invited": (
-                None if counts[stage] is None or not invited else counts[stage] * 100 / invited
-            ),
-        }
-        for stage in FUNNEL_STAGES
-    ]
+    stages = []
+    for stage in FUNNEL_STAGES:
+        count = counts[stage]
+        share = None if count is None or not invited else count * 100 / invited
+        stages.append({"stage": stage, "count": count, "percent_of_invited": share})
+    return stages
 
 
 def _compute(uow: UnitOfWork, exam_id: uuid.UUID) -> dict[str, Any]:
@@ -219,7 +215,9 @@ def _compute(uow: UnitOfWork, exam_id: uuid.UUID) -> dict[str, Any]:
         "median_percent": _f(s["median_percent"]),
         "median_duration_ms": _f(s["median_duration_ms"]),
     }
-    bins = dict(uow.session.execute(_HISTOGRAM, params).tuples().all())
+    bins: dict[int, int] = {
+        int(b): int(n) for b, n in uow.session.execute(_HISTOGRAM, params).tuples()
+    }
     histogram = [
         {
             "from": b * BIN_WIDTH,
