@@ -186,9 +186,20 @@ def seed(db: Database, tenant_id: uuid.UUID, exam_id: uuid.UUID, attempts: int) 
                       FROM seeded) d"""),
             {"t": tenant_id, "e": exam_id, "q": QUESTIONS},
         )
-    with db.unit_of_work(tenant_id) as uow:
-        uow.session.execute(text("ANALYZE attempts"))
-        uow.session.execute(text("ANALYZE attempt_results"))
+
+
+def analyze(urls: DatabaseUrls) -> None:
+    """Fresh statistics, as autovacuum would gather after a bulk load (the
+    owner's job: the app role owns no table)."""
+    import psycopg
+
+    from invigil.db.urls import libpq
+
+    with psycopg.connect(libpq(urls.owner), autocommit=True) as conn:
+        conn.execute("ANALYZE attempts")
+        conn.execute("ANALYZE attempt_results")
+        conn.execute("ANALYZE invitations")
+        conn.execute("ANALYZE consents")
 
 
 def _json(value: Any) -> str:
@@ -209,6 +220,7 @@ def figures(
     exam_id = make_exam(db, tenant_id)
     began = time.perf_counter()
     seed(db, tenant_id, exam_id, ATTEMPTS)
+    analyze(urls)
     seeded = time.perf_counter() - began
     with db.unit_of_work(tenant_id) as uow:
         began = time.perf_counter()

@@ -215,9 +215,7 @@ def _compute(uow: UnitOfWork, exam_id: uuid.UUID) -> dict[str, Any]:
         "median_percent": _f(s["median_percent"]),
         "median_duration_ms": _f(s["median_duration_ms"]),
     }
-    bins: dict[int, int] = {
-        int(b): int(n) for b, n in uow.session.execute(_HISTOGRAM, params).tuples()
-    }
+    bins: dict[int, int] = {int(b): int(n) for b, n in uow.session.execute(_HISTOGRAM, params)}
     histogram = [
         {
             "from": b * BIN_WIDTH,

@@ -64,14 +64,17 @@ ranked AS (
       FROM latest WHERE NOT needs_grading
 ),
 cells AS MATERIALIZED (
-    SELECT g.attempt_id, q.question_id, q.version_id, q.type, q.category, q.time_ms,
-           q.awarded, q.max,
+    SELECT g.attempt_id, q.question_id, q.category, q.time_ms, q.awarded, q.max,
            CASE WHEN q.max > 0 THEN q.awarded / q.max END AS ratio,
            CASE WHEN r.max_points::float8 - q.max > 0
                 THEN (r.awarded::float8 - q.awarded) / (r.max_points::float8 - q.max) END
                AS rest,
            g.rank_desc <= round(g.cohort * {GROUP}) AS upper,
            g.cohort - g.rank_desc < round(g.cohort * {GROUP}) AS lower,
+           -- choice questions only: the version (choices differ between
+           -- versions) and the options chosen; NULL for every other type
+           CASE WHEN q.type IN ('single_choice', 'multiple_choice') THEN q.version_id END
+               AS choice_version,
            CASE WHEN q.type IN ('single_choice', 'multiple_choice')
                 THEN q.canonical_response END AS chosen
       FROM ranked g
@@ -82,7 +85,6 @@ cells AS MATERIALIZED (
 ),
 items AS (
     SELECT question_id,
-           min(type) AS type,
            min(category) AS category,
            count(*) AS n,
            avg(ratio) AS facility,
@@ -96,17 +98,18 @@ items AS (
      GROUP BY question_id
 ),
 options AS (
-    SELECT question_id, version_id, (chosen #>> '{{}}')::int AS option, count(*) AS chosen
+    SELECT question_id, choice_version AS version_id, (chosen #>> '{{}}')::int AS option,
+           count(*) AS chosen
       FROM cells WHERE jsonb_typeof(chosen) = 'number'
      GROUP BY 1, 2, 3
     UNION ALL
-    SELECT c.question_id, c.version_id, o.option::int, count(*)
+    SELECT c.question_id, c.choice_version, o.option::int, count(*)
       FROM cells c CROSS JOIN LATERAL jsonb_array_elements_text(c.chosen) AS o(option)
      WHERE jsonb_typeof(c.chosen) = 'array'
      GROUP BY 1, 2, 3
     UNION ALL
-    SELECT question_id, version_id, -1, count(*)
-      FROM cells WHERE type IN ('single_choice', 'multiple_choice')
+    SELECT question_id, choice_version, -1, count(*)
+      FROM cells WHERE choice_version IS NOT NULL
      GROUP BY 1, 2
 ),
 per_category AS (
@@ -123,6 +126,10 @@ UNION ALL
 SELECT 'option', question_id::text, to_jsonb(options) FROM options
 UNION ALL
 SELECT 'category', category, to_jsonb(categories) FROM categories
+""")
+
+_TYPES = text("""
+SELECT id::text, type FROM questions WHERE id = ANY(CAST(:ids AS uuid[]))
 """)
 
 _VERSIONS = text("""
@@ -195,7 +202,7 @@ def analyse(uow: UnitOfWork, exam_id: uuid.UUID) -> Cohort:
     and the categories' means, in one statement."""
     # The cells of a large cohort are sorted per question; in memory, not on
     # disk (this transaction only).
-    uow.session.execute(text("SELECT set_config('work_mem', '64MB', true)"))
+    uow.session.execute(text("SELECT set_config('work_mem', '128MB', true)"))
     items: dict[str, Item] = {}
     options: dict[tuple[str, str], dict[int, int]] = {}
     categories = []
@@ -204,7 +211,7 @@ def analyse(uow: UnitOfWork, exam_id: uuid.UUID) -> Cohort:
             n = int(f["n"])
             items[key] = Item(
                 question_id=key,
-                type=f["type"],
+                type="",
                 category=f["category"] or "",
                 n=n,
                 facility=_f(f["facility"]),
@@ -229,6 +236,10 @@ def analyse(uow: UnitOfWork, exam_id: uuid.UUID) -> Cohort:
                     "mean_percent": _f(f["mean_percent"]),
                 }
             )
+    if items:
+        types = {k: t for k, t in uow.session.execute(_TYPES, {"ids": sorted(items)})}
+        for key, item in items.items():
+            item.type = types.get(key, "")
     _add_distractors(uow, items, options)
     return Cohort(
         items=[items[k] for k in sorted(items)],
