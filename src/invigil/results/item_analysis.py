@@ -71,17 +71,23 @@ cells AS MATERIALIZED (
                AS rest,
            g.rank_desc <= round(g.cohort * {GROUP}) AS upper,
            g.cohort - g.rank_desc < round(g.cohort * {GROUP}) AS lower,
-           -- choice questions only: the version (choices differ between
-           -- versions) and the options chosen; NULL for every other type
-           CASE WHEN q.type IN ('single_choice', 'multiple_choice') THEN q.version_id END
-               AS choice_version,
-           CASE WHEN q.type IN ('single_choice', 'multiple_choice')
-                THEN q.canonical_response END AS chosen
+           q.choice_version, q.chosen
       FROM ranked g
       JOIN attempt_results r ON r.id = g.id
-     CROSS JOIN LATERAL jsonb_to_recordset(r.document->'questions') AS q(
-           question_id uuid, version_id uuid, type text, category text, time_ms bigint,
-           awarded float8, max float8, canonical_response jsonb)
+     CROSS JOIN LATERAL jsonb_array_elements(r.document->'questions') AS e(cell)
+     CROSS JOIN LATERAL (
+        SELECT (e.cell->>'question_id')::uuid AS question_id,
+               e.cell->>'category' AS category,
+               (e.cell->>'time_ms')::bigint AS time_ms,
+               (e.cell->>'awarded')::float8 AS awarded,
+               (e.cell->>'max')::float8 AS max,
+               -- choice questions only: the version (choices differ between
+               -- versions) and the options chosen; NULL for every other type
+               CASE WHEN e.cell->>'type' IN ('single_choice', 'multiple_choice')
+                    THEN (e.cell->>'version_id')::uuid END AS choice_version,
+               CASE WHEN e.cell->>'type' IN ('single_choice', 'multiple_choice')
+                    THEN e.cell->'canonical_response' END AS chosen
+     ) AS q
 ),
 items AS (
     SELECT question_id,
@@ -98,19 +104,11 @@ items AS (
      GROUP BY question_id
 ),
 options AS (
-    SELECT question_id, choice_version AS version_id, (chosen #>> '{{}}')::int AS option,
-           count(*) AS chosen
-      FROM cells WHERE jsonb_typeof(chosen) = 'number'
-     GROUP BY 1, 2, 3
-    UNION ALL
-    SELECT c.question_id, c.choice_version, o.option::int, count(*)
-      FROM cells c CROSS JOIN LATERAL jsonb_array_elements_text(c.chosen) AS o(option)
-     WHERE jsonb_typeof(c.chosen) = 'array'
-     GROUP BY 1, 2, 3
-    UNION ALL
-    SELECT question_id, choice_version, -1, count(*)
+    -- one row per distinct answer given (an option, a set of options, or
+    -- none): few rows, expanded into option counts by the caller
+    SELECT question_id, choice_version AS version_id, chosen, count(*) AS n
       FROM cells WHERE choice_version IS NOT NULL
-     GROUP BY 1, 2
+     GROUP BY 1, 2, 3
 ),
 per_category AS (
     SELECT category, attempt_id, sum(awarded) AS awarded, sum(max) AS max, count(*) AS questions
@@ -225,8 +223,11 @@ def analyse(uow: UnitOfWork, exam_id: uuid.UUID) -> Cohort:
                 enough=n >= MIN_N,
             )
         elif kind == "option":
-            chosen = options.setdefault((key, f["version_id"]), {})
-            chosen[int(f["option"])] = int(f["chosen"])
+            counted = options.setdefault((key, f["version_id"]), {})
+            n = int(f["n"])
+            counted[-1] = counted.get(-1, 0) + n  # saw the question
+            for option in _options(f["chosen"]):
+                counted[option] = counted.get(option, 0) + n
         else:
             categories.append(
                 {
@@ -282,6 +283,17 @@ def _add_distractors(
                 ],
             )
         )
+
+
+def _options(chosen: Any) -> list[int]:
+    """The options in one canonical response: an index, a list, or none."""
+    if isinstance(chosen, bool):
+        return []
+    if isinstance(chosen, int):
+        return [chosen]
+    if isinstance(chosen, list):
+        return sorted({c for c in chosen if isinstance(c, int) and not isinstance(c, bool)})
+    return []
 
 
 def _f(value: Any) -> float | None:
