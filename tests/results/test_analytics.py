@@ -257,3 +257,20 @@ def test_pages_show_the_figures_with_words_for_flags(
     assert 'aria-sort="descending"' in sorted_page.text
     q = viewer.get(f"/questions/{exam.questions['A']}/analysis")
     assert q.status_code == 200 and "Paris" in q.text and "keyed" in q.text
+
+
+def test_the_exam_and_question_pages_link_to_analytics_for_result_viewers(
+    db: BoundDatabase, settings: Settings, app: FastAPI
+) -> None:
+    tenant = make_tenant(db, settings)
+    exam, _ = cohort(db, tenant.id)
+    grader, _ = web_client(app, db, tenant.id, ["grader"])  # result:view and question:view
+    author, _ = web_client(app, db, tenant.id, ["exam_author"])  # neither score nor analytics
+    link = f'href="/exams/{exam.id}/analytics"'
+    assert link in grader.get(f"/authoring/exams/{exam.id}").text
+    author_page = author.get(f"/authoring/exams/{exam.id}")
+    assert author_page.status_code == 200 and link not in author_page.text
+    analysis = f'href="/questions/{exam.questions["A"]}/analysis"'
+    assert analysis in grader.get(f"/authoring/questions/{exam.questions['A']}").text
+    assert analysis not in author.get(f"/authoring/questions/{exam.questions['A']}").text
+    assert author.get(f"/exams/{exam.id}/analytics").status_code == 403
