@@ -62,6 +62,8 @@ from invigil.proctoring import face_check as proctoring_face_check
 from invigil.proctoring import review_api as proctoring_review_api
 from invigil.proctoring import review_pages as proctoring_review_pages
 from invigil.proctoring.capture_api import SINGLE_SHOT
+from invigil.results import analytics_api as results_analytics_api
+from invigil.results import analytics_pages as results_analytics_pages
 from invigil.results import grading_api as results_grading_api
 from invigil.results import grading_pages as results_grading_pages
 from invigil.results import release_api as results_release_api
@@ -411,6 +413,7 @@ def create_app(
     app.include_router(proctoring_review_api.router)
     app.include_router(results_grading_api.router)
     app.include_router(results_release_api.router)
+    app.include_router(results_analytics_api.router)
     app.include_router(identity_pages.router)
     app.include_router(audit_pages.router)
     app.include_router(content_pages.router)
@@ -419,6 +422,7 @@ def create_app(
     app.include_router(proctoring_review_pages.router)
     app.include_router(results_grading_pages.router)
     app.include_router(results_release_pages.router)
+    app.include_router(results_analytics_pages.router)
     app.include_router(home.router)
     app.include_router(pages.router)
     # The player's script and styles: served by Invigil itself, never a CDN.

@@ -33,13 +33,14 @@ from invigil.proctoring.models import (
     ReviewDecision,
     Snapshot,
 )
-from invigil.results.models import GradingMark, ResultLink, ResultRelease
+from invigil.results.models import AnalyticsCache, GradingMark, ResultLink, ResultRelease
 from invigil.tenants.branding import TenantBranding
 from invigil.tenants.models import Tenant
 
 metadata = Base.metadata
 
 __all__ = [
+    "AnalyticsCache",
     "Attempt",
     "AttemptAnswer",
     "AttemptResult",

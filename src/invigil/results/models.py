@@ -1,5 +1,5 @@
 """The results domain's tables: grading marks (0024), result releases and
-result links (0025)."""
+result links (0025), the analytics cache (0026)."""
 
 from __future__ import annotations
 
@@ -143,3 +143,26 @@ class ResultLink(TenantScoped, Base):
     expires_at: Mapped[datetime] = mapped_column(TS)
     ended_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     ended_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
+
+
+class AnalyticsCache(TenantScoped, Base):
+    """An exam's result figures (summary and item analysis) as last computed,
+    with the results they cover: ``results`` rows, the newest recorded at
+    ``newest_result_at``. A new result changes either, and the next reader
+    computes again (invigil.results.analytics). Derived data: losing a row
+    costs one computation, never a figure."""
+
+    __tablename__ = "analytics_cache"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "exam_id"], ["exams.tenant_id", "exams.id"], ondelete="CASCADE"
+        ),
+        UniqueConstraint("tenant_id", "exam_id"),
+    )
+
+    exam_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    format: Mapped[int] = mapped_column(Integer)
+    results: Mapped[int] = mapped_column(Integer)
+    newest_result_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    figures: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    computed_at: Mapped[datetime] = mapped_column(TS)
