@@ -134,6 +134,8 @@ def test_the_exam_pdf_sums_up_the_cohort_with_charts_and_their_numbers(
     app: FastAPI, db: BoundDatabase, cohort: Cohort
 ) -> None:
     client = signed_in(app, db, cohort.tenant_id, "results_viewer")
+    exam_page = client.get(f"/authoring/exams/{cohort.exam_id}")
+    assert f'href="/exams/{cohort.exam_id}/report.pdf"' in exam_page.text  # linked from the exam
     r = client.get(f"/exams/{cohort.exam_id}/report.pdf")
     assert r.status_code == 200, r.text
     text = pdf_text(r.content)

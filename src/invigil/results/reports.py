@@ -29,7 +29,9 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse  # type: ignore[impor
 from invigil import i18n
 from invigil.content.pages.common import TYPE_LABELS
 from invigil.db.uow import UnitOfWork
+from invigil.delivery import attempt_pages  # noqa: F401 - installs the `duration` filter
 from invigil.logs import get_logger
+from invigil.proctoring import review_pages  # noqa: F401 - installs the labels the report reads
 from invigil.results.attempt_result import AttemptResultView
 from invigil.results.exam_report import ExamCohort
 from invigil.tenants import branding
