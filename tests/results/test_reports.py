@@ -11,6 +11,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from fastapi import FastAPI
@@ -23,7 +24,7 @@ from invigil import i18n
 from invigil.delivery.models import AttemptResult
 from invigil.identity import auth
 from invigil.identity import service as identity
-from invigil.results import reports
+from invigil.results import exam_report, reports
 from invigil.settings import Settings
 from invigil.web.session import COOKIE
 from tests.conftest import BoundDatabase, make_user
@@ -145,6 +146,19 @@ def test_the_exam_pdf_sums_up_the_cohort_with_charts_and_their_numbers(
     assert "Waiting for a grader 3" in text and "Pass rate —" in text
     assert "Writing" in text  # the essay's category, in the chart and in its table
     assert b"/Subtype /Image" not in r.content  # charts are vector drawings, not pictures
+
+    with db.unit_of_work(cohort.tenant_id) as uow:
+        figures = exam_report.build(uow, cohort.exam_id)
+    percents = sorted(latest(db, cohort, i).percent for i in range(3))
+    assert (figures.started, figures.submitted, figures.scored) == (3, 3, 3)
+    assert (figures.passed, figures.failed, figures.pending, figures.pass_rate) == (0, 0, 3, None)
+    # options are shuffled per candidate, so the same answers score differently
+    by_hand = [sum(1 for p in percents if min(int(p) // 10, 9) == i) for i in range(10)]
+    assert [b.count for b in figures.bins] == by_hand
+    assert figures.median_percent == percents[1]
+    assert figures.mean_percent == (sum(percents) / 3).quantize(Decimal("0.01"))
+    writing = next(k for k in figures.categories if k.name == "Writing")
+    assert (writing.attempts, writing.pending, writing.awarded) == (3, 3, 0)
 
 
 def test_another_tenants_ids_are_not_found(

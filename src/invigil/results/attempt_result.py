@@ -189,8 +189,8 @@ def build(uow: UnitOfWork, attempt_id: uuid.UUID, *, with_identity: bool) -> Att
     version = version_of(uow, attempt.exam_id, attempt.exam_version)
     latest = rows[-1]
     document = latest.document
-    medians = question_medians(uow, attempt)
-    questions = _questions(attempt, document, medians)
+    timing = medians(uow, attempt)
+    questions = _questions(attempt, document, timing.questions)
     review = reviews.load(uow, attempt)
     versions = _versions(uow, rows)
     return AttemptResultView(
@@ -200,81 +200,83 @@ def build(uow: UnitOfWork, attempt_id: uuid.UUID, *, with_identity: bool) -> Att
         result=latest,
         document=document,
         questions=questions,
-        sections=_sections(uow, attempt, version, questions),
+        sections=_sections(timing.sections, version, questions),
         marks=_marks(rows, questions, versions),
         integrity=summary.summarize(uow, attempt, review=review),
         decisions=_decisions(review),
         versions=versions,
-        cohort=cohort_size(uow, attempt),
+        cohort=timing.cohort,
     )
 
 
-# The latest result document of every submitted attempt of one exam version.
-_LATEST = """
-    WITH latest AS (
-      SELECT DISTINCT ON (r.attempt_id) r.attempt_id, r.document, a.paper
+# Time on each question and in each section, medians over the latest result
+# document of every submitted attempt of one exam version, in one pass: each
+# document's questions are zipped with the attempt's paper (both in paper
+# order) so that neither is read again per question.
+_TIMES = text(
+    """
+    WITH latest AS MATERIALIZED (
+      SELECT DISTINCT ON (r.attempt_id) r.attempt_id, r.document->'questions' AS questions,
+             a.paper
       FROM attempt_results r
       JOIN attempts a ON a.tenant_id = r.tenant_id AND a.id = r.attempt_id
       WHERE a.exam_id = :exam AND a.exam_version = :version AND a.status = 'submitted'
       ORDER BY r.attempt_id, r.revision DESC
-    ), answered AS (
-      SELECT l.attempt_id, q->>'question_id' AS question_id,
-             (l.paper -> ((q->>'index')::int) ->> 'section')::int AS section,
-             (q->>'time_ms')::bigint AS time_ms
-      FROM latest l, jsonb_array_elements(l.document->'questions') AS q
-    )
-"""
-_QUESTION_MEDIANS = text(
-    _LATEST
-    + """
-    SELECT question_id, count(*) AS cohort,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY time_ms) AS median
-    FROM answered GROUP BY question_id
-    """
-)
-_SECTION_MEDIANS = text(
-    _LATEST
-    + """
-    , per_attempt AS (
+    ), answered AS MATERIALIZED (
+      SELECT l.attempt_id, x.q->>'question_id' AS question_id,
+             (x.slot->>'section')::int AS section, (x.q->>'time_ms')::bigint AS time_ms
+      FROM latest l,
+           ROWS FROM (jsonb_array_elements(l.questions), jsonb_array_elements(l.paper))
+             AS x(q, slot)
+      WHERE x.q IS NOT NULL
+    ), per_section AS (
       SELECT attempt_id, section, sum(time_ms) AS time_ms FROM answered
       GROUP BY attempt_id, section
     )
-    SELECT section, count(*) AS cohort,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY time_ms) AS median
-    FROM per_attempt GROUP BY section
+    SELECT 'question', question_id, count(*),
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY time_ms)
+    FROM answered GROUP BY question_id
+    UNION ALL
+    SELECT 'section', section::text, count(*),
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY time_ms)
+    FROM per_section WHERE section IS NOT NULL GROUP BY section
+    UNION ALL
+    SELECT 'cohort', '', count(*), NULL FROM latest
     """
 )
-_COHORT = text(_LATEST + "SELECT count(*) FROM latest")
 
 
-def _params(attempt: Attempt) -> dict[str, Any]:
-    return {"exam": attempt.exam_id, "version": attempt.exam_version}
+@dataclass(frozen=True)
+class Medians:
+    cohort: int  # submitted attempts of the exam version with a result
+    questions: dict[str, tuple[int, float]]  # question id -> (attempts, median ms)
+    sections: dict[int, tuple[int, float]]  # section number -> (attempts, median of totals)
 
 
-def question_medians(uow: UnitOfWork, attempt: Attempt) -> dict[str, tuple[int, float]]:
-    """Question id -> (attempts that had it, median milliseconds on it)."""
-    rows = uow.session.execute(_QUESTION_MEDIANS, _params(attempt)).all()
-    return {str(q): (int(n), float(m)) for q, n, m in rows}
-
-
-def section_medians(uow: UnitOfWork, attempt: Attempt) -> dict[int, tuple[int, float]]:
-    """Section number -> (attempts, median of each attempt's total milliseconds in it)."""
-    rows = uow.session.execute(_SECTION_MEDIANS, _params(attempt)).all()
-    return {int(s): (int(n), float(m)) for s, n, m in rows if s is not None}
-
-
-def cohort_size(uow: UnitOfWork, attempt: Attempt) -> int:
-    return int(uow.session.execute(_COHORT, _params(attempt)).scalar_one())
+def medians(uow: UnitOfWork, attempt: Attempt) -> Medians:
+    """The cohort of ``attempt`` and its medians, computed by the database."""
+    params = {"exam": attempt.exam_id, "version": attempt.exam_version}
+    questions: dict[str, tuple[int, float]] = {}
+    sections: dict[int, tuple[int, float]] = {}
+    cohort = 0
+    for kind, key, n, median in uow.session.execute(_TIMES, params).all():
+        if kind == "cohort":
+            cohort = int(n)
+        elif kind == "question":
+            questions[str(key)] = (int(n), float(median))
+        else:
+            sections[int(key)] = (int(n), float(median))
+    return Medians(cohort, questions, sections)
 
 
 def _questions(
-    attempt: Attempt, document: dict[str, Any], medians: dict[str, tuple[int, float]]
+    attempt: Attempt, document: dict[str, Any], by_question: dict[str, tuple[int, float]]
 ) -> list[Question]:
     out = []
     for q in document.get("questions", []):
         index = int(q["index"])
         slot = attempt.paper[index] if index < len(attempt.paper) else {}
-        cohort, median = medians.get(str(q["question_id"]), (0, None))
+        cohort, median = by_question.get(str(q["question_id"]), (0, None))
         out.append(
             Question(
                 number=index + 1,
@@ -298,9 +300,8 @@ def _questions(
 
 
 def _sections(
-    uow: UnitOfWork, attempt: Attempt, version: ExamVersion, questions: list[Question]
+    medians: dict[int, tuple[int, float]], version: ExamVersion, questions: list[Question]
 ) -> list[Timed]:
-    medians = section_medians(uow, attempt)
     titles = [str(s.get("title") or "") for s in version.sections]
     spent: dict[int, int] = {}
     for q in questions:

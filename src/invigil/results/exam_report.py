@@ -78,44 +78,38 @@ class ExamCohort:
         return (Decimal(self.passed) * 100 / decided).quantize(Decimal("0.01"))
 
 
-_LATEST = """
-    WITH latest AS (
-      SELECT DISTINCT ON (r.attempt_id) r.attempt_id, r.percent, r.passed,
-             r.needs_grading, r.document, a.exam_version
+# One pass over the latest result of every submitted attempt: each document
+# is read once, for the few fields the figures need; the totals, the bins
+# and the categories are aggregated from that.
+_FIGURES = text(
+    """
+    WITH latest AS MATERIALIZED (
+      SELECT DISTINCT ON (r.attempt_id) r.attempt_id, r.percent, r.passed, r.needs_grading,
+             (r.document->>'duration_ms')::bigint AS duration_ms,
+             r.document->'categories' AS categories
       FROM attempt_results r
       JOIN attempts a ON a.tenant_id = r.tenant_id AND a.id = r.attempt_id
       WHERE a.exam_id = :exam AND a.status = 'submitted'
       ORDER BY r.attempt_id, r.revision DESC
     )
-"""
-_TOTALS = text(
-    _LATEST
-    + """
-    SELECT count(*),
+    SELECT 'totals', NULL, count(*),
            count(*) FILTER (WHERE passed IS TRUE),
            count(*) FILTER (WHERE passed IS FALSE),
            count(*) FILTER (WHERE needs_grading),
            avg(percent),
            percentile_cont(0.5) WITHIN GROUP (ORDER BY percent),
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY (document->>'duration_ms')::bigint)
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms)
     FROM latest
-    """
-)
-_BINS = text(
-    _LATEST
-    + """
-    SELECT least(width_bucket(percent, 0, 100, :bins), :bins) AS bin, count(*)
-    FROM latest GROUP BY 1 ORDER BY 1
-    """
-)
-_CATEGORIES = text(
-    _LATEST
-    + """
-    SELECT c.key, count(*),
-           sum((c.value->>'awarded')::numeric), sum((c.value->>'max')::numeric),
-           count(*) FILTER (WHERE (c.value->>'pending_grading')::int > 0)
-    FROM latest, jsonb_each(latest.document->'categories') AS c
-    GROUP BY c.key ORDER BY c.key
+    UNION ALL
+    SELECT 'bin', least(width_bucket(percent, 0, 100, :bins), :bins)::text, count(*),
+           NULL, NULL, NULL, NULL, NULL, NULL
+    FROM latest GROUP BY 2
+    UNION ALL
+    SELECT 'category', c.key, count(*),
+           count(*) FILTER (WHERE (c.value->>'pending_grading')::int > 0), NULL, NULL,
+           sum((c.value->>'awarded')::numeric), sum((c.value->>'max')::numeric), NULL
+    FROM latest, jsonb_each(latest.categories) AS c
+    GROUP BY c.key
     """
 )
 _VERSIONS = text(
@@ -147,15 +141,22 @@ def build(uow: UnitOfWork, exam_id: uuid.UUID) -> ExamCohort:
         raise NotFound(f"exam {exam_id} was not found")
     run = uow.session.execute
     params = {"exam": exam_id, "bins": BINS}
-    scored, passed, failed, pending, mean, median, duration = run(_TOTALS, params).one()
+    totals: tuple[Any, ...] = (0, 0, 0, 0, None, None, None)
+    counts: dict[int, int] = {}
+    categories = []
+    for kind, key, n, a, b, c, d, e, f in run(_FIGURES, params).all():
+        if kind == "totals":
+            totals = (n, a, b, c, d, e, f)
+        elif kind == "bin" and key is not None:
+            counts[int(key)] = int(n)
+        elif kind == "category":
+            awarded, top = Decimal(str(d or 0)), Decimal(str(e or 0))
+            categories.append(CategoryFigures(str(key), int(n), awarded, top, int(a)))
+    categories.sort(key=lambda k: k.name)
+    scored, passed, failed, pending, mean, median, duration = totals
     started, submitted = run(_STARTED, params).one()
-    counts = {int(b): int(n) for b, n in run(_BINS, params).all() if b is not None}
     step = 100 // BINS
     bins = [Bin(i * step, (i + 1) * step, counts.get(i + 1, 0)) for i in range(BINS)]
-    categories = [
-        CategoryFigures(str(k), int(n), Decimal(str(aw or 0)), Decimal(str(mx or 0)), int(p))
-        for k, n, aw, mx, p in run(_CATEGORIES, params).all()
-    ]
     versions = [VersionCount(int(v), str(h), int(n)) for v, h, n in run(_VERSIONS, params).all()]
     return ExamCohort(
         exam_id=exam.id,
