@@ -216,12 +216,14 @@ def build(uow: UnitOfWork, attempt_id: uuid.UUID, *, with_identity: bool) -> Att
 _TIMES = text(
     """
     WITH latest AS MATERIALIZED (
-      SELECT DISTINCT ON (r.attempt_id) r.attempt_id, r.document->'questions' AS questions,
-             a.paper
-      FROM attempt_results r
-      JOIN attempts a ON a.tenant_id = r.tenant_id AND a.id = r.attempt_id
+      SELECT a.id AS attempt_id, r.questions, a.paper
+      FROM attempts a
+      JOIN LATERAL (
+        SELECT document->'questions' AS questions FROM attempt_results r
+        WHERE r.tenant_id = a.tenant_id AND r.attempt_id = a.id
+        ORDER BY r.revision DESC LIMIT 1
+      ) r ON true
       WHERE a.exam_id = :exam AND a.exam_version = :version AND a.status = 'submitted'
-      ORDER BY r.attempt_id, r.revision DESC
     ), answered AS MATERIALIZED (
       SELECT l.attempt_id, x.q->>'question_id' AS question_id,
              (x.slot->>'section')::int AS section, (x.q->>'time_ms')::bigint AS time_ms
