@@ -26,6 +26,7 @@ from invigil.identity import auth
 from invigil.identity import service as identity
 from invigil.results import exam_report, reports
 from invigil.settings import Settings
+from invigil.tenants import branding
 from invigil.web.session import COOKIE
 from tests.conftest import BoundDatabase, make_user
 from tests.results.factories import Cohort, sit
@@ -237,6 +238,14 @@ def test_the_renderer_fetches_only_invigils_own_files(listener: list[str]) -> No
     with urllib.request.urlopen("http://127.0.0.1:8141/probe") as answer:
         assert answer.status == 200
     assert listener == ["/probe"]
+
+
+def test_the_tenants_logo_is_served_from_memory_only_when_given() -> None:
+    logo = branding.Logo(b"\x89PNG fake", "image/png", "0" * 64, 1, 1)
+    served = reports.OwnFiles(logo).fetch(reports.LOGO)
+    assert served.read() == logo.data and served.content_type == "image/png"
+    with pytest.raises(reports.Refused):
+        reports.OwnFiles().fetch(reports.LOGO)
 
 
 def test_css_strings_cannot_end_the_style_element() -> None:
