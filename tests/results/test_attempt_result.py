@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import statistics
 import uuid
 
 from fastapi import FastAPI
@@ -22,6 +23,8 @@ from invigil.results import attempt_result
 from invigil.security.keys import Keys
 from invigil.settings import Settings
 from tests.conftest import BoundDatabase
+from tests.content.factories import make_bank, make_question
+from tests.delivery.factories import published_exam
 from tests.results.factories import sit
 
 # Question 1 took 10, 20, 30 and 100 s; every other question 1 s.
@@ -49,6 +52,50 @@ def test_times_are_set_against_the_cohorts_median(
     (section,) = view.sections
     assert section.label == "All types" and section.cohort == 4
     assert section.time_ms == 17_000 and section.median_ms == 32_000  # (27 + 37) / 2 s
+
+
+def test_a_pool_question_has_the_cohort_of_the_attempts_that_drew_it(
+    app: FastAPI, db: BoundDatabase, settings: Settings
+) -> None:
+    def exam(tenant_id: uuid.UUID) -> uuid.UUID:
+        fixed, pooled = make_bank(db, tenant_id), make_bank(db, tenant_id)
+        first = make_question(db, tenant_id, fixed)
+        for _ in range(3):
+            make_question(db, tenant_id, pooled)
+        sections = [
+            {"kind": "fixed", "title": "Fixed", "question_ids": [str(first)]},
+            {"kind": "pool", "title": "Drawn", "bank_id": str(pooled), "count": 1},
+        ]
+        return published_exam(
+            db,
+            tenant_id,
+            sections=sections,
+            settings={"shuffle_questions": False, "proctoring_preset": "practice"},
+        )
+
+    # attempt n spends (n + 1) s on the fixed question and (n + 1) x 10 s on the drawn one
+    c = sit(
+        db, app, settings, [0] * 6, exam_of=exam, answers=[0, 0],
+        ms=lambda n, i: (n + 1) * (1000 if i == 0 else 10_000),
+    )  # fmt: skip
+    drawn: dict[str, list[int]] = {}
+    with db.unit_of_work(c.tenant_id) as uow:
+        for n, aid in enumerate(c.attempts):
+            result = results.latest_result(uow, aid)
+            assert result is not None
+            drawn.setdefault(result.document["questions"][1]["question_id"], []).append(
+                (n + 1) * 10_000
+            )
+        views = [attempt_result.build(uow, aid, with_identity=False) for aid in c.attempts]
+    assert len(drawn) > 1, "every attempt drew the same question: the test says nothing"
+    for view in views:
+        fixed, pooled = view.questions
+        assert (fixed.time.cohort, fixed.time.median_ms) == (6, 3500)
+        times = drawn[pooled.question_id]
+        assert pooled.time.cohort == len(times) < 6
+        assert pooled.time.median_ms == statistics.median(times)
+        assert [(s.label, s.cohort) for s in view.sections] == [("Fixed", 6), ("Drawn", 6)]
+        assert view.sections[1].median_ms == 35_000
 
 
 def test_every_version_has_its_hash_and_a_proof_that_verifies(
