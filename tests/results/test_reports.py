@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -21,13 +22,17 @@ from sqlalchemy import select
 from weasyprint import HTML
 
 from invigil import i18n
+from invigil.db.uow import Actor
 from invigil.delivery.models import AttemptResult
 from invigil.identity import auth
 from invigil.identity import service as identity
+from invigil.proctoring import reviews
 from invigil.results import exam_report, reports
+from invigil.security.keys import Keys
 from invigil.settings import Settings
 from invigil.tenants import branding
 from invigil.web.session import COOKIE
+from tests.audit.test_records import sit_and_review
 from tests.conftest import BoundDatabase, make_user
 from tests.results.factories import Cohort, sit
 
@@ -130,6 +135,27 @@ def test_the_attempt_pdf_holds_the_hash_the_score_and_the_candidate(
     text = pdf_text(german.get(f"/attempts/{aid}/report.pdf").content)
     assert f"Teilnehmende Person {code}" in text and "Seite 1 von" in text
     assert "Keine Bewertungen durch Personen." in text
+
+
+def test_the_review_decisions_and_a_verified_proof_are_in_the_page_and_the_pdf(
+    app: FastAPI, db: BoundDatabase, settings: Settings, tmp_path: Path
+) -> None:
+    """A proctored attempt whose flag a reviewer confirmed, then whose
+    outcome they decided, with a checkpoint over its result's entry."""
+    sat = sit_and_review(db, settings, Keys(tmp_path))
+    reviewer = make_user(db, sat.tenant_id, ["proctor_reviewer"])
+    with db.unit_of_work(sat.tenant_id, Actor("user", str(reviewer.id))) as uow:
+        request = reviews.Decide("outcome", "cleared", "Watched the recording: nothing wrong")
+        reviews.decide(uow, sat.attempt_id, request)
+    client = signed_in(app, db, sat.tenant_id, "results_viewer")
+    page = client.get(f"/attempts/{sat.attempt_id}/result").text
+    assert "Watched the recording: nothing wrong" in page and reviewer.email in page
+    assert "seen on the stream" in page and "Cleared: no violation" in page
+    assert "Verify revision 1" in page and "does not verify" not in page
+    text = pdf_text(client.get(f"/attempts/{sat.attempt_id}/report.pdf").content)
+    assert "Watched the recording: nothing wrong" in text and "seen on the stream" in text
+    assert "Cleared: no violation" in text and reviewer.email in text.replace(" ", "")
+    assert "Inclusion proof verified" in text and "SHA-256(0x01" in text
 
 
 def test_the_exam_pdf_sums_up_the_cohort_with_charts_and_their_numbers(
