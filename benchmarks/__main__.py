@@ -19,6 +19,7 @@ from benchmarks import bodies as bodies_bench
 from benchmarks import delivery as delivery_bench
 from benchmarks import events as events_bench
 from benchmarks import evidence as evidence_bench
+from benchmarks import reports as reports_bench
 from benchmarks.machine import describe
 from invigil.context import Services
 from invigil.db import embedded
@@ -67,6 +68,7 @@ LABELS |= evidence_bench.LABELS
 LABELS |= delivery_bench.LABELS
 LABELS |= events_bench.LABELS
 LABELS |= analytics_bench.LABELS
+LABELS |= reports_bench.LABELS
 
 
 def main() -> None:
@@ -132,6 +134,14 @@ def main() -> None:
             regions=settings.regions,
         )
         figures.update(analytics_bench.figures(db, urls, settings, cohort.id))
+        cohort = tenants.create_tenant(
+            db,
+            slug="bench-reports",
+            name="Bench printed reports",
+            region=settings.regions[0],
+            regions=settings.regions,
+        )
+        figures.update(reports_bench.figures(db, urls, settings, cohort.id))
     finally:
         db.dispose()
         drop_database(urls)
@@ -182,6 +192,7 @@ def write(machine: dict[str, str], figures: dict[str, float]) -> None:
             key in delivery_bench.LABELS
             or key in events_bench.LABELS
             or key in analytics_bench.LABELS
+            or key in reports_bench.LABELS
             or key.startswith("bodies_")
         ):
             continue  # their own sections, one column per scenario
@@ -216,6 +227,7 @@ def write(machine: dict[str, str], figures: dict[str, float]) -> None:
     lines += events_bench.section(figures)
     lines += bodies_bench.section(figures)
     lines += analytics_bench.section(figures)
+    lines += reports_bench.section(figures)
     OUT.write_text("\n".join(lines) + "\n")
 
 

@@ -69,6 +69,7 @@ from invigil.results import grading_pages as results_grading_pages
 from invigil.results import release_api as results_release_api
 from invigil.results import release_pages as results_release_pages
 from invigil.results import result_page as results_result_page
+from invigil.results import result_pages as results_pages
 from invigil.security.inputs import checked_request
 from invigil.settings import Settings, get_settings
 from invigil.tenants import api as tenants_api
@@ -423,6 +424,7 @@ def create_app(
     app.include_router(results_grading_pages.router)
     app.include_router(results_release_pages.router)
     app.include_router(results_analytics_pages.router)
+    app.include_router(results_pages.router)
     app.include_router(home.router)
     app.include_router(pages.router)
     # The player's script and styles: served by Invigil itself, never a CDN.

@@ -28,6 +28,8 @@ PARAM = re.compile(r"{([a-z_]+)}")
 NOT_PAGES = frozenset(
     {
         "/admin/branding/logo",  # the logo file itself
+        "/attempts/{attempt_id}/report.pdf",  # printed reports (PDF)
+        "/exams/{exam_id}/report.pdf",
         "/authoring/banks/{bank_id}/export",
         "/authoring/questions/{question_id}/images/{image_id}",
         "/proctoring/reviews/{attempt_id}/evidence/{object_id}",

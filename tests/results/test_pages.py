@@ -10,6 +10,7 @@ import uuid
 
 from fastapi import FastAPI
 
+from invigil.results.pseudonyms import code_of
 from invigil.settings import Settings
 from invigil.tenants.models import Tenant
 from tests.conftest import BoundDatabase
@@ -32,7 +33,7 @@ def test_queue_and_marking_page_are_blind(
         queue = client.get(f"/grading?exam={exam}")
         assert queue.status_code == 200
         assert f"/grading/{attempt}/1" in queue.text and f"/grading/{attempt}/2" in queue.text
-        assert NAME not in queue.text and f"Candidate {attempt.hex[:6].upper()}" in queue.text
+        assert NAME not in queue.text and f"Candidate {code_of(attempt)}" in queue.text
     assert ">Grading<" in grader.get("/home").text  # the staff navigation
 
     page = grader.get(f"/grading/{attempt}/1")

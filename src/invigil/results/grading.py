@@ -41,6 +41,7 @@ from invigil.db.uow import UnitOfWork
 from invigil.delivery import results
 from invigil.delivery.models import Attempt, AttemptResult
 from invigil.errors import Conflict, Forbidden, Invalid, NotFound
+from invigil.i18n import N_
 from invigil.results import records, release
 from invigil.results.models import GradingMark
 from invigil.results.schemas import MarkIn, ModerationIn, RegradeIn
@@ -84,6 +85,15 @@ class State:
     status: str
     final: Decimal | None
     rests_on: tuple[uuid.UUID, ...]
+
+
+# How a mark's kind reads on pages and reports.
+KIND_LABELS = {
+    "first": N_("first mark"),
+    "second": N_("second mark"),
+    "moderation": N_("moderation"),
+    "regrade": N_("regrade"),
+}
 
 
 def mean(a: Decimal, b: Decimal) -> Decimal:

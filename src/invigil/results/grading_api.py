@@ -21,6 +21,7 @@ from invigil.pagination import Keyset, Page, check_limit
 from invigil.results import grading
 from invigil.results import queue as q
 from invigil.results.models import GradingMark
+from invigil.results.pseudonyms import pseudonym
 from invigil.results.schemas import MarkIn, ModerationIn, RegradeIn
 from invigil.security.permissions import Permission as P
 from invigil.web.access import requires
@@ -123,7 +124,7 @@ def grading_queue(
                 id=i.item_id,
                 attempt_id=i.attempt_id,
                 slot=i.slot,
-                candidate=named.get(i.attempt_id) or q.pseudonym(i.attempt_id),
+                candidate=named.get(i.attempt_id) or pseudonym(i.attempt_id),
                 exam_id=i.exam_id,
                 exam_title=i.exam_title,
                 question_id=i.question_id,

@@ -33,6 +33,7 @@ from invigil.i18n import N_
 from invigil.identity.pages.common import _change, _parse_id
 from invigil.results import grading
 from invigil.results import queue as q
+from invigil.results.pseudonyms import code_of
 from invigil.results.schemas import (
     MAX_COMMENT,
     MAX_REASON,
@@ -59,12 +60,6 @@ STATE_FILTER = [
     ("awaiting_second", N_("Awaiting a second mark")),
     ("awaiting_moderation", N_("Awaiting moderation")),
 ]
-KIND_LABELS = {
-    "first": N_("first mark"),
-    "second": N_("second mark"),
-    "moderation": N_("moderation"),
-    "regrade": N_("regrade"),
-}
 NOTICES = {
     "marked": N_("Mark recorded."),
     "moderated": N_("Decision recorded. The result is issued again."),
@@ -248,9 +243,9 @@ def _mark_page(
         {
             "page": ctx,
             "d": d,
-            "pseudonym_code": attempt_id.hex[:6].upper(),
+            "pseudonym_code": code_of(attempt_id),
             "state_labels": STATE_LABELS,
-            "kind_labels": KIND_LABELS,
+            "kind_labels": grading.KIND_LABELS,
             "type_labels": TYPE_LABELS,
             **values,
         },

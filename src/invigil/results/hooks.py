@@ -21,7 +21,7 @@ from invigil.jobs import queue
 from invigil.proctoring import outcomes
 from invigil.results import jobs, release
 from invigil.results.models import GradingMark
-from invigil.results.queue import pseudonym
+from invigil.results.pseudonyms import pseudonym
 
 
 def mark_names(uow: UnitOfWork, ids: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, str]:

@@ -140,12 +140,6 @@ class Item:
         return cls(*tuple(row)[:15])
 
 
-def pseudonym(attempt_id: uuid.UUID) -> str:
-    """How a candidate is named to those who may not see who they are:
-    stable per attempt, and saying nothing about the person."""
-    return f"Candidate {attempt_id.hex[:6].upper()}"
-
-
 def names(uow: UnitOfWork, items: list[Item], *, may_see: bool) -> dict[uuid.UUID, str]:
     """The candidates' names a viewer may read next to the queue: none with
     blind grading, and only to holders of ``candidate:view`` without it."""

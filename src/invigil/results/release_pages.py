@@ -29,6 +29,7 @@ from invigil.i18n import N_
 from invigil.identity.pages.common import FormList, FormStr, _change, _parse_id
 from invigil.results import release, result_link
 from invigil.results.models import ResultLink, ResultRelease
+from invigil.results.pseudonyms import pseudonym
 from invigil.security.permissions import Permission as P
 from invigil.web import flash, table
 from invigil.web.pages import render
@@ -71,7 +72,6 @@ def say(request: Request, message: str) -> str:
     return i18n.gettext(i18n.locale_of({"request": request}), message)
 
 
-PSEUDONYM = N_("Candidate %(code)s")
 NOTHING_NEW = N_("Nothing new to release: every graded result chosen is released already.")
 
 
@@ -80,7 +80,7 @@ def who(ctx: PageContext, candidate: Candidate, attempt_id: uuid.UUID, locale: s
     without ``candidate:view``."""
     if ctx.can(P.CANDIDATE_VIEW):
         return f"{candidate.name} <{candidate.email}>"
-    return i18n.gettext(locale, PSEUDONYM) % {"code": attempt_id.hex[:6].upper()}
+    return pseudonym(attempt_id, locale)
 
 
 @dataclass(frozen=True)
