@@ -62,6 +62,8 @@ from invigil.proctoring import face_check as proctoring_face_check
 from invigil.proctoring import review_api as proctoring_review_api
 from invigil.proctoring import review_pages as proctoring_review_pages
 from invigil.proctoring.capture_api import SINGLE_SHOT
+from invigil.results import listing_api as results_listing_api
+from invigil.results import listing_pages as results_listing_pages
 from invigil.security.inputs import checked_request
 from invigil.settings import Settings, get_settings
 from invigil.tenants import api as tenants_api
@@ -403,12 +405,14 @@ def create_app(
     app.include_router(delivery_attempts_api.router)
     app.include_router(proctoring_api.router)
     app.include_router(proctoring_review_api.router)
+    app.include_router(results_listing_api.router)
     app.include_router(identity_pages.router)
     app.include_router(audit_pages.router)
     app.include_router(content_pages.router)
     app.include_router(delivery_pages.router)
     app.include_router(delivery_attempt_pages.router)
     app.include_router(proctoring_review_pages.router)
+    app.include_router(results_listing_pages.router)
     app.include_router(home.router)
     app.include_router(pages.router)
     # The player's script and styles: served by Invigil itself, never a CDN.

@@ -172,6 +172,8 @@ class Attempt(TenantScoped, Base):
             "submitted_at",
             postgresql_where=text("submitted_at IS NOT NULL"),
         ),
+        # The per-exam results view, newest submission first (0025, ADR 0032).
+        Index("ix_attempts_exam_submitted", "tenant_id", "exam_id", "submitted_at", "id"),
         CheckConstraint("furthest IS NULL OR furthest >= 0", name="furthest"),
         # Room on each page for the updates of a running exam (0014).
         {"postgresql_with": {"fillfactor": 70}},
