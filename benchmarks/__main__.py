@@ -18,6 +18,7 @@ from benchmarks import bodies as bodies_bench
 from benchmarks import delivery as delivery_bench
 from benchmarks import events as events_bench
 from benchmarks import evidence as evidence_bench
+from benchmarks import results as results_bench
 from benchmarks.machine import describe
 from invigil.context import Services
 from invigil.db import embedded
@@ -65,6 +66,7 @@ LABELS = {
 LABELS |= evidence_bench.LABELS
 LABELS |= delivery_bench.LABELS
 LABELS |= events_bench.LABELS
+LABELS |= results_bench.LABELS
 
 
 def main() -> None:
@@ -122,6 +124,14 @@ def main() -> None:
         )
         figures.update(events_bench.figures(db, urls, settings, proctored.id))
         figures.update(bodies_bench.figures(db, urls, settings, tenant.id))
+        results = tenants.create_tenant(
+            db,
+            slug="bench-results",
+            name="Bench results",
+            region=settings.regions[0],
+            regions=settings.regions,
+        )
+        figures.update(results_bench.figures(db, urls, settings, results.id))
     finally:
         db.dispose()
         drop_database(urls)
@@ -168,7 +178,12 @@ def write(machine: dict[str, str], figures: dict[str, float]) -> None:
         "|---|---:|",
     ]
     for key, value in figures.items():
-        if key in delivery_bench.LABELS or key in events_bench.LABELS or key.startswith("bodies_"):
+        if (
+            key in delivery_bench.LABELS
+            or key in events_bench.LABELS
+            or key in results_bench.LABELS
+            or key.startswith("bodies_")
+        ):
             continue  # their own sections, one column per scenario
         label, unit = LABELS.get(key, (key, ""))
         shown = f"{value:,.0f}" if value >= 100 else f"{value:,.2f}"
@@ -200,6 +215,7 @@ def write(machine: dict[str, str], figures: dict[str, float]) -> None:
     lines += delivery_bench.section(figures)
     lines += events_bench.section(figures)
     lines += bodies_bench.section(figures)
+    lines += results_bench.section(figures)
     OUT.write_text("\n".join(lines) + "\n")
 
 
