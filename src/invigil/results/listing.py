@@ -3,9 +3,9 @@ began (in progress or submitted; an attempt never started has nothing to
 show), with its latest result revision, its integrity outcome and its
 grading state. Reads only.
 
-The latest revision is a lateral join on ``attempt_results`` (its unique
-key ``tenant_id, attempt_id, revision`` answers "the highest revision of
-this attempt" with one index probe), so a row never shows a superseded
+The latest revision is read from ``attempt_results`` by its unique key
+(``tenant_id, attempt_id, revision``: "the highest revision of this
+attempt" is one index probe), so a row never shows a superseded
 score. Sorting, filters, search and keyset paging are :mod:`invigil.web.table`:
 every column sorts both ways with the attempt's id as tiebreak, so pages
 never skip or repeat a row, whatever the sort (ADR 0032).
@@ -51,7 +51,6 @@ from sqlalchemy import (
     literal,
     null,
     select,
-    true,
 )
 
 from invigil.db.uow import UnitOfWork
@@ -115,7 +114,7 @@ def integrity_outcome(decided: ColumnElement[bool]) -> ColumnElement[str]:
     )
 
 
-def grading_state(needs_grading: ColumnElement[Any]) -> ColumnElement[Any]:
+def grading_state(needs_grading: Any) -> ColumnElement[Any]:
     """The grading state of the latest result: ``needs_grading`` while a
     response waits for a person, ``graded`` once none does, NULL without a
     result (the attempt is still running). The one place this state is
@@ -156,6 +155,7 @@ class Query:
 
     stmt: Select[*tuple[Any, ...]]
     name: ColumnElement[Any]
+    email: ColumnElement[Any]
     awarded: ColumnElement[Any]
     percent: ColumnElement[Any]
     passed: ColumnElement[Any]
@@ -166,48 +166,72 @@ class Query:
     grading: ColumnElement[Any]
 
 
-def query(exam_id: uuid.UUID, *, identities: bool) -> Query:
-    """Every begun attempt of the exam, one row each (see :class:`Row`)."""
-    latest = (
-        select(
-            AttemptResult.awarded,
-            AttemptResult.max_points,
-            AttemptResult.percent,
-            AttemptResult.passed,
-            AttemptResult.needs_grading,
-        )
+def _latest(column: Any) -> ColumnElement[Any]:
+    """``column`` of the attempt's latest result revision (NULL without one):
+    one probe of the unique key (tenant_id, attempt_id, revision)."""
+    return (
+        select(column)
         .where(
             AttemptResult.tenant_id == Attempt.tenant_id,
             AttemptResult.attempt_id == Attempt.id,
         )
         .order_by(AttemptResult.revision.desc())
         .limit(1)
-        .lateral("latest")
+        .scalar_subquery()
     )
+
+
+def _candidate(column: Any) -> ColumnElement[Any]:
+    return (
+        select(column)
+        .where(Candidate.tenant_id == Attempt.tenant_id, Candidate.id == Attempt.candidate_id)
+        .scalar_subquery()
+    )
+
+
+def query(exam_id: uuid.UUID, *, identities: bool) -> Query:
+    """Every begun attempt of the exam, one row each (see :class:`Row`).
+
+    Each value from another table is a correlated subquery rather than a
+    join: PostgreSQL then computes, for all of the exam's rows, only what
+    the order and the filters need, and the rest for the page's rows alone
+    (after the sort and the limit; ADR 0032)."""
+    awarded = _latest(AttemptResult.awarded)
+    percent = _latest(AttemptResult.percent)
     decided = exists().where(
         ReviewDecision.tenant_id == Attempt.tenant_id,
         ReviewDecision.attempt_id == Attempt.id,
         ReviewDecision.scope == "flag",
     )
     code = _pseudonym_sql()
-    name: ColumnElement[Any] = Candidate.name if identities else code  # type: ignore[assignment]
+    name = _candidate(Candidate.name) if identities else code
+    email = _candidate(Candidate.email)
     outcome = integrity_outcome(decided)
     rank = case({k: i for i, k in enumerate(INTEGRITY)}, value=outcome)
-    # Pass or fail is not known while a response waits for a person.
-    passed = case((latest.c.needs_grading, null()), else_=latest.c.passed)
+    # Pass or fail is not known while a response waits for a person. Each
+    # computed value is computed inside its one subquery: one probe a row.
+    pending = AttemptResult.needs_grading
+    passed = _latest(case((pending, null()), else_=AttemptResult.passed))
+    passed_rank = _latest(
+        case(
+            (pending, null()),
+            (AttemptResult.passed.is_(True), 1),
+            (AttemptResult.passed.is_(False), 0),
+        )
+    )
     seconds = func.extract("epoch", Attempt.submitted_at - Attempt.started_at)
-    grading = grading_state(latest.c.needs_grading)
+    grading = _latest(grading_state(pending))
     stmt = (
         select(
             Attempt.id,
             Attempt.number,
             Attempt.status,
-            Candidate.name if identities else null(),
-            Candidate.email if identities else null(),
+            name if identities else null(),
+            email if identities else null(),
             code,
-            latest.c.awarded,
-            latest.c.max_points,
-            latest.c.percent,
+            awarded,
+            _latest(AttemptResult.max_points),
+            percent,
             passed,
             outcome,
             seconds,
@@ -216,20 +240,16 @@ def query(exam_id: uuid.UUID, *, identities: bool) -> Query:
             grading,
         )
         .select_from(Attempt)
-        .join(
-            Candidate,
-            and_(Candidate.tenant_id == Attempt.tenant_id, Candidate.id == Attempt.candidate_id),
-        )
-        .outerjoin(latest, true())
         .where(Attempt.exam_id == exam_id, Attempt.status.in_(SHOWN_STATUSES))
     )
     return Query(
         stmt,
         name,
-        latest.c.awarded,
-        latest.c.percent,
+        email,
+        awarded,
+        percent,
         passed,
-        case((passed.is_(True), 1), (passed.is_(False), 0)),
+        passed_rank,
         outcome,
         rank,
         seconds,
@@ -282,7 +302,7 @@ def results_table(exam_id: uuid.UUID, q: Query, *, identities: bool) -> table.Ta
     when = datetime.fromisoformat
     columns = [
         table.Column("candidate", N_("Candidate"), q.name),
-        *([table.Column("email", N_("Email"), Candidate.email)] if identities else []),
+        *([table.Column("email", N_("Email"), q.email)] if identities else []),
         table.Column("attempt", N_("Attempt"), Attempt.number, int, numeric=True),
         table.Column("status", N_("Status"), Attempt.status),
         table.Column("score", N_("Score"), q.awarded, _decimal, True, numeric=True),
@@ -301,7 +321,7 @@ def results_table(exam_id: uuid.UUID, q: Query, *, identities: bool) -> table.Ta
         columns=columns,
         id=Attempt.id,
         default_sort="-submitted",
-        search=(Candidate.name, Candidate.email) if identities else (),
+        search=(q.name, q.email) if identities else (),
         search_label=N_("Candidate name or email"),
         filters=(
             table.Filter(
