@@ -51,6 +51,7 @@ from sqlalchemy import (
     literal,
     null,
     select,
+    true,
 )
 
 from invigil.db.uow import UnitOfWork
@@ -166,21 +167,6 @@ class Query:
     grading: ColumnElement[Any]
 
 
-def _latest(column: Any) -> ColumnElement[Any]:
-    """``column`` of the attempt's latest result revision (NULL without one):
-    one probe of the unique key (tenant_id, attempt_id, revision)."""
-    return (
-        select(column)
-        .where(
-            AttemptResult.tenant_id == Attempt.tenant_id,
-            AttemptResult.attempt_id == Attempt.id,
-        )
-        .order_by(AttemptResult.revision.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-
-
 def _candidate(column: Any) -> ColumnElement[Any]:
     return (
         select(column)
@@ -192,12 +178,37 @@ def _candidate(column: Any) -> ColumnElement[Any]:
 def query(exam_id: uuid.UUID, *, identities: bool) -> Query:
     """Every begun attempt of the exam, one row each (see :class:`Row`).
 
-    Each value from another table is a correlated subquery rather than a
-    join: PostgreSQL then computes, for all of the exam's rows, only what
-    the order and the filters need, and the rest for the page's rows alone
-    (after the sort and the limit; ADR 0032)."""
-    awarded = _latest(AttemptResult.awarded)
-    percent = _latest(AttemptResult.percent)
+    The latest result is a lateral join (one probe a row, every value at
+    once); the candidate's name and email are correlated subqueries, which
+    PostgreSQL computes for the page's rows alone (after the sort and the
+    limit) unless the order or the search needs them (ADR 0032)."""
+    pending = AttemptResult.needs_grading
+    # One probe of the unique key (tenant_id, attempt_id, revision) a row,
+    # every value of the latest revision at once, each computed value
+    # computed here (pass or fail is not known while a response waits for
+    # a person), so that sorting, filtering and the keyset bound read it
+    # as a plain column.
+    latest = (
+        select(
+            AttemptResult.awarded.label("awarded"),
+            AttemptResult.max_points.label("max_points"),
+            AttemptResult.percent.label("percent"),
+            case((pending, null()), else_=AttemptResult.passed).label("passed"),
+            case(
+                (pending, null()),
+                (AttemptResult.passed.is_(True), 1),
+                (AttemptResult.passed.is_(False), 0),
+            ).label("passed_rank"),
+            grading_state(pending).label("grading"),
+        )
+        .where(
+            AttemptResult.tenant_id == Attempt.tenant_id,
+            AttemptResult.attempt_id == Attempt.id,
+        )
+        .order_by(AttemptResult.revision.desc())
+        .limit(1)
+        .lateral("latest")
+    )
     decided = exists().where(
         ReviewDecision.tenant_id == Attempt.tenant_id,
         ReviewDecision.attempt_id == Attempt.id,
@@ -208,19 +219,7 @@ def query(exam_id: uuid.UUID, *, identities: bool) -> Query:
     email = _candidate(Candidate.email)
     outcome = integrity_outcome(decided)
     rank = case({k: i for i, k in enumerate(INTEGRITY)}, value=outcome)
-    # Pass or fail is not known while a response waits for a person. Each
-    # computed value is computed inside its one subquery: one probe a row.
-    pending = AttemptResult.needs_grading
-    passed = _latest(case((pending, null()), else_=AttemptResult.passed))
-    passed_rank = _latest(
-        case(
-            (pending, null()),
-            (AttemptResult.passed.is_(True), 1),
-            (AttemptResult.passed.is_(False), 0),
-        )
-    )
     seconds = func.extract("epoch", Attempt.submitted_at - Attempt.started_at)
-    grading = _latest(grading_state(pending))
     stmt = (
         select(
             Attempt.id,
@@ -229,31 +228,32 @@ def query(exam_id: uuid.UUID, *, identities: bool) -> Query:
             name if identities else null(),
             email if identities else null(),
             code,
-            awarded,
-            _latest(AttemptResult.max_points),
-            percent,
-            passed,
+            latest.c.awarded,
+            latest.c.max_points,
+            latest.c.percent,
+            latest.c.passed,
             outcome,
             seconds,
             Attempt.started_at,
             Attempt.submitted_at,
-            grading,
+            latest.c.grading,
         )
         .select_from(Attempt)
+        .outerjoin(latest, true())
         .where(Attempt.exam_id == exam_id, Attempt.status.in_(SHOWN_STATUSES))
     )
     return Query(
         stmt,
         name,
         email,
-        awarded,
-        percent,
-        passed,
-        passed_rank,
+        latest.c.awarded,
+        latest.c.percent,
+        latest.c.passed,
+        latest.c.passed_rank,
         outcome,
         rank,
         seconds,
-        grading,
+        latest.c.grading,
     )
 
 
