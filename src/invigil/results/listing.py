@@ -167,21 +167,13 @@ class Query:
     grading: ColumnElement[Any]
 
 
-def _candidate(column: Any) -> ColumnElement[Any]:
-    return (
-        select(column)
-        .where(Candidate.tenant_id == Attempt.tenant_id, Candidate.id == Attempt.candidate_id)
-        .scalar_subquery()
-    )
-
-
 def query(exam_id: uuid.UUID, *, identities: bool) -> Query:
     """Every begun attempt of the exam, one row each (see :class:`Row`).
 
-    The latest result is a lateral join (one probe a row, every value at
-    once); the candidate's name and email are correlated subqueries, which
-    PostgreSQL computes for the page's rows alone (after the sort and the
-    limit) unless the order or the search needs them (ADR 0032)."""
+    The latest result and the candidate are lateral joins (one probe of a
+    unique key a row, every value at once, read as plain columns by the
+    order, the filters and the keyset bound); the pseudonym and "a flag was
+    decided" are computed for the page's rows alone (ADR 0032)."""
     pending = AttemptResult.needs_grading
     # One probe of the unique key (tenant_id, attempt_id, revision) a row,
     # every value of the latest revision at once, each computed value
@@ -214,9 +206,17 @@ def query(exam_id: uuid.UUID, *, identities: bool) -> Query:
         ReviewDecision.attempt_id == Attempt.id,
         ReviewDecision.scope == "flag",
     )
+    # LIMIT 1 keeps it a probe of the candidate's key a row: joined plainly,
+    # PostgreSQL hashes every candidate of the tenant instead.
+    who = (
+        select(Candidate.name.label("name"), Candidate.email.label("email"))
+        .where(Candidate.tenant_id == Attempt.tenant_id, Candidate.id == Attempt.candidate_id)
+        .limit(1)
+        .lateral("who")
+    )
     code = _pseudonym_sql()
-    name = _candidate(Candidate.name) if identities else code
-    email = _candidate(Candidate.email)
+    name: ColumnElement[Any] = who.c.name if identities else code
+    email: ColumnElement[Any] = who.c.email
     outcome = integrity_outcome(decided)
     rank = case({k: i for i, k in enumerate(INTEGRITY)}, value=outcome)
     seconds = func.extract("epoch", Attempt.submitted_at - Attempt.started_at)
@@ -242,6 +242,8 @@ def query(exam_id: uuid.UUID, *, identities: bool) -> Query:
         .outerjoin(latest, true())
         .where(Attempt.exam_id == exam_id, Attempt.status.in_(SHOWN_STATUSES))
     )
+    if identities:
+        stmt = stmt.outerjoin(who, true())
     return Query(
         stmt,
         name,
