@@ -167,7 +167,7 @@ class Query:
     grading: ColumnElement[Any]
 
 
-def query(exam_id: uuid.UUID, *, identities: bool) -> Query:
+def query(exam_id: uuid.UUID, *, identities: bool, by_candidate: bool = False) -> Query:
     """Every begun attempt of the exam, one row each (see :class:`Row`).
 
     The latest result and the candidate are lateral joins (one probe of a
@@ -206,17 +206,27 @@ def query(exam_id: uuid.UUID, *, identities: bool) -> Query:
         ReviewDecision.attempt_id == Attempt.id,
         ReviewDecision.scope == "flag",
     )
-    # LIMIT 1 keeps it a probe of the candidate's key a row: joined plainly,
-    # PostgreSQL hashes every candidate of the tenant instead.
+    # The candidate: when the order or the search reads the name or email,
+    # a lateral probe of the candidate's key a row (LIMIT 1 keeps it one:
+    # joined plainly, PostgreSQL hashes every candidate of the tenant), read
+    # once a row; otherwise subqueries in the select list, which PostgreSQL
+    # computes after the sort and the limit, for the page's rows alone.
+    mine = and_(Candidate.tenant_id == Attempt.tenant_id, Candidate.id == Attempt.candidate_id)
     who = (
         select(Candidate.name.label("name"), Candidate.email.label("email"))
-        .where(Candidate.tenant_id == Attempt.tenant_id, Candidate.id == Attempt.candidate_id)
+        .where(mine)
         .limit(1)
         .lateral("who")
     )
     code = _pseudonym_sql()
-    name: ColumnElement[Any] = who.c.name if identities else code
-    email: ColumnElement[Any] = who.c.email
+    if by_candidate:
+        name: ColumnElement[Any] = who.c.name
+        email: ColumnElement[Any] = who.c.email
+    else:
+        name = select(Candidate.name).where(mine).scalar_subquery()
+        email = select(Candidate.email).where(mine).scalar_subquery()
+    if not identities:
+        name = code
     outcome = integrity_outcome(decided)
     rank = case({k: i for i, k in enumerate(INTEGRITY)}, value=outcome)
     seconds = func.extract("epoch", Attempt.submitted_at - Attempt.started_at)
@@ -242,7 +252,7 @@ def query(exam_id: uuid.UUID, *, identities: bool) -> Query:
         .outerjoin(latest, true())
         .where(Attempt.exam_id == exam_id, Attempt.status.in_(SHOWN_STATUSES))
     )
-    if identities:
+    if identities and by_candidate:
         stmt = stmt.outerjoin(who, true())
     return Query(
         stmt,
@@ -395,7 +405,9 @@ def results_view(
     """The view ``params`` asks for (:class:`table.BadParameter` naming the
     parameter when one is out of bounds); ``size`` overrides the page size
     (the API's ``limit``)."""
-    q = query(exam_id, identities=identities)
+    sort = str(params.get("sort", "")).removeprefix("-")
+    by_candidate = sort in ("candidate", "email") or bool(str(params.get("q", "")).strip())
+    q = query(exam_id, identities=identities, by_candidate=by_candidate)
     spec = results_table(exam_id, q, identities=identities)
     view = table.read(spec, params)
     if size is not None:
