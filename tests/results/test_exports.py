@@ -119,3 +119,13 @@ def test_another_tenants_exam_page_is_404(
     client, _ = web_client(app, db, other.id, ["results_viewer"])
     assert client.get(f"/exams/{exam}/results").status_code == 404
     assert client.get(f"/exams/{uuid.uuid4()}/results").status_code == 404
+
+
+def test_without_result_view_no_link_and_no_page(
+    app: FastAPI, db: BoundDatabase, tenant: Tenant, exam: uuid.UUID
+) -> None:
+    client, _ = web_client(app, db, tenant.id, ["exam_author"])
+    exam_page = client.get(f"/authoring/exams/{exam}")
+    assert exam_page.status_code == 200
+    assert f"/exams/{exam}/results" not in exam_page.text
+    assert client.get(f"/exams/{exam}/results").status_code == 403
