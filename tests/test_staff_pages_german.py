@@ -33,11 +33,12 @@ DOMAINS = {
         "src/invigil/delivery/",
     ),
     "/proctoring/": ("src/invigil/web/templates/proctoring/", "src/invigil/proctoring/"),
+    "/exams/": ("src/invigil/web/templates/results/", "src/invigil/results/"),
 }
 # Words one of these pages shows in German (at least one per page).
 GERMAN = re.compile(
     r"\b(Fragenbank|Fragenbanken|Prüfung|Prüfungen|Frage|Fragen|Vorschau|Versuche|Einladungen"
-    r"|Postausgang|Teilnehmende|Überprüfung|Markierungen)\b"
+    r"|Postausgang|Teilnehmende|Überprüfung|Markierungen|Ergebnisse)\b"
 )
 
 

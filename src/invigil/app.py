@@ -66,6 +66,8 @@ from invigil.results import analytics_api as results_analytics_api
 from invigil.results import analytics_pages as results_analytics_pages
 from invigil.results import grading_api as results_grading_api
 from invigil.results import grading_pages as results_grading_pages
+from invigil.results import listing_api as results_listing_api
+from invigil.results import listing_pages as results_listing_pages
 from invigil.results import release_api as results_release_api
 from invigil.results import release_pages as results_release_pages
 from invigil.results import result_page as results_result_page
@@ -415,6 +417,7 @@ def create_app(
     app.include_router(results_grading_api.router)
     app.include_router(results_release_api.router)
     app.include_router(results_analytics_api.router)
+    app.include_router(results_listing_api.router)
     app.include_router(identity_pages.router)
     app.include_router(audit_pages.router)
     app.include_router(content_pages.router)
@@ -425,6 +428,7 @@ def create_app(
     app.include_router(results_release_pages.router)
     app.include_router(results_analytics_pages.router)
     app.include_router(results_pages.router)
+    app.include_router(results_listing_pages.router)
     app.include_router(home.router)
     app.include_router(pages.router)
     # The player's script and styles: served by Invigil itself, never a CDN.

@@ -172,11 +172,9 @@ class Attempt(TenantScoped, Base):
             "submitted_at",
             postgresql_where=text("submitted_at IS NOT NULL"),
         ),
-        Index(  # an exam's cohort, for its analytics (0026)
-            "ix_attempts_exam",
-            "tenant_id",
-            "exam_id",
-        ),
+        # The per-exam results view, newest submission first (0027, ADR 0032);
+        # the analytics' cohort uses it too.
+        Index("ix_attempts_exam_submitted", "tenant_id", "exam_id", "submitted_at", "id"),
         CheckConstraint("furthest IS NULL OR furthest >= 0", name="furthest"),
         # Room on each page for the updates of a running exam (0014).
         {"postgresql_with": {"fillfactor": 70}},

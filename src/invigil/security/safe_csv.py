@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 QUOTE = "'"
 FORMULA = ("=", "+", "-", "@", "\t", "\r")
@@ -43,6 +43,24 @@ def dump(header: Sequence[str], rows: Iterable[Mapping[str, object]]) -> str:
     for row in rows:
         writer.writerow([neutralise(_text(row.get(name))) for name in header])
     return buf.getvalue()
+
+
+def lines(header: Sequence[str], rows: Iterable[Sequence[object]]) -> Iterator[str]:
+    """The same document as :func:`dump`, one CSV line at a time (rows as
+    sequences in the header's order): for an export that streams with
+    constant memory."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+
+    def line(cells: Iterable[object]) -> str:
+        buf.seek(0)
+        buf.truncate()
+        writer.writerow([neutralise(_text(c)) for c in cells])
+        return buf.getvalue()
+
+    yield line(header)
+    for row in rows:
+        yield line(row)
 
 
 def _text(value: object) -> str:

@@ -295,7 +295,17 @@ def _unwrap(values: tuple[Any, ...]) -> Any:
     return values[0] if len(values) == 1 else values
 
 
-def fetch(uow: UnitOfWork, view: View, stmt: Select[*tuple[Any, ...]]) -> Shown:
+@dataclass(frozen=True)
+class Paged:
+    """One page of rows and the cursors of its neighbours (None: no such
+    page), for an API that answers cursors rather than links."""
+
+    rows: list[Any]
+    prev_cursor: str | None
+    next_cursor: str | None
+
+
+def page(uow: UnitOfWork, view: View, stmt: Select[*tuple[Any, ...]]) -> Paged:
     """One page of ``stmt`` narrowed, sorted and paged as ``view`` says."""
     order = _keyset(view)
     column = view.table.column(view.sort)
@@ -313,16 +323,32 @@ def fetch(uow: UnitOfWork, view: View, stmt: Select[*tuple[Any, ...]]) -> Shown:
     if not found:  # an emptied page (rows deleted under a cursor): offer a fresh start
         has_prev, has_next = view.cursor is not None, False
 
-    def link(kind: str, key: list[Any]) -> str:
-        return view.href(cursor=encode_cursor([kind, view.sort_param, plain_key(key)]))
+    def cursor(kind: str, key: list[Any]) -> str:
+        return encode_cursor([kind, view.sort_param, plain_key(key)])
 
+    return Paged(
+        rows=[_unwrap(values) for values, _ in found],
+        prev_cursor=cursor(PREVIOUS, found[0][1]) if has_prev and found else None,
+        next_cursor=cursor(NEXT, found[-1][1]) if has_next and found else None,
+    )
+
+
+def fetch(uow: UnitOfWork, view: View, stmt: Select[*tuple[Any, ...]]) -> Shown:
+    """One page of ``stmt`` narrowed, sorted and paged as ``view`` says."""
+    found = page(uow, view, stmt)
     return Shown(
         view=view,
-        rows=[_unwrap(values) for values, _ in found],
+        rows=found.rows,
         first_href=view.href(cursor=None) if view.cursor is not None else None,
-        prev_href=link(PREVIOUS, found[0][1]) if has_prev and found else None,
-        next_href=link(NEXT, found[-1][1]) if has_next and found else None,
+        prev_href=view.href(cursor=found.prev_cursor) if found.prev_cursor else None,
+        next_href=view.href(cursor=found.next_cursor) if found.next_cursor else None,
     )
+
+
+def ordered(view: View, stmt: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
+    """Every row of the view (same search, filters and order; no paging):
+    for an export that streams it through a server-side cursor."""
+    return _keyset(view).apply_after(_narrow(view, stmt), None, None)
 
 
 def all_rows(uow: UnitOfWork, view: View, stmt: Select[*tuple[Any, ...]]) -> list[Any]:
