@@ -55,7 +55,7 @@ from invigil.db.uow import Actor
 from invigil.db.urls import DatabaseUrls, libpq
 from invigil.delivery import attempts, invitations
 from invigil.delivery.invitations import InviteRequest, Kit
-from invigil.delivery.landing import consent_text
+from invigil.delivery.landing import consent_of
 from invigil.settings import Settings
 
 CANDIDATES = 1_000
@@ -186,14 +186,16 @@ def setup(
                 made = invitations.invite(uow, kit, replace(req, send_mail=False))
                 inv = made.invitation
                 version = attempts.version_of(uow, inv.exam_id, inv.exam_version)
-                consent = consent_text(version)
+                shown = consent_of(version, "en")
                 started = attempts.start(
                     uow,
                     kit.key,
                     inv,
                     version,
-                    consent_text=consent,
-                    shown_sha256=attempts.text_sha256(consent),
+                    consent_text=shown.text,
+                    consent_language=shown.language,
+                    shown_sha256=shown.sha256,
+                    shown_language=shown.language,
                     browser=browser,
                 )
                 attempts.begin(uow, started.attempt, version, inv)
