@@ -113,3 +113,20 @@ def test_an_essay_csv_rubric_reads_back() -> None:
         in text
     )
     assert csv_format.parse(text).questions == [QuestionIn.model_validate(SAMPLES["essay"])]
+
+
+def test_qti_export_keeps_its_prefixes_whatever_another_library_registered() -> None:
+    """ElementTree's prefixes are one map for the process: a library that
+    registers its own default namespace must not turn the export's items
+    into ``ns1:qti-assessment-item``."""
+    import xml.etree.ElementTree as ET
+
+    saved = dict(ET._namespace_map)  # type: ignore[attr-defined]
+    try:
+        ET.register_namespace("", "http://www.w3.org/2000/svg")
+        ET.register_namespace("inv", "urn:example:other")
+        text, _ = qti.dump([("Q-1", sample("single_choice"))])
+    finally:
+        ET._namespace_map.clear()  # type: ignore[attr-defined]
+        ET._namespace_map.update(saved)  # type: ignore[attr-defined]
+    assert "<qti-assessment-item" in text and 'xmlns:inv="urn:invigil:qti"' in text

@@ -27,8 +27,15 @@ INV = "urn:invigil:qti"
 WRAP = "urn:invigil:qti-items"
 COVERED = ("single_choice", "multiple_choice", "short_text", "numeric", "essay")
 TEMPLATE = "https://purl.imsglobal.org/spec/qti/v3p0/rptemplates/"
-ET.register_namespace("", QTI)
-ET.register_namespace("inv", INV)
+
+
+def _prefixes() -> None:
+    """QTI as the default namespace and ``inv`` for Invigil's extensions.
+    ElementTree keeps prefixes in one map for the whole process, which other
+    libraries write to as well (a library's registration can take ours
+    away), so they are set again before each serialisation."""
+    ET.register_namespace("", QTI)
+    ET.register_namespace("inv", INV)
 
 
 def q(tag: str) -> str:
@@ -165,4 +172,5 @@ def dump(questions: list[tuple[str, QuestionIn]]) -> tuple[str, list[str]]:
         else:
             skipped.append(ident)
     ET.indent(root)
+    _prefixes()
     return ET.tostring(root, encoding="unicode", xml_declaration=True), skipped
