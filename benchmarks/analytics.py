@@ -195,6 +195,8 @@ def seed(db: Database, tenant_id: uuid.UUID, exam_id: uuid.UUID, attempts: int) 
             {"t": tenant_id, "e": exam_id, "q": QUESTIONS},
         )
         # Each latest result's cells, by the write path's own statement.
+        # (a bulk load: longer than a request may take)
+        uow.session.execute(text("SELECT set_config('statement_timeout', '0', true)"))
         results.refill_cells(uow)
 
 

@@ -162,6 +162,8 @@ def cohort(db: Database, settings: Settings, tenant_id: uuid.UUID) -> Attempt:
         _copy(uow, "attempts", "s.id = :a", ids)
         _copy(uow, "attempt_results", "s.attempt_id = :a", ids)
         # The copies' cells, by the write path's own statement.
+        # (a bulk load: longer than a request may take)
+        uow.session.execute(text("SELECT set_config('statement_timeout', '0', true)"))
         results.refill_cells(uow)
         uow.session.execute(text("ANALYZE attempts; ANALYZE attempt_results; ANALYZE result_cells"))
         uow.session.expunge(attempt)
