@@ -276,6 +276,9 @@ class Medians:
 def medians(uow: UnitOfWork, attempt: Attempt) -> Medians:
     """The cohort of ``attempt`` and its medians, computed by the database."""
     params = {"exam": attempt.exam_id, "version": attempt.exam_version}
+    # A large cohort's cells are sorted per question; in memory, not on disk
+    # (this transaction only).
+    uow.session.execute(text("SELECT set_config('work_mem', '64MB', true)"))
     questions: dict[str, tuple[int, float]] = {}
     sections: dict[int, tuple[int, float]] = {}
     cohort = 0
