@@ -1,11 +1,11 @@
-"""A small crafted cohort for analytics tests: attempts, results and
-consents written directly, each result document holding only what the
-analytics read, so every figure can be computed by hand."""
+"""A small crafted cohort for analytics tests: attempts and consents written
+directly, each result document holding only what the analytics read (stored
+as every revision is, with its cells and audit entry), so every figure can
+be computed by hand."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -14,8 +14,8 @@ from typing import Any
 
 from invigil.content.models import Exam
 from invigil.db.engine import Database
-from invigil.delivery import attempts
-from invigil.delivery.models import Attempt, AttemptResult, Candidate, Consent, Invitation
+from invigil.delivery import attempts, results
+from invigil.delivery.models import Attempt, Candidate, Consent, Invitation
 from tests.content.factories import make_bank, make_question
 from tests.delivery.factories import published_exam
 
@@ -169,23 +169,10 @@ def record(
     doc: dict[str, Any],
     uow: Any = None,
 ) -> None:
+    """Stored the way every result revision is (its cells and audit entry too)."""
+
     def add(u: Any) -> None:
-        u.add(
-            AttemptResult(
-                id=uuid.uuid4(),
-                tenant_id=tenant_id,
-                attempt_id=attempt_id,
-                revision=revision,
-                awarded=Decimal(doc["awarded"]),
-                max_points=Decimal(doc["max"]),
-                percent=Decimal(doc["percent"]),
-                passed=doc["passed"],
-                needs_grading=doc["needs_grading"],
-                document=doc,
-                document_sha256=hashlib.sha256(json.dumps(doc).encode()).hexdigest(),
-            )
-        )
-        u.flush()
+        results._store(u, u.get(Attempt, attempt_id), revision, {"revision": revision, **doc})
 
     if uow is not None:
         add(uow)

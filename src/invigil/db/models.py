@@ -15,6 +15,7 @@ from invigil.delivery.models import (
     GuestLink,
     Invitation,
     OutboxMail,
+    ResultCell,
 )
 from invigil.evidence.models import DataKey, EvidenceObject, TenantKey, Upload, UploadChunk
 from invigil.identity.models import (
@@ -66,6 +67,7 @@ __all__ = [
     "QuestionVersion",
     "RecordingSegment",
     "RefreshToken",
+    "ResultCell",
     "ResultLink",
     "ResultRelease",
     "ReviewDecision",

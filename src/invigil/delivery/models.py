@@ -300,3 +300,48 @@ class AttemptResult(TenantScoped, Base):
     needs_grading: Mapped[bool] = mapped_column(Boolean)
     document: Mapped[dict[str, Any]] = mapped_column(JSONB)
     document_sha256: Mapped[str] = mapped_column(String(64))
+
+
+class ResultCell(Base):
+    """One question of an attempt's latest result revision, as columns: what
+    the cohort's figures (item analysis, time medians) aggregate, so that they
+    read narrow rows and never expand documents. Derived data, not a record:
+    :func:`invigil.delivery.results._store` replaces an attempt's cells in the
+    transaction that stores each new revision; the document stays the record
+    (docs/adr/0036-result-cells.md)."""
+
+    __tablename__ = "result_cells"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "attempt_id"], ["attempts.tenant_id", "attempts.id"], ondelete="CASCADE"
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "result_id"],
+            ["attempt_results.tenant_id", "attempt_results.id"],
+            ondelete="CASCADE",
+        ),
+        Index("ix_result_cells_exam", "tenant_id", "exam_id", "exam_version"),
+        Index("ix_result_cells_question", "tenant_id", "question_id", "exam_id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="RESTRICT"), primary_key=True
+    )
+    attempt_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True)  # position on the paper
+    result_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    revision: Mapped[int] = mapped_column(Integer)
+    exam_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    exam_version: Mapped[int] = mapped_column(Integer)
+    # As the document says them; NULL where it says nothing (a cell is never
+    # more certain than its document).
+    section: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    question_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    version_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    category: Mapped[str | None] = mapped_column(Text, nullable=True)
+    type: Mapped[str | None] = mapped_column(Text, nullable=True)
+    awarded: Mapped[Decimal | None] = mapped_column(Numeric, nullable=True)  # NULL: needs grading
+    max: Mapped[Decimal | None] = mapped_column(Numeric, nullable=True)
+    needs_grading: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    time_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    canonical_response: Mapped[Any] = mapped_column(JSONB, nullable=True)

@@ -19,6 +19,11 @@ final human marks of the questions that needed one folded in (their
 who scored it (``scored_by``), the marks it rests on (``mark_ids``) and,
 for a regrade, why (``reason``). The results domain decides which marks are
 final (:mod:`invigil.results.grading`).
+
+Each question of the latest revision is also kept as a row of
+``result_cells`` (derived data, docs/adr/0036-result-cells.md): :func:`_store`
+replaces the attempt's cells in the transaction that stores the revision, so
+the cohort's figures read narrow rows instead of expanding documents.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from invigil import audit
 from invigil.audit.canonical import canonical_json
@@ -224,6 +229,7 @@ def _store(
     )
     uow.add(result)
     uow.flush()
+    _replace_cells(uow, result)
     audit.record(
         uow,
         "result.recorded",
@@ -240,6 +246,55 @@ def _store(
         },
     )
     return result
+
+
+# Each question of a result revision's document, in paper order, as the row of
+# ``result_cells`` the cohort's figures read (the migration 0028 backfill
+# selects the same; a test compares the two). The section is the paper's at
+# the question's position.
+_CELLS = """
+INSERT INTO result_cells (
+    tenant_id, attempt_id, slot, result_id, revision, exam_id, exam_version,
+    section, question_id, version_id, category, type, awarded, max,
+    needs_grading, time_ms, canonical_response)
+SELECT r.tenant_id, r.attempt_id, (e.n - 1)::int, r.id, r.revision,
+       a.exam_id, a.exam_version,
+       (a.paper -> (e.n - 1)::int ->> 'section')::int,
+       (e.q ->> 'question_id')::uuid, (e.q ->> 'version_id')::uuid,
+       e.q ->> 'category', e.q ->> 'type',
+       (e.q ->> 'awarded')::numeric, (e.q ->> 'max')::numeric,
+       (e.q ->> 'needs_grading')::boolean, (e.q ->> 'time_ms')::bigint,
+       e.q -> 'canonical_response'
+  FROM attempt_results r
+  JOIN attempts a ON a.tenant_id = r.tenant_id AND a.id = r.attempt_id
+ CROSS JOIN LATERAL jsonb_array_elements(r.document -> 'questions') WITH ORDINALITY AS e(q, n)
+"""
+
+_CELLS_OF_RESULT = text(_CELLS + " WHERE r.id = :result")
+
+_FORGET_CELLS = text("DELETE FROM result_cells WHERE attempt_id = :attempt")
+
+# Every attempt's latest revision, for the tenant in the unit of work.
+_CELLS_OF_LATEST = text(
+    _CELLS
+    + """ WHERE NOT EXISTS (SELECT 1 FROM attempt_results later
+                        WHERE later.tenant_id = r.tenant_id
+                          AND later.attempt_id = r.attempt_id
+                          AND later.revision > r.revision)"""
+)
+
+
+def _replace_cells(uow: UnitOfWork, result: AttemptResult) -> None:
+    """The attempt's cells become those of ``result``, its newest revision."""
+    uow.session.execute(_FORGET_CELLS, {"attempt": result.attempt_id})
+    uow.session.execute(_CELLS_OF_RESULT, {"result": result.id})
+
+
+def refill_cells(uow: UnitOfWork) -> None:
+    """The tenant's cells, all taken again from each attempt's latest revision
+    (for results written in bulk by SQL, as the benchmarks seed them)."""
+    uow.session.execute(text("DELETE FROM result_cells"))
+    uow.session.execute(_CELLS_OF_LATEST)
 
 
 def latest_result(uow: UnitOfWork, attempt_id: uuid.UUID) -> AttemptResult | None:

@@ -128,10 +128,12 @@ def exam_analytics_page(
     )
 
 
+# The exams a question was answered in: from the result cells' question index.
 _EXAMS_OF_QUESTION = text("""
-SELECT DISTINCT a.exam_id
-  FROM attempts a
- WHERE a.status = 'submitted' AND a.paper @> CAST(:probe AS jsonb)
+SELECT DISTINCT c.exam_id
+  FROM result_cells c
+  JOIN attempts a ON a.tenant_id = c.tenant_id AND a.id = c.attempt_id
+ WHERE c.question_id = :question AND a.status = 'submitted'
 """)
 
 
@@ -139,12 +141,9 @@ SELECT DISTINCT a.exam_id
 def question_analysis_page(
     request: Request, question_id: str, ctx: PageContext = requires_page(P.RESULT_VIEW)
 ) -> HTMLResponse:
-    import json
-
     question = ctx.uow.get(Question, _parse_id(question_id, "question"), label="question")
     current = questions.current(ctx.uow, question)
-    probe = json.dumps([{"question_id": str(question.id)}])
-    exam_ids = list(ctx.uow.session.scalars(_EXAMS_OF_QUESTION, {"probe": probe}))
+    exam_ids = list(ctx.uow.session.scalars(_EXAMS_OF_QUESTION, {"question": question.id}))
     exams = {e.id: e for e in ctx.uow.scalars(select(Exam).where(Exam.id.in_(exam_ids)))}
     per_exam = []
     for exam_id in sorted(exam_ids, key=lambda e: exams[e].title if e in exams else ""):

@@ -14,8 +14,8 @@ checkpoint and the verdict of checking it (:mod:`invigil.audit.merkle`).
 The cohort is every submitted attempt of the same exam version; a question
 drawn from a pool was sat by part of it only, so each median names the
 number of attempts behind it. Medians are computed by the database
-(``percentile_cont`` over the questions of each attempt's latest result
-document), never by loading the cohort's documents. Reads only.
+(``percentile_cont`` over the cells of each attempt's latest result,
+``result_cells``), never by loading the cohort's documents. Reads only.
 """
 
 from __future__ import annotations
@@ -235,27 +235,16 @@ def build(uow: UnitOfWork, attempt_id: uuid.UUID, *, with_identity: bool) -> Att
 
 
 # Time on each question and in each section, medians over the latest result
-# document of every submitted attempt of one exam version, in one pass: each
-# document's questions are zipped with the attempt's paper (both in paper
-# order) so that neither is read again per question.
+# of every submitted attempt of one exam version, in one pass over its cells
+# (``result_cells``: each question of the latest revision with the section
+# of its place on the paper), so no document is read.
 _TIMES = text(
     """
-    WITH latest AS MATERIALIZED (
-      SELECT a.id AS attempt_id, r.questions, a.paper
-      FROM attempts a
-      JOIN LATERAL (
-        SELECT document->'questions' AS questions FROM attempt_results r
-        WHERE r.tenant_id = a.tenant_id AND r.attempt_id = a.id
-        ORDER BY r.revision DESC LIMIT 1
-      ) r ON true
-      WHERE a.exam_id = :exam AND a.exam_version = :version AND a.status = 'submitted'
-    ), answered AS MATERIALIZED (
-      SELECT l.attempt_id, x.q->>'question_id' AS question_id,
-             (x.slot->>'section')::int AS section, (x.q->>'time_ms')::bigint AS time_ms
-      FROM latest l,
-           ROWS FROM (jsonb_array_elements(l.questions), jsonb_array_elements(l.paper))
-             AS x(q, slot)
-      WHERE x.q IS NOT NULL
+    WITH answered AS MATERIALIZED (
+      SELECT c.attempt_id, c.question_id::text AS question_id, c.section, c.time_ms
+      FROM result_cells c
+      JOIN attempts a ON a.tenant_id = c.tenant_id AND a.id = c.attempt_id
+      WHERE c.exam_id = :exam AND c.exam_version = :version AND a.status = 'submitted'
     ), per_section AS (
       SELECT attempt_id, section, sum(time_ms) AS time_ms FROM answered
       GROUP BY attempt_id, section
@@ -268,7 +257,11 @@ _TIMES = text(
            percentile_cont(0.5) WITHIN GROUP (ORDER BY time_ms)
     FROM per_section WHERE section IS NOT NULL GROUP BY section
     UNION ALL
-    SELECT 'cohort', '', count(*), NULL FROM latest
+    SELECT 'cohort', '', count(*), NULL
+    FROM attempts a
+    WHERE a.exam_id = :exam AND a.exam_version = :version AND a.status = 'submitted'
+      AND EXISTS (SELECT 1 FROM attempt_results r
+                  WHERE r.tenant_id = a.tenant_id AND r.attempt_id = a.id)
     """
 )
 
@@ -283,6 +276,9 @@ class Medians:
 def medians(uow: UnitOfWork, attempt: Attempt) -> Medians:
     """The cohort of ``attempt`` and its medians, computed by the database."""
     params = {"exam": attempt.exam_id, "version": attempt.exam_version}
+    # A large cohort's cells are sorted per question; in memory, not on disk
+    # (this transaction only).
+    uow.session.execute(text("SELECT set_config('work_mem', '64MB', true)"))
     questions: dict[str, tuple[int, float]] = {}
     sections: dict[int, tuple[int, float]] = {}
     cohort = 0

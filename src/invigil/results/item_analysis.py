@@ -3,9 +3,10 @@
 The cohort is the latest result revision of every submitted attempt of the
 exam whose result needs no more grading (an essay waiting for a grader
 leaves its attempt out until it is marked, so no total is a partial one).
-Each question of each document is one cell (``jsonb_array_elements``); one
-statement aggregates the cells per question, so 10,000 attempts of 50
-questions are 500,000 rows for the database and none for Python.
+Each question of the latest revision is one row of ``result_cells``, written
+with the revision (docs/adr/0036-result-cells.md); one statement aggregates
+the cells per question, so 10,000 attempts of 50 questions are 500,000
+narrow rows for the database, no document expanded, and none for Python.
 
 Per question (docs/adr/0033-item-analysis.md, docs/analytics.md):
 
@@ -40,54 +41,52 @@ FACILITY_LOW = 0.20
 GROUP = 0.27  # Kelley's upper and lower groups
 
 # The latest revision of each submitted attempt's result: the cohort. Shared
-# with the exam's summary (invigil.results.analytics). No document here: a
-# statement that needs one joins it by ``id`` where it reads it, once.
+# with the exam's summary (invigil.results.analytics). No document here: the
+# questions are read from the revision's cells (``result_cells``).
 LATEST = """
     SELECT DISTINCT ON (r.attempt_id)
-           r.attempt_id, r.id, r.created_at, r.percent, r.passed, r.needs_grading
+           r.attempt_id, r.id, r.created_at, r.percent, r.passed, r.needs_grading,
+           r.awarded, r.max_points
       FROM attempts a
       JOIN attempt_results r ON r.tenant_id = a.tenant_id AND r.attempt_id = a.id
      WHERE a.exam_id = :exam AND a.status = 'submitted'
      ORDER BY r.attempt_id, r.revision DESC
 """
 
-# One pass over the graded documents: each question of each one is a cell
-# (read once, MATERIALIZED), then three aggregations of the cells: per
-# question, per option chosen, per category. Each answer row is
-# (kind, key, figures as JSON). Totals come from the result row's columns,
-# so each document is read once, for its questions.
+# One pass over the graded attempts' cells (``result_cells``: each question of
+# the latest revision, one narrow row; no document is read), then three
+# aggregations of the cells: per question, per option chosen, per category.
+# Each answer row is (kind, key, figures as JSON). Totals come from the result
+# row's columns.
 _CELLS = text(f"""
 WITH latest AS ({LATEST}),
 ranked AS (
-    SELECT id, attempt_id, count(*) OVER () AS cohort,
+    SELECT id, attempt_id, awarded, max_points, count(*) OVER () AS cohort,
            row_number() OVER (ORDER BY percent DESC, attempt_id) AS rank_desc
       FROM latest WHERE NOT needs_grading
 ),
 cells AS MATERIALIZED (
     SELECT g.attempt_id, q.question_id, q.category, q.time_ms, q.awarded, q.max,
            CASE WHEN q.max > 0 THEN q.awarded / q.max END AS ratio,
-           CASE WHEN r.max_points::float8 - q.max > 0
-                THEN (r.awarded::float8 - q.awarded) / (r.max_points::float8 - q.max) END
+           CASE WHEN g.max_points::float8 - q.max > 0
+                THEN (g.awarded::float8 - q.awarded) / (g.max_points::float8 - q.max) END
                AS rest,
            g.rank_desc <= round(g.cohort * {GROUP}) AS upper,
            g.cohort - g.rank_desc < round(g.cohort * {GROUP}) AS lower,
            q.choice_version, q.chosen
       FROM ranked g
-      JOIN attempt_results r ON r.id = g.id
-     CROSS JOIN LATERAL jsonb_array_elements(r.document->'questions') AS e(cell)
-     CROSS JOIN LATERAL (
-        SELECT (e.cell->>'question_id')::uuid AS question_id,
-               e.cell->>'category' AS category,
-               (e.cell->>'time_ms')::bigint AS time_ms,
-               (e.cell->>'awarded')::float8 AS awarded,
-               (e.cell->>'max')::float8 AS max,
+      JOIN (
+        SELECT c.result_id, c.question_id, c.category, c.time_ms,
+               c.awarded::float8 AS awarded, c.max::float8 AS max,
                -- choice questions only: the version (choices differ between
                -- versions) and the options chosen; NULL for every other type
-               CASE WHEN e.cell->>'type' IN ('single_choice', 'multiple_choice')
-                    THEN (e.cell->>'version_id')::uuid END AS choice_version,
-               CASE WHEN e.cell->>'type' IN ('single_choice', 'multiple_choice')
-                    THEN e.cell->'canonical_response' END AS chosen
-     ) AS q
+               CASE WHEN c.type IN ('single_choice', 'multiple_choice')
+                    THEN c.version_id END AS choice_version,
+               CASE WHEN c.type IN ('single_choice', 'multiple_choice')
+                    THEN c.canonical_response END AS chosen
+          FROM result_cells c
+         WHERE c.exam_id = :exam
+      ) AS q ON q.result_id = g.id
 ),
 items AS (
     SELECT question_id,
