@@ -179,3 +179,16 @@ def test_never_is_refused_with_the_new_names() -> None:
     with pytest.raises(ValueError, match="after_grading, after_review or manual"):
         ExamSettings.model_validate({"results_release": "never"})
     assert ExamSettings.model_validate({"results_release": "manual"}).result_feedback == "score"
+
+
+def test_a_worker_started_on_its_own_runs_the_release_mail_job() -> None:
+    """`invigil worker` imports every domain, so the job each release queues runs."""
+    import subprocess
+    import sys
+
+    code = (
+        "from invigil.cli.server import load_domains; load_domains(); "
+        "from invigil.jobs.queue import tasks; print(sorted(tasks().tasks))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "results.mail_release" in out.stdout and "proctoring.recheck_snapshot" in out.stdout

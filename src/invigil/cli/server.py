@@ -84,6 +84,14 @@ def _banner(settings: Settings, host: str, port: int, seeded: bool, hints: list[
     typer.echo("\n".join(lines), err=True)
 
 
+def load_domains() -> None:
+    """Import every domain, as the web app does at start-up: each registers
+    its background tasks when imported (``jobs.queue.register``), so a
+    worker started on its own runs them all (proctoring's re-checks, the
+    results mail), not only those of the domains it happened to import."""
+    import invigil.app  # noqa: F401 - imports every domain
+
+
 @cli.command()
 def worker(
     concurrency: Annotated[int, typer.Option(min=1)] = 2,
@@ -98,6 +106,7 @@ def worker(
     from invigil.jobs.queue import supervised
     from invigil.runtime import resolve_urls, reviver
 
+    load_domains()
     settings = _settings()
     urls = resolve_urls(settings)
     db = Database.connect(urls, pool_size=concurrency + 1, max_overflow=0).serve_only()

@@ -268,6 +268,14 @@ def receipt(attempt_id: uuid.UUID) -> str:
     return "-".join((attempt_id.hex[:4], attempt_id.hex[4:8])).upper()
 
 
+def _as_allowed(document: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+    """The result as the exam's ``result_feedback`` lets the candidate see
+    it: the category breakdown only from ``categories`` up."""
+    if settings.get("result_feedback", "score") in ("categories", "questions"):
+        return document
+    return {**document, "categories": {}}
+
+
 @router.get("/take/{token}/done", response_class=HTMLResponse)
 def done_page(request: Request, t: Taking = Viewing) -> Response:
     a = t.attempt
@@ -283,7 +291,9 @@ def done_page(request: Request, t: Taking = Viewing) -> Response:
             "title": _title(t, locale),
             "attempt": a,
             "submitted": a.status == "submitted",
-            "result": result.document if shown and result else None,
+            "result": _as_allowed(result.document, t.version.settings)
+            if shown and result
+            else None,
             "release_note": RELEASE.get(release, ""),
             "base": t.base,
             "reference": receipt(a.id),
