@@ -129,3 +129,21 @@ def test_without_result_view_no_link_and_no_page(
     assert exam_page.status_code == 200
     assert f"/exams/{exam}/results" not in exam_page.text
     assert client.get(f"/exams/{exam}/results").status_code == 403
+
+
+def test_each_scored_row_opens_its_result_page_for_every_viewer(
+    app: FastAPI, db: BoundDatabase, tenant: Tenant, exam: uuid.UUID, viewer: Any
+) -> None:
+    """A row with a result links to the attempt's result page (result:view,
+    which whoever sees the list holds: the shortlister too, who may not open
+    the attempt's staff page); a running attempt has no result page."""
+    client, _ = web_client(app, db, tenant.id, ["shortlister"])
+    page = client.get(f"/exams/{exam}/results")
+    assert page.status_code == 200
+    items = client.get(URL.format(exam), params={"limit": 100}, headers=viewer).json()["items"]
+    for item in items:
+        linked = f'href="/attempts/{item["id"]}/result"' in page.text
+        assert linked == (item["grading"] is not None), item
+    assert "/delivery/attempts/" not in page.text
+    scored = next(i for i in items if i["grading"] is not None)
+    assert client.get(f"/attempts/{scored['id']}/result").status_code == 200
