@@ -10,8 +10,8 @@ from invigil.db.engine import Database
 from invigil.db.uow import Actor
 from invigil.delivery import attempts
 from invigil.delivery.attempts import Item
+from invigil.delivery.demo import sit_down
 from invigil.delivery.invitations import Kit
-from invigil.delivery.landing import consent_of
 from tests.content.factories import make_bank, make_question
 from tests.delivery.factories import make_invitation, published_exam
 
@@ -66,23 +66,9 @@ def submitted(
     made = make_invitation(db, tenant_id, kit, exam_id)
     invitation = made.invitation
     with db.unit_of_work(tenant_id, Actor("candidate", str(invitation.candidate_id))) as uow:
-        version = attempts.version_of(uow, invitation.exam_id, invitation.exam_version)
-        shown = consent_of(version, "en")
         began = datetime.now(UTC) - timedelta(minutes=30)
-        attempt = attempts.start(
-            uow,
-            kit.key,
-            invitation,
-            version,
-            consent_text=shown.text,
-            consent_language=shown.language,
-            shown_sha256=shown.sha256,
-            shown_language=shown.language,
-            browser=attempts.Browser(address="test", user_agent="pytest"),
-            now=began,
-        ).attempt
-        attempt.face_seen_at = began
-        attempts.begin(uow, attempt, version, invitation, now=began)
+        browser = attempts.Browser(address="test", user_agent="pytest")
+        attempt = sit_down(uow, kit, invitation, began, browser)
         items = [Item(i, r, n + 1, time_ms=1000) for n, (i, r) in enumerate(answers.items())]
         attempts.save(uow, attempt, items, now=began + timedelta(minutes=5))
         if submit:

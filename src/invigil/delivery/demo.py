@@ -7,6 +7,7 @@ Candidates page to open a demo invitation."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -15,10 +16,11 @@ from invigil.content import bodies as b
 from invigil.content.models import QuestionVersion
 from invigil.db.engine import Database
 from invigil.db.uow import Actor, UnitOfWork
-from invigil.delivery import invitations
+from invigil.delivery import attempts, invitations
 from invigil.delivery.attempts import Item
 from invigil.delivery.candidates import find_by_email
 from invigil.delivery.invitations import InviteRequest, Kit
+from invigil.delivery.landing import consent_of
 from invigil.delivery.models import Attempt, Invitation
 
 EXAM = "standard-demo"
@@ -69,11 +71,6 @@ def seed_attempts(db: Database, tenant_id: uuid.UUID, slug: str, kit: Kit) -> bo
     """Finished attempts for the first demo candidates (idempotent): consent,
     a 20-minute sitting that ended half an hour ago, answers, submission and
     the scored result — all through the same services a browser uses."""
-    from datetime import UTC, datetime, timedelta
-
-    from invigil.delivery import attempts
-    from invigil.delivery.landing import consent_of
-
     created = False
     with db.unit_of_work(tenant_id, Actor.operator("demo")) as uow:
         exam, _ = invitations.published_exam(uow, EXAM)
@@ -89,30 +86,44 @@ def seed_attempts(db: Database, tenant_id: uuid.UUID, slug: str, kit: Kit) -> bo
             if invitation is None or attempts.latest(uow, invitation.id) is not None:
                 continue
             uow.actor = Actor("candidate", str(candidate.id))
-            version = attempts.version_of(uow, invitation.exam_id, invitation.exam_version)
-            shown = consent_of(version, "en")
             began = datetime.now(UTC) - timedelta(minutes=50)
-            attempt = attempts.start(
-                uow,
-                kit.key,
-                invitation,
-                version,
-                consent_text=shown.text,
-                consent_language=shown.language,
-                shown_sha256=shown.sha256,
-                shown_language=shown.language,
-                browser=attempts.Browser(address="demo", user_agent="invigil demo"),
-                now=began,
-            ).attempt
-            # The demo's candidates have no camera: their system check is taken as passed.
-            attempt.face_seen_at = began
-            attempts.begin(uow, attempt, version, invitation, now=began)
+            attempt = sit_down(uow, kit, invitation, began)
             items = demo_answers(uow, attempt, share)
             attempts.save(uow, attempt, items, now=began + timedelta(minutes=15))
             attempts.submit(uow, attempt, "candidate", now=began + timedelta(minutes=20))
             uow.actor = Actor.operator("demo")
             created = True
     return created
+
+
+def sit_down(
+    uow: UnitOfWork,
+    kit: Kit,
+    invitation: Invitation,
+    began: datetime,
+    browser: attempts.Browser | None = None,
+) -> Attempt:
+    """The candidate of ``invitation`` agrees to the English consent, starts
+    and begins an attempt at ``began``, as the landing page and the player
+    would (for the demo and the tests, which have no browser). The demo's
+    candidates have no camera: their system check is taken as passed."""
+    version = attempts.version_of(uow, invitation.exam_id, invitation.exam_version)
+    shown = consent_of(version, "en")
+    attempt = attempts.start(
+        uow,
+        kit.key,
+        invitation,
+        version,
+        consent_text=shown.text,
+        consent_language=shown.language,
+        shown_sha256=shown.sha256,
+        shown_language=shown.language,
+        browser=browser or attempts.Browser(address="demo", user_agent="invigil demo"),
+        now=began,
+    ).attempt
+    attempt.face_seen_at = began
+    attempts.begin(uow, attempt, version, invitation, now=began)
+    return attempt
 
 
 def demo_answers(uow: UnitOfWork, attempt: Attempt, share: float) -> list[Item]:

@@ -24,8 +24,8 @@ from invigil.db.engine import Database
 from invigil.db.uow import Actor, UnitOfWork
 from invigil.delivery import attempts, invitations
 from invigil.delivery.attempts import Item
+from invigil.delivery.demo import sit_down
 from invigil.delivery.invitations import InviteRequest, Kit
-from invigil.delivery.landing import consent_of
 from invigil.identity import service as identity
 from invigil.results import grading
 from invigil.results.schemas import CriterionMarkIn, MarkIn, ModerationIn
@@ -182,22 +182,7 @@ def _sit(uow: UnitOfWork, kit: Kit, slug: str, n: int, began: datetime) -> uuid.
     )
     invitation = invited.invitation
     uow.actor = Actor("candidate", str(invitation.candidate_id))
-    version = attempts.version_of(uow, invitation.exam_id, invitation.exam_version)
-    shown = consent_of(version, "en")
-    attempt = attempts.start(
-        uow,
-        kit.key,
-        invitation,
-        version,
-        consent_text=shown.text,
-        consent_language=shown.language,
-        shown_sha256=shown.sha256,
-        shown_language=shown.language,
-        browser=attempts.Browser(address="demo", user_agent="invigil demo"),
-        now=began,
-    ).attempt
-    attempt.face_seen_at = began  # the demo's candidates have no camera
-    attempts.begin(uow, attempt, version, invitation, now=began)
+    attempt = sit_down(uow, kit, invitation, began)
     quality = n % len(ESSAYS)
     choice = list(attempt.paper[0]["option_order"]).index(0 if n % 3 else 1)
     items = [
