@@ -12,6 +12,7 @@ from invigil.tenants.models import Tenant
 from tests.conftest import BoundDatabase, bearer, make_user
 from tests.delivery.factories import kit_for
 from tests.results.factories import graded_exam, submitted
+from tests.test_pages_matrix import web_client
 
 ESSAY = {
     "criteria": [
@@ -153,3 +154,40 @@ def test_bad_input_is_named_and_nothing_is_a_500(
         json={"total": "1", "reason": ""},
     )
     assert blank.status_code == 422 and "reason" in blank.text
+
+
+def test_the_queue_follows_one_graders_marking_for_moderators(
+    app: FastAPI, client: TestClient, db: BoundDatabase, settings: Settings, tenant_a: Tenant
+) -> None:
+    """Filter by grader: the responses a grader has marked that still wait
+    (never their marks). A moderator may follow anyone; a grader only
+    themselves (403 naming grader_id otherwise). The page offers the filter
+    to moderators only, with the graders by name."""
+    exam = graded_exam(db, tenant_a.id, double_marking=True)
+    kit = kit_for(settings)
+    first = submitted(db, tenant_a.id, kit, exam)
+    second = submitted(db, tenant_a.id, kit, exam)
+    ann_user = make_user(db, tenant_a.id, ["grader"])
+    bob_user = make_user(db, tenant_a.id, ["grader"])
+    ann, bob = bearer(app, db, ann_user), bearer(app, db, bob_user)
+    mod = bearer(app, db, make_user(db, tenant_a.id, ["moderator"]))
+    assert client.post(f"/api/v1/attempts/{first}/questions/1/marks", headers=ann, json=ESSAY)
+    assert client.post(f"/api/v1/attempts/{second}/questions/1/marks", headers=bob, json=WEAK)
+
+    def followed(headers: dict[str, str], grader: object) -> list[tuple[str, int]]:
+        r = client.get(f"/api/v1/grading/queue?exam_id={exam}&grader_id={grader}", headers=headers)
+        assert r.status_code == 200, r.text
+        return [(i["attempt_id"], i["slot"]) for i in r.json()["items"]]
+
+    assert followed(mod, ann_user.id) == [(str(first), 1)]
+    assert followed(mod, bob_user.id) == [(str(second), 1)]
+    assert followed(ann, ann_user.id) == [(str(first), 1)]
+    refused = client.get(f"/api/v1/grading/queue?grader_id={bob_user.id}", headers=ann)
+    assert refused.status_code == 403 and "grader_id" in refused.text
+
+    moderator_page = web_client(app, db, tenant_a.id, ["moderator"])[0]
+    page = moderator_page.get("/grading", params={"grader": str(ann_user.id)})
+    assert page.status_code == 200 and 'name="grader"' in page.text
+    assert f"/grading/{first}/1" in page.text and f"/grading/{second}/1" not in page.text
+    grader_page = web_client(app, db, tenant_a.id, ["grader"])[0]
+    assert 'name="grader"' not in grader_page.get("/grading").text

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
 from invigil.db.uow import UnitOfWork
+from invigil.errors import Forbidden
 from invigil.pagination import Keyset, Page, check_limit
 from invigil.results import grading
 from invigil.results import queue as q
@@ -106,15 +107,23 @@ def grading_queue(
     exam_id: uuid.UUID | None = None,
     question_id: uuid.UUID | None = None,
     state: State | None = None,
+    grader_id: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     uow: UnitOfWork = requires(P.GRADE_SUBMIT),
 ) -> Page[QueueItemOut]:
-    """Every response waiting for a person, oldest submission first."""
+    """Every response waiting for a person, oldest submission first.
+    ``grader_id``: those this grader has marked (holders of grade:moderate;
+    anyone may give their own id, as ``state=mine`` does)."""
     check_limit(limit)
+    if grader_id is not None and grader_id != _me(uow) and not _holds(uow, P.GRADE_MODERATE):
+        detail = "grader_id: following another grader's marking needs grade:moderate"
+        raise Forbidden(detail, errors=[{"location": ["query", "grader_id"], "message": detail}])
     sub = q.queue(_me(uow))
     order = Keyset(sub.c.submitted_at, sub.c.item_id, parse=(datetime.fromisoformat, uuid.UUID))
-    stmt = q.narrowed(sub, exam_id=exam_id, question_id=question_id, state=state)
+    stmt = q.narrowed(
+        sub, exam_id=exam_id, question_id=question_id, state=state, grader_id=grader_id
+    )
     rows = [q.Item.of(r) for r in uow.session.execute(order.apply(stmt, cursor, limit))]
     page, nxt = order.page(rows, limit, lambda i: (i.submitted_at, i.item_id))
     named = q.names(uow, page, may_see=_holds(uow, P.CANDIDATE_VIEW))

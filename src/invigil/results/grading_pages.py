@@ -31,6 +31,7 @@ from invigil.delivery.models import Candidate
 from invigil.errors import Conflict, Invalid
 from invigil.i18n import N_
 from invigil.identity.pages.common import _change, _parse_id
+from invigil.proctoring import reviews
 from invigil.results import grading
 from invigil.results import queue as q
 from invigil.results.pseudonyms import code_of
@@ -101,6 +102,17 @@ def queue_table(
             check=_uuid_filter,
         ),
     ]
+    if ctx.can(P.GRADE_MODERATE):
+        people = reviews.people(ctx.uow, set(q.graders(ctx.uow)))
+        filters.append(
+            table.Filter(
+                "grader",
+                N_("Marked by"),
+                sorted(((str(i), name) for i, name in people.items()), key=lambda o: o[1]),
+                lambda stmt, v: q.by_grader(sub, stmt, uuid.UUID(v)),
+                all_label=N_("Any grader"),
+            )
+        )
     if not moderation:
         filters.append(
             table.Filter(

@@ -18,12 +18,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, Subquery, select, text
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import Select, Subquery, any_, literal, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.types import Boolean, DateTime, Integer, Numeric, String
 
 from invigil.db.uow import UnitOfWork
 from invigil.delivery.models import Attempt, Candidate
+from invigil.results.models import GradingMark
 
 STATES = ("mine", "unmarked", "awaiting_second", "awaiting_moderation")
 
@@ -37,7 +38,8 @@ _QUEUE = """
            m.marked, m.mine, m.spread,
            CASE WHEN m.marked = 0 THEN 'unmarked'
                 WHEN m.marked = 1 THEN 'awaiting_second'
-                ELSE 'awaiting_moderation' END AS state
+                ELSE 'awaiting_moderation' END AS state,
+           m.graders
     FROM attempt_results AS r
     JOIN attempts AS a ON a.tenant_id = r.tenant_id AND a.id = r.attempt_id
     JOIN exam_versions AS ev
@@ -46,6 +48,8 @@ _QUEUE = """
     CROSS JOIN LATERAL (
         SELECT count(*) FILTER (WHERE g.kind IN ('first', 'second')) AS marked,
                coalesce(bool_or(g.grader_id = CAST(:me AS uuid)), false) AS mine,
+               coalesce(array_agg(g.grader_id) FILTER (WHERE g.kind IN ('first', 'second')),
+                        '{}') AS graders,
                max(g.total) FILTER (WHERE g.kind IN ('first', 'second'))
                  - min(g.total) FILTER (WHERE g.kind IN ('first', 'second')) AS spread,
                count(*) FILTER (WHERE g.kind IN ('moderation', 'regrade')) AS decided
@@ -87,6 +91,7 @@ def queue(me: uuid.UUID | None) -> Subquery:
             mine=Boolean(),
             spread=Numeric(),
             state=String(),
+            graders=ARRAY(UUID(as_uuid=True)),
         )
     )
     return stmt.subquery("queue")
@@ -98,8 +103,11 @@ def narrowed(
     exam_id: uuid.UUID | None = None,
     question_id: uuid.UUID | None = None,
     state: str | None = None,
+    grader_id: uuid.UUID | None = None,
 ) -> Select[Any]:
     stmt = select(q)
+    if grader_id is not None:
+        stmt = by_grader(q, stmt, grader_id)
     if exam_id is not None:
         stmt = stmt.where(q.c.exam_id == exam_id)
     if question_id is not None:
@@ -107,6 +115,24 @@ def narrowed(
     if state is not None:
         stmt = by_state(q, stmt, state)
     return stmt
+
+
+def by_grader(q: Subquery, stmt: Select[Any], grader_id: uuid.UUID) -> Select[Any]:
+    """The responses this grader has marked (a first or second mark) that
+    still wait: for a moderator following one grader's work. Which
+    responses someone marked is shown, never their marks."""
+    return stmt.where(literal(grader_id, UUID(as_uuid=True)) == any_(q.c.graders))
+
+
+def graders(uow: UnitOfWork) -> list[uuid.UUID]:
+    """Everyone who has given a first or second mark in this tenant."""
+    return list(
+        uow.scalars(
+            select(GradingMark.grader_id)
+            .where(GradingMark.kind.in_(("first", "second")))
+            .distinct()
+        )
+    )
 
 
 def by_state(q: Subquery, stmt: Select[Any], state: str) -> Select[Any]:
