@@ -30,6 +30,7 @@ from invigil.db.migrate import upgrade
 from invigil.db.urls import DatabaseUrls, libpq
 from invigil.settings import Settings
 from invigil.tenants import service as tenants
+from invigil.tenants.models import Tenant
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 
@@ -90,7 +91,15 @@ def main() -> None:
         figures: dict[str, float] = {}
         figures.update(baseline.insert_rates(urls))
         figures.update(baseline.uow_insert_rate(db, tenant.id))
-        token = _bench_token(db, settings, tenant.id)
+        token = baseline.bearer_token(
+            db,
+            settings,
+            tenant.id,
+            email="bench@bench.test",
+            role="grader",
+            tenant_slug="bench",
+            user_agent="wrk",
+        )
         figures.update(
             baseline.http_rate(
                 libpq(urls.admin.set(database=urls.owner.database)),
@@ -102,82 +111,31 @@ def main() -> None:
             )
         )
         figures.update(audit_bench.write_rates(db, tenant.id))
-        big = tenants.create_tenant(
-            db,
-            slug="bench-log",
-            name="Bench log",
-            region=settings.regions[0],
-            regions=settings.regions,
-        )
+
+        def bench_tenant(slug: str, name: str) -> Tenant:
+            return tenants.create_tenant(
+                db, slug=slug, name=name, region=settings.regions[0], regions=settings.regions
+            )
+
+        big = bench_tenant("bench-log", "Bench log")
         figures.update(audit_bench.large_log(db, urls, big.id, Services.build(settings).keys))
         figures.update(evidence_bench.figures(home / "evidence-bench"))
-        candidates = tenants.create_tenant(
-            db,
-            slug="bench-candidates",
-            name="Bench candidates",
-            region=settings.regions[0],
-            regions=settings.regions,
-        )
+        candidates = bench_tenant("bench-candidates", "Bench candidates")
         figures.update(delivery_bench.figures(db, urls, settings, candidates.id))
-        proctored = tenants.create_tenant(
-            db,
-            slug="bench-events",
-            name="Bench proctoring events",
-            region=settings.regions[0],
-            regions=settings.regions,
-        )
+        proctored = bench_tenant("bench-events", "Bench proctoring events")
         figures.update(events_bench.figures(db, urls, settings, proctored.id))
         figures.update(bodies_bench.figures(db, urls, settings, tenant.id))
-        cohort = tenants.create_tenant(
-            db,
-            slug="bench-analytics",
-            name="Bench analytics",
-            region=settings.regions[0],
-            regions=settings.regions,
-        )
+        cohort = bench_tenant("bench-analytics", "Bench analytics")
         figures.update(analytics_bench.figures(db, urls, settings, cohort.id))
-        cohort = tenants.create_tenant(
-            db,
-            slug="bench-reports",
-            name="Bench printed reports",
-            region=settings.regions[0],
-            regions=settings.regions,
-        )
+        cohort = bench_tenant("bench-reports", "Bench printed reports")
         figures.update(reports_bench.figures(db, urls, settings, cohort.id))
-        results = tenants.create_tenant(
-            db,
-            slug="bench-results",
-            name="Bench results",
-            region=settings.regions[0],
-            regions=settings.regions,
-        )
+        results = bench_tenant("bench-results", "Bench results")
         figures.update(results_bench.figures(db, urls, settings, results.id))
     finally:
         db.dispose()
         drop_database(urls)
     write(describe(pg_version), figures)
     print(OUT.read_text())
-
-
-def _bench_token(db: Database, settings: Settings, tenant_id: uuid.UUID) -> str:
-    from invigil.identity import auth, service
-
-    services = Services.build(settings)
-    with db.unit_of_work(tenant_id) as uow:
-        user = service.create_user(uow, email="bench@bench.test", roles=["grader"])
-        session, _ = auth.open_session(
-            uow, settings, user, kind="api", address="bench", user_agent="wrk", enroll_only=False
-        )
-        perms = sorted(service.permissions_of(service.roles_of(uow, user.id)))
-    token, _ = services.tokens.issue(
-        user_id=user.id,
-        tenant_id=tenant_id,
-        tenant_slug="bench",
-        session_id=session.id,
-        roles=["grader"],
-        permissions=perms,
-    )
-    return token
 
 
 def write(machine: dict[str, str], figures: dict[str, float]) -> None:

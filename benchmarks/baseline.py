@@ -17,6 +17,7 @@ import psycopg
 
 from invigil.db.engine import Database
 from invigil.db.urls import DatabaseUrls, libpq
+from invigil.settings import Settings
 
 ROWS_SINGLE = 5_000
 ROWS_BATCHED = 50_000
@@ -126,3 +127,41 @@ def http_rate(
         server.terminate()
         server.wait(10)
     return figures
+
+
+def bearer_token(
+    db: Database,
+    settings: Settings,
+    tenant_id: uuid.UUID,
+    *,
+    email: str,
+    role: str,
+    tenant_slug: str,
+    user_agent: str = "bench",
+) -> str:
+    """An access token for a new user of ``role``, as the API issues it."""
+    from invigil.context import Services
+    from invigil.identity import auth, service
+
+    services = Services.build(settings)
+    with db.unit_of_work(tenant_id) as uow:
+        user = service.create_user(uow, email=email, roles=[role])
+        session, _ = auth.open_session(
+            uow,
+            settings,
+            user,
+            kind="api",
+            address="bench",
+            user_agent=user_agent,
+            enroll_only=False,
+        )
+        perms = sorted(service.permissions_of(service.roles_of(uow, user.id)))
+    token, _ = services.tokens.issue(
+        user_id=user.id,
+        tenant_id=tenant_id,
+        tenant_slug=tenant_slug,
+        session_id=session.id,
+        roles=[role],
+        permissions=perms,
+    )
+    return token

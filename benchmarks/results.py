@@ -23,11 +23,11 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
+from benchmarks import baseline
 from benchmarks.delivery import _family_kb, _reset_peak, serve
 from invigil.content import exams, questions
 from invigil.content.demo import seed_content
 from invigil.content.schemas import ExamIn
-from invigil.context import Services
 from invigil.db.engine import Database
 from invigil.db.uow import Actor
 from invigil.db.urls import DatabaseUrls, libpq
@@ -123,27 +123,6 @@ def seed(db: Database, tenant_id: uuid.UUID, exam_id: uuid.UUID, n: int, tag: st
             )
 
 
-def _token(db: Database, settings: Settings, tenant_id: uuid.UUID) -> str:
-    from invigil.identity import auth, service
-
-    services = Services.build(settings)
-    with db.unit_of_work(tenant_id) as uow:
-        user = service.create_user(uow, email="results@bench.test", roles=["results_viewer"])
-        session, _ = auth.open_session(
-            uow, settings, user, kind="api", address="bench", user_agent="bench", enroll_only=False
-        )
-        perms = sorted(service.permissions_of(service.roles_of(uow, user.id)))
-    token, _ = services.tokens.issue(
-        user_id=user.id,
-        tenant_id=tenant_id,
-        tenant_slug="bench-results",
-        session_id=session.id,
-        roles=["results_viewer"],
-        permissions=perms,
-    )
-    return token
-
-
 def _median_ms(client: httpx.Client, url: str, params: dict[str, str] | None = None) -> float:
     times = []
     for _ in range(REPEAT):
@@ -192,7 +171,14 @@ def figures(
     seed(db, tenant_id, exam, ATTEMPTS, "r10k-")
     big = _exam(db, tenant_id, "bench-results-export")
     seed(db, tenant_id, big, EXPORT_ROWS, "r100k-")
-    token = _token(db, settings, tenant_id)
+    token = baseline.bearer_token(
+        db,
+        settings,
+        tenant_id,
+        email="results@bench.test",
+        role="results_viewer",
+        tenant_slug="bench-results",
+    )
     superuser = libpq(urls.admin.set(database=urls.owner.database))
     import psycopg
 
