@@ -21,8 +21,13 @@ install: $(STAMP) ## create .venv and install Invigil with its dev tools
 run: $(STAMP) node-deps ## embedded PostgreSQL, migrations, demo data, server on http://127.0.0.1:8000
 	INVIGIL_LOG_FORMAT=$${INVIGIL_LOG_FORMAT:-console} $(BIN)/invigil serve --host 127.0.0.1 --port 8000
 
+# Two test processes by default (the machine's two cores); each has its own
+# database, home folder and keys. TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
+
 test: $(STAMP) browser-deps node-deps ## the whole suite (embedded PostgreSQL unless DATABASE_URL is set)
-	$(BIN)/pytest -p no:cacheprovider
+	$(PYTEST)
 
 browser-deps: ## Chromium and espeak-ng for the browser tests (Debian's packages; `playwright install` cannot download here)
 	@(test -x /usr/lib/chromium/chromium && command -v espeak-ng >/dev/null) || apt-get install -y -q chromium espeak-ng || (apt-get update -q && apt-get install -y -q chromium espeak-ng)
@@ -37,7 +42,7 @@ $(NODE_STAMP): package.json package-lock.json
 node-deps: $(NODE_STAMP) ## the player's npm assets (face-api) and axe-core for the browser tests (npm ci)
 
 test-external: $(STAMP) browser-deps node-deps ## the suite against the machine's PostgreSQL at 127.0.0.1:5432
-	DATABASE_URL=$${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres} $(BIN)/pytest -p no:cacheprovider
+	DATABASE_URL=$${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres} $(PYTEST)
 
 lint: $(STAMP) ## ruff, mypy and the import layers (lint-imports, docs/architecture.md)
 	$(BIN)/ruff check src tests benchmarks
