@@ -85,3 +85,22 @@ def ranked(db: Database, tenant_id: uuid.UUID, run_id: uuid.UUID) -> list[tuple[
 
 def pct(value: str) -> Decimal:
     return Decimal(value)
+
+
+# One real object of a tenant per kind of id the shortlists routes take
+# (the generated another-tenant tests: tests/identity/test_authorization.py).
+def position_factory(db: Database, tenant: Any) -> str:
+    e = exam(db, tenant.id)
+    with db.unit_of_work(tenant.id) as uow:
+        return str(service.save_position(uow, f"p {uuid.uuid4().hex[:6]}", "", [e]).id)
+
+
+def rule_set_factory(db: Database, tenant: Any) -> str:
+    return str(rule_set(db, tenant.id, {}))
+
+
+def run_factory(db: Database, tenant: Any) -> str:
+    e = exam(db, tenant.id)
+    sit(db, tenant.id, e, "80.00")
+    with db.unit_of_work(tenant.id) as uow:
+        return str(service.create_run(uow, uuid.UUID(rule_set_factory(db, tenant)), exam_ids=[e]).id)

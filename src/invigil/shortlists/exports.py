@@ -68,7 +68,7 @@ def rows(uow: UnitOfWork, found: RunView, identities: bool) -> list[list[Any]]:
     """Every entry's cells, read now (the file is small: one row a candidate)."""
     everyone = [*found.ranked, *found.excluded]
     titles = dict(uow.session.execute(select(Exam.id, Exam.slug).where(
-        Exam.id.in_({e.exam_id for e in everyone}))).tuples().all())  # fmt: skip
+        Exam.id.in_({e.exam_id for e in everyone}))).all())  # fmt: skip
     people: dict[uuid.UUID, tuple[str, str]] = {}
     if identities:
         people = {i: (n, m) for i, n, m in uow.session.execute(

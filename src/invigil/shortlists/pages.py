@@ -226,9 +226,9 @@ def run_page(
     names = {}
     if identities and everyone:
         names = dict(ctx.uow.session.execute(select(Candidate.id, Candidate.name).where(
-            Candidate.id.in_({e.candidate_id for e in everyone}))).tuples().all())  # fmt: skip
+            Candidate.id.in_({e.candidate_id for e in everyone}))).all())  # fmt: skip
     titles = dict(ctx.uow.session.execute(select(Exam.id, Exam.title).where(
-        Exam.id.in_([uuid.UUID(i) for i in found.run.exam_ids]))).tuples().all())  # fmt: skip
+        Exam.id.in_([uuid.UUID(i) for i in found.run.exam_ids]))).all())  # fmt: skip
     locale = i18n.locale_of({"request": request})
     who = {e.attempt_id: names.get(e.candidate_id) or
            i18n.gettext(locale, N_("Candidate %(code)s")) % {"code": code_of(e.attempt_id)}
