@@ -73,9 +73,9 @@ from invigil.results import release_pages as results_release_pages
 from invigil.results import result_page as results_result_page
 from invigil.results import result_pages as results_pages
 from invigil.security.inputs import checked_request
+from invigil.settings import Settings, get_settings
 from invigil.shortlists import api as shortlists_api
 from invigil.shortlists import pages as shortlists_pages
-from invigil.settings import Settings, get_settings
 from invigil.tenants import api as tenants_api
 from invigil.tenants import branding as tenant_branding
 from invigil.web import home, pages

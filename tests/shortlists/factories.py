@@ -103,4 +103,6 @@ def run_factory(db: Database, tenant: Any) -> str:
     e = exam(db, tenant.id)
     sit(db, tenant.id, e, "80.00")
     with db.unit_of_work(tenant.id) as uow:
-        return str(service.create_run(uow, uuid.UUID(rule_set_factory(db, tenant)), exam_ids=[e]).id)
+        return str(
+            service.create_run(uow, uuid.UUID(rule_set_factory(db, tenant)), exam_ids=[e]).id
+        )

@@ -51,12 +51,18 @@ def test_a_shortlister_runs_a_shortlist_and_moves_a_candidate(
     v2 = client.post(f"/api/v1/shortlist-rule-sets/{rid}/versions", headers=h,
                      json={"rules": {"min_percent": 80}})  # fmt: skip
     assert v2.json()["version"] == 2
-    run = client.post("/api/v1/shortlists", headers=h,
-                      json={"rule_set_id": rid, "version": 1, "position_id": pos.json()["id"]})
+    run = client.post(
+        "/api/v1/shortlists",
+        headers=h,
+        json={"rule_set_id": rid, "version": 1, "position_id": pos.json()["id"]},
+    )
     assert run.status_code == 201, run.text
     body = run.json()
     assert body["rule_set_version"] == 1 and body["rules"]["min_percent"] == "60"
-    assert [x["attempt_id"] for x in body["entries"]] == [str(best), body["entries"][1]["attempt_id"]]
+    assert [x["attempt_id"] for x in body["entries"]] == [
+        str(best),
+        body["entries"][1]["attempt_id"],
+    ]
     assert body["entries"][0]["candidate_name"] == "C"  # candidate:view: names
     assert body["entries"][0]["stage"] == "screened"
     (excluded,) = body["excluded"]

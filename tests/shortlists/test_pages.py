@@ -53,7 +53,7 @@ def _run_from_the_pages(
 def test_a_shortlister_runs_and_reads_a_shortlist(
     app: FastAPI, db: BoundDatabase, tenant_a: Tenant
 ) -> None:
-    client, csrf, where, best, low = _run_from_the_pages(app, db, tenant_a.id, ["shortlister"])
+    client, csrf, where, best, _low = _run_from_the_pages(app, db, tenant_a.id, ["shortlister"])
     page = client.get(where)
     assert page.status_code == 200
     text = page.text
@@ -69,7 +69,9 @@ def test_a_shortlister_runs_and_reads_a_shortlist(
     assert moved.status_code == 303
     after = client.get(where).text
     assert re.search(r'<strong class="stage">interview</strong>', after) and "Strong." in after
-    assert f'<option value="interview">' not in after.split(f'id="entry-{best}"')[1].split("</tr>")[0]
+    assert (
+        '<option value="interview">' not in after.split(f'id="entry-{best}"')[1].split("</tr>")[0]
+    )
 
 
 def test_evidence_links_need_evidence_view_and_names_need_candidate_view(
@@ -86,11 +88,11 @@ def test_evidence_links_need_evidence_view_and_names_need_candidate_view(
 
 
 def test_the_run_page_reads_in_german(app: FastAPI, db: BoundDatabase, tenant_a: Tenant) -> None:
-    _, _, where, _, low = _run_from_the_pages(app, db, tenant_a.id, ["shortlister"])
+    _, _, where, _, _low = _run_from_the_pages(app, db, tenant_a.id, ["shortlister"])
     user = make_user(db, tenant_a.id, ["shortlister"])
     with db.unit_of_work(tenant_a.id) as uow:
         identity.set_language(uow, user.id, "de")
-        session, secret = auth.open_session(uow, app.state.settings, user, kind="web",
+        _session, secret = auth.open_session(uow, app.state.settings, user, kind="web",
                                             address="test", user_agent="pytest",
                                             enroll_only=False)  # fmt: skip
     client = TestClient(app, raise_server_exceptions=False, follow_redirects=False)

@@ -5,6 +5,7 @@ rule (in the documented order) that an independent check finds failed."""
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -33,8 +34,9 @@ def facts(draw: Any) -> Facts:
         integrity=draw(st.sampled_from(INTEGRITY)),
         seconds=draw(st.none() | st.sampled_from([600, 1800, 3600])),
         submitted_at=draw(st.none() | st.sampled_from([T0, T0 + timedelta(hours=1)])),
-        categories={c: draw(percents.filter(lambda p: p % 25 == 0)) for c in CATS
-                    if draw(st.booleans())},  # fmt: skip
+        categories={
+            c: draw(percents.filter(lambda p: p % 25 == 0)) for c in CATS if draw(st.booleans())
+        },
     )
 
 
@@ -42,14 +44,20 @@ rule_sets = st.fixed_dictionaries(
     {},
     optional={
         "min_percent": st.sampled_from(["0", "40", "60.5"]),
-        "min_category_percent": st.dictionaries(st.sampled_from(CATS), st.sampled_from(["25", "50"])),
+        "min_category_percent": st.dictionaries(
+            st.sampled_from(CATS), st.sampled_from(["25", "50"])
+        ),
         "pass_required": st.booleans(),
         "integrity_allowed": st.lists(st.sampled_from(INTEGRITY), min_size=1, unique=True),
         "max_minutes": st.sampled_from([20, 45, 90]),
         "top_n": st.integers(1, 8),
         "tie_breaks": st.lists(
-            st.sampled_from(["category:Writing", "category:Practice", "shorter_time",
-                             "earlier_submission"]), unique=True, max_size=3),  # fmt: skip
+            st.sampled_from(
+                ["category:Writing", "category:Practice", "shorter_time", "earlier_submission"]
+            ),
+            unique=True,
+            max_size=3,
+        ),
     },
 ).map(parse)
 
@@ -87,9 +95,9 @@ def test_the_ranking_is_total_stable_and_each_exclusion_names_its_first_failed_r
     assert sorted(o.facts.attempt_id for o in out) == sorted(f.attempt_id for f in cohort)
     ranked = [o for o in out if o.rank is not None]
     assert [o.rank for o in ranked] == list(range(1, len(ranked) + 1))
-    assert all(o.rank is None for o in out[len(ranked):])
+    assert all(o.rank is None for o in out[len(ranked) :])
     keys = [sort_key(rules, o.facts) for o in ranked]
-    assert all(a < b for a, b in zip(keys, keys[1:], strict=False))  # strictly: no ties
+    assert all(a < b for a, b in itertools.pairwise(keys))  # strictly: no ties
     qualified = 0
     for o in sorted(out, key=lambda o: sort_key(rules, o.facts)):
         expected = first_failed(rules, o.facts)

@@ -29,8 +29,16 @@ def test_rules_rank_and_exclude_with_the_first_rule_failed(
     low = sit(db, t, e, "50.00", passed=False)
     grading = sit(db, t, e, "95.00", pending=True)
     flagged = sit(db, t, e, "95.00", integrity="flagged")
-    violated = sit(db, t, e, "95.00", categories={"Writing": "95.00"}, integrity="flagged",
-                   outcome="violation_fail", final=True)
+    violated = sit(
+        db,
+        t,
+        e,
+        "95.00",
+        categories={"Writing": "95.00"},
+        integrity="flagged",
+        outcome="violation_fail",
+        final=True,
+    )
     slow = sit(db, t, e, "85.00", categories={"Writing": "90.00"}, minutes=90)
     running = sit(db, t, e, "0", submitted=False)
     rules = {"min_percent": "60", "min_category_percent": {"Writing": "50"},

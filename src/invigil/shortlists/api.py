@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from invigil.db.uow import UnitOfWork
 from invigil.delivery.models import Candidate
+from invigil.results.exports import XLSX_TYPE
 from invigil.results.pseudonyms import code_of
 from invigil.security.permissions import Permission as P
 from invigil.shortlists import exports, service, stages
@@ -129,7 +130,7 @@ def _entries(uow: UnitOfWork, found: service.RunView, rows: list[Entry]) -> list
             candidate_id=e.candidate_id, exam_id=e.exam_id, pseudonym=code_of(e.attempt_id),
             candidate_name=name, candidate_email=email,
             percentage=None if e.percent is None else float(e.percent), passed=e.passed,
-            integrity=e.integrity, time_taken_seconds=e.seconds,  # type: ignore[arg-type]
+            integrity=e.integrity, time_taken_seconds=e.seconds,
             submitted_at=e.submitted_at, categories=e.categories, met=e.met, failed=e.failed,
             stage=now.stage if now else None, stage_changed_at=now.changed_at if now else None,
         ))  # fmt: skip
@@ -193,7 +194,7 @@ def move(
 @router.get(
     "/shortlists/{run_id}/export",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {}, exports.exports.XLSX_TYPE: {}}}},
+    responses={200: {"content": {"text/csv": {}, XLSX_TYPE: {}}}},
 )
 def export(
     run_id: uuid.UUID,

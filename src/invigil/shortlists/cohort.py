@@ -94,9 +94,19 @@ def read(uow: UnitOfWork, exam_ids: Sequence[uuid.UUID]) -> list[Facts]:
         .order_by(Attempt.candidate_id, Attempt.exam_id, Attempt.number.desc())
     )
     out = []
-    for a_id, exam_id, cand, status, pending, percent, passed, cats, integrity, secs, at in (
-        uow.session.execute(stmt)
-    ):
+    for (
+        a_id,
+        exam_id,
+        cand,
+        status,
+        pending,
+        percent,
+        passed,
+        cats,
+        integrity,
+        secs,
+        at,
+    ) in uow.session.execute(stmt):
         not_final = _not_final(status, pending is not None, pending, integrity)
         out.append(
             Facts(

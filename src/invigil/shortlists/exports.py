@@ -91,9 +91,7 @@ def rows(uow: UnitOfWork, found: RunView, identities: bool) -> list[list[Any]]:
     return out
 
 
-def response(
-    uow: UnitOfWork, fmt: str, found: RunView, *, identities: bool
-) -> StreamingResponse:
+def response(uow: UnitOfWork, fmt: str, found: RunView, *, identities: bool) -> StreamingResponse:
     table = rows(uow, found, identities)
     body: Iterator[bytes]
     if fmt == "csv":

@@ -56,7 +56,9 @@ def runs_page(request: Request, ctx: PageContext = requires_page(P.SHORTLIST_VIE
                   {"page": ctx, "runs": runs, "names": names, "versions": versions})  # fmt: skip
 
 
-def _positions_page(request: Request, ctx: PageContext, status: int = 200, **extra: Any) -> Response:
+def _positions_page(
+    request: Request, ctx: PageContext, status: int = 200, **extra: Any
+) -> Response:
     values = {"page": ctx, "positions": service.list_positions(ctx.uow), "exams": _exams(ctx),
               "stages": stages.configured(ctx.uow), "field_prefix": "p-", **extra}  # fmt: skip
     return render(request, "shortlists/positions.html", values, status=status)
@@ -121,7 +123,9 @@ async def _form(request: Request) -> dict[str, Any]:
 
 
 @router.post("/shortlists/rule-sets", response_class=HTMLResponse)
-async def create_rule_set(request: Request, ctx: PageContext = requires_page(P.SHORTLIST_RUN)) -> Response:
+async def create_rule_set(
+    request: Request, ctx: PageContext = requires_page(P.SHORTLIST_RUN)
+) -> Response:
     form = await _form(request)
     check_csrf(ctx, str(form.get("csrf") or ""))
     try:

@@ -22,6 +22,7 @@ from typing import Any
 from invigil.audit.anchored import Source, stream
 from invigil.audit.log import jsonable
 from invigil.audit.records import Record, document_sha256
+from invigil.db.uow import UnitOfWork
 
 RUN_FIELDS = ("id", "rule_set_version_id", "position_id", "exam_ids", "rules", "rules_sha256",
               "rerun_of", "run_by", "completed_at", "considered", "shortlisted")  # fmt: skip
@@ -38,7 +39,7 @@ def entry_sha256(values: dict[str, Any]) -> str:
     return document_sha256(jsonable({f: values[f] for f in ENTRY_FIELDS}))
 
 
-def _runs(uow: Any, keep: bool, run_id: uuid.UUID | None = None) -> Iterator[Record]:
+def _runs(uow: UnitOfWork, keep: bool, run_id: uuid.UUID | None = None) -> Iterator[Record]:
     run_cols = ", ".join(f"r.{f}" for f in RUN_FIELDS)
     entry_cols = ", ".join(f"e.{f}" for f in (*ENTRY_FIELDS, "sha256"))
     where, params, name = "", {}, "records_shortlist_runs"
@@ -50,8 +51,8 @@ def _runs(uow: Any, keep: bool, run_id: uuid.UUID | None = None) -> Iterator[Rec
         f"{where} ORDER BY r.id, e.position"
     )
     n = len(RUN_FIELDS)
-    for _, rows in groupby(stream(uow, sql, params, name), key=lambda row: row[0]):
-        rows = list(rows)
+    for _, group in groupby(stream(uow, sql, params, name), key=lambda row: row[0]):
+        rows = list(group)
         document = jsonable(dict(zip(RUN_FIELDS, rows[0][:n], strict=True)))
         entries, note = [], None
         for row in rows:
@@ -77,7 +78,7 @@ def _runs(uow: Any, keep: bool, run_id: uuid.UUID | None = None) -> Iterator[Rec
         )
 
 
-def _simple(uow: Any, keep: bool, row_id: uuid.UUID | None, *, kind: str, table: str,
+def _simple(uow: UnitOfWork, keep: bool, row_id: uuid.UUID | None, *, kind: str, table: str,
             fields: tuple[str, ...], subject: str, action: str) -> Iterator[Record]:  # fmt: skip
     where, params, name = "", {}, f"records_{table}"
     if row_id is not None:
@@ -86,38 +87,39 @@ def _simple(uow: Any, keep: bool, row_id: uuid.UUID | None, *, kind: str, table:
     for row in stream(uow, sql, params, name):
         document = jsonable(dict(zip(fields, row, strict=True)))
         flaw = None
-        if kind == "shortlist_rules" and document_sha256(document["rules"]) != document[
-            "rules_sha256"
-        ]:
+        if (
+            kind == "shortlist_rules"
+            and document_sha256(document["rules"]) != document["rules_sha256"]
+        ):
             flaw = "its rules no longer hash to its rules_sha256"
         yield Record(kind, str(row[0]), subject, action, document_sha256(document),
                      body=document if keep else None, flaw=flaw)  # fmt: skip
 
 
-def _stages(uow: Any, keep: bool, row_id: uuid.UUID | None = None) -> Iterator[Record]:
+def _stages(uow: UnitOfWork, keep: bool, row_id: uuid.UUID | None = None) -> Iterator[Record]:
     return _simple(uow, keep, row_id, kind="shortlist_stage", table="shortlist_stage_changes",
                    fields=STAGE_FIELDS, subject="shortlist_stage_change",
                    action="shortlist.stage_changed")  # fmt: skip
 
 
-def _rules(uow: Any, keep: bool, row_id: uuid.UUID | None = None) -> Iterator[Record]:
+def _rules(uow: UnitOfWork, keep: bool, row_id: uuid.UUID | None = None) -> Iterator[Record]:
     return _simple(uow, keep, row_id, kind="shortlist_rules", table="shortlist_rule_set_versions",
                    fields=RULES_FIELDS, subject="shortlist_rule_set_version",
                    action="shortlist.rules_versioned")  # fmt: skip
 
 
-def run(uow: Any, run_id: uuid.UUID) -> Record:
+def run(uow: UnitOfWork, run_id: uuid.UUID) -> Record:
     """One run as its rows hold it (to anchor when it is recorded)."""
     (record,) = _runs(uow, False, run_id)
     return record
 
 
-def stage_change(uow: Any, change_id: uuid.UUID) -> Record:
+def stage_change(uow: UnitOfWork, change_id: uuid.UUID) -> Record:
     (record,) = _stages(uow, False, change_id)
     return record
 
 
-def rules_version(uow: Any, version_id: uuid.UUID) -> Record:
+def rules_version(uow: UnitOfWork, version_id: uuid.UUID) -> Record:
     (record,) = _rules(uow, False, version_id)
     return record
 

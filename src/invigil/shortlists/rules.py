@@ -36,6 +36,7 @@ from invigil.errors import Invalid
 
 INTEGRITY = ("clear", "flagged", "under_review", "cleared", "failed")
 Integrity = Literal["clear", "flagged", "under_review", "cleared", "failed"]
+ALL_OUTCOMES: tuple[Integrity, ...] = ("clear", "flagged", "under_review", "cleared", "failed")
 ORDER = (
     "final",
     "pass_required",
@@ -68,7 +69,7 @@ class Rules(BaseModel):
     )
     pass_required: bool = Field(False, description="the result must be a pass")
     integrity_allowed: list[Integrity] = Field(
-        default_factory=lambda: list(INTEGRITY),
+        default_factory=lambda: list(ALL_OUTCOMES),
         min_length=1,
         max_length=len(INTEGRITY),
         description="integrity outcomes allowed (see results/listing.py)",
@@ -99,7 +100,9 @@ def parse(data: Any) -> dict[str, Any]:
         rules = Rules.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise Invalid(f"{_field(first['loc'])}: {first['msg']}", field=_field(first["loc"])) from None
+        raise Invalid(
+            f"{_field(first['loc'])}: {first['msg']}", field=_field(first["loc"])
+        ) from None
     seen: set[str] = set()
     for i, tie in enumerate(rules.tie_breaks):
         where = f"rules.tie_breaks.{i}"

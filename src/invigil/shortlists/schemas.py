@@ -60,7 +60,9 @@ class RunIn(BaseModel):
     rule_set_id: uuid.UUID
     version: int | None = Field(None, ge=1, le=1_000_000, description="default: the latest")
     position_id: uuid.UUID | None = Field(None, description="the cohort: a position's exams...")
-    exam_ids: list[uuid.UUID] = Field(default_factory=list, max_length=50, description="...or these")
+    exam_ids: list[uuid.UUID] = Field(
+        default_factory=list, max_length=50, description="...or these"
+    )
 
 
 class StageIn(BaseModel):
