@@ -73,7 +73,7 @@ def test_a_shortlister_runs_a_shortlist_moves_a_candidate_and_downloads_it(
     # A rule set, first with a mistake the server names.
     page.get_by_role("link", name="Rule sets").click()
     page.get_by_role("link", name="New rule set").click()
-    page.get_by_label("Name").fill("First round")
+    page.get_by_label("Name", exact=True).fill("First round")
     page.get_by_label("Minimum percentage overall (0-100)").fill("lots")
     page.get_by_role("button", name="Save rule set").click()
     expect(page.get_by_role("heading", name="There is a problem")).to_be_visible()
