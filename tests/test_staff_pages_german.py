@@ -34,11 +34,13 @@ DOMAINS = {
     ),
     "/proctoring/": ("src/invigil/web/templates/proctoring/", "src/invigil/proctoring/"),
     "/exams/": ("src/invigil/web/templates/results/", "src/invigil/results/"),
+    "/shortlists": ("src/invigil/web/templates/shortlists/", "src/invigil/shortlists/"),
 }
 # Words one of these pages shows in German (at least one per page).
 GERMAN = re.compile(
     r"\b(Fragenbank|Fragenbanken|Prüfung|Prüfungen|Frage|Fragen|Vorschau|Versuche|Einladungen"
-    r"|Postausgang|Teilnehmende|Überprüfung|Markierungen|Ergebnisse)\b"
+    r"|Postausgang|Teilnehmende|Überprüfung|Markierungen|Ergebnisse|Auswahllisten|Stellen"
+    r"|Regelwerke|Regelwerk)\b"
 )
 
 

@@ -74,6 +74,8 @@ from invigil.results import result_page as results_result_page
 from invigil.results import result_pages as results_pages
 from invigil.security.inputs import checked_request
 from invigil.settings import Settings, get_settings
+from invigil.shortlists import api as shortlists_api
+from invigil.shortlists import pages as shortlists_pages
 from invigil.tenants import api as tenants_api
 from invigil.tenants import branding as tenant_branding
 from invigil.web import home, pages
@@ -418,6 +420,7 @@ def create_app(
     app.include_router(results_release_api.router)
     app.include_router(results_analytics_api.router)
     app.include_router(results_listing_api.router)
+    app.include_router(shortlists_api.router)
     app.include_router(identity_pages.router)
     app.include_router(audit_pages.router)
     app.include_router(content_pages.router)
@@ -429,6 +432,7 @@ def create_app(
     app.include_router(results_analytics_pages.router)
     app.include_router(results_pages.router)
     app.include_router(results_listing_pages.router)
+    app.include_router(shortlists_pages.router)
     app.include_router(home.router)
     app.include_router(pages.router)
     # The player's script and styles: served by Invigil itself, never a CDN.

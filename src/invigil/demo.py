@@ -4,7 +4,8 @@
 published exam per proctoring preset (practice-demo, standard-demo,
 strict-demo, high-stakes-demo), and a few candidates invited to
 standard-demo, and (in acme) an essay exam, essay-demo, with a graded
-cohort and answers waiting for graders (results/demo.py)."""
+cohort and answers waiting for graders (results/demo.py), and a shortlist
+for a "Support engineer" position over that cohort (shortlists/demo.py)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from invigil.results.demo import TENANTS as GRADING_TENANTS
 from invigil.results.demo import seed_grading
 from invigil.security.passwords import verify_password
 from invigil.security.permissions import BUILTIN_ROLES
+from invigil.shortlists.demo import seed_shortlist
 from invigil.tenants import service as tenants
 
 DEFAULT_PASSWORD = "invigil-demo-password"  # noqa: S105 - printed to the user on purpose
@@ -86,9 +88,11 @@ def seed(
         invited = seed_invitations(db, tenant_id, slug, kit)
         finished = seed_attempts(db, tenant_id, slug, kit)
         graded = seed_grading(db, tenant_id, slug, kit)
+        shortlisted = seed_shortlist(db, tenant_id, slug)
         if slug in GRADING_TENANTS:
             result.exams[slug] = sorted({*result.exams[slug], GRADING_EXAM})
         result.created = result.created or content.created or invited or finished or graded
+        result.created = result.created or shortlisted
     return result
 
 

@@ -21,6 +21,8 @@ from invigil.db.engine import Database
 from invigil.delivery.models import Attempt, Invitation
 from invigil.identity.models import Role, User
 from invigil.results.models import GradingMark
+from invigil.shortlists.models import RuleSet as ShortlistRuleSet
+from invigil.shortlists.models import Run as ShortlistRun
 from invigil.web.access import CANDIDATE, PUBLIC, iter_routes
 
 PARAM = re.compile(r"{([a-z_]+)}")
@@ -33,6 +35,7 @@ NOT_PAGES = frozenset(
         "/authoring/banks/{bank_id}/export",
         "/authoring/questions/{question_id}/images/{image_id}",
         "/proctoring/reviews/{attempt_id}/evidence/{object_id}",
+        "/shortlists/{run_id}/export",  # a run as CSV or XLSX
     }
 )
 DEMO_TENANT = "acme"
@@ -70,6 +73,9 @@ ID_QUERIES: dict[str, Any] = {
     # A marked answer of essay-demo (the grading pages: attempt and slot of one mark).
     "attempt": lambda: select(GradingMark.attempt_id).order_by(GradingMark.id),
     "slot": lambda: select(GradingMark.slot).order_by(GradingMark.id),
+    # The demo shortlist (shortlists/demo.py): its rule set and its run.
+    "rule_set_id": lambda: select(ShortlistRuleSet.id).order_by(ShortlistRuleSet.created_at),
+    "run_id": lambda: select(ShortlistRun.id).order_by(ShortlistRun.created_at),
 }
 
 

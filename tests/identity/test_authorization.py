@@ -23,6 +23,7 @@ from tests.content import factories as content
 from tests.content.image_factories import image_factory
 from tests.delivery import factories as delivery
 from tests.evidence import factories as evidence
+from tests.shortlists import factories as shortlists
 
 PARAM = re.compile(r"{([a-z_]+)}")
 
@@ -113,6 +114,9 @@ FACTORIES: dict[str, Callable[[Database, Tenant], str]] = {
     "attempt_id": delivery.attempt_factory,
     "attempt": delivery.attempt_factory,  # the grading pages' response: attempt and slot
     "slot": lambda db, tenant: "9999",
+    "position_id": shortlists.position_factory,
+    "rule_set_id": shortlists.rule_set_factory,
+    "run_id": shortlists.run_factory,
 }
 
 
@@ -164,4 +168,8 @@ def _valid_body(path: str, method: str) -> dict[str, object]:
         return {"action": "revoke"}
     if path.startswith("/api/v1/exams/") and path.endswith("/releases"):
         return {"all_final": True}
+    if path.startswith("/api/v1/shortlist-positions/"):
+        return {"name": "x", "exam_ids": [str(uuid.uuid4())]}
+    if path.endswith("/stage"):
+        return {"stage": "interview"}
     return {}

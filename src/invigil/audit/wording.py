@@ -98,6 +98,14 @@ ACTIONS: dict[str, str] = {
     "result.released": N_("Released a result to its candidate"),
     "result_link.issued": N_("Sent a candidate a link to their result"),
     "result_link.revoked": N_("Revoked a candidate's result link"),
+    # shortlists
+    "shortlist.position_created": N_("Created a position"),
+    "shortlist.position_changed": N_("Changed a position"),
+    "shortlist.rule_set_created": N_("Created a shortlist rule set"),
+    "shortlist.rules_versioned": N_("Saved a new version of shortlist rules"),
+    "shortlist.run_completed": N_("Ran a shortlist"),
+    "shortlist.stage_changed": N_("Moved a shortlisted candidate to another stage"),
+    "shortlist.stages_changed": N_("Changed the shortlist stages"),
 }
 
 # Subject types as words.
@@ -121,6 +129,12 @@ SUBJECTS: dict[str, str] = {
     "result_release": N_("result release"),
     "review_decision": N_("review decision"),
     "role": N_("role"),
+    "shortlist_position": N_("position"),
+    "shortlist_rule_set": N_("shortlist rule set"),
+    "shortlist_rule_set_version": N_("shortlist rules"),
+    "shortlist_run": N_("shortlist"),
+    "shortlist_settings": N_("shortlist stages"),
+    "shortlist_stage_change": N_("stage change"),
     "tenant": N_("organisation"),
     "user": N_("staff member"),
 }

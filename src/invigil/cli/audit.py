@@ -31,8 +31,9 @@ def _sources() -> tuple[Any, ...]:
     from invigil.delivery.records import SOURCES as DELIVERY
     from invigil.proctoring.records import SOURCES as PROCTORING
     from invigil.results.records import SOURCES as RESULTS
+    from invigil.shortlists.records import SOURCES as SHORTLISTS
 
-    return (*DELIVERY, *PROCTORING, *RESULTS)
+    return (*DELIVERY, *PROCTORING, *RESULTS, *SHORTLISTS)
 
 
 def _report(report: Any, what: str) -> None:

@@ -35,6 +35,30 @@ from invigil.proctoring.models import (
     Snapshot,
 )
 from invigil.results.models import AnalyticsCache, GradingMark, ResultLink, ResultRelease
+from invigil.shortlists.models import (
+    Entry as ShortlistEntry,
+)
+from invigil.shortlists.models import (
+    Position as ShortlistPosition,
+)
+from invigil.shortlists.models import (
+    PositionExam as ShortlistPositionExam,
+)
+from invigil.shortlists.models import (
+    RuleSet as ShortlistRuleSet,
+)
+from invigil.shortlists.models import (
+    RuleSetVersion as ShortlistRuleSetVersion,
+)
+from invigil.shortlists.models import (
+    Run as ShortlistRun,
+)
+from invigil.shortlists.models import (
+    Settings as ShortlistSettings,
+)
+from invigil.shortlists.models import (
+    StageChange as ShortlistStageChange,
+)
 from invigil.tenants.branding import TenantBranding
 from invigil.tenants.models import Tenant
 
@@ -72,6 +96,14 @@ __all__ = [
     "ResultRelease",
     "ReviewDecision",
     "Role",
+    "ShortlistEntry",
+    "ShortlistPosition",
+    "ShortlistPositionExam",
+    "ShortlistRuleSet",
+    "ShortlistRuleSetVersion",
+    "ShortlistRun",
+    "ShortlistSettings",
+    "ShortlistStageChange",
     "SignInFailure",
     "Snapshot",
     "Tenant",

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -97,21 +97,22 @@ def _csv_text(value: Any) -> Any:
     return value
 
 
-def csv_bytes(found: Iterator[Row], identities: bool) -> Iterator[bytes]:
-    """UTF-8 with a byte order mark (spreadsheets then read it as UTF-8),
-    CRLF line ends, every cell neutralised."""
+def table_csv(head: list[str], found: Iterable[list[Any]]) -> Iterator[bytes]:
+    """Any table as CSV: UTF-8 with a byte order mark (spreadsheets then
+    read it as UTF-8), CRLF line ends, every cell neutralised."""
     pending = ["\ufeff"]
     size = 0
-    lines = safe_csv.lines(
-        header(identities), ([_csv_text(c) for c in cells(r, identities)] for r in found)
-    )
-    for line in lines:
+    for line in safe_csv.lines(head, ([_csv_text(c) for c in r] for r in found)):
         pending.append(line)
         size += len(line)
         if size >= CHUNK:
             yield "".join(pending).encode()
             pending, size = [], 0
     yield "".join(pending).encode()
+
+
+def csv_bytes(found: Iterator[Row], identities: bool) -> Iterator[bytes]:
+    return table_csv(header(identities), (cells(r, identities) for r in found))
 
 
 def _xlsx_cell(value: Any) -> Any:
@@ -124,18 +125,23 @@ def _xlsx_cell(value: Any) -> Any:
     return value
 
 
-def xlsx_bytes(found: Iterator[Row], identities: bool) -> Iterator[bytes]:
-    """One sheet, ``Results``: the header, then one row per attempt."""
+def table_xlsx(sheet: str, head: list[str], found: Iterable[list[Any]]) -> Iterator[bytes]:
+    """Any table as one XLSX sheet, written to a temporary file as it comes."""
     with tempfile.TemporaryFile() as out:
         book = Workbook(write_only=True)
-        sheet = book.create_sheet("Results")
-        sheet.append(header(identities))
+        page = book.create_sheet(sheet)
+        page.append(head)
         for r in found:
-            sheet.append([_xlsx_cell(c) for c in cells(r, identities)])
+            page.append([_xlsx_cell(c) for c in r])
         book.save(out)
         out.seek(0)
         while piece := out.read(CHUNK):
             yield piece
+
+
+def xlsx_bytes(found: Iterator[Row], identities: bool) -> Iterator[bytes]:
+    """One sheet, ``Results``: the header, then one row per attempt."""
+    return table_xlsx("Results", header(identities), (cells(r, identities) for r in found))
 
 
 def response(

@@ -34,7 +34,9 @@ class Permission(StrEnum):
     RETENTION_MANAGE = "retention:manage"
     ROLE_MANAGE = "role:manage"
     ROLE_VIEW = "role:view"
-    SHORTLIST_RUN = "shortlist:run"
+    SHORTLIST_RUN = "shortlist:run"  # positions, rule sets, runs
+    SHORTLIST_STAGE = "shortlist:stage"  # move a shortlisted candidate to another stage
+    SHORTLIST_VIEW = "shortlist:view"
     TENANT_MANAGE = "tenant:manage"
     USER_MANAGE = "user:manage"
     USER_VIEW = "user:view"
@@ -91,7 +93,15 @@ BUILTIN_ROLES: dict[str, frozenset[Permission]] = {
         _EVERYONE | {P.RESULT_VIEW, P.ATTEMPT_VIEW, P.EXAM_VIEW, P.CANDIDATE_VIEW}
     ),
     "shortlister": frozenset(
-        _EVERYONE | {P.SHORTLIST_RUN, P.RESULT_VIEW, P.CANDIDATE_VIEW, P.EXAM_VIEW}
+        _EVERYONE
+        | {
+            P.SHORTLIST_RUN,
+            P.SHORTLIST_STAGE,
+            P.SHORTLIST_VIEW,
+            P.RESULT_VIEW,
+            P.CANDIDATE_VIEW,
+            P.EXAM_VIEW,
+        }
     ),
     "certification_manager": frozenset(
         _EVERYONE

@@ -100,6 +100,7 @@ def page_nav(request: Request, page: PageContext | None) -> Nav | None:
             ("/delivery/attempts", N_("Attempts"), P.ATTEMPT_VIEW),
             ("/proctoring/reviews", N_("Reviews"), P.VIOLATION_REVIEW),
             ("/grading", N_("Grading"), P.GRADE_SUBMIT),
+            ("/shortlists", N_("Shortlists"), P.SHORTLIST_VIEW),
             ("/account", N_("Account"), P.ACCOUNT_SELF),
         )
         if page.can(perm)
