@@ -98,6 +98,13 @@ ACTIONS: dict[str, str] = {
     "result.released": N_("Released a result to its candidate"),
     "result_link.issued": N_("Sent a candidate a link to their result"),
     "result_link.revoked": N_("Revoked a candidate's result link"),
+    # webhooks
+    "webhook.endpoint_created": N_("Added a webhook endpoint"),
+    "webhook.endpoint_changed": N_("Changed a webhook endpoint"),
+    "webhook.endpoint_deleted": N_("Deleted a webhook endpoint"),
+    "webhook.secret_rotated": N_("Made a new signing secret for a webhook endpoint"),
+    "webhook.pinged": N_("Sent a test event to a webhook endpoint"),
+    "webhook.redelivered": N_("Sent a webhook delivery again"),
 }
 
 # Subject types as words.
@@ -123,6 +130,8 @@ SUBJECTS: dict[str, str] = {
     "role": N_("role"),
     "tenant": N_("organisation"),
     "user": N_("staff member"),
+    "webhook_delivery": N_("webhook delivery"),
+    "webhook_endpoint": N_("webhook endpoint"),
 }
 
 

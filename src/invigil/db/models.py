@@ -37,6 +37,7 @@ from invigil.proctoring.models import (
 from invigil.results.models import AnalyticsCache, GradingMark, ResultLink, ResultRelease
 from invigil.tenants.branding import TenantBranding
 from invigil.tenants.models import Tenant
+from invigil.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 metadata = Base.metadata
 
@@ -82,5 +83,8 @@ __all__ = [
     "User",
     "UserRole",
     "UserToken",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "metadata",
 ]
