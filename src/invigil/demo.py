@@ -4,7 +4,8 @@
 published exam per proctoring preset (practice-demo, standard-demo,
 strict-demo, high-stakes-demo), and a few candidates invited to
 standard-demo, and (in acme) an essay exam, essay-demo, with a graded
-cohort and answers waiting for graders (results/demo.py)."""
+cohort and answers waiting for graders (results/demo.py), and a webhook
+endpoint with a test event in its delivery log (webhooks/demo.py)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from invigil.results.demo import seed_grading
 from invigil.security.passwords import verify_password
 from invigil.security.permissions import BUILTIN_ROLES
 from invigil.tenants import service as tenants
+from invigil.webhooks.demo import seed_webhooks
 
 DEFAULT_PASSWORD = "invigil-demo-password"  # noqa: S105 - printed to the user on purpose
 DEMO_TENANTS = (
@@ -86,9 +88,12 @@ def seed(
         invited = seed_invitations(db, tenant_id, slug, kit)
         finished = seed_attempts(db, tenant_id, slug, kit)
         graded = seed_grading(db, tenant_id, slug, kit)
+        hooked = seed_webhooks(db, tenant_id, kit.box)
         if slug in GRADING_TENANTS:
             result.exams[slug] = sorted({*result.exams[slug], GRADING_EXAM})
-        result.created = result.created or content.created or invited or finished or graded
+        result.created = (
+            result.created or content.created or invited or finished or graded or hooked
+        )
     return result
 
 

@@ -22,6 +22,7 @@ from invigil.delivery.models import Attempt, Invitation
 from invigil.identity.models import Role, User
 from invigil.results.models import GradingMark
 from invigil.web.access import CANDIDATE, PUBLIC, iter_routes
+from invigil.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 PARAM = re.compile(r"{([a-z_]+)}")
 # GET routes behind a staff permission that answer a file, not a page.
@@ -55,7 +56,8 @@ def staff_get_routes(app: FastAPI) -> list[str]:
 
 # One real row per path parameter, from the demo tenant: its admin, a role,
 # the latest audit entry, the demo bank, a question, ``standard-demo``, an
-# invitation and a submitted attempt. A new parameter needs a line here.
+# invitation, a submitted attempt, a webhook endpoint and delivery. A new
+# parameter needs a line here.
 ID_QUERIES: dict[str, Any] = {
     "user_id": lambda: select(User.id).where(User.email == DEMO_ADMIN),
     "role_id": lambda: select(Role.id).order_by(Role.name),
@@ -70,6 +72,9 @@ ID_QUERIES: dict[str, Any] = {
     # A marked answer of essay-demo (the grading pages: attempt and slot of one mark).
     "attempt": lambda: select(GradingMark.attempt_id).order_by(GradingMark.id),
     "slot": lambda: select(GradingMark.slot).order_by(GradingMark.id),
+    # The demo's webhook endpoint and its test event (webhooks/demo.py).
+    "endpoint_id": lambda: select(WebhookEndpoint.id).order_by(WebhookEndpoint.created_at),
+    "delivery_id": lambda: select(WebhookDelivery.id).order_by(WebhookDelivery.created_at),
 }
 
 

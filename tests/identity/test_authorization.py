@@ -23,6 +23,7 @@ from tests.content import factories as content
 from tests.content.image_factories import image_factory
 from tests.delivery import factories as delivery
 from tests.evidence import factories as evidence
+from tests.webhooks import factories as webhooks
 
 PARAM = re.compile(r"{([a-z_]+)}")
 
@@ -113,6 +114,8 @@ FACTORIES: dict[str, Callable[[Database, Tenant], str]] = {
     "attempt_id": delivery.attempt_factory,
     "attempt": delivery.attempt_factory,  # the grading pages' response: attempt and slot
     "slot": lambda db, tenant: "9999",
+    "endpoint_id": webhooks.endpoint_factory,
+    "delivery_id": webhooks.delivery_factory,
 }
 
 

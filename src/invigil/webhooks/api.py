@@ -40,7 +40,11 @@ class EndpointIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: str = Field(max_length=2000, description="https URL of the receiver")
     description: str = Field(default="", max_length=300)
-    events: list[EventName] = Field(max_length=50, description="registered event names")
+    events: list[EventName] = Field(
+        default_factory=list,
+        max_length=50,
+        description="registered event names (none: test events only)",
+    )
     active: bool = True
 
 
