@@ -33,7 +33,7 @@ def receiver(*script: tuple[int, dict[str, str], bytes]) -> Iterator[Receiver]:
     state = Receiver(url="", script=list(script))
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the standard library's name
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
             state.received.append(Received(self.path, dict(self.headers.items()), body))
             status, headers, answer = state.script[min(len(state.received), len(state.script)) - 1]

@@ -6,7 +6,6 @@ attempt per call); the next attempt's job is read back from the queue."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
