@@ -28,6 +28,7 @@ from sqlalchemy import select
 
 from invigil import __version__
 from invigil.db.uow import UnitOfWork
+from invigil.errors import Invalid
 from invigil.security.secretbox import SecretBox
 from invigil.settings import Settings
 from invigil.webhooks import addresses, service, signing
@@ -121,8 +122,8 @@ def post(plan: Plan, settings: Settings, *, now: float | None = None) -> Outcome
         address = addresses.checked(target, settings)
     except addresses.Refused as exc:
         return done(None, error=f"not sent: {exc}")
-    except Exception as exc:  # an Invalid URL (settings changed since it was saved)
-        return done(None, error=f"not sent: {getattr(exc, 'detail', exc)}")
+    except Invalid as exc:  # no longer allowed (the settings changed since it was saved)
+        return done(None, error=f"not sent: {exc.detail}")
     timestamp = int(time.time() if now is None else now)
     headers = {
         "Host": target.host_header,
