@@ -33,6 +33,7 @@ def test_the_worker_runs_the_same_tasks_as_before_they_moved_to_their_domains() 
         "jobs.prune_finished",
         "proctoring.recheck_snapshot",
         "results.mail_release",
+        "webhooks.deliver",
     ]
 
 

@@ -81,6 +81,8 @@ from invigil.tenants import branding as tenant_branding
 from invigil.web import home, pages
 from invigil.web.access import Public
 from invigil.web.headers import SecurityHeaders
+from invigil.webhooks import api as webhooks_api
+from invigil.webhooks import pages as webhooks_pages
 
 log = get_logger(__name__)
 
@@ -421,6 +423,7 @@ def create_app(
     app.include_router(results_analytics_api.router)
     app.include_router(results_listing_api.router)
     app.include_router(shortlists_api.router)
+    app.include_router(webhooks_api.router)
     app.include_router(identity_pages.router)
     app.include_router(audit_pages.router)
     app.include_router(content_pages.router)
@@ -433,6 +436,7 @@ def create_app(
     app.include_router(results_pages.router)
     app.include_router(results_listing_pages.router)
     app.include_router(shortlists_pages.router)
+    app.include_router(webhooks_pages.router)
     app.include_router(home.router)
     app.include_router(pages.router)
     # The player's script and styles: served by Invigil itself, never a CDN.

@@ -4,8 +4,9 @@
 published exam per proctoring preset (practice-demo, standard-demo,
 strict-demo, high-stakes-demo), and a few candidates invited to
 standard-demo, and (in acme) an essay exam, essay-demo, with a graded
-cohort and answers waiting for graders (results/demo.py), and a shortlist
-for a "Support engineer" position over that cohort (shortlists/demo.py)."""
+cohort and answers waiting for graders (results/demo.py), a shortlist
+for a "Support engineer" position over that cohort (shortlists/demo.py), and
+a webhook endpoint with a test event in its delivery log (webhooks/demo.py)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from invigil.security.passwords import verify_password
 from invigil.security.permissions import BUILTIN_ROLES
 from invigil.shortlists.demo import seed_shortlist
 from invigil.tenants import service as tenants
+from invigil.webhooks.demo import seed_webhooks
 
 DEFAULT_PASSWORD = "invigil-demo-password"  # noqa: S105 - printed to the user on purpose
 DEMO_TENANTS = (
@@ -89,10 +91,18 @@ def seed(
         finished = seed_attempts(db, tenant_id, slug, kit)
         graded = seed_grading(db, tenant_id, slug, kit)
         shortlisted = seed_shortlist(db, tenant_id, slug)
+        hooked = seed_webhooks(db, tenant_id, kit.box)
         if slug in GRADING_TENANTS:
             result.exams[slug] = sorted({*result.exams[slug], GRADING_EXAM})
-        result.created = result.created or content.created or invited or finished or graded
-        result.created = result.created or shortlisted
+        result.created = (
+            result.created
+            or content.created
+            or invited
+            or finished
+            or graded
+            or shortlisted
+            or hooked
+        )
     return result
 
 

@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     invitation_valid_hours: int = Field(default=7 * 24, ge=1, le=366 * 24)
     # How long a candidate's result link works after it is sent (ADR 0035).
     result_link_days: int = Field(default=30, ge=1, le=366)
+    # Outbound webhooks (docs/formats/webhooks.md, ADR 0038). Receivers must
+    # be https on a public address; these two open that up for a receiver on
+    # the same machine or network (development, tests), never in production.
+    webhook_allow_private: bool = False
+    webhook_allow_http: bool = False
+    webhook_timeout_seconds: float = Field(default=10, gt=0, le=60)
 
     @field_validator("home")
     @classmethod

@@ -24,6 +24,7 @@ from invigil.results.models import GradingMark
 from invigil.shortlists.models import RuleSet as ShortlistRuleSet
 from invigil.shortlists.models import Run as ShortlistRun
 from invigil.web.access import CANDIDATE, PUBLIC, iter_routes
+from invigil.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 PARAM = re.compile(r"{([a-z_]+)}")
 # GET routes behind a staff permission that answer a file, not a page.
@@ -58,7 +59,8 @@ def staff_get_routes(app: FastAPI) -> list[str]:
 
 # One real row per path parameter, from the demo tenant: its admin, a role,
 # the latest audit entry, the demo bank, a question, ``standard-demo``, an
-# invitation and a submitted attempt. A new parameter needs a line here.
+# invitation, a submitted attempt, a webhook endpoint and delivery. A new
+# parameter needs a line here.
 ID_QUERIES: dict[str, Any] = {
     "user_id": lambda: select(User.id).where(User.email == DEMO_ADMIN),
     "role_id": lambda: select(Role.id).order_by(Role.name),
@@ -76,6 +78,9 @@ ID_QUERIES: dict[str, Any] = {
     # The demo shortlist (shortlists/demo.py): its rule set and its run.
     "rule_set_id": lambda: select(ShortlistRuleSet.id).order_by(ShortlistRuleSet.created_at),
     "run_id": lambda: select(ShortlistRun.id).order_by(ShortlistRun.created_at),
+    # The demo's webhook endpoint and its test event (webhooks/demo.py).
+    "endpoint_id": lambda: select(WebhookEndpoint.id).order_by(WebhookEndpoint.created_at),
+    "delivery_id": lambda: select(WebhookDelivery.id).order_by(WebhookDelivery.created_at),
 }
 
 

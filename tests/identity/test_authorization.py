@@ -24,6 +24,7 @@ from tests.content.image_factories import image_factory
 from tests.delivery import factories as delivery
 from tests.evidence import factories as evidence
 from tests.shortlists import factories as shortlists
+from tests.webhooks import factories as webhooks
 
 PARAM = re.compile(r"{([a-z_]+)}")
 
@@ -117,6 +118,8 @@ FACTORIES: dict[str, Callable[[Database, Tenant], str]] = {
     "position_id": shortlists.position_factory,
     "rule_set_id": shortlists.rule_set_factory,
     "run_id": shortlists.run_factory,
+    "endpoint_id": webhooks.endpoint_factory,
+    "delivery_id": webhooks.delivery_factory,
 }
 
 

@@ -106,6 +106,13 @@ ACTIONS: dict[str, str] = {
     "shortlist.run_completed": N_("Ran a shortlist"),
     "shortlist.stage_changed": N_("Moved a shortlisted candidate to another stage"),
     "shortlist.stages_changed": N_("Changed the shortlist stages"),
+    # webhooks
+    "webhook.endpoint_created": N_("Added a webhook endpoint"),
+    "webhook.endpoint_changed": N_("Changed a webhook endpoint"),
+    "webhook.endpoint_deleted": N_("Deleted a webhook endpoint"),
+    "webhook.secret_rotated": N_("Made a new signing secret for a webhook endpoint"),
+    "webhook.pinged": N_("Sent a test event to a webhook endpoint"),
+    "webhook.redelivered": N_("Sent a webhook delivery again"),
 }
 
 # Subject types as words.
@@ -137,6 +144,8 @@ SUBJECTS: dict[str, str] = {
     "shortlist_stage_change": N_("stage change"),
     "tenant": N_("organisation"),
     "user": N_("staff member"),
+    "webhook_delivery": N_("webhook delivery"),
+    "webhook_endpoint": N_("webhook endpoint"),
 }
 
 

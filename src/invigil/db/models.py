@@ -61,6 +61,7 @@ from invigil.shortlists.models import (
 )
 from invigil.tenants.branding import TenantBranding
 from invigil.tenants.models import Tenant
+from invigil.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 metadata = Base.metadata
 
@@ -114,5 +115,8 @@ __all__ = [
     "User",
     "UserRole",
     "UserToken",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "metadata",
 ]

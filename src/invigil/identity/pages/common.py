@@ -93,6 +93,7 @@ def page_nav(request: Request, page: PageContext | None) -> Nav | None:
             ("/admin/roles", N_("Roles"), P.ROLE_VIEW),
             ("/admin/security", N_("Security"), P.TENANT_MANAGE),
             ("/admin/branding", N_("Branding"), P.TENANT_MANAGE),
+            ("/admin/webhooks", N_("Webhooks"), P.TENANT_MANAGE),
             ("/admin/audit", N_("Audit log"), P.AUDIT_VIEW),
             ("/authoring/banks", N_("Questions"), P.QUESTION_VIEW),
             ("/authoring/exams", N_("Exams"), P.EXAM_VIEW),
