@@ -9,7 +9,7 @@ excerpt of the answer, error, duration). The app inserts attempts and never
 changes them (no UPDATE grant); deleting an endpoint cascades.
 
 Revision ID: 0030
-Revises: 0028
+Revises: 0029
 Create Date: 2026-12-07
 """
 
