@@ -111,7 +111,7 @@ class BundleWriter:
     withheld: list[Withheld] = field(default_factory=list)
     keys: list[dict[str, str]] = field(default_factory=list)
     progress: Callable[[Member], None] | None = None
-    _zip: zipfile.ZipFile | None = None
+    _zip: zipfile.ZipFile | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._zip = zipfile.ZipFile(self.sink, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
