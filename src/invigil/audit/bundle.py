@@ -36,7 +36,6 @@ Role = Literal["record", "context", "evidence", "report", "audit"]
 ROLES: tuple[Role, ...] = ("record", "context", "evidence", "report", "audit")
 # Already compressed (images, video, PDF): stored as they are.
 _STORED_SUFFIXES = (".jpg", ".jpeg", ".png", ".webm", ".pdf")
-_CHUNK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -205,12 +204,6 @@ def _safe(path: str) -> bool:
     return bool(path) and all(p not in ("", ".", "..") for p in parts) and "\\" not in path
 
 
-def chunks_of(stream: IO[bytes]) -> Iterable[bytes]:
-    """A binary stream in pieces (for :meth:`BundleWriter.add_stream`)."""
-    while piece := stream.read(_CHUNK):
-        yield piece
-
-
 # --- builders, one per kind of bundle, registered by the domains -------------
 
 
@@ -260,7 +253,6 @@ __all__ = [
     "Options",
     "Withheld",
     "builder_for",
-    "chunks_of",
     "kinds",
     "register",
 ]

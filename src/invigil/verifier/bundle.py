@@ -15,6 +15,7 @@ import hashlib
 import json
 import re
 import zipfile
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -211,8 +212,8 @@ def _check_withheld(withheld: Any) -> None:
 
 def _check_members(b: Bundle) -> None:
     names = [i.filename for i in b.zip.infolist()]
-    for name in names:
-        if names.count(name) > 1:
+    for name, times in Counter(names).items():
+        if times > 1:
             raise Failed(name, "is in the ZIP more than once")
     listed = {m["path"] for m in b.members}
     present = set(names) - {MANIFEST}
