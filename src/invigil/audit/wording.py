@@ -89,6 +89,7 @@ ACTIONS: dict[str, str] = {
     "grading.regraded": N_("Marked an answer again"),
     # evidence
     "evidence.stored": N_("Stored evidence"),
+    "bundle.built": N_("Built an evidence bundle"),
     "evidence.upload_completed": N_("Finished an evidence upload"),
     "evidence.url_issued": N_("Was given a link to evidence"),
     "evidence.read": N_("Opened evidence"),

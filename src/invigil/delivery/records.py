@@ -105,9 +105,10 @@ def _sheets(uow: UnitOfWork, keep: bool, attempt_id: uuid.UUID | None = None) ->
         )
 
 
-def answer_sheet(uow: UnitOfWork, attempt_id: uuid.UUID) -> Record:
-    """The answer sheet of one attempt as its rows hold it (to anchor at submission)."""
-    (sheet,) = _sheets(uow, False, attempt_id)
+def answer_sheet(uow: UnitOfWork, attempt_id: uuid.UUID, keep: bool = False) -> Record:
+    """The answer sheet of one attempt as its rows hold it (to anchor at
+    submission; with its items when ``keep``, for an evidence bundle)."""
+    (sheet,) = _sheets(uow, keep, attempt_id)
     return sheet
 
 
@@ -139,9 +140,9 @@ def _consents(uow: UnitOfWork, keep: bool, consent_id: uuid.UUID | None = None) 
         )
 
 
-def consent(uow: UnitOfWork, consent_id: uuid.UUID) -> Record:
+def consent(uow: UnitOfWork, consent_id: uuid.UUID, keep: bool = False) -> Record:
     """One consent as its row holds it (to anchor when it is recorded)."""
-    (record,) = _consents(uow, False, consent_id)
+    (record,) = _consents(uow, keep, consent_id)
     return record
 
 

@@ -62,9 +62,9 @@ def _streams(uow: UnitOfWork, keep: bool, attempt_id: uuid.UUID | None = None) -
         )
 
 
-def event_stream(uow: UnitOfWork, attempt_id: uuid.UUID) -> Record:
+def event_stream(uow: UnitOfWork, attempt_id: uuid.UUID, keep: bool = False) -> Record:
     """The event stream of one attempt as its rows hold it now."""
-    (record,) = _streams(uow, False, attempt_id)
+    (record,) = _streams(uow, keep, attempt_id)
     return record
 
 
@@ -109,9 +109,9 @@ def _decisions(
         )
 
 
-def decision(uow: UnitOfWork, decision_id: uuid.UUID) -> Record:
+def decision(uow: UnitOfWork, decision_id: uuid.UUID, keep: bool = False) -> Record:
     """One review decision as its row holds it (to anchor when it is recorded)."""
-    (record,) = _decisions(uow, False, decision_id)
+    (record,) = _decisions(uow, keep, decision_id)
     return record
 
 

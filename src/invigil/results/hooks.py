@@ -5,6 +5,8 @@ shell imports every domain at start-up. The audit log names marks (never
 by the candidate's name: it follows the blind rule). Delivery tells results
 that an attempt was submitted, proctoring that a review outcome was
 recorded: each may release a result (:mod:`invigil.results.release`).
+The audit platform builds an attempt's evidence bundle with results'
+builder (:mod:`invigil.results.bundle`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 from sqlalchemy import select
 
-from invigil.audit import names
+from invigil.audit import bundle, names
 from invigil.db.uow import UnitOfWork
 from invigil.delivery import submission
 from invigil.jobs import queue
@@ -38,8 +40,19 @@ def mark_names(uow: UnitOfWork, ids: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, 
     }
 
 
+def build_attempt_bundle(
+    uow: UnitOfWork, attempt_id: uuid.UUID, writer: bundle.BundleWriter, options: bundle.Options
+) -> None:
+    """The attempt's evidence bundle (:mod:`invigil.results.bundle`, imported
+    here on first use: it renders a PDF, which start-up need not load)."""
+    from invigil.results.bundle import build_attempt
+
+    build_attempt(uow, attempt_id, writer, options)
+
+
 def install() -> None:
     names.register("grading_mark", mark_names)
+    bundle.register("attempt", build_attempt_bundle)
     submission.register("results.release", release.on_submitted)
     outcomes.register("results.release", release.on_review)
     queue.register(jobs.add_tasks)

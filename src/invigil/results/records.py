@@ -69,15 +69,15 @@ def _releases(uow: UnitOfWork, keep: bool, release_id: uuid.UUID | None = None) 
     )  # fmt: skip
 
 
-def mark(uow: UnitOfWork, mark_id: uuid.UUID) -> Record:
+def mark(uow: UnitOfWork, mark_id: uuid.UUID, keep: bool = False) -> Record:
     """One mark as its row holds it (to anchor when it is recorded)."""
-    (record,) = _marks(uow, False, mark_id)
+    (record,) = _marks(uow, keep, mark_id)
     return record
 
 
-def release(uow: UnitOfWork, release_id: uuid.UUID) -> Record:
+def release(uow: UnitOfWork, release_id: uuid.UUID, keep: bool = False) -> Record:
     """One release as its row holds it (to anchor when it is recorded)."""
-    (record,) = _releases(uow, False, release_id)
+    (record,) = _releases(uow, keep, release_id)
     return record
 
 
