@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     invitation_valid_hours: int = Field(default=7 * 24, ge=1, le=366 * 24)
     # How long a candidate's result link works after it is sent (ADR 0035).
     result_link_days: int = Field(default=30, ge=1, le=366)
+    # How long a built evidence bundle is kept before it is purged (ADR 0041).
+    bundle_days: int = Field(default=7, ge=1, le=90)
 
     @field_validator("home")
     @classmethod

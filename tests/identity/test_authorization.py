@@ -18,6 +18,7 @@ from invigil.security.permissions import BUILTIN_ROLES
 from invigil.settings import Settings
 from invigil.tenants.models import Tenant
 from invigil.web.access import CANDIDATE, PUBLIC, RouteInfo, iter_routes
+from tests.audit.bundle_factories import bundle_factory
 from tests.conftest import BoundDatabase, bearer, make_tenant, make_user
 from tests.content import factories as content
 from tests.content.image_factories import image_factory
@@ -113,6 +114,7 @@ FACTORIES: dict[str, Callable[[Database, Tenant], str]] = {
     "attempt_id": delivery.attempt_factory,
     "attempt": delivery.attempt_factory,  # the grading pages' response: attempt and slot
     "slot": lambda db, tenant: "9999",
+    "bundle_id": bundle_factory,
 }
 
 
