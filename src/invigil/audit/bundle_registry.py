@@ -89,6 +89,10 @@ def builder_for(kind: str) -> Builder:
     return found
 
 
+def buildable(kind: str) -> bool:
+    return kind in _builders
+
+
 def find_subject(uow: UnitOfWork, kind: str, subject_id: uuid.UUID) -> str:
     """The subject's label, or NotFound when the caller may not see it."""
     finder = _finders.get(_check_kind(kind))

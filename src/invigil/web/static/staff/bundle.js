@@ -15,8 +15,8 @@
     bar.max = total;
     bar.value = done;
     words.textContent = template
-      .replace("%(done)s", done.toLocaleString(lang))
-      .replace("%(total)s", total.toLocaleString(lang));
+      .replace("{done}", done.toLocaleString(lang))
+      .replace("{total}", total.toLocaleString(lang));
   }
   function poll() {
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
