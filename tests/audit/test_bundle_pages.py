@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from invigil.audit import bundle_jobs
+from invigil.audit import bundle_registry as registry
 from invigil.tenants.models import Tenant
 from tests.audit.bundle_factories import Shape
 from tests.audit.test_bundles import actions, row_of
@@ -19,7 +20,7 @@ from tests.identity.test_pages import csrf_of, signed_in
 
 
 def test_the_attempt_page_offers_a_bundle_only_to_viewers_of_results(
-    client: TestClient, db: BoundDatabase, tenant_a: Tenant, attempt_id: uuid.UUID
+    client: TestClient, db: BoundDatabase, tenant_a: Tenant, attempt_id: uuid.UUID, shape: Shape
 ) -> None:
     signed_in(client, db, tenant_a, ["proctor_reviewer"])  # attempt:view, no result:view
     page = client.get(f"/delivery/attempts/{attempt_id}")
@@ -29,6 +30,8 @@ def test_the_attempt_page_offers_a_bundle_only_to_viewers_of_results(
     page = client.get(f"/delivery/attempts/{attempt_id}")
     assert "Build evidence bundle" in page.text
     assert "by its hashes only" in page.text  # results_viewer may not view evidence
+    registry.unregister("attempt")  # a server that builds no attempt bundles offers none
+    assert "Build evidence bundle" not in client.get(f"/delivery/attempts/{attempt_id}").text
 
 
 def test_a_bundle_is_asked_for_followed_and_downloaded_from_the_pages(

@@ -22,15 +22,18 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from invigil import i18n
+from invigil.audit import bundle_registry
 from invigil.audit import bundle_requests as bundles
 from invigil.errors import NotFound
 from invigil.i18n import N_
 from invigil.security.permissions import Permission as P
 from invigil.web import flash
-from invigil.web.pages import render
+from invigil.web.pages import render, templates
 from invigil.web.session import PageContext, check_csrf, requires_page
 
 router = APIRouter(include_in_schema=False)
+# A subject's page offers the button only when this server builds its kind.
+templates.env.globals["bundle_buildable"] = bundle_registry.buildable
 
 STATE_LABELS = {
     "queued": N_("queued"),
