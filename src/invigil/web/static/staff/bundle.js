@@ -9,6 +9,7 @@
   var bar = box.querySelector("progress");
   var words = box.querySelector("[data-bundle-words]");
   var template = words.getAttribute("data-bundle-words");
+  var badge = box.querySelector("[data-bundle-state]");
   var lang = document.documentElement.lang || undefined;
   function show(done, total) {
     if (!total) return;
@@ -26,6 +27,10 @@
         if (s.state !== "queued" && s.state !== "building") {
           window.location.reload();
           return;
+        }
+        if (s.state === "building" && badge.textContent !== badge.getAttribute("data-building")) {
+          badge.textContent = badge.getAttribute("data-building");
+          badge.className = "badge building";
         }
         show(s.done, s.total);
         window.setTimeout(poll, 2000);
