@@ -27,6 +27,8 @@ def test_the_domains_install_their_hooks_when_imported() -> None:
 
 def test_the_worker_runs_the_same_tasks_as_before_they_moved_to_their_domains() -> None:
     assert sorted(queue.tasks().tasks) == [
+        "audit.build_bundle",
+        "audit.purge_bundles",
         "audit.seal",
         "delivery.close_due",
         "delivery.send_mail",

@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from invigil import demo, i18n
+from invigil import i18n
 from invigil.db import platform
 from invigil.db.engine import Database
 from invigil.identity import auth
@@ -35,18 +35,19 @@ DOMAINS = {
     "/proctoring/": ("src/invigil/web/templates/proctoring/", "src/invigil/proctoring/"),
     "/exams/": ("src/invigil/web/templates/results/", "src/invigil/results/"),
     "/shortlists": ("src/invigil/web/templates/shortlists/", "src/invigil/shortlists/"),
+    "/bundles/": ("src/invigil/web/templates/audit/bundle.html", "src/invigil/audit/bundle_"),
 }
 # Words one of these pages shows in German (at least one per page).
 GERMAN = re.compile(
     r"\b(Fragenbank|Fragenbanken|Prüfung|Prüfungen|Frage|Fragen|Vorschau|Versuche|Einladungen"
     r"|Postausgang|Teilnehmende|Überprüfung|Markierungen|Ergebnisse|Auswahllisten|Stellen"
-    r"|Regelwerke|Regelwerk)\b"
+    r"|Regelwerke|Regelwerk|Beweismittelpaket)\b"
 )
 
 
 @pytest.fixture(scope="module")
 def seeded(database: Database, settings: Settings) -> dict[str, str]:
-    demo.seed(database, regions=settings.regions, kit=kit_for(settings))
+    staff_pages.seed_demo(database, settings.regions, kit_for(settings))
     return staff_pages.demo_ids(database)
 
 

@@ -24,6 +24,7 @@ from invigil import __version__
 from invigil import health as health_checks
 from invigil.admission import Admission
 from invigil.audit import api as audit_api
+from invigil.audit import bundle_api, bundle_pages
 from invigil.audit import pages as audit_pages
 from invigil.content import api as content_api
 from invigil.content import formats as content_formats
@@ -414,6 +415,7 @@ def create_app(
     app.include_router(content_api.router)
     app.include_router(content_images_api.router)
     app.include_router(evidence_api.router)
+    app.include_router(bundle_api.router)
     app.include_router(delivery_api.router)
     app.include_router(delivery_attempts_api.router)
     app.include_router(proctoring_api.router)
@@ -426,6 +428,7 @@ def create_app(
     app.include_router(webhooks_api.router)
     app.include_router(identity_pages.router)
     app.include_router(audit_pages.router)
+    app.include_router(bundle_pages.router)
     app.include_router(content_pages.router)
     app.include_router(delivery_pages.router)
     app.include_router(delivery_attempt_pages.router)

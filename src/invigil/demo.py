@@ -10,14 +10,20 @@ a webhook endpoint with a test event in its delivery log (webhooks/demo.py)."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
+
+from invigil.audit import bundle_registry, bundle_requests
+from invigil.audit.models import BundleRequest
 from invigil.content.demo import seed_content
 from invigil.db import platform
 from invigil.db.engine import Database
 from invigil.db.uow import Actor
 from invigil.delivery.demo import seed_attempts, seed_invitations
 from invigil.delivery.invitations import Kit
+from invigil.delivery.models import Attempt
 from invigil.identity import service as identity
 from invigil.results.demo import EXAM as GRADING_EXAM
 from invigil.results.demo import TENANTS as GRADING_TENANTS
@@ -91,6 +97,7 @@ def seed(
         finished = seed_attempts(db, tenant_id, slug, kit)
         graded = seed_grading(db, tenant_id, slug, kit)
         shortlisted = seed_shortlist(db, tenant_id, slug)
+        bundled = seed_bundle(db, tenant_id, f"admin@{slug}.test")
         hooked = seed_webhooks(db, tenant_id, kit.box)
         if slug in GRADING_TENANTS:
             result.exams[slug] = sorted({*result.exams[slug], GRADING_EXAM})
@@ -102,8 +109,32 @@ def seed(
             or graded
             or shortlisted
             or hooked
+            or bundled
         )
     return result
+
+
+def seed_bundle(db: Database, tenant_id: uuid.UUID, admin_email: str) -> bool:
+    """The admin asks for an evidence bundle of the first submitted attempt
+    (the worker of ``invigil serve`` builds it), when this server builds
+    attempt bundles and none was asked for yet (idempotent)."""
+    if not bundle_registry.buildable("attempt"):
+        return False
+    with db.unit_of_work(tenant_id, Actor.operator("demo")) as uow:
+        if uow.scalar(select(BundleRequest.id).limit(1)) is not None:
+            return False
+        attempt_id = uow.scalar(
+            select(Attempt.id)
+            .where(Attempt.submitted_at.is_not(None))
+            .order_by(Attempt.submitted_at, Attempt.id)
+            .limit(1)
+        )
+        admin = identity.find_by_email(uow, admin_email)
+        if attempt_id is None or admin is None:
+            return False
+        uow.actor = Actor("user", str(admin.id))
+        bundle_requests.request(uow, "attempt", attempt_id, with_evidence=True)
+    return True
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     webhook_allow_private: bool = False
     webhook_allow_http: bool = False
     webhook_timeout_seconds: float = Field(default=10, gt=0, le=60)
+    # How long a built evidence bundle is kept before it is purged (ADR 0041).
+    bundle_days: int = Field(default=7, ge=1, le=90)
 
     @field_validator("home")
     @classmethod

@@ -89,7 +89,7 @@ def _run(out: Path, staff: bool = True) -> int:
     db = open_database(settings)
     try:
         kit = Kit.from_settings(settings)
-        demo.seed(db, regions=settings.regions, kit=kit)
+        staff_pages.seed_demo(db, settings.regions, kit)
         ids = staff_pages.demo_ids(db)
         app = create_app(settings, db, run_jobs=False)
         pages = staff_pages.staff_pages(app, ids)

@@ -14,7 +14,9 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from invigil.audit.models import AuditEvent
+from invigil import demo
+from invigil.audit import bundle_registry
+from invigil.audit.models import AuditEvent, BundleRequest
 from invigil.content.models import Exam, Question, QuestionBank
 from invigil.db import platform
 from invigil.db.engine import Database
@@ -37,6 +39,7 @@ NOT_PAGES = frozenset(
         "/authoring/questions/{question_id}/images/{image_id}",
         "/proctoring/reviews/{attempt_id}/evidence/{object_id}",
         "/shortlists/{run_id}/export",  # a run as CSV or XLSX
+        "/bundles/{bundle_id}/status",  # what the bundle page polls (JSON)
     }
 )
 DEMO_TENANT = "acme"
@@ -81,7 +84,24 @@ ID_QUERIES: dict[str, Any] = {
     # The demo's webhook endpoint and its test event (webhooks/demo.py).
     "endpoint_id": lambda: select(WebhookEndpoint.id).order_by(WebhookEndpoint.created_at),
     "delivery_id": lambda: select(WebhookDelivery.id).order_by(WebhookDelivery.created_at),
+    # The evidence bundle the demo admin asked for (demo.seed_bundle).
+    "bundle_id": lambda: select(BundleRequest.id).order_by(BundleRequest.created_at),
 }
+
+
+def seed_demo(db: Database, regions: tuple[str, ...], kit: Any) -> None:
+    """``demo.seed``; when this server builds no attempt bundles (the builder
+    is the results domain's), a test builder stands in while seeding, so
+    that the demo asks for its bundle and the bundle page has a row."""
+    saved = bundle_registry.registered()
+    if not bundle_registry.buildable("attempt"):
+        from tests.audit.bundle_factories import Shape, sample_builder
+
+        bundle_registry.register("attempt", sample_builder(Shape()))
+    try:
+        demo.seed(db, regions=regions, kit=kit)
+    finally:
+        bundle_registry.restore(saved)
 
 
 def demo_ids(db: Database, slug: str = DEMO_TENANT) -> dict[str, str]:

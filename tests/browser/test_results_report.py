@@ -28,7 +28,7 @@ from tests.delivery.factories import kit_for
 
 @pytest.fixture(scope="module")
 def seeded(database: Database, settings: Settings) -> dict[str, str]:
-    demo.seed(database, regions=settings.regions, kit=kit_for(settings))
+    staff_pages.seed_demo(database, settings.regions, kit_for(settings))
     return staff_pages.demo_ids(database)
 
 

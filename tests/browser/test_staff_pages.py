@@ -39,7 +39,7 @@ OVERFLOW = """() => {
 @pytest.fixture(scope="module")
 def seeded(database: Database, settings: Settings) -> dict[str, str]:
     """The demo tenants (idempotent), and one real id per path parameter."""
-    demo.seed(database, regions=settings.regions, kit=kit_for(settings))
+    staff_pages.seed_demo(database, settings.regions, kit_for(settings))
     return staff_pages.demo_ids(database)
 
 

@@ -18,6 +18,7 @@ from invigil.security.permissions import BUILTIN_ROLES
 from invigil.settings import Settings
 from invigil.tenants.models import Tenant
 from invigil.web.access import CANDIDATE, PUBLIC, RouteInfo, iter_routes
+from tests.audit.bundle_factories import bundle_factory
 from tests.conftest import BoundDatabase, bearer, make_tenant, make_user
 from tests.content import factories as content
 from tests.content.image_factories import image_factory
@@ -120,6 +121,7 @@ FACTORIES: dict[str, Callable[[Database, Tenant], str]] = {
     "run_id": shortlists.run_factory,
     "endpoint_id": webhooks.endpoint_factory,
     "delivery_id": webhooks.delivery_factory,
+    "bundle_id": bundle_factory,
 }
 
 

@@ -6,9 +6,13 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
+    Integer,
     LargeBinary,
     String,
     Text,
@@ -17,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from invigil.db.base import Base
+from invigil.db.base import Base, TenantScoped
 
 
 class AuditHead(Base):
@@ -77,3 +81,50 @@ class AuditCheckpoint(Base):
     key_id: Mapped[str] = mapped_column(String(100))
     signature: Mapped[bytes] = mapped_column(LargeBinary)
     note: Mapped[str] = mapped_column(Text)
+
+
+class BundleRequest(TenantScoped, Base):
+    """One evidence bundle asked for through the web or the API, and the
+    object it became (migration 0031, ADR 0041). Rows are never deleted:
+    purging an expired bundle drops its object and its data key, the row
+    and its anchored hash stay."""
+
+    __tablename__ = "bundle_requests"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "requested_by"], ["users.tenant_id", "users.id"], ondelete="RESTRICT"
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "data_key_id"],
+            ["evidence_data_keys.tenant_id", "evidence_data_keys.id"],
+            ondelete="RESTRICT",
+        ),
+        CheckConstraint(
+            "state IN ('queued', 'building', 'ready', 'failed', 'expired')", name="state"
+        ),
+        CheckConstraint("kind IN ('attempt', 'shortlist', 'certificate')", name="kind"),
+        CheckConstraint("done >= 0 AND (total IS NULL OR total >= 0)", name="progress"),
+        CheckConstraint("sha256 IS NULL OR sha256 ~ '^[0-9a-f]{64}$'", name="sha256"),
+        CheckConstraint("state <> 'ready' OR sha256 IS NOT NULL", name="ready"),
+        Index("ix_bundle_requests_subject", "tenant_id", "kind", "subject_id", "created_at"),
+        Index("ix_bundle_requests_expires", "tenant_id", "expires_at"),
+    )
+
+    kind: Mapped[str] = mapped_column(String(20))
+    subject_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    requested_by: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    with_evidence: Mapped[bool] = mapped_column(Boolean)
+    state: Mapped[str] = mapped_column(String(16), server_default="queued")
+    done: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    total: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    data_key_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    region: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    store_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    stored_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

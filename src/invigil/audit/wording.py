@@ -95,6 +95,14 @@ ACTIONS: dict[str, str] = {
     "evidence.read": N_("Opened evidence"),
     "evidence.key_destroyed": N_("Destroyed a candidate's evidence key (evidence erased)"),
     "evidence.tenant_key_rewrapped": N_("Re-protected the organisation's evidence key"),
+    # evidence bundles
+    "bundle.requested": N_("Asked for an evidence bundle"),
+    "bundle.retried": N_("Asked again for an evidence bundle that had failed"),
+    "bundle.ready": N_("Built an evidence bundle"),
+    "bundle.failed": N_("Failed to build an evidence bundle"),
+    "bundle.url_issued": N_("Was given a link to an evidence bundle"),
+    "bundle.downloaded": N_("Downloaded an evidence bundle"),
+    "bundle.expired": N_("Purged an expired evidence bundle"),
     # results
     "result.released": N_("Released a result to its candidate"),
     "result_link.issued": N_("Sent a candidate a link to their result"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from invigil.audit.models import AuditCheckpoint, AuditEvent, AuditHead
+from invigil.audit.models import AuditCheckpoint, AuditEvent, AuditHead, BundleRequest
 from invigil.content.images import QuestionImage
 from invigil.content.models import Exam, ExamVersion, Question, QuestionBank, QuestionVersion
 from invigil.db.base import Base
@@ -74,6 +74,7 @@ __all__ = [
     "AuditEvent",
     "AuditHead",
     "AuthSession",
+    "BundleRequest",
     "Candidate",
     "Consent",
     "DataKey",

@@ -72,7 +72,7 @@ def issue_url(
     )
 
 
-def _wants_problem(request: Request) -> bool:
+def wants_problem(request: Request) -> bool:
     accept = request.headers.get("accept", "")
     return "authorization" in request.headers or "json" in accept
 
@@ -83,7 +83,7 @@ def read(object_id: uuid.UUID, request: Request) -> Response:
     try:
         return _read(object_id, request)
     except DomainError as exc:
-        if not _wants_problem(request):
+        if not wants_problem(request):
             raise  # a browser gets the error page
         return JSONResponse(
             exc.problem(request.url.path),
@@ -115,7 +115,7 @@ def _read(object_id: uuid.UUID, request: Request) -> Response:
         content_type, size = obj.content_type, obj.plaintext_size
     extension = _EXTENSIONS.get(content_type, "bin")
     return StreamingResponse(
-        _guarded(stream),
+        guarded(stream),
         media_type=content_type,
         headers={
             "Content-Length": str(size),
@@ -127,7 +127,7 @@ def _read(object_id: uuid.UUID, request: Request) -> Response:
     )
 
 
-def _guarded(stream: Iterator[bytes]) -> Iterator[bytes]:
+def guarded(stream: Iterator[bytes]) -> Iterator[bytes]:
     """Closing the stream early (client gone) releases the store's handle."""
     try:
         yield from stream
@@ -139,36 +139,44 @@ def _guarded(stream: Iterator[bytes]) -> Iterator[bytes]:
 
 @contextmanager
 def _viewer_unit_of_work(request: Request, viewer: uuid.UUID) -> Iterator[UnitOfWork]:
-    """A unit of work for the caller's session (bearer token, else web cookie),
-    refusing anyone but ``viewer`` or a viewer who lost evidence:view."""
+    with viewer_unit_of_work(request, viewer, P.EVIDENCE_VIEW) as (uow, _):
+        yield uow
+
+
+@contextmanager
+def viewer_unit_of_work(
+    request: Request, viewer: uuid.UUID, permission: P
+) -> Iterator[tuple[UnitOfWork, frozenset[str]]]:
+    """A unit of work for the caller's session (bearer token, else web cookie)
+    and its permissions, refusing anyone but ``viewer`` or a viewer who lost
+    ``permission``: how a signed link's reader is authenticated."""
     db, services = request.app.state.db, request.app.state.services
+    refused = Forbidden(f"your role does not allow this ({permission.value} is needed)")
     if "authorization" in request.headers:
         claims = services.tokens.verify(bearer_token(request))
         _check_viewer(claims.user_id, viewer)
         with db.unit_of_work(claims.tenant_id, Actor("user", str(claims.user_id))) as uow:
             if not sessions.active(uow, claims.session_id, claims.user_id):
                 raise Unauthorized("this session has ended; sign in again")
-            if P.EVIDENCE_VIEW.value not in claims.permissions:
-                raise Forbidden("your role does not allow viewing evidence")
-            yield uow
+            if permission.value not in claims.permissions:
+                raise refused
+            yield uow, frozenset(claims.permissions)
         return
     secret = request.cookies.get(COOKIE, "")
     tenant_id = split_secret("ws", secret)
     if tenant_id is None:
-        raise Unauthorized(
-            "sign in first: an evidence link works only with the session of its viewer"
-        )
+        raise Unauthorized("sign in first: a signed link works only with the session of its viewer")
     with db.unit_of_work(tenant_id, Actor("anonymous", "web")) as uow:
         found = sessions.web_viewer(uow, services.settings, secret)
         if found is None:
             raise Unauthorized("your session has ended; sign in again")
         _check_viewer(found.user_id, viewer)
         uow.actor = Actor("user", str(found.user_id))
-        if found.mfa_enroll_only or P.EVIDENCE_VIEW.value not in found.permissions:
-            raise Forbidden("your role does not allow viewing evidence")
-        yield uow
+        if found.mfa_enroll_only or permission.value not in found.permissions:
+            raise refused
+        yield uow, frozenset(found.permissions)
 
 
 def _check_viewer(user_id: uuid.UUID, viewer: uuid.UUID) -> None:
     if user_id != viewer:
-        raise Forbidden("this evidence link was issued to another viewer")
+        raise Forbidden("this link was issued to another viewer")

@@ -5,6 +5,10 @@ where mac = HMAC-SHA256(server key, "invigil-evidence-url/v1" | object |
 viewer | method | expires), base64url. The key is a file in the keys folder
 (shared by every API process). A URL is valid for at most five minutes,
 and only when presented together with a session of the same viewer.
+
+A built evidence bundle is read the same way under its own scope,
+``/bundles/<bundle id>/file?...`` with "invigil-bundle-url/v1" in the
+mac: a link to an evidence object never opens a bundle, nor the reverse.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from invigil.security.keyfile import secret_file
 
 MAX_SECONDS = 300
 METHODS = ("GET",)
+# scope -> the path a link of that scope opens (the scope is in the mac too)
+SCOPES = {"evidence": "/evidence/{id}", "bundle": "/bundles/{id}/file"}
 
 
 @dataclass(frozen=True)
@@ -43,8 +49,17 @@ class UrlSigner:
             self._key = secret_file(self.key_file)
         return self._key
 
-    def _mac(self, object_id: uuid.UUID, viewer: uuid.UUID, method: str, expires: int) -> str:
-        message = f"invigil-evidence-url/v1\n{object_id}\n{viewer}\n{method}\n{expires}".encode()
+    def _mac(
+        self,
+        object_id: uuid.UUID,
+        viewer: uuid.UUID,
+        method: str,
+        expires: int,
+        scope: str = "evidence",
+    ) -> str:
+        if scope not in SCOPES:
+            raise ValueError(f"unknown link scope {scope!r}")
+        message = f"invigil-{scope}-url/v1\n{object_id}\n{viewer}\n{method}\n{expires}".encode()
         digest = hmac.new(self._secret(), message, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
@@ -56,6 +71,7 @@ class UrlSigner:
         method: str = "GET",
         seconds: int | None = None,
         now: float | None = None,
+        scope: str = "evidence",
     ) -> SignedUrl:
         if method not in METHODS:
             raise Forbidden(f"evidence links are issued for {', '.join(METHODS)} only")
@@ -66,10 +82,11 @@ class UrlSigner:
                 "viewer": str(viewer),
                 "method": method,
                 "expires": expires,
-                "sig": self._mac(object_id, viewer, method, expires),
+                "sig": self._mac(object_id, viewer, method, expires, scope),
             }
         )
-        return SignedUrl(f"/evidence/{object_id}?{query}", expires, method)
+        path = SCOPES[scope].format(id=object_id)
+        return SignedUrl(f"{path}?{query}", expires, method)
 
     def verify(
         self,
@@ -81,6 +98,7 @@ class UrlSigner:
         sig: str | None,
         request_method: str,
         now: float | None = None,
+        scope: str = "evidence",
     ) -> uuid.UUID:
         """The viewer the link was issued to, or Forbidden saying what is wrong."""
         if not (viewer and method and expires and sig):
@@ -90,7 +108,7 @@ class UrlSigner:
             expires_at = int(expires)
         except ValueError:
             raise Forbidden("this evidence link is malformed; ask for a new one") from None
-        expected = self._mac(object_id, viewer_id, method, expires_at)
+        expected = self._mac(object_id, viewer_id, method, expires_at, scope)
         if not hmac.compare_digest(expected.encode(), sig.encode()):
             raise Forbidden("this evidence link is not valid (it was altered or not issued here)")
         if method != request_method:

@@ -16,9 +16,10 @@ from collections.abc import Mapping, Sequence
 
 from sqlalchemy import select
 
-from invigil.audit import bundle, names
+from invigil.audit import bundle, bundle_registry, names
 from invigil.db.uow import UnitOfWork
 from invigil.delivery import submission
+from invigil.delivery.models import Attempt
 from invigil.jobs import queue
 from invigil.proctoring import outcomes
 from invigil.results import jobs, release
@@ -50,9 +51,18 @@ def build_attempt_bundle(
     build_attempt(uow, attempt_id, writer, options)
 
 
+def attempt_subject(uow: UnitOfWork, attempt_id: uuid.UUID) -> str:
+    """An attempt as the subject of an evidence bundle: every viewer of
+    results in the tenant may see it (the bundle routes need result:view);
+    named by pseudonym, as the audit log names it."""
+    attempt = uow.get(Attempt, attempt_id, label="attempt")
+    return pseudonym(attempt.id)
+
+
 def install() -> None:
     names.register("grading_mark", mark_names)
     bundle.register("attempt", build_attempt_bundle)
     submission.register("results.release", release.on_submitted)
     outcomes.register("results.release", release.on_review)
     queue.register(jobs.add_tasks)
+    bundle_registry.register_subject("attempt", attempt_subject)
