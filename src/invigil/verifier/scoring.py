@@ -23,7 +23,8 @@ from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from typing import Any
 
-from invigil.verifier.question_rules import (
+# Relative: the package also runs copied out of Invigil, under any name.
+from .question_rules import (
     CENT,
     canonical,
     essay_points,
