@@ -77,13 +77,13 @@ def test_double_marking_moderation_and_regrades_revision_by_revision(
     agrees(documents(db, tenant_a.id, attempt))  # still the automatic result
     with by(bob) as uow:
         grading.submit_mark(uow, attempt, 1, essay("Weak", "Excellent"))  # 4: too far apart
-        grading.submit_mark(uow, attempt, 2, MarkIn(points=Decimal("1.25")))  # within 0.3
+        grading.submit_mark(uow, attempt, 2, MarkIn(points=Decimal("1.35")))  # within 0.3
     agrees(documents(db, tenant_a.id, attempt))  # the essay awaits moderation
     with by(mod) as uow:
         grading.moderate(uow, attempt, 1, ModerationIn(total=Decimal("6.5"), reason="middle"))
     found = documents(db, tenant_a.id, attempt)
     assert [d["revision"] for d in found.results] == [1, 2]
-    assert found.latest["questions"][2]["awarded"] == "1.38"  # (1.5 + 1.25) / 2, half up
+    assert found.latest["questions"][2]["awarded"] == "1.43"  # (1.5 + 1.35) / 2 = 1.425, half up
     agrees(found)
     with by(mod) as uow:
         grading.regrade(uow, attempt, 1, RegradeIn(criteria=essay("Weak", "Good").criteria,
