@@ -9,9 +9,9 @@ field of the result document that follows from them: points per question,
 per category and in total, percentages, pass or fail, what still waits for a
 grader and which marks the result rests on. :func:`compare` names the first
 field a recorded result document says otherwise; :func:`check_revisions`
-does it for every revision of a result. A result that comes out the same
-here was not computed with a bug or a thumb on the scale that this reading
-of the rules would not also have; the equivalence tests keep the two in step.
+does it for every revision of a result. Agreement means two independent
+readings of the rules give the same figures; the equivalence tests keep
+the two in step.
 
 Amounts are ``decimal.Decimal`` in cents throughout, never floats; the
 rounding of each step is the one the format document names.
@@ -24,16 +24,8 @@ from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from typing import Any
 
 # Relative: the package also runs copied out of Invigil, under any name.
-from .question_rules import (
-    CENT,
-    canonical,
-    essay_points,
-    fits,
-    score,
-    with_language_answers,
-)
-
-HUNDRED = Decimal(100)
+from .marking import final_marks
+from .question_rules import CENT, canonical, fits, score, with_language_answers
 
 
 def recompute(
@@ -92,7 +84,7 @@ def _recompute(
             }
         )
     waiting = {q["index"]: Decimal(q["max"]) for q in questions if q["needs_grading"]}
-    finals = _finals(settings, waiting, bodies, marks)
+    finals = final_marks(settings, waiting, bodies, marks)
     if finals is not None:
         for slot, (points, _) in finals.items():
             q = questions[slot]
@@ -147,62 +139,6 @@ def _slot_points(
         for n, k in enumerate(mine):
             out[k] = (base + (1 if n < left_over else 0)) * CENT
     return out
-
-
-def _finals(
-    settings: dict[str, Any],
-    waiting: dict[int, Decimal],
-    bodies: dict[int, dict[str, Any]],
-    marks: list[dict[str, Any]],
-) -> dict[int, tuple[Decimal, list[str]]] | None:
-    """Each waiting slot's final points and the marks they rest on; None
-    while any waiting slot has none (or when none waits)."""
-    if not waiting:
-        return None
-    double = bool(settings.get("double_marking", False))
-    tolerance = Decimal(str(float(settings.get("marking_tolerance_percent", 10))))
-    out: dict[int, tuple[Decimal, list[str]]] = {}
-    for slot, worth in waiting.items():
-        mine = [_points(m, bodies[slot], worth) for m in marks if int(m["slot"]) == slot]
-        settled = _settle(mine, double, worth * tolerance / HUNDRED)
-        if settled is None:
-            return None
-        out[slot] = settled
-    return out
-
-
-def _points(mark: dict[str, Any], body: dict[str, Any], worth: Decimal) -> dict[str, Any]:
-    """The mark with its points: from the rubric levels it names for an
-    essay, its total otherwise (a moderation, a short answer)."""
-    rows = mark.get("marks") or []
-    if body["type"] == "essay" and rows:
-        points = essay_points(body, rows, worth)
-    else:
-        points = Decimal(str(mark["total"])).quantize(CENT)
-    return {**mark, "points": points}
-
-
-def _settle(
-    marks: list[dict[str, Any]], double: bool, tolerance: Decimal
-) -> tuple[Decimal, list[str]] | None:
-    regrades = [m for m in marks if m["kind"] == "regrade"]
-    if regrades:
-        last = max(regrades, key=lambda m: (m["created_at"], m["id"]))
-        return last["points"], [last["id"]]
-    ordered = sorted(marks, key=lambda m: (m["created_at"], m["id"]))
-    moderation = next((m for m in ordered if m["kind"] == "moderation"), None)
-    if moderation is not None:
-        return moderation["points"], [moderation["id"]]
-    given = {m["kind"]: m for m in ordered if m["kind"] in ("first", "second")}
-    first, second = given.get("first"), given.get("second")
-    if first is None:
-        return None
-    if not double:
-        return first["points"], [first["id"]]
-    if second is None or abs(first["points"] - second["points"]) > tolerance:
-        return None
-    mean = ((first["points"] + second["points"]) / 2).quantize(CENT, rounding=ROUND_HALF_UP)
-    return mean, [first["id"], second["id"]]
 
 
 def _percent(awarded: Decimal, top: Decimal) -> Decimal:
