@@ -12,6 +12,7 @@ from invigil.db import platform
 from invigil.db.engine import Database
 from invigil.delivery.models import Attempt
 from invigil.settings import Settings
+from invigil.verifier.paper import check_paper
 from invigil.verifier.scoring import check_revisions
 from tests.delivery.factories import kit_for
 from tests.verifier.sitting import documents
@@ -29,6 +30,7 @@ def test_every_demo_result_recomputes_offline(database: Database, settings: Sett
             found = documents(database, ref.id, attempt)
             said = check_revisions(found.exam, found.sheet, found.marks, found.results)
             assert said is None, f"{slug} attempt {attempt}: {said}"
+            assert check_paper(found.exam, found.sheet) is None
             seen["attempts"] += 1
             seen["graded"] += found.latest["scored_by"] == "human"
             seen["moderated"] += any(m["kind"] == "moderation" for m in found.marks)

@@ -17,6 +17,7 @@ from invigil.results import grading
 from invigil.results.schemas import CriterionMarkIn, MarkIn, ModerationIn, RegradeIn
 from invigil.settings import Settings
 from invigil.tenants.models import Tenant
+from invigil.verifier.paper import check_paper
 from invigil.verifier.scoring import check_revisions, compare, recompute
 from tests.conftest import BoundDatabase, make_user
 from tests.content.factories import make_bank, make_question
@@ -32,6 +33,7 @@ def agrees(found: Documents) -> None:
     assert check_revisions(found.exam, found.sheet, found.marks, found.results) is None
     # Every field the recomputation gives is one the document has, with the same value.
     assert {k: found.latest[k] for k in mine} == mine
+    assert check_paper(found.exam, found.sheet) is None
 
 
 @pytest.mark.parametrize("right", [0, 3, 8])

@@ -21,6 +21,7 @@ from invigil.results import grading
 from invigil.results.schemas import CriterionMarkIn, MarkIn, ModerationIn, RegradeIn
 from invigil.settings import Settings
 from invigil.tenants.models import Tenant
+from invigil.verifier.paper import check_paper
 from invigil.verifier.scoring import check_revisions, compare, recompute
 from tests.conftest import BoundDatabase, make_user
 from tests.content.factories import make_bank
@@ -152,3 +153,4 @@ def test_generated_attempts_recompute_to_every_recorded_revision(
     assert said is None, (said, found)
     said = check_revisions(found.exam, found.sheet, found.marks, found.results)
     assert said is None, (said, found)
+    assert check_paper(found.exam, found.sheet) is None  # the paper its seed draws

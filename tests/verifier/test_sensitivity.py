@@ -16,6 +16,7 @@ from invigil.results import grading
 from invigil.results.schemas import CriterionMarkIn, MarkIn
 from invigil.settings import Settings
 from invigil.tenants.models import Tenant
+from invigil.verifier.paper import check_paper
 from invigil.verifier.scoring import check_revisions, compare, recompute
 from tests.conftest import BoundDatabase, make_user
 from tests.delivery.factories import TYPES, exam_with_every_type, kit_for
@@ -139,3 +140,18 @@ def test_compare_names_the_field_and_both_values(marked: Documents) -> None:
     recorded["passed"] = True
     assert compare(mine, recorded).startswith("categories.Maths (recorded nothing")  # type: ignore[union-attr]
     assert Decimal(mine["percent"]) == Decimal("91.84")  # 22.5 / 24.5, half up
+
+
+def test_a_paper_its_seed_would_not_draw_is_named(marked: Documents) -> None:
+    assert check_paper(marked.exam, marked.sheet) is None
+    found = copy.deepcopy(marked)
+    found.sheet["paper"][6]["option_order"].reverse()
+    assert check_paper(found.exam, found.sheet) == (
+        f"paper[6].option_order (recorded {found.sheet['paper'][6]['option_order']!r}, "
+        f"replayed {marked.sheet['paper'][6]['option_order']!r})"
+    )
+    found = copy.deepcopy(marked)
+    found.sheet["seed"] = str(int(found.sheet["seed"]) + 1)  # the same questions, other shuffles
+    assert (check_paper(found.exam, found.sheet) or "").startswith("paper[")
+    found.sheet["paper"].pop()
+    assert check_paper(found.exam, found.sheet) == "paper (recorded 7 questions, replayed 8)"
