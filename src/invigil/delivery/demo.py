@@ -102,11 +102,13 @@ def sit_down(
     invitation: Invitation,
     began: datetime,
     browser: attempts.Browser | None = None,
+    language: str | None = None,
 ) -> Attempt:
     """The candidate of ``invitation`` agrees to the English consent, starts
     and begins an attempt at ``began``, as the landing page and the player
-    would (for the demo and the tests, which have no browser). The demo's
-    candidates have no camera: their system check is taken as passed."""
+    would (for the demo and the tests, which have no browser), reading the
+    questions in ``language`` (None: as written). The demo's candidates
+    have no camera: their system check is taken as passed."""
     version = attempts.version_of(uow, invitation.exam_id, invitation.exam_version)
     shown = consent_of(version, "en")
     attempt = attempts.start(
@@ -122,7 +124,7 @@ def sit_down(
         now=began,
     ).attempt
     attempt.face_seen_at = began
-    attempts.begin(uow, attempt, version, invitation, now=began)
+    attempts.begin(uow, attempt, version, invitation, now=began, language=language)
     return attempt
 
 

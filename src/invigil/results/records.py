@@ -21,7 +21,7 @@ from invigil.audit.log import jsonable
 from invigil.audit.records import Record, document_sha256
 from invigil.db.uow import UnitOfWork
 
-_MARK_FIELDS = ("id", "attempt_id", "slot", "kind", "grader_id", "marks", "total", "max_points",
+MARK_FIELDS = ("id", "attempt_id", "slot", "kind", "grader_id", "marks", "total", "max_points",
                 "reason", "created_at")  # fmt: skip
 _MARK_RECORDED_BY = {"moderation": "grading.moderated", "regrade": "grading.regraded"}
 _RELEASE_FIELDS = ("id", "attempt_id", "result_id", "revision", "how", "released_by",
@@ -57,7 +57,7 @@ def _rows(
 
 def _marks(uow: UnitOfWork, keep: bool, mark_id: uuid.UUID | None = None) -> Iterator[Record]:
     return _rows(
-        uow, keep, mark_id, kind="mark", table="grading_marks", fields=_MARK_FIELDS,
+        uow, keep, mark_id, kind="mark", table="grading_marks", fields=MARK_FIELDS,
         recorded_by=lambda d: _MARK_RECORDED_BY.get(d["kind"], "grading.marked"),
     )  # fmt: skip
 
