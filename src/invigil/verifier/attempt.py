@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from .bundle import Bundle, Failed
+from .scoring import check_revisions
 
 ATTEMPT = "records/attempt.json"
 EXAM = "records/exam_version.json"
@@ -116,19 +117,6 @@ def event_chain(b: Bundle) -> None:
     b.facts["counts"] |= {"events": len(hashes)}
 
 
-def _recomputed_result(
-    exam_version: dict[str, Any], answer_sheet: dict[str, Any], marks: list[dict[str, Any]]
-) -> dict[str, Any] | None:
-    """The result's score fields as :mod:`invigil.verifier.scoring` recomputes
-    them; None where that module is not part of this verifier."""
-    try:
-        from .scoring import recompute  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
-    found: dict[str, Any] = recompute(exam_version, answer_sheet, marks)
-    return found
-
-
 def inputs(b: Bundle) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
     """The three documents of docs/formats/result-recomputation.md, from the members."""
     attempt = b.json(ATTEMPT)
@@ -163,12 +151,15 @@ def inputs(b: Bundle) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, An
 
 
 def result(b: Bundle) -> str | None:
+    """Every result revision recomputes from the frozen exam, the answers and
+    the marks it rests on, and the latest also from all the marks
+    (:func:`invigil.verifier.scoring.check_revisions`)."""
     exam, sheet, marks = inputs(b)
-    recomputed = _recomputed_result(exam, sheet, marks)
-    if recomputed is None:
-        return "the standalone recomputation (invigil.verifier.scoring) is not in this verifier"
-    path, latest = results(b)[-1]
-    for name, value in sorted(recomputed.items()):
-        if latest.get(name) != value:
-            raise Failed(path, f"{name} is {latest.get(name)!r}; recomputed it is {value!r}")
-    return None
+    revisions = results(b)
+    problem = check_revisions(exam, sheet, marks, [doc for _, doc in revisions])
+    if problem is None:
+        return None
+    named = problem.split(":", 1)[0].split()  # "revision N" or "revision N (all marks)"
+    paths = {doc.get("revision"): path for path, doc in revisions}
+    number = int(named[1]) if len(named) > 1 and named[1].isdigit() else None
+    raise Failed(paths.get(number, revisions[-1][0] if revisions else ATTEMPT), problem)
