@@ -34,6 +34,7 @@ DOMAINS = {
     ),
     "/proctoring/": ("src/invigil/web/templates/proctoring/", "src/invigil/proctoring/"),
     "/exams/": ("src/invigil/web/templates/results/", "src/invigil/results/"),
+    "/results/": ("src/invigil/web/templates/results/", "src/invigil/results/"),
 }
 # Words one of these pages shows in German (at least one per page).
 GERMAN = re.compile(
