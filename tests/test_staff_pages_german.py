@@ -36,6 +36,7 @@ DOMAINS = {
     "/exams/": ("src/invigil/web/templates/results/", "src/invigil/results/"),
     "/shortlists": ("src/invigil/web/templates/shortlists/", "src/invigil/shortlists/"),
     "/bundles/": ("src/invigil/web/templates/audit/bundle.html", "src/invigil/audit/bundle_"),
+    "/results/": ("src/invigil/web/templates/results/", "src/invigil/results/"),
 }
 # Words one of these pages shows in German (at least one per page).
 GERMAN = re.compile(

@@ -65,6 +65,7 @@ from invigil.proctoring import review_pages as proctoring_review_pages
 from invigil.proctoring.capture_api import SINGLE_SHOT
 from invigil.results import analytics_api as results_analytics_api
 from invigil.results import analytics_pages as results_analytics_pages
+from invigil.results import compare_pages as results_compare
 from invigil.results import grading_api as results_grading_api
 from invigil.results import grading_pages as results_grading_pages
 from invigil.results import listing_api as results_listing_api
@@ -426,6 +427,7 @@ def create_app(
     app.include_router(results_listing_api.router)
     app.include_router(shortlists_api.router)
     app.include_router(webhooks_api.router)
+    app.include_router(results_compare.api)
     app.include_router(identity_pages.router)
     app.include_router(audit_pages.router)
     app.include_router(bundle_pages.router)
@@ -440,6 +442,7 @@ def create_app(
     app.include_router(results_listing_pages.router)
     app.include_router(shortlists_pages.router)
     app.include_router(webhooks_pages.router)
+    app.include_router(results_compare.router)
     app.include_router(home.router)
     app.include_router(pages.router)
     # The player's script and styles: served by Invigil itself, never a CDN.

@@ -193,7 +193,7 @@ TAMPERING = {
         6,
         "column payload differs",
     ),
-    "entry edited, its hash recomputed": (None, 6, "does not follow entry 6"),
+    "entry edited, its hash recomputed": (None, 6, "entry 6 was altered: entry 7 does not"),
     "row deleted": (
         "DELETE FROM audit_events WHERE tenant_id = :t AND seq = 5",
         5,
@@ -250,6 +250,64 @@ def test_tampering_is_detected_and_named(
     assert not report.ok
     assert report.first_bad_seq == first_bad, report.problems
     assert any(message in p for p in report.problems), report.problems
+
+
+COLUMN_EDITS = {
+    "payload": "payload = '{\"score\": 100}'",
+    "actor_id": "actor_id = 'someone-else'",
+    "occurred_at": "occurred_at = occurred_at - interval '1 day'",
+}
+
+
+@pytest.mark.parametrize("column", COLUMN_EDITS)
+@pytest.mark.parametrize("k", [0, 5, 9])
+def test_a_column_edited_in_place_names_its_entry(
+    superuser: Connection, sealed_log: Tenant, keys: Keys, column: str, k: int
+) -> None:
+    superuser.execute(
+        text(f"UPDATE audit_events SET {COLUMN_EDITS[column]} WHERE tenant_id = :t AND seq = :k"),
+        {"t": sealed_log.id, "k": k},
+    )
+    report = verify(superuser, sealed_log, keys)
+    assert report.first_bad_seq == k, report.problems
+    assert report.problems == [f"entry {k}: column {column} differs from the signed entry "
+                               "(edited in place)"]  # fmt: skip
+
+
+@pytest.mark.parametrize("rehash", [False, True], ids=["leaf kept", "leaf recomputed"])
+@pytest.mark.parametrize("k", [0, 5, 9])
+def test_an_entry_rewritten_with_its_columns_names_it(
+    superuser: Connection, sealed_log: Tenant, keys: Keys, rehash: bool, k: int
+) -> None:
+    """The entry and its columns rewritten to agree (the careful editor),
+    its leaf hash kept or recomputed: named by its leaf hash, by the next
+    entry's prev, or (the last entry, no next one) by the checkpoints."""
+    row = superuser.execute(
+        text("SELECT entry, leaf_hash FROM audit_events WHERE tenant_id = :t AND seq = :k"),
+        {"t": sealed_log.id, "k": k},
+    ).one()
+    entry = json.loads(row.entry)
+    entry["actor"]["id"] = "someone-else"
+    data = canonical_json(entry)
+    superuser.execute(
+        text(
+            "UPDATE audit_events SET entry = :e, leaf_hash = :h, actor_id = 'someone-else' "
+            "WHERE tenant_id = :t AND seq = :k"
+        ),
+        {
+            "e": data.decode(),
+            "h": hashlib.sha256(b"\x00" + data).digest() if rehash else row.leaf_hash,
+            "t": sealed_log.id,
+            "k": k,
+        },
+    )
+    report = verify(superuser, sealed_log, keys)
+    if rehash and k == 9:  # pinned between the checkpoints at 4 and 10
+        assert report.first_bad_seq == 4, report.problems
+        assert "Entry 9 was altered; so may be any entry from 4 on" in report.problems[0]
+        return
+    assert report.first_bad_seq == k, report.problems
+    assert report.problems[0].startswith(f"entry {k} was altered"), report.problems
 
 
 def test_a_fully_rewritten_history_is_caught_by_the_signed_checkpoints(

@@ -9,6 +9,7 @@ Used by the generated accessibility and width checks
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -86,6 +87,18 @@ ID_QUERIES: dict[str, Any] = {
     "delivery_id": lambda: select(WebhookDelivery.id).order_by(WebhookDelivery.created_at),
     # The evidence bundle the demo admin asked for (demo.seed_bundle).
     "bundle_id": lambda: select(BundleRequest.id).order_by(BundleRequest.created_at),
+    # The latest submitted attempt: another than attempt_id's (the earliest).
+    "last_attempt_id": lambda: (
+        select(Attempt.id)
+        .where(Attempt.submitted_at.is_not(None))
+        .order_by(Attempt.submitted_at.desc())
+    ),
+}
+# Pages that take their ids in the query, and the query each is shown with.
+QUERIES: dict[str, Callable[[dict[str, str]], str]] = {
+    "/results/compare": lambda ids: (
+        f"?attempt={ids['attempt_id']}&attempt={ids['last_attempt_id']}"
+    ),
 }
 
 
@@ -125,7 +138,8 @@ def staff_pages(app: FastAPI, ids: dict[str, str]) -> list[tuple[str, str]]:
             continue
         missing = set(PARAM.findall(route)) - set(ids)
         assert not missing, f"{route}: add an id for {sorted(missing)} to demo_ids()"
-        pages.append((route, PARAM.sub(lambda m: ids[m.group(1)], route)))
+        query = QUERIES[route](ids) if route in QUERIES else ""
+        pages.append((route, PARAM.sub(lambda m: ids[m.group(1)], route) + query))
     return pages
 
 

@@ -1,10 +1,23 @@
 """Verifying a tenant's log from its records alone: no database, no network.
 
 The same code checks the live database (``invigil audit verify``) and an
-export file (``invigil audit verify-export``). It names the first bad entry:
-an edited entry (its bytes, its hash or its columns), a missing entry, a
-reordered one, a broken chain, or a checkpoint whose signature or root does
-not hold.
+export file (``invigil audit verify-export``). It names the first edited
+entry, not a range, wherever the records pin it, and they nearly always do:
+
+* an entry whose bytes changed but whose stored leaf hash did not is named
+  by its own leaf hash;
+* an entry changed together with its leaf hash is named by the next entry,
+  whose ``prev`` still holds the old leaf hash (the chain);
+* a deleted entry leaves a gap in the sequence numbers, a moved one a
+  number out of place; an edited column (database only) differs from the
+  signed entry.
+
+Only a change re-chained through every later entry (each ``prev`` and leaf
+hash recomputed: the whole tail rewritten) leaves the chain intact; the
+signed checkpoints then pin it between two of them: the last entry before
+the first checkpoint that fails was certainly altered, any entry after the
+last checkpoint that holds may have been. docs/formats/audit-export.md says
+which entry each kind of change is named by.
 """
 
 from __future__ import annotations
@@ -46,6 +59,7 @@ class Report:
     checkpoints: int = 0
     problems: list[str] = field(default_factory=list)
     first_bad_seq: int | None = None
+    first_named: int | None = None  # the first entry a finding names exactly (no range)
     records: RecordsReport | None = None  # the records anchored in the log, when checked
 
     @property
@@ -57,11 +71,14 @@ class Report:
         self.problems.append(message)
         if seq is not None and (self.first_bad_seq is None or seq < self.first_bad_seq):
             self.first_bad_seq = seq
+        if seq is not None and (self.first_named is None or seq < self.first_named):
+            self.first_named = seq
 
     def bad_range(self, start: int, message: str) -> None:
-        """Something at or after ``start`` is wrong; a precise finding wins."""
+        """Something at or after ``start`` is wrong (the first entry the
+        checkpoints no longer vouch for); an earlier precise finding wins."""
         self.problems.append(message)
-        if self.first_bad_seq is None:
+        if self.first_bad_seq is None or start < self.first_bad_seq:
             self.first_bad_seq = start
 
 
@@ -82,16 +99,24 @@ def _column_mismatch(parsed: Mapping[str, Any], columns: Mapping[str, Any]) -> s
     return None
 
 
+def _out_of_place(entries: Sequence[EntryRecord], position: int) -> str:
+    """Why ``entries[position]`` is not entry ``position``: deleted, or moved."""
+    found = entries[position].seq
+    elsewhere = next((i for i, e in enumerate(entries) if e.seq == position), None)
+    if elsewhere is None:
+        return f"entry {position} is missing (deleted): entry {found} is in its place"
+    return (
+        f"entry {position} is out of order: it stands at position {elsewhere}, "
+        f"entry {found} in its place"
+    )
+
+
 def _check_entries(tenant: str, entries: Sequence[EntryRecord], report: Report) -> list[bytes]:
     leaves: list[bytes] = []
     prev = GENESIS
     for position, record in enumerate(entries):
         if record.seq != position:
-            report.bad(
-                position,
-                f"entry {position} is missing or out of order "
-                f"(found entry {record.seq} in its place)",
-            )
+            report.bad(position, _out_of_place(entries, position))
             break
         data = record.entry.encode()
         leaf = leaf_hash(data)
@@ -112,16 +137,28 @@ def _check_entries(tenant: str, entries: Sequence[EntryRecord], report: Report) 
                 f"of tenant {parsed.get('tenant')}",
             )
         if leaf != record.leaf_hash:
-            report.bad(position, f"entry {position}: its stored leaf hash does not match its bytes")
+            report.bad(
+                position,
+                f"entry {position} was altered: its stored leaf hash does not match its bytes",
+            )
         self_consistent = len(report.problems) == problems_before
         if is_entry and parsed.get("prev") != prev.hex():
-            # A sound entry that does not follow its predecessor: the predecessor changed.
-            blamed = position - 1 if self_consistent and position else position
-            report.bad(
-                blamed,
-                f"entry {position}: does not follow entry {position - 1} "
-                f"(chain hash mismatch: entry {blamed} was altered)",
-            )
+            # A sound entry whose prev is not its predecessor's leaf hash still
+            # holds the hash the predecessor had when it was written: the
+            # predecessor changed (with its leaf hash, or that was named above).
+            if self_consistent and position:
+                report.bad(
+                    position - 1,
+                    f"entry {position - 1} was altered: entry {position} does not follow it "
+                    f"(its prev is not the leaf hash of entry {position - 1}'s bytes)",
+                )
+            else:
+                report.bad(
+                    position,
+                    f"entry {position}: does not follow "
+                    + (f"entry {position - 1}" if position else "the start of the log")
+                    + " (its prev was altered)",
+                )
         if is_entry and record.columns is not None:
             column = _column_mismatch(parsed, record.columns)
             if column:
@@ -174,12 +211,7 @@ def verify_log(
             )
             continue
         if tree.root_at(cp.tree_size) != cp.root_hash:
-            start = previous.tree_size if previous else 0
-            report.bad_range(
-                start,
-                f"{where}: the entries do not produce its signed root "
-                f"(history rewritten at or after entry {start})",
-            )
+            _root_mismatch(report, where, previous.tree_size if previous else 0, cp.tree_size)
             continue
         if previous is not None:
             proof = tree.consistency_proof(previous.tree_size, cp.tree_size)
@@ -192,3 +224,33 @@ def verify_log(
                 )
         previous = cp
     return report
+
+
+def _root_mismatch(report: Report, where: str, held: int, size: int) -> None:
+    """The first ``size`` entries do not give a checkpoint's signed root,
+    while the first ``held`` still give the previous one's."""
+    first = report.first_named
+    if first is not None and first < size:
+        # Named above: that entry is not the one signed.
+        report.problems.append(
+            f"{where}: the entries do not produce its signed root (explained by entry "
+            f"{first}, named above)"
+        )
+        return
+    # Every entry before ``size`` follows the one before it, so a change was
+    # re-chained: changing entry j forces a new prev into j + 1, and so on,
+    # hence the last entry under this checkpoint certainly changed.
+    last = size - 1
+    if held == last:
+        report.bad(
+            last,
+            f"{where}: the entries do not produce its signed root (entry "
+            f"{last} was altered, and every later entry re-chained after it)",
+        )
+        return
+    report.bad_range(
+        held,
+        f"{where}: the entries do not produce its signed root, yet each follows the one "
+        f"before: they were rewritten and re-chained. Entry {last} was altered; so may be "
+        f"any entry from {held} on (the first the signed checkpoints no longer vouch for)",
+    )

@@ -111,6 +111,16 @@ def integrity_outcome(decided: ColumnElement[bool]) -> ColumnElement[str]:
     )
 
 
+def flag_decided() -> ColumnElement[bool]:
+    """A reviewer has decided at least one flag of the attempt (the
+    ``decided`` of :func:`integrity_outcome`)."""
+    return exists().where(
+        ReviewDecision.tenant_id == Attempt.tenant_id,
+        ReviewDecision.attempt_id == Attempt.id,
+        ReviewDecision.scope == "flag",
+    )
+
+
 def grading_state(needs_grading: Any, released: Any) -> ColumnElement[Any]:
     """The grading state of the latest result: ``needs_grading`` while a
     response waits for a person, ``graded`` once none does, ``released``
@@ -205,11 +215,7 @@ def query(exam_id: uuid.UUID, *, identities: bool, by_candidate: bool = False) -
         .limit(1)
         .lateral("latest")
     )
-    decided = exists().where(
-        ReviewDecision.tenant_id == Attempt.tenant_id,
-        ReviewDecision.attempt_id == Attempt.id,
-        ReviewDecision.scope == "flag",
-    )
+    decided = flag_decided()
     # The candidate: when the order or the search reads the name or email,
     # a lateral probe of the candidate's key a row (LIMIT 1 keeps it one:
     # joined plainly, PostgreSQL hashes every candidate of the tenant), read
