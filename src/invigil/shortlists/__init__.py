@@ -6,3 +6,7 @@ with reasons (and exclusions with the first rule failed); shortlisted
 candidates move through the tenant's stages. Reads results, proctoring,
 delivery and content; nothing below imports it (docs/architecture.md).
 """
+
+from invigil.shortlists import hooks as _hooks
+
+_hooks.install()
