@@ -119,6 +119,7 @@ def build(db: Any, services: Any, tenant_id: uuid.UUID, bundle_id: uuid.UUID) ->
         row.finished_at = datetime.now(UTC)
         row.expires_at = row.finished_at + timedelta(days=services.settings.bundle_days)
         row.done = max(row.done, row.total or 0)
+        row.total = row.total or row.done  # a builder that never knew its total: all of it is done
         uow.flush()
         audit.record(uow, "bundle.ready", row, bundle_requests.ready_payload(uow, row))
     return "ready"
