@@ -22,10 +22,11 @@ from tests.verifier.sitting import documents, right_answer, sit
 SCRIPT = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
-from auditor.scoring import check_revisions, compare, recompute
+from auditor.paper import check_paper
+from auditor.scoring import check_revisions
 read = lambda name: json.loads(open(sys.argv[2] + "/" + name, encoding="utf-8").read())
 exam, sheet, marks, results = (read(n) for n in ("exam.json", "sheet.json", "marks.json", "results.json"))
-said = check_revisions(exam, sheet, marks, results)
+said = check_revisions(exam, sheet, marks, results) or check_paper(exam, sheet)
 stdlib = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib")}
 foreign = sorted(
     name for name, m in list(sys.modules.items())
