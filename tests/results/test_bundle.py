@@ -265,3 +265,19 @@ def test_bundle_verify_command(
         "problem": "is listed in the manifest but missing from the ZIP",
     }
     assert report["checks"]["hashes"] == "not run"
+
+
+def test_a_paper_the_seed_does_not_draw_is_named(
+    db: BoundDatabase, services: Services, sat: Sitting
+) -> None:
+    data = build(db, services, sat.tenant_id, sat.attempts[0])
+    found = members(data)
+    row = json.loads(found["records/attempt.json"])
+    row["paper"] = list(reversed(row["paper"]))  # the same questions, in another order
+    opened = Bundle(
+        zipfile.ZipFile(io.BytesIO(rezip(data, {"records/attempt.json": canonical(row)})))
+    )
+    opened.manifest = json.loads(found["manifest.json"])
+    with pytest.raises(Failed, match=r"paper\[0\]") as failure:
+        attempt.result(opened)
+    assert failure.value.member == "records/attempt.json"

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from .bundle import Bundle, Failed
+from .paper import check_paper
 from .scoring import check_revisions
 
 ATTEMPT = "records/attempt.json"
@@ -151,10 +152,14 @@ def inputs(b: Bundle) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, An
 
 
 def result(b: Bundle) -> str | None:
-    """Every result revision recomputes from the frozen exam, the answers and
+    """The paper is the one the attempt's seed draws from the frozen exam, and
+    every result revision recomputes from the frozen exam, the answers and
     the marks it rests on, and the latest also from all the marks
     (:func:`invigil.verifier.scoring.check_revisions`)."""
     exam, sheet, marks = inputs(b)
+    drawn = check_paper(exam, sheet)
+    if drawn is not None:  # the answers were given to another paper than the seed draws
+        raise Failed(ATTEMPT, drawn)
     revisions = results(b)
     problem = check_revisions(exam, sheet, marks, [doc for _, doc in revisions])
     if problem is None:
