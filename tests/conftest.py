@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 import pytest
 from fastapi import FastAPI
+from hypothesis import settings as hypothesis_settings
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import Connection, text
@@ -29,6 +30,12 @@ from invigil.identity.models import User
 from invigil.settings import Settings
 from invigil.tenants import service as tenants
 from invigil.tenants.models import Tenant
+
+
+# Property tests check what holds, never how fast: a per-example deadline
+# only measures how busy the machine is (speed is for `make bench`).
+hypothesis_settings.register_profile("invigil", deadline=None)
+hypothesis_settings.load_profile("invigil")
 
 
 class BoundDatabase(Database):
