@@ -14,9 +14,9 @@ from contextlib import contextmanager
 
 import pytest
 from fastapi import FastAPI
-from hypothesis import settings as hypothesis_settings
 from fastapi.testclient import TestClient
 from httpx import Response
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
@@ -30,7 +30,6 @@ from invigil.identity.models import User
 from invigil.settings import Settings
 from invigil.tenants import service as tenants
 from invigil.tenants.models import Tenant
-
 
 # Property tests check what holds, never how fast: a per-example deadline
 # only measures how busy the machine is (speed is for `make bench`).
