@@ -3,11 +3,17 @@ webhook events, and the webhook outbox as the hook that hears them
 (:mod:`invigil.shortlists.announce`), so an applicant tracking system
 subscribed to ``shortlist.completed`` or ``stage.changed`` gets exactly the
 payloads of docs/formats/shortlist-events.md, sent only if the change
-commits."""
+commits; and the evidence bundle of a run (:mod:`invigil.shortlists.bundle`,
+kind ``shortlist``) with the finder that says who may ask for one."""
 
 from __future__ import annotations
 
+import uuid
+
 from invigil import webhooks
+from invigil.audit import bundle, bundle_registry
+from invigil.db.uow import UnitOfWork
+from invigil.errors import NotFound
 from invigil.shortlists import announce
 
 DESCRIPTIONS = {
@@ -20,3 +26,30 @@ def install() -> None:
     for name in announce.EVENTS:
         webhooks.register(name, DESCRIPTIONS[name])
     announce.register(webhooks.emit)
+    bundle.register("shortlist", build_run_bundle)
+    bundle_registry.register_subject("shortlist", run_subject)
+
+
+def build_run_bundle(
+    uow: UnitOfWork, run_id: uuid.UUID, writer: bundle.BundleWriter, options: bundle.Options
+) -> None:
+    """The run's evidence bundle (imported on first use, like the attempt's)."""
+    from invigil.shortlists.bundle import build_run
+
+    build_run(uow, run_id, writer, options)
+
+
+def run_subject(uow: UnitOfWork, run_id: uuid.UUID) -> str:
+    """A run as the subject of an evidence bundle. The bundle routes need
+    result:view (the shortlister holds it); a run is seen by those who also
+    hold shortlist:view, so a results viewer without it finds no run here,
+    as no other tenant's run is found (RLS). A unit of work without claims
+    (the build job, the command line) sees every run of its tenant."""
+    from invigil.security.permissions import Permission
+    from invigil.shortlists.models import Run
+
+    claims = uow.claims
+    if claims is not None and Permission.SHORTLIST_VIEW.value not in claims.permissions:
+        raise NotFound(f"shortlist {run_id} was not found")
+    run = uow.get(Run, run_id, label="shortlist")
+    return f"shortlist {str(run.id)[:8]}"
