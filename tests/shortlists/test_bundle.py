@@ -10,21 +10,27 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from typer.testing import CliRunner
 
 from invigil.audit import bundle_proofs
 from invigil.audit.bundle import Options
+from invigil.cli import cli
 from invigil.context import Services
 from invigil.db.uow import Actor
 from invigil.settings import Settings
 from invigil.shortlists import cohort, rules, service, stages
+from invigil.tenants.models import Tenant
 from invigil.verifier import Summary, verify
 from invigil.verifier.shortlist import rank
 from tests.conftest import BoundDatabase, make_tenant
 from tests.results.bundles import canonical, edit_manifest, members, rezip
 from tests.shortlists.factories import exam, rule_set, sit
+from tests.test_pages_matrix import web_client
 
 RULES = {"min_percent": "60", "pass_required": True, "integrity_allowed": ["clear", "cleared"],
          "tie_breaks": ["shorter_time"], "top_n": 3}  # fmt: skip
@@ -248,3 +254,42 @@ def test_the_offline_ranking_agrees_with_the_servers_on_ties_and_missing_values(
     ])  # fmt: skip
     assert [(o["attempt_id"], o["rank"], o["failed"]) for o in offline] == server
     assert server[0][0] == str(ids[2])  # the category tie, then the earlier submission
+
+
+def test_a_shortlister_asks_for_the_bundle_from_the_run_page_and_a_results_viewer_cannot(
+    app: FastAPI, db: BoundDatabase, tenant_a: Tenant
+) -> None:
+    e = exam(db, tenant_a.id)
+    sit(db, tenant_a.id, e, "80.00")
+    rules_id = rule_set(db, tenant_a.id, {})
+    with db.unit_of_work(tenant_a.id) as uow:
+        run_id = service.create_run(uow, rules_id, exam_ids=[e]).id
+    client, csrf = web_client(app, db, tenant_a.id, ["shortlister"])
+    page = client.get(f"/shortlists/{run_id}")
+    assert page.status_code == 200 and "Build evidence bundle" in page.text
+    asked = client.post("/bundles", data={"csrf": csrf, "kind": "shortlist",
+                                          "subject_id": str(run_id)})  # fmt: skip
+    assert asked.status_code == 303, asked.text
+    bundle_page = client.get(asked.headers["location"])
+    assert bundle_page.status_code == 200 and f'href="/shortlists/{run_id}"' in bundle_page.text
+    viewer, viewer_csrf = web_client(app, db, tenant_a.id, ["results_viewer"])
+    refused = viewer.post("/bundles", data={"csrf": viewer_csrf, "kind": "shortlist",
+                                            "subject_id": str(run_id)})  # fmt: skip
+    assert refused.status_code == 404
+    assert viewer.get(asked.headers["location"]).status_code == 404
+
+
+def test_the_command_names_exactly_one_subject_and_has_no_certificates_yet(
+    tmp_path: Path,
+) -> None:
+    out = str(tmp_path / "b.zip")
+    both = CliRunner().invoke(cli, ["bundle", "build", "--tenant", "t", "--out", out,
+                                    "--attempt", str(uuid.uuid4()), "--shortlist", "x"])  # fmt: skip
+    assert "exactly one of --attempt, --shortlist" in str(both.exception)
+    cert = CliRunner().invoke(cli, ["bundle", "build", "--tenant", "t", "--out", out,
+                                    "--certificate", str(uuid.uuid4())])  # fmt: skip
+    assert "certificates do not exist yet" in str(cert.exception)
+    bad = CliRunner().invoke(cli, ["bundle", "build", "--tenant", "t", "--out", out,
+                                   "--shortlist", "nine"])  # fmt: skip
+    assert "is not a shortlist id" in str(bad.exception)
+    assert not (tmp_path / "b.zip").exists()

@@ -41,15 +41,17 @@ def build_run_bundle(
 
 def run_subject(uow: UnitOfWork, run_id: uuid.UUID) -> str:
     """A run as the subject of an evidence bundle. The bundle routes need
-    result:view (the shortlister holds it); a run is seen by those who also
-    hold shortlist:view, so a results viewer without it finds no run here,
-    as no other tenant's run is found (RLS). A unit of work without claims
-    (the build job, the command line) sees every run of its tenant."""
+    result:view (the shortlister holds it); a run is seen only by a user who
+    also holds shortlist:view, so a results viewer without it finds no run
+    here, as no other tenant's run is found (RLS). The build job and the
+    command line (no user) see every run of their tenant."""
+    from invigil.identity import service as identity
     from invigil.security.permissions import Permission
     from invigil.shortlists.models import Run
 
-    claims = uow.claims
-    if claims is not None and Permission.SHORTLIST_VIEW.value not in claims.permissions:
-        raise NotFound(f"shortlist {run_id} was not found")
+    if uow.actor.kind == "user":
+        held = identity.permissions_of(identity.roles_of(uow, uuid.UUID(uow.actor.id)))
+        if Permission.SHORTLIST_VIEW.value not in held:
+            raise NotFound(f"shortlist {run_id} was not found")
     run = uow.get(Run, run_id, label="shortlist")
     return f"shortlist {str(run.id)[:8]}"
