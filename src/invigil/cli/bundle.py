@@ -32,11 +32,32 @@ def _requester(uow: Any, email: str | None) -> tuple[Any, bool]:
     return Actor("user", str(user.id)), P.EVIDENCE_VIEW.value in held
 
 
+def _subject(
+    attempt: str | None, shortlist: str | None, certificate: str | None
+) -> tuple[str, uuid.UUID]:
+    """The one subject named: (kind, id)."""
+    given = [(k, v) for k, v in (("attempt", attempt), ("shortlist", shortlist),
+                                  ("certificate", certificate)) if v is not None]  # fmt: skip
+    if len(given) != 1:
+        raise DomainErrorExit("name exactly one of --attempt, --shortlist or --certificate")
+    kind, value = given[0]
+    if kind == "certificate":
+        raise DomainErrorExit("certificates do not exist yet: there is no certificate to bundle")
+    try:
+        return kind, uuid.UUID(value)
+    except ValueError:
+        raise DomainErrorExit(f"--{kind} {value!r} is not a {kind} id") from None
+
+
 @bundle_cli.command("build")
 def bundle_build(
     tenant: Annotated[str, typer.Option(help="tenant slug")],
-    attempt: Annotated[str, typer.Option(help="id of a submitted attempt")],
     out: Annotated[Path, typer.Option(help="the ZIP file to write")],
+    attempt: Annotated[str | None, typer.Option(help="id of a submitted attempt")] = None,
+    shortlist: Annotated[str | None, typer.Option(help="id of a shortlist run")] = None,
+    certificate: Annotated[
+        str | None, typer.Option(help="id of a certificate (none exist yet)")
+    ] = None,
     as_user: Annotated[
         str | None,
         typer.Option(
@@ -46,18 +67,15 @@ def bundle_build(
         ),
     ] = None,
 ) -> None:
-    """Build the evidence bundle of one attempt; seals a checkpoint first if
-    the log has entries the latest one does not cover."""
+    """Build the evidence bundle of one attempt or one shortlist run; seals a
+    checkpoint first if the log has entries the latest one does not cover."""
     from invigil.audit import bundle_proofs
     from invigil.audit.bundle import Options
     from invigil.context import Services
     from invigil.db.uow import Actor
     from invigil.tenants import service as tenants
 
-    try:
-        attempt_id = uuid.UUID(attempt)
-    except ValueError:
-        raise DomainErrorExit(f"--attempt {attempt!r} is not an attempt id") from None
+    kind, subject_id = _subject(attempt, shortlist, certificate)
     services = Services.build(_settings())
     db = _database()
     ref = tenants.require(db, tenant)
@@ -68,7 +86,7 @@ def bundle_build(
         with db.unit_of_work(ref.id, actor) as uow, partial.open("wb") as sink:
             options = Options(show_evidence=show, services=services)
             manifest = bundle_proofs.build(
-                uow, services.keys.audit, "attempt", attempt_id, sink, options
+                uow, services.keys.audit, kind, subject_id, sink, options
             )
         os.replace(partial, out)
     finally:

@@ -108,19 +108,20 @@ def _rules(uow: UnitOfWork, keep: bool, row_id: uuid.UUID | None = None) -> Iter
                    action="shortlist.rules_versioned")  # fmt: skip
 
 
-def run(uow: UnitOfWork, run_id: uuid.UUID) -> Record:
-    """One run as its rows hold it (to anchor when it is recorded)."""
-    (record,) = _runs(uow, False, run_id)
+def run(uow: UnitOfWork, run_id: uuid.UUID, keep: bool = False) -> Record:
+    """One run as its rows hold it (to anchor when it is recorded; ``keep``:
+    with its document, for an evidence bundle)."""
+    (record,) = _runs(uow, keep, run_id)
     return record
 
 
-def stage_change(uow: UnitOfWork, change_id: uuid.UUID) -> Record:
-    (record,) = _stages(uow, False, change_id)
+def stage_change(uow: UnitOfWork, change_id: uuid.UUID, keep: bool = False) -> Record:
+    (record,) = _stages(uow, keep, change_id)
     return record
 
 
-def rules_version(uow: UnitOfWork, version_id: uuid.UUID) -> Record:
-    (record,) = _rules(uow, False, version_id)
+def rules_version(uow: UnitOfWork, version_id: uuid.UUID, keep: bool = False) -> Record:
+    (record,) = _rules(uow, keep, version_id)
     return record
 
 

@@ -5,8 +5,9 @@ A bundle is trusted for nothing: the manifest is read strictly (known
 fields only, canonical bytes, so that no byte of it can change unnoticed),
 every member is hashed as it streams out of the ZIP, and only then do the
 checks of :mod:`invigil.verifier.checks` read the members. Checks run in
-the order of :data:`CHECKS`; the first that fails stops the run (what
-rests on it is "not run"), naming the member and the check.
+the order of :data:`CHECKS` (every kind), then the kind's own
+(:data:`KIND_CHECKS`); the first that fails stops the run (what rests on
+it is "not run"), naming the member and the check.
 """
 
 from __future__ import annotations
@@ -26,9 +27,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 FORMAT = "invigil-evidence-bundle/v1"
 MANIFEST = "manifest.json"
 CHECKS = ("manifest", "members", "hashes", "keys", "checkpoint", "inclusion", "anchors",
-          "subject", "event chain", "result")  # fmt: skip
-ROLES = {"record": "records/", "context": "records/", "evidence": "evidence/", "audit": "audit/",
-         "report": "report.pdf"}  # fmt: skip
+          "subject")  # fmt: skip
+KIND_CHECKS = {"attempt": ("event chain", "result"), "shortlist": ("ranking",)}
+ROLES: dict[str, str | tuple[str, ...]] = {
+    "record": "records/", "context": "records/", "evidence": "evidence/", "audit": "audit/",
+    "report": ("report.pdf", "report.txt"),
+}  # fmt: skip
 HEX64 = re.compile(r"[0-9a-f]{64}")
 _FIELDS = {"format", "kind", "subject", "tenant", "keys", "members", "withheld"}
 _MEMBER = {"path", "role", "sha256", "size"}
@@ -40,6 +44,10 @@ REQUIRED = {
         "audit/checkpoint.json", "audit/entries.jsonl", "audit/proofs.json",
         "records/answers.jsonl", "records/attempt.json", "records/events.jsonl",
         "records/exam_version.json", "records/question_versions.json",
+    ),
+    "shortlist": (
+        "audit/checkpoint.json", "audit/entries.jsonl", "audit/proofs.json",
+        "records/rule_set_version.json", "records/run.json",
     ),
 }  # fmt: skip
 _CHUNK = 1 << 16
@@ -259,11 +267,14 @@ def run(source: str | Path | IO[bytes], pinned: dict[str, Ed25519PublicKey] | No
         "hashes": _check_hashes,
         **checks.STEPS,
     }
+    kinds = checks.KIND_STEPS
     with archive:
         b = Bundle(archive, pinned=pinned)
-        for name in CHECKS:
+        order = list(CHECKS)
+        for name in order:
             try:
-                note = steps[name](b)
+                step = kinds.get(str(b.manifest.get("kind")), {}).get(name) or steps[name]
+                note = step(b)
             except Failed as failed:
                 summary.checks[name] = "failed"
                 summary.failures.append(Failure(failed.member, name, failed.problem))
@@ -272,6 +283,9 @@ def run(source: str | Path | IO[bytes], pinned: dict[str, Ed25519PublicKey] | No
             if note is not None:
                 summary.notes[name] = str(note)
             if name == "manifest":
+                own = KIND_CHECKS.get(b.manifest["kind"], ())
+                order += own
+                summary.checks |= dict.fromkeys(own, "not run")
                 summary.kind = b.manifest["kind"]
                 summary.subject = b.manifest["subject"]["id"]
         summary.counts = dict(b.facts.get("counts", {}))

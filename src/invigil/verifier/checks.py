@@ -14,6 +14,8 @@ event chain every stored browser event hashes as sha256(prev + body) and
             says truly whether it follows the one before it
 result      the latest result recomputes from the frozen exam, the answer
             sheet and the marks
+ranking     (a shortlist run) the frozen rules re-rank the entries' facts
+            into the recorded order (:mod:`invigil.verifier.shortlist`)
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ RECORDED_BY = {
     "events": ("proctoring.sealed", "proctoring.rechecked"),
     "review_decision": ("review.decided",),
     "evidence": ("evidence.stored",),
+    "shortlist_rules": ("shortlist.rules_versioned",),
+    "shortlist_run": ("shortlist.run_completed",),
+    "shortlist_stage": ("shortlist.stage_changed",),
 }
 _KEY = {"kty", "crv", "x", "kid", "alg", "use", "invigil_purpose"}
 
@@ -201,21 +206,25 @@ def _anchors(b: Bundle) -> None:
     b.facts["counts"] |= {"records": records, "withheld": len(b.manifest["withheld"])}
 
 
-STEPS: dict[str, Callable[[Bundle], str | None]] = {}
+Step = Callable[[Bundle], str | None]
+STEPS: dict[str, Step] = {}
+KIND_STEPS: dict[str, dict[str, Step]] = {}  # each kind's subject check and its own
 
 
 def _register() -> None:
-    from . import attempt
+    from . import attempt, shortlist
 
     STEPS.update(
+        {"keys": _keys, "checkpoint": _checkpoint, "inclusion": _inclusion, "anchors": _anchors}
+    )
+    KIND_STEPS.update(
         {
-            "keys": _keys,
-            "checkpoint": _checkpoint,
-            "inclusion": _inclusion,
-            "anchors": _anchors,
-            "subject": attempt.subject,
-            "event chain": attempt.event_chain,
-            "result": attempt.result,
+            "attempt": {
+                "subject": attempt.subject,
+                "event chain": attempt.event_chain,
+                "result": attempt.result,
+            },
+            "shortlist": {"subject": shortlist.subject, "ranking": shortlist.ranking},
         }
     )
 
