@@ -29,8 +29,8 @@ PYTEST := $(BIN)/pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 test: $(STAMP) browser-deps node-deps ## the whole suite (embedded PostgreSQL unless DATABASE_URL is set)
 	$(PYTEST)
 
-browser-deps: ## Chromium and espeak-ng for the browser tests (Debian's packages; `playwright install` cannot download here)
-	@(test -x /usr/lib/chromium/chromium && command -v espeak-ng >/dev/null) || apt-get install -y -q chromium espeak-ng || (apt-get update -q && apt-get install -y -q chromium espeak-ng)
+browser-deps: ## Chromium and espeak-ng for the browser tests, xxd and openssl for the audit-export worked example (Debian's packages; `playwright install` cannot download here)
+	@(test -x /usr/lib/chromium/chromium && command -v espeak-ng >/dev/null && command -v xxd >/dev/null && command -v openssl >/dev/null) || apt-get install -y -q chromium espeak-ng xxd openssl || (apt-get update -q && apt-get install -y -q chromium espeak-ng xxd openssl)
 
 NODE_STAMP := node_modules/.package-lock.json
 
