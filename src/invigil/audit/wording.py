@@ -107,6 +107,11 @@ ACTIONS: dict[str, str] = {
     "result.released": N_("Released a result to its candidate"),
     "result_link.issued": N_("Sent a candidate a link to their result"),
     "result_link.revoked": N_("Revoked a candidate's result link"),
+    # certification
+    "certification.program_created": N_("Created a certification program"),
+    "certification.program_versioned": N_("Saved a new version of a certification program"),
+    "certificate.issued": N_("Issued a certificate"),
+    "certificate.state_changed": N_("Changed a certificate's state"),
     # shortlists
     "shortlist.position_created": N_("Created a position"),
     "shortlist.position_changed": N_("Changed a position"),
@@ -145,6 +150,10 @@ SUBJECTS: dict[str, str] = {
     "result_release": N_("result release"),
     "review_decision": N_("review decision"),
     "role": N_("role"),
+    "cert_program": N_("certification program"),
+    "cert_program_version": N_("certification program version"),
+    "certificate": N_("certificate"),
+    "certificate_state_change": N_("certificate state change"),
     "shortlist_position": N_("position"),
     "shortlist_rule_set": N_("shortlist rule set"),
     "shortlist_rule_set_version": N_("shortlist rules"),

@@ -29,12 +29,13 @@ def _tenant_uow(slug: str) -> Any:
 def _sources() -> tuple[Any, ...]:
     """The records anchored in the log, by the domains that keep them."""
     from invigil.audit.bundle_records import SOURCES as BUNDLES
+    from invigil.certification.records import SOURCES as CERTIFICATION
     from invigil.delivery.records import SOURCES as DELIVERY
     from invigil.proctoring.records import SOURCES as PROCTORING
     from invigil.results.records import SOURCES as RESULTS
     from invigil.shortlists.records import SOURCES as SHORTLISTS
 
-    return (*BUNDLES, *DELIVERY, *PROCTORING, *RESULTS, *SHORTLISTS)
+    return (*BUNDLES, *CERTIFICATION, *DELIVERY, *PROCTORING, *RESULTS, *SHORTLISTS)
 
 
 def _report(report: Any, what: str) -> None:

@@ -3,6 +3,18 @@
 from __future__ import annotations
 
 from invigil.audit.models import AuditCheckpoint, AuditEvent, AuditHead, BundleRequest
+from invigil.certification.models import (
+    Certificate,
+    Group,
+    GroupManager,
+    GroupMember,
+    GroupRequirement,
+    Notice,
+    PendingIssue,
+    Program,
+    ProgramVersion,
+)
+from invigil.certification.models import StateChange as CertificateStateChange
 from invigil.content.images import QuestionImage
 from invigil.content.models import Exam, ExamVersion, Question, QuestionBank, QuestionVersion
 from invigil.db.base import Base
@@ -76,17 +88,27 @@ __all__ = [
     "AuthSession",
     "BundleRequest",
     "Candidate",
+    "Certificate",
+    "CertificateStateChange",
     "Consent",
     "DataKey",
     "EvidenceObject",
     "Exam",
     "ExamVersion",
     "GradingMark",
+    "Group",
+    "GroupManager",
+    "GroupMember",
+    "GroupRequirement",
     "GuestLink",
     "Invitation",
+    "Notice",
     "OutboxMail",
+    "PendingIssue",
     "ProctoringAction",
     "ProctoringEvent",
+    "Program",
+    "ProgramVersion",
     "Question",
     "QuestionBank",
     "QuestionImage",

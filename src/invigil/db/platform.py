@@ -56,3 +56,13 @@ def tenant_ids(db: Database) -> list[uuid.UUID]:
     """Every tenant's id, for jobs that visit each tenant in turn (sealing)."""
     with db.platform_connection() as conn:
         return list(conn.execute(text("SELECT * FROM platform_tenant_ids()")).scalars())
+
+
+def certificate_tenant(db: Database, certificate_id: uuid.UUID) -> uuid.UUID | None:
+    """The public verification page: which tenant issued a certificate, by
+    its id alone (``platform_certificate_tenant``: the tenant id, nothing else)."""
+    with db.platform_connection() as conn:
+        found = conn.execute(
+            text("SELECT platform_certificate_tenant(:id)"), {"id": certificate_id}
+        ).scalar()
+    return found if found is None or isinstance(found, uuid.UUID) else uuid.UUID(str(found))

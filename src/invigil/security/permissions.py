@@ -21,6 +21,8 @@ class Permission(StrEnum):
     CERTIFICATE_ISSUE = "certificate:issue"
     CERTIFICATE_REVOKE = "certificate:revoke"
     CERTIFICATE_VIEW = "certificate:view"
+    CERTIFICATION_APPROVE = "certification:approve"  # approve issuance where a program asks for it
+    CERTIFICATION_MANAGE = "certification:manage"  # programs, groups, members
     EVIDENCE_VIEW = "evidence:view"
     EXAM_CREATE = "exam:create"
     EXAM_PUBLISH = "exam:publish"
@@ -109,6 +111,8 @@ BUILTIN_ROLES: dict[str, frozenset[Permission]] = {
             P.CERTIFICATE_ISSUE,
             P.CERTIFICATE_REVOKE,
             P.CERTIFICATE_VIEW,
+            P.CERTIFICATION_APPROVE,
+            P.CERTIFICATION_MANAGE,
             P.RESULT_VIEW,
             P.CANDIDATE_VIEW,
             P.EXAM_VIEW,
