@@ -343,3 +343,37 @@ def test_staff_resend_over_the_api(app: FastAPI, db: BoundDatabase, settings: Se
     first = client.post(f"/api/v1/invitations/{made.invitation.id}/resend", headers=headers)
     # Without SMTP configured in the app, nothing can be sent: said plainly.
     assert first.status_code == 409 and "mail is not set up" in first.json()["detail"]
+
+
+def test_a_mail_without_invitation_carries_rendered_attachments(
+    db: BoundDatabase, tenant_a: object, settings: Settings, smtp_server: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp_server
+    configured = smtp_settings(settings, port)
+    kit = kit_for(settings, smtp=True)
+    seen: list[str] = []
+
+    def render(uow: object, s: Settings, box: object, ref: object) -> mail.Attachment:
+        seen.append(ref["id"])  # type: ignore[index]
+        return mail.Attachment("note.txt", "text/plain", b"rendered when sent")
+
+    mail.register_attachment("test_note", render)
+    with db.unit_of_work(tenant_a.id) as uow:  # type: ignore[attr-defined]
+        with pytest.raises(ValueError, match="no renderer"):
+            mail.queue_message(uow, "x@example.org", "S", "B", smtp=True,
+                               attachments=[{"kind": "nobody_renders_this", "id": "1"}])  # fmt: skip
+        row = mail.queue_message(
+            uow, "holder@example.org", "Your certificate", "Hello\n\nIt is attached.",
+            smtp=True, locale="de", attachments=[{"kind": "test_note", "id": "abc"}],
+        )  # fmt: skip
+        assert row.invitation_id is None and row.attachments == [{"kind": "test_note", "id": "abc"}]
+        assert seen == []  # the outbox keeps the reference only
+        sent = mail.send(uow, configured, kit.box, row.id)
+        assert sent.sent_at is not None and seen == ["abc"]
+    (_, rcpts, msg) = inbox.messages[0]
+    assert rcpts == ["holder@example.org"]
+    assert isinstance(msg, EmailMessage)
+    files = [(p.get_filename(), p.get_content().rstrip("\n")) for p in msg.iter_attachments()]
+    assert files == [("note.txt", "rendered when sent")]
+    html = msg.get_body(preferencelist=("html",))
+    assert html is not None and "Bitte antworten Sie nicht" in html.get_content()  # in its locale

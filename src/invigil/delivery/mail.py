@@ -14,6 +14,13 @@ one), rendered from the same text. Every mail carries ``Auto-Submitted:
 auto-generated`` (RFC 3834: no auto-replies to it), a ``Message-ID`` in the
 sender's domain and a ``Date`` in UTC (``+0000``).
 
+Mail that belongs to no invitation (a certificate to its holder, a
+recertification reminder, an escalation to a group's manager) is queued by
+:func:`queue_message`, in its own language, with attachments named by
+reference (``{"kind": "certificate_pdf", "id": ...}``): the send job asks
+the renderer registered for the kind (:func:`register_attachment`, by the
+domain that owns the files) for the file, so the outbox keeps ids only.
+
 Without ``INVIGIL_SMTP_HOST`` nothing is sent: the mail stays in the outbox
 marked "not sent: SMTP not configured" (staff got the link when they
 invited, and can rotate it to send a new one once SMTP is set up).
@@ -24,9 +31,12 @@ from __future__ import annotations
 import smtplib
 import ssl
 import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
+from typing import Any
 
 from sqlalchemy import select
 
@@ -52,6 +62,23 @@ PLACEHOLDER = "{guest_link}"
 WITHHELD = "[guest link withheld: it is shown once to whoever invites, and only mailed]"
 NOT_CONFIGURED = i18n.N_("not sent: SMTP not configured")  # stored; translated where shown
 SUBJECT = i18n.N_("Your invitation: %(title)s")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str  # "application/pdf"
+    data: bytes
+
+
+# kind -> renderer(uow, settings, box, reference) -> the file, registered by
+# the domain that owns the files (certification: the PDF and the credential).
+Renderer = Callable[[UnitOfWork, Settings, SecretBox, Mapping[str, Any]], Attachment]
+_RENDERERS: dict[str, Renderer] = {}
+
+
+def register_attachment(kind: str, render: Renderer) -> None:
+    _RENDERERS[kind] = render
 
 
 def _context(mail_id: uuid.UUID) -> str:
@@ -139,6 +166,42 @@ def queue(
     return row
 
 
+def queue_message(
+    uow: UnitOfWork,
+    to: str,
+    subject: str,
+    body: str,
+    *,
+    smtp: bool,
+    locale: str | None = None,
+    attachments: Sequence[Mapping[str, Any]] = (),
+) -> OutboxMail:
+    """Write a mail that belongs to no invitation (no guest link in it);
+    with SMTP configured, defer the send job in this transaction. Each
+    attachment names a registered kind and the id of what it renders."""
+    for ref in attachments:
+        if ref.get("kind") not in _RENDERERS:
+            raise ValueError(f"no renderer for attachments of kind {ref.get('kind')!r}")
+    mail_id = uuid.uuid4()
+    row = OutboxMail(
+        tenant_id=uow.tenant,
+        id=mail_id,
+        invitation_id=None,
+        to_address=to,
+        subject=subject[:300],
+        body=body,
+        link_sealed=None,
+        error=None if smtp else NOT_CONFIGURED,
+        attachments=[dict(ref) for ref in attachments],
+        locale=locale,
+    )
+    uow.add(row)
+    uow.flush()
+    if smtp:
+        uow.defer(TASK, queue=QUEUE, tenant_id=str(uow.tenant), mail_id=str(mail_id))
+    return row
+
+
 def shown_body(mail: OutboxMail) -> str:
     return mail.body.replace(PLACEHOLDER, WITHHELD)
 
@@ -164,7 +227,10 @@ def send(uow: UnitOfWork, settings: Settings, box: SecretBox, mail_id: uuid.UUID
         link = box.open(mail.link_sealed, _context(mail.id)).decode() if mail.link_sealed else None
         body = body.replace(PLACEHOLDER, link or WITHHELD)
     mail.attempts += 1
-    invitation = uow.get(Invitation, mail.invitation_id)
+    if mail.invitation_id is not None:
+        locale = language.of_invitation(uow, uow.get(Invitation, mail.invitation_id))
+    else:
+        locale = mail.locale or language.of_invitation(uow, None)
     message = compose_message(
         settings,
         mail.to_address,
@@ -172,8 +238,13 @@ def send(uow: UnitOfWork, settings: Settings, box: SecretBox, mail_id: uuid.UUID
         body,
         branding.brand_of(uow),
         branding.logo_of(uow),
-        locale=language.of_invitation(uow, invitation),
+        locale=locale,
     )
+    for ref in mail.attachments or []:
+        file = _RENDERERS[ref["kind"]](uow, settings, box, ref)
+        maintype, _, subtype = file.content_type.partition("/")
+        message.add_attachment(file.data, maintype=maintype, subtype=subtype,
+                               filename=file.filename)  # fmt: skip
     try:
         deliver(settings, message)
     except (OSError, smtplib.SMTPException) as exc:

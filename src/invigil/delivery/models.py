@@ -134,6 +134,12 @@ class OutboxMail(TenantScoped, Base):
     sent_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    # Attached when sent, by reference: [{"kind": ..., "id": ...}] (0033).
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, server_default=text("'[]'::jsonb")
+    )
+    # The language of a mail that belongs to no invitation.
+    locale: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class Attempt(TenantScoped, Base):
