@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -34,7 +36,7 @@ from invigil.verifier import Summary, verify
 from invigil.verifier.bundle import Failed
 from invigil.verifier.certificate import check_credential, meets
 from tests.certification.factories import NOW, certificate, holder, program
-from tests.conftest import BoundDatabase, make_tenant, make_user
+from tests.conftest import BoundDatabase, bearer, make_tenant, make_user
 from tests.results.bundles import canonical, edit_manifest, members, rezip
 from tests.shortlists.factories import exam, sit
 from tests.verifier.test_standalone import PACKAGE, alone
@@ -353,3 +355,26 @@ def test_who_may_ask_for_a_certificate_bundle(
     other = make_tenant(db, settings)
     with db.unit_of_work(other.id, Actor.operator()) as uow, pytest.raises(NotFound):
         bundle_registry.find_subject(uow, "certificate", made.certificate_id)
+
+
+def test_the_api_queues_a_certificate_bundle_and_the_job_builds_one_that_verifies(
+    app: FastAPI, client: TestClient, db: BoundDatabase, made: Issued, services: Services
+) -> None:
+    from invigil.audit import bundle_jobs
+
+    manager = make_user(db, made.tenant_id, ["certification_manager"])
+    viewer = make_user(db, made.tenant_id, ["results_viewer"])
+    body = {"kind": "certificate", "subject_id": str(made.certificate_id)}
+    refused = client.post("/api/v1/bundles", json=body, headers=bearer(app, db, viewer))
+    assert refused.status_code == 404  # no certificate:view: as if it did not exist
+    headers = bearer(app, db, manager)
+    asked = client.post("/api/v1/bundles", json=body, headers=headers)
+    assert asked.status_code == 202, asked.text
+    bundle_id = uuid.UUID(asked.json()["id"])
+    assert bundle_jobs.build(db, services, made.tenant_id, bundle_id) == "ready"
+    link = client.get(f"/api/v1/bundles/{bundle_id}/download", headers=headers)
+    assert link.status_code == 200, link.text
+    got = client.get(link.json()["url"], headers=headers)
+    assert got.status_code == 200, got.text
+    summary = check(got.content)
+    assert summary.ok and summary.subject == str(made.certificate_id), summary.failures
