@@ -279,6 +279,10 @@ def test_a_signed_credential_is_checked_against_the_issuer_key(made: Issued) -> 
           "credentialStatus": {"type": "BitstringStatusListEntry",
                                "statusListIndex": str(cert["status_index"])}}  # fmt: skip
     check_credential(_jwt(key, vc), jwk, cert)
+    # Issued at a fraction of a second; the credential says the whole second.
+    assert cert["issued_at"].endswith(".000000Z")
+    precise = cert | {"issued_at": cert["issued_at"].replace(".000000Z", ".250000Z")}
+    check_credential(_jwt(key, vc | {"validFrom": cert["issued_at"][:19] + "Z"}), jwk, precise)
     for wrong, why in (
         (vc | {"validUntil": "2099-01-01T00:00:00Z"}, "is valid until"),
         (vc | {"id": f"urn:uuid:{uuid.uuid4()}"}, "not certificate"),

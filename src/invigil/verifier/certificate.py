@@ -327,12 +327,18 @@ def _signed(key: Any, alg: str, message: bytes, signature: bytes) -> bool:
     return True
 
 
+def _second(at: datetime) -> datetime:
+    """A credential's dates are XML Schema dateTimes, commonly to the whole
+    second: compared at that precision."""
+    return at.replace(microsecond=0)
+
+
 def check_credential(token: str, jwk: Any, cert: dict[str, Any]) -> None:
     """A VC-JWT (compact JWS) of the certificate, checked against the
     issuer's public JWK: its signature, then that it names the certificate
     (its ``id``, or ``jti``, ends with the certificate's id), its dates
     (``validFrom``/``validUntil``, or the VC 1.1 ``issuanceDate``/
-    ``expirationDate``, and ``nbf``/``exp`` when present) and its status
+    ``expirationDate``, to the second, and ``nbf``/``exp`` when present) and its status
     list index. Raises :class:`Failed` naming ``records/credential.jwt``."""
     parts = token.strip().split(".")
     if len(parts) != 3:
@@ -363,12 +369,13 @@ def check_credential(token: str, jwk: Any, cert: dict[str, Any]) -> None:
         raise Failed(CREDENTIAL, f"names credential {named or None}, not certificate {cid}")
     issued = _when(cert.get("issued_at"), CERTIFICATE, "issued_at")
     start = vc.get("validFrom", vc.get("issuanceDate"))
-    if start is None or _when(start, CREDENTIAL, "validFrom") != issued:
+    if start is None or _second(_when(start, CREDENTIAL, "validFrom")) != _second(issued):
         raise Failed(CREDENTIAL, f"is valid from {start}, not from the issue {issued.isoformat()}")
     expires, until = cert.get("expires_at"), vc.get("validUntil", vc.get("expirationDate"))
     if (expires is None) != (until is None) or (
         expires is not None
-        and _when(until, CREDENTIAL, "validUntil") != _when(expires, CERTIFICATE, "expires_at")
+        and _second(_when(until, CREDENTIAL, "validUntil"))
+        != _second(_when(expires, CERTIFICATE, "expires_at"))
     ):
         raise Failed(CREDENTIAL, f"is valid until {until}; the certificate expires {expires}")
     for claim, value in (("nbf", issued), ("exp", expires)):
