@@ -382,3 +382,24 @@ def test_the_api_queues_a_certificate_bundle_and_the_job_builds_one_that_verifie
     assert got.status_code == 200, got.text
     summary = check(got.content)
     assert summary.ok and summary.subject == str(made.certificate_id), summary.failures
+
+
+def test_a_renewal_from_the_old_expiry_and_a_certificate_that_never_expires_verify(
+    db: BoundDatabase, settings: Settings, services: Services
+) -> None:
+    tenant = make_tenant(db, settings)
+    e = exam(db, tenant.id)
+    basis = [basis_of(db, tenant.id, e, sit(db, tenant.id, e, "90.00"))]
+    _, version = program(db, tenant.id, exam_ids=[e], validity_months=12, renew_from="expiry")
+    who = holder(db, tenant.id)
+    first = certificate(db, tenant.id, version, who, basis=basis)
+    renewal = certificate(db, tenant.id, version, who, basis=basis,
+                          now=NOW + timedelta(days=300))  # fmt: skip
+    data = build(db, services, tenant.id, renewal)
+    doc = json.loads(members(data)["records/certificate.json"])
+    assert doc["renews_id"] == str(first) and doc["expires_at"].startswith("2028-03-01")
+    assert check(data).ok, check(data).failures
+    _, forever = program(db, tenant.id, exam_ids=[e], validity_months=None)
+    lasting = build(db, services, tenant.id, certificate(db, tenant.id, forever, basis=basis))
+    assert json.loads(members(lasting)["records/certificate.json"])["expires_at"] is None
+    assert check(lasting).ok, check(lasting).failures
