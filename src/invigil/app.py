@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+import invigil.certification  # noqa: F401 - registers its evidence bundle kind
 from invigil import __version__
 from invigil import health as health_checks
 from invigil.admission import Admission

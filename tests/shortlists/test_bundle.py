@@ -279,7 +279,7 @@ def test_a_shortlister_asks_for_the_bundle_from_the_run_page_and_a_results_viewe
     assert viewer.get(asked.headers["location"]).status_code == 404
 
 
-def test_the_command_names_exactly_one_subject_and_has_no_certificates_yet(
+def test_the_command_names_exactly_one_subject(
     tmp_path: Path,
 ) -> None:
     out = str(tmp_path / "b.zip")
@@ -287,8 +287,8 @@ def test_the_command_names_exactly_one_subject_and_has_no_certificates_yet(
                                     "--attempt", str(uuid.uuid4()), "--shortlist", "x"])  # fmt: skip
     assert "exactly one of --attempt, --shortlist" in str(both.exception)
     cert = CliRunner().invoke(cli, ["bundle", "build", "--tenant", "t", "--out", out,
-                                    "--certificate", str(uuid.uuid4())])  # fmt: skip
-    assert "certificates do not exist yet" in str(cert.exception)
+                                    "--certificate", "ten"])  # fmt: skip
+    assert "is not a certificate id" in str(cert.exception)
     bad = CliRunner().invoke(cli, ["bundle", "build", "--tenant", "t", "--out", out,
                                    "--shortlist", "nine"])  # fmt: skip
     assert "is not a shortlist id" in str(bad.exception)

@@ -41,8 +41,6 @@ def _subject(
     if len(given) != 1:
         raise DomainErrorExit("name exactly one of --attempt, --shortlist or --certificate")
     kind, value = given[0]
-    if kind == "certificate":
-        raise DomainErrorExit("certificates do not exist yet: there is no certificate to bundle")
     try:
         return kind, uuid.UUID(value)
     except ValueError:
@@ -56,7 +54,8 @@ def bundle_build(
     attempt: Annotated[str | None, typer.Option(help="id of a submitted attempt")] = None,
     shortlist: Annotated[str | None, typer.Option(help="id of a shortlist run")] = None,
     certificate: Annotated[
-        str | None, typer.Option(help="id of a certificate (none exist yet)")
+        str | None,
+        typer.Option(help="id of a certificate: its records, state changes, results, credential"),
     ] = None,
     as_user: Annotated[
         str | None,
@@ -67,15 +66,17 @@ def bundle_build(
         ),
     ] = None,
 ) -> None:
-    """Build the evidence bundle of one attempt or one shortlist run; seals a
-    checkpoint first if the log has entries the latest one does not cover."""
+    """Build the evidence bundle of one attempt, shortlist run or certificate;
+    seals a checkpoint first if the log has entries the latest one does not cover."""
     from invigil.audit import bundle_proofs
     from invigil.audit.bundle import Options
+    from invigil.cli.server import load_domains
     from invigil.context import Services
     from invigil.db.uow import Actor
     from invigil.tenants import service as tenants
 
     kind, subject_id = _subject(attempt, shortlist, certificate)
+    load_domains()  # each domain registers the builder of its kind when imported
     services = Services.build(_settings())
     db = _database()
     ref = tenants.require(db, tenant)

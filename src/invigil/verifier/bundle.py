@@ -28,7 +28,11 @@ FORMAT = "invigil-evidence-bundle/v1"
 MANIFEST = "manifest.json"
 CHECKS = ("manifest", "members", "hashes", "keys", "checkpoint", "inclusion", "anchors",
           "subject")  # fmt: skip
-KIND_CHECKS = {"attempt": ("event chain", "result"), "shortlist": ("ranking",)}
+KIND_CHECKS = {
+    "attempt": ("event chain", "result"),
+    "shortlist": ("ranking",),
+    "certificate": ("state", "requirements", "credential"),
+}
 ROLES: dict[str, str | tuple[str, ...]] = {
     "record": "records/", "context": "records/", "evidence": "evidence/", "audit": "audit/",
     "report": ("report.pdf", "report.txt"),
@@ -48,6 +52,10 @@ REQUIRED = {
     "shortlist": (
         "audit/checkpoint.json", "audit/entries.jsonl", "audit/proofs.json",
         "records/rule_set_version.json", "records/run.json",
+    ),
+    "certificate": (
+        "audit/checkpoint.json", "audit/entries.jsonl", "audit/proofs.json",
+        "records/certificate.json", "records/program_version.json", "records/state.json",
     ),
 }  # fmt: skip
 _CHUNK = 1 << 16

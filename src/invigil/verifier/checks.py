@@ -16,6 +16,10 @@ result      the latest result recomputes from the frozen exam, the answer
             sheet and the marks
 ranking     (a shortlist run) the frozen rules re-rank the entries' facts
             into the recorded order (:mod:`invigil.verifier.shortlist`)
+state, requirements, credential
+            (a certificate) its current state is its last change, its
+            program's requirements hold over its results, its signed
+            credential is the issuer's (:mod:`invigil.verifier.certificate`)
 """
 
 from __future__ import annotations
@@ -47,6 +51,9 @@ RECORDED_BY = {
     "shortlist_rules": ("shortlist.rules_versioned",),
     "shortlist_run": ("shortlist.run_completed",),
     "shortlist_stage": ("shortlist.stage_changed",),
+    "cert_program_version": ("certification.program_versioned",),
+    "certificate": ("certificate.issued",),
+    "certificate_state": ("certificate.state_changed",),
 }
 _KEY = {"kty", "crv", "x", "kid", "alg", "use", "invigil_purpose"}
 
@@ -212,7 +219,7 @@ KIND_STEPS: dict[str, dict[str, Step]] = {}  # each kind's subject check and its
 
 
 def _register() -> None:
-    from . import attempt, shortlist
+    from . import attempt, certificate, shortlist
 
     STEPS.update(
         {"keys": _keys, "checkpoint": _checkpoint, "inclusion": _inclusion, "anchors": _anchors}
@@ -225,6 +232,12 @@ def _register() -> None:
                 "result": attempt.result,
             },
             "shortlist": {"subject": shortlist.subject, "ranking": shortlist.ranking},
+            "certificate": {
+                "subject": certificate.subject,
+                "state": certificate.state,
+                "requirements": certificate.requirements,
+                "credential": certificate.credential,
+            },
         }
     )
 
