@@ -144,18 +144,29 @@ class Recent:
         self._kept: OrderedDict[uuid.UUID | None, tuple[float, Shown, str]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, db: Database, certificate_id: uuid.UUID | None, now: datetime) -> Shown:
+    def peek(self, certificate_id: uuid.UUID | None, now: datetime) -> Shown | None:
+        """What is kept for the id, if still fresh (no database: the server
+        answers it without leaving its event loop)."""
         if self.seconds <= 0:
-            return lookup(db, certificate_id, now)
+            return None
         at = self.clock()
         with self._lock:
             kept = self._kept.get(certificate_id)
-        if kept is not None and at - kept[0] < self.seconds:
-            shown, state = kept[1], kept[2]
-            if not shown.known or shown.status == "revoked":
-                return shown
-            return _restated(shown, state, now)
+        if kept is None or at - kept[0] >= self.seconds:
+            return None
+        shown, state = kept[1], kept[2]
+        if not shown.known or shown.status == "revoked":
+            return shown
+        return _restated(shown, state, now)
+
+    def get(self, db: Database, certificate_id: uuid.UUID | None, now: datetime) -> Shown:
+        kept = self.peek(certificate_id, now)
+        if kept is not None:
+            return kept
+        at = self.clock()
         shown = lookup(db, certificate_id, now)
+        if self.seconds <= 0:
+            return shown
         state = _state_of(shown)
         with self._lock:
             self._kept[certificate_id] = (at, shown, state)

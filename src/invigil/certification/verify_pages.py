@@ -16,10 +16,14 @@ for search engines) and ``Referrer-Policy: no-referrer``.
 
 from __future__ import annotations
 
+import threading
+import uuid
+from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from invigil import i18n
@@ -66,15 +70,35 @@ def _headers(response: Response) -> Response:
     return response
 
 
-@router.get("/verify/{certificate_id}", response_class=HTMLResponse, dependencies=[PublicLimited])
-def verify_page(request: Request, certificate_id: str) -> Response:
-    wanted = verify.parse_id(certificate_id)
-    shown = recent(request).get(request.app.state.db, wanted, datetime.now(UTC))
-    request.state.locale = i18n.negotiate(
-        enabled=i18n.AVAILABLE,
-        chosen=request.query_params.get("lang"),
-        accept_language=request.headers.get("accept-language"),
-    )
+class Rendered:
+    """Pages already rendered, by (id if known, what was shown, language):
+    the same facts in the same language make the same bytes, so a page
+    reused within ``verify_cache_seconds`` is not rendered again. Bounded;
+    the least recently used is forgotten first."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._pages: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> bytes | None:
+        with self._lock:
+            found = self._pages.get(key)
+            if found is not None:
+                self._pages.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[Any, ...], body: bytes) -> None:
+        with self._lock:
+            self._pages[key] = body
+            while len(self._pages) > self.size:
+                self._pages.popitem(last=False)
+
+
+_RENDERED = Rendered()
+
+
+def _render(request: Request, wanted: uuid.UUID | None, shown: verify.Shown) -> bytes:
     brand = _brand(shown)
     base = f"/verify/{wanted}"
     values: dict[str, Any] = {
@@ -87,8 +111,32 @@ def verify_page(request: Request, certificate_id: str) -> Response:
         "credential_json": f"/credentials/{wanted}?format=json",
         "credential_signed": f"/credentials/{wanted}",
     }
-    status = 200 if shown.known else 404
-    return _headers(templates.TemplateResponse(request, TEMPLATE, values, status_code=status))
+    return bytes(templates.TemplateResponse(request, TEMPLATE, values).body)
+
+
+@router.get("/verify/{certificate_id}", response_class=HTMLResponse, dependencies=[PublicLimited])
+async def verify_page(request: Request, certificate_id: str) -> Response:
+    """Async: a lookup still fresh in this process is answered without a
+    thread; a new one runs its two round trips in the thread pool."""
+    wanted = verify.parse_id(certificate_id)
+    now = datetime.now(UTC)
+    kept = recent(request)
+    shown = kept.peek(wanted, now)
+    if shown is None:
+        shown = await run_in_threadpool(kept.get, request.app.state.db, wanted, now)
+    locale = i18n.negotiate(
+        enabled=i18n.AVAILABLE,
+        chosen=request.query_params.get("lang"),
+        accept_language=request.headers.get("accept-language"),
+    )
+    request.state.locale = locale
+    key = (wanted if shown.known else None, shown, locale)
+    body = _RENDERED.get(key) if kept.seconds > 0 else None
+    if body is None:
+        body = _render(request, wanted, shown)
+        if kept.seconds > 0:
+            _RENDERED.put(key, body)
+    return _headers(HTMLResponse(body, status_code=200 if shown.known else 404))
 
 
 @router.get("/verify/{certificate_id}/logo", dependencies=[PublicLimited])
@@ -101,7 +149,7 @@ def verify_logo(request: Request, certificate_id: str) -> Response:
         with request.app.state.db.unit_of_work(shown.tenant_id, verify.ACTOR) as uow:
             stored = branding.logo_of(uow)
     if stored is None:
-        return verify_page(request, "-")
+        return _headers(HTMLResponse(_render(request, None, verify.UNKNOWN), status_code=404))
     response = logo_response(stored)
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
