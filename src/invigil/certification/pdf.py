@@ -68,7 +68,7 @@ def holder_language(uow: UnitOfWork, holder_id: uuid.UUID) -> str:
     return language.of_invitation(uow, latest)
 
 
-class _Files(OwnFiles):  # type: ignore[misc]
+class _Files(OwnFiles):
     """The reports' fetcher, plus the QR code's image."""
 
     def __init__(self, logo: branding.Logo | None, qr: bytes) -> None:
