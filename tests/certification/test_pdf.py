@@ -64,7 +64,7 @@ def test_the_pdf_names_holder_program_number_dates_and_its_verification_url(
         cert = uow.get(Certificate, cert_id)
         data = pdf.render(uow, settings, cert, locale="en")
         tenant_name = branding.brand_of(uow).name
-    assert data.startswith(b"%PDF-")
+    assert data.startswith(b"%PDF-") and len(PdfReader(io.BytesIO(data)).pages) == 1
     text = _text(data)
     url = f"{settings.issuer.rstrip('/')}/verify/{cert_id}"
     for expected in ("Grace Hopper", "Crane Operation", cert.number, tenant_name,
