@@ -247,3 +247,20 @@ def test_public_routes_are_limited_per_address(fresh: FastAPI, client: TestClien
     person = client.get(f"/verify/{wrong}", headers={"Accept": "text/html"})
     assert person.status_code == 429 and "Too many requests" in person.text
     assert int(person.headers["retry-after"]) >= 1
+
+
+def test_the_page_shows_a_revocation_once_the_reuse_ends(
+    app: FastAPI, client: TestClient, db: BoundDatabase, made: Made
+) -> None:
+    clock = [50.0]
+    app.state.verify_recent = verify.Recent(10, clock=lambda: clock[0])
+    app.state.public_limiter = RateLimiter(1_000_000, 1_000_000, 100)
+    cert_id = made.ids["valid"]
+    assert 'class="verdict valid"' in client.get(f"/verify/{cert_id}").text
+    with db.unit_of_work(made.tenant_id) as uow:
+        lifecycle.change_state(uow, cert_id, "revoked", "withdrawn", now=datetime.now(UTC))
+    clock[0] += 5
+    assert 'class="verdict valid"' in client.get(f"/verify/{cert_id}").text  # reused
+    clock[0] += 5
+    page = client.get(f"/verify/{cert_id}")
+    assert page.status_code == 200 and 'class="verdict revoked"' in page.text
