@@ -21,6 +21,7 @@ from benchmarks import events as events_bench
 from benchmarks import evidence as evidence_bench
 from benchmarks import reports as reports_bench
 from benchmarks import results as results_bench
+from benchmarks import verify_page as verify_bench
 from benchmarks.machine import describe
 from invigil.context import Services
 from invigil.db import embedded
@@ -72,6 +73,7 @@ LABELS |= events_bench.LABELS
 LABELS |= analytics_bench.LABELS
 LABELS |= reports_bench.LABELS
 LABELS |= results_bench.LABELS
+LABELS |= verify_bench.LABELS
 
 
 def main() -> None:
@@ -131,6 +133,8 @@ def main() -> None:
         figures.update(reports_bench.figures(db, urls, settings, cohort.id))
         results = bench_tenant("bench-results", "Bench results")
         figures.update(results_bench.figures(db, urls, settings, results.id))
+        verifying = bench_tenant("bench-verify", "Bench verification")
+        figures.update(verify_bench.figures(db, urls, settings, verifying.id))
     finally:
         db.dispose()
         drop_database(urls)
@@ -162,6 +166,7 @@ def write(machine: dict[str, str], figures: dict[str, float]) -> None:
             or key in analytics_bench.LABELS
             or key in reports_bench.LABELS
             or key in results_bench.LABELS
+            or key in verify_bench.LABELS
             or key.startswith("bodies_")
         ):
             continue  # their own sections, one column per scenario
@@ -198,6 +203,7 @@ def write(machine: dict[str, str], figures: dict[str, float]) -> None:
     lines += analytics_bench.section(figures)
     lines += reports_bench.section(figures)
     lines += results_bench.section(figures)
+    lines += verify_bench.section(figures)
     OUT.write_text("\n".join(lines) + "\n")
 
 

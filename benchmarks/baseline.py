@@ -72,9 +72,13 @@ def http_rate(
     home: str,
     seconds: int = 8,
     paths: dict[str, tuple[str, str | None]] | None = None,
+    env: dict[str, str] | None = None,
+    script: str | None = None,
 ) -> dict[str, float]:
     """Requests/s on one uvicorn worker, loaded by wrk: ``paths`` maps a
-    figure name to (path, bearer token or None)."""
+    figure name to (path, bearer token or None); ``env`` adds to the
+    server's environment (settings); ``script``, a wrk Lua script, is used
+    for the paths whose token is ``"script"``."""
     wrk = shutil.which("wrk")
     if wrk is None:
         raise SystemExit("wrk is not installed (make bench installs it with apt-get)")
@@ -84,6 +88,7 @@ def http_rate(
         "DATABASE_URL": database_url,
         "INVIGIL_HOME": home,
         "INVIGIL_LOG_LEVEL": "WARNING",
+        **(env or {}),
     }
     server = subprocess.Popen(
         [
@@ -112,7 +117,11 @@ def http_rate(
                 time.sleep(0.1)
         figures = {}
         for name, (path, token) in (paths or {"http_healthz_req_s": ("/healthz", None)}).items():
-            auth = ["-H", f"Authorization: Bearer {token}"] if token else []
+            if token == "script":
+                assert script is not None
+                auth = ["-s", script]
+            else:
+                auth = ["-H", f"Authorization: Bearer {token}"] if token else []
             out = subprocess.run(
                 [wrk, "-t2", "-c32", f"-d{seconds}s", *auth, f"http://127.0.0.1:{port}{path}"],
                 capture_output=True,

@@ -27,6 +27,9 @@ from invigil.admission import Admission
 from invigil.audit import api as audit_api
 from invigil.audit import bundle_api, bundle_pages
 from invigil.audit import pages as audit_pages
+from invigil.certification import certificate_pages as certification_certificate_pages
+from invigil.certification import mail as certification_mail
+from invigil.certification import verify_pages as certification_verify_pages
 from invigil.content import api as content_api
 from invigil.content import formats as content_formats
 from invigil.content import images as content_images
@@ -340,6 +343,7 @@ def create_app(
         dependencies=[Depends(checked_request)],
     )
     app.state.settings = settings
+    certification_mail.configure(settings)  # the certificate mail's links and SMTP
     app.state.db = db
     app.state.worker = None  # the in-process job worker, when this process runs one
     # Fewer requests inside than pooled connections (see invigil.admission):
@@ -411,6 +415,7 @@ def create_app(
     app.include_router(proctoring_face_check.router)
     app.include_router(delivery_landing.router)
     app.include_router(results_result_page.router)
+    app.include_router(certification_verify_pages.router)
     app.include_router(identity_api.router)
     app.include_router(tenants_api.router)
     app.include_router(audit_api.router)
@@ -442,6 +447,7 @@ def create_app(
     app.include_router(results_pages.router)
     app.include_router(results_listing_pages.router)
     app.include_router(shortlists_pages.router)
+    app.include_router(certification_certificate_pages.router)
     app.include_router(webhooks_pages.router)
     app.include_router(results_compare.router)
     app.include_router(home.router)

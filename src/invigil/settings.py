@@ -74,6 +74,16 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=10, gt=0, le=60)
     # How long a built evidence bundle is kept before it is purged (ADR 0041).
     bundle_days: int = Field(default=7, ge=1, le=90)
+    # Public routes (the certificate verification page, the credentials and
+    # status lists): requests per minute per client address (IPv6: per /64),
+    # the burst allowed on top, and how many addresses are remembered (the
+    # least recently seen is forgotten first: memory stays bounded). ADR 0044.
+    public_rate_per_minute: int = Field(default=60, ge=1, le=10_000_000)
+    public_rate_burst: int = Field(default=20, ge=1, le=10_000_000)
+    public_rate_clients: int = Field(default=100_000, ge=100, le=10_000_000)
+    # How long one server process reuses what the verification page read for a
+    # certificate id (0: never). A revocation shows within this many seconds.
+    verify_cache_seconds: int = Field(default=10, ge=0, le=60)
 
     @field_validator("home")
     @classmethod

@@ -41,6 +41,7 @@ NOT_PAGES = frozenset(
         "/proctoring/reviews/{attempt_id}/evidence/{object_id}",
         "/shortlists/{run_id}/export",  # a run as CSV or XLSX
         "/bundles/{bundle_id}/status",  # what the bundle page polls (JSON)
+        "/certification/certificates/{certificate_id}/certificate.pdf",  # the printed certificate
     }
 )
 DEMO_TENANT = "acme"

@@ -76,3 +76,9 @@ def get(db: Database, tenant_id: uuid.UUID, certificate_id: uuid.UUID) -> Certif
         assert found is not None
         uow.session.expunge(found)
         return found
+
+
+def certificate_factory(db: Database, tenant: Any) -> str:
+    """A certificate of ``tenant`` (the authorization matrix's ``certificate_id``)."""
+    _, version = program(db, tenant.id)
+    return str(certificate(db, tenant.id, version))

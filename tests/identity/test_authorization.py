@@ -19,6 +19,7 @@ from invigil.settings import Settings
 from invigil.tenants.models import Tenant
 from invigil.web.access import CANDIDATE, PUBLIC, RouteInfo, iter_routes
 from tests.audit.bundle_factories import bundle_factory
+from tests.certification import factories as certification
 from tests.conftest import BoundDatabase, bearer, make_tenant, make_user
 from tests.content import factories as content
 from tests.content.image_factories import image_factory
@@ -122,6 +123,7 @@ FACTORIES: dict[str, Callable[[Database, Tenant], str]] = {
     "endpoint_id": webhooks.endpoint_factory,
     "delivery_id": webhooks.delivery_factory,
     "bundle_id": bundle_factory,
+    "certificate_id": certification.certificate_factory,
 }
 
 

@@ -12,5 +12,7 @@ results and the domains below; nothing below imports it
 """
 
 from invigil.certification import hooks as _hooks
+from invigil.certification import mail as _mail
 
 _hooks.install()
+_mail.install()
