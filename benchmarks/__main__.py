@@ -16,6 +16,7 @@ from benchmarks import analytics as analytics_bench
 from benchmarks import audit as audit_bench
 from benchmarks import baseline
 from benchmarks import bodies as bodies_bench
+from benchmarks import coverage as coverage_bench
 from benchmarks import delivery as delivery_bench
 from benchmarks import events as events_bench
 from benchmarks import evidence as evidence_bench
@@ -72,6 +73,7 @@ LABELS |= events_bench.LABELS
 LABELS |= analytics_bench.LABELS
 LABELS |= reports_bench.LABELS
 LABELS |= results_bench.LABELS
+LABELS |= coverage_bench.LABELS
 
 
 def main() -> None:
@@ -131,6 +133,8 @@ def main() -> None:
         figures.update(reports_bench.figures(db, urls, settings, cohort.id))
         results = bench_tenant("bench-results", "Bench results")
         figures.update(results_bench.figures(db, urls, settings, results.id))
+        covered = bench_tenant("bench-coverage", "Bench coverage")
+        figures.update(coverage_bench.figures(db, urls, settings, covered.id))
     finally:
         db.dispose()
         drop_database(urls)
@@ -162,6 +166,7 @@ def write(machine: dict[str, str], figures: dict[str, float]) -> None:
             or key in analytics_bench.LABELS
             or key in reports_bench.LABELS
             or key in results_bench.LABELS
+            or key in coverage_bench.LABELS
             or key.startswith("bodies_")
         ):
             continue  # their own sections, one column per scenario
@@ -198,6 +203,7 @@ def write(machine: dict[str, str], figures: dict[str, float]) -> None:
     lines += analytics_bench.section(figures)
     lines += reports_bench.section(figures)
     lines += results_bench.section(figures)
+    lines += coverage_bench.section(figures)
     OUT.write_text("\n".join(lines) + "\n")
 
 

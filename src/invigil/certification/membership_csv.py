@@ -182,9 +182,7 @@ def run(uow: UnitOfWork, content: bytes, *, apply: bool) -> Report:
                 Problem(r.line, "group", f"there is no group named {r.group[:80]!r}")
             )
         if r.email.lower() not in people and not r.name:
-            report.problems.append(
-                Problem(r.line, "name", f"{r.email} is new: give their name")
-            )
+            report.problems.append(Problem(r.line, "name", f"{r.email} is new: give their name"))
     if report.problems:
         return report
     existing = set(
@@ -216,8 +214,12 @@ def run(uow: UnitOfWork, content: bytes, *, apply: bool) -> Report:
     if pairs:
         uow.session.execute(
             pg_insert(GroupMember)
-            .values([{"tenant_id": uow.tenant, "group_id": g.id,
-                      "candidate_id": people[email].id} for g, email in pairs])  # fmt: skip
+            .values(
+                [
+                    {"tenant_id": uow.tenant, "group_id": g.id, "candidate_id": people[email].id}
+                    for g, email in pairs
+                ]
+            )  # fmt: skip
             .on_conflict_do_nothing()
         )
     audit.record(

@@ -126,6 +126,7 @@ class Certificate(TenantScoped, Base):
             "program_id",
             text("issued_at DESC"),
             "id",
+            postgresql_include=["state", "expires_at", "state_changed_at"],
         ),
         # The public verification page's one lookup across tenants (by id
         # alone, through platform_certificate_tenant()): not a key.

@@ -23,7 +23,8 @@ depends_on = None
 def upgrade() -> None:
     run(
         "CREATE INDEX ix_certificates_latest ON certificates "
-        "(tenant_id, holder_id, program_id, issued_at DESC, id)"
+        "(tenant_id, holder_id, program_id, issued_at DESC, id) "
+        "INCLUDE (state, expires_at, state_changed_at)"
     )
 
 
