@@ -132,9 +132,13 @@ def seed(db: Database, tenant_id: uuid.UUID) -> list[uuid.UUID]:
                 "ng": GROUPS,
                 "np": PROGRAMS,
                 "now": NOW,
-            },  # fmt: skip
+            },
         )
     return [p.id for p, _ in made]
+
+
+TABLES = ("certificates", "cert_group_members", "cert_group_requirements", "cert_groups",
+          "cert_programs", "cert_program_versions", "candidates")  # fmt: skip
 
 
 def analyze(urls: DatabaseUrls) -> None:
@@ -145,8 +149,7 @@ def analyze(urls: DatabaseUrls) -> None:
     from invigil.db.urls import libpq
 
     with psycopg.connect(libpq(urls.owner), autocommit=True) as conn:
-        for table in ("certificates", "cert_group_members", "cert_group_requirements",
-                      "cert_groups", "cert_programs", "cert_program_versions", "candidates"):  # fmt: skip
+        for table in TABLES:
             conn.execute(f"VACUUM ANALYZE {table}")
 
 

@@ -269,7 +269,7 @@ def summary(uow: UnitOfWork, filters: Filters, *, now: datetime) -> Summary:
             x.program_name,
             sum(x.counts.values()),
             x.counts,
-        )  # fmt: skip
+        )
         for x in found.values()
         if filters.status is None or x.counts[filters.status] > 0
     ]

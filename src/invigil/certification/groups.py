@@ -188,8 +188,12 @@ def set_required(uow: UnitOfWork, group_id: uuid.UUID, program_ids: list[uuid.UU
             insert(GroupRequirement),
             [{"tenant_id": uow.tenant, "group_id": group.id, "program_id": p} for p in added],
         )
-    audit.record(uow, "certification.group_requirements_changed", ("cert_group", group.id),
-                 {"added": [str(p) for p in added], "removed": [str(p) for p in dropped]})  # fmt: skip
+    audit.record(
+        uow,
+        "certification.group_requirements_changed",
+        ("cert_group", group.id),
+        {"added": [str(p) for p in added], "removed": [str(p) for p in dropped]},
+    )
 
 
 # -- members and managers ----------------------------------------------------

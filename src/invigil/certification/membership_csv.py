@@ -219,7 +219,7 @@ def run(uow: UnitOfWork, content: bytes, *, apply: bool) -> Report:
                     {"tenant_id": uow.tenant, "group_id": g.id, "candidate_id": people[email].id}
                     for g, email in pairs
                 ]
-            )  # fmt: skip
+            )
             .on_conflict_do_nothing()
         )
     audit.record(
