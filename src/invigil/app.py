@@ -76,6 +76,8 @@ from invigil.results import result_page as results_result_page
 from invigil.results import result_pages as results_pages
 from invigil.security.inputs import checked_request
 from invigil.settings import Settings, get_settings
+from invigil.certification import coverage_api as certification_coverage_api
+from invigil.certification import coverage_pages as certification_coverage_pages
 from invigil.shortlists import api as shortlists_api
 from invigil.shortlists import pages as shortlists_pages
 from invigil.tenants import api as tenants_api
@@ -426,6 +428,7 @@ def create_app(
     app.include_router(results_analytics_api.router)
     app.include_router(results_listing_api.router)
     app.include_router(shortlists_api.router)
+    app.include_router(certification_coverage_api.router)
     app.include_router(webhooks_api.router)
     app.include_router(results_compare.api)
     app.include_router(identity_pages.router)
@@ -441,6 +444,7 @@ def create_app(
     app.include_router(results_pages.router)
     app.include_router(results_listing_pages.router)
     app.include_router(shortlists_pages.router)
+    app.include_router(certification_coverage_pages.router)
     app.include_router(webhooks_pages.router)
     app.include_router(results_compare.router)
     app.include_router(home.router)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
@@ -122,8 +122,8 @@ def remove(uow: UnitOfWork, group_id: uuid.UUID) -> None:
     uow.flush()
 
 
-def listing(uow: UnitOfWork) -> list[GroupView]:
-    """Every group by name with its counts (one statement)."""
+def listing(uow: UnitOfWork, group_id: uuid.UUID | None = None) -> list[GroupView]:
+    """Every group (or the one) by name with its counts (one statement)."""
 
     def count(column: object, group_column: object) -> object:
         return (
@@ -139,10 +139,19 @@ def listing(uow: UnitOfWork) -> list[GroupView]:
             count(GroupMember.candidate_id, GroupMember.group_id),
             count(GroupManager.user_id, GroupManager.group_id),
             count(GroupRequirement.program_id, GroupRequirement.group_id),
-        ).order_by(Group.name)
+        )
+        .where(true() if group_id is None else Group.id == group_id)
+        .order_by(Group.name)
     )
     return [GroupView(group, members, managers, programs)
             for group, members, managers, programs in rows]  # fmt: skip
+
+
+def view(uow: UnitOfWork, group_id: uuid.UUID) -> GroupView:
+    found = listing(uow, group_id)
+    if not found:
+        raise NotFound("no such group")
+    return found[0]
 
 
 # -- requirements ------------------------------------------------------------
@@ -208,6 +217,25 @@ def members(uow: UnitOfWork, group_id: uuid.UUID) -> list[Candidate]:
             .order_by(Candidate.name, Candidate.email, Candidate.id)
         )
     )
+
+
+def members_page(
+    uow: UnitOfWork, group_id: uuid.UUID, *, offset: int, limit: int
+) -> tuple[list[Candidate], int]:
+    """One page of the group's members by name, and how many there are."""
+    group = get(uow, group_id)
+    total = uow.scalar(
+        select(func.count()).select_from(GroupMember).where(GroupMember.group_id == group.id)
+    )
+    page = uow.scalars(
+        select(Candidate)
+        .join(GroupMember, GroupMember.candidate_id == Candidate.id)
+        .where(GroupMember.group_id == group.id)
+        .order_by(Candidate.name, Candidate.email, Candidate.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(page), total or 0
 
 
 def managers(uow: UnitOfWork, group_id: uuid.UUID) -> list[User]:
