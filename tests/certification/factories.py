@@ -76,3 +76,20 @@ def get(db: Database, tenant_id: uuid.UUID, certificate_id: uuid.UUID) -> Certif
         assert found is not None
         uow.session.expunge(found)
         return found
+
+
+def group_factory(db: Database, tenant: Any) -> str:
+    """A group requiring a program, with one member (the authorization matrix)."""
+    from invigil.certification import groups
+
+    prog, _ = program(db, tenant.id)
+    who = holder(db, tenant.id)
+    with db.unit_of_work(tenant.id) as uow:
+        made = groups.create(uow, f"Group {uuid.uuid4().hex[:6]}")
+        groups.set_required(uow, made.id, [prog])
+        groups.add_member(uow, made.id, who)
+        return str(made.id)
+
+
+def candidate_factory(db: Database, tenant: Any) -> str:
+    return str(holder(db, tenant.id))

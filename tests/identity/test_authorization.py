@@ -24,6 +24,7 @@ from tests.content import factories as content
 from tests.content.image_factories import image_factory
 from tests.delivery import factories as delivery
 from tests.evidence import factories as evidence
+from tests.certification import factories as certification
 from tests.shortlists import factories as shortlists
 from tests.webhooks import factories as webhooks
 
@@ -122,6 +123,8 @@ FACTORIES: dict[str, Callable[[Database, Tenant], str]] = {
     "endpoint_id": webhooks.endpoint_factory,
     "delivery_id": webhooks.delivery_factory,
     "bundle_id": bundle_factory,
+    "group_id": certification.group_factory,
+    "candidate_id": certification.candidate_factory,
 }
 
 
@@ -175,6 +178,10 @@ def _valid_body(path: str, method: str) -> dict[str, object]:
         return {"all_final": True}
     if path.startswith("/api/v1/shortlist-positions/"):
         return {"name": "x", "exam_ids": [str(uuid.uuid4())]}
+    if path.startswith("/api/v1/certification/groups/") and path.endswith("/requirements"):
+        return {"program_ids": []}
+    if path.startswith("/api/v1/certification/groups/") and method == "PUT" and path.count("/") == 5:
+        return {"name": "x", "kind": "team"}
     if path.endswith("/stage"):
         return {"stage": "interview"}
     return {}

@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import uuid
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -185,14 +186,15 @@ def run(uow: UnitOfWork, content: bytes, *, apply: bool) -> Report:
             report.problems.append(Problem(r.line, "name", f"{r.email} is new: give their name"))
     if report.problems:
         return report
-    existing = set(
-        uow.session.execute(
+    existing: set[tuple[uuid.UUID, uuid.UUID]] = set()
+    if people:
+        found = uow.session.execute(
             select(GroupMember.group_id, GroupMember.candidate_id).where(
                 GroupMember.group_id.in_([g.id for g in groups.values()]),
                 GroupMember.candidate_id.in_([c.id for c in people.values()]),
             )
-        ).tuples()
-    ) if people else set()  # fmt: skip
+        )
+        existing = {(g, c) for g, c in found}
     report.groups = len(groups)
     report.people_matched = len(people)
     report.people_created = len(emails - set(people))
