@@ -26,6 +26,8 @@ from invigil.admission import Admission
 from invigil.audit import api as audit_api
 from invigil.audit import bundle_api, bundle_pages
 from invigil.audit import pages as audit_pages
+from invigil.certification import coverage_api as certification_coverage_api
+from invigil.certification import coverage_pages as certification_coverage_pages
 from invigil.content import api as content_api
 from invigil.content import formats as content_formats
 from invigil.content import images as content_images
@@ -76,8 +78,6 @@ from invigil.results import result_page as results_result_page
 from invigil.results import result_pages as results_pages
 from invigil.security.inputs import checked_request
 from invigil.settings import Settings, get_settings
-from invigil.certification import coverage_api as certification_coverage_api
-from invigil.certification import coverage_pages as certification_coverage_pages
 from invigil.shortlists import api as shortlists_api
 from invigil.shortlists import pages as shortlists_pages
 from invigil.tenants import api as tenants_api

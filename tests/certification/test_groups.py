@@ -118,13 +118,13 @@ def test_a_file_with_any_problem_changes_nothing_and_names_each(
     with db.unit_of_work(tenant) as uow:
         groups.create(uow, "Support team")
     body = (
-        "email,name,group\n"
-        "good@example.com,Good Person,Support team\n"  # fine on its own
-        "not-an-email,Someone,Support team\n"
-        "x@example.com,Someone,\n"
-        "good@example.com,Good Person,Support team\n"  # the same line again
-        "a,b,c,d\n"
-    ).encode()
+        b"email,name,group\n"
+        b"good@example.com,Good Person,Support team\n"  # fine on its own
+        b"not-an-email,Someone,Support team\n"
+        b"x@example.com,Someone,\n"
+        b"good@example.com,Good Person,Support team\n"  # the same line again
+        b"a,b,c,d\n"
+    )
     with db.unit_of_work(tenant) as uow:
         report = membership_csv.run(uow, body, apply=True)
     assert not report.applied
@@ -132,11 +132,11 @@ def test_a_file_with_any_problem_changes_nothing_and_names_each(
     assert found == [(3, "email"), (4, "group"), (5, "email"), (6, "")]
     # Rows fine in themselves but wrong for this tenant: all named too.
     body = (
-        "email,name,group\n"
-        "good@example.com,Good Person,Support team\n"
-        "new@example.com,,Support team\n"
-        "other@example.com,Other,No such group\n"
-    ).encode()
+        b"email,name,group\n"
+        b"good@example.com,Good Person,Support team\n"
+        b"new@example.com,,Support team\n"
+        b"other@example.com,Other,No such group\n"
+    )
     with db.unit_of_work(tenant) as uow:
         report = membership_csv.run(uow, body, apply=True)
     assert [(p.line, p.column) for p in report.problems] == [(3, "name"), (4, "group")]
