@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, insert, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from invigil import audit
 from invigil.certification.models import (
@@ -125,20 +127,17 @@ def remove(uow: UnitOfWork, group_id: uuid.UUID) -> None:
 def listing(uow: UnitOfWork, group_id: uuid.UUID | None = None) -> list[GroupView]:
     """Every group (or the one) by name with its counts (one statement)."""
 
-    def count(column: object, group_column: object) -> object:
+    def count(group_column: InstrumentedAttribute[uuid.UUID]) -> ScalarSelect[int]:
         return (
-            select(func.count())
-            .where(group_column == Group.id)  # type: ignore[operator]
-            .correlate(Group)
-            .scalar_subquery()
+            select(func.count()).where(group_column == Group.id).correlate(Group).scalar_subquery()
         )
 
     rows = uow.session.execute(
         select(
             Group,
-            count(GroupMember.candidate_id, GroupMember.group_id),
-            count(GroupManager.user_id, GroupManager.group_id),
-            count(GroupRequirement.program_id, GroupRequirement.group_id),
+            count(GroupMember.group_id),
+            count(GroupManager.group_id),
+            count(GroupRequirement.group_id),
         )
         .where(true() if group_id is None else Group.id == group_id)
         .order_by(Group.name)
