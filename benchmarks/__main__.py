@@ -16,6 +16,7 @@ from benchmarks import analytics as analytics_bench
 from benchmarks import audit as audit_bench
 from benchmarks import baseline
 from benchmarks import bodies as bodies_bench
+from benchmarks import coverage as coverage_bench
 from benchmarks import delivery as delivery_bench
 from benchmarks import events as events_bench
 from benchmarks import evidence as evidence_bench
@@ -74,6 +75,7 @@ LABELS |= analytics_bench.LABELS
 LABELS |= reports_bench.LABELS
 LABELS |= results_bench.LABELS
 LABELS |= verify_bench.LABELS
+LABELS |= coverage_bench.LABELS
 
 
 def main() -> None:
@@ -135,6 +137,8 @@ def main() -> None:
         figures.update(results_bench.figures(db, urls, settings, results.id))
         verifying = bench_tenant("bench-verify", "Bench verification")
         figures.update(verify_bench.figures(db, urls, settings, verifying.id))
+        covered = bench_tenant("bench-coverage", "Bench coverage")
+        figures.update(coverage_bench.figures(db, urls, settings, covered.id))
     finally:
         db.dispose()
         drop_database(urls)
@@ -167,6 +171,7 @@ def write(machine: dict[str, str], figures: dict[str, float]) -> None:
             or key in reports_bench.LABELS
             or key in results_bench.LABELS
             or key in verify_bench.LABELS
+            or key in coverage_bench.LABELS
             or key.startswith("bodies_")
         ):
             continue  # their own sections, one column per scenario
@@ -204,6 +209,7 @@ def write(machine: dict[str, str], figures: dict[str, float]) -> None:
     lines += reports_bench.section(figures)
     lines += results_bench.section(figures)
     lines += verify_bench.section(figures)
+    lines += coverage_bench.section(figures)
     OUT.write_text("\n".join(lines) + "\n")
 
 

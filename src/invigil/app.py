@@ -28,6 +28,8 @@ from invigil.audit import api as audit_api
 from invigil.audit import bundle_api, bundle_pages
 from invigil.audit import pages as audit_pages
 from invigil.certification import certificate_pages as certification_certificate_pages
+from invigil.certification import coverage_api as certification_coverage_api
+from invigil.certification import coverage_pages as certification_coverage_pages
 from invigil.certification import mail as certification_mail
 from invigil.certification import verify_pages as certification_verify_pages
 from invigil.content import api as content_api
@@ -432,6 +434,7 @@ def create_app(
     app.include_router(results_analytics_api.router)
     app.include_router(results_listing_api.router)
     app.include_router(shortlists_api.router)
+    app.include_router(certification_coverage_api.router)
     app.include_router(webhooks_api.router)
     app.include_router(results_compare.api)
     app.include_router(identity_pages.router)
@@ -448,6 +451,7 @@ def create_app(
     app.include_router(results_listing_pages.router)
     app.include_router(shortlists_pages.router)
     app.include_router(certification_certificate_pages.router)
+    app.include_router(certification_coverage_pages.router)
     app.include_router(webhooks_pages.router)
     app.include_router(results_compare.router)
     app.include_router(home.router)

@@ -5,7 +5,9 @@ published exam per proctoring preset (practice-demo, standard-demo,
 strict-demo, high-stakes-demo), and a few candidates invited to
 standard-demo, and (in acme) an essay exam, essay-demo, with a graded
 cohort and answers waiting for graders (results/demo.py), a shortlist
-for a "Support engineer" position over that cohort (shortlists/demo.py), and
+for a "Support engineer" position over that cohort (shortlists/demo.py),
+certification groups whose members' certificates cover, expire soon, are in
+grace or have lapsed (certification/demo.py), and
 a webhook endpoint with a test event in its delivery log (webhooks/demo.py)."""
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy import select
 
 from invigil.audit import bundle_registry, bundle_requests
 from invigil.audit.models import BundleRequest
+from invigil.certification.demo import seed_coverage
 from invigil.content.demo import seed_content
 from invigil.db import platform
 from invigil.db.engine import Database
@@ -97,6 +100,7 @@ def seed(
         finished = seed_attempts(db, tenant_id, slug, kit)
         graded = seed_grading(db, tenant_id, slug, kit)
         shortlisted = seed_shortlist(db, tenant_id, slug)
+        covered = seed_coverage(db, tenant_id, slug)
         bundled = seed_bundle(db, tenant_id, f"admin@{slug}.test")
         hooked = seed_webhooks(db, tenant_id, kit.box)
         if slug in GRADING_TENANTS:
@@ -108,6 +112,7 @@ def seed(
             or finished
             or graded
             or shortlisted
+            or covered
             or hooked
             or bundled
         )

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from invigil import demo
 from invigil.audit import bundle_registry
 from invigil.audit.models import AuditEvent, BundleRequest
+from invigil.certification.models import Group as CertGroup
 from invigil.content.models import Exam, Question, QuestionBank
 from invigil.db import platform
 from invigil.db.engine import Database
@@ -42,6 +43,7 @@ NOT_PAGES = frozenset(
         "/shortlists/{run_id}/export",  # a run as CSV or XLSX
         "/bundles/{bundle_id}/status",  # what the bundle page polls (JSON)
         "/certification/certificates/{certificate_id}/certificate.pdf",  # the printed certificate
+        "/certification/coverage/export",  # coverage as CSV or XLSX
     }
 )
 DEMO_TENANT = "acme"
@@ -86,6 +88,8 @@ ID_QUERIES: dict[str, Any] = {
     # The demo's webhook endpoint and its test event (webhooks/demo.py).
     "endpoint_id": lambda: select(WebhookEndpoint.id).order_by(WebhookEndpoint.created_at),
     "delivery_id": lambda: select(WebhookDelivery.id).order_by(WebhookDelivery.created_at),
+    # The demo's first certification group by name (certification/demo.py).
+    "group_id": lambda: select(CertGroup.id).order_by(CertGroup.name),
     # The evidence bundle the demo admin asked for (demo.seed_bundle).
     "bundle_id": lambda: select(BundleRequest.id).order_by(BundleRequest.created_at),
     # The latest submitted attempt: another than attempt_id's (the earliest).

@@ -82,3 +82,20 @@ def certificate_factory(db: Database, tenant: Any) -> str:
     """A certificate of ``tenant`` (the authorization matrix's ``certificate_id``)."""
     _, version = program(db, tenant.id)
     return str(certificate(db, tenant.id, version))
+
+
+def group_factory(db: Database, tenant: Any) -> str:
+    """A group requiring a program, with one member (the authorization matrix)."""
+    from invigil.certification import groups
+
+    prog, _ = program(db, tenant.id)
+    who = holder(db, tenant.id)
+    with db.unit_of_work(tenant.id) as uow:
+        made = groups.create(uow, f"Group {uuid.uuid4().hex[:6]}")
+        groups.set_required(uow, made.id, [prog])
+        groups.add_member(uow, made.id, who)
+        return str(made.id)
+
+
+def candidate_factory(db: Database, tenant: Any) -> str:
+    return str(holder(db, tenant.id))

@@ -124,6 +124,8 @@ FACTORIES: dict[str, Callable[[Database, Tenant], str]] = {
     "delivery_id": webhooks.delivery_factory,
     "bundle_id": bundle_factory,
     "certificate_id": certification.certificate_factory,
+    "group_id": certification.group_factory,
+    "candidate_id": certification.candidate_factory,
 }
 
 
@@ -177,6 +179,14 @@ def _valid_body(path: str, method: str) -> dict[str, object]:
         return {"all_final": True}
     if path.startswith("/api/v1/shortlist-positions/"):
         return {"name": "x", "exam_ids": [str(uuid.uuid4())]}
+    if path.startswith("/api/v1/certification/groups/") and path.endswith("/requirements"):
+        return {"program_ids": []}
+    if (
+        path.startswith("/api/v1/certification/groups/")
+        and method == "PUT"
+        and path.count("/") == 5
+    ):
+        return {"name": "x", "kind": "team"}
     if path.endswith("/stage"):
         return {"stage": "interview"}
     return {}

@@ -118,6 +118,16 @@ class Certificate(TenantScoped, Base):
         CheckConstraint("status_index >= 0", name="status_index"),
         Index("ix_certificates_holder", "tenant_id", "holder_id", "program_id"),
         Index("ix_certificates_expiry", "tenant_id", "expires_at"),
+        # The holder's latest certificate of a program (coverage, 0036).
+        Index(
+            "ix_certificates_latest",
+            "tenant_id",
+            "holder_id",
+            "program_id",
+            text("issued_at DESC"),
+            "id",
+            postgresql_include=["state", "expires_at", "state_changed_at"],
+        ),
         # The public verification page's one lookup across tenants (by id
         # alone, through platform_certificate_tenant()): not a key.
         Index("ix_certificates_public_id", "id"),
