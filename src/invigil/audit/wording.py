@@ -112,6 +112,8 @@ ACTIONS: dict[str, str] = {
     "certification.program_versioned": N_("Saved a new version of a certification program"),
     "certificate.issued": N_("Issued a certificate"),
     "certificate.state_changed": N_("Changed a certificate's state"),
+    "certification.issuer_key_created": N_("Created the key that signs certificates' credentials"),
+    "certification.issuer_key_rotated": N_("Replaced the key that signs certificates' credentials"),
     # shortlists
     "shortlist.position_created": N_("Created a position"),
     "shortlist.position_changed": N_("Changed a position"),
@@ -154,6 +156,7 @@ SUBJECTS: dict[str, str] = {
     "cert_program_version": N_("certification program version"),
     "certificate": N_("certificate"),
     "certificate_state_change": N_("certificate state change"),
+    "cert_issuer_key": N_("credential signing key"),
     "shortlist_position": N_("position"),
     "shortlist_rule_set": N_("shortlist rule set"),
     "shortlist_rule_set_version": N_("shortlist rules"),
