@@ -350,3 +350,41 @@ def test_unknown_ids_answer_one_identical_404(
     assert client.get(f"/status/{tenant}/revocation/99999999").status_code == 422
     assert client.get("/credentials/not-a-uuid").status_code == 422
     assert client.get(f"/credentials/{cert_id}?format=xml").status_code == 422
+
+
+def test_the_offline_verifier_runs_copied_alone(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    """Copied out of the tree and run under ``python -I``, it verifies a real
+    credential against the served JWKS and refuses a tampered one."""
+    import shutil
+    import subprocess
+    import sys
+
+    services = Services.build(settings)
+    tenant, cert_id = issued(db, settings)
+    _, token = build(db, services, tenant, cert_id)
+    with db.unit_of_work(tenant) as uow:
+        keys = issuer_keys.jwks(uow, credentials.base_of(settings))
+    package = Path(__file__).parents[2] / "src" / "invigil" / "verifier"
+    root = tmp_path / "alone"
+    shutil.copytree(package, root / "invigil" / "verifier",
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    (root / "invigil" / "__init__.py").write_text("")
+    (tmp_path / "keys.json").write_text(json.dumps(keys))
+    head, body, sig = token.split(".")
+    forged = f"{head}.{body[:-4]}AAAA.{sig}"
+    script = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]); "
+        "from invigil.verifier.credential import verify, CredentialError\n"
+        "keys = json.load(open(sys.argv[2]))\n"
+        "try: print(verify(sys.argv[3], keys)['id'])\n"
+        "except CredentialError as e: print('refused:', e); sys.exit(1)\n"
+    )
+    for candidate, code, said in ((token, 0, str(cert_id)), (forged, 1, "refused")):
+        ran = subprocess.run(
+            [sys.executable, "-I", "-c", script, str(root), str(tmp_path / "keys.json"), candidate],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert ran.returncode == code, ran.stdout + ran.stderr
+        assert said in ran.stdout
