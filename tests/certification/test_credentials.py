@@ -388,3 +388,26 @@ def test_the_offline_verifier_runs_copied_alone(
         )  # fmt: skip
         assert ran.returncode == code, ran.stdout + ran.stderr
         assert said in ran.stdout
+
+
+def test_the_worked_example_in_the_docs_verifies() -> None:
+    """docs/formats/open-badges-credential.md walks through these files: the
+    JWT verifies with joserfc against the JWKS, its payload is the JSON
+    beside it plus the registered claims, the JSON satisfies the schema, and
+    the status list's bit 0 is clear."""
+    root = Path(__file__).parents[2] / "docs" / "formats" / "examples" / "open-badges"
+    keys = KeySet.import_key_set(json.loads((root / "jwks.json").read_text()))
+    token = (root / "credential.jwt").read_text().strip()
+    document = json.loads((root / "credential.json").read_text())
+    claims = jose_jwt.decode(token, keys, algorithms=["RS256"]).claims
+    assert {k: v for k, v in claims.items() if k not in ("iss", "jti", "sub", "nbf", "exp")} == (
+        document
+    )
+    assert schema_errors(document) == []
+    assert verify(token, json.loads((root / "jwks.json").read_text())) == document
+    listed = jose_jwt.decode((root / "status-revocation-0.jwt").read_text().strip(), keys).claims
+    import gzip
+
+    encoded = listed["credentialSubject"]["encodedList"][1:]
+    bits = gzip.decompress(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
+    assert len(bits) == 16_384 and bits[0] & 0x80 == 0
