@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from joserfc import jwt as jose_jwt
-from joserfc.errors import BadSignatureError
+from joserfc.errors import BadSignatureError, InvalidKeyIdError
 from joserfc.jwk import KeySet
 from jsonschema import Draft201909Validator, FormatChecker
 from sqlalchemy import select
@@ -27,7 +27,7 @@ from invigil.certification import credentials, issuer_keys
 from invigil.certification.models import Certificate, IssuerKey
 from invigil.context import Services
 from invigil.db.engine import Database
-from invigil.errors import Unavailable
+from invigil.errors import Conflict, NotFound, Unavailable
 from invigil.settings import Settings
 from invigil.verifier.credential import CredentialError, verify
 from tests.certification.factories import NOW, certificate, program
@@ -316,6 +316,33 @@ def test_rotation_signs_with_the_new_key_and_keeps_the_old_published(
         jose_jwt.decode(token, KeySet.import_key_set(keys), algorithms=["RS256"])
     assert actions.count("certification.issuer_key_created") == 2
     assert actions.count("certification.issuer_key_rotated") == 1
+
+
+def test_a_withdrawn_key_leaves_the_jwks_and_what_it_signed_fails(
+    db: Database, settings: Settings, client: TestClient
+) -> None:
+    services = Services.build(settings)
+    tenant, cert_id = issued(db, settings)
+    _, old_token = build(db, services, tenant, cert_id)
+    old_kid = json.loads(b64(old_token.split(".")[0]))["kid"]
+    old_id = uuid.UUID(old_kid.rsplit("/", 1)[1])
+    with db.unit_of_work(tenant) as uow, pytest.raises(Conflict, match="rotate first"):
+        issuer_keys.withdraw(uow, old_id, now=NOW)  # it signs now
+    with db.unit_of_work(tenant) as uow:
+        issuer_keys.rotate(uow, services.box, now=NOW + timedelta(days=1))
+        issuer_keys.withdraw(uow, old_id, now=NOW + timedelta(days=1))
+    keys = client.get(f"/issuers/{tenant}/jwks.json").json()
+    assert old_kid not in [k["kid"] for k in keys["keys"]] and len(keys["keys"]) == 1
+    assert client.get(local(settings, old_kid)).status_code == 404
+    with pytest.raises(CredentialError, match="no key with kid"):
+        verify(old_token, keys)
+    with pytest.raises(InvalidKeyIdError):
+        jose_jwt.decode(old_token, KeySet.import_key_set(keys), algorithms=["RS256"])
+    # Fetched again, the genuine credential is signed with the new key and verifies.
+    fresh = client.get(f"/credentials/{cert_id}").text
+    assert verify(fresh, keys)["id"].endswith(str(cert_id))
+    with db.unit_of_work(tenant) as uow, pytest.raises(NotFound):
+        issuer_keys.withdraw(uow, uuid.uuid4(), now=NOW)
 
 
 # -- the public routes ---------------------------------------------------------

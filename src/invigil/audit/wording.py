@@ -114,6 +114,7 @@ ACTIONS: dict[str, str] = {
     "certificate.state_changed": N_("Changed a certificate's state"),
     "certification.issuer_key_created": N_("Created the key that signs certificates' credentials"),
     "certification.issuer_key_rotated": N_("Replaced the key that signs certificates' credentials"),
+    "certification.issuer_key_withdrawn": N_("Withdrew a stolen credential signing key"),
     # shortlists
     "shortlist.position_created": N_("Created a position"),
     "shortlist.position_changed": N_("Changed a position"),

@@ -133,7 +133,9 @@ def jwks(request: Request, tenant_id: uuid.UUID) -> Response:
 def key(request: Request, tenant_id: uuid.UUID, key_id: uuid.UUID) -> Response:
     services = request.app.state.services
     with request.app.state.db.unit_of_work(tenant_id, ACTOR) as uow:
-        row = uow.session.scalars(select(IssuerKey).where(IssuerKey.id == key_id)).first()
+        row = uow.session.scalars(
+            select(IssuerKey).where(IssuerKey.id == key_id, IssuerKey.withdrawn_at.is_(None))
+        ).first()
         if row is None:
             return missing(request)
         document = issuer_keys.public_jwk(credentials.base_of(services.settings), row)

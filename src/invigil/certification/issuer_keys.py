@@ -10,7 +10,10 @@ under a per-tenant lock so two requests never create two.
 
 Rotation retires the signing key and creates the next; retired keys stay in
 the published JWKS because credentials they signed live on (revocation is
-what withdraws a credential, never the removal of its key).
+what withdraws a credential, never the removal of its key). A key that
+was stolen is the exception: :func:`withdraw` takes a retired key out of
+the JWKS, so everything it signed — forged or genuine — stops verifying
+(genuine credentials are signed again, with the new key, when fetched).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from sqlalchemy import select, text
 from invigil import audit
 from invigil.certification.models import IssuerKey
 from invigil.db.uow import UnitOfWork
+from invigil.errors import Conflict, NotFound
 from invigil.security.secretbox import SecretBox
 
 ALG = "RS256"
@@ -136,13 +140,30 @@ def rotate(uow: UnitOfWork, box: SecretBox, *, now: datetime) -> IssuerKey:
     return new
 
 
+def withdraw(uow: UnitOfWork, key_id: uuid.UUID, *, now: datetime) -> IssuerKey:
+    """Take a stolen key out of the JWKS for good. Only a retired key: rotate
+    first, so that something signs meanwhile."""
+    _lock(uow)
+    row = uow.session.scalars(select(IssuerKey).where(IssuerKey.id == key_id)).first()
+    if row is None:
+        raise NotFound("no such issuer key")
+    if row.retired_at is None:
+        raise Conflict("this key signs now: rotate first, then withdraw it", field="key_id")
+    if row.withdrawn_at is None:
+        row.withdrawn_at = now
+        uow.flush()
+        audit.record(uow, "certification.issuer_key_withdrawn", ("cert_issuer_key", row.id), {})
+    return row
+
+
 def published(uow: UnitOfWork) -> list[IssuerKey]:
-    """Every key of the tenant, signing key first, then newest retired first."""
+    """Every key of the tenant not withdrawn, signing key first, then newest
+    retired first."""
     return list(
         uow.session.scalars(
-            select(IssuerKey).order_by(
-                IssuerKey.retired_at.is_not(None), IssuerKey.created_at.desc(), IssuerKey.id
-            )
+            select(IssuerKey)
+            .where(IssuerKey.withdrawn_at.is_(None))
+            .order_by(IssuerKey.retired_at.is_not(None), IssuerKey.created_at.desc(), IssuerKey.id)
         )
     )
 

@@ -7,7 +7,9 @@ sealed with the secret box (AES-256-GCM, bound to the row through its
 associated data), never in the clear. Rotation retires the current key
 (``retired_at``) and creates the next; a retired key still verifies what it
 signed, so rows are never deleted and the app role may update
-``retired_at`` only.
+``retired_at`` and ``withdrawn_at`` only. A key that was stolen is
+withdrawn (``withdrawn_at``, only once retired): it leaves the JWKS, and
+everything it signed stops verifying.
 
 Revision ID: 0034
 Revises: 0033
@@ -38,8 +40,11 @@ def upgrade() -> None:
             public_jwk jsonb NOT NULL,
             private_sealed bytea NOT NULL,
             retired_at timestamptz,
+            withdrawn_at timestamptz,
             CONSTRAINT pk_cert_issuer_keys PRIMARY KEY (tenant_id, id),
             CONSTRAINT ck_cert_issuer_keys_alg CHECK (alg IN ('RS256')),
+            CONSTRAINT ck_cert_issuer_keys_withdrawn
+                CHECK (withdrawn_at IS NULL OR retired_at IS NOT NULL),
             CONSTRAINT fk_cert_issuer_keys_tenant_id_tenants FOREIGN KEY (tenant_id)
                 REFERENCES tenants (id) ON DELETE RESTRICT
         )
@@ -52,7 +57,7 @@ def upgrade() -> None:
     for stmt in tenant_rls("cert_issuer_keys"):
         run(stmt)
     run(grant_dml("cert_issuer_keys", app, "SELECT, INSERT"))
-    run(f"GRANT UPDATE (retired_at) ON cert_issuer_keys TO {app}")
+    run(f"GRANT UPDATE (retired_at, withdrawn_at) ON cert_issuer_keys TO {app}")
 
 
 def downgrade() -> None:
