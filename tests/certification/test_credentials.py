@@ -438,3 +438,47 @@ def test_the_worked_example_in_the_docs_verifies() -> None:
     encoded = listed["credentialSubject"]["encodedList"][1:]
     bits = gzip.decompress(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
     assert len(bits) == 16_384 and bits[0] & 0x80 == 0
+
+
+def test_two_first_requests_make_one_key(database: Database, settings: Settings) -> None:
+    """The key is made on first need under a per-tenant lock: a second
+    request that arrives meanwhile waits, then finds the first one's key."""
+    import threading
+
+    from sqlalchemy import text
+
+    services = Services.build(settings)
+    tenant = make_tenant(database, settings).id
+    made: dict[str, uuid.UUID] = {}
+    second_started = threading.Event()
+
+    def second() -> None:
+        with database.unit_of_work(tenant) as uow:
+            second_started.set()
+            made["second"] = issuer_keys.current(uow, services.box, now=NOW).id
+
+    with database.unit_of_work(tenant) as uow:
+        made["first"] = issuer_keys.current(uow, services.box, now=NOW).id
+        waiter = threading.Thread(target=second)
+        waiter.start()
+        second_started.wait(10)
+        # Hold the transaction (and the lock) until the second request is
+        # seen waiting for that advisory lock in pg_stat_activity.
+        with database.engine.connect() as watch:
+            for _ in range(500):
+                waiting = watch.execute(
+                    text(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                        " AND database = (SELECT oid FROM pg_database"
+                        " WHERE datname = current_database())"
+                    )
+                ).scalar()
+                if waiting:
+                    break
+                watch.rollback()
+                threading.Event().wait(0.01)
+            assert waiting, "the second request never waited for the lock"
+    waiter.join(10)
+    assert made["first"] == made["second"]
+    with database.unit_of_work(tenant) as uow:
+        assert len(list(uow.session.scalars(select(IssuerKey)))) == 1
