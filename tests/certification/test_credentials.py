@@ -482,3 +482,26 @@ def test_two_first_requests_make_one_key(database: Database, settings: Settings)
     assert made["first"] == made["second"]
     with database.unit_of_work(tenant) as uow:
         assert len(list(uow.session.scalars(select(IssuerKey)))) == 1
+
+
+def test_the_issuers_logo_is_its_profile_image(
+    db: Database, settings: Settings, client: TestClient
+) -> None:
+    from invigil.tenants import branding
+    from tests.tenants.test_branding import logo_png
+
+    tenant, cert_id = issued(db, settings)
+    with db.unit_of_work(tenant) as uow:
+        branding.set_logo(uow, logo_png())
+    document = client.get(f"/credentials/{cert_id}?format=json").json()
+    image = document["issuer"]["image"]
+    assert image == {
+        "id": f"{settings.issuer.rstrip('/')}/issuers/{tenant}/logo",
+        "type": "Image",
+        "caption": document["issuer"]["name"],
+    }
+    assert schema_errors(document) == []
+    assert client.get(f"/issuers/{tenant}").json()["image"] == image
+    logo = client.get(local(settings, image["id"]))
+    assert logo.status_code == 200 and logo.headers["content-type"].startswith("image/")
+    assert logo.headers["access-control-allow-origin"] == "*"
