@@ -85,6 +85,7 @@ def test_the_schema_refuses_broken_credentials() -> None:
     breakages = {
         "no achievement": lambda d: d["credentialSubject"].pop("achievement"),
         "no validFrom": lambda d: d.pop("validFrom"),
+        "validFrom not a date-time": lambda d: d.update(validFrom="2026-13-01T00:00:00Z"),
         "not an OpenBadgeCredential": lambda d: d.update(type=["VerifiableCredential"]),
         "VC 1.1 context": lambda d: d.update(
             {"@context": ["https://www.w3.org/2018/credentials/v1", d["@context"][1]]}
