@@ -374,6 +374,17 @@ def test_unknown_ids_answer_one_identical_404(
         body = answer.json()
         assert body["detail"] == "no such credential, issuer or list"
         assert body["instance"] == answer.request.url.path
+    # A person's browser gets the error page instead, the same for each.
+    pages = {
+        client.get(path, headers={"Accept": "text/html"}).text
+        for path in (
+            f"/credentials/{uuid.uuid4()}",
+            f"/issuers/{empty}",
+            f"/status/{empty}/revocation/0",
+        )
+    }
+    assert len(pages) == 1
+    assert "no such credential, issuer or list" in pages.pop().lower()
     assert client.get(f"/status/{tenant}/other/0").status_code == 422
     assert client.get(f"/status/{tenant}/revocation/99999999").status_code == 422
     assert client.get("/credentials/not-a-uuid").status_code == 422

@@ -33,7 +33,7 @@ from invigil.certification import credentials, issuer_keys, status_lists
 from invigil.certification.models import Certificate, IssuerKey
 from invigil.db import platform
 from invigil.db.uow import Actor, UnitOfWork
-from invigil.errors import PROBLEM_MEDIA_TYPE, problem
+from invigil.errors import PROBLEM_MEDIA_TYPE, NotFound, problem
 from invigil.tenants import branding
 from invigil.tenants.api import logo_response
 from invigil.web.access import Public
@@ -41,6 +41,7 @@ from invigil.web.access import Public
 router = APIRouter(include_in_schema=False)
 
 ACTOR = Actor("anonymous", "credentials")
+MISSING = "no such credential, issuer or list"
 # Lists a tenant can have: status_index is a 32-bit integer.
 MAX_LIST = (2**31 - 1) // status_lists.SIZE
 OPEN = {
@@ -53,8 +54,12 @@ OPEN = {
 
 
 def missing(request: Request) -> Response:
-    """The one answer for anything unknown (never says which part)."""
-    body = problem(404, "not-found", "no such credential, issuer or list", request.url.path)
+    """The one answer for anything unknown (never says which part): a
+    problem for programs; a person's browser (asking for HTML) gets the
+    app's error page, as on every other address outside the API."""
+    if "text/html" in request.headers.get("accept", ""):
+        raise NotFound(MISSING)
+    body = problem(404, "not-found", MISSING, request.url.path)
     headers = {**OPEN, "Cache-Control": "no-store"}
     return JSONResponse(body, status_code=404, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
