@@ -30,6 +30,7 @@ from invigil.audit import pages as audit_pages
 from invigil.certification import certificate_pages as certification_certificate_pages
 from invigil.certification import coverage_api as certification_coverage_api
 from invigil.certification import coverage_pages as certification_coverage_pages
+from invigil.certification import credentials_api as certification_credentials
 from invigil.certification import mail as certification_mail
 from invigil.certification import verify_pages as certification_verify_pages
 from invigil.content import api as content_api
@@ -452,6 +453,7 @@ def create_app(
     app.include_router(shortlists_pages.router)
     app.include_router(certification_certificate_pages.router)
     app.include_router(certification_coverage_pages.router)
+    app.include_router(certification_credentials.router)
     app.include_router(webhooks_pages.router)
     app.include_router(results_compare.router)
     app.include_router(home.router)

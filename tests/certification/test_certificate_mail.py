@@ -1,6 +1,6 @@
 """The certificate mail: queued by the issue hook in the issuing
 transaction, sent through a real SMTP server (aiosmtpd) with the PDF
-attached, in the holder's language."""
+and the signed credential attached, in the holder's language."""
 
 from __future__ import annotations
 
@@ -13,13 +13,14 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from invigil.certification import announce, lifecycle
+from invigil.certification import announce, credentials, lifecycle
 from invigil.certification import mail as certificate_mail
 from invigil.certification.models import Certificate, ProgramVersion
 from invigil.delivery import mail
 from invigil.delivery.models import Candidate, OutboxMail
 from invigil.settings import Settings
 from invigil.tenants import service as tenants
+from invigil.verifier.credential import verify as verify_credential
 from tests.certification.factories import NOW, holder, program
 from tests.conftest import BoundDatabase, make_tenant
 from tests.delivery.factories import kit_for, make_invitation
@@ -55,7 +56,7 @@ def test_the_hook_is_registered_with_the_pdf_renderer() -> None:
     assert certificate_mail.PDF in mail._RENDERERS
 
 
-def test_the_holder_gets_the_mail_with_the_pdf_attached(
+def test_the_holder_gets_the_mail_with_the_pdf_and_the_credential(
     db: BoundDatabase, settings: Settings, configured: Settings,
     smtp_server: tuple[Inbox, int],
 ) -> None:  # fmt: skip
@@ -64,24 +65,20 @@ def test_the_holder_gets_the_mail_with_the_pdf_attached(
     _, version = program(db, tenant.id, name="First Aid at Work", validity_months=36)
     who = holder(db, tenant.id, "Mira Holder")
     cert_id = _issue(db, tenant.id, version, who)
+    box = kit_for(settings).box
     with db.unit_of_work(tenant.id) as uow:
         cert = uow.get(Certificate, cert_id)
         person = uow.get(Candidate, who)
         row = uow.scalar(select(OutboxMail).where(OutboxMail.to_address == person.email))
         assert row is not None and row.invitation_id is None and row.error is None
         assert row.locale == "en" and row.subject == "Your certificate: First Aid at Work"
-        kinds = [a["kind"] for a in row.attachments]
-        assert kinds[0] == "certificate_pdf" and {a["id"] for a in row.attachments} == {
-            str(cert_id)
-        }
-        assert kinds == ["certificate_pdf"] + (
-            ["certificate_credential"] if certificate_mail.credentials_present() else []
-        )
-        if not certificate_mail.credentials_present():
-            sent = mail.send(uow, configured, kit_for(settings).box, row.id)
-            assert sent.sent_at is not None, sent.error
-    if certificate_mail.credentials_present():
-        return _sent_with_credential(db, tenant.id, configured, settings, row.id, inbox, cert)
+        assert row.attachments == [
+            {"kind": "certificate_pdf", "id": str(cert_id)},
+            {"kind": "certificate_credential", "id": str(cert_id)},
+        ]
+        sent = mail.send(uow, configured, box, row.id)
+        assert sent.sent_at is not None, sent.error
+        keys = credentials.issuer_jwk(uow, box)
     assert len(inbox.messages) == 1
     _, rcpts, msg = inbox.messages[0]
     assert rcpts == [person.email]
@@ -89,26 +86,23 @@ def test_the_holder_gets_the_mail_with_the_pdf_attached(
     text = body_of(msg)
     link = f"{configured.issuer.rstrip('/')}/verify/{cert_id}"
     for expected in ("Mira Holder", "Congratulations", "First Aid at Work", cert.number, link,
-                     "until"):  # fmt: skip
+                     "until", "Open Badges"):  # fmt: skip
         assert expected in text, expected
-    files = [
-        (p.get_filename(), p.get_content_type(), p.get_content()) for p in msg.iter_attachments()
-    ]
-    assert [(name, kind) for name, kind, _ in files] == [(f"{cert.number}.pdf", "application/pdf")]
-    printed = " ".join(PdfReader(io.BytesIO(files[0][2])).pages[0].extract_text().split())
+    files = {
+        p.get_filename(): (p.get_content_type(), p.get_payload(decode=True))
+        for p in msg.iter_attachments()
+    }
+    assert sorted(files) == [f"{cert.number}.jwt", f"{cert.number}.pdf"]
+    kind, pdf_bytes = files[f"{cert.number}.pdf"]
+    assert kind == "application/pdf"
+    printed = " ".join(PdfReader(io.BytesIO(pdf_bytes)).pages[0].extract_text().split())
     assert "Mira Holder" in printed and cert.number in printed
-
-
-def _sent_with_credential(
-    db: BoundDatabase, tenant_id: uuid.UUID, configured: Settings, settings: Settings,
-    mail_id: uuid.UUID, inbox: Inbox, cert: Certificate,
-) -> None:  # fmt: skip
-    """With the credentials module present (after the merge): both files."""
-    with db.unit_of_work(tenant_id) as uow:
-        sent = mail.send(uow, configured, kit_for(settings).box, mail_id)
-        assert sent.sent_at is not None, sent.error
-    names = [p.get_filename() for p in inbox.messages[0][2].iter_attachments()]
-    assert names == [f"{cert.number}.pdf", f"{cert.number}.jwt"]
+    kind, token = files[f"{cert.number}.jwt"]
+    assert kind == credentials.MEDIA_TYPE
+    # The attached credential verifies offline against the issuer's key and names this certificate.
+    document = verify_credential(token.decode("ascii"), keys)
+    assert document["id"].endswith(str(cert_id))
+    assert "Mira Holder" not in token.decode("ascii")  # the holder only as a salted hash
 
 
 def test_the_mail_speaks_the_holders_language(

@@ -121,6 +121,9 @@ ACTIONS: dict[str, str] = {
     "certification.group_manager_added": N_("Made a user a group's manager"),
     "certification.group_manager_removed": N_("Removed a group's manager"),
     "certification.group_members_imported": N_("Imported group memberships from a CSV file"),
+    "certification.issuer_key_created": N_("Created the key that signs certificates' credentials"),
+    "certification.issuer_key_rotated": N_("Replaced the key that signs certificates' credentials"),
+    "certification.issuer_key_withdrawn": N_("Withdrew a stolen credential signing key"),
     # shortlists
     "shortlist.position_created": N_("Created a position"),
     "shortlist.position_changed": N_("Changed a position"),
@@ -165,6 +168,7 @@ SUBJECTS: dict[str, str] = {
     "certificate_state_change": N_("certificate state change"),
     "cert_group": N_("certification group"),
     "cert_group_import": N_("group membership import"),
+    "cert_issuer_key": N_("credential signing key"),
     "shortlist_position": N_("position"),
     "shortlist_rule_set": N_("shortlist rule set"),
     "shortlist_rule_set_version": N_("shortlist rules"),

@@ -25,7 +25,6 @@ No names or emails: the holder is an id.
 
 from __future__ import annotations
 
-import importlib.util
 import uuid
 from typing import Any
 
@@ -45,8 +44,6 @@ STATE = "records/state.json"
 VERSION = "records/program_version.json"
 CREDENTIAL = "records/credential.jwt"
 ISSUER_KEY = "records/issuer_key.json"
-NO_CREDENTIAL = "records/credential_absent.json"
-CREDENTIALS_MODULE = "invigil.certification.credentials"
 
 
 def _cite(uow: UnitOfWork, kind: str, subject: tuple[str, str], action: str) -> Cited:
@@ -121,25 +118,12 @@ def _result(uow: UnitOfWork, basis: dict[str, Any], writer: BundleWriter) -> Non
 def add_credential(
     uow: UnitOfWork, cert: Certificate, writer: BundleWriter, options: Options
 ) -> bool:
-    """The signed credential (VC-JWT) and the issuer's public JWK, from
-    :mod:`invigil.certification.credentials` (``signed`` and ``issuer_jwk``).
+    """The signed credential (VC-JWT, signed now by the issuer's current key)
+    and that key's public JWK (:mod:`invigil.certification.credentials`), so
+    the verifier checks the credential against the certificate offline.
+    Returns whether the credential went in (always)."""
+    from invigil.certification import credentials
 
-    That module is another part of the domain; where it is not installed
-    the bundle says so in ``records/credential_absent.json`` instead (the
-    verifier reports the credential check as not run), and nothing else is
-    left out. Returns whether the credential went in."""
-    if importlib.util.find_spec(CREDENTIALS_MODULE) is None:
-        writer.add_json(
-            NO_CREDENTIAL,
-            {
-                "certificate_id": str(cert.id),
-                "why": "this server issues no signed credentials "
-                f"({CREDENTIALS_MODULE} is not installed)",
-            },
-            "context",
-        )
-        return False
-    credentials: Any = importlib.import_module(CREDENTIALS_MODULE)
     box, settings = options.services.box, options.services.settings
     token = credentials.signed(uow, box, settings, cert)
     writer.add_stream(CREDENTIAL, [token.encode()], "context")

@@ -14,14 +14,12 @@ mail is sent (:func:`invigil.delivery.mail.register_attachment`):
 ``certificate_pdf`` (:func:`invigil.certification.pdf.render`) and
 ``certificate_credential`` (the VC-JWT of
 :func:`invigil.certification.credentials.signed`, as ``<number>.jwt``;
-registered by :func:`register_credential_attachment` when the credentials
-module is present). Both render from the certificate's id alone, so the
+both registered by :func:`install`). Both render from the certificate's id alone, so the
 outbox holds no document, only ids.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -40,7 +38,6 @@ from invigil.web.pages import templates
 PDF = "certificate_pdf"
 CREDENTIAL = "certificate_credential"
 SUBJECT = i18n.N_("Your certificate: %(program)s")
-JWT_TYPE = "application/vc+jwt"  # VC-JOSE-COSE: a VC 2.0 secured as a JWT
 
 _configured: list[Settings] = []
 
@@ -59,17 +56,6 @@ def install() -> None:
     if on_issued not in announce.ISSUED:
         announce.ISSUED.append(on_issued)
     mail.register_attachment(PDF, render_pdf)
-    if credentials_present():
-        register_credential_attachment()
-
-
-def credentials_present() -> bool:
-    return importlib.util.find_spec("invigil.certification.credentials") is not None
-
-
-def register_credential_attachment() -> None:
-    """The signed credential as an attachment (``certification.credentials``
-    imported when the first one is rendered)."""
     mail.register_attachment(CREDENTIAL, render_credential)
 
 
@@ -89,11 +75,11 @@ def render_pdf(
 def render_credential(
     uow: UnitOfWork, settings: Settings, box: SecretBox, ref: Mapping[str, Any]
 ) -> mail.Attachment:
-    from invigil.certification import credentials  # type: ignore[attr-defined,unused-ignore]
+    from invigil.certification import credentials
 
     cert = _certificate(uow, ref)
     signed: str = credentials.signed(uow, box, settings, cert)
-    return mail.Attachment(f"{cert.number}.jwt", JWT_TYPE, signed.encode("ascii"))
+    return mail.Attachment(f"{cert.number}.jwt", credentials.MEDIA_TYPE, signed.encode("ascii"))
 
 
 def compose(uow: UnitOfWork, settings: Settings, cert: Certificate, locale: str) -> tuple[str, str]:
@@ -113,7 +99,6 @@ def compose(uow: UnitOfWork, settings: Settings, cert: Certificate, locale: str)
         issued=i18n.local_date(cert.issued_at, locale),
         expires=i18n.local_date(cert.expires_at, locale) if cert.expires_at else None,
         link=verification_url(settings, cert.id),
-        credential=credentials_present(),
     )
     return subject[:300], body.strip("\n")
 
@@ -125,9 +110,7 @@ def queue(uow: UnitOfWork, settings: Settings, cert: Certificate) -> OutboxMail:
     locale = holder_language(uow, cert.holder_id)
     subject, body = compose(uow, settings, cert, locale)
     holder = uow.get(Candidate, cert.holder_id)
-    attachments = [{"kind": PDF, "id": str(cert.id)}]
-    if credentials_present():
-        attachments.append({"kind": CREDENTIAL, "id": str(cert.id)})
+    attachments = [{"kind": PDF, "id": str(cert.id)}, {"kind": CREDENTIAL, "id": str(cert.id)}]
     return mail.queue_message(
         uow,
         holder.email,

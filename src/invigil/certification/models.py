@@ -23,6 +23,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -343,3 +344,29 @@ class Notice(TenantScoped, Base):
     done_at: Mapped[datetime] = mapped_column(TS)
     # What was sent: outbox mail ids, the invitation id (ids only).
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+
+
+class IssuerKey(TenantScoped, Base):
+    """One of the tenant's credential signing keys (migration 0034): the
+    public JWK, the private key sealed by the secret box (never in the
+    clear). The key with no ``retired_at`` signs; retired keys stay
+    published so that what they signed still verifies, until withdrawn."""
+
+    __tablename__ = "cert_issuer_keys"
+    __table_args__ = (
+        CheckConstraint("alg IN ('RS256')", name="alg"),
+        CheckConstraint("withdrawn_at IS NULL OR retired_at IS NOT NULL", name="withdrawn"),
+        Index(
+            "uq_cert_issuer_keys_current",
+            "tenant_id",
+            unique=True,
+            postgresql_where=text("retired_at IS NULL"),
+        ),
+    )
+
+    alg: Mapped[str] = mapped_column(String(16))
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    private_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    retired_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    # Stolen: no longer published, so nothing it signed verifies any more.
+    withdrawn_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)

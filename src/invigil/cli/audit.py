@@ -295,3 +295,42 @@ def keys_rotate_master() -> None:
         f"master key {master.key_id}; re-wrapped tenant keys: "
         + (", ".join(f"{slug} ({n})" for slug, n in done.items()) or "none"),
     )
+
+
+@keys_cli.command("credentials-rotate")
+def keys_credentials_rotate(tenant: Annotated[str, typer.Option(help="tenant slug")]) -> None:
+    """A new key signs the tenant's certificate credentials; the old one stays
+    published so that what it signed still verifies (docs/adr/0043)."""
+    from datetime import UTC, datetime
+
+    from invigil.certification import issuer_keys
+    from invigil.context import Services
+
+    services = Services.build(_settings())
+    uow_cm, ref = _tenant_uow(tenant)
+    with uow_cm as uow:
+        made = issuer_keys.rotate(uow, services.box, now=datetime.now(UTC))
+        kid = issuer_keys.key_url(services.settings.issuer, ref.id, made.id)
+    emit({"tenant": ref.slug, "key_id": str(made.id), "kid": kid}, f"{ref.slug}: now signing {kid}")
+
+
+@keys_cli.command("credentials-withdraw")
+def keys_credentials_withdraw(
+    key_id: Annotated[str, typer.Argument(help="the retired key's id (the end of its kid)")],
+    tenant: Annotated[str, typer.Option(help="tenant slug")],
+) -> None:
+    """Take a stolen (retired) credential key out of the JWKS: everything it
+    signed stops verifying; genuine credentials are signed anew when fetched."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from invigil.certification import issuer_keys
+
+    try:
+        wanted = uuid.UUID(key_id)
+    except ValueError:
+        raise DomainErrorExit("key_id is not a UUID") from None
+    uow_cm, ref = _tenant_uow(tenant)
+    with uow_cm as uow:
+        issuer_keys.withdraw(uow, wanted, now=datetime.now(UTC))
+    emit({"tenant": ref.slug, "withdrawn": key_id}, f"{ref.slug}: withdrew {key_id}")

@@ -23,7 +23,6 @@ imports nothing of Invigil, so the server cannot vouch for itself.
 
 from __future__ import annotations
 
-import base64
 import calendar
 import hashlib
 import json
@@ -40,8 +39,8 @@ CHANGES = "records/state_changes/"
 RESULTS = "records/results/"
 CREDENTIAL = "records/credential.jwt"
 ISSUER_KEY = "records/issuer_key.json"
-NO_CREDENTIAL = "records/credential_absent.json"
-KNOWN = (CERTIFICATE, STATE, VERSION, CREDENTIAL, ISSUER_KEY, NO_CREDENTIAL)
+LIST_BITS = 131_072  # entries per Bitstring Status List (the issuer's list size)
+KNOWN = (CERTIFICATE, STATE, VERSION, CREDENTIAL, ISSUER_KEY)
 # state -> the states it may change to (invigil.certification.lifecycle.MOVES)
 MOVES: dict[str, tuple[str, ...]] = {
     "issued": ("suspended", "revoked", "expired"),
@@ -284,49 +283,6 @@ def requirements(b: Bundle) -> None:
 # --- the signed credential ---------------------------------------------------
 
 
-def _b64(text: str, where: str) -> bytes:
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except ValueError:
-        raise Failed(where, "is not base64url") from None
-
-
-def _public_key(jwk: dict[str, Any], alg: str) -> Any:
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-    kty, crv = jwk.get("kty"), jwk.get("crv")
-    try:
-        if alg == "EdDSA" and (kty, crv) == ("OKP", "Ed25519"):
-            return Ed25519PublicKey.from_public_bytes(_b64(str(jwk.get("x")), ISSUER_KEY))
-        if alg == "ES256" and (kty, crv) == ("EC", "P-256"):
-            x = int.from_bytes(_b64(str(jwk.get("x")), ISSUER_KEY), "big")
-            y = int.from_bytes(_b64(str(jwk.get("y")), ISSUER_KEY), "big")
-            return ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key()
-    except ValueError as exc:
-        raise Failed(ISSUER_KEY, f"is not a usable public key ({exc})") from None
-    raise Failed(ISSUER_KEY, f"is a {kty}/{crv} key; the credential is signed with {alg}")
-
-
-def _signed(key: Any, alg: str, message: bytes, signature: bytes) -> bool:
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-
-    try:
-        if alg == "EdDSA":
-            key.verify(signature, message)
-        else:
-            if len(signature) != 64:
-                return False
-            r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-            key.verify(encode_dss_signature(r, s), message, ec.ECDSA(hashes.SHA256()))
-    except (InvalidSignature, ValueError):
-        return False
-    return True
-
-
 def _second(at: datetime) -> datetime:
     """A credential's dates are XML Schema dateTimes, commonly to the whole
     second: compared at that precision."""
@@ -340,27 +296,14 @@ def check_credential(token: str, jwk: Any, cert: dict[str, Any]) -> None:
     (``validFrom``/``validUntil``, or the VC 1.1 ``issuanceDate``/
     ``expirationDate``, to the second, and ``nbf``/``exp`` when present) and its status
     list index. Raises :class:`Failed` naming ``records/credential.jwt``."""
-    parts = token.strip().split(".")
-    if len(parts) != 3:
-        raise Failed(CREDENTIAL, "is not a compact JWS (three parts)")
-    try:
-        header = json.loads(_b64(parts[0], CREDENTIAL))
-        payload = json.loads(_b64(parts[1], CREDENTIAL))
-    except ValueError:
-        raise Failed(CREDENTIAL, "its header or payload is not JSON") from None
-    if not isinstance(header, dict) or not isinstance(payload, dict):
-        raise Failed(CREDENTIAL, "its header or payload is not a JSON object")
+    from invigil.verifier.credential import CredentialError, verify
+
     if not isinstance(jwk, dict):
         raise Failed(ISSUER_KEY, "is not a JWK")
-    alg = str(header.get("alg"))
-    if alg not in ("EdDSA", "ES256"):
-        raise Failed(CREDENTIAL, f"is signed with {alg}, not EdDSA or ES256")
-    if "kid" in header and "kid" in jwk and header["kid"] != jwk["kid"]:
-        raise Failed(CREDENTIAL, f"names key {header['kid']}, not the issuer key {jwk['kid']}")
-    key = _public_key(jwk, alg)
-    message = f"{parts[0]}.{parts[1]}".encode()
-    if not _signed(key, alg, message, _b64(parts[2], CREDENTIAL)):
-        raise Failed(CREDENTIAL, "its signature is not the issuer key's")
+    try:
+        payload = verify(token, jwk)
+    except CredentialError as exc:
+        raise Failed(CREDENTIAL, str(exc)) from None
     inner = payload.get("vc")
     vc: dict[str, Any] = inner if isinstance(inner, dict) else payload
     cid = str(cert.get("id"))
@@ -386,18 +329,17 @@ def check_credential(token: str, jwk: Any, cert: dict[str, Any]) -> None:
     statuses = vc.get("credentialStatus")
     for status in statuses if isinstance(statuses, list) else [statuses] if statuses else []:
         index = status.get("statusListIndex") if isinstance(status, dict) else None
-        if index is None or str(index) != str(cert.get("status_index")):
-            own = cert.get("status_index")
-            raise Failed(CREDENTIAL, f"its status list index {index} is not {own}")
+        url = str(status.get("statusListCredential", "")) if isinstance(status, dict) else ""
+        own = int(cert.get("status_index") or 0)
+        # Lists hold LIST_BITS entries: list own // LIST_BITS, index own % LIST_BITS.
+        if index is None or str(index) != str(own % LIST_BITS):
+            raise Failed(CREDENTIAL, f"its status list index {index} is not {own % LIST_BITS}")
+        if not url.endswith(f"/{own // LIST_BITS}"):
+            raise Failed(CREDENTIAL, f"its status list {url} is not list {own // LIST_BITS}")
 
 
 def credential(b: Bundle) -> str | None:
     have = b.member(CREDENTIAL) is not None, b.member(ISSUER_KEY) is not None
-    if have == (False, False):
-        if b.member(NO_CREDENTIAL) is None:
-            raise Failed(CREDENTIAL, "is missing, and no member says why")
-        why = _obj(b, NO_CREDENTIAL).get("why")
-        return f"the bundle carries no credential: {why}"
     if not all(have):
         raise Failed(CREDENTIAL if not have[0] else ISSUER_KEY, "is missing: the credential "
                      "and the issuer key go together")  # fmt: skip

@@ -6,7 +6,7 @@ program_id, issued_at DESC, id`` (the holder's latest certificate, ADR
 0045) walks the index instead of sorting every certificate.
 
 Revision ID: 0036
-Revises: 0033
+Revises: 0034
 Create Date: 2026-12-07
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 from invigil.db.ddl import run
 
 revision = "0036"
-down_revision = "0033"
+down_revision = "0034"
 branch_labels = None
 depends_on = None
 
