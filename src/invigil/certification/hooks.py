@@ -1,0 +1,45 @@
+"""What the certification domain registers at start-up: a listener on each
+moment a result may become final — an attempt submitted and scored with
+nothing to grade (delivery), grading issuing a revision (all marks final,
+or a regrade: results), a reviewer deciding an attempt's integrity outcome
+(proctoring) — that defers the job evaluating the holder
+(:mod:`invigil.certification.jobs`) in that same transaction. The job, not
+the listener, does the work: a failure while evaluating never rolls back
+grading, and the job sees only what committed."""
+
+from __future__ import annotations
+
+from invigil.certification import jobs
+from invigil.db.uow import UnitOfWork
+from invigil.delivery import submission
+from invigil.delivery.models import Attempt, AttemptResult
+from invigil.jobs import queue
+from invigil.proctoring import outcomes
+from invigil.results import graded
+
+NAME = "certification.evaluate"
+
+
+def defer_evaluation(uow: UnitOfWork, attempt: Attempt) -> int:
+    return uow.defer(jobs.TASK, queue=jobs.QUEUE, tenant_id=str(uow.tenant),
+                     candidate_id=str(attempt.candidate_id))  # fmt: skip
+
+
+def on_submitted(uow: UnitOfWork, attempt: Attempt, result: AttemptResult) -> None:
+    if not result.needs_grading:  # else grading will say when it is final
+        defer_evaluation(uow, attempt)
+
+
+def on_graded(uow: UnitOfWork, attempt: Attempt, result: AttemptResult) -> None:
+    defer_evaluation(uow, attempt)
+
+
+def on_review(uow: UnitOfWork, attempt: Attempt) -> None:
+    defer_evaluation(uow, attempt)
+
+
+def install() -> None:
+    submission.register(NAME, on_submitted)
+    graded.register(NAME, on_graded)
+    outcomes.register(NAME, on_review)
+    queue.register(jobs.add_tasks)
