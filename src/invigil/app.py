@@ -26,6 +26,8 @@ from invigil.admission import Admission
 from invigil.audit import api as audit_api
 from invigil.audit import bundle_api, bundle_pages
 from invigil.audit import pages as audit_pages
+from invigil.certification import api as certification_api
+from invigil.certification import pages as certification_pages
 from invigil.content import api as content_api
 from invigil.content import formats as content_formats
 from invigil.content import images as content_images
@@ -426,6 +428,7 @@ def create_app(
     app.include_router(results_analytics_api.router)
     app.include_router(results_listing_api.router)
     app.include_router(shortlists_api.router)
+    app.include_router(certification_api.router)
     app.include_router(webhooks_api.router)
     app.include_router(results_compare.api)
     app.include_router(identity_pages.router)
@@ -441,6 +444,7 @@ def create_app(
     app.include_router(results_pages.router)
     app.include_router(results_listing_pages.router)
     app.include_router(shortlists_pages.router)
+    app.include_router(certification_pages.router)
     app.include_router(webhooks_pages.router)
     app.include_router(results_compare.router)
     app.include_router(home.router)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from invigil.audit import bundle_registry, bundle_requests
 from invigil.audit.models import BundleRequest
+from invigil.certification.demo import seed_programs
 from invigil.content.demo import seed_content
 from invigil.db import platform
 from invigil.db.engine import Database
@@ -97,6 +98,7 @@ def seed(
         finished = seed_attempts(db, tenant_id, slug, kit)
         graded = seed_grading(db, tenant_id, slug, kit)
         shortlisted = seed_shortlist(db, tenant_id, slug)
+        certified = seed_programs(db, tenant_id, slug)
         bundled = seed_bundle(db, tenant_id, f"admin@{slug}.test")
         hooked = seed_webhooks(db, tenant_id, kit.box)
         if slug in GRADING_TENANTS:
@@ -108,6 +110,7 @@ def seed(
             or finished
             or graded
             or shortlisted
+            or certified
             or hooked
             or bundled
         )

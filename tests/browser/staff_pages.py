@@ -24,6 +24,7 @@ from invigil.db.engine import Database
 from invigil.delivery.models import Attempt, Invitation
 from invigil.identity.models import Role, User
 from invigil.results.models import GradingMark
+from invigil.certification.models import Certificate, Program
 from invigil.shortlists.models import RuleSet as ShortlistRuleSet
 from invigil.shortlists.models import Run as ShortlistRun
 from invigil.web.access import CANDIDATE, PUBLIC, iter_routes
@@ -87,6 +88,9 @@ ID_QUERIES: dict[str, Any] = {
     "delivery_id": lambda: select(WebhookDelivery.id).order_by(WebhookDelivery.created_at),
     # The evidence bundle the demo admin asked for (demo.seed_bundle).
     "bundle_id": lambda: select(BundleRequest.id).order_by(BundleRequest.created_at),
+    # The demo certification programs and a certificate (certification/demo.py).
+    "program_id": lambda: select(Program.id).order_by(Program.name),
+    "certificate_id": lambda: select(Certificate.id).order_by(Certificate.status_index),
     # The latest submitted attempt: another than attempt_id's (the earliest).
     "last_attempt_id": lambda: (
         select(Attempt.id)

@@ -24,6 +24,7 @@ from tests.content import factories as content
 from tests.content.image_factories import image_factory
 from tests.delivery import factories as delivery
 from tests.evidence import factories as evidence
+from tests.certification import id_factories as certification
 from tests.shortlists import factories as shortlists
 from tests.webhooks import factories as webhooks
 
@@ -122,6 +123,9 @@ FACTORIES: dict[str, Callable[[Database, Tenant], str]] = {
     "endpoint_id": webhooks.endpoint_factory,
     "delivery_id": webhooks.delivery_factory,
     "bundle_id": bundle_factory,
+    "program_id": certification.program_factory,
+    "certificate_id": certification.certificate_factory,
+    "approval_id": certification.approval_factory,
 }
 
 
@@ -177,4 +181,10 @@ def _valid_body(path: str, method: str) -> dict[str, object]:
         return {"name": "x", "exam_ids": [str(uuid.uuid4())]}
     if path.endswith("/stage"):
         return {"stage": "interview"}
+    if path.startswith("/api/v1/certification-programs/") and path.endswith("/versions"):
+        return {"definition": {"exam_ids": [str(uuid.uuid4())]}}
+    if path.startswith("/api/v1/certificates/") and path.endswith("/state"):
+        return {"action": "suspend", "reason": "x"}
+    if path.startswith("/api/v1/certification-approvals/") and path.endswith("/reject"):
+        return {"reason": "x"}
     return {}

@@ -260,3 +260,16 @@ def archive(uow: UnitOfWork, program_id: uuid.UUID, archived: bool = True) -> Pr
                      else "certification.program_restored", ("cert_program", program.id),
                      {"name": program.name})  # fmt: skip
     return program
+
+
+def why_not(uow: UnitOfWork, version: ProgramVersion, holder_id: uuid.UUID,
+            now: datetime) -> str:  # fmt: skip
+    """Why evaluating the holder for ``version`` issues nothing, in words
+    naming the reason code (the first unmet requirement, else the block)."""
+    found = explain(uow, version, holder_id)
+    unmet = next((c for c in found.checks if not c.met), None)
+    if not found.met and unmet is not None:
+        return f"the holder does not meet the program: {unmet.kind} {unmet.subject}: {unmet.reason}"
+    reason = blocked(uow, version.program_id, holder_id, lifecycle.definition_of(version),
+                     found.basis, now)  # fmt: skip
+    return f"nothing more is issued on these results: {reason or 'same_results'}"
