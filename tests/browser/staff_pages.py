@@ -18,13 +18,13 @@ from sqlalchemy import select
 from invigil import demo
 from invigil.audit import bundle_registry
 from invigil.audit.models import AuditEvent, BundleRequest
+from invigil.certification.models import Certificate, Program
 from invigil.content.models import Exam, Question, QuestionBank
 from invigil.db import platform
 from invigil.db.engine import Database
 from invigil.delivery.models import Attempt, Invitation
 from invigil.identity.models import Role, User
 from invigil.results.models import GradingMark
-from invigil.certification.models import Certificate, Program
 from invigil.shortlists.models import RuleSet as ShortlistRuleSet
 from invigil.shortlists.models import Run as ShortlistRun
 from invigil.web.access import CANDIDATE, PUBLIC, iter_routes

@@ -19,12 +19,12 @@ from invigil.settings import Settings
 from invigil.tenants.models import Tenant
 from invigil.web.access import CANDIDATE, PUBLIC, RouteInfo, iter_routes
 from tests.audit.bundle_factories import bundle_factory
+from tests.certification import id_factories as certification
 from tests.conftest import BoundDatabase, bearer, make_tenant, make_user
 from tests.content import factories as content
 from tests.content.image_factories import image_factory
 from tests.delivery import factories as delivery
 from tests.evidence import factories as evidence
-from tests.certification import id_factories as certification
 from tests.shortlists import factories as shortlists
 from tests.webhooks import factories as webhooks
 
