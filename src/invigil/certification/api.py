@@ -74,7 +74,7 @@ def certificates_out(uow: UnitOfWork, rows: list[Certificate],
             id=c.id, number=c.number, program_id=c.program_id, program_name=names[c.program_id],
             program_version_id=c.program_version_id, program_version=numbers[c.program_version_id],
             holder_id=c.holder_id, holder_name=name, holder_email=email, issued_at=c.issued_at,
-            expires_at=c.expires_at, state=c.state,  # type: ignore[arg-type]
+            expires_at=c.expires_at, state=c.state,
             state_seq=c.state_seq, state_changed_at=c.state_changed_at, renews_id=c.renews_id,
             issued_by=c.issued_by, approved_by=c.approved_by,
             basis=[BasisOut.model_validate(b) for b in c.basis], history=history,
@@ -88,7 +88,7 @@ def approvals_out(uow: UnitOfWork, rows: list[PendingIssue]) -> list[ApprovalOut
         id=r.id, program_id=r.program_id, program_version_id=r.program_version_id,
         holder_id=r.holder_id, holder_name=people.get(r.holder_id, ("", ""))[0],
         created_at=r.created_at, basis=[BasisOut.model_validate(b) for b in r.basis],
-        status=r.status, decided_by=r.decided_by,  # type: ignore[arg-type]
+        status=r.status, decided_by=r.decided_by,
         decided_at=r.decided_at, reason=r.reason, certificate_id=r.certificate_id,
     ) for r in rows]  # fmt: skip
 
