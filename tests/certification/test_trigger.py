@@ -33,8 +33,8 @@ def deferred(db: BoundDatabase, candidate: uuid.UUID) -> list[Any]:
         ))  # fmt: skip
 
 
-def candidate_of(db: BoundDatabase, tenant: Tenant, attempt: uuid.UUID) -> uuid.UUID:
-    with db.unit_of_work(tenant.id) as uow:
+def candidate_of(db: BoundDatabase, tenant_id: uuid.UUID, attempt: uuid.UUID) -> uuid.UUID:
+    with db.unit_of_work(tenant_id) as uow:
         return uow.get(Attempt, attempt).candidate_id
 
 
@@ -44,7 +44,7 @@ def test_grading_completed_defers_the_evaluation_and_the_job_issues(
     exam = graded_exam(db, tenant_a.id)
     pid, _ = program(db, tenant_a.id, exam_ids=[exam])
     attempt = submitted(db, tenant_a.id, kit_for(settings), exam)
-    who = candidate_of(db, tenant_a, attempt)
+    who = candidate_of(db, tenant_a.id, attempt)
     assert deferred(db, who) == []  # the essay waits for a grader: not final
     grader = make_user(db, tenant_a.id, ["grader"])
     with db.unit_of_work(tenant_a.id, Actor("user", str(grader.id))) as uow:
@@ -69,7 +69,7 @@ def test_a_submission_with_nothing_to_grade_defers_it(
 ) -> None:
     exam = make_exam4(db, tenant_a.id).id
     attempt = submitted(db, tenant_a.id, kit_for(settings), exam, {0: 0})
-    assert len(deferred(db, candidate_of(db, tenant_a, attempt))) == 1
+    assert len(deferred(db, candidate_of(db, tenant_a.id, attempt))) == 1
 
 
 def test_the_job_is_registered_with_the_queue() -> None:
@@ -77,3 +77,16 @@ def test_the_job_is_registered_with_the_queue() -> None:
 
     names = set(queue.tasks().tasks)
     assert jobs.NAME in names
+
+
+def test_a_review_outcome_defers_it(db: BoundDatabase, settings: Settings, app: Any) -> None:
+    from tests.proctoring.test_reviews import decide, decide_all_flags, flagged
+
+    s = flagged(app, db, settings)
+    who = candidate_of(db, s.tenant_id, s.attempt_id)
+    before = len(deferred(db, who))
+    reviewer = make_user(db, s.tenant_id, ["proctor_reviewer"])
+    decide_all_flags(db, s, reviewer, "dismissed")
+    assert len(deferred(db, who)) == before  # a flag decided: the outcome is not yet
+    decide(db, s, reviewer, "outcome", "cleared")
+    assert len(deferred(db, who)) == before + 1
