@@ -117,7 +117,7 @@ def test_integrity_clear_or_cleared(db: Database, settings: Settings) -> None:
     assert [d.program_id for d in run(db, tenant, who)] == [lenient]
     with db.unit_of_work(tenant) as uow:
         version = issuance.programs.current_version(uow, strict)
-        checks = issuance.explain(uow, version, who).checks
+        checks = issuance.explain(uow, version, who, NOW).checks
     assert [c.reason for c in checks] == ["integrity_not_clear"]
 
 
@@ -288,3 +288,63 @@ def test_evaluation_is_audited(db: Database, settings: Settings) -> None:
         n = uow.session.scalar(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.action == "certification.approval_requested"))  # fmt: skip
     assert n == 1
+
+
+def test_passing_the_recertification_exam_renews_inside_the_window(
+    db: Database, settings: Settings
+) -> None:
+    tenant = make_tenant(db, settings).id
+    exam, recert = make_exam4(db, tenant).id, make_exam4(db, tenant).id
+    program(db, tenant, exam_ids=[exam], recert_exam_id=str(recert), min_percent=70,
+            validity_months=12, recert_window_days=60)  # fmt: skip
+    newcomer = holder(db, tenant)
+    sit_as(db, tenant, recert, newcomer)  # no certificate to renew: the route is closed
+    assert run(db, tenant, newcomer) == []
+
+    who = holder(db, tenant)
+    sit_as(db, tenant, exam, who)
+    (first,) = run(db, tenant, who)
+    old = first.certificate
+    assert old is not None and old.expires_at is not None
+    opens = old.expires_at - timedelta(days=60)
+    sit_as(db, tenant, recert, who, "65.00")  # below the program's minimum
+    assert run(db, tenant, who, now=opens) == []
+    passed = sit_as(db, tenant, recert, who, "90.00", number=2)
+    assert run(db, tenant, who, now=opens - timedelta(days=1)) == []  # window not open
+    (renewal,) = run(db, tenant, who, now=opens)
+    assert renewal.certificate is not None and renewal.certificate.renews_id == old.id
+    assert [b["attempt_id"] for b in renewal.certificate.basis] == [str(passed)]
+    assert run(db, tenant, who, now=opens + timedelta(days=2)) == []
+
+
+def test_a_renewal_within_the_grace_period_through_the_recertification_exam(
+    db: Database, settings: Settings
+) -> None:
+    tenant = make_tenant(db, settings).id
+    exam, recert = make_exam4(db, tenant).id, make_exam4(db, tenant).id
+    program(db, tenant, exam_ids=[exam], recert_exam_id=str(recert), validity_months=12,
+            grace_days=30)  # fmt: skip
+    who = holder(db, tenant)
+    sit_as(db, tenant, exam, who)
+    (first,) = run(db, tenant, who)
+    old = first.certificate
+    assert old is not None and old.expires_at is not None
+    with db.unit_of_work(tenant) as uow:
+        issuance.lifecycle.change_state(uow, old.id, "expired", "expired", now=old.expires_at)
+    sit_as(db, tenant, recert, who)
+    assert run(db, tenant, who, now=old.expires_at + timedelta(days=31)) == []  # grace over
+    (renewal,) = run(db, tenant, who, now=old.expires_at + timedelta(days=10))
+    assert renewal.certificate is not None and renewal.certificate.renews_id == old.id
+
+
+def test_an_expired_prerequisite_is_not_held(db: Database, settings: Settings) -> None:
+    tenant = make_tenant(db, settings).id
+    exam, other = make_exam4(db, tenant).id, make_exam4(db, tenant).id
+    base, _ = program(db, tenant, exam_ids=[exam], validity_months=1, name="Base")
+    program(db, tenant, exam_ids=[other], prerequisites=[str(base)], name="Next")
+    who = holder(db, tenant)
+    sit_as(db, tenant, exam, who)
+    assert len(run(db, tenant, who)) == 1
+    sit_as(db, tenant, other, who)
+    later = NOW + timedelta(days=40)  # past the base's expiry, not yet marked expired
+    assert run(db, tenant, who, now=later) == []

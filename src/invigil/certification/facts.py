@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import select, true
+from sqlalchemy import or_, select, true
 from sqlalchemy.dialects.postgresql import distinct_on
 
 from invigil.certification.models import Certificate
@@ -108,16 +109,21 @@ def exams(
     return out
 
 
-def held(uow: UnitOfWork, holder_id: uuid.UUID) -> frozenset[uuid.UUID]:
-    """The programs of which the holder has a certificate in state issued."""
+def held(uow: UnitOfWork, holder_id: uuid.UUID, now: datetime) -> frozenset[uuid.UUID]:
+    """The programs of which the holder has a certificate in state issued
+    that has not reached its expiry (the daily pass may not have marked it
+    expired yet)."""
     return frozenset(
         uow.session.scalars(
             select(Certificate.program_id).where(
-                Certificate.holder_id == holder_id, Certificate.state == "issued"
+                Certificate.holder_id == holder_id,
+                Certificate.state == "issued",
+                or_(Certificate.expires_at.is_(None), Certificate.expires_at > now),
             )
         )
     )
 
 
-def of(uow: UnitOfWork, holder_id: uuid.UUID, exam_ids: Sequence[uuid.UUID]) -> HolderFacts:
-    return HolderFacts(exams=exams(uow, holder_id, exam_ids), held=held(uow, holder_id))
+def of(uow: UnitOfWork, holder_id: uuid.UUID, exam_ids: Sequence[uuid.UUID],
+       now: datetime) -> HolderFacts:  # fmt: skip
+    return HolderFacts(exams=exams(uow, holder_id, exam_ids), held=held(uow, holder_id, now))

@@ -73,11 +73,48 @@ def attempts_of(basis: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> fro
     return frozenset(str(b["attempt_id"]) for b in basis)
 
 
-def explain(uow: UnitOfWork, version: ProgramVersion,
-            holder_id: uuid.UUID) -> requirements.Evaluation:  # fmt: skip
-    """The holder against ``version``, each requirement with its reason."""
+def routes(uow: UnitOfWork, version: ProgramVersion, holder_id: uuid.UUID,
+           now: datetime) -> list[requirements.Evaluation]:  # fmt: skip
+    """The holder against ``version``: the program's requirements first,
+    each with its reason; then, when the version names a recertification
+    exam and the holder has a certificate of the program that a new one
+    would renew (live, or expired within the grace period), the
+    recertification route (a final pass of that exam)."""
     definition = lifecycle.definition_of(version)
-    return requirements.evaluate(definition, facts.of(uow, holder_id, definition.exam_ids))
+    exam_ids = list(definition.exam_ids)
+    recert = definition.recert_exam_id
+    if recert is not None and recert not in exam_ids:
+        exam_ids.append(recert)
+    found = facts.of(uow, holder_id, exam_ids, now)
+    out = [requirements.evaluate(definition, found)]
+    if recert is not None and lifecycle.renewable(uow, version.program_id, holder_id,
+                                                  definition, now) is not None:  # fmt: skip
+        out.append(requirements.evaluate_recertification(definition, found))
+    return out
+
+
+def explain(uow: UnitOfWork, version: ProgramVersion, holder_id: uuid.UUID,
+            now: datetime) -> requirements.Evaluation:  # fmt: skip
+    """The holder against ``version``'s requirements, each with its reason."""
+    return routes(uow, version, holder_id, now)[0]
+
+
+def assess(uow: UnitOfWork, version: ProgramVersion, holder_id: uuid.UUID,
+           now: datetime) -> tuple[requirements.Evaluation, str | None]:  # fmt: skip
+    """What evaluation would do now: the first route that is met and not
+    blocked, with None (issue on its basis); else the requirements with
+    the reason a met route is blocked (or None when none is met)."""
+    definition = lifecycle.definition_of(version)
+    found = routes(uow, version, holder_id, now)
+    why: str | None = None
+    for route in found:
+        if not route.met:
+            continue
+        block = blocked(uow, version.program_id, holder_id, definition, route.basis, now)
+        if block is None:
+            return route, None
+        why = why or block
+    return found[0], why
 
 
 def blocked(uow: UnitOfWork, program_id: uuid.UUID, holder_id: uuid.UUID,
@@ -184,15 +221,14 @@ def evaluate(
         progressed = False
         for program in list(candidates):
             version = programs.current_version(uow, program.id)
-            definition = lifecycle.definition_of(version)
-            found = requirements.evaluate(definition, facts.of(uow, holder_id, definition.exam_ids))
-            if not found.met:
-                continue
-            if blocked(uow, program.id, holder_id, definition, found.basis, now) is not None:
+            found, why = assess(uow, version, holder_id, now)
+            if why is not None:
                 candidates.remove(program)
                 continue
+            if not found.met:
+                continue  # a prerequisite issued in this evaluation may change that
             basis = list(found.basis)
-            if definition.approval:
+            if lifecycle.definition_of(version).approval:
                 row = _request(uow, version, holder_id, basis, now)
                 done.append(Outcome(program.id, "pending", pending=row))
             else:
@@ -221,9 +257,10 @@ def approve(uow: UnitOfWork, pending_id: uuid.UUID, by: uuid.UUID, now: datetime
     version = uow.session.get(ProgramVersion, (uow.tenant, row.program_version_id))
     assert version is not None  # kept by its foreign key
     _lock_holder(uow, row.holder_id)
-    found = explain(uow, version, row.holder_id)
-    if not found.met or attempts_of(found.basis) != attempts_of(row.basis):
-        first = next((c.reason for c in found.checks if not c.met), "results_changed")
+    found = routes(uow, version, row.holder_id, now)
+    wanted = attempts_of(row.basis)
+    if not any(r.met and attempts_of(r.basis) == wanted for r in found):
+        first = next((c.reason for c in found[0].checks if not c.met), "results_changed")
         raise Conflict(f"the holder no longer meets the program on these results ({first}):"
                        " reject the request", field="status")  # fmt: skip
     cert = _issue(uow, version, row.holder_id, list(row.basis), now=now, approved_by=by)
@@ -266,10 +303,8 @@ def why_not(uow: UnitOfWork, version: ProgramVersion, holder_id: uuid.UUID,
             now: datetime) -> str:  # fmt: skip
     """Why evaluating the holder for ``version`` issues nothing, in words
     naming the reason code (the first unmet requirement, else the block)."""
-    found = explain(uow, version, holder_id)
+    found, why = assess(uow, version, holder_id, now)
     unmet = next((c for c in found.checks if not c.met), None)
-    if not found.met and unmet is not None:
+    if why is None and unmet is not None:
         return f"the holder does not meet the program: {unmet.kind} {unmet.subject}: {unmet.reason}"
-    reason = blocked(uow, version.program_id, holder_id, lifecycle.definition_of(version),
-                     found.basis, now)  # fmt: skip
-    return f"nothing more is issued on these results: {reason or 'same_results'}"
+    return f"nothing more is issued on these results: {why or 'same_results'}"

@@ -143,3 +143,22 @@ def evaluate(definition: Definition, facts: HolderFacts) -> Evaluation:
     met = exams_ok and prerequisites_ok
     basis = tuple(basis_entry(f) for f in met_exams) if met else ()
     return Evaluation(met=met, checks=tuple(checks), basis=basis)
+
+
+def evaluate_recertification(definition: Definition, facts: HolderFacts) -> Evaluation:
+    """The recertification route: a final result of the program's
+    ``recert_exam_id`` that meets the same bar (passed, minimum, integrity),
+    and the prerequisites. Only for a holder whose certificate may be
+    renewed (the caller checks that); the basis is that one result."""
+    if definition.recert_exam_id is None:
+        return Evaluation(met=False, checks=(), basis=())
+    f = facts.exams.get(definition.recert_exam_id)
+    reason = exam_reason(definition, f)
+    checks = [Check("exam", definition.recert_exam_id, reason == MET, reason,
+                    f.attempt_id if f is not None else None)]  # fmt: skip
+    for program_id in definition.prerequisites:
+        held = program_id in facts.held
+        checks.append(Check("prerequisite", program_id, held, MET if held else NOT_HELD))
+    met = all(c.met for c in checks)
+    basis = (basis_entry(f),) if met and f is not None else ()
+    return Evaluation(met=met, checks=tuple(checks), basis=basis)
