@@ -131,3 +131,21 @@ def test_prerequisite_not_held_is_its_own_reason() -> None:
     result = r.evaluate(d, facts)
     assert not result.met and result.checks[-1].reason == r.NOT_HELD
     assert r.evaluate(d, r.HolderFacts(exams=facts.exams, held=frozenset(PROGRAMS[:1]))).met
+
+
+@settings(max_examples=300, deadline=None)
+@given(cases(), st.sampled_from(EXAMS))
+def test_the_recertification_route_is_the_recert_exam_alone(
+    case: tuple[Definition, r.HolderFacts], recert: uuid.UUID
+) -> None:
+    d, facts = case
+    d = d.model_copy(update={"recert_exam_id": recert})
+    result = r.evaluate_recertification(d, facts)
+    f = facts.exams.get(recert)
+    assert result.met == (_meets(d, f) and set(d.prerequisites) <= facts.held)
+    if result.met:
+        assert f is not None and [b["attempt_id"] for b in result.basis] == [str(f.attempt_id)]
+    else:
+        assert result.basis == ()
+    no_exam = d.model_copy(update={"recert_exam_id": None})
+    assert not r.evaluate_recertification(no_exam, facts).met
