@@ -31,6 +31,7 @@ from invigil.errors import Conflict, DomainError, Invalid, NotFound
 from invigil.i18n import N_
 from invigil.identity.grants import actor_user
 from invigil.identity.pages.common import FormStr, _change, _parse_id
+from invigil.results.listing import INTEGRITY_LABELS as OUTCOME_LABELS
 from invigil.security.permissions import Permission as P
 from invigil.web import flash
 from invigil.web.pages import render
@@ -45,15 +46,6 @@ INTEGRITY_LABELS = {"clear": N_("Clear only (never flagged)"),
 # A state change offered on the page -> the state it moves to, its button.
 ACTIONS = {"suspend": ("suspended", N_("Suspend")), "reinstate": ("issued", N_("Reinstate")),
            "revoke": ("revoked", N_("Revoke"))}  # fmt: skip
-REASON_LABELS = {
-    "met": N_("met"), "no_attempt": N_("not taken"), "not_submitted": N_("not submitted yet"),
-    "no_result": N_("no result yet"), "awaiting_grading": N_("awaiting grading"),
-    "awaiting_review": N_("awaiting an integrity review"), "not_passed": N_("not passed"),
-    "below_minimum": N_("below the minimum percentage"),
-    "integrity_failed": N_("integrity review upheld a violation"),
-    "integrity_not_clear": N_("flagged (cleared), but the program asks for clear"),
-    "prerequisite_not_held": N_("prerequisite not held"),
-}  # fmt: skip
 
 
 def say(request: Request, message: str) -> str:
@@ -221,7 +213,7 @@ def _certificate(request: Request, ctx: PageContext, cert: Any, status: int = 20
         "holder": service.holder(ctx.uow, cert.holder_id),
         "program": programs.get(ctx.uow, cert.program_id),
         "history": lifecycle.history(ctx.uow, cert.id), "titles": _exam_titles(ctx),
-        "state_labels": STATE_LABELS, "field_prefix": "s-",
+        "state_labels": STATE_LABELS, "field_prefix": "s-", "outcomes": OUTCOME_LABELS,
         "actions": [(a, label) for a, (to, label) in ACTIONS.items()
                     if to in lifecycle.MOVES.get(cert.state, ())],
         **extra,
@@ -267,7 +259,7 @@ def _approvals(request: Request, ctx: PageContext, status: int = 200, **extra: A
         "holders": service.holders(ctx.uow, {r.holder_id for r in decided}),
         "names": service.program_names(ctx.uow), "titles": _exam_titles(ctx),
         "versions": service.version_numbers(ctx.uow, {r.program_version_id for r in decided}),
-        "field_prefix": "a-", **extra,
+        "field_prefix": "a-", "outcomes": OUTCOME_LABELS, **extra,
     }  # fmt: skip
     return render(request, "certification/approvals.html", values, status=status)
 
