@@ -1,10 +1,11 @@
 """Demo certification programs (``invigil demo``): in the tenants with the
-demo cohorts (:mod:`invigil.results.demo`), "Platform fundamentals" over
-``standard-demo`` (issued automatically, 24 months) and "Written
-communication" over ``essay-demo`` (after an approver), set up by
+demo cohorts (:mod:`invigil.results.demo`), "Written communication" over
+``essay-demo`` (issued automatically, 36 months: the graded essay cohort
+always yields certificates) and "Platform fundamentals" over
+``standard-demo`` (after an approver: its demo papers are drawn at random,
+so whether one waits depends on the draw), set up by
 ``certification_manager@<slug>.test``; every candidate with a submitted
-attempt of those exams is evaluated, so the final passing ones hold a
-certificate and some wait for approval. Idempotent: a tenant that has the
+attempt of those exams is evaluated. Idempotent: a tenant that has the
 first program is left alone."""
 
 from __future__ import annotations
@@ -46,12 +47,12 @@ def seed_programs(db: Database, tenant_id: uuid.UUID, slug: str,
         uow.actor = Actor("user", str(user.id))
         programs.create(uow, FUNDAMENTALS, parse({
             "exam_ids": [str(standard.id)], "validity_months": 24, "recert_window_days": 90,
-            "description": "Knows the platform's fundamentals.",
+            "approval": True, "description": "Knows the platform's fundamentals.",
             "criteria": "Passed the platform fundamentals exam with a clear integrity outcome.",
         }), user.id)  # fmt: skip
         programs.create(uow, WRITING, parse({
             "exam_ids": [str(essay.id)], "min_percent": 50, "validity_months": 36,
-            "approval": True, "description": "Writes clear, well argued answers.",
+            "description": "Writes clear, well argued answers.",
         }), user.id)  # fmt: skip
         holders = set(uow.session.scalars(
             select(Attempt.candidate_id).where(Attempt.exam_id.in_([standard.id, essay.id]),
