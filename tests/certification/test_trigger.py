@@ -64,12 +64,17 @@ def test_grading_completed_defers_the_evaluation_and_the_job_issues(
         assert cert.basis[0]["revision"] == 2
 
 
-def test_a_submission_with_nothing_to_grade_defers_it(
+def test_a_submission_with_nothing_to_grade_defers_it_when_a_program_names_the_exam(
     db: BoundDatabase, settings: Settings, tenant_a: Tenant
 ) -> None:
-    exam = make_exam4(db, tenant_a.id).id
-    attempt = submitted(db, tenant_a.id, kit_for(settings), exam, {0: 0})
-    assert len(deferred(db, candidate_of(db, tenant_a.id, attempt))) == 1
+    unnamed = make_exam4(db, tenant_a.id).id
+    attempt = submitted(db, tenant_a.id, kit_for(settings), unnamed, {0: 0})
+    assert deferred(db, candidate_of(db, tenant_a.id, attempt)) == []
+    exam, recert = make_exam4(db, tenant_a.id).id, make_exam4(db, tenant_a.id).id
+    program(db, tenant_a.id, exam_ids=[exam], recert_exam_id=str(recert))
+    for named in (exam, recert):
+        attempt = submitted(db, tenant_a.id, kit_for(settings), named, {0: 0})
+        assert len(deferred(db, candidate_of(db, tenant_a.id, attempt))) == 1
 
 
 def test_the_job_is_registered_with_the_queue() -> None:
@@ -83,6 +88,7 @@ def test_a_review_outcome_defers_it(db: BoundDatabase, settings: Settings, app: 
     from tests.proctoring.test_reviews import decide, decide_all_flags, flagged
 
     s = flagged(app, db, settings)
+    program(db, s.tenant_id, exam_ids=[s.exam_id])
     who = candidate_of(db, s.tenant_id, s.attempt_id)
     before = len(deferred(db, who))
     reviewer = make_user(db, s.tenant_id, ["proctor_reviewer"])
