@@ -45,12 +45,14 @@ DOMAINS = {
         "src/invigil/web/templates/certification/",
         "src/invigil/certification/coverage",
     ),
+    "/certification": ("src/invigil/web/templates/certification/", "src/invigil/certification/"),
 }
 # Words one of these pages shows in German (at least one per page).
 GERMAN = re.compile(
     r"\b(Fragenbank|Fragenbanken|Prüfung|Prüfungen|Frage|Fragen|Vorschau|Versuche|Einladungen"
     r"|Postausgang|Teilnehmende|Überprüfung|Markierungen|Ergebnisse|Auswahllisten|Stellen"
     r"|Regelwerke|Regelwerk|Beweismittelpaket|Abdeckung|Gruppen|Mitgliedschaften)\b"
+    r"|Regelwerke|Regelwerk|Beweismittelpaket|Zertifizierung|Zertifikate|Zertifikat)\b"
 )
 
 

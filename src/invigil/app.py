@@ -27,11 +27,13 @@ from invigil.admission import Admission
 from invigil.audit import api as audit_api
 from invigil.audit import bundle_api, bundle_pages
 from invigil.audit import pages as audit_pages
+from invigil.certification import api as certification_api
 from invigil.certification import certificate_pages as certification_certificate_pages
 from invigil.certification import coverage_api as certification_coverage_api
 from invigil.certification import coverage_pages as certification_coverage_pages
 from invigil.certification import credentials_api as certification_credentials
 from invigil.certification import mail as certification_mail
+from invigil.certification import pages as certification_pages
 from invigil.certification import verify_pages as certification_verify_pages
 from invigil.content import api as content_api
 from invigil.content import formats as content_formats
@@ -436,6 +438,7 @@ def create_app(
     app.include_router(results_listing_api.router)
     app.include_router(shortlists_api.router)
     app.include_router(certification_coverage_api.router)
+    app.include_router(certification_api.router)
     app.include_router(webhooks_api.router)
     app.include_router(results_compare.api)
     app.include_router(identity_pages.router)
@@ -454,6 +457,7 @@ def create_app(
     app.include_router(certification_certificate_pages.router)
     app.include_router(certification_coverage_pages.router)
     app.include_router(certification_credentials.router)
+    app.include_router(certification_pages.router)
     app.include_router(webhooks_pages.router)
     app.include_router(results_compare.router)
     app.include_router(home.router)

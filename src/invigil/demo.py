@@ -19,7 +19,8 @@ from sqlalchemy import select
 
 from invigil.audit import bundle_registry, bundle_requests
 from invigil.audit.models import BundleRequest
-from invigil.certification.demo import seed_coverage
+from invigil.certification.coverage_demo import seed_coverage
+from invigil.certification.demo import seed_programs
 from invigil.content.demo import seed_content
 from invigil.db import platform
 from invigil.db.engine import Database
@@ -100,6 +101,7 @@ def seed(
         finished = seed_attempts(db, tenant_id, slug, kit)
         graded = seed_grading(db, tenant_id, slug, kit)
         shortlisted = seed_shortlist(db, tenant_id, slug)
+        certified = seed_programs(db, tenant_id, slug)
         covered = seed_coverage(db, tenant_id, slug)
         bundled = seed_bundle(db, tenant_id, f"admin@{slug}.test")
         hooked = seed_webhooks(db, tenant_id, kit.box)
@@ -113,6 +115,7 @@ def seed(
             or graded
             or shortlisted
             or covered
+            or certified
             or hooked
             or bundled
         )

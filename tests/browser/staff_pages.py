@@ -18,6 +18,7 @@ from sqlalchemy import select
 from invigil import demo
 from invigil.audit import bundle_registry
 from invigil.audit.models import AuditEvent, BundleRequest
+from invigil.certification.models import Certificate, Program
 from invigil.certification.models import Group as CertGroup
 from invigil.content.models import Exam, Question, QuestionBank
 from invigil.db import platform
@@ -88,10 +89,13 @@ ID_QUERIES: dict[str, Any] = {
     # The demo's webhook endpoint and its test event (webhooks/demo.py).
     "endpoint_id": lambda: select(WebhookEndpoint.id).order_by(WebhookEndpoint.created_at),
     "delivery_id": lambda: select(WebhookDelivery.id).order_by(WebhookDelivery.created_at),
-    # The demo's first certification group by name (certification/demo.py).
+    # The demo's first certification group by name (certification/coverage_demo.py).
     "group_id": lambda: select(CertGroup.id).order_by(CertGroup.name),
     # The evidence bundle the demo admin asked for (demo.seed_bundle).
     "bundle_id": lambda: select(BundleRequest.id).order_by(BundleRequest.created_at),
+    # The demo certification programs and a certificate (certification/demo.py).
+    "program_id": lambda: select(Program.id).order_by(Program.name),
+    "certificate_id": lambda: select(Certificate.id).order_by(Certificate.status_index),
     # The latest submitted attempt: another than attempt_id's (the earliest).
     "last_attempt_id": lambda: (
         select(Attempt.id)

@@ -1,4 +1,4 @@
-"""The demo's coverage (certification/demo.py): every status shows on the
+"""The demo's coverage (certification/coverage_demo.py): every status shows on the
 day it is seeded, certificates come from the lifecycle (anchored), and
 seeding twice changes nothing."""
 
@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from invigil.certification import coverage
 from invigil.certification.coverage import STATUSES, Filters
-from invigil.certification.demo import seed_coverage
+from invigil.certification.coverage_demo import seed_coverage
 from invigil.certification.models import Certificate
 from invigil.content.demo import seed_content
 from invigil.db.engine import Database

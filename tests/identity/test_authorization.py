@@ -20,6 +20,7 @@ from invigil.tenants.models import Tenant
 from invigil.web.access import CANDIDATE, PUBLIC, RouteInfo, iter_routes
 from tests.audit.bundle_factories import bundle_factory
 from tests.certification import factories as certification
+from tests.certification import id_factories as certification_ids
 from tests.conftest import BoundDatabase, bearer, make_tenant, make_user
 from tests.content import factories as content
 from tests.content.image_factories import image_factory
@@ -126,6 +127,8 @@ FACTORIES: dict[str, Callable[[Database, Tenant], str]] = {
     "certificate_id": certification.certificate_factory,
     "group_id": certification.group_factory,
     "candidate_id": certification.candidate_factory,
+    "program_id": certification_ids.program_factory,
+    "approval_id": certification_ids.approval_factory,
 }
 
 
@@ -189,4 +192,10 @@ def _valid_body(path: str, method: str) -> dict[str, object]:
         return {"name": "x", "kind": "team"}
     if path.endswith("/stage"):
         return {"stage": "interview"}
+    if path.startswith("/api/v1/certification-programs/") and path.endswith("/versions"):
+        return {"definition": {"exam_ids": [str(uuid.uuid4())]}}
+    if path.startswith("/api/v1/certificates/") and path.endswith("/state"):
+        return {"action": "suspend", "reason": "x"}
+    if path.startswith("/api/v1/certification-approvals/") and path.endswith("/reject"):
+        return {"reason": "x"}
     return {}

@@ -48,7 +48,11 @@ KIND_LABELS = {
     "certificate": N_("certificate"),
 }
 # Where the subject of each kind is shown (a page of the domain that owns it).
-SUBJECT_PAGES = {"attempt": "/delivery/attempts/{id}", "shortlist": "/shortlists/{id}"}
+SUBJECT_PAGES = {
+    "attempt": "/delivery/attempts/{id}",
+    "shortlist": "/shortlists/{id}",
+    "certificate": "/certification/certificates/{id}",
+}
 NOTICES = {
     "queued": N_("The bundle is queued. This page shows its progress."),
     "retried": N_("The bundle is queued again."),

@@ -42,7 +42,7 @@ from invigil.delivery import results
 from invigil.delivery.models import Attempt, AttemptResult
 from invigil.errors import Conflict, Forbidden, Invalid, NotFound
 from invigil.i18n import N_
-from invigil.results import records, release
+from invigil.results import graded, records, release
 from invigil.results.models import GradingMark
 from invigil.results.schemas import MarkIn, ModerationIn, RegradeIn
 
@@ -433,6 +433,7 @@ def _issue(
     # Released now if the exam's setting says so, or again if an earlier
     # revision was (a regrade after release).
     release.on_result(uow, attempt, result)
+    graded.issued(uow, attempt, result)  # e.g. certification evaluates the holder
     return result
 
 
