@@ -26,6 +26,7 @@ from invigil.admission import Admission
 from invigil.audit import api as audit_api
 from invigil.audit import bundle_api, bundle_pages
 from invigil.audit import pages as audit_pages
+from invigil.certification import recert_pages as certification_recert_pages
 from invigil.content import api as content_api
 from invigil.content import formats as content_formats
 from invigil.content import images as content_images
@@ -441,6 +442,7 @@ def create_app(
     app.include_router(results_pages.router)
     app.include_router(results_listing_pages.router)
     app.include_router(shortlists_pages.router)
+    app.include_router(certification_recert_pages.router)
     app.include_router(webhooks_pages.router)
     app.include_router(results_compare.router)
     app.include_router(home.router)

@@ -112,6 +112,9 @@ ACTIONS: dict[str, str] = {
     "certification.program_versioned": N_("Saved a new version of a certification program"),
     "certificate.issued": N_("Issued a certificate"),
     "certificate.state_changed": N_("Changed a certificate's state"),
+    "certificate.recert_reminded": N_("Reminded a holder that their certificate expires"),
+    "certificate.recert_invited": N_("Invited a holder to the recertification exam"),
+    "certificate.lapse_escalated": N_("Told a group's managers that a certificate lapsed"),
     # shortlists
     "shortlist.position_created": N_("Created a position"),
     "shortlist.position_changed": N_("Changed a position"),

@@ -10,3 +10,7 @@ each change a new record, and is renewed through recertification. Reads
 results and the domains below; nothing below imports it
 (docs/architecture.md).
 """
+
+from invigil.certification import recert_jobs as _recert_jobs
+
+_recert_jobs.install()

@@ -324,6 +324,7 @@ class Notice(TenantScoped, Base):
             name="fk_cert_notices_certificate",
         ),
         CheckConstraint(f"kind IN {NOTICE_KINDS!r}", name="kind"),
+        Index("ix_cert_notices_done", "tenant_id", "done_at"),  # migration 0037
     )
 
     certificate_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
