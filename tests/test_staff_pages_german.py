@@ -37,12 +37,13 @@ DOMAINS = {
     "/shortlists": ("src/invigil/web/templates/shortlists/", "src/invigil/shortlists/"),
     "/bundles/": ("src/invigil/web/templates/audit/bundle.html", "src/invigil/audit/bundle_"),
     "/results/": ("src/invigil/web/templates/results/", "src/invigil/results/"),
+    "/certification/": ("src/invigil/web/templates/certification/", "src/invigil/certification/"),
 }
 # Words one of these pages shows in German (at least one per page).
 GERMAN = re.compile(
     r"\b(Fragenbank|Fragenbanken|Prüfung|Prüfungen|Frage|Fragen|Vorschau|Versuche|Einladungen"
     r"|Postausgang|Teilnehmende|Überprüfung|Markierungen|Ergebnisse|Auswahllisten|Stellen"
-    r"|Regelwerke|Regelwerk|Beweismittelpaket)\b"
+    r"|Regelwerke|Regelwerk|Beweismittelpaket|Rezertifizierung)\b"
 )
 
 
