@@ -294,6 +294,9 @@ def test_two_passes_at_once_send_each_step_once(database: Database, settings: Se
     kit = kit_for(settings)
     _, version = program(database, tenant, validity_months=12, grace_days=0)
     certs = [certificate(database, tenant, version) for _ in range(24)]
+    later = NOW + 40 * DAY  # these expire 39 days after the moment below: a reminder each
+    for _ in range(24):
+        certificate(database, tenant, version, now=later)
     expires = get(database, tenant, certs[0]).expires_at
     assert expires is not None
     at = expires + DAY  # expiry and (no grace) escalation at once for each
@@ -318,11 +321,45 @@ def test_two_passes_at_once_send_each_step_once(database: Database, settings: Se
     for r in results:
         total.update(r.steps)
         assert r.failed == 0
-    assert total["expiry"] == 24 and total["escalation"] == 24
+    assert total["expiry"] == 24 and total["escalation"] == 24 and total["reminder"] == 24
     with database.unit_of_work(tenant) as uow:
-        assert uow.scalar(select(func.count()).select_from(Notice)) == 48
-        assert uow.scalar(select(func.count()).select_from(OutboxMail)) == 24  # final notices
-        states = uow.session.scalars(select(Certificate.state)).all()
-        assert set(states) == {"expired"}
+        assert uow.scalar(select(func.count()).select_from(Notice)) == 72
+        # the final notices and the reminders, each once
+        assert uow.scalar(select(func.count()).select_from(OutboxMail)) == 48
+        states = Counter(uow.session.scalars(select(Certificate.state)).all())
+        assert states == {"expired": 24, "issued": 24}
     again = recertification.daily_pass(database, tenant, kit, now=at)
     assert sum(again.steps.values()) == 0
+
+
+def test_a_refused_invitation_costs_no_one_else_their_step(
+    db: Database, settings: Settings
+) -> None:
+    """The recertification exam is not published: the batch runs again step
+    by step, the other certificate's reminder goes out, the invitation is
+    left for a later pass, which sends it once the exam is published."""
+    from invigil.content import exams
+    from tests.content.factories import make_exam
+
+    tenant = make_tenant(db, settings).id
+    kit = kit_for(settings)
+    draft = make_exam(db, tenant)
+    _, with_exam = program(
+        db, tenant, validity_months=12, recert_window_days=60, recert_exam_id=str(draft)
+    )
+    _, plain = program(db, tenant, validity_months=12)
+    invited = certificate(db, tenant, with_exam)
+    reminded = certificate(db, tenant, plain)
+    expires = get(db, tenant, invited).expires_at
+    assert expires is not None
+    at = expires - 45 * DAY
+    first = recertification.daily_pass(db, tenant, kit, now=at)
+    assert (first.steps["reminder"], first.steps["invitation"], first.failed) == (2, 0, 1)
+    assert steps_of(db, tenant, reminded) == ["reminder:90"]
+    assert steps_of(db, tenant, invited) == ["reminder:90"]
+    again = recertification.daily_pass(db, tenant, kit, now=at)
+    assert (sum(again.steps.values()), again.failed) == (0, 1)
+    with db.unit_of_work(tenant) as uow:
+        exams.publish_exam(uow, draft)
+    assert run(db, tenant, kit, at + DAY) == {"invitation": 1}
+    assert steps_of(db, tenant, invited) == ["reminder:90", "invitation"]

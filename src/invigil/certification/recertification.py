@@ -49,6 +49,7 @@ from typing import Any
 from sqlalchemy import select, text
 
 from invigil import audit, i18n
+from invigil.audit import log as audit_log
 from invigil.certification import lifecycle, recert_mail
 from invigil.certification.definition import Definition
 from invigil.certification.models import Certificate, Notice, Program, ProgramVersion
@@ -167,6 +168,16 @@ _INSERT_NOTICE = text("""
 """)
 
 
+_INSERT_REMINDERS = text("""
+    INSERT INTO cert_notices (tenant_id, id, certificate_id, kind, step, due_at, done_at, details)
+    SELECT :tenant, (i->>'id')::uuid, (i->>'certificate')::uuid, 'reminder', i->>'step',
+           (i->>'due')::timestamptz, :done, i->'details'
+      FROM jsonb_array_elements(CAST(:items AS jsonb)) AS i
+    ON CONFLICT (tenant_id, certificate_id, step) DO NOTHING
+    RETURNING id
+""")
+
+
 @dataclass
 class Summary:
     """What a pass did: steps taken by kind, certificates looked at, steps
@@ -206,12 +217,23 @@ class _Taken(Exception):
 def daily_pass(
     db: Database, tenant_id: uuid.UUID, kit: Kit, *, now: datetime, batch: int = BATCH
 ) -> Summary:
-    """Take every step due at ``now`` for one tenant, a batch per transaction."""
+    """Take every step due at ``now`` for one tenant, a batch per transaction.
+
+    A batch first runs straight through (no savepoint per step: they cost a
+    round trip each). If anything in it fails (an invitation the exam
+    refuses, a notice another pass wrote first) the whole transaction rolls
+    back and the batch runs again carefully, each step in its own savepoint,
+    so one certificate's trouble costs nobody else their step."""
     summary = Summary()
     after = _START
     while True:
-        with db.unit_of_work(tenant_id, ACTOR) as uow:
-            found, last = pass_batch(uow, kit, now=now, after=after, limit=batch)
+        try:
+            with db.unit_of_work(tenant_id, ACTOR) as uow:
+                found, last = pass_batch(uow, kit, now=now, after=after, limit=batch)
+        except Exception:
+            log.warning("certification.recert_batch_again", tenant=str(tenant_id), exc_info=True)
+            with db.unit_of_work(tenant_id, ACTOR) as uow:
+                found, last = pass_batch(uow, kit, now=now, after=after, limit=batch, careful=True)
         summary.add(found)
         if last is None:
             break
@@ -232,10 +254,13 @@ def pass_batch(
     now: datetime,
     after: tuple[datetime, uuid.UUID] = _START,
     limit: int = BATCH,
+    careful: bool = False,
 ) -> tuple[Summary, tuple[datetime, uuid.UUID] | None]:
-    """Up to ``limit`` due certificates after the keyset position ``after``,
-    each step in a savepoint of this unit of work; returns what was done and
-    the position to continue from (None: no more)."""
+    """Up to ``limit`` due certificates after the keyset position ``after``;
+    returns what was done and the position to continue from (None: no
+    more). ``careful``: each step in a savepoint, a failed one logged and
+    left for the next pass; else the first failure is raised (the caller
+    rolls the batch back and runs it carefully)."""
     summary = Summary(batches=1)
     rows = uow.session.execute(
         _DUE,
@@ -254,7 +279,7 @@ def pass_batch(
     locked = list(uow.session.execute(_LOCK, {"ids": ids}).scalars())
     if locked:
         flags = uow.session.execute(_RECHECK, {"now": now, "ids": locked}).all()
-        _Batch(uow, kit, now, [f.id for f in flags]).run(flags, summary)
+        _Batch(uow, kit, now, [f.id for f in flags]).run(flags, summary, careful=careful)
     return summary, (last if len(rows) == limit else None)
 
 
@@ -279,29 +304,50 @@ class _Batch:
         self.holders = _holders(uow, {c.holder_id for c in certs})
         self.languages, self.default = tenants.languages_of(uow)
 
-    def run(self, flags: Iterable[Any], summary: Summary) -> None:
+    def run(self, flags: Iterable[Any], summary: Summary, *, careful: bool) -> None:
+        entries: list[audit_log.Entry] = []
+        reminders: list[tuple[Certificate, int]] = []  # straight through: sent together
         for row in flags:
             cert = self.certs[row.id]
             summary.certificates += 1
             for kind in STEPS:
                 if not getattr(row, _FLAG[kind]):
                     continue
-                try:
-                    if self._take(cert, kind, row.nearest):
-                        summary.steps[kind] += 1
-                except Exception:
-                    # One certificate's failure must not stop the tenant's
-                    # pass; its savepoint rolled back, the next pass retries.
-                    log.exception(
-                        "certification.recert_step_failed", certificate=str(cert.id), step=kind
-                    )
-                    summary.failed += 1
-                    break  # later steps wait for this one
+                if not careful and kind == "reminder":
+                    reminders.append((cert, row.nearest))
+                    continue
+                if not careful:
+                    entry = self._take(cert, kind, row.nearest)
+                else:
+                    try:
+                        with self.uow.session.begin_nested():
+                            entry = self._take(cert, kind, row.nearest)
+                    except _Taken:
+                        continue  # another pass took it first: not ours to count
+                    except Exception:
+                        # One certificate's failure must not stop the tenant's
+                        # pass; its savepoint rolled back, the next pass retries.
+                        log.exception(
+                            "certification.recert_step_failed", certificate=str(cert.id), step=kind
+                        )
+                        summary.failed += 1
+                        break  # later steps wait for this one
+                summary.steps[kind] += 1
+                if entry is not None:
+                    entries.append(entry)
+        if reminders:
+            entries += self._remind_all(reminders)
+            summary.steps["reminder"] += len(reminders)
+        # The batch's audit entries in one statement (the expiry is audited
+        # by change_state itself, the invitation also by invite).
+        audit.record_many(self.uow, entries)
 
     # -- the steps ----------------------------------------------------------------------
 
-    def _take(self, cert: Certificate, kind: str, nearest: int | None) -> bool:
-        """Take one step in a savepoint; False when another pass had taken it."""
+    def _take(self, cert: Certificate, kind: str, nearest: int | None) -> audit_log.Entry | None:
+        """Take one step: what it sends, then its notice; raises :class:`_Taken`
+        when the notice was already written (the caller's savepoint or
+        transaction undoes what was sent). Returns the step's audit entry."""
         definition = self.definitions[cert.program_version_id]
         assert cert.expires_at is not None
         act: Callable[[Certificate, Definition], dict[str, Any]]
@@ -317,35 +363,27 @@ class _Batch:
         else:
             step, due = "escalation", cert.expires_at + timedelta(days=definition.grace_days)
             act = self._escalate
-        try:
-            with self.uow.session.begin_nested():
-                details = act(cert, definition)
-                notice_id = uuid.uuid4()
-                inserted = self.uow.session.execute(
-                    _INSERT_NOTICE,
-                    {
-                        "tenant": self.uow.tenant,
-                        "id": notice_id,
-                        "certificate": cert.id,
-                        "kind": kind,
-                        "step": step,
-                        "due": due,
-                        "done": self.now,
-                        "details": json.dumps(details),
-                    },
-                ).scalar()
-                if inserted is None:
-                    raise _Taken
-                if kind != "expiry":  # the expiry is audited as the state change it is
-                    audit.record(
-                        self.uow,
-                        ACTIONS[kind],
-                        ("certificate", cert.id),
-                        {"number": cert.number, "step": step, "notice_id": notice_id, **details},
-                    )
-        except _Taken:
-            return False
-        return True
+        details = act(cert, definition)
+        notice_id = uuid.uuid4()
+        inserted = self.uow.session.execute(
+            _INSERT_NOTICE,
+            {
+                "tenant": self.uow.tenant,
+                "id": notice_id,
+                "certificate": cert.id,
+                "kind": kind,
+                "step": step,
+                "due": due,
+                "done": self.now,
+                "details": json.dumps(details),
+            },
+        ).scalar()
+        if inserted is None:
+            raise _Taken(step)
+        if kind == "expiry":  # audited as the state change it is
+            return None
+        payload = {"number": cert.number, "step": step, "notice_id": str(notice_id), **details}
+        return (ACTIONS[kind], ("certificate", cert.id), payload)
 
     def _about(self, cert: Certificate, definition: Definition) -> recert_mail.About:
         assert cert.expires_at is not None
@@ -377,6 +415,47 @@ class _Batch:
             smtp=self.kit.smtp, locale=composed.locale,
         )  # fmt: skip
         return {"mail_ids": [str(sent.id)]}
+
+    def _remind_all(self, due: list[tuple[Certificate, int]]) -> list[audit_log.Entry]:
+        """The batch's reminders at once: their mails in one INSERT, their
+        notices in another (any already written: :class:`_Taken`, and the
+        batch runs again step by step)."""
+        messages, notices = [], []
+        for cert, _ in due:
+            definition = self.definitions[cert.program_version_id]
+            holder = self.holders[cert.holder_id]
+            assert cert.expires_at is not None
+            composed = recert_mail.reminder(
+                self._about(cert, definition),
+                holder.name,
+                self._locale(holder),
+                now=self.now,
+                window_opens_at=cert.expires_at - timedelta(days=definition.recert_window_days),
+            )
+            messages.append(mail.Message(holder.email, composed.subject, composed.body,
+                                         composed.locale))  # fmt: skip
+        sent = mail.queue_messages(self.uow, messages, smtp=self.kit.smtp)
+        entries: list[audit_log.Entry] = []
+        for (cert, nearest), row in zip(due, sent, strict=True):
+            assert cert.expires_at is not None
+            notice = {
+                "id": str(uuid.uuid4()),
+                "certificate": str(cert.id),
+                "step": f"reminder:{nearest}",
+                "due": (cert.expires_at - timedelta(days=nearest)).isoformat(),
+                "details": {"mail_ids": [str(row.id)]},
+            }
+            notices.append(notice)
+            payload = {"number": cert.number, "step": notice["step"], "notice_id": notice["id"],
+                       **notice["details"]}  # fmt: skip
+            entries.append((ACTIONS["reminder"], ("certificate", cert.id), payload))
+        written = self.uow.session.execute(
+            _INSERT_REMINDERS,
+            {"tenant": self.uow.tenant, "done": self.now, "items": json.dumps(notices)},
+        ).all()
+        if len(written) != len(notices):
+            raise _Taken("reminder")
+        return entries
 
     def _invite(self, cert: Certificate, definition: Definition) -> dict[str, Any]:
         holder = self.holders[cert.holder_id]
