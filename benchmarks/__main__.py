@@ -19,6 +19,7 @@ from benchmarks import bodies as bodies_bench
 from benchmarks import delivery as delivery_bench
 from benchmarks import events as events_bench
 from benchmarks import evidence as evidence_bench
+from benchmarks import recertification as recert_bench
 from benchmarks import reports as reports_bench
 from benchmarks import results as results_bench
 from benchmarks.machine import describe
@@ -70,6 +71,7 @@ LABELS |= evidence_bench.LABELS
 LABELS |= delivery_bench.LABELS
 LABELS |= events_bench.LABELS
 LABELS |= analytics_bench.LABELS
+LABELS |= recert_bench.LABELS
 LABELS |= reports_bench.LABELS
 LABELS |= results_bench.LABELS
 
@@ -131,6 +133,8 @@ def main() -> None:
         figures.update(reports_bench.figures(db, urls, settings, cohort.id))
         results = bench_tenant("bench-results", "Bench results")
         figures.update(results_bench.figures(db, urls, settings, results.id))
+        certified = bench_tenant("bench-recertification", "Bench recertification")
+        figures.update(recert_bench.figures(db, urls, settings, certified.id))
     finally:
         db.dispose()
         drop_database(urls)
@@ -162,6 +166,7 @@ def write(machine: dict[str, str], figures: dict[str, float]) -> None:
             or key in analytics_bench.LABELS
             or key in reports_bench.LABELS
             or key in results_bench.LABELS
+            or key in recert_bench.LABELS
             or key.startswith("bodies_")
         ):
             continue  # their own sections, one column per scenario
@@ -198,6 +203,7 @@ def write(machine: dict[str, str], figures: dict[str, float]) -> None:
     lines += analytics_bench.section(figures)
     lines += reports_bench.section(figures)
     lines += results_bench.section(figures)
+    lines += recert_bench.section(figures)
     OUT.write_text("\n".join(lines) + "\n")
 
 

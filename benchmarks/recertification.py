@@ -44,7 +44,7 @@ LABELS = {
         f"Daily recertification pass, {CERTIFICATES:,} certificates, first run (target < 30)",
         "s",
     ),
-    "recert_steps": ("Steps the first run took (reminders, invitations, expiries, escalations)", ""),
+    "recert_steps": ("Steps the first run took (reminders, invitations, expiries, lapses)", ""),
     "recert_steps_per_s": ("Steps per second in the first run", "steps/s"),
     "recert_again_s": ("The same pass again at the same moment (nothing to do)", "s"),
     "recert_load_1min": ("Machine load average (1 min) when the first run ended", ""),
@@ -187,9 +187,7 @@ def seed(db: Database, settings: Settings, tenant_id: uuid.UUID, now: datetime) 
         params = {"tenant": tenant_id, "n": CERTIFICATES, "programs": PROGRAMS, "now": now}
         uow.session.execute(text(SEED), params)
         uow.session.execute(text(NOTICES))
-        uow.session.execute(
-            text(GROUP), {"tenant": tenant_id, "managers": managers, "now": now}
-        )
+        uow.session.execute(text(GROUP), {"tenant": tenant_id, "managers": managers, "now": now})
 
 
 def analyze(urls: DatabaseUrls) -> None:

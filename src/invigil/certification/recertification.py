@@ -20,12 +20,15 @@ defines, each when it falls due:
   holder that requires the program, and a final notice to the holder.
 
 Idempotent: every step is a ``cert_notices`` row, unique per certificate
-and step, written in the transaction (and savepoint) of what the step
-sends, with ``INSERT ... ON CONFLICT DO NOTHING``: a step another pass
-already took (even one running right now) rolls its savepoint back, so
-nothing is sent twice. Concurrent passes also skip each other's locked
-certificates (``FOR UPDATE SKIP LOCKED``), so they share the work instead of
-waiting.
+and step, written in the transaction of what the step sends, with
+``INSERT ... ON CONFLICT DO NOTHING``: a step another pass already took
+(even one running right now) is refused by the key and what it would have
+sent is rolled back, so nothing is sent twice. Concurrent passes also skip
+each other's locked certificates (``FOR UPDATE SKIP LOCKED``), so they share
+the work instead of waiting, and look again at what is due once they hold
+the lock. A batch runs straight through (its reminders' mails and notices
+one INSERT each); if anything in it fails it is rolled back and run again
+with a savepoint per step, so one refused invitation delays only itself.
 
 Bounded: the due certificates are found by range queries on ``expires_at``
 (``ix_certificates_expiry``, a keyset over ``(expires_at, id)``) with the
@@ -420,7 +423,8 @@ class _Batch:
         """The batch's reminders at once: their mails in one INSERT, their
         notices in another (any already written: :class:`_Taken`, and the
         batch runs again step by step)."""
-        messages, notices = [], []
+        messages: list[mail.Message] = []
+        notices: list[dict[str, Any]] = []
         for cert, _ in due:
             definition = self.definitions[cert.program_version_id]
             holder = self.holders[cert.holder_id]
@@ -438,16 +442,19 @@ class _Batch:
         entries: list[audit_log.Entry] = []
         for (cert, nearest), row in zip(due, sent, strict=True):
             assert cert.expires_at is not None
-            notice = {
-                "id": str(uuid.uuid4()),
+            notice_id, step, details = (
+                str(uuid.uuid4()),
+                f"reminder:{nearest}",
+                {"mail_ids": [str(row.id)]},
+            )
+            notices.append({
+                "id": notice_id,
                 "certificate": str(cert.id),
-                "step": f"reminder:{nearest}",
+                "step": step,
                 "due": (cert.expires_at - timedelta(days=nearest)).isoformat(),
-                "details": {"mail_ids": [str(row.id)]},
-            }
-            notices.append(notice)
-            payload = {"number": cert.number, "step": notice["step"], "notice_id": notice["id"],
-                       **notice["details"]}  # fmt: skip
+                "details": details,
+            })  # fmt: skip
+            payload = {"number": cert.number, "step": step, "notice_id": notice_id, **details}
             entries.append((ACTIONS["reminder"], ("certificate", cert.id), payload))
         written = self.uow.session.execute(
             _INSERT_REMINDERS,
