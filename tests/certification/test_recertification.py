@@ -363,3 +363,40 @@ def test_a_refused_invitation_costs_no_one_else_their_step(
         exams.publish_exam(uow, draft)
     assert run(db, tenant, kit, at + DAY) == {"invitation": 1}
     assert steps_of(db, tenant, invited) == ["reminder:90", "invitation"]
+
+
+def test_upcoming_lists_the_steps_of_the_next_days_not_taken(
+    db: Database, settings: Settings
+) -> None:
+    tenant = make_tenant(db, settings).id
+    kit = kit_for(settings)
+    exam = published_exam(db, tenant)
+    prog, version = program(
+        db, tenant, name="Cranes", validity_months=12, recert_window_days=60, grace_days=30,
+        reminder_days=[90, 30, 7], recert_exam_id=str(exam),
+    )  # fmt: skip
+    _, other = program(db, tenant, name="Ladders", validity_months=12)
+    cert = certificate(db, tenant, version)
+    certificate(db, tenant, other, now=NOW + 200 * DAY)
+    expires = get(db, tenant, cert).expires_at
+    assert expires is not None
+
+    def upcoming(at: datetime, program_id: uuid.UUID | None = None) -> list[tuple[str, datetime]]:
+        with db.unit_of_work(tenant) as uow:
+            rows = recertification.upcoming(uow, now=at, program_id=program_id)
+            return [(r.step, r.due_at) for r in rows if r.certificate_id == cert]
+
+    assert upcoming(expires - 70 * DAY) == [("invitation", expires - 60 * DAY)]
+    assert upcoming(expires - 35 * DAY) == [
+        ("reminder:30", expires - 30 * DAY), ("reminder:7", expires - 7 * DAY),
+    ]  # fmt: skip
+    assert run(db, tenant, kit, expires - 30 * DAY) == {"reminder": 1, "invitation": 1}
+    assert upcoming(expires - 30 * DAY) == [("reminder:7", expires - 7 * DAY), ("expiry", expires)]
+    assert run(db, tenant, kit, expires + DAY) == {"expiry": 1}
+    assert upcoming(expires + DAY) == [("escalation", expires + 30 * DAY)]
+    with db.unit_of_work(tenant) as uow:
+        assert recertification.upcoming(uow, now=expires + DAY, program_id=uuid.uuid4()) == []
+        only = recertification.upcoming(uow, now=expires + DAY, program_id=prog)
+        assert {r.program for r in only} == {"Cranes"}
+        recent = recertification.recent(uow, program_id=prog)
+        assert [r.step for r in recent][:1] == ["expiry"] and len(recent) == 3

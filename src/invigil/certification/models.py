@@ -118,6 +118,8 @@ class Certificate(TenantScoped, Base):
         CheckConstraint("status_index >= 0", name="status_index"),
         Index("ix_certificates_holder", "tenant_id", "holder_id", "program_id"),
         Index("ix_certificates_expiry", "tenant_id", "expires_at"),
+        # The recertification page's upcoming steps, per program version (0037).
+        Index("ix_certificates_version_expiry", "tenant_id", "program_version_id", "expires_at"),
         # The public verification page's one lookup across tenants (by id
         # alone, through platform_certificate_tenant()): not a key.
         Index("ix_certificates_public_id", "id"),

@@ -652,35 +652,43 @@ def recent(uow: UnitOfWork, *, program_id: uuid.UUID | None = None, limit: int =
     return [Row(**r._mapping) for r in rows]
 
 
+# Each version's steps as offsets before the expiry (reminders: d days;
+# the invitation: the window; the expiry: 0; the escalation: minus the
+# grace), then per step the certificates whose expiry puts that step in
+# (now, until]: a range on ix_certificates_version_expiry per step, so only
+# certificates with a step in the period are read.
 _UPCOMING = text(f"""
-    WITH {_VERSIONS}
+    WITH {_VERSIONS},
+    sd AS (
+      SELECT vp.version_id, 'reminder' AS kind, 'reminder:' || d AS step,
+             make_interval(days => d) AS off
+        FROM vp CROSS JOIN LATERAL unnest(vp.offsets) AS d
+      UNION ALL
+      SELECT version_id, 'invitation', 'invitation', win FROM vp WHERE has_exam
+      UNION ALL
+      SELECT version_id, 'expiry', 'expiry', interval '0' FROM vp
+      UNION ALL
+      SELECT version_id, 'escalation', 'escalation', -grace FROM vp
+    )
     SELECT c.id AS certificate_id, c.number, h.name AS holder, p.name AS program,
-           s.kind, s.step, s.due_at, NULL::timestamptz AS done_at, c.expires_at
-      FROM certificates c
-      JOIN vp ON vp.version_id = c.program_version_id
+           sd.kind, sd.step, c.expires_at - sd.off AS due_at, NULL::timestamptz AS done_at,
+           c.expires_at
+      FROM sd
+      JOIN certificates c
+        ON c.program_version_id = sd.version_id
+       AND c.expires_at > CAST(:now AS timestamptz) + sd.off
+       AND c.expires_at <= CAST(:until AS timestamptz) + sd.off
       JOIN candidates h ON h.tenant_id = c.tenant_id AND h.id = c.holder_id
       JOIN cert_programs p ON p.tenant_id = c.tenant_id AND p.id = c.program_id
-      CROSS JOIN LATERAL (
-        SELECT 'reminder' AS kind, 'reminder:' || d AS step,
-               c.expires_at - make_interval(days => d) AS due_at
-          FROM unnest(vp.offsets) AS d
-         WHERE c.state = 'issued' AND c.expires_at - make_interval(days => d) > c.issued_at
-        UNION ALL
-        SELECT 'invitation', 'invitation', c.expires_at - vp.win WHERE vp.has_exam
-        UNION ALL
-        SELECT 'expiry', 'expiry', c.expires_at WHERE c.state IN ('issued', 'suspended')
-        UNION ALL
-        SELECT 'escalation', 'escalation', c.expires_at + vp.grace
-      ) s
-     WHERE c.expires_at IS NOT NULL AND c.state <> 'revoked'
-       AND c.expires_at > :now - interval '366 days'
-       AND c.expires_at <= :until + :horizon
-       AND s.due_at > :now AND s.due_at <= :until
+     WHERE c.state <> 'revoked'
+       AND (sd.kind <> 'reminder'
+            OR (c.state = 'issued' AND c.expires_at - sd.off > c.issued_at))
+       AND (sd.kind <> 'expiry' OR c.state IN ('issued', 'suspended'))
        AND (CAST(:program AS uuid) IS NULL OR c.program_id = :program)
        AND {_LATEST}
        AND NOT EXISTS (SELECT 1 FROM cert_notices x WHERE x.tenant_id = c.tenant_id
-                          AND x.certificate_id = c.id AND x.step = s.step)
-     ORDER BY s.due_at, c.number, s.step
+                          AND x.certificate_id = c.id AND x.step = sd.step)
+     ORDER BY due_at, c.number, sd.step
      LIMIT :limit
 """)
 
@@ -700,7 +708,6 @@ def upcoming(
         {
             "now": now,
             "until": now + timedelta(days=days),
-            "horizon": horizon(uow),
             "program": program_id,
             "limit": limit,
         },

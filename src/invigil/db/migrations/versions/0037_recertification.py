@@ -6,6 +6,10 @@ recertification page's "recent" list), without sorting every notice ever
 written. The daily pass itself reads notices by certificate and step (the
 unique key of 0032).
 
+``ix_certificates_version_expiry``: the page's upcoming steps, read per
+program version and step as a range of expiry dates (each version has its
+own offsets), so only certificates with a step in the next 30 days are read.
+
 ``ix_candidates_email``: a candidate by the exact address on record. The
 case-insensitive ``lower(email) = ...`` cannot use
 ``uq_candidates_tenant_id_email`` under row-level security (``lower`` is not
@@ -32,6 +36,10 @@ depends_on = None
 def upgrade() -> None:
     run("CREATE INDEX ix_cert_notices_done ON cert_notices (tenant_id, done_at)")
     run("CREATE INDEX ix_candidates_email ON candidates (tenant_id, email)")
+    run(
+        "CREATE INDEX ix_certificates_version_expiry ON certificates "
+        "(tenant_id, program_version_id, expires_at)"
+    )
 
 
 def downgrade() -> None:
