@@ -669,27 +669,35 @@ _UPCOMING = text(f"""
       SELECT version_id, 'expiry', 'expiry', interval '0' FROM vp
       UNION ALL
       SELECT version_id, 'escalation', 'escalation', -grace FROM vp
+    ),
+    due AS (
+      SELECT c.id, c.number, c.holder_id, c.program_id, c.expires_at, sd.kind, sd.step,
+             c.expires_at - sd.off AS due_at
+        FROM sd
+        CROSS JOIN LATERAL (
+          SELECT * FROM certificates c
+           WHERE c.program_version_id = sd.version_id
+             AND c.expires_at > CAST(:now AS timestamptz) + sd.off
+             AND c.expires_at <= CAST(:until AS timestamptz) + sd.off
+          OFFSET 0  -- one index range per step, not a join over every certificate
+        ) c
+       WHERE c.state <> 'revoked'
+         AND (sd.kind <> 'reminder'
+              OR (c.state = 'issued' AND c.expires_at - sd.off > c.issued_at))
+         AND (sd.kind <> 'expiry' OR c.state IN ('issued', 'suspended'))
+         AND (CAST(:program AS uuid) IS NULL OR c.program_id = :program)
+         AND {_LATEST}
+         AND NOT EXISTS (SELECT 1 FROM cert_notices x WHERE x.tenant_id = c.tenant_id
+                            AND x.certificate_id = c.id AND x.step = sd.step)
+       ORDER BY due_at, c.number, sd.step
+       LIMIT :limit
     )
-    SELECT c.id AS certificate_id, c.number, h.name AS holder, p.name AS program,
-           sd.kind, sd.step, c.expires_at - sd.off AS due_at, NULL::timestamptz AS done_at,
-           c.expires_at
-      FROM sd
-      JOIN certificates c
-        ON c.program_version_id = sd.version_id
-       AND c.expires_at > CAST(:now AS timestamptz) + sd.off
-       AND c.expires_at <= CAST(:until AS timestamptz) + sd.off
-      JOIN candidates h ON h.tenant_id = c.tenant_id AND h.id = c.holder_id
-      JOIN cert_programs p ON p.tenant_id = c.tenant_id AND p.id = c.program_id
-     WHERE c.state <> 'revoked'
-       AND (sd.kind <> 'reminder'
-            OR (c.state = 'issued' AND c.expires_at - sd.off > c.issued_at))
-       AND (sd.kind <> 'expiry' OR c.state IN ('issued', 'suspended'))
-       AND (CAST(:program AS uuid) IS NULL OR c.program_id = :program)
-       AND {_LATEST}
-       AND NOT EXISTS (SELECT 1 FROM cert_notices x WHERE x.tenant_id = c.tenant_id
-                          AND x.certificate_id = c.id AND x.step = sd.step)
-     ORDER BY due_at, c.number, sd.step
-     LIMIT :limit
+    SELECT due.id AS certificate_id, due.number, h.name AS holder, p.name AS program,
+           due.kind, due.step, due.due_at, NULL::timestamptz AS done_at, due.expires_at
+      FROM due
+      JOIN candidates h ON h.id = due.holder_id
+      JOIN cert_programs p ON p.id = due.program_id
+     ORDER BY due.due_at, due.number, due.step
 """)
 
 
