@@ -477,7 +477,6 @@ class _Batch:
                     name=holder.name,
                     email=holder.email,
                     exam=str(definition.recert_exam_id),
-                    external_ref=cert.number,
                     opens_at=self.now,
                     closes_at=closes,
                     language=language,
