@@ -60,11 +60,13 @@ def test_the_recertification_page_at_1280_and_375(
     assert_accessible(page, "recertification (1280 px)")
 
     page.get_by_label("Program").select_option(label="First aid")
-    page.get_by_role("button", name="Show").click()
+    page.get_by_role("button", name="Filter").click()
     expect(page.get_by_text("Nothing falls due in this time.")).to_be_visible()
     taken = page.get_by_role("table", name="Steps taken, newest first")
     expect(taken).to_contain_text(later_number)
     expect(taken).not_to_contain_text(soon_number)
+    page.get_by_role("link", name="Clear filters").click()
+    expect(page.get_by_role("table", name="Steps taken, newest first")).to_contain_text(soon_number)
 
     page.set_viewport_size({"width": 375, "height": 800})
     page.goto(f"{live_server}/certification/recertification")
