@@ -20,6 +20,7 @@ from benchmarks import coverage as coverage_bench
 from benchmarks import delivery as delivery_bench
 from benchmarks import events as events_bench
 from benchmarks import evidence as evidence_bench
+from benchmarks import recertification as recert_bench
 from benchmarks import reports as reports_bench
 from benchmarks import results as results_bench
 from benchmarks import verify_page as verify_bench
@@ -72,6 +73,7 @@ LABELS |= evidence_bench.LABELS
 LABELS |= delivery_bench.LABELS
 LABELS |= events_bench.LABELS
 LABELS |= analytics_bench.LABELS
+LABELS |= recert_bench.LABELS
 LABELS |= reports_bench.LABELS
 LABELS |= results_bench.LABELS
 LABELS |= verify_bench.LABELS
@@ -139,6 +141,8 @@ def main() -> None:
         figures.update(verify_bench.figures(db, urls, settings, verifying.id))
         covered = bench_tenant("bench-coverage", "Bench coverage")
         figures.update(coverage_bench.figures(db, urls, settings, covered.id))
+        certified = bench_tenant("bench-recertification", "Bench recertification")
+        figures.update(recert_bench.figures(db, urls, settings, certified.id))
     finally:
         db.dispose()
         drop_database(urls)
@@ -172,6 +176,7 @@ def write(machine: dict[str, str], figures: dict[str, float]) -> None:
             or key in results_bench.LABELS
             or key in verify_bench.LABELS
             or key in coverage_bench.LABELS
+            or key in recert_bench.LABELS
             or key.startswith("bodies_")
         ):
             continue  # their own sections, one column per scenario
@@ -210,6 +215,7 @@ def write(machine: dict[str, str], figures: dict[str, float]) -> None:
     lines += results_bench.section(figures)
     lines += verify_bench.section(figures)
     lines += coverage_bench.section(figures)
+    lines += recert_bench.section(figures)
     OUT.write_text("\n".join(lines) + "\n")
 
 

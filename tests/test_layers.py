@@ -31,6 +31,7 @@ def test_the_worker_runs_the_same_tasks_as_before_they_moved_to_their_domains() 
         "audit.purge_bundles",
         "audit.seal",
         "certification.evaluate",
+        "certification.recertify",
         "delivery.close_due",
         "delivery.send_mail",
         "jobs.prune_finished",

@@ -51,8 +51,8 @@ DOMAINS = {
 GERMAN = re.compile(
     r"\b(Fragenbank|Fragenbanken|Prüfung|Prüfungen|Frage|Fragen|Vorschau|Versuche|Einladungen"
     r"|Postausgang|Teilnehmende|Überprüfung|Markierungen|Ergebnisse|Auswahllisten|Stellen"
-    r"|Regelwerke|Regelwerk|Beweismittelpaket|Abdeckung|Gruppen|Mitgliedschaften)\b"
-    r"|Regelwerke|Regelwerk|Beweismittelpaket|Zertifizierung|Zertifikate|Zertifikat)\b"
+    r"|Regelwerke|Regelwerk|Beweismittelpaket|Abdeckung|Gruppen|Mitgliedschaften|Zertifizierung"
+    r"|Zertifikate|Zertifikat|Rezertifizierung)\b"
 )
 
 

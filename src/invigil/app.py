@@ -34,6 +34,7 @@ from invigil.certification import coverage_pages as certification_coverage_pages
 from invigil.certification import credentials_api as certification_credentials
 from invigil.certification import mail as certification_mail
 from invigil.certification import pages as certification_pages
+from invigil.certification import recert_pages as certification_recert_pages
 from invigil.certification import verify_pages as certification_verify_pages
 from invigil.content import api as content_api
 from invigil.content import formats as content_formats
@@ -458,6 +459,7 @@ def create_app(
     app.include_router(certification_coverage_pages.router)
     app.include_router(certification_credentials.router)
     app.include_router(certification_pages.router)
+    app.include_router(certification_recert_pages.router)
     app.include_router(webhooks_pages.router)
     app.include_router(results_compare.router)
     app.include_router(home.router)

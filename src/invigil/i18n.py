@@ -87,6 +87,7 @@ CANDIDATE_SOURCES: tuple[str, ...] = (
     "src/invigil/delivery/landing.py",
     "src/invigil/delivery/error_pages.py",
     "src/invigil/delivery/mail.py",
+    "src/invigil/certification/recert_mail.py",
     "src/invigil/results/result_link.py",
     "src/invigil/proctoring/disclosure.py",
 )

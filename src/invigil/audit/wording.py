@@ -129,6 +129,9 @@ ACTIONS: dict[str, str] = {
     "certification.rejected": N_("Rejected issuing a certificate"),
     "certification.program_archived": N_("Archived a certification program"),
     "certification.program_restored": N_("Restored a certification program"),
+    "certificate.recert_reminded": N_("Reminded a holder that their certificate expires"),
+    "certificate.recert_invited": N_("Invited a holder to the recertification exam"),
+    "certificate.lapse_escalated": N_("Told a group's managers that a certificate lapsed"),
     # shortlists
     "shortlist.position_created": N_("Created a position"),
     "shortlist.position_changed": N_("Changed a position"),

@@ -13,6 +13,8 @@ results and the domains below; nothing below imports it
 
 from invigil.certification import hooks as _hooks
 from invigil.certification import mail as _mail
+from invigil.certification import recert_jobs as _recert_jobs
 
 _hooks.install()
 _mail.install()
+_recert_jobs.install()

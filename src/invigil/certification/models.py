@@ -119,7 +119,7 @@ class Certificate(TenantScoped, Base):
         CheckConstraint("status_index >= 0", name="status_index"),
         Index("ix_certificates_holder", "tenant_id", "holder_id", "program_id"),
         Index("ix_certificates_expiry", "tenant_id", "expires_at"),
-        # The holder's latest certificate of a program (coverage, 0036).
+        # The holder's latest certificate of a program (coverage, 0035).
         Index(
             "ix_certificates_latest",
             "tenant_id",
@@ -129,6 +129,8 @@ class Certificate(TenantScoped, Base):
             "id",
             postgresql_include=["state", "expires_at", "state_changed_at"],
         ),
+        # The recertification page's upcoming steps, per program version (0036).
+        Index("ix_certificates_version_expiry", "tenant_id", "program_version_id", "expires_at"),
         # The public verification page's one lookup across tenants (by id
         # alone, through platform_certificate_tenant()): not a key.
         Index("ix_certificates_public_id", "id"),
@@ -335,6 +337,7 @@ class Notice(TenantScoped, Base):
             name="fk_cert_notices_certificate",
         ),
         CheckConstraint(f"kind IN {NOTICE_KINDS!r}", name="kind"),
+        Index("ix_cert_notices_done", "tenant_id", "done_at"),  # migration 0036
     )
 
     certificate_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))

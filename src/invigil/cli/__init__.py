@@ -1,7 +1,15 @@
 """The ``invigil`` command (README.md, docs/operations.md). ``--json`` for machine output;
 errors go to stderr with a non-zero exit."""
 
-from invigil.cli import accounts, audit, bundle, database, delivery, server  # noqa: F401 - registers
+from invigil.cli import (  # noqa: F401 - registers
+    accounts,
+    audit,
+    bundle,
+    database,
+    delivery,
+    recertification,
+    server,
+)
 from invigil.cli.base import cli, main
 
 __all__ = ["cli", "main"]

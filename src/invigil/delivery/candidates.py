@@ -13,6 +13,14 @@ from invigil.identity.service import normalise_email
 
 
 def find_by_email(uow: UnitOfWork, email: str) -> Candidate | None:
+    """Case-insensitively. The address as stored is tried first: ``lower()``
+    is not leakproof, so under row-level security no index serves it and it
+    reads every candidate of the tenant; ``ix_candidates_email`` (0036) finds
+    an exact match at once (the recertification pass invites holders by the
+    address on their record)."""
+    exact = uow.scalar(select(Candidate).where(Candidate.email == email))
+    if exact is not None:
+        return exact
     return uow.scalar(select(Candidate).where(func.lower(Candidate.email) == email.lower()))
 
 

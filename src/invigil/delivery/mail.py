@@ -202,6 +202,43 @@ def queue_message(
     return row
 
 
+@dataclass(frozen=True)
+class Message:
+    """One mail of :func:`queue_messages`."""
+
+    to: str
+    subject: str
+    body: str
+    locale: str | None = None
+
+
+def queue_messages(uow: UnitOfWork, messages: Sequence[Message], *, smtp: bool) -> list[OutboxMail]:
+    """Several mails that belong to no invitation (no guest link, no
+    attachments), as :func:`queue_message` writes each, in one INSERT: for
+    jobs that mail many people in one transaction (recertification reminders)."""
+    rows = [
+        OutboxMail(
+            tenant_id=uow.tenant,
+            id=uuid.uuid4(),
+            invitation_id=None,
+            to_address=m.to,
+            subject=m.subject[:300],
+            body=m.body,
+            link_sealed=None,
+            error=None if smtp else NOT_CONFIGURED,
+            attachments=[],
+            locale=m.locale,
+        )
+        for m in messages
+    ]
+    uow.session.add_all(rows)
+    uow.flush()
+    if smtp:
+        for row in rows:
+            uow.defer(TASK, queue=QUEUE, tenant_id=str(uow.tenant), mail_id=str(row.id))
+    return rows
+
+
 def shown_body(mail: OutboxMail) -> str:
     return mail.body.replace(PLACEHOLDER, WITHHELD)
 

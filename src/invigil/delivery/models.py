@@ -39,6 +39,7 @@ class Candidate(TenantScoped, Base):
     __tablename__ = "candidates"
     __table_args__ = (
         Index("uq_candidates_tenant_id_email", "tenant_id", func.lower(text("email")), unique=True),
+        Index("ix_candidates_email", "tenant_id", "email"),  # exact lookups (migration 0036)
         CheckConstraint("btrim(name) <> ''", name="name_not_blank"),
         CheckConstraint("position('@' in email) > 1", name="email_format"),
     )

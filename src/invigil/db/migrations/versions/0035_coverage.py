@@ -5,7 +5,7 @@ first, so ``DISTINCT ON (holder_id, program_id) ... ORDER BY holder_id,
 program_id, issued_at DESC, id`` (the holder's latest certificate, ADR
 0045) walks the index instead of sorting every certificate.
 
-Revision ID: 0036
+Revision ID: 0035
 Revises: 0034
 Create Date: 2026-12-07
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from invigil.db.ddl import run
 
-revision = "0036"
+revision = "0035"
 down_revision = "0034"
 branch_labels = None
 depends_on = None
