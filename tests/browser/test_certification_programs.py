@@ -8,40 +8,47 @@ at 1280 and 375 px."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from invigil import demo
 from invigil.certification import jobs
-from invigil.db import platform
 from invigil.db.engine import Database
 from invigil.settings import Settings
-from tests.browser import staff_pages
 from tests.browser.axe import assert_accessible
 from tests.browser.test_admin import sign_in
 from tests.certification.factories import holder
 from tests.certification.sittings import sit_as
-from tests.delivery.factories import kit_for
+from tests.conftest import PASSWORD, make_tenant, make_user
 from tests.results.cohort import make_exam4
 
 PAGE_WIDTH = "() => document.scrollingElement.scrollWidth - window.innerWidth"
 
 
+@dataclass(frozen=True)
+class Org:
+    id: uuid.UUID
+    slug: str
+    manager: str  # the certification manager's email
+
+
 @pytest.fixture(scope="module")
-def tenant(database: Database, settings: Settings) -> uuid.UUID:
-    demo.seed(database, regions=settings.regions, kit=kit_for(settings))
-    ref = platform.tenant_by_slug(database, staff_pages.DEMO_TENANT)
-    assert ref is not None
-    return ref.id
+def org(database: Database, settings: Settings) -> Org:
+    """A tenant of its own (the demo tenants' attempts are other tests' facts)."""
+    made = make_tenant(database, settings)
+    user = make_user(database, made.id, ["certification_manager"],
+                     email=f"manager@{made.slug}.test")  # fmt: skip
+    return Org(made.id, made.slug, user.email)
 
 
 def test_a_manager_sets_up_a_program_and_approves_the_certificate(
-    page: Page, live_server: str, database: Database, tenant: uuid.UUID
+    page: Page, live_server: str, database: Database, org: Org
 ) -> None:
+    tenant = org.id
     exam = make_exam4(database, tenant).id
     name = f"Forklift safety {uuid.uuid4().hex[:4]}"
-    sign_in(page, live_server, "acme", "certification_manager@acme.test", demo.DEFAULT_PASSWORD)
+    sign_in(page, live_server, org.slug, org.manager, PASSWORD)
     expect(page).to_have_url(f"{live_server}/home")
     page.get_by_role("link", name="Certification", exact=True).first.click()
     expect(page).to_have_url(f"{live_server}/certification")

@@ -70,13 +70,18 @@ def _claim(db: Any, evidence: Any, tenant_id: uuid.UUID, bundle_id: uuid.UUID) -
 
 
 class _Progress:
-    """Writes progress in its own short transactions, at most twice a second."""
+    """Writes progress in its own short transactions, at most twice a second;
+    remembers the latest figures it was told (``done``, ``total``) even when
+    it did not write them, so the finished row states all of the work."""
 
     def __init__(self, db: Any, tenant_id: uuid.UUID, bundle_id: uuid.UUID) -> None:
         self.db, self.tenant_id, self.bundle_id = db, tenant_id, bundle_id
         self._last = 0.0
+        self.done: int = 0
+        self.total: int | None = None
 
     def __call__(self, done: int, total: int | None = None) -> None:
+        self.done, self.total = max(done, self.done), total if total is not None else self.total
         now = time.monotonic()
         if now - self._last < PROGRESS_SECONDS and (total is None or done < total):
             return
@@ -118,8 +123,8 @@ def build(db: Any, services: Any, tenant_id: uuid.UUID, bundle_id: uuid.UUID) ->
         row.size, row.sha256, row.stored_size = written.size, written.sha256, written.stored_size
         row.finished_at = datetime.now(UTC)
         row.expires_at = row.finished_at + timedelta(days=services.settings.bundle_days)
-        row.done = max(row.done, row.total or 0)
-        row.total = row.total or row.done  # a builder that never knew its total: all of it is done
+        row.done = max(row.done, progress.done, row.total or 0, progress.total or 0)
+        row.total = progress.total or row.total or row.done  # never knew its total: all is done
         uow.flush()
         audit.record(uow, "bundle.ready", row, bundle_requests.ready_payload(uow, row))
     return "ready"

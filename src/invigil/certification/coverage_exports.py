@@ -62,5 +62,6 @@ def response(
         headers={
             "Content-Disposition": f'attachment; filename="coverage-{view}-{stamp}.{fmt}"',
             "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
         },
     )

@@ -165,5 +165,6 @@ def response(
         headers={
             "Content-Disposition": f'attachment; filename="results-{exam_id}-{stamp}.{fmt}"',
             "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
         },
     )
