@@ -108,37 +108,39 @@ cells AS (
 )
 """
 
-# Counted per group x program x status by hashing (no sort of the cells),
-# then one row per group x program (the statuses and their counts as two
-# arrays) with the names joined to those few thousand rows.
+# Counted per group x program in one hash aggregate (a count per status
+# with FILTER: no sort of the 200,000 cells, no arrays), every requirement
+# in view kept (a group without members counts zeros), the names joined to
+# those few thousand rows and the lines ordered by them.
 SUMMARY = text(
     _CELLS
     + """
 , counted AS (
-    SELECT group_id, program_id, status, count(*) AS n FROM cells
-     GROUP BY group_id, program_id, status
-), lined AS (
-    SELECT group_id, program_id, array_agg(status) AS statuses, array_agg(n) AS counts
-      FROM counted GROUP BY group_id, program_id
+    SELECT group_id, program_id,
+           count(*) FILTER (WHERE status = 0) AS s0,
+           count(*) FILTER (WHERE status = 1) AS s1,
+           count(*) FILTER (WHERE status = 2) AS s2,
+           count(*) FILTER (WHERE status = 3) AS s3,
+           count(*) FILTER (WHERE status = 4) AS s4,
+           count(*) FILTER (WHERE status = 5) AS s5,
+           count(*) FILTER (WHERE status = 6) AS s6
+      FROM cells GROUP BY group_id, program_id
 )
-SELECT s.group_id, grp.name AS group_name, grp.kind, s.program_id, p.name AS program_name,
-       s.statuses, s.counts
-  FROM lined s
-  JOIN cert_groups grp ON grp.id = s.group_id
-  JOIN cert_programs p ON p.id = s.program_id
-"""
-)
-
-# Groups that require something but have no members yet still show (zero rows).
-EMPTY = text("""
-SELECT grp.id, grp.name, grp.kind, p.id, p.name
-  FROM cert_group_requirements r
+SELECT r.group_id, grp.name AS group_name, grp.kind, r.program_id, p.name AS program_name,
+       COALESCE(n.s0, 0) AS s0,
+       COALESCE(n.s1, 0) AS s1,
+       COALESCE(n.s2, 0) AS s2,
+       COALESCE(n.s3, 0) AS s3,
+       COALESCE(n.s4, 0) AS s4,
+       COALESCE(n.s5, 0) AS s5,
+       COALESCE(n.s6, 0) AS s6
+  FROM req r
   JOIN cert_groups grp ON grp.id = r.group_id
   JOIN cert_programs p ON p.id = r.program_id
- WHERE NOT EXISTS (SELECT 1 FROM cert_group_members m WHERE m.group_id = r.group_id)
-   AND (CAST(:group_id AS uuid) IS NULL OR r.group_id = CAST(:group_id AS uuid))
-   AND (CAST(:program_id AS uuid) IS NULL OR r.program_id = CAST(:program_id AS uuid))
-""")
+  LEFT JOIN counted n ON n.group_id = r.group_id AND n.program_id = r.program_id
+ ORDER BY grp.name, p.name, r.group_id, r.program_id
+"""
+)
 
 # The matrix in two steps: the page of people (by name), then the cells of
 # those people only. Without a status filter the page needs no certificate
@@ -244,36 +246,17 @@ class Summary:
 
 def summary(uow: UnitOfWork, filters: Filters, *, now: datetime) -> Summary:
     """Every group x required program with its counts per status (one
-    statement), their totals and the totals per program (for the charts).
-    A requirement of a group without members shows with zeros (unless a
-    status is filtered)."""
+    statement, ordered by group and program name), their totals and the
+    totals per program (for the charts). A requirement of a group without
+    members shows with zeros (unless a status is filtered)."""
     params = filters.params(now)
     _memory(uow)
-    found: dict[tuple[uuid.UUID, uuid.UUID], Line] = {}
-    for r in uow.session.execute(SUMMARY, params):
-        counts = dict.fromkeys(STATUSES, 0)
-        for code, n in zip(r.statuses, r.counts, strict=True):
-            counts[STATUSES[code]] = n
-        found[(r.group_id, r.program_id)] = Line(
-            r.group_id, r.group_name, r.kind, r.program_id, r.program_name, 0, counts
-        )
-    if filters.status is None:
-        for g, gname, kind, p, pname in uow.session.execute(EMPTY, params):
-            found[(g, p)] = Line(g, gname, kind, p, pname, 0, dict.fromkeys(STATUSES, 0))
-    lines = [
-        Line(
-            x.group_id,
-            x.group_name,
-            x.kind,
-            x.program_id,
-            x.program_name,
-            sum(x.counts.values()),
-            x.counts,
-        )
-        for x in found.values()
-        if filters.status is None or x.counts[filters.status] > 0
-    ]
-    lines.sort(key=lambda x: (x.group_name, x.program_name, str(x.group_id), str(x.program_id)))
+    lines = []
+    for r in uow.session.execute(SUMMARY, params).all():
+        counts = dict(zip(STATUSES, r[5:12], strict=True))
+        if filters.status is not None and counts[filters.status] == 0:
+            continue
+        lines.append(Line(r[0], r[1], r[2], r[3], r[4], sum(counts.values()), counts))
     totals = dict.fromkeys(STATUSES, 0)
     programs: dict[uuid.UUID, tuple[str, dict[str, int]]] = {}
     for line in lines:
