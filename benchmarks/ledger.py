@@ -1,0 +1,208 @@
+"""The ledger under 16 concurrent clients (targets: >= 3,000 transfers/s,
+p99 < 20 ms), beside a raw two-row INSERT transaction of the same run.
+
+1,000 accounts: 500 tenants, each with its credits_available and
+credits_consumed (opened, with its operator_topups, by a top-up of a
+million credits). Each client loops for ``SECONDS`` seconds: one charge of
+one credit (:func:`invigil.ledger.service.charge`: idempotency look-up,
+both balance rows locked in account order, transfer and two entries,
+balances updated, the audit entry anchoring its hash, the deferred
+balance check at commit) in a tenant-bound unit of work, against a tenant
+picked at random. The same is run against one tenant (every client on the
+same two rows and the same audit chain: the worst case, serialised by
+design). The baseline: the same 16 clients, each committing a transaction
+of two plain INSERTs (no RLS, no ORM, no audit, no trigger) as fast as it
+can, for as long.
+
+Run alone: ``python -m benchmarks.ledger`` (fresh database).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import psycopg
+
+from invigil.db.engine import Database
+from invigil.db.urls import DatabaseUrls, libpq
+from invigil.settings import Settings
+
+CLIENTS = 16
+TENANTS = 500
+SECONDS = float(os.environ.get("LEDGER_BENCH_SECONDS", "10"))
+NOW = datetime(2026, 12, 7, 9, tzinfo=UTC)
+
+LABELS = {
+    "ledger_transfers_s": (
+        f"Ledger charges/s, {CLIENTS} clients on 1,000 accounts ({TENANTS} tenants; "
+        "target >= 3,000)",
+        "/s",
+    ),
+    "ledger_p50_ms": ("The same: median latency", "ms"),
+    "ledger_p99_ms": ("The same: p99 latency (target < 20)", "ms"),
+    "ledger_one_tenant_transfers_s": (
+        f"Ledger charges/s, {CLIENTS} clients on one tenant's two accounts",
+        "/s",
+    ),
+    "ledger_one_tenant_p99_ms": ("The same: p99 latency", "ms"),
+    "ledger_raw_tx_s": (f"Raw two-row INSERT transactions/s, {CLIENTS} clients", "/s"),
+    "ledger_raw_p99_ms": ("The same: p99 latency", "ms"),
+    "ledger_load_1min": ("Machine load average (1 min) when the ledger run ended", ""),
+}
+
+
+def _drive(work: Callable[[int], None]) -> tuple[float, list[float], list[str]]:
+    """``CLIENTS`` threads calling ``work(client)`` for ``SECONDS``: (ops/s,
+    latencies in ms, failures)."""
+    latencies: list[list[float]] = [[] for _ in range(CLIENTS)]
+    failures: list[str] = []
+    gate = threading.Barrier(CLIENTS + 1)
+    stop = threading.Event()
+
+    def client(i: int) -> None:
+        gate.wait()
+        mine = latencies[i]
+        while not stop.is_set():
+            began = time.perf_counter()
+            try:
+                work(i)
+            except Exception as exc:  # counted, and the run fails below
+                failures.append(repr(exc))
+                return
+            mine.append((time.perf_counter() - began) * 1000)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    gate.wait()
+    began = time.perf_counter()
+    time.sleep(SECONDS)
+    stop.set()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - began
+    flat = sorted(x for lane in latencies for x in lane)
+    return len(flat) / elapsed, flat, failures
+
+
+def _pct(values: list[float], p: float) -> float:
+    return values[min(len(values) - 1, int(len(values) * p))] if values else float("nan")
+
+
+def figures(
+    db: Database, urls: DatabaseUrls, settings: Settings, tenant_id: uuid.UUID
+) -> dict[str, float]:
+    from invigil.ledger import service
+    from invigil.tenants import service as tenants
+
+    ids = [tenant_id]
+    for i in range(TENANTS - 1):
+        ids.append(
+            tenants.create_tenant(
+                db, slug=f"bench-ledger-{i}", name=f"Bench ledger {i}",
+                region=settings.regions[0], regions=settings.regions,
+            ).id
+        )  # fmt: skip
+    for t in ids:
+        with db.unit_of_work(t) as uow:
+            service.credit(uow, 1_000_000, "BENCH-SEED", now=NOW)
+
+    pool = Database.connect(urls, pool_size=CLIENTS, max_overflow=0)
+    try:
+
+        def charge(tenant: uuid.UUID) -> None:
+            with pool.unit_of_work(tenant) as uow:
+                service.charge(uow, 1, ("attempt", uuid.uuid4()), now=NOW)
+
+        spread, lat, failed = _drive(lambda i: charge(random.choice(ids)))
+        assert not failed, failed[:3]
+        one, one_lat, failed = _drive(lambda i: charge(tenant_id))
+        assert not failed, failed[:3]
+        with pool.unit_of_work(tenant_id) as uow:
+            from invigil.ledger.verify import verify
+
+            assert verify(uow).ok
+    finally:
+        pool.dispose()
+
+    with psycopg.connect(libpq(urls.owner), autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_ledger_raw")
+        conn.execute(
+            "CREATE TABLE bench_ledger_raw (id uuid PRIMARY KEY, account int, amount bigint)"
+        )
+    conns = [psycopg.connect(libpq(urls.owner)) for _ in range(CLIENTS)]
+    try:
+
+        def raw(i: int) -> None:
+            conn = conns[i]
+            with conn.transaction():
+                conn.execute(
+                    "INSERT INTO bench_ledger_raw VALUES (%s, %s, -1), (%s, %s, 1)",
+                    (uuid.uuid4(), random.randrange(1000), uuid.uuid4(), random.randrange(1000)),
+                )
+
+        raw_rate, raw_lat, failed = _drive(raw)
+        assert not failed, failed[:3]
+    finally:
+        for c in conns:
+            c.close()
+    return {
+        "ledger_transfers_s": spread,
+        "ledger_p50_ms": _pct(lat, 0.50),
+        "ledger_p99_ms": _pct(lat, 0.99),
+        "ledger_one_tenant_transfers_s": one,
+        "ledger_one_tenant_p99_ms": _pct(one_lat, 0.99),
+        "ledger_raw_tx_s": raw_rate,
+        "ledger_raw_p99_ms": _pct(raw_lat, 0.99),
+        "ledger_load_1min": os.getloadavg()[0],
+    }
+
+
+def section(figures: dict[str, float]) -> list[str]:
+    if figures.get("ledger_transfers_s") is None:
+        return []
+    ratio = figures["ledger_transfers_s"] / figures["ledger_raw_tx_s"]
+    lines = [
+        "",
+        "## Ledger",
+        "",
+        f"{CLIENTS} clients (threads of one Python process, each with its own connection) for",
+        f"{SECONDS:.0f} s each: charges of one credit against 500 tenants' 1,000 accounts, then",
+        "against one tenant, then raw two-row INSERT transactions (benchmarks/ledger.py,",
+        "ADR 0048). Each charge is a whole audited transfer: idempotency look-up, both",
+        "balance rows locked in account order, transfer and two entries, balances, the",
+        "audit entry anchoring its hash and the deferred balance check at commit.",
+        f"The audited transfer keeps {ratio:.1%} of the raw transaction rate.",
+        "",
+        "| scenario | figure | target |",
+        "|---|---:|---:|",
+    ]
+    for key, target in (
+        ("ledger_transfers_s", ">= 3,000/s"),
+        ("ledger_p50_ms", ""),
+        ("ledger_p99_ms", "< 20 ms"),
+        ("ledger_one_tenant_transfers_s", ""),
+        ("ledger_one_tenant_p99_ms", ""),
+        ("ledger_raw_tx_s", ""),
+        ("ledger_raw_p99_ms", ""),
+        ("ledger_load_1min", ""),
+    ):
+        label, unit = LABELS[key]
+        lines.append(f"| {label} | {figures[key]:,.1f} {unit} | {target} |".replace("  |", " |"))
+    return lines
+
+
+def main() -> None:
+    from benchmarks import standalone
+
+    standalone.run("bench-ledger", "Bench ledger", figures, section)
+
+
+if __name__ == "__main__":
+    main()
