@@ -23,7 +23,7 @@ from invigil.db.uow import Actor, UnitOfWork
 from invigil.db.urls import DatabaseUrls
 from invigil.errors import Conflict, Invalid, PaymentRequired
 from invigil.ledger import service
-from invigil.ledger.service import CONSUMED, CREDITS, TOPUPS, Leg
+from invigil.ledger.service import AI_USAGE, CONSUMED, CREDITS, REFUNDS, TOPUPS, Leg
 from invigil.ledger.verify import SOURCES, verify
 from invigil.settings import Settings
 from tests.conftest import make_tenant
@@ -73,7 +73,13 @@ def test_top_up_charge_idempotency_and_shortfall(database: Database, settings: S
     assert short.value.extensions == {"account": CREDITS, "balance": 3, "shortfall": 2}
     assert "credits_available" in short.value.detail and "2 short" in short.value.detail
     with _uow(database, tenant) as uow:
-        assert service.balances(uow) == {CREDITS: 3, CONSUMED: 7, TOPUPS: -10}
+        assert service.balances(uow) == {
+            CREDITS: 3,
+            CONSUMED: 7,
+            TOPUPS: -10,
+            AI_USAGE: 0,
+            REFUNDS: 0,
+        }
         assert verify(uow).ok
         page = service.history(uow, limit=1)
         assert [t.kind for t in page.items] == ["charge"] and page.next_before is not None
@@ -235,7 +241,7 @@ def test_verify_names_each_tampering(
     monkeypatch.setattr("invigil.cli.database._database", lambda: database)
     ok = CliRunner().invoke(cli, ["ledger", "verify", "--tenant", made.slug])
     assert ok.exit_code == 0, ok.output
-    assert "2 transfers, 4 entries, 3 accounts verify" in ok.output
+    assert "2 transfers, 4 entries, 5 accounts verify" in ok.output
     credited = CliRunner().invoke(
         cli, ["ledger", "credit", "--tenant", made.slug, "--amount", "5", "--reference", "T-2"]
     )

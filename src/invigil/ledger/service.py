@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from psycopg.types.json import Jsonb
+
 from invigil import audit
 from invigil.audit.canonical import canonical_json
 from invigil.audit.log import jsonable
@@ -280,6 +282,57 @@ def _replay(uow: UnitOfWork, key: str, asked: str) -> Transferred | None:
     return Transferred(**{**original.__dict__, "replayed": True})
 
 
+_OPENED: set[uuid.UUID] = set()  # tenants whose accounts this process saw committed
+_OPENED_MAX = 100_000
+
+_LOCK = (
+    "SELECT id, code, balance, may_go_negative FROM ledger_accounts "
+    "WHERE code = ANY(%(codes)s) ORDER BY id FOR UPDATE"
+)
+# The transfer, its entries and the balances in one statement: if the key
+# is taken (a concurrent request with it committed first) nothing is written
+# and no row comes back. The entries' foreign key to the transfer is checked
+# at the end of the statement, after both inserts.
+_WRITE = """
+    WITH t AS (
+        INSERT INTO ledger_transfers (tenant_id, id, created_at, key, kind, reason, reverses_id,
+                                      meta, created_by, request_sha256, sha256)
+        VALUES (%(t)s, %(id)s, %(created_at)s, %(key)s, %(kind)s, %(reason)s, %(reverses_id)s,
+                %(meta)s, %(created_by)s, %(request_sha256)s, %(sha)s)
+        ON CONFLICT (tenant_id, key) DO NOTHING RETURNING id
+    ), e AS (
+        INSERT INTO ledger_entries (tenant_id, id, created_at, transfer_id, account_id, amount)
+        SELECT %(t)s, gen_random_uuid(), %(created_at)s, t.id, l.account, l.amount
+        FROM t, unnest(%(accounts)s::uuid[], %(amounts)s::bigint[]) AS l(account, amount)
+        RETURNING account_id, amount
+    ), b AS (
+        UPDATE ledger_accounts a SET balance = a.balance + e.amount, updated_at = %(created_at)s
+        FROM e WHERE a.tenant_id = %(t)s AND a.id = e.account_id
+        RETURNING a.id
+    )
+    SELECT t.id, (SELECT count(*) FROM b) FROM t
+"""
+
+
+def _open(uow: UnitOfWork) -> None:
+    """Open every catalogue account of the tenant, once per process and
+    tenant, before any balance row is locked: the inserts may wait for a
+    concurrent first transfer of the same tenant, which holds no lock we
+    hold, so first use cannot deadlock either. Accounts are never deleted."""
+    if uow.tenant in _OPENED:
+        return
+    cur = uow.driver().cursor()
+    found = cur.execute("SELECT count(*) FROM ledger_accounts").fetchone()
+    if found is None or found[0] < len(ACCOUNTS):
+        # Opened here or by a transaction that may still roll back: cached
+        # only once a later transaction finds them all committed.
+        _accounts(uow, list(ACCOUNTS))
+        return
+    if len(_OPENED) >= _OPENED_MAX:
+        _OPENED.clear()
+    _OPENED.add(uow.tenant)
+
+
 def transfer(
     uow: UnitOfWork,
     key: str,
@@ -295,7 +348,7 @@ def transfer(
     same body returns the original (``replayed``), with another body is a
     409 naming the key; an account that may not go negative and would is a
     402 naming it and the shortfall. Written, balanced and anchored in the
-    caller's transaction."""
+    caller's transaction, in three statements (lock, write, audit)."""
     key = _key(key)
     if not isinstance(kind, str) or not KIND.match(kind):
         raise Invalid("kind must be a lowercase identifier", field="kind")
@@ -303,23 +356,21 @@ def transfer(
     ordered = _legs(legs)
     clean = _meta(meta)
     asked = request_sha256(kind, ordered, reason, clean, str(reverses) if reverses else None)
-    replayed = _replay(uow, key, asked)
-    if replayed is not None:
-        return replayed
-
-    ids = _accounts(uow, [leg.account for leg in ordered])
+    _open(uow)
     cur = uow.driver().cursor()
     # Lock the balance rows in account-id order: every transfer takes its
     # locks in the same order, so concurrent ones queue and never deadlock.
-    locked = cur.execute(
-        "SELECT id, code, balance, may_go_negative FROM ledger_accounts "
-        "WHERE id = ANY(%(ids)s) ORDER BY id FOR UPDATE",
-        {"ids": sorted(ids.values())},
-    ).fetchall()
+    locked = cur.execute(_LOCK, {"codes": [leg.account for leg in ordered]}).fetchall()
     by_code = {code: (aid, int(bal), neg) for aid, code, bal, neg in locked}
+    if len(by_code) != len(ordered):  # deleted behind the ledger's back (a restore)
+        _OPENED.discard(uow.tenant)
+        raise Conflict("this tenant's ledger accounts were missing; try again")
     for leg in ordered:
         _aid, bal, negative = by_code[leg.account]
         if not negative and bal + leg.amount < 0:
+            replayed = _replay(uow, key, asked)  # a retry is answered even when short now
+            if replayed is not None:
+                return replayed
             short = -(bal + leg.amount)
             raise InsufficientFunds(
                 f"account {leg.account} holds {bal} units, {short} short of the {-leg.amount} "
@@ -334,47 +385,37 @@ def transfer(
         "meta": clean, "created_by": f"{uow.actor.kind}:{uow.actor.id}"[:200],
         "created_at": now, "request_sha256": asked,
     }  # fmt: skip
-    document = transfer_document(row, [(by_code[leg.account][0], leg.amount) for leg in ordered])
+    accounts = [by_code[leg.account][0] for leg in ordered]
+    document = transfer_document(
+        row, list(zip(accounts, [leg.amount for leg in ordered], strict=True))
+    )
     sha = document_sha256(document)
-    from psycopg.types.json import Jsonb
-
-    inserted = cur.execute(
-        "INSERT INTO ledger_transfers (tenant_id, id, created_at, key, kind, reason, reverses_id, "
-        "meta, created_by, request_sha256, sha256) VALUES (%(t)s, %(id)s, %(created_at)s, "
-        "%(key)s, %(kind)s, %(reason)s, %(reverses_id)s, %(meta)s, %(created_by)s, "
-        "%(request_sha256)s, %(sha)s) ON CONFLICT (tenant_id, key) DO NOTHING RETURNING id",
-        {**row, "t": uow.tenant, "meta": Jsonb(clean), "sha": sha},
-    ).fetchone()
-    if inserted is None:  # a concurrent request with this key committed first
+    written = cur.execute(
+        _WRITE,
+        {**row, "t": uow.tenant, "meta": Jsonb(clean), "sha": sha, "accounts": accounts,
+         "amounts": [leg.amount for leg in ordered]},
+    ).fetchone()  # fmt: skip
+    if written is None:  # the key is taken: the original, or a 409
         again = _replay(uow, key, asked)
         assert again is not None
         return again
-    cur.executemany(
-        "INSERT INTO ledger_entries (tenant_id, id, created_at, transfer_id, account_id, amount) "
-        "VALUES (%(t)s, %(id)s, %(at)s, %(tr)s, %(a)s, %(n)s)",
-        [
-            {"t": uow.tenant, "id": uuid.uuid4(), "at": now, "tr": tid,
-             "a": by_code[leg.account][0], "n": leg.amount}
-            for leg in ordered
-        ],
-    )  # fmt: skip
-    cur.executemany(
-        "UPDATE ledger_accounts SET balance = balance + %(n)s, updated_at = %(at)s "
-        "WHERE id = %(a)s",
-        [{"n": leg.amount, "at": now, "a": by_code[leg.account][0]} for leg in ordered],
-    )
-    audit.record(
+    assert written[1] == len(ordered), written
+    audit.record_many(
         uow,
-        ACTION,
-        (SUBJECT, tid),
-        {
-            "key": key,
-            "kind": kind,
-            "reverses_id": str(reverses) if reverses else None,
-            "legs": {leg.account: leg.amount for leg in ordered},
-            "meta": clean,
-            "anchor": anchor(SUBJECT, sha),
-        },
+        [
+            (
+                ACTION,
+                (SUBJECT, tid),
+                {
+                    "key": key,
+                    "kind": kind,
+                    "reverses_id": str(reverses) if reverses else None,
+                    "legs": {leg.account: leg.amount for leg in ordered},
+                    "meta": clean,
+                    "anchor": anchor(SUBJECT, sha),
+                },
+            )
+        ],
     )
     return Transferred(tid, key, kind, reason, reverses, clean, now, sha, ordered)
 
