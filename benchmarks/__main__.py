@@ -17,10 +17,10 @@ from benchmarks import audit as audit_bench
 from benchmarks import baseline
 from benchmarks import bodies as bodies_bench
 from benchmarks import coverage as coverage_bench
-from benchmarks import ledger as ledger_bench
 from benchmarks import delivery as delivery_bench
 from benchmarks import events as events_bench
 from benchmarks import evidence as evidence_bench
+from benchmarks import ledger as ledger_bench
 from benchmarks import recertification as recert_bench
 from benchmarks import reports as reports_bench
 from benchmarks import results as results_bench

@@ -3,7 +3,8 @@ p99 < 20 ms), beside a raw two-row INSERT transaction of the same run.
 
 1,000 accounts: 500 tenants, each with its credits_available and
 credits_consumed (opened, with its operator_topups, by a top-up of a
-million credits). Each client loops for ``SECONDS`` seconds: one charge of
+million credits). Each client (a process of its own with one connection, as
+server workers are) loops for ``SECONDS`` seconds: one charge of
 one credit (:func:`invigil.ledger.service.charge`: idempotency look-up,
 both balance rows locked in account order, transfer and two entries,
 balances updated, the audit entry anchoring its hash, the deferred
@@ -19,12 +20,11 @@ Run alone: ``python -m benchmarks.ledger`` (fresh database).
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import random
-import threading
 import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import psycopg
@@ -57,38 +57,69 @@ LABELS = {
 }
 
 
-def _drive(work: Callable[[int], None]) -> tuple[float, list[float], list[str]]:
-    """``CLIENTS`` threads calling ``work(client)`` for ``SECONDS``: (ops/s,
-    latencies in ms, failures)."""
-    latencies: list[list[float]] = [[] for _ in range(CLIENTS)]
-    failures: list[str] = []
-    gate = threading.Barrier(CLIENTS + 1)
-    stop = threading.Event()
+def _client(job: tuple[str, str, list[str], float, float]) -> tuple[list[float], list[str]]:
+    """One client process: its own connection, ``work`` until ``stop_at``
+    (``time.time()``), started together at ``start_at``. Latencies in ms."""
+    from sqlalchemy.engine import make_url
 
-    def client(i: int) -> None:
-        gate.wait()
-        mine = latencies[i]
-        while not stop.is_set():
+    kind, url, tenants, start_at, stop_at = job
+    mine: list[float] = []
+    failures: list[str] = []
+    if kind == "raw":
+        conn = psycopg.connect(url)
+        cur = conn.cursor()
+
+        def work() -> None:
+            with conn.transaction():
+                cur.execute(
+                    "INSERT INTO bench_ledger_raw VALUES (%s, %s, -1), (%s, %s, 1)",
+                    (uuid.uuid4(), random.randrange(1000), uuid.uuid4(), random.randrange(1000)),
+                )
+
+        close = conn.close
+    else:
+        from invigil.db.engine import Database as Db
+        from invigil.db.urls import DatabaseUrls as Urls
+        from invigil.ledger import service
+
+        app = make_url(url)
+        db = Db.connect(Urls(admin=app, owner=app, app=app), pool_size=1, max_overflow=0)
+        ids = [uuid.UUID(t) for t in tenants]
+
+        def work() -> None:
+            with db.unit_of_work(random.choice(ids)) as uow:
+                service.charge(uow, 1, ("attempt", uuid.uuid4()), now=NOW)
+
+        close = db.dispose
+    try:
+        work()  # connect and warm before the clock starts
+        time.sleep(max(0.0, start_at - time.time()))
+        while time.time() < stop_at:
             began = time.perf_counter()
             try:
-                work(i)
-            except Exception as exc:  # counted, and the run fails below
+                work()
+            except Exception as exc:  # counted, and the run fails
                 failures.append(repr(exc))
-                return
+                break
             mine.append((time.perf_counter() - began) * 1000)
+    finally:
+        close()
+    return mine, failures
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
-    for t in threads:
-        t.start()
-    gate.wait()
-    began = time.perf_counter()
-    time.sleep(SECONDS)
-    stop.set()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - began
-    flat = sorted(x for lane in latencies for x in lane)
-    return len(flat) / elapsed, flat, failures
+
+def _drive(kind: str, url: str, tenants: list[uuid.UUID]) -> tuple[float, list[float]]:
+    """``CLIENTS`` processes (the GIL would otherwise make one process the
+    bottleneck, as one server worker would be) for ``SECONDS``: (ops/s,
+    sorted latencies in ms)."""
+    start_at = time.time() + 5
+    stop_at = start_at + SECONDS
+    job = (kind, url, [str(t) for t in tenants], start_at, stop_at)
+    with multiprocessing.get_context("spawn").Pool(CLIENTS) as pool:
+        results = pool.map(_client, [job] * CLIENTS)
+    failures = [f for _, fs in results for f in fs]
+    assert not failures, failures[:3]
+    flat = sorted(x for lane, _ in results for x in lane)
+    return len(flat) / SECONDS, flat
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -99,6 +130,7 @@ def figures(
     db: Database, urls: DatabaseUrls, settings: Settings, tenant_id: uuid.UUID
 ) -> dict[str, float]:
     from invigil.ledger import service
+    from invigil.ledger.verify import verify
     from invigil.tenants import service as tenants
 
     ids = [tenant_id]
@@ -112,46 +144,20 @@ def figures(
     for t in ids:
         with db.unit_of_work(t) as uow:
             service.credit(uow, 1_000_000, "BENCH-SEED", now=NOW)
-
-    pool = Database.connect(urls, pool_size=CLIENTS, max_overflow=0)
-    try:
-
-        def charge(tenant: uuid.UUID) -> None:
-            with pool.unit_of_work(tenant) as uow:
-                service.charge(uow, 1, ("attempt", uuid.uuid4()), now=NOW)
-
-        spread, lat, failed = _drive(lambda i: charge(random.choice(ids)))
-        assert not failed, failed[:3]
-        one, one_lat, failed = _drive(lambda i: charge(tenant_id))
-        assert not failed, failed[:3]
-        with pool.unit_of_work(tenant_id) as uow:
-            from invigil.ledger.verify import verify
-
-            assert verify(uow).ok
-    finally:
-        pool.dispose()
+    app = urls.app.render_as_string(hide_password=False)
+    spread, lat = _drive("ledger", app, ids)
+    one, one_lat = _drive("ledger", app, [tenant_id])
+    with db.unit_of_work(tenant_id) as uow:
+        assert verify(uow).ok
 
     with psycopg.connect(libpq(urls.owner), autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS bench_ledger_raw")
         conn.execute(
             "CREATE TABLE bench_ledger_raw (id uuid PRIMARY KEY, account int, amount bigint)"
         )
-    conns = [psycopg.connect(libpq(urls.owner)) for _ in range(CLIENTS)]
-    try:
-
-        def raw(i: int) -> None:
-            conn = conns[i]
-            with conn.transaction():
-                conn.execute(
-                    "INSERT INTO bench_ledger_raw VALUES (%s, %s, -1), (%s, %s, 1)",
-                    (uuid.uuid4(), random.randrange(1000), uuid.uuid4(), random.randrange(1000)),
-                )
-
-        raw_rate, raw_lat, failed = _drive(raw)
-        assert not failed, failed[:3]
-    finally:
-        for c in conns:
-            c.close()
+    raw_rate, raw_lat = _drive("raw", libpq(urls.owner), [])
+    with psycopg.connect(libpq(urls.owner), autocommit=True) as conn:
+        conn.execute("DROP TABLE bench_ledger_raw")
     return {
         "ledger_transfers_s": spread,
         "ledger_p50_ms": _pct(lat, 0.50),
@@ -172,7 +178,7 @@ def section(figures: dict[str, float]) -> list[str]:
         "",
         "## Ledger",
         "",
-        f"{CLIENTS} clients (threads of one Python process, each with its own connection) for",
+        f"{CLIENTS} clients (processes, each with its own connection) for",
         f"{SECONDS:.0f} s each: charges of one credit against 500 tenants' 1,000 accounts, then",
         "against one tenant, then raw two-row INSERT transactions (benchmarks/ledger.py,",
         "ADR 0048). Each charge is a whole audited transfer: idempotency look-up, both",
