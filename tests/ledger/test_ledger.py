@@ -99,6 +99,9 @@ def test_a_transfer_is_reversed_once(database: Database, settings: Settings) -> 
         assert service.reverse(uow, charged.id, "technical failure", "refund:1", now=NOW).replayed
         with pytest.raises(Conflict, match="already reversed"):
             service.reverse(uow, charged.id, "duplicate", "refund:2", now=NOW)
+        with pytest.raises(Invalid, match="must negate"):
+            service.transfer(uow, "refund:5", "reversal", [Leg(CREDITS, -4), Leg(CONSUMED, 4)],
+                             reason="wrong way", now=NOW, reverses=charged.id)  # fmt: skip
         with pytest.raises(Conflict, match="is a reversal"):
             service.reverse(uow, undone.id, "again", "refund:3", now=NOW)
         assert service.balance(uow) == 10
@@ -107,7 +110,8 @@ def test_a_transfer_is_reversed_once(database: Database, settings: Settings) -> 
         pytest.raises(psycopg.Error, match="uq_ledger_transfers_tenant_id_reverses_id"),
         _uow(database, tenant) as uow,
     ):
-        service.transfer(uow, "refund:4", "reversal", [Leg(CREDITS, -4), Leg(CONSUMED, 4)],
+        service.charge(uow, 4, ("attempt", uuid.uuid4()), now=NOW)  # something to refund
+        service.transfer(uow, "refund:4", "reversal", [Leg(CREDITS, 4), Leg(CONSUMED, -4)],
                              reason="sneaky", now=NOW, reverses=charged.id)  # fmt: skip
 
 
@@ -195,7 +199,9 @@ def test_sixteen_connections_never_overdraw(database: Database, settings: Settin
         assert verify(uow).ok
 
 
-def _tampered(urls: DatabaseUrls, tenant_id: uuid.UUID, sql: str) -> list[str]:
+def _tampered(
+    urls: DatabaseUrls, tenant_id: uuid.UUID, sql: str, records: list[str] | None = None
+) -> list[str]:
     engine = create_engine(urls.admin.set(database=urls.owner.database), poolclass=NullPool)
     try:
         with engine.connect() as conn:
@@ -206,6 +212,8 @@ def _tampered(urls: DatabaseUrls, tenant_id: uuid.UUID, sql: str) -> list[str]:
             conn.exec_driver_sql("SET LOCAL ROLE invigil_owner")
             uow = UnitOfWork.begin(Session(bind=conn), tenant_id, Actor.operator())
             report = verify(uow)
+            if records is not None:  # what `invigil audit verify` says of the same rows
+                records += [str(p) for p in verify_records(uow, SOURCES).problems]
             tx.rollback()
     finally:
         engine.dispose()
@@ -220,8 +228,10 @@ def test_verify_names_each_tampering(
     with _uow(database, tenant) as uow:
         top = service.credit(uow, 10, "T-1", now=NOW)
         charged = service.charge(uow, 4, ("attempt", uuid.uuid4()), now=NOW)
+    seen_by_audit: list[str] = []
     edited = _tampered(urls, tenant, "UPDATE ledger_entries SET amount = -5 WHERE tenant_id = :t "
-                       f"AND transfer_id = '{charged.id}' AND amount = -4")  # fmt: skip
+                       f"AND transfer_id = '{charged.id}' AND amount = -4", seen_by_audit)  # fmt: skip
+    assert any(str(charged.id) in p for p in seen_by_audit), seen_by_audit
     assert (
         edited[0]
         == f"transfer {charged.id} ({charged.key}) does not balance: its entries sum to -1"

@@ -356,6 +356,12 @@ def transfer(
     ordered = _legs(legs)
     clean = _meta(meta)
     asked = request_sha256(kind, ordered, reason, clean, str(reverses) if reverses else None)
+    if reverses is not None:  # a reversal negates its transfer exactly (``reverse``)
+        original = get(uow, reverses)
+        if {(leg.account, -leg.amount) for leg in original.legs} != {
+            (leg.account, leg.amount) for leg in ordered
+        }:
+            raise Invalid(f"the legs must negate those of transfer {reverses}", field="legs")
     _open(uow)
     cur = uow.driver().cursor()
     # Lock the balance rows in account-id order: every transfer takes its
