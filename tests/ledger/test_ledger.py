@@ -4,6 +4,7 @@ that never overdraw, and `ledger verify` naming each tampering."""
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -274,3 +275,10 @@ def test_verify_names_each_tampering(
         "first failure: account credits_available holds 600, but its entries sum to 11"
         in bad.output
     )
+    as_json = CliRunner().invoke(cli, ["--json", "ledger", "verify", "--tenant", made.slug])
+    assert as_json.exit_code == 1
+    found = json.loads(as_json.output)
+    assert found["ok"] is False and found["problem_count"] == 1
+    assert found["first_problem"].startswith("account credits_available holds 600")
+    unknown = CliRunner().invoke(cli, ["ledger", "verify", "--tenant", "no-such-tenant"])
+    assert unknown.exit_code != 0
