@@ -20,6 +20,7 @@ from benchmarks import coverage as coverage_bench
 from benchmarks import delivery as delivery_bench
 from benchmarks import events as events_bench
 from benchmarks import evidence as evidence_bench
+from benchmarks import ledger as ledger_bench
 from benchmarks import recertification as recert_bench
 from benchmarks import reports as reports_bench
 from benchmarks import results as results_bench
@@ -78,6 +79,7 @@ LABELS |= reports_bench.LABELS
 LABELS |= results_bench.LABELS
 LABELS |= verify_bench.LABELS
 LABELS |= coverage_bench.LABELS
+LABELS |= ledger_bench.LABELS
 
 
 def main() -> None:
@@ -143,6 +145,8 @@ def main() -> None:
         figures.update(coverage_bench.figures(db, urls, settings, covered.id))
         certified = bench_tenant("bench-recertification", "Bench recertification")
         figures.update(recert_bench.figures(db, urls, settings, certified.id))
+        ledgered = bench_tenant("bench-ledger", "Bench ledger")
+        figures.update(ledger_bench.figures(db, urls, settings, ledgered.id))
     finally:
         db.dispose()
         drop_database(urls)
@@ -177,6 +181,7 @@ def write(machine: dict[str, str], figures: dict[str, float]) -> None:
             or key in verify_bench.LABELS
             or key in coverage_bench.LABELS
             or key in recert_bench.LABELS
+            or key in ledger_bench.LABELS
             or key.startswith("bodies_")
         ):
             continue  # their own sections, one column per scenario
@@ -216,6 +221,7 @@ def write(machine: dict[str, str], figures: dict[str, float]) -> None:
     lines += verify_bench.section(figures)
     lines += coverage_bench.section(figures)
     lines += recert_bench.section(figures)
+    lines += ledger_bench.section(figures)
     OUT.write_text("\n".join(lines) + "\n")
 
 

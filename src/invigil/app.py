@@ -101,6 +101,7 @@ log = get_logger(__name__)
 _SLUGS = {
     400: "bad-request",
     401: "unauthorized",
+    402: "payment-required",
     403: "forbidden",
     404: "not-found",
     405: "method-not-allowed",

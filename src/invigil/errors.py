@@ -57,6 +57,15 @@ class TooManyRequests(DomainError):
         return {"Retry-After": str(self.extensions.get("retry_after", 60))}
 
 
+class PaymentRequired(DomainError):
+    """Not enough credit: the body names the account and the shortfall, so
+    the caller knows what to top up (the ledger's accounts that may not go
+    negative)."""
+
+    status = 402
+    slug = "payment-required"
+
+
 class Forbidden(DomainError):
     status = 403
     slug = "forbidden"

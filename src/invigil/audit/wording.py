@@ -132,6 +132,8 @@ ACTIONS: dict[str, str] = {
     "certificate.recert_reminded": N_("Reminded a holder that their certificate expires"),
     "certificate.recert_invited": N_("Invited a holder to the recertification exam"),
     "certificate.lapse_escalated": N_("Told a group's managers that a certificate lapsed"),
+    # ledger
+    "ledger.transferred": N_("Moved credits between ledger accounts"),
     # shortlists
     "shortlist.position_created": N_("Created a position"),
     "shortlist.position_changed": N_("Changed a position"),
@@ -174,6 +176,7 @@ SUBJECTS: dict[str, str] = {
     "cert_program_version": N_("certification program version"),
     "certificate": N_("certificate"),
     "certificate_state_change": N_("certificate state change"),
+    "ledger_transfer": N_("ledger transfer"),
     "cert_group": N_("certification group"),
     "cert_group_import": N_("group membership import"),
     "cert_issuer_key": N_("credential signing key"),

@@ -7,6 +7,7 @@ from invigil.cli import (  # noqa: F401 - registers
     bundle,
     database,
     delivery,
+    ledger,
     recertification,
     server,
 )

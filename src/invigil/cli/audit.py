@@ -31,11 +31,12 @@ def _sources() -> tuple[Any, ...]:
     from invigil.audit.bundle_records import SOURCES as BUNDLES
     from invigil.certification.records import SOURCES as CERTIFICATION
     from invigil.delivery.records import SOURCES as DELIVERY
+    from invigil.ledger.verify import SOURCES as LEDGER
     from invigil.proctoring.records import SOURCES as PROCTORING
     from invigil.results.records import SOURCES as RESULTS
     from invigil.shortlists.records import SOURCES as SHORTLISTS
 
-    return (*BUNDLES, *CERTIFICATION, *DELIVERY, *PROCTORING, *RESULTS, *SHORTLISTS)
+    return (*BUNDLES, *CERTIFICATION, *DELIVERY, *LEDGER, *PROCTORING, *RESULTS, *SHORTLISTS)
 
 
 def _report(report: Any, what: str) -> None:

@@ -40,6 +40,9 @@ from invigil.identity.models import (
     UserRole,
     UserToken,
 )
+from invigil.ledger.models import Account as LedgerAccount
+from invigil.ledger.models import Entry as LedgerEntry
+from invigil.ledger.models import Transfer as LedgerTransfer
 from invigil.proctoring.models import (
     ProctoringAction,
     ProctoringEvent,
@@ -104,6 +107,9 @@ __all__ = [
     "GuestLink",
     "Invitation",
     "IssuerKey",
+    "LedgerAccount",
+    "LedgerEntry",
+    "LedgerTransfer",
     "Notice",
     "OutboxMail",
     "PendingIssue",

@@ -1,0 +1,169 @@
+"""`invigil ledger verify`: the ledger re-derived from its rows (ADR 0048).
+
+The database keeps the ledger balanced as it is written; this check is for
+what it cannot see: rows edited or deleted by someone who could switch its
+triggers off (the owner, a restore gone wrong). It reads every transfer
+with its entries in one streamed pass, then every account, then every
+anchor in the audit log, and lists what disagrees in that order; the first
+problem is the one the command names. It also serves ``invigil audit
+verify`` as a records :class:`~invigil.audit.anchored.Source`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from invigil.audit.anchored import Source, stream
+from invigil.audit.records import Record, document_sha256
+from invigil.db.uow import UnitOfWork
+from invigil.ledger.service import ACTION, SUBJECT, transfer_document
+
+SHOWN = 50
+
+_TRANSFERS = """
+    SELECT t.id, t.key, t.kind, t.reason, t.reverses_id, t.meta, t.created_by, t.created_at,
+           t.request_sha256, t.sha256,
+           coalesce(array_agg(e.account_id ORDER BY e.account_id)
+                    FILTER (WHERE e.id IS NOT NULL), '{}'),
+           coalesce(array_agg(e.amount ORDER BY e.account_id) FILTER (WHERE e.id IS NOT NULL), '{}')
+    FROM ledger_transfers t LEFT JOIN ledger_entries e
+      ON e.tenant_id = t.tenant_id AND e.transfer_id = t.id
+    {where}
+    GROUP BY t.tenant_id, t.id ORDER BY t.id
+"""
+_FIELDS = ("id", "key", "kind", "reason", "reverses_id", "meta", "created_by", "created_at",
+           "request_sha256", "sha256")  # fmt: skip
+
+
+@dataclass
+class LedgerReport:
+    transfers: int = 0
+    entries: int = 0
+    accounts: int = 0
+    problems: list[str] = field(default_factory=list)
+    problem_count: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.problem_count == 0
+
+    @property
+    def first(self) -> str | None:
+        return self.problems[0] if self.problems else None
+
+    def add(self, problem: str) -> None:
+        self.problem_count += 1
+        if len(self.problems) < SHOWN:
+            self.problems.append(problem)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "transfers": self.transfers,
+            "entries": self.entries,
+            "accounts": self.accounts,
+            "first_problem": self.first,
+            "problems": self.problems,
+            "problem_count": self.problem_count,
+        }
+
+
+Legs = list[tuple[uuid.UUID, int]]
+
+
+def _rows(
+    uow: UnitOfWork, row_id: uuid.UUID | None = None
+) -> Iterator[tuple[dict[str, Any], Legs]]:
+    where, params, name = "", {}, "ledger_transfers_verify"
+    if row_id is not None:
+        where, params, name = "WHERE t.id = %(id)s", {"id": row_id}, None  # type: ignore[assignment]
+    for r in stream(uow, _TRANSFERS.replace("{where}", where), params, name):
+        row = dict(zip(_FIELDS, r[:10], strict=True))
+        yield row, [(a, int(n)) for a, n in zip(r[10], r[11], strict=True)]
+
+
+def verify(uow: UnitOfWork) -> LedgerReport:
+    """Every check of the ledger of ``uow``'s tenant; see the module docstring."""
+    report = LedgerReport()
+    legs_of: dict[uuid.UUID, dict[uuid.UUID, int]] = {}
+    reversals: list[tuple[uuid.UUID, uuid.UUID]] = []
+    sums: dict[uuid.UUID, int] = {}
+    hashes: dict[str, str] = {}
+    for row, legs in _rows(uow):
+        tid = row["id"]
+        report.transfers += 1
+        report.entries += len(legs)
+        legs_of[tid] = dict(legs)
+        hashes[str(tid)] = row["sha256"]
+        for account, amount in legs:
+            sums[account] = sums.get(account, 0) + amount
+        if len(legs) < 2:
+            report.add(f"transfer {tid} ({row['key']}) has {len(legs)} entries, fewer than two")
+        total = sum(n for _, n in legs)
+        if total != 0:
+            report.add(
+                f"transfer {tid} ({row['key']}) does not balance: its entries sum to {total}"
+            )
+        if document_sha256(transfer_document(row, legs)) != row["sha256"]:
+            report.add(f"transfer {tid} ({row['key']}) no longer hashes to its sha256")
+        if row["reverses_id"] is not None:
+            reversals.append((tid, row["reverses_id"]))
+    cur = uow.driver().cursor()
+    orphans = cur.execute(
+        "SELECT e.id, e.transfer_id FROM ledger_entries e WHERE NOT EXISTS (SELECT 1 FROM "
+        "ledger_transfers t WHERE t.tenant_id = e.tenant_id AND t.id = e.transfer_id) ORDER BY e.id"
+    ).fetchall()
+    for entry_id, tid in orphans:
+        report.entries += 1
+        report.add(f"entry {entry_id} belongs to transfer {tid}, which is missing")
+    seen: dict[uuid.UUID, uuid.UUID] = {}
+    for tid, target in sorted(reversals, key=lambda x: str(x[0])):
+        if target not in legs_of:
+            report.add(f"transfer {tid} reverses transfer {target}, which is missing")
+            continue
+        if target in seen:
+            report.add(f"transfer {target} is reversed twice ({seen[target]} and {tid})")
+        seen[target] = tid
+        negated = {a: -n for a, n in legs_of[target].items()}
+        if legs_of[tid] != negated:
+            report.add(f"transfer {tid} does not reverse transfer {target} exactly")
+    accounts = cur.execute(
+        "SELECT id, code, balance, may_go_negative FROM ledger_accounts ORDER BY code"
+    ).fetchall()
+    for account_id, code, bal, negative in accounts:
+        report.accounts += 1
+        expected = sums.pop(account_id, 0)
+        if int(bal) != expected:
+            report.add(f"account {code} holds {bal}, but its entries sum to {expected}")
+        if not negative and int(bal) < 0:
+            report.add(f"account {code} may not go negative but holds {bal}")
+    for account_id in sorted(sums, key=str):
+        report.add(f"entries name account {account_id}, which is missing")
+    anchored = cur.execute(
+        "SELECT seq, subject_id, payload->'anchor'->>'sha256' FROM audit_events "
+        "WHERE action = %(a)s AND subject_type = %(s)s ORDER BY seq",
+        {"a": ACTION, "s": SUBJECT},
+    ).fetchall()
+    found: set[str] = set()
+    for seq, subject, sha in anchored:
+        found.add(subject)
+        if subject not in hashes:
+            report.add(f"transfer {subject} is anchored in audit entry {seq} but is missing")
+        elif hashes[subject] != sha:
+            report.add(f"transfer {subject}'s sha256 is not the one audit entry {seq} anchors")
+    for tid_text in sorted(set(hashes) - found):
+        report.add(f"transfer {tid_text} has no audit entry anchoring it")
+    return report
+
+
+def _records(uow: UnitOfWork, keep: bool, row_id: uuid.UUID | None = None) -> Iterator[Record]:
+    for row, legs in _rows(uow, row_id):
+        document = transfer_document(row, legs)
+        yield Record(SUBJECT, str(row["id"]), SUBJECT, ACTION, document_sha256(document),
+                     body=document if keep else None, stated=row["sha256"])  # fmt: skip
+
+
+SOURCES = (Source(SUBJECT, _records),)
