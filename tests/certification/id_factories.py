@@ -9,17 +9,13 @@ from typing import Any
 
 from invigil.certification import issuance
 from invigil.db.engine import Database
-from tests.certification.factories import certificate, holder, program
+from tests.certification.factories import holder, program
 from tests.certification.sittings import sit_as
 from tests.results.cohort import make_exam4
 
 
 def program_factory(db: Database, tenant: Any) -> str:
     return str(program(db, tenant.id)[0])
-
-
-def certificate_factory(db: Database, tenant: Any) -> str:
-    return str(certificate(db, tenant.id, program(db, tenant.id)[1]))
 
 
 def approval_factory(db: Database, tenant: Any) -> str:

@@ -179,27 +179,8 @@ def queue_message(
     """Write a mail that belongs to no invitation (no guest link in it);
     with SMTP configured, defer the send job in this transaction. Each
     attachment names a registered kind and the id of what it renders."""
-    for ref in attachments:
-        if ref.get("kind") not in _RENDERERS:
-            raise ValueError(f"no renderer for attachments of kind {ref.get('kind')!r}")
-    mail_id = uuid.uuid4()
-    row = OutboxMail(
-        tenant_id=uow.tenant,
-        id=mail_id,
-        invitation_id=None,
-        to_address=to,
-        subject=subject[:300],
-        body=body,
-        link_sealed=None,
-        error=None if smtp else NOT_CONFIGURED,
-        attachments=[dict(ref) for ref in attachments],
-        locale=locale,
-    )
-    uow.add(row)
-    uow.flush()
-    if smtp:
-        uow.defer(TASK, queue=QUEUE, tenant_id=str(uow.tenant), mail_id=str(mail_id))
-    return row
+    message = Message(to, subject, body, locale, tuple(attachments))
+    return queue_messages(uow, [message], smtp=smtp)[0]
 
 
 @dataclass(frozen=True)
@@ -210,12 +191,17 @@ class Message:
     subject: str
     body: str
     locale: str | None = None
+    attachments: Sequence[Mapping[str, Any]] = ()
 
 
 def queue_messages(uow: UnitOfWork, messages: Sequence[Message], *, smtp: bool) -> list[OutboxMail]:
-    """Several mails that belong to no invitation (no guest link, no
-    attachments), as :func:`queue_message` writes each, in one INSERT: for
-    jobs that mail many people in one transaction (recertification reminders)."""
+    """Mails that belong to no invitation (no guest link), in one INSERT
+    (jobs mail many people in one transaction: recertification reminders);
+    with SMTP configured, their send jobs deferred in this transaction."""
+    for m in messages:
+        for ref in m.attachments:
+            if ref.get("kind") not in _RENDERERS:
+                raise ValueError(f"no renderer for attachments of kind {ref.get('kind')!r}")
     rows = [
         OutboxMail(
             tenant_id=uow.tenant,
@@ -226,7 +212,7 @@ def queue_messages(uow: UnitOfWork, messages: Sequence[Message], *, smtp: bool) 
             body=m.body,
             link_sealed=None,
             error=None if smtp else NOT_CONFIGURED,
-            attachments=[],
+            attachments=[dict(ref) for ref in m.attachments],
             locale=m.locale,
         )
         for m in messages
