@@ -134,6 +134,7 @@ ACTIONS: dict[str, str] = {
     "certificate.lapse_escalated": N_("Told a group's managers that a certificate lapsed"),
     # ledger
     "ledger.transferred": N_("Moved credits between ledger accounts"),
+    "ledger.price_list_set": N_("Set a new version of the price list"),
     # shortlists
     "shortlist.position_created": N_("Created a position"),
     "shortlist.position_changed": N_("Changed a position"),
@@ -177,6 +178,7 @@ SUBJECTS: dict[str, str] = {
     "certificate": N_("certificate"),
     "certificate_state_change": N_("certificate state change"),
     "ledger_transfer": N_("ledger transfer"),
+    "ledger_price_list": N_("price list"),
     "cert_group": N_("certification group"),
     "cert_group_import": N_("group membership import"),
     "cert_issuer_key": N_("credential signing key"),

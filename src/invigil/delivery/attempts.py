@@ -46,7 +46,8 @@ from invigil.delivery import answers
 from invigil.delivery.links import LinkKey
 from invigil.delivery.models import Attempt, AttemptAnswer, Consent, Invitation
 from invigil.delivery.proctor import proctor
-from invigil.errors import Conflict, Forbidden, Invalid, NotFound
+from invigil.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, PaymentRequired
+from invigil.ledger import prices
 from invigil.logs import get_logger
 from invigil.proctoring import disclosure
 from invigil.proctoring.policy import resolve as resolve_policy
@@ -87,6 +88,14 @@ class NoFaceSeen(Conflict):
     showed the server a face (``attempts.face_seen_at``)."""
 
     slug = "no-face-seen"
+
+
+class OrganiserCannotPay(DomainError):
+    """The organiser's credit cannot pay for this start: the candidate is
+    told to contact them, never the organisation's balance."""
+
+    status = 402
+    slug = "exam-unavailable"
 
 
 def require_face_seen(attempt: Attempt) -> None:
@@ -429,6 +438,15 @@ def begin(
     attempt.deadline = now + timedelta(seconds=seconds) if seconds else None
     attempt.last_seen_at = now
     attempt.language = language
+    # The start is charged in its own transaction (once per attempt).
+    level = disclosure.billing_level(proctor().captures(attempt))
+    try:
+        prices.charge_event(uow, "attempt", attempt.id, level, now=now)
+    except PaymentRequired:
+        raise OrganiserCannotPay(
+            "this exam cannot start now because of the organiser's account; contact the "
+            "organisation that invited you (your invitation stays valid)"
+        ) from None
     audit.record(
         uow,
         "attempt.started",

@@ -18,12 +18,14 @@ from invigil.delivery.invitations import (
     Invited,
     InviteRequest,
     Kit,
+    billing_level,
     invite,
     published_exam,
     window,
 )
 from invigil.errors import DomainError, Invalid
 from invigil.identity.service import normalise_email
+from invigil.ledger import prices
 
 MAX_ROWS = 5000
 MAX_BYTES = 2 * 1024 * 1024
@@ -160,4 +162,9 @@ def invite_many(
             "fix them and upload the whole file again",
             problems=problems,
         )
+    # Refused whole, before anything is written or sent, when the credit
+    # cannot pay for every row (each invitation is still charged as it is made).
+    prices.require_funds(
+        uow, prices.quote(uow, "invitation", billing_level(version), len(rows), now=now)
+    )
     return [invite(uow, kit, replace(r.request, send_mail=send_mail), now) for r in rows]

@@ -27,7 +27,10 @@ from invigil.delivery.links import LinkKey
 from invigil.delivery.models import Candidate, Invitation, OutboxMail
 from invigil.errors import Conflict, Invalid, NotFound, TooManyRequests
 from invigil.evidence.master import LocalMasterKey, MasterKey
+from invigil.ledger import prices
 from invigil.pagination import created_key, newest_first
+from invigil.proctoring import disclosure
+from invigil.proctoring.policy import resolve as resolve_policy
 from invigil.security.secretbox import SecretBox
 from invigil.tenants.models import Tenant
 
@@ -166,6 +169,11 @@ def tenant_language(uow: UnitOfWork, code: str | None) -> str | None:
     return found
 
 
+def billing_level(version: ExamVersion) -> str:
+    """The proctoring level the exam version is priced at (what its policy captures)."""
+    return disclosure.billing_level(disclosure.captures(resolve_policy(version.settings)))
+
+
 def invite(uow: UnitOfWork, kit: Kit, req: InviteRequest, now: datetime | None = None) -> Invited:
     now = now or datetime.now(UTC)
     exam, version = published_exam(uow, req.exam)
@@ -191,6 +199,9 @@ def invite(uow: UnitOfWork, kit: Kit, req: InviteRequest, now: datetime | None =
     )
     uow.add(invitation)
     uow.flush()
+    # Charged in this transaction: no invitation without its charge, no
+    # charge without its invitation (402 naming the shortfall when short).
+    prices.charge_event(uow, "invitation", invitation.id, billing_level(version), now=now)
     link, token = links.issue(uow, kit.key, invitation, kit.master)
     audit.record(
         uow,

@@ -15,6 +15,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKeyConstraint,
     Index,
+    Integer,
     String,
     Text,
     UniqueConstraint,
@@ -101,3 +102,22 @@ class Entry(TenantScoped, Base):
     transfer_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     account_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class PriceList(TenantScoped, Base):
+    """One version of a tenant's price list (migration 0038), written once."""
+
+    __tablename__ = "ledger_price_lists"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "version"),
+        CheckConstraint("version >= 1", name="version"),
+        CheckConstraint("jsonb_typeof(document) = 'object'", name="document"),
+        Index("ix_ledger_price_lists_effective", "tenant_id", "effective_from"),
+    )
+
+    version: Mapped[int] = mapped_column(Integer)
+    effective_from: Mapped[datetime] = mapped_column(TS)
+    document: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    sha256: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))

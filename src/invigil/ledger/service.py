@@ -458,11 +458,13 @@ def charge(
     now: datetime,
     account: str = CONSUMED,
     reason: str | None = None,
+    meta: Mapping[str, object] | None = None,
 ) -> Transferred:
     """Charge a business event (``("invitation", id)``, ``("attempt", id)``)
     in the event's own transaction: ``amount`` from credits_available to
     ``account`` (credits_consumed, or ai_usage). Once per event: the key is
-    the event, so a retried request charges nothing twice."""
+    the event, so a retried request charges nothing twice. ``meta`` adds
+    ids beside the event's (the price list version and level it was priced by)."""
     name, event_id = event
     if not isinstance(name, str) or not META_KEY.match(name):
         raise Invalid("event must name its kind as a lowercase identifier", field="event")
@@ -474,7 +476,8 @@ def charge(
     return transfer(
         uow, f"charge:{name}:{event_id}", "charge",
         [Leg(CREDITS, -units), Leg(account, units)],
-        reason=reason or f"charge for {name}", meta={name: str(event_id)}, now=now,
+        reason=reason or f"charge for {name}", meta={**(meta or {}), name: str(event_id)},
+        now=now,
     )  # fmt: skip
 
 

@@ -19,7 +19,8 @@ from typing import Any
 from invigil.audit.anchored import Source, stream
 from invigil.audit.records import Record, document_sha256
 from invigil.db.uow import UnitOfWork
-from invigil.ledger.service import ACTION, SUBJECT, transfer_document
+from invigil.ledger import prices
+from invigil.ledger.service import ACTION, CONSUMED, CREDITS, SUBJECT, transfer_document
 
 SHOWN = 50
 
@@ -92,6 +93,9 @@ def verify(uow: UnitOfWork) -> LedgerReport:
     reversals: list[tuple[uuid.UUID, uuid.UUID]] = []
     sums: dict[uuid.UUID, int] = {}
     hashes: dict[str, str] = {}
+    price_lists: dict[int, prices.PriceListVersion | None] = {}
+    cur = uow.driver().cursor()
+    codes = {aid: code for aid, code in cur.execute("SELECT id, code FROM ledger_accounts")}
     for row, legs in _rows(uow):
         tid = row["id"]
         report.transfers += 1
@@ -111,7 +115,8 @@ def verify(uow: UnitOfWork) -> LedgerReport:
             report.add(f"transfer {tid} ({row['key']}) no longer hashes to its sha256")
         if row["reverses_id"] is not None:
             reversals.append((tid, row["reverses_id"]))
-    cur = uow.driver().cursor()
+        if row["kind"] == "charge":
+            _check_price(uow, report, row, legs, price_lists, codes)
     orphans = cur.execute(
         "SELECT e.id, e.transfer_id FROM ledger_entries e WHERE NOT EXISTS (SELECT 1 FROM "
         "ledger_transfers t WHERE t.tenant_id = e.tenant_id AND t.id = e.transfer_id) ORDER BY e.id"
@@ -156,7 +161,78 @@ def verify(uow: UnitOfWork) -> LedgerReport:
             report.add(f"transfer {subject}'s sha256 is not the one audit entry {seq} anchors")
     for tid_text in sorted(set(hashes) - found):
         report.add(f"transfer {tid_text} has no audit entry anchoring it")
+    _check_price_lists(uow, report)
     return report
+
+
+def _check_price(
+    uow: UnitOfWork,
+    report: LedgerReport,
+    row: dict[str, Any],
+    legs: Legs,
+    lists: dict[int, prices.PriceListVersion | None],
+    codes: dict[uuid.UUID, str],
+) -> None:
+    """A charge priced per event cost what its price list version says."""
+    expected = prices.recompute(uow, row["meta"], lists)
+    if expected is None:
+        return
+    meta = row["meta"]
+    if expected < 0:
+        report.add(
+            f"charge {row['id']} ({row['key']}) names price list version {meta.get('price_list')} "
+            f"and level {meta.get('level')}, which do not exist"
+        )
+        return
+    charged = {codes.get(a): n for a, n in legs}
+    if charged.get(CREDITS) != -expected or charged.get(CONSUMED) != expected:
+        report.add(
+            f"charge {row['id']} ({row['key']}) took {-(charged.get(CREDITS) or 0)} credits; "
+            f"price list version {meta['price_list']} says {expected} at the {meta['level']} level"
+        )
+
+
+_LISTS = (
+    "SELECT id, version, effective_from, document, reason, created_by, sha256 "
+    "FROM ledger_price_lists ORDER BY id"
+)
+
+
+def _price_list_rows(uow: UnitOfWork, row_id: uuid.UUID | None = None) -> Iterator[dict[str, Any]]:
+    sql, params = _LISTS, {}
+    if row_id is not None:
+        sql, params = _LISTS.replace("ORDER BY", "WHERE id = %(id)s ORDER BY"), {"id": row_id}
+    names = ("id", "version", "effective_from", "document", "reason", "created_by", "sha256")
+    for r in uow.driver().cursor().execute(sql, params):
+        yield dict(zip(names, r, strict=True))
+
+
+def _check_price_lists(uow: UnitOfWork, report: LedgerReport) -> None:
+    """Every price list version hashes to its sha256 and its audit anchor."""
+    hashes: dict[str, str] = {}
+    for row in _price_list_rows(uow):
+        hashes[str(row["id"])] = row["sha256"]
+        if document_sha256(prices.price_list_document(row)) != row["sha256"]:
+            report.add(f"price list version {row['version']} no longer hashes to its sha256")
+    anchored = (
+        uow.driver()
+        .cursor()
+        .execute(
+            "SELECT seq, subject_id, payload->'anchor'->>'sha256' FROM audit_events "
+            "WHERE action = %(a)s AND subject_type = %(s)s ORDER BY seq",
+            {"a": prices.ACTION, "s": prices.SUBJECT},
+        )
+        .fetchall()
+    )
+    found: set[str] = set()
+    for seq, subject, sha in anchored:
+        found.add(subject)
+        if subject not in hashes:
+            report.add(f"price list {subject} is anchored in audit entry {seq} but is missing")
+        elif hashes[subject] != sha:
+            report.add(f"price list {subject}'s sha256 is not the one audit entry {seq} anchors")
+    for missing in sorted(set(hashes) - found):
+        report.add(f"price list {missing} has no audit entry anchoring it")
 
 
 def _records(uow: UnitOfWork, keep: bool, row_id: uuid.UUID | None = None) -> Iterator[Record]:
@@ -166,4 +242,14 @@ def _records(uow: UnitOfWork, keep: bool, row_id: uuid.UUID | None = None) -> It
                      body=document if keep else None, stated=row["sha256"])  # fmt: skip
 
 
-SOURCES = (Source(SUBJECT, _records),)
+def _price_list_records(
+    uow: UnitOfWork, keep: bool, row_id: uuid.UUID | None = None
+) -> Iterator[Record]:
+    for row in _price_list_rows(uow, row_id):
+        document = prices.price_list_document(row)
+        yield Record(prices.SUBJECT, str(row["id"]), prices.SUBJECT, prices.ACTION,
+                     document_sha256(document), body=document if keep else None,
+                     stated=row["sha256"])  # fmt: skip
+
+
+SOURCES = (Source(SUBJECT, _records), Source(prices.SUBJECT, _price_list_records))

@@ -58,6 +58,18 @@ def captures(policy: Policy) -> tuple[str, ...]:
     return tuple(c for c in CAPTURES if c in on)
 
 
+def billing_level(captured: Iterable[str]) -> str:
+    """The proctoring level a price list prices (docs/formats/price-list.md):
+    ``screen`` when the screen is recorded, ``webcam`` when the camera, the
+    microphone or an ID photo is used, else ``unproctored`` (browser signals only)."""
+    on = set(captured)
+    if "screen" in on:
+        return "screen"
+    if on & {"camera", "microphone", "id_photo"}:
+        return "webcam"
+    return "unproctored"
+
+
 def describe(capture: str, policy: Policy, locale: str = i18n.DEFAULT) -> str:
     """One capture as the candidate reads it, in ``locale``."""
     if capture == "camera":

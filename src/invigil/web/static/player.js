@@ -173,6 +173,12 @@ async function persist(method, path, body, note) {
           t("Sit in front of the camera in good light, then reload the page to check again."));
         return null;
       }
+      if (type.endsWith(":exam-unavailable")) {
+        message(t("This exam cannot start right now"),
+          t("The organisation that invited you has to settle its account with Invigil first."),
+          t("Please contact them; your invitation stays valid and you can start once they have."));
+        return null;
+      }
       if (err.kind !== "network" && err.kind !== "server") {
         message(t("Something went wrong"), t("The exam could not be opened."), explain(err),
           t("Reload the page to try again; if it keeps happening, contact the organisation that invited you."));
