@@ -84,6 +84,16 @@ class Settings(BaseSettings):
     # How long one server process reuses what the verification page read for a
     # certificate id (0: never). A revocation shows within this many seconds.
     verify_cache_seconds: int = Field(default=10, ge=0, le=60)
+    # AI features (off unless a provider is configured here or by a tenant):
+    # any OpenAI-compatible chat-completions endpoint.
+    ai_base_url: str | None = Field(default=None, max_length=2000)
+    ai_model: str | None = Field(default=None, max_length=100)
+    ai_api_key: SecretStr | None = None
+    ai_api_key_file: Path | None = None
+    ai_timeout_seconds: float = Field(default=30, gt=0, le=300)
+    ai_max_retries: int = Field(default=2, ge=0, le=5)
+    ai_concurrency: int = Field(default=4, ge=1, le=64)  # calls at once per server process
+    ai_allow_private: bool = False  # a tenant's own provider may be on a private address
 
     @field_validator("home")
     @classmethod

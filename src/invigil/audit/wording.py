@@ -132,6 +132,9 @@ ACTIONS: dict[str, str] = {
     "certificate.recert_reminded": N_("Reminded a holder that their certificate expires"),
     "certificate.recert_invited": N_("Invited a holder to the recertification exam"),
     "certificate.lapse_escalated": N_("Told a group's managers that a certificate lapsed"),
+    # AI
+    "ai.called": N_("Called the AI provider"),
+    "ai.settings_changed": N_("Changed the AI settings"),
     # ledger
     "ledger.transferred": N_("Moved credits between ledger accounts"),
     "ledger.price_list_set": N_("Set a new version of the price list"),
@@ -178,6 +181,8 @@ SUBJECTS: dict[str, str] = {
     "certificate": N_("certificate"),
     "certificate_state_change": N_("certificate state change"),
     "ledger_transfer": N_("ledger transfer"),
+    "ai_usage": N_("AI call"),
+    "ai_settings": N_("AI settings"),
     "ledger_price_list": N_("price list"),
     "cert_group": N_("certification group"),
     "cert_group_import": N_("group membership import"),

@@ -28,6 +28,7 @@ def _tenant_uow(slug: str) -> Any:
 
 def _sources() -> tuple[Any, ...]:
     """The records anchored in the log, by the domains that keep them."""
+    from invigil.ai.verify import SOURCES as AI
     from invigil.audit.bundle_records import SOURCES as BUNDLES
     from invigil.certification.records import SOURCES as CERTIFICATION
     from invigil.delivery.records import SOURCES as DELIVERY
@@ -36,7 +37,7 @@ def _sources() -> tuple[Any, ...]:
     from invigil.results.records import SOURCES as RESULTS
     from invigil.shortlists.records import SOURCES as SHORTLISTS
 
-    return (*BUNDLES, *CERTIFICATION, *DELIVERY, *LEDGER, *PROCTORING, *RESULTS, *SHORTLISTS)
+    return (*AI, *BUNDLES, *CERTIFICATION, *DELIVERY, *LEDGER, *PROCTORING, *RESULTS, *SHORTLISTS)
 
 
 def _report(report: Any, what: str) -> None:

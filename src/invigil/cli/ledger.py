@@ -28,13 +28,16 @@ def _unit_of_work(slug: str) -> tuple[Any, Any]:
 def ledger_verify(tenant: Annotated[str, typer.Option(help="tenant slug")]) -> None:
     """Recompute every balance from the entries, check every transfer sums
     to zero with two entries or more, every reversal negates a real transfer
-    once, and every hash matches its rows and its audit entry; exit 1 naming
-    the first failure."""
+    once, every charge costs what its price list says, every AI usage record
+    has its charge, and every hash matches its rows and its audit entry;
+    exit 1 naming the first failure."""
+    from invigil.ai.verify import check as check_ai
     from invigil.ledger.verify import verify
 
     uow_cm, ref = _unit_of_work(tenant)
     with uow_cm as uow:
         report = verify(uow)
+        check_ai(uow, report)
     counted = f"{report.transfers} transfers, {report.entries} entries, {report.accounts} accounts"
     data = {"tenant": ref.slug, **report.as_dict()}
     if report.ok:

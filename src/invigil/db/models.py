@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from invigil.ai.models import AiSettings, AiUsage
 from invigil.audit.models import AuditCheckpoint, AuditEvent, AuditHead, BundleRequest
 from invigil.certification.models import (
     Certificate,
@@ -42,6 +43,7 @@ from invigil.identity.models import (
 )
 from invigil.ledger.models import Account as LedgerAccount
 from invigil.ledger.models import Entry as LedgerEntry
+from invigil.ledger.models import PriceList as LedgerPriceList
 from invigil.ledger.models import Transfer as LedgerTransfer
 from invigil.proctoring.models import (
     ProctoringAction,
@@ -82,6 +84,8 @@ from invigil.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndp
 metadata = Base.metadata
 
 __all__ = [
+    "AiSettings",
+    "AiUsage",
     "AnalyticsCache",
     "Attempt",
     "AttemptAnswer",
@@ -109,6 +113,7 @@ __all__ = [
     "IssuerKey",
     "LedgerAccount",
     "LedgerEntry",
+    "LedgerPriceList",
     "LedgerTransfer",
     "Notice",
     "OutboxMail",
