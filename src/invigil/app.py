@@ -24,6 +24,8 @@ import invigil.certification  # noqa: F401 - registers its evidence bundle kind
 from invigil import __version__
 from invigil import health as health_checks
 from invigil.admission import Admission
+from invigil.ai import api as ai_api
+from invigil.ai import pages as ai_pages
 from invigil.audit import api as audit_api
 from invigil.audit import bundle_api, bundle_pages
 from invigil.audit import pages as audit_pages
@@ -442,6 +444,7 @@ def create_app(
     app.include_router(certification_coverage_api.router)
     app.include_router(certification_api.router)
     app.include_router(webhooks_api.router)
+    app.include_router(ai_api.router)
     app.include_router(results_compare.api)
     app.include_router(identity_pages.router)
     app.include_router(audit_pages.router)
@@ -462,6 +465,7 @@ def create_app(
     app.include_router(certification_pages.router)
     app.include_router(certification_recert_pages.router)
     app.include_router(webhooks_pages.router)
+    app.include_router(ai_pages.router)
     app.include_router(results_compare.router)
     app.include_router(home.router)
     app.include_router(pages.router)

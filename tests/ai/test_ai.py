@@ -220,7 +220,12 @@ def test_a_tenants_own_provider_is_checked_and_its_key_sealed(
         config.update(uow, settings, box, enabled=True, rubric_suggestions=True,
                       question_drafting=False, base_url=provider.base_url, model="m",
                       api_key="sk-own")  # fmt: skip
-    assert exc.value.extensions["field"] == "base_url"  # loopback: refused
+    assert exc.value.extensions["field"] == "base_url"  # plain http: refused
+    for url in ("https://127.0.0.1/v1", "https://169.254.169.254/v1", "https://10.1.2.3/v1"):
+        with database.unit_of_work(tenant) as uow, pytest.raises(Invalid) as exc:
+            config.update(uow, settings, box, enabled=True, rubric_suggestions=True,
+                          question_drafting=False, base_url=url, model="m")  # fmt: skip
+        assert "non-public address" in exc.value.detail, url
     local = settings.model_copy(update={"ai_allow_private": True})
     with database.unit_of_work(tenant) as uow:
         chosen = config.update(uow, local, box, enabled=True, rubric_suggestions=True,

@@ -94,6 +94,7 @@ def page_nav(request: Request, page: PageContext | None) -> Nav | None:
             ("/admin/security", N_("Security"), P.TENANT_MANAGE),
             ("/admin/branding", N_("Branding"), P.TENANT_MANAGE),
             ("/admin/webhooks", N_("Webhooks"), P.TENANT_MANAGE),
+            ("/admin/ai", N_("AI"), P.TENANT_MANAGE),
             ("/admin/audit", N_("Audit log"), P.AUDIT_VIEW),
             ("/authoring/banks", N_("Questions"), P.QUESTION_VIEW),
             ("/authoring/exams", N_("Exams"), P.EXAM_VIEW),
