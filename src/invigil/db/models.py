@@ -42,6 +42,7 @@ from invigil.identity.models import (
 )
 from invigil.ledger.models import Account as LedgerAccount
 from invigil.ledger.models import Entry as LedgerEntry
+from invigil.ledger.models import StorageDay as LedgerStorageDay
 from invigil.ledger.models import Transfer as LedgerTransfer
 from invigil.proctoring.models import (
     ProctoringAction,
@@ -109,6 +110,7 @@ __all__ = [
     "IssuerKey",
     "LedgerAccount",
     "LedgerEntry",
+    "LedgerStorageDay",
     "LedgerTransfer",
     "Notice",
     "OutboxMail",
