@@ -165,7 +165,7 @@ def test_a_real_month_of_evidence_is_charged_and_verified(
     _store(database, settings, tenant, stored)
     done = storage.run_tenant(database, tenant, now=AFTER, limit=100)
     days = _days(database, tenant)
-    assert [d.day for d in days][0] == datetime.now(UTC).date()  # from the tenant's first day
+    assert days[0].day == datetime.now(UTC).date()  # from the tenant's first day
     assert [m.day for m in done] == [d.day for d in days] and days[-1].day == AFTER.date() - timedelta(days=1)  # fmt: skip
     before = [d for d in days if d.day < MONTH]
     assert all(d.rate is None and d.charged == 0 for d in before)  # not yet metered
