@@ -19,7 +19,7 @@ from invigil.logs import get_logger
 log = get_logger(__name__)
 
 NAME = "ledger.storage"
-CRON = "41 * * * *"  # hourly, off the hour; the first run after midnight UTC takes the day
+CRON = "47 * * * *"  # hourly, off the hour; the first run after midnight UTC takes the day
 
 
 async def charge_storage(context: procrastinate.JobContext, timestamp: int) -> None:
