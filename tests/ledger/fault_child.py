@@ -1,7 +1,8 @@
 """The child process of tests/ledger/test_faults.py: its own Python, its own
 connections, inviting candidates and starting their attempts in a loop
 through the real code paths until it is killed. One line on stdout after
-each step, so the parent can kill it at varied points of the work."""
+each step, and one inside each transaction (after each flush, before each
+commit), so the parent's kills land between steps and within them."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 import invigil.proctoring  # noqa: F401 - registers the proctor attempts ask for their level
 from invigil.db.engine import Database
@@ -31,6 +34,8 @@ def main(spec: dict[str, str]) -> None:
     kit = kit_for(Settings(home=Path(spec["home"])))
     tenant, exam = uuid.UUID(spec["tenant"]), spec["exam"]
     actor = Actor.operator("fault-child")
+    event.listen(Session, "after_flush", lambda *_: print("flushed", flush=True))
+    event.listen(Session, "before_commit", lambda *_: print("committing", flush=True))
     while True:
         with db.unit_of_work(tenant, actor) as uow:
             req = InviteRequest(name="Cand Idate", email=f"c{uuid.uuid4().hex[:10]}@example.org",

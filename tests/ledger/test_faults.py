@@ -66,9 +66,9 @@ def test_sigkill_mid_work_leaves_every_event_charged_exactly_once(
     for _ in range(KILLS):
         child = _child(spec)
         try:
-            # Killed after a random number of steps: it is already on its way
-            # into the next one, at a point the test does not choose.
-            for _ in range(rng.randint(1, 9)):
+            # Killed after a random number of its lines (steps done, flushes
+            # and commits under way): between transactions or inside one.
+            for _ in range(rng.randint(1, 30)):
                 line = child.stdout.readline() if child.stdout else ""
                 assert line, f"the child stopped: {child.stderr.read() if child.stderr else ''}"
                 steps += 1
