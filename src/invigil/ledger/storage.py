@@ -163,6 +163,47 @@ def _lock(uow: UnitOfWork) -> None:
     )
 
 
+def _owed(uow: UnitOfWork, day: date, rate: int, size: int) -> tuple[int, int, int]:
+    """What ``day`` brings the month to (the floor so far), the running
+    total owed since the first day, and what was charged before it."""
+    month = uow.session.execute(
+        select(StorageDay.rate, StorageDay.bytes).where(
+            StorageDay.day >= day.replace(day=1), StorageDay.day < day
+        )
+    ).all()
+    owed_month = month_owed([(r or 0, b) for r, b in month] + [(rate, size)], days_in_month(day))
+    previous = last(uow)
+    if previous is None:
+        return owed_month, owed_month, 0
+    same_month = previous.day.replace(day=1) == day.replace(day=1)
+    carried = previous.owed_total - (previous.owed_month if same_month else 0)
+    found = (
+        uow.driver()
+        .cursor()
+        .execute("SELECT coalesce(sum(charged), 0) FROM ledger_storage_days")
+        .fetchone()
+    )
+    return owed_month, carried + owed_month, int(found[0]) if found else 0
+
+
+def _take(
+    uow: UnitOfWork, due: int, row_id: uuid.UUID, day: date, now: datetime
+) -> tuple[int, uuid.UUID | None]:
+    """Charge what is due, or as much of it as ``credits_available`` holds
+    (it never goes negative: the rest stays owed); (credits, transfer)."""
+    if due <= 0:
+        return 0, None
+    held = service.lock_balances(uow, [service.CREDITS, service.CONSUMED])
+    amount = min(due, held.get(service.CREDITS, 0))
+    if amount <= 0:
+        return 0, None
+    done = service.charge(
+        uow, amount, (EVENT, row_id), now=now, reason="evidence storage",
+        meta={"day": day.isoformat()},
+    )  # fmt: skip
+    return amount, done.id
+
+
 def record_day(uow: UnitOfWork, day: date, *, now: datetime) -> Measured:
     """Measure ``day`` (over by ``now``), write its row and charge what it
     brings due, in the caller's transaction; a day measured before is
@@ -181,35 +222,9 @@ def record_day(uow: UnitOfWork, day: date, *, now: datetime) -> Measured:
     objects, size = measure(uow, day)
     found = prices.in_force(uow, start_of(day))
     rate = found.prices.evidence_gb_month if found is not None else None
-    month = uow.session.execute(
-        select(StorageDay.rate, StorageDay.bytes).where(
-            StorageDay.day >= day.replace(day=1), StorageDay.day < day
-        )
-    ).all()
-    owed_month = month_owed([(r or 0, b) for r, b in month] + [(rate or 0, size)],
-                            days_in_month(day))  # fmt: skip
-    previous = last(uow)
-    carried = 0
-    charged_before = 0
-    if previous is not None:
-        carried = previous.owed_total - (
-            previous.owed_month if previous.day.replace(day=1) == day.replace(day=1) else 0
-        )
-        charged_before = int(uow.driver().cursor().execute(
-            "SELECT coalesce(sum(charged), 0) FROM ledger_storage_days").fetchone()[0])  # fmt: skip
-    owed_total = carried + owed_month
+    owed_month, owed_total, charged_before = _owed(uow, day, rate or 0, size)
     row_id = uuid.uuid4()
-    charged, transfer_id = 0, None
-    due = owed_total - charged_before
-    if due > 0:
-        held = service.lock_balances(uow, [service.CREDITS, service.CONSUMED])
-        amount = min(due, held.get(service.CREDITS, 0))  # never below zero: the rest waits
-        if amount > 0:
-            done_transfer = service.charge(
-                uow, amount, (EVENT, row_id), now=now, reason="evidence storage",
-                meta={"day": day.isoformat()},
-            )  # fmt: skip
-            charged, transfer_id = amount, done_transfer.id
+    charged, transfer_id = _take(uow, owed_total - charged_before, row_id, day, now)
     row = StorageDay(
         id=row_id, tenant_id=uow.tenant, day=day, bytes=size, objects=objects,
         price_list=found.version if found is not None else None, rate=rate,
