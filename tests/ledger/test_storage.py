@@ -286,3 +286,28 @@ def test_the_cli_measures_through_a_day_and_refuses_one_not_over(
     again = CliRunner().invoke(cli, ["ledger", "storage", "--tenant", made.slug, "--day", day])
     assert again.exit_code == 0 and "(measured before)" in again.stdout
     assert date.fromisoformat(day) < today
+
+
+def test_the_job_takes_every_tenant_and_one_failure_stops_no_other(
+    database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from invigil.ledger import jobs
+
+    tenants = [make_tenant(database, settings).id for _ in range(2)]
+    missing = uuid.uuid4()  # a tenant that fails (no such tenant): logged, the others go on
+    monkeypatch.setattr("invigil.db.platform.tenant_ids", lambda db: [missing, *tenants])
+    today = datetime.now(UTC).date()
+    monkeypatch.setattr(storage, "first_day", lambda uow: today - timedelta(days=3))
+    context = SimpleNamespace(additional_context={"db": database, "services": None})
+    asyncio.run(jobs.charge_storage(context, 0))  # type: ignore[arg-type]
+    for tenant in tenants:
+        assert [d.day for d in _days(database, tenant)] == [today - timedelta(days=n)
+                                                             for n in (3, 2, 1)]  # fmt: skip
+    assert storage.run_all(database, now=datetime.now(UTC)) == {
+        "days": 0,
+        "charged": 0,
+        "failed": 1,
+    }
