@@ -220,25 +220,7 @@ def _check_price_lists(uow: UnitOfWork, report: LedgerReport) -> None:
         hashes[str(row["id"])] = row["sha256"]
         if document_sha256(prices.price_list_document(row)) != row["sha256"]:
             report.add(f"price list version {row['version']} no longer hashes to its sha256")
-    anchored = (
-        uow.driver()
-        .cursor()
-        .execute(
-            "SELECT seq, subject_id, payload->'anchor'->>'sha256' FROM audit_events "
-            "WHERE action = %(a)s AND subject_type = %(s)s ORDER BY seq",
-            {"a": prices.ACTION, "s": prices.SUBJECT},
-        )
-        .fetchall()
-    )
-    found: set[str] = set()
-    for seq, subject, sha in anchored:
-        found.add(subject)
-        if subject not in hashes:
-            report.add(f"price list {subject} is anchored in audit entry {seq} but is missing")
-        elif hashes[subject] != sha:
-            report.add(f"price list {subject}'s sha256 is not the one audit entry {seq} anchors")
-    for missing in sorted(set(hashes) - found):
-        report.add(f"price list {missing} has no audit entry anchoring it")
+    _check_anchors(uow, report, hashes, prices.ACTION, prices.SUBJECT, "price list")
 
 
 _DAYS = (
