@@ -138,6 +138,7 @@ ACTIONS: dict[str, str] = {
     # ledger
     "ledger.transferred": N_("Moved credits between ledger accounts"),
     "ledger.price_list_set": N_("Set a new version of the price list"),
+    "ledger.storage_measured": N_("Measured a day of evidence storage"),
     # shortlists
     "shortlist.position_created": N_("Created a position"),
     "shortlist.position_changed": N_("Changed a position"),
@@ -184,6 +185,7 @@ SUBJECTS: dict[str, str] = {
     "ai_usage": N_("AI call"),
     "ai_settings": N_("AI settings"),
     "ledger_price_list": N_("price list"),
+    "ledger_storage_day": N_("day of evidence storage"),
     "cert_group": N_("certification group"),
     "cert_group_import": N_("group membership import"),
     "cert_issuer_key": N_("credential signing key"),

@@ -1,9 +1,9 @@
-"""`invigil ledger verify` and `invigil ledger credit` (docs/operations.md),
+"""`invigil ledger verify`, `credit` and `storage` (docs/operations.md),
 run as the operator against one tenant named by its slug."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import typer
@@ -11,7 +11,7 @@ import typer
 from invigil.cli import database as database_cli
 from invigil.cli.base import cli, emit
 
-ledger_cli = typer.Typer(no_args_is_help=True, help="The ledger: verify, top up.")
+ledger_cli = typer.Typer(no_args_is_help=True, help="The ledger: verify, top up, charge storage.")
 cli.add_typer(ledger_cli, name="ledger")
 
 
@@ -68,3 +68,45 @@ def ledger_credit(
     word = "already credited" if done.replayed else "credited"
     emit(data, f"{ref.slug}: {word} {amount} ({reference}), transfer {done.id}; "
                f"credits available {available}")  # fmt: skip
+
+
+@ledger_cli.command("storage")
+def ledger_storage(
+    tenant: Annotated[str, typer.Option(help="tenant slug")],
+    day: Annotated[
+        str | None,
+        typer.Option(help="measure through this UTC day, YYYY-MM-DD (default: yesterday)"),
+    ] = None,
+) -> None:
+    """Measure the tenant's evidence storage for each day not yet measured,
+    oldest first, through --day (a day that is over), and charge what each
+    brings due; the hourly job does the same for every tenant. A day
+    measured before is shown as it was, never measured or charged again."""
+    from invigil.db.uow import Actor
+    from invigil.ledger import storage
+
+    now = datetime.now(UTC)
+    through = None
+    if day is not None:
+        try:
+            through = date.fromisoformat(day)
+        except ValueError:
+            typer.echo(f"--day {day[:40]!r} is not a date (YYYY-MM-DD)", err=True)
+            raise typer.Exit(2) from None
+        if through >= now.date():
+            typer.echo(f"--day {through.isoformat()} is not over yet; give an earlier day",
+                       err=True)  # fmt: skip
+            raise typer.Exit(2)
+    db = database_cli._database()
+    from invigil.tenants import service as tenants
+
+    ref = tenants.require(db, tenant)
+    done = storage.run_tenant(db, ref.id, now=now, through=through, limit=10_000,
+                             actor=Actor.operator())  # fmt: skip
+    data = {"tenant": ref.slug, "days": [m.as_dict() for m in done]}
+    lines = [
+        f"{m.day.isoformat()}: {m.objects} objects, {m.bytes} bytes; owed {m.owed_total} in all, "
+        f"charged {m.charged}{' (measured before)' if m.again else ''}"
+        for m in done
+    ]
+    emit(data, "\n".join(lines) or f"{ref.slug}: no day to measure")

@@ -44,6 +44,7 @@ from invigil.identity.models import (
 from invigil.ledger.models import Account as LedgerAccount
 from invigil.ledger.models import Entry as LedgerEntry
 from invigil.ledger.models import PriceList as LedgerPriceList
+from invigil.ledger.models import StorageDay as LedgerStorageDay
 from invigil.ledger.models import Transfer as LedgerTransfer
 from invigil.proctoring.models import (
     ProctoringAction,
@@ -114,6 +115,7 @@ __all__ = [
     "LedgerAccount",
     "LedgerEntry",
     "LedgerPriceList",
+    "LedgerStorageDay",
     "LedgerTransfer",
     "Notice",
     "OutboxMail",

@@ -5,13 +5,14 @@ that each transfer's entries sum to zero and are at least two)."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKeyConstraint,
     Index,
@@ -121,3 +122,39 @@ class PriceList(TenantScoped, Base):
     sha256: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(200))
+
+
+class StorageDay(TenantScoped, Base):
+    """One UTC day of a tenant's evidence storage (migration 0040), written
+    once: what was kept when the day ended, what the month owes so far and
+    what was charged with it (``invigil.ledger.storage``)."""
+
+    __tablename__ = "ledger_storage_days"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "day"),
+        ForeignKeyConstraint(
+            ["tenant_id", "transfer_id"],
+            ["ledger_transfers.tenant_id", "ledger_transfers.id"],
+            ondelete="RESTRICT",
+            name="fk_ledger_storage_days_transfer",
+        ),
+        CheckConstraint("bytes >= 0 AND objects >= 0", name="measured"),
+        CheckConstraint(
+            "(price_list IS NULL) = (rate IS NULL) AND (rate IS NULL OR rate >= 0)", name="priced"
+        ),
+        CheckConstraint(
+            "owed_month >= 0 AND owed_total >= owed_month AND charged >= 0", name="owed"
+        ),
+        CheckConstraint("(charged = 0) = (transfer_id IS NULL)", name="charged"),
+    )
+
+    day: Mapped[date] = mapped_column(Date)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    objects: Mapped[int] = mapped_column(BigInteger)
+    price_list: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rate: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    owed_month: Mapped[int] = mapped_column(BigInteger)
+    owed_total: Mapped[int] = mapped_column(BigInteger)
+    charged: Mapped[int] = mapped_column(BigInteger)
+    transfer_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    sha256: Mapped[str] = mapped_column(String(64))

@@ -333,6 +333,15 @@ def _open(uow: UnitOfWork) -> None:
     _OPENED.add(uow.tenant)
 
 
+def lock_balances(uow: UnitOfWork, codes: Sequence[str]) -> dict[str, int]:
+    """Lock the balance rows of ``codes`` as :func:`transfer` does (account-id
+    order, so no deadlock) and return them: a caller that must size a
+    transfer by a balance (take what is there) sees the one it will move."""
+    _open(uow)
+    rows = uow.driver().cursor().execute(_LOCK, {"codes": list(codes)}).fetchall()
+    return {code: int(bal) for _aid, code, bal, _neg in rows}
+
+
 def transfer(
     uow: UnitOfWork,
     key: str,

@@ -14,15 +14,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from invigil.audit.anchored import Source, stream
 from invigil.audit.records import Record, document_sha256
 from invigil.db.uow import UnitOfWork
-from invigil.ledger import prices
+from invigil.ledger import prices, storage
 from invigil.ledger.service import ACTION, CONSUMED, CREDITS, SUBJECT, transfer_document
 
 SHOWN = 50
+STORAGE_KEY = f"charge:{storage.EVENT}:"
 
 _TRANSFERS = """
     SELECT t.id, t.key, t.kind, t.reason, t.reverses_id, t.meta, t.created_by, t.created_at,
@@ -94,6 +96,7 @@ def verify(uow: UnitOfWork) -> LedgerReport:
     sums: dict[uuid.UUID, int] = {}
     hashes: dict[str, str] = {}
     price_lists: dict[int, prices.PriceListVersion | None] = {}
+    storage_charges: dict[str, tuple[uuid.UUID, Legs]] = {}
     cur = uow.driver().cursor()
     codes = {aid: code for aid, code in cur.execute("SELECT id, code FROM ledger_accounts")}
     for row, legs in _rows(uow):
@@ -117,6 +120,8 @@ def verify(uow: UnitOfWork) -> LedgerReport:
             reversals.append((tid, row["reverses_id"]))
         if row["kind"] == "charge":
             _check_price(uow, report, row, legs, price_lists, codes)
+            if row["key"].startswith(STORAGE_KEY):
+                storage_charges[row["key"][len(STORAGE_KEY) :]] = (tid, legs)
     orphans = cur.execute(
         "SELECT e.id, e.transfer_id FROM ledger_entries e WHERE NOT EXISTS (SELECT 1 FROM "
         "ledger_transfers t WHERE t.tenant_id = e.tenant_id AND t.id = e.transfer_id) ORDER BY e.id"
@@ -162,6 +167,7 @@ def verify(uow: UnitOfWork) -> LedgerReport:
     for tid_text in sorted(set(hashes) - found):
         report.add(f"transfer {tid_text} has no audit entry anchoring it")
     _check_price_lists(uow, report)
+    _check_storage(uow, report, storage_charges, codes)
     return report
 
 
@@ -214,25 +220,121 @@ def _check_price_lists(uow: UnitOfWork, report: LedgerReport) -> None:
         hashes[str(row["id"])] = row["sha256"]
         if document_sha256(prices.price_list_document(row)) != row["sha256"]:
             report.add(f"price list version {row['version']} no longer hashes to its sha256")
+    _check_anchors(uow, report, hashes, prices.ACTION, prices.SUBJECT, "price list")
+
+
+_DAYS = (
+    "SELECT id, day, bytes, objects, price_list, rate, owed_month, owed_total, charged, "
+    "transfer_id, sha256 FROM ledger_storage_days"
+)
+_DAY_FIELDS = ("id", "day", "bytes", "objects", "price_list", "rate", "owed_month", "owed_total",
+               "charged", "transfer_id", "sha256")  # fmt: skip
+
+
+def _day_rows(
+    uow: UnitOfWork, row_id: uuid.UUID | None = None, order: str = "id"
+) -> Iterator[dict[str, Any]]:
+    sql, params = f"{_DAYS} ORDER BY {order}", {}
+    if row_id is not None:
+        sql, params = f"{_DAYS} WHERE id = %(id)s", {"id": row_id}
+    for r in uow.driver().cursor().execute(sql, params):
+        yield dict(zip(_DAY_FIELDS, r, strict=True))
+
+
+def _check_storage(
+    uow: UnitOfWork,
+    report: LedgerReport,
+    charges: dict[str, tuple[uuid.UUID, Legs]],
+    codes: dict[uuid.UUID, str],
+) -> None:
+    """Every storage day hashes to its sha256 and its anchor, is priced by
+    the version in force when it began, owes what its month's days add up
+    to, charged what its transfer moved and never more than was owed; every
+    storage charge has its day."""
+    lists = sorted(prices.versions(uow), key=lambda v: (v.effective_from, v.version))
+    hashes: dict[str, str] = {}
+    month: list[tuple[int, int]] = []
+    previous: dict[str, Any] | None = None
+    charged_total = 0
+    for row in _day_rows(uow, order="day"):
+        rid, day = str(row["id"]), row["day"]
+        name = f"storage day {day.isoformat()}"
+        hashes[rid] = row["sha256"]
+        if document_sha256(storage.storage_day_document(row)) != row["sha256"]:
+            report.add(f"{name} no longer hashes to its sha256")
+        began = storage.start_of(day)
+        in_force = [v for v in lists if v.effective_from <= began]
+        version = in_force[-1] if in_force else None
+        rate = version.prices.evidence_gb_month if version else None
+        if (row["price_list"], row["rate"]) != (
+            (version.version, rate) if version else (None, None)
+        ):
+            report.add(
+                f"{name} is priced by version {row['price_list']} at {row['rate']}; the version in "
+                f"force when it began says {rate if version else 'not metered'}"
+            )
+        same_month = previous is not None and previous["day"].replace(day=1) == day.replace(day=1)
+        if previous is not None and previous["day"] + timedelta(days=1) != day:
+            report.add(f"{name} follows {previous['day'].isoformat()}: days are missing between")
+        month = (
+            [*month, (row["rate"] or 0, int(row["bytes"]))]
+            if same_month
+            else [(row["rate"] or 0, int(row["bytes"]))]
+        )
+        owed = storage.month_owed(month, storage.days_in_month(day))
+        carried = 0
+        if previous is not None:
+            carried = int(previous["owed_total"]) - (
+                int(previous["owed_month"]) if same_month else 0
+            )
+        if int(row["owed_month"]) != owed or int(row["owed_total"]) != carried + owed:
+            report.add(
+                f"{name} owes {row['owed_month']} for its month and {row['owed_total']} in all; "
+                f"its days add up to {owed} and {carried + owed}"
+            )
+        charged_total += int(row["charged"])
+        if charged_total > int(row["owed_total"]):
+            report.add(f"{name}: {charged_total} credits charged for storage, "
+                       f"more than the {row['owed_total']} owed")  # fmt: skip
+        charge = charges.pop(rid, None)
+        moved = 0
+        if charge is not None:
+            moved = -{codes.get(a): n for a, n in charge[1]}.get(CREDITS, 0)
+            if row["transfer_id"] != charge[0]:
+                report.add(
+                    f"{name} names transfer {row['transfer_id']}, not its charge {charge[0]}"
+                )
+        if moved != int(row["charged"]):
+            report.add(f"{name} charged {row['charged']} credits; its transfer moved {moved}")
+        previous = row
+    for rid in sorted(charges):
+        report.add(f"storage charge {charges[rid][0]} names storage day {rid}, which is missing")
+    _check_anchors(uow, report, hashes, storage.ACTION, storage.SUBJECT, "storage day")
+
+
+def _check_anchors(
+    uow: UnitOfWork, report: LedgerReport, hashes: dict[str, str], action: str, subject: str,
+    what: str,
+) -> None:  # fmt: skip
     anchored = (
         uow.driver()
         .cursor()
         .execute(
             "SELECT seq, subject_id, payload->'anchor'->>'sha256' FROM audit_events "
             "WHERE action = %(a)s AND subject_type = %(s)s ORDER BY seq",
-            {"a": prices.ACTION, "s": prices.SUBJECT},
+            {"a": action, "s": subject},
         )
         .fetchall()
     )
     found: set[str] = set()
-    for seq, subject, sha in anchored:
-        found.add(subject)
-        if subject not in hashes:
-            report.add(f"price list {subject} is anchored in audit entry {seq} but is missing")
-        elif hashes[subject] != sha:
-            report.add(f"price list {subject}'s sha256 is not the one audit entry {seq} anchors")
+    for seq, subject_id, sha in anchored:
+        found.add(subject_id)
+        if subject_id not in hashes:
+            report.add(f"{what} {subject_id} is anchored in audit entry {seq} but is missing")
+        elif hashes[subject_id] != sha:
+            report.add(f"{what} {subject_id}'s sha256 is not the one audit entry {seq} anchors")
     for missing in sorted(set(hashes) - found):
-        report.add(f"price list {missing} has no audit entry anchoring it")
+        report.add(f"{what} {missing} has no audit entry anchoring it")
 
 
 def _records(uow: UnitOfWork, keep: bool, row_id: uuid.UUID | None = None) -> Iterator[Record]:
@@ -252,4 +354,18 @@ def _price_list_records(
                      stated=row["sha256"])  # fmt: skip
 
 
-SOURCES = (Source(SUBJECT, _records), Source(prices.SUBJECT, _price_list_records))
+def _storage_records(
+    uow: UnitOfWork, keep: bool, row_id: uuid.UUID | None = None
+) -> Iterator[Record]:
+    for row in _day_rows(uow, row_id):
+        document = storage.storage_day_document(row)
+        yield Record(storage.SUBJECT, str(row["id"]), storage.SUBJECT, storage.ACTION,
+                     document_sha256(document), body=document if keep else None,
+                     stated=row["sha256"])  # fmt: skip
+
+
+SOURCES = (
+    Source(SUBJECT, _records),
+    Source(prices.SUBJECT, _price_list_records),
+    Source(storage.SUBJECT, _storage_records),
+)

@@ -13,7 +13,7 @@ role (``audit_reject_change()``; SELECT and INSERT only), hashed and
 anchored in its audit entry; ``invigil ledger verify`` recomputes the cost.
 
 Revision ID: 0041
-Revises: 0038
+Revises: 0040
 Create Date: 2026-12-07
 """
 
@@ -24,7 +24,7 @@ from alembic import op
 from invigil.db.ddl import grant_dml, run, tenant_rls
 
 revision = "0041"
-down_revision = "0038"
+down_revision = "0040"
 branch_labels = None
 depends_on = None
 
