@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     # How long one server process reuses what the verification page read for a
     # certificate id (0: never). A revocation shows within this many seconds.
     verify_cache_seconds: int = Field(default=10, ge=0, le=60)
+    # The operator API (top-ups, price lists over HTTP; docs/operations.md):
+    # a file holding the operator's secret token. Unset: those routes answer 404.
+    operator_token_file: Path | None = None
+    # Failed operator sign-ins per minute per client address, and the burst.
+    operator_failures_per_minute: int = Field(default=5, ge=1, le=10_000)
+    operator_failures_burst: int = Field(default=5, ge=1, le=10_000)
 
     @field_validator("home")
     @classmethod
