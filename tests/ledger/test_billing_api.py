@@ -173,9 +173,7 @@ def test_statement_csv(
     tenant = make_tenant(database, settings)
     made = every_kind(database, tenant.id)
     h = bearer(app, db, make_user(db, tenant.id, ["billing_admin"]))
-    r = client.get(
-        "/api/v1/billing/statement?from=2026-11-01&to=2026-11-30&format=csv", headers=h
-    )
+    r = client.get("/api/v1/billing/statement?from=2026-11-01&to=2026-11-30&format=csv", headers=h)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     assert f"statement-{tenant.slug}-2026-11-01-2026-11-30.csv" in r.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(r.text)))
