@@ -46,13 +46,14 @@ DOMAINS = {
         "src/invigil/certification/coverage",
     ),
     "/certification": ("src/invigil/web/templates/certification/", "src/invigil/certification/"),
+    "/billing": ("src/invigil/web/templates/ledger/", "src/invigil/ledger/"),
 }
 # Words one of these pages shows in German (at least one per page).
 GERMAN = re.compile(
     r"\b(Fragenbank|Fragenbanken|Prüfung|Prüfungen|Frage|Fragen|Vorschau|Versuche|Einladungen"
     r"|Postausgang|Teilnehmende|Überprüfung|Markierungen|Ergebnisse|Auswahllisten|Stellen"
     r"|Regelwerke|Regelwerk|Beweismittelpaket|Abdeckung|Gruppen|Mitgliedschaften|Zertifizierung"
-    r"|Zertifikate|Zertifikat|Rezertifizierung)\b"
+    r"|Zertifikate|Zertifikat|Rezertifizierung|Abrechnung|Buchungsverlauf|Kontoauszug)\b"
 )
 
 

@@ -34,6 +34,7 @@ ACCOUNT_WORDS = {
     service.TOPUPS: N_("Operator top-ups"),
 }
 LEVEL_WORDS = {"unproctored": N_("Unproctored"), "webcam": N_("Webcam"), "screen": N_("Screen")}
+SUBJECT_WORDS = {"attempt": N_("Attempt"), "invitation": N_("Invitation")}
 # The staff page of what a transfer was about, and the permission it needs.
 SUBJECT_PAGES = {"attempt": ("/delivery/attempts/{id}", P.ATTEMPT_VIEW)}
 
@@ -109,7 +110,7 @@ def rows(ctx: PageContext, found: list[statement.Line], locale: str) -> list[Row
         href, text = None, ""
         if x.subject is not None:
             name, ident = x.subject
-            text = f"{i18n.gettext(locale, statement.PURPOSES[name][1])} {ident[:8]}"
+            text = f"{i18n.gettext(locale, SUBJECT_WORDS[name])} {ident[:8]}"
             page = SUBJECT_PAGES.get(name)
             if page is not None and ctx.can(page[1]):
                 href = page[0].format(id=ident)
@@ -166,6 +167,7 @@ def history(request: Request, ctx: PageContext = requires_page(P.BILLING_VIEW)) 
     return _render(
         request, "history.html", ctx,
         t=shown.with_rows(rows(ctx, [found[i] for i in shown.rows], locale)),
+        kinds=statement.KINDS,
     )  # fmt: skip
 
 
