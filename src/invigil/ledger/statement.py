@@ -264,8 +264,14 @@ def history(
     if after is not None:
         where += " AND (t.created_at, t.id) < (%(at)s, %(after)s)"
         params |= {"at": after[0], "after": after[1]}
-    found = lines(uow, where, params, limit=limit + 1)
-    return found[:limit], len(found) > limit
+    # The page's ids first (the (tenant_id, created_at, id) index, no
+    # aggregation), then their legs: a long history costs one page.
+    ids = [r[0] for r in uow.driver().cursor().execute(
+        f"SELECT t.id FROM ledger_transfers t WHERE {where} "
+        "ORDER BY t.created_at DESC, t.id DESC LIMIT %(n)s", {**params, "n": limit + 1},
+    ).fetchall()]  # fmt: skip
+    found = by_ids(uow, ids[:limit])
+    return [found[i] for i in ids[:limit]], len(ids) > limit
 
 
 # -- statement ----------------------------------------------------------------
