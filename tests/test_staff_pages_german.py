@@ -47,13 +47,15 @@ DOMAINS = {
     ),
     "/certification": ("src/invigil/web/templates/certification/", "src/invigil/certification/"),
     "/admin/ai": ("src/invigil/web/templates/ai/", "src/invigil/ai/"),
+    "/billing": ("src/invigil/web/templates/ledger/", "src/invigil/ledger/"),
 }
 # Words one of these pages shows in German (at least one per page).
 GERMAN = re.compile(
     r"\b(Fragenbank|Fragenbanken|Prüfung|Prüfungen|Frage|Fragen|Vorschau|Versuche|Einladungen"
     r"|Postausgang|Teilnehmende|Überprüfung|Markierungen|Ergebnisse|Auswahllisten|Stellen"
     r"|Regelwerke|Regelwerk|Beweismittelpaket|Abdeckung|Gruppen|Mitgliedschaften|Zertifizierung"
-    r"|Zertifikate|Zertifikat|Rezertifizierung|KI-Funktionen)\b"
+    r"|Zertifikate|Zertifikat|Rezertifizierung|KI-Funktionen|Abrechnung|Buchungsverlauf"
+    r"|Kontoauszug)\b"
 )
 
 

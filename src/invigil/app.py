@@ -65,6 +65,9 @@ from invigil.evidence.kinds import KINDS
 from invigil.evidence.uploads import MAX_CHUNK
 from invigil.identity import api as identity_api
 from invigil.identity import pages as identity_pages
+from invigil.ledger import api as ledger_api
+from invigil.ledger import operator_api as ledger_operator_api
+from invigil.ledger import pages as ledger_pages
 from invigil.limits import BodyLimit, Limit, MiB
 from invigil.logs import configure as configure_logs
 from invigil.logs import get_logger
@@ -445,6 +448,8 @@ def create_app(
     app.include_router(certification_api.router)
     app.include_router(webhooks_api.router)
     app.include_router(ai_api.router)
+    app.include_router(ledger_api.router)
+    app.include_router(ledger_operator_api.router)
     app.include_router(results_compare.api)
     app.include_router(identity_pages.router)
     app.include_router(audit_pages.router)
@@ -466,6 +471,7 @@ def create_app(
     app.include_router(certification_recert_pages.router)
     app.include_router(webhooks_pages.router)
     app.include_router(ai_pages.router)
+    app.include_router(ledger_pages.router)
     app.include_router(results_compare.router)
     app.include_router(home.router)
     app.include_router(pages.router)

@@ -7,7 +7,8 @@ standard-demo, and (in acme) an essay exam, essay-demo, with a graded
 cohort and answers waiting for graders (results/demo.py), a shortlist
 for a "Support engineer" position over that cohort (shortlists/demo.py),
 certification groups whose members' certificates cover, expire soon, are in
-grace or have lapsed (certification/demo.py), and
+grace or have lapsed (certification/demo.py), a price list and a top-up in
+acme, so that its invitations and attempts are charged (ledger/demo.py), and
 a webhook endpoint with a test event in its delivery log (webhooks/demo.py)."""
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from invigil.delivery.demo import seed_attempts, seed_invitations
 from invigil.delivery.invitations import Kit
 from invigil.delivery.models import Attempt
 from invigil.identity import service as identity
+from invigil.ledger.demo import seed_billing
 from invigil.results.demo import EXAM as GRADING_EXAM
 from invigil.results.demo import TENANTS as GRADING_TENANTS
 from invigil.results.demo import seed_grading
@@ -95,6 +97,7 @@ def seed(
                     )
                     result.created = True
         result.tenants[slug] = emails
+        billed = seed_billing(db, tenant_id, slug)  # before anything it charges
         content = seed_content(db, tenant_id)
         result.exams[slug] = sorted(content.exams)
         invited = seed_invitations(db, tenant_id, slug, kit)
@@ -118,6 +121,7 @@ def seed(
             or certified
             or hooked
             or bundled
+            or billed
         )
     return result
 

@@ -94,6 +94,12 @@ class Settings(BaseSettings):
     ai_max_retries: int = Field(default=2, ge=0, le=5)
     ai_concurrency: int = Field(default=4, ge=1, le=64)  # calls at once per server process
     ai_allow_private: bool = False  # a tenant's own provider may be on a private address
+    # The operator API (top-ups, price lists over HTTP; docs/operations.md):
+    # a file holding the operator's secret token. Unset: those routes answer 404.
+    operator_token_file: Path | None = None
+    # Failed operator sign-ins per minute per client address, and the burst.
+    operator_failures_per_minute: int = Field(default=5, ge=1, le=10_000)
+    operator_failures_burst: int = Field(default=5, ge=1, le=10_000)
 
     @field_validator("home")
     @classmethod

@@ -17,7 +17,7 @@ from invigil.identity import service
 from invigil.security.permissions import BUILTIN_ROLES
 from invigil.settings import Settings
 from invigil.tenants.models import Tenant
-from invigil.web.access import CANDIDATE, PUBLIC, RouteInfo, iter_routes
+from invigil.web.access import CANDIDATE, OPERATOR, PUBLIC, RouteInfo, iter_routes
 from tests.audit.bundle_factories import bundle_factory
 from tests.certification import factories as certification
 from tests.certification import id_factories as certification_ids
@@ -41,7 +41,7 @@ def api_routes(app: FastAPI) -> list[tuple[RouteInfo, str]]:
         if m != "HEAD"
         and r.path.startswith("/api/")
         and r.permissions
-        and r.permissions[0] not in (PUBLIC, CANDIDATE)
+        and r.permissions[0] not in (PUBLIC, CANDIDATE, OPERATOR)  # the operator's: tests/ledger
     ]
 
 
@@ -105,6 +105,17 @@ def _audit_event(db: Database, tenant: Tenant) -> str:
         return str(audit.record(uow, "test.made", ("test", "1")).id)
 
 
+def _transfer(db: Database, tenant: Tenant) -> str:
+    from datetime import UTC, datetime
+
+    from invigil.db.uow import Actor
+    from invigil.ledger import service as ledger
+
+    with db.unit_of_work(tenant.id, Actor.operator("test")) as uow:
+        done = ledger.credit(uow, 1, f"T-{uuid.uuid4().hex[:12]}", now=datetime.now(UTC))
+        return str(done.id)
+
+
 FACTORIES: dict[str, Callable[[Database, Tenant], str]] = {
     "user_id": _user,
     "role_id": _role,
@@ -129,6 +140,7 @@ FACTORIES: dict[str, Callable[[Database, Tenant], str]] = {
     "candidate_id": certification.candidate_factory,
     "program_id": certification_ids.program_factory,
     "approval_id": certification_ids.approval_factory,
+    "transfer_id": _transfer,
 }
 
 

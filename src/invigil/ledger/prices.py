@@ -152,25 +152,29 @@ def set_price_list(
     reason: str,
     now: datetime,
     effective_from: datetime | None = None,
+    backdate_first: bool = False,
 ) -> PriceListVersion:
     """Write the tenant's next price list version, in force from
-    ``effective_from`` (default now; never in the past)."""
+    ``effective_from`` (default now; never in the past). ``backdate_first``
+    (the demo data, whose events are dated in the past) lets a tenant's
+    first version take effect in the past while nothing was ever charged:
+    no charge can then have been priced by another list."""
     prices = parse(document)
     reason = service._reason(reason)
     effective = effective_from or now
     if effective.tzinfo is None:
         raise Invalid("give effective_from with a time zone (e.g. ...Z)", field="effective_from")
-    if effective < now - SKEW:
-        raise Invalid(
-            "a price list cannot take effect in the past: charges already made were priced "
-            "by the list then in force",
-            field="effective_from",
-        )
     cur = uow.driver().cursor()
     # One writer at a time per tenant: the next version number is taken under lock.
     cur.execute("SELECT pg_advisory_xact_lock(hashtext('ledger_price_lists:' || %(t)s))",
                 {"t": str(uow.tenant)})  # fmt: skip
     last = cur.execute("SELECT coalesce(max(version), 0) FROM ledger_price_lists").fetchone()
+    if effective < now - SKEW and not (backdate_first and _never_priced(uow, last)):
+        raise Invalid(
+            "a price list cannot take effect in the past: charges already made were priced "
+            "by the list then in force",
+            field="effective_from",
+        )
     body = prices.model_dump(mode="json")
     row = PriceList(
         id=uuid.uuid4(),
@@ -197,6 +201,18 @@ def set_price_list(
         },
     )
     return _version(row)
+
+
+def _never_priced(uow: UnitOfWork, last: Any) -> bool:
+    if last is not None and int(last[0]) > 0:
+        return False
+    charged = (
+        uow.driver()
+        .cursor()
+        .execute("SELECT 1 FROM ledger_transfers WHERE kind = 'charge' LIMIT 1")
+        .fetchone()
+    )
+    return charged is None
 
 
 def versions(uow: UnitOfWork) -> list[PriceListVersion]:

@@ -26,6 +26,9 @@ PUBLIC = "public"
 # The candidate's own attempt, through the guest link and the browser binding
 # (invigil.delivery.candidate); no staff role holds it, no staff route takes it.
 CANDIDATE = "candidate:attempt"
+# The platform operator's routes (invigil.ledger.operator_api): a server-side
+# operator token, never a tenant user's; no role holds it.
+OPERATOR = "operator"
 
 
 def _public() -> None:

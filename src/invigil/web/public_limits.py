@@ -70,6 +70,15 @@ class RateLimiter:
     def __len__(self) -> int:
         return len(self._tat)
 
+    def waiting(self, key: str) -> float:
+        """What :meth:`hit` would answer now, without counting a request:
+        for limiters that count only failures but refuse every request of
+        a key over its limit (the operator API)."""
+        now = self.clock()
+        with self._lock:
+            tat = max(self._tat.get(key, now), now)
+            return max(0.0, tat + self.interval - now - self.tolerance)
+
     def hit(self, key: str) -> float:
         """Count one request of ``key``: 0 if allowed, else the seconds to wait."""
         now = self.clock()

@@ -104,6 +104,7 @@ def page_nav(request: Request, page: PageContext | None) -> Nav | None:
             ("/grading", N_("Grading"), P.GRADE_SUBMIT),
             ("/shortlists", N_("Shortlists"), P.SHORTLIST_VIEW),
             ("/certification", N_("Certification"), P.CERTIFICATE_VIEW),
+            ("/billing", N_("Billing"), P.BILLING_VIEW),
             ("/account", N_("Account"), P.ACCOUNT_SELF),
         )
         if page.can(perm)
