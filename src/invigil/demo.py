@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from invigil.ai.demo import seed_ai_calls
 from invigil.audit import bundle_registry, bundle_requests
 from invigil.audit.models import BundleRequest
 from invigil.certification.coverage_demo import seed_coverage
@@ -108,6 +109,7 @@ def seed(
         covered = seed_coverage(db, tenant_id, slug)
         bundled = seed_bundle(db, tenant_id, f"admin@{slug}.test")
         hooked = seed_webhooks(db, tenant_id, kit.box)
+        ai_calls = _seed_ai_calls(db, tenant_id, slug)
         if slug in GRADING_TENANTS:
             result.exams[slug] = sorted({*result.exams[slug], GRADING_EXAM})
         result.created = (
@@ -122,8 +124,20 @@ def seed(
             or hooked
             or bundled
             or billed
+            or ai_calls
         )
     return result
+
+
+def _seed_ai_calls(db: Database, tenant_id: uuid.UUID, slug: str) -> bool:
+    """The demo's past AI calls, by its grader and its exam author (ai/demo.py)."""
+    with db.unit_of_work(tenant_id, Actor.operator("demo")) as uow:
+        grader = identity.find_by_email(uow, f"grader@{slug}.test")
+        author = identity.find_by_email(uow, f"exam_author@{slug}.test")
+        if grader is None or author is None:
+            return False
+        ids = str(grader.id), str(author.id)
+    return seed_ai_calls(db, tenant_id, slug, grader=ids[0], author=ids[1])
 
 
 def seed_bundle(db: Database, tenant_id: uuid.UUID, admin_email: str) -> bool:

@@ -6,9 +6,12 @@ credits nothing more; globex stays unmetered."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from invigil import demo
+from invigil.ai.models import AiUsage
+from invigil.ai.verify import check as check_ai
 from invigil.cli import cli
 from invigil.db import platform
 from invigil.db.engine import Database
@@ -31,6 +34,8 @@ def test_the_demo_charges_acme_and_verifies(
         found = statement.lines(uow)
         assert len(prices.versions(uow)) == 1
         report = verify(uow)
+        check_ai(uow, report)
+        usages = list(uow.scalars(select(AiUsage)))
     assert report.ok, report.problems
     purposes = [x.purpose for x in found]
     assert purposes.count("topup") == 1 and purposes.count("invitation") >= 10
@@ -40,7 +45,14 @@ def test_the_demo_charges_acme_and_verifies(
     # every charge is older than nothing it paid for: the top-up comes first
     assert min(x.created_at for x in found) == topup.created_at
     assert 0 < before[service.CREDITS] < TOP_UP
-    assert before[service.CONSUMED] == TOP_UP - before[service.CREDITS]
+    # the demo's AI calls, recorded without a provider: two answered (850 and
+    # 1,900 tokens at 2 credits per 1,000: 2 + 4), one timed out (free)
+    assert sorted((u.purpose, u.outcome, u.cost) for u in usages) == [
+        ("question_draft", "ok", 4), ("rubric_suggestion", "ok", 2),
+        ("rubric_suggestion", "timeout", 0),
+    ]  # fmt: skip
+    assert purposes.count("ai_call") == 2 and before[service.AI_USAGE] == 6
+    assert before[service.CONSUMED] + 6 == TOP_UP - before[service.CREDITS]
 
     again = demo.seed(database, regions=settings.regions, kit=kit_for(settings))
     assert not again.created
