@@ -40,16 +40,16 @@ PRICES: dict[str, Any] = {
     "evidence_gb_month": 0,
     "ai_per_1k_tokens": {"*": 2},
 }
-GOOD_SC = {"category": "Biology", "tags": ["plants"], "points": 1, "body": {
+GOOD_SC: dict[str, Any] = {"category": "Biology", "tags": ["plants"], "points": 1, "body": {
     "type": "single_choice", "prompt": "What do plants release in photosynthesis?",
     "choices": ["Oxygen", "Nitrogen", "Helium"], "correct": 0}}  # fmt: skip
-BAD_SC = {"category": "Biology", "points": 1, "body": {
+BAD_SC: dict[str, Any] = {"category": "Biology", "points": 1, "body": {
     "type": "single_choice", "prompt": "Which organelle?", "choices": ["Chloroplast", "Nucleus"],
     "correct": 7}}  # fmt: skip
-ESSAY = {"category": "Biology", "body": {"type": "essay", "prompt": "Explain.", "rubric": [
+ESSAY: dict[str, Any] = {"category": "Biology", "body": {"type": "essay", "prompt": "Explain.", "rubric": [
     {"name": "Content", "levels": [{"label": "Poor", "points": 0}, {"label": "Good", "points": 4}]}
 ]}}  # fmt: skip
-GOOD_TF = {"category": "Biology", "points": 2, "body": {
+GOOD_TF: dict[str, Any] = {"category": "Biology", "points": 2, "body": {
     "type": "true_false", "prompt": "Photosynthesis needs light.", "correct": True}}  # fmt: skip
 
 
@@ -162,7 +162,7 @@ def test_drafts_stay_out_of_exams_exports_searches_and_counts(
         assert banks.question_counts(uow, [bank]) == {}
         assert questions.search(uow, questions.Search(bank_id=bank))[0] == []
         for fmt in ("json", "csv", "qti"):
-            out = transfer.export_questions(uow, bank, fmt)  # type: ignore[arg-type]
+            out = transfer.export_questions(uow, bank, fmt)  # type: ignore[arg-type,unused-ignore]
             assert SAMPLES["single_choice"]["body"]["prompt"] not in out.text
         with pytest.raises(NotFound):
             questions.require_question(uow, draft_id)

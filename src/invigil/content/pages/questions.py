@@ -205,7 +205,7 @@ def _reviewers(ctx: PageContext, history: list[Any]) -> dict[int, str]:
     """Who reviewed and saved each version drafted by AI, by version number."""
     drafted = [v for v in history if v.drafted_from is not None]
     wanted = [tuple(v.created_by.split(":", 1)) for v in drafted if ":" in v.created_by]
-    found = names.resolve(ctx.uow, wanted)  # type: ignore[arg-type]
+    found = names.resolve(ctx.uow, wanted)
     out = {}
     for v in drafted:
         kind, _, ident = v.created_by.partition(":")
