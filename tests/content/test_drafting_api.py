@@ -4,19 +4,21 @@ failures as their problems, and the page flow draft -> review -> save."""
 from __future__ import annotations
 
 import re
+import threading
 import uuid
 from collections.abc import Iterator
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from invigil.app import create_app
 from invigil.content.models import QuestionDraft, QuestionVersion
+from invigil.db.engine import Database
 from invigil.security.secretbox import SecretBox
 from invigil.settings import Settings
-from tests.ai.provider_server import ProviderServer, ok, rate_limited, slow
+from tests.ai.provider_server import ProviderServer, held, ok, rate_limited, slow
 from tests.conftest import BoundDatabase, bearer, make_tenant, make_user
 from tests.content.draft_factories import make_drafts
 from tests.content.factories import SAMPLES, make_bank
@@ -24,6 +26,7 @@ from tests.content.test_drafting import GOOD_SC, GOOD_TF, opted_tenant
 from tests.test_pages_matrix import web_client
 
 ASK = {"topic": "Photosynthesis", "count": 2, "types": ["single_choice", "true_false"]}
+FORM = {"topic": "Photosynthesis", "count": "1", "types": ["true_false"], "language": "en"}
 
 
 @pytest.fixture
@@ -164,3 +167,46 @@ def test_the_pages_show_drafting_only_when_available_and_save_with_provenance(
     plain, _ = web_client(app, db, tenant, ["question_manager"])
     text = plain.get(f"/authoring/banks/{bank}").text
     assert "Draft questions with AI" not in text and "/drafts" not in text
+
+
+def _in_transaction(database: Database) -> int:
+    """Other connections of this database idle inside a transaction."""
+    with database.engine.connect() as conn:
+        return int(conn.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()"
+        )).scalar_one())  # fmt: skip
+
+
+def test_no_transaction_is_held_while_the_provider_thinks(
+    database: Database, configured: Settings, provider: ProviderServer
+) -> None:
+    """The request that asks (API and page) has checked its caller and ended
+    that transaction before the provider is called."""
+    box = SecretBox(configured.keys_dir / "secrets.key")
+    tenant = opted_tenant(database, configured, box)
+    bank = make_bank(database, tenant)
+    live = create_app(configured, database, run_jobs=False)
+    with TestClient(live, raise_server_exceptions=False) as api:
+        author = bearer(live, database, make_user(database, tenant, ["question_manager"]))
+        page, csrf = web_client(live, database, tenant, ["question_manager"])
+        calls = [
+            lambda: api.post(f"/api/v1/banks/{bank}/drafts", json=ASK, headers=author),
+            lambda: page.post(f"/authoring/banks/{bank}/drafts", data=FORM | {"csrf": csrf}),
+        ]
+        for call in calls:
+            answer = held(ok({"questions": [GOOD_TF]}))
+            provider.script(answer)
+            done: list[int] = []
+            worker = threading.Thread(target=lambda c=call, d=done: d.append(c().status_code))
+            worker.start()
+            assert answer.arrived is not None and answer.gate is not None
+            assert answer.arrived.wait(20)
+            try:
+                assert _in_transaction(database) == 0
+            finally:
+                answer.gate.set()
+                worker.join(30)
+            assert done and done[0] in (201, 303)
+    with database.unit_of_work(tenant) as uow:
+        assert len(uow.scalars(select(QuestionDraft))) == 2
