@@ -33,6 +33,9 @@ class Behaviour:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     drop: bool = False  # close the connection without an answer
+    # Answer only once the test opens it (``arrived`` is set when the request is in).
+    gate: threading.Event | None = None
+    arrived: threading.Event | None = None
 
 
 def ok(
@@ -59,6 +62,13 @@ def ok(
 def slow(seconds: float, then: Behaviour | None = None) -> Behaviour:
     b = then or ok({})
     return Behaviour(b.status, b.body, b.headers, delay=seconds)
+
+
+def held(then: Behaviour) -> Behaviour:
+    """``then``, answered only when the test calls ``.gate.set()``; ``.arrived``
+    is set as soon as the request is in (to look at the server meanwhile)."""
+    return Behaviour(then.status, then.body, then.headers, gate=threading.Event(),
+                     arrived=threading.Event())  # fmt: skip
 
 
 def rate_limited(retry_after: int = 7) -> Behaviour:
@@ -107,6 +117,9 @@ class ProviderServer:
                 if self.path.rstrip("/") != "/v1/chat/completions":
                     b = Behaviour(404, b'{"error": {"message": "not found"}}',
                                   {"Content-Type": "application/json"})  # fmt: skip
+                if b.arrived is not None and b.gate is not None:
+                    b.arrived.set()
+                    b.gate.wait(30)
                 if b.delay:
                     time.sleep(b.delay)
                 if b.drop:

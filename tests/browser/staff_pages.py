@@ -20,7 +20,7 @@ from invigil.audit import bundle_registry
 from invigil.audit.models import AuditEvent, BundleRequest
 from invigil.certification.models import Certificate, Program
 from invigil.certification.models import Group as CertGroup
-from invigil.content.models import Exam, Question, QuestionBank
+from invigil.content.models import Exam, Question, QuestionBank, QuestionDraft
 from invigil.db import platform
 from invigil.db.engine import Database
 from invigil.delivery.models import Attempt, Invitation
@@ -70,6 +70,8 @@ def staff_get_routes(app: FastAPI) -> list[str]:
 # invitation, a submitted attempt, a webhook endpoint and delivery. A new
 # parameter needs a line here.
 ID_QUERIES: dict[str, Any] = {
+    # The demo bank's AI draft (content.drafting.demo_draft).
+    "draft_id": lambda: select(QuestionDraft.id).order_by(QuestionDraft.created_at),
     "user_id": lambda: select(User.id).where(User.email == DEMO_ADMIN),
     "role_id": lambda: select(Role.id).order_by(Role.name),
     "event_id": lambda: select(AuditEvent.id).order_by(AuditEvent.seq.desc()),

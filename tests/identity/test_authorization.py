@@ -23,6 +23,7 @@ from tests.certification import factories as certification
 from tests.certification import id_factories as certification_ids
 from tests.conftest import BoundDatabase, bearer, make_tenant, make_user
 from tests.content import factories as content
+from tests.content.draft_factories import draft_factory
 from tests.content.image_factories import image_factory
 from tests.delivery import factories as delivery
 from tests.evidence import factories as evidence
@@ -122,6 +123,7 @@ FACTORIES: dict[str, Callable[[Database, Tenant], str]] = {
     "event_id": _audit_event,
     "bank_id": content.bank_factory,
     "question_id": content.question_factory,
+    "draft_id": draft_factory,
     "exam_id": content.exam_factory,
     "image_id": image_factory,
     "object_id": evidence.object_factory,
@@ -182,6 +184,10 @@ def _valid_body(path: str, method: str) -> dict[str, object]:
         return {"description": "x"}
     if path.endswith("/translations") and method == "POST":
         return {"language": "de", "prompt": "x"}
+    if path.startswith("/api/v1/banks/") and path.endswith("/drafts"):
+        return {"topic": "photosynthesis", "types": ["true_false"]}
+    if path.startswith("/api/v1/drafts/") and path.endswith("/accept"):
+        return dict(content.SAMPLES["single_choice"])
     if path.endswith("/moderation"):
         return {"total": "1", "reason": "x"}
     if path.endswith("/regrades"):

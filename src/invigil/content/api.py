@@ -12,7 +12,16 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from invigil.content import banks, exams, images, questions, transfer, translations, views
+from invigil.content import (
+    banks,
+    drafts_api,
+    exams,
+    images,
+    questions,
+    transfer,
+    translations,
+    views,
+)
 from invigil.content.questions import Search
 from invigil.content.schemas import (
     BankIn,
@@ -285,3 +294,7 @@ def preview_exam(
         max_points=float(sum(Decimal(str(i.points)) for i in items)),
         every_paper_worth=None if every is None else float(every),
     )
+
+
+# AI question drafts (content.drafting): their own module, the same prefix.
+router.include_router(drafts_api.router)

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from invigil.content import banks, exams, questions, translations
+from invigil.content import banks, drafting, exams, questions, translations
 from invigil.content.demo_questions import GERMAN, QUESTIONS
 from invigil.content.schemas import ExamIn, QuestionIn
 from invigil.content.translations import TranslationIn
@@ -139,6 +140,7 @@ def seed_content(db: Database, tenant_id: uuid.UUID) -> ContentSeed:
                 if words is not None:
                     german = TranslationIn.model_validate(words)
                     translations.put(uow, made.question.id, "de", german)
+            drafting.demo_draft(uow, bank.id, datetime.now(UTC))  # one AI draft to review
         result = ContentSeed(bank_id=bank.id, created=created)
         for spec in _exams(uow, bank.id):
             exam = exams.find_by_slug(uow, spec["slug"])

@@ -12,7 +12,7 @@ from sqlalchemy import and_, select
 
 from invigil.audit import names
 from invigil.content import home as home_widgets
-from invigil.content.models import Exam, Question, QuestionBank, QuestionVersion
+from invigil.content.models import Exam, Question, QuestionBank, QuestionDraft, QuestionVersion
 from invigil.db.uow import UnitOfWork
 
 PROMPT_CHARS = 80
@@ -50,8 +50,23 @@ def question_names(uow: UnitOfWork, ids: Sequence[uuid.UUID]) -> Mapping[uuid.UU
     return out
 
 
+def draft_names(uow: UnitOfWork, ids: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, str]:
+    """An AI draft by the first words of its question."""
+    rows = uow.session.execute(
+        select(QuestionDraft.id, QuestionDraft.content["body"]["prompt"].astext).where(
+            QuestionDraft.id.in_(ids)
+        )
+    )
+    out = {}
+    for ident, prompt in rows:
+        text = " ".join((prompt or "").split())
+        out[ident] = text if len(text) <= PROMPT_CHARS else text[: PROMPT_CHARS - 1] + "\u2026"
+    return out
+
+
 def install() -> None:
     names.register("question_bank", bank_names)
     names.register("exam", exam_names)
     names.register("question", question_names)
+    names.register("question_draft", draft_names)
     home_widgets.install()

@@ -86,6 +86,12 @@ class QuestionVersion(TenantScoped, Base):
         CheckConstraint("version >= 1", name="version"),
         CheckConstraint("difficulty IN ('easy', 'medium', 'hard')", name="difficulty"),
         CheckConstraint(f"language ~ {LANGUAGE_CODE}", name="language"),
+        ForeignKeyConstraint(
+            ["tenant_id", "drafted_from"],
+            ["question_drafts.tenant_id", "question_drafts.id"],
+            name="fk_question_versions_drafted_from",
+            ondelete="RESTRICT",
+        ),
     )
 
     question_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
@@ -98,6 +104,58 @@ class QuestionVersion(TenantScoped, Base):
     created_by: Mapped[str] = mapped_column(String(80))
     # The language the version is written in (0022).
     language: Mapped[str] = mapped_column(String(16), server_default="en")
+    # The AI draft this version was saved from by its author (0045): its provenance.
+    drafted_from: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+
+
+class QuestionDraft(TenantScoped, Base):
+    """A question an AI provider drafted into a bank (0045): not a question
+    until an author saves it, so no exam, export or count can reach it. Its
+    content is written once; its decision (accepted or discarded) once."""
+
+    __tablename__ = "question_drafts"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'accepted', 'discarded')", name="status"),
+        CheckConstraint(
+            "(status = 'pending') = (decided_at IS NULL) "
+            "AND (decided_at IS NULL) = (decided_by IS NULL)",
+            name="decided",
+        ),
+        CheckConstraint("(status = 'accepted') = (question_id IS NOT NULL)", name="question"),
+        CheckConstraint("position >= 0", name="position"),
+        CheckConstraint("jsonb_typeof(content) = 'object'", name="content"),
+        ForeignKeyConstraint(
+            ["tenant_id", "bank_id"],
+            ["question_banks.tenant_id", "question_banks.id"],
+            name="fk_question_drafts_bank",
+            ondelete="RESTRICT",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "usage_id"],
+            ["ai_usage.tenant_id", "ai_usage.id"],
+            name="fk_question_drafts_usage",
+            ondelete="RESTRICT",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "question_id"],
+            ["questions.tenant_id", "questions.id"],
+            name="fk_question_drafts_question",
+            ondelete="RESTRICT",
+        ),
+        Index("ix_question_drafts_bank", "tenant_id", "bank_id", "status", "created_at", "id"),
+    )
+
+    bank_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    usage_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    position: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(32))
+    # The draft as the editor's input (QuestionIn: body, points, category, ...).
+    content: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_by: Mapped[str] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(16), server_default="pending")
+    decided_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    question_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
 
 
 class QuestionTranslation(TenantScoped, Base):

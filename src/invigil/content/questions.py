@@ -50,7 +50,13 @@ def as_input(v: QuestionVersion) -> QuestionIn:
     )
 
 
-def _version(uow: UnitOfWork, q: Question, n: int, data: QuestionIn) -> QuestionVersion:
+def _version(
+    uow: UnitOfWork,
+    q: Question,
+    n: int,
+    data: QuestionIn,
+    drafted_from: uuid.UUID | None = None,
+) -> QuestionVersion:
     v = QuestionVersion(
         tenant_id=uow.tenant,
         question_id=q.id,
@@ -62,6 +68,7 @@ def _version(uow: UnitOfWork, q: Question, n: int, data: QuestionIn) -> Question
         difficulty=data.difficulty,
         language=data.language,
         created_by=_author(uow),
+        drafted_from=drafted_from,
     )
     uow.add(v)
     return v
@@ -84,8 +91,14 @@ def current(uow: UnitOfWork, q: Question) -> QuestionVersion:
     return v
 
 
-def add_questions(uow: UnitOfWork, bank_id: uuid.UUID, items: list[QuestionIn]) -> list[Current]:
-    """Create questions (version 1 each) in one flush; the caller audits."""
+def add_questions(
+    uow: UnitOfWork,
+    bank_id: uuid.UUID,
+    items: list[QuestionIn],
+    drafted_from: uuid.UUID | None = None,
+) -> list[Current]:
+    """Create questions (version 1 each) in one flush; the caller audits.
+    ``drafted_from``: the AI draft they were saved from (content.drafting)."""
     out = []
     start = datetime.now(UTC)
     for n, data in enumerate(items):
@@ -98,20 +111,22 @@ def add_questions(uow: UnitOfWork, bank_id: uuid.UUID, items: list[QuestionIn]) 
             created_at=start + timedelta(microseconds=n),  # keeps the file's order in lists
         )
         uow.add(q)
-        out.append(Current(q, _version(uow, q, 1, data)))
+        out.append(Current(q, _version(uow, q, 1, data, drafted_from)))
     uow.flush()
     return out
 
 
-def create_question(uow: UnitOfWork, bank_id: uuid.UUID, data: QuestionIn) -> Current:
+def create_question(
+    uow: UnitOfWork, bank_id: uuid.UUID, data: QuestionIn, *, drafted_from: uuid.UUID | None = None
+) -> Current:
     require_bank(uow, bank_id)
-    made = add_questions(uow, bank_id, [data])[0]
-    audit.record(
-        uow,
-        "question.created",
-        made.question,
-        {"bank_id": bank_id, "version": 1, "version_id": made.version.id, "type": data.body.type},
-    )
+    made = add_questions(uow, bank_id, [data], drafted_from)[0]
+    payload: dict[str, Any] = {
+        "bank_id": bank_id, "version": 1, "version_id": made.version.id, "type": data.body.type,
+    }  # fmt: skip
+    if drafted_from is not None:
+        payload["drafted_from"] = drafted_from
+    audit.record(uow, "question.created", made.question, payload)
     return made
 
 

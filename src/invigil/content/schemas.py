@@ -123,6 +123,11 @@ class VersionOut(BaseModel):
     language: str
     created_at: datetime
     created_by: str
+    drafted_from: uuid.UUID | None = Field(
+        default=None,
+        description="the AI draft this version was saved from (drafted by AI, reviewed by "
+        "created_by)",
+    )
 
 
 class QuestionOut(BaseModel):

@@ -48,6 +48,7 @@ def version_out(v: QuestionVersion) -> VersionOut:
         language=v.language,
         created_at=v.created_at,
         created_by=v.created_by,
+        drafted_from=v.drafted_from,
     )
 
 

@@ -18,7 +18,14 @@ from invigil.certification.models import (
 )
 from invigil.certification.models import StateChange as CertificateStateChange
 from invigil.content.images import QuestionImage
-from invigil.content.models import Exam, ExamVersion, Question, QuestionBank, QuestionVersion
+from invigil.content.models import (
+    Exam,
+    ExamVersion,
+    Question,
+    QuestionBank,
+    QuestionDraft,
+    QuestionVersion,
+)
 from invigil.db.base import Base
 from invigil.delivery.models import (
     Attempt,
@@ -126,6 +133,7 @@ __all__ = [
     "ProgramVersion",
     "Question",
     "QuestionBank",
+    "QuestionDraft",
     "QuestionImage",
     "QuestionVersion",
     "RecordingSegment",

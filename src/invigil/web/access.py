@@ -8,6 +8,7 @@ test suite walks the app and fails on a route that declares neither.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -92,6 +93,36 @@ def requires(permission: Permission) -> Any:
     dependency.__permission__ = permission.value  # type: ignore[attr-defined]
     dependency.__name__ = f"requires_{permission.name.lower()}"
     return Depends(dependency, scope="function")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who called, once checked: for a route that holds no transaction."""
+
+    tenant_id: uuid.UUID
+    actor: Actor
+    claims: Any
+
+
+def requires_caller(permission: Permission) -> Any:
+    """Like :func:`requires`, for a route that waits on an outside service
+    (an AI provider): the caller is authenticated and checked in a short
+    transaction of its own, which ends before the route runs, so no
+    transaction (nor pooled connection) is held while the service thinks.
+    The route opens its own units of work."""
+    inner = requires(permission).dependency
+
+    def dependency(request: Request) -> Caller:
+        steps = inner(request)
+        uow = next(steps)
+        caller = Caller(uow.tenant, uow.actor, uow.claims)
+        for _ in steps:  # commits the check's transaction
+            pass
+        return caller
+
+    dependency.__permission__ = permission.value  # type: ignore[attr-defined]
+    dependency.__name__ = f"requires_{permission.name.lower()}_caller"
+    return Depends(dependency)
 
 
 def route_refusal(request: Request, permission: Permission, detail: str) -> Refused:

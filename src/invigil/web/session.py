@@ -152,3 +152,22 @@ def requires_page(permission: Permission) -> Any:
 
     dependency.__permission__ = permission.value  # type: ignore[attr-defined]
     return Depends(dependency, scope="function")
+
+
+def requires_page_caller(permission: Permission) -> Any:
+    """Like :func:`requires_page`, for a page that waits on an outside
+    service (an AI provider): the viewer is checked in a short transaction
+    that ends before the page runs, so none is held while the service
+    thinks. The context's ``uow`` is then closed: the page opens its own
+    (``request.app.state.db``) and may put it in a copy of the context."""
+    inner = requires_page(permission).dependency
+
+    def dependency(request: Request) -> PageContext:
+        steps = inner(request)
+        ctx: PageContext = next(steps)
+        for _ in steps:  # commits the check's transaction
+            pass
+        return ctx
+
+    dependency.__permission__ = permission.value  # type: ignore[attr-defined]
+    return Depends(dependency)

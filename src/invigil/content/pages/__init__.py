@@ -9,10 +9,10 @@ and the error's status. Each change runs in a savepoint.
 
 from fastapi import APIRouter
 
-from invigil.content.pages import banks, exams, questions, translations
+from invigil.content.pages import banks, drafts, exams, questions, translations
 
 router = APIRouter(include_in_schema=False)
-for module in (banks, questions, translations, exams):
+for module in (banks, drafts, questions, translations, exams):
     router.include_router(module.router)
 
 __all__ = ["router"]

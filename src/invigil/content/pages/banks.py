@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
 
 from invigil import i18n
-from invigil.content import banks, questions, transfer
+from invigil.content import banks, drafting, questions, transfer
 from invigil.content.bodies import TYPES
 from invigil.content.formats import MAX_BYTES
 from invigil.content.models import Question, QuestionBank, QuestionVersion
@@ -147,6 +147,9 @@ def _bank_page(
     request: Request, ctx: PageContext, bank_id: uuid.UUID, *, status: int = 200, **values: Any
 ) -> HTMLResponse:
     bank = banks.require_bank(ctx.uow, bank_id)
+    values.setdefault(
+        "draft_form", {"count": "3", "types": ["single_choice"], "difficulty": "medium"}
+    )
     view = table.read(questions_table(bank.id), request.query_params)
     shown = table.fetch(ctx.uow, view, questions.current_select(bank.id))
     return render(
@@ -159,8 +162,27 @@ def _bank_page(
         t=shown.with_rows([questions.Current(q, v) for q, v in shown.rows]),
         types=TYPES,
         type_hints=TYPE_HINTS,
+        drafting=_drafting(request, ctx, bank.id),
         **values,
     )
+
+
+bank_page = _bank_page
+
+
+def _drafting(request: Request, ctx: PageContext, bank_id: uuid.UUID) -> dict[str, Any] | None:
+    """What the bank's page shows of AI drafting: nothing unless it is available."""
+    if not ctx.can(P.QUESTION_MANAGE):
+        return None
+    if not drafting.available(ctx.uow, request.app.state.settings):
+        return None
+    return {
+        "types": drafting.DRAFT_TYPES,
+        "languages": drafting.languages(ctx.uow, bank_id),
+        "pending": drafting.pending_count(ctx.uow, bank_id),
+        "max_count": drafting.MAX_COUNT,
+        "max_topic": drafting.MAX_TOPIC,
+    }
 
 
 @router.get("/authoring/banks/{bank_id}", response_class=HTMLResponse)

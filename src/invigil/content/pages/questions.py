@@ -10,6 +10,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
+from invigil.audit import names
 from invigil.content import banks, images, questions
 from invigil.content.bodies import TYPES
 from invigil.content.images_api import image_response, read_upload
@@ -172,6 +173,7 @@ def _question_page(
     cur = questions.current(ctx.uow, q)
     values |= translated.context(ctx, q, cur, translation_form, translation_errors)
     history = questions.history(ctx.uow, q)
+    values["reviewers"] = _reviewers(ctx, history)
     attached = images.list_for(ctx.uow, q.id)
     added_in: dict[int, list[images.QuestionImage]] = {}
     for img in attached:
@@ -197,6 +199,18 @@ def _question_page(
 
 
 question_page = _question_page
+
+
+def _reviewers(ctx: PageContext, history: list[Any]) -> dict[int, str]:
+    """Who reviewed and saved each version drafted by AI, by version number."""
+    drafted = [v for v in history if v.drafted_from is not None]
+    wanted = [tuple(v.created_by.split(":", 1)) for v in drafted if ":" in v.created_by]
+    found = names.resolve(ctx.uow, wanted)
+    out = {}
+    for v in drafted:
+        kind, _, ident = v.created_by.partition(":")
+        out[v.version] = found.get((kind, ident), names.short(ident))
+    return out
 
 
 def _question(ctx: PageContext, question_id: str) -> Question:
