@@ -130,14 +130,13 @@ def seed(
 
 
 def _seed_ai_calls(db: Database, tenant_id: uuid.UUID, slug: str) -> bool:
-    """The demo's past AI calls, by its grader and its exam author (ai/demo.py)."""
+    """The demo's past AI calls, by its grader (ai/demo.py)."""
     with db.unit_of_work(tenant_id, Actor.operator("demo")) as uow:
         grader = identity.find_by_email(uow, f"grader@{slug}.test")
-        author = identity.find_by_email(uow, f"exam_author@{slug}.test")
-        if grader is None or author is None:
+        if grader is None:
             return False
-        ids = str(grader.id), str(author.id)
-    return seed_ai_calls(db, tenant_id, slug, grader=ids[0], author=ids[1])
+        grader_id = str(grader.id)
+    return seed_ai_calls(db, tenant_id, slug, grader=grader_id)
 
 
 def seed_bundle(db: Database, tenant_id: uuid.UUID, admin_email: str) -> bool:

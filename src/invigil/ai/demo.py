@@ -1,8 +1,9 @@
 """Demo AI calls (``invigil demo``), recorded without a provider.
 
-Tenant acme gets the usage records of three past calls, as if its provider
-had been asked: suggested marks that a grader used, question drafts for an
-author, and suggested marks that timed out (recorded, nothing charged). The
+Tenant acme gets the usage records of two past calls, as if its provider
+had been asked: suggested marks for a grader, and suggested marks that
+timed out (recorded, nothing charged). (The demo's question draft brings
+its own call's record: ``invigil.content.drafting.demo_draft``.) The
 records and their charges are written through the same code as real calls
 (``invigil.ai.usage.record``), so the billing history, the statement and
 ``invigil ledger verify`` treat them as they treat real ones. The provider
@@ -30,7 +31,6 @@ PROVIDER = Provider("https://provider.invalid/v1", "demo-model", "", 30, 0, "pla
 # purpose, subject kind, outcome, prompt tokens, completion tokens, latency (ms)
 CALLS = (
     ("rubric_suggestion", "attempt_answer", "ok", 640, 210, 2300),
-    ("question_draft", "question_bank", "ok", 380, 1520, 6100),
     ("rubric_suggestion", "attempt_answer", "timeout", 0, 0, 30000),
 )
 
@@ -39,10 +39,8 @@ def _sha(*parts: object) -> str:
     return hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()
 
 
-def seed_ai_calls(
-    db: Database, tenant_id: uuid.UUID, slug: str, *, grader: str, author: str
-) -> bool:
-    """True when something was created. ``grader`` and ``author``: user ids."""
+def seed_ai_calls(db: Database, tenant_id: uuid.UUID, slug: str, *, grader: str) -> bool:
+    """True when something was created. ``grader``: the grader's user id."""
     if slug not in TENANTS:
         return False
     asked = [_sha("demo-request", slug, n) for n in range(len(CALLS))]
@@ -52,7 +50,7 @@ def seed_ai_calls(
         ):
             return False
     for n, (purpose, kind, outcome, prompt, completion, ms) in enumerate(CALLS):
-        who = grader if purpose == "rubric_suggestion" else author
+        who = grader
         reply = Reply(
             outcome, None, prompt, completion, ms, _sha("demo-request", slug, n),
             _sha("demo-response", slug, n) if outcome == "ok" else None,

@@ -418,15 +418,21 @@ DEMO_DRAFT = {
 
 
 def demo_draft(uow: UnitOfWork, bank_id: uuid.UUID, now: datetime) -> QuestionDraft:
-    """One draft waiting for review, as a call to a provider would leave it
-    (its usage record names the demo, not a real provider, and cost nothing)."""
+    """One draft waiting for review, as a call to a provider would leave it:
+    its usage record (and charge, where the tenant is metered) is written by
+    the same code as a real call's; the provider it names is the demo's, a
+    host that cannot exist (no provider is asked)."""
+    import hashlib
+
     from invigil.ai.provider import Provider, Reply
     from invigil.ai.usage import record
 
-    demo = Provider("https://ai.demo.invalid/v1", "demo-model", "", 1, 0, "platform")
+    demo = Provider("https://provider.invalid/v1", "demo-model", "", 30, 0, "platform")
+    asked = hashlib.sha256(f"demo-draft-request:{bank_id}".encode()).hexdigest()
+    answered = hashlib.sha256(f"demo-draft-response:{bank_id}".encode()).hexdigest()
     usage = record(
         uow, purpose=PURPOSE, subject=Subject("question_bank", bank_id), provider=demo,
-        reply=Reply("ok", None, 0, 0, 0, "0" * 64, None, ""), now=now,
+        reply=Reply("ok", None, 420, 380, 5200, asked, answered, ""), now=now,
     )  # fmt: skip
     data = QuestionIn.model_validate(DEMO_DRAFT)
     row = QuestionDraft(
