@@ -52,7 +52,14 @@ from invigil.proctoring.models import (
     ReviewDecision,
     Snapshot,
 )
-from invigil.results.models import AnalyticsCache, GradingMark, ResultLink, ResultRelease
+from invigil.results.models import (
+    AnalyticsCache,
+    GradingMark,
+    ResultLink,
+    ResultRelease,
+    RubricSuggestion,
+    RubricSuggestionDiscard,
+)
 from invigil.shortlists.models import (
     Entry as ShortlistEntry,
 )
@@ -133,6 +140,8 @@ __all__ = [
     "ResultRelease",
     "ReviewDecision",
     "Role",
+    "RubricSuggestion",
+    "RubricSuggestionDiscard",
     "ShortlistEntry",
     "ShortlistPosition",
     "ShortlistPositionExam",

@@ -8,6 +8,7 @@ test suite walks the app and fails on a route that declares neither.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -89,6 +90,35 @@ def requires(permission: Permission) -> Any:
     dependency.__permission__ = permission.value  # type: ignore[attr-defined]
     dependency.__name__ = f"requires_{permission.name.lower()}"
     return Depends(dependency, scope="function")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated, allowed caller, with no transaction held open."""
+
+    tenant_id: uuid.UUID
+    actor: Actor
+    claims: Any
+
+
+def requires_caller(permission: Permission) -> Any:
+    """As :func:`requires`, but the unit of work that checks the session ends
+    before the route runs: for a route that waits on something slow outside
+    the database (an AI provider) and opens its own short units of work, so
+    that no transaction stays open while it waits."""
+    checked = requires(permission).dependency
+
+    def dependency(request: Request) -> Caller:
+        steps = checked(request)
+        uow = next(steps)
+        caller = Caller(uow.tenant, uow.actor, uow.claims)
+        for _ in steps:  # ends the unit of work (it commits nothing)
+            pass
+        return caller
+
+    dependency.__permission__ = permission.value  # type: ignore[attr-defined]
+    dependency.__name__ = f"requires_caller_{permission.name.lower()}"
+    return Depends(dependency)
 
 
 def route_refusal(request: Request, permission: Permission, detail: str) -> Refused:

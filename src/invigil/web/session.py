@@ -152,3 +152,21 @@ def requires_page(permission: Permission) -> Any:
 
     dependency.__permission__ = permission.value  # type: ignore[attr-defined]
     return Depends(dependency, scope="function")
+
+
+def requires_page_caller(permission: Permission) -> Any:
+    """As :func:`requires_page`, but the unit of work that checks the session
+    ends before the route runs (its ``uow`` is closed: the route opens its
+    own, ``db.unit_of_work(ctx.uow.tenant, ctx.uow.actor)``), for a form
+    that waits on something slow outside the database (an AI provider)."""
+    checked = requires_page(permission).dependency
+
+    def dependency(request: Request) -> PageContext:
+        steps = checked(request)
+        ctx: PageContext = next(steps)
+        for _ in steps:  # ends the unit of work (it commits nothing)
+            pass
+        return ctx
+
+    dependency.__permission__ = permission.value  # type: ignore[attr-defined]
+    return Depends(dependency)
