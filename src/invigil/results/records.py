@@ -37,6 +37,11 @@ _RELEASE_FIELDS = ("id", "attempt_id", "result_id", "revision", "how", "released
                    "released_at")  # fmt: skip
 
 
+def without_unset_ai(document: dict[str, Any]) -> dict[str, Any]:
+    """A mark's document keeps its AI columns only when set (see the module docstring)."""
+    return {k: v for k, v in document.items() if not (k in AI_MARK_FIELDS and v is None)}
+
+
 def _rows(
     uow: UnitOfWork,
     keep: bool,
@@ -53,10 +58,7 @@ def _rows(
         where, params, name = "WHERE id = %(id)s", {"id": row_id}, None
     sql = f"SELECT {', '.join(fields)} FROM {table} {where} ORDER BY id"
     for row in stream(uow, sql, params, name):
-        document = jsonable(dict(zip(fields, row, strict=True)))
-        for late in AI_MARK_FIELDS:  # see the module docstring
-            if late in document and document[late] is None:
-                del document[late]
+        document = without_unset_ai(jsonable(dict(zip(fields, row, strict=True))))
         yield Record(
             kind,
             str(row[0]),
