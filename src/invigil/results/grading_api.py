@@ -93,7 +93,7 @@ def mark_out(m: GradingMark) -> MarkOut:
         reason=m.reason,
         created_at=m.created_at,
         ai_suggestion_id=m.ai_suggestion_id,
-        ai_influence=m.ai_influence,  # type: ignore[arg-type]
+        ai_influence=m.ai_influence,
     )
 
 
