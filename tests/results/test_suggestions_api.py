@@ -11,10 +11,14 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.pool import NullPool
 
 from invigil.ai import config
 from invigil.ai.models import AiUsage
+from invigil.app import create_app
+from invigil.db.engine import Database
+from invigil.db.urls import DatabaseUrls
 from invigil.results.models import GradingMark
 from invigil.security.secretbox import SecretBox
 from invigil.settings import Settings
@@ -23,6 +27,7 @@ from tests.conftest import BoundDatabase, bearer, make_tenant, make_user
 from tests.delivery.factories import kit_for
 from tests.results.factories import graded_exam, submitted
 from tests.results.test_suggestions import GOOD
+from tests.test_pages_matrix import web_client
 
 ESSAY = 1
 
@@ -40,8 +45,6 @@ def configured(settings: Settings, provider: ProviderServer) -> Settings:
 
 @pytest.fixture
 def api(configured: Settings, db: BoundDatabase) -> Iterator[TestClient]:
-    from invigil.app import create_app
-
     app: FastAPI = create_app(configured, db, run_jobs=False)
     with TestClient(app, raise_server_exceptions=False) as c:
         c.app_ref = app  # type: ignore[attr-defined]
@@ -176,3 +179,43 @@ def test_provider_failures_answer_their_problems(
     if status == 429:
         assert r.headers["retry-after"] == "9"
     assert api.get(f"{w.base}/suggestions/latest", headers=w.headers).status_code == 404
+
+
+def test_no_transaction_is_open_while_the_provider_thinks(
+    database: Database, settings: Settings, urls: DatabaseUrls, provider: ProviderServer
+) -> None:
+    """Committed data and the real pool: while the provider answers, the
+    app role has no connection idle in a transaction (the API and the page)."""
+    configured = provider.settings(settings)
+    tenant = make_tenant(database, settings)
+    with database.unit_of_work(tenant.id) as uow:
+        config.update(uow, configured, SecretBox(configured.keys_dir / "secrets.key"),
+                      enabled=True, rubric_suggestions=True, question_drafting=False)  # fmt: skip
+    exam = graded_exam(database, tenant.id)
+    attempts = [submitted(database, tenant.id, kit_for(settings), exam) for _ in range(2)]
+    grader = make_user(database, tenant.id, ["grader"])
+    admin = create_engine(urls.admin.set(database=urls.owner.database), poolclass=NullPool)
+    seen: list[int] = []
+
+    def look(_: dict[str, Any]) -> None:
+        with admin.connect() as conn:
+            seen.append(int(conn.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE usename = :role "
+                     "AND datname = current_database() AND state LIKE 'idle in transaction%'"),
+                {"role": configured.db_app_role},
+            ).scalar_one()))  # fmt: skip
+
+    provider.on_request = look
+    provider.script(ok(GOOD), ok(GOOD))
+    app = create_app(configured, database, run_jobs=False)
+    try:
+        with TestClient(app, raise_server_exceptions=False) as api:
+            made = api.post(f"/api/v1/attempts/{attempts[0]}/questions/{ESSAY}/suggestions",
+                            headers=bearer(app, database, grader))  # fmt: skip
+            assert made.status_code == 201, made.text
+        client, csrf = web_client(app, database, tenant.id, ["grader"])
+        page = client.post(f"/grading/{attempts[1]}/{ESSAY}/suggestions", data={"csrf": csrf})
+        assert page.status_code == 303, page.text
+    finally:
+        admin.dispose()
+    assert seen == [0, 0]
