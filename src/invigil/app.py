@@ -89,6 +89,8 @@ from invigil.results import release_api as results_release_api
 from invigil.results import release_pages as results_release_pages
 from invigil.results import result_page as results_result_page
 from invigil.results import result_pages as results_pages
+from invigil.results import suggestion_pages as results_suggestion_pages
+from invigil.results import suggestions_api as results_suggestions_api
 from invigil.security.inputs import checked_request
 from invigil.settings import Settings, get_settings
 from invigil.shortlists import api as shortlists_api
@@ -440,6 +442,7 @@ def create_app(
     app.include_router(proctoring_api.router)
     app.include_router(proctoring_review_api.router)
     app.include_router(results_grading_api.router)
+    app.include_router(results_suggestions_api.router)
     app.include_router(results_release_api.router)
     app.include_router(results_analytics_api.router)
     app.include_router(results_listing_api.router)
@@ -458,6 +461,7 @@ def create_app(
     app.include_router(delivery_pages.router)
     app.include_router(delivery_attempt_pages.router)
     app.include_router(proctoring_review_pages.router)
+    app.include_router(results_suggestion_pages.router)
     app.include_router(results_grading_pages.router)
     app.include_router(results_release_pages.router)
     app.include_router(results_analytics_pages.router)

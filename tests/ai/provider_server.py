@@ -17,6 +17,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -95,6 +96,9 @@ class ProviderServer:
         self._script: deque[Behaviour] = deque()
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        # Called with each request's body before it is answered (in the
+        # server's thread): to look at the world while a caller waits.
+        self.on_request: Callable[[dict[str, Any]], None] | None = None
         self._lock = threading.Lock()
         server = self
 
@@ -114,6 +118,8 @@ class ProviderServer:
                         server.requests.append({"unreadable": data.decode("latin-1")})
                     server.headers.append({k.lower(): v for k, v in self.headers.items()})
                     b = server._script.popleft() if server._script else ok({})
+                if server.on_request is not None:
+                    server.on_request(server.requests[-1])
                 if self.path.rstrip("/") != "/v1/chat/completions":
                     b = Behaviour(404, b'{"error": {"message": "not found"}}',
                                   {"Content-Type": "application/json"})  # fmt: skip

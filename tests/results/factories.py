@@ -60,10 +60,12 @@ def submitted(
     answers: dict[int, Any] | None = None,
     *,
     submit: bool = True,
+    **candidate: Any,
 ) -> uuid.UUID:
-    """An attempt that answered ``answers`` (slot -> response) and was submitted."""
+    """An attempt that answered ``answers`` (slot -> response) and was
+    submitted; ``candidate``: the invitation's name, email, external_ref."""
     answers = answers if answers is not None else {0: 1, 1: ESSAY_ANSWER, 2: "Bonn, I think"}
-    made = make_invitation(db, tenant_id, kit, exam_id)
+    made = make_invitation(db, tenant_id, kit, exam_id, **candidate)
     invitation = made.invitation
     with db.unit_of_work(tenant_id, Actor("candidate", str(invitation.candidate_id))) as uow:
         began = datetime.now(UTC) - timedelta(minutes=30)

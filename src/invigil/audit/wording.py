@@ -91,6 +91,8 @@ ACTIONS: dict[str, str] = {
     "grading.marked": N_("Marked a candidate's answer"),
     "grading.moderated": N_("Decided between two marks of an answer"),
     "grading.regraded": N_("Marked an answer again"),
+    "grading.suggested": N_("Was given AI-suggested rubric marks for an answer"),
+    "grading.suggestion_discarded": N_("Discarded AI-suggested rubric marks"),
     # evidence
     "evidence.stored": N_("Stored evidence"),
     "bundle.built": N_("Built an evidence bundle"),
@@ -173,6 +175,8 @@ SUBJECTS: dict[str, str] = {
     "evidence_tenant_key": N_("evidence key"),
     "exam": N_("exam"),
     "grading_mark": N_("mark"),
+    "rubric_suggestion": N_("AI-suggested marks"),
+    "rubric_suggestion_discard": N_("discard of AI-suggested marks"),
     "guest_link": N_("exam link"),
     "invitation": N_("invitation"),
     "question": N_("question"),

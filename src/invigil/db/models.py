@@ -60,7 +60,14 @@ from invigil.proctoring.models import (
     ReviewDecision,
     Snapshot,
 )
-from invigil.results.models import AnalyticsCache, GradingMark, ResultLink, ResultRelease
+from invigil.results.models import (
+    AnalyticsCache,
+    GradingMark,
+    ResultLink,
+    ResultRelease,
+    RubricSuggestion,
+    RubricSuggestionDiscard,
+)
 from invigil.shortlists.models import (
     Entry as ShortlistEntry,
 )
@@ -143,6 +150,8 @@ __all__ = [
     "ResultRelease",
     "ReviewDecision",
     "Role",
+    "RubricSuggestion",
+    "RubricSuggestionDiscard",
     "ShortlistEntry",
     "ShortlistPosition",
     "ShortlistPositionExam",

@@ -42,7 +42,7 @@ from invigil.delivery import results
 from invigil.delivery.models import Attempt, AttemptResult
 from invigil.errors import Conflict, Forbidden, Invalid, NotFound
 from invigil.i18n import N_
-from invigil.results import graded, records, release
+from invigil.results import graded, records, release, suggestions
 from invigil.results.models import GradingMark
 from invigil.results.schemas import MarkIn, ModerationIn, RegradeIn
 
@@ -295,6 +295,7 @@ def _write(
     marks: list[dict[str, Any]],
     total: Decimal,
     reason: str | None = None,
+    ai: tuple[uuid.UUID | None, str | None] = (None, None),
 ) -> GradingMark:
     row = GradingMark(
         id=uuid.uuid4(),
@@ -307,34 +308,36 @@ def _write(
         total=total,
         max_points=found.worth,
         reason=reason,
+        ai_suggestion_id=ai[0],
+        ai_influence=ai[1],
         created_at=datetime.now(UTC),
     )
     uow.add(row)
     uow.flush()
     settled = state_of(found.rules, found.worth, [*found.marks, row])
-    audit.record(
-        uow,
-        ACTIONS[kind],
-        row,
-        {
-            "attempt": found.attempt.id,
-            "slot": found.slot,
-            "question": found.question["question_id"],
-            "kind": kind,
-            "total": str(total),
-            "max": str(found.worth),
-            "reason": reason,
-            "state": settled.status,
-            "anchor": anchor("mark", records.mark(uow, row.id).sha256),
-        },
-    )
+    payload: dict[str, Any] = {
+        "attempt": found.attempt.id,
+        "slot": found.slot,
+        "question": found.question["question_id"],
+        "kind": kind,
+        "total": str(total),
+        "max": str(found.worth),
+        "reason": reason,
+        "state": settled.status,
+    }
+    if ai[0] is not None:  # a suggestion was shown: what the grader made of it
+        payload["ai_suggestion"], payload["ai_influence"] = ai
+    payload["anchor"] = anchor("mark", records.mark(uow, row.id).sha256)
+    audit.record(uow, ACTIONS[kind], row, payload)
     return row
 
 
 def submit_mark(
     uow: UnitOfWork, attempt_id: uuid.UUID, slot: int | str, mark: MarkIn
 ) -> GradingMark:
-    """A first mark, or (double marking) the second, independent one."""
+    """A first mark, or (double marking) the second, independent one: the
+    grader's own, also when an AI suggestion was shown to them (the mark
+    records which, and whether its levels were taken, edited or ignored)."""
     found = response(uow, attempt_id, slot, lock=True)
     grader = _grader(uow)
     if any(m.grader_id == grader and m.kind in MARKED for m in found.marks):
@@ -349,7 +352,9 @@ def submit_mark(
     else:
         raise Conflict("this answer is already marked; a moderator can regrade it")
     rows, total = _scored(found, mark)
-    written = _write(uow, found, kind, rows, total)
+    shown = suggestions.latest(uow, found.attempt.id, found.slot, grader)
+    ai = suggestions.influence(shown, rows, mark.used_suggestion)
+    written = _write(uow, found, kind, rows, total, ai=ai)
     if state_of(found.rules, found.worth, [*found.marks, written]).final is not None:
         _issue(uow, found.attempt, found.wanted, found.rules)
     return written

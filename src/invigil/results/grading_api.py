@@ -69,6 +69,8 @@ class MarkOut(BaseModel):
     max_points: str
     reason: str | None
     created_at: datetime
+    ai_suggestion_id: uuid.UUID | None = None
+    ai_influence: Literal["taken", "edited", "ignored"] | None = None
 
 
 class MarksOut(BaseModel):
@@ -90,6 +92,8 @@ def mark_out(m: GradingMark) -> MarkOut:
         max_points=str(m.max_points),
         reason=m.reason,
         created_at=m.created_at,
+        ai_suggestion_id=m.ai_suggestion_id,
+        ai_influence=m.ai_influence,
     )
 
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import select
@@ -32,7 +32,7 @@ from invigil.errors import Conflict, Invalid
 from invigil.i18n import N_
 from invigil.identity.pages.common import _change, _parse_id
 from invigil.proctoring import reviews
-from invigil.results import grading
+from invigil.results import grading, suggest, suggestions
 from invigil.results import queue as q
 from invigil.results.pseudonyms import code_of
 from invigil.results.schemas import (
@@ -201,9 +201,11 @@ class Shown:
     hidden: int
     mine: bool
     essay: bool
+    ai: bool  # rubric suggestions are on for this tenant and this response could have one
+    suggestion: suggestions.Latest | None  # the viewer's newest, unless discarded
 
 
-def _shown(ctx: PageContext, attempt_id: uuid.UUID, slot: int | str) -> Shown:
+def _shown(request: Request, ctx: PageContext, attempt_id: uuid.UUID, slot: int | str) -> Shown:
     found = grading.response(ctx.uow, attempt_id, slot)
     attempt, slot = found.attempt, found.slot
     title = ctx.uow.scalar(
@@ -220,6 +222,11 @@ def _shown(ctx: PageContext, attempt_id: uuid.UUID, slot: int | str) -> Shown:
     shown = review.shown(attempt.paper[slot], body, answer.response if answer else None)
     visible = grading.visible_marks(found, ctx.user_id, moderator=ctx.can(P.GRADE_MODERATE))
     mine = any(m.grader_id == ctx.user_id and m.kind in grading.MARKED for m in found.marks)
+    essay = isinstance(found.body, b.Essay)
+    services = request.app.state.services
+    markable = essay and not mine and found.state.status in ("unmarked", "awaiting_second")
+    ai = markable and suggest.enabled(ctx.uow, services.settings, services.box)
+    latest = suggestions.latest(ctx.uow, attempt.id, slot, ctx.user_id) if ai else None
     return Shown(
         found=found,
         exam_title=title or "",
@@ -228,7 +235,9 @@ def _shown(ctx: PageContext, attempt_id: uuid.UUID, slot: int | str) -> Shown:
         marks=visible,
         hidden=len(found.marks) - len(visible),
         mine=mine,
-        essay=isinstance(found.body, b.Essay),
+        essay=essay,
+        ai=ai,
+        suggestion=None if latest is None or latest.discarded else latest,
     )
 
 
@@ -241,7 +250,16 @@ def _mark_page(
     status: int = 200,
     **values: Any,
 ) -> HTMLResponse:
-    d = _shown(ctx, attempt_id, slot)
+    d = _shown(request, ctx, attempt_id, slot)
+    use = values.pop("use", "")
+    if d.suggestion is not None and use == str(d.suggestion.row.id) and d.essay:
+        # "Use these marks": the form starts from the suggested levels; the
+        # grader still chooses, may change any, and saves the mark themselves.
+        levels = {c["criterion"]: c["level"] for c in d.suggestion.row.criteria}
+        rubric = d.found.body.rubric if isinstance(d.found.body, b.Essay) else []
+        values["chosen"] = {i: levels.get(c.name) for i, c in enumerate(rubric)}
+        values["used_suggestion"] = True
+    values.setdefault("used_suggestion", False)
     values.setdefault("error", None)
     values.setdefault("chosen", {})
     values.setdefault("comments", {})
@@ -267,9 +285,13 @@ def _mark_page(
 
 @router.get("/grading/{attempt}/{slot}", response_class=HTMLResponse)
 def mark_view(
-    request: Request, attempt: str, slot: str, ctx: PageContext = requires_page(P.GRADE_SUBMIT)
+    request: Request,
+    attempt: str,
+    slot: str,
+    use: Annotated[str, Query(max_length=40)] = "",
+    ctx: PageContext = requires_page(P.GRADE_SUBMIT),
 ) -> HTMLResponse:
-    return _mark_page(request, ctx, _parse_id(attempt, "attempt"), slot)
+    return _mark_page(request, ctx, _parse_id(attempt, "attempt"), slot, use=use)
 
 
 class MarkForm(BaseModel):
@@ -282,6 +304,7 @@ class MarkForm(BaseModel):
     comment: str = ""
     reason: str = ""
     total: str = ""
+    used_suggestion: str = ""  # "1": the form was filled from the AI suggestion shown
 
 
 def _extra(form: MarkForm, prefix: str) -> dict[int, str]:
@@ -318,7 +341,7 @@ def _mark_in(found: grading.Response, form: MarkForm) -> MarkIn:
                     comment=comments.get(i, "")[:MAX_COMMENT],
                 )
             )
-        return MarkIn(criteria=criteria)
+        return MarkIn(criteria=criteria, used_suggestion=form.used_suggestion == "1")
     points = _points(form.points, "points")
     if points is None:
         raise Invalid("give the points for this answer")
@@ -339,6 +362,7 @@ def _form_values(form: MarkForm) -> dict[str, Any]:
         "comment": form.comment[:MAX_COMMENT],
         "reason": form.reason[:MAX_REASON],
         "total": form.total[:20],
+        "used_suggestion": form.used_suggestion == "1",
     }
 
 

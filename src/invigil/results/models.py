@@ -1,5 +1,6 @@
 """The results domain's tables: grading marks (0024), result releases and
-result links (0025), the analytics cache (0026)."""
+result links (0025), the analytics cache (0026), AI-suggested rubric marks
+and their discards (0042)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from invigil.db.base import Base, TenantScoped
 
 TS = DateTime(timezone=True)
 KINDS = ("first", "second", "moderation", "regrade")
+INFLUENCES = ("taken", "edited", "ignored")
 
 
 class GradingMark(TenantScoped, Base):
@@ -70,6 +72,17 @@ class GradingMark(TenantScoped, Base):
         ),
         Index("ix_grading_marks_response", "tenant_id", "attempt_id", "slot", "created_at"),
         Index("ix_grading_marks_grader", "tenant_id", "grader_id", "created_at"),
+        ForeignKeyConstraint(
+            ["tenant_id", "ai_suggestion_id"],
+            ["rubric_suggestions.tenant_id", "rubric_suggestions.id"],
+            ondelete="RESTRICT",
+            name="fk_grading_marks_ai_suggestion",
+        ),
+        CheckConstraint(
+            "(ai_suggestion_id IS NULL) = (ai_influence IS NULL) AND (ai_influence IS NULL OR "
+            "ai_influence IN ('taken', 'edited', 'ignored'))",
+            name="ai_influence",
+        ),
     )
 
     attempt_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
@@ -80,6 +93,82 @@ class GradingMark(TenantScoped, Base):
     total: Mapped[Decimal] = mapped_column(Numeric(10, 2))
     max_points: Mapped[Decimal] = mapped_column(Numeric(10, 2))
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The AI suggestion shown to the grader for this response, and what the
+    # mark made of it (``INFLUENCES``); both None when none was shown.
+    ai_suggestion_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    ai_influence: Mapped[str | None] = mapped_column(String(10), nullable=True)
+
+
+class RubricSuggestion(TenantScoped, Base):
+    """Rubric levels an AI provider suggested to one grader for one response,
+    with rationales: written once, never a mark (see invigil.results.suggestions)."""
+
+    __tablename__ = "rubric_suggestions"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "attempt_id"],
+            ["attempts.tenant_id", "attempts.id"],
+            ondelete="RESTRICT",
+            name="fk_rubric_suggestions_attempt",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "requested_by"],
+            ["users.tenant_id", "users.id"],
+            ondelete="RESTRICT",
+            name="fk_rubric_suggestions_requested_by",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "usage_id"],
+            ["ai_usage.tenant_id", "ai_usage.id"],
+            ondelete="RESTRICT",
+            name="fk_rubric_suggestions_usage",
+        ),
+        UniqueConstraint("tenant_id", "usage_id"),
+        CheckConstraint("slot >= 0", name="slot"),
+        CheckConstraint("jsonb_typeof(criteria) = 'array'", name="criteria"),
+        CheckConstraint("total >= 0 AND total <= max_points", name="total"),
+        Index(
+            "ix_rubric_suggestions_response",
+            "tenant_id",
+            "attempt_id",
+            "slot",
+            "requested_by",
+            "created_at",
+        ),
+    )
+
+    attempt_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    slot: Mapped[int] = mapped_column(Integer)
+    requested_by: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    usage_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    criteria: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    overall_rationale: Mapped[str] = mapped_column(Text)
+    total: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    max_points: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+
+
+class RubricSuggestionDiscard(TenantScoped, Base):
+    """A grader put a suggestion aside: written once."""
+
+    __tablename__ = "rubric_suggestion_discards"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "suggestion_id"],
+            ["rubric_suggestions.tenant_id", "rubric_suggestions.id"],
+            ondelete="RESTRICT",
+            name="fk_rubric_suggestion_discards_suggestion",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "discarded_by"],
+            ["users.tenant_id", "users.id"],
+            ondelete="RESTRICT",
+            name="fk_rubric_suggestion_discards_discarded_by",
+        ),
+        UniqueConstraint("tenant_id", "suggestion_id"),
+    )
+
+    suggestion_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    discarded_by: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
 
 
 class ResultRelease(TenantScoped, Base):

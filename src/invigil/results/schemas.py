@@ -33,6 +33,11 @@ class MarkIn(_Strict):
     criteria: list[CriterionMarkIn] = Field(default_factory=list, max_length=20)
     points: Points | None = None
     comment: str = Field(default="", max_length=MAX_COMMENT)
+    used_suggestion: bool = Field(
+        default=False,
+        description="the grader started from the AI-suggested levels shown to them (the mark "
+        "records whether it took them unchanged, edited them or ignored them)",
+    )
 
 
 class RegradeIn(MarkIn):

@@ -33,7 +33,7 @@ from invigil.db.uow import UnitOfWork
 from invigil.delivery.attempts import answers_of, version_of
 from invigil.delivery.models import Attempt
 from invigil.results.grading import marks_of
-from invigil.results.records import MARK_FIELDS
+from invigil.results.records import AI_MARK_FIELDS, MARK_FIELDS, without_unset_ai
 
 
 def exam_document(uow: UnitOfWork, attempt: Attempt) -> dict[str, Any]:
@@ -107,6 +107,8 @@ def answer_sheet(uow: UnitOfWork, attempt: Attempt) -> dict[str, Any]:
 def marks_document(uow: UnitOfWork, attempt: Attempt) -> list[dict[str, Any]]:
     """Every mark of the attempt, oldest first (ties by id)."""
     return [
-        jsonable({field: getattr(m, field) for field in MARK_FIELDS})
+        without_unset_ai(
+            jsonable({field: getattr(m, field) for field in MARK_FIELDS + AI_MARK_FIELDS})
+        )
         for m in marks_of(uow, attempt.id)
     ]
