@@ -267,6 +267,16 @@ def get(uow: UnitOfWork, transfer_id: uuid.UUID) -> Transferred:
     return found
 
 
+def by_key(uow: UnitOfWork, key: str) -> Transferred | None:
+    """The transfer written under idempotency key ``key``, if any."""
+    return _loaded(uow, "key = %(k)s", {"k": key})
+
+
+def reversal_of(uow: UnitOfWork, transfer_id: uuid.UUID) -> Transferred | None:
+    """The transfer that reverses ``transfer_id``, if it was reversed."""
+    return _loaded(uow, "reverses_id = %(id)s", {"id": transfer_id})
+
+
 def _replay(uow: UnitOfWork, key: str, asked: str) -> Transferred | None:
     cur = uow.driver().cursor()
     row = cur.execute(
