@@ -133,9 +133,9 @@ def void_out(v: AttemptVoid) -> VoidOut:
     return VoidOut(
         id=v.id,
         attempt_id=v.attempt_id,
-        reason=v.reason,  # type: ignore[arg-type]
+        reason=v.reason,
         note=v.note,
-        status_before=v.status_before,  # type: ignore[arg-type]
+        status_before=v.status_before,
         voided_by=v.voided_by,
         voided_at=v.voided_at,
         refund_transfer_id=v.refund_transfer_id,

@@ -55,8 +55,8 @@ SUBMIT_REASON = "voided"
 
 # For raw SQL over ``attempts`` aliased ``a``: the attempt is not voided.
 NOT_VOIDED = (
-    "NOT EXISTS (SELECT 1 FROM attempt_voids v "
-    "WHERE v.tenant_id = a.tenant_id AND v.attempt_id = a.id)"
+    "NOT EXISTS (SELECT 1 FROM attempt_voids voided "
+    "WHERE voided.tenant_id = a.tenant_id AND voided.attempt_id = a.id)"
 )
 
 

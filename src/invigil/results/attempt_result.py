@@ -35,6 +35,7 @@ from invigil.content.models import ExamVersion
 from invigil.db.uow import UnitOfWork
 from invigil.delivery.attempts import version_of
 from invigil.delivery.models import Attempt, AttemptResult, Candidate
+from invigil.delivery.voids import NOT_VOIDED
 from invigil.errors import NotFound
 from invigil.i18n import N_
 from invigil.proctoring import reviews, summary
@@ -239,12 +240,13 @@ def build(uow: UnitOfWork, attempt_id: uuid.UUID, *, with_identity: bool) -> Att
 # (``result_cells``: each question of the latest revision with the section
 # of its place on the paper), so no document is read.
 _TIMES = text(
-    """
+    f"""
     WITH answered AS MATERIALIZED (
       SELECT c.attempt_id, c.question_id::text AS question_id, c.section, c.time_ms
       FROM result_cells c
       JOIN attempts a ON a.tenant_id = c.tenant_id AND a.id = c.attempt_id
       WHERE c.exam_id = :exam AND c.exam_version = :version AND a.status = 'submitted'
+        AND {NOT_VOIDED}
     ), per_section AS (
       SELECT attempt_id, section, sum(time_ms) AS time_ms FROM answered
       GROUP BY attempt_id, section
@@ -260,7 +262,7 @@ _TIMES = text(
     SELECT 'cohort', '', count(*), NULL
     FROM attempts a
     WHERE a.exam_id = :exam AND a.exam_version = :version AND a.status = 'submitted'
-      AND EXISTS (SELECT 1 FROM attempt_results r
+      AND {NOT_VOIDED} AND EXISTS (SELECT 1 FROM attempt_results r
                   WHERE r.tenant_id = a.tenant_id AND r.attempt_id = a.id)
     """
 )
