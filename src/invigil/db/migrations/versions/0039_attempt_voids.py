@@ -8,6 +8,10 @@ canonical document, anchored by the ``attempt.voided`` audit entry.
 Written once, for every role (the ``audit_reject_change()`` trigger; the
 app role holds SELECT and INSERT only): a void is never undone or edited.
 
+A running attempt is submitted by its void: ``attempts.submit_reason``
+takes ``voided`` as well (the check is added NOT VALID, then validated,
+so the table is not locked against writes while its rows are read).
+
 Revision ID: 0039
 Revises: 0038
 Create Date: 2026-12-07
@@ -65,6 +69,13 @@ def upgrade() -> None:
         CREATE TRIGGER attempt_voids_no_truncate BEFORE TRUNCATE ON attempt_voids
         FOR EACH STATEMENT EXECUTE FUNCTION audit_reject_change()
     """)
+    run("ALTER TABLE attempts DROP CONSTRAINT ck_attempts_submit_reason")
+    run("""
+        ALTER TABLE attempts ADD CONSTRAINT ck_attempts_submit_reason CHECK (
+            submit_reason IN ('candidate', 'deadline', 'proctoring', 'staff', 'voided')
+        ) NOT VALID
+    """)
+    run("ALTER TABLE attempts VALIDATE CONSTRAINT ck_attempts_submit_reason")
     for stmt in tenant_rls("attempt_voids"):
         run(stmt)
     run(grant_dml("attempt_voids", app, "SELECT, INSERT"))
