@@ -174,6 +174,8 @@ def _valid_body(path: str, method: str) -> dict[str, object]:
         return {"total": "1", "reason": "x"}
     if path.endswith("/regrades"):
         return {"reason": "x"}
+    if path.endswith("/void"):
+        return {"reason": "duplicate"}
     if path.endswith("/decisions/bulk"):
         return {"flags": [], "decision": "dismissed", "reason": "x"}
     if path.endswith("/result-link"):
