@@ -57,6 +57,10 @@ def test_an_admin_voids_a_running_attempt_from_its_page(
         page.set_viewport_size({"width": width, "height": 900})
         assert_accessible(page, f"a voided attempt's page at {width} px")
 
+    page.goto(f"{live_server}/delivery/attempts?status=voided")
+    expect(page.get_by_text("4 credits refunded")).to_be_visible()
+    assert_accessible(page, "the attempts list with a voided attempt")
+
     with database.unit_of_work(s.tenant) as uow:
         row = uow.scalar(select(AttemptVoid).where(AttemptVoid.attempt_id == s.attempt_id))
         assert row is not None and row.reason == "technical_failure"

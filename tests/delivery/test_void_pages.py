@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from invigil.audit.models import AuditEvent
 from invigil.delivery.models import Attempt, AttemptVoid
+from invigil.identity.models import User
 from invigil.settings import Settings
 from tests.conftest import BoundDatabase, bearer, make_tenant, make_user
 from tests.delivery.test_attempts import begun, invited, item
@@ -92,7 +93,11 @@ def test_a_tenant_admin_voids_a_running_attempt_from_its_page(
 
     listed = admin.get("/delivery/attempts?status=voided")
     assert listed.status_code == 200 and aid in listed.text
-    assert "Voided" in words(listed.text) and "Technical failure" in words(listed.text)
+    shown = words(listed.text)
+    assert "Voided" in shown and "Technical failure" in shown and "nothing to refund" in shown
+    with db.unit_of_work(tid) as uow:
+        email = uow.get(User, uuid.UUID(who)).email  # type: ignore[union-attr]
+    assert f"by {email}" in shown
     assert aid not in admin.get("/delivery/attempts?status=in_progress").text
 
 

@@ -177,13 +177,26 @@ def detail(
 
 
 def void_of(uow: UnitOfWork, attempt: Attempt, t: NullTranslations) -> Void | None:
+    return voids_shown(uow, [attempt.id], t).get(attempt.id)
+
+
+def voids_shown(
+    uow: UnitOfWork, attempt_ids: Sequence[uuid.UUID], t: NullTranslations
+) -> dict[uuid.UUID, Void]:
+    """The voids among ``attempt_ids`` as pages show them (a few queries for a page)."""
     from invigil.ledger import service as ledger
 
-    row = voids.of(uow, attempt.id)
-    if row is None:
-        return None
-    refund = ledger.get(uow, row.refund_transfer_id) if row.refund_transfer_id else None
-    return Void(row, who(uow, row.voided_by, t), voids.refunded(refund))
+    rows = voids.of_many(uow, attempt_ids)
+    refunds = [r.refund_transfer_id for r in rows.values() if r.refund_transfer_id]
+    credited = ledger.credits_moved(uow, refunds)
+    return {
+        aid: Void(
+            r,
+            who(uow, r.voided_by, t),
+            credited.get(r.refund_transfer_id, 0) if r.refund_transfer_id else 0,
+        )
+        for aid, r in rows.items()
+    }
 
 
 def who(uow: UnitOfWork, actor: str, t: NullTranslations) -> str:

@@ -204,7 +204,9 @@ def attempt_list(request: Request, ctx: PageContext = requires_page(P.ATTEMPT_VI
         return table.csv_response(view, rows)
     shown = table.fetch(ctx.uow, view, review.rows_select())
     rows = review.with_scores(ctx.uow, shown.rows, with_results=with_results)
-    return _render(request, "attempts.html", ctx, t=shown.with_rows(rows))
+    t = i18n.translations(i18n.locale_of({"request": request}))
+    voided = attempt_detail.voids_shown(ctx.uow, [r.attempt.id for r in rows if r.void], t)
+    return _render(request, "attempts.html", ctx, t=shown.with_rows(rows), voided=voided)
 
 
 def _detail_page(
