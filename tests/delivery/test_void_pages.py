@@ -82,6 +82,10 @@ def test_a_tenant_admin_voids_a_running_attempt_from_its_page(
         assert entry is not None and entry.actor_kind == "user" and entry.actor_id == who
     assert "Reason: Technical failure" in text  # the timeline's line
 
+    result_page = admin.get(f"/attempts/{aid}/result")
+    assert result_page.status_code == 200
+    assert "This result belongs to a voided attempt" in words(result_page.text)
+
     again = admin.post(path + "/void", data=good)
     assert again.status_code == 409 and "voided already" in words(again.text)
 

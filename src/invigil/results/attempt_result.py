@@ -33,6 +33,7 @@ from invigil.audit.models import AuditEvent
 from invigil.audit.records import anchor_in, document_sha256
 from invigil.content.models import ExamVersion
 from invigil.db.uow import UnitOfWork
+from invigil.delivery import voids
 from invigil.delivery.attempts import version_of
 from invigil.delivery.models import Attempt, AttemptResult, Candidate
 from invigil.delivery.voids import NOT_VOIDED
@@ -187,6 +188,7 @@ class AttemptResultView:
     decisions: list[Decision]
     versions: list[Version]
     cohort: int  # submitted attempts of this exam version with a result
+    voided: bool = False  # staff voided the attempt: this result counts nowhere
 
     @property
     def categories(self) -> dict[str, Any]:
@@ -232,6 +234,7 @@ def build(uow: UnitOfWork, attempt_id: uuid.UUID, *, with_identity: bool) -> Att
         decisions=_decisions(review),
         versions=versions,
         cohort=timing.cohort,
+        voided=voids.of(uow, attempt.id) is not None,
     )
 
 
