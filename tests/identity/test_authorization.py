@@ -194,6 +194,8 @@ def _valid_body(path: str, method: str) -> dict[str, object]:
         return {"reason": "x"}
     if path.endswith("/suggestions/discard"):
         return {"suggestion_id": str(uuid.uuid4())}
+    if path.endswith("/void"):
+        return {"reason": "duplicate"}
     if path.endswith("/decisions/bulk"):
         return {"flags": [], "decision": "dismissed", "reason": "x"}
     if path.endswith("/result-link"):

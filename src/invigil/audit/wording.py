@@ -77,6 +77,7 @@ ACTIONS: dict[str, str] = {
     "attempt.submitted": N_("Submitted an attempt"),
     "attempt.bound": N_("Continued an attempt in a new browser"),
     "attempt.released": N_("Released an attempt's browser"),
+    "attempt.voided": N_("Voided an attempt (its start refunded when it was charged)"),
     "attempt.navigation_refused": N_("Was refused going back (linear exam)"),
     "result.recorded": N_("Recorded a result"),
     # proctoring

@@ -24,6 +24,7 @@ from invigil.certification.requirements import (
 )
 from invigil.db.uow import UnitOfWork
 from invigil.delivery.models import Attempt, AttemptResult
+from invigil.delivery.voids import not_voided
 from invigil.results.listing import SHOWN_STATUSES, flag_decided, integrity_outcome
 
 
@@ -80,6 +81,7 @@ def exams(
             Attempt.candidate_id == holder_id,
             Attempt.exam_id.in_(list(exam_ids)),
             Attempt.status.in_(SHOWN_STATUSES),
+            not_voided(),  # no certificate rests on a voided attempt
         )
         .ext(distinct_on(Attempt.exam_id))
         .order_by(Attempt.exam_id, Attempt.number.desc())

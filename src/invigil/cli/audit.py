@@ -32,12 +32,23 @@ def _sources() -> tuple[Any, ...]:
     from invigil.audit.bundle_records import SOURCES as BUNDLES
     from invigil.certification.records import SOURCES as CERTIFICATION
     from invigil.delivery.records import SOURCES as DELIVERY
+    from invigil.delivery.voids import SOURCES as VOIDS
     from invigil.ledger.verify import SOURCES as LEDGER
     from invigil.proctoring.records import SOURCES as PROCTORING
     from invigil.results.records import SOURCES as RESULTS
     from invigil.shortlists.records import SOURCES as SHORTLISTS
 
-    return (*AI, *BUNDLES, *CERTIFICATION, *DELIVERY, *LEDGER, *PROCTORING, *RESULTS, *SHORTLISTS)
+    return (
+        *AI,
+        *BUNDLES,
+        *CERTIFICATION,
+        *DELIVERY,
+        *LEDGER,
+        *PROCTORING,
+        *RESULTS,
+        *SHORTLISTS,
+        *VOIDS,
+    )
 
 
 def _report(report: Any, what: str) -> None:
@@ -87,7 +98,7 @@ def _report(report: Any, what: str) -> None:
 @audit_cli.command("verify")
 def audit_verify(tenant: Annotated[str, typer.Option(help="tenant slug")]) -> None:
     """Recompute every leaf and checkpoint, and the hash of every record anchored
-    in the log (results, answer sheets, consents, event streams, review decisions) from
+    in the log (results, answer sheets, consents, voids, event streams, review decisions) from
     its rows; exit 1 naming the first bad entry or record."""
     from invigil.audit import service
     from invigil.context import Services

@@ -18,11 +18,12 @@ from invigil import i18n
 from invigil.audit.models import AuditEvent
 from invigil.content.models import ExamVersion, QuestionVersion
 from invigil.db.uow import UnitOfWork
-from invigil.delivery import attempts, results
+from invigil.delivery import attempts, results, voids
 from invigil.delivery.models import (
     Attempt,
     AttemptAnswer,
     AttemptResult,
+    AttemptVoid,
     Candidate,
     Consent,
     Invitation,
@@ -38,10 +39,12 @@ HISTORY = {
     "attempt.bound": N_("Bound to a new browser"),
     # The player never asks this: a browser that does was changed.
     "attempt.navigation_refused": N_("Going back refused (linear navigation)"),
+    "attempt.voided": N_("Voided"),
 }
 SUBMITTED = {
     "candidate": N_("By the candidate"),
     "deadline": N_("Automatically, when the deadline and grace period had passed"),
+    "voided": N_("By staff, voiding the attempt"),
 }
 ACTORS = {"candidate": N_("the candidate"), "system": N_("Invigil (automatic)")}
 
@@ -70,6 +73,15 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Void:
+    """A void as the page shows it: the record, who in words, the credits given back."""
+
+    row: AttemptVoid
+    by: str
+    refunded: int
+
+
+@dataclass(frozen=True)
 class Detail:
     attempt: Attempt
     candidate: Candidate
@@ -81,6 +93,7 @@ class Detail:
     result_event: AuditEvent | None
     history: list[Step]
     locale: str = i18n.DEFAULT
+    void: Void | None = None
 
     def timeline(self) -> list[Step]:
         a = self.attempt
@@ -159,7 +172,43 @@ def detail(
         result_event=None if result is None else _recorded(uow, result),
         history=_history(uow, attempt, i18n.translations(locale)),
         locale=locale,
+        void=void_of(uow, attempt, i18n.translations(locale)),
     )
+
+
+def void_of(uow: UnitOfWork, attempt: Attempt, t: NullTranslations) -> Void | None:
+    return voids_shown(uow, [attempt.id], t).get(attempt.id)
+
+
+def voids_shown(
+    uow: UnitOfWork, attempt_ids: Sequence[uuid.UUID], t: NullTranslations
+) -> dict[uuid.UUID, Void]:
+    """The voids among ``attempt_ids`` as pages show them (a few queries for a page)."""
+    from invigil.ledger import service as ledger
+
+    rows = voids.of_many(uow, attempt_ids)
+    refunds = [r.refund_transfer_id for r in rows.values() if r.refund_transfer_id]
+    credited = ledger.credits_moved(uow, refunds)
+    return {
+        aid: Void(
+            r,
+            who(uow, r.voided_by, t),
+            credited.get(r.refund_transfer_id, 0) if r.refund_transfer_id else 0,
+        )
+        for aid, r in rows.items()
+    }
+
+
+def who(uow: UnitOfWork, actor: str, t: NullTranslations) -> str:
+    """``"<kind>:<id>"`` (as records keep who acted) in words: a user's email, ..."""
+    kind, _, actor_id = actor.partition(":")
+    uid = _user_id(actor_id) if kind == "user" else None
+    if uid is not None:
+        user = uow.session.get(User, (uow.tenant, uid))
+        return user.email if user is not None else t.gettext("a former user")
+    if kind in ACTORS:
+        return t.gettext(ACTORS[kind])
+    return f"{kind} {actor_id}"
 
 
 def _questions(
@@ -220,6 +269,12 @@ def _history(uow: UnitOfWork, attempt: Attempt, t: NullTranslations) -> list[Ste
             notes = (
                 t.gettext("By %(who)s") % {"who": by},
                 t.gettext("Reason: %(reason)s") % {"reason": reason},
+            )
+        elif e.action == "attempt.voided":
+            label = voids.REASON_LABELS.get(str(e.payload.get("reason")), N_("Other"))
+            notes = (
+                t.gettext("By %(who)s") % {"who": by},
+                t.gettext("Reason: %(reason)s") % {"reason": t.gettext(label)},
             )
         elif e.action == "attempt.navigation_refused":
             asked = ", ".join(str(int(i) + 1) for i in e.payload.get("asked") or [])

@@ -1,5 +1,5 @@
-"""Staff pages on attempts: the list, one attempt in full, and releasing a
-browser binding. Same services and permissions as the attempts API; scores
+"""Staff pages on attempts: the list, one attempt in full, releasing a
+browser binding and voiding an attempt. Same services and permissions as the attempts API; scores
 are shown only to viewers holding ``result:view``."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from invigil import i18n
 from invigil.content import exams
 from invigil.content.models import ExamVersion
 from invigil.content.pages.common import TYPE_LABELS
-from invigil.delivery import attempt_detail, attempts, review
+from invigil.delivery import attempt_detail, attempts, review, voids
 from invigil.delivery.models import Attempt, Candidate
 from invigil.errors import Conflict, Invalid
 from invigil.i18n import N_
@@ -32,7 +32,12 @@ NOTICES = {
     "released": N_(
         "Browser released. The candidate's next \u201cStart exam\u201d, from any "
         "browser, continues the attempt there; saved answers are kept."
-    )
+    ),
+    "voided": N_(
+        "Attempt voided. It no longer counts against the invitation's attempts nor in "
+        "any figure; its start was refunded if it was charged. Its answers, events and "
+        "evidence are kept."
+    ),
 }
 # Marked N_ here, translated where a page shows them (``_(status_labels[...])``).
 STATUS_LABELS = {
@@ -44,8 +49,13 @@ STATUS_FILTER = [
     ("ready", N_("Ready")),
     ("in_progress", N_("In progress")),
     ("submitted", N_("Submitted")),
+    ("voided", N_("Voided")),
 ]
-REASONS = {"candidate": N_("by the candidate"), "deadline": N_("at the deadline")}
+REASONS = {
+    "candidate": N_("by the candidate"),
+    "deadline": N_("at the deadline"),
+    "voided": N_("by staff, voiding it"),
+}
 
 
 def say(request: Request, message: str) -> str:
@@ -84,7 +94,12 @@ def _render(
     request: Request, name: str, ctx: PageContext, *, status: int = 200, **values: Any
 ) -> HTMLResponse:
     values.setdefault("error", None)
-    labels = {"status_labels": STATUS_LABELS, "reasons": REASONS, "type_labels": TYPE_LABELS}
+    labels = {
+        "status_labels": STATUS_LABELS,
+        "reasons": REASONS,
+        "type_labels": TYPE_LABELS,
+        "void_reasons": voids.REASON_LABELS,
+    }
     return render(request, f"delivery/{name}", {"page": ctx, **labels, **values}, status=status)
 
 
@@ -94,6 +109,13 @@ def _iso(value: datetime | None) -> str:
 
 def _score(row: review.Row) -> str:
     return "" if row.result is None else f"{row.result.awarded}/{row.result.max_points}"
+
+
+def _by_status(stmt: Any, value: str) -> Any:
+    """ "Voided" is a status to the reader, a record to the database."""
+    if value == "voided":
+        return stmt.where(~voids.not_voided())
+    return stmt.where(Attempt.status == value)
 
 
 def attempts_table(ctx: PageContext) -> table.Table:
@@ -107,7 +129,12 @@ def attempts_table(ctx: PageContext) -> table.Table:
         ),
         table.Column("email", N_("Email"), Candidate.email, export=lambda r: r.candidate.email),
         table.Column("exam", N_("Exam"), ExamVersion.title, export=lambda r: r.exam_title),
-        table.Column("status", N_("Status"), Attempt.status, export=lambda r: r.attempt.status),
+        table.Column(
+            "status",
+            N_("Status"),
+            Attempt.status,
+            export=lambda r: "voided" if r.void else r.attempt.status,
+        ),
         table.Column(
             "started",
             N_("Started"),
@@ -157,7 +184,7 @@ def attempts_table(ctx: PageContext) -> table.Table:
                 "status",
                 N_("Status"),
                 STATUS_FILTER,
-                lambda stmt, v: stmt.where(Attempt.status == v),
+                _by_status,
                 all_label=N_("Any status"),
             ),
         ),
@@ -177,7 +204,9 @@ def attempt_list(request: Request, ctx: PageContext = requires_page(P.ATTEMPT_VI
         return table.csv_response(view, rows)
     shown = table.fetch(ctx.uow, view, review.rows_select())
     rows = review.with_scores(ctx.uow, shown.rows, with_results=with_results)
-    return _render(request, "attempts.html", ctx, t=shown.with_rows(rows))
+    t = i18n.translations(i18n.locale_of({"request": request}))
+    voided = attempt_detail.voids_shown(ctx.uow, [r.attempt.id for r in rows if r.void], t)
+    return _render(request, "attempts.html", ctx, t=shown.with_rows(rows), voided=voided)
 
 
 def _detail_page(
@@ -191,6 +220,7 @@ def _detail_page(
         locale=i18n.locale_of({"request": request}),
     )
     values.setdefault("reason", "")
+    values.setdefault("void_form", {"reason": "", "note": ""})
     return _render(request, "attempt.html", ctx, d=found, **values)
 
 
@@ -238,3 +268,59 @@ def attempt_release(
             form_anchor="release-reason",
         )
     return flash.redirect(request, f"/delivery/attempts/{aid}", say(request, NOTICES["released"]))
+
+
+def _void_refusal(request: Request, reason: str, note: str, confirm: str) -> Invalid | None:
+    """What is wrong with the void form, in the page's words (and where)."""
+    if reason not in voids.REASONS:
+        return Invalid(say(request, N_("choose why the attempt is voided")), field="void-reason")
+    if len(note) > voids.MAX_NOTE:
+        message = say(request, N_("the note has at most %(n)s characters")) % {"n": voids.MAX_NOTE}
+        return Invalid(message, field="void-note")
+    if reason == "other" and not note:
+        message = say(request, N_("say what happened: a void for another reason needs a note"))
+        return Invalid(message, field="void-note")
+    if confirm != "yes":
+        message = say(
+            request, N_("confirm that you want to void this attempt: it cannot be undone")
+        )
+        return Invalid(message, field="void-confirm")
+    return None
+
+
+@router.post("/delivery/attempts/{attempt_id}/void", response_class=HTMLResponse)
+def attempt_void(
+    request: Request,
+    attempt_id: str,
+    csrf: FormStr = "",
+    reason: FormStr = "",
+    note: FormStr = "",
+    confirm: FormStr = "",
+    ctx: PageContext = requires_page(P.ATTEMPT_VOID),
+) -> Response:
+    check_csrf(ctx, csrf)
+    aid = _parse_id(attempt_id, "attempt")
+    review.require_attempt(ctx.uow, aid, lock=True)  # 404 first, as for a missing id
+    note = note.strip()
+    refused = _void_refusal(request, reason, note, confirm)
+    try:
+        if refused is not None:
+            raise refused
+        with _change(ctx.uow):
+            voids.void(ctx.uow, aid, reason, note)
+    except voids.AlreadyVoided:
+        return _detail_page(
+            request, ctx, aid, status=409,
+            error=say(request, N_("this attempt is voided already: a void is recorded once")),
+        )  # fmt: skip
+    except (Invalid, Conflict) as exc:
+        return _detail_page(
+            request,
+            ctx,
+            aid,
+            status=exc.status,
+            error=exc.detail,
+            void_form={"reason": reason if reason in voids.REASONS else "", "note": note[:2000]},
+            form_anchor=str(exc.extensions.get("field") or "void-h"),
+        )
+    return flash.redirect(request, f"/delivery/attempts/{aid}", say(request, NOTICES["voided"]))

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import defer
 
 from invigil import audit
@@ -73,6 +73,22 @@ class Elsewhere(Conflict):
 
 class AttemptClosed(Conflict):
     slug = "attempt-closed"
+
+
+class AttemptVoided(AttemptClosed):
+    """Staff voided the attempt: the player is refused as for any closed
+    attempt (same problem type), with words that say why."""
+
+
+def refuse_voided(uow: UnitOfWork, attempt: Attempt) -> None:
+    """Raise :class:`AttemptVoided` when staff voided ``attempt``."""
+    from invigil.delivery import voids
+
+    if voids.of(uow, attempt.id) is not None:
+        raise AttemptVoided(
+            "the organiser voided this attempt: nothing more is saved for it; ask them "
+            "about a new attempt"
+        )
 
 
 class NotStarted(Conflict):
@@ -154,6 +170,21 @@ def latest(uow: UnitOfWork, invitation_id: uuid.UUID, *, lock: bool = False) -> 
     if lock:
         stmt = stmt.with_for_update()
     return uow.scalar(stmt)
+
+
+def counted(uow: UnitOfWork, invitation_id: uuid.UUID) -> int:
+    """The invitation's attempts that count against its attempts allowed:
+    all but the voided ones (a voided attempt's remedy is a new one)."""
+    from invigil.delivery import voids
+
+    return int(
+        uow.scalar(
+            select(func.count())
+            .select_from(Attempt)
+            .where(Attempt.invitation_id == invitation_id, voids.not_voided())
+        )
+        or 0
+    )
 
 
 def version_of(uow: UnitOfWork, exam_id: uuid.UUID, version: int) -> ExamVersion:
@@ -308,7 +339,7 @@ def start(
         )
     done = current.number if current is not None else 0
     allowed = int(version.settings.get("attempts_allowed", 1))
-    if done >= allowed:
+    if counted(uow, invitation.id) >= allowed:
         raise NoAttemptsLeft(
             f"you have used all {allowed} attempt(s) this exam allows; your last one is submitted"
         )
@@ -551,6 +582,8 @@ def save(
     uow: UnitOfWork, attempt: Attempt, items: Sequence[Item], now: datetime | None = None
 ) -> Saved:
     """Save a batch of answer items; each gets its own outcome."""
+    if attempt.status == "submitted":
+        refuse_voided(uow, attempt)
     require_running(attempt)
     require_few(items)
     now = now or datetime.now(UTC)
@@ -767,6 +800,7 @@ def heartbeat(
     episodes still open (a condition that has now lasted long enough)."""
     now = now or datetime.now(UTC)
     if attempt.status == "submitted":
+        refuse_voided(uow, attempt)
         return []
     move(attempt, position)
     proctor().heard(uow, attempt, now)

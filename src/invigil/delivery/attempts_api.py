@@ -1,4 +1,5 @@
-"""Staff API on attempts: find, inspect, read the result, release a browser.
+"""Staff API on attempts: find, inspect, read the result, release a browser,
+void an attempt (refunding its start).
 
 ``GET /api/v1/attempts?invitation_id=...`` lists an invitation's attempts.
 """
@@ -14,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from invigil.db.uow import UnitOfWork
-from invigil.delivery import attempts, results, review
-from invigil.delivery.models import Attempt, Consent
+from invigil.delivery import attempts, results, review, voids
+from invigil.delivery.models import Attempt, AttemptVoid, Consent
 from invigil.errors import NotFound
 from invigil.pagination import Page, check_limit, created_key
 from invigil.security.permissions import Permission as P
@@ -24,6 +25,34 @@ from invigil.web.access import requires
 router = APIRouter(prefix="/api/v1", tags=["attempts"])
 
 Status = Literal["ready", "in_progress", "submitted"]
+
+
+VoidReason = Literal["technical_failure", "duplicate", "other"]
+
+
+class VoidOut(BaseModel):
+    id: uuid.UUID
+    attempt_id: uuid.UUID
+    reason: VoidReason
+    note: str
+    status_before: Literal["in_progress", "submitted"] = Field(
+        description="what the attempt was when voided (a running one was submitted by the void)"
+    )
+    voided_by: str = Field(description="who voided it: actor kind and id")
+    voided_at: datetime
+    refund_transfer_id: uuid.UUID | None = Field(
+        description="the ledger reversal that refunded the start; null when nothing was charged"
+    )
+    sha256: str = Field(
+        description="of the void as a canonical document, anchored in its audit entry"
+    )
+
+
+class VoidIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: VoidReason
+    note: str = Field(default="", max_length=voids.MAX_NOTE, description="required for other")
 
 
 class AttemptOut(BaseModel):
@@ -44,6 +73,7 @@ class AttemptOut(BaseModel):
     questions: int
     last_seq: int
     last_seen_at: datetime | None
+    void: VoidOut | None = Field(default=None, description="set when staff voided the attempt")
 
 
 class AnswerOut(BaseModel):
@@ -88,6 +118,9 @@ class ResultOut(BaseModel):
     needs_grading: bool
     document_sha256: str
     document: dict[str, Any]
+    voided: bool = Field(
+        default=False, description="the attempt was voided: this result counts nowhere"
+    )
 
 
 class ReleaseIn(BaseModel):
@@ -96,7 +129,21 @@ class ReleaseIn(BaseModel):
     reason: str = Field(default="", max_length=500)
 
 
-def attempt_out(a: Attempt) -> AttemptOut:
+def void_out(v: AttemptVoid) -> VoidOut:
+    return VoidOut(
+        id=v.id,
+        attempt_id=v.attempt_id,
+        reason=v.reason,
+        note=v.note,
+        status_before=v.status_before,
+        voided_by=v.voided_by,
+        voided_at=v.voided_at,
+        refund_transfer_id=v.refund_transfer_id,
+        sha256=v.sha256,
+    )
+
+
+def attempt_out(a: Attempt, void: AttemptVoid | None = None) -> AttemptOut:
     return AttemptOut(
         id=a.id,
         invitation_id=a.invitation_id,
@@ -115,6 +162,7 @@ def attempt_out(a: Attempt) -> AttemptOut:
         questions=len(a.paper),
         last_seq=a.last_seq,
         last_seen_at=a.last_seen_at,
+        void=void_out(void) if void is not None else None,
     )
 
 
@@ -150,7 +198,8 @@ def list_attempts(
     rows, nxt = review.NEWEST.page(
         uow.scalars(review.NEWEST.apply(stmt, cursor, limit)), limit, created_key
     )
-    return Page[AttemptOut](items=[attempt_out(a) for a in rows], next=nxt)
+    voided = voids.of_many(uow, [a.id for a in rows])
+    return Page[AttemptOut](items=[attempt_out(a, voided.get(a.id)) for a in rows], next=nxt)
 
 
 @router.get("/attempts/{attempt_id}", response_model=AttemptDetailOut)
@@ -178,7 +227,7 @@ def get_attempt(
     ]
     consent = uow.scalar(select(Consent).where(Consent.attempt_id == a.id))
     return AttemptDetailOut(
-        **attempt_out(a).model_dump(),
+        **attempt_out(a, voids.of(uow, a.id)).model_dump(),
         answers=answers,
         consent=None
         if consent is None
@@ -214,6 +263,7 @@ def get_result(attempt_id: uuid.UUID, uow: UnitOfWork = requires(P.RESULT_VIEW))
         needs_grading=r.needs_grading,
         document_sha256=r.document_sha256,
         document=r.document,
+        voided=voids.of(uow, a.id) is not None,
     )
 
 
@@ -225,3 +275,14 @@ def release_attempt(
     "Start exam" from any browser binds that one. Saved answers are kept."""
     a = _attempt(uow, attempt_id, lock=True)
     return attempt_out(attempts.release(uow, a, body.reason))
+
+
+@router.post("/attempts/{attempt_id}/void", response_model=VoidOut, status_code=201)
+def void_attempt(
+    attempt_id: uuid.UUID, body: VoidIn, uow: UnitOfWork = requires(P.ATTEMPT_VOID)
+) -> VoidOut:
+    """Void the attempt (audited, once: 409 after): a running one is submitted
+    first and its player refused; its start charge is reversed (credits come
+    back). Answers, events and evidence are kept; the attempt no longer
+    counts against the invitation's attempts allowed nor in statistics."""
+    return void_out(voids.void(uow, attempt_id, body.reason, body.note).void)

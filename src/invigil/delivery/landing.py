@@ -24,7 +24,7 @@ from invigil.content import consent, exam_text
 from invigil.content.consent import Disclosure
 from invigil.content.models import ExamVersion
 from invigil.db.uow import Actor, UnitOfWork
-from invigil.delivery import attempts, language, links, results
+from invigil.delivery import attempts, language, links, results, voids
 from invigil.delivery.links import LinkState, Resolved
 from invigil.delivery.models import Attempt, AttemptResult, Invitation
 from invigil.errors import DomainError, NotFound
@@ -177,19 +177,21 @@ class History:
 
 def history_of(uow: UnitOfWork, invitation: Invitation, version: ExamVersion) -> History:
     allowed = int(version.settings.get("attempts_allowed", 1) or 1)
-    numbers = list(uow.scalars(select(Attempt.id).where(Attempt.invitation_id == invitation.id)))
+    used = attempts.counted(uow, invitation.id)  # a voided attempt is not used up
     best: AttemptResult | None = None
     if version.settings.get("results_release") == "immediately":
         submitted = uow.scalars(
             select(Attempt.id).where(
-                Attempt.invitation_id == invitation.id, Attempt.status == "submitted"
+                Attempt.invitation_id == invitation.id,
+                Attempt.status == "submitted",
+                voids.not_voided(),
             )
         )
         for attempt_id in submitted:
             found = results.latest_result(uow, attempt_id)
             if found is not None and (best is None or found.awarded > best.awarded):
                 best = found
-    return History(len(numbers), allowed, best)
+    return History(used, allowed, best)
 
 
 def _open(uow: UnitOfWork | None, request: Request, token: str) -> Resolved:
@@ -210,12 +212,13 @@ def _neutral(request: Request) -> Response:
     )
 
 
-def attempt_state(request: Request, attempt: Attempt | None, allowed: int) -> str:
-    """none | mine | elsewhere | released | submitted | used_up (for the page)."""
+def attempt_state(request: Request, attempt: Attempt | None, allowed: int, used: int) -> str:
+    """none | mine | elsewhere | released | submitted | used_up (for the page);
+    ``used``: the attempts that count (voided ones do not)."""
     if attempt is None:
         return "none"
     if attempt.status == "submitted":
-        return "used_up" if attempt.number >= allowed else "submitted"
+        return "used_up" if used >= allowed else "submitted"
     cookie = request.cookies.get(attempts.cookie_name(attempt.invitation_id))
     if attempt.binding_hash is None:
         return "released"
@@ -245,7 +248,8 @@ def _render(
     words = language.exam_words(uow, version, chosen.locale)
     facts = _facts(version, invitation, chosen.locale, words)
     current = attempts.latest(uow, invitation.id)
-    mine = attempt_state(request, current, int(facts["attempts"]))
+    used = attempts.counted(uow, invitation.id) if current is not None else 0
+    mine = attempt_state(request, current, int(facts["attempts"]), used)
     code = {LinkState.VALID: 200, LinkState.NOT_YET_OPEN: 200, LinkState.EXPIRED: 410}
     if status is None:
         status = 409 if mine == "elsewhere" else code[found.state]

@@ -352,3 +352,38 @@ class ResultCell(Base):
     needs_grading: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     time_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     canonical_response: Mapped[Any] = mapped_column(JSONB, nullable=True)
+
+
+class AttemptVoid(TenantScoped, Base):
+    """An attempt voided by staff (0039, ADR 0050): why, by whom, when, and
+    the reversal that refunded its start. Written once (append-only trigger;
+    the app role holds SELECT and INSERT): the attempt, its answers, events
+    and evidence stay as they were, and one row per attempt at most."""
+
+    __tablename__ = "attempt_voids"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "attempt_id"], ["attempts.tenant_id", "attempts.id"], ondelete="RESTRICT"
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "refund_transfer_id"],
+            ["ledger_transfers.tenant_id", "ledger_transfers.id"],
+            name="fk_attempt_voids_refund",
+            ondelete="RESTRICT",
+        ),
+        UniqueConstraint("tenant_id", "attempt_id"),
+        CheckConstraint("reason IN ('technical_failure', 'duplicate', 'other')", name="reason"),
+        CheckConstraint("char_length(note) <= 1000", name="note_length"),
+        CheckConstraint("reason <> 'other' OR btrim(note) <> ''", name="note_for_other"),
+        CheckConstraint("status_before IN ('in_progress', 'submitted')", name="status_before"),
+    )
+
+    attempt_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    reason: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text)
+    # What the attempt was when voided: a running one was submitted by the void.
+    status_before: Mapped[str] = mapped_column(String(16))
+    voided_by: Mapped[str] = mapped_column(String(200))  # "<actor kind>:<actor id>"
+    voided_at: Mapped[datetime] = mapped_column(TS)
+    refund_transfer_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    sha256: Mapped[str] = mapped_column(String(64))

@@ -16,7 +16,8 @@ from sqlalchemy.dialects.postgresql import distinct_on
 
 from invigil.content.models import ExamVersion
 from invigil.db.uow import UnitOfWork
-from invigil.delivery.models import Attempt, AttemptResult, Candidate
+from invigil.delivery import voids
+from invigil.delivery.models import Attempt, AttemptResult, AttemptVoid, Candidate
 from invigil.errors import NotFound
 from invigil.i18n import N_
 from invigil.pagination import newest_first
@@ -30,6 +31,7 @@ class Row:
     candidate: Candidate
     exam_title: str
     result: AttemptResult | None
+    void: AttemptVoid | None = None
 
 
 # Attempts newest first, for the API and the pages.
@@ -58,7 +60,8 @@ def with_scores(
     """A page of :func:`rows_select` rows, each with its latest result
     (one query for the page) when the viewer may see scores."""
     scores = latest_results(uow, [a.id for a, _, _ in found]) if with_results else {}
-    return [Row(a, c, title, scores.get(a.id)) for a, c, title in found]
+    voided = voids.of_many(uow, [a.id for a, _, _ in found])
+    return [Row(a, c, title, scores.get(a.id), voided.get(a.id)) for a, c, title in found]
 
 
 def latest_results(

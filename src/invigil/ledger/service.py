@@ -267,6 +267,33 @@ def get(uow: UnitOfWork, transfer_id: uuid.UUID) -> Transferred:
     return found
 
 
+def by_key(uow: UnitOfWork, key: str) -> Transferred | None:
+    """The transfer written under idempotency key ``key``, if any."""
+    return _loaded(uow, "key = %(k)s", {"k": key})
+
+
+def credits_moved(uow: UnitOfWork, transfer_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """What each of ``transfer_ids`` added to credits_available (one query)."""
+    if not transfer_ids:
+        return {}
+    rows = (
+        uow.driver()
+        .cursor()
+        .execute(
+            "SELECT e.transfer_id, e.amount FROM ledger_entries e JOIN ledger_accounts a "
+            "ON a.tenant_id = e.tenant_id AND a.id = e.account_id "
+            "WHERE a.code = %(code)s AND e.transfer_id = ANY(%(ids)s)",
+            {"code": CREDITS, "ids": list(transfer_ids)},
+        )
+    )
+    return {tid: int(amount) for tid, amount in rows}
+
+
+def reversal_of(uow: UnitOfWork, transfer_id: uuid.UUID) -> Transferred | None:
+    """The transfer that reverses ``transfer_id``, if it was reversed."""
+    return _loaded(uow, "reverses_id = %(id)s", {"id": transfer_id})
+
+
 def _replay(uow: UnitOfWork, key: str, asked: str) -> Transferred | None:
     cur = uow.driver().cursor()
     row = cur.execute(

@@ -29,17 +29,18 @@ from sqlalchemy import text
 
 from invigil.content.models import Exam
 from invigil.db.uow import UnitOfWork
+from invigil.delivery.voids import NOT_VOIDED
 from invigil.results import item_analysis
 from invigil.results.item_analysis import LATEST
 
 FORMAT = 1  # bump when the cached figures change shape or meaning
 BIN_WIDTH = 10  # percentage points per histogram bar: 0-9, 10-19, ..., 90-100
 
-_MARKER = text("""
+_MARKER = text(f"""
 SELECT count(*) AS results, max(r.created_at) AS newest
   FROM attempts a
   JOIN attempt_results r ON r.tenant_id = a.tenant_id AND r.attempt_id = a.id
- WHERE a.exam_id = :exam AND a.status = 'submitted'
+ WHERE a.exam_id = :exam AND a.status = 'submitted' AND {NOT_VOIDED}
 """)
 
 _SUMMARY = text(f"""

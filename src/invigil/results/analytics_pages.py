@@ -16,6 +16,7 @@ from invigil.content import questions
 from invigil.content.models import Exam, Question
 from invigil.content.pages.common import TYPE_LABELS
 from invigil.db.uow import UnitOfWork
+from invigil.delivery.voids import NOT_VOIDED
 from invigil.i18n import N_
 from invigil.identity.pages.common import _parse_id
 from invigil.results import analytics, item_analysis
@@ -129,11 +130,11 @@ def exam_analytics_page(
 
 
 # The exams a question was answered in: from the result cells' question index.
-_EXAMS_OF_QUESTION = text("""
+_EXAMS_OF_QUESTION = text(f"""
 SELECT DISTINCT c.exam_id
   FROM result_cells c
   JOIN attempts a ON a.tenant_id = c.tenant_id AND a.id = c.attempt_id
- WHERE c.question_id = :question AND a.status = 'submitted'
+ WHERE c.question_id = :question AND a.status = 'submitted' AND {NOT_VOIDED}
 """)
 
 

@@ -33,8 +33,10 @@ from invigil.audit.models import AuditEvent
 from invigil.audit.records import anchor_in, document_sha256
 from invigil.content.models import ExamVersion
 from invigil.db.uow import UnitOfWork
+from invigil.delivery import voids
 from invigil.delivery.attempts import version_of
 from invigil.delivery.models import Attempt, AttemptResult, Candidate
+from invigil.delivery.voids import NOT_VOIDED
 from invigil.errors import NotFound
 from invigil.i18n import N_
 from invigil.proctoring import reviews, summary
@@ -186,6 +188,7 @@ class AttemptResultView:
     decisions: list[Decision]
     versions: list[Version]
     cohort: int  # submitted attempts of this exam version with a result
+    voided: bool = False  # staff voided the attempt: this result counts nowhere
 
     @property
     def categories(self) -> dict[str, Any]:
@@ -231,6 +234,7 @@ def build(uow: UnitOfWork, attempt_id: uuid.UUID, *, with_identity: bool) -> Att
         decisions=_decisions(review),
         versions=versions,
         cohort=timing.cohort,
+        voided=voids.of(uow, attempt.id) is not None,
     )
 
 
@@ -239,12 +243,13 @@ def build(uow: UnitOfWork, attempt_id: uuid.UUID, *, with_identity: bool) -> Att
 # (``result_cells``: each question of the latest revision with the section
 # of its place on the paper), so no document is read.
 _TIMES = text(
-    """
+    f"""
     WITH answered AS MATERIALIZED (
       SELECT c.attempt_id, c.question_id::text AS question_id, c.section, c.time_ms
       FROM result_cells c
       JOIN attempts a ON a.tenant_id = c.tenant_id AND a.id = c.attempt_id
       WHERE c.exam_id = :exam AND c.exam_version = :version AND a.status = 'submitted'
+        AND {NOT_VOIDED}
     ), per_section AS (
       SELECT attempt_id, section, sum(time_ms) AS time_ms FROM answered
       GROUP BY attempt_id, section
@@ -260,7 +265,7 @@ _TIMES = text(
     SELECT 'cohort', '', count(*), NULL
     FROM attempts a
     WHERE a.exam_id = :exam AND a.exam_version = :version AND a.status = 'submitted'
-      AND EXISTS (SELECT 1 FROM attempt_results r
+      AND {NOT_VOIDED} AND EXISTS (SELECT 1 FROM attempt_results r
                   WHERE r.tenant_id = a.tenant_id AND r.attempt_id = a.id)
     """
 )

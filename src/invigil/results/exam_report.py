@@ -18,6 +18,7 @@ from sqlalchemy import select, text
 
 from invigil.content.models import Exam
 from invigil.db.uow import UnitOfWork
+from invigil.delivery.voids import NOT_VOIDED
 from invigil.errors import NotFound
 
 BINS = 10  # score distribution: 0-10 %, 10-20 %, ..., 90-100 % (100 % in the last)
@@ -82,7 +83,7 @@ class ExamCohort:
 # is read once, for the few fields the figures need; the totals, the bins
 # and the categories are aggregated from that.
 _FIGURES = text(
-    """
+    f"""
     WITH latest AS MATERIALIZED (
       SELECT r.* FROM attempts a
       JOIN LATERAL (
@@ -93,7 +94,7 @@ _FIGURES = text(
         WHERE r.tenant_id = a.tenant_id AND r.attempt_id = a.id
         ORDER BY r.revision DESC LIMIT 1
       ) r ON true
-      WHERE a.exam_id = :exam AND a.status = 'submitted'
+      WHERE a.exam_id = :exam AND a.status = 'submitted' AND {NOT_VOIDED}
     )
     SELECT 'totals', NULL, count(*),
            count(*) FILTER (WHERE passed IS TRUE),
@@ -116,8 +117,9 @@ _FIGURES = text(
     """
 )
 _VERSIONS = text(
-    """
-    SELECT v.version, v.content_hash, count(a.id) FILTER (WHERE a.status = 'submitted')
+    f"""
+    SELECT v.version, v.content_hash,
+           count(a.id) FILTER (WHERE a.status = 'submitted' AND {NOT_VOIDED})
     FROM exam_versions v
     LEFT JOIN attempts a
       ON a.tenant_id = v.tenant_id AND a.exam_id = v.exam_id AND a.exam_version = v.version

@@ -70,7 +70,7 @@ def cells(r: Row, identities: bool) -> list[Any]:
         r.pseudonym,
         *who,
         r.number,
-        r.status,
+        "voided" if r.voided else r.status,
         r.awarded,
         r.max_points,
         r.percent,

@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import text
 
 from invigil.db.uow import UnitOfWork
+from invigil.delivery.voids import NOT_VOIDED
 
 MIN_N = 20  # fewer responses than this: "not enough responses", never flagged
 FACILITY_HIGH = 0.95
@@ -43,13 +44,13 @@ GROUP = 0.27  # Kelley's upper and lower groups
 # The latest revision of each submitted attempt's result: the cohort. Shared
 # with the exam's summary (invigil.results.analytics). No document here: the
 # questions are read from the revision's cells (``result_cells``).
-LATEST = """
+LATEST = f"""
     SELECT DISTINCT ON (r.attempt_id)
            r.attempt_id, r.id, r.created_at, r.percent, r.passed, r.needs_grading,
            r.awarded, r.max_points
       FROM attempts a
       JOIN attempt_results r ON r.tenant_id = a.tenant_id AND r.attempt_id = a.id
-     WHERE a.exam_id = :exam AND a.status = 'submitted'
+     WHERE a.exam_id = :exam AND a.status = 'submitted' AND {NOT_VOIDED}
      ORDER BY r.attempt_id, r.revision DESC
 """
 

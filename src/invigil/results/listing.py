@@ -54,6 +54,7 @@ from sqlalchemy import (
 
 from invigil.db.uow import UnitOfWork
 from invigil.delivery.models import Attempt, AttemptResult, Candidate
+from invigil.delivery.voids import not_voided
 from invigil.errors import Invalid
 from invigil.i18n import N_
 from invigil.proctoring.models import ReviewDecision
@@ -151,6 +152,7 @@ class Row:
     started_at: datetime | None
     submitted_at: datetime | None
     grading: str | None
+    voided: bool = False  # staff voided the attempt: its result counts nowhere
 
     @property
     def seconds_taken(self) -> int | None:
@@ -257,6 +259,7 @@ def query(exam_id: uuid.UUID, *, identities: bool, by_candidate: bool = False) -
             Attempt.started_at,
             Attempt.submitted_at,
             latest.c.grading,
+            (~not_voided()).label("voided"),
         )
         .select_from(Attempt)
         .outerjoin(latest, true())

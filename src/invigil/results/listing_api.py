@@ -46,6 +46,7 @@ class ResultRowOut(BaseModel):
     started_at: datetime | None
     submitted_at: datetime | None
     grading: Grading | None = Field(description="null without a result")
+    voided: bool = Field(description="staff voided the attempt: it counts in no figure")
 
 
 class ResultsPageOut(BaseModel):
@@ -75,6 +76,7 @@ def _out(r: listing.Row) -> ResultRowOut:
         started_at=r.started_at,
         submitted_at=r.submitted_at,
         grading=r.grading,
+        voided=r.voided,
     )
 
 

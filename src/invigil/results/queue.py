@@ -24,6 +24,7 @@ from sqlalchemy.types import Boolean, DateTime, Integer, Numeric, String
 
 from invigil.db.uow import UnitOfWork
 from invigil.delivery.models import Attempt, Candidate
+from invigil.delivery.voids import NOT_VOIDED
 from invigil.results.models import GradingMark
 
 STATES = ("mine", "unmarked", "awaiting_second", "awaiting_moderation")
@@ -58,6 +59,7 @@ _QUEUE = """
           AND g.slot = (q.value->>'index')::int
     ) AS m
     WHERE r.needs_grading
+      AND <not voided>
       AND NOT EXISTS (
           SELECT 1 FROM attempt_results AS later
           WHERE later.tenant_id = r.tenant_id AND later.attempt_id = r.attempt_id
@@ -67,7 +69,7 @@ _QUEUE = """
       AND NOT (m.marked >= 1 AND NOT coalesce((ev.settings->>'double_marking')::boolean, false))
       AND NOT (m.marked >= 2 AND m.spread <= (q.value->>'max')::numeric
                * coalesce((ev.settings->>'marking_tolerance_percent')::numeric, 10) / 100)
-"""
+""".replace("<not voided>", NOT_VOIDED)  # a voided attempt waits for no grader
 
 
 def queue(me: uuid.UUID | None) -> Subquery:

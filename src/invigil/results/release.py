@@ -37,6 +37,7 @@ from invigil import audit
 from invigil.audit.records import anchor
 from invigil.content.settings import RESULT_FEEDBACKS, RESULTS_RELEASES
 from invigil.db.uow import UnitOfWork
+from invigil.delivery import voids
 from invigil.delivery.attempts import version_of
 from invigil.delivery.models import Attempt, AttemptResult
 from invigil.delivery.results import latest_result
@@ -169,7 +170,10 @@ def on_result(uow: UnitOfWork, attempt: Attempt, result: AttemptResult) -> Resul
 
 
 def on_submitted(uow: UnitOfWork, attempt: Attempt, result: AttemptResult) -> None:
-    """Delivery's submission hook (see :mod:`invigil.delivery.submission`)."""
+    """Delivery's submission hook (see :mod:`invigil.delivery.submission`).
+    An attempt submitted by its void is released to no one."""
+    if voids.of(uow, attempt.id) is not None:
+        return
     on_result(uow, attempt, result)
 
 

@@ -13,6 +13,9 @@ class Permission(StrEnum):
     ACCOUNT_SELF = "account:self"  # one's own profile, password and second factor
     ATTEMPT_MANAGE = "attempt:manage"  # release a browser binding, close an attempt
     ATTEMPT_VIEW = "attempt:view"
+    # Void an attempt (refunds its start, drops it from statistics): tenant_admin
+    # only among the built-in roles, as it moves credits and sets a score aside.
+    ATTEMPT_VOID = "attempt:void"
     AUDIT_VIEW = "audit:view"
     BILLING_MANAGE = "billing:manage"
     BILLING_VIEW = "billing:view"

@@ -1,5 +1,5 @@
 """The facts a shortlist run reads of its cohort: for each exam, each
-candidate's latest attempt that began (one line per candidate and exam; an
+candidate's latest attempt that began and was not voided (one line per candidate and exam; an
 earlier attempt of a retake is not considered), with its latest result
 revision, its integrity outcome (:func:`invigil.results.listing.integrity_outcome`)
 and whether that result is final.
@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 
 from invigil.db.uow import UnitOfWork
 from invigil.delivery.models import Attempt, AttemptResult
+from invigil.delivery.voids import not_voided
 from invigil.proctoring.models import ReviewDecision
 from invigil.results.listing import SHOWN_STATUSES, integrity_outcome
 from invigil.shortlists.rules import Facts
@@ -89,7 +90,11 @@ def read(uow: UnitOfWork, exam_ids: Sequence[uuid.UUID]) -> list[Facts]:
         )
         .select_from(Attempt)
         .outerjoin(latest, true())
-        .where(Attempt.exam_id.in_(list(exam_ids)), Attempt.status.in_(SHOWN_STATUSES))
+        .where(
+            Attempt.exam_id.in_(list(exam_ids)),
+            Attempt.status.in_(SHOWN_STATUSES),
+            not_voided(),  # a voided attempt stands for nothing: the one before it, if any, does
+        )
         .ext(distinct_on(Attempt.candidate_id, Attempt.exam_id))
         .order_by(Attempt.candidate_id, Attempt.exam_id, Attempt.number.desc())
     )
