@@ -27,7 +27,7 @@ from invigil.content.demo import seed_content
 from invigil.db import platform
 from invigil.db.engine import Database
 from invigil.db.uow import Actor
-from invigil.delivery.demo import seed_attempts, seed_invitations
+from invigil.delivery.demo import seed_attempts, seed_invitations, seed_void
 from invigil.delivery.invitations import Kit
 from invigil.delivery.models import Attempt
 from invigil.identity import service as identity
@@ -103,6 +103,7 @@ def seed(
         result.exams[slug] = sorted(content.exams)
         invited = seed_invitations(db, tenant_id, slug, kit)
         finished = seed_attempts(db, tenant_id, slug, kit)
+        voided = seed_void(db, tenant_id, slug, kit)
         graded = seed_grading(db, tenant_id, slug, kit)
         shortlisted = seed_shortlist(db, tenant_id, slug)
         certified = seed_programs(db, tenant_id, slug)
@@ -125,6 +126,7 @@ def seed(
             or bundled
             or billed
             or ai_calls
+            or voided
         )
     return result
 

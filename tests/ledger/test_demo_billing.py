@@ -40,6 +40,9 @@ def test_the_demo_charges_acme_and_verifies(
     purposes = [x.purpose for x in found]
     assert purposes.count("topup") == 1 and purposes.count("invitation") >= 10
     assert purposes.count("attempt") >= 10
+    # the demo's voided attempt: its start refunded by a reversal
+    (refund,) = [x for x in found if x.purpose == "refund"]
+    assert refund.kind == "reversal" and refund.reason == "attempt voided: technical failure"
     topup = next(x for x in found if x.purpose == "topup")
     assert topup.meta == {"reference": REFERENCE}
     # every charge is older than nothing it paid for: the top-up comes first

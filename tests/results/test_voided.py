@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from sqlalchemy import select
 
 from invigil.certification import facts as certification_facts
@@ -102,3 +103,29 @@ def test_shortlists_and_certification_read_past_a_voided_attempt(
         assert attempts[0] not in read and attempts[1] in read
         # the holder's only attempt is voided: nothing to certify on
         assert certification_facts.exams(uow, holder, [exam.id]) == {}
+
+
+def test_a_voided_result_is_released_to_no_one_by_hand_either(
+    db: BoundDatabase, settings: Settings
+) -> None:
+    from invigil.errors import Conflict
+    from invigil.results import release
+    from invigil.results.models import ResultRelease
+
+    tenant = make_tenant(db, settings).id
+    exam, attempts = cohort(db, tenant)
+    _void(db, tenant, attempts[0])
+    with db.unit_of_work(tenant) as uow:
+        with pytest.raises(Conflict) as one:
+            release.release_one(uow, attempts[0])
+        assert one.value.extensions["voided"] == [str(attempts[0])]
+    with db.unit_of_work(tenant) as uow:
+        with pytest.raises(Conflict) as named:
+            release.release_many(uow, exam.id, [attempts[0], attempts[1]])
+        assert "nothing was released" in named.value.detail
+    with db.unit_of_work(tenant) as uow:
+        done = release.release_many(uow, exam.id, None)  # every final result: not the voided
+        released = {r.attempt_id for r in done.released} | set(done.already)
+        assert attempts[0] not in released and attempts[1] in released
+        shown = list(uow.scalars(select(ResultRelease.attempt_id)))
+        assert attempts[0] not in shown

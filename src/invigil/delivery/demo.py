@@ -171,3 +171,42 @@ def _answer(body: b.Body, order: list[int], *, right: bool) -> Any:
     if isinstance(body, b.Matching):
         return positions if right else None
     return None
+
+
+# A sitting that failed for a technical reason and was voided (its start
+# refunded): the billing history's refund. Acme only (the metered demo tenant).
+VOIDED = ("Katherine Johnson", "katherine.johnson", "HR-1004", "practice-demo")
+VOID_NOTE = "The candidate's laptop froze five minutes in; a new attempt is allowed."
+
+
+def seed_void(db: Database, tenant_id: uuid.UUID, slug: str, kit: Kit) -> bool:
+    """One begun attempt voided for a technical failure (idempotent)."""
+    from invigil.delivery import voids
+
+    if slug != "acme":
+        return False
+    name, local, ref, exam_slug = VOIDED
+    email = f"{local}@candidates.{slug}.test"
+    with db.unit_of_work(tenant_id, Actor.operator("demo")) as uow:
+        exam, _ = invitations.published_exam(uow, exam_slug)
+        found = find_by_email(uow, email)
+        if found is not None:
+            earlier = uow.scalar(
+                select(Invitation.id).where(
+                    Invitation.candidate_id == found.id, Invitation.exam_id == exam.id
+                )
+            )
+            if earlier is not None:
+                return False
+        made = invitations.invite(
+            uow, kit,
+            InviteRequest(name=name, email=email, exam=exam_slug, external_ref=ref,
+                          valid_hours=30 * 24, send_mail=False),
+        )  # fmt: skip
+        began = datetime.now(UTC) - timedelta(hours=2)
+        uow.actor = Actor("candidate", str(made.candidate.id))
+        attempt = sit_down(uow, kit, made.invitation, began)
+        uow.actor = Actor.operator("demo")
+        voids.void(uow, attempt.id, "technical_failure", VOID_NOTE,
+                   now=began + timedelta(minutes=7))  # fmt: skip
+    return True

@@ -154,8 +154,11 @@ def _settings(uow: UnitOfWork, attempt: Attempt) -> dict[str, object]:
 def on_result(uow: UnitOfWork, attempt: Attempt, result: AttemptResult) -> ResultRelease | None:
     """A result revision was just stored (the first at submission, or one
     issued by grading): release it if the exam's setting says so now, or if
-    an earlier revision was released already (a regrade)."""
+    an earlier revision was released already (a regrade). A voided
+    attempt's result is released to no one."""
     if result.needs_grading or attempt.status != "submitted":
+        return None
+    if voids.of(uow, attempt.id) is not None:
         return None
     earlier = latest_release(uow, attempt.id)
     if earlier is not None:
@@ -196,6 +199,11 @@ def require_attempt(uow: UnitOfWork, attempt_id: uuid.UUID) -> Attempt:
 
 
 def _releasable(uow: UnitOfWork, attempt: Attempt) -> AttemptResult:
+    if voids.of(uow, attempt.id) is not None:
+        raise Conflict(
+            f"attempt {attempt.id} was voided: its result is released to no one",
+            voided=[str(attempt.id)],
+        )
     if attempt.status != "submitted":
         raise Conflict(
             f"attempt {attempt.id} is not submitted: there is no result to release",
@@ -237,7 +245,9 @@ def release_many(
             raise Invalid(f"release at most {MAX_BULK} attempts at a time", field="attempt_ids")
         if len(set(attempt_ids)) != len(attempt_ids):
             raise Invalid("each attempt may be named once", field="attempt_ids")
-    stmt = select(Attempt).where(Attempt.exam_id == exam_id, Attempt.status == "submitted")
+    stmt = select(Attempt).where(
+        Attempt.exam_id == exam_id, Attempt.status == "submitted", voids.not_voided()
+    )
     if attempt_ids is not None:
         stmt = select(Attempt).where(Attempt.exam_id == exam_id, Attempt.id.in_(attempt_ids))
     found = {a.id: a for a in uow.scalars(stmt.order_by(Attempt.id).with_for_update())}
@@ -248,6 +258,13 @@ def release_many(
                 f"not an attempt of this exam: {', '.join(unknown[:5])}"
                 f"{' …' if len(unknown) > 5 else ''}",
                 field="attempt_ids",
+            )
+        voided = [str(i) for i in voids.of_many(uow, found)]
+        if voided:
+            raise Conflict(
+                f"voided attempts' results are released to no one: {', '.join(voided[:5])}"
+                f"{' …' if len(voided) > 5 else ''}; nothing was released",
+                voided=voided,
             )
     chosen: list[tuple[Attempt, AttemptResult]] = []
     pending: list[uuid.UUID] = []
