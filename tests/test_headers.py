@@ -47,7 +47,10 @@ def guarded(r: Response, where: str) -> list[str]:
 
 
 def real_ids(db: BoundDatabase, tenant: Tenant, path: str) -> str:
-    return PARAM.sub(lambda m: FACTORIES[m.group(1)](db, tenant), path)
+    """``path`` with real ids of ``tenant`` (the operator routes take its slug)."""
+    return PARAM.sub(
+        lambda m: tenant.slug if m.group(1) == "slug" else FACTORIES[m.group(1)](db, tenant), path
+    )
 
 
 def test_the_default_policy_is_strict() -> None:
