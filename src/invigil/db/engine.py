@@ -89,16 +89,25 @@ class Database:
             self._owner_engine = create_engine(self.urls.owner, pool_size=2)
         return self._owner_engine
 
-    def _session(self) -> Session:
-        return Session(self.engine, expire_on_commit=False, autoflush=True)
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """A pooled connection in a transaction that commits unless the body raises."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
 
     @contextmanager
     def unit_of_work(
         self, tenant_id: uuid.UUID | None = None, actor: Actor | None = None
     ) -> Iterator[UnitOfWork]:
         """One transaction as the app role, bound to ``tenant_id`` (or to none)."""
-        with self._session() as session, session.begin():
-            yield UnitOfWork.begin(session, tenant_id, actor or Actor.system())
+        with self._transaction() as conn:
+            uow = UnitOfWork.on(conn, tenant_id, actor or Actor.system())
+            try:
+                yield uow
+            except BaseException:
+                uow.finish(ok=False)
+                raise
+            uow.finish(ok=True)
 
     @contextmanager
     def operator_unit_of_work(
