@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, select, text
+from sqlalchemy import Engine, Select, select, text
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
@@ -244,7 +244,7 @@ def verify_tenant(uow: UnitOfWork, ring: KeyRing, sources: Sequence[Source] = ()
     ``sources``). The database compares columns with the signed
     entries on a second connection while this process checks hashes, chain
     and checkpoints: the two halves run on two cores."""
-    engine = _second_connections(uow)
+    engine = uow.side_engine()
     with ThreadPoolExecutor(max_workers=1) as pool:
         if engine is not None:
             columns = pool.submit(_mismatches_on_own_connection, engine, uow)
@@ -258,18 +258,6 @@ def verify_tenant(uow: UnitOfWork, ring: KeyRing, sources: Sequence[Source] = ()
     if sources:
         report.records = verify_records(uow, sources)
     return report
-
-
-def _second_connections(uow: UnitOfWork) -> Engine | None:
-    """Where a second connection may come from: the unit of work's pool, unless
-    it runs inside an outer transaction (a savepoint: the tests' rolled-back
-    transaction) whose rows another connection could not see."""
-    bind = uow.session.get_bind()
-    if isinstance(bind, Engine):
-        return bind
-    if isinstance(bind, Connection) and not bind.in_nested_transaction():
-        return bind.engine
-    return None
 
 
 def _mismatches_on_own_connection(engine: Engine, uow: UnitOfWork) -> dict[int, str]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import Connection, Select, text
+from sqlalchemy import Connection, Engine, Select, text
 from sqlalchemy.orm import Session
 
 from invigil.errors import NotFound
@@ -153,6 +153,17 @@ class UnitOfWork:
         if self._session is None and self._connection is not None:
             return self._connection.connection.driver_connection
         return self.session.connection().connection.driver_connection
+
+    def side_engine(self) -> Engine | None:
+        """Where a second connection may come from, for reads beside this unit
+        of work (it sees committed rows only): its pool, unless the unit of
+        work runs inside an outer transaction (a savepoint, a session bound to
+        a caller's connection) whose rows another connection could not see."""
+        if self._connection is not None:
+            nested = self._connection.in_nested_transaction()
+            return None if nested else self._connection.engine
+        bind = self.session.get_bind()
+        return bind if isinstance(bind, Engine) else None
 
     def scalars(self, stmt: Select[T]) -> list[T]:
         return list(self.session.scalars(stmt))

@@ -293,19 +293,20 @@ _LOCK = (
     "WHERE code = ANY(%(codes)s) ORDER BY id FOR UPDATE"
 )
 # The whole transfer in one statement (one round trip): lock the balance
-# rows in account-id order; write only if every leg's account is among them
-# and none that may not go negative would; insert the transfer (nothing if
-# its key is taken: a concurrent request with it committed first), its
-# entries and the new balances; append its audit entry, anchoring its hash,
-# once the transfer row exists. The locks are taken in that order: balance
-# rows, then (the gate) the tenant's audit head. The entries' foreign key to
-# the transfer is checked at the end of the statement, the balance of the
-# transfer at commit (the deferred trigger).
+# rows in account-id order (by the ids ``_open`` remembered: a stale id locks
+# nothing, and then nothing is written); write only if every leg's account is
+# among them and none that may not go negative would; insert the transfer
+# (nothing if its key is taken: a concurrent request with it committed first),
+# its entries and the new balances; append its audit entry, anchoring its
+# hash, once the transfer row exists. The locks are taken in that order:
+# balance rows, then (behind the gate) the tenant's audit head. The entries'
+# foreign key to the transfer is checked at the end of the statement, the
+# balance of the transfer at commit (the deferred trigger).
 _WRITE = (
     """
     WITH locked AS (
         SELECT id, balance, may_go_negative FROM ledger_accounts
-        WHERE code = ANY(%(codes)s) ORDER BY id FOR UPDATE
+        WHERE tenant_id = %(t)s AND id = ANY(%(accounts)s::uuid[]) ORDER BY id FOR UPDATE
     ), legs AS (
         SELECT * FROM unnest(%(accounts)s::uuid[], %(amounts)s::bigint[]) AS l(account, amount)
     ), ready AS (
@@ -416,7 +417,7 @@ def transfer(
     found, funded, written, moved, appended = cur.execute(
         _WRITE,
         {**row, **params, "t": uow.tenant, "meta": Jsonb(clean), "sha": sha,
-         "codes": [leg.account for leg in ordered], "accounts": accounts, "amounts": amounts,
+         "accounts": accounts, "amounts": amounts,
          "n": len(ordered)},
     ).fetchone()  # fmt: skip
     if found != len(ordered):  # deleted or replaced behind the ledger's back (a restore)
