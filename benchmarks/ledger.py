@@ -133,12 +133,13 @@ def _server_cpu(url: str) -> Any:
     """A function giving the CPU seconds used so far by the PostgreSQL server
     of ``url`` (its postmaster's processes: backends, WAL writer, ...), or
     None when its processes are not on this machine."""
-    with psycopg.connect(url) as conn:
-        backend = conn.info.backend_pid
-    try:
-        postmaster = int(_stat(backend)[1])
-    except (OSError, ValueError):
-        return None
+    from sqlalchemy.engine import make_url
+
+    with psycopg.connect(libpq(make_url(url))) as conn:
+        try:  # read while the backend lives
+            postmaster = int(_stat(conn.info.backend_pid)[1])
+        except (OSError, ValueError):
+            return None
     tick = os.sysconf("SC_CLK_TCK")
 
     def used() -> float:

@@ -14,7 +14,7 @@ import pytest
 
 from invigil.db import engine as engine_module
 from invigil.db import uow as uow_module
-from invigil.db.engine import Database
+from invigil.db.engine import UNREACHABLE, Database
 from invigil.db.urls import libpq
 from invigil.ledger import service
 from invigil.settings import Settings
@@ -95,3 +95,17 @@ def test_a_connection_back_a_moment_ago_is_not_pinged(
     monkeypatch.setattr(engine_module, "IDLE_PING_SECONDS", 0.0)
     _backend(one_connection)
     assert len(pings) == 2
+
+
+def test_a_connection_lost_a_moment_after_its_return_fails_once_then_is_replaced(
+    one_connection: Database, database: Database
+) -> None:
+    """The price of not pinging every checkout (ADR 0052): the request that
+    finds the connection dead answers 'database unreachable' (the app maps
+    this error to a 503); the connection is discarded, the next one works."""
+    first = _backend(one_connection)
+    with psycopg.connect(libpq(database.urls.admin), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (first,))
+    with pytest.raises(UNREACHABLE):
+        _backend(one_connection)
+    assert _backend(one_connection) != first
