@@ -18,7 +18,6 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Connection, text
-from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from invigil.db import embedded
@@ -43,10 +42,10 @@ class BoundDatabase(Database):
 
     connection: Connection
 
-    def _session(self) -> Session:
-        return Session(
-            bind=self.connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-        )
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        with self.connection.begin_nested():
+            yield self.connection
 
     @contextmanager
     def platform_connection(self) -> Iterator[Connection]:

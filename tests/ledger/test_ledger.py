@@ -282,3 +282,49 @@ def test_verify_names_each_tampering(
     assert found["first_problem"].startswith("account credits_available holds 600")
     unknown = CliRunner().invoke(cli, ["ledger", "verify", "--tenant", "no-such-tenant"])
     assert unknown.exit_code != 0
+
+
+def test_a_remembered_account_id_that_no_longer_matches_writes_nothing(
+    database: Database, settings: Settings
+) -> None:
+    """The transfer locks the accounts by the ids this process remembered; a
+    stale id (a restored database) locks nothing, writes nothing, is a 409
+    and is forgotten, so the next attempt reads the accounts again."""
+    tenant = make_tenant(database, settings).id
+    with _uow(database, tenant) as uow:
+        service.credit(uow, 10, "INV-STALE", now=NOW)
+    with _uow(database, tenant) as uow:  # remembered once seen committed
+        service.charge(uow, 1, ("attempt", uuid.uuid4()), now=NOW)
+    assert tenant in service._OPENED
+    service._OPENED[tenant] = {**service._OPENED[tenant], CREDITS: uuid.uuid4()}
+    with _uow(database, tenant) as uow, pytest.raises(Conflict, match="missing"):
+        service.charge(uow, 1, ("attempt", uuid.uuid4()), now=NOW)
+    assert tenant not in service._OPENED
+    with _uow(database, tenant) as uow:
+        service.charge(uow, 1, ("attempt", uuid.uuid4()), now=NOW)
+        assert service.balances(uow)[CREDITS] == 8
+        assert len(service.history(uow).items) == 3
+        assert verify(uow).ok
+
+
+def test_a_refused_transfer_writes_neither_rows_nor_audit_entry(
+    database: Database, settings: Settings
+) -> None:
+    """The funds check sits in the transfer's statement: when it refuses, no
+    transfer, entry, balance or audit entry is written (the 402 still names
+    the account and the shortfall)."""
+    tenant = make_tenant(database, settings).id
+    with _uow(database, tenant) as uow:
+        service.credit(uow, 2, "INV-SHORT", now=NOW)
+    with _uow(database, tenant) as uow:
+        seq = uow.driver().execute("SELECT max(seq) FROM audit_events").fetchone()[0]
+    with _uow(database, tenant) as uow:
+        with pytest.raises(PaymentRequired) as short:
+            service.charge(uow, 5, ("attempt", uuid.uuid4()), now=NOW)
+        assert short.value.extensions == {"account": CREDITS, "balance": 2, "shortfall": 3}
+        counted = uow.driver().execute(
+            "SELECT (SELECT count(*) FROM ledger_transfers), (SELECT count(*) FROM ledger_entries),"
+            " (SELECT max(seq) FROM audit_events)"
+        )
+        assert counted.fetchone() == (1, 2, seq)
+        assert service.balances(uow)[CREDITS] == 2

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -30,30 +30,43 @@ GENESIS = bytes(32)  # the "previous leaf" of entry 0
 
 Subject = tuple[str, Any]
 
-# One statement per entry: take the next position under the tenant's head row
-# lock (which orders appends in commit order), let the database stamp its
-# clock, chain the previous leaf and hash, and insert. See migration 0003 for
-# audit_entry() and audit_leaf().
-_APPEND = """
-    WITH head AS (
+# One entry: take the next position under the tenant's head row lock (which
+# orders appends in commit order), let the database stamp its clock, chain the
+# previous leaf and hash, and insert. See migration 0003 for audit_entry() and
+# audit_leaf(). Written as two CTEs so that a statement that writes a record
+# can append its entry too, in the same round trip (the ledger's transfer):
+# ``{gate}`` is a condition on that statement's own CTEs (the record was
+# written); the head row is locked only once the gate holds, so the record's
+# own locks come first. Parameters are named ``audit_*`` (:func:`append_parameters`).
+APPEND_CTES = """
+    audit_head AS (
       UPDATE audit_heads AS h SET
         next_seq = h.next_seq + 1,
-        last_prev = coalesce(h.last_leaf, %(genesis)s),
+        last_prev = coalesce(h.last_leaf, %(audit_genesis)s),
         last_at = statement_timestamp(),
-        last_leaf = audit_leaf(audit_entry(%(head)s, statement_timestamp(),
-                                           coalesce(h.last_leaf, %(genesis)s), h.next_seq,
-                                           %(mid)s, %(tail)s))
-      WHERE h.tenant_id = %(tenant)s
+        last_leaf = audit_leaf(audit_entry(%(audit_head)s, statement_timestamp(),
+                                           coalesce(h.last_leaf, %(audit_genesis)s), h.next_seq,
+                                           %(audit_mid)s, %(audit_tail)s))
+      WHERE h.tenant_id = %(audit_tenant)s AND ({gate})
       RETURNING next_seq - 1 AS seq, last_prev, last_at, last_leaf
+    ),
+    audit_appended AS (
+      INSERT INTO audit_events (tenant_id, seq, id, occurred_at, actor_kind, actor_id, action,
+                                subject_type, subject_id, payload, entry, leaf_hash)
+      SELECT %(audit_tenant)s, seq, %(audit_id)s, last_at, %(audit_actor_kind)s,
+             %(audit_actor_id)s, %(audit_action)s, %(audit_subject_type)s, %(audit_subject_id)s,
+             CAST(%(audit_payload)s AS jsonb),
+             audit_entry(%(audit_head)s, last_at, last_prev, seq, %(audit_mid)s, %(audit_tail)s),
+             last_leaf
+      FROM audit_head
+      RETURNING seq, occurred_at, entry, leaf_hash
     )
-    INSERT INTO audit_events (tenant_id, seq, id, occurred_at, actor_kind, actor_id, action,
-                              subject_type, subject_id, payload, entry, leaf_hash)
-    SELECT %(tenant)s, seq, %(id)s, last_at, %(actor_kind)s, %(actor_id)s, %(action)s,
-           %(subject_type)s, %(subject_id)s, CAST(%(payload)s AS jsonb),
-           audit_entry(%(head)s, last_at, last_prev, seq, %(mid)s, %(tail)s), last_leaf
-    FROM head
-    RETURNING seq, occurred_at, entry, leaf_hash
     """
+_APPEND = (
+    "WITH"
+    + APPEND_CTES.replace("{gate}", "true")
+    + "SELECT seq, occurred_at, entry, leaf_hash FROM audit_appended"
+)
 # Several entries in one statement, built and hashed by the same functions:
 # lock the head row (FOR UPDATE waits for a concurrent append and then reads
 # its result, as the UPDATE above does), chain the entries in order (each
@@ -258,15 +271,19 @@ def _prepare(
 
 def _flat(payload: Mapping[str, Any]) -> bool:
     """Whether a payload is already what :func:`jsonable` would make of it
-    (most are): a dict of strings, ints, booleans, None and lists of them.
-    Floats go the long way (the round trip check), as do ids, times, tuples,
-    sets and nested objects (converted)."""
+    (most are): a dict of strings, ints, booleans, None, and lists of them
+    or objects of them keyed by strings (a ledger transfer's legs). Floats go
+    the long way (the round trip check), as do ids, times, tuples, sets and
+    deeper objects (converted)."""
     if type(payload) is not dict:
         return False
     for v in payload.values():
         t = type(v)
         if t is list:
             if not all(type(x) in _SCALARS for x in v):
+                return False
+        elif t is dict:
+            if not all(type(k) is str and type(x) in _SCALARS for k, x in v.items()):
                 return False
         elif t not in _SCALARS:
             return False
@@ -309,33 +326,49 @@ def _event(uow: UnitOfWork, p: _Prepared, row: Sequence[Any]) -> AuditEvent:
     )
 
 
+def append_parameters(
+    uow: UnitOfWork, action: str, subject: object, payload: Mapping[str, Any] | None = None
+) -> tuple[dict[str, Any], Callable[[Sequence[Any]], AuditEvent]]:
+    """The ``audit_*`` parameters of :data:`APPEND_CTES` for one entry, and
+    what makes the stored entry of its returned row (seq, occurred_at,
+    entry, leaf_hash)."""
+    p = _prepare(uow, action, subject, payload)
+    params = {
+        "audit_tenant": uow.tenant,
+        "audit_genesis": GENESIS,
+        "audit_head": p.head,
+        "audit_mid": p.mid,
+        "audit_tail": p.tail,
+        "audit_payload": p.encoded,
+        "audit_id": p.event_id,
+        "audit_actor_kind": uow.actor.kind,
+        "audit_actor_id": uow.actor.id,
+        "audit_action": p.action,
+        "audit_subject_type": p.subject_type,
+        "audit_subject_id": p.subject_id,
+    }
+    return params, lambda row: _event(uow, p, row)
+
+
+def start_chain(uow: UnitOfWork) -> None:
+    """Create the tenant's head row if its first entry is still to come
+    (an append finds no head row until then)."""
+    uow.driver().cursor().execute(_START, {"tenant": uow.tenant})
+
+
 def record(
     uow: UnitOfWork, action: str, subject: object, payload: Mapping[str, Any] | None = None
 ) -> AuditEvent:
     """Append one entry in the caller's transaction; it commits or rolls back
     with the change it describes."""
-    p = _prepare(uow, action, subject, payload)
-    params = {
-        "tenant": uow.tenant,
-        "genesis": GENESIS,
-        "head": p.head,
-        "mid": p.mid,
-        "tail": p.tail,
-        "payload": p.encoded,
-        "id": p.event_id,
-        "actor_kind": uow.actor.kind,
-        "actor_id": uow.actor.id,
-        "action": p.action,
-        "subject_type": p.subject_type,
-        "subject_id": p.subject_id,
-    }
+    params, stored = append_parameters(uow, action, subject, payload)
     cursor = uow.driver().cursor()  # runs inside every audited change
     row = cursor.execute(_APPEND, params).fetchone()
     if row is None:
-        cursor.execute(_START, {"tenant": uow.tenant})
+        start_chain(uow)
         row = cursor.execute(_APPEND, params).fetchone()
     assert row is not None
-    return _event(uow, p, row)
+    return stored(row)
 
 
 Entry = tuple[str, object, Mapping[str, Any] | None]  # action, subject, payload

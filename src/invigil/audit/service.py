@@ -244,13 +244,13 @@ def verify_tenant(uow: UnitOfWork, ring: KeyRing, sources: Sequence[Source] = ()
     ``sources``). The database compares columns with the signed
     entries on a second connection while this process checks hashes, chain
     and checkpoints: the two halves run on two cores."""
-    bind = uow.session.get_bind()
+    engine = uow.side_engine()
     with ThreadPoolExecutor(max_workers=1) as pool:
-        if isinstance(bind, Engine):
-            columns = pool.submit(_mismatches_on_own_connection, bind, uow)
+        if engine is not None:
+            columns = pool.submit(_mismatches_on_own_connection, engine, uow)
         entries, cps = _records(uow)
         report = verify_log(str(uow.tenant), entries, cps, ring.all_public())
-        mismatches = columns.result() if isinstance(bind, Engine) else _column_mismatches(uow)
+        mismatches = columns.result() if engine is not None else _column_mismatches(uow)
     for seq, column in sorted(mismatches.items()):
         report.bad(
             seq, f"entry {seq}: column {column} differs from the signed entry (edited in place)"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import Select, text
+from sqlalchemy import Connection, Engine, Select, text
 from sqlalchemy.orm import Session
 
 from invigil.errors import NotFound
@@ -43,10 +43,20 @@ class Actor:
 
 STATEMENT_TIMEOUT = "30s"
 
-_BIND = text(
-    "SELECT set_config('app.tenant_id', :tenant, true),"
-    " set_config('statement_timeout', :timeout, true)"
+# One statement binds both settings (one round trip, prepared by psycopg
+# after a few uses); it is sent through the driver, not through SQLAlchemy,
+# whose per-statement handling costs more than the statement.
+_BIND = (
+    "SELECT set_config('app.tenant_id', %(tenant)s, true),"
+    " set_config('statement_timeout', %(timeout)s, true)"
 )
+
+
+def _bind(driver: Any, tenant_id: uuid.UUID | None) -> None:
+    driver.execute(
+        _BIND, {"tenant": str(tenant_id) if tenant_id else "", "timeout": STATEMENT_TIMEOUT}
+    )
+
 
 _DEFER = text(
     "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW("
@@ -56,8 +66,20 @@ _DEFER = text(
 
 
 class UnitOfWork:
-    def __init__(self, session: Session, tenant_id: uuid.UUID | None, actor: Actor) -> None:
-        self.session = session
+    """One transaction bound to one tenant. Its ORM session is made on first
+    use: a unit of work that only speaks to the driver (the ledger, the
+    audit append, the proctoring hot paths) never pays for one."""
+
+    def __init__(
+        self,
+        session: Session | None,
+        tenant_id: uuid.UUID | None,
+        actor: Actor,
+        *,
+        connection: Connection | None = None,
+    ) -> None:
+        self._session = session
+        self._connection = connection
         self.tenant_id = tenant_id
         self.actor = actor
         self.claims: Any = None  # the verified access token, for request units of work
@@ -69,10 +91,38 @@ class UnitOfWork:
         An empty setting makes every tenant policy compare with NULL: an
         unbound transaction sees no tenant row and can write none.
         """
-        session.execute(
-            _BIND, {"tenant": str(tenant_id) if tenant_id else "", "timeout": STATEMENT_TIMEOUT}
-        )
+        _bind(session.connection().connection.driver_connection, tenant_id)
         return cls(session, tenant_id, actor)
+
+    @classmethod
+    def on(cls, connection: Connection, tenant_id: uuid.UUID | None, actor: Actor) -> UnitOfWork:
+        """Bind the already-begun transaction of ``connection`` to ``tenant_id``
+        (as :meth:`begin`); the session, when one is needed, joins it. The
+        caller commits: :meth:`finish` first, then the connection's transaction."""
+        _bind(connection.connection.driver_connection, tenant_id)
+        return cls(None, tenant_id, actor, connection=connection)
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            if self._connection is None:
+                raise RuntimeError("this unit of work has no connection")
+            # Joins the connection's transaction: its commit only flushes,
+            # its rollback (or closing it after an error) rolls that back.
+            self._session = Session(bind=self._connection, expire_on_commit=False, autoflush=True)
+        return self._session
+
+    def finish(self, *, ok: bool) -> None:
+        """Flush and close the session made by :attr:`session`, if any (``ok``),
+        or discard it; the caller then commits or rolls back."""
+        if self._connection is None or self._session is None:
+            return  # no session, or one its owner closes (:meth:`begin`)
+        session, self._session = self._session, None
+        try:
+            if ok:
+                session.commit()
+        finally:
+            session.close()
 
     @property
     def tenant(self) -> uuid.UUID:
@@ -100,7 +150,20 @@ class UnitOfWork:
         hot paths where SQLAlchemy's per-statement handling would cost more
         than the statement (and for server-side cursors). It sees nothing
         the session has not flushed."""
+        if self._session is None and self._connection is not None:
+            return self._connection.connection.driver_connection
         return self.session.connection().connection.driver_connection
+
+    def side_engine(self) -> Engine | None:
+        """Where a second connection may come from, for reads beside this unit
+        of work (it sees committed rows only): its pool, unless the unit of
+        work runs inside an outer transaction (a savepoint, a session bound to
+        a caller's connection) whose rows another connection could not see."""
+        if self._connection is not None:
+            nested = self._connection.in_nested_transaction()
+            return None if nested else self._connection.engine
+        bind = self.session.get_bind()
+        return bind if isinstance(bind, Engine) else None
 
     def scalars(self, stmt: Select[T]) -> list[T]:
         return list(self.session.scalars(stmt))

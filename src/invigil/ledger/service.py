@@ -33,7 +33,7 @@ from psycopg.types.json import Jsonb
 
 from invigil import audit
 from invigil.audit.canonical import canonical_json
-from invigil.audit.log import jsonable
+from invigil.audit.log import APPEND_CTES, append_parameters, jsonable, start_chain
 from invigil.audit.records import anchor, document_sha256
 from invigil.db.uow import UnitOfWork
 from invigil.errors import Conflict, Invalid, NotFound, PaymentRequired
@@ -309,55 +309,87 @@ def _replay(uow: UnitOfWork, key: str, asked: str) -> Transferred | None:
     return Transferred(**{**original.__dict__, "replayed": True})
 
 
-_OPENED: set[uuid.UUID] = set()  # tenants whose accounts this process saw committed
+# Tenants whose accounts this process saw committed: their ids by code.
+# Accounts are never deleted, so the ids stay right; the transfer statement
+# checks them anyway (a restored database) and the entry is then dropped.
+_OPENED: dict[uuid.UUID, dict[str, uuid.UUID]] = {}
 _OPENED_MAX = 100_000
 
 _LOCK = (
     "SELECT id, code, balance, may_go_negative FROM ledger_accounts "
     "WHERE code = ANY(%(codes)s) ORDER BY id FOR UPDATE"
 )
-# The transfer, its entries and the balances in one statement: if the key
-# is taken (a concurrent request with it committed first) nothing is written
-# and no row comes back. The entries' foreign key to the transfer is checked
-# at the end of the statement, after both inserts.
-_WRITE = """
-    WITH t AS (
+# The whole transfer in one statement (one round trip): lock the balance
+# rows in account-id order (by the ids ``_open`` remembered: a stale id locks
+# nothing, and then nothing is written); write only if every leg's account is
+# among them and none that may not go negative would; insert the transfer
+# (nothing if its key is taken: a concurrent request with it committed first),
+# its entries and the new balances; append its audit entry, anchoring its
+# hash, once the transfer row exists. The locks are taken in that order:
+# balance rows, then (behind the gate) the tenant's audit head. The entries'
+# foreign key to the transfer is checked at the end of the statement, the
+# balance of the transfer at commit (the deferred trigger).
+_WRITE = (
+    """
+    WITH locked AS (
+        SELECT id, balance, may_go_negative FROM ledger_accounts
+        WHERE tenant_id = %(t)s AND id = ANY(%(accounts)s::uuid[]) ORDER BY id FOR UPDATE
+    ), legs AS (
+        SELECT * FROM unnest(%(accounts)s::uuid[], %(amounts)s::bigint[]) AS l(account, amount)
+    ), ready AS (
+        SELECT (SELECT count(*) FROM locked JOIN legs ON legs.account = locked.id) AS found,
+               NOT EXISTS (
+                   SELECT 1 FROM locked JOIN legs ON legs.account = locked.id
+                   WHERE NOT locked.may_go_negative AND locked.balance + legs.amount < 0
+               ) AS funded
+    ), t AS (
         INSERT INTO ledger_transfers (tenant_id, id, created_at, key, kind, reason, reverses_id,
                                       meta, created_by, request_sha256, sha256)
-        VALUES (%(t)s, %(id)s, %(created_at)s, %(key)s, %(kind)s, %(reason)s, %(reverses_id)s,
-                %(meta)s, %(created_by)s, %(request_sha256)s, %(sha)s)
+        SELECT %(t)s, %(id)s, %(created_at)s, %(key)s, %(kind)s, %(reason)s, %(reverses_id)s,
+               %(meta)s, %(created_by)s, %(request_sha256)s, %(sha)s
+        FROM ready WHERE ready.funded AND ready.found = %(n)s
         ON CONFLICT (tenant_id, key) DO NOTHING RETURNING id
     ), e AS (
         INSERT INTO ledger_entries (tenant_id, id, created_at, transfer_id, account_id, amount)
-        SELECT %(t)s, gen_random_uuid(), %(created_at)s, t.id, l.account, l.amount
-        FROM t, unnest(%(accounts)s::uuid[], %(amounts)s::bigint[]) AS l(account, amount)
+        SELECT %(t)s, gen_random_uuid(), %(created_at)s, t.id, legs.account, legs.amount
+        FROM t, legs
         RETURNING account_id, amount
     ), b AS (
         UPDATE ledger_accounts a SET balance = a.balance + e.amount, updated_at = %(created_at)s
         FROM e WHERE a.tenant_id = %(t)s AND a.id = e.account_id
         RETURNING a.id
-    )
-    SELECT t.id, (SELECT count(*) FROM b) FROM t
-"""
+    ),"""
+    + APPEND_CTES.replace("{gate}", "EXISTS (SELECT 1 FROM t)")
+    + """
+    SELECT ready.found, ready.funded, (SELECT count(*) FROM t), (SELECT count(*) FROM b),
+           (SELECT count(*) FROM audit_appended)
+    FROM ready
+    """
+)
 
 
-def _open(uow: UnitOfWork) -> None:
-    """Open every catalogue account of the tenant, once per process and
-    tenant, before any balance row is locked: the inserts may wait for a
-    concurrent first transfer of the same tenant, which holds no lock we
-    hold, so first use cannot deadlock either. Accounts are never deleted."""
-    if uow.tenant in _OPENED:
-        return
+def _open(uow: UnitOfWork) -> dict[str, uuid.UUID]:
+    """The ids of the tenant's catalogue accounts, opened on first use and
+    remembered per process once seen committed. They are opened before any
+    balance row is locked: the inserts may wait for a concurrent first
+    transfer of the same tenant, which holds no lock we hold, so first use
+    cannot deadlock either. Accounts are never deleted. The tenant's audit
+    chain is started here too, so that the transfer's append finds its head."""
+    known = _OPENED.get(uow.tenant)
+    if known is not None:
+        return known
     cur = uow.driver().cursor()
-    found = cur.execute("SELECT count(*) FROM ledger_accounts").fetchone()
-    if found is None or found[0] < len(ACCOUNTS):
+    rows = cur.execute("SELECT code, id FROM ledger_accounts").fetchall()
+    found = {code: aid for code, aid in rows}
+    if len(found) < len(ACCOUNTS):
         # Opened here or by a transaction that may still roll back: cached
         # only once a later transaction finds them all committed.
-        _accounts(uow, list(ACCOUNTS))
-        return
+        start_chain(uow)
+        return _accounts(uow, list(ACCOUNTS))
     if len(_OPENED) >= _OPENED_MAX:
         _OPENED.clear()
-    _OPENED.add(uow.tenant)
+    _OPENED[uow.tenant] = found
+    return found
 
 
 def lock_balances(uow: UnitOfWork, codes: Sequence[str]) -> dict[str, int]:
@@ -384,7 +416,7 @@ def transfer(
     same body returns the original (``replayed``), with another body is a
     409 naming the key; an account that may not go negative and would is a
     402 naming it and the shortfall. Written, balanced and anchored in the
-    caller's transaction, in three statements (lock, write, audit)."""
+    caller's transaction, in one statement (lock, check, write, audit)."""
     key = _key(key)
     if not isinstance(kind, str) or not KIND.match(kind):
         raise Invalid("kind must be a lowercase identifier", field="kind")
@@ -398,21 +430,59 @@ def transfer(
             (leg.account, leg.amount) for leg in ordered
         }:
             raise Invalid(f"the legs must negate those of transfer {reverses}", field="legs")
-    _open(uow)
+    ids = _open(uow)
+    tid = uuid.uuid4()
+    row = {
+        "id": tid, "key": key, "kind": kind, "reason": reason, "reverses_id": reverses,
+        "meta": clean, "created_by": f"{uow.actor.kind}:{uow.actor.id}"[:200],
+        "created_at": now, "request_sha256": asked,
+    }  # fmt: skip
+    accounts = [ids[leg.account] for leg in ordered]
+    amounts = [leg.amount for leg in ordered]
+    sha = document_sha256(transfer_document(row, list(zip(accounts, amounts, strict=True))))
+    payload = {
+        "key": key,
+        "kind": kind,
+        "reverses_id": str(reverses) if reverses else None,
+        "legs": {leg.account: leg.amount for leg in ordered},
+        "meta": clean,
+        "anchor": anchor(SUBJECT, sha),
+    }
+    params, _stored = append_parameters(uow, ACTION, (SUBJECT, tid), payload)
     cur = uow.driver().cursor()
-    # Lock the balance rows in account-id order: every transfer takes its
-    # locks in the same order, so concurrent ones queue and never deadlock.
-    locked = cur.execute(_LOCK, {"codes": [leg.account for leg in ordered]}).fetchall()
-    by_code = {code: (aid, int(bal), neg) for aid, code, bal, neg in locked}
-    if len(by_code) != len(ordered):  # deleted behind the ledger's back (a restore)
-        _OPENED.discard(uow.tenant)
+    found, funded, written, moved, appended = cur.execute(
+        _WRITE,
+        {**row, **params, "t": uow.tenant, "meta": Jsonb(clean), "sha": sha,
+         "accounts": accounts, "amounts": amounts,
+         "n": len(ordered)},
+    ).fetchone()  # fmt: skip
+    if found != len(ordered):  # deleted or replaced behind the ledger's back (a restore)
+        _OPENED.pop(uow.tenant, None)
         raise Conflict("this tenant's ledger accounts were missing; try again")
+    if not funded:
+        replayed = _replay(uow, key, asked)  # a retry is answered even when short now
+        if replayed is not None:
+            return replayed
+        _short(uow, ordered)
+    if not written:  # the key is taken: the original, or a 409
+        again = _replay(uow, key, asked)
+        assert again is not None
+        return again
+    if moved != len(ordered):
+        raise RuntimeError(f"transfer {tid} moved {moved} balances of {len(ordered)}")
+    if not appended:  # the tenant's audit chain had no head row yet
+        audit.record(uow, ACTION, (SUBJECT, tid), payload)
+    return Transferred(tid, key, kind, reason, reverses, clean, now, sha, ordered)
+
+
+def _short(uow: UnitOfWork, ordered: Sequence[Leg]) -> None:
+    """Raise the 402 of the first leg that would overdraw its account (the
+    rows are locked by this transaction: the balances are those it saw)."""
+    locked = uow.driver().cursor().execute(_LOCK, {"codes": [leg.account for leg in ordered]})
+    by_code = {code: (int(bal), neg) for _aid, code, bal, neg in locked.fetchall()}
     for leg in ordered:
-        _aid, bal, negative = by_code[leg.account]
+        bal, negative = by_code[leg.account]
         if not negative and bal + leg.amount < 0:
-            replayed = _replay(uow, key, asked)  # a retry is answered even when short now
-            if replayed is not None:
-                return replayed
             short = -(bal + leg.amount)
             raise InsufficientFunds(
                 f"account {leg.account} holds {bal} units, {short} short of the {-leg.amount} "
@@ -421,45 +491,7 @@ def transfer(
                 balance=bal,
                 shortfall=short,
             )
-    tid = uuid.uuid4()
-    row = {
-        "id": tid, "key": key, "kind": kind, "reason": reason, "reverses_id": reverses,
-        "meta": clean, "created_by": f"{uow.actor.kind}:{uow.actor.id}"[:200],
-        "created_at": now, "request_sha256": asked,
-    }  # fmt: skip
-    accounts = [by_code[leg.account][0] for leg in ordered]
-    document = transfer_document(
-        row, list(zip(accounts, [leg.amount for leg in ordered], strict=True))
-    )
-    sha = document_sha256(document)
-    written = cur.execute(
-        _WRITE,
-        {**row, "t": uow.tenant, "meta": Jsonb(clean), "sha": sha, "accounts": accounts,
-         "amounts": [leg.amount for leg in ordered]},
-    ).fetchone()  # fmt: skip
-    if written is None:  # the key is taken: the original, or a 409
-        again = _replay(uow, key, asked)
-        assert again is not None
-        return again
-    assert written[1] == len(ordered), written
-    audit.record_many(
-        uow,
-        [
-            (
-                ACTION,
-                (SUBJECT, tid),
-                {
-                    "key": key,
-                    "kind": kind,
-                    "reverses_id": str(reverses) if reverses else None,
-                    "legs": {leg.account: leg.amount for leg in ordered},
-                    "meta": clean,
-                    "anchor": anchor(SUBJECT, sha),
-                },
-            )
-        ],
-    )
-    return Transferred(tid, key, kind, reason, reverses, clean, now, sha, ordered)
+    raise RuntimeError("the transfer was refused for funds no leg lacks")
 
 
 def reverse(
