@@ -285,14 +285,22 @@ def test_the_evidence_and_trail_of_a_voided_attempt_are_kept(
     s = _sit(database, settings)
     with _uow(database, s.tenant) as uow:
         before = list(
-            uow.scalars(select(AuditEvent.id).where(AuditEvent.subject_id == str(s.attempt_id)))
+            uow.scalars(
+                select(AuditEvent.id)
+                .where(AuditEvent.subject_id == str(s.attempt_id))
+                .order_by(AuditEvent.seq)
+            )
         )
         events = uow.scalar(select(func.count()).select_from(ProctoringEvent))
     with _uow(database, s.tenant) as uow:
         voids.void(uow, s.attempt_id, "duplicate")
     with _uow(database, s.tenant) as uow:
         after = list(
-            uow.scalars(select(AuditEvent.id).where(AuditEvent.subject_id == str(s.attempt_id)))
+            uow.scalars(
+                select(AuditEvent.id)
+                .where(AuditEvent.subject_id == str(s.attempt_id))
+                .order_by(AuditEvent.seq)
+            )
         )
         assert after[: len(before)] == before and len(after) > len(before)
         assert uow.scalar(select(func.count()).select_from(ProctoringEvent)) >= (events or 0)
