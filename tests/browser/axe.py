@@ -46,7 +46,10 @@ def _inject(page: Page) -> None:
 
 
 def violations(page: Page, *, exclude: list[str] | None = None) -> list[dict[str, Any]]:
-    """Serious and critical violations of WCAG 2.x A/AA and best practices on the page."""
+    """Serious and critical violations of WCAG 2.x A/AA and best practices on the
+    page, once its resize observers have run (two animation frames: a test that
+    just changed the viewport checks the page as it settles, not halfway)."""
+    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         _inject(page)
     result: dict[str, Any] = page.evaluate(
