@@ -21,7 +21,7 @@ from invigil.audit.records import Record, document_sha256
 from invigil.db.uow import UnitOfWork
 from invigil.ledger import prices
 from invigil.ledger.service import AI_USAGE, CREDITS
-from invigil.ledger.verify import LedgerReport
+from invigil.ledger.verify import LedgerReport, check_anchors
 
 _FIELDS = (
     "id", "created_at", "purpose", "subject_type", "subject_id", "provider", "model", "actor",
@@ -87,22 +87,7 @@ def check(uow: UnitOfWork, report: LedgerReport) -> None:
             report.add(f"AI charge {transfer} names usage record {uid}, which is missing")
         elif transfer not in named:
             report.add(f"AI charge {transfer} is not the charge of usage record {uid}")
-    anchored = cur.execute(
-        "SELECT seq, subject_id, payload->'anchor'->>'sha256' FROM audit_events "
-        "WHERE action = %(a)s AND subject_type = %(s)s ORDER BY seq",
-        {"a": ACTION, "s": SUBJECT},
-    ).fetchall()
-    seen: set[str] = set()
-    for seq, subject, sha in anchored:
-        seen.add(subject)
-        if subject not in hashes:
-            report.add(f"AI usage record {subject} is anchored in audit entry {seq} but is missing")
-        elif hashes[subject] != sha:
-            report.add(
-                f"AI usage record {subject}'s sha256 is not the one audit entry {seq} anchors"
-            )
-    for missing in sorted(set(hashes) - seen):
-        report.add(f"AI usage record {missing} has no audit entry anchoring it")
+    check_anchors(uow, report, hashes, ACTION, SUBJECT, "AI usage record")
 
 
 def _records(uow: UnitOfWork, keep: bool, row_id: uuid.UUID | None = None) -> Iterator[Record]:

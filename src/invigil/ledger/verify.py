@@ -152,20 +152,7 @@ def verify(uow: UnitOfWork) -> LedgerReport:
             report.add(f"account {code} may not go negative but holds {bal}")
     for account_id in sorted(sums, key=str):
         report.add(f"entries name account {account_id}, which is missing")
-    anchored = cur.execute(
-        "SELECT seq, subject_id, payload->'anchor'->>'sha256' FROM audit_events "
-        "WHERE action = %(a)s AND subject_type = %(s)s ORDER BY seq",
-        {"a": ACTION, "s": SUBJECT},
-    ).fetchall()
-    found: set[str] = set()
-    for seq, subject, sha in anchored:
-        found.add(subject)
-        if subject not in hashes:
-            report.add(f"transfer {subject} is anchored in audit entry {seq} but is missing")
-        elif hashes[subject] != sha:
-            report.add(f"transfer {subject}'s sha256 is not the one audit entry {seq} anchors")
-    for tid_text in sorted(set(hashes) - found):
-        report.add(f"transfer {tid_text} has no audit entry anchoring it")
+    check_anchors(uow, report, hashes, ACTION, SUBJECT, "transfer")
     _check_price_lists(uow, report)
     _check_storage(uow, report, storage_charges, codes)
     return report
@@ -220,7 +207,7 @@ def _check_price_lists(uow: UnitOfWork, report: LedgerReport) -> None:
         hashes[str(row["id"])] = row["sha256"]
         if document_sha256(prices.price_list_document(row)) != row["sha256"]:
             report.add(f"price list version {row['version']} no longer hashes to its sha256")
-    _check_anchors(uow, report, hashes, prices.ACTION, prices.SUBJECT, "price list")
+    check_anchors(uow, report, hashes, prices.ACTION, prices.SUBJECT, "price list")
 
 
 _DAYS = (
@@ -309,13 +296,15 @@ def _check_storage(
         previous = row
     for rid in sorted(charges):
         report.add(f"storage charge {charges[rid][0]} names storage day {rid}, which is missing")
-    _check_anchors(uow, report, hashes, storage.ACTION, storage.SUBJECT, "storage day")
+    check_anchors(uow, report, hashes, storage.ACTION, storage.SUBJECT, "storage day")
 
 
-def _check_anchors(
+def check_anchors(
     uow: UnitOfWork, report: LedgerReport, hashes: dict[str, str], action: str, subject: str,
     what: str,
 ) -> None:  # fmt: skip
+    """Every record in ``hashes`` (id -> sha256) is anchored by an ``action``
+    entry on ``subject`` with that hash, and every such entry names a record."""
     anchored = (
         uow.driver()
         .cursor()
