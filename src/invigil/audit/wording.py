@@ -145,6 +145,10 @@ ACTIONS: dict[str, str] = {
     # ledger
     "ledger.transferred": N_("Moved credits between ledger accounts"),
     "ledger.price_list_set": N_("Set a new version of the price list"),
+    # retention and privacy
+    "retention.policy_set": N_("Set a new version of the retention policy"),
+    "retention.hold_placed": N_("Placed a legal hold"),
+    "retention.hold_lifted": N_("Lifted a legal hold"),
     "ledger.storage_measured": N_("Measured a day of evidence storage"),
     # shortlists
     "shortlist.position_created": N_("Created a position"),

@@ -36,6 +36,7 @@ def _sources() -> tuple[Any, ...]:
     from invigil.ledger.verify import SOURCES as LEDGER
     from invigil.proctoring.records import SOURCES as PROCTORING
     from invigil.results.records import SOURCES as RESULTS
+    from invigil.retention.records import SOURCES as RETENTION
     from invigil.shortlists.records import SOURCES as SHORTLISTS
 
     return (
@@ -46,6 +47,7 @@ def _sources() -> tuple[Any, ...]:
         *LEDGER,
         *PROCTORING,
         *RESULTS,
+        *RETENTION,
         *SHORTLISTS,
         *VOIDS,
     )

@@ -35,3 +35,15 @@ def run(sql: str) -> None:
         cursor.execute(sql)
     finally:
         cursor.close()
+
+
+def append_only(table: str) -> list[str]:
+    """Refuse UPDATE, DELETE and TRUNCATE on ``table`` for every role (the
+    ``audit_reject_change()`` trigger function of migration 0005): rows are
+    written once."""
+    return [
+        f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+        "FOR EACH ROW EXECUTE FUNCTION audit_reject_change()",
+        f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+        "FOR EACH STATEMENT EXECUTE FUNCTION audit_reject_change()",
+    ]

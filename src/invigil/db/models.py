@@ -69,6 +69,7 @@ from invigil.results.models import (
     RubricSuggestion,
     RubricSuggestionDiscard,
 )
+from invigil.retention.models import HoldLift, LegalHold, RetentionPolicy
 from invigil.shortlists.models import (
     Entry as ShortlistEntry,
 )
@@ -126,6 +127,7 @@ __all__ = [
     "GroupMember",
     "GroupRequirement",
     "GuestLink",
+    "HoldLift",
     "Invitation",
     "IssuerKey",
     "LedgerAccount",
@@ -133,6 +135,7 @@ __all__ = [
     "LedgerPriceList",
     "LedgerStorageDay",
     "LedgerTransfer",
+    "LegalHold",
     "Notice",
     "OutboxMail",
     "PendingIssue",
@@ -150,6 +153,7 @@ __all__ = [
     "ResultCell",
     "ResultLink",
     "ResultRelease",
+    "RetentionPolicy",
     "ReviewDecision",
     "Role",
     "RubricSuggestion",

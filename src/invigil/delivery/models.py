@@ -224,6 +224,9 @@ class Attempt(TenantScoped, Base):
     review_final: Mapped[bool] = mapped_column(Boolean, server_default="false")
     # The system check (0017): when the server first saw a face in its picture.
     face_seen_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    # Retention (0046): the tenant's retention policy version in force at
+    # start (0: the documented defaults), frozen as the proctoring policy is.
+    retention_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Consent(TenantScoped, Base):

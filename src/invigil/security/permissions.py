@@ -32,11 +32,14 @@ class Permission(StrEnum):
     EXAM_VIEW = "exam:view"
     GRADE_MODERATE = "grade:moderate"  # decide between two marks too far apart; regrade
     GRADE_SUBMIT = "grade:submit"
+    # Data-subject requests: export everything about a person, erase them.
+    PRIVACY_REQUEST = "privacy:request"
     QUESTION_MANAGE = "question:manage"
     QUESTION_VIEW = "question:view"
     RESULT_RELEASE = "result:release"  # release results to candidates, revoke/resend their links
     RESULT_VIEW = "result:view"
-    RETENTION_MANAGE = "retention:manage"
+    RETENTION_MANAGE = "retention:manage"  # retention policy versions, legal holds
+    RETENTION_VIEW = "retention:view"  # policies, holds, receipts, what is due; the trust report
     ROLE_MANAGE = "role:manage"
     ROLE_VIEW = "role:view"
     SHORTLIST_RUN = "shortlist:run"  # positions, rule sets, runs

@@ -1,0 +1,2 @@
+"""Retention and privacy: each tenant's rules for how long candidate data is
+kept, legal holds, purges with signed receipts, and candidates' rights."""
