@@ -91,6 +91,8 @@ from invigil.results import result_page as results_result_page
 from invigil.results import result_pages as results_pages
 from invigil.results import suggestion_pages as results_suggestion_pages
 from invigil.results import suggestions_api as results_suggestions_api
+from invigil.retention import api as retention_api
+from invigil.retention import pages as retention_pages
 from invigil.security.inputs import checked_request
 from invigil.settings import Settings, get_settings
 from invigil.shortlists import api as shortlists_api
@@ -453,6 +455,7 @@ def create_app(
     app.include_router(ai_api.router)
     app.include_router(ledger_api.router)
     app.include_router(ledger_operator_api.router)
+    app.include_router(retention_api.router)
     app.include_router(results_compare.api)
     app.include_router(identity_pages.router)
     app.include_router(audit_pages.router)
@@ -476,6 +479,7 @@ def create_app(
     app.include_router(webhooks_pages.router)
     app.include_router(ai_pages.router)
     app.include_router(ledger_pages.router)
+    app.include_router(retention_pages.router)
     app.include_router(results_compare.router)
     app.include_router(home.router)
     app.include_router(pages.router)

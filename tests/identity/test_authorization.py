@@ -27,6 +27,7 @@ from tests.content.draft_factories import draft_factory
 from tests.content.image_factories import image_factory
 from tests.delivery import factories as delivery
 from tests.evidence import factories as evidence
+from tests.retention import factories as retention
 from tests.shortlists import factories as shortlists
 from tests.webhooks import factories as webhooks
 
@@ -143,6 +144,7 @@ FACTORIES: dict[str, Callable[[Database, Tenant], str]] = {
     "program_id": certification_ids.program_factory,
     "approval_id": certification_ids.approval_factory,
     "transfer_id": _transfer,
+    "hold_id": retention.hold_factory,
 }
 
 
@@ -196,6 +198,8 @@ def _valid_body(path: str, method: str) -> dict[str, object]:
         return {"suggestion_id": str(uuid.uuid4())}
     if path.endswith("/void"):
         return {"reason": "duplicate"}
+    if path.startswith("/api/v1/retention/holds/") and path.endswith("/lift"):
+        return {"reason": "settled"}
     if path.endswith("/decisions/bulk"):
         return {"flags": [], "decision": "dismissed", "reason": "x"}
     if path.endswith("/result-link"):

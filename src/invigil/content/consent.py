@@ -41,9 +41,10 @@ class Disclosure:
     label: str
     captures: tuple[str, ...]
     recorded: tuple[str, ...]  # each capture in (English) words, in the same order
-    kept_days: int
+    kept_days: int | None  # how long the recordings are kept (None: the organisation's records)
     snapshot_seconds: int = 0  # how often the camera takes a snapshot (the page words it itself)
     preset: str = "standard"  # the preset whose label and retention are told ("custom" for none)
+    kept_from: str = "attempt_submitted"  # the event the days are counted from
 
     @property
     def items(self) -> tuple[tuple[str, str], ...]:
@@ -59,15 +60,52 @@ class Disclosure:
         return disclosure.requirements(self.captures)
 
     @classmethod
-    def of(cls, policy: Policy, label: str, kept_days: int, preset: str = "standard") -> Disclosure:
+    def of(
+        cls,
+        policy: Policy,
+        label: str,
+        kept_days: int | None,
+        preset: str = "standard",
+        kept_from: str = "attempt_submitted",
+    ) -> Disclosure:
         captured = disclosure.captures(policy)
         recorded = tuple(disclosure.describe(c, policy) for c in captured)
-        return cls(label, captured, recorded, kept_days, policy.snapshot_interval_seconds, preset)
+        return cls(
+            label, captured, recorded, kept_days, policy.snapshot_interval_seconds, preset,
+            kept_from,
+        )  # fmt: skip
 
 
-# The label and how long recordings are kept, by the exam's preset (the
-# retention issue may refine the days; the page reads them from here). A
-# custom policy keeps its preset's retention and is called "custom".
+@dataclass(frozen=True)
+class Period:
+    """How long one class of a candidate's data is kept: ``days`` (None:
+    for as long as the organisation keeps its records) after ``start``,
+    then ``then`` (delete or anonymise)."""
+
+    days: int | None
+    start: str
+    then: str
+
+
+@dataclass(frozen=True)
+class Kept:
+    """The periods of the retention policy version a consent text states
+    (provided by the retention domain through ``invigil.delivery.keeping``):
+    the evidence's for the exam's preset, the answers', the result's and
+    the candidate's identity's."""
+
+    version: int
+    evidence: Period
+    answers: Period
+    results: Period
+    identity: Period
+
+
+# The label and how long recordings are kept, by the exam's preset: the
+# days of the documented retention defaults, frozen at publish; the page and
+# the consent text state the days of the tenant's retention policy in force
+# instead (``Kept``, through ``invigil.delivery.keeping``). A custom policy
+# keeps its preset's retention and is called "custom".
 # The words are marked with N_ and translated where a page shows them.
 PRESET_LABELS = {
     "practice": (N_("Practice"), 30),
@@ -104,12 +142,58 @@ USED_FOR = N_(
     "flagged before a result that depends on it is final."
 )
 I_AGREE = N_("I agree to take this exam under these conditions.")
+# The recordings' period when it is not counted from the exam, or has no end.
+KEPT_AFTER_RELEASE = NP_(
+    "The recordings are kept for %(count)s day after my result is released and then erased.",
+    "The recordings are kept for %(count)s days after my result is released and then erased.",
+)
+KEPT_ALWAYS = N_("The recordings are kept for as long as the organisation keeps its records.")
+# When a period starts, inside the sentences below.
+AFTER = {
+    "attempt_submitted": N_("after the exam"),
+    "result_released": N_("after my result is released"),
+    "certificate_expired": N_("after my certificate expires"),
+    "candidate_last_active": N_("after my last activity"),
+}
+ANSWERS_KEPT = NP_(
+    "My answers are kept for %(count)s day %(after)s and then deleted.",
+    "My answers are kept for %(count)s days %(after)s and then deleted.",
+)
+ANSWERS_ALWAYS = N_("My answers are kept for as long as the organisation keeps its records.")
+RESULT_KEPT = {
+    "anonymise": NP_(
+        "My result is kept for %(count)s day %(after)s; then my name is removed from it.",
+        "My result is kept for %(count)s days %(after)s; then my name is removed from it.",
+    ),
+    "delete": NP_(
+        "My result is kept for %(count)s day %(after)s and then deleted.",
+        "My result is kept for %(count)s days %(after)s and then deleted.",
+    ),
+}
+RESULT_ALWAYS = N_("My result is kept for as long as the organisation keeps its records.")
+IDENTITY_KEPT = NP_(
+    "My name and e-mail address are kept for %(count)s day %(after)s and then removed.",
+    "My name and e-mail address are kept for %(count)s days %(after)s and then removed.",
+)
+IDENTITY_ALWAYS = N_(
+    "My name and e-mail address are kept for as long as the organisation keeps its records."
+)
 
 
-def disclosure_of(settings: Mapping[str, Any], policy: Policy | None = None) -> Disclosure:
+def preset_of(settings: Mapping[str, Any]) -> str:
+    """The proctoring preset whose retention an exam's recordings follow
+    (a custom policy keeps its preset's)."""
+    preset = str(settings.get("proctoring_preset", "standard"))
+    return preset if preset in PRESET_LABELS else "standard"
+
+
+def disclosure_of(
+    settings: Mapping[str, Any], policy: Policy | None = None, kept: Kept | None = None
+) -> Disclosure:
     """What ``policy`` captures, told in the words of the settings' preset;
     ``policy`` defaults to the settings' effective policy (what an attempt
-    freezes at start)."""
+    freezes at start). ``kept``: the retention periods to tell (None: the
+    preset's documented default days)."""
     if policy is None:
         policy = resolve_policy(dict(settings))
     preset = str(settings.get("proctoring_preset", "standard"))
@@ -118,7 +202,55 @@ def disclosure_of(settings: Mapping[str, Any], policy: Policy | None = None) -> 
     label, days = PRESET_LABELS[preset]
     if settings.get("proctoring_policy") is not None:
         label, preset = CUSTOM_LABEL, "custom"
-    return Disclosure.of(policy, label, days, preset)
+    if kept is None:
+        return Disclosure.of(policy, label, days, preset)
+    return Disclosure.of(policy, label, kept.evidence.days, preset, kept.evidence.start)
+
+
+def _period(locale: str, plural: tuple[str, str], always: str, period: Period) -> str:
+    if period.days is None:
+        return i18n.gettext(locale, always)
+    after = i18n.gettext(locale, AFTER.get(period.start, AFTER["attempt_submitted"]))
+    return i18n.ngettext(locale, *plural, period.days) % {
+        "count": i18n.local_number(period.days, locale),
+        "after": after,
+    }
+
+
+def _evidence(locale: str, days: int | None, start: str) -> str:
+    if days is None:
+        return i18n.gettext(locale, KEPT_ALWAYS)
+    plural = KEPT_AFTER_RELEASE if start == "result_released" else KEPT
+    return i18n.ngettext(locale, *plural, days) % {"count": i18n.local_number(days, locale)}
+
+
+def kept_paragraph(locale: str, kept: Kept) -> str:
+    """The consent text's paragraph on how long things are kept, in
+    ``locale``: the recordings (what they are used for), the answers, the
+    result and the candidate's identity."""
+    results = RESULT_KEPT.get(kept.results.then, RESULT_KEPT["anonymise"])
+    return " ".join(
+        [
+            _evidence(locale, kept.evidence.days, kept.evidence.start),
+            i18n.gettext(locale, USED_FOR),
+            _period(locale, ANSWERS_KEPT, ANSWERS_ALWAYS, kept.answers),
+            _period(locale, results, RESULT_ALWAYS, kept.results),
+            _period(locale, IDENTITY_KEPT, IDENTITY_ALWAYS, kept.identity),
+        ]
+    )
+
+
+def restate(frozen: str, locale: str, kept: Kept) -> str:
+    """A consent text frozen at publish, with its paragraph on how long
+    things are kept stated from ``kept`` (the retention policy version in
+    force for the candidate). The generated paragraphs are the text's last
+    three (after the author's words, whatever they hold): the second of
+    them is the one on keeping."""
+    paragraphs = frozen.split("\n\n")
+    if len(paragraphs) < 3:  # pragma: no cover - every frozen text ends with the three
+        return frozen
+    paragraphs[-2] = kept_paragraph(locale, kept)
+    return "\n\n".join(paragraphs)
 
 
 def generated(settings: Mapping[str, Any], locale: str) -> list[str]:
@@ -132,9 +264,7 @@ def generated(settings: Mapping[str, Any], locale: str) -> list[str]:
         uses = i18n.gettext(locale, USES_RECORDED) % {"label": label, "items": items}
     else:
         uses = i18n.gettext(locale, USES_NOTHING) % {"label": label}
-    kept = i18n.ngettext(locale, *KEPT, d.kept_days) % {
-        "count": i18n.local_number(d.kept_days, locale)
-    }
+    kept = _evidence(locale, d.kept_days, d.kept_from)
     return [uses, kept + " " + i18n.gettext(locale, USED_FOR), i18n.gettext(locale, I_AGREE)]
 
 

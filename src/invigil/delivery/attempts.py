@@ -42,7 +42,7 @@ from invigil.content.assemble import assemble
 from invigil.content.models import ExamVersion
 from invigil.db.engine import Database
 from invigil.db.uow import Actor, UnitOfWork
-from invigil.delivery import answers
+from invigil.delivery import answers, keeping
 from invigil.delivery.links import LinkKey
 from invigil.delivery.models import Attempt, AttemptAnswer, Consent, Invitation
 from invigil.delivery.proctor import proctor
@@ -316,12 +316,15 @@ def start(
     shown_language: str,
     browser: Browser,
     now: datetime | None = None,
+    retention_version: int | None = None,
 ) -> Started:
     """ "Start exam": consent, a new attempt (or this browser's running one),
     and the browser binding. Raises :class:`Elsewhere` when another browser
     holds the running attempt, and :class:`ConsentChanged` when the text
     the page showed (``shown_language``, ``shown_sha256``) is not
-    ``consent_text`` in ``consent_language``, the text that is recorded."""
+    ``consent_text`` in ``consent_language``, the text that is recorded.
+    ``retention_version``: the retention policy version whose periods the
+    text states, frozen with the attempt (None: the one in force now)."""
     now = now or datetime.now(UTC)
     current = latest(uow, invitation.id, lock=True)
     if current is not None and current.status != "submitted":
@@ -371,7 +374,11 @@ def start(
         position=0,
         furthest=0 if version.settings.get("navigation") == "linear" else None,
         policy=policy.model_dump(mode="json"),
-    )
+        retention_version=(
+            retention_version if retention_version is not None
+            else keeping.version_in_force(uow)
+        ),
+    )  # fmt: skip
     uow.add(attempt)
     uow.flush()
     captured = disclosure.captures(policy)
@@ -469,6 +476,8 @@ def begin(
     attempt.deadline = now + timedelta(seconds=seconds) if seconds else None
     attempt.last_seen_at = now
     attempt.language = language
+    if attempt.retention_version is None:  # made before versions were frozen at consent
+        attempt.retention_version = keeping.version_in_force(uow)
     # The start is charged in its own transaction (once per attempt).
     level = disclosure.billing_level(proctor().captures(attempt))
     try:

@@ -20,7 +20,7 @@ from invigil.delivery import attempts, invitations
 from invigil.delivery.attempts import Item
 from invigil.delivery.candidates import find_by_email
 from invigil.delivery.invitations import InviteRequest, Kit
-from invigil.delivery.landing import consent_of
+from invigil.delivery.landing import shown_to
 from invigil.delivery.models import Attempt, Invitation
 
 EXAM = "standard-demo"
@@ -110,7 +110,7 @@ def sit_down(
     questions in ``language`` (None: as written). The demo's candidates
     have no camera: their system check is taken as passed."""
     version = attempts.version_of(uow, invitation.exam_id, invitation.exam_version)
-    shown = consent_of(version, "en")
+    shown, retention = shown_to(uow, version, "en")
     attempt = attempts.start(
         uow,
         kit.key,
@@ -122,6 +122,7 @@ def sit_down(
         shown_language=shown.language,
         browser=browser or attempts.Browser(address="demo", user_agent="invigil demo"),
         now=began,
+        retention_version=retention,
     ).attempt
     attempt.face_seen_at = began
     attempts.begin(uow, attempt, version, invitation, now=began, language=language)

@@ -21,10 +21,10 @@ from sqlalchemy import select
 
 from invigil import i18n
 from invigil.content import consent, exam_text
-from invigil.content.consent import Disclosure
+from invigil.content.consent import Disclosure, Kept
 from invigil.content.models import ExamVersion
 from invigil.db.uow import Actor, UnitOfWork
-from invigil.delivery import attempts, language, links, results, voids
+from invigil.delivery import attempts, keeping, language, links, results, voids
 from invigil.delivery.links import LinkState, Resolved
 from invigil.delivery.models import Attempt, AttemptResult, Invitation
 from invigil.errors import DomainError, NotFound
@@ -83,11 +83,27 @@ def no_store(response: Response) -> Response:
     return response
 
 
-def disclosure_of(version: ExamVersion, policy: Policy | None = None) -> Disclosure:
+def disclosure_of(
+    version: ExamVersion, policy: Policy | None = None, kept: Kept | None = None
+) -> Disclosure:
     """What ``policy`` captures, told in the words of ``version``'s preset;
     ``policy`` defaults to the version's effective policy (what an attempt
-    of it freezes at start)."""
-    return consent.disclosure_of(version.settings, policy)
+    of it freezes at start); ``kept``: the retention periods told."""
+    return consent.disclosure_of(version.settings, policy, kept)
+
+
+def retention_version(uow: UnitOfWork, attempt: Attempt | None) -> int | None:
+    """The retention policy version the candidate is told: the one frozen
+    with the attempt not yet submitted (a consent already given), else the
+    one in force now (what a new attempt freezes)."""
+    if attempt is not None and attempt.status != "submitted":
+        return attempt.retention_version
+    return keeping.version_in_force(uow)
+
+
+def kept_of(uow: UnitOfWork, version: ExamVersion, retention: int | None) -> Kept | None:
+    """The periods of retention policy ``retention`` for ``version``'s preset."""
+    return keeping.kept(uow, retention, consent.preset_of(version.settings))
 
 
 @dataclass(frozen=True)
@@ -111,24 +127,41 @@ def consent_texts(version: ExamVersion) -> dict[str, str]:
     return {i18n.DEFAULT: consent.text(version.consent_text, version.settings, i18n.DEFAULT)}
 
 
-def consent_of(version: ExamVersion, locale: str) -> Shown:
+def consent_of(version: ExamVersion, locale: str, kept: Kept | None = None) -> Shown:
     """The consent text for a candidate reading ``locale``; a language the
     tenant enabled after publishing has none frozen, and gets the English
-    text (else the first frozen one), marked with its language."""
+    text (else the first frozen one), marked with its language. ``kept``:
+    the retention periods it states (None: as frozen at publish)."""
     texts = consent_texts(version)
     for code in (locale, i18n.DEFAULT, *sorted(texts)):
         if code in texts:
-            return Shown(code, texts[code])
+            words = texts[code] if kept is None else consent.restate(texts[code], code, kept)
+            return Shown(code, words)
     raise AssertionError("a frozen consent has at least one language")  # pragma: no cover
 
 
-def consent_text(version: ExamVersion, locale: str = i18n.DEFAULT) -> str:
+def consent_text(version: ExamVersion, locale: str = i18n.DEFAULT, kept: Kept | None = None) -> str:
     """The exact text a candidate reading ``locale`` agrees to (recorded with its hash)."""
-    return consent_of(version, locale).text
+    return consent_of(version, locale, kept).text
+
+
+def shown_to(
+    uow: UnitOfWork, version: ExamVersion, locale: str, attempt: Attempt | None = None
+) -> tuple[Shown, int | None]:
+    """The consent text a candidate reading ``locale`` is shown, with the
+    retention policy version whose periods it states (see
+    :func:`retention_version`)."""
+    retention = retention_version(uow, attempt)
+    return consent_of(version, locale, kept_of(uow, version, retention)), retention
 
 
 def _facts(
-    version: ExamVersion, invitation: Invitation, locale: str, words: exam_text.Words
+    uow: UnitOfWork,
+    version: ExamVersion,
+    invitation: Invitation,
+    locale: str,
+    words: exam_text.Words,
+    attempt: Attempt | None,
 ) -> dict[str, Any]:
     settings = version.settings
     minutes = settings.get("time_limit_minutes")
@@ -136,7 +169,9 @@ def _facts(
     total = None
     if minutes:
         total = minutes + (minutes * extra + 99) // 100
-    shown = consent_of(version, locale)
+    retention = retention_version(uow, attempt)
+    kept = kept_of(uow, version, retention)
+    shown = consent_of(version, locale, kept)
     return {
         "title": words.title,
         "description": words.description,
@@ -146,7 +181,7 @@ def _facts(
         "navigation": NAVIGATION.get(str(settings.get("navigation", "free")), ""),
         "attempts": settings.get("attempts_allowed", 1),
         "release": RELEASE.get(str(settings.get("results_release", "after_review")), ""),
-        "disclosure": disclosure_of(version),
+        "disclosure": disclosure_of(version, kept=kept),
         "opens_at": invitation.opens_at,
         "closes_at": invitation.closes_at,
         "consent_text": shown.text,
@@ -246,8 +281,8 @@ def _render(
         language_error = i18n.gettext(chosen.locale, language_error)
     version = attempts.version_of(uow, invitation.exam_id, invitation.exam_version)
     words = language.exam_words(uow, version, chosen.locale)
-    facts = _facts(version, invitation, chosen.locale, words)
     current = attempts.latest(uow, invitation.id)
+    facts = _facts(uow, version, invitation, chosen.locale, words, current)
     used = attempts.counted(uow, invitation.id) if current is not None else 0
     mine = attempt_state(request, current, int(facts["attempts"]), used)
     code = {LinkState.VALID: 200, LinkState.NOT_YET_OPEN: 200, LinkState.EXPIRED: 410}
@@ -341,7 +376,8 @@ def start(
             )
         # The text in the language the page is in now (what it would show):
         # the page sent back the language and hash of what it did show.
-        shown = consent_of(version, language.negotiated(request, uow, invitation).locale)
+        locale = language.negotiated(request, uow, invitation).locale
+        shown, retention = shown_to(uow, version, locale, current)
         uow.actor = Actor("candidate", str(invitation.candidate_id))
         try:
             started = attempts.start(
@@ -356,6 +392,7 @@ def start(
                 if fresh
                 else shown.language,
                 browser=_browser(request, invitation),
+                retention_version=retention,
             )
         except attempts.Elsewhere:
             return _render(request, uow, found, status=409)
@@ -387,8 +424,8 @@ def decline(request: Request, token: str, consent_language: str = Form("")) -> R
         # What the page showed (its language, when the version has a text in
         # it), else what it shows now: a decline is recorded, never refused.
         posted = i18n.normalise(consent_language[:35]) or chosen.locale
-        declined = consent_of(
-            version, posted if posted in consent_texts(version) else chosen.locale
+        declined, _retention = shown_to(
+            uow, version, posted if posted in consent_texts(version) else chosen.locale
         )
         attempts.record_decline(uow, invitation, version, declined.text, declined.language, browser)
         title = language.exam_words(uow, version, chosen.locale).title
