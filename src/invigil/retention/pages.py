@@ -41,10 +41,10 @@ CLASS_WORDS = {
     "invitations_mail": N_("Invitations and mail"),
 }
 EVENT_WORDS = {
-    "attempt_submitted": N_("the attempt is submitted"),
-    "result_released": N_("the result is released"),
-    "certificate_expired": N_("the certificate expires"),
-    "candidate_last_active": N_("the candidate was last active"),
+    "attempt_submitted": N_("after the attempt is submitted"),
+    "result_released": N_("after the result is released"),
+    "certificate_expired": N_("after the certificate expires"),
+    "candidate_last_active": N_("after the candidate was last active"),
 }
 ACTION_WORDS = {"delete": N_("deleted"), "anonymise": N_("anonymised")}
 PRESET_WORDS = {
@@ -59,8 +59,8 @@ SCOPE_WORDS = {
     "tenant": N_("The whole organisation"),
 }
 KEPT_DAYS = NP_(
-    "%(what)s: kept %(count)s day after %(event)s%(presets)s, then %(action)s.",
-    "%(what)s: kept %(count)s days after %(event)s%(presets)s, then %(action)s.",
+    "%(what)s: kept %(count)s day %(event)s%(presets)s, then %(action)s.",
+    "%(what)s: kept %(count)s days %(event)s%(presets)s, then %(action)s.",
 )
 KEPT_ALWAYS = N_("%(what)s: kept for the organisation's lifetime.")
 NOTICES = {
