@@ -50,5 +50,8 @@ def find_or_create(uow: UnitOfWork, *, name: str, email: str, external_ref: str 
         if raced is None:
             raise
         return raced
-    audit.record(uow, "candidate.created", candidate, {"email": email})
+    # The candidate's id is the subject: the log holds no name, e-mail or reference.
+    audit.record(
+        uow, "candidate.created", candidate, {"external_ref": bool(candidate.external_ref)}
+    )
     return candidate

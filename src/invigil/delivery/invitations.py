@@ -321,7 +321,7 @@ def resend(
     )
     audit.record(
         uow, "guest_link.resent", invitation,
-        {"link_id": live.id, "mail_id": sent.id, "to": candidate.email},
+        {"link_id": live.id, "mail_id": sent.id, "candidate_id": candidate.id},
     )  # fmt: skip
     return sent
 
