@@ -106,6 +106,11 @@ def test_holds_are_placed_and_lifted_on_the_page(
     chosen = admin.get(pick)
     assert "Zebulon Quartermain" in chosen.text
 
+    exam_page = admin.get(f"/authoring/exams/{made.invitation.exam_id}").text
+    assert f'href="/admin/retention/holds?exam={made.invitation.exam_id}#place-h"' in exam_page
+    preset = admin.get(f"/admin/retention/holds?exam={made.invitation.exam_id}").text
+    assert f'<option value="{made.invitation.exam_id}" selected>' in preset
+
     empty = admin.post("/admin/retention/holds", data={"csrf": csrf, "scope": "exam", "reason": ""})
     assert empty.status_code == 422
     assert 'href="#place-exam"' in empty.text and 'href="#place-reason"' in empty.text
