@@ -27,6 +27,7 @@ from invigil.content.models import ExamVersion
 from invigil.content.translations import TranslationIn
 from invigil.db.engine import Database
 from invigil.delivery import attempts, mail
+from invigil.delivery.landing import consent_text, kept_of
 from invigil.delivery.models import Attempt, AttemptResult, Consent, Invitation, OutboxMail
 from invigil.settings import Settings
 from tests.browser import candidate as c
@@ -173,7 +174,13 @@ def test_a_candidate_goes_through_the_whole_journey_in_their_language(
         recorded = uow.scalar(select(Consent).where(Consent.attempt_id == attempt_id))
         assert recorded is not None
         assert (recorded.decision, recorded.language) == ("given", code)
-        assert recorded.text == version.consent_texts[code]
+        # The text frozen at publish, its paragraph on keeping stated from the
+        # retention policy version the attempt froze (the defaults, version 0).
+        frozen_with = uow.get(Attempt, attempt_id)
+        assert frozen_with is not None and frozen_with.retention_version == 0
+        kept = kept_of(uow, version, frozen_with.retention_version)
+        assert recorded.text == consent_text(version, code, kept)
+        assert recorded.text != version.consent_texts[code]
         assert recorded.text.split() == shown.split()
         assert recorded.text_sha256 == attempts.text_sha256(recorded.text)
         entry = uow.scalar(
