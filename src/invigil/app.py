@@ -91,6 +91,7 @@ from invigil.results import result_page as results_result_page
 from invigil.results import result_pages as results_pages
 from invigil.results import suggestion_pages as results_suggestion_pages
 from invigil.results import suggestions_api as results_suggestions_api
+from invigil.retention import trust_pages as retention_trust_pages
 from invigil.security.inputs import checked_request
 from invigil.settings import Settings, get_settings
 from invigil.shortlists import api as shortlists_api
@@ -477,6 +478,7 @@ def create_app(
     app.include_router(ai_pages.router)
     app.include_router(ledger_pages.router)
     app.include_router(results_compare.router)
+    app.include_router(retention_trust_pages.router)
     app.include_router(home.router)
     app.include_router(pages.router)
     # The player's script and styles: served by Invigil itself, never a CDN.

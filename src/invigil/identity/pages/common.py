@@ -96,6 +96,7 @@ def page_nav(request: Request, page: PageContext | None) -> Nav | None:
             ("/admin/webhooks", N_("Webhooks"), P.TENANT_MANAGE),
             ("/admin/ai", N_("AI"), P.TENANT_MANAGE),
             ("/admin/audit", N_("Audit log"), P.AUDIT_VIEW),
+            ("/admin/trust", N_("Trust report"), P.RETENTION_VIEW),
             ("/authoring/banks", N_("Questions"), P.QUESTION_VIEW),
             ("/authoring/exams", N_("Exams"), P.EXAM_VIEW),
             ("/delivery/invitations", N_("Candidates"), P.CANDIDATE_VIEW),
