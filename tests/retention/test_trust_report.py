@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -222,3 +223,47 @@ def test_the_page_and_its_downloads(app: FastAPI, db: BoundDatabase, settings: S
         other, _ = web_client(app, db, tenant.id, [role])
         for path in ("/admin/trust", "/admin/trust/report.pdf", "/admin/trust/report.html"):
             assert other.get(path).status_code == 403, (role, path)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+SECURITY_DOCS = ROOT / "docs" / "security"
+NAMED = re.compile(r"`((?:src|tests|docs)/[A-Za-z0-9_./-]+)`")
+
+
+def test_every_path_the_security_docs_name_exists() -> None:
+    pages = sorted(SECURITY_DOCS.glob("*.md"))
+    assert {p.name for p in pages} >= {
+        "questionnaire.md", "data-processing.md", "reference-architecture.md", "security-tests.md",
+    }  # fmt: skip
+    missing = [
+        f"{page.name}: {path}"
+        for page in pages
+        for path in NAMED.findall(page.read_text(encoding="utf-8"))
+        if not (ROOT / path.rstrip("/")).exists()
+    ]
+    assert missing == []
+    listed = NAMED.findall((SECURITY_DOCS / "security-tests.md").read_text(encoding="utf-8"))
+    tests = [p for p in listed if p.startswith("tests/")]
+    assert len(tests) >= 40
+    empty = [p for p in tests if "\ndef test_" not in (ROOT / p).read_text(encoding="utf-8")]
+    assert empty == []
+
+
+def test_the_data_processing_page_states_the_default_retention() -> None:
+    page = (SECURITY_DOCS / "data-processing.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in page.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 7 and cells[0].strip("`") in policy.CLASSES:
+            rows[cells[0].strip("`")] = (cells[4], cells[5].strip("`"), cells[6])
+    assert set(rows) == set(policy.CLASSES)
+    for name, (days, start, then) in rows.items():
+        rule = policy.DEFAULT.rule(name)
+        assert days == ("lifetime" if rule.keep_days is None else str(rule.keep_days)), name
+        assert (start, then) == (rule.start, rule.then), name
+    presets = policy.DEFAULT.rule("evidence").by_preset or {}
+    said = (
+        "practice {practice} days, standard {standard}, strict {strict}, high stakes {high_stakes}"
+    )
+    assert said.format(**presets) in " ".join(page.split())
+    assert f"for {policy.DEFAULT.contest_window_days} days" in page
