@@ -163,7 +163,7 @@ def test_pdf_and_html_say_the_facts_and_escape_what_the_tenant_wrote(
     assert "dpo@x.test" in page and settings.regions[0] in page
     words = " ".join(_pdf_text(printed).split())
     for fact in (report["tenant"]["slug"], settings.regions[0], "Policy version 0",
-                 "dpo@x.test", "intact", __version__, "AES-256-GCM", "the whole organisation",
+                 "dpo@x.test", "intact", __version__, "AES-256-GCM", "The whole organisation",
                  "730 days after the attempt is submitted"):  # fmt: skip
         assert fact in words, fact
     assert "Aufbewahrung" in " ".join(_pdf_text(german).split())

@@ -436,7 +436,14 @@ class View:
         return rule_words(item["class"], item, self.locale)
 
     def scope(self, scope: str) -> str:
-        return self.t(SCOPE_WORDS.get(scope, scope))
+        words = self.t(SCOPE_WORDS.get(scope, scope))
+        return words[:1].upper() + words[1:]
+
+    def when(self, value: str | None) -> str:
+        """A time of the report in the reader's language (UTC), or a dash."""
+        if not value:
+            return "\u2014"
+        return i18n.local_datetime(datetime.fromisoformat(value), self.locale)
 
     def subprocessor(self, kind: str) -> str:
         return self.t(SUBPROCESSOR_WORDS.get(kind, kind))
