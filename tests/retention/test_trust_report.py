@@ -136,9 +136,17 @@ def test_sub_processors_are_the_configured_endpoints(
             "INSERT INTO ai_settings (tenant_id, id, enabled, rubric_suggestions, updated_by) "
             "VALUES (:t, gen_random_uuid(), true, true, 'test')"), {"t": tenant})  # fmt: skip
     report = _build(database, tenant, live, keys)
-    assert {s["kind"]: s["where"] for s in report["subprocessors"]}["ai"] == (
-        "https://ai.example.net/v1"
-    )
+    found = {s["kind"]: s for s in report["subprocessors"]}
+    assert found["ai"]["where"] == "https://ai.example.net/v1"
+    assert found["ai"]["detail"] == "the platform's provider, model m-1"
+    assert found["smtp"]["detail"] == "STARTTLS, certificate checked"
+    german = trust.View(report, "de")
+    assert german.detail(found["ai"]) == "Anbieter der Plattform, Modell m-1"
+    assert german.detail(found["object_storage"]) == "Bucket evidence-eu"
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    report = _build(database, tenant, live, keys)
+    store = next(s for s in report["subprocessors"] if s["kind"] == "object_storage")
+    assert german.where(store) == "Amazon S3 (Standard-Endpunkt von AWS)"
 
 
 def _pdf_text(data: bytes) -> str:

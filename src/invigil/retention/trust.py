@@ -100,6 +100,15 @@ ENCRYPTION = N_(
     "the master key, which is never stored in the database. Destroying a candidate's data "
     "key makes all of their evidence unreadable (crypto-shredding)."
 )
+DEFAULT_S3 = N_("Amazon S3 (the AWS default endpoint)")
+DETAIL_WORDS = {
+    "bucket": N_("bucket %(bucket)s"),
+    "tls": N_("TLS"),
+    "starttls": N_("STARTTLS, certificate checked"),
+    "plain": N_("no TLS"),
+    "own_ai": N_("the organisation's own provider, model %(model)s"),
+    "platform_ai": N_("the platform's provider, model %(model)s"),
+}
 SUBPROCESSOR_WORDS = {
     "object_storage": N_("Evidence storage (S3-compatible)"),
     "smtp": N_("Mail relay (SMTP)"),
@@ -317,25 +326,28 @@ def _keys(uow: UnitOfWork, settings: Settings, keys: Keys) -> dict[str, Any]:
 def _subprocessors(
     uow: UnitOfWork, settings: Settings, store: dict[str, Any]
 ) -> list[dict[str, Any]]:
+    """Each configured outside service: ``where`` it is reached, and
+    ``detail`` (English) with the key and values that put it in words."""
+
+    def one(kind: str, where: str, key: str, **values: str) -> dict[str, Any]:
+        detail = DETAIL_WORDS[key] % values
+        return {"kind": kind, "where": where, "detail": detail, "detail_key": key,
+                "detail_values": values}  # fmt: skip
+
     out: list[dict[str, Any]] = []
     if store["kind"] == "s3":
-        where = store["endpoint"] or "Amazon S3 (AWS default endpoint)"
-        out.append(
-            {"kind": "object_storage", "where": where, "detail": f"bucket {store['bucket']}"}
-        )
+        where = store["endpoint"] or DEFAULT_S3
+        out.append(one("object_storage", where, "bucket", bucket=store["bucket"]))
     if settings.smtp_host:
-        out.append({"kind": "smtp", "where": f"{settings.smtp_host}:{settings.smtp_port}",
-                    "detail": "STARTTLS" if settings.smtp_starttls else
-                    ("TLS" if settings.smtp_ssl else "no TLS")})  # fmt: skip
+        tls = "tls" if settings.smtp_ssl else "starttls" if settings.smtp_starttls else "plain"
+        out.append(one("smtp", f"{settings.smtp_host}:{settings.smtp_port}", tls))
     choice = ai_config.choice(uow)
     if choice.enabled:
-        platform_ai = ai_config.platform_provider(settings) if settings.ai_base_url else None
         if choice.base_url:
-            detail = f"the organisation's own provider, model {choice.model}"
-            out.append({"kind": "ai", "where": choice.base_url, "detail": detail})
-        elif platform_ai is not None:
-            detail = f"the platform's provider, model {platform_ai.model}"
-            out.append({"kind": "ai", "where": platform_ai.base_url, "detail": detail})
+            out.append(one("ai", choice.base_url, "own_ai", model=choice.model or ""))
+        elif settings.ai_base_url and settings.ai_model:
+            where = settings.ai_base_url.rstrip("/")
+            out.append(one("ai", where, "platform_ai", model=settings.ai_model))
     return out
 
 
@@ -447,6 +459,12 @@ class View:
 
     def subprocessor(self, kind: str) -> str:
         return self.t(SUBPROCESSOR_WORDS.get(kind, kind))
+
+    def where(self, item: dict[str, Any]) -> str:
+        return self.t(DEFAULT_S3) if item["where"] == DEFAULT_S3 else str(item["where"])
+
+    def detail(self, item: dict[str, Any]) -> str:
+        return str(self.t(DETAIL_WORDS[item["detail_key"]]) % item["detail_values"])
 
     @property
     def audit_log_words(self) -> str:
