@@ -49,6 +49,7 @@ DOMAINS = {
     "/admin/ai": ("src/invigil/web/templates/ai/", "src/invigil/ai/"),
     "/billing": ("src/invigil/web/templates/ledger/", "src/invigil/ledger/"),
     "/admin/retention": ("src/invigil/web/templates/retention/", "src/invigil/retention/"),
+    "/admin/trust": ("src/invigil/web/templates/retention/", "src/invigil/retention/trust"),
 }
 # Words one of these pages shows in German (at least one per page).
 GERMAN = re.compile(
@@ -56,7 +57,7 @@ GERMAN = re.compile(
     r"|Postausgang|Teilnehmende|Überprüfung|Markierungen|Ergebnisse|Auswahllisten|Stellen"
     r"|Regelwerke|Regelwerk|Beweismittelpaket|Abdeckung|Gruppen|Mitgliedschaften|Zertifizierung"
     r"|Zertifikate|Zertifikat|Rezertifizierung|KI-Funktionen|Abrechnung|Buchungsverlauf"
-    r"|Kontoauszug|Aufbewahrung|Aufbewahrungsrichtlinie|Sperrvermerke)\b"
+    r"|Kontoauszug|Aufbewahrung|Aufbewahrungsrichtlinie|Sperrvermerke|Vertrauensbericht)\b"
 )
 
 

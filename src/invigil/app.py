@@ -93,6 +93,7 @@ from invigil.results import suggestion_pages as results_suggestion_pages
 from invigil.results import suggestions_api as results_suggestions_api
 from invigil.retention import api as retention_api
 from invigil.retention import pages as retention_pages
+from invigil.retention import trust_pages as retention_trust_pages
 from invigil.security.inputs import checked_request
 from invigil.settings import Settings, get_settings
 from invigil.shortlists import api as shortlists_api
@@ -481,6 +482,7 @@ def create_app(
     app.include_router(ledger_pages.router)
     app.include_router(retention_pages.router)
     app.include_router(results_compare.router)
+    app.include_router(retention_trust_pages.router)
     app.include_router(home.router)
     app.include_router(pages.router)
     # The player's script and styles: served by Invigil itself, never a CDN.

@@ -45,6 +45,8 @@ NOT_PAGES = frozenset(
         "/bundles/{bundle_id}/status",  # what the bundle page polls (JSON)
         "/certification/certificates/{certificate_id}/certificate.pdf",  # the printed certificate
         "/certification/coverage/export",  # coverage as CSV or XLSX
+        "/admin/trust/report.pdf",  # the trust report downloaded (PDF, HTML)
+        "/admin/trust/report.html",
     }
 )
 DEMO_TENANT = "acme"

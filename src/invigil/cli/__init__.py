@@ -10,6 +10,7 @@ from invigil.cli import (  # noqa: F401 - registers
     ledger,
     recertification,
     server,
+    trust,
 )
 from invigil.cli.base import cli, main
 

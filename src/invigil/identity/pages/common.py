@@ -97,6 +97,7 @@ def page_nav(request: Request, page: PageContext | None) -> Nav | None:
             ("/admin/ai", N_("AI"), P.TENANT_MANAGE),
             ("/admin/audit", N_("Audit log"), P.AUDIT_VIEW),
             ("/admin/retention", N_("Retention"), P.RETENTION_VIEW),
+            ("/admin/trust", N_("Trust report"), P.RETENTION_VIEW),
             ("/authoring/banks", N_("Questions"), P.QUESTION_VIEW),
             ("/authoring/exams", N_("Exams"), P.EXAM_VIEW),
             ("/delivery/invitations", N_("Candidates"), P.CANDIDATE_VIEW),

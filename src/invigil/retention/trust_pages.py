@@ -1,0 +1,64 @@
+"""The trust report for tenant admins (permission retention:view): the page
+``/admin/trust`` and the same report downloaded as HTML or PDF, each built
+from the live settings when asked (invigil.retention.trust, ADR 0061)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from invigil import i18n
+from invigil.retention import trust
+from invigil.security.permissions import Permission
+from invigil.web.pages import render
+from invigil.web.session import PageContext, requires_page
+
+router = APIRouter(include_in_schema=False)
+P = Permission
+
+
+def _report(request: Request, ctx: PageContext) -> dict[str, Any]:
+    services = request.app.state.services
+    return trust.build(ctx.uow, services.settings, services.keys, trust.audit_sources())
+
+
+def _download(data: bytes, media_type: str, report: dict[str, Any], suffix: str) -> Response:
+    day = report["generated_at"][:10]
+    name = f"trust-report-{report['tenant']['slug']}-{day}.{suffix}"  # a slug: [a-z0-9-]
+    return Response(
+        data,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
+
+
+@router.get("/admin/trust", response_class=HTMLResponse)
+def trust_page(request: Request, ctx: PageContext = requires_page(P.RETENTION_VIEW)) -> Response:
+    locale = i18n.locale_of({"request": request})
+    report = _report(request, ctx)
+    return render(
+        request,
+        "retention/trust.html",
+        {"page": ctx, "r": report, "v": trust.View(report, locale)},
+    )
+
+
+@router.get("/admin/trust/report.pdf")
+def trust_pdf(request: Request, ctx: PageContext = requires_page(P.RETENTION_VIEW)) -> Response:
+    locale = i18n.locale_of({"request": request})
+    report = _report(request, ctx)
+    return _download(trust.pdf(ctx.uow, report, locale), "application/pdf", report, "pdf")
+
+
+@router.get("/admin/trust/report.html")
+def trust_html(request: Request, ctx: PageContext = requires_page(P.RETENTION_VIEW)) -> Response:
+    locale = i18n.locale_of({"request": request})
+    report = _report(request, ctx)
+    page = trust.html(ctx.uow, report, locale).encode()
+    return _download(page, "text/html; charset=utf-8", report, "html")
