@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import html
 import re
+import uuid
 from typing import Any
 
 from fastapi import FastAPI
 
 from invigil.db.engine import Database
 from invigil.db.uow import Actor
+from invigil.identity.models import User
 from invigil.retention import holds, policy
 from invigil.settings import Settings
 from tests.conftest import make_tenant
@@ -80,6 +82,9 @@ def test_the_policy_page_tells_and_writes_versions(
     with db.unit_of_work(tenant.id, Actor.operator("test")) as uow:
         now = policy.current(uow)
     assert now.version == 1 and now.document.rule("evidence").days_for("strict") == 120
+    with db.unit_of_work(tenant.id) as uow:
+        writer = uow.get(User, uuid.UUID(now.created_by.removeprefix("user:")))
+    assert writer is not None and writer.email in after  # who wrote it, by name
 
     history = text_of(admin.get("/admin/retention/history").text)
     assert history.index("Version 1") < history.index("Version 0: the defaults")

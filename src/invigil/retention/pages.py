@@ -23,6 +23,7 @@ from invigil.db.uow import UnitOfWork
 from invigil.delivery.models import Candidate
 from invigil.errors import Conflict, Invalid, NotFound, Refused
 from invigil.i18n import N_, NP_
+from invigil.identity.models import User
 from invigil.retention import holds, policy
 from invigil.security.permissions import Permission as P
 from invigil.web import flash
@@ -129,6 +130,22 @@ def changes(
             )
         )
     return out
+
+
+def who(uow: UnitOfWork, actors: set[str]) -> dict[str, str]:
+    """Staff names for recorded actors (``user:<id>``: the user's e-mail
+    address); any other actor (the operator, a job) as recorded."""
+    ids = set()
+    for actor in actors:
+        kind, _, ident = actor.partition(":")
+        if kind == "user":
+            try:
+                ids.add(uuid.UUID(ident))
+            except ValueError:
+                continue
+    found = {f"user:{i}": email for i, email in uow.session.execute(
+        select(User.id, User.email).where(User.id.in_(ids)))} if ids else {}  # fmt: skip
+    return {a: found.get(a, a) for a in actors}
 
 
 # -- the form --------------------------------------------------------------------
@@ -289,6 +306,7 @@ def _policy_page(
     return _render(
         request, "policy.html", ctx, status=status, v=found,
         rules=described(found.document, locale), form=form,
+        names=who(ctx.uow, {found.created_by}),
         allowed=policy.ALLOWED, classes=policy.CLASSES, presets=policy.PRESETS,
         max_days=policy.MAX_DAYS, max_contest=policy.MAX_CONTEST_DAYS, **values,
     )  # fmt: skip
@@ -329,7 +347,8 @@ def history_page(request: Request, ctx: PageContext = requires_page(P.RETENTION_
     for i, v in enumerate(found):
         before = found[i + 1].document if i + 1 < len(found) else None
         shown.append((v, changes(before, v.document, locale)))
-    return _render(request, "history.html", ctx, versions=shown)
+    names = who(ctx.uow, {v.created_by for v in found})
+    return _render(request, "history.html", ctx, versions=shown, names=names)
 
 
 # -- holds -------------------------------------------------------------------------
@@ -386,6 +405,9 @@ def _holds_page(
     rows = [HoldRow(h, names.get(h.subject_id, "") if h.subject_id else "") for h in found]
     exams = list(ctx.uow.session.execute(select(Exam.id, Exam.title).order_by(Exam.title)).all())
     values.setdefault("placing", {})
+    values["names"] = who(
+        ctx.uow, {h.placed_by for h in found} | {h.lifted_by for h in found if h.lifted_by}
+    )
     return _render(
         request, "holds.html", ctx, status=status,
         active=[r for r in rows if r.hold.active], lifted=[r for r in rows if not r.hold.active],
