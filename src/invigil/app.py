@@ -91,6 +91,8 @@ from invigil.results import result_page as results_result_page
 from invigil.results import result_pages as results_pages
 from invigil.results import suggestion_pages as results_suggestion_pages
 from invigil.results import suggestions_api as results_suggestions_api
+from invigil.retention import requests_api as privacy_requests_api
+from invigil.retention import requests_pages as privacy_requests_pages
 from invigil.security.inputs import checked_request
 from invigil.settings import Settings, get_settings
 from invigil.shortlists import api as shortlists_api
@@ -452,6 +454,7 @@ def create_app(
     app.include_router(webhooks_api.router)
     app.include_router(ai_api.router)
     app.include_router(ledger_api.router)
+    app.include_router(privacy_requests_api.router)
     app.include_router(ledger_operator_api.router)
     app.include_router(results_compare.api)
     app.include_router(identity_pages.router)
@@ -476,6 +479,7 @@ def create_app(
     app.include_router(webhooks_pages.router)
     app.include_router(ai_pages.router)
     app.include_router(ledger_pages.router)
+    app.include_router(privacy_requests_pages.router)
     app.include_router(results_compare.router)
     app.include_router(home.router)
     app.include_router(pages.router)
