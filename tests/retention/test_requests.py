@@ -26,7 +26,7 @@ from invigil.cli.audit import _sources
 from invigil.db.uow import Actor
 from invigil.errors import Conflict, Invalid, NotFound
 from invigil.evidence import service as evidence_service
-from invigil.retention import export, requests
+from invigil.retention import export, export_readme, requests
 from invigil.retention.models import PrivacyRequest
 from invigil.security.keys import Keys
 from invigil.settings import Settings
@@ -192,6 +192,19 @@ def check_against_format(archive: zipfile.ZipFile) -> tuple[dict[str, Any], dict
     for item in manifest["evidence"]:
         assert list(item) == doc["evidence[]"]
     return data, manifest
+
+
+def test_the_readme_is_in_the_persons_language() -> None:
+    when = datetime(2026, 12, 7, 10, 30, tzinfo=UTC)
+    for locale, start, inside in (
+        ("en", "Your data from ACME", "What is inside:"),
+        ("de", "Ihre Daten bei ACME", "Was enthalten ist:"),
+        ("fr", "Vos données chez ACME", "Contenu\u202f:"),
+    ):
+        text = export_readme.readme(locale, organisation="ACME", generated=when, request="r-1")
+        assert text.startswith(start) and inside in text, locale
+        assert "- person.json" in text and "r-1" in text
+        assert max(len(line) for line in text.splitlines()) <= 76
 
 
 def test_the_documented_format_names_every_section_the_code_writes() -> None:

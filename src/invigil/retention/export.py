@@ -4,7 +4,8 @@ One ZIP, streamed into the tenant's regional store as it is written
 (:func:`invigil.evidence.streaming.put_written`: bounded memory, whatever
 the number of recordings), encrypted under the person's own data key:
 
-- ``README.txt``: what the export is, in plain words;
+- ``README.txt``: what the export is, in plain words, in the person's
+  language (:mod:`invigil.retention.export_readme`);
 - ``person.json``: everything the tenant keeps about the person, by section
   (:data:`SECTIONS`, each row with the keys the format names), read in the
   request's transaction, so row-level security keeps every other tenant out;
@@ -25,11 +26,16 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import IO, Any
 
+from sqlalchemy import select
+
 from invigil.audit.anchored import stream
 from invigil.db import platform
 from invigil.db.uow import UnitOfWork
+from invigil.delivery import language
+from invigil.delivery.models import Invitation
 from invigil.evidence.service import Evidence, open_object, subject_key
 from invigil.evidence.streaming import put_written
+from invigil.retention import export_readme
 from invigil.retention.models import PrivacyRequest
 
 FORMAT = "invigil-subject-export/v1"
@@ -144,36 +150,6 @@ EVIDENCE_KEYS = (
 )  # fmt: skip
 FILE_KEYS = ("path", "sha256", "size")
 MANIFEST_KEYS = ("format", "generated_at", "request_id", "files", "evidence")
-
-README_TEXT = """\
-Your data from {organisation}
-{underline}
-
-This archive is a copy of everything {organisation} keeps about you in
-Invigil, the system it uses for online exams. It was made on {generated}
-because you asked for it (request {request_id}).
-
-What is inside:
-
-- person.json: the data itself, in sections: who you are (name, e-mail),
-  the exams you were invited to and the mail sent about them, the consent
-  texts you agreed to or declined, your attempts, your answers, your results
-  as they were recorded, what the proctoring noticed during your exams and
-  the flags it raised, the reviewers' decisions with their reasons, and your
-  certificates. Dates and times are in UTC.
-- evidence/: the recordings and pictures taken during your exams (webcam
-  pictures, screen recordings, photos of your ID), as they were stored.
-- manifest.json: every file of this archive with its size and SHA-256
-  fingerprint, so that you can check that nothing was changed. Evidence that
-  was already erased is listed there as erased, with the date.
-
-What is not inside: the audit log, which records who did what and when. It
-holds identifiers and fingerprints, not your data, and is kept for as long
-as {organisation} uses Invigil.
-
-Questions about this export, or about what {organisation} does with your
-data, go to {organisation}, not to the makers of Invigil.
-"""
 
 
 def plain(value: Any) -> Any:
@@ -309,6 +285,17 @@ def _person_json(
     yield b' "contests": ' + json.dumps(_contests(uow, c), ensure_ascii=False).encode() + b"\n}\n"
 
 
+def _language(uow: UnitOfWork, candidate_id: uuid.UUID) -> str:
+    """The person's language: their latest invitation's, else the organisation's default."""
+    latest = uow.scalar(
+        select(Invitation)
+        .where(Invitation.candidate_id == candidate_id)
+        .order_by(Invitation.created_at.desc(), Invitation.id)
+        .limit(1)
+    )
+    return language.of_invitation(uow, latest)
+
+
 _EVIDENCE = """
     SELECT o.id, o.kind, o.content_type, o.subject_type, o.subject_id, o.created_at,
            k.destroyed_at
@@ -328,11 +315,11 @@ def write(
     organisation = platform.bound_tenant(uow).name
     generated = now.astimezone(dt.UTC).isoformat()
     out = _Writer(sink)
-    readme = README_TEXT.format(
+    readme = export_readme.readme(
+        _language(uow, row.candidate_id),
         organisation=organisation,
-        underline="=" * (len(organisation) + 15),
-        generated=now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        request_id=row.id,
+        generated=now,
+        request=str(row.id),
     )
     out.add(README, [readme.encode()])
     out.add(PERSON, _person_json(uow, row, organisation, generated))

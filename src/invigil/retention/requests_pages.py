@@ -41,7 +41,10 @@ FIELD_WORDS = {
     "kind": N_("choose the kind of request"),
     "channel": N_("choose how the request came in"),
     "note": N_("the note has at most %(n)s characters"),
-    "received_at": N_("write the day the request was received as YYYY-MM-DD, today or earlier"),
+    "received_at": N_(
+        "write the day the request was received as YYYY-MM-DD: today or earlier, at most a "
+        "year back"
+    ),
     "reason": N_("say why: the reason is required (at most %(n)s characters)"),
     "outcome": N_("say what was done: the outcome is required (at most %(n)s characters)"),
     "confirm": N_("confirm the erasure: it cannot be undone"),
@@ -55,11 +58,8 @@ def say(request: Request, message: str) -> str:
 
 def _words(request: Request, field: str) -> str:
     n = requests.MAX_NOTE if field == "note" else requests.MAX_OUTCOME
-    return (
-        say(request, FIELD_WORDS[field]) % {"n": n}
-        if "%(n)s" in FIELD_WORDS[field]
-        else (say(request, FIELD_WORDS[field]))
-    )
+    words = say(request, FIELD_WORDS[field])
+    return words % {"n": n} if "%(n)s" in FIELD_WORDS[field] else words
 
 
 def _render(request: Request, name: str, ctx: PageContext, **values: Any) -> HTMLResponse:
