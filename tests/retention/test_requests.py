@@ -293,6 +293,11 @@ def test_an_access_request_exports_everything_about_the_person_and_nobody_else(
                     json={"candidate_id": str(who["id"]), "kind": "erasure"})  # fmt: skip
     assert r.status_code == 404
     assert client.get("/api/v1/privacy/requests", headers=intruder).json()["items"] == []
+    # the export is under the person's key: erasing the person shreds it too
+    with db.unit_of_work(tenant.id) as uow:
+        evidence_service.erase_subject(uow, "candidate", str(who["id"]), "erased")
+    gone = client.get(f"/api/v1/privacy/requests/{rid}/export", headers=headers)
+    assert gone.status_code == 410, gone.text
 
 
 def test_the_api_refuses_bad_input_by_field(
