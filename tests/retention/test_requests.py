@@ -26,7 +26,7 @@ from invigil.cli.audit import _sources
 from invigil.db.uow import Actor
 from invigil.errors import Conflict, Invalid, NotFound
 from invigil.evidence import service as evidence_service
-from invigil.retention import export, export_readme, requests
+from invigil.retention import export, export_readme, holds, requests
 from invigil.retention.models import PrivacyRequest
 from invigil.security.keys import Keys
 from invigil.settings import Settings
@@ -409,7 +409,14 @@ def test_the_pages_record_a_request_and_build_and_download_its_export(
         "csrf": csrf, "email": who["email"], "kind": "erasure"})  # fmt: skip
     eid = made.headers["location"].rsplit("/", 1)[1]
     page = browser.get(f"/admin/privacy/requests/{eid}")
-    assert "Erase now" in page.text
+    assert "Erase now" in page.text and "A legal hold in force" not in page.text
+    with db.unit_of_work(tenant.id, Actor.operator("test")) as uow:
+        exam_id = uow.session.execute(
+            text("SELECT exam_id FROM invitations WHERE id = :i"), {"i": who["invitation_id"]}
+        ).scalar_one()
+        holds.place(uow, "exam", exam_id, "regulator enquiry")
+    page = browser.get(f"/admin/privacy/requests/{eid}")
+    assert "A legal hold in force covers this person" in page.text
     unconfirmed = browser.post(f"/admin/privacy/requests/{eid}/erase", data={
         "csrf": csrf, "reason": "Asked by e-mail"})  # fmt: skip
     assert unconfirmed.status_code == 422 and 'href="#erase-confirm"' in unconfirmed.text

@@ -90,6 +90,8 @@ def test_what_a_legal_hold_covers_is_kept_and_shown(
         holds.place(uow, "exam", exam_id, "regulator enquiry")
         row = requests.receive(uow, candidate_id=candidate_id, kind="erasure")
     browser, csrf = web_client(app, db, tenant.id, ["tenant_admin"])
+    before = browser.get(f"/admin/privacy/requests/{row.id}")
+    assert "A legal hold in force covers this person" in before.text
     done = browser.post(
         f"/admin/privacy/requests/{row.id}/erase",
         data={"csrf": csrf, "reason": "Asked by letter", "confirm": "yes"},

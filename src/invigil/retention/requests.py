@@ -39,7 +39,7 @@ from invigil import audit
 from invigil.audit.anchored import Source, stream
 from invigil.audit.records import Record, anchor, document_sha256
 from invigil.db.uow import UnitOfWork
-from invigil.delivery.models import Candidate
+from invigil.delivery.models import Candidate, Invitation
 from invigil.errors import Conflict, Invalid, NotFound
 from invigil.evidence import crypto
 from invigil.evidence.keys import open_data_key
@@ -230,6 +230,18 @@ def candidate_of(uow: UnitOfWork, row: PrivacyRequest) -> Candidate:
     found = uow.scalar(select(Candidate).where(Candidate.id == row.candidate_id))
     assert found is not None  # the composite foreign key keeps it
     return found
+
+
+def held(uow: UnitOfWork, candidate_id: uuid.UUID) -> bool:
+    """Whether a legal hold in force covers the person or an exam they were
+    invited to (an erasure then keeps what it covers)."""
+    from invigil.retention import holds
+
+    now = holds.in_force(uow)
+    if now.tenant or now.covers(candidate_id=candidate_id):
+        return True
+    exams = uow.scalars(select(Invitation.exam_id).where(Invitation.candidate_id == candidate_id))
+    return any(now.covers(exam_id=e) for e in exams)
 
 
 class NotOpen(Conflict):

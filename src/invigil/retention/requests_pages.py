@@ -164,7 +164,10 @@ def _detail(
     values.setdefault("form", {"erase_reason": "", "refuse_reason": "", "outcome": ""})
     return _render(
         request, "request.html", ctx, r=row, person=requests.candidate_of(ctx.uow, row),
-        overdue=requests.is_overdue(row), late=_late(row), **values,
+        overdue=requests.is_overdue(row), late=_late(row),
+        held=row.kind == "erasure" and row.status == "open"
+        and requests.held(ctx.uow, row.candidate_id),
+        **values,
     )  # fmt: skip
 
 
