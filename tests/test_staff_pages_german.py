@@ -50,6 +50,10 @@ DOMAINS = {
     "/billing": ("src/invigil/web/templates/ledger/", "src/invigil/ledger/"),
     "/admin/retention": ("src/invigil/web/templates/retention/", "src/invigil/retention/"),
     "/admin/trust": ("src/invigil/web/templates/retention/", "src/invigil/retention/trust"),
+    "/admin/privacy/": (
+        "src/invigil/web/templates/retention/",
+        "src/invigil/retention/requests",
+    ),
 }
 # Words one of these pages shows in German (at least one per page).
 GERMAN = re.compile(
@@ -57,7 +61,8 @@ GERMAN = re.compile(
     r"|Postausgang|Teilnehmende|Überprüfung|Markierungen|Ergebnisse|Auswahllisten|Stellen"
     r"|Regelwerke|Regelwerk|Beweismittelpaket|Abdeckung|Gruppen|Mitgliedschaften|Zertifizierung"
     r"|Zertifikate|Zertifikat|Rezertifizierung|KI-Funktionen|Abrechnung|Buchungsverlauf"
-    r"|Kontoauszug|Aufbewahrung|Aufbewahrungsrichtlinie|Sperrvermerke|Vertrauensbericht)\b"
+    r"|Kontoauszug|Aufbewahrung|Aufbewahrungsrichtlinie|Sperrvermerke|Vertrauensbericht"
+    r"|Datenschutzanträge|Antrag)\b"
 )
 
 

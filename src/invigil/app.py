@@ -93,6 +93,8 @@ from invigil.results import suggestion_pages as results_suggestion_pages
 from invigil.results import suggestions_api as results_suggestions_api
 from invigil.retention import api as retention_api
 from invigil.retention import pages as retention_pages
+from invigil.retention import requests_api as privacy_requests_api
+from invigil.retention import requests_pages as privacy_requests_pages
 from invigil.retention import trust_pages as retention_trust_pages
 from invigil.security.inputs import checked_request
 from invigil.settings import Settings, get_settings
@@ -455,6 +457,7 @@ def create_app(
     app.include_router(webhooks_api.router)
     app.include_router(ai_api.router)
     app.include_router(ledger_api.router)
+    app.include_router(privacy_requests_api.router)
     app.include_router(ledger_operator_api.router)
     app.include_router(retention_api.router)
     app.include_router(results_compare.api)
@@ -481,6 +484,7 @@ def create_app(
     app.include_router(ai_pages.router)
     app.include_router(ledger_pages.router)
     app.include_router(retention_pages.router)
+    app.include_router(privacy_requests_pages.router)
     app.include_router(results_compare.router)
     app.include_router(retention_trust_pages.router)
     app.include_router(home.router)

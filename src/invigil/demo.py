@@ -35,6 +35,7 @@ from invigil.ledger.demo import seed_billing
 from invigil.results.demo import EXAM as GRADING_EXAM
 from invigil.results.demo import TENANTS as GRADING_TENANTS
 from invigil.results.demo import seed_grading
+from invigil.retention.demo import seed_privacy_requests
 from invigil.security.passwords import verify_password
 from invigil.security.permissions import BUILTIN_ROLES
 from invigil.shortlists.demo import seed_shortlist
@@ -111,6 +112,7 @@ def seed(
         bundled = seed_bundle(db, tenant_id, f"admin@{slug}.test")
         hooked = seed_webhooks(db, tenant_id, kit.box)
         ai_calls = _seed_ai_calls(db, tenant_id, slug)
+        privacy = seed_privacy_requests(db, tenant_id)
         if slug in GRADING_TENANTS:
             result.exams[slug] = sorted({*result.exams[slug], GRADING_EXAM})
         result.created = (
@@ -127,6 +129,7 @@ def seed(
             or billed
             or ai_calls
             or voided
+            or privacy
         )
     return result
 

@@ -90,6 +90,7 @@ CANDIDATE_SOURCES: tuple[str, ...] = (
     "src/invigil/certification/recert_mail.py",
     "src/invigil/results/result_link.py",
     "src/invigil/proctoring/disclosure.py",
+    "src/invigil/retention/export_readme.py",  # the README of a person's data export
 )
 MAX_ACCEPT_LANGUAGE = 1000  # characters of the header looked at; the rest is ignored
 

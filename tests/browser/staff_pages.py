@@ -26,6 +26,7 @@ from invigil.db.engine import Database
 from invigil.delivery.models import Attempt, Invitation
 from invigil.identity.models import Role, User
 from invigil.results.models import GradingMark
+from invigil.retention.models import PrivacyRequest
 from invigil.shortlists.models import RuleSet as ShortlistRuleSet
 from invigil.shortlists.models import Run as ShortlistRun
 from invigil.web.access import CANDIDATE, PUBLIC, iter_routes
@@ -47,6 +48,7 @@ NOT_PAGES = frozenset(
         "/certification/coverage/export",  # coverage as CSV or XLSX
         "/admin/trust/report.pdf",  # the trust report downloaded (PDF, HTML)
         "/admin/trust/report.html",
+        "/admin/privacy/requests/{privacy_request_id}/export",  # a person's export (ZIP)
     }
 )
 DEMO_TENANT = "acme"
@@ -100,6 +102,8 @@ ID_QUERIES: dict[str, Any] = {
     # The demo certification programs and a certificate (certification/demo.py).
     "program_id": lambda: select(Program.id).order_by(Program.name),
     "certificate_id": lambda: select(Certificate.id).order_by(Certificate.status_index),
+    # The demo's access request (retention/demo.py).
+    "privacy_request_id": lambda: select(PrivacyRequest.id).order_by(PrivacyRequest.created_at),
     # The latest submitted attempt: another than attempt_id's (the earliest).
     "last_attempt_id": lambda: (
         select(Attempt.id)

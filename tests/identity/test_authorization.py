@@ -118,6 +118,17 @@ def _transfer(db: Database, tenant: Tenant) -> str:
         return str(done.id)
 
 
+def _privacy_request(db: Database, tenant: Tenant) -> str:
+    from invigil.delivery.models import Attempt
+    from invigil.retention import requests
+
+    attempt_id = delivery.attempt_factory(db, tenant)
+    with db.unit_of_work(tenant.id) as uow:
+        attempt = uow.get(Attempt, uuid.UUID(attempt_id), label="attempt")
+        made = requests.receive(uow, candidate_id=attempt.candidate_id, kind="access")
+        return str(made.id)
+
+
 FACTORIES: dict[str, Callable[[Database, Tenant], str]] = {
     "user_id": _user,
     "role_id": _role,
@@ -145,6 +156,7 @@ FACTORIES: dict[str, Callable[[Database, Tenant], str]] = {
     "approval_id": certification_ids.approval_factory,
     "transfer_id": _transfer,
     "hold_id": retention.hold_factory,
+    "privacy_request_id": _privacy_request,
 }
 
 
@@ -196,6 +208,12 @@ def _valid_body(path: str, method: str) -> dict[str, object]:
         return {"reason": "x"}
     if path.endswith("/suggestions/discard"):
         return {"suggestion_id": str(uuid.uuid4())}
+    if path.startswith("/api/v1/privacy/requests/") and path.endswith("/erase"):
+        return {"reason": "x", "confirm": True}
+    if path.startswith("/api/v1/privacy/requests/") and path.endswith("/refuse"):
+        return {"reason": "x"}
+    if path.startswith("/api/v1/privacy/requests/") and path.endswith("/complete"):
+        return {"outcome": "x"}
     if path.endswith("/void"):
         return {"reason": "duplicate"}
     if path.startswith("/api/v1/retention/holds/") and path.endswith("/lift"):

@@ -69,7 +69,7 @@ from invigil.results.models import (
     RubricSuggestion,
     RubricSuggestionDiscard,
 )
-from invigil.retention.models import HoldLift, LegalHold, RetentionPolicy
+from invigil.retention.models import HoldLift, LegalHold, PrivacyRequest, RetentionPolicy
 from invigil.shortlists.models import (
     Entry as ShortlistEntry,
 )
@@ -139,6 +139,7 @@ __all__ = [
     "Notice",
     "OutboxMail",
     "PendingIssue",
+    "PrivacyRequest",
     "ProctoringAction",
     "ProctoringEvent",
     "Program",

@@ -1,13 +1,17 @@
-"""Retention's tables (migration 0046): policy versions, legal holds and
-their lifts, each written once."""
+"""Retention's tables: policy versions, legal holds and their lifts, each
+written once (migration 0046); data-subject requests (0049)."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
+    Date,
+    DateTime,
     ForeignKeyConstraint,
     Index,
     Integer,
@@ -15,7 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from invigil.db.base import Base, TenantScoped
@@ -77,3 +81,62 @@ class HoldLift(TenantScoped, Base):
     reason: Mapped[str] = mapped_column(Text)
     lifted_by: Mapped[str] = mapped_column(String(200))
     sha256: Mapped[str] = mapped_column(String(64))
+
+
+class PrivacyRequest(TenantScoped, Base):
+    """A data-subject request (``invigil.retention.requests``): received,
+    due 30 days later, then completed or refused once, anchored when it ends."""
+
+    __tablename__ = "privacy_requests"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "candidate_id"],
+            ["candidates.tenant_id", "candidates.id"],
+            name="fk_privacy_requests_candidate",
+            ondelete="RESTRICT",
+        ),
+        CheckConstraint("kind IN ('access', 'erasure', 'objection', 'rectification')", name="kind"),
+        CheckConstraint(
+            "channel IN ('email', 'letter', 'portal', 'phone', 'in_person', 'other')",
+            name="channel",
+        ),
+        CheckConstraint("status IN ('open', 'completed', 'refused')", name="status"),
+        CheckConstraint("due_at > received_at", name="due"),
+        CheckConstraint("char_length(note) <= 1000", name="note"),
+        CheckConstraint("outcome IS NULL OR char_length(outcome) <= 2000", name="outcome"),
+        CheckConstraint(
+            "(status = 'open') = (completed_at IS NULL) AND (status = 'open') = (outcome IS NULL) "
+            "AND (status = 'open') = (sha256 IS NULL)",
+            name="finished",
+        ),
+        CheckConstraint(
+            "(export_object_id IS NULL) = (export_sha256 IS NULL) "
+            "AND (export_object_id IS NULL OR kind = 'access')",
+            name="export",
+        ),
+        Index("ix_privacy_requests_due", "tenant_id", "status", "due_at"),
+        Index("ix_privacy_requests_candidate", "tenant_id", "candidate_id"),
+    )
+
+    candidate_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    kind: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[date] = mapped_column(Date)
+    due_at: Mapped[date] = mapped_column(Date)
+    channel: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, server_default="")
+    received_by: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), server_default="open")
+    outcome: Mapped[str | None] = mapped_column(Text, nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    completed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    receipt_ids: Mapped[list[uuid.UUID]] = mapped_column(
+        ARRAY(UUID(as_uuid=True)), server_default="{}"
+    )
+    kept: Mapped[list[str] | None] = mapped_column(JSONB, nullable=True)
+    export_object_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    export_data_key_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    export_region: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    export_store_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    export_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    export_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)

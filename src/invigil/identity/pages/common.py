@@ -107,6 +107,7 @@ def page_nav(request: Request, page: PageContext | None) -> Nav | None:
             ("/shortlists", N_("Shortlists"), P.SHORTLIST_VIEW),
             ("/certification", N_("Certification"), P.CERTIFICATE_VIEW),
             ("/billing", N_("Billing"), P.BILLING_VIEW),
+            ("/admin/privacy/requests", N_("Privacy requests"), P.PRIVACY_REQUEST),
             ("/account", N_("Account"), P.ACCOUNT_SELF),
         )
         if page.can(perm)
