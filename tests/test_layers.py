@@ -38,6 +38,8 @@ def test_the_worker_runs_the_same_tasks_as_before_they_moved_to_their_domains() 
         "ledger.storage",
         "proctoring.recheck_snapshot",
         "results.mail_release",
+        "retention.delete_objects",
+        "retention.purge",
         "webhooks.deliver",
     ]
 

@@ -149,6 +149,7 @@ ACTIONS: dict[str, str] = {
     "retention.policy_set": N_("Set a new version of the retention policy"),
     "retention.hold_placed": N_("Placed a legal hold"),
     "retention.hold_lifted": N_("Lifted a legal hold"),
+    "retention.purged": N_("Purged candidate data and signed a deletion receipt"),
     "ledger.storage_measured": N_("Measured a day of evidence storage"),
     # shortlists
     "shortlist.position_created": N_("Created a position"),

@@ -69,7 +69,15 @@ from invigil.results.models import (
     RubricSuggestion,
     RubricSuggestionDiscard,
 )
-from invigil.retention.models import HoldLift, LegalHold, RetentionPolicy
+from invigil.retention.models import (
+    HoldLift,
+    LegalHold,
+    ObjectDeletion,
+    Purge,
+    PurgedRecord,
+    Receipt,
+    RetentionPolicy,
+)
 from invigil.shortlists.models import (
     Entry as ShortlistEntry,
 )
@@ -137,17 +145,21 @@ __all__ = [
     "LedgerTransfer",
     "LegalHold",
     "Notice",
+    "ObjectDeletion",
     "OutboxMail",
     "PendingIssue",
     "ProctoringAction",
     "ProctoringEvent",
     "Program",
     "ProgramVersion",
+    "Purge",
+    "PurgedRecord",
     "Question",
     "QuestionBank",
     "QuestionDraft",
     "QuestionImage",
     "QuestionVersion",
+    "Receipt",
     "RecordingSegment",
     "RefreshToken",
     "ResultCell",

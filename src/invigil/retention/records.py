@@ -1,5 +1,6 @@
 """Retention's records anchored in the audit log, for ``invigil audit
-verify``: every policy version, hold and lift, recomputed from its row."""
+verify``: every policy version, hold and lift, recomputed from its row, and
+every deletion receipt (its hash recomputed, its signature checked)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from invigil.audit.anchored import Source, stream
 from invigil.audit.records import Record, document_sha256
 from invigil.db.uow import UnitOfWork
-from invigil.retention import holds, policy
+from invigil.retention import holds, policy, receipts
 
 
 def _source(
@@ -48,4 +49,5 @@ SOURCES = (
         ("id", "hold_id", "reason", "lifted_by", "sha256"),
         holds.lift_document,
     ),
+    *receipts.SOURCES,
 )  # fmt: skip

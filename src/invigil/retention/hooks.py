@@ -1,0 +1,34 @@
+"""What retention provides to the layers below it, installed when the
+package is imported: its jobs, and the records its purges removed, for
+``invigil audit verify`` (docs/adr/0058-purging.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from invigil.audit.anchored import register_purged, stream
+from invigil.db.uow import UnitOfWork
+
+_PURGED = """
+    SELECT p.kind, p.record_id, r.trigger, r.policy_version, r.id
+    FROM retention_purged_records p
+    JOIN retention_receipts r ON r.tenant_id = p.tenant_id AND r.id = p.receipt_id
+"""
+
+
+def purged(uow: UnitOfWork) -> Mapping[tuple[str, str], str]:
+    """(kind, id) -> "policy version P, receipt R" for every record a purge
+    deleted or altered (an erasure: "erasure under policy version P, ...")."""
+    out = {}
+    for kind, record_id, trigger, version, receipt in stream(uow, _PURGED, {}):
+        why = "erasure under policy version" if trigger == "erasure" else "policy version"
+        out[(kind, record_id)] = f"{why} {version}, receipt {receipt}"
+    return out
+
+
+def install() -> None:
+    from invigil.jobs import queue
+    from invigil.retention import jobs
+
+    register_purged(purged)
+    queue.register(jobs.add_tasks)
