@@ -160,3 +160,20 @@ def test_a_forged_or_altered_receipt_is_named(
     assert f"retention_receipt {ids[0]}: its signature" in problems
     # the altered one no longer matches what was signed (nor its anchor)
     assert f"retention_receipt {ids[1]}: its signature" in problems
+
+
+def test_the_documented_example_verifies_as_the_format_page_says() -> None:
+    example = Path(__file__).resolve().parents[2] / "docs/formats/examples/deletion-receipt.json"
+    receipt = json.loads(example.read_text())
+    m = json.dumps(
+        receipt["document"], sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode()
+    assert m == canonical_json(receipt["document"])
+    assert hashlib.sha256(m).hexdigest() == receipt["sha256"]
+    key = Ed25519PublicKey.from_public_bytes(base64.urlsafe_b64decode(receipt["key"]["x"] + "="))
+    key.verify(base64.urlsafe_b64decode(receipt["signature"] + "=="), m)
+    from invigil.security.keys import thumbprint
+
+    assert thumbprint(key) == receipt["key_id"] == receipt["key"]["kid"]
+    page = (example.parents[1] / "deletion-receipt.md").read_text()
+    assert m.decode() in page and receipt["sha256"] in page
