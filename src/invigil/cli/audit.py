@@ -90,8 +90,10 @@ def _report(report: Any, what: str, purges: Any = None) -> None:
     counted = f"{report.entries} entries and {report.checkpoints} checkpoints"
     if records is not None:
         counted += f", {records.anchored} of {records.records} records"
+    purged = sum(records.purged.values()) if records is not None else 0
     if ok:
-        emit(data, "\n".join([*lines, f"{what}: {counted} verify"]))
+        tail = f"; {purged} purged under their receipts" if purged else ""
+        emit(data, "\n".join([*lines, f"{what}: {counted} verify{tail}"]))
         return
     if report.first_bad_seq is not None:
         lines.append(f"first bad entry: {report.first_bad_seq}")
