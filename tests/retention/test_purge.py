@@ -364,3 +364,64 @@ def test_app_role_cannot_change_append_only_rows_outside_the_purge(
         with pytest.raises(DBAPIError), db.unit_of_work(tenant) as uow:
             for stmt in sql.split("; "):
                 uow.session.execute(text(stmt), {"a": sat.attempt})
+
+
+def test_verification_names_what_came_back(
+    db: Database, settings: Settings, evidence: Evidence, ring: KeyRing
+) -> None:
+    from sqlalchemy import text
+
+    tenant = make_tenant(db, settings).id
+    sat = sit(db, settings, tenant, evidence)
+    run = purge.run_tenant(db, tenant, evidence, now=sat.submitted_at + timedelta(days=731))
+    assert run.problems == [] and len(run.receipts) == 5  # results: kept for life
+    with db.unit_of_work(tenant) as uow:
+        key_id = uow.get(Receipt, run.receipts[0]).keys_destroyed[0]
+        uow.session.execute(
+            text("UPDATE evidence_data_keys SET wrapped_key = 'x', destroyed_at = NULL "
+                 "WHERE id = :k"), {"k": key_id},
+        )  # fmt: skip
+        uow.session.execute(
+            text("UPDATE candidates SET email = :e WHERE id = :c"),
+            {"e": sat.email, "c": sat.candidate},
+        )
+        problems = verify.check(uow, evidence).problems
+        assert any(f"data key {key_id}" in p for p in problems), problems
+        assert any(f"candidate {sat.candidate} still has" in p for p in problems), problems
+        # after a run, only that run's receipts are checked
+        assert verify.check(uow, evidence, []).problems == []
+
+
+def test_the_daily_job_purges_every_tenant_and_one_failure_stops_none(
+    db: Database,
+    settings: Settings,
+    evidence: Evidence,
+    ring: KeyRing,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from invigil.retention import jobs
+
+    first, second = make_tenant(db, settings).id, make_tenant(db, settings).id
+    sats = [sit(db, settings, t, evidence) for t in (first, second)]
+    real = purge.run_tenant
+    seen: list[uuid.UUID] = []
+
+    def run_tenant(db_: Database, tenant_id: uuid.UUID, *args: Any, **kwargs: Any) -> Any:
+        seen.append(tenant_id)
+        if tenant_id == first:
+            raise RuntimeError("this tenant's store is down")
+        if tenant_id != second:
+            return purge.Run()  # the other tests' tenants: not this test's business
+        return real(
+            db_, tenant_id, *args, **kwargs | {"now": sats[1].submitted_at + timedelta(days=91)}
+        )
+
+    monkeypatch.setattr(purge, "run_tenant", run_tenant)
+
+    class Services:
+        keys = type("K", (), {"audit": ring})()
+
+    Services.evidence = evidence  # type: ignore[attr-defined]
+    jobs._purge_all(db, Services())
+    assert first in seen and second in seen
+    assert _stored(evidence, db, sats[0]) == [True] and _stored(evidence, db, sats[1]) == [False]

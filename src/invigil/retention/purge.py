@@ -586,8 +586,8 @@ def run_tenant(
             done.objects_deleted += delete_pending(db, tenant_id, evidence)
     from invigil.retention import verify
 
-    with db.unit_of_work(tenant_id, Actor.system("retention purge")) as uow:
-        done.problems = verify.check(uow, evidence).problems
+    with db.unit_of_work(tenant_id, actor) as uow:
+        done.problems = verify.check(uow, evidence, done.receipts).problems
     return done
 
 

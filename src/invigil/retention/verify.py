@@ -5,6 +5,8 @@ anonymised. Run after each purge and by ``invigil audit verify``."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,45 +47,47 @@ class Check:
 
 _OBJECTS = """
     SELECT object_id, receipt_id, region, store_key, deleted_at
-    FROM retention_object_deletions ORDER BY created_at, id
+    FROM retention_object_deletions {where} ORDER BY created_at, id
 """
 _KEYS = """
     SELECT k.id, r.id FROM retention_receipts r
     CROSS JOIN LATERAL jsonb_array_elements_text(r.keys_destroyed) AS d(key_id)
     JOIN evidence_data_keys k ON k.tenant_id = r.tenant_id AND k.id = d.key_id::uuid
-    WHERE k.wrapped_key IS NOT NULL OR k.destroyed_at IS NULL
+    WHERE (k.wrapped_key IS NOT NULL OR k.destroyed_at IS NULL) {also}
 """
-_KEY_COUNT = "SELECT coalesce(sum(jsonb_array_length(keys_destroyed)), 0) FROM retention_receipts"
+_KEY_COUNT = (
+    "SELECT coalesce(sum(jsonb_array_length(keys_destroyed)), 0) FROM retention_receipts r {where}"
+)
 # Rows a purged subject must no longer have (class, action, query naming
 # the subject and its receipt).
 _ROWS = (
     (
         "answers of attempt {0} are still stored (receipt {1})",
         """SELECT p.subject_id, p.receipt_id FROM retention_purges p
-           WHERE p.data_class = 'answers'
+           WHERE p.data_class = 'answers' {also}
              AND EXISTS (SELECT 1 FROM attempt_answers x WHERE x.attempt_id = p.subject_id)""",
     ),
     (
         "proctoring events of attempt {0} keep details or bodies (receipt {1})",
         """SELECT p.subject_id, p.receipt_id FROM retention_purges p
            JOIN retention_receipts r ON r.tenant_id = p.tenant_id AND r.id = p.receipt_id
-           WHERE p.data_class = 'proctoring_events'
+           WHERE p.data_class = 'proctoring_events' {also}
              AND EXISTS (SELECT 1 FROM proctoring_events e WHERE e.attempt_id = p.subject_id
                          AND (r.counts->>'action' = 'delete'
-                              OR e.details <> '{}'::jsonb OR coalesce(e.body, '') <> ''))""",
+                              OR e.details <> '{{}}'::jsonb OR coalesce(e.body, '') <> ''))""",
     ),
     (
         "candidate {0} still has a name, e-mail or reference (receipt {1})",
         """SELECT p.subject_id, p.receipt_id FROM retention_purges p
            JOIN candidates c ON c.tenant_id = p.tenant_id AND c.id = p.subject_id
-           WHERE p.data_class = 'candidate_identity'
+           WHERE p.data_class = 'candidate_identity' {also}
              AND (c.email <> 'erased-' || c.id::text || '@erased.invalid'
                   OR c.external_ref <> '')""",
     ),
     (
         "mail to candidate {0} is still in the outbox (receipt {1})",
         """SELECT p.subject_id, p.receipt_id FROM retention_purges p
-           WHERE p.data_class = 'invitations_mail'
+           WHERE p.data_class = 'invitations_mail' {also}
              AND EXISTS (SELECT 1 FROM mail_outbox m JOIN invitations i
                            ON i.tenant_id = m.tenant_id AND i.id = m.invitation_id
                          WHERE i.candidate_id = p.subject_id)""",
@@ -91,11 +95,20 @@ _ROWS = (
 )
 
 
-def check(uow: UnitOfWork, evidence: Evidence) -> Check:
-    """Every receipt's deletions checked against the stores and the rows."""
+def check(
+    uow: UnitOfWork, evidence: Evidence, receipts: Sequence[uuid.UUID] | None = None
+) -> Check:
+    """Every receipt's deletions (or only those of ``receipts``, after a run)
+    checked against the stores and the rows; objects still pending are
+    named whichever receipt left them."""
     out = Check()
+    params: dict[str, Any] = {"r": [str(r) for r in receipts or ()]}
+    only = receipts is not None
+    objects = _OBJECTS.format(
+        where="WHERE deleted_at IS NULL OR receipt_id = ANY(%(r)s::uuid[])" if only else ""
+    )
     for object_id, receipt_id, region, store_key, deleted_at in stream(
-        uow, _OBJECTS, {}, "retention_verify_objects"
+        uow, objects, params, "retention_verify_objects"
     ):
         out.objects += 1
         if deleted_at is None:
@@ -103,11 +116,17 @@ def check(uow: UnitOfWork, evidence: Evidence) -> Check:
         elif evidence.stores.for_region(region).exists(store_key):
             out.bad(f"object {object_id} (receipt {receipt_id}) is still in the {region} store")
     cur = uow.driver().cursor()
-    out.keys = int(cur.execute(_KEY_COUNT).fetchone()[0])
-    for key_id, receipt_id in cur.execute(_KEYS).fetchall():
+    by_receipt = "WHERE r.id = ANY(%(r)s::uuid[])" if only else ""
+    also = "AND r.id = ANY(%(r)s::uuid[])" if only else ""
+    out.keys = int(cur.execute(_KEY_COUNT.format(where=by_receipt), params).fetchone()[0])
+    for key_id, receipt_id in cur.execute(_KEYS.format(also=also), params).fetchall():
         out.bad(f"data key {key_id} (receipt {receipt_id}) is not destroyed")
-    out.subjects = int(cur.execute("SELECT count(*) FROM retention_purges").fetchone()[0])
+    purges = "SELECT count(*) FROM retention_purges p"
+    if only:
+        purges += " WHERE p.receipt_id = ANY(%(r)s::uuid[])"
+    out.subjects = int(cur.execute(purges, params).fetchone()[0])
+    also = "AND p.receipt_id = ANY(%(r)s::uuid[])" if only else ""
     for message, sql in _ROWS:
-        for subject_id, receipt_id in cur.execute(sql).fetchall():
+        for subject_id, receipt_id in cur.execute(sql.format(also=also), params).fetchall():
             out.bad(message.format(subject_id, receipt_id))
     return out
