@@ -1,10 +1,13 @@
 """What retention provides to the layers below it, installed when the
-package is imported: its jobs, and the records its purges removed, for
-``invigil audit verify`` (docs/adr/0058-purging.md)."""
+package is imported: its jobs, the records its purges removed (for
+``invigil audit verify``) and the evidence objects they deleted (opening one
+answers 410, not a missing object; docs/adr/0058-purging.md)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
+from datetime import datetime
 
 from invigil.audit.anchored import register_purged, stream
 from invigil.db.uow import UnitOfWork
@@ -26,9 +29,22 @@ def purged(uow: UnitOfWork) -> Mapping[tuple[str, str], str]:
     return out
 
 
+def deleted(uow: UnitOfWork, object_id: uuid.UUID) -> datetime | None:
+    """When a purge put the object on its deletion list (None: it did not)."""
+    from sqlalchemy import select
+
+    from invigil.retention.models import ObjectDeletion
+
+    return uow.scalar(
+        select(ObjectDeletion.created_at).where(ObjectDeletion.object_id == object_id)
+    )
+
+
 def install() -> None:
+    from invigil.evidence import service as evidence
     from invigil.jobs import queue
     from invigil.retention import jobs
 
     register_purged(purged)
+    evidence.register_deleted(deleted)
     queue.register(jobs.add_tasks)
