@@ -190,7 +190,7 @@ def test_one_expired_attempt_keeps_the_candidates_key_until_the_last_goes(
     assert _stored(evidence, db, first) == [False] and _stored(evidence, db, second) == [True]
     with db.unit_of_work(tenant) as uow:
         assert service.read_all(uow, evidence, second.objects[0])[:3] == b"\xff\xd8\xff"
-        with pytest.raises(Gone, match="deleted on .* under the retention policy"):
+        with pytest.raises(Gone, match=r"deleted on .* under the retention policy"):
             service.read_all(uow, evidence, first.objects[0])  # its key lives on, its bytes not
     later = first.submitted_at + timedelta(days=181)
     run = purge.run_tenant(db, tenant, evidence, now=later, classes=["evidence"])

@@ -127,9 +127,15 @@ _IDLE = """
 
 
 def _subjects(
-    uow: UnitOfWork, data_class: str, *, now: datetime, candidate: uuid.UUID | None = None
+    uow: UnitOfWork,
+    data_class: str,
+    *,
+    now: datetime,
+    candidate: uuid.UUID | None = None,
+    ids: Sequence[uuid.UUID] | None = None,
 ) -> list[Subject]:
-    """The subjects of a class not purged yet (of one candidate: erasure)."""
+    """The subjects of a class not purged yet (of one candidate: erasure;
+    among ``ids``: one batch)."""
     params: dict[str, Any] = {"cls": data_class, "now": now}
     if data_class in ATTEMPT_CLASSES:
         kind = "attempt"
@@ -137,6 +143,8 @@ def _subjects(
             where = "a.status = 'submitted'"
         else:
             where, params["candidate"] = "a.candidate_id = :candidate", candidate
+        if ids is not None:
+            where, params["ids"] = where + " AND a.id = ANY(:ids)", list(ids)
         sql = _ATTEMPTS.format(where=where)
     else:
         kind = "candidate"
@@ -144,6 +152,8 @@ def _subjects(
             where = _IDLE
         else:
             where, params["candidate"] = "c.id = :candidate", candidate
+        if ids is not None:
+            where, params["ids"] = where + " AND c.id = ANY(:ids)", list(ids)
         sql = _CANDIDATES.format(where=where)
     out = []
     for row in uow.session.execute(text(sql), params).all():
@@ -530,24 +540,47 @@ class Run:
         }
 
 
-def _due_batch(
+def _due(
     uow: UnitOfWork, data_class: str, now: datetime, batch: int
+) -> list[tuple[int, list[uuid.UUID]]]:
+    """The batches to purge: the subjects whose period is over at ``now``
+    and no hold covers, read once per class and run (each batch then reads
+    its own subjects again under the lock), grouped by policy version (one
+    receipt, one version), at most ``batch`` each."""
+    versions = _Versions(uow)
+    in_force = holds.in_force(uow)
+    by_version: dict[int, list[uuid.UUID]] = {}
+    for s in _subjects(uow, data_class, now=now):
+        v = versions.of(s)
+        at = due_at(s, data_class, v)
+        if at is None or at > now or _held(s, in_force):
+            continue
+        by_version.setdefault(v.version, []).append(s.id)
+    return [
+        (version, ids[i : i + batch])
+        for version, ids in sorted(by_version.items())
+        for i in range(0, len(ids), batch)
+    ]
+
+
+def _due_batch(
+    uow: UnitOfWork, data_class: str, now: datetime, ids: Sequence[uuid.UUID]
 ) -> tuple[policy.PolicyVersion, list[Subject]] | None:
+    """One batch's subjects, read again in its transaction: those purged
+    meanwhile, now held, or no longer due drop out."""
     versions = _Versions(uow)
     in_force = holds.in_force(uow)
     chosen: list[Subject] = []
     version: policy.PolicyVersion | None = None
-    for s in _subjects(uow, data_class, now=now):
+    for s in _subjects(uow, data_class, now=now, ids=ids):
         v = versions.of(s)
         if version is not None and v.version != version.version:
-            continue  # one receipt, one policy version: the rest in the next batch
+            continue  # cannot happen within one batch, unless a version was rewritten
         at = due_at(s, data_class, v)
         if at is None or at > now or _held(s, in_force):
             continue
         version = v
         chosen.append(s)
-        if len(chosen) >= batch:
-            break
     return (version, chosen) if version is not None else None
 
 
@@ -570,12 +603,14 @@ def run_tenant(
     done = Run()
     done.objects_deleted += delete_pending(db, tenant_id, evidence)  # a crashed run's
     for data_class in classes:
-        while True:
+        with db.unit_of_work(tenant_id, actor) as uow:
+            batches = _due(uow, data_class, now, batch)
+        for _, ids in batches:
             with db.unit_of_work(tenant_id, actor) as uow:
                 _lock(uow)
-                found = _due_batch(uow, data_class, now, batch)
+                found = _due_batch(uow, data_class, now, ids)
                 if found is None:
-                    break
+                    continue
                 version, subjects = found
                 receipt = _purge(
                     uow, data_class, subjects, version=version, trigger="policy",
