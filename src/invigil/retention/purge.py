@@ -696,7 +696,8 @@ def schedule(uow: UnitOfWork, *, now: datetime, days: int = 30) -> list[Due]:
 class Erased:
     """The receipts an erasure wrote, and what it kept: the ids of the legal
     holds that kept parts of the person's data (nothing they cover was
-    purged), and always the audit log (ids and hashes only)."""
+    purged). The audit log (ids and hashes only) is always kept and not
+    listed."""
 
     receipts: list[uuid.UUID]
     kept: list[str]
