@@ -291,7 +291,10 @@ def test_erase_person_purges_every_class_now_with_one_receipt_each(
         "AND (details <> '{}'::jsonb OR coalesce(body, '') <> '')"
     )
     assert count(db, tenant, kept, a=sat.attempt) == 0  # the policy's action: anonymised
-    assert _verify(db, tenant, ring).ok
+    report = _verify(db, tenant, ring)
+    assert report.ok and report.records.purged
+    assert all(label.startswith("an erasure request, policy version 0, receipt ")
+               for label in report.records.purged)  # fmt: skip
     with db.unit_of_work(tenant) as uow:
         assert verify.check(uow, evidence).ok
     # Nothing is left to purge for the person, under any class.

@@ -21,10 +21,10 @@ _PURGED = """
 
 def purged(uow: UnitOfWork) -> Mapping[tuple[str, str], str]:
     """(kind, id) -> "policy version P, receipt R" for every record a purge
-    deleted or altered (an erasure: "erasure under policy version P, ...")."""
+    deleted or altered (an erasure: "an erasure request, policy version P, ...")."""
     out = {}
     for kind, record_id, trigger, version, receipt in stream(uow, _PURGED, {}):
-        why = "erasure under policy version" if trigger == "erasure" else "policy version"
+        why = "an erasure request, policy version" if trigger == "erasure" else "policy version"
         out[(kind, record_id)] = f"{why} {version}, receipt {receipt}"
     return out
 
