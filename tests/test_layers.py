@@ -23,6 +23,11 @@ def test_the_domains_install_their_hooks_when_imported() -> None:
     assert ensure_builtin_roles in tenants._created
     assert evidence._shared[evidence.ATTEMPT].owner_type == evidence.CANDIDATE
     assert type(proctor.proctor()).__name__ == "Proctoring"
+    from invigil.audit import anchored
+    from invigil.retention import hooks as retention
+
+    assert retention.purged in anchored._purged
+    assert retention.deleted in evidence._deleted
 
 
 def test_the_worker_runs_the_same_tasks_as_before_they_moved_to_their_domains() -> None:
@@ -38,6 +43,8 @@ def test_the_worker_runs_the_same_tasks_as_before_they_moved_to_their_domains() 
         "ledger.storage",
         "proctoring.recheck_snapshot",
         "results.mail_release",
+        "retention.delete_objects",
+        "retention.purge",
         "webhooks.deliver",
     ]
 

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import invigil.certification  # noqa: F401 - registers its evidence bundle kind
 from invigil import __version__
 from invigil import health as health_checks
+from invigil import retention as _retention  # noqa: F401 - registers its jobs and purges
 from invigil.admission import Admission
 from invigil.ai import api as ai_api
 from invigil.ai import pages as ai_pages

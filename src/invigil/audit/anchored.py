@@ -9,7 +9,7 @@ million attempts is checked in the memory of one record.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,14 +88,34 @@ def recorded(uow: UnitOfWork, record: Record) -> Recording | None:
     return Recording(int(row[0]), row[1] if isinstance(row[1], dict) else {})
 
 
+# Records a higher layer deleted or altered on purpose (retention purges):
+# each provider maps (kind, id) to the receipt that did it, as text. Registered
+# by the domain that purges (retention), so that audit imports none.
+_purged: list[Callable[[UnitOfWork], Mapping[tuple[str, str], str]]] = []
+
+
+def register_purged(provider: Callable[[UnitOfWork], Mapping[tuple[str, str], str]]) -> None:
+    if provider not in _purged:
+        _purged.append(provider)
+
+
+def purged_records(uow: UnitOfWork) -> dict[tuple[str, str], str]:
+    out: dict[tuple[str, str], str] = {}
+    for provider in _purged:
+        out.update(provider(uow))
+    return out
+
+
 def verify_records(uow: UnitOfWork, sources: Sequence[Source]) -> RecordsReport:
-    """Recompute every record's hash from its rows and compare it with its anchor."""
+    """Recompute every record's hash from its rows and compare it with its
+    anchor (a record purged under a receipt is reported as such)."""
     readers = {s.kind: s for s in sources}
     return check_records(
         readers,
         anchors(uow),
         lambda kind: readers[kind].read(uow, False),
         lambda r: recorded(uow, r),
+        purged=purged_records(uow),
     )
 
 

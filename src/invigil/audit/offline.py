@@ -100,13 +100,16 @@ def verify_export(
     if not cps:
         report.problems.append("the export holds no signed checkpoint: nothing vouches for it")
     if "records" in data:
-        report.records = verify_records(entries, data["records"])
+        report.records = verify_records(entries, data["records"], data.get("purged"))
     return report
 
 
-def verify_records(entries: list[EntryRecord], exported: Any) -> RecordsReport:
+def verify_records(entries: list[EntryRecord], exported: Any, purged: Any = None) -> RecordsReport:
     """Hash each exported record as the database verifier does and compare
-    it with the anchors in the entries (which the log check has vouched for)."""
+    it with the anchors in the entries (which the log check has vouched for).
+    ``purged``: the records the export says a purge removed; each is taken
+    only when the receipt it names (the label's last word) is itself an
+    exported record, which the anchors vouch for."""
     anchors: list[Anchor] = []
     recorded: dict[tuple[str, str, str], Recording] = {}
     for e in entries:
@@ -130,11 +133,21 @@ def verify_records(entries: list[EntryRecord], exported: Any) -> RecordsReport:
             by_kind.setdefault(record.kind, []).append(record)
     except (KeyError, ValueError, TypeError) as exc:
         raise Invalid(f"the export's records are malformed ({exc})") from exc
+    ids = {r.id for records in by_kind.values() for r in records}
+    gone: dict[tuple[str, str], str] = {}
+    try:
+        for p in purged or ():
+            label = str(p["under"])
+            if label.rsplit(" ", 1)[-1] in ids:
+                gone[(str(p["kind"]), str(p["id"]))] = label
+    except (KeyError, TypeError) as exc:
+        raise Invalid(f"the export's purged records are malformed ({exc})") from exc
     return check_records(
         by_kind,
         anchors,
         lambda kind: sorted(by_kind[kind], key=lambda r: r.id),
         lambda r: recorded.get((r.subject_type, r.id, r.recorded_by)),
+        purged=gone,
     )
 
 

@@ -175,6 +175,10 @@ class RecordsReport:
     warnings: list[str] = field(default_factory=list)
     unanchored: dict[str, int] = field(default_factory=dict)  # kind -> records before anchors
     first_bad: dict[str, str] | None = None
+    # Records deleted or altered on purpose by a retention purge: how many
+    # under each receipt (its label), and the first few named.
+    purged: dict[str, int] = field(default_factory=dict)
+    purged_records: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -186,6 +190,11 @@ class RecordsReport:
             self.first_bad = {"kind": kind, "id": record_id, "problem": what}
         if len(self.problems) < SHOWN:
             self.problems.append(f"{kind} {record_id}: {what}")
+
+    def gone_by_purge(self, kind: str, record_id: str, label: str) -> None:
+        self.purged[label] = self.purged.get(label, 0) + 1
+        if len(self.purged_records) < SHOWN:
+            self.purged_records.append(f"{kind} {record_id}: purged under {label}")
 
     def old(self, kind: str, record_id: str) -> None:
         n = self.unanchored.get(kind, 0)
@@ -201,9 +210,14 @@ def check_records(
     records: Callable[[str], Iterable[Record]],
     recorded: Callable[[Record], Recording | None],
     report: RecordsReport | None = None,
+    purged: Mapping[tuple[str, str], str] | None = None,
 ) -> RecordsReport:
     """Compare each kind's records with their anchors, both in order of
     (kind, id) as the strings compare, one record at a time.
+
+    ``purged``: (kind, id) -> the receipt that deleted or altered the record
+    under a retention policy or an erasure ("policy version 3, receipt
+    <id>"): such a record is reported as purged, not as missing or changed.
 
     ``anchors``: every anchor in the log, sorted by kind, id, then position;
     ``records(kind)``: that kind's records sorted by id; ``recorded(r)``:
@@ -216,10 +230,10 @@ def check_records(
         while head is not None and head[0] < kind:  # a kind nobody reads here
             head = next(groups, None)
         if head is not None and head[0] == kind:
-            _merge(kind, head[1], records(kind), recorded, report)
+            _merge(kind, head[1], records(kind), recorded, report, purged or {})
             head = next(groups, None)
         else:
-            _merge(kind, iter(()), records(kind), recorded, report)
+            _merge(kind, iter(()), records(kind), recorded, report, purged or {})
     return report
 
 
@@ -229,15 +243,28 @@ def _merge(
     records: Iterable[Record],
     recorded: Callable[[Record], Recording | None],
     report: RecordsReport,
+    purged: Mapping[tuple[str, str], str],
 ) -> None:
     grouped = groupby(anchors, key=lambda a: a.id)
     current = next(grouped, None)
+
+    def gone(record_id: str, first: Anchor) -> None:
+        label = purged.get((kind, record_id))
+        if label is not None:
+            report.gone_by_purge(kind, record_id, label)
+        else:
+            report.bad(kind, record_id, f"anchored by entry {first.seq}, but its rows are gone")
+
     for record in records:
         report.records += 1
         while current is not None and current[0] < record.id:
-            first = next(iter(current[1]))
-            report.bad(kind, current[0], f"anchored by entry {first.seq}, but its rows are gone")
+            gone(current[0], next(iter(current[1])))
             current = next(grouped, None)
+        if (kind, record.id) in purged:
+            report.gone_by_purge(kind, record.id, purged[(kind, record.id)])
+            if current is not None and current[0] == record.id:
+                current = next(grouped, None)
+            continue
         if current is None or current[0] != record.id:
             entry = recorded(record)
             if entry is None:
@@ -253,8 +280,7 @@ def _merge(
         report.anchored += 1
         current = next(grouped, None)
     while current is not None:
-        first = next(iter(current[1]))
-        report.bad(kind, current[0], f"anchored by entry {first.seq}, but its rows are gone")
+        gone(current[0], next(iter(current[1])))
         current = next(grouped, None)
 
 

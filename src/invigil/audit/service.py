@@ -18,7 +18,7 @@ from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from invigil.audit import checkpoints
-from invigil.audit.anchored import Source, export_records, verify_records
+from invigil.audit.anchored import Source, export_records, purged_records, verify_records
 from invigil.audit.merkle import MerkleTree
 from invigil.audit.models import AuditCheckpoint, AuditEvent
 from invigil.audit.verify import CheckpointRecord, EntryRecord, Report, verify_log
@@ -291,4 +291,9 @@ def export(
             public_jwk(key, ring.purpose) | {"kid": kid} for kid, key in ring.all_public().items()
         ],
         "records": export_records(uow, sources),
+        # Records purged on purpose, each under its receipt (itself a record above).
+        "purged": [
+            {"kind": kind, "id": record_id, "under": label}
+            for (kind, record_id), label in sorted(purged_records(uow).items())
+        ],
     }

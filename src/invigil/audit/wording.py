@@ -154,6 +154,7 @@ ACTIONS: dict[str, str] = {
     "privacy.request_refused": N_("Refused a data-subject request"),
     "privacy.export_built": N_("Built a person's data export"),
     "privacy.export_downloaded": N_("Downloaded a person's data export"),
+    "retention.purged": N_("Purged candidate data and signed a deletion receipt"),
     "ledger.storage_measured": N_("Measured a day of evidence storage"),
     # shortlists
     "shortlist.position_created": N_("Created a position"),

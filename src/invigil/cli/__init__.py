@@ -9,6 +9,7 @@ from invigil.cli import (  # noqa: F401 - registers
     delivery,
     ledger,
     recertification,
+    retention,
     server,
     trust,
 )

@@ -53,10 +53,11 @@ def _sources() -> tuple[Any, ...]:
     )
 
 
-def _report(report: Any, what: str) -> None:
+def _report(report: Any, what: str, purges: Any = None) -> None:
     records = report.records
+    ok = report.ok and (purges is None or purges.ok)
     data: dict[str, Any] = {
-        "ok": report.ok,
+        "ok": ok,
         "entries": report.entries,
         "checkpoints": report.checkpoints,
         "first_bad_entry": report.first_bad_seq,
@@ -72,16 +73,27 @@ def _report(report: Any, what: str) -> None:
             "record_problem_count": records.problem_count,
             "unanchored_records": records.unanchored,
             "warnings": records.warnings,
+            "purged_records": records.purged,
         }
         lines += [f"warning: {w}" for w in records.warnings]
+        lines += [f"purged: {n} records under {label}" for label, n in records.purged.items()]
         hidden = sum(records.unanchored.values()) - len(records.warnings)
         if hidden > 0:
             lines.append(f"warning: {hidden} more records not anchored (recorded before anchors)")
+    if purges is not None:
+        data["purges"] = purges.as_dict()
+        if purges.subjects:
+            lines.append(
+                f"purges: {purges.subjects} subjects, {purges.objects} objects and "
+                f"{purges.keys} keys checked gone"
+            )
     counted = f"{report.entries} entries and {report.checkpoints} checkpoints"
     if records is not None:
         counted += f", {records.anchored} of {records.records} records"
-    if report.ok:
-        emit(data, "\n".join([*lines, f"{what}: {counted} verify"]))
+    purged = sum(records.purged.values()) if records is not None else 0
+    if ok:
+        tail = f"; {purged} purged under their receipts" if purged else ""
+        emit(data, "\n".join([*lines, f"{what}: {counted} verify{tail}"]))
         return
     if report.first_bad_seq is not None:
         lines.append(f"first bad entry: {report.first_bad_seq}")
@@ -93,6 +105,8 @@ def _report(report: Any, what: str) -> None:
         problems += records.problems
         if records.problem_count > len(records.problems):
             problems.append(f"... {records.problem_count - len(records.problems)} more records")
+    if purges is not None:
+        problems += [f"purge: {p}" for p in purges.problems]
     emit(data, "\n".join([f"{what}: NOT intact", *lines, *problems]))
     raise typer.Exit(1)
 
@@ -100,16 +114,21 @@ def _report(report: Any, what: str) -> None:
 @audit_cli.command("verify")
 def audit_verify(tenant: Annotated[str, typer.Option(help="tenant slug")]) -> None:
     """Recompute every leaf and checkpoint, and the hash of every record anchored
-    in the log (results, answer sheets, consents, voids, event streams, review decisions) from
-    its rows; exit 1 naming the first bad entry or record."""
+    in the log (results, answer sheets, consents, voids, event streams, review decisions,
+    deletion receipts) from its rows, and that what each receipt purged is gone (records it
+    removed are named by receipt); exit 1 naming the first bad entry or record."""
     from invigil.audit import service
     from invigil.context import Services
+    from invigil.retention import receipts
+    from invigil.retention import verify as purges
 
     services = Services.build(_settings())
+    receipts.use_ring(services.keys.audit)
     uow_cm, ref = _tenant_uow(tenant)
     with uow_cm as uow:
         report = service.verify_tenant(uow, services.keys.audit, _sources())
-    _report(report, f"audit log of {ref.slug}")
+        purged = purges.check(uow, services.evidence)
+    _report(report, f"audit log of {ref.slug}", purged)
 
 
 @audit_cli.command("checkpoint")
@@ -145,8 +164,10 @@ def audit_export(
     for offline verification."""
     from invigil.audit import service
     from invigil.context import Services
+    from invigil.retention import receipts
 
     services = Services.build(_settings())
+    receipts.use_ring(services.keys.audit)
     uow_cm, ref = _tenant_uow(tenant)
     with uow_cm as uow:
         data = service.export(uow, services.keys.audit, ref.slug, _sources())

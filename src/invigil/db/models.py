@@ -69,7 +69,16 @@ from invigil.results.models import (
     RubricSuggestion,
     RubricSuggestionDiscard,
 )
-from invigil.retention.models import HoldLift, LegalHold, PrivacyRequest, RetentionPolicy
+from invigil.retention.models import (
+    HoldLift,
+    LegalHold,
+    ObjectDeletion,
+    PrivacyRequest,
+    Purge,
+    PurgedRecord,
+    Receipt,
+    RetentionPolicy,
+)
 from invigil.shortlists.models import (
     Entry as ShortlistEntry,
 )
@@ -137,6 +146,7 @@ __all__ = [
     "LedgerTransfer",
     "LegalHold",
     "Notice",
+    "ObjectDeletion",
     "OutboxMail",
     "PendingIssue",
     "PrivacyRequest",
@@ -144,11 +154,14 @@ __all__ = [
     "ProctoringEvent",
     "Program",
     "ProgramVersion",
+    "Purge",
+    "PurgedRecord",
     "Question",
     "QuestionBank",
     "QuestionDraft",
     "QuestionImage",
     "QuestionVersion",
+    "Receipt",
     "RecordingSegment",
     "RefreshToken",
     "ResultCell",

@@ -18,13 +18,14 @@ import hashlib
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, Select, and_, delete, or_, select
 
 from invigil import audit
 from invigil.db import platform
 from invigil.db.uow import UnitOfWork
-from invigil.errors import NotFound
+from invigil.errors import Gone, NotFound
 from invigil.evidence import crypto
 from invigil.evidence.keys import OpenKey, data_key_for, destroy_subject_keys, open_data_key
 from invigil.evidence.kinds import SNIFF_BYTES, Kind, allowed_type, check_size, kind
@@ -213,6 +214,29 @@ def store(
     return obj
 
 
+# Objects a higher layer deleted from the store on purpose (retention's
+# purge, while their key still serves the subject's other objects): each
+# provider answers when an object was deleted, or None. Registered by that
+# layer at import, so that evidence imports none.
+_deleted: list[Callable[[UnitOfWork, uuid.UUID], datetime | None]] = []
+
+
+def register_deleted(provider: Callable[[UnitOfWork, uuid.UUID], datetime | None]) -> None:
+    if provider not in _deleted:
+        _deleted.append(provider)
+
+
+def _check_not_deleted(uow: UnitOfWork, object_id: uuid.UUID) -> None:
+    for provider in _deleted:
+        when = provider(uow, object_id)
+        if when is not None:
+            raise Gone(
+                f"this evidence was deleted on {when.astimezone(UTC):%Y-%m-%d %H:%M} UTC "
+                "under the retention policy; it cannot be recovered",
+                erased_at=when.astimezone(UTC).isoformat(),
+            )
+
+
 def get_object(uow: UnitOfWork, object_id: uuid.UUID) -> EvidenceObject:
     return uow.get(EvidenceObject, object_id, label="evidence object")
 
@@ -221,9 +245,11 @@ def open_object(
     uow: UnitOfWork, evidence: Evidence, object_id: uuid.UUID
 ) -> tuple[EvidenceObject, Iterator[bytes]]:
     """The record and its decrypted bytes as a stream. An erased subject's
-    object raises Gone; altered bytes raise Corrupt while streaming."""
+    object, or one deleted under the retention policy, raises Gone; altered
+    bytes raise Corrupt while streaming."""
     obj = get_object(uow, object_id)
     key = open_data_key(uow, evidence.master, obj.data_key_id)
+    _check_not_deleted(uow, obj.id)
     source = evidence.stores.for_region(obj.region).get(obj.store_key)
     return obj, crypto.decrypt(key.secret, obj.id, source)
 

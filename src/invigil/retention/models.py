@@ -1,5 +1,6 @@
 """Retention's tables: policy versions, legal holds and their lifts, each
-written once (migration 0046); data-subject requests (0049)."""
+written once (migration 0046); purges, their signed receipts and pending
+object deletions (0047); data-subject requests (0049)."""
 
 from __future__ import annotations
 
@@ -15,14 +16,18 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from invigil.db.base import Base, TenantScoped
+
+TS = DateTime(timezone=True)
 
 
 class RetentionPolicy(TenantScoped, Base):
@@ -140,3 +145,106 @@ class PrivacyRequest(TenantScoped, Base):
     export_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     export_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+_CLASSES = (
+    "data_class IN ('candidate_identity', 'evidence', 'proctoring_events', 'answers', "
+    "'results', 'invitations_mail')"
+)
+
+
+class Receipt(TenantScoped, Base):
+    """A signed deletion receipt: one batch of one class purged (migration 0047)."""
+
+    __tablename__ = "retention_receipts"
+    __table_args__ = (
+        CheckConstraint(_CLASSES, name="class"),
+        CheckConstraint("trigger IN ('policy', 'erasure')", name="trigger"),
+        CheckConstraint("btrim(reason) <> '' AND char_length(reason) <= 2000", name="reason"),
+        CheckConstraint("jsonb_typeof(subjects) = 'array'", name="subjects"),
+        Index("ix_retention_receipts_list", "tenant_id", "created_at"),
+    )
+
+    policy_version: Mapped[int] = mapped_column(Integer)
+    data_class: Mapped[str] = mapped_column(String(32))
+    trigger: Mapped[str] = mapped_column(String(16))
+    request_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    subjects: Mapped[list[Any]] = mapped_column(JSONB)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    keys_destroyed: Mapped[list[Any]] = mapped_column(JSONB)
+    objects_deleted: Mapped[list[Any]] = mapped_column(JSONB)
+    purged_at: Mapped[datetime] = mapped_column(TS)
+    sha256: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(100))
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Purge(TenantScoped, Base):
+    """One subject of one class, purged under ``receipt_id`` (once per class)."""
+
+    __tablename__ = "retention_purges"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id", "data_class", "subject_type", "subject_id",
+            name="uq_retention_purges_subject",
+        ),
+        CheckConstraint(_CLASSES, name="class"),
+        CheckConstraint("subject_type IN ('attempt', 'candidate')", name="subject_type"),
+        ForeignKeyConstraint(
+            ["tenant_id", "receipt_id"], ["retention_receipts.tenant_id", "retention_receipts.id"],
+            name="fk_retention_purges_receipt", ondelete="RESTRICT",
+        ),
+    )  # fmt: skip
+
+    data_class: Mapped[str] = mapped_column(String(32))
+    subject_type: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    receipt_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+
+
+class PurgedRecord(TenantScoped, Base):
+    """An anchored record (kind, id) a purge deleted or altered."""
+
+    __tablename__ = "retention_purged_records"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id", "kind", "record_id", name="uq_retention_purged_records_record"
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "receipt_id"], ["retention_receipts.tenant_id", "retention_receipts.id"],
+            name="fk_retention_purged_records_receipt", ondelete="RESTRICT",
+        ),
+    )  # fmt: skip
+
+    kind: Mapped[str] = mapped_column(String(40))
+    record_id: Mapped[str] = mapped_column(String(80))
+    receipt_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+
+
+class ObjectDeletion(TenantScoped, Base):
+    """An evidence object whose stored bytes go once the purge has committed
+    (``deleted_at`` NULL: still pending)."""
+
+    __tablename__ = "retention_object_deletions"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "object_id", name="uq_retention_object_deletions_object"),
+        ForeignKeyConstraint(
+            ["tenant_id", "object_id"], ["evidence_objects.tenant_id", "evidence_objects.id"],
+            name="fk_retention_object_deletions_object", ondelete="RESTRICT",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "receipt_id"], ["retention_receipts.tenant_id", "retention_receipts.id"],
+            name="fk_retention_object_deletions_receipt", ondelete="RESTRICT",
+        ),
+        Index(
+            "ix_retention_object_deletions_pending", "tenant_id", "created_at",
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+    )  # fmt: skip
+
+    object_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    receipt_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    region: Mapped[str] = mapped_column(String(40))
+    store_key: Mapped[str] = mapped_column(String(300))
+    deleted_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)

@@ -1,6 +1,7 @@
 """Retention's records anchored in the audit log, for ``invigil audit
-verify``: every policy version, hold and lift, and every finished
-data-subject request, recomputed from its row."""
+verify``: every policy version, hold and lift and every finished
+data-subject request, recomputed from its row, and every deletion receipt
+(its hash recomputed, its signature checked)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from invigil.audit.anchored import Source, stream
 from invigil.audit.records import Record, document_sha256
 from invigil.db.uow import UnitOfWork
-from invigil.retention import holds, policy, requests
+from invigil.retention import holds, policy, receipts, requests
 
 
 def _source(
@@ -50,4 +51,5 @@ SOURCES = (
         holds.lift_document,
     ),
     *requests.SOURCES,
+    *receipts.SOURCES,
 )  # fmt: skip
