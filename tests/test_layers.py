@@ -36,6 +36,7 @@ def test_the_worker_runs_the_same_tasks_as_before_they_moved_to_their_domains() 
         "delivery.send_mail",
         "jobs.prune_finished",
         "ledger.storage",
+        "proctoring.finalise_reviews",
         "proctoring.recheck_snapshot",
         "results.mail_release",
         "webhooks.deliver",

@@ -88,6 +88,8 @@ ACTIONS: dict[str, str] = {
     "proctoring.conflict": N_("Proctoring found conflicting event batches"),
     "proctoring.segment_registered": N_("Stored a screen recording segment"),
     "review.decided": N_("Decided a proctoring review"),
+    "review.finalised": N_("Made a review outcome final once the contest window closed"),
+    "proctoring.contested": N_("Contested a flag or a review outcome"),
     # results
     "grading.marked": N_("Marked a candidate's answer"),
     "grading.moderated": N_("Decided between two marks of an answer"),
@@ -149,6 +151,9 @@ ACTIONS: dict[str, str] = {
     "retention.policy_set": N_("Set a new version of the retention policy"),
     "retention.hold_placed": N_("Placed a legal hold"),
     "retention.hold_lifted": N_("Lifted a legal hold"),
+    "portal_link.issued": N_("Sent a candidate a link to their portal"),
+    "portal_link.revoked": N_("Revoked a candidate's portal link"),
+    "portal.evidence_viewed": N_("Opened their own evidence in the candidate portal"),
     "ledger.storage_measured": N_("Measured a day of evidence storage"),
     # shortlists
     "shortlist.position_created": N_("Created a position"),

@@ -55,6 +55,7 @@ from invigil.ledger.models import PriceList as LedgerPriceList
 from invigil.ledger.models import StorageDay as LedgerStorageDay
 from invigil.ledger.models import Transfer as LedgerTransfer
 from invigil.proctoring.models import (
+    Contest,
     ProctoringAction,
     ProctoringEvent,
     RecordingSegment,
@@ -69,7 +70,7 @@ from invigil.results.models import (
     RubricSuggestion,
     RubricSuggestionDiscard,
 )
-from invigil.retention.models import HoldLift, LegalHold, RetentionPolicy
+from invigil.retention.models import HoldLift, LegalHold, PortalLink, RetentionPolicy
 from invigil.shortlists.models import (
     Entry as ShortlistEntry,
 )
@@ -117,6 +118,7 @@ __all__ = [
     "Certificate",
     "CertificateStateChange",
     "Consent",
+    "Contest",
     "DataKey",
     "EvidenceObject",
     "Exam",
@@ -139,6 +141,7 @@ __all__ = [
     "Notice",
     "OutboxMail",
     "PendingIssue",
+    "PortalLink",
     "ProctoringAction",
     "ProctoringEvent",
     "Program",
