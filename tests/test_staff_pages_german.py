@@ -48,6 +48,10 @@ DOMAINS = {
     "/certification": ("src/invigil/web/templates/certification/", "src/invigil/certification/"),
     "/admin/ai": ("src/invigil/web/templates/ai/", "src/invigil/ai/"),
     "/billing": ("src/invigil/web/templates/ledger/", "src/invigil/ledger/"),
+    "/candidates/": (
+        "src/invigil/web/templates/retention/staff_portal_links.html",
+        "src/invigil/retention/portal_pages.py",
+    ),
 }
 # Words one of these pages shows in German (at least one per page).
 GERMAN = re.compile(
@@ -55,7 +59,7 @@ GERMAN = re.compile(
     r"|Postausgang|Teilnehmende|Überprüfung|Markierungen|Ergebnisse|Auswahllisten|Stellen"
     r"|Regelwerke|Regelwerk|Beweismittelpaket|Abdeckung|Gruppen|Mitgliedschaften|Zertifizierung"
     r"|Zertifikate|Zertifikat|Rezertifizierung|KI-Funktionen|Abrechnung|Buchungsverlauf"
-    r"|Kontoauszug)\b"
+    r"|Kontoauszug|Portal-Links)\b"
 )
 
 

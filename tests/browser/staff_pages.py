@@ -23,7 +23,7 @@ from invigil.certification.models import Group as CertGroup
 from invigil.content.models import Exam, Question, QuestionBank, QuestionDraft
 from invigil.db import platform
 from invigil.db.engine import Database
-from invigil.delivery.models import Attempt, Invitation
+from invigil.delivery.models import Attempt, Candidate, Invitation
 from invigil.identity.models import Role, User
 from invigil.results.models import GradingMark
 from invigil.shortlists.models import RuleSet as ShortlistRuleSet
@@ -98,6 +98,8 @@ ID_QUERIES: dict[str, Any] = {
     # The demo certification programs and a certificate (certification/demo.py).
     "program_id": lambda: select(Program.id).order_by(Program.name),
     "certificate_id": lambda: select(Certificate.id).order_by(Certificate.status_index),
+    # A candidate of the demo (their portal links page).
+    "candidate_id": lambda: select(Candidate.id).order_by(Candidate.created_at, Candidate.id),
     # The latest submitted attempt: another than attempt_id's (the earliest).
     "last_attempt_id": lambda: (
         select(Attempt.id)

@@ -1,5 +1,6 @@
 """What retention provides to the layers below it (docs/adr/0019-layers.md):
-the contest window of an attempt, from the retention policy version it froze
+its background tasks (the portal link requests), and the contest window of
+an attempt, from the retention policy version it froze
 (``attempts.retention_version``; NULL, for attempts started before versions
 were frozen: the version in force now)."""
 
@@ -9,8 +10,9 @@ from datetime import datetime, timedelta
 
 from invigil.db.uow import UnitOfWork
 from invigil.delivery.models import Attempt
+from invigil.jobs import queue
 from invigil.proctoring import contests
-from invigil.retention import policy
+from invigil.retention import jobs, policy
 
 
 def contest_window_days(uow: UnitOfWork, attempt: Attempt) -> int:
@@ -31,3 +33,4 @@ def contest_window_ends(uow: UnitOfWork, attempt: Attempt) -> datetime | None:
 
 def install() -> None:
     contests.register_window(contest_window_ends)
+    queue.register(jobs.add_tasks)

@@ -18,15 +18,19 @@ most one link of a candidate is live: a new one ends the older
 and replaced tokens all answer one identical page.
 
 A candidate asks for a link with their e-mail address on the tenant's
-request page (:func:`request`); the answer is the same whether or not the
-address is known (nothing tells a stranger who is a candidate). A known
-address gets a mail, in the candidate's language, with the link sealed
-until it is sent; while a link sent less than :data:`RESEND_AFTER` ago is
-live, asking again sends nothing more (no one can flood a mailbox).
+request page (:func:`ask`); the answer is the same whether or not the
+address is known (nothing tells a stranger who is a candidate), and so is
+the work the request does: it only queues a job with the address sealed
+(:data:`REQUEST_TASK`), whatever the address. The job (:func:`request`)
+looks the address up; a known address gets a mail, in the candidate's
+language, with the link sealed until it is sent; while a link sent less
+than :data:`RESEND_AFTER` ago is live, asking again sends nothing more (no
+one can flood a mailbox).
 """
 
 from __future__ import annotations
 
+import base64
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -35,7 +39,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from invigil import audit, i18n
-from invigil.db.uow import UnitOfWork
+from invigil.db.uow import Actor, UnitOfWork
 from invigil.delivery import language, mail
 from invigil.delivery.links import LinkKey
 from invigil.delivery.models import Attempt, Candidate, Invitation
@@ -54,6 +58,8 @@ MAX_EMAIL = 320
 RESEND_AFTER = timedelta(minutes=5)
 SUBJECT = N_("Your data at %(organisation)s: your personal link")
 ISSUED = "portal_link.issued"
+REQUEST_TASK = "invigil:retention.portal_request"
+REQUEST_QUEUE = "mail"
 REVOKED = "portal_link.revoked"
 
 
@@ -234,6 +240,30 @@ def request(
     if live is not None and state_of(live, now) == "live" and now - live.created_at < RESEND_AFTER:
         return None
     return issue(uow, kit, candidate, "requested")[0]
+
+
+def _sealed_context(tenant_id: uuid.UUID) -> str:
+    return f"invigil/portal-request/{tenant_id}"
+
+
+def ask(uow: UnitOfWork, box: SecretBox, email: str) -> None:
+    """A request from the form: the address, sealed, in a job (the same work
+    for every address; the job decides)."""
+    sealed = box.seal(email.strip()[:MAX_EMAIL].encode(), _sealed_context(uow.tenant))
+    uow.defer(
+        REQUEST_TASK,
+        queue=REQUEST_QUEUE,
+        tenant_id=str(uow.tenant),
+        sealed=base64.urlsafe_b64encode(sealed).decode(),
+    )
+
+
+def run_request(db: Any, services: Any, tenant_id: str, sealed: str) -> PortalLink | None:
+    """The job :func:`ask` queued."""
+    tenant = uuid.UUID(tenant_id)
+    email = services.box.open(base64.urlsafe_b64decode(sealed), _sealed_context(tenant)).decode()
+    with db.unit_of_work(tenant, Actor.system("retention.portal_request")) as uow:
+        return request(uow, Kit.of(services), email)
 
 
 def revoke(uow: UnitOfWork, candidate_id: uuid.UUID) -> PortalLink:

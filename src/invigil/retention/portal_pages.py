@@ -147,7 +147,8 @@ def request_link(request: Request, slug: str, email: FormStr = "") -> Response:
         if not address or "@" not in address:
             problems = [{"field": "email", "message": EMAIL_MISSING}]
             return _request_page(request, bound, slug, email=address, problems=problems, status=422)
-        portal_links.request(bound, portal_links.Kit.of(request.app.state.services), address)
+        if bound is not None:  # the same work for every address: a job decides
+            portal_links.ask(bound, request.app.state.services.box, address)
         return _request_page(request, bound, slug, sent=True)
 
 
