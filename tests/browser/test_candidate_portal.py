@@ -85,7 +85,8 @@ def test_a_candidate_contests_a_flag_and_the_reviewer_sees_it(
     expect(heading).to_be_visible()
     snapshot = page.locator(f'img[src$="/evidence/{picture.id}"]')
     expect(snapshot).to_be_visible()
-    assert snapshot.evaluate("img => img.naturalWidth") >= 0  # served (a JPEG-looking blob)
+    served = page.request.get(f"{live_server}/my/{token}/evidence/{picture.id}")
+    assert served.status == 200 and served.headers["content-type"] == "image/jpeg"
     for width in (1280, 375):
         page.set_viewport_size({"width": width, "height": 900})
         assert_accessible(page, f"the attempt in the portal at {width} px")

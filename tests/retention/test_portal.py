@@ -24,7 +24,7 @@ from invigil.evidence import service as evidence_service
 from invigil.evidence.models import EvidenceObject
 from invigil.proctoring import contests, reviews
 from invigil.proctoring.models import Contest, ProctoringAction, ReviewDecision, Snapshot
-from invigil.results import release
+from invigil.results import release, result_link
 from invigil.retention import policy, portal_links
 from invigil.retention.models import PortalLink
 from invigil.security.secretbox import SecretBox
@@ -32,7 +32,7 @@ from invigil.settings import Settings
 from invigil.tenants import service as tenants
 from tests.conftest import BoundDatabase, make_tenant, make_user
 from tests.evidence.factories import jpeg
-from tests.results.helpers import FLAGGING, Sat, make_release_exam, sit
+from tests.results.helpers import FLAGGING, Sat, link_kit, make_release_exam, sit
 from tests.test_pages_matrix import web_client
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -249,8 +249,15 @@ def test_a_result_is_shown_only_once_released(
     assert page.status_code == 200
     assert "You scored" not in page.text and "not released to you yet" in page.text
     assert "not released yet" in client.get(f"/my/{token}").text
+    with db.unit_of_work(tenant.id) as uow:
+        tenants.set_languages(uow, ["en", "ar"], None)
+    arabic = client.get(f"/my/{token}?lang=ar")
+    assert '<html lang="ar" dir="rtl">' in arabic.text and "بياناتك" in arabic.text
     with db.unit_of_work(tenant.id, Actor("user", str(uuid.uuid4()))) as uow:
-        release.release_one(uow, sat.attempt_id)
+        row = release.release_one(uow, sat.attempt_id)
+        result_link.mail_release(uow, link_kit(settings), row.id)
+        sent = uow.scalar(select(OutboxMail).where(OutboxMail.subject.startswith("Your result")))
+        assert sent is not None and f"/portal/{tenant.slug}" in sent.body  # the result mail
     page = client.get(f"/my/{token}/attempts/{sat.attempt_id}")
     assert "You scored" in page.text
 
@@ -487,7 +494,13 @@ def test_staff_see_and_revoke_the_portal_link(
     assert done.status_code == 303
     again = staff.post(f"/candidates/{cid}/portal-link/revoke", data={"csrf": csrf})
     assert again.status_code == 409 and "no live portal link" in again.text
-    assert staff.get(f"/candidates/{uuid.uuid4()}/portal-link").status_code == 404
+    missing = staff.get(f"/candidates/{uuid.uuid4()}/portal-link")
+    other = make_tenant(db, settings)
+    foreign = candidate_of(db, flagged_sat(db, settings, other.id)).id
+    theirs = staff.get(f"/candidates/{foreign}/portal-link")
+    assert missing.status_code == theirs.status_code == 404
+    revoke_theirs = staff.post(f"/candidates/{foreign}/portal-link/revoke", data={"csrf": csrf})
+    assert revoke_theirs.status_code == 404
 
 
 def test_contests_are_in_the_anchored_records(db: BoundDatabase, settings: Settings) -> None:
