@@ -17,6 +17,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from invigil.audit.models import AuditEvent
+from invigil.db.engine import Database
 from invigil.db.uow import Actor, UnitOfWork
 from invigil.delivery.models import Attempt
 from invigil.errors import Conflict, Forbidden, Invalid
@@ -87,7 +88,7 @@ def misbehave(s: Sat, at: datetime | None = None) -> None:
     s.send(start, end, s.chain.message("clipboard.copy", "instant", t + timedelta(seconds=10)))
 
 
-def no_contest_window(db: BoundDatabase, tenant_id: uuid.UUID) -> None:
+def no_contest_window(db: Database, tenant_id: uuid.UUID) -> None:
     """A retention policy with no contest window: a violation is final when
     recorded, as these tests of the reviewers' rules expect (the window that
     holds it back is tested in tests/retention/test_portal.py)."""

@@ -195,6 +195,8 @@ SUBJECTS: dict[str, str] = {
     "result_link": N_("result link"),
     "result_release": N_("result release"),
     "review_decision": N_("review decision"),
+    "proctoring_contest": N_("candidate's contest"),
+    "portal_link": N_("candidate portal link"),
     "role": N_("role"),
     "cert_program": N_("certification program"),
     "cert_program_version": N_("certification program version"),
