@@ -30,7 +30,7 @@ from invigil.retention.models import PortalLink
 from invigil.security.secretbox import SecretBox
 from invigil.settings import Settings
 from invigil.tenants import service as tenants
-from tests.conftest import BoundDatabase, make_tenant, make_user
+from tests.conftest import BoundDatabase, bearer, make_tenant, make_user
 from tests.evidence.factories import jpeg
 from tests.results.helpers import FLAGGING, Sat, link_kit, make_release_exam, sit
 from tests.test_pages_matrix import web_client
@@ -461,8 +461,18 @@ def test_the_review_page_and_queue_show_the_contest(
     assert text in page.text and "Not answered yet." in page.text
     queue = staff.get("/proctoring/reviews")
     assert "1 contest to answer" in queue.text
+    api = bearer(app, db, make_user(db, tenant.id, ["tenant_admin"]))
+    body = client.get(f"/api/v1/reviews/{sat.attempt_id}", headers=api).json()
+    assert [(c["action_id"], c["text"], c["answered_by"]) for c in body["contests"]] == [
+        (str(flag.id), text, None)
+    ]
+    queued = client.get("/api/v1/reviews/queue", headers=api).json()["items"]
+    assert [i["contests_to_answer"] for i in queued] == [1]
     reviewer = make_user(db, tenant.id, ["tenant_admin"]).id
     row = decide(db, sat, reviewer, "flag", "dismissed")
+    body = client.get(f"/api/v1/reviews/{sat.attempt_id}", headers=api).json()
+    assert body["contests"][0]["answered_by"] == str(row.id)
+    assert body["flags"][0]["decision"]["answers"] == body["contests"][0]["id"]
     with db.unit_of_work(tenant.id) as uow:
         assert (
             uow.get(ReviewDecision, row.id).answers
