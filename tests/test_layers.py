@@ -41,9 +41,11 @@ def test_the_worker_runs_the_same_tasks_as_before_they_moved_to_their_domains() 
         "delivery.send_mail",
         "jobs.prune_finished",
         "ledger.storage",
+        "proctoring.finalise_reviews",
         "proctoring.recheck_snapshot",
         "results.mail_release",
         "retention.delete_objects",
+        "retention.portal_request",
         "retention.purge",
         "webhooks.deliver",
     ]

@@ -54,6 +54,10 @@ DOMAINS = {
         "src/invigil/web/templates/retention/",
         "src/invigil/retention/requests",
     ),
+    "/candidates/": (
+        "src/invigil/web/templates/retention/staff_portal_links.html",
+        "src/invigil/retention/portal_pages.py",
+    ),
 }
 # Words one of these pages shows in German (at least one per page).
 GERMAN = re.compile(
@@ -62,7 +66,7 @@ GERMAN = re.compile(
     r"|Regelwerke|Regelwerk|Beweismittelpaket|Abdeckung|Gruppen|Mitgliedschaften|Zertifizierung"
     r"|Zertifikate|Zertifikat|Rezertifizierung|KI-Funktionen|Abrechnung|Buchungsverlauf"
     r"|Kontoauszug|Aufbewahrung|Aufbewahrungsrichtlinie|Sperrvermerke|Vertrauensbericht"
-    r"|Datenschutzanträge|Antrag)\b"
+    r"|Datenschutzanträge|Antrag|Portal-Links)\b"
 )
 
 

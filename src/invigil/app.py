@@ -94,6 +94,7 @@ from invigil.results import suggestion_pages as results_suggestion_pages
 from invigil.results import suggestions_api as results_suggestions_api
 from invigil.retention import api as retention_api
 from invigil.retention import pages as retention_pages
+from invigil.retention import portal_pages as retention_portal_pages
 from invigil.retention import requests_api as privacy_requests_api
 from invigil.retention import requests_pages as privacy_requests_pages
 from invigil.retention import trust_pages as retention_trust_pages
@@ -167,6 +168,11 @@ def body_limits() -> list[Limit]:
         Limit(f"{take}/uploads/[^/]+/chunks/[^/]+", MAX_CHUNK, "a recording chunk"),
         Limit(f"{take}/face-check", proctoring_face_check.MAX_BYTES, "a camera check picture"),
         Limit(r"/api/v1/banks/[^/]+/import", content_formats.MAX_BYTES, "a question import"),
+        Limit(
+            r"/my/[^/]+/attempts/[^/]+/contest",
+            KINDS["contest_attachment"].max_size + FORM_OVERHEAD,
+            "a contest with its attachment",
+        ),
         Limit(
             r"/authoring/banks/[^/]+/import",
             content_formats.MAX_BYTES + FORM_OVERHEAD,
@@ -435,6 +441,7 @@ def create_app(
     app.include_router(proctoring_face_check.router)
     app.include_router(delivery_landing.router)
     app.include_router(results_result_page.router)
+    app.include_router(retention_portal_pages.router)
     app.include_router(certification_verify_pages.router)
     app.include_router(identity_api.router)
     app.include_router(tenants_api.router)

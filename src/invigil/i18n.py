@@ -82,6 +82,11 @@ CANDIDATE_SOURCES: tuple[str, ...] = (
     _TEMPLATES + "delivery/error.html",
     _TEMPLATES + "delivery/_language_switcher.html",
     _TEMPLATES + "results/result.html",
+    _TEMPLATES + "results/_result_body.html",
+    _TEMPLATES + "retention/portal.html",  # the candidate portal's pages
+    _TEMPLATES + "retention/portal_attempt.html",
+    _TEMPLATES + "retention/portal_request.html",
+    _TEMPLATES + "retention/portal_unavailable.html",
     _TEMPLATES + "results/result_unavailable.html",
     "src/invigil/content/consent.py",
     "src/invigil/delivery/landing.py",
@@ -89,6 +94,9 @@ CANDIDATE_SOURCES: tuple[str, ...] = (
     "src/invigil/delivery/mail.py",
     "src/invigil/certification/recert_mail.py",
     "src/invigil/results/result_link.py",
+    "src/invigil/retention/portal.py",
+    "src/invigil/retention/portal_pages.py",
+    "src/invigil/retention/portal_links.py",
     "src/invigil/proctoring/disclosure.py",
     "src/invigil/retention/export_readme.py",  # the README of a person's data export
 )

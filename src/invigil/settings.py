@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     invitation_valid_hours: int = Field(default=7 * 24, ge=1, le=366 * 24)
     # How long a candidate's result link works after it is sent (ADR 0035).
     result_link_days: int = Field(default=30, ge=1, le=366)
+    # How long a candidate's portal link works after it is sent (ADR 0059).
+    portal_link_hours: int = Field(default=24, ge=1, le=7 * 24)
     # Outbound webhooks (docs/formats/webhooks.md, ADR 0038). Receivers must
     # be https on a public address; these two open that up for a receiver on
     # the same machine or network (development, tests), never in production.

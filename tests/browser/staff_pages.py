@@ -23,7 +23,7 @@ from invigil.certification.models import Group as CertGroup
 from invigil.content.models import Exam, Question, QuestionBank, QuestionDraft
 from invigil.db import platform
 from invigil.db.engine import Database
-from invigil.delivery.models import Attempt, Invitation
+from invigil.delivery.models import Attempt, Candidate, Invitation
 from invigil.identity.models import Role, User
 from invigil.results.models import GradingMark
 from invigil.retention.models import PrivacyRequest
@@ -104,6 +104,8 @@ ID_QUERIES: dict[str, Any] = {
     "certificate_id": lambda: select(Certificate.id).order_by(Certificate.status_index),
     # The demo's access request (retention/demo.py).
     "privacy_request_id": lambda: select(PrivacyRequest.id).order_by(PrivacyRequest.created_at),
+    # A candidate of the demo (their portal links page).
+    "candidate_id": lambda: select(Candidate.id).order_by(Candidate.created_at, Candidate.id),
     # The latest submitted attempt: another than attempt_id's (the earliest).
     "last_attempt_id": lambda: (
         select(Attempt.id)

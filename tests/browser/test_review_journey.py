@@ -28,6 +28,7 @@ from tests.browser import media
 from tests.browser import proctoring as pr
 from tests.conftest import PASSWORD, make_tenant, make_user
 from tests.delivery.factories import kit_for
+from tests.proctoring.test_reviews import no_contest_window
 
 CANDIDATE = "Rosa Twofaces"
 REASON = "Two people are in every snapshot; the second one reads the questions."
@@ -71,6 +72,7 @@ def test_a_reviewer_sees_the_evidence_confirms_the_flag_and_the_decision_is_audi
     live_server: str,
 ) -> None:
     tenant = make_tenant(database, settings)
+    no_contest_window(database, tenant.id)  # the outcome is final at once (ADR 0059)
     org = c.Org(tenant.id, database, kit_for(settings), live_server)
     staff = pr.Staff.sign_in(database, tenant, live_server)
     exam = org.exam(

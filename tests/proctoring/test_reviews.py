@@ -17,6 +17,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from invigil.audit.models import AuditEvent
+from invigil.db.engine import Database
 from invigil.db.uow import Actor, UnitOfWork
 from invigil.delivery.models import Attempt
 from invigil.errors import Conflict, Forbidden, Invalid
@@ -87,6 +88,17 @@ def misbehave(s: Sat, at: datetime | None = None) -> None:
     s.send(start, end, s.chain.message("clipboard.copy", "instant", t + timedelta(seconds=10)))
 
 
+def no_contest_window(db: Database, tenant_id: uuid.UUID) -> None:
+    """A retention policy with no contest window: a violation is final when
+    recorded, as these tests of the reviewers' rules expect (the window that
+    holds it back is tested in tests/retention/test_portal.py)."""
+    from invigil.retention import policy as retention
+
+    with db.unit_of_work(tenant_id, Actor.operator("test")) as uow:
+        document = retention.DEFAULT.as_json() | {"contest_window_days": 0}
+        retention.set_policy(uow, document, reason="no contest window in these tests")
+
+
 def flagged(
     app: FastAPI,
     db: BoundDatabase,
@@ -96,6 +108,7 @@ def flagged(
     submit: bool = True,
 ) -> Sat:
     tenant = make_tenant(db, settings)
+    no_contest_window(db, tenant.id)
     s = sit(app, db, settings, tenant.id, new_exam(db, tenant.id, policy))
     misbehave(s)
     if submit:

@@ -88,6 +88,8 @@ ACTIONS: dict[str, str] = {
     "proctoring.conflict": N_("Proctoring found conflicting event batches"),
     "proctoring.segment_registered": N_("Stored a screen recording segment"),
     "review.decided": N_("Decided a proctoring review"),
+    "review.finalised": N_("Made a review outcome final once the contest window closed"),
+    "proctoring.contested": N_("Contested a flag or a review outcome"),
     # results
     "grading.marked": N_("Marked a candidate's answer"),
     "grading.moderated": N_("Decided between two marks of an answer"),
@@ -155,6 +157,9 @@ ACTIONS: dict[str, str] = {
     "privacy.export_built": N_("Built a person's data export"),
     "privacy.export_downloaded": N_("Downloaded a person's data export"),
     "retention.purged": N_("Purged candidate data and signed a deletion receipt"),
+    "portal_link.issued": N_("Sent a candidate a link to their portal"),
+    "portal_link.revoked": N_("Revoked a candidate's portal link"),
+    "portal.evidence_viewed": N_("Opened their own evidence in the candidate portal"),
     "ledger.storage_measured": N_("Measured a day of evidence storage"),
     # shortlists
     "shortlist.position_created": N_("Created a position"),
@@ -197,6 +202,8 @@ SUBJECTS: dict[str, str] = {
     "result_link": N_("result link"),
     "result_release": N_("result release"),
     "review_decision": N_("review decision"),
+    "proctoring_contest": N_("candidate's contest"),
+    "portal_link": N_("candidate portal link"),
     "role": N_("role"),
     "cert_program": N_("certification program"),
     "cert_program_version": N_("certification program version"),

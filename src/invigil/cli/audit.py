@@ -28,29 +28,9 @@ def _tenant_uow(slug: str) -> Any:
 
 def _sources() -> tuple[Any, ...]:
     """The records anchored in the log, by the domains that keep them."""
-    from invigil.ai.verify import SOURCES as AI
-    from invigil.audit.bundle_records import SOURCES as BUNDLES
-    from invigil.certification.records import SOURCES as CERTIFICATION
-    from invigil.delivery.records import SOURCES as DELIVERY
-    from invigil.delivery.voids import SOURCES as VOIDS
-    from invigil.ledger.verify import SOURCES as LEDGER
-    from invigil.proctoring.records import SOURCES as PROCTORING
-    from invigil.results.records import SOURCES as RESULTS
-    from invigil.retention.records import SOURCES as RETENTION
-    from invigil.shortlists.records import SOURCES as SHORTLISTS
+    from invigil.retention.records import every_source
 
-    return (
-        *AI,
-        *BUNDLES,
-        *CERTIFICATION,
-        *DELIVERY,
-        *LEDGER,
-        *PROCTORING,
-        *RESULTS,
-        *RETENTION,
-        *SHORTLISTS,
-        *VOIDS,
-    )
+    return every_source()
 
 
 def _report(report: Any, what: str, purges: Any = None) -> None:

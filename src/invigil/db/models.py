@@ -55,6 +55,7 @@ from invigil.ledger.models import PriceList as LedgerPriceList
 from invigil.ledger.models import StorageDay as LedgerStorageDay
 from invigil.ledger.models import Transfer as LedgerTransfer
 from invigil.proctoring.models import (
+    Contest,
     ProctoringAction,
     ProctoringEvent,
     RecordingSegment,
@@ -73,6 +74,7 @@ from invigil.retention.models import (
     HoldLift,
     LegalHold,
     ObjectDeletion,
+    PortalLink,
     PrivacyRequest,
     Purge,
     PurgedRecord,
@@ -126,6 +128,7 @@ __all__ = [
     "Certificate",
     "CertificateStateChange",
     "Consent",
+    "Contest",
     "DataKey",
     "EvidenceObject",
     "Exam",
@@ -149,6 +152,7 @@ __all__ = [
     "ObjectDeletion",
     "OutboxMail",
     "PendingIssue",
+    "PortalLink",
     "PrivacyRequest",
     "ProctoringAction",
     "ProctoringEvent",

@@ -32,6 +32,7 @@ from invigil.i18n import N_
 from invigil.proctoring.policy import Policy
 from invigil.tenants import branding
 from invigil.tenants.api import logo_response
+from invigil.tenants.models import Tenant
 from invigil.web.access import Public
 from invigil.web.pages import templates
 
@@ -197,6 +198,13 @@ def brand_context(uow: UnitOfWork, base: str) -> dict[str, Any]:
     return {"brand": brand, "brand_logo": logo}
 
 
+def see_my_data(uow: UnitOfWork) -> str | None:
+    """The tenant's "See my data" page: where a candidate asks for a link to
+    their portal (:mod:`invigil.retention.portal_pages`; only its address here)."""
+    tenant = uow.session.get(Tenant, uow.tenant)
+    return f"/portal/{tenant.slug}" if tenant is not None else None
+
+
 @dataclass(frozen=True)
 class History:
     """What the candidate has done with this invitation so far."""
@@ -307,6 +315,7 @@ def _render(
                 "languages": chosen.languages,
                 **facts,
                 **brand_context(uow, base),
+                "see_my_data": see_my_data(uow),
             },
             status_code=status,
         )

@@ -136,23 +136,26 @@ def queue_invitation(
 def queue(
     uow: UnitOfWork,
     box: SecretBox,
-    invitation: Invitation,
+    invitation: Invitation | None,
     to: str,
     subject: str,
     body: str,
     link: str,
     *,
     smtp: bool,
+    locale: str | None = None,
 ) -> OutboxMail:
     """Write a mail to a candidate whose ``body`` holds :data:`PLACEHOLDER`
     where ``link`` goes; with SMTP configured, seal the link and defer the
     send job in this transaction. Without, mark it not sent and keep no link.
-    (The send job speaks the invitation's language in the HTML part.)"""
+    (The send job speaks the invitation's language in the HTML part, else
+    ``locale``: a mail of no invitation, such as the portal link.)"""
     mail_id = uuid.uuid4()
     row = OutboxMail(
         tenant_id=uow.tenant,
         id=mail_id,
-        invitation_id=invitation.id,
+        locale=locale,
+        invitation_id=invitation.id if invitation is not None else None,
         to_address=to,
         subject=subject[:300],
         body=body,

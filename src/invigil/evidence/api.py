@@ -33,7 +33,12 @@ from invigil.web.session import COOKIE
 
 router = APIRouter()
 
-_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "video/webm": "webm"}
+_EXTENSIONS = {
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "video/webm": "webm",
+    "application/pdf": "pdf",
+}
 
 
 class SignedUrlOut(BaseModel):

@@ -34,6 +34,8 @@ KINDS: dict[str, Kind] = {
         Kind("snapshot", ("image/jpeg", "image/png"), 5 * MiB),
         Kind("id_photo", ("image/jpeg", "image/png"), 10 * MiB),
         Kind("recording_chunk", ("video/webm",), 64 * MiB),
+        # A candidate's attachment to a contest (a photo or a document).
+        Kind("contest_attachment", ("image/jpeg", "image/png", "application/pdf"), 5 * MiB),
     )
 }
 
@@ -51,6 +53,8 @@ def sniff(head: bytes) -> str | None:
         return "image/jpeg"
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return "image/png"
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
     # WebM is an EBML document whose DocType element (id 0x4282, size 0x84) says "webm".
     if head.startswith(b"\x1a\x45\xdf\xa3") and b"\x42\x82\x84webm" in head[:SNIFF_BYTES]:
         return "video/webm"

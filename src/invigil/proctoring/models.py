@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
@@ -208,6 +209,18 @@ class ReviewDecision(TenantScoped, Base):
             ondelete="RESTRICT",
         ),
         Index("ix_review_decisions_attempt", "tenant_id", "attempt_id", "created_at"),
+        ForeignKeyConstraint(
+            ["tenant_id", "answers"],
+            ["proctoring_contests.tenant_id", "proctoring_contests.id"],
+            ondelete="RESTRICT",
+        ),
+        Index(
+            "uq_review_decisions_answers",
+            "tenant_id",
+            "answers",
+            unique=True,
+            postgresql_where=text("answers IS NOT NULL"),
+        ),
     )
 
     attempt_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
@@ -217,3 +230,53 @@ class ReviewDecision(TenantScoped, Base):
     decision: Mapped[str] = mapped_column(String(24))
     reason: Mapped[str] = mapped_column(Text)
     supersedes: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    # The candidate's contest this decision answers (0048; at most one decision each).
+    answers: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+
+
+class Contest(TenantScoped, Base):
+    """A candidate's explanation against one flag (``action_id``) or against
+    the attempt's integrity outcome (``action_id`` NULL): written once,
+    anchored; answered by the review decision that names it (0048)."""
+
+    __tablename__ = "proctoring_contests"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "attempt_id"], ["attempts.tenant_id", "attempts.id"], ondelete="RESTRICT"
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "action_id"],
+            ["proctoring_actions.tenant_id", "proctoring_actions.id"],
+            ondelete="RESTRICT",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "attachment_id"],
+            ["evidence_objects.tenant_id", "evidence_objects.id"],
+            ondelete="RESTRICT",
+        ),
+        Index(
+            "uq_proctoring_contests_flag",
+            "tenant_id",
+            "attempt_id",
+            "action_id",
+            unique=True,
+            postgresql_where=text("action_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_proctoring_contests_outcome",
+            "tenant_id",
+            "attempt_id",
+            unique=True,
+            postgresql_where=text("action_id IS NULL"),
+        ),
+        CheckConstraint("btrim(text) <> '' AND char_length(text) <= 4000", name="text"),
+        CheckConstraint("(attachment_id IS NULL) = (attachment_sha256 IS NULL)", name="attachment"),
+    )
+
+    attempt_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    action_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    text: Mapped[str] = mapped_column(Text)
+    attachment_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    attachment_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    language: Mapped[str] = mapped_column(String(16))
+    sha256: Mapped[str] = mapped_column(String(64))

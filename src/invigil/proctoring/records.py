@@ -83,11 +83,12 @@ def sealed(uow: UnitOfWork, attempt_id: uuid.UUID) -> Anchor | None:
 
 
 _DECISIONS = """
-    SELECT id, attempt_id, reviewer_id, scope, action_id, decision, reason, supersedes, created_at
+    SELECT id, attempt_id, reviewer_id, scope, action_id, decision, reason, supersedes, created_at,
+           answers
     FROM review_decisions {where} ORDER BY id
 """
 _DECISION_FIELDS = ("id", "attempt_id", "reviewer_id", "scope", "action_id", "decision", "reason",
-                    "supersedes", "created_at")  # fmt: skip
+                    "supersedes", "created_at", "answers")  # fmt: skip
 
 
 def _decisions(
@@ -99,6 +100,8 @@ def _decisions(
         where, params, name = "WHERE id = %(id)s", {"id": decision_id}, None
     for row in stream(uow, _DECISIONS.format(where=where), params, name):
         document = jsonable(dict(zip(_DECISION_FIELDS, row, strict=True)))
+        if document["answers"] is None:
+            del document["answers"]  # decisions that answer no contest hash as they always did
         yield Record(
             "review_decision",
             str(row[0]),
@@ -115,4 +118,26 @@ def decision(uow: UnitOfWork, decision_id: uuid.UUID, keep: bool = False) -> Rec
     return record
 
 
-SOURCES = (Source("events", _streams), Source("review_decision", _decisions))
+_CONTESTS = """
+    SELECT id, attempt_id, action_id, text, attachment_id, attachment_sha256, language, sha256
+    FROM proctoring_contests ORDER BY id::text COLLATE "C"
+"""
+_CONTEST_FIELDS = ("id", "attempt_id", "action_id", "text", "attachment_id", "attachment_sha256",
+                   "language", "sha256")  # fmt: skip
+
+
+def _contests(uow: UnitOfWork, keep: bool) -> Iterator[Record]:
+    from invigil.proctoring.contests import ACTION, SUBJECT, contest_document
+
+    for r in stream(uow, _CONTESTS, {}, "records_contests"):
+        row = dict(zip(_CONTEST_FIELDS, r, strict=True))
+        body = contest_document(row)
+        yield Record(SUBJECT, str(row["id"]), SUBJECT, ACTION, document_sha256(body),
+                     body=body if keep else None, stated=row["sha256"])  # fmt: skip
+
+
+SOURCES = (
+    Source("events", _streams),
+    Source("review_decision", _decisions),
+    Source("proctoring_contest", _contests),
+)

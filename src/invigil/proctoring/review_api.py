@@ -5,6 +5,7 @@ Rules: :mod:`invigil.proctoring.reviews`; docs/proctoring.md, "Review"."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -13,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from invigil.db.uow import UnitOfWork
 from invigil.pagination import Page
-from invigil.proctoring import review_queue, reviews, summary
-from invigil.proctoring.models import ReviewDecision
+from invigil.proctoring import contests, review_queue, reviews, summary
+from invigil.proctoring.models import Contest, ReviewDecision
 from invigil.security.permissions import Permission as P
 from invigil.web.access import requires
 
@@ -50,6 +51,9 @@ class QueueItemOut(BaseModel):
     review_outcome: str | None
     review_final: bool
     awaiting_second_review: bool
+    contests_to_answer: int = Field(
+        default=0, description="the candidate's contests no decision answered yet"
+    )
 
 
 class DecisionOut(BaseModel):
@@ -62,6 +66,23 @@ class DecisionOut(BaseModel):
     reviewer: str
     supersedes: uuid.UUID | None
     created_at: datetime
+    answers: uuid.UUID | None = Field(
+        default=None, description="the candidate's contest this decision answers"
+    )
+
+
+class ContestOut(BaseModel):
+    id: uuid.UUID
+    action_id: uuid.UUID | None = Field(
+        description="the contested flag; null: the contest is about the outcome"
+    )
+    text: str
+    language: str
+    attachment_id: uuid.UUID | None = Field(
+        description="an evidence object (contest_attachment): open it through the evidence API"
+    )
+    created_at: datetime
+    answered_by: uuid.UUID | None = Field(description="the decision that answered it")
 
 
 class FlagOut(BaseModel):
@@ -92,6 +113,14 @@ class OutcomeStateOut(BaseModel):
     second_review_required: bool = Field(
         description="the policy needs a second reviewer to concur with a violation"
     )
+    held: bool = Field(
+        default=False,
+        description="a violation not final while the contest window is open or a contest "
+        "is unanswered (ADR 0059)",
+    )
+    held_until: datetime | None = Field(
+        default=None, description="when the contest window closes (null: closed)"
+    )
     history: list[DecisionOut]
 
 
@@ -104,6 +133,7 @@ class ReviewOut(BaseModel):
     outcome: OutcomeStateOut
     review_outcome: str | None
     review_final: bool
+    contests: list[ContestOut] = Field(default_factory=list)
 
 
 class SeenIn(BaseModel):
@@ -162,11 +192,17 @@ def decision_out(d: ReviewDecision, reviewer: str) -> DecisionOut:
         reviewer=reviewer,
         supersedes=d.supersedes,
         created_at=d.created_at,
+        answers=d.answers,
     )
 
 
-def review_out(review: reviews.Review) -> ReviewOut:
+def review_out(
+    review: reviews.Review,
+    found: Sequence[Contest] = (),
+    answers: Mapping[uuid.UUID, ReviewDecision] | None = None,
+) -> ReviewOut:
     a, o = review.attempt, review.outcome
+    answered = answers or {}
     return ReviewOut(
         attempt_id=a.id,
         status=a.status,
@@ -196,10 +232,24 @@ def review_out(review: reviews.Review) -> ReviewOut:
             final=o.final,
             awaiting_second_review=o.awaiting_second,
             second_review_required=o.second_review,
+            held=o.held,
+            held_until=o.held_until,
             history=[_decision_out(review, d) for d in o.chain],
         ),
         review_outcome=a.review_outcome,
         review_final=a.review_final,
+        contests=[
+            ContestOut(
+                id=c.id,
+                action_id=c.action_id,
+                text=c.text,
+                language=c.language,
+                attachment_id=c.attachment_id,
+                created_at=c.created_at,
+                answered_by=answered[c.id].id if c.id in answered else None,
+            )
+            for c in found
+        ],
     )
 
 
@@ -236,6 +286,7 @@ def _queue_item(r: review_queue.QueueRow, now: datetime) -> QueueItemOut:
         review_outcome=a.review_outcome,
         review_final=a.review_final,
         awaiting_second_review=r.awaiting_second,
+        contests_to_answer=r.contested,
     )
 
 
@@ -244,9 +295,10 @@ def review_detail(
     attempt_id: uuid.UUID, uow: UnitOfWork = requires(P.VIOLATION_REVIEW)
 ) -> ReviewOut:
     """The attempt's flags (each with the rule that fired and why), their
-    decisions, and the outcome with its history."""
+    decisions, the outcome with its history, and the candidate's contests."""
     attempt = reviews.require_attempt(uow, attempt_id)
-    return review_out(reviews.load(uow, attempt))
+    found = contests.of_attempt(uow, attempt.id)
+    return review_out(reviews.load(uow, attempt), found, contests.answers_of(uow, attempt.id))
 
 
 @router.post("/reviews/{attempt_id}/decisions", response_model=DecisionOut, status_code=201)

@@ -39,8 +39,8 @@ from invigil.evidence.models import EvidenceObject
 from invigil.evidence.service import ATTEMPT
 from invigil.i18n import N_
 from invigil.identity.pages.common import FormList, FormStr, _change, _parse_id
+from invigil.proctoring import contests, review_queue, review_timeline, reviews, summary
 from invigil.proctoring import policy as pol
-from invigil.proctoring import review_queue, review_timeline, reviews, summary
 from invigil.proctoring.api import event_list
 from invigil.proctoring.models import RecordingSegment, Snapshot
 from invigil.security.permissions import Permission as P
@@ -57,6 +57,10 @@ NOTICES = {
     "awaiting": N_(
         "Outcome recorded. A second reviewer must record the same outcome before "
         "it becomes final (this exam's policy is high stakes)."
+    ),
+    "held": N_(
+        "Outcome recorded. It is not final while the candidate may contest it, nor "
+        "while a contest of theirs is unanswered."
     ),
 }
 OUTCOME_LABELS = {
@@ -233,10 +237,13 @@ def _review_page(
     near = {e.event.seq: e.near for e in timeline.entries if e.event is not None}
     near_at = {e.seq: e.started_at for e in events}
     values.setdefault("form", {})
+    found = contests.of_attempt(uow, attempt.id)
     return _render(
         request,
         "review.html",
         ctx,
+        contests_by_target={c.action_id: c for c in found},
+        contest_answers=contests.answers_of(uow, attempt.id),
         a=attempt,
         review=review,
         timeline=timeline,
@@ -311,8 +318,9 @@ def decide(
             f"/proctoring/reviews/{aid}#flag-{row.action_id}",
             say(request, NOTICES["flag"]),
         )
-    final = ctx.uow.get(Attempt, aid).review_final
-    notice = "outcome" if final else "awaiting"
+    attempt = ctx.uow.get(Attempt, aid)
+    held = not attempt.review_final and reviews.load(ctx.uow, attempt).outcome.held
+    notice = "outcome" if attempt.review_final else "held" if held else "awaiting"
     return flash.redirect(
         request, f"/proctoring/reviews/{aid}#outcome", say(request, NOTICES[notice])
     )
@@ -376,7 +384,8 @@ def evidence(
     object_id: str,
     ctx: PageContext = requires_page(P.EVIDENCE_VIEW),
 ) -> Response:
-    """A fresh signed URL (audited) for a snapshot, segment or ID photo of the attempt."""
+    """A fresh signed URL (audited) for a snapshot, segment, ID photo or
+    contest attachment of the attempt."""
     aid, oid = _parse_id(attempt_id, "attempt"), _parse_id(object_id, "evidence object")
     reviews.require_attempt(ctx.uow, aid)
     snapshot = select(Snapshot.id).where(Snapshot.attempt_id == aid, Snapshot.object_id == oid)
@@ -387,7 +396,7 @@ def evidence(
         EvidenceObject.id == oid,
         EvidenceObject.subject_type == ATTEMPT,
         EvidenceObject.subject_id == str(aid),
-        EvidenceObject.kind == "id_photo",
+        EvidenceObject.kind.in_(("id_photo", contests.ATTACHMENT)),
     )
     found = ctx.uow.session.execute(
         select(or_(snapshot.exists(), segment.exists(), id_photo.exists()))

@@ -5,7 +5,8 @@ flagged or provisional_fail) or took a reviewable action on it (flag,
 provisional_fail, auto_submit: an auto-submission under ``strict`` leaves
 ``integrity`` clear but still needs a human), and either its outcome is not
 final or a flag has no decision yet (a flag raised after the outcome, e.g.
-by a late server re-check, brings the attempt back). Order: the highest
+by a late server re-check, brings the attempt back) or a contest of the
+candidate's has no answer yet. Order: the highest
 severity among its flags, then the oldest flag first (longest waiting).
 """
 
@@ -24,8 +25,8 @@ from invigil.delivery.models import Attempt, Candidate
 from invigil.errors import Invalid
 from invigil.pagination import check_limit, decode_cursor, encode_cursor
 from invigil.proctoring import policy as pol
-from invigil.proctoring.models import ProctoringAction, ReviewDecision, Snapshot
-from invigil.proctoring.reviews import REVIEWABLE
+from invigil.proctoring.models import Contest, ProctoringAction, ReviewDecision, Snapshot
+from invigil.proctoring.reviews import REVIEWABLE, requires_second_review
 
 MARKED = ("flagged", "provisional_fail")
 
@@ -40,6 +41,7 @@ class QueueRow:
     undecided: int
     mismatches: int  # snapshots where the server's face count disagreed
     since: datetime  # when the first flag was raised (else when the attempt was made)
+    contested: int = 0  # the candidate's contests no decision answered yet
 
     @property
     def flags(self) -> int:
@@ -47,8 +49,8 @@ class QueueRow:
 
     @property
     def awaiting_second(self) -> bool:
-        a = self.attempt
-        return a.review_outcome is not None and not a.review_final
+        a = self.attempt  # not final: under a two-reviewer policy, a second is awaited
+        return a.review_outcome is not None and not a.review_final and requires_second_review(a)
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,13 @@ def queue_select() -> Queue:
         .group_by(Snapshot.attempt_id)
         .subquery()
     )
+    answered = select(ReviewDecision.answers).where(ReviewDecision.answers.is_not(None))
+    contested = (
+        select(Contest.attempt_id.label("attempt_id"), func.count().label("n"))
+        .where(Contest.id.not_in(answered))
+        .group_by(Contest.attempt_id)
+        .subquery()
+    )
     rank_of = func.coalesce(flags.c.rank, 0)
     since_of = func.coalesce(flags.c.since, Attempt.created_at)
     stmt = (
@@ -99,10 +108,12 @@ def queue_select() -> Queue:
             since_of.label("since"),
             func.coalesce(flags.c.undecided, 0),
             func.coalesce(mismatched.c.n, 0),
+            func.coalesce(contested.c.n, 0),
             *[func.coalesce(flags.c[f"n_{s}"], 0) for s in pol.SEVERITIES],
         )
         .outerjoin(flags, flags.c.attempt_id == Attempt.id)
         .outerjoin(mismatched, mismatched.c.attempt_id == Attempt.id)
+        .outerjoin(contested, contested.c.attempt_id == Attempt.id)
         .join(Candidate, Candidate.id == Attempt.candidate_id)
         .join(
             ExamVersion,
@@ -112,7 +123,13 @@ def queue_select() -> Queue:
             ),
         )
         .where(or_(Attempt.integrity.in_(MARKED), flags.c.attempt_id.is_not(None)))
-        .where(or_(~Attempt.review_final, func.coalesce(flags.c.undecided, 0) > 0))
+        .where(
+            or_(
+                ~Attempt.review_final,
+                func.coalesce(flags.c.undecided, 0) > 0,
+                func.coalesce(contested.c.n, 0) > 0,  # a contest waits for an answer
+            )
+        )
     )
     return Queue(stmt, urgency(rank_of, since_of), since_of, rank_of)
 
@@ -155,7 +172,7 @@ def queue(
 
 
 def row(values: Any) -> QueueRow:
-    attempt, candidate, title, rank, since, undecided, mismatches, *counts = values
+    attempt, candidate, title, rank, since, undecided, mismatches, contested, *counts = values
     by_severity = {
         s: int(n) for s, n in reversed(list(zip(pol.SEVERITIES, counts, strict=True))) if n
     }
@@ -168,6 +185,7 @@ def row(values: Any) -> QueueRow:
         undecided=int(undecided),
         mismatches=int(mismatches),
         since=since,
+        contested=int(contested),
     )
 
 

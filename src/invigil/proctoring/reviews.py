@@ -28,13 +28,24 @@ follows it in the chain). ``cleared`` is final with one reviewer: two
 people are needed to fail someone, one to decide they did nothing wrong.
 The policy's own actions never touch ``review_outcome``; only
 :func:`decide` does.
+
+Contests (ADR 0059, :mod:`invigil.proctoring.contests`): a violation is
+never final while the attempt's contest window is open, nor while a
+contest of the candidate's is unanswered. The outcome is recorded, but
+``review_final`` stays false (the outcome says until when it is held);
+:func:`finalise` makes it final once the window closed and every contest
+was answered (the periodic job ``proctoring.finalise_reviews``, or the
+decision that answers the last contest). A decision on a flag, or on the
+outcome, answers that flag's (the outcome's) unanswered contest
+(``review_decisions.answers``).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -45,7 +56,7 @@ from invigil.db.uow import UnitOfWork
 from invigil.delivery.models import Attempt
 from invigil.errors import Conflict, Forbidden, Invalid, NotFound
 from invigil.identity.models import User
-from invigil.proctoring import outcomes, records
+from invigil.proctoring import contests, outcomes, records
 from invigil.proctoring import policy as pol
 from invigil.proctoring.models import ProctoringAction, ReviewDecision
 from invigil.proctoring.pipeline import policy_of
@@ -116,6 +127,9 @@ class Outcome:
     final: bool
     reviewers: tuple[uuid.UUID, ...]  # who stand behind the current outcome
     second_review: bool  # the policy needs two reviewers for a violation
+    # A violation held back by the contest window or an unanswered contest.
+    held: bool = False
+    held_until: datetime | None = None  # when the window closes (None: closed)
 
     @property
     def current(self) -> ReviewDecision | None:
@@ -123,7 +137,7 @@ class Outcome:
 
     @property
     def awaiting_second(self) -> bool:
-        return self.current is not None and not self.final
+        return self.current is not None and not self.final and not self.held
 
 
 @dataclass(frozen=True)
@@ -210,6 +224,11 @@ def load(uow: UnitOfWork, attempt: Attempt) -> Review:
         why = pol.explain(policy, _decision_of(members[0], members))
         flags.append(Flag(members, why, _chain(by_action.get(key, []))))
     outcome = outcome_of(_chain(by_action.get(None, [])), requires_second_review(attempt))
+    current = outcome.current
+    if outcome.final and not attempt.review_final and current and current.decision in VIOLATIONS:
+        ends = contests.window_ends(uow, attempt)  # held back by the contest window
+        until = ends if ends is not None and ends > datetime.now(UTC) else None
+        outcome = replace(outcome, final=False, held=True, held_until=until)
     ids = {d.reviewer_id for d in decisions}
     names = people(uow, ids)
     return Review(attempt, policy, flags, outcome, names)
@@ -430,6 +449,8 @@ def _record(
         reason=reason,
         supersedes=previous.id if previous is not None else None,
     )
+    contest = contests.unanswered(uow, attempt.id, flag.action.id if flag is not None else None)
+    row.answers = contest.id if contest is not None else None
     uow.add(row)
     uow.flush()
     payload: dict[str, object] = {
@@ -442,6 +463,8 @@ def _record(
         "supersedes": row.supersedes,
         "supersedes_entry": _entry_of(uow, previous.id) if previous is not None else None,
     }
+    if row.answers is not None:
+        payload["answers"] = row.answers  # the candidate's contest this decision answers
     if flag is not None:
         a = flag.action
         payload |= {
@@ -456,13 +479,15 @@ def _record(
             payload["bulk"] = bulk  # decided with this many flags, one reason
     else:
         outcome = outcome_of([*review.outcome.chain, row], review.outcome.second_review)
+        held = outcome.final and contests.held(uow, attempt, row.decision)
         attempt.review_outcome = row.decision
-        attempt.review_final = outcome.final
+        attempt.review_final = outcome.final and not held
         payload |= {
             "concurs": previous is not None
             and previous.decision == row.decision
             and previous.reviewer_id != reviewer,
-            "final": outcome.final,
+            "final": attempt.review_final,
+            "held": held,
             "reviewers": list(outcome.reviewers),
             "second_review_required": outcome.second_review and row.decision in VIOLATIONS,
         }
@@ -470,7 +495,49 @@ def _record(
     audit.record(uow, "review.decided", row, payload)
     if flag is None:
         outcomes.decided(uow, attempt)  # e.g. release a result waiting for the review
+    elif row.answers is not None:
+        finalise(uow, attempt)  # answering the last contest may end a hold
     return row
+
+
+def finalise(uow: UnitOfWork, attempt: Attempt, now: datetime | None = None) -> bool:
+    """Make a held violation final once the contest window closed and every
+    contest was answered (audited ``review.finalised``); False when it is
+    not held or still must wait."""
+    if attempt.review_final or attempt.review_outcome not in VIOLATIONS:
+        return False
+    review = load(uow, attempt)
+    current = review.outcome.current
+    if current is None or not review.outcome.held:
+        return False
+    if contests.held(uow, attempt, current.decision, now):
+        return False
+    attempt.review_final = True
+    uow.flush()
+    audit.record(
+        uow,
+        "review.finalised",
+        attempt,
+        {
+            "decision": current.id,
+            "outcome": current.decision,
+            "window_ended_at": contests.window_ends(uow, attempt),
+            "contests": [c.id for c in contests.of_attempt(uow, attempt.id)],
+        },
+    )
+    outcomes.decided(uow, attempt)
+    return True
+
+
+def held_attempts(uow: UnitOfWork) -> list[uuid.UUID]:
+    """Attempts whose violation outcome is recorded but not final (held or awaiting a second)."""
+    return list(
+        uow.scalars(
+            select(Attempt.id).where(
+                Attempt.review_outcome.in_(VIOLATIONS), Attempt.review_final.is_(False)
+            )
+        )
+    )
 
 
 def _entry_of(uow: UnitOfWork, decision_id: uuid.UUID) -> uuid.UUID | None:

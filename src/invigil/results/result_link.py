@@ -76,6 +76,10 @@ class Kit:
     def url(self, token: str) -> str:
         return f"{self.base_url.rstrip('/')}/result/{token}"
 
+    def portal_url(self, slug: str) -> str:
+        """The tenant's "See my data" page, where a candidate asks for their portal link."""
+        return f"{self.base_url.rstrip('/')}/portal/{slug}"
+
 
 def tenant_of(token: str) -> uuid.UUID | None:
     """The tenant a result token names; None for anything else (a guest link too)."""
@@ -150,7 +154,12 @@ def mail_language(uow: UnitOfWork, attempt: Attempt, invitation: Invitation) -> 
 
 
 def compose(
-    uow: UnitOfWork, attempt: Attempt, candidate: Candidate, changed: bool, days: int
+    uow: UnitOfWork,
+    attempt: Attempt,
+    candidate: Candidate,
+    changed: bool,
+    days: int,
+    portal: str | None = None,
 ) -> tuple[str, str, str]:
     """The subject and plain text of the result mail, and their language."""
     invitation = uow.get(Invitation, attempt.invitation_id)
@@ -166,6 +175,7 @@ def compose(
         changed=changed,
         days=days,
         link=mail.PLACEHOLDER,
+        portal=portal,
     )
     return subject, body.strip("\n"), locale
 
@@ -191,7 +201,9 @@ def issue(uow: UnitOfWork, kit: Kit, release: ResultRelease, reason: str) -> tup
     uow.add(link)
     uow.flush()
     changed = reason == "released" and _released_before(uow, release)
-    subject, body, locale = compose(uow, attempt, candidate, changed, kit.days)
+    tenant = uow.get(Tenant, uow.tenant)
+    portal = kit.portal_url(tenant.slug)
+    subject, body, locale = compose(uow, attempt, candidate, changed, kit.days, portal)
     sent = mail.queue(
         uow, kit.box, invitation, candidate.email, subject, body, kit.url(token), smtp=kit.smtp
     )

@@ -23,7 +23,7 @@ from invigil import i18n
 from invigil.db.uow import Actor, UnitOfWork
 from invigil.delivery import language
 from invigil.delivery.attempts import version_of
-from invigil.delivery.landing import brand_context, no_store
+from invigil.delivery.landing import brand_context, no_store, see_my_data
 from invigil.delivery.models import Attempt, AttemptResult, Invitation
 from invigil.results import release, result_link
 from invigil.results.models import ResultLink
@@ -127,6 +127,7 @@ def _render(request: Request, uow: UnitOfWork, link: ResultLink, token: str) -> 
                 "changed": latest.revision > 1 and len(release.releases_of(uow, attempt.id)) > 1,
                 "expires_at": link.expires_at,
                 **brand_context(uow, base),
+                "see_my_data": see_my_data(uow),
             },
         )
     )

@@ -137,9 +137,6 @@ SECTIONS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ),
 )  # fmt: skip
 PERSON_KEYS = ("id", "name", "email", "external_ref", "created_at", "updated_at")
-# Where a candidate's contests (of a flag or an integrity result) are kept,
-# once that table exists: exported as stored, every column but tenant_id.
-CONTEST_TABLES = ("contests", "integrity_contests", "retention_contests", "candidate_contests")
 TOP_KEYS = (
     "format", "generated_at", "organisation", "request", "person",
     *(name for name, _, _ in SECTIONS), "contests",
@@ -226,30 +223,13 @@ def _rows(
         yield dict(zip(keys, (plain(v) for v in r), strict=True))
 
 
-def _contests(uow: UnitOfWork, candidate_id: uuid.UUID) -> list[dict[str, Any]] | None:
-    """The person's contests, from the first contest table that exists (None: none does)."""
-    cur = uow.driver().cursor()
-    for table in CONTEST_TABLES:
-        found = cur.execute("SELECT to_regclass(%(t)s)", {"t": f"public.{table}"}).fetchone()
-        if not found or found[0] is None:
-            continue
-        columns = {
-            r[0]
-            for r in cur.execute(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_schema = 'public' AND table_name = %(t)s",
-                {"t": table},
-            )
-        }
-        if "candidate_id" in columns:
-            where = "c.candidate_id = %(c)s"
-        elif "attempt_id" in columns:
-            where = f"c.attempt_id IN ({_ATTEMPTS})"
-        else:
-            continue
-        sql = f"SELECT to_jsonb(c) - 'tenant_id' FROM {table} c WHERE {where}"
-        return [plain(r[0]) for r in cur.execute(sql, {"c": candidate_id})]
-    return None
+def _contests(uow: UnitOfWork, candidate_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The person's contests of a flag or of an integrity outcome, as stored."""
+    sql = (
+        "SELECT to_jsonb(c) - 'tenant_id' FROM proctoring_contests c "
+        f"WHERE c.attempt_id IN ({_ATTEMPTS}) ORDER BY c.created_at, c.id"
+    )
+    return [plain(r[0]) for r in uow.driver().cursor().execute(sql, {"c": candidate_id})]
 
 
 def _person_json(

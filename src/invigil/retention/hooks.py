@@ -1,20 +1,24 @@
 """What retention provides to the layers below it (docs/adr/0019-layers.md),
 installed when the package is imported (its ``__init__``; the shell imports
 every domain at start-up): the policy version in force and its periods (for
-the consent text), its jobs, the records its purges removed (for ``invigil
-audit verify``) and the evidence objects they deleted (opening one answers
-410, not a missing object; docs/adr/0058-purging.md)."""
+the consent text), an attempt's contest window (from the version it froze,
+``attempts.retention_version``; NULL, for attempts started before versions
+were frozen: the version in force now), its jobs, the records its purges
+removed (for ``invigil audit verify``) and the evidence objects they deleted
+(opening one answers 410, not a missing object; docs/adr/0058-purging.md)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from invigil.audit.anchored import register_purged, stream
 from invigil.content.consent import Kept, Period
 from invigil.db.uow import UnitOfWork
 from invigil.delivery import keeping
+from invigil.delivery.models import Attempt
+from invigil.proctoring import contests
 from invigil.retention import policy
 
 
@@ -40,6 +44,22 @@ class Keeper:
             _period(doc.rule("results"), doc.rule("results").keep_days),
             _period(doc.rule("candidate_identity"), doc.rule("candidate_identity").keep_days),
         )
+
+
+def contest_window_days(uow: UnitOfWork, attempt: Attempt) -> int:
+    """The days the attempt's candidate has to contest, after submission."""
+    found = None
+    if attempt.retention_version is not None:
+        found = policy.by_version(uow, attempt.retention_version)
+    version = found if found is not None else policy.current(uow)
+    return version.document.contest_window_days
+
+
+def contest_window_ends(uow: UnitOfWork, attempt: Attempt) -> datetime | None:
+    if attempt.submitted_at is None:
+        return None
+    days = contest_window_days(uow, attempt)
+    return attempt.submitted_at + timedelta(days=days) if days > 0 else None
 
 
 _PURGED = """
@@ -76,6 +96,7 @@ def install() -> None:
     from invigil.retention import jobs
 
     keeping.register(Keeper())
+    contests.register_window(contest_window_ends)
     register_purged(purged)
     evidence.register_deleted(deleted)
     queue.register(jobs.add_tasks)

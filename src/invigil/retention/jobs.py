@@ -1,5 +1,7 @@
-"""The daily purge and the store deletes an erasure leaves for after its
-commit, as procrastinate tasks (registered by :mod:`invigil.retention.hooks`).
+"""Retention's background jobs, as procrastinate tasks (registered by
+:mod:`invigil.retention.hooks`): the daily purge, the store deletes an
+erasure leaves for after its commit, and the candidate portal's link
+requests.
 
 The purge reads the real clock here; :mod:`invigil.retention.purge` takes
 ``now``. A missed night (a worker restarting) is caught up by the next run:
@@ -57,8 +59,18 @@ def _delete_objects(db: Any, services: Any, tenant_id: str) -> None:
     log.info("retention.objects_deleted", tenant=tenant_id, objects=deleted)
 
 
+async def portal_request(context: procrastinate.JobContext, tenant_id: str, sealed: str) -> None:
+    """A "See my data" request: look the address up, send a link if known
+    (:func:`invigil.retention.portal_links.run_request`)."""
+    from invigil.retention.portal_links import run_request
+
+    extra = context.additional_context
+    await asyncio.to_thread(run_request, extra["db"], extra["services"], tenant_id, sealed)
+
+
 def add_tasks(blueprint: procrastinate.Blueprint) -> None:
     blueprint.periodic(cron=CRON)(
         blueprint.task(name=PURGE, queue="maintenance", pass_context=True)(purge_all)
     )
     blueprint.task(name=DELETE_OBJECTS, queue="maintenance", pass_context=True)(delete_objects)
+    blueprint.task(name="retention.portal_request", queue="mail", pass_context=True)(portal_request)

@@ -1,6 +1,7 @@
 """Retention's tables: policy versions, legal holds and their lifts, each
 written once (migration 0046); purges, their signed receipts and pending
-object deletions (0047); data-subject requests (0049)."""
+object deletions (0047); the candidate's portal links (0048); data-subject
+requests (0049)."""
 
 from __future__ import annotations
 
@@ -248,3 +249,37 @@ class ObjectDeletion(TenantScoped, Base):
     region: Mapped[str] = mapped_column(String(40))
     store_key: Mapped[str] = mapped_column(String(300))
     deleted_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+
+
+class PortalLink(TenantScoped, Base):
+    """A candidate's link to their portal (``invigil.retention.portal_links``),
+    stored only as HMAC-SHA256(server key, token); it expires, and it ends
+    when staff revoke it or a newer one replaces it (one live per candidate)."""
+
+    __tablename__ = "portal_links"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "candidate_id"],
+            ["candidates.tenant_id", "candidates.id"],
+            ondelete="RESTRICT",
+        ),
+        UniqueConstraint("tenant_id", "token_hash", name="uq_portal_links_tenant_id_token_hash"),
+        Index(
+            "uq_portal_links_live",
+            "tenant_id",
+            "candidate_id",
+            unique=True,
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+        CheckConstraint(
+            "(ended_at IS NULL AND ended_reason IS NULL) OR "
+            "(ended_at IS NOT NULL AND ended_reason IN ('revoked', 'replaced'))",
+            name="ended",
+        ),
+    )
+
+    candidate_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    ended_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)

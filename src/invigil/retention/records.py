@@ -53,3 +53,24 @@ SOURCES = (
     *requests.SOURCES,
     *receipts.SOURCES,
 )  # fmt: skip
+
+
+def every_source() -> tuple[Source, ...]:
+    """Every kind of record anchored in the audit log, by the domains that
+    keep them: what ``invigil audit verify``, the audit export and the trust
+    report check. Retention sits above every domain that anchors records, so
+    the one list lives here."""
+    from invigil.ai.verify import SOURCES as AI
+    from invigil.audit.bundle_records import SOURCES as BUNDLES
+    from invigil.certification.records import SOURCES as CERTIFICATION
+    from invigil.delivery.records import SOURCES as DELIVERY
+    from invigil.delivery.voids import SOURCES as VOIDS
+    from invigil.ledger.verify import SOURCES as LEDGER
+    from invigil.proctoring.records import SOURCES as PROCTORING
+    from invigil.results.records import SOURCES as RESULTS
+    from invigil.shortlists.records import SOURCES as SHORTLISTS
+
+    return (
+        *AI, *BUNDLES, *CERTIFICATION, *DELIVERY, *LEDGER, *PROCTORING, *RESULTS, *SOURCES,
+        *SHORTLISTS, *VOIDS,
+    )  # fmt: skip

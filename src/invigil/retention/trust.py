@@ -118,23 +118,10 @@ SUBPROCESSOR_WORDS = {
 
 def audit_sources() -> tuple[Source, ...]:
     """The records anchored in the audit log, as ``invigil audit verify``
-    checks them (``cli/audit.py::_sources``; a test keeps the two equal):
-    the page cannot import the command line, which sits above every domain."""
-    from invigil.ai.verify import SOURCES as AI
-    from invigil.audit.bundle_records import SOURCES as BUNDLES
-    from invigil.certification.records import SOURCES as CERTIFICATION
-    from invigil.delivery.records import SOURCES as DELIVERY
-    from invigil.delivery.voids import SOURCES as VOIDS
-    from invigil.ledger.verify import SOURCES as LEDGER
-    from invigil.proctoring.records import SOURCES as PROCTORING
-    from invigil.results.records import SOURCES as RESULTS
-    from invigil.retention.records import SOURCES as RETENTION
-    from invigil.shortlists.records import SOURCES as SHORTLISTS
+    checks them (one list: :func:`invigil.retention.records.every_source`)."""
+    from invigil.retention.records import every_source
 
-    return (
-        *AI, *BUNDLES, *CERTIFICATION, *DELIVERY, *LEDGER, *PROCTORING, *RESULTS, *RETENTION,
-        *SHORTLISTS, *VOIDS,
-    )  # fmt: skip
+    return every_source()
 
 
 def _iso(value: datetime | None) -> str | None:

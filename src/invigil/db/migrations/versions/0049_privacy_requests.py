@@ -12,7 +12,7 @@ anchored by its audit entry (``privacy.request_completed`` or
 ``privacy.request_refused``); ``invigil audit verify`` recomputes it.
 
 Revision ID: 0049
-Revises: 0047
+Revises: 0048
 Create Date: 2026-12-07
 """
 
@@ -23,7 +23,7 @@ from alembic import op
 from invigil.db.ddl import grant_dml, run, tenant_rls
 
 revision = "0049"
-down_revision = "0047"
+down_revision = "0048"
 branch_labels = None
 depends_on = None
 
