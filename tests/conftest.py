@@ -54,8 +54,12 @@ class BoundDatabase(Database):
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    from tests.evidence.factories import use_settings
+
     home = tmp_path_factory.mktemp("home")
-    return Settings(home=home, database_url=os.environ.get("DATABASE_URL"), log_format="console")
+    made = Settings(home=home, database_url=os.environ.get("DATABASE_URL"), log_format="console")
+    use_settings(made)
+    return made
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from invigil.evidence.master import LocalMasterKey
 from invigil.evidence.service import Evidence
 from invigil.evidence.signed_urls import UrlSigner
 from invigil.evidence.stores import RegionStores
+from invigil.settings import Settings
 from invigil.tenants.models import Tenant
 
 MARKER = b"CANDIDATE-PLAINTEXT-MARKER-7f3a"
@@ -56,6 +57,14 @@ def make_evidence(
 
 
 _FACTORY_EVIDENCE: Evidence | None = None
+
+
+def use_settings(settings: Settings) -> None:
+    """Store the factory's objects as the tests' app does (its master key):
+    a route that opens the tenant's keys later (an export, a bundle) must be
+    able to unwrap the key the factory made."""
+    global _FACTORY_EVIDENCE
+    _FACTORY_EVIDENCE = Evidence.from_settings(settings)
 
 
 def object_factory(db: Database, tenant: Tenant) -> str:
