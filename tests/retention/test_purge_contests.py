@@ -132,3 +132,23 @@ def test_the_app_role_still_cannot_change_a_contest(
         assert n == 0
     with db.unit_of_work(tenant.id) as uow:
         assert [c.text for c in contests.of_attempt(uow, sat.attempt_id)] == [WORDS]
+
+
+def test_erasing_the_person_removes_their_contest_texts(
+    app: FastAPI, db: BoundDatabase, settings: Settings, client: TestClient
+) -> None:
+    tenant = make_tenant(db, settings)
+    sat = flagged_sat(db, settings, tenant.id)
+    token = portal_token(db, settings, sat)
+    assert contest(client, token, sat, str(flag_of(db, sat).id), text=WORDS).status_code == 303
+    person = candidate_of(db, sat).id
+    with db.unit_of_work(tenant.id, Actor.operator("test")) as uow:
+        purge.erase_person(uow, app.state.services.evidence, person, reason="their request")
+    with db.unit_of_work(tenant.id, Actor.operator("test")) as uow:
+        assert [c.text for c in contests.of_attempt(uow, sat.attempt_id)] == [""]
+        row = uow.scalar(select(Receipt).where(Receipt.data_class == "proctoring_events"))
+        assert row is not None and row.trigger == "erasure"
+        assert row.counts["rows"]["proctoring_contests"] == 1
+        report = audit_service.verify_tenant(uow, app.state.services.keys.audit, _sources())
+    assert report.ok, (report.problems, report.records.problems)
+    assert any(r.startswith("proctoring_contest ") for r in report.records.purged_records)
