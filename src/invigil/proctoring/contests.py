@@ -9,7 +9,8 @@ window with :func:`register_window` from its ``hooks.py``; with no window
 registered (or a window of 0 days) nothing can be contested.
 
 A contest is a row written once (``proctoring_contests``, append-only):
-the text (1-4000 characters), the language it was written in, and at
+the text (1-4000 characters; '' once the retention purge has removed it
+with its attempt's proctoring events, :func:`removed`), the language it was written in, and at
 most one attachment (an image or a PDF, sniffed, at most 5 MiB) stored as
 evidence under the candidate's key. Its canonical document is hashed and
 anchored by the ``proctoring.contested`` audit entry (ids and hashes only:
@@ -92,6 +93,12 @@ def contest_document(row: Contest | Mapping[str, Any]) -> dict[str, Any]:
         "attachment_sha256": get("attachment_sha256"),
         "language": get("language"),
     }
+
+
+def removed(contest: Contest) -> bool:
+    """Whether the retention purge removed the contest's text (it is then
+    '', which a candidate cannot send; migration 0050)."""
+    return contest.text == ""
 
 
 def of_attempt(uow: UnitOfWork, attempt_id: uuid.UUID) -> list[Contest]:

@@ -269,7 +269,10 @@ class Contest(TenantScoped, Base):
             unique=True,
             postgresql_where=text("action_id IS NULL"),
         ),
-        CheckConstraint("btrim(text) <> '' AND char_length(text) <= 4000", name="text"),
+        # '' only once the retention purge has removed it (0050); a candidate writes 1-4000.
+        CheckConstraint(
+            "(text = '' OR btrim(text) <> '') AND char_length(text) <= 4000", name="text"
+        ),
         CheckConstraint("(attachment_id IS NULL) = (attachment_sha256 IS NULL)", name="attachment"),
     )
 

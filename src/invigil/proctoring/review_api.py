@@ -76,7 +76,10 @@ class ContestOut(BaseModel):
     action_id: uuid.UUID | None = Field(
         description="the contested flag; null: the contest is about the outcome"
     )
-    text: str
+    text: str = Field(description="the candidate's words; empty once removed (text_removed)")
+    text_removed: bool = Field(
+        default=False, description="the text was removed under the retention policy"
+    )
     language: str
     attachment_id: uuid.UUID | None = Field(
         description="an evidence object (contest_attachment): open it through the evidence API"
@@ -243,6 +246,7 @@ def review_out(
                 id=c.id,
                 action_id=c.action_id,
                 text=c.text,
+                text_removed=contests.removed(c),
                 language=c.language,
                 attachment_id=c.attachment_id,
                 created_at=c.created_at,

@@ -224,10 +224,12 @@ def _rows(
 
 
 def _contests(uow: UnitOfWork, candidate_id: uuid.UUID) -> list[dict[str, Any]]:
-    """The person's contests of a flag or of an integrity outcome, as stored."""
+    """The person's contests of a flag or of an integrity outcome, as stored;
+    ``text_removed``: the retention purge removed the text (it is then '')."""
     sql = (
-        "SELECT to_jsonb(c) - 'tenant_id' FROM proctoring_contests c "
-        f"WHERE c.attempt_id IN ({_ATTEMPTS}) ORDER BY c.created_at, c.id"
+        "SELECT to_jsonb(c) - 'tenant_id' || jsonb_build_object('text_removed', c.text = '') "
+        f"FROM proctoring_contests c WHERE c.attempt_id IN ({_ATTEMPTS}) "
+        "ORDER BY c.created_at, c.id"
     )
     return [plain(r[0]) for r in uow.driver().cursor().execute(sql, {"c": candidate_id})]
 

@@ -45,6 +45,7 @@ from invigil.errors import Invalid
 from invigil.evidence.models import DataKey, EvidenceObject, Upload, UploadChunk
 from invigil.evidence.service import Evidence
 from invigil.logs import get_logger
+from invigil.proctoring.contests import SUBJECT as CONTEST
 from invigil.retention import holds, policy, receipts
 from invigil.retention.models import LegalHold, ObjectDeletion, Purge, PurgedRecord
 from invigil.security.keys import KeyRing
@@ -288,11 +289,22 @@ def _evidence(
 
 
 def _events(uow: UnitOfWork, subjects: Sequence[Subject], mode: str, done: _Done) -> None:
+    """The attempts' events (deleted or anonymised) and the texts of their
+    contests, the candidate's own words (blanked in either mode; the row
+    stays: a review decision answers it)."""
     for s in subjects:
         n = _scalar_int(uow, "SELECT platform_retention_events(:a, :m)", {"a": s.id, "m": mode})
         done.count("proctoring_events", n)
         if n:
             done.records.append(("events", str(s.id)))
+        contested = uow.session.execute(
+            text("SELECT id FROM proctoring_contests WHERE attempt_id = :a AND text <> ''"),
+            {"a": s.id},
+        ).scalars()
+        changed = [str(c) for c in contested]
+        n = _scalar_int(uow, "SELECT platform_retention_contests(:a)", {"a": s.id})
+        done.count("proctoring_contests", n)
+        done.records.extend((CONTEST, c) for c in changed)
 
 
 def _responses(uow: UnitOfWork, subjects: Sequence[Subject], rows: bool, done: _Done) -> None:
