@@ -78,7 +78,10 @@ def superuser(urls: DatabaseUrls) -> Iterator[Connection]:
 
 
 def _as_owner(conn: Connection, tenant: uuid.UUID, settings: Settings) -> UnitOfWork:
-    conn.exec_driver_sql(f"SET LOCAL ROLE {settings.db_owner_role}")
+    """Read the tampered rows in the superuser's transaction as the app role
+    does: bound to ``tenant`` by row-level security, so the report holds this
+    tenant's records only, whatever other tests left in the database."""
+    conn.exec_driver_sql(f"SET LOCAL ROLE {settings.db_app_role}")
     return UnitOfWork.begin(Session(bind=conn), tenant, Actor.operator())
 
 
