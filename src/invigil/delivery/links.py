@@ -148,6 +148,17 @@ def unseal_token(uow: UnitOfWork, key: LinkKey, master: MasterKey, link: GuestLi
     return token
 
 
+def staff_state(
+    ended_at: datetime | None, ended_reason: str | None, expires_at: datetime,
+    now: datetime | None = None,
+) -> str:  # fmt: skip
+    """live | expired | revoked | replaced: a single-purpose link's state as
+    staff see it (result links, portal links), from its end and expiry."""
+    if ended_at is not None:
+        return ended_reason or "revoked"
+    return "expired" if (now or datetime.now(UTC)) >= expires_at else "live"
+
+
 def end(link: GuestLink, reason: str, at: datetime) -> None:
     assert reason in ("revoked", "replaced")
     link.ended_at = at

@@ -36,7 +36,7 @@ from invigil.content import exam_text
 from invigil.db.uow import Actor, UnitOfWork
 from invigil.delivery import language, mail
 from invigil.delivery.attempts import version_of
-from invigil.delivery.links import LinkKey
+from invigil.delivery.links import LinkKey, staff_state
 from invigil.delivery.models import Attempt, Candidate, Invitation
 from invigil.errors import Conflict
 from invigil.i18n import N_
@@ -106,9 +106,7 @@ def state_of(link: ResultLink | None, now: datetime | None = None) -> str:
     """none | live | expired | revoked | replaced (for staff)."""
     if link is None:
         return "none"
-    if link.ended_at is not None:
-        return link.ended_reason or "revoked"
-    return "expired" if (now or datetime.now(UTC)) >= link.expires_at else "live"
+    return staff_state(link.ended_at, link.ended_reason, link.expires_at, now)
 
 
 def resolve(

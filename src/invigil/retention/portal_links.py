@@ -41,7 +41,7 @@ from sqlalchemy import func, select
 from invigil import audit, i18n
 from invigil.db.uow import Actor, UnitOfWork
 from invigil.delivery import language, mail
-from invigil.delivery.links import LinkKey
+from invigil.delivery.links import LinkKey, staff_state
 from invigil.delivery.models import Attempt, Candidate, Invitation
 from invigil.errors import Conflict
 from invigil.i18n import N_
@@ -116,9 +116,7 @@ def state_of(link: PortalLink | None, now: datetime | None = None) -> str:
     """none | live | expired | revoked | replaced (for staff)."""
     if link is None:
         return "none"
-    if link.ended_at is not None:
-        return link.ended_reason or "revoked"
-    return "expired" if (now or datetime.now(UTC)) >= link.expires_at else "live"
+    return staff_state(link.ended_at, link.ended_reason, link.expires_at, now)
 
 
 def resolve(
