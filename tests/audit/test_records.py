@@ -145,15 +145,19 @@ def superuser(urls: DatabaseUrls, sat: Sat) -> Iterator[Connection]:
     engine.dispose()
 
 
-def as_owner(conn: Connection, tenant_id: uuid.UUID) -> UnitOfWork:
-    conn.exec_driver_sql("SET LOCAL ROLE invigil_owner")
+def as_app(conn: Connection, tenant_id: uuid.UUID) -> UnitOfWork:
+    """The tampered rows read as the app role reads them: bound to the tenant
+    by row-level security. (The owner may also look up every tenant's
+    certificates, for public verification, so as the owner the report would
+    hold other tests' certificates.)"""
+    conn.exec_driver_sql("SET LOCAL ROLE invigil_app")
     return UnitOfWork.begin(Session(bind=conn), tenant_id, Actor.operator())
 
 
 def verify(conn: Connection, sat: Sat, keys: Keys) -> Report:
-    """`audit verify` on the tampered rows (as the owner, bound by RLS)."""
+    """`audit verify` on the tampered rows (as the app role, bound by RLS)."""
     try:
-        return service.verify_tenant(as_owner(conn, sat.tenant_id), keys.audit, SOURCES)
+        return service.verify_tenant(as_app(conn, sat.tenant_id), keys.audit, SOURCES)
     finally:
         conn.exec_driver_sql("RESET ROLE")
 
@@ -161,7 +165,7 @@ def verify(conn: Connection, sat: Sat, keys: Keys) -> Report:
 def exported(conn: Connection, sat: Sat, keys: Keys) -> dict[str, Any]:
     """`audit export` taken after the tampering, through a JSON file's round trip."""
     try:
-        data = service.export(as_owner(conn, sat.tenant_id), keys.audit, sat.slug, SOURCES)
+        data = service.export(as_app(conn, sat.tenant_id), keys.audit, sat.slug, SOURCES)
     finally:
         conn.exec_driver_sql("RESET ROLE")
     loaded: dict[str, Any] = json.loads(json.dumps(data, default=str))
@@ -248,7 +252,7 @@ def test_a_deleted_event_of_a_sealed_attempt_is_named_and_a_gap_shows(
     assert "4 events anchored, 3 now (1 missing)" in bad["problem"]
     offline = verify_export(exported(superuser, sat, keys)).records
     assert offline is not None and offline.first_bad == bad
-    uow = as_owner(superuser, sat.tenant_id)
+    uow = as_app(superuser, sat.tenant_id)
     attempt = uow.get(Attempt, sat.attempt_id)
     seen = summary.summarize(uow, attempt)
     assert (seen.stream_intact, seen.stream_missing) == (False, 1)
@@ -279,7 +283,7 @@ def test_an_altered_event_is_named(superuser: Connection, sat: Sat, keys: Keys) 
     )
     bad = first_bad(verify(superuser, sat, keys))
     assert (bad["kind"], bad["id"]) == ("events", str(sat.attempt_id))
-    uow = as_owner(superuser, sat.tenant_id)
+    uow = as_app(superuser, sat.tenant_id)
     seen = summary.summarize(uow, uow.get(Attempt, sat.attempt_id))
     assert (seen.stream_intact, seen.stream_missing) == (False, 0)
 

@@ -111,7 +111,9 @@ def _tampered(urls: DatabaseUrls, tenant_id: uuid.UUID, sql: str) -> list[str]:
             tx = conn.begin()
             conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
             conn.execute(text(sql))
-            conn.exec_driver_sql("SET LOCAL ROLE invigil_owner")
+            # The app role, bound to the tenant (the owner may look up every
+            # tenant's certificates, for public verification).
+            conn.exec_driver_sql("SET LOCAL ROLE invigil_app")
             uow = UnitOfWork.begin(Session(bind=conn), tenant_id, Actor.operator())
             report = verify_records(uow, SOURCES)
             tx.rollback()
