@@ -35,6 +35,8 @@ def test_the_worker_runs_the_same_tasks_as_before_they_moved_to_their_domains() 
         "audit.build_bundle",
         "audit.purge_bundles",
         "audit.seal",
+        "audit.verify",
+        "audit.verify_tenant",
         "certification.evaluate",
         "certification.recertify",
         "delivery.close_due",

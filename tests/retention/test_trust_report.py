@@ -43,8 +43,10 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
 
 
 def _build(database: Database, tenant: uuid.UUID, settings: Settings, keys: Keys) -> dict[str, Any]:
+    """As the command builds it: a verification kept, then the report."""
     with database.unit_of_work(tenant, Actor.operator("test")) as uow:
-        return trust.build(uow, settings, keys, _sources())
+        trust.verify_now(uow, keys.audit, _sources())
+        return trust.build(uow, settings, keys)
 
 
 def test_the_page_verifies_the_same_records_as_the_command() -> None:
@@ -74,6 +76,8 @@ def test_the_report_follows_live_changes(database: Database, settings: Settings,
     assert before["legal_holds"] == []
     assert before["audit_log"]["ok"] and before["audit_log"]["entries"] >= 3
     assert before["audit_log"]["first_problem"] is None
+    assert before["audit_log"]["verified_by"] == "command"
+    assert before["audit_log"]["verified_entries"] == before["audit_log"]["entries"]
     assert before["keys"]["audit_checkpoint"]["current"] == keys.audit.current().kid
     assert before["keys"]["tenant_keys"] == [] and before["subprocessors"] == []
 
@@ -104,7 +108,7 @@ def test_the_report_follows_live_changes(database: Database, settings: Settings,
     )
     said = trust.text(after)
     assert "Retention policy: version 1" in said and "claim 2026-7" in said
-    assert "MFA required for administrators: yes" in said and "Verified" in said
+    assert "MFA required for administrators: yes" in said and "Last verified" in said
     with database.unit_of_work(tenant, Actor.operator("test")) as uow:
         holds.lift(uow, hold.id, "settled")
     assert _build(database, tenant, settings, keys)["legal_holds"] == []
@@ -162,7 +166,8 @@ def test_pdf_and_html_say_the_facts_and_escape_what_the_tenant_wrote(
     with database.unit_of_work(tenant, Actor.operator("test")) as uow:
         uow.session.execute(text("UPDATE users SET display_name = :n"), {"n": HOSTILE})
         holds.place(uow, "tenant", None, HOSTILE)
-        report = trust.build(uow, settings, keys, _sources())
+        trust.verify_now(uow, keys.audit, _sources())
+        report = trust.build(uow, settings, keys)
         page = trust.html(uow, report, "en")
         printed = trust.pdf(uow, report, "en")
         german = trust.pdf(uow, report, "de")

@@ -128,3 +128,46 @@ class BundleRequest(TenantScoped, Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Verification(TenantScoped, Base):
+    """One verification of the tenant's log and the records it anchors: the
+    daily job's, one an administrator asked for, or one run from the command
+    line (migration 0054). Written once, after the run."""
+
+    __tablename__ = "audit_verifications"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "requested_by"],
+            ["users.tenant_id", "users.id"],
+            ondelete="RESTRICT",
+            name="fk_audit_verifications_requested_by",
+        ),
+        CheckConstraint("trigger IN ('schedule', 'request', 'command')", name="trigger"),
+        CheckConstraint("(trigger = 'request') = (requested_by IS NOT NULL)", name="requested"),
+        CheckConstraint("finished_at >= started_at", name="times"),
+        CheckConstraint(
+            "entries >= 0 AND checkpoints >= 0 AND problems >= 0 "
+            "AND coalesce(anchored_records, 0) >= 0 AND coalesce(purged_records, 0) >= 0",
+            name="counts",
+        ),
+        CheckConstraint(
+            "ok = (problems = 0) AND ok = (first_problem IS NULL) "
+            "AND char_length(coalesce(first_problem, '')) <= 2000",
+            name="outcome",
+        ),
+        Index("ix_audit_verifications_latest", "tenant_id", "finished_at"),
+    )
+
+    trigger: Mapped[str] = mapped_column(String(16))
+    requested_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    entries: Mapped[int] = mapped_column(BigInteger)
+    checkpoints: Mapped[int] = mapped_column(Integer)
+    anchored_records: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    purged_records: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    problems: Mapped[int] = mapped_column(Integer)
+    first_bad_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    first_problem: Mapped[str | None] = mapped_column(Text, nullable=True)

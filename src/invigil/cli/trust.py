@@ -59,7 +59,8 @@ def trust_report(
         ref = tenants.require(db, tenant[:100])
         services = Services.build(settings)
         with db.unit_of_work(ref.id, Actor.operator("trust report")) as uow:
-            report: dict[str, Any] = trust.build(uow, settings, services.keys, _sources())
+            trust.verify_now(uow, services.keys.audit, _sources())
+            report: dict[str, Any] = trust.build(uow, settings, services.keys)
             body: bytes | str
             if kind == "pdf":
                 body = trust.pdf(uow, report, locale)

@@ -1,7 +1,9 @@
 """Retention's background jobs, as procrastinate tasks (registered by
 :mod:`invigil.retention.hooks`): the daily purge, the store deletes an
 erasure leaves for after its commit, and the candidate portal's link
-requests.
+requests, and the verification of every tenant's audit log (daily, or when
+an administrator asks from the trust report; kept by
+:mod:`invigil.audit.verifications`).
 
 The purge reads the real clock here; :mod:`invigil.retention.purge` takes
 ``now``. A missed night (a worker restarting) is caught up by the next run:
@@ -23,6 +25,9 @@ log = get_logger(__name__)
 PURGE = "retention.purge"
 DELETE_OBJECTS = "retention.delete_objects"
 CRON = "23 2 * * *"  # daily, 02:23 UTC
+VERIFY_ALL = "audit.verify"
+VERIFY_TENANT = "audit.verify_tenant"
+VERIFY_CRON = "41 3 * * *"  # daily, 03:41 UTC (after the purge, so its receipts are checked)
 
 
 async def purge_all(context: procrastinate.JobContext, timestamp: int) -> None:
@@ -68,9 +73,65 @@ async def portal_request(context: procrastinate.JobContext, tenant_id: str, seal
     await asyncio.to_thread(run_request, extra["db"], extra["services"], tenant_id, sealed)
 
 
+async def verify_all(context: procrastinate.JobContext, timestamp: int) -> None:
+    """Verify every tenant's audit log and the records it anchors."""
+    extra = context.additional_context
+    await asyncio.to_thread(_verify_all, extra["db"], extra["services"])
+
+
+def _verify_all(db: Any, services: Any) -> None:
+    from invigil.db import platform
+
+    checked = failed = 0
+    for tenant_id in platform.tenant_ids(db):
+        try:
+            ok = verify(db, services, tenant_id, trigger="schedule")
+        except Exception:
+            log.exception("audit.verification_error", tenant=str(tenant_id))
+            failed += 1
+            continue
+        checked += 1
+        failed += 0 if ok else 1
+    log.info("audit.verified_all", tenants=checked, failed=failed)
+
+
+def verify(
+    db: Any, services: Any, tenant_id: Any, *, trigger: str, requested_by: Any = None
+) -> bool:
+    """One tenant's verification, kept (True: intact)."""
+    import uuid
+
+    from invigil.audit import verifications
+    from invigil.db.uow import Actor
+    from invigil.retention.records import every_source
+
+    tenant = uuid.UUID(str(tenant_id))
+    by = uuid.UUID(str(requested_by)) if requested_by is not None else None
+    with db.unit_of_work(tenant, Actor.system(VERIFY_TENANT)) as uow:
+        run = verifications.run(
+            uow, services.keys.audit, every_source(), trigger=trigger, requested_by=by
+        )
+        return run.ok
+
+
+async def verify_tenant(
+    context: procrastinate.JobContext, tenant_id: str, requested_by: str
+) -> None:
+    """The verification an administrator asked for."""
+    extra = context.additional_context
+    await asyncio.to_thread(
+        verify, extra["db"], extra["services"], tenant_id, trigger="request",
+        requested_by=requested_by,
+    )  # fmt: skip
+
+
 def add_tasks(blueprint: procrastinate.Blueprint) -> None:
     blueprint.periodic(cron=CRON)(
         blueprint.task(name=PURGE, queue="maintenance", pass_context=True)(purge_all)
     )
     blueprint.task(name=DELETE_OBJECTS, queue="maintenance", pass_context=True)(delete_objects)
     blueprint.task(name="retention.portal_request", queue="mail", pass_context=True)(portal_request)
+    blueprint.periodic(cron=VERIFY_CRON)(
+        blueprint.task(name=VERIFY_ALL, queue="maintenance", pass_context=True)(verify_all)
+    )
+    blueprint.task(name=VERIFY_TENANT, queue="maintenance", pass_context=True)(verify_tenant)

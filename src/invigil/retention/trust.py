@@ -4,7 +4,9 @@ from the live settings and rows at the moment it is generated (ADR 0061).
 Nothing in it is a claim written down once: the region and the store are
 the ones the evidence service would use for this tenant now, the
 retention rules are the version in force, the holds are the ones not
-lifted, the audit log is verified while the report is built, the key
+lifted, the audit log's state is the latest verification kept (the daily
+one, one an administrator asked for, or the command's own, run just
+before it builds the report; :mod:`invigil.audit.verifications`), the key
 dates are read from the key files and rows, and the sub-processors are the
 endpoints configured in this process. ``build`` gathers it as one JSON
 document; ``text``, ``html`` and ``pdf`` present the same document (the
@@ -16,7 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +27,9 @@ from sqlalchemy import func, select
 
 from invigil import __version__, i18n
 from invigil.ai import config as ai_config
+from invigil.audit import verifications
 from invigil.audit.anchored import Source
-from invigil.audit.models import AuditCheckpoint, AuditHead
-from invigil.audit.service import verify_tenant
+from invigil.audit.models import AuditCheckpoint, AuditHead, Verification
 from invigil.db import platform
 from invigil.db.uow import UnitOfWork
 from invigil.evidence import crypto
@@ -43,7 +45,7 @@ from invigil.security.permissions import ADMIN_PERMISSIONS
 from invigil.settings import Settings
 from invigil.tenants.models import Tenant
 
-FORMAT = "invigil-trust-report/1"
+FORMAT = "invigil-trust-report/2"
 
 CLASS_WORDS = {
     "candidate_identity": N_("Candidate identity (name, e-mail, external reference)"),
@@ -54,6 +56,7 @@ CLASS_WORDS = {
     "invitations_mail": N_("Invitations, guest links and mail sent"),
 }
 AUDIT_LOG_WORDS = N_("Audit log")
+VERIFY_SCHEDULE = "daily 03:41 UTC"  # invigil.retention.jobs.VERIFY_CRON
 AUDIT_LOG_KEPT = N_(
     "Kept for the organisation's lifetime (its entries are ids and hashes, not personal data)."
 )
@@ -108,6 +111,11 @@ DETAIL_WORDS = {
     "plain": N_("no TLS"),
     "own_ai": N_("the organisation's own provider, model %(model)s"),
     "platform_ai": N_("the platform's provider, model %(model)s"),
+}
+TRIGGER_WORDS = {
+    "schedule": N_("the daily check"),
+    "request": N_("asked for from this page"),
+    "command": N_("the trust report command"),
 }
 SUBPROCESSOR_WORDS = {
     "object_storage": N_("Evidence storage (S3-compatible)"),
@@ -240,26 +248,52 @@ def _people(uow: UnitOfWork) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
     return roles, list(admins.values()), mfa
 
 
-def _audit(uow: UnitOfWork, ring: KeyRing, sources: Sequence[Source]) -> dict[str, Any]:
+def _audit(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
+    """The log's size and checkpoints now, and the latest verification kept
+    (None before the first one has run)."""
     head = uow.scalar(select(AuditHead))
     last = uow.scalar(select(AuditCheckpoint).order_by(AuditCheckpoint.tree_size.desc()).limit(1))
-    started = datetime.now(UTC)
-    report = verify_tenant(uow, ring, sources)
-    problems = list(report.problems)
-    if report.records is not None:
-        problems += report.records.problems
+    sealed = uow.scalar(select(func.count()).select_from(AuditCheckpoint)) or 0
+    run = verifications.latest(uow)
+    since = now - timedelta(days=30)
+    month = uow.session.execute(
+        select(func.count(), func.count().filter(Verification.ok.is_(False))).where(
+            Verification.finished_at >= since
+        )
+    ).one()
     return {
         "entries": int(head.next_seq) if head is not None else 0,
         "last_entry_at": _iso(head.last_at) if head is not None else None,
-        "checkpoints": report.checkpoints,
+        "checkpoints": int(sealed),
         "last_checkpoint_at": _iso(last.sealed_at) if last is not None else None,
         "last_checkpoint_size": int(last.tree_size) if last is not None else None,
-        "verified_at": _iso(started),
-        "verified_entries": report.entries,
-        "anchored_records": report.records.anchored if report.records is not None else None,
-        "ok": report.ok,
-        "first_problem": problems[0] if problems else None,
+        "verification_schedule": VERIFY_SCHEDULE,
+        "verified_at": _iso(run.finished_at) if run is not None else None,
+        "verified_by": run.trigger if run is not None else None,
+        "verified_entries": run.entries if run is not None else None,
+        "anchored_records": run.anchored_records if run is not None else None,
+        "purged_records": run.purged_records if run is not None else None,
+        "ok": run.ok if run is not None else None,
+        "problems": run.problems if run is not None else None,
+        "first_problem": run.first_problem if run is not None else None,
+        "runs_30_days": int(month[0]),
+        "failed_runs_30_days": int(month[1]),
     }
+
+
+def _verified_line(audit: dict[str, Any]) -> str:
+    if audit["ok"] is None:
+        return "Not verified yet"
+    outcome = "ok" if audit["ok"] else f"NOT intact: {audit['first_problem']}"
+    return (
+        f"Last verified {_when(audit['verified_at'])} ({audit['verified_by']}, "
+        f"{audit['verified_entries']} entries, {audit['anchored_records']} records): {outcome}"
+    )
+
+
+def verify_now(uow: UnitOfWork, ring: KeyRing, sources: Sequence[Source]) -> Verification:
+    """The command's own verification, kept, before it builds the report."""
+    return verifications.run(uow, ring, sources, trigger="command")
 
 
 def _ring(ring: KeyRing) -> dict[str, Any]:
@@ -342,12 +376,11 @@ def build(
     uow: UnitOfWork,
     settings: Settings,
     keys: Keys,
-    sources: Sequence[Source],
     *,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """The report of the unit of work's tenant, as of now (the audit log
-    verified while it is built)."""
+    """The report of the unit of work's tenant, as of now (the audit log as
+    its latest kept verification found it)."""
     now = now or datetime.now(UTC)
     ref = platform.bound_tenant(uow)
     tenant = uow.get(Tenant, uow.tenant)
@@ -376,7 +409,7 @@ def build(
         "roles": roles,
         "administrators": admins,
         "mfa": mfa,
-        "audit_log": _audit(uow, keys.audit, sources),
+        "audit_log": _audit(uow, now),
         "keys": _keys(uow, settings, keys),
         "encryption": {
             "scheme": "envelope",
@@ -446,6 +479,9 @@ class View:
 
     def subprocessor(self, kind: str) -> str:
         return self.t(SUBPROCESSOR_WORDS.get(kind, kind))
+
+    def verified_by(self, trigger: str | None) -> str:
+        return self.t(TRIGGER_WORDS[trigger]) if trigger in TRIGGER_WORDS else "\u2014"
 
     def where(self, item: dict[str, Any]) -> str:
         return self.t(DEFAULT_S3) if item["where"] == DEFAULT_S3 else str(item["where"])
@@ -517,8 +553,9 @@ def text(report: dict[str, Any]) -> str:
         "",
         f"Audit log: {audit['entries']} entries, {audit['checkpoints']} checkpoints, "
         f"last checkpoint {_when(audit['last_checkpoint_at'])}",
-        f"Verified {_when(audit['verified_at'])}: "
-        + ("ok" if audit["ok"] else f"NOT intact: {audit['first_problem']}"),
+        _verified_line(audit),
+        f"Verifications in the last 30 days: {audit['runs_30_days']} "
+        f"({audit['failed_runs_30_days']} failed; scheduled {audit['verification_schedule']})",
         "",
     ]
     k = r["keys"]

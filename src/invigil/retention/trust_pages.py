@@ -1,6 +1,8 @@
 """The trust report for tenant admins (permission retention:view): the page
 ``/admin/trust`` and the same report downloaded as HTML or PDF, each built
-from the live settings when asked (invigil.retention.trust, ADR 0061)."""
+from the live settings when asked (invigil.retention.trust, ADR 0061), and
+the button that asks for the audit log to be verified now (a job; the page
+shows its result once it has run)."""
 
 from __future__ import annotations
 
@@ -8,12 +10,16 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.exc import IntegrityError
 
 from invigil import i18n
-from invigil.retention import trust
+from invigil.i18n import N_
+from invigil.retention import jobs, trust
+from invigil.retention.pages import FormStr
 from invigil.security.permissions import Permission
+from invigil.web import flash
 from invigil.web.pages import render
-from invigil.web.session import PageContext, requires_page
+from invigil.web.session import PageContext, check_csrf, requires_page
 
 router = APIRouter(include_in_schema=False)
 P = Permission
@@ -21,7 +27,7 @@ P = Permission
 
 def _report(request: Request, ctx: PageContext) -> dict[str, Any]:
     services = request.app.state.services
-    return trust.build(ctx.uow, services.settings, services.keys, trust.audit_sources())
+    return trust.build(ctx.uow, services.settings, services.keys)
 
 
 def _download(data: bytes, media_type: str, report: dict[str, Any], suffix: str) -> Response:
@@ -62,3 +68,32 @@ def trust_html(request: Request, ctx: PageContext = requires_page(P.RETENTION_VI
     report = _report(request, ctx)
     page = trust.html(ctx.uow, report, locale).encode()
     return _download(page, "text/html; charset=utf-8", report, "html")
+
+
+QUEUED = N_(
+    "Verification queued: this page shows its result once it has run (usually within a minute)."
+)
+ALREADY = N_("A verification is already queued; this page shows its result once it has run.")
+
+
+@router.post("/admin/trust/verify")
+def trust_verify(
+    request: Request, csrf: FormStr = "", ctx: PageContext = requires_page(P.RETENTION_VIEW)
+) -> Response:
+    """Queue a verification of this organisation's log (at most one waiting:
+    the queueing lock refuses a second until the first has started)."""
+    check_csrf(ctx, csrf)
+    locale = i18n.locale_of({"request": request})
+    notice = QUEUED
+    try:
+        with ctx.uow.session.begin_nested():
+            ctx.uow.defer(
+                jobs.VERIFY_TENANT,
+                queue="maintenance",
+                lock=f"audit-verify:{ctx.uow.tenant}",
+                tenant_id=str(ctx.uow.tenant),
+                requested_by=str(ctx.user_id),
+            )
+    except IntegrityError:
+        notice = ALREADY
+    return flash.redirect(request, "/admin/trust#trust-audit", i18n.gettext(locale, notice))
