@@ -46,6 +46,7 @@ def test_the_worker_runs_the_same_tasks_as_before_they_moved_to_their_domains() 
         "proctoring.finalise_reviews",
         "proctoring.recheck_snapshot",
         "results.mail_release",
+        "retention.build_export",
         "retention.delete_objects",
         "retention.portal_request",
         "retention.purge",

@@ -27,6 +27,7 @@ from invigil.db.uow import Actor
 from invigil.errors import Conflict, Invalid, NotFound
 from invigil.evidence import service as evidence_service
 from invigil.retention import export, export_readme, holds, requests
+from invigil.retention import jobs as retention_jobs
 from invigil.retention.models import PrivacyRequest
 from invigil.security.keys import Keys
 from invigil.settings import Settings
@@ -251,9 +252,15 @@ def test_an_access_request_exports_everything_about_the_person_and_nobody_else(
                                      + timedelta(days=30)).isoformat()  # fmt: skip
     # no export before it is built
     assert client.get(f"/api/v1/privacy/requests/{rid}/export", headers=headers).status_code == 404
-    built = client.post(f"/api/v1/privacy/requests/{rid}/export", headers=headers)
-    assert built.status_code == 200, built.text
+    asked = client.post(f"/api/v1/privacy/requests/{rid}/export", headers=headers)
+    assert asked.status_code == 202, asked.text
+    assert asked.json()["status"] == "open" and asked.json()["export_state"] == "queued"
+    queued = client.post(f"/api/v1/privacy/requests/{rid}/export", headers=headers)
+    assert queued.status_code == 409 and "queued already" in queued.json()["detail"]
+    assert build_queued(app, db, tenant.id) == ["ready"]  # the job, as the worker runs it
+    built = client.get(f"/api/v1/privacy/requests/{rid}", headers=headers)
     assert built.json()["status"] == "completed" and built.json()["export"]["sha256"]
+    assert built.json()["export_state"] == "ready"
     again = client.post(f"/api/v1/privacy/requests/{rid}/export", headers=headers)
     assert again.status_code == 409
     got = client.get(f"/api/v1/privacy/requests/{rid}/export", headers=headers)
@@ -275,8 +282,8 @@ def test_an_access_request_exports_everything_about_the_person_and_nobody_else(
     for foreign in (stranger["email"], str(stranger["id"]), str(stranger["attempt_id"])):
         assert foreign not in everything
     actions = [e.action for e in entries(db, tenant, uuid.UUID(rid))]
-    assert actions == [requests.RECEIVED, requests.EXPORT_BUILT, requests.COMPLETED,
-                       requests.EXPORT_DOWNLOADED]  # fmt: skip
+    assert actions == [requests.RECEIVED, requests.EXPORT_REQUESTED, requests.EXPORT_BUILT,
+                       requests.COMPLETED, requests.EXPORT_DOWNLOADED]  # fmt: skip
     with db.unit_of_work(tenant.id) as uow:
         report = audit_service.verify_tenant(uow, keys.audit, _sources())
     assert report.ok, report.problems
@@ -341,6 +348,87 @@ def test_the_api_refuses_bad_input_by_field(
     assert client.get("/api/v1/privacy/requests", headers=grader).status_code == 403
 
 
+def build_queued(app: FastAPI, db: BoundDatabase, tenant: uuid.UUID) -> list[str]:
+    """Run the export jobs queued for ``tenant`` as the worker would; their end states."""
+    rows = db.connection.execute(
+        text(
+            "SELECT id, args FROM procrastinate_jobs WHERE task_name = :t AND status = 'todo' "
+            "AND args->>'tenant_id' = :tenant ORDER BY id"
+        ),
+        {"t": requests.BUILD_EXPORT, "tenant": str(tenant)},
+    ).all()
+    states = []
+    for job_id, args in rows:
+        db.connection.execute(
+            text("UPDATE procrastinate_jobs SET status = 'succeeded' WHERE id = :i"), {"i": job_id}
+        )
+        states.append(
+            retention_jobs.run_export(db, app.state.services, args["tenant_id"], args["request_id"])
+        )
+    return states
+
+
+def test_a_failed_build_is_recorded_and_can_be_asked_again(
+    app: FastAPI, db: BoundDatabase, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = make_tenant(db, settings)
+    who = person(db, tenant)
+    browser, csrf = web_client(app, db, tenant.id, ["tenant_admin"])
+    made = browser.post("/admin/privacy/requests", data={
+        "csrf": csrf, "email": who["email"], "kind": "access"})  # fmt: skip
+    rid = made.headers["location"].rsplit("/", 1)[1]
+    assert (
+        browser.post(f"/admin/privacy/requests/{rid}/export", data={"csrf": csrf}).status_code
+        == 303
+    )
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise Conflict("the store refused the write")
+
+    monkeypatch.setattr(export, "build", broken)
+    assert build_queued(app, db, tenant.id) == ["failed"]
+    page = browser.get(f"/admin/privacy/requests/{rid}")
+    assert "Building the export failed: the build stopped: the store refused the write" in page.text
+    assert "Build the export again" in page.text
+    with db.unit_of_work(tenant.id) as uow:
+        row = requests.get(uow, uuid.UUID(rid))
+        assert (row.status, row.export_state, row.export_tries) == ("open", "failed", 1)
+        assert row.export_object_id is None
+    monkeypatch.undo()
+    assert (
+        browser.post(f"/admin/privacy/requests/{rid}/export", data={"csrf": csrf}).status_code
+        == 303
+    )
+    assert build_queued(app, db, tenant.id) == ["ready"]
+    with db.unit_of_work(tenant.id) as uow:
+        row = requests.get(uow, uuid.UUID(rid))
+        assert (row.status, row.export_state, row.export_tries) == ("completed", "ready", 2)
+        assert row.export_error is None and row.export_sha256
+    actions = [e.action for e in entries(db, tenant, uuid.UUID(rid))]
+    assert actions == [requests.RECEIVED, requests.EXPORT_REQUESTED, requests.EXPORT_FAILED,
+                       requests.EXPORT_REQUESTED, requests.EXPORT_BUILT, requests.COMPLETED]  # fmt: skip
+
+
+def test_a_refused_request_builds_nothing_and_a_dead_build_can_be_asked_again(
+    app: FastAPI, db: BoundDatabase, settings: Settings
+) -> None:
+    tenant = make_tenant(db, settings)
+    who = person(db, tenant)
+    with db.unit_of_work(tenant.id) as uow:
+        row = requests.receive(uow, candidate_id=who["id"], kind="access")
+        requests.queue_export(uow, row.id)
+        requests.refuse(uow, row.id, "not the person: identity not confirmed")
+    assert build_queued(app, db, tenant.id) == [""]
+    with db.unit_of_work(tenant.id) as uow:
+        row = requests.receive(uow, candidate_id=who["id"], kind="access")
+        requests.queue_export(uow, row.id)
+        assert requests.claim_export(uow, row.id)  # a worker claimed it, then died
+        with pytest.raises(Conflict, match="being built"):
+            requests.queue_export(uow, row.id)
+        later = datetime.now(UTC) + requests.STALE_BUILD + timedelta(minutes=1)
+        assert requests.queue_export(uow, row.id, now=later).export_state == "queued"
+
+
 # -- pages --------------------------------------------------------------------
 
 
@@ -381,6 +469,10 @@ def test_the_pages_record_a_request_and_build_and_download_its_export(
     rid = done.headers["location"].rsplit("/", 1)[1]
     built = browser.post(f"/admin/privacy/requests/{rid}/export", data={"csrf": csrf})
     assert built.status_code == 303
+    page = browser.get(f"/admin/privacy/requests/{rid}")
+    assert "The export is being built. This page shows it once it is ready" in page.text
+    assert "is waiting for a worker" in page.text and "Build the export</button>" not in page.text
+    assert build_queued(app, db, tenant.id) == ["ready"]
     page = browser.get(f"/admin/privacy/requests/{rid}")
     assert "Download the export" in page.text and "Build the export" not in page.text
     got = browser.get(f"/admin/privacy/requests/{rid}/export")

@@ -154,6 +154,8 @@ ACTIONS: dict[str, str] = {
     "privacy.request_received": N_("Recorded a data-subject request"),
     "privacy.request_completed": N_("Completed a data-subject request"),
     "privacy.request_refused": N_("Refused a data-subject request"),
+    "privacy.export_requested": N_("Asked for a person's data export to be built"),
+    "privacy.export_failed": N_("Building a person's data export failed"),
     "privacy.export_built": N_("Built a person's data export"),
     "privacy.export_downloaded": N_("Downloaded a person's data export"),
     "retention.purged": N_("Purged candidate data and signed a deletion receipt"),

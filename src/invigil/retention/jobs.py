@@ -1,8 +1,9 @@
 """Retention's background jobs, as procrastinate tasks (registered by
 :mod:`invigil.retention.hooks`): the daily purge, the store deletes an
-erasure leaves for after its commit, and the candidate portal's link
-requests, and the verification of every tenant's audit log (daily, or when
-an administrator asks from the trust report; kept by
+erasure leaves for after its commit, the candidate portal's link
+requests, the exports of access requests, and the verification of every
+tenant's audit log (daily, or when an administrator asks from the trust
+report; kept by
 :mod:`invigil.audit.verifications`).
 
 The purge reads the real clock here; :mod:`invigil.retention.purge` takes
@@ -125,6 +126,38 @@ async def verify_tenant(
     )  # fmt: skip
 
 
+async def build_export(context: procrastinate.JobContext, tenant_id: str, request_id: str) -> None:
+    """Build an access request's export (:func:`run_export`)."""
+    extra = context.additional_context
+    await asyncio.to_thread(run_export, extra["db"], extra["services"], tenant_id, request_id)
+
+
+def run_export(db: Any, services: Any, tenant_id: str, request_id: str) -> str:
+    """Claim, build, or record the failure, each in its own transaction; the
+    state the request's export ends in ("" when there was nothing to build)."""
+    import uuid
+
+    from invigil.db.uow import Actor
+    from invigil.retention import requests
+
+    tenant, rid = uuid.UUID(tenant_id), uuid.UUID(request_id)
+    actor = Actor.system(requests.BUILD_EXPORT)
+    with db.unit_of_work(tenant, actor) as uow:
+        if not requests.claim_export(uow, rid):
+            return ""
+    try:
+        with db.unit_of_work(tenant, actor) as uow:
+            requests.build_export(uow, services.evidence, rid)
+    except Exception as exc:
+        log.exception("retention.export_failed", tenant=tenant_id, request=request_id)
+        reason = str(getattr(exc, "detail", "") or type(exc).__name__)
+        with db.unit_of_work(tenant, actor) as uow:
+            requests.export_failed(uow, rid, f"the build stopped: {reason}")
+        return "failed"
+    log.info("retention.export_built", tenant=tenant_id, request=request_id)
+    return "ready"
+
+
 def add_tasks(blueprint: procrastinate.Blueprint) -> None:
     blueprint.periodic(cron=CRON)(
         blueprint.task(name=PURGE, queue="maintenance", pass_context=True)(purge_all)
@@ -135,3 +168,6 @@ def add_tasks(blueprint: procrastinate.Blueprint) -> None:
         blueprint.task(name=VERIFY_ALL, queue="maintenance", pass_context=True)(verify_all)
     )
     blueprint.task(name=VERIFY_TENANT, queue="maintenance", pass_context=True)(verify_tenant)
+    blueprint.task(name="retention.build_export", queue="maintenance", pass_context=True)(
+        build_export
+    )

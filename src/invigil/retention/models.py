@@ -120,6 +120,20 @@ class PrivacyRequest(TenantScoped, Base):
             "AND (export_object_id IS NULL OR kind = 'access')",
             name="export",
         ),
+        CheckConstraint(
+            "export_state IN ('queued', 'building', 'ready', 'failed')", name="export_state"
+        ),
+        CheckConstraint("export_state IS NULL OR kind = 'access'", name="export_kind"),
+        CheckConstraint(
+            "coalesce(export_state = 'ready', false) = (export_object_id IS NOT NULL)",
+            name="export_ready",
+        ),
+        CheckConstraint(
+            "coalesce(export_state = 'failed', false) = (export_error IS NOT NULL) "
+            "AND char_length(coalesce(export_error, '')) <= 500",
+            name="export_error",
+        ),
+        CheckConstraint("export_tries >= 0", name="export_tries"),
         Index("ix_privacy_requests_due", "tenant_id", "status", "due_at"),
         Index("ix_privacy_requests_candidate", "tenant_id", "candidate_id"),
     )
@@ -145,6 +159,12 @@ class PrivacyRequest(TenantScoped, Base):
     export_store_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
     export_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     export_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The export's build (migration 0055): queued, building, ready or failed.
+    export_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    export_asked_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    export_started_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    export_tries: Mapped[int] = mapped_column(Integer, server_default="0")
+    export_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 

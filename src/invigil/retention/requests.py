@@ -19,6 +19,13 @@ Either way the finished request is hashed as a canonical document
 audit verify`` recomputes it (:data:`SOURCES`). Audit payloads carry ids,
 kinds, dates and hashes, never a name, an e-mail or the words of a note.
 
+The export of an access request is built by a job
+(``retention.build_export``): asking queues it (``privacy.export_requested``),
+the job claims it, streams the ZIP into the store and completes the request
+in its own transaction; a failure is recorded with its reason
+(``privacy.export_failed``) and can be asked again, as can a build whose
+worker died (:data:`STALE_BUILD` after it started).
+
 The export of an access request is kept in the tenant's regional store,
 encrypted under the person's own data key: erasing the person later shreds
 their export with the rest of their evidence. Every download is audited
@@ -53,6 +60,13 @@ COMPLETED = "privacy.request_completed"
 REFUSED = "privacy.request_refused"
 EXPORT_BUILT = "privacy.export_built"
 EXPORT_DOWNLOADED = "privacy.export_downloaded"
+EXPORT_REQUESTED = "privacy.export_requested"
+EXPORT_FAILED = "privacy.export_failed"
+BUILD_EXPORT = "retention.build_export"
+EXPORT_STATES = ("queued", "building", "ready", "failed")
+# A build that started this long ago and never finished (its worker died) may be asked again.
+STALE_BUILD = timedelta(hours=1)
+MAX_EXPORT_ERROR = 500
 KIND = "privacy_request"
 
 KINDS = ("access", "erasure", "objection", "rectification")
@@ -285,7 +299,10 @@ def refuse(
 ) -> PrivacyRequest:
     """Refuse an open request of any kind, saying why."""
     text = _text(reason, "reason", MAX_OUTCOME, required=True)
-    return _finish(uow, _open(uow, request_id, KINDS), "refused", text, now=now)
+    row = _open(uow, request_id, KINDS)
+    if row.export_state in ("queued", "failed"):  # nothing will be built for it now
+        row.export_state, row.export_error = None, None
+    return _finish(uow, row, "refused", text, now=now)
 
 
 def complete(
@@ -323,16 +340,70 @@ def erase(
     return Erasure(row, list(erased.receipts), list(erased.kept))
 
 
+def queue_export(
+    uow: UnitOfWork, request_id: uuid.UUID, *, now: datetime | None = None
+) -> PrivacyRequest:
+    """Ask for the access request's export: the job builds it. Refused while
+    one is queued, or building and not yet :data:`STALE_BUILD` old."""
+    row = _open(uow, request_id, ("access",))
+    moment = now or datetime.now(UTC)
+    if row.export_state == "queued":
+        raise Conflict("the export is queued already: it is built within minutes")
+    started = row.export_started_at
+    if row.export_state == "building" and started is not None and moment - started < STALE_BUILD:
+        raise Conflict("the export is being built: this page shows it once it is ready")
+    row.export_state, row.export_error = "queued", None
+    row.export_asked_at = moment
+    uow.flush()
+    uow.defer(BUILD_EXPORT, queue="maintenance", tenant_id=str(uow.tenant), request_id=str(row.id))
+    audit.record(
+        uow, EXPORT_REQUESTED, (KIND, row.id),
+        {"candidate_id": row.candidate_id, "try": row.export_tries + 1},
+    )  # fmt: skip
+    return row
+
+
+def claim_export(uow: UnitOfWork, request_id: uuid.UUID) -> bool:
+    """The job's first, short transaction: queued -> building (False: nothing
+    to build, e.g. the request was refused or another worker has it)."""
+    row = uow.scalar(
+        select(PrivacyRequest).where(PrivacyRequest.id == request_id).with_for_update()
+    )
+    if row is None or row.status != "open" or row.export_state != "queued":
+        return False
+    row.export_state, row.export_started_at = "building", datetime.now(UTC)
+    row.export_tries += 1
+    uow.flush()
+    return True
+
+
+def export_failed(uow: UnitOfWork, request_id: uuid.UUID, error: str) -> None:
+    """Record why the build failed; the administrator can ask again."""
+    row = uow.scalar(
+        select(PrivacyRequest).where(PrivacyRequest.id == request_id).with_for_update()
+    )
+    if row is None or row.export_state != "building":
+        return
+    row.export_state = "failed"
+    row.export_error = (error.strip() or "the build failed")[:MAX_EXPORT_ERROR]
+    uow.flush()
+    audit.record(
+        uow, EXPORT_FAILED, (KIND, row.id),
+        {"candidate_id": row.candidate_id, "try": row.export_tries},
+    )  # fmt: skip
+
+
 def build_export(
     uow: UnitOfWork, evidence: Evidence, request_id: uuid.UUID, *, now: datetime | None = None
 ) -> PrivacyRequest:
-    """Build the access request's export now (streamed into the store) and
-    complete the request with it."""
+    """Build the access request's export (streamed into the store) and
+    complete the request with it: the job's work, once it claimed it."""
     from invigil.retention import export
 
     row = _open(uow, request_id, ("access",))
     moment = now or datetime.now(UTC)
     built = export.build(uow, evidence, row, now=moment)
+    row.export_state, row.export_error = "ready", None
     row.export_object_id, row.export_data_key_id = built.object_id, built.data_key_id
     row.export_region, row.export_store_key = built.region, built.store_key
     row.export_size, row.export_sha256 = built.size, built.sha256
@@ -393,6 +464,9 @@ def as_dict(row: PrivacyRequest, on: date | None = None) -> dict[str, Any]:
         "completed_by": row.completed_by,
         "receipt_ids": [str(r) for r in row.receipt_ids or []],
         "kept": list(row.kept or []),
+        "export_state": row.export_state,
+        "export_asked_at": row.export_asked_at.isoformat() if row.export_asked_at else None,
+        "export_error": row.export_error,
         "export": (
             {
                 "object_id": str(row.export_object_id),

@@ -107,12 +107,15 @@ def one_request(
     return requests.as_dict(requests.get(uow, privacy_request_id))
 
 
-@router.post("/{privacy_request_id}/export")
+@router.post("/{privacy_request_id}/export", status_code=202)
 def build_export(
-    privacy_request_id: uuid.UUID, request: Request, uow: UnitOfWork = requires(P.PRIVACY_REQUEST)
+    privacy_request_id: uuid.UUID, uow: UnitOfWork = requires(P.PRIVACY_REQUEST)
 ) -> dict[str, Any]:
-    """Build the access request's export now; the request is completed with it."""
-    row = requests.build_export(uow, request.app.state.services.evidence, privacy_request_id)
+    """Queue the access request's export (202): a job builds it and completes
+    the request; poll the request until ``export_state`` is ``ready`` (or
+    ``failed``, with ``export_error``: ask again). 409 while one is queued or
+    being built."""
+    row = requests.queue_export(uow, privacy_request_id)
     return requests.as_dict(row)
 
 

@@ -29,7 +29,9 @@ router = APIRouter(include_in_schema=False)
 BASE = "/admin/privacy/requests"
 NOTICES = {
     "received": N_("Request recorded. It is due on %(due)s."),
-    "exported": N_("Export built and the request completed. Download it below."),
+    "exported": N_(
+        "The export is being built. This page shows it once it is ready, usually within minutes."
+    ),
     "erased": N_("The person's data was erased and the request completed."),
     "refused": N_("Request refused."),
     "completed": N_("Request completed."),
@@ -213,10 +215,9 @@ def request_export(
     ctx: PageContext = requires_page(P.PRIVACY_REQUEST),
 ) -> Response:
     check_csrf(ctx, csrf)
-    evidence = request.app.state.services.evidence
     return _act(
         request, ctx, privacy_request_id, "export", "exported",
-        lambda rid: requests.build_export(ctx.uow, evidence, rid), {},
+        lambda rid: requests.queue_export(ctx.uow, rid), {},
     )  # fmt: skip
 
 
