@@ -418,10 +418,12 @@ def _mail(uow: UnitOfWork, subjects: Sequence[Subject], done: _Done) -> None:
             "WHERE c.id = ANY(:ids)) "
             # the recertification steps' mails, to group managers too (they
             # name the holder): the notices keep their ids
-            "OR m.id::text IN (SELECT jsonb_array_elements_text(n.details->'mail_ids') "
-            "FROM cert_notices n JOIN certificates k "
+            "OR m.id::text IN (SELECT v #>> '{}' FROM cert_notices n JOIN certificates k "
             "ON k.tenant_id = n.tenant_id AND k.id = n.certificate_id "
-            "WHERE k.holder_id = ANY(:ids) AND jsonb_typeof(n.details->'mail_ids') = 'array')"
+            "CROSS JOIN LATERAL jsonb_path_query(jsonb_build_array(n.details->'mail_ids', "
+            "n.details->'manager_mail_ids', n.details->'holder_mail_id'), "
+            "'lax $[*][*] ? (@.type() == \"string\")') AS v "
+            "WHERE k.holder_id = ANY(:ids))"
         ),
         {"inv": invitations, "ids": ids},
     )
