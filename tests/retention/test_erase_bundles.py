@@ -8,7 +8,6 @@ of an attempt's evidence takes that attempt's bundles too."""
 
 from __future__ import annotations
 
-import io
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -88,7 +87,9 @@ def _tenant(db: Database) -> uuid.UUID:
     return tenants.create_tenant(db, slug=slug, name=slug, region=REGIONS[0], regions=REGIONS).id
 
 
-def _ask(db: Database, tenant: uuid.UUID, user: uuid.UUID, kind: str, subject: uuid.UUID) -> uuid.UUID:
+def _ask(
+    db: Database, tenant: uuid.UUID, user: uuid.UUID, kind: str, subject: uuid.UUID
+) -> uuid.UUID:
     with db.unit_of_work(tenant) as uow:
         row = BundleRequest(
             tenant_id=tenant, id=uuid.uuid4(), kind=kind, subject_id=subject, requested_by=user,
@@ -190,9 +191,7 @@ def test_erasure_destroys_the_bundles_about_the_person_before_their_expiry(
             r for r in (uow.get(Receipt, i) for i in erased.receipts) if r.data_class == "evidence"
         ]
         assert evidence_receipt.counts["rows"]["bundle_requests"] == 3
-        deletions = uow.scalars(
-            select(ObjectDeletion).where(ObjectDeletion.bundle_id.is_not(None))
-        )
+        deletions = uow.scalars(select(ObjectDeletion).where(ObjectDeletion.bundle_id.is_not(None)))
         assert {d.bundle_id for d in deletions} == {built["attempt"], built["certificate"]}
         assert all(d.deleted_at is not None for d in deletions)
         assert verify.check(uow, evidence).ok
