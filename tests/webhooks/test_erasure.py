@@ -8,15 +8,18 @@ from __future__ import annotations
 import json
 import uuid
 
+from fastapi import FastAPI
 from sqlalchemy import select
 
 from invigil.context import Services
 from invigil.db.engine import Database
 from invigil.settings import Settings
 from invigil.shortlists import announce
+from invigil.tenants.models import Tenant
 from invigil.webhooks import erasure, jobs, service, signing
 from invigil.webhooks.models import WebhookDelivery, WebhookEventPerson
-from tests.conftest import make_tenant
+from tests.conftest import BoundDatabase, bearer, make_tenant, make_user
+from tests.test_pages_matrix import web_client
 from tests.webhooks.factories import EVENT, LOCAL, make_endpoint
 from tests.webhooks.receiver import receiver
 
@@ -115,3 +118,29 @@ def test_a_waiting_delivery_is_sent_rewritten_and_signed_over_what_is_sent(
         # Erased after it was sent: the answer kept goes as well.
         assert erasure.erase_person(uow, PERSON, ["Ines Øberg"]).attempts == 1
         assert [a.response_excerpt for a in service.attempts_of(uow, delivery.id)] == [""]
+
+
+def test_the_log_says_the_body_was_rewritten_and_keeps_the_hash_sent(
+    app: FastAPI, db: BoundDatabase, tenant_a: Tenant
+) -> None:
+    client, _ = web_client(app, db, tenant_a.id, ["tenant_admin"])
+    box = Services.build(Settings()).box
+    make_endpoint(db, tenant_a.id, box)
+    with db.unit_of_work(tenant_a.id) as uow:
+        service.emit(uow, EVENT, {"candidate_id": str(PERSON), "name": "Ines Øberg"}, [PERSON])
+        (delivery,) = uow.scalars(select(WebhookDelivery))
+        sent = delivery.body_sha256
+    with db.unit_of_work(tenant_a.id) as uow:
+        assert erasure.erase_person(uow, PERSON, ["Ines Øberg"]).cancelled == 1
+    page = client.get(f"/admin/webhooks/deliveries/{delivery.id}")
+    assert page.status_code == 200
+    assert "was rewritten without them" in page.text and sent in page.text
+    assert "Ines" not in page.text and str(PERSON) not in page.text
+    assert f"/admin/webhooks/deliveries/{delivery.id}/redeliver" not in page.text  # nothing left
+    assert erasure.CANCELLED in page.text
+    h = bearer(app, db, make_user(db, tenant_a.id, ["tenant_admin"]))
+    shown = client.get(f"/api/v1/webhooks/deliveries/{delivery.id}", headers=h).json()
+    assert shown["body_sha256"] == sent and shown["erased_at"] and shown["state"] == "failed"
+    assert json.loads(shown["body"])["data"] == {"erased": True}
+    refused = client.post(f"/api/v1/webhooks/deliveries/{delivery.id}/redeliver", headers=h)
+    assert refused.status_code == 409 and "erased" in refused.json()["detail"]
