@@ -37,7 +37,7 @@ from invigil.web.access import Public, requires
 
 router = APIRouter(tags=["bundles"])
 
-State = Literal["queued", "building", "ready", "failed", "expired"]
+State = Literal["queued", "building", "ready", "failed", "expired", "purged"]
 
 
 class BundleIn(BaseModel):

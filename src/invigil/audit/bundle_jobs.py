@@ -14,7 +14,11 @@ entry ``bundle.ready``. A failure is recorded with its reason
 
 A bundle is encrypted like evidence, under a data key of its own
 (subject ``bundle``/<id>) wrapped by the tenant's key, never under a
-candidate's: purging destroys that key and deletes the object.
+candidate's: purging destroys that key and deletes the object. Erasing the
+person a bundle is about (or purging its attempt's evidence) does the same
+before its expiry (``purged``, :func:`invigil.retention.purge._bundles`);
+a bundle purged while it was being built has its object thrown away when
+the build ends.
 """
 
 from __future__ import annotations
@@ -118,7 +122,14 @@ def build(db: Any, services: Any, tenant_id: uuid.UUID, bundle_id: uuid.UUID) ->
         _failed(db, tenant_id, bundle_id, exc)
         return "failed"
     with _uow(db, tenant_id, "bundle.build") as uow:
-        row = uow.get(BundleRequest, bundle_id, label="bundle")
+        row = uow.scalar(
+            select(BundleRequest).where(BundleRequest.id == bundle_id).with_for_update()
+        )
+        if row is None or row.state != "building":
+            # Purged while it was built (the person it is about was erased):
+            # its key is gone, and the object just written goes too.
+            store.delete(store_key)
+            return "purged"
         row.state = "ready"
         row.size, row.sha256, row.stored_size = written.size, written.sha256, written.stored_size
         row.finished_at = datetime.now(UTC)

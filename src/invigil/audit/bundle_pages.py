@@ -41,6 +41,7 @@ STATE_LABELS = {
     "ready": N_("ready"),
     "failed": N_("failed"),
     "expired": N_("expired"),
+    "purged": N_("destroyed (data purged)"),
 }
 KIND_LABELS = {
     "attempt": N_("attempt"),

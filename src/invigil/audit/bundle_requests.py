@@ -119,6 +119,11 @@ def _downloadable(row: BundleRequest, permissions: frozenset[str]) -> None:
             "this bundle carries decrypted evidence: only a viewer allowed to view "
             "evidence may download it"
         )
+    if row.state == "purged":
+        raise Gone(
+            "this bundle was destroyed with the data it was built from (a retention "
+            "purge or an erasure request); its hash stays in the audit log"
+        )
     if row.state == "expired" or (
         row.expires_at is not None and row.expires_at <= datetime.now(UTC)
     ):

@@ -87,7 +87,8 @@ class BundleRequest(TenantScoped, Base):
     """One evidence bundle asked for through the web or the API, and the
     object it became (migration 0031, ADR 0041). Rows are never deleted:
     purging an expired bundle drops its object and its data key, the row
-    and its anchored hash stay."""
+    and its anchored hash stay (``expired``; ``purged`` when erasing the
+    person it is about destroyed it before its expiry, migration 0053)."""
 
     __tablename__ = "bundle_requests"
     __table_args__ = (
@@ -100,7 +101,8 @@ class BundleRequest(TenantScoped, Base):
             ondelete="RESTRICT",
         ),
         CheckConstraint(
-            "state IN ('queued', 'building', 'ready', 'failed', 'expired')", name="state"
+            "state IN ('queued', 'building', 'ready', 'failed', 'expired', 'purged')",
+            name="state",
         ),
         CheckConstraint("kind IN ('attempt', 'shortlist', 'certificate')", name="kind"),
         CheckConstraint("done >= 0 AND (total IS NULL OR total >= 0)", name="progress"),

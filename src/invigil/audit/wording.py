@@ -112,6 +112,7 @@ ACTIONS: dict[str, str] = {
     "bundle.url_issued": N_("Was given a link to an evidence bundle"),
     "bundle.downloaded": N_("Downloaded an evidence bundle"),
     "bundle.expired": N_("Purged an expired evidence bundle"),
+    "bundle.purged": N_("Destroyed an evidence bundle whose data was purged"),
     # results
     "result.released": N_("Released a result to its candidate"),
     "result_link.issued": N_("Sent a candidate a link to their result"),

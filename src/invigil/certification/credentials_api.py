@@ -3,7 +3,8 @@
 - ``GET /credentials/{certificate_id}``: the certificate's Open Badges 3.0
   credential as a VC-JWT (``application/jwt``); ``?format=json`` (or an
   ``Accept`` that asks for JSON and not a JWT) gives the credential JSON as
-  a download.
+  a download. A holder erased (ADR 0064): 410, pointing at the
+  verification page, which still gives the status.
 - ``GET /issuers/{tenant_id}``: the issuer ``Profile``;
   ``/issuers/{tenant_id}/jwks.json`` every key it signs or signed with;
   ``/issuers/{tenant_id}/keys/{key_id}`` one key (the JWT's ``kid``);
@@ -33,6 +34,7 @@ from invigil.certification import credentials, issuer_keys, status_lists
 from invigil.certification.models import Certificate, IssuerKey
 from invigil.db import platform
 from invigil.db.uow import Actor, UnitOfWork
+from invigil.delivery.models import Candidate
 from invigil.errors import PROBLEM_MEDIA_TYPE, NotFound, problem
 from invigil.tenants import branding
 from invigil.tenants.api import logo_response
@@ -62,6 +64,21 @@ def missing(request: Request) -> Response:
     body = problem(404, "not-found", MISSING, request.url.path)
     headers = {**OPEN, "Cache-Control": "no-store"}
     return JSONResponse(body, status_code=404, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+ERASED = (
+    "the holder of this credential has been erased: it is no longer served; "
+    "its status stays in the issuer's status list and on the verification page"
+)
+
+
+def erased(request: Request, certificate_id: uuid.UUID) -> Response:
+    """410 for the credential of an erased holder (it would name them by a
+    hash of an address that is no longer theirs); copies already handed out
+    still verify against the issuer's keys and status list."""
+    body = problem(410, "gone", ERASED, request.url.path, verify=f"/verify/{certificate_id}")
+    headers = {**OPEN, "Cache-Control": "no-store"}
+    return JSONResponse(body, status_code=410, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
 def _json(document: Any, *, max_age: int, media_type: str = "application/json",
@@ -101,6 +118,9 @@ def credential(
         cert = uow.session.get(Certificate, (tenant_id, certificate_id))
         if cert is None:
             return missing(request)
+        holder = uow.session.get(Candidate, (tenant_id, cert.holder_id))
+        if holder is None or holder.erased_at is not None:
+            return erased(request, certificate_id)
         if _wants_json(request, format):
             document = credentials.credential(uow, services.box, services.settings, cert)
             return _json(document, max_age=300, media_type="application/ld+json",

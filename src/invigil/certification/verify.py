@@ -4,7 +4,9 @@ finds it at the same cost whatever the answer.
 Minimal disclosure: the holder's name, the achievement (the program's name
 and the version's description), the issuer (the tenant's name and logo),
 the issue and expiry dates, and the current status — never the holder's
-email, the results, scores or anything staff see.
+email, the results, scores or anything staff see. A holder erased at their
+request (``candidates.erased_at``) has no name left: the page says so and
+still gives the status (ADR 0064).
 
 Equal cost: the verifier learns from the page whether a certificate is
 valid, suspended, revoked, expired or unknown, and must learn nothing more
@@ -51,7 +53,8 @@ MAX_ID = 64  # longer path segments are malformed without parsing them
 ACTOR = Actor("anonymous", "verify-page")
 
 _QUERY = text("""
-    SELECT c.state, c.issued_at, c.expires_at, h.name AS holder, p.name AS program,
+    SELECT c.state, c.issued_at, c.expires_at, h.name AS holder,
+           h.erased_at IS NOT NULL AS holder_erased, p.name AS program,
            coalesce(v.definition->>'description', '') AS description,
            t.id AS tenant_id, t.name AS issuer, b.accent, b.logo_sha256
     FROM certificates c
@@ -70,6 +73,7 @@ class Shown:
 
     status: str
     holder: str = ""
+    holder_erased: bool = False
     program: str = ""
     description: str = ""
     issuer: str = ""
@@ -118,7 +122,8 @@ def lookup(db: Database, certificate_id: uuid.UUID | None, now: datetime) -> Sho
         return UNKNOWN
     return Shown(
         status=status_of(row.state, row.expires_at, now),
-        holder=row.holder,
+        holder="" if row.holder_erased else row.holder,
+        holder_erased=bool(row.holder_erased),
         program=row.program,
         description=row.description,
         issuer=row.issuer,

@@ -107,7 +107,12 @@ from invigil.shortlists.models import (
 )
 from invigil.tenants.branding import TenantBranding
 from invigil.tenants.models import Tenant
-from invigil.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from invigil.webhooks.models import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEventPerson,
+)
 
 metadata = Base.metadata
 
@@ -197,5 +202,6 @@ __all__ = [
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",
+    "WebhookEventPerson",
     "metadata",
 ]

@@ -48,6 +48,8 @@ class Candidate(TenantScoped, Base):
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(320))
     external_ref: Mapped[str] = mapped_column(String(200), server_default="")
+    # When a purge or an erasure request anonymised the person (migration 0053).
+    erased_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
 
 
 class Invitation(TenantScoped, Base):

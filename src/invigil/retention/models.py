@@ -244,12 +244,19 @@ class PurgedRecord(TenantScoped, Base):
 
 
 class ObjectDeletion(TenantScoped, Base):
-    """An evidence object whose stored bytes go once the purge has committed
-    (``deleted_at`` NULL: still pending)."""
+    """An evidence object (or a built bundle's object, ``bundle_id``, 0053)
+    whose stored bytes go once the purge has committed (``deleted_at`` NULL:
+    still pending)."""
 
     __tablename__ = "retention_object_deletions"
     __table_args__ = (
         UniqueConstraint("tenant_id", "object_id", name="uq_retention_object_deletions_object"),
+        UniqueConstraint("tenant_id", "bundle_id", name="uq_retention_object_deletions_bundle"),
+        ForeignKeyConstraint(
+            ["tenant_id", "bundle_id"], ["bundle_requests.tenant_id", "bundle_requests.id"],
+            name="fk_retention_object_deletions_bundle", ondelete="RESTRICT",
+        ),
+        CheckConstraint("(object_id IS NULL) <> (bundle_id IS NULL)", name="one"),
         ForeignKeyConstraint(
             ["tenant_id", "object_id"], ["evidence_objects.tenant_id", "evidence_objects.id"],
             name="fk_retention_object_deletions_object", ondelete="RESTRICT",
@@ -264,7 +271,8 @@ class ObjectDeletion(TenantScoped, Base):
         ),
     )  # fmt: skip
 
-    object_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    object_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    bundle_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
     receipt_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     region: Mapped[str] = mapped_column(String(40))
     store_key: Mapped[str] = mapped_column(String(300))

@@ -37,6 +37,8 @@ from sqlalchemy import delete, exists, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from invigil import audit
+from invigil.audit.models import BundleRequest
+from invigil.certification.models import Certificate
 from invigil.db import platform
 from invigil.db.engine import Database
 from invigil.db.uow import Actor, UnitOfWork
@@ -49,6 +51,7 @@ from invigil.proctoring.contests import SUBJECT as CONTEST
 from invigil.retention import holds, policy, receipts
 from invigil.retention.models import LegalHold, ObjectDeletion, Purge, PurgedRecord
 from invigil.security.keys import KeyRing
+from invigil.webhooks import erasure as webhook_erasure
 
 log = get_logger(__name__)
 
@@ -214,6 +217,7 @@ class _Done:
     objects: list[EvidenceObject] = field(default_factory=list)
     keys: list[uuid.UUID] = field(default_factory=list)
     records: list[tuple[str, str]] = field(default_factory=list)
+    bundles: list[BundleRequest] = field(default_factory=list)
 
     def count(self, table: str, n: int) -> None:
         if n:
@@ -286,6 +290,58 @@ def _evidence(
         )
         if left == 0:
             _destroy_key(uow, key_id, receipt_id, done)
+    _bundles(uow, [s.id for s in subjects], candidate, receipt_id, done)
+
+
+# A bundle not yet purged or expired: its object (if built) and key go.
+_LIVE_BUNDLE = ("queued", "building", "ready", "failed")
+
+
+def _bundles(
+    uow: UnitOfWork,
+    attempt_ids: Sequence[uuid.UUID],
+    candidate: uuid.UUID | None,
+    receipt_id: uuid.UUID,
+    done: _Done,
+) -> None:
+    """The evidence bundles built (or being built) about the attempts and,
+    erasing a candidate, about their certificates, before their own expiry:
+    each one's key is destroyed, its object put on the deletion list and
+    its row marked ``purged`` (kept: its anchored hash still verifies, and
+    audit verify names the receipt). A bundle still queued or building is
+    purged too, so its job finds nothing to build or throws its object
+    away (:func:`invigil.audit.bundle_jobs.build`)."""
+    about = (BundleRequest.kind == "attempt") & BundleRequest.subject_id.in_(list(attempt_ids))
+    if candidate is not None:
+        held = select(Certificate.id).where(Certificate.holder_id == candidate)
+        about = about | ((BundleRequest.kind == "certificate") & BundleRequest.subject_id.in_(held))
+    rows = uow.scalars(
+        select(BundleRequest)
+        .where(about, BundleRequest.state.in_(_LIVE_BUNDLE))
+        .order_by(BundleRequest.created_at, BundleRequest.id)
+        .with_for_update()
+    )
+    for row in rows:
+        live = uow.scalars(
+            select(DataKey.id).where(
+                DataKey.subject_type == "bundle",
+                DataKey.subject_id == str(row.id),
+                DataKey.destroyed_at.is_(None),
+            )
+        )
+        for key_id in live:
+            _destroy_key(uow, key_id, receipt_id, done)
+        was = row.state
+        row.state = "purged"
+        if row.store_key and row.region and was != "failed":
+            done.bundles.append(row)
+        audit.record(
+            uow, "bundle.purged", row,
+            {"receipt": receipt_id, "was": was, "sha256": row.sha256},
+        )  # fmt: skip
+        if row.sha256 is not None:
+            done.records.append(("bundle", str(row.id)))
+    done.count("bundle_requests", len(rows))
 
 
 def _events(uow: UnitOfWork, subjects: Sequence[Subject], mode: str, done: _Done) -> None:
@@ -350,15 +406,24 @@ def _invitations(uow: UnitOfWork, candidate_ids: list[uuid.UUID]) -> list[uuid.U
 
 
 def _mail(uow: UnitOfWork, subjects: Sequence[Subject], done: _Done) -> None:
-    """Mail sent to the candidates (bodies, addresses, sealed links) and
-    their guest links' sealed tokens; links still open are ended."""
+    """Mail sent to the candidates (bodies, addresses, sealed links) or
+    about them (a lapsed certificate's escalation to a group's managers)
+    and their guest links' sealed tokens; links still open are ended."""
     ids = [s.id for s in subjects]
     invitations = _invitations(uow, ids)
     gone = uow.session.execute(
         text(
             "DELETE FROM mail_outbox m WHERE m.invitation_id = ANY(:inv) "
             "OR lower(m.to_address) IN (SELECT lower(c.email) FROM candidates c "
-            "WHERE c.id = ANY(:ids))"
+            "WHERE c.id = ANY(:ids)) "
+            # the recertification steps' mails, to group managers too (they
+            # name the holder): the notices keep their ids
+            "OR m.id::text IN (SELECT v #>> '{}' FROM cert_notices n JOIN certificates k "
+            "ON k.tenant_id = n.tenant_id AND k.id = n.certificate_id "
+            "CROSS JOIN LATERAL jsonb_path_query(jsonb_build_array(n.details->'mail_ids', "
+            "n.details->'manager_mail_ids', n.details->'holder_mail_id'), "
+            "'lax $[*][*] ? (@.type() == \"string\")') AS v "
+            "WHERE k.holder_id = ANY(:ids))"
         ),
         {"inv": invitations, "ids": ids},
     )
@@ -380,8 +445,11 @@ def erased_email(candidate_id: uuid.UUID) -> str:
 
 
 def _identity(uow: UnitOfWork, subjects: Sequence[Subject], done: _Done) -> None:
-    """Name, e-mail and external reference anonymised; the address and user
-    agent of each consent dropped (its text and decision stay)."""
+    """Name, e-mail and external reference anonymised (``erased_at`` set:
+    the public verification page then says the holder was erased); the
+    address and user agent of each consent dropped (its text and decision
+    stay); the webhook bodies sent about the person rewritten without them
+    (:mod:`invigil.webhooks.erasure`)."""
     ids = [s.id for s in subjects]
     invitations = _invitations(uow, ids)
     consents = uow.session.execute(
@@ -396,10 +464,22 @@ def _identity(uow: UnitOfWork, subjects: Sequence[Subject], done: _Done) -> None
     done.count("consents", n)
     done.records.extend(("consent", c) for c in changed)
     for s in subjects:
+        person = uow.session.get(Candidate, (uow.tenant, s.id))
+        words = [person.name, person.email, person.external_ref] if person else []
+        if person is not None and person.erased_at is not None:
+            words = []  # already anonymised: its words are the erased ones
+        sent = webhook_erasure.erase_person(uow, s.id, words)
+        done.count("webhook_deliveries", sent.deliveries)
+        done.count("webhook_attempts", sent.attempts)
         row = uow.session.execute(
             update(Candidate)
             .where(Candidate.id == s.id)
-            .values(name=ERASED_NAME, email=erased_email(s.id), external_ref="")
+            .values(
+                name=ERASED_NAME,
+                email=erased_email(s.id),
+                external_ref="",
+                erased_at=func.coalesce(Candidate.erased_at, func.now()),
+            )
             .returning(Candidate.id)
         ).first()
         done.count("candidates", 1 if row else 0)
@@ -489,6 +569,14 @@ def _purge(
             ObjectDeletion(
                 id=uuid.uuid4(), tenant_id=uow.tenant, object_id=o.id, receipt_id=receipt_id,
                 region=o.region, store_key=o.store_key,
+            )
+        )  # fmt: skip
+    for b in done.bundles:
+        assert b.region is not None and b.store_key is not None
+        uow.add(
+            ObjectDeletion(
+                id=uuid.uuid4(), tenant_id=uow.tenant, bundle_id=b.id, receipt_id=receipt_id,
+                region=b.region, store_key=b.store_key,
             )
         )  # fmt: skip
     uow.flush()

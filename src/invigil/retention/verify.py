@@ -1,7 +1,8 @@
 """Checking that what the receipts say was purged is gone: each deleted
-object is absent from its store (local folder or S3), each destroyed data
-key has no wrapping left, and the rows of each purged subject are gone or
-anonymised. Run after each purge and by ``invigil audit verify``."""
+object (evidence, or a built bundle) is absent from its store (local folder
+or S3), each destroyed data key has no wrapping left, and the rows of each
+purged subject are gone or anonymised (webhook bodies that named an erased
+candidate included). Run after each purge and by ``invigil audit verify``."""
 
 from __future__ import annotations
 
@@ -46,7 +47,8 @@ class Check:
 
 
 _OBJECTS = """
-    SELECT object_id, receipt_id, region, store_key, deleted_at
+    SELECT coalesce(object_id, bundle_id), receipt_id, region, store_key, deleted_at,
+           bundle_id IS NOT NULL
     FROM retention_object_deletions {where} ORDER BY created_at, id
 """
 _KEYS = """
@@ -85,6 +87,25 @@ _ROWS = (
                   OR c.external_ref <> '')""",
     ),
     (
+        "a webhook delivery still names candidate {0} (receipt {1})",
+        """SELECT p.subject_id, p.receipt_id FROM retention_purges p
+           WHERE p.data_class = 'candidate_identity' {also}
+             AND EXISTS (SELECT 1 FROM webhook_event_people w
+                         JOIN webhook_deliveries d
+                           ON d.tenant_id = w.tenant_id AND d.event_id = w.event_id
+                         WHERE w.person_id = p.subject_id
+                           AND position(convert_to(p.subject_id::text, 'UTF8') IN d.body) > 0)""",
+    ),
+    (
+        "an evidence bundle of attempt {0} is still kept (receipt {1})",
+        """SELECT p.subject_id, p.receipt_id FROM retention_purges p
+           JOIN retention_receipts r ON r.tenant_id = p.tenant_id AND r.id = p.receipt_id
+           WHERE p.data_class = 'evidence' {also}
+             AND EXISTS (SELECT 1 FROM bundle_requests b WHERE b.kind = 'attempt'
+                         AND b.subject_id = p.subject_id AND b.created_at <= r.purged_at
+                         AND b.state IN ('queued', 'building', 'ready'))""",
+    ),
+    (
         "mail to candidate {0} is still in the outbox (receipt {1})",
         """SELECT p.subject_id, p.receipt_id FROM retention_purges p
            WHERE p.data_class = 'invitations_mail' {also}
@@ -107,14 +128,15 @@ def check(
     objects = _OBJECTS.format(
         where="WHERE deleted_at IS NULL OR receipt_id = ANY(%(r)s::uuid[])" if only else ""
     )
-    for object_id, receipt_id, region, store_key, deleted_at in stream(
+    for object_id, receipt_id, region, store_key, deleted_at, bundle in stream(
         uow, objects, params, "retention_verify_objects"
     ):
         out.objects += 1
+        what = f"{'bundle' if bundle else 'object'} {object_id} (receipt {receipt_id})"
         if deleted_at is None:
-            out.bad(f"object {object_id} (receipt {receipt_id}) is still waiting to be deleted")
+            out.bad(f"{what} is still waiting to be deleted")
         elif evidence.stores.for_region(region).exists(store_key):
-            out.bad(f"object {object_id} (receipt {receipt_id}) is still in the {region} store")
+            out.bad(f"{what} is still in the {region} store")
     cur = uow.driver().cursor()
     by_receipt = "WHERE r.id = ANY(%(r)s::uuid[])" if only else ""
     also = "AND r.id = ANY(%(r)s::uuid[])" if only else ""

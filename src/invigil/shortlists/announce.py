@@ -11,6 +11,7 @@ with the unit of work, the event name and the payload.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +31,15 @@ def register(hook: Hook) -> None:
 def unregister(hook: Hook) -> None:
     if hook in HOOKS:
         HOOKS.remove(hook)
+
+
+def people(data: dict[str, Any]) -> list[uuid.UUID]:
+    """The candidates a payload is about: the entry's (``stage.changed``) or
+    every shortlisted entry's (``shortlist.completed``), for the outbox to
+    find when one of them is erased."""
+    found = [data.get("candidate_id")]
+    found += [e.get("candidate_id") for e in data.get("entries") or () if isinstance(e, dict)]
+    return sorted({uuid.UUID(str(c)) for c in found if c})
 
 
 def announce(uow: UnitOfWork, event: str, data: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ kind ``shortlist``) with the finder that says who may ask for one."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from invigil import webhooks
 from invigil.audit import bundle, bundle_registry
@@ -25,9 +26,14 @@ DESCRIPTIONS = {
 def install() -> None:
     for name in announce.EVENTS:
         webhooks.register(name, DESCRIPTIONS[name])
-    announce.register(webhooks.emit)
+    announce.register(to_webhooks)
     bundle.register("shortlist", build_run_bundle)
     bundle_registry.register_subject("shortlist", run_subject)
+
+
+def to_webhooks(uow: UnitOfWork, event: str, data: dict[str, Any]) -> None:
+    """The webhook outbox as the announce hook, naming whom each event is about."""
+    webhooks.emit(uow, event, data, announce.people(data))
 
 
 def build_run_bundle(

@@ -121,6 +121,10 @@ class DeliveryOut(BaseModel):
     next_attempt_at: datetime | None
     finished_at: datetime | None
     created_at: datetime
+    body_sha256: str = Field(description="SHA-256 (hex) of the body as first sent")
+    erased_at: datetime | None = Field(
+        description="when the body was rewritten because the person it was about was erased"
+    )
 
     @classmethod
     def of(cls, row: WebhookDelivery) -> DeliveryOut:
@@ -135,11 +139,16 @@ class DeliveryOut(BaseModel):
             next_attempt_at=row.next_attempt_at,
             finished_at=row.finished_at,
             created_at=row.created_at,
+            body_sha256=row.body_sha256,
+            erased_at=row.erased_at,
         )
 
 
 class DeliveryDetail(DeliveryOut):
-    body: str = Field(description="the exact body sent (UTF-8 JSON)")
+    body: str = Field(
+        description="the exact body sent (UTF-8 JSON); rewritten without the person "
+        "it was about once they were erased (erased_at)"
+    )
     attempt_log: list[AttemptOut]
 
 

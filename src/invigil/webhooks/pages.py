@@ -27,7 +27,7 @@ from invigil.security.permissions import Permission as P
 from invigil.web import flash, table
 from invigil.web.pages import render
 from invigil.web.session import PageContext, check_csrf, requires_page
-from invigil.webhooks import events, service
+from invigil.webhooks import erasure, events, service
 from invigil.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 router = APIRouter(include_in_schema=False)
@@ -307,6 +307,7 @@ def delivery_page(
         d=delivery,
         endpoint=endpoint,
         body=delivery.body.decode(errors="replace"),
+        nothing_left=delivery.erased_at is not None and erasure.nothing_left(delivery.body),
         attempts=service.attempts_of(ctx.uow, delivery.id),
     )
 

@@ -14,8 +14,10 @@ only sealed with the secret box, bound to its endpoint.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,8 +29,13 @@ from invigil.db.uow import UnitOfWork
 from invigil.errors import Conflict, Invalid, NotFound
 from invigil.security.secretbox import SecretBox
 from invigil.settings import Settings
-from invigil.webhooks import addresses, events, signing
-from invigil.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from invigil.webhooks import addresses, erasure, events, signing
+from invigil.webhooks.models import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEventPerson,
+)
 
 TASK = "invigil:webhooks.deliver"
 QUEUE = "webhooks"
@@ -198,6 +205,7 @@ def _deliver(
         event_id=event_id,
         event=event,
         body=body,
+        body_sha256=hashlib.sha256(body).hexdigest(),
         state="pending",
         attempts=0,
         ticket=1,
@@ -209,9 +217,14 @@ def _deliver(
     return delivery
 
 
-def emit(uow: UnitOfWork, event: str, data: dict[str, Any]) -> None:
+def emit(
+    uow: UnitOfWork, event: str, data: dict[str, Any], about: Iterable[uuid.UUID] = ()
+) -> None:
     """Send ``event`` with ``data`` to every active endpoint subscribed to it,
-    if and when the caller's transaction commits."""
+    if and when the caller's transaction commits. ``about``: the people
+    (candidate ids) the body names, each in a JSON object of ``data`` that
+    holds their id as a value; erasing one of them rewrites those objects
+    in the stored bodies (:mod:`invigil.webhooks.erasure`)."""
     if not events.is_registered(event):
         raise ValueError(f"webhook event {event!r} is not registered (invigil.webhooks.events)")
     subscribed = uow.scalars(
@@ -225,6 +238,13 @@ def emit(uow: UnitOfWork, event: str, data: dict[str, Any]) -> None:
     body = envelope(uow, event_id, event, data)
     for endpoint in subscribed:
         _deliver(uow, endpoint, event_id, event, body)
+    for person in sorted({uuid.UUID(str(p)) for p in about}):
+        uow.add(
+            WebhookEventPerson(
+                tenant_id=uow.tenant, id=uuid.uuid4(), event_id=event_id, person_id=person
+            )
+        )
+    uow.flush()
 
 
 def ping(uow: UnitOfWork, endpoint_id: uuid.UUID) -> WebhookDelivery:
@@ -244,6 +264,11 @@ def redeliver(uow: UnitOfWork, delivery_id: uuid.UUID) -> WebhookDelivery:
     and delivery id (receivers that keep ids see a repeat). One attempt: a
     redelivery by hand is not retried."""
     delivery = get_delivery(uow, delivery_id, lock=True)
+    if delivery.erased_at is not None and erasure.nothing_left(delivery.body):
+        raise Conflict(
+            "the person this event was about was erased: nothing is left to send; "
+            "the delivery stays in the log with the hash of what was sent"
+        )
     if delivery.state == "pending":
         raise Conflict(
             "this delivery is still being sent; redeliver it once it is delivered or failed"
