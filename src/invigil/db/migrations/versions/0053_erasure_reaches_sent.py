@@ -23,7 +23,7 @@ also lists such a bundle's object (``bundle_id``; exactly one of
 erasure has committed, like evidence.
 
 Revision ID: 0053
-Revises: 0050
+Revises: 0055
 Create Date: 2026-12-07
 """
 
@@ -34,7 +34,7 @@ from alembic import op
 from invigil.db.ddl import grant_dml, run, tenant_rls
 
 revision = "0053"
-down_revision = "0050"
+down_revision = "0055"
 branch_labels = None
 depends_on = None
 
