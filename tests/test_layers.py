@@ -4,7 +4,10 @@ The import rules themselves are checked by `make lint` (lint-imports)."""
 
 from __future__ import annotations
 
+import ast
+import importlib
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -52,6 +55,42 @@ def test_the_worker_runs_the_same_tasks_as_before_they_moved_to_their_domains() 
         "retention.purge",
         "webhooks.deliver",
     ]
+
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def _deferred_names() -> list[tuple[str, str]]:
+    """(where, task name) of every ``uow.defer(...)`` in the code: a literal, or
+    the expression (a constant, ``module.TASK``) evaluated in its module."""
+    found = []
+    for path in sorted((SRC / "invigil").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        calls = [
+            node for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "defer" and node.args
+            and ast.unparse(node.func.value).endswith("uow")  # UnitOfWork.defer
+        ]  # fmt: skip
+        if not calls:
+            continue
+        name = ".".join(path.relative_to(SRC).with_suffix("").parts)
+        module = importlib.import_module(name.removesuffix(".__init__"))
+        for call in calls:
+            where = f"{name}:{call.lineno}"
+            found.append((where, eval(ast.unparse(call.args[0]), vars(module))))
+    return found
+
+
+def test_every_deferred_task_is_one_the_worker_runs() -> None:
+    """A job deferred under a name the worker does not know fails with "Task
+    was not found" only when it runs: the app adds the tasks under the
+    ``invigil`` namespace, so a deferral must name ``invigil:<task>``."""
+    runs = {f"invigil:{name}" for name in queue.tasks().tasks}
+    deferred = _deferred_names()
+    assert len(deferred) >= 10
+    unknown = [(where, task) for where, task in deferred if task not in runs]
+    assert unknown == []
 
 
 def test_results_hears_submissions_and_review_outcomes() -> None:

@@ -66,7 +66,7 @@ def test_the_page_shows_the_kept_verification_and_queues_one_on_request(
             "SELECT args FROM procrastinate_jobs WHERE task_name = :t AND status = 'todo' "
             "AND args->>'tenant_id' = :tenant"
         ),
-        {"t": jobs.VERIFY_TENANT, "tenant": str(tenant.id)},
+        {"t": jobs.VERIFY_TENANT_TASK, "tenant": str(tenant.id)},
     ).scalars().all()  # fmt: skip
     assert len(queued) == 1
     user_id = queued[0]["requested_by"]
@@ -75,7 +75,7 @@ def test_the_page_shows_the_kept_verification_and_queues_one_on_request(
     assert jobs.verify(db, services, str(tenant.id), trigger="request", requested_by=user_id)
     shown = _words(admin.get("/admin/trust").text)
     assert "Last verified intact" in shown and "asked for from this page" in shown
-    assert "1 verifications in the last 30 days, 0 failed" in shown
+    assert "1 verification in the last 30 days, 0 failed" in shown
     with db.unit_of_work(tenant.id) as uow:
         run = verifications.latest(uow)
         assert run is not None and run.ok and str(run.requested_by) == user_id

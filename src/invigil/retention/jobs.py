@@ -28,6 +28,9 @@ DELETE_OBJECTS = "retention.delete_objects"
 CRON = "23 2 * * *"  # daily, 02:23 UTC
 VERIFY_ALL = "audit.verify"
 VERIFY_TENANT = "audit.verify_tenant"
+# As deferred: the app adds the blueprint under the "invigil" namespace.
+VERIFY_TENANT_TASK = f"invigil:{VERIFY_TENANT}"
+BUILD_EXPORT = "retention.build_export"
 VERIFY_CRON = "41 3 * * *"  # daily, 03:41 UTC (after the purge, so its receipts are checked)
 
 
@@ -141,7 +144,7 @@ def run_export(db: Any, services: Any, tenant_id: str, request_id: str) -> str:
     from invigil.retention import requests
 
     tenant, rid = uuid.UUID(tenant_id), uuid.UUID(request_id)
-    actor = Actor.system(requests.BUILD_EXPORT)
+    actor = Actor.system(BUILD_EXPORT)
     with db.unit_of_work(tenant, actor) as uow:
         if not requests.claim_export(uow, rid):
             return ""
@@ -168,6 +171,4 @@ def add_tasks(blueprint: procrastinate.Blueprint) -> None:
         blueprint.task(name=VERIFY_ALL, queue="maintenance", pass_context=True)(verify_all)
     )
     blueprint.task(name=VERIFY_TENANT, queue="maintenance", pass_context=True)(verify_tenant)
-    blueprint.task(name="retention.build_export", queue="maintenance", pass_context=True)(
-        build_export
-    )
+    blueprint.task(name=BUILD_EXPORT, queue="maintenance", pass_context=True)(build_export)

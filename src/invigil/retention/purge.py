@@ -55,6 +55,7 @@ from invigil.webhooks import erasure as webhook_erasure
 
 log = get_logger(__name__)
 
+DELETE_TASK = "invigil:retention.delete_objects"  # retention.jobs.DELETE_OBJECTS, as deferred
 BATCH = 100
 MAX_REASON = 2000
 ATTEMPT_CLASSES = ("evidence", "proctoring_events", "answers", "results")
@@ -901,5 +902,5 @@ def erase_person(
         )  # fmt: skip
         written.append(receipt)
     if written:
-        uow.defer("retention.delete_objects", queue="maintenance", tenant_id=str(uow.tenant))
+        uow.defer(DELETE_TASK, queue="maintenance", tenant_id=str(uow.tenant))
     return Erased(written, kept)

@@ -62,7 +62,7 @@ EXPORT_BUILT = "privacy.export_built"
 EXPORT_DOWNLOADED = "privacy.export_downloaded"
 EXPORT_REQUESTED = "privacy.export_requested"
 EXPORT_FAILED = "privacy.export_failed"
-BUILD_EXPORT = "retention.build_export"
+BUILD_EXPORT = "invigil:retention.build_export"  # as deferred (retention.jobs registers it)
 EXPORT_STATES = ("queued", "building", "ready", "failed")
 # A build that started this long ago and never finished (its worker died) may be asked again.
 STALE_BUILD = timedelta(hours=1)

@@ -56,7 +56,8 @@ CLASS_WORDS = {
     "invitations_mail": N_("Invitations, guest links and mail sent"),
 }
 AUDIT_LOG_WORDS = N_("Audit log")
-VERIFY_SCHEDULE = "daily 03:41 UTC"  # invigil.retention.jobs.VERIFY_CRON
+VERIFY_TIME = "03:41 UTC"  # invigil.retention.jobs.VERIFY_CRON
+VERIFY_SCHEDULE = f"daily {VERIFY_TIME}"
 AUDIT_LOG_KEPT = N_(
     "Kept for the organisation's lifetime (its entries are ids and hashes, not personal data)."
 )
@@ -479,6 +480,10 @@ class View:
 
     def subprocessor(self, kind: str) -> str:
         return self.t(SUBPROCESSOR_WORDS.get(kind, kind))
+
+    @property
+    def verify_time(self) -> str:
+        return VERIFY_TIME
 
     def verified_by(self, trigger: str | None) -> str:
         return self.t(TRIGGER_WORDS[trigger]) if trigger in TRIGGER_WORDS else "\u2014"

@@ -51,7 +51,7 @@ def trust_page(request: Request, ctx: PageContext = requires_page(P.RETENTION_VI
     return render(
         request,
         "retention/trust.html",
-        {"page": ctx, "r": report, "v": trust.View(report, locale)},
+        {"page": ctx, "r": report, "v": trust.View(report, locale), "verify_form": True},
     )
 
 
@@ -88,7 +88,7 @@ def trust_verify(
     try:
         with ctx.uow.session.begin_nested():
             ctx.uow.defer(
-                jobs.VERIFY_TENANT,
+                jobs.VERIFY_TENANT_TASK,
                 queue="maintenance",
                 lock=f"audit-verify:{ctx.uow.tenant}",
                 tenant_id=str(ctx.uow.tenant),
