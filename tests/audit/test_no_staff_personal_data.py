@@ -72,7 +72,11 @@ def distinctive(values: tuple[str, ...]) -> set[str]:
         if "@" in lowered:
             local, domain = lowered.split("@")
             found |= {local, domain.removesuffix(".org").removesuffix(".net").removesuffix(".com")}
-        found |= {w for w in re.split(r"[\s/()@]+", lowered) if len(w) >= 6 and w.replace("-", "").isalpha()}
+        found |= {
+            w
+            for w in re.split(r"[\s/()@]+", lowered)
+            if len(w) >= 6 and w.replace("-", "").isalpha()
+        }
     return found
 
 
