@@ -21,6 +21,7 @@ scanned too.
 from __future__ import annotations
 
 import io
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -33,12 +34,18 @@ from httpx import Response
 from PIL import Image
 from sqlalchemy import select
 
+from invigil import audit
+from invigil.audit import checkpoints
+from invigil.audit import service as audit_service
 from invigil.audit.models import AuditEvent
+from invigil.audit.offline import verify_export
 from invigil.audit.wording import ACTIONS
+from invigil.db.uow import Actor
 from invigil.identity import service
 from invigil.settings import Settings
 from invigil.tenants.models import Tenant
 from tests.conftest import PASSWORD, BoundDatabase
+from tests.test_pages_matrix import web_client
 from tests.webhooks.factories import EVENT
 
 # Everything that names a staff member or a visitor, or says where they are.
@@ -287,3 +294,55 @@ def test_the_journeys_values_are_what_the_scan_looks_for() -> None:
     assert {"quentaris-example", "vexbridge", "zingaro-pell", "198.51.100.173",
             "2001:db8:7a3e::4c1", "zephyrinecrawler", "b.zingaro-pell"} <= needles  # fmt: skip
     assert uuid.UUID(int=0).hex not in needles
+
+
+def test_the_audit_page_names_them_from_the_live_rows(
+    app: FastAPI, db: BoundDatabase, tenant_a: Tenant, visitor: TestClient
+) -> None:
+    """What the entries no longer hold, the page and its CSV still show, read
+    from the rows: the e-mail and address of a failed sign-in, a user's
+    e-mail, that an account is deactivated, a role's name."""
+    with db.unit_of_work(tenant_a.id) as uow:
+        target = service.create_user(
+            uow, email=STAFF_EMAIL, roles=["grader"], display_name=STAFF_NAME
+        )
+        service.create_role(uow, name="vexbridge_helpers", description="",
+                            permissions=["exam:view"])  # fmt: skip
+        service.set_roles(uow, target.id, ["grader", "vexbridge_helpers"])
+        service.deactivate_user(uow, target.id)
+    assert token_of(visitor, tenant_a.slug, UNKNOWN_EMAIL, "wrong password 123").status_code == 401
+    with db.unit_of_work(tenant_a.id) as uow:
+        raw = str([e.payload for e in uow.scalars(select(AuditEvent))])
+    assert UNKNOWN_EMAIL not in raw and VISITOR_ADDRESS not in raw and "vexbridge" not in raw
+
+    client, _ = web_client(app, db, tenant_a.id, ["auditor"])
+    page = client.get("/admin/audit?action=auth.sign_in_failed").text
+    assert UNKNOWN_EMAIL in page and VISITOR_ADDRESS in page
+    page = client.get(f"/admin/audit?subject_id={target.id}").text
+    assert f"{STAFF_NAME} &lt;{STAFF_EMAIL}&gt; (deactivated)" in page
+    assert "vexbridge_helpers" in page  # role.granted's role_id, by the role's name
+    csv = client.get(f"/admin/audit?subject_id={target.id}&format=csv").text
+    assert f"{STAFF_NAME} <{STAFF_EMAIL}> (deactivated)" in csv
+
+
+def test_a_log_begun_before_keeps_its_e_mails_and_still_verifies(
+    app: FastAPI, db: BoundDatabase, tenant_a: Tenant
+) -> None:
+    """Entries are never rewritten: entries in the old shapes (an e-mail in
+    ``user.created``, an address as a throttle's subject) beside new ones
+    verify in the database and offline, and the page still reads them."""
+    with db.unit_of_work(tenant_a.id, Actor.operator()) as uow:
+        audit.record(uow, "user.created", ("user", str(uuid.uuid4())),
+                     {"email": STAFF_EMAIL, "status": "active", "roles": ["grader"]})  # fmt: skip
+        audit.record(uow, "auth.throttled", ("address", VISITOR_ADDRESS), {"email": UNKNOWN_EMAIL})
+        service.create_user(uow, email=PAGE_EMAIL, roles=["grader"], password=PASSWORD)
+        checkpoints.seal(uow, app.state.services.keys.audit)
+    with db.unit_of_work(tenant_a.id, Actor.operator()) as uow:
+        report = audit_service.verify_tenant(uow, app.state.services.keys.audit)
+        exported = audit_service.export(uow, app.state.services.keys.audit, tenant_a.slug)
+    assert report.ok, report.problems
+    assert verify_export(json.loads(json.dumps(exported, default=str))).ok
+    assert STAFF_EMAIL in json.dumps(exported) and PAGE_EMAIL not in json.dumps(exported)
+    client, _ = web_client(app, db, tenant_a.id, ["auditor"])
+    page = client.get("/admin/audit?action=auth.throttled").text
+    assert VISITOR_ADDRESS in page and UNKNOWN_EMAIL in page

@@ -185,6 +185,7 @@ SUBJECTS: dict[str, str] = {
     "attempt_result": N_("result"),
     "auth_session": N_("session"),
     "sign_in": N_("sign-in e-mail (keyed hash)"),
+    "sign_in_failure": N_("failed sign-in"),
     "candidate": N_("candidate"),
     "consent": N_("consent"),
     "evidence_object": N_("evidence"),
