@@ -15,6 +15,7 @@ Security events are read from the audit log's (tenant, action, time) index,
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -116,7 +117,7 @@ def security_events(ctx: PageContext) -> dict[str, Any]:
     }
 
 
-def _failures(ctx: PageContext, events: list[AuditEvent]) -> dict[str, tuple[str, str]]:
+def _failures(ctx: PageContext, events: Sequence[AuditEvent]) -> dict[str, tuple[str, str]]:
     """The failed sign-ins the entries name: (e-mail typed, address) by id."""
     ids = {
         u
@@ -134,7 +135,7 @@ def _failures(ctx: PageContext, events: list[AuditEvent]) -> dict[str, tuple[str
     return {str(i): (email, address) for i, email, address in rows}
 
 
-def _roles(ctx: PageContext, events: list[AuditEvent]) -> dict[str, str]:
+def _roles(ctx: PageContext, events: Sequence[AuditEvent]) -> dict[str, str]:
     """The roles the entries name by id (granted, taken, made, changed), by name."""
     ids = {u for e in events if (u := _uuid(_role_id(e))) is not None}
     if not ids:
