@@ -8,6 +8,12 @@ candidates, invitations and attempts). :func:`resolve` asks each namer once
 per page with every id of its type on the page: one query per type, never
 one per row. An id no namer knows (deleted, or a type nobody names) is shown
 as a short id.
+
+Names are read from the live rows at display time, never from the entry: the
+log keeps ids (and keyed hashes), so a person's e-mail leaves the log when it
+leaves their row. A namer may answer a name with a note (``(name, N_("..."))``:
+a deactivated account, an account that no longer exists), shown in the
+reader's language.
 """
 
 from __future__ import annotations
@@ -15,10 +21,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from invigil import i18n
 from invigil.db.uow import UnitOfWork
 from invigil.i18n import N_
 
-Namer = Callable[[UnitOfWork, Sequence[uuid.UUID]], Mapping[uuid.UUID, str]]
+# A name, or a name and a note (an N_ message) about it.
+Named = str | tuple[str, str]
+Namer = Callable[[UnitOfWork, Sequence[uuid.UUID]], Mapping[uuid.UUID, Named]]
 _namers: dict[str, Namer] = {}
 
 # Actors that are not rows of any table.
@@ -34,8 +43,10 @@ def registered() -> frozenset[str]:
     return frozenset(_namers)
 
 
-def resolve(uow: UnitOfWork, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    """Names for (type, id) pairs, one namer call per type."""
+def resolve(
+    uow: UnitOfWork, wanted: Iterable[tuple[str, str]], locale: str = i18n.DEFAULT
+) -> dict[tuple[str, str], str]:
+    """Names for (type, id) pairs, one namer call per type, notes in ``locale``."""
     by_type: dict[str, set[uuid.UUID]] = {}
     for kind, text in wanted:
         if kind not in _namers:
@@ -46,9 +57,16 @@ def resolve(uow: UnitOfWork, wanted: Iterable[tuple[str, str]]) -> dict[tuple[st
             continue
     found: dict[tuple[str, str], str] = {}
     for kind, ids in by_type.items():
-        for ident, name in _namers[kind](uow, sorted(ids)).items():
-            found[(kind, str(ident))] = name
+        for ident, named in _namers[kind](uow, sorted(ids)).items():
+            found[(kind, str(ident))] = _words(named, locale)
     return found
+
+
+def _words(named: Named, locale: str) -> str:
+    if isinstance(named, str):
+        return named
+    name, note = named
+    return f"{name} ({i18n.gettext(locale, note)})"
 
 
 def short(ident: str) -> str:

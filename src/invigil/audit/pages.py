@@ -199,12 +199,61 @@ def _short(text: str) -> str:
     return text if len(text) <= SHORT else text[: SHORT - 16] + "\u2026"
 
 
+# Payload members that hold the id of something a namer knows: shown by its
+# name from the live row (a user's e-mail, a session's address) when it still
+# exists, since the entry itself keeps only the id (docs/adr/0062).
+REFERENCES = {
+    "user": "user",
+    "user_id": "user",
+    "session": "auth_session",
+    "failure": "sign_in_failure",
+    "last_failure": "sign_in_failure",
+    "role_id": "role",
+    "role_ids": "role",
+}
+
+
+def _payload(e: AuditEvent) -> dict[str, Any]:
+    return e.payload if isinstance(e.payload, dict) else {"value": e.payload}
+
+
+def _ids(value: Any) -> list[str]:
+    """The ids a reference member holds: one, or a list of them."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    return []
+
+
+def _referenced(e: AuditEvent) -> set[tuple[str, str]]:
+    return {
+        (REFERENCES[k], ident)
+        for k, v in _payload(e).items()
+        if k in REFERENCES
+        for ident in _ids(v)
+    }
+
+
+def _detail(
+    key: str, value: Any, found: dict[tuple[str, str], str], locale: str
+) -> tuple[str, str]:
+    """A payload member as a label and a value; ids of things a namer knows
+    by the names of their live rows."""
+    label = wording.detail_words(key)
+    ids = _ids(value) if key in REFERENCES else []
+    if not any((REFERENCES[key], i) in found for i in ids):
+        return label, _value(value, locale)
+    return label, ", ".join(found.get((REFERENCES[key], i), names.short(i)) for i in ids)
+
+
 def readable(uow: Any, events: list[AuditEvent], locale: str = i18n.DEFAULT) -> list[Readable]:
     """Each entry with its people and things named (one query per type for the
     page), its words in ``locale``."""
     wanted = {(e.actor_kind, e.actor_id) for e in events}
     wanted |= {(e.subject_type, e.subject_id) for e in events}
-    found = names.resolve(uow, wanted)
+    wanted |= {ref for e in events for ref in _referenced(e)}
+    found = names.resolve(uow, wanted, locale)
     out = []
     for e in events:
         actor = found.get((e.actor_kind, e.actor_id))
@@ -214,7 +263,7 @@ def readable(uow: Any, events: list[AuditEvent], locale: str = i18n.DEFAULT) -> 
             actor = f"{wording.subject_words(e.actor_kind, locale)} {names.short(e.actor_id)}"
         elif e.actor_kind in names.FIXED_ACTORS and e.actor_id not in ("cli", "system"):
             actor = f"{actor} ({e.actor_id})"
-        payload = e.payload if isinstance(e.payload, dict) else {"value": e.payload}
+        payload = _payload(e)
         out.append(
             Readable(
                 event=e,
@@ -222,9 +271,7 @@ def readable(uow: Any, events: list[AuditEvent], locale: str = i18n.DEFAULT) -> 
                 words=wording.action_words(e.action, locale),
                 subject_kind=wording.subject_words(e.subject_type, locale),
                 subject=found.get((e.subject_type, e.subject_id)) or names.short(e.subject_id),
-                details=[
-                    (wording.detail_words(k), _value(v, locale)) for k, v in sorted(payload.items())
-                ],
+                details=[_detail(k, v, found, locale) for k, v in sorted(payload.items())],
                 raw=json.dumps(e.payload, sort_keys=True),
             )
         )

@@ -183,10 +183,12 @@ ACTIONS: dict[str, str] = {
 
 # Subject types as words.
 SUBJECTS: dict[str, str] = {
-    "address": N_("network address"),
+    "address": N_("network address (keyed hash)"),
     "attempt": N_("attempt"),
     "attempt_result": N_("result"),
     "auth_session": N_("session"),
+    "sign_in": N_("sign-in e-mail (keyed hash)"),
+    "sign_in_failure": N_("failed sign-in"),
     "candidate": N_("candidate"),
     "consent": N_("consent"),
     "evidence_object": N_("evidence"),

@@ -49,6 +49,13 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def visitor(request: Request, tenant_id: uuid.UUID) -> Actor:
+    """Someone not signed in, as the audit log names them: their network
+    address as the tenant's keyed hash, never the address itself."""
+    box = request.app.state.services.box
+    return Actor("anonymous", box.pseudonym(tenant_id, "address", client_address(request)))
+
+
 def _tokens(request: Request, tenant: str, outcome: auth.Outcome) -> TokenOut:
     assert outcome.user and outcome.session and outcome.refresh_token
     access, expires_in = request.app.state.services.tokens.issue(
@@ -85,9 +92,7 @@ def token(
     if ref is None:
         verify_password(None, password)  # the same time as a wrong password
         raise Unauthorized(auth.FAILED, **{"mfa_required": False})
-    with request.app.state.db.unit_of_work(
-        ref.id, Actor("anonymous", client_address(request))
-    ) as uow:
+    with request.app.state.db.unit_of_work(ref.id, visitor(request, ref.id)) as uow:
         outcome = auth.sign_in(
             uow,
             services.settings,
@@ -113,9 +118,7 @@ def refresh(request: Request, body: RefreshIn) -> TokenOut:
     if tenant_id is None:
         raise Unauthorized("the refresh token is not valid; sign in again")
     services = request.app.state.services
-    with request.app.state.db.unit_of_work(
-        tenant_id, Actor("anonymous", client_address(request))
-    ) as uow:
+    with request.app.state.db.unit_of_work(tenant_id, visitor(request, tenant_id)) as uow:
         outcome = auth.refresh(uow, services.settings, body.refresh_token)
         slug = uow.get(Tenant, tenant_id).slug if outcome.ok else ""
         result = _tokens(request, slug, outcome) if outcome.ok else None
@@ -135,9 +138,7 @@ def logout(request: Request, body: RefreshIn) -> Response:
     """End the sign-in this refresh token belongs to (all its tokens stop working)."""
     tenant_id = split_secret("rt", body.refresh_token)
     if tenant_id is not None:
-        with request.app.state.db.unit_of_work(
-            tenant_id, Actor("anonymous", client_address(request))
-        ) as uow:
+        with request.app.state.db.unit_of_work(tenant_id, visitor(request, tenant_id)) as uow:
             session = auth.session_by_refresh(uow, body.refresh_token)
             if session is not None:
                 uow.actor = Actor("user", str(session.user_id))
@@ -154,9 +155,7 @@ def set_password(request: Request, body: SetPasswordIn) -> Response:
             "this link is not valid: it was used, replaced or has expired; "
             "ask your administrator for a new one"
         )
-    with request.app.state.db.unit_of_work(
-        tenant_id, Actor("anonymous", client_address(request))
-    ) as uow:
+    with request.app.state.db.unit_of_work(tenant_id, visitor(request, tenant_id)) as uow:
         user = service.use_link(uow, body.token, body.password)
         uow.actor = Actor("user", str(user.id))
     return Response(status_code=204)

@@ -3,7 +3,10 @@ API sessions with rotating refresh tokens and reuse detection, web sessions.
 
 Failures answer one neutral message whether or not the email exists; they
 are counted per email and per address inside the tenant, committed even
-though the request fails, and audited.
+though the request fails, and audited. The audit entries name a person by
+their user id; an e-mail that is no account's and a network address go in
+as keyed hashes (``SecretBox.pseudonym``, docs/adr/0062), so the log keeps
+no one's address while equal values still match.
 """
 
 from __future__ import annotations
@@ -67,18 +70,43 @@ def _failures(
     return uow.scalar(stmt) or 0
 
 
+def _last_failure(uow: UnitOfWork, address: str) -> uuid.UUID | None:
+    """The latest failure from ``address``: the row a reader of a throttle
+    entry sees the address in, while the row is kept."""
+    return uow.scalar(
+        select(SignInFailure.id)
+        .where(SignInFailure.address == address)
+        .order_by(SignInFailure.at.desc())
+        .limit(1)
+    )
+
+
 def _fail(
     uow: UnitOfWork,
     settings: Settings,
+    box: SecretBox,
     email_key: str,
     address: str,
     user: User | None,
     reason: str,
 ) -> Outcome:
-    uow.add(SignInFailure(tenant_id=uow.tenant, email_key=email_key, address=address))
+    failure = SignInFailure(tenant_id=uow.tenant, id=uuid.uuid4(), email_key=email_key,
+                            address=address)  # fmt: skip
+    uow.add(failure)
     uow.flush()
-    subject = user if user is not None else ("sign_in", email_key)
-    audit.record(uow, "auth.sign_in_failed", subject, {"reason": reason, "address": address})
+    # An e-mail that is no account's, and the address, only as keyed hashes:
+    # the row (failure) shows them while it is kept; the log keeps no copy.
+    subject = user or ("sign_in", box.pseudonym(uow.tenant, "email", email_key))
+    audit.record(
+        uow,
+        "auth.sign_in_failed",
+        subject,
+        {
+            "reason": reason,
+            "address": box.pseudonym(uow.tenant, "address", address),
+            "failure": failure.id,
+        },
+    )
     count = _failures(uow, settings, email_key=email_key)
     if count == settings.sign_in_max_failures_per_account:
         audit.record(
@@ -104,7 +132,15 @@ def sign_in(
 ) -> Outcome:
     email_key = email.strip().lower()
     if _failures(uow, settings, address=address) >= settings.sign_in_max_failures_per_address:
-        audit.record(uow, "auth.throttled", ("address", address), {"email": email_key})
+        audit.record(
+            uow,
+            "auth.throttled",
+            ("address", box.pseudonym(uow.tenant, "address", address)),
+            {
+                "email": box.pseudonym(uow.tenant, "email", email_key),
+                "last_failure": _last_failure(uow, address),
+            },
+        )
         return Outcome(ok=False, throttled=True, retry_after=settings.sign_in_window_minutes * 60)
     locked = (
         _failures(uow, settings, email_key=email_key) >= settings.sign_in_max_failures_per_account
@@ -113,19 +149,19 @@ def sign_in(
     # Always spend the hash: timing must not tell whether the email exists.
     password_ok = verify_password(user.password_hash if user else None, password)
     if locked:
-        return _fail(uow, settings, email_key, address, user, "locked")
+        return _fail(uow, settings, box, email_key, address, user, "locked")
     if user is None or user.status != "active" or not password_ok:
         reason = (
             "unknown_email"
             if user is None
             else ("not_active" if user.status != "active" else "bad_password")
         )
-        return _fail(uow, settings, email_key, address, user, reason)
+        return _fail(uow, settings, box, email_key, address, user, reason)
     if user.totp_enabled_at is not None:
         if not otp:
-            return _fail(uow, settings, email_key, address, user, "otp_missing")
+            return _fail(uow, settings, box, email_key, address, user, "otp_missing")
         if not mfa.verify_code(uow, box, user, otp):
-            return _fail(uow, settings, email_key, address, user, "bad_otp")
+            return _fail(uow, settings, box, email_key, address, user, "bad_otp")
     roles = roles_of(uow, user.id)
     granted = set(permissions_of(roles))
     tenant = uow.get(Tenant, uow.tenant)
@@ -156,7 +192,7 @@ def sign_in(
         {
             "session": str(session.id),
             "kind": kind,
-            "address": address,
+            "address": box.pseudonym(uow.tenant, "address", address),
             "mfa": user.totp_enabled_at is not None,
             "enroll_only": enroll_only,
         },

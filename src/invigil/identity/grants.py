@@ -99,8 +99,12 @@ def _listed(missing: Iterable[str]) -> str:
     return ", ".join(sorted(missing))
 
 
-def require_roles(uow: UnitOfWork, roles: Iterable[Role], *, subject: tuple[str, str]) -> None:
-    """Refuse to grant any role of ``roles`` the actor does not wholly hold."""
+def require_roles(
+    uow: UnitOfWork, roles: Iterable[Role], *, subject: tuple[str, str] | None
+) -> None:
+    """Refuse to grant any role of ``roles`` the actor does not wholly hold.
+    The refusal is about ``subject`` (the user), or about the role when there
+    is no user yet (an invitation: the audit log keeps no e-mail)."""
     have = held(uow)
     for role in sorted(roles, key=lambda r: r.name):
         missing = role_permissions(role) - have
@@ -109,17 +113,19 @@ def require_roles(uow: UnitOfWork, roles: Iterable[Role], *, subject: tuple[str,
                 f"you cannot grant role {role.name!r}: it includes permissions your roles "
                 f"do not hold ({_listed(missing)}); only someone who holds every "
                 "permission of a role may grant it",
-                subject,
+                subject or ("role", str(role.id)),
                 "role.grant",
                 missing,
-                role=role.name,
+                role_id=str(role.id),
             )
 
 
 def require_permissions(
     uow: UnitOfWork, wanted: Iterable[str], *, role: str, subject: tuple[str, str], widen: bool
 ) -> None:
-    """Refuse to put into role ``role`` a permission the actor does not hold."""
+    """Refuse to put into role ``role`` a permission the actor does not hold.
+    The refusal names the role by ``subject`` (its id, or ``new``), not by its
+    name: a name is whatever its author typed (docs/adr/0062)."""
     missing = frozenset(wanted) - held(uow)
     if missing:
         what = f"add to role {role!r}" if widen else f"create role {role!r} with"
@@ -129,7 +135,6 @@ def require_permissions(
             subject,
             "role.update" if widen else "role.create",
             missing,
-            role=role,
         )
 
 

@@ -15,9 +15,10 @@ from sqlalchemy import select
 
 from invigil.audit import names
 from invigil.db.uow import UnitOfWork
+from invigil.i18n import N_
 from invigil.identity import auth
 from invigil.identity import home as home_widgets
-from invigil.identity.models import Role, User
+from invigil.identity.models import AuthSession, Role, SignInFailure, User
 from invigil.identity.service import ensure_builtin_roles, permissions_of, roles_of
 from invigil.security import sessions
 from invigil.tenants import service as tenants
@@ -42,12 +43,41 @@ def web_viewer(uow: UnitOfWork, settings: Any, secret: str) -> sessions.WebViewe
     )
 
 
-def user_names(uow: UnitOfWork, ids: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, str]:
-    """A staff member as people know them: name and email."""
+def user_names(uow: UnitOfWork, ids: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, names.Named]:
+    """A staff member as people know them now: name and email from the live
+    row (the log keeps only the id), marked when the account is deactivated
+    or no longer exists."""
     rows = uow.session.execute(
-        select(User.id, User.display_name, User.email).where(User.id.in_(ids))
+        select(User.id, User.display_name, User.email, User.status).where(User.id.in_(ids))
     )
-    return {i: f"{name} <{email}>" if name else email for i, name, email in rows}
+    found: dict[uuid.UUID, names.Named] = {}
+    for i, name, email, status in rows:
+        label = f"{name} <{email}>" if name else email
+        found[i] = (label, N_("deactivated")) if status == "deactivated" else label
+    for i in set(ids) - set(found):
+        found[i] = (names.short(str(i)), N_("account no longer exists"))
+    return found
+
+
+def session_names(uow: UnitOfWork, ids: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, str]:
+    """A sign-in session by where it came from (address, browser), while its row is kept."""
+    rows = uow.session.execute(
+        select(AuthSession.id, AuthSession.address, AuthSession.user_agent).where(
+            AuthSession.id.in_(ids)
+        )
+    )
+    return {i: f"{address}, {agent}" if agent else address for i, address, agent in rows}
+
+
+def failure_names(uow: UnitOfWork, ids: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, str]:
+    """A failed sign-in by the e-mail typed and the address it came from,
+    while its row is kept (the entry holds only their keyed hashes)."""
+    rows = uow.session.execute(
+        select(SignInFailure.id, SignInFailure.email_key, SignInFailure.address).where(
+            SignInFailure.id.in_(ids)
+        )
+    )
+    return {i: f"{email} \u2190 {address}" for i, email, address in rows}
 
 
 def role_names(uow: UnitOfWork, ids: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, str]:
@@ -64,6 +94,8 @@ def install() -> None:
     names.register("user", user_names)
     names.register("role", role_names)
     names.register("tenant", tenant_names)
+    names.register("auth_session", session_names)
+    names.register("sign_in_failure", failure_names)
     sessions.provide(active=auth.active_session, web=web_viewer)
     tenants.on_created(ensure_builtin_roles)  # a new tenant gets the built-in roles
     home_widgets.install()

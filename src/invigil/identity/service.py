@@ -2,7 +2,9 @@
 
 No one grants more than they hold: each change checks the actor against
 ``invigil.identity.grants`` before it is made. Every change is audited in
-the same transaction. Permission changes take
+the same transaction, naming the user and the role by id, never by e-mail
+or by a custom role's name, which is free text (the log outlives both; the
+audit page shows the live ones, docs/adr/0062). Permission changes take
 effect at the user's next token; sessions are revoked where a change must
 bite at once (deactivation, password reset).
 """
@@ -75,7 +77,7 @@ def create_role(uow: UnitOfWork, *, name: str, description: str, permissions: li
             "starting with a letter"
         )
     chosen = sorted(p.value for p in perms.parse(permissions))
-    grants.require_permissions(uow, chosen, role=name, subject=("role", name), widen=False)
+    grants.require_permissions(uow, chosen, role=name, subject=("role", "new"), widen=False)
     if uow.scalar(select(Role).where(Role.name == name)) is not None:
         raise Conflict(f"a role named {name!r} already exists")
     role = Role(
@@ -87,7 +89,7 @@ def create_role(uow: UnitOfWork, *, name: str, description: str, permissions: li
     )
     uow.add(role)
     uow.flush()
-    audit.record(uow, "role.created", role, {"name": name, "permissions": chosen})
+    audit.record(uow, "role.created", role, {"permissions": chosen})
     return role
 
 
@@ -113,7 +115,6 @@ def update_role(
         "role.updated",
         role,
         {
-            "name": role.name,
             "before": before,
             "after": role.permissions,
             "added": sorted(set(role.permissions) - set(before)),
@@ -132,7 +133,7 @@ def delete_role(uow: UnitOfWork, role_id: uuid.UUID) -> None:
     )
     if holders:
         raise Conflict(f"role {role.name!r} is held by {holders} user(s); revoke it first")
-    audit.record(uow, "role.deleted", role, {"name": role.name})
+    audit.record(uow, "role.deleted", role, {"permissions": list(role.permissions)})
     uow.session.delete(role)
     uow.flush()
 
@@ -186,7 +187,7 @@ def _add_user(
     if not roles:
         raise Invalid("a user needs at least one role")
     chosen = [role_by_name(uow, name) for name in dict.fromkeys(roles)]
-    grants.require_roles(uow, chosen, subject=("user", email))
+    grants.require_roles(uow, chosen, subject=None)  # no user yet: the role is the subject
     if find_by_email(uow, email) is not None:
         raise Conflict(f"a user with email {email} already exists in this tenant")
     if password is not None:
@@ -213,7 +214,7 @@ def _add_user(
         uow,
         "user.created",
         user,
-        {"email": email, "status": status, "roles": [r.name for r in chosen]},
+        {"status": status, "role_ids": [r.id for r in chosen]},
     )
     return user
 
@@ -308,7 +309,7 @@ def deactivate_user(uow: UnitOfWork, user_id: uuid.UUID) -> User:
         )
     user.status = "deactivated"
     revoke_sessions(uow, user.id, "deactivated")
-    audit.record(uow, "user.deactivated", user, {"email": user.email})
+    audit.record(uow, "user.deactivated", user, {})
     return user
 
 
@@ -318,7 +319,7 @@ def reactivate_user(uow: UnitOfWork, user_id: uuid.UUID) -> User:
     if user.status != "deactivated":
         raise Conflict(f"user {user.email} is {user.status}, not deactivated")
     user.status = "active" if user.password_hash else "invited"
-    audit.record(uow, "user.reactivated", user, {"email": user.email, "status": user.status})
+    audit.record(uow, "user.reactivated", user, {"status": user.status})
     return user
 
 
@@ -392,10 +393,10 @@ def set_roles(uow: UnitOfWork, user_id: uuid.UUID, names: list[str]) -> list[Rol
                 UserRole.user_id == user.id, UserRole.role_id == current[name].id
             )
         )
-        audit.record(uow, "role.revoked", user, {"role": name})
+        audit.record(uow, "role.revoked", user, {"role_id": current[name].id})
     for name in sorted(set(wanted) - set(current)):
         uow.add(UserRole(tenant_id=uow.tenant, user_id=user.id, role_id=wanted[name].id))
-        audit.record(uow, "role.granted", user, {"role": name})
+        audit.record(uow, "role.granted", user, {"role_id": wanted[name].id})
     uow.flush()
     return sorted(wanted.values(), key=lambda r: r.name)
 

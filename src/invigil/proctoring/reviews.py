@@ -60,6 +60,7 @@ from invigil.proctoring import contests, outcomes, records
 from invigil.proctoring import policy as pol
 from invigil.proctoring.models import ProctoringAction, ReviewDecision
 from invigil.proctoring.pipeline import policy_of
+from invigil.security.pseudonyms import text_sha256
 
 REVIEWABLE = ("flag", "provisional_fail", "auto_submit")
 FLAG_DECISIONS = ("confirmed", "dismissed")
@@ -361,7 +362,8 @@ def _reason(text: str | None) -> str:
     reason = (text or "").strip()
     if not reason:
         raise Invalid(
-            "give a reason: it is kept with the decision and in the audit log", field="reason"
+            "give a reason: it is kept with the decision, and its hash in the audit log",
+            field="reason",
         )
     if len(reason) > MAX_REASON:
         raise Invalid(f"the reason has at most {MAX_REASON} characters", field="reason")
@@ -457,7 +459,9 @@ def _record(
         "attempt": attempt.id,
         "scope": row.scope,
         "decision": row.decision,
-        "reason": reason,
+        # The reviewer's words about a candidate stay in the decision's row
+        # (anchored); the entry keeps their hash (docs/adr/0062).
+        "reason_sha256": text_sha256(reason),
         "reviewer": reviewer,
         "policy": review.policy.name,
         "supersedes": row.supersedes,

@@ -369,7 +369,7 @@ def _form_values(form: MarkForm) -> dict[str, Any]:
 def _why(form: MarkForm) -> str:
     reason = form.reason.strip()
     if not reason:
-        raise Invalid("say why: the reason goes into the audit log")
+        raise Invalid("say why: the reason is kept with the mark, and its hash in the audit log")
     return reason[:MAX_REASON]
 
 

@@ -21,12 +21,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 
 from invigil import audit
 from invigil.db.uow import UnitOfWork
 from invigil.errors import Conflict, Invalid, NotFound
+from invigil.security.pseudonyms import text_sha256
 from invigil.security.secretbox import SecretBox
 from invigil.settings import Settings
 from invigil.webhooks import addresses, erasure, events, signing
@@ -72,6 +74,15 @@ def _description(text: str) -> str:
     return text
 
 
+def url_facts(url: str) -> dict[str, str]:
+    """An endpoint's URL as its audit entries keep it: the origin (who was
+    called) and the SHA-256 of the whole URL. Paths and queries often carry a
+    receiver's token or a person's name; the endpoint row shows them while it
+    exists, and the hash proves which URL it was."""
+    parts = urlsplit(url)
+    return {"origin": f"{parts.scheme}://{parts.netloc}", "url_sha256": text_sha256(url)}
+
+
 def get_endpoint(uow: UnitOfWork, endpoint_id: uuid.UUID) -> WebhookEndpoint:
     return uow.get(WebhookEndpoint, endpoint_id, label="webhook endpoint")
 
@@ -115,7 +126,7 @@ def create_endpoint(
         uow,
         "webhook.endpoint_created",
         endpoint,
-        {"url": stored_url, "events": chosen, "active": active},
+        {**url_facts(stored_url), "events": chosen, "active": active},
     )
     return endpoint, secret
 
@@ -133,9 +144,11 @@ def change_endpoint(
     endpoint = get_endpoint(uow, endpoint_id)
     changed: dict[str, Any] = {}
     if url is not None and url.strip() != endpoint.url:
-        endpoint.url = changed["url"] = addresses.check_on_save(url, settings)
+        endpoint.url = addresses.check_on_save(url, settings)
+        changed |= url_facts(endpoint.url)
     if description is not None and _description(description) != endpoint.description:
-        endpoint.description = changed["description"] = _description(description)
+        endpoint.description = _description(description)
+        changed["description_sha256"] = text_sha256(endpoint.description)
     if event_names is not None:
         chosen = _events(event_names)
         if chosen != sorted(endpoint.events):
@@ -166,7 +179,7 @@ def rotate_secret(
 def delete_endpoint(uow: UnitOfWork, endpoint_id: uuid.UUID) -> None:
     """The endpoint goes, with its deliveries and their attempts."""
     endpoint = get_endpoint(uow, endpoint_id)
-    audit.record(uow, "webhook.endpoint_deleted", endpoint, {"url": endpoint.url})
+    audit.record(uow, "webhook.endpoint_deleted", endpoint, url_facts(endpoint.url))
     uow.session.delete(endpoint)
     uow.flush()
 

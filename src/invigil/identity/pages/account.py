@@ -17,7 +17,7 @@ from invigil.db.uow import Actor
 from invigil.errors import Conflict, DomainError, Invalid
 from invigil.i18n import N_
 from invigil.identity import auth, mfa, service
-from invigil.identity.api import client_address
+from invigil.identity.api import visitor
 from invigil.identity.models import User, UserToken
 from invigil.identity.pages.common import (
     LINK_INVALID,
@@ -196,9 +196,7 @@ def _link_state(request: Request, token: str) -> tuple[str, str] | None:
     tenant_id = split_secret("ut", token)
     if tenant_id is None:
         return None
-    with request.app.state.db.unit_of_work(
-        tenant_id, Actor("anonymous", client_address(request))
-    ) as uow:
+    with request.app.state.db.unit_of_work(tenant_id, visitor(request, tenant_id)) as uow:
         found = uow.scalar(select(UserToken).where(UserToken.token_hash == digest(token)))
         if found is None or found.used_at is not None or found.expires_at <= datetime.now(UTC):
             return None
@@ -226,9 +224,7 @@ def set_password(
         return _render(request, "set_password.html", None, status=404, invalid=LINK_INVALID)
     error: DomainError | None = None
     slug = email = ""
-    with request.app.state.db.unit_of_work(
-        tenant_id, Actor("anonymous", client_address(request))
-    ) as uow:
+    with request.app.state.db.unit_of_work(tenant_id, visitor(request, tenant_id)) as uow:
         try:
             if password != confirm_password:
                 raise Invalid(N_("the password and its confirmation differ"))

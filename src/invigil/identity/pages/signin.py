@@ -10,10 +10,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Match
 
 from invigil.db import platform
-from invigil.db.uow import Actor
 from invigil.i18n import N_
 from invigil.identity import auth
-from invigil.identity.api import client_address
+from invigil.identity.api import client_address, visitor
 from invigil.identity.pages.common import (
     SESSION_SECONDS,
     FormStr,
@@ -124,7 +123,7 @@ def signin(
         return _signin_page(
             request, status=401, error=auth.FAILED, tenant=tenant, email=email, next_path=next_path
         )
-    with db.unit_of_work(ref.id, Actor("anonymous", address)) as uow:
+    with db.unit_of_work(ref.id, visitor(request, ref.id)) as uow:
         outcome = auth.sign_in(
             uow,
             services.settings,
