@@ -3,6 +3,7 @@ for result viewers, and releasing a browser (audited, permission-checked)."""
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 import uuid
@@ -14,7 +15,7 @@ from sqlalchemy import select
 
 from invigil import i18n
 from invigil.audit.models import AuditEvent
-from invigil.delivery.models import Attempt, AttemptResult
+from invigil.delivery.models import Attempt, AttemptRelease, AttemptResult
 from invigil.settings import Settings
 from tests.conftest import BoundDatabase, make_tenant
 from tests.delivery.test_attempts import begun, browser, invited, item, start
@@ -174,7 +175,14 @@ def test_release_frees_the_browser_and_is_audited(
         assert uow.get(Attempt, uuid.UUID(aid)).binding_hash is None
         last = uow.scalar(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1))
         assert last is not None and last.action == "attempt.released"
-        assert last.payload == {"reason": "Laptop <died>"} and last.subject_id == aid
+        # the words stay in their row; the log keeps the row's id and their hash
+        row = uow.scalar(select(AttemptRelease).where(AttemptRelease.attempt_id == uuid.UUID(aid)))
+        assert row is not None and row.reason == "Laptop <died>"
+        assert last.payload == {
+            "release_id": str(row.id),
+            "reason_sha256": hashlib.sha256(b"Laptop <died>").hexdigest(),
+        }
+        assert last.subject_id == aid and "Laptop" not in str(last.entry)
         assert last.actor_kind == "user"
 
     again = proctor.post(path + "/release", data={"csrf": csrf, "reason": "twice"})

@@ -22,6 +22,7 @@ from invigil.delivery import attempts, results, voids
 from invigil.delivery.models import (
     Attempt,
     AttemptAnswer,
+    AttemptRelease,
     AttemptResult,
     AttemptVoid,
     Candidate,
@@ -265,7 +266,7 @@ def _history(uow: UnitOfWork, attempt: Attempt, t: NullTranslations) -> list[Ste
     for e, by in zip(events, _actors(uow, events, t), strict=True):
         notes: tuple[str, ...] = ()
         if e.action == "attempt.released":
-            reason = e.payload.get("reason") or t.gettext("none given")
+            reason = _release_reason(uow, e.payload) or t.gettext("none given")
             notes = (
                 t.gettext("By %(who)s") % {"who": by},
                 t.gettext("Reason: %(reason)s") % {"reason": reason},
@@ -292,6 +293,19 @@ def _user_id(actor_id: str) -> uuid.UUID | None:
         return uuid.UUID(actor_id)
     except ValueError:
         return None
+
+
+def _release_reason(uow: UnitOfWork, payload: Mapping[str, Any]) -> str:
+    """The staff's reason for a release: from its row (entries since migration
+    0056 carry the row's id), or as older entries carried it."""
+    release_id = payload.get("release_id")
+    if release_id is None:
+        return str(payload.get("reason") or "")
+    try:
+        row = uow.session.get(AttemptRelease, (uow.tenant, uuid.UUID(str(release_id))))
+    except ValueError:
+        return ""
+    return row.reason if row is not None else ""
 
 
 def _actors(uow: UnitOfWork, events: Sequence[AuditEvent], t: NullTranslations) -> list[str]:

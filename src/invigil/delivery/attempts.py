@@ -44,7 +44,7 @@ from invigil.db.engine import Database
 from invigil.db.uow import Actor, UnitOfWork
 from invigil.delivery import answers, keeping
 from invigil.delivery.links import LinkKey
-from invigil.delivery.models import Attempt, AttemptAnswer, Consent, Invitation
+from invigil.delivery.models import Attempt, AttemptAnswer, AttemptRelease, Consent, Invitation
 from invigil.delivery.proctor import proctor
 from invigil.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, PaymentRequired
 from invigil.ledger import prices
@@ -443,7 +443,21 @@ def release(uow: UnitOfWork, attempt: Attempt, reason: str = "") -> Attempt:
         raise Conflict("this attempt is not bound to any browser")
     attempt.binding_hash = None
     attempt.bound_at = None
-    audit.record(uow, "attempt.released", attempt, {"reason": reason[:500]})
+    row = AttemptRelease(
+        id=uuid.uuid4(),
+        tenant_id=uow.tenant,
+        attempt_id=attempt.id,
+        released_by=f"{uow.actor.kind}:{uow.actor.id}"[:200],
+        reason=reason[:500],
+    )
+    uow.add(row)
+    uow.flush()
+    # The words stay in the row (staff's words about a candidate are personal
+    # data; the log keeps ids and hashes only).
+    audit.record(
+        uow, "attempt.released", attempt,
+        {"release_id": row.id, "reason_sha256": text_sha256(row.reason)},
+    )  # fmt: skip
     return attempt
 
 

@@ -359,6 +359,25 @@ class ResultCell(Base):
     canonical_response: Mapped[Any] = mapped_column(JSONB, nullable=True)
 
 
+class AttemptRelease(TenantScoped, Base):
+    """An attempt released from its browser by staff, with their reason
+    (migration 0056). Written once; the audit entry carries the id and the
+    reason's SHA-256, never the words."""
+
+    __tablename__ = "attempt_releases"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "attempt_id"], ["attempts.tenant_id", "attempts.id"], ondelete="RESTRICT"
+        ),
+        CheckConstraint("char_length(reason) <= 500", name="reason"),
+        Index("ix_attempt_releases_attempt", "tenant_id", "attempt_id"),
+    )
+
+    attempt_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    released_by: Mapped[str] = mapped_column(String(200))  # "<actor kind>:<actor id>"
+    reason: Mapped[str] = mapped_column(Text)
+
+
 class AttemptVoid(TenantScoped, Base):
     """An attempt voided by staff (0039, ADR 0050): why, by whom, when, and
     the reversal that refunded its start. Written once (append-only trigger;
