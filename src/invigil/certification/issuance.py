@@ -282,7 +282,10 @@ def reject(uow: UnitOfWork, pending_id: uuid.UUID, by: uuid.UUID, reason: str,
     row = _locked_request(uow, pending_id)
     row.status, row.decided_by, row.decided_at, row.reason = "rejected", by, now, reason
     uow.flush()
-    audit.record(uow, "certification.rejected", ("cert_pending", row.id), {"reason": reason})
+    # The reason stays in the row (staff's words about the holder, which the
+    # retention purge removes with their identity); the log names the request.
+    audit.record(uow, "certification.rejected", ("cert_pending", row.id),
+                 {"program_id": str(row.program_id), "holder_id": str(row.holder_id)})  # fmt: skip
     return row
 
 

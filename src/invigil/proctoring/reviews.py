@@ -13,7 +13,10 @@ decision its own row and audit entry, all or none), then records the
 outcome: ``cleared``, ``violation_fail`` or ``violation_invalidate``.
 
 Decisions are rows of ``review_decisions`` (append-only) and each is an
-audit entry (``review.decided``) in the same transaction. The decisions on
+audit entry (``review.decided``) in the same transaction, which anchors the
+row's hash but does not repeat its reason: staff's words about a person go
+with that person's identity under the retention policy (ADR 0063), and the
+log can forget nothing. The decisions on
 one flag form a chain, and so do the outcome decisions of an attempt: each
 new row names in ``supersedes`` the row that was current when it was made
 (NULL for the first). A caller says which row it saw as current; if another
@@ -457,7 +460,6 @@ def _record(
         "attempt": attempt.id,
         "scope": row.scope,
         "decision": row.decision,
-        "reason": reason,
         "reviewer": reviewer,
         "policy": review.policy.name,
         "supersedes": row.supersedes,

@@ -322,9 +322,11 @@ def _write(
         "kind": kind,
         "total": str(total),
         "max": str(found.worth),
-        "reason": reason,
         "state": settled.status,
     }
+    # A moderation's or regrade's reason stays in the row the anchor covers,
+    # not in the log: staff's words about a person go with that person's
+    # identity under the retention policy (ADR 0063); the log forgets nothing.
     if ai[0] is not None:  # a suggestion was shown: what the grader made of it
         payload["ai_suggestion"], payload["ai_influence"] = ai
     payload["anchor"] = anchor("mark", records.mark(uow, row.id).sha256)

@@ -48,6 +48,7 @@ from invigil.logs import get_logger
 from invigil.proctoring.contests import SUBJECT as CONTEST
 from invigil.retention import holds, policy, receipts
 from invigil.retention.models import LegalHold, ObjectDeletion, Purge, PurgedRecord
+from invigil.retention.requests import KIND as PRIVACY_REQUEST
 from invigil.security.keys import KeyRing
 
 log = get_logger(__name__)
@@ -396,6 +397,7 @@ def _identity(uow: UnitOfWork, subjects: Sequence[Subject], done: _Done) -> None
     done.count("consents", n)
     done.records.extend(("consent", c) for c in changed)
     for s in subjects:
+        _staff_words(uow, s.id, done)
         row = uow.session.execute(
             update(Candidate)
             .where(Candidate.id == s.id)
@@ -403,6 +405,60 @@ def _identity(uow: UnitOfWork, subjects: Sequence[Subject], done: _Done) -> None
             .returning(Candidate.id)
         ).first()
         done.count("candidates", 1 if row else 0)
+
+
+# The table each kind of anchored record the staff-words function alters
+# lives in (the receipt counts rows per table).
+_WORDS_TABLE = {
+    "review_decision": "review_decisions",
+    "attempt_void": "attempt_voids",
+    "mark": "grading_marks",
+    "result": "attempt_results",
+    "shortlist_stage": "shortlist_stage_changes",
+    "certificate_state": "certificate_state_changes",
+    PRIVACY_REQUEST: "privacy_requests",
+}
+
+
+def _staff_words(uow: UnitOfWork, candidate_id: uuid.UUID, done: _Done) -> None:
+    """Staff's own words about the person go with their identity (ADR 0063):
+    review reasons, void notes, grading comments and reasons (and a
+    regrade's reason in the result revision it issued), shortlist
+    notes, certificate state-change reasons (append-only: through
+    ``platform_retention_staff_words``, migration 0052), the reasons of
+    their pending certificates' decisions and the notes and outcomes of
+    their earlier privacy requests. The decisions themselves stay."""
+    altered = uow.session.execute(
+        text("SELECT out_kind, out_id FROM platform_retention_staff_words(:c)"),
+        {"c": candidate_id},
+    ).all()
+    for kind, record_id in altered:
+        done.count(_WORDS_TABLE[kind], 1)
+        done.records.append((kind, record_id))
+    pending = uow.session.execute(
+        text(
+            "UPDATE cert_pending SET reason = '' WHERE holder_id = :c AND reason <> '' RETURNING id"
+        ),
+        {"c": candidate_id},
+    )
+    done.count("cert_pending", len(pending.all()))
+    # A finished request is anchored (its document holds the note and the
+    # outcome); an open one is not yet. An erasure request being carried
+    # out is still open here: its outcome (the erasure's reason) is written
+    # after, and its note is already gone.
+    requests = uow.session.execute(
+        text(
+            "UPDATE privacy_requests SET note = '', "
+            "outcome = CASE WHEN outcome IS NULL THEN NULL ELSE '' END "
+            "WHERE candidate_id = :c AND (note <> '' OR coalesce(outcome, '') <> '') "
+            "RETURNING id, status"
+        ),
+        {"c": candidate_id},
+    ).all()
+    for request_id, status in requests:
+        done.count("privacy_requests", 1)
+        if status != "open":
+            done.records.append((PRIVACY_REQUEST, str(request_id)))
 
 
 def _act(
