@@ -21,9 +21,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -33,32 +30,21 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.pool import NullPool
 
 from invigil.audit import service as audit_service
-from invigil.certification import issuance, lifecycle
-from invigil.certification.models import PendingIssue, ProgramVersion
 from invigil.cli.audit import _sources
 from invigil.db.uow import Actor
 from invigil.db.urls import DatabaseUrls
-from invigil.delivery import attempts, voids
-from invigil.delivery.demo import sit_down
-from invigil.delivery.models import Invitation
-from invigil.proctoring import contests, pipeline, reviews
-from invigil.proctoring.models import ProctoringAction, ReviewDecision
-from invigil.results import grading, release
-from invigil.results.schemas import CriterionMarkIn, MarkIn, RegradeIn
+from invigil.delivery import voids
+from invigil.proctoring import contests
+from invigil.proctoring.models import ReviewDecision
+from invigil.results import grading
 from invigil.retention import receipts, requests
 from invigil.retention.models import Receipt
 from invigil.security.secretbox import SecretBox
 from invigil.settings import Settings
-from invigil.shortlists import service as shortlists
-from invigil.shortlists import stages
-from tests.certification.factories import program
-from tests.conftest import BoundDatabase, make_tenant, make_user
-from tests.delivery.factories import kit_for, make_invitation
-from tests.proctoring.test_pipeline import Chain
+from tests.conftest import BoundDatabase, make_tenant
 from tests.results.factories import graded_exam
 from tests.results.helpers import FLAGGING
-from tests.results.helpers import Sat as PortalSat
-from tests.retention.test_portal import contest, portal_token
+from tests.retention.journey import ELSEWHERE, ERASED, STAYS, Person, journey
 from tests.webhooks.factories import make_endpoint
 
 # Where an identifier of the erased person may still be found, and why.
@@ -69,34 +55,6 @@ from tests.webhooks.factories import make_endpoint
 # encrypted objects in the store, not rows.)
 ALLOWED: dict[tuple[str, str], str] = {}
 
-
-@dataclass(frozen=True)
-class Person:
-    first: str
-    last: str
-    email: str
-    ref: str
-
-    @property
-    def name(self) -> str:
-        return f"{self.first} {self.last}"
-
-    @property
-    def needles(self) -> dict[str, str]:
-        """What identifies them: each part of the name alone (staff write
-        first names), the e-mail (its case changed: the search ignores
-        case) and the external reference."""
-        return {
-            "first name": self.first,
-            "last name": self.last,
-            "e-mail": self.email.swapcase(),
-            "reference": self.ref,
-        }
-
-
-ERASED = Person("Zephyrine", "Quillfeather", "Zephyrine.QUILLFEATHER@Example.org", "ZQ-7731-XK")
-STAYS = Person("Bartholomew", "Vantongeren", "bart.vantongeren@example.net", "BV-4410-QM")
-ELSEWHERE = Person("Ottoline", "Marchbanks", "ottoline.marchbanks@example.com", "OM-9902-RT")
 
 # Every column of every table in the public schema, read from the catalog
 # when the search runs; as a superuser (row security does not hide another
@@ -177,128 +135,6 @@ def app_ring(app: FastAPI) -> Iterator[None]:
     receipts._ring.update(saved)
 
 
-@dataclass(frozen=True)
-class Journey:
-    attempt: uuid.UUID
-    voided: uuid.UUID
-    candidate: uuid.UUID
-    certificate: uuid.UUID | None
-
-
-def sit(
-    db: BoundDatabase, settings: Settings, tenant_id: uuid.UUID, exam: uuid.UUID, who: Person
-) -> tuple[uuid.UUID, uuid.UUID]:
-    """Invited, consents, answers (the essay names them), switches tabs (a
-    flag), submits: (attempt, invitation)."""
-    kit = kit_for(settings)
-    invitation = make_invitation(
-        db, tenant_id, kit, exam, name=who.name, email=who.email, external_ref=who.ref
-    ).invitation
-    began = datetime.now(UTC) - timedelta(minutes=30)
-    with db.unit_of_work(tenant_id, Actor("candidate", str(invitation.candidate_id))) as uow:
-        attempt = sit_down(uow, kit, invitation, began, attempts.Browser("198.51.100.4", "UA"))
-        essay = f"I am {who.name} ({who.ref}); remote work widens the pool of people to hire."
-        answers = {0: 1, 1: essay, 2: "Bonn, I think"}
-        items = [
-            attempts.Item(i, r, n + 1, time_ms=1000) for n, (i, r) in enumerate(answers.items())
-        ]
-        attempts.save(uow, attempt, items, now=began + timedelta(minutes=5))
-        chain = Chain(str(attempt.id))
-        at = began + timedelta(minutes=6)
-        sent = [
-            chain.message("tab.hidden", "start", at),
-            chain.message("tab.hidden", "end", at + timedelta(seconds=5), ends=1),
-        ]
-        pipeline.ingest(uow, attempt, [pipeline.Message(**m) for m in sent], at)
-        attempts.submit(uow, attempt, "candidate", now=began + timedelta(minutes=10))
-        return attempt.id, invitation.id
-
-
-def judged(db: BoundDatabase, tenant_id: uuid.UUID, attempt_id: uuid.UUID, who: Person) -> None:
-    """A reviewer decides the flag and the outcome, a grader marks the essay
-    and the short answer, a moderator regrades: each in words naming them."""
-    reviewer = make_user(db, tenant_id, ["proctor_reviewer"])
-    with db.unit_of_work(tenant_id, Actor("user", str(reviewer.id))) as uow:
-        flag = uow.scalar(select(ProctoringAction).where(ProctoringAction.attempt_id == attempt_id))
-        assert flag is not None
-        reviews.decide(uow, attempt_id, reviews.Decide(
-            "flag", "confirmed", f"{who.first} looked away on the snapshot", action_id=flag.id,
-        ))  # fmt: skip
-    with db.unit_of_work(tenant_id, Actor("user", str(reviewer.id))) as uow:
-        reason = f"Cleared: {who.name} explained the fire alarm"
-        reviews.decide(uow, attempt_id, reviews.Decide("outcome", "cleared", reason))
-    grader = make_user(db, tenant_id, ["grader"])
-    essay = MarkIn(criteria=[
-        CriterionMarkIn(criterion="Argument: structure", level="Strong = clear",
-                        comment=f"{who.first} argues well"),
-        CriterionMarkIn(criterion="Language", level="Good", comment=f"see {who.ref}"),
-    ])  # fmt: skip
-    with db.unit_of_work(tenant_id, Actor("user", str(grader.id))) as uow:
-        grading.submit_mark(uow, attempt_id, 1, essay)
-        short = MarkIn(points=Decimal("2"), comment=f"Ms {who.last} is right")
-        grading.submit_mark(uow, attempt_id, 2, short)
-    moderator = make_user(db, tenant_id, ["tenant_admin"])
-    with db.unit_of_work(tenant_id, Actor("user", str(moderator.id))) as uow:
-        again = RegradeIn(points=Decimal("1.5"), comment="half", reason=f"{who.last} misspelt it")
-        grading.regrade(uow, attempt_id, 2, again)
-
-
-def journey(
-    app: FastAPI, client: TestClient, db: BoundDatabase, settings: Settings,
-    tenant_id: uuid.UUID, who: Person, *, exam: uuid.UUID, erased: bool,
-) -> Journey:  # fmt: skip
-    attempt_id, invitation_id = sit(db, settings, tenant_id, exam, who)
-    sat = PortalSat(tenant_id, exam, attempt_id, invitation_id)
-    token = portal_token(db, settings, sat)
-    with db.unit_of_work(tenant_id) as uow:
-        flag = uow.scalar(select(ProctoringAction).where(ProctoringAction.attempt_id == attempt_id))
-        assert flag is not None
-    words = f"This is {who.name}: the fire alarm went off."
-    assert contest(client, token, sat, str(flag.id), text=words).status_code == 303
-    judged(db, tenant_id, attempt_id, who)
-    with db.unit_of_work(tenant_id, Actor.operator("test")) as uow:
-        release.release_one(uow, attempt_id)
-        candidate = uow.get(Invitation, invitation_id).candidate_id
-        rules, _ = shortlists.create_rule_set(uow, f"rules {uuid.uuid4().hex[:6]}", {})
-        run = shortlists.create_run(uow, rules.id, exam_ids=[exam])
-        stages.move(uow, run.id, attempt_id, "interview", f"Call {who.first} on Monday")
-    # A second attempt, voided with a note naming them.
-    kit = kit_for(settings)
-    again = make_invitation(db, tenant_id, kit, exam, name=who.name, email=who.email).invitation
-    assert again.candidate_id == candidate
-    with db.unit_of_work(tenant_id, Actor.operator("test")) as uow:
-        began = datetime.now(UTC) - timedelta(minutes=5)
-        second = sit_down(uow, kit, again, began, attempts.Browser("198.51.100.4", "UA"))
-        voids.void(uow, second.id, "other", f"{who.name} was sent the wrong link")
-    certificate = None
-    if erased:
-        program_id, version_id = program(db, tenant_id, exam_ids=[exam])
-        approver = make_user(db, tenant_id, ["certification_manager"]).id
-        with db.unit_of_work(tenant_id, Actor.operator("test")) as uow:
-            version = uow.session.get(ProgramVersion, (tenant_id, version_id))
-            assert version is not None
-            now = datetime.now(UTC)
-            cert = lifecycle.issue(
-                uow, lifecycle.Issue(version=version, holder_id=candidate, basis=[]), now=now
-            )
-            lifecycle.change_state(
-                uow, cert.id, "suspended", f"{who.first} asked to pause it", now=now
-            )
-            certificate = cert.id
-            asked = PendingIssue(
-                tenant_id=tenant_id, id=uuid.uuid4(), program_id=program_id,
-                program_version_id=version_id, holder_id=candidate, basis=[],
-            )  # fmt: skip
-            uow.add(asked)
-            uow.flush()
-            issuance.reject(uow, asked.id, approver, f"{who.last} must sit it again", now)
-            objection = requests.receive(
-                uow, candidate_id=candidate, kind="objection", note=f"{who.name} phoned"
-            )
-            requests.complete(uow, objection.id, f"Stopped mailing {who.email}")
-    return Journey(attempt_id, second.id, candidate, certificate)
-
-
 def test_erasing_a_person_leaves_no_identifier_of_theirs_anywhere(
     app: FastAPI, client: TestClient, db: BoundDatabase, settings: Settings, scan: None
 ) -> None:
@@ -307,10 +143,10 @@ def test_erasing_a_person_leaves_no_identifier_of_theirs_anywhere(
     # A receiver of the shortlist's events: their bodies are scanned too.
     box = SecretBox(Path(settings.home) / "erasure-webhooks.key")
     make_endpoint(db, tenant.id, box, names=["shortlist.completed", "stage.changed"])
-    mine = journey(app, client, db, settings, tenant.id, ERASED, exam=exam, erased=True)
-    journey(app, client, db, settings, tenant.id, STAYS, exam=exam, erased=False)
+    mine = journey(app, client, db, settings, tenant.id, ERASED, exam=exam, certified=True)
+    journey(app, client, db, settings, tenant.id, STAYS, exam=exam, certified=False)
     other = make_tenant(db, settings)
-    journey(app, client, db, settings, other.id,  ELSEWHERE, erased=False,
+    journey(app, client, db, settings, other.id,  ELSEWHERE, certified=False,
             exam=graded_exam(db, other.id, proctoring_policy=FLAGGING))  # fmt: skip
 
     before = found(db, tenant.id, ERASED)
