@@ -12,6 +12,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from fastapi import FastAPI
@@ -23,7 +24,9 @@ from invigil.audit import service as audit_service
 from invigil.cli.audit import _sources
 from invigil.db.uow import Actor
 from invigil.delivery.models import Attempt, Candidate
-from invigil.retention import export, purge, receipts
+from invigil.results import grading
+from invigil.results.schemas import RegradeIn
+from invigil.retention import export, purge, receipts, verify
 from invigil.retention.models import PrivacyRequest, Receipt
 from invigil.settings import Settings
 from invigil.shortlists.models import StageChange
@@ -112,6 +115,32 @@ def test_the_policy_removes_staff_words_with_the_identity(
         db, tenant.id, app.state.services.evidence, now=submitted + timedelta(days=801)
     )
     assert "candidate_identity" not in again.subjects
+
+    # Words written after the identity went (or left by a purge before the
+    # words were purged at all) are found by the verification and go with
+    # the next run, under a receipt of their own.
+    moderator = make_user(db, tenant.id, ["tenant_admin"])
+    with db.unit_of_work(tenant.id, Actor("user", str(moderator.id))) as uow:
+        later = RegradeIn(points=Decimal("1"), reason=f"{ERASED.first} appealed")
+        grading.regrade(uow, mine.attempt, 2, later)
+    with db.unit_of_work(tenant.id) as uow:
+        problems = verify.check(uow, app.state.services.evidence).problems
+    assert problems == [
+        f"staff's words about candidate {mine.candidate} are still stored (receipt {row.id})"
+    ]
+    caught = purge.run_tenant(
+        db, tenant.id, app.state.services.evidence, now=submitted + timedelta(days=802)
+    )
+    assert caught.problems == [] and caught.subjects == {"candidate_identity": 1}, caught
+    assert [w for w in _words(db, tenant.id, mine) if w] == []
+    with db.unit_of_work(tenant.id, Actor.operator("test")) as uow:
+        late = uow.get(Receipt, caught.receipts[0])
+        assert late.reason == purge.WORDS_REASON and late.counts["rows"] == {
+            "attempt_results": 1, "grading_marks": 1,
+        }  # fmt: skip
+        assert verify.check(uow, app.state.services.evidence).problems == []
+        report = audit_service.verify_tenant(uow, app.state.services.keys.audit, _sources())
+    assert report.ok, (report.problems, report.records.problems)
 
 
 def test_the_app_role_cannot_change_staff_words_itself(

@@ -446,11 +446,15 @@ def _staff_words(uow: UnitOfWork, candidate_id: uuid.UUID, done: _Done) -> None:
     # outcome); an open one is not yet. An erasure request being carried
     # out is still open here: its outcome (the erasure's reason) is written
     # after, and its note is already gone.
+    # A completed erasure's outcome is its reason, which its receipts state
+    # too: it stays with them.
     requests = uow.session.execute(
         text(
             "UPDATE privacy_requests SET note = '', "
-            "outcome = CASE WHEN outcome IS NULL THEN NULL ELSE '' END "
-            "WHERE candidate_id = :c AND (note <> '' OR coalesce(outcome, '') <> '') "
+            "outcome = CASE WHEN outcome IS NULL OR (kind = 'erasure' AND status = 'completed') "
+            "THEN outcome ELSE '' END "
+            "WHERE candidate_id = :c AND (note <> '' OR (coalesce(outcome, '') <> '' "
+            "AND NOT (kind = 'erasure' AND status = 'completed'))) "
             "RETURNING id, status"
         ),
         {"c": candidate_id},
@@ -459,6 +463,54 @@ def _staff_words(uow: UnitOfWork, candidate_id: uuid.UUID, done: _Done) -> None:
         done.count("privacy_requests", 1)
         if status != "open":
             done.records.append((PRIVACY_REQUEST, str(request_id)))
+
+
+# Staff's words still stored about candidate {c} (a column or an
+# expression): what platform_retention_staff_words and _staff_words empty.
+WORDS_LEFT = """(
+    EXISTS (SELECT 1 FROM review_decisions d JOIN attempts a
+              ON a.tenant_id = d.tenant_id AND a.id = d.attempt_id
+            WHERE a.candidate_id = {c} AND d.reason <> '')
+    OR EXISTS (SELECT 1 FROM attempt_voids v JOIN attempts a
+                 ON a.tenant_id = v.tenant_id AND a.id = v.attempt_id
+               WHERE a.candidate_id = {c} AND v.note <> '')
+    OR EXISTS (SELECT 1 FROM grading_marks m JOIN attempts a
+                 ON a.tenant_id = m.tenant_id AND a.id = m.attempt_id
+               WHERE a.candidate_id = {c} AND (coalesce(m.reason, '') <> ''
+                     OR m.marks @? '$[*] ? (@.comment != "")'))
+    OR EXISTS (SELECT 1 FROM attempt_results r JOIN attempts a
+                 ON a.tenant_id = r.tenant_id AND a.id = r.attempt_id
+               WHERE a.candidate_id = {c} AND jsonb_typeof(r.document->'reason') = 'string'
+                 AND r.document->>'reason' <> '')
+    OR EXISTS (SELECT 1 FROM shortlist_stage_changes x JOIN attempts a
+                 ON a.tenant_id = x.tenant_id AND a.id = x.attempt_id
+               WHERE a.candidate_id = {c} AND x.note <> '')
+    OR EXISTS (SELECT 1 FROM certificate_state_changes x JOIN certificates k
+                 ON k.tenant_id = x.tenant_id AND k.id = x.certificate_id
+               WHERE k.holder_id = {c} AND x.from_state IS NOT NULL AND x.reason <> '')
+    OR EXISTS (SELECT 1 FROM cert_pending q WHERE q.holder_id = {c} AND q.reason <> '')
+    OR EXISTS (SELECT 1 FROM privacy_requests q WHERE q.candidate_id = {c} AND q.note <> '')
+)"""
+WORDS_REASON = "staff's words left after the identity was purged"
+
+
+def _words_left(uow: UnitOfWork, ids: Sequence[uuid.UUID] | None = None) -> list[Subject]:
+    """Candidates whose identity is purged but who still have staff's words
+    about them (purged before migration 0052 reached those words, or words
+    written since, such as a regrade's reason), that no hold covers now."""
+    where = "" if ids is None else "AND p.subject_id = ANY(:ids)"
+    rows = uow.session.execute(
+        text(
+            "SELECT p.subject_id, ARRAY(SELECT DISTINCT i.exam_id FROM invitations i "
+            "WHERE i.candidate_id = p.subject_id) FROM retention_purges p "
+            "WHERE p.data_class = 'candidate_identity' AND p.subject_type = 'candidate' "
+            f"{where} AND {WORDS_LEFT.format(c='p.subject_id')} ORDER BY p.subject_id"
+        ),
+        {"ids": list(ids or ())},
+    ).all()
+    in_force = holds.in_force(uow)
+    found = [Subject("candidate", c, c, tuple(e or ()), None, None, {}) for c, e in rows]
+    return [s for s in found if not _held(s, in_force)]
 
 
 def _act(
@@ -505,12 +557,19 @@ def _purge(
     candidate: uuid.UUID | None = None,
     signer: KeyRing | None = None,
     extra: Callable[[uuid.UUID, _Done], None] | None = None,
+    words_only: bool = False,
 ) -> uuid.UUID:
-    """Purge one batch of one class and write its receipt (one transaction)."""
+    """Purge one batch of one class and write its receipt (one transaction).
+    ``words_only``: identities purged already, whose staff's words are left
+    (no new ``retention_purges`` row: the class was purged once)."""
     receipt_id = uuid.uuid4()
     done = _Done()
     then = version.document.rule(data_class).then
-    _act(uow, data_class, subjects, then, receipt_id, done, candidate)
+    if words_only:
+        for s in subjects:
+            _staff_words(uow, s.id, done)
+    else:
+        _act(uow, data_class, subjects, then, receipt_id, done, candidate)
     if extra is not None:
         extra(receipt_id, done)
     receipts.write(
@@ -533,7 +592,7 @@ def _purge(
         objects_deleted=[str(o.id) for o in done.objects],
         signer=signer,
     )
-    for s in subjects:
+    for s in subjects if not words_only else ():
         uow.add(
             Purge(
                 id=uuid.uuid4(), tenant_id=uow.tenant, data_class=data_class,
@@ -687,11 +746,37 @@ def run_tenant(
             done.receipts.append(receipt)
             done.subjects[data_class] = done.subjects.get(data_class, 0) + len(subjects)
             done.objects_deleted += delete_pending(db, tenant_id, evidence)
+    if "candidate_identity" in classes:
+        _catch_up_words(db, tenant_id, actor, done, batch=batch, signer=signer)
     from invigil.retention import verify
 
     with db.unit_of_work(tenant_id, actor) as uow:
         done.problems = verify.check(uow, evidence, done.receipts).problems
     return done
+
+
+def _catch_up_words(
+    db: Database, tenant_id: uuid.UUID, actor: Actor, done: Run, *, batch: int,
+    signer: KeyRing | None,
+) -> None:  # fmt: skip
+    """Staff's words left about people whose identity is purged go now,
+    under the version in force, a receipt per batch."""
+    with db.unit_of_work(tenant_id, actor) as uow:
+        ids = [s.id for s in _words_left(uow)]
+    for i in range(0, len(ids), batch):
+        with db.unit_of_work(tenant_id, actor) as uow:
+            _lock(uow)
+            subjects = _words_left(uow, ids[i : i + batch])
+            if not subjects:
+                continue
+            receipt = _purge(
+                uow, "candidate_identity", subjects, version=policy.current(uow),
+                trigger="policy", reason=WORDS_REASON, signer=signer, words_only=True,
+            )  # fmt: skip
+        done.receipts.append(receipt)
+        done.subjects["candidate_identity"] = done.subjects.get("candidate_identity", 0) + len(
+            subjects
+        )
 
 
 def run_all(db: Database, evidence: Evidence, *, now: datetime) -> dict[str, int]:

@@ -13,6 +13,7 @@ from typing import Any
 from invigil.audit.anchored import stream
 from invigil.db.uow import UnitOfWork
 from invigil.evidence.service import Evidence
+from invigil.retention.purge import WORDS_LEFT
 
 SHOWN = 50
 
@@ -83,6 +84,13 @@ _ROWS = (
            WHERE p.data_class = 'candidate_identity' {also}
              AND (c.email <> 'erased-' || c.id::text || '@erased.invalid'
                   OR c.external_ref <> '')""",
+    ),
+    (
+        "staff's words about candidate {0} are still stored (receipt {1})",
+        """SELECT p.subject_id, p.receipt_id FROM retention_purges p
+           WHERE p.data_class = 'candidate_identity' {also}
+             AND """
+        + WORDS_LEFT.format(c="p.subject_id").replace("{", "{{").replace("}", "}}"),
     ),
     (
         "mail to candidate {0} is still in the outbox (receipt {1})",
