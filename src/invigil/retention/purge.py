@@ -10,7 +10,10 @@ version in force now); evidence keeps the days of the exam's proctoring
 preset. Identity and invitations/mail are purged per candidate, counted
 from the candidate's latest submission or activity, under the version their
 latest attempt froze; a candidate who may still sit an exam (an open
-invitation, a running attempt) is not purged.
+invitation, a running attempt) is not purged. Staff's words about a person
+(review reasons, void notes, grading comments, shortlist notes, certificate
+reasons) go with their identity (ADR 0063); words left about a person
+already anonymised go with the next run.
 
 Evidence is crypto-shredded: each object's bytes are deleted from the
 store (local folder or S3) once the batch has committed (a store delete
