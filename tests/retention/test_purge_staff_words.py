@@ -40,7 +40,8 @@ from tests.test_pages_matrix import web_client
 REMOVED = "(removed under the retention policy)"
 # What the journey's staff wrote (tests/retention/journey.py), in part.
 SAID = ("looked away", "explained the fire alarm", "argues well", "is right", "misspelt it",
-        "on Monday", "wrong link", "asked to pause")  # fmt: skip
+        "on Monday", "wrong link", "asked to pause", "must sit it again", "phoned",
+        "Stopped mailing")  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
@@ -183,19 +184,18 @@ def test_pages_api_and_exports_show_removed_words_as_removed(
 
     with db.unit_of_work(tenant.id) as uow:
         invitation = uow.get(Attempt, mine.attempt).invitation_id
-        altered = uow.session.execute(
-            text("SELECT out_kind FROM platform_retention_staff_words(:c)"), {"c": mine.candidate}
-        ).scalars()
-        assert sorted(set(altered)) == [
-            "attempt_void", "certificate_state", "mark", "result", "review_decision",
-            "shortlist_stage",
-        ]  # fmt: skip
+        done = purge._Done()
+        purge._staff_words(uow, mine.candidate, done)
+        assert done.rows == {
+            "attempt_results": 1, "attempt_voids": 1, "cert_pending": 1,
+            "certificate_state_changes": 1, "grading_marks": 3, "privacy_requests": 1,
+            "review_decisions": 2, "shortlist_stage_changes": 1,
+        }  # fmt: skip
         run_id = uow.scalar(
             select(StageChange.run_id).where(StageChange.attempt_id == mine.attempt)
         )
-    assert [w for w in _words(db, tenant.id, mine) if w and w != "half"] == [
-        f"{ERASED.last} must sit it again"  # cert_pending: not append-only, the purge's own UPDATE
-    ]
+        objection = uow.scalar(select(PrivacyRequest.id).where(PrivacyRequest.kind == "objection"))
+    assert [w for w in _words(db, tenant.id, mine) if w] == []
 
     staff, _ = web_client(app, db, tenant.id, ["tenant_admin"])
     pages = {
@@ -208,7 +208,8 @@ def test_pages_api_and_exports_show_removed_words_as_removed(
         f"/shortlists/{run_id}/export": False,
         f"/certification/certificates/{mine.certificate}": True,
         f"/certification/certificates/{mine.certificate}/certificate.pdf": False,
-        "/certification/approvals": False,
+        "/certification/approvals": True,
+        f"/admin/privacy/requests/{objection}": True,
     }
     for path, says in pages.items():
         page = staff.get(path)
