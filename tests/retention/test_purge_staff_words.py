@@ -26,7 +26,7 @@ from invigil.db.uow import Actor
 from invigil.delivery.models import Attempt, Candidate
 from invigil.results import grading
 from invigil.results.schemas import RegradeIn
-from invigil.retention import export, purge, receipts, verify
+from invigil.retention import export, purge, receipts, staff_words, verify
 from invigil.retention.models import PrivacyRequest, Receipt
 from invigil.settings import Settings
 from invigil.shortlists.models import StageChange
@@ -136,7 +136,7 @@ def test_the_policy_removes_staff_words_with_the_identity(
     assert [w for w in _words(db, tenant.id, mine) if w] == []
     with db.unit_of_work(tenant.id, Actor.operator("test")) as uow:
         late = uow.get(Receipt, caught.receipts[0])
-        assert late.reason == purge.WORDS_REASON and late.counts["rows"] == {
+        assert late.reason == staff_words.REASON and late.counts["rows"] == {
             "attempt_results": 1, "grading_marks": 1,
         }  # fmt: skip
         assert verify.check(uow, app.state.services.evidence).problems == []
@@ -184,9 +184,8 @@ def test_pages_api_and_exports_show_removed_words_as_removed(
 
     with db.unit_of_work(tenant.id) as uow:
         invitation = uow.get(Attempt, mine.attempt).invitation_id
-        done = purge._Done()
-        purge._staff_words(uow, mine.candidate, done)
-        assert done.rows == {
+        removed = staff_words.remove(uow, mine.candidate)
+        assert removed.rows == {
             "attempt_results": 1, "attempt_voids": 1, "cert_pending": 1,
             "certificate_state_changes": 1, "grading_marks": 3, "privacy_requests": 1,
             "review_decisions": 2, "shortlist_stage_changes": 1,

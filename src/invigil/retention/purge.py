@@ -49,9 +49,8 @@ from invigil.evidence.models import DataKey, EvidenceObject, Upload, UploadChunk
 from invigil.evidence.service import Evidence
 from invigil.logs import get_logger
 from invigil.proctoring.contests import SUBJECT as CONTEST
-from invigil.retention import holds, policy, receipts
+from invigil.retention import holds, policy, receipts, staff_words
 from invigil.retention.models import LegalHold, ObjectDeletion, Purge, PurgedRecord
-from invigil.retention.requests import KIND as PRIVACY_REQUEST
 from invigil.security.keys import KeyRing
 
 log = get_logger(__name__)
@@ -410,91 +409,12 @@ def _identity(uow: UnitOfWork, subjects: Sequence[Subject], done: _Done) -> None
         done.count("candidates", 1 if row else 0)
 
 
-# The table each kind of anchored record the staff-words function alters
-# lives in (the receipt counts rows per table).
-_WORDS_TABLE = {
-    "review_decision": "review_decisions",
-    "attempt_void": "attempt_voids",
-    "mark": "grading_marks",
-    "result": "attempt_results",
-    "shortlist_stage": "shortlist_stage_changes",
-    "certificate_state": "certificate_state_changes",
-    PRIVACY_REQUEST: "privacy_requests",
-}
-
-
 def _staff_words(uow: UnitOfWork, candidate_id: uuid.UUID, done: _Done) -> None:
-    """Staff's own words about the person go with their identity (ADR 0063):
-    review reasons, void notes, grading comments and reasons (and a
-    regrade's reason in the result revision it issued), shortlist
-    notes, certificate state-change reasons (append-only: through
-    ``platform_retention_staff_words``, migration 0052), the reasons of
-    their pending certificates' decisions and the notes and outcomes of
-    their earlier privacy requests. The decisions themselves stay."""
-    altered = uow.session.execute(
-        text("SELECT out_kind, out_id FROM platform_retention_staff_words(:c)"),
-        {"c": candidate_id},
-    ).all()
-    for kind, record_id in altered:
-        done.count(_WORDS_TABLE[kind], 1)
-        done.records.append((kind, record_id))
-    pending = uow.session.execute(
-        text(
-            "UPDATE cert_pending SET reason = '' WHERE holder_id = :c AND reason <> '' RETURNING id"
-        ),
-        {"c": candidate_id},
-    )
-    done.count("cert_pending", len(pending.all()))
-    # A finished request is anchored (its document holds the note and the
-    # outcome); an open one is not yet. An erasure request being carried
-    # out is still open here: its outcome (the erasure's reason) is written
-    # after, and its note is already gone.
-    # A completed erasure's outcome is its reason, which its receipts state
-    # too: it stays with them.
-    requests = uow.session.execute(
-        text(
-            "UPDATE privacy_requests SET note = '', "
-            "outcome = CASE WHEN outcome IS NULL OR (kind = 'erasure' AND status = 'completed') "
-            "THEN outcome ELSE '' END "
-            "WHERE candidate_id = :c AND (note <> '' OR (coalesce(outcome, '') <> '' "
-            "AND NOT (kind = 'erasure' AND status = 'completed'))) "
-            "RETURNING id, status"
-        ),
-        {"c": candidate_id},
-    ).all()
-    for request_id, status in requests:
-        done.count("privacy_requests", 1)
-        if status != "open":
-            done.records.append((PRIVACY_REQUEST, str(request_id)))
-
-
-# Staff's words still stored about candidate {c} (a column or an
-# expression): what platform_retention_staff_words and _staff_words empty.
-WORDS_LEFT = """(
-    EXISTS (SELECT 1 FROM review_decisions d JOIN attempts a
-              ON a.tenant_id = d.tenant_id AND a.id = d.attempt_id
-            WHERE a.candidate_id = {c} AND d.reason <> '')
-    OR EXISTS (SELECT 1 FROM attempt_voids v JOIN attempts a
-                 ON a.tenant_id = v.tenant_id AND a.id = v.attempt_id
-               WHERE a.candidate_id = {c} AND v.note <> '')
-    OR EXISTS (SELECT 1 FROM grading_marks m JOIN attempts a
-                 ON a.tenant_id = m.tenant_id AND a.id = m.attempt_id
-               WHERE a.candidate_id = {c} AND (coalesce(m.reason, '') <> ''
-                     OR m.marks @? '$[*] ? (@.comment != "")'))
-    OR EXISTS (SELECT 1 FROM attempt_results r JOIN attempts a
-                 ON a.tenant_id = r.tenant_id AND a.id = r.attempt_id
-               WHERE a.candidate_id = {c} AND jsonb_typeof(r.document->'reason') = 'string'
-                 AND r.document->>'reason' <> '')
-    OR EXISTS (SELECT 1 FROM shortlist_stage_changes x JOIN attempts a
-                 ON a.tenant_id = x.tenant_id AND a.id = x.attempt_id
-               WHERE a.candidate_id = {c} AND x.note <> '')
-    OR EXISTS (SELECT 1 FROM certificate_state_changes x JOIN certificates k
-                 ON k.tenant_id = x.tenant_id AND k.id = x.certificate_id
-               WHERE k.holder_id = {c} AND x.from_state IS NOT NULL AND x.reason <> '')
-    OR EXISTS (SELECT 1 FROM cert_pending q WHERE q.holder_id = {c} AND q.reason <> '')
-    OR EXISTS (SELECT 1 FROM privacy_requests q WHERE q.candidate_id = {c} AND q.note <> '')
-)"""
-WORDS_REASON = "staff's words left after the identity was purged"
+    """Staff's own words about the person (:mod:`invigil.retention.staff_words`)."""
+    removed = staff_words.remove(uow, candidate_id)
+    for table, n in removed.rows.items():
+        done.count(table, n)
+    done.records.extend(removed.records)
 
 
 def _words_left(uow: UnitOfWork, ids: Sequence[uuid.UUID] | None = None) -> list[Subject]:
@@ -507,7 +427,7 @@ def _words_left(uow: UnitOfWork, ids: Sequence[uuid.UUID] | None = None) -> list
             "SELECT p.subject_id, ARRAY(SELECT DISTINCT i.exam_id FROM invitations i "
             "WHERE i.candidate_id = p.subject_id) FROM retention_purges p "
             "WHERE p.data_class = 'candidate_identity' AND p.subject_type = 'candidate' "
-            f"{where} AND {WORDS_LEFT.format(c='p.subject_id')} ORDER BY p.subject_id"
+            f"{where} AND {staff_words.WORDS_LEFT.format(c='p.subject_id')} ORDER BY p.subject_id"
         ),
         {"ids": list(ids or ())},
     ).all()
@@ -774,7 +694,7 @@ def _catch_up_words(
                 continue
             receipt = _purge(
                 uow, "candidate_identity", subjects, version=policy.current(uow),
-                trigger="policy", reason=WORDS_REASON, signer=signer, words_only=True,
+                trigger="policy", reason=staff_words.REASON, signer=signer, words_only=True,
             )  # fmt: skip
         done.receipts.append(receipt)
         done.subjects["candidate_identity"] = done.subjects.get("candidate_identity", 0) + len(

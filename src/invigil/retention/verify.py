@@ -13,7 +13,7 @@ from typing import Any
 from invigil.audit.anchored import stream
 from invigil.db.uow import UnitOfWork
 from invigil.evidence.service import Evidence
-from invigil.retention.purge import WORDS_LEFT
+from invigil.retention.staff_words import WORDS_LEFT
 
 SHOWN = 50
 
