@@ -463,6 +463,21 @@ def _translate(context: Context, message: str) -> str:
     return gettext(locale_of(context), message)
 
 
+# What a page shows where staff's words about a person were: the retention
+# purge empties them with the person's identity (ADR 0063), and '' is a
+# value the services never accept where the words are required.
+REMOVED = N_("(removed under the retention policy)")
+
+
+@pass_context
+def _said(context: Context, value: Any) -> str:
+    """Staff's words as written; once removed (''), a note saying so; None
+    (no words were asked for) shows nothing."""
+    if value is None:
+        return ""
+    return str(value) or gettext(locale_of(context), REMOVED)
+
+
 def _filter(fn: Any) -> Any:
     @pass_context
     def apply(context: Context, value: Any, empty: str = "") -> str:
@@ -484,6 +499,7 @@ def install(env: Environment) -> None:
     env.globals["language_name"] = display_name
     env.globals["current_locale"] = _current_locale
     env.filters["translate"] = _translate
+    env.filters["said"] = _said
     for name, fn in (
         ("local_datetime", local_datetime),
         ("local_date", local_date),

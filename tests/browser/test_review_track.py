@@ -19,8 +19,7 @@ from invigil.audit.models import AuditEvent
 from invigil.db.engine import Database
 from invigil.evidence import service as evidence_service
 from invigil.evidence.service import Evidence
-from invigil.proctoring.models import RecordingSegment
-from invigil.security.pseudonyms import text_sha256
+from invigil.proctoring.models import RecordingSegment, ReviewDecision
 from invigil.settings import Settings
 from tests.browser import candidate as c
 from tests.browser.test_review_journey import _sign_in
@@ -169,9 +168,10 @@ def test_a_reviewer_decides_two_flags_at_once_and_the_track_moves_the_recording(
     expect(page.locator("article.flag.decided")).to_have_count(2)
     with database.unit_of_work(tenant.id) as uow:
         decided = uow.scalars(select(AuditEvent).where(AuditEvent.action == "review.decided"))
-    assert [
-        (e.payload["decision"], e.payload["reason_sha256"], e.payload["bulk"]) for e in decided
-    ] == [("confirmed", text_sha256(REASON), 2)] * 2
+        reasons = {str(d.id): d.reason for d in uow.scalars(select(ReviewDecision))}
+    assert [(e.payload["decision"], reasons[e.subject_id], e.payload["bulk"]) for e in decided] == [
+        ("confirmed", REASON, 2)
+    ] * 2
     assert {e.actor_id for e in decided} == {str(reviewer.id)}
 
 

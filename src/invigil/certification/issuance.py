@@ -49,7 +49,6 @@ from invigil.certification.definition import Definition
 from invigil.certification.models import Certificate, PendingIssue, Program, ProgramVersion
 from invigil.db.uow import UnitOfWork
 from invigil.errors import Conflict, Invalid, NotFound
-from invigil.security.pseudonyms import text_sha256
 
 
 @dataclass(frozen=True)
@@ -283,9 +282,10 @@ def reject(uow: UnitOfWork, pending_id: uuid.UUID, by: uuid.UUID, reason: str,
     row = _locked_request(uow, pending_id)
     row.status, row.decided_by, row.decided_at, row.reason = "rejected", by, now, reason
     uow.flush()
-    # The reason stays in the request's row; the log proves it without keeping it.
+    # The reason stays in the row (staff's words about the holder, which the
+    # retention purge removes with their identity); the log names the request.
     audit.record(uow, "certification.rejected", ("cert_pending", row.id),
-                 {"reason_sha256": text_sha256(reason)})  # fmt: skip
+                 {"program_id": str(row.program_id), "holder_id": str(row.holder_id)})  # fmt: skip
     return row
 
 

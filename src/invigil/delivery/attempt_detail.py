@@ -266,7 +266,9 @@ def _history(uow: UnitOfWork, attempt: Attempt, t: NullTranslations) -> list[Ste
     for e, by in zip(events, _actors(uow, events, t), strict=True):
         notes: tuple[str, ...] = ()
         if e.action == "attempt.released":
-            reason = _release_reason(uow, e.payload) or t.gettext("none given")
+            reason = _release_reason(uow, e.payload)
+            if reason in ("", i18n.REMOVED):  # words of ours, not the staff's
+                reason = t.gettext(reason or N_("none given"))
             notes = (
                 t.gettext("By %(who)s") % {"who": by},
                 t.gettext("Reason: %(reason)s") % {"reason": reason},
@@ -295,6 +297,9 @@ def _user_id(actor_id: str) -> uuid.UUID | None:
         return None
 
 
+_EMPTY_SHA256 = attempts.text_sha256("")
+
+
 def _release_reason(uow: UnitOfWork, payload: Mapping[str, Any]) -> str:
     """The staff's reason for a release: from its row (entries since migration
     0056 carry the row's id), or as older entries carried it."""
@@ -305,6 +310,8 @@ def _release_reason(uow: UnitOfWork, payload: Mapping[str, Any]) -> str:
         row = uow.session.get(AttemptRelease, (uow.tenant, uuid.UUID(str(release_id))))
     except ValueError:
         return ""
+    if row is not None and row.reason == "" and payload.get("reason_sha256") != _EMPTY_SHA256:
+        return str(i18n.REMOVED)  # emptied by the retention purge (the caller translates)
     return row.reason if row is not None else ""
 
 

@@ -61,7 +61,10 @@ class DecisionOut(BaseModel):
     scope: str
     action_id: uuid.UUID | None
     decision: str
-    reason: str
+    reason: str = Field(
+        description="the reviewer's words; '' once removed under the retention policy "
+        "(with the candidate's identity)"
+    )
     reviewer_id: uuid.UUID
     reviewer: str
     supersedes: uuid.UUID | None

@@ -13,7 +13,10 @@ decision its own row and audit entry, all or none), then records the
 outcome: ``cleared``, ``violation_fail`` or ``violation_invalidate``.
 
 Decisions are rows of ``review_decisions`` (append-only) and each is an
-audit entry (``review.decided``) in the same transaction. The decisions on
+audit entry (``review.decided``) in the same transaction, which anchors the
+row's hash but does not repeat its reason: staff's words about a person go
+with that person's identity under the retention policy (ADR 0063), and the
+log can forget nothing. The decisions on
 one flag form a chain, and so do the outcome decisions of an attempt: each
 new row names in ``supersedes`` the row that was current when it was made
 (NULL for the first). A caller says which row it saw as current; if another
@@ -60,7 +63,6 @@ from invigil.proctoring import contests, outcomes, records
 from invigil.proctoring import policy as pol
 from invigil.proctoring.models import ProctoringAction, ReviewDecision
 from invigil.proctoring.pipeline import policy_of
-from invigil.security.pseudonyms import text_sha256
 
 REVIEWABLE = ("flag", "provisional_fail", "auto_submit")
 FLAG_DECISIONS = ("confirmed", "dismissed")
@@ -362,8 +364,7 @@ def _reason(text: str | None) -> str:
     reason = (text or "").strip()
     if not reason:
         raise Invalid(
-            "give a reason: it is kept with the decision, and its hash in the audit log",
-            field="reason",
+            "give a reason: it is kept with the decision and in the audit log", field="reason"
         )
     if len(reason) > MAX_REASON:
         raise Invalid(f"the reason has at most {MAX_REASON} characters", field="reason")
@@ -459,9 +460,6 @@ def _record(
         "attempt": attempt.id,
         "scope": row.scope,
         "decision": row.decision,
-        # The reviewer's words about a candidate stay in the decision's row
-        # (anchored); the entry keeps their hash (docs/adr/0062).
-        "reason_sha256": text_sha256(reason),
         "reviewer": reviewer,
         "policy": review.policy.name,
         "supersedes": row.supersedes,

@@ -45,7 +45,6 @@ from invigil.i18n import N_
 from invigil.results import graded, records, release, suggestions
 from invigil.results.models import GradingMark
 from invigil.results.schemas import MarkIn, ModerationIn, RegradeIn
-from invigil.security.pseudonyms import text_sha256
 
 HUNDRED = Decimal(100)
 MARKED = ("first", "second")
@@ -323,11 +322,11 @@ def _write(
         "kind": kind,
         "total": str(total),
         "max": str(found.worth),
-        # A regrade's or a moderation's reason is staff text about a candidate's
-        # answer: the mark's row keeps it, the entry its hash (docs/adr/0062).
-        "reason_sha256": text_sha256(reason) if reason is not None else None,
         "state": settled.status,
     }
+    # A moderation's or regrade's reason stays in the row the anchor covers,
+    # not in the log: staff's words about a person go with that person's
+    # identity under the retention policy (ADR 0063); the log forgets nothing.
     if ai[0] is not None:  # a suggestion was shown: what the grader made of it
         payload["ai_suggestion"], payload["ai_influence"] = ai
     payload["anchor"] = anchor("mark", records.mark(uow, row.id).sha256)
@@ -366,9 +365,7 @@ def submit_mark(
 def _reason(reason: str) -> str:
     reason = reason.strip()
     if not reason:
-        raise _problem(
-            "say why: the reason is kept with the mark, and its hash in the audit log", "reason"
-        )
+        raise _problem("say why: the reason goes into the audit log", "reason")
     return reason
 
 

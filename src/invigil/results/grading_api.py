@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from invigil.db.uow import UnitOfWork
 from invigil.errors import Forbidden
@@ -67,7 +67,10 @@ class MarkOut(BaseModel):
     marks: list[CriterionMarkOut]
     total: str
     max_points: str
-    reason: str | None
+    reason: str | None = Field(
+        description="a moderation's or regrade's reason (None for a first or second mark); "
+        "'' once removed under the retention policy, as are the criteria's comments"
+    )
     created_at: datetime
     ai_suggestion_id: uuid.UUID | None = None
     ai_influence: Literal["taken", "edited", "ignored"] | None = None

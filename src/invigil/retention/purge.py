@@ -10,7 +10,10 @@ version in force now); evidence keeps the days of the exam's proctoring
 preset. Identity and invitations/mail are purged per candidate, counted
 from the candidate's latest submission or activity, under the version their
 latest attempt froze; a candidate who may still sit an exam (an open
-invitation, a running attempt) is not purged.
+invitation, a running attempt) is not purged. Staff's words about a person
+(review reasons, void notes, grading comments, shortlist notes, certificate
+reasons) go with their identity (ADR 0063); words left about a person
+already anonymised go with the next run.
 
 Evidence is crypto-shredded: each object's bytes are deleted from the
 store (local folder or S3) once the batch has committed (a store delete
@@ -48,7 +51,7 @@ from invigil.evidence.models import DataKey, EvidenceObject, Upload, UploadChunk
 from invigil.evidence.service import Evidence
 from invigil.logs import get_logger
 from invigil.proctoring.contests import SUBJECT as CONTEST
-from invigil.retention import holds, policy, receipts
+from invigil.retention import holds, policy, receipts, staff_words
 from invigil.retention.models import LegalHold, ObjectDeletion, Purge, PurgedRecord
 from invigil.security.keys import KeyRing
 from invigil.webhooks import erasure as webhook_erasure
@@ -472,6 +475,7 @@ def _identity(uow: UnitOfWork, subjects: Sequence[Subject], done: _Done) -> None
         sent = webhook_erasure.erase_person(uow, s.id, words)
         done.count("webhook_deliveries", sent.deliveries)
         done.count("webhook_attempts", sent.attempts)
+        _staff_words(uow, s.id, done)
         row = uow.session.execute(
             update(Candidate)
             .where(Candidate.id == s.id)
@@ -484,6 +488,33 @@ def _identity(uow: UnitOfWork, subjects: Sequence[Subject], done: _Done) -> None
             .returning(Candidate.id)
         ).first()
         done.count("candidates", 1 if row else 0)
+
+
+def _staff_words(uow: UnitOfWork, candidate_id: uuid.UUID, done: _Done) -> None:
+    """Staff's own words about the person (:mod:`invigil.retention.staff_words`)."""
+    removed = staff_words.remove(uow, candidate_id)
+    for table, n in removed.rows.items():
+        done.count(table, n)
+    done.records.extend(removed.records)
+
+
+def _words_left(uow: UnitOfWork, ids: Sequence[uuid.UUID] | None = None) -> list[Subject]:
+    """Candidates whose identity is purged but who still have staff's words
+    about them (purged before migration 0052 reached those words, or words
+    written since, such as a regrade's reason), that no hold covers now."""
+    where = "" if ids is None else "AND p.subject_id = ANY(:ids)"
+    rows = uow.session.execute(
+        text(
+            "SELECT p.subject_id, ARRAY(SELECT DISTINCT i.exam_id FROM invitations i "
+            "WHERE i.candidate_id = p.subject_id) FROM retention_purges p "
+            "WHERE p.data_class = 'candidate_identity' AND p.subject_type = 'candidate' "
+            f"{where} AND {staff_words.WORDS_LEFT.format(c='p.subject_id')} ORDER BY p.subject_id"
+        ),
+        {"ids": list(ids or ())},
+    ).all()
+    in_force = holds.in_force(uow)
+    found = [Subject("candidate", c, c, tuple(e or ()), None, None, {}) for c, e in rows]
+    return [s for s in found if not _held(s, in_force)]
 
 
 def _act(
@@ -530,12 +561,19 @@ def _purge(
     candidate: uuid.UUID | None = None,
     signer: KeyRing | None = None,
     extra: Callable[[uuid.UUID, _Done], None] | None = None,
+    words_only: bool = False,
 ) -> uuid.UUID:
-    """Purge one batch of one class and write its receipt (one transaction)."""
+    """Purge one batch of one class and write its receipt (one transaction).
+    ``words_only``: identities purged already, whose staff's words are left
+    (no new ``retention_purges`` row: the class was purged once)."""
     receipt_id = uuid.uuid4()
     done = _Done()
     then = version.document.rule(data_class).then
-    _act(uow, data_class, subjects, then, receipt_id, done, candidate)
+    if words_only:
+        for s in subjects:
+            _staff_words(uow, s.id, done)
+    else:
+        _act(uow, data_class, subjects, then, receipt_id, done, candidate)
     if extra is not None:
         extra(receipt_id, done)
     receipts.write(
@@ -558,7 +596,7 @@ def _purge(
         objects_deleted=[str(o.id) for o in done.objects],
         signer=signer,
     )
-    for s in subjects:
+    for s in subjects if not words_only else ():
         uow.add(
             Purge(
                 id=uuid.uuid4(), tenant_id=uow.tenant, data_class=data_class,
@@ -720,11 +758,37 @@ def run_tenant(
             done.receipts.append(receipt)
             done.subjects[data_class] = done.subjects.get(data_class, 0) + len(subjects)
             done.objects_deleted += delete_pending(db, tenant_id, evidence)
+    if "candidate_identity" in classes:
+        _catch_up_words(db, tenant_id, actor, done, batch=batch, signer=signer)
     from invigil.retention import verify
 
     with db.unit_of_work(tenant_id, actor) as uow:
         done.problems = verify.check(uow, evidence, done.receipts).problems
     return done
+
+
+def _catch_up_words(
+    db: Database, tenant_id: uuid.UUID, actor: Actor, done: Run, *, batch: int,
+    signer: KeyRing | None,
+) -> None:  # fmt: skip
+    """Staff's words left about people whose identity is purged go now,
+    under the version in force, a receipt per batch."""
+    with db.unit_of_work(tenant_id, actor) as uow:
+        ids = [s.id for s in _words_left(uow)]
+    for i in range(0, len(ids), batch):
+        with db.unit_of_work(tenant_id, actor) as uow:
+            _lock(uow)
+            subjects = _words_left(uow, ids[i : i + batch])
+            if not subjects:
+                continue
+            receipt = _purge(
+                uow, "candidate_identity", subjects, version=policy.current(uow),
+                trigger="policy", reason=staff_words.REASON, signer=signer, words_only=True,
+            )  # fmt: skip
+        done.receipts.append(receipt)
+        done.subjects["candidate_identity"] = done.subjects.get("candidate_identity", 0) + len(
+            subjects
+        )
 
 
 def run_all(db: Database, evidence: Evidence, *, now: datetime) -> dict[str, int]:

@@ -334,6 +334,9 @@ def erase(
     from invigil.retention.purge import erase_person  # type: ignore[import-not-found,unused-ignore]
 
     erased = erase_person(uow, evidence, row.candidate_id, reason=text, request_id=row.id)
+    # The purge emptied the request's own note (staff's words about the
+    # person) in the database: the document anchored below must say so.
+    uow.session.refresh(row)
     row.receipt_ids = list(erased.receipts)
     row.kept = list(erased.kept)
     _finish(uow, row, "completed", text, now=now)

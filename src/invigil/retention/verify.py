@@ -14,6 +14,7 @@ from typing import Any
 from invigil.audit.anchored import stream
 from invigil.db.uow import UnitOfWork
 from invigil.evidence.service import Evidence
+from invigil.retention.staff_words import WORDS_LEFT
 
 SHOWN = 50
 
@@ -104,6 +105,13 @@ _ROWS = (
              AND EXISTS (SELECT 1 FROM bundle_requests b WHERE b.kind = 'attempt'
                          AND b.subject_id = p.subject_id AND b.created_at <= r.purged_at
                          AND b.state IN ('queued', 'building', 'ready'))""",
+    ),
+    (
+        "staff's words about candidate {0} are still stored (receipt {1})",
+        """SELECT p.subject_id, p.receipt_id FROM retention_purges p
+           WHERE p.data_class = 'candidate_identity' {also}
+             AND """
+        + WORDS_LEFT.format(c="p.subject_id").replace("{", "{{").replace("}", "}}"),
     ),
     (
         "mail to candidate {0} is still in the outbox (receipt {1})",
