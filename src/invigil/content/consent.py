@@ -160,14 +160,21 @@ ANSWERS_KEPT = NP_(
     "My answers are kept for %(count)s days %(after)s and then deleted.",
 )
 ANSWERS_ALWAYS = N_("My answers are kept for as long as the organisation keeps its records.")
+# What the results class does at the end of its period (docs/adr/0058): the
+# scores stay either way; only what repeats the answers, and with "delete"
+# the question-by-question detail, goes. The words say exactly that.
 RESULT_KEPT = {
     "anonymise": NP_(
-        "My result is kept for %(count)s day %(after)s; then my name is removed from it.",
-        "My result is kept for %(count)s days %(after)s; then my name is removed from it.",
+        "My result is kept for %(count)s day %(after)s; then the answers it repeats "
+        "are removed from it, and the scores stay.",
+        "My result is kept for %(count)s days %(after)s; then the answers it repeats "
+        "are removed from it, and the scores stay.",
     ),
     "delete": NP_(
-        "My result is kept for %(count)s day %(after)s and then deleted.",
-        "My result is kept for %(count)s days %(after)s and then deleted.",
+        "My result is kept for %(count)s day %(after)s; then the answers it repeats and "
+        "its question-by-question detail are deleted, and the scores stay.",
+        "My result is kept for %(count)s days %(after)s; then the answers it repeats and "
+        "its question-by-question detail are deleted, and the scores stay.",
     ),
 }
 RESULT_ALWAYS = N_("My result is kept for as long as the organisation keeps its records.")

@@ -48,6 +48,13 @@ EVENT_WORDS = {
     "candidate_last_active": N_("after the candidate was last active"),
 }
 ACTION_WORDS = {"delete": N_("deleted"), "anonymise": N_("anonymised")}
+# Results keep their scores either way (docs/adr/0058): said as it is.
+RESULT_ACTION_WORDS = {
+    "delete": N_(
+        "the answers they repeat and their question-by-question detail deleted (the scores stay)"
+    ),
+    "anonymise": N_("the answers they repeat removed (the scores stay)"),
+}
 PRESET_WORDS = {
     "practice": N_("practice"),
     "standard": N_("standard"),
@@ -100,7 +107,9 @@ def describe(rule: policy.Rule, name: str, locale: str) -> str:
         "count": i18n.local_number(rule.keep_days, locale),
         "event": i18n.gettext(locale, EVENT_WORDS[rule.start]),
         "presets": presets,
-        "action": i18n.gettext(locale, ACTION_WORDS[rule.then]),
+        "action": i18n.gettext(
+            locale, (RESULT_ACTION_WORDS if name == "results" else ACTION_WORDS)[rule.then]
+        ),
     }
 
 

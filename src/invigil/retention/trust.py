@@ -81,6 +81,14 @@ THEN = {
     "delete": N_("then deleted."),
     "anonymise": N_("then anonymised (scores and statistics stay, identity is removed)."),
 }
+# Results keep their scores either way (docs/adr/0058): said as it is.
+RESULTS_THEN = {
+    "delete": N_(
+        "then the answers they repeat and their question-by-question detail are deleted "
+        "(the scores stay)."
+    ),
+    "anonymise": N_("then the answers they repeat are removed (the scores stay)."),
+}
 PRESET_WORDS = {
     "practice": N_("practice"),
     "standard": N_("standard"),
@@ -439,7 +447,8 @@ def rule_words(data_class: str, rule: dict[str, Any], locale: str) -> str:
         return i18n.gettext(locale, LIFETIME)
     singular, plural = DAYS_AFTER[rule["from"]]
     words = i18n.ngettext(locale, singular, plural, days) % {"n": days}
-    words += ", " + i18n.gettext(locale, THEN[rule["then"]])
+    then = (RESULTS_THEN if data_class == "results" else THEN)[rule["then"]]
+    words += ", " + i18n.gettext(locale, then)
     by_preset = rule.get("by_preset")
     if by_preset:
         one, many = PRESET_DAYS
