@@ -121,10 +121,7 @@ def test_the_periods_are_told_in_the_candidates_language() -> None:
         "The recordings are kept for 45 days after my result is released and then erased."
     )
     assert "My answers are kept for as long as the organisation keeps its records." in english
-    assert (
-        "My result is kept for 90 days after my result is released; then the answers it repeats "
-        "and its question-by-question detail are deleted, and the scores stay."
-    ) in english
+    assert "My result is kept for 90 days after my result is released and then deleted." in english
     german = consent.kept_paragraph("de", kept)
     assert "Die Aufzeichnungen werden nach der Freigabe meines Ergebnisses 45 Tage" in german
     assert "Mein Name und meine E-Mail-Adresse werden nach meiner letzten Aktivität 365" in german

@@ -430,3 +430,54 @@ def test_the_daily_job_purges_every_tenant_and_one_failure_stops_none(
     jobs._purge_all(db, Services())
     assert first in seen and second in seen
     assert _stored(evidence, db, sats[0]) == [True] and _stored(evidence, db, sats[1]) == [False]
+
+
+def test_a_delete_policy_deletes_the_results_and_audit_verify_names_them(
+    db: Database, settings: Settings, evidence: Evidence, ring: KeyRing
+) -> None:
+    from invigil.results import attempt_result, release
+    from invigil.retention import policy
+
+    tenant = make_tenant(db, settings).id
+    doc = policy.DEFAULT.as_json()
+    doc["classes"]["results"] = {"keep_days": 30, "from": "candidate_last_active", "then": "delete"}
+    with db.unit_of_work(tenant, Actor.operator("test")) as uow:
+        policy.set_policy(uow, doc, reason="results go after a month")
+    sat = sit(db, settings, tenant, evidence)
+    with db.unit_of_work(tenant, Actor.operator("test")) as uow:
+        release.release_one(uow, sat.attempt)
+    other = make_tenant(db, settings).id  # the defaults: results kept
+    kept = sit(db, settings, other, evidence)
+    with db.unit_of_work(other, Actor.operator("test")) as uow:
+        release.release_one(uow, kept.attempt)
+    tables = ("attempt_results", "result_releases", "result_links", "result_cells")
+    before = {t: count(db, tenant, f"SELECT count(*) FROM {t} WHERE attempt_id = :a",
+                       a=sat.attempt) for t in tables}  # fmt: skip
+    assert before["attempt_results"] >= 1 and before["result_releases"] == 1, before
+
+    month = sat.submitted_at + timedelta(days=31)
+    done = purge.run_tenant(db, tenant, evidence, now=month)
+    assert done.subjects.get("results") == 1, done.subjects
+    for t in tables:
+        assert count(db, tenant, f"SELECT count(*) FROM {t} WHERE attempt_id = :a",
+                     a=sat.attempt) == 0, t  # fmt: skip
+    assert count(db, tenant, "SELECT count(*) FROM attempts WHERE id = :a "
+                 "AND results_deleted_at IS NOT NULL", a=sat.attempt) == 1  # fmt: skip
+    with db.unit_of_work(tenant) as uow:
+        receipt = uow.scalar(select(Receipt).where(Receipt.data_class == "results"))
+        assert receipt is not None and receipt.counts["action"] == "delete"
+        assert receipt.counts["rows"]["attempt_results"] == before["attempt_results"]
+        assert receipt.counts["rows"]["result_releases"] == 1
+        with pytest.raises(Gone, match="deleted under the retention policy"):
+            attempt_result.build(uow, sat.attempt, with_identity=True)
+        assert verify.check(uow, evidence).ok
+    report = _verify(db, tenant, ring)
+    assert report.ok, report.records.problems
+    named = " ".join(report.records.purged_records)
+    assert "result " in named and "release " in named, report.records.purged_records
+    # the other organisation's result, under the defaults, is untouched
+    for t in ("attempt_results", "result_releases"):
+        assert count(db, other, f"SELECT count(*) FROM {t} WHERE attempt_id = :a",
+                     a=kept.attempt) >= 1  # fmt: skip
+    # a second run finds nothing more to do
+    assert purge.run_tenant(db, tenant, evidence, now=month).subjects.get("results") is None

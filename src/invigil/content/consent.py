@@ -160,9 +160,9 @@ ANSWERS_KEPT = NP_(
     "My answers are kept for %(count)s days %(after)s and then deleted.",
 )
 ANSWERS_ALWAYS = N_("My answers are kept for as long as the organisation keeps its records.")
-# What the results class does at the end of its period (docs/adr/0058): the
-# scores stay either way; only what repeats the answers, and with "delete"
-# the question-by-question detail, goes. The words say exactly that.
+# What the results class does at the end of its period (docs/adr/0058):
+# "anonymise" keeps the scores and removes the answers a result repeats;
+# "delete" deletes the result (revisions, releases, grading).
 RESULT_KEPT = {
     "anonymise": NP_(
         "My result is kept for %(count)s day %(after)s; then the answers it repeats "
@@ -171,10 +171,8 @@ RESULT_KEPT = {
         "are removed from it, and the scores stay.",
     ),
     "delete": NP_(
-        "My result is kept for %(count)s day %(after)s; then the answers it repeats and "
-        "its question-by-question detail are deleted, and the scores stay.",
-        "My result is kept for %(count)s days %(after)s; then the answers it repeats and "
-        "its question-by-question detail are deleted, and the scores stay.",
+        "My result is kept for %(count)s day %(after)s and then deleted.",
+        "My result is kept for %(count)s days %(after)s and then deleted.",
     ),
 }
 RESULT_ALWAYS = N_("My result is kept for as long as the organisation keeps its records.")

@@ -203,6 +203,9 @@ class Attempt(TenantScoped, Base):
     deadline: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     grace_seconds: Mapped[int] = mapped_column(Integer)
     submitted_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    # When the retention purge deleted the result (results class, "delete";
+    # migration 0057): its revisions, releases, marks and suggestions are gone.
+    results_deleted_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     submit_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
     last_seq: Mapped[int] = mapped_column(BigInteger, server_default="0")
     position: Mapped[int] = mapped_column(Integer, server_default="0")

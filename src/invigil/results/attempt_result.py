@@ -37,7 +37,7 @@ from invigil.delivery import voids
 from invigil.delivery.attempts import version_of
 from invigil.delivery.models import Attempt, AttemptResult, Candidate
 from invigil.delivery.voids import NOT_VOIDED
-from invigil.errors import NotFound
+from invigil.errors import Gone, NotFound
 from invigil.i18n import N_
 from invigil.proctoring import reviews, summary
 from invigil.proctoring.summary import IntegritySummary
@@ -212,6 +212,8 @@ def build(uow: UnitOfWork, attempt_id: uuid.UUID, *, with_identity: bool) -> Att
         if attempt is not None
         else []
     )
+    if attempt is not None and not rows and attempt.results_deleted_at is not None:
+        raise Gone(f"attempt {attempt_id}'s result was deleted under the retention policy")
     if attempt is None or not rows:
         raise NotFound(f"attempt {attempt_id} has no result")
     version = version_of(uow, attempt.exam_id, attempt.exam_version)

@@ -48,11 +48,9 @@ EVENT_WORDS = {
     "candidate_last_active": N_("after the candidate was last active"),
 }
 ACTION_WORDS = {"delete": N_("deleted"), "anonymise": N_("anonymised")}
-# Results keep their scores either way (docs/adr/0058): said as it is.
+# What the results class does, said as it is (docs/adr/0058).
 RESULT_ACTION_WORDS = {
-    "delete": N_(
-        "the answers they repeat and their question-by-question detail deleted (the scores stay)"
-    ),
+    "delete": N_("deleted with their releases and grading"),
     "anonymise": N_("the answers they repeat removed (the scores stay)"),
 }
 PRESET_WORDS = {

@@ -58,7 +58,15 @@ from invigil.webhooks import erasure as webhook_erasure
 
 log = get_logger(__name__)
 
-DELETE_TASK = "invigil:retention.delete_objects"  # retention.jobs.DELETE_OBJECTS, as deferred
+DELETE_TASK = "invigil:retention.delete_objects"
+# The anchored records platform_retention_results deletes, and their tables.
+RESULT_TABLES = {
+    "result": "attempt_results",
+    "release": "result_releases",
+    "mark": "grading_marks",
+    "rubric_suggestion": "rubric_suggestions",
+    "suggestion_discard": "rubric_suggestion_discards",
+}  # retention.jobs.DELETE_OBJECTS, as deferred
 BATCH = 100
 MAX_REASON = 2000
 ATTEMPT_CLASSES = ("evidence", "proctoring_events", "answers", "results")
@@ -392,15 +400,25 @@ def _responses(uow: UnitOfWork, subjects: Sequence[Subject], rows: bool, done: _
 def _results(uow: UnitOfWork, subjects: Sequence[Subject], mode: str, done: _Done) -> None:
     """Anonymise: the responses go from the result documents (scores,
     points and times stay; the identity is the candidate_identity class).
-    Delete: the per-question result cells go too. The result rows stay:
-    certificates, releases and the ledger refer to them (ADR 0058)."""
-    _responses(uow, subjects, False, done)
-    if mode == "delete":
-        ids = [s.id for s in subjects]
-        gone = uow.session.execute(
-            text("DELETE FROM result_cells WHERE attempt_id = ANY(:ids)"), {"ids": ids}
+    Delete: the results go, every revision with its cells, releases (and
+    their links), graders' marks and the AI's rubric suggestions
+    (``platform_retention_results``, migration 0057); the attempt says when
+    (``results_deleted_at``). Shortlists already run and certificates
+    already issued keep the figures they were made from (ADR 0058)."""
+    if mode != "delete":
+        _responses(uow, subjects, False, done)
+        return
+    for s in subjects:
+        cells = _scalar_int(
+            uow, "SELECT count(*) FROM result_cells WHERE attempt_id = :a", {"a": s.id}
         )
-        done.count("result_cells", int(getattr(gone, "rowcount", 0) or 0))
+        done.count("result_cells", cells)
+        gone = uow.session.execute(
+            text("SELECT out_kind, out_id FROM platform_retention_results(:a)"), {"a": s.id}
+        ).all()
+        for kind, record_id in gone:
+            done.count(RESULT_TABLES[kind], 1)
+            done.records.append((kind, record_id))
 
 
 def _invitations(uow: UnitOfWork, candidate_ids: list[uuid.UUID]) -> list[uuid.UUID]:

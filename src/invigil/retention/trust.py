@@ -81,11 +81,11 @@ THEN = {
     "delete": N_("then deleted."),
     "anonymise": N_("then anonymised (scores and statistics stay, identity is removed)."),
 }
-# Results keep their scores either way (docs/adr/0058): said as it is.
+# What the results class does, said as it is (docs/adr/0058).
 RESULTS_THEN = {
     "delete": N_(
-        "then the answers they repeat and their question-by-question detail are deleted "
-        "(the scores stay)."
+        "then deleted with their releases and grading (shortlists already made and "
+        "certificates already issued keep the figures they were made from)."
     ),
     "anonymise": N_("then the answers they repeat are removed (the scores stay)."),
 }

@@ -80,6 +80,16 @@ _ROWS = (
                               OR e.details <> '{{}}'::jsonb OR coalesce(e.body, '') <> ''))""",
     ),
     (
+        "a result of attempt {0} is still stored (receipt {1})",
+        """SELECT p.subject_id, p.receipt_id FROM retention_purges p
+           JOIN retention_receipts r ON r.tenant_id = p.tenant_id AND r.id = p.receipt_id
+           WHERE p.data_class = 'results' AND r.counts->>'action' = 'delete' {also}
+             AND (EXISTS (SELECT 1 FROM attempt_results x WHERE x.attempt_id = p.subject_id)
+                  OR EXISTS (SELECT 1 FROM grading_marks m WHERE m.attempt_id = p.subject_id)
+                  OR EXISTS (SELECT 1 FROM result_releases x
+                             WHERE x.attempt_id = p.subject_id))""",
+    ),
+    (
         "candidate {0} still has a name, e-mail or reference (receipt {1})",
         """SELECT p.subject_id, p.receipt_id FROM retention_purges p
            JOIN candidates c ON c.tenant_id = p.tenant_id AND c.id = p.subject_id
