@@ -12,7 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from invigil.ai import config
 from invigil.ai import service as ai
@@ -216,6 +217,33 @@ def test_the_mark_records_whether_the_suggestion_was_taken_edited_or_ignored(
     plain = Setup(db, settings, box, provider)
     none = plain.mark(plain.ann, "Strong = clear", "Good")
     assert (none.ai_suggestion_id, none.ai_influence) == (None, None)
+
+
+def test_the_answers_purge_empties_the_rationales_and_nothing_else_can(
+    db: BoundDatabase, settings: Settings, box: SecretBox, provider: ProviderServer
+) -> None:
+    """The rationales quote the answer: they go with the answers class
+    (platform_retention_suggestion_texts); the suggested points stay."""
+    s = Setup(db, settings, box, provider)
+    provider.script(ok(GOOD))
+    made = s.suggest()
+    assert made.overall_rationale and any(c.get("rationale") for c in made.criteria)
+    purge_texts = text("SELECT out_id FROM platform_retention_suggestion_texts(:a)")
+    with db.unit_of_work(s.tenant.id) as uow:
+        with pytest.raises(DBAPIError, match="permission denied"), uow.session.begin_nested():
+            uow.session.execute(
+                text("UPDATE rubric_suggestions SET overall_rationale = '' WHERE id = :i"),
+                {"i": made.id},
+            )
+        assert uow.session.execute(purge_texts, {"a": s.attempt}).scalars().all() == [str(made.id)]
+        assert uow.session.execute(purge_texts, {"a": s.attempt}).scalars().all() == []
+        row = uow.session.execute(
+            text("SELECT overall_rationale, criteria, total FROM rubric_suggestions WHERE id = :i"),
+            {"i": made.id},
+        ).one()
+    assert row.overall_rationale == "" and all(c.get("rationale") == "" for c in row.criteria)
+    assert [c["criterion"] for c in row.criteria] == [c["criterion"] for c in made.criteria]
+    assert row.total == made.total
 
 
 def test_a_discarded_suggestion_is_recorded_and_counts_as_ignored(

@@ -80,6 +80,14 @@ _ROWS = (
                               OR e.details <> '{{}}'::jsonb OR coalesce(e.body, '') <> ''))""",
     ),
     (
+        "the AI's rationales about attempt {0}'s answers are still stored (receipt {1})",
+        """SELECT p.subject_id, p.receipt_id FROM retention_purges p
+           WHERE p.data_class = 'answers' {also}
+             AND EXISTS (SELECT 1 FROM rubric_suggestions s WHERE s.attempt_id = p.subject_id
+                         AND (s.overall_rationale <> ''
+                              OR s.criteria @? '$[*] ? (@.rationale != "")'))""",
+    ),
+    (
         "a result of attempt {0} is still stored (receipt {1})",
         """SELECT p.subject_id, p.receipt_id FROM retention_purges p
            JOIN retention_receipts r ON r.tenant_id = p.tenant_id AND r.id = p.receipt_id
