@@ -26,9 +26,16 @@ from invigil.db.engine import Database
 from invigil.db.migrate import upgrade
 from invigil.db.urls import DatabaseUrls
 from invigil.identity.models import User
+from invigil.security import passwords
 from invigil.settings import Settings
 from invigil.tenants import service as tenants
 from invigil.tenants.models import Tenant
+
+# Thousands of staff passwords are hashed and verified in the suite: argon2's
+# smallest parameters (settings.password_hashing), here and in every CLI or
+# server process a test starts (they inherit the environment). Production's
+# own parameters are held by tests/identity/test_service.py.
+os.environ["INVIGIL_PASSWORD_HASHING"] = "test-only-minimal"
 
 # Property tests check what holds, never how fast: a per-example deadline
 # only measures how busy the machine is (speed is for `make bench`).
@@ -59,6 +66,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     home = tmp_path_factory.mktemp("home")
     made = Settings(home=home, database_url=os.environ.get("DATABASE_URL"), log_format="console")
     use_settings(made)
+    passwords.configure(made.password_hashing)  # services called without an app hash too
     return made
 
 
