@@ -32,10 +32,10 @@ from invigil.tenants import service as tenants
 from invigil.tenants.models import Tenant
 
 # Thousands of staff passwords are hashed and verified in the suite: argon2's
-# smallest parameters (settings.password_hashing), here and in every CLI or
+# smallest parameters (settings.argon2_profile), here and in every CLI or
 # server process a test starts (they inherit the environment). Production's
 # own parameters are held by tests/identity/test_service.py.
-os.environ["INVIGIL_PASSWORD_HASHING"] = "test-only-minimal"
+os.environ["INVIGIL_ARGON2_PROFILE"] = "test-only-minimal"
 
 # Property tests check what holds, never how fast: a per-example deadline
 # only measures how busy the machine is (speed is for `make bench`).
@@ -66,7 +66,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     home = tmp_path_factory.mktemp("home")
     made = Settings(home=home, database_url=os.environ.get("DATABASE_URL"), log_format="console")
     use_settings(made)
-    passwords.configure(made.password_hashing)  # services called without an app hash too
+    passwords.configure(made.argon2_profile)  # services called without an app hash too
     return made
 
 

@@ -370,7 +370,7 @@ def create_app(
         dependencies=[Depends(checked_request)],
     )
     app.state.settings = settings
-    passwords.configure(settings.password_hashing)
+    passwords.configure(settings.argon2_profile)
     certification_mail.configure(settings)  # the certificate mail's links and SMTP
     app.state.db = db
     app.state.worker = None  # the in-process job worker, when this process runs one

@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     # argon2id parameters for staff passwords: production keeps RFC 9106's
     # low-memory profile; "test-only-minimal" (the test suite's) is not a
     # protection at all, and the app logs a warning when it is set.
-    password_hashing: Literal["rfc9106-low-memory", "test-only-minimal"] = "rfc9106-low-memory"
+    argon2_profile: Literal["rfc9106-low-memory", "test-only-minimal"] = "rfc9106-low-memory"
     # Sign-in throttling (per account and per address, inside a tenant).
     sign_in_window_minutes: int = 15
     sign_in_max_failures_per_account: int = 5

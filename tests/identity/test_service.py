@@ -28,8 +28,8 @@ def test_production_hashes_with_rfc_9106_low_memory_and_rehashes_test_hashes(
     """The suite runs with argon2's smallest parameters (tests/conftest.py);
     a deployment that sets nothing gets RFC 9106's low-memory profile, and a
     hash of other parameters is upgraded at the next sign-in."""
-    assert Settings.model_fields["password_hashing"].default == "rfc9106-low-memory"
-    assert settings.password_hashing == "test-only-minimal"
+    assert Settings.model_fields["argon2_profile"].default == "rfc9106-low-memory"
+    assert settings.argon2_profile == "test-only-minimal"
     with db.unit_of_work(tenant_a.id) as uow:
         quick = service.create_user(
             uow, email="quick@example.test", roles=["grader"], password="a long enough passphrase"
@@ -39,7 +39,10 @@ def test_production_hashes_with_rfc_9106_low_memory_and_rehashes_test_hashes(
     try:
         with db.unit_of_work(tenant_a.id) as uow:
             user = service.create_user(
-                uow, email="prod@example.test", roles=["grader"], password="a long enough passphrase"
+                uow,
+                email="prod@example.test",
+                roles=["grader"],
+                password="a long enough passphrase",
             )
         assert user.password_hash is not None
         assert user.password_hash.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
@@ -48,10 +51,10 @@ def test_production_hashes_with_rfc_9106_low_memory_and_rehashes_test_hashes(
         assert not passwords.needs_rehash(user.password_hash)
         assert passwords.needs_rehash(quick) and verify_password(quick, "a long enough passphrase")
         passwords.configure("test-only-minimal")
-        create_app(settings.model_copy(update={"password_hashing": "rfc9106-low-memory"}), db)
+        create_app(settings.model_copy(update={"argon2_profile": "rfc9106-low-memory"}), db)
         assert passwords.profile() == "rfc9106-low-memory"  # the app applies its settings
     finally:
-        passwords.configure(settings.password_hashing)
+        passwords.configure(settings.argon2_profile)
     assert passwords.profile() == "test-only-minimal"
 
 

@@ -24,7 +24,7 @@ _state: dict[str, Any] = {"json": False}
 def _settings() -> Settings:
     settings = get_settings()
     logs.configure(settings.log_format, settings.log_level)
-    passwords.configure(settings.password_hashing)
+    passwords.configure(settings.argon2_profile)
     return settings
 
 

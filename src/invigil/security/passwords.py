@@ -51,7 +51,7 @@ _current = _Current(PRODUCTION)
 
 
 def configure(profile: Profile) -> None:
-    """Hash with ``profile`` from now on (settings.password_hashing, applied
+    """Hash with ``profile`` from now on (settings.argon2_profile, applied
     when the app or the CLI starts). Existing hashes of other parameters
     still verify, and are rehashed at the next sign-in."""
     global _current
