@@ -47,22 +47,30 @@ class _Current:
         self.dummy = self.hasher.hash("invigil-timing-equaliser")
 
 
-_current = _Current(PRODUCTION)
+_current: _Current | None = None
 
 
 def configure(profile: Profile) -> None:
     """Hash with ``profile`` from now on (settings.argon2_profile, applied
-    when the app or the CLI starts). Existing hashes of other parameters
-    still verify, and are rehashed at the next sign-in."""
+    when the app or the CLI starts, which also makes the timing equaliser
+    then rather than at the first sign-in). Existing hashes of other
+    parameters still verify, and are rehashed at the next sign-in."""
     global _current
-    if profile != _current.profile:
+    if _current is None or profile != _current.profile:
         _current = _Current(profile)
         if profile != PRODUCTION:  # once per process: it protects nothing
             log.warning("passwords.test_only_hashing", profile=profile)
 
 
+def _in_use() -> _Current:
+    if _current is None:
+        configure(PRODUCTION)
+    assert _current is not None
+    return _current
+
+
 def profile() -> Profile:
-    return _current.profile
+    return _in_use().profile
 
 
 @cache
@@ -89,11 +97,11 @@ def check_policy(password: str, context: Iterable[str] = ()) -> None:
 
 
 def hash_password(password: str) -> str:
-    return _current.hasher.hash(password)
+    return _in_use().hasher.hash(password)
 
 
 def verify_password(stored: str | None, password: str) -> bool:
-    current = _current
+    current = _in_use()
     try:
         return current.hasher.verify(stored or current.dummy, password) and stored is not None
     except (VerificationError, InvalidHashError):
@@ -101,4 +109,4 @@ def verify_password(stored: str | None, password: str) -> bool:
 
 
 def needs_rehash(stored: str) -> bool:
-    return _current.hasher.check_needs_rehash(stored)
+    return _in_use().hasher.check_needs_rehash(stored)
