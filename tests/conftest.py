@@ -43,6 +43,17 @@ hypothesis_settings.register_profile("invigil", deadline=None)
 hypothesis_settings.load_profile("invigil")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The long files first: the browser tests and every file with a test
+    marked slow (processes, threads), each file kept whole and in its order.
+    ``make test`` hands out whole files (``--dist loadfile``); one of
+    several minutes handed out last keeps one process running while the
+    other waits."""
+    browser = config.rootpath / "tests" / "browser"
+    long = {i.path for i in items if i.get_closest_marker("slow") or browser in i.path.parents}
+    items.sort(key=lambda item: item.path not in long)  # stable: the rest keeps its order
+
+
 class BoundDatabase(Database):
     """A Database whose units of work are savepoints in one test transaction,
     rolled back when the test ends (Polar's and Warehouse's isolation)."""
