@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+import structlog
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
@@ -36,6 +37,17 @@ from invigil.tenants.models import Tenant
 # server process a test starts (they inherit the environment). Production's
 # own parameters are held by tests/identity/test_service.py.
 os.environ["INVIGIL_ARGON2_PROFILE"] = "test-only-minimal"
+
+# Logs that no process configured (the app under test; `invigil serve`
+# configures its own) keep structlog's defaults, but print tracebacks as plain
+# text: the default renders each with rich (source and locals of every frame),
+# seconds of CPU for each unexpected error a test provokes on purpose.
+structlog.configure(
+    processors=[
+        *structlog.get_config()["processors"][:-1],
+        structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback),
+    ]
+)
 
 # Property tests check what holds, never how fast: a per-example deadline
 # only measures how busy the machine is (speed is for `make bench`).
