@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+import structlog
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
@@ -26,14 +27,43 @@ from invigil.db.engine import Database
 from invigil.db.migrate import upgrade
 from invigil.db.urls import DatabaseUrls
 from invigil.identity.models import User
+from invigil.security import passwords
 from invigil.settings import Settings
 from invigil.tenants import service as tenants
 from invigil.tenants.models import Tenant
+
+# Thousands of staff passwords are hashed and verified in the suite: argon2's
+# smallest parameters (settings.argon2_profile), here and in every CLI or
+# server process a test starts (they inherit the environment). Production's
+# own parameters are held by tests/identity/test_service.py.
+os.environ["INVIGIL_ARGON2_PROFILE"] = "test-only-minimal"
+
+# Logs that no process configured (the app under test; `invigil serve`
+# configures its own) keep structlog's defaults, but print tracebacks as plain
+# text: the default renders each with rich (source and locals of every frame),
+# seconds of CPU for each unexpected error a test provokes on purpose.
+structlog.configure(
+    processors=[
+        *structlog.get_config()["processors"][:-1],
+        structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback),
+    ]
+)
 
 # Property tests check what holds, never how fast: a per-example deadline
 # only measures how busy the machine is (speed is for `make bench`).
 hypothesis_settings.register_profile("invigil", deadline=None)
 hypothesis_settings.load_profile("invigil")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The long files first: the browser tests and every file with a test
+    marked slow (processes, threads), each file kept whole and in its order.
+    ``make test`` hands out whole files (``--dist loadfile``); one of
+    several minutes handed out last keeps one process running while the
+    other waits."""
+    browser = config.rootpath / "tests" / "browser"
+    long = {i.path for i in items if i.get_closest_marker("slow") or browser in i.path.parents}
+    items.sort(key=lambda item: item.path not in long)  # stable: the rest keeps its order
 
 
 class BoundDatabase(Database):
@@ -59,6 +89,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     home = tmp_path_factory.mktemp("home")
     made = Settings(home=home, database_url=os.environ.get("DATABASE_URL"), log_format="console")
     use_settings(made)
+    passwords.configure(made.argon2_profile)  # services called without an app hash too
     return made
 
 

@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.testclient import TestClient
@@ -88,6 +89,7 @@ class Callers:
         return client.request(method, url, params=query, **kwargs)
 
 
+@pytest.mark.slow
 def test_no_parameter_of_any_route_gives_a_server_error(
     app: FastAPI, db: BoundDatabase, tenant_a: Tenant, settings: Settings
 ) -> None:

@@ -98,6 +98,7 @@ from invigil.retention import portal_pages as retention_portal_pages
 from invigil.retention import requests_api as privacy_requests_api
 from invigil.retention import requests_pages as privacy_requests_pages
 from invigil.retention import trust_pages as retention_trust_pages
+from invigil.security import passwords
 from invigil.security.inputs import checked_request
 from invigil.settings import Settings, get_settings
 from invigil.shortlists import api as shortlists_api
@@ -369,6 +370,7 @@ def create_app(
         dependencies=[Depends(checked_request)],
     )
     app.state.settings = settings
+    passwords.configure(settings.argon2_profile)
     certification_mail.configure(settings)  # the certificate mail's links and SMTP
     app.state.db = db
     app.state.worker = None  # the in-process job worker, when this process runs one

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -49,6 +50,10 @@ class Settings(BaseSettings):
     access_token_minutes: int = Field(default=10, ge=1, le=15)
     refresh_token_hours: int = Field(default=12, ge=1, le=24 * 30)
     web_session_idle_minutes: int = Field(default=30, ge=5, le=24 * 60)
+    # argon2id parameters for staff passwords: production keeps RFC 9106's
+    # low-memory profile; "test-only-minimal" (the test suite's) is not a
+    # protection at all, and the app logs a warning when it is set.
+    argon2_profile: Literal["rfc9106-low-memory", "test-only-minimal"] = "rfc9106-low-memory"
     # Sign-in throttling (per account and per address, inside a tenant).
     sign_in_window_minutes: int = 15
     sign_in_max_failures_per_account: int = 5

@@ -400,7 +400,9 @@ def test_an_exam_from_create_to_sections_publish_and_preview(
 
     r = client.post(f"{exam_url}/retire", data={"csrf": csrf})
     assert r.status_code == 303
-    assert "Save settings" not in client.get(exam_url).text
+    retired = client.get(exam_url)
+    assert retired.status_code == 200  # its settings shown read-only (the time limit in words)
+    assert "Save settings" not in retired.text and "45 minutes" in text_of(retired.text)
 
 
 def test_an_exam_slug_problem_is_shown_in_place(author: tuple[TestClient, str]) -> None:

@@ -160,6 +160,7 @@ FACTORIES: dict[str, Callable[[Database, Tenant], str]] = {
 }
 
 
+@pytest.mark.slow
 def test_another_tenants_ids_answer_exactly_like_missing_ones(
     app: FastAPI, client: TestClient, db: BoundDatabase, tenant_a: Tenant, settings: Settings
 ) -> None:

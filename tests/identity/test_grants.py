@@ -130,6 +130,7 @@ def _box() -> SecretBox:
     return SecretBox(Path("unused-key"))
 
 
+@pytest.mark.slow
 def test_every_pair_of_roles_is_allowed_exactly_when_the_actor_holds_the_target(
     db: BoundDatabase, tenant_a: Tenant, cast: Cast
 ) -> None:

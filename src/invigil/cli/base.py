@@ -11,6 +11,7 @@ import typer
 
 from invigil import logs
 from invigil.errors import DomainError
+from invigil.security import passwords
 from invigil.settings import Settings, get_settings
 
 cli = typer.Typer(
@@ -23,6 +24,7 @@ _state: dict[str, Any] = {"json": False}
 def _settings() -> Settings:
     settings = get_settings()
     logs.configure(settings.log_format, settings.log_level)
+    passwords.configure(settings.argon2_profile)
     return settings
 
 

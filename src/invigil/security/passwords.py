@@ -10,18 +10,67 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import cache
 from importlib.resources import files
+from typing import Literal
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from invigil.errors import Invalid
+from invigil.logs import get_logger
 
-_hasher = PasswordHasher()  # argon2id; argon2-cffi's RFC 9106 "low memory" profile
+Profile = Literal["rfc9106-low-memory", "test-only-minimal"]
+PRODUCTION: Profile = "rfc9106-low-memory"
+# argon2id either way. Production: argon2-cffi's RFC 9106 "low memory" profile
+# (t=3, m=64 MiB, p=4), about 0.15 s of CPU a hash. The test suite hashes and
+# verifies thousands of passwords; it selects the smallest parameters argon2
+# accepts (t=1, m=8 KiB, p=1) through settings, and one test holds production
+# to its own profile.
+_PROFILES: dict[Profile, PasswordHasher] = {
+    "rfc9106-low-memory": PasswordHasher.from_parameters(profiles.RFC_9106_LOW_MEMORY),
+    "test-only-minimal": PasswordHasher(time_cost=1, memory_cost=8, parallelism=1),
+}
+
+log = get_logger(__name__)
 
 MIN_LENGTH = 12
 MAX_LENGTH = 256
-# Spent on unknown accounts so that a wrong email takes as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("invigil-timing-equaliser")
+
+
+class _Current:
+    """The hasher in use and its timing equaliser: a hash spent on unknown
+    accounts so that a wrong email takes as long as a wrong password (made
+    with the same parameters)."""
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        self.hasher = _PROFILES[profile]
+        self.dummy = self.hasher.hash("invigil-timing-equaliser")
+
+
+_current: _Current | None = None
+
+
+def configure(profile: Profile) -> None:
+    """Hash with ``profile`` from now on (settings.argon2_profile, applied
+    when the app or the CLI starts, which also makes the timing equaliser
+    then rather than at the first sign-in). Existing hashes of other
+    parameters still verify, and are rehashed at the next sign-in."""
+    global _current
+    if _current is None or profile != _current.profile:
+        _current = _Current(profile)
+        if profile != PRODUCTION:  # once per process: it protects nothing
+            log.warning("passwords.test_only_hashing", profile=profile)
+
+
+def _in_use() -> _Current:
+    if _current is None:
+        configure(PRODUCTION)
+    assert _current is not None
+    return _current
+
+
+def profile() -> Profile:
+    return _in_use().profile
 
 
 @cache
@@ -48,15 +97,16 @@ def check_policy(password: str, context: Iterable[str] = ()) -> None:
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _in_use().hasher.hash(password)
 
 
 def verify_password(stored: str | None, password: str) -> bool:
+    current = _in_use()
     try:
-        return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
+        return current.hasher.verify(stored or current.dummy, password) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
 
 
 def needs_rehash(stored: str) -> bool:
-    return _hasher.check_needs_rehash(stored)
+    return _in_use().hasher.check_needs_rehash(stored)
