@@ -396,9 +396,13 @@ def _responses(uow: UnitOfWork, subjects: Sequence[Subject], rows: bool, done: _
             done.records.append(("answers", str(s.id)))
         done.records.extend(("result", r) for r in changed)
         if rows:  # the answers class: the AI's rationales quote the answers (0058)
-            quoted = uow.session.execute(
-                text("SELECT out_id FROM platform_retention_suggestion_texts(:a)"), {"a": s.id}
-            ).scalars().all()
+            quoted = (
+                uow.session.execute(
+                    text("SELECT out_id FROM platform_retention_suggestion_texts(:a)"), {"a": s.id}
+                )
+                .scalars()
+                .all()
+            )
             done.count("rubric_suggestions", len(quoted))
             done.records.extend(("rubric_suggestion", q) for q in quoted)
 
