@@ -397,6 +397,35 @@ def test_verification_names_what_came_back(
         assert verify.check(uow, evidence, []).problems == []
 
 
+def test_mail_sent_after_the_purge_is_not_a_leftover(
+    db: Database, settings: Settings, evidence: Evidence, ring: KeyRing
+) -> None:
+    """The candidate gets new mail after their mail was purged (a result
+    mailed later): not something the purge left behind; mail dated before
+    the receipt still is."""
+    from sqlalchemy import text
+
+    tenant = make_tenant(db, settings).id
+    sat = sit(db, settings, tenant, evidence)
+    run = purge.run_tenant(db, tenant, evidence, now=sat.submitted_at + timedelta(days=200))
+    assert "invitations_mail" in run.subjects and run.problems == []
+    insert = text(
+        "INSERT INTO mail_outbox (tenant_id, id, created_at, invitation_id, to_address, subject, "
+        "body, locale) SELECT i.tenant_id, gen_random_uuid(), :at, i.id, 'x@example.test', "
+        "'Your result', 'b', 'en' FROM invitations i WHERE i.candidate_id = :c"
+    )
+    with db.unit_of_work(tenant) as uow:
+        receipt = uow.scalar(select(Receipt).where(Receipt.data_class == "invitations_mail"))
+        assert receipt is not None
+        uow.session.execute(insert, {"at": receipt.purged_at + timedelta(seconds=5),
+                                     "c": sat.candidate})  # fmt: skip
+        assert verify.check(uow, evidence).problems == []
+        uow.session.execute(insert, {"at": receipt.purged_at - timedelta(seconds=5),
+                                     "c": sat.candidate})  # fmt: skip
+        problems = verify.check(uow, evidence).problems
+        assert any(f"mail to candidate {sat.candidate} is still" in p for p in problems), problems
+
+
 def test_the_daily_job_purges_every_tenant_and_one_failure_stops_none(
     db: Database,
     settings: Settings,

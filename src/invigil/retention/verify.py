@@ -107,12 +107,14 @@ _ROWS = (
     ),
     (
         "a webhook delivery still names candidate {0} (receipt {1})",
+        # Deliveries made before the purge (later events about the id are not its).
         """SELECT p.subject_id, p.receipt_id FROM retention_purges p
+           JOIN retention_receipts r ON r.tenant_id = p.tenant_id AND r.id = p.receipt_id
            WHERE p.data_class = 'candidate_identity' {also}
              AND EXISTS (SELECT 1 FROM webhook_event_people w
                          JOIN webhook_deliveries d
                            ON d.tenant_id = w.tenant_id AND d.event_id = w.event_id
-                         WHERE w.person_id = p.subject_id
+                         WHERE w.person_id = p.subject_id AND d.created_at <= r.purged_at
                            AND position(convert_to(p.subject_id::text, 'UTF8') IN d.body) > 0)""",
     ),
     (
@@ -133,11 +135,14 @@ _ROWS = (
     ),
     (
         "mail to candidate {0} is still in the outbox (receipt {1})",
+        # Mail written before the purge (a candidate invited again later gets new mail).
         """SELECT p.subject_id, p.receipt_id FROM retention_purges p
+           JOIN retention_receipts r ON r.tenant_id = p.tenant_id AND r.id = p.receipt_id
            WHERE p.data_class = 'invitations_mail' {also}
              AND EXISTS (SELECT 1 FROM mail_outbox m JOIN invitations i
                            ON i.tenant_id = m.tenant_id AND i.id = m.invitation_id
-                         WHERE i.candidate_id = p.subject_id)""",
+                         WHERE i.candidate_id = p.subject_id
+                           AND m.created_at <= r.purged_at)""",
     ),
 )
 
