@@ -22,6 +22,7 @@ from tests.browser.axe import assert_accessible
 from tests.browser.test_admin import sign_in
 from tests.conftest import make_tenant
 from tests.delivery.factories import attempt_factory
+from tests.retention import queued
 
 PASSWORD = "harbour-quartz-willow-42"
 
@@ -32,16 +33,9 @@ def build_queued_exports(database: Database, settings: Settings, tenant: uuid.UU
     from invigil.retention import jobs, requests
 
     with database.engine.begin() as conn:
-        queued = conn.execute(
-            text(
-                "UPDATE procrastinate_jobs SET status = 'succeeded' "
-                "WHERE task_name = :t AND status = 'todo' AND args->>'tenant_id' = :tenant "
-                "RETURNING args"
-            ),
-            {"t": requests.BUILD_EXPORT, "tenant": str(tenant)},
-        ).scalars().all()  # fmt: skip
+        taken = queued.take(conn, requests.BUILD_EXPORT, tenant)
     services = Services.build(settings)
-    for args in queued:
+    for args in taken:
         assert jobs.run_export(database, services, args["tenant_id"], args["request_id"]) == "ready"
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 from pypdf import PdfReader
-from sqlalchemy import text
 
 from invigil.db.engine import Database
 from invigil.db.uow import Actor
@@ -21,6 +20,7 @@ from invigil.settings import Settings
 from tests.browser.axe import assert_accessible
 from tests.browser.test_admin import sign_in
 from tests.conftest import make_tenant
+from tests.retention import queued
 
 PASSWORD = "harbour-quartz-willow-42"
 PAGE_WIDTH = "() => document.scrollingElement.scrollWidth - window.innerWidth"
@@ -35,15 +35,8 @@ def run_queued_verifications(database: Database, settings: Settings, tenant: uui
 
     services = SimpleNamespace(keys=Keys(settings.keys_dir))
     with database.engine.begin() as conn:
-        queued = conn.execute(
-            text(
-                "UPDATE procrastinate_jobs SET status = 'succeeded' "
-                "WHERE task_name = :t AND status = 'todo' AND args->>'tenant_id' = :tenant "
-                "RETURNING args"
-            ),
-            {"t": jobs.VERIFY_TENANT_TASK, "tenant": str(tenant)},
-        ).scalars().all()  # fmt: skip
-    for args in queued:
+        taken = queued.take(conn, jobs.VERIFY_TENANT_TASK, tenant)
+    for args in taken:
         jobs.verify(database, services, args["tenant_id"], trigger="request",
                     requested_by=args["requested_by"])  # fmt: skip
 

@@ -510,3 +510,21 @@ def test_a_delete_policy_deletes_the_results_and_audit_verify_names_them(
                      a=kept.attempt) >= 1  # fmt: skip
     # a second run finds nothing more to do
     assert purge.run_tenant(db, tenant, evidence, now=month).subjects.get("results") is None
+
+
+def test_the_check_names_a_result_a_delete_policy_left(
+    db: Database, settings: Settings, evidence: Evidence, ring: KeyRing,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from invigil.retention import policy
+
+    tenant = make_tenant(db, settings).id
+    doc = policy.DEFAULT.as_json()
+    doc["classes"]["results"] = {"keep_days": 30, "from": "candidate_last_active", "then": "delete"}
+    with db.unit_of_work(tenant, Actor.operator("test")) as uow:
+        policy.set_policy(uow, doc, reason="results go after a month")
+    sat = sit(db, settings, tenant, evidence)
+    monkeypatch.setattr(purge, "_results", lambda *args, **kwargs: None)  # a purge that forgot
+    run = purge.run_tenant(db, tenant, evidence, now=sat.submitted_at + timedelta(days=31))
+    assert run.subjects.get("results") == 1
+    assert any(f"a result of attempt {sat.attempt} is still stored" in p for p in run.problems)

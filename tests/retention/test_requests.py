@@ -35,6 +35,7 @@ from invigil.tenants.models import Tenant
 from tests.conftest import BoundDatabase, bearer, make_tenant, make_user
 from tests.delivery.factories import attempt_factory
 from tests.evidence.factories import jpeg, png
+from tests.retention import queued
 from tests.test_pages_matrix import web_client
 
 FORMAT_DOC = Path(__file__).resolve().parents[2] / "docs" / "formats" / "subject-export.md"
@@ -350,22 +351,10 @@ def test_the_api_refuses_bad_input_by_field(
 
 def build_queued(app: FastAPI, db: BoundDatabase, tenant: uuid.UUID) -> list[str]:
     """Run the export jobs queued for ``tenant`` as the worker would; their end states."""
-    rows = db.connection.execute(
-        text(
-            "SELECT id, args FROM procrastinate_jobs WHERE task_name = :t AND status = 'todo' "
-            "AND args->>'tenant_id' = :tenant ORDER BY id"
-        ),
-        {"t": requests.BUILD_EXPORT, "tenant": str(tenant)},
-    ).all()
-    states = []
-    for job_id, args in rows:
-        db.connection.execute(
-            text("UPDATE procrastinate_jobs SET status = 'succeeded' WHERE id = :i"), {"i": job_id}
-        )
-        states.append(
-            retention_jobs.run_export(db, app.state.services, args["tenant_id"], args["request_id"])
-        )
-    return states
+    return [
+        retention_jobs.run_export(db, app.state.services, args["tenant_id"], args["request_id"])
+        for args in queued.take(db.connection, requests.BUILD_EXPORT, tenant)
+    ]
 
 
 def test_a_failed_build_is_recorded_and_can_be_asked_again(

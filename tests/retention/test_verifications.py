@@ -29,6 +29,7 @@ from invigil.retention import jobs, trust
 from invigil.security.keys import Keys
 from invigil.settings import Settings
 from tests.conftest import BoundDatabase, make_tenant
+from tests.retention import queued
 from tests.test_pages_matrix import web_client
 
 
@@ -61,15 +62,9 @@ def test_the_page_shows_the_kept_verification_and_queues_one_on_request(
                        follow_redirects=False)  # fmt: skip
     assert again.status_code == 303
     assert "A verification is already queued" in admin.get("/admin/trust").text
-    queued = db.connection.execute(
-        text(
-            "SELECT args FROM procrastinate_jobs WHERE task_name = :t AND status = 'todo' "
-            "AND args->>'tenant_id' = :tenant"
-        ),
-        {"t": jobs.VERIFY_TENANT_TASK, "tenant": str(tenant.id)},
-    ).scalars().all()  # fmt: skip
-    assert len(queued) == 1
-    user_id = queued[0]["requested_by"]
+    taken = queued.take(db.connection, jobs.VERIFY_TENANT_TASK, tenant.id)
+    assert len(taken) == 1
+    user_id = taken[0]["requested_by"]
 
     services = app.state.services
     assert jobs.verify(db, services, str(tenant.id), trigger="request", requested_by=user_id)

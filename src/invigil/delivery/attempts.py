@@ -51,6 +51,7 @@ from invigil.ledger import prices
 from invigil.logs import get_logger
 from invigil.proctoring import disclosure
 from invigil.proctoring.policy import resolve as resolve_policy
+from invigil.security.pseudonyms import text_sha256
 from invigil.security.tokens import new_secret
 
 log = get_logger(__name__)
@@ -141,10 +142,6 @@ class NavigationClosed(Conflict):
 def cookie_name(invitation_id: uuid.UUID) -> str:
     """One binding cookie per invitation (it survives a rotated link)."""
     return f"{COOKIE_PREFIX}{invitation_id.hex[:12]}"
-
-
-def text_sha256(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
 
 
 def limit_seconds(version: ExamVersion, invitation: Invitation) -> int | None:

@@ -211,9 +211,13 @@ def receive(
     return row
 
 
-def get(uow: UnitOfWork, request_id: uuid.UUID, *, lock: bool = False) -> PrivacyRequest:
+def find(uow: UnitOfWork, request_id: uuid.UUID, *, lock: bool = False) -> PrivacyRequest | None:
     stmt = select(PrivacyRequest).where(PrivacyRequest.id == request_id)
-    row = uow.scalar(stmt.with_for_update() if lock else stmt)
+    return uow.scalar(stmt.with_for_update() if lock else stmt)
+
+
+def get(uow: UnitOfWork, request_id: uuid.UUID, *, lock: bool = False) -> PrivacyRequest:
+    row = find(uow, request_id, lock=lock)
     if row is None:
         raise NotFound(f"privacy request {request_id} was not found")
     return row
@@ -369,9 +373,7 @@ def queue_export(
 def claim_export(uow: UnitOfWork, request_id: uuid.UUID) -> bool:
     """The job's first, short transaction: queued -> building (False: nothing
     to build, e.g. the request was refused or another worker has it)."""
-    row = uow.scalar(
-        select(PrivacyRequest).where(PrivacyRequest.id == request_id).with_for_update()
-    )
+    row = find(uow, request_id, lock=True)
     if row is None or row.status != "open" or row.export_state != "queued":
         return False
     row.export_state, row.export_started_at = "building", datetime.now(UTC)
@@ -382,9 +384,7 @@ def claim_export(uow: UnitOfWork, request_id: uuid.UUID) -> bool:
 
 def export_failed(uow: UnitOfWork, request_id: uuid.UUID, error: str) -> None:
     """Record why the build failed; the administrator can ask again."""
-    row = uow.scalar(
-        select(PrivacyRequest).where(PrivacyRequest.id == request_id).with_for_update()
-    )
+    row = find(uow, request_id, lock=True)
     if row is None or row.export_state != "building":
         return
     row.export_state = "failed"
