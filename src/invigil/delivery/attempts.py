@@ -51,7 +51,7 @@ from invigil.ledger import prices
 from invigil.logs import get_logger
 from invigil.proctoring import disclosure
 from invigil.proctoring.policy import resolve as resolve_policy
-from invigil.security.pseudonyms import text_sha256
+from invigil.security.pseudonyms import text_sha256 as text_sha256  # re-exported
 from invigil.security.tokens import new_secret
 
 log = get_logger(__name__)
