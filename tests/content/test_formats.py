@@ -102,7 +102,7 @@ def test_qti_refuses_doctypes_and_names_items() -> None:
     text, _ = qti.dump([("Q-ok", sample("numeric")), ("Q-bad", sample("single_choice"))])
     text = text.replace("<qti-value>C2</qti-value>", "<qti-value>C9</qti-value>")
     parsed = qti_read.parse(text)
-    assert [w for w, _ in parsed.problems] == ["item Q-bad"]
+    assert [w for w, _ in parsed.refused] == ["item Q-bad"]
     assert qti_read.parse("<not xml").problems[0][0] == "file"
 
 

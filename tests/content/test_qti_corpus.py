@@ -105,18 +105,19 @@ def check(key: str) -> None:
     expected = EXPECTED[key]
     data = _read(key)
     parsed = qti_read.parse(data)
-    problems = [f"{where}: {message}" for where, message in parsed.problems]
+    said = parsed.problems + parsed.refused
+    problems = [f"{where}: {message}" for where, message in said]
     # The refusal's words are looked for in what it says, not in the item's
     # name ("ITEM_HOTTEXT" says nothing about why it was refused).
     name = safe_xml.parse(data).get("identifier") or "\0"
-    messages = [_words(message.replace(name, "")) for _, message in parsed.problems]
+    messages = [_words(message.replace(name, "")) for _, message in said]
     if "question" in expected:
         want = QuestionIn.model_validate(expected["question"]).model_dump(mode="json")
         assert problems == [], f"{key} should import, got problems {problems}"
         assert len(parsed.questions) == 1, f"{key} should give one question"
         got = parsed.questions[0].model_dump(mode="json")
         assert _comparable(got) == _comparable(want), f"{key}: {expected['why']}"
-        notes = [_words(message) for _, message in getattr(parsed, "notes", [])]
+        notes = [_words(message) for _, message in parsed.notes]
         for word in expected["notes"]:
             assert any(_words(word) in n for n in notes), f"{key}: no note mentions {word!r}"
     else:
@@ -159,10 +160,16 @@ def test_fidelity_on_the_interactions_invigil_has_types_for(
         except AssertionError as exc:
             failed[key] = str(exc).splitlines()[0]
     rate = (len(in_scope) - len(failed)) / len(in_scope)
+    # How many of them import (faithfully: check passed) rather than being
+    # refused for a reason the rules give; the product's target is 90 % of
+    # these, which needs images, formulas and multi-part items (not yet).
+    imported = [k for k in in_scope if k not in failed and "question" in EXPECTED[k]]
     with capsys.disabled():
         print(
-            f"\nQTI corpus fidelity: {len(in_scope) - len(failed)} of {len(in_scope)} items"
-            f" with interactions Invigil has types for ({rate:.0%}), target {FIDELITY_TARGET:.0%}"
+            f"\nQTI corpus: {len(in_scope) - len(failed)} of {len(in_scope)} items with"
+            f" interactions Invigil has types for handled as the rules say ({rate:.0%}, target"
+            f" {FIDELITY_TARGET:.0%}); {len(imported)} of {len(in_scope)} imported"
+            f" ({len(imported) / len(in_scope):.0%})"
         )
     assert len(in_scope) >= 20
     assert rate >= FIDELITY_TARGET, "\n".join(f"{k}: {why}" for k, why in failed.items())

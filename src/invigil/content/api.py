@@ -32,6 +32,7 @@ from invigil.content.schemas import (
     ExamPatchIn,
     ExamVersionOut,
     ImportOut,
+    ImportProblem,
     PreviewIn,
     PreviewOut,
     QuestionCreateIn,
@@ -110,12 +111,17 @@ def import_questions(
     """Import a whole file (the raw body) or nothing: a refused file answers
     422 with ``problems`` (each with ``where`` and ``message``). Exact
     duplicates of the bank's live questions (or of one earlier in the file)
-    are skipped and counted in ``skipped_duplicates``."""
+    are skipped and counted in ``skipped_duplicates``. QTI (an item, an
+    Invigil export or a content package): an item Invigil cannot carry
+    faithfully is not imported and listed in ``refused`` with the reason;
+    the others are."""
     done = transfer.import_questions(uow, bank_id, format, content)
     return ImportOut(
         imported=len(done.made),
         question_ids=[m.question.id for m in done.made],
         skipped_duplicates=done.skipped,
+        refused=[ImportProblem(where=w, message=m) for w, m in done.refused],
+        notes=[ImportProblem(where=w, message=m) for w, m in done.notes],
     )
 
 

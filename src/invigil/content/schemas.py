@@ -195,6 +195,16 @@ class ImportOut(BaseModel):
     imported: int
     question_ids: list[uuid.UUID]
     skipped_duplicates: int = 0  # exact copies of questions already in the bank
+    refused: list[ImportProblem] = Field(
+        default_factory=list,
+        description="QTI items not imported because Invigil cannot carry them faithfully, "
+        "each with the reason; the file's other items were imported",
+    )
+    notes: list[ImportProblem] = Field(
+        default_factory=list,
+        description="what an import left out or decided without changing a question "
+        "(e.g. feedback not imported)",
+    )
 
 
 class ExamIn(BaseModel):

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from invigil import audit
 from invigil.content import questions, translations
 from invigil.content.banks import require_bank
-from invigil.content.formats import MAX_BYTES, Parsed, qti, qti_read
+from invigil.content.formats import MAX_BYTES, Message, Parsed, qti, qti_read
 from invigil.content.formats import csv as csv_format
 from invigil.content.formats import json as json_format
 from invigil.content.questions import Current, Search
@@ -54,6 +54,10 @@ def parse(fmt: Format, content: bytes) -> Parsed:
 class Imported:
     made: list[Current]
     skipped: int  # exact duplicates left out (see :func:`canonical`)
+    # QTI: items not imported because Invigil cannot carry them faithfully,
+    # and what was left out of imported ones without changing them (where, what).
+    refused: list[tuple[str, Message]] = field(default_factory=list)
+    notes: list[tuple[str, Message]] = field(default_factory=list)
 
 
 def canonical(item: QuestionIn) -> str:
@@ -78,6 +82,14 @@ def import_questions(uow: UnitOfWork, bank_id: uuid.UUID, fmt: Format, content: 
             "fix them and import the whole file again",
             problems=[{"where": w, "message": m} for w, m in parsed.problems],
         )
+    if not parsed.questions and parsed.refused:
+        n = len(parsed.refused)
+        which = "this item" if n == 1 else f"any of the {n} items"
+        raise Invalid(
+            f"nothing was imported: Invigil cannot import {which} faithfully (each reason "
+            "is listed)",
+            problems=[{"where": w, "message": m} for w, m in parsed.refused],
+        )
     if not parsed.questions:
         raise Invalid("the file holds no questions")
     rows, _ = questions.search(uow, Search(bank_id=bank.id))
@@ -92,7 +104,7 @@ def import_questions(uow: UnitOfWork, bank_id: uuid.UUID, fmt: Format, content: 
             words.append(parsed.translations.get(n, {}))
     skipped = len(parsed.questions) - len(fresh)
     if not fresh:
-        return Imported([], skipped)
+        return Imported([], skipped, parsed.refused, parsed.notes)
     made = questions.add_questions(uow, bank.id, fresh)
     added = [
         translations.add(uow, m.question, m.version, lang, t)
@@ -110,6 +122,7 @@ def import_questions(uow: UnitOfWork, bank_id: uuid.UUID, fmt: Format, content: 
             "question_ids": [m.question.id for m in made],
             "version_ids": [m.version.id for m in made],
             "skipped_duplicates": skipped,
+            "refused": [{"where": w, "reason": str(m)} for w, m in parsed.refused],
             "translations": [
                 {
                     "question_id": t.question_id,
@@ -121,7 +134,7 @@ def import_questions(uow: UnitOfWork, bank_id: uuid.UUID, fmt: Format, content: 
             ],
         },
     )
-    return Imported(made, skipped)
+    return Imported(made, skipped, parsed.refused, parsed.notes)
 
 
 @dataclass(frozen=True)

@@ -46,4 +46,8 @@ def parse(data: bytes | str) -> ET.Element:
         raise Refused("external references are not accepted") from None
     except ET.ParseError as exc:
         raise Refused(f"this is not well-formed XML ({exc})") from None
+    except (ValueError, LookupError) as exc:  # an encoding expat cannot read (Shift_JIS)
+        raise Refused(
+            f"the file's encoding cannot be read ({exc}); save it as UTF-8 and try again"
+        ) from None
     return root

@@ -1,163 +1,285 @@
-"""Reading QTI 3.0 items (see ``qti`` for what is covered).
+"""Reading QTI items (2.1, 2.2 and 3.0) faithfully, or refusing them.
 
-Items from other tools import too: without Invigil's ``inv:*`` attributes a
-question lands in category "General" with medium difficulty, its type comes
-from the interaction, and an essay without a rubric gets a one-criterion
-rubric worth its points.
+An imported question must mean and score exactly what the item did. Every
+item is read into Invigil's types only where the mapping is exact; anything
+Invigil cannot reproduce (an interaction it has no type for, partial credit
+its scoring rules cannot express, a second interaction, templates, images
+and formulas) refuses that item with a sentence saying what and why. What is
+left out without changing the question (feedback) is named in the report's
+notes. docs/content-formats.md lists the rules.
+
+QTI 2.x documents are read through the same code: their camelCase element
+and attribute names (``choiceInteraction``, ``maxChoices``) are renamed to
+QTI 3.0's (``qti-choice-interaction``, ``max-choices``) first.
+
+Items written by Invigil carry ``inv:*`` attributes (namespace
+``urn:invigil:qti``) with what QTI has no place for; items from other tools
+land in category "General" with medium difficulty.
 """
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import ValidationError
 
-from invigil.content.formats import MAX_QUESTIONS, Parsed
-from invigil.content.formats.csv import items
-from invigil.content.formats.qti import WRAP, inv, q
+from invigil.content.formats import MAX_QUESTIONS, Message, Parsed
+from invigil.content.formats.csv import items as split_items
+from invigil.content.formats.qti import INV, QTI, WRAP, inv, q
+from invigil.content.formats.qti_answers import READERS, Item, Refusal, points_of
+from invigil.content.formats.qti_text import (
+    FEEDBACK,
+    feedback_text,
+    for_candidates,
+    local,
+    upgrade,
+    visible_text,
+)
 from invigil.content.schemas import QuestionIn, describe
+from invigil.i18n import N_
 from invigil.security import safe_xml
 
+V2 = {
+    "http://www.imsglobal.org/xsd/imsqti_v2p0": "2.0",
+    "http://www.imsglobal.org/xsd/imsqti_v2p1": "2.1",
+    "http://www.imsglobal.org/xsd/imsqti_v2p2": "2.2",
+}
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+MEDIA = {
+    "img": N_("it shows an image (%(src)s); images, media and formulas in QTI items are not "
+              "imported yet"),
+    "picture": N_("it shows an image (%(src)s); images, media and formulas in QTI items are not "
+                  "imported yet"),
+    "object": N_("it embeds media (%(src)s); images, media and formulas in QTI items are not "
+                 "imported yet"),
+    "audio": N_("it plays audio (%(src)s); images, media and formulas in QTI items are not "
+                "imported yet"),
+    "video": N_("it plays a video (%(src)s); images, media and formulas in QTI items are not "
+                "imported yet"),
+    "math": N_("it shows a formula (MathML%(src)s); images, media and formulas in QTI items are "
+               "not imported yet"),
+}  # fmt: skip
+# Interactions Invigil has a question type for; every other one is named in a refusal.
+SUPPORTED = frozenset({"choice", "text-entry", "extended-text", "order", "inline-choice",
+                       "match", "associate"})  # fmt: skip
 
-def _text(el: ET.Element | None) -> str:
-    return " ".join("".join(el.itertext()).split()) if el is not None else ""
+# -- interactions ---------------------------------------------------------------
 
 
-def _values(item: ET.Element) -> list[str]:
+def _interactions(item: Item) -> list[ET.Element]:
+    body = item.find(q("qti-item-body"))
+    if body is None:
+        raise Refusal(N_("it has no item body"))
     return [
-        (v.text or "").strip()
-        for v in item.iterfind(f".//{q('qti-correct-response')}/{q('qti-value')}")
+        el
+        for el in body.iter()
+        if local(el.tag).endswith("-interaction")
+        or local(el.tag) in ("qti-portable-custom-interaction", "qti-custom-interaction")
     ]
 
 
-def _points(item: ET.Element) -> float:
-    for out in item.iter(q("qti-outcome-declaration")):
-        if out.get("identifier") == "MAXSCORE":
-            value = out.find(f"{q('qti-default-value')}/{q('qti-value')}")
-            if value is not None and value.text:
-                return float(value.text)
-    return 1.0
+def _kind_of(inter: ET.Element) -> str:
+    return local(inter.tag).removeprefix("qti-").removesuffix("-interaction")
 
 
-def _kind(item: ET.Element) -> str:
-    declared = item.get(inv("type"))
-    if declared:
-        return declared
-    choice = item.find(f".//{q('qti-choice-interaction')}")
-    if choice is not None:
-        return "single_choice" if choice.get("max-choices") == "1" else "multiple_choice"
-    if item.find(f".//{q('qti-extended-text-interaction')}") is not None:
-        return "essay"
-    if item.find(f".//{q('qti-text-entry-interaction')}") is not None:
-        decl = item.find(q("qti-response-declaration"))
-        base = decl.get("base-type") if decl is not None else "string"
-        return "numeric" if base in ("float", "integer") else "short_text"
-    raise ValueError(
-        "this item has no interaction Invigil imports (choice, text entry, extended text)"
+def _check_media(item: Item) -> None:
+    body = item.find(q("qti-item-body"))
+    assert body is not None
+
+    def visit(el: ET.Element) -> None:
+        tag = local(el.tag)
+        if tag in FEEDBACK or (tag == "qti-rubric-block" and not for_candidates(el)):
+            return
+        what = MEDIA.get(tag)
+        if what is not None:
+            src = el.get("src") or el.get("data") or ""
+            raise Refusal(what, src=src[:200])
+        for child in el:
+            visit(child)
+
+    visit(body)
+
+
+def _notes(item: Item) -> None:
+    if item.invigil:
+        return
+    if any(next(item.el.iter(q(t)), None) is not None for t in FEEDBACK):
+        item.notes.append(N_("its feedback is not imported (the question and its scoring are)"))
+
+
+def _explanation(item: Item) -> str:
+    """Invigil's own exports carry the explanation as a modal feedback."""
+    if not item.invigil:
+        return ""
+    for fb in item.el.iter(q("qti-modal-feedback")):
+        if fb.get("identifier") == "EXPLANATION":
+            return feedback_text(fb)
+    return ""
+
+
+def _language(item: Item) -> str:
+    lang = (item.el.get(XML_LANG) or "").strip()
+    primary = lang.split("-")[0].split("_")[0].lower()
+    return primary if re.fullmatch(r"[a-z]{2,3}", primary) else "en"
+
+
+def read_item(el: ET.Element, version: str) -> tuple[QuestionIn, list[str]]:
+    """One item as a question, and notes on what was left out; or :class:`Refusal`."""
+    item = Item(el, version, el.get(inv("type")) is not None, [])
+    if (el.get("adaptive") or "false").strip() == "true":
+        raise Refusal(N_("it is adaptive (it changes as the candidate answers)"))
+    if el.find(q("qti-template-declaration")) is not None:
+        raise Refusal(N_("it varies per candidate (template variables)"))
+    found = _interactions(item)
+    if not found:
+        raise Refusal(N_("it has no interaction: nothing for a candidate to answer"))
+    for other in found:
+        kind = _kind_of(other)
+        if kind not in SUPPORTED:
+            name = "custom" if kind in ("portable-custom", "custom") else kind.replace("-", " ")
+            raise Refusal(N_("its %(name)s interaction has no Invigil question type"), name=name)
+    if len(found) > 1:
+        kinds = sorted({_kind_of(i).replace("-", " ") for i in found})
+        raise Refusal(
+            N_(
+                "it has %(n)s interactions (%(kinds)s); Invigil imports items with one (split "
+                "it into one item per part)"
+            ),
+            n=len(found),
+            kinds=", ".join(kinds),
+        )
+    inter = found[0]
+    kind = _kind_of(inter)
+    _check_media(item)
+    body, best = READERS[kind](item, inter)
+    points = points_of(item, best)
+    if body["type"] == "essay" and "rubric" not in body:
+        body["rubric"] = [{"name": "Overall", "levels": [
+            {"label": "Not met", "points": 0}, {"label": "Met", "points": points}]}]  # fmt: skip
+    stem = item.find(q("qti-item-body"))
+    assert stem is not None
+    body["prompt"] = visible_text(stem)
+    if not body["prompt"]:
+        raise Refusal(N_("it has no question text (only an interaction)"))
+    body["explanation"] = _explanation(item)
+    if item.invigil:
+        _invigil_fields(item, body)
+    _notes(item)
+    raw = {
+        "category": el.get(inv("category"), "General"),
+        "tags": split_items(el.get(inv("tags"), ""), ";"),
+        "difficulty": el.get(inv("difficulty"), "medium"),
+        "points": points,
+        "language": _language(item),
+        "body": body,
+    }
+    try:
+        return QuestionIn.model_validate(raw), item.notes
+    except ValidationError as exc:
+        raise Refusal(
+            "%(problems)s", problems="; ".join(_plain(m) for m in describe(exc))
+        ) from None
+
+
+def _invigil_fields(item: Item, body: dict[str, Any]) -> None:
+    """What Invigil's own export adds in ``inv:*`` attributes."""
+    el = item.el
+    declared = el.get(inv("type"))
+    if declared == "short_text":
+        body["case_sensitive"] = el.get(inv("case-sensitive")) == "true"
+        if el.get(inv("pattern")):
+            body["pattern"] = el.get(inv("pattern"))
+    if declared == "multiple_choice" and el.get(inv("scoring")):
+        body["scoring"] = el.get(inv("scoring"))
+
+
+_FIELD = re.compile(r"^[a-z_.\[\]0-9]+: ")
+
+
+def _plain(message: str) -> str:
+    """A validation message without the field path in front of it."""
+    return _FIELD.sub("", message)
+
+
+# -- documents ------------------------------------------------------------------
+
+
+def _root_items(root: ET.Element) -> Iterator[tuple[ET.Element, str]] | Message:
+    ns = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else ""
+    name = local(root.tag)
+    if root.tag == f"{{{WRAP}}}qti-items":
+        return ((child, "3.0") for child in root)
+    if ns == QTI and name == "qti-assessment-item":
+        return iter([(root, "3.0")])
+    if ns in V2 and name == "assessmentItem":
+        upgrade(root, ns)
+        return iter([(root, V2[ns])])
+    if name == "questestinterop":
+        return Message.of(
+            N_("this is QTI 1.2, which Invigil does not import; export QTI 2.1, 2.2 or 3.0")
+        )
+    if ns == QTI or ns in V2:
+        return Message.of(
+            N_("this is a QTI %(name)s, not an item; import the items (or a content package)"),
+            name=name[:60],
+        )
+    return Message.of(
+        N_(
+            "this is not a QTI item: expected qti-assessment-item (QTI 3.0) or assessmentItem "
+            "(QTI 2.1, 2.2)"
+        )
     )
 
 
-def _body(item: ET.Element, kind: str, points: float) -> dict[str, Any]:
-    feedback = item.find(q("qti-modal-feedback"))
-    body: dict[str, Any] = {"type": kind, "explanation": _text(feedback)}
-    choice = item.find(f".//{q('qti-choice-interaction')}")
-    if choice is not None:
-        body["prompt"] = _text(choice.find(q("qti-prompt")))
-        choices = list(choice.iter(q("qti-simple-choice")))
-        ids = [c.get("identifier", "") for c in choices]
-        body["choices"] = [_text(c) for c in choices]
-        right = [ids.index(v) for v in _values(item) if v in ids]
-        if kind == "single_choice":
-            body["correct"] = right[0] if right else -1
-        else:
-            body["correct"] = sorted(right)
-            proportional = item.get(inv("scoring")) == "proportional" or any(
-                (p.get("template") or "").endswith("map_response")
-                for p in item.iter(q("qti-response-processing"))
-            )
-            body["scoring"] = "proportional" if proportional else "all_or_nothing"
-        return body
-    body["prompt"] = _text(item.find(f".//{q('qti-item-body')}/{q('p')}"))
-    if kind == "numeric":
-        values = _values(item)
-        body["value"] = float(values[0]) if values else None
-        tolerance = item.get(inv("tolerance"))
-        equal = item.find(f".//{q('qti-equal')}")
-        if tolerance is None and equal is not None:
-            tolerance = (equal.get("tolerance") or "0").split()[0]
-        body["tolerance"] = float(tolerance or 0)
-    elif kind == "short_text":
-        entries = list(item.iter(q("qti-map-entry")))
-        body["accepted"] = [e.get("map-key", "") for e in entries] or _values(item)
-        flag = item.get(inv("case-sensitive"))
-        if flag is None and entries:
-            flag = entries[0].get("case-sensitive", "false")
-        body["case_sensitive"] = flag == "true"
-        body["pattern"] = item.get(inv("pattern"))
-    elif kind == "essay":
-        body["rubric"] = [
-            {
-                "name": li.get("data-criterion", ""),
-                "levels": [
-                    {"label": s.get("data-level", ""), "points": float(s.get("data-points", "0"))}
-                    for s in li.iter(q("span"))
-                ],
-            }
-            for li in item.iter(q("li"))
-            if li.get("data-criterion") is not None
-        ] or [{"name": "Overall", "levels": [{"label": "Not met", "points": 0},
-                                             {"label": "Met", "points": points}]}]  # fmt: skip
-        inter = item.find(f".//{q('qti-extended-text-interaction')}")
-        words = inter.get("data-max-words") if inter is not None else None
-        if words:
-            body["max_words"] = int(words)
-    return body
-
-
-def _question(item: ET.Element) -> QuestionIn:
-    kind = _kind(item)
-    points = _points(item)
-    tags = item.get(inv("tags"), "")
-    return QuestionIn.model_validate(
-        {
-            "category": item.get(inv("category"), "General"),
-            "tags": items(tags, ";"),
-            "difficulty": item.get(inv("difficulty"), "medium"),
-            "points": points,
-            "body": _body(item, kind, points),
-        }
-    )
-
-
-def parse(data: bytes | str) -> Parsed:
-    """The questions of a QTI document; ``data`` as it was sent (bytes: the
-    document's own byte-order mark or XML declaration names its encoding)."""
-    out = Parsed()
+def _parse_document(data: bytes | str, where: str, out: Parsed, max_questions: int) -> None:
     try:
         root = safe_xml.parse(data)
     except safe_xml.Refused as exc:
-        out.problems.append(("file", str(exc)))
-        return out
-    if root.tag == q("qti-assessment-item"):
-        items = [root]
-    elif root.tag == f"{{{WRAP}}}qti-items":
-        items = list(root)
-    else:
-        out.problems.append(("file", "expected qti-assessment-item elements (QTI 3.0 namespace)"))
-        return out
-    if len(items) > MAX_QUESTIONS:
-        out.problems.append(("file", f"at most {MAX_QUESTIONS} questions per file"))
-        return out
-    for n, item in enumerate(items, start=1):
-        where = f"item {item.get('identifier') or f'#{n}'}"
-        if item.tag != q("qti-assessment-item"):
-            out.problems.append((where, "not a qti-assessment-item"))
+        out.problems.append((where, str(exc)))
+        return
+    found = _root_items(root)
+    if isinstance(found, Message):
+        out.problems.append((where, found))
+        return
+    for n, (el, version) in enumerate(found, start=1):
+        name = el.get("identifier") or f"#{n}"
+        here = f"item {name}" if where == "file" else f"{where} (item {name})"
+        if len(out.questions) + len(out.problems) >= max_questions:
+            out.problems.append(
+                ("file", Message.of(N_("at most %(n)s questions per file"), n=max_questions))
+            )
+            return
+        if el.tag != q("qti-assessment-item"):
+            out.refused.append((here, Message.of(N_("it is not a qti-assessment-item"))))
             continue
         try:
-            out.questions.append(_question(item))
-        except ValidationError as exc:
-            out.problems += [(where, msg) for msg in describe(exc)]
-        except ValueError as exc:
-            out.problems.append((where, str(exc)))
+            question, notes = read_item(el, version)
+        except Refusal as exc:
+            out.refused.append((here, exc.message))
+            continue
+        out.questions.append(question)
+        out.notes += [(here, Message.of(n)) for n in notes]
+
+
+def parse(data: bytes | str, max_questions: int = MAX_QUESTIONS) -> Parsed:
+    """The questions of a QTI item, an Invigil QTI export or a content package
+    (ZIP); ``data`` as it was sent (the XML's byte-order mark or declaration
+    names its encoding)."""
+    out = Parsed()
+    if isinstance(data, bytes) and data[:4] == b"PK\x03\x04":
+        from invigil.content.formats import qti_package as package
+
+        found = package.read(data)
+        out.problems += found.problems
+        out.notes += [("package", n) for n in found.notes]
+        for entry in found.items:
+            _parse_document(entry.data, entry.href, out, max_questions)
+        return out
+    _parse_document(data, "file", out, max_questions)
     return out
+
+
+__all__ = ["INV", "parse", "read_item"]

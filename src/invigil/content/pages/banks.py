@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from invigil import i18n
 from invigil.content import banks, drafting, questions, transfer
 from invigil.content.bodies import TYPES
-from invigil.content.formats import MAX_BYTES
+from invigil.content.formats import MAX_BYTES, Message
 from invigil.content.models import Question, QuestionBank, QuestionVersion
 from invigil.content.pages.common import TYPE_HINTS, TYPE_LABELS, redirect, render
 from invigil.content.questions import PROMPT
@@ -26,7 +26,7 @@ from invigil.web import flash, table
 from invigil.web.session import PageContext, check_csrf, requires_page
 
 router = APIRouter(include_in_schema=False)
-FORMATS = {"csv": "csv", "json": "json", "xml": "qti", "qti": "qti"}
+FORMATS = {"csv": "csv", "json": "json", "xml": "qti", "qti": "qti", "zip": "qti"}
 
 
 BANKS = table.Table(
@@ -222,7 +222,12 @@ def bank_import(
         with _change(ctx.uow):
             done = transfer.import_questions(ctx.uow, bid, fmt, content)  # type: ignore[arg-type]
     except Invalid as exc:
-        report = exc.extensions.get("problems", [])
+        say = i18n.translations(i18n.locale_of({"request": request}))
+        report = [
+            {**p, "message": p["message"].render(say)} if isinstance(p.get("message"), Message)
+            else p
+            for p in exc.extensions.get("problems", [])
+        ]  # fmt: skip
         return _bank_page(
             request,
             ctx,
@@ -244,7 +249,23 @@ def bank_import(
             "(or repeated in the file).",
             skipped,
         ) % {"n": skipped}
-    return flash.redirect(request, f"/authoring/banks/{bid}", text)
+    if not done.refused and not done.notes:
+        return flash.redirect(request, f"/authoring/banks/{bid}", text)
+    # Items left out, or notes on what was imported: the report stays on the page.
+    return _bank_page(
+        request,
+        ctx,
+        bid,
+        import_done=text,
+        import_refused=_said(done.refused, say),
+        import_notes=_said(done.notes, say),
+        import_file=file.filename,
+    )
+
+
+def _said(found: list[tuple[str, Message]], say: Any) -> list[dict[str, str]]:
+    """Report lines in the reader's language (catalog messages translated)."""
+    return [{"where": w, "message": m.render(say)} for w, m in found]
 
 
 @router.get("/authoring/banks/{bank_id}/export")
