@@ -36,6 +36,7 @@ MAX_ENTRIES = 5_000
 MAX_TOTAL = 100 * 1024 * 1024
 MAX_ENTRY = 10 * 1024 * 1024
 MAX_PROBLEMS = 50
+CHUNK = 256 * 1024
 # Steps allowed to follow dependencies (resource x listed file): far above a
 # real bank, far below what a manifest crafted to be quadratic would cost.
 MAX_STEPS = 1_000_000
@@ -146,6 +147,8 @@ def _check(zf: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
     total = 0
     for info in infos:
         raw = info.filename
+        if not raw:
+            raise _Refused("package", "the package holds a file without a name; zip it again")
         name = _name(raw)
         if stat.S_ISLNK(info.external_attr >> 16):
             raise _Refused(raw, "the package holds a symbolic link; it is refused")
@@ -231,15 +234,22 @@ class _Reader:
         if name in self.cache:
             return self.cache[name]
         limit = min(MAX_ENTRY, MAX_TOTAL - self.read_total)
+        chunks: list[bytes] = []
+        size = 0
         try:
             with self.zf.open(self.files[name]) as f:
-                data = f.read(limit + 1)
+                # In chunks: one read of the whole limit would make zlib
+                # allocate the limit even for an entry that declares 1 KB.
+                while chunk := f.read(min(CHUNK, limit + 1 - size)):
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > limit:
+                        raise _Refused(name, "this file unpacks to more than the package "
+                                       "limits allow; it is refused")  # fmt: skip
         except _BROKEN:
             raise _Refused(name, "this file in the package is damaged; zip it again") from None
-        if len(data) > limit:
-            raise _Refused(name, "this file unpacks to more than its zip entry declares "
-                           "or than the package limits allow; it is refused")  # fmt: skip
-        self.read_total += len(data)
+        data = b"".join(chunks)
+        self.read_total += size
         self.cache[name] = data
         return data
 
