@@ -120,6 +120,8 @@ def test_a_package_zipped_in_its_folder_reads_from_that_folder() -> None:
     assert [e.href for e in got.items] == ["quiz-export/q1.xml", "quiz-export/sub/q2.xml"]
     assert [e.media for e in got.items] == [{"quiz-export/media/x.png": PNG}] * 2
     assert pkg.resolve(got.items[1], "../media/x.png") == "quiz-export/media/x.png"
+    first, second = (e.media["quiz-export/media/x.png"] for e in got.items)
+    assert first is second  # read once, shared: a thousand items cost one image
 
 
 def test_a_qti3_item_gets_the_stimulus_it_depends_on_and_the_stimulus_media() -> None:
@@ -272,6 +274,32 @@ def test_two_folders_with_a_manifest_are_refused() -> None:
     assert only_problem(zipped(files))[1].startswith("several folders hold an imsmanifest.xml")
 
 
+def test_problems_stop_at_50() -> None:
+    listed = "".join(resource(f"i{n}", "imsqti_item_xmlv2p1", f"{n}.xml") for n in range(80))
+    got = pkg.read(zipped({"imsmanifest.xml": manifest(listed)}))
+    assert len(got.problems) == pkg.MAX_PROBLEMS == 50
+
+
+def test_dependencies_crafted_to_cost_quadratic_time_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every item depends on a hub listing every file: items x files steps."""
+    monkeypatch.setattr(pkg, "MAX_STEPS", 20 * 20)
+    hub = resource("hub", "webcontent", "", [f"m/{n}.png" for n in range(20)])
+    items = "".join(
+        resource(f"i{n}", "imsqti_item_xmlv2p1", f"{n}.xml", deps=["hub"]) for n in range(25)
+    )
+    files = {f"{n}.xml": item(f"i{n}") for n in range(25)}
+    files |= {f"m/{n}.png": PNG for n in range(20)}
+    files["imsmanifest.xml"] = manifest(hub + items)
+    assert only_problem(zipped(files)) == (
+        "package",
+        "imsmanifest.xml lists too many files and dependencies to follow; split the package",
+    )
+    monkeypatch.setattr(pkg, "MAX_STEPS", 25 * 21 * 2)
+    assert len(pkg.read(zipped(files)).items) == 25
+
+
 # --- hostile uploads ---------------------------------------------------------
 
 
@@ -312,6 +340,18 @@ def test_a_symlink_entry_is_refused() -> None:
     assert only_problem(out.getvalue()) == (
         "img.png",
         "the package holds a symbolic link; it is refused",
+    )
+
+
+def test_an_entry_without_a_name_is_refused() -> None:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        for name, data in valid().items():
+            zf.writestr(name, data)
+        zf.writestr(zipfile.ZipInfo(""), b"x")
+    assert only_problem(out.getvalue()) == (
+        "package",
+        "the package holds a file without a name; zip it again",
     )
 
 
