@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from invigil.audit.models import AuditEvent
 from invigil.cli import cli
-from invigil.cli.banks import _Bar
+from invigil.cli.banks import FileFormat, _Bar, _format
 from invigil.content import questions, transfer
 from invigil.content.formats import csv as csv_format
 from invigil.content.formats import json as json_format
@@ -260,3 +260,11 @@ def test_the_bar_shows_each_phase_and_nothing_when_hidden(
     with _Bar(False) as bar:
         bar("writing", 3, 4)
     assert capsys.readouterr() == ("", "")
+
+
+def test_the_format_comes_from_the_option_or_the_extension() -> None:
+    assert _format(Path("a.JSON"), None) == "json" and _format(Path("a.csv"), None) == "csv"
+    assert {_format(Path(f"a.{e}"), None) for e in ("xml", "qti", "zip")} == {"qti"}
+    assert _format(Path("a.txt"), FileFormat.csv) == "csv"
+    with pytest.raises(Invalid, match=r"cannot tell the format of 'a\.txt'"):
+        _format(Path("a.txt"), None)
