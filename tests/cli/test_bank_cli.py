@@ -246,6 +246,20 @@ def test_import_reports_its_progress_batch_by_batch(db: BoundDatabase, tenant: T
     ]  # fmt: skip
 
 
+def test_on_a_terminal_the_import_shows_its_phases_on_stderr(
+    db: BoundDatabase, tenant: Tenant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_bank(db, tenant.id, "Watched")
+    file = tmp_path / "questions.csv"
+    file.write_text(FILES["questions.csv"], newline="")
+    monkeypatch.setattr("invigil.cli.banks._on_a_terminal", lambda: True)
+    code, out, err = run("bank", "import", str(file), "--tenant", tenant.slug, "--bank", "Watched")
+    assert code == 0 and out.startswith(f"imported {len(ALL)}, skipped 0")
+    for label in ("reading the file", "checking items", "writing questions"):
+        assert label in err
+    assert "100%" in err and "writing questions" not in out
+
+
 def test_the_bar_shows_each_phase_and_nothing_when_hidden(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

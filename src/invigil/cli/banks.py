@@ -174,6 +174,11 @@ class _Bar:
         self.progress.update(self.tasks[phase], completed=done, total=total or None)
 
 
+def _on_a_terminal() -> bool:
+    """Whether to show the bar: a person watching stderr, not --json."""
+    return sys.stderr.isatty() and not base._state["json"]
+
+
 def _read(file: Path, bar: _Bar) -> bytes:
     """The whole file, refused before reading when it is over :data:`MAX_BYTES`."""
     try:
@@ -218,8 +223,7 @@ def bank_import(
     with _answered():
         fmt = _format(file, format)
         uow_cm, ref = _unit_of_work(tenant)
-        shown = sys.stderr.isatty() and not base._state["json"]
-        with uow_cm as uow, _Bar(shown) as bar:
+        with uow_cm as uow, _Bar(_on_a_terminal()) as bar:
             found = _bank(uow, bank)
             content = _read(file, bar)
             done = transfer.import_questions(
