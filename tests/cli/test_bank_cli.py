@@ -147,7 +147,7 @@ def test_banks_by_id_or_exact_name_and_what_is_refused(
         return err
 
     err = refused(str(file), "--tenant", tenant.slug, "--bank", str(first))
-    assert f"names more than one bank ({', '.join(sorted([str(first), str(second)]))})" in err
+    assert f"is the id of bank 'Physics' ({first}) and the name of bank {second}" in err
     err = refused(str(file), "--tenant", tenant.slug, "--bank", "physics")
     assert "no question bank 'physics' in this tenant" in err and f"'Physics' ({first})" in err
     other = make_tenant(db, settings)

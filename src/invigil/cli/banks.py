@@ -15,7 +15,7 @@ import json
 import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
@@ -82,20 +82,19 @@ def _bank(uow: UnitOfWork, given: str) -> QuestionBank:
     from invigil.content import banks
     from invigil.content.models import QuestionBank
 
-    found: dict[uuid.UUID, QuestionBank] = {}
-    try:
+    by_id: QuestionBank | None = None
+    with suppress(ValueError, NotFound):
         by_id = banks.require_bank(uow, uuid.UUID(given))
-        found[by_id.id] = by_id
-    except (ValueError, NotFound):
-        pass
     by_name = banks.find_by_name(uow, given) if given.strip() else None
-    if by_name is not None:
-        found[by_name.id] = by_name
-    if len(found) == 1:
-        return next(iter(found.values()))
-    if found:
-        ids = ", ".join(str(i) for i in sorted(found, key=str))
-        raise Invalid(f"{given!r} names more than one bank ({ids}); give the id of one")
+    if by_id is not None and by_name is not None and by_id.id != by_name.id:
+        raise Invalid(
+            f"{given!r} names two banks: it is the id of bank {by_id.name!r} ({by_id.id}) "
+            f"and the name of bank {by_name.id}; give {by_id.name!r} by its name, "
+            f"or the other by its id"
+        )
+    found = by_id or by_name
+    if found is not None:
+        return found
     like = uow.scalars(
         select(QuestionBank)
         .where(func.lower(QuestionBank.name) == " ".join(given.split()).lower())
