@@ -89,7 +89,9 @@ def test_import_export_round_trip_over_http(
             f"/api/v1/banks/{target}/import?format={fmt}", content=out.content, headers=h
         )
         assert twice.status_code == 201
-        assert twice.json() == {"imported": 0, "question_ids": [], "skipped_duplicates": count}
+        assert twice.json() == {
+            "imported": 0, "question_ids": [], "skipped_duplicates": count, "refused": [], "notes": []
+        }
         again = client.get(f"/api/v1/banks/{target}/export?format={fmt}", headers=h)
         assert (
             again.text.replace(target, source) == out.text.replace(target, source) or fmt == "qti"

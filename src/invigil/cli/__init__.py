@@ -4,6 +4,7 @@ errors go to stderr with a non-zero exit."""
 from invigil.cli import (  # noqa: F401 - registers
     accounts,
     audit,
+    banks,
     bundle,
     database,
     delivery,

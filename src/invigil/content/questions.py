@@ -96,11 +96,15 @@ def add_questions(
     bank_id: uuid.UUID,
     items: list[QuestionIn],
     drafted_from: uuid.UUID | None = None,
+    *,
+    start: datetime | None = None,
 ) -> list[Current]:
     """Create questions (version 1 each) in one flush; the caller audits.
-    ``drafted_from``: the AI draft they were saved from (content.drafting)."""
+    ``drafted_from``: the AI draft they were saved from (content.drafting).
+    ``start``: the first one's creation time (default now), one microsecond
+    apart after it, so that a file written in batches keeps its order."""
     out = []
-    start = datetime.now(UTC)
+    start = start or datetime.now(UTC)
     for n, data in enumerate(items):
         q = Question(
             tenant_id=uow.tenant,

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from invigil import audit
 from invigil.content import questions, translations
 from invigil.content.banks import require_bank
-from invigil.content.formats import MAX_BYTES, Message, Parsed, qti, qti_read
+from invigil.content.formats import MAX_BYTES, MAX_QUESTIONS, Message, Parsed, qti, qti_read
 from invigil.content.formats import csv as csv_format
 from invigil.content.formats import json as json_format
 from invigil.content.questions import Current, Search
@@ -31,23 +33,30 @@ MEDIA_TYPES: dict[str, str] = {
     "qti": "application/xml",
 }
 EXTENSIONS = {"json": "json", "csv": "csv", "qti": "xml"}
-PARSERS = {"json": json_format.parse, "csv": csv_format.parse}
+PARSERS: dict[str, Callable[..., Parsed]] = {"json": json_format.parse, "csv": csv_format.parse}
+BATCH = 500  # questions written per flush, so a long import can report how far it is
+# (phase, done, total): "checking" then "writing"; total 0 while it is not known yet
+Progress = Callable[[str, int, int], None]
 
 
-def parse(fmt: Format, content: bytes) -> Parsed:
-    if len(content) > MAX_BYTES:
-        raise Invalid(f"the file is too large (at most {MAX_BYTES // (1024 * 1024)} MB)")
+def parse(
+    fmt: Format, content: bytes, *, max_bytes: int = MAX_BYTES, max_questions: int = MAX_QUESTIONS
+) -> Parsed:
+    """``max_bytes`` and ``max_questions``: the API's limits unless the caller
+    (the operator's ``invigil bank import``) allows more."""
+    if len(content) > max_bytes:
+        raise Invalid(f"the file is too large (at most {max_bytes // (1024 * 1024)} MB)")
     if fmt == "qti":  # XML names its own encoding; the parser reads it (and refuses any DTD)
         if not content.strip():
             raise Invalid("the file is empty")
-        return qti_read.parse(content)
+        return qti_read.parse(content, max_questions=max_questions)
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError:
         raise Invalid("the file is not UTF-8 text; save it as UTF-8 and try again") from None
     if not text.strip():
         raise Invalid("the file is empty")
-    return PARSERS[fmt](text)
+    return PARSERS[fmt](text, max_questions=max_questions)
 
 
 @dataclass(frozen=True)
@@ -68,13 +77,26 @@ def canonical(item: QuestionIn) -> str:
     return json.dumps(item.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
 
 
-def import_questions(uow: UnitOfWork, bank_id: uuid.UUID, fmt: Format, content: bytes) -> Imported:
+def import_questions(
+    uow: UnitOfWork,
+    bank_id: uuid.UUID,
+    fmt: Format,
+    content: bytes,
+    *,
+    max_bytes: int = MAX_BYTES,
+    max_questions: int = MAX_QUESTIONS,
+    progress: Progress | None = None,
+) -> Imported:
     """Import a whole file or nothing. A question that is an exact duplicate
     (:func:`canonical`) of a live question of the bank, or of one earlier in
     the file, is skipped and counted: importing the same file twice adds
-    nothing the second time."""
+    nothing the second time. The questions are written in batches of
+    :data:`BATCH`, all in the caller's one transaction, ``progress`` told
+    after each."""
+    report = progress or (lambda phase, done, total: None)
     bank = require_bank(uow, bank_id)
-    parsed = parse(fmt, content)
+    report("checking", 0, 0)
+    parsed = parse(fmt, content, max_bytes=max_bytes, max_questions=max_questions)
     if parsed.problems:
         n = len(parsed.problems)
         raise Invalid(
@@ -96,16 +118,26 @@ def import_questions(uow: UnitOfWork, bank_id: uuid.UUID, fmt: Format, content: 
     seen = {canonical(questions.as_input(r.version)) for r in rows}
     fresh: list[QuestionIn] = []
     words: list[dict[str, TranslationIn]] = []
+    total = len(parsed.questions)
     for n, item in enumerate(parsed.questions):
         key = canonical(item)
         if key not in seen:
             seen.add(key)
             fresh.append(item)
             words.append(parsed.translations.get(n, {}))
-    skipped = len(parsed.questions) - len(fresh)
+        if (n + 1) % BATCH == 0:
+            report("checking", n + 1, total)
+    report("checking", total, total)
+    skipped = total - len(fresh)
     if not fresh:
         return Imported([], skipped, parsed.refused, parsed.notes)
-    made = questions.add_questions(uow, bank.id, fresh)
+    made: list[Current] = []
+    start = datetime.now(UTC)
+    report("writing", 0, len(fresh))
+    for at in range(0, len(fresh), BATCH):
+        when = start + timedelta(microseconds=at)
+        made += questions.add_questions(uow, bank.id, fresh[at : at + BATCH], start=when)
+        report("writing", len(made), len(fresh))
     added = [
         translations.add(uow, m.question, m.version, lang, t)
         for m, found in zip(made, words, strict=True)

@@ -184,7 +184,7 @@ def _question(row: dict[str, str]) -> QuestionIn:
     )
 
 
-def parse(text: str) -> Parsed:
+def parse(text: str, *, max_questions: int = MAX_QUESTIONS) -> Parsed:
     out = Parsed()
     reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
     header = [h.strip() for h in reader.fieldnames or []]
@@ -199,8 +199,8 @@ def parse(text: str) -> Parsed:
     reader.fieldnames = header
     for raw in reader:
         where = f"line {reader.line_num}"
-        if len(out.questions) + len(out.problems) >= MAX_QUESTIONS:
-            out.problems.append((where, f"at most {MAX_QUESTIONS} questions per file"))
+        if len(out.questions) + len(out.problems) >= max_questions:
+            out.problems.append((where, f"at most {max_questions} questions per file"))
             break
         if None in raw:
             out.problems.append((where, "this row has more cells than the header"))

@@ -18,7 +18,7 @@ from invigil.content.schemas import QuestionIn, describe
 from invigil.content.translations import TranslationIn
 
 
-def parse(text: str) -> Parsed:
+def parse(text: str, *, max_questions: int = MAX_QUESTIONS) -> Parsed:
     out = Parsed()
     try:
         data: Any = json.loads(text)
@@ -30,8 +30,8 @@ def parse(text: str) -> Parsed:
     if not isinstance(data, list):
         out.problems.append(("file", 'give a list of questions: [{"category": ..., "body": ...}]'))
         return out
-    if len(data) > MAX_QUESTIONS:
-        out.problems.append(("file", f"at most {MAX_QUESTIONS} questions per file"))
+    if len(data) > max_questions:
+        out.problems.append(("file", f"at most {max_questions} questions per file"))
         return out
     for i, item in enumerate(data):
         words = item.pop("translations", None) if isinstance(item, dict) else None

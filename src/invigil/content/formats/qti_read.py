@@ -27,6 +27,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from invigil.content.formats import MAX_QUESTIONS, Message, Parsed
+from invigil.content.formats import qti_package as package
 from invigil.content.formats.csv import items as split_items
 from invigil.content.formats.qti import INV, QTI, WRAP, inv, q
 from invigil.content.formats.qti_answers import READERS, Item, Refusal, points_of
@@ -269,12 +270,10 @@ def parse(data: bytes | str, max_questions: int = MAX_QUESTIONS) -> Parsed:
     (ZIP); ``data`` as it was sent (the XML's byte-order mark or declaration
     names its encoding)."""
     out = Parsed()
-    if isinstance(data, bytes) and data[:4] == b"PK\x03\x04":
-        from invigil.content.formats import qti_package as package
-
+    if isinstance(data, bytes) and package.is_package(data):
         found = package.read(data)
         out.problems += found.problems
-        out.notes += [("package", n) for n in found.notes]
+        out.notes += [("package", Message.of(n)) for n in found.notes]
         for entry in found.items:
             _parse_document(entry.data, entry.href, out, max_questions)
         return out
