@@ -137,3 +137,33 @@ def test_the_api_answers_the_refused_items_and_the_notes(
     )
     assert r.status_code == 422
     assert r.json()["problems"][0]["message"].startswith("it shows an image")
+
+
+def test_a_package_export_imports_back_as_the_same_questions(
+    app: FastAPI, db: BoundDatabase, tenant_a: Tenant
+) -> None:
+    headers = bearer(app, db, make_user(db, tenant_a.id, ["question_manager"]))
+    client = TestClient(app, raise_server_exceptions=False)
+    source, target = make_bank(db, tenant_a.id, "Source"), make_bank(db, tenant_a.id, "Target")
+    kinds = ["single_choice", "multiple_choice", "short_text", "numeric", "essay", "true_false"]
+    for kind in kinds:
+        body = {"bank_id": str(source), **sample(kind).model_dump(mode="json")}
+        assert client.post("/api/v1/questions", json=body, headers=headers).status_code == 201
+    out = client.get(f"/api/v1/banks/{source}/export?format=qti-package", headers=headers)
+    assert out.status_code == 200 and out.headers["content-type"] == "application/zip"
+    assert out.headers["content-disposition"].endswith('.zip"')
+    assert len(out.headers["x-invigil-skipped"].split(",")) == 1  # true/false
+    assert qti_package.read(out.content).problems == []
+    again = client.get(f"/api/v1/banks/{source}/export?format=qti-package", headers=headers)
+    assert again.content == out.content  # the same bank, the same bytes
+
+    r = client.post(f"/api/v1/banks/{target}/import?format=qti", content=out.content,
+                    headers=headers)  # fmt: skip
+    assert r.status_code == 201, r.text
+    assert r.json()["imported"] == 5 and r.json()["refused"] == r.json()["notes"] == []
+
+    def questions(bank: object) -> list[dict[str, object]]:
+        found = client.get(f"/api/v1/banks/{bank}/export?format=json", headers=headers).json()
+        return sorted(found, key=lambda q: q["body"]["type"])
+
+    assert questions(target) == [q for q in questions(source) if q["body"]["type"] != "true_false"]

@@ -53,6 +53,13 @@ class FileFormat(StrEnum):
     qti = "qti"
 
 
+class ExportFileFormat(StrEnum):
+    json = "json"
+    csv = "csv"
+    qti = "qti"
+    qti_package = "qti-package"
+
+
 TenantOption = Annotated[str, typer.Option(help="tenant slug")]
 BankOption = Annotated[str, typer.Option(help="the bank's id, or its exact name in the tenant")]
 
@@ -255,7 +262,10 @@ def bank_import(
 def bank_export(
     tenant: TenantOption,
     bank: BankOption,
-    format: Annotated[FileFormat, typer.Option(help="json, csv or qti")],
+    format: Annotated[
+        ExportFileFormat,
+        typer.Option(help="json, csv, qti (one document) or qti-package (a ZIP content package)"),
+    ],
     out: Annotated[
         Path | None, typer.Option(help="write the file here (default: standard output)")
     ] = None,
@@ -275,7 +285,7 @@ def bank_export(
             name, bank_id = found.name, found.id
         if out is not None:
             try:
-                out.write_bytes(done.text.encode("utf-8"))
+                out.write_bytes(_bytes(done.text))
             except OSError as exc:
                 raise Invalid(f"cannot write {out}: {exc.strerror or exc}") from None
     if done.skipped:
@@ -284,8 +294,12 @@ def bank_export(
             err=True,
         )
     if out is None:  # as bytes: the file exactly, CSV's CRLF line ends too
-        typer.echo(done.text.encode("utf-8"), nl=False)
+        typer.echo(_bytes(done.text), nl=False)
         return
     data = {"tenant": ref.slug, "bank_id": bank_id, "bank": name, "format": format.value,
             "file": str(out), "skipped": done.skipped}  # fmt: skip
     emit(data, f"exported bank {name!r} ({bank_id}) of {ref.slug} to {out}")
+
+
+def _bytes(content: str | bytes) -> bytes:
+    return content if isinstance(content, bytes) else content.encode("utf-8")

@@ -127,10 +127,13 @@ def import_questions(
 
 @router.get("/banks/{bank_id}/export", tags=["questions"])
 def export_questions(
-    bank_id: uuid.UUID, format: Format = "json", uow: UnitOfWork = requires(P.QUESTION_VIEW)
+    bank_id: uuid.UUID,
+    format: transfer.ExportFormat = "json",
+    uow: UnitOfWork = requires(P.QUESTION_VIEW),
 ) -> Response:
-    """The bank's live questions. QTI leaves out types it cannot carry and
-    names them in the ``X-Invigil-Skipped`` header."""
+    """The bank's live questions. QTI (one document, or ``qti-package``: an
+    IMS content package, one file per item) leaves out types it cannot carry
+    and names them in the ``X-Invigil-Skipped`` header."""
     out = transfer.export_questions(uow, bank_id, format)
     headers = {"Content-Disposition": f'attachment; filename="{out.filename}"'}
     if out.skipped:

@@ -17,7 +17,15 @@ from typing import Literal
 from invigil import audit
 from invigil.content import questions, translations
 from invigil.content.banks import require_bank
-from invigil.content.formats import MAX_BYTES, MAX_QUESTIONS, Message, Parsed, qti, qti_read
+from invigil.content.formats import (
+    MAX_BYTES,
+    MAX_QUESTIONS,
+    Message,
+    Parsed,
+    qti,
+    qti_package,
+    qti_read,
+)
 from invigil.content.formats import csv as csv_format
 from invigil.content.formats import json as json_format
 from invigil.content.questions import Current, Search
@@ -27,12 +35,15 @@ from invigil.db.uow import UnitOfWork
 from invigil.errors import Invalid
 
 Format = Literal["json", "csv", "qti"]
+# Export only: the QTI items as an IMS content package (ZIP, one file per item).
+ExportFormat = Literal["json", "csv", "qti", "qti-package"]
 MEDIA_TYPES: dict[str, str] = {
     "json": "application/json",
     "csv": "text/csv; charset=utf-8",
     "qti": "application/xml",
+    "qti-package": "application/zip",
 }
-EXTENSIONS = {"json": "json", "csv": "csv", "qti": "xml"}
+EXTENSIONS = {"json": "json", "csv": "csv", "qti": "xml", "qti-package": "zip"}
 PARSERS: dict[str, Callable[..., Parsed]] = {"json": json_format.parse, "csv": csv_format.parse}
 BATCH = 500  # questions written per flush, so a long import can report how far it is
 # (phase, done, total): "checking" then "writing"; total 0 while it is not known yet
@@ -171,26 +182,32 @@ def import_questions(
 
 @dataclass(frozen=True)
 class Export:
-    text: str
+    text: str | bytes  # bytes for a package
     media_type: str
     filename: str
     skipped: list[str]
 
 
-def export_questions(uow: UnitOfWork, bank_id: uuid.UUID, fmt: Format) -> Export:
+def export_questions(uow: UnitOfWork, bank_id: uuid.UUID, fmt: ExportFormat) -> Export:
     """The current version of every live question of the bank, oldest first."""
     bank = require_bank(uow, bank_id)
     rows, _ = questions.search(uow, Search(bank_id=bank.id))
     items = [questions.as_input(r.version) for r in rows]
     skipped: list[str] = []
+    text: str | bytes
     if fmt == "json":
         current = translations.current_words(uow, [r.version.id for r in rows])
         text = json_format.dump(items, [current.get(r.version.id, {}) for r in rows])
     elif fmt == "csv":
         text = csv_format.dump(items)
-    else:
+    elif fmt == "qti":
         text, skipped = qti.dump(
             [(f"Q-{r.question.id}", i) for r, i in zip(rows, items, strict=True)]
         )
+    else:
+        found, skipped = qti.item_files(
+            [(f"Q-{r.question.id}", i) for r, i in zip(rows, items, strict=True)]
+        )
+        text = qti_package.write(found)
     name = f"questions-{bank.id}.{EXTENSIONS[fmt]}"
     return Export(text, MEDIA_TYPES[fmt], name, skipped)

@@ -162,6 +162,25 @@ def _numeric_processing(item: ET.Element, tolerance: float) -> None:
          identifier="MAXSCORE")  # fmt: skip
 
 
+def item_files(
+    questions: list[tuple[str, QuestionIn]],
+) -> tuple[list[tuple[str, bytes]], list[str]]:
+    """Each question QTI carries as a standalone item document (UTF-8, with
+    its XML declaration), for a content package; and the identifiers of the
+    questions it cannot carry."""
+    found: list[tuple[str, bytes]] = []
+    skipped = []
+    for ident, question in questions:
+        if question.body.type not in COVERED:
+            skipped.append(ident)
+            continue
+        item = item_xml(ident, question)
+        ET.indent(item)
+        _prefixes()
+        found.append((ident, ET.tostring(item, encoding="utf-8", xml_declaration=True)))
+    return found, skipped
+
+
 def dump(questions: list[tuple[str, QuestionIn]]) -> tuple[str, list[str]]:
     """The document, and the identifiers of questions QTI cannot carry."""
     root = ET.Element(f"{{{WRAP}}}qti-items")

@@ -271,13 +271,15 @@ def _said(found: list[tuple[str, Message]], say: Any) -> list[dict[str, str]]:
 @router.get("/authoring/banks/{bank_id}/export")
 def bank_export(
     bank_id: str,
-    format: Annotated[str, Query(max_length=8)] = "csv",
+    format: Annotated[str, Query(max_length=16)] = "csv",
     ctx: PageContext = requires_page(P.QUESTION_VIEW),
 ) -> Response:
     bid = _parse_id(bank_id, "question bank")
-    if format not in ("csv", "json", "qti"):
+    if format not in ("csv", "json", "qti", "qti-package"):
         banks.require_bank(ctx.uow, bid)
-        raise NotFound(f"there is no export format {format!r}; use csv, json or qti")
+        raise NotFound(
+            f"there is no export format {format!r}; use csv, json, qti or qti-package"
+        )
     out = transfer.export_questions(ctx.uow, bid, format)  # type: ignore[arg-type]
     headers = {"Content-Disposition": f'attachment; filename="{out.filename}"'}
     if out.skipped:
