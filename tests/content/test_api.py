@@ -90,7 +90,11 @@ def test_import_export_round_trip_over_http(
         )
         assert twice.status_code == 201
         assert twice.json() == {
-            "imported": 0, "question_ids": [], "skipped_duplicates": count, "refused": [], "notes": []
+            "imported": 0,
+            "question_ids": [],
+            "skipped_duplicates": count,
+            "refused": [],
+            "notes": [],
         }
         again = client.get(f"/api/v1/banks/{target}/export?format={fmt}", headers=h)
         assert (

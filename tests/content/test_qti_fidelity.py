@@ -305,19 +305,53 @@ def test_partial_credit_for_a_short_answer_is_refused_and_case_is_kept() -> None
     assert q["body"]["accepted"] == ["York", "Jorvik"] and q["body"]["case_sensitive"] is True
 
 
-def test_formulas_and_images_are_refused_by_name_not_flattened() -> None:
+def test_a_formula_is_carried_as_mathml_and_images_are_refused_by_name() -> None:
     math = (
         '<p>Is <math xmlns="http://www.w3.org/1998/Math/MathML"><msqrt><mn>2</mn></msqrt>'
-        "<mo>&lt;</mo><mn>2</mn></math>?</p>"
+        "<mo>&lt;</mo><mn>2</mn></math> <em>true</em>?</p>"
     )
     tail = (
         '<qti-choice-interaction response-identifier="RESPONSE" max-choices="1">'
         + choices("Yes", "No")
         + "</qti-choice-interaction>"
     )
-    assert "formula" in refused(item(math + tail, choice_decl("A"), MATCH))
+    q = one(item(math + tail, choice_decl("A"), MATCH))
+    assert q["body"]["prompt_html"] == (
+        "<p>Is <math><msqrt><mn>2</mn></msqrt><mo>&lt;</mo><mn>2</mn></math> <em>true</em>?</p>"
+    )
+    assert q["body"]["prompt"] == "Is √(2)<2 true?"  # the plain text says the same
+    in_choice = (
+        '<qti-choice-interaction response-identifier="RESPONSE" max-choices="1">'
+        "<qti-prompt>Which is larger?</qti-prompt>"
+        '<qti-simple-choice identifier="A"><math xmlns="http://www.w3.org/1998/Math/MathML">'
+        "<msqrt><mn>2</mn></msqrt></math></qti-simple-choice>"
+        '<qti-simple-choice identifier="B">1</qti-simple-choice></qti-choice-interaction>'
+    )
+    assert "a choice shows a formula" in refused(item(in_choice, choice_decl("A"), MATCH))
     image = '<p>Which country? <img src="images/map.png" alt="a map"/></p>'
     assert "images/map.png" in refused(item(image + tail, choice_decl("A"), MATCH))
+
+
+def test_formatting_is_kept_and_plain_paragraphs_stay_plain_text() -> None:
+    tail = (
+        '<qti-choice-interaction response-identifier="RESPONSE" max-choices="1">'
+        + choices("Yes", "No")
+        + "</qti-choice-interaction>"
+    )
+    plain = one(item("<p>First line.</p><p>Second line.</p>" + tail, choice_decl("A"), MATCH))
+    assert plain["body"]["prompt_html"] is None
+    assert plain["body"]["prompt"] == "First line.\n\nSecond line."
+    table = (
+        '<p onclick="steal()">Read the <strong>table</strong>:</p><table><tr><th>x</th><th>y</th>'
+        "</tr><tr><td>1</td><td>2</td></tr></table><script>alert(1)</script>"
+        '<p style="color:red">Is y = 2x?</p>'
+    )
+    q = one(item(table + tail, choice_decl("A"), MATCH))
+    assert q["body"]["prompt_html"] == (
+        "<p>Read the <strong>table</strong>:</p><table><tbody><tr><th>x</th><th>y</th></tr>"
+        "<tr><td>1</td><td>2</td></tr></tbody></table><p>Is y = 2x?</p>"
+    )
+    assert q["body"]["prompt"] == "Read the table:\n\nx y\n\n1 2\n\nIs y = 2x?"
 
 
 def test_declared_encodings_are_honoured() -> None:
@@ -400,3 +434,43 @@ def test_items_without_response_processing_score_against_their_answer_and_say_so
     parsed = qti_read.parse(item(body, decl))
     assert parsed.questions[0].body.items == ["third", "first", "second"]  # type: ignore[union-attr]
     assert "no response processing" in str(parsed.notes[0][1])
+
+
+def test_formatted_questions_round_trip_through_qti() -> None:
+    from invigil.content.formats import qti
+    from tests.content.factories import sample
+
+    html = (
+        "<p>Given <math><mfrac><mi>a</mi><mi>b</mi></mfrac><mo>=</mo><msup><mi>x</mi><mn>2</mn>"
+        "</msup></math>, and the <em>table</em>:</p><table><tbody><tr><td>1</td><td>2</td></tr>"
+        "</tbody></table><ul><li>one</li><li>two</li></ul>"
+    )
+    questions = []
+    for kind in ("single_choice", "multiple_choice", "short_text", "numeric", "essay"):
+        question = sample(kind)
+        body = question.body.model_dump() | {"prompt_html": html}
+        questions.append(
+            (f"Q-{kind}", question.model_validate(question.model_dump() | {"body": body}))
+        )
+    text, skipped = qti.dump(questions)
+    assert skipped == [] and "<m:math" in text
+    parsed = qti_read.parse(text)
+    assert parsed.refused == [] and parsed.problems == []
+    assert parsed.questions == [q for _, q in questions]
+    assert parsed.questions[0].body.prompt.startswith("Given (a)/(b)=x^(2), and the table:")
+
+
+def test_markdown_written_questions_round_trip_with_their_source() -> None:
+    from invigil.content.formats import qti
+    from tests.content.factories import sample
+
+    question = sample("numeric")
+    body = question.body.model_dump() | {
+        "prompt_markdown": "What is $\\sqrt{16}$?\n\n| a | b |\n|---|---|\n| 1 | 2 |",
+        "prompt_html": None,
+    }
+    made = question.model_validate(question.model_dump() | {"body": body})
+    assert "<msqrt>" in (made.body.prompt_html or "")
+    text, _ = qti.dump([("Q-1", made)])
+    assert 'view="author"' in text and "What is $\\sqrt{16}$?" in text
+    assert qti_read.parse(text).questions == [made]

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
+from invigil.content import rich
+
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
 MAX_PATTERN = 200
 # A quantified group that itself holds a quantifier, like (a+)+: the classic
@@ -43,7 +45,42 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     prompt: str = Field(min_length=1, max_length=10_000, description="the question itself")
+    prompt_html: str | None = Field(
+        default=None,
+        max_length=rich.MAX_HTML,
+        description="the question as formatted text: a safe subset of HTML with MathML "
+        "formulas (docs/content-formats.md); the prompt is then its plain text (given or "
+        "derived)",
+    )
+    prompt_markdown: str | None = Field(
+        default=None,
+        max_length=rich.MAX_MARKDOWN,
+        description="the formatted text as its author wrote it: Markdown with $...$ and "
+        "$$...$$ formulas (LaTeX); prompt_html is then made from it",
+    )
     explanation: str = Field(default="", max_length=10_000, description="shown after review")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rich(cls, data: Any) -> Any:
+        """Markdown makes the formatted text; formatted text is cleaned to
+        the allowed subset, and its words are the prompt (a prompt given with
+        it is replaced: the two never say different things)."""
+        if not isinstance(data, dict):
+            return data
+        source = data.get("prompt_markdown")
+        if isinstance(source, str) and len(source) <= rich.MAX_MARKDOWN:
+            if not source.strip():
+                data = {**data, "prompt_markdown": None}
+            else:
+                data = {**data, "prompt_html": rich.from_markdown(source)}
+        if not isinstance(data.get("prompt_html"), str):
+            return data
+        html = rich.clean(data["prompt_html"])
+        data = {**data, "prompt_html": html or None}
+        if html:
+            data["prompt"] = rich.text_of(html)[:10_000]
+        return data
 
     @field_validator("prompt")
     @classmethod

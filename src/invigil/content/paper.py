@@ -15,6 +15,8 @@ from invigil.content.assemble import Slot
 
 def candidate_body(body: b.Body, slot: Slot) -> dict[str, Any]:
     out: dict[str, Any] = {"type": body.type, "prompt": body.prompt}
+    if body.prompt_html:
+        out["prompt_html"] = body.prompt_html
     order = slot.option_order
     if isinstance(body, b.SingleChoice | b.MultipleChoice):
         out["choices"] = [body.choices[i] for i in order]

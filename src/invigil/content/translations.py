@@ -177,8 +177,10 @@ def check(body: b.Body, t: TranslationIn) -> None:
 
 
 def translated(body: b.Body, text: dict[str, Any]) -> b.Body:
-    """``body`` with a stored translation's words; every key stays."""
-    update: dict[str, Any] = {"prompt": text["prompt"]}
+    """``body`` with a stored translation's words; every key stays. A
+    translation is plain text: the original's formatted text (in the
+    original language) is not shown with it."""
+    update: dict[str, Any] = {"prompt": text["prompt"], "prompt_html": None}
     if text.get("explanation"):
         update["explanation"] = text["explanation"]
     if isinstance(body, b.SingleChoice | b.MultipleChoice) and "choices" in text:

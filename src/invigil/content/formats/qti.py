@@ -18,12 +18,15 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from invigil.content import bodies as b
+from invigil.content import rich
 from invigil.content.formats import number
 from invigil.content.formats.csv import escape
 from invigil.content.schemas import QuestionIn
 
 QTI = "http://www.imsglobal.org/xsd/imsqtiasi_v3p0"
 INV = "urn:invigil:qti"
+MATHML = "http://www.w3.org/1998/Math/MathML"
+MARKDOWN = "invigil-markdown"  # the use of the author rubric block holding the Markdown source
 WRAP = "urn:invigil:qti-items"
 COVERED = ("single_choice", "multiple_choice", "short_text", "numeric", "essay")
 TEMPLATE = "https://purl.imsglobal.org/spec/qti/v3p0/rptemplates/"
@@ -36,6 +39,7 @@ def _prefixes() -> None:
     away), so they are set again before each serialisation."""
     ET.register_namespace("", QTI)
     ET.register_namespace("inv", INV)
+    ET.register_namespace("m", MATHML)
 
 
 def q(tag: str) -> str:
@@ -70,7 +74,10 @@ def _outcomes(item: ET.Element, points: float) -> None:
         _sub(_sub(out, "qti-default-value"), "qti-value", value)
 
 
-def item_xml(identifier: str, question: QuestionIn) -> ET.Element:
+def item_xml(identifier: str, question: QuestionIn, level: int = 0) -> ET.Element:
+    """The question as a QTI item, indented for reading at ``level``; its
+    formatted text is left exactly as it is (white space inside a
+    paragraph shows, so indentation never reaches it)."""
     body = question.body
     item = ET.Element(q("qti-assessment-item"), {
         "identifier": identifier, "title": body.prompt[:80], "adaptive": "false",
@@ -111,15 +118,20 @@ def item_xml(identifier: str, question: QuestionIn) -> ET.Element:
         _declare(item, "single", "string", [])
         template = ""
     _outcomes(item, question.points)
-    _content(item, body)
+    place = _content(item, body)
     if isinstance(body, b.Numeric):
         _numeric_processing(item, body.tolerance)
     elif template:
         _sub(item, "qti-response-processing", template=TEMPLATE + template)
+    ET.indent(item, level=level)
+    if body.prompt_html:
+        _rich(*place, body.prompt_html)
     return item
 
 
-def _content(item: ET.Element, body: b.Body) -> None:
+def _content(item: ET.Element, body: b.Body) -> tuple[ET.Element, int]:
+    """Writes the item body; answers where the formatted text goes (the
+    body and the position among its children)."""
     content = _sub(item, "qti-item-body")
     if isinstance(body, b.Essay):
         rubric = _sub(content, "qti-rubric-block", view="scorer", use="scoring")
@@ -129,26 +141,52 @@ def _content(item: ET.Element, body: b.Body) -> None:
             for lv in c.levels:
                 ET.SubElement(crit, q("span"), {"data-level": lv.label,
                                                 "data-points": number(lv.points)})  # fmt: skip
+    if body.prompt_markdown:  # the author's source, for Invigil to edit again
+        source = _sub(content, "qti-rubric-block", view="author", use=MARKDOWN)
+        _sub(_sub(source, "qti-content-body"), "pre", body.prompt_markdown)
+    place = (content, len(content))
     if isinstance(body, b.SingleChoice | b.MultipleChoice):
         many = isinstance(body, b.MultipleChoice)
         inter = _sub(content, "qti-choice-interaction", response_identifier="RESPONSE",
                      max_choices="0" if many else "1", shuffle="true")  # fmt: skip
-        _sub(inter, "qti-prompt", body.prompt)
+        if not body.prompt_html:
+            _sub(inter, "qti-prompt", body.prompt)
         for i, choice in enumerate(body.choices):
             _sub(inter, "qti-simple-choice", choice, identifier=f"C{i + 1}")
     else:
-        _sub(content, "p", body.prompt)
+        if not body.prompt_html:
+            _sub(content, "p", body.prompt)
         if isinstance(body, b.Essay):
             attrs = {"response_identifier": "RESPONSE"}
             if body.max_words:
                 attrs["data-max-words"] = str(body.max_words)
             _sub(content, "qti-extended-text-interaction", **attrs)
-        else:
-            _sub(content, "qti-text-entry-interaction", response_identifier="RESPONSE")
+        else:  # inline: a text entry stands in a paragraph of its own
+            _sub(_sub(content, "p"), "qti-text-entry-interaction", response_identifier="RESPONSE")
     if body.explanation:
         feedback = _sub(item, "qti-modal-feedback", outcome_identifier="FEEDBACK",
                         identifier="EXPLANATION", show_hide="show")  # fmt: skip
         _sub(feedback, "qti-content-body", body.explanation)
+    return place
+
+
+def _rich(parent: ET.Element, at: int, html: str) -> None:
+    """Formatted text (clean HTML: blocks at the top) as QTI's XHTML, its
+    formulas as MathML, inserted among ``parent``'s children at ``at``."""
+
+    def copy(src: ET.Element, math: bool) -> ET.Element:
+        math = math or src.tag == "math"
+        name = f"{{{MATHML}}}{src.tag}" if math else q(src.tag)
+        el = ET.Element(name, dict(src.attrib))
+        el.text, el.tail = src.text, src.tail
+        el.extend(copy(child, math) for child in src)
+        return el
+
+    blocks = [copy(child, False) for child in rich.tree(html)]  # clean: blocks only
+    before = parent[at - 1] if at else None
+    if blocks:
+        blocks[-1].tail = before.tail if before is not None else parent.text
+    parent[at:at] = blocks
 
 
 def _numeric_processing(item: ET.Element, tolerance: float) -> None:
@@ -175,7 +213,6 @@ def item_files(
             skipped.append(ident)
             continue
         item = item_xml(ident, question)
-        ET.indent(item)
         _prefixes()
         found.append((ident, ET.tostring(item, encoding="utf-8", xml_declaration=True)))
     return found, skipped
@@ -187,9 +224,13 @@ def dump(questions: list[tuple[str, QuestionIn]]) -> tuple[str, list[str]]:
     skipped = []
     for ident, question in questions:
         if question.body.type in COVERED:
-            root.append(item_xml(ident, question))
+            item = item_xml(ident, question, level=1)
+            item.tail = "\n  "
+            root.append(item)
         else:
             skipped.append(ident)
-    ET.indent(root)
+    root.text = "\n  " if len(root) else None
+    if len(root):
+        root[-1].tail = "\n"
     _prefixes()
     return ET.tostring(root, encoding="unicode", xml_declaration=True), skipped

@@ -26,17 +26,20 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from invigil.content import rich
 from invigil.content.formats import MAX_QUESTIONS, Message, Parsed
 from invigil.content.formats import qti_package as package
 from invigil.content.formats.csv import items as split_items
-from invigil.content.formats.qti import INV, QTI, WRAP, inv, q
+from invigil.content.formats.qti import INV, MARKDOWN, QTI, WRAP, inv, q
 from invigil.content.formats.qti_answers import READERS, Item, Refusal, points_of
 from invigil.content.formats.qti_text import (
+    CHOICES,
     FEEDBACK,
     feedback_text,
     for_candidates,
     local,
     upgrade,
+    visible_html,
     visible_text,
 )
 from invigil.content.schemas import QuestionIn, describe
@@ -60,8 +63,6 @@ MEDIA = {
                 "imported yet"),
     "video": N_("it plays a video (%(src)s); images, media and formulas in QTI items are not "
                 "imported yet"),
-    "math": N_("it shows a formula (MathML%(src)s); images, media and formulas in QTI items are "
-               "not imported yet"),
 }  # fmt: skip
 # Interactions Invigil has a question type for; every other one is named in a refusal.
 SUPPORTED = frozenset({"choice", "text-entry", "extended-text", "order", "inline-choice",
@@ -86,22 +87,32 @@ def _kind_of(inter: ET.Element) -> str:
     return local(inter.tag).removeprefix("qti-").removesuffix("-interaction")
 
 
+FORMULA_IN_CHOICE = N_(
+    "a choice shows a formula (MathML); Invigil's choices are plain text, so the formula "
+    "would be flattened"
+)
+
+
 def _check_media(item: Item) -> None:
     body = item.find(q("qti-item-body"))
     assert body is not None
 
-    def visit(el: ET.Element) -> None:
+    def visit(el: ET.Element, in_choice: bool) -> None:
         tag = local(el.tag)
         if tag in FEEDBACK or (tag == "qti-rubric-block" and not for_candidates(el)):
             return
+        if tag == "math":
+            if in_choice:  # a choice is plain text: the formula would be flattened
+                raise Refusal(FORMULA_IN_CHOICE)
+            return  # carried in the formatted text
         what = MEDIA.get(tag)
         if what is not None:
             src = el.get("src") or el.get("data") or ""
             raise Refusal(what, src=src[:200])
         for child in el:
-            visit(child)
+            visit(child, in_choice or tag in CHOICES)
 
-    visit(body)
+    visit(body, False)
 
 
 def _notes(item: Item) -> None:
@@ -162,7 +173,12 @@ def read_item(el: ET.Element, version: str) -> tuple[QuestionIn, list[str]]:
             {"label": "Not met", "points": 0}, {"label": "Met", "points": points}]}]  # fmt: skip
     stem = item.find(q("qti-item-body"))
     assert stem is not None
-    body["prompt"] = visible_text(stem)
+    html = rich.clean(visible_html(stem))
+    if html and not rich.is_plain(html):
+        body["prompt_html"] = html
+        body["prompt"] = rich.text_of(html)
+    else:
+        body["prompt"] = visible_text(stem)
     if not body["prompt"]:
         raise Refusal(N_("it has no question text (only an interaction)"))
     body["explanation"] = _explanation(item)
@@ -195,6 +211,10 @@ def _invigil_fields(item: Item, body: dict[str, Any]) -> None:
             body["pattern"] = el.get(inv("pattern"))
     if declared == "multiple_choice" and el.get(inv("scoring")):
         body["scoring"] = el.get(inv("scoring"))
+    for block in el.iter(q("qti-rubric-block")):
+        source = block.find(f"{q('qti-content-body')}/{q('pre')}")
+        if block.get("use") == MARKDOWN and source is not None and source.text:
+            body["prompt_markdown"] = source.text
 
 
 _FIELD = re.compile(r"^[a-z_.\[\]0-9]+: ")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from html import escape
 from typing import Any
 
 from invigil.content.formats.qti import q
@@ -155,6 +156,65 @@ def choice_text(el: ET.Element) -> str:
         if child.tail:
             out.append(child.tail)
     return " ".join(_tidy(out).split())
+
+
+MATHML = "http://www.w3.org/1998/Math/MathML"
+# QTI containers whose content is shown without an element of their own.
+_CONTAINERS = {"qti-item-body", "qti-content-body"}
+
+
+def _attrs(el: ET.Element) -> str:
+    return "".join(f' {k}="{escape(v)}"' for k, v in el.attrib.items() if not k.startswith("{"))
+
+
+def _math_html(el: ET.Element, out: list[str]) -> None:
+    tag = local(el.tag)
+    out.append(f"<{tag}{_attrs(el)}>{escape(el.text or '', quote=False)}")
+    for child in el:
+        _math_html(child, out)
+        out.append(escape(child.tail or "", quote=False))
+    out.append(f"</{tag}>")
+
+
+def _html(el: ET.Element, out: list[str], inline_gap: bool) -> None:
+    """``el`` as HTML for :func:`invigil.content.rich.clean` (which keeps
+    only the allowed subset): what :func:`_walk` reads, with its markup."""
+    tag = local(el.tag)
+    if el.tag.startswith(f"{{{MATHML}}}"):
+        _math_html(el, out)
+        return
+    if tag == "br":
+        out.append("<br>")
+        return
+    if tag in INLINE:
+        if inline_gap:
+            out.append(GAP)
+        return
+    if tag.endswith("-interaction"):
+        for child in el:
+            if local(child.tag) == "qti-prompt":
+                _html(child, out, False)
+        return
+    if tag in BLOCK or tag in CELL:
+        inline_gap = _has_text(el)
+    name = "div" if tag in ("qti-prompt", "qti-rubric-block") else tag
+    shown = tag in HTML or name == "div"
+    if shown and tag not in _CONTAINERS:
+        out.append(f"<{name}{_attrs(el) if tag in HTML else ''}>")
+    out.append(escape(el.text or "", quote=False))
+    for child in el:
+        if not hidden(child):
+            _html(child, out, inline_gap)
+        out.append(escape(child.tail or "", quote=False))
+    if shown and tag not in _CONTAINERS and tag not in ("br", "hr", "col"):
+        out.append(f"</{name}>")
+
+
+def visible_html(el: ET.Element) -> str:
+    """What a candidate sees of the item body as (uncleaned) HTML."""
+    out: list[str] = []
+    _html(el, out, False)
+    return "".join(out)
 
 
 def feedback_text(fb: ET.Element) -> str:

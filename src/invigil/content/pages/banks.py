@@ -277,9 +277,7 @@ def bank_export(
     bid = _parse_id(bank_id, "question bank")
     if format not in ("csv", "json", "qti", "qti-package"):
         banks.require_bank(ctx.uow, bid)
-        raise NotFound(
-            f"there is no export format {format!r}; use csv, json, qti or qti-package"
-        )
+        raise NotFound(f"there is no export format {format!r}; use csv, json, qti or qti-package")
     out = transfer.export_questions(ctx.uow, bid, format)  # type: ignore[arg-type]
     headers = {"Content-Disposition": f'attachment; filename="{out.filename}"'}
     if out.skipped:

@@ -6,9 +6,11 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from markupsafe import Markup
 from pydantic import ValidationError
 
 from invigil import i18n
+from invigil.content import rich
 from invigil.content.schemas import describe
 from invigil.i18n import N_
 from invigil.web import flash
@@ -64,6 +66,16 @@ DIFFICULTY_LABELS = {"easy": N_("Easy"), "medium": N_("Medium"), "hard": N_("Har
 
 # Words marked N_() here are translated where the page shows them: ``_(type_labels[t])``.
 templates.env.globals["type_labels"] = TYPE_LABELS
+
+
+def formatted(html: str | None) -> Markup:
+    """A question's formatted text for a page: cleaned again as it is shown
+    (stored text was cleaned when saved; this keeps a page safe whatever
+    the row holds)."""
+    return Markup(rich.clean(html or ""))  # noqa: S704 -- cleaned to the safe subset just now
+
+
+templates.env.filters["rich"] = formatted
 templates.env.globals["exam_status_labels"] = STATUS_LABELS
 templates.env.globals["difficulty_labels"] = DIFFICULTY_LABELS
 

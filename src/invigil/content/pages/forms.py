@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from invigil.content import rich
 from invigil.content.bodies import TYPES
 from invigil.content.models import QuestionVersion
 from invigil.i18n import N_
@@ -25,6 +26,7 @@ LABELS = {
     "difficulty": N_("Difficulty"),
     "points": N_("Points"),
     "prompt": N_("Question text"),
+    "prompt_markdown": N_("Formatted text"),
     "explanation": N_("Explanation"),
     "choices": N_("Choices"),
     "correct": N_("Right answer"),
@@ -54,6 +56,7 @@ class QuestionForm(BaseModel):
     difficulty: str = "medium"
     points: str = "1"
     prompt: str = ""
+    prompt_markdown: str = ""
     explanation: str = ""
     choice: list[str] = []
     correct: list[str] = []
@@ -155,6 +158,12 @@ def to_input(form: QuestionForm, kind: str) -> dict[str, Any]:
     if kind not in TYPES:
         raise FormProblem("type", "choose a type of question")
     body: dict[str, Any] = {"type": kind, "prompt": form.prompt, "explanation": form.explanation}
+    if form.prompt_markdown.strip():  # the formatted text; the question text is made from it
+        try:
+            rich.from_markdown(form.prompt_markdown)
+        except rich.FormulaError as exc:
+            raise FormProblem("prompt_markdown", str(exc)) from None
+        body["prompt_markdown"] = form.prompt_markdown
     if kind in ("single_choice", "multiple_choice"):
         body |= _choices(form, kind == "multiple_choice")
     elif kind == "true_false":
@@ -206,6 +215,7 @@ def from_version(v: QuestionVersion | None, kind: str) -> QuestionForm:
         "difficulty": v.difficulty,
         "points": _num(v.points),
         "prompt": body.get("prompt", ""),
+        "prompt_markdown": body.get("prompt_markdown") or "",
         "explanation": body.get("explanation", ""),
     }
     if kind in ("single_choice", "multiple_choice"):

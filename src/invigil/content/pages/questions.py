@@ -14,7 +14,7 @@ from invigil.audit import names
 from invigil.content import banks, images, questions
 from invigil.content.bodies import TYPES
 from invigil.content.images_api import image_response, read_upload
-from invigil.content.models import Question, QuestionBank
+from invigil.content.models import Question, QuestionBank, QuestionVersion
 from invigil.content.pages import translations as translated
 from invigil.content.pages.common import TYPE_HINTS, problems, redirect, render, say
 from invigil.content.pages.forms import LABELS, FormProblem, QuestionForm, from_version, to_input
@@ -34,11 +34,22 @@ FIELD_IDS = {"choices": "f-choice-0", "max_words": "f-max-words", "case_sensitiv
 
 
 def _check(
-    request: Request, form: QuestionForm, kind: str
+    request: Request, form: QuestionForm, kind: str, current: QuestionVersion | None = None
 ) -> tuple[dict[str, Any], list[dict[str, str]]]:
-    """The form as a question input, or the problems to show next to the fields."""
+    """The form as a question input, or the problems to show next to the fields.
+    Formatted text that came without Markdown (an import) has no field of its
+    own: it is kept while the question text stays as it was."""
     try:
         data = to_input(form, kind)
+        stored = current.body if current is not None else {}
+        same_words = " ".join(form.prompt.split()) == " ".join(str(stored.get("prompt")).split())
+        if (
+            stored.get("prompt_html")
+            and not stored.get("prompt_markdown")
+            and "prompt_markdown" not in data["body"]
+            and same_words
+        ):
+            data["body"]["prompt_html"] = stored["prompt_html"]
     except FormProblem as exc:
         return {}, [
             {
@@ -233,7 +244,7 @@ def question_update(
 ) -> Response:
     check_csrf(ctx, form.csrf)
     q = _question(ctx, question_id)
-    data, found = _check(request, form, q.type)
+    data, found = _check(request, form, q.type, questions.current(ctx.uow, q))
     status = 422
     if not found:
         try:

@@ -1,5 +1,7 @@
 // Tiny DOM helpers. Text is always set as text nodes, never parsed as HTML:
-// prompts, choices and messages come from authors and the server.
+// prompts, choices and messages come from authors and the server. (The one
+// exception, a question's formatted text, is cleaned by the server to a safe
+// subset: questions.js, richText.)
 
 let counter = 0;
 

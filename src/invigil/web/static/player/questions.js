@@ -7,15 +7,34 @@
 import { h, say, uid } from "./dom.js";
 import { t, tn } from "./i18n.js";
 
-function group(prompt, hintText, ...children) {
+function group(body, hintText, ...children) {
   const hint = hintText ? h("p", { class: "hint", id: uid("hint") }, hintText) : null;
+  if (body.prompt_html) {
+    // Formatted text (paragraphs, lists, tables, MathML formulas), cleaned by
+    // the server to a safe subset with no script, handler, style or URL; it
+    // names the group, as a legend would.
+    const id = uid("prompt");
+    return h(
+      "fieldset",
+      { class: "question-body", "aria-labelledby": id, "aria-describedby": hint ? hint.id : null },
+      h("div", { class: "prompt rich", id, dir: "auto" }, richText(body.prompt_html)),
+      hint,
+      ...children,
+    );
+  }
   return h(
     "fieldset",
     { class: "question-body", "aria-describedby": hint ? hint.id : null },
-    h("legend", { class: "prompt", dir: "auto" }, prompt),
+    h("legend", { class: "prompt", dir: "auto" }, body.prompt),
     hint,
     ...children,
   );
+}
+
+function richText(html) {
+  const holder = document.createElement("template");
+  holder.innerHTML = html;
+  return holder.content;
 }
 
 function clearButton(hasAnswer, onClear) {
@@ -53,7 +72,7 @@ function choiceGroup(body, response, ctx, options, hint) {
     ctx.emit(null);
     list.querySelector("input").focus();
   });
-  return group(body.prompt, hint, list, clear);
+  return group(body, hint, list, clear);
 }
 
 function singleChoice(body, response, ctx) {
@@ -79,7 +98,7 @@ function multipleChoice(body, response, ctx) {
     });
     return h("label", { class: "option", for: id }, input, h("span", { dir: "auto" }, text));
   });
-  return group(body.prompt, t("Choose all that apply."), h("div", { class: "options" }, boxes));
+  return group(body, t("Choose all that apply."), h("div", { class: "options" }, boxes));
 }
 
 function looksNumeric(text) {
@@ -113,7 +132,7 @@ function textInput(body, response, ctx, { numeric }) {
   });
   input.addEventListener("change", check);
   return group(
-    body.prompt,
+    body,
     null,
     h("label", { for: id }, t("Your answer")),
     numeric ? h("p", { class: "hint", id: hintId }, t("A number; use a point or a comma for decimals (3.5 or 3,5).")) : null,
@@ -153,7 +172,7 @@ function essay(body, response, ctx) {
   const criteria = (body.criteria || []).length
     ? h("div", { class: "criteria" }, h("p", {}, t("You will be marked on:")), h("ul", {}, body.criteria.map((c) => h("li", { dir: "auto" }, c))))
     : null;
-  return group(body.prompt, null, criteria, h("label", { for: id }, t("Your answer")), area, count, over);
+  return group(body, null, criteria, h("label", { for: id }, t("Your answer")), area, count, over);
 }
 
 function ordering(body, response, ctx) {
@@ -198,7 +217,7 @@ function ordering(body, response, ctx) {
   }
   draw();
   return group(
-    body.prompt,
+    body,
     t("Put the items in order with Move up and Move down. If the order shown is already right, choose Keep this order."),
     list,
     keep,
@@ -222,7 +241,7 @@ function matching(body, response, ctx) {
     });
     return h("div", { class: "match-row" }, h("label", { for: id, dir: "auto" }, text), select);
   });
-  return group(body.prompt, t("Choose the match for each item."), h("div", { class: "matches" }, rows));
+  return group(body, t("Choose the match for each item."), h("div", { class: "matches" }, rows));
 }
 
 const RENDERERS = {
