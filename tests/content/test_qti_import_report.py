@@ -125,7 +125,7 @@ def test_the_api_answers_the_refused_items_and_the_notes(
     assert body["refused"] == [
         {
             "where": "items/with-image.xml (item with-image)",
-            "message": "it shows an image (media/map.png); images, media and formulas in QTI "
+            "message": "it shows an image (media/map.png); images, audio and video in QTI "
             "items are not imported yet",
         }
     ]

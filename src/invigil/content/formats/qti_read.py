@@ -53,15 +53,15 @@ V2 = {
 }
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 MEDIA = {
-    "img": N_("it shows an image (%(src)s); images, media and formulas in QTI items are not "
+    "img": N_("it shows an image (%(src)s); images, audio and video in QTI items are not "
               "imported yet"),
-    "picture": N_("it shows an image (%(src)s); images, media and formulas in QTI items are not "
+    "picture": N_("it shows an image (%(src)s); images, audio and video in QTI items are not "
                   "imported yet"),
-    "object": N_("it embeds media (%(src)s); images, media and formulas in QTI items are not "
+    "object": N_("it embeds media (%(src)s); images, audio and video in QTI items are not "
                  "imported yet"),
-    "audio": N_("it plays audio (%(src)s); images, media and formulas in QTI items are not "
+    "audio": N_("it plays audio (%(src)s); images, audio and video in QTI items are not "
                 "imported yet"),
-    "video": N_("it plays a video (%(src)s); images, media and formulas in QTI items are not "
+    "video": N_("it plays a video (%(src)s); images, audio and video in QTI items are not "
                 "imported yet"),
 }  # fmt: skip
 # Interactions Invigil has a question type for; every other one is named in a refusal.
