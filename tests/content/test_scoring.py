@@ -93,6 +93,13 @@ def test_matching_earns_a_share_per_right_pair() -> None:
     assert score(s["body"], 3, {"0": 0, "1": 1}).awarded == 2
 
 
+def test_all_or_nothing_matching_needs_every_pair() -> None:
+    body = SAMPLES["matching"]["body"] | {"scoring": "all_or_nothing"}
+    assert score(body, 3, [0, 2, 1]).awarded == 0
+    assert score(body, 3, {"0": 0, "1": 1}).awarded == 0
+    assert score(body, 3, [0, 1, 2]).awarded == 3
+
+
 bodies = st.sampled_from(sorted(SAMPLES)).map(lambda k: SAMPLES[k]["body"])
 points = st.decimals(min_value="0.01", max_value="1000", places=2)
 responses = st.recursive(

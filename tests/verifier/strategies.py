@@ -61,7 +61,9 @@ def body(draw: st.DrawFn, kind: str) -> dict[str, Any]:
         }
     n = draw(st.integers(2, 4))
     pairs = [{"left": f"L{i}", "right": f"R{i}"} for i in range(n)]
-    return prompt | {"type": "matching", "pairs": pairs}
+    scoring = draw(st.sampled_from(["per_pair", "all_or_nothing", None]))
+    out = prompt | {"type": "matching", "pairs": pairs}
+    return out | {"scoring": scoring} if scoring else out
 
 
 def rubric_points(b: dict[str, Any]) -> float:

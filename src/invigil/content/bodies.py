@@ -248,10 +248,12 @@ class Pair(BaseModel):
 
 
 class Matching(_Body):
-    """Each correct pair earns an equal share of the points."""
+    """``per_pair``: each correct pair earns an equal share of the points;
+    ``all_or_nothing``: every pair must be right (as QTI's match_correct)."""
 
     type: Literal["matching"] = "matching"
     pairs: list[Pair] = Field(min_length=2, max_length=20)
+    scoring: Literal["per_pair", "all_or_nothing"] = "per_pair"
 
     @field_validator("pairs")
     @classmethod

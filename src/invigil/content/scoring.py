@@ -20,7 +20,8 @@ shape scores 0: it is the candidate's answer, not an error.
 - essay: always needs a human (awarded 0 until graded).
 - ordering: the list of item indices in the candidate's order; all or nothing.
 - matching: a list where position i holds the right-hand index matched to
-  left item i (or null); each right pair earns an equal share.
+  left item i (or null); ``per_pair``: each right pair earns an equal share;
+  ``all_or_nothing``: every pair must be right.
 """
 
 from __future__ import annotations
@@ -149,6 +150,8 @@ def _matching(body: b.Matching, response: Any) -> Fraction:
     if not isinstance(response, list | tuple):
         return Fraction(0)
     right = sum(1 for i, r in enumerate(response[: len(body.pairs)]) if _is_int(r) and r == i)
+    if body.scoring == "all_or_nothing":
+        return Fraction(int(right == len(body.pairs)))
     return Fraction(right, len(body.pairs))
 
 

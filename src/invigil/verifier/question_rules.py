@@ -210,6 +210,8 @@ def _matching(body: dict[str, Any], response: Any) -> Fraction:
     if not isinstance(response, list | tuple):
         return Fraction(0)
     right = sum(1 for i, r in enumerate(response[:pairs]) if _is_int(r) and r == i)
+    if body.get("scoring", "per_pair") == "all_or_nothing":
+        return Fraction(int(right == pairs))
     return Fraction(right, pairs)
 
 

@@ -37,7 +37,7 @@ USES = {
     "short_text": {"accepted", "case_sensitive", "pattern"},
     "essay": {"rubric", "max_words"},
     "ordering": {"items"},
-    "matching": {"pairs"},
+    "matching": {"pairs", "scoring"},
 }
 LETTERS = string.ascii_uppercase
 YES, NO = {"yes", "true", "y", "1"}, {"no", "false", "n", "0", ""}
@@ -163,6 +163,8 @@ def _body(row: dict[str, str], kind: str) -> dict[str, Any]:
                 raise ValueError("pairs: write each pair as left=right")
             pairs.append({"left": unescape(left.strip()), "right": unescape(right.strip())})
         body["pairs"] = pairs
+        if row["scoring"].strip():
+            body["scoring"] = row["scoring"].strip()
     return body
 
 
@@ -256,6 +258,7 @@ def _row(q: QuestionIn) -> dict[str, str]:
         row["items"] = "|".join(escape(i) for i in body.items)
     elif isinstance(body, b.Matching):
         row["pairs"] = "|".join(f"{escape(p.left)}={escape(p.right)}" for p in body.pairs)
+        row["scoring"] = body.scoring
     return row
 
 

@@ -498,17 +498,14 @@ def _match(item: Item, inter: ET.Element) -> tuple[dict[str, Any], float]:
     if sorted(found) != sorted(lids) or sorted(found.values()) != sorted(rids):
         raise Refusal(N_("its right pairs do not match every left item to a different right item"))
     template = template_of(item)
+    texts_l = {c.get("identifier", ""): choice_text(c) for c in left}
+    texts_r = {c.get("identifier", ""): choice_text(c) for c in right_set}
+    matched = [{"left": texts_l[lid], "right": texts_r[found[lid]]} for lid in lids]
+    if template == "match_correct":  # the whole matching right, or nothing
+        return {"type": "matching", "pairs": matched, "scoring": "all_or_nothing"}, 1.0
     mapping = read_mapping(decl)
-    n = len(lids)
     if template != "map_response" or mapping is None:
-        raise Refusal(
-            N_(
-                "it scores the whole matching all or nothing; Invigil gives each right pair an "
-                "equal share, so the scores would differ"
-            )
-            if template == "match_correct"
-            else OWN_RULES
-        )
+        raise Refusal(OWN_RULES)
     values = {tuple(e.key.split()): e.value for e in mapping.entries}
     share = values.get((lids[0], found[lids[0]]), mapping.default)
     equal = share > 0 and all(
@@ -520,11 +517,7 @@ def _match(item: Item, inter: ET.Element) -> tuple[dict[str, Any], float]:
         raise Refusal(
             N_("its pairs are worth different points; Invigil gives each right pair an equal share")
         )
-    texts_l = {c.get("identifier", ""): choice_text(c) for c in left}
-    texts_r = {c.get("identifier", ""): choice_text(c) for c in right_set}
-    matched = [{"left": texts_l[lid], "right": texts_r[found[lid]]} for lid in lids]
-    body: dict[str, Any] = {"type": "matching", "pairs": matched}
-    return body, share * n
+    return {"type": "matching", "pairs": matched, "scoring": "per_pair"}, share * len(lids)
 
 
 READERS = {

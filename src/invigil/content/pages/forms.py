@@ -189,6 +189,7 @@ def to_input(form: QuestionForm, kind: str) -> dict[str, Any]:
         body["items"] = _lines(form.items)
     elif kind == "matching":
         body["pairs"] = _pairs(form.pairs)
+        body["scoring"] = "all_or_nothing" if form.scoring == "all_or_nothing" else "per_pair"
     return {
         "category": form.category,
         "tags": [t.strip() for t in form.tags.replace("\n", ",").split(",") if t.strip()],
@@ -244,4 +245,5 @@ def from_version(v: QuestionVersion | None, kind: str) -> QuestionForm:
         form["items"] = "\n".join(body["items"])
     elif kind == "matching":
         form["pairs"] = "\n".join(f"{p['left']} = {p['right']}" for p in body["pairs"])
+        form["scoring"] = body.get("scoring", "per_pair")
     return QuestionForm.model_validate(form)
