@@ -32,13 +32,17 @@ def test_round_trip_every_type(fmt: object) -> None:
     assert parsed.questions == items
 
 
-def test_qti_round_trip_for_the_types_it_covers() -> None:
-    items = [(f"Q-{n}", q) for n, q in enumerate(ALL + EXTRA)]
+def test_qti_round_trip_for_every_type() -> None:
+    all_or_nothing = sample("matching")
+    all_or_nothing = all_or_nothing.model_copy(
+        update={"body": all_or_nothing.body.model_copy(update={"scoring": "all_or_nothing"})}
+    )
+    items = [(f"Q-{n}", q) for n, q in enumerate([*ALL, *EXTRA, all_or_nothing])]
     text, skipped = qti.dump(items)
-    assert sorted(skipped) == ["Q-1", "Q-4", "Q-7"]  # matching, ordering, true_false
+    assert skipped == []
     parsed = qti_read.parse(text)
-    assert parsed.problems == []
-    assert parsed.questions == [q for _, q in items if q.body.type in qti.COVERED]
+    assert parsed.problems == [] and parsed.refused == []
+    assert parsed.questions == [q for _, q in items]
 
 
 def test_qti_items_are_qti_3() -> None:

@@ -1,16 +1,17 @@
-"""QTI 3.0 items for the types QTI expresses directly.
+"""QTI 3.0 items for every question type.
 
-- single_choice, multiple_choice -> ``qti-choice-interaction``
-- short_text, numeric -> ``qti-text-entry-interaction``
+- single_choice, multiple_choice, true_false -> ``qti-choice-interaction``
+- short_text, numeric -> ``qti-text-entry-interaction`` (in a paragraph)
 - essay -> ``qti-extended-text-interaction`` (rubric in a scorer rubric block)
+- ordering -> ``qti-order-interaction``; matching -> ``qti-match-interaction``
 
 Export is one XML document: a ``<qti-items>`` wrapper (namespace
 ``urn:invigil:qti-items``) holding one ``qti-assessment-item`` per question
-in the QTI 3.0 namespace; each child is a standalone item. Import takes that
-document or a single ``qti-assessment-item``. What QTI has no place for
+in the QTI 3.0 namespace; each child is a standalone item (``item_files``
+writes them one per file, for a content package). What QTI has no place for
 (category, tags, difficulty, the partial-credit rule, case sensitivity, the
-pattern) travels in ``inv:*`` attributes (namespace ``urn:invigil:qti``).
-Other types are left out of an export (see ``dump``).
+pattern, true/false) travels in ``inv:*`` attributes (namespace
+``urn:invigil:qti``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ INV = "urn:invigil:qti"
 MATHML = "http://www.w3.org/1998/Math/MathML"
 MARKDOWN = "invigil-markdown"  # the use of the author rubric block holding the Markdown source
 WRAP = "urn:invigil:qti-items"
-COVERED = ("single_choice", "multiple_choice", "short_text", "numeric", "essay")
+COVERED = b.TYPES  # every type
 TEMPLATE = "https://purl.imsglobal.org/spec/qti/v3p0/rptemplates/"
 
 
@@ -117,6 +118,21 @@ def item_xml(identifier: str, question: QuestionIn, level: int = 0) -> ET.Elemen
     elif isinstance(body, b.Essay):
         _declare(item, "single", "string", [])
         template = ""
+    elif isinstance(body, b.TrueFalse):
+        _declare(item, "single", "identifier", ["TRUE" if body.correct else "FALSE"])
+    elif isinstance(body, b.Ordering):  # stored in the right order
+        _declare(item, "ordered", "identifier", [f"O{i + 1}" for i in range(len(body.items))])
+    elif isinstance(body, b.Matching):  # pair i is left i with right i
+        n = len(body.pairs)
+        decl = _declare(item, "multiple", "directedPair",
+                        [f"L{i + 1} R{i + 1}" for i in range(n)])  # fmt: skip
+        if body.scoring == "per_pair":
+            template = "map_response"
+            mapping = _sub(decl, "qti-mapping", default_value="0", lower_bound="0",
+                           upper_bound=number(question.points))  # fmt: skip
+            for i in range(n):
+                _sub(mapping, "qti-map-entry", map_key=f"L{i + 1} R{i + 1}",
+                     mapped_value=repr(question.points / n))  # fmt: skip
     _outcomes(item, question.points)
     place = _content(item, body)
     if isinstance(body, b.Numeric):
@@ -153,6 +169,31 @@ def _content(item: ET.Element, body: b.Body) -> tuple[ET.Element, int]:
             _sub(inter, "qti-prompt", body.prompt)
         for i, choice in enumerate(body.choices):
             _sub(inter, "qti-simple-choice", choice, identifier=f"C{i + 1}")
+    elif isinstance(body, b.TrueFalse):
+        inter = _sub(content, "qti-choice-interaction", response_identifier="RESPONSE",
+                     max_choices="1")  # fmt: skip
+        if not body.prompt_html:
+            _sub(inter, "qti-prompt", body.prompt)
+        _sub(inter, "qti-simple-choice", "True", identifier="TRUE")
+        _sub(inter, "qti-simple-choice", "False", identifier="FALSE")
+    elif isinstance(body, b.Ordering):
+        inter = _sub(content, "qti-order-interaction", response_identifier="RESPONSE",
+                     shuffle="true")  # fmt: skip
+        if not body.prompt_html:
+            _sub(inter, "qti-prompt", body.prompt)
+        for i, text in enumerate(body.items):
+            _sub(inter, "qti-simple-choice", text, identifier=f"O{i + 1}")
+    elif isinstance(body, b.Matching):
+        n = str(len(body.pairs))
+        inter = _sub(content, "qti-match-interaction", response_identifier="RESPONSE",
+                     max_associations=n, shuffle="true")  # fmt: skip
+        if not body.prompt_html:
+            _sub(inter, "qti-prompt", body.prompt)
+        for side, key in (("L", "left"), ("R", "right")):
+            group = _sub(inter, "qti-simple-match-set")
+            for i, pair in enumerate(body.pairs):
+                _sub(group, "qti-simple-associable-choice", getattr(pair, key),
+                     identifier=f"{side}{i + 1}", match_max="1")  # fmt: skip
     else:
         if not body.prompt_html:
             _sub(content, "p", body.prompt)

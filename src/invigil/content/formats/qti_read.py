@@ -205,6 +205,10 @@ def _invigil_fields(item: Item, body: dict[str, Any]) -> None:
     """What Invigil's own export adds in ``inv:*`` attributes."""
     el = item.el
     declared = el.get(inv("type"))
+    if declared == "true_false" and body.get("type") == "single_choice":
+        body["correct"] = body["choices"][body["correct"]] == "True"
+        body["type"] = "true_false"
+        del body["choices"]
     if declared == "short_text":
         body["case_sensitive"] = el.get(inv("case-sensitive")) == "true"
         if el.get(inv("pattern")):
