@@ -55,3 +55,28 @@ def test_a_candidate_sees_the_formula_and_the_table_as_written(
     assert_accessible(page, "a formatted question")
     group.get_by_role("radio", name=SAMPLES["single_choice"]["body"]["choices"][0]).check()
     c.saved(page)
+
+
+def test_a_candidate_sees_an_imported_items_image(
+    page: Page, database: Database, settings: Settings, live_server: str
+) -> None:
+    from invigil.content import transfer
+    from tests.content.test_qti_images import map_item, package
+
+    org = org_with(database, settings, live_server, ["en"])
+    bank = make_bank(database, org.tenant_id)
+    with database.unit_of_work(org.tenant_id) as uow:
+        done = transfer.import_questions(uow, bank, "qti", package(("with-map", map_item())))
+        question = done.made[0].question.id
+    exam = published_exam(
+        database,
+        org.tenant_id,
+        sections=[{"kind": "fixed", "title": "", "question_ids": [str(question)]}],
+        settings={"shuffle_questions": False, "proctoring_preset": "practice"},
+    )
+    c.start(page, org.link(exam))
+    group = page.get_by_role("group", name=re.compile(r"^Which country is shaded"))
+    image = group.get_by_role("img", name="a map")
+    expect(image).to_be_visible()
+    assert image.evaluate("i => i.complete && i.naturalWidth") == 12  # the PNG itself, loaded
+    assert_accessible(page, "a question with an image")

@@ -173,3 +173,40 @@ def test_fidelity_on_the_interactions_invigil_has_types_for(
         )
     assert len(in_scope) >= 20
     assert rate >= FIDELITY_TARGET, "\n".join(f"{k}: {why}" for k, why in failed.items())
+
+
+def test_the_real_sample_package_imports_as_a_package() -> None:
+    """The corpus's own content package (its manifest, items and images,
+    zipped here as the tool exported it): what each item becomes, with the
+    image of the first carried as a question image."""
+    import hashlib
+    import io
+    import zipfile
+
+    folder = FIXTURES / "sample-package"
+    _read("sample-package/ITEM_CHOICE.xml")  # fails with the hint when the corpus is missing
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(folder).as_posix())
+    parsed = qti_read.parse(buffer.getvalue())
+    assert parsed.problems == []
+    imported = {q.body.type: q for q in parsed.questions}
+    assert sorted(imported) == ["essay", "matching", "multiple_choice", "ordering", "single_choice"]
+    atom = (folder / "resources/atom.png").read_bytes()
+    name = hashlib.sha256(atom).hexdigest()
+    choice = imported["single_choice"].body
+    assert choice.prompt_html == (
+        f'<p><img src="question-image:{name}" alt="Atoom"></p>'
+        "<div>Welke van de onderstaande elementen heeft de hoogste atoommassa?</div>"
+    )
+    assert choice.prompt == (
+        "[Atoom]\n\nWelke van de onderstaande elementen heeft de hoogste atoommassa?"
+    )
+    assert choice.correct == 2  # type: ignore[union-attr]
+    index = parsed.questions.index(imported["single_choice"])
+    assert parsed.images[index] == [("atom.png", atom)]
+    refused = sorted(where.split(" (")[0] for where, _ in parsed.refused)
+    assert refused == ["ITEM_GAP.xml", "ITEM_HOTTEXT.xml", "ITEM_SELECT_POINT.xml", "ITEM_TEXT.xml"]
+    assert any("assessment test" in str(note) for _, note in parsed.notes)

@@ -23,7 +23,7 @@ from tests.content.factories import make_bank, sample
 from tests.content.test_qti_fidelity import MATCH, NS, choice_decl, choices, item
 
 IMAGE_ITEM = item(
-    '<p>Which country? <img src="media/map.png" alt="a map"/></p>'
+    '<p>Which country? <video src="media/clip.mp4"/></p>'
     '<qti-choice-interaction response-identifier="RESPONSE" max-choices="1">'
     + choices("France", "Spain")
     + "</qti-choice-interaction>",
@@ -86,7 +86,7 @@ def test_the_package_imports_what_it_can_and_lists_the_rest_in_english_and_germa
     assert page.status_code == 200, page.text
     assert "Imported 2 questions." in page.text
     assert "1 item was not imported" in page.text
-    assert "It shows an image (media/map.png)" in page.text
+    assert "It plays a video (media/clip.mp4)" in page.text
     assert "Its feedback is not imported" in page.text
 
     with db.unit_of_work(tenant_a.id) as uow:
@@ -107,7 +107,7 @@ def test_the_package_imports_what_it_can_and_lists_the_rest_in_english_and_germa
     )
     assert page.status_code == 200
     assert "1 Item wurde nicht importiert" in page.text
-    assert "Es zeigt ein Bild (media/map.png)" in page.text
+    assert "Es spielt ein Video ab (media/clip.mp4)" in page.text
     assert "Sein Feedback wird nicht importiert" in page.text
 
 
@@ -126,7 +126,7 @@ def test_the_api_answers_the_refused_items_and_the_notes(
     assert body["refused"] == [
         {
             "where": "items/with-image.xml (item with-image)",
-            "message": "it shows an image (media/map.png); images, audio and video in QTI "
+            "message": "it plays a video (media/clip.mp4); audio, video and embedded media in QTI "
             "items are not imported yet",
         }
     ]
@@ -137,7 +137,7 @@ def test_the_api_answers_the_refused_items_and_the_notes(
         f"/api/v1/banks/{bank}/import?format=qti", content=only_refused, headers=api_headers_a
     )
     assert r.status_code == 422
-    assert r.json()["problems"][0]["message"].startswith("it shows an image")
+    assert r.json()["problems"][0]["message"].startswith("it plays a video")
 
 
 def test_a_package_export_imports_back_as_the_same_questions(

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -220,6 +221,35 @@ def attach(uow: UnitOfWork, question_id: uuid.UUID, filename: str, data: bytes) 
         },
     )
     return image
+
+
+def add_imported(
+    uow: UnitOfWork, question_id: uuid.UUID, version: int, filename: str, data: bytes
+) -> QuestionImage:
+    """An image an import brings with a new question, shown from ``version``
+    on (no new version: the imported question's text already names it by its
+    SHA-256, content.rich). Checked as an attached image is; the import's
+    audit entry names it."""
+    content_type = _check(filename, data)
+    image = QuestionImage(
+        tenant_id=uow.tenant,
+        id=uuid.uuid4(),
+        question_id=question_id,
+        question_version=version,
+        filename=clean_filename(filename, content_type),
+        content_type=content_type,
+        size=len(data),
+        sha256=hashlib.sha256(data).digest(),
+        data=data,
+    )
+    uow.add(image)
+    return image
+
+
+def addresses(found: list[QuestionImage], url: Callable[[QuestionImage], str]) -> dict[str, str]:
+    """The address each image is served at, by the name formatted text gives
+    it (its SHA-256, hex; content.rich.with_image_addresses)."""
+    return {img.sha256.hex(): url(img) for img in found}
 
 
 def _query(

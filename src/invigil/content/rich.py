@@ -54,7 +54,7 @@ def from_markdown(text: str) -> str:
 
 
 TEXT_TAGS = {
-    "p", "br", "div", "span", "em", "strong", "b", "i", "u", "s", "sub", "sup", "small",
+    "img", "p", "br", "div", "span", "em", "strong", "b", "i", "u", "s", "sub", "sup", "small",
     "mark", "code", "pre", "kbd", "samp", "var", "q", "blockquote", "cite", "abbr", "dfn",
     "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "dl", "dt", "dd", "hr",
     "table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td", "colgroup", "col",
@@ -100,7 +100,22 @@ ATTRIBUTES = {
     "mover": {"accent"},
     "munderover": {"accent", "accentunder"},
     "annotation": {"encoding"},
+    "img": {"src", "alt", "width", "height"},
 }
+# An image is one of the question's own images, named by its bytes' SHA-256
+# (content/images.py); pages turn the name into their own address.
+IMAGE_SRC = re.compile(r"question-image:([0-9a-f]{64})")
+IMAGE_REF = "question-image:{}"
+
+
+def _only_own_images(tag: str, attribute: str, value: str) -> str | None:
+    if tag == "img" and attribute == "src":
+        return value if IMAGE_SRC.fullmatch(value) else None
+    if tag == "img" and attribute in ("width", "height"):
+        return value if value.isdigit() and len(value) <= 5 else None
+    return value
+
+
 TAGS = TEXT_TAGS | MATH_TAGS
 BLOCKS = {
     "p", "div", "pre", "blockquote", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "dl",
@@ -128,7 +143,8 @@ def _once(html: str) -> str:
         html,
         tags=TAGS,
         attributes=ATTRIBUTES,
-        url_schemes=set(),
+        url_schemes={"question-image"},
+        attribute_filter=_only_own_images,
         link_rel=None,
         strip_comments=True,
     ).strip()
@@ -138,6 +154,9 @@ def _once(html: str) -> str:
     _unwrap_spans(root)
     _paragraphs(root)
     _tidy(root, in_math=False)
+    for parent in list(root.iter()):  # an image that is none of the question's shows nothing
+        for img in [k for k in parent if k.tag == "img" and not k.get("src")]:
+            _drop_image(parent, img)
     for parent in list(root.iter()):  # paragraphs with nothing in them show nothing
         for kid in list(parent):
             if kid.tag in ("p", "div") and not len(kid) and not (kid.text or "").strip():
@@ -253,7 +272,7 @@ def _tidy(el: ET.Element, in_math: bool) -> None:
         _tidy(kid, in_math)
 
 
-_VOID = re.compile(r"<(br|hr|col)((?:\s[^<>]*)?)>")
+_VOID = re.compile(r"<(br|hr|col|img)((?:\s[^<>]*)?)>")
 SCRIPTS = {"msup": "^", "msub": "_"}
 
 
@@ -291,6 +310,9 @@ def _walk(el: ET.Element, out: list[str]) -> None:
     if tag == "math":
         out.append(_math(el))
         return
+    if tag == "img":
+        alt = " ".join((el.get("alt") or "").split())
+        out.append(f"[{alt}]" if alt else "[image]")
     if tag == "br":
         out.append("\n")
     elif tag in BLOCKS:
@@ -322,6 +344,45 @@ def text_of(html: str) -> str:
 
 
 PLAIN = {"root", "p", "div", "span", "br"}
+
+
+def image_names(html: str) -> list[str]:
+    """The SHA-256 (hex) of every image the formatted text shows, in order."""
+    return [m.group(1) for m in (IMAGE_SRC.fullmatch(el.get("src") or "") for el in
+            tree(html).iter("img")) if m]  # fmt: skip
+
+
+def with_image_addresses(html: str, addresses: dict[str, str]) -> str:
+    """``html`` with each image's name replaced by the address a page serves
+    it at (``addresses``: SHA-256 hex -> URL); an image without one is left
+    out, its alternative text shown."""
+    if "<img" not in html:
+        return html
+    root = tree(html)
+    for parent in list(root.iter()):
+        for img in list(parent):
+            if img.tag != "img":
+                continue
+            found = IMAGE_SRC.fullmatch(img.get("src") or "")
+            url = addresses.get(found.group(1)) if found else None
+            if url is not None:
+                img.set("src", url)
+            else:
+                _drop_image(parent, img)
+    inner = ET.tostring(root, encoding="unicode", method="html")
+    return inner.removeprefix("<root>").removesuffix("</root>")
+
+
+def _drop_image(parent: ET.Element, img: ET.Element) -> None:
+    words = " ".join((img.get("alt") or "").split())
+    text = (f"[{words}]" if words else "") + (img.tail or "")
+    at = list(parent).index(img)
+    if at:
+        before = parent[at - 1]
+        before.tail = (before.tail or "") + text
+    else:
+        parent.text = (parent.text or "") + text
+    parent.remove(img)
 
 
 def is_plain(html: str) -> bool:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from invigil import audit
-from invigil.content import questions, translations
+from invigil.content import images, questions, rich, translations
 from invigil.content.banks import require_bank
 from invigil.content.formats import (
     MAX_BYTES,
@@ -28,6 +28,7 @@ from invigil.content.formats import (
 )
 from invigil.content.formats import csv as csv_format
 from invigil.content.formats import json as json_format
+from invigil.content.models import QuestionVersion
 from invigil.content.questions import Current, Search
 from invigil.content.schemas import QuestionIn
 from invigil.content.translations import TranslationIn
@@ -45,6 +46,10 @@ MEDIA_TYPES: dict[str, str] = {
 }
 EXTENSIONS = {"json": "json", "csv": "csv", "qti": "xml", "qti-package": "zip"}
 PARSERS: dict[str, Callable[..., Parsed]] = {"json": json_format.parse, "csv": csv_format.parse}
+NO_IMAGES = (
+    "its formatted text shows images, which this format cannot carry; move the question "
+    "with a QTI content package (format qti-package) instead"
+)
 BATCH = 500  # questions written per flush, so a long import can report how far it is
 # (phase, done, total): "checking" then "writing"; total 0 while it is not known yet
 Progress = Callable[[str, int, int], None]
@@ -108,6 +113,12 @@ def import_questions(
     bank = require_bank(uow, bank_id)
     report("checking", 0, 0)
     parsed = parse(fmt, content, max_bytes=max_bytes, max_questions=max_questions)
+    if fmt == "json":  # only a QTI package carries images; a reference alone would show nothing
+        parsed.problems += [
+            (f"index {n}", NO_IMAGES)
+            for n, q in enumerate(parsed.questions)
+            if rich.image_names(q.body.prompt_html or "")
+        ]
     if parsed.problems:
         n = len(parsed.problems)
         raise Invalid(
@@ -129,6 +140,7 @@ def import_questions(
     seen = {canonical(questions.as_input(r.version)) for r in rows}
     fresh: list[QuestionIn] = []
     words: list[dict[str, TranslationIn]] = []
+    shown: list[list[tuple[str, bytes]]] = []
     total = len(parsed.questions)
     for n, item in enumerate(parsed.questions):
         key = canonical(item)
@@ -136,6 +148,7 @@ def import_questions(
             seen.add(key)
             fresh.append(item)
             words.append(parsed.translations.get(n, {}))
+            shown.append(parsed.images.get(n, []))
         if (n + 1) % BATCH == 0:
             report("checking", n + 1, total)
     report("checking", total, total)
@@ -155,6 +168,12 @@ def import_questions(
         for lang, t in found.items()
     ]
     uow.flush()
+    pictures = [
+        images.add_imported(uow, m.question.id, m.version.version, name, data)
+        for m, found_images in zip(made, shown, strict=True)
+        for name, data in found_images
+    ]
+    uow.flush()
     audit.record(
         uow,
         "question.imported",
@@ -166,6 +185,10 @@ def import_questions(
             "version_ids": [m.version.id for m in made],
             "skipped_duplicates": skipped,
             "refused": [{"where": w, "reason": str(m)} for w, m in parsed.refused],
+            "images": [
+                {"question_id": p.question_id, "image_id": p.id, "sha256": p.sha256.hex()}
+                for p in pictures
+            ],
             "translations": [
                 {
                     "question_id": t.question_id,
@@ -178,6 +201,20 @@ def import_questions(
         },
     )
     return Imported(made, skipped, parsed.refused, parsed.notes)
+
+
+def _media(uow: UnitOfWork, versions: list[QuestionVersion]) -> dict[str, tuple[str, bytes]]:
+    """The images the versions' formatted text shows: SHA-256 -> (path in a
+    package, bytes)."""
+    out: dict[str, tuple[str, bytes]] = {}
+    for v in versions:
+        wanted = set(rich.image_names(v.body.get("prompt_html") or ""))
+        for img in images.for_version(uow, v):
+            name = img.sha256.hex()
+            if name in wanted and name not in out:
+                data = images.get(uow, v.question_id, img.id).data
+                out[name] = (f"media/{name}{images.EXTENSIONS[img.content_type]}", data)
+    return out
 
 
 @dataclass(frozen=True)
@@ -205,9 +242,11 @@ def export_questions(uow: UnitOfWork, bank_id: uuid.UUID, fmt: ExportFormat) -> 
             [(f"Q-{r.question.id}", i) for r, i in zip(rows, items, strict=True)]
         )
     else:
+        media = _media(uow, [r.version for r in rows])
         found, skipped = qti.item_files(
-            [(f"Q-{r.question.id}", i) for r, i in zip(rows, items, strict=True)]
+            [(f"Q-{r.question.id}", i) for r, i in zip(rows, items, strict=True)],
+            {name: f"../{path}" for name, (path, _) in media.items()},
         )
-        text = qti_package.write(found)
+        text = qti_package.write(found, dict(media.values()))
     name = f"questions-{bank.id}.{EXTENSIONS[fmt]}"
     return Export(text, MEDIA_TYPES[fmt], name, skipped)

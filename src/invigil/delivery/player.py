@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
 from invigil import i18n
-from invigil.content import bodies, exam_text, translations, worth
+from invigil.content import bodies, exam_text, images, rich, translations, worth
 from invigil.content.assemble import Slot
 from invigil.content.models import QuestionVersion
 from invigil.content.paper import candidate_body
@@ -26,7 +26,7 @@ from invigil.delivery import attempts, candidate, language, results
 from invigil.delivery.candidate import Guest, Guesting, Taking, Viewing
 from invigil.delivery.landing import RELEASE, brand_context, disclosure_of, no_store
 from invigil.delivery.proctor import proctor
-from invigil.errors import PROBLEM_MEDIA_TYPE
+from invigil.errors import PROBLEM_MEDIA_TYPE, Invalid, NotFound
 from invigil.web.pages import templates
 
 router = APIRouter(include_in_schema=False)
@@ -96,10 +96,48 @@ def _questions(t: Taking) -> list[dict[str, Any]]:
                 "points": str(points[index]),
                 "lang": lang.replace("_", "-"),
                 "dir": i18n.direction(lang),
-                "body": _labelled(candidate_body(body, slot), lang),
+                "body": _with_images(t, qv, _labelled(candidate_body(body, slot), lang)),
             }
         )
     return out
+
+
+def _with_images(t: Taking, qv: QuestionVersion, body: dict[str, Any]) -> dict[str, Any]:
+    """The formatted text's images at this attempt's own image addresses."""
+    html = body.get("prompt_html")
+    if html and "<img" in html:
+        found = images.for_version(t.uow, qv)
+        urls = images.addresses(found, lambda i: f"{t.base}/api/images/{i.id}")
+        body["prompt_html"] = rich.with_image_addresses(html, urls)
+    return body
+
+
+@router.get("/take/{token}/api/images/{image_id}")
+async def get_image(image_id: str, g: Guest = Guesting) -> Response:
+    """An image a question on this attempt's paper shows, while the attempt
+    is in progress (when its questions are shown)."""
+
+    def work(t: Taking) -> Response:
+        try:
+            wanted = uuid.UUID(image_id)
+        except ValueError:
+            raise Invalid("image_id: not an image id", field="image_id") from None
+        if t.attempt.status != "in_progress":  # the questions are not shown either
+            raise NotFound("no question of this attempt shows that image")
+        on_paper = {uuid.UUID(s["version_id"]) for s in (t.attempt.paper or [])}
+        versions = t.uow.scalars(select(QuestionVersion).where(QuestionVersion.id.in_(on_paper)))
+        for qv in versions:
+            for img in images.for_version(t.uow, qv):
+                if img.id == wanted:
+                    picture = images.get(t.uow, qv.question_id, img.id)
+                    return Response(
+                        picture.data,
+                        media_type=picture.content_type,
+                        headers={"Cache-Control": "private, max-age=86400", "ETag": picture.etag},
+                    )
+        raise NotFound("no question of this attempt shows that image")
+
+    return await g.run(work)
 
 
 def _labelled(body: dict[str, Any], lang: str) -> dict[str, Any]:

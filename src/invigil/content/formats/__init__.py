@@ -24,6 +24,9 @@ class Parsed:
     refused: list[tuple[str, Message]] = field(default_factory=list)
     # What an import leaves out without changing a question (where, what).
     notes: list[tuple[str, Message]] = field(default_factory=list)
+    # QTI packages: position in ``questions`` -> the images its text shows
+    # (file name, bytes), named in the text by their SHA-256 (content.rich).
+    images: dict[int, list[tuple[str, bytes]]] = field(default_factory=dict)
     # JSON only: position in ``questions`` -> language -> translated words.
     translations: dict[int, dict[str, Any]] = field(default_factory=dict)
 

@@ -75,10 +75,13 @@ def _outcomes(item: ET.Element, points: float) -> None:
         _sub(_sub(out, "qti-default-value"), "qti-value", value)
 
 
-def item_xml(identifier: str, question: QuestionIn, level: int = 0) -> ET.Element:
+def item_xml(
+    identifier: str, question: QuestionIn, level: int = 0, media: dict[str, str] | None = None
+) -> ET.Element:
     """The question as a QTI item, indented for reading at ``level``; its
     formatted text is left exactly as it is (white space inside a
-    paragraph shows, so indentation never reaches it)."""
+    paragraph shows, so indentation never reaches it), its images at the
+    paths ``media`` gives (SHA-256 -> path from the item's file)."""
     body = question.body
     item = ET.Element(q("qti-assessment-item"), {
         "identifier": identifier, "title": body.prompt[:80], "adaptive": "false",
@@ -141,7 +144,8 @@ def item_xml(identifier: str, question: QuestionIn, level: int = 0) -> ET.Elemen
         _sub(item, "qti-response-processing", template=TEMPLATE + template)
     ET.indent(item, level=level)
     if body.prompt_html:
-        _rich(*place, body.prompt_html)
+        html = rich.with_image_addresses(body.prompt_html, media) if media else body.prompt_html
+        _rich(*place, html)
     return item
 
 
@@ -242,18 +246,19 @@ def _numeric_processing(item: ET.Element, tolerance: float) -> None:
 
 
 def item_files(
-    questions: list[tuple[str, QuestionIn]],
+    questions: list[tuple[str, QuestionIn]], media: dict[str, str] | None = None
 ) -> tuple[list[tuple[str, bytes]], list[str]]:
     """Each question QTI carries as a standalone item document (UTF-8, with
-    its XML declaration), for a content package; and the identifiers of the
-    questions it cannot carry."""
+    its XML declaration), for a content package, its images at the paths
+    ``media`` gives (SHA-256 -> path from the item's file); and the
+    identifiers of the questions it cannot carry."""
     found: list[tuple[str, bytes]] = []
     skipped = []
     for ident, question in questions:
         if question.body.type not in COVERED:
             skipped.append(ident)
             continue
-        item = item_xml(ident, question)
+        item = item_xml(ident, question, media=media)
         _prefixes()
         found.append((ident, ET.tostring(item, encoding="utf-8", xml_declaration=True)))
     return found, skipped

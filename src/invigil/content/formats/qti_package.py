@@ -27,7 +27,7 @@ import xml.etree.ElementTree as ET
 import zipfile
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from invigil.security import safe_xml
@@ -50,6 +50,8 @@ ITEM_TYPES = (
     "imsqti_item_xmlv2p0",
 )
 QTI1 = re.compile(r"imsqti_xmlv1p\d")
+# Resource kinds that are never an item's media.
+NOT_MEDIA = ("imsqti_test_", "imsqti_section_", "imsqti_xmlv1")
 MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 READABLE = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,199}")
@@ -72,6 +74,10 @@ class Package:
     items: list[Entry]
     notes: list[str]
     problems: list[tuple[str, str]]  # (where, message), for the person importing
+    # Every file the manifest lists as a media resource (webcontent, stimuli),
+    # by path in the zip: what an item shows without declaring a dependency
+    # on it, as many tools export.
+    shared: dict[str, bytes] = field(default_factory=dict)
 
 
 class _Refused(Exception):
@@ -278,7 +284,17 @@ class _Reader:
         items, notes = self.items(resources)
         if self.problems:
             return Package([], notes, self.problems)
-        return Package(items, notes, [])
+        return Package(items, notes, [], self.shared(resources))
+
+    def shared(self, resources: dict[str, _Resource]) -> dict[str, bytes]:
+        names = {
+            name
+            for res in resources.values()
+            if res.kind not in ITEM_TYPES and not res.kind.startswith(NOT_MEDIA)
+            for name in ([res.href] if res.href else []) + res.files
+            if name in self.files
+        }
+        return {name: self.bytes_of(name) for name in sorted(names)}
 
     def resources(self, root: ET.Element, folder: str) -> dict[str, _Resource]:
         found: dict[str, _Resource] = {}

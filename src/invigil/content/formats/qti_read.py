@@ -19,14 +19,15 @@ land in category "General" with medium difficulty.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from pydantic import ValidationError
 
-from invigil.content import rich
+from invigil.content import images, rich
 from invigil.content.formats import MAX_QUESTIONS, Message, Parsed
 from invigil.content.formats import qti_package as package
 from invigil.content.formats.csv import items as split_items
@@ -53,16 +54,13 @@ V2 = {
 }
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 MEDIA = {
-    "img": N_("it shows an image (%(src)s); images, audio and video in QTI items are not "
-              "imported yet"),
-    "picture": N_("it shows an image (%(src)s); images, audio and video in QTI items are not "
-                  "imported yet"),
-    "object": N_("it embeds media (%(src)s); images, audio and video in QTI items are not "
-                 "imported yet"),
-    "audio": N_("it plays audio (%(src)s); images, audio and video in QTI items are not "
-                "imported yet"),
-    "video": N_("it plays a video (%(src)s); images, audio and video in QTI items are not "
-                "imported yet"),
+    "picture": N_("it shows a picture element (%(src)s); Invigil imports images given as img"),
+    "object": N_("it embeds media (%(src)s); audio, video and embedded media in QTI items are "
+                 "not imported yet"),
+    "audio": N_("it plays audio (%(src)s); audio, video and embedded media in QTI items are "
+                "not imported yet"),
+    "video": N_("it plays a video (%(src)s); audio, video and embedded media in QTI items are "
+                "not imported yet"),
 }  # fmt: skip
 # Interactions Invigil has a question type for; every other one is named in a refusal.
 SUPPORTED = frozenset({"choice", "text-entry", "extended-text", "order", "inline-choice",
@@ -87,15 +85,36 @@ def _kind_of(inter: ET.Element) -> str:
     return local(inter.tag).removeprefix("qti-").removesuffix("-interaction")
 
 
+IMAGE_IN_CHOICE = N_(
+    "a choice shows an image (%(src)s); Invigil's choices are plain text, so the image would "
+    "be lost"
+)
+IMAGE_MISSING = N_(
+    "it shows an image (%(src)s) that is not in the file; import the content package (.zip) "
+    "that holds it"
+)
+IMAGE_UNUSABLE = N_(
+    "its image %(src)s is not a PNG, JPEG, GIF or WebP image of at most %(mib)s MiB, which "
+    "Invigil needs"
+)
+TOO_MANY_IMAGES = N_("it shows %(n)s images; a question can have at most %(most)s")
 FORMULA_IN_CHOICE = N_(
     "a choice shows a formula (MathML); Invigil's choices are plain text, so the formula "
     "would be flattened"
 )
 
 
-def _check_media(item: Item) -> None:
+# Where an item's ``img src`` leads: its path and bytes, or None (not in
+# the file: a single XML document carries no images).
+Media = Callable[[str], tuple[str, bytes] | None]
+
+
+def _check_media(item: Item, media: Media | None) -> list[tuple[str, bytes]]:
+    """Refuses what a candidate would see that Invigil cannot show; names
+    each image the stem shows by its bytes (content.rich) and answers them."""
     body = item.find(q("qti-item-body"))
     assert body is not None
+    found: dict[str, tuple[str, bytes]] = {}
 
     def visit(el: ET.Element, in_choice: bool) -> None:
         tag = local(el.tag)
@@ -105,6 +124,11 @@ def _check_media(item: Item) -> None:
             if in_choice:  # a choice is plain text: the formula would be flattened
                 raise Refusal(FORMULA_IN_CHOICE)
             return  # carried in the formatted text
+        if tag == "img" and not in_choice:
+            _image(el, media, found)
+            return
+        if tag == "img":
+            raise Refusal(IMAGE_IN_CHOICE, src=(el.get("src") or "")[:200])
         what = MEDIA.get(tag)
         if what is not None:
             src = el.get("src") or el.get("data") or ""
@@ -113,6 +137,22 @@ def _check_media(item: Item) -> None:
             visit(child, in_choice or tag in CHOICES)
 
     visit(body, False)
+    if len(found) > images.MAX_IMAGES:
+        raise Refusal(TOO_MANY_IMAGES, n=len(found), most=images.MAX_IMAGES)
+    return list(found.values())
+
+
+def _image(el: ET.Element, media: Media | None, found: dict[str, tuple[str, bytes]]) -> None:
+    src = (el.get("src") or "").strip()
+    got = media(src) if media is not None and src else None
+    if got is None:
+        raise Refusal(IMAGE_MISSING, src=src[:200])
+    path, data = got
+    if not data or len(data) > images.MAX_SIZE or images.sniff(data) is None:
+        raise Refusal(IMAGE_UNUSABLE, src=path[:200], mib=images.MAX_SIZE // images.MiB)
+    name = hashlib.sha256(data).hexdigest()
+    found.setdefault(name, (path.rsplit("/", 1)[-1], data))
+    el.set("src", rich.IMAGE_REF.format(name))
 
 
 def _notes(item: Item) -> None:
@@ -138,8 +178,12 @@ def _language(item: Item) -> str:
     return primary if re.fullmatch(r"[a-z]{2,3}", primary) else "en"
 
 
-def read_item(el: ET.Element, version: str) -> tuple[QuestionIn, list[str]]:
-    """One item as a question, and notes on what was left out; or :class:`Refusal`."""
+def read_item(
+    el: ET.Element, version: str, media: Media | None = None
+) -> tuple[QuestionIn, list[str], list[tuple[str, bytes]]]:
+    """One item as a question, notes on what was left out and the images its
+    text shows (file name, bytes); or :class:`Refusal`. ``media`` finds an
+    image's bytes in the package."""
     item = Item(el, version, el.get(inv("type")) is not None, [])
     if (el.get("adaptive") or "false").strip() == "true":
         raise Refusal(N_("it is adaptive (it changes as the candidate answers)"))
@@ -165,7 +209,7 @@ def read_item(el: ET.Element, version: str) -> tuple[QuestionIn, list[str]]:
         )
     inter = found[0]
     kind = _kind_of(inter)
-    _check_media(item)
+    shown = _check_media(item, media)
     body, best = READERS[kind](item, inter)
     points = points_of(item, best)
     if body["type"] == "essay" and "rubric" not in body:
@@ -194,7 +238,7 @@ def read_item(el: ET.Element, version: str) -> tuple[QuestionIn, list[str]]:
         "body": body,
     }
     try:
-        return QuestionIn.model_validate(raw), item.notes
+        return QuestionIn.model_validate(raw), item.notes, shown
     except ValidationError as exc:
         raise Refusal(
             "%(problems)s", problems="; ".join(_plain(m) for m in describe(exc))
@@ -259,7 +303,9 @@ def _root_items(root: ET.Element) -> Iterator[tuple[ET.Element, str]] | Message:
     )
 
 
-def _parse_document(data: bytes | str, where: str, out: Parsed, max_questions: int) -> None:
+def _parse_document(
+    data: bytes | str, where: str, out: Parsed, max_questions: int, media: Media | None = None
+) -> None:
     try:
         root = safe_xml.parse(data)
     except safe_xml.Refused as exc:
@@ -281,12 +327,28 @@ def _parse_document(data: bytes | str, where: str, out: Parsed, max_questions: i
             out.refused.append((here, Message.of(N_("it is not a qti-assessment-item"))))
             continue
         try:
-            question, notes = read_item(el, version)
+            question, notes, shown = read_item(el, version, media)
         except Refusal as exc:
             out.refused.append((here, exc.message))
             continue
+        if shown:
+            out.images[len(out.questions)] = shown
         out.questions.append(question)
         out.notes += [(here, Message.of(n)) for n in notes]
+
+
+def _media_of(entry: package.Entry, shared: dict[str, bytes]) -> Media:
+    """Finds an image in the files the item's resource names, else in the
+    package's media resources (many tools leave the dependency out)."""
+
+    def find(src: str) -> tuple[str, bytes] | None:
+        key = package.resolve(entry, src)
+        if key is None:
+            return None
+        data = entry.media.get(key, shared.get(key))
+        return (key, data) if data is not None else None
+
+    return find
 
 
 def parse(data: bytes | str, max_questions: int = MAX_QUESTIONS) -> Parsed:
@@ -299,7 +361,9 @@ def parse(data: bytes | str, max_questions: int = MAX_QUESTIONS) -> Parsed:
         out.problems += found.problems
         out.notes += [("package", Message.of(n)) for n in found.notes]
         for entry in found.items:
-            _parse_document(entry.data, entry.href, out, max_questions)
+            _parse_document(
+                entry.data, entry.href, out, max_questions, _media_of(entry, found.shared)
+            )
         return out
     _parse_document(data, "file", out, max_questions)
     return out

@@ -206,7 +206,7 @@ def _html(el: ET.Element, out: list[str], inline_gap: bool) -> None:
         if not hidden(child):
             _html(child, out, inline_gap)
         out.append(escape(child.tail or "", quote=False))
-    if shown and tag not in _CONTAINERS and tag not in ("br", "hr", "col"):
+    if shown and tag not in _CONTAINERS and tag not in ("br", "hr", "col", "img"):
         out.append(f"</{name}>")
 
 

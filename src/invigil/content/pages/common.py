@@ -68,11 +68,13 @@ DIFFICULTY_LABELS = {"easy": N_("Easy"), "medium": N_("Medium"), "hard": N_("Har
 templates.env.globals["type_labels"] = TYPE_LABELS
 
 
-def formatted(html: str | None) -> Markup:
+def formatted(html: str | None, addresses: dict[str, str] | None = None) -> Markup:
     """A question's formatted text for a page: cleaned again as it is shown
     (stored text was cleaned when saved; this keeps a page safe whatever
-    the row holds)."""
-    return Markup(rich.clean(html or ""))  # noqa: S704 -- cleaned to the safe subset just now
+    the row holds), its images at the addresses given (SHA-256 -> URL; an
+    image without one shows its alternative text)."""
+    shown = rich.with_image_addresses(rich.clean(html or ""), addresses or {})
+    return Markup(shown)  # noqa: S704 -- cleaned to the safe subset, our own image URLs
 
 
 templates.env.filters["rich"] = formatted

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import func, select
 
 from invigil import i18n
-from invigil.content import banks, exam_text, exams, images, questions, views
+from invigil.content import banks, exam_text, exams, images, questions, rich, views
 from invigil.content.freeze import tenant_languages
 from invigil.content.models import Exam, Question
 from invigil.content.pages.common import (
@@ -829,6 +829,20 @@ def exam_preview(
     shown = images.ids_for_versions(ctx.uow, list(found.values()))
     raw_sections = exams.previewed_sections(ctx.uow, exam, version)
     items = views.preview_items(slots, {str(k): v for k, v in found.items()}, raw_sections, shown)
+    pictures = {v.id: images.for_version(ctx.uow, v) for v in found.values()}
+    image_urls = {
+        v.id: images.addresses(
+            pictures[v.id], lambda i: f"/authoring/questions/{i.question_id}/images/{i.id}"
+        )
+        for v in found.values()
+    }
+    # Images the formatted text shows where they stand are not shown again below it.
+    inline_images = {
+        img.id
+        for v in found.values()
+        for img in pictures[v.id]
+        if img.sha256.hex() in rich.image_names(v.body.get("prompt_html") or "")
+    }
     sections = []
     for n, s in enumerate(raw_sections):
         mine = [i for i in items if i.section == n]
@@ -848,6 +862,8 @@ def exam_preview(
         seed=seed,
         items=items,
         sections=sections,
+        image_urls=image_urls,
+        inline_images=inline_images,
         total=sum(Decimal(str(i.points)) for i in items),
         pooled=any(s.get("kind") == "pool" for s in raw_sections),
         every_paper=exams.every_paper_worth(ctx.uow, raw_sections),

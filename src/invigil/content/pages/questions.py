@@ -203,6 +203,9 @@ def _question_page(
         bank=banks.require_bank(ctx.uow, q.bank_id),
         editable=q.archived_at is None and ctx.can(P.QUESTION_MANAGE),
         images=attached,
+        image_urls=images.addresses(
+            attached, lambda i: f"/authoring/questions/{q.id}/images/{i.id}"
+        ),
         images_added_in=added_in,
         max_image_mib=images.MAX_SIZE // images.MiB,
         **values,
