@@ -474,3 +474,63 @@ def test_markdown_written_questions_round_trip_with_their_source() -> None:
     text, _ = qti.dump([("Q-1", made)])
     assert 'view="author"' in text and "What is $\\sqrt{16}$?" in text
     assert qti_read.parse(text).questions == [made]
+
+
+def _rules(right_score: str, else_score: str, *, feedback: bool) -> str:
+    extra = (
+        '<qti-set-outcome-value identifier="FEEDBACK"><qti-base-value base-type="identifier">'
+        "GOOD</qti-base-value></qti-set-outcome-value>"
+        if feedback
+        else ""
+    )
+    return (
+        "<qti-response-processing><qti-response-condition><qti-response-if><qti-match>"
+        '<qti-variable identifier="RESPONSE"/><qti-correct identifier="RESPONSE"/></qti-match>'
+        f'<qti-set-outcome-value identifier="SCORE"><qti-base-value base-type="float">{right_score}'
+        f"</qti-base-value></qti-set-outcome-value>{extra}</qti-response-if><qti-response-else>"
+        f'<qti-set-outcome-value identifier="SCORE"><qti-base-value base-type="float">{else_score}'
+        "</qti-base-value></qti-set-outcome-value></qti-response-else></qti-response-condition>"
+        + (
+            '<qti-response-condition><qti-response-if><qti-gt><qti-variable identifier="SCORE"/>'
+            '<qti-base-value base-type="float">0</qti-base-value></qti-gt>'
+            '<qti-set-outcome-value identifier="FEEDBACK"><qti-base-value '
+            'base-type="identifier">GOOD</qti-base-value></qti-set-outcome-value>'
+            "</qti-response-if></qti-response-condition>"
+            if feedback
+            else ""
+        )
+        + "</qti-response-processing>"
+    )
+
+
+def test_written_out_rules_with_feedback_beside_them_score_as_written() -> None:
+    body = (
+        '<qti-choice-interaction response-identifier="RESPONSE" max-choices="1">'
+        "<qti-prompt>Pick B.</qti-prompt>" + choices("A", "B") + "</qti-choice-interaction>"
+    )
+    q = one(item(body, choice_decl("B"), _rules("2", "0", feedback=True)))
+    assert q["points"] == 2 and q["body"]["correct"] == 1  # what a right answer scores
+    # A part for a wrong answer is not all or nothing: refused, not rescored.
+    assert "own" in refused(item(body, choice_decl("B"), _rules("2", "0.5", feedback=False)))
+
+
+def test_the_explanation_is_wired_through_a_declared_outcome_after_the_rules() -> None:
+    import xml.etree.ElementTree as ET
+
+    from invigil.content.formats import qti
+    from tests.content.factories import sample
+
+    for kind in ("single_choice", "numeric", "essay", "matching", "short_text", "ordering"):
+        plain = sample(kind)
+        body = plain.body.model_copy(update={"explanation": "Because it is."})
+        question = plain.model_copy(update={"body": body})
+        el = ET.fromstring(ET.tostring(qti.item_xml("Q-1", question)))
+        assert qti_read.parse(ET.tostring(el)).questions == [question], kind
+        names = [c.tag.rsplit("}", 1)[1] for c in el]
+        assert names.index("qti-response-processing") < names.index("qti-modal-feedback"), kind
+        declared = {o.get("identifier") for o in el.iter(qti.q("qti-outcome-declaration"))}
+        assert "FEEDBACK" in declared, kind
+        sets = [s.get("identifier") for s in el.iter(qti.q("qti-set-outcome-value"))]
+        assert "FEEDBACK" in sets, kind
+        feedback = el.find(qti.q("qti-modal-feedback"))
+        assert feedback is not None and feedback.get("outcome-identifier") == "FEEDBACK"

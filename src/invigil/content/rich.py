@@ -165,6 +165,18 @@ def _once(html: str) -> str:
     return inner.removeprefix("<root>").removesuffix("</root>").strip()
 
 
+def _put_words(parent: ET.Element, at: int, words: str) -> None:
+    """``words`` where the child at ``at`` of ``parent`` stands: after the
+    child before it, or at the start of ``parent``."""
+    if not words:
+        return
+    if at:
+        before = parent[at - 1]
+        before.tail = (before.tail or "") + words
+    else:
+        parent.text = (parent.text or "") + words
+
+
 def _unwrap_spans(el: ET.Element) -> None:
     """A span without attributes says nothing: its content takes its place."""
     for kid in list(el):
@@ -175,34 +187,20 @@ def _unwrap_spans(el: ET.Element) -> None:
         if kid.tag != "span" or kid.attrib:
             at += 1
             continue
-        inner, tail = list(kid), kid.tail
-        text = kid.text or ""
-        if at:
-            before = el[at - 1]
-            before.tail = (before.tail or "") + text
-        else:
-            el.text = (el.text or "") + text
+        inner, tail = list(kid), kid.tail or ""
+        _put_words(el, at, kid.text or "")
         el.remove(kid)
-        for n, child in enumerate(inner):
-            el.insert(at + n, child)
-        last = inner[-1] if inner else (el[at - 1] if at else None)
-        if last is None:
-            el.text = (el.text or "") + (tail or "")
-        else:
-            last.tail = (last.tail or "") + (tail or "")
+        el[at:at] = inner
         at += len(inner)
+        _put_words(el, at, tail)
 
 
 def _drop(parent: ET.Element, kid: ET.Element) -> None:
     """``kid`` removed, the words after it kept."""
-    if (kid.tail or "").strip():
-        at = list(parent).index(kid)
-        if at:
-            before = parent[at - 1]
-            before.tail = (before.tail or "") + (kid.tail or "")
-        else:
-            parent.text = (parent.text or "") + (kid.tail or "")
+    at = list(parent).index(kid)
     parent.remove(kid)
+    if (kid.tail or "").strip():
+        _put_words(parent, at, kid.tail or "")
 
 
 def _paragraphs(root: ET.Element) -> None:
@@ -375,14 +373,9 @@ def with_image_addresses(html: str, addresses: dict[str, str]) -> str:
 
 def _drop_image(parent: ET.Element, img: ET.Element) -> None:
     words = " ".join((img.get("alt") or "").split())
-    text = (f"[{words}]" if words else "") + (img.tail or "")
     at = list(parent).index(img)
-    if at:
-        before = parent[at - 1]
-        before.tail = (before.tail or "") + text
-    else:
-        parent.text = (parent.text or "") + text
     parent.remove(img)
+    _put_words(parent, at, (f"[{words}]" if words else "") + (img.tail or ""))
 
 
 def is_plain(html: str) -> bool:

@@ -137,11 +137,23 @@ def item_xml(
                 _sub(mapping, "qti-map-entry", map_key=f"L{i + 1} R{i + 1}",
                      mapped_value=repr(question.points / n))  # fmt: skip
     _outcomes(item, question.points)
+    if body.explanation:
+        _sub(item, "qti-outcome-declaration", identifier="FEEDBACK", cardinality="single",
+             base_type="identifier")  # fmt: skip
     place = _content(item, body)
     if isinstance(body, b.Numeric):
         _numeric_processing(item, body.tolerance)
-    elif template:
+    elif template and not body.explanation:
         _sub(item, "qti-response-processing", template=TEMPLATE + template)
+    elif template:
+        _written_template(_sub(item, "qti-response-processing"), template)
+    if body.explanation:
+        proc = item.find(q("qti-response-processing"))
+        if proc is None:  # an essay: no score to compute, the feedback to show
+            proc = _sub(item, "qti-response-processing")
+        shown = _sub(proc, "qti-set-outcome-value", identifier="FEEDBACK")
+        _sub(shown, "qti-base-value", "EXPLANATION", base_type="identifier")
+        _explanation(item, body.explanation)
     ET.indent(item, level=level)
     if body.prompt_html:
         html = rich.with_image_addresses(body.prompt_html, media) if media else body.prompt_html
@@ -208,11 +220,37 @@ def _content(item: ET.Element, body: b.Body) -> tuple[ET.Element, int]:
             _sub(content, "qti-extended-text-interaction", **attrs)
         else:  # inline: a text entry stands in a paragraph of its own
             _sub(_sub(content, "p"), "qti-text-entry-interaction", response_identifier="RESPONSE")
-    if body.explanation:
-        feedback = _sub(item, "qti-modal-feedback", outcome_identifier="FEEDBACK",
-                        identifier="EXPLANATION", show_hide="show")  # fmt: skip
-        _sub(feedback, "qti-content-body", body.explanation)
     return place
+
+
+def _explanation(item: ET.Element, explanation: str) -> None:
+    """The explanation as modal feedback a conforming player shows: the
+    response processing sets the declared FEEDBACK outcome to it."""
+    feedback = _sub(item, "qti-modal-feedback", outcome_identifier="FEEDBACK",
+                    identifier="EXPLANATION", show_hide="show")  # fmt: skip
+    _sub(feedback, "qti-content-body", explanation)
+
+
+def _written_template(proc: ET.Element, template: str) -> None:
+    """A response processing template written out as rules (so others can
+    follow it): match_correct gives the points (MAXSCORE) for the right
+    answer, map_response the mapped value; both 0 without an answer."""
+    cond = _sub(proc, "qti-response-condition")
+    right = _sub(cond, "qti-response-if")
+    if template == "match_correct":
+        test = _sub(right, "qti-match")
+        _sub(test, "qti-variable", identifier="RESPONSE")
+        _sub(test, "qti-correct", identifier="RESPONSE")
+        _sub(_sub(right, "qti-set-outcome-value", identifier="SCORE"), "qti-variable",
+             identifier="MAXSCORE")  # fmt: skip
+        _sub(_sub(_sub(cond, "qti-response-else"), "qti-set-outcome-value", identifier="SCORE"),
+             "qti-base-value", "0", base_type="float")  # fmt: skip
+        return
+    _sub(_sub(right, "qti-is-null"), "qti-variable", identifier="RESPONSE")
+    _sub(_sub(right, "qti-set-outcome-value", identifier="SCORE"), "qti-base-value", "0",
+         base_type="float")  # fmt: skip
+    _sub(_sub(_sub(cond, "qti-response-else"), "qti-set-outcome-value", identifier="SCORE"),
+         "qti-map-response", identifier="RESPONSE")  # fmt: skip
 
 
 def _rich(parent: ET.Element, at: int, html: str) -> None:

@@ -39,6 +39,7 @@ class Item:
     version: str
     invigil: bool  # written by Invigil (carries inv:type)
     notes: list[str]
+    full: float = 1.0  # what all-or-nothing rules give a right answer (1 for the template)
 
     def find(self, path: str) -> ET.Element | None:
         return self.el.find(path)
@@ -120,7 +121,9 @@ def template_of(item: Item) -> str:
         return "match_correct"
     url = (proc.get("template") or proc.get("template-location") or "").strip()
     if not url:
-        return _written_out(proc)
+        name, full = _written_out(proc)
+        item.full = full
+        return name
     name = url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".xml")
     if name in TEMPLATES:
         return name
@@ -130,31 +133,87 @@ def template_of(item: Item) -> str:
     )
 
 
-def _written_out(proc: ET.Element) -> str:
+def _sets_score(rule: ET.Element) -> bool:
+    return (
+        any(
+            el.get("identifier") == "SCORE"
+            for tag in ("qti-set-outcome-value", "qti-lookup-outcome-value")
+            for el in rule.iter(q(tag))
+        )
+        or local(rule.tag) == "qti-exit-response"
+    )
+
+
+def scoring_rules(proc: ET.Element) -> list[ET.Element]:
+    """The response processing's top-level rules that can change SCORE; the
+    others (feedback, other outcomes) never change how the item scores."""
+    return [rule for rule in proc if _sets_score(rule)]
+
+
+def _written_out(proc: ET.Element) -> tuple[str, float]:
     """Rules of the item's own that are a standard template written out
-    (as TAO and others export them), by that template's name; else ""."""
-    conditions = list(proc.iter(q("qti-response-condition")))
-    if len(conditions) != 1 or len(list(proc)) != 1:
-        return ""
-    branches = [b for b in conditions[0] if local(b.tag).startswith("qti-response-")]
-    first = branches[0] if branches else None
-    if first is None or local(first.tag) != "qti-response-if" or not len(first):
-        return ""
-    test = first[0]
-    sets = [s for b in branches for s in b.iter(q("qti-set-outcome-value"))]
-    if any(s.get("identifier") != "SCORE" for s in sets):
-        return ""
-    if local(test.tag) == "qti-match" and len(branches) <= 2:
-        kinds = [local(c.tag) for c in test]
-        if kinds == ["qti-variable", "qti-correct"] and all(
-            len(s) == 1 and local(s[0].tag) in ("qti-base-value", "qti-variable") for s in sets
-        ):
-            return "match_correct"
+    (as TAO and others export them, often with feedback rules beside it):
+    that template's name and what a right answer scores; else ("", 1)."""
+    rule = _one_condition(proc)
+    if rule is None:
+        return "", 1.0
+    right, other = rule
+    test = right[0]
+    kinds = [local(c.tag) for c in test]
+    if local(test.tag) == "qti-match" and kinds == ["qti-variable", "qti-correct"]:
+        full = _all_or_nothing(right, other)
+        return ("match_correct", full) if full is not None else ("", 1.0)
+    sets = _score_sets(right) + _score_sets(other)
     if local(test.tag) == "qti-is-null" and any(
-        local(s[0].tag) == "qti-map-response" for s in sets if len(s)
+        len(s) and local(s[0].tag) == "qti-map-response" for s in sets
     ):
-        return "map_response"
-    return ""
+        return "map_response", 1.0
+    return "", 1.0
+
+
+def _one_condition(proc: ET.Element) -> tuple[ET.Element, ET.Element | None] | None:
+    """The one rule that sets SCORE, as an if and an optional else (with a
+    test in the if); None for anything else."""
+    rules = scoring_rules(proc)
+    if len(rules) != 1 or local(rules[0].tag) != "qti-response-condition":
+        return None
+    branches = [b for b in rules[0] if local(b.tag).startswith("qti-response-")]
+    names = [local(b.tag) for b in branches]
+    if names not in (["qti-response-if"], ["qti-response-if", "qti-response-else"]):
+        return None
+    if not len(branches[0]):
+        return None
+    return branches[0], branches[1] if len(branches) == 2 else None
+
+
+def _score_sets(branch: ET.Element | None) -> list[ET.Element]:
+    if branch is None:
+        return []
+    return [s for s in branch.iter(q("qti-set-outcome-value")) if s.get("identifier") == "SCORE"]
+
+
+def _all_or_nothing(right: ET.Element, other: ET.Element | None) -> float | None:
+    """What a right answer scores when the rule is "right: a fixed score (or
+    MAXSCORE); else 0"; None when it is anything else (say, a part for a
+    wrong answer)."""
+    given = _score_sets(right)
+    if len(given) != 1 or len(given[0]) != 1:
+        return None
+    value = given[0][0]
+    if local(value.tag) == "qti-variable" and value.get("identifier") == "MAXSCORE":
+        full = 1.0  # MAXSCORE is the points (points_of reads it)
+    elif local(value.tag) == "qti-base-value":
+        try:
+            full = float((value.text or "").strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    for s in _score_sets(other):
+        zero = len(s) == 1 and local(s[0].tag) == "qti-base-value"
+        if not zero or (s[0].text or "").strip() not in ("0", "0.0"):
+            return None
+    return full if full > 0 else None
 
 
 def max_score(item: Item) -> float | None:
@@ -217,7 +276,7 @@ def _choice(item: Item, inter: ET.Element) -> tuple[dict[str, Any], float]:
             raise Refusal(N_("it takes one choice but names several right answers"))
         body["correct"] = positions[0]
         if template == "match_correct":
-            return body, 1.0
+            return body, item.full
         values = _choice_values(mapping, ids)
         best = max(values)
         if values[positions[0]] != best or any(
@@ -228,7 +287,7 @@ def _choice(item: Item, inter: ET.Element) -> tuple[dict[str, Any], float]:
     body["correct"] = positions
     if template == "match_correct":
         body["scoring"] = "all_or_nothing"
-        return body, 1.0
+        return body, item.full
     values = _choice_values(mapping, ids)
     k = len(positions)
     share = values[positions[0]]
@@ -298,7 +357,7 @@ def _text_entry(item: Item, inter: ET.Element) -> tuple[dict[str, Any], float]:
     if template == "match_correct":
         if len(right) != 1 or not right[0]:
             raise Refusal(N_("it does not say which answer is right (no correct response)"))
-        return {"type": "short_text", "accepted": right, "case_sensitive": True}, 1.0
+        return {"type": "short_text", "accepted": right, "case_sensitive": True}, item.full
     if template != "map_response":
         raise Refusal(OWN_RULES)
     if mapping is None or not mapping.entries:
@@ -358,18 +417,18 @@ def _numeric(item: Item, decl: ET.Element, right: list[str]) -> tuple[dict[str, 
         )
     if declared is not None and item.invigil:
         tolerance = to_float(declared, "the tolerance")
-    return {"type": "numeric", "value": value, "tolerance": tolerance}, 1.0
+    return {"type": "numeric", "value": value, "tolerance": tolerance}, item.full
 
 
 def _tolerance(item: Item, value: float) -> float:
     proc = item.find(q("qti-response-processing"))
     assert proc is not None
-    ifs = list(proc.iter(q("qti-response-if")))
-    if len(ifs) != 1 or list(proc.iter(q("qti-response-else-if"))):
+    rule = _one_condition(proc)
+    full = _all_or_nothing(*rule) if rule is not None else None
+    if rule is None or full is None:
         raise Refusal(OWN_RULES)
-    test = ifs[0][0] if len(ifs[0]) else None
-    if test is None:
-        raise Refusal(OWN_RULES)
+    item.full = full
+    test = rule[0][0]
     if local(test.tag) == "qti-match":
         return 0.0
     if local(test.tag) != "qti-equal":
@@ -447,7 +506,7 @@ def _order(item: Item, inter: ET.Element) -> tuple[dict[str, Any], float]:
             )
         )
     texts = {c.get("identifier", ""): choice_text(c) for c in choices}
-    return {"type": "ordering", "items": [texts[i] for i in right]}, 1.0
+    return {"type": "ordering", "items": [texts[i] for i in right]}, item.full
 
 
 def _inline_choice(item: Item, inter: ET.Element) -> tuple[dict[str, Any], float]:
@@ -461,7 +520,7 @@ def _inline_choice(item: Item, inter: ET.Element) -> tuple[dict[str, Any], float
     template = template_of(item)
     body = {"type": "single_choice", "choices": texts, "correct": ids.index(right[0])}
     if template == "match_correct":
-        return body, 1.0
+        return body, item.full
     if template != "map_response":
         raise Refusal(OWN_RULES)
     values = _choice_values(read_mapping(decl), ids)
@@ -502,7 +561,7 @@ def _match(item: Item, inter: ET.Element) -> tuple[dict[str, Any], float]:
     texts_r = {c.get("identifier", ""): choice_text(c) for c in right_set}
     matched = [{"left": texts_l[lid], "right": texts_r[found[lid]]} for lid in lids]
     if template == "match_correct":  # the whole matching right, or nothing
-        return {"type": "matching", "pairs": matched, "scoring": "all_or_nothing"}, 1.0
+        return {"type": "matching", "pairs": matched, "scoring": "all_or_nothing"}, item.full
     mapping = read_mapping(decl)
     if template != "map_response" or mapping is None:
         raise Refusal(OWN_RULES)
