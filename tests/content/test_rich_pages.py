@@ -87,3 +87,32 @@ def test_the_player_gets_the_formatted_text_and_a_translation_shows_plain() -> N
     assert "<mfrac>" in shown["prompt_html"]
     german = translations.translated(body, {"prompt": "Was ist ein Halb?"})
     assert "prompt_html" not in candidate_body(german, slot)
+
+
+def test_an_author_previews_the_formatted_text_and_nothing_is_saved(
+    app: FastAPI, db: BoundDatabase, tenant_a: Tenant
+) -> None:
+    client, csrf = web_client(app, db, tenant_a.id, AUTHOR)
+    bank = make_bank(db, tenant_a.id)
+    fields = {"csrf": csrf, "bank_id": str(bank), "type": "true_false", "preview": "1"}
+    r = client.post(
+        "/authoring/questions/new",
+        data=fields | form("true_false", prompt="", prompt_markdown=MARKDOWN),
+    )
+    assert r.status_code == 200
+    assert 'id="markdown-preview"' in r.text and "<msqrt>" in r.text
+    assert MARKDOWN.split("\n")[0] in unescape(r.text)  # the form keeps what was typed
+    bad = client.post(
+        "/authoring/questions/new",
+        data=fields | form("true_false", prompt="", prompt_markdown="Broken $x^$"),
+    )
+    assert bad.status_code == 422 and 'id="prompt_markdown-err"' in bad.text
+    q = make_question(db, tenant_a.id, bank, "true_false")
+    on_edit = client.post(
+        f"/authoring/questions/{q}",
+        data={"csrf": csrf, "preview": "1"} | form("true_false", prompt_markdown="*Hi*"),
+    )
+    assert on_edit.status_code == 200 and "<em>Hi</em>" in on_edit.text
+    with db.unit_of_work(tenant_a.id) as uow:
+        assert len(questions.search(uow, questions.Search(bank_id=bank))[0]) == 1
+        assert questions.current(uow, questions.require_question(uow, q)).version == 1

@@ -57,6 +57,7 @@ class QuestionForm(BaseModel):
     points: str = "1"
     prompt: str = ""
     prompt_markdown: str = ""
+    preview: str = ""  # "Preview the formatted text": shown, nothing saved
     explanation: str = ""
     choice: list[str] = []
     correct: list[str] = []

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from invigil.audit import names
-from invigil.content import banks, images, questions
+from invigil.content import banks, images, questions, rich
 from invigil.content.bodies import TYPES
 from invigil.content.images_api import image_response, read_upload
 from invigil.content.models import Question, QuestionBank, QuestionVersion
@@ -62,6 +62,14 @@ def _check(
     except ValidationError as exc:
         return data, problems(exc, LABELS, request)
     return data, []
+
+
+def _preview(form: QuestionForm) -> tuple[str | None, list[dict[str, str]]]:
+    """The form's formatted text as candidates would see it, or its problem."""
+    try:
+        return rich.from_markdown(form.prompt_markdown), []
+    except rich.FormulaError as exc:
+        return None, [{"field": "prompt_markdown", "message": str(exc)}]
 
 
 def _editor(
@@ -140,6 +148,10 @@ def question_create(
     kind = form.type
     if kind not in TYPES:
         raise Invalid(f"choose a type of question: one of {', '.join(TYPES)}")
+    if form.preview:
+        shown, found = _preview(form)
+        return _editor(request, ctx, "question_new.html", form=form, kind=kind, bank=bank,
+                       status=422 if found else 200, found=found, preview=shown)  # fmt: skip
     data, found = _check(request, form, kind)
     if not found:
         try:
@@ -247,6 +259,10 @@ def question_update(
 ) -> Response:
     check_csrf(ctx, form.csrf)
     q = _question(ctx, question_id)
+    if form.preview:
+        shown, found = _preview(form)
+        return _question_page(request, ctx, q, form=form, status=422 if found else 200,
+                              found=found, preview=shown)  # fmt: skip
     data, found = _check(request, form, q.type, questions.current(ctx.uow, q))
     status = 422
     if not found:
