@@ -534,3 +534,15 @@ def test_the_explanation_is_wired_through_a_declared_outcome_after_the_rules() -
         assert "FEEDBACK" in sets, kind
         feedback = el.find(qti.q("qti-modal-feedback"))
         assert feedback is not None and feedback.get("outcome-identifier") == "FEEDBACK"
+
+
+def test_blocks_the_formatted_text_has_no_element_for_keep_their_words_apart() -> None:
+    body = (
+        "<section><h1>Heat</h1><p>Water <em>boils</em>.</p></section><div><h1>Task</h1>"
+        "Pick one.</div>"
+        '<qti-choice-interaction response-identifier="RESPONSE" max-choices="1">'
+        + choices("A", "B")
+        + "</qti-choice-interaction>"
+    )
+    q = one(item(body, choice_decl("A"), MATCH))
+    assert q["body"]["prompt"] == "Heat\n\nWater boils.\n\nTask\n\nPick one."

@@ -84,6 +84,17 @@ def test_words_outside_blocks_become_paragraphs() -> None:
     assert rich.clean("<p> </p><p>kept</p><div></div>") == "<p>kept</p>"
 
 
+def test_only_the_questions_own_images_survive_with_plain_sizes() -> None:
+    name = "a" * 64
+    cleaned = rich.clean(
+        f'<p><img src="question-image:{name}" alt="map" width="120" height="1e9">'
+        '<img src="https://tracker.example/x.png" alt="pixel"><img src="x.png"></p>'
+    )
+    assert cleaned == f'<p><img src="question-image:{name}" alt="map" width="120">[pixel]</p>'
+    assert rich.image_names(cleaned) == [name]
+    assert rich.with_image_addresses(cleaned, {}) == "<p>[map][pixel]</p>"
+
+
 def test_plain_paragraphs_need_no_formatting() -> None:
     assert rich.is_plain(rich.clean("<p>one</p><p>two<br>three</p>"))
     assert not rich.is_plain(rich.clean("<p><em>one</em></p>"))

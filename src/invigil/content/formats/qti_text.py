@@ -15,9 +15,9 @@ import xml.etree.ElementTree as ET
 from html import escape
 from typing import Any
 
-from invigil.content.formats.qti import q
+from invigil.content import rich
+from invigil.content.formats.qti import MATHML, q
 
-MATHML = "http://www.w3.org/1998/Math/MathML"
 GAP = "____"
 
 # XHTML elements QTI items use: they keep their names in QTI 3.0; every
@@ -100,65 +100,6 @@ def _has_text(el: ET.Element) -> bool:
     return False
 
 
-def _walk(el: ET.Element, out: list[str], inline_gap: bool) -> None:
-    tag = local(el.tag)
-    if tag == "br":
-        out.append("\n")
-        return
-    if tag in INLINE:
-        if inline_gap:
-            out.append(GAP)
-        return
-    if tag.endswith("-interaction"):
-        # A block interaction shows its prompt; its choices are not the stem.
-        for child in el:
-            if local(child.tag) == "qti-prompt":
-                _walk(child, out, False)
-        return
-    block = tag in BLOCK
-    if block:
-        out.append("\n\n")
-        inline_gap = _has_text(el)
-    elif tag in CELL:
-        out.append(" ")
-        inline_gap = _has_text(el)
-    if el.text:
-        out.append(el.text)
-    for child in el:
-        if not hidden(child):
-            _walk(child, out, inline_gap)
-        if child.tail:
-            out.append(child.tail)
-    if block:
-        out.append("\n\n")
-    elif tag in CELL:
-        out.append(" ")
-
-
-def _tidy(parts: list[str]) -> str:
-    """Runs of spaces collapsed within lines, blocks one blank line apart."""
-    lines = [" ".join(line.split()) for line in "".join(parts).split("\n")]
-    text = "\n".join(lines)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
-
-
-def visible_text(el: ET.Element) -> str:
-    out: list[str] = []
-    _walk(el, out, False)
-    return _tidy(out)
-
-
-def choice_text(el: ET.Element) -> str:
-    out: list[str] = [el.text or ""]
-    for child in el:
-        if not hidden(child):
-            _walk(child, out, False)
-        if child.tail:
-            out.append(child.tail)
-    return " ".join(_tidy(out).split())
-
-
-MATHML = "http://www.w3.org/1998/Math/MathML"
 # QTI containers whose content is shown without an element of their own.
 _CONTAINERS = {"qti-item-body", "qti-content-body"}
 
@@ -178,7 +119,7 @@ def _math_html(el: ET.Element, out: list[str]) -> None:
 
 def _html(el: ET.Element, out: list[str], inline_gap: bool) -> None:
     """``el`` as HTML for :func:`invigil.content.rich.clean` (which keeps
-    only the allowed subset): what :func:`_walk` reads, with its markup."""
+    only the allowed subset): what a candidate sees, with its markup."""
     tag = local(el.tag)
     if el.tag.startswith(f"{{{MATHML}}}"):
         _math_html(el, out)
@@ -197,7 +138,11 @@ def _html(el: ET.Element, out: list[str], inline_gap: bool) -> None:
         return
     if tag in BLOCK or tag in CELL:
         inline_gap = _has_text(el)
-    name = "div" if tag in ("qti-prompt", "qti-rubric-block") else tag
+    # A block the formatted text has no element for (a prompt, a rubric, a
+    # section, h1) stays a block: its words never run into the next ones.
+    name = "div" if tag in ("qti-prompt", "qti-rubric-block") or (
+        tag in BLOCK and tag not in rich.TAGS
+    ) else tag
     shown = tag in HTML or name == "div"
     if shown and tag not in _CONTAINERS:
         out.append(f"<{name}{_attrs(el) if tag in HTML else ''}>")
@@ -217,10 +162,31 @@ def visible_html(el: ET.Element) -> str:
     return "".join(out)
 
 
+def _inner_html(el: ET.Element) -> str:
+    out: list[str] = [escape(el.text or "", quote=False)]
+    for child in el:
+        if not hidden(child):
+            _html(child, out, False)
+        out.append(escape(child.tail or "", quote=False))
+    return "".join(out)
+
+
+def _text(html: str) -> str:
+    """Plain text of HTML as the formatted text reads it (content.rich)."""
+    cleaned = rich.clean(html)
+    return rich.text_of(cleaned) if cleaned else ""
+
+
+def visible_text(el: ET.Element) -> str:
+    """What a candidate sees of the item body as plain text: blocks one
+    blank line apart, an answer box in a sentence written ``____``."""
+    return _text(visible_html(el))
+
+
+def choice_text(el: ET.Element) -> str:
+    """A choice's words on one line, without its inline feedback."""
+    return " ".join(_text(_inner_html(el)).split())
+
+
 def feedback_text(fb: ET.Element) -> str:
-    out: list[str] = [fb.text or ""]
-    for child in fb:
-        _walk(child, out, False)
-        if child.tail:
-            out.append(child.tail)
-    return _tidy(out)
+    return _text(_inner_html(fb))
