@@ -16,6 +16,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from invigil.audit.models import AuditEvent
+from invigil.content import images
 from invigil.content.formats import qti_package, qti_read
 from invigil.content.images import QuestionImage
 from invigil.content.models import Question
@@ -183,3 +184,7 @@ def test_the_candidate_sees_the_image_through_the_attempts_own_address(
     missing = candidate.get(f"/take/{token}/api/images/{pictures[off_paper]}")
     assert missing.status_code == 404
     assert candidate.get(f"/take/{token}/api/images/nope").status_code == 422
+    # Nor one attached after the version on the paper (it shows in version 2 only).
+    with db.unit_of_work(tenant_a.id) as uow:
+        later = images.attach(uow, uuid.UUID(on_paper), "later.png", png("green")).id
+    assert candidate.get(f"/take/{token}/api/images/{later}").status_code == 404

@@ -274,6 +274,11 @@ def get(uow: UnitOfWork, question_id: uuid.UUID, image_id: uuid.UUID) -> Questio
     return image
 
 
+def find(uow: UnitOfWork, image_id: uuid.UUID) -> QuestionImage | None:
+    """An image of the tenant by its id, without the bytes; None if none."""
+    return uow.scalar(select(QuestionImage).where(QuestionImage.id == image_id))
+
+
 def list_for(uow: UnitOfWork, question_id: uuid.UUID) -> list[QuestionImage]:
     """Every image of the question (what its current version shows), oldest
     first, without the bytes."""

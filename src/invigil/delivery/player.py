@@ -124,18 +124,19 @@ async def get_image(image_id: str, g: Guest = Guesting) -> Response:
             raise Invalid("image_id: not an image id", field="image_id") from None
         if t.attempt.status != "in_progress":  # the questions are not shown either
             raise NotFound("no question of this attempt shows that image")
-        on_paper = {uuid.UUID(s["version_id"]) for s in (t.attempt.paper or [])}
-        versions = t.uow.scalars(select(QuestionVersion).where(QuestionVersion.id.in_(on_paper)))
-        for qv in versions:
-            for img in images.for_version(t.uow, qv):
-                if img.id == wanted:
-                    picture = images.get(t.uow, qv.question_id, img.id)
-                    return Response(
-                        picture.data,
-                        media_type=picture.content_type,
-                        headers={"Cache-Control": "private, max-age=86400", "ETag": picture.etag},
-                    )
-        raise NotFound("no question of this attempt shows that image")
+        on_paper = {s["question_id"]: uuid.UUID(s["version_id"]) for s in t.attempt.paper or []}
+        image = images.find(t.uow, wanted)
+        shown = on_paper.get(str(image.question_id)) if image is not None else None
+        qv = t.uow.session.get(QuestionVersion, (t.uow.tenant, shown)) if shown else None
+        # The version on the paper shows the images attached up to it.
+        if image is None or qv is None or image.question_version > qv.version:
+            raise NotFound("no question of this attempt shows that image")
+        picture = images.get(t.uow, image.question_id, image.id)
+        return Response(
+            picture.data,
+            media_type=picture.content_type,
+            headers={"Cache-Control": "private, max-age=86400", "ETag": picture.etag},
+        )
 
     return await g.run(work)
 

@@ -140,9 +140,11 @@ def _html(el: ET.Element, out: list[str], inline_gap: bool) -> None:
         inline_gap = _has_text(el)
     # A block the formatted text has no element for (a prompt, a rubric, a
     # section, h1) stays a block: its words never run into the next ones.
-    name = "div" if tag in ("qti-prompt", "qti-rubric-block") or (
-        tag in BLOCK and tag not in rich.TAGS
-    ) else tag
+    name = (
+        "div"
+        if tag in ("qti-prompt", "qti-rubric-block") or (tag in BLOCK and tag not in rich.TAGS)
+        else tag
+    )
     shown = tag in HTML or name == "div"
     if shown and tag not in _CONTAINERS:
         out.append(f"<{name}{_attrs(el) if tag in HTML else ''}>")

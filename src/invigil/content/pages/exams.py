@@ -826,10 +826,10 @@ def exam_preview(
             sections=[],
         )
     found = questions.versions_by_id(ctx.uow, [uuid.UUID(s.version_id) for s in slots])
-    shown = images.ids_for_versions(ctx.uow, list(found.values()))
+    pictures = {v.id: images.for_version(ctx.uow, v) for v in found.values()}
+    shown = {vid: [img.id for img in found_images] for vid, found_images in pictures.items()}
     raw_sections = exams.previewed_sections(ctx.uow, exam, version)
     items = views.preview_items(slots, {str(k): v for k, v in found.items()}, raw_sections, shown)
-    pictures = {v.id: images.for_version(ctx.uow, v) for v in found.values()}
     image_urls = {
         v.id: images.addresses(
             pictures[v.id], lambda i: f"/authoring/questions/{i.question_id}/images/{i.id}"
