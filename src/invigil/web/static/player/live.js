@@ -104,7 +104,8 @@ export class Live {
         data = null;
       }
       const seq = Number(data && data.live_seq);
-      if (!Number.isInteger(seq) || seq > this.seq) this.refresh();
+      const over = Boolean(data && typeof data.status === "string" && data.status !== "in_progress");
+      if (!Number.isInteger(seq) || seq > this.seq || over) this.refresh();
     });
     source.addEventListener("error", () => {
       // A dropped connection comes back by itself (with Last-Event-ID); a
@@ -124,10 +125,9 @@ export class Live {
     if (!res || this.stopped) return;
     const seq = Number(res.live_seq);
     if (!Number.isInteger(seq) || seq < this.seq) return;
-    if ("paused_at" in res) {
-      if (res.paused_at) this.pause(res.paused_at);
-      else this.resume(res.deadline);
-    }
+    if (res.paused_at) this.pause(res.paused_at);
+    // A resume moves live_seq on: one not seen yet, or the state read says so.
+    else if ("paused_at" in res && seq > this.seq) this.resume(res.deadline);
     if (seq > this.seq) this.refresh();
   }
 
@@ -470,6 +470,7 @@ export class Live {
   /** The clip goes raw to the server, again with backoff until it has it. */
   async upload(room, blob) {
     const path = `evidence/room_check?${new URLSearchParams({ check: room.id })}`;
+    let lost = false; // a try whose answer never came: the server may have the clip already
     for (let failures = 0; !this.stopped; failures += 1) {
       await waitOnline();
       if (this.stopped) return;
@@ -483,11 +484,18 @@ export class Live {
           if (!this.stopped) this.handlers.closed();
           return;
         }
+        if (err.kind === "conflict") {
+          // No room check waits for this clip: it arrived on an earlier try, or the proctor withdrew the request.
+          room.state = "sent";
+          this.roomSay(lost ? t("The room check was sent. Thank you.") : t("The proctor no longer needs this room check."));
+          return;
+        }
         if (err.kind !== "network" && err.kind !== "retry") {
           room.state = "failed";
           this.roomSay(t("The room check could not be sent: %(reason)s", { reason: explain(err) }));
           return;
         }
+        lost = true;
         if (err.kind === "network") this.roomSay(t("Cannot reach Invigil. The room check is sent when the connection returns."));
         await sleep(backoff(failures));
       }
