@@ -333,6 +333,10 @@
   function rank(t) {
     const sort = sortEl ? sortEl.value : "flagged";
     const ended = running(t) ? 0 : 1;
+    if (ended && sort !== "name") {
+      const when = t.submitted_at ? Date.parse(t.submitted_at) : 0;
+      return [1, -when]; // the latest to end first among the ended
+    }
     const flagsFirst = [flagged(t) ? 0 : 1, -(t.flags || 0), -(t.warnings || 0)];
     if (sort === "offline") {
       const since = t.offline_since ? Date.parse(t.offline_since) : Infinity;
