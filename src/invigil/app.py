@@ -76,6 +76,9 @@ from invigil.proctoring import api as proctoring_api
 from invigil.proctoring import capture_api
 from invigil.proctoring import events_api as proctoring_events_api
 from invigil.proctoring import face_check as proctoring_face_check
+from invigil.proctoring import live_api as proctoring_live_api
+from invigil.proctoring import live_candidate as proctoring_live_candidate
+from invigil.proctoring import live_pages as proctoring_live_pages
 from invigil.proctoring import review_api as proctoring_review_api
 from invigil.proctoring import review_pages as proctoring_review_pages
 from invigil.proctoring.capture_api import SINGLE_SHOT
@@ -137,7 +140,9 @@ def problem_response(
 
 
 # Programs get problem+json: the staff API and the candidate player's API.
-_PROGRAM_PATH = re.compile(r"^/api/|^/take/[^/]+/api/")
+# The live console's stream and steps are called by its script, which reads
+# problem+json like any program.
+_PROGRAM_PATH = re.compile(r"^/api/|^/take/[^/]+/api/|^/proctoring/live/(?:attempts|stream)")
 STATIC = Path(__file__).parent / "web" / "static"
 # npm packages Invigil serves (installed by `make`, never fetched from a CDN).
 NODE_MODULES = Path(
@@ -352,6 +357,9 @@ def create_app(
         try:
             yield
         finally:
+            live_broker = getattr(app.state, "live_broker", None)
+            if live_broker is not None:
+                await live_broker.close()
             if worker is not None:
                 worker.stop()
                 app.state.worker = None
@@ -440,6 +448,7 @@ def create_app(
     app.include_router(delivery_player.router)
     app.include_router(proctoring_events_api.router)
     app.include_router(capture_api.router)
+    app.include_router(proctoring_live_candidate.router)
     app.include_router(proctoring_face_check.router)
     app.include_router(delivery_landing.router)
     app.include_router(results_result_page.router)
@@ -456,6 +465,7 @@ def create_app(
     app.include_router(delivery_attempts_api.router)
     app.include_router(proctoring_api.router)
     app.include_router(proctoring_review_api.router)
+    app.include_router(proctoring_live_api.router)
     app.include_router(results_grading_api.router)
     app.include_router(results_suggestions_api.router)
     app.include_router(results_release_api.router)
@@ -478,6 +488,7 @@ def create_app(
     app.include_router(delivery_pages.router)
     app.include_router(delivery_attempt_pages.router)
     app.include_router(proctoring_review_pages.router)
+    app.include_router(proctoring_live_pages.router)
     app.include_router(results_suggestion_pages.router)
     app.include_router(results_grading_pages.router)
     app.include_router(results_release_pages.router)

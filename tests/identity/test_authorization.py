@@ -27,6 +27,7 @@ from tests.content.draft_factories import draft_factory
 from tests.content.image_factories import image_factory
 from tests.delivery import factories as delivery
 from tests.evidence import factories as evidence
+from tests.proctoring import factories as proctoring_factories
 from tests.retention import factories as retention
 from tests.shortlists import factories as shortlists
 from tests.webhooks import factories as webhooks
@@ -157,6 +158,7 @@ FACTORIES: dict[str, Callable[[Database, Tenant], str]] = {
     "transfer_id": _transfer,
     "hold_id": retention.hold_factory,
     "privacy_request_id": _privacy_request,
+    "snapshot_id": proctoring_factories.snapshot_factory,
 }
 
 
@@ -203,6 +205,12 @@ def _valid_body(path: str, method: str) -> dict[str, object]:
         return {"topic": "photosynthesis", "types": ["true_false"]}
     if path.startswith("/api/v1/drafts/") and path.endswith("/accept"):
         return dict(content.SAMPLES["single_choice"])
+    if "/live/" in path:  # live monitoring's steps
+        if path.endswith("/messages"):
+            return {"text": "x"}
+        if path.endswith("/time"):
+            return {"minutes": 5, "reason": "x"}
+        return {} if path.endswith("/resume") else {"reason": "x"}
     if path.endswith("/moderation"):
         return {"total": "1", "reason": "x"}
     if path.endswith("/regrades"):

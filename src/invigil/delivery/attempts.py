@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import defer
 
 from invigil import audit
@@ -40,11 +40,19 @@ from invigil.audit.canonical import canonical_json
 from invigil.audit.records import anchor
 from invigil.content.assemble import assemble
 from invigil.content.models import ExamVersion
+from invigil.db import signals
 from invigil.db.engine import Database
 from invigil.db.uow import Actor, UnitOfWork
 from invigil.delivery import answers, keeping
 from invigil.delivery.links import LinkKey
-from invigil.delivery.models import Attempt, AttemptAnswer, AttemptRelease, Consent, Invitation
+from invigil.delivery.models import (
+    Attempt,
+    AttemptAnswer,
+    AttemptClientChange,
+    AttemptRelease,
+    Consent,
+    Invitation,
+)
 from invigil.delivery.proctor import proctor
 from invigil.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, PaymentRequired
 from invigil.ledger import prices
@@ -125,6 +133,12 @@ def require_face_seen(attempt: Attempt) -> None:
 
 class ConsentChanged(Conflict):
     slug = "consent-changed"
+
+
+class Paused(Conflict):
+    """A proctor stopped the clock: answers given since wait for the resume."""
+
+    slug = "paused"
 
 
 class NavigationClosed(Conflict):
@@ -486,6 +500,7 @@ def begin(
     attempt.started_at = now
     attempt.deadline = now + timedelta(seconds=seconds) if seconds else None
     attempt.last_seen_at = now
+    signals.attempt_changed(uow, attempt.id)
     attempt.language = language
     if attempt.retention_version is None:  # made before versions were frozen at consent
         attempt.retention_version = keeping.version_in_force(uow)
@@ -567,7 +582,7 @@ _UPSERT = text(
         time_ms = GREATEST(a.time_ms, excluded.time_ms), client_time = excluded.client_time,
         late = excluded.late, saved_at = excluded.saved_at
     WHERE a.seq < excluded.seq
-    RETURNING slot
+    RETURNING slot, pg_notify('invigil_live', a.tenant_id::text || ' ' || a.attempt_id::text)
     """
 )
 
@@ -607,6 +622,7 @@ def save(
     require_running(attempt)
     require_few(items)
     now = now or datetime.now(UTC)
+    require_not_paused(attempt, items)
     sheet = Sheet.of(attempt)
     reach = require_forward(uow, attempt, sheet, items, now)
     saved = store(uow, sheet, items, now)
@@ -617,6 +633,21 @@ def save(
         attempt.furthest = attempt.position = reach
     proctor().heard(uow, attempt, now)
     return saved
+
+
+def require_not_paused(attempt: Attempt, items: Sequence[Item]) -> None:
+    """While a proctor has the clock stopped, only answers given before the
+    pause are taken; the rest wait in the browser's queue for the resume
+    (409 ``paused``: the player keeps them and sends them again)."""
+    paused = attempt.paused_at
+    if paused is None:
+        return
+    if all(it.client_time is not None and it.client_time <= paused for it in items):
+        return
+    raise Paused(
+        "the proctor has paused this exam: answers are taken again when it resumes",
+        paused_at=paused.isoformat(),
+    )
 
 
 # --- linear navigation -------------------------------------------------------
@@ -808,6 +839,9 @@ class Heard:
     events_last_seq: int
     questions: int
     slots: Mapping[int, Mapping[str, Any]]
+    live_seq: int = 0
+    # The address and browser it was last heard from (None: not yet).
+    client: tuple[str | None, str | None] = (None, None)
 
     def sheet(self) -> Sheet:
         return Sheet(self.id, self.deadline, self.grace_seconds, self.questions, self.slots)
@@ -842,6 +876,34 @@ def heartbeat_heard(uow: UnitOfWork, heard: Heard, now: datetime) -> tuple[str, 
     return attempt.status, taken
 
 
+def note_client(
+    uow: UnitOfWork,
+    attempt_id: uuid.UUID,
+    known: tuple[str | None, str | None],
+    heard_from: Browser,
+) -> bool:
+    """Keep where the attempt is heard from; a change of address or browser
+    after the first is written down (the live console shows it). Whether
+    it changed."""
+    address, agent = heard_from.address[:64], heard_from.user_agent[:400]
+    if known == (address, agent):
+        return False
+    uow.session.execute(
+        update(Attempt)
+        .where(Attempt.id == attempt_id)
+        .values(client_address=address, client_agent=agent)
+    )
+    if known == (None, None):
+        return False
+    uow.add(
+        AttemptClientChange(
+            tenant_id=uow.tenant, attempt_id=attempt_id, address=address, user_agent=agent
+        )
+    )
+    signals.attempt_changed(uow, attempt_id)
+    return True
+
+
 def answers_of(uow: UnitOfWork, attempt_id: uuid.UUID) -> list[AttemptAnswer]:
     return uow.scalars(
         select(AttemptAnswer)
@@ -869,6 +931,8 @@ def submit(
     attempt.status = "submitted"
     attempt.submitted_at = now or datetime.now(UTC)
     attempt.submit_reason = reason
+    attempt.paused_at = None  # ended: no clock is stopped any more
+    signals.attempt_changed(uow, attempt.id)
     uow.flush()
     result = results.record_automatic(uow, attempt)
     proctor().submitted(uow, attempt)

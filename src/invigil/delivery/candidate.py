@@ -130,7 +130,7 @@ LIVE_ATTEMPT = """
       AND a.tenant_id = i.tenant_id AND a.invitation_id = i.id
       AND a.number = (SELECT max(b.number) FROM attempts AS b
                       WHERE b.tenant_id = i.tenant_id AND b.invitation_id = i.id)
-      AND a.status = 'in_progress' AND a.silent_seq IS NULL"""
+      AND a.status = 'in_progress' AND a.silent_seq IS NULL AND a.paused_at IS NULL"""
 # A save or a heartbeat: the paper's length and the slots the items name.
 # Not under linear navigation (``furthest`` set): those take the general
 # way, where the rule lives (attempts.require_forward and attempts.move).
@@ -151,7 +151,8 @@ _HEARD = text(
         a.grace_seconds, a.last_seq, a.events_last_seq, jsonb_array_length(a.paper),
         ARRAY(SELECT a.paper -> s.slot
               FROM unnest(CAST(:slots AS integer[])) WITH ORDINALITY AS s(slot, n)
-              ORDER BY s.n)"""
+              ORDER BY s.n),
+        a.live_seq, a.client_address, a.client_agent"""
 )
 
 
@@ -202,6 +203,8 @@ def heard(
         events_last_seq=row[7],
         questions=row[8],
         slots=dict(zip(wanted, row[9], strict=True)),
+        live_seq=row[10],
+        client=(row[11], row[12]),
     )
 
 

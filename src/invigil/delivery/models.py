@@ -185,6 +185,7 @@ class Attempt(TenantScoped, Base):
         # the analytics' cohort uses it too.
         Index("ix_attempts_exam_submitted", "tenant_id", "exam_id", "submitted_at", "id"),
         CheckConstraint("furthest IS NULL OR furthest >= 0", name="furthest"),
+        CheckConstraint("added_seconds BETWEEN 0 AND 86400", name="added_seconds"),
         # Room on each page for the updates of a running exam (0014).
         {"postgresql_with": {"fillfactor": 70}},
     )
@@ -232,6 +233,15 @@ class Attempt(TenantScoped, Base):
     # Retention (0046): the tenant's retention policy version in force at
     # start (0: the documented defaults), frozen as the proctoring policy is.
     retention_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Live monitoring (0059): the clock stopped by a proctor (the deadline
+    # moves by the pause on resume), time granted live (already in
+    # ``deadline``), a counter every intervention bumps (the player compares
+    # it), and where the attempt was last heard from.
+    paused_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    added_seconds: Mapped[int] = mapped_column(Integer, server_default="0")
+    live_seq: Mapped[int] = mapped_column(Integer, server_default="0")
+    client_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    client_agent: Mapped[str | None] = mapped_column(String(400), nullable=True)
 
 
 class Consent(TenantScoped, Base):
@@ -414,3 +424,20 @@ class AttemptVoid(TenantScoped, Base):
     voided_at: Mapped[datetime] = mapped_column(TS)
     refund_transfer_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
     sha256: Mapped[str] = mapped_column(String(64))
+
+
+class AttemptClientChange(TenantScoped, Base):
+    """An attempt heard from another address or browser than before (0059).
+    Written once."""
+
+    __tablename__ = "attempt_client_changes"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "attempt_id"], ["attempts.tenant_id", "attempts.id"], ondelete="RESTRICT"
+        ),
+        Index("ix_attempt_client_changes_attempt", "tenant_id", "attempt_id", "created_at"),
+    )
+
+    attempt_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    address: Mapped[str] = mapped_column(String(64))
+    user_agent: Mapped[str] = mapped_column(String(400))

@@ -258,16 +258,31 @@ def valid_body(model: type[M], payload: Any) -> M | None:
 
 
 def _clock(t: Taking) -> dict[str, Any]:
-    return clock_of(t.attempt.deadline, t.attempt.status, t.attempt.last_seq)
+    a = t.attempt
+    return clock_of(a.deadline, a.status, a.last_seq, live_seq=a.live_seq, paused_at=a.paused_at)
 
 
-def clock_of(deadline: datetime | None, status: str, last_seq: int) -> dict[str, Any]:
-    return {
+def clock_of(
+    deadline: datetime | None,
+    status: str,
+    last_seq: int,
+    *,
+    live_seq: int | None = None,
+    paused_at: datetime | None = None,
+) -> dict[str, Any]:
+    """What every answer to a save or a heartbeat says about the clock. A
+    ``live_seq`` above the one the player knows means a proctor stepped in
+    (a message, time, a pause): the player asks ``api/live`` what."""
+    clock = {
         "server_time": _iso(datetime.now(UTC)),
         "deadline": _iso(deadline),
         "status": status,
         "last_seq": last_seq,
+        "paused_at": _iso(paused_at),
     }
+    if live_seq is not None:  # an answer that knows it (not every events answer does)
+        clock["live_seq"] = live_seq
+    return clock
 
 
 @router.get("/take/{token}/exam", response_class=HTMLResponse)
@@ -373,7 +388,7 @@ async def post_answers(g: Guest = Guesting, payload: Any = Body(None)) -> JSONRe
         if heard is None:
             return None
         saved = attempts.store(uow, heard.sheet(), items, now)
-        clock = clock_of(heard.deadline, "in_progress", heard.last_seq)
+        clock = clock_of(heard.deadline, "in_progress", heard.last_seq, live_seq=heard.live_seq)
         return json_answer({"results": [o.json() for o in saved.results], **clock})
 
     def work(t: Taking) -> JSONResponse:
@@ -397,12 +412,18 @@ async def post_heartbeat(g: Guest = Guesting, payload: Any = Body(None)) -> JSON
         heard = candidate.heard(uow, g.request, g.token, now=now, position=body.position)
         if heard is None:
             return None
+        attempts.note_client(uow, heard.id, heard.client, _heard_from(g.request))
         status, taken = attempts.heartbeat_heard(uow, heard, now)
-        clock = clock_of(heard.deadline, status, heard.last_seq)
+        clock = clock_of(heard.deadline, status, heard.last_seq, live_seq=heard.live_seq)
         return json_answer({**clock, "warnings": _warnings(taken)})
 
     def work(t: Taking) -> JSONResponse:
         body = parse_payload(HeartbeatIn, payload)
+        a = t.attempt
+        if a.status == "in_progress":
+            attempts.note_client(
+                t.uow, a.id, (a.client_address, a.client_agent), _heard_from(g.request)
+            )
         try:
             taken = attempts.heartbeat(t.uow, t.attempt, body.position)
         except attempts.NavigationClosed as refused:
@@ -410,6 +431,13 @@ async def post_heartbeat(g: Guest = Guesting, payload: Any = Body(None)) -> JSON
         return json_answer({**_clock(t), "warnings": _warnings(taken)})
 
     return await g.run(work, lock=True, fast=fast)
+
+
+def _heard_from(request: Request) -> attempts.Browser:
+    return attempts.Browser(
+        address=request.client.host if request.client else "",
+        user_agent=request.headers.get("user-agent", ""),
+    )
 
 
 def _refused(t: Taking, refused: attempts.NavigationClosed, via: str) -> JSONResponse:

@@ -34,6 +34,8 @@ KINDS: dict[str, Kind] = {
         Kind("snapshot", ("image/jpeg", "image/png"), 5 * MiB),
         Kind("id_photo", ("image/jpeg", "image/png"), 10 * MiB),
         Kind("recording_chunk", ("video/webm",), 64 * MiB),
+        # A room check: the candidate shows the room when a proctor asks (~20 s).
+        Kind("room_check", ("video/webm",), 32 * MiB),
         # A candidate's attachment to a contest (a photo or a document).
         Kind("contest_attachment", ("image/jpeg", "image/png", "application/pdf"), 5 * MiB),
     )

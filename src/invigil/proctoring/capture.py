@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from invigil import audit
+from invigil.db import signals
 from invigil.db.uow import UnitOfWork
 from invigil.delivery.models import Attempt
 from invigil.errors import Conflict, Invalid, NotFound
@@ -83,6 +84,7 @@ def record_snapshot(
     )
     uow.add(snapshot)
     uow.flush()
+    signals.attempt_changed(uow, attempt.id)  # the consoles' thumbnail
     delay = 0.0
     if meta.faces is None:
         settle = recheck.settle_seconds(pipeline.policy_of(attempt))

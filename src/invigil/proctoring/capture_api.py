@@ -37,24 +37,24 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from invigil.delivery.attempts import AttemptClosed, NotStarted, require_consented
 from invigil.delivery.candidate import Reading, Taking
 from invigil.delivery.models import Attempt
-from invigil.errors import Invalid
+from invigil.errors import Conflict, Invalid
 from invigil.evidence import kinds, service, uploads
 from invigil.evidence.kinds import Kind, MiB, TooLarge
 from invigil.evidence.models import EvidenceObject
 from invigil.evidence.service import ATTEMPT, Evidence
 from invigil.evidence.uploads import MAX_CHUNK
-from invigil.proctoring import capture
+from invigil.proctoring import capture, live
 from invigil.proctoring.models import RecordingSegment, Snapshot
 
 router = APIRouter(prefix="/take/{token}/api", include_in_schema=False)
 
-SINGLE_SHOT = ("snapshot", "id_photo")
+SINGLE_SHOT = ("snapshot", "id_photo", "room_check")
 # The identity check may come before the clock starts; everything else is
 # evidence of the exam itself.
 BEFORE_BEGIN = ("id_photo",)
 # Ended by the server, not the candidate: evidence still queued in the browser
 # may drain for the attempt's grace window (see _check_after_close).
-SERVER_CLOSED = ("proctoring", "deadline")
+SERVER_CLOSED = ("proctoring", "deadline", "proctor")
 # The browser's clock against ours, for a snapshot taken as the attempt closed.
 CLOCK_TOLERANCE = timedelta(seconds=2)
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -258,6 +258,7 @@ def upload_evidence(
     event_seq: Annotated[int | None, Query(ge=1)] = None,
     faces: Annotated[int | None, Query(ge=0, le=capture.MAX_FACES)] = None,
     ref: Annotated[uuid.UUID | None, Query()] = None,
+    check: Annotated[uuid.UUID | None, Query()] = None,
     t: Taking = Reading,
 ) -> JSONResponse:
     """Store one snapshot or ID photo from the raw body. A snapshot's query
@@ -267,6 +268,8 @@ def upload_evidence(
     k = _single_shot_kind(kind)
     meta = capture.SnapshotMeta(taken_at, reason, event_seq, faces, ref)
     require_consented(t.uow, t.attempt, k.name)
+    if k.name == "room_check":
+        return _room_clip(t, request, k, meta, check)
     _check_open(t.attempt, k.name, _captured(k.name, meta))
     if k.name == "snapshot":
         capture.check_meta(meta, t.attempt)  # before a byte is stored
@@ -294,6 +297,31 @@ def upload_evidence(
     if snapshot is not None:
         out["snapshot"] = _snapshot(snapshot)
     return _json(out, 201)
+
+
+def _room_clip(
+    t: Taking, request: Request, k: Kind, meta: capture.SnapshotMeta, check: uuid.UUID | None
+) -> JSONResponse:
+    """A room check's clip, for the check a proctor asked for (once)."""
+    if check is None:
+        raise Invalid("name the room check this clip answers: ?check=<its id>", field="check")
+    if t.attempt.status != "in_progress":
+        raise AttemptClosed("this attempt is not in progress: no room check is waiting")
+    asked = live.pending_room_check(t.uow, t.attempt.id)
+    if asked is None or asked.id != check:
+        raise Conflict("no room check is waiting for this clip")
+    _refuse_declared_length(
+        request, k.max_size, TooLarge(f"a {k.name} may be at most {k.max_size // MiB} MiB")
+    )
+    evidence = _evidence(request)
+    obj = _store_single(t, request, evidence, k, meta)
+    try:
+        live.record_room_clip(t.uow, t.attempt, check, obj.id)
+    except BaseException:
+        with contextlib.suppress(Exception):  # the row rolls back; the bytes go too
+            evidence.stores.for_region(obj.region).delete(obj.store_key)
+        raise
+    return _json(_stored(obj), 201)
 
 
 def _store_single(

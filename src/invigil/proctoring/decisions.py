@@ -447,7 +447,8 @@ _INSERT_ACTIONS = """
       LIMIT 1
     ) AS m ON true
     ON CONFLICT DO NOTHING
-    RETURNING attempt_id, rule_id, episode_seq, flag_id
+    RETURNING attempt_id, rule_id, episode_seq, flag_id,
+              pg_notify('invigil_live', tenant_id::text || ' ' || attempt_id::text)
 """
 
 Stored = dict[tuple[uuid.UUID, pol.Decision], uuid.UUID]  # a new action -> its flag
@@ -487,7 +488,10 @@ def _store(uow: UnitOfWork, decisions: Sequence[tuple[uuid.UUID, pol.Decision]])
                     }
                 )
     params = {"tenant": uow.tenant, "rows": json_rows(rows)}
-    stored = {(a, r, e): f for a, r, e, f in cursor(uow).execute(_INSERT_ACTIONS, params)}
+    # Each new action signals the live consoles (once per attempt: NOTIFY
+    # folds a transaction's equal payloads into one).
+    inserted = cursor(uow).execute(_INSERT_ACTIONS, params)
+    stored = {(a, r, e): f for a, r, e, f, _signal in inserted}
     out: Stored = {}
     for a, d in decisions:
         flag = stored.get((a, d.rule_id, d.episode_seq))

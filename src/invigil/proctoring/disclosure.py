@@ -43,7 +43,12 @@ _NEEDS = {
 DEVICES: tuple[str, ...] = tuple(_NEEDS)
 
 # The capture an uploaded kind of evidence belongs to.
-EVIDENCE_CAPTURE = {"snapshot": "camera", "id_photo": "id_photo", "recording_chunk": "screen"}
+EVIDENCE_CAPTURE = {
+    "snapshot": "camera",
+    "id_photo": "id_photo",
+    "recording_chunk": "screen",
+    "room_check": "camera",  # a clip of the room, asked for live by a proctor
+}
 
 
 def captures(policy: Policy) -> tuple[str, ...]:

@@ -172,7 +172,13 @@ def _told(attempt: Any, taken: pipeline.Taken) -> JSONResponse:
             "results": [o.json() for o in taken.results],
             "head": attempt.events_head,
             "warnings": taken.warnings,
-            **clock_of(attempt.deadline, attempt.status, attempt.last_seq),
+            **clock_of(
+                attempt.deadline,
+                attempt.status,
+                attempt.last_seq,
+                live_seq=getattr(attempt, "live_seq", None),
+                paused_at=getattr(attempt, "paused_at", None),
+            ),
             "last_seq": attempt.events_last_seq,
         }
     )

@@ -283,3 +283,49 @@ class Contest(TenantScoped, Base):
     attachment_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     language: Mapped[str] = mapped_column(String(16))
     sha256: Mapped[str] = mapped_column(String(64))
+
+
+INTERVENTION_KINDS = ("message", "ack", "time", "pause", "resume", "end", "room_check", "room_clip")
+
+
+class LiveIntervention(TenantScoped, Base):
+    """What a proctor did to a running attempt, or what its candidate
+    answered (a message read, a room-check clip) (0059). Written once; only
+    the retention purge empties ``text`` (a proctor's words about a person)."""
+
+    __tablename__ = "live_interventions"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "attempt_id"], ["attempts.tenant_id", "attempts.id"], ondelete="RESTRICT"
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "refers_to"],
+            ["live_interventions.tenant_id", "live_interventions.id"],
+            name="fk_live_interventions_refers_to",
+            ondelete="RESTRICT",
+        ),
+        CheckConstraint(
+            "kind IN (" + ", ".join(f"'{k}'" for k in INTERVENTION_KINDS) + ")", name="kind"
+        ),
+        CheckConstraint("char_length(text) <= 1000", name="text"),
+        CheckConstraint("seconds IS NULL OR seconds BETWEEN 1 AND 86400", name="seconds"),
+        Index("ix_live_interventions_attempt", "tenant_id", "attempt_id", "created_at"),
+        Index(
+            "uq_live_interventions_answer",
+            "tenant_id",
+            "refers_to",
+            unique=True,
+            postgresql_where=text("refers_to IS NOT NULL"),
+        ),
+    )
+
+    attempt_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    kind: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(200))  # "<actor kind>:<actor id>"
+    text: Mapped[str] = mapped_column(Text, server_default="")
+    # Of the text as written: the anchored document names it, so a purge that
+    # empties the words leaves the record verifiable.
+    text_sha256: Mapped[str] = mapped_column(String(64), server_default="")
+    seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    refers_to: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    object_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)

@@ -32,6 +32,7 @@ from sqlalchemy import func, select, text
 
 from invigil import audit
 from invigil.audit.records import anchor
+from invigil.db import signals
 from invigil.db.engine import Database
 from invigil.db.parameters import json_rows
 from invigil.db.uow import Actor, UnitOfWork
@@ -442,6 +443,7 @@ def server_event(
         )
     )
     uow.flush()
+    signals.attempt_changed(uow, attempt.id)  # a silence began or ended: the consoles show it
     return seq
 
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, or_, select
 
 from invigil import audit
+from invigil.db import signals
 from invigil.db.engine import Database
 from invigil.db.uow import Actor, UnitOfWork
 from invigil.delivery.models import Attempt
@@ -190,6 +191,7 @@ def recheck(
     assert attempt is not None  # attempts are never deleted
     snapshot.brightness, snapshot.sharpness = reading.brightness, reading.sharpness
     snapshot.server_faces, snapshot.checked_at = reading.faces, now
+    signals.attempt_changed(uow, attempt.id)  # the consoles' face count
     claim: Claim | None = None
     seq: int | None = None
     if reading.faces is None:

@@ -384,8 +384,8 @@ def evidence(
     object_id: str,
     ctx: PageContext = requires_page(P.EVIDENCE_VIEW),
 ) -> Response:
-    """A fresh signed URL (audited) for a snapshot, segment, ID photo or
-    contest attachment of the attempt."""
+    """A fresh signed URL (audited) for a snapshot, segment, ID photo, room
+    check clip or contest attachment of the attempt."""
     aid, oid = _parse_id(attempt_id, "attempt"), _parse_id(object_id, "evidence object")
     reviews.require_attempt(ctx.uow, aid)
     snapshot = select(Snapshot.id).where(Snapshot.attempt_id == aid, Snapshot.object_id == oid)
@@ -396,7 +396,7 @@ def evidence(
         EvidenceObject.id == oid,
         EvidenceObject.subject_type == ATTEMPT,
         EvidenceObject.subject_id == str(aid),
-        EvidenceObject.kind.in_(("id_photo", contests.ATTACHMENT)),
+        EvidenceObject.kind.in_(("id_photo", "room_check", contests.ATTACHMENT)),
     )
     found = ctx.uow.session.execute(
         select(or_(snapshot.exists(), segment.exists(), id_photo.exists()))

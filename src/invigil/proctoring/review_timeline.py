@@ -23,6 +23,7 @@ from invigil.delivery.models import Attempt
 from invigil.evidence.models import EvidenceObject
 from invigil.evidence.service import ATTEMPT
 from invigil.i18n import N_
+from invigil.proctoring import live
 from invigil.proctoring import policy as pol
 from invigil.proctoring.api import EventOut, event_list
 from invigil.proctoring.models import ProctoringAction, RecordingSegment, Snapshot
@@ -64,6 +65,7 @@ SUBMITTED = {
     "candidate": N_("by the candidate"),
     "deadline": N_("automatically at the deadline"),
     "proctoring": N_("automatically, by the proctoring policy"),
+    "proctor": N_("by a proctor, live"),
 }
 # Words are marked N_ and translated into the reader's language where they are
 # put together (``t``: the reader's catalog, see :func:`build`).
@@ -131,6 +133,7 @@ class Entry:
     flags: list[Flag] = field(default_factory=list)
     actions: list[tuple[ProctoringAction, str]] = field(default_factory=list)  # log and warn
     near: Near = field(default_factory=Near)
+    clip: uuid.UUID | None = None  # a room check's clip (an evidence object)
 
 
 @dataclass(frozen=True)
@@ -207,7 +210,7 @@ def build(
         .order_by(ProctoringAction.created_at, ProctoringAction.id)
     ):
         others.setdefault(a.episode_seq, []).append((a, _explain(review.policy, a)))
-    entries = _milestones(attempt, t) + _answers(uow, attempt, t)
+    entries = _milestones(attempt, t) + _answers(uow, attempt, t) + interventions(uow, attempt, t)
     for e in events:
         entries.append(
             Entry(
@@ -440,6 +443,48 @@ def _milestones(a: Attempt, t: NullTranslations) -> list[Entry]:
         how = SUBMITTED.get(a.submit_reason or "")
         notes = (t.gettext(how),) if how else ((a.submit_reason,) if a.submit_reason else ())
         out.append(Entry(a.submitted_at, t.gettext("Submitted"), notes=notes))
+    return out
+
+
+_STEPS = {
+    "message": N_("The proctor sent a message"),
+    "ack": N_("The candidate read the proctor's message"),
+    "pause": N_("The proctor paused the clock"),
+    "end": N_("The proctor ended the attempt"),
+    "room_check": N_("The proctor asked for a room check"),
+    "room_clip": N_("The candidate recorded the room check"),
+}
+
+
+def interventions(uow: UnitOfWork, attempt: Attempt, t: NullTranslations) -> list[Entry]:
+    """What proctors did live, and what the candidate answered."""
+    out = []
+    for x in live.of_attempt(uow, attempt.id):
+        if x.kind == "time":
+            title = t.ngettext(
+                "The proctor added %(n)s minute", "The proctor added %(n)s minutes",
+                (x.seconds or 0) // 60,
+            ) % {"n": (x.seconds or 0) // 60}  # fmt: skip
+        elif x.kind == "resume":
+            title = t.gettext("The proctor started the clock again, after %(span)s") % {
+                "span": _span(x.seconds or 0, t)
+            }
+        else:
+            title = t.gettext(_STEPS[x.kind])
+        notes: list[str] = []
+        if x.text:
+            notes.append(f"“{x.text}”")
+        elif x.text_sha256:
+            notes.append(t.gettext("(the words were removed with the candidate's identity)"))
+        out.append(
+            Entry(
+                x.created_at,
+                title,
+                group="proctor",
+                notes=tuple(notes),
+                clip=x.object_id if x.kind == "room_clip" else None,
+            )
+        )
     return out
 
 

@@ -35,6 +35,7 @@ from invigil.delivery.models import Attempt, AttemptResult, Consent
 from invigil.errors import NotFound
 from invigil.evidence import service as evidence
 from invigil.evidence.models import EvidenceObject
+from invigil.proctoring import live
 from invigil.proctoring import records as proctoring_records
 from invigil.proctoring.models import ProctoringAction, ReviewDecision
 from invigil.results import attempt_result, reports
@@ -199,6 +200,12 @@ def _proctoring(uow: UnitOfWork, attempt: Attempt, writer: BundleWriter) -> None
         doc = proctoring_records.decision(uow, d.id, keep=True)
         cited = _cite(uow, "review_decision", ("review_decision", str(d.id)), ("review.decided",))
         writer.add_json(f"records/review_decisions/{d.id}.json", doc.body, "record", cited)
+    # What proctors did live (a message, time, a pause, an end, a room check)
+    # and what the candidate answered: each row's document, as anchored.
+    for x in live.of_attempt(uow, attempt.id):
+        action = (live.ACTIONS[x.kind],)
+        cited = _cite(uow, live.KIND, ("live_intervention", str(x.id)), action)
+        writer.add_json(f"records/interventions/{x.id}.json", live.document(x), "record", cited)
 
 
 def _evidence(uow: UnitOfWork, attempt: Attempt, writer: BundleWriter, options: Options) -> None:

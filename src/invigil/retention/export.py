@@ -124,6 +124,19 @@ SECTIONS: tuple[tuple[str, tuple[str, ...], str], ...] = (
         "ORDER BY attempt_id, created_at, id",
     ),
     (
+        "live_interventions",
+        ("id", "attempt_id", "kind", "text", "seconds", "refers_to", "object_id", "created_at"),
+        "SELECT id, attempt_id, kind, text, seconds, refers_to, object_id, created_at "
+        f"FROM live_interventions WHERE attempt_id IN ({_ATTEMPTS}) "
+        "ORDER BY attempt_id, created_at, id",
+    ),
+    (
+        "client_changes",
+        ("attempt_id", "address", "user_agent", "created_at"),
+        "SELECT attempt_id, address, user_agent, created_at FROM attempt_client_changes "
+        f"WHERE attempt_id IN ({_ATTEMPTS}) ORDER BY attempt_id, created_at, id",
+    ),
+    (
         "voids",
         ("attempt_id", "reason", "note", "voided_at"),
         "SELECT attempt_id, reason, note, voided_at FROM attempt_voids "

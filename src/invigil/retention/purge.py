@@ -480,8 +480,8 @@ def _identity(uow: UnitOfWork, subjects: Sequence[Subject], done: _Done) -> None
     """Name, e-mail and external reference anonymised (``erased_at`` set:
     the public verification page then says the holder was erased); the
     address and user agent of each consent dropped (its text and decision
-    stay); the webhook bodies sent about the person rewritten without them
-    (:mod:`invigil.webhooks.erasure`)."""
+    stay), and those the attempts were heard from live; the webhook bodies
+    sent about the person rewritten without them (:mod:`invigil.webhooks.erasure`)."""
     ids = [s.id for s in subjects]
     invitations = _invitations(uow, ids)
     consents = uow.session.execute(
@@ -494,6 +494,9 @@ def _identity(uow: UnitOfWork, subjects: Sequence[Subject], done: _Done) -> None
     changed = [str(c) for c in consents]
     n = _scalar_int(uow, "SELECT platform_retention_consents(:inv)", {"inv": invitations})
     done.count("consents", n)
+    # Where the attempts were heard from, seen live (migration 0059).
+    n = _scalar_int(uow, "SELECT platform_retention_client_changes(:c)", {"c": ids})
+    done.count("attempt_client_changes", n)
     done.records.extend(("consent", c) for c in changed)
     for s in subjects:
         person = uow.session.get(Candidate, (uow.tenant, s.id))

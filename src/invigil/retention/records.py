@@ -66,11 +66,12 @@ def every_source() -> tuple[Source, ...]:
     from invigil.delivery.records import SOURCES as DELIVERY
     from invigil.delivery.voids import SOURCES as VOIDS
     from invigil.ledger.verify import SOURCES as LEDGER
+    from invigil.proctoring.live import SOURCES as LIVE
     from invigil.proctoring.records import SOURCES as PROCTORING
     from invigil.results.records import SOURCES as RESULTS
     from invigil.shortlists.records import SOURCES as SHORTLISTS
 
     return (
-        *AI, *BUNDLES, *CERTIFICATION, *DELIVERY, *LEDGER, *PROCTORING, *RESULTS, *SOURCES,
+        *AI, *BUNDLES, *CERTIFICATION, *DELIVERY, *LEDGER, *LIVE, *PROCTORING, *RESULTS, *SOURCES,
         *SHORTLISTS, *VOIDS,
     )  # fmt: skip

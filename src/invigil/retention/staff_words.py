@@ -14,6 +14,8 @@ end of its period, and an erasure), and empties, for one candidate:
   notes, certificate state changes' reasons (not the generated ones of an
   issue or a renewal); and (``platform_retention_release_reasons``,
   migration 0056) the reasons staff gave for releasing an attempt's browser;
+  (``platform_retention_intervention_texts``, migration 0059) a proctor's
+  live messages to the candidate and the reasons given for live steps;
 - directly: the reasons of rejected certificate requests, the notes and
   outcomes of the person's privacy requests (a completed erasure keeps its
   outcome: the erasure's reason, which its receipts state too).
@@ -58,6 +60,9 @@ WORDS_LEFT = """(
     OR EXISTS (SELECT 1 FROM attempt_releases x JOIN attempts a
                  ON a.tenant_id = x.tenant_id AND a.id = x.attempt_id
                WHERE a.candidate_id = {c} AND x.reason <> '')
+    OR EXISTS (SELECT 1 FROM live_interventions x JOIN attempts a
+                 ON a.tenant_id = x.tenant_id AND a.id = x.attempt_id
+               WHERE a.candidate_id = {c} AND x.text <> '')
     OR EXISTS (SELECT 1 FROM attempt_voids v JOIN attempts a
                  ON a.tenant_id = v.tenant_id AND a.id = v.attempt_id
                WHERE a.candidate_id = {c} AND v.note <> '')
@@ -107,6 +112,12 @@ def remove(uow: UnitOfWork, candidate_id: uuid.UUID) -> Removed:
         text("SELECT platform_retention_release_reasons(:c)"), {"c": candidate_id}
     ).scalar_one()
     out.count("attempt_releases", int(released or 0))
+    # A proctor's live messages and reasons (migration 0059): anchored by the
+    # SHA-256 of the words, so the records stay verifiable once emptied.
+    live = uow.session.execute(
+        text("SELECT platform_retention_intervention_texts(:c)"), {"c": candidate_id}
+    ).scalar_one()
+    out.count("live_interventions", int(live or 0))
     pending = uow.session.execute(
         text(
             "UPDATE cert_pending SET reason = '' WHERE holder_id = :c AND reason <> '' RETURNING id"

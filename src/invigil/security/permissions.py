@@ -34,6 +34,9 @@ class Permission(StrEnum):
     GRADE_SUBMIT = "grade:submit"
     # Data-subject requests: export everything about a person, erase them.
     PRIVACY_REQUEST = "privacy:request"
+    # Watch attempts in progress on the live console and step in (a message,
+    # time, a pause, an end, a room check).
+    PROCTOR_LIVE = "proctor:live"
     QUESTION_MANAGE = "question:manage"
     QUESTION_VIEW = "question:view"
     RESULT_RELEASE = "result:release"  # release results to candidates, revoke/resend their links
@@ -81,6 +84,7 @@ BUILTIN_ROLES: dict[str, frozenset[Permission]] = {
             P.EVIDENCE_VIEW,
             P.CANDIDATE_VIEW,
             P.EXAM_VIEW,
+            P.PROCTOR_LIVE,
         }
     ),
     "grader": frozenset(

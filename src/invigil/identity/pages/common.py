@@ -102,6 +102,7 @@ def page_nav(request: Request, page: PageContext | None) -> Nav | None:
             ("/authoring/exams", N_("Exams"), P.EXAM_VIEW),
             ("/delivery/invitations", N_("Candidates"), P.CANDIDATE_VIEW),
             ("/delivery/attempts", N_("Attempts"), P.ATTEMPT_VIEW),
+            ("/proctoring/live", N_("Live"), P.PROCTOR_LIVE),
             ("/proctoring/reviews", N_("Reviews"), P.VIOLATION_REVIEW),
             ("/grading", N_("Grading"), P.GRADE_SUBMIT),
             ("/shortlists", N_("Shortlists"), P.SHORTLIST_VIEW),

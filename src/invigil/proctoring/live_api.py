@@ -1,0 +1,143 @@
+"""Live monitoring for programs (``proctor:live``): the tiles of the
+attempts in progress, the interventions of an attempt, and the same steps
+the console takes (docs/live-monitoring.md)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from invigil.db.uow import UnitOfWork
+from invigil.errors import NotFound
+from invigil.proctoring import live, live_view
+from invigil.proctoring.models import LiveIntervention
+from invigil.security.permissions import Permission as P
+from invigil.web.access import requires
+
+router = APIRouter(prefix="/api/v1", tags=["live monitoring"])
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=live.MAX_MESSAGE)
+
+
+class ReasonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=live.MAX_REASON)
+
+
+class TimeIn(ReasonIn):
+    minutes: int = Field(ge=1, le=live.MAX_MINUTES)
+
+
+class NothingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InterventionOut(BaseModel):
+    id: uuid.UUID
+    attempt_id: uuid.UUID
+    kind: str
+    actor: str
+    text: str
+    seconds: int | None
+    refers_to: uuid.UUID | None
+    object_id: uuid.UUID | None
+    created_at: datetime
+
+
+class SteppedOut(BaseModel):
+    intervention: InterventionOut
+    attempt: dict[str, Any] | None
+
+
+def _out(row: LiveIntervention) -> InterventionOut:
+    return InterventionOut(
+        id=row.id,
+        attempt_id=row.attempt_id,
+        kind=row.kind,
+        actor=row.actor,
+        text=row.text,
+        seconds=row.seconds,
+        refers_to=row.refers_to,
+        object_id=row.object_id,
+        created_at=row.created_at,
+    )
+
+
+def _stepped(uow: UnitOfWork, row: LiveIntervention) -> SteppedOut:
+    uow.flush()
+    tiles = live_view.tiles(uow, attempt_ids=[row.attempt_id])
+    return SteppedOut(intervention=_out(row), attempt=tiles[0] if tiles else None)
+
+
+@router.get("/live/attempts")
+def attempts_in_progress(
+    exam_id: Annotated[uuid.UUID | None, Query()] = None,
+    uow: UnitOfWork = requires(P.PROCTOR_LIVE),
+) -> dict[str, Any]:
+    """Every attempt in progress (of one exam), as the live console shows it."""
+    return {
+        "items": live_view.tiles(uow, exam_id=exam_id),
+        "next": None,
+        "server_time": datetime.now(UTC).isoformat(),
+    }
+
+
+@router.get("/attempts/{attempt_id}/live/interventions")
+def interventions(
+    attempt_id: uuid.UUID, uow: UnitOfWork = requires(P.PROCTOR_LIVE)
+) -> dict[str, Any]:
+    """What proctors did live to the attempt and what its candidate answered."""
+    from invigil.delivery.models import Attempt
+
+    if uow.session.get(Attempt, (uow.tenant, attempt_id)) is None:
+        raise NotFound(f"attempt {attempt_id} was not found")
+    return {"items": [_out(x) for x in live.of_attempt(uow, attempt_id)], "next": None}
+
+
+@router.post("/attempts/{attempt_id}/live/messages", status_code=201)
+def message(
+    attempt_id: uuid.UUID, body: MessageIn, uow: UnitOfWork = requires(P.PROCTOR_LIVE)
+) -> SteppedOut:
+    return _stepped(uow, live.send_message(uow, attempt_id, body.text))
+
+
+@router.post("/attempts/{attempt_id}/live/time", status_code=201)
+def add_time(
+    attempt_id: uuid.UUID, body: TimeIn, uow: UnitOfWork = requires(P.PROCTOR_LIVE)
+) -> SteppedOut:
+    return _stepped(uow, live.add_time(uow, attempt_id, body.minutes, body.reason))
+
+
+@router.post("/attempts/{attempt_id}/live/pause", status_code=201)
+def pause(
+    attempt_id: uuid.UUID, body: ReasonIn, uow: UnitOfWork = requires(P.PROCTOR_LIVE)
+) -> SteppedOut:
+    return _stepped(uow, live.pause(uow, attempt_id, body.reason))
+
+
+@router.post("/attempts/{attempt_id}/live/resume", status_code=201)
+def resume(
+    attempt_id: uuid.UUID, body: NothingIn, uow: UnitOfWork = requires(P.PROCTOR_LIVE)
+) -> SteppedOut:
+    return _stepped(uow, live.resume(uow, attempt_id))
+
+
+@router.post("/attempts/{attempt_id}/live/end", status_code=201)
+def end(
+    attempt_id: uuid.UUID, body: ReasonIn, uow: UnitOfWork = requires(P.PROCTOR_LIVE)
+) -> SteppedOut:
+    return _stepped(uow, live.end(uow, attempt_id, body.reason))
+
+
+@router.post("/attempts/{attempt_id}/live/room-check", status_code=201)
+def room_check(
+    attempt_id: uuid.UUID, body: ReasonIn, uow: UnitOfWork = requires(P.PROCTOR_LIVE)
+) -> SteppedOut:
+    return _stepped(uow, live.request_room_check(uow, attempt_id, body.reason))
