@@ -3,8 +3,9 @@ Chromium with a fake camera): a message shown within 2 seconds and its
 reading recorded, added time in the timer, a pause that locks the exam and
 stops its clock until the resume, a room check recorded with the camera and
 stored as a WebM clip, the end of the attempt. The proctor's steps are the
-live service's (the console's routes call the same functions; the server's
-tests cover those routes).
+live service's, and the staff API's (``/api/v1/attempts/{id}/live/...``,
+a proctor_reviewer's bearer token) for added time and to read the
+acknowledgements back; the console's forms call the same service.
 
 Also when the player's event stream is blocked: an answer given as the
 pause begins is refused by the server and kept on the device, and the
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Response, expect
 from sqlalchemy import select
@@ -29,6 +31,7 @@ from invigil.evidence.service import Evidence
 from invigil.proctoring import live
 from invigil.proctoring.models import LiveIntervention
 from invigil.settings import Settings
+from invigil.tenants.models import Tenant
 from tests.browser import candidate as c
 from tests.browser import evidence as ev
 from tests.browser import media
@@ -45,6 +48,14 @@ TIMER = re.compile(r"^(\d+):(\d\d)$")
 def org(database: Database, settings: Settings, live_server: str) -> c.Org:
     tenant = make_tenant(database, settings)
     return c.Org(tenant.id, database, kit_for(settings), live_server)
+
+
+@pytest.fixture(scope="module")
+def staff(database: Database, org: c.Org, live_server: str) -> pr.Staff:
+    with database.unit_of_work(org.tenant_id) as uow:
+        tenant = uow.get(Tenant, org.tenant_id)
+        uow.session.expunge(tenant)
+    return pr.Staff.sign_in(database, tenant, live_server)
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +104,12 @@ def _interventions(org: c.Org, attempt_id: str, kind: str) -> list[LiveIntervent
         return list(rows)
 
 
+def _api(staff: pr.Staff, method: str, path: str, body: Any = None) -> Any:
+    res = httpx.request(method, f"{staff.base}{path}", headers=staff.headers, json=body)
+    assert res.is_success, res.text
+    return res.json()
+
+
 def _seconds(page: Page) -> int:
     text = page.get_by_role("timer").text_content() or ""
     m = TIMER.match(text.strip())
@@ -110,7 +127,9 @@ def _take(page: Page, org: c.Org, **exam: Any) -> str:
     return attempt
 
 
-def test_a_message_shows_at_once_as_text_and_reading_it_is_recorded(page: Page, org: c.Org) -> None:
+def test_a_message_shows_at_once_as_text_and_reading_it_is_recorded(
+    page: Page, org: c.Org, staff: pr.Staff
+) -> None:
     problems = c.watch(page)
     attempt = _take(page, org)
     heading = page.get_by_role("heading", name=re.compile(r"^Question 1 of \d+$"))
@@ -141,14 +160,23 @@ def test_a_message_shows_at_once_as_text_and_reading_it_is_recorded(page: Page, 
         page,
     )
     assert acks[0].refers_to == sent.id
+    # As staff read it: each message has its acknowledgement, by the candidate.
+    steps = _api(staff, "GET", f"/api/v1/attempts/{attempt}/live/interventions")["items"]
+    messages = [s["id"] for s in steps if s["kind"] == "message"]
+    read = {s["refers_to"]: s for s in steps if s["kind"] == "ack"}
+    assert len(messages) == 3 and set(read) == set(messages)
+    assert all(a["actor"].startswith("candidate") for a in read.values()), read
     assert problems == []
 
 
-def test_added_time_shows_in_the_timer_and_is_said_once(page: Page, org: c.Org) -> None:
+def test_added_time_shows_in_the_timer_and_is_said_once(
+    page: Page, org: c.Org, staff: pr.Staff
+) -> None:
     attempt = _take(page, org)
     before = _seconds(page)
     assert 28 * 60 < before <= 30 * 60
-    _step(org, live.add_time, attempt, 10, "the laptop restarted")
+    body = {"minutes": 10, "reason": "the laptop restarted"}
+    _api(staff, "POST", f"/api/v1/attempts/{attempt}/live/time", body)
     note = page.locator("#proctor-notices")
     expect(note).to_contain_text("The proctor gave you 10 more minutes.", timeout=SHOWN_WITHIN_MS)
     # The timer follows at its next tick: 10 minutes more than it showed.
