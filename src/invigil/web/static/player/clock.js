@@ -66,10 +66,11 @@ export class Countdown {
     this.run();
   }
 
+  /** Show the time left now, and keep ticking (unless it expired). */
   run() {
-    if (this.halted || this.interval !== null || Number.isNaN(this.deadline)) return;
+    if (this.halted || Number.isNaN(this.deadline)) return;
     this.tick();
-    if (this.expired) return;
+    if (this.expired || this.interval !== null) return;
     this.interval = window.setInterval(() => this.tick(), 250);
   }
 
