@@ -154,7 +154,7 @@ def test_a_message_is_read_once_and_the_console_sees_the_receipt(
     assert again.json()["acknowledged_at"] == first.json()["acknowledged_at"]
     assert client.get(f"/take/{token}/api/live").json()["messages"] == []
     assert client.post(f"/take/{token}/api/live/messages/{uuid.uuid4()}/ack").status_code == 404
-    assert client.post(f"/take/{token}/api/live/messages/not-an-id/ack").status_code == 404
+    assert client.post(f"/take/{token}/api/live/messages/not-an-id/ack").status_code == 422
     with db.unit_of_work(tenant) as uow:
         (tile,) = live_view.tiles(uow, attempt_ids=[aid])
         (shown,) = tile["messages"]

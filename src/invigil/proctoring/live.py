@@ -162,8 +162,8 @@ def _intervene(
 def send_message(
     uow: UnitOfWork, attempt_id: uuid.UUID, message: object, now: datetime | None = None
 ) -> LiveIntervention:
-    words = _words(message, "text", MAX_MESSAGE)
     attempt = running(uow, attempt_id)
+    words = _words(message, "text", MAX_MESSAGE)
     return _intervene(uow, attempt, "message", now or datetime.now(UTC), words=words)
 
 
@@ -175,12 +175,12 @@ def add_time(
     now: datetime | None = None,
 ) -> LiveIntervention:
     """Move the deadline by ``minutes`` (an accommodation granted live)."""
+    attempt = running(uow, attempt_id)
     if isinstance(minutes, bool) or not isinstance(minutes, int):
         raise Invalid("minutes must be a whole number", field="minutes")
     if not 1 <= minutes <= MAX_MINUTES:
         raise Invalid(f"minutes must be between 1 and {MAX_MINUTES}", field="minutes")
     words = _words(reason, "reason", MAX_REASON)
-    attempt = running(uow, attempt_id)
     if attempt.deadline is None:
         raise Invalid("this exam has no time limit: there is no time to add", field="minutes")
     seconds = minutes * 60
@@ -208,8 +208,8 @@ def pause(
     uow: UnitOfWork, attempt_id: uuid.UUID, reason: object, now: datetime | None = None
 ) -> LiveIntervention:
     """Stop the attempt's clock: nothing is answered until it resumes."""
-    words = _words(reason, "reason", MAX_REASON)
     attempt = running(uow, attempt_id)
+    words = _words(reason, "reason", MAX_REASON)
     if attempt.paused_at is not None:
         raise Conflict("this attempt is paused already")
     now = now or datetime.now(UTC)
@@ -244,8 +244,8 @@ def end(
 ) -> LiveIntervention:
     """Submit the attempt as it stands. An integrity decision is not made
     here: that stays with the review the policy sets."""
-    words = _words(reason, "reason", MAX_REASON)
     attempt = running(uow, attempt_id)
+    words = _words(reason, "reason", MAX_REASON)
     now = now or datetime.now(UTC)
     row = _intervene(uow, attempt, "end", now, words=words)
     attempts.submit(uow, attempt, "proctor", now=now)
@@ -257,8 +257,8 @@ def request_room_check(
 ) -> LiveIntervention:
     """Ask the candidate to show the room with the camera; the clip is kept
     as evidence of the attempt."""
-    words = _words(reason, "reason", MAX_REASON)
     attempt = running(uow, attempt_id)
+    words = _words(reason, "reason", MAX_REASON)
     if not disclosure.covers(attempts.consented_captures(uow, attempt), "room_check"):
         raise Invalid(
             "the candidate did not consent to the camera for this exam: a room check "

@@ -51,8 +51,12 @@ GATHER_SECONDS = 0.25
 KEEPALIVE_SECONDS = 15.0
 RECHECK_SECONDS = 30.0
 
+# Fields are optional at the edge (bounded): the service names a missing one
+# (422) after it has found the attempt, so another tenant's id is a 404 first.
 Csrf = Annotated[str, Form(max_length=64)]
 Reason = Annotated[str, Form(max_length=live.MAX_REASON * 2)]
+Minutes = Annotated[str, Form(max_length=8)]
+Text = Annotated[str, Form(max_length=live.MAX_MESSAGE * 2)]
 
 
 def broker(request: Request) -> Broker:
@@ -273,7 +277,7 @@ def _stepped(
 def message(
     attempt_id: str,
     csrf: Csrf,
-    text: Annotated[str, Form(max_length=live.MAX_MESSAGE * 2)],
+    text: Text = "",
     ctx: PageContext = requires_page(P.PROCTOR_LIVE),
 ) -> JSONResponse:
     return _stepped(ctx, attempt_id, csrf, lambda a: live.send_message(ctx.uow, a, text))
@@ -283,16 +287,20 @@ def message(
 def add_time(
     attempt_id: str,
     csrf: Csrf,
-    minutes: Annotated[int, Form(ge=1, le=live.MAX_MINUTES)],
-    reason: Reason,
+    minutes: Minutes = "",
+    reason: Reason = "",
     ctx: PageContext = requires_page(P.PROCTOR_LIVE),
 ) -> JSONResponse:
-    return _stepped(ctx, attempt_id, csrf, lambda a: live.add_time(ctx.uow, a, minutes, reason))
+    whole: object = int(minutes) if minutes.strip().isdigit() else minutes
+    return _stepped(ctx, attempt_id, csrf, lambda a: live.add_time(ctx.uow, a, whole, reason))
 
 
 @router.post("/proctoring/live/attempts/{attempt_id}/pause")
 def pause(
-    attempt_id: str, csrf: Csrf, reason: Reason, ctx: PageContext = requires_page(P.PROCTOR_LIVE)
+    attempt_id: str,
+    csrf: Csrf,
+    reason: Reason = "",
+    ctx: PageContext = requires_page(P.PROCTOR_LIVE),
 ) -> JSONResponse:
     return _stepped(ctx, attempt_id, csrf, lambda a: live.pause(ctx.uow, a, reason))
 
@@ -306,13 +314,19 @@ def resume(
 
 @router.post("/proctoring/live/attempts/{attempt_id}/end")
 def end(
-    attempt_id: str, csrf: Csrf, reason: Reason, ctx: PageContext = requires_page(P.PROCTOR_LIVE)
+    attempt_id: str,
+    csrf: Csrf,
+    reason: Reason = "",
+    ctx: PageContext = requires_page(P.PROCTOR_LIVE),
 ) -> JSONResponse:
     return _stepped(ctx, attempt_id, csrf, lambda a: live.end(ctx.uow, a, reason))
 
 
 @router.post("/proctoring/live/attempts/{attempt_id}/room-check")
 def room_check(
-    attempt_id: str, csrf: Csrf, reason: Reason, ctx: PageContext = requires_page(P.PROCTOR_LIVE)
+    attempt_id: str,
+    csrf: Csrf,
+    reason: Reason = "",
+    ctx: PageContext = requires_page(P.PROCTOR_LIVE),
 ) -> JSONResponse:
     return _stepped(ctx, attempt_id, csrf, lambda a: live.request_room_check(ctx.uow, a, reason))
