@@ -40,7 +40,8 @@ from tests.conftest import make_tenant
 from tests.delivery.factories import kit_for
 
 PROCTOR = Actor("user", str(uuid.uuid4()))
-SHOWN_WITHIN_MS = 2000
+SHOWN_WITHIN_MS = 2000  # a message, from the proctor's step to the dialog
+AT_ONCE_MS = 5000  # the other steps: by the stream, not by the next heartbeat (20 s)
 TIMER = re.compile(r"^(\d+):(\d\d)$")
 
 
@@ -78,7 +79,10 @@ def page(browser: Browser, camera_files: tuple[Path, Path]) -> Iterator[Page]:
     launched = pr.launch(browser, *camera_files)
     try:
         with pr.context_of(launched) as context:
-            yield context.new_page()
+            page = context.new_page()
+            yield page
+            # A route handler still busy with a request would hold the close up.
+            page.unroute_all(behavior="ignoreErrors")
     finally:
         launched.close()
 
@@ -117,13 +121,22 @@ def _seconds(page: Page) -> int:
     return int(m[1]) * 60 + int(m[2])
 
 
+_LISTENING: list[bool] = []
+
+
 def _take(page: Page, org: c.Org, **exam: Any) -> str:
-    """Start a proctored exam with a time limit; once the player listens on its stream."""
+    """Start a proctored exam with a time limit; once the player listens on its stream.
+    The server's listener for the database's signals connects when the first
+    stream of the process opens: a step in that moment would reach the player
+    by a heartbeat only, so the first stream here gets a moment first."""
     streams: list[Response] = []
     page.on("response", lambda r: streams.append(r) if r.url.endswith("/api/live/stream") else None)
     link = org.link(org.exam(proctoring_preset="standard", time_limit_minutes=30, **exam))
     attempt = pr.take(page, link)
     ev.wait(lambda: [r for r in streams if r.ok], "the player's live stream", 10, page)
+    if not _LISTENING:
+        page.wait_for_timeout(2000)
+        _LISTENING.append(True)
     return attempt
 
 
@@ -159,7 +172,7 @@ def test_a_message_shows_at_once_as_text_and_reading_it_is_recorded(
         10,
         page,
     )
-    assert acks[0].refers_to == sent.id
+    assert sent.id in {a.refers_to for a in acks}  # each sent on its own: in any order
     # As staff read it: each message has its acknowledgement, by the candidate.
     steps = _api(staff, "GET", f"/api/v1/attempts/{attempt}/live/interventions")["items"]
     messages = [s["id"] for s in steps if s["kind"] == "message"]
@@ -178,7 +191,7 @@ def test_added_time_shows_in_the_timer_and_is_said_once(
     body = {"minutes": 10, "reason": "the laptop restarted"}
     _api(staff, "POST", f"/api/v1/attempts/{attempt}/live/time", body)
     note = page.locator("#proctor-notices")
-    expect(note).to_contain_text("The proctor gave you 10 more minutes.", timeout=SHOWN_WITHIN_MS)
+    expect(note).to_contain_text("The proctor gave you 10 more minutes.", timeout=AT_ONCE_MS)
     # The timer follows at its next tick: 10 minutes more than it showed.
     expect(page.get_by_role("timer")).to_have_text(re.compile(r"^(39|40):\d\d$"))
     assert _seconds(page) > before + 9 * 60
@@ -197,7 +210,7 @@ def test_a_pause_locks_the_exam_and_stops_its_clock_until_the_resume(
     c.saved(page)
     _step(org, live.pause, attempt, "a noise in the room")
     overlay = page.get_by_role("alertdialog", name="Your exam is paused by the proctor")
-    expect(overlay).to_be_visible(timeout=SHOWN_WITHIN_MS)
+    expect(overlay).to_be_visible(timeout=AT_ONCE_MS)
     expect(overlay).to_contain_text("The clock is stopped; wait here.")
     expect(page.locator("#exam")).to_have_attribute("inert", "")
     expect(page.locator("#timer")).to_have_class(re.compile(r"\bfrozen\b"))
@@ -213,7 +226,7 @@ def test_a_pause_locks_the_exam_and_stops_its_clock_until_the_resume(
     expect(overlay).to_be_visible()
 
     _step(org, live.resume, attempt)
-    expect(overlay).to_be_hidden(timeout=SHOWN_WITHIN_MS)
+    expect(overlay).to_be_hidden(timeout=AT_ONCE_MS)
     expect(page.locator("#exam")).not_to_have_attribute("inert", "")
     expect(page.locator("#announcer")).to_have_text(
         "The proctor resumed your exam. The clock runs again."
@@ -286,7 +299,7 @@ def test_a_room_check_records_the_camera_and_stores_a_webm_clip_then_the_proctor
     attempt = _take(page, org)
     asked = _step(org, live.request_room_check, attempt, "a second screen was mentioned")
     room = page.get_by_role("dialog", name="Room check")
-    expect(room).to_be_visible(timeout=SHOWN_WITHIN_MS)
+    expect(room).to_be_visible(timeout=AT_ONCE_MS)
     expect(room).to_contain_text("turn your camera slowly around the room, then back to you")
     start = room.get_by_role("button", name="Start the room check")
     expect(start).to_be_focused()
@@ -311,7 +324,7 @@ def test_a_room_check_records_the_camera_and_stores_a_webm_clip_then_the_proctor
         page.get_by_role("heading", name="Your exam has ended").or_(
             page.get_by_text("Your exam has been submitted.")
         )
-    ).to_be_visible(timeout=SHOWN_WITHIN_MS + 1000)
+    ).to_be_visible(timeout=AT_ONCE_MS)
     a = org.attempt(attempt)
     assert a.status == "submitted" and a.submit_reason == "proctor"
     assert problems == []
