@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import text
 
 from invigil.db.uow import UnitOfWork
+from invigil.proctoring.live import WATCHABLE, watcher
 
 # The most a console shows at once (the in-progress attempts of a tenant, or
 # of one exam); more than this is said, and narrowed by choosing an exam.
@@ -78,6 +79,7 @@ _TILES = text(
         WHERE s.tenant_id = a.tenant_id AND s.attempt_id = a.id
         ORDER BY s.taken_at DESC LIMIT 1) AS s ON true
     WHERE (CAST(:exam AS uuid) IS NULL OR a.exam_id = CAST(:exam AS uuid))
+      AND {watchable}
       AND (CAST(:ids AS uuid[]) IS NULL OR a.id = ANY(CAST(:ids AS uuid[])))
       AND (a.status = 'in_progress'
            OR (CAST(:ids AS uuid[]) IS NOT NULL AND a.status = 'submitted')
@@ -85,7 +87,7 @@ _TILES = text(
                AND a.submitted_at >= CAST(:since AS timestamptz)))
     ORDER BY a.started_at, a.id
     LIMIT :limit
-    """
+    """.format(watchable=WATCHABLE.format(tenant="a.tenant_id", exam="a.exam_id"))
 )
 
 
@@ -102,8 +104,10 @@ def tiles(
 ) -> list[dict[str, Any]]:
     """The tiles of the attempts in progress (of one exam, or these), with
     those that ended since ``ended_since``; the named ``attempt_ids`` also
-    when they have ended."""
+    when they have ended. Only of the exams the actor may watch."""
+    viewer = watcher(uow)
     params = {
+        "viewer": str(viewer) if viewer else None,
         "exam": str(exam_id) if exam_id else None,
         "ids": [str(i) for i in attempt_ids] if attempt_ids is not None else None,
         "since": ended_since,
