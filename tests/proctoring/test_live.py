@@ -215,6 +215,7 @@ def test_a_room_check_takes_one_clip_for_the_check_asked(
     with db.unit_of_work(tenant) as uow:
         (tile,) = live_view.tiles(uow, attempt_ids=[aid])
     assert tile["room_check"]["clip_at"] is not None
+    assert tile["camera"] is True
 
 
 def test_a_room_check_needs_consent_to_the_camera(

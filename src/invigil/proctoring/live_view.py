@@ -69,7 +69,10 @@ _TILES = text(
               LEFT JOIN live_interventions r
                 ON r.tenant_id = v.tenant_id AND r.refers_to = v.id AND r.kind = 'room_clip'
              WHERE v.tenant_id = a.tenant_id AND v.attempt_id = a.id AND v.kind = 'room_check'
-             ORDER BY v.created_at DESC LIMIT 1) AS room_check
+             ORDER BY v.created_at DESC LIMIT 1) AS room_check,
+           (SELECT coalesce(k.captures @> '["camera"]'::jsonb, true) FROM consents k
+             WHERE k.tenant_id = a.tenant_id AND k.attempt_id = a.id AND k.decision = 'given'
+             ORDER BY k.created_at DESC LIMIT 1) AS camera
     FROM attempts AS a
     JOIN candidates AS c ON c.tenant_id = a.tenant_id AND c.id = a.candidate_id
     JOIN exams AS e ON e.tenant_id = a.tenant_id AND e.id = a.exam_id
@@ -152,6 +155,8 @@ def _tile(r: Any) -> dict[str, Any]:
         "clients": {"changes": r["changes"], "latest": r["latest_change"]},
         "messages": r["messages"],
         "room_check": r["room_check"],
+        # Whether the candidate consented to the camera: a room check may be asked.
+        "camera": bool(r["camera"]),
         "url": f"/delivery/attempts/{attempt_id}",
         "review_url": f"/proctoring/reviews/{attempt_id}",
     }
