@@ -13,12 +13,14 @@ import { percent, t } from "./player/i18n.js";
 import { explain } from "./player/problems.js";
 import { Exam } from "./player/exam.js";
 import { idPhotoStep } from "./player/idphoto.js";
+import { Live } from "./player/live.js";
 import { Proctor } from "./player/proctor.js";
 import { Queue, Store } from "./player/store.js";
 import { forgetEvidence } from "./player/vault.js";
-import { OFFLINE_TEXT, Saver, batchOf } from "./player/sync.js";
+import { OFFLINE_TEXT, Saver, answeredSeqs, batchOf, waitsForResume } from "./player/sync.js";
 
 const HEARTBEAT_MS = 20_000;
+const PAUSED_TEXT = () => t("Your exam is paused by the proctor. It is submitted when the proctor resumes it.");
 // How long queued evidence may drain after the server ended the attempt (the
 // server takes it for the attempt's grace period after the close).
 const AFTER_CLOSE_MS = 60_000;
@@ -50,6 +52,7 @@ let saver = null;
 let exam = null;
 let proctor = null;
 let countdown = null;
+let live = null;
 let heartbeatTimer = null;
 let moveTimer = null;
 let ended = false;
@@ -89,6 +92,7 @@ function stopAll({ keepSending = false } = {}) {
   if (!keepSending) leaving = null;
   if (saver) saver.stop();
   if (countdown) countdown.stop();
+  if (live) live.stop();
   if (exam) exam.lock();
   if (proctor && !keepSending) proctor.stop();
   window.clearInterval(heartbeatTimer);
@@ -302,11 +306,17 @@ function start(state, requirements, devices) {
       settled: (results, res) => {
         exam.settled(results, res.last_seq);
         if (proctor) proctor.warn(res.warnings);
+        if (live) live.heard(res);
         if (countdown && res.deadline) countdown.setDeadline(res.deadline);
         if (res.status === "submitted") endedByServer(boot.done_url);
       },
       failed: () => {},
       navigation: (problem) => exam.reach(problem && problem.furthest),
+      // Answers refused while the proctor pauses the exam wait on the device;
+      // the pause itself may not have reached this page yet.
+      paused: () => {
+        if (live) live.refresh();
+      },
       closed: () => endedByServer(boot.done_url),
       elsewhere: showElsewhere,
       gone: showGone,
@@ -325,7 +335,7 @@ function start(state, requirements, devices) {
       value: ui.timerValue,
       announcer: ui.announcer,
       clock,
-      onExpire: () => submit("time"),
+      onExpire: expire,
       // What was typed in the last seconds goes out now, not after the typing pause:
       // the server takes answers that arrive after the deadline only from offline work.
       onTick: (left) => {
@@ -352,6 +362,22 @@ function start(state, requirements, devices) {
   if (proctor) {
     proctor.start({ devices, position: () => exam.position, fullscreen: Boolean(requirements.fullscreen) });
   }
+  // A proctor watching live: messages, added time, pause and resume, the end, room checks.
+  live = new Live({
+    api,
+    base: boot.api,
+    clock,
+    host: document.querySelector("main"),
+    notices: ui.notices,
+    announcer: ui.announcer,
+    exam,
+    countdown,
+    saver,
+    deadline: state.deadline,
+    camera: () => (proctor ? proctor.camera() : null),
+    handlers: { closed: () => endedByServer(boot.done_url) },
+  });
+  live.start();
   heartbeatTimer = window.setInterval(heartbeat, HEARTBEAT_MS);
   // Linear: say at once where this page stands; a move still in flight from
   // before a reload that lands first is answered with the question reached.
@@ -390,6 +416,8 @@ async function heartbeat({ keepalive = false } = {}) {
     const res = await api.call("POST", "heartbeat", { position }, { keepalive });
     if (res.status === "submitted") return endedByServer(boot.done_url);
     if (proctor) proctor.warn(res.warnings);
+    // The live state's fallback when its stream does not get through.
+    if (live) live.heard(res);
     if (countdown && res.deadline) countdown.setDeadline(res.deadline);
     if (queue.size) saver.flush();
     else if (saver.offline) saver.setOffline(false);
@@ -400,6 +428,19 @@ async function heartbeat({ keepalive = false } = {}) {
     else if (err.kind === "gone") showGone();
     else if (err.kind === "navigation") exam.reach(err.problem && err.problem.furthest);
   }
+}
+
+/**
+ * The time is up on this device: unless the proctor has paused the exam (the
+ * pause freezes the clock; this page may not have heard of it yet), submit.
+ */
+async function expire() {
+  if (ended) return;
+  if (live) {
+    await Promise.race([live.refresh(), sleep(2000)]);
+    if (live.paused) return;
+  }
+  submit("time");
 }
 
 async function confirmSubmit() {
@@ -414,6 +455,7 @@ async function submit(reason) {
   ended = true;
   submitting = true;
   saver.stop();
+  if (live) live.stop();
   exam.lock();
   window.clearInterval(heartbeatTimer);
   dialog.submitting(reason === "time" ? t("Time is up") : null);
@@ -440,7 +482,14 @@ async function submit(reason) {
       if (batch.length < items.length) {
         // More than one request carries: the first answers go as a save.
         const saved = await api.call("POST", "answers", { items: batch });
-        queue.settle((Array.isArray(saved.results) ? saved.results : []).map((r) => r.seq));
+        const results = Array.isArray(saved.results) ? saved.results : [];
+        queue.settle(answeredSeqs(results));
+        if (results.some(waitsForResume)) {
+          // Kept on the device: sent once the proctor resumes the exam.
+          dialog.say(PAUSED_TEXT());
+          await waitOnline(backoff(failures));
+          continue;
+        }
         failures = -1;
         continue;
       }
@@ -454,6 +503,8 @@ async function submit(reason) {
       if (err.kind === "network") {
         saver.goOffline();
         dialog.say(OFFLINE_TEXT() + " " + t("Your exam is submitted as soon as it does."));
+      } else if (err.kind === "paused") {
+        dialog.say(PAUSED_TEXT());
       } else {
         dialog.say(`${t("The server has not taken the submission yet.")} ${explain(err)} ${t("Trying again…")}`);
       }

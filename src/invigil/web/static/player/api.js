@@ -4,7 +4,7 @@
 
 export class ApiError extends Error {
   /**
-   * kind: network | closed | elsewhere | gone | not-started | navigation | server | client;
+   * kind: network | closed | elsewhere | gone | not-started | navigation | paused | server | client;
    * problem: the problem+json body, when there is one.
    */
   constructor(kind, status, detail, problem = null) {
@@ -21,6 +21,8 @@ function kindOf(status, problem) {
   if (status === 409 && type.endsWith(":in-progress-elsewhere")) return "elsewhere";
   if (status === 409 && type.endsWith(":not-started")) return "not-started";
   if (status === 409 && type.endsWith(":navigation-closed")) return "navigation";
+  // The proctor has paused the exam: answers wait on the device until the resume.
+  if (status === 409 && (type.endsWith(":paused") || (problem && problem.code === "paused"))) return "paused";
   if (status === 401) return "elsewhere";
   if (status === 404 || status === 410) return "gone";
   if (status >= 500 || status === 429 || status === 408) return "server";

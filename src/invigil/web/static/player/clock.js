@@ -43,22 +43,57 @@ const WARNINGS = [
   [60, () => t("1 minute left.")],
 ];
 
-/** The visible countdown (role=timer) with two spoken warnings only. */
+/**
+ * The visible countdown (role=timer) with two spoken warnings only. While
+ * the proctor has paused the exam it is frozen at deadline - paused_at: the
+ * time left does not run and nothing expires.
+ */
 export class Countdown {
   constructor({ box, value, announcer, clock, onExpire, onTick = () => {} }) {
     Object.assign(this, { box, value, announcer, clock, onExpire, onTick });
     this.deadline = NaN;
+    this.frozenAt = NaN;
     this.last = null;
     this.expired = false;
     this.interval = null;
+    this.halted = false;
   }
 
   start(deadlineIso) {
     this.setDeadline(deadlineIso);
     if (Number.isNaN(this.deadline)) return;
     this.box.hidden = false;
+    this.run();
+  }
+
+  /** Show the time left now, and keep ticking (unless it expired). */
+  run() {
+    if (this.halted || Number.isNaN(this.deadline)) return;
     this.tick();
+    if (this.expired || this.interval !== null) return;
     this.interval = window.setInterval(() => this.tick(), 250);
+  }
+
+  /** Stop the time at `atIso` (server time): the exam is paused. */
+  freeze(atIso) {
+    const at = parseTime(atIso);
+    if (Number.isNaN(at)) return;
+    this.frozenAt = at;
+    this.expired = false; // a deadline that passed while the pause was not known yet
+    this.box.classList.add("frozen");
+    this.run();
+  }
+
+  /** The time runs again (towards the deadline set just before). */
+  thaw() {
+    if (Number.isNaN(this.frozenAt)) return;
+    this.frozenAt = NaN;
+    this.box.classList.remove("frozen");
+    this.run();
+  }
+
+  get frozen() {
+    return !Number.isNaN(this.frozenAt);
   }
 
   setDeadline(deadlineIso) {
@@ -67,11 +102,17 @@ export class Countdown {
   }
 
   stop() {
+    this.halted = true;
+    this.pause();
+  }
+
+  pause() {
     window.clearInterval(this.interval);
+    this.interval = null;
   }
 
   remaining() {
-    return this.deadline - this.clock.now();
+    return this.deadline - (this.frozen ? this.frozenAt : this.clock.now());
   }
 
   tick() {
@@ -89,9 +130,9 @@ export class Countdown {
     }
     this.last = left;
     this.onTick(left);
-    if (left <= 0 && !this.expired) {
+    if (left <= 0 && !this.expired && !this.frozen) {
       this.expired = true;
-      this.stop();
+      this.pause();
       this.onExpire();
     }
   }

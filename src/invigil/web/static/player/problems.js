@@ -18,6 +18,7 @@ const PROBLEMS = {
   "consent-changed": () => t("What this exam records has changed since you agreed to it."),
   "not-consented": () => t("You have not agreed to what this exam records."),
   "navigation-closed": () => t("This question can no longer be changed: the exam goes one question at a time."),
+  "paused": () => t("The proctor has paused your exam."),
   "too-large": () => t("What was sent is too large."),
   "unsupported-media-type": () => t("The server does not accept this kind of file."),
   "too-many-requests": () => t("Too many requests came from this browser; wait a moment."),
@@ -32,6 +33,7 @@ const ITEMS = {
   "no-such-question": () => t("there is no such question on this exam"),
   "invalid-response": () => t("the answer does not fit the question"),
   "navigation-closed": () => t("the exam has moved past this question"),
+  "paused": () => t("the proctor has paused the exam"),
 };
 
 function slugOf(problem) {

@@ -75,6 +75,7 @@ export class Proctor {
     const d = this.detectors;
     const log = this.log;
     this.devices = devices;
+    this.cameraStream = devices.camera || null;
     const notice = (key, text, ttl) => this.notice(key, text, ttl);
     const owned = new Set();
     if (d.focus) {
@@ -113,6 +114,13 @@ export class Proctor {
     if (d.audio) this.watch(new VoiceWatch({ log, config: this.config, notice, stats: this.stats.audio })).start(devices.microphone || null);
     if (d.screen) this.watchTrack(devices.screen, "screen");
     this.showStatus(devices);
+  }
+
+  /** The camera stream the detectors and snapshots use now, while it is live; else null. */
+  camera() {
+    const stream = this.cameraStream;
+    const track = stream && stream.getVideoTracks()[0];
+    return track && track.readyState === "live" ? stream : null;
   }
 
   watch(watcher) {
@@ -164,6 +172,7 @@ export class Proctor {
       }
       this.log.end(kind, { reason: "restarted" });
       this.notice(kind, null);
+      if (what === "camera") this.cameraStream = stream;
       if (what === "camera" && this.face) this.face.useStream(stream);
       if (this.capture) {
         if (what === "camera") this.capture.useCamera(stream);

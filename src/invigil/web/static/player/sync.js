@@ -31,10 +31,21 @@ export function batchOf(items) {
   return batch;
 }
 
+/** Whether a save's result is the refusal of a paused exam: the item is kept to send again. */
+export function waitsForResume(result) {
+  return Boolean(result && result.status === "rejected" && result.code === "paused");
+}
+
+/** The seqs of a save's results the server has answered for for good (not a paused refusal). */
+export function answeredSeqs(results) {
+  return results.filter((r) => !waitsForResume(r)).map((r) => r.seq);
+}
+
 export class Saver {
   /**
    * api, queue; ui = {status, banner}; handlers = {closed, elsewhere, gone,
-   * settled(results, response), failed(message), navigation(problem)}.
+   * settled(results, response), failed(message), navigation(problem),
+   * paused(problem)}.
    */
   constructor({ api, queue, ui, handlers }) {
     Object.assign(this, { api, queue, ui, handlers });
@@ -44,6 +55,9 @@ export class Saver {
     this.retryTimer = null;
     this.failures = 0;
     this.stopped = false;
+    // The proctor paused the exam and the server refused answers for it: they
+    // wait on the device; release() (the resume) sends them.
+    this.held = false;
     window.addEventListener("online", () => this.online());
     window.addEventListener("offline", () => this.goOffline());
     window.addEventListener("pagehide", () => this.flushOnExit());
@@ -74,6 +88,10 @@ export class Saver {
       this.render();
       return Promise.resolve();
     }
+    if (this.held) {
+      this.render();
+      return Promise.resolve();
+    }
     if (navigator.onLine === false) {
       this.goOffline();
       return Promise.resolve();
@@ -92,14 +110,18 @@ export class Saver {
     const batch = batchOf(this.queue.items());
     try {
       const res = await this.api.call("POST", "answers", { items: batch });
-      const results = Array.isArray(res.results) ? res.results : [];
+      const all = Array.isArray(res.results) ? res.results : [];
+      // Refused because the exam is paused: kept, sent again after the resume.
+      const waiting = all.filter(waitsForResume);
+      const results = all.filter((r) => !waitsForResume(r));
       this.queue.settle(results.map((r) => r.seq));
       this.failures = 0;
       this.setOffline(false);
       this.handlers.settled(results, res);
-      const answered = new Set(results.map((r) => r.seq));
+      if (waiting.length) this.hold(res);
+      const answered = new Set(all.map((r) => r.seq));
       // Newer changes, or a batch cut short: go on at once.
-      if (this.queue.items().some((i) => !answered.has(i.seq))) this.again = true;
+      if (!this.held && this.queue.items().some((i) => !answered.has(i.seq))) this.again = true;
     } catch (err) {
       this.failed(err);
     }
@@ -122,6 +144,10 @@ export class Saver {
       case "gone":
         this.stop();
         this.handlers.gone();
+        break;
+      case "paused":
+        // Nothing of the batch was taken: all of it waits for the resume.
+        this.hold(err.problem);
         break;
       case "navigation":
         // Linear navigation: questions the exam has moved past take no more
@@ -151,6 +177,23 @@ export class Saver {
     this.handlers.settled(dropped.map((i) => ({ seq: i.seq, index: i.index, status: "rejected", code: "navigation-closed" })), {});
     if (this.handlers.navigation) this.handlers.navigation(err.problem);
     return true;
+  }
+
+  /** The exam is paused: keep the queue on the device, send nothing until release(). */
+  hold(problem = null) {
+    const first = !this.held;
+    this.held = true;
+    window.clearTimeout(this.retryTimer);
+    this.render();
+    if (first && this.handlers.paused) this.handlers.paused(problem);
+  }
+
+  /** The exam runs again: send what waited. */
+  release() {
+    if (!this.held) return;
+    this.held = false;
+    this.failures = 0;
+    this.schedule(0);
   }
 
   retry() {
@@ -187,7 +230,7 @@ export class Saver {
    * the queue simply waits on the device for the next visit.
    */
   flushOnExit() {
-    if (this.stopped || this.queue.size === 0 || this.offline || this.failures > 0) return;
+    if (this.stopped || this.held || this.queue.size === 0 || this.offline || this.failures > 0) return;
     const items = batchOf(this.queue.items());
     if (JSON.stringify({ items }).length > KEEPALIVE_LIMIT) return;
     this.api.call("POST", "answers", { items }, { keepalive: true }).catch(() => {});
@@ -209,7 +252,7 @@ export class Saver {
     let text;
     let busy = false;
     if (waiting === 0 && !this.inflight) text = t("All answers saved");
-    else if (this.offline || this.failures > 0 || this.stopped) {
+    else if (this.offline || this.failures > 0 || this.stopped || this.held) {
       text = tn("%(n)s answer waiting to be sent", "%(n)s answers waiting to be sent", waiting);
     } else {
       text = t("Saving…");
