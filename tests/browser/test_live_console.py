@@ -1,0 +1,191 @@
+"""The live console in Chromium, on the real event stream: the demo
+administrator opens the console of an exam before anyone sits it; a
+candidate starts it in another browser and the tile appears by itself, then
+follows the candidate's answers. The proctor sends a message (the tile shows
+it "not read yet"), adds time (the time left grows), pauses (the tile says
+"Paused" and its time stands still) and ends the attempt (it sinks to the
+bottom, ended by a proctor). An update arriving while a dialog is open
+neither closes it nor loses what was typed; a refusal is shown in the dialog
+with the typed words kept. axe finds nothing serious at 1280 and 375 px, and
+at 375 px the tiles stack in one column."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, Route, expect
+
+from invigil import demo
+from invigil.db import platform
+from invigil.db.engine import Database
+from invigil.settings import Settings
+from tests.browser import candidate as c
+from tests.browser import staff_pages
+from tests.browser.axe import assert_accessible
+from tests.browser.test_admin import sign_in
+from tests.delivery.factories import kit_for
+
+CANDIDATE = "Lena Livewatch"
+MESSAGE = "Please keep your face in view of the camera."
+LEFT = re.compile(r"^(?:(\d+):)?(\d+):(\d\d)")
+
+
+@pytest.fixture(scope="module")
+def org(database: Database, settings: Settings, live_server: str) -> c.Org:
+    """The demo tenant (its administrator holds proctor:live)."""
+    staff_pages.seed_demo(database, settings.regions, kit_for(settings))
+    ref = platform.tenant_by_slug(database, staff_pages.DEMO_TENANT)
+    assert ref is not None
+    return c.Org(ref.id, database, kit_for(settings), live_server)
+
+
+@pytest.fixture
+def taker(browser: Browser) -> Iterator[Page]:
+    """The candidate's own browser, apart from the proctor's."""
+    context: BrowserContext = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def _seconds_left(tile: Locator) -> int:
+    text = tile.locator(".tile-left").inner_text()
+    found = LEFT.match(text)
+    assert found, f"no time left on the tile: {text!r}"
+    h, m, s = found.groups()
+    return int(h or 0) * 3600 + int(m) * 60 + int(s)
+
+
+def _tile(page: Page, name: str) -> Locator:
+    return page.locator("#live-tiles > li").filter(
+        has=page.get_by_role("heading", name=re.compile(re.escape(name)))
+    )
+
+
+def _answer(taker: Page, number: int) -> None:
+    """The candidate answers the question shown and goes on to the next."""
+    paper = c.state(taker)["questions"]
+    c.answer(taker, paper[number - 1]["type"])
+    c.saved(taker)
+    taker.get_by_role("button", name="Next", exact=True).click()
+
+
+def test_a_proctor_watches_messages_adds_time_pauses_and_ends_an_attempt(
+    page: Page, taker: Page, org: c.Org, live_server: str
+) -> None:
+    exam = org.exam(time_limit_minutes=30)
+    sign_in(
+        page, live_server, staff_pages.DEMO_TENANT, staff_pages.DEMO_ADMIN, demo.DEFAULT_PASSWORD
+    )
+    expect(page).to_have_url(f"{live_server}/home")
+    page.goto(f"{live_server}/proctoring/live?exam={exam}")
+    expect(page.locator("#live-state")).to_have_text("Live")
+    expect(page.locator("#live-empty")).to_have_text(re.compile("^No attempt is in progress"))
+
+    # The candidate starts: the tile comes by the stream, the page is not reloaded.
+    c.start(taker, org.link(exam, name=CANDIDATE))
+    c.heading(taker, 1, 8)
+    tile = _tile(page, CANDIDATE)
+    expect(tile).to_have_count(1, timeout=15_000)
+    expect(page.locator("#live-empty")).to_be_hidden()
+    expect(page.locator("#live-counts")).to_have_text("1 in progress, 0 flagged, 0 offline")
+    expect(tile.locator(".tile-progress-text")).to_have_text("0 of 8")
+    assert 28 * 60 <= _seconds_left(tile) <= 30 * 60
+    first = _seconds_left(tile)
+    page.wait_for_timeout(2100)
+    assert _seconds_left(tile) < first, "the time left counts down every second"
+    _answer(taker, 1)
+    expect(tile.locator(".tile-progress-text")).to_have_text("1 of 8", timeout=10_000)
+
+    # A message; an update meanwhile neither closes the dialog nor loses the words.
+    tile.get_by_role("button", name=f"Message: {CANDIDATE}").click()
+    dialog = page.get_by_role("dialog", name="Send a message")
+    expect(dialog).to_be_visible()
+    box = dialog.get_by_label("Message to the candidate")
+    expect(box).to_be_focused()
+    box.fill(MESSAGE)
+    _answer(taker, 2)
+    expect(tile.locator(".tile-progress-text")).to_have_text("2 of 8", timeout=10_000)
+    expect(dialog).to_be_visible()
+    expect(box).to_have_value(MESSAGE)
+    expect(box).to_be_focused()
+    dialog.get_by_role("button", name="Send the message").click()
+    expect(dialog).to_be_hidden()
+    expect(tile.get_by_role("button", name=f"Message: {CANDIDATE}")).to_be_focused()
+    message = tile.locator(".tile-messages li").filter(has_text=MESSAGE)
+    expect(message).to_contain_text("not read yet")
+
+    # A refusal is shown in the dialog, and what was typed stays.
+    def refuse(route: Route) -> None:
+        body = {"type": "urn:invigil:problem:conflict", "title": "Conflict", "status": 409,
+                "detail": "The attempt is not in progress."}  # fmt: skip
+        route.fulfill(status=409, body=json.dumps(body), content_type="application/problem+json")
+
+    page.route("**/proctoring/live/attempts/*/room-check", refuse)
+    tile.get_by_role("button", name=f"Room check: {CANDIDATE}").click()
+    dialog = page.get_by_role("dialog", name="Request a room check")
+    dialog.get_by_label("Reason for the room check").fill("A voice was heard.")
+    dialog.get_by_role("button", name="Request the room check").click()
+    expect(dialog.get_by_role("alert")).to_have_text("The attempt is not in progress.")
+    expect(dialog.get_by_label("Reason for the room check")).to_have_value("A voice was heard.")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    page.unroute("**/proctoring/live/attempts/*/room-check", refuse)
+
+    # Ten more minutes.
+    before = _seconds_left(tile)
+    tile.get_by_role("button", name=f"Add time: {CANDIDATE}").click()
+    dialog = page.get_by_role("dialog", name="Add time")
+    dialog.get_by_label("Minutes to add").fill("10")
+    dialog.get_by_label("Reason for the extra time").fill("The camera failed for ten minutes.")
+    dialog.get_by_role("button", name="Add the time").click()
+    expect(dialog).to_be_hidden()
+    expect(tile.locator(".tile-left-note")).to_have_text("10 min added")
+    assert _seconds_left(tile) >= before + 9 * 60
+
+    # Paused: marked, and the time left stands still.
+    tile.get_by_role("button", name=f"Pause: {CANDIDATE}").click()
+    dialog = page.get_by_role("dialog", name="Pause the exam")
+    dialog.get_by_label("Reason for the pause").fill("Someone entered the room.")
+    dialog.get_by_role("button", name="Pause the exam").click()
+    expect(dialog).to_be_hidden()
+    expect(tile.locator(".tile-badges")).to_contain_text("Paused")
+    expect(tile.locator(".tile-left")).to_contain_text("Paused")
+    expect(tile.get_by_role("button", name=f"Resume: {CANDIDATE}")).to_be_focused()
+    frozen = _seconds_left(tile)
+    page.wait_for_timeout(2100)
+    assert _seconds_left(tile) == frozen
+
+    assert_accessible(page, "the live console")
+    page.set_viewport_size({"width": 375, "height": 800})
+    assert_accessible(page, "the live console at 375 px")
+    widths = page.evaluate(
+        "() => [document.scrollingElement.scrollWidth,"
+        " getComputedStyle(document.getElementById('live-tiles')).gridTemplateColumns.split(' ').length]"
+    )
+    assert widths == [375, 1], f"page width, tile columns at 375 px: {widths}"
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+    # Resumed, then ended: the tile stays, ended by a proctor.
+    tile.get_by_role("button", name=f"Resume: {CANDIDATE}").click()
+    page.get_by_role("dialog", name="Resume the exam").get_by_role(
+        "button", name="Resume the exam"
+    ).click()
+    expect(tile.locator(".tile-badges")).not_to_contain_text("Paused")
+    tile.get_by_role("button", name=f"End now: {CANDIDATE}").click()
+    dialog = page.get_by_role("dialog", name="End the attempt now")
+    dialog.get_by_label("Reason for ending it").fill("Confirmed cheating with a second person.")
+    dialog.get_by_role("button", name="End the attempt").click()
+    expect(dialog).to_be_visible()  # the confirmation is not ticked yet
+    dialog.get_by_label("Yes, end this attempt now").check()
+    dialog.get_by_role("button", name="End the attempt").click()
+    expect(dialog).to_be_hidden()
+    expect(tile.locator(".tile-badges")).to_have_text("Ended by a proctor")
+    expect(page.locator("#live-counts")).to_have_text("0 in progress, 0 flagged, 0 offline")
+    page.get_by_label("Show ended attempts").uncheck()
+    expect(tile).to_be_hidden()
+    expect(page.locator("#live-empty")).to_have_text("No attempt matches the filter.")
