@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, Route, expect
@@ -21,8 +22,10 @@ from playwright.sync_api import Browser, BrowserContext, Locator, Page, Route, e
 from invigil import demo
 from invigil.db import platform
 from invigil.db.engine import Database
+from invigil.proctoring.presets import PRACTICE
 from invigil.settings import Settings
 from tests.browser import candidate as c
+from tests.browser import proctoring as pr
 from tests.browser import staff_pages
 from tests.browser.axe import assert_accessible
 from tests.browser.test_admin import sign_in
@@ -31,6 +34,16 @@ from tests.delivery.factories import kit_for
 CANDIDATE = "Lena Livewatch"
 MESSAGE = "Please keep your face in view of the camera."
 LEFT = re.compile(r"^(?:(\d+):)?(\d+):(\d\d)")
+HIDDEN = "The exam tab was hidden."
+
+
+def _flagging() -> dict[str, Any]:
+    """The practice policy, but a hidden tab is a flag at once."""
+    policy: dict[str, Any] = PRACTICE.model_dump(mode="json")
+    for rule in policy["rules"]:
+        if rule["kind"] == "tab.hidden":
+            rule.update(id="tab-hidden-flag", action="flag", severity="medium", message=HIDDEN)
+    return policy
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +90,7 @@ def _answer(taker: Page, number: int) -> None:
 def test_a_proctor_watches_messages_adds_time_pauses_and_ends_an_attempt(
     page: Page, taker: Page, org: c.Org, live_server: str
 ) -> None:
-    exam = org.exam(time_limit_minutes=30)
+    exam = org.exam(time_limit_minutes=30, proctoring_policy=_flagging())
     sign_in(
         page, live_server, staff_pages.DEMO_TENANT, staff_pages.DEMO_ADMIN, demo.DEFAULT_PASSWORD
     )
@@ -100,6 +113,15 @@ def test_a_proctor_watches_messages_adds_time_pauses_and_ends_an_attempt(
     assert _seconds_left(tile) < first, "the time left counts down every second"
     _answer(taker, 1)
     expect(tile.locator(".tile-progress-text")).to_have_text("1 of 8", timeout=10_000)
+
+    # A flag: on the tile with its rule and message, and said (politely) once.
+    pr.hide_tab(taker)
+    pr.show_tab(taker)
+    expect(tile.locator(".tile-flags")).to_have_text("1 flag, 0 warnings", timeout=15_000)
+    expect(tile.locator(".tile-actions")).to_contain_text(f"tab-hidden-flag {HIDDEN}")
+    expect(page.locator("#live-announce")).to_have_text(f"New flag on {CANDIDATE}.")
+    expect(page.locator("#live-announce")).to_have_attribute("aria-live", "polite")
+    expect(page.locator("#live-counts")).to_have_text("1 in progress, 1 flagged, 0 offline")
 
     # A message; an update meanwhile neither closes the dialog nor loses the words.
     tile.get_by_role("button", name=f"Message: {CANDIDATE}").click()
