@@ -1,27 +1,36 @@
 """The live console in Chromium, on the real event stream: the demo
 administrator opens the console of an exam before anyone sits it; a
 candidate starts it in another browser and the tile appears by itself, then
-follows the candidate's answers. The proctor sends a message (the tile shows
-it "not read yet"), adds time (the time left grows), pauses (the tile says
-"Paused" and its time stands still) and ends the attempt (it sinks to the
-bottom, ended by a proctor). An update arriving while a dialog is open
-neither closes it nor loses what was typed; a refusal is shown in the dialog
-with the typed words kept. axe finds nothing serious at 1280 and 375 px, and
-at 375 px the tiles stack in one column."""
+follows the candidate's answers, a flag (named in the polite live region)
+and a webcam snapshot (its thumbnail through a signed link, two faces
+marked). The proctor sends a message (the tile shows it "not read yet"),
+adds time (the time left grows), pauses (the tile says "Paused" and its time
+stands still) and ends the attempt (ended by a proctor, hidden by the
+filter). An update arriving while a dialog is open neither closes it nor
+loses what was typed; a refusal is shown in the dialog with the typed words
+kept. axe finds nothing serious at 1280 and 375 px, and at 375 px the tiles
+stack in one column."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, Route, expect
 
 from invigil import demo
-from invigil.db import platform
+from invigil.db import platform, signals
 from invigil.db.engine import Database
+from invigil.evidence import service
+from invigil.evidence.service import ATTEMPT, Evidence
+from invigil.proctoring.models import Snapshot
 from invigil.proctoring.presets import PRACTICE
 from invigil.settings import Settings
 from tests.browser import candidate as c
@@ -79,6 +88,38 @@ def _tile(page: Page, name: str) -> Locator:
     )
 
 
+def _snapshot(org: c.Org, settings: Settings, attempt_id: str, faces: int) -> None:
+    """A webcam snapshot of the attempt, stored where the capture API stores
+    them, which the server's re-check found ``faces`` faces in."""
+    image = io.BytesIO()
+    Image.new("RGB", (320, 240), (90, 120, 160)).save(image, "JPEG")
+    attempt = uuid.UUID(attempt_id)
+    now = datetime.now(UTC)
+    with org.database.unit_of_work(org.tenant_id) as uow:
+        stored = service.store(
+            uow,
+            Evidence.from_settings(settings),
+            subject_type=ATTEMPT,
+            subject_id=attempt_id,
+            kind_name="snapshot",
+            data=[image.getvalue()],
+        )
+        uow.add(
+            Snapshot(
+                tenant_id=org.tenant_id,
+                attempt_id=attempt,
+                object_id=stored.id,
+                taken_at=now,
+                reason="periodic",
+                client_faces=1,
+                server_faces=faces,
+                server_status="mismatch",
+                checked_at=now,
+            )
+        )
+        signals.attempt_changed(uow, attempt)
+
+
 def _answer(taker: Page, number: int) -> None:
     """The candidate answers the question shown and goes on to the next."""
     paper = c.state(taker)["questions"]
@@ -88,7 +129,7 @@ def _answer(taker: Page, number: int) -> None:
 
 
 def test_a_proctor_watches_messages_adds_time_pauses_and_ends_an_attempt(
-    page: Page, taker: Page, org: c.Org, live_server: str
+    page: Page, taker: Page, org: c.Org, settings: Settings, live_server: str
 ) -> None:
     exam = org.exam(time_limit_minutes=30, proctoring_policy=_flagging())
     sign_in(
@@ -122,6 +163,16 @@ def test_a_proctor_watches_messages_adds_time_pauses_and_ends_an_attempt(
     expect(page.locator("#live-announce")).to_have_text(f"New flag on {CANDIDATE}.")
     expect(page.locator("#live-announce")).to_have_attribute("aria-live", "polite")
     expect(page.locator("#live-counts")).to_have_text("1 in progress, 1 flagged, 0 offline")
+
+    # The latest snapshot, through its signed link, with the server's count marked.
+    _snapshot(org, settings, c.boot(taker)["attempt_id"], faces=2)
+    thumbnail = tile.get_by_role("img", name=re.compile(f"^Latest webcam snapshot of {CANDIDATE}"))
+    expect(thumbnail).to_be_visible(timeout=15_000)
+    page.wait_for_function(
+        "(img) => img.complete && img.naturalWidth === 320", arg=thumbnail.element_handle()
+    )
+    expect(tile.locator(".badge.faces")).to_have_text("2 faces")
+    expect(tile.locator(".badge.faces")).to_have_class(re.compile(r"\bwrong\b"))
 
     # A message; an update meanwhile neither closes the dialog nor loses the words.
     tile.get_by_role("button", name=f"Message: {CANDIDATE}").click()
