@@ -39,7 +39,7 @@ from invigil.proctoring.models import LiveIntervention
 from invigil.security.keys import Keys
 from invigil.settings import Settings
 from invigil.verifier import verify
-from tests.conftest import BoundDatabase, make_tenant, make_user
+from tests.conftest import BoundDatabase, bearer, make_tenant, make_user
 from tests.delivery.test_attempts import begun, invited, item
 from tests.evidence import factories
 from tests.identity.test_pages import page_sign_in
@@ -154,7 +154,7 @@ def test_a_message_is_read_once_and_the_console_sees_the_receipt(
     assert again.json()["acknowledged_at"] == first.json()["acknowledged_at"]
     assert client.get(f"/take/{token}/api/live").json()["messages"] == []
     assert client.post(f"/take/{token}/api/live/messages/{uuid.uuid4()}/ack").status_code == 404
-    assert client.post(f"/take/{token}/api/live/messages/not-an-id/ack").status_code == 404
+    assert client.post(f"/take/{token}/api/live/messages/not-an-id/ack").status_code == 422
     with db.unit_of_work(tenant) as uow:
         (tile,) = live_view.tiles(uow, attempt_ids=[aid])
         (shown,) = tile["messages"]
@@ -215,6 +215,7 @@ def test_a_room_check_takes_one_clip_for_the_check_asked(
     with db.unit_of_work(tenant) as uow:
         (tile,) = live_view.tiles(uow, attempt_ids=[aid])
     assert tile["room_check"]["clip_at"] is not None
+    assert tile["camera"] is True
 
 
 def test_a_room_check_needs_consent_to_the_camera(
@@ -470,3 +471,77 @@ def test_a_client_that_does_not_follow_gets_the_picture_once(
     assert body["attempts"][0]["snapshot"] is None or "url" in body["attempts"][0]["snapshot"]
     assert staff.get(f"/proctoring/live/stream?exam={uuid.uuid4()}").status_code == 404
     assert staff.get("/proctoring/live/stream?exam=not-an-id").status_code == 404
+
+
+def test_an_exam_that_names_its_proctors_is_watched_by_them_only(
+    app: FastAPI, client: Any, db: BoundDatabase, settings: Settings
+) -> None:
+    tenant, aid, *_ = _sitting(app, db, settings)
+    exam_id = _attempt(db, tenant, aid).exam_id
+    named = make_user(db, tenant, ["proctor_reviewer"])
+    other = make_user(db, tenant, ["proctor_reviewer"])
+    admin = make_user(db, tenant, ["tenant_admin"])
+    grader = make_user(db, tenant, ["grader"])
+    as_admin = bearer(app, db, admin)
+    r = client.put(
+        f"/api/v1/exams/{exam_id}/live-proctors",
+        json={"user_ids": [str(grader.id)]},
+        headers=as_admin,
+    )
+    assert r.status_code == 422 and "proctor:live" in r.json()["detail"]
+    r = client.put(
+        f"/api/v1/exams/{exam_id}/live-proctors",
+        json={"user_ids": [str(named.id)]},
+        headers=as_admin,
+    )
+    assert r.status_code == 200 and [u["id"] for u in r.json()["items"]] == [str(named.id)]
+
+    def sees(user: Any) -> list[str]:
+        got = client.get("/api/v1/live/attempts", headers=bearer(app, db, user))
+        assert got.status_code == 200, got.text
+        return [t["id"] for t in got.json()["items"]]
+
+    assert sees(named) == [str(aid)] and sees(admin) == [str(aid)] and sees(other) == []
+    step = f"/api/v1/attempts/{aid}/live/messages"
+    refused = client.post(step, json={"text": "hi"}, headers=bearer(app, db, other))
+    missing = client.post(
+        f"/api/v1/attempts/{uuid.uuid4()}/live/messages",
+        json={"text": "hi"},
+        headers=bearer(app, db, other),
+    )
+    assert refused.status_code == missing.status_code == 404
+    taken = client.post(step, json={"text": "hi"}, headers=bearer(app, db, named))
+    assert taken.status_code == 201, taken.text
+    assert taken.json()["attempt"]["messages"][0]["text"] == "hi"
+    r = client.put(
+        f"/api/v1/exams/{exam_id}/live-proctors", json={"user_ids": []}, headers=as_admin
+    )
+    assert r.json()["everyone"] is True and sees(other) == [str(aid)]
+    with db.unit_of_work(tenant) as uow:
+        actions = list(
+            uow.scalars(
+                select(AuditEvent.action).where(AuditEvent.action == "exam.live_proctors_set")
+            )
+        )
+    assert len(actions) == 2
+
+
+def test_the_proctors_page_names_and_unnames(
+    app: FastAPI, db: BoundDatabase, settings: Settings
+) -> None:
+    tenant, aid, *_ = _sitting(app, db, settings)
+    exam_id = _attempt(db, tenant, aid).exam_id
+    proctor = make_user(db, tenant, ["proctor_reviewer"])
+    staff, csrf = web_client(app, db, tenant, ["tenant_admin"])
+    url = f"/proctoring/live/exams/{exam_id}/proctors"
+    page = staff.get(url)
+    assert page.status_code == 200 and proctor.email in page.text
+    r = staff.post(url, data={"csrf": csrf, "user_ids": [str(proctor.id)]})
+    assert r.status_code == 303
+    with db.unit_of_work(tenant) as uow:
+        assert live.proctors_of(uow, exam_id) == [proctor.id]
+    bad = staff.post(url, data={"csrf": csrf, "user_ids": ["not-an-id"]})
+    assert bad.status_code == 422 and "not valid" in bad.text
+    assert staff.post(url, data={"csrf": csrf}).status_code == 303
+    with db.unit_of_work(tenant) as uow:
+        assert live.proctors_of(uow, exam_id) == []

@@ -176,7 +176,6 @@ def _told(attempt: Any, taken: pipeline.Taken) -> JSONResponse:
                 attempt.deadline,
                 attempt.status,
                 attempt.last_seq,
-                live_seq=getattr(attempt, "live_seq", None),
                 paused_at=getattr(attempt, "paused_at", None),
             ),
             "last_seq": attempt.events_last_seq,

@@ -25,7 +25,7 @@ from invigil import admission
 from invigil.db.uow import Actor
 from invigil.delivery.candidate import Guest, Guesting, Taking, taking
 from invigil.delivery.models import Attempt
-from invigil.errors import NotFound
+from invigil.errors import Invalid
 from invigil.proctoring import live
 from invigil.proctoring.live_pages import KEEPALIVE_SECONDS, broker, follows
 
@@ -47,7 +47,7 @@ async def acknowledge(message_id: str, g: Guest = Guesting) -> JSONResponse:
         try:
             mid = uuid.UUID(message_id)
         except ValueError:
-            raise NotFound(f"message {message_id} was not found") from None
+            raise Invalid("message_id is not a message's id", field="message_id") from None
         ack = live.acknowledge(t.uow, t.attempt, mid)
         return _json({"id": str(mid), "acknowledged_at": ack.created_at.isoformat()})
 

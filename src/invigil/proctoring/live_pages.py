@@ -27,10 +27,11 @@ from sqlalchemy import select
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
-from invigil import admission
+from invigil import admission, i18n
 from invigil.db.uow import Actor, UnitOfWork
-from invigil.errors import Forbidden, NotFound
+from invigil.errors import Forbidden, Invalid, NotFound
 from invigil.evidence import api as evidence_api
+from invigil.i18n import N_
 from invigil.identity.pages.common import _parse_id
 from invigil.proctoring import live, live_view
 from invigil.proctoring.live_broker import Broker
@@ -38,6 +39,7 @@ from invigil.proctoring.models import Snapshot
 from invigil.security import sessions
 from invigil.security.permissions import Permission as P
 from invigil.security.tokens import split_secret
+from invigil.web import flash
 from invigil.web.pages import render
 from invigil.web.session import COOKIE, PageContext, check_csrf, requires_page
 
@@ -51,8 +53,12 @@ GATHER_SECONDS = 0.25
 KEEPALIVE_SECONDS = 15.0
 RECHECK_SECONDS = 30.0
 
+# Fields are optional at the edge (bounded): the service names a missing one
+# (422) after it has found the attempt, so another tenant's id is a 404 first.
 Csrf = Annotated[str, Form(max_length=64)]
 Reason = Annotated[str, Form(max_length=live.MAX_REASON * 2)]
+Minutes = Annotated[str, Form(max_length=8)]
+Text = Annotated[str, Form(max_length=live.MAX_MESSAGE * 2)]
 
 
 def broker(request: Request) -> Broker:
@@ -123,12 +129,15 @@ def console(
 def _exams_running(uow: UnitOfWork) -> list[dict[str, str]]:
     from sqlalchemy import text
 
+    viewer = live.watcher(uow)
+    watchable = live.WATCHABLE.format(tenant="e.tenant_id", exam="e.id")
     rows = uow.session.execute(
         text(
             "SELECT e.id, e.title FROM exams e WHERE EXISTS (SELECT 1 FROM attempts a "
             "WHERE a.tenant_id = e.tenant_id AND a.exam_id = e.id "
-            "AND a.status = 'in_progress') ORDER BY e.title, e.id"
-        )
+            f"AND a.status = 'in_progress') AND {watchable} ORDER BY e.title, e.id"
+        ),
+        {"viewer": str(viewer) if viewer else None},
     )
     return [{"id": str(i), "title": t} for i, t in rows]
 
@@ -137,7 +146,7 @@ def _exam_named(uow: UnitOfWork, exam_id: uuid.UUID) -> dict[str, str]:
     from invigil.content.models import Exam
 
     found = uow.scalar(select(Exam).where(Exam.id == exam_id))
-    if found is None:
+    if found is None or not live.may_watch(uow, exam_id):
         raise NotFound(f"exam {exam_id} was not found")
     return {"id": str(found.id), "title": found.title}
 
@@ -273,7 +282,7 @@ def _stepped(
 def message(
     attempt_id: str,
     csrf: Csrf,
-    text: Annotated[str, Form(max_length=live.MAX_MESSAGE * 2)],
+    text: Text = "",
     ctx: PageContext = requires_page(P.PROCTOR_LIVE),
 ) -> JSONResponse:
     return _stepped(ctx, attempt_id, csrf, lambda a: live.send_message(ctx.uow, a, text))
@@ -283,16 +292,20 @@ def message(
 def add_time(
     attempt_id: str,
     csrf: Csrf,
-    minutes: Annotated[int, Form(ge=1, le=live.MAX_MINUTES)],
-    reason: Reason,
+    minutes: Minutes = "",
+    reason: Reason = "",
     ctx: PageContext = requires_page(P.PROCTOR_LIVE),
 ) -> JSONResponse:
-    return _stepped(ctx, attempt_id, csrf, lambda a: live.add_time(ctx.uow, a, minutes, reason))
+    whole: object = int(minutes) if minutes.strip().isdigit() else minutes
+    return _stepped(ctx, attempt_id, csrf, lambda a: live.add_time(ctx.uow, a, whole, reason))
 
 
 @router.post("/proctoring/live/attempts/{attempt_id}/pause")
 def pause(
-    attempt_id: str, csrf: Csrf, reason: Reason, ctx: PageContext = requires_page(P.PROCTOR_LIVE)
+    attempt_id: str,
+    csrf: Csrf,
+    reason: Reason = "",
+    ctx: PageContext = requires_page(P.PROCTOR_LIVE),
 ) -> JSONResponse:
     return _stepped(ctx, attempt_id, csrf, lambda a: live.pause(ctx.uow, a, reason))
 
@@ -306,13 +319,94 @@ def resume(
 
 @router.post("/proctoring/live/attempts/{attempt_id}/end")
 def end(
-    attempt_id: str, csrf: Csrf, reason: Reason, ctx: PageContext = requires_page(P.PROCTOR_LIVE)
+    attempt_id: str,
+    csrf: Csrf,
+    reason: Reason = "",
+    ctx: PageContext = requires_page(P.PROCTOR_LIVE),
 ) -> JSONResponse:
     return _stepped(ctx, attempt_id, csrf, lambda a: live.end(ctx.uow, a, reason))
 
 
 @router.post("/proctoring/live/attempts/{attempt_id}/room-check")
 def room_check(
-    attempt_id: str, csrf: Csrf, reason: Reason, ctx: PageContext = requires_page(P.PROCTOR_LIVE)
+    attempt_id: str,
+    csrf: Csrf,
+    reason: Reason = "",
+    ctx: PageContext = requires_page(P.PROCTOR_LIVE),
 ) -> JSONResponse:
     return _stepped(ctx, attempt_id, csrf, lambda a: live.request_room_check(ctx.uow, a, reason))
+
+
+# --- who may watch an exam -------------------------------------------------------
+
+
+def _candidates_for_watching(uow: UnitOfWork) -> list[Any]:
+    """The organisation's active users who hold proctor:live, by e-mail."""
+    from invigil.identity import grants
+    from invigil.identity.models import User
+
+    users = uow.scalars(select(User).where(User.status == "active").order_by(User.email))
+    return [u for u in users if P.PROCTOR_LIVE.value in grants.user_permissions(uow, u.id)]
+
+
+SAVED = N_("Saved who may watch this exam live.")
+NOT_VALID = N_("A chosen proctor is not valid; reload the page.")
+
+
+def _proctors_page(
+    request: Request,
+    ctx: PageContext,
+    exam_id: uuid.UUID,
+    *,
+    status: int = 200,
+    error: str | None = None,
+) -> HTMLResponse:
+    from invigil.content.models import Exam
+
+    exam = ctx.uow.scalar(select(Exam).where(Exam.id == exam_id))
+    if exam is None:
+        raise NotFound(f"exam {exam_id} was not found")
+    named = set(live.proctors_of(ctx.uow, exam_id))
+    return render(
+        request,
+        "proctoring/live_proctors.html",
+        {
+            "page": ctx,
+            "exam": exam,
+            "users": _candidates_for_watching(ctx.uow),
+            "named": named,
+            "error": error,
+        },
+        status=status,
+    )
+
+
+@router.get("/proctoring/live/exams/{exam_id}/proctors", response_class=HTMLResponse)
+def proctors_page(
+    request: Request, exam_id: str, ctx: PageContext = requires_page(P.EXAM_PUBLISH)
+) -> Response:
+    return _proctors_page(request, ctx, _parse_id(exam_id, "exam"))
+
+
+@router.post("/proctoring/live/exams/{exam_id}/proctors", response_class=HTMLResponse)
+def set_proctors(
+    request: Request,
+    exam_id: str,
+    csrf: Csrf,
+    user_ids: Annotated[list[str] | None, Form(max_length=live.MAX_PROCTORS)] = None,
+    ctx: PageContext = requires_page(P.EXAM_PUBLISH),
+) -> Response:
+    check_csrf(ctx, csrf)
+    eid = _parse_id(exam_id, "exam")
+    chosen = []
+    for value in user_ids or []:
+        try:
+            chosen.append(uuid.UUID(value))
+        except ValueError:
+            return _proctors_page(request, ctx, eid, status=422, error=str(NOT_VALID))
+    try:
+        live.set_proctors(ctx.uow, eid, chosen)
+    except Invalid as refused:
+        return _proctors_page(request, ctx, eid, status=422, error=refused.detail)
+    words = i18n.gettext(i18n.locale_of({"request": request}), SAVED)
+    return flash.redirect(request, f"/proctoring/live/exams/{eid}/proctors", words)
