@@ -6,9 +6,9 @@ and a webcam snapshot (its thumbnail through a signed link, two faces
 marked). The proctor sends a message (the tile shows it "not read yet"),
 adds time (the time left grows), pauses (the tile says "Paused" and its time
 stands still) and ends the attempt (ended by a proctor, hidden by the
-filter). An update arriving while a dialog is open neither closes it nor
-loses what was typed; a refusal is shown in the dialog with the typed words
-kept. axe finds nothing serious at 1280 and 375 px, and at 375 px the tiles
+filter); an exam without the camera offers no room check. An update
+arriving while a dialog is open neither closes it nor loses what was typed;
+a refusal is shown in the dialog with the typed words kept. axe finds nothing serious at 1280 and 375 px, and at 375 px the tiles
 stack in one column."""
 
 from __future__ import annotations
@@ -174,7 +174,13 @@ def test_a_proctor_watches_messages_adds_time_pauses_and_ends_an_attempt(
     expect(tile.locator(".badge.faces")).to_have_text("2 faces")
     expect(tile.locator(".badge.faces")).to_have_class(re.compile(r"\bwrong\b"))
 
-    # A message; an update meanwhile neither closes the dialog nor loses the words.
+    # A message. An update meanwhile neither closes the dialog nor loses the
+    # words; a refusal is shown in the dialog, and the words stay to send again.
+    def refuse(route: Route) -> None:
+        body = {"type": "urn:invigil:problem:conflict", "title": "Conflict", "status": 409,
+                "detail": "The candidate's connection is busy."}  # fmt: skip
+        route.fulfill(status=409, body=json.dumps(body), content_type="application/problem+json")
+
     tile.get_by_role("button", name=f"Message: {CANDIDATE}").click()
     dialog = page.get_by_role("dialog", name="Send a message")
     expect(dialog).to_be_visible()
@@ -186,28 +192,21 @@ def test_a_proctor_watches_messages_adds_time_pauses_and_ends_an_attempt(
     expect(dialog).to_be_visible()
     expect(box).to_have_value(MESSAGE)
     expect(box).to_be_focused()
+    page.route("**/proctoring/live/attempts/*/messages", refuse)
+    dialog.get_by_role("button", name="Send the message").click()
+    expect(dialog.get_by_role("alert")).to_have_text("The candidate's connection is busy.")
+    expect(box).to_have_value(MESSAGE)
+    page.unroute("**/proctoring/live/attempts/*/messages", refuse)
     dialog.get_by_role("button", name="Send the message").click()
     expect(dialog).to_be_hidden()
     expect(tile.get_by_role("button", name=f"Message: {CANDIDATE}")).to_be_focused()
     message = tile.locator(".tile-messages li").filter(has_text=MESSAGE)
     expect(message).to_contain_text("not read yet")
-
-    # A refusal is shown in the dialog, and what was typed stays.
-    def refuse(route: Route) -> None:
-        body = {"type": "urn:invigil:problem:conflict", "title": "Conflict", "status": 409,
-                "detail": "The attempt is not in progress."}  # fmt: skip
-        route.fulfill(status=409, body=json.dumps(body), content_type="application/problem+json")
-
-    page.route("**/proctoring/live/attempts/*/room-check", refuse)
-    tile.get_by_role("button", name=f"Room check: {CANDIDATE}").click()
-    dialog = page.get_by_role("dialog", name="Request a room check")
-    dialog.get_by_label("Reason for the room check").fill("A voice was heard.")
-    dialog.get_by_role("button", name="Request the room check").click()
-    expect(dialog.get_by_role("alert")).to_have_text("The attempt is not in progress.")
-    expect(dialog.get_by_label("Reason for the room check")).to_have_value("A voice was heard.")
-    dialog.get_by_role("button", name="Cancel").click()
-    expect(dialog).to_be_hidden()
-    page.unroute("**/proctoring/live/attempts/*/room-check", refuse)
+    # This exam films no one: no room check is offered.
+    expect(tile.get_by_role("button", name=f"Room check: {CANDIDATE}")).to_be_hidden()
+    expect(tile.locator(".fact-room dd")).to_have_text(
+        "not possible: the candidate did not consent to the camera"
+    )
 
     # Ten more minutes.
     before = _seconds_left(tile)

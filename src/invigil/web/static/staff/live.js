@@ -290,10 +290,18 @@
         : [h("li", { class: "hint", text: W.noMessages })]
     );
 
+    // A room check needs the camera the candidate consented to.
     const rc = t.room_check;
+    const camera = t.camera !== false;
     setText(
       r.room,
-      !rc ? W.roomNone : rc.clip_at ? fmt(W.roomClip, { time: at(rc.clip_at) }) : fmt(W.roomWaiting, { time: at(rc.requested_at) })
+      rc && rc.clip_at
+        ? fmt(W.roomClip, { time: at(rc.clip_at) })
+        : rc
+          ? fmt(W.roomWaiting, { time: at(rc.requested_at) })
+          : camera
+            ? W.roomNone
+            : W.roomNoCamera
     );
     fill(r.integrity, t.integrity || "", () => [
       h("span", { class: `badge integrity ${t.integrity || ""}`, text: W.integrities[t.integrity] || t.integrity || "" }),
@@ -312,6 +320,9 @@
     setAttr(r.reviewLink, "aria-label", `${W.review}: ${name}`);
     setAttr(r.reviewLink, "href", t.review_url || null);
     // A focused button is never hidden under the reader's hands.
+    const room = r.buttons.room;
+    room.hidden = !camera && document.activeElement !== room;
+    if (!camera) setAttr(room, "aria-disabled", "true");
     r.tools.hidden = !live && !r.tools.contains(document.activeElement);
     r.tools.classList.toggle("ended", !live);
   }
@@ -560,6 +571,7 @@
     const r = tiles.get(b.closest("li").dataset.id);
     if (!r || !running(r.data)) return;
     let act = b.dataset.act;
+    if (act === "room" && r.data.camera === false) return;
     if (act === "pause" && r.data.paused_at) act = "resume";
     openDialog(r.id, act, b);
   });
