@@ -357,6 +357,70 @@ def test_the_console_stream_shows_a_change_within_two_seconds_and_only_its_tenan
                 assert lag < 2.0, f"the console heard of it after {lag:.2f}s"
 
 
+def _sse(lines: Iterator[str]) -> Iterator[tuple[str, str, str]]:
+    """(event, id, data) of each event with data."""
+    name = ident = ""
+    for line in lines:
+        if line.startswith("event:"):
+            name = line.split(":", 1)[1].strip()
+        elif line.startswith("id:"):
+            ident = line.split(":", 1)[1].strip()
+        elif line.startswith("data:"):
+            yield name, ident, line.split(":", 1)[1].strip()
+
+
+def test_the_consoles_of_an_organisation_share_one_read_of_a_change(
+    settings: Settings, database: Database
+) -> None:
+    app, made, token, (candidate, aid) = _committed(settings, database)
+    tenant = made.invitation.tenant_id
+    slug = _slug(database, tenant)
+    proctors = [make_user(database, tenant, ["proctor_reviewer"]) for _ in range(2)]
+    with running(app) as base:
+        clients = [httpx.Client(base_url=base, timeout=10) for _ in proctors]
+        try:
+            for client, proctor in zip(clients, proctors, strict=True):
+                assert page_sign_in(client, slug, proctor.email).status_code == 303
+            with (
+                clients[0].stream("GET", "/proctoring/live/stream", headers=SSE) as one,
+                clients[1].stream("GET", "/proctoring/live/stream", headers=SSE) as two,
+            ):
+                streams = [_sse(one.iter_lines()), _sse(two.iter_lines())]
+                assert [next(s)[0] for s in streams] == ["snapshot", "snapshot"]
+                assert len(app.state.live_feeds) == 1  # one feed, one subscription
+                answer = candidate.post(
+                    f"/take/{token}/api/answers", json={"items": [item(4, "Berlin", 1)]}
+                )
+                assert answer.status_code == 200
+                first, second = (next(s) for s in streams)
+                (tile,) = json.loads(first[2])["attempts"]
+                assert first[0] == "attempts" and tile["id"] == str(aid) and tile["answered"] == 1
+                assert first == second  # the same read, the same event id and body
+        finally:
+            for client in clients:
+                client.close()
+
+
+def test_a_shared_update_hides_pictures_from_a_console_without_evidence_view() -> None:
+    from invigil.proctoring import live_pages
+
+    def shown(encoded: bytes) -> Any:
+        ((name, _, data),) = _sse(iter(encoded.decode().splitlines()))
+        assert name == "attempts"
+        return json.loads(data)["attempts"][0]["snapshot"]["url"]
+
+    tile = {"id": "a", "snapshot": {"id": "s", "url": "/proctoring/live/snapshots/s"}}
+    update = live_pages.Update("attempts", [tile], datetime.now(UTC))
+    assert shown(update.event(False)) is None
+    assert shown(update.event(True)) == "/proctoring/live/snapshots/s"
+    assert update.event(True) is update.event(True)  # encoded once for every console
+    assert tile["snapshot"]["url"] == "/proctoring/live/snapshots/s"  # shared, untouched
+    member = live_pages.Member()
+    for _ in range(live_pages.MAX_PENDING + 1):  # a console that stopped reading
+        member.push(update)
+    assert member.take() == ([], True)  # it reads the whole picture again
+
+
 def _slug(database: Database, tenant: uuid.UUID) -> str:
     with database.unit_of_work(tenant) as uow:
         return str(
