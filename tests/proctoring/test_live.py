@@ -609,3 +609,41 @@ def test_the_proctors_page_names_and_unnames(
     assert staff.post(url, data={"csrf": csrf}).status_code == 303
     with db.unit_of_work(tenant) as uow:
         assert live.proctors_of(uow, exam_id) == []
+
+
+def test_the_shared_feed_leaves_out_what_a_proctor_may_not_watch(
+    settings: Settings, database: Database
+) -> None:
+    app, made, token, (candidate, aid) = _committed(settings, database)
+    tenant = made.invitation.tenant_id
+    slug = _slug(database, tenant)
+    named = make_user(database, tenant, ["proctor_reviewer"])
+    other = make_user(database, tenant, ["proctor_reviewer"])
+    with database.unit_of_work(tenant, Actor.system("test")) as uow:
+        exam_id = uow.scalar(select(Attempt.exam_id).where(Attempt.id == aid))
+        assert exam_id is not None
+        live.set_proctors(uow, exam_id, [named.id])
+    with (
+        running(app) as base,
+        httpx.Client(base_url=base, timeout=10) as a,
+        httpx.Client(base_url=base, timeout=10) as b,
+    ):
+        assert page_sign_in(a, slug, named.email).status_code == 303
+        assert page_sign_in(b, slug, other.email).status_code == 303
+        with (
+            a.stream("GET", "/proctoring/live/stream", headers=SSE) as ra,
+            b.stream("GET", "/proctoring/live/stream", headers=SSE) as rb,
+        ):
+            seen_a, seen_b = _events(ra.iter_lines()), _events(rb.iter_lines())
+            _, first_a = next(seen_a)
+            _, first_b = next(seen_b)
+            assert [t["id"] for t in first_a["attempts"]] == [str(aid)]
+            assert first_b["attempts"] == []
+            answer = candidate.post(
+                f"/take/{token}/api/answers", json={"items": [item(4, "Bonn", 1)]}
+            )
+            assert answer.status_code == 200
+            name, changed = next(seen_a)
+            assert name == "attempts" and changed["attempts"][0]["answered"] == 1
+    with database.unit_of_work(tenant, Actor.system("test")) as uow:
+        live.set_proctors(uow, exam_id, [])

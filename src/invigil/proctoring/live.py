@@ -111,6 +111,18 @@ def may_watch(uow: UnitOfWork, exam_id: uuid.UUID) -> bool:
     return not named or viewer in named
 
 
+def hidden_exams(uow: UnitOfWork) -> list[uuid.UUID]:
+    """The exams the actor may not watch: those that name proctors, not them."""
+    viewer = watcher(uow)
+    if viewer is None:
+        return []
+    named = uow.session.execute(select(ExamLiveProctor.exam_id, ExamLiveProctor.user_id)).all()
+    exams: dict[uuid.UUID, bool] = {}
+    for exam_id, user_id in named:
+        exams[exam_id] = exams.get(exam_id, False) or user_id == viewer
+    return sorted(e for e, mine in exams.items() if not mine)
+
+
 def proctors_of(uow: UnitOfWork, exam_id: uuid.UUID) -> list[uuid.UUID]:
     """The proctors an exam names (empty: everyone holding proctor:live)."""
     return list(

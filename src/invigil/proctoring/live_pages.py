@@ -132,16 +132,25 @@ class Update:
     tiles: list[dict[str, Any]]
     read_at: datetime  # when the read began
     id: str = field(default_factory=_cursor)
-    _encoded: dict[bool, bytes] = field(default_factory=dict)
+    _encoded: dict[tuple[bool, frozenset[str]], bytes | None] = field(default_factory=dict)
 
-    def event(self, can_see_evidence: bool) -> bytes:
-        encoded = self._encoded.get(can_see_evidence)
-        if encoded is None:
-            tiles = self.tiles if can_see_evidence else _masked(self.tiles)
-            body = json.dumps({"server_time": self.read_at.isoformat(), "attempts": tiles})
-            encoded = ServerSentEvent(data=body, event=self.name, id=self.id).encode()
-            self._encoded[can_see_evidence] = encoded
-        return encoded
+    def event(self, can_see_evidence: bool, hidden: frozenset[str] = frozenset()) -> bytes | None:
+        """The event for a console, without the exams ``hidden`` from its
+        viewer (exams that name other proctors); None when an ``attempts``
+        update holds nothing that console may see."""
+        key = (can_see_evidence, hidden)
+        if key not in self._encoded:
+            tiles = (
+                [t for t in self.tiles if t["exam"]["id"] not in hidden] if hidden else self.tiles
+            )
+            if not tiles and self.name == "attempts":
+                self._encoded[key] = None
+            else:
+                shown = tiles if can_see_evidence else _masked(tiles)
+                body = json.dumps({"server_time": self.read_at.isoformat(), "attempts": shown})
+                encoded = ServerSentEvent(data=body, event=self.name, id=self.id).encode()
+                self._encoded[key] = encoded
+        return self._encoded[key]
 
 
 @dataclass(eq=False)
@@ -362,6 +371,11 @@ async def stream(
     once = not follows(request)
     admission.leave(request.scope)  # a stream holds no connection while it waits
 
+    def hidden_now() -> frozenset[str]:
+        db = request.app.state.db
+        with db.unit_of_work(tenant_id, Actor("user", str(user_id))) as uow:
+            return frozenset(str(e) for e in live.hidden_exams(uow))
+
     def read(**kw: Any) -> list[dict[str, Any]]:
         db = request.app.state.db
         with db.unit_of_work(tenant_id, Actor("user", str(user_id))) as uow:
@@ -377,10 +391,13 @@ async def stream(
             if once:
                 yield event("snapshot", await run_in_threadpool(read, ended_since=since))
                 return
+            # The feed reads every attempt of the organisation (and exam):
+            # what this viewer may not watch is left out of what it sends.
+            hidden = await run_in_threadpool(hidden_now)
             # Joined before the picture is read: no change after it is missed.
             feed, member = place = join(request, tenant_id, exam_id)
             picture = await asyncio.shield(feed.picture(since))
-            yield picture.event(evidence)
+            yield picture.event(evidence, hidden) or b""
             member.last_at = picture.read_at
             checked = time.monotonic()
             while True:
@@ -388,6 +405,7 @@ async def stream(
                     if not await run_in_threadpool(_still_allowed, request, secret):
                         yield ServerSentEvent(data="{}", event="end")
                         return
+                    hidden = await run_in_threadpool(hidden_now)
                     checked = time.monotonic()
                 if not await member.wait(KEEPALIVE_SECONDS):
                     continue  # sse-starlette sends the keep-alive comments
@@ -397,13 +415,15 @@ async def stream(
                 if behind:
                     ended = member.last_at - ENDED_MARGIN
                     picture = await asyncio.shield(feed.picture(ended))
-                    yield picture.event(evidence)
+                    yield picture.event(evidence, hidden) or b""
                     member.last_at = picture.read_at
                 for update in updates:
                     # An update read before the picture sent is older than it:
                     # what it carries is in the picture.
                     if update.read_at >= member.last_at:
-                        yield update.event(evidence)
+                        sent = update.event(evidence, hidden)
+                        if sent is not None:
+                            yield sent
                         member.last_at = update.read_at
         finally:
             if place is not None:
