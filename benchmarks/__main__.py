@@ -21,6 +21,7 @@ from benchmarks import delivery as delivery_bench
 from benchmarks import events as events_bench
 from benchmarks import evidence as evidence_bench
 from benchmarks import ledger as ledger_bench
+from benchmarks import live as live_bench
 from benchmarks import recertification as recert_bench
 from benchmarks import reports as reports_bench
 from benchmarks import results as results_bench
@@ -73,6 +74,7 @@ LABELS = {
 LABELS |= evidence_bench.LABELS
 LABELS |= delivery_bench.LABELS
 LABELS |= events_bench.LABELS
+LABELS |= live_bench.LABELS
 LABELS |= analytics_bench.LABELS
 LABELS |= recert_bench.LABELS
 LABELS |= reports_bench.LABELS
@@ -132,6 +134,8 @@ def main() -> None:
         figures.update(delivery_bench.figures(db, urls, settings, candidates.id))
         proctored = bench_tenant("bench-events", "Bench proctoring events")
         figures.update(events_bench.figures(db, urls, settings, proctored.id))
+        watched = bench_tenant("bench-live", "Bench live monitoring")
+        figures.update(live_bench.figures(db, urls, settings, watched.id))
         figures.update(bodies_bench.figures(db, urls, settings, tenant.id))
         cohort = bench_tenant("bench-analytics", "Bench analytics")
         figures.update(analytics_bench.figures(db, urls, settings, cohort.id))
@@ -175,6 +179,7 @@ def write(machine: dict[str, str], figures: dict[str, float]) -> None:
         if (
             key in delivery_bench.LABELS
             or key in events_bench.LABELS
+            or key in live_bench.LABELS
             or key in analytics_bench.LABELS
             or key in reports_bench.LABELS
             or key in results_bench.LABELS
@@ -214,6 +219,7 @@ def write(machine: dict[str, str], figures: dict[str, float]) -> None:
         ]
     lines += delivery_bench.section(figures)
     lines += events_bench.section(figures)
+    lines += live_bench.section(figures)
     lines += bodies_bench.section(figures)
     lines += analytics_bench.section(figures)
     lines += reports_bench.section(figures)

@@ -162,10 +162,17 @@ def answer(kind: str, n: int, rng: random.Random) -> Any:
 
 
 def setup(
-    db: Database, settings: Settings, tenant_id: uuid.UUID, n: int, preset: str = "standard"
+    db: Database,
+    settings: Settings,
+    tenant_id: uuid.UUID,
+    n: int,
+    preset: str = "standard",
+    budget: float | None = None,
 ) -> list[Candidate]:
     """An exam of the demo bank's 32 questions (every type) and ``n`` begun
-    attempts under the proctoring ``preset``."""
+    attempts under the proctoring ``preset``, each past the system check;
+    fewer when ``budget`` seconds have passed (checked after each batch)."""
+    began = time.perf_counter()
     kit = Kit.from_settings(settings)
     bank = seed_content(db, tenant_id).bank_id
     with db.unit_of_work(tenant_id, Actor.operator("bench")) as uow:
@@ -180,6 +187,8 @@ def setup(
     out: list[Candidate] = []
     browser = attempts.Browser(address="127.0.0.1", user_agent="invigil-bench")
     for first in range(0, n, BATCH):
+        if budget is not None and time.perf_counter() - began > budget:
+            break
         with db.unit_of_work(tenant_id, Actor.operator("bench")) as uow:
             for i in range(first, min(n, first + BATCH)):
                 req = InviteRequest(f"Candidate {i}", f"c{i}@bench.test", "bench-candidates")
@@ -198,6 +207,8 @@ def setup(
                     shown_language=shown.language,
                     browser=browser,
                 )
+                # The system check's face check passed (the presets watch faces).
+                started.attempt.face_seen_at = datetime.now(UTC)
                 attempts.begin(uow, started.attempt, version, inv)
                 paper = [(s["type"], len(s["option_order"])) for s in started.attempt.paper]
                 cookie = f"{attempts.cookie_name(inv.id)}={started.secret}"

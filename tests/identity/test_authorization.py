@@ -205,6 +205,8 @@ def _valid_body(path: str, method: str) -> dict[str, object]:
         return {"topic": "photosynthesis", "types": ["true_false"]}
     if path.startswith("/api/v1/drafts/") and path.endswith("/accept"):
         return dict(content.SAMPLES["single_choice"])
+    if path.endswith("/live-proctors"):
+        return {"user_ids": []}
     if "/live/" in path:  # live monitoring's steps
         if path.endswith("/messages"):
             return {"text": "x"}

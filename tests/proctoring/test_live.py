@@ -39,7 +39,7 @@ from invigil.proctoring.models import LiveIntervention
 from invigil.security.keys import Keys
 from invigil.settings import Settings
 from invigil.verifier import verify
-from tests.conftest import BoundDatabase, make_tenant, make_user
+from tests.conftest import BoundDatabase, bearer, make_tenant, make_user
 from tests.delivery.test_attempts import begun, invited, item
 from tests.evidence import factories
 from tests.identity.test_pages import page_sign_in
@@ -215,6 +215,7 @@ def test_a_room_check_takes_one_clip_for_the_check_asked(
     with db.unit_of_work(tenant) as uow:
         (tile,) = live_view.tiles(uow, attempt_ids=[aid])
     assert tile["room_check"]["clip_at"] is not None
+    assert tile["camera"] is True
 
 
 def test_a_room_check_needs_consent_to_the_camera(
@@ -356,6 +357,70 @@ def test_the_console_stream_shows_a_change_within_two_seconds_and_only_its_tenan
                 assert lag < 2.0, f"the console heard of it after {lag:.2f}s"
 
 
+def _sse(lines: Iterator[str]) -> Iterator[tuple[str, str, str]]:
+    """(event, id, data) of each event with data."""
+    name = ident = ""
+    for line in lines:
+        if line.startswith("event:"):
+            name = line.split(":", 1)[1].strip()
+        elif line.startswith("id:"):
+            ident = line.split(":", 1)[1].strip()
+        elif line.startswith("data:"):
+            yield name, ident, line.split(":", 1)[1].strip()
+
+
+def test_the_consoles_of_an_organisation_share_one_read_of_a_change(
+    settings: Settings, database: Database
+) -> None:
+    app, made, token, (candidate, aid) = _committed(settings, database)
+    tenant = made.invitation.tenant_id
+    slug = _slug(database, tenant)
+    proctors = [make_user(database, tenant, ["proctor_reviewer"]) for _ in range(2)]
+    with running(app) as base:
+        clients = [httpx.Client(base_url=base, timeout=10) for _ in proctors]
+        try:
+            for client, proctor in zip(clients, proctors, strict=True):
+                assert page_sign_in(client, slug, proctor.email).status_code == 303
+            with (
+                clients[0].stream("GET", "/proctoring/live/stream", headers=SSE) as one,
+                clients[1].stream("GET", "/proctoring/live/stream", headers=SSE) as two,
+            ):
+                streams = [_sse(one.iter_lines()), _sse(two.iter_lines())]
+                assert [next(s)[0] for s in streams] == ["snapshot", "snapshot"]
+                assert len(app.state.live_feeds) == 1  # one feed, one subscription
+                answer = candidate.post(
+                    f"/take/{token}/api/answers", json={"items": [item(4, "Berlin", 1)]}
+                )
+                assert answer.status_code == 200
+                first, second = (next(s) for s in streams)
+                (tile,) = json.loads(first[2])["attempts"]
+                assert first[0] == "attempts" and tile["id"] == str(aid) and tile["answered"] == 1
+                assert first == second  # the same read, the same event id and body
+        finally:
+            for client in clients:
+                client.close()
+
+
+def test_a_shared_update_hides_pictures_from_a_console_without_evidence_view() -> None:
+    from invigil.proctoring import live_pages
+
+    def shown(encoded: bytes) -> Any:
+        ((name, _, data),) = _sse(iter(encoded.decode().splitlines()))
+        assert name == "attempts"
+        return json.loads(data)["attempts"][0]["snapshot"]["url"]
+
+    tile = {"id": "a", "snapshot": {"id": "s", "url": "/proctoring/live/snapshots/s"}}
+    update = live_pages.Update("attempts", [tile], datetime.now(UTC))
+    assert shown(update.event(False)) is None
+    assert shown(update.event(True)) == "/proctoring/live/snapshots/s"
+    assert update.event(True) is update.event(True)  # encoded once for every console
+    assert tile["snapshot"]["url"] == "/proctoring/live/snapshots/s"  # shared, untouched
+    member = live_pages.Member()
+    for _ in range(live_pages.MAX_PENDING + 1):  # a console that stopped reading
+        member.push(update)
+    assert member.take() == ([], True)  # it reads the whole picture again
+
+
 def _slug(database: Database, tenant: uuid.UUID) -> str:
     with database.unit_of_work(tenant) as uow:
         return str(
@@ -470,3 +535,115 @@ def test_a_client_that_does_not_follow_gets_the_picture_once(
     assert body["attempts"][0]["snapshot"] is None or "url" in body["attempts"][0]["snapshot"]
     assert staff.get(f"/proctoring/live/stream?exam={uuid.uuid4()}").status_code == 404
     assert staff.get("/proctoring/live/stream?exam=not-an-id").status_code == 404
+
+
+def test_an_exam_that_names_its_proctors_is_watched_by_them_only(
+    app: FastAPI, client: Any, db: BoundDatabase, settings: Settings
+) -> None:
+    tenant, aid, *_ = _sitting(app, db, settings)
+    exam_id = _attempt(db, tenant, aid).exam_id
+    named = make_user(db, tenant, ["proctor_reviewer"])
+    other = make_user(db, tenant, ["proctor_reviewer"])
+    admin = make_user(db, tenant, ["tenant_admin"])
+    grader = make_user(db, tenant, ["grader"])
+    as_admin = bearer(app, db, admin)
+    r = client.put(
+        f"/api/v1/exams/{exam_id}/live-proctors",
+        json={"user_ids": [str(grader.id)]},
+        headers=as_admin,
+    )
+    assert r.status_code == 422 and "proctor:live" in r.json()["detail"]
+    r = client.put(
+        f"/api/v1/exams/{exam_id}/live-proctors",
+        json={"user_ids": [str(named.id)]},
+        headers=as_admin,
+    )
+    assert r.status_code == 200 and [u["id"] for u in r.json()["items"]] == [str(named.id)]
+
+    def sees(user: Any) -> list[str]:
+        got = client.get("/api/v1/live/attempts", headers=bearer(app, db, user))
+        assert got.status_code == 200, got.text
+        return [t["id"] for t in got.json()["items"]]
+
+    assert sees(named) == [str(aid)] and sees(admin) == [str(aid)] and sees(other) == []
+    step = f"/api/v1/attempts/{aid}/live/messages"
+    refused = client.post(step, json={"text": "hi"}, headers=bearer(app, db, other))
+    missing = client.post(
+        f"/api/v1/attempts/{uuid.uuid4()}/live/messages",
+        json={"text": "hi"},
+        headers=bearer(app, db, other),
+    )
+    assert refused.status_code == missing.status_code == 404
+    taken = client.post(step, json={"text": "hi"}, headers=bearer(app, db, named))
+    assert taken.status_code == 201, taken.text
+    assert taken.json()["attempt"]["messages"][0]["text"] == "hi"
+    r = client.put(
+        f"/api/v1/exams/{exam_id}/live-proctors", json={"user_ids": []}, headers=as_admin
+    )
+    assert r.json()["everyone"] is True and sees(other) == [str(aid)]
+    with db.unit_of_work(tenant) as uow:
+        actions = list(
+            uow.scalars(
+                select(AuditEvent.action).where(AuditEvent.action == "exam.live_proctors_set")
+            )
+        )
+    assert len(actions) == 2
+
+
+def test_the_proctors_page_names_and_unnames(
+    app: FastAPI, db: BoundDatabase, settings: Settings
+) -> None:
+    tenant, aid, *_ = _sitting(app, db, settings)
+    exam_id = _attempt(db, tenant, aid).exam_id
+    proctor = make_user(db, tenant, ["proctor_reviewer"])
+    staff, csrf = web_client(app, db, tenant, ["tenant_admin"])
+    url = f"/proctoring/live/exams/{exam_id}/proctors"
+    page = staff.get(url)
+    assert page.status_code == 200 and proctor.email in page.text
+    r = staff.post(url, data={"csrf": csrf, "user_ids": [str(proctor.id)]})
+    assert r.status_code == 303
+    with db.unit_of_work(tenant) as uow:
+        assert live.proctors_of(uow, exam_id) == [proctor.id]
+    bad = staff.post(url, data={"csrf": csrf, "user_ids": ["not-an-id"]})
+    assert bad.status_code == 422 and "not valid" in bad.text
+    assert staff.post(url, data={"csrf": csrf}).status_code == 303
+    with db.unit_of_work(tenant) as uow:
+        assert live.proctors_of(uow, exam_id) == []
+
+
+def test_the_shared_feed_leaves_out_what_a_proctor_may_not_watch(
+    settings: Settings, database: Database
+) -> None:
+    app, made, token, (candidate, aid) = _committed(settings, database)
+    tenant = made.invitation.tenant_id
+    slug = _slug(database, tenant)
+    named = make_user(database, tenant, ["proctor_reviewer"])
+    other = make_user(database, tenant, ["proctor_reviewer"])
+    with database.unit_of_work(tenant, Actor.system("test")) as uow:
+        exam_id = uow.scalar(select(Attempt.exam_id).where(Attempt.id == aid))
+        assert exam_id is not None
+        live.set_proctors(uow, exam_id, [named.id])
+    with (
+        running(app) as base,
+        httpx.Client(base_url=base, timeout=10) as a,
+        httpx.Client(base_url=base, timeout=10) as b,
+    ):
+        assert page_sign_in(a, slug, named.email).status_code == 303
+        assert page_sign_in(b, slug, other.email).status_code == 303
+        with (
+            a.stream("GET", "/proctoring/live/stream", headers=SSE) as ra,
+            b.stream("GET", "/proctoring/live/stream", headers=SSE) as rb,
+        ):
+            seen_a, seen_b = _events(ra.iter_lines()), _events(rb.iter_lines())
+            _, first_a = next(seen_a)
+            _, first_b = next(seen_b)
+            assert [t["id"] for t in first_a["attempts"]] == [str(aid)]
+            assert first_b["attempts"] == []
+            answer = candidate.post(
+                f"/take/{token}/api/answers", json={"items": [item(4, "Bonn", 1)]}
+            )
+            assert answer.status_code == 200
+            name, changed = next(seen_a)
+            assert name == "attempts" and changed["attempts"][0]["answered"] == 1
+    with database.unit_of_work(tenant, Actor.system("test")) as uow:
+        live.set_proctors(uow, exam_id, [])

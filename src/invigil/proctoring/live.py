@@ -21,28 +21,33 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from invigil import audit
 from invigil.audit.anchored import Source, stream
 from invigil.audit.records import Record, anchor, document_sha256
+from invigil.content.models import Exam
 from invigil.db import signals
 from invigil.db.uow import UnitOfWork
 from invigil.delivery import attempts
 from invigil.delivery.models import Attempt
 from invigil.errors import Conflict, Invalid, NotFound
+from invigil.identity import grants
+from invigil.identity.models import User
 from invigil.proctoring import disclosure
-from invigil.proctoring.models import LiveIntervention
+from invigil.proctoring.models import ExamLiveProctor, LiveIntervention
+from invigil.security.permissions import Permission as P
 
 KIND = "live_intervention"
 MAX_MESSAGE = 1000
 MAX_REASON = 500
 MAX_MINUTES = 600
 MAX_ADDED = 86_400  # a day, over all the time granted to one attempt
+MAX_PROCTORS = 200  # named for one exam
 
 # The audit action of each kind of intervention.
 ACTIONS = {
@@ -72,10 +77,102 @@ def _words(value: object, field: str, limit: int) -> str:
     return value
 
 
+# --- who may watch what --------------------------------------------------------
+
+
+def watcher(uow: UnitOfWork) -> uuid.UUID | None:
+    """The user whose exams' lists of proctors limit what they may watch;
+    None when nothing limits it (an administrator, the system)."""
+    user_id = grants.actor_user(uow)
+    if user_id is None or P.TENANT_MANAGE.value in grants.held(uow):
+        return None
+    return user_id
+
+
+# The exams a viewer (:viewer, a uuid or NULL for everything) may watch: those
+# that name no proctor, and those that name them. ``{exam}`` is the exam's
+# id column; ``{tenant}`` its tenant's.
+WATCHABLE = """(
+    CAST(:viewer AS uuid) IS NULL
+    OR NOT EXISTS (SELECT 1 FROM exam_live_proctors w
+                   WHERE w.tenant_id = {tenant} AND w.exam_id = {exam})
+    OR EXISTS (SELECT 1 FROM exam_live_proctors w
+               WHERE w.tenant_id = {tenant} AND w.exam_id = {exam}
+                 AND w.user_id = CAST(:viewer AS uuid)))"""
+
+
+def may_watch(uow: UnitOfWork, exam_id: uuid.UUID) -> bool:
+    viewer = watcher(uow)
+    if viewer is None:
+        return True
+    named = set(
+        uow.scalars(select(ExamLiveProctor.user_id).where(ExamLiveProctor.exam_id == exam_id))
+    )
+    return not named or viewer in named
+
+
+def hidden_exams(uow: UnitOfWork) -> list[uuid.UUID]:
+    """The exams the actor may not watch: those that name proctors, not them."""
+    viewer = watcher(uow)
+    if viewer is None:
+        return []
+    named = uow.session.execute(select(ExamLiveProctor.exam_id, ExamLiveProctor.user_id)).all()
+    exams: dict[uuid.UUID, bool] = {}
+    for exam_id, user_id in named:
+        exams[exam_id] = exams.get(exam_id, False) or user_id == viewer
+    return sorted(e for e, mine in exams.items() if not mine)
+
+
+def proctors_of(uow: UnitOfWork, exam_id: uuid.UUID) -> list[uuid.UUID]:
+    """The proctors an exam names (empty: everyone holding proctor:live)."""
+    return list(
+        uow.scalars(
+            select(ExamLiveProctor.user_id)
+            .where(ExamLiveProctor.exam_id == exam_id)
+            .order_by(ExamLiveProctor.user_id)
+        )
+    )
+
+
+def set_proctors(
+    uow: UnitOfWork, exam_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
+) -> list[uuid.UUID]:
+    """Name who may watch the exam live (nobody: everyone who may watch).
+    Each must be a user of the organisation who holds ``proctor:live``."""
+    exam = uow.scalar(select(Exam).where(Exam.id == exam_id))
+    if exam is None:
+        raise NotFound(f"exam {exam_id} was not found")
+    wanted = sorted(set(user_ids))
+    if len(wanted) > MAX_PROCTORS:
+        raise Invalid(f"name at most {MAX_PROCTORS} proctors", field="user_ids")
+    for user_id in wanted:
+        user = uow.scalar(select(User).where(User.id == user_id))
+        if user is None:
+            raise Invalid(f"user {user_id} was not found", field="user_ids")
+        if P.PROCTOR_LIVE.value not in grants.user_permissions(uow, user_id):
+            raise Invalid(
+                f"{user.email} does not hold proctor:live: give them a role that does first",
+                field="user_ids",
+            )
+    before = proctors_of(uow, exam_id)
+    if before == wanted:
+        return wanted
+    uow.session.execute(delete(ExamLiveProctor).where(ExamLiveProctor.exam_id == exam_id))
+    for user_id in wanted:
+        uow.add(ExamLiveProctor(tenant_id=uow.tenant, exam_id=exam_id, user_id=user_id))
+    uow.flush()
+    audit.record(uow, "exam.live_proctors_set", exam, {"before": before, "proctors": wanted})
+    return wanted
+
+
+# --- the steps -------------------------------------------------------------------
+
+
 def running(uow: UnitOfWork, attempt_id: uuid.UUID) -> Attempt:
-    """The attempt, locked, if it is in progress (409 otherwise)."""
+    """The attempt, locked, if it is in progress (409 otherwise) and its
+    exam may be watched by the actor (404 otherwise, as a missing one)."""
     attempt = uow.scalar(select(Attempt).where(Attempt.id == attempt_id).with_for_update())
-    if attempt is None:
+    if attempt is None or not may_watch(uow, attempt.exam_id):
         raise NotFound(f"attempt {attempt_id} was not found")
     if attempt.status != "in_progress":
         raise NotRunning(

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 
 from invigil.db.uow import UnitOfWork
 from invigil.errors import NotFound
@@ -96,7 +97,8 @@ def interventions(
     """What proctors did live to the attempt and what its candidate answered."""
     from invigil.delivery.models import Attempt
 
-    if uow.session.get(Attempt, (uow.tenant, attempt_id)) is None:
+    attempt = uow.session.get(Attempt, (uow.tenant, attempt_id))
+    if attempt is None or not live.may_watch(uow, attempt.exam_id):
         raise NotFound(f"attempt {attempt_id} was not found")
     return {"items": [_out(x) for x in live.of_attempt(uow, attempt_id)], "next": None}
 
@@ -141,3 +143,45 @@ def room_check(
     attempt_id: uuid.UUID, body: ReasonIn, uow: UnitOfWork = requires(P.PROCTOR_LIVE)
 ) -> SteppedOut:
     return _stepped(uow, live.request_room_check(uow, attempt_id, body.reason))
+
+
+class ProctorsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user_ids: list[uuid.UUID] = Field(max_length=live.MAX_PROCTORS)
+
+
+def _proctors(uow: UnitOfWork, exam_id: uuid.UUID) -> dict[str, Any]:
+    from invigil.identity.models import User
+
+    ids = live.proctors_of(uow, exam_id)
+    users = {u.id: u for u in uow.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
+    return {
+        "items": [{"id": str(i), "email": users[i].email} for i in ids if i in users],
+        "next": None,
+        "everyone": not ids,
+    }
+
+
+def _exam(uow: UnitOfWork, exam_id: uuid.UUID) -> None:
+    from invigil.content.models import Exam
+
+    if uow.scalar(select(Exam.id).where(Exam.id == exam_id)) is None:
+        raise NotFound(f"exam {exam_id} was not found")
+
+
+@router.get("/exams/{exam_id}/live-proctors")
+def exam_proctors(exam_id: uuid.UUID, uow: UnitOfWork = requires(P.EXAM_VIEW)) -> dict[str, Any]:
+    """Who may watch the exam live: the proctors it names, or (``everyone``)
+    every user holding proctor:live when it names nobody."""
+    _exam(uow, exam_id)
+    return _proctors(uow, exam_id)
+
+
+@router.put("/exams/{exam_id}/live-proctors")
+def set_exam_proctors(
+    exam_id: uuid.UUID, body: ProctorsIn, uow: UnitOfWork = requires(P.EXAM_PUBLISH)
+) -> dict[str, Any]:
+    """Name who may watch the exam live (an empty list: everyone holding
+    proctor:live). Administrators may watch every exam."""
+    live.set_proctors(uow, exam_id, body.user_ids)
+    return _proctors(uow, exam_id)

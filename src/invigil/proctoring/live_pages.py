@@ -6,18 +6,24 @@ The stream (``text/event-stream``) sends the whole picture when it opens
 event with an id a reconnecting browser sends back as ``Last-Event-ID``:
 the picture it then gets again includes the attempts that ended meanwhile,
 so nothing is missed. Updates come from the process's broker
-(:mod:`invigil.proctoring.live_broker`), never from polling. The viewer's
-session is checked again every :data:`RECHECK_SECONDS`: a stream ends when
-its session does, or when its role no longer allows it.
+(:mod:`invigil.proctoring.live_broker`), never from polling. The consoles
+of one organisation (and exam) in a process share a :class:`Feed`: one
+subscription and one read of the changed tiles for them all, whose event
+body is written once, so fifty consoles cost the database what one does.
+The viewer's session is checked again every :data:`RECHECK_SECONDS`: a
+stream ends when its session does, or when its role no longer allows it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
 import anyio
@@ -27,21 +33,25 @@ from sqlalchemy import select
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
-from invigil import admission
+from invigil import admission, i18n
 from invigil.db.uow import Actor, UnitOfWork
-from invigil.errors import Forbidden, NotFound
+from invigil.errors import Forbidden, Invalid, NotFound
 from invigil.evidence import api as evidence_api
+from invigil.i18n import N_
 from invigil.identity.pages.common import _parse_id
+from invigil.logs import get_logger
 from invigil.proctoring import live, live_view
 from invigil.proctoring.live_broker import Broker
 from invigil.proctoring.models import Snapshot
 from invigil.security import sessions
 from invigil.security.permissions import Permission as P
 from invigil.security.tokens import split_secret
+from invigil.web import flash
 from invigil.web.pages import render
 from invigil.web.session import COOKIE, PageContext, check_csrf, requires_page
 
 router = APIRouter(include_in_schema=False)
+log = get_logger(__name__)
 
 T = TypeVar("T")
 
@@ -50,6 +60,13 @@ T = TypeVar("T")
 GATHER_SECONDS = 0.25
 KEEPALIVE_SECONDS = 15.0
 RECHECK_SECONDS = 30.0
+# Updates a console may have waiting; one further behind reads the whole
+# picture again (with the attempts that ended since its last update).
+MAX_PENDING = 64
+# Clocks of the server and the database may differ a little: a catching-up
+# read asks for the attempts that ended since a bit earlier.
+ENDED_MARGIN = timedelta(seconds=5)
+LISTEN_WAIT_SECONDS = 5.0
 
 # Fields are optional at the edge (bounded): the service names a missing one
 # (422) after it has found the attempt, so another tenant's id is a 404 first.
@@ -95,6 +112,195 @@ def _watchable(tiles: list[dict[str, Any]], can_see_evidence: bool) -> list[dict
     return tiles
 
 
+def _masked(tiles: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Copies of shared tiles without the snapshots' URLs."""
+    return [
+        {**t, "snapshot": {**t["snapshot"], "url": None}} if t["snapshot"] is not None else t
+        for t in tiles
+    ]
+
+
+# --- the consoles' shared feed ----------------------------------------------------
+
+
+@dataclass(eq=False)
+class Update:
+    """One read of tiles, sent to every console of a feed: its event is
+    encoded once for those who may see evidence and once for the others."""
+
+    name: str  # "attempts"; "snapshot": the whole picture
+    tiles: list[dict[str, Any]]
+    read_at: datetime  # when the read began
+    id: str = field(default_factory=_cursor)
+    _encoded: dict[tuple[bool, frozenset[str]], bytes | None] = field(default_factory=dict)
+
+    def event(self, can_see_evidence: bool, hidden: frozenset[str] = frozenset()) -> bytes | None:
+        """The event for a console, without the exams ``hidden`` from its
+        viewer (exams that name other proctors); None when an ``attempts``
+        update holds nothing that console may see."""
+        key = (can_see_evidence, hidden)
+        if key not in self._encoded:
+            tiles = (
+                [t for t in self.tiles if t["exam"]["id"] not in hidden] if hidden else self.tiles
+            )
+            if not tiles and self.name == "attempts":
+                self._encoded[key] = None
+            else:
+                shown = tiles if can_see_evidence else _masked(tiles)
+                body = json.dumps({"server_time": self.read_at.isoformat(), "attempts": shown})
+                encoded = ServerSentEvent(data=body, event=self.name, id=self.id).encode()
+                self._encoded[key] = encoded
+        return self._encoded[key]
+
+
+@dataclass(eq=False)
+class Member:
+    """One console's place in a feed: the updates it has not sent yet."""
+
+    pending: list[Update] = field(default_factory=list)
+    behind: bool = False  # updates were dropped: read everything again
+    broken: bool = False  # the feed failed: end the stream (the browser reconnects)
+    last_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def push(self, update: Update) -> None:
+        if len(self.pending) >= MAX_PENDING:
+            self.pending.clear()
+            self.behind = True
+        else:
+            self.pending.append(update)
+        self.wake.set()
+
+    def take(self) -> tuple[list[Update], bool]:
+        pending, behind = self.pending, self.behind
+        self.pending, self.behind = [], False
+        self.wake.clear()
+        return pending, behind
+
+    async def wait(self, timeout: float) -> bool:
+        """Wait for an update (True) or ``timeout`` seconds (False)."""
+        if self.pending or self.behind or self.broken:
+            return True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.wake.wait(), timeout)
+        return bool(self.pending or self.behind or self.broken)
+
+
+class Feed:
+    """The consoles of one organisation (and exam) in this process: one
+    subscription; the changes it hears are gathered for
+    :data:`GATHER_SECONDS`, read once and handed to every member."""
+
+    def __init__(
+        self,
+        feeds: dict[tuple[uuid.UUID, uuid.UUID | None], Feed],
+        key: tuple[uuid.UUID, uuid.UUID | None],
+        broker: Broker,
+        read: Callable[..., list[dict[str, Any]]],
+    ) -> None:
+        self._feeds, self._key, self._broker, self._read = feeds, key, broker, read
+        self.members: set[Member] = set()
+        self._pictures: dict[datetime | None, asyncio.Future[Update]] = {}
+        self._painting: set[datetime | None] = set()  # pictures being read
+        self._reading: set[asyncio.Task[None]] = set()  # their tasks, held
+        self.sub = broker.subscribe(key[0])
+        self.loop = asyncio.get_running_loop()
+        self.task = self.loop.create_task(self._run(), name="invigil-live-feed")
+
+    def picture(self, since: datetime | None) -> asyncio.Future[Update]:
+        """The whole picture, with the attempts that ended since ``since``,
+        from a read that begins after this call. One such read at a time:
+        the consoles that ask while it runs (opened together, or back after
+        a restart) share the next one."""
+        waiting = self._pictures.get(since)
+        if waiting is None:
+            waiting = self._pictures[since] = self.loop.create_future()
+            if since not in self._painting:
+                self._painting.add(since)
+                task = self.loop.create_task(self._paint(since))
+                self._reading.add(task)
+                task.add_done_callback(self._reading.discard)
+        return waiting
+
+    async def _paint(self, since: datetime | None) -> None:
+        try:
+            # A change is heard only once the process listens: read after that
+            # (a new process's first console), or after a while if the database
+            # is away (the listener tells every feed to read again once back).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._broker.listening.wait(), LISTEN_WAIT_SECONDS)
+            while (waiting := self._pictures.pop(since, None)) is not None:
+                read_at = datetime.now(UTC)  # who asks from now on waits for the next read
+                try:
+                    tiles = await run_in_threadpool(self._read, ended_since=since)
+                except Exception as exc:
+                    waiting.set_exception(exc)
+                    continue
+                waiting.set_result(Update("snapshot", tiles, read_at))
+        finally:
+            self._painting.discard(since)
+
+    def leave(self, member: Member) -> None:
+        self.members.discard(member)
+        if not self.members:
+            self.task.cancel()
+            self._close()
+
+    def _close(self) -> None:
+        self._broker.unsubscribe(self.sub)
+        if self._feeds.get(self._key) is self:
+            del self._feeds[self._key]
+
+    def _publish(self, update: Update) -> None:
+        for member in self.members:
+            member.push(update)
+
+    async def _run(self) -> None:
+        try:
+            while self.members:
+                if not await self.sub.wait(KEEPALIVE_SECONDS):
+                    continue
+                await anyio.sleep(GATHER_SECONDS)
+                changed, resync = self.sub.take()
+                read_at = datetime.now(UTC)
+                if resync:
+                    tiles = await run_in_threadpool(self._read, ended_since=read_at)
+                    self._publish(Update("snapshot", tiles, read_at))
+                elif changed:
+                    tiles = await run_in_threadpool(self._read, attempt_ids=sorted(changed))
+                    if tiles:
+                        self._publish(Update("attempts", tiles, read_at))
+        except Exception as exc:  # the database went away: the browsers reconnect
+            log.warning("live.feed_failed", error=str(exc))
+            for member in self.members:
+                member.broken = True
+                member.wake.set()
+        finally:
+            self._close()
+
+
+def join(request: Request, tenant_id: uuid.UUID, exam_id: uuid.UUID | None) -> tuple[Feed, Member]:
+    """A place in this process's feed of the organisation (and exam)."""
+    feeds: dict[tuple[uuid.UUID, uuid.UUID | None], Feed] | None = getattr(
+        request.app.state, "live_feeds", None
+    )
+    if feeds is None:
+        feeds = request.app.state.live_feeds = {}
+    key = (tenant_id, exam_id)
+    feed = feeds.get(key)
+    if feed is None or feed.task.done() or feed.loop is not asyncio.get_running_loop():
+        db = request.app.state.db
+
+        def read(**kw: Any) -> list[dict[str, Any]]:
+            with db.unit_of_work(tenant_id, Actor.system("live.console")) as uow:
+                return live_view.tiles(uow, exam_id=exam_id, **kw)
+
+        feed = feeds[key] = Feed(feeds, key, broker(request), read)
+    member = Member()
+    feed.members.add(member)
+    return feed, member
+
+
 @router.get("/proctoring/live", response_class=HTMLResponse)
 def console(
     request: Request,
@@ -127,12 +333,15 @@ def console(
 def _exams_running(uow: UnitOfWork) -> list[dict[str, str]]:
     from sqlalchemy import text
 
+    viewer = live.watcher(uow)
+    watchable = live.WATCHABLE.format(tenant="e.tenant_id", exam="e.id")
     rows = uow.session.execute(
         text(
             "SELECT e.id, e.title FROM exams e WHERE EXISTS (SELECT 1 FROM attempts a "
             "WHERE a.tenant_id = e.tenant_id AND a.exam_id = e.id "
-            "AND a.status = 'in_progress') ORDER BY e.title, e.id"
-        )
+            f"AND a.status = 'in_progress') AND {watchable} ORDER BY e.title, e.id"
+        ),
+        {"viewer": str(viewer) if viewer else None},
     )
     return [{"id": str(i), "title": t} for i, t in rows]
 
@@ -141,7 +350,7 @@ def _exam_named(uow: UnitOfWork, exam_id: uuid.UUID) -> dict[str, str]:
     from invigil.content.models import Exam
 
     found = uow.scalar(select(Exam).where(Exam.id == exam_id))
-    if found is None:
+    if found is None or not live.may_watch(uow, exam_id):
         raise NotFound(f"exam {exam_id} was not found")
     return {"id": str(found.id), "title": found.title}
 
@@ -159,8 +368,13 @@ async def stream(
     tenant_id, user_id = ctx.uow.tenant, ctx.user_id
     evidence = ctx.can(P.EVIDENCE_VIEW)
     secret = request.cookies.get(COOKIE, "")
-    sub = broker(request).subscribe(tenant_id)
+    once = not follows(request)
     admission.leave(request.scope)  # a stream holds no connection while it waits
+
+    def hidden_now() -> frozenset[str]:
+        db = request.app.state.db
+        with db.unit_of_work(tenant_id, Actor("user", str(user_id))) as uow:
+            return frozenset(str(e) for e in live.hidden_exams(uow))
 
     def read(**kw: Any) -> list[dict[str, Any]]:
         db = request.app.state.db
@@ -171,33 +385,49 @@ async def stream(
         body = {"server_time": datetime.now(UTC).isoformat(), "attempts": tiles}
         return ServerSentEvent(data=json.dumps(body), event=name, id=_cursor())
 
-    once = not follows(request)
-
-    async def events() -> AsyncIterator[ServerSentEvent]:
+    async def events() -> AsyncIterator[ServerSentEvent | bytes]:
+        place = None
         try:
-            yield event("snapshot", await run_in_threadpool(read, ended_since=since))
             if once:
+                yield event("snapshot", await run_in_threadpool(read, ended_since=since))
                 return
+            # The feed reads every attempt of the organisation (and exam):
+            # what this viewer may not watch is left out of what it sends.
+            hidden = await run_in_threadpool(hidden_now)
+            # Joined before the picture is read: no change after it is missed.
+            feed, member = place = join(request, tenant_id, exam_id)
+            picture = await asyncio.shield(feed.picture(since))
+            yield picture.event(evidence, hidden) or b""
+            member.last_at = picture.read_at
             checked = time.monotonic()
             while True:
                 if time.monotonic() - checked > RECHECK_SECONDS:
                     if not await run_in_threadpool(_still_allowed, request, secret):
                         yield ServerSentEvent(data="{}", event="end")
                         return
+                    hidden = await run_in_threadpool(hidden_now)
                     checked = time.monotonic()
-                if not await sub.wait(KEEPALIVE_SECONDS):
+                if not await member.wait(KEEPALIVE_SECONDS):
                     continue  # sse-starlette sends the keep-alive comments
-                await anyio.sleep(GATHER_SECONDS)
-                changed, resync = sub.take()
-                if resync:
-                    cut = datetime.now(UTC)
-                    yield event("snapshot", await run_in_threadpool(read, ended_since=cut))
-                elif changed:
-                    tiles = await run_in_threadpool(read, attempt_ids=sorted(changed))
-                    if tiles:
-                        yield event("attempts", tiles)
+                if member.broken:
+                    return
+                updates, behind = member.take()
+                if behind:
+                    ended = member.last_at - ENDED_MARGIN
+                    picture = await asyncio.shield(feed.picture(ended))
+                    yield picture.event(evidence, hidden) or b""
+                    member.last_at = picture.read_at
+                for update in updates:
+                    # An update read before the picture sent is older than it:
+                    # what it carries is in the picture.
+                    if update.read_at >= member.last_at:
+                        sent = update.event(evidence, hidden)
+                        if sent is not None:
+                            yield sent
+                        member.last_at = update.read_at
         finally:
-            broker(request).unsubscribe(sub)
+            if place is not None:
+                place[0].leave(place[1])
 
     return EventSourceResponse(
         events(),
@@ -330,3 +560,78 @@ def room_check(
     ctx: PageContext = requires_page(P.PROCTOR_LIVE),
 ) -> JSONResponse:
     return _stepped(ctx, attempt_id, csrf, lambda a: live.request_room_check(ctx.uow, a, reason))
+
+
+# --- who may watch an exam -------------------------------------------------------
+
+
+def _candidates_for_watching(uow: UnitOfWork) -> list[Any]:
+    """The organisation's active users who hold proctor:live, by e-mail."""
+    from invigil.identity import grants
+    from invigil.identity.models import User
+
+    users = uow.scalars(select(User).where(User.status == "active").order_by(User.email))
+    return [u for u in users if P.PROCTOR_LIVE.value in grants.user_permissions(uow, u.id)]
+
+
+SAVED = N_("Saved who may watch this exam live.")
+NOT_VALID = N_("A chosen proctor is not valid; reload the page.")
+
+
+def _proctors_page(
+    request: Request,
+    ctx: PageContext,
+    exam_id: uuid.UUID,
+    *,
+    status: int = 200,
+    error: str | None = None,
+) -> HTMLResponse:
+    from invigil.content.models import Exam
+
+    exam = ctx.uow.scalar(select(Exam).where(Exam.id == exam_id))
+    if exam is None:
+        raise NotFound(f"exam {exam_id} was not found")
+    named = set(live.proctors_of(ctx.uow, exam_id))
+    return render(
+        request,
+        "proctoring/live_proctors.html",
+        {
+            "page": ctx,
+            "exam": exam,
+            "users": _candidates_for_watching(ctx.uow),
+            "named": named,
+            "error": error,
+        },
+        status=status,
+    )
+
+
+@router.get("/proctoring/live/exams/{exam_id}/proctors", response_class=HTMLResponse)
+def proctors_page(
+    request: Request, exam_id: str, ctx: PageContext = requires_page(P.EXAM_PUBLISH)
+) -> Response:
+    return _proctors_page(request, ctx, _parse_id(exam_id, "exam"))
+
+
+@router.post("/proctoring/live/exams/{exam_id}/proctors", response_class=HTMLResponse)
+def set_proctors(
+    request: Request,
+    exam_id: str,
+    csrf: Csrf,
+    user_ids: Annotated[list[str] | None, Form(max_length=live.MAX_PROCTORS)] = None,
+    ctx: PageContext = requires_page(P.EXAM_PUBLISH),
+) -> Response:
+    check_csrf(ctx, csrf)
+    eid = _parse_id(exam_id, "exam")
+    chosen = []
+    for value in user_ids or []:
+        try:
+            chosen.append(uuid.UUID(value))
+        except ValueError:
+            return _proctors_page(request, ctx, eid, status=422, error=str(NOT_VALID))
+    try:
+        live.set_proctors(ctx.uow, eid, chosen)
+    except Invalid as refused:
+        return _proctors_page(request, ctx, eid, status=422, error=refused.detail)
+    words = i18n.gettext(i18n.locale_of({"request": request}), SAVED)
+    return flash.redirect(request, f"/proctoring/live/exams/{eid}/proctors", words)

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import text
 
 from invigil.db.uow import UnitOfWork
+from invigil.proctoring.live import WATCHABLE, watcher
 
 # The most a console shows at once (the in-progress attempts of a tenant, or
 # of one exam); more than this is said, and narrowed by choosing an exam.
@@ -68,7 +69,10 @@ _TILES = text(
               LEFT JOIN live_interventions r
                 ON r.tenant_id = v.tenant_id AND r.refers_to = v.id AND r.kind = 'room_clip'
              WHERE v.tenant_id = a.tenant_id AND v.attempt_id = a.id AND v.kind = 'room_check'
-             ORDER BY v.created_at DESC LIMIT 1) AS room_check
+             ORDER BY v.created_at DESC LIMIT 1) AS room_check,
+           (SELECT coalesce(k.captures @> '["camera"]'::jsonb, true) FROM consents k
+             WHERE k.tenant_id = a.tenant_id AND k.attempt_id = a.id AND k.decision = 'given'
+             ORDER BY k.created_at DESC LIMIT 1) AS camera
     FROM attempts AS a
     JOIN candidates AS c ON c.tenant_id = a.tenant_id AND c.id = a.candidate_id
     JOIN exams AS e ON e.tenant_id = a.tenant_id AND e.id = a.exam_id
@@ -78,6 +82,7 @@ _TILES = text(
         WHERE s.tenant_id = a.tenant_id AND s.attempt_id = a.id
         ORDER BY s.taken_at DESC LIMIT 1) AS s ON true
     WHERE (CAST(:exam AS uuid) IS NULL OR a.exam_id = CAST(:exam AS uuid))
+      AND {watchable}
       AND (CAST(:ids AS uuid[]) IS NULL OR a.id = ANY(CAST(:ids AS uuid[])))
       AND (a.status = 'in_progress'
            OR (CAST(:ids AS uuid[]) IS NOT NULL AND a.status = 'submitted')
@@ -85,7 +90,7 @@ _TILES = text(
                AND a.submitted_at >= CAST(:since AS timestamptz)))
     ORDER BY a.started_at, a.id
     LIMIT :limit
-    """
+    """.format(watchable=WATCHABLE.format(tenant="a.tenant_id", exam="a.exam_id"))
 )
 
 
@@ -102,8 +107,10 @@ def tiles(
 ) -> list[dict[str, Any]]:
     """The tiles of the attempts in progress (of one exam, or these), with
     those that ended since ``ended_since``; the named ``attempt_ids`` also
-    when they have ended."""
+    when they have ended. Only of the exams the actor may watch."""
+    viewer = watcher(uow)
     params = {
+        "viewer": str(viewer) if viewer else None,
         "exam": str(exam_id) if exam_id else None,
         "ids": [str(i) for i in attempt_ids] if attempt_ids is not None else None,
         "since": ended_since,
@@ -148,6 +155,8 @@ def _tile(r: Any) -> dict[str, Any]:
         "clients": {"changes": r["changes"], "latest": r["latest_change"]},
         "messages": r["messages"],
         "room_check": r["room_check"],
+        # Whether the candidate consented to the camera: a room check may be asked.
+        "camera": bool(r["camera"]),
         "url": f"/delivery/attempts/{attempt_id}",
         "review_url": f"/proctoring/reviews/{attempt_id}",
     }

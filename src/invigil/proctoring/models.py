@@ -329,3 +329,23 @@ class LiveIntervention(TenantScoped, Base):
     seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
     refers_to: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
     object_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+
+
+class ExamLiveProctor(TenantScoped, Base):
+    """A proctor an exam names as one of those who may watch it live (0059).
+    An exam that names nobody may be watched by everyone holding
+    ``proctor:live``; one that names some, by them (and administrators)."""
+
+    __tablename__ = "exam_live_proctors"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "exam_id"], ["exams.tenant_id", "exams.id"], ondelete="RESTRICT"
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="RESTRICT"
+        ),
+        UniqueConstraint("tenant_id", "exam_id", "user_id", name="uq_exam_live_proctors"),
+    )
+
+    exam_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))

@@ -18,6 +18,8 @@
 - ``platform_due_attempts`` leaves a paused attempt alone: its deadline
   moves when it resumes.
 - An attempt a proctor ends is submitted with the reason ``proctor``.
+- ``exam_live_proctors``: who may watch an exam live, when it names anyone
+  (otherwise everyone holding ``proctor:live``).
 
 Revision ID: 0059
 Revises: 0058
@@ -197,6 +199,26 @@ def upgrade() -> None:
     run(f"GRANT EXECUTE ON FUNCTION platform_retention_client_changes(uuid[]) TO {app}")
     run(grant_dml("attempt_client_changes", app, "SELECT, INSERT"))
     run(DUE)
+    run("""
+        CREATE TABLE exam_live_proctors (
+            tenant_id uuid NOT NULL,
+            id uuid NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            exam_id uuid NOT NULL,
+            user_id uuid NOT NULL,
+            CONSTRAINT pk_exam_live_proctors PRIMARY KEY (tenant_id, id),
+            CONSTRAINT uq_exam_live_proctors UNIQUE (tenant_id, exam_id, user_id),
+            CONSTRAINT fk_exam_live_proctors_tenant_id_tenants FOREIGN KEY (tenant_id)
+                REFERENCES tenants (id) ON DELETE RESTRICT,
+            CONSTRAINT fk_exam_live_proctors_tenant_id_exam_id_exams FOREIGN KEY (tenant_id, exam_id)
+                REFERENCES exams (tenant_id, id) ON DELETE RESTRICT,
+            CONSTRAINT fk_exam_live_proctors_tenant_id_user_id_users FOREIGN KEY (tenant_id, user_id)
+                REFERENCES users (tenant_id, id) ON DELETE RESTRICT
+        )
+    """)
+    for stmt in tenant_rls("exam_live_proctors"):
+        run(stmt)
+    run(grant_dml("exam_live_proctors", app, "SELECT, INSERT, DELETE"))
     # An attempt a proctor ended live: submitted as it stands, reason "proctor".
     run("ALTER TABLE attempts DROP CONSTRAINT ck_attempts_submit_reason")
     run("""

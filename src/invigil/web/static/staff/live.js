@@ -42,6 +42,9 @@
   const endedEl = document.getElementById("live-show-ended");
   const dialog = document.getElementById("live-dialog");
   const LOW = 5 * 60 * 1000; // time left shown as running low below this
+  // What links that open a new tab say of it (as their description, not their name).
+  const NEW_TAB = "live-new-tab";
+  list.before(Object.assign(document.createElement("span"), { id: NEW_TAB, hidden: true, textContent: W.newTab }));
 
   const tiles = new Map(); // attempt id -> the tile's elements and its latest data
   let skew = 0; // the server's clock minus this browser's, in ms
@@ -100,8 +103,8 @@
   function build(id) {
     const p = `tile-${id}`;
     const r = { id };
-    r.nameText = h("span", { dir: "auto" });
-    r.nameLink = h("a", { target: "_blank", rel: "noopener" }, r.nameText, h("span", { class: "visually-hidden", text: ` ${W.newTab}` }));
+    r.nameText = h("span", { dir: "auto", id: `${p}-name` });
+    r.nameLink = h("a", { target: "_blank", rel: "noopener", "aria-describedby": NEW_TAB }, r.nameText);
     r.name = h("h2", { id: `${p}-h`, class: "tile-name" }, canAttempt ? r.nameLink : r.nameText);
     r.examText = h("span", { dir: "auto" });
     r.email = h("span", { class: "tile-email" });
@@ -109,7 +112,7 @@
     r.badges = h("p", { class: "tile-badges" });
 
     r.img = h("img", { loading: "lazy", width: "160", height: "120", alt: "", decoding: "async" });
-    r.shotLink = h("a", { target: "_blank", rel: "noopener", class: "tile-shot-link" }, r.img);
+    r.shotLink = h("a", { target: "_blank", rel: "noopener", class: "tile-shot-link", "aria-describedby": NEW_TAB }, r.img);
     r.noShot = h("span", { class: "tile-noshot", text: W.noSnapshot });
     r.faces = h("p", { class: "tile-faces" });
     r.shot = h("figure", { class: "tile-shot" }, r.shotLink, r.noShot, h("figcaption", null, r.faces));
@@ -146,14 +149,13 @@
     r.buttons = {};
     const button = (act, danger) => {
       const b = h("button", { type: "button", class: danger ? "danger" : "secondary", "data-act": act });
-      b.append(h("span", { "data-label": "" }), h("span", { class: "visually-hidden", "data-who": "" }));
       r.buttons[act] = b;
       return b;
     };
-    r.reviewLink = h("a", { target: "_blank", rel: "noopener", class: "tile-link" }, W.review, h("span", { class: "visually-hidden", "data-who": "" }));
+    r.reviewLink = h("a", { target: "_blank", rel: "noopener", class: "tile-link", "aria-describedby": NEW_TAB }, W.review);
     r.tools = h(
       "div",
-      { class: "tile-tools", role: "group", "aria-labelledby": `${p}-h` },
+      { class: "tile-tools", role: "group", "aria-labelledby": `${p}-name` },
       button("message"),
       button("time"),
       button("pause"),
@@ -163,7 +165,7 @@
     );
     r.root = h(
       "article",
-      { class: "tile", "aria-labelledby": `${p}-h` },
+      { class: "tile", "aria-labelledby": `${p}-name` },
       h("div", { class: "tile-head" }, r.name, r.exam, r.badges),
       h("div", { class: "tile-body" }, r.shot, main),
       more,
@@ -288,10 +290,18 @@
         : [h("li", { class: "hint", text: W.noMessages })]
     );
 
+    // A room check needs the camera the candidate consented to.
     const rc = t.room_check;
+    const camera = t.camera !== false;
     setText(
       r.room,
-      !rc ? W.roomNone : rc.clip_at ? fmt(W.roomClip, { time: at(rc.clip_at) }) : fmt(W.roomWaiting, { time: at(rc.requested_at) })
+      rc && rc.clip_at
+        ? fmt(W.roomClip, { time: at(rc.clip_at) })
+        : rc
+          ? fmt(W.roomWaiting, { time: at(rc.requested_at) })
+          : camera
+            ? W.roomNone
+            : W.roomNoCamera
     );
     fill(r.integrity, t.integrity || "", () => [
       h("span", { class: `badge integrity ${t.integrity || ""}`, text: W.integrities[t.integrity] || t.integrity || "" }),
@@ -300,14 +310,19 @@
     // what can be done: nothing once the attempt has ended
     const live = running(t);
     const pauseAct = t.paused_at ? "resume" : "pause";
+    // Each button says whose it is to a screen reader ("Message: Ana Souza").
     for (const [act, b] of Object.entries(r.buttons)) {
-      setText(b.querySelector("[data-label]"), W.act[act === "pause" ? pauseAct : act]);
-      setText(b.querySelector("[data-who]"), `: ${name}`);
+      const label = W.act[act === "pause" ? pauseAct : act];
+      setText(b, label);
+      setAttr(b, "aria-label", `${label}: ${name}`);
       setAttr(b, "aria-disabled", live ? null : "true");
     }
-    setText(r.reviewLink.querySelector("[data-who]"), `: ${name} ${W.newTab}`);
+    setAttr(r.reviewLink, "aria-label", `${W.review}: ${name}`);
     setAttr(r.reviewLink, "href", t.review_url || null);
     // A focused button is never hidden under the reader's hands.
+    const room = r.buttons.room;
+    room.hidden = !camera && document.activeElement !== room;
+    if (!camera) setAttr(room, "aria-disabled", "true");
     r.tools.hidden = !live && !r.tools.contains(document.activeElement);
     r.tools.classList.toggle("ended", !live);
   }
@@ -556,6 +571,7 @@
     const r = tiles.get(b.closest("li").dataset.id);
     if (!r || !running(r.data)) return;
     let act = b.dataset.act;
+    if (act === "room" && r.data.camera === false) return;
     if (act === "pause" && r.data.paused_at) act = "resume";
     openDialog(r.id, act, b);
   });
