@@ -11,6 +11,8 @@ a heartbeat later.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -27,7 +29,12 @@ from invigil.delivery.candidate import Guest, Guesting, Taking, taking
 from invigil.delivery.models import Attempt
 from invigil.errors import Invalid
 from invigil.proctoring import live
-from invigil.proctoring.live_pages import KEEPALIVE_SECONDS, broker, follows
+from invigil.proctoring.live_pages import (
+    KEEPALIVE_SECONDS,
+    LISTEN_WAIT_SECONDS,
+    broker,
+    follows,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -83,6 +90,13 @@ async def stream(request: Request, g: Guest = Guesting) -> EventSourceResponse:
     async def events() -> AsyncIterator[ServerSentEvent]:
         nonlocal seq, status
         try:
+            if not once:
+                # A step is heard only once this process listens: read the
+                # counter again after that, so one made meanwhile is not missed.
+                b = broker(request)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(b.listening.wait(), LISTEN_WAIT_SECONDS)
+                seq, status = await run_in_threadpool(now_seq)
             yield event(seq, status)
             while status == "in_progress" and not once:
                 if not await sub.wait(KEEPALIVE_SECONDS):
