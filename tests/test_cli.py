@@ -124,6 +124,11 @@ def test_operator_workflow(cli_env: dict[str, str]) -> None:
 
     check = run(cli_env, "db", "check")
     assert check.returncode == 0 and "intact" in check.stdout
+    plan = run(cli_env, "--json", "db", "distribution")
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    placed = {t["table"]: t["placement"] for t in json.loads(plan.stdout)["tables"]}
+    assert placed["users"] == "distributed" and placed["tenants"] == "reference"
+    assert "SELECT create_reference_table('tenants');" in json.loads(plan.stdout)["statements"]
     app_url = run(cli_env, "db", "url").stdout.strip()
     owner_url = run(cli_env, "db", "url", "--owner").stdout.strip()
     assert app_url.startswith("postgresql://invigil_app")

@@ -44,6 +44,34 @@ def db_check() -> None:
         raise typer.Exit(1)
 
 
+@db_cli.command("distribution")
+def db_distribution() -> None:
+    """Where each table would live in a distributed PostgreSQL (Citus) and the
+    statements that put it there; exit 1 naming whatever would not co-locate
+    (docs/scaling.md)."""
+    from invigil.db.distribution import colocation_problems, placements, statements
+    from invigil.runtime import open_database
+
+    settings = _settings()
+    db = open_database(settings)
+    with db.owner_engine.connect() as conn:
+        plan, problems = placements(conn), colocation_problems(conn)
+    if problems:
+        emit({"ok": False, "problems": problems}, "\n".join(problems))
+        raise typer.Exit(1)
+    emit(
+        {
+            "ok": True,
+            "tables": [
+                {"table": p.table, "placement": p.kind, "column": p.column, "why": p.why}
+                for p in plan
+            ],
+            "statements": statements(plan),
+        },
+        "\n".join(statements(plan)),
+    )
+
+
 @db_cli.command("url")
 def db_url(
     owner: Annotated[bool, typer.Option("--owner", help="the owner role's DSN")] = False,
