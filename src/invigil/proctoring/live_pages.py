@@ -60,11 +60,11 @@ T = TypeVar("T")
 GATHER_SECONDS = 0.25
 KEEPALIVE_SECONDS = 15.0
 RECHECK_SECONDS = 30.0
-# Updates a console may have waiting; one further behind reads the whole
-# picture again (with the attempts that ended since its last update).
-MAX_PENDING = 64
-# Clocks of the server and the database may differ a little: a catching-up
-# read asks for the attempts that ended since a bit earlier.
+# Updates a console may have waiting; one further behind (a slow network)
+# has them folded into one: the latest tile of each attempt they carry.
+MAX_PENDING = 16
+# Clocks of the server and the database may differ a little: a reconnecting
+# console's read asks for the attempts that ended since a bit earlier.
 ENDED_MARGIN = timedelta(seconds=5)
 LISTEN_WAIT_SECONDS = 5.0
 
@@ -101,7 +101,7 @@ def _since(last_event_id: str | None) -> datetime | None:
     """When the event a reconnecting browser last had was sent."""
     if not last_event_id or not last_event_id.isdigit() or len(last_event_id) > 16:
         return None
-    return datetime.fromtimestamp(int(last_event_id) / 1000, UTC)
+    return datetime.fromtimestamp(int(last_event_id) / 1000, UTC) - ENDED_MARGIN
 
 
 def _watchable(tiles: list[dict[str, Any]], can_see_evidence: bool) -> list[dict[str, Any]]:
@@ -158,32 +158,49 @@ class Member:
     """One console's place in a feed: the updates it has not sent yet."""
 
     pending: list[Update] = field(default_factory=list)
-    behind: bool = False  # updates were dropped: read everything again
     broken: bool = False  # the feed failed: end the stream (the browser reconnects)
     last_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def push(self, update: Update) -> None:
-        if len(self.pending) >= MAX_PENDING:
-            self.pending.clear()
-            self.behind = True
-        else:
-            self.pending.append(update)
+        self.pending.append(update)
+        if len(self.pending) > MAX_PENDING:
+            self.pending = fold(self.pending)
         self.wake.set()
 
-    def take(self) -> tuple[list[Update], bool]:
-        pending, behind = self.pending, self.behind
-        self.pending, self.behind = [], False
+    def take(self) -> list[Update]:
+        """What to send now: the waiting updates, folded into one when there
+        are several (the console was slow to read)."""
+        pending, self.pending = self.pending, []
         self.wake.clear()
-        return pending, behind
+        return fold(pending) if len(pending) > 1 else pending
 
     async def wait(self, timeout: float) -> bool:
         """Wait for an update (True) or ``timeout`` seconds (False)."""
-        if self.pending or self.behind or self.broken:
+        if self.pending or self.broken:
             return True
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.wake.wait(), timeout)
-        return bool(self.pending or self.behind or self.broken)
+        return bool(self.pending or self.broken)
+
+
+def fold(updates: list[Update]) -> list[Update]:
+    """Updates as one console would end up seeing them, sent as fewer: the
+    tiles are state, not events, so a later tile of an attempt replaces an
+    earlier one and nothing is lost. A whole picture starts again: what came
+    before it is in it. No database read; the memory a slow console holds is
+    at most one tile per attempt."""
+    start = max((i for i, u in enumerate(updates) if u.name == "snapshot"), default=0)
+    kept = updates[start:]
+    if len(kept) == 1:
+        return kept
+    latest: dict[str, dict[str, Any]] = {}
+    for update in kept:
+        for tile in update.tiles:
+            latest.pop(tile["id"], None)  # re-inserted last: the order changes arrived in
+            latest[tile["id"]] = tile
+    last = kept[-1]
+    return [Update(kept[0].name, list(latest.values()), last.read_at, last.id)]
 
 
 class Feed:
@@ -411,13 +428,7 @@ async def stream(
                     continue  # sse-starlette sends the keep-alive comments
                 if member.broken:
                     return
-                updates, behind = member.take()
-                if behind:
-                    ended = member.last_at - ENDED_MARGIN
-                    picture = await asyncio.shield(feed.picture(ended))
-                    yield picture.event(evidence, hidden) or b""
-                    member.last_at = picture.read_at
-                for update in updates:
+                for update in member.take():
                     # An update read before the picture sent is older than it:
                     # what it carries is in the picture.
                     if update.read_at >= member.last_at:
