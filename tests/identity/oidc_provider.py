@@ -166,9 +166,11 @@ class Provider:
 
 
 @contextmanager
-def provider() -> Iterator[Provider]:
+def provider(host: str = "127.0.0.1") -> Iterator[Provider]:
+    """A running provider; ``host`` names it (``localhost``: another site
+    than the app on 127.0.0.1, as a real provider is)."""
     op = Provider()
     op.rotate()
     with running(op.app()) as url:  # type: ignore[arg-type]
-        op.base = url
+        op.base = url.replace("127.0.0.1", host)
         yield op
