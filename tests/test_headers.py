@@ -79,6 +79,8 @@ def test_public_and_candidate_pages_and_static_files(app: FastAPI) -> None:
     for path in (
         "/",
         "/signin",
+        "/signin/sso",  # single sign-on: refused without a tenant that has it
+        "/signin/sso/callback?state=st.x.y&code=z",
         "/admin/users",  # a redirect to sign in
         "/take/no-such-link",
         "/take/no-such-link/exam",

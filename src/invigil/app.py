@@ -66,6 +66,7 @@ from invigil.evidence.kinds import KINDS
 from invigil.evidence.uploads import MAX_CHUNK
 from invigil.identity import api as identity_api
 from invigil.identity import pages as identity_pages
+from invigil.identity import sso_api as identity_sso_api
 from invigil.ledger import api as ledger_api
 from invigil.ledger import operator_api as ledger_operator_api
 from invigil.ledger import pages as ledger_pages
@@ -456,6 +457,7 @@ def create_app(
     app.include_router(certification_verify_pages.router)
     app.include_router(identity_api.router)
     app.include_router(tenants_api.router)
+    app.include_router(identity_sso_api.router)
     app.include_router(audit_api.router)
     app.include_router(content_api.router)
     app.include_router(content_images_api.router)

@@ -101,6 +101,16 @@ class Settings(BaseSettings):
     ai_max_retries: int = Field(default=2, ge=0, le=5)
     ai_concurrency: int = Field(default=4, ge=1, le=64)  # calls at once per server process
     ai_allow_private: bool = False  # a tenant's own provider may be on a private address
+    # Staff single sign-on (OpenID Connect, docs/integrations/sso.md). A
+    # tenant's provider must be https on a public address; these two open
+    # that up for a provider on the same machine or network (development,
+    # tests), never in production. Discovery documents and signing keys are
+    # reused for ``sso_cache_seconds`` (keys fetched again at once when a
+    # token names an unknown one).
+    sso_allow_private: bool = False
+    sso_allow_http: bool = False
+    sso_timeout_seconds: float = Field(default=10, gt=0, le=60)
+    sso_cache_seconds: int = Field(default=3600, ge=0, le=24 * 3600)
     # The operator API (top-ups, price lists over HTTP; docs/operations.md):
     # a file holding the operator's secret token. Unset: those routes answer 404.
     operator_token_file: Path | None = None

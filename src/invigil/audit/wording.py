@@ -23,6 +23,10 @@ ACTIONS: dict[str, str] = {
     "auth.token_refreshed": N_("Renewed a session"),
     "auth.token_family_revoked": N_("Had a session ended: a renewal token was used twice"),
     "auth.sessions_revoked": N_("Had their sessions ended"),
+    "sso.settings_changed": N_("Changed the single sign-on settings"),
+    "sso.settings_removed": N_("Removed the single sign-on provider"),
+    "sso.identity_linked": N_("Linked a staff account to its identity provider account"),
+    "user.activated_by_sso": N_("Activated an invited account through single sign-on"),
     # tenants
     "tenant.created": N_("Created the organisation"),
     "tenant.mfa_policy_changed": N_("Changed the two-factor sign-in rule"),
@@ -233,6 +237,7 @@ SUBJECTS: dict[str, str] = {
     "cert_issuer_key": N_("credential signing key"),
     "cert_pending": N_("certificate approval request"),
     "shortlist_position": N_("position"),
+    "sso_config": N_("single sign-on settings"),
     "shortlist_rule_set": N_("shortlist rule set"),
     "shortlist_rule_set_version": N_("shortlist rules"),
     "shortlist_run": N_("shortlist"),

@@ -106,6 +106,8 @@ def token(
         result = _tokens(request, ref.slug, outcome) if outcome.ok else None
     if outcome.throttled:
         raise TooManyRequests(auth.THROTTLED, retry_after=outcome.retry_after)
+    if result is None and outcome.sso_required:
+        raise Unauthorized(auth.SSO_REQUIRED, mfa_required=False, sso_required=True)
     if result is None:
         raise Unauthorized(auth.FAILED, mfa_required=outcome.mfa_required)
     return result

@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 from invigil import audit
 from invigil.db.uow import Actor, UnitOfWork
 from invigil.i18n import N_
-from invigil.identity import mfa
+from invigil.identity import mfa, sso
 from invigil.identity.models import AuthSession, RefreshToken, SignInFailure, User
 from invigil.identity.service import permissions_of, roles_of
 from invigil.security.passwords import hash_password, needs_rehash, verify_password
@@ -33,6 +33,10 @@ from invigil.tenants.models import Tenant
 FAILED = N_(
     "sign-in failed: the tenant, email, password or code is wrong, or the account is "
     "locked for a while after repeated failures"
+)
+SSO_REQUIRED = N_(
+    "Your organisation signs its staff in through its identity provider: use the "
+    "single sign-on button on the sign-in page."
 )
 THROTTLED = "too many failed sign-ins from this address; wait a few minutes and try again"
 
@@ -48,6 +52,7 @@ class Outcome:
     roles: list[str] = field(default_factory=list)
     permissions: list[str] = field(default_factory=list)
     mfa_required: bool = False
+    sso_required: bool = False  # the tenant signs its staff in through its provider
     throttled: bool = False
     retry_after: int = 0
     reused: bool = False  # a spent refresh token came back: the family was revoked
@@ -89,6 +94,8 @@ def _fail(
     address: str,
     user: User | None,
     reason: str,
+    *,
+    method: str = "password",
 ) -> Outcome:
     failure = SignInFailure(tenant_id=uow.tenant, id=uuid.uuid4(), email_key=email_key,
                             address=address)  # fmt: skip
@@ -96,18 +103,20 @@ def _fail(
     uow.flush()
     # An e-mail that is no account's, and the address, only as keyed hashes:
     # the row (failure) shows them while it is kept; the log keeps no copy.
-    subject = user or ("sign_in", box.pseudonym(uow.tenant, "email", email_key))
-    audit.record(
-        uow,
-        "auth.sign_in_failed",
-        subject,
-        {
-            "reason": reason,
-            "address": box.pseudonym(uow.tenant, "address", address),
-            "failure": failure.id,
-        },
+    subject: User | tuple[str, str] = user or (
+        ("sign_in", box.pseudonym(uow.tenant, "email", email_key))
+        if email_key
+        else ("address", box.pseudonym(uow.tenant, "address", address))
     )
-    count = _failures(uow, settings, email_key=email_key)
+    payload: dict[str, object] = {
+        "reason": reason,
+        "address": box.pseudonym(uow.tenant, "address", address),
+        "failure": failure.id,
+    }
+    if method != "password":
+        payload["method"] = method
+    audit.record(uow, "auth.sign_in_failed", subject, payload)
+    count = _failures(uow, settings, email_key=email_key) if email_key else 0
     if count == settings.sign_in_max_failures_per_account:
         audit.record(
             uow,
@@ -115,7 +124,12 @@ def _fail(
             subject,
             {"failures": count, "minutes": settings.sign_in_window_minutes},
         )
-    return Outcome(ok=False, mfa_required=(reason == "otp_missing"))
+    return Outcome(
+        ok=False, mfa_required=(reason == "otp_missing"), sso_required=(reason == "sso_required")
+    )
+
+
+record_failure = _fail  # for the other ways in (single sign-on): counted and audited alike
 
 
 def sign_in(
@@ -157,6 +171,8 @@ def sign_in(
             else ("not_active" if user.status != "active" else "bad_password")
         )
         return _fail(uow, settings, box, email_key, address, user, reason)
+    if sso.password_refused(uow, user.id):  # after the password: says nothing to a guesser
+        return _fail(uow, settings, box, email_key, address, user, "sso_required")
     if user.totp_enabled_at is not None:
         if not otp:
             return _fail(uow, settings, box, email_key, address, user, "otp_missing")

@@ -17,7 +17,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from invigil.db.base import Base, TenantScoped
@@ -156,3 +156,77 @@ class SignInFailure(Base):
     at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
     email_key: Mapped[str] = mapped_column(String(320))
     address: Mapped[str] = mapped_column(String(64))
+
+
+class SsoConfig(TenantScoped, Base):
+    """A tenant's OpenID Connect provider for staff sign-in (at most one).
+    The client secret is sealed by the secret box and never shown again."""
+
+    __tablename__ = "sso_configs"
+    __table_args__ = (UniqueConstraint("tenant_id", name="uq_sso_configs_tenant_id"),)
+
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    display_name: Mapped[str] = mapped_column(String(100))
+    issuer: Mapped[str] = mapped_column(String(2000))
+    client_id: Mapped[str] = mapped_column(String(500))
+    client_secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    allowed_domains: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    role_claim: Mapped[str] = mapped_column(String(100), server_default="groups")
+    # [{"value": "<claim value>", "role": "<role name>"}]
+    role_mappings: Mapped[list[dict[str, str]]] = mapped_column(JSONB, server_default="[]")
+    jit_enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    jit_role: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    sso_required: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    break_glass: Mapped[list[uuid.UUID]] = mapped_column(
+        ARRAY(UUID(as_uuid=True)), server_default="{}"
+    )
+    require_mfa: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    mfa_acr_values: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    updated_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+
+
+class SsoIdentity(TenantScoped, Base):
+    """A staff account linked to a provider's subject: (issuer, sub) names
+    one person for good, whatever their e-mail becomes."""
+
+    __tablename__ = "sso_identities"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE"
+        ),
+        UniqueConstraint("tenant_id", "issuer", "subject", name="uq_sso_identities_subject"),
+        UniqueConstraint("tenant_id", "user_id", "issuer", name="uq_sso_identities_user"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    issuer: Mapped[str] = mapped_column(String(2000))
+    subject: Mapped[str] = mapped_column(String(255))
+    last_used_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+
+
+class SsoLogin(TenantScoped, Base):
+    """One single sign-on attempt in flight: the ``state`` (by its hash),
+    the browser it is bound to (the hash of a cookie), the ``nonce`` and
+    the PKCE verifier. Used once; then, when Invigil's own second factor
+    is still needed, it carries the user until the code is given."""
+
+    __tablename__ = "sso_logins"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE"
+        ),
+        UniqueConstraint("tenant_id", "state_hash", name="uq_sso_logins_tenant_id_state_hash"),
+        CheckConstraint("stage IN ('started', 'mfa', 'done')", name="stage"),
+        Index("ix_sso_logins_expires", "tenant_id", "expires_at"),
+    )
+
+    state_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    browser_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    nonce: Mapped[str] = mapped_column(String(128))
+    verifier_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    next_path: Mapped[str] = mapped_column(String(2000), server_default="")
+    stage: Mapped[str] = mapped_column(String(16), server_default="started")
+    expires_at: Mapped[datetime] = mapped_column(TS)
+    used_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    mfa_by: Mapped[str | None] = mapped_column(String(16), nullable=True)

@@ -10,11 +10,11 @@ leaves nothing behind while the request's transaction still commits.
 
 from fastapi import APIRouter
 
-from invigil.identity.pages import account, branding, policy, roles, signin, users
+from invigil.identity.pages import account, branding, policy, roles, signin, sso, users
 from invigil.identity.pages.common import sentence
 
 router = APIRouter(include_in_schema=False)
-for module in (signin, account, users, roles, policy, branding):
+for module in (signin, sso, account, users, roles, policy, branding):
     router.include_router(module.router)
 
 __all__ = ["router", "sentence"]

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Match
 
 from invigil.db import platform
+from invigil.db.engine import UNREACHABLE
 from invigil.i18n import N_
 from invigil.identity import auth
 from invigil.identity.api import client_address, visitor
@@ -65,6 +66,13 @@ def _signin_page(
     ask_code: bool = False,
 ) -> HTMLResponse:
     secret, new = presession(request)
+    # The tenant's single sign-on button, when the page knows the tenant.
+    from invigil.identity.pages.sso import provider_name
+
+    try:
+        provider = provider_name(request, tenant)
+    except UNREACHABLE:  # the page still offers passwords while the database is away
+        provider = None
     response = _render(
         request,
         "signin.html",
@@ -76,6 +84,7 @@ def _signin_page(
         email=email,
         next_path=_safe_next(request, next_path) or "",
         ask_code=ask_code,
+        sso_provider=provider,
         signin_csrf=signin_csrf(secret),
         form_anchor="otp" if ask_code else "email",
         summary_note="",
@@ -147,11 +156,12 @@ def signin(
             headers={"Retry-After": str(outcome.retry_after)},
         )
     if not outcome.ok or outcome.session is None or outcome.refresh_token is None:
-        error = (
-            N_("Enter the code from your authenticator app, and your password again.")
-            if outcome.mfa_required
-            else auth.FAILED
-        )
+        if outcome.sso_required:
+            error = auth.SSO_REQUIRED
+        elif outcome.mfa_required:
+            error = N_("Enter the code from your authenticator app, and your password again.")
+        else:
+            error = auth.FAILED
         return _signin_page(
             request,
             status=401,
