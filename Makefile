@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-external lint bench install clean browser-deps node-deps screenshots translations qti-corpus
+.PHONY: help run test test-external lint bench install clean browser-deps cluster-deps node-deps screenshots translations qti-corpus
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -26,11 +26,14 @@ run: $(STAMP) node-deps ## embedded PostgreSQL, migrations, demo data, server on
 TEST_WORKERS ?= 2
 PYTEST := $(BIN)/pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
-test: $(STAMP) browser-deps node-deps qti-corpus ## the whole suite (embedded PostgreSQL unless DATABASE_URL is set)
+test: $(STAMP) browser-deps cluster-deps node-deps qti-corpus ## the whole suite (embedded PostgreSQL unless DATABASE_URL is set)
 	$(PYTEST)
 
 browser-deps: ## Chromium and espeak-ng for the browser tests, xxd and openssl for the audit-export worked example (Debian's packages; `playwright install` cannot download here)
 	@(test -x /usr/lib/chromium/chromium && command -v espeak-ng >/dev/null && command -v xxd >/dev/null && command -v openssl >/dev/null) || apt-get install -y -q chromium espeak-ng xxd openssl || (apt-get update -q && apt-get install -y -q chromium espeak-ng xxd openssl)
+
+cluster-deps: ## PgBouncer and HAProxy for the production topology and its tests (Debian's packages)
+	@(command -v pgbouncer >/dev/null || test -x /usr/sbin/pgbouncer) && (command -v haproxy >/dev/null || test -x /usr/sbin/haproxy) || apt-get install -y -q pgbouncer haproxy || (apt-get update -q && apt-get install -y -q pgbouncer haproxy)
 
 NODE_STAMP := node_modules/.package-lock.json
 
@@ -59,7 +62,7 @@ $(QTI_STAMP): $(QTI_REQUIREMENTS) | $(STAMP)
 
 qti-corpus: $(QTI_STAMP) ## download the real QTI items the importer is tested against into var/qti-corpus/ (pinned, hash-checked)
 
-test-external: $(STAMP) browser-deps node-deps qti-corpus ## the suite against the machine's PostgreSQL at 127.0.0.1:5432
+test-external: $(STAMP) browser-deps cluster-deps node-deps qti-corpus ## the suite against the machine's PostgreSQL at 127.0.0.1:5432
 	DATABASE_URL=$${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres} $(PYTEST)
 
 lint: $(STAMP) ## ruff, mypy and the import layers (lint-imports, docs/architecture.md)

@@ -20,6 +20,13 @@ class Settings(BaseSettings):
     app_database_url: str | None = Field(
         default=None, description="explicit DSN of the app role; derived when unset"
     )
+    # Behind a pooler in transaction mode (PgBouncer): no server-side prepared
+    # statements, and LISTEN goes to listen_database_url (PostgreSQL itself).
+    db_pooler: Literal["none", "transaction"] = "none"
+    listen_database_url: str | None = Field(
+        default=None,
+        description="the app role straight to PostgreSQL, for LISTEN (the app DSN when unset)",
+    )
     db_name: str = "invigil"
     db_owner_role: str = "invigil_owner"
     db_app_role: str = "invigil_app"

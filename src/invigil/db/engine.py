@@ -74,6 +74,9 @@ class Database:
             pool_size=pool_size,
             max_overflow=max_overflow,
             pool_recycle=1800,
+            # A transaction pooler gives the next transaction another server
+            # connection: a statement prepared on one is unknown on the next.
+            connect_args={"prepare_threshold": None} if urls.pooled else {},
         )
         _ping_when_idle(engine)
         return cls(urls=urls, engine=engine)

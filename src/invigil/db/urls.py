@@ -26,6 +26,14 @@ class DatabaseUrls:
     admin: URL
     owner: URL
     app: URL
+    # The app role straight to PostgreSQL, for LISTEN (a transaction pooler
+    # hands each transaction any server connection: notifications get lost).
+    listen: URL | None = None
+    pooled: bool = False  # ``app`` goes through a pooler in transaction mode
+
+    @property
+    def listening(self) -> URL:
+        return self.listen or self.app
 
     @classmethod
     def build(cls, settings: Settings, admin_dsn: str, database: str | None = None) -> DatabaseUrls:
@@ -44,7 +52,13 @@ class DatabaseUrls:
                 password=settings.db_app_password or "",
                 database=target,
             )
-        return cls(admin=admin, owner=owner, app=app)
+        listen = (
+            make_url(settings.listen_database_url).set(drivername="postgresql+psycopg")
+            if settings.listen_database_url
+            else None
+        )
+        pooled = settings.db_pooler == "transaction"
+        return cls(admin=admin, owner=owner, app=app, listen=listen, pooled=pooled)
 
 
 def libpq(url: URL) -> str:

@@ -80,7 +80,11 @@ def make_app(urls: DatabaseUrls) -> procrastinate.App:
     # died this is how long the worker takes to notice (and be restarted).
     app = procrastinate.App(
         connector=procrastinate.PsycopgConnector(
-            conninfo=libpq(urls.app), min_size=1, max_size=4, timeout=10
+            conninfo=libpq(urls.app),
+            min_size=1,
+            max_size=4,
+            timeout=10,
+            kwargs={"prepare_threshold": None} if urls.pooled else None,
         )
     )
     app.add_tasks_from(tasks(), namespace="invigil")
@@ -114,6 +118,9 @@ def supervised(
 ) -> Supervisor:
     """A worker that outlives database outages (:mod:`invigil.jobs.supervisor`):
     each run gets a fresh app, so a pool that broke with the database is not reused."""
+
+    if urls.pooled:  # LISTEN is lost behind a transaction pooler: poll for jobs
+        options.setdefault("listen_notify", False)
 
     async def run(started: Callable[[], None]) -> None:
         await run_worker(make_app(urls), db, services, on_started=started, wait=True, **options)

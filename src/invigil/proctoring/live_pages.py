@@ -82,7 +82,7 @@ def broker(request: Request) -> Broker:
     if found is None:
         from invigil.db.urls import libpq
 
-        found = Broker(libpq(request.app.state.db.urls.app))
+        found = Broker(libpq(request.app.state.db.urls.listening))
         request.app.state.live_broker = found
     return found
 
