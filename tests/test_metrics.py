@@ -378,6 +378,25 @@ def test_every_line_of_a_request_carries_its_id_and_tenant(
     assert "request_id" not in outside[0]
 
 
+def test_an_unexpected_error_is_logged_and_answered_with_the_request_id(
+    log_lines: io.StringIO, settings: Settings, db: BoundDatabase, tenant_a: Tenant
+) -> None:
+    app = create_app(settings, db, run_jobs=False)
+
+    @app.get("/probe-fails")
+    def fails() -> None:
+        with db.unit_of_work(tenant_a.id):
+            pass
+        raise RuntimeError("boom")
+
+    client = TestClient(app, raise_server_exceptions=False)
+    r = client.get("/probe-fails", headers={"X-Request-ID": "failing-1234"})
+    assert r.status_code == 500 and r.headers["x-request-id"] == "failing-1234"
+    failed = [line for line in lines(log_lines) if line["event"] == "request.failed"]
+    assert failed[0]["request_id"] == "failing-1234"
+    assert failed[0]["tenant"] == str(tenant_a.id)
+
+
 def test_a_jobs_lines_carry_its_id_task_and_tenant(log_lines: io.StringIO) -> None:
     log = logs.get_logger("tests.job")
     tenant = str(uuid.uuid4())
@@ -422,12 +441,16 @@ def test_traces_of_a_request_and_its_statements(
     with TestClient(app, raise_server_exceptions=False) as client:
         exam = uuid.uuid4()
         exporter.clear()  # the statements of making the user
+        parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        headers["traceparent"] = parent
         assert client.get(f"/api/v1/exams/{exam}", headers=headers).status_code == 404
         client.get("/healthz")  # not traced
     spans = exporter.get_finished_spans()
     server = [s for s in spans if s.name == "GET /api/v1/exams/{exam_id}"]
     assert len(server) == 1
     trace_id = server[0].context.trace_id
+    assert trace_id == 0x0AF7651916CD43DD8448EB211C80319C  # the caller's trace goes on
+    assert server[0].parent is not None and server[0].parent.span_id == 0xB7AD6B7169203331
     statements = [s for s in spans if any(k.startswith("db.") for k in s.attributes or {})]
     assert statements, [s.name for s in spans]
     assert all(s.context.trace_id == trace_id for s in statements)

@@ -296,14 +296,20 @@ def _install_error_handlers(app: FastAPI) -> None:
         # The reference is what a person can quote; the operator finds it in the log.
         reference = secrets.token_hex(6)
         log.exception("request.failed", path=request.url.path, reference=reference)
+        response: Response
         if wants_page(request):
             if candidate_errors.is_candidate_page(request.url.path):
-                return candidate_errors.render(request, 500, reference=reference)
-            return pages.status_page(request, 500, "", reference=reference)
-        body = problem(
-            500, "internal", "an unexpected error occurred; it has been logged", request.url.path
-        )
-        return problem_response(500, body)
+                response = candidate_errors.render(request, 500, reference=reference)
+            else:
+                response = pages.status_page(request, 500, "", reference=reference)
+        else:
+            said = "an unexpected error occurred; it has been logged"
+            response = problem_response(500, problem(500, "internal", said, request.url.path))
+        # This answer leaves outside the middleware that adds the request id.
+        request_id = request.scope.get("state", {}).get("request_id")
+        if isinstance(request_id, str):
+            response.headers["X-Request-ID"] = request_id
+        return response
 
 
 def _settle_heap() -> None:

@@ -121,10 +121,11 @@ class RequestContext:
             await send(message)
 
         token = _current.set(Scope(request_id=request_id))
-        try:
-            await self.app(scope, receive, sending)
-        finally:
-            _current.reset(token)
+        await self.app(scope, receive, sending)
+        # Kept when the app raised: the handler of unexpected errors runs
+        # outside every middleware (Starlette's ServerErrorMiddleware), in
+        # this request's task, and its `request.failed` line needs the id.
+        _current.reset(token)
 
 
 def configure(fmt: str = "json", level: str = "INFO") -> None:
