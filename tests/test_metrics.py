@@ -519,11 +519,17 @@ def test_the_otlp_setting_reads_the_standard_variable(monkeypatch: pytest.Monkey
 # Several server processes
 
 
-def test_workers_values_are_added_up_at_a_scrape(tmp_path: Path) -> None:
+def test_workers_values_are_added_up_at_a_scrape(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Two processes count into a shared folder; a third, scraping, adds
     them up, and forgets the live gauges of a process that has exited."""
     folder = tmp_path / "prom"
+    monkeypatch.setenv(metrics.MULTIPROC_ENV, str(folder))  # restored after the test
+    folder.mkdir()
+    (folder / "counter_4242.db").write_bytes(b"left by an earlier run")
     metrics.prepare_multiprocess_dir(folder)
+    assert list(folder.iterdir()) == []  # emptied at each start
     env = {"PROMETHEUS_MULTIPROC_DIR": str(folder), "PYTHONPATH": str(ROOT / "src")}
     worker = (
         "from invigil import metrics\n"
