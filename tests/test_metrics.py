@@ -420,6 +420,26 @@ def test_a_jobs_lines_carry_its_id_task_and_tenant(log_lines: io.StringIO) -> No
         assert line["task"] == "invigil:delivery.send_mail"
 
 
+def test_the_worker_gives_each_job_its_log_scope(database: Any, tenant_a: Tenant) -> None:
+    """Through procrastinate itself: invigil's worker runs jobs under the scope."""
+    from invigil.jobs.queue import make_app, run_worker
+
+    app = make_app(database.urls)
+    queue = f"tests-scope-{uuid.uuid4().hex[:8]}"
+    seen: list[tuple[str | None, str | None, str | None]] = []
+
+    @app.task(name="tests.scoped", queue=queue)
+    def scoped(tenant_id: str) -> None:  # a sync task: run in a thread
+        found = logs.current()
+        assert found is not None
+        seen.append((found.job_id, found.task, found.tenant))
+
+    with database.unit_of_work(tenant_a.id) as uow:
+        job_id = uow.defer("tests.scoped", queue=queue, tenant_id=str(tenant_a.id))
+    asyncio.run(run_worker(app, queues=[queue], wait=False))
+    assert seen == [(str(job_id), "tests.scoped", str(tenant_a.id))]
+
+
 # Traces
 
 
