@@ -17,7 +17,7 @@ from invigil.identity.models import User
 from invigil.security.permissions import BUILTIN_ROLES
 from invigil.settings import Settings
 from invigil.tenants.models import Tenant
-from invigil.web.access import CANDIDATE, PUBLIC, RouteInfo, iter_routes
+from invigil.web.access import CANDIDATE, PUBLIC, SCRAPER, RouteInfo, iter_routes
 from invigil.web.session import COOKIE, csrf_token
 from tests.conftest import BoundDatabase, make_tenant, make_user
 from tests.identity.test_authorization import FACTORIES
@@ -33,7 +33,8 @@ def page_routes(app: FastAPI) -> list[tuple[RouteInfo, str]]:
         if m != "HEAD"
         and not r.path.startswith("/api/")
         and r.permissions
-        and r.permissions[0] not in (PUBLIC, CANDIDATE)
+        and r.permissions[0]
+        not in (PUBLIC, CANDIDATE, SCRAPER)  # the scraper's: tests/test_metrics.py
     ]
 
 

@@ -26,9 +26,12 @@ import math
 import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from invigil import metrics
 from invigil.errors import PROBLEM_MEDIA_TYPE, problem
 
-FREE = ("/static/", "/vendor/", "/healthz")
+# Static files, the liveness probe and the metrics scrape pass freely: a
+# scrape must still answer when every slot is taken (it is then most needed).
+FREE = ("/static/", "/vendor/", "/healthz", "/metrics")
 
 
 class Admission:
@@ -37,6 +40,7 @@ class Admission:
         self.limit = limit
         self.wait_seconds = wait_seconds
         self._slots: anyio.Semaphore | None = None
+        metrics.ADMISSION_LIMIT.set(limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(FREE):
@@ -47,11 +51,18 @@ class Admission:
         try:
             self._slots.acquire_nowait()  # the usual case: no timer to set up
         except anyio.WouldBlock:
-            with anyio.move_on_after(self.wait_seconds) as waited:
-                await self._slots.acquire()
+            metrics.ADMISSION_WAITING.inc()
+            try:
+                with anyio.move_on_after(self.wait_seconds) as waited:
+                    await self._slots.acquire()
+            finally:
+                metrics.ADMISSION_WAITING.dec()
             if waited.cancelled_caught:
+                metrics.REFUSED.inc()
                 await self._busy(scope, send)
                 return
+        metrics.ADMITTED.inc()
+        metrics.ADMISSION_ACTIVE.inc()
         lease = scope.setdefault("state", {})["admission"] = _Lease(self._slots)
         try:
             await self.app(scope, receive, send)
@@ -89,6 +100,7 @@ class _Lease:
         slots, self._slots = self._slots, None
         if slots is not None:
             slots.release()
+            metrics.ADMISSION_ACTIVE.dec()
 
 
 def leave(scope: Scope) -> None:

@@ -21,8 +21,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import invigil.certification  # noqa: F401 - registers its evidence bundle kind
-from invigil import __version__
+from invigil import __version__, tracing
 from invigil import health as health_checks
+from invigil import metrics as app_metrics
 from invigil import retention as _retention  # noqa: F401 - registers its jobs and purges
 from invigil.admission import Admission
 from invigil.ai import api as ai_api
@@ -71,8 +72,8 @@ from invigil.ledger import api as ledger_api
 from invigil.ledger import operator_api as ledger_operator_api
 from invigil.ledger import pages as ledger_pages
 from invigil.limits import BodyLimit, Limit, MiB
+from invigil.logs import RequestContext, get_logger
 from invigil.logs import configure as configure_logs
-from invigil.logs import get_logger
 from invigil.proctoring import api as proctoring_api
 from invigil.proctoring import capture_api
 from invigil.proctoring import events_api as proctoring_events_api
@@ -110,6 +111,7 @@ from invigil.shortlists import pages as shortlists_pages
 from invigil.tenants import api as tenants_api
 from invigil.tenants import branding as tenant_branding
 from invigil.web import home, pages
+from invigil.web import metrics as metrics_web
 from invigil.web.access import Public
 from invigil.web.headers import SecurityHeaders
 from invigil.webhooks import api as webhooks_api
@@ -295,14 +297,20 @@ def _install_error_handlers(app: FastAPI) -> None:
         # The reference is what a person can quote; the operator finds it in the log.
         reference = secrets.token_hex(6)
         log.exception("request.failed", path=request.url.path, reference=reference)
+        response: Response
         if wants_page(request):
             if candidate_errors.is_candidate_page(request.url.path):
-                return candidate_errors.render(request, 500, reference=reference)
-            return pages.status_page(request, 500, "", reference=reference)
-        body = problem(
-            500, "internal", "an unexpected error occurred; it has been logged", request.url.path
-        )
-        return problem_response(500, body)
+                response = candidate_errors.render(request, 500, reference=reference)
+            else:
+                response = pages.status_page(request, 500, "", reference=reference)
+        else:
+            said = "an unexpected error occurred; it has been logged"
+            response = problem_response(500, problem(500, "internal", said, request.url.path))
+        # This answer leaves outside the middleware that adds the request id.
+        request_id = request.scope.get("state", {}).get("request_id")
+        if isinstance(request_id, str):
+            response.headers["X-Request-ID"] = request_id
+        return response
 
 
 def _settle_heap() -> None:
@@ -317,17 +325,38 @@ def _settle_heap() -> None:
     gc.freeze()
 
 
+def _observe_database(app: FastAPI, db: Database, traces: Any) -> None:
+    """Metrics of ``db``'s pool and the gauges read from it; its statements
+    traced when traces are on."""
+    from invigil.jobs.queue import tasks
+
+    settings: Settings = app.state.settings
+    app_metrics.watch_pool(db.engine)
+    app_metrics.BUILD.labels(__version__).set(1)
+    queues = {task.queue for task in tasks().tasks.values()}
+    app.state.metrics = metrics_web.Exposition(
+        metrics_web.DatabaseGauges(
+            db, sorted(queues), settings.metrics_cache_seconds, settings.metrics_query_seconds
+        )
+    )
+    if traces is not None:
+        tracing.instrument_engine(db.engine, traces)
+
+
 def create_app(
     settings: Settings | None = None,
     db: Database | None = None,
     *,
     run_jobs: bool | None = None,
     settle_heap: bool | None = None,
+    tracer_provider: Any = None,
 ) -> FastAPI:
     """Build the app. With no ``db``, open one from the settings (used by
     ``uvicorn --factory`` worker processes). ``settle_heap`` (default: in
     such a worker) freezes what the process holds once started, see
-    :func:`_settle_heap`; ``invigil serve`` asks for it, tests do not."""
+    :func:`_settle_heap`; ``invigil serve`` asks for it, tests do not.
+    ``tracer_provider``: where spans go (tests give one with an in-memory
+    exporter); by default one for ``settings.otlp_endpoint``, when set."""
     if settle_heap is None:
         settle_heap = settings is None
     if settings is None:  # a uvicorn --factory worker: nobody configured logging yet
@@ -343,6 +372,7 @@ def create_app(
         own_db = app.state.db is None
         if own_db:
             app.state.db = open_database(settings, migrate=False).serve_only()
+        _observe_database(app, app.state.db, traces)
         worker = None
         if run_jobs:
             from invigil.jobs.queue import InProcessWorker
@@ -366,7 +396,9 @@ def create_app(
                 app.state.worker = None
             if own_db:
                 app.state.db.dispose()
+            tracing.shutdown(traces)
 
+    traces = tracer_provider or tracing.provider(settings.otlp_endpoint, __version__)
     app = FastAPI(
         title="Invigil",
         version=__version__,
@@ -377,8 +409,11 @@ def create_app(
         # Before authentication and any lookup: no parameter, form field or
         # JSON body holds what the database cannot store (a 422 naming it).
         dependencies=[Depends(checked_request)],
+        # Request spans only when traces are configured (invigil.tracing).
+        telemetry=tracing.fastapi_telemetry(traces),  # type: ignore[arg-type]
     )
     app.state.settings = settings
+    app.state.tracer_provider = traces
     passwords.configure(settings.argon2_profile)
     certification_mail.configure(settings)  # the certificate mail's links and SMTP
     app.state.db = db
@@ -389,8 +424,15 @@ def create_app(
     app.add_middleware(Admission, limit=max(1, pooled))
     # Outside admission control: a body over its limit waits for no slot.
     app.add_middleware(BodyLimit, limits=body_limits())
+    # Latency by route template and the requests in flight, 413s and 503s too.
+    app.add_middleware(app_metrics.RequestMetrics)
+    # The request id: on every log line of the request and in its answer.
+    app.add_middleware(RequestContext)
     app.add_middleware(SecurityHeaders)  # outermost: every answer, a 413 or a 503 too
     app.state.services = Services.build(settings)
+    app.state.metrics = None
+    if db is not None:
+        _observe_database(app, db, traces)
     _install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"], dependencies=[Public])
@@ -510,6 +552,7 @@ def create_app(
     app.include_router(privacy_requests_pages.router)
     app.include_router(results_compare.router)
     app.include_router(retention_trust_pages.router)
+    app.include_router(metrics_web.router)
     app.include_router(home.router)
     app.include_router(pages.router)
     # The player's script and styles: served by Invigil itself, never a CDN.

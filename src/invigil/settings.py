@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -124,6 +124,21 @@ class Settings(BaseSettings):
     # Failed operator sign-ins per minute per client address, and the burst.
     operator_failures_per_minute: int = Field(default=5, ge=1, le=10_000)
     operator_failures_burst: int = Field(default=5, ge=1, le=10_000)
+    # Prometheus metrics at /metrics (docs/operations.md, "Metrics"): a file
+    # holding the scraper's bearer token. Unset: /metrics answers 404.
+    metrics_token_file: Path | None = None
+    # The gauges read from the database (job queues, mail outbox) are read at
+    # most once per this many seconds per server process, each read given at
+    # most metrics_query_seconds; a scrape in between shows the last values.
+    metrics_cache_seconds: float = Field(default=5, ge=0, le=300)
+    metrics_query_seconds: float = Field(default=2, gt=0, le=30)
+    # OpenTelemetry traces (the `tracing` extra): the OTLP/HTTP endpoint's base
+    # URL; unset (the default) means no tracing at all.
+    otlp_endpoint: str | None = Field(
+        default=None,
+        max_length=2000,
+        validation_alias=AliasChoices("INVIGIL_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+    )
 
     @field_validator("home")
     @classmethod

@@ -117,6 +117,7 @@ def build(db: Any, services: Any, tenant_id: uuid.UUID, bundle_id: uuid.UUID) ->
                 secret,
                 bundle_id,
                 lambda sink: builder(uow, subject, sink, progress),
+                kind="evidence_bundle",
             )
     except Exception as exc:
         _failed(db, tenant_id, bundle_id, exc)

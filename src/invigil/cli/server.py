@@ -49,6 +49,14 @@ def serve(
         return
     db.dispose()
     os.environ["INVIGIL_INPROCESS_WORKER"] = "1" if settings.embedded else "0"
+    # The workers' metrics are added up at each scrape (prometheus-client's
+    # multiprocess mode): in PROMETHEUS_MULTIPROC_DIR or <home>/metrics,
+    # emptied at each start.
+    from pathlib import Path
+
+    from invigil.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
+
+    prepare_multiprocess_dir(Path(os.environ.get(MULTIPROC_ENV) or settings.home / "metrics"))
     uvicorn.run(
         "invigil.app:create_app",
         factory=True,

@@ -18,6 +18,7 @@ from typing import Any, Literal, TypeVar
 from sqlalchemy import Connection, Engine, Select, text
 from sqlalchemy.orm import Session
 
+from invigil import logs
 from invigil.errors import NotFound
 
 T = TypeVar("T")
@@ -53,6 +54,7 @@ _BIND = (
 
 
 def _bind(driver: Any, tenant_id: uuid.UUID | None) -> None:
+    logs.bind_tenant(tenant_id)  # the request's or job's log lines name it from here on
     driver.execute(
         _BIND, {"tenant": str(tenant_id) if tenant_id else "", "timeout": STATEMENT_TIMEOUT}
     )

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, Select, and_, delete, or_, select
 
-from invigil import audit
+from invigil import audit, metrics
 from invigil.db import platform
 from invigil.db.uow import UnitOfWork
 from invigil.errors import Gone, NotFound
@@ -211,6 +211,7 @@ def store(
         with contextlib.suppress(Exception):
             target.delete(store_key)  # no unrecorded bytes left behind
         raise
+    metrics.EVIDENCE_BYTES.labels(k.name).inc(stored)
     return obj
 
 

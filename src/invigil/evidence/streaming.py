@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from invigil import metrics
 from invigil.evidence import crypto
 from invigil.evidence.stores import ObjectStore
 
@@ -103,9 +104,12 @@ def put_written(
     data_key: bytes,
     object_id: uuid.UUID,
     produce: Callable[[PipeSink], None],
+    *,
+    kind: str = "generated",
 ) -> Written:
     """Run ``produce(sink)`` and store what it writes under ``key``,
-    encrypted with ``data_key`` for ``object_id`` (:mod:`evidence.crypto`)."""
+    encrypted with ``data_key`` for ``object_id`` (:mod:`evidence.crypto`);
+    ``kind`` names it in the stored bytes' metric."""
     pieces: queue.Queue[bytes | None] = queue.Queue(maxsize=DEPTH)
     failed, aborted = threading.Event(), threading.Event()
     outcome: dict[str, object] = {}
@@ -150,4 +154,5 @@ def put_written(
         raise error
     stored = outcome["stored"]
     assert isinstance(stored, int)
+    metrics.EVIDENCE_BYTES.labels(kind).inc(stored)
     return Written(sink.size, sink.sha256.hexdigest(), stored)

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 
-from invigil import audit
+from invigil import audit, metrics
 from invigil.db.uow import UnitOfWork
 from invigil.errors import Conflict, Invalid, NotFound
 from invigil.evidence import crypto, service
@@ -171,7 +171,7 @@ def put_chunk(
     key = service.subject_key(uow, evidence, upload.subject_type, upload.subject_id)
     chunk_id = uuid.uuid4()
     store_key = f"{uow.tenant}/uploads/{upload_id}/{index}-{chunk_id}"
-    target.put(store_key, crypto.encrypt(key.secret, chunk_id, [data]))
+    stored = target.put(store_key, crypto.encrypt(key.secret, chunk_id, [data]))
     inserted = uow.session.execute(
         insert(UploadChunk)
         .values(
@@ -193,6 +193,7 @@ def put_chunk(
         assert raced is not None
         return _duplicate(raced, actual)
     upload.updated_at = datetime.now(UTC)
+    metrics.EVIDENCE_BYTES.labels(k.name).inc(stored)
     return ChunkReceipt(index, len(data), actual, duplicate=False)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import procrastinate
 
+from invigil import logs
 from invigil.db.urls import DatabaseUrls, libpq
 from invigil.jobs.supervisor import Supervisor
 from invigil.logs import get_logger
@@ -91,6 +92,22 @@ def make_app(urls: DatabaseUrls) -> procrastinate.App:
     return app
 
 
+async def job_log_scope(
+    call_next: Callable[[], Any], context: procrastinate.JobContext, worker: Any
+) -> Any:
+    """Worker middleware: every line a job logs carries its id, task and
+    tenant (its ``tenant_id`` argument when it has one; otherwise the tenant
+    of the unit of work it opens, from then on)."""
+    job = context.job
+    tenant = job.task_kwargs.get("tenant_id")
+    with logs.scope(
+        job_id=str(job.id),
+        task=job.task_name,
+        tenant=tenant if isinstance(tenant, str) else None,
+    ):
+        return await call_next()
+
+
 async def run_worker(
     app: procrastinate.App,
     db: Any = None,
@@ -102,6 +119,7 @@ async def run_worker(
     """Run jobs; ``db`` and ``services`` reach tasks through their context.
     ``on_started``: called once the pool holds a live connection."""
     options.setdefault("install_signal_handlers", False)
+    options.setdefault("worker_middleware", [job_log_scope])
     async with app.open_async():
         if on_started is not None:
             on_started()

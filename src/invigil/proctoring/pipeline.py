@@ -30,7 +30,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
-from invigil import audit
+from invigil import audit, metrics
 from invigil.audit.records import anchor
 from invigil.db import signals
 from invigil.db.engine import Database
@@ -331,6 +331,7 @@ def ingest_many(
         params = {"tenant": uow.tenant, "now": now, "rows": json_rows(rows)}
         if len(cursor(uow).execute(_INSERT, params).fetchall()) != len(rows):
             raise Raced("a seq was stored by another transaction meanwhile")
+        metrics.PROCTORING_EVENTS.inc(len(rows))
     work = []
     for b, mine in zip(batches, fresh, strict=True):
         attempt = b.attempt

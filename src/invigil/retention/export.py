@@ -359,7 +359,7 @@ def build(uow: UnitOfWork, evidence: Evidence, row: PrivacyRequest, *, now: dt.d
     def produce(sink: Any) -> None:
         counts["files"], counts["erased"] = write(uow, evidence, row, sink, now)
 
-    written = put_written(store, store_key, key.secret, object_id, produce)
+    written = put_written(store, store_key, key.secret, object_id, produce, kind="subject_export")
     return Built(
         object_id, key.id, region, store_key, written.size, written.sha256,
         counts["files"], counts["erased"],

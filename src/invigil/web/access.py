@@ -30,6 +30,9 @@ CANDIDATE = "candidate:attempt"
 # The platform operator's routes (invigil.ledger.operator_api): a server-side
 # operator token, never a tenant user's; no role holds it.
 OPERATOR = "operator"
+# The metrics scraper (invigil.web.metrics, GET /metrics): a server-side
+# token of its own, neither a tenant user's nor the operator's.
+SCRAPER = "operator:metrics"
 
 
 def _public() -> None:
