@@ -20,7 +20,7 @@ from alembic import op
 from invigil.db.ddl import run
 
 revision = "0061"
-down_revision = "0059"
+down_revision = "0060"
 branch_labels = None
 depends_on = None
 
