@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-external lint bench install clean browser-deps cluster-deps node-deps screenshots translations qti-corpus
+.PHONY: help run test test-external lint bench install clean cluster browser-deps cluster-deps node-deps screenshots translations qti-corpus
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -66,8 +66,8 @@ test-external: $(STAMP) browser-deps cluster-deps node-deps qti-corpus ## the su
 	DATABASE_URL=$${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres} $(PYTEST)
 
 lint: $(STAMP) ## ruff, mypy and the import layers (lint-imports, docs/architecture.md)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks deploy
+	$(BIN)/ruff format --check src tests benchmarks deploy
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 
@@ -87,3 +87,6 @@ bench: $(STAMP) ## run benchmarks/ and write docs/performance.md
 
 clean: ## remove the virtual environment, node_modules and local data (var/)
 	rm -rf $(VENV) node_modules var
+
+cluster: $(STAMP) cluster-deps node-deps ## the production topology on loopback: HAProxy on :8000 -> 2 API workers, a job worker, PgBouncer, PostgreSQL, an S3 server, SMTP (deploy/cluster.py)
+	$(BIN)/python deploy/cluster.py

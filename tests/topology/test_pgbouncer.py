@@ -11,15 +11,16 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 import pytest
+from deploy.cluster import pgbouncer
 from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
 
 from invigil.db.engine import Database
-from invigil.db.urls import DatabaseUrls
+from invigil.db.urls import DatabaseUrls, libpq
 from invigil.identity import service as identity
 from invigil.identity.models import User
 from invigil.settings import Settings
 from tests.conftest import make_tenant
-from tests.topology.pgbouncer import pgbouncer
 
 TENANTS = 50
 ROUNDS = 12
@@ -32,7 +33,8 @@ def pooled(urls: DatabaseUrls) -> Iterator[Database]:
     ``pooled=True`` is what ``INVIGIL_DB_POOLER=transaction`` sets: without it
     the repeated statements below fail (psycopg prepares them on one server
     connection; the next transaction gets another)."""
-    with pgbouncer(urls.app, pool_size=SERVER_CONNECTIONS) as through:
+    with pgbouncer(libpq(urls.app), pool_size=SERVER_CONNECTIONS) as dsn:
+        through = make_url(dsn).set(drivername="postgresql+psycopg")
         db = Database.connect(
             dataclasses.replace(urls, app=through, listen=urls.app, pooled=True),
             pool_size=TENANTS,
