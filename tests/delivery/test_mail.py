@@ -240,6 +240,27 @@ def _mailed_in(
     return made, msg
 
 
+def test_a_mail_sent_again_after_a_crash_carries_the_same_message_id(
+    db: BoundDatabase, tenant_a: object, settings: Settings, smtp_server: tuple[Inbox, int]
+) -> None:
+    """A worker that dies after the mail server accepted a mail but before
+    its commit leaves the mail unsent in the outbox: the retried job sends it
+    again, as the same message (mail systems drop the second copy)."""
+    inbox, port = smtp_server
+    configured = smtp_settings(settings, port)
+    kit = kit_for(settings, smtp=True)
+    tenant_id = tenant_a.id  # type: ignore[attr-defined]
+    made = make_invitation(db, tenant_id, kit, name="Rita Retry", email="rita@example.org")
+    row = _one_mail(db, tenant_id, made.invitation.id)
+    with pytest.raises(RuntimeError), db.unit_of_work(tenant_id) as uow:
+        mail.send(uow, configured, kit.box, row.id)
+        raise RuntimeError("the worker died before its commit")
+    with db.unit_of_work(tenant_id) as uow:
+        assert mail.send(uow, configured, kit.box, row.id).sent_at is not None
+    first, second = (m for _, _, m in inbox.messages)
+    assert first["Message-ID"] == second["Message-ID"] == f"<{row.id}@invigil.test>"
+
+
 def test_an_invitation_in_german_is_mailed_in_german(
     db: BoundDatabase, tenant_a: object, settings: Settings, smtp_server: tuple[Inbox, int]
 ) -> None:

@@ -12,7 +12,8 @@ and an HTML part in the tenant's branding (its name, accent colour and
 logo, the logo as an inline ``multipart/related`` image, never a remote
 one), rendered from the same text. Every mail carries ``Auto-Submitted:
 auto-generated`` (RFC 3834: no auto-replies to it), a ``Message-ID`` in the
-sender's domain and a ``Date`` in UTC (``+0000``).
+sender's domain made of the outbox row's id (a mail sent again after a
+worker died keeps it) and a ``Date`` in UTC (``+0000``).
 
 Mail that belongs to no invitation (a certificate to its holder, a
 recertification reminder, an escalation to a group's manager) is queued by
@@ -265,6 +266,7 @@ def send(uow: UnitOfWork, settings: Settings, box: SecretBox, mail_id: uuid.UUID
         branding.brand_of(uow),
         branding.logo_of(uow),
         locale=locale,
+        message_id=mail.id,
     )
     for ref in mail.attachments or []:
         file = _RENDERERS[ref["kind"]](uow, settings, box, ref)
@@ -315,15 +317,19 @@ def compose_message(
     logo: Logo | None = None,
     *,
     locale: str = i18n.DEFAULT,
+    message_id: uuid.UUID | None = None,
 ) -> EmailMessage:
-    """The whole mail (see the module docstring for its parts and headers)."""
+    """The whole mail (see the module docstring for its parts and headers).
+    ``message_id``: the outbox row's, so that a mail sent again after a crash
+    between the server's acceptance and the commit carries the same
+    Message-ID, by which mail systems drop the second copy."""
     domain = sender_domain(settings)
     msg = EmailMessage()
     msg["From"] = settings.smtp_from
     msg["To"] = to
     msg["Subject"] = subject
     msg["Date"] = format_datetime(datetime.now(UTC))  # aware UTC: "+0000"
-    msg["Message-ID"] = make_msgid(domain=domain)
+    msg["Message-ID"] = f"<{message_id}@{domain}>" if message_id else make_msgid(domain=domain)
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(body)
     cid = make_msgid(domain=domain) if logo is not None else None

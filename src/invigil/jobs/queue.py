@@ -25,6 +25,30 @@ async def prune_finished(context: procrastinate.JobContext, timestamp: int) -> N
     log.info("jobs.pruned", timestamp=timestamp)
 
 
+# A worker writes a heartbeat every 10 s (procrastinate's default); one
+# silent for this long died (SIGKILL, a lost machine) holding its jobs.
+STALLED_SECONDS = 60.0
+
+
+async def retry_stalled(context: procrastinate.JobContext, timestamp: int) -> None:
+    """Give the jobs of workers that died while running them to the living."""
+    await retry_stalled_jobs(context.app)
+
+
+async def retry_stalled_jobs(app: procrastinate.App) -> int:
+    """Put back the jobs held by workers silent for :data:`STALLED_SECONDS`,
+    then forget those workers; the number of jobs put back. A job may thus
+    run twice: every task is written to be idempotent (a sent mail, a closed
+    attempt, a sealed checkpoint is left alone when met again)."""
+    manager = app.job_manager
+    stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_SECONDS))
+    for job in stalled:
+        await manager.retry_job(job)
+        log.warning("jobs.stalled_retried", job=job.id, task=job.task_name, queue=job.queue)
+    await manager.prune_stalled_workers(STALLED_SECONDS)
+    return len(stalled)
+
+
 async def seal_audit_logs(context: procrastinate.JobContext, timestamp: int) -> None:
     """Sign a checkpoint for every tenant whose log grew since its last one."""
     import asyncio
@@ -66,6 +90,11 @@ def tasks() -> procrastinate.Blueprint:
     blueprint.periodic(cron="17 3 * * *")(
         blueprint.task(name="jobs.prune_finished", queue="maintenance", pass_context=True)(
             prune_finished
+        )
+    )
+    blueprint.periodic(cron="* * * * *")(
+        blueprint.task(name="jobs.retry_stalled", queue="maintenance", pass_context=True)(
+            retry_stalled
         )
     )
     blueprint.periodic(cron="*/10 * * * *")(
