@@ -140,22 +140,22 @@ def _reachable(host: str, port: int) -> bool:
     return False
 
 
-def database(home: Path, given: str | None, name: str) -> str:
+def database(home: Path, given: str | None, name: str, embedded: bool = False) -> str:
     """An administrative DSN naming the cluster's database (created if missing)."""
     import psycopg
     from psycopg import sql
     from sqlalchemy.engine import make_url
 
-    if given:
+    if given and not embedded:
         admin = given
-    elif _reachable("127.0.0.1", 5432):
+    elif _reachable("127.0.0.1", 5432) and not embedded:
         admin = "postgresql://postgres@127.0.0.1:5432/postgres"
     else:
         from invigil.db import embedded
 
         admin = embedded.start(home / "pgdata")
     url = make_url(admin)
-    target = url.database if given and url.database not in (None, "postgres") else name
+    target = url.database if given and not embedded and url.database != "postgres" else name
     maintenance = url.set(drivername="postgresql", database="postgres")
     dsn = maintenance.render_as_string(hide_password=False)
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -263,7 +263,8 @@ def up(args: argparse.Namespace, cluster: Cluster) -> None:
     cluster.logs.mkdir(parents=True, exist_ok=True)
     (home / "mail").mkdir(exist_ok=True)
 
-    admin = database(home, args.database_url or os.environ.get("DATABASE_URL"), args.database)
+    given = args.database_url or os.environ.get("DATABASE_URL")
+    admin = database(home, given, args.database, embedded=args.embedded)
     from sqlalchemy.engine import make_url
 
     from invigil.db.urls import DatabaseUrls, libpq
@@ -355,6 +356,7 @@ def up(args: argparse.Namespace, cluster: Cluster) -> None:
         "smtp": f"127.0.0.1:{ports.smtp}",
         "mail": str(home / "mail"),
         "home": str(home),
+        "pgdata": str(home / "pgdata") if (home / "pgdata").exists() else None,
         "api": {f"api{i}": f"http://127.0.0.1:{ports.api(i)}" for i in range(args.api_workers)},
         "pids": {name: proc.pid for name, proc in cluster.processes.items()},
         "env": {k: v for k, v in env.items() if k.startswith(("INVIGIL_", "AWS_", "DATABASE_"))},
@@ -372,6 +374,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database-url", help="an administrative DSN (else DATABASE_URL)")
     parser.add_argument("--database", default="invigil_cluster")
     parser.add_argument("--no-demo", dest="demo", action="store_false")
+    parser.add_argument(
+        "--embedded", action="store_true", help="its own embedded PostgreSQL in HOME/pgdata"
+    )
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT / "src"))
 

@@ -22,6 +22,7 @@ from invigil.db.urls import DatabaseUrls
 # timeout: the database is not answering in time either). The app answers
 # these with errors.database_unreachable().
 UNREACHABLE: tuple[type[Exception], ...] = (
+    sqlalchemy.exc.DisconnectionError,  # every connection at checkout failed its ping
     sqlalchemy.exc.OperationalError,
     sqlalchemy.exc.InterfaceError,
     sqlalchemy.exc.TimeoutError,  # no pooled connection came free in time
@@ -56,6 +57,20 @@ def _ping_when_idle(engine: Engine) -> None:
             engine.dialect.do_ping(dbapi_connection)
         except psycopg.Error as exc:
             raise sqlalchemy.exc.DisconnectionError(str(exc)) from exc
+
+
+def checkout(engine: Engine) -> Connection:
+    """A pooled connection. When every connection the pool opens at checkout
+    fails its ping (behind PgBouncer a new connection opens while the server
+    behind it is away), SQLAlchemy gives up with InvalidRequestError "This
+    connection is closed": that is the database being unreachable, raised as
+    such (a 503, not a 500)."""
+    try:
+        return engine.connect()
+    except sqlalchemy.exc.InvalidRequestError as exc:
+        if "connection is closed" not in str(exc):
+            raise
+        raise sqlalchemy.exc.DisconnectionError(str(exc)) from exc
 
 
 @dataclass
@@ -95,7 +110,7 @@ class Database:
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
         """A pooled connection in a transaction that commits unless the body raises."""
-        with self.engine.connect() as conn, conn.begin():
+        with checkout(self.engine) as conn, conn.begin():
             yield conn
 
     @contextmanager
@@ -123,7 +138,7 @@ class Database:
     @contextmanager
     def platform_connection(self) -> Iterator[Connection]:
         """A connection for the reviewed cross-tenant functions (db.platform)."""
-        with self.engine.connect() as conn:
+        with checkout(self.engine) as conn:
             yield conn
 
     def serve_only(self) -> Database:
@@ -138,7 +153,7 @@ class Database:
         return self
 
     def ping(self) -> None:
-        with self.engine.connect() as conn:
+        with checkout(self.engine) as conn:
             conn.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
