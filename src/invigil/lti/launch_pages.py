@@ -296,7 +296,7 @@ def launch(
                 launches.refuse(uow, box, "not_staff", address=address, platform=platform)
                 return refused(request, "not_staff", platform)
             picked = deep_linking.start(uow, box, platform, pending, claims, address=address)
-            if isinstance(picked, str):
+            if not picked.startswith(launches.HANDOFF + "."):
                 return refused(request, picked, platform)
             response = deep_linking.picker(request, uow, picked)
         elif message.is_staff(claims):
