@@ -380,9 +380,9 @@ def jwks(request: Request, key: Key) -> Response:
     db, services = request.app.state.db, request.app.state.services
     tenant_id = platforms.tenant_of(key)
     if tenant_id is None:
-        return JSONResponse({"keys": []}, status_code=404)
+        return _unknown(request, "no such registration")
     with db.unit_of_work(tenant_id, visitor(request, tenant_id)) as uow:
         if platforms.by_public_key(uow, key) is None:
-            return JSONResponse({"keys": []}, status_code=404)
+            return _unknown(request, "no such registration")
         body = keys.jwks(uow, services.box)
     return JSONResponse(body, headers={"Cache-Control": "public, max-age=300"})
