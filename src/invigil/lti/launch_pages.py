@@ -28,7 +28,7 @@ from invigil.i18n import N_
 from invigil.identity.api import client_address, visitor
 from invigil.identity.pages.common import SESSION_SECONDS
 from invigil.lti import deep_linking, keys, launches, message, platforms
-from invigil.lti.models import LtiPlatform
+from invigil.lti.models import LtiLaunch, LtiPlatform
 from invigil.lti.remote import LtiError
 from invigil.security.tokens import split_secret
 from invigil.web.access import Public
@@ -288,7 +288,7 @@ def launch(
     with db.unit_of_work(tenant_id, visitor(request, tenant_id)) as uow:
         platform = platforms.by_public_key(uow, key)
         assert platform is not None
-        pending = uow.get(launches.LtiLaunch, launch_id)
+        pending = uow.get(LtiLaunch, launch_id)
         pending.deployment_id = str(claims[message.DEPLOYMENT])[:255]
         kind = claims[message.MESSAGE_TYPE]
         if kind == message.DEEP_LINKING_REQUEST:

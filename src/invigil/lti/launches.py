@@ -291,6 +291,7 @@ def learner(
         return refuse(
             uow, kit.box, "exam_unavailable", address=address, platform=platform, detail=exc.detail
         )
+    assert seat is not None  # an invitation came from it, or it was just made
     audit.record(
         uow,
         "lti.learner_launched",
