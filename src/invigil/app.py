@@ -74,6 +74,9 @@ from invigil.ledger import pages as ledger_pages
 from invigil.limits import BodyLimit, Limit, MiB
 from invigil.logs import RequestContext, get_logger
 from invigil.logs import configure as configure_logs
+from invigil.lti import api as lti_api
+from invigil.lti import launch_pages as lti_launch_pages
+from invigil.lti import pages as lti_pages
 from invigil.proctoring import api as proctoring_api
 from invigil.proctoring import capture_api
 from invigil.proctoring import events_api as proctoring_events_api
@@ -500,6 +503,9 @@ def create_app(
     app.include_router(identity_api.router)
     app.include_router(tenants_api.router)
     app.include_router(identity_sso_api.router)
+    app.include_router(lti_api.router)
+    app.include_router(lti_launch_pages.router)
+    app.include_router(lti_pages.router)
     app.include_router(audit_api.router)
     app.include_router(content_api.router)
     app.include_router(content_images_api.router)

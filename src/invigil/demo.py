@@ -32,6 +32,7 @@ from invigil.delivery.invitations import Kit
 from invigil.delivery.models import Attempt
 from invigil.identity import service as identity
 from invigil.ledger.demo import seed_billing
+from invigil.lti.demo import seed_platforms
 from invigil.results.demo import EXAM as GRADING_EXAM
 from invigil.results.demo import TENANTS as GRADING_TENANTS
 from invigil.results.demo import seed_grading
@@ -111,6 +112,7 @@ def seed(
         covered = seed_coverage(db, tenant_id, slug)
         bundled = seed_bundle(db, tenant_id, f"admin@{slug}.test")
         hooked = seed_webhooks(db, tenant_id, kit.box)
+        seed_platforms(db, tenant_id)
         ai_calls = _seed_ai_calls(db, tenant_id, slug)
         privacy = seed_privacy_requests(db, tenant_id)
         if slug in GRADING_TENANTS:

@@ -118,6 +118,15 @@ class Settings(BaseSettings):
     sso_allow_http: bool = False
     sso_timeout_seconds: float = Field(default=10, gt=0, le=60)
     sso_cache_seconds: int = Field(default=3600, ge=0, le=24 * 3600)
+    # LTI 1.3 (docs/integrations/lti.md): a platform's URLs (key set, token,
+    # line items) must be https on a public address; these two open that up
+    # for a platform on the same machine or network (development, tests),
+    # never in production. Platform key sets are reused for
+    # ``lti_cache_seconds`` (fetched again at once for an unknown key id).
+    lti_allow_private: bool = False
+    lti_allow_http: bool = False
+    lti_timeout_seconds: float = Field(default=10, gt=0, le=60)
+    lti_cache_seconds: int = Field(default=3600, ge=0, le=24 * 3600)
     # The operator API (top-ups, price lists over HTTP; docs/operations.md):
     # a file holding the operator's secret token. Unset: those routes answer 404.
     operator_token_file: Path | None = None

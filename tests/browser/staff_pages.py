@@ -25,6 +25,7 @@ from invigil.db import platform
 from invigil.db.engine import Database
 from invigil.delivery.models import Attempt, Candidate, Invitation
 from invigil.identity.models import Role, User
+from invigil.lti.models import LtiPlatform
 from invigil.results.models import GradingMark
 from invigil.retention.models import PrivacyRequest
 from invigil.shortlists.models import RuleSet as ShortlistRuleSet
@@ -106,6 +107,8 @@ ID_QUERIES: dict[str, Any] = {
     "certificate_id": lambda: select(Certificate.id).order_by(Certificate.status_index),
     # The demo's access request (retention/demo.py).
     "privacy_request_id": lambda: select(PrivacyRequest.id).order_by(PrivacyRequest.created_at),
+    # The demo's learning platform (lti/demo.py).
+    "platform_id": lambda: select(LtiPlatform.id).order_by(LtiPlatform.created_at),
     # A candidate of the demo (their portal links page).
     "candidate_id": lambda: select(Candidate.id).order_by(Candidate.created_at, Candidate.id),
     # The latest submitted attempt: another than attempt_id's (the earliest).

@@ -101,6 +101,18 @@ def _role(db: Database, tenant: Tenant) -> str:
         return str(role.id)
 
 
+def _lti_platform(db: Database, tenant: Tenant) -> str:
+    from tests.lti.factories import lti_platform
+
+    return lti_platform(db, tenant)
+
+
+def _lti_link(db: Database, tenant: Tenant) -> str:
+    from tests.lti.factories import lti_link
+
+    return lti_link(db, tenant)
+
+
 def _audit_event(db: Database, tenant: Tenant) -> str:
     from invigil import audit
 
@@ -132,6 +144,8 @@ def _privacy_request(db: Database, tenant: Tenant) -> str:
 
 FACTORIES: dict[str, Callable[[Database, Tenant], str]] = {
     "user_id": _user,
+    "platform_id": _lti_platform,
+    "link_id": _lti_link,
     "role_id": _role,
     "event_id": _audit_event,
     "bank_id": content.bank_factory,
@@ -197,6 +211,12 @@ def _valid_body(path: str, method: str) -> dict[str, object]:
     """A body that passes validation, so the 404 comes from the lookup itself."""
     if path.endswith("/roles") and method == "PUT":
         return {"roles": ["grader"]}
+    if path.startswith("/api/v1/lti/platforms/") and "/links/" in path:
+        return {"exam_id": None}
+    if path.startswith("/api/v1/lti/platforms/") and method == "PUT":
+        url = "https://lms.example.org/x"
+        return {"name": "x", "issuer": url, "client_id": "x", "deployment_ids": ["1"],
+                "jwks_url": url, "auth_login_url": url, "token_url": url}  # fmt: skip
     if "/roles/" in path and method == "PATCH":
         return {"description": "x"}
     if path.endswith("/translations") and method == "POST":

@@ -57,6 +57,15 @@ from invigil.ledger.models import Entry as LedgerEntry
 from invigil.ledger.models import PriceList as LedgerPriceList
 from invigil.ledger.models import StorageDay as LedgerStorageDay
 from invigil.ledger.models import Transfer as LedgerTransfer
+from invigil.lti.models import (
+    LtiAccount,
+    LtiLaunch,
+    LtiLink,
+    LtiPlatform,
+    LtiScorePost,
+    LtiSeat,
+    LtiToolKey,
+)
 from invigil.proctoring.models import (
     Contest,
     ProctoringAction,
@@ -156,6 +165,13 @@ __all__ = [
     "LedgerStorageDay",
     "LedgerTransfer",
     "LegalHold",
+    "LtiAccount",
+    "LtiLaunch",
+    "LtiLink",
+    "LtiPlatform",
+    "LtiScorePost",
+    "LtiSeat",
+    "LtiToolKey",
     "Notice",
     "ObjectDeletion",
     "OutboxMail",

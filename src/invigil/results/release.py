@@ -27,7 +27,7 @@ changed: once shown, a candidate is never left looking at a stale score.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -47,6 +47,18 @@ from invigil.results.models import ResultRelease
 
 MAIL_TASK = "invigil:results.mail_release"
 MAIL_QUEUE = "mail"
+# What higher layers do when a result is released (the LTI gradebook post):
+# called in the release's transaction, after its audit entry.
+Listener = Callable[[UnitOfWork, ResultRelease, Attempt, AttemptResult], None]
+_listeners: list[Listener] = []
+
+
+def on_release(listener: Listener) -> None:
+    """Call ``listener`` at every new release (idempotent)."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
 MAX_BULK = 500  # attempts named in one bulk release
 HOW = ("automatic", "manual", "bulk")
 CLEARED = "cleared"
@@ -144,6 +156,8 @@ def release(uow: UnitOfWork, attempt: Attempt, result: AttemptResult, how: str) 
         },
     )
     uow.defer(MAIL_TASK, queue=MAIL_QUEUE, tenant_id=str(uow.tenant), release_id=str(row.id))
+    for listener in _listeners:
+        listener(uow, row, attempt, result)
     return row
 
 

@@ -93,6 +93,7 @@ def page_nav(request: Request, page: PageContext | None) -> Nav | None:
             ("/admin/roles", N_("Roles"), P.ROLE_VIEW),
             ("/admin/security", N_("Security"), P.TENANT_MANAGE),
             ("/admin/sso", N_("Single sign-on"), P.TENANT_MANAGE),
+            ("/admin/lti", N_("Learning platforms"), P.TENANT_MANAGE),
             ("/admin/branding", N_("Branding"), P.TENANT_MANAGE),
             ("/admin/webhooks", N_("Webhooks"), P.TENANT_MANAGE),
             ("/admin/ai", N_("AI"), P.TENANT_MANAGE),

@@ -1,0 +1,208 @@
+"""Learning platform registrations over the API (``tenant:manage``):
+``/api/v1/lti/platforms`` (list, register), ``/api/v1/lti/platforms/{id}``
+(read, change, remove), ``/api/v1/lti/platforms/{id}/links/{link_id}`` (the
+exam a resource link opens) and ``/api/v1/lti/keys/rotate`` (a new tool key)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from invigil import audit
+from invigil.db.uow import UnitOfWork
+from invigil.delivery.invitations import published_exam
+from invigil.lti import keys, platforms
+from invigil.lti.models import LtiLink, LtiPlatform
+from invigil.security.permissions import Permission as P
+from invigil.web.access import requires
+
+router = APIRouter(prefix="/api/v1/lti", tags=["lti"])
+Url = Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class PlatformIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    issuer: Url
+    client_id: Annotated[str, Field(min_length=1, max_length=500)]
+    deployment_ids: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=255)]],
+        Field(min_length=1, max_length=50),
+    ]
+    jwks_url: Url
+    auth_login_url: Url
+    token_url: Url
+    instructor_role: Annotated[str | None, Field(max_length=64)] = None
+    enabled: bool = True
+
+
+class ToolValues(BaseModel):
+    login_url: str
+    launch_url: str
+    deep_linking_url: str
+    jwks_url: str
+
+
+class LinkOut(BaseModel):
+    id: uuid.UUID
+    resource_link_id: str
+    title: str
+    exam_id: uuid.UUID | None
+    has_line_item: bool
+
+
+class PlatformOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    issuer: str
+    client_id: str
+    deployment_ids: list[str]
+    jwks_url: str
+    auth_login_url: str
+    token_url: str
+    instructor_role: str | None
+    enabled: bool
+    tool: ToolValues
+    links: list[LinkOut]
+
+
+class LinkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    exam_id: uuid.UUID | None
+
+
+def _out(request: Request, uow: UnitOfWork, row: LtiPlatform) -> PlatformOut:
+    urls = platforms.ToolUrls.of(request.app.state.services.settings, row.public_key)
+    links = uow.scalars(
+        select(LtiLink).where(LtiLink.platform_id == row.id).order_by(LtiLink.created_at)
+    )
+    return PlatformOut(
+        id=row.id,
+        name=row.name,
+        issuer=row.issuer,
+        client_id=row.client_id,
+        deployment_ids=list(row.deployment_ids),
+        jwks_url=row.jwks_url,
+        auth_login_url=row.auth_login_url,
+        token_url=row.token_url,
+        instructor_role=row.instructor_role,
+        enabled=row.enabled,
+        tool=ToolValues(
+            login_url=urls.login,
+            launch_url=urls.launch,
+            deep_linking_url=urls.deep_linking,
+            jwks_url=urls.jwks,
+        ),
+        links=[
+            LinkOut(
+                id=lk.id,
+                resource_link_id=lk.resource_link_id,
+                title=lk.title,
+                exam_id=lk.exam_id,
+                has_line_item=lk.lineitem_url is not None,
+            )
+            for lk in links
+        ],
+    )
+
+
+def _values(body: PlatformIn) -> platforms.Values:
+    return platforms.Values(**body.model_dump())
+
+
+@router.get("/platforms", response_model=list[PlatformOut])
+def list_platforms(
+    request: Request, uow: UnitOfWork = requires(P.TENANT_MANAGE)
+) -> list[PlatformOut]:
+    """The tenant's learning platforms, with the values each one's administrator needs."""
+    return [_out(request, uow, row) for row in platforms.listed(uow)]
+
+
+@router.post("/platforms", response_model=PlatformOut, status_code=201)
+def register(
+    request: Request, body: PlatformIn, uow: UnitOfWork = requires(P.TENANT_MANAGE)
+) -> PlatformOut:
+    """Register a learning platform (audited)."""
+    row = platforms.create(uow, request.app.state.services.settings, _values(body))
+    return _out(request, uow, row)
+
+
+@router.get("/platforms/{platform_id}", response_model=PlatformOut)
+def get_platform(
+    request: Request, platform_id: uuid.UUID, uow: UnitOfWork = requires(P.TENANT_MANAGE)
+) -> PlatformOut:
+    return _out(request, uow, platforms.get(uow, platform_id))
+
+
+@router.put("/platforms/{platform_id}", response_model=PlatformOut)
+def change(
+    request: Request,
+    platform_id: uuid.UUID,
+    body: PlatformIn,
+    uow: UnitOfWork = requires(P.TENANT_MANAGE),
+) -> PlatformOut:
+    """Change a registration (audited)."""
+    row = platforms.update(uow, request.app.state.services.settings, platform_id, _values(body))
+    return _out(request, uow, row)
+
+
+@router.delete("/platforms/{platform_id}", status_code=204)
+def remove(platform_id: uuid.UUID, uow: UnitOfWork = requires(P.TENANT_MANAGE)) -> Response:
+    """Remove a registration with its links (audited)."""
+    platforms.remove(uow, platform_id)
+    return Response(status_code=204)
+
+
+@router.put("/platforms/{platform_id}/links/{link_id}", response_model=LinkOut)
+def map_link(
+    platform_id: uuid.UUID,
+    link_id: uuid.UUID,
+    body: LinkIn,
+    uow: UnitOfWork = requires(P.TENANT_MANAGE),
+) -> LinkOut:
+    """The published exam a resource link opens (null: none)."""
+    link = map_exam(uow, platform_id, link_id, body.exam_id)
+    return LinkOut(
+        id=link.id,
+        resource_link_id=link.resource_link_id,
+        title=link.title,
+        exam_id=link.exam_id,
+        has_line_item=link.lineitem_url is not None,
+    )
+
+
+def map_exam(
+    uow: UnitOfWork, platform_id: uuid.UUID, link_id: uuid.UUID, exam_id: uuid.UUID | None
+) -> LtiLink:
+    link = uow.get(LtiLink, link_id, label="resource link")
+    if link.platform_id != platform_id:
+        link = uow.get(LtiLink, uuid.uuid4(), label="resource link")  # not this platform's
+    if exam_id is not None:
+        exam_id = published_exam(uow, str(exam_id))[0].id
+    before = link.exam_id
+    link.exam_id = exam_id
+    uow.flush()
+    if before != exam_id:
+        audit.record(
+            uow,
+            "lti.link_mapped",
+            link,
+            {"exam_id": exam_id, "before": before, "by": "administrator"},
+        )
+    return link
+
+
+class KeyOut(BaseModel):
+    kid: str
+
+
+@router.post("/keys/rotate", response_model=KeyOut)
+def rotate_key(request: Request, uow: UnitOfWork = requires(P.TENANT_MANAGE)) -> KeyOut:
+    """A new tool key signs from now on; the previous one stays published (audited)."""
+    return KeyOut(kid=keys.rotate(uow, request.app.state.services.box).kid)
