@@ -73,6 +73,10 @@ class Ports:
     def stats(self) -> int:
         return self.base + 35
 
+    @property
+    def s3_server(self) -> int:  # moto itself, behind the balancer's S3 frontend (s3)
+        return self.base + 36
+
 
 @dataclass
 class Cluster:
@@ -248,6 +252,14 @@ def render_haproxy(home: Path, ports: Ports, api_workers: int) -> Path:
     cfg = Template((HERE / "haproxy.cfg").read_text()).substitute(
         bind=f"127.0.0.1:{ports.balancer}", stats=f"127.0.0.1:{ports.stats}", servers=servers
     )
+    # On loopback the object store is reached through the balancer too, so
+    # that the fault tests can take it away and give it back (its runtime
+    # socket: `disable server objectstore/s3`) without losing what it holds.
+    cfg += Template((HERE / "haproxy-s3.cfg").read_text()).substitute(
+        bind=f"127.0.0.1:{ports.s3}",
+        server=f"127.0.0.1:{ports.s3_server}",
+        socket=home / "haproxy.sock",
+    )
     path = home / "haproxy.cfg"
     path.write_text(cfg)
     return path
@@ -304,19 +316,20 @@ def up(args: argparse.Namespace, cluster: Cluster) -> None:
     }
 
     # The object store and the mail server.
-    cluster.start("s3", [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(ports.s3)], env=env)
+    moto = [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(ports.s3_server)]
+    cluster.start("s3", moto, env=env)
     cluster.start(
         "smtp",
         [str(BIN / "python"), "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{ports.smtp}",
          "-c", "aiosmtpd.handlers.Mailbox", str(home / "mail")],
         env=env,
     )  # fmt: skip
-    wait_for_port(ports.s3, "the S3 server", cluster)
+    wait_for_port(ports.s3_server, "the S3 server", cluster)
     import boto3
 
     s3 = boto3.client(
         "s3",
-        endpoint_url=env["AWS_ENDPOINT_URL"],
+        endpoint_url=f"http://127.0.0.1:{ports.s3_server}",
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
         region_name="us-east-1",
@@ -331,6 +344,12 @@ def up(args: argparse.Namespace, cluster: Cluster) -> None:
         done = subprocess.run(invigil(*step), env=env, cwd=ROOT, capture_output=True, text=True)  # noqa: S603
         if done.returncode:
             raise SystemExit(f"cluster: invigil {' '.join(step)} failed:\n{done.stderr[-3000:]}")
+    binary = shutil.which("haproxy") or "/usr/sbin/haproxy"
+    if not Path(binary).exists():
+        raise SystemExit("cluster: haproxy is not installed: run `make cluster-deps`")
+    cfg = render_haproxy(home, ports, args.api_workers)
+    cluster.start("haproxy", [binary, "-db", "-f", str(cfg)], env=env)
+    wait_for_port(ports.s3, "the object store through HAProxy", cluster)
     for i in range(args.api_workers):
         serve = ["serve", "--host", "127.0.0.1", "--port", str(ports.api(i)), "--no-demo"]
         cluster.start(f"api{i}", invigil(*serve), env=env)
@@ -339,11 +358,6 @@ def up(args: argparse.Namespace, cluster: Cluster) -> None:
     for i in range(args.api_workers):
         wait_for_http(f"http://127.0.0.1:{ports.api(i)}/readyz", f"api{i}")
 
-    binary = shutil.which("haproxy") or "/usr/sbin/haproxy"
-    if not Path(binary).exists():
-        raise SystemExit("cluster: haproxy is not installed: run `make cluster-deps`")
-    cfg = render_haproxy(home, ports, args.api_workers)
-    cluster.start("haproxy", [binary, "-db", "-f", str(cfg)], env=env)
     wait_for_http(f"http://127.0.0.1:{ports.balancer}/readyz", "haproxy")
 
     state = {
@@ -353,6 +367,7 @@ def up(args: argparse.Namespace, cluster: Cluster) -> None:
         "app_database_url": env["INVIGIL_APP_DATABASE_URL"],
         "listen_database_url": direct,
         "s3": env["AWS_ENDPOINT_URL"],
+        "haproxy_socket": str(home / "haproxy.sock"),
         "smtp": f"127.0.0.1:{ports.smtp}",
         "mail": str(home / "mail"),
         "home": str(home),

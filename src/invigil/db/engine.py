@@ -73,6 +73,15 @@ def checkout(engine: Engine) -> Connection:
         raise sqlalchemy.exc.DisconnectionError(str(exc)) from exc
 
 
+def _cut_off(exc: sqlalchemy.exc.InternalError) -> bool:
+    """The connection broke mid-reply: behind PgBouncer, a server that went
+    away during a statement or the COMMIT can leave psycopg with a reply it
+    cannot read ("received 2 results from command 'COMMIT'"). The database
+    is away; whether that COMMIT took effect is unknown, as with any commit
+    cut off (answered 503: the page sends its idempotent writes again)."""
+    return isinstance(exc.orig, psycopg.InternalError) and "results from command" in str(exc.orig)
+
+
 @dataclass
 class Database:
     """The app role's connection pool, and the owner's for operator work."""
@@ -110,8 +119,14 @@ class Database:
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
         """A pooled connection in a transaction that commits unless the body raises."""
-        with checkout(self.engine) as conn, conn.begin():
-            yield conn
+        with checkout(self.engine) as conn:
+            try:
+                with conn.begin():
+                    yield conn
+            except sqlalchemy.exc.InternalError as exc:
+                if not _cut_off(exc):
+                    raise
+                raise sqlalchemy.exc.DisconnectionError(str(exc.orig)) from exc
 
     @contextmanager
     def unit_of_work(
