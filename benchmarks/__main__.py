@@ -22,6 +22,7 @@ from benchmarks import events as events_bench
 from benchmarks import evidence as evidence_bench
 from benchmarks import ledger as ledger_bench
 from benchmarks import live as live_bench
+from benchmarks import realistic as realistic_bench
 from benchmarks import recertification as recert_bench
 from benchmarks import reports as reports_bench
 from benchmarks import results as results_bench
@@ -75,6 +76,7 @@ LABELS |= evidence_bench.LABELS
 LABELS |= delivery_bench.LABELS
 LABELS |= events_bench.LABELS
 LABELS |= live_bench.LABELS
+LABELS |= realistic_bench.LABELS
 LABELS |= analytics_bench.LABELS
 LABELS |= recert_bench.LABELS
 LABELS |= reports_bench.LABELS
@@ -136,6 +138,8 @@ def main() -> None:
         figures.update(events_bench.figures(db, urls, settings, proctored.id))
         watched = bench_tenant("bench-live", "Bench live monitoring")
         figures.update(live_bench.figures(db, urls, settings, watched.id))
+        strict = bench_tenant("bench-realistic", "Bench realistic load")
+        figures.update(realistic_bench.figures(db, urls, settings, strict.id))
         figures.update(bodies_bench.figures(db, urls, settings, tenant.id))
         cohort = bench_tenant("bench-analytics", "Bench analytics")
         figures.update(analytics_bench.figures(db, urls, settings, cohort.id))
@@ -180,6 +184,7 @@ def write(machine: dict[str, str], figures: dict[str, float]) -> None:
             key in delivery_bench.LABELS
             or key in events_bench.LABELS
             or key in live_bench.LABELS
+            or key in realistic_bench.LABELS
             or key in analytics_bench.LABELS
             or key in reports_bench.LABELS
             or key in results_bench.LABELS
@@ -220,6 +225,7 @@ def write(machine: dict[str, str], figures: dict[str, float]) -> None:
     lines += delivery_bench.section(figures)
     lines += events_bench.section(figures)
     lines += live_bench.section(figures)
+    lines += realistic_bench.section(figures)
     lines += bodies_bench.section(figures)
     lines += analytics_bench.section(figures)
     lines += reports_bench.section(figures)

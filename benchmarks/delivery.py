@@ -230,7 +230,9 @@ class Pool:
         for _ in range(size):
             self.free.put_nowait(None)
 
-    async def post(self, path: str, body: bytes, cookie: str) -> tuple[int, bytes]:
+    async def post(
+        self, path: str, body: bytes, cookie: str, content_type: str = "application/json"
+    ) -> tuple[int, bytes]:
         """One request; the timeout covers waiting for a connection too."""
         async with asyncio.timeout(TIMEOUT):
             conn = await self.free.get()
@@ -244,7 +246,7 @@ class Pool:
                     reader, writer, _ = conn
                 head = (
                     f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\n"
-                    f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+                    f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
                 )
                 writer.write(head.encode() + body)
                 status, payload, keep = await _response(reader)
