@@ -44,7 +44,7 @@ from invigil.content.schemas import (
 )
 from invigil.content.translations import TranslationIn, TranslationPutIn
 from invigil.db.uow import UnitOfWork
-from invigil.pagination import Page, check_limit
+from invigil.pagination import Page, PageLimit, check_limit
 from invigil.security.permissions import Permission as P
 from invigil.web.access import requires
 
@@ -153,7 +153,7 @@ def list_questions(
     type: QuestionType | None = None,
     difficulty: Literal["easy", "medium", "hard"] | None = None,
     include_archived: bool = False,
-    limit: int = 50,
+    limit: PageLimit = 50,
     cursor: str | None = None,
     uow: UnitOfWork = requires(P.QUESTION_VIEW),
 ) -> Page[QuestionOut]:
@@ -236,7 +236,7 @@ def put_translation(
 @router.get("/exams", response_model=Page[ExamOut], tags=["exams"])
 def list_exams(
     status: Literal["draft", "published", "retired"] | None = None,
-    limit: int = 50,
+    limit: PageLimit = 50,
     cursor: str | None = None,
     uow: UnitOfWork = requires(P.EXAM_VIEW),
 ) -> Page[ExamOut]:
