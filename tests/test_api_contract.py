@@ -51,6 +51,11 @@ def test_paging_parameters_name_their_bounds(client: TestClient) -> None:
         for m, p, op in operations(doc)
         for prm in op.get("parameters", [])
         if prm["name"] in ("limit", "offset") and not {"minimum", "maximum"} <= set(prm["schema"])
+    ] + [
+        f"{m} {p} cursor"
+        for m, p, op in operations(doc)
+        for prm in op.get("parameters", [])
+        if prm["name"] == "cursor" and "maxLength" not in str(prm["schema"])
     ]
     assert unbounded == []
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from invigil.audit import service
 from invigil.db import platform
 from invigil.db.uow import UnitOfWork
-from invigil.pagination import PageLimit, check_limit, encode_cursor
+from invigil.pagination import PageCursor, PageLimit, check_limit, encode_cursor
 from invigil.security.permissions import Permission as P
 from invigil.web.access import requires
 
@@ -30,7 +30,7 @@ def list_events(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: PageLimit = 50,
-    cursor: str | None = None,
+    cursor: PageCursor = None,
     uow: UnitOfWork = requires(P.AUDIT_VIEW),
 ) -> dict[str, Any]:
     """Entries, newest first, filtered by actor, action, subject and time range."""

@@ -44,7 +44,7 @@ from invigil.content.schemas import (
 )
 from invigil.content.translations import TranslationIn, TranslationPutIn
 from invigil.db.uow import UnitOfWork
-from invigil.pagination import Page, PageLimit, check_limit
+from invigil.pagination import Page, PageCursor, PageLimit, check_limit
 from invigil.security.permissions import Permission as P
 from invigil.web.access import requires
 
@@ -154,7 +154,7 @@ def list_questions(
     difficulty: Literal["easy", "medium", "hard"] | None = None,
     include_archived: bool = False,
     limit: PageLimit = 50,
-    cursor: str | None = None,
+    cursor: PageCursor = None,
     uow: UnitOfWork = requires(P.QUESTION_VIEW),
 ) -> Page[QuestionOut]:
     check_limit(limit)
@@ -237,7 +237,7 @@ def put_translation(
 def list_exams(
     status: Literal["draft", "published", "retired"] | None = None,
     limit: PageLimit = 50,
-    cursor: str | None = None,
+    cursor: PageCursor = None,
     uow: UnitOfWork = requires(P.EXAM_VIEW),
 ) -> Page[ExamOut]:
     check_limit(limit)

@@ -25,7 +25,7 @@ from invigil.delivery.schemas import (
     invitation_out,
     outbox_out,
 )
-from invigil.pagination import Page, PageLimit, check_limit
+from invigil.pagination import Page, PageCursor, PageLimit, check_limit
 from invigil.security.permissions import Permission as P
 from invigil.web.access import requires
 
@@ -87,7 +87,7 @@ def list_invitations(
     exam_id: uuid.UUID | None = None,
     status: Literal["active", "revoked"] | None = None,
     limit: PageLimit = 50,
-    cursor: str | None = None,
+    cursor: PageCursor = None,
     uow: UnitOfWork = requires(P.CANDIDATE_VIEW),
 ) -> Page[InvitationOut]:
     check_limit(limit)
@@ -137,7 +137,7 @@ def resend_link(
 
 @router.get("/outbox", response_model=Page[OutboxOut])
 def list_outbox(
-    limit: PageLimit = 50, cursor: str | None = None, uow: UnitOfWork = requires(P.CANDIDATE_VIEW)
+    limit: PageLimit = 50, cursor: PageCursor = None, uow: UnitOfWork = requires(P.CANDIDATE_VIEW)
 ) -> Page[OutboxOut]:
     check_limit(limit)
     rows, nxt = mail.list_outbox(uow, limit=limit, cursor=cursor)

@@ -33,7 +33,7 @@ from invigil.identity.schemas import (
     UserInviteIn,
     UserOut,
 )
-from invigil.pagination import Keyset, Page, PageLimit, check_limit
+from invigil.pagination import Keyset, Page, PageCursor, PageLimit, check_limit
 from invigil.security.passwords import verify_password
 from invigil.security.permissions import Permission as P
 from invigil.security.tokens import split_secret
@@ -263,7 +263,7 @@ def _link(request: Request, secret: str) -> str:
 @router.get("/users", response_model=Page[UserOut], tags=["users"])
 def list_users(
     limit: PageLimit = 50,
-    cursor: str | None = None,
+    cursor: PageCursor = None,
     uow: UnitOfWork = requires(P.USER_VIEW),
 ) -> Page[UserOut]:
     check_limit(limit)
