@@ -116,6 +116,8 @@ from invigil.tenants import branding as tenant_branding
 from invigil.web import home, pages
 from invigil.web import metrics as metrics_web
 from invigil.web.access import Public
+from invigil.web.contract import allowed_methods
+from invigil.web.contract import install as install_contract
 from invigil.web.headers import SecurityHeaders
 from invigil.webhooks import api as webhooks_api
 from invigil.webhooks import pages as webhooks_pages
@@ -277,7 +279,12 @@ def _install_error_handlers(app: FastAPI) -> None:
                 )
             return pages.status_page(request, status, detail, headers, unknown_address=unknown)
         body = problem(status, _SLUGS.get(status, "http-error"), detail, request.url.path)
-        return problem_response(status, body, getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if status == 405:  # Starlette names the methods of one route of several
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path)) or (
+                headers.get("Allow", "")
+            )
+        return problem_response(status, body, headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -286,7 +293,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         fields = ", ".join(".".join(e["location"]) for e in errors)
-        if not for_programs(request.url.path):
+        if not for_programs(request.url.path) and not evidence_api.wants_problem(request):
             if candidate_errors.is_candidate_page(request.url.path):
                 return candidate_errors.render(request, 422, fields=fields)
             return pages.error_page(request, Invalid(f"the form or link is not valid ({fields})"))
@@ -561,6 +568,8 @@ def create_app(
     app.include_router(metrics_web.router)
     app.include_router(home.router)
     app.include_router(pages.router)
+    # The document's error answers, from what each route declares (web/contract.py).
+    install_contract(app)
     # The player's script and styles: served by Invigil itself, never a CDN.
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for name, (package, folders) in VENDOR.items():

@@ -7,8 +7,9 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
+from fastapi import Query
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, and_, false, or_, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
@@ -21,6 +22,12 @@ S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 BAD_CURSOR = "the cursor is not valid; start again without it"
 
 MAX_LIMIT = 200
+# A list route's page size, with its bounds in the OpenAPI document.
+PageLimit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="items per page")]
+# The cursor a page's ``next`` gave (a few keys, base64: far below this).
+PageCursor = Annotated[
+    str | None, Query(max_length=500, description="the previous page's next, for the page after it")
+]
 
 
 class Page(BaseModel, Generic[T]):

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from invigil.ai import config
 from invigil.ai.models import AiUsage
 from invigil.db.uow import UnitOfWork
-from invigil.pagination import Page, check_limit, created_key, newest_first
+from invigil.pagination import Page, PageLimit, check_limit, created_key, newest_first
 from invigil.security.permissions import Permission as P
 from invigil.web.access import requires
 
@@ -116,7 +116,7 @@ def list_usage(
     purpose: Purpose | None = None,
     outcome: Outcome | None = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
-    limit: int = 50,
+    limit: PageLimit = 50,
     uow: UnitOfWork = requires(P.BILLING_VIEW),
 ) -> Page[UsageOut]:
     check_limit(limit)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from invigil.audit import service
 from invigil.db import platform
 from invigil.db.uow import UnitOfWork
-from invigil.pagination import check_limit, encode_cursor
+from invigil.pagination import PageCursor, PageLimit, check_limit, encode_cursor
 from invigil.security.permissions import Permission as P
 from invigil.web.access import requires
 
@@ -29,8 +29,8 @@ def list_events(
     subject_id: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    limit: int = 50,
-    cursor: str | None = None,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
     uow: UnitOfWork = requires(P.AUDIT_VIEW),
 ) -> dict[str, Any]:
     """Entries, newest first, filtered by actor, action, subject and time range."""
@@ -64,7 +64,7 @@ def list_checkpoints(uow: UnitOfWork = requires(P.AUDIT_VIEW)) -> dict[str, Any]
     }
 
 
-@router.get("/consistency")
+@router.get("/consistency", responses={404: {"description": "No checkpoint of that size."}})
 def consistency(
     first: Annotated[int, Query(ge=1)],
     second: Annotated[int, Query(ge=1)],

@@ -113,7 +113,14 @@ def download(
     )
 
 
-@router.get("/bundles/{bundle_id}/file", dependencies=[Public])
+@router.get(
+    "/bundles/{bundle_id}/file",
+    dependencies=[Public],
+    responses={
+        401: {"description": "The link works only with the signed-in session of its viewer."},
+        403: {"description": "The link is incomplete, altered, expired or another viewer's."},
+    },
+)
 def read(bundle_id: uuid.UUID, request: Request) -> Response:
     """The bundle, for the viewer the signed URL names."""
     try:

@@ -44,7 +44,7 @@ from invigil.content.schemas import (
 )
 from invigil.content.translations import TranslationIn, TranslationPutIn
 from invigil.db.uow import UnitOfWork
-from invigil.pagination import Page, check_limit
+from invigil.pagination import Page, PageCursor, PageLimit, check_limit
 from invigil.security.permissions import Permission as P
 from invigil.web.access import requires
 
@@ -153,8 +153,8 @@ def list_questions(
     type: QuestionType | None = None,
     difficulty: Literal["easy", "medium", "hard"] | None = None,
     include_archived: bool = False,
-    limit: int = 50,
-    cursor: str | None = None,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
     uow: UnitOfWork = requires(P.QUESTION_VIEW),
 ) -> Page[QuestionOut]:
     check_limit(limit)
@@ -236,8 +236,8 @@ def put_translation(
 @router.get("/exams", response_model=Page[ExamOut], tags=["exams"])
 def list_exams(
     status: Literal["draft", "published", "retired"] | None = None,
-    limit: int = 50,
-    cursor: str | None = None,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
     uow: UnitOfWork = requires(P.EXAM_VIEW),
 ) -> Page[ExamOut]:
     check_limit(limit)

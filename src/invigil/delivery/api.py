@@ -25,7 +25,7 @@ from invigil.delivery.schemas import (
     invitation_out,
     outbox_out,
 )
-from invigil.pagination import Page, check_limit
+from invigil.pagination import Page, PageCursor, PageLimit, check_limit
 from invigil.security.permissions import Permission as P
 from invigil.web.access import requires
 
@@ -43,7 +43,12 @@ async def _raw_body(request: Request) -> bytes:
 RawBody = Annotated[bytes, Depends(_raw_body)]
 
 
-@router.post("/invitations", response_model=InvitationCreatedOut, status_code=201)
+@router.post(
+    "/invitations",
+    response_model=InvitationCreatedOut,
+    status_code=201,
+    responses={404: {"description": "No exam of that id or slug."}},
+)
 def create_invitation(
     body: InvitationIn, request: Request, uow: UnitOfWork = requires(P.CANDIDATE_INVITE)
 ) -> InvitationCreatedOut:
@@ -53,7 +58,12 @@ def create_invitation(
     return created_out(invitations.invite(uow, _kit(request), req))
 
 
-@router.post("/invitations/import", response_model=ImportOut, status_code=201)
+@router.post(
+    "/invitations/import",
+    response_model=ImportOut,
+    status_code=201,
+    responses={404: {"description": "No exam of that id or slug."}},
+)
 def import_invitations(
     request: Request,
     exam: Annotated[str, Query(min_length=1, max_length=64, description="exam id or slug")],
@@ -76,8 +86,8 @@ def import_invitations(
 def list_invitations(
     exam_id: uuid.UUID | None = None,
     status: Literal["active", "revoked"] | None = None,
-    limit: int = 50,
-    cursor: str | None = None,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
     uow: UnitOfWork = requires(P.CANDIDATE_VIEW),
 ) -> Page[InvitationOut]:
     check_limit(limit)
@@ -127,7 +137,7 @@ def resend_link(
 
 @router.get("/outbox", response_model=Page[OutboxOut])
 def list_outbox(
-    limit: int = 50, cursor: str | None = None, uow: UnitOfWork = requires(P.CANDIDATE_VIEW)
+    limit: PageLimit = 50, cursor: PageCursor = None, uow: UnitOfWork = requires(P.CANDIDATE_VIEW)
 ) -> Page[OutboxOut]:
     check_limit(limit)
     rows, nxt = mail.list_outbox(uow, limit=limit, cursor=cursor)

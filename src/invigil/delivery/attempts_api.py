@@ -18,7 +18,7 @@ from invigil.db.uow import UnitOfWork
 from invigil.delivery import attempts, results, review, voids
 from invigil.delivery.models import Attempt, AttemptVoid, Consent
 from invigil.errors import NotFound
-from invigil.pagination import Page, check_limit, created_key
+from invigil.pagination import Page, PageCursor, PageLimit, check_limit, created_key
 from invigil.security.permissions import Permission as P
 from invigil.web.access import requires
 
@@ -180,8 +180,8 @@ def list_attempts(
     exam_id: uuid.UUID | None = None,
     candidate_id: uuid.UUID | None = None,
     status: Status | None = None,
-    limit: int = 50,
-    cursor: str | None = None,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
     uow: UnitOfWork = requires(P.ATTEMPT_VIEW),
 ) -> Page[AttemptOut]:
     """Newest first; filter by invitation, exam, candidate or status."""

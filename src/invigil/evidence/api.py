@@ -82,7 +82,15 @@ def wants_problem(request: Request) -> bool:
     return "authorization" in request.headers or "json" in accept
 
 
-@router.get("/evidence/{object_id}", tags=["evidence"], dependencies=[Public])
+@router.get(
+    "/evidence/{object_id}",
+    tags=["evidence"],
+    dependencies=[Public],
+    responses={
+        401: {"description": "The link works only with the signed-in session of its viewer."},
+        403: {"description": "The link is incomplete, altered, expired or another viewer's."},
+    },
+)
 def read(object_id: uuid.UUID, request: Request) -> Response:
     """The decrypted object, for the viewer the signed URL names."""
     try:

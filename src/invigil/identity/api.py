@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi import APIRouter, Form, Request, Response
 from sqlalchemy import func, select
 
 from invigil.db import platform
@@ -33,7 +33,7 @@ from invigil.identity.schemas import (
     UserInviteIn,
     UserOut,
 )
-from invigil.pagination import Keyset, Page, check_limit
+from invigil.pagination import Keyset, Page, PageCursor, PageLimit, check_limit
 from invigil.security.passwords import verify_password
 from invigil.security.permissions import Permission as P
 from invigil.security.tokens import split_secret
@@ -78,7 +78,16 @@ def _tokens(request: Request, tenant: str, outcome: auth.Outcome) -> TokenOut:
 # -- tokens (public: the credentials are in the body) -------------------------
 
 
-@router.post("/auth/token", response_model=TokenOut, tags=["auth"], dependencies=[Public])
+@router.post(
+    "/auth/token",
+    response_model=TokenOut,
+    tags=["auth"],
+    dependencies=[Public],
+    responses={
+        401: {"description": "Wrong credentials (mfa_required, sso_required say what is missing)."},
+        429: {"description": "Too many failed sign-ins for this account or address."},
+    },
+)
 def token(
     request: Request,
     tenant: Annotated[str, Form(max_length=40)],
@@ -113,7 +122,13 @@ def token(
     return result
 
 
-@router.post("/auth/refresh", response_model=TokenOut, tags=["auth"], dependencies=[Public])
+@router.post(
+    "/auth/refresh",
+    response_model=TokenOut,
+    tags=["auth"],
+    dependencies=[Public],
+    responses={401: {"description": "The refresh token is not valid, expired or was used."}},
+)
 def refresh(request: Request, body: RefreshIn) -> TokenOut:
     """Rotate the refresh token. A token used twice revokes its whole family."""
     tenant_id = split_secret("rt", body.refresh_token)
@@ -247,8 +262,8 @@ def _link(request: Request, secret: str) -> str:
 
 @router.get("/users", response_model=Page[UserOut], tags=["users"])
 def list_users(
-    limit: Annotated[int, Query()] = 50,
-    cursor: str | None = None,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
     uow: UnitOfWork = requires(P.USER_VIEW),
 ) -> Page[UserOut]:
     check_limit(limit)

@@ -16,7 +16,7 @@ from invigil.db import platform
 from invigil.db.uow import UnitOfWork
 from invigil.errors import Invalid
 from invigil.ledger import prices, service, statement
-from invigil.pagination import check_limit, decode_cursor, encode_cursor
+from invigil.pagination import PageLimit, check_limit, decode_cursor, encode_cursor
 from invigil.security.permissions import Permission as P
 from invigil.web.access import requires
 
@@ -57,7 +57,7 @@ def transfers(
     kind: Annotated[str | None, Query(max_length=32, description="charge, reversal, topup")] = None,
     from_: Annotated[str | None, Query(alias="from", max_length=10)] = None,
     to: Day = None,
-    limit: int = 50,
+    limit: PageLimit = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     uow: UnitOfWork = requires(P.BILLING_VIEW),
 ) -> dict[str, Any]:

@@ -109,6 +109,8 @@ def _operator(request: Request) -> Actor:
 
 
 _operator.__permission__ = OPERATOR  # type: ignore[attr-defined]
+# Absent (404) without an operator token on the server; failed sign-ins limited.
+_operator.__answers__ = (404, 429)  # type: ignore[attr-defined]  # web/contract.py
 Operator: Any = Depends(_operator)
 
 

@@ -86,7 +86,11 @@ def delete_logo(uow: UnitOfWork = requires(P.TENANT_MANAGE)) -> BrandingOut:
     return _out(branding.remove_logo(uow))
 
 
-@router.get("/tenant/branding/logo", response_class=Response)
+@router.get(
+    "/tenant/branding/logo",
+    response_class=Response,
+    responses={404: {"description": "The tenant has no logo."}},
+)
 def get_logo(uow: UnitOfWork = requires(P.TENANT_MANAGE)) -> Response:
     logo = branding.logo_of(uow)
     if logo is None:

@@ -136,5 +136,6 @@ async def _public_limited(request: Request) -> None:
 
 
 _public_limited.__permission__ = PUBLIC  # type: ignore[attr-defined]
+_public_limited.__answers__ = (429,)  # type: ignore[attr-defined]  # web/contract.py
 
 PublicLimited: Any = Depends(_public_limited)

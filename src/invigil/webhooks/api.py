@@ -20,7 +20,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from invigil.db.uow import UnitOfWork
-from invigil.pagination import Page, check_limit, created_key, newest_first
+from invigil.pagination import Page, PageLimit, check_limit, created_key, newest_first
 from invigil.security.permissions import Permission as P
 from invigil.web.access import requires
 from invigil.webhooks import events, service
@@ -244,7 +244,7 @@ def list_deliveries(
     event: Annotated[str | None, Query(max_length=100)] = None,
     state: State | None = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
-    limit: int = 50,
+    limit: PageLimit = 50,
     uow: UnitOfWork = requires(P.TENANT_MANAGE),
 ) -> Page[DeliveryOut]:
     check_limit(limit)
