@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -31,6 +32,7 @@ from invigil.settings import Settings
 from invigil.tenants.models import Tenant
 from tests.conftest import BoundDatabase
 from tests.delivery.factories import kit_for
+from tests.delivery.test_attempts import begin, browser, start
 from tests.lti.lti_platform import AP, LTI, Platform, platform
 from tests.lti.test_lti import assert_refused, launch, learner, refusals, register
 from tests.results.helpers import make_release_exam
@@ -259,3 +261,37 @@ def test_another_tenants_platform_cannot_end_a_session(
     assert_refused(launch(client, lms, key_b), "end_without_start", 409)
     assert "end_without_start" in refusals(db, tenant_b)
     assert session_row(db, tenant_a, link_id).status == "started"
+
+
+def test_through_the_pages_the_player_frames_the_platforms_assessment(
+    app: FastAPI, client: TestClient, db: BoundDatabase, tenant_a: Tenant, lms: Platform
+) -> None:
+    key, link_id = proctored(app, db, tenant_a, lms)
+    lms.next_launch = lms.start_proctoring(link_id, attempt=1)
+    r = launch(client, lms, key)
+    take = next(p for p in r.text.split('"') if "/take/gl." in p)
+    token = urlsplit(take).path.split("/")[2]
+    candidate = browser(app)
+    assert start(candidate, token).status_code == 303
+    # Not begun yet: the frame's page says the assessment cannot open.
+    assert candidate.get(f"/take/{token}/lms").status_code == 409
+    assert begin(candidate, token).status_code == 200
+    player = candidate.get(f"/take/{token}/exam")
+    assert player.status_code == 200
+    assert f"frame-src 'self' {lms.base}" in player.headers["content-security-policy"]
+    assert f"/take/{token}/lms" in player.text  # the boot names the frame's page
+    page = candidate.get(f"/take/{token}/lms")
+    assert page.status_code == 200, page.text
+    csp = page.headers["content-security-policy"]
+    assert "frame-ancestors 'self'" in csp and f"form-action 'self' {lms.base}" in csp
+    assert f'action="{lms.base}/assessment"' in page.text
+    jwt_value = page.text.split('name="JWT" value="', 1)[1].split('"', 1)[0]
+    answer = httpx.post(f"{lms.base}/assessment", data={"JWT": jwt_value})
+    assert answer.status_code == 200, lms.refusals
+    # Another learner's browser gets nothing from this link.
+    assert browser(app).get(f"/take/{token}/lms").status_code in (303, 401)
+    lms.next_launch = lms.end_assessment(link_id, 1)
+    assert launch(client, lms, key).status_code == 200
+    assert candidate.get(f"/take/{token}/lms").status_code == 409
+    state = candidate.get(f"/take/{token}/api/state").json()
+    assert state["status"] == "submitted"
