@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 import pytest
 from fastapi import FastAPI
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
 from invigil.app import create_app
