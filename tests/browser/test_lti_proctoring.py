@@ -153,3 +153,39 @@ def test_an_lms_delivered_assessment_is_proctored_from_start_to_end(
     with database.unit_of_work(tenant.id) as uow:
         audited = set(uow.scalars(select(AuditEvent.action).where(AuditEvent.action.like("lti.%"))))
     assert {"lti.proctoring_started", "lti.assessment_started", "lti.proctoring_ended"} <= audited
+
+
+def test_a_learner_launch_lands_in_the_player(
+    devices: Browser, lti_server: tuple[str, FastAPI], lms: Platform, database: Database,
+    settings: Settings,
+) -> None:  # fmt: skip
+    url, app = lti_server
+    tenant = make_tenant(database, settings)
+    org = c.Org(tenant.id, database, kit_for(settings), url)
+    key = _register(app, database, tenant.id, lms)
+    link_id = f"rl-{uuid.uuid4().hex[:6]}"
+    exam = org.exam()
+    with database.unit_of_work(tenant.id) as uow:
+        row = platforms.by_public_key(uow, key)
+        assert row is not None
+        uow.add(LtiLink(tenant_id=tenant.id, id=uuid.uuid4(), platform_id=row.id,
+                        resource_link_id=link_id, exam_id=exam))  # fmt: skip
+    sub = f"u-{uuid.uuid4().hex[:8]}"
+    lms.person = {"sub": sub, "name": "Lea Learner", "email": f"{sub}@school.test"}
+    lms.next_launch = lms.resource_launch(link_id)
+    with pr.context_of(devices) as context:
+        page = context.new_page()
+        problems = c.watch(page)
+        page.goto(f"{url}/lti/{key}/login?{urlencode(lms.login_query())}")
+        # Opened as the whole window, the launch goes straight on to the exam.
+        expect(page).to_have_url(re.compile(r"/take/gl\.[^/]+$"))
+        page.get_by_label("I agree").check()
+        page.get_by_role("button", name="Start exam").click()
+        expect(page).to_have_url(re.compile(r"/take/[^/]+/exam$"))
+        expect(page.get_by_role("heading", name=re.compile(r"^Question 1 of \d+$"))).to_be_visible(
+            timeout=30_000
+        )
+        assert "lms" not in c.boot(page)
+        attempt = str(c.boot(page)["attempt_id"])
+        assert org.attempt(attempt).status == "in_progress"
+        assert problems == []
