@@ -13,6 +13,15 @@ on a loopback port.
 - ``/lineitems/<id>/scores``: the gradebook (``gradebook`` records posts,
   the bearer token checked).
 - ``/deep-link-return``: verifies the tool's signed deep linking answer.
+- Proctoring Services: the platform delivers an assessment of its own.
+  ``start_proctoring()`` is the start message it launches; ``/assessment``
+  takes the tool's ``LtiStartAssessment`` (verified against the tool's
+  JWKS: iss, aud, a nonce never seen before, the session data it sent, the
+  attempt number and resource link) and shows its tiny assessment; its
+  "Finish" (``/assessment/finish``) launches ``LtiEndAssessment`` to the
+  tool (a third-party-initiated login at ``tool_login``).
+- ``/auth`` answers a browser (Accept: text/html) with the form post that
+  carries the id_token to the tool, and a test's client with JSON.
 """
 
 from __future__ import annotations
@@ -24,12 +33,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from tests.live import running
@@ -37,6 +47,7 @@ from tests.live import running
 LTI = "https://purl.imsglobal.org/spec/lti/claim/"
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
+AP = "https://purl.imsglobal.org/spec/lti-ap/claim/"
 
 
 @dataclass
@@ -55,6 +66,10 @@ class Platform:
     deep_link_answers: list[dict[str, Any]] = field(default_factory=list)
     last_auth: dict[str, str] = field(default_factory=dict)
     refusals: list[str] = field(default_factory=list)
+    tool_login: str = ""
+    session_data: dict[str, str] = field(default_factory=dict)  # sent, by attempt key
+    seen_nonces: set[str] = field(default_factory=set)
+    assessments: list[dict[str, Any]] = field(default_factory=list)  # verified starts
 
     @property
     def issuer(self) -> str:
@@ -91,6 +106,65 @@ class Platform:
                 "lineitem": self.lineitem(link_id),
             },
         } | extra
+
+    def start_proctoring(
+        self, link_id: str = "quiz-1", attempt: int = 1, **extra: Any
+    ) -> dict[str, Any]:
+        data = f"sd-{secrets.token_urlsafe(12)}"
+        self.session_data[f"{link_id}:{attempt}"] = data
+        return {
+            LTI + "message_type": "LtiStartProctoring",
+            LTI + "version": "1.3.0",
+            LTI + "deployment_id": self.deployment_id,
+            LTI + "resource_link": {"id": link_id, "title": "Quiz the LMS delivers"},
+            LTI + "roles": [LEARNER],
+            AP + "attempt_number": attempt,
+            AP + "start_assessment_url": f"{self.base}/assessment",
+            AP + "session_data": data,
+            AP + "proctoring_settings": {"data": "webcam"},
+        } | extra
+
+    def end_assessment(self, link_id: str = "quiz-1", attempt: int = 1) -> dict[str, Any]:
+        return {
+            LTI + "message_type": "LtiEndAssessment",
+            LTI + "version": "1.3.0",
+            LTI + "deployment_id": self.deployment_id,
+            LTI + "resource_link": {"id": link_id},
+            LTI + "roles": [LEARNER],
+            LTI + "launch_presentation": {"return_url": f"{self.base}/course"},
+            AP + "attempt_number": attempt,
+        }
+
+    def login_query(self) -> dict[str, str]:
+        return {
+            "iss": self.issuer, "login_hint": self.person["sub"],
+            "target_link_uri": self.redirect_uri, "client_id": self.client_id,
+            "lti_deployment_id": self.deployment_id,
+        }  # fmt: skip
+
+    def verify_start_assessment(self, token: str) -> dict[str, Any]:
+        """The tool's LtiStartAssessment, every check a platform makes, or an error."""
+        claims = jwt.decode(token, self._tool_keys(), algorithms=["RS256"]).claims
+        jwt.JWTClaimsRegistry(
+            iss={"essential": True, "value": self.client_id},
+            aud={"essential": True, "value": self.issuer},
+            exp={"essential": True}, iat={"essential": True}, nonce={"essential": True},
+        ).validate(claims)  # fmt: skip
+        if claims["nonce"] in self.seen_nonces:
+            raise ValueError("nonce replayed")
+        if claims.get(LTI + "message_type") != "LtiStartAssessment":
+            raise ValueError("message type")
+        if claims.get(LTI + "version") != "1.3.0":
+            raise ValueError("version")
+        if claims.get(LTI + "deployment_id") != self.deployment_id:
+            raise ValueError("deployment")
+        link = claims.get(LTI + "resource_link", {}).get("id")
+        number = claims.get(AP + "attempt_number")
+        expected = self.session_data.get(f"{link}:{number}")
+        if expected is None or claims.get(AP + "session_data") != expected:
+            raise ValueError("session_data")
+        self.seen_nonces.add(claims["nonce"])
+        return claims
 
     def id_token(self, nonce: str, claims: dict[str, Any]) -> str:
         now = int(time.time())
@@ -132,6 +206,14 @@ class Platform:
             return JSONResponse({"error": "login_required"}, status_code=400)
         token = self.id_token(q["nonce"], self.person | self.next_launch)
         self.bend = {}
+        if "text/html" in request.headers.get("accept", ""):
+            return HTMLResponse(
+                f"<form id='post' method='post' action='{q['redirect_uri']}'>"
+                f"<input type='hidden' name='id_token' value='{token}'>"
+                f"<input type='hidden' name='state' value='{q.get('state', '')}'>"
+                "<button>Continue</button></form>"
+                "<script>document.getElementById('post').submit()</script>"
+            )
         return JSONResponse(
             {"id_token": token, "state": q.get("state", ""), "to": q["redirect_uri"]}
         )
@@ -187,6 +269,34 @@ class Platform:
         self.deep_link_answers.append(claims)
         return HTMLResponse("<p id='done'>Added</p>")
 
+    async def assessment(self, request: Request) -> Response:
+        form = await request.form()
+        try:
+            claims = self.verify_start_assessment(str(form.get("JWT", "")))
+        except Exception as exc:
+            self.refusals.append(f"start_assessment: {exc}")
+            return HTMLResponse("<p id='refused'>Refused</p>", status_code=400)
+        self.assessments.append(claims)
+        link = claims[LTI + "resource_link"]["id"]
+        number = claims[AP + "attempt_number"]
+        return HTMLResponse(
+            "<h1 id='lms-quiz'>The LMS's own quiz</h1>"
+            "<form method='post' action='/assessment/finish'>"
+            "<label>2 + 2 = <input name='answer' id='answer'></label>"
+            f"<input type='hidden' name='link' value='{link}'>"
+            f"<input type='hidden' name='attempt' value='{number}'>"
+            "<button id='finish'>Finish</button></form>"
+        )
+
+    async def finish(self, request: Request) -> Response:
+        """The learner finished: the platform tells the tool (LtiEndAssessment)."""
+        form = await request.form()
+        self.next_launch = self.end_assessment(str(form["link"]), int(str(form["attempt"])))
+        return RedirectResponse(f"{self.tool_login}?{urlencode(self.login_query())}", 303)
+
+    def course(self, request: Request) -> Response:
+        return HTMLResponse("<p id='course'>Back in the course</p>")
+
     def app(self) -> Starlette:
         return Starlette(
             routes=[
@@ -195,6 +305,9 @@ class Platform:
                 Route("/token", self.token, methods=["POST"]),
                 Route("/lineitems/{item}/scores", self.scores, methods=["POST"]),
                 Route("/deep-link-return", self.deep_link_return, methods=["POST"]),
+                Route("/assessment", self.assessment, methods=["POST"]),
+                Route("/assessment/finish", self.finish, methods=["POST"]),
+                Route("/course", self.course),
             ]
         )
 

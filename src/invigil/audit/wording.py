@@ -37,6 +37,9 @@ ACTIONS: dict[str, str] = {
     "lti.staff_linked": N_("Linked a staff account to a learning platform's instructor"),
     "lti.link_mapped": N_("Chose the exam a learning platform's activity opens"),
     "lti.deep_link_answered": N_("Added an exam to a learning platform's course"),
+    "lti.proctoring_started": N_("Started proctoring an assessment a learning platform delivers"),
+    "lti.assessment_started": N_("Sent a learner on to a learning platform's proctored assessment"),
+    "lti.proctoring_ended": N_("Ended proctoring of an assessment a learning platform delivered"),
     "lti.score_posted": N_("Sent a score to a learning platform's gradebook"),
     "lti.score_failed": N_("Could not send a score to a learning platform's gradebook"),
     # tenants

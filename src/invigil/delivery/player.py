@@ -7,6 +7,7 @@ and nothing else. See ``docs/candidate-api.md`` for the API.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -40,6 +41,25 @@ CSP = (
     "img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src 'self'; "
     "worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
+
+
+# Assessments another system delivers while Invigil proctors them (the lti
+# domain installs its provider): the origin the player frames for an
+# invitation, or None for Invigil's own exams.
+Elsewhere = Callable[[UnitOfWork, uuid.UUID], str | None]
+_elsewhere: list[Elsewhere] = []
+
+
+def delivered_elsewhere(provider: Elsewhere) -> None:
+    _elsewhere.append(provider)
+
+
+def elsewhere_origin(uow: UnitOfWork, invitation_id: uuid.UUID) -> str | None:
+    for provider in _elsewhere:
+        origin = provider(uow, invitation_id)
+        if origin:
+            return origin
+    return None
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -301,12 +321,20 @@ def player_page(request: Request, t: Taking = Viewing) -> Response:
         # number the player formats looks like one the pages format.
         "numbering": i18n.numbering_system(locale),
     }
+    policy = CSP
+    origin = elsewhere_origin(t.uow, t.invitation.id)
+    if origin is not None:
+        # The assessment is the learning platform's: after the system check
+        # and the begin, the player frames it (first an Invigil page that
+        # posts the signed start message there), proctoring all the while.
+        boot["lms"] = {"url": f"{t.base}/lms"}
+        policy = CSP.replace("frame-ancestors", f"frame-src 'self' {origin}; frame-ancestors")
     response = templates.TemplateResponse(
         request,
         "delivery/player.html",
         {"page": None, "title": _title(t, locale), "boot": boot, **brand_context(t.uow, t.base)},
     )
-    response.headers["Content-Security-Policy"] = CSP
+    response.headers["Content-Security-Policy"] = policy
     return no_store(response)
 
 

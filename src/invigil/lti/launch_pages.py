@@ -23,11 +23,14 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from invigil.delivery.candidate import Taking, Viewing
 from invigil.delivery.invitations import Kit
+from invigil.delivery.landing import no_store
 from invigil.i18n import N_
 from invigil.identity.api import client_address, visitor
 from invigil.identity.pages.common import SESSION_SECONDS
 from invigil.lti import deep_linking, keys, launches, message, platforms
+from invigil.lti import proctoring_services as ap
 from invigil.lti.models import LtiLaunch, LtiPlatform
 from invigil.lti.remote import LtiError
 from invigil.security.tokens import split_secret
@@ -89,6 +92,16 @@ REASONS: dict[str, str] = {
         "Your Invigil account signs in with an authenticator code. Sign in to Invigil directly."
     ),
     "not_staff": N_("Only instructors can choose an exam for an activity."),
+    "attempt_ended": N_(
+        "Proctoring of this attempt has already ended. Start a new attempt from your course."
+    ),
+    "attempt_number": N_(
+        "Your learning platform asked to proctor an earlier attempt than one already proctored. "
+        "Start the assessment again from your course."
+    ),
+    "end_without_start": N_(
+        "Invigil has no proctoring session for this attempt, so there was nothing to end."
+    ),
 }
 
 
@@ -105,6 +118,8 @@ def reason_words(reason: str) -> str:
 def _status(reason: str) -> int:
     if reason.startswith("platform_"):
         return 502
+    if reason in ("attempt_ended", "attempt_number", "end_without_start"):
+        return 409
     if reason in ("not_configured", "link_not_mapped", "exam_unavailable"):
         return 409 if reason != "not_configured" else 404
     if reason.startswith(("state_", "login_")):
@@ -127,7 +142,10 @@ def framed_by(response: Response, platform: LtiPlatform | None, *, form_to: str 
     """Let the platform's own pages frame this answer (and nobody else's)."""
     if platform is None:
         return response
-    csp = CSP.replace("frame-ancestors 'none'", "frame-ancestors " + " ".join(origins(platform)))
+    # 'self' too: a platform's assessment that Invigil's player frames ends
+    # with a launch (LtiEndAssessment) inside that frame.
+    ancestors = " ".join(["'self'", *origins(platform)])
+    csp = CSP.replace("frame-ancestors 'none'", "frame-ancestors " + ancestors)
     if form_to:
         parts = urlsplit(form_to)
         csp = csp.replace(
@@ -299,6 +317,18 @@ def launch(
             if not picked.startswith(launches.HANDOFF + "."):
                 return refused(request, picked, platform)
             response = deep_linking.picker(request, uow, picked)
+        elif kind == message.START_PROCTORING:
+            url = ap.start(uow, Kit.of(services), settings, platform, claims, address=address)
+            if not url.startswith("http"):
+                return refused(request, url, platform)
+            response = render(request, "lti/proctoring.html", {"page": None, "target": url})
+        elif kind == message.END_ASSESSMENT:
+            ended = ap.end(uow, box, platform, claims, address=address)
+            if isinstance(ended, str):
+                return refused(request, ended, platform)
+            response = render(
+                request, "lti/ended.html", {"page": None, "back": _return_url(claims)}
+            )
         elif message.is_staff(claims):
             handoff = launches.staff(uow, box, platform, pending, claims, address=address)
             if not handoff.startswith(launches.HANDOFF + "."):
@@ -311,6 +341,36 @@ def launch(
             response = render(request, "lti/learner.html", {"page": None, "target": url})
     _forget_browser(request, response)
     return framed_by(response, platform)
+
+
+def _return_url(claims: dict[str, Any]) -> str:
+    """The platform's return address from the launch, when it gave a web one."""
+    shown = claims.get(message.LTI + "launch_presentation")
+    url = shown.get("return_url") if isinstance(shown, dict) else None
+    if isinstance(url, str) and url.startswith(("https://", "http://")) and len(url) <= 2000:
+        return url
+    return ""
+
+
+@router.get("/take/{token}/lms", response_class=HTMLResponse)
+def start_assessment(request: Request, t: Taking = Viewing) -> Response:
+    """Inside the player's frame, while the proctored attempt runs: the
+    signed ``LtiStartAssessment`` goes to the platform, which shows its
+    assessment in the frame."""
+    services = request.app.state.services
+    found = ap.assessment(t.uow, services.box, t.invitation)
+    if found is None:
+        return no_store(render(request, "lti/assess_closed.html", {"page": None}, status=409))
+    _platform, url, token = found
+    response = no_store(
+        render(request, "lti/assess.html", {"page": None, "url": url, "jwt": token})
+    )
+    parts = urlsplit(url)
+    response.headers["Content-Security-Policy"] = CSP.replace(
+        "frame-ancestors 'none'", "frame-ancestors 'self'"
+    ).replace("form-action 'self'", f"form-action 'self' {parts.scheme}://{parts.netloc}")
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
 
 
 @router.post("/lti/{key}/deep-link", response_class=HTMLResponse, dependencies=[Public])

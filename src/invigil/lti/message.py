@@ -50,7 +50,21 @@ DL_ITEMS = "https://purl.imsglobal.org/spec/lti-dl/claim/content_items"
 DL_DATA = "https://purl.imsglobal.org/spec/lti-dl/claim/data"
 RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"
 DEEP_LINKING_REQUEST = "LtiDeepLinkingRequest"
-MESSAGE_TYPES = frozenset({RESOURCE_LINK_REQUEST, DEEP_LINKING_REQUEST})
+START_PROCTORING = "LtiStartProctoring"
+START_ASSESSMENT = "LtiStartAssessment"
+END_ASSESSMENT = "LtiEndAssessment"
+MESSAGE_TYPES = frozenset(
+    {RESOURCE_LINK_REQUEST, DEEP_LINKING_REQUEST, START_PROCTORING, END_ASSESSMENT}
+)
+# LTI Proctoring Services 1.0 (docs/integrations/lti.md, ADR 0073).
+AP = "https://purl.imsglobal.org/spec/lti-ap/claim/"
+ATTEMPT_NUMBER = AP + "attempt_number"
+START_ASSESSMENT_URL = AP + "start_assessment_url"
+SESSION_DATA = AP + "session_data"
+END_ASSESSMENT_RETURN = AP + "end_assessment_return"
+VERIFIED_USER = AP + "verified_user"
+PROCTORING_SETTINGS = AP + "proctoring_settings"
+MAX_ATTEMPT = 10_000
 
 _V = "http://purl.imsglobal.org/vocab/lis/v2/"
 STAFF_ROLES = frozenset(
@@ -140,15 +154,39 @@ def validate(
         raise LtiError("deployment_unknown", str(claims.get(DEPLOYMENT))[:100])
     if not isinstance(claims.get(ROLES), list):
         raise LtiError("token_claims", "roles")
-    if claims[MESSAGE_TYPE] == RESOURCE_LINK_REQUEST:
+    kind = claims[MESSAGE_TYPE]
+    if kind in (RESOURCE_LINK_REQUEST, START_PROCTORING, END_ASSESSMENT):
         link = claims.get(RESOURCE_LINK)
         if not isinstance(link, dict):
             raise LtiError("token_claims", "resource_link")
         _text(link, "id")
+    if kind == RESOURCE_LINK_REQUEST:
         _text(claims, TARGET, 2000)
+    elif kind in (START_PROCTORING, END_ASSESSMENT):
+        _proctoring_claims(claims)
     else:
         dl = claims.get(DL_SETTINGS)
         if not isinstance(dl, dict):
             raise LtiError("token_claims", "deep_linking_settings")
         _text(dl, "deep_link_return_url", 2000)
     return claims
+
+
+def _proctoring_claims(claims: dict[str, Any]) -> None:
+    """LTI Proctoring Services 1.0: every message names the attempt; a
+    start also says where the assessment starts and may carry the
+    platform's opaque session data (echoed back unchanged)."""
+    number = claims.get(ATTEMPT_NUMBER)
+    if isinstance(number, str) and number.isdigit():  # some platforms send it as text
+        number = int(number)
+    if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= MAX_ATTEMPT:
+        raise LtiError("token_claims", "attempt_number")
+    claims[ATTEMPT_NUMBER] = number
+    if claims[MESSAGE_TYPE] != START_PROCTORING:
+        return
+    url = _text(claims, START_ASSESSMENT_URL, 2000)
+    if not url.startswith(("https://", "http://")):
+        raise LtiError("token_claims", "start_assessment_url")
+    data = claims.get(SESSION_DATA, "")
+    if not isinstance(data, str) or len(data) > 4000:
+        raise LtiError("token_claims", "session_data")

@@ -173,3 +173,38 @@ class LtiScorePost(TenantScoped, Base):
     tries: Mapped[int] = mapped_column(Integer, server_default="0")
     last_error: Mapped[str] = mapped_column(String(500), server_default="")
     posted_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+
+
+class LtiProctoringSession(TenantScoped, Base):
+    """A learner's attempt at an assessment the platform delivers itself,
+    proctored by Invigil (LTI Proctoring Services; migration 0063)."""
+
+    __tablename__ = "lti_proctoring_sessions"
+    __table_args__ = (
+        _fk("link_id", "lti_links"),
+        _fk("account_id", "lti_accounts"),
+        _fk("invitation_id", "invitations"),
+        UniqueConstraint(
+            "tenant_id",
+            "link_id",
+            "account_id",
+            "attempt_number",
+            name="uq_lti_proctoring_sessions_attempt",
+        ),
+        UniqueConstraint(
+            "tenant_id", "invitation_id", name="uq_lti_proctoring_sessions_invitation"
+        ),
+        CheckConstraint("status IN ('started', 'assessing', 'ended')", name="status"),
+        CheckConstraint("attempt_number >= 1", name="attempt_number"),
+    )
+
+    link_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    account_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    invitation_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    deployment_id: Mapped[str] = mapped_column(String(255))
+    attempt_number: Mapped[int] = mapped_column(Integer)
+    session_data: Mapped[str] = mapped_column(String(4000), server_default="")
+    start_assessment_url: Mapped[str] = mapped_column(String(2000))
+    status: Mapped[str] = mapped_column(String(16), server_default="started")
+    assessing_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)

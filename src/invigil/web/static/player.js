@@ -292,7 +292,48 @@ function enterFullscreenToBegin() {
   });
 }
 
+/**
+ * An assessment the learning platform delivers (LTI Proctoring Services): no
+ * questions here. The platform's assessment is framed under the bar while
+ * proctoring and the heartbeat run as for Invigil's own exams; the
+ * platform's end message submits the attempt, which the next heartbeat
+ * hears (then the usual end: the last evidence drains, the done page).
+ */
+function startLms(requirements, devices) {
+  ui.stage.hidden = true;
+  exam = { position: 0, linear: false, lock() {}, reach() {}, settled() {} };
+  saver = new Saver({
+    api,
+    queue,
+    ui,
+    handlers: {
+      settled: () => {},
+      failed: () => {},
+      navigation: () => {},
+      paused: () => {},
+      closed: () => endedByServer(boot.done_url),
+      elsewhere: showElsewhere,
+      gone: showGone,
+    },
+  });
+  const frame = h("iframe", {
+    id: "lms-frame",
+    name: "lms-assessment",
+    class: "lms-frame",
+    title: t("Your course's assessment"),
+    src: boot.lms.url,
+  });
+  fill(ui.exam, h("p", { class: "muted lms-note" },
+    t("Proctoring is on while you take your course's assessment below. Stay in this window until your course says you have finished.")),
+  frame);
+  ui.exam.hidden = false;
+  if (proctor) proctor.start({ devices, position: () => 0, fullscreen: false });
+  heartbeatTimer = window.setInterval(heartbeat, HEARTBEAT_MS);
+  heartbeat();
+}
+
 function start(state, requirements, devices) {
+  if (boot.lms) return startLms(requirements, devices);
   if (!Array.isArray(state.questions) || state.questions.length === 0) {
     message(t("This exam has no questions"), t("Contact the organisation that invited you."));
     return;

@@ -27,10 +27,20 @@ export function watchFocus(log, undo) {
   listen(window, "pagehide", () => { leaving = true; }, undo);
   listen(window, "pageshow", () => { leaving = false; }, undo);
   listen(document, "visibilitychange", hidden, undo);
-  listen(window, "blur", () => {
-    if (!leaving) log.start("focus.lost", "focus.lost", {});
-  }, undo);
+  // Focus moving into a frame of the page (a learning platform's assessment
+  // the player frames) blurs the window but stays on the page: hasFocus()
+  // still says true, so that is no focus loss. While focus is inside the
+  // frame the window hears no blur when the candidate leaves, so a page
+  // with frames asks hasFocus() every second as well.
+  const lost = () => {
+    if (!leaving) log.set("focus.lost", "focus.lost", !document.hasFocus());
+  };
+  listen(window, "blur", () => window.setTimeout(lost, 0), undo);
   listen(window, "focus", () => log.end("focus.lost"), undo);
+  const poll = window.setInterval(() => {
+    if (document.querySelector("iframe")) lost();
+  }, 1000);
+  undo.push(() => window.clearInterval(poll));
   hidden();
   log.set("focus.lost", "focus.lost", !document.hasFocus());
 }
