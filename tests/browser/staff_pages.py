@@ -38,6 +38,7 @@ PARAM = re.compile(r"{([a-z_]+)}")
 NOT_PAGES = frozenset(
     {
         "/admin/branding/logo",  # the logo file itself
+        "/metrics",  # Prometheus' scrape: a token from a file, never a staff page
         "/attempts/{attempt_id}/report.pdf",  # printed reports (PDF)
         "/exams/{exam_id}/report.pdf",
         "/authoring/banks/{bank_id}/export",

@@ -309,6 +309,39 @@ def test_accounts_are_made_on_first_sign_in_only_when_turned_on(
     assert created["via"] == "sso"
 
 
+def test_an_invited_account_is_activated_and_its_entries_name_no_person(
+    app: FastAPI, client: TestClient, db: BoundDatabase, tenant_a: Tenant, op: Provider
+) -> None:
+    """The provider vouches for the person an invitation was sent to: the
+    account becomes active at their first sign-on. Like every staff action
+    (tests/audit/test_no_staff_personal_data.py), the entries this writes hold
+    no name, e-mail or part of one: the subject is the account's id."""
+    from tests.audit.test_no_staff_personal_data import distinctive
+
+    configure(app, db, tenant_a, op)
+    name, email = "Ottoline Quennell-Brisbane", f"o.quennell-{uuid.uuid4().hex[:6]}@staff.test"
+    with db.unit_of_work(tenant_a.id, Actor.operator()) as uow:
+        invited, _ = service.invite_user(uow, email=email, roles=["grader"], display_name=name)
+        invited_id = invited.id
+    before = len(actions(db, tenant_a))
+    op.person = person(email, name=name)
+    assert sso_sign_in(client, tenant_a.slug).status_code == 200
+    with db.unit_of_work(tenant_a.id) as uow:
+        assert service.require_user(uow, invited_id).status == "active"
+        rows = uow.session.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars().all()
+    written = rows[before:]
+    assert "user.activated_by_sso" in [e.action for e in written]
+    needles = distinctive((name, email))
+    leaks = [
+        (e.action, needle)
+        for e in written
+        for value in (e.action, e.subject_type, e.subject_id, e.actor_id, str(e.payload), e.entry)
+        for needle in needles
+        if needle in value.lower()
+    ]
+    assert leaks == []
+
+
 def test_claim_values_give_roles_and_unknown_values_are_ignored(
     app: FastAPI, client: TestClient, db: BoundDatabase, tenant_a: Tenant, op: Provider
 ) -> None:
