@@ -11,7 +11,8 @@ on a loopback port.
 - ``/token``: client credentials, the tool authenticated by a JWT assertion
   verified against the tool's JWKS (fetched from the tool).
 - ``/lineitems/<id>/scores``: the gradebook (``gradebook`` records posts,
-  the bearer token checked).
+  the bearer token checked; ``failing_scores`` makes a line item answer 500
+  a number of times first).
 - ``/deep-link-return``: verifies the tool's signed deep linking answer.
 - Proctoring Services: the platform delivers an assessment of its own.
   ``start_proctoring()`` is the start message it launches; ``/assessment``
@@ -70,6 +71,7 @@ class Platform:
     session_data: dict[str, str] = field(default_factory=dict)  # sent, by attempt key
     seen_nonces: set[str] = field(default_factory=set)
     assessments: list[dict[str, Any]] = field(default_factory=list)  # verified starts
+    failing_scores: dict[str, int] = field(default_factory=dict)  # line item -> 500s to answer
 
     @property
     def issuer(self) -> str:
@@ -254,6 +256,10 @@ class Platform:
             return JSONResponse({"error": "unauthorized"}, status_code=401)
         if request.headers.get("content-type") != "application/vnd.ims.lis.v1.score+json":
             return JSONResponse({"error": "unsupported media type"}, status_code=415)
+        item = request.path_params["item"]
+        if self.failing_scores.get(item, 0) > 0:
+            self.failing_scores[item] -= 1
+            return JSONResponse({"error": "gradebook unavailable"}, status_code=500)
         body = await request.json()
         self.gradebook.append({"lineitem": request.path_params["item"], **body})
         return Response(status_code=204)

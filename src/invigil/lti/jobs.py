@@ -13,7 +13,7 @@ async def post_score(context: procrastinate.JobContext, tenant_id: str, post_id:
     """Send a released score to the platform's gradebook (:mod:`invigil.lti.ags`)."""
     from invigil.lti.ags import post
 
-    attempts = int(getattr(context.job, "attempts", 0) or 0)
+    attempts = context.job.attempts  # earlier runs of this job (0 the first time)
     await asyncio.to_thread(
         post,
         context.additional_context["db"],
