@@ -211,6 +211,8 @@ def _valid_body(path: str, method: str) -> dict[str, object]:
     """A body that passes validation, so the 404 comes from the lookup itself."""
     if path.endswith("/roles") and method == "PUT":
         return {"roles": ["grader"]}
+    if path.endswith("/roster-sync"):
+        return {"send_mail": False}
     if path.startswith("/api/v1/lti/platforms/") and "/links/" in path:
         return {"exam_id": None}
     if path.startswith("/api/v1/lti/platforms/") and method == "PUT":

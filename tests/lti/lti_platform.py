@@ -11,7 +11,12 @@ on a loopback port.
 - ``/token``: client credentials, the tool authenticated by a JWT assertion
   verified against the tool's JWKS (fetched from the tool).
 - ``/lineitems/<id>/scores``: the gradebook (``gradebook`` records posts,
-  the bearer token checked).
+  the bearer token checked; ``failing_scores`` makes a line item answer 500
+  a number of times first).
+- ``/memberships``: Names and Role Provisioning Services 2.0: the course's
+  ``roster`` as a membership container, ``roster_page`` members a page, the
+  next page in a ``Link: <...>; rel="next"`` header; the bearer token and
+  the Accept header checked.
 - ``/deep-link-return``: verifies the tool's signed deep linking answer.
 - Proctoring Services: the platform delivers an assessment of its own.
   ``start_proctoring()`` is the start message it launches; ``/assessment``
@@ -70,6 +75,11 @@ class Platform:
     session_data: dict[str, str] = field(default_factory=dict)  # sent, by attempt key
     seen_nonces: set[str] = field(default_factory=set)
     assessments: list[dict[str, Any]] = field(default_factory=list)  # verified starts
+    failing_scores: dict[str, int] = field(default_factory=dict)  # line item -> 500s to answer
+    roster: list[dict[str, Any]] = field(default_factory=list)  # the course's members (NRPS)
+    roster_page: int = 2  # members per page
+    roster_answer: int = 200  # another status plays a failing roster service
+    roster_reads: list[dict[str, str]] = field(default_factory=list)  # what each read sent
 
     @property
     def issuer(self) -> str:
@@ -106,6 +116,18 @@ class Platform:
                 "lineitem": self.lineitem(link_id),
             },
         } | extra
+
+    def member(self, sub: str, *roles: str, status: str = "Active") -> dict[str, Any]:
+        return {"user_id": sub, "name": f"Member {sub}", "email": f"{sub}@school.test",
+                "roles": list(roles) or [LEARNER], "status": status}  # fmt: skip
+
+    def nrps_claim(self) -> dict[str, Any]:
+        return {
+            "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice": {
+                "context_memberships_url": f"{self.base}/memberships",
+                "service_versions": ["2.0"],
+            }
+        }
 
     def start_proctoring(
         self, link_id: str = "quiz-1", attempt: int = 1, **extra: Any
@@ -254,9 +276,35 @@ class Platform:
             return JSONResponse({"error": "unauthorized"}, status_code=401)
         if request.headers.get("content-type") != "application/vnd.ims.lis.v1.score+json":
             return JSONResponse({"error": "unsupported media type"}, status_code=415)
+        item = request.path_params["item"]
+        if self.failing_scores.get(item, 0) > 0:
+            self.failing_scores[item] -= 1
+            return JSONResponse({"error": "gradebook unavailable"}, status_code=500)
         body = await request.json()
         self.gradebook.append({"lineitem": request.path_params["item"], **body})
         return Response(status_code=204)
+
+    def memberships(self, request: Request) -> Response:
+        accept = request.headers.get("accept", "")
+        auth = request.headers.get("authorization", "")
+        self.roster_reads.append({"accept": accept, "page": request.query_params.get("page", "")})
+        if not auth.startswith("Bearer ") or auth[7:] not in self.tokens:
+            return JSONResponse({"error": "unauthorized"}, status_code=401)
+        if accept != "application/vnd.ims.lti-nrps.v2.membershipcontainer+json":
+            return JSONResponse({"error": "not acceptable"}, status_code=406)
+        if self.roster_answer != 200:
+            return JSONResponse({"error": "roster unavailable"}, status_code=self.roster_answer)
+        page = int(request.query_params.get("page", "0"))
+        chunk = self.roster[page * self.roster_page : (page + 1) * self.roster_page]
+        headers = {}
+        if (page + 1) * self.roster_page < len(self.roster):
+            headers["Link"] = f'<{self.base}/memberships?page={page + 1}>; rel="next"'
+        body = {"id": f"{self.base}/memberships", "context": {"id": "course-1"}, "members": chunk}
+        return JSONResponse(
+            body,
+            headers=headers,
+            media_type="application/vnd.ims.lti-nrps.v2.membershipcontainer+json",
+        )
 
     async def deep_link_return(self, request: Request) -> Response:
         form = await request.form()
@@ -304,6 +352,7 @@ class Platform:
                 Route("/auth", self.auth),
                 Route("/token", self.token, methods=["POST"]),
                 Route("/lineitems/{item}/scores", self.scores, methods=["POST"]),
+                Route("/memberships", self.memberships),
                 Route("/deep-link-return", self.deep_link_return, methods=["POST"]),
                 Route("/assessment", self.assessment, methods=["POST"]),
                 Route("/assessment/finish", self.finish, methods=["POST"]),

@@ -1,13 +1,12 @@
 """Invigil as an LTI 1.3 tool, against a platform of the tests' own
 (tests/lti/lti_platform.py): registration, launches and every refusal the
 id_token's checks make, learners into the exam, instructors into staff
-pages, deep linking, and a released result in the platform's gradebook."""
+pages and deep linking (the gradebook: test_gradebook.py)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,20 +20,14 @@ from sqlalchemy import select
 from invigil.app import create_app
 from invigil.audit.models import AuditEvent
 from invigil.db.uow import Actor
-from invigil.delivery import attempts
-from invigil.delivery.demo import demo_answers
-from invigil.delivery.landing import consent_text
-from invigil.delivery.models import Invitation
 from invigil.identity.pages import sentence
-from invigil.lti import ags, keys, platforms, remote
+from invigil.lti import keys, platforms, remote
 from invigil.lti.launch_pages import LTI_COOKIE, reason_words
-from invigil.lti.models import LtiLink, LtiScorePost, LtiSeat
-from invigil.results import release
+from invigil.lti.models import LtiLink, LtiSeat
 from invigil.settings import Settings
 from invigil.tenants.models import Tenant
 from invigil.web.session import COOKIE
 from tests.conftest import BoundDatabase, bearer, make_user
-from tests.delivery.factories import kit_for
 from tests.lti.lti_platform import INSTRUCTOR, LTI, Platform, platform
 from tests.results.helpers import make_release_exam
 
@@ -344,52 +337,8 @@ def test_deep_linking_adds_an_exam_and_maps_the_new_link(
     assert launch(client, lms, key).status_code == 200
 
 
-# -- the gradebook ---------------------------------------------------------------------------
-
-
-def test_end_to_end_a_released_result_reaches_the_gradebook(
-    app: FastAPI, client: TestClient, db: BoundDatabase, tenant_a: Tenant, lms: Platform,
-    settings: Settings,
-) -> None:  # fmt: skip
-    key = prepared(app, db, tenant_a, lms)
-    lms.person = learner()
-    assert launch(client, lms, key).status_code == 200
-    with db.unit_of_work(tenant_a.id) as uow:
-        seat = uow.scalar(select(LtiSeat))
-        assert seat is not None
-        invitation_id = seat.invitation_id
-    kit = kit_for(settings)
-    now = datetime.now(UTC)
-    with db.unit_of_work(tenant_a.id, Actor("candidate", "c-1")) as uow:
-        inv = uow.get(Invitation, invitation_id)
-        version = attempts.version_of(uow, inv.exam_id, inv.exam_version)
-        text = consent_text(version)
-        attempt = attempts.start(
-            uow, kit.key, inv, version, consent_text=text, consent_language="en",
-            shown_sha256=attempts.text_sha256(text), shown_language="en",
-            browser=attempts.Browser(address="test", user_agent="test"), now=now,
-        ).attempt  # fmt: skip
-        attempt.face_seen_at = now
-        attempts.begin(uow, attempt, version, inv, now=now)
-        attempts.save(uow, attempt, demo_answers(uow, attempt, 1.0), now=now)
-        attempts.submit(uow, attempt, "candidate", now=now + timedelta(seconds=30))
-        attempt_id = attempt.id
-    staff = make_user(db, tenant_a.id, ["tenant_admin"])
-    with db.unit_of_work(tenant_a.id, Actor("user", str(staff.id))) as uow:
-        release.release_one(uow, attempt_id)  # a staff member releases the result
-    with db.unit_of_work(tenant_a.id) as uow:
-        post_ids = [str(p.id) for p in uow.scalars(select(LtiScorePost))]
-    assert len(post_ids) == 1
-    ags.post(db, app.state.services, str(tenant_a.id), post_ids[0], last_try=False)
-    score = lms.gradebook[-1]
-    assert score["userId"] == lms.person["sub"]
-    assert score["activityProgress"] == "Completed" and score["gradingProgress"] == "FullyGraded"
-    assert score["scoreMaximum"] > 0 and score["scoreGiven"] == score["scoreMaximum"]
-    with db.unit_of_work(tenant_a.id) as uow:
-        posted = uow.scalars(
-            select(AuditEvent.action).where(AuditEvent.action == "lti.score_posted")
-        )
-        assert len(posted) == 1
+# -- registration ----------------------------------------------------------------------------
+# (A released result reaching the gradebook: tests/lti/test_gradebook.py.)
 
 
 def test_registration_api_and_pages(

@@ -42,6 +42,9 @@ ACTIONS: dict[str, str] = {
     "lti.proctoring_ended": N_("Ended proctoring of an assessment a learning platform delivered"),
     "lti.score_posted": N_("Sent a score to a learning platform's gradebook"),
     "lti.score_failed": N_("Could not send a score to a learning platform's gradebook"),
+    "lti.roster_sync_requested": N_("Asked for a learning platform's course roster"),
+    "lti.roster_synced": N_("Invited a learning platform course's learners"),
+    "lti.roster_sync_failed": N_("Could not read a learning platform's course roster"),
     # tenants
     "tenant.created": N_("Created the organisation"),
     "tenant.mfa_policy_changed": N_("Changed the two-factor sign-in rule"),

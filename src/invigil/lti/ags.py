@@ -70,11 +70,16 @@ def scores_url(lineitem: str) -> str:
     return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/scores"))
 
 
-def access_token(
-    uow: UnitOfWork, settings: Settings, box: SecretBox, platform: LtiPlatform, scope: str
-) -> str:
+def client_assertion(uow: UnitOfWork, box: SecretBox, platform: LtiPlatform) -> str:
+    """The JWT that authenticates Invigil at the platform's token endpoint.
+
+    Signed in its own unit of work, which must commit before the token
+    endpoint is asked: the platform checks the assertion against Invigil's
+    JWKS, and a tenant's first key is made (under a lock) when first
+    needed, so an open transaction would hide it and hold the lock the
+    JWKS request waits for."""
     now = int(time.time())
-    assertion = keys.sign(
+    return keys.sign(
         uow,
         box,
         {
@@ -86,8 +91,12 @@ def access_token(
             "jti": uuid.uuid4().hex,
         },
     )
+
+
+def access_token(settings: Settings, token_url: str, assertion: str, scope: str) -> str:
+    """A service token (client credentials); called outside any transaction."""
     answer = remote.fetch_json(
-        platform.token_url,
+        token_url,
         settings,
         data={
             "grant_type": "client_credentials",
@@ -130,12 +139,13 @@ def post(db: Any, services: Any, tenant_id: str, post_id: str, *, last_try: bool
         result = uow.get(AttemptResult, release.result_id)
         score = score_of(release, result, account.subject)
         lineitem = link.lineitem_url or ""
-        try:
-            token = access_token(uow, settings, box, platform, SCORE_SCOPE)
-        except LtiError as exc:
-            error: LtiError | None = exc
-        else:
-            error = None
+        token_url = platform.token_url
+        assertion = client_assertion(uow, box, platform)
+    error: LtiError | None = None
+    try:
+        token = access_token(settings, token_url, assertion, SCORE_SCOPE)
+    except LtiError as exc:
+        error = exc
     if error is None:
         try:
             answer = remote.request(

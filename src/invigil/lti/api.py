@@ -1,7 +1,8 @@
 """Learning platform registrations over the API (``tenant:manage``):
 ``/api/v1/lti/platforms`` (list, register), ``/api/v1/lti/platforms/{id}``
 (read, change, remove), ``/api/v1/lti/platforms/{id}/links/{link_id}`` (the
-exam a resource link opens) and ``/api/v1/lti/keys/rotate`` (a new tool key)."""
+exam a resource link opens), ``.../links/{link_id}/roster-sync`` (invite the
+course's learners, NRPS) and ``/api/v1/lti/keys/rotate`` (a new tool key)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from invigil import audit
 from invigil.db.uow import UnitOfWork
 from invigil.delivery.invitations import published_exam
-from invigil.lti import keys, platforms
+from invigil.lti import keys, platforms, roster
 from invigil.lti.models import LtiLink, LtiPlatform
 from invigil.security.permissions import Permission as P
 from invigil.web.access import requires
@@ -39,6 +40,9 @@ class PlatformIn(BaseModel):
     token_url: Url
     instructor_role: Annotated[str | None, Field(max_length=64)] = None
     enabled: bool = True
+    roster_sync: bool = Field(
+        default=False, description="course rosters may be read (Names and Role Provisioning)"
+    )
 
 
 class ToolValues(BaseModel):
@@ -54,6 +58,9 @@ class LinkOut(BaseModel):
     title: str
     exam_id: uuid.UUID | None
     has_line_item: bool
+    has_roster_service: bool = Field(
+        description="a launch from the link carried the platform's roster service (NRPS)"
+    )
 
 
 class PlatformOut(BaseModel):
@@ -67,6 +74,7 @@ class PlatformOut(BaseModel):
     token_url: str
     instructor_role: str | None
     enabled: bool
+    roster_sync: bool
     tool: ToolValues
     links: list[LinkOut]
 
@@ -93,6 +101,7 @@ def _out(request: Request, uow: UnitOfWork, row: LtiPlatform) -> PlatformOut:
         token_url=row.token_url,
         instructor_role=row.instructor_role,
         enabled=row.enabled,
+        roster_sync=row.roster_sync,
         tool=ToolValues(
             login_url=urls.login,
             launch_url=urls.launch,
@@ -106,6 +115,7 @@ def _out(request: Request, uow: UnitOfWork, row: LtiPlatform) -> PlatformOut:
                 title=lk.title,
                 exam_id=lk.exam_id,
                 has_line_item=lk.lineitem_url is not None,
+                has_roster_service=lk.memberships_url is not None,
             )
             for lk in links
         ],
@@ -174,6 +184,7 @@ def map_link(
         title=link.title,
         exam_id=link.exam_id,
         has_line_item=link.lineitem_url is not None,
+        has_roster_service=link.memberships_url is not None,
     )
 
 
@@ -196,6 +207,34 @@ def map_exam(
             {"exam_id": exam_id, "before": before, "by": "administrator"},
         )
     return link
+
+
+class RosterSyncIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    send_mail: bool = Field(default=False, description="mail each newly invited learner their link")
+
+
+class RosterSyncOut(BaseModel):
+    link_id: uuid.UUID
+    queued: bool = Field(description="the sync runs as a job; its outcome is audited")
+
+
+@router.post(
+    "/platforms/{platform_id}/links/{link_id}/roster-sync",
+    response_model=RosterSyncOut,
+    status_code=202,
+)
+def sync_roster(
+    platform_id: uuid.UUID,
+    link_id: uuid.UUID,
+    body: RosterSyncIn,
+    uow: UnitOfWork = requires(P.TENANT_MANAGE),
+) -> RosterSyncOut:
+    """Invite the course's learners who have no invitation from this link yet
+    (Names and Role Provisioning Services; audited, run as a job)."""
+    link = roster.request(uow, platform_id, link_id, send_mail=body.send_mail)
+    return RosterSyncOut(link_id=link.id, queued=True)
 
 
 class KeyOut(BaseModel):

@@ -162,7 +162,7 @@ def consume(uow: UnitOfWork, platform: LtiPlatform, state: str, browser: str) ->
     return launch
 
 
-def _account(uow: UnitOfWork, platform: LtiPlatform, subject: str) -> LtiAccount:
+def account_of(uow: UnitOfWork, platform: LtiPlatform, subject: str) -> LtiAccount:
     account = uow.scalar(
         select(LtiAccount).where(
             LtiAccount.platform_id == platform.id, LtiAccount.subject == subject
@@ -213,6 +213,9 @@ def link_of(uow: UnitOfWork, platform: LtiPlatform, claims: dict[str, Any]) -> L
     ags = claims.get(message.AGS)
     if isinstance(ags, dict) and isinstance(ags.get("lineitem"), str):
         link.lineitem_url = ags["lineitem"][:2000]
+    nrps = claims.get(message.NRPS)
+    if isinstance(nrps, dict) and isinstance(nrps.get("context_memberships_url"), str):
+        link.memberships_url = nrps["context_memberships_url"][:2000]
     if link.exam_id is None:
         exam_id = _custom_exam(uow, claims)
         if exam_id is not None:
@@ -243,7 +246,7 @@ def learner(
     name, email = _name_email(claims)
     if not email:
         return refuse(uow, kit.box, "no_email", address=address, platform=platform)
-    account = _account(uow, platform, claims["sub"])
+    account = account_of(uow, platform, claims["sub"])
     seat = uow.scalar(
         select(LtiSeat).where(LtiSeat.link_id == link.id, LtiSeat.account_id == account.id)
     )
@@ -324,7 +327,7 @@ def staff(
     role = uow.scalar(select(Role).where(Role.name == platform.instructor_role))
     if role is None:
         return refuse(uow, box, "no_staff_role", address=address, platform=platform)
-    account = _account(uow, platform, claims["sub"])
+    account = account_of(uow, platform, claims["sub"])
     user = uow.get(User, account.user_id) if account.user_id is not None else None
     if user is None:
         name, email = _name_email(claims)

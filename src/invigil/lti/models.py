@@ -12,7 +12,7 @@
   cookie (by hash), the single-use nonce; after the id_token checked, the
   staff member's one-time hand-off or the deep linking return address.
 - ``lti_links``: a platform's resource link and the exam it opens, with the
-  AGS line item its scores go to.
+  AGS line item its scores go to and the NRPS roster of its course.
 - ``lti_accounts``: a platform's user (its ``sub``) and the candidate and/or
   staff account they are in Invigil.
 - ``lti_seats``: the invitation a learner's launch made, so a release knows
@@ -70,6 +70,8 @@ class LtiPlatform(TenantScoped, Base):
     token_url: Mapped[str] = mapped_column(String(2000))
     instructor_role: Mapped[str | None] = mapped_column(String(64), nullable=True)
     enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    # Names and Role Provisioning Services may be used (migration 0064).
+    roster_sync: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     updated_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
 
 
@@ -125,6 +127,8 @@ class LtiLink(TenantScoped, Base):
     title: Mapped[str] = mapped_column(String(255), server_default="")
     exam_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
     lineitem_url: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    # The NRPS context_memberships_url of the last launch (migration 0064).
+    memberships_url: Mapped[str | None] = mapped_column(String(2000), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
 
 

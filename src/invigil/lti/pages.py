@@ -64,6 +64,7 @@ def _values(form: dict[str, str]) -> platforms.Values:
         token_url=form["token_url"][:2100],
         instructor_role=form["instructor_role"][:64] or None,
         enabled=form["enabled"] == "on",
+        roster_sync=form["roster_sync"] == "on",
     )
 
 
@@ -89,6 +90,7 @@ def lti_register(
     token_url: FormStr = "",
     instructor_role: FormStr = "",
     enabled: FormStr = "on",
+    roster_sync: FormStr = "",
     ctx: PageContext = requires_page(P.TENANT_MANAGE),
 ) -> Response:
     check_csrf(ctx, csrf)
@@ -102,6 +104,7 @@ def lti_register(
         token_url=token_url,
         instructor_role=instructor_role,
         enabled=enabled,
+        roster_sync=roster_sync,
     )
     try:
         with _change(ctx.uow):
@@ -133,6 +136,7 @@ def _detail(
         "token_url": row.token_url,
         "instructor_role": row.instructor_role or "",
         "enabled": "on" if row.enabled else "",
+        "roster_sync": "on" if row.roster_sync else "",
     }
     values.setdefault("chosen", form)
     links = ctx.uow.scalars(
@@ -174,6 +178,7 @@ def lti_change(
     token_url: FormStr = "",
     instructor_role: FormStr = "",
     enabled: FormStr = "",
+    roster_sync: FormStr = "",
     ctx: PageContext = requires_page(P.TENANT_MANAGE),
 ) -> Response:
     check_csrf(ctx, csrf)
@@ -187,6 +192,7 @@ def lti_change(
         token_url=token_url,
         instructor_role=instructor_role,
         enabled=enabled,
+        roster_sync=roster_sync,
     )
     try:
         with _change(ctx.uow):

@@ -71,6 +71,7 @@ def audited(row: LtiPlatform) -> dict[str, Any]:
         "token_host": urlsplit(row.token_url).hostname,
         "instructor_role": row.instructor_role,
         "enabled": row.enabled,
+        "roster_sync": row.roster_sync,
     }
 
 
@@ -139,6 +140,7 @@ class Values:
     token_url: str
     instructor_role: str | None = None
     enabled: bool = True
+    roster_sync: bool = False
 
 
 def _checked(uow: UnitOfWork, settings: Settings, v: Values) -> dict[str, Any]:
@@ -149,6 +151,7 @@ def _checked(uow: UnitOfWork, settings: Settings, v: Values) -> dict[str, Any]:
         "deployment_ids": _deployments(v.deployment_ids),
         "instructor_role": _role(uow, v.instructor_role),
         "enabled": v.enabled,
+        "roster_sync": v.roster_sync,
     }
     for name in URL_FIELDS:
         out[name] = remote.check_url(_text(getattr(v, name), name, 2000), settings, name)

@@ -38,7 +38,7 @@ from invigil.delivery.invitations import InviteRequest, Kit
 from invigil.delivery.models import Invitation
 from invigil.errors import DomainError
 from invigil.lti import keys, message
-from invigil.lti.launches import _account, _name_email, link_of, refuse
+from invigil.lti.launches import _name_email, account_of, link_of, refuse
 from invigil.lti.models import LtiAccount, LtiLink, LtiPlatform, LtiProctoringSession
 from invigil.security.secretbox import SecretBox
 from invigil.settings import Settings
@@ -73,7 +73,7 @@ def start(
     name, email = _name_email(claims)
     if not email:
         return refuse(uow, kit.box, "no_email", address=address, platform=platform)
-    account = _account(uow, platform, claims["sub"])
+    account = account_of(uow, platform, claims["sub"])
     number = int(claims[message.ATTEMPT_NUMBER])
     data = str(claims.get(message.SESSION_DATA, ""))
     mine = (LtiProctoringSession.link_id == link.id, LtiProctoringSession.account_id == account.id)
