@@ -48,6 +48,7 @@ def test_the_worker_runs_the_same_tasks_as_before_they_moved_to_their_domains() 
         "jobs.retry_stalled",
         "ledger.storage",
         "lti.post_score",
+        "lti.sync_roster",
         "proctoring.finalise_reviews",
         "proctoring.recheck_snapshot",
         "results.mail_release",
