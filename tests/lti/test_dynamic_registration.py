@@ -101,6 +101,7 @@ def test_a_platform_registers_itself_and_then_launches(
             select(LtiRegistrationUrl).where(LtiRegistrationUrl.platform_id == row.id)
         )
         assert spent is not None and spent.used_at is not None
+        spent_id = spent.id
         events = [
             p for (p,) in uow.session.execute(
                 select(AuditEvent.payload).where(AuditEvent.action == "lti.platform_registered")
@@ -126,6 +127,11 @@ def test_a_platform_registers_itself_and_then_launches(
     again = open_url(client, url, lms)
     assert again.status_code == 410 and says(again, "registration_used")
     assert "registration_used" in refused_reasons(db, tenant_a)
+    with db.unit_of_work(tenant_a.id) as uow:  # the refusal names the spent URL
+        subjects = uow.session.scalars(
+            select(AuditEvent.subject_id).where(AuditEvent.action == "lti.registration_refused")
+        )
+        assert str(spent_id) in set(subjects)
 
 
 def test_expired_unknown_and_foreign_urls_are_refused(

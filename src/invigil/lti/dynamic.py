@@ -108,8 +108,9 @@ def pending(uow: UnitOfWork) -> list[LtiRegistrationUrl]:
     )
 
 
-def claim(uow: UnitOfWork, token: str) -> LtiRegistrationUrl | str:
-    """Spend the URL (its first use, successful or not), or the reason it cannot be."""
+def claim(uow: UnitOfWork, token: str, *, address: str) -> LtiRegistrationUrl | str:
+    """Spend the URL (its first use, successful or not), or the reason it
+    cannot be (a spent or expired URL's refusal is audited here)."""
     row = uow.scalar(
         select(LtiRegistrationUrl)
         .where(LtiRegistrationUrl.token_hash == digest(token))
@@ -117,10 +118,9 @@ def claim(uow: UnitOfWork, token: str) -> LtiRegistrationUrl | str:
     )
     if row is None:
         return "registration_unknown"
-    if row.used_at is not None:
-        return "registration_used"
-    if row.expires_at <= datetime.now(UTC):
-        return "registration_expired"
+    if row.used_at is not None or row.expires_at <= datetime.now(UTC):
+        reason = "registration_used" if row.used_at is not None else "registration_expired"
+        return refuse(uow, reason, url_id=row.id, address=address)
     row.used_at = datetime.now(UTC)
     uow.flush()
     return row

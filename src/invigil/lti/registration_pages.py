@@ -111,12 +111,10 @@ def _register(request: Request, token: str, config_url: str, registration_token:
     address = box.pseudonym(tenant_id, "address", client_address(request))
     actor = visitor(request, tenant_id)
     with db.unit_of_work(tenant_id, actor) as uow:
-        url = dynamic.claim(uow, token)
+        url = dynamic.claim(uow, token, address=address)
         if url == "registration_unknown":  # perhaps no such tenant: the server log says it
             log.warning("lti registration refused: no such URL (from %s)", client_address(request))
-            return _refused(request, url, config_url)
         if isinstance(url, str):
-            dynamic.refuse(uow, url, url_id=None, address=address)
             return _refused(request, url, config_url)
         url_id = url.id
         if not config_url:
