@@ -151,6 +151,8 @@ def test_expired_unknown_and_foreign_urls_are_refused(
     r = open_url(client, f"/lti-registration/{forged}", lms)
     assert r.status_code == 404 and says(r, "registration_unknown")
     assert client.get("/lti-registration/nonsense").status_code == 404
+    german = client.get("/lti-registration/nonsense", headers={"Accept-Language": "de"})
+    assert "Diese Registrierungs-URL wurde schon verwendet" in german.text
     # Another tenant's token names that tenant: it cannot be spent as this tenant's.
     theirs = made_url(app, db, tenant_b)
     moved = theirs.replace(tenant_b.id.hex, tenant_a.id.hex)

@@ -16,6 +16,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from invigil import i18n
 from invigil.errors import Invalid
 from invigil.i18n import N_
 from invigil.identity.api import client_address, visitor
@@ -66,6 +67,15 @@ def reason_words(reason: str) -> str:
     return REASONS.get(reason, _CONFIGURATION)
 
 
+def _language(request: Request) -> None:
+    """The page is for the platform's administrator: the browser's language
+    among those staff pages are complete in."""
+    request.state.locale = i18n.negotiate(
+        enabled=i18n.STAFF_LANGUAGES,
+        accept_language=request.headers.get("accept-language"),
+    )
+
+
 def _framed(response: Response, config_url: str) -> Response:
     """The platform whose configuration URL this is may frame the page."""
     origin = dynamic.origin(config_url)
@@ -79,6 +89,7 @@ def _framed(response: Response, config_url: str) -> Response:
 
 def _refused(request: Request, reason: str, config_url: str, detail: str = "") -> Response:
     status = _STATUS.get(reason, 502 if reason != "registration_issuer" else 400)
+    _language(request)
     response = render(
         request,
         "lti/registration_refused.html",
@@ -144,6 +155,7 @@ def _register(request: Request, token: str, config_url: str, registration_token:
             dynamic.refuse(uow, reason, url_id=url_id, address=address, detail=exc.detail)
             return _refused(request, reason, config_url, exc.detail)
         name, issuer = row.name, row.issuer
+    _language(request)
     response = render(
         request, "lti/registered.html", {"page": None, "name": name, "issuer": issuer}
     )
