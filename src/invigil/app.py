@@ -77,6 +77,7 @@ from invigil.logs import configure as configure_logs
 from invigil.lti import api as lti_api
 from invigil.lti import launch_pages as lti_launch_pages
 from invigil.lti import pages as lti_pages
+from invigil.lti import registration_pages as lti_registration_pages
 from invigil.proctoring import api as proctoring_api
 from invigil.proctoring import capture_api
 from invigil.proctoring import events_api as proctoring_events_api
@@ -513,6 +514,7 @@ def create_app(
     app.include_router(lti_api.router)
     app.include_router(lti_launch_pages.router)
     app.include_router(lti_pages.router)
+    app.include_router(lti_registration_pages.router)
     app.include_router(audit_api.router)
     app.include_router(content_api.router)
     app.include_router(content_images_api.router)

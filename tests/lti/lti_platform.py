@@ -25,6 +25,12 @@ on a loopback port.
   attempt number and resource link) and shows its tiny assessment; its
   "Finish" (``/assessment/finish``) launches ``LtiEndAssessment`` to the
   tool (a third-party-initiated login at ``tool_login``).
+- LTI Dynamic Registration: ``/openid-configuration`` (its issuer is
+  ``config_issuer`` or the platform's, with the LTI platform configuration)
+  and ``/register``, which checks the bearer ``registration_token`` and the
+  tool's client registration (``registrations`` keeps each body) and
+  answers a new client id and ``deployment_id`` (``register_answer``: another
+  status plays a refusing platform), the platform from then on using them.
 - ``/auth`` answers a browser (Accept: text/html) with the form post that
   carries the id_token to the tool, and a test's client with JSON.
 """
@@ -80,6 +86,10 @@ class Platform:
     roster_page: int = 2  # members per page
     roster_answer: int = 200  # another status plays a failing roster service
     roster_reads: list[dict[str, str]] = field(default_factory=list)  # what each read sent
+    registration_token: str = "reg-token"  # the bearer /register wants ("" : none)
+    config_issuer: str = ""  # the issuer the OpenID configuration names ("": the platform's)
+    register_answer: int = 200  # another status plays a platform refusing the registration
+    registrations: list[dict[str, Any]] = field(default_factory=list)  # bodies received
 
     @property
     def issuer(self) -> str:
@@ -211,6 +221,75 @@ class Platform:
         return token
 
     # -- endpoints ------------------------------------------------------------
+
+    def openid_configuration(self, request: Request) -> Response:
+        return JSONResponse({
+            "issuer": self.config_issuer or self.issuer,
+            "authorization_endpoint": f"{self.base}/auth",
+            "token_endpoint": f"{self.base}/token",
+            "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+            "token_endpoint_auth_signing_alg_values_supported": ["RS256"],
+            "jwks_uri": f"{self.base}/jwks",
+            "registration_endpoint": f"{self.base}/register",
+            "scopes_supported": [
+                "openid", "https://purl.imsglobal.org/spec/lti-ags/scope/score",
+                "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
+                "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly",
+            ],
+            "response_types_supported": ["id_token"],
+            "subject_types_supported": ["public", "pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "claims_supported": ["sub", "iss", "name", "email"],
+            "https://purl.imsglobal.org/spec/lti-platform-configuration": {
+                "product_family_code": "testlms", "version": "1.0",
+                "messages_supported": [{"type": "LtiResourceLinkRequest"},
+                                       {"type": "LtiDeepLinkingRequest"}],
+            },
+        })  # fmt: skip
+
+    async def register(self, request: Request) -> Response:
+        auth = request.headers.get("authorization", "")
+        if self.registration_token and auth != f"Bearer {self.registration_token}":
+            return JSONResponse({"error": "invalid_token"}, status_code=401)
+        if self.register_answer != 200:
+            return JSONResponse({"error": "registration refused"}, status_code=self.register_answer)
+        body = await request.json()
+        tool = body.get("https://purl.imsglobal.org/spec/lti-tool-configuration") or {}
+        kinds = {m.get("type") for m in tool.get("messages", [])}
+        problems = [
+            name
+            for name, ok in (
+                ("application_type", body.get("application_type") == "web"),
+                ("response_types", body.get("response_types") == ["id_token"]),
+                ("grant_types", set(body.get("grant_types", []))
+                 >= {"implicit", "client_credentials"}),
+                ("initiate_login_uri", bool(body.get("initiate_login_uri"))),
+                ("redirect_uris", bool(body.get("redirect_uris"))),
+                ("jwks_uri", bool(body.get("jwks_uri"))),
+                ("client_name", bool(body.get("client_name"))),
+                ("token_endpoint_auth_method",
+                 body.get("token_endpoint_auth_method") == "private_key_jwt"),
+                ("domain", bool(tool.get("domain"))),
+                ("target_link_uri", bool(tool.get("target_link_uri"))),
+                ("messages", {"LtiResourceLinkRequest", "LtiDeepLinkingRequest"} <= kinds),
+            )
+            if not ok
+        ]  # fmt: skip
+        if problems:
+            self.refusals.append(f"register: {problems}")
+            return JSONResponse({"error": "invalid_client_metadata",
+                                 "error_description": ", ".join(problems)}, status_code=400)  # fmt: skip
+        self.registrations.append(body)
+        self.client_id = f"dyn-{uuid.uuid4().hex[:8]}"
+        self.redirect_uri = body["redirect_uris"][0]
+        self.tool_login = body["initiate_login_uri"]
+        return JSONResponse({
+            "client_id": self.client_id, **{k: body[k] for k in (
+                "application_type", "response_types", "grant_types", "initiate_login_uri",
+                "redirect_uris", "client_name", "jwks_uri", "token_endpoint_auth_method")},
+            "https://purl.imsglobal.org/spec/lti-tool-configuration": tool
+            | {"deployment_id": self.deployment_id},
+        })  # fmt: skip
 
     def jwks(self, request: Request) -> Response:
         return JSONResponse(KeySet(list(self.keys)).as_dict(private=False))
@@ -349,6 +428,8 @@ class Platform:
         return Starlette(
             routes=[
                 Route("/jwks", self.jwks),
+                Route("/openid-configuration", self.openid_configuration),
+                Route("/register", self.register, methods=["POST"]),
                 Route("/auth", self.auth),
                 Route("/token", self.token, methods=["POST"]),
                 Route("/lineitems/{item}/scores", self.scores, methods=["POST"]),

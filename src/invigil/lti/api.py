@@ -7,6 +7,7 @@ course's learners, NRPS) and ``/api/v1/lti/keys/rotate`` (a new tool key)."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
@@ -16,7 +17,7 @@ from sqlalchemy import select
 from invigil import audit
 from invigil.db.uow import UnitOfWork
 from invigil.delivery.invitations import published_exam
-from invigil.lti import keys, platforms, roster
+from invigil.lti import dynamic, keys, platforms, roster
 from invigil.lti.models import LtiLink, LtiPlatform
 from invigil.security.permissions import Permission as P
 from invigil.web.access import requires
@@ -235,6 +236,31 @@ def sync_roster(
     (Names and Role Provisioning Services; audited, run as a job)."""
     link = roster.request(uow, platform_id, link_id, send_mail=body.send_mail)
     return RosterSyncOut(link_id=link.id, queued=True)
+
+
+class RegistrationUrlIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(max_length=100)] = Field(
+        default="", description="the registration's name (empty: the platform's product)"
+    )
+    instructor_role: Annotated[str | None, Field(max_length=64)] = None
+
+
+class RegistrationUrlOut(BaseModel):
+    id: uuid.UUID
+    url: str = Field(description="give it to the platform once; only its hash is kept")
+    expires_at: datetime
+
+
+@router.post("/registration-urls", response_model=RegistrationUrlOut, status_code=201)
+def make_registration_url(
+    request: Request, body: RegistrationUrlIn, uow: UnitOfWork = requires(P.TENANT_MANAGE)
+) -> RegistrationUrlOut:
+    """A one-time URL a platform registers Invigil with (LTI Dynamic
+    Registration), spent by its first use, expiring after 24 hours (audited)."""
+    made = dynamic.make(uow, request.app.state.services.settings, body.name, body.instructor_role)
+    return RegistrationUrlOut(id=made.row.id, url=made.url, expires_at=made.row.expires_at)
 
 
 class KeyOut(BaseModel):

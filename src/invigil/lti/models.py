@@ -212,3 +212,23 @@ class LtiProctoringSession(TenantScoped, Base):
     status: Mapped[str] = mapped_column(String(16), server_default="started")
     assessing_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+
+
+class LtiRegistrationUrl(TenantScoped, Base):
+    """A one-time URL an LMS administrator gives their platform so that it
+    registers itself (LTI Dynamic Registration, migration 0065): only the
+    token's hash is kept; it is spent by its first use and expires."""
+
+    __tablename__ = "lti_registration_urls"
+    __table_args__ = (
+        _fk("platform_id", "lti_platforms"),
+        UniqueConstraint("tenant_id", "token_hash", name="uq_lti_registration_urls_token"),
+    )
+
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    name: Mapped[str] = mapped_column(String(100))
+    instructor_role: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_by: Mapped[str] = mapped_column(String(200), server_default="")
+    expires_at: Mapped[datetime] = mapped_column(TS)
+    used_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    platform_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)

@@ -18,7 +18,7 @@ from invigil.errors import Conflict, Invalid, NotFound, Refused
 from invigil.i18n import N_
 from invigil.identity.models import Role
 from invigil.identity.pages.common import _change
-from invigil.lti import api, keys, platforms
+from invigil.lti import api, dynamic, keys, platforms
 from invigil.lti.models import LtiLink
 from invigil.security.permissions import Permission as P
 from invigil.web import flash
@@ -48,6 +48,8 @@ def _page(
             if r.name != "tenant_admin"
         ],
     )
+    if name == "platforms.html":
+        values.setdefault("pending", dynamic.pending(ctx.uow))
     return render(request, f"lti/{name}", {"page": ctx, **values}, status=status)
 
 
@@ -244,6 +246,35 @@ def lti_map(
             problems=[{"field": "exam_id", "message": exc.detail}],
         )
     return _say(request, f"/admin/lti/{platform_id}", MAPPED)
+
+
+@router.post("/admin/lti-registration-urls", response_class=HTMLResponse)
+def lti_registration_url(
+    request: Request,
+    csrf: FormStr = "",
+    reg_name: FormStr = "",
+    reg_instructor_role: FormStr = "",
+    ctx: PageContext = requires_page(P.TENANT_MANAGE),
+) -> Response:
+    """A one-time registration URL (LTI Dynamic Registration), shown once."""
+    check_csrf(ctx, csrf)
+    form = {"reg_name": reg_name, "reg_instructor_role": reg_instructor_role}
+    rows = platforms.listed(ctx.uow)
+    try:
+        with _change(ctx.uow):
+            made = dynamic.make(
+                ctx.uow,
+                request.app.state.services.settings,
+                reg_name[:200],
+                reg_instructor_role[:64] or None,
+            )
+    except (Invalid, Conflict, Refused, NotFound) as exc:
+        field = "reg_" + str(exc.extensions.get("field") or "name")
+        return _page(request, ctx, "platforms.html", status=exc.status, rows=rows, chosen=form,
+                     problems=[{"field": field, "message": exc.detail}])  # fmt: skip
+    response = _page(request, ctx, "platforms.html", rows=rows, chosen=form, new_url=made.url)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @router.post("/admin/lti-keys/rotate", response_class=HTMLResponse)

@@ -112,7 +112,7 @@ def _deployments(values: list[str]) -> list[str]:
     return found
 
 
-def _role(uow: UnitOfWork, name: str | None) -> str | None:
+def _role(uow: UnitOfWork, name: str | None, *, granting: bool = True) -> str | None:
     name = (name or "").strip() or None
     if name is None:
         return None
@@ -125,8 +125,14 @@ def _role(uow: UnitOfWork, name: str | None) -> str | None:
         role = role_by_name(uow, name)
     except Invalid:
         raise Invalid(f"unknown role {name!r}", field="instructor_role") from None
-    grants.require_roles(uow, [role], subject=("lti_platform", "new"))
+    if granting:
+        grants.require_roles(uow, [role], subject=("lti_platform", "new"))
     return name
+
+
+def checked_role(uow: UnitOfWork, name: str | None) -> str | None:
+    """The instructor role an administrator chooses (they must hold all it grants)."""
+    return _role(uow, name)
 
 
 @dataclass(frozen=True)
@@ -143,13 +149,15 @@ class Values:
     roster_sync: bool = False
 
 
-def _checked(uow: UnitOfWork, settings: Settings, v: Values) -> dict[str, Any]:
+def _checked(
+    uow: UnitOfWork, settings: Settings, v: Values, *, granting: bool = True
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "name": _text(v.name, "name", 100),
         "issuer": _text(v.issuer, "issuer", 2000),
         "client_id": _text(v.client_id, "client_id", 500),
         "deployment_ids": _deployments(v.deployment_ids),
-        "instructor_role": _role(uow, v.instructor_role),
+        "instructor_role": _role(uow, v.instructor_role, granting=granting),
         "enabled": v.enabled,
         "roster_sync": v.roster_sync,
     }
@@ -166,15 +174,33 @@ def _unique(uow: UnitOfWork, issuer: str, client_id: str, other: uuid.UUID | Non
         raise Invalid("this issuer and client id are registered already", field="client_id")
 
 
-def create(uow: UnitOfWork, settings: Settings, values: Values) -> LtiPlatform:
-    checked = _checked(uow, settings, values)
+def new_public_key(tenant_id: uuid.UUID) -> str:
+    return new_secret(PREFIX, tenant_id)
+
+
+def create(
+    uow: UnitOfWork,
+    settings: Settings,
+    values: Values,
+    *,
+    public_key: str | None = None,
+    dynamic: bool = False,
+) -> LtiPlatform:
+    """Register a platform (audited). ``dynamic``: the platform registered
+    itself with a registration URL (LTI Dynamic Registration); the role was
+    checked against the administrator who made the URL, not the visitor."""
+    checked = _checked(uow, settings, values, granting=not dynamic)
     _unique(uow, checked["issuer"], checked["client_id"], None)
     row = LtiPlatform(
-        tenant_id=uow.tenant, id=uuid.uuid4(), public_key=new_secret(PREFIX, uow.tenant), **checked
+        tenant_id=uow.tenant,
+        id=uuid.uuid4(),
+        public_key=public_key or new_public_key(uow.tenant),
+        **checked,
     )
     uow.add(row)
     uow.flush()
-    audit.record(uow, "lti.platform_registered", row, audited(row))
+    payload = audited(row) | ({"dynamic": True} if dynamic else {})
+    audit.record(uow, "lti.platform_registered", row, payload)
     return row
 
 
