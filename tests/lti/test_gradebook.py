@@ -138,7 +138,13 @@ def scores_for(lms: Platform, subject: str) -> list[dict[str, Any]]:
 
 def actions(database: Database, tenant: Tenant, action: str) -> list[dict[str, Any]]:
     with database.unit_of_work(tenant.id) as uow:
-        return list(uow.scalars(select(AuditEvent.payload).where(AuditEvent.action == action)))
+        return list(
+            uow.scalars(
+                select(AuditEvent.payload)
+                .where(AuditEvent.action == action)
+                .order_by(AuditEvent.seq)  # in the order written: tests read the last one
+            )
+        )
 
 
 def test_a_result_taken_and_released_over_http_reaches_the_gradebook_by_the_worker(
